@@ -1,0 +1,1 @@
+"""The ``permsvc`` command line."""
