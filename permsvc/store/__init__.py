@@ -1,0 +1,1 @@
+"""Storage: narrow protocols (protocol.py) and backends (memory, sqlite, postgres, index)."""

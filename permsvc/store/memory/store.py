@@ -1,0 +1,382 @@
+"""MemoryDatastore: the reference implementation of every storage protocol.
+
+Not durable. Each method runs without awaiting in the middle, so under asyncio every write is
+atomic and writes to one store are serialised: commit order is revision order by construction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from permsvc.core.refs import TupleKey, split_object
+from permsvc.core.revision import Revision
+from permsvc.core.ulid import new_ulid
+from permsvc.model.schema import AuthorizationModel
+from permsvc.store.errors import (
+    InvalidContinuationTokenError,
+    InvalidWriteInputError,
+    ModelNotFoundError,
+    StoreNotFoundError,
+    TupleConditionConflictError,
+)
+from permsvc.store.protocol import (
+    Assertion,
+    OnDuplicate,
+    OnMissing,
+    Page,
+    ReadFilter,
+    StoreInfo,
+    StoredModel,
+    StoredTuple,
+    TupleChange,
+    WriteResult,
+)
+from permsvc.store.tokens import decode_page_token, encode_page_token
+
+__all__ = ("MemoryDatastore", "describe_tuple")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def describe_tuple(key: TupleKey) -> str:
+    """OpenFGA's wording for a tuple inside write errors."""
+    return f"user: '{key.user}', relation: '{key.relation}', object: '{key.object}'"
+
+
+def exists_message(key: TupleKey) -> str:
+    return (
+        f"cannot write a tuple which already exists: {describe_tuple(key)}: "
+        "tuple to be written already existed or the tuple to be deleted did not exist"
+    )
+
+
+def missing_message(key: TupleKey) -> str:
+    return (
+        f"cannot delete a tuple which does not exist: {describe_tuple(key)}: "
+        "tuple to be written already existed or the tuple to be deleted did not exist"
+    )
+
+
+class _Row:
+    __slots__ = ("key", "seq", "timestamp")
+
+    def __init__(self, key: TupleKey, seq: int, timestamp: dt.datetime) -> None:
+        self.key = key
+        self.seq = seq
+        self.timestamp = timestamp
+
+
+class _StoreData:
+    def __init__(self, info: StoreInfo) -> None:
+        self.info = info
+        self.rows: dict[tuple[str, str, str], _Row] = {}
+        self.by_object_relation: dict[tuple[str, str], dict[str, TupleKey]] = {}
+        self.by_user: dict[tuple[str, str, str], dict[str, TupleKey]] = {}
+        self.changelog: list[TupleChange] = []
+        self.revision: Revision = 0
+        self.seq = 0
+        self.models: dict[str, StoredModel] = {}
+        self.assertions: dict[str, list[Assertion]] = {}
+
+    def add(self, key: TupleKey, now: dt.datetime) -> None:
+        self.seq += 1
+        self.rows[key.key] = _Row(key, self.seq, now)
+        self.by_object_relation.setdefault((key.object, key.relation), {})[key.user] = key
+        otype, oid = split_object(key.object)
+        self.by_user.setdefault((otype, key.relation, key.user), {})[oid] = key
+
+    def remove(self, key: TupleKey) -> None:
+        del self.rows[key.key]
+        users = self.by_object_relation[(key.object, key.relation)]
+        del users[key.user]
+        if not users:
+            del self.by_object_relation[(key.object, key.relation)]
+        otype, oid = split_object(key.object)
+        objects = self.by_user[(otype, key.relation, key.user)]
+        del objects[oid]
+        if not objects:
+            del self.by_user[(otype, key.relation, key.user)]
+
+
+class MemoryDatastore:
+    """In-memory :class:`~permsvc.store.protocol.Datastore`."""
+
+    def __init__(self) -> None:
+        self._stores: dict[str, _StoreData] = {}
+
+    # -- stores ---------------------------------------------------------------------------------
+
+    def _store(self, store_id: str) -> _StoreData:
+        data = self._stores.get(store_id)
+        if data is None or data.info.deleted_at is not None:
+            raise StoreNotFoundError(store_id)
+        return data
+
+    def _maybe_store(self, store_id: str) -> _StoreData | None:
+        return self._stores.get(store_id)
+
+    async def create_store(self, name: str) -> StoreInfo:
+        now = _now()
+        info = StoreInfo(id=new_ulid(), name=name, created_at=now, updated_at=now)
+        self._stores[info.id] = _StoreData(info)
+        return info
+
+    async def get_store(self, store_id: str) -> StoreInfo:
+        return self._store(store_id).info
+
+    async def list_stores(self, *, page_size: int, continuation_token: str = "", name: str = "") -> Page[StoreInfo]:
+        after = decode_page_token(continuation_token, kind="stores")["a"] if continuation_token else ""
+        live = sorted(
+            (d.info for d in self._stores.values() if d.info.deleted_at is None and (not name or d.info.name == name)),
+            key=lambda s: s.id,
+        )
+        items = [s for s in live if s.id > after][:page_size]
+        more = len(items) == page_size and any(s.id > items[-1].id for s in live)
+        return Page(items, encode_page_token({"k": "stores", "a": items[-1].id}) if more else "")
+
+    async def delete_store(self, store_id: str) -> None:
+        data = self._stores.get(store_id)
+        if data is not None and data.info.deleted_at is None:
+            now = _now()
+            data.info = StoreInfo(
+                id=data.info.id, name=data.info.name, created_at=data.info.created_at, updated_at=now, deleted_at=now
+            )
+
+    # -- models ---------------------------------------------------------------------------------
+
+    async def write_model(self, store_id: str, model: AuthorizationModel, *, dsl: str = "") -> StoredModel:
+        data = self._store(store_id)
+        model_id = new_ulid()
+        stored = StoredModel(
+            id=model_id,
+            model=AuthorizationModel(
+                schema_version=model.schema_version,
+                type_definitions=model.type_definitions,
+                conditions=model.conditions,
+                id=model_id,
+            ),
+            created_at=_now(),
+            dsl=dsl,
+        )
+        data.models[model_id] = stored
+        return stored
+
+    async def read_model(self, store_id: str, model_id: str) -> StoredModel:
+        data = self._store(store_id)
+        stored = data.models.get(model_id)
+        if stored is None:
+            raise ModelNotFoundError(model_id)
+        return stored
+
+    async def read_latest_model(self, store_id: str) -> StoredModel | None:
+        data = self._store(store_id)
+        return data.models[max(data.models)] if data.models else None
+
+    async def list_models(self, store_id: str, *, page_size: int, continuation_token: str = "") -> Page[StoredModel]:
+        data = self._store(store_id)
+        before = decode_page_token(continuation_token, kind="models")["b"] if continuation_token else None
+        ids = sorted(data.models, reverse=True)
+        if before is not None:
+            ids = [i for i in ids if i < before]
+        chosen = ids[:page_size]
+        token = encode_page_token({"k": "models", "b": chosen[-1]}) if len(ids) > page_size else ""
+        return Page([data.models[i] for i in chosen], token)
+
+    # -- assertions -----------------------------------------------------------------------------
+
+    async def write_assertions(self, store_id: str, model_id: str, assertions: Sequence[Assertion]) -> None:
+        data = self._store(store_id)
+        if model_id not in data.models:
+            raise ModelNotFoundError(model_id)
+        data.assertions[model_id] = list(assertions)
+
+    async def read_assertions(self, store_id: str, model_id: str) -> list[Assertion]:
+        data = self._store(store_id)
+        if model_id not in data.models:
+            raise ModelNotFoundError(model_id)
+        return list(data.assertions.get(model_id, ()))
+
+    # -- tuples: write --------------------------------------------------------------------------
+
+    async def write(
+        self,
+        store_id: str,
+        *,
+        deletes: Sequence[TupleKey] = (),
+        writes: Sequence[TupleKey] = (),
+        on_duplicate: OnDuplicate = "error",
+        on_missing: OnMissing = "error",
+    ) -> WriteResult:
+        data = self._store(store_id)
+        # Plan first, apply after: on any error nothing changes.
+        to_delete: list[TupleKey] = []
+        deleted: set[tuple[str, str, str]] = set()
+        for key in deletes:
+            row = data.rows.get(key.key)
+            if row is None:
+                if on_missing == "error":
+                    raise InvalidWriteInputError(missing_message(key))
+                continue
+            to_delete.append(row.key)
+            deleted.add(key.key)
+        to_write: list[TupleKey] = []
+        for key in writes:
+            row = data.rows.get(key.key)
+            if row is not None and key.key not in deleted:
+                if on_duplicate == "error":
+                    raise InvalidWriteInputError(exists_message(key))
+                if row.key.condition != key.condition:
+                    raise TupleConditionConflictError(
+                        f"attempted to write a tuple that already exists with a different condition: {describe_tuple(key)}"
+                    )
+                continue
+            to_write.append(key)
+        if not to_delete and not to_write:
+            return WriteResult(revision=data.revision, changed=0)
+        data.revision += 1
+        now = _now()
+        for key in to_delete:
+            data.remove(key)
+            data.changelog.append(TupleChange(key=key, operation="delete", timestamp=now, revision=data.revision))
+        for key in to_write:
+            data.add(key, now)
+            data.changelog.append(TupleChange(key=key, operation="write", timestamp=now, revision=data.revision))
+        return WriteResult(revision=data.revision, changed=len(to_delete) + len(to_write))
+
+    # -- tuples: read ---------------------------------------------------------------------------
+
+    async def head_revision(self, store_id: str) -> Revision:
+        data = self._maybe_store(store_id)
+        return data.revision if data else 0
+
+    async def read_user_tuple(self, store_id: str, object: str, relation: str, user: str) -> TupleKey | None:
+        data = self._maybe_store(store_id)
+        if data is None:
+            return None
+        users = data.by_object_relation.get((object, relation))
+        return users.get(user) if users else None
+
+    async def read_userset_tuples(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+        data = self._maybe_store(store_id)
+        users = data.by_object_relation.get((object, relation)) if data else None
+        if not users:
+            return ()
+        return [k for u, k in users.items() if "#" in u or u.endswith(":*")]
+
+    async def read_object_relation(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+        data = self._maybe_store(store_id)
+        users = data.by_object_relation.get((object, relation)) if data else None
+        return list(users.values()) if users else ()
+
+    async def read_starting_with_user(
+        self,
+        store_id: str,
+        object_type: str,
+        relation: str,
+        users: Sequence[str],
+        object_ids: Sequence[str] | None = None,
+    ) -> Sequence[TupleKey]:
+        data = self._maybe_store(store_id)
+        if data is None:
+            return ()
+        wanted = set(object_ids) if object_ids is not None else None
+        out: list[TupleKey] = []
+        for user in dict.fromkeys(users):
+            objects = data.by_user.get((object_type, relation, user))
+            if not objects:
+                continue
+            if wanted is None:
+                out.extend(objects.values())
+            else:
+                out.extend(k for oid, k in objects.items() if oid in wanted)
+        return out
+
+    async def read_page(
+        self, store_id: str, filter: ReadFilter, *, page_size: int, continuation_token: str = ""
+    ) -> Page[StoredTuple]:
+        data = self._store(store_id)
+        after = decode_page_token(continuation_token, kind="read")["s"] if continuation_token else 0
+        if not isinstance(after, int):
+            raise InvalidContinuationTokenError()
+        matched: list[_Row] = []
+        for row in sorted(data.rows.values(), key=lambda r: r.seq):
+            if row.seq <= after or not _matches(row.key, filter):
+                continue
+            matched.append(row)
+            if len(matched) > page_size:
+                break
+        more = len(matched) > page_size
+        rows = matched[:page_size]
+        token = encode_page_token({"k": "read", "s": rows[-1].seq}) if more else ""
+        return Page([StoredTuple(key=r.key, timestamp=r.timestamp) for r in rows], token)
+
+    # -- changelog ------------------------------------------------------------------------------
+
+    async def read_changes(
+        self,
+        store_id: str,
+        *,
+        object_type: str = "",
+        start_time: dt.datetime | None = None,
+        page_size: int,
+        continuation_token: str = "",
+    ) -> Page[TupleChange]:
+        data = self._store(store_id)
+        start = 0
+        if continuation_token:
+            payload = decode_page_token(continuation_token, kind="changes")
+            if payload.get("t", "") != object_type:
+                raise InvalidContinuationTokenError(
+                    "continuation token was generated for a different object type"
+                )
+            start = int(payload["p"])
+        elif start_time is not None:
+            start = next((i for i, c in enumerate(data.changelog) if c.timestamp >= start_time), len(data.changelog))
+        items: list[TupleChange] = []
+        last = start
+        for i in range(start, len(data.changelog)):
+            change = data.changelog[i]
+            if object_type and not change.key.object.startswith(object_type + ":"):
+                last = i + 1
+                continue
+            if len(items) == page_size:
+                break
+            items.append(change)
+            last = i + 1
+        if not items:
+            return Page([], continuation_token)
+        return Page(items, encode_page_token({"k": "changes", "p": last, "t": object_type}))
+
+    async def changes_since(self, store_id: str, revision: Revision, *, limit: int) -> Sequence[TupleChange]:
+        data = self._maybe_store(store_id)
+        if data is None:
+            return ()
+        out: list[TupleChange] = []
+        for change in data.changelog:
+            if change.revision <= revision:
+                continue
+            if len(out) >= limit and change.revision != out[-1].revision:
+                break
+            out.append(change)
+        return out
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def is_ready(self) -> bool:
+        return True
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _matches(key: TupleKey, f: ReadFilter) -> bool:
+    if f.object_type:
+        otype, oid = split_object(key.object)
+        if otype != f.object_type or (f.object_id and oid != f.object_id):
+            return False
+    if f.relation and key.relation != f.relation:
+        return False
+    return not (f.user and key.user != f.user)

@@ -1,0 +1,269 @@
+"""The narrow storage protocols every backend implements and every reader consumes.
+
+The engine depends only on :class:`TupleReader`; commands ask for the narrowest protocol they use.
+Backends: ``memory`` (the reference: any caller-visible difference from it is a bug in the other
+backend), ``sqlite`` (embedded default), ``postgres`` (production), ``index`` (in-memory replica).
+
+General contracts:
+
+- Every method is scoped by ``store_id``. A missing store is *not* checked by tuple reads (they
+  return nothing); store/model/assertion methods raise the ``NotFoundError`` subclass they name.
+- Results carry no ordering guarantee unless the method says so.
+- Pages are keyset-paginated: ``continuation_token`` is opaque, ``""`` when there is nothing more,
+  and a token that was not produced by the same call shape raises
+  :class:`~permsvc.store.errors.InvalidContinuationTokenError`.
+- Returned sequences are fully materialised; nothing needs closing.
+- Tuples are returned as :class:`~permsvc.core.refs.TupleKey` with their condition (name + the
+  persisted context) when they have one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
+
+import msgspec
+
+from permsvc.core.refs import TupleKey
+from permsvc.core.revision import Revision
+from permsvc.model.schema import AuthorizationModel
+
+__all__ = (
+    "Assertion",
+    "AssertionStore",
+    "ChangelogReader",
+    "Datastore",
+    "ModelStore",
+    "OnDuplicate",
+    "OnMissing",
+    "Page",
+    "ReadFilter",
+    "StoreAdmin",
+    "StoreInfo",
+    "StoredModel",
+    "StoredTuple",
+    "TupleChange",
+    "TupleOperation",
+    "TupleReader",
+    "TupleWriter",
+    "WriteResult",
+)
+
+T = TypeVar("T")
+
+OnDuplicate = Literal["error", "ignore"]
+OnMissing = Literal["error", "ignore"]
+TupleOperation = Literal["write", "delete"]
+
+
+class Page(msgspec.Struct, Generic[T], frozen=True):
+    items: list[T]
+    continuation_token: str = ""
+
+
+class ReadFilter(msgspec.Struct, frozen=True, kw_only=True):
+    """Filter of the Read API. Empty strings match anything.
+
+    ``object_type`` with an empty ``object_id`` matches every object of the type (OpenFGA's
+    ``object: "document:"``). ``user`` matches the user field exactly (``user:anne``,
+    ``group:eng#member``, ``user:*``).
+    """
+
+    object_type: str = ""
+    object_id: str = ""
+    relation: str = ""
+    user: str = ""
+
+
+class StoredTuple(msgspec.Struct, frozen=True, kw_only=True):
+    key: TupleKey
+    timestamp: dt.datetime
+
+
+class TupleChange(msgspec.Struct, frozen=True, kw_only=True):
+    """One changelog entry: a tuple written or deleted at ``revision``."""
+
+    key: TupleKey
+    operation: TupleOperation
+    timestamp: dt.datetime
+    revision: Revision
+
+
+class WriteResult(msgspec.Struct, frozen=True, kw_only=True):
+    """Outcome of a committed write: the revision it is visible at.
+
+    ``revision`` is the new head when something changed, else the unchanged head (a write whose
+    operations were all ignored as duplicates/missing changes nothing and creates no revision).
+    """
+
+    revision: Revision
+    changed: int = 0
+
+
+class StoreInfo(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    name: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    deleted_at: dt.datetime | None = None
+
+
+class StoredModel(msgspec.Struct, frozen=True, kw_only=True):
+    """An authorization model as stored: immutable once written. ``model.id`` equals ``id``."""
+
+    id: str
+    model: AuthorizationModel
+    created_at: dt.datetime
+    dsl: str = ""
+
+
+class Assertion(msgspec.Struct, frozen=True, kw_only=True):
+    """A stored assertion (OpenFGA WriteAssertions): expected result of one check."""
+
+    tuple_key: TupleKey
+    expectation: bool
+    contextual_tuples: tuple[TupleKey, ...] = ()
+    context: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+@runtime_checkable
+class TupleReader(Protocol):
+    """What the engine reads. Implementations must be safe for concurrent use by many requests."""
+
+    async def read_user_tuple(self, store_id: str, object: str, relation: str, user: str) -> TupleKey | None:
+        """The tuple ``object#relation@user`` if stored, else ``None``. ``user`` is matched exactly
+        (a wildcard ``user:*`` matches only the wildcard tuple)."""
+        ...
+
+    async def read_userset_tuples(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+        """Tuples on ``object#relation`` whose user is a userset (``group:x#member``) or a wildcard
+        (``user:*``) — everything a direct-relation check must expand beyond the point lookup."""
+        ...
+
+    async def read_object_relation(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+        """Every tuple on ``object#relation`` (any user)."""
+        ...
+
+    async def read_starting_with_user(
+        self,
+        store_id: str,
+        object_type: str,
+        relation: str,
+        users: Sequence[str],
+        object_ids: Sequence[str] | None = None,
+    ) -> Sequence[TupleKey]:
+        """Reverse lookup: tuples ``object_type:*#relation@u`` for each ``u`` in ``users``
+        (user strings matched exactly: pass ``user:*`` explicitly to include wildcard tuples),
+        optionally restricted to objects whose id is in ``object_ids``."""
+        ...
+
+    async def read_page(
+        self, store_id: str, filter: ReadFilter, *, page_size: int, continuation_token: str = ""
+    ) -> Page[StoredTuple]:
+        """The Read API: tuples matching ``filter``, oldest write first (stable across pages)."""
+        ...
+
+    async def head_revision(self, store_id: str) -> Revision:
+        """The store's latest committed revision (0 for a store never written)."""
+        ...
+
+
+@runtime_checkable
+class TupleWriter(Protocol):
+    async def write(
+        self,
+        store_id: str,
+        *,
+        deletes: Sequence[TupleKey] = (),
+        writes: Sequence[TupleKey] = (),
+        on_duplicate: OnDuplicate = "error",
+        on_missing: OnMissing = "error",
+    ) -> WriteResult:
+        """Apply deletes then writes atomically, as one new revision, in commit order.
+
+        The caller has already validated the tuples against the model and rejected duplicates
+        within the request. Raises ``InvalidWriteInputError`` for an existing tuple
+        (``on_duplicate="error"``) or a missing one (``on_missing="error"``) with OpenFGA's
+        messages, and ``TupleConditionConflictError`` when ``on_duplicate="ignore"`` meets the same
+        tuple with a different condition. On any error nothing is applied. Every applied
+        operation is appended to the changelog at the new revision.
+        """
+        ...
+
+
+@runtime_checkable
+class ChangelogReader(Protocol):
+    async def read_changes(
+        self,
+        store_id: str,
+        *,
+        object_type: str = "",
+        start_time: dt.datetime | None = None,
+        page_size: int,
+        continuation_token: str = "",
+    ) -> Page[TupleChange]:
+        """OpenFGA ReadChanges: changes in commit order. When there are no more changes the token
+        of the last change is returned again (so a client can poll with it); ``""`` only when
+        nothing matched at all. The token encodes ``object_type``; presenting it with another
+        type raises ``InvalidContinuationTokenError``. A token wins over ``start_time``."""
+        ...
+
+    async def changes_since(self, store_id: str, revision: Revision, *, limit: int) -> Sequence[TupleChange]:
+        """Changes with revision > ``revision`` in revision order (for followers such as the index);
+        at most ``limit`` rows, never splitting one revision's changes across calls."""
+        ...
+
+
+@runtime_checkable
+class StoreAdmin(Protocol):
+    async def create_store(self, name: str) -> StoreInfo: ...
+
+    async def get_store(self, store_id: str) -> StoreInfo:
+        """Raises ``StoreNotFoundError`` for a missing or deleted store."""
+        ...
+
+    async def list_stores(self, *, page_size: int, continuation_token: str = "", name: str = "") -> Page[StoreInfo]:
+        """Live stores ordered by id; ``name`` filters by exact name."""
+        ...
+
+    async def delete_store(self, store_id: str) -> None:
+        """Soft-delete; deleting a missing store is not an error."""
+        ...
+
+
+@runtime_checkable
+class ModelStore(Protocol):
+    async def write_model(self, store_id: str, model: AuthorizationModel, *, dsl: str = "") -> StoredModel:
+        """Store a new immutable model under a new ULID and return it."""
+        ...
+
+    async def read_model(self, store_id: str, model_id: str) -> StoredModel:
+        """Raises ``ModelNotFoundError``."""
+        ...
+
+    async def read_latest_model(self, store_id: str) -> StoredModel | None: ...
+
+    async def list_models(self, store_id: str, *, page_size: int, continuation_token: str = "") -> Page[StoredModel]:
+        """Newest first (ULID descending), as the OpenFGA SDK's read_latest relies on."""
+        ...
+
+
+@runtime_checkable
+class AssertionStore(Protocol):
+    async def write_assertions(self, store_id: str, model_id: str, assertions: Sequence[Assertion]) -> None:
+        """Replace the assertions of a model."""
+        ...
+
+    async def read_assertions(self, store_id: str, model_id: str) -> list[Assertion]: ...
+
+
+@runtime_checkable
+class Datastore(TupleReader, TupleWriter, ChangelogReader, StoreAdmin, ModelStore, AssertionStore, Protocol):
+    """A complete backend."""
+
+    async def is_ready(self) -> bool:
+        """The backend answers and its schema is current."""
+        ...
+
+    async def aclose(self) -> None: ...
