@@ -1,0 +1,236 @@
+"""Tokens of the OpenFGA DSL, each with its 1-based line and column.
+
+A plain index-based scanner over the whole text, linear in its length. It differs from a CEL or
+general-purpose lexer in three ways that follow OpenFGA's grammar (``OpenFGALexer.g4``):
+
+- ``#`` starts a comment when it begins a line or follows whitespace; elsewhere it is the ``#``
+  of ``group#member``.
+- ``but not`` (one space) is a single operator token; ``but`` or ``not`` alone are names.
+- ``{`` opens a condition body, which is not tokenised: everything up to the first ``}`` outside a
+  string literal or ``//`` comment becomes one ``CEL`` token, trimmed the way OpenFGA trims it
+  (leading blanks dropped; a trailing run of blanks dropped when it contains a line break;
+  ``//`` comments removed).
+
+Line breaks are significant (they end declarations), so they are tokens; runs of blank and
+comment-only lines collapse into one ``NEWLINE``.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+
+import msgspec
+
+from permsvc.model.errors import ModelIssue
+
+__all__ = ("Kind", "Token", "tokenize")
+
+
+class Kind(str, Enum):
+    NAME = "name"
+    NUMBER = "number"
+    PUNCT = "punct"
+    BUT_NOT = "but not"
+    NEWLINE = "newline"
+    CEL = "condition expression"
+    EOF = "end of file"
+
+
+class Token(msgspec.Struct, frozen=True):
+    kind: Kind
+    text: str
+    line: int
+    column: int
+    space_before: bool = False
+
+    def describe(self) -> str:
+        """How an error message names this token."""
+        match self.kind:
+            case Kind.NEWLINE:
+                return "end of line"
+            case Kind.EOF:
+                return "end of file"
+            case Kind.CEL:
+                return "condition expression"
+        return f"'{self.text}'"
+
+
+_NAME = re.compile(r"[A-Za-z_](?:[A-Za-z0-9_\-]|[./](?=[A-Za-z0-9_]))*")
+_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)*")
+_NAME_CHAR = re.compile(r"[A-Za-z0-9_\-]")
+_PUNCT = frozenset(":,[]()#*<>}")
+_BLANK = " \t\f"
+
+
+def _trim_expression(raw: str) -> str:
+    body = raw.lstrip(" \t\f\n")
+    stripped = body.rstrip(" \t\f\n")
+    if "\n" in body[len(stripped):]:
+        body = stripped
+    return _remove_comments(body)
+
+
+def _remove_comments(body: str) -> str:
+    if "//" not in body:
+        return body
+    out: list[str] = []
+    i, n = 0, len(body)
+    while i < n:
+        c = body[i]
+        if c in "\"'":
+            end = _skip_string(body, i)
+            out.append(body[i:end])
+            i = end
+        elif c == "/" and body.startswith("//", i):
+            nl = body.find("\n", i)
+            i = n if nl < 0 else nl
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def _skip_string(text: str, i: int) -> int:
+    """Index just past the string literal starting at ``text[i]`` (a quote), or of the text end."""
+    quote = text[i]
+    triple = text.startswith(quote * 3, i)
+    delim = quote * 3 if triple else quote
+    j = i + len(delim)
+    n = len(text)
+    while j < n:
+        c = text[j]
+        if c == "\\":
+            j += 2
+            continue
+        if not triple and c == "\n":
+            return j
+        if text.startswith(delim, j):
+            return j + len(delim)
+        j += 1
+    return n
+
+
+class _Lexer:
+    def __init__(self, text: str, file: str) -> None:
+        self.text = text
+        self.file = file
+        self.i = 0
+        self.line = 1
+        self.line_start = 0
+        self.tokens: list[Token] = []
+        self.issues: list[ModelIssue] = []
+
+    def col(self, i: int) -> int:
+        return i - self.line_start + 1
+
+    def emit(self, kind: Kind, text: str, start: int, *, space: bool) -> None:
+        self.tokens.append(Token(kind, text, self.line, self.col(start), space))
+
+    def newline(self, at: int) -> None:
+        if self.tokens and self.tokens[-1].kind is not Kind.NEWLINE:
+            self.tokens.append(Token(Kind.NEWLINE, "\n", self.line, self.col(at)))
+        self.line += 1
+        self.line_start = at + 1
+
+    def run(self) -> None:
+        text, n = self.text, len(self.text)
+        space = True
+        while self.i < n:
+            i = self.i
+            c = text[i]
+            if c in _BLANK:
+                self.i += 1
+                space = True
+                continue
+            if c == "\n":
+                self.newline(i)
+                self.i += 1
+                space = True
+                continue
+            if c == "#" and space:
+                nl = text.find("\n", i)
+                self.i = n if nl < 0 else nl
+                continue
+            if c == "{":
+                self.emit(Kind.PUNCT, "{", i, space=space)
+                self.condition_body(i + 1)
+                space = False
+                continue
+            m = _NAME.match(text, i)
+            if m:
+                word = m.group()
+                end = m.end()
+                if word == "but" and text.startswith(" not", end) and not _NAME_CHAR.match(text, end + 4):
+                    self.emit(Kind.BUT_NOT, "but not", i, space=space)
+                    self.i = end + 4
+                else:
+                    self.emit(Kind.NAME, word, i, space=space)
+                    self.i = end
+                space = False
+                continue
+            m = _NUMBER.match(text, i)
+            if m:
+                self.emit(Kind.NUMBER, m.group(), i, space=space)
+                self.i = m.end()
+                space = False
+                continue
+            if c in _PUNCT:
+                self.emit(Kind.PUNCT, c, i, space=space)
+                self.i += 1
+                space = False
+                continue
+            self.issues.append(
+                ModelIssue(
+                    message=f"unexpected character {c!r}",
+                    line=self.line,
+                    column=self.col(i),
+                    file=self.file,
+                    rule="syntax",
+                )
+            )
+            self.i += 1
+            space = False
+        self.tokens.append(Token(Kind.EOF, "", self.line, self.col(n)))
+
+    def condition_body(self, start: int) -> None:
+        text, n = self.text, len(self.text)
+        j = start
+        while j < n:
+            c = text[j]
+            if c == "}":
+                break
+            if c in "\"'":
+                j = _skip_string(text, j)
+            elif c == "/" and text.startswith("//", j):
+                nl = text.find("\n", j)
+                j = n if nl < 0 else nl
+            else:
+                j += 1
+        line, column = self.line, self.col(start)
+        self.tokens.append(Token(Kind.CEL, _trim_expression(text[start:j]), line, column))
+        breaks = text.count("\n", start, j)
+        if breaks:
+            self.line += breaks
+            self.line_start = text.rfind("\n", start, j) + 1
+        self.i = j
+        if j >= n:
+            self.issues.append(
+                ModelIssue(
+                    message="condition body is not closed: expected '}'",
+                    line=line,
+                    column=column - 1,
+                    file=self.file,
+                    rule="syntax",
+                )
+            )
+
+
+def tokenize(text: str, file: str = "") -> tuple[list[Token], list[ModelIssue]]:
+    """Split ``text`` into tokens; also returns the problems found (unknown characters, ...).
+
+    Line breaks may be ``\\n``, ``\\r\\n`` or ``\\r``. The token list always ends with ``EOF``.
+    """
+    lexer = _Lexer(text.replace("\r\n", "\n").replace("\r", "\n"), file)
+    lexer.run()
+    return lexer.tokens, lexer.issues
