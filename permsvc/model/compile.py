@@ -177,7 +177,7 @@ def compile_dsl(text: str, file: str = "") -> LoadedModel:
                     "of its own: validate or transform the fga.mod that lists it",
             line=tree.pos.line, column=tree.pos.column, file=file, rule="syntax",
         )])
-    locations: SourceMap = {}
+    locations: SourceMap = {("schema",): tree.pos}
     c = _Compiler(locations)
     types = []
     for td in tree.types:

@@ -1,0 +1,491 @@
+"""OpenFGA's semantic rules for an authorization model, reporting every problem at once.
+
+The rules are those OpenFGA's server applies when a model is written (``typesystem.NewAndValidate``
+plus the API's field rules in ``openfga/v1/authzmodel.proto``):
+
+- schema version ``1.1`` (``1.2`` for modular models); at most :data:`MAX_TYPES` types,
+  :data:`MAX_CONDITIONS` conditions and parameters per condition, :data:`MAX_MODEL_BYTES` in
+  JSON form, :data:`MAX_EXPRESSION_BYTES` per condition expression;
+- names: types ``^[^:#@\\s]{1,254}$``, relations, conditions and parameters ``^[^:#@\\s]{1,50}$``;
+  ``self`` and ``this`` are reserved; no duplicate types;
+- rewrites: a computed relation must exist and may not be the relation itself; in ``X from Y``,
+  ``Y`` must be a relation of the type defined only as ``[...]`` (direct), and ``X`` must be a
+  relation of at least one of ``Y``'s types;
+- type restrictions: a relation has ``[...]`` exactly when its rewrite assigns directly; every
+  restricted type, ``type#relation`` and ``with`` condition must exist; a tupleset relation may
+  only list plain types (no ``type:*``, no ``type#relation``);
+- reachability: every relation needs an entrypoint (some path to a directly assignable type),
+  and computed relations must not form a cycle;
+- conditions: the key matches the name, parameter types are known (``map``/``list`` take exactly
+  one element type), and, when :mod:`permsvc.model.conditions` is available, the CEL expression
+  compiles.
+
+OpenFGA's server stops at the first problem; we report all of them. Reachability is analysed
+only once the model is otherwise well-formed, because it walks through the references the other
+rules check. Each issue is located through the :data:`~permsvc.model.compile.SourceMap` when the
+model came from DSL, else names ``type#relation``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from permsvc.core.errors import PermsvcError
+from permsvc.model.errors import ModelError, ModelIssue, ModelValidationError
+from permsvc.model.json import model_to_json
+from permsvc.model.schema import (
+    CONDITION_TYPE_NAMES,
+    ComputedUserset,
+    Difference,
+    Intersection,
+    This,
+    TupleToUserset,
+    Union,
+)
+
+if TYPE_CHECKING:
+    from permsvc.model.schema import AuthorizationModel, RelationDefinition, Rewrite, SourcePos, TypeDefinition
+
+__all__ = (
+    "MAX_CONDITIONS",
+    "MAX_EXPRESSION_BYTES",
+    "MAX_MODEL_BYTES",
+    "MAX_TYPES",
+    "SUPPORTED_SCHEMA_VERSIONS",
+    "collect_issues",
+    "validate_model",
+)
+
+SUPPORTED_SCHEMA_VERSIONS = ("1.1", "1.2")
+MAX_TYPES = 100
+MAX_CONDITIONS = 25
+MAX_PARAMETERS = 25
+MAX_EXPRESSION_BYTES = 512
+MAX_MODEL_BYTES = 256 * 1024
+_MAX_ANALYSIS_STEPS = 200_000
+
+_TYPE_NAME = re.compile(r"[^:#@\s]{1,254}")
+_SHORT_NAME = re.compile(r"[^:#@\s]{1,50}")
+_RESERVED = ("self", "this")
+_CONTAINERS = ("TYPE_NAME_MAP", "TYPE_NAME_LIST")
+_KNOWN_PARAM_TYPES = frozenset(CONDITION_TYPE_NAMES.values())
+_BREAKS_REACHABILITY = frozenset({"undefined-relation", "undefined-type", "duplicate-type"})
+
+Locations = Mapping[tuple[str, ...], "SourcePos"]
+
+
+class _TooComplex(Exception):
+    """The reachability analysis exceeded its step budget."""
+
+
+def _condition_compiler() -> Callable[[Any], Any] | None:
+    try:
+        module = importlib.import_module("permsvc.model.conditions")
+    except ModuleNotFoundError as err:
+        if err.name == "permsvc.model.conditions":
+            return None
+        raise
+    return getattr(module, "compile_condition", None)
+
+
+class _Validator:
+    def __init__(self, model: AuthorizationModel, locations: Locations) -> None:
+        self.model = model
+        self.locations = locations
+        self.issues: list[ModelIssue] = []
+        self.types: dict[str, TypeDefinition] = {}
+        for td in model.type_definitions:
+            self.types.setdefault(td.name, td)
+        self.steps = 0
+
+    # -- reporting -------------------------------------------------------------------------
+
+    def add(self, message: str, *, rule: str, key: tuple[str, ...] = (), object_type: str = "",
+            relation: str = "", pos: SourcePos | None = None) -> None:
+        where = self.locations.get(key) if key else None
+        if where is None:
+            where = pos
+        if where is None and object_type:
+            rd = self.types[object_type].relations.get(relation) if relation and object_type in self.types else None
+            where = (rd.pos if rd else None) or (self.types[object_type].pos if object_type in self.types else None)
+        if where is None:
+            subject = f"{object_type}#{relation}" if relation else object_type
+            if subject:
+                message = f"{subject}: {message}"
+            self.issues.append(ModelIssue(message=message, object_type=object_type, relation=relation, rule=rule))
+            return
+        self.issues.append(ModelIssue(message=message, line=where.line, column=where.column, file=where.file,
+                                      object_type=object_type, relation=relation, rule=rule))
+
+    # -- model-wide rules ------------------------------------------------------------------
+
+    def run(self) -> list[ModelIssue]:
+        m = self.model
+        if m.schema_version not in SUPPORTED_SCHEMA_VERSIONS:
+            self.add(f"unsupported schema version '{m.schema_version}': write 'schema 1.1' "
+                     "(modular models use 1.2)", rule="invalid-schema", key=("schema",))
+        if len(m.type_definitions) > MAX_TYPES:
+            self.add(f"the model defines {len(m.type_definitions)} types; OpenFGA allows at most {MAX_TYPES}",
+                     rule="limit", key=("schema",))
+        size = len(json.dumps(model_to_json(m), separators=(",", ":")).encode())
+        if size > MAX_MODEL_BYTES:
+            self.add(f"the model is {size} bytes in JSON form; OpenFGA allows at most {MAX_MODEL_BYTES} (256 KiB)",
+                     rule="limit", key=("schema",))
+        self.names()
+        for td in m.type_definitions:
+            if self.types[td.name] is not td:
+                continue
+            for name, rd in td.relations.items():
+                self.rewrite(td.name, name, rd.rewrite, rd)
+                self.restrictions(td.name, name, rd)
+        self.conditions()
+        if not any(i.rule in _BREAKS_REACHABILITY for i in self.issues):
+            self.reachability()
+        return self.issues
+
+    def names(self) -> None:
+        seen: set[str] = set()
+        for td in self.model.type_definitions:
+            key = ("type", td.name)
+            if td.name in seen:
+                self.add(f"type '{td.name}' is defined more than once; each type may be defined only once",
+                         rule="duplicate-type", pos=td.pos, object_type=td.name)
+                continue
+            seen.add(td.name)
+            if td.name in _RESERVED:
+                self.add(f"a type cannot be named '{td.name}': 'self' and 'this' are reserved",
+                         rule="reserved-name", key=key, object_type=td.name)
+            elif not _TYPE_NAME.fullmatch(td.name):
+                self.add(f"type name '{_short(td.name)}' is invalid: it must be 1 to 254 characters without "
+                         "':', '#', '@' or whitespace", rule="invalid-name", key=key, object_type=td.name)
+            for rel in td.relations:
+                rkey = ("relation", td.name, rel)
+                if rel in _RESERVED:
+                    self.add(f"a relation cannot be named '{rel}': 'self' and 'this' are reserved",
+                             rule="reserved-name", key=rkey, object_type=td.name, relation=rel)
+                elif not _SHORT_NAME.fullmatch(rel):
+                    self.add(f"relation name '{_short(rel)}' of type '{td.name}' is invalid: it must be 1 to 50 "
+                             "characters without ':', '#', '@' or whitespace", rule="invalid-name", key=rkey,
+                             object_type=td.name, relation=rel)
+
+    # -- relations -------------------------------------------------------------------------
+
+    def relation_of(self, object_type: str, relation: str) -> RelationDefinition | None:
+        td = self.types.get(object_type)
+        return td.relations.get(relation) if td else None
+
+    def rewrite(self, t: str, rel: str, rw: Rewrite, rd: RelationDefinition) -> None:
+        match rw:
+            case This():
+                return
+            case ComputedUserset(relation=target):
+                key = ("computed", t, rel, target)
+                if target == rel:
+                    self.add(f"'{t}#{rel}' cannot be defined as just itself: a relation that only refers to "
+                             "itself can never be satisfied (invalid userset rewrite)", rule="invalid-rewrite",
+                             key=key, object_type=t, relation=rel)
+                elif self.relation_of(t, target) is None:
+                    self.add(f"relation '{target}' is not defined on type '{t}' (used in the definition of "
+                             f"'{rel}')", rule="undefined-relation", key=key, object_type=t, relation=rel)
+            case TupleToUserset(tupleset=ts, computed_relation=target):
+                key = ("ttu", t, rel, ts, target)
+                ts_def = self.relation_of(t, ts)
+                if ts_def is None:
+                    self.add(f"'{target} from {ts}': '{ts}' is not a relation of type '{t}'",
+                             rule="undefined-relation", key=("tupleset", t, rel, ts), object_type=t, relation=rel)
+                    return
+                if not isinstance(ts_def.rewrite, This):
+                    self.add(f"'{target} from {ts}': '{t}#{ts}' is used after 'from', so it must be defined only "
+                             f"by direct type restrictions (e.g. 'define {ts}: [folder]'), with no 'or'/'and'/"
+                             "'but not' or computed relations", rule="tupleset-not-direct",
+                             key=("tupleset", t, rel, ts), object_type=t, relation=rel)
+                    return
+                if not any(self.relation_of(r.type, target) for r in ts_def.directly_related):
+                    listed = ", ".join(sorted({r.type for r in ts_def.directly_related})) or "none"
+                    self.add(f"'{target} from {ts}': none of the types that '{t}#{ts}' can hold ({listed}) "
+                             f"defines a relation '{target}'", rule="undefined-relation", key=key,
+                             object_type=t, relation=rel)
+            case Union(children=children) | Intersection(children=children):
+                for child in children:
+                    self.rewrite(t, rel, child, rd)
+            case Difference(base=base, subtract=subtract):
+                self.rewrite(t, rel, base, rd)
+                self.rewrite(t, rel, subtract, rd)
+
+    def is_tupleset(self, t: str, rel: str) -> bool:
+        td = self.types[t]
+        return any(_uses_tupleset(r.rewrite, rel) for r in td.relations.values())
+
+    def restrictions(self, t: str, rel: str, rd: RelationDefinition) -> None:
+        assignable = _contains_this(rd.rewrite)
+        if assignable and not rd.directly_related:
+            self.add(f"'{t}#{rel}' is directly assignable but lists no types: add at least one type "
+                     "restriction (directly_related_user_types)", rule="assignable-without-types",
+                     object_type=t, relation=rel)
+        if not assignable and rd.directly_related:
+            self.add(f"'{t}#{rel}' lists directly related types but its rewrite has no direct assignment "
+                     "('this'): remove the types or add 'this'", rule="types-without-assignable",
+                     object_type=t, relation=rel)
+        tupleset = None
+        seen: set[str] = set()
+        for ref in rd.directly_related:
+            text = str(ref)
+            key = ("restriction", t, rel, text)
+            if text in seen:
+                continue
+            seen.add(text)
+            if ref.type not in self.types:
+                self.add(f"type '{ref.type}' in the type restrictions of '{t}#{rel}' is not defined in the model",
+                         rule="undefined-type", key=key, object_type=t, relation=rel)
+                continue
+            if ref.relation or ref.wildcard:
+                if tupleset is None:
+                    tupleset = self.is_tupleset(t, rel)
+                if tupleset:
+                    self.add(f"'{t}#{rel}' is used after 'from', so its type restrictions may only name plain "
+                             f"types such as '{ref.type}', not '{text}'",
+                             rule="invalid-tupleset-restriction", key=key, object_type=t, relation=rel)
+                if ref.relation and self.relation_of(ref.type, ref.relation) is None:
+                    self.add(f"'{ref.type}#{ref.relation}' in the type restrictions of '{t}#{rel}': type "
+                             f"'{ref.type}' has no relation '{ref.relation}'", rule="undefined-relation", key=key,
+                             object_type=t, relation=rel)
+            if ref.condition and ref.condition not in self.model.conditions:
+                self.add(f"condition '{ref.condition}' used in '{text}' on '{t}#{rel}' is not defined in the model",
+                         rule="undefined-condition", key=("restriction_condition", t, rel, text),
+                         object_type=t, relation=rel)
+
+    # -- conditions ------------------------------------------------------------------------
+
+    def conditions(self) -> None:
+        conds = self.model.conditions
+        if len(conds) > MAX_CONDITIONS:
+            self.add(f"the model defines {len(conds)} conditions; OpenFGA allows at most {MAX_CONDITIONS}",
+                     rule="limit", key=("schema",))
+        compiler = _condition_compiler()
+        for key, cond in conds.items():
+            ckey = ("condition", key)
+            ok = True
+            if key != cond.name:
+                self.add(f"condition key '{key}' does not match condition name '{cond.name}'",
+                         rule="condition-name-mismatch", key=ckey, pos=cond.pos)
+                ok = False
+            if not _SHORT_NAME.fullmatch(key):
+                self.add(f"condition name '{_short(key)}' is invalid: it must be 1 to 50 characters without ':', "
+                         "'#', '@' or whitespace", rule="invalid-name", key=ckey, pos=cond.pos)
+                ok = False
+            if len(cond.parameters) > MAX_PARAMETERS:
+                self.add(f"condition '{key}' has {len(cond.parameters)} parameters; OpenFGA allows at most "
+                         f"{MAX_PARAMETERS}", rule="limit", key=ckey, pos=cond.pos)
+            if len(cond.expression.encode()) > MAX_EXPRESSION_BYTES:
+                self.add(f"the expression of condition '{key}' is {len(cond.expression.encode())} bytes; OpenFGA "
+                         f"allows at most {MAX_EXPRESSION_BYTES}", rule="limit", key=ckey, pos=cond.pos)
+            for pname, param in cond.parameters.items():
+                pkey = ("param", key, pname)
+                if not _SHORT_NAME.fullmatch(pname):
+                    self.add(f"parameter name '{_short(pname)}' of condition '{key}' is invalid", rule="invalid-name",
+                             key=pkey, pos=cond.pos)
+                    ok = False
+                problem = _param_problem(param.type_name, param.generic_types)
+                if problem:
+                    self.add(f"parameter '{pname}' of condition '{key}': {problem}", rule="invalid-parameter-type",
+                             key=pkey, pos=cond.pos)
+                    ok = False
+            if not ok:
+                continue
+            if compiler is not None:
+                self.compile_condition(compiler, key, cond)
+            elif not cond.expression.strip():
+                self.add(f"condition '{key}' has an empty expression", rule="condition", key=ckey, pos=cond.pos)
+
+    def compile_condition(self, compiler: Callable[[Any], Any], key: str, cond: Any) -> None:
+        try:
+            compiler(cond)
+        except ModelError as err:
+            for issue in err.issues:
+                self.add(f"condition '{key}': {issue.message}", rule="condition", key=("condition", key), pos=cond.pos)
+        except (PermsvcError, ValueError) as err:
+            self.add(f"condition '{key}': {err}", rule="condition", key=("condition", key), pos=cond.pos)
+
+    # -- reachability ----------------------------------------------------------------------
+
+    def reachability(self) -> None:
+        rels = {t: td.relations for t, td in self.types.items()}
+        faulty = {(i.object_type, i.relation) for i in self.issues}
+        try:
+            for td in self.model.type_definitions:
+                for name, rd in td.relations.items():
+                    if (td.name, name) in faulty:
+                        continue
+                    has, loop = self.entrypoints(rels, td.name, name, rd.rewrite, {})
+                    key = ("relation", td.name, name)
+                    if not has:
+                        if loop:
+                            self.add(f"'{td.name}#{name}' is impossible to satisfy: its definition loops back to "
+                                     "itself before reaching any directly assignable type (potential loop)",
+                                     rule="no-entrypoint", key=key, object_type=td.name, relation=name)
+                        else:
+                            self.add(f"'{td.name}#{name}' is impossible to satisfy: no path from it reaches a "
+                                     "directly assignable type such as [user] (no entrypoint)",
+                                     rule="no-entrypoint", key=key, object_type=td.name, relation=name)
+                    elif self.has_cycle(td.name, name, rd.rewrite, {f"{td.name}#{name}"}):
+                        self.add(f"'{td.name}#{name}' is part of a cycle of computed relations; an authorization "
+                                 "model cannot contain a cycle", rule="cycle", key=key, object_type=td.name,
+                                 relation=name)
+        except (_TooComplex, RecursionError):
+            self.add("the model's relations reference each other too deeply or too many times to be analysed; "
+                     "simplify the chains of computed relations", rule="limit", key=("schema",))
+
+    def tick(self) -> None:
+        self.steps += 1
+        if self.steps > _MAX_ANALYSIS_STEPS:
+            raise _TooComplex
+
+    def entrypoints(self, rels: dict[str, dict[str, RelationDefinition]], t: str, rel: str, rw: Rewrite,
+                    visited: dict[str, dict[str, bool]]) -> tuple[bool, bool]:
+        """OpenFGA's ``hasEntrypoints``: (has an entrypoint, failed because of a loop).
+
+        ``visited`` is copied shallowly on entry, exactly as the Go code's ``maps.Clone``: the
+        per-type inner maps are shared between siblings, which decides some verdicts.
+        """
+        self.tick()
+        v = dict(visited)
+        if t in v:
+            v[t][rel] = False
+        else:
+            v[t] = {rel: False}
+        relation = rels[t][rel]
+        match rw:
+            case This():
+                for ref in relation.directly_related:
+                    if not ref.relation or ref.wildcard:
+                        v[t][rel] = True
+                        return True, False
+                    target = rels[ref.type][ref.relation]
+                    if ref.relation in v.get(ref.type, {}):
+                        continue
+                    has, _ = self.entrypoints(rels, ref.type, ref.relation, target.rewrite, v)
+                    if has:
+                        return True, False
+                return False, False
+            case ComputedUserset(relation=target):
+                if target in v.get(t, {}):
+                    return v[t][target], True
+                return self.entrypoints(rels, t, target, rels[t][target].rewrite, v)
+            case TupleToUserset(tupleset=ts, computed_relation=target):
+                for ref in rels[t][ts].directly_related:
+                    candidate = rels.get(ref.type, {}).get(target)
+                    if candidate is None:
+                        continue
+                    seen = v.get(ref.type, {})
+                    if target in seen:
+                        if seen[target]:
+                            return True, False
+                        continue
+                    has, _ = self.entrypoints(rels, ref.type, target, candidate.rewrite, v)
+                    if has:
+                        return True, False
+                return False, False
+            case Union(children=children):
+                loop = False
+                for child in children:
+                    has, child_loop = self.entrypoints(rels, t, rel, child, visited)
+                    if has:
+                        return True, False
+                    loop = loop or child_loop
+                return False, loop
+            case Intersection(children=children):
+                for child in children:
+                    has, child_loop = self.entrypoints(rels, t, rel, child, visited)
+                    if not has:
+                        return False, child_loop
+                return True, False
+            case Difference(base=base, subtract=subtract):
+                for part in (base, subtract):
+                    has, loop = self.entrypoints(rels, t, rel, part, visited)
+                    if not has:
+                        return False, loop
+                return True, False
+        return False, False
+
+    def has_cycle(self, t: str, rel: str, rw: Rewrite, visited: set[str]) -> bool:
+        """OpenFGA's ``hasCycle``: a loop made only of computed relations (and set operations)."""
+        self.tick()
+        visited = visited | {f"{t}#{rel}"}
+        match rw:
+            case ComputedUserset(relation=target):
+                if f"{t}#{target}" in visited:
+                    return True
+                return self.has_cycle(t, target, self.types[t].relations[target].rewrite, visited)
+            case Union(children=children) | Intersection(children=children):
+                return any(self.has_cycle(t, rel, c, visited) for c in children)
+            case Difference(base=base, subtract=subtract):
+                return self.has_cycle(t, rel, base, visited) or self.has_cycle(t, rel, subtract, visited)
+        return False
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= 60 else name[:57] + "..."
+
+
+def _contains_this(rw: Rewrite) -> bool:
+    match rw:
+        case This():
+            return True
+        case Union(children=children) | Intersection(children=children):
+            return any(_contains_this(c) for c in children)
+        case Difference(base=base, subtract=subtract):
+            return _contains_this(base) or _contains_this(subtract)
+    return False
+
+
+def _uses_tupleset(rw: Rewrite, rel: str) -> bool:
+    match rw:
+        case TupleToUserset(tupleset=ts):
+            return ts == rel
+        case Union(children=children) | Intersection(children=children):
+            return any(_uses_tupleset(c, rel) for c in children)
+        case Difference(base=base, subtract=subtract):
+            return _uses_tupleset(base, rel) or _uses_tupleset(subtract, rel)
+    return False
+
+
+def _param_problem(type_name: str, generics: tuple[Any, ...]) -> str:
+    if type_name not in _KNOWN_PARAM_TYPES:
+        return (f"unknown type '{type_name}'; expected one of "
+                f"{', '.join(sorted(_KNOWN_PARAM_TYPES))}")
+    if type_name in _CONTAINERS:
+        if len(generics) != 1:
+            word = "map" if type_name == "TYPE_NAME_MAP" else "list"
+            return f"'{word}' needs exactly one element type, e.g. {word}<string>"
+        inner = generics[0]
+        return _param_problem(inner.type_name, inner.generic_types)
+    if generics:
+        return f"type '{type_name}' takes no element type"
+    return ""
+
+
+def collect_issues(model: AuthorizationModel, locations: Locations | None = None) -> list[ModelIssue]:
+    """Every semantic problem of ``model`` (empty when valid), in source order where located."""
+    issues = _Validator(model, locations or {}).run()
+    return sorted(issues, key=lambda i: (i.file, i.line, i.column) if i.line else ("", 0, 0))
+
+
+def validate_model(model: AuthorizationModel, *, locations: Locations | None = None) -> None:
+    """Check ``model`` against OpenFGA's server rules.
+
+    Args:
+        model: the model to check.
+        locations: where its elements were written (from :func:`permsvc.model.compile.compile_dsl`),
+            so each issue carries a line and column; without it, issues use the positions stored
+            on the model's nodes, or name ``type#relation``.
+
+    Raises:
+        ModelValidationError: listing every problem found.
+    """
+    issues = collect_issues(model, locations)
+    if issues:
+        raise ModelValidationError(issues)
