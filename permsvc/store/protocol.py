@@ -20,7 +20,7 @@ General contracts:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import AsyncIterable, Iterable, Sequence
 from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 import msgspec
@@ -32,6 +32,7 @@ from permsvc.model.schema import AuthorizationModel
 __all__ = (
     "Assertion",
     "AssertionStore",
+    "BulkTupleWriter",
     "ChangelogReader",
     "Datastore",
     "ModelStore",
@@ -189,6 +190,40 @@ class TupleWriter(Protocol):
         tuple with a different condition. On any error nothing is applied. Every applied
         operation is appended to the changelog at the new revision.
         """
+        ...
+
+
+@runtime_checkable
+class BulkTupleWriter(Protocol):
+    """Imports and deletions far beyond the 100 operations of an OpenFGA Write (admin API, tools).
+
+    Each call is one transaction and, when it changes anything, exactly one new revision; every
+    applied operation is appended to the changelog at that revision (so followers see a bulk
+    import like any other write, all at once).
+    """
+
+    async def bulk_write(
+        self,
+        store_id: str,
+        tuples: Iterable[TupleKey] | AsyncIterable[TupleKey],
+        *,
+        on_duplicate: OnDuplicate = "ignore",
+    ) -> WriteResult:
+        """Insert ``tuples`` (consumed once, in order) into ``store_id``.
+
+        A tuple already stored with the same condition, or repeated in the input, is skipped
+        with ``on_duplicate="ignore"``; with ``"error"`` any already-stored tuple raises
+        ``InvalidWriteInputError``. The same tuple with a different condition (stored or earlier
+        in the input) raises ``TupleConditionConflictError``. Raises ``StoreNotFoundError`` for a
+        missing or deleted store. On any error nothing is applied. ``changed`` counts inserted
+        tuples.
+        """
+        ...
+
+    async def bulk_delete(self, store_id: str, filter: ReadFilter) -> WriteResult:
+        """Delete every tuple matching ``filter`` (the Read API's filter; an empty filter deletes
+        all tuples of the store). Raises ``StoreNotFoundError`` for a missing or deleted store.
+        ``changed`` counts deleted tuples; deleting nothing creates no revision."""
         ...
 
 

@@ -7,7 +7,7 @@ atomic and writes to one store are serialised: commit order is revision order by
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import AsyncIterable, Iterable, Sequence
 
 from permsvc.core.refs import TupleKey, split_object
 from permsvc.core.revision import Revision
@@ -18,7 +18,6 @@ from permsvc.store.errors import (
     InvalidWriteInputError,
     ModelNotFoundError,
     StoreNotFoundError,
-    TupleConditionConflictError,
 )
 from permsvc.store.protocol import (
     Assertion,
@@ -32,6 +31,14 @@ from permsvc.store.protocol import (
     TupleChange,
     WriteResult,
 )
+from permsvc.store.rows import (
+    condition_conflict,
+    decode_model,
+    describe_tuple,
+    encode_model,
+    exists_message,
+    missing_message,
+)
 from permsvc.store.tokens import decode_page_token, encode_page_token
 
 __all__ = ("MemoryDatastore", "describe_tuple")
@@ -39,25 +46,6 @@ __all__ = ("MemoryDatastore", "describe_tuple")
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def describe_tuple(key: TupleKey) -> str:
-    """OpenFGA's wording for a tuple inside write errors."""
-    return f"user: '{key.user}', relation: '{key.relation}', object: '{key.object}'"
-
-
-def exists_message(key: TupleKey) -> str:
-    return (
-        f"cannot write a tuple which already exists: {describe_tuple(key)}: "
-        "tuple to be written already existed or the tuple to be deleted did not exist"
-    )
-
-
-def missing_message(key: TupleKey) -> str:
-    return (
-        f"cannot delete a tuple which does not exist: {describe_tuple(key)}: "
-        "tuple to be written already existed or the tuple to be deleted did not exist"
-    )
 
 
 class _Row:
@@ -150,17 +138,9 @@ class MemoryDatastore:
     async def write_model(self, store_id: str, model: AuthorizationModel, *, dsl: str = "") -> StoredModel:
         data = self._store(store_id)
         model_id = new_ulid()
-        stored = StoredModel(
-            id=model_id,
-            model=AuthorizationModel(
-                schema_version=model.schema_version,
-                type_definitions=model.type_definitions,
-                conditions=model.conditions,
-                id=model_id,
-            ),
-            created_at=_now(),
-            dsl=dsl,
-        )
+        # Round-trip through the storage form (OpenFGA JSON) so this reference returns exactly
+        # what the SQL backends return (no DSL source positions).
+        stored = StoredModel(id=model_id, model=decode_model(encode_model(model), model_id), created_at=_now(), dsl=dsl)
         data.models[model_id] = stored
         return stored
 
@@ -229,9 +209,7 @@ class MemoryDatastore:
                 if on_duplicate == "error":
                     raise InvalidWriteInputError(exists_message(key))
                 if row.key.condition != key.condition:
-                    raise TupleConditionConflictError(
-                        f"attempted to write a tuple that already exists with a different condition: {describe_tuple(key)}"
-                    )
+                    raise condition_conflict(key)
                 continue
             to_write.append(key)
         if not to_delete and not to_write:
@@ -245,6 +223,64 @@ class MemoryDatastore:
             data.add(key, now)
             data.changelog.append(TupleChange(key=key, operation="write", timestamp=now, revision=data.revision))
         return WriteResult(revision=data.revision, changed=len(to_delete) + len(to_write))
+
+    # -- tuples: bulk ---------------------------------------------------------------------------
+
+    async def bulk_write(
+        self,
+        store_id: str,
+        tuples: Iterable[TupleKey] | AsyncIterable[TupleKey],
+        *,
+        on_duplicate: OnDuplicate = "ignore",
+    ) -> WriteResult:
+        data = self._store(store_id)
+        pending: dict[tuple[str, str, str], TupleKey] = {}
+
+        def plan(key: TupleKey) -> None:
+            row = data.rows.get(key.key)
+            if row is not None:
+                if on_duplicate == "error":
+                    raise InvalidWriteInputError(exists_message(key))
+                if row.key.condition != key.condition:
+                    raise condition_conflict(key)
+                return
+            seen = pending.get(key.key)
+            if seen is None:
+                pending[key.key] = key
+            elif seen.condition != key.condition:
+                raise condition_conflict(key)
+
+        if isinstance(tuples, AsyncIterable):
+            async for key in tuples:
+                plan(key)
+        else:
+            for key in tuples:
+                plan(key)
+        # The input may have been produced by other coroutines: re-resolve the store, it may have
+        # been deleted meanwhile.
+        data = self._store(store_id)
+        if any(k in data.rows for k in pending):
+            return await self.bulk_write(store_id, list(pending.values()), on_duplicate=on_duplicate)
+        if not pending:
+            return WriteResult(revision=data.revision, changed=0)
+        data.revision += 1
+        now = _now()
+        for key in pending.values():
+            data.add(key, now)
+            data.changelog.append(TupleChange(key=key, operation="write", timestamp=now, revision=data.revision))
+        return WriteResult(revision=data.revision, changed=len(pending))
+
+    async def bulk_delete(self, store_id: str, filter: ReadFilter) -> WriteResult:
+        data = self._store(store_id)
+        doomed = sorted((r for r in data.rows.values() if _matches(r.key, filter)), key=lambda r: r.seq)
+        if not doomed:
+            return WriteResult(revision=data.revision, changed=0)
+        data.revision += 1
+        now = _now()
+        for row in doomed:
+            data.remove(row.key)
+            data.changelog.append(TupleChange(key=row.key, operation="delete", timestamp=now, revision=data.revision))
+        return WriteResult(revision=data.revision, changed=len(doomed))
 
     # -- tuples: read ---------------------------------------------------------------------------
 

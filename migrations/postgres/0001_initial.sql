@@ -1,0 +1,1 @@
+../../permsvc/store/postgres/migrations/0001_initial.sql

@@ -1,0 +1,1 @@
+../../permsvc/store/sqlite/migrations/0001_initial.sql

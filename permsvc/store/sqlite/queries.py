@@ -1,0 +1,151 @@
+"""SQL of the SQLite backend. Values are always bound as ``?`` parameters; the only SQL assembled at
+run time joins constant fragments from this module (Read filters), never values."""
+
+from __future__ import annotations
+
+__all__ = ()
+
+TUPLE_COLUMNS = "object_type, object_id, relation, user_type, user_id, user_relation, condition_name, condition_context"
+KEY_MATCH = (
+    "store_id = ? AND object_type = ? AND object_id = ? AND relation = ? "
+    "AND user_type = ? AND user_id = ? AND user_relation = ?"
+)
+
+CREATE_STORE = "INSERT INTO stores (id, name, created_at, updated_at) VALUES (?, ?, ?, ?)"
+CREATE_STORE_REVISION = "INSERT INTO store_revisions (store_id, revision) VALUES (?, 0)"
+GET_STORE = "SELECT id, name, created_at, updated_at, deleted_at FROM stores WHERE id = ? AND deleted_at IS NULL"
+LIST_STORES = (
+    "SELECT id, name, created_at, updated_at, deleted_at FROM stores "
+    "WHERE deleted_at IS NULL AND id > ? ORDER BY id LIMIT ?"
+)
+LIST_STORES_BY_NAME = (
+    "SELECT id, name, created_at, updated_at, deleted_at FROM stores "
+    "WHERE deleted_at IS NULL AND name = ? AND id > ? ORDER BY id LIMIT ?"
+)
+DELETE_STORE = "UPDATE stores SET deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL"
+LIVE_STORE_REVISION = (
+    "SELECT r.revision FROM store_revisions r JOIN stores s ON s.id = r.store_id "
+    "WHERE r.store_id = ? AND s.deleted_at IS NULL"
+)
+HEAD_REVISION = "SELECT revision FROM store_revisions WHERE store_id = ?"
+SET_REVISION = "UPDATE store_revisions SET revision = ? WHERE store_id = ?"
+
+INSERT_MODEL = (
+    "INSERT INTO authorization_models (store_id, id, schema_version, model, dsl, created_at) VALUES (?, ?, ?, ?, ?, ?)"
+)
+READ_MODEL = "SELECT id, model, dsl, created_at FROM authorization_models WHERE store_id = ? AND id = ?"
+READ_LATEST_MODEL = "SELECT id, model, dsl, created_at FROM authorization_models WHERE store_id = ? ORDER BY id DESC LIMIT 1"
+LIST_MODELS = (
+    "SELECT id, model, dsl, created_at FROM authorization_models WHERE store_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
+)
+MODEL_EXISTS = "SELECT 1 FROM authorization_models WHERE store_id = ? AND id = ?"
+
+UPSERT_ASSERTIONS = (
+    "INSERT INTO assertions (store_id, model_id, assertions, updated_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (store_id, model_id) DO UPDATE SET assertions = excluded.assertions, updated_at = excluded.updated_at"
+)
+READ_ASSERTIONS = "SELECT assertions FROM assertions WHERE store_id = ? AND model_id = ?"
+
+READ_TUPLE = f"SELECT {TUPLE_COLUMNS} FROM tuples WHERE {KEY_MATCH}"
+READ_USERSET_TUPLES = (
+    f"SELECT {TUPLE_COLUMNS} FROM tuples WHERE store_id = ? AND object_type = ? AND object_id = ? AND relation = ? "
+    "AND (user_relation <> '' OR user_id = '*')"
+)
+READ_OBJECT_RELATION = (
+    f"SELECT {TUPLE_COLUMNS} FROM tuples WHERE store_id = ? AND object_type = ? AND object_id = ? AND relation = ?"
+)
+READ_STARTING_WITH_USER = (
+    f"SELECT {TUPLE_COLUMNS} FROM tuples WHERE store_id = ? AND object_type = ? AND relation = ? "
+    "AND user_type = ? AND user_id = ? AND user_relation = ?"
+)
+READ_STARTING_WITH_USER_OBJECTS = READ_STARTING_WITH_USER + " AND object_id IN (SELECT value FROM json_each(?))"
+
+INSERT_TUPLE = (
+    "INSERT INTO tuples (store_id, object_type, object_id, relation, user_type, user_id, user_relation, "
+    "condition_name, condition_context, revision, inserted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+DELETE_TUPLE = f"DELETE FROM tuples WHERE {KEY_MATCH}"
+INSERT_CHANGE = (
+    "INSERT INTO changelog (store_id, revision, seq, operation, object_type, object_id, relation, user_type, "
+    "user_id, user_relation, condition_name, condition_context, committed_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+# Read API: constant fragments, one per filter field present.
+READ_PAGE_HEAD = f"SELECT seq, inserted_at, {TUPLE_COLUMNS} FROM tuples WHERE store_id = ? AND seq > ?"
+READ_PAGE_OBJECT_TYPE = " AND object_type = ?"
+READ_PAGE_OBJECT_ID = " AND object_id = ?"
+READ_PAGE_RELATION = " AND relation = ?"
+READ_PAGE_USER = " AND user_type = ? AND user_id = ? AND user_relation = ?"
+READ_PAGE_TAIL = " ORDER BY seq LIMIT ?"
+BULK_DELETE_HEAD = f"SELECT seq, {TUPLE_COLUMNS} FROM tuples WHERE store_id = ? AND seq > ?"
+BULK_DELETE_TAIL = " ORDER BY seq"
+DELETE_BY_SEQ = "DELETE FROM tuples WHERE seq = ?"
+
+CHANGE_COLUMNS = f"revision, seq, operation, committed_at, {TUPLE_COLUMNS}"
+READ_CHANGES_AFTER = (
+    f"SELECT {CHANGE_COLUMNS} FROM changelog WHERE store_id = ? AND (revision, seq) > (?, ?) "
+    "ORDER BY revision, seq LIMIT ?"
+)
+READ_CHANGES_AFTER_TYPE = (
+    f"SELECT {CHANGE_COLUMNS} FROM changelog WHERE store_id = ? AND object_type = ? AND (revision, seq) > (?, ?) "
+    "ORDER BY revision, seq LIMIT ?"
+)
+READ_CHANGES_SINCE_TIME = (
+    f"SELECT {CHANGE_COLUMNS} FROM changelog WHERE store_id = ? AND committed_at >= ? "
+    "ORDER BY revision, seq LIMIT ?"
+)
+READ_CHANGES_SINCE_TIME_TYPE = (
+    f"SELECT {CHANGE_COLUMNS} FROM changelog WHERE store_id = ? AND object_type = ? AND committed_at >= ? "
+    "ORDER BY revision, seq LIMIT ?"
+)
+CHANGES_SINCE_LAST_REVISION = (
+    "SELECT revision FROM changelog WHERE store_id = ? AND revision > ? ORDER BY revision, seq LIMIT 1 OFFSET ?"
+)
+CHANGES_SINCE = (
+    f"SELECT {CHANGE_COLUMNS} FROM changelog WHERE store_id = ? AND revision > ? AND revision <= ? "
+    "ORDER BY revision, seq"
+)
+
+BULK_CREATE_STAGING = (
+    "CREATE TEMP TABLE IF NOT EXISTS bulk_staging (ord INTEGER PRIMARY KEY, object_type TEXT, object_id TEXT, "
+    "relation TEXT, user_type TEXT, user_id TEXT, user_relation TEXT, condition_name TEXT, condition_context TEXT)"
+)
+BULK_CLEAR_STAGING = "DELETE FROM temp.bulk_staging"
+BULK_STAGE = (
+    "INSERT INTO temp.bulk_staging (object_type, object_id, relation, user_type, user_id, user_relation, "
+    "condition_name, condition_context) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+BULK_MAX_SEQ = "SELECT COALESCE(MAX(seq), 0) FROM tuples"
+BULK_INSERT = (
+    "INSERT INTO tuples (store_id, object_type, object_id, relation, user_type, user_id, user_relation, "
+    "condition_name, condition_context, revision, inserted_at) "
+    "SELECT ?, object_type, object_id, relation, user_type, user_id, user_relation, condition_name, "
+    "condition_context, ?, ? FROM temp.bulk_staging WHERE true ORDER BY ord "
+    "ON CONFLICT DO NOTHING"
+)
+BULK_STAGED_COUNT = "SELECT COUNT(*) FROM temp.bulk_staging"
+# A staged tuple that matches a row this import did not insert: it was stored before.
+BULK_PREEXISTING = (
+    "SELECT s.object_type, s.object_id, s.relation, s.user_type, s.user_id, s.user_relation "
+    "FROM temp.bulk_staging s JOIN tuples t ON t.store_id = ? AND t.object_type = s.object_type "
+    "AND t.object_id = s.object_id AND t.relation = s.relation AND t.user_type = s.user_type "
+    "AND t.user_id = s.user_id AND t.user_relation = s.user_relation WHERE t.seq <= ? ORDER BY s.ord LIMIT 1"
+)
+# Staged tuples whose stored row (pre-existing, or inserted from an earlier input line) may carry
+# another condition; contexts are stored with sorted keys, the caller compares them decoded.
+BULK_CONFLICT_CANDIDATES = (
+    "SELECT s.object_type, s.object_id, s.relation, s.user_type, s.user_id, s.user_relation, "
+    "s.condition_name, s.condition_context, t.condition_name, t.condition_context "
+    "FROM temp.bulk_staging s JOIN tuples t ON t.store_id = ? AND t.object_type = s.object_type "
+    "AND t.object_id = s.object_id AND t.relation = s.relation AND t.user_type = s.user_type "
+    "AND t.user_id = s.user_id AND t.user_relation = s.user_relation "
+    "WHERE t.condition_name IS NOT s.condition_name OR t.condition_context IS NOT s.condition_context "
+    "ORDER BY s.ord"
+)
+BULK_LOG = (
+    "INSERT INTO changelog (store_id, revision, seq, operation, object_type, object_id, relation, user_type, "
+    "user_id, user_relation, condition_name, condition_context, committed_at) "
+    "SELECT store_id, revision, seq - ?, 'write', object_type, object_id, relation, user_type, user_id, "
+    "user_relation, condition_name, condition_context, inserted_at FROM tuples WHERE seq > ?"
+)
