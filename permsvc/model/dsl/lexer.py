@@ -215,6 +215,8 @@ class _Lexer:
             self.line_start = text.rfind("\n", start, j) + 1
         self.i = j
         if j >= n:
+            # A stand-in '}' lets the parser finish the declaration: the one error is reported here.
+            self.tokens.append(Token(Kind.PUNCT, "}", self.line, self.col(j)))
             self.issues.append(
                 ModelIssue(
                     message="condition body is not closed: expected '}'",

@@ -137,6 +137,29 @@ class _Parser:
         while self.peek().kind not in (Kind.NEWLINE, Kind.EOF):
             self.advance()
 
+    def skip_block(self) -> None:
+        """Skip the rest of a broken declaration, including its indented 'relations'/'define' lines."""
+        self.skip_line()
+        while self.peek().kind is Kind.NEWLINE and (
+            self.is_word(self.peek(1), "relations") or self.is_word(self.peek(1), "define")
+        ):
+            self.advance()
+            self.skip_line()
+
+    def skip_condition(self) -> None:
+        """Skip a broken condition up to its closing '}' (or the next declaration)."""
+        while True:
+            tok = self.peek()
+            if tok.kind is Kind.EOF:
+                return
+            if tok.kind is Kind.NEWLINE and (
+                self.is_word(self.peek(1), "type") or self.is_word(self.peek(1), "condition")
+            ):
+                return
+            self.advance()
+            if self.is_punct(tok, "}"):
+                return
+
     def skip_newlines(self) -> None:
         while self.peek().kind is Kind.NEWLINE:
             self.advance()
@@ -159,6 +182,7 @@ class _Parser:
             tok = self.peek()
             if tok.kind is Kind.EOF:
                 break
+            in_condition = self.is_word(tok, "condition")
             try:
                 if self.is_word(tok, "type") or self.is_word(tok, "extend"):
                     if conditions:
@@ -174,7 +198,10 @@ class _Parser:
                 else:
                     self.fail(tok, f"expected 'type' or 'condition', found {tok.describe()}")
             except _Abort:
-                self.skip_line()
+                if in_condition:
+                    self.skip_condition()
+                else:
+                    self.skip_block()
         return DslFile(
             schema_version=schema_version,
             module=module,
@@ -225,13 +252,13 @@ class _Parser:
         relations: list[RelationDecl] = []
         if self.peek().kind is Kind.NEWLINE and self.is_word(self.peek(1), "relations"):
             self.advance()
-            self.advance()
+            relations_tok = self.advance()
             try:
                 self.expect_line_end("'relations'")
             except _Abort:
                 self.skip_line()
             if not (self.peek().kind is Kind.NEWLINE and self.is_word(self.peek(1), "define")):
-                self.report(self.peek(), f"'relations' of type '{name.text}' must be followed by at least one "
+                self.report(relations_tok, f"'relations' of type '{name.text}' must be followed by at least one "
                             "'define <relation>: ...' line")
             seen: dict[str, RelationDecl] = {}
             while self.peek().kind is Kind.NEWLINE and self.is_word(self.peek(1), "define"):

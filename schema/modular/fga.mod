@@ -1,0 +1,5 @@
+schema: '1.2'
+module: example
+contents:
+  - modules/core.fga
+  - modules/issues.fga

@@ -1,0 +1,6 @@
+schema: '1.2'
+module: acme
+contents:
+  - core.fga
+  - team/project.fga
+  - wiki.fga
