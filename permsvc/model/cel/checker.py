@@ -1,0 +1,336 @@
+"""Static type checking of a CEL syntax tree against declared variables.
+
+Follows cel-go's checker as OpenFGA configures it: the standard library declarations (no
+cross-type numeric comparisons or equality: ``x < 1.5`` with ``x: int`` does not compile), plus
+OpenFGA's ``ipaddress(string)`` and ``IPAddress.in_cidr(string)``. ``dyn`` (OpenFGA's ``any``)
+is assignable to and from every type. Messages use cel-go's wording, e.g.
+``found no matching overload for '_<_' applied to '(int, double)'`` and
+``undeclared reference to 'y' (in container '')``.
+
+Types are tuples: ``("int",)``, ``("list", elem)``, ``("map", key, value)``; a name starting with
+``$`` is a type parameter of an overload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from permsvc.model.cel.parser import (
+    Call,
+    Comprehension,
+    Const,
+    Expr,
+    Ident,
+    ListLit,
+    MapLit,
+    Select,
+)
+
+__all__ = (
+    "BOOL",
+    "BYTES",
+    "CelTypeError",
+    "DOUBLE",
+    "DURATION",
+    "DYN",
+    "INT",
+    "IPADDRESS",
+    "NULL",
+    "STRING",
+    "TIMESTAMP",
+    "UINT",
+    "CelType",
+    "check",
+    "format_type",
+    "list_of",
+    "map_of",
+)
+
+CelType = tuple  # ("int",) | ("list", CelType) | ("map", CelType, CelType) | ("$A",)
+
+BOOL: CelType = ("bool",)
+INT: CelType = ("int",)
+UINT: CelType = ("uint",)
+DOUBLE: CelType = ("double",)
+STRING: CelType = ("string",)
+BYTES: CelType = ("bytes",)
+NULL: CelType = ("null_type",)
+TIMESTAMP: CelType = ("google.protobuf.Timestamp",)
+DURATION: CelType = ("google.protobuf.Duration",)
+IPADDRESS: CelType = ("IPAddress",)
+DYN: CelType = ("dyn",)
+TYPE: CelType = ("type",)
+_A: CelType = ("$A",)
+_B: CelType = ("$B",)
+
+
+def list_of(elem: CelType) -> CelType:
+    return ("list", elem)
+
+
+def map_of(key: CelType, value: CelType) -> CelType:
+    return ("map", key, value)
+
+
+class CelTypeError(Exception):
+    """The expression does not type-check. ``offset`` is the 0-based offset of the culprit."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.offset = offset
+
+
+def format_type(t: CelType) -> str:
+    """cel-go's spelling of a type: ``int``, ``list(string)``, ``map(string, dyn)``."""
+    if t[0] == "list":
+        return f"list({format_type(t[1])})"
+    if t[0] == "map":
+        return f"map({format_type(t[1])}, {format_type(t[2])})"
+    if t[0].startswith("$"):
+        return "dyn"
+    return t[0]
+
+
+# (function, is_member) -> overloads of (argument types, result type). A member call's receiver
+# is the first argument.
+_NUMERIC = (INT, UINT, DOUBLE)
+_COMPARABLE = (BOOL, INT, UINT, DOUBLE, STRING, BYTES, TIMESTAMP, DURATION)
+_TIME_GETTERS = (
+    "getFullYear", "getMonth", "getDayOfYear", "getDayOfMonth", "getDate", "getDayOfWeek",
+    "getHours", "getMinutes", "getSeconds", "getMilliseconds",
+)  # fmt: skip
+_DURATION_GETTERS = ("getHours", "getMinutes", "getSeconds", "getMilliseconds")
+
+OVERLOADS: dict[tuple[str, bool], list[tuple[tuple[CelType, ...], CelType]]] = {
+    ("!_", False): [((BOOL,), BOOL)],
+    ("-_", False): [((INT,), INT), ((DOUBLE,), DOUBLE)],
+    ("_&&_", False): [((BOOL, BOOL), BOOL)],
+    ("_||_", False): [((BOOL, BOOL), BOOL)],
+    ("_?_:_", False): [((BOOL, _A, _A), _A)],
+    ("_==_", False): [((_A, _A), BOOL)],
+    ("_!=_", False): [((_A, _A), BOOL)],
+    ("_+_", False): [
+        *(((t, t), t) for t in (INT, UINT, DOUBLE, STRING, BYTES)),
+        ((list_of(_A), list_of(_A)), list_of(_A)),
+        ((TIMESTAMP, DURATION), TIMESTAMP),
+        ((DURATION, TIMESTAMP), TIMESTAMP),
+        ((DURATION, DURATION), DURATION),
+    ],
+    ("_-_", False): [
+        *(((t, t), t) for t in _NUMERIC),
+        ((TIMESTAMP, TIMESTAMP), DURATION),
+        ((TIMESTAMP, DURATION), TIMESTAMP),
+        ((DURATION, DURATION), DURATION),
+    ],
+    ("_*_", False): [((t, t), t) for t in _NUMERIC],
+    ("_/_", False): [((t, t), t) for t in _NUMERIC],
+    ("_%_", False): [((t, t), t) for t in (INT, UINT)],
+    ("_[_]", False): [
+        ((list_of(_A), INT), _A),
+        ((map_of(_A, _B), _A), _B),
+    ],
+    ("@in", False): [
+        ((_A, list_of(_A)), BOOL),
+        ((_A, map_of(_A, _B)), BOOL),
+    ],
+    ("size", False): [((t,), INT) for t in (STRING, BYTES, list_of(_A), map_of(_A, _B))],
+    ("size", True): [((t,), INT) for t in (STRING, BYTES, list_of(_A), map_of(_A, _B))],
+    ("contains", True): [((STRING, STRING), BOOL)],
+    ("startsWith", True): [((STRING, STRING), BOOL)],
+    ("endsWith", True): [((STRING, STRING), BOOL)],
+    ("matches", True): [((STRING, STRING), BOOL)],
+    ("matches", False): [((STRING, STRING), BOOL)],
+    ("int", False): [((t,), INT) for t in (INT, UINT, DOUBLE, STRING, TIMESTAMP)],
+    ("uint", False): [((t,), UINT) for t in (INT, UINT, DOUBLE, STRING)],
+    ("double", False): [((t,), DOUBLE) for t in (INT, UINT, DOUBLE, STRING)],
+    ("string", False): [
+        ((t,), STRING) for t in (INT, UINT, DOUBLE, STRING, BYTES, BOOL, TIMESTAMP, DURATION)
+    ],
+    ("bytes", False): [((t,), BYTES) for t in (STRING, BYTES)],
+    ("bool", False): [((t,), BOOL) for t in (BOOL, STRING)],
+    ("timestamp", False): [((t,), TIMESTAMP) for t in (STRING, TIMESTAMP, INT)],
+    ("duration", False): [((t,), DURATION) for t in (STRING, DURATION)],
+    ("dyn", False): [((_A,), DYN)],
+    ("ipaddress", False): [((STRING,), IPADDRESS)],
+    ("in_cidr", True): [((IPADDRESS, STRING), BOOL)],
+}
+for _op in ("_<_", "_<=_", "_>_", "_>=_"):
+    OVERLOADS[(_op, False)] = [((t, t), BOOL) for t in _COMPARABLE]
+for _getter in _TIME_GETTERS:
+    OVERLOADS[(_getter, True)] = [((TIMESTAMP,), INT), ((TIMESTAMP, STRING), INT)]
+for _getter in _DURATION_GETTERS:
+    OVERLOADS[(_getter, True)].append(((DURATION,), INT))
+
+
+def _is_param(t: CelType) -> bool:
+    return t[0].startswith("$")
+
+
+def _assign(param: CelType, arg: CelType, subst: dict[str, CelType]) -> bool:
+    """Whether ``arg`` may be passed where ``param`` is expected, binding type parameters."""
+    if _is_param(param):
+        bound = subst.get(param[0])
+        if bound is None:
+            subst[param[0]] = arg
+            return True
+        if _assign(bound, arg, subst):
+            return True
+        if _assign(arg, bound, {}):
+            subst[param[0]] = arg
+            return True
+        return False
+    if param == DYN or arg == DYN:
+        return True
+    if _is_param(arg):
+        return True
+    if param[0] != arg[0] or len(param) != len(arg):
+        return False
+    return all(_assign(p, a, subst) for p, a in zip(param[1:], arg[1:], strict=True))
+
+
+def _substitute(t: CelType, subst: dict[str, CelType]) -> CelType:
+    if _is_param(t):
+        bound = subst.get(t[0])
+        return DYN if bound is None else _substitute(bound, subst)
+    if len(t) == 1:
+        return t
+    return (t[0], *(_substitute(p, subst) for p in t[1:]))
+
+
+def _join(types: list[CelType]) -> CelType:
+    first = types[0]
+    if all(t == first for t in types):
+        return first
+    return DYN
+
+
+def check(expr: Expr, variables: Mapping[str, CelType]) -> CelType:
+    """Type-check ``expr`` and return its result type.
+
+    Raises:
+        CelTypeError: an undeclared reference, a call with no matching overload, a field selection
+            on a type without fields, or a comprehension over a non-iterable.
+    """
+    return _Checker(variables).visit(expr, {})
+
+
+class _Checker:
+    def __init__(self, variables: Mapping[str, CelType]) -> None:
+        self.variables = variables
+
+    def visit(self, expr: Expr, scope: dict[str, CelType]) -> CelType:
+        match expr:
+            case Const(kind=kind):
+                return {
+                    "null": NULL,
+                    "bool": BOOL,
+                    "int": INT,
+                    "uint": UINT,
+                    "double": DOUBLE,
+                    "string": STRING,
+                    "bytes": BYTES,
+                }[kind]
+            case Ident(name=name):
+                if name in scope:
+                    return scope[name]
+                if name in self.variables:
+                    return self.variables[name]
+                raise CelTypeError(f"undeclared reference to '{name}' (in container '')", expr.offset)
+            case Select(operand=operand, field=field, test_only=test_only):
+                operand_type = self.visit(operand, scope)
+                if operand_type == DYN or _is_param(operand_type):
+                    return BOOL if test_only else DYN
+                if operand_type[0] == "map":
+                    return BOOL if test_only else operand_type[2]
+                raise CelTypeError(
+                    f"type '{format_type(operand_type)}' does not support field selection",
+                    expr.offset,
+                )
+            case ListLit(elements=elements):
+                if not elements:
+                    return list_of(DYN)
+                return list_of(_join([self.visit(e, scope) for e in elements]))
+            case MapLit(entries=entries):
+                if not entries:
+                    return map_of(DYN, DYN)
+                keys = [self.visit(k, scope) for k, _ in entries]
+                for key_type, (key, _) in zip(keys, entries, strict=True):
+                    if key_type not in (INT, UINT, BOOL, STRING, DYN):
+                        raise CelTypeError(
+                            f"unsupported map key type: {format_type(key_type)}", key.offset
+                        )
+                values = [self.visit(v, scope) for _, v in entries]
+                return map_of(_join(keys), _join(values))
+            case Comprehension():
+                return self._comprehension(expr, scope)
+            case Call():
+                return self._call(expr, scope)
+        raise CelTypeError(f"unsupported expression node {type(expr).__name__}", 0)
+
+    def _comprehension(self, expr: Comprehension, scope: dict[str, CelType]) -> CelType:
+        range_type = self.visit(expr.iter_range, scope)
+        if range_type[0] == "list":
+            var_type = range_type[1]
+        elif range_type[0] == "map":
+            var_type = range_type[1]
+        elif range_type == DYN:
+            var_type = DYN
+        else:
+            raise CelTypeError(
+                f"expression of type '{format_type(range_type)}' cannot be range of a "
+                "comprehension (must be list, map, or dynamic)",
+                expr.iter_range.offset,
+            )
+        inner = {**scope, expr.var: var_type}
+        if expr.predicate is not None:
+            self._require_bool(expr.predicate, inner, "_&&_")
+        if expr.macro == "map":
+            return list_of(self.visit(expr.body, inner))
+        op = {"all": "_&&_", "exists": "_||_", "exists_one": "_?_:_", "filter": "_?_:_"}[expr.macro]
+        self._require_bool(expr.body, inner, op)
+        return list_of(var_type) if expr.macro == "filter" else BOOL
+
+    def _require_bool(self, body: Expr, scope: dict[str, CelType], op: str) -> None:
+        body_type = self.visit(body, scope)
+        if body_type not in (BOOL, DYN) and not _is_param(body_type):
+            raise CelTypeError(
+                f"found no matching overload for '{op}' applied to '(bool, {format_type(body_type)})'",
+                body.offset,
+            )
+
+    def _call(self, expr: Call, scope: dict[str, CelType]) -> CelType:
+        is_member = expr.target is not None
+        overloads = OVERLOADS.get((expr.function, is_member))
+        arg_types = [self.visit(a, scope) for a in expr.args]
+        if is_member:
+            assert expr.target is not None
+            target_type = self.visit(expr.target, scope)
+            arg_types.insert(0, target_type)
+        if overloads is None:
+            if OVERLOADS.get((expr.function, not is_member)) is None:
+                raise CelTypeError(
+                    f"undeclared reference to '{expr.function}' (in container '')", expr.offset
+                )
+            overloads = []
+        results: list[CelType] = []
+        for params, result in overloads:
+            if len(params) != len(arg_types):
+                continue
+            subst: dict[str, CelType] = {}
+            if all(_assign(p, a, subst) for p, a in zip(params, arg_types, strict=True)):
+                results.append(_substitute(result, subst))
+        if not results:
+            if is_member:
+                shown = (
+                    f"{format_type(arg_types[0])}.("
+                    + ", ".join(format_type(t) for t in arg_types[1:])
+                    + ")"
+                )
+            else:
+                shown = "(" + ", ".join(format_type(t) for t in arg_types) + ")"
+            raise CelTypeError(
+                f"found no matching overload for '{expr.function}' applied to '{shown}'",
+                expr.offset,
+            )
+        return _join(results)

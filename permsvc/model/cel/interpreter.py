@@ -1,0 +1,532 @@
+"""Plan a checked CEL syntax tree into Python closures and evaluate it with a cost budget.
+
+Semantics that matter to OpenFGA and are reproduced here:
+
+- **Partial evaluation.** A declared variable absent from the activation evaluates to
+  :data:`UNKNOWN`. Strict functions propagate it; ``||``/``&&`` return the deciding operand when the
+  other is unknown (``x < 100 || y < 50`` is true with only ``x = 1``), like cel-go's
+  ``OptPartialEval``.
+- **Error absorption.** ``true || error`` is true and ``false && error`` is false, as in CEL.
+- **Runtime cost.** cel-go's ``CostTracker`` rules (``interpreter/runtimecost.go``): 1 per
+  identifier, field selection or index; 1 per function call, except string and list operations
+  whose cost grows with the size of their operands; 10 per non-constant list literal and 30 per
+  non-constant map literal; the loop bookkeeping of the comprehension macros. OpenFGA cancels an
+  evaluation whose running cost exceeds its limit (100), so a hostile expression or context stops
+  after a bounded amount of work.
+- **Constant folding.** As cel-go's ``OptOptimize`` does: list/map literals of constants and
+  type conversions of a constant (``timestamp("2023-10-11T10:00:00Z")``) are computed once, cost
+  nothing at runtime, and an invalid constant conversion fails at compile time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from permsvc.model.cel.parser import (
+    Call,
+    Comprehension,
+    Const,
+    Expr,
+    Ident,
+    ListLit,
+    MapLit,
+    Select,
+)
+from permsvc.model.cel.runtime import FUNCTIONS, map_get
+from permsvc.model.cel.values import CelEvalError, UInt, type_name
+
+__all__ = (
+    "UNKNOWN",
+    "CostLimitExceededError",
+    "Frame",
+    "Program",
+    "plan",
+)
+
+SELECT_AND_IDENT_COST = 1
+LIST_CREATE_BASE_COST = 10
+MAP_CREATE_BASE_COST = 30
+STRING_TRAVERSAL_COST_FACTOR = 0.1
+REGEX_STRING_LENGTH_COST_FACTOR = 0.25
+
+_CONVERSIONS = frozenset(
+    {"int", "uint", "double", "string", "bytes", "bool", "timestamp", "duration", "dyn"}
+)
+
+
+class _Unknown:
+    """The value of an expression that depends on a variable missing from the activation."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN = _Unknown()
+
+
+class CostLimitExceededError(Exception):
+    """The running cost passed the limit; evaluation was cancelled (not absorbable by ``||``)."""
+
+
+class Frame:
+    """Mutable per-evaluation state: variable bindings and the running cost."""
+
+    __slots__ = ("cost", "limit", "vars")
+
+    def __init__(self, variables: dict[str, Any], limit: int) -> None:
+        self.vars = variables
+        self.cost = 0
+        self.limit = limit
+
+
+Node = Callable[[Frame], Any]
+_NOT_CONST = object()
+
+
+class Program:
+    """A planned expression. ``run(variables, limit)`` returns a value, :data:`UNKNOWN`, or raises
+    :class:`CelEvalError` / :class:`CostLimitExceededError`."""
+
+    __slots__ = ("_root",)
+
+    def __init__(self, root: Node) -> None:
+        self._root = root
+
+    def run(self, variables: dict[str, Any], limit: int) -> tuple[Any, int]:
+        """Evaluate with ``variables`` bound; returns ``(value, actual cost)``."""
+        frame = Frame(variables, limit)
+        return self._root(frame), frame.cost
+
+
+def _charge(frame: Frame, amount: int) -> None:
+    frame.cost += amount
+    if frame.cost > frame.limit:
+        raise CostLimitExceededError("operation cancelled: actual cost limit exceeded")
+
+
+def _outcome(node: Node, frame: Frame) -> Any:
+    try:
+        return node(frame)
+    except CelEvalError as exc:
+        return exc
+
+
+def _finish(outcome: Any) -> Any:
+    if isinstance(outcome, CelEvalError):
+        raise outcome
+    return outcome
+
+
+def _or(left: Any, right: Any) -> Any:
+    if left is True or right is True:
+        return True
+    if left is False and right is False:
+        return False
+    if left is UNKNOWN or right is UNKNOWN:
+        return UNKNOWN
+    if isinstance(left, CelEvalError):
+        return left
+    if isinstance(right, CelEvalError):
+        return right
+    return CelEvalError(f"no such overload: _||_({type_name(left)}, {type_name(right)})")
+
+
+def _and(left: Any, right: Any) -> Any:
+    if left is False or right is False:
+        return False
+    if left is True and right is True:
+        return True
+    if left is UNKNOWN or right is UNKNOWN:
+        return UNKNOWN
+    if isinstance(left, CelEvalError):
+        return left
+    if isinstance(right, CelEvalError):
+        return right
+    return CelEvalError(f"no such overload: _&&_({type_name(left)}, {type_name(right)})")
+
+
+def _size(value: Any) -> int:
+    if isinstance(value, (str, bytes, list, tuple, dict)):
+        return len(value)
+    return 1
+
+
+def _traversal(n: int) -> int:
+    return math.ceil(n * STRING_TRAVERSAL_COST_FACTOR)
+
+
+def _call_cost(function: str, args: tuple[Any, ...]) -> int:
+    """cel-go ``CostTracker.costCall`` for the standard overloads."""
+    if function in ("startsWith", "endsWith"):
+        return _traversal(_size(args[0]))
+    if function == "@in":
+        return len(args[1]) if isinstance(args[1], (list, tuple)) else 1
+    if function in ("_==_", "_!=_"):
+        return _traversal(min(_size(args[0]), _size(args[1])))
+    if function in ("_<_", "_<=_", "_>_", "_>=_") and type(args[0]) in (str, bytes):
+        return _traversal(min(_size(args[0]), _size(args[1])))
+    if function == "_+_" and type(args[0]) in (str, bytes):
+        return _traversal(_size(args[0]) + _size(args[1]))
+    if function == "matches":
+        str_cost = math.ceil((1.0 + _size(args[0])) * STRING_TRAVERSAL_COST_FACTOR)
+        return str_cost * math.ceil(_size(args[1]) * REGEX_STRING_LENGTH_COST_FACTOR)
+    if function == "contains":
+        return _traversal(_size(args[0])) * _traversal(_size(args[1]))
+    if (function == "string" and type(args[0]) is bytes) or (
+        function == "bytes" and type(args[0]) is str
+    ):
+        return _traversal(_size(args[0]))
+    return 1
+
+
+def plan(expr: Expr) -> Program:
+    """Plan a type-checked expression.
+
+    Raises:
+        CelEvalError: a constant sub-expression that is always an error (e.g. an invalid
+            ``timestamp("...")`` literal), which cel-go reports when building the program.
+    """
+    node, _ = _plan(expr)
+    return Program(node)
+
+
+def _const_node(value: Any) -> Node:
+    return lambda frame: value
+
+
+def _plan(expr: Expr) -> tuple[Node, Any]:
+    """Returns (node, constant value or _NOT_CONST)."""
+    match expr:
+        case Const(kind=kind, value=value):
+            if kind == "uint":
+                value = UInt(value)
+            return _const_node(value), value
+        case Ident(name=name):
+            return _plan_ident(name), _NOT_CONST
+        case Select():
+            return _plan_select(expr), _NOT_CONST
+        case ListLit(elements=elements):
+            return _plan_list(elements)
+        case MapLit(entries=entries):
+            return _plan_map(entries)
+        case Comprehension():
+            return _plan_comprehension(expr), _NOT_CONST
+        case Call():
+            return _plan_call(expr)
+    raise CelEvalError(f"unsupported expression node {type(expr).__name__}")
+
+
+def _plan_ident(name: str) -> Node:
+    def ident(frame: Frame) -> Any:
+        frame.cost += SELECT_AND_IDENT_COST
+        if frame.cost > frame.limit:
+            raise CostLimitExceededError("operation cancelled: actual cost limit exceeded")
+        return frame.vars.get(name, UNKNOWN)
+
+    return ident
+
+
+def _plan_select(expr: Select) -> Node:
+    operand, _ = _plan(expr.operand)
+    field = expr.field
+
+    if expr.test_only:
+
+        def has(frame: Frame) -> Any:
+            value = operand(frame)
+            _charge(frame, 1)
+            if value is UNKNOWN:
+                return UNKNOWN
+            if isinstance(value, dict):
+                return map_get(value, field)[0]
+            raise CelEvalError(f"invalid type for field selection: {type_name(value)}")
+
+        return has
+
+    def select(frame: Frame) -> Any:
+        value = operand(frame)
+        _charge(frame, 1)
+        if value is UNKNOWN:
+            return UNKNOWN
+        if isinstance(value, dict):
+            found, result = map_get(value, field)
+            if not found:
+                raise CelEvalError(f"no such key: {field}")
+            return result
+        raise CelEvalError(f"invalid type for field selection: {type_name(value)}")
+
+    return select
+
+
+def _plan_list(elements: tuple[Expr, ...]) -> tuple[Node, Any]:
+    planned = [_plan(e) for e in elements]
+    if all(c is not _NOT_CONST for _, c in planned):
+        value = tuple(c for _, c in planned)
+        return _const_node(value), value
+    nodes = [n for n, _ in planned]
+
+    def make_list(frame: Frame) -> Any:
+        values = [n(frame) for n in nodes]
+        _charge(frame, LIST_CREATE_BASE_COST)
+        if any(v is UNKNOWN for v in values):
+            return UNKNOWN
+        return tuple(values)
+
+    return make_list, _NOT_CONST
+
+
+def _plan_map(entries: tuple[tuple[Expr, Expr], ...]) -> tuple[Node, Any]:
+    planned = [(_plan(k), _plan(v)) for k, v in entries]
+    if all(kc is not _NOT_CONST and vc is not _NOT_CONST for (_, kc), (_, vc) in planned):
+        return _const_node(_build_map([(kc, vc) for (_, kc), (_, vc) in planned])), _NOT_CONST
+    nodes = [(kn, vn) for (kn, _), (vn, _) in planned]
+
+    def make_map(frame: Frame) -> Any:
+        pairs = [(kn(frame), vn(frame)) for kn, vn in nodes]
+        _charge(frame, MAP_CREATE_BASE_COST)
+        if any(k is UNKNOWN or v is UNKNOWN for k, v in pairs):
+            return UNKNOWN
+        return _build_map(pairs)
+
+    return make_map, _NOT_CONST
+
+
+def _build_map(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
+    result: dict[Any, Any] = {}
+    for key, value in pairs:
+        if type(key) not in (str, int, UInt, bool):
+            raise CelEvalError(f"unsupported map key type: {type_name(key)}")
+        if map_get(result, key)[0]:
+            raise CelEvalError(f"Failed with repeated key: {key}")
+        result[key] = value
+    return result
+
+
+def _plan_call(expr: Call) -> tuple[Node, Any]:
+    function = expr.function
+    if function == "_||_" or function == "_&&_":
+        return _plan_logical(expr), _NOT_CONST
+    if function == "_?_:_":
+        return _plan_ternary(expr), _NOT_CONST
+    arg_exprs = expr.args if expr.target is None else (expr.target, *expr.args)
+    planned = [_plan(a) for a in arg_exprs]
+    impl = FUNCTIONS.get(function)
+    if impl is None:
+        raise CelEvalError(f"no such function: {function}")
+    if function in _CONVERSIONS and len(planned) == 1 and planned[0][1] is not _NOT_CONST:
+        value = impl(planned[0][1])
+        return _const_node(value), value
+    nodes = tuple(n for n, _ in planned)
+
+    if len(nodes) == 1:
+        (only,) = nodes
+
+        def call1(frame: Frame) -> Any:
+            arg = only(frame)
+            if arg is UNKNOWN:
+                _charge(frame, 1)
+                return UNKNOWN
+            result = impl(arg)
+            _charge(frame, _call_cost(function, (arg,)))
+            return result
+
+        return call1, _NOT_CONST
+
+    if len(nodes) == 2:
+        first, second = nodes
+
+        def call2(frame: Frame) -> Any:
+            a = first(frame)
+            b = second(frame)
+            if a is UNKNOWN or b is UNKNOWN:
+                _charge(frame, 1)
+                return UNKNOWN
+            result = impl(a, b)
+            _charge(frame, _call_cost(function, (a, b)))
+            return result
+
+        return call2, _NOT_CONST
+
+    def call(frame: Frame) -> Any:
+        args = tuple(n(frame) for n in nodes)
+        if any(a is UNKNOWN for a in args):
+            _charge(frame, 1)
+            return UNKNOWN
+        result = impl(*args)
+        _charge(frame, _call_cost(function, args))
+        return result
+
+    return call, _NOT_CONST
+
+
+def _plan_logical(expr: Call) -> Node:
+    left, _ = _plan(expr.args[0])
+    right, _ = _plan(expr.args[1])
+    if expr.function == "_||_":
+
+        def or_(frame: Frame) -> Any:
+            lhs = _outcome(left, frame)
+            if lhs is True:
+                return True
+            return _finish(_or(lhs, _outcome(right, frame)))
+
+        return or_
+
+    def and_(frame: Frame) -> Any:
+        lhs = _outcome(left, frame)
+        if lhs is False:
+            return False
+        return _finish(_and(lhs, _outcome(right, frame)))
+
+    return and_
+
+
+def _plan_ternary(expr: Call) -> Node:
+    cond, _ = _plan(expr.args[0])
+    truthy, _ = _plan(expr.args[1])
+    falsy, _ = _plan(expr.args[2])
+
+    def ternary(frame: Frame) -> Any:
+        c = cond(frame)
+        if c is True:
+            return truthy(frame)
+        if c is False:
+            return falsy(frame)
+        if c is UNKNOWN:
+            return UNKNOWN
+        raise CelEvalError(f"no such overload: _?_:_({type_name(c)}, ...)")
+
+    return ternary
+
+
+def _iteration_items(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return value
+    if isinstance(value, dict):
+        return list(value)
+    raise CelEvalError(f"cannot iterate over a value of type {type_name(value)}")
+
+
+class _Binding:
+    """Binds a comprehension variable in the frame, restoring any shadowed binding afterwards."""
+
+    __slots__ = ("frame", "name", "saved")
+
+    _ABSENT = object()
+
+    def __init__(self, frame: Frame, name: str) -> None:
+        self.frame = frame
+        self.name = name
+        self.saved = frame.vars.get(name, self._ABSENT)
+
+    def set(self, value: Any) -> None:
+        self.frame.vars[self.name] = value
+
+    def restore(self) -> None:
+        if self.saved is self._ABSENT:
+            self.frame.vars.pop(self.name, None)
+        else:
+            self.frame.vars[self.name] = self.saved
+
+
+def _plan_comprehension(expr: Comprehension) -> Node:
+    iter_range, _ = _plan(expr.iter_range)
+    body, _ = _plan(expr.body)
+    predicate = _plan(expr.predicate)[0] if expr.predicate is not None else None
+    var = expr.var
+    macro = expr.macro
+
+    def comprehension(frame: Frame) -> Any:
+        rng = iter_range(frame)
+        if rng is UNKNOWN:
+            return UNKNOWN
+        items = _iteration_items(rng)
+        binding = _Binding(frame, var)
+        try:
+            if macro == "all" or macro == "exists":
+                return _fold_logical(frame, items, binding, body, macro == "all")
+            if macro == "exists_one":
+                return _fold_exists_one(frame, items, binding, body)
+            return _fold_collect(frame, items, binding, body, predicate, macro == "filter")
+        finally:
+            binding.restore()
+
+    return comprehension
+
+
+def _fold_logical(frame: Frame, items: Any, binding: _Binding, body: Node, is_all: bool) -> Any:
+    # all:    loop condition @not_strictly_false(__result__)  (ident + call = 2), step __result__ && p
+    # exists: loop condition @not_strictly_false(!__result__) (ident + ! + call = 3), step __result__ || p
+    result: Any = is_all
+    stop = not is_all
+    condition_cost = 2 if is_all else 3
+    for item in items:
+        _charge(frame, condition_cost)
+        if result is stop:
+            break
+        binding.set(item)
+        _charge(frame, SELECT_AND_IDENT_COST)
+        step = _outcome(body, frame)
+        result = _and(result, step) if is_all else _or(result, step)
+    _charge(frame, SELECT_AND_IDENT_COST)
+    return _finish(result)
+
+
+def _fold_exists_one(frame: Frame, items: Any, binding: _Binding, body: Node) -> Any:
+    # step: p ? __result__ + 1 : __result__; result: __result__ == 1
+    count: Any = 0
+    for item in items:
+        binding.set(item)
+        matched = body(frame)
+        if matched is True:
+            _charge(frame, SELECT_AND_IDENT_COST + 1)
+            if count is not UNKNOWN:
+                count += 1
+        elif matched is False:
+            _charge(frame, SELECT_AND_IDENT_COST)
+        elif matched is UNKNOWN:
+            count = UNKNOWN
+        else:
+            raise CelEvalError(f"no such overload: _?_:_({type_name(matched)}, ...)")
+    _charge(frame, SELECT_AND_IDENT_COST + 1)
+    return UNKNOWN if count is UNKNOWN else count == 1
+
+
+def _fold_collect(
+    frame: Frame,
+    items: Any,
+    binding: _Binding,
+    body: Node,
+    predicate: Node | None,
+    is_filter: bool,
+) -> Any:
+    # map:    step __result__ + [t]            (ident + list literal + add = 12, plus t)
+    # filter: step p ? __result__ + [x] : __result__
+    collected: Any = []
+    if is_filter:
+        predicate, body = body, _plan_ident(binding.name)
+    for item in items:
+        binding.set(item)
+        if predicate is not None:
+            keep = predicate(frame)
+            if keep is UNKNOWN:
+                collected = UNKNOWN
+                continue
+            if keep is not True and keep is not False:
+                raise CelEvalError(f"no such overload: _?_:_({type_name(keep)}, ...)")
+            if not keep:
+                _charge(frame, SELECT_AND_IDENT_COST)
+                continue
+        _charge(frame, SELECT_AND_IDENT_COST)
+        value = body(frame)
+        _charge(frame, LIST_CREATE_BASE_COST + 1)
+        if value is UNKNOWN or collected is UNKNOWN:
+            collected = UNKNOWN
+            continue
+        collected.append(value)
+    _charge(frame, SELECT_AND_IDENT_COST)
+    return collected if collected is UNKNOWN else tuple(collected)

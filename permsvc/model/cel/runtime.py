@@ -1,0 +1,596 @@
+"""CEL's standard functions and operators over runtime values (see :mod:`permsvc.model.cel.values`).
+
+Each function takes already-evaluated arguments and returns a value or raises
+:class:`~permsvc.model.cel.values.CelEvalError`. Semantics follow cel-go: 64-bit integer
+overflow, division and modulus by zero are errors; integer division truncates toward zero;
+heterogeneous numeric equality compares values; regular expressions are RE2.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from permsvc.model.cel.values import (
+    INT64_MAX,
+    INT64_MIN,
+    MAX_TIMESTAMP_SECONDS,
+    MIN_TIMESTAMP_SECONDS,
+    NANOS_PER_SECOND,
+    UINT64_MAX,
+    CelEvalError,
+    Duration,
+    IPAddress,
+    Timestamp,
+    UInt,
+    civil_from_unix_seconds,
+    format_go_duration,
+    format_rfc3339,
+    parse_go_duration,
+    parse_rfc3339,
+    type_name,
+)
+
+__all__ = ("FUNCTIONS", "cel_equals", "compile_regex", "format_go_float", "map_get", "size_of")
+
+_NUMBER_TYPES = (int, UInt, float)
+
+
+def _no_overload(name: str, *args: Any) -> CelEvalError:
+    shown = ", ".join(type_name(a) for a in args)
+    return CelEvalError(f"no such overload: {name}({shown})")
+
+
+def _int(value: int) -> int:
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise CelEvalError("integer overflow")
+    return value
+
+
+def _uint(value: int) -> UInt:
+    if not 0 <= value <= UINT64_MAX:
+        raise CelEvalError("unsigned integer overflow")
+    return UInt(value)
+
+
+def _timestamp(nanos: int) -> Timestamp:
+    if not MIN_TIMESTAMP_SECONDS * NANOS_PER_SECOND <= nanos < (MAX_TIMESTAMP_SECONDS + 1) * NANOS_PER_SECOND:
+        raise CelEvalError("timestamp out of range")
+    return Timestamp(nanos)
+
+
+def _duration(nanos: int) -> Duration:
+    if not INT64_MIN <= nanos <= INT64_MAX:
+        raise CelEvalError("duration out of range")
+    return Duration(nanos)
+
+
+def _is_number(value: Any) -> bool:
+    t = type(value)
+    return t is int or t is UInt or t is float
+
+
+def cel_equals(a: Any, b: Any) -> bool:
+    """CEL runtime equality: numeric values compare across int/uint/double; other types must match."""
+    ta, tb = type(a), type(b)
+    if ta in _NUMBER_TYPES and tb in _NUMBER_TYPES:
+        return bool(a == b)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(cel_equals(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        if len(a) != len(b):
+            return False
+        for key, value in a.items():
+            found, other = map_get(b, key)
+            if not found or not cel_equals(value, other):
+                return False
+        return True
+    if ta is not tb:
+        return False
+    return bool(a == b)
+
+
+def map_get(m: dict[Any, Any], key: Any) -> tuple[bool, Any]:
+    """Look ``key`` up in a CEL map: numeric keys match across int/uint/double, others by type."""
+    if type(key) is str:
+        if key in m:
+            return True, m[key]
+        return False, None
+    if type(key) in _NUMBER_TYPES:
+        for k, v in m.items():
+            if type(k) in _NUMBER_TYPES and k == key:
+                return True, v
+        return False, None
+    for k, v in m.items():
+        if type(k) is type(key) and k == key:
+            return True, v
+    return False, None
+
+
+def _compare(name: str, a: Any, b: Any) -> int | None:
+    """-1/0/1, or None when either side is NaN."""
+    ta, tb = type(a), type(b)
+    if ta in _NUMBER_TYPES and tb in _NUMBER_TYPES:
+        if (ta is float and math.isnan(a)) or (tb is float and math.isnan(b)):
+            return None
+        return (a > b) - (a < b)
+    if ta is not tb or ta not in (bool, str, bytes, Timestamp, Duration):
+        raise _no_overload(name, a, b)
+    if ta is Timestamp or ta is Duration:
+        a, b = a.nanos, b.nanos
+    return (a > b) - (a < b)
+
+
+def _less(a: Any, b: Any) -> bool:
+    c = _compare("_<_", a, b)
+    return c is not None and c < 0
+
+
+def _less_eq(a: Any, b: Any) -> bool:
+    c = _compare("_<=_", a, b)
+    return c is not None and c <= 0
+
+
+def _greater(a: Any, b: Any) -> bool:
+    c = _compare("_>_", a, b)
+    return c is not None and c > 0
+
+
+def _greater_eq(a: Any, b: Any) -> bool:
+    c = _compare("_>=_", a, b)
+    return c is not None and c >= 0
+
+
+def _add(a: Any, b: Any) -> Any:
+    ta, tb = type(a), type(b)
+    if ta is int and tb is int:
+        return _int(a + b)
+    if ta is UInt and tb is UInt:
+        return _uint(a + b)
+    if ta is float and tb is float:
+        return a + b
+    if (ta is str and tb is str) or (ta is bytes and tb is bytes):
+        return a + b
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return (*a, *b)
+    if ta is Timestamp and tb is Duration:
+        return _timestamp(a.nanos + b.nanos)
+    if ta is Duration and tb is Timestamp:
+        return _timestamp(a.nanos + b.nanos)
+    if ta is Duration and tb is Duration:
+        return _duration(a.nanos + b.nanos)
+    raise _no_overload("_+_", a, b)
+
+
+def _subtract(a: Any, b: Any) -> Any:
+    ta, tb = type(a), type(b)
+    if ta is int and tb is int:
+        return _int(a - b)
+    if ta is UInt and tb is UInt:
+        return _uint(a - b)
+    if ta is float and tb is float:
+        return a - b
+    if ta is Timestamp and tb is Timestamp:
+        return _duration(a.nanos - b.nanos)
+    if ta is Timestamp and tb is Duration:
+        return _timestamp(a.nanos - b.nanos)
+    if ta is Duration and tb is Duration:
+        return _duration(a.nanos - b.nanos)
+    raise _no_overload("_-_", a, b)
+
+
+def _multiply(a: Any, b: Any) -> Any:
+    ta, tb = type(a), type(b)
+    if ta is int and tb is int:
+        return _int(a * b)
+    if ta is UInt and tb is UInt:
+        return _uint(a * b)
+    if ta is float and tb is float:
+        return a * b
+    raise _no_overload("_*_", a, b)
+
+
+def _trunc_div(a: int, b: int) -> int:
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b >= 0) else -q
+
+
+def _divide(a: Any, b: Any) -> Any:
+    ta, tb = type(a), type(b)
+    if (ta is int and tb is int) or (ta is UInt and tb is UInt):
+        if b == 0:
+            raise CelEvalError("division by zero")
+        q = _trunc_div(a, b)
+        return _int(q) if ta is int else UInt(q)
+    if ta is float and tb is float:
+        if b == 0.0:
+            if a == 0.0 or math.isnan(a):
+                return math.nan
+            return math.copysign(math.inf, a) * math.copysign(1.0, b)
+        return a / b
+    raise _no_overload("_/_", a, b)
+
+
+def _modulo(a: Any, b: Any) -> Any:
+    ta, tb = type(a), type(b)
+    if (ta is int and tb is int) or (ta is UInt and tb is UInt):
+        if b == 0:
+            raise CelEvalError("modulus by zero")
+        r = a - b * _trunc_div(a, b)
+        return r if ta is int else UInt(r)
+    raise _no_overload("_%_", a, b)
+
+
+def _negate(a: Any) -> Any:
+    if type(a) is int:
+        return _int(-a)
+    if type(a) is float:
+        return -a
+    raise _no_overload("-_", a)
+
+
+def _not(a: Any) -> bool:
+    if type(a) is bool:
+        return not a
+    raise _no_overload("!_", a)
+
+
+def _index(container: Any, key: Any) -> Any:
+    if isinstance(container, (list, tuple)):
+        tk = type(key)
+        if tk is float:
+            if not key.is_integer():
+                raise CelEvalError(f"unsupported index value {key}")
+            key = int(key)
+        elif tk is not int and tk is not UInt:
+            raise _no_overload("_[_]", container, key)
+        if not 0 <= key < len(container):
+            raise CelEvalError(f"index out of bounds: {key}")
+        return container[key]
+    if isinstance(container, dict):
+        found, value = map_get(container, key)
+        if not found:
+            raise CelEvalError(f"no such key: {key}")
+        return value
+    raise _no_overload("_[_]", container, key)
+
+
+def _in(element: Any, container: Any) -> bool:
+    if isinstance(container, (list, tuple)):
+        return any(cel_equals(element, item) for item in container)
+    if isinstance(container, dict):
+        return map_get(container, element)[0]
+    raise _no_overload("@in", element, container)
+
+
+def size_of(value: Any) -> int:
+    """CEL ``size``: code points of a string, bytes of bytes, entries of a list or map."""
+    if isinstance(value, (str, bytes, list, tuple, dict)):
+        return len(value)
+    raise _no_overload("size", value)
+
+
+def _str_method(name: str, fn: Callable[[str, str], bool]) -> Callable[[Any, Any], bool]:
+    def method(s: Any, arg: Any) -> bool:
+        if type(s) is not str or type(arg) is not str:
+            raise _no_overload(name, s, arg)
+        return fn(s, arg)
+
+    return method
+
+
+_REGEX_CACHE: dict[str, Any] = {}
+_REGEX_CACHE_LIMIT = 1024
+
+
+def compile_regex(pattern: str) -> Any:
+    """Compile an RE2 pattern (cached). Raises CelEvalError when the pattern is invalid.
+
+    RE2 (``google-re2``), as cel-go uses Go's RE2-syntax ``regexp``: linear-time matching, so a
+    pattern taken from the request context cannot cause catastrophic backtracking. Imported here,
+    not at module load, because only ``matches`` needs it.
+    """
+    import re2
+
+    compiled = _REGEX_CACHE.get(pattern)
+    if compiled is None:
+        options = re2.Options()
+        options.log_errors = False
+        try:
+            compiled = re2.compile(pattern, options)
+        except re2.error as exc:
+            detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+            raise CelEvalError(f"invalid regular expression '{pattern}': {detail}") from None
+        if len(_REGEX_CACHE) >= _REGEX_CACHE_LIMIT:
+            _REGEX_CACHE.clear()
+        _REGEX_CACHE[pattern] = compiled
+    return compiled
+
+
+def _matches(s: Any, pattern: Any) -> bool:
+    if type(s) is not str or type(pattern) is not str:
+        raise _no_overload("matches", s, pattern)
+    return compile_regex(pattern).search(s) is not None
+
+
+_GO_INT_CHARS = frozenset("0123456789")
+
+
+def _parse_go_int(text: str, *, unsigned: bool) -> int:
+    digits = text[1:] if text[:1] in ("+", "-") and not unsigned else text
+    if not digits or not set(digits) <= _GO_INT_CHARS:
+        raise CelEvalError(f"cannot convert string '{text}' to {'uint' if unsigned else 'int'}")
+    return int(text, 10)
+
+
+def _to_int(value: Any) -> int:
+    t = type(value)
+    if t is int:
+        return value
+    if t is UInt:
+        return _int(int(value))
+    if t is float:
+        if math.isnan(value) or not -(2.0**63) <= value < 2.0**63:
+            raise CelEvalError("double out of int range")
+        return int(value)
+    if t is str:
+        return _int(_parse_go_int(value, unsigned=False))
+    if t is Timestamp:
+        return value.nanos // NANOS_PER_SECOND
+    raise _no_overload("int", value)
+
+
+def _to_uint(value: Any) -> UInt:
+    t = type(value)
+    if t is UInt:
+        return value
+    if t is int:
+        if value < 0:
+            raise CelEvalError("int out of uint range")
+        return UInt(value)
+    if t is float:
+        if math.isnan(value) or not 0 <= value < 2.0**64:
+            raise CelEvalError("double out of uint range")
+        return UInt(int(value))
+    if t is str:
+        return _uint(_parse_go_int(value, unsigned=True))
+    raise _no_overload("uint", value)
+
+
+def _to_double(value: Any) -> float:
+    t = type(value)
+    if t is float:
+        return value
+    if t is int or t is UInt:
+        return float(value)
+    if t is str:
+        if not value or value != value.strip() or "_" in value:
+            raise CelEvalError(f"cannot convert string '{value}' to double")
+        try:
+            return float(value)
+        except ValueError:
+            raise CelEvalError(f"cannot convert string '{value}' to double") from None
+    raise _no_overload("double", value)
+
+
+def format_go_float(value: float) -> str:
+    """Format like Go's ``%g`` with the shortest precision (what cel-go's ``string(double)`` does)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if value == 0.0:
+        return "-0" if math.copysign(1.0, value) < 0 else "0"
+    sign = "-" if value < 0 else ""
+    digits, exponent = _shortest_digits(repr(abs(value)))
+    if exponent < -4 or exponent >= 6:
+        head = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{sign}{head}e{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
+    if exponent >= len(digits) - 1:
+        return sign + digits + "0" * (exponent - len(digits) + 1)
+    if exponent >= 0:
+        return f"{sign}{digits[: exponent + 1]}.{digits[exponent + 1 :]}"
+    return f"{sign}0.{'0' * (-exponent - 1)}{digits}"
+
+
+def _shortest_digits(text: str) -> tuple[str, int]:
+    """Python's shortest repr -> (significant digits, decimal exponent of the first digit)."""
+    mantissa, _, exp_text = text.partition("e")
+    exponent = int(exp_text) if exp_text else 0
+    whole, _, frac = mantissa.partition(".")
+    digits = (whole + frac).lstrip("0")
+    leading_zeros = len(whole + frac) - len((whole + frac).lstrip("0"))
+    exponent += len(whole) - 1 - leading_zeros
+    digits = digits.rstrip("0") or "0"
+    return digits, exponent
+
+
+def _to_string(value: Any) -> str:
+    t = type(value)
+    if t is str:
+        return value
+    if t is bool:
+        return "true" if value else "false"
+    if t is int or t is UInt:
+        return str(int(value))
+    if t is float:
+        return format_go_float(value)
+    if t is bytes:
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise CelEvalError("invalid UTF-8 in bytes, cannot convert to string") from None
+    if t is Timestamp:
+        return format_rfc3339(value.nanos)
+    if t is Duration:
+        return format_go_duration(value.nanos)
+    raise _no_overload("string", value)
+
+
+def _to_bytes(value: Any) -> bytes:
+    if type(value) is bytes:
+        return value
+    if type(value) is str:
+        return value.encode("utf-8")
+    raise _no_overload("bytes", value)
+
+
+_GO_BOOLS = {
+    "1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
+    "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False,
+}  # fmt: skip
+
+
+def _to_bool(value: Any) -> bool:
+    if type(value) is bool:
+        return value
+    if type(value) is str:
+        if value in _GO_BOOLS:
+            return _GO_BOOLS[value]
+        raise CelEvalError(f"type conversion error from 'string' to 'bool': '{value}'")
+    raise _no_overload("bool", value)
+
+
+def _to_timestamp(value: Any) -> Timestamp:
+    t = type(value)
+    if t is Timestamp:
+        return value
+    if t is str:
+        try:
+            return _timestamp(parse_rfc3339(value))
+        except ValueError:
+            raise CelEvalError(f'invalid RFC 3339 timestamp "{value}"') from None
+    if t is int:
+        return _timestamp(value * NANOS_PER_SECOND)
+    raise _no_overload("timestamp", value)
+
+
+def _to_duration(value: Any) -> Duration:
+    t = type(value)
+    if t is Duration:
+        return value
+    if t is str:
+        try:
+            return Duration(parse_go_duration(value))
+        except ValueError as exc:
+            raise CelEvalError(f"invalid duration {value!r}: {exc}") from None
+    raise _no_overload("duration", value)
+
+
+def _to_ipaddress(value: Any) -> IPAddress:
+    if type(value) is not str:
+        raise _no_overload("ipaddress", value)
+    try:
+        return IPAddress.parse(value)
+    except ValueError:
+        raise CelEvalError(f'ParseAddr("{value}"): unable to parse IP') from None
+
+
+def _in_cidr(ip: Any, cidr: Any) -> bool:
+    if type(cidr) is not str:
+        raise CelEvalError("a CIDR string is required for comparison")
+    if type(ip) is not IPAddress:
+        raise CelEvalError("an IPAddress parameter value is required for comparison")
+    return ip.in_cidr(cidr)
+
+
+def _local_seconds(ts: Timestamp, tz: str | None) -> int:
+    seconds = ts.nanos // NANOS_PER_SECOND
+    if tz is None:
+        return seconds
+    if tz and tz[0] in "+-" and len(tz) == 6 and tz[3] == ":" and (tz[1:3] + tz[4:]).isdigit():
+        offset = int(tz[1:3]) * 3600 + int(tz[4:]) * 60
+        return seconds + (offset if tz[0] == "+" else -offset)
+    if tz and (tz[0].isdigit()) and len(tz) == 5 and tz[2] == ":" and (tz[:2] + tz[3:]).isdigit():
+        return seconds + int(tz[:2]) * 3600 + int(tz[3:]) * 60
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CelEvalError(f"unknown time zone {tz!r}") from None
+    try:
+        offset_delta = datetime.fromtimestamp(seconds, timezone.utc).astimezone(zone).utcoffset()
+    except (OverflowError, ValueError, OSError):
+        raise CelEvalError("timestamp out of range for time zone conversion") from None
+    return seconds + int(offset_delta.total_seconds()) if offset_delta is not None else seconds
+
+
+def _time_getter(name: str) -> Callable[..., int]:
+    def getter(value: Any, tz: Any = None) -> int:
+        if type(value) is Duration:
+            if tz is not None:
+                raise _no_overload(name, value, tz)
+            unit = {
+                "getHours": 3600 * NANOS_PER_SECOND,
+                "getMinutes": 60 * NANOS_PER_SECOND,
+                "getSeconds": NANOS_PER_SECOND,
+                "getMilliseconds": 1_000_000,
+            }.get(name)
+            if unit is None:
+                raise _no_overload(name, value)
+            return _trunc_div(value.nanos, unit)
+        if type(value) is not Timestamp or (tz is not None and type(tz) is not str):
+            raise _no_overload(name, value, *(() if tz is None else (tz,)))
+        if name == "getMilliseconds":
+            return (value.nanos % NANOS_PER_SECOND) // 1_000_000
+        year, month, day, hour, minute, second, dow, yday = civil_from_unix_seconds(
+            _local_seconds(value, tz)
+        )
+        return {
+            "getFullYear": year,
+            "getMonth": month - 1,
+            "getDayOfYear": yday,
+            "getDayOfMonth": day - 1,
+            "getDate": day,
+            "getDayOfWeek": dow,
+            "getHours": hour,
+            "getMinutes": minute,
+            "getSeconds": second,
+        }[name]
+
+    return getter
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "!_": _not,
+    "-_": _negate,
+    "_==_": lambda a, b: cel_equals(a, b),
+    "_!=_": lambda a, b: not cel_equals(a, b),
+    "_<_": _less,
+    "_<=_": _less_eq,
+    "_>_": _greater,
+    "_>=_": _greater_eq,
+    "_+_": _add,
+    "_-_": _subtract,
+    "_*_": _multiply,
+    "_/_": _divide,
+    "_%_": _modulo,
+    "_[_]": _index,
+    "@in": _in,
+    "size": size_of,
+    "contains": _str_method("contains", lambda s, sub: sub in s),
+    "startsWith": _str_method("startsWith", str.startswith),
+    "endsWith": _str_method("endsWith", str.endswith),
+    "matches": _matches,
+    "int": _to_int,
+    "uint": _to_uint,
+    "double": _to_double,
+    "string": _to_string,
+    "bytes": _to_bytes,
+    "bool": _to_bool,
+    "timestamp": _to_timestamp,
+    "duration": _to_duration,
+    "dyn": lambda value: value,
+    "ipaddress": _to_ipaddress,
+    "in_cidr": _in_cidr,
+    **{
+        name: _time_getter(name)
+        for name in (
+            "getFullYear", "getMonth", "getDayOfYear", "getDayOfMonth", "getDate",
+            "getDayOfWeek", "getHours", "getMinutes", "getSeconds", "getMilliseconds",
+        )
+    },  # fmt: skip
+}
+"""Function/operator name (as in the syntax tree) -> implementation over evaluated arguments."""
