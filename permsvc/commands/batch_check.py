@@ -1,0 +1,100 @@
+"""BatchCheckQuery: many checks in one call (OpenFGA BatchCheck).
+
+One item's error is that item's result, never a failed batch. Identical checks (same tuple key,
+contextual tuples and context) are evaluated once and their result shared.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from permsvc.commands.check import CheckParams, CheckQuery
+from permsvc.commands.errors import InvalidInputError
+from permsvc.commands.models import ModelResolver
+from permsvc.core.errors import PermsvcError
+from permsvc.core.refs import TupleKey
+from permsvc.engine.request import request_digest
+from permsvc.engine.resolver import CheckResolver
+from permsvc.settings import EngineLimits
+from permsvc.store.protocol import TupleReader
+
+__all__ = ("BatchCheckItem", "BatchCheckItemResult", "BatchCheckOutcome", "BatchCheckParams", "BatchCheckQuery")
+
+
+class BatchCheckItem(msgspec.Struct, frozen=True, kw_only=True):
+    correlation_id: str
+    tuple_key: TupleKey
+    contextual_tuples: tuple[TupleKey, ...] = ()
+    context: dict[str, Any] | None = None
+
+
+class BatchCheckParams(msgspec.Struct, frozen=True, kw_only=True):
+    store_id: str
+    items: tuple[BatchCheckItem, ...]
+    model_id: str = ""
+
+
+class BatchCheckItemResult(msgspec.Struct, frozen=True, kw_only=True):
+    """``error`` is set (and ``allowed`` False) when the item could not be evaluated."""
+
+    allowed: bool
+    error: PermsvcError | None = None
+    cycle_detected: bool = False
+
+
+class BatchCheckOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    model_id: str
+    revision: int
+    results: dict[str, BatchCheckItemResult]
+
+
+class BatchCheckQuery:
+    """Runs each distinct check once against one resolved model. Raises only for request-level
+    problems: duplicate/empty correlation ids (``InvalidInputError``) and model resolution errors."""
+
+    def __init__(
+        self,
+        *,
+        reader: TupleReader,
+        resolver: ModelResolver,
+        limits: EngineLimits = EngineLimits(),  # noqa: B008 - frozen struct
+        checker: CheckResolver | None = None,
+    ) -> None:
+        self._resolver = resolver
+        self._reader = reader
+        self._check = CheckQuery(reader=reader, resolver=resolver, limits=limits, checker=checker)
+
+    async def execute(self, params: BatchCheckParams) -> BatchCheckOutcome:
+        seen: set[str] = set()
+        for item in params.items:
+            if not item.correlation_id:
+                raise InvalidInputError("every batch check item needs a correlation_id")
+            if item.correlation_id in seen:
+                raise InvalidInputError(f"duplicate correlation_id '{item.correlation_id}' in batch check")
+            seen.add(item.correlation_id)
+        typesystem = await self._resolver.resolve(params.store_id, params.model_id)
+        revision = await self._reader.head_revision(params.store_id)
+        done: dict[tuple[str, str, str, str], BatchCheckItemResult] = {}
+        results: dict[str, BatchCheckItemResult] = {}
+        for item in params.items:
+            key = (*item.tuple_key.key, request_digest(item.contextual_tuples, item.context))
+            result = done.get(key)
+            if result is None:
+                try:
+                    outcome = await self._check.execute(
+                        CheckParams(
+                            store_id=params.store_id,
+                            tuple_key=item.tuple_key,
+                            model_id=typesystem.model_id,
+                            contextual_tuples=item.contextual_tuples,
+                            context=item.context,
+                        )
+                    )
+                    result = BatchCheckItemResult(allowed=outcome.allowed, cycle_detected=outcome.cycle_detected)
+                except PermsvcError as err:
+                    result = BatchCheckItemResult(allowed=False, error=err)
+                done[key] = result
+            results[item.correlation_id] = result
+        return BatchCheckOutcome(model_id=typesystem.model_id, revision=revision, results=results)

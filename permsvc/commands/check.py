@@ -1,0 +1,88 @@
+"""CheckQuery: is ``user`` related to ``object`` as ``relation``? (OpenFGA Check.)"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from permsvc.commands.prepare import prepare, require_user
+from permsvc.commands.errors import InvalidInputError
+from permsvc.commands.models import ModelResolver
+from permsvc.core.refs import TupleKey
+from permsvc.engine.resolver import CheckResolver, build_check_resolver
+from permsvc.model.tuple_validation import object_relation_problem
+from permsvc.model.typesystem import TypeSystem
+from permsvc.settings import EngineLimits
+from permsvc.store.protocol import TupleReader
+
+__all__ = ("CheckOutcome", "CheckParams", "CheckQuery", "validate_check_tuple")
+
+
+class CheckParams(msgspec.Struct, frozen=True, kw_only=True):
+    """A Check request. ``model_id`` empty means the store's latest model."""
+
+    store_id: str
+    tuple_key: TupleKey
+    model_id: str = ""
+    contextual_tuples: tuple[TupleKey, ...] = ()
+    context: dict[str, Any] | None = None
+
+
+class CheckOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """The answer, the model and the store revision it was computed at.
+
+    ``cycle_detected`` is set when the answer is ``False`` because evaluation met a cycle.
+    """
+
+    allowed: bool
+    model_id: str
+    revision: int
+    cycle_detected: bool = False
+
+
+def validate_check_tuple(typesystem: TypeSystem, key: TupleKey) -> None:
+    """OpenFGA's ``ValidateUserObjectRelation``: every failure is a ``validation_error`` (2000)."""
+    problem = object_relation_problem(typesystem, key)
+    if problem:
+        raise InvalidInputError(f"invalid check tuple '{key.object}#{key.relation}@{key.user}': {problem}")
+    require_user(typesystem, key.user)
+
+
+class CheckQuery:
+    """One Check. Errors: ``InvalidInputError`` (2000) for a malformed or unknown tuple key,
+    ``TupleValidationError`` (2027) for a contextual tuple that does not fit the model, the engine's
+    ``ResolutionDepthExceededError`` (2002), ``ConditionMissingParametersError`` (2000) and the
+    budget errors, plus model resolution errors (``ModelNotFoundError`` ...)."""
+
+    def __init__(
+        self,
+        *,
+        reader: TupleReader,
+        resolver: ModelResolver,
+        limits: EngineLimits = EngineLimits(),  # noqa: B008 - frozen struct
+        checker: CheckResolver | None = None,
+    ) -> None:
+        self._reader = reader
+        self._resolver = resolver
+        self._limits = limits
+        self._checker = checker or build_check_resolver()
+
+    async def execute(self, params: CheckParams) -> CheckOutcome:
+        prepared = await prepare(
+            reader=self._reader,
+            resolver=self._resolver,
+            store_id=params.store_id,
+            model_id=params.model_id,
+            contextual_tuples=params.contextual_tuples,
+            context=params.context,
+            validate=lambda ts: validate_check_tuple(ts, params.tuple_key),
+        )
+        ctx = prepared.context(self._limits, params.context, user=params.tuple_key.user)
+        result = await self._checker.check(ctx, params.tuple_key.object, params.tuple_key.relation)
+        return CheckOutcome(
+            allowed=result.allowed,
+            model_id=prepared.model_id,
+            revision=prepared.revision,
+            cycle_detected=result.cycle_detected,
+        )

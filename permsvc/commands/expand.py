@@ -1,0 +1,66 @@
+"""ExpandQuery: one level of the userset tree of ``object#relation`` (OpenFGA Expand)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from permsvc.commands.prepare import prepare
+from permsvc.commands.errors import InvalidInputError
+from permsvc.commands.models import ModelResolver
+from permsvc.core.refs import TupleKey
+from permsvc.engine.expand import expand
+from permsvc.settings import EngineLimits
+from permsvc.store.protocol import TupleReader
+
+__all__ = ("ExpandOutcome", "ExpandParams", "ExpandQuery")
+
+
+class ExpandParams(msgspec.Struct, frozen=True, kw_only=True):
+    store_id: str
+    object: str
+    relation: str
+    model_id: str = ""
+    contextual_tuples: tuple[TupleKey, ...] = ()
+
+
+class ExpandOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """``tree`` is exactly OpenFGA's ``{"root": Node}`` JSON (see :mod:`permsvc.engine.expand`)."""
+
+    model_id: str
+    revision: int
+    tree: dict[str, Any]
+
+
+class ExpandQuery:
+    """Errors: ``InvalidInputError`` (2000) for a malformed object, ``TypeNotFoundError`` (2021),
+    ``RelationNotFoundError`` (2022), ``TupleValidationError`` (2027) for a contextual tuple."""
+
+    def __init__(
+        self,
+        *,
+        reader: TupleReader,
+        resolver: ModelResolver,
+        limits: EngineLimits = EngineLimits(),  # noqa: B008 - frozen struct
+    ) -> None:
+        self._reader = reader
+        self._resolver = resolver
+        self._limits = limits
+
+    async def execute(self, params: ExpandParams) -> ExpandOutcome:
+        prepared = await prepare(
+            reader=self._reader,
+            resolver=self._resolver,
+            store_id=params.store_id,
+            model_id=params.model_id,
+            contextual_tuples=params.contextual_tuples,
+            context=None,
+        )
+        otype, sep, oid = params.object.partition(":")
+        if not sep or not otype or not oid or "#" in params.object:
+            raise InvalidInputError(f"invalid object '{params.object}': expected 'type:id'")
+        prepared.typesystem.relation(otype, params.relation)
+        ctx = prepared.context(self._limits, None)
+        tree = await expand(ctx, params.object, params.relation)
+        return ExpandOutcome(model_id=prepared.model_id, revision=prepared.revision, tree=tree)

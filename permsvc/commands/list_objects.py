@@ -1,0 +1,117 @@
+"""ListObjectsQuery: the objects of a type a user has a relation with (OpenFGA ListObjects and
+StreamedListObjects), paginated instead of silently truncated."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from permsvc.commands._paging import collect_page, decode_after, query_digest
+from permsvc.commands.prepare import prepare, require_user
+from permsvc.commands.models import ModelResolver
+from permsvc.core.refs import TupleKey
+from permsvc.engine.list_objects import list_objects
+from permsvc.engine.request import request_digest
+from permsvc.settings import EngineLimits
+from permsvc.store.protocol import TupleReader
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from permsvc.model.typesystem import TypeSystem
+
+__all__ = ("ListObjectsOutcome", "ListObjectsParams", "ListObjectsQuery")
+
+
+class ListObjectsParams(msgspec.Struct, frozen=True, kw_only=True):
+    """``page_size`` ``None`` means the configured default (``EngineLimits.list_max_results``)."""
+
+    store_id: str
+    type: str
+    relation: str
+    user: str
+    model_id: str = ""
+    contextual_tuples: tuple[TupleKey, ...] = ()
+    context: dict[str, Any] | None = None
+    page_size: int | None = None
+    continuation_token: str = ""
+
+
+class ListObjectsOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """One page. ``limit_reached`` says more results exist (page full or deadline reached);
+    ``continuation_token`` then continues exactly after the last object returned."""
+
+    model_id: str
+    revision: int
+    objects: list[str]
+    continuation_token: str = ""
+    limit_reached: bool = False
+
+
+class ListObjectsQuery:
+    """Errors: ``TypeNotFoundError`` (2021) / ``RelationNotFoundError`` (2022) for the requested
+    type and relation, ``InvalidInputError`` (2000) for an unusable user, ``InvalidTupleError``
+    (2027) for a contextual tuple, ``InvalidContinuationTokenError`` (2007), and the engine errors
+    of the Check that confirms each object."""
+
+    def __init__(
+        self,
+        *,
+        reader: TupleReader,
+        resolver: ModelResolver,
+        limits: EngineLimits = EngineLimits(),  # noqa: B008 - frozen struct
+    ) -> None:
+        self._reader = reader
+        self._resolver = resolver
+        self._limits = limits
+
+    async def _start(self, params: ListObjectsParams) -> tuple[Any, Any]:
+        def validate(ts: TypeSystem) -> None:
+            ts.relation(params.type, params.relation)
+            require_user(ts, params.user)
+
+        prepared = await prepare(
+            reader=self._reader,
+            resolver=self._resolver,
+            store_id=params.store_id,
+            model_id=params.model_id,
+            contextual_tuples=params.contextual_tuples,
+            context=params.context,
+            validate=validate,
+        )
+        ctx = prepared.context(self._limits, params.context, user=params.user, deadline_s=self._limits.list_deadline_s)
+        return prepared, ctx
+
+    def _digest(self, params: ListObjectsParams, model_id: str) -> str:
+        return query_digest(
+            "lo", params.store_id, model_id, params.type, params.relation, params.user,
+            request_digest(params.contextual_tuples, params.context),
+        )
+
+    async def execute(self, params: ListObjectsParams) -> ListObjectsOutcome:
+        prepared, ctx = await self._start(params)
+        digest = self._digest(params, prepared.model_id)
+        after = decode_after(params.continuation_token, "lo", digest)
+        page, token, limited = await collect_page(
+            list_objects(ctx, params.type, params.relation, after=after),
+            page_size=params.page_size or self._limits.list_max_results,
+            kind="lo",
+            digest=digest,
+            after=after,
+        )
+        return ListObjectsOutcome(
+            model_id=prepared.model_id,
+            revision=prepared.revision,
+            objects=page,
+            continuation_token=token,
+            limit_reached=limited,
+        )
+
+    async def stream(self, params: ListObjectsParams) -> AsyncIterator[str]:
+        """Every object, as it is confirmed (StreamedListObjects); validation errors are raised
+        before the first item, evaluation errors end the stream."""
+        prepared, ctx = await self._start(params)
+        after = decode_after(params.continuation_token, "lo", self._digest(params, prepared.model_id))
+        async for obj in list_objects(ctx, params.type, params.relation, after=after):
+            yield obj

@@ -1,0 +1,86 @@
+"""ListRelationsQuery: every relation a user has on one object, in one call.
+
+Each relation is one Check against the same resolved model and reader stack; OpenFGA clients
+emulate this with one BatchCheck per relation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from permsvc.commands.prepare import prepare, require_user
+from permsvc.commands.errors import InvalidInputError
+from permsvc.commands.models import ModelResolver
+from permsvc.core.refs import TupleKey
+from permsvc.engine.resolver import CheckResolver, build_check_resolver
+from permsvc.settings import EngineLimits
+from permsvc.store.protocol import TupleReader
+
+__all__ = ("ListRelationsOutcome", "ListRelationsParams", "ListRelationsQuery")
+
+
+class ListRelationsParams(msgspec.Struct, frozen=True, kw_only=True):
+    """``relations`` empty means every relation of the object's type."""
+
+    store_id: str
+    object: str
+    user: str
+    relations: tuple[str, ...] = ()
+    model_id: str = ""
+    contextual_tuples: tuple[TupleKey, ...] = ()
+    context: dict[str, Any] | None = None
+
+
+class ListRelationsOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """The relations the user has, in the model's definition order."""
+
+    model_id: str
+    revision: int
+    relations: list[str]
+
+
+class ListRelationsQuery:
+    """Errors as Check's, plus ``TypeNotFoundError`` / ``RelationNotFoundError`` for the object's
+    type and the requested relations. A relation whose check fails with a branch error (a
+    condition missing parameters) fails the query: a partial answer would read as "no"."""
+
+    def __init__(
+        self,
+        *,
+        reader: TupleReader,
+        resolver: ModelResolver,
+        limits: EngineLimits = EngineLimits(),  # noqa: B008 - frozen struct
+        checker: CheckResolver | None = None,
+    ) -> None:
+        self._reader = reader
+        self._resolver = resolver
+        self._limits = limits
+        self._checker = checker or build_check_resolver()
+
+    async def execute(self, params: ListRelationsParams) -> ListRelationsOutcome:
+        prepared = await prepare(
+            reader=self._reader,
+            resolver=self._resolver,
+            store_id=params.store_id,
+            model_id=params.model_id,
+            contextual_tuples=params.contextual_tuples,
+            context=params.context,
+        )
+        ts = prepared.typesystem
+        otype, sep, oid = params.object.partition(":")
+        if not sep or not otype or not oid or "#" in params.object:
+            raise InvalidInputError(f"invalid object '{params.object}': expected 'type:id'")
+        defined = ts.relations_of(otype)
+        wanted = params.relations or tuple(defined)
+        for rel in wanted:
+            ts.relation(otype, rel)
+        require_user(ts, params.user)
+        allowed: list[str] = []
+        for rel in wanted:
+            ctx = prepared.context(self._limits, params.context, user=params.user)
+            result = await self._checker.check(ctx, params.object, rel)
+            if result.allowed:
+                allowed.append(rel)
+        return ListRelationsOutcome(model_id=prepared.model_id, revision=prepared.revision, relations=allowed)

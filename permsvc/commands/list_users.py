@@ -1,0 +1,112 @@
+"""ListUsersQuery: the users of a type related to one object (OpenFGA ListUsers), paginated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from permsvc.commands._paging import collect_page, decode_after, query_digest
+from permsvc.commands.prepare import prepare
+from permsvc.commands.errors import InvalidInputError
+from permsvc.commands.models import ModelResolver
+from permsvc.core.refs import TupleKey
+from permsvc.engine.list_users import list_users
+from permsvc.engine.request import request_digest
+from permsvc.model.typesystem import TypeNotFoundError, TypeSystem
+from permsvc.settings import EngineLimits
+from permsvc.store.protocol import TupleReader
+
+__all__ = ("ListUsersOutcome", "ListUsersParams", "ListUsersQuery", "UserFilter")
+
+
+class UserFilter(msgspec.Struct, frozen=True, kw_only=True):
+    """``type`` alone lists objects and the typed wildcard; with ``relation`` it lists usersets."""
+
+    type: str
+    relation: str = ""
+
+
+class ListUsersParams(msgspec.Struct, frozen=True, kw_only=True):
+    store_id: str
+    object: str
+    relation: str
+    user_filters: tuple[UserFilter, ...]
+    model_id: str = ""
+    contextual_tuples: tuple[TupleKey, ...] = ()
+    context: dict[str, Any] | None = None
+    page_size: int | None = None
+    continuation_token: str = ""
+
+
+class ListUsersOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """``users`` in OpenFGA's string forms: ``user:anne``, ``group:eng#member``, ``user:*``."""
+
+    model_id: str
+    revision: int
+    users: list[str]
+    continuation_token: str = ""
+    limit_reached: bool = False
+
+
+class ListUsersQuery:
+    """Errors: ``TypeNotFoundError`` (2021) / ``RelationNotFoundError`` (2022) for the object's
+    type and relation and for a filter's type and relation, ``InvalidInputError`` (2000) unless
+    exactly one filter is given, ``TupleValidationError`` (2027) for a contextual tuple, and the
+    engine errors of the Check that confirms each user."""
+
+    def __init__(
+        self,
+        *,
+        reader: TupleReader,
+        resolver: ModelResolver,
+        limits: EngineLimits = EngineLimits(),  # noqa: B008 - frozen struct
+    ) -> None:
+        self._reader = reader
+        self._resolver = resolver
+        self._limits = limits
+
+    async def execute(self, params: ListUsersParams) -> ListUsersOutcome:
+        if len(params.user_filters) != 1:
+            raise InvalidInputError("ListUsers needs exactly one user filter")
+        flt = params.user_filters[0]
+
+        def validate(ts: TypeSystem) -> None:
+            otype, sep, oid = params.object.partition(":")
+            if not sep or not otype or not oid or "#" in params.object:
+                raise InvalidInputError(f"invalid object '{params.object}': expected 'type:id'")
+            ts.relation(otype, params.relation)
+            if not ts.has_type(flt.type):
+                raise TypeNotFoundError(flt.type)
+            if flt.relation:
+                ts.relation(flt.type, flt.relation)
+
+        prepared = await prepare(
+            reader=self._reader,
+            resolver=self._resolver,
+            store_id=params.store_id,
+            model_id=params.model_id,
+            contextual_tuples=params.contextual_tuples,
+            context=params.context,
+            validate=validate,
+        )
+        ctx = prepared.context(self._limits, params.context, deadline_s=self._limits.list_deadline_s)
+        digest = query_digest(
+            "lu", params.store_id, prepared.model_id, params.object, params.relation, flt.type, flt.relation,
+            request_digest(params.contextual_tuples, params.context),
+        )
+        after = decode_after(params.continuation_token, "lu", digest)
+        page, token, limited = await collect_page(
+            list_users(ctx, params.object, params.relation, flt.type, flt.relation, after=after),
+            page_size=params.page_size or self._limits.list_max_results,
+            kind="lu",
+            digest=digest,
+            after=after,
+        )
+        return ListUsersOutcome(
+            model_id=prepared.model_id,
+            revision=prepared.revision,
+            users=page,
+            continuation_token=token,
+            limit_reached=limited,
+        )

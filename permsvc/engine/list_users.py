@@ -1,0 +1,112 @@
+"""ListUsers: the users of one type (or userset type) related to one object.
+
+Forward expansion from ``object#relation`` through the rewrite (computed usersets, usersets in
+tuples, tuple-to-userset parents) collects candidate users of the filter type: objects
+(``user:anne``), the typed wildcard (``user:*``) and, for a filter with a relation, usersets
+(``group:eng#member``). Intersections and exclusions are walked like unions and conditions are not
+evaluated here; every candidate is then confirmed by Check. That is what keeps ListUsers
+consistent with Check, including the case OpenFGA got wrong (GHSA-g3pg-frfm-pr2m): a user
+excluded by ``but not`` under a wildcard inside an intersection is not listed, because its Check
+is false.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+from permsvc.engine.local import TRUE, LocalChecker
+from permsvc.engine.request import ResolveBudget
+from permsvc.model.schema import ComputedUserset, Difference, Intersection, This, TupleToUserset, Union
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from permsvc.engine.request import ResolveContext
+    from permsvc.model.schema import Rewrite
+
+__all__ = ("expand_user_candidates", "list_users")
+
+
+def _leaves(rewrite: Rewrite) -> list[Rewrite]:
+    match rewrite:
+        case Union(children=children) | Intersection(children=children):
+            return [leaf for child in children for leaf in _leaves(child)]
+        case Difference(base=base):
+            return _leaves(base)
+    return [rewrite]
+
+
+async def expand_user_candidates(
+    ctx: ResolveContext, object_: str, relation: str, filter_type: str, filter_relation: str = ""
+) -> list[str]:
+    """Candidate users of ``filter_type`` (``filter_type#filter_relation``) for ``object_#relation``, sorted."""
+    plan = ctx.plan
+    reader = ctx.reader
+    store_id = ctx.store_id
+    budget = ctx.budget
+    found: set[str] = set()
+    seen: set[str] = {f"{object_}#{relation}"}
+    nodes: deque[tuple[str, str]] = deque([(object_, relation)])
+
+    def add(obj: str, rel: str) -> None:
+        node = f"{obj}#{rel}"
+        if node not in seen:
+            seen.add(node)
+            nodes.append((obj, rel))
+
+    while nodes:
+        obj, rel = nodes.popleft()
+        budget.spend()
+        otype = obj.partition(":")[0]
+        rp = plan.relations.get((otype, rel))
+        if rp is None:
+            continue
+        if filter_relation and otype == filter_type and rel == filter_relation:
+            found.add(f"{obj}#{rel}")
+        for leaf in _leaves(rp.rewrite):
+            match leaf:
+                case This():
+                    for tk in await reader.read_object_relation(store_id, obj, rel):
+                        if not plan.fits(tk):
+                            continue
+                        user = tk.user
+                        uobj, sep, urel = user.partition("#")
+                        utype = uobj.partition(":")[0]
+                        if sep:
+                            add(uobj, urel)
+                        elif utype == filter_type and not filter_relation:
+                            found.add(user)
+                case ComputedUserset(relation=other):
+                    add(obj, other)
+                case TupleToUserset(tupleset=ts, computed_relation=cr):
+                    for tk in await reader.read_object_relation(store_id, obj, ts):
+                        parent = tk.user
+                        if "#" in parent or parent.endswith(":*") or not plan.fits(tk):
+                            continue
+                        if (parent.partition(":")[0], cr) in plan.relations:
+                            add(parent, cr)
+    return sorted(found)
+
+
+async def list_users(
+    ctx: ResolveContext, object_: str, relation: str, filter_type: str, filter_relation: str = "", *,
+    after: str = "",
+) -> AsyncIterator[str]:
+    """Users related to ``object_#relation``, in sorted order, strictly after ``after``; each
+    confirmed by Check (fresh dispatch allowance, the request's remaining deadline)."""
+    checker = LocalChecker()
+    candidates = await expand_user_candidates(ctx, object_, relation, filter_type, filter_relation)
+    otype = object_.partition(":")[0]
+    rp = ctx.plan.relations[(otype, relation)]
+    shared = ctx.budget
+    path = frozenset((f"{object_}#{relation}",))
+    for user in candidates:
+        if user <= after:
+            continue
+        shared.check_deadline()
+        sub = ctx.for_user(user)
+        sub.budget = ResolveBudget(max_dispatches=shared.max_dispatches, deadline_s=shared.deadline_s)
+        sub.budget.deadline = shared.deadline
+        if await checker.relation(sub, rp, object_, 0, path) == TRUE:
+            yield user

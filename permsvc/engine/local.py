@@ -1,0 +1,257 @@
+"""LocalChecker: evaluates a relation's rewrite for one object and one user.
+
+Results are small ints on the hot path (``FALSE``, ``TRUE``, ``CYCLE`` = false with the cycle
+flag) to keep per-check allocations low; :meth:`LocalChecker.check` turns them into a
+:class:`~permsvc.engine.request.ResolveResult`.
+
+Semantics (OpenFGA's, pinned by the conformance suites):
+
+- *Dispatches* are the hops through a userset tuple (``group:eng#member``) or a tuple-to-userset
+  parent. Each increments the depth; reaching the depth limit raises
+  :class:`~permsvc.engine.errors.ResolutionDepthExceededError`. Computed usersets (``viewer:
+  editor``) are evaluated in place without a dispatch: they stay on the same object and cannot
+  loop, because model validation rejects computed-userset cycles.
+- A dispatch to an ``object#relation`` already on the current path is a cycle: it evaluates to
+  false with the cycle flag, never to an error.
+- Stored tuples that no longer fit the model are skipped; conditional tuples count only when their
+  condition holds (a condition missing parameters is a branch error).
+- Branches are evaluated inline and sequentially with short-circuiting: with in-memory reads an
+  asyncio task per branch costs more than the branch. A branch error is re-raised only when no
+  other branch decides the result; budget errors end the request at once.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from permsvc.engine.errors import EngineError, ResolutionDepthExceededError
+from permsvc.engine.request import ResolveResult
+from permsvc.model.schema import ComputedUserset, Difference, Intersection, This, TupleToUserset, Union
+
+if TYPE_CHECKING:
+    from permsvc.core.refs import TupleKey
+    from permsvc.engine.plan import RelationPlan
+    from permsvc.engine.request import ResolveContext
+    from permsvc.model.schema import Rewrite
+
+__all__ = ("CYCLE", "FALSE", "TRUE", "LocalChecker")
+
+FALSE = 0
+TRUE = 1
+CYCLE = 2
+
+_EMPTY_PATH: frozenset[str] = frozenset()
+
+
+class LocalChecker:
+    """The rewrite evaluator at the end of the resolver chain. Stateless; safe to share."""
+
+    __slots__ = ()
+
+    async def check(self, ctx: ResolveContext, object_: str, relation: str) -> ResolveResult:
+        """Resolve ``object_#relation@ctx.user`` (object and relation must exist in the model)."""
+        otype = object_.partition(":")[0]
+        rp = ctx.plan.relations[(otype, relation)]
+        result = await self.relation(ctx, rp, object_, 0, frozenset((f"{object_}#{relation}",)))
+        return ResolveResult(allowed=result == TRUE, cycle_detected=result == CYCLE)
+
+    async def relation(self, ctx: ResolveContext, rp: RelationPlan, obj: str, depth: int, path: frozenset[str]) -> int:
+        if not rp.reaches(ctx.user_keys):
+            return FALSE
+        return await self.rewrite(ctx, rp, rp.rewrite, obj, depth, path)
+
+    async def dispatch(self, ctx: ResolveContext, rp: RelationPlan, obj: str, depth: int, path: frozenset[str]) -> int:
+        """Resolve a sub-problem on another node: one level deeper, with the node on the path."""
+        node = f"{obj}#{rp.relation}"
+        if node in path:
+            return CYCLE
+        depth += 1
+        if depth >= ctx.limits.max_resolution_depth:
+            raise ResolutionDepthExceededError(ctx.limits.max_resolution_depth)
+        ctx.budget.spend()
+        return await self.relation(ctx, rp, obj, depth, path | {node})
+
+    async def rewrite(
+        self, ctx: ResolveContext, rp: RelationPlan, rewrite: Rewrite, obj: str, depth: int, path: frozenset[str]
+    ) -> int:
+        match rewrite:
+            case This():
+                return await self.direct(ctx, rp, obj, depth, path)
+            case ComputedUserset(relation=rel):
+                target = ctx.plan.relations.get((rp.object_type, rel))
+                if target is None:
+                    return FALSE
+                return await self.relation(ctx, target, obj, depth, path)
+            case TupleToUserset():
+                return await self.tuple_to_userset(ctx, rp, rewrite, obj, depth, path)
+            case Union(children=children):
+                return await self.union(ctx, rp, children, obj, depth, path)
+            case Intersection(children=children):
+                return await self.intersection(ctx, rp, children, obj, depth, path)
+            case Difference(base=base, subtract=subtract):
+                return await self.difference(ctx, rp, base, subtract, obj, depth, path)
+        return FALSE
+
+    async def union(
+        self, ctx: ResolveContext, rp: RelationPlan, children: tuple[Rewrite, ...], obj: str, depth: int,
+        path: frozenset[str],
+    ) -> int:
+        error: EngineError | None = None
+        out = FALSE
+        for child in children:
+            try:
+                r = await self.rewrite(ctx, rp, child, obj, depth, path)
+            except EngineError as err:
+                if not err.branch_scoped:
+                    raise
+                error = error or err
+                continue
+            if r == TRUE:
+                return TRUE
+            if r == CYCLE:
+                out = CYCLE
+        if error is not None:
+            raise error
+        return out
+
+    async def intersection(
+        self, ctx: ResolveContext, rp: RelationPlan, children: tuple[Rewrite, ...], obj: str, depth: int,
+        path: frozenset[str],
+    ) -> int:
+        error: EngineError | None = None
+        for child in children:
+            try:
+                r = await self.rewrite(ctx, rp, child, obj, depth, path)
+            except EngineError as err:
+                if not err.branch_scoped:
+                    raise
+                error = error or err
+                continue
+            if r != TRUE:
+                return r
+        if error is not None:
+            raise error
+        return TRUE
+
+    async def difference(
+        self, ctx: ResolveContext, rp: RelationPlan, base: Rewrite, subtract: Rewrite, obj: str, depth: int,
+        path: frozenset[str],
+    ) -> int:
+        base_error: EngineError | None = None
+        try:
+            b = await self.rewrite(ctx, rp, base, obj, depth, path)
+        except EngineError as err:
+            if not err.branch_scoped:
+                raise
+            base_error, b = err, TRUE
+        if b != TRUE:
+            return b
+        try:
+            s = await self.rewrite(ctx, rp, subtract, obj, depth, path)
+        except EngineError as err:
+            if not err.branch_scoped:
+                raise
+            raise (base_error or err) from None
+        if s == TRUE:
+            return FALSE
+        if s == CYCLE:
+            return CYCLE
+        if base_error is not None:
+            raise base_error
+        return TRUE
+
+    async def direct(self, ctx: ResolveContext, rp: RelationPlan, obj: str, depth: int, path: frozenset[str]) -> int:
+        plan = ctx.plan
+        reader = ctx.reader
+        error: EngineError | None = None
+        keys = rp.direct_keys
+        user_key = ctx.user_keys[0]
+        if user_key in keys:
+            key = await reader.read_user_tuple(ctx.store_id, obj, rp.relation, ctx.user)
+            if key is not None and plan.fits(key):
+                try:
+                    if plan.condition_holds(key, ctx.context):
+                        return TRUE
+                except EngineError as err:
+                    error = err
+        wildcard = ctx.user_wildcard
+        if wildcard and wildcard in keys:
+            key = await reader.read_user_tuple(ctx.store_id, obj, rp.relation, wildcard)
+            if key is not None and plan.fits(key):
+                try:
+                    if plan.condition_holds(key, ctx.context):
+                        return TRUE
+                except EngineError as err:
+                    error = error or err
+        if rp.userset_refs:
+            user_keys = ctx.user_keys
+            relations = plan.relations
+            hops: list[tuple[TupleKey, RelationPlan, str]] = []
+            for key in await reader.read_userset_tuples(ctx.store_id, obj, rp.relation):
+                user = key.user
+                uobj, sep, urel = user.partition("#")
+                if not sep or user == ctx.user:
+                    continue
+                target = relations.get((uobj.partition(":")[0], urel))
+                if target is not None and target.reaches(user_keys) and plan.fits(key):
+                    hops.append((key, target, uobj))
+            if hops:
+                return await self.any_hop(ctx, hops, depth, path, error)
+        if error is not None:
+            raise error
+        return FALSE
+
+    async def tuple_to_userset(
+        self, ctx: ResolveContext, rp: RelationPlan, rewrite: TupleToUserset, obj: str, depth: int,
+        path: frozenset[str],
+    ) -> int:
+        plan = ctx.plan
+        tupleset = plan.relations.get((rp.object_type, rewrite.tupleset))
+        if tupleset is None:
+            return FALSE
+        user_keys = ctx.user_keys
+        computed = rewrite.computed_relation
+        hops: list[tuple[TupleKey, RelationPlan, str]] = []
+        for key in await ctx.reader.read_object_relation(ctx.store_id, obj, rewrite.tupleset):
+            parent = key.user
+            if "#" in parent:
+                continue
+            ptype, _, pid = parent.partition(":")
+            if pid == "*":
+                continue
+            target = plan.relations.get((ptype, computed))
+            if target is not None and target.reaches(user_keys) and plan.fits(key):
+                hops.append((key, target, parent))
+        if not hops:
+            return FALSE
+        return await self.any_hop(ctx, hops, depth, path, None)
+
+    async def any_hop(
+        self,
+        ctx: ResolveContext,
+        hops: list[tuple[TupleKey, RelationPlan, str]],
+        depth: int,
+        path: frozenset[str],
+        error: EngineError | None,
+    ) -> int:
+        """Union over tuples leading elsewhere: for each tuple whose condition holds, dispatch to
+        ``target`` on ``obj``. ``error`` is a branch error already met by the caller."""
+        plan = ctx.plan
+        out = FALSE
+        for key, target, obj in hops:
+            try:
+                if key.condition is not None and not plan.condition_holds(key, ctx.context):
+                    continue
+                r = await self.dispatch(ctx, target, obj, depth, path)
+            except EngineError as err:
+                if not err.branch_scoped:
+                    raise
+                error = error or err
+                continue
+            if r == TRUE:
+                return TRUE
+            if r == CYCLE:
+                out = CYCLE
+        if error is not None:
+            raise error
+        return out

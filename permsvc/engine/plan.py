@@ -1,0 +1,241 @@
+"""Per-model evaluation plans: everything about a model the engine would otherwise recompute per check.
+
+A :class:`ModelPlan` is built once per :class:`~permsvc.model.typesystem.TypeSystem` (models are
+immutable) and answers, in O(1):
+
+- which *user keys* a relation can ever reach (OpenFGA's ``PathExists``): ``"user"`` for objects of
+  type ``user``, ``"user:*"`` for the typed wildcard, ``"group#member"`` for usersets. A branch
+  whose relation cannot reach the queried user's key is pruned before any read;
+- whether a stored tuple still fits the model (:meth:`ModelPlan.fits`), so tuples written under an
+  older model are ignored rather than crash a check;
+- the compiled form of each condition, compiled on first use.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+from permsvc.engine.errors import ConditionEvaluationFailedError, ConditionMissingParametersError
+from permsvc.model.schema import ComputedUserset, Difference, Intersection, This, TupleToUserset, Union
+
+if TYPE_CHECKING:
+    from permsvc.core.refs import TupleKey
+    from permsvc.model.schema import RelationDefinition, Rewrite
+    from permsvc.model.typesystem import TypeSystem
+
+__all__ = ("ModelPlan", "RelationPlan", "plan_for", "user_keys")
+
+_PLAN_CACHE_SIZE = 256
+
+
+def user_keys(user: str) -> tuple[str, ...]:
+    """The reach keys a query user matches: ``user:anne`` -> ``("user", "user:*")``,
+    ``user:*`` -> ``("user:*",)``, ``group:eng#member`` -> ``("group#member",)``."""
+    obj, _, rel = user.partition("#")
+    utype, _, uid = obj.partition(":")
+    if rel:
+        return (f"{utype}#{rel}",)
+    if uid == "*":
+        return (f"{utype}:*",)
+    return (utype, f"{utype}:*")
+
+
+def tuple_user_key(user: str) -> str:
+    """The restriction key a tuple's user needs: ``user``, ``user:*`` or ``group#member``."""
+    obj, _, rel = user.partition("#")
+    utype, _, uid = obj.partition(":")
+    if rel:
+        return f"{utype}#{rel}"
+    if uid == "*":
+        return f"{utype}:*"
+    return utype
+
+
+class RelationPlan:
+    """Precomputed facts about one relation, used on every evaluation of it."""
+
+    __slots__ = (
+        "definition",
+        "direct_keys",
+        "key",
+        "object_type",
+        "reach",
+        "relation",
+        "rewrite",
+        "tupleset_types",
+        "userset_refs",
+        "wildcard_types",
+    )
+
+    def __init__(self, object_type: str, definition: RelationDefinition) -> None:
+        self.object_type = object_type
+        self.relation = definition.name
+        self.key = (object_type, definition.name)
+        self.definition = definition
+        self.rewrite: Rewrite = definition.rewrite
+        keys: set[str] = set()
+        wildcards: set[str] = set()
+        usersets: dict[tuple[str, str], None] = {}
+        plain: list[str] = []
+        for ref in definition.directly_related:
+            if ref.wildcard:
+                keys.add(f"{ref.type}:*")
+                wildcards.add(ref.type)
+            elif ref.relation:
+                keys.add(f"{ref.type}#{ref.relation}")
+                usersets[(ref.type, ref.relation)] = None
+            else:
+                keys.add(ref.type)
+                plain.append(ref.type)
+        self.direct_keys = frozenset(keys)
+        """Restriction keys a tuple's user may have on this relation (``user``, ``user:*``, ``group#member``)."""
+        self.wildcard_types = frozenset(wildcards)
+        self.userset_refs = tuple(usersets)
+        self.tupleset_types = tuple(dict.fromkeys(plain))
+        """Object types this relation can hold when it is used as the tupleset of ``X from <this>``."""
+        self.reach: frozenset[str] = frozenset()
+
+    def reaches(self, keys: tuple[str, ...]) -> bool:
+        reach = self.reach
+        for k in keys:
+            if k in reach:
+                return True
+        return False
+
+
+class ModelPlan:
+    """The evaluation plan of one model. Immutable after construction except the condition cache."""
+
+    __slots__ = ("_compiled", "_fits", "_graph", "relations", "typesystem")
+
+    def __init__(self, typesystem: TypeSystem) -> None:
+        self.typesystem = typesystem
+        model = typesystem.model
+        self.relations: dict[tuple[str, str], RelationPlan] = {}
+        fits: set[tuple[str, str, str, str]] = set()
+        for td in model.type_definitions:
+            for name, rd in td.relations.items():
+                self.relations[(td.name, name)] = RelationPlan(td.name, rd)
+                for ref in rd.directly_related:
+                    if ref.condition and ref.condition not in model.conditions:
+                        continue
+                    if ref.wildcard:
+                        key = f"{ref.type}:*"
+                    elif ref.relation:
+                        key = f"{ref.type}#{ref.relation}"
+                    else:
+                        key = ref.type
+                    fits.add((td.name, name, key, ref.condition))
+        self._fits = frozenset(fits)
+        self._compiled: dict[str, Any] = {}
+        self._graph: Any = None
+        self._compute_reach()
+
+    def _compute_reach(self) -> None:
+        reach: dict[tuple[str, str], set[str]] = {k: set() for k in self.relations}
+        changed = True
+        while changed:
+            changed = False
+            for key, rp in self.relations.items():
+                found = self._reach_of(rp.object_type, rp.rewrite, rp, reach)
+                if not found <= reach[key]:
+                    reach[key] |= found
+                    changed = True
+        for key, rp in self.relations.items():
+            rp.reach = frozenset(reach[key])
+
+    def _reach_of(
+        self, object_type: str, rewrite: Rewrite, rp: RelationPlan, reach: dict[tuple[str, str], set[str]]
+    ) -> set[str]:
+        match rewrite:
+            case This():
+                out = set(rp.direct_keys)
+                for ut, ur in rp.userset_refs:
+                    out |= reach.get((ut, ur), set())
+                return out
+            case ComputedUserset(relation=rel):
+                return set(reach.get((object_type, rel), ()))
+            case TupleToUserset(tupleset=ts, computed_relation=cr):
+                out = set()
+                tsp = self.relations.get((object_type, ts))
+                if tsp is not None:
+                    for parent in tsp.tupleset_types:
+                        out |= reach.get((parent, cr), set())
+                return out
+            case Union(children=children) | Intersection(children=children):
+                out = set()
+                for child in children:
+                    out |= self._reach_of(object_type, child, rp, reach)
+                return out
+            case Difference(base=base):
+                return self._reach_of(object_type, base, rp, reach)
+        return set()
+
+    @property
+    def graph(self) -> Any:
+        """The model's reverse edges for list queries (:class:`permsvc.engine.graph.ReverseGraph`)."""
+        if self._graph is None:
+            from permsvc.engine.graph import ReverseGraph  # noqa: PLC0415 - built only for list queries
+
+            self._graph = ReverseGraph(self)
+        return self._graph
+
+    def relation(self, object_type: str, relation: str) -> RelationPlan | None:
+        return self.relations.get((object_type, relation))
+
+    def fits(self, key: TupleKey) -> bool:
+        """Whether a stored tuple still fits the model's type restrictions (and condition rules).
+
+        Mirrors OpenFGA's read-time filter (``ValidateTupleForRead``): the tuple's user must match a
+        restriction of its relation whose condition equals the tuple's condition (none for none).
+        """
+        otype = key.object.partition(":")[0]
+        cond = key.condition.name if key.condition is not None else ""
+        return (otype, key.relation, tuple_user_key(key.user), cond) in self._fits
+
+    def condition_holds(self, key: TupleKey, request_context: dict[str, Any] | None) -> bool:
+        """Evaluate the tuple's condition (``True`` for an unconditional tuple).
+
+        Raises:
+            ConditionMissingParametersError: a parameter is in neither context (OpenFGA errors too).
+            ConditionEvaluationFailedError: the expression failed at run time.
+        """
+        cond = key.condition
+        if cond is None:
+            return True
+        from permsvc.model import conditions as _conditions  # noqa: PLC0415 - CEL loads lazily
+
+        compiled = self._compiled.get(cond.name)
+        if compiled is None:
+            definition = self.typesystem.condition(cond.name)
+            if definition is None:
+                raise ConditionEvaluationFailedError(cond.name, str(key), "condition is not defined in the model")
+            try:
+                compiled = _conditions.compile_condition(definition)
+            except _conditions.ConditionEvaluationError as err:
+                raise ConditionEvaluationFailedError(cond.name, str(key), str(err)) from err
+            self._compiled[cond.name] = compiled
+        merged = _conditions.merge_context(cond.context, request_context)
+        try:
+            result = compiled.evaluate(merged)
+        except _conditions.ConditionEvaluationError as err:
+            raise ConditionEvaluationFailedError(cond.name, str(key), str(err)) from err
+        if result.missing_parameters:
+            raise ConditionMissingParametersError(cond.name, str(key), tuple(result.missing_parameters))
+        return bool(result.allowed)
+
+
+_plans: OrderedDict[int, tuple[TypeSystem, ModelPlan]] = OrderedDict()
+
+
+def plan_for(typesystem: TypeSystem) -> ModelPlan:
+    """The (cached) plan of a TypeSystem; TypeSystems are immutable, so plans never go stale."""
+    entry = _plans.get(id(typesystem))
+    if entry is not None and entry[0] is typesystem:
+        return entry[1]
+    plan = ModelPlan(typesystem)
+    _plans[id(typesystem)] = (typesystem, plan)
+    if len(_plans) > _PLAN_CACHE_SIZE:
+        _plans.popitem(last=False)
+    return plan

@@ -1,0 +1,151 @@
+"""The values a resolution is made of: the frozen request, the shared per-request budget, the result.
+
+Per-branch state (depth, the path of ``object#relation`` nodes on the way down) is immutable and
+copied into each child; per-request counters live in one mutable :class:`ResolveBudget` shared by
+every branch (OpenFGA's ``ResolveCheckRequest.clone()`` splits them the same way).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from permsvc.engine.errors import DeadlineExceededError, DispatchLimitExceededError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from permsvc.core.refs import TupleKey
+    from permsvc.engine.plan import ModelPlan
+    from permsvc.settings import EngineLimits
+    from permsvc.store.protocol import TupleReader
+
+__all__ = ("ResolveBudget", "ResolveContext", "ResolveRequest", "ResolveResult", "request_digest")
+
+
+class ResolveRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything that determines one check's answer, so cache keys derive from the request alone.
+
+    ``digest`` covers the contextual tuples and the condition context (see :func:`request_digest`).
+    """
+
+    store_id: str
+    model_id: str
+    revision: int
+    object: str
+    relation: str
+    user: str
+    digest: str = ""
+
+
+class ResolveResult(msgspec.Struct, frozen=True, kw_only=True):
+    """A resolved check. ``cycle_detected`` results are ``allowed=False`` and are never cached."""
+
+    allowed: bool
+    cycle_detected: bool = False
+
+
+def request_digest(contextual_tuples: Sequence[TupleKey], context: dict[str, Any] | None) -> str:
+    """A stable digest of the request-scoped inputs (contextual tuples and condition context)."""
+    if not contextual_tuples and not context:
+        return ""
+    payload = msgspec.json.encode([sorted(msgspec.to_builtins(t) for t in contextual_tuples), context or {}],
+                                  order="sorted")
+    return hashlib.blake2b(payload, digest_size=16).hexdigest()
+
+
+class ResolveBudget:
+    """Per-request counters shared by all branches: dispatch count and the deadline.
+
+    The deadline is checked on dispatches rather than with ``asyncio.timeout``: reads served from
+    memory never suspend, so a timer would never get the chance to fire.
+    """
+
+    __slots__ = ("deadline", "deadline_s", "dispatches", "max_dispatches")
+
+    def __init__(self, *, max_dispatches: int, deadline_s: float) -> None:
+        self.dispatches = 0
+        self.max_dispatches = max_dispatches
+        self.deadline_s = deadline_s
+        self.deadline = time.monotonic() + deadline_s
+
+    def spend(self) -> None:
+        """Account for one dispatch; raises a budget error when an allowance is exhausted."""
+        self.dispatches += 1
+        if self.dispatches > self.max_dispatches:
+            raise DispatchLimitExceededError(self.max_dispatches)
+        if not self.dispatches & 31 and time.monotonic() > self.deadline:
+            raise DeadlineExceededError(self.deadline_s)
+
+    def check_deadline(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise DeadlineExceededError(self.deadline_s)
+
+
+class ResolveContext:
+    """What one request's resolution reads through: passed explicitly, never via contextvars.
+
+    ``user`` is fixed for a check; ``user_keys`` are its reach keys (see
+    :func:`permsvc.engine.plan.user_keys`) and ``user_wildcard`` the typed wildcard that also
+    grants it (``""`` for usersets and wildcard users).
+    """
+
+    __slots__ = (
+        "budget",
+        "context",
+        "inline",
+        "limits",
+        "plan",
+        "reader",
+        "store_id",
+        "user",
+        "user_keys",
+        "user_wildcard",
+    )
+
+    def __init__(
+        self,
+        *,
+        store_id: str,
+        plan: ModelPlan,
+        reader: TupleReader,
+        limits: EngineLimits,
+        budget: ResolveBudget,
+        context: dict[str, Any] | None,
+        user: str = "",
+    ) -> None:
+        self.store_id = store_id
+        self.plan = plan
+        self.reader = reader
+        self.limits = limits
+        self.budget = budget
+        self.context = context
+        self.inline = bool(getattr(reader, "inline_reads", False))
+        self.user = ""
+        self.user_keys: tuple[str, ...] = ()
+        self.user_wildcard = ""
+        if user:
+            self.set_user(user)
+
+    def set_user(self, user: str) -> None:
+        from permsvc.engine.plan import user_keys  # noqa: PLC0415 - plan imports request types
+
+        self.user = user
+        self.user_keys = user_keys(user)
+        self.user_wildcard = self.user_keys[1] if len(self.user_keys) == 2 else ""
+
+    def for_user(self, user: str) -> ResolveContext:
+        """A context sharing this request's reader, plan and budget, checking another user."""
+        other = ResolveContext(
+            store_id=self.store_id,
+            plan=self.plan,
+            reader=self.reader,
+            limits=self.limits,
+            budget=self.budget,
+            context=self.context,
+        )
+        other.set_user(user)
+        return other

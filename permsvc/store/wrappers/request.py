@@ -1,0 +1,22 @@
+"""The one place a request's reader stack is composed (OpenFGA ``storagewrappers/request.go``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from permsvc.store.wrappers.contextual import ContextualTupleReader
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from permsvc.core.refs import TupleKey
+    from permsvc.store.protocol import TupleReader
+
+__all__ = ("wrap_for_request",)
+
+
+def wrap_for_request(reader: TupleReader, store_id: str, contextual_tuples: Sequence[TupleKey] = ()) -> TupleReader:
+    """The reader one request evaluates through: the contextual-tuple overlay when there are any."""
+    if not contextual_tuples:
+        return reader
+    return ContextualTupleReader(reader, store_id, contextual_tuples)
