@@ -1,0 +1,100 @@
+"""The identity a verified access token carries (cf. openfga ``pkg/authclaims``).
+
+Token kind heuristics (:class:`TokenKind`). An access token is a *client* token (issued by the
+client-credentials grant, acting for a machine, not a person) when any of these holds:
+
+- ``gty == "client-credentials"``: Auth0's default token profile marks the grant this way;
+- ``sub == client_id``: RFC 9068 §2.2 says ``sub`` is the client's id for client-credentials
+  tokens (oidc-provider and Auth0's RFC 9068 profile do this);
+- ``sub`` ends with ``@clients``: Auth0 M2M subjects are ``<client_id>@clients``.
+
+Everything else is a *user* token. The subject is mapped the same way for both kinds
+(``<subject_type>:<sub>``); callers that treat machines differently look at :attr:`AuthClaims.kind`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+import msgspec
+
+from permsvc.auth.errors import InsufficientScopeError
+
+__all__ = ("AuthClaims", "TokenKind", "client_id_of", "scopes_of", "token_kind_of")
+
+
+class TokenKind(StrEnum):
+    """Who the token speaks for."""
+
+    USER = "user"
+    CLIENT = "client"
+
+
+class AuthClaims(msgspec.Struct, frozen=True, kw_only=True):
+    """The verified facts of one access token. Built only by the authenticator."""
+
+    subject: str
+    """The subject id, from the configured subject claim (``auth0|42``)."""
+    subject_type: str
+    """The object type the subject maps to (``user``)."""
+    kind: TokenKind
+    client_id: str | None
+    """``client_id`` (RFC 9068) or ``azp`` (Auth0 profile): the application that asked for the token."""
+    scopes: frozenset[str]
+    """Space-separated ``scope`` merged with Auth0's RBAC ``permissions`` array."""
+    audience: tuple[str, ...]
+    issuer: str
+    expires_at: int
+    token_id: str | None = None
+    """``jti``, when present."""
+    raw: Mapping[str, Any] = msgspec.field(default_factory=lambda: MappingProxyType({}))
+    """Every claim of the token, read-only."""
+
+    def subject_ref(self) -> str:
+        """The subject as a tuple user: ``user:auth0|42``."""
+        return f"{self.subject_type}:{self.subject}"
+
+    def has_scopes(self, *required: str) -> bool:
+        return all(scope in self.scopes for scope in required)
+
+    def require_scopes(self, *required: str) -> None:
+        """Raise :class:`InsufficientScopeError` (403) unless every scope in ``required`` was granted."""
+        if not self.has_scopes(*required):
+            raise InsufficientScopeError(required, self.scopes)
+
+
+def scopes_of(payload: Mapping[str, Any]) -> frozenset[str]:
+    """``scope`` (a space-separated string) plus ``permissions`` (Auth0 RBAC: a list of strings).
+
+    Callers validate the claim types first (:func:`permsvc.auth.checks.check_claims`); values of
+    the wrong type contribute nothing here.
+    """
+    scopes: set[str] = set()
+    scope = payload.get("scope")
+    if isinstance(scope, str):
+        scopes.update(scope.split())
+    permissions = payload.get("permissions")
+    if isinstance(permissions, list):
+        scopes.update(p for p in permissions if isinstance(p, str) and p)
+    return frozenset(scopes)
+
+
+def client_id_of(payload: Mapping[str, Any]) -> str | None:
+    for claim in ("client_id", "azp"):
+        value = payload.get(claim)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def token_kind_of(payload: Mapping[str, Any]) -> TokenKind:
+    """Apply the heuristics of the module docstring."""
+    sub = payload.get("sub")
+    if payload.get("gty") == "client-credentials":
+        return TokenKind.CLIENT
+    if isinstance(sub, str) and (sub == client_id_of(payload) or sub.endswith("@clients")):
+        return TokenKind.CLIENT
+    return TokenKind.USER
