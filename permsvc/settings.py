@@ -6,7 +6,13 @@ Server settings are loaded from ``PERMSVC_*`` environment variables by :func:`Se
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+from typing import Any, Literal
+
 import msgspec
+
+from permsvc.core.errors import PermsvcError
 
 __all__ = (
     "DEFAULT_CHECK_DEADLINE_S",
@@ -20,7 +26,19 @@ __all__ = (
     "DEFAULT_MAX_BATCH_CHECK_ITEMS",
     "DEFAULT_MAX_MODEL_BYTES",
     "DEFAULT_MAX_TYPES_PER_MODEL",
+    "DEFAULT_DATA_DIR",
+    "DEFAULT_GRACEFUL_SHUTDOWN_S",
+    "DEFAULT_HOST",
+    "DEFAULT_MAX_ASSERTIONS",
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_PAGE_SIZE",
+    "DEFAULT_PORT",
+    "DEFAULT_READ_PAGE_SIZE",
+    "AuthMethod",
     "EngineLimits",
+    "LogLevel",
+    "Settings",
+    "SettingsError",
 )
 
 DEFAULT_MAX_RESOLUTION_DEPTH = 25
@@ -57,3 +75,114 @@ class EngineLimits(msgspec.Struct, frozen=True, kw_only=True):
     check_deadline_s: float = DEFAULT_CHECK_DEADLINE_S
     list_deadline_s: float = DEFAULT_LIST_DEADLINE_S
     list_max_results: int = DEFAULT_LIST_MAX_RESULTS
+
+
+DEFAULT_HOST = "127.0.0.1"
+"""Loopback by default: exposing the API to a network is an explicit decision (``--host 0.0.0.0``)."""
+
+DEFAULT_PORT = 8080
+"""OpenFGA's HTTP port, so SDK and CLI defaults work unchanged."""
+
+DEFAULT_DATA_DIR = ".permsvc"
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_MAX_ASSERTIONS = 100
+DEFAULT_READ_PAGE_SIZE = 50
+DEFAULT_MAX_PAGE_SIZE = 100
+DEFAULT_GRACEFUL_SHUTDOWN_S = 10.0
+
+AuthMethod = Literal["none", "preshared"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
+class SettingsError(PermsvcError):
+    """A setting (environment variable or command-line option) has an invalid value."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Server settings. Twelve-factor: every field has a ``PERMSVC_<FIELD>`` environment variable.
+
+    ``database_url`` empty means the embedded SQLite database in ``data_dir``; a
+    ``postgresql://`` URL selects PostgreSQL.
+    """
+
+    host: str = DEFAULT_HOST
+    """Interface to bind (``PERMSVC_HOST``)."""
+    port: int = DEFAULT_PORT
+    """TCP port (``PERMSVC_PORT``)."""
+    workers: int = 1
+    """Server processes (``PERMSVC_WORKERS``); each runs its own event loop."""
+    database_url: str = ""
+    """``postgresql://...`` or ``sqlite:///path``; empty = SQLite in ``data_dir`` (``PERMSVC_DATABASE_URL``)."""
+    data_dir: str = DEFAULT_DATA_DIR
+    """Directory of the embedded database (``PERMSVC_DATA_DIR``)."""
+    migrate: bool = True
+    """Apply pending schema migrations at start-up (``PERMSVC_MIGRATE``)."""
+    auth_method: AuthMethod = "none"
+    """``none`` (local development) or ``preshared`` (``Authorization: Bearer <key>``; ``PERMSVC_AUTH_METHOD``)."""
+    api_keys: tuple[str, ...] = ()
+    """Accepted preshared keys, comma-separated in ``PERMSVC_API_KEYS``."""
+    store: str = ""
+    """Default store id of the routes that carry none (``PERMSVC_STORE``)."""
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    """Largest accepted request body; larger ones get 413 (``PERMSVC_MAX_BODY_BYTES``)."""
+    log_level: LogLevel = "info"
+    """``PERMSVC_LOG_LEVEL``."""
+    access_log: bool = True
+    """One structured JSON line per request (``PERMSVC_ACCESS_LOG``)."""
+    graceful_shutdown_s: float = DEFAULT_GRACEFUL_SHUTDOWN_S
+    """How long in-flight requests may finish after SIGTERM (``PERMSVC_GRACEFUL_SHUTDOWN_S``)."""
+    limits: EngineLimits = msgspec.field(default_factory=EngineLimits)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise SettingsError(f"port must be between 1 and 65535, got {self.port}")
+        if self.workers < 1:
+            raise SettingsError(f"workers must be at least 1, got {self.workers}")
+        if self.max_body_bytes < 1024:
+            raise SettingsError(f"max_body_bytes must be at least 1024, got {self.max_body_bytes}")
+        if self.auth_method == "preshared" and not self.api_keys:
+            raise SettingsError("auth_method 'preshared' needs at least one key in PERMSVC_API_KEYS")
+        if any(not key.strip() for key in self.api_keys):
+            raise SettingsError("PERMSVC_API_KEYS contains an empty key")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from ``PERMSVC_*`` variables; ``overrides`` (e.g. command-line options) win.
+
+        Setting ``PERMSVC_API_KEYS`` without ``PERMSVC_AUTH_METHOD`` turns preshared-key
+        authentication on: configuring keys that are then ignored would be a silent hole.
+        """
+        env = os.environ if environ is None else environ
+        raw: dict[str, Any] = {}
+        for name in _ENV_FIELDS:
+            value = env.get(f"PERMSVC_{name.upper()}")
+            if value is not None and value != "":
+                raw[name] = value
+        raw.update({k: v for k, v in overrides.items() if v is not None})
+        if "api_keys" in raw and isinstance(raw["api_keys"], str):
+            raw["api_keys"] = tuple(k.strip() for k in raw["api_keys"].split(",") if k.strip())
+        if raw.get("api_keys") and "auth_method" not in raw:
+            raw["auth_method"] = "preshared"
+        try:
+            return msgspec.convert(raw, cls, strict=False)
+        except msgspec.ValidationError as err:
+            field = str(err).rpartition("$.")[2].split(".")[0].strip("`") if "$." in str(err) else ""
+            hint = f" (PERMSVC_{field.upper()})" if field else ""
+            raise SettingsError(f"invalid setting{hint}: {err}") from err
+
+
+_ENV_FIELDS = (
+    "host",
+    "port",
+    "workers",
+    "database_url",
+    "data_dir",
+    "migrate",
+    "auth_method",
+    "api_keys",
+    "store",
+    "max_body_bytes",
+    "log_level",
+    "access_log",
+    "graceful_shutdown_s",
+)

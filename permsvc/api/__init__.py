@@ -1,0 +1,1 @@
+"""The HTTP API: the Litestar application, its route groups, errors and operations endpoints."""

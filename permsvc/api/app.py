@@ -1,0 +1,102 @@
+"""The composition root: ``create_app(settings)`` builds the ASGI application.
+
+This is the one module of ``api/`` that knows concrete backends and the engine's resolver chain.
+Its lifespan opens the datastore (running migrations unless disabled), builds the shared
+dependencies (:class:`~permsvc.api.deps.Deps`: model resolver, check resolver chain,
+authenticator, metrics) on ``app.state.deps``, and closes everything in reverse order on exit.
+
+Route groups are listed in :data:`ROUTE_GROUPS`: each is a function ``(settings) -> Router`` that
+returns its routes with its own guards. Adding a surface is one line there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, Router
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+
+from permsvc import __version__
+from permsvc.api.deps import Deps
+from permsvc.api.errors import exception_handlers
+from permsvc.api.guards import build_authenticator
+from permsvc.api.openfga.routes import build_router as openfga_router
+from permsvc.api.ops import Metrics, ObservedApp, healthz, metrics_endpoint, openapi_json, readyz
+from permsvc.commands.models import ModelResolver
+from permsvc.engine.resolver import build_check_resolver
+from permsvc.settings import Settings
+from permsvc.store.factory import open_datastore
+
+__all__ = ("ROUTE_GROUPS", "RouteGroup", "asgi_app_from_env", "create_app")
+
+_log = logging.getLogger("permsvc.api")
+
+RouteGroup = Callable[[Settings], Router]
+
+ROUTE_GROUPS: list[RouteGroup] = [
+    openfga_router,
+]
+"""The API surfaces, each behind its own guards. Health, metrics and docs are always mounted."""
+
+
+def _lifespan(settings: Settings, metrics: Metrics) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        datastore = await open_datastore(
+            settings.database_url or None, data_dir=Path(settings.data_dir), migrate=settings.migrate
+        )
+        try:
+            app.state.deps = Deps(
+                settings=settings,
+                datastore=datastore,
+                models=ModelResolver(datastore),
+                checker=build_check_resolver(),
+                authenticator=build_authenticator(settings),
+                metrics=metrics,
+            )
+            _log.info("permsvc %s ready (database: %s)", __version__, _describe_database(settings))
+            yield
+        finally:
+            await datastore.aclose()
+
+    return lifespan
+
+
+def _describe_database(settings: Settings) -> str:
+    url = settings.database_url
+    if not url:
+        return f"SQLite in {settings.data_dir}"
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.rpartition('@')[2]}" if rest else url  # never log credentials
+
+
+def create_app(settings: Settings | None = None) -> ObservedApp:
+    """The permsvc ASGI application for ``settings`` (default: from ``PERMSVC_*``)."""
+    settings = settings or Settings.from_env()
+    metrics = Metrics()
+    litestar = Litestar(
+        route_handlers=[healthz, readyz, metrics_endpoint, openapi_json, *(group(settings) for group in ROUTE_GROUPS)],
+        lifespan=[_lifespan(settings, metrics)],
+        exception_handlers=exception_handlers(),
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="permsvc",
+            version=__version__,
+            description="OpenFGA-compatible fine-grained authorization service.",
+            path="/docs",
+            render_plugins=[ScalarRenderPlugin(path="/")],
+        ),
+        logging_config=None,
+        debug=False,
+    )
+    return ObservedApp(litestar, metrics=metrics, access_log=settings.access_log)
+
+
+def asgi_app_from_env() -> Any:
+    """Factory for ASGI servers (``uvicorn --factory permsvc.api.app:asgi_app_from_env``)."""
+    return create_app(Settings.from_env())

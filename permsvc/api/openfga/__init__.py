@@ -1,0 +1,1 @@
+"""The OpenFGA-compatible HTTP surface: routes and wire schemas."""

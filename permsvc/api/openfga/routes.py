@@ -1,0 +1,674 @@
+"""The OpenFGA HTTP API (openfga/api v1), wire-compatible with OpenFGA's gateway.
+
+Every handler is thin: validate and decode the wire Struct, run one command, encode the result.
+Bodies are decoded here with pre-built msgspec decoders (not by the framework) so that a bad body
+gets OpenFGA's ``validation_error`` wording and costs one decode. Headers on responses:
+
+- ``Openfga-Authorization-Model-Id``: the model a model-resolving call used (as OpenFGA);
+- ``X-Permsvc-Consistency-Token``: on Write, the token of the revision the write is visible at;
+- ``X-Permsvc-Revision``: on reads, the store revision the answer was computed at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from litestar import Request, Response, Router, delete, get, post, put
+from litestar.response import Stream
+
+from permsvc.api.errors import ERROR_CODES, ApiError, ErrorBody, translate
+from permsvc.api.guards import authenticate
+from permsvc.api.openfga import schemas as s
+from permsvc.api.openfga.convert import (
+    assertion_from_wire,
+    check_consistency,
+    check_model_id,
+    check_store_id,
+    contextual_tuples,
+    decode_body,
+    model_to_wire,
+    parse_start_time,
+    require_pattern,
+    tuple_from_wire,
+)
+from permsvc.commands.assertions import ReadAssertionsQuery, WriteAssertionsCommand
+from permsvc.commands.batch_check import BatchCheckItem, BatchCheckParams, BatchCheckQuery
+from permsvc.commands.check import CheckParams, CheckQuery
+from permsvc.commands.expand import ExpandParams, ExpandQuery
+from permsvc.commands.list_objects import ListObjectsParams, ListObjectsQuery
+from permsvc.commands.list_users import ListUsersParams, ListUsersQuery, UserFilter
+from permsvc.commands.models import (
+    ListAuthorizationModelsQuery,
+    ReadAuthorizationModelQuery,
+    WriteAuthorizationModelCommand,
+)
+from permsvc.commands.read import PageSizeInvalidError, ReadParams, ReadQuery
+from permsvc.commands.read_changes import ReadChangesParams, ReadChangesQuery
+from permsvc.commands.stores import CreateStoreCommand, DeleteStoreCommand, GetStoreQuery, ListStoresQuery
+from permsvc.commands.write import WriteCommand, WriteParams
+from permsvc.core.errors import PermsvcError
+from permsvc.core.refs import TupleKey
+from permsvc.core.revision import encode_token
+
+if TYPE_CHECKING:
+    from permsvc.api.deps import Deps
+    from permsvc.store.protocol import StoredModel, StoredTuple, StoreInfo
+    from permsvc.store.protocol import TupleChange as DomainChange
+
+__all__ = ("MODEL_ID_HEADER", "REVISION_HEADER", "TOKEN_HEADER", "build_router")
+
+MODEL_ID_HEADER = "Openfga-Authorization-Model-Id"
+TOKEN_HEADER = "X-Permsvc-Consistency-Token"
+REVISION_HEADER = "X-Permsvc-Revision"
+
+_TAG_STORES = ["Stores"]
+_TAG_MODELS = ["Authorization Models"]
+_TAG_TUPLES = ["Relationship Tuples"]
+_TAG_QUERIES = ["Relationship Queries"]
+_TAG_ASSERTIONS = ["Assertions"]
+
+_decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
+
+
+def _decode(body: bytes, kind: type[Any]) -> Any:
+    decoder = _decoders.get(kind)
+    if decoder is None:
+        decoder = _decoders[kind] = msgspec.json.Decoder(kind)
+    return decode_body(decoder, body, kind.__name__)
+
+
+_model_json_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
+_line_encoder = msgspec.json.Encoder()
+
+
+class _Services:
+    """The commands of this surface, built once per app from the shared dependencies."""
+
+    def __init__(self, deps: Deps) -> None:
+        ds, models, limits = deps.datastore, deps.models, deps.settings.limits
+        self.metrics = deps.metrics
+        self.reader = ds
+        self.create_store = CreateStoreCommand(stores=ds)
+        self.get_store = GetStoreQuery(stores=ds)
+        self.list_stores = ListStoresQuery(stores=ds)
+        self.delete_store = DeleteStoreCommand(stores=ds)
+        self.write_model = WriteAuthorizationModelCommand(models=ds)
+        self.read_model = ReadAuthorizationModelQuery(models=ds)
+        self.list_models = ListAuthorizationModelsQuery(models=ds)
+        self.write = WriteCommand(writer=ds, resolver=models)
+        self.read = ReadQuery(reader=ds)
+        self.read_changes = ReadChangesQuery(changelog=ds)
+        self.check = CheckQuery(reader=ds, resolver=models, limits=limits, checker=deps.checker)
+        self.batch_check = BatchCheckQuery(reader=ds, resolver=models, limits=limits, checker=deps.checker)
+        self.expand = ExpandQuery(reader=ds, resolver=models, limits=limits)
+        self.list_objects = ListObjectsQuery(reader=ds, resolver=models, limits=limits)
+        self.list_users = ListUsersQuery(reader=ds, resolver=models, limits=limits)
+        self.write_assertions = WriteAssertionsCommand(assertions=ds, resolver=models)
+        self.read_assertions = ReadAssertionsQuery(assertions=ds)
+        self.models = models
+
+
+def _services(request: Request[Any, Any, Any]) -> _Services:
+    state = request.app.state
+    services = state.get("openfga_services")
+    if services is None:
+        services = state["openfga_services"] = _Services(state.deps)
+    return services
+
+
+def _page_size(value: str | None, request: str) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise PageSizeInvalidError(f"invalid {request}.PageSize: value must be an integer in range [1, 100]") from None
+
+
+def _model_headers(model_id: str, revision: int | None = None) -> dict[str, str]:
+    headers = {MODEL_ID_HEADER: model_id}
+    if revision is not None:
+        headers[REVISION_HEADER] = str(revision)
+    return headers
+
+
+# -- wire conversions ----------------------------------------------------------------------------
+
+
+def _store(info: StoreInfo) -> s.Store:
+    return s.Store(info.id, info.name, info.created_at, info.updated_at, info.deleted_at)
+
+
+def _tuple_key_out(key: TupleKey) -> s.TupleKeyOut:
+    cond = key.condition
+    return s.TupleKeyOut(
+        key.user, key.relation, key.object, s.ConditionOut(cond.name, cond.context) if cond is not None else None
+    )
+
+
+def _stored_tuple(row: StoredTuple) -> s.Tuple:
+    return s.Tuple(_tuple_key_out(row.key), row.timestamp)
+
+
+_OPERATIONS = {"write": "TUPLE_OPERATION_WRITE", "delete": "TUPLE_OPERATION_DELETE"}
+
+
+def _change(change: DomainChange) -> s.TupleChange:
+    return s.TupleChange(_tuple_key_out(change.key), _OPERATIONS[change.operation], change.timestamp)
+
+
+def _user_out(user: str) -> s.User:
+    obj, _, relation = user.partition("#")
+    type_, _, id_ = obj.partition(":")
+    if relation:
+        return s.User(userset=s.UsersetUser(type_, id_, relation))
+    if id_ == "*":
+        return s.User(wildcard=s.TypedWildcard(type_))
+    return s.User(object=s.FgaObjectOut(type_, id_))
+
+
+def _without_condition(key: TupleKey) -> TupleKey:
+    """Deletes identify a tuple by its key; a condition sent with one is ignored (as OpenFGA does)."""
+    return key if key.condition is None else TupleKey(object=key.object, relation=key.relation, user=key.user)
+
+
+def _check_key(key: s.CheckRequestTupleKey | None, request: str) -> TupleKey:
+    if key is None:
+        raise ApiError("validation_error", f"invalid {request}.TupleKey: value is required")
+    return tuple_from_wire(s.TupleKeyIn(user=key.user, relation=key.relation, object=key.object), "CheckRequestTupleKey")
+
+
+# -- stores ------------------------------------------------------------------------------------
+
+
+@get("/stores", operation_id="ListStores", tags=_TAG_STORES, summary="List all stores")
+async def list_stores(
+    request: Request[Any, Any, Any],
+    page_size: str | None = None,
+    continuation_token: str | None = None,
+    name: str | None = None,
+) -> s.ListStoresResponse:
+    page = await _services(request).list_stores.execute(
+        page_size=_page_size(page_size, "ListStoresRequest"),
+        continuation_token=continuation_token or "",
+        name=name or "",
+    )
+    return s.ListStoresResponse([_store(i) for i in page.items], page.continuation_token)
+
+
+@post("/stores", operation_id="CreateStore", tags=_TAG_STORES, summary="Create a store", status_code=201)
+async def create_store(request: Request[Any, Any, Any], body: bytes) -> s.CreateStoreResponse:
+    req: s.CreateStoreRequest = _decode(body, s.CreateStoreRequest)
+    info = await _services(request).create_store.execute(req.name)
+    return s.CreateStoreResponse(info.id, info.name, info.created_at, info.updated_at)
+
+
+@get("/stores/{store_id:str}", operation_id="GetStore", tags=_TAG_STORES, summary="Get a store")
+async def get_store(request: Request[Any, Any, Any], store_id: str) -> s.Store:
+    check_store_id(store_id, "GetStoreRequest")
+    return _store(await _services(request).get_store.execute(store_id))
+
+
+@delete("/stores/{store_id:str}", operation_id="DeleteStore", tags=_TAG_STORES, summary="Delete a store")
+async def delete_store(request: Request[Any, Any, Any], store_id: str) -> None:
+    check_store_id(store_id, "DeleteStoreRequest")
+    await _services(request).delete_store.execute(store_id)
+
+
+# -- authorization models ------------------------------------------------------------------------
+
+
+@get(
+    "/stores/{store_id:str}/authorization-models",
+    operation_id="ReadAuthorizationModels",
+    tags=_TAG_MODELS,
+    summary="Return all the authorization models for a particular store, newest first",
+)
+async def read_authorization_models(
+    request: Request[Any, Any, Any],
+    store_id: str,
+    page_size: str | None = None,
+    continuation_token: str | None = None,
+) -> s.ReadAuthorizationModelsResponse:
+    check_store_id(store_id, "ReadAuthorizationModelsRequest")
+    page = await _services(request).list_models.execute(
+        store_id,
+        page_size=_page_size(page_size, "ReadAuthorizationModelsRequest"),
+        continuation_token=continuation_token or "",
+    )
+    return s.ReadAuthorizationModelsResponse([model_to_wire(m) for m in page.items], page.continuation_token)
+
+
+@post(
+    "/stores/{store_id:str}/authorization-models",
+    operation_id="WriteAuthorizationModel",
+    tags=_TAG_MODELS,
+    summary="Create a new authorization model",
+    status_code=201,
+)
+async def write_authorization_model(
+    request: Request[Any, Any, Any], store_id: str, body: bytes
+) -> s.WriteAuthorizationModelResponse:
+    check_store_id(store_id, "WriteAuthorizationModelRequest")
+    model_json = decode_body(_model_json_decoder, body, "WriteAuthorizationModelRequest")
+    if not isinstance(model_json, dict):
+        raise ApiError("validation_error", "invalid WriteAuthorizationModelRequest: expected a JSON object")
+    stored: StoredModel = await _services(request).write_model.execute(store_id, model_json)
+    return s.WriteAuthorizationModelResponse(stored.id)
+
+
+@get(
+    "/stores/{store_id:str}/authorization-models/{id:str}",
+    operation_id="ReadAuthorizationModel",
+    tags=_TAG_MODELS,
+    summary="Return a particular version of an authorization model",
+)
+async def read_authorization_model(
+    request: Request[Any, Any, Any], store_id: str, id: str  # noqa: A002 - OpenFGA's path name
+) -> s.ReadAuthorizationModelResponse:
+    check_store_id(store_id, "ReadAuthorizationModelRequest")
+    check_model_id(id, "ReadAuthorizationModelRequest", field="Id")
+    stored = await _services(request).read_model.execute(store_id, id)
+    return s.ReadAuthorizationModelResponse(model_to_wire(stored))
+
+
+# -- tuples ------------------------------------------------------------------------------------
+
+
+@post("/stores/{store_id:str}/write", operation_id="Write", tags=_TAG_TUPLES, summary="Add or delete tuples", status_code=200)
+async def write(request: Request[Any, Any, Any], store_id: str, body: bytes) -> Response[s.WriteResponse]:
+    check_store_id(store_id, "WriteRequest")
+    req: s.WriteRequest = _decode(body, s.WriteRequest)
+    check_model_id(req.authorization_model_id, "WriteRequest")
+    writes = (req.writes.tuple_keys or []) if req.writes is not None else []
+    deletes = (req.deletes.tuple_keys or []) if req.deletes is not None else []
+    outcome = await _services(request).write.execute(
+        WriteParams(
+            store_id=store_id,
+            writes=tuple(tuple_from_wire(k) for k in writes),
+            deletes=tuple(_without_condition(tuple_from_wire(k)) for k in deletes),
+            on_duplicate=req.writes.on_duplicate if req.writes is not None else "",
+            on_missing=req.deletes.on_missing if req.deletes is not None else "",
+            authorization_model_id=req.authorization_model_id,
+        )
+    )
+    headers = {TOKEN_HEADER: encode_token(store_id, outcome.revision), REVISION_HEADER: str(outcome.revision)}
+    if outcome.model_id:
+        headers[MODEL_ID_HEADER] = outcome.model_id
+    return Response(s.WriteResponse(), headers=headers)
+
+
+@post("/stores/{store_id:str}/read", operation_id="Read", tags=_TAG_TUPLES, summary="Get tuples matching a filter", status_code=200)
+async def read(request: Request[Any, Any, Any], store_id: str, body: bytes) -> Response[s.ReadResponse]:
+    check_store_id(store_id, "ReadRequest")
+    req: s.ReadRequest = _decode(body, s.ReadRequest)
+    check_consistency(req.consistency, req.consistency_token, store_id, "ReadRequest")
+    tk = req.tuple_key or s.ReadRequestTupleKey()
+    if tk.relation:
+        require_pattern(tk.relation, r"^[^:#@\s]{1,50}$", "ReadRequestTupleKey.Relation")
+    services = _services(request)
+    revision = await services.reader.head_revision(store_id)
+    page = await services.read.execute(
+        ReadParams(
+            store_id=store_id,
+            object=tk.object,
+            relation=tk.relation,
+            user=tk.user,
+            page_size=req.page_size,
+            continuation_token=req.continuation_token,
+        )
+    )
+    return Response(
+        s.ReadResponse([_stored_tuple(t) for t in page.items], page.continuation_token),
+        headers={REVISION_HEADER: str(revision)},
+    )
+
+
+@get(
+    "/stores/{store_id:str}/changes",
+    operation_id="ReadChanges",
+    tags=_TAG_TUPLES,
+    summary="Return a list of all the tuple changes",
+)
+async def read_changes(
+    request: Request[Any, Any, Any],
+    store_id: str,
+    type: str | None = None,  # noqa: A002 - OpenFGA's parameter name
+    page_size: str | None = None,
+    continuation_token: str | None = None,
+    start_time: str | None = None,
+) -> s.ReadChangesResponse:
+    check_store_id(store_id, "ReadChangesRequest")
+    if type:
+        require_pattern(type, r"^[^:#\s]{1,254}$", "ReadChangesRequest.Type")
+    page = await _services(request).read_changes.execute(
+        ReadChangesParams(
+            store_id=store_id,
+            object_type=type or "",
+            page_size=_page_size(page_size, "ReadChangesRequest"),
+            continuation_token=continuation_token or "",
+            start_time=parse_start_time(start_time or ""),
+        )
+    )
+    return s.ReadChangesResponse([_change(c) for c in page.items], page.continuation_token)
+
+
+# -- queries -----------------------------------------------------------------------------------
+
+
+@post("/stores/{store_id:str}/check", operation_id="Check", tags=_TAG_QUERIES, summary="Check whether a user is authorized to access an object", status_code=200)
+async def check(request: Request[Any, Any, Any], store_id: str, body: bytes) -> Response[s.CheckResponse]:
+    check_store_id(store_id, "CheckRequest")
+    req: s.CheckRequest = _decode(body, s.CheckRequest)
+    check_model_id(req.authorization_model_id, "CheckRequest")
+    check_consistency(req.consistency, req.consistency_token, store_id, "CheckRequest")
+    services = _services(request)
+    outcome = await services.check.execute(
+        CheckParams(
+            store_id=store_id,
+            tuple_key=_check_key(req.tuple_key, "CheckRequest"),
+            model_id=req.authorization_model_id,
+            contextual_tuples=contextual_tuples(req.contextual_tuples),
+            context=req.context,
+        )
+    )
+    services.metrics.decision("check", outcome.allowed)
+    return Response(s.CheckResponse(outcome.allowed), headers=_model_headers(outcome.model_id, outcome.revision))
+
+
+_CORRELATION_ID = r"^[\w\d-]{1,36}$"
+_MAX_BATCH = 50
+
+
+@post(
+    "/stores/{store_id:str}/batch-check",
+    operation_id="BatchCheck",
+    tags=_TAG_QUERIES,
+    summary="Send a list of check operations in a single request",
+    status_code=200,
+)
+async def batch_check(request: Request[Any, Any, Any], store_id: str, body: bytes) -> Response[s.BatchCheckResponse]:
+    check_store_id(store_id, "BatchCheckRequest")
+    req: s.BatchCheckRequest = _decode(body, s.BatchCheckRequest)
+    check_model_id(req.authorization_model_id, "BatchCheckRequest")
+    check_consistency(req.consistency, req.consistency_token, store_id, "BatchCheckRequest")
+    checks = req.checks or []
+    if not checks:
+        raise ApiError("validation_error", "invalid BatchCheckRequest.Checks: value must contain at least 1 item(s)")
+    if len(checks) > _MAX_BATCH:
+        raise ApiError(
+            "validation_error",
+            f"invalid BatchCheckRequest.Checks: value must contain no more than {_MAX_BATCH} item(s)",
+        )
+    items = []
+    for item in checks:
+        require_pattern(item.correlation_id, _CORRELATION_ID, "BatchCheckItem.CorrelationId")
+        items.append(
+            BatchCheckItem(
+                correlation_id=item.correlation_id,
+                tuple_key=_check_key(item.tuple_key, "BatchCheckItem"),
+                contextual_tuples=contextual_tuples(item.contextual_tuples),
+                context=item.context if item.context is not None else req.context,
+            )
+        )
+    services = _services(request)
+    outcome = await services.batch_check.execute(
+        BatchCheckParams(store_id=store_id, items=tuple(items), model_id=req.authorization_model_id)
+    )
+    results: dict[str, s.BatchCheckSingleResult] = {}
+    for cid, result in outcome.results.items():
+        if result.error is None:
+            services.metrics.decision("batch_check", result.allowed)
+            results[cid] = s.BatchCheckSingleResult(allowed=result.allowed)
+        else:
+            status, err, _ = translate(result.error)
+            results[cid] = s.BatchCheckSingleResult(error=_check_error(status, err))
+    return Response(s.BatchCheckResponse(results), headers=_model_headers(outcome.model_id, outcome.revision))
+
+
+def _check_error(status: int, err: ErrorBody) -> s.CheckError:
+    if status >= 500:
+        return s.CheckError(internal_error=err.code, message=err.message)
+    return s.CheckError(input_error=err.code, message=err.message)
+
+
+@post(
+    "/stores/{store_id:str}/expand",
+    operation_id="Expand",
+    tags=_TAG_QUERIES,
+    summary="Expand all relationships in userset tree format",
+    status_code=200,
+)
+async def expand(request: Request[Any, Any, Any], store_id: str, body: bytes) -> Response[s.ExpandResponse]:
+    check_store_id(store_id, "ExpandRequest")
+    req: s.ExpandRequest = _decode(body, s.ExpandRequest)
+    check_model_id(req.authorization_model_id, "ExpandRequest")
+    check_consistency(req.consistency, req.consistency_token, store_id, "ExpandRequest")
+    if req.tuple_key is None:
+        raise ApiError("validation_error", "invalid ExpandRequest.TupleKey: value is required")
+    require_pattern(req.tuple_key.relation, r"^[^:#@\s]{1,50}$", "ExpandRequestTupleKey.Relation")
+    require_pattern(req.tuple_key.object, r"^[^\s]{2,256}$", "ExpandRequestTupleKey.Object")
+    outcome = await _services(request).expand.execute(
+        ExpandParams(
+            store_id=store_id,
+            object=req.tuple_key.object,
+            relation=req.tuple_key.relation,
+            model_id=req.authorization_model_id,
+            contextual_tuples=contextual_tuples(req.contextual_tuples),
+        )
+    )
+    return Response(s.ExpandResponse(outcome.tree), headers=_model_headers(outcome.model_id, outcome.revision))
+
+
+def _list_objects_params(store_id: str, req: s.ListObjectsRequest, request_name: str) -> ListObjectsParams:
+    check_model_id(req.authorization_model_id, request_name)
+    check_consistency(req.consistency, req.consistency_token, store_id, request_name)
+    require_pattern(req.type, r"^[^:#@\s]{1,254}$", f"{request_name}.Type", code="type_invalid_pattern")
+    require_pattern(req.relation, r"^[^:#@\s]{1,50}$", f"{request_name}.Relation")
+    if not 1 <= len(req.user.encode()) <= 512:
+        raise ApiError("validation_error", f"invalid {request_name}.User: value length must be between 1 and 512 bytes")
+    return ListObjectsParams(
+        store_id=store_id,
+        type=req.type,
+        relation=req.relation,
+        user=req.user,
+        model_id=req.authorization_model_id,
+        contextual_tuples=contextual_tuples(req.contextual_tuples),
+        context=req.context,
+        page_size=req.page_size,
+        continuation_token=req.continuation_token,
+    )
+
+
+class _ListObjectsPage(msgspec.Struct, frozen=True):
+    """OpenFGA's ``{"objects":[...]}`` plus our continuation token (ignored by OpenFGA clients):
+    where OpenFGA silently truncates at 1000 objects, permsvc returns a page and a token."""
+
+    objects: list[str]
+    continuation_token: str = ""
+
+
+@post(
+    "/stores/{store_id:str}/list-objects",
+    operation_id="ListObjects",
+    tags=_TAG_QUERIES,
+    summary="List all objects of the given type that the user has a relation with",
+    status_code=200,
+)
+async def list_objects(request: Request[Any, Any, Any], store_id: str, body: bytes) -> Response[_ListObjectsPage]:
+    check_store_id(store_id, "ListObjectsRequest")
+    req: s.ListObjectsRequest = _decode(body, s.ListObjectsRequest)
+    params = _list_objects_params(store_id, req, "ListObjectsRequest")
+    outcome = await _services(request).list_objects.execute(params)
+    return Response(
+        _ListObjectsPage(outcome.objects, outcome.continuation_token),
+        headers=_model_headers(outcome.model_id, outcome.revision),
+    )
+
+
+@post(
+    "/stores/{store_id:str}/streamed-list-objects",
+    operation_id="StreamedListObjects",
+    tags=_TAG_QUERIES,
+    summary="Stream all objects of the given type that the user has a relation with (NDJSON)",
+    status_code=200,
+)
+async def streamed_list_objects(request: Request[Any, Any, Any], store_id: str, body: bytes) -> Stream:
+    check_store_id(store_id, "StreamedListObjectsRequest")
+    req: s.ListObjectsRequest = _decode(body, s.ListObjectsRequest)
+    params = _list_objects_params(store_id, req, "StreamedListObjectsRequest")
+    services = _services(request)
+    typesystem = await services.models.resolve(store_id, params.model_id)
+    params = msgspec.structs.replace(params, model_id=typesystem.model_id)
+    objects = services.list_objects.stream(params)
+    # Pull the first object before answering, so that every error raised before evaluation
+    # starts (unknown relation, bad user, ...) is an ordinary 4xx response, not a stream line.
+    first = await _first(objects)
+    return Stream(
+        _ndjson(first, objects),
+        media_type="application/x-ndjson",
+        headers={MODEL_ID_HEADER: typesystem.model_id},
+    )
+
+
+_END = object()
+
+
+async def _first(objects: AsyncIterator[str]) -> Any:
+    try:
+        return await anext(objects)
+    except StopAsyncIteration:
+        return _END
+
+
+async def _ndjson(first: Any, objects: AsyncIterator[str]) -> AsyncIterator[bytes]:
+    if first is _END:
+        return
+    yield _line_encoder.encode(s.StreamedListObjectsResult(s.StreamedListObjectsResponse(first))) + b"\n"
+    try:
+        async for obj in objects:
+            yield _line_encoder.encode(s.StreamedListObjectsResult(s.StreamedListObjectsResponse(obj))) + b"\n"
+    except PermsvcError as err:
+        # grpc-gateway's convention for an error after the stream started: one error line.
+        _, body, _ = translate(err)
+        line = {"error": {"code": ERROR_CODES.get(body.code, 4000), "message": body.message, "details": []}}
+        yield _line_encoder.encode(line) + b"\n"
+
+
+@post(
+    "/stores/{store_id:str}/list-users",
+    operation_id="ListUsers",
+    tags=_TAG_QUERIES,
+    summary="List the users matching the provided filter who have a certain relation to a particular type",
+    status_code=200,
+)
+async def list_users(request: Request[Any, Any, Any], store_id: str, body: bytes) -> Response[s.ListUsersResponse]:
+    check_store_id(store_id, "ListUsersRequest")
+    req: s.ListUsersRequest = _decode(body, s.ListUsersRequest)
+    check_model_id(req.authorization_model_id, "ListUsersRequest")
+    check_consistency(req.consistency, req.consistency_token, store_id, "ListUsersRequest")
+    if req.object is None:
+        raise ApiError("validation_error", "invalid ListUsersRequest.Object: value is required")
+    require_pattern(req.object.type, r"^[^:#@\s]{1,254}$", "Object.Type", code="type_invalid_pattern")
+    require_pattern(req.object.id, r"^[^#:\s]+$", "Object.Id")
+    require_pattern(req.relation, r"^[^:#@\s]{1,50}$", "ListUsersRequest.Relation")
+    filters = req.user_filters or []
+    if len(filters) != 1:
+        raise ApiError(
+            "validation_error",
+            "invalid ListUsersRequest.UserFilters: value must contain exactly 1 item(s)",
+        )
+    for flt in filters:
+        require_pattern(flt.type, r"^[^:#@\s]{1,254}$", "UserTypeFilter.Type", code="type_invalid_pattern")
+        if flt.relation:
+            require_pattern(flt.relation, r"^[^:#@\s]{1,50}$", "UserTypeFilter.Relation")
+    outcome = await _services(request).list_users.execute(
+        ListUsersParams(
+            store_id=store_id,
+            object=f"{req.object.type}:{req.object.id}",
+            relation=req.relation,
+            user_filters=tuple(UserFilter(type=f.type, relation=f.relation) for f in filters),
+            model_id=req.authorization_model_id,
+            contextual_tuples=contextual_tuples(req.contextual_tuples),
+            context=req.context,
+        )
+    )
+    return Response(
+        s.ListUsersResponse([_user_out(u) for u in outcome.users]),
+        headers=_model_headers(outcome.model_id, outcome.revision),
+    )
+
+
+# -- assertions --------------------------------------------------------------------------------
+
+
+@get(
+    "/stores/{store_id:str}/assertions/{authorization_model_id:str}",
+    operation_id="ReadAssertions",
+    tags=_TAG_ASSERTIONS,
+    summary="Read assertions for an authorization model ID",
+)
+async def read_assertions(
+    request: Request[Any, Any, Any], store_id: str, authorization_model_id: str
+) -> s.ReadAssertionsResponse:
+    check_store_id(store_id, "ReadAssertionsRequest")
+    check_model_id(authorization_model_id, "ReadAssertionsRequest")
+    assertions = await _services(request).read_assertions.execute(store_id, authorization_model_id)
+    return s.ReadAssertionsResponse(
+        authorization_model_id,
+        [
+            s.AssertionOut(
+                s.AssertionTupleKeyOut(a.tuple_key.object, a.tuple_key.relation, a.tuple_key.user),
+                a.expectation,
+                [_tuple_key_out(k) for k in a.contextual_tuples],
+                a.context or None,
+            )
+            for a in assertions
+        ],
+    )
+
+
+@put(
+    "/stores/{store_id:str}/assertions/{authorization_model_id:str}",
+    operation_id="WriteAssertions",
+    tags=_TAG_ASSERTIONS,
+    summary="Upsert assertions for an authorization model ID",
+    status_code=204,
+)
+async def write_assertions(
+    request: Request[Any, Any, Any], store_id: str, authorization_model_id: str, body: bytes
+) -> None:
+    check_store_id(store_id, "WriteAssertionsRequest")
+    check_model_id(authorization_model_id, "WriteAssertionsRequest")
+    req: s.WriteAssertionsRequest = _decode(body, s.WriteAssertionsRequest)
+    assertions = [assertion_from_wire(a, i) for i, a in enumerate(req.assertions or [])]
+    await _services(request).write_assertions.execute(store_id, authorization_model_id, assertions)
+
+
+ROUTES = (
+    list_stores,
+    create_store,
+    get_store,
+    delete_store,
+    read_authorization_models,
+    write_authorization_model,
+    read_authorization_model,
+    write,
+    read,
+    read_changes,
+    check,
+    batch_check,
+    expand,
+    list_objects,
+    streamed_list_objects,
+    list_users,
+    read_assertions,
+    write_assertions,
+)
+
+
+def build_router(settings: Any) -> Router:
+    """The OpenFGA route group, behind the configured caller authentication."""
+    return Router(path="/", route_handlers=list(ROUTES), guards=[authenticate])

@@ -1,0 +1,235 @@
+"""Operations: request ids, structured access logs, Prometheus metrics, health and readiness.
+
+:class:`ObservedApp` wraps the whole Litestar application as plain ASGI, so it sees every
+response, including the router's own 404/405 and responses produced by exception handlers
+(Litestar middleware runs only for matched routes). For each HTTP request it:
+
+- takes the caller's ``X-Request-ID`` (when short and printable) or makes one, exposes it to
+  handlers and the error handler (:func:`request_id_of`) and echoes it on the response;
+- records ``permsvc_http_requests_total`` / ``permsvc_http_request_duration_seconds`` by route
+  template, method and status;
+- writes one JSON access-log line (logger ``permsvc.access``).
+
+With several worker processes, metrics are aggregated by prometheus_client's multiprocess mode:
+``permsvc serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh directory before forking.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from litestar import Request, Response, get
+from litestar.status_codes import HTTP_200_OK
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, MutableMapping
+
+    Scope = MutableMapping[str, Any]
+    Message = MutableMapping[str, Any]
+    Receive = Callable[[], Awaitable[Message]]
+    Send = Callable[[Message], Awaitable[None]]
+    ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+__all__ = (
+    "REQUEST_ID_HEADER",
+    "Metrics",
+    "ObservedApp",
+    "healthz",
+    "metrics_endpoint",
+    "openapi_json",
+    "readyz",
+    "request_id_of",
+)
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_KEY = "permsvc.request_id"
+_MAX_REQUEST_ID = 128
+
+_access_log = logging.getLogger("permsvc.access")
+_encode = msgspec.json.Encoder().encode
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def request_id_of(scope: MutableMapping[str, Any]) -> str:
+    """The id of the request being served (set by :class:`ObservedApp`; ``""`` outside it)."""
+    return str(scope.get(_REQUEST_ID_KEY, ""))
+
+
+def _incoming_request_id(headers: list[tuple[bytes, bytes]]) -> str:
+    for name, value in headers:
+        if name == b"x-request-id":
+            if 0 < len(value) <= _MAX_REQUEST_ID and value.isascii():
+                text = value.decode("ascii")
+                if text.isprintable() and " " not in text:
+                    return text
+            return ""
+    return ""
+
+
+class Metrics:
+    """The service's Prometheus metrics (one registry per app, so tests stay independent)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "permsvc_http_requests_total",
+            "HTTP requests by route template, method and status.",
+            ("route", "method", "status"),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "permsvc_http_request_duration_seconds",
+            "HTTP request latency by route template and method.",
+            ("route", "method"),
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.decisions = Counter(
+            "permsvc_decisions_total",
+            "Authorization decisions by API and result.",
+            ("api", "allowed"),
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "permsvc_errors_total",
+            "Error responses by error code.",
+            ("code",),
+            registry=self.registry,
+        )
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._decision_children: dict[tuple[str, bool], Any] = {}
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        key = (route, method, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (self.requests.labels(route, method, str(status)), self.latency.labels(route, method))
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def decision(self, api: str, allowed: bool) -> None:
+        child = self._decision_children.get((api, allowed))
+        if child is None:
+            child = self._decision_children[(api, allowed)] = self.decisions.labels(api, "true" if allowed else "false")
+        child.inc()
+
+    def error(self, code: str) -> None:
+        self.errors.labels(code).inc()
+
+    def render(self) -> bytes:
+        """The Prometheus text format; every worker's series when running multi-process."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry)
+        return generate_latest(self.registry)
+
+
+class ObservedApp:
+    """Plain-ASGI wrapper adding request ids, access logs and request metrics to every response."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, access_log: bool = True) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.access_log = access_log
+
+    def __getattr__(self, name: str) -> Any:
+        # Test clients and servers reach through to the wrapped Litestar app (state, debug, ...).
+        return getattr(self.app, name)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        request_id = _incoming_request_id(scope.get("headers", [])) or uuid.uuid4().hex
+        scope[_REQUEST_ID_KEY] = request_id
+        header = (b"x-request-id", request_id.encode("ascii"))
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - start
+            route = scope.get("path_template") or "unmatched"
+            method = scope.get("method", "")
+            self.metrics.observe_request(route, method, status, elapsed)
+            if self.access_log and _access_log.isEnabledFor(logging.INFO):
+                _access_log.info(
+                    _encode(
+                        {
+                            "msg": "request",
+                            "request_id": request_id,
+                            "method": method,
+                            "path": scope.get("path", ""),
+                            "route": route,
+                            "status": status,
+                            "duration_ms": round(elapsed * 1000, 3),
+                            "client": (scope.get("client") or ("", 0))[0],
+                        }
+                    ).decode()
+                )
+
+
+class HealthStatus(msgspec.Struct, frozen=True):
+    status: str
+
+
+@get("/healthz", operation_id="Healthz", tags=["Operations"], summary="Liveness: the process serves requests")
+async def healthz() -> HealthStatus:
+    return HealthStatus("SERVING")
+
+
+@get(
+    "/readyz",
+    operation_id="Readyz",
+    tags=["Operations"],
+    summary="Readiness: the database answers and its migrations are applied",
+)
+async def readyz(request: Request[Any, Any, Any]) -> Response[Any]:
+    datastore = request.app.state.deps.datastore
+    try:
+        ready = await datastore.is_ready()
+    except Exception:  # noqa: BLE001 - any failure to answer means "not ready"; logged below
+        logging.getLogger("permsvc.api").warning("readiness check failed", exc_info=True)
+        ready = False
+    if ready:
+        return Response(HealthStatus("READY"), status_code=HTTP_200_OK)
+    return Response(
+        {"code": "unavailable", "message": "the database is unreachable or its migrations are not applied"},
+        status_code=503,
+    )
+
+
+@get("/metrics", operation_id="Metrics", tags=["Operations"], summary="Prometheus metrics", media_type=CONTENT_TYPE_LATEST)
+async def metrics_endpoint(request: Request[Any, Any, Any]) -> Response[bytes]:
+    metrics: Metrics = request.app.state.deps.metrics
+    return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+@get("/openapi.json", operation_id="OpenAPI", include_in_schema=False, cache=True)
+async def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """The OpenAPI 3.1 document (also at ``/docs/openapi.json``; the docs UI is ``/docs``)."""
+    return request.app.openapi_schema.to_schema()
