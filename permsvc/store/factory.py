@@ -1,0 +1,91 @@
+"""Builds the configured datastore from a URL: the one place that maps configuration to a backend.
+
+==============================================  =========================================================
+URL                                             backend
+==============================================  =========================================================
+``None`` / ``""``                               SQLite file ``<data_dir>/permsvc.db`` (the zero-setup default)
+``sqlite:///relative/path.db``                  SQLite file, relative to the working directory
+``sqlite:////absolute/path.db``                 SQLite file, absolute path
+``postgres://...`` / ``postgresql://...``       PostgreSQL (asyncpg pool)
+``memory:``                                     in-process, not durable (tests, demos)
+==============================================  =========================================================
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from permsvc.store.errors import StoreError
+
+if TYPE_CHECKING:
+    from permsvc.store.protocol import Datastore
+
+__all__ = (
+    "DEFAULT_DATA_DIR",
+    "DEFAULT_SQLITE_FILE",
+    "InvalidDatabaseUrlError",
+    "default_data_dir",
+    "open_datastore",
+    "sqlite_path",
+)
+
+DEFAULT_DATA_DIR = Path(".permsvc")
+"""Where the default SQLite file lives when neither ``data_dir`` nor ``PERMSVC_DATA_DIR`` is set."""
+
+DEFAULT_SQLITE_FILE = "permsvc.db"
+
+
+class InvalidDatabaseUrlError(StoreError):
+    """The database URL names no supported backend."""
+
+
+def default_data_dir() -> Path:
+    """``PERMSVC_DATA_DIR`` if set, else ``./.permsvc``."""
+    return Path(os.environ.get("PERMSVC_DATA_DIR") or DEFAULT_DATA_DIR)
+
+
+def sqlite_path(url: str | None, *, data_dir: Path) -> Path | None:
+    """The SQLite file ``url`` designates, or ``None`` when it designates another backend."""
+    if not url:
+        return data_dir / DEFAULT_SQLITE_FILE
+    if url.startswith("sqlite://"):
+        rest = url[len("sqlite://") :]
+        if not rest.startswith("/") or len(rest) < 2:
+            raise InvalidDatabaseUrlError(
+                f"invalid SQLite URL '{url}': use sqlite:///relative/file.db or sqlite:////absolute/file.db"
+            )
+        return Path(rest[1:])
+    return None
+
+
+async def open_datastore(url: str | None, *, data_dir: Path | None = None, migrate: bool = True) -> Datastore:
+    """Open the datastore ``url`` names (see the module table), applying pending migrations unless
+    ``migrate`` is false (then an outdated schema raises ``StorageUnavailableError``).
+
+    The caller owns the result and must ``await datastore.aclose()``.
+
+    Raises:
+        InvalidDatabaseUrlError: unsupported URL scheme.
+        StorageUnavailableError: the database cannot be reached or its schema is not current.
+    """
+    data_dir = default_data_dir() if data_dir is None else data_dir
+    path = sqlite_path(url, data_dir=data_dir)
+    if path is not None:
+        from permsvc.store.sqlite import SqliteDatastore
+
+        return await SqliteDatastore.open(path, migrate=migrate)
+    assert url is not None
+    if url.startswith(("postgres://", "postgresql://")):
+        from permsvc.store.postgres import PostgresDatastore
+
+        return await PostgresDatastore.open(url, migrate=migrate)
+    if url == "memory:":
+        from permsvc.store.memory import MemoryDatastore
+
+        return MemoryDatastore()
+    scheme = url.split(":", 1)[0] if ":" in url else url
+    raise InvalidDatabaseUrlError(
+        f"unsupported database URL scheme '{scheme}': use postgresql://..., sqlite:///path or memory:"
+    )

@@ -1,0 +1,57 @@
+"""Applies the PostgreSQL migrations (``permsvc/store/postgres/migrations/*.sql``).
+
+The whole run holds a session-level ``pg_advisory_lock`` on a fixed key, so of several processes
+starting together (replicas running ``permsvc serve``, or ``permsvc migrate`` twice) one applies
+the pending migrations and the others wait, then find nothing left to do. Each migration runs in
+its own transaction together with its ``schema_migrations`` row: it is applied entirely or not
+at all.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from permsvc.store.migrations import MigrationError, load_migrations
+from permsvc.store.postgres import queries as q
+
+if TYPE_CHECKING:
+    import asyncpg
+
+__all__ = ("migrate", "schema_versions")
+
+
+async def schema_versions(conn: asyncpg.Connection) -> tuple[int, int]:
+    """``(applied, latest)``: the highest applied version (0 for none) and the newest one shipped."""
+    latest = max((m.version for m in load_migrations("postgres")), default=0)
+    if not await conn.fetchval(q.MIGRATIONS_TABLE_EXISTS):
+        return 0, latest
+    return int(await conn.fetchval(q.SCHEMA_VERSION)), latest
+
+
+async def migrate(conn: asyncpg.Connection) -> list[int]:
+    """Apply pending migrations over ``conn``; returns the versions applied by this call.
+
+    Raises:
+        MigrationError: the database was migrated by a newer permsvc.
+    """
+    migrations = load_migrations("postgres")
+    await conn.execute("SELECT pg_advisory_lock($1)", q.MIGRATION_LOCK_KEY)
+    try:
+        await conn.execute(q.CREATE_MIGRATIONS_TABLE)
+        done = {r[0] for r in await conn.fetch(q.APPLIED_VERSIONS)}
+        applied_here: list[int] = []
+        for migration in migrations:
+            if migration.version in done:
+                continue
+            async with conn.transaction():
+                await conn.execute(migration.sql)
+                await conn.execute(q.RECORD_MIGRATION, migration.version, migration.name)
+            applied_here.append(migration.version)
+        applied, latest = await schema_versions(conn)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", q.MIGRATION_LOCK_KEY)
+    if applied > latest:
+        raise MigrationError(
+            f"the database schema is at version {applied}, newer than this permsvc knows ({latest}): upgrade permsvc"
+        )
+    return applied_here

@@ -1,0 +1,209 @@
+"""SQL of the PostgreSQL backend. Values are always bound as ``$n`` parameters; the only SQL built
+at run time appends fixed column predicates from :data:`READ_FILTER_COLUMNS` (Read filters)."""
+
+from __future__ import annotations
+
+__all__ = ()
+
+TUPLE_COLUMNS = (
+    "object_type, object_id, relation, user_type, user_id, user_relation, condition_name, condition_context::text"
+)
+_KEY_ARRAYS = "$2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]"
+_KEY_JOIN = (
+    "t.store_id = $1 AND t.object_type = k.object_type AND t.object_id = k.object_id AND t.relation = k.relation "
+    "AND t.user_type = k.user_type AND t.user_id = k.user_id AND t.user_relation = k.user_relation"
+)
+
+CREATE_STORE = (
+    "WITH s AS (INSERT INTO stores (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3) RETURNING id) "
+    "INSERT INTO store_revisions (store_id, revision) SELECT id, 0 FROM s"
+)
+GET_STORE = "SELECT id, name, created_at, updated_at, deleted_at FROM stores WHERE id = $1 AND deleted_at IS NULL"
+LIST_STORES = (
+    "SELECT id, name, created_at, updated_at, deleted_at FROM stores "
+    "WHERE deleted_at IS NULL AND id > $1 ORDER BY id LIMIT $2"
+)
+LIST_STORES_BY_NAME = (
+    "SELECT id, name, created_at, updated_at, deleted_at FROM stores "
+    "WHERE deleted_at IS NULL AND name = $3 AND id > $1 ORDER BY id LIMIT $2"
+)
+DELETE_STORE = "UPDATE stores SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL"
+
+# Taken first in every tuple write: the row lock serialises writers of one store until commit.
+LOCK_REVISION = (
+    "SELECT r.revision FROM store_revisions r JOIN stores s ON s.id = r.store_id "
+    "WHERE r.store_id = $1 AND s.deleted_at IS NULL FOR UPDATE OF r"
+)
+LIVE_STORE = "SELECT 1 FROM stores WHERE id = $1 AND deleted_at IS NULL"
+HEAD_REVISION = "SELECT revision FROM store_revisions WHERE store_id = $1"
+SET_REVISION = "UPDATE store_revisions SET revision = $2 WHERE store_id = $1"
+NOTIFY = "SELECT pg_notify('permsvc_changes', $1)"
+
+INSERT_MODEL = (
+    "INSERT INTO authorization_models (store_id, id, schema_version, model, dsl, created_at) "
+    "VALUES ($1, $2, $3, $4::jsonb, $5, $6)"
+)
+_MODEL_COLUMNS = "id, model::text, dsl, created_at"
+READ_MODEL = f"SELECT {_MODEL_COLUMNS} FROM authorization_models WHERE store_id = $1 AND id = $2"
+READ_LATEST_MODEL = f"SELECT {_MODEL_COLUMNS} FROM authorization_models WHERE store_id = $1 ORDER BY id DESC LIMIT 1"
+LIST_MODELS = (
+    f"SELECT {_MODEL_COLUMNS} FROM authorization_models WHERE store_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
+)
+MODEL_EXISTS = "SELECT 1 FROM authorization_models WHERE store_id = $1 AND id = $2"
+
+UPSERT_ASSERTIONS = (
+    "INSERT INTO assertions (store_id, model_id, assertions, updated_at) VALUES ($1, $2, $3::jsonb, $4) "
+    "ON CONFLICT (store_id, model_id) DO UPDATE SET assertions = excluded.assertions, updated_at = excluded.updated_at"
+)
+READ_ASSERTIONS = "SELECT assertions::text FROM assertions WHERE store_id = $1 AND model_id = $2"
+
+# -- engine reads: forward (object#relation -> users) and reverse (user -> objects) ---------------
+
+READ_TUPLE = (
+    f"SELECT {TUPLE_COLUMNS} FROM tuples WHERE store_id = $1 AND object_type = $2 AND object_id = $3 "
+    "AND relation = $4 AND user_type = $5 AND user_id = $6 AND user_relation = $7"
+)
+READ_USERSET_TUPLES = (
+    f"SELECT {TUPLE_COLUMNS} FROM tuples WHERE store_id = $1 AND object_type = $2 AND object_id = $3 "
+    "AND relation = $4 AND (user_relation <> '' OR user_id = '*')"
+)
+READ_OBJECT_RELATION = (
+    f"SELECT {TUPLE_COLUMNS} FROM tuples WHERE store_id = $1 AND object_type = $2 AND object_id = $3 AND relation = $4"
+)
+READ_STARTING_WITH_USER = (
+    "SELECT t.object_type, t.object_id, t.relation, t.user_type, t.user_id, t.user_relation, t.condition_name, "
+    "t.condition_context::text FROM tuples t "
+    "JOIN unnest($4::text[], $5::text[], $6::text[]) AS u(user_type, user_id, user_relation) "
+    "ON t.user_type = u.user_type AND t.user_id = u.user_id AND t.user_relation = u.user_relation "
+    "WHERE t.store_id = $1 AND t.object_type = $2 AND t.relation = $3"
+)
+READ_STARTING_WITH_USER_OBJECTS = READ_STARTING_WITH_USER + " AND t.object_id = ANY($7::text[])"
+
+# -- writes (<= a few hundred operations: arrays of keys, one statement each) ---------------------
+
+FIND_TUPLES = (
+    "SELECT k.ord, t.condition_name, t.condition_context::text "
+    f"FROM unnest({_KEY_ARRAYS}) WITH ORDINALITY AS k(object_type, object_id, relation, user_type, user_id, "
+    f"user_relation, ord) JOIN tuples t ON {_KEY_JOIN}"
+)
+DELETE_TUPLES = (
+    f"DELETE FROM tuples t USING unnest({_KEY_ARRAYS}) AS k(object_type, object_id, relation, user_type, user_id, "
+    f"user_relation) WHERE {_KEY_JOIN}"
+)
+INSERT_TUPLES = (
+    "INSERT INTO tuples (store_id, object_type, object_id, relation, user_type, user_id, user_relation, "
+    "condition_name, condition_context, revision, inserted_at) "
+    "SELECT $1, k.object_type, k.object_id, k.relation, k.user_type, k.user_id, k.user_relation, k.condition_name, "
+    "k.condition_context::jsonb, $10, $11 "
+    f"FROM unnest({_KEY_ARRAYS}, $8::text[], $9::text[]) WITH ORDINALITY AS k(object_type, object_id, relation, "
+    "user_type, user_id, user_relation, condition_name, condition_context, ord) ORDER BY k.ord"
+)
+INSERT_CHANGES = (
+    "INSERT INTO changelog (store_id, revision, seq, operation, object_type, object_id, relation, user_type, "
+    "user_id, user_relation, condition_name, condition_context, committed_at) "
+    "SELECT $1, $11, k.ord, k.operation, k.object_type, k.object_id, k.relation, k.user_type, k.user_id, "
+    "k.user_relation, k.condition_name, k.condition_context::jsonb, $12 "
+    f"FROM unnest({_KEY_ARRAYS}, $8::text[], $9::text[], $10::text[]) WITH ORDINALITY AS k(object_type, object_id, "
+    "relation, user_type, user_id, user_relation, condition_name, condition_context, operation, ord)"
+)
+
+# -- Read API ---------------------------------------------------------------------------------------
+
+READ_FILTER_COLUMNS = ("object_type", "object_id", "relation", "user_type", "user_id", "user_relation")
+"""The only identifiers a Read filter may add predicates on."""
+READ_PAGE_HEAD = (
+    "SELECT seq, inserted_at, object_type, object_id, relation, user_type, user_id, user_relation, "
+    "condition_name, condition_context::text FROM tuples WHERE store_id = $1 AND seq > $2"
+)
+READ_PAGE_TAIL = " ORDER BY seq LIMIT "
+BULK_DELETE_HEAD = "WITH del AS (DELETE FROM tuples WHERE store_id = $1"
+BULK_DELETE_TAIL = (
+    " RETURNING seq, object_type, object_id, relation, user_type, user_id, user_relation, condition_name, "
+    "condition_context) "
+    "INSERT INTO changelog (store_id, revision, seq, operation, object_type, object_id, relation, user_type, "
+    "user_id, user_relation, condition_name, condition_context, committed_at) "
+    "SELECT $1, $2, row_number() OVER (ORDER BY seq), 'delete', object_type, object_id, relation, user_type, "
+    "user_id, user_relation, condition_name, condition_context, $3 FROM del"
+)
+
+# -- changelog --------------------------------------------------------------------------------------
+
+_CHANGE_COLUMNS = (
+    "revision, seq, operation, committed_at, object_type, object_id, relation, user_type, user_id, user_relation, "
+    "condition_name, condition_context::text"
+)
+READ_CHANGES_AFTER = (
+    f"SELECT {_CHANGE_COLUMNS} FROM changelog WHERE store_id = $1 AND (revision, seq) > ($2, $3) "
+    "ORDER BY revision, seq LIMIT $4"
+)
+READ_CHANGES_AFTER_TYPE = (
+    f"SELECT {_CHANGE_COLUMNS} FROM changelog WHERE store_id = $1 AND object_type = $5 AND (revision, seq) > ($2, $3) "
+    "ORDER BY revision, seq LIMIT $4"
+)
+READ_CHANGES_SINCE_TIME = (
+    f"SELECT {_CHANGE_COLUMNS} FROM changelog WHERE store_id = $1 AND committed_at >= $2 "
+    "ORDER BY revision, seq LIMIT $3"
+)
+READ_CHANGES_SINCE_TIME_TYPE = (
+    f"SELECT {_CHANGE_COLUMNS} FROM changelog WHERE store_id = $1 AND object_type = $4 AND committed_at >= $2 "
+    "ORDER BY revision, seq LIMIT $3"
+)
+# Everything after revision $2 up to and including the revision of the $3-th change after it, so a
+# revision is never split across calls.
+CHANGES_SINCE = (
+    f"SELECT {_CHANGE_COLUMNS} FROM changelog WHERE store_id = $1 AND revision > $2 AND revision <= COALESCE("
+    "(SELECT revision FROM changelog WHERE store_id = $1 AND revision > $2 ORDER BY revision, seq "
+    "OFFSET $3 LIMIT 1), 9223372036854775807) ORDER BY revision, seq"
+)
+
+# -- bulk import: COPY into a session temp table, then one INSERT ... ON CONFLICT ------------------
+
+BULK_CREATE_STAGING = (
+    "CREATE TEMP TABLE bulk_staging (ord bigint, object_type text, object_id text, relation text, user_type text, "
+    "user_id text, user_relation text, condition_name text, condition_context jsonb) ON COMMIT DROP"
+)
+BULK_STAGING_COLUMNS = (
+    "ord", "object_type", "object_id", "relation", "user_type", "user_id", "user_relation", "condition_name",
+    "condition_context",
+)
+BULK_INSERT = (
+    "WITH ins AS (INSERT INTO tuples (store_id, object_type, object_id, relation, user_type, user_id, user_relation, "
+    "condition_name, condition_context, revision, inserted_at) "
+    "SELECT $1, object_type, object_id, relation, user_type, user_id, user_relation, condition_name, "
+    "condition_context, $2, $3 FROM bulk_staging ORDER BY ord ON CONFLICT DO NOTHING "
+    "RETURNING seq, object_type, object_id, relation, user_type, user_id, user_relation, condition_name, "
+    "condition_context) "
+    "INSERT INTO changelog (store_id, revision, seq, operation, object_type, object_id, relation, user_type, "
+    "user_id, user_relation, condition_name, condition_context, committed_at) "
+    "SELECT $1, $2, row_number() OVER (ORDER BY seq), 'write', object_type, object_id, relation, user_type, "
+    "user_id, user_relation, condition_name, condition_context, $3 FROM ins"
+)
+_STAGING_JOIN = (
+    "JOIN tuples t ON t.store_id = $1 AND t.object_type = s.object_type AND t.object_id = s.object_id "
+    "AND t.relation = s.relation AND t.user_type = s.user_type AND t.user_id = s.user_id "
+    "AND t.user_relation = s.user_relation"
+)
+# A staged tuple matching a row this import ($2 = its revision) did not write: stored before.
+BULK_PREEXISTING = (
+    "SELECT s.object_type, s.object_id, s.relation, s.user_type, s.user_id, s.user_relation "
+    f"FROM bulk_staging s {_STAGING_JOIN} WHERE t.revision <> $2 ORDER BY s.ord LIMIT 1"
+)
+BULK_CONFLICT = (
+    "SELECT s.object_type, s.object_id, s.relation, s.user_type, s.user_id, s.user_relation, s.condition_name, "
+    f"s.condition_context::text FROM bulk_staging s {_STAGING_JOIN} "
+    "WHERE t.condition_name IS DISTINCT FROM s.condition_name "
+    "OR t.condition_context IS DISTINCT FROM s.condition_context ORDER BY s.ord LIMIT 1"
+)
+
+# -- migrations -------------------------------------------------------------------------------------
+
+MIGRATION_LOCK_KEY = 0x7065726D73766301
+"""``pg_advisory_lock`` key held while migrating ("permsvc" + 1), so concurrent migrators queue."""
+CREATE_MIGRATIONS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations "
+    "(version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+)
+APPLIED_VERSIONS = "SELECT version FROM schema_migrations"
+RECORD_MIGRATION = "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)"
+MIGRATIONS_TABLE_EXISTS = "SELECT to_regclass('schema_migrations') IS NOT NULL"
+SCHEMA_VERSION = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"

@@ -1,0 +1,511 @@
+"""PostgresDatastore: the production backend (asyncpg pool, parameterized SQL only).
+
+Write path: every tuple write is one transaction that first locks the store's
+``store_revisions`` row (``SELECT ... FOR UPDATE``). Writers of one store therefore run one after
+the other until commit, each reading the previous one's committed state, so revision order is
+commit order and the changelog has no gaps. Writers of different stores never wait for each other.
+The transaction ends with ``pg_notify('permsvc_changes', '<store_id>:<revision>')``, delivered
+only if it commits, which followers (the in-memory index) LISTEN to.
+
+Read path: each read borrows a pool connection for one statement. Reads run in READ COMMITTED
+and see every write acknowledged before they started.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
+from typing import Any
+
+import asyncpg
+
+from permsvc.core.refs import TupleKey
+from permsvc.core.revision import Revision
+from permsvc.core.ulid import new_ulid
+from permsvc.model.schema import AuthorizationModel
+from permsvc.store.errors import (
+    InvalidContinuationTokenError,
+    InvalidWriteInputError,
+    ModelNotFoundError,
+    StorageUnavailableError,
+    StoreNotFoundError,
+)
+from permsvc.store.postgres import queries as q
+from permsvc.store.postgres.migrate import migrate as apply_migrations
+from permsvc.store.postgres.migrate import schema_versions
+from permsvc.store.protocol import (
+    Assertion,
+    OnDuplicate,
+    OnMissing,
+    Page,
+    ReadFilter,
+    StoreInfo,
+    StoredModel,
+    StoredTuple,
+    TupleChange,
+    WriteResult,
+)
+from permsvc.store.rows import (
+    TupleColumns,
+    changes_token,
+    condition_conflict,
+    decode_assertions,
+    decode_changes_token,
+    decode_model,
+    encode_assertions,
+    encode_context,
+    encode_model,
+    exists_message,
+    key_from_columns,
+    missing_message,
+    split_filter_user,
+    to_columns,
+)
+from permsvc.store.tokens import decode_page_token, encode_page_token
+
+__all__ = ("PostgresDatastore",)
+
+_BULK_CHUNK = 50_000
+DEFAULT_POOL_MIN_SIZE = 1
+DEFAULT_POOL_MAX_SIZE = 10
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _store_info(row: asyncpg.Record) -> StoreInfo:
+    return StoreInfo(id=row[0], name=row[1], created_at=row[2], updated_at=row[3], deleted_at=row[4])
+
+
+def _stored_model(row: asyncpg.Record) -> StoredModel:
+    return StoredModel(id=row[0], model=decode_model(row[1], row[0]), dsl=row[2], created_at=row[3])
+
+
+def _key(row: asyncpg.Record, start: int = 0) -> TupleKey:
+    return key_from_columns(*row[start : start + 8])
+
+
+def _change(row: asyncpg.Record) -> TupleChange:
+    return TupleChange(key=_key(row, 4), operation=row[2], timestamp=row[3], revision=row[0])
+
+
+def _key_arrays(columns: Sequence[TupleColumns]) -> list[list[str]]:
+    return [list(c) for c in zip(*columns, strict=True)] if columns else [[] for _ in range(6)]
+
+
+def _filter_sql(head: str, f: ReadFilter, first: int) -> tuple[str, list[Any]]:
+    """``head`` plus one predicate per filter field; placeholders are numbered from ``first``."""
+    values: dict[str, str] = {}
+    if f.object_type:
+        values["object_type"] = f.object_type
+        if f.object_id:
+            values["object_id"] = f.object_id
+    if f.relation:
+        values["relation"] = f.relation
+    if f.user:
+        values.update(zip(("user_type", "user_id", "user_relation"), split_filter_user(f.user), strict=True))
+    sql = head
+    params: list[Any] = []
+    for column in q.READ_FILTER_COLUMNS:
+        if column in values:
+            params.append(values[column])
+            sql += f" AND {column} = ${first + len(params) - 1}"
+    return sql, params
+
+
+class PostgresDatastore:
+    """A :class:`~permsvc.store.protocol.Datastore` and
+    :class:`~permsvc.store.protocol.BulkTupleWriter` over a PostgreSQL database. Build with
+    :meth:`open`."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def open(
+        cls,
+        url: str,
+        *,
+        migrate: bool = True,
+        min_size: int = DEFAULT_POOL_MIN_SIZE,
+        max_size: int = DEFAULT_POOL_MAX_SIZE,
+    ) -> PostgresDatastore:
+        """Connect a pool to ``url`` (``postgres://`` or ``postgresql://``).
+
+        With ``migrate`` pending migrations are applied first; without it, a schema that is not
+        current raises :class:`StorageUnavailableError` naming ``permsvc migrate``.
+        """
+        try:
+            pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, reset=_reset_connection)
+        except (OSError, asyncpg.PostgresError) as err:
+            raise StorageUnavailableError(f"cannot connect to PostgreSQL: {err}") from err
+        store = cls(pool)
+        try:
+            async with pool.acquire() as conn:
+                if migrate:
+                    await apply_migrations(conn)
+                applied, latest = await schema_versions(conn)
+            if applied != latest:
+                raise StorageUnavailableError(
+                    f"the PostgreSQL schema is at version {applied}, this permsvc needs {latest}: run `permsvc migrate`"
+                )
+        except BaseException:
+            await pool.close()
+            raise
+        return store
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self._pool
+
+    async def _require_store(self, conn: asyncpg.Connection | asyncpg.Pool, store_id: str) -> None:
+        if await conn.fetchval(q.LIVE_STORE, store_id) is None:
+            raise StoreNotFoundError(store_id)
+
+    @staticmethod
+    async def _lock_revision(conn: asyncpg.Connection, store_id: str) -> Revision:
+        revision = await conn.fetchval(q.LOCK_REVISION, store_id)
+        if revision is None:
+            raise StoreNotFoundError(store_id)
+        return int(revision)
+
+    @staticmethod
+    async def _commit_revision(conn: asyncpg.Connection, store_id: str, revision: Revision) -> None:
+        await conn.execute(q.SET_REVISION, store_id, revision)
+        await conn.execute(q.NOTIFY, f"{store_id}:{revision}")
+
+    # -- stores ---------------------------------------------------------------------------------
+
+    async def create_store(self, name: str) -> StoreInfo:
+        store_id, now = new_ulid(), _now()
+        await self._pool.execute(q.CREATE_STORE, store_id, name, now)
+        return StoreInfo(id=store_id, name=name, created_at=now, updated_at=now)
+
+    async def get_store(self, store_id: str) -> StoreInfo:
+        row = await self._pool.fetchrow(q.GET_STORE, store_id)
+        if row is None:
+            raise StoreNotFoundError(store_id)
+        return _store_info(row)
+
+    async def list_stores(self, *, page_size: int, continuation_token: str = "", name: str = "") -> Page[StoreInfo]:
+        after = decode_page_token(continuation_token, kind="stores")["a"] if continuation_token else ""
+        if not isinstance(after, str):
+            raise InvalidContinuationTokenError()
+        if name:
+            rows = await self._pool.fetch(q.LIST_STORES_BY_NAME, after, page_size + 1, name)
+        else:
+            rows = await self._pool.fetch(q.LIST_STORES, after, page_size + 1)
+        items = [_store_info(r) for r in rows[:page_size]]
+        more = len(rows) > page_size
+        return Page(items, encode_page_token({"k": "stores", "a": items[-1].id}) if more else "")
+
+    async def delete_store(self, store_id: str) -> None:
+        await self._pool.execute(q.DELETE_STORE, store_id, _now())
+
+    # -- models ---------------------------------------------------------------------------------
+
+    async def write_model(self, store_id: str, model: AuthorizationModel, *, dsl: str = "") -> StoredModel:
+        model_id, now, raw = new_ulid(), _now(), encode_model(model)
+        async with self._pool.acquire() as conn, conn.transaction():
+            await self._require_store(conn, store_id)
+            await conn.execute(q.INSERT_MODEL, store_id, model_id, model.schema_version, raw, dsl, now)
+        return StoredModel(id=model_id, model=decode_model(raw, model_id), created_at=now, dsl=dsl)
+
+    async def read_model(self, store_id: str, model_id: str) -> StoredModel:
+        await self._require_store(self._pool, store_id)
+        row = await self._pool.fetchrow(q.READ_MODEL, store_id, model_id)
+        if row is None:
+            raise ModelNotFoundError(model_id)
+        return _stored_model(row)
+
+    async def read_latest_model(self, store_id: str) -> StoredModel | None:
+        await self._require_store(self._pool, store_id)
+        row = await self._pool.fetchrow(q.READ_LATEST_MODEL, store_id)
+        return None if row is None else _stored_model(row)
+
+    async def list_models(self, store_id: str, *, page_size: int, continuation_token: str = "") -> Page[StoredModel]:
+        before = decode_page_token(continuation_token, kind="models")["b"] if continuation_token else "~"
+        if not isinstance(before, str):
+            raise InvalidContinuationTokenError()
+        await self._require_store(self._pool, store_id)
+        rows = await self._pool.fetch(q.LIST_MODELS, store_id, before, page_size + 1)
+        items = [_stored_model(r) for r in rows[:page_size]]
+        token = encode_page_token({"k": "models", "b": items[-1].id}) if len(rows) > page_size else ""
+        return Page(items, token)
+
+    # -- assertions -----------------------------------------------------------------------------
+
+    async def write_assertions(self, store_id: str, model_id: str, assertions: Sequence[Assertion]) -> None:
+        raw = encode_assertions(tuple(assertions))
+        async with self._pool.acquire() as conn, conn.transaction():
+            await self._require_store(conn, store_id)
+            if await conn.fetchval(q.MODEL_EXISTS, store_id, model_id) is None:
+                raise ModelNotFoundError(model_id)
+            await conn.execute(q.UPSERT_ASSERTIONS, store_id, model_id, raw, _now())
+
+    async def read_assertions(self, store_id: str, model_id: str) -> list[Assertion]:
+        await self._require_store(self._pool, store_id)
+        if await self._pool.fetchval(q.MODEL_EXISTS, store_id, model_id) is None:
+            raise ModelNotFoundError(model_id)
+        raw = await self._pool.fetchval(q.READ_ASSERTIONS, store_id, model_id)
+        return [] if raw is None else decode_assertions(raw)
+
+    # -- tuples: write --------------------------------------------------------------------------
+
+    async def write(
+        self,
+        store_id: str,
+        *,
+        deletes: Sequence[TupleKey] = (),
+        writes: Sequence[TupleKey] = (),
+        on_duplicate: OnDuplicate = "error",
+        on_missing: OnMissing = "error",
+    ) -> WriteResult:
+        delete_cols = [to_columns(k) for k in deletes]
+        write_cols = [to_columns(k) for k in writes]
+        async with self._pool.acquire() as conn, conn.transaction():
+            revision = await self._lock_revision(conn, store_id)
+            to_delete: list[tuple[TupleColumns, TupleKey]] = []
+            deleted: set[tuple[str, str, str]] = set()
+            if deletes:
+                found = {r[0]: r for r in await conn.fetch(q.FIND_TUPLES, store_id, *_key_arrays(delete_cols))}
+                for i, key in enumerate(deletes, start=1):
+                    row = found.get(i)
+                    if row is None:
+                        if on_missing == "error":
+                            raise InvalidWriteInputError(missing_message(key))
+                        continue
+                    to_delete.append((delete_cols[i - 1], key_from_columns(*delete_cols[i - 1], row[1], row[2])))
+                    deleted.add(key.key)
+            to_write: list[tuple[TupleColumns, TupleKey]] = []
+            if writes:
+                found = {r[0]: r for r in await conn.fetch(q.FIND_TUPLES, store_id, *_key_arrays(write_cols))}
+                for i, key in enumerate(writes, start=1):
+                    row = found.get(i)
+                    if row is not None and key.key not in deleted:
+                        if on_duplicate == "error":
+                            raise InvalidWriteInputError(exists_message(key))
+                        if key_from_columns(*write_cols[i - 1], row[1], row[2]).condition != key.condition:
+                            raise condition_conflict(key)
+                        continue
+                    to_write.append((write_cols[i - 1], key))
+            if not to_delete and not to_write:
+                return WriteResult(revision=revision, changed=0)
+            revision += 1
+            now = _now()
+            if to_delete:
+                await conn.execute(q.DELETE_TUPLES, store_id, *_key_arrays([c for c, _ in to_delete]))
+            if to_write:
+                await conn.execute(
+                    q.INSERT_TUPLES,
+                    store_id,
+                    *_key_arrays([c for c, _ in to_write]),
+                    [None if k.condition is None else k.condition.name for _, k in to_write],
+                    [encode_context(k.condition) for _, k in to_write],
+                    revision,
+                    now,
+                )
+            changes = [(c, k, "delete") for c, k in to_delete] + [(c, k, "write") for c, k in to_write]
+            await conn.execute(
+                q.INSERT_CHANGES,
+                store_id,
+                *_key_arrays([c for c, _, _ in changes]),
+                [None if k.condition is None else k.condition.name for _, k, _ in changes],
+                [encode_context(k.condition) for _, k, _ in changes],
+                [op for _, _, op in changes],
+                revision,
+                now,
+            )
+            await self._commit_revision(conn, store_id, revision)
+        return WriteResult(revision=revision, changed=len(changes))
+
+    # -- tuples: bulk ---------------------------------------------------------------------------
+
+    async def bulk_write(
+        self,
+        store_id: str,
+        tuples: Iterable[TupleKey] | AsyncIterable[TupleKey],
+        *,
+        on_duplicate: OnDuplicate = "ignore",
+    ) -> WriteResult:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(q.BULK_CREATE_STAGING)
+            staged = 0
+            async for chunk in _staging_chunks(tuples):
+                await conn.copy_records_to_table("bulk_staging", records=chunk, columns=q.BULK_STAGING_COLUMNS)
+                staged += len(chunk)
+            # Staged before taking the lock, so a slow producer does not hold up other writers.
+            revision = await self._lock_revision(conn, store_id)
+            now = _now()
+            status = await conn.execute(q.BULK_INSERT, store_id, revision + 1, now)
+            inserted = int(status.rsplit(" ", 1)[-1])
+            if inserted < staged:
+                if on_duplicate == "error":
+                    row = await conn.fetchrow(q.BULK_PREEXISTING, store_id, revision + 1)
+                    if row is not None:
+                        raise InvalidWriteInputError(exists_message(key_from_columns(*row, None, None)))
+                row = await conn.fetchrow(q.BULK_CONFLICT, store_id)
+                if row is not None:
+                    raise condition_conflict(_key(row))
+            if inserted == 0:
+                return WriteResult(revision=revision, changed=0)
+            await self._commit_revision(conn, store_id, revision + 1)
+        return WriteResult(revision=revision + 1, changed=inserted)
+
+    async def bulk_delete(self, store_id: str, filter: ReadFilter) -> WriteResult:
+        sql, params = _filter_sql(q.BULK_DELETE_HEAD, filter, first=4)
+        async with self._pool.acquire() as conn, conn.transaction():
+            revision = await self._lock_revision(conn, store_id)
+            status = await conn.execute(sql + q.BULK_DELETE_TAIL, store_id, revision + 1, _now(), *params)
+            deleted = int(status.rsplit(" ", 1)[-1])
+            if deleted == 0:
+                return WriteResult(revision=revision, changed=0)
+            await self._commit_revision(conn, store_id, revision + 1)
+        return WriteResult(revision=revision + 1, changed=deleted)
+
+    # -- tuples: read ---------------------------------------------------------------------------
+
+    async def head_revision(self, store_id: str) -> Revision:
+        revision = await self._pool.fetchval(q.HEAD_REVISION, store_id)
+        return 0 if revision is None else int(revision)
+
+    async def read_user_tuple(self, store_id: str, object: str, relation: str, user: str) -> TupleKey | None:
+        cols = to_columns(TupleKey(object=object, relation=relation, user=user))
+        row = await self._pool.fetchrow(q.READ_TUPLE, store_id, *cols)
+        return None if row is None else _key(row)
+
+    async def read_userset_tuples(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+        object_type, _, object_id = object.partition(":")
+        rows = await self._pool.fetch(q.READ_USERSET_TUPLES, store_id, object_type, object_id, relation)
+        return [_key(r) for r in rows]
+
+    async def read_object_relation(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+        object_type, _, object_id = object.partition(":")
+        rows = await self._pool.fetch(q.READ_OBJECT_RELATION, store_id, object_type, object_id, relation)
+        return [_key(r) for r in rows]
+
+    async def read_starting_with_user(
+        self,
+        store_id: str,
+        object_type: str,
+        relation: str,
+        users: Sequence[str],
+        object_ids: Sequence[str] | None = None,
+    ) -> Sequence[TupleKey]:
+        if not users:
+            return []
+        split = [split_filter_user(u) for u in dict.fromkeys(users)]
+        arrays = [list(c) for c in zip(*split, strict=True)]
+        if object_ids is None:
+            rows = await self._pool.fetch(q.READ_STARTING_WITH_USER, store_id, object_type, relation, *arrays)
+        else:
+            rows = await self._pool.fetch(
+                q.READ_STARTING_WITH_USER_OBJECTS, store_id, object_type, relation, *arrays, list(object_ids)
+            )
+        return [_key(r) for r in rows]
+
+    async def read_page(
+        self, store_id: str, filter: ReadFilter, *, page_size: int, continuation_token: str = ""
+    ) -> Page[StoredTuple]:
+        after = decode_page_token(continuation_token, kind="read")["s"] if continuation_token else 0
+        if not isinstance(after, int):
+            raise InvalidContinuationTokenError()
+        sql, params = _filter_sql(q.READ_PAGE_HEAD, filter, first=3)
+        sql += q.READ_PAGE_TAIL + f"${3 + len(params)}"
+        await self._require_store(self._pool, store_id)
+        rows = await self._pool.fetch(sql, store_id, after, *params, page_size + 1)
+        page = rows[:page_size]
+        token = encode_page_token({"k": "read", "s": page[-1][0]}) if len(rows) > page_size else ""
+        return Page([StoredTuple(key=_key(r, 2), timestamp=r[1]) for r in page], token)
+
+    # -- changelog ------------------------------------------------------------------------------
+
+    async def read_changes(
+        self,
+        store_id: str,
+        *,
+        object_type: str = "",
+        start_time: dt.datetime | None = None,
+        page_size: int,
+        continuation_token: str = "",
+    ) -> Page[TupleChange]:
+        position = decode_changes_token(continuation_token, object_type) if continuation_token else None
+        await self._require_store(self._pool, store_id)
+        if position is not None or start_time is None:
+            revision, seq = position or (0, 0)
+            if object_type:
+                rows = await self._pool.fetch(q.READ_CHANGES_AFTER_TYPE, store_id, revision, seq, page_size, object_type)
+            else:
+                rows = await self._pool.fetch(q.READ_CHANGES_AFTER, store_id, revision, seq, page_size)
+        else:
+            if start_time.tzinfo is None:
+                start_time = start_time.replace(tzinfo=dt.UTC)
+            if object_type:
+                rows = await self._pool.fetch(q.READ_CHANGES_SINCE_TIME_TYPE, store_id, start_time, page_size, object_type)
+            else:
+                rows = await self._pool.fetch(q.READ_CHANGES_SINCE_TIME, store_id, start_time, page_size)
+        if not rows:
+            return Page([], continuation_token)
+        last = rows[-1]
+        return Page([_change(r) for r in rows], changes_token(object_type, last[0], last[1]))
+
+    async def changes_since(self, store_id: str, revision: Revision, *, limit: int) -> Sequence[TupleChange]:
+        rows = await self._pool.fetch(q.CHANGES_SINCE, store_id, revision, max(limit, 1) - 1)
+        return [_change(r) for r in rows]
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def is_ready(self) -> bool:
+        try:
+            async with self._pool.acquire() as conn:
+                applied, latest = await schema_versions(conn)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            return False
+        return applied == latest
+
+    async def aclose(self) -> None:
+        await self._pool.close()
+
+
+async def _reset_connection(conn: asyncpg.Connection) -> None:
+    """Pool release hook replacing asyncpg's default reset query, which costs one round trip per
+    query (measured sequentially: 277 -> 141 µs per point read). Nothing here leaves session state behind:
+    locks are transaction-scoped (the migration lock is released in ``finally``), staging tables
+    drop at commit, and nothing LISTENs on pooled connections."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
+async def _staging_chunks(
+    tuples: Iterable[TupleKey] | AsyncIterable[TupleKey],
+) -> AsyncIterator[list[tuple[Any, ...]]]:
+    """Rows for ``bulk_staging`` (input position first), in chunks that bound client memory."""
+    chunk: list[tuple[Any, ...]] = []
+    ordinal = 0
+    if isinstance(tuples, AsyncIterable):
+        async for key in tuples:
+            ordinal += 1
+            chunk.append(_staging_row(ordinal, key))
+            if len(chunk) >= _BULK_CHUNK:
+                yield chunk
+                chunk = []
+    else:
+        for key in tuples:
+            ordinal += 1
+            chunk.append(_staging_row(ordinal, key))
+            if len(chunk) >= _BULK_CHUNK:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
+
+
+def _staging_row(ordinal: int, key: TupleKey) -> tuple[Any, ...]:
+    condition = key.condition
+    return (
+        ordinal,
+        *to_columns(key),
+        None if condition is None else condition.name,
+        encode_context(condition),
+    )
