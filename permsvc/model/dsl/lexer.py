@@ -9,7 +9,7 @@ general-purpose lexer in three ways that follow OpenFGA's grammar (``OpenFGALexe
 - ``{`` opens a condition body, which is not tokenised: everything up to the first ``}`` outside a
   string literal or ``//`` comment becomes one ``CEL`` token, trimmed the way OpenFGA trims it
   (leading blanks dropped; a trailing run of blanks dropped when it contains a line break;
-  ``//`` comments removed).
+  spaces at the end of inner lines dropped; ``//`` comments removed).
 
 Line breaks are significant (they end declarations), so they are tokens; runs of blank and
 comment-only lines collapse into one ``NEWLINE``.
@@ -61,14 +61,20 @@ _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)*")
 _NAME_CHAR = re.compile(r"[A-Za-z0-9_\-]")
 _PUNCT = frozenset(":,[]()#*<>}")
 _BLANK = " \t\f"
+_LINE_END = re.compile(r"[\r\n]")
+_BREAKS = re.compile(r"\r\n|\r|\n")
+
+
+_SPACES_BEFORE_BREAK = re.compile(r" +\n")
 
 
 def _trim_expression(raw: str) -> str:
-    body = raw.lstrip(" \t\f\n")
-    stripped = body.rstrip(" \t\f\n")
-    if "\n" in body[len(stripped):]:
+    body = raw.lstrip(" \t\f\r\n")
+    stripped = body.rstrip(" \t\f\r\n")
+    if _LINE_END.search(body, len(stripped)):
         body = stripped
-    return _remove_comments(body)
+    # OpenFGA drops spaces (not tabs) that end a line inside the expression, before comments go.
+    return _remove_comments(_SPACES_BEFORE_BREAK.sub("\n", body))
 
 
 def _remove_comments(body: str) -> str:
@@ -143,14 +149,16 @@ class _Lexer:
                 self.i += 1
                 space = True
                 continue
-            if c == "\n":
+            if c in "\r\n":
+                if c == "\r" and text.startswith("\n", i + 1):
+                    i += 1
                 self.newline(i)
-                self.i += 1
+                self.i = i + 1
                 space = True
                 continue
             if c == "#" and space:
-                nl = text.find("\n", i)
-                self.i = n if nl < 0 else nl
+                m = _LINE_END.search(text, i)
+                self.i = m.start() if m else n
                 continue
             if c == "{":
                 self.emit(Kind.PUNCT, "{", i, space=space)
@@ -209,10 +217,10 @@ class _Lexer:
                 j += 1
         line, column = self.line, self.col(start)
         self.tokens.append(Token(Kind.CEL, _trim_expression(text[start:j]), line, column))
-        breaks = text.count("\n", start, j)
+        breaks = list(_BREAKS.finditer(text, start, j))
         if breaks:
-            self.line += breaks
-            self.line_start = text.rfind("\n", start, j) + 1
+            self.line += len(breaks)
+            self.line_start = breaks[-1].end()
         self.i = j
         if j >= n:
             # A stand-in '}' lets the parser finish the declaration: the one error is reported here.
@@ -233,6 +241,6 @@ def tokenize(text: str, file: str = "") -> tuple[list[Token], list[ModelIssue]]:
 
     Line breaks may be ``\\n``, ``\\r\\n`` or ``\\r``. The token list always ends with ``EOF``.
     """
-    lexer = _Lexer(text.replace("\r\n", "\n").replace("\r", "\n"), file)
+    lexer = _Lexer(text, file)
     lexer.run()
     return lexer.tokens, lexer.issues

@@ -66,7 +66,13 @@ def _param_type(p: ConditionParam) -> str:
 
 def _condition(c: Condition) -> list[str]:
     params = ", ".join(f"{name}: {_param_type(p)}" for name, p in c.parameters.items())
-    return [f"condition {c.name}({params}) {{", f"  {c.expression}", "}" + _source_comment(c.module, c.source_file)]
+    head = f"condition {c.name}({params}) {{"
+    tail = "}" + _source_comment(c.module, c.source_file)
+    if c.expression[-1:].isspace():
+        # Blanks before a line break are not part of an expression when it is read back, so an
+        # expression ending in blanks is printed inline: '{ expr }' keeps them.
+        return [f"{head} {c.expression}{tail}"]
+    return [head, f"  {c.expression}", tail]
 
 
 def print_dsl(model: AuthorizationModel) -> str:
