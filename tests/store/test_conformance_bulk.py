@@ -1,0 +1,210 @@
+"""The bulk paths (BulkTupleWriter), and a differential check against the memory reference."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+
+import pytest
+
+from permsvc.core.refs import TupleCondition, TupleKey, parse_tuple
+from permsvc.core.ulid import new_ulid
+from permsvc.store.errors import (
+    InvalidWriteInputError,
+    StoreError,
+    StoreNotFoundError,
+    TupleConditionConflictError,
+)
+from permsvc.store.memory import MemoryDatastore
+from permsvc.store.protocol import BulkTupleWriter, Datastore, ReadFilter
+
+
+def t(value: str, condition: str = "", context: dict | None = None) -> TupleKey:
+    key = parse_tuple(value)
+    if not condition:
+        return key
+    return TupleKey(
+        object=key.object, relation=key.relation, user=key.user, condition=TupleCondition(name=condition, context=context)
+    )
+
+
+async def _everything(datastore: Datastore, store_id: str) -> list[TupleKey]:
+    out: list[TupleKey] = []
+    token = ""
+    while True:
+        page = await datastore.read_page(store_id, ReadFilter(), page_size=100, continuation_token=token)
+        out.extend(s.key for s in page.items)
+        token = page.continuation_token
+        if not token:
+            return out
+
+
+async def _changes(datastore: Datastore, store_id: str) -> list[tuple[int, str, TupleKey]]:
+    return [(c.revision, c.operation, c.key) for c in await datastore.changes_since(store_id, 0, limit=100_000)]
+
+
+def test_every_backend_is_a_bulk_writer(datastore: Datastore) -> None:
+    assert isinstance(datastore, BulkTupleWriter)
+
+
+async def test_bulk_write_is_one_revision(datastore: Datastore) -> None:
+    store = await datastore.create_store("b")
+    await datastore.write(store.id, writes=[t("doc:0#viewer@user:0")])
+    keys = [t(f"doc:{i}#viewer@user:{i % 7}") for i in range(1500)] + [t("doc:c#viewer@user:c", "cond", {"a": [1]})]
+    result = await datastore.bulk_write(store.id, keys)
+    assert (result.revision, result.changed) == (2, len(keys) - 1)
+    assert await datastore.head_revision(store.id) == 2
+    assert await _everything(datastore, store.id) == keys
+    changes = await _changes(datastore, store.id)
+    assert changes == [(1, "write", keys[0])] + [(2, "write", k) for k in keys[1:]]
+    users = await datastore.read_starting_with_user(store.id, "doc", "viewer", ["user:3"])
+    assert {k.object for k in users} == {f"doc:{i}" for i in range(1500) if i % 7 == 3}
+
+
+async def test_bulk_write_accepts_async_iterables(datastore: Datastore) -> None:
+    store = await datastore.create_store("b")
+
+    async def produce() -> AsyncIterator[TupleKey]:
+        for i in range(25_000):
+            yield t(f"doc:{i}#viewer@user:x")
+
+    result = await datastore.bulk_write(store.id, produce())
+    assert (result.revision, result.changed) == (1, 25_000)
+    page = await datastore.read_page(store.id, ReadFilter(object_type="doc", object_id="24999"), page_size=5)
+    assert [s.key for s in page.items] == [t("doc:24999#viewer@user:x")]
+
+
+async def test_bulk_write_duplicates(datastore: Datastore) -> None:
+    store = await datastore.create_store("b")
+    await datastore.write(store.id, writes=[t("doc:1#viewer@user:a", "c", {"x": 1})])
+    result = await datastore.bulk_write(
+        store.id,
+        [t("doc:1#viewer@user:a", "c", {"x": 1}), t("doc:2#viewer@user:a"), t("doc:2#viewer@user:a")],
+        on_duplicate="ignore",
+    )
+    assert (result.revision, result.changed) == (2, 1)
+    nothing = await datastore.bulk_write(store.id, [t("doc:2#viewer@user:a")])
+    assert (nothing.revision, nothing.changed) == (2, 0)
+    empty = await datastore.bulk_write(store.id, [])
+    assert (empty.revision, empty.changed) == (2, 0)
+
+
+@pytest.mark.parametrize(
+    ("batch", "error"),
+    [
+        pytest.param([t("doc:9#viewer@user:z"), t("doc:1#viewer@user:a", "c", {"x": 1})], InvalidWriteInputError, id="stored_error_mode"),
+        pytest.param([t("doc:9#viewer@user:z"), t("doc:1#viewer@user:a")], InvalidWriteInputError, id="stored_other_condition_error_mode"),
+    ],
+)
+async def test_bulk_write_error_mode_applies_nothing(datastore: Datastore, batch: list[TupleKey], error: type) -> None:
+    store = await datastore.create_store("b")
+    await datastore.write(store.id, writes=[t("doc:1#viewer@user:a", "c", {"x": 1})])
+    with pytest.raises(error) as info:
+        await datastore.bulk_write(store.id, batch, on_duplicate="error")
+    assert "user: 'user:a', relation: 'viewer', object: 'doc:1'" in str(info.value)
+    assert await _everything(datastore, store.id) == [t("doc:1#viewer@user:a", "c", {"x": 1})]
+    assert await datastore.head_revision(store.id) == 1
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [
+        pytest.param([t("doc:9#viewer@user:z"), t("doc:1#viewer@user:a", "c", {"x": 2})], id="stored_other_context"),
+        pytest.param([t("doc:9#viewer@user:z"), t("doc:1#viewer@user:a")], id="stored_without_condition"),
+        pytest.param([t("doc:8#viewer@user:y"), t("doc:8#viewer@user:y", "c")], id="within_input"),
+    ],
+)
+async def test_bulk_write_condition_conflicts_apply_nothing(datastore: Datastore, batch: list[TupleKey]) -> None:
+    store = await datastore.create_store("b")
+    await datastore.write(store.id, writes=[t("doc:1#viewer@user:a", "c", {"x": 1})])
+    with pytest.raises(TupleConditionConflictError):
+        await datastore.bulk_write(store.id, batch)
+    assert await _everything(datastore, store.id) == [t("doc:1#viewer@user:a", "c", {"x": 1})]
+    assert await datastore.head_revision(store.id) == 1
+
+
+async def test_bulk_write_needs_a_live_store(datastore: Datastore) -> None:
+    with pytest.raises(StoreNotFoundError):
+        await datastore.bulk_write(new_ulid(), [t("doc:1#viewer@user:a")])
+    with pytest.raises(StoreNotFoundError):
+        await datastore.bulk_delete(new_ulid(), ReadFilter())
+
+
+@pytest.mark.parametrize(
+    ("f", "survivors"),
+    [
+        pytest.param(ReadFilter(user="user:anne"), ["doc:1#editor@user:bob", "folder:1#viewer@group:x#member"], id="one_user"),
+        pytest.param(ReadFilter(object_type="doc"), ["folder:1#viewer@user:anne", "folder:1#viewer@group:x#member"], id="one_type"),
+        pytest.param(ReadFilter(object_type="doc", object_id="1", relation="viewer"), ["doc:1#editor@user:bob", "doc:2#viewer@user:anne", "folder:1#viewer@user:anne", "folder:1#viewer@group:x#member"], id="object_relation"),
+        pytest.param(ReadFilter(), [], id="everything"),
+    ],
+)
+async def test_bulk_delete(datastore: Datastore, f: ReadFilter, survivors: list[str]) -> None:
+    store = await datastore.create_store("b")
+    initial = [
+        "doc:1#viewer@user:anne",
+        "doc:1#editor@user:bob",
+        "doc:2#viewer@user:anne",
+        "folder:1#viewer@user:anne",
+        "folder:1#viewer@group:x#member",
+    ]
+    await datastore.write(store.id, writes=[t(v) for v in initial])
+    result = await datastore.bulk_delete(store.id, f)
+    assert (result.revision, result.changed) == (2, len(initial) - len(survivors))
+    assert sorted(map(str, await _everything(datastore, store.id))) == sorted(survivors)
+    deleted = [str(k) for rev, op, k in await _changes(datastore, store.id) if rev == 2]
+    assert deleted == [v for v in initial if v not in survivors], "deletions are logged in write order"
+    again = await datastore.bulk_delete(store.id, f)
+    assert (again.revision, again.changed) == (2, 0)
+
+
+async def test_random_operations_match_the_memory_reference(datastore: Datastore) -> None:
+    """Seeded random writes/deletes/bulk operations give the same results, errors, tuples and
+    changelog as MemoryDatastore (STYLE 5.5: any difference is a bug in one of them)."""
+    rng = random.Random(20261128)
+    reference = MemoryDatastore()
+    ref_store = (await reference.create_store("ref")).id
+    store = (await datastore.create_store("sut")).id
+    conditions = [None, TupleCondition(name="c"), TupleCondition(name="c", context={"x": 1}), TupleCondition(name="d", context={})]
+
+    def key() -> TupleKey:
+        base = parse_tuple(
+            f"{rng.choice(['doc', 'folder'])}:{rng.randrange(6)}#{rng.choice(['viewer', 'owner'])}@"
+            + rng.choice(["user:a", "user:b", "user:*", "group:g#member"])
+        )
+        return TupleKey(object=base.object, relation=base.relation, user=base.user, condition=rng.choice(conditions))
+
+    async def both(name: str, *args: object, **kwargs: object) -> None:
+        outcomes = []
+        for ds, sid in ((reference, ref_store), (datastore, store)):
+            try:
+                result = await getattr(ds, name)(sid, *args, **kwargs)
+                outcomes.append(("ok", result.revision, result.changed))
+            except StoreError as err:
+                outcomes.append((type(err).__name__, str(err)))
+        assert outcomes[0] == outcomes[1], f"{name} {args} {kwargs}"
+
+    for _ in range(150):
+        op = rng.random()
+        if op < 0.7:
+            writes = list({k.key: k for k in (key() for _ in range(rng.randrange(0, 4)))}.values())
+            deletes = [k for k in {k.key: k for k in (key() for _ in range(rng.randrange(0, 3)))}.values() if k.key not in {w.key for w in writes}]
+            await both(
+                "write",
+                deletes=deletes,
+                writes=writes,
+                on_duplicate=rng.choice(["error", "ignore"]),
+                on_missing=rng.choice(["error", "ignore"]),
+            )
+        elif op < 0.85:
+            await both("bulk_write", [key() for _ in range(rng.randrange(0, 8))], on_duplicate=rng.choice(["error", "ignore"]))
+        else:
+            await both("bulk_delete", rng.choice([ReadFilter(user="user:a"), ReadFilter(object_type="folder", object_id="1")]))
+        assert await reference.head_revision(ref_store) == await datastore.head_revision(store)
+    assert await _everything(reference, ref_store) == await _everything(datastore, store)
+    assert await _changes(reference, ref_store) == await _changes(datastore, store)
+    for relation in ("viewer", "owner"):
+        for i in range(6):
+            ref = await reference.read_object_relation(ref_store, f"doc:{i}", relation)
+            got = await datastore.read_object_relation(store, f"doc:{i}", relation)
+            assert sorted(map(str, ref)) == sorted(map(str, got))
