@@ -17,7 +17,9 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from permsvc.store.errors import StoreError
+import msgspec
+
+from permsvc.store.errors import StorageUnavailableError, StoreError
 
 if TYPE_CHECKING:
     from permsvc.store.protocol import Datastore
@@ -26,7 +28,9 @@ __all__ = (
     "DEFAULT_DATA_DIR",
     "DEFAULT_SQLITE_FILE",
     "InvalidDatabaseUrlError",
+    "MigrationReport",
     "default_data_dir",
+    "migrate_database",
     "open_datastore",
     "sqlite_path",
 )
@@ -89,3 +93,62 @@ async def open_datastore(url: str | None, *, data_dir: Path | None = None, migra
     raise InvalidDatabaseUrlError(
         f"unsupported database URL scheme '{scheme}': use postgresql://..., sqlite:///path or memory:"
     )
+
+
+class MigrationReport(msgspec.Struct, frozen=True, kw_only=True):
+    """What :func:`migrate_database` did."""
+
+    backend: str
+    """``"postgres"``, ``"sqlite"`` or ``"memory"``."""
+    target: str
+    """The database, for humans (the SQLite path, or the PostgreSQL URL without its password)."""
+    applied: tuple[int, ...]
+    """Versions this call applied (empty when the schema was already current)."""
+    version: int
+    """The schema version now in place."""
+
+
+async def migrate_database(url: str | None, *, data_dir: Path | None = None) -> MigrationReport:
+    """Apply pending migrations to the database ``url`` names (``permsvc migrate``).
+
+    Safe to run concurrently with other migrators and with ``permsvc serve`` start-ups: each
+    migration is applied once (see the backends' ``migrate`` modules).
+    """
+    data_dir = default_data_dir() if data_dir is None else data_dir
+    path = sqlite_path(url, data_dir=data_dir)
+    if path is not None:
+        import sqlite3
+
+        from permsvc.store.sqlite.migrate import migrate, schema_versions
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            applied = migrate(conn)
+            version, _ = schema_versions(conn)
+        except sqlite3.Error as err:
+            raise StorageUnavailableError(f"cannot migrate the SQLite database {path}: {err}") from err
+        finally:
+            conn.close()
+        return MigrationReport(backend="sqlite", target=str(path), applied=tuple(applied), version=version)
+    assert url is not None
+    if url.startswith(("postgres://", "postgresql://")):
+        from permsvc.store.postgres.migrate import migrate_url
+
+        applied, version = await migrate_url(url)
+        return MigrationReport(backend="postgres", target=_redact(url), applied=tuple(applied), version=version)
+    if url == "memory:":
+        return MigrationReport(backend="memory", target="memory:", applied=(), version=0)
+    await open_datastore(url, data_dir=data_dir, migrate=False)
+    raise AssertionError("unreachable: open_datastore rejects unknown URLs")
+
+
+def _redact(url: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

@@ -9,15 +9,13 @@ at all.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncpg
 
+from permsvc.store.errors import StorageUnavailableError
 from permsvc.store.migrations import MigrationError, load_migrations
 from permsvc.store.postgres import queries as q
 
-if TYPE_CHECKING:
-    import asyncpg
-
-__all__ = ("migrate", "schema_versions")
+__all__ = ("migrate", "migrate_url", "schema_versions")
 
 
 async def schema_versions(conn: asyncpg.Connection) -> tuple[int, int]:
@@ -55,3 +53,17 @@ async def migrate(conn: asyncpg.Connection) -> list[int]:
             f"the database schema is at version {applied}, newer than this permsvc knows ({latest}): upgrade permsvc"
         )
     return applied_here
+
+
+async def migrate_url(url: str) -> tuple[list[int], int]:
+    """Connect to ``url``, migrate, disconnect; returns ``(versions applied here, current version)``."""
+    try:
+        conn = await asyncpg.connect(url)
+    except (OSError, asyncpg.PostgresError) as err:
+        raise StorageUnavailableError(f"cannot connect to PostgreSQL: {err}") from err
+    try:
+        applied = await migrate(conn)
+        version, _ = await schema_versions(conn)
+    finally:
+        await conn.close()
+    return applied, version
