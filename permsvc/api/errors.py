@@ -210,13 +210,16 @@ def error_response(status: int, body: ErrorBody, headers: dict[str, str] | None 
 
 def _handle(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     status, body, headers = translate(exc)
+    deps = request.app.state.get("deps")
+    if deps is not None:
+        deps.metrics.error(body.code)
     if status >= 500 and body.code == "internal_error":
         _log.error(
-            "unhandled error on %s %s (request_id=%s)",
+            "unhandled error on %s %s",
             request.method,
             request.scope.get("path", ""),
-            request_id_of(request.scope),
             exc_info=exc,
+            extra={"fields": {"request_id": request_id_of(request.scope)}},
         )
     return error_response(status, body, headers)
 

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = (
     "REQUEST_ID_HEADER",
+    "JsonFormatter",
     "Metrics",
     "ObservedApp",
     "healthz",
@@ -178,9 +179,9 @@ class ObservedApp:
             self.metrics.observe_request(route, method, status, elapsed)
             if self.access_log and _access_log.isEnabledFor(logging.INFO):
                 _access_log.info(
-                    _encode(
-                        {
-                            "msg": "request",
+                    "request",
+                    extra={
+                        "fields": {
                             "request_id": request_id,
                             "method": method,
                             "path": scope.get("path", ""),
@@ -189,8 +190,27 @@ class ObservedApp:
                             "duration_ms": round(elapsed * 1000, 3),
                             "client": (scope.get("client") or ("", 0))[0],
                         }
-                    ).decode()
+                    },
                 )
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ``ts``, ``level``, ``logger``, ``msg``, the record's ``fields``
+    (structured extras such as the access log's) and ``exc`` (the formatted traceback)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            out.update(fields)
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return _encode(out).decode()
 
 
 class HealthStatus(msgspec.Struct, frozen=True):

@@ -1,0 +1,147 @@
+"""``permsvc serve``: run the HTTP API under uvicorn (uvloop + httptools).
+
+Configuration is twelve-factor: every option has a ``PERMSVC_*`` environment variable and an
+option given on the command line wins. Options are handed to the server processes through the
+environment, so ``--workers N`` starts N identical processes that each build the app from
+:func:`permsvc.api.app.asgi_app_from_env`.
+
+Before any worker starts, the supervisor validates the settings, opens the database once and
+applies pending migrations (so N workers never race to migrate, and a bad database URL fails
+fast with one clear line). SIGTERM / SIGINT stop accepting connections, let in-flight requests
+finish for up to ``--graceful-shutdown`` seconds, then close the datastore.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from permsvc.settings import Settings
+
+__all__ = ("log_config", "register", "run")
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "serve",
+        help="run the OpenFGA-compatible HTTP API",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--host", help="interface to bind (PERMSVC_HOST, default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="TCP port (PERMSVC_PORT, default 8080)")
+    p.add_argument("--workers", type=int, help="server processes (PERMSVC_WORKERS, default 1)")
+    p.add_argument(
+        "--database-url",
+        help="postgresql://..., sqlite:///file.db or memory: (PERMSVC_DATABASE_URL; default SQLite in the data dir)",
+    )
+    p.add_argument("--data-dir", help="directory of the embedded database (PERMSVC_DATA_DIR, default ./.permsvc)")
+    p.add_argument(
+        "--no-migrate",
+        dest="migrate",
+        action="store_const",
+        const=False,
+        help="do not apply pending migrations at start-up (PERMSVC_MIGRATE=false)",
+    )
+    p.add_argument("--auth-method", choices=("none", "preshared"), help="caller authentication (PERMSVC_AUTH_METHOD)")
+    p.add_argument("--api-keys", help="comma-separated preshared keys (PERMSVC_API_KEYS; prefer the variable)")
+    p.add_argument("--max-body-bytes", type=int, help="largest request body (PERMSVC_MAX_BODY_BYTES, default 1 MiB)")
+    p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), help="PERMSVC_LOG_LEVEL")
+    p.add_argument(
+        "--graceful-shutdown", dest="graceful_shutdown_s", type=float, help="seconds in-flight requests may finish"
+    )
+    p.set_defaults(func=run)
+
+
+_OPTIONS = (
+    "host",
+    "port",
+    "workers",
+    "database_url",
+    "data_dir",
+    "migrate",
+    "auth_method",
+    "api_keys",
+    "max_body_bytes",
+    "log_level",
+    "graceful_shutdown_s",
+)
+
+
+def log_config(level: str) -> dict[str, Any]:
+    """Structured JSON logs on stderr for permsvc and uvicorn alike (uvicorn's access log is off:
+    permsvc writes its own, with request ids)."""
+    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "permsvc.api.ops.JsonFormatter"}},
+        "handlers": {"stderr": handler},
+        "loggers": {
+            "permsvc": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
+            "uvicorn": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
+            "uvicorn.error": {"level": level.upper()},
+        },
+    }
+
+
+async def _migrate(settings: Settings) -> None:
+    from permsvc.store.factory import open_datastore  # noqa: PLC0415 - only the supervisor needs it
+
+    datastore = await open_datastore(
+        settings.database_url or None, data_dir=Path(settings.data_dir), migrate=settings.migrate
+    )
+    await datastore.aclose()
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn  # noqa: PLC0415 - keep `permsvc --help` fast
+
+    overrides = {name: getattr(args, name, None) for name in _OPTIONS}
+    settings = Settings.from_env(**overrides)
+    if settings.database_url != "memory:":
+        asyncio.run(_migrate(settings))
+    _export(settings)
+    if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="permsvc-metrics-")
+    uvicorn.run(
+        "permsvc.api.app:asgi_app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_config=log_config(settings.log_level),
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=int(settings.graceful_shutdown_s) or None,
+        server_header=False,
+        proxy_headers=False,
+    )
+    return 0
+
+
+def _export(settings: Settings) -> None:
+    """Hand the effective settings to the worker processes through their environment."""
+    env = {
+        "host": settings.host,
+        "port": str(settings.port),
+        "workers": str(settings.workers),
+        "database_url": settings.database_url,
+        "data_dir": settings.data_dir,
+        # The supervisor has migrated already; workers only check the schema is current.
+        "migrate": "false" if settings.database_url != "memory:" else str(settings.migrate).lower(),
+        "auth_method": settings.auth_method,
+        "api_keys": ",".join(settings.api_keys),
+        "max_body_bytes": str(settings.max_body_bytes),
+        "log_level": settings.log_level,
+        "graceful_shutdown_s": str(settings.graceful_shutdown_s),
+    }
+    for name, value in env.items():
+        os.environ[f"PERMSVC_{name.upper()}"] = value
