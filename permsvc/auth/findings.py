@@ -80,4 +80,4 @@ class Finding(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def text(self) -> str:
         """``what`` and ``fix`` as one sentence pair (the RFC 6750 ``error_description``)."""
-        return f"{self.what}. {self.fix}" if self.fix else self.what
+        return f"{self.what}. {self.fix[:1].upper()}{self.fix[1:]}" if self.fix else self.what

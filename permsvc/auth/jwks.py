@@ -261,8 +261,9 @@ class JwksKeyProvider:
         keys = await self.key_set()
         if keys.has_kid(kid):
             return keys.select(kid, alg)
-        refreshed = await self._refresh()
-        return (keys if refreshed is None else refreshed).select(kid, alg)
+        await self._refresh()
+        latest = self._keys if self._keys is not None else keys
+        return latest.select(kid, alg)
 
     async def key_set(self) -> KeySet:
         """The current key set: loaded on first use, refreshed once older than the TTL.
@@ -294,7 +295,6 @@ class JwksKeyProvider:
             if self._last_attempt is not None and now - self._last_attempt < self._cooldown:
                 return None
             self._last_attempt = now
-            self._attempts += 1
             self.fetch_count += 1
             try:
                 keys = await self._fetch()
@@ -305,6 +305,8 @@ class JwksKeyProvider:
                 _log.warning("JWKS refresh failed (keeping %s): %s",
                              "the last good key set" if self._keys else "no key set", err.detail)
                 return None
+            finally:
+                self._attempts += 1
             self._keys = keys
             self._fetched_at = now
             self.last_error = None

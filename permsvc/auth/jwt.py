@@ -105,6 +105,12 @@ def verify_signature(
             "the token was altered, or signed by someone else with the same kid; get a fresh token "
             "from the configured issuer",
         ) from None
+    except jwt.DecodeError:
+        raise InvalidTokenError(
+            TokenErrorReason.SIGNATURE_INVALID,
+            "the signature segment is malformed",
+            "send the complete token as issued (it was cut off or altered)",
+        ) from None
     except jwt.InvalidAlgorithmError as err:
         raise InvalidTokenError(TokenErrorReason.ALG_KEY_MISMATCH, f"the algorithm does not fit the key: {err}") from None
     except jwt.PyJWTError as err:
