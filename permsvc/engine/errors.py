@@ -65,8 +65,8 @@ class ConditionMissingParametersError(EngineError):
     def __init__(self, condition: str, tuple_str: str, missing: tuple[str, ...]) -> None:
         names = " ".join(sorted(missing))
         super().__init__(
-            f"failed to evaluate relationship condition '{condition}' on tuple '{tuple_str}': "
-            f"context is missing parameters '[{names}]'"
+            f"failed to evaluate relationship condition: '{condition}' - tuple '{tuple_str}' "
+            f"is missing context parameters '[{names}]'"
         )
         self.condition = condition
         self.tuple_str = tuple_str
@@ -80,9 +80,8 @@ class ConditionEvaluationFailedError(EngineError):
     openfga_name = "validation_error"
 
     def __init__(self, condition: str, tuple_str: str, reason: str) -> None:
-        super().__init__(
-            f"failed to evaluate relationship condition '{condition}' on tuple '{tuple_str}': {reason}"
-        )
+        super().__init__(reason if reason.startswith("failed to evaluate") else
+                         f"failed to evaluate relationship condition: '{condition}' on tuple '{tuple_str}' - {reason}")
         self.condition = condition
         self.tuple_str = tuple_str
         self.reason = reason

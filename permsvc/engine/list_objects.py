@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING
 
+from permsvc.engine.list_users import condition_counts
 from permsvc.engine.local import TRUE, LocalChecker
 from permsvc.engine.request import ResolveBudget
 
@@ -74,7 +75,7 @@ async def expand_candidates(ctx: ResolveContext, object_type: str, relation: str
             key = f"{stype}#{srel}" if ssep else (f"{stype}:*" if sid == "*" else stype)
             for otype, rel in graph.direct.get(key, ()):
                 for tk in await reader.read_starting_with_user(store_id, otype, rel, [subject]):
-                    if plan.fits(tk):
+                    if plan.fits(tk) and condition_counts(plan, tk, ctx):
                         add_node(tk.object, rel)
         while nodes:
             obj, rel = nodes.popleft()
@@ -87,7 +88,7 @@ async def expand_candidates(ctx: ResolveContext, object_type: str, relation: str
                 add_node(obj, other)
             for ttype, trel, tupleset in graph.ttu.get((otype, rel), ()):
                 for tk in await reader.read_starting_with_user(store_id, ttype, tupleset, [obj]):
-                    if plan.fits(tk):
+                    if plan.fits(tk) and condition_counts(plan, tk, ctx):
                         add_node(tk.object, trel)
             if subjects:
                 break

@@ -22,10 +22,19 @@ from permsvc.model.schema import ComputedUserset, Difference, Intersection, This
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from permsvc.core.refs import TupleKey
+    from permsvc.engine.plan import ModelPlan
     from permsvc.engine.request import ResolveContext
     from permsvc.model.schema import Rewrite
 
-__all__ = ("expand_user_candidates", "list_users")
+__all__ = ("condition_counts", "expand_user_candidates", "list_users")
+
+
+def condition_counts(plan: ModelPlan, key: TupleKey, ctx: ResolveContext) -> bool:
+    """Whether a tuple met during expansion counts; a condition that cannot be evaluated (missing
+    parameters) fails the whole listing, as OpenFGA's ListUsers/ListObjects do: unlike Check,
+    they do not know whether another path would have decided."""
+    return key.condition is None or plan.condition_holds(key, ctx.context)
 
 
 def _leaves(rewrite: Rewrite) -> list[Rewrite]:
@@ -68,7 +77,7 @@ async def expand_user_candidates(
             match leaf:
                 case This():
                     for tk in await reader.read_object_relation(store_id, obj, rel):
-                        if not plan.fits(tk):
+                        if not plan.fits(tk) or not condition_counts(plan, tk, ctx):
                             continue
                         user = tk.user
                         uobj, sep, urel = user.partition("#")
@@ -83,6 +92,8 @@ async def expand_user_candidates(
                     for tk in await reader.read_object_relation(store_id, obj, ts):
                         parent = tk.user
                         if "#" in parent or parent.endswith(":*") or not plan.fits(tk):
+                            continue
+                        if not condition_counts(plan, tk, ctx):
                             continue
                         if (parent.partition(":")[0], cr) in plan.relations:
                             add(parent, cr)

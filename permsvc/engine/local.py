@@ -11,6 +11,9 @@ Semantics (OpenFGA's, pinned by the conformance suites):
   :class:`~permsvc.engine.errors.ResolutionDepthExceededError`. Computed usersets (``viewer:
   editor``) are evaluated in place without a dispatch: they stay on the same object and cannot
   loop, because model validation rejects computed-userset cycles.
+- A userset user is always related to itself: ``document:1#viewer`` is a ``viewer`` of
+  ``document:1`` (OpenFGA answers ``Check(document:1#viewer@document:1#viewer)`` with true, at
+  every level of the resolution).
 - A dispatch to an ``object#relation`` already on the current path is a cycle: it evaluates to
   false with the cycle flag, never to an error.
 - Stored tuples that no longer fit the model are skipped; conditional tuples count only when their
@@ -58,6 +61,8 @@ class LocalChecker:
     async def relation(self, ctx: ResolveContext, rp: RelationPlan, obj: str, depth: int, path: frozenset[str]) -> int:
         if not rp.reaches(ctx.user_keys):
             return FALSE
+        if ctx.user_userset and ctx.user_userset == f"{obj}#{rp.relation}":
+            return TRUE
         return await self.rewrite(ctx, rp, rp.rewrite, obj, depth, path)
 
     async def dispatch(self, ctx: ResolveContext, rp: RelationPlan, obj: str, depth: int, path: frozenset[str]) -> int:

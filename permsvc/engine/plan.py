@@ -4,7 +4,8 @@ A :class:`ModelPlan` is built once per :class:`~permsvc.model.typesystem.TypeSys
 immutable) and answers, in O(1):
 
 - which *user keys* a relation can ever reach (OpenFGA's ``PathExists``): ``"user"`` for objects of
-  type ``user``, ``"user:*"`` for the typed wildcard, ``"group#member"`` for usersets. A branch
+  type ``user``, ``"user:*"`` for the typed wildcard, ``"group#member"`` for usersets (every
+  relation reaches its own userset: ``group:x#member`` is a member of ``group:x``). A branch
   whose relation cannot reach the queried user's key is pruned before any read;
 - whether a stored tuple still fits the model (:meth:`ModelPlan.fits`), so tuples written under an
   older model are ignored rather than crash a check;
@@ -133,7 +134,7 @@ class ModelPlan:
         self._compute_reach()
 
     def _compute_reach(self) -> None:
-        reach: dict[tuple[str, str], set[str]] = {k: set() for k in self.relations}
+        reach: dict[tuple[str, str], set[str]] = {k: {f"{k[0]}#{k[1]}"} for k in self.relations}
         changed = True
         while changed:
             changed = False
@@ -213,7 +214,7 @@ class ModelPlan:
                 raise ConditionEvaluationFailedError(cond.name, str(key), "condition is not defined in the model")
             try:
                 compiled = _conditions.compile_condition(definition)
-            except _conditions.ConditionEvaluationError as err:
+            except (_conditions.ConditionEvaluationError, _conditions.ConditionCompileError) as err:
                 raise ConditionEvaluationFailedError(cond.name, str(key), str(err)) from err
             self._compiled[cond.name] = compiled
         merged = _conditions.merge_context(cond.context, request_context)

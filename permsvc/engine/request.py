@@ -52,8 +52,8 @@ def request_digest(contextual_tuples: Sequence[TupleKey], context: dict[str, Any
     """A stable digest of the request-scoped inputs (contextual tuples and condition context)."""
     if not contextual_tuples and not context:
         return ""
-    payload = msgspec.json.encode([sorted(msgspec.to_builtins(t) for t in contextual_tuples), context or {}],
-                                  order="sorted")
+    tuples = sorted(msgspec.json.encode(t, order="sorted") for t in contextual_tuples)
+    payload = msgspec.json.encode([tuples, context or {}], order="sorted")
     return hashlib.blake2b(payload, digest_size=16).hexdigest()
 
 
@@ -89,8 +89,9 @@ class ResolveContext:
     """What one request's resolution reads through: passed explicitly, never via contextvars.
 
     ``user`` is fixed for a check; ``user_keys`` are its reach keys (see
-    :func:`permsvc.engine.plan.user_keys`) and ``user_wildcard`` the typed wildcard that also
-    grants it (``""`` for usersets and wildcard users).
+    :func:`permsvc.engine.plan.user_keys`), ``user_wildcard`` the typed wildcard that also
+    grants it (``""`` for usersets and wildcard users) and ``user_userset`` the user when it is a
+    userset (``""`` otherwise).
     """
 
     __slots__ = (
@@ -103,6 +104,7 @@ class ResolveContext:
         "store_id",
         "user",
         "user_keys",
+        "user_userset",
         "user_wildcard",
     )
 
@@ -127,6 +129,7 @@ class ResolveContext:
         self.user = ""
         self.user_keys: tuple[str, ...] = ()
         self.user_wildcard = ""
+        self.user_userset = ""
         if user:
             self.set_user(user)
 
@@ -136,6 +139,7 @@ class ResolveContext:
         self.user = user
         self.user_keys = user_keys(user)
         self.user_wildcard = self.user_keys[1] if len(self.user_keys) == 2 else ""
+        self.user_userset = user if "#" in user else ""
 
     def for_user(self, user: str) -> ResolveContext:
         """A context sharing this request's reader, plan and budget, checking another user."""
