@@ -43,10 +43,10 @@ import msgspec
 
 from permsvc.core.errors import PermsvcError
 from permsvc.model.cel.checker import (
+    ANY,
     BOOL,
     DOUBLE,
     DURATION,
-    DYN,
     INT,
     IPADDRESS,
     STRING,
@@ -460,7 +460,7 @@ def _list_converter(inner: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 _SCALAR_TYPES: dict[str, _ParamType] = {
-    "TYPE_NAME_ANY": _ParamType("any", DYN, _convert_any),
+    "TYPE_NAME_ANY": _ParamType("any", ANY, _convert_any),
     "TYPE_NAME_BOOL": _ParamType("bool", BOOL, _convert_bool),
     "TYPE_NAME_STRING": _ParamType("string", STRING, _convert_string),
     "TYPE_NAME_INT": _ParamType("int", INT, _convert_int),

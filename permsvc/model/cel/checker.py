@@ -27,6 +27,7 @@ from permsvc.model.cel.parser import (
 )
 
 __all__ = (
+    "ANY",
     "BOOL",
     "BYTES",
     "CelTypeError",
@@ -59,6 +60,8 @@ TIMESTAMP: CelType = ("google.protobuf.Timestamp",)
 DURATION: CelType = ("google.protobuf.Duration",)
 IPADDRESS: CelType = ("IPAddress",)
 DYN: CelType = ("dyn",)
+ANY: CelType = ("google.protobuf.Any",)
+"""OpenFGA's ``any`` parameter type (cel-go ``cel.AnyType``): checked like ``dyn``, named apart."""
 TYPE: CelType = ("type",)
 _A: CelType = ("$A",)
 _B: CelType = ("$B",)
@@ -163,6 +166,9 @@ for _getter in _DURATION_GETTERS:
     OVERLOADS[(_getter, True)].append(((DURATION,), INT))
 
 
+_DYNAMIC = (DYN, ANY)
+
+
 def _is_param(t: CelType) -> bool:
     return t[0].startswith("$")
 
@@ -180,7 +186,7 @@ def _assign(param: CelType, arg: CelType, subst: dict[str, CelType]) -> bool:
             subst[param[0]] = arg
             return True
         return False
-    if param == DYN or arg == DYN:
+    if param in _DYNAMIC or arg in _DYNAMIC:
         return True
     if _is_param(arg):
         return True
@@ -239,7 +245,7 @@ class _Checker:
                 raise CelTypeError(f"undeclared reference to '{name}' (in container '')", expr.offset)
             case Select(operand=operand, field=field, test_only=test_only):
                 operand_type = self.visit(operand, scope)
-                if operand_type == DYN or _is_param(operand_type):
+                if operand_type in _DYNAMIC or _is_param(operand_type):
                     return BOOL if test_only else DYN
                 if operand_type[0] == "map":
                     return BOOL if test_only else operand_type[2]
@@ -274,7 +280,7 @@ class _Checker:
             var_type = range_type[1]
         elif range_type[0] == "map":
             var_type = range_type[1]
-        elif range_type == DYN:
+        elif range_type in _DYNAMIC:
             var_type = DYN
         else:
             raise CelTypeError(
@@ -284,19 +290,17 @@ class _Checker:
             )
         inner = {**scope, expr.var: var_type}
         if expr.predicate is not None:
-            self._require_bool(expr.predicate, inner, "_&&_")
+            self._require_bool(expr.predicate, inner)
         if expr.macro == "map":
             return list_of(self.visit(expr.body, inner))
-        op = {"all": "_&&_", "exists": "_||_", "exists_one": "_?_:_", "filter": "_?_:_"}[expr.macro]
-        self._require_bool(expr.body, inner, op)
+        self._require_bool(expr.body, inner)
         return list_of(var_type) if expr.macro == "filter" else BOOL
 
-    def _require_bool(self, body: Expr, scope: dict[str, CelType], op: str) -> None:
+    def _require_bool(self, body: Expr, scope: dict[str, CelType]) -> None:
         body_type = self.visit(body, scope)
-        if body_type not in (BOOL, DYN) and not _is_param(body_type):
+        if body_type not in (BOOL, *_DYNAMIC) and not _is_param(body_type):
             raise CelTypeError(
-                f"found no matching overload for '{op}' applied to '(bool, {format_type(body_type)})'",
-                body.offset,
+                f"expected type 'bool' but found '{format_type(body_type)}'", body.offset
             )
 
     def _call(self, expr: Call, scope: dict[str, CelType]) -> CelType:

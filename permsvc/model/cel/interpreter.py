@@ -162,7 +162,8 @@ def _traversal(n: int) -> int:
 def _call_cost(function: str, args: tuple[Any, ...]) -> int:
     """cel-go ``CostTracker.costCall`` for the standard overloads."""
     if function in ("startsWith", "endsWith"):
-        return _traversal(_size(args[0]))
+        # Measured against OpenFGA: the cost follows the prefix/suffix, not the receiver.
+        return _traversal(_size(args[1]))
     if function == "@in":
         return len(args[1]) if isinstance(args[1], (list, tuple)) else 1
     if function in ("_==_", "_!=_"):
@@ -257,7 +258,7 @@ def _plan_select(expr: Select) -> Node:
             if not found:
                 raise CelEvalError(f"no such key: {field}")
             return result
-        raise CelEvalError(f"invalid type for field selection: {type_name(value)}")
+        raise CelEvalError(f"no such key: {field}")
 
     return select
 
@@ -385,10 +386,19 @@ def _plan_logical(expr: Call) -> Node:
     return and_
 
 
+def _plan_branch(expr: Expr) -> Node:
+    """A ternary branch. cel-go resolves a branch that is a bare identifier inside the
+    conditional attribute, where the cost observer does not see it: it costs nothing."""
+    if isinstance(expr, Ident):
+        name = expr.name
+        return lambda frame: frame.vars.get(name, UNKNOWN)
+    return _plan(expr)[0]
+
+
 def _plan_ternary(expr: Call) -> Node:
     cond, _ = _plan(expr.args[0])
-    truthy, _ = _plan(expr.args[1])
-    falsy, _ = _plan(expr.args[2])
+    truthy = _plan_branch(expr.args[1])
+    falsy = _plan_branch(expr.args[2])
 
     def ternary(frame: Frame) -> Any:
         c = cond(frame)
@@ -477,7 +487,7 @@ def _fold_logical(frame: Frame, items: Any, binding: _Binding, body: Node, is_al
 
 
 def _fold_exists_one(frame: Frame, items: Any, binding: _Binding, body: Node) -> Any:
-    # step: p ? __result__ + 1 : __result__; result: __result__ == 1
+    # step: p ? __result__ + 1 : __result__ (ident + add = 2 when p); result: __result__ == 1
     count: Any = 0
     for item in items:
         binding.set(item)
@@ -487,7 +497,7 @@ def _fold_exists_one(frame: Frame, items: Any, binding: _Binding, body: Node) ->
             if count is not UNKNOWN:
                 count += 1
         elif matched is False:
-            _charge(frame, SELECT_AND_IDENT_COST)
+            pass  # the false branch is the bare accumulator: free (see _plan_branch)
         elif matched is UNKNOWN:
             count = UNKNOWN
         else:
@@ -505,7 +515,7 @@ def _fold_collect(
     is_filter: bool,
 ) -> Any:
     # map:    step __result__ + [t]            (ident + list literal + add = 12, plus t)
-    # filter: step p ? __result__ + [x] : __result__
+    # filter: step p ? __result__ + [x] : __result__ (13 when p, else free)
     collected: Any = []
     if is_filter:
         predicate, body = body, _plan_ident(binding.name)
@@ -519,8 +529,7 @@ def _fold_collect(
             if keep is not True and keep is not False:
                 raise CelEvalError(f"no such overload: _?_:_({type_name(keep)}, ...)")
             if not keep:
-                _charge(frame, SELECT_AND_IDENT_COST)
-                continue
+                continue  # the false branch is the bare accumulator: free (see _plan_branch)
         _charge(frame, SELECT_AND_IDENT_COST)
         value = body(frame)
         _charge(frame, LIST_CREATE_BASE_COST + 1)

@@ -380,9 +380,9 @@ class _Parser:
                         f"mismatched input '{name.text}' expecting IDENTIFIER", name.offset
                     )
                 if self.at_op("("):
-                    self.next()
+                    paren = self.next()
                     args = self.arguments(")")
-                    operand = self._member_call(operand, name, args)
+                    operand = self._member_call(operand, paren, name.text, args)
                 else:
                     operand = Select(operand, name.text, offset=tok.offset)
             elif tok.kind == "op" and tok.text == "[":
@@ -409,16 +409,17 @@ class _Parser:
             self.expect_op(close)
             return tuple(args)
 
-    def _member_call(self, target: Expr, name: _Tok, args: tuple[Expr, ...]) -> Expr:
-        macro = name.text
+    def _member_call(self, target: Expr, paren: _Tok, macro: str, args: tuple[Expr, ...]) -> Expr:
+        # cel-go locates a call at its opening parenthesis.
+        at = paren.offset
         if macro in ("all", "exists", "exists_one", "filter") and len(args) == 2:
-            return Comprehension(macro, target, self._iter_var(args[0]), args[1], None, name.offset)
+            return Comprehension(macro, target, self._iter_var(args[0]), args[1], None, at)
         if macro == "map" and len(args) in (2, 3):
             var = self._iter_var(args[0])
             if len(args) == 2:
-                return Comprehension("map", target, var, args[1], None, name.offset)
-            return Comprehension("map", target, var, args[2], args[1], name.offset)
-        return Call(macro, args, target, offset=name.offset)
+                return Comprehension("map", target, var, args[1], None, at)
+            return Comprehension("map", target, var, args[2], args[1], at)
+        return Call(macro, args, target, offset=at)
 
     @staticmethod
     def _iter_var(arg: Expr) -> str:
@@ -470,14 +471,14 @@ class _Parser:
         if name in _RESERVED or name == "in":
             raise CelSyntaxError(f"reserved identifier: {name}", tok.offset)
         if self.at_op("("):
-            self.next()
+            paren = self.next()
             args = self.arguments(")")
             if name == "has":
                 if len(args) != 1 or not isinstance(args[0], Select):
-                    raise CelSyntaxError("invalid argument to has() macro", tok.offset)
+                    raise CelSyntaxError("invalid argument to has() macro", paren.offset)
                 sel = args[0]
-                return Select(sel.operand, sel.field, True, tok.offset)
-            return Call(name, args, None, tok.offset)
+                return Select(sel.operand, sel.field, True, paren.offset)
+            return Call(name, args, None, paren.offset)
         if self.at_op("{"):
             raise CelSyntaxError(
                 f"message construction is not supported: no message type '{name}' exists",

@@ -92,7 +92,7 @@ class Timestamp:
 
 
 class IPAddress:
-    """OpenFGA's ``ipaddress`` condition type (Go ``netip.Addr``)."""
+    """OpenFGA's ``ipaddress`` condition type (Go ``netip.Addr``, IPv4-mapped IPv6 unmapped)."""
 
     __slots__ = ("addr",)
 
@@ -109,7 +109,11 @@ class IPAddress:
         """
         if not text or text != text.strip():
             raise ValueError(f"ParseAddr({text!r}): unable to parse IP")
-        return cls(ipaddress.ip_address(text))
+        addr = ipaddress.ip_address(text)
+        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+            # OpenFGA unmaps: "::ffff:10.0.0.1" is the IPv4 address 10.0.0.1 (equal, in 10/8).
+            return cls(addr.ipv4_mapped)
+        return cls(addr)
 
     def in_cidr(self, cidr: str) -> bool:
         """Whether this address lies in ``cidr``; an IPv4-mapped IPv6 address counts as IPv4.
@@ -119,11 +123,8 @@ class IPAddress:
         """
         network = parse_cidr(cidr)
         addr = self.addr
-        if isinstance(addr, ipaddress.IPv6Address):
-            if addr.scope_id:
-                return False
-            if addr.ipv4_mapped is not None and network.version == 4:
-                addr = addr.ipv4_mapped
+        if isinstance(addr, ipaddress.IPv6Address) and addr.scope_id:
+            return False
         if addr.version != network.version:
             return False
         return addr in network
