@@ -5,7 +5,7 @@ plus the API's field rules in ``openfga/v1/authzmodel.proto``):
 
 - schema version ``1.1`` (``1.2`` for modular models); at most :data:`MAX_TYPES` types,
   :data:`MAX_CONDITIONS` conditions and parameters per condition, :data:`MAX_MODEL_BYTES` in
-  JSON form, :data:`MAX_EXPRESSION_BYTES` per condition expression;
+  protobuf form (:func:`model_proto_size`), :data:`MAX_EXPRESSION_BYTES` per condition expression;
 - names: types ``^[^:#@\\s]{1,254}$``, relations, conditions and parameters ``^[^:#@\\s]{1,50}$``;
   ``self`` and ``this`` are reserved; no duplicate types;
 - rewrites: a computed relation must exist and may not be the relation itself; in ``X from Y``,
@@ -29,14 +29,12 @@ model came from DSL, else names ``type#relation``.
 from __future__ import annotations
 
 import importlib
-import json
 import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from permsvc.core.errors import PermsvcError
 from permsvc.model.errors import ModelError, ModelIssue, ModelValidationError
-from permsvc.model.json import model_to_json
 from permsvc.model.schema import (
     CONDITION_TYPE_NAMES,
     ComputedUserset,
@@ -57,6 +55,7 @@ __all__ = (
     "MAX_TYPES",
     "SUPPORTED_SCHEMA_VERSIONS",
     "collect_issues",
+    "model_proto_size",
     "validate_model",
 )
 
@@ -66,7 +65,7 @@ MAX_CONDITIONS = 25
 MAX_PARAMETERS = 25
 MAX_EXPRESSION_BYTES = 512
 MAX_MODEL_BYTES = 256 * 1024
-_MAX_ANALYSIS_STEPS = 200_000
+_MAX_ANALYSIS_STEPS = 50_000
 
 _TYPE_NAME = re.compile(r"[^:#@\s]{1,254}")
 _SHORT_NAME = re.compile(r"[^:#@\s]{1,50}")
@@ -131,10 +130,10 @@ class _Validator:
         if len(m.type_definitions) > MAX_TYPES:
             self.add(f"the model defines {len(m.type_definitions)} types; OpenFGA allows at most {MAX_TYPES}",
                      rule="limit", key=("schema",))
-        size = len(json.dumps(model_to_json(m), separators=(",", ":")).encode())
+        size = model_proto_size(m)
         if size > MAX_MODEL_BYTES:
-            self.add(f"the model is {size} bytes in JSON form; OpenFGA allows at most {MAX_MODEL_BYTES} (256 KiB)",
-                     rule="limit", key=("schema",))
+            self.add(f"the model is {size} bytes in OpenFGA's binary (protobuf) form; OpenFGA allows at most "
+                     f"{MAX_MODEL_BYTES} (256 KiB)", rule="limit", key=("schema",))
         self.names()
         for td in m.type_definitions:
             if self.types[td.name] is not td:
@@ -315,29 +314,59 @@ class _Validator:
     def reachability(self) -> None:
         rels = {t: td.relations for t, td in self.types.items()}
         faulty = {(i.object_type, i.relation) for i in self.issues}
-        try:
-            for td in self.model.type_definitions:
-                for name, rd in td.relations.items():
-                    if (td.name, name) in faulty:
-                        continue
+        cyclic = self.relations_reaching_a_cycle()
+        fixpoint: dict[tuple[str, str], bool] | None = None
+        for td in self.model.type_definitions:
+            for name, rd in td.relations.items():
+                if (td.name, name) in faulty:
+                    continue
+                key = ("relation", td.name, name)
+                try:
+                    if self.steps > _MAX_ANALYSIS_STEPS:
+                        raise _TooComplex
                     has, loop = self.entrypoints(rels, td.name, name, rd.rewrite, {})
-                    key = ("relation", td.name, name)
-                    if not has:
-                        if loop:
-                            self.add(f"'{td.name}#{name}' is impossible to satisfy: its definition loops back to "
-                                     "itself before reaching any directly assignable type (potential loop)",
-                                     rule="no-entrypoint", key=key, object_type=td.name, relation=name)
-                        else:
-                            self.add(f"'{td.name}#{name}' is impossible to satisfy: no path from it reaches a "
-                                     "directly assignable type such as [user] (no entrypoint)",
-                                     rule="no-entrypoint", key=key, object_type=td.name, relation=name)
-                    elif self.has_cycle(td.name, name, rd.rewrite, {f"{td.name}#{name}"}):
-                        self.add(f"'{td.name}#{name}' is part of a cycle of computed relations; an authorization "
-                                 "model cannot contain a cycle", rule="cycle", key=key, object_type=td.name,
-                                 relation=name)
-        except (_TooComplex, RecursionError):
-            self.add("the model's relations reference each other too deeply or too many times to be analysed; "
-                     "simplify the chains of computed relations", rule="limit", key=("schema",))
+                except (_TooComplex, RecursionError):
+                    # Too deep or too branching for the faithful port of OpenFGA's walk: decide
+                    # with the equivalent least fixpoint instead, which is linear in the model.
+                    if fixpoint is None:
+                        fixpoint = _entrypoint_fixpoint(rels)
+                    has, loop = fixpoint[(td.name, name)], False
+                if not has:
+                    if loop:
+                        self.add(f"'{td.name}#{name}' is impossible to satisfy: its definition loops back to "
+                                 "itself before reaching any directly assignable type (potential loop)",
+                                 rule="no-entrypoint", key=key, object_type=td.name, relation=name)
+                    else:
+                        self.add(f"'{td.name}#{name}' is impossible to satisfy: no path from it reaches a "
+                                 "directly assignable type such as [user] (no entrypoint)",
+                                 rule="no-entrypoint", key=key, object_type=td.name, relation=name)
+                elif (td.name, name) in cyclic:
+                    self.add(f"'{td.name}#{name}' is part of a cycle of computed relations; an authorization "
+                             "model cannot contain a cycle", rule="cycle", key=key, object_type=td.name,
+                             relation=name)
+
+    def relations_reaching_a_cycle(self) -> set[tuple[str, str]]:
+        """Relations from which computed-relation references (``define a: b``, also inside
+        ``or``/``and``/``but not``) lead into a cycle: OpenFGA's ``HasCycle``, computed for all
+        relations at once by peeling off those whose references all end."""
+        out: set[tuple[str, str]] = set()
+        for t, td in self.types.items():
+            edges = {name: {c for c in _computed_targets(rd.rewrite) if c in td.relations}
+                     for name, rd in td.relations.items()}
+            pending = {name: len(targets) for name, targets in edges.items()}
+            referrers: dict[str, list[str]] = {name: [] for name in edges}
+            for name, targets in edges.items():
+                for target in targets:
+                    referrers[target].append(name)
+            done = [name for name, n in pending.items() if n == 0]
+            while done:
+                name = done.pop()
+                for referrer in referrers[name]:
+                    pending[referrer] -= 1
+                    if pending[referrer] == 0:
+                        done.append(referrer)
+            out.update((t, name) for name, n in pending.items() if n > 0)
+        return out
 
     def tick(self) -> None:
         self.steps += 1
@@ -411,20 +440,148 @@ class _Validator:
                 return True, False
         return False, False
 
-    def has_cycle(self, t: str, rel: str, rw: Rewrite, visited: set[str]) -> bool:
-        """OpenFGA's ``hasCycle``: a loop made only of computed relations (and set operations)."""
-        self.tick()
-        visited = visited | {f"{t}#{rel}"}
+
+_PROTO_TYPE_NAMES = (
+    "TYPE_NAME_UNSPECIFIED", "TYPE_NAME_ANY", "TYPE_NAME_BOOL", "TYPE_NAME_STRING", "TYPE_NAME_INT",
+    "TYPE_NAME_UINT", "TYPE_NAME_DOUBLE", "TYPE_NAME_DURATION", "TYPE_NAME_TIMESTAMP", "TYPE_NAME_MAP",
+    "TYPE_NAME_LIST", "TYPE_NAME_IPADDRESS",
+)
+
+
+def _varint_len(n: int) -> int:
+    size = 1
+    while n >= 0x80:
+        n >>= 7
+        size += 1
+    return size
+
+
+def _field(body: int) -> int:
+    """A length-delimited field (field number below 16) around a body of ``body`` bytes."""
+    return 1 + _varint_len(body) + body
+
+
+def _string(value: str) -> int:
+    return _field(len(value.encode("utf-8", "surrogatepass"))) if value else 0
+
+
+def _userset_size(rw: Rewrite) -> int:
+    match rw:
+        case This():
+            return _field(0)
+        case ComputedUserset(relation=rel):
+            return _field(_string(rel))
+        case TupleToUserset(tupleset=ts, computed_relation=rel):
+            return _field(_field(_string(ts)) + _field(_string(rel)))
+        case Union(children=children) | Intersection(children=children):
+            return _field(sum(_field(_userset_size(c)) for c in children))
+        case Difference(base=base, subtract=subtract):
+            return _field(_field(_userset_size(base)) + _field(_userset_size(subtract)))
+    return 0
+
+
+def _source_size(module: str, file: str) -> int:
+    return _string(module) + (_field(_string(file)) if file else 0)
+
+
+def _param_size(param: Any) -> int:
+    number = _PROTO_TYPE_NAMES.index(param.type_name) if param.type_name in _PROTO_TYPE_NAMES else 0
+    return (1 + _varint_len(number) if number else 0) + sum(_field(_param_size(g)) for g in param.generic_types)
+
+
+def model_proto_size(model: AuthorizationModel) -> int:
+    """The model's size in OpenFGA's protobuf encoding (without an id): what its 256 KiB limit counts.
+
+    Matches the ``size_kb`` that ``fga model validate`` reports.
+    """
+    size = _string(model.schema_version)
+    for td in model.type_definitions:
+        body = _string(td.name)
+        meta = _source_size(td.module, td.source_file)
+        for name, rd in td.relations.items():
+            body += _field(_string(name) + _field(_userset_size(rd.rewrite)))
+            refs = sum(
+                _field(_string(r.type) + _string(r.relation) + (_field(0) if r.wildcard else 0) + _string(r.condition))
+                for r in rd.directly_related
+            )
+            meta += _field(_string(name) + _field(refs + _source_size(rd.module, rd.source_file)))
+        if meta:
+            body += _field(meta)
+        size += _field(body)
+    for key, cond in model.conditions.items():
+        body = _string(cond.name) + _string(cond.expression)
+        body += sum(_field(_string(name) + _field(_param_size(p))) for name, p in cond.parameters.items())
+        if cond.module or cond.source_file:
+            body += _field(_string(cond.module) + (_field(_string(cond.source_file)) if cond.source_file else 0))
+        size += _field(_string(key) + _field(body))
+    return size
+
+
+def _computed_targets(rw: Rewrite) -> list[str]:
+    match rw:
+        case ComputedUserset(relation=target):
+            return [target]
+        case Union(children=children) | Intersection(children=children):
+            return [t for c in children for t in _computed_targets(c)]
+        case Difference(base=base, subtract=subtract):
+            return _computed_targets(base) + _computed_targets(subtract)
+    return []
+
+
+def _entrypoint_fixpoint(rels: Mapping[str, Mapping[str, RelationDefinition]]) -> dict[tuple[str, str], bool]:
+    """Which relations have an entrypoint: the least fixpoint of the rules OpenFGA's walk applies
+    (direct plain type or wildcard; a userset, computed relation or ``from`` target that has one;
+    any child of ``or``, every child of ``and`` and ``but not``), by a worklist over the relations
+    each definition reads."""
+    has: dict[tuple[str, str], bool] = {(t, r): False for t, rs in rels.items() for r in rs}
+    readers: dict[tuple[str, str], list[tuple[str, str]]] = {key: [] for key in has}
+
+    def reads(t: str, rd: RelationDefinition, rw: Rewrite) -> list[tuple[str, str]]:
         match rw:
+            case This():
+                return [(r.type, r.relation) for r in rd.directly_related if r.relation and not r.wildcard]
             case ComputedUserset(relation=target):
-                if f"{t}#{target}" in visited:
-                    return True
-                return self.has_cycle(t, target, self.types[t].relations[target].rewrite, visited)
+                return [(t, target)]
+            case TupleToUserset(tupleset=ts, computed_relation=target):
+                return [(r.type, target) for r in rels[t][ts].directly_related]
             case Union(children=children) | Intersection(children=children):
-                return any(self.has_cycle(t, rel, c, visited) for c in children)
+                return [k for c in children for k in reads(t, rd, c)]
             case Difference(base=base, subtract=subtract):
-                return self.has_cycle(t, rel, base, visited) or self.has_cycle(t, rel, subtract, visited)
+                return reads(t, rd, base) + reads(t, rd, subtract)
+        return []
+
+    def holds(t: str, rd: RelationDefinition, rw: Rewrite) -> bool:
+        match rw:
+            case This():
+                return any(not r.relation or r.wildcard or has.get((r.type, r.relation), False)
+                           for r in rd.directly_related)
+            case ComputedUserset(relation=target):
+                return has.get((t, target), False)
+            case TupleToUserset(tupleset=ts, computed_relation=target):
+                return any(has.get((r.type, target), False) for r in rels[t][ts].directly_related)
+            case Union(children=children):
+                return any(holds(t, rd, c) for c in children)
+            case Intersection(children=children):
+                return all(holds(t, rd, c) for c in children)
+            case Difference(base=base, subtract=subtract):
+                return holds(t, rd, base) and holds(t, rd, subtract)
         return False
+
+    for t, rs in rels.items():
+        for r, rd in rs.items():
+            for key in reads(t, rd, rd.rewrite):
+                if key in readers:
+                    readers[key].append((t, r))
+    work = list(has)
+    while work:
+        t, r = work.pop()
+        if has[(t, r)]:
+            continue
+        rd = rels[t][r]
+        if holds(t, rd, rd.rewrite):
+            has[(t, r)] = True
+            work.extend(readers[(t, r)])
+    return has
 
 
 def _short(name: str) -> str:

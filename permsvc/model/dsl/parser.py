@@ -87,6 +87,8 @@ class _Parser:
         return SourcePos(tok.line, tok.column, self.file)
 
     def peek(self, ahead: int = 0) -> Token:
+        if not ahead:
+            return self.tokens[self.k]
         return self.tokens[min(self.k + ahead, len(self.tokens) - 1)]
 
     def advance(self) -> Token:

@@ -20,7 +20,7 @@ import yaml
 from permsvc.model.compile import json_to_dsl, load_model_file, parse_dsl
 from permsvc.model.errors import ModelError
 from permsvc.model.json import model_to_json
-from permsvc.model.validation import validate_model
+from permsvc.model.validation import model_proto_size, validate_model
 
 pytestmark = pytest.mark.fga
 
@@ -88,6 +88,13 @@ def test_transform_matches_fga(path: Path) -> None:
 @pytest.mark.parametrize("path", [pytest.param(p, id=_rel(p)) for p in MODEL_FILES])
 def test_validate_verdict_matches_fga(path: Path) -> None:
     assert _ours_valid(path) == _fga_valid(path)
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, id=_rel(p)) for p in MODEL_FILES])
+def test_model_size_matches_fga(path: Path) -> None:
+    out = _fga("validate", "--file", str(path))
+    reported_kib = json.loads(out.stdout.strip().splitlines()[0])["size_kb"]
+    assert round(model_proto_size(load_model_file(path).model) / 1024, 2) == reported_kib
 
 
 def _read_both(path: Path) -> tuple[Any, Any]:

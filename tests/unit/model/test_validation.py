@@ -11,7 +11,7 @@ from permsvc.model.compile import compile_dsl, parse_dsl
 from permsvc.model.errors import ModelValidationError
 from permsvc.model.json import model_from_json, model_to_json
 from permsvc.model.typesystem import TypeSystem
-from permsvc.model.validation import MAX_TYPES, collect_issues, validate_model
+from permsvc.model.validation import MAX_TYPES, _entrypoint_fixpoint, _Validator, collect_issues, validate_model
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden"
 CASES = yaml.safe_load((GOLDEN / "semantic_errors.yaml").read_text())
@@ -73,9 +73,42 @@ def test_json_only_rules() -> None:
     assert any("'map' needs exactly one element type" in m for m in messages)
 
 
-def test_pathological_relation_chain_is_reported_not_raised() -> None:
-    n = 3000
-    rels = "".join(f"    define r{i}: r{i + 1}\n" for i in range(n)) + f"    define r{n}: [user]\n"
-    model = parse_dsl("model\n  schema 1.1\ntype user\ntype doc\n  relations\n" + rels)
-    issues = collect_issues(model)
-    assert all(i.rule == "limit" for i in issues)
+def _chain(n: int, last: str) -> str:
+    rels = "".join(f"    define r{i}: r{i + 1}\n" for i in range(n)) + f"    define r{n}: {last}\n"
+    return "model\n  schema 1.1\ntype user\ntype doc\n  relations\n" + rels
+
+
+def test_long_valid_chain_is_accepted() -> None:
+    assert collect_issues(parse_dsl(_chain(3000, "[user]"))) == []
+
+
+def test_long_chain_without_entrypoint_reports_every_relation() -> None:
+    issues = collect_issues(parse_dsl(_chain(3000, "[doc#r0]")))
+    assert len(issues) == 3001
+    assert {i.rule for i in issues} == {"no-entrypoint"}
+
+
+def _well_formed(dsl: str) -> bool:
+    """Reachability is only analysed when every reference resolves."""
+    rules = {i.rule for i in collect_issues(parse_dsl(dsl))}
+    return not rules & {"undefined-relation", "undefined-type", "duplicate-type"}
+
+
+_REACHABILITY_CASES = [
+    *((c["name"], c["dsl"]) for c in CASES),
+    *((p.parent.name, p.read_text()) for p in sorted((GOLDEN / "dsl").glob("*/model.fga"))),
+    *((c["name"], c["dsl"]) for c in yaml.safe_load((GOLDEN / "valid_models.yaml").read_text())),
+]
+
+
+@pytest.mark.parametrize(
+    "dsl", [pytest.param(dsl, id=name) for name, dsl in _REACHABILITY_CASES if _well_formed(dsl)]
+)
+def test_fixpoint_fallback_agrees_with_openfga_walk(dsl: str) -> None:
+    model = parse_dsl(dsl)
+    validator = _Validator(model, {})
+    rels = {td.name: td.relations for td in model.type_definitions}
+    fixpoint = _entrypoint_fixpoint(rels)
+    for td in model.type_definitions:
+        for name, rd in td.relations.items():
+            assert validator.entrypoints(rels, td.name, name, rd.rewrite, {})[0] == fixpoint[(td.name, name)]

@@ -1,0 +1,146 @@
+"""Malformed and hostile models: a clear, located error quickly, never a crash or a hang."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from permsvc.model.compile import MAX_MODEL_BYTES, compile_dsl, load_model, load_model_file
+from permsvc.model.dsl.parser import MAX_NESTING
+from permsvc.model.dsl.printer import print_dsl
+from permsvc.model.errors import DslSyntaxError, ModelError, ModelJsonError
+from permsvc.model.validation import collect_issues
+
+_TOKENS = [
+    "model", "schema", "1.1", "type", "user", "doc", "relations", "define", "viewer", "editor", ":", "[",
+    "]", ",", "#", "*", "(", ")", "or", "and", "but not", "from", "with", "condition", "c", "x", "int",
+    "map", "<", ">", "{", "}", "\n", "\n  ", "\n    ", " ", "extend", "module", '"', "//", "\t", "\r\n",
+]
+
+
+def _check(text: str) -> None:
+    try:
+        loaded = compile_dsl(text, "fuzz.fga")
+    except ModelError as err:
+        assert err.issues
+        assert all(issue.message for issue in err.issues)
+        return
+    collect_issues(loaded.model, loaded.locations)
+    print_dsl(loaded.model)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(max_size=400))
+def test_arbitrary_text_never_crashes(text: str) -> None:
+    _check(text)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(_TOKENS), max_size=80).map(" ".join))
+def test_token_soup_never_crashes(text: str) -> None:
+    _check("model\n  schema 1.1\n" + text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes_never_crash(tmp_path_factory: pytest.TempPathFactory, data: bytes) -> None:
+    path = tmp_path_factory.mktemp("bytes") / "model.fga"
+    path.write_bytes(data)
+    try:
+        load_model_file(path)
+    except ModelError as err:
+        assert err.issues
+
+
+def _timed(func, *args):  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    try:
+        return func(*args), time.perf_counter() - start
+    except ModelError as err:
+        return err, time.perf_counter() - start
+
+
+def test_ten_thousand_nested_parentheses() -> None:
+    text = "model\n  schema 1.1\ntype user\ntype doc\n  relations\n    define a: " + "(" * 10_000 + "[user]" + ")" * 10_000
+    result, elapsed = _timed(compile_dsl, text)
+    assert isinstance(result, DslSyntaxError)
+    assert f"nested deeper than {MAX_NESTING}" in str(result)
+    assert result.issues[0].line == 6
+    assert elapsed < 1
+
+
+def test_nesting_at_the_limit_is_accepted() -> None:
+    text = ("model\n  schema 1.1\ntype user\ntype doc\n  relations\n    define b: [user]\n    define a: "
+            + "(" * MAX_NESTING + "b" + ")" * MAX_NESTING + "\n")
+    assert compile_dsl(text).model.type("doc") is not None
+
+
+def test_one_mebibyte_file_is_refused_before_reading(tmp_path: Path) -> None:
+    path = tmp_path / "big.fga"
+    path.write_text("model\n  schema 1.1\n" + "# filler\n" * (1 << 17))
+    result, elapsed = _timed(load_model_file, path)
+    assert isinstance(result, ModelError)
+    assert f"the limit is {MAX_MODEL_BYTES} bytes" in str(result)
+    assert elapsed < 1
+
+
+def test_random_binary_file(tmp_path: Path) -> None:
+    path = tmp_path / "junk.fga"
+    path.write_bytes(bytes(range(256)) * 64)
+    result, elapsed = _timed(load_model_file, path)
+    assert isinstance(result, ModelError)
+    assert "not UTF-8 text" in str(result) or "NUL byte" in str(result)
+    assert elapsed < 1
+
+
+def test_nul_byte_is_located(tmp_path: Path) -> None:
+    path = tmp_path / "nul.fga"
+    path.write_bytes(b"model\n  schema 1.1\ntype us\x00er\n")
+    with pytest.raises(ModelError) as info:
+        load_model_file(path)
+    assert (info.value.issues[0].line, info.value.issues[0].column) == (3, 8)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("model\n  schema 1.1\ntype user\ntype doc\n  relations\n    define a: [user" + ", user" * 40_000 + "]\n",
+                     id="forty_thousand_restrictions"),
+        pytest.param("model\n  schema 1.1\n" + "type t\n  relations\n    define : [\n" * 5_000, id="many_broken_lines"),
+        pytest.param("model\n  schema 1.1\n" + "é" * 100_000, id="unexpected_characters"),
+        pytest.param("model\n  schema 1.1\ntype user\ntype doc\n  relations\n"
+                     + "".join(f"    define r{i}: [user] or r{i + 1}\n" for i in range(7_000)) + "    define r7000: [user]\n",
+                     id="long_chain_of_computed_relations"),
+        pytest.param("model\n  schema 1.1\ntype user\ncondition c(x: int) {" + '"' * 200_000, id="unterminated_strings"),
+    ],
+)
+def test_large_hostile_sources_finish_within_a_second(text: str) -> None:
+    assert len(text.encode()) <= MAX_MODEL_BYTES
+
+    def run() -> object:
+        loaded = compile_dsl(text)
+        return collect_issues(loaded.model, loaded.locations)
+
+    result, elapsed = _timed(run)
+    assert isinstance(result, (list, ModelError))
+    assert elapsed < 1
+
+
+def test_deeply_nested_json() -> None:
+    result, elapsed = _timed(lambda: load_model("[" * 100_000, format="json"))
+    assert isinstance(result, ModelJsonError)
+    assert elapsed < 1
+
+
+def test_json_rewrite_nesting_is_bounded() -> None:
+    rewrite: dict = {"this": {}}
+    for _ in range(300):
+        rewrite = {"union": {"child": [rewrite]}}
+    model = {"schema_version": "1.1", "type_definitions": [{"type": "doc", "relations": {"a": rewrite}}]}
+    with pytest.raises(ModelJsonError, match="nested deeper"):
+        load_model(json.dumps(model), format="json")
