@@ -31,8 +31,8 @@ from litestar.exceptions import (
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 
 from permsvc.api.ops import request_id_of
-from permsvc.commands.errors import InvalidTupleError
 from permsvc.core.errors import InvariantViolation, PermsvcError
+from permsvc.core.revision import InvalidConsistencyTokenError
 from permsvc.engine.errors import openfga_code
 from permsvc.store.errors import StorageUnavailableError, TupleConditionConflictError, WriteConflictError
 
@@ -141,6 +141,11 @@ _INTERNAL_MESSAGE = "Internal Server Error"
 
 _ABORTED_ERRORS = (TupleConditionConflictError, WriteConflictError)
 
+_API_ONLY_CODES: dict[type[PermsvcError], str] = {
+    InvalidConsistencyTokenError: "validation_error",
+}
+"""Errors only the API surfaces raise (the engine's table covers the rest)."""
+
 
 def _code_of(exc: PermsvcError) -> str:
     """The OpenFGA code name of a domain error.
@@ -151,9 +156,7 @@ def _code_of(exc: PermsvcError) -> str:
     """
     if isinstance(exc, _ABORTED_ERRORS):
         return _ABORTED  # gRPC Aborted -> 409, as OpenFGA's gateway renders it
-    if isinstance(exc, InvalidTupleError) and exc.contextual:
-        return "invalid_contextual_tuple"
-    name = getattr(exc, "openfga_name", None)
+    name = getattr(exc, "openfga_name", None) or _API_ONLY_CODES.get(type(exc))
     if not isinstance(name, str):
         name = openfga_code(exc)[1]
     return name if name in ERROR_CODES else "internal_error"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar import Request, Response, Router, delete, get, post, put
+from litestar.params import FromPath, FromQuery, RawBody
 from litestar.response import Stream
 
 from permsvc.api.errors import ERROR_CODES, ApiError, ErrorBody, translate
@@ -72,7 +73,7 @@ _TAG_ASSERTIONS = ["Assertions"]
 _decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
 
 
-def _decode(body: bytes, kind: type[Any]) -> Any:
+def _decode(body: RawBody, kind: type[Any]) -> Any:
     decoder = _decoders.get(kind)
     if decoder is None:
         decoder = _decoders[kind] = msgspec.json.Decoder(kind)
@@ -186,9 +187,9 @@ def _check_key(key: s.CheckRequestTupleKey | None, request: str) -> TupleKey:
 @get("/stores", operation_id="ListStores", tags=_TAG_STORES, summary="List all stores")
 async def list_stores(
     request: Request[Any, Any, Any],
-    page_size: str | None = None,
-    continuation_token: str | None = None,
-    name: str | None = None,
+    page_size: FromQuery[str | None] = None,
+    continuation_token: FromQuery[str | None] = None,
+    name: FromQuery[str | None] = None,
 ) -> s.ListStoresResponse:
     page = await _services(request).list_stores.execute(
         page_size=_page_size(page_size, "ListStoresRequest"),
@@ -199,20 +200,20 @@ async def list_stores(
 
 
 @post("/stores", operation_id="CreateStore", tags=_TAG_STORES, summary="Create a store", status_code=201)
-async def create_store(request: Request[Any, Any, Any], body: bytes) -> s.CreateStoreResponse:
+async def create_store(request: Request[Any, Any, Any], body: RawBody) -> s.CreateStoreResponse:
     req: s.CreateStoreRequest = _decode(body, s.CreateStoreRequest)
     info = await _services(request).create_store.execute(req.name)
     return s.CreateStoreResponse(info.id, info.name, info.created_at, info.updated_at)
 
 
 @get("/stores/{store_id:str}", operation_id="GetStore", tags=_TAG_STORES, summary="Get a store")
-async def get_store(request: Request[Any, Any, Any], store_id: str) -> s.Store:
+async def get_store(request: Request[Any, Any, Any], store_id: FromPath[str]) -> s.Store:
     check_store_id(store_id, "GetStoreRequest")
     return _store(await _services(request).get_store.execute(store_id))
 
 
 @delete("/stores/{store_id:str}", operation_id="DeleteStore", tags=_TAG_STORES, summary="Delete a store")
-async def delete_store(request: Request[Any, Any, Any], store_id: str) -> None:
+async def delete_store(request: Request[Any, Any, Any], store_id: FromPath[str]) -> None:
     check_store_id(store_id, "DeleteStoreRequest")
     await _services(request).delete_store.execute(store_id)
 
@@ -228,9 +229,9 @@ async def delete_store(request: Request[Any, Any, Any], store_id: str) -> None:
 )
 async def read_authorization_models(
     request: Request[Any, Any, Any],
-    store_id: str,
-    page_size: str | None = None,
-    continuation_token: str | None = None,
+    store_id: FromPath[str],
+    page_size: FromQuery[str | None] = None,
+    continuation_token: FromQuery[str | None] = None,
 ) -> s.ReadAuthorizationModelsResponse:
     check_store_id(store_id, "ReadAuthorizationModelsRequest")
     page = await _services(request).list_models.execute(
@@ -249,7 +250,7 @@ async def read_authorization_models(
     status_code=201,
 )
 async def write_authorization_model(
-    request: Request[Any, Any, Any], store_id: str, body: bytes
+    request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody
 ) -> s.WriteAuthorizationModelResponse:
     check_store_id(store_id, "WriteAuthorizationModelRequest")
     model_json = decode_body(_model_json_decoder, body, "WriteAuthorizationModelRequest")
@@ -266,7 +267,7 @@ async def write_authorization_model(
     summary="Return a particular version of an authorization model",
 )
 async def read_authorization_model(
-    request: Request[Any, Any, Any], store_id: str, id: str  # noqa: A002 - OpenFGA's path name
+    request: Request[Any, Any, Any], store_id: FromPath[str], id: FromPath[str]  # noqa: A002 - OpenFGA's path name
 ) -> s.ReadAuthorizationModelResponse:
     check_store_id(store_id, "ReadAuthorizationModelRequest")
     check_model_id(id, "ReadAuthorizationModelRequest", field="Id")
@@ -278,7 +279,7 @@ async def read_authorization_model(
 
 
 @post("/stores/{store_id:str}/write", operation_id="Write", tags=_TAG_TUPLES, summary="Add or delete tuples", status_code=200)
-async def write(request: Request[Any, Any, Any], store_id: str, body: bytes) -> Response[s.WriteResponse]:
+async def write(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> Response[s.WriteResponse]:
     check_store_id(store_id, "WriteRequest")
     req: s.WriteRequest = _decode(body, s.WriteRequest)
     check_model_id(req.authorization_model_id, "WriteRequest")
@@ -301,7 +302,7 @@ async def write(request: Request[Any, Any, Any], store_id: str, body: bytes) -> 
 
 
 @post("/stores/{store_id:str}/read", operation_id="Read", tags=_TAG_TUPLES, summary="Get tuples matching a filter", status_code=200)
-async def read(request: Request[Any, Any, Any], store_id: str, body: bytes) -> Response[s.ReadResponse]:
+async def read(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> Response[s.ReadResponse]:
     check_store_id(store_id, "ReadRequest")
     req: s.ReadRequest = _decode(body, s.ReadRequest)
     check_consistency(req.consistency, req.consistency_token, store_id, "ReadRequest")
@@ -334,11 +335,11 @@ async def read(request: Request[Any, Any, Any], store_id: str, body: bytes) -> R
 )
 async def read_changes(
     request: Request[Any, Any, Any],
-    store_id: str,
-    type: str | None = None,  # noqa: A002 - OpenFGA's parameter name
-    page_size: str | None = None,
-    continuation_token: str | None = None,
-    start_time: str | None = None,
+    store_id: FromPath[str],
+    type: FromQuery[str | None] = None,  # noqa: A002 - OpenFGA's parameter name
+    page_size: FromQuery[str | None] = None,
+    continuation_token: FromQuery[str | None] = None,
+    start_time: FromQuery[str | None] = None,
 ) -> s.ReadChangesResponse:
     check_store_id(store_id, "ReadChangesRequest")
     if type:
@@ -359,7 +360,7 @@ async def read_changes(
 
 
 @post("/stores/{store_id:str}/check", operation_id="Check", tags=_TAG_QUERIES, summary="Check whether a user is authorized to access an object", status_code=200)
-async def check(request: Request[Any, Any, Any], store_id: str, body: bytes) -> Response[s.CheckResponse]:
+async def check(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> Response[s.CheckResponse]:
     check_store_id(store_id, "CheckRequest")
     req: s.CheckRequest = _decode(body, s.CheckRequest)
     check_model_id(req.authorization_model_id, "CheckRequest")
@@ -389,7 +390,7 @@ _MAX_BATCH = 50
     summary="Send a list of check operations in a single request",
     status_code=200,
 )
-async def batch_check(request: Request[Any, Any, Any], store_id: str, body: bytes) -> Response[s.BatchCheckResponse]:
+async def batch_check(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> Response[s.BatchCheckResponse]:
     check_store_id(store_id, "BatchCheckRequest")
     req: s.BatchCheckRequest = _decode(body, s.BatchCheckRequest)
     check_model_id(req.authorization_model_id, "BatchCheckRequest")
@@ -441,7 +442,7 @@ def _check_error(status: int, err: ErrorBody) -> s.CheckError:
     summary="Expand all relationships in userset tree format",
     status_code=200,
 )
-async def expand(request: Request[Any, Any, Any], store_id: str, body: bytes) -> Response[s.ExpandResponse]:
+async def expand(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> Response[s.ExpandResponse]:
     check_store_id(store_id, "ExpandRequest")
     req: s.ExpandRequest = _decode(body, s.ExpandRequest)
     check_model_id(req.authorization_model_id, "ExpandRequest")
@@ -462,7 +463,7 @@ async def expand(request: Request[Any, Any, Any], store_id: str, body: bytes) ->
     return Response(s.ExpandResponse(outcome.tree), headers=_model_headers(outcome.model_id, outcome.revision))
 
 
-def _list_objects_params(store_id: str, req: s.ListObjectsRequest, request_name: str) -> ListObjectsParams:
+def _list_objects_params(store_id: FromPath[str], req: s.ListObjectsRequest, request_name: str) -> ListObjectsParams:
     check_model_id(req.authorization_model_id, request_name)
     check_consistency(req.consistency, req.consistency_token, store_id, request_name)
     require_pattern(req.type, r"^[^:#@\s]{1,254}$", f"{request_name}.Type", code="type_invalid_pattern")
@@ -497,7 +498,7 @@ class _ListObjectsPage(msgspec.Struct, frozen=True):
     summary="List all objects of the given type that the user has a relation with",
     status_code=200,
 )
-async def list_objects(request: Request[Any, Any, Any], store_id: str, body: bytes) -> Response[_ListObjectsPage]:
+async def list_objects(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> Response[_ListObjectsPage]:
     check_store_id(store_id, "ListObjectsRequest")
     req: s.ListObjectsRequest = _decode(body, s.ListObjectsRequest)
     params = _list_objects_params(store_id, req, "ListObjectsRequest")
@@ -515,7 +516,7 @@ async def list_objects(request: Request[Any, Any, Any], store_id: str, body: byt
     summary="Stream all objects of the given type that the user has a relation with (NDJSON)",
     status_code=200,
 )
-async def streamed_list_objects(request: Request[Any, Any, Any], store_id: str, body: bytes) -> Stream:
+async def streamed_list_objects(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> Stream:
     check_store_id(store_id, "StreamedListObjectsRequest")
     req: s.ListObjectsRequest = _decode(body, s.ListObjectsRequest)
     params = _list_objects_params(store_id, req, "StreamedListObjectsRequest")
@@ -564,7 +565,7 @@ async def _ndjson(first: Any, objects: AsyncIterator[str]) -> AsyncIterator[byte
     summary="List the users matching the provided filter who have a certain relation to a particular type",
     status_code=200,
 )
-async def list_users(request: Request[Any, Any, Any], store_id: str, body: bytes) -> Response[s.ListUsersResponse]:
+async def list_users(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> Response[s.ListUsersResponse]:
     check_store_id(store_id, "ListUsersRequest")
     req: s.ListUsersRequest = _decode(body, s.ListUsersRequest)
     check_model_id(req.authorization_model_id, "ListUsersRequest")
@@ -611,7 +612,7 @@ async def list_users(request: Request[Any, Any, Any], store_id: str, body: bytes
     summary="Read assertions for an authorization model ID",
 )
 async def read_assertions(
-    request: Request[Any, Any, Any], store_id: str, authorization_model_id: str
+    request: Request[Any, Any, Any], store_id: FromPath[str], authorization_model_id: FromPath[str]
 ) -> s.ReadAssertionsResponse:
     check_store_id(store_id, "ReadAssertionsRequest")
     check_model_id(authorization_model_id, "ReadAssertionsRequest")
@@ -638,7 +639,7 @@ async def read_assertions(
     status_code=204,
 )
 async def write_assertions(
-    request: Request[Any, Any, Any], store_id: str, authorization_model_id: str, body: bytes
+    request: Request[Any, Any, Any], store_id: FromPath[str], authorization_model_id: FromPath[str], body: RawBody
 ) -> None:
     check_store_id(store_id, "WriteAssertionsRequest")
     check_model_id(authorization_model_id, "WriteAssertionsRequest")
