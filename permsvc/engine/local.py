@@ -59,42 +59,67 @@ class LocalChecker:
         return ResolveResult(allowed=result == TRUE, cycle_detected=result == CYCLE)
 
     async def relation(self, ctx: ResolveContext, rp: RelationPlan, obj: str, depth: int, path: frozenset[str]) -> int:
+        """Evaluate ``obj#rp.relation`` in place (a computed userset: same depth, same path).
+
+        Results are memoised per request: the user is fixed for a request, so a node's
+        ``TRUE``/``FALSE`` is a fact for the whole request. With cycles reported as ``CYCLE`` (and
+        that propagated by every reducer), a plain ``FALSE`` never depends on where the path was
+        cut. ``CYCLE`` results and errors are not memoised. Like OpenFGA's check cache, a memoised
+        answer is reused at any depth.
+        """
         if not rp.reaches(ctx.user_keys):
             return FALSE
-        if ctx.user_userset and ctx.user_userset == f"{obj}#{rp.relation}":
+        node = f"{obj}#{rp.relation}"
+        known = ctx.memo.get(node)
+        if known is not None:
+            return known
+        if node == ctx.user_userset:
             return TRUE
-        return await self.rewrite(ctx, rp, rp.rewrite, obj, depth, path)
+        result = await self.rewrite(ctx, rp, rp.rewrite, obj, depth, path)
+        if result != CYCLE:
+            ctx.memo[node] = result
+        return result
 
     async def dispatch(self, ctx: ResolveContext, rp: RelationPlan, obj: str, depth: int, path: frozenset[str]) -> int:
         """Resolve a sub-problem on another node: one level deeper, with the node on the path."""
         node = f"{obj}#{rp.relation}"
+        known = ctx.memo.get(node)
+        if known is not None:
+            return known
         if node in path:
             return CYCLE
         depth += 1
         if depth >= ctx.limits.max_resolution_depth:
             raise ResolutionDepthExceededError(ctx.limits.max_resolution_depth)
         ctx.budget.spend()
-        return await self.relation(ctx, rp, obj, depth, path | {node})
+        if node == ctx.user_userset:
+            return TRUE
+        result = await self.rewrite(ctx, rp, rp.rewrite, obj, depth, path | {node})
+        if result != CYCLE:
+            ctx.memo[node] = result
+        return result
 
     async def rewrite(
         self, ctx: ResolveContext, rp: RelationPlan, rewrite: Rewrite, obj: str, depth: int, path: frozenset[str]
     ) -> int:
-        match rewrite:
-            case This():
-                return await self.direct(ctx, rp, obj, depth, path)
-            case ComputedUserset(relation=rel):
-                target = ctx.plan.relations.get((rp.object_type, rel))
-                if target is None:
-                    return FALSE
-                return await self.relation(ctx, target, obj, depth, path)
-            case TupleToUserset():
-                return await self.tuple_to_userset(ctx, rp, rewrite, obj, depth, path)
-            case Union(children=children):
-                return await self.union(ctx, rp, children, obj, depth, path)
-            case Intersection(children=children):
-                return await self.intersection(ctx, rp, children, obj, depth, path)
-            case Difference(base=base, subtract=subtract):
-                return await self.difference(ctx, rp, base, subtract, obj, depth, path)
+        kind = type(rewrite)
+        if kind is This:
+            return await self.direct(ctx, rp, obj, depth, path)
+        if kind is Union:
+            return await self.union(ctx, rp, rewrite.children, obj, depth, path)  # type: ignore[union-attr]
+        if kind is ComputedUserset:
+            target = ctx.plan.relations.get((rp.object_type, rewrite.relation))  # type: ignore[union-attr]
+            if target is None:
+                return FALSE
+            return await self.relation(ctx, target, obj, depth, path)
+        if kind is TupleToUserset:
+            return await self.tuple_to_userset(ctx, rp, rewrite, obj, depth, path)  # type: ignore[arg-type]
+        if kind is Intersection:
+            return await self.intersection(ctx, rp, rewrite.children, obj, depth, path)  # type: ignore[union-attr]
+        if kind is Difference:
+            return await self.difference(
+                ctx, rp, rewrite.base, rewrite.subtract, obj, depth, path  # type: ignore[union-attr]
+            )
         return FALSE
 
     async def union(

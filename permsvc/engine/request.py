@@ -99,6 +99,7 @@ class ResolveContext:
         "context",
         "inline",
         "limits",
+        "memo",
         "plan",
         "reader",
         "store_id",
@@ -126,6 +127,8 @@ class ResolveContext:
         self.budget = budget
         self.context = context
         self.inline = bool(getattr(reader, "inline_reads", False))
+        self.memo: dict[str, int] = {}
+        """Per-request results of ``object#relation`` nodes for ``user`` (see ``LocalChecker.evaluate``)."""
         self.user = ""
         self.user_keys: tuple[str, ...] = ()
         self.user_wildcard = ""
@@ -136,6 +139,7 @@ class ResolveContext:
     def set_user(self, user: str) -> None:
         from permsvc.engine.plan import user_keys  # noqa: PLC0415 - plan imports request types
 
+        self.memo = {}
         self.user = user
         self.user_keys = user_keys(user)
         self.user_wildcard = self.user_keys[1] if len(self.user_keys) == 2 else ""
