@@ -371,13 +371,21 @@ def _convert_string(value: Any) -> str:
     raise _ConversionError(f"expected type value 'string', but found '{_go_type(value)}'")
 
 
+# Context values repeat across tuples and requests (persisted grant times, the caller's address),
+# and parsing dominates evaluation, so the parsed values of strings are cached (they are immutable).
+_PARSE_CACHE_SIZE = 4096
+_cached_duration = lru_cache(maxsize=_PARSE_CACHE_SIZE)(parse_go_duration)
+_cached_timestamp = lru_cache(maxsize=_PARSE_CACHE_SIZE)(parse_rfc3339)
+_cached_ipaddress = lru_cache(maxsize=_PARSE_CACHE_SIZE)(IPAddress.parse)
+
+
 def _convert_duration(value: Any) -> Duration:
     if not isinstance(value, str):
         raise _ConversionError(
             f"expected a duration string, but found: {_go_type(value)} '{_go_value(value)}'"
         )
     try:
-        return Duration(parse_go_duration(value))
+        return Duration(_cached_duration(value))
     except ValueError:
         raise _ConversionError(f"expected a valid duration string, but found: '{value}'") from None
 
@@ -389,7 +397,7 @@ def _convert_timestamp(value: Any) -> Timestamp:
             f"{_go_type(value)} '{_go_value(value)}'"
         )
     try:
-        return Timestamp(parse_rfc3339(value))
+        return Timestamp(_cached_timestamp(value))
     except ValueError:
         raise _ConversionError(
             f"expected RFC 3339 formatted timestamp string, but found '{value}'"
@@ -404,7 +412,7 @@ def _convert_ipaddress(value: Any) -> IPAddress:
             f"expected an ipaddress string, but found: {_go_type(value)} '{_go_value(value)}'"
         )
     try:
-        return IPAddress.parse(value)
+        return _cached_ipaddress(value)
     except ValueError:
         raise _ConversionError(
             f"expected a well-formed IP address, but found: '{value}'"
@@ -612,12 +620,11 @@ def _compile_cached(
         tree = parse(expression)
         output = check(tree, {p: t.cel_type for p, t in param_types.items()})
     except (CelSyntaxError, CelTypeError) as exc:
-        kind = "Syntax error: " if isinstance(exc, CelSyntaxError) else ""
         raise ConditionCompileError(
-            name, [prefix + _format_cel_error(name, expression, exc.offset, kind + exc.message)]
+            name, [prefix + _format_cel_error(name, expression, exc.offset, exc.message)]
         ) from None
     try:
-        program = plan(tree)
+        program = plan(tree, frozenset(param_types))
     except CelEvalError as exc:
         raise ConditionCompileError(
             name, [f"{prefix}condition expression construction: {exc}"]

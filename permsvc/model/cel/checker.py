@@ -39,6 +39,7 @@ __all__ = (
     "NULL",
     "STRING",
     "TIMESTAMP",
+    "TYPE_IDENTIFIERS",
     "UINT",
     "CelType",
     "check",
@@ -55,9 +56,9 @@ UINT: CelType = ("uint",)
 DOUBLE: CelType = ("double",)
 STRING: CelType = ("string",)
 BYTES: CelType = ("bytes",)
-NULL: CelType = ("null_type",)
-TIMESTAMP: CelType = ("google.protobuf.Timestamp",)
-DURATION: CelType = ("google.protobuf.Duration",)
+NULL: CelType = ("null",)
+TIMESTAMP: CelType = ("timestamp",)
+DURATION: CelType = ("duration",)
 IPADDRESS: CelType = ("IPAddress",)
 DYN: CelType = ("dyn",)
 ANY: CelType = ("google.protobuf.Any",)
@@ -90,10 +91,26 @@ def format_type(t: CelType) -> str:
         return f"list({format_type(t[1])})"
     if t[0] == "map":
         return f"map({format_type(t[1])}, {format_type(t[2])})"
+    if t[0] == "type" and len(t) == 2:
+        return f"type({format_type(t[1])})"
     if t[0].startswith("$"):
         return "dyn"
     return t[0]
 
+
+TYPE_IDENTIFIERS: dict[str, CelType] = {
+    "bool": BOOL,
+    "int": INT,
+    "uint": UINT,
+    "double": DOUBLE,
+    "string": STRING,
+    "bytes": BYTES,
+    "list": list_of(DYN),
+    "map": map_of(DYN, DYN),
+    "null_type": NULL,
+    "type": TYPE,
+}
+"""Identifiers that name types (``type(x) == int``) when no variable of that name is declared."""
 
 # (function, is_member) -> overloads of (argument types, result type). A member call's receiver
 # is the first argument.
@@ -155,6 +172,7 @@ OVERLOADS: dict[tuple[str, bool], list[tuple[tuple[CelType, ...], CelType]]] = {
     ("timestamp", False): [((t,), TIMESTAMP) for t in (STRING, TIMESTAMP, INT)],
     ("duration", False): [((t,), DURATION) for t in (STRING, DURATION)],
     ("dyn", False): [((_A,), DYN)],
+    ("type", False): [((_A,), ("type", _A))],
     ("ipaddress", False): [((STRING,), IPADDRESS)],
     ("in_cidr", True): [((IPADDRESS, STRING), BOOL)],
 }
@@ -190,6 +208,8 @@ def _assign(param: CelType, arg: CelType, subst: dict[str, CelType]) -> bool:
         return True
     if _is_param(arg):
         return True
+    if param[0] == "type" and arg[0] == "type":
+        return True  # type values compare across types: type(x) == string
     if param[0] != arg[0] or len(param) != len(arg):
         return False
     return all(_assign(p, a, subst) for p, a in zip(param[1:], arg[1:], strict=True))
@@ -242,6 +262,8 @@ class _Checker:
                     return scope[name]
                 if name in self.variables:
                     return self.variables[name]
+                if name in TYPE_IDENTIFIERS:
+                    return ("type", TYPE_IDENTIFIERS[name])
                 raise CelTypeError(f"undeclared reference to '{name}' (in container '')", expr.offset)
             case Select(operand=operand, field=field, test_only=test_only):
                 operand_type = self.visit(operand, scope)

@@ -24,6 +24,9 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
+
+from permsvc.model.cel.checker import TYPE_IDENTIFIERS
 from permsvc.model.cel.parser import (
     Call,
     Comprehension,
@@ -35,7 +38,7 @@ from permsvc.model.cel.parser import (
     Select,
 )
 from permsvc.model.cel.runtime import FUNCTIONS, map_get
-from permsvc.model.cel.values import CelEvalError, UInt, type_name
+from permsvc.model.cel.values import CelEvalError, TypeValue, UInt, type_name
 
 __all__ = (
     "UNKNOWN",
@@ -52,8 +55,9 @@ STRING_TRAVERSAL_COST_FACTOR = 0.1
 REGEX_STRING_LENGTH_COST_FACTOR = 0.25
 
 _CONVERSIONS = frozenset(
-    {"int", "uint", "double", "string", "bytes", "bool", "timestamp", "duration", "dyn"}
+    {"int", "uint", "double", "string", "bytes", "bool", "timestamp", "duration", "dyn", "type"}
 )
+_TYPE_NAMES = {"list": "list", "map": "map", "null_type": "null_type", "type": "type"}
 
 
 class _Unknown:
@@ -184,15 +188,50 @@ def _call_cost(function: str, args: tuple[Any, ...]) -> int:
     return 1
 
 
-def plan(expr: Expr) -> Program:
-    """Plan a type-checked expression.
+def plan(expr: Expr, variables: frozenset[str] = frozenset()) -> Program:
+    """Plan a type-checked expression; ``variables`` are the declared variable names (an
+    identifier that is not one of them and names a type, like ``int``, is that type's value).
 
     Raises:
         CelEvalError: a constant sub-expression that is always an error (e.g. an invalid
             ``timestamp("...")`` literal), which cel-go reports when building the program.
     """
-    node, _ = _plan(expr)
+    node, _ = _plan(_bind_type_identifiers(expr, variables))
     return Program(node)
+
+
+def _bind_type_identifiers(expr: Expr, bound: frozenset[str]) -> Expr:
+    """Replace identifiers that name types (and are not variables in scope) by type constants."""
+    match expr:
+        case Ident(name=name) if name in TYPE_IDENTIFIERS and name not in bound:
+            return Const("type", TypeValue(_TYPE_NAMES.get(name, name)), expr.offset)
+        case Select(operand=operand):
+            return msgspec.structs.replace(expr, operand=_bind_type_identifiers(operand, bound))
+        case Call(args=args, target=target):
+            return msgspec.structs.replace(
+                expr,
+                args=tuple(_bind_type_identifiers(a, bound) for a in args),
+                target=None if target is None else _bind_type_identifiers(target, bound),
+            )
+        case ListLit(elements=elements):
+            return ListLit(tuple(_bind_type_identifiers(e, bound) for e in elements), expr.offset)
+        case MapLit(entries=entries):
+            return MapLit(
+                tuple(
+                    (_bind_type_identifiers(k, bound), _bind_type_identifiers(v, bound))
+                    for k, v in entries
+                ),
+                expr.offset,
+            )
+        case Comprehension(var=var, predicate=predicate):
+            inner = bound | {var}
+            return msgspec.structs.replace(
+                expr,
+                iter_range=_bind_type_identifiers(expr.iter_range, bound),
+                body=_bind_type_identifiers(expr.body, inner),
+                predicate=None if predicate is None else _bind_type_identifiers(predicate, inner),
+            )
+    return expr
 
 
 def _const_node(value: Any) -> Node:

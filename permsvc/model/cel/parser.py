@@ -37,11 +37,15 @@ MAX_NESTING_DEPTH = 250
 
 
 class CelSyntaxError(Exception):
-    """The expression does not parse. ``offset`` is the 0-based character offset of the problem."""
+    """The expression does not parse. ``offset`` is the 0-based character offset of the problem.
 
-    def __init__(self, message: str, offset: int) -> None:
+    ``message`` is worded as cel-go words it: grammar errors start with ``Syntax error:``; literal
+    range errors and reserved identifiers do not.
+    """
+
+    def __init__(self, message: str, offset: int, *, grammar: bool = True) -> None:
         super().__init__(message)
-        self.message = message
+        self.message = f"Syntax error: {message}" if grammar else message
         self.offset = offset
 
 
@@ -379,6 +383,8 @@ class _Parser:
                     raise CelSyntaxError(
                         f"mismatched input '{name.text}' expecting IDENTIFIER", name.offset
                     )
+                if name.text == "in" or name.text in _RESERVED:
+                    raise CelSyntaxError(f"no viable alternative at input '.{name.text}'", name.offset)
                 if self.at_op("("):
                     paren = self.next()
                     args = self.arguments(")")
@@ -469,7 +475,7 @@ class _Parser:
         if name == "null":
             return Const("null", None, tok.offset)
         if name in _RESERVED or name == "in":
-            raise CelSyntaxError(f"reserved identifier: {name}", tok.offset)
+            raise CelSyntaxError(f"reserved identifier: {name}", tok.offset, grammar=False)
         if self.at_op("("):
             paren = self.next()
             args = self.arguments(")")
@@ -510,10 +516,10 @@ class _Parser:
         sign = -1 if negative else 1
         if text[-1] in "uU":
             if negative:
-                raise CelSyntaxError(f"invalid uint literal: -{text}", tok.offset)
+                raise CelSyntaxError("invalid uint literal", tok.offset, grammar=False)
             value = int(text[:-1], 0)
             if value > UINT64_MAX:
-                raise CelSyntaxError(f"invalid uint literal: {text}", tok.offset)
+                raise CelSyntaxError("invalid uint literal", tok.offset, grammar=False)
             return Const("uint", value, tok.offset)
         if text.lower().startswith("0x"):
             value = sign * int(text, 16)
@@ -522,7 +528,7 @@ class _Parser:
         else:
             value = sign * int(text, 10)
         if not INT64_MIN <= value <= INT64_MAX:
-            raise CelSyntaxError(f"invalid int literal: {'-' if negative else ''}{text}", tok.offset)
+            raise CelSyntaxError("invalid int literal", tok.offset, grammar=False)
         return Const("int", value, tok.offset)
 
 

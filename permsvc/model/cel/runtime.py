@@ -25,6 +25,7 @@ from permsvc.model.cel.values import (
     Duration,
     IPAddress,
     Timestamp,
+    TypeValue,
     UInt,
     civil_from_unix_seconds,
     format_go_duration,
@@ -322,7 +323,7 @@ _GO_INT_CHARS = frozenset("0123456789")
 def _parse_go_int(text: str, *, unsigned: bool) -> int:
     digits = text[1:] if text[:1] in ("+", "-") and not unsigned else text
     if not digits or not set(digits) <= _GO_INT_CHARS:
-        raise CelEvalError(f"cannot convert string '{text}' to {'uint' if unsigned else 'int'}")
+        raise CelEvalError(f"type conversion error from 'string' to '{'uint' if unsigned else 'int'}'")
     return int(text, 10)
 
 
@@ -334,7 +335,7 @@ def _to_int(value: Any) -> int:
         return _int(int(value))
     if t is float:
         if math.isnan(value) or not -(2.0**63) <= value < 2.0**63:
-            raise CelEvalError("double out of int range")
+            raise CelEvalError("integer overflow")
         return int(value)
     if t is str:
         return _int(_parse_go_int(value, unsigned=False))
@@ -349,11 +350,11 @@ def _to_uint(value: Any) -> UInt:
         return value
     if t is int:
         if value < 0:
-            raise CelEvalError("int out of uint range")
+            raise CelEvalError("unsigned integer overflow")
         return UInt(value)
     if t is float:
         if math.isnan(value) or not 0 <= value < 2.0**64:
-            raise CelEvalError("double out of uint range")
+            raise CelEvalError("unsigned integer overflow")
         return UInt(int(value))
     if t is str:
         return _uint(_parse_go_int(value, unsigned=True))
@@ -368,11 +369,11 @@ def _to_double(value: Any) -> float:
         return float(value)
     if t is str:
         if not value or value != value.strip() or "_" in value:
-            raise CelEvalError(f"cannot convert string '{value}' to double")
+            raise CelEvalError("type conversion error from 'string' to 'double'")
         try:
             return float(value)
         except ValueError:
-            raise CelEvalError(f"cannot convert string '{value}' to double") from None
+            raise CelEvalError("type conversion error from 'string' to 'double'") from None
     raise _no_overload("double", value)
 
 
@@ -450,7 +451,7 @@ def _to_bool(value: Any) -> bool:
     if type(value) is str:
         if value in _GO_BOOLS:
             return _GO_BOOLS[value]
-        raise CelEvalError(f"type conversion error from 'string' to 'bool': '{value}'")
+        raise CelEvalError("type conversion error from 'string' to 'bool'")
     raise _no_overload("bool", value)
 
 
@@ -475,8 +476,8 @@ def _to_duration(value: Any) -> Duration:
     if t is str:
         try:
             return Duration(parse_go_duration(value))
-        except ValueError as exc:
-            raise CelEvalError(f"invalid duration {value!r}: {exc}") from None
+        except ValueError:
+            raise CelEvalError("type conversion error from 'string' to 'google.protobuf.Duration'") from None
     raise _no_overload("duration", value)
 
 
@@ -583,6 +584,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "timestamp": _to_timestamp,
     "duration": _to_duration,
     "dyn": lambda value: value,
+    "type": lambda value: TypeValue(type_name(value)),
     "ipaddress": _to_ipaddress,
     "in_cidr": _in_cidr,
     **{

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 from typing import Any
 
 __all__ = (
@@ -21,6 +22,7 @@ __all__ = (
     "Duration",
     "IPAddress",
     "Timestamp",
+    "TypeValue",
     "UInt",
     "format_rfc3339",
     "parse_cidr",
@@ -91,6 +93,24 @@ class Timestamp:
         return f"Timestamp({format_rfc3339(self.nanos)})"
 
 
+class TypeValue:
+    """A CEL type as a value (``type(x)``, ``int``, ``string``): compared by name."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TypeValue) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(("type", self.name))
+
+    def __repr__(self) -> str:
+        return self.name
+
+
 class IPAddress:
     """OpenFGA's ``ipaddress`` condition type (Go ``netip.Addr``, IPv4-mapped IPv6 unmapped)."""
 
@@ -145,6 +165,7 @@ class IPAddress:
 _CIDR_RE = re.compile(r"^([^/]+)/([0-9]{1,3})$")
 
 
+@lru_cache(maxsize=1024)
 def parse_cidr(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     """Parse a CIDR like Go's ``netip.ParsePrefix`` (host bits may be set; no zones).
 
@@ -333,4 +354,6 @@ def type_name(value: Any) -> str:
         return "google.protobuf.Duration"
     if isinstance(value, IPAddress):
         return "IPAddress"
+    if isinstance(value, TypeValue):
+        return "type"
     return type(value).__name__
