@@ -25,7 +25,7 @@ from permsvc.auth.jwks import JwksKeyProvider
 
 __all__ = ("register",)
 
-_MARK = {Severity.ERROR: "ERROR", Severity.WARNING: "WARN ", Severity.INFO: "ok   "}
+_MARK = {Severity.ERROR: "ERROR", Severity.WARNING: "WARN ", Severity.INFO: "info "}
 
 
 def register(subparsers: Any) -> None:
