@@ -9,7 +9,7 @@ client-credentials grant, acting for a machine, not a person) when any of these 
 - ``sub`` ends with ``@clients``: Auth0 M2M subjects are ``<client_id>@clients``.
 
 Everything else is a *user* token. The subject is mapped the same way for both kinds
-(``<subject_type>:<sub>``); callers that treat machines differently look at :attr:`AuthClaims.kind`.
+(``<subject_type>:<sub>``); callers that treat machines differently look at :attr:`AuthClaims.token_type`.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ class AuthClaims(msgspec.Struct, frozen=True, kw_only=True):
     """The subject id, from the configured subject claim (``auth0|42``)."""
     subject_type: str
     """The object type the subject maps to (``user``)."""
-    kind: TokenKind
+    token_type: TokenKind
+    """A user's token or a client's own (client-credentials) token; see the module docstring."""
     client_id: str | None
     """``client_id`` (RFC 9068) or ``azp`` (Auth0 profile): the application that asked for the token."""
     scopes: frozenset[str]

@@ -50,12 +50,15 @@ def _policy(settings: OidcSettings | TokenPolicy | None) -> TokenPolicy:
     return settings
 
 
-def _diagnose(token: str, policy: TokenPolicy, now: float) -> tuple[DecodedToken | None, list[Finding]]:
+def _diagnose(
+    token: str, policy: TokenPolicy, now: float
+) -> tuple[DecodedToken | None, list[Finding], list[Finding]]:
+    """The decoded token (``None`` if undecodable), the header findings and the claim findings."""
     try:
         decoded = decode_token(token, max_bytes=policy.max_token_bytes)
     except InvalidTokenError as err:
-        return None, [err.finding]
-    return decoded, check_header(decoded, policy) + check_claims(decoded, policy, now)
+        return None, [err.finding], []
+    return decoded, check_header(decoded, policy), check_claims(decoded, policy, now)
 
 
 def _diagnosis(decoded: DecodedToken | None, findings: list[Finding], signature: str) -> Diagnosis:
@@ -74,8 +77,8 @@ def explain(
     token: str, settings: OidcSettings | TokenPolicy | None = None, *, now: float | None = None
 ) -> Diagnosis:
     """Diagnose ``token`` offline. Without settings, ``iss`` and ``aud`` are reported, not checked."""
-    decoded, findings = _diagnose(token, _policy(settings), time.time() if now is None else now)
-    return _diagnosis(decoded, findings, "not_checked")
+    decoded, header, claims = _diagnose(token, _policy(settings), time.time() if now is None else now)
+    return _diagnosis(decoded, header + claims, "not_checked")
 
 
 async def explain_and_verify(
@@ -87,11 +90,9 @@ async def explain_and_verify(
     the answer says both "expired" and whether the token is genuine.
     """
     policy = _policy(settings)
-    decoded, findings = _diagnose(token, policy, time.time() if now is None else now)
-    header_ok = decoded is not None and not decoded.encrypted and not any(
-        f.is_error for f in check_header(decoded, policy)
-    )
-    if decoded is None or not header_ok:
+    decoded, header, claims = _diagnose(token, policy, time.time() if now is None else now)
+    findings = header + claims
+    if decoded is None or any(f.is_error for f in header):
         return _diagnosis(decoded, findings, "not_checked")
     try:
         key = await keys.get_key(decoded.header.get("kid"), decoded.header["alg"])

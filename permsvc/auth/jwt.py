@@ -196,9 +196,11 @@ class JwtAuthenticator:
         """
         now = self._clock()
         policy = self.policy
-        digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
-        if len(token) <= policy.max_token_bytes and (hit := self._cache.get(digest, now)) is not None:
-            return hit
+        digest = None
+        if len(token) <= policy.max_token_bytes:
+            digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+            if (hit := self._cache.get(digest, now)) is not None:
+                return hit
         decoded = decode_token(token, max_bytes=policy.max_token_bytes)
         raise_first_error(check_header(decoded, policy))
         raise_first_error(check_claims(decoded, policy, now))
@@ -206,7 +208,8 @@ class JwtAuthenticator:
         key = await self.keys.get_key(decoded.header.get("kid"), alg)
         payload = verify_signature(token, key, issuer=policy.issuer, audiences=policy.audiences)
         claims = self._claims(payload)
-        self._cache.put(digest, claims)
+        if digest is not None:
+            self._cache.put(digest, claims)
         return claims
 
     def require_admin(self, claims: AuthClaims) -> None:
@@ -220,7 +223,7 @@ class JwtAuthenticator:
         return AuthClaims(
             subject=payload[self.policy.subject_claim],
             subject_type=self.policy.subject_type,
-            kind=token_kind_of(payload),
+            token_type=token_kind_of(payload),
             client_id=client_id_of(payload),
             scopes=scopes_of(payload),
             audience=(aud,) if isinstance(aud, str) else tuple(aud),

@@ -39,7 +39,7 @@ async def test_client_credentials_token_is_accepted(oidc_provider: OidcProvider)
     finally:
         await authenticator.aclose()
     assert claims.subject == "m2m-client" and claims.client_id == "m2m-client"
-    assert claims.kind is TokenKind.CLIENT
+    assert claims.token_type is TokenKind.CLIENT
     assert claims.scopes == frozenset({"read:docs", "write:docs"})
     assert claims.issuer == oidc_provider.issuer and claims.audience == (API,)
     assert claims.token_id
@@ -53,7 +53,7 @@ async def test_test_subject_grant_maps_to_a_user(oidc_provider: OidcProvider, su
     finally:
         await authenticator.aclose()
     assert claims.subject_ref() == f"user:{subject}"
-    assert claims.kind is TokenKind.USER and claims.client_id == "web-client"
+    assert claims.token_type is TokenKind.USER and claims.client_id == "web-client"
     assert claims.scopes == frozenset({"read:docs"})
 
 

@@ -35,7 +35,7 @@ async def test_auth0_user_token_is_accepted(authenticator: JwtAuthenticator, mak
     result = await authenticator.authenticate(make_token())
     assert result.subject == "auth0|42"
     assert result.subject_ref() == "user:auth0|42"
-    assert result.kind is TokenKind.USER
+    assert result.token_type is TokenKind.USER
     assert result.client_id == "spa-client"
     assert result.scopes == frozenset({"openid", "profile", "read:docs"})
     assert result.audience == (AUDIENCE, f"{ISSUER}userinfo")
@@ -56,7 +56,7 @@ async def test_token_kind_heuristics(
     authenticator: JwtAuthenticator, make_token: TokenFactory, payload: dict[str, Any], kind: TokenKind, client_id: str
 ) -> None:
     result = await authenticator.authenticate(make_token(payload))
-    assert (result.kind, result.client_id) == (kind, client_id)
+    assert (result.token_type, result.client_id) == (kind, client_id)
 
 
 async def test_permissions_array_merges_into_scopes(authenticator: JwtAuthenticator, make_token: TokenFactory) -> None:
