@@ -131,6 +131,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """One structured JSON line per request (``PERMSVC_ACCESS_LOG``)."""
     graceful_shutdown_s: float = DEFAULT_GRACEFUL_SHUTDOWN_S
     """How long in-flight requests may finish after SIGTERM (``PERMSVC_GRACEFUL_SHUTDOWN_S``)."""
+    public_url: str = ""
+    """Externally visible base URL, e.g. ``https://authz.example.com`` (``PERMSVC_PUBLIC_URL``):
+    the absolute URLs of the AuthZEN discovery documents. Empty: taken from each request (its
+    ``Host``), which is only safe where a trusted proxy sets ``Host``."""
+    authzen_actions: tuple[str, ...] = ()
+    """Which relations AuthZEN Action Search returns: ``fnmatch`` patterns over ``relation`` or
+    ``type#relation``, comma-separated in ``PERMSVC_AUTHZEN_ACTIONS`` (e.g. ``can_*``); empty: the
+    rule of :func:`permsvc.commands.authzen.action_relations`."""
     limits: EngineLimits = msgspec.field(default_factory=EngineLimits)
 
     def __post_init__(self) -> None:
@@ -144,6 +152,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError("auth_method 'preshared' needs at least one key in PERMSVC_API_KEYS")
         if any(not key.strip() for key in self.api_keys):
             raise SettingsError("PERMSVC_API_KEYS contains an empty key")
+        if self.public_url and (
+            not self.public_url.startswith(("http://", "https://")) or any(c in self.public_url for c in "?#")
+        ):
+            raise SettingsError(f"public_url must be an http(s) URL without query or fragment, got {self.public_url!r}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -161,6 +173,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         raw.update({k: v for k, v in overrides.items() if v is not None})
         if "api_keys" in raw and isinstance(raw["api_keys"], str):
             raw["api_keys"] = tuple(k.strip() for k in raw["api_keys"].split(",") if k.strip())
+        if isinstance(raw.get("authzen_actions"), str):
+            raw["authzen_actions"] = tuple(p.strip() for p in raw["authzen_actions"].split(",") if p.strip())
         if raw.get("api_keys") and "auth_method" not in raw:
             raw["auth_method"] = "preshared"
         try:
@@ -185,4 +199,6 @@ _ENV_FIELDS = (
     "log_level",
     "access_log",
     "graceful_shutdown_s",
+    "public_url",
+    "authzen_actions",
 )
