@@ -16,7 +16,7 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from permsvc.model.compile import LoadedModel, load_model_file
+from permsvc.model.compile import LoadedModel, read_model_file
 from permsvc.model.dsl.printer import print_dsl
 from permsvc.model.errors import ModelError
 from permsvc.model.json import model_to_json
@@ -35,7 +35,7 @@ def _print_issues(issues: tuple[ModelIssue, ...], file: str) -> None:
 
 def _load(file: str) -> LoadedModel | None:
     try:
-        return load_model_file(file)
+        return read_model_file(file)
     except ModelError as err:
         _print_issues(err.issues, file)
         return None

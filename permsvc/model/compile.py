@@ -62,6 +62,7 @@ __all__ = (
     "load_model",
     "load_model_file",
     "parse_dsl",
+    "read_model_file",
 )
 
 MAX_MODEL_BYTES = 256 * 1024
@@ -455,7 +456,16 @@ def load_model(text: str, *, file: str = "", format: str = "auto") -> LoadedMode
     return compile_dsl(text, file)
 
 
-def load_model_file(path: str | os.PathLike[str]) -> LoadedModel:
+def load_model_file(path: str | os.PathLike[str]) -> AuthorizationModel:
+    """The model in a ``.fga``, ``.json`` or ``fga.mod`` file, compiled but not validated.
+
+    Raises:
+        ModelError: see :func:`read_model_file`.
+    """
+    return read_model_file(path).model
+
+
+def read_model_file(path: str | os.PathLike[str]) -> LoadedModel:
     """Read a model from ``.fga``, ``.json`` or ``fga.mod`` (modular) and compile it, without validating.
 
     Module files named in an ``fga.mod`` are read relative to its directory and reported by the

@@ -304,10 +304,18 @@ class _Validator:
         try:
             compiler(cond)
         except ModelError as err:
-            for issue in err.issues:
-                self.add(f"condition '{key}': {issue.message}", rule="condition", key=("condition", key), pos=cond.pos)
+            messages = [issue.message for issue in err.issues]
         except (PermsvcError, ValueError) as err:
-            self.add(f"condition '{key}': {err}", rule="condition", key=("condition", key), pos=cond.pos)
+            messages = [str(err)]
+        else:
+            return
+        for message in messages:
+            # One line per issue: the issue is already located at the condition, so CEL's caret
+            # drawing of the expression is dropped.
+            first = message.strip().splitlines()[0] if message.strip() else "invalid expression"
+            if f"'{key}'" not in first:
+                first = f"condition '{key}': {first}"
+            self.add(first, rule="condition", key=("condition", key), pos=cond.pos)
 
     # -- reachability ----------------------------------------------------------------------
 

@@ -56,12 +56,17 @@ class Token(msgspec.Struct, frozen=True):
         return f"'{self.text}'"
 
 
-_NAME = re.compile(r"[A-Za-z_](?:[A-Za-z0-9_\-]|[./](?=[A-Za-z0-9_]))*")
-_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)*")
+_TOKEN = re.compile(
+    r"(?P<blank>[ \t\f]+)"
+    r"|(?P<nl>\r\n|\r|\n)"
+    r"|(?P<name>[A-Za-z_](?:[A-Za-z0-9_\-]|[./](?=[A-Za-z0-9_]))*)"
+    r"|(?P<number>[0-9]+(?:\.[0-9]+)*)"
+    r"|(?P<punct>[:,\[\](){}#*<>])"
+)
 _NAME_CHAR = re.compile(r"[A-Za-z0-9_\-]")
-_PUNCT = frozenset(":,[]()#*<>}")
 _BLANK = " \t\f"
 _LINE_END = re.compile(r"[\r\n]")
+_BODY_STOP = re.compile(r"[}\"']|//")
 _BREAKS = re.compile(r"\r\n|\r|\n")
 
 
@@ -121,7 +126,6 @@ class _Lexer:
     def __init__(self, text: str, file: str) -> None:
         self.text = text
         self.file = file
-        self.i = 0
         self.line = 1
         self.line_start = 0
         self.tokens: list[Token] = []
@@ -129,9 +133,6 @@ class _Lexer:
 
     def col(self, i: int) -> int:
         return i - self.line_start + 1
-
-    def emit(self, kind: Kind, text: str, start: int, *, space: bool) -> None:
-        self.tokens.append(Token(kind, text, self.line, self.col(start), space))
 
     def newline(self, at: int) -> None:
         if self.tokens and self.tokens[-1].kind is not Kind.NEWLINE:
@@ -141,87 +142,71 @@ class _Lexer:
 
     def run(self) -> None:
         text, n = self.text, len(self.text)
+        tokens = self.tokens
         space = True
-        while self.i < n:
-            i = self.i
-            c = text[i]
-            if c in _BLANK:
-                self.i += 1
-                space = True
-                continue
-            if c in "\r\n":
-                if c == "\r" and text.startswith("\n", i + 1):
-                    i += 1
-                self.newline(i)
-                self.i = i + 1
-                space = True
-                continue
-            if c == "#" and space:
-                m = _LINE_END.search(text, i)
-                self.i = m.start() if m else n
-                continue
-            if c == "{":
-                self.emit(Kind.PUNCT, "{", i, space=space)
-                self.condition_body(i + 1)
+        i = 0
+        while i < n:
+            m = _TOKEN.match(text, i)
+            if m is None:
+                self.issues.append(ModelIssue(message=f"unexpected character {text[i]!r}", line=self.line,
+                                              column=i - self.line_start + 1, file=self.file, rule="syntax"))
+                i += 1
                 space = False
                 continue
-            m = _NAME.match(text, i)
-            if m:
+            kind, end = m.lastgroup, m.end()
+            if kind == "blank":
+                space = True
+            elif kind == "nl":
+                self.newline(end - 1)
+                space = True
+            elif kind == "name":
                 word = m.group()
-                end = m.end()
                 if word == "but" and text.startswith(" not", end) and not _NAME_CHAR.match(text, end + 4):
-                    self.emit(Kind.BUT_NOT, "but not", i, space=space)
-                    self.i = end + 4
+                    tokens.append(Token(Kind.BUT_NOT, "but not", self.line, i - self.line_start + 1, space))
+                    end += 4
                 else:
-                    self.emit(Kind.NAME, word, i, space=space)
-                    self.i = end
+                    tokens.append(Token(Kind.NAME, word, self.line, i - self.line_start + 1, space))
                 space = False
-                continue
-            m = _NUMBER.match(text, i)
-            if m:
-                self.emit(Kind.NUMBER, m.group(), i, space=space)
-                self.i = m.end()
+            elif kind == "number":
+                tokens.append(Token(Kind.NUMBER, m.group(), self.line, i - self.line_start + 1, space))
                 space = False
-                continue
-            if c in _PUNCT:
-                self.emit(Kind.PUNCT, c, i, space=space)
-                self.i += 1
-                space = False
-                continue
-            self.issues.append(
-                ModelIssue(
-                    message=f"unexpected character {c!r}",
-                    line=self.line,
-                    column=self.col(i),
-                    file=self.file,
-                    rule="syntax",
-                )
-            )
-            self.i += 1
-            space = False
-        self.tokens.append(Token(Kind.EOF, "", self.line, self.col(n)))
+            else:
+                c = text[i]
+                if c == "#" and space:
+                    line_end = _LINE_END.search(text, i)
+                    end = line_end.start() if line_end else n
+                else:
+                    tokens.append(Token(Kind.PUNCT, c, self.line, i - self.line_start + 1, space))
+                    space = False
+                    if c == "{":
+                        end = self.condition_body(end)
+            i = end
+        tokens.append(Token(Kind.EOF, "", self.line, self.col(n)))
 
-    def condition_body(self, start: int) -> None:
+    def condition_body(self, start: int) -> int:
+        """Emit the ``CEL`` token of the body starting at ``start``; returns the index of its ``}``."""
         text, n = self.text, len(self.text)
         j = start
-        while j < n:
+        while True:
+            m = _BODY_STOP.search(text, j)
+            if m is None:
+                j = n
+                break
+            j = m.start()
             c = text[j]
             if c == "}":
                 break
-            if c in "\"'":
-                j = _skip_string(text, j)
-            elif c == "/" and text.startswith("//", j):
+            if c == "/":
                 nl = text.find("\n", j)
                 j = n if nl < 0 else nl
             else:
-                j += 1
+                j = _skip_string(text, j)
         line, column = self.line, self.col(start)
         self.tokens.append(Token(Kind.CEL, _trim_expression(text[start:j]), line, column))
         breaks = list(_BREAKS.finditer(text, start, j))
         if breaks:
             self.line += len(breaks)
             self.line_start = breaks[-1].end()
-        self.i = j
         if j >= n:
             # A stand-in '}' lets the parser finish the declaration: the one error is reported here.
             self.tokens.append(Token(Kind.PUNCT, "}", self.line, self.col(j)))
@@ -234,6 +219,7 @@ class _Lexer:
                     rule="syntax",
                 )
             )
+        return j
 
 
 def tokenize(text: str, file: str = "") -> tuple[list[Token], list[ModelIssue]]:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from permsvc.model.compile import json_to_dsl, load_model_file, parse_dsl
+from permsvc.model.compile import json_to_dsl, load_model_file, parse_dsl, read_model_file
 from permsvc.model.errors import ModelError
 from permsvc.model.json import model_to_json
 from permsvc.model.validation import model_proto_size, validate_model
@@ -60,7 +60,7 @@ def _fga_valid(path: Path) -> bool:
 
 def _ours_valid(path: Path) -> bool:
     try:
-        loaded = load_model_file(path)
+        loaded = read_model_file(path)
         validate_model(loaded.model, locations=loaded.locations)
     except ModelError:
         return False
@@ -82,7 +82,7 @@ def _rel(path: Path) -> str:
 def test_transform_matches_fga(path: Path) -> None:
     out = _fga("transform", "--file", str(path))
     assert out.returncode == 0, out.stderr
-    assert _plain(model_to_json(load_model_file(path).model)) == _plain(json.loads(out.stdout))
+    assert _plain(model_to_json(load_model_file(path))) == _plain(json.loads(out.stdout))
 
 
 @pytest.mark.parametrize("path", [pytest.param(p, id=_rel(p)) for p in MODEL_FILES])
@@ -94,7 +94,7 @@ def test_validate_verdict_matches_fga(path: Path) -> None:
 def test_model_size_matches_fga(path: Path) -> None:
     out = _fga("validate", "--file", str(path))
     reported_kib = json.loads(out.stdout.strip().splitlines()[0])["size_kb"]
-    assert round(model_proto_size(load_model_file(path).model) / 1024, 2) == reported_kib
+    assert round(model_proto_size(load_model_file(path)) / 1024, 2) == reported_kib
 
 
 def _read_both(path: Path) -> tuple[Any, Any]:
@@ -107,7 +107,7 @@ def _read_both(path: Path) -> tuple[Any, Any]:
 @pytest.mark.parametrize("path", [pytest.param(p, id=_rel(p)) for p in MODEL_FILES if p.suffix == ".fga"])
 def test_our_dsl_output_reads_the_same_in_fga(path: Path, tmp_path: Path) -> None:
     printed = tmp_path / "printed.fga"
-    printed.write_text(json_to_dsl(model_to_json(load_model_file(path).model)))
+    printed.write_text(json_to_dsl(model_to_json(load_model_file(path))))
     theirs, ours = _read_both(printed)
     assert theirs == ours
 
@@ -115,7 +115,7 @@ def test_our_dsl_output_reads_the_same_in_fga(path: Path, tmp_path: Path) -> Non
 @pytest.mark.parametrize("path", [pytest.param(p, id=_rel(p)) for p in MODEL_FILES if p.suffix == ".fga"])
 def test_fga_dsl_output_reads_the_same_in_permsvc(path: Path, tmp_path: Path) -> None:
     source = tmp_path / "model.json"
-    source.write_text(json.dumps(model_to_json(load_model_file(path).model)))
+    source.write_text(json.dumps(model_to_json(load_model_file(path))))
     out = _fga("transform", "--input-format", "json", "--file", str(source))
     assert out.returncode == 0, out.stderr
     printed = tmp_path / "printed.fga"
@@ -151,4 +151,4 @@ def test_valid_cases_agree_with_fga(case: dict, tmp_path: Path) -> None:
     assert _fga_valid(path)
     assert _ours_valid(path)
     out = _fga("transform", "--file", str(path))
-    assert _plain(model_to_json(load_model_file(path).model)) == _plain(json.loads(out.stdout))
+    assert _plain(model_to_json(load_model_file(path))) == _plain(json.loads(out.stdout))

@@ -49,7 +49,7 @@ def _expected(source: Path, case: Path) -> Any:
                                  capture_output=True, text=True, timeout=30).stdout
             data = json.loads(out)
         else:
-            data = model_to_json(load_model_file(source).model)
+            data = model_to_json(load_model_file(source))
         path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     return _normalise(json.loads(path.read_text()))
 
@@ -63,7 +63,7 @@ def test_dsl_to_json_matches_golden(case: Path) -> None:
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in MODULAR_CASES])
 def test_modular_to_json_matches_golden(case: Path) -> None:
     source = case / "fga.mod"
-    assert _normalise(model_to_json(load_model_file(source).model)) == _expected(source, case)
+    assert _normalise(model_to_json(load_model_file(source))) == _expected(source, case)
 
 
 @pytest.mark.parametrize(
@@ -72,7 +72,7 @@ def test_modular_to_json_matches_golden(case: Path) -> None:
     + [pytest.param(p, id=f"example_{p.parent.name}_{p.stem}") for p in EXAMPLES],
 )
 def test_round_trip_dsl_json_dsl_json_is_stable(source: Path) -> None:
-    model = load_model_file(source).model
+    model = load_model_file(source)
     first_json = _normalise(model_to_json(model))
     dsl = json_to_dsl(first_json)
     assert dsl == print_dsl(model)
@@ -119,7 +119,7 @@ def test_printer_moves_direct_restrictions_first() -> None:
 
 
 def test_modular_dsl_names_modules_and_files() -> None:
-    dsl = print_dsl(load_model_file(GOLDEN / "modular" / "extend_types" / "fga.mod").model)
+    dsl = print_dsl(load_model_file(GOLDEN / "modular" / "extend_types" / "fga.mod"))
     assert "type organization # module: core, file: core.fga\n" in dsl
     assert "define can_create_space: admin # extended by: module: wiki, file: wiki.fga\n" in dsl
     assert "} # module: core, file: core.fga\n" in dsl
