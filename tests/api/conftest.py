@@ -51,7 +51,7 @@ MODEL: dict[str, Any] = {
 
 
 def make_settings(**overrides: Any) -> Settings:
-    return Settings(database_url="memory:", access_log=False, **overrides)
+    return Settings(**{"database_url": "memory:", "access_log": False, **overrides})
 
 
 @pytest.fixture

@@ -74,6 +74,8 @@ def decode_body(decoder: msgspec.json.Decoder[T], body: bytes, request: str) -> 
         raise _invalid(f"invalid {request}: {err}") from err
     except msgspec.DecodeError as err:
         raise _invalid(f"invalid {request}: the body is not valid JSON ({err})") from err
+    except RecursionError as err:
+        raise _invalid(f"invalid {request}: the JSON body is nested too deeply") from err
 
 
 def require_pattern(value: str, pattern: str, field: str, *, code: str = "validation_error") -> None:

@@ -1,0 +1,176 @@
+"""Cross-cutting HTTP behaviour: error format, request ids, body limits, auth, health, metrics, docs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from permsvc.api.app import create_app
+from tests.api.conftest import make_settings, write_tuples
+
+MISSING = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+_HEX_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+async def test_unknown_route_is_json_404(client: AsyncTestClient[Any]) -> None:
+    response = await client.get("/no/such/route")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json() == {"code": "undefined_endpoint", "message": "Not Found"}
+
+
+async def test_wrong_method_is_json_405(client: AsyncTestClient[Any], store_id: str) -> None:
+    response = await client.get(f"/stores/{store_id}/check")
+    assert response.status_code == 405
+    assert response.json()["code"] == "undefined_endpoint"
+    assert "POST" in response.headers["allow"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"{", id="truncated"),
+        pytest.param(b"[]", id="array"),
+        pytest.param(b"null", id="null"),
+        pytest.param(b"\xff\xfe", id="not_utf8"),
+        pytest.param(b'{"tuple_key": "user:anne"}', id="wrong_type"),
+        pytest.param(b'{"context":' + b'{"a":' * 20000 + b"1" + b"}" * 20001, id="nested_too_deeply"),
+    ],
+)
+async def test_bad_json_is_400_validation_error(client: AsyncTestClient[Any], store_id: str, body: bytes) -> None:
+    response = await client.post(f"/stores/{store_id}/check", content=body)
+    assert response.status_code == 400
+    assert response.json()["code"] == "validation_error"
+    assert response.json()["message"].startswith("invalid CheckRequest")
+
+
+async def test_oversized_body_is_413_json() -> None:
+    async with AsyncTestClient(create_app(make_settings(max_body_bytes=2048))) as client:
+        response = await client.post("/stores", content=b'{"name":"' + b"x" * 4096 + b'"}')
+        assert response.status_code == 413
+        assert response.json()["code"] == "resource_exhausted"
+        assert _HEX_ID.match(response.headers["x-request-id"])
+
+
+async def test_request_id_is_echoed_or_generated(client: AsyncTestClient[Any]) -> None:
+    echoed = await client.get("/healthz", headers={"X-Request-ID": "trace-123"})
+    assert echoed.headers["x-request-id"] == "trace-123"
+    generated = await client.get("/healthz")
+    assert _HEX_ID.match(generated.headers["x-request-id"])
+    unsafe = await client.get("/healthz", headers={"X-Request-ID": "x" * 200})
+    assert _HEX_ID.match(unsafe.headers["x-request-id"])
+    for response in (await client.get("/nope"), await client.post("/stores", content=b"{")):
+        assert _HEX_ID.match(response.headers["x-request-id"])
+
+
+class _BrokenDatastore:
+    """Fault injection: every store lookup fails like a bug would."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def get_store(self, store_id: str) -> Any:
+        raise RuntimeError("disk on fire: secret detail")
+
+    async def is_ready(self) -> bool:
+        return False
+
+
+async def test_server_fault_is_generic_500_logged_with_request_id(caplog: pytest.LogCaptureFixture) -> None:
+    app = create_app(make_settings())
+    async with AsyncTestClient(app) as client:
+        deps = app.state.deps
+        deps.datastore = _BrokenDatastore(deps.datastore)
+        with caplog.at_level(logging.ERROR, logger="permsvc.api"):
+            response = await client.get(f"/stores/{MISSING}", headers={"X-Request-ID": "fault-1"})
+        assert response.status_code == 500
+        assert response.json() == {"code": "internal_error", "message": "Internal Server Error"}
+        assert "secret" not in response.text
+        records = [r for r in caplog.records if r.name == "permsvc.api"]
+        assert records and records[-1].fields["request_id"] == "fault-1"  # type: ignore[attr-defined]
+        assert records[-1].exc_info is not None
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["code"] == "unavailable"
+
+
+async def test_health_and_readiness(client: AsyncTestClient[Any]) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "SERVING"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200 and ready.json() == {"status": "READY"}
+
+
+async def test_metrics_count_requests_decisions_and_errors(client: AsyncTestClient[Any], store_id: str, model_id: str) -> None:
+    await write_tuples(client, store_id, ("document:1", "viewer", "user:anne"))
+    check = {"tuple_key": {"user": "user:anne", "relation": "viewer", "object": "document:1"}}
+    await client.post(f"/stores/{store_id}/check", json=check)
+    await client.get(f"/stores/{MISSING}")
+    text = (await client.get("/metrics")).text
+    assert 'permsvc_http_requests_total{method="POST",route="/stores/{store_id}/check",status="200"} 1.0' in text
+    assert 'permsvc_http_request_duration_seconds_bucket{le="0.5",method="POST",route="/stores/{store_id}/check"}' in text
+    assert 'permsvc_decisions_total{allowed="true",api="check"} 1.0' in text
+    assert 'permsvc_errors_total{code="store_id_not_found"} 1.0' in text
+
+
+async def test_openapi_document_lists_every_openfga_operation(client: AsyncTestClient[Any]) -> None:
+    doc = (await client.get("/openapi.json")).json()
+    operations = {op["operationId"] for path in doc["paths"].values() for op in path.values() if "operationId" in op}
+    assert operations >= {
+        "ListStores", "CreateStore", "GetStore", "DeleteStore", "ReadAuthorizationModels", "WriteAuthorizationModel",
+        "ReadAuthorizationModel", "Write", "Read", "ReadChanges", "Check", "BatchCheck", "Expand", "ListObjects",
+        "StreamedListObjects", "ListUsers", "ReadAssertions", "WriteAssertions",
+    }
+    docs = await client.get("/docs")
+    assert docs.status_code == 200 and "html" in docs.headers["content-type"]
+
+
+async def test_access_log_is_structured_with_request_id(caplog: pytest.LogCaptureFixture) -> None:
+    async with AsyncTestClient(create_app(make_settings(access_log=True))) as client:
+        with caplog.at_level(logging.INFO, logger="permsvc.access"):
+            await client.get("/healthz", headers={"X-Request-ID": "log-me"})
+    record = next(r for r in caplog.records if r.name == "permsvc.access")
+    fields = record.fields  # type: ignore[attr-defined]
+    assert fields["request_id"] == "log-me" and fields["status"] == 200 and fields["route"] == "/healthz"
+    from permsvc.api.ops import JsonFormatter
+
+    line = json.loads(JsonFormatter().format(record))
+    assert line["msg"] == "request" and line["request_id"] == "log-me" and line["level"] == "info"
+
+
+class TestPresharedKeys:
+    @pytest.fixture
+    async def secured(self) -> Any:
+        settings = make_settings(auth_method="preshared", api_keys=("first-key", "second-key"))
+        async with AsyncTestClient(create_app(settings)) as client:
+            yield client
+
+    async def test_missing_key_is_401_with_challenge(self, secured: AsyncTestClient[Any]) -> None:
+        response = await secured.get("/stores")
+        assert response.status_code == 401
+        assert response.json() == {"code": "bearer_token_missing", "message": "missing bearer token"}
+        assert response.headers["www-authenticate"].startswith("Bearer")
+
+    async def test_wrong_key_is_401(self, secured: AsyncTestClient[Any]) -> None:
+        response = await secured.get("/stores", headers={"Authorization": "Bearer nope"})
+        assert response.status_code == 401
+        assert response.json()["code"] == "unauthenticated"
+        assert 'error="invalid_token"' in response.headers["www-authenticate"]
+
+    @pytest.mark.parametrize("key", ["first-key", "second-key"])
+    async def test_any_configured_key_is_accepted(self, secured: AsyncTestClient[Any], key: str) -> None:
+        response = await secured.get("/stores", headers={"Authorization": f"Bearer {key}"})
+        assert response.status_code == 200
+
+    async def test_operations_endpoints_need_no_key(self, secured: AsyncTestClient[Any]) -> None:
+        for path in ("/healthz", "/readyz", "/metrics", "/openapi.json"):
+            assert (await secured.get(path)).status_code == 200, path
+
+    async def test_no_auth_method_accepts_anyone(self, client: AsyncTestClient[Any]) -> None:
+        assert (await client.get("/stores")).status_code == 200
