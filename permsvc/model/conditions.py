@@ -70,7 +70,7 @@ from permsvc.model.cel.values import (
     Timestamp,
     UInt,
     parse_go_duration,
-    parse_rfc3339,
+    parse_rfc3339_with_offset,
 )
 from permsvc.model.errors import ModelError, ModelIssue
 from permsvc.model.schema import Condition, ConditionParam
@@ -375,7 +375,7 @@ def _convert_string(value: Any) -> str:
 # and parsing dominates evaluation, so the parsed values of strings are cached (they are immutable).
 _PARSE_CACHE_SIZE = 4096
 _cached_duration = lru_cache(maxsize=_PARSE_CACHE_SIZE)(parse_go_duration)
-_cached_timestamp = lru_cache(maxsize=_PARSE_CACHE_SIZE)(parse_rfc3339)
+_cached_timestamp = lru_cache(maxsize=_PARSE_CACHE_SIZE)(parse_rfc3339_with_offset)
 _cached_ipaddress = lru_cache(maxsize=_PARSE_CACHE_SIZE)(IPAddress.parse)
 
 
@@ -397,7 +397,7 @@ def _convert_timestamp(value: Any) -> Timestamp:
             f"{_go_type(value)} '{_go_value(value)}'"
         )
     try:
-        return Timestamp(_cached_timestamp(value))
+        return Timestamp(*_cached_timestamp(value))
     except ValueError:
         raise _ConversionError(
             f"expected RFC 3339 formatted timestamp string, but found '{value}'"

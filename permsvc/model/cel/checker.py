@@ -311,19 +311,32 @@ class _Checker:
                 expr.iter_range.offset,
             )
         inner = {**scope, expr.var: var_type}
-        if expr.predicate is not None:
-            self._require_bool(expr.predicate, inner)
-        if expr.macro == "map":
-            return list_of(self.visit(expr.body, inner))
-        self._require_bool(expr.body, inner)
-        return list_of(var_type) if expr.macro == "filter" else BOOL
+        if expr.macro in ("all", "exists"):
+            body_type = self.visit(expr.body, inner)
+            if not self._is_boolish(body_type):
+                raise CelTypeError(
+                    f"expected type 'bool' but found '{format_type(body_type)}'", expr.body.offset
+                )
+            return BOOL
+        # exists_one, filter and map expand to `predicate ? step : __result__`.
+        if expr.macro == "exists_one":
+            predicate, step = expr.body, INT
+        elif expr.macro == "filter":
+            predicate, step = expr.body, list_of(var_type)
+        else:
+            predicate, step = expr.predicate, list_of(self.visit(expr.body, inner))
+        if predicate is not None:
+            predicate_type = self.visit(predicate, inner)
+            if not self._is_boolish(predicate_type):
+                shown = ", ".join(format_type(t) for t in (predicate_type, step, step))
+                raise CelTypeError(
+                    f"found no matching overload for '_?_:_' applied to '({shown})'", expr.offset
+                )
+        return BOOL if expr.macro == "exists_one" else step
 
-    def _require_bool(self, body: Expr, scope: dict[str, CelType]) -> None:
-        body_type = self.visit(body, scope)
-        if body_type not in (BOOL, *_DYNAMIC) and not _is_param(body_type):
-            raise CelTypeError(
-                f"expected type 'bool' but found '{format_type(body_type)}'", body.offset
-            )
+    @staticmethod
+    def _is_boolish(t: CelType) -> bool:
+        return t == BOOL or t in _DYNAMIC or _is_param(t)
 
     def _call(self, expr: Call, scope: dict[str, CelType]) -> CelType:
         is_member = expr.target is not None

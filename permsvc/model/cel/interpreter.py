@@ -283,7 +283,7 @@ def _plan_select(expr: Select) -> Node:
                 return UNKNOWN
             if isinstance(value, dict):
                 return map_get(value, field)[0]
-            raise CelEvalError(f"invalid type for field selection: {type_name(value)}")
+            return False  # cel-go: a value without fields has none of them
 
         return has
 
@@ -340,8 +340,9 @@ def _build_map(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
     for key, value in pairs:
         if type(key) not in (str, int, UInt, bool):
             raise CelEvalError(f"unsupported map key type: {type_name(key)}")
-        if map_get(result, key)[0]:
-            raise CelEvalError(f"Failed with repeated key: {key}")
+        for existing in list(result):  # a repeated key: the later entry wins, as in cel-go
+            if type(existing) is type(key) and existing == key:
+                del result[existing]
         result[key] = value
     return result
 

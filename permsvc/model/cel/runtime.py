@@ -31,7 +31,7 @@ from permsvc.model.cel.values import (
     format_go_duration,
     format_rfc3339,
     parse_go_duration,
-    parse_rfc3339,
+    parse_rfc3339_with_offset,
     type_name,
 )
 
@@ -57,10 +57,10 @@ def _uint(value: int) -> UInt:
     return UInt(value)
 
 
-def _timestamp(nanos: int) -> Timestamp:
+def _timestamp(nanos: int, offset: int = 0) -> Timestamp:
     if not MIN_TIMESTAMP_SECONDS * NANOS_PER_SECOND <= nanos < (MAX_TIMESTAMP_SECONDS + 1) * NANOS_PER_SECOND:
         raise CelEvalError("timestamp out of range")
-    return Timestamp(nanos)
+    return Timestamp(nanos, offset)
 
 
 def _duration(nanos: int) -> Duration:
@@ -158,9 +158,9 @@ def _add(a: Any, b: Any) -> Any:
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return (*a, *b)
     if ta is Timestamp and tb is Duration:
-        return _timestamp(a.nanos + b.nanos)
+        return _timestamp(a.nanos + b.nanos, a.offset)
     if ta is Duration and tb is Timestamp:
-        return _timestamp(a.nanos + b.nanos)
+        return _timestamp(a.nanos + b.nanos, b.offset)
     if ta is Duration and tb is Duration:
         return _duration(a.nanos + b.nanos)
     raise _no_overload("_+_", a, b)
@@ -177,7 +177,7 @@ def _subtract(a: Any, b: Any) -> Any:
     if ta is Timestamp and tb is Timestamp:
         return _duration(a.nanos - b.nanos)
     if ta is Timestamp and tb is Duration:
-        return _timestamp(a.nanos - b.nanos)
+        return _timestamp(a.nanos - b.nanos, a.offset)
     if ta is Duration and tb is Duration:
         return _duration(a.nanos - b.nanos)
     raise _no_overload("_-_", a, b)
@@ -220,6 +220,8 @@ def _modulo(a: Any, b: Any) -> Any:
     if (ta is int and tb is int) or (ta is UInt and tb is UInt):
         if b == 0:
             raise CelEvalError("modulus by zero")
+        if ta is int and a == INT64_MIN and b == -1:
+            raise CelEvalError("integer overflow")
         r = a - b * _trunc_div(a, b)
         return r if ta is int else UInt(r)
     raise _no_overload("_%_", a, b)
@@ -368,12 +370,18 @@ def _to_double(value: Any) -> float:
     if t is int or t is UInt:
         return float(value)
     if t is str:
-        if not value or value != value.strip() or "_" in value:
-            raise CelEvalError("type conversion error from 'string' to 'double'")
+        # Go's strconv.ParseFloat: no surrounding space; out-of-range values are errors, while
+        # "Inf"/"Infinity"/"NaN" (any case) are accepted.
+        error = CelEvalError("type conversion error from 'string' to 'double'")
+        if not value or value != value.strip():
+            raise error
         try:
-            return float(value)
+            result = float(value)
         except ValueError:
-            raise CelEvalError("type conversion error from 'string' to 'double'") from None
+            raise error from None
+        if math.isinf(result) and value.lstrip("+-").lower() not in ("inf", "infinity"):
+            raise error
+        return result
     raise _no_overload("double", value)
 
 
@@ -425,7 +433,7 @@ def _to_string(value: Any) -> str:
         except UnicodeDecodeError:
             raise CelEvalError("invalid UTF-8 in bytes, cannot convert to string") from None
     if t is Timestamp:
-        return format_rfc3339(value.nanos)
+        return format_rfc3339(value.nanos, value.offset)
     if t is Duration:
         return format_go_duration(value.nanos)
     raise _no_overload("string", value)
@@ -461,7 +469,7 @@ def _to_timestamp(value: Any) -> Timestamp:
         return value
     if t is str:
         try:
-            return _timestamp(parse_rfc3339(value))
+            return _timestamp(*parse_rfc3339_with_offset(value))
         except ValueError:
             raise CelEvalError(f'invalid RFC 3339 timestamp "{value}"') from None
     if t is int:

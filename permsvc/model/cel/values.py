@@ -28,6 +28,7 @@ __all__ = (
     "parse_cidr",
     "parse_go_duration",
     "parse_rfc3339",
+    "parse_rfc3339_with_offset",
     "type_name",
 )
 
@@ -76,12 +77,18 @@ class Duration:
 
 
 class Timestamp:
-    """An instant as nanoseconds since the Unix epoch, UTC (CEL ``google.protobuf.Timestamp``)."""
+    """An instant as nanoseconds since the Unix epoch (CEL ``google.protobuf.Timestamp``).
 
-    __slots__ = ("nanos",)
+    ``offset`` is the UTC offset in seconds the value was written with (``+02:00`` -> 7200). Like
+    a Go ``time.Time`` it only shows in ``string(ts)`` (and survives ``ts + duration``); equality,
+    ordering and the ``get*`` accessors without a time zone argument use the instant (UTC).
+    """
 
-    def __init__(self, nanos: int) -> None:
+    __slots__ = ("nanos", "offset")
+
+    def __init__(self, nanos: int, offset: int = 0) -> None:
         self.nanos = nanos
+        self.offset = offset
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Timestamp) and other.nanos == self.nanos
@@ -90,7 +97,7 @@ class Timestamp:
         return hash(("timestamp", self.nanos))
 
     def __repr__(self) -> str:
-        return f"Timestamp({format_rfc3339(self.nanos)})"
+        return f"Timestamp({format_rfc3339(self.nanos, self.offset)})"
 
 
 class TypeValue:
@@ -136,7 +143,7 @@ class IPAddress:
         return cls(addr)
 
     def in_cidr(self, cidr: str) -> bool:
-        """Whether this address lies in ``cidr``; an IPv4-mapped IPv6 address counts as IPv4.
+        """Whether this address lies in ``cidr``; an IPv4-mapped IPv6 prefix counts as IPv4.
 
         Raises:
             CelEvalError: ``cidr`` is not a well-formed CIDR string.
@@ -145,6 +152,10 @@ class IPAddress:
         addr = self.addr
         if isinstance(addr, ipaddress.IPv6Address) and addr.scope_id:
             return False
+        mapped = network.network_address.ipv4_mapped if network.version == 6 else None
+        if mapped is not None and network.prefixlen >= 96:
+            # An IPv4-mapped prefix (::ffff:10.0.0.0/104) is the IPv4 prefix 10.0.0.0/8.
+            network = ipaddress.IPv4Network((mapped, network.prefixlen - 96), strict=False)
         if addr.version != network.version:
             return False
         return addr in network
@@ -249,7 +260,7 @@ def format_go_duration(nanos: int) -> str:
 
 _RFC3339_RE = re.compile(
     r"^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})"
-    r"(?:[.,]([0-9]{1,9}))?(?:(Z)|([+-])([0-9]{2}):([0-9]{2}))$"
+    r"(?:[.,]([0-9]+))?(?:(Z)|([+-])([0-9]{2}):([0-9]{2}))$"
 )
 _DAYS_BEFORE_MONTH = (0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
 
@@ -271,8 +282,18 @@ def _days_from_civil(year: int, month: int, day: int) -> int:
 def parse_rfc3339(text: str) -> int:
     """Parse an RFC 3339 timestamp like Go's ``time.Parse(time.RFC3339, s)``; returns Unix nanos.
 
-    Fractional seconds (1-9 digits) are accepted as Go accepts them; ``T`` and ``Z`` must be upper
-    case; the offset is ``Z`` or ``±hh:mm``.
+    Raises:
+        ValueError: not an RFC 3339 timestamp (or an impossible date/time).
+    """
+    return parse_rfc3339_with_offset(text)[0]
+
+
+def parse_rfc3339_with_offset(text: str) -> tuple[int, int]:
+    """Parse an RFC 3339 timestamp like Go's ``time.Parse(time.RFC3339, s)``.
+
+    Returns (Unix nanoseconds, UTC offset in seconds). Fractional seconds of any length are
+    accepted (digits past nanoseconds are dropped) as Go accepts them; ``T`` and ``Z`` must be
+    upper case; the offset is ``Z`` or ``±hh:mm`` with hh up to 24.
 
     Raises:
         ValueError: not an RFC 3339 timestamp (or an impossible date/time).
@@ -286,16 +307,16 @@ def parse_rfc3339(text: str) -> int:
     dim = 29 if month == 2 and _is_leap(year) else (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)[month - 1]
     if not 1 <= day <= dim or hour > 23 or minute > 59 or second > 59:
         raise ValueError(f'parsing time "{text}": day, hour, minute or second out of range')
-    frac = m.group(7) or ""
+    frac = (m.group(7) or "")[:9]
     nanos = int(frac.ljust(9, "0")) if frac else 0
     offset = 0
     if m.group(8) is None:
         oh, om = int(m.group(10)), int(m.group(11))
-        if oh > 23 or om > 59:
+        if oh > 24 or om > 59:
             raise ValueError(f'parsing time "{text}": time zone offset out of range')
         offset = (oh * 3600 + om * 60) * (-1 if m.group(9) == "-" else 1)
     seconds = _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset
-    return seconds * NANOS_PER_SECOND + nanos
+    return seconds * NANOS_PER_SECOND + nanos, offset
 
 
 def civil_from_unix_seconds(seconds: int) -> tuple[int, int, int, int, int, int, int, int]:
@@ -318,14 +339,19 @@ def civil_from_unix_seconds(seconds: int) -> tuple[int, int, int, int, int, int,
     return year, month, d, hour, minute, second, dow, yday
 
 
-def format_rfc3339(nanos: int) -> str:
-    """Format Unix nanoseconds as RFC 3339 in UTC with minimal fractional digits (Go RFC3339Nano)."""
+def format_rfc3339(nanos: int, offset: int = 0) -> str:
+    """Format Unix nanoseconds as RFC 3339 at the given UTC offset (seconds), with minimal
+    fractional digits, like Go's ``time.RFC3339Nano``: ``Z`` for UTC, else ``±hh:mm``."""
     seconds, frac = divmod(nanos, NANOS_PER_SECOND)
-    year, month, day, hour, minute, second, _, _ = civil_from_unix_seconds(seconds)
+    year, month, day, hour, minute, second, _, _ = civil_from_unix_seconds(seconds + offset)
     base = f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}"
     if frac:
         base += f".{frac:09d}".rstrip("0")
-    return base + "Z"
+    if offset == 0:
+        return base + "Z"
+    sign = "+" if offset > 0 else "-"
+    hours, minutes = divmod(abs(offset) // 60, 60)
+    return f"{base}{sign}{hours:02d}:{minutes:02d}"
 
 
 def type_name(value: Any) -> str:
