@@ -253,9 +253,7 @@ def _big_float_text(value: Fraction) -> str:
     dec = Decimal(value.numerator) / Decimal(value.denominator)
     text = f"{dec:.10g}"
     mantissa, sep, exp = text.partition("e")
-    if "." in mantissa and not sep:
-        mantissa = mantissa.rstrip("0").rstrip(".")
-    elif "." in mantissa:
+    if "." in mantissa:
         mantissa = mantissa.rstrip("0").rstrip(".")
     if not sep:
         return mantissa
@@ -414,9 +412,7 @@ def _convert_ipaddress(value: Any) -> IPAddress:
     try:
         return _cached_ipaddress(value)
     except ValueError:
-        raise _ConversionError(
-            f"expected a well-formed IP address, but found: '{value}'"
-        ) from None
+        raise _ConversionError(f"expected a well-formed IP address, but found: '{value}'") from None
 
 
 def _convert_any(value: Any) -> Any:
@@ -490,7 +486,7 @@ class CompiledCondition:
     Immutable and safe to share between concurrent evaluations.
     """
 
-    __slots__ = ("expression", "name", "parameter_names", "_converters", "_program")
+    __slots__ = ("_converters", "_program", "expression", "name", "parameter_names")
 
     def __init__(
         self,
@@ -632,7 +628,9 @@ def _compile_cached(
     if output != BOOL:
         raise ConditionCompileError(
             name,
-            [f"{prefix}expected a bool condition expression output, but got '{format_type(output)}'"],
+            [
+                f"{prefix}expected a bool condition expression output, but got '{format_type(output)}'"
+            ],
         )
     return CompiledCondition(name, expression, param_types, program)
 

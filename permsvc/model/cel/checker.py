@@ -30,7 +30,6 @@ __all__ = (
     "ANY",
     "BOOL",
     "BYTES",
-    "CelTypeError",
     "DOUBLE",
     "DURATION",
     "DYN",
@@ -42,6 +41,7 @@ __all__ = (
     "TYPE_IDENTIFIERS",
     "UINT",
     "CelType",
+    "CelTypeError",
     "check",
     "format_type",
     "list_of",
@@ -264,8 +264,10 @@ class _Checker:
                     return self.variables[name]
                 if name in TYPE_IDENTIFIERS:
                     return ("type", TYPE_IDENTIFIERS[name])
-                raise CelTypeError(f"undeclared reference to '{name}' (in container '')", expr.offset)
-            case Select(operand=operand, field=field, test_only=test_only):
+                raise CelTypeError(
+                    f"undeclared reference to '{name}' (in container '')", expr.offset
+                )
+            case Select(operand=operand, test_only=test_only):
                 operand_type = self.visit(operand, scope)
                 if operand_type in _DYNAMIC or _is_param(operand_type):
                     return BOOL if test_only else DYN
@@ -298,9 +300,7 @@ class _Checker:
 
     def _comprehension(self, expr: Comprehension, scope: dict[str, CelType]) -> CelType:
         range_type = self.visit(expr.iter_range, scope)
-        if range_type[0] == "list":
-            var_type = range_type[1]
-        elif range_type[0] == "map":
+        if range_type[0] == "list" or range_type[0] == "map":
             var_type = range_type[1]
         elif range_type in _DYNAMIC:
             var_type = DYN

@@ -384,7 +384,9 @@ class _Parser:
                         f"mismatched input '{name.text}' expecting IDENTIFIER", name.offset
                     )
                 if name.text == "in" or name.text in _RESERVED:
-                    raise CelSyntaxError(f"no viable alternative at input '.{name.text}'", name.offset)
+                    raise CelSyntaxError(
+                        f"no viable alternative at input '.{name.text}'", name.offset
+                    )
                 if self.at_op("("):
                     paren = self.next()
                     args = self.arguments(")")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -58,7 +58,11 @@ def _uint(value: int) -> UInt:
 
 
 def _timestamp(nanos: int, offset: int = 0) -> Timestamp:
-    if not MIN_TIMESTAMP_SECONDS * NANOS_PER_SECOND <= nanos < (MAX_TIMESTAMP_SECONDS + 1) * NANOS_PER_SECOND:
+    if (
+        not MIN_TIMESTAMP_SECONDS * NANOS_PER_SECOND
+        <= nanos
+        < (MAX_TIMESTAMP_SECONDS + 1) * NANOS_PER_SECOND
+    ):
         raise CelEvalError("timestamp out of range")
     return Timestamp(nanos, offset)
 
@@ -305,7 +309,9 @@ def compile_regex(pattern: str) -> Any:
         try:
             compiled = re2.compile(pattern, options)
         except re2.error as exc:
-            detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+            detail = (
+                exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+            )
             raise CelEvalError(f"invalid regular expression '{pattern}': {detail}") from None
         if len(_REGEX_CACHE) >= _REGEX_CACHE_LIMIT:
             _REGEX_CACHE.clear()
@@ -325,7 +331,9 @@ _GO_INT_CHARS = frozenset("0123456789")
 def _parse_go_int(text: str, *, unsigned: bool) -> int:
     digits = text[1:] if text[:1] in ("+", "-") and not unsigned else text
     if not digits or not set(digits) <= _GO_INT_CHARS:
-        raise CelEvalError(f"type conversion error from 'string' to '{'uint' if unsigned else 'int'}'")
+        raise CelEvalError(
+            f"type conversion error from 'string' to '{'uint' if unsigned else 'int'}'"
+        )
     return int(text, 10)
 
 
@@ -485,7 +493,9 @@ def _to_duration(value: Any) -> Duration:
         try:
             return Duration(parse_go_duration(value))
         except ValueError:
-            raise CelEvalError("type conversion error from 'string' to 'google.protobuf.Duration'") from None
+            raise CelEvalError(
+                "type conversion error from 'string' to 'google.protobuf.Duration'"
+            ) from None
     raise _no_overload("duration", value)
 
 
@@ -520,7 +530,7 @@ def _local_seconds(ts: Timestamp, tz: str | None) -> int:
     except (ZoneInfoNotFoundError, ValueError):
         raise CelEvalError(f"unknown time zone {tz!r}") from None
     try:
-        offset_delta = datetime.fromtimestamp(seconds, timezone.utc).astimezone(zone).utcoffset()
+        offset_delta = datetime.fromtimestamp(seconds, UTC).astimezone(zone).utcoffset()
     except (OverflowError, ValueError, OSError):
         raise CelEvalError("timestamp out of range for time zone conversion") from None
     return seconds + int(offset_delta.total_seconds()) if offset_delta is not None else seconds
@@ -562,6 +572,11 @@ def _time_getter(name: str) -> Callable[..., int]:
     return getter
 
 
+_TIME_GETTERS = (
+    "getFullYear", "getMonth", "getDayOfYear", "getDayOfMonth", "getDate",
+    "getDayOfWeek", "getHours", "getMinutes", "getSeconds", "getMilliseconds",
+)  # fmt: skip
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "!_": _not,
     "-_": _negate,
@@ -595,12 +610,6 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "type": lambda value: TypeValue(type_name(value)),
     "ipaddress": _to_ipaddress,
     "in_cidr": _in_cidr,
-    **{
-        name: _time_getter(name)
-        for name in (
-            "getFullYear", "getMonth", "getDayOfYear", "getDayOfMonth", "getDate",
-            "getDayOfWeek", "getHours", "getMinutes", "getSeconds", "getMilliseconds",
-        )
-    },  # fmt: skip
+    **{name: _time_getter(name) for name in _TIME_GETTERS},
 }
 """Function/operator name (as in the syntax tree) -> implementation over evaluated arguments."""

@@ -304,7 +304,11 @@ def parse_rfc3339_with_offset(text: str) -> tuple[int, int]:
     year, month, day, hour, minute, second = (int(m.group(i)) for i in range(1, 7))
     if not 1 <= month <= 12:
         raise ValueError(f'parsing time "{text}": month out of range')
-    dim = 29 if month == 2 and _is_leap(year) else (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)[month - 1]
+    dim = (
+        29
+        if month == 2 and _is_leap(year)
+        else (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)[month - 1]
+    )
     if not 1 <= day <= dim or hour > 23 or minute > 59 or second > 59:
         raise ValueError(f'parsing time "{text}": day, hour, minute or second out of range')
     frac = (m.group(7) or "")[:9]
@@ -315,7 +319,9 @@ def parse_rfc3339_with_offset(text: str) -> tuple[int, int]:
         if oh > 24 or om > 59:
             raise ValueError(f'parsing time "{text}": time zone offset out of range')
         offset = (oh * 3600 + om * 60) * (-1 if m.group(9) == "-" else 1)
-    seconds = _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset
+    seconds = (
+        _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset
+    )
     return seconds * NANOS_PER_SECOND + nanos, offset
 
 

@@ -108,9 +108,7 @@ def abac_conditions(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str,
     found: list[tuple[str, Condition]] = []
     tmp = tmp_path_factory.mktemp("abac_models")
     for model_id, dsl in _abac_model_sources():
-        conditions = (
-            dict(parse_dsl(dsl).conditions) if parse_dsl else _conditions_via_fga(dsl, tmp)
-        )
+        conditions = dict(parse_dsl(dsl).conditions) if parse_dsl else _conditions_via_fga(dsl, tmp)
         found.extend((f"{model_id}_{name}", cond) for name, cond in sorted(conditions.items()))
     return found
 
@@ -155,7 +153,9 @@ def test_abac_suite_conditions_all_report_missing_parameters_on_empty_context(
         pytest.param("duration", "0", 0, id="duration_bare_zero"),
         pytest.param("timestamp", "2023-10-11T10:00:00Z", 1697018400 * 10**9, id="timestamp_utc"),
         pytest.param(
-            "timestamp", "2023-10-11T12:00:00.5+02:00", 1697018400 * 10**9 + 5 * 10**8,
+            "timestamp",
+            "2023-10-11T12:00:00.5+02:00",
+            1697018400 * 10**9 + 5 * 10**8,
             id="timestamp_offset_fraction",
         ),
         pytest.param("ipaddress", "10.0.0.1", "10.0.0.1", id="ipaddress_v4"),
@@ -165,7 +165,9 @@ def test_abac_suite_conditions_all_report_missing_parameters_on_empty_context(
         pytest.param("any", {"a": [1, "x"]}, {"a": (1.0, "x")}, id="any_numbers_become_doubles"),
     ],
 )
-def test_context_values_convert_to_declared_types(type_text: str, value: Any, expected: Any) -> None:
+def test_context_values_convert_to_declared_types(
+    type_text: str, value: Any, expected: Any
+) -> None:
     compiled = compile_condition(condition("true", x=type_text))
     converted = compiled.convert_context({"x": value})["x"]
     if type_text in ("duration", "timestamp"):
@@ -397,7 +399,9 @@ _TS = "2023-10-11T10:00:00Z"
         pytest.param(condition("x > 1", x="int"), merge_context({"x": 0}, {"x": 5}), (False, ()), id="persisted_context_wins"),
     ],
 )  # fmt: skip
-def test_evaluate(cond: Condition, context: dict[str, Any], expected: tuple[bool, tuple[str, ...]]) -> None:
+def test_evaluate(
+    cond: Condition, context: dict[str, Any], expected: tuple[bool, tuple[str, ...]]
+) -> None:
     assert compile_condition(cond).evaluate(context) == ConditionResult(*expected)
 
 
@@ -417,7 +421,9 @@ def test_evaluate(cond: Condition, context: dict[str, Any], expected: tuple[bool
         ),
     ],
 )  # fmt: skip
-def test_runtime_errors_raise_evaluation_errors(cond: Condition, context: dict[str, Any], message: str) -> None:
+def test_runtime_errors_raise_evaluation_errors(
+    cond: Condition, context: dict[str, Any], message: str
+) -> None:
     with pytest.raises(ConditionEvaluationError) as info:
         compile_condition(cond).evaluate(context)
     assert str(info.value).startswith(
@@ -553,18 +559,35 @@ def _store_file(cases: list[Case]) -> tuple[dict[str, Any], dict[str, Any]]:
         tuple_condition: dict[str, Any] = {"name": f"c_{i}"}
         if case.persisted is not None:
             tuple_condition["context"] = case.persisted
-        tuples.append({"user": "user:1", "relation": f"r_{i}", "object": "doc:1", "condition": tuple_condition})
+        tuples.append(
+            {
+                "user": "user:1",
+                "relation": f"r_{i}",
+                "object": "doc:1",
+                "condition": tuple_condition,
+            }
+        )
     checks = []
     for i, case in enumerate(cases):
-        check: dict[str, Any] = {"user": "user:1", "object": "doc:1", "assertions": {f"r_{i}": True}}
+        check: dict[str, Any] = {
+            "user": "user:1",
+            "object": "doc:1",
+            "assertions": {f"r_{i}": True},
+        }
         if case.request is not None:
             check["context"] = case.request
         checks.append(check)
-    store = {"model_file": "model.json", "tuples": tuples, "tests": [{"name": "differential", "check": checks}]}
+    store = {
+        "model_file": "model.json",
+        "tuples": tuples,
+        "tests": [{"name": "differential", "check": checks}],
+    }
     return model, store
 
 
-_RESULT_LINE = re.compile(r"relation=(r_\d+),.*expected=true, got=(true|false|N/A)(?:, error=(.*))?$")
+_RESULT_LINE = re.compile(
+    r"relation=(r_\d+),.*expected=true, got=(true|false|N/A)(?:, error=(.*))?$"
+)
 
 
 MAX_CONDITIONS_PER_MODEL = 25  # OpenFGA's WriteAuthorizationModel limit
@@ -576,7 +599,7 @@ def _run_fga_checks(fga: str, tmp: Path, cases: list[Case]) -> dict[str, tuple[b
     (tmp / "store.fga.yaml").write_text(json.dumps(store))
     proc = subprocess.run(
         [fga, "model", "test", "--tests", str(tmp / "store.fga.yaml")],
-        capture_output=True, text=True, timeout=120, cwd=tmp,
+        capture_output=True, text=True, timeout=120, cwd=tmp, check=False,
     )  # fmt: skip
     output = proc.stdout + proc.stderr
     if "Checks" not in output:
@@ -592,7 +615,9 @@ def _run_fga_checks(fga: str, tmp: Path, cases: list[Case]) -> dict[str, tuple[b
 
 
 @pytest.fixture(scope="session")
-def openfga_verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[bool | None, str]]:
+def openfga_verdicts(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, tuple[bool | None, str]]:
     """Case id -> (allowed, or None on error; OpenFGA's error message) from ``fga model test``."""
     fga = _fga_path()
     if fga is None:
@@ -600,7 +625,9 @@ def openfga_verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tupl
     verdicts: dict[str, tuple[bool | None, str]] = {}
     for start in range(0, len(DIFFERENTIAL_CASES), MAX_CONDITIONS_PER_MODEL):
         chunk = DIFFERENTIAL_CASES[start : start + MAX_CONDITIONS_PER_MODEL]
-        verdicts.update(_run_fga_checks(fga, tmp_path_factory.mktemp("conditions_differential"), chunk))
+        verdicts.update(
+            _run_fga_checks(fga, tmp_path_factory.mktemp("conditions_differential"), chunk)
+        )
     return verdicts
 
 
@@ -612,7 +639,9 @@ def _permsvc_verdict(index: int, case: Case) -> tuple[bool | None, str]:
     except ConditionEvaluationError as exc:
         return None, str(exc)
     if result.missing_parameters:
-        err = missing_parameters_error(compiled.name, f"doc:1#r_{position}@user:1", result.missing_parameters)
+        err = missing_parameters_error(
+            compiled.name, f"doc:1#r_{position}@user:1", result.missing_parameters
+        )
         return None, str(err)
     return result.allowed, ""
 
@@ -634,7 +663,8 @@ def test_evaluate_agrees_with_openfga(
     allowed, message = _permsvc_verdict(index, case)
     assert allowed == expected_allowed, (message, expected_message)
     if expected_message and (
-        "parameter type error" in expected_message or "is missing context parameters '[" in expected_message
+        "parameter type error" in expected_message
+        or "is missing context parameters '[" in expected_message
     ):
         if " " in expected_message.rsplit("'[", 1)[-1]:  # several missing: Go map order varies
             assert sorted(expected_message.rsplit("'[", 1)[-1].strip("]'").split()) == sorted(
@@ -655,7 +685,7 @@ def _fga_compile_error(tmp: Path, fga: str, cond: Condition) -> str:
     (tmp / "store.fga.yaml").write_text(json.dumps(store))
     proc = subprocess.run(
         [fga, "model", "test", "--tests", str(tmp / "store.fga.yaml")],
-        capture_output=True, text=True, timeout=60, cwd=tmp,
+        capture_output=True, text=True, timeout=60, cwd=tmp, check=False,
     )  # fmt: skip
     out = proc.stdout + proc.stderr
     return out.split(" desc = ", 1)[1].strip() if " desc = " in out else ""
