@@ -75,8 +75,9 @@ _SPACES_BEFORE_BREAK = re.compile(r" +\n")
 
 def _trim_expression(raw: str) -> str:
     body = raw.lstrip(" \t\f\r\n")
-    stripped = body.rstrip(" \t\f\r\n")
-    if _LINE_END.search(body, len(stripped)):
+    stripped = body.rstrip(" \t\f\n")
+    if "\n" in body[len(stripped):]:
+        # OpenFGA keeps the '\r' of a final CRLF: only blanks and '\n' go.
         body = stripped
     # OpenFGA drops spaces (not tabs) that end a line inside the expression, before comments go.
     return _remove_comments(_SPACES_BEFORE_BREAK.sub("\n", body))
@@ -144,6 +145,7 @@ class _Lexer:
         text, n = self.text, len(self.text)
         tokens = self.tokens
         space = True
+        tabbed = False
         i = 0
         while i < n:
             m = _TOKEN.match(text, i)
@@ -156,6 +158,7 @@ class _Lexer:
             kind, end = m.lastgroup, m.end()
             if kind == "blank":
                 space = True
+                tabbed = "\t" in m.group() or "\f" in m.group()
             elif kind == "nl":
                 self.newline(end - 1)
                 space = True
@@ -175,6 +178,11 @@ class _Lexer:
                 if c == "#" and space:
                     line_end = _LINE_END.search(text, i)
                     end = line_end.start() if line_end else n
+                    if tabbed and tokens and tokens[-1].kind is not Kind.NEWLINE and tokens[-1].line == self.line:
+                        self.issues.append(ModelIssue(
+                            message="a comment after code must be separated from it by spaces, not tabs",
+                            line=self.line, column=i - self.line_start + 1, file=self.file, rule="syntax",
+                        ))
                 else:
                     tokens.append(Token(Kind.PUNCT, c, self.line, i - self.line_start + 1, space))
                     space = False

@@ -121,14 +121,32 @@ class _Parser:
             self.fail(tok, f"expected '{char}' {context}, found {tok.describe()}")
         return self.advance()
 
-    def expect_name(self, what: str) -> Name:
+    def expect_name(self, what: str, *, simple: bool = False, glued: bool = False) -> Name:
+        """The next token as a name.
+
+        Args:
+            what: how the error message calls the expected name.
+            simple: only letters, digits, ``_`` and ``-`` (condition and parameter names), not
+                the ``.`` and ``/`` that type and relation names may contain.
+            glued: no blank may precede it (``group#member``, ``user:*``).
+        """
         tok = self.peek()
         if tok.kind is not Kind.NAME:
             self.fail(tok, f"expected {what}, found {tok.describe()}")
         if tok.text in _RESERVED:
             self.fail(tok, f"'{tok.text}' is a keyword and cannot be used as {what}")
+        if simple and ("." in tok.text or "/" in tok.text):
+            self.fail(tok, f"'{tok.text}' is not valid as {what}: use only letters, digits, '_' and '-'")
+        if glued and tok.space_before:
+            self.fail(tok, f"unexpected blank before {what}")
         self.advance()
         return Name(text=tok.text, pos=self.pos(tok))
+
+    def expect_glued_punct(self, char: str, context: str) -> Token:
+        tok = self.expect_punct(char, context)
+        if tok.space_before:
+            self.fail(tok, f"unexpected blank before '{char}' {context}")
+        return tok
 
     def expect_line_end(self, after: str) -> None:
         tok = self.peek()
@@ -302,7 +320,9 @@ class _Parser:
         children = [first]
         op = _OPERATORS[op_word]
         while True:
-            self.advance()
+            op_tok = self.advance()
+            if not op_tok.space_before or not (self.peek().space_before or self.at_line_end()):
+                self.fail(op_tok, f"'{op_word}' must have a blank on each side")
             children.append(self.operand(allow_direct=False, depth=depth))
             nxt = self.peek()
             nxt_word = self.operator(nxt)
@@ -375,10 +395,11 @@ class _Parser:
         wildcard = False
         tok = self.peek()
         if self.is_punct(tok, ":"):
+            star = self.peek(1)
+            if tok.space_before or not self.is_punct(star, "*") or star.space_before:
+                self.fail(star if not tok.space_before else tok,
+                          f"a wildcard is written '{type_name.text}:*', with no blanks")
             self.advance()
-            star = self.peek()
-            if not self.is_punct(star, "*"):
-                self.fail(star, f"expected '*' after '{type_name.text}:' (a wildcard is written '{type_name.text}:*')")
             self.advance()
             wildcard = True
             if self.is_punct(self.peek(), "#") or self.is_punct(self.peek(), ":"):
@@ -386,13 +407,13 @@ class _Parser:
                           f"'{self.peek().text}': use '{type_name.text}:*' or '{type_name.text}#<relation>'")
         elif self.is_punct(tok, "#"):
             self.advance()
-            relation = self.expect_name(f"a relation name after '{type_name.text}#'")
+            relation = self.expect_name(f"a relation name after '{type_name.text}#'", glued=True)
             if self.is_punct(self.peek(), ":"):
                 self.fail(self.peek(), f"a userset '{type_name.text}#{relation.text}' cannot also be a wildcard")
         condition: Name | None = None
         if self.is_word(self.peek(), "with"):
             self.advance()
-            condition = self.expect_name("a condition name after 'with'")
+            condition = self.expect_name("a condition name after 'with'", simple=True)
         return Restriction(
             type=type_name, relation=relation, wildcard=wildcard, condition=condition, pos=self.pos(start)
         )
@@ -401,7 +422,7 @@ class _Parser:
 
     def condition_decl(self, previous: list[ConditionDecl]) -> ConditionDecl:
         kw = self.advance()
-        name = self.expect_name("a condition name")
+        name = self.expect_name("a condition name", simple=True)
         if any(c.name.text == name.text for c in previous):
             self.report_at(name.pos, f"condition '{name.text}' is already defined in the model")
         self.expect_punct("(", f"after the condition name '{name.text}'")
@@ -438,7 +459,7 @@ class _Parser:
         return ConditionDecl(name=name, params=tuple(params), expression=body.text, pos=self.pos(kw))
 
     def param(self) -> Param:
-        name = self.expect_name("a parameter name")
+        name = self.expect_name("a parameter name", simple=True)
         self.expect_punct(":", f"after the parameter name '{name.text}' (write '{name.text}: <type>')")
         tok = self.peek()
         if tok.kind is not Kind.NAME:
@@ -447,13 +468,15 @@ class _Parser:
         if tok.text in SCALAR_PARAM_TYPES:
             return Param(name=name, type_name=tok.text, pos=name.pos)
         if tok.text in _CONTAINER_PARAM_TYPES:
-            self.expect_punct("<", f"after '{tok.text}': it needs an element type, e.g. '{tok.text}<string>'")
+            self.expect_glued_punct("<", f"after '{tok.text}': it needs an element type, e.g. '{tok.text}<string>'")
             inner = self.peek()
             if inner.kind is not Kind.NAME or inner.text not in SCALAR_PARAM_TYPES:
                 self.fail(inner, f"'{tok.text}<...>' takes one scalar element type "
                           f"({', '.join(SCALAR_PARAM_TYPES)}), found {inner.describe()}")
+            if inner.space_before:
+                self.fail(inner, f"unexpected blank in '{tok.text}<{inner.text}>'")
             self.advance()
-            self.expect_punct(">", f"to close '{tok.text}<{inner.text}'")
+            self.expect_glued_punct(">", f"to close '{tok.text}<{inner.text}'")
             return Param(name=name, type_name=tok.text, generic=inner.text, pos=name.pos)
         self.fail(tok, f"unknown parameter type '{tok.text}'; expected one of "
                   f"{', '.join(SCALAR_PARAM_TYPES)}, map<T>, list<T>")
