@@ -77,6 +77,7 @@ from permsvc.model.schema import Condition, ConditionParam
 
 __all__ = (
     "DEFAULT_MAX_EVALUATION_COST",
+    "MAX_EXPRESSION_BYTES",
     "CompiledCondition",
     "ConditionCompileError",
     "ConditionEvaluationError",
@@ -89,6 +90,9 @@ __all__ = (
 
 DEFAULT_MAX_EVALUATION_COST = 100
 """OpenFGA's ``maxConditionEvaluationCost`` default, which is also the lowest value it accepts."""
+
+MAX_EXPRESSION_BYTES = 512
+"""OpenFGA's limit on a condition expression (``Condition.expression`` max_bytes)."""
 
 _COMPILE_CACHE_SIZE = 4096
 
@@ -600,6 +604,12 @@ def _compile_cached(
     name: str, expression: str, params: tuple[tuple[str, ConditionParam], ...]
 ) -> CompiledCondition:
     problems: list[str] = []
+    size = len(expression.encode("utf-8"))
+    if size > MAX_EXPRESSION_BYTES:
+        problems.append(
+            f"invalid Condition.Expression of condition '{name}': value length must be at most "
+            f"{MAX_EXPRESSION_BYTES} bytes (it is {size})"
+        )
     param_types: dict[str, _ParamType] = {}
     for param_name, param in params:
         try:

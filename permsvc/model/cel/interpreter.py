@@ -361,6 +361,10 @@ def _plan_call(expr: Call) -> tuple[Node, Any]:
     if function in _CONVERSIONS and len(planned) == 1 and planned[0][1] is not _NOT_CONST:
         value = impl(planned[0][1])
         return _const_node(value), value
+    if function == "@in" and planned[1][1] is not _NOT_CONST:
+        membership = _plan_set_membership(planned[0], planned[1][1])
+        if membership is not None:
+            return membership
     nodes = tuple(n for n, _ in planned)
 
     if len(nodes) == 1:
@@ -402,6 +406,39 @@ def _plan_call(expr: Call) -> tuple[Node, Any]:
         return result
 
     return call, _NOT_CONST
+
+
+def _membership_key(value: Any) -> tuple[str, Any] | None:
+    t = type(value)
+    if t is bool:
+        return ("bool", value)
+    if t is int or t is UInt or t is float:
+        return ("number", value)  # 1 == 1.0 == 1u, as CEL's heterogeneous equality
+    if t is str:
+        return ("string", value)
+    return None
+
+
+def _plan_set_membership(element: tuple[Node, Any], container: Any) -> tuple[Node, Any] | None:
+    """cel-go's ``OptOptimize`` turns ``x in [constants]`` into a hash lookup: an empty list is the
+    constant false, and a list of primitives costs nothing beyond evaluating ``x``."""
+    if not isinstance(container, tuple):
+        return None
+    if not container:
+        return _const_node(False), False
+    keys = [_membership_key(item) for item in container]
+    if any(k is None for k in keys):
+        return None
+    members = frozenset(keys)
+    node, _ = element
+
+    def set_membership(frame: Frame) -> Any:
+        value = node(frame)
+        if value is UNKNOWN:
+            return UNKNOWN
+        return _membership_key(value) in members
+
+    return set_membership, _NOT_CONST
 
 
 def _plan_logical(expr: Call) -> Node:

@@ -318,6 +318,16 @@ def test_invalid_conditions_fail_to_compile(cond: Condition, message: str) -> No
     assert any(message in p for p in validate_condition_params(cond))
 
 
+def test_expressions_over_512_bytes_are_rejected() -> None:
+    at_limit = "x == 1" + " " * 506
+    assert validate_condition_params(condition(at_limit, x="int")) == []
+    problems = validate_condition_params(condition(at_limit + " ", x="int"))
+    assert problems == [
+        "invalid Condition.Expression of condition 'cond': value length must be at most 512 bytes "
+        "(it is 513)"
+    ]
+
+
 def test_validate_condition_params_reports_every_bad_parameter() -> None:
     problems = validate_condition_params(condition("true", a="list", b="frob", c="int"))
     assert len(problems) == 2
