@@ -323,8 +323,10 @@ def test_expressions_over_512_bytes_are_rejected() -> None:
     assert validate_condition_params(condition(at_limit, x="int")) == []
     problems = validate_condition_params(condition(at_limit + " ", x="int"))
     assert problems == [
-        "invalid Condition.Expression of condition 'cond': value length must be at most 512 bytes "
-        "(it is 513)"
+        (
+            "invalid Condition.Expression of condition 'cond': value length must be at most "
+            "512 bytes (it is 513)"
+        )
     ]
 
 
