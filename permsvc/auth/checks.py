@@ -24,7 +24,7 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -132,7 +132,7 @@ def _json_object(data: bytes, reason: TokenErrorReason, name: str) -> dict[str, 
             f"the token's {name} is not a JSON object",
             "this is not a JWT access token; send the access_token from the token response",
         )
-    return value
+    return cast("dict[str, Any]", value)
 
 
 def decode_token(token: str, *, max_bytes: int = DEFAULT_MAX_TOKEN_BYTES) -> DecodedToken:
@@ -194,7 +194,9 @@ def _encrypted_finding(header: Mapping[str, Any], policy: TokenPolicy) -> Findin
     if alg == "dir":
         iss = header.get("iss")
         userinfo = (
-            f"{iss.rstrip('/')}/userinfo" if isinstance(iss, str) else "the identity provider's /userinfo"
+            f"{iss.rstrip('/')}/userinfo"
+            if isinstance(iss, str)
+            else "the identity provider's /userinfo"
         )
         return Finding(
             severity=Severity.ERROR,
@@ -299,7 +301,11 @@ def check_header(token: DecodedToken, policy: TokenPolicy) -> list[Finding]:
             )
     kid = header.get("kid")
     if kid is not None and not isinstance(kid, str):
-        error(R.KID_UNKNOWN, "the header 'kid' is not a string", "send a token issued by the configured issuer")
+        error(
+            R.KID_UNKNOWN,
+            "the header 'kid' is not a string",
+            "send a token issued by the configured issuer",
+        )
     return out
 
 
@@ -327,12 +333,16 @@ def _is_number(value: object) -> bool:
 def _audiences(value: object) -> tuple[str, ...] | None:
     if isinstance(value, str):
         return (value,)
-    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return tuple(value)
+    if isinstance(value, list):
+        items = cast("list[object]", value)
+        if items and all(isinstance(v, str) for v in items):
+            return tuple(cast("list[str]", items))
     return None
 
 
-def _id_token_marker(header: Mapping[str, Any], payload: Mapping[str, Any], policy: TokenPolicy) -> str | None:
+def _id_token_marker(
+    header: Mapping[str, Any], payload: Mapping[str, Any], policy: TokenPolicy
+) -> str | None:
     typ = header.get("typ")
     if isinstance(typ, str) and typ.lower().removeprefix("application/") == "at+jwt":
         return None
@@ -375,7 +385,11 @@ def check_claims(token: DecodedToken, policy: TokenPolicy, now: float) -> list[F
 
     iss = payload.get("iss")
     if not isinstance(iss, str) or not iss:
-        error(R.ISSUER_MISSING, "the token has no 'iss' (issuer) claim", "send a token issued by your identity provider")
+        error(
+            R.ISSUER_MISSING,
+            "the token has no 'iss' (issuer) claim",
+            "send a token issued by your identity provider",
+        )
     elif policy.issuer is None:
         info("issuer", f"issued by {iss} (not checked: no issuer configured)")
     elif iss != policy.issuer:
@@ -419,10 +433,11 @@ def check_claims(token: DecodedToken, policy: TokenPolicy, now: float) -> list[F
     elif not policy.audiences:
         info("audience", f"audience {', '.join(auds)} (not checked: no audience configured)")
     elif not set(auds) & set(policy.audiences):
+        found, expected = ", ".join(auds), ", ".join(policy.audiences)
         if all(a.endswith("/userinfo") for a in auds):
-            what = f"the token is only for the identity provider's /userinfo ({', '.join(auds)}), expected {', '.join(policy.audiences)}"
+            what = f"the token is only for the identity provider's /userinfo ({found}), expected {expected}"
         else:
-            what = f"the token is for audience {', '.join(auds)}, expected {', '.join(policy.audiences)}"
+            what = f"the token is for audience {found}, expected {expected}"
         error(
             R.AUDIENCE_MISMATCH,
             what,
@@ -434,7 +449,11 @@ def check_claims(token: DecodedToken, policy: TokenPolicy, now: float) -> list[F
     leeway = policy.leeway_s
     exp = payload.get("exp")
     if exp is None:
-        error(R.CLAIM_MISSING, "the token has no 'exp' claim: access tokens must expire", "issue tokens with an expiry")
+        error(
+            R.CLAIM_MISSING,
+            "the token has no 'exp' claim: access tokens must expire",
+            "issue tokens with an expiry",
+        )
     elif not _is_number(exp):
         error(R.CLAIM_INVALID, "the token's 'exp' is not a number")
     elif now > exp + leeway:
@@ -467,7 +486,9 @@ def check_claims(token: DecodedToken, policy: TokenPolicy, now: float) -> list[F
 
     required: dict[str, str] = {"iat": "access tokens must say when they were issued"}
     if policy.strict:
-        required.update({c: "strict RFC 9068 mode (PERMSVC_OIDC_STRICT) requires it" for c in _STRICT_CLAIMS})
+        required.update(
+            {c: "strict RFC 9068 mode (PERMSVC_OIDC_STRICT) requires it" for c in _STRICT_CLAIMS}
+        )
     required.update({c: "PERMSVC_OIDC_REQUIRED_CLAIMS requires it" for c in policy.required_claims})
     for claim, why in required.items():
         if claim not in payload and claim != policy.subject_claim:
@@ -478,7 +499,8 @@ def check_claims(token: DecodedToken, policy: TokenPolicy, now: float) -> list[F
             error(R.CLAIM_INVALID, f"the token's '{claim}' claim is not a string")
     permissions = payload.get("permissions")
     if permissions is not None and not (
-        isinstance(permissions, list) and all(isinstance(p, str) for p in permissions)
+        isinstance(permissions, list)
+        and all(isinstance(p, str) for p in cast("list[object]", permissions))
     ):
         error(R.CLAIM_INVALID, "the token's 'permissions' claim is not a list of strings")
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -79,7 +79,7 @@ def scopes_of(payload: Mapping[str, Any]) -> frozenset[str]:
         scopes.update(scope.split())
     permissions = payload.get("permissions")
     if isinstance(permissions, list):
-        scopes.update(p for p in permissions if isinstance(p, str) and p)
+        scopes.update(p for p in cast("list[object]", permissions) if isinstance(p, str) and p)
     return frozenset(scopes)
 
 

@@ -142,7 +142,9 @@ class OidcSettings(msgspec.Struct, frozen=True, kw_only=True):
         if not self.subject_claim:
             raise OidcConfigError("PERMSVC_SUBJECT_CLAIM must not be empty")
         if not 0 <= self.leeway_s <= 300:
-            raise OidcConfigError(f"PERMSVC_OIDC_LEEWAY must be 0..300 seconds, got {self.leeway_s}")
+            raise OidcConfigError(
+                f"PERMSVC_OIDC_LEEWAY must be 0..300 seconds, got {self.leeway_s}"
+            )
         if self.max_token_bytes < 1024:
             raise OidcConfigError("max_token_bytes must be at least 1024")
 
@@ -195,7 +197,9 @@ def _read(env: Mapping[str, str], name: str) -> str | None:
         try:
             return Path(file_name).read_text(encoding="utf-8").strip()
         except OSError as err:
-            raise OidcConfigError(f"{name}_FILE: cannot read {file_name!r}: {err.strerror}") from err
+            raise OidcConfigError(
+                f"{name}_FILE: cannot read {file_name!r}: {err.strerror}"
+            ) from err
     return direct.strip() if direct is not None else None
 
 

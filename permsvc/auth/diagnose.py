@@ -77,7 +77,9 @@ def explain(
     token: str, settings: OidcSettings | TokenPolicy | None = None, *, now: float | None = None
 ) -> Diagnosis:
     """Diagnose ``token`` offline. Without settings, ``iss`` and ``aud`` are reported, not checked."""
-    decoded, header, claims = _diagnose(token, _policy(settings), time.time() if now is None else now)
+    decoded, header, claims = _diagnose(
+        token, _policy(settings), time.time() if now is None else now
+    )
     return _diagnosis(decoded, header + claims, "not_checked")
 
 
@@ -107,5 +109,7 @@ async def explain_and_verify(
             fix="check PERMSVC_OIDC_ISSUER / --jwks-url and the network",
         )
         return _diagnosis(decoded, [*findings, finding], "not_checked")
-    ok = Finding(severity=Severity.INFO, code="signature", what=f"signature valid (key '{key.key_id}')")
+    ok = Finding(
+        severity=Severity.INFO, code="signature", what=f"signature valid (key '{key.key_id}')"
+    )
     return _diagnosis(decoded, [*findings, ok], "valid")

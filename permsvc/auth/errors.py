@@ -48,7 +48,7 @@ def _header_safe(text: str) -> str:
     ``"`` and ``\\``. Quotes become ``'`` (as express-oauth2-jwt-bearer does), anything else
     becomes ``?``.
     """
-    out = []
+    out: list[str] = []
     for ch in text:
         if ch == '"':
             out.append("'")
@@ -129,7 +129,9 @@ class InvalidTokenError(AuthError):
 
     @property
     def finding(self) -> Finding:
-        return Finding(severity=Severity.ERROR, code=self.reason.value, what=self.what, fix=self.fix)
+        return Finding(
+            severity=Severity.ERROR, code=self.reason.value, what=self.what, fix=self.fix
+        )
 
     @property
     def description(self) -> str:
@@ -152,7 +154,10 @@ class InsufficientScopeError(AuthError):
 
     def www_authenticate(self, realm: str = DEFAULT_REALM) -> str | None:
         return bearer_challenge(
-            realm=realm, error=self.error_code, description=self.detail, scope=" ".join(self.required)
+            realm=realm,
+            error=self.error_code,
+            description=self.detail,
+            scope=" ".join(self.required),
         )
 
 

@@ -25,13 +25,13 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
 import httpx
 import msgspec
 from jwt import PyJWK
-from jwt.exceptions import PyJWKError
+from jwt.exceptions import PyJWTError
 
 from permsvc.auth.config import (
     DEFAULT_HTTP_TIMEOUT_S,
@@ -82,7 +82,8 @@ def _compatible(jwk: Mapping[str, Any], alg: str) -> bool:
     if kty == "RSA":
         return alg in _RSA_ALGS
     if kty == "EC":
-        return _EC_ALGS.get(jwk.get("crv", "")) == alg
+        crv = jwk.get("crv")
+        return isinstance(crv, str) and _EC_ALGS.get(crv) == alg
     if kty == "OKP":
         return alg == "EdDSA" and jwk.get("crv") in ("Ed25519", "Ed448")
     return False
@@ -110,12 +111,17 @@ class KeySet:
         Raises:
             KeySetUnavailableError: the document is not a JWKS or holds no usable signing key.
         """
-        members = document.get("keys") if isinstance(document, dict) else None
+        members = (
+            cast("dict[str, Any]", document).get("keys") if isinstance(document, dict) else None
+        )
         if not isinstance(members, list):
             raise KeySetUnavailableError(f"{source} is not a JWK Set (no 'keys' array)")
         keys: list[_Jwk] = []
-        for member in members:
-            if not isinstance(member, dict) or member.get("kty") not in ("RSA", "EC", "OKP"):
+        for item in cast("list[Any]", members):
+            if not isinstance(item, dict):
+                continue
+            member = cast("dict[str, Any]", item)
+            if member.get("kty") not in ("RSA", "EC", "OKP"):
                 continue
             if member.get("use", "sig") != "sig":
                 continue
@@ -124,11 +130,13 @@ class KeySet:
                 continue
             data = {k: member[k] for k in _PUBLIC_MEMBERS if k in member}
             kid, alg = data.get("kid"), data.get("alg")
-            if (kid is not None and not isinstance(kid, str)) or (alg is not None and not _compatible(data, alg)):
+            if (kid is not None and not isinstance(kid, str)) or (
+                alg is not None and (not isinstance(alg, str) or not _compatible(data, alg))
+            ):
                 continue
             try:
                 PyJWK(data, algorithm=alg)
-            except (PyJWKError, ValueError, TypeError, KeyError):
+            except (PyJWTError, ValueError, TypeError, KeyError):
                 continue
             keys.append(_Jwk(kid, alg, data))
         if not keys:
@@ -186,8 +194,12 @@ class KeySet:
 class StaticKeyProvider:
     """A fixed key set: tests, and deployments that pin their keys."""
 
-    def __init__(self, keys: KeySet | Mapping[str, Any], *, source: str = "the configured JWKS") -> None:
-        self.keys = keys if isinstance(keys, KeySet) else KeySet.from_jwks(dict(keys), source=source)
+    def __init__(
+        self, keys: KeySet | Mapping[str, Any], *, source: str = "the configured JWKS"
+    ) -> None:
+        self.keys = (
+            keys if isinstance(keys, KeySet) else KeySet.from_jwks(dict(keys), source=source)
+        )
 
     async def get_key(self, kid: str | None, alg: str) -> PyJWK:
         return self.keys.select(kid, alg)
@@ -237,13 +249,15 @@ class JwksKeyProvider:
         self._keys: KeySet | None = None
         self._fetched_at = 0.0
         self._last_attempt: float | None = None
-        self._attempts = 0
+        self._attempts: int = 0
         self.fetch_count = 0
         self.last_error: str | None = None
         self.discovered_issuer: str | None = None
 
     @classmethod
-    def from_settings(cls, settings: OidcSettings, *, client: httpx.AsyncClient | None = None) -> JwksKeyProvider:
+    def from_settings(
+        cls, settings: OidcSettings, *, client: httpx.AsyncClient | None = None
+    ) -> JwksKeyProvider:
         return cls(
             issuer=settings.issuer,
             jwks_url=settings.jwks_url,
@@ -302,8 +316,11 @@ class JwksKeyProvider:
                 self.last_error = err.detail
                 if self._configured_jwks_url is None:
                     self._jwks_url = None
-                _log.warning("JWKS refresh failed (keeping %s): %s",
-                             "the last good key set" if self._keys else "no key set", err.detail)
+                _log.warning(
+                    "JWKS refresh failed (keeping %s): %s",
+                    "the last good key set" if self._keys else "no key set",
+                    err.detail,
+                )
                 return None
             finally:
                 self._attempts += 1
@@ -316,7 +333,12 @@ class JwksKeyProvider:
         if self._jwks_url is None:
             discovery_url = self._issuer.rstrip("/") + "/.well-known/openid-configuration"
             document = await self._get_json(discovery_url, "discovery document")
-            jwks_uri = document.get("jwks_uri") if isinstance(document, dict) else None
+            if not isinstance(document, dict):
+                raise KeySetUnavailableError(
+                    f"discovery document {discovery_url} is not a JSON object"
+                )
+            document = cast("dict[str, Any]", document)
+            jwks_uri = document.get("jwks_uri")
             if not isinstance(jwks_uri, str):
                 raise KeySetUnavailableError(f"discovery document {discovery_url} has no jwks_uri")
             _require_http(jwks_uri, "JWKS")
@@ -326,7 +348,8 @@ class JwksKeyProvider:
                 _log.warning(
                     "the discovery document names issuer %r, but PERMSVC_OIDC_ISSUER is %r: tokens "
                     "will be rejected as issued by another issuer",
-                    self.discovered_issuer, self._issuer,
+                    self.discovered_issuer,
+                    self._issuer,
                 )
             self._jwks_url = jwks_uri
         return KeySet.from_jwks(await self._get_json(self._jwks_url, "JWKS"), source=self._jwks_url)
@@ -345,7 +368,9 @@ class JwksKeyProvider:
                             "are not followed: configure the final URL"
                         )
                     if response.status_code != 200:
-                        raise KeySetUnavailableError(f"{what} {url} answered HTTP {response.status_code}")
+                        raise KeySetUnavailableError(
+                            f"{what} {url} answered HTTP {response.status_code}"
+                        )
                     async for chunk in response.aiter_bytes():
                         body += chunk
                         if len(body) > self._max_bytes:
@@ -353,9 +378,13 @@ class JwksKeyProvider:
                                 f"{what} {url} is larger than {self._max_bytes} bytes"
                             )
         except TimeoutError:
-            raise KeySetUnavailableError(f"{what} {url} did not answer within {self._timeout} s") from None
+            raise KeySetUnavailableError(
+                f"{what} {url} did not answer within {self._timeout} s"
+            ) from None
         except httpx.HTTPError as err:
-            raise KeySetUnavailableError(f"{what} {url} could not be fetched ({type(err).__name__})") from err
+            raise KeySetUnavailableError(
+                f"{what} {url} could not be fetched ({type(err).__name__})"
+            ) from err
         try:
             return json.loads(bytes(body))
         except ValueError:

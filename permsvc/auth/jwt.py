@@ -28,7 +28,13 @@ import httpx
 import jwt
 from jwt import PyJWK
 
-from permsvc.auth.checks import TokenPolicy, check_claims, check_header, decode_token, raise_first_error
+from permsvc.auth.checks import (
+    TokenPolicy,
+    check_claims,
+    check_header,
+    decode_token,
+    raise_first_error,
+)
 from permsvc.auth.claims import AuthClaims, client_id_of, scopes_of, token_kind_of
 from permsvc.auth.config import OidcSettings
 from permsvc.auth.errors import (
@@ -40,7 +46,12 @@ from permsvc.auth.errors import (
 from permsvc.auth.findings import TokenErrorReason
 from permsvc.auth.jwks import JwksKeyProvider, KeyProvider
 
-__all__ = ("DEFAULT_VERIFIED_CACHE_SIZE", "JwtAuthenticator", "extract_bearer_token", "verify_signature")
+__all__ = (
+    "DEFAULT_VERIFIED_CACHE_SIZE",
+    "JwtAuthenticator",
+    "extract_bearer_token",
+    "verify_signature",
+)
 
 DEFAULT_VERIFIED_CACHE_SIZE = 1024
 """Tokens remembered as verified (by SHA-256), each until its ``exp``."""
@@ -54,7 +65,9 @@ def extract_bearer_token(authorization: str | None) -> str:
         InvalidRequestError: ``Bearer`` without a token, or with more than one word after it.
     """
     if authorization is None or not authorization.strip():
-        raise MissingBearerTokenError("no bearer token: send 'Authorization: Bearer <access token>'")
+        raise MissingBearerTokenError(
+            "no bearer token: send 'Authorization: Bearer <access token>'"
+        )
     scheme, _, rest = authorization.strip().partition(" ")
     if scheme.lower() != "bearer":
         raise MissingBearerTokenError(
@@ -112,9 +125,13 @@ def verify_signature(
             "send the complete token as issued (it was cut off or altered)",
         ) from None
     except jwt.InvalidAlgorithmError as err:
-        raise InvalidTokenError(TokenErrorReason.ALG_KEY_MISMATCH, f"the algorithm does not fit the key: {err}") from None
+        raise InvalidTokenError(
+            TokenErrorReason.ALG_KEY_MISMATCH, f"the algorithm does not fit the key: {err}"
+        ) from None
     except jwt.PyJWTError as err:
-        raise InvalidTokenError(TokenErrorReason.CLAIM_INVALID, f"the token failed verification: {err}") from None
+        raise InvalidTokenError(
+            TokenErrorReason.CLAIM_INVALID, f"the token failed verification: {err}"
+        ) from None
 
 
 class _VerifiedTokenCache:
@@ -173,7 +190,9 @@ class JwtAuthenticator:
         self._cache = _VerifiedTokenCache(cache_size)
 
     @classmethod
-    def from_settings(cls, settings: OidcSettings, *, client: httpx.AsyncClient | None = None) -> JwtAuthenticator:
+    def from_settings(
+        cls, settings: OidcSettings, *, client: httpx.AsyncClient | None = None
+    ) -> JwtAuthenticator:
         """An authenticator whose keys come from the issuer's JWKS (see :class:`JwksKeyProvider`)."""
         return cls(settings, JwksKeyProvider.from_settings(settings, client=client))
 

@@ -18,7 +18,14 @@ import msgspec
 
 from permsvc.auth.errors import InvalidApiKeyError
 
-__all__ = ("API_KEY_PREFIX", "ApiKey", "generate_api_key", "hash_api_key", "parse_api_key", "verify_api_key")
+__all__ = (
+    "API_KEY_PREFIX",
+    "ApiKey",
+    "generate_api_key",
+    "hash_api_key",
+    "parse_api_key",
+    "verify_api_key",
+)
 
 API_KEY_PREFIX = "psk"
 _ID_BYTES = 6
@@ -46,7 +53,9 @@ class ApiKey(msgspec.Struct, frozen=True, kw_only=True):
 
 def generate_api_key() -> ApiKey:
     """A new random key; show ``str(key)`` to its owner once and store :func:`hash_api_key`."""
-    return ApiKey(key_id=_b32(secrets.token_bytes(_ID_BYTES)), secret=_b32(secrets.token_bytes(_SECRET_BYTES)))
+    return ApiKey(
+        key_id=_b32(secrets.token_bytes(_ID_BYTES)), secret=_b32(secrets.token_bytes(_SECRET_BYTES))
+    )
 
 
 def parse_api_key(value: str) -> ApiKey:
@@ -57,7 +66,9 @@ def parse_api_key(value: str) -> ApiKey:
     """
     match = _KEY.match(value.strip())
     if match is None:
-        raise InvalidApiKeyError(f"not a permsvc API key: expected '{API_KEY_PREFIX}_<id>_<secret>'")
+        raise InvalidApiKeyError(
+            f"not a permsvc API key: expected '{API_KEY_PREFIX}_<id>_<secret>'"
+        )
     return ApiKey(key_id=match.group(1), secret=match.group(2))
 
 

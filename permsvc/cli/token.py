@@ -40,24 +40,34 @@ def register(subparsers: Any) -> None:
     p.add_argument("token", metavar="TOKEN", help="the access token, or '-' to read it from stdin")
     p.add_argument("--issuer", help="expected issuer (default: PERMSVC_OIDC_ISSUER)")
     p.add_argument(
-        "--audience", action="append", help="accepted audience; repeat or comma-separate (default: PERMSVC_OIDC_AUDIENCE)"
+        "--audience",
+        action="append",
+        help="accepted audience; repeat or comma-separate (default: PERMSVC_OIDC_AUDIENCE)",
     )
     p.add_argument("--algorithms", help="allowed algorithms, comma-separated (default: RS256)")
     p.add_argument("--strict", action="store_true", default=None, help="RFC 9068 strict mode")
-    p.add_argument("--jwks-url", help="JWKS URL for --verify (default: from the issuer's discovery document)")
-    p.add_argument("--verify", action="store_true", help="fetch the issuer's keys and check the signature")
+    p.add_argument(
+        "--jwks-url", help="JWKS URL for --verify (default: from the issuer's discovery document)"
+    )
+    p.add_argument(
+        "--verify", action="store_true", help="fetch the issuer's keys and check the signature"
+    )
     p.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
     p.set_defaults(func=_explain)
 
 
 def _split(values: list[str] | None) -> tuple[str, ...]:
-    return tuple(part.strip() for value in values or () for part in value.split(",") if part.strip())
+    return tuple(
+        part.strip() for value in values or () for part in value.split(",") if part.strip()
+    )
 
 
 def _policy(args: argparse.Namespace, env: OidcSettings | None) -> TokenPolicy:
     base = TokenPolicy.from_settings(env) if env else TokenPolicy()
     audiences = _split(args.audience) or base.audiences
-    algorithms = _split([args.algorithms]) if args.algorithms else base.algorithms or DEFAULT_ALGORITHMS
+    algorithms = (
+        _split([args.algorithms]) if args.algorithms else base.algorithms or DEFAULT_ALGORITHMS
+    )
     return msgspec.structs.replace(
         base,
         issuer=args.issuer or base.issuer,
@@ -99,12 +109,18 @@ def _explain(args: argparse.Namespace) -> int:
 
 def render(diagnosis: Diagnosis, policy: TokenPolicy) -> str:
     """The human-readable report."""
-    lines = []
-    form = {"jws": "signed JWT (JWS, 3 segments)", "jwe": "encrypted JWT (JWE, 5 segments)", "invalid": "not a JWT"}
+    lines: list[str] = []
+    form = {
+        "jws": "signed JWT (JWS, 3 segments)",
+        "jwe": "encrypted JWT (JWE, 5 segments)",
+        "invalid": "not a JWT",
+    }
     lines.append(f"token:     {form[diagnosis.form]}")
-    lines.append(f"checked:   issuer {policy.issuer or '(not given)'}; audience "
-                 f"{', '.join(policy.audiences) or '(not given)'}; algorithms {', '.join(policy.algorithms)}"
-                 + ("; strict RFC 9068" if policy.strict else ""))
+    lines.append(
+        f"checked:   issuer {policy.issuer or '(not given)'}; audience "
+        f"{', '.join(policy.audiences) or '(not given)'}; algorithms {', '.join(policy.algorithms)}"
+        + ("; strict RFC 9068" if policy.strict else "")
+    )
     if diagnosis.header is not None:
         lines.append("header:    " + json.dumps(diagnosis.header, sort_keys=True))
     if diagnosis.claims is not None:
@@ -117,7 +133,11 @@ def render(diagnosis: Diagnosis, policy: TokenPolicy) -> str:
             lines.append(f"        fix: {finding.fix}")
     lines.append("")
     if diagnosis.accepted:
-        verdict = "ACCEPTED" if diagnosis.signature == "valid" else "ACCEPTED if the signature is valid (use --verify)"
+        verdict = (
+            "ACCEPTED"
+            if diagnosis.signature == "valid"
+            else "ACCEPTED if the signature is valid (use --verify)"
+        )
     else:
         verdict = "REJECTED (401 invalid_token): " + diagnosis.errors[0].code
     lines.append(f"verdict:   {verdict}")

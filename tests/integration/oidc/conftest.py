@@ -22,7 +22,9 @@ def oidc_runtime() -> Path:
 
 
 @pytest.fixture(scope="session")
-def oidc_provider(oidc_runtime: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]:
+def oidc_provider(
+    oidc_runtime: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OidcProvider]:
     """A session-wide provider with an Auth0-style issuer ``http://127.0.0.1:<port>/``."""
     provider = OidcProvider(oidc_runtime, tmp_path_factory.mktemp("oidc"))
     provider.start()

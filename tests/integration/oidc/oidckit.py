@@ -52,14 +52,22 @@ def install_runtime() -> Path:
     CACHE.mkdir(parents=True, exist_ok=True)
     if _installed_version() != VERSION:
         (CACHE / "package.json").write_text(
-            json.dumps({"private": True, "type": "module", "dependencies": {PACKAGE: VERSION}}, indent=2)
+            json.dumps(
+                {"private": True, "type": "module", "dependencies": {PACKAGE: VERSION}}, indent=2
+            )
         )
         result = subprocess.run(
             [npm, "install", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=CACHE, capture_output=True, text=True, timeout=600, check=False,
+            cwd=CACHE,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
         )
         if result.returncode != 0 or _installed_version() != VERSION:
-            pytest.fail(f"npm install {PACKAGE}@{VERSION} failed:\n{result.stdout}\n{result.stderr}")
+            pytest.fail(
+                f"npm install {PACKAGE}@{VERSION} failed:\n{result.stdout}\n{result.stderr}"
+            )
     shutil.copyfile(HERE / "provider.mjs", CACHE / "provider.mjs")
     return CACHE
 
@@ -82,7 +90,9 @@ def signing_jwks(kid: str) -> dict[str, Any]:
 class OidcProvider:
     """One oidc-provider process; :meth:`restart` swaps its keys on the same port."""
 
-    def __init__(self, runtime: Path, tmp: Path, *, port: int | None = None, kid: str = "key-1") -> None:
+    def __init__(
+        self, runtime: Path, tmp: Path, *, port: int | None = None, kid: str = "key-1"
+    ) -> None:
         self.runtime = runtime
         self.tmp = tmp
         self.port = port or free_port()
@@ -104,14 +114,23 @@ class OidcProvider:
         }
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                ["node", "provider.mjs"], cwd=self.runtime, env=env, stdout=log, stderr=subprocess.STDOUT
+                ["node", "provider.mjs"],
+                cwd=self.runtime,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"oidc-provider exited: {self.log.read_text()[-2000:]}")
             try:
-                if httpx.get(f"{self.issuer}.well-known/openid-configuration", timeout=1).status_code == 200:
+                if (
+                    httpx.get(
+                        f"{self.issuer}.well-known/openid-configuration", timeout=1
+                    ).status_code
+                    == 200
+                ):
                     return
             except httpx.HTTPError:
                 pass
@@ -139,7 +158,12 @@ class OidcProvider:
         return response.json()
 
     def client_credentials(self, scope: str = "read:docs write:docs", resource: str = API) -> str:
-        body = self._token(("m2m-client", "m2m-secret"), grant_type="client_credentials", resource=resource, scope=scope)
+        body = self._token(
+            ("m2m-client", "m2m-secret"),
+            grant_type="client_credentials",
+            resource=resource,
+            scope=scope,
+        )
         return str(body["access_token"])
 
     def user_token(self, subject: str, scope: str = "read:docs", resource: str = API) -> str:
@@ -151,25 +175,35 @@ class OidcProvider:
     def authorization_code(self, username: str) -> dict[str, Any]:
         """The dev-interaction code flow driven without a browser (as authcode.sh does)."""
         redirect = f"http://127.0.0.1:{self.port}/cb"
+
         def follow(response: httpx.Response) -> str:
             return str(response.url.join(response.headers["location"]))
 
         with httpx.Client(follow_redirects=False, timeout=10) as client:
-            step = follow(client.get(
-                f"{self.issuer}auth",
-                params={
-                    "client_id": "web-client", "response_type": "code", "scope": "openid email read:docs",
-                    "redirect_uri": redirect, "resource": API, "state": "xyz",
-                },
-            ))
-            step = follow(client.post(step, data={"prompt": "login", "login": username, "password": "x"}))
+            step = follow(
+                client.get(
+                    f"{self.issuer}auth",
+                    params={
+                        "client_id": "web-client",
+                        "response_type": "code",
+                        "scope": "openid email read:docs",
+                        "redirect_uri": redirect,
+                        "resource": API,
+                        "state": "xyz",
+                    },
+                )
+            )
+            step = follow(
+                client.post(step, data={"prompt": "login", "login": username, "password": "x"})
+            )
             step = follow(client.get(step))
             step = follow(client.post(step, data={"prompt": "consent"}))
             step = follow(client.get(step))
             code = parse_qs(urlsplit(step).query)["code"][0]
         return self._token(
             ("web-client", "web-secret"),
-            grant_type="authorization_code", code=code, redirect_uri=redirect, resource=API,
+            grant_type="authorization_code",
+            code=code,
+            redirect_uri=redirect,
+            resource=API,
         )
-
-

@@ -28,7 +28,11 @@ DELAY_S = 0.5
 @pytest.fixture
 def slow_jwks() -> Iterator[tuple[str, Any]]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    jwk = RSAAlgorithm.to_jwk(key.public_key(), as_dict=True) | {"kid": "slow", "alg": "RS256", "use": "sig"}
+    jwk = RSAAlgorithm.to_jwk(key.public_key(), as_dict=True) | {
+        "kid": "slow",
+        "alg": "RS256",
+        "use": "sig",
+    }
     body = json.dumps({"keys": [jwk]}).encode()
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -60,7 +64,9 @@ async def test_jwks_fetch_does_not_block_the_loop(slow_jwks: tuple[str, Any]) ->
     now = int(time.time())
     token = jwt.encode(
         {"iss": issuer, "aud": "https://my-api", "sub": "auth0|42", "iat": now, "exp": now + 60},
-        key, algorithm="RS256", headers={"kid": "slow"},
+        key,
+        algorithm="RS256",
+        headers={"kid": "slow"},
     )
     ticks = 0
     done = asyncio.Event()

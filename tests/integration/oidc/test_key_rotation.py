@@ -28,7 +28,9 @@ async def test_rotation_cooldown_and_outage(rotating_provider: OidcProvider) -> 
     provider = rotating_provider
     clock = Clock()
     keys = JwksKeyProvider(issuer=provider.issuer, cooldown_s=30, cache_ttl_s=600, clock=clock)
-    authenticator = JwtAuthenticator(OidcSettings(issuer=provider.issuer, audiences=(API,)), keys, cache_size=0)
+    authenticator = JwtAuthenticator(
+        OidcSettings(issuer=provider.issuer, audiences=(API,)), keys, cache_size=0
+    )
     try:
         token_a = provider.user_token("auth0|42")
         assert (await authenticator.authenticate(token_a)).subject == "auth0|42"
@@ -73,7 +75,9 @@ async def test_rotation_cooldown_and_outage(rotating_provider: OidcProvider) -> 
 async def test_unreachable_issuer_without_keys_is_503(rotating_provider: OidcProvider) -> None:
     token = rotating_provider.user_token("auth0|42")
     rotating_provider.stop()
-    authenticator = JwtAuthenticator.from_settings(OidcSettings(issuer=rotating_provider.issuer, audiences=(API,)))
+    authenticator = JwtAuthenticator.from_settings(
+        OidcSettings(issuer=rotating_provider.issuer, audiences=(API,))
+    )
     try:
         with pytest.raises(KeySetUnavailableError) as caught:
             await authenticator.authenticate(token)

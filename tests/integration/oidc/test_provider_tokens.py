@@ -49,7 +49,9 @@ async def test_client_credentials_token_is_accepted(oidc_provider: OidcProvider)
 async def test_test_subject_grant_maps_to_a_user(oidc_provider: OidcProvider, subject: str) -> None:
     authenticator = JwtAuthenticator.from_settings(_settings(oidc_provider))
     try:
-        claims = await authenticator.authenticate_header(f"Bearer {oidc_provider.user_token(subject)}")
+        claims = await authenticator.authenticate_header(
+            f"Bearer {oidc_provider.user_token(subject)}"
+        )
     finally:
         await authenticator.aclose()
     assert claims.subject_ref() == f"user:{subject}"
@@ -57,7 +59,9 @@ async def test_test_subject_grant_maps_to_a_user(oidc_provider: OidcProvider, su
     assert claims.scopes == frozenset({"read:docs"})
 
 
-async def test_authorization_code_access_token_accepted_and_id_token_rejected(oidc_provider: OidcProvider) -> None:
+async def test_authorization_code_access_token_accepted_and_id_token_rejected(
+    oidc_provider: OidcProvider,
+) -> None:
     response = oidc_provider.authorization_code("bob")
     authenticator = JwtAuthenticator.from_settings(_settings(oidc_provider))
     try:
@@ -87,10 +91,27 @@ async def test_jwe_token_is_diagnosed(oidc_provider: OidcProvider) -> None:
 @pytest.mark.parametrize(
     ("overrides", "reason", "needle"),
     [
-        pytest.param({"audiences": ("https://other-api",)}, R.AUDIENCE_MISMATCH, "for audience https://my-api, expected https://other-api", id="wrong_audience"),
-        pytest.param({"algorithms": ("ES256",)}, R.ALG_NOT_ALLOWED, "RS256, which is not allowed", id="wrong_algorithm"),
-        pytest.param({"required_claims": ("org_id",)}, R.CLAIM_MISSING, "'org_id'", id="required_claim_missing"),
-        pytest.param({"subject_claim": "email"}, R.CLAIM_MISSING, "'email'", id="subject_claim_missing"),
+        pytest.param(
+            {"audiences": ("https://other-api",)},
+            R.AUDIENCE_MISMATCH,
+            "for audience https://my-api, expected https://other-api",
+            id="wrong_audience",
+        ),
+        pytest.param(
+            {"algorithms": ("ES256",)},
+            R.ALG_NOT_ALLOWED,
+            "RS256, which is not allowed",
+            id="wrong_algorithm",
+        ),
+        pytest.param(
+            {"required_claims": ("org_id",)},
+            R.CLAIM_MISSING,
+            "'org_id'",
+            id="required_claim_missing",
+        ),
+        pytest.param(
+            {"subject_claim": "email"}, R.CLAIM_MISSING, "'email'", id="subject_claim_missing"
+        ),
     ],
 )
 async def test_real_token_rejected_by_configuration(
@@ -105,7 +126,9 @@ async def test_real_token_rejected_by_configuration(
 
 
 async def test_configured_issuer_without_trailing_slash(oidc_provider: OidcProvider) -> None:
-    authenticator = JwtAuthenticator.from_settings(_settings(oidc_provider, issuer=oidc_provider.issuer.rstrip("/")))
+    authenticator = JwtAuthenticator.from_settings(
+        _settings(oidc_provider, issuer=oidc_provider.issuer.rstrip("/"))
+    )
     try:
         err = await _reject(authenticator, oidc_provider.client_credentials())
     finally:
@@ -130,7 +153,7 @@ async def test_expired_real_token_says_by_how_long(oidc_provider: OidcProvider) 
 
 
 async def test_tampered_real_token_fails_signature(oidc_provider: OidcProvider) -> None:
-    header, payload, signature = oidc_provider.user_token("auth0|42").split(".")
+    header, _, signature = oidc_provider.user_token("auth0|42").split(".")
     forged = oidc_provider.user_token("auth0|admin").split(".")[1]
     authenticator = JwtAuthenticator.from_settings(_settings(oidc_provider))
     try:
@@ -142,15 +165,46 @@ async def test_tampered_real_token_fails_signature(oidc_provider: OidcProvider) 
 
 async def test_offline_explain_of_a_real_token(oidc_provider: OidcProvider) -> None:
     diagnosis = explain(oidc_provider.client_credentials(), _settings(oidc_provider, strict=True))
-    assert diagnosis.accepted and diagnosis.header is not None and diagnosis.header["typ"] == "at+jwt"
+    assert (
+        diagnosis.accepted and diagnosis.header is not None and diagnosis.header["typ"] == "at+jwt"
+    )
 
 
-def test_cli_verify_against_the_provider(oidc_provider: OidcProvider, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_verify_against_the_provider(
+    oidc_provider: OidcProvider, capsys: pytest.CaptureFixture[str]
+) -> None:
     token = oidc_provider.user_token("auth0|42")
-    args = ["token", "explain", token, "--issuer", oidc_provider.issuer, "--audience", API, "--verify"]
+    args = [
+        "token",
+        "explain",
+        token,
+        "--issuer",
+        oidc_provider.issuer,
+        "--audience",
+        API,
+        "--verify",
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "signature: valid" in out and "verdict:   ACCEPTED" in out and "subject user:auth0|42" in out
+    assert (
+        "signature: valid" in out
+        and "verdict:   ACCEPTED" in out
+        and "subject user:auth0|42" in out
+    )
     jwe = oidc_provider.user_token("auth0|42", scope="", resource=JWE_RESOURCE)
-    assert main(["token", "explain", jwe, "--issuer", oidc_provider.issuer, "--audience", API, "--verify"]) == 1
+    assert (
+        main(
+            [
+                "token",
+                "explain",
+                jwe,
+                "--issuer",
+                oidc_provider.issuer,
+                "--audience",
+                API,
+                "--verify",
+            ]
+        )
+        == 1
+    )
     assert "fix: request the token with audience=https://my-api" in capsys.readouterr().out

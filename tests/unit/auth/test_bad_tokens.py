@@ -14,14 +14,23 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from tokenkit import (
+    AUDIENCE,
+    ISSUER,
+    Keys,
+    TokenFactory,
+    b64,
+    claims,
+    compact,
+    public_jwk,
+    settings,
+)
 
 from permsvc.auth.config import OidcSettings
 from permsvc.auth.errors import InvalidTokenError
 from permsvc.auth.findings import TokenErrorReason as R
 from permsvc.auth.jwks import StaticKeyProvider
 from permsvc.auth.jwt import JwtAuthenticator
-
-from tokenkit import AUDIENCE, ISSUER, Keys, TokenFactory, b64, claims, compact, public_jwk, settings
 
 Build = Callable[[Keys, TokenFactory], str]
 
@@ -52,80 +61,340 @@ STRICT = {"strict": True}
 
 # (id, builder, expected reason, description substring, settings overrides)
 CASES: list[tuple[str, Build, R, str, dict[str, Any]]] = [
-    ("alg_none", lambda k, m: compact({"alg": "none", "typ": "JWT"}, claims()), R.ALG_NONE, "unsigned", {}),
-    ("alg_none_capitalized", lambda k, m: compact({"alg": "None"}, claims()), R.ALG_NONE, "'None'", {}),
-    ("alg_none_upper_with_signature", lambda k, m: compact({"alg": "NONE"}, claims(), b"sig"), R.ALG_NONE, "unsigned", {}),
-    ("hs256_signed_with_rsa_public_pem", lambda k, m: _hs256({"alg": "HS256", "kid": "k1"}, claims(), _public_pem(k)), R.ALG_HMAC, "HS256", {}),
-    ("hs256_with_jwks_kid", lambda k, m: _hs256({"alg": "HS256", "kid": "k2"}, claims(), b"secret"), R.ALG_HMAC, "public keys only", {}),
+    (
+        "alg_none",
+        lambda k, m: compact({"alg": "none", "typ": "JWT"}, claims()),
+        R.ALG_NONE,
+        "unsigned",
+        {},
+    ),
+    (
+        "alg_none_capitalized",
+        lambda k, m: compact({"alg": "None"}, claims()),
+        R.ALG_NONE,
+        "'None'",
+        {},
+    ),
+    (
+        "alg_none_upper_with_signature",
+        lambda k, m: compact({"alg": "NONE"}, claims(), b"sig"),
+        R.ALG_NONE,
+        "unsigned",
+        {},
+    ),
+    (
+        "hs256_signed_with_rsa_public_pem",
+        lambda k, m: _hs256({"alg": "HS256", "kid": "k1"}, claims(), _public_pem(k)),
+        R.ALG_HMAC,
+        "HS256",
+        {},
+    ),
+    (
+        "hs256_with_jwks_kid",
+        lambda k, m: _hs256({"alg": "HS256", "kid": "k2"}, claims(), b"secret"),
+        R.ALG_HMAC,
+        "public keys only",
+        {},
+    ),
     ("hs512", lambda k, m: _hs256({"alg": "HS512"}, claims(), b"secret"), R.ALG_HMAC, "HS512", {}),
-    ("rs256_signed_with_wrong_key", lambda k, m: m(key=k.attacker), R.SIGNATURE_INVALID, "does not verify", {}),
+    (
+        "rs256_signed_with_wrong_key",
+        lambda k, m: m(key=k.attacker),
+        R.SIGNATURE_INVALID,
+        "does not verify",
+        {},
+    ),
     ("payload_tampered_after_signing", _tampered, R.SIGNATURE_INVALID, "does not verify", {}),
     ("signature_truncated", lambda k, m: m()[:-8], R.SIGNATURE_INVALID, "signature", {}),
-    ("es256_when_only_rsa_allowed", lambda k, m: m(key=k.e1, alg="ES256", kid="e1"), R.ALG_NOT_ALLOWED, "PERMSVC_OIDC_ALGORITHMS", {}),
-    ("rs384_not_allowed", lambda k, m: m(alg="RS384"), R.ALG_NOT_ALLOWED, "allowed: RS256, PS256", {}),
-    ("alg_missing", lambda k, m: compact({"typ": "JWT", "kid": "k1"}, claims(), b"x" * 64), R.ALG_NOT_ALLOWED, "no 'alg'", {}),
-    ("ps256_header_but_key_is_rs256_only", lambda k, m: m(alg="PS256"), R.ALG_KEY_MISMATCH, "RS256", {}),
+    (
+        "es256_when_only_rsa_allowed",
+        lambda k, m: m(key=k.e1, alg="ES256", kid="e1"),
+        R.ALG_NOT_ALLOWED,
+        "PERMSVC_OIDC_ALGORITHMS",
+        {},
+    ),
+    (
+        "rs384_not_allowed",
+        lambda k, m: m(alg="RS384"),
+        R.ALG_NOT_ALLOWED,
+        "allowed: RS256, PS256",
+        {},
+    ),
+    (
+        "alg_missing",
+        lambda k, m: compact({"typ": "JWT", "kid": "k1"}, claims(), b"x" * 64),
+        R.ALG_NOT_ALLOWED,
+        "no 'alg'",
+        {},
+    ),
+    (
+        "ps256_header_but_key_is_rs256_only",
+        lambda k, m: m(alg="PS256"),
+        R.ALG_KEY_MISMATCH,
+        "RS256",
+        {},
+    ),
     ("kid_unknown", lambda k, m: m(kid="rotated-away"), R.KID_UNKNOWN, "'rotated-away'", {}),
     ("kid_missing_with_several_keys", lambda k, m: m(kid=None), R.KID_MISSING, "3 keys", {}),
-    ("kid_not_a_string", lambda k, m: compact({"alg": "RS256", "kid": 7}, claims(), b"x" * 256), R.KID_UNKNOWN, "not a string", {}),
-    ("expired_an_hour_ago", lambda k, m: m(claims(exp=NOW - 3600, iat=NOW - 7200)), R.EXPIRED, "expired 1 h", {}),
+    (
+        "kid_not_a_string",
+        lambda k, m: compact({"alg": "RS256", "kid": 7}, claims(), b"x" * 256),
+        R.KID_UNKNOWN,
+        "not a string",
+        {},
+    ),
+    (
+        "expired_an_hour_ago",
+        lambda k, m: m(claims(exp=NOW - 3600, iat=NOW - 7200)),
+        R.EXPIRED,
+        "expired 1 h",
+        {},
+    ),
     ("expired_beyond_leeway", lambda k, m: m(claims(exp=NOW - 30)), R.EXPIRED, "s ago", {}),
     ("not_yet_valid", lambda k, m: m(claims(nbf=NOW + 600)), R.NOT_YET_VALID, "from now", {}),
-    ("issued_in_the_future", lambda k, m: m(claims(iat=NOW + 3600)), R.ISSUED_IN_FUTURE, "in the future", {}),
-    ("wrong_issuer", lambda k, m: m(claims(iss="https://other.eu.auth0.com/")), R.ISSUER_MISMATCH, "expected 'https://tenant.example.auth0.com/'", {}),
-    ("issuer_missing_trailing_slash", lambda k, m: m(claims(iss=ISSUER.rstrip("/"))), R.ISSUER_TRAILING_SLASH, "trailing slash", {}),
-    ("configured_issuer_missing_trailing_slash", lambda k, m: m(), R.ISSUER_TRAILING_SLASH, "PERMSVC_OIDC_ISSUER to", {"issuer": ISSUER.rstrip("/")}),
+    (
+        "issued_in_the_future",
+        lambda k, m: m(claims(iat=NOW + 3600)),
+        R.ISSUED_IN_FUTURE,
+        "in the future",
+        {},
+    ),
+    (
+        "wrong_issuer",
+        lambda k, m: m(claims(iss="https://other.eu.auth0.com/")),
+        R.ISSUER_MISMATCH,
+        "expected 'https://tenant.example.auth0.com/'",
+        {},
+    ),
+    (
+        "issuer_missing_trailing_slash",
+        lambda k, m: m(claims(iss=ISSUER.rstrip("/"))),
+        R.ISSUER_TRAILING_SLASH,
+        "trailing slash",
+        {},
+    ),
+    (
+        "configured_issuer_missing_trailing_slash",
+        lambda k, m: m(),
+        R.ISSUER_TRAILING_SLASH,
+        "PERMSVC_OIDC_ISSUER to",
+        {"issuer": ISSUER.rstrip("/")},
+    ),
     ("issuer_missing", lambda k, m: m(claims(iss=None)), R.ISSUER_MISSING, "no 'iss'", {}),
-    ("wrong_audience", lambda k, m: m(claims(aud="https://other-api")), R.AUDIENCE_MISMATCH, "for audience https://other-api, expected https://my-api", {}),
-    ("userinfo_only_audience", lambda k, m: m(claims(aud=f"{ISSUER}userinfo")), R.AUDIENCE_MISMATCH, "/userinfo", {}),
-    ("audience_missing", lambda k, m: m(claims(aud=None)), R.AUDIENCE_MISSING, "audience=https://my-api", {}),
+    (
+        "wrong_audience",
+        lambda k, m: m(claims(aud="https://other-api")),
+        R.AUDIENCE_MISMATCH,
+        "for audience https://other-api, expected https://my-api",
+        {},
+    ),
+    (
+        "userinfo_only_audience",
+        lambda k, m: m(claims(aud=f"{ISSUER}userinfo")),
+        R.AUDIENCE_MISMATCH,
+        "/userinfo",
+        {},
+    ),
+    (
+        "audience_missing",
+        lambda k, m: m(claims(aud=None)),
+        R.AUDIENCE_MISSING,
+        "audience=https://my-api",
+        {},
+    ),
     ("audience_not_a_string", lambda k, m: m(claims(aud=42)), R.CLAIM_INVALID, "'aud'", {}),
-    ("id_token_with_nonce", lambda k, m: m(claims(aud="spa-client", nonce="n-0S6", scope=None, sid="s1")), R.ID_TOKEN, "ID token", {}),
-    ("id_token_with_at_hash", lambda k, m: m(claims(aud="web-client", at_hash="x", scope=None, azp=None)), R.ID_TOKEN, "'at_hash'", {}),
-    ("id_token_without_markers", lambda k, m: m(claims(aud="spa-client", scope=None, email="a@b.c", azp=None)), R.ID_TOKEN, "not the id_token", {}),
-    ("jwe_auth0_no_audience", lambda k, m: _jwe({"alg": "dir", "enc": "A256GCM", "iss": ISSUER}), R.ENCRYPTED_JWE, "audience=https://my-api", {}),
-    ("jwe_nested_rsa_oaep", lambda k, m: _jwe({"alg": "RSA-OAEP-256", "enc": "A256GCM", "kid": "enc"}), R.ENCRYPTED_JWE, "encryption", {}),
-    ("truncated_to_two_segments", lambda k, m: m().rsplit(".", 1)[0], R.MALFORMED, "this token has 2", {}),
+    (
+        "id_token_with_nonce",
+        lambda k, m: m(claims(aud="spa-client", nonce="n-0S6", scope=None, sid="s1")),
+        R.ID_TOKEN,
+        "ID token",
+        {},
+    ),
+    (
+        "id_token_with_at_hash",
+        lambda k, m: m(claims(aud="web-client", at_hash="x", scope=None, azp=None)),
+        R.ID_TOKEN,
+        "'at_hash'",
+        {},
+    ),
+    (
+        "id_token_without_markers",
+        lambda k, m: m(claims(aud="spa-client", scope=None, email="a@b.c", azp=None)),
+        R.ID_TOKEN,
+        "not the id_token",
+        {},
+    ),
+    (
+        "jwe_auth0_no_audience",
+        lambda k, m: _jwe({"alg": "dir", "enc": "A256GCM", "iss": ISSUER}),
+        R.ENCRYPTED_JWE,
+        "audience=https://my-api",
+        {},
+    ),
+    (
+        "jwe_nested_rsa_oaep",
+        lambda k, m: _jwe({"alg": "RSA-OAEP-256", "enc": "A256GCM", "kid": "enc"}),
+        R.ENCRYPTED_JWE,
+        "encryption",
+        {},
+    ),
+    (
+        "truncated_to_two_segments",
+        lambda k, m: m().rsplit(".", 1)[0],
+        R.MALFORMED,
+        "this token has 2",
+        {},
+    ),
     ("four_segments", lambda k, m: m() + ".AAAA", R.MALFORMED, "this token has 4", {}),
-    ("opaque_token", lambda k, m: "Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eHF1dXg", R.MALFORMED, "opaque", {}),
+    (
+        "opaque_token",
+        lambda k, m: "Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eHF1dXg",
+        R.MALFORMED,
+        "opaque",
+        {},
+    ),
     ("garbage", lambda k, m: "%%%.@@@.!!!", R.NOT_BASE64URL, "header segment", {}),
     ("empty", lambda k, m: "", R.EMPTY, "no token", {}),
     ("non_base64_header", lambda k, m: "eyJ*.eyJ.abc", R.NOT_BASE64URL, "header", {}),
-    ("header_not_json", lambda k, m: f"{b64('hello')}.{b64(claims())}.{b64(b'sig')}", R.HEADER_NOT_JSON, "header is not a JSON object", {}),
-    ("payload_not_json", lambda k, m: f"{b64({'alg': 'RS256'})}.{b64('not json')}.{b64(b'sig')}", R.PAYLOAD_NOT_JSON, "payload", {}),
-    ("payload_json_array", lambda k, m: f"{b64({'alg': 'RS256'})}.{b64([1, 2])}.{b64(b'sig')}", R.PAYLOAD_NOT_JSON, "payload", {}),
+    (
+        "header_not_json",
+        lambda k, m: f"{b64('hello')}.{b64(claims())}.{b64(b'sig')}",
+        R.HEADER_NOT_JSON,
+        "header is not a JSON object",
+        {},
+    ),
+    (
+        "payload_not_json",
+        lambda k, m: f"{b64({'alg': 'RS256'})}.{b64('not json')}.{b64(b'sig')}",
+        R.PAYLOAD_NOT_JSON,
+        "payload",
+        {},
+    ),
+    (
+        "payload_json_array",
+        lambda k, m: f"{b64({'alg': 'RS256'})}.{b64([1, 2])}.{b64(b'sig')}",
+        R.PAYLOAD_NOT_JSON,
+        "payload",
+        {},
+    ),
     ("oversized", lambda k, m: m(claims(pad="x" * 20_000)), R.OVERSIZED, "more than the 16384", {}),
-    ("typ_jwt_in_strict_mode", lambda k, m: m(claims(client_id="c", jti="j")), R.TYP_NOT_AT_JWT, "at+jwt", STRICT),
-    ("typ_missing_in_strict_mode", lambda k, m: m(claims(client_id="c", jti="j"), typ=None), R.TYP_NOT_AT_JWT, "at+jwt", STRICT),
-    ("strict_without_jti", lambda k, m: m(claims(client_id="c"), typ="at+jwt"), R.CLAIM_MISSING, "'jti'", STRICT),
+    (
+        "typ_jwt_in_strict_mode",
+        lambda k, m: m(claims(client_id="c", jti="j")),
+        R.TYP_NOT_AT_JWT,
+        "at+jwt",
+        STRICT,
+    ),
+    (
+        "typ_missing_in_strict_mode",
+        lambda k, m: m(claims(client_id="c", jti="j"), typ=None),
+        R.TYP_NOT_AT_JWT,
+        "at+jwt",
+        STRICT,
+    ),
+    (
+        "strict_without_jti",
+        lambda k, m: m(claims(client_id="c"), typ="at+jwt"),
+        R.CLAIM_MISSING,
+        "'jti'",
+        STRICT,
+    ),
     ("typ_dpop_proof", lambda k, m: m(typ="dpop+jwt"), R.TYP_INVALID, "dpop+jwt", {}),
     ("missing_sub", lambda k, m: m(claims(sub=None)), R.CLAIM_MISSING, "'sub'", {}),
     ("missing_exp", lambda k, m: m(claims(exp=None)), R.CLAIM_MISSING, "'exp'", {}),
     ("missing_iat", lambda k, m: m(claims(iat=None)), R.CLAIM_MISSING, "'iat'", {}),
-    ("missing_configured_required_claim", lambda k, m: m(), R.CLAIM_MISSING, "'org_id'", {"required_claims": ("org_id",)}),
+    (
+        "missing_configured_required_claim",
+        lambda k, m: m(),
+        R.CLAIM_MISSING,
+        "'org_id'",
+        {"required_claims": ("org_id",)},
+    ),
     ("exp_not_a_number", lambda k, m: m(claims(exp="tomorrow")), R.CLAIM_INVALID, "'exp'", {}),
-    ("scope_not_a_string", lambda k, m: m(claims(scope=["read:docs"])), R.CLAIM_INVALID, "'scope'", {}),
-    ("permissions_not_strings", lambda k, m: m(claims(permissions=[1, 2])), R.CLAIM_INVALID, "'permissions'", {}),
+    (
+        "scope_not_a_string",
+        lambda k, m: m(claims(scope=["read:docs"])),
+        R.CLAIM_INVALID,
+        "'scope'",
+        {},
+    ),
+    (
+        "permissions_not_strings",
+        lambda k, m: m(claims(permissions=[1, 2])),
+        R.CLAIM_INVALID,
+        "'permissions'",
+        {},
+    ),
     ("sub_not_a_string", lambda k, m: m(claims(sub=42)), R.SUBJECT_INVALID, "'sub'", {}),
-    ("sub_is_a_userset", lambda k, m: m(claims(sub="group:eng#member")), R.SUBJECT_INVALID, "'#'", {}),
+    (
+        "sub_is_a_userset",
+        lambda k, m: m(claims(sub="group:eng#member")),
+        R.SUBJECT_INVALID,
+        "'#'",
+        {},
+    ),
     ("sub_is_wildcard", lambda k, m: m(claims(sub="*")), R.SUBJECT_INVALID, "'*'", {}),
-    ("crit_header_unknown_extension", lambda k, m: m(crit=["exp-ext"], **{"exp-ext": 1}), R.CRIT_UNSUPPORTED, "critical", {}),
-    ("jku_header_pointing_elsewhere", lambda k, m: m(key=k.attacker, jku="https://attacker.example/jwks.json"), R.SIGNATURE_INVALID, "does not verify", {}),
-    ("x5u_header_pointing_elsewhere", lambda k, m: m(key=k.attacker, x5u="https://attacker.example/cert.pem"), R.SIGNATURE_INVALID, "does not verify", {}),
-    ("embedded_jwk_header", lambda k, m: m(key=k.attacker, kid="evil", jwk=public_jwk(k.attacker, "evil", "RS256")), R.KID_UNKNOWN, "'evil'", {}),
-    ("signature_stripped", lambda k, m: m().rsplit(".", 1)[0] + ".", R.SIGNATURE_MISSING, "no signature", {}),
+    (
+        "crit_header_unknown_extension",
+        lambda k, m: m(crit=["exp-ext"], **{"exp-ext": 1}),
+        R.CRIT_UNSUPPORTED,
+        "critical",
+        {},
+    ),
+    (
+        "jku_header_pointing_elsewhere",
+        lambda k, m: m(key=k.attacker, jku="https://attacker.example/jwks.json"),
+        R.SIGNATURE_INVALID,
+        "does not verify",
+        {},
+    ),
+    (
+        "x5u_header_pointing_elsewhere",
+        lambda k, m: m(key=k.attacker, x5u="https://attacker.example/cert.pem"),
+        R.SIGNATURE_INVALID,
+        "does not verify",
+        {},
+    ),
+    (
+        "embedded_jwk_header",
+        lambda k, m: m(key=k.attacker, kid="evil", jwk=public_jwk(k.attacker, "evil", "RS256")),
+        R.KID_UNKNOWN,
+        "'evil'",
+        {},
+    ),
+    (
+        "signature_stripped",
+        lambda k, m: m().rsplit(".", 1)[0] + ".",
+        R.SIGNATURE_MISSING,
+        "no signature",
+        {},
+    ),
     ("bearer_prefix_inside_token", lambda k, m: "Bearer " + m(), R.MALFORMED, "sent twice", {}),
-    ("whitespace_inside_token", lambda k, m: m().replace(".", ". ", 1), R.MALFORMED, "whitespace", {}),
+    (
+        "whitespace_inside_token",
+        lambda k, m: m().replace(".", ". ", 1),
+        R.MALFORMED,
+        "whitespace",
+        {},
+    ),
     ("quoted_token", lambda k, m: f'"{m()}"', R.MALFORMED, "quotes", {}),
 ]
 
 
 @pytest.mark.parametrize(
     ("build", "reason", "needle", "overrides"),
-    [pytest.param(build, reason, needle, overrides, id=case_id) for case_id, build, reason, needle, overrides in CASES],
+    [
+        pytest.param(build, reason, needle, overrides, id=case_id)
+        for case_id, build, reason, needle, overrides in CASES
+    ],
 )
 async def test_bad_token_is_rejected_with_its_reason(
-    keys: Keys, make_token: TokenFactory, build: Build, reason: R, needle: str, overrides: dict[str, Any]
+    keys: Keys,
+    make_token: TokenFactory,
+    build: Build,
+    reason: R,
+    needle: str,
+    overrides: dict[str, Any],
 ) -> None:
     authenticator = JwtAuthenticator(settings(**overrides), StaticKeyProvider(keys.jwks()))
     token = build(keys, make_token)
@@ -135,7 +404,9 @@ async def test_bad_token_is_rejected_with_its_reason(
     assert err.reason is reason, err.description
     assert needle in err.description
     header = err.www_authenticate()
-    assert header is not None and header.startswith('Bearer realm="permsvc", error="invalid_token", error_description="')
+    assert header is not None and header.startswith(
+        'Bearer realm="permsvc", error="invalid_token", error_description="'
+    )
     assert token not in err.description or not token
 
 

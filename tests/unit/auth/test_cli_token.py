@@ -15,7 +15,12 @@ JWE = f"{b64({'alg': 'dir', 'enc': 'A256GCM', 'iss': ISSUER})}..{b64(b'123456789
 
 @pytest.fixture(autouse=True)
 def _no_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("PERMSVC_OIDC_ISSUER", "PERMSVC_OIDC_AUDIENCE", "PERMSVC_OIDC_ISSUER_FILE", "PERMSVC_OIDC_AUDIENCE_FILE"):
+    for name in (
+        "PERMSVC_OIDC_ISSUER",
+        "PERMSVC_OIDC_AUDIENCE",
+        "PERMSVC_OIDC_ISSUER_FILE",
+        "PERMSVC_OIDC_AUDIENCE_FILE",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -35,15 +40,25 @@ def test_jwe_is_explained(capsys: pytest.CaptureFixture[str]) -> None:
     assert "verdict:   REJECTED (401 invalid_token): encrypted_jwe" in out
 
 
-def test_json_output_and_stdin(make_token: TokenFactory, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_output_and_stdin(
+    make_token: TokenFactory, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO(make_token(claims(iss=ISSUER.rstrip("/"))) + "\n"))
     assert main(["token", "explain", "-", "--issuer", ISSUER, "--json"]) == 1
     result = json.loads(capsys.readouterr().out)
-    assert result["accepted"] is False and result["form"] == "jws" and result["signature"] == "not_checked"
-    assert [f["code"] for f in result["findings"] if f["severity"] == "error"] == ["issuer_trailing_slash"]
+    assert (
+        result["accepted"] is False
+        and result["form"] == "jws"
+        and result["signature"] == "not_checked"
+    )
+    assert [f["code"] for f in result["findings"] if f["severity"] == "error"] == [
+        "issuer_trailing_slash"
+    ]
 
 
-def test_environment_supplies_the_defaults(make_token: TokenFactory, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_environment_supplies_the_defaults(
+    make_token: TokenFactory, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("PERMSVC_OIDC_ISSUER", ISSUER)
     monkeypatch.setenv("PERMSVC_OIDC_AUDIENCE", "https://another-api")
     assert main(["token", "explain", make_token()]) == 1
@@ -56,6 +71,8 @@ def test_strict_flag(make_token: TokenFactory, capsys: pytest.CaptureFixture[str
     assert "typ_not_at_jwt" in capsys.readouterr().out
 
 
-def test_verify_needs_an_issuer(make_token: TokenFactory, capsys: pytest.CaptureFixture[str]) -> None:
+def test_verify_needs_an_issuer(
+    make_token: TokenFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["token", "explain", make_token(), "--verify"]) == 1
     assert "--verify needs the issuer" in capsys.readouterr().err

@@ -50,7 +50,9 @@ def test_wrong_audience_says_expected_and_found(make_token: TokenFactory) -> Non
 
 
 def test_all_errors_are_listed(make_token: TokenFactory) -> None:
-    token = make_token(claims(iss="https://evil/", aud="https://other", exp=NOW - 10, iat=NOW - 100), typ="JWT")
+    token = make_token(
+        claims(iss="https://evil/", aud="https://other", exp=NOW - 10, iat=NOW - 100), typ="JWT"
+    )
     diagnosis = explain(token, settings(strict=True), now=NOW)
     assert _codes(diagnosis) == [
         TokenErrorReason.TYP_NOT_AT_JWT,
@@ -62,7 +64,9 @@ def test_all_errors_are_listed(make_token: TokenFactory) -> None:
     ]
 
 
-def test_without_settings_issuer_and_audience_are_reported_not_checked(make_token: TokenFactory) -> None:
+def test_without_settings_issuer_and_audience_are_reported_not_checked(
+    make_token: TokenFactory,
+) -> None:
     diagnosis = explain(make_token())
     assert diagnosis.accepted and diagnosis.signature == "not_checked"
     infos = {f.code: f.what for f in diagnosis.findings if f.severity is Severity.INFO}
@@ -89,7 +93,10 @@ def test_malformed_token_is_diagnosed_not_raised() -> None:
 
 @pytest.mark.parametrize(
     ("key_name", "signature", "accepted"),
-    [pytest.param("k1", "valid", True, id="genuine"), pytest.param("attacker", "invalid", False, id="forged")],
+    [
+        pytest.param("k1", "valid", True, id="genuine"),
+        pytest.param("attacker", "invalid", False, id="forged"),
+    ],
 )
 async def test_explain_and_verify_checks_the_signature(
     keys: Keys, make_token: TokenFactory, key_name: str, signature: str, accepted: bool

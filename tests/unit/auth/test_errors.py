@@ -17,7 +17,9 @@ from permsvc.auth.findings import TokenErrorReason
 
 
 def test_invalid_token_challenge() -> None:
-    err = InvalidTokenError(TokenErrorReason.EXPIRED, "the token expired 5 s ago", "get a new token")
+    err = InvalidTokenError(
+        TokenErrorReason.EXPIRED, "the token expired 5 s ago", "get a new token"
+    )
     assert err.status_code == 401
     assert err.description == str(err) == "the token expired 5 s ago. Get a new token"
     assert err.www_authenticate(realm="api") == (

@@ -170,13 +170,38 @@ async def test_no_key_set_and_idp_down_is_unavailable(idp: FakeIdp) -> None:
 @pytest.mark.parametrize(
     ("response", "jwks_url", "needle"),
     [
-        pytest.param(httpx.Response(302, headers={"Location": "file:///etc/passwd"}), JWKS, "redirect", id="redirect_refused"),
-        pytest.param(httpx.Response(200, content=b"x" * 300_000), JWKS, "larger than", id="oversized_response"),
+        pytest.param(
+            httpx.Response(302, headers={"Location": "file:///etc/passwd"}),
+            JWKS,
+            "redirect",
+            id="redirect_refused",
+        ),
+        pytest.param(
+            httpx.Response(200, content=b"x" * 300_000),
+            JWKS,
+            "larger than",
+            id="oversized_response",
+        ),
         pytest.param(httpx.Response(200, content=b"<html>"), JWKS, "not JSON", id="not_json"),
-        pytest.param(httpx.Response(200, json={"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "k1"}]}), JWKS, "no usable", id="only_hmac_keys"),
+        pytest.param(
+            httpx.Response(200, json={"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "k1"}]}),
+            JWKS,
+            "no usable",
+            id="only_hmac_keys",
+        ),
         pytest.param(httpx.Response(200, json=[1]), JWKS, "not a JWK Set", id="not_a_jwk_set"),
-        pytest.param(httpx.Response(200, json={"jwks_uri": "file:///etc/jwks.json"}), None, "not http(s)", id="discovery_non_http_jwks_uri"),
-        pytest.param(httpx.Response(200, json={"issuer": ISSUER}), None, "no jwks_uri", id="discovery_without_jwks_uri"),
+        pytest.param(
+            httpx.Response(200, json={"jwks_uri": "file:///etc/jwks.json"}),
+            None,
+            "not http(s)",
+            id="discovery_non_http_jwks_uri",
+        ),
+        pytest.param(
+            httpx.Response(200, json={"issuer": ISSUER}),
+            None,
+            "no jwks_uri",
+            id="discovery_without_jwks_uri",
+        ),
         pytest.param(httpx.Response(404), None, "HTTP 404", id="discovery_not_found"),
     ],
 )
@@ -197,18 +222,27 @@ async def test_timeout_is_enforced(idp: FakeIdp) -> None:
 
 
 def test_non_http_urls_are_refused() -> None:
-    for kwargs in ({"issuer": "file:///etc/"}, {"issuer": ISSUER, "jwks_url": "ftp://idp.example/jwks"}):
+    for kwargs in (
+        {"issuer": "file:///etc/"},
+        {"issuer": ISSUER, "jwks_url": "ftp://idp.example/jwks"},
+    ):
         with pytest.raises(KeySetUnavailableError):
             JwksKeyProvider(**kwargs)  # type: ignore[arg-type]
 
 
-async def test_token_header_key_urls_are_never_fetched(idp: FakeIdp, keys: Keys, make_token: TokenFactory) -> None:
+async def test_token_header_key_urls_are_never_fetched(
+    idp: FakeIdp, keys: Keys, make_token: TokenFactory
+) -> None:
     jwks = provider(idp)
     authenticator = JwtAuthenticator(settings(issuer=ISSUER), jwks)
     attacker = "https://attacker.example/jwks.json"
     token = make_token(
         claims(iss=ISSUER),
-        key=keys.attacker, kid="evil", jku=attacker, x5u=attacker, jwk=public_jwk(keys.attacker, "evil", "RS256")
+        key=keys.attacker,
+        kid="evil",
+        jku=attacker,
+        x5u=attacker,
+        jwk=public_jwk(keys.attacker, "evil", "RS256"),
     )
     with pytest.raises(InvalidTokenError) as caught:
         await authenticator.authenticate(token)
@@ -224,6 +258,9 @@ def test_key_set_drops_symmetric_and_private_members(keys: Keys) -> None:
             private,
             public_jwk(keys.k2, "enc", None) | {"use": "enc"},
             public_jwk(keys.k2, "bad-alg", "HS256"),
+            public_jwk(keys.k2, "list-alg", None) | {"alg": ["RS256"]},
+            public_jwk(keys.e1, "list-crv", None) | {"crv": ["P-256"]},
+            {"kty": "RSA", "kid": "broken", "n": 5, "e": "AQAB"},
             "not a key",
         ]
     }

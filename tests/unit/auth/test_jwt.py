@@ -31,7 +31,9 @@ class CountingKeys(StaticKeyProvider):
         return await super().get_key(kid, alg)
 
 
-async def test_auth0_user_token_is_accepted(authenticator: JwtAuthenticator, make_token: TokenFactory) -> None:
+async def test_auth0_user_token_is_accepted(
+    authenticator: JwtAuthenticator, make_token: TokenFactory
+) -> None:
     result = await authenticator.authenticate(make_token())
     assert result.subject == "auth0|42"
     assert result.subject_ref() == "user:auth0|42"
@@ -46,27 +48,57 @@ async def test_auth0_user_token_is_accepted(authenticator: JwtAuthenticator, mak
 @pytest.mark.parametrize(
     ("payload", "kind", "client_id"),
     [
-        pytest.param(claims(sub="abc@clients", azp="abc", gty="client-credentials"), TokenKind.CLIENT, "abc", id="auth0_m2m_gty"),
-        pytest.param(claims(sub="abc@clients", azp="abc"), TokenKind.CLIENT, "abc", id="auth0_m2m_subject_suffix"),
-        pytest.param(claims(sub="m2m", client_id="m2m", azp=None), TokenKind.CLIENT, "m2m", id="rfc9068_sub_equals_client_id"),
-        pytest.param(claims(sub="google-oauth2|1234", client_id="web"), TokenKind.USER, "web", id="rfc9068_user"),
+        pytest.param(
+            claims(sub="abc@clients", azp="abc", gty="client-credentials"),
+            TokenKind.CLIENT,
+            "abc",
+            id="auth0_m2m_gty",
+        ),
+        pytest.param(
+            claims(sub="abc@clients", azp="abc"),
+            TokenKind.CLIENT,
+            "abc",
+            id="auth0_m2m_subject_suffix",
+        ),
+        pytest.param(
+            claims(sub="m2m", client_id="m2m", azp=None),
+            TokenKind.CLIENT,
+            "m2m",
+            id="rfc9068_sub_equals_client_id",
+        ),
+        pytest.param(
+            claims(sub="google-oauth2|1234", client_id="web"),
+            TokenKind.USER,
+            "web",
+            id="rfc9068_user",
+        ),
     ],
 )
 async def test_token_kind_heuristics(
-    authenticator: JwtAuthenticator, make_token: TokenFactory, payload: dict[str, Any], kind: TokenKind, client_id: str
+    authenticator: JwtAuthenticator,
+    make_token: TokenFactory,
+    payload: dict[str, Any],
+    kind: TokenKind,
+    client_id: str,
 ) -> None:
     result = await authenticator.authenticate(make_token(payload))
     assert (result.token_type, result.client_id) == (kind, client_id)
 
 
-async def test_permissions_array_merges_into_scopes(authenticator: JwtAuthenticator, make_token: TokenFactory) -> None:
-    result = await authenticator.authenticate(make_token(claims(scope="read:docs", permissions=["write:docs", "permsvc:admin"])))
+async def test_permissions_array_merges_into_scopes(
+    authenticator: JwtAuthenticator, make_token: TokenFactory
+) -> None:
+    result = await authenticator.authenticate(
+        make_token(claims(scope="read:docs", permissions=["write:docs", "permsvc:admin"]))
+    )
     assert result.scopes == frozenset({"read:docs", "write:docs", "permsvc:admin"})
     authenticator.require_admin(result)
     result.require_scopes("read:docs", "write:docs")
 
 
-async def test_missing_scope_is_403_insufficient_scope(authenticator: JwtAuthenticator, make_token: TokenFactory) -> None:
+async def test_missing_scope_is_403_insufficient_scope(
+    authenticator: JwtAuthenticator, make_token: TokenFactory
+) -> None:
     result = await authenticator.authenticate(make_token())
     with pytest.raises(InsufficientScopeError) as caught:
         authenticator.require_admin(result)
@@ -75,15 +107,18 @@ async def test_missing_scope_is_403_insufficient_scope(authenticator: JwtAuthent
     assert caught.value.www_authenticate() == (
         'Bearer realm="permsvc", error="insufficient_scope", error_description="the token lacks the '
         "scope(s) permsvc:admin; request a token with scope='permsvc:admin' (or grant the "
-        "permission(s) in your identity provider)\", scope=\"permsvc:admin\""
+        'permission(s) in your identity provider)", scope="permsvc:admin"'
     )
 
 
 async def test_custom_subject_type_and_claim(keys: Keys, make_token: TokenFactory) -> None:
     authenticator = JwtAuthenticator(
-        settings(subject_type="employee", subject_claim="https://example.com/uid"), StaticKeyProvider(keys.jwks())
+        settings(subject_type="employee", subject_claim="https://example.com/uid"),
+        StaticKeyProvider(keys.jwks()),
     )
-    result = await authenticator.authenticate(make_token(claims(**{"https://example.com/uid": "e-7"})))
+    result = await authenticator.authenticate(
+        make_token(claims(**{"https://example.com/uid": "e-7"}))
+    )
     assert result.subject_ref() == "employee:e-7"
 
 
@@ -95,9 +130,15 @@ async def test_custom_subject_type_and_claim(keys: Keys, make_token: TokenFactor
         pytest.param("RS256", "k2", "k2", id="rs256_with_rsa_key_without_alg"),
     ],
 )
-async def test_configured_algorithms_verify(keys: Keys, make_token: TokenFactory, alg: str, key_name: str, kid: str) -> None:
-    authenticator = JwtAuthenticator(settings(algorithms=("RS256", "PS256", "ES256")), StaticKeyProvider(keys.jwks()))
-    result = await authenticator.authenticate(make_token(key=getattr(keys, key_name), alg=alg, kid=kid))
+async def test_configured_algorithms_verify(
+    keys: Keys, make_token: TokenFactory, alg: str, key_name: str, kid: str
+) -> None:
+    authenticator = JwtAuthenticator(
+        settings(algorithms=("RS256", "PS256", "ES256")), StaticKeyProvider(keys.jwks())
+    )
+    result = await authenticator.authenticate(
+        make_token(key=getattr(keys, key_name), alg=alg, kid=kid)
+    )
     assert result.subject == "auth0|42"
 
 
@@ -108,13 +149,19 @@ async def test_strict_mode_accepts_rfc9068_token(keys: Keys, make_token: TokenFa
     assert result.token_id == "id-1"
 
 
-async def test_kid_may_be_absent_when_the_set_has_one_key(keys: Keys, make_token: TokenFactory) -> None:
+async def test_kid_may_be_absent_when_the_set_has_one_key(
+    keys: Keys, make_token: TokenFactory
+) -> None:
     single = {"keys": [keys.jwks()["keys"][0]]}
-    result = await JwtAuthenticator(settings(), StaticKeyProvider(single)).authenticate(make_token(kid=None))
+    result = await JwtAuthenticator(settings(), StaticKeyProvider(single)).authenticate(
+        make_token(kid=None)
+    )
     assert result.subject == "auth0|42"
 
 
-async def test_leeway_accepts_just_expired_token(authenticator: JwtAuthenticator, make_token: TokenFactory) -> None:
+async def test_leeway_accepts_just_expired_token(
+    authenticator: JwtAuthenticator, make_token: TokenFactory
+) -> None:
     now = int(time.time())
     result = await authenticator.authenticate(make_token(claims(exp=now - 2, nbf=now + 2)))
     assert result.expires_at == now - 2
@@ -187,6 +234,8 @@ def test_missing_token_challenge_has_no_error_code() -> None:
 
 
 @pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER"])
-async def test_authenticate_header(authenticator: JwtAuthenticator, make_token: TokenFactory, scheme: str) -> None:
+async def test_authenticate_header(
+    authenticator: JwtAuthenticator, make_token: TokenFactory, scheme: str
+) -> None:
     result = await authenticator.authenticate_header(f"{scheme}  {make_token()} ")
     assert result.subject == "auth0|42"

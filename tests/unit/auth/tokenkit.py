@@ -83,14 +83,31 @@ class TokenFactory:
         self.keys = keys
 
     def __call__(
-        self, payload: dict[str, Any] | None = None, *, key: Any = None, alg: str = "RS256", kid: str | None = "k1", **header: Any
+        self,
+        payload: dict[str, Any] | None = None,
+        *,
+        key: Any = None,
+        alg: str = "RS256",
+        kid: str | None = "k1",
+        **header: Any,
     ) -> str:
-        headers = {"kid": kid, "typ": "JWT", **header} if kid is not None else {"typ": "JWT", **header}
+        headers = (
+            {"kid": kid, "typ": "JWT", **header} if kid is not None else {"typ": "JWT", **header}
+        )
         headers = {k: v for k, v in headers.items() if v is not None}
-        return jwt.encode(claims() if payload is None else payload, key or self.keys.k1, algorithm=alg, headers=headers)
+        return jwt.encode(
+            claims() if payload is None else payload,
+            key or self.keys.k1,
+            algorithm=alg,
+            headers=headers,
+        )
 
 
 def settings(**overrides: Any) -> OidcSettings:
-    values: dict[str, Any] = {"issuer": ISSUER, "audiences": (AUDIENCE,), "algorithms": ("RS256", "PS256")}
+    values: dict[str, Any] = {
+        "issuer": ISSUER,
+        "audiences": (AUDIENCE,),
+        "algorithms": ("RS256", "PS256"),
+    }
     values.update(overrides)
     return OidcSettings(**values)
