@@ -29,6 +29,10 @@ __all__ = (
     "DEFAULT_DATA_DIR",
     "DEFAULT_GRACEFUL_SHUTDOWN_S",
     "DEFAULT_HOST",
+    "DEFAULT_INDEX_MEMORY_BUDGET",
+    "DEFAULT_INDEX_POLL_S",
+    "DEFAULT_INDEX_SAFETY_POLL_S",
+    "DEFAULT_INDEX_WAIT_S",
     "DEFAULT_MAX_ASSERTIONS",
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_MAX_PAGE_SIZE",
@@ -84,6 +88,21 @@ DEFAULT_PORT = 8080
 """OpenFGA's HTTP port, so SDK and CLI defaults work unchanged."""
 
 DEFAULT_DATA_DIR = ".permsvc"
+
+DEFAULT_INDEX_MEMORY_BUDGET = 2 * 1024**3
+"""Bytes the in-memory tuple indexes of one process may take (estimated per tuple); stores beyond
+it are evaluated against the database."""
+
+DEFAULT_INDEX_WAIT_S = 1.0
+"""How long a write, a HIGHER_CONSISTENCY read or a consistency token waits for the local index
+before the read is evaluated against the database instead."""
+
+DEFAULT_INDEX_POLL_S = 0.02
+"""Changelog polling interval of the index where the database cannot notify (SQLite)."""
+
+DEFAULT_INDEX_SAFETY_POLL_S = 1.0
+"""Polling interval of the index behind PostgreSQL notifications (the safety net for lost ones)."""
+
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_MAX_ASSERTIONS = 100
 DEFAULT_READ_PAGE_SIZE = 50
@@ -139,6 +158,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Which relations AuthZEN Action Search returns: ``fnmatch`` patterns over ``relation`` or
     ``type#relation``, comma-separated in ``PERMSVC_AUTHZEN_ACTIONS`` (e.g. ``can_*``); empty: the
     rule of :func:`permsvc.commands.authzen.action_relations`."""
+    index: bool = True
+    """Serve checks from a per-process in-memory replica of each store's tuples (``PERMSVC_INDEX``)."""
+    index_memory_budget: int = DEFAULT_INDEX_MEMORY_BUDGET
+    """Bytes the indexes of one process may take (``PERMSVC_INDEX_MEMORY_BUDGET``)."""
     limits: EngineLimits = msgspec.field(default_factory=EngineLimits)
 
     def __post_init__(self) -> None:
@@ -199,6 +222,8 @@ _ENV_FIELDS = (
     "log_level",
     "access_log",
     "graceful_shutdown_s",
+    "index",
+    "index_memory_budget",
     "public_url",
     "authzen_actions",
 )

@@ -15,9 +15,11 @@ from permsvc.commands.errors import InvalidInputError
 from permsvc.commands.models import ModelResolver
 from permsvc.core.errors import PermsvcError
 from permsvc.core.refs import TupleKey
+from permsvc.core.revision import MINIMIZE_LATENCY, Consistency, encode_token
 from permsvc.engine.request import request_digest
 from permsvc.engine.resolver import CheckResolver
 from permsvc.settings import EngineLimits
+from permsvc.store.index import reader_for
 from permsvc.store.protocol import TupleReader
 
 __all__ = ("BatchCheckItem", "BatchCheckItemResult", "BatchCheckOutcome", "BatchCheckParams", "BatchCheckQuery")
@@ -34,6 +36,8 @@ class BatchCheckParams(msgspec.Struct, frozen=True, kw_only=True):
     store_id: str
     items: tuple[BatchCheckItem, ...]
     model_id: str = ""
+    consistency: Consistency = MINIMIZE_LATENCY
+    """The revision the answer must be computed at, at least (see :class:`Consistency`)."""
 
 
 class BatchCheckItemResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -75,7 +79,8 @@ class BatchCheckQuery:
                 raise InvalidInputError(f"duplicate correlation_id '{item.correlation_id}' in batch check")
             seen.add(item.correlation_id)
         typesystem = await self._resolver.resolve(params.store_id, params.model_id)
-        revision = await self._reader.head_revision(params.store_id)
+        _, revision = await reader_for(self._reader, params.store_id, params.consistency)
+        at_least = Consistency(token=encode_token(params.store_id, revision))
         done: dict[tuple[str, str, str, str], BatchCheckItemResult] = {}
         results: dict[str, BatchCheckItemResult] = {}
         for item in params.items:
@@ -90,6 +95,7 @@ class BatchCheckQuery:
                             model_id=typesystem.model_id,
                             contextual_tuples=item.contextual_tuples,
                             context=item.context,
+                            consistency=at_least,
                         )
                     )
                     result = BatchCheckItemResult(allowed=outcome.allowed, cycle_detected=outcome.cycle_detected)

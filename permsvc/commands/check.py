@@ -10,6 +10,7 @@ from permsvc.commands.prepare import prepare, require_user
 from permsvc.commands.errors import InvalidInputError
 from permsvc.commands.models import ModelResolver
 from permsvc.core.refs import TupleKey
+from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
 from permsvc.engine.resolver import CheckResolver, build_check_resolver
 from permsvc.model.tuple_validation import object_relation_problem
 from permsvc.model.typesystem import TypeSystem
@@ -27,6 +28,8 @@ class CheckParams(msgspec.Struct, frozen=True, kw_only=True):
     model_id: str = ""
     contextual_tuples: tuple[TupleKey, ...] = ()
     context: dict[str, Any] | None = None
+    consistency: Consistency = MINIMIZE_LATENCY
+    """The revision the answer must be computed at, at least (see :class:`Consistency`)."""
 
 
 class CheckOutcome(msgspec.Struct, frozen=True, kw_only=True):
@@ -73,6 +76,7 @@ class CheckQuery:
             reader=self._reader,
             resolver=self._resolver,
             store_id=params.store_id,
+            consistency=params.consistency,
             model_id=params.model_id,
             contextual_tuples=params.contextual_tuples,
             context=params.context,

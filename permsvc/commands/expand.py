@@ -10,6 +10,7 @@ from permsvc.commands.prepare import prepare
 from permsvc.commands.errors import InvalidInputError
 from permsvc.commands.models import ModelResolver
 from permsvc.core.refs import TupleKey
+from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
 from permsvc.engine.expand import expand
 from permsvc.settings import EngineLimits
 from permsvc.store.protocol import TupleReader
@@ -23,6 +24,8 @@ class ExpandParams(msgspec.Struct, frozen=True, kw_only=True):
     relation: str
     model_id: str = ""
     contextual_tuples: tuple[TupleKey, ...] = ()
+    consistency: Consistency = MINIMIZE_LATENCY
+    """The revision the answer must be computed at, at least (see :class:`Consistency`)."""
 
 
 class ExpandOutcome(msgspec.Struct, frozen=True, kw_only=True):
@@ -53,6 +56,7 @@ class ExpandQuery:
             reader=self._reader,
             resolver=self._resolver,
             store_id=params.store_id,
+            consistency=params.consistency,
             model_id=params.model_id,
             contextual_tuples=params.contextual_tuples,
             context=None,

@@ -11,6 +11,7 @@ from permsvc.commands._paging import collect_page, decode_after, query_digest
 from permsvc.commands.prepare import prepare, require_user
 from permsvc.commands.models import ModelResolver
 from permsvc.core.refs import TupleKey
+from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
 from permsvc.engine.list_objects import list_objects
 from permsvc.engine.request import request_digest
 from permsvc.settings import EngineLimits
@@ -34,6 +35,8 @@ class ListObjectsParams(msgspec.Struct, frozen=True, kw_only=True):
     model_id: str = ""
     contextual_tuples: tuple[TupleKey, ...] = ()
     context: dict[str, Any] | None = None
+    consistency: Consistency = MINIMIZE_LATENCY
+    """The revision the answer must be computed at, at least (see :class:`Consistency`)."""
     page_size: int | None = None
     continuation_token: str = ""
 
@@ -75,6 +78,7 @@ class ListObjectsQuery:
             reader=self._reader,
             resolver=self._resolver,
             store_id=params.store_id,
+            consistency=params.consistency,
             model_id=params.model_id,
             contextual_tuples=params.contextual_tuples,
             context=params.context,

@@ -14,6 +14,7 @@ from permsvc.commands.prepare import prepare, require_user
 from permsvc.commands.errors import InvalidInputError
 from permsvc.commands.models import ModelResolver
 from permsvc.core.refs import TupleKey
+from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
 from permsvc.engine.resolver import CheckResolver, build_check_resolver
 from permsvc.settings import EngineLimits
 from permsvc.store.protocol import TupleReader
@@ -31,6 +32,8 @@ class ListRelationsParams(msgspec.Struct, frozen=True, kw_only=True):
     model_id: str = ""
     contextual_tuples: tuple[TupleKey, ...] = ()
     context: dict[str, Any] | None = None
+    consistency: Consistency = MINIMIZE_LATENCY
+    """The revision the answer must be computed at, at least (see :class:`Consistency`)."""
 
 
 class ListRelationsOutcome(msgspec.Struct, frozen=True, kw_only=True):
@@ -64,6 +67,7 @@ class ListRelationsQuery:
             reader=self._reader,
             resolver=self._resolver,
             store_id=params.store_id,
+            consistency=params.consistency,
             model_id=params.model_id,
             contextual_tuples=params.contextual_tuples,
             context=params.context,

@@ -11,6 +11,7 @@ from permsvc.commands.prepare import prepare
 from permsvc.commands.errors import InvalidInputError
 from permsvc.commands.models import ModelResolver
 from permsvc.core.refs import TupleKey
+from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
 from permsvc.engine.list_users import list_users
 from permsvc.engine.request import request_digest
 from permsvc.model.typesystem import TypeNotFoundError, TypeSystem
@@ -35,6 +36,8 @@ class ListUsersParams(msgspec.Struct, frozen=True, kw_only=True):
     model_id: str = ""
     contextual_tuples: tuple[TupleKey, ...] = ()
     context: dict[str, Any] | None = None
+    consistency: Consistency = MINIMIZE_LATENCY
+    """The revision the answer must be computed at, at least (see :class:`Consistency`)."""
     page_size: int | None = None
     continuation_token: str = ""
 
@@ -85,6 +88,7 @@ class ListUsersQuery:
             reader=self._reader,
             resolver=self._resolver,
             store_id=params.store_id,
+            consistency=params.consistency,
             model_id=params.model_id,
             contextual_tuples=params.contextual_tuples,
             context=params.context,

@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from permsvc.commands.errors import InvalidContextError, InvalidInputError
 from permsvc.engine.resolver import new_context
+from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
 from permsvc.model.tuple_validation import user_problem, validate_tuple
+from permsvc.store.index import reader_for
 from permsvc.store.wrappers import wrap_for_request
 
 if TYPE_CHECKING:
@@ -61,10 +63,15 @@ async def prepare(
     contextual_tuples: Sequence[TupleKey],
     context: dict[str, Any] | None,
     validate: Callable[[TypeSystem], None] | None = None,
+    consistency: Consistency = MINIMIZE_LATENCY,
 ) -> Prepared:
     """Resolve the model, run the query's own ``validate`` on it, then validate the contextual
     tuples (``TupleValidationError``, OpenFGA 2027): OpenFGA reports a bad query before a bad
-    contextual tuple."""
+    contextual tuple.
+
+    The reader and revision come from :func:`~permsvc.store.index.reader_for` (``consistency``),
+    last: nothing suspends between it and the evaluation, so an in-memory reader answers at
+    exactly the revision reported."""
     if context is not None and not isinstance(context, dict):
         raise InvalidContextError("the condition context must be a JSON object")
     typesystem = await resolver.resolve(store_id, model_id)
@@ -72,7 +79,7 @@ async def prepare(
         validate(typesystem)
     for key in contextual_tuples:
         validate_tuple(typesystem, key, contextual=True)
-    revision = await reader.head_revision(store_id)
+    reader, revision = await reader_for(reader, store_id, consistency)
     return Prepared(store_id, typesystem, wrap_for_request(reader, store_id, contextual_tuples), revision)
 
 

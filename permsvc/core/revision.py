@@ -11,12 +11,23 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Literal
 
 import msgspec
 
 from permsvc.core.errors import PermsvcError
 
-__all__ = ("ConsistencyToken", "InvalidConsistencyTokenError", "Revision", "decode_token", "encode_token")
+__all__ = (
+    "HIGHER_CONSISTENCY",
+    "MINIMIZE_LATENCY",
+    "Consistency",
+    "ConsistencyLevel",
+    "ConsistencyToken",
+    "InvalidConsistencyTokenError",
+    "Revision",
+    "decode_token",
+    "encode_token",
+)
 
 Revision = int
 """A per-store revision number; 0 means "nothing written yet"."""
@@ -59,3 +70,25 @@ def decode_token(token: str, *, store_id: str | None = None) -> ConsistencyToken
     if store_id is not None and sid != store_id:
         raise InvalidConsistencyTokenError("the consistency token belongs to another store")
     return ConsistencyToken(sid, revision)
+
+
+ConsistencyLevel = Literal["MINIMIZE_LATENCY", "HIGHER_CONSISTENCY"]
+
+
+class Consistency(msgspec.Struct, frozen=True, kw_only=True):
+    """What a read requires of the revision it is answered at.
+
+    - ``MINIMIZE_LATENCY`` (the default): whatever the serving process has applied (bounded
+      staleness: its in-memory index follows the changelog within milliseconds);
+    - ``HIGHER_CONSISTENCY``: at least the database head at the time of the request;
+    - ``token`` (a write's consistency token, either level): at least the token's revision
+      (read-your-writes). A token of another store is rejected with
+      :class:`InvalidConsistencyTokenError`.
+    """
+
+    level: ConsistencyLevel = "MINIMIZE_LATENCY"
+    token: str = ""
+
+
+MINIMIZE_LATENCY = Consistency()
+HIGHER_CONSISTENCY = Consistency(level="HIGHER_CONSISTENCY")

@@ -20,7 +20,7 @@ General contracts:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterable, Iterable, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Sequence
 from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 import msgspec
@@ -47,6 +47,7 @@ __all__ = (
     "TupleChange",
     "TupleOperation",
     "TupleReader",
+    "TupleSnapshotReader",
     "TupleWriter",
     "WriteResult",
 )
@@ -247,6 +248,22 @@ class ChangelogReader(Protocol):
     async def changes_since(self, store_id: str, revision: Revision, *, limit: int) -> Sequence[TupleChange]:
         """Changes with revision > ``revision`` in revision order (for followers such as the index);
         at most ``limit`` rows, never splitting one revision's changes across calls."""
+        ...
+
+
+@runtime_checkable
+class TupleSnapshotReader(Protocol):
+    """Streams every tuple of a store together with the revision they are a snapshot of: the
+    starting point of a follower (the in-memory index), which then applies ``changes_since``."""
+
+    async def snapshot_tuples(
+        self, store_id: str, consume: Callable[[Sequence[TupleKey]], None], *, batch_size: int = 10_000
+    ) -> Revision:
+        """Call ``consume`` with the store's tuples, ``batch_size`` at a time (no order), and return
+        the revision they are exactly the state of (read in one transaction: no write is half
+        seen). ``consume`` runs synchronously between fetches, possibly on a worker thread, and
+        must not touch the event loop; an exception it raises aborts the scan and propagates.
+        A missing store yields no tuples and revision 0."""
         ...
 
 

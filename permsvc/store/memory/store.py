@@ -7,7 +7,7 @@ atomic and writes to one store are serialised: commit order is revision order by
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterable, Iterable, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Sequence
 
 from permsvc.core.refs import TupleKey, split_object
 from permsvc.core.revision import Revision
@@ -348,6 +348,17 @@ class MemoryDatastore:
         rows = matched[:page_size]
         token = encode_page_token({"k": "read", "s": rows[-1].seq}) if more else ""
         return Page([StoredTuple(key=r.key, timestamp=r.timestamp) for r in rows], token)
+
+    async def snapshot_tuples(
+        self, store_id: str, consume: Callable[[Sequence[TupleKey]], None], *, batch_size: int = 10_000
+    ) -> Revision:
+        data = self._maybe_store(store_id)
+        if data is None:
+            return 0
+        keys = [row.key for row in data.rows.values()]
+        for start in range(0, len(keys), batch_size):
+            consume(keys[start : start + batch_size])
+        return data.revision
 
     # -- changelog ------------------------------------------------------------------------------
 

@@ -70,6 +70,7 @@ READ_USERSET_TUPLES = (
 READ_OBJECT_RELATION = (
     f"SELECT {TUPLE_COLUMNS} FROM tuples WHERE store_id = $1 AND object_type = $2 AND object_id = $3 AND relation = $4"
 )
+SNAPSHOT_TUPLES = f"SELECT {TUPLE_COLUMNS} FROM tuples WHERE store_id = $1"
 READ_STARTING_WITH_USER = (
     "SELECT t.object_type, t.object_id, t.relation, t.user_type, t.user_id, t.user_relation, t.condition_name, "
     "t.condition_context::text FROM tuples t "

@@ -14,7 +14,7 @@ and see every write acknowledged before they started.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from typing import Any
 
 import asyncpg
@@ -418,6 +418,19 @@ class PostgresDatastore:
         page = rows[:page_size]
         token = encode_page_token({"k": "read", "s": page[-1][0]}) if len(rows) > page_size else ""
         return Page([StoredTuple(key=_key(r, 2), timestamp=r[1]) for r in page], token)
+
+    async def snapshot_tuples(
+        self, store_id: str, consume: Callable[[Sequence[TupleKey]], None], *, batch_size: int = 10_000
+    ) -> Revision:
+        """A REPEATABLE READ, read-only transaction: the revision and every tuple come from one
+        snapshot. Rows are fetched through a server-side cursor ``batch_size`` at a time, so
+        client memory stays bounded; the cursor lives only inside this call."""
+        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            revision = await conn.fetchval(q.HEAD_REVISION, store_id)
+            cursor = await conn.cursor(q.SNAPSHOT_TUPLES, store_id)
+            while rows := await cursor.fetch(batch_size):
+                consume([_key(r) for r in rows])
+        return 0 if revision is None else int(revision)
 
     # -- changelog ------------------------------------------------------------------------------
 

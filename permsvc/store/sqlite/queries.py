@@ -54,6 +54,7 @@ READ_USERSET_TUPLES = (
 READ_OBJECT_RELATION = (
     f"SELECT {TUPLE_COLUMNS} FROM tuples WHERE store_id = ? AND object_type = ? AND object_id = ? AND relation = ?"
 )
+SNAPSHOT_TUPLES = f"SELECT {TUPLE_COLUMNS} FROM tuples WHERE store_id = ?"
 READ_STARTING_WITH_USER = (
     f"SELECT {TUPLE_COLUMNS} FROM tuples WHERE store_id = ? AND object_type = ? AND relation = ? "
     "AND user_type = ? AND user_id = ? AND user_relation = ?"

@@ -85,6 +85,11 @@ T = TypeVar("T")
 
 _BUSY_TIMEOUT_MS = 10_000
 _BULK_CHUNK = 10_000
+_CACHE_KIB = -65_536
+# A bulk import inserts into indexes in key order unrelated to their layout; a page cache holding
+# most of the touched index pages turns those random writes into memory updates. It is shrunk back
+# after the import (SQLite allocates cache pages on demand and frees them on shrink).
+_BULK_CACHE_KIB = -1_048_576
 _StagedRow = tuple[str, str, str, str, str, str, str | None, str | None]
 
 
@@ -192,7 +197,7 @@ class SqliteDatastore:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = _connect(self._path)
-            conn.execute("PRAGMA cache_size=-65536")
+            conn.execute(f"PRAGMA cache_size={_CACHE_KIB}")
             self._local.conn = conn
             with self._connections_lock:
                 self._connections.append(conn)
@@ -408,6 +413,7 @@ class SqliteDatastore:
             conn.executemany(q.BULK_STAGE, rows)
 
         def begin(conn: sqlite3.Connection) -> None:
+            conn.execute(f"PRAGMA cache_size={_BULK_CACHE_KIB}")
             conn.execute(q.BULK_CREATE_STAGING)
             conn.execute(q.BULK_CLEAR_STAGING)
             conn.execute("BEGIN IMMEDIATE")
@@ -434,10 +440,12 @@ class SqliteDatastore:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             conn.execute(q.BULK_CLEAR_STAGING)
+            conn.execute(f"PRAGMA cache_size={_CACHE_KIB}")
 
         def commit(conn: sqlite3.Connection) -> None:
             conn.execute("COMMIT")
             conn.execute(q.BULK_CLEAR_STAGING)
+            conn.execute(f"PRAGMA cache_size={_CACHE_KIB}")
 
         async with self._write_lock:
             await self._on_writer(begin)
@@ -552,6 +560,25 @@ class SqliteDatastore:
         page = rows[:page_size]
         token = encode_page_token({"k": "read", "s": page[-1][0]}) if len(rows) > page_size else ""
         return Page([StoredTuple(key=key_from_columns(*r[2:]), timestamp=from_micros(r[1])) for r in page], token)
+
+    async def snapshot_tuples(
+        self, store_id: str, consume: Callable[[Sequence[TupleKey]], None], *, batch_size: int = 10_000
+    ) -> Revision:
+        """One read transaction on the reader thread (WAL: a stable snapshot that never blocks
+        writers); ``consume`` runs on that thread."""
+
+        def run(conn: sqlite3.Connection) -> Revision:
+            conn.execute("BEGIN")
+            try:
+                row = conn.execute(q.HEAD_REVISION, (store_id,)).fetchone()
+                cursor = conn.execute(q.SNAPSHOT_TUPLES, (store_id,))
+                while rows := cursor.fetchmany(batch_size):
+                    consume([key_from_columns(*r) for r in rows])
+                return 0 if row is None else int(row[0])
+            finally:
+                conn.execute("COMMIT")
+
+        return await self._on_reader(run)
 
     # -- changelog ------------------------------------------------------------------------------
 

@@ -1,0 +1,40 @@
+"""The in-memory index: per-process replicas of each store's tuples that follow the changelog.
+
+See :mod:`permsvc.store.index.datastore` for how it is built, kept current and bounded, and
+:func:`reader_for` for how a request's consistency picks the reader and revision it answers at.
+"""
+
+from __future__ import annotations
+
+from permsvc.store.index.consistency import reader_for
+from permsvc.store.index.datastore import BYTES_PER_TUPLE, IndexedDatastore, IndexMode
+from permsvc.store.index.errors import IndexSnapshotMovedError
+from permsvc.store.index.reader import IndexedReader
+from permsvc.store.index.tuple_index import TupleIndex
+
+__all__ = (
+    "BYTES_PER_TUPLE",
+    "IndexMode",
+    "IndexSnapshotMovedError",
+    "IndexedDatastore",
+    "IndexedReader",
+    "TupleIndex",
+    "index_datastore",
+    "reader_for",
+)
+
+
+async def index_datastore(
+    datastore: object, *, database_url: str | None, memory_budget: int, build: bool = True
+) -> IndexedDatastore:
+    """Wrap ``datastore`` (opened from ``database_url``) in a started :class:`IndexedDatastore`:
+    it LISTENs when the URL is PostgreSQL's, polls otherwise, and has indexed every live store
+    when this returns (unless ``build`` is false). On failure ``datastore`` is left open."""
+    listen = database_url if database_url and database_url.startswith(("postgres://", "postgresql://")) else None
+    indexed = IndexedDatastore(datastore, memory_budget=memory_budget, listen_url=listen)  # type: ignore[arg-type]
+    try:
+        await indexed.start(build=build)
+    except BaseException:
+        await indexed.stop_following()
+        raise
+    return indexed

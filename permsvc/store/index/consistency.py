@@ -1,0 +1,37 @@
+"""reader_for: the one call every read command makes to honour the request's consistency."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from permsvc.core.revision import InvalidConsistencyTokenError, decode_token
+from permsvc.store.index.datastore import IndexedDatastore
+
+if TYPE_CHECKING:
+    from permsvc.core.revision import Consistency, Revision
+    from permsvc.store.protocol import TupleReader
+
+__all__ = ("reader_for",)
+
+
+async def reader_for(reader: TupleReader, store_id: str, consistency: Consistency) -> tuple[TupleReader, Revision]:
+    """The reader a request on ``store_id`` evaluates through and the revision it answers at.
+
+    Over an :class:`IndexedDatastore` see :meth:`IndexedDatastore.reader_for`. Any other reader
+    reads the database, which is at its head: every level is met at once, and the revision
+    reported is the head read just before evaluating (a lower bound of what the reads see).
+
+    Raises:
+        InvalidConsistencyTokenError: malformed token, a token of another store, or one naming a
+            revision the store has not reached.
+    """
+    if isinstance(reader, IndexedDatastore):
+        return await reader.reader_for(store_id, consistency)
+    required = decode_token(consistency.token, store_id=store_id).revision if consistency.token else 0
+    head = await reader.head_revision(store_id)
+    if head < required:
+        raise InvalidConsistencyTokenError(
+            f"the consistency token names revision {required} of store {store_id}, whose latest revision "
+            f"is {head}: use a token returned by a write to this store"
+        )
+    return reader, head

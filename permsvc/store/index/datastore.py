@@ -1,0 +1,511 @@
+"""IndexedDatastore: a Datastore whose tuple reads are served by per-store in-memory replicas.
+
+One instance per process (each ``permsvc serve`` worker has its own). It wraps the database
+backend and forwards everything to it explicitly, except:
+
+- **Start-up** (:meth:`start`): every live store is indexed by streaming its tuples together with
+  the revision they are a snapshot of (``snapshot_tuples``), then caught up from the changelog.
+  Stores seen later (created here, named by a notification, or read) are indexed on first sight;
+  until an index is ready its store is read from the database.
+- **Following**: PostgreSQL notifications (``permsvc_changes``, see :mod:`.listener`) wake a
+  follower that reads ``changes_since(revision)`` in revision order and applies each batch in one
+  synchronous call. Polling is the fallback: every ``poll_s`` the follower compares each index
+  with the database head (SQLite has no notifications, so this is its only path; with PostgreSQL
+  it is the safety net for lost notifications).
+- **Writes** go to the database and then wait (at most ``wait_s``) until this process's index has
+  applied their revision, so a writer reads its own writes here without a token.
+- **Memory budget**: an index whose tuple count times ``bytes_per_tuple`` would take the process
+  over ``memory_budget`` is not built (or is dropped when it grows past it); that store is then
+  evaluated against the database, whose readers batch their lookups (one query per hop).
+- **Consistency** (:meth:`reader_for`): a request gets a reader and the revision it answers at.
+
+Thread-safety: use from one event loop. Only SQLite's snapshot scan runs ``consume`` on its reader
+thread, and it fills an index no other code can see until the scan has finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Literal
+
+from permsvc.core.revision import Consistency, InvalidConsistencyTokenError, Revision, decode_token
+from permsvc.settings import (
+    DEFAULT_INDEX_MEMORY_BUDGET,
+    DEFAULT_INDEX_POLL_S,
+    DEFAULT_INDEX_SAFETY_POLL_S,
+    DEFAULT_INDEX_WAIT_S,
+)
+from permsvc.store.index.reader import IndexedReader
+from permsvc.store.index.tuple_index import TupleIndex
+from permsvc.store.protocol import TupleSnapshotReader
+
+if TYPE_CHECKING:
+    import datetime as dt
+    from collections.abc import AsyncIterable, Callable, Iterable, Sequence
+
+    from permsvc.core.refs import TupleKey
+    from permsvc.model.schema import AuthorizationModel
+    from permsvc.store.index.listener import PostgresChangeListener
+    from permsvc.store.protocol import (
+        Assertion,
+        Datastore,
+        OnDuplicate,
+        OnMissing,
+        Page,
+        ReadFilter,
+        StoredModel,
+        StoredTuple,
+        StoreInfo,
+        TupleChange,
+        TupleReader,
+        WriteResult,
+    )
+
+__all__ = ("BYTES_PER_TUPLE", "IndexMode", "IndexedDatastore")
+
+BYTES_PER_TUPLE = 150
+"""Budget estimate per indexed tuple (``bench/index_build.py`` measures 100-130 on a Drive-like set)."""
+
+_SNAPSHOT_BATCH = 10_000
+_CHANGES_BATCH = 5_000
+_STORES_PAGE = 100
+
+IndexMode = Literal["index", "building", "database", "absent"]
+
+_log = logging.getLogger("permsvc.index")
+
+
+class _OverBudgetError(Exception):
+    """Raised from a snapshot scan to stop it: the store does not fit the memory budget."""
+
+
+class IndexedDatastore:
+    """A :class:`~permsvc.store.protocol.Datastore` serving tuple reads from in-memory indexes.
+
+    Args:
+        inner: the database backend (it must implement ``snapshot_tuples`` to be indexed).
+        memory_budget: bytes the indexes of this process may take (estimated).
+        wait_s: how long a write, a ``HIGHER_CONSISTENCY`` read or a token waits for the index
+            before the read is evaluated against the database instead.
+        poll_s: polling interval of the follower.
+        listen_url: a PostgreSQL URL to LISTEN on (``None``: poll only).
+        bytes_per_tuple: the per-tuple estimate the budget is checked with.
+    """
+
+    def __init__(
+        self,
+        inner: Datastore,
+        *,
+        memory_budget: int = DEFAULT_INDEX_MEMORY_BUDGET,
+        wait_s: float = DEFAULT_INDEX_WAIT_S,
+        poll_s: float | None = None,
+        listen_url: str | None = None,
+        bytes_per_tuple: int = BYTES_PER_TUPLE,
+    ) -> None:
+        self.inner = inner
+        self.inline_reads = False
+        """Mixed: stores outside the budget are read from the database (see :meth:`reader_for`)."""
+        self._budget = memory_budget
+        self._wait_s = wait_s
+        self._poll_s = poll_s if poll_s is not None else (DEFAULT_INDEX_SAFETY_POLL_S if listen_url else DEFAULT_INDEX_POLL_S)
+        self._bytes_per_tuple = bytes_per_tuple
+        self._indexes: dict[str, TupleIndex] = {}
+        self._building: dict[str, asyncio.Task[None]] = {}
+        self._database_only: set[str] = set()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._dirty: set[str] = set()
+        self._wake = asyncio.Event()
+        self._follower: asyncio.Task[None] | None = None
+        self._listener: PostgresChangeListener | None = None
+        if listen_url:
+            from permsvc.store.index.listener import PostgresChangeListener  # noqa: PLC0415 - asyncpg only when used
+
+            self._listener = PostgresChangeListener(listen_url, on_change=self._notified, on_reconnect=self._reconnected)
+        self._closed = False
+        self._inner_closed = False
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self, *, build: bool = True) -> None:
+        """LISTEN (PostgreSQL), index every live store (unless ``build`` is false), then follow."""
+        if self._listener is not None:
+            await self._listener.start()
+        if build:
+            token = ""
+            while True:
+                page = await self.inner.list_stores(page_size=_STORES_PAGE, continuation_token=token)
+                for info in page.items:
+                    await self._build(info.id)
+                token = page.continuation_token
+                if not token:
+                    break
+        self._follower = asyncio.create_task(self._follow(), name="permsvc-index-follower")
+
+    async def stop_following(self) -> None:
+        """Stop the follower, the builds and the listener (the database stays open)."""
+        self._closed = True
+        tasks = [t for t in (self._follower, *self._building.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._listener is not None:
+            await self._listener.aclose()
+
+    async def aclose(self) -> None:
+        """Stop following and close the database."""
+        if self._inner_closed:
+            return
+        self._inner_closed = True
+        await self.stop_following()
+        await self.inner.aclose()
+
+    # -- introspection --------------------------------------------------------------------------
+
+    def mode(self, store_id: str) -> IndexMode:
+        """How reads of ``store_id`` are served right now."""
+        if store_id in self._indexes:
+            return "index"
+        if store_id in self._building:
+            return "building"
+        if store_id in self._database_only:
+            return "database"
+        return "absent"
+
+    def indexed_revision(self, store_id: str) -> Revision | None:
+        """The revision the index of ``store_id`` is at (``None`` when it is not indexed)."""
+        index = self._indexes.get(store_id)
+        return None if index is None else index.revision
+
+    def indexed_tuples(self) -> int:
+        return sum(index.count for index in self._indexes.values())
+
+    def index_of(self, store_id: str) -> TupleIndex | None:
+        return self._indexes.get(store_id)
+
+    # -- consistency ----------------------------------------------------------------------------
+
+    async def reader_for(self, store_id: str, consistency: Consistency) -> tuple[TupleReader, Revision]:
+        """The reader a request evaluates through, and the revision it answers at.
+
+        ``MINIMIZE_LATENCY`` answers from the index as it is. ``HIGHER_CONSISTENCY`` first reads
+        the database head, and a token names a revision; either way the index is caught up to that
+        revision, waiting at most ``wait_s``, else the request is evaluated against the database
+        (which is at its head, at least that revision). The returned reader is opened at the
+        returned revision: nothing suspends between opening it and returning it.
+
+        Raises:
+            InvalidConsistencyTokenError: malformed token, a token of another store, or one naming a
+                revision the store's database has not reached.
+        """
+        required: Revision = 0
+        if consistency.token:
+            required = decode_token(consistency.token, store_id=store_id).revision
+        if consistency.level == "HIGHER_CONSISTENCY":
+            required = max(required, await self.inner.head_revision(store_id))
+        index = self._indexes.get(store_id)
+        if index is None:
+            self._ensure_building(store_id)
+            return await self._database_reader(store_id, required)
+        if index.revision < required:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._catch_up(store_id, required), self._wait_s)
+            index = self._indexes.get(store_id)
+            if index is None or index.revision < required:
+                return await self._database_reader(store_id, required)
+        return IndexedReader(index, self.inner), index.revision
+
+    async def _database_reader(self, store_id: str, required: Revision) -> tuple[TupleReader, Revision]:
+        head = await self.inner.head_revision(store_id)
+        if head < required:
+            raise InvalidConsistencyTokenError(
+                f"the consistency token names revision {required} of store {store_id}, whose latest revision "
+                f"is {head}: use a token returned by a write to this store"
+            )
+        return self.inner, head
+
+    # -- building -------------------------------------------------------------------------------
+
+    def _lock(self, store_id: str) -> asyncio.Lock:
+        lock = self._locks.get(store_id)
+        if lock is None:
+            lock = self._locks[store_id] = asyncio.Lock()
+        return lock
+
+    def _ensure_building(self, store_id: str) -> None:
+        if self._closed or store_id in self._indexes or store_id in self._building or store_id in self._database_only:
+            return
+        task = asyncio.create_task(self._build(store_id), name=f"permsvc-index-build-{store_id}")
+        self._building[store_id] = task
+        task.add_done_callback(lambda _t: self._building.pop(store_id, None))
+
+    def _tuple_allowance(self) -> int:
+        used = self.indexed_tuples() * self._bytes_per_tuple
+        return max(self._budget - used, 0) // self._bytes_per_tuple
+
+    async def _build(self, store_id: str) -> None:
+        """Snapshot ``store_id`` into a new index, publish it, then catch it up."""
+        if not isinstance(self.inner, TupleSnapshotReader):
+            self._database_only.add(store_id)
+            return
+        try:
+            async with self._lock(store_id):
+                if store_id in self._indexes:
+                    return
+                index = TupleIndex(store_id)
+                allowance = self._tuple_allowance()
+
+                def consume(batch: Sequence[TupleKey]) -> None:
+                    index.add_batch(batch)
+                    if index.count > allowance:
+                        raise _OverBudgetError
+
+                try:
+                    revision = await self.inner.snapshot_tuples(store_id, consume, batch_size=_SNAPSHOT_BATCH)
+                except _OverBudgetError:
+                    self._database_only.add(store_id)
+                    _log.warning(
+                        "store %s has more than %d tuples, beyond the index memory budget of %d bytes: "
+                        "it is evaluated against the database",
+                        store_id,
+                        allowance,
+                        self._budget,
+                    )
+                    return
+                index.finish_build(revision)
+                self._indexes[store_id] = index
+            await self._catch_up(store_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            _log.exception("indexing store %s failed; it is read from the database until retried", store_id)
+
+    def _enforce_budget(self, store_id: str) -> None:
+        if self.indexed_tuples() * self._bytes_per_tuple <= self._budget:
+            return
+        dropped = self._indexes.pop(store_id, None)
+        self._database_only.add(store_id)
+        _log.warning(
+            "store %s grew to %d tuples, beyond the index memory budget of %d bytes: "
+            "it is now evaluated against the database",
+            store_id,
+            0 if dropped is None else dropped.count,
+            self._budget,
+        )
+
+    # -- following ------------------------------------------------------------------------------
+
+    async def _catch_up(self, store_id: str, target: Revision | None = None) -> None:
+        """Apply the changelog of ``store_id`` until ``target`` (``None``: until nothing is left).
+
+        Serialised per store by its lock; each batch is applied in one synchronous call."""
+        index = self._indexes.get(store_id)
+        if index is None or (target is not None and index.revision >= target):
+            return
+        async with self._lock(store_id):
+            while True:
+                index = self._indexes.get(store_id)
+                if index is None or (target is not None and index.revision >= target):
+                    return
+                changes: Sequence[TupleChange] = await self.inner.changes_since(
+                    store_id, index.revision, limit=_CHANGES_BATCH
+                )
+                if not changes or self._indexes.get(store_id) is not index:
+                    return
+                index.apply(changes)
+                self._enforce_budget(store_id)
+
+    def _notified(self, store_id: str, revision: Revision) -> None:
+        index = self._indexes.get(store_id)
+        if index is None:
+            self._ensure_building(store_id)
+            return
+        if revision > index.revision:
+            self._dirty.add(store_id)
+            self._wake.set()
+
+    def _reconnected(self) -> None:
+        self._dirty.update(self._indexes)
+        self._wake.set()
+
+    async def _follow(self) -> None:
+        while True:
+            woke = True
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._poll_s)
+            except TimeoutError:
+                woke = False
+            self._wake.clear()
+            if woke:
+                stores, self._dirty = self._dirty, set()
+            else:
+                stores = set(self._indexes)
+            for store_id in stores:
+                try:
+                    if not woke:
+                        index = self._indexes.get(store_id)
+                        if index is None or await self.inner.head_revision(store_id) <= index.revision:
+                            continue
+                    await self._catch_up(store_id)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    _log.exception("following the changelog of store %s failed; retrying at the next poll", store_id)
+
+    async def _reach(self, store_id: str, revision: Revision) -> None:
+        """After a write: wait (bounded) until this process's index has applied ``revision``."""
+        index = self._indexes.get(store_id)
+        if index is None or index.revision >= revision:
+            return
+        try:
+            await asyncio.wait_for(self._catch_up(store_id, revision), self._wait_s)
+        except TimeoutError:
+            _log.warning("index of store %s did not reach revision %d within %.2fs", store_id, revision, self._wait_s)
+        except Exception:
+            _log.exception("index of store %s could not apply revision %d; the follower retries", store_id, revision)
+
+    # -- TupleReader: the index when ready, else the database (MINIMIZE_LATENCY) ------------------
+
+    async def read_user_tuple(self, store_id: str, object: str, relation: str, user: str) -> TupleKey | None:
+        index = self._indexes.get(store_id)
+        if index is None:
+            return await self.inner.read_user_tuple(store_id, object, relation, user)
+        return index.user_tuple(object, relation, user)
+
+    async def read_userset_tuples(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+        index = self._indexes.get(store_id)
+        if index is None:
+            return await self.inner.read_userset_tuples(store_id, object, relation)
+        return index.userset_tuples(object, relation)
+
+    async def read_object_relation(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+        index = self._indexes.get(store_id)
+        if index is None:
+            return await self.inner.read_object_relation(store_id, object, relation)
+        return index.object_relation(object, relation)
+
+    async def read_starting_with_user(
+        self,
+        store_id: str,
+        object_type: str,
+        relation: str,
+        users: Sequence[str],
+        object_ids: Sequence[str] | None = None,
+    ) -> Sequence[TupleKey]:
+        index = self._indexes.get(store_id)
+        if index is None:
+            return await self.inner.read_starting_with_user(store_id, object_type, relation, users, object_ids)
+        return index.starting_with_user(object_type, relation, users, object_ids)
+
+    async def read_page(
+        self, store_id: str, filter: ReadFilter, *, page_size: int, continuation_token: str = ""
+    ) -> Page[StoredTuple]:
+        return await self.inner.read_page(store_id, filter, page_size=page_size, continuation_token=continuation_token)
+
+    async def head_revision(self, store_id: str) -> Revision:
+        """The database head (the protocol's meaning); see :meth:`reader_for` for the revision a
+        read is answered at."""
+        return await self.inner.head_revision(store_id)
+
+    # -- writes: the database, then this process's index ---------------------------------------
+
+    async def write(
+        self,
+        store_id: str,
+        *,
+        deletes: Sequence[TupleKey] = (),
+        writes: Sequence[TupleKey] = (),
+        on_duplicate: OnDuplicate = "error",
+        on_missing: OnMissing = "error",
+    ) -> WriteResult:
+        result = await self.inner.write(
+            store_id, deletes=deletes, writes=writes, on_duplicate=on_duplicate, on_missing=on_missing
+        )
+        await self._reach(store_id, result.revision)
+        return result
+
+    async def bulk_write(
+        self,
+        store_id: str,
+        tuples: Iterable[TupleKey] | AsyncIterable[TupleKey],
+        *,
+        on_duplicate: OnDuplicate = "ignore",
+    ) -> WriteResult:
+        result = await self.inner.bulk_write(store_id, tuples, on_duplicate=on_duplicate)  # type: ignore[attr-defined]
+        await self._reach(store_id, result.revision)
+        return result  # type: ignore[no-any-return]
+
+    async def bulk_delete(self, store_id: str, filter: ReadFilter) -> WriteResult:
+        result = await self.inner.bulk_delete(store_id, filter)  # type: ignore[attr-defined]
+        await self._reach(store_id, result.revision)
+        return result  # type: ignore[no-any-return]
+
+    # -- changelog, stores, models, assertions: the database ----------------------------------
+
+    async def read_changes(
+        self,
+        store_id: str,
+        *,
+        object_type: str = "",
+        start_time: dt.datetime | None = None,
+        page_size: int,
+        continuation_token: str = "",
+    ) -> Page[TupleChange]:
+        return await self.inner.read_changes(
+            store_id,
+            object_type=object_type,
+            start_time=start_time,
+            page_size=page_size,
+            continuation_token=continuation_token,
+        )
+
+    async def changes_since(self, store_id: str, revision: Revision, *, limit: int) -> Sequence[TupleChange]:
+        return await self.inner.changes_since(store_id, revision, limit=limit)
+
+    async def snapshot_tuples(
+        self, store_id: str, consume: Callable[[Sequence[TupleKey]], None], *, batch_size: int = _SNAPSHOT_BATCH
+    ) -> Revision:
+        return await self.inner.snapshot_tuples(store_id, consume, batch_size=batch_size)  # type: ignore[attr-defined,no-any-return]
+
+    async def create_store(self, name: str) -> StoreInfo:
+        info = await self.inner.create_store(name)
+        if not self._closed and isinstance(self.inner, TupleSnapshotReader):
+            index = TupleIndex(info.id)
+            index.finish_build(0)
+            self._indexes[info.id] = index
+        return info
+
+    async def get_store(self, store_id: str) -> StoreInfo:
+        return await self.inner.get_store(store_id)
+
+    async def list_stores(self, *, page_size: int, continuation_token: str = "", name: str = "") -> Page[StoreInfo]:
+        return await self.inner.list_stores(page_size=page_size, continuation_token=continuation_token, name=name)
+
+    async def delete_store(self, store_id: str) -> None:
+        await self.inner.delete_store(store_id)
+        self._indexes.pop(store_id, None)
+        self._database_only.discard(store_id)
+
+    async def write_model(self, store_id: str, model: AuthorizationModel, *, dsl: str = "") -> StoredModel:
+        return await self.inner.write_model(store_id, model, dsl=dsl)
+
+    async def read_model(self, store_id: str, model_id: str) -> StoredModel:
+        return await self.inner.read_model(store_id, model_id)
+
+    async def read_latest_model(self, store_id: str) -> StoredModel | None:
+        return await self.inner.read_latest_model(store_id)
+
+    async def list_models(self, store_id: str, *, page_size: int, continuation_token: str = "") -> Page[StoredModel]:
+        return await self.inner.list_models(store_id, page_size=page_size, continuation_token=continuation_token)
+
+    async def write_assertions(self, store_id: str, model_id: str, assertions: Sequence[Assertion]) -> None:
+        await self.inner.write_assertions(store_id, model_id, assertions)
+
+    async def read_assertions(self, store_id: str, model_id: str) -> list[Assertion]:
+        return await self.inner.read_assertions(store_id, model_id)
+
+    async def is_ready(self) -> bool:
+        return await self.inner.is_ready()

@@ -1,0 +1,95 @@
+"""PostgresChangeListener: LISTEN ``permsvc_changes`` on a dedicated connection to wake the index.
+
+The PostgreSQL backend ends every committed tuple write with ``pg_notify('permsvc_changes',
+'<store_id>:<revision>')``. A notification only *wakes* the follower: it then reads the changelog in
+revision order, so a lost notification (connection drop, server restart) delays a change until the
+next poll but never loses it. After a reconnect ``on_reconnect`` asks for a full catch-up.
+
+The connection is a plain ``asyncpg.connect`` outside the datastore's pool (a LISTENing session
+must not be handed to other requests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+import asyncpg
+
+__all__ = ("CHANNEL", "PostgresChangeListener")
+
+CHANNEL = "permsvc_changes"
+_RECONNECT_DELAYS = (0.05, 0.2, 1.0, 2.0, 5.0)
+
+_log = logging.getLogger("permsvc.index")
+
+
+class PostgresChangeListener:
+    """Calls ``on_change(store_id, revision)`` for every notification, on the event loop."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        on_change: Callable[[str, int], None],
+        on_reconnect: Callable[[], None],
+    ) -> None:
+        self._url = url
+        self._on_change = on_change
+        self._on_reconnect = on_reconnect
+        self._conn: asyncpg.Connection | None = None
+        self._lost = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Connect and LISTEN (raising if the first connection fails), then supervise."""
+        await self._connect()
+        self._task = asyncio.create_task(self._supervise(), name="permsvc-index-listener")
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None and not self._conn.is_closed()
+
+    async def _connect(self) -> None:
+        conn = await asyncpg.connect(self._url)
+        await conn.add_listener(CHANNEL, self._notified)
+        conn.add_termination_listener(lambda _conn: self._lost.set())
+        self._lost.clear()
+        self._conn = conn
+
+    def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        store_id, _, revision = payload.rpartition(":")
+        try:
+            self._on_change(store_id, int(revision))
+        except ValueError:
+            _log.warning("ignoring malformed %s notification %r", CHANNEL, payload)
+
+    async def _supervise(self) -> None:
+        while True:
+            await self._lost.wait()
+            _log.warning("index change listener lost its PostgreSQL connection; reconnecting")
+            attempt = 0
+            while True:
+                with contextlib.suppress(Exception):
+                    if self._conn is not None:
+                        await self._conn.close(timeout=1)
+                try:
+                    await self._connect()
+                    break
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+                    delay = _RECONNECT_DELAYS[min(attempt, len(_RECONNECT_DELAYS) - 1)]
+                    _log.warning("index change listener cannot reconnect (%s); retrying in %.2fs", err, delay)
+                    attempt += 1
+                    await asyncio.sleep(delay)
+            self._on_reconnect()
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._conn is not None and not self._conn.is_closed():
+            with contextlib.suppress(Exception):
+                await self._conn.close(timeout=2)

@@ -1,0 +1,294 @@
+"""TupleIndex: one store's tuples in compact in-memory structures, at a known revision.
+
+Layout (measured: ~100-130 bytes per tuple at a million tuples, see ``bench/index_build.py``):
+one :class:`_RelationIndex` per ``(object_type, relation)``, holding
+
+- ``direct``: ``object_id -> users`` for plain users (``user:anne``);
+- ``usersets``: ``object_id -> users`` for userset and wildcard users (``group:eng#member``,
+  ``user:*``), so the expansion a direct check needs never scans the plain users;
+- ``objects``: ``user -> object_ids`` (the reverse index of ListObjects);
+- ``conditions``: ``(object_id, user) -> TupleCondition``, only for conditional tuples.
+
+Values are one string, a tuple of up to :data:`SMALL` strings, or a set beyond that: most
+``object#relation`` pairs have one or two users, and a string or a short tuple costs a fraction of a
+set. Object ids are stored without their type (the type is the ``_RelationIndex``'s), so the
+forward keys and the reverse values share one string per object; strings are deduplicated while
+building. No :class:`~permsvc.core.refs.TupleKey` is kept: reads build the few they return.
+
+Every method is synchronous and never suspends, so a batch of changes is applied atomically with
+respect to the event loop: a reader that does not await between two reads sees one revision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Union
+
+from permsvc.core.refs import TupleKey
+
+if TYPE_CHECKING:
+    from permsvc.core.refs import TupleCondition
+    from permsvc.core.revision import Revision
+    from permsvc.store.protocol import TupleChange
+
+__all__ = ("SMALL", "TupleIndex")
+
+SMALL = 16
+"""Largest value kept as a tuple; larger ones become sets (membership stays O(1))."""
+
+_Values = Union[str, tuple[str, ...], set[str]]  # noqa: UP007 - a runtime alias
+
+
+def _added(values: _Values | None, value: str) -> _Values:
+    if values is None:
+        return value
+    kind = type(values)
+    if kind is str:
+        return values if values == value else (values, value)  # type: ignore[return-value]
+    if kind is tuple:
+        if value in values:
+            return values
+        if len(values) < SMALL:
+            return (*values, value)  # type: ignore[misc]
+        grown = set(values)
+        grown.add(value)
+        return grown
+    values.add(value)  # type: ignore[union-attr]
+    return values
+
+
+def _removed(values: _Values, value: str) -> _Values | None:
+    kind = type(values)
+    if kind is str:
+        return None if values == value else values
+    if kind is tuple:
+        if value not in values:
+            return values
+        rest = tuple(v for v in values if v != value)
+        return rest[0] if len(rest) == 1 else rest
+    values.discard(value)  # type: ignore[union-attr]
+    if len(values) <= SMALL // 2:
+        return tuple(values)
+    return values
+
+
+def _contains(values: _Values, value: str) -> bool:
+    return values == value if type(values) is str else value in values
+
+
+def _each(values: _Values) -> Iterable[str]:
+    return (values,) if type(values) is str else values  # type: ignore[return-value]
+
+
+def _is_userset(user: str) -> bool:
+    return "#" in user or user.endswith(":*")
+
+
+class _RelationIndex:
+    __slots__ = ("conditions", "direct", "objects", "usersets")
+
+    def __init__(self) -> None:
+        self.direct: dict[str, _Values] = {}
+        self.usersets: dict[str, _Values] = {}
+        self.objects: dict[str, _Values] = {}
+        self.conditions: dict[tuple[str, str], TupleCondition] | None = None
+
+
+class TupleIndex:
+    """The tuples of ``store_id`` as of ``revision``. Not thread-safe; use from one event loop.
+
+    Build with :meth:`add_batch` (the snapshot, then :meth:`finish_build` to drop the string
+    table), then keep current with :meth:`apply`.
+    """
+
+    __slots__ = ("_relations", "_strings", "count", "revision", "store_id")
+
+    def __init__(self, store_id: str, revision: Revision = 0) -> None:
+        self.store_id = store_id
+        self.revision: Revision = revision
+        self.count = 0
+        """Number of tuples held."""
+        self._relations: dict[tuple[str, str], _RelationIndex] = {}
+        self._strings: dict[str, str] | None = {}
+
+    # -- building and following -----------------------------------------------------------------
+
+    def add_batch(self, keys: Sequence[TupleKey]) -> None:
+        """Add snapshot tuples (the revision is set by the caller once the snapshot is complete).
+
+        The start-up hot loop: :meth:`_add` inlined for the common case (a new plain tuple on a
+        pair with at most one user so far), which roughly halves the build time."""
+        relations = self._relations
+        strings = self._strings if self._strings is not None else {}
+        intern = strings.setdefault
+        add = self._add
+        added = 0
+        for key in keys:
+            user = key.user
+            if key.condition is not None or "#" in user or user.endswith(":*"):
+                add(key)
+                continue
+            object_type, _, object_id = key.object.partition(":")
+            rel = relations.get((object_type, key.relation))
+            if rel is None:
+                add(key)
+                continue
+            object_id = intern(object_id, object_id)
+            user = intern(user, user)
+            direct = rel.direct
+            before = direct.get(object_id)
+            if before is None:
+                direct[object_id] = user
+            elif type(before) is str and before != user:
+                direct[object_id] = (before, user)
+            else:
+                add(key)
+                continue
+            objects = rel.objects
+            ids = objects.get(user)
+            objects[user] = object_id if ids is None else _added(ids, object_id)
+            added += 1
+        self.count += added
+
+    def finish_build(self, revision: Revision) -> None:
+        """The snapshot is complete at ``revision``: drop the build-time string table."""
+        self.revision = revision
+        self._strings = None
+
+    def apply(self, changes: Sequence[TupleChange]) -> int:
+        """Apply changelog entries in revision order; entries at or below :attr:`revision` are
+        skipped (catch-up is idempotent). Returns the number applied. Never suspends: callers see
+        either none or all of a batch."""
+        applied = 0
+        revision = self.revision
+        for change in changes:
+            if change.revision <= revision:
+                continue
+            if change.operation == "write":
+                self._add(change.key)
+            else:
+                self._remove(change.key)
+            applied += 1
+        if changes and changes[-1].revision > self.revision:
+            self.revision = changes[-1].revision
+        return applied
+
+    def _intern(self, value: str) -> str:
+        strings = self._strings
+        if strings is None:
+            return value
+        return strings.setdefault(value, value)
+
+    def _add(self, key: TupleKey) -> None:
+        object_type, _, object_id = key.object.partition(":")
+        relation = key.relation
+        rel = self._relations.get((object_type, relation))
+        if rel is None:
+            rel = self._relations[(self._intern(object_type), self._intern(relation))] = _RelationIndex()
+        object_id = self._intern(object_id)
+        user = self._intern(key.user)
+        forward = rel.usersets if _is_userset(user) else rel.direct
+        before = forward.get(object_id)
+        if before is None or not _contains(before, user):
+            forward[object_id] = _added(before, user)
+            rel.objects[user] = _added(rel.objects.get(user), object_id)
+            self.count += 1
+        if key.condition is not None:
+            if rel.conditions is None:
+                rel.conditions = {}
+            rel.conditions[(object_id, user)] = key.condition
+        elif rel.conditions:
+            rel.conditions.pop((object_id, user), None)
+
+    def _remove(self, key: TupleKey) -> None:
+        object_type, _, object_id = key.object.partition(":")
+        rel = self._relations.get((object_type, key.relation))
+        if rel is None:
+            return
+        user = key.user
+        forward = rel.usersets if _is_userset(user) else rel.direct
+        before = forward.get(object_id)
+        if before is None or not _contains(before, user):
+            return
+        self.count -= 1
+        after = _removed(before, user)
+        if after is None:
+            del forward[object_id]
+        else:
+            forward[object_id] = after
+        objects = rel.objects.get(user)
+        if objects is not None:
+            rest = _removed(objects, object_id)
+            if rest is None:
+                del rel.objects[user]
+            else:
+                rel.objects[user] = rest
+        if rel.conditions:
+            rel.conditions.pop((object_id, user), None)
+
+    # -- reads (the TupleReader shapes) ---------------------------------------------------------
+
+    def _key(self, rel: _RelationIndex, obj: str, object_id: str, relation: str, user: str) -> TupleKey:
+        conditions = rel.conditions
+        condition = conditions.get((object_id, user)) if conditions else None
+        return TupleKey(object=obj, relation=relation, user=user, condition=condition)
+
+    def user_tuple(self, obj: str, relation: str, user: str) -> TupleKey | None:
+        object_type, _, object_id = obj.partition(":")
+        rel = self._relations.get((object_type, relation))
+        if rel is None:
+            return None
+        users = (rel.usersets if _is_userset(user) else rel.direct).get(object_id)
+        if users is None or not _contains(users, user):
+            return None
+        return self._key(rel, obj, object_id, relation, user)
+
+    def userset_tuples(self, obj: str, relation: str) -> list[TupleKey]:
+        object_type, _, object_id = obj.partition(":")
+        rel = self._relations.get((object_type, relation))
+        if rel is None:
+            return []
+        users = rel.usersets.get(object_id)
+        if users is None:
+            return []
+        return [self._key(rel, obj, object_id, relation, u) for u in _each(users)]
+
+    def object_relation(self, obj: str, relation: str) -> list[TupleKey]:
+        object_type, _, object_id = obj.partition(":")
+        rel = self._relations.get((object_type, relation))
+        if rel is None:
+            return []
+        out: list[TupleKey] = []
+        for forward in (rel.direct, rel.usersets):
+            users = forward.get(object_id)
+            if users is not None:
+                out.extend(self._key(rel, obj, object_id, relation, u) for u in _each(users))
+        return out
+
+    def starting_with_user(
+        self, object_type: str, relation: str, users: Sequence[str], object_ids: Sequence[str] | None
+    ) -> list[TupleKey]:
+        rel = self._relations.get((object_type, relation))
+        if rel is None:
+            return []
+        wanted = None if object_ids is None else set(object_ids)
+        out: list[TupleKey] = []
+        prefix = object_type + ":"
+        for user in dict.fromkeys(users):
+            ids = rel.objects.get(user)
+            if ids is None:
+                continue
+            for oid in _each(ids):
+                if wanted is None or oid in wanted:
+                    out.append(self._key(rel, prefix + oid, oid, relation, user))
+        return out
+
+    def tuples(self) -> Iterator[TupleKey]:
+        """Every tuple held (no order): for tests and diagnostics, not for the hot path."""
+        for (object_type, relation), rel in self._relations.items():
+            for forward in (rel.direct, rel.usersets):
+                for object_id, users in forward.items():
+                    obj = f"{object_type}:{object_id}"
+                    for user in _each(users):
+                        yield self._key(rel, obj, object_id, relation, user)
+
