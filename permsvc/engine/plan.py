@@ -25,7 +25,11 @@ if TYPE_CHECKING:
     from permsvc.model.schema import RelationDefinition, Rewrite
     from permsvc.model.typesystem import TypeSystem
 
-__all__ = ("ModelPlan", "RelationPlan", "plan_for", "user_keys")
+__all__ = ("LEAF_COMPUTED", "LEAF_DIRECT", "LEAF_TTU", "ModelPlan", "RelationPlan", "plan_for", "user_keys")
+
+LEAF_DIRECT = 0
+LEAF_COMPUTED = 1
+LEAF_TTU = 2
 
 _PLAN_CACHE_SIZE = 256
 
@@ -60,6 +64,7 @@ class RelationPlan:
         "definition",
         "direct_keys",
         "key",
+        "leaves",
         "object_type",
         "reach",
         "relation",
@@ -96,6 +101,10 @@ class RelationPlan:
         self.tupleset_types = tuple(dict.fromkeys(plain))
         """Object types this relation can hold when it is used as the tupleset of ``X from <this>``."""
         self.reach: frozenset[str] = frozenset()
+        self.leaves: tuple[tuple[int, Any], ...] | None = None
+        """The rewrite as a flat union of leaves, when it is one (the common shape ``[..] or a or b from
+        c``): ``(LEAF_DIRECT, None)``, ``(LEAF_COMPUTED, RelationPlan | None)``, ``(LEAF_TTU,
+        TupleToUserset)``. ``None`` for rewrites with intersections or exclusions."""
 
     def reaches(self, keys: tuple[str, ...]) -> bool:
         reach = self.reach
@@ -132,6 +141,23 @@ class ModelPlan:
         self._compiled: dict[str, Any] = {}
         self._graph: Any = None
         self._compute_reach()
+        for rp in self.relations.values():
+            rp.leaves = self._leaves(rp)
+
+    def _leaves(self, rp: RelationPlan) -> tuple[tuple[int, Any], ...] | None:
+        children = rp.rewrite.children if isinstance(rp.rewrite, Union) else (rp.rewrite,)
+        out: list[tuple[int, Any]] = []
+        for child in children:
+            match child:
+                case This():
+                    out.append((LEAF_DIRECT, None))
+                case ComputedUserset(relation=rel):
+                    out.append((LEAF_COMPUTED, self.relations.get((rp.object_type, rel))))
+                case TupleToUserset():
+                    out.append((LEAF_TTU, child))
+                case _:
+                    return None
+        return tuple(out)
 
     def _compute_reach(self) -> None:
         reach: dict[tuple[str, str], set[str]] = {k: {f"{k[0]}#{k[1]}"} for k in self.relations}
