@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-import uuid
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -158,7 +157,7 @@ class ObservedApp:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        request_id = _incoming_request_id(scope.get("headers", [])) or uuid.uuid4().hex
+        request_id = _incoming_request_id(scope.get("headers", [])) or os.urandom(16).hex()
         scope[_REQUEST_ID_KEY] = request_id
         header = (b"x-request-id", request_id.encode("ascii"))
         status = 500

@@ -20,7 +20,7 @@ from litestar.params import FromPath, FromQuery, RawBody
 from litestar.response import Stream
 
 from permsvc.api.errors import ERROR_CODES, ApiError, ErrorBody, translate
-from permsvc.api.guards import authenticate
+from permsvc.api.guards import authenticate_request
 from permsvc.api.openfga import schemas as s
 from permsvc.api.openfga.convert import (
     assertion_from_wire,
@@ -672,4 +672,4 @@ ROUTES = (
 
 def build_router(settings: Any) -> Router:
     """The OpenFGA route group, behind the configured caller authentication."""
-    return Router(path="/", route_handlers=list(ROUTES), guards=[authenticate])
+    return Router(path="/", route_handlers=list(ROUTES), before_request=authenticate_request)
