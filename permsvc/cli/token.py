@@ -3,7 +3,7 @@
 Offline by default: the token is decoded and checked against the issuer, audience and algorithms
 given as options (or the ``PERMSVC_OIDC_*`` environment). Only ``--verify`` touches the network,
 to fetch the issuer's JWKS and check the signature. Exit status 0 when the token would be
-accepted, 1 otherwise.
+accepted (with ``--verify``: and its signature was verified), 1 otherwise.
 """
 
 from __future__ import annotations
@@ -103,11 +103,12 @@ def _explain(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(msgspec.json.encode(diagnosis).decode() + "\n")
     else:
-        sys.stdout.write(render(diagnosis, policy))
-    return 0 if diagnosis.accepted else 1
+        sys.stdout.write(render(diagnosis, policy, verify=args.verify))
+    unverified = args.verify and diagnosis.signature != "valid"
+    return 0 if diagnosis.accepted and not unverified else 1
 
 
-def render(diagnosis: Diagnosis, policy: TokenPolicy) -> str:
+def render(diagnosis: Diagnosis, policy: TokenPolicy, *, verify: bool = False) -> str:
     """The human-readable report."""
     lines: list[str] = []
     form = {
@@ -132,12 +133,12 @@ def render(diagnosis: Diagnosis, policy: TokenPolicy) -> str:
         if finding.fix:
             lines.append(f"        fix: {finding.fix}")
     lines.append("")
-    if diagnosis.accepted:
-        verdict = (
-            "ACCEPTED"
-            if diagnosis.signature == "valid"
-            else "ACCEPTED if the signature is valid (use --verify)"
-        )
+    if diagnosis.accepted and diagnosis.signature == "valid":
+        verdict = "ACCEPTED"
+    elif diagnosis.accepted and verify:
+        verdict = "NOT VERIFIED: the issuer's keys could not be loaded (a server would answer 503)"
+    elif diagnosis.accepted:
+        verdict = "ACCEPTED if the signature is valid (use --verify)"
     else:
         verdict = "REJECTED (401 invalid_token): " + diagnosis.errors[0].code
     lines.append(f"verdict:   {verdict}")

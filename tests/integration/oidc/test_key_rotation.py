@@ -15,6 +15,9 @@ from permsvc.auth.findings import TokenErrorReason
 from permsvc.auth.jwks import JwksKeyProvider
 from permsvc.auth.jwt import JwtAuthenticator
 
+# The first test of the session also pays for `npm install oidc-provider`.
+pytestmark = pytest.mark.timeout(600)
+
 
 class Clock:
     def __init__(self) -> None:

@@ -19,6 +19,9 @@ from permsvc.auth.findings import TokenErrorReason as R
 from permsvc.auth.jwt import JwtAuthenticator
 from permsvc.cli.main import main
 
+# The first test of the session also pays for `npm install oidc-provider`.
+pytestmark = pytest.mark.timeout(600)
+
 
 def _settings(provider: OidcProvider, **overrides: object) -> OidcSettings:
     values: dict[str, object] = {"issuer": provider.issuer, "audiences": (API,)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 
 import pytest
 from tokenkit import AUDIENCE, ISSUER, TokenFactory, b64, claims
@@ -76,3 +77,18 @@ def test_verify_needs_an_issuer(
 ) -> None:
     assert main(["token", "explain", make_token(), "--verify"]) == 1
     assert "--verify needs the issuer" in capsys.readouterr().err
+
+
+def test_verify_with_unreachable_issuer_is_not_accepted(
+    make_token: TokenFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    issuer = f"http://127.0.0.1:{port}/"
+    token = make_token(claims(iss=issuer))
+    args = ["token", "explain", token, "--issuer", issuer, "--audience", AUDIENCE, "--verify"]
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert "WARN  the signature was not checked" in out
+    assert "verdict:   NOT VERIFIED" in out

@@ -111,3 +111,11 @@ async def test_signature_checked_even_when_expired(keys: Keys, make_token: Token
     diagnosis = await explain_and_verify(token, settings(), StaticKeyProvider(keys.jwks()), now=NOW)
     assert diagnosis.signature == "valid"
     assert _codes(diagnosis) == [TokenErrorReason.EXPIRED]
+
+
+async def test_explain_and_verify_reports_unknown_kid(keys: Keys, make_token: TokenFactory) -> None:
+    diagnosis = await explain_and_verify(
+        make_token(kid="gone"), settings(), StaticKeyProvider(keys.jwks())
+    )
+    assert diagnosis.signature == "invalid"
+    assert _codes(diagnosis) == [TokenErrorReason.KID_UNKNOWN]
