@@ -1,0 +1,253 @@
+"""IndexedDatastore on every backend: build from a snapshot, follow writes made elsewhere (another
+process is simulated by writing to the database directly), catch up when notifications are missed,
+consistency levels and tokens, the memory budget, restarts, and the snapshot guarantee."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from permsvc.commands.check import CheckParams, CheckQuery
+from permsvc.commands.models import ModelResolver
+from permsvc.core.refs import TupleKey
+from permsvc.core.revision import (
+    HIGHER_CONSISTENCY,
+    MINIMIZE_LATENCY,
+    Consistency,
+    InvalidConsistencyTokenError,
+    encode_token,
+)
+from permsvc.model.json import model_from_json
+from permsvc.store.index import (
+    BYTES_PER_TUPLE,
+    IndexedDatastore,
+    IndexedReader,
+    IndexSnapshotMovedError,
+    reader_for,
+)
+from permsvc.store.postgres import PostgresDatastore
+from permsvc.store.protocol import ReadFilter
+from tests.pg import session_database_url
+
+_NEVER = 3600.0
+
+_MODEL = {
+    "schema_version": "1.1",
+    "type_definitions": [
+        {"type": "user"},
+        {
+            "type": "group",
+            "relations": {"member": {"this": {}}},
+            "metadata": {"relations": {"member": {"directly_related_user_types": [{"type": "user"}]}}},
+        },
+        {
+            "type": "doc",
+            "relations": {"viewer": {"this": {}}},
+            "metadata": {
+                "relations": {
+                    "viewer": {
+                        "directly_related_user_types": [
+                            {"type": "user"},
+                            {"type": "user", "wildcard": {}},
+                            {"type": "group", "relation": "member"},
+                        ]
+                    }
+                }
+            },
+        },
+    ],
+}
+
+
+def _key(obj: str, user: str, relation: str = "viewer") -> TupleKey:
+    return TupleKey(object=obj, relation=relation, user=user)
+
+
+@contextlib.asynccontextmanager
+async def _indexed(
+    datastore: Any, *, poll_s: float = 0.02, listen: bool = True, build: bool = True, **kwargs: Any
+) -> AsyncIterator[IndexedDatastore]:
+    url = session_database_url() if listen and isinstance(datastore, PostgresDatastore) else None
+    indexed = IndexedDatastore(datastore, poll_s=poll_s, listen_url=url, **kwargs)
+    await indexed.start(build=build)
+    try:
+        yield indexed
+    finally:
+        await indexed.stop_following()
+
+
+async def _eventually(predicate: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.005)
+
+
+async def _all_tuples(datastore: Any, store_id: str) -> list[TupleKey]:
+    out: list[TupleKey] = []
+    token = ""
+    while True:
+        page = await datastore.read_page(store_id, ReadFilter(), page_size=100, continuation_token=token)
+        out.extend(t.key for t in page.items)
+        token = page.continuation_token
+        if not token:
+            return sorted(out, key=lambda k: k.key)
+
+
+async def test_start_indexes_every_store_at_its_snapshot_revision(datastore: Any) -> None:
+    store = (await datastore.create_store("s")).id
+    await datastore.write(store, writes=[_key(f"doc:{i}", f"user:{i % 3}") for i in range(25)])
+    await datastore.write(store, writes=[_key("doc:1", "group:eng#member"), _key("doc:2", "user:*")])
+    await datastore.write(store, deletes=[_key("doc:3", "user:0")])
+    async with _indexed(datastore) as indexed:
+        assert indexed.mode(store) == "index"
+        assert indexed.indexed_revision(store) == await datastore.head_revision(store) == 3
+        index = indexed.index_of(store)
+        assert index is not None
+        assert sorted(index.tuples(), key=lambda k: k.key) == await _all_tuples(datastore, store)
+
+
+async def test_follows_writes_made_by_another_process(datastore: Any) -> None:
+    store = (await datastore.create_store("s")).id
+    async with _indexed(datastore) as indexed:
+        result = await datastore.write(store, writes=[_key("doc:1", "user:anne")])
+        await _eventually(lambda: indexed.indexed_revision(store) == result.revision)
+        reader, revision = await reader_for(indexed, store, MINIMIZE_LATENCY)
+        assert isinstance(reader, IndexedReader)
+        assert revision == result.revision
+        assert await reader.read_user_tuple(store, "doc:1", "viewer", "user:anne") == _key("doc:1", "user:anne")
+        result = await datastore.write(store, deletes=[_key("doc:1", "user:anne")])
+        await _eventually(lambda: indexed.indexed_revision(store) == result.revision)
+        assert await indexed.read_user_tuple(store, "doc:1", "viewer", "user:anne") is None
+
+
+async def test_missed_notifications_are_caught_up_by_consistency_and_polling(datastore: Any) -> None:
+    store = (await datastore.create_store("s")).id
+    async with _indexed(datastore, poll_s=_NEVER, listen=False) as indexed:
+        await asyncio.sleep(0)
+        granted = await datastore.write(store, writes=[_key("doc:1", "user:anne")])
+        reader, revision = await reader_for(indexed, store, MINIMIZE_LATENCY)
+        assert revision == 0, "MINIMIZE_LATENCY answers from the index as it is"
+        assert await reader.read_user_tuple(store, "doc:1", "viewer", "user:anne") is None
+        reader, revision = await reader_for(indexed, store, HIGHER_CONSISTENCY)
+        assert isinstance(reader, IndexedReader)
+        assert revision == granted.revision
+        assert await reader.read_user_tuple(store, "doc:1", "viewer", "user:anne") is not None
+        revoked = await datastore.write(store, deletes=[_key("doc:1", "user:anne")])
+        token = Consistency(token=encode_token(store, revoked.revision))
+        reader, revision = await reader_for(indexed, store, token)
+        assert revision == revoked.revision
+        assert await reader.read_user_tuple(store, "doc:1", "viewer", "user:anne") is None
+    async with _indexed(datastore, poll_s=0.01, listen=False) as polling:
+        again = await datastore.write(store, writes=[_key("doc:9", "user:bob")])
+        await _eventually(lambda: polling.indexed_revision(store) == again.revision)
+
+
+async def test_writes_through_the_index_are_visible_to_the_writer_at_once(datastore: Any) -> None:
+    store = (await datastore.create_store("s")).id
+    async with _indexed(datastore, poll_s=_NEVER, listen=False) as indexed:
+        result = await indexed.write(store, writes=[_key("doc:1", "user:anne")])
+        assert indexed.indexed_revision(store) == result.revision
+        _, revision = await reader_for(indexed, store, MINIMIZE_LATENCY)
+        assert revision == result.revision
+
+
+async def test_new_enemy_revoke_then_check_with_its_token_is_denied(datastore: Any) -> None:
+    store = (await datastore.create_store("s")).id
+    stored = await datastore.write_model(store, model_from_json(_MODEL))
+    async with _indexed(datastore, poll_s=_NEVER, listen=False) as indexed:
+        check = CheckQuery(reader=indexed, resolver=ModelResolver(indexed))
+        tuple_key = _key("doc:1", "user:anne")
+        granted = await datastore.write(store, writes=[_key("doc:1", "group:eng#member"), _key("group:eng", "user:anne", "member")])
+        params = CheckParams(store_id=store, tuple_key=tuple_key, model_id=stored.id)
+        outcome = await check.execute(msgspec_replace(params, consistency=Consistency(token=encode_token(store, granted.revision))))
+        assert outcome.allowed
+        assert outcome.revision == granted.revision
+        revoked = await datastore.write(store, deletes=[_key("group:eng", "user:anne", "member")])
+        stale = await check.execute(params)
+        assert stale.allowed and stale.revision == granted.revision, "the index has not followed yet"
+        fresh = await check.execute(msgspec_replace(params, consistency=Consistency(token=encode_token(store, revoked.revision))))
+        assert not fresh.allowed
+        assert fresh.revision == revoked.revision
+
+
+def msgspec_replace(params: CheckParams, **changes: Any) -> CheckParams:
+    import msgspec
+
+    return msgspec.structs.replace(params, **changes)
+
+
+async def test_tokens_of_another_store_or_from_the_future_are_rejected(datastore: Any) -> None:
+    store = (await datastore.create_store("s")).id
+    other = (await datastore.create_store("t")).id
+    async with _indexed(datastore, poll_s=_NEVER, listen=False, wait_s=0.05) as indexed:
+        with pytest.raises(InvalidConsistencyTokenError, match="another store"):
+            await reader_for(indexed, store, Consistency(token=encode_token(other, 0)))
+        with pytest.raises(InvalidConsistencyTokenError, match="latest revision is 0"):
+            await reader_for(indexed, store, Consistency(token=encode_token(store, 7)))
+        with pytest.raises(InvalidConsistencyTokenError, match="invalid consistency token"):
+            await reader_for(indexed, store, Consistency(token="v1.garbage!"))
+
+
+async def test_store_over_the_memory_budget_is_evaluated_against_the_database(datastore: Any) -> None:
+    big = (await datastore.create_store("big")).id
+    small = (await datastore.create_store("small")).id
+    await datastore.write(big, writes=[_key(f"doc:{i}", "user:anne") for i in range(5)])
+    await datastore.write(small, writes=[_key("doc:1", "user:anne")])
+    budget = 3 * BYTES_PER_TUPLE
+    async with _indexed(datastore, poll_s=0.01, listen=False, build=False, memory_budget=budget) as indexed:
+        for store in (big, small):
+            reader, revision = await reader_for(indexed, store, MINIMIZE_LATENCY)
+            assert reader is datastore
+            assert revision == 1
+        await _eventually(lambda: indexed.mode(big) == "database" and indexed.mode(small) == "index")
+        reader, _ = await reader_for(indexed, big, MINIMIZE_LATENCY)
+        assert reader is datastore
+        assert await reader.read_user_tuple(big, "doc:4", "viewer", "user:anne") is not None
+        await datastore.write(small, writes=[_key(f"doc:{i}", "user:bob") for i in range(5)])
+        await _eventually(lambda: indexed.mode(small) == "database")
+        reader, _ = await reader_for(indexed, small, MINIMIZE_LATENCY)
+        assert reader is datastore
+
+
+async def test_a_request_never_reads_two_revisions(datastore: Any) -> None:
+    store = (await datastore.create_store("s")).id
+    async with _indexed(datastore, poll_s=_NEVER, listen=False) as indexed:
+        reader, revision = await reader_for(indexed, store, MINIMIZE_LATENCY)
+        assert await reader.read_user_tuple(store, "doc:1", "viewer", "user:anne") is None
+        await indexed.write(store, writes=[_key("doc:1", "user:anne")])
+        with pytest.raises(IndexSnapshotMovedError, match="from revision 0 to 1"):
+            await reader.read_user_tuple(store, "doc:1", "viewer", "user:anne")
+        assert await reader.head_revision(store) == revision == 0
+
+
+async def test_restart_rebuilds_at_the_head(datastore: Any) -> None:
+    store = (await datastore.create_store("s")).id
+    async with _indexed(datastore) as first:
+        await first.write(store, writes=[_key("doc:1", "user:anne"), _key("doc:2", "group:eng#member")])
+        await first.write(store, deletes=[_key("doc:1", "user:anne")])
+        before = sorted(first.index_of(store).tuples(), key=lambda k: k.key)  # type: ignore[union-attr]
+    await datastore.write(store, writes=[_key("doc:3", "user:*")])
+    async with _indexed(datastore) as second:
+        assert second.indexed_revision(store) == 3
+        after = sorted(second.index_of(store).tuples(), key=lambda k: k.key)  # type: ignore[union-attr]
+        assert after == sorted([*before, _key("doc:3", "user:*")], key=lambda k: k.key)
+
+
+async def test_store_created_elsewhere_is_indexed_on_first_read(datastore: Any) -> None:
+    async with _indexed(datastore, poll_s=_NEVER, listen=False) as indexed:
+        store = (await datastore.create_store("later")).id
+        await datastore.write(store, writes=[_key("doc:1", "user:anne")])
+        assert indexed.mode(store) == "absent"
+        reader, revision = await reader_for(indexed, store, MINIMIZE_LATENCY)
+        assert reader is datastore, "read from the database while the index is built"
+        assert revision == 1
+        await _eventually(lambda: indexed.mode(store) == "index")
+        reader, revision = await reader_for(indexed, store, MINIMIZE_LATENCY)
+        assert isinstance(reader, IndexedReader)
+        assert revision == 1
