@@ -140,8 +140,18 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+_WORKER_HEADER = b"x-permsvc-worker"
+"""Response header naming the serving process (its pid): with ``--workers N`` it tells which
+process, with its own in-memory index, answered."""
+
+
+def _worker_id() -> bytes:
+    return str(os.getpid()).encode("ascii")
+
+
 class ObservedApp:
-    """Plain-ASGI wrapper adding request ids, access logs and request metrics to every response."""
+    """Plain-ASGI wrapper adding request ids, the worker id (``X-Permsvc-Worker``), access logs and
+    request metrics to every response."""
 
     def __init__(self, app: ASGIApp, *, metrics: Metrics, access_log: bool = True) -> None:
         self.app = app
@@ -166,7 +176,7 @@ class ObservedApp:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), header]
+                message["headers"] = [*message.get("headers", ()), header, (_WORKER_HEADER, _worker_id())]
             await send(message)
 
         try:
