@@ -117,9 +117,10 @@ def require_action(action: s.ActionIn | None) -> s.ActionIn:
 
 
 def access_request(req: s.EvaluationRequest) -> AccessRequest:
+    subject = require_entity(req.subject, "subject")
     action = require_action(req.action)
     return AccessRequest(
-        subject=require_entity(req.subject, "subject"),
+        subject=subject,
         action=action.name or "",
         resource=require_entity(req.resource, "resource"),
         action_properties=action.properties,

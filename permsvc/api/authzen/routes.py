@@ -152,7 +152,7 @@ async def evaluations(
         decisions, model_id = await _evaluate(request, store_id, (EvaluationItem(request=access_request(single)),))
         return Response(decisions[0], headers={MODEL_ID_HEADER: model_id})
     decisions, model_id = await _evaluate(request, store_id, evaluation_items(req), sem)
-    return Response(s.EvaluationsResponse(decisions), headers={MODEL_ID_HEADER: model_id})
+    return Response(s.EvaluationsResponse(evaluations=decisions), headers={MODEL_ID_HEADER: model_id})
 
 
 def _page(outcome: SearchOutcome) -> s.PageOut:
