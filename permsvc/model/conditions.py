@@ -639,7 +639,8 @@ def _compile_cached(
         raise ConditionCompileError(
             name,
             [
-                f"{prefix}expected a bool condition expression output, but got '{format_type(output)}'"
+                f"{prefix}expected a bool condition expression output, but got "
+                f"'{format_type(output, any_name='google.protobuf.Any')}'"
             ],
         )
     return CompiledCondition(name, expression, param_types, program)

@@ -85,12 +85,18 @@ class CelTypeError(Exception):
         self.offset = offset
 
 
-def format_type(t: CelType) -> str:
-    """cel-go's spelling of a type: ``int``, ``list(string)``, ``map(string, dyn)``."""
+def format_type(t: CelType, *, any_name: str = "any") -> str:
+    """cel-go's spelling of a type: ``int``, ``list(string)``, ``map(string, dyn)``.
+
+    OpenFGA's ``any`` is ``any`` in checker messages but ``google.protobuf.Any`` where OpenFGA
+    prints the output type (pass ``any_name``)."""
     if t[0] == "list":
-        return f"list({format_type(t[1])})"
+        return f"list({format_type(t[1], any_name=any_name)})"
     if t[0] == "map":
-        return f"map({format_type(t[1])}, {format_type(t[2])})"
+        inner = ", ".join(format_type(p, any_name=any_name) for p in t[1:])
+        return f"map({inner})"
+    if t == ANY:
+        return any_name
     if t[0] == "type" and len(t) == 2:
         return f"type({format_type(t[1])})"
     if t[0].startswith("$"):
@@ -302,7 +308,7 @@ class _Checker:
         range_type = self.visit(expr.iter_range, scope)
         if range_type[0] == "list" or range_type[0] == "map":
             var_type = range_type[1]
-        elif range_type in _DYNAMIC:
+        elif range_type == DYN:  # not ANY: cel-go refuses to range over google.protobuf.Any
             var_type = DYN
         else:
             raise CelTypeError(

@@ -367,16 +367,19 @@ def _plan_call(expr: Call) -> tuple[Node, Any]:
             return membership
     nodes = tuple(n for n, _ in planned)
 
+    # cel-go evaluates every argument before it looks for an unknown or error one, and charges a
+    # call that fails as one that succeeds.
     if len(nodes) == 1:
         (only,) = nodes
 
         def call1(frame: Frame) -> Any:
-            arg = only(frame)
-            if arg is UNKNOWN:
-                _charge(frame, 1)
-                return UNKNOWN
-            result = impl(arg)
-            _charge(frame, _call_cost(function, (arg,)))
+            arg = _outcome(only, frame)
+            if arg is UNKNOWN or type(arg) is CelEvalError:
+                return _bad_argument(frame, (arg,))
+            try:
+                result = impl(arg)
+            finally:
+                _charge(frame, _call_cost(function, (arg,)))
             return result
 
         return call1, _NOT_CONST
@@ -385,27 +388,41 @@ def _plan_call(expr: Call) -> tuple[Node, Any]:
         first, second = nodes
 
         def call2(frame: Frame) -> Any:
-            a = first(frame)
-            b = second(frame)
-            if a is UNKNOWN or b is UNKNOWN:
-                _charge(frame, 1)
-                return UNKNOWN
-            result = impl(a, b)
-            _charge(frame, _call_cost(function, (a, b)))
+            a = _outcome(first, frame)
+            b = _outcome(second, frame)
+            if a is UNKNOWN or b is UNKNOWN or type(a) is CelEvalError or type(b) is CelEvalError:
+                return _bad_argument(frame, (a, b))
+            try:
+                result = impl(a, b)
+            finally:
+                _charge(frame, _call_cost(function, (a, b)))
             return result
 
         return call2, _NOT_CONST
 
     def call(frame: Frame) -> Any:
-        args = tuple(n(frame) for n in nodes)
-        if any(a is UNKNOWN for a in args):
-            _charge(frame, 1)
-            return UNKNOWN
-        result = impl(*args)
-        _charge(frame, _call_cost(function, args))
+        args = tuple(_outcome(n, frame) for n in nodes)
+        if any(a is UNKNOWN or type(a) is CelEvalError for a in args):
+            return _bad_argument(frame, args)
+        try:
+            result = impl(*args)
+        finally:
+            _charge(frame, _call_cost(function, args))
         return result
 
     return call, _NOT_CONST
+
+
+def _bad_argument(frame: Frame, args: tuple[Any, ...]) -> Any:
+    # Measured against OpenFGA: a call that fails is charged, a call that merely passes on an
+    # argument's error is not; a call with an unknown argument is charged as usual.
+    for arg in args:
+        if arg is UNKNOWN:
+            _charge(frame, 1)
+            return UNKNOWN
+        if type(arg) is CelEvalError:
+            raise arg
+    raise AssertionError("unreachable: no unknown or error argument")
 
 
 def _membership_key(value: Any) -> tuple[str, Any] | None:
@@ -464,12 +481,44 @@ def _plan_logical(expr: Call) -> Node:
 
 
 def _plan_branch(expr: Expr) -> Node:
-    """A ternary branch. cel-go resolves a branch that is a bare identifier inside the
-    conditional attribute, where the cost observer does not see it: it costs nothing."""
+    """A ternary branch. cel-go resolves a branch that is an attribute (an identifier, possibly
+    followed by field selections and constant indexes) inside the conditional attribute, where
+    the cost observer does not see it: such a branch costs nothing."""
+    free = _plan_free_attribute(expr)
+    return free if free is not None else _plan(expr)[0]
+
+
+def _plan_free_attribute(expr: Expr) -> Node | None:
     if isinstance(expr, Ident):
         name = expr.name
         return lambda frame: frame.vars.get(name, UNKNOWN)
-    return _plan(expr)[0]
+    if isinstance(expr, Select) and not expr.test_only:
+        operand, key = _plan_free_attribute(expr.operand), expr.field
+    elif (
+        isinstance(expr, Call)
+        and expr.function == "_[_]"
+        and expr.target is None
+        and isinstance(expr.args[1], Const)
+    ):
+        operand, key = _plan_free_attribute(expr.args[0]), expr.args[1].value
+        if expr.args[1].kind == "uint":
+            key = UInt(key)
+    else:
+        return None
+    if operand is None:
+        return None
+    is_select = isinstance(expr, Select)
+    index = FUNCTIONS["_[_]"]
+
+    def attribute(frame: Frame) -> Any:
+        value = operand(frame)
+        if value is UNKNOWN:
+            return UNKNOWN
+        if is_select and not isinstance(value, dict):
+            raise CelEvalError(f"no such key: {key}")
+        return index(value, key)
+
+    return attribute
 
 
 def _plan_ternary(expr: Call) -> Node:
