@@ -636,12 +636,9 @@ def _compile_cached(
             name, [f"{prefix}condition expression construction: {exc}"]
         ) from None
     if output != BOOL:
+        shown = format_type(output, any_name="google.protobuf.Any")
         raise ConditionCompileError(
-            name,
-            [
-                f"{prefix}expected a bool condition expression output, but got "
-                f"'{format_type(output, any_name='google.protobuf.Any')}'"
-            ],
+            name, [f"{prefix}expected a bool condition expression output, but got '{shown}'"]
         )
     return CompiledCondition(name, expression, param_types, program)
 
