@@ -122,6 +122,23 @@ def test_every_abac_suite_condition_compiles(abac_conditions: list[tuple[str, Co
         assert validate_condition_params(cond) == [], condition_id
 
 
+@pytest.mark.fga
+def test_abac_suite_conditions_parse_as_openfga_transforms_them(tmp_path: Path) -> None:
+    """The conditions permsvc compiles are the ones OpenFGA stores: same names, expression text
+    and parameter types as ``fga model transform`` produces for every suite model."""
+    try:
+        from permsvc.model.compile import parse_dsl
+    except ImportError:
+        pytest.skip("permsvc.model.compile.parse_dsl is not available")
+    for model_id, dsl in _abac_model_sources():
+        ours = {name: (c.expression, c.parameters) for name, c in parse_dsl(dsl).conditions.items()}
+        theirs = {
+            name: (c.expression, c.parameters)
+            for name, c in _conditions_via_fga(dsl, tmp_path).items()
+        }
+        assert ours == theirs, model_id
+
+
 def test_abac_suite_conditions_all_report_missing_parameters_on_empty_context(
     abac_conditions: list[tuple[str, Condition]],
 ) -> None:
