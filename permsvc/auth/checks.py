@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -121,9 +122,14 @@ def _b64decode(segment: str, name: str) -> bytes:
         raise _error(R.NOT_BASE64URL, f"the token's {name} segment is not base64url") from None
 
 
+def _reject_constant(name: str) -> Any:
+    """``NaN`` and ``Infinity`` are not JSON (RFC 8259), though Python's parser takes them."""
+    raise ValueError(f"{name} is not JSON")
+
+
 def _json_object(data: bytes, reason: TokenErrorReason, name: str) -> dict[str, Any]:
     try:
-        value = json.loads(data.decode("utf-8"))
+        value = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError):
         value = None
     if not isinstance(value, dict):
@@ -327,7 +333,10 @@ def _when(timestamp: float) -> str:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A JSON number usable as a NumericDate: not a bool, not infinite (``1e999`` parses as inf)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value)
 
 
 def _audiences(value: object) -> tuple[str, ...] | None:

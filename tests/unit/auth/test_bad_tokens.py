@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -275,6 +276,24 @@ CASES: list[tuple[str, Build, R, str, dict[str, Any]]] = [
         lambda k, m: f"{b64({'alg': 'RS256'})}.{b64([1, 2])}.{b64(b'sig')}",
         R.PAYLOAD_NOT_JSON,
         "payload",
+        {},
+    ),
+    (
+        "payload_with_infinity_literal",
+        lambda k, m: compact({"alg": "RS256", "kid": "k1"}, claims(exp=float("inf")), b"x" * 256),
+        R.PAYLOAD_NOT_JSON,
+        "payload",
+        {},
+    ),
+    (
+        "exp_overflows_to_infinity",
+        lambda k, m: m(claims(exp=None)).split(".")[0]
+        + "."
+        + b64(json.dumps(claims(exp=None))[:-1] + ', "exp": 1e999}')
+        + "."
+        + b64(b"x" * 256),
+        R.CLAIM_INVALID,
+        "'exp' is not a number",
         {},
     ),
     ("oversized", lambda k, m: m(claims(pad="x" * 20_000)), R.OVERSIZED, "more than the 16384", {}),
