@@ -235,6 +235,11 @@ def _go_type(value: Any) -> str:
     return type(value).__name__
 
 
+def _go_reflect_type(value: Any) -> str:
+    """Go's ``%s`` of ``reflect.TypeOf(value)``, which OpenFGA prints for primitive mismatches."""
+    return "%!s(<nil>)" if value is None else _go_type(value)
+
+
 def _go_value(value: Any) -> str:
     """Go's ``%v`` of a decoded JSON value (enough for error messages)."""
     if value is None:
@@ -288,7 +293,9 @@ def _round_to_bits(value: Fraction, bits: int) -> Fraction:
 def _json_number(value: Any, target: str) -> Fraction:
     """A JSON number or numeric string as the exact value OpenFGA's ``big.Float`` would hold."""
     if isinstance(value, bool) or value is None:
-        raise _ConversionError(f"expected type value '{target}', but found '{_go_type(value)}'")
+        raise _ConversionError(
+            f"expected type value '{target}', but found '{_go_reflect_type(value)}'"
+        )
     if isinstance(value, (int, float)):
         try:
             f = float(value)
@@ -307,7 +314,7 @@ def _json_number(value: Any, target: str) -> Fraction:
                 f"expected a {target} value, but found invalid string value '{value}'"
             )
         return _round_to_bits(Fraction(value), 64)
-    raise _ConversionError(f"expected type value '{target}', but found '{_go_type(value)}'")
+    raise _ConversionError(f"expected type value '{target}', but found '{_go_reflect_type(value)}'")
 
 
 def _clamp_int64(value: Fraction) -> int:
@@ -364,13 +371,13 @@ def _fraction_to_float(value: Fraction) -> float | None:
 def _convert_bool(value: Any) -> bool:
     if type(value) is bool:
         return value
-    raise _ConversionError(f"expected type value 'bool', but found '{_go_type(value)}'")
+    raise _ConversionError(f"expected type value 'bool', but found '{_go_reflect_type(value)}'")
 
 
 def _convert_string(value: Any) -> str:
     if type(value) is str:
         return value
-    raise _ConversionError(f"expected type value 'string', but found '{_go_type(value)}'")
+    raise _ConversionError(f"expected type value 'string', but found '{_go_reflect_type(value)}'")
 
 
 # Context values repeat across tuples and requests (persisted grant times, the caller's address),
