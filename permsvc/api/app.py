@@ -1,7 +1,8 @@
 """The composition root: ``create_app(settings)`` builds the ASGI application.
 
 This is the one module of ``api/`` that knows concrete backends and the engine's resolver chain.
-Its lifespan opens the datastore (running migrations unless disabled), builds the shared
+Its lifespan opens the datastore (running migrations unless disabled), wraps it in the
+per-process in-memory index (unless ``PERMSVC_INDEX=false``), builds the shared
 dependencies (:class:`~permsvc.api.deps.Deps`: model resolver, check resolver chain,
 authenticator, metrics) on ``app.state.deps``, and closes everything in reverse order on exit.
 
@@ -32,6 +33,8 @@ from permsvc.commands.models import ModelResolver
 from permsvc.engine.resolver import build_check_resolver
 from permsvc.settings import Settings
 from permsvc.store.factory import open_datastore
+from permsvc.store.index import index_datastore
+from permsvc.store.protocol import Datastore
 
 __all__ = ("ROUTE_GROUPS", "RouteGroup", "asgi_app_from_env", "create_app")
 
@@ -49,9 +52,18 @@ ROUTE_GROUPS: list[RouteGroup] = [
 def _lifespan(settings: Settings, metrics: Metrics) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        datastore = await open_datastore(
+        database = await open_datastore(
             settings.database_url or None, data_dir=Path(settings.data_dir), migrate=settings.migrate
         )
+        try:
+            datastore: Datastore = database
+            if settings.index:
+                datastore = await index_datastore(
+                    database, database_url=settings.database_url or None, memory_budget=settings.index_memory_budget
+                )
+        except BaseException:
+            await database.aclose()
+            raise
         try:
             app.state.deps = Deps(
                 settings=settings,

@@ -8,12 +8,15 @@ from __future__ import annotations
 import msgspec
 
 from permsvc.commands.errors import InvalidInputError
+from permsvc.core.revision import MINIMIZE_LATENCY, Consistency, Revision
 from permsvc.settings import DEFAULT_MAX_PAGE_SIZE, DEFAULT_READ_PAGE_SIZE
+from permsvc.store.index import reader_for
 from permsvc.store.protocol import Page, ReadFilter, StoredTuple, TupleReader
 
 __all__ = (
     "MAX_CONTINUATION_TOKEN_BYTES",
     "PageSizeInvalidError",
+    "ReadOutcome",
     "ReadParams",
     "ReadQuery",
     "validate_page",
@@ -58,6 +61,14 @@ class ReadParams(msgspec.Struct, frozen=True, kw_only=True):
     user: str = ""
     page_size: int | None = None
     continuation_token: str = ""
+    consistency: Consistency = MINIMIZE_LATENCY
+
+
+class ReadOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """A page of stored tuples, read at ``revision`` or later."""
+
+    page: Page[StoredTuple]
+    revision: Revision
 
 
 _FILTER_RULE = (
@@ -67,16 +78,24 @@ _FILTER_RULE = (
 
 
 class ReadQuery:
-    """Stored tuples matching a filter, oldest first, paginated."""
+    """Stored tuples matching a filter, oldest first, paginated.
+
+    Pages always come from the database, which is at its head; the consistency (level and token)
+    is still checked like every read's, so a token of another store or from the future is refused
+    here as well, and the revision reported is a lower bound of what the page reflects.
+    """
 
     def __init__(self, *, reader: TupleReader) -> None:
         self._reader = reader
 
-    async def execute(self, params: ReadParams) -> Page[StoredTuple]:
+    async def execute(self, params: ReadParams) -> ReadOutcome:
         size = validate_page("ReadRequest", params.page_size, params.continuation_token)
-        return await self._reader.read_page(
-            params.store_id, read_filter(params), page_size=size, continuation_token=params.continuation_token
+        flt = read_filter(params)
+        _, revision = await reader_for(self._reader, params.store_id, params.consistency)
+        page = await self._reader.read_page(
+            params.store_id, flt, page_size=size, continuation_token=params.continuation_token
         )
+        return ReadOutcome(page=page, revision=revision)
 
 
 def read_filter(params: ReadParams) -> ReadFilter:

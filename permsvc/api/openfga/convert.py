@@ -15,7 +15,7 @@ import msgspec
 
 from permsvc.api.errors import ApiError
 from permsvc.core.refs import TupleCondition, TupleKey
-from permsvc.core.revision import decode_token
+from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
 from permsvc.model.json import model_to_json
 from permsvc.store.protocol import Assertion
 
@@ -98,21 +98,23 @@ def check_model_id(model_id: str, request: str, *, field: str = "AuthorizationMo
         raise _invalid(f'invalid {request}.{field}: value does not match regex pattern "{ID_PATTERN}"')
 
 
-def check_consistency(value: str | int | None, token: str, store_id: str, request: str) -> str:
-    """The canonical consistency name; validates ``consistency_token`` belongs to the store.
-
-    Reads are served from the datastore, which is always at its head revision, so every level and
-    every valid token of this store is satisfied without waiting.
-    """
+def check_consistency(value: str | int | None, token: str, request: str) -> Consistency:
+    """The request's :class:`Consistency` from OpenFGA's ``consistency`` (by name or number) and
+    permsvc's optional ``consistency_token``; the token itself is checked by the command."""
     name = CONSISTENCY_NAMES.get(value if value is not None else "")
     if name is None:
         raise _invalid(
             f"invalid {request}.Consistency: value must be one of UNSPECIFIED, MINIMIZE_LATENCY, "
             f"HIGHER_CONSISTENCY (got {value!r})"
         )
-    if token:
-        decode_token(token, store_id=store_id)
-    return name
+    if len(token) > _MAX_TOKEN:
+        raise _invalid(f"invalid {request}.ConsistencyToken: value length must be at most {_MAX_TOKEN} bytes")
+    if name == "HIGHER_CONSISTENCY":
+        return Consistency(level="HIGHER_CONSISTENCY", token=token)
+    return Consistency(token=token) if token else MINIMIZE_LATENCY
+
+
+_MAX_TOKEN = 200
 
 
 _USER = r"^[^\s]{2,512}$"

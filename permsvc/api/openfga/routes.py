@@ -90,7 +90,6 @@ class _Services:
     def __init__(self, deps: Deps) -> None:
         ds, models, limits = deps.datastore, deps.models, deps.settings.limits
         self.metrics = deps.metrics
-        self.reader = ds
         self.create_store = CreateStoreCommand(stores=ds)
         self.get_store = GetStoreQuery(stores=ds)
         self.list_stores = ListStoresQuery(stores=ds)
@@ -305,13 +304,11 @@ async def write(request: Request[Any, Any, Any], store_id: FromPath[str], body: 
 async def read(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> Response[s.ReadResponse]:
     check_store_id(store_id, "ReadRequest")
     req: s.ReadRequest = _decode(body, s.ReadRequest)
-    check_consistency(req.consistency, req.consistency_token, store_id, "ReadRequest")
+    consistency = check_consistency(req.consistency, req.consistency_token, "ReadRequest")
     tk = req.tuple_key or s.ReadRequestTupleKey()
     if tk.relation:
         require_pattern(tk.relation, r"^[^:#@\s]{1,50}$", "ReadRequestTupleKey.Relation")
-    services = _services(request)
-    revision = await services.reader.head_revision(store_id)
-    page = await services.read.execute(
+    outcome = await _services(request).read.execute(
         ReadParams(
             store_id=store_id,
             object=tk.object,
@@ -319,11 +316,13 @@ async def read(request: Request[Any, Any, Any], store_id: FromPath[str], body: R
             user=tk.user,
             page_size=req.page_size,
             continuation_token=req.continuation_token,
+            consistency=consistency,
         )
     )
+    page = outcome.page
     return Response(
         s.ReadResponse([_stored_tuple(t) for t in page.items], page.continuation_token),
-        headers={REVISION_HEADER: str(revision)},
+        headers={REVISION_HEADER: str(outcome.revision)},
     )
 
 
@@ -364,7 +363,7 @@ async def check(request: Request[Any, Any, Any], store_id: FromPath[str], body: 
     check_store_id(store_id, "CheckRequest")
     req: s.CheckRequest = _decode(body, s.CheckRequest)
     check_model_id(req.authorization_model_id, "CheckRequest")
-    check_consistency(req.consistency, req.consistency_token, store_id, "CheckRequest")
+    consistency = check_consistency(req.consistency, req.consistency_token, "CheckRequest")
     services = _services(request)
     outcome = await services.check.execute(
         CheckParams(
@@ -373,6 +372,7 @@ async def check(request: Request[Any, Any, Any], store_id: FromPath[str], body: 
             model_id=req.authorization_model_id,
             contextual_tuples=contextual_tuples(req.contextual_tuples),
             context=req.context,
+            consistency=consistency,
         )
     )
     services.metrics.decision("check", outcome.allowed)
@@ -394,7 +394,7 @@ async def batch_check(request: Request[Any, Any, Any], store_id: FromPath[str], 
     check_store_id(store_id, "BatchCheckRequest")
     req: s.BatchCheckRequest = _decode(body, s.BatchCheckRequest)
     check_model_id(req.authorization_model_id, "BatchCheckRequest")
-    check_consistency(req.consistency, req.consistency_token, store_id, "BatchCheckRequest")
+    consistency = check_consistency(req.consistency, req.consistency_token, "BatchCheckRequest")
     checks = req.checks or []
     if not checks:
         raise ApiError("validation_error", "invalid BatchCheckRequest.Checks: value must contain at least 1 item(s)")
@@ -416,7 +416,9 @@ async def batch_check(request: Request[Any, Any, Any], store_id: FromPath[str], 
         )
     services = _services(request)
     outcome = await services.batch_check.execute(
-        BatchCheckParams(store_id=store_id, items=tuple(items), model_id=req.authorization_model_id)
+        BatchCheckParams(
+            store_id=store_id, items=tuple(items), model_id=req.authorization_model_id, consistency=consistency
+        )
     )
     results: dict[str, s.BatchCheckSingleResult] = {}
     for cid, result in outcome.results.items():
@@ -446,7 +448,7 @@ async def expand(request: Request[Any, Any, Any], store_id: FromPath[str], body:
     check_store_id(store_id, "ExpandRequest")
     req: s.ExpandRequest = _decode(body, s.ExpandRequest)
     check_model_id(req.authorization_model_id, "ExpandRequest")
-    check_consistency(req.consistency, req.consistency_token, store_id, "ExpandRequest")
+    consistency = check_consistency(req.consistency, req.consistency_token, "ExpandRequest")
     if req.tuple_key is None:
         raise ApiError("validation_error", "invalid ExpandRequest.TupleKey: value is required")
     require_pattern(req.tuple_key.relation, r"^[^:#@\s]{1,50}$", "ExpandRequestTupleKey.Relation")
@@ -458,6 +460,7 @@ async def expand(request: Request[Any, Any, Any], store_id: FromPath[str], body:
             relation=req.tuple_key.relation,
             model_id=req.authorization_model_id,
             contextual_tuples=contextual_tuples(req.contextual_tuples),
+            consistency=consistency,
         )
     )
     return Response(s.ExpandResponse(outcome.tree), headers=_model_headers(outcome.model_id, outcome.revision))
@@ -465,7 +468,7 @@ async def expand(request: Request[Any, Any, Any], store_id: FromPath[str], body:
 
 def _list_objects_params(store_id: FromPath[str], req: s.ListObjectsRequest, request_name: str) -> ListObjectsParams:
     check_model_id(req.authorization_model_id, request_name)
-    check_consistency(req.consistency, req.consistency_token, store_id, request_name)
+    consistency = check_consistency(req.consistency, req.consistency_token, request_name)
     require_pattern(req.type, r"^[^:#@\s]{1,254}$", f"{request_name}.Type", code="type_invalid_pattern")
     require_pattern(req.relation, r"^[^:#@\s]{1,50}$", f"{request_name}.Relation")
     if not 1 <= len(req.user.encode()) <= 512:
@@ -480,6 +483,7 @@ def _list_objects_params(store_id: FromPath[str], req: s.ListObjectsRequest, req
         context=req.context,
         page_size=req.page_size,
         continuation_token=req.continuation_token,
+        consistency=consistency,
     )
 
 
@@ -569,7 +573,7 @@ async def list_users(request: Request[Any, Any, Any], store_id: FromPath[str], b
     check_store_id(store_id, "ListUsersRequest")
     req: s.ListUsersRequest = _decode(body, s.ListUsersRequest)
     check_model_id(req.authorization_model_id, "ListUsersRequest")
-    check_consistency(req.consistency, req.consistency_token, store_id, "ListUsersRequest")
+    consistency = check_consistency(req.consistency, req.consistency_token, "ListUsersRequest")
     if req.object is None:
         raise ApiError("validation_error", "invalid ListUsersRequest.Object: value is required")
     require_pattern(req.object.type, r"^[^:#@\s]{1,254}$", "Object.Type", code="type_invalid_pattern")
@@ -594,6 +598,7 @@ async def list_users(request: Request[Any, Any, Any], store_id: FromPath[str], b
             model_id=req.authorization_model_id,
             contextual_tuples=contextual_tuples(req.contextual_tuples),
             context=req.context,
+            consistency=consistency,
         )
     )
     return Response(
