@@ -4,6 +4,7 @@ immutable models and changelog rows."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 from typing import Any
 
@@ -77,6 +78,7 @@ def _shapes(store_id: str) -> list[Any]:
         pytest.param(q.READ_CHANGES_AFTER, (store_id, 3, 0, 50), id="read_changes"),
         pytest.param(q.READ_CHANGES_AFTER_TYPE, (store_id, 3, 0, 50, "folder"), id="read_changes_type"),
         pytest.param(q.CHANGES_SINCE, (store_id, 1, 99), id="changes_since"),
+        pytest.param(q.FIRST_REVISION_SINCE, (store_id, dt.datetime(2020, 1, 1, tzinfo=dt.UTC)), id="changes_start_time"),
     ]
 
 
@@ -87,7 +89,7 @@ def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-@pytest.mark.parametrize("shape", range(11), ids=[p.id for p in _shapes("")])
+@pytest.mark.parametrize("shape", range(12), ids=[p.id for p in _shapes("")])
 async def test_query_shapes_use_indexes(populated: tuple[str, str], shape: int) -> None:
     url, store_id = populated
     param = _shapes(store_id)[shape]
@@ -102,7 +104,7 @@ async def test_query_shapes_use_indexes(populated: tuple[str, str], shape: int) 
     scans = [
         (n["Node Type"], n.get("Index Name", ""), n["Relation Name"])
         for n in nodes
-        if n.get("Relation Name") in ("tuples", "changelog")
+        if n.get("Relation Name") in ("tuples", "changelog", "revision_log")
     ]
     print(param.id, scans)
     assert scans, "the plan reads a table"

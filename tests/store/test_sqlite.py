@@ -26,6 +26,7 @@ SHAPES = [
     pytest.param(q.READ_CHANGES_AFTER_TYPE, ("s", "doc", 3, 0, 50), id="read_changes_type"),
     pytest.param(q.CHANGES_SINCE, ("s", 1, 9), id="changes_since"),
     pytest.param(q.HEAD_REVISION, ("s",), id="head_revision"),
+    pytest.param(q.FIRST_REVISION_SINCE, ("s", 0), id="changes_start_time"),
 ]
 
 
@@ -72,7 +73,7 @@ def test_query_shapes_use_indexes(database: Path, sql: str, params: tuple[object
         plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
     finally:
         conn.close()
-    table_steps = [p for p in plan if any(f" {t}" in p for t in ("tuples", "changelog", "store_revisions"))]
+    table_steps = [p for p in plan if any(f" {t}" in p for t in ("tuples", "changelog", "store_revisions", "revision_log"))]
     assert table_steps, plan
     for step in table_steps:
         assert step.startswith("SEARCH") and ("USING" in step), plan

@@ -92,6 +92,9 @@ class _StoreData:
 class MemoryDatastore:
     """In-memory :class:`~permsvc.store.protocol.Datastore`."""
 
+    inline_reads = True
+    """Tuple reads never wait, so the engine evaluates branches inline rather than as tasks."""
+
     def __init__(self) -> None:
         self._stores: dict[str, _StoreData] = {}
 

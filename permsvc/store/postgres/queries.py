@@ -31,12 +31,15 @@ DELETE_STORE = "UPDATE stores SET deleted_at = $2, updated_at = $2 WHERE id = $1
 
 # Taken first in every tuple write: the row lock serialises writers of one store until commit.
 LOCK_REVISION = (
-    "SELECT r.revision FROM store_revisions r JOIN stores s ON s.id = r.store_id "
+    "SELECT r.revision, r.last_seq FROM store_revisions r JOIN stores s ON s.id = r.store_id "
     "WHERE r.store_id = $1 AND s.deleted_at IS NULL FOR UPDATE OF r"
 )
 LIVE_STORE = "SELECT 1 FROM stores WHERE id = $1 AND deleted_at IS NULL"
 HEAD_REVISION = "SELECT revision FROM store_revisions WHERE store_id = $1"
-SET_REVISION = "UPDATE store_revisions SET revision = $2 WHERE store_id = $1"
+COMMIT_REVISION = (
+    "WITH r AS (UPDATE store_revisions SET revision = $2, last_seq = $3 WHERE store_id = $1) "
+    "INSERT INTO revision_log (store_id, revision, committed_at) VALUES ($1, $2, $4)"
+)
 NOTIFY = "SELECT pg_notify('permsvc_changes', $1)"
 
 INSERT_MODEL = (
@@ -93,11 +96,11 @@ DELETE_TUPLES = (
 )
 INSERT_TUPLES = (
     "INSERT INTO tuples (store_id, object_type, object_id, relation, user_type, user_id, user_relation, "
-    "condition_name, condition_context, revision, inserted_at) "
+    "condition_name, condition_context, revision, inserted_at, seq) "
     "SELECT $1, k.object_type, k.object_id, k.relation, k.user_type, k.user_id, k.user_relation, k.condition_name, "
-    "k.condition_context::jsonb, $10, $11 "
+    "k.condition_context::jsonb, $10, $11, $12 + k.ord "
     f"FROM unnest({_KEY_ARRAYS}, $8::text[], $9::text[]) WITH ORDINALITY AS k(object_type, object_id, relation, "
-    "user_type, user_id, user_relation, condition_name, condition_context, ord) ORDER BY k.ord"
+    "user_type, user_id, user_relation, condition_name, condition_context, ord)"
 )
 INSERT_CHANGES = (
     "INSERT INTO changelog (store_id, revision, seq, operation, object_type, object_id, relation, user_type, "
@@ -141,13 +144,8 @@ READ_CHANGES_AFTER_TYPE = (
     f"SELECT {_CHANGE_COLUMNS} FROM changelog WHERE store_id = $1 AND object_type = $5 AND (revision, seq) > ($2, $3) "
     "ORDER BY revision, seq LIMIT $4"
 )
-READ_CHANGES_SINCE_TIME = (
-    f"SELECT {_CHANGE_COLUMNS} FROM changelog WHERE store_id = $1 AND committed_at >= $2 "
-    "ORDER BY revision, seq LIMIT $3"
-)
-READ_CHANGES_SINCE_TIME_TYPE = (
-    f"SELECT {_CHANGE_COLUMNS} FROM changelog WHERE store_id = $1 AND object_type = $4 AND committed_at >= $2 "
-    "ORDER BY revision, seq LIMIT $3"
+FIRST_REVISION_SINCE = (
+    "SELECT revision FROM revision_log WHERE store_id = $1 AND committed_at >= $2 ORDER BY committed_at, revision LIMIT 1"
 )
 # Everything after revision $2 up to and including the revision of the $3-th change after it, so a
 # revision is never split across calls.
@@ -167,11 +165,14 @@ BULK_STAGING_COLUMNS = (
     "ord", "object_type", "object_id", "relation", "user_type", "user_id", "user_relation", "condition_name",
     "condition_context",
 )
+# Rows go in primary-key order (so the key index is written sequentially) but are numbered in input
+# order ($4 + ord); the first of several equal keys in the input wins.
 BULK_INSERT = (
     "WITH ins AS (INSERT INTO tuples (store_id, object_type, object_id, relation, user_type, user_id, user_relation, "
-    "condition_name, condition_context, revision, inserted_at) "
+    "condition_name, condition_context, revision, inserted_at, seq) "
     "SELECT $1, object_type, object_id, relation, user_type, user_id, user_relation, condition_name, "
-    "condition_context, $2, $3 FROM bulk_staging ORDER BY ord ON CONFLICT DO NOTHING "
+    "condition_context, $2, $3, $4 + ord FROM bulk_staging "
+    "ORDER BY object_type, object_id, relation, user_type, user_id, user_relation, ord ON CONFLICT DO NOTHING "
     "RETURNING seq, object_type, object_id, relation, user_type, user_id, user_relation, condition_name, "
     "condition_context) "
     "INSERT INTO changelog (store_id, revision, seq, operation, object_type, object_id, relation, user_type, "

@@ -164,15 +164,18 @@ class PostgresDatastore:
             raise StoreNotFoundError(store_id)
 
     @staticmethod
-    async def _lock_revision(conn: asyncpg.Connection, store_id: str) -> Revision:
-        revision = await conn.fetchval(q.LOCK_REVISION, store_id)
-        if revision is None:
+    async def _lock_revision(conn: asyncpg.Connection, store_id: str) -> tuple[Revision, int]:
+        """Lock the store's revision row until commit; returns ``(revision, last_seq)``."""
+        row = await conn.fetchrow(q.LOCK_REVISION, store_id)
+        if row is None:
             raise StoreNotFoundError(store_id)
-        return int(revision)
+        return int(row[0]), int(row[1])
 
     @staticmethod
-    async def _commit_revision(conn: asyncpg.Connection, store_id: str, revision: Revision) -> None:
-        await conn.execute(q.SET_REVISION, store_id, revision)
+    async def _commit_revision(
+        conn: asyncpg.Connection, store_id: str, revision: Revision, last_seq: int, now: dt.datetime
+    ) -> None:
+        await conn.execute(q.COMMIT_REVISION, store_id, revision, last_seq, now)
         await conn.execute(q.NOTIFY, f"{store_id}:{revision}")
 
     # -- stores ---------------------------------------------------------------------------------
@@ -265,7 +268,7 @@ class PostgresDatastore:
         delete_cols = [to_columns(k) for k in deletes]
         write_cols = [to_columns(k) for k in writes]
         async with self._pool.acquire() as conn, conn.transaction():
-            revision = await self._lock_revision(conn, store_id)
+            revision, last_seq = await self._lock_revision(conn, store_id)
             to_delete: list[tuple[TupleColumns, TupleKey]] = []
             deleted: set[tuple[str, str, str]] = set()
             if deletes:
@@ -305,6 +308,7 @@ class PostgresDatastore:
                     [encode_context(k.condition) for _, k in to_write],
                     revision,
                     now,
+                    last_seq,
                 )
             changes = [(c, k, "delete") for c, k in to_delete] + [(c, k, "write") for c, k in to_write]
             await conn.execute(
@@ -317,7 +321,7 @@ class PostgresDatastore:
                 revision,
                 now,
             )
-            await self._commit_revision(conn, store_id, revision)
+            await self._commit_revision(conn, store_id, revision, last_seq + len(to_write), now)
         return WriteResult(revision=revision, changed=len(changes))
 
     # -- tuples: bulk ---------------------------------------------------------------------------
@@ -336,9 +340,9 @@ class PostgresDatastore:
                 await conn.copy_records_to_table("bulk_staging", records=chunk, columns=q.BULK_STAGING_COLUMNS)
                 staged += len(chunk)
             # Staged before taking the lock, so a slow producer does not hold up other writers.
-            revision = await self._lock_revision(conn, store_id)
+            revision, last_seq = await self._lock_revision(conn, store_id)
             now = _now()
-            status = await conn.execute(q.BULK_INSERT, store_id, revision + 1, now)
+            status = await conn.execute(q.BULK_INSERT, store_id, revision + 1, now, last_seq)
             inserted = int(status.rsplit(" ", 1)[-1])
             if inserted < staged:
                 if on_duplicate == "error":
@@ -350,18 +354,19 @@ class PostgresDatastore:
                     raise condition_conflict(_key(row))
             if inserted == 0:
                 return WriteResult(revision=revision, changed=0)
-            await self._commit_revision(conn, store_id, revision + 1)
+            await self._commit_revision(conn, store_id, revision + 1, last_seq + staged, now)
         return WriteResult(revision=revision + 1, changed=inserted)
 
     async def bulk_delete(self, store_id: str, filter: ReadFilter) -> WriteResult:
         sql, params = _filter_sql(q.BULK_DELETE_HEAD, filter, first=4)
         async with self._pool.acquire() as conn, conn.transaction():
-            revision = await self._lock_revision(conn, store_id)
-            status = await conn.execute(sql + q.BULK_DELETE_TAIL, store_id, revision + 1, _now(), *params)
+            revision, last_seq = await self._lock_revision(conn, store_id)
+            now = _now()
+            status = await conn.execute(sql + q.BULK_DELETE_TAIL, store_id, revision + 1, now, *params)
             deleted = int(status.rsplit(" ", 1)[-1])
             if deleted == 0:
                 return WriteResult(revision=revision, changed=0)
-            await self._commit_revision(conn, store_id, revision + 1)
+            await self._commit_revision(conn, store_id, revision + 1, last_seq, now)
         return WriteResult(revision=revision + 1, changed=deleted)
 
     # -- tuples: read ---------------------------------------------------------------------------
@@ -445,19 +450,19 @@ class PostgresDatastore:
     ) -> Page[TupleChange]:
         position = decode_changes_token(continuation_token, object_type) if continuation_token else None
         await self._require_store(self._pool, store_id)
-        if position is not None or start_time is None:
-            revision, seq = position or (0, 0)
-            if object_type:
-                rows = await self._pool.fetch(q.READ_CHANGES_AFTER_TYPE, store_id, revision, seq, page_size, object_type)
-            else:
-                rows = await self._pool.fetch(q.READ_CHANGES_AFTER, store_id, revision, seq, page_size)
-        else:
+        if position is None and start_time is not None:
             if start_time.tzinfo is None:
                 start_time = start_time.replace(tzinfo=dt.UTC)
-            if object_type:
-                rows = await self._pool.fetch(q.READ_CHANGES_SINCE_TIME_TYPE, store_id, start_time, page_size, object_type)
-            else:
-                rows = await self._pool.fetch(q.READ_CHANGES_SINCE_TIME, store_id, start_time, page_size)
+            first = await self._pool.fetchval(q.FIRST_REVISION_SINCE, store_id, start_time)
+            # Changes are numbered from 1 within a revision, so (first, 0) precedes all of them.
+            position = (first, 0) if first is not None else None
+            if position is None:
+                return Page([], continuation_token)
+        revision, seq = position or (0, 0)
+        if object_type:
+            rows = await self._pool.fetch(q.READ_CHANGES_AFTER_TYPE, store_id, revision, seq, page_size, object_type)
+        else:
+            rows = await self._pool.fetch(q.READ_CHANGES_AFTER, store_id, revision, seq, page_size)
         if not rows:
             return Page([], continuation_token)
         last = rows[-1]

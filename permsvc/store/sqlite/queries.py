@@ -29,6 +29,7 @@ LIVE_STORE_REVISION = (
 )
 HEAD_REVISION = "SELECT revision FROM store_revisions WHERE store_id = ?"
 SET_REVISION = "UPDATE store_revisions SET revision = ? WHERE store_id = ?"
+LOG_REVISION = "INSERT INTO revision_log (store_id, revision, committed_at) VALUES (?, ?, ?)"
 
 INSERT_MODEL = (
     "INSERT INTO authorization_models (store_id, id, schema_version, model, dsl, created_at) VALUES (?, ?, ?, ?, ?, ?)"
@@ -92,13 +93,8 @@ READ_CHANGES_AFTER_TYPE = (
     f"SELECT {CHANGE_COLUMNS} FROM changelog WHERE store_id = ? AND object_type = ? AND (revision, seq) > (?, ?) "
     "ORDER BY revision, seq LIMIT ?"
 )
-READ_CHANGES_SINCE_TIME = (
-    f"SELECT {CHANGE_COLUMNS} FROM changelog WHERE store_id = ? AND committed_at >= ? "
-    "ORDER BY revision, seq LIMIT ?"
-)
-READ_CHANGES_SINCE_TIME_TYPE = (
-    f"SELECT {CHANGE_COLUMNS} FROM changelog WHERE store_id = ? AND object_type = ? AND committed_at >= ? "
-    "ORDER BY revision, seq LIMIT ?"
+FIRST_REVISION_SINCE = (
+    "SELECT revision FROM revision_log WHERE store_id = ? AND committed_at >= ? ORDER BY committed_at, revision LIMIT 1"
 )
 CHANGES_SINCE_LAST_REVISION = (
     "SELECT revision FROM changelog WHERE store_id = ? AND revision > ? ORDER BY revision, seq LIMIT 1 OFFSET ?"

@@ -396,6 +396,7 @@ class SqliteDatastore:
                 q.INSERT_CHANGE, [(store_id, revision, i, *c, now) for i, c in enumerate(changes, start=1)]
             )
             conn.execute(q.SET_REVISION, (revision, store_id))
+            conn.execute(q.LOG_REVISION, (store_id, revision, now))
             return WriteResult(revision=revision, changed=len(changes))
 
         return await self._transaction(run)
@@ -434,6 +435,7 @@ class SqliteDatastore:
                 return WriteResult(revision=revision, changed=0)
             conn.execute(q.BULK_LOG, (before, before))
             conn.execute(q.SET_REVISION, (revision + 1, store_id))
+            conn.execute(q.LOG_REVISION, (store_id, revision + 1, now))
             return WriteResult(revision=revision + 1, changed=inserted)
 
         def rollback(conn: sqlite3.Connection) -> None:
@@ -492,6 +494,7 @@ class SqliteDatastore:
                 [(store_id, revision, i, "delete", *r[1:], now) for i, r in enumerate(rows, start=1)],
             )
             conn.execute(q.SET_REVISION, (revision, store_id))
+            conn.execute(q.LOG_REVISION, (store_id, revision, now))
             return WriteResult(revision=revision, changed=len(rows))
 
         return await self._transaction(run)
@@ -595,19 +598,17 @@ class SqliteDatastore:
 
         def run(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
             self._require_store(conn, store_id)
-            if position is not None or start_time is None:
-                revision, seq = position or (0, 0)
-                if object_type:
-                    return conn.execute(
-                        q.READ_CHANGES_AFTER_TYPE, (store_id, object_type, revision, seq, page_size)
-                    ).fetchall()
-                return conn.execute(q.READ_CHANGES_AFTER, (store_id, revision, seq, page_size)).fetchall()
-            since = to_micros(start_time)
+            start = position
+            if start is None and start_time is not None:
+                first = conn.execute(q.FIRST_REVISION_SINCE, (store_id, to_micros(start_time))).fetchone()
+                if first is None:
+                    return []
+                # Changes are numbered from 1 within a revision, so (first, 0) precedes all of them.
+                start = (first[0], 0)
+            revision, seq = start or (0, 0)
             if object_type:
-                return conn.execute(
-                    q.READ_CHANGES_SINCE_TIME_TYPE, (store_id, object_type, since, page_size)
-                ).fetchall()
-            return conn.execute(q.READ_CHANGES_SINCE_TIME, (store_id, since, page_size)).fetchall()
+                return conn.execute(q.READ_CHANGES_AFTER_TYPE, (store_id, object_type, revision, seq, page_size)).fetchall()
+            return conn.execute(q.READ_CHANGES_AFTER, (store_id, revision, seq, page_size)).fetchall()
 
         rows = await self._on_reader(run)
         if not rows:

@@ -10,10 +10,23 @@ CREATE TABLE stores (
 
 -- The per-store revision counter. Writers lock this row (SELECT ... FOR UPDATE) for the whole
 -- write transaction, so writes to one store are serialised and commit order is revision order.
+-- `last_seq` numbers the store's tuple rows (the Read API order) under the same lock.
 CREATE TABLE store_revisions (
     store_id  text   PRIMARY KEY REFERENCES stores (id),
-    revision  bigint NOT NULL DEFAULT 0 CHECK (revision >= 0)
+    revision  bigint NOT NULL DEFAULT 0 CHECK (revision >= 0),
+    last_seq  bigint NOT NULL DEFAULT 0
 );
+
+-- One row per committed revision: when it committed (ReadChanges' start_time finds its first
+-- revision here instead of through an index on every changelog row).
+CREATE TABLE revision_log (
+    store_id      text        NOT NULL,
+    revision      bigint      NOT NULL,
+    committed_at  timestamptz NOT NULL,
+    PRIMARY KEY (store_id, revision)
+);
+
+CREATE INDEX revision_log_time ON revision_log (store_id, committed_at);
 
 -- Immutable: rows are only ever inserted (the trigger below refuses updates).
 CREATE TABLE authorization_models (
@@ -47,7 +60,8 @@ CREATE TABLE assertions (
 -- One row per stored tuple. The user is split into type / id / relation ('' when not a userset)
 -- so both the forward index (object#relation -> users) and the reverse index
 -- (user -> objects of a type) are plain b-tree prefixes. `seq` orders the Read API (oldest write
--- first); `revision` is the store revision that wrote the row.
+-- first, numbered per store from store_revisions.last_seq); `revision` is the store revision that
+-- wrote the row.
 CREATE TABLE tuples (
     store_id           text        NOT NULL,
     object_type        text        NOT NULL,
@@ -58,7 +72,7 @@ CREATE TABLE tuples (
     user_relation      text        NOT NULL DEFAULT '',
     condition_name     text,
     condition_context  jsonb,
-    seq                bigserial   NOT NULL,
+    seq                bigint      NOT NULL,
     revision           bigint      NOT NULL,
     inserted_at        timestamptz NOT NULL,
     CONSTRAINT tuples_pkey PRIMARY KEY (store_id, object_type, object_id, relation, user_type, user_id, user_relation)
@@ -86,7 +100,6 @@ CREATE TABLE changelog (
 );
 
 CREATE INDEX changelog_type ON changelog (store_id, object_type, revision, seq);
-CREATE INDEX changelog_time ON changelog (store_id, committed_at);
 
 CREATE TRIGGER changelog_append_only BEFORE UPDATE ON changelog
     FOR EACH ROW EXECUTE FUNCTION permsvc_refuse_update();

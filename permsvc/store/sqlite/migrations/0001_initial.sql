@@ -16,6 +16,17 @@ CREATE TABLE store_revisions (
     revision  INTEGER NOT NULL DEFAULT 0 CHECK (revision >= 0)
 );
 
+-- One row per committed revision: when it committed (ReadChanges' start_time finds its first
+-- revision here instead of through an index on every changelog row).
+CREATE TABLE revision_log (
+    store_id      TEXT    NOT NULL,
+    revision      INTEGER NOT NULL,
+    committed_at  INTEGER NOT NULL,
+    PRIMARY KEY (store_id, revision)
+) WITHOUT ROWID;
+
+CREATE INDEX revision_log_time ON revision_log (store_id, committed_at);
+
 CREATE TABLE authorization_models (
     store_id        TEXT    NOT NULL REFERENCES stores (id),
     id              TEXT    NOT NULL,
@@ -77,7 +88,6 @@ CREATE TABLE changelog (
 ) WITHOUT ROWID;
 
 CREATE INDEX changelog_type ON changelog (store_id, object_type, revision, seq);
-CREATE INDEX changelog_time ON changelog (store_id, committed_at);
 
 CREATE TRIGGER changelog_append_only BEFORE UPDATE ON changelog
 BEGIN
