@@ -266,3 +266,29 @@ async def test_list_users_errors(client: AsyncTestClient[Any], seeded: str, body
     response = await client.post(f"/stores/{seeded}/list-users", json=body)
     assert response.status_code == 400, response.text
     assert response.json()["code"] == "validation_error"
+
+
+async def test_check_with_own_write_token_reads_the_write(client: AsyncTestClient[Any], store_id: str, model_id: str) -> None:
+    written = await client.post(
+        f"/stores/{store_id}/write",
+        json={"writes": {"tuple_keys": [{"user": "user:zoe", "relation": "owner", "object": "document:7"}]}},
+    )
+    token = written.headers["x-permsvc-consistency-token"]
+    for consistency in ("MINIMIZE_LATENCY", "HIGHER_CONSISTENCY"):
+        response = await client.post(
+            f"/stores/{store_id}/check",
+            json=_check("user:zoe", "viewer", "document:7", consistency=consistency, consistency_token=token),
+        )
+        assert response.status_code == 200 and response.json()["allowed"] is True
+        assert int(response.headers["x-permsvc-revision"]) >= 1
+
+
+async def test_token_from_the_future_is_rejected(client: AsyncTestClient[Any], store_id: str, model_id: str) -> None:
+    from permsvc.core.revision import encode_token
+
+    response = await client.post(
+        f"/stores/{store_id}/check",
+        json=_check("user:zoe", "viewer", "document:7", consistency_token=encode_token(store_id, 99)),
+    )
+    assert response.status_code == 400 and response.json()["code"] == "validation_error"
+    assert "revision 99" in response.json()["message"]
