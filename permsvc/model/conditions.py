@@ -170,7 +170,6 @@ def missing_parameters_error(
 class _ParamType(msgspec.Struct, frozen=True):
     """A decoded parameter type: its CEL type and how to convert a JSON context value to it."""
 
-    display: str
     cel_type: CelType
     convert: Callable[[Any], Any]
 
@@ -207,14 +206,10 @@ def _decode_param_type(param: ConditionParam) -> _ParamType:
         )
     if name == "TYPE_NAME_MAP":
         inner = _decode_param_type(param.generic_types[0])
-        return _ParamType(
-            f"map<{inner.display}>", map_of(STRING, inner.cel_type), _map_converter(inner.convert)
-        )
+        return _ParamType(map_of(STRING, inner.cel_type), _map_converter(inner.convert))
     if name == "TYPE_NAME_LIST":
         inner = _decode_param_type(param.generic_types[0])
-        return _ParamType(
-            f"list<{inner.display}>", list_of(inner.cel_type), _list_converter(inner.convert)
-        )
+        return _ParamType(list_of(inner.cel_type), _list_converter(inner.convert))
     return _SCALAR_TYPES[name]
 
 
@@ -475,15 +470,15 @@ def _list_converter(inner: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 _SCALAR_TYPES: dict[str, _ParamType] = {
-    "TYPE_NAME_ANY": _ParamType("any", ANY, _convert_any),
-    "TYPE_NAME_BOOL": _ParamType("bool", BOOL, _convert_bool),
-    "TYPE_NAME_STRING": _ParamType("string", STRING, _convert_string),
-    "TYPE_NAME_INT": _ParamType("int", INT, _convert_int),
-    "TYPE_NAME_UINT": _ParamType("uint", UINT, _convert_uint),
-    "TYPE_NAME_DOUBLE": _ParamType("double", DOUBLE, _convert_double),
-    "TYPE_NAME_DURATION": _ParamType("duration", DURATION, _convert_duration),
-    "TYPE_NAME_TIMESTAMP": _ParamType("timestamp", TIMESTAMP, _convert_timestamp),
-    "TYPE_NAME_IPADDRESS": _ParamType("ipaddress", IPADDRESS, _convert_ipaddress),
+    "TYPE_NAME_ANY": _ParamType(ANY, _convert_any),
+    "TYPE_NAME_BOOL": _ParamType(BOOL, _convert_bool),
+    "TYPE_NAME_STRING": _ParamType(STRING, _convert_string),
+    "TYPE_NAME_INT": _ParamType(INT, _convert_int),
+    "TYPE_NAME_UINT": _ParamType(UINT, _convert_uint),
+    "TYPE_NAME_DOUBLE": _ParamType(DOUBLE, _convert_double),
+    "TYPE_NAME_DURATION": _ParamType(DURATION, _convert_duration),
+    "TYPE_NAME_TIMESTAMP": _ParamType(TIMESTAMP, _convert_timestamp),
+    "TYPE_NAME_IPADDRESS": _ParamType(IPADDRESS, _convert_ipaddress),
 }
 
 
