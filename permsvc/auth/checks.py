@@ -40,7 +40,7 @@ from permsvc.auth.config import (
     OidcSettings,
 )
 from permsvc.auth.errors import InvalidTokenError
-from permsvc.auth.findings import Finding, Severity, TokenErrorReason
+from permsvc.auth.findings import Finding, Severity, TokenErrorReason, clip
 
 __all__ = (
     "DecodedToken",
@@ -200,7 +200,7 @@ def _encrypted_finding(header: Mapping[str, Any], policy: TokenPolicy) -> Findin
     if alg == "dir":
         iss = header.get("iss")
         userinfo = (
-            f"{iss.rstrip('/')}/userinfo"
+            f"{clip(iss.rstrip('/'))}/userinfo"
             if isinstance(iss, str)
             else "the identity provider's /userinfo"
         )
@@ -208,7 +208,7 @@ def _encrypted_finding(header: Mapping[str, Any], policy: TokenPolicy) -> Findin
             severity=Severity.ERROR,
             code=R.ENCRYPTED_JWE,
             what=(
-                f"the token is encrypted (a 5-segment JWE, alg 'dir', enc '{enc}'), not a signed "
+                f"the token is encrypted (a 5-segment JWE, alg 'dir', enc '{clip(enc)}'), not a signed "
                 "JWT access token: this is what Auth0 issues when the login asked for no audience, "
                 f"and only {userinfo} accepts it"
             ),
@@ -222,7 +222,7 @@ def _encrypted_finding(header: Mapping[str, Any], policy: TokenPolicy) -> Findin
         severity=Severity.ERROR,
         code=R.ENCRYPTED_JWE,
         what=(
-            f"the token is encrypted (a 5-segment JWE, alg '{alg}', enc '{enc}'): the API is "
+            f"the token is encrypted (a 5-segment JWE, alg '{clip(alg)}', enc '{clip(enc)}'): the API is "
             "configured to encrypt its access tokens, and permsvc verifies signed tokens only"
         ),
         fix="turn off access-token encryption for this API in the identity provider",
@@ -245,13 +245,13 @@ def check_header(token: DecodedToken, policy: TokenPolicy) -> list[Finding]:
     elif alg.lower() == "none":
         error(
             R.ALG_NONE,
-            f"the token is unsigned (alg '{alg}')",
+            f"the token is unsigned (alg '{clip(alg)}')",
             "access tokens must be signed by the issuer; this one was built by hand or by a test tool",
         )
     elif alg.upper().startswith("HS"):
         error(
             R.ALG_HMAC,
-            f"the token is signed with {alg}, a shared-secret (HMAC) algorithm",
+            f"the token is signed with {clip(alg)}, a shared-secret (HMAC) algorithm",
             "permsvc verifies signatures with the issuer's public keys only; sign this API's "
             "tokens with RS256 (Auth0: Applications > APIs > your API > Signing Algorithm)",
         )
@@ -263,7 +263,7 @@ def check_header(token: DecodedToken, policy: TokenPolicy) -> list[Finding]:
         )
         error(
             R.ALG_NOT_ALLOWED,
-            f"the token is signed with {alg}, which is not allowed (allowed: "
+            f"the token is signed with {clip(alg)}, which is not allowed (allowed: "
             f"{', '.join(policy.algorithms)})",
             fix,
         )
@@ -278,7 +278,7 @@ def check_header(token: DecodedToken, policy: TokenPolicy) -> list[Finding]:
     if "crit" in header:
         error(
             R.CRIT_UNSUPPORTED,
-            f"the header marks extension(s) {header['crit']!r} as critical, and permsvc supports none",
+            f"the header marks extension(s) {clip(header['crit'])} as critical, and permsvc supports none",
             "issue the token without a 'crit' header",
         )
     typ = header.get("typ")
@@ -286,13 +286,13 @@ def check_header(token: DecodedToken, policy: TokenPolicy) -> list[Finding]:
     if typ is not None and norm not in _ACCEPTED_TYP:
         error(
             R.TYP_INVALID,
-            f"the header typ {typ!r} does not mark an access token",
+            f"the header typ '{clip(typ)}' does not mark an access token",
             "send an OAuth access token (typ 'at+jwt' or 'JWT'), not another kind of JWT",
         )
     elif policy.strict and norm != "at+jwt":
         error(
             R.TYP_NOT_AT_JWT,
-            f"strict RFC 9068 mode requires typ 'at+jwt'; the token has {typ!r}",
+            f"strict RFC 9068 mode requires typ 'at+jwt'; the token has {clip(typ)!r}",
             "issue RFC 9068 access tokens (Auth0: set the API's token profile to RFC 9068), "
             "or turn off PERMSVC_OIDC_STRICT",
         )
@@ -337,6 +337,11 @@ def _is_number(value: object) -> bool:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
     return math.isfinite(value)
+
+
+def _joined(values: tuple[str, ...], most: int = 5) -> str:
+    shown = ", ".join(clip(v) for v in values[:most])
+    return shown + (f" (+{len(values) - most} more)" if len(values) > most else "")
 
 
 def _audiences(value: object) -> tuple[str, ...] | None:
@@ -400,7 +405,7 @@ def check_claims(token: DecodedToken, policy: TokenPolicy, now: float) -> list[F
             "send a token issued by your identity provider",
         )
     elif policy.issuer is None:
-        info("issuer", f"issued by {iss} (not checked: no issuer configured)")
+        info("issuer", f"issued by {clip(iss)} (not checked: no issuer configured)")
     elif iss != policy.issuer:
         if iss.rstrip("/") == policy.issuer.rstrip("/"):
             if policy.issuer.endswith("/"):
@@ -415,14 +420,14 @@ def check_claims(token: DecodedToken, policy: TokenPolicy, now: float) -> list[F
                 )
             error(
                 R.ISSUER_TRAILING_SLASH,
-                f"the token's issuer '{iss}' and the configured issuer '{policy.issuer}' differ "
+                f"the token's issuer '{clip(iss)}' and the configured issuer '{policy.issuer}' differ "
                 "only in the trailing slash",
                 fix,
             )
         else:
             error(
                 R.ISSUER_MISMATCH,
-                f"the token was issued by '{iss}', expected '{policy.issuer}'",
+                f"the token was issued by '{clip(iss)}', expected '{policy.issuer}'",
                 "get the token from the configured issuer (another tenant, custom domain or "
                 "environment issued this one), or change PERMSVC_OIDC_ISSUER",
             )
@@ -440,9 +445,9 @@ def check_claims(token: DecodedToken, policy: TokenPolicy, now: float) -> list[F
     elif marker:
         pass
     elif not policy.audiences:
-        info("audience", f"audience {', '.join(auds)} (not checked: no audience configured)")
+        info("audience", f"audience {_joined(auds)} (not checked: no audience configured)")
     elif not set(auds) & set(policy.audiences):
-        found, expected = ", ".join(auds), ", ".join(policy.audiences)
+        found, expected = _joined(auds), ", ".join(policy.audiences)
         if all(a.endswith("/userinfo") for a in auds):
             what = f"the token is only for the identity provider's /userinfo ({found}), expected {expected}"
         else:
@@ -537,8 +542,8 @@ def check_claims(token: DecodedToken, policy: TokenPolicy, now: float) -> list[F
         client = client_id_of(payload)
         info(
             "subject",
-            f"subject {policy.subject_type}:{subject} ({kind.value} token"
-            + (f", client {client}" if client else "")
+            f"subject {policy.subject_type}:{clip(subject)} ({kind.value} token"
+            + (f", client {clip(client)}" if client else "")
             + ")",
         )
         scopes = scopes_of(payload)

@@ -12,7 +12,7 @@ from enum import StrEnum
 
 import msgspec
 
-__all__ = ("Finding", "Severity", "TokenErrorReason")
+__all__ = ("Finding", "Severity", "TokenErrorReason", "clip")
 
 
 class Severity(StrEnum):
@@ -81,3 +81,10 @@ class Finding(msgspec.Struct, frozen=True, kw_only=True):
     def text(self) -> str:
         """``what`` and ``fix`` as one sentence pair (the RFC 6750 ``error_description``)."""
         return f"{self.what}. {self.fix[:1].upper()}{self.fix[1:]}" if self.fix else self.what
+
+
+def clip(value: object, limit: int = 80) -> str:
+    """A token-supplied value as it may appear in a message: shortened, so a hostile token cannot
+    inflate the ``WWW-Authenticate`` header (or a log line) to the size of the token."""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

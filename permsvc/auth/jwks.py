@@ -40,7 +40,7 @@ from permsvc.auth.config import (
     OidcSettings,
 )
 from permsvc.auth.errors import InvalidTokenError, KeySetUnavailableError
-from permsvc.auth.findings import TokenErrorReason
+from permsvc.auth.findings import TokenErrorReason, clip
 
 __all__ = (
     "DEFAULT_MAX_JWKS_BYTES",
@@ -170,7 +170,7 @@ class KeySet:
             shown = ", ".join(str(k) for k in self.kids[:_SHOWN_KIDS])
             raise InvalidTokenError(
                 TokenErrorReason.KID_UNKNOWN,
-                f"the token's signing key (kid '{kid}') is not among the issuer's keys "
+                f"the token's signing key (kid '{clip(kid)}') is not among the issuer's keys "
                 f"({self.source}: {shown})",
                 "the token was signed by another tenant or environment, or with a key the issuer "
                 "no longer publishes; get a fresh token from the configured issuer",

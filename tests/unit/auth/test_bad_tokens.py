@@ -287,11 +287,13 @@ CASES: list[tuple[str, Build, R, str, dict[str, Any]]] = [
     ),
     (
         "exp_overflows_to_infinity",
-        lambda k, m: m(claims(exp=None)).split(".")[0]
-        + "."
-        + b64(json.dumps(claims(exp=None))[:-1] + ', "exp": 1e999}')
-        + "."
-        + b64(b"x" * 256),
+        lambda k, m: (
+            m(claims(exp=None)).split(".")[0]
+            + "."
+            + b64(json.dumps(claims(exp=None))[:-1] + ', "exp": 1e999}')
+            + "."
+            + b64(b"x" * 256)
+        ),
         R.CLAIM_INVALID,
         "'exp' is not a number",
         {},
@@ -449,3 +451,28 @@ def test_settings_refuse_none_and_hmac() -> None:
     for algs in (("none",), ("HS256",), ("RS256", "HS256"), ("XX1",), ()):
         with pytest.raises(OidcConfigError):
             OidcSettings(issuer=ISSUER, audiences=(AUDIENCE,), algorithms=algs)
+
+
+@pytest.mark.parametrize(
+    "payload_or_header",
+    [
+        pytest.param({"iss": "https://x/" + "i" * 8000}, id="long_issuer"),
+        pytest.param({"aud": ["a" * 3000] * 3}, id="long_audiences"),
+        pytest.param({"kid": "k" * 8000}, id="long_kid"),
+        pytest.param({"typ": "t" * 8000}, id="long_typ"),
+        pytest.param({"alg": "X" * 8000}, id="long_alg"),
+    ],
+)
+async def test_token_values_are_clipped_in_descriptions(
+    keys: Keys, make_token: TokenFactory, payload_or_header: dict[str, Any]
+) -> None:
+    name = next(iter(payload_or_header))
+    if name in ("kid", "typ", "alg"):
+        token = compact({"alg": "RS256", "kid": "k1", **payload_or_header}, claims(), b"x" * 256)
+    else:
+        token = make_token(claims(**payload_or_header))
+    authenticator = JwtAuthenticator(settings(), StaticKeyProvider(keys.jwks()))
+    with pytest.raises(InvalidTokenError) as caught:
+        await authenticator.authenticate(token)
+    assert len(caught.value.description) < 600
+    assert "..." in caught.value.description
