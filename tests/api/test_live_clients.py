@@ -194,7 +194,7 @@ async def test_python_sdk_full_flow(server: LiveServer) -> None:
         await fga.delete_store()
 
 
-async def test_python_sdk_with_preshared_key(tmp_path: Path) -> None:
+async def test_sdk_and_cli_with_preshared_key(tmp_path: Path) -> None:
     from openfga_sdk import ClientConfiguration, CreateStoreRequest, OpenFgaClient
     from openfga_sdk.credentials import CredentialConfiguration, Credentials
     from openfga_sdk.exceptions import UnauthorizedException
@@ -207,6 +207,11 @@ async def test_python_sdk_with_preshared_key(tmp_path: Path) -> None:
         async with OpenFgaClient(ClientConfiguration(api_url=live.url)) as anonymous:
             with pytest.raises(UnauthorizedException):
                 await anonymous.list_stores()
+        listed = _fga(live, "store", "list", "--api-token", "key-one", cwd=tmp_path)
+        assert listed.returncode == 0, listed.stderr
+        assert [s["name"] for s in json.loads(listed.stdout)["stores"]] == ["with-key"]
+        refused = _fga(live, "store", "list", "--api-token", "wrong", cwd=tmp_path)
+        assert refused.returncode != 0
 
 
 STORE_FILE = """\

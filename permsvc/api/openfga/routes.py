@@ -70,14 +70,25 @@ _TAG_TUPLES = ["Relationship Tuples"]
 _TAG_QUERIES = ["Relationship Queries"]
 _TAG_ASSERTIONS = ["Assertions"]
 
-_decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
+_DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
+    kind: msgspec.json.Decoder(kind)
+    for kind in (
+        s.CreateStoreRequest,
+        s.WriteRequest,
+        s.ReadRequest,
+        s.CheckRequest,
+        s.BatchCheckRequest,
+        s.ExpandRequest,
+        s.ListObjectsRequest,
+        s.ListUsersRequest,
+        s.WriteAssertionsRequest,
+    )
+}
+"""Built once at import (msgspec's advice): a decoder per request type."""
 
 
-def _decode(body: RawBody, kind: type[Any]) -> Any:
-    decoder = _decoders.get(kind)
-    if decoder is None:
-        decoder = _decoders[kind] = msgspec.json.Decoder(kind)
-    return decode_body(decoder, body, kind.__name__)
+def _decode(body: bytes, kind: type[Any]) -> Any:
+    return decode_body(_DECODERS[kind], body, kind.__name__)
 
 
 _model_json_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
