@@ -377,10 +377,23 @@ def _convert_string(value: Any) -> str:
 
 # Context values repeat across tuples and requests (persisted grant times, the caller's address),
 # and parsing dominates evaluation, so the parsed values of strings are cached (they are immutable).
+# Only short strings are cached, so a caller cannot pin large strings in memory.
 _PARSE_CACHE_SIZE = 4096
-_cached_duration = lru_cache(maxsize=_PARSE_CACHE_SIZE)(parse_go_duration)
-_cached_timestamp = lru_cache(maxsize=_PARSE_CACHE_SIZE)(parse_rfc3339_with_offset)
-_cached_ipaddress = lru_cache(maxsize=_PARSE_CACHE_SIZE)(IPAddress.parse)
+_PARSE_CACHE_MAX_LENGTH = 64
+
+
+def _short_string_cache(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    cached = lru_cache(maxsize=_PARSE_CACHE_SIZE)(parse)
+
+    def lookup(text: str) -> Any:
+        return cached(text) if len(text) <= _PARSE_CACHE_MAX_LENGTH else parse(text)
+
+    return lookup
+
+
+_cached_duration = _short_string_cache(parse_go_duration)
+_cached_timestamp = _short_string_cache(parse_rfc3339_with_offset)
+_cached_ipaddress = _short_string_cache(IPAddress.parse)
 
 
 def _convert_duration(value: Any) -> Duration:

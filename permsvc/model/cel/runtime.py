@@ -291,6 +291,7 @@ def _str_method(name: str, fn: Callable[[str, str], bool]) -> Callable[[Any, Any
 
 _REGEX_CACHE: dict[str, Any] = {}
 _REGEX_CACHE_LIMIT = 1024
+_REGEX_CACHE_MAX_PATTERN = 512  # longer patterns (from a request) are compiled, never cached
 
 
 def compile_regex(pattern: str) -> Any:
@@ -313,9 +314,10 @@ def compile_regex(pattern: str) -> Any:
                 exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
             )
             raise CelEvalError(f"invalid regular expression '{pattern}': {detail}") from None
-        if len(_REGEX_CACHE) >= _REGEX_CACHE_LIMIT:
-            _REGEX_CACHE.clear()
-        _REGEX_CACHE[pattern] = compiled
+        if len(pattern) <= _REGEX_CACHE_MAX_PATTERN:
+            if len(_REGEX_CACHE) >= _REGEX_CACHE_LIMIT:
+                _REGEX_CACHE.clear()
+            _REGEX_CACHE[pattern] = compiled
     return compiled
 
 

@@ -176,13 +176,19 @@ class IPAddress:
 _CIDR_RE = re.compile(r"^([^/]+)/([0-9]{1,3})$")
 
 
-@lru_cache(maxsize=1024)
 def parse_cidr(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     """Parse a CIDR like Go's ``netip.ParsePrefix`` (host bits may be set; no zones).
 
     Raises:
         CelEvalError: malformed CIDR string.
     """
+    if len(cidr) > 64:  # longer than any IPv6 CIDR; also keeps the cache small
+        raise CelEvalError(f"'{cidr}' is a malformed CIDR string")
+    return _parse_cidr(cidr)
+
+
+@lru_cache(maxsize=1024)
+def _parse_cidr(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     m = _CIDR_RE.match(cidr)
     if m is None or "%" in cidr or (len(m.group(2)) > 1 and m.group(2).startswith("0")):
         raise CelEvalError(f"'{cidr}' is a malformed CIDR string")
