@@ -14,8 +14,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from dataclasses import dataclass
+
 import msgspec
 from litestar import Request, Response, Router, delete, get, post, put
+from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody
 from litestar.params import FromPath, FromQuery, RawBody
 from litestar.response import Stream
 
@@ -89,6 +92,57 @@ _DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
 
 def _decode(body: bytes, kind: type[Any]) -> Any:
     return decode_body(_DECODERS[kind], body, kind.__name__)
+
+
+def _inline_schema(kind: type[Any]) -> dict[str, Any]:
+    """The JSON Schema of a (non-recursive) request Struct with every ``$ref`` inlined."""
+    schema = msgspec.json.schema(kind)
+    defs = schema.pop("$defs", {})
+
+    def expand(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                return expand(defs[ref.rsplit("/", 1)[1]])
+            return {k: expand(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [expand(v) for v in node]
+        return node
+
+    return expand(schema)  # type: ignore[no-any-return]
+
+
+def _documented_body(schema: dict[str, Any]) -> type[Operation]:
+    """An Operation type documenting ``schema`` as the JSON request body.
+
+    Bodies are decoded by the handlers themselves (OpenFGA's error wording, one decode), so
+    Litestar cannot infer them from the signature; this puts them back into the OpenAPI document.
+    """
+
+    @dataclass
+    class _WithBody(Operation):
+        def __post_init__(self) -> None:
+            self.request_body = RequestBody(
+                content={"application/json": OpenAPIMediaType(schema=schema)},  # type: ignore[arg-type]
+                required=True,
+            )
+
+    return _WithBody
+
+
+_BODY_OPERATIONS = {kind: _documented_body(_inline_schema(kind)) for kind in _DECODERS}
+_MODEL_BODY = _documented_body(
+    {
+        "type": "object",
+        "description": "An authorization model in OpenFGA's JSON form (`fga model transform` prints it).",
+        "properties": {
+            "schema_version": {"type": "string", "enum": ["1.1", "1.2"]},
+            "type_definitions": {"type": "array", "items": {"type": "object"}, "minItems": 1},
+            "conditions": {"type": "object"},
+        },
+        "required": ["type_definitions"],
+    }
+)
 
 
 _model_json_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
@@ -209,7 +263,8 @@ async def list_stores(
     return s.ListStoresResponse([_store(i) for i in page.items], page.continuation_token)
 
 
-@post("/stores", operation_id="CreateStore", tags=_TAG_STORES, summary="Create a store", status_code=201)
+@post("/stores", operation_id="CreateStore",
+    operation_class=_BODY_OPERATIONS[s.CreateStoreRequest], tags=_TAG_STORES, summary="Create a store", status_code=201)
 async def create_store(request: Request[Any, Any, Any], body: RawBody) -> s.CreateStoreResponse:
     req: s.CreateStoreRequest = _decode(body, s.CreateStoreRequest)
     info = await _services(request).create_store.execute(req.name)
@@ -255,6 +310,7 @@ async def read_authorization_models(
 @post(
     "/stores/{store_id:str}/authorization-models",
     operation_id="WriteAuthorizationModel",
+    operation_class=_MODEL_BODY,
     tags=_TAG_MODELS,
     summary="Create a new authorization model",
     status_code=201,
@@ -288,7 +344,8 @@ async def read_authorization_model(
 # -- tuples ------------------------------------------------------------------------------------
 
 
-@post("/stores/{store_id:str}/write", operation_id="Write", tags=_TAG_TUPLES, summary="Add or delete tuples", status_code=200)
+@post("/stores/{store_id:str}/write", operation_id="Write",
+    operation_class=_BODY_OPERATIONS[s.WriteRequest], tags=_TAG_TUPLES, summary="Add or delete tuples", status_code=200)
 async def write(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> Response[s.WriteResponse]:
     check_store_id(store_id, "WriteRequest")
     req: s.WriteRequest = _decode(body, s.WriteRequest)
@@ -311,7 +368,8 @@ async def write(request: Request[Any, Any, Any], store_id: FromPath[str], body: 
     return Response(s.WriteResponse(), headers=headers)
 
 
-@post("/stores/{store_id:str}/read", operation_id="Read", tags=_TAG_TUPLES, summary="Get tuples matching a filter", status_code=200)
+@post("/stores/{store_id:str}/read", operation_id="Read",
+    operation_class=_BODY_OPERATIONS[s.ReadRequest], tags=_TAG_TUPLES, summary="Get tuples matching a filter", status_code=200)
 async def read(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> Response[s.ReadResponse]:
     check_store_id(store_id, "ReadRequest")
     req: s.ReadRequest = _decode(body, s.ReadRequest)
@@ -369,7 +427,8 @@ async def read_changes(
 # -- queries -----------------------------------------------------------------------------------
 
 
-@post("/stores/{store_id:str}/check", operation_id="Check", tags=_TAG_QUERIES, summary="Check whether a user is authorized to access an object", status_code=200)
+@post("/stores/{store_id:str}/check", operation_id="Check",
+    operation_class=_BODY_OPERATIONS[s.CheckRequest], tags=_TAG_QUERIES, summary="Check whether a user is authorized to access an object", status_code=200)
 async def check(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> Response[s.CheckResponse]:
     check_store_id(store_id, "CheckRequest")
     req: s.CheckRequest = _decode(body, s.CheckRequest)
@@ -397,6 +456,7 @@ _MAX_BATCH = 50
 @post(
     "/stores/{store_id:str}/batch-check",
     operation_id="BatchCheck",
+    operation_class=_BODY_OPERATIONS[s.BatchCheckRequest],
     tags=_TAG_QUERIES,
     summary="Send a list of check operations in a single request",
     status_code=200,
@@ -451,6 +511,7 @@ def _check_error(status: int, err: ErrorBody) -> s.CheckError:
 @post(
     "/stores/{store_id:str}/expand",
     operation_id="Expand",
+    operation_class=_BODY_OPERATIONS[s.ExpandRequest],
     tags=_TAG_QUERIES,
     summary="Expand all relationships in userset tree format",
     status_code=200,
@@ -509,6 +570,7 @@ class _ListObjectsPage(msgspec.Struct, frozen=True):
 @post(
     "/stores/{store_id:str}/list-objects",
     operation_id="ListObjects",
+    operation_class=_BODY_OPERATIONS[s.ListObjectsRequest],
     tags=_TAG_QUERIES,
     summary="List all objects of the given type that the user has a relation with",
     status_code=200,
@@ -527,6 +589,7 @@ async def list_objects(request: Request[Any, Any, Any], store_id: FromPath[str],
 @post(
     "/stores/{store_id:str}/streamed-list-objects",
     operation_id="StreamedListObjects",
+    operation_class=_BODY_OPERATIONS[s.ListObjectsRequest],
     tags=_TAG_QUERIES,
     summary="Stream all objects of the given type that the user has a relation with (NDJSON)",
     status_code=200,
@@ -576,6 +639,7 @@ async def _ndjson(first: Any, objects: AsyncIterator[str]) -> AsyncIterator[byte
 @post(
     "/stores/{store_id:str}/list-users",
     operation_id="ListUsers",
+    operation_class=_BODY_OPERATIONS[s.ListUsersRequest],
     tags=_TAG_QUERIES,
     summary="List the users matching the provided filter who have a certain relation to a particular type",
     status_code=200,
@@ -650,6 +714,7 @@ async def read_assertions(
 @put(
     "/stores/{store_id:str}/assertions/{authorization_model_id:str}",
     operation_id="WriteAssertions",
+    operation_class=_BODY_OPERATIONS[s.WriteAssertionsRequest],
     tags=_TAG_ASSERTIONS,
     summary="Upsert assertions for an authorization model ID",
     status_code=204,
