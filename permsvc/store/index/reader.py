@@ -46,31 +46,32 @@ class IndexedReader:
         """The revision every answer of this reader is computed at."""
         return self._revision
 
-    def _live(self, store_id: str) -> TupleIndex | None:
-        index = self._index
-        if store_id != index.store_id:
-            return None
-        if index.revision != self._revision:
-            raise IndexSnapshotMovedError(store_id, self._revision, index.revision)
-        return index
+    def _moved(self) -> IndexSnapshotMovedError:
+        return IndexSnapshotMovedError(self._index.store_id, self._revision, self._index.revision)
 
     async def read_user_tuple(self, store_id: str, object: str, relation: str, user: str) -> TupleKey | None:
-        index = self._live(store_id)
-        if index is None:
-            return await self._database.read_user_tuple(store_id, object, relation, user)
-        return index.user_tuple(object, relation, user)
+        index = self._index
+        if store_id == index.store_id:
+            if index.revision != self._revision:
+                raise self._moved()
+            return index.user_tuple(object, relation, user)
+        return await self._database.read_user_tuple(store_id, object, relation, user)
 
     async def read_userset_tuples(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
-        index = self._live(store_id)
-        if index is None:
-            return await self._database.read_userset_tuples(store_id, object, relation)
-        return index.userset_tuples(object, relation)
+        index = self._index
+        if store_id == index.store_id:
+            if index.revision != self._revision:
+                raise self._moved()
+            return index.userset_tuples(object, relation)
+        return await self._database.read_userset_tuples(store_id, object, relation)
 
     async def read_object_relation(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
-        index = self._live(store_id)
-        if index is None:
-            return await self._database.read_object_relation(store_id, object, relation)
-        return index.object_relation(object, relation)
+        index = self._index
+        if store_id == index.store_id:
+            if index.revision != self._revision:
+                raise self._moved()
+            return index.object_relation(object, relation)
+        return await self._database.read_object_relation(store_id, object, relation)
 
     async def read_starting_with_user(
         self,
@@ -80,10 +81,12 @@ class IndexedReader:
         users: Sequence[str],
         object_ids: Sequence[str] | None = None,
     ) -> Sequence[TupleKey]:
-        index = self._live(store_id)
-        if index is None:
-            return await self._database.read_starting_with_user(store_id, object_type, relation, users, object_ids)
-        return index.starting_with_user(object_type, relation, users, object_ids)
+        index = self._index
+        if store_id == index.store_id:
+            if index.revision != self._revision:
+                raise self._moved()
+            return index.starting_with_user(object_type, relation, users, object_ids)
+        return await self._database.read_starting_with_user(store_id, object_type, relation, users, object_ids)
 
     async def read_page(
         self, store_id: str, filter: ReadFilter, *, page_size: int, continuation_token: str = ""

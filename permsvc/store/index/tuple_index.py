@@ -234,14 +234,19 @@ class TupleIndex:
         return TupleKey(object=obj, relation=relation, user=user, condition=condition)
 
     def user_tuple(self, obj: str, relation: str, user: str) -> TupleKey | None:
+        """The hottest read of a check: helpers inlined."""
         object_type, _, object_id = obj.partition(":")
         rel = self._relations.get((object_type, relation))
         if rel is None:
             return None
-        users = (rel.usersets if _is_userset(user) else rel.direct).get(object_id)
-        if users is None or not _contains(users, user):
+        users = (rel.usersets if "#" in user or user.endswith(":*") else rel.direct).get(object_id)
+        if users is None:
             return None
-        return self._key(rel, obj, object_id, relation, user)
+        if users != user if type(users) is str else user not in users:
+            return None
+        conditions = rel.conditions
+        condition = conditions.get((object_id, user)) if conditions else None
+        return TupleKey(object=obj, relation=relation, user=user, condition=condition)
 
     def userset_tuples(self, obj: str, relation: str) -> list[TupleKey]:
         object_type, _, object_id = obj.partition(":")
