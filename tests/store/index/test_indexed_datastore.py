@@ -251,3 +251,24 @@ async def test_store_created_elsewhere_is_indexed_on_first_read(datastore: Any) 
         reader, revision = await reader_for(indexed, store, MINIMIZE_LATENCY)
         assert isinstance(reader, IndexedReader)
         assert revision == 1
+
+
+@pytest.mark.postgres
+async def test_listener_reconnects_and_catches_up_what_it_missed(postgres_url: str) -> None:
+    database = await PostgresDatastore.open(postgres_url, migrate=False, min_size=1, max_size=4)
+    try:
+        store = (await database.create_store("s")).id
+        async with _indexed(database, poll_s=_NEVER, build=False) as indexed:
+            await reader_for(indexed, store, MINIMIZE_LATENCY)
+            await _eventually(lambda: indexed.mode(store) == "index")
+            listener = indexed._listener  # noqa: SLF001 - the connection is what this test breaks
+            assert listener is not None and listener.connected
+            pid = listener._conn.get_server_pid()  # type: ignore[union-attr]  # noqa: SLF001
+            await database.pool.execute("SELECT pg_terminate_backend($1)", pid)
+            missed = await database.write(store, writes=[_key("doc:1", "user:anne")])
+            await _eventually(lambda: indexed.indexed_revision(store) == missed.revision, timeout=10)
+            assert listener.connected
+            notified = await database.write(store, writes=[_key("doc:2", "user:anne")])
+            await _eventually(lambda: indexed.indexed_revision(store) == notified.revision)
+    finally:
+        await database.aclose()
