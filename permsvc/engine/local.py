@@ -19,12 +19,15 @@ Semantics (OpenFGA's, pinned by the conformance suites):
 - Stored tuples that no longer fit the model are skipped; conditional tuples count only when their
   condition holds (a condition missing parameters is a branch error).
 - Branches are evaluated inline and sequentially with short-circuiting: with in-memory reads an
-  asyncio task per branch costs more than the branch. A branch error is re-raised only when no
-  other branch decides the result; budget errors end the request at once.
+  asyncio task per branch costs more than the branch. Readers that wait on a database (those
+  that do not advertise ``inline_reads = True``) get the fan-out over userset and
+  tuple-to-userset tuples evaluated concurrently instead, bounded per request. A branch error is
+  re-raised only when no other branch decides the result; budget errors end the request at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from permsvc.engine.errors import EngineError, ResolutionDepthExceededError
@@ -295,14 +298,17 @@ class LocalChecker:
         error: EngineError | None,
     ) -> int:
         """Union over tuples leading elsewhere: for each tuple whose condition holds, dispatch to
-        ``target`` on ``obj``. ``error`` is a branch error already met by the caller."""
-        plan = ctx.plan
+        ``target`` on ``obj``. ``error`` is a branch error already met by the caller.
+
+        With in-memory reads (``ctx.inline``) the hops run one after the other; otherwise they run
+        concurrently (see :meth:`any_hop_concurrently`).
+        """
+        if not ctx.inline and len(hops) > 1:
+            return await self.any_hop_concurrently(ctx, hops, depth, path, error)
         out = FALSE
-        for key, target, obj in hops:
+        for hop in hops:
             try:
-                if key.condition is not None and not plan.condition_holds(key, ctx.context):
-                    continue
-                r = await self.dispatch(ctx, target, obj, depth, path)
+                r = await self.hop(ctx, hop, depth, path)
             except EngineError as err:
                 if not err.branch_scoped:
                     raise
@@ -312,6 +318,77 @@ class LocalChecker:
                 return TRUE
             if r == CYCLE:
                 out = CYCLE
+        if error is not None:
+            raise error
+        return out
+
+    async def hop(self, ctx: ResolveContext, hop: tuple[TupleKey, RelationPlan, str], depth: int,
+                  path: frozenset[str]) -> int:
+        key, target, obj = hop
+        if key.condition is not None and not ctx.plan.condition_holds(key, ctx.context):
+            return FALSE
+        return await self.dispatch(ctx, target, obj, depth, path)
+
+    async def any_hop_concurrently(
+        self,
+        ctx: ResolveContext,
+        hops: list[tuple[TupleKey, RelationPlan, str]],
+        depth: int,
+        path: frozenset[str],
+        error: EngineError | None,
+    ) -> int:
+        """The union of :meth:`any_hop` with hops evaluated as concurrent tasks, for readers whose
+        reads wait on a database. The first ``TRUE`` cancels the rest.
+
+        At most ``max_concurrent_dispatches`` tasks exist per request; beyond that a hop is
+        evaluated in the current task instead of waiting for a slot, so a parent holding a slot
+        can never deadlock waiting for children that need one.
+        """
+        limit = ctx.limits.max_concurrent_dispatches
+        tasks: list[asyncio.Task[int]] = []
+        out = FALSE
+
+        async def spawned(hop: tuple[TupleKey, RelationPlan, str]) -> int:
+            try:
+                return await self.hop(ctx, hop, depth, path)
+            finally:
+                ctx.in_flight -= 1
+
+        try:
+            for hop in hops:
+                if ctx.in_flight < limit:
+                    ctx.in_flight += 1
+                    tasks.append(asyncio.ensure_future(spawned(hop)))
+                    continue
+                try:
+                    r = await self.hop(ctx, hop, depth, path)
+                except EngineError as err:
+                    if not err.branch_scoped:
+                        raise
+                    error = error or err
+                    continue
+                if r == TRUE:
+                    return TRUE
+                if r == CYCLE:
+                    out = CYCLE
+            for next_done in asyncio.as_completed(tasks):
+                try:
+                    r = await next_done
+                except EngineError as err:
+                    if not err.branch_scoped:
+                        raise
+                    error = error or err
+                    continue
+                if r == TRUE:
+                    return TRUE
+                if r == CYCLE:
+                    out = CYCLE
+        finally:
+            pending = [t for t in tasks if not t.done()]
+            for t in pending:
+                t.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
         if error is not None:
             raise error
         return out

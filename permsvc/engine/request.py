@@ -97,6 +97,7 @@ class ResolveContext:
     __slots__ = (
         "budget",
         "context",
+        "in_flight",
         "inline",
         "limits",
         "memo",
@@ -127,6 +128,9 @@ class ResolveContext:
         self.budget = budget
         self.context = context
         self.inline = bool(getattr(reader, "inline_reads", False))
+        """Reads are served from memory and never wait: evaluate branches inline (no tasks)."""
+        self.in_flight = 0
+        """Concurrent dispatch tasks of this request (non-inline readers only)."""
         self.memo: dict[str, int] = {}
         """Per-request results of ``object#relation`` nodes for ``user`` (see ``LocalChecker.evaluate``)."""
         self.user = ""
