@@ -174,3 +174,36 @@ class TestPresharedKeys:
 
     async def test_no_auth_method_accepts_anyone(self, client: AsyncTestClient[Any]) -> None:
         assert (await client.get("/stores")).status_code == 200
+
+
+_STORE_SCOPED = [
+    ("GET", "/stores/{s}", None),
+    ("GET", "/stores/{s}/authorization-models", None),
+    ("POST", "/stores/{s}/authorization-models", {"schema_version": "1.1", "type_definitions": [{"type": "user"}]}),
+    ("GET", "/stores/{s}/authorization-models/01ARZ3NDEKTSV4RRFFQ69G5FAW", None),
+    ("POST", "/stores/{s}/write", {"writes": {"tuple_keys": [{"user": "user:a", "relation": "r", "object": "d:1"}]}}),
+    ("POST", "/stores/{s}/read", {}),
+    ("GET", "/stores/{s}/changes", None),
+    ("POST", "/stores/{s}/check", {"tuple_key": {"user": "user:a", "relation": "r", "object": "d:1"}}),
+    ("POST", "/stores/{s}/batch-check", {"checks": [{"tuple_key": {"user": "user:a", "relation": "r", "object": "d:1"},
+                                                    "correlation_id": "x"}]}),
+    ("POST", "/stores/{s}/expand", {"tuple_key": {"relation": "r", "object": "d:1"}}),
+    ("POST", "/stores/{s}/list-objects", {"type": "d", "relation": "r", "user": "user:a"}),
+    ("POST", "/stores/{s}/streamed-list-objects", {"type": "d", "relation": "r", "user": "user:a"}),
+    ("POST", "/stores/{s}/list-users", {"object": {"type": "d", "id": "1"}, "relation": "r",
+                                        "user_filters": [{"type": "user"}]}),
+    ("GET", "/stores/{s}/assertions/01ARZ3NDEKTSV4RRFFQ69G5FAW", None),
+    ("PUT", "/stores/{s}/assertions/01ARZ3NDEKTSV4RRFFQ69G5FAW", {"assertions": []}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), _STORE_SCOPED, ids=[f"{m}_{p[10:] or 'store'}" for m, p, _ in _STORE_SCOPED])
+async def test_every_store_route_answers_unknown_and_malformed_store_ids(
+    client: AsyncTestClient[Any], method: str, path: str, body: Any
+) -> None:
+    missing = await client.request(method, path.format(s=MISSING), json=body)
+    assert missing.status_code == 404, missing.text
+    assert missing.json() == {"code": "store_id_not_found", "message": "Store ID not found"}
+    malformed = await client.request(method, path.format(s="not-a-store-id"), json=body)
+    assert malformed.status_code == 400, malformed.text
+    assert malformed.json()["code"] == "validation_error" and "StoreId" in malformed.json()["message"]
