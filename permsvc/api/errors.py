@@ -99,10 +99,21 @@ ERROR_CODES: dict[str, int] = {
 _ABORTED = "Aborted"
 
 
+_STATUS_OVERRIDES = {
+    _ABORTED: 409,
+    "deadline_exceeded": 504,
+    "resource_exhausted": 422,
+}
+"""Codes whose status is not their range's: gRPC ``Aborted`` is 409 as OpenFGA's gateway renders
+it; a request that ran out of time is a 504 and one needing more work than any request may do
+is a 422 (the client must narrow it), never a 500, which means a server fault."""
+
+
 def status_for_code(code: str) -> int:
-    """The HTTP status OpenFGA uses for an error code (encoded_errors.go ranges)."""
-    if code == _ABORTED:
-        return 409
+    """The HTTP status of an error code: OpenFGA's ranges (encoded_errors.go) with the overrides above."""
+    override = _STATUS_OVERRIDES.get(code)
+    if override is not None:
+        return override
     number = ERROR_CODES[code]
     if number < 2000:
         return 401 if number < 1600 else 403

@@ -207,3 +207,33 @@ async def test_every_store_route_answers_unknown_and_malformed_store_ids(
     malformed = await client.request(method, path.format(s="not-a-store-id"), json=body)
     assert malformed.status_code == 400, malformed.text
     assert malformed.json()["code"] == "validation_error" and "StoreId" in malformed.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        pytest.param("validation_error", 400, id="validation_error"),
+        pytest.param("store_id_not_found", 404, id="store_id_not_found"),
+        pytest.param("undefined_endpoint", 404, id="undefined_endpoint"),
+        pytest.param("unauthenticated", 401, id="unauthenticated"),
+        pytest.param("throttled_timeout_error", 422, id="throttled"),
+        pytest.param("internal_error", 500, id="internal_error"),
+        pytest.param("Aborted", 409, id="aborted"),
+        pytest.param("deadline_exceeded", 504, id="deadline_exceeded"),
+        pytest.param("resource_exhausted", 422, id="dispatch_limit"),
+    ],
+)
+def test_status_for_code_follows_openfga(code: str, status: int) -> None:
+    from permsvc.api.errors import status_for_code
+
+    assert status_for_code(code) == status
+
+
+def test_engine_budget_errors_are_not_500() -> None:
+    from permsvc.api.errors import translate
+    from permsvc.engine.errors import DeadlineExceededError, DispatchLimitExceededError, ResolutionDepthExceededError
+
+    assert translate(DeadlineExceededError(3.0))[0] == 504
+    assert translate(DispatchLimitExceededError(10))[0] == 422
+    status, body, _ = translate(ResolutionDepthExceededError(25))
+    assert (status, body.code) == (400, "authorization_model_resolution_too_complex")

@@ -12,9 +12,8 @@ gets OpenFGA's ``validation_error`` wording and costs one decode. Headers on res
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
-
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar import Request, Response, Router, delete, get, post, put
