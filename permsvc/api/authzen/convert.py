@@ -75,6 +75,8 @@ def decode_request(body: bytes, content_type: str | None, kind: type[T]) -> T:
         raise _invalid(f"invalid request: {err}") from err
     except msgspec.DecodeError as err:
         raise _invalid(f"invalid request: the body is not valid JSON ({err})") from err
+    except RecursionError as err:
+        raise _invalid("invalid request: the JSON is nested too deeply") from err
 
 
 def request_ids(settings: Settings, store_id: str | None, headers: Mapping[str, str]) -> tuple[str, str]:
@@ -99,12 +101,14 @@ def require_entity(entity: s.EntityIn | None, name: str, *, with_id: bool = True
         raise _invalid(f"{name} is required")
     if not entity.type:
         raise _invalid(f"{name}.type is required (a non-empty string)")
-    if any(c in entity.type for c in ":#") or any(c.isspace() for c in entity.type):
-        raise _invalid(f"{name}.type '{entity.type}' may not contain ':', '#' or whitespace")
+    if any(c in entity.type for c in ":#\x00") or any(c.isspace() for c in entity.type):
+        raise _invalid(f"{name}.type '{entity.type}' may not contain ':', '#', NUL or whitespace")
     if not with_id:
         return Entity(type=entity.type, properties=entity.properties)
     if not entity.id:
         raise _invalid(f"{name}.id is required (a non-empty string)")
+    if "\x00" in entity.id:
+        raise _invalid(f"{name}.id may not contain NUL (U+0000), which the tuple store cannot hold")
     return Entity(type=entity.type, id=entity.id, properties=entity.properties)
 
 
@@ -113,6 +117,8 @@ def require_action(action: s.ActionIn | None) -> s.ActionIn:
         raise _invalid("action is required")
     if not action.name:
         raise _invalid("action.name is required (a non-empty string)")
+    if any(c in action.name for c in ":#@\x00") or any(c.isspace() for c in action.name):
+        raise _invalid(f"action.name '{action.name}' may not contain ':', '#', '@', NUL or whitespace")
     return action
 
 
