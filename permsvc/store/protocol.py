@@ -30,8 +30,14 @@ from permsvc.core.revision import Revision
 from permsvc.model.schema import AuthorizationModel
 
 __all__ = (
+    "ApiKeyRecord",
+    "ApiKeyScope",
+    "ApiKeyStore",
     "Assertion",
     "AssertionStore",
+    "AuditEntry",
+    "AuditFilter",
+    "AuditLog",
     "BulkTupleWriter",
     "ChangelogReader",
     "Datastore",
@@ -319,3 +325,90 @@ class Datastore(TupleReader, TupleWriter, ChangelogReader, StoreAdmin, ModelStor
         ...
 
     async def aclose(self) -> None: ...
+
+
+ApiKeyScope = Literal["admin", "check", "claims"]
+"""What an API key may do: the admin API, the token-subject check API, or the claim feed."""
+
+
+class ApiKeyRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A stored API key. Only a hash of the secret is ever stored (``permsvc.auth.keys``)."""
+
+    id: str
+    """The public key id (the ``<id>`` of ``psk_<id>_<secret>``); names the key in logs and audit rows."""
+    hashed_secret: str
+    scope: ApiKeyScope
+    store_id: str | None = None
+    """The one store the key may act on; ``None``: any store."""
+    name: str = ""
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None = None
+
+
+class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """One audited change: who did what, when, through which request, and the revision it produced.
+
+    ``detail`` is JSON-serialisable and never holds secrets or tokens (the writer's duty, see
+    :mod:`permsvc.commands.audit`). ``id`` is assigned by the log (0 before it is appended);
+    ids increase in append order.
+    """
+
+    id: int = 0
+    store_id: str = ""
+    """The store changed; ``""`` for actions outside any store (API keys)."""
+    at: dt.datetime
+    actor: str
+    """``user:<sub>``, ``client:<client_id>``, ``key:<key id>``, ``preshared:<n>`` or ``anonymous``."""
+    actor_kind: str
+    action: str
+    detail: dict[str, Any] = msgspec.field(default_factory=dict)
+    request_id: str = ""
+    revision: int | None = None
+
+
+class AuditFilter(msgspec.Struct, frozen=True, kw_only=True):
+    """Filter of :meth:`AuditLog.read_audit`; empty fields match anything, times are inclusive."""
+
+    store_id: str = ""
+    actor: str = ""
+    action: str = ""
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+@runtime_checkable
+class ApiKeyStore(Protocol):
+    """Hashed API keys of machine callers."""
+
+    async def create_api_key(self, record: ApiKeyRecord) -> None:
+        """Store a new key. Raises ``CollisionError`` when the id exists (ids are random: retry)."""
+        ...
+
+    async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        """The key with ``key_id`` (revoked ones included), or ``None``."""
+        ...
+
+    async def list_api_keys(self, *, include_revoked: bool = False) -> list[ApiKeyRecord]:
+        """Keys ordered by creation time, oldest first."""
+        ...
+
+    async def revoke_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        """Mark the key revoked (idempotent: an already revoked key keeps its first ``revoked_at``)
+        and return it; ``None`` when no such key exists."""
+        ...
+
+
+@runtime_checkable
+class AuditLog(Protocol):
+    """The append-only audit log of changes."""
+
+    async def append_audit(self, entry: AuditEntry) -> int:
+        """Append ``entry`` (its ``id`` is ignored) and return the id assigned."""
+        ...
+
+    async def read_audit(
+        self, filter: AuditFilter, *, page_size: int, continuation_token: str = ""
+    ) -> Page[AuditEntry]:
+        """Entries matching ``filter``, newest first (id descending), keyset-paginated. A token
+        from another filter raises ``InvalidContinuationTokenError``."""
+        ...

@@ -19,6 +19,7 @@ from permsvc.store.errors import (
     ModelNotFoundError,
     StoreNotFoundError,
 )
+from permsvc.store.memory.keys_audit import MemoryKeysAuditMixin
 from permsvc.store.protocol import (
     Assertion,
     OnDuplicate,
@@ -89,7 +90,7 @@ class _StoreData:
             del self.by_user[(otype, key.relation, key.user)]
 
 
-class MemoryDatastore:
+class MemoryDatastore(MemoryKeysAuditMixin):
     """In-memory :class:`~permsvc.store.protocol.Datastore`."""
 
     inline_reads = True

@@ -33,6 +33,7 @@ from permsvc.store.errors import (
 from permsvc.store.postgres import queries as q
 from permsvc.store.postgres.migrate import migrate as apply_migrations
 from permsvc.store.postgres.migrate import schema_versions
+from permsvc.store.postgres.keys_audit import PostgresKeysAuditMixin
 from permsvc.store.protocol import (
     Assertion,
     OnDuplicate,
@@ -114,7 +115,7 @@ def _filter_sql(head: str, f: ReadFilter, first: int) -> tuple[str, list[Any]]:
     return sql, params
 
 
-class PostgresDatastore:
+class PostgresDatastore(PostgresKeysAuditMixin):
     """A :class:`~permsvc.store.protocol.Datastore` and
     :class:`~permsvc.store.protocol.BulkTupleWriter` over a PostgreSQL database. Build with
     :meth:`open`."""

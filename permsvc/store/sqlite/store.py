@@ -44,6 +44,7 @@ from permsvc.store.errors import (
     StorageUnavailableError,
     StoreNotFoundError,
 )
+from permsvc.store.sqlite.keys_audit import SqliteKeysAuditMixin
 from permsvc.store.protocol import (
     Assertion,
     OnDuplicate,
@@ -148,7 +149,7 @@ def _filter_sql(head: str, f: ReadFilter) -> tuple[str, list[Any]]:
     return sql, params
 
 
-class SqliteDatastore:
+class SqliteDatastore(SqliteKeysAuditMixin):
     """A :class:`~permsvc.store.protocol.Datastore` and
     :class:`~permsvc.store.protocol.BulkTupleWriter` over one SQLite file. Build with :meth:`open`."""
 

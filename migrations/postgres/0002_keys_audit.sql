@@ -1,0 +1,1 @@
+../../permsvc/store/postgres/migrations/0002_keys_audit.sql

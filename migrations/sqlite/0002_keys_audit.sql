@@ -1,0 +1,1 @@
+../../permsvc/store/sqlite/migrations/0002_keys_audit.sql
