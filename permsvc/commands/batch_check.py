@@ -16,7 +16,7 @@ from permsvc.commands.models import ModelResolver
 from permsvc.core.errors import PermsvcError
 from permsvc.core.refs import TupleKey
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency, encode_token
-from permsvc.engine.request import request_digest
+from permsvc.engine.request import ResolveRequest, request_digest
 from permsvc.engine.resolver import CheckResolver
 from permsvc.settings import EngineLimits
 from permsvc.store.index import reader_for
@@ -81,10 +81,18 @@ class BatchCheckQuery:
         typesystem = await self._resolver.resolve(params.store_id, params.model_id)
         _, revision = await reader_for(self._reader, params.store_id, params.consistency)
         at_least = Consistency(token=encode_token(params.store_id, revision))
-        done: dict[tuple[str, str, str, str], BatchCheckItemResult] = {}
+        done: dict[ResolveRequest, BatchCheckItemResult] = {}
         results: dict[str, BatchCheckItemResult] = {}
         for item in params.items:
-            key = (*item.tuple_key.key, request_digest(item.contextual_tuples, item.context))
+            key = ResolveRequest(
+                store_id=params.store_id,
+                model_id=typesystem.model_id,
+                revision=revision,
+                object=item.tuple_key.object,
+                relation=item.tuple_key.relation,
+                user=item.tuple_key.user,
+                digest=request_digest(item.contextual_tuples, item.context),
+            )
             result = done.get(key)
             if result is None:
                 try:

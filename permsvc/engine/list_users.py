@@ -49,7 +49,10 @@ def _leaves(rewrite: Rewrite) -> list[Rewrite]:
 async def expand_user_candidates(
     ctx: ResolveContext, object_: str, relation: str, filter_type: str, filter_relation: str = ""
 ) -> list[str]:
-    """Candidate users of ``filter_type`` (``filter_type#filter_relation``) for ``object_#relation``, sorted."""
+    """Candidate users of ``filter_type`` (``filter_type#filter_relation``) for ``object_#relation``, sorted.
+
+    Bounded by the request's deadline; each node is visited once.
+    """
     plan = ctx.plan
     reader = ctx.reader
     store_id = ctx.store_id
@@ -64,9 +67,12 @@ async def expand_user_candidates(
             seen.add(node)
             nodes.append((obj, rel))
 
+    steps = 0
     while nodes:
         obj, rel = nodes.popleft()
-        budget.spend()
+        steps += 1
+        if not steps & 255:
+            budget.check_deadline()
         otype = obj.partition(":")[0]
         rp = plan.relations.get((otype, rel))
         if rp is None:

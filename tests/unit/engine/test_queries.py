@@ -248,3 +248,10 @@ async def test_list_relations(make_env: Any) -> None:
         await query.execute(ListRelationsParams(
             store_id=env.store_id, object="document:1", user="user:anne", relations=("nope",),
         ))
+
+
+async def test_list_walk_is_bounded_by_the_deadline_not_the_dispatch_allowance(make_env: Any) -> None:
+    tuples = ["group:eng#member@user:anne"] + [f"document:{i:03d}#viewer@group:eng#member" for i in range(300)]
+    env = (await make_env(DRIVE, tuples)).with_limits(max_dispatches=50)
+    assert len(await env.objects("document", "viewer", "user:anne")) == 300
+    assert await env.users("document:000", "viewer", "user") == ["user:anne"]
