@@ -36,7 +36,7 @@ def _action_search(subject_id: str, resource: str) -> dict[str, Any]:
 def _ok(response: Any) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
-    assert list(body)[0] == "page"
+    assert next(iter(body)) == "page"
     assert body["page"]["count"] == len(body["results"])
     return body
 
