@@ -192,7 +192,7 @@ def _read_tuple_file(path: Path) -> list[TupleKey]:
     suffix = path.suffix.lower()
     try:
         if suffix in (".yaml", ".yml", ".json"):
-            raw = yaml.load(text, Loader=_NoTimestampLoader)  # noqa: S506 - a safe loader
+            raw = yaml.load(text, Loader=_NoTimestampLoader)
         elif suffix == ".jsonl":
             raw = [json.loads(line) for line in text.splitlines() if line.strip()]
         elif suffix == ".csv":
@@ -231,7 +231,7 @@ def load_store_file(path: str | os.PathLike[str]) -> StoreFile:
     """Read a store test file and everything it refers to (paths are relative to the file)."""
     p = Path(path)
     try:
-        data = yaml.load(p.read_text(encoding="utf-8"), Loader=_NoTimestampLoader)  # noqa: S506
+        data = yaml.load(p.read_text(encoding="utf-8"), Loader=_NoTimestampLoader)
     except OSError as err:
         raise StoreFileError(f"cannot read {p}: {err.strerror}") from err
     except yaml.YAMLError as err:

@@ -6,9 +6,9 @@ from typing import Any
 
 import msgspec
 
-from permsvc.commands.prepare import prepare, require_user
 from permsvc.commands.errors import InvalidInputError
 from permsvc.commands.models import ModelResolver
+from permsvc.commands.prepare import prepare, require_user
 from permsvc.core.refs import TupleKey
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
 from permsvc.engine.resolver import CheckResolver, build_check_resolver

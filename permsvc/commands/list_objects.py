@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from permsvc.commands._paging import collect_page, decode_after, query_digest
-from permsvc.commands.prepare import prepare, require_user
 from permsvc.commands.models import ModelResolver
+from permsvc.commands.prepare import prepare, require_user
 from permsvc.core.refs import TupleKey
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
 from permsvc.engine.list_objects import list_objects

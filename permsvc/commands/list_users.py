@@ -7,9 +7,9 @@ from typing import Any
 import msgspec
 
 from permsvc.commands._paging import collect_page, decode_after, query_digest
-from permsvc.commands.prepare import prepare
 from permsvc.commands.errors import InvalidInputError
 from permsvc.commands.models import ModelResolver
+from permsvc.commands.prepare import prepare
 from permsvc.core.refs import TupleKey
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
 from permsvc.engine.list_users import list_users

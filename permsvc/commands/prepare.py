@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from permsvc.commands.errors import InvalidContextError, InvalidInputError
-from permsvc.engine.resolver import new_context
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
+from permsvc.engine.resolver import new_context
 from permsvc.model.tuple_validation import user_problem, validate_tuple
 from permsvc.store.index import reader_for
 from permsvc.store.wrappers import wrap_for_request

@@ -21,13 +21,13 @@ from __future__ import annotations
 from permsvc.core.errors import PermsvcError
 
 __all__ = (
+    "OPENFGA_CODES",
     "BudgetExceededError",
     "ConditionEvaluationFailedError",
     "ConditionMissingParametersError",
     "DeadlineExceededError",
     "DispatchLimitExceededError",
     "EngineError",
-    "OPENFGA_CODES",
     "ResolutionDepthExceededError",
     "openfga_code",
 )

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from permsvc.model.schema import ComputedUserset, Difference, Intersection, This, TupleToUserset, Union
+from permsvc.model.schema import (
+    ComputedUserset,
+    Difference,
+    Intersection,
+    This,
+    TupleToUserset,
+    Union,
+)
 
 if TYPE_CHECKING:
     from permsvc.engine.plan import ModelPlan

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING
 
 from permsvc.engine.local import TRUE, LocalChecker
 from permsvc.engine.request import ResolveBudget
-from permsvc.model.schema import ComputedUserset, Difference, Intersection, This, TupleToUserset, Union
+from permsvc.model.schema import (
+    ComputedUserset,
+    Difference,
+    Intersection,
+    This,
+    TupleToUserset,
+    Union,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

@@ -33,7 +33,14 @@ from typing import TYPE_CHECKING
 from permsvc.engine.errors import EngineError, ResolutionDepthExceededError
 from permsvc.engine.plan import LEAF_COMPUTED, LEAF_DIRECT
 from permsvc.engine.request import ResolveResult
-from permsvc.model.schema import ComputedUserset, Difference, Intersection, This, TupleToUserset, Union
+from permsvc.model.schema import (
+    ComputedUserset,
+    Difference,
+    Intersection,
+    This,
+    TupleToUserset,
+    Union,
+)
 
 if TYPE_CHECKING:
     from permsvc.core.refs import TupleKey

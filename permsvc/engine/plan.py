@@ -18,7 +18,14 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from permsvc.engine.errors import ConditionEvaluationFailedError, ConditionMissingParametersError
-from permsvc.model.schema import ComputedUserset, Difference, Intersection, This, TupleToUserset, Union
+from permsvc.model.schema import (
+    ComputedUserset,
+    Difference,
+    Intersection,
+    This,
+    TupleToUserset,
+    Union,
+)
 
 if TYPE_CHECKING:
     from permsvc.core.refs import TupleKey
@@ -203,7 +210,7 @@ class ModelPlan:
     def graph(self) -> Any:
         """The model's reverse edges for list queries (:class:`permsvc.engine.graph.ReverseGraph`)."""
         if self._graph is None:
-            from permsvc.engine.graph import ReverseGraph  # noqa: PLC0415 - built only for list queries
+            from permsvc.engine.graph import ReverseGraph
 
             self._graph = ReverseGraph(self)
         return self._graph
@@ -231,7 +238,7 @@ class ModelPlan:
         cond = key.condition
         if cond is None:
             return True
-        from permsvc.model import conditions as _conditions  # noqa: PLC0415 - CEL loads lazily
+        from permsvc.model import conditions as _conditions
 
         compiled = self._compiled.get(cond.name)
         if compiled is None:

@@ -141,7 +141,7 @@ class ResolveContext:
             self.set_user(user)
 
     def set_user(self, user: str) -> None:
-        from permsvc.engine.plan import user_keys  # noqa: PLC0415 - plan imports request types
+        from permsvc.engine.plan import user_keys
 
         self.memo = {}
         self.user = user

@@ -25,7 +25,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from permsvc.core.errors import PermsvcError
-from permsvc.model.schema import ComputedUserset, Difference, Intersection, This, TupleToUserset, Union
+from permsvc.model.schema import (
+    ComputedUserset,
+    Difference,
+    Intersection,
+    This,
+    TupleToUserset,
+    Union,
+)
 
 if TYPE_CHECKING:
     from permsvc.core.refs import TupleKey

@@ -52,12 +52,18 @@ def test_failures_name_the_query_and_show_expected_and_got(capsys: pytest.Captur
     failures = [line.strip() for line in lines if line.strip().startswith("✗")]
     assert failures == [
         "✗ check user:anne viewer document:1: expected false, got true",
-        "✗ check user:beth viewer document:1: expected true, got error: failed to evaluate relationship "
-        "condition: 'before_noon' - tuple 'document:1#viewer@user:beth' is missing context parameters '[hour]'",
-        "✗ list_objects user:anne viewer document:*: expected [document:1, document:2], got [document:1] "
-        "(missing document:2)",
-        '✗ list_users document:1 owner [user] with context {"hour": 9}: expected [user:beth], got [user:anne] '
-        "(missing user:beth; unexpected user:anne)",
+        (
+            "✗ check user:beth viewer document:1: expected true, got error: failed to evaluate relationship "
+            "condition: 'before_noon' - tuple 'document:1#viewer@user:beth' is missing context parameters '[hour]'"
+        ),
+        (
+            "✗ list_objects user:anne viewer document:*: expected [document:1, document:2], got [document:1] "
+            "(missing document:2)"
+        ),
+        (
+            '✗ list_users document:1 owner [user] with context {"hour": 9}: expected [user:beth], got [user:anne] '
+            "(missing user:beth; unexpected user:anne)"
+        ),
     ]
 
 
@@ -106,7 +112,7 @@ def test_no_matching_file_is_an_error(capsys: pytest.CaptureFixture[str], tmp_pa
 
 
 def _fga_results(path: Path) -> dict[tuple[Any, ...], Any]:
-    proc = subprocess.run(  # noqa: S603 - fixed binary, repository files
+    proc = subprocess.run(
         [str(FGA), "model", "test", "--tests", str(path), "--verbose"],
         capture_output=True, text=True, cwd=path.parent, timeout=60, check=False,
     )

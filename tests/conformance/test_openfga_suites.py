@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.conformance.summary import COUNTS
 from tests.conformance.runner import MODES, load_suite, run_test
+from tests.conformance.summary import COUNTS
 from tests.conftest import SHARED_DIR
 
 SUITES = {

@@ -94,8 +94,8 @@ async def test_list_deadline_before_any_result_is_an_error(make_env: Any) -> Non
 class _SlowReader(TupleReaderProxy):
     """Point lookups take 5 ms, so a listing outlives a short deadline part-way."""
 
-    async def read_user_tuple(self, store_id: str, object: str, relation: str, user: str) -> Any:  # noqa: A002
-        time.sleep(0.005)
+    async def read_user_tuple(self, store_id: str, object: str, relation: str, user: str) -> Any:
+        time.sleep(0.005)  # noqa: ASYNC251 - a read that holds the loop, as a slow in-process index would
         return await super().read_user_tuple(store_id, object, relation, user)
 
 

@@ -43,15 +43,15 @@ class _WaitingReader(TupleReaderProxy):
         super().__init__(inner)
         self.inline_reads = False
 
-    async def read_user_tuple(self, store_id: str, object: str, relation: str, user: str) -> Any:  # noqa: A002
+    async def read_user_tuple(self, store_id: str, object: str, relation: str, user: str) -> Any:
         await asyncio.sleep(0)
         return await super().read_user_tuple(store_id, object, relation, user)
 
-    async def read_userset_tuples(self, store_id: str, object: str, relation: str) -> Any:  # noqa: A002
+    async def read_userset_tuples(self, store_id: str, object: str, relation: str) -> Any:
         await asyncio.sleep(0)
         return await super().read_userset_tuples(store_id, object, relation)
 
-    async def read_object_relation(self, store_id: str, object: str, relation: str) -> Any:  # noqa: A002
+    async def read_object_relation(self, store_id: str, object: str, relation: str) -> Any:
         await asyncio.sleep(0)
         return await super().read_object_relation(store_id, object, relation)
 
