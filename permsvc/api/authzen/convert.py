@@ -21,6 +21,7 @@ from permsvc.commands.authzen import (
     Entity,
     EvaluationItem,
     PageRequest,
+    SearchParams,
     Semantic,
 )
 
@@ -36,10 +37,10 @@ __all__ = (
     "decision_out",
     "decode_request",
     "evaluation_items",
-    "page_request",
     "request_ids",
     "require_action",
     "require_entity",
+    "search_params",
     "semantic",
 )
 
@@ -168,10 +169,27 @@ def semantic(options: s.EvaluationsOptions | None) -> Semantic:
     raise _invalid(f"options.evaluations_semantic must be one of {', '.join(SEMANTICS)}; got '{value}'")
 
 
-def page_request(page: s.PageIn | None) -> PageRequest:
+def _page_request(page: s.PageIn | None) -> PageRequest:
     if page is None:
         return PageRequest()
     return PageRequest(token=page.token or "", limit=page.limit)
+
+
+def search_params(req: s.SearchRequest, searched: str) -> SearchParams:
+    """A search of ``searched`` (``subject``, ``resource`` or ``action``) without its store: the
+    searched entity needs only a type, Action Search ignores ``action``. Fields are checked in
+    the order subject, action, resource, so the first missing one is the one reported."""
+    subject = require_entity(req.subject, "subject", with_id=searched != "subject")
+    action = require_action(req.action) if searched != "action" else s.ActionIn()
+    return SearchParams(
+        store_id="",
+        subject=subject,
+        resource=require_entity(req.resource, "resource", with_id=searched != "resource"),
+        action=action.name or "",
+        action_properties=action.properties,
+        context=req.context,
+        page=_page_request(req.page),
+    )
 
 
 def decision_out(decision: Decision) -> s.DecisionOut:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath, RawBody
 
@@ -32,10 +33,8 @@ from permsvc.api.authzen.convert import (
     decision_out,
     decode_request,
     evaluation_items,
-    page_request,
     request_ids,
-    require_action,
-    require_entity,
+    search_params,
     semantic,
 )
 from permsvc.api.guards import authenticate
@@ -164,6 +163,21 @@ def _entity(ref: str) -> s.EntityOut:
     return s.EntityOut(type_, id_)
 
 
+def _search(request: Request[Any, Any, Any], body: bytes, store_id: str | None, searched: str) -> tuple[_Services, SearchParams]:
+    req = decode_request(body, request.headers.get("content-type"), s.SearchRequest)
+    params = search_params(req, searched)
+    services = _services(request)
+    store, model_id = request_ids(services.settings, store_id, request.headers)
+    return services, msgspec.structs.replace(params, store_id=store, model_id=model_id)
+
+
+def _entities(outcome: SearchOutcome) -> Response[s.SearchResponse]:
+    return Response(
+        s.SearchResponse(page=_page(outcome), results=[_entity(r) for r in outcome.results]),
+        headers={MODEL_ID_HEADER: outcome.model_id},
+    )
+
+
 @post(
     _paths("/search/subject"),
     operation_id=_operation_id("SubjectSearch"),
@@ -173,28 +187,8 @@ def _entity(ref: str) -> s.EntityOut:
     guards=[authenticate],
 )
 async def search_subject(request: Request[Any, Any, Any], body: RawBody, store_id: FromPath[str | None] = None) -> Response[s.SearchResponse]:
-    req = decode_request(body, request.headers.get("content-type"), s.SearchRequest)
-    subject = require_entity(req.subject, "subject", with_id=False)
-    action = require_action(req.action)
-    resource = require_entity(req.resource, "resource")
-    services = _services(request)
-    store, model_id = request_ids(services.settings, store_id, request.headers)
-    outcome = await services.subjects.execute(
-        SearchParams(
-            store_id=store,
-            subject=subject,
-            resource=resource,
-            action=action.name or "",
-            action_properties=action.properties,
-            context=req.context,
-            page=page_request(req.page),
-            model_id=model_id,
-        )
-    )
-    return Response(
-        s.SearchResponse(page=_page(outcome), results=[_entity(r) for r in outcome.results]),
-        headers={MODEL_ID_HEADER: outcome.model_id},
-    )
+    services, params = _search(request, body, store_id, "subject")
+    return _entities(await services.subjects.execute(params))
 
 
 @post(
@@ -206,28 +200,8 @@ async def search_subject(request: Request[Any, Any, Any], body: RawBody, store_i
     guards=[authenticate],
 )
 async def search_resource(request: Request[Any, Any, Any], body: RawBody, store_id: FromPath[str | None] = None) -> Response[s.SearchResponse]:
-    req = decode_request(body, request.headers.get("content-type"), s.SearchRequest)
-    subject = require_entity(req.subject, "subject")
-    action = require_action(req.action)
-    resource = require_entity(req.resource, "resource", with_id=False)
-    services = _services(request)
-    store, model_id = request_ids(services.settings, store_id, request.headers)
-    outcome = await services.resources.execute(
-        SearchParams(
-            store_id=store,
-            subject=subject,
-            resource=resource,
-            action=action.name or "",
-            action_properties=action.properties,
-            context=req.context,
-            page=page_request(req.page),
-            model_id=model_id,
-        )
-    )
-    return Response(
-        s.SearchResponse(page=_page(outcome), results=[_entity(r) for r in outcome.results]),
-        headers={MODEL_ID_HEADER: outcome.model_id},
-    )
+    services, params = _search(request, body, store_id, "resource")
+    return _entities(await services.resources.execute(params))
 
 
 @post(
@@ -241,21 +215,8 @@ async def search_resource(request: Request[Any, Any, Any], body: RawBody, store_
 async def search_action(
     request: Request[Any, Any, Any], body: RawBody, store_id: FromPath[str | None] = None
 ) -> Response[s.ActionSearchResponse]:
-    req = decode_request(body, request.headers.get("content-type"), s.SearchRequest)
-    subject = require_entity(req.subject, "subject")
-    resource = require_entity(req.resource, "resource")
-    services = _services(request)
-    store, model_id = request_ids(services.settings, store_id, request.headers)
-    outcome = await services.actions.execute(
-        SearchParams(
-            store_id=store,
-            subject=subject,
-            resource=resource,
-            context=req.context,
-            page=page_request(req.page),
-            model_id=model_id,
-        )
-    )
+    services, params = _search(request, body, store_id, "action")
+    outcome = await services.actions.execute(params)
     return Response(
         s.ActionSearchResponse(page=_page(outcome), results=[s.ActionOut(r) for r in outcome.results]),
         headers={MODEL_ID_HEADER: outcome.model_id},
