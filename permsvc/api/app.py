@@ -27,6 +27,7 @@ from permsvc.api.deps import Deps
 from permsvc.api.errors import exception_handlers
 from permsvc.api.guards import build_authenticator
 from permsvc.api.authzen.routes import build_router as authzen_router
+from permsvc.api.claims.routes import build_router as claims_router
 from permsvc.api.openfga.routes import build_router as openfga_router
 from permsvc.api.ops import Metrics, ObservedApp, healthz, metrics_endpoint, openapi_json, readyz
 from permsvc.commands.models import ModelResolver
@@ -45,6 +46,7 @@ RouteGroup = Callable[[Settings], Router]
 ROUTE_GROUPS: list[RouteGroup] = [
     openfga_router,
     authzen_router,
+    claims_router,
 ]
 """The API surfaces, each behind its own guards. Health, metrics and docs are always mounted."""
 

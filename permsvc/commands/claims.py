@@ -1,0 +1,108 @@
+"""ClaimSummaryQuery: the permission summary of one user for a token (the claim feed).
+
+One ListObjects per summarised ``type#relation``, all against the same model and at revisions no
+older than the first one's, which is the revision the summary is stamped with: every write up to
+it is reflected (later ones may be, too). A listing stops as soon as its ids alone pass the byte
+budget -- such an entry could never be kept -- so a user with a huge grant costs no more than the
+budget's worth of objects.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from permsvc.claims.errors import ClaimSpecModelError
+from permsvc.claims.spec import ClaimSpec, ClaimVariant, split_relation_key
+from permsvc.claims.summarize import EncodedSummary, breadth_levels, encode_summary
+from permsvc.commands.list_objects import ListObjectsParams, ListObjectsQuery
+from permsvc.commands.models import ModelResolver
+from permsvc.core.revision import MINIMIZE_LATENCY, Consistency, encode_token
+from permsvc.model.typesystem import TypeSystem
+from permsvc.settings import EngineLimits
+from permsvc.store.protocol import TupleReader
+
+__all__ = ("ClaimSummaryParams", "ClaimSummaryQuery", "check_spec_against_model")
+
+
+class ClaimSummaryParams(msgspec.Struct, frozen=True, kw_only=True):
+    store_id: str
+    user_id: str
+    """The identity provider's user id (``auth0|42``); the subject is ``<subject_type>:<user_id>``."""
+    spec: ClaimSpec
+    audience: str | None = None
+    consistency: Consistency = MINIMIZE_LATENCY
+
+
+def check_spec_against_model(variant: ClaimVariant, typesystem: TypeSystem) -> None:
+    """Raise :class:`ClaimSpecModelError` naming every key the model does not define."""
+    missing: list[tuple[str, str]] = []
+    if not typesystem.has_type(variant.subject_type):
+        missing.append((variant.subject_type, f"subject type {variant.subject_type!r} is not a type of the model"))
+    for key in variant.relations:
+        object_type, relation = split_relation_key(key)
+        if not typesystem.has_type(object_type):
+            missing.append((key, f"type {object_type!r} is not defined"))
+        elif typesystem.get_relation(object_type, relation) is None:
+            defined = ", ".join(sorted(typesystem.relations_of(object_type))) or "none"
+            missing.append((key, f"type {object_type!r} has no relation {relation!r} (it has: {defined})"))
+    if missing:
+        raise ClaimSpecModelError(missing, model_id=typesystem.model_id)
+
+
+class ClaimSummaryQuery:
+    """Errors: :class:`ClaimSpecModelError` when the spec does not fit the store's latest model,
+    ``LatestModelNotFoundError`` when the store has none, ``InvalidInputError`` for an unusable
+    user id, and the errors of ListObjects."""
+
+    def __init__(
+        self,
+        *,
+        reader: TupleReader,
+        resolver: ModelResolver,
+        limits: EngineLimits = EngineLimits(),  # noqa: B008 - frozen struct
+    ) -> None:
+        self._resolver = resolver
+        self._limits = limits
+        self._list_objects = ListObjectsQuery(reader=reader, resolver=resolver, limits=limits)
+
+    async def execute(self, params: ClaimSummaryParams) -> EncodedSummary:
+        variant = params.spec.variant_for(params.audience)
+        typesystem = await self._resolver.resolve(params.store_id)
+        check_spec_against_model(variant, typesystem)
+        user = f"{variant.subject_type}:{params.user_id}"
+        consistency = params.consistency
+        revision: int | None = None
+        objects: dict[str, list[str] | None] = {}
+        for key in variant.relations:
+            object_type, relation = split_relation_key(key)
+            ids: list[str] | None = []
+            size = 0
+            token = ""
+            while True:
+                page = await self._list_objects.execute(
+                    ListObjectsParams(
+                        store_id=params.store_id,
+                        type=object_type,
+                        relation=relation,
+                        user=user,
+                        model_id=typesystem.model_id,
+                        consistency=consistency,
+                        continuation_token=token,
+                    )
+                )
+                if revision is None:
+                    revision = page.revision
+                    consistency = Consistency(token=encode_token(params.store_id, revision))
+                prefix = len(object_type) + 1
+                for obj in page.objects:
+                    ids.append(obj[prefix:])
+                    size += len(obj) - prefix + 3  # quotes and comma
+                if size > variant.budget_bytes:
+                    ids = None
+                    break
+                token = page.continuation_token
+                if not token:
+                    break
+            objects[key] = ids
+        levels = breadth_levels(typesystem, variant.relations)
+        return encode_summary(variant, revision or 0, objects, levels)

@@ -1,0 +1,55 @@
+"""Claim-feed API fixtures: the real app on the memory datastore with a claim spec from the
+environment (``PERMSVC_CLAIMS_SPEC``), a store holding the ``schema/claims.fga`` model."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from permsvc.api.app import create_app
+from permsvc.model.compile import parse_dsl
+from permsvc.model.json import model_to_json
+from tests.api.conftest import make_settings
+from tests.conftest import REPO_ROOT
+
+CLAIM = "https://permsvc.example.com/perms"
+SPEC = REPO_ROOT / "schema" / "claims.yaml"
+MODEL = model_to_json(parse_dsl((REPO_ROOT / "schema" / "claims.fga").read_text()))
+
+
+async def write(client: AsyncTestClient[Any], store_id: str, *tuples: tuple[str, str, str]) -> dict[str, Any]:
+    for start in range(0, len(tuples), 100):
+        keys = [{"object": o, "relation": r, "user": u} for o, r, u in tuples[start : start + 100]]
+        response = await client.post(f"/stores/{store_id}/write", json={"writes": {"tuple_keys": keys}})
+        assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def new_store(client: AsyncTestClient[Any]) -> str:
+    response = await client.post("/stores", json={"name": "claims"})
+    assert response.status_code == 201, response.text
+    store_id = str(response.json()["id"])
+    response = await client.post(f"/stores/{store_id}/authorization-models", json=MODEL)
+    assert response.status_code == 201, response.text
+    return store_id
+
+
+@pytest.fixture
+def spec_path() -> Path:
+    return SPEC
+
+
+@pytest.fixture
+async def client(monkeypatch: pytest.MonkeyPatch, spec_path: Path) -> AsyncIterator[AsyncTestClient[Any]]:
+    monkeypatch.setenv("PERMSVC_CLAIMS_SPEC", str(spec_path))
+    async with AsyncTestClient(create_app(make_settings())) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+async def store_id(client: AsyncTestClient[Any]) -> str:
+    return await new_store(client)
