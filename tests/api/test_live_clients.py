@@ -78,10 +78,14 @@ async def test_python_sdk_full_flow(server: LiveServer) -> None:
         ClientCheckRequest,
         ClientExpandRequest,
         ClientListObjectsRequest,
+        ClientListRelationsRequest,
         ClientReadChangesRequest,
         ClientTuple,
         ClientWriteRequest,
+        ClientWriteRequestOnDuplicateWrites,
+        ConflictOptions,
     )
+    from openfga_sdk.exceptions import ValidationException
     from openfga_sdk.client.models.list_users_request import ClientListUsersRequest
     from openfga_sdk.models.fga_object import FgaObject
     from openfga_sdk.models.read_request_tuple_key import ReadRequestTupleKey
@@ -186,6 +190,23 @@ async def test_python_sdk_full_flow(server: LiveServer) -> None:
             ("user:bob", True),
             ("user:carol", False),
         ]
+
+        relations = await fga.list_relations(
+            ClientListRelationsRequest(user="user:anne", relations=["owner", "editor", "viewer"], object="document:roadmap")
+        )
+        assert sorted(relations) == ["editor", "owner", "viewer"]
+        models = await fga.read_authorization_models()
+        assert [m.id for m in models.authorization_models] == [model.authorization_model_id]
+
+        again = ClientWriteRequest(writes=[ClientTuple(user="user:anne", relation="owner", object="document:roadmap")])
+        await fga.write(again, {"conflict": ConflictOptions(on_duplicate_writes=ClientWriteRequestOnDuplicateWrites.IGNORE)})
+        with pytest.raises(ValidationException) as duplicate:
+            await fga.write(again)
+        assert duplicate.value.code == "write_failed_due_to_invalid_input"
+        assert duplicate.value.error_message.startswith("cannot write a tuple which already exists")
+        with pytest.raises(ValidationException) as unknown:
+            await fga.check(ClientCheckRequest(user="user:anne", relation="nope", object="document:roadmap"))
+        assert unknown.value.code == "validation_error"
 
         await fga.delete_tuples([ClientTuple(user="user:bob", relation="member", object="group:eng")])
         check = await fga.check(ClientCheckRequest(user="user:bob", relation="viewer", object="document:roadmap"))
