@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
-from permsvc.commands._paging import collect_page, decode_after, query_digest
+from permsvc.commands._paging import collect_page, query_digest
 from permsvc.commands.errors import InvalidInputError
 from permsvc.commands.prepare import prepare
 from permsvc.core.errors import InvariantViolation, PermsvcError
@@ -286,13 +286,14 @@ _TOKEN_KIND = "authzen"
 
 
 class _Paging:
-    """AuthZEN page tokens around the list queries' sorted-cursor tokens.
+    """AuthZEN page tokens: the last result returned (results are produced in sorted order, so
+    the next page starts strictly after it), bound to the request.
 
     The token records the request's ``limit``, so that a follow-up may omit it (as the spec's
-    example does) but not change it; the inner cursor is bound to a digest of every entity and the
-    context, so changing any of them is :class:`InvalidContinuationTokenError` (the spec's SHOULD).
-    The model id is not in the digest: a model update between pages continues the listing (the spec
-    promises no snapshot) instead of failing it.
+    example does) but not change it, and a digest of every entity and the context, so changing any
+    of them is :class:`InvalidContinuationTokenError` (the spec's SHOULD). The model id is not in
+    the digest: a model update between pages continues the listing (the spec promises no
+    snapshot) instead of failing it.
     """
 
     def __init__(self, params: SearchParams, kind: str, max_page: int) -> None:
@@ -312,25 +313,27 @@ class _Paging:
         self.cursor = ""
         if page.token:
             payload = decode_page_token(page.token, kind=_TOKEN_KIND)
-            issued_limit, inner = payload.get("l"), payload.get("t")
-            if not isinstance(inner, str) or not (issued_limit is None or isinstance(issued_limit, int)):
+            issued_limit, after = payload.get("l"), payload.get("a")
+            if not isinstance(after, str) or not (issued_limit is None or isinstance(issued_limit, int)):
                 raise InvalidContinuationTokenError()
+            if payload.get("s") != kind or payload.get("h") != self.digest:
+                raise InvalidContinuationTokenError("the page token was issued for a different search")
             if limit is not None and limit != issued_limit:
                 raise InvalidContinuationTokenError(
                     f"page.limit {limit} differs from the limit {issued_limit} the token was issued for"
                 )
             limit = issued_limit
-            self.cursor = decode_after(inner, kind, self.digest)
+            self.cursor = after
         self.limit = limit
         self.size = min(limit, max_page) if limit else max_page
 
-    def token(self, inner: str) -> str:
-        """The AuthZEN ``next_token`` for an inner cursor token (``""`` stays ``""``)."""
-        return encode_page_token({"k": _TOKEN_KIND, "t": inner, "l": self.limit}) if inner else ""
-
     async def collect(self, items: AsyncIterator[str]) -> tuple[list[str], str]:
-        page, inner, _ = await collect_page(items, page_size=self.size, kind=self.kind, digest=self.digest, after=self.cursor)
-        return page, self.token(inner)
+        """One page and its ``next_token`` (``""`` when the page is the last one)."""
+        page, more, _ = await collect_page(items, page_size=self.size, kind=self.kind, digest=self.digest, after=self.cursor)
+        if not more:
+            return page, ""
+        payload = {"k": _TOKEN_KIND, "s": self.kind, "a": page[-1], "h": self.digest, "l": self.limit}
+        return page, encode_page_token(payload)
 
 
 class _SearchBase:

@@ -240,3 +240,13 @@ async def test_malformed_searches_are_400(
     assert response.json()["code"] == "validation_error"
     assert fragment in response.json()["message"]
     assert response.headers["x-request-id"] == "search-err"
+
+
+async def test_page_token_after_a_maximal_id(client: AsyncTestClient[Any], base: str, seeded: Seeded) -> None:
+    """The token carries the last result: it stays usable after the longest id a tuple may hold."""
+    longest = "a" * (512 - len("user:"))
+    keys = [{"object": "document:long", "relation": "viewer", "user": f"user:{u}"} for u in (longest, "b")]
+    written = await client.post(f"/stores/{seeded.store_id}/write", json={"writes": {"tuple_keys": keys}})
+    assert written.status_code == 200, written.text
+    pages = await _pages(client, f"{base}/search/subject", _subject_search("long"), 1)
+    assert [[r["id"] for r in p["results"]] for p in pages] == [[longest], ["b"]]
