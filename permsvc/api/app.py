@@ -29,7 +29,7 @@ from permsvc.api.guards import build_authenticator
 from permsvc.api.authzen.routes import build_router as authzen_router
 from permsvc.api.claims.routes import build_router as claims_router
 from permsvc.api.openfga.routes import build_router as openfga_router
-from permsvc.api.ops import Metrics, ObservedApp, healthz, metrics_endpoint, openapi_json, readyz
+from permsvc.api.ops import AccessLog, Metrics, ObservedApp, healthz, metrics_endpoint, openapi_json, readyz
 from permsvc.commands.models import ModelResolver
 from permsvc.engine.resolver import build_check_resolver
 from permsvc.settings import Settings
@@ -110,7 +110,8 @@ def create_app(settings: Settings | None = None) -> ObservedApp:
         logging_config=None,
         debug=False,
     )
-    return ObservedApp(litestar, metrics=metrics, access_log=settings.access_log)
+    access_log = AccessLog() if settings.access_log and settings.log_level in ("debug", "info") else None
+    return ObservedApp(litestar, metrics=metrics, access_log=access_log)
 
 
 def asgi_app_from_env() -> Any:

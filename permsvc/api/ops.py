@@ -8,7 +8,7 @@ response, including the router's own 404/405 and responses produced by exception
   handlers and the error handler (:func:`request_id_of`) and echoes it on the response;
 - records ``permsvc_http_requests_total`` / ``permsvc_http_request_duration_seconds`` by route
   template, method and status;
-- writes one JSON access-log line (logger ``permsvc.access``).
+- writes one JSON access-log line (:class:`AccessLog`).
 
 With several worker processes, metrics are aggregated by prometheus_client's multiprocess mode:
 ``permsvc serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh directory before forking.
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = (
     "REQUEST_ID_HEADER",
+    "AccessLog",
     "JsonFormatter",
     "Metrics",
     "ObservedApp",
@@ -58,7 +59,6 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_KEY = "permsvc.request_id"
 _MAX_REQUEST_ID = 128
 
-_access_log = logging.getLogger("permsvc.access")
 _encode = msgspec.json.Encoder().encode
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -153,7 +153,7 @@ class ObservedApp:
     """Plain-ASGI wrapper adding request ids, the worker id (``X-Permsvc-Worker``), access logs and
     request metrics to every response."""
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, access_log: bool = True) -> None:
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, access_log: AccessLog | None = None) -> None:
         self.app = app
         self.metrics = metrics
         self.access_log = access_log
@@ -186,21 +186,47 @@ class ObservedApp:
             route = scope.get("path_template") or "unmatched"
             method = scope.get("method", "")
             self.metrics.observe_request(route, method, status, elapsed)
-            if self.access_log and _access_log.isEnabledFor(logging.INFO):
-                _access_log.info(
-                    "request",
-                    extra={
-                        "fields": {
-                            "request_id": request_id,
-                            "method": method,
-                            "path": scope.get("path", ""),
-                            "route": route,
-                            "status": status,
-                            "duration_ms": round(elapsed * 1000, 3),
-                            "client": (scope.get("client") or ("", 0))[0],
-                        }
-                    },
+            if self.access_log is not None:
+                self.access_log.emit(
+                    request_id=request_id,
+                    method=method,
+                    path=scope.get("path", ""),
+                    route=route,
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 3),
+                    client=(scope.get("client") or ("", 0))[0],
                 )
+
+
+class AccessLog:
+    """One JSON line per request, in the shape :class:`JsonFormatter` gives every other log line
+    (``ts``, ``level``, ``logger``: ``permsvc.access``, ``msg``, then the request's fields).
+
+    Written straight to a file descriptor (stderr by default) with one ``write`` per line rather
+    than through :mod:`logging`: the logging machinery costs about as much as a whole check, and
+    one ``write`` of a line shorter than ``PIPE_BUF`` stays whole even when several worker
+    processes share the pipe.
+    """
+
+    __slots__ = ("_fd", "_prefix", "_second")
+
+    def __init__(self, fd: int = 2) -> None:
+        self._fd = fd
+        self._second = -1
+        self._prefix = ""
+
+    def emit(self, **fields: Any) -> None:
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        line = {"ts": f"{self._prefix}.{int((now - second) * 1000):03d}Z", "level": "info",
+                "logger": "permsvc.access", "msg": "request", **fields}
+        try:
+            os.write(self._fd, _encode(line) + b"\n")
+        except OSError:
+            pass  # a closed or full log pipe must never fail the request it describes
 
 
 class JsonFormatter(logging.Formatter):

@@ -131,17 +131,26 @@ async def test_openapi_document_lists_every_openfga_operation(client: AsyncTestC
     assert docs.status_code == 200 and "html" in docs.headers["content-type"]
 
 
-async def test_access_log_is_structured_with_request_id(caplog: pytest.LogCaptureFixture) -> None:
+async def test_access_log_is_one_json_line_per_request(capfd: pytest.CaptureFixture[str]) -> None:
     async with AsyncTestClient(create_app(make_settings(access_log=True))) as client:
-        with caplog.at_level(logging.INFO, logger="permsvc.access"):
-            await client.get("/healthz", headers={"X-Request-ID": "log-me"})
-    record = next(r for r in caplog.records if r.name == "permsvc.access")
-    fields = record.fields  # type: ignore[attr-defined]
-    assert fields["request_id"] == "log-me" and fields["status"] == 200 and fields["route"] == "/healthz"
+        await client.get("/healthz", headers={"X-Request-ID": "log-me"})
+        await client.get("/nope")
+    lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
+    access = [line for line in lines if line.get("logger") == "permsvc.access"]
+    assert [(a["request_id"], a["route"], a["status"]) for a in access[:1]] == [("log-me", "/healthz", 200)]
+    assert access[1]["route"] == "unmatched" and access[1]["status"] == 404 and _HEX_ID.match(access[1]["request_id"])
+    assert access[0]["level"] == "info" and access[0]["msg"] == "request" and access[0]["ts"].endswith("Z")
+    assert access[0]["method"] == "GET" and access[0]["duration_ms"] >= 0
+
+
+def test_json_formatter_shape() -> None:
     from permsvc.api.ops import JsonFormatter
 
+    record = logging.LogRecord("permsvc.api", logging.ERROR, __file__, 1, "boom %s", ("x",), None)
+    record.fields = {"request_id": "r-1"}
     line = json.loads(JsonFormatter().format(record))
-    assert line["msg"] == "request" and line["request_id"] == "log-me" and line["level"] == "info"
+    assert line["msg"] == "boom x" and line["level"] == "error" and line["request_id"] == "r-1"
+    assert line["logger"] == "permsvc.api" and line["ts"].endswith("Z")
 
 
 class TestPresharedKeys:
