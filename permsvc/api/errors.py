@@ -31,6 +31,7 @@ from litestar.exceptions import (
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 
 from permsvc.api.ops import request_id_of
+from permsvc.auth.errors import AuthError, KeySetUnavailableError, MissingBearerTokenError
 from permsvc.core.errors import InvariantViolation, PermsvcError
 from permsvc.core.revision import InvalidConsistencyTokenError
 from permsvc.engine.errors import openfga_code
@@ -177,6 +178,8 @@ def translate(exc: BaseException) -> tuple[int, ErrorBody, dict[str, str]]:
     """(status, body, extra headers) for an exception; ``internal_error`` when it is a fault."""
     if isinstance(exc, ApiError):
         return exc.status, ErrorBody(exc.code, exc.detail), exc.headers
+    if isinstance(exc, AuthError):
+        return _translate_auth(exc)
     if isinstance(exc, StorageUnavailableError):
         return 503, ErrorBody("unavailable", exc.detail or "service unavailable"), {"Retry-After": "1"}
     if isinstance(exc, PermsvcError) and not isinstance(exc, InvariantViolation):
@@ -186,6 +189,28 @@ def translate(exc: BaseException) -> tuple[int, ErrorBody, dict[str, str]]:
     if isinstance(exc, HTTPException):
         return _translate_http(exc)
     return 500, ErrorBody("internal_error", _INTERNAL_MESSAGE), {}
+
+
+def _translate_auth(exc: AuthError) -> tuple[int, ErrorBody, dict[str, str]]:
+    """Bearer-token and API-key failures (RFC 6750): the error's own status and challenge; the
+    message says what to fix. An unreachable key set is 503 with a generic message (the detail,
+    which names the issuer's URL, is logged by the caller's log line for 5xx)."""
+    headers = {"WWW-Authenticate": challenge} if (challenge := exc.www_authenticate()) else {}
+    status = exc.status_code
+    if isinstance(exc, KeySetUnavailableError):
+        _log.warning("token keys unavailable: %s", exc.detail)
+        return 503, ErrorBody("unavailable", "the token issuer's signing keys cannot be loaded; retry later"), {"Retry-After": "5"}
+    if isinstance(exc, MissingBearerTokenError):
+        code = "bearer_token_missing"
+    elif status == 403:
+        code = "forbidden"
+    elif status == 400:
+        code = "validation_error"
+    elif status >= 500:
+        return 500, ErrorBody("internal_error", _INTERNAL_MESSAGE), {}
+    else:
+        code = "unauthenticated"
+    return status, ErrorBody(code, exc.detail), headers
 
 
 def _translate_http(exc: HTTPException) -> tuple[int, ErrorBody, dict[str, str]]:

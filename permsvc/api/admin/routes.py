@@ -1,0 +1,547 @@
+"""The admin API, ``/v1/admin/...``: only for admin credentials (an API key with scope ``admin``,
+or an access token carrying ``PERMSVC_ADMIN_SCOPE``; see :mod:`permsvc.api.admin.credentials`).
+
+=========================================  ==============================================================
+route                                      what
+=========================================  ==============================================================
+POST   /v1/admin/grants                    write tuples (idempotent, one revision, up to 10 000)
+POST   /v1/admin/revokes                   delete tuples (idempotent, one revision, up to 10 000)
+POST   /v1/admin/tuples/delete             delete every tuple matching a filter (a departing user)
+POST   /v1/admin/tuples/import             JSON lines, validated completely, then one revision
+GET    /v1/admin/tuples/export             JSON lines of every matching tuple (streamed)
+GET    /v1/admin/users/{user}/grants       tuples naming the user (paged)
+GET    /v1/admin/objects/{object}/grants   tuples on the object (paged)
+POST   /v1/admin/models/validate           validate a model (DSL or JSON); 200 with the issues
+POST   /v1/admin/models/diff               diff against the store's model + tuples it would orphan
+POST   /v1/admin/models                    upload; refused (409) if tuples would be orphaned, unless forced
+POST   /v1/admin/keys                      create an API key (its value is in this response only)
+GET    /v1/admin/keys                      list keys (never their secrets)
+DELETE /v1/admin/keys/{key_id}             revoke a key
+GET    /v1/admin/audit                     the audit log, newest first, filtered and paged
+=========================================  ==============================================================
+
+Every change is recorded in the audit log (who, what, when, request id, resulting revision).
+The store is ``store_id`` (body or query), else ``PERMSVC_STORE``. Errors use the service's
+``{"code", "message"}`` body; an import with invalid lines adds ``lines``, ``failed`` and
+``errors`` (``[{"line", "error"}]``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from litestar import Request, Response, Router, delete, get, post
+from litestar.params import FromPath, FromQuery, RawBody
+from litestar.response import Stream
+
+from permsvc.api.admin import schemas as s
+from permsvc.api.admin.credentials import (
+    Principal,
+    audit_log_of,
+    authenticate_admin,
+    key_store_of,
+    principal_of,
+    recorder_of,
+    request_id,
+    resolve_store,
+)
+from permsvc.api.errors import ApiError, error_response, ErrorBody
+from permsvc.api.openfga.convert import check_model_id, decode_body
+from permsvc.commands.admin import (
+    DeleteByFilterCommand,
+    DiffModelQuery,
+    ExportTuplesQuery,
+    GrantCommand,
+    ImportTuplesCommand,
+    ImportValidationError,
+    ListGrantsQuery,
+    ModelChangeOrphansTuplesError,
+    ModelDiffOutcome,
+    RevokeCommand,
+    UploadModelCommand,
+    parse_filter,
+    tuple_line,
+)
+from permsvc.commands.audit import ReadAuditQuery, tuples_detail
+from permsvc.commands.keys import (
+    AdminKeyExistsError,
+    ApiKeyNotFoundError,
+    CreateApiKeyCommand,
+    ListApiKeysQuery,
+    RevokeApiKeyCommand,
+)
+from permsvc.commands.read import PageSizeInvalidError
+from permsvc.core.refs import TupleKey
+from permsvc.core.revision import encode_token
+from permsvc.model.compile import load_model
+from permsvc.model.errors import ModelError
+from permsvc.model.json import model_to_json
+from permsvc.model.typesystem import TypeSystem
+from permsvc.store.protocol import ApiKeyRecord, AuditEntry, AuditFilter, ReadFilter, StoredTuple
+
+if TYPE_CHECKING:
+    from permsvc.api.deps import Deps
+    from permsvc.model.schema import AuthorizationModel
+    from permsvc.settings import Settings
+
+__all__ = ("MAX_IMPORT_BYTES", "ROUTES", "build_router")
+
+MAX_IMPORT_BYTES = 1024**3
+"""Largest JSON-lines import body (the import is held in memory while it is validated)."""
+
+_TAGS = ["Admin"]
+_STATE_KEY = "admin_services"
+_NDJSON = "application/x-ndjson"
+
+_DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
+    kind: msgspec.json.Decoder(kind)
+    for kind in (s.TuplesRequest, s.DeleteByFilterRequest, s.ModelRequest, s.CreateKeyRequest)
+}
+_line_encoder = msgspec.json.Encoder()
+
+
+class _Services:
+    def __init__(self, deps: Deps) -> None:
+        ds, models = deps.datastore, deps.models
+        self.datastore = ds
+        self.grant = GrantCommand(writer=ds, resolver=models)
+        self.revoke = RevokeCommand(writer=ds)
+        self.delete_by_filter = DeleteByFilterCommand(bulk=ds)  # type: ignore[arg-type]
+        self.import_tuples = ImportTuplesCommand(bulk=ds, resolver=models)  # type: ignore[arg-type]
+        self.export = ExportTuplesQuery(reader=ds)
+        self.list_grants = ListGrantsQuery(reader=ds)
+        self.diff_model = DiffModelQuery(models=ds, reader=ds)
+        self.upload_model = UploadModelCommand(models=ds, reader=ds)
+        keys = key_store_of(deps)
+        log = audit_log_of(deps)
+        self.keys = keys
+        self.audit = ReadAuditQuery(log=log) if log is not None else None
+
+
+def _services(request: Request[Any, Any, Any]) -> _Services:
+    state = request.app.state
+    services = state.get(_STATE_KEY)
+    if services is None:
+        services = state[_STATE_KEY] = _Services(state.deps)
+    return services
+
+
+def _decode(body: bytes, kind: type[Any]) -> Any:
+    return decode_body(_DECODERS[kind], body, kind.__name__)
+
+
+async def _audit(
+    request: Request[Any, Any, Any],
+    principal: Principal,
+    action: str,
+    *,
+    store_id: str = "",
+    detail: dict[str, Any] | None = None,
+    revision: int | None = None,
+) -> int | None:
+    return await recorder_of(request).record(
+        actor=principal.actor,
+        action=action,
+        store_id=store_id,
+        detail=detail,
+        request_id=request_id(request),
+        revision=revision,
+    )
+
+
+def _line_dict(key: TupleKey) -> dict[str, Any]:
+    return msgspec.to_builtins(tuple_line(key))  # type: ignore[no-any-return]
+
+
+def _page_size(value: str | None) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise PageSizeInvalidError("invalid page_size: value must be an integer in range [1, 100]") from None
+
+
+def _keys_of(services: _Services) -> Any:
+    if services.keys is None:
+        raise ApiError("unavailable", "this datastore keeps no API keys", status=501)
+    return services.keys
+
+
+# -- grants --------------------------------------------------------------------------------------
+
+
+async def _change(request: Request[Any, Any, Any], body: bytes, action: str) -> s.ChangeResponse:
+    req: s.TuplesRequest = _decode(body, s.TuplesRequest)
+    principal = await principal_of(request)
+    store = resolve_store(request, principal, req.store_id)
+    keys = [line.key() for line in req.tuples]
+    services = _services(request)
+    if action == "grant":
+        check_model_id(req.authorization_model_id, "GrantRequest")
+        outcome = await services.grant.execute(store, keys, model_id=req.authorization_model_id)
+    else:
+        outcome = await services.revoke.execute(store, keys)
+    detail = {**tuples_detail([_line_dict(k) for k in keys]), "changed": outcome.changed}
+    if outcome.model_id:
+        detail["authorization_model_id"] = outcome.model_id
+    audit_id = await _audit(request, principal, action, store_id=store, detail=detail, revision=outcome.revision)
+    return s.ChangeResponse(
+        store_id=store,
+        changed=outcome.changed,
+        revision=outcome.revision,
+        consistency_token=encode_token(store, outcome.revision),
+        audit_id=audit_id,
+    )
+
+
+@post("/v1/admin/grants", operation_id="AdminGrant", tags=_TAGS, status_code=200,
+      summary="Grant: write tuples idempotently, as one revision")
+async def grant(request: Request[Any, Any, Any], body: RawBody) -> s.ChangeResponse:
+    return await _change(request, body, "grant")
+
+
+@post("/v1/admin/revokes", operation_id="AdminRevoke", tags=_TAGS, status_code=200,
+      summary="Revoke: delete tuples idempotently, as one revision")
+async def revoke(request: Request[Any, Any, Any], body: RawBody) -> s.ChangeResponse:
+    return await _change(request, body, "revoke")
+
+
+@post("/v1/admin/tuples/delete", operation_id="AdminDeleteByFilter", tags=_TAGS, status_code=200,
+      summary="Delete every tuple matching a filter (e.g. everything of a departing user)")
+async def delete_by_filter(request: Request[Any, Any, Any], body: RawBody) -> s.ChangeResponse:
+    req: s.DeleteByFilterRequest = _decode(body, s.DeleteByFilterRequest)
+    principal = await principal_of(request)
+    store = resolve_store(request, principal, req.store_id)
+    flt = parse_filter(req.object, req.relation, req.user)
+    outcome = await _services(request).delete_by_filter.execute(store, flt, everything=req.all)
+    detail = {"filter": {"object": req.object, "relation": req.relation, "user": req.user}, "all": req.all, "changed": outcome.changed}
+    audit_id = await _audit(request, principal, "delete_by_filter", store_id=store, detail=detail, revision=outcome.revision)
+    return s.ChangeResponse(
+        store_id=store,
+        changed=outcome.changed,
+        revision=outcome.revision,
+        consistency_token=encode_token(store, outcome.revision),
+        audit_id=audit_id,
+    )
+
+
+@post("/v1/admin/tuples/import", operation_id="AdminImportTuples", tags=_TAGS, status_code=200,
+      summary="Import JSON lines (one tuple per line): validated completely, then applied as one revision",
+      request_max_body_size=MAX_IMPORT_BYTES)
+async def import_tuples(
+    request: Request[Any, Any, Any],
+    store_id: FromQuery[str | None] = None,
+    authorization_model_id: FromQuery[str | None] = None,
+) -> s.ImportResponse:
+    principal = await principal_of(request)
+    store = resolve_store(request, principal, store_id)
+    check_model_id(authorization_model_id or "", "ImportRequest")
+    outcome = await _services(request).import_tuples.execute(
+        store, request.stream(), model_id=authorization_model_id or ""
+    )
+    detail = {
+        **tuples_detail([_line_dict(k) for k in outcome.sample], outcome.lines),
+        "imported": outcome.imported,
+        "authorization_model_id": outcome.model_id,
+    }
+    audit_id = await _audit(request, principal, "import", store_id=store, detail=detail, revision=outcome.revision)
+    return s.ImportResponse(
+        store_id=store,
+        lines=outcome.lines,
+        imported=outcome.imported,
+        revision=outcome.revision,
+        consistency_token=encode_token(store, outcome.revision),
+        authorization_model_id=outcome.model_id,
+        audit_id=audit_id,
+    )
+
+
+@get("/v1/admin/tuples/export", operation_id="AdminExportTuples", tags=_TAGS,
+     summary="Export JSON lines of every tuple matching the filter (the import's format)")
+async def export_tuples(
+    request: Request[Any, Any, Any],
+    store_id: FromQuery[str | None] = None,
+    object: FromQuery[str | None] = None,  # noqa: A002 - wire name
+    relation: FromQuery[str | None] = None,
+    user: FromQuery[str | None] = None,
+) -> Stream:
+    principal = await principal_of(request)
+    store = resolve_store(request, principal, store_id)
+    flt = parse_filter(object or "", relation or "", user or "")
+    services = _services(request)
+    await services.datastore.get_store(store)
+    await _audit(
+        request, principal, "export", store_id=store,
+        detail={"filter": {"object": object or "", "relation": relation or "", "user": user or ""}},
+    )
+
+    async def lines() -> AsyncIterator[bytes]:
+        async for key in services.export.execute(store, flt):
+            yield _line_encoder.encode(tuple_line(key)) + b"\n"
+
+    return Stream(lines(), media_type=_NDJSON)
+
+
+def _stored(row: StoredTuple) -> s.StoredTupleOut:
+    key = row.key
+    condition = msgspec.to_builtins(key.condition) if key.condition is not None else None
+    return s.StoredTupleOut(object=key.object, relation=key.relation, user=key.user, condition=condition, timestamp=row.timestamp)
+
+
+async def _grants(request: Request[Any, Any, Any], flt: ReadFilter, store_id: str | None, page_size: str | None, token: str | None) -> s.GrantsResponse:
+    principal = await principal_of(request)
+    store = resolve_store(request, principal, store_id)
+    page = await _services(request).list_grants.execute(
+        store, flt, page_size=_page_size(page_size), continuation_token=token or ""
+    )
+    return s.GrantsResponse(store_id=store, tuples=[_stored(r) for r in page.items], continuation_token=page.continuation_token)
+
+
+@get("/v1/admin/users/{user:str}/grants", operation_id="AdminListUserGrants", tags=_TAGS,
+     summary="The tuples naming a user (its direct grants), oldest first")
+async def user_grants(
+    request: Request[Any, Any, Any],
+    user: FromPath[str],
+    store_id: FromQuery[str | None] = None,
+    page_size: FromQuery[str | None] = None,
+    continuation_token: FromQuery[str | None] = None,
+) -> s.GrantsResponse:
+    return await _grants(request, parse_filter(user=user), store_id, page_size, continuation_token)
+
+
+@get("/v1/admin/objects/{object:str}/grants", operation_id="AdminListObjectGrants", tags=_TAGS,
+     summary="The tuples on an object, oldest first")
+async def object_grants(
+    request: Request[Any, Any, Any],
+    object: FromPath[str],  # noqa: A002 - wire name
+    store_id: FromQuery[str | None] = None,
+    relation: FromQuery[str | None] = None,
+    page_size: FromQuery[str | None] = None,
+    continuation_token: FromQuery[str | None] = None,
+) -> s.GrantsResponse:
+    if ":" not in object or object.endswith(":"):
+        raise ApiError("validation_error", f"invalid object '{object}': expected 'type:id'")
+    return await _grants(request, parse_filter(object=object, relation=relation or ""), store_id, page_size, continuation_token)
+
+
+# -- models --------------------------------------------------------------------------------------
+
+
+def _candidate(req: s.ModelRequest) -> tuple[AuthorizationModel, dict[str, Any]]:
+    """The request's model, compiled and validated (``ModelError`` lists every issue)."""
+    if bool(req.dsl) == (req.model is not None):
+        raise ApiError("validation_error", "send the model either as 'dsl' (DSL text) or as 'model' (OpenFGA JSON)")
+    text = req.dsl if req.dsl else msgspec.json.encode(req.model).decode()
+    model = load_model(text, format="dsl" if req.dsl else "json").model
+    TypeSystem.validated(model)
+    return model, model_to_json(model)
+
+
+def _diff_out(store: str, outcome: ModelDiffOutcome) -> s.ModelDiffResponse:
+    return s.ModelDiffResponse(
+        store_id=store,
+        base_model_id=outcome.base_model_id,
+        diff=msgspec.to_builtins(outcome.diff),
+        breaking=outcome.diff.breaking,
+        orphaned_tuples=[tuple_line(k) for k in outcome.orphaned],
+        orphaned_count=outcome.orphaned_count,
+        tuples_scanned=outcome.tuples_scanned,
+    )
+
+
+@post("/v1/admin/models/validate", operation_id="AdminValidateModel", tags=_TAGS, status_code=200,
+      summary="Validate a model (DSL or JSON): every issue, located")
+async def validate_model(request: Request[Any, Any, Any], body: RawBody) -> s.ModelValidationResponse:
+    req: s.ModelRequest = _decode(body, s.ModelRequest)
+    try:
+        _, model_json = _candidate(req)
+    except ModelError as err:
+        issues = [
+            s.IssueOut(message=i.message, line=i.line, column=i.column, object_type=i.object_type, relation=i.relation)
+            for i in err.issues
+        ]
+        return s.ModelValidationResponse(valid=False, issues=issues)
+    return s.ModelValidationResponse(valid=True, issues=[], model=model_json)
+
+
+@post("/v1/admin/models/diff", operation_id="AdminDiffModel", tags=_TAGS, status_code=200,
+      summary="Diff a model against the store's current one, and list the stored tuples it would orphan")
+async def diff_model(request: Request[Any, Any, Any], body: RawBody) -> s.ModelDiffResponse:
+    req: s.ModelRequest = _decode(body, s.ModelRequest)
+    principal = await principal_of(request)
+    store = resolve_store(request, principal, req.store_id)
+    check_model_id(req.base_model_id, "DiffModelRequest", field="BaseModelId")
+    model, _ = _candidate(req)
+    outcome = await _services(request).diff_model.execute(store, model, base_model_id=req.base_model_id)
+    return _diff_out(store, outcome)
+
+
+@post("/v1/admin/models", operation_id="AdminUploadModel", tags=_TAGS, status_code=201,
+      summary="Upload a model; refused when stored tuples would be orphaned, unless 'force'")
+async def upload_model(request: Request[Any, Any, Any], body: RawBody) -> s.ModelUploadResponse:
+    req: s.ModelRequest = _decode(body, s.ModelRequest)
+    principal = await principal_of(request)
+    store = resolve_store(request, principal, req.store_id)
+    _, model_json = _candidate(req)
+    stored, outcome = await _services(request).upload_model.execute(store, model_json, force=req.force, dsl=req.dsl)
+    detail = {
+        "authorization_model_id": stored.id,
+        "base_model_id": outcome.base_model_id,
+        "forced": req.force,
+        "orphaned_count": outcome.orphaned_count,
+        "diff": msgspec.to_builtins(outcome.diff),
+    }
+    audit_id = await _audit(request, principal, "model_write", store_id=store, detail=detail)
+    return s.ModelUploadResponse(store_id=store, authorization_model_id=stored.id, diff=_diff_out(store, outcome), audit_id=audit_id)
+
+
+# -- API keys ------------------------------------------------------------------------------------
+
+
+def _key_out(record: ApiKeyRecord) -> s.ApiKeyOut:
+    return s.ApiKeyOut(
+        id=record.id, scope=record.scope, store_id=record.store_id, name=record.name,
+        created_at=record.created_at, revoked_at=record.revoked_at,
+    )
+
+
+@post("/v1/admin/keys", operation_id="AdminCreateKey", tags=_TAGS, status_code=201,
+      summary="Create an API key; its value is returned this once (only a hash is stored)")
+async def create_key(request: Request[Any, Any, Any], body: RawBody) -> Response[s.CreatedKeyResponse]:
+    req: s.CreateKeyRequest = _decode(body, s.CreateKeyRequest)
+    principal = await principal_of(request)
+    if req.store_id:
+        resolve_store(request, principal, req.store_id)
+    created = await CreateApiKeyCommand(keys=_keys_of(_services(request))).execute(
+        req.scope, store_id=req.store_id, name=req.name
+    )
+    record = created.record
+    await _audit(
+        request, principal, "key_create", store_id=record.store_id or "",
+        detail={"key_id": record.id, "scope": record.scope, "store_id": record.store_id, "name": record.name},
+    )
+    return Response(
+        s.CreatedKeyResponse(key=created.key, info=_key_out(record)),
+        status_code=201,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@get("/v1/admin/keys", operation_id="AdminListKeys", tags=_TAGS, summary="List API keys (ids and scopes, never secrets)")
+async def list_keys(request: Request[Any, Any, Any], include_revoked: FromQuery[bool] = False) -> s.KeysResponse:
+    records = await ListApiKeysQuery(keys=_keys_of(_services(request))).execute(include_revoked=include_revoked)
+    return s.KeysResponse(keys=[_key_out(r) for r in records])
+
+
+@delete("/v1/admin/keys/{key_id:str}", operation_id="AdminRevokeKey", tags=_TAGS, status_code=200,
+        summary="Revoke an API key (idempotent)")
+async def revoke_key(request: Request[Any, Any, Any], key_id: FromPath[str]) -> s.ApiKeyOut:
+    principal = await principal_of(request)
+    record = await RevokeApiKeyCommand(keys=_keys_of(_services(request))).execute(key_id)
+    await _audit(request, principal, "key_revoke", store_id=record.store_id or "", detail={"key_id": record.id, "scope": record.scope})
+    return _key_out(record)
+
+
+# -- audit ---------------------------------------------------------------------------------------
+
+
+def _time(value: str | None, name: str) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError("validation_error", f"invalid '{name}': expected an RFC 3339 time such as 2026-01-31T12:00:00Z") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
+
+
+def _entry_out(entry: AuditEntry) -> s.AuditEntryOut:
+    return s.AuditEntryOut(
+        id=entry.id, store_id=entry.store_id, at=entry.at, actor=entry.actor, actor_kind=entry.actor_kind,
+        action=entry.action, detail=entry.detail, request_id=entry.request_id, revision=entry.revision,
+    )
+
+
+@get("/v1/admin/audit", operation_id="AdminReadAudit", tags=_TAGS, summary="The audit log, newest first")
+async def read_audit(
+    request: Request[Any, Any, Any],
+    store_id: FromQuery[str | None] = None,
+    actor: FromQuery[str | None] = None,
+    action: FromQuery[str | None] = None,
+    since: FromQuery[str | None] = None,
+    until: FromQuery[str | None] = None,
+    page_size: FromQuery[str | None] = None,
+    continuation_token: FromQuery[str | None] = None,
+) -> s.AuditResponse:
+    principal = await principal_of(request)
+    services = _services(request)
+    if services.audit is None:
+        raise ApiError("unavailable", "this datastore keeps no audit log", status=501)
+    if principal.store_id is not None:
+        store_id = resolve_store(request, principal, store_id)
+    flt = AuditFilter(
+        store_id=store_id or "", actor=actor or "", action=action or "",
+        since=_time(since, "since"), until=_time(until, "until"),
+    )
+    page = await services.audit.execute(flt, page_size=_page_size(page_size), continuation_token=continuation_token or "")
+    return s.AuditResponse(entries=[_entry_out(e) for e in page.items], continuation_token=page.continuation_token)
+
+
+# -- errors of this surface ------------------------------------------------------------------------
+
+
+def _import_failed(_: Request[Any, Any, Any], exc: ImportValidationError) -> Response[Any]:
+    body = s.ImportErrorResponse(
+        code="import_validation_failed",
+        message=exc.detail,
+        lines=exc.lines,
+        failed=exc.failed,
+        errors=[s.LineErrorOut(e.line, e.error) for e in exc.errors],
+    )
+    return Response(body, status_code=400)
+
+
+def _orphans(_: Request[Any, Any, Any], exc: ModelChangeOrphansTuplesError) -> Response[Any]:
+    outcome = exc.outcome
+    body = {
+        "code": "model_change_orphans_tuples",
+        "message": exc.detail,
+        "orphaned_count": outcome.orphaned_count,
+        "orphaned_tuples": [msgspec.to_builtins(tuple_line(k)) for k in outcome.orphaned],
+        "base_model_id": outcome.base_model_id,
+        "diff": msgspec.to_builtins(outcome.diff),
+    }
+    return Response(body, status_code=409)
+
+
+def _key_missing(_: Request[Any, Any, Any], exc: ApiKeyNotFoundError) -> Response[bytes]:
+    return error_response(404, ErrorBody("api_key_not_found", exc.detail))
+
+
+def _key_exists(_: Request[Any, Any, Any], exc: AdminKeyExistsError) -> Response[bytes]:
+    return error_response(409, ErrorBody("admin_key_exists", exc.detail))
+
+
+ROUTES = (
+    grant, revoke, delete_by_filter, import_tuples, export_tuples, user_grants, object_grants,
+    validate_model, diff_model, upload_model, create_key, list_keys, revoke_key, read_audit,
+)
+
+
+def build_router(settings: Settings) -> Router:
+    """The admin route group: every route behind :func:`authenticate_admin`."""
+    return Router(
+        path="/",
+        route_handlers=list(ROUTES),
+        before_request=authenticate_admin,
+        exception_handlers={
+            ImportValidationError: _import_failed,
+            ModelChangeOrphansTuplesError: _orphans,
+            ApiKeyNotFoundError: _key_missing,
+            AdminKeyExistsError: _key_exists,
+        },
+    )

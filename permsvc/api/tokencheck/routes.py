@@ -1,0 +1,246 @@
+"""The token-subject check API: a backend forwards its user's bearer token and asks permsvc
+about that user, without a JWT library of its own.
+
+====================  =============================================================  ==============
+route                 question                                                       command
+====================  =============================================================  ==============
+POST /v1/check        may the user ``relation`` the ``object``?                       CheckQuery
+POST /v1/check/batch  many such questions at one revision                             BatchCheckQuery
+POST /v1/objects      which objects of ``type`` may the user ``relation``? (paged)    ListObjectsQuery
+POST /v1/relations    which relations does the user have on ``object``?               ListRelationsQuery
+====================  =============================================================  ==============
+
+The user is ``<PERMSVC_SUBJECT_TYPE>:<sub claim>`` of the token (``user:auth0|42``); a trusted
+service (see :mod:`permsvc.api.admin.credentials`) names it in ``user`` instead. A user token that
+names another user is refused (403). Every answer names the revision it was computed at.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from litestar import Request, Router, post
+from litestar.params import RawBody
+
+from permsvc.api.admin.credentials import Principal, authenticate_checker, principal_of, resolve_store
+from permsvc.api.errors import ApiError, translate
+from permsvc.api.openfga.convert import check_consistency, check_model_id, contextual_tuples, decode_body
+from permsvc.api.tokencheck import schemas as s
+from permsvc.auth.errors import ForbiddenError
+from permsvc.commands.batch_check import BatchCheckItem, BatchCheckParams, BatchCheckQuery
+from permsvc.commands.check import CheckParams, CheckQuery
+from permsvc.commands.list_objects import ListObjectsParams, ListObjectsQuery
+from permsvc.commands.list_relations import ListRelationsParams, ListRelationsQuery
+from permsvc.core.refs import TupleKey
+from permsvc.core.revision import Consistency, encode_token
+from permsvc.settings import DEFAULT_MAX_BATCH_CHECK_ITEMS
+
+if TYPE_CHECKING:
+    from permsvc.api.deps import Deps
+    from permsvc.settings import Settings
+
+__all__ = ("ROUTES", "build_router")
+
+_TAGS = ["Token-subject checks"]
+_STATE_KEY = "tokencheck_services"
+
+_DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
+    kind: msgspec.json.Decoder(kind)
+    for kind in (s.CheckRequest, s.BatchCheckRequest, s.ListObjectsRequest, s.ListRelationsRequest)
+}
+
+
+class _Services:
+    def __init__(self, deps: Deps) -> None:
+        ds, models, limits = deps.datastore, deps.models, deps.settings.limits
+        self.metrics = deps.metrics
+        self.check = CheckQuery(reader=ds, resolver=models, limits=limits, checker=deps.checker)
+        self.batch_check = BatchCheckQuery(reader=ds, resolver=models, limits=limits, checker=deps.checker)
+        self.list_objects = ListObjectsQuery(reader=ds, resolver=models, limits=limits)
+        self.list_relations = ListRelationsQuery(reader=ds, resolver=models, limits=limits, checker=deps.checker)
+
+
+def _services(request: Request[Any, Any, Any]) -> _Services:
+    state = request.app.state
+    services = state.get(_STATE_KEY)
+    if services is None:
+        services = state[_STATE_KEY] = _Services(state.deps)
+    return services
+
+
+def _user(principal: Principal, requested: str | None) -> str:
+    """The user a request asks about (see the module docstring)."""
+    if principal.subject is not None and not principal.service:
+        if requested and requested != principal.subject:
+            raise ForbiddenError(
+                f"this access token is {principal.subject}'s; it cannot ask about {requested}. Omit 'user' (the "
+                "token's user is used), or call with a service credential (a client-credentials token with the "
+                "check scope, or an API key with scope 'check')"
+            )
+        return principal.subject
+    if requested:
+        return requested
+    if principal.subject is not None:
+        return principal.subject
+    raise ApiError(
+        "validation_error",
+        f"name the user: 'user' is required when calling as {principal.actor.id}, which speaks for a service, "
+        "not for a user (only a user's own access token implies its user)",
+    )
+
+
+class _Asked(msgspec.Struct, frozen=True, kw_only=True):
+    principal: Principal
+    user: str
+    store_id: str
+    consistency: Consistency
+
+
+async def _common(request: Request[Any, Any, Any], req: Any, name: str) -> _Asked:
+    principal = await principal_of(request)
+    user = _user(principal, req.user)
+    store = resolve_store(request, principal, req.store_id)
+    check_model_id(req.authorization_model_id, name)
+    consistency = check_consistency(req.consistency, req.consistency_token, name)
+    return _Asked(principal=principal, user=user, store_id=store, consistency=consistency)
+
+
+def _answered(asked: _Asked, model_id: str, revision: int) -> dict[str, Any]:
+    return {
+        "user": asked.user,
+        "store_id": asked.store_id,
+        "authorization_model_id": model_id,
+        "revision": revision,
+        "consistency_token": encode_token(asked.store_id, revision),
+    }
+
+
+def _decode(request: Request[Any, Any, Any], body: bytes, kind: type[Any]) -> Any:
+    return decode_body(_DECODERS[kind], body, kind.__name__)
+
+
+@post("/v1/check", operation_id="TokenCheck", tags=_TAGS, status_code=200,
+      summary="Check: may the token's user (or the named user) have the relation with the object?")
+async def check(request: Request[Any, Any, Any], body: RawBody) -> s.CheckResponse:
+    req: s.CheckRequest = _decode(request, body, s.CheckRequest)
+    asked = await _common(request, req, "CheckRequest")
+    services = _services(request)
+    outcome = await services.check.execute(
+        CheckParams(
+            store_id=asked.store_id,
+            tuple_key=TupleKey(object=req.object, relation=req.relation, user=asked.user),
+            model_id=req.authorization_model_id,
+            contextual_tuples=contextual_tuples(req.contextual_tuples),
+            context=req.context,
+            consistency=asked.consistency,
+        )
+    )
+    services.metrics.decision("v1", outcome.allowed)
+    return s.CheckResponse(
+        allowed=outcome.allowed, object=req.object, relation=req.relation, **_answered(asked, outcome.model_id, outcome.revision)
+    )
+
+
+@post("/v1/check/batch", operation_id="TokenBatchCheck", tags=_TAGS, status_code=200,
+      summary="Batch check: many checks for one user, answered at one revision")
+async def batch_check(request: Request[Any, Any, Any], body: RawBody) -> s.BatchCheckResponse:
+    req: s.BatchCheckRequest = _decode(request, body, s.BatchCheckRequest)
+    asked = await _common(request, req, "BatchCheckRequest")
+    if not req.checks or len(req.checks) > DEFAULT_MAX_BATCH_CHECK_ITEMS:
+        raise ApiError(
+            "validation_error",
+            f"'checks' must hold 1 to {DEFAULT_MAX_BATCH_CHECK_ITEMS} items, got {len(req.checks)}",
+        )
+    items = tuple(
+        BatchCheckItem(
+            correlation_id=item.correlation_id or str(i),
+            tuple_key=TupleKey(object=item.object, relation=item.relation, user=asked.user),
+            contextual_tuples=contextual_tuples(item.contextual_tuples)
+            + contextual_tuples(req.contextual_tuples),
+            context={**(req.context or {}), **(item.context or {})} if (req.context or item.context) else None,
+        )
+        for i, item in enumerate(req.checks)
+    )
+    services = _services(request)
+    outcome = await services.batch_check.execute(
+        BatchCheckParams(store_id=asked.store_id, items=items, model_id=req.authorization_model_id, consistency=asked.consistency)
+    )
+    results = []
+    for item in items:
+        result = outcome.results[item.correlation_id]
+        error = None
+        if result.error is not None:
+            _, body_out, _ = translate(result.error)
+            error = s.ItemError(body_out.code, body_out.message)
+        else:
+            services.metrics.decision("v1", result.allowed)
+        results.append(
+            s.BatchCheckItemOut(
+                correlation_id=item.correlation_id,
+                object=item.tuple_key.object,
+                relation=item.tuple_key.relation,
+                allowed=result.allowed,
+                error=error,
+            )
+        )
+    return s.BatchCheckResponse(results=results, **_answered(asked, outcome.model_id, outcome.revision))
+
+
+@post("/v1/objects", operation_id="TokenListObjects", tags=_TAGS, status_code=200,
+      summary="List objects: the objects of a type the user has the relation with (paged)")
+async def list_objects(request: Request[Any, Any, Any], body: RawBody) -> s.ListObjectsResponse:
+    req: s.ListObjectsRequest = _decode(request, body, s.ListObjectsRequest)
+    asked = await _common(request, req, "ListObjectsRequest")
+    if req.page_size is not None and req.page_size < 1:
+        raise ApiError("validation_error", f"'page_size' must be at least 1, got {req.page_size}")
+    outcome = await _services(request).list_objects.execute(
+        ListObjectsParams(
+            store_id=asked.store_id,
+            type=req.type,
+            relation=req.relation,
+            user=asked.user,
+            model_id=req.authorization_model_id,
+            contextual_tuples=contextual_tuples(req.contextual_tuples),
+            context=req.context,
+            consistency=asked.consistency,
+            page_size=req.page_size,
+            continuation_token=req.continuation_token,
+        )
+    )
+    return s.ListObjectsResponse(
+        objects=outcome.objects,
+        continuation_token=outcome.continuation_token,
+        **_answered(asked, outcome.model_id, outcome.revision),
+    )
+
+
+@post("/v1/relations", operation_id="TokenListRelations", tags=_TAGS, status_code=200,
+      summary="List relations: every relation the user has on one object")
+async def list_relations(request: Request[Any, Any, Any], body: RawBody) -> s.ListRelationsResponse:
+    req: s.ListRelationsRequest = _decode(request, body, s.ListRelationsRequest)
+    asked = await _common(request, req, "ListRelationsRequest")
+    outcome = await _services(request).list_relations.execute(
+        ListRelationsParams(
+            store_id=asked.store_id,
+            object=req.object,
+            user=asked.user,
+            relations=tuple(req.relations or ()),
+            model_id=req.authorization_model_id,
+            contextual_tuples=contextual_tuples(req.contextual_tuples),
+            context=req.context,
+            consistency=asked.consistency,
+        )
+    )
+    return s.ListRelationsResponse(
+        object=req.object, relations=outcome.relations, **_answered(asked, outcome.model_id, outcome.revision)
+    )
+
+
+ROUTES = (check, batch_check, list_objects, list_relations)
+
+
+def build_router(settings: Settings) -> Router:
+    """The /v1 check routes, behind user tokens and service credentials (not the preshared keys
+    of the OpenFGA surface)."""
+    return Router(path="/", route_handlers=list(ROUTES), before_request=authenticate_checker)

@@ -1,0 +1,120 @@
+"""Wire Structs of the token-subject check API.
+
+Requests refuse unknown fields (``forbid_unknown_fields``): a misspelt ``usr`` or ``objct`` is a
+400 naming the field, not a silently different question. Contextual tuples use OpenFGA's tuple
+shape (a plain array or ``{"tuple_keys": [...]}``). Every response says which store revision
+answered (``revision``) and carries the consistency token of that revision, which a later request
+may send as ``consistency_token`` to be answered at that revision or later.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from permsvc.api.openfga.schemas import ContextualTupleKeys, TupleKeyIn
+
+__all__ = (
+    "BatchCheckItemIn",
+    "BatchCheckItemOut",
+    "BatchCheckRequest",
+    "BatchCheckResponse",
+    "CheckRequest",
+    "CheckResponse",
+    "ItemError",
+    "ListObjectsRequest",
+    "ListObjectsResponse",
+    "ListRelationsRequest",
+    "ListRelationsResponse",
+)
+
+Consistency = str | int | None
+
+
+class _Query(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Fields every /v1 query accepts."""
+
+    user: str | None = None
+    """The user to ask about. Omit it with a user's token (the token's user is used); a service
+    credential must name it."""
+    store_id: str | None = None
+    """The store; default: ``PERMSVC_STORE``."""
+    authorization_model_id: str = ""
+    context: dict[str, Any] | None = None
+    contextual_tuples: ContextualTupleKeys | list[TupleKeyIn] | None = None
+    consistency: Consistency = None
+    """``MINIMIZE_LATENCY`` (default) or ``HIGHER_CONSISTENCY``."""
+    consistency_token: str = ""
+
+
+class CheckRequest(_Query, frozen=True):
+    relation: str
+    object: str
+
+
+class _Answered(msgspec.Struct, kw_only=True):
+    user: str
+    store_id: str
+    authorization_model_id: str
+    revision: int
+    consistency_token: str
+
+
+class CheckResponse(_Answered, frozen=True):
+    allowed: bool
+    object: str
+    relation: str
+
+
+class BatchCheckItemIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    relation: str
+    object: str
+    correlation_id: str = ""
+    """Echoed in the result; default: the item's index (``"0"``, ``"1"``, ...)."""
+    context: dict[str, Any] | None = None
+    contextual_tuples: ContextualTupleKeys | list[TupleKeyIn] | None = None
+
+
+class BatchCheckRequest(_Query, frozen=True):
+    checks: list[BatchCheckItemIn]
+
+
+class ItemError(msgspec.Struct, frozen=True):
+    code: str
+    message: str
+
+
+class BatchCheckItemOut(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    correlation_id: str
+    object: str
+    relation: str
+    allowed: bool
+    error: ItemError | None = None
+
+
+class BatchCheckResponse(_Answered, frozen=True):
+    results: list[BatchCheckItemOut]
+
+
+class ListObjectsRequest(_Query, frozen=True):
+    type: str
+    relation: str
+    page_size: int | None = None
+    continuation_token: str = ""
+
+
+class ListObjectsResponse(_Answered, frozen=True):
+    objects: list[str]
+    continuation_token: str = ""
+
+
+class ListRelationsRequest(_Query, frozen=True):
+    object: str
+    relations: list[str] | None = None
+    """Relations to test; default: every relation of the object's type."""
+
+
+class ListRelationsResponse(_Answered, frozen=True):
+    object: str
+    relations: list[str]

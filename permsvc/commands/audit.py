@@ -1,0 +1,127 @@
+"""The audit trail: recording who changed what (``AuditRecorder``) and reading it back
+(``ReadAuditQuery``).
+
+What an audit row never holds: tokens, API-key secrets, ``Authorization`` values or anything
+shaped like them. :func:`scrub` enforces it on every detail before it is stored, whatever the
+caller passed: values under secret-sounding keys and strings that look like a JWT/JWE or a
+permsvc API key are replaced by ``"[redacted]"``. Actors are named by identifiers that are safe to
+show: ``user:<sub>``, ``client:<client_id>``, ``key:<key id>`` (the public half of a key).
+
+Rows are appended after the change they describe has committed, and name the revision it
+produced: a tuple is traced to who wrote it through its changelog revision (ReadChanges) and the
+audit row with that revision. Should the append itself fail, the request fails (500) although
+the change stands; the error is logged with the request id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from permsvc.commands.read import validate_page
+from permsvc.store.protocol import AuditEntry, AuditFilter, AuditLog, Page
+
+__all__ = (
+    "MAX_AUDITED_TUPLES",
+    "REDACTED",
+    "Actor",
+    "AuditRecorder",
+    "ReadAuditQuery",
+    "scrub",
+    "tuples_detail",
+)
+
+REDACTED = "[redacted]"
+MAX_AUDITED_TUPLES = 100
+"""Tuples listed in one audit row; bulk changes list this many and give the total count (the
+changelog at the row's revision holds all of them)."""
+
+_SECRET_KEY = re.compile(r"(secret|token|password|authorization|credential|api_?key$|^key$|bearer)", re.IGNORECASE)
+_SECRET_VALUE = re.compile(
+    r"(eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_.-]*)|(psk_[a-z2-7]{10}_[a-z2-7]{8,})|(^\s*bearer\s+\S+)",
+    re.IGNORECASE,
+)
+_SAFE_KEYS = frozenset({"key_id", "consistency_token_revision"})
+
+
+class Actor(msgspec.Struct, frozen=True, kw_only=True):
+    """Who made a change, as recorded: an id safe to show and what kind of credential it used."""
+
+    id: str
+    kind: str
+    """``user_token``, ``client_token``, ``api_key``, ``preshared_key``, ``cli`` or ``anonymous``."""
+
+
+def scrub(value: Any, *, key: str = "") -> Any:
+    """``value`` with every secret-looking part replaced by :data:`REDACTED` (see the module docstring)."""
+    if key and key not in _SAFE_KEYS and _SECRET_KEY.search(key):
+        return REDACTED
+    if isinstance(value, dict):
+        return {str(k): scrub(v, key=str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub(v) for v in value]
+    if isinstance(value, str) and _SECRET_VALUE.search(value):
+        return REDACTED
+    return value
+
+
+def tuples_detail(tuples: list[dict[str, Any]], total: int | None = None) -> dict[str, Any]:
+    """``{"count": n, "tuples": [...first MAX_AUDITED_TUPLES...], "truncated": bool}``."""
+    count = len(tuples) if total is None else total
+    shown = tuples[:MAX_AUDITED_TUPLES]
+    return {"count": count, "tuples": shown, "truncated": count > len(shown)}
+
+
+class AuditRecorder:
+    """Appends scrubbed audit rows. With ``log=None`` (a backend without an audit log) it records
+    nothing, so commands need not care whether auditing is available."""
+
+    def __init__(self, *, log: AuditLog | None, clock: Callable[[], dt.datetime] | None = None) -> None:
+        self._log = log
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+
+    @property
+    def enabled(self) -> bool:
+        return self._log is not None
+
+    async def record(
+        self,
+        *,
+        actor: Actor,
+        action: str,
+        store_id: str = "",
+        detail: dict[str, Any] | None = None,
+        request_id: str = "",
+        revision: int | None = None,
+    ) -> int | None:
+        """Append one row; returns its id (``None`` when auditing is off)."""
+        if self._log is None:
+            return None
+        entry = AuditEntry(
+            store_id=store_id,
+            at=self._clock(),
+            actor=scrub(actor.id),
+            actor_kind=actor.kind,
+            action=action,
+            detail=scrub(detail or {}),
+            request_id=scrub(request_id),
+            revision=revision,
+        )
+        return await self._log.append_audit(entry)
+
+
+class ReadAuditQuery:
+    """Audit rows matching a filter, newest first; page size 1..100 (default 50)."""
+
+    def __init__(self, *, log: AuditLog) -> None:
+        self._log = log
+
+    async def execute(
+        self, flt: AuditFilter, *, page_size: int | None = None, continuation_token: str = ""
+    ) -> Page[AuditEntry]:
+        size = validate_page("ReadAuditRequest", page_size, continuation_token)
+        return await self._log.read_audit(flt, page_size=size, continuation_token=continuation_token)
