@@ -56,6 +56,11 @@ READ_OBJECT_RELATION = (
     f"SELECT {TUPLE_COLUMNS} FROM tuples WHERE store_id = ? AND object_type = ? AND object_id = ? AND relation = ?"
 )
 SNAPSHOT_TUPLES = f"SELECT {TUPLE_COLUMNS} FROM tuples WHERE store_id = ?"
+# A store holding a large share of the table is read in one sequential table scan: through the
+# index every row costs a random lookup of its condition columns (measured 2.4x the CPU).
+SNAPSHOT_TUPLES_SCAN = f"SELECT {TUPLE_COLUMNS} FROM tuples NOT INDEXED WHERE store_id = ?"
+STORE_TUPLE_COUNT = "SELECT count(*) FROM tuples WHERE store_id = ?"
+TABLE_TUPLE_ESTIMATE = "SELECT COALESCE(max(seq), 0) - COALESCE(min(seq), 0) + 1 FROM tuples"
 READ_STARTING_WITH_USER = (
     f"SELECT {TUPLE_COLUMNS} FROM tuples WHERE store_id = ? AND object_type = ? AND relation = ? "
     "AND user_type = ? AND user_id = ? AND user_relation = ?"
@@ -114,11 +119,13 @@ BULK_STAGE = (
     "condition_name, condition_context) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 BULK_MAX_SEQ = "SELECT COALESCE(MAX(seq), 0) FROM tuples"
+# Key order (see BulkTupleWriter.bulk_write): the forward index and the rowid are appended to.
 BULK_INSERT = (
     "INSERT INTO tuples (store_id, object_type, object_id, relation, user_type, user_id, user_relation, "
     "condition_name, condition_context, revision, inserted_at) "
     "SELECT ?, object_type, object_id, relation, user_type, user_id, user_relation, condition_name, "
-    "condition_context, ?, ? FROM temp.bulk_staging WHERE true ORDER BY ord "
+    "condition_context, ?, ? FROM temp.bulk_staging WHERE true "
+    "ORDER BY object_type, object_id, relation, user_type, user_id, user_relation, ord "
     "ON CONFLICT DO NOTHING"
 )
 BULK_STAGED_COUNT = "SELECT COUNT(*) FROM temp.bulk_staging"

@@ -575,7 +575,10 @@ class SqliteDatastore(SqliteKeysAuditMixin):
             conn.execute("BEGIN")
             try:
                 row = conn.execute(q.HEAD_REVISION, (store_id,)).fetchone()
-                cursor = conn.execute(q.SNAPSHOT_TUPLES, (store_id,))
+                share = conn.execute(q.STORE_TUPLE_COUNT, (store_id,)).fetchone()[0]
+                table = conn.execute(q.TABLE_TUPLE_ESTIMATE).fetchone()[0]
+                sql = q.SNAPSHOT_TUPLES_SCAN if share * 4 >= table else q.SNAPSHOT_TUPLES
+                cursor = conn.execute(sql, (store_id,))
                 while rows := cursor.fetchmany(batch_size):
                     consume([key_from_columns(*r) for r in rows])
                 return 0 if row is None else int(row[0])
