@@ -1,0 +1,198 @@
+"""POST /v1/claims through the real app: content, determinism, variants, budget, errors, callers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from permsvc.api.app import create_app
+from permsvc.claims.errors import ClaimSpecError
+from permsvc.claims.read import read_claim
+from permsvc.commands.keys import CreateApiKeyCommand, RevokeApiKeyCommand
+from tests.api.claims.conftest import CLAIM, MODEL, SPEC, new_store, write
+from tests.api.conftest import make_settings
+
+GRANTS = (
+    ("organization:acme", "admin", "user:auth0|1"),
+    ("project:apollo", "organization", "organization:acme"),
+    ("project:zeus", "viewer", "user:auth0|1"),
+    ("project:hermes", "owner", "user:auth0|1"),
+    ("project:public", "viewer", "user:*"),
+    ("project:other", "editor", "user:auth0|2"),
+)
+
+
+async def _claims(client: AsyncTestClient[Any], body: dict[str, Any], **headers: str) -> Any:
+    return await client.post("/v1/claims", json=body, headers=headers)
+
+
+async def test_summary_of_the_permission_graph(client: AsyncTestClient[Any], store_id: str) -> None:
+    for grant in GRANTS:
+        await write(client, store_id, grant)
+    response = await _claims(client, {"user_id": "auth0|1", "store_id": store_id, "client_id": "spa"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body == {
+        "claims": {
+            CLAIM: {
+                "v": 1,
+                "rev": 6,
+                "o": False,
+                "p": {
+                    "organization#admin": ["acme"],
+                    "project#editor": ["apollo", "hermes"],
+                    "project#viewer": ["apollo", "hermes", "public", "zeus"],
+                },
+            }
+        },
+        "revision": 6,
+        "truncated": False,
+    }
+    raw = response.content
+    assert b'"https://permsvc.example.com/perms":{"o":false,"p":{"organization#admin":["acme"]' in raw
+    again = await _claims(client, {"user_id": "auth0|1", "store_id": store_id})
+    assert again.content == raw
+    view = read_claim(body["claims"], claim_name=CLAIM, min_revision=6)
+    assert view.complete and view.has("editor", "project:hermes") and view.has("editor", "project:zeus") is False
+
+
+async def test_user_without_grants_gets_empty_lists(client: AsyncTestClient[Any], store_id: str) -> None:
+    await write(client, store_id, *GRANTS)
+    response = await _claims(client, {"user_id": "google-oauth2|99", "store_id": store_id})
+    summary = response.json()["claims"][CLAIM]
+    assert summary["p"] == {"organization#admin": [], "project#editor": [], "project#viewer": ["public"]}
+
+
+async def test_audience_variant(client: AsyncTestClient[Any], store_id: str) -> None:
+    await write(client, store_id, *GRANTS)
+    response = await _claims(client, {"user_id": "auth0|1", "store_id": store_id, "audience": "https://billing.example.com"})
+    assert response.json()["claims"][CLAIM]["p"] == {"organization#admin": ["acme"]}
+
+
+async def test_revoke_moves_revision_and_content(client: AsyncTestClient[Any], store_id: str) -> None:
+    await write(client, store_id, *GRANTS)
+    before = (await _claims(client, {"user_id": "auth0|1", "store_id": store_id})).json()
+    response = await client.post(
+        f"/stores/{store_id}/write",
+        json={"deletes": {"tuple_keys": [{"object": "project:zeus", "relation": "viewer", "user": "user:auth0|1"}]}},
+    )
+    assert response.status_code == 200, response.text
+    after = (await _claims(client, {"user_id": "auth0|1", "store_id": store_id})).json()
+    assert after["revision"] == before["revision"] + 1
+    assert "zeus" in before["claims"][CLAIM]["p"]["project#viewer"]
+    assert "zeus" not in after["claims"][CLAIM]["p"]["project#viewer"]
+    old = read_claim(before["claims"], claim_name=CLAIM, min_revision=after["revision"])
+    assert old.stale and old.has("viewer", "project:zeus") is None
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        pytest.param({"user_id": "auth0|1"}, "no store", id="no_store"),
+        pytest.param({"user_id": " ", "store_id": "01HZZZZZZZZZZZZZZZZZZZZZZZ"}, "must not be empty", id="empty_user"),
+        pytest.param({"userId": "auth0|1"}, "Object contains unknown field `userId`", id="unknown_field"),
+        pytest.param({"user_id": "auth0|1", "store_id": "nope"}, "StoreId", id="bad_store_id"),
+        pytest.param({"user_id": "a b", "store_id": None}, "no store", id="store_null"),
+    ],
+)
+async def test_bad_requests(client: AsyncTestClient[Any], body: dict[str, Any], fragment: str) -> None:
+    response = await _claims(client, body)
+    assert response.status_code == 400
+    assert response.json()["code"] == "validation_error" and fragment in response.json()["message"]
+
+
+async def test_invalid_user_id(client: AsyncTestClient[Any], store_id: str) -> None:
+    response = await _claims(client, {"user_id": "has space#x", "store_id": store_id})
+    assert response.status_code == 400, response.text
+
+
+async def test_store_without_model(client: AsyncTestClient[Any]) -> None:
+    created = await client.post("/stores", json={"name": "empty"})
+    response = await _claims(client, {"user_id": "auth0|1", "store_id": created.json()["id"]})
+    assert response.status_code == 400 and response.json()["code"] == "latest_authorization_model_not_found"
+
+
+async def test_no_spec_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PERMSVC_CLAIMS_SPEC", raising=False)
+    async with AsyncTestClient(create_app(make_settings())) as client:
+        store_id = await new_store(client)
+        response = await _claims(client, {"user_id": "auth0|1", "store_id": store_id})
+    assert response.status_code == 409 and "PERMSVC_CLAIMS_SPEC" in response.json()["message"]
+
+
+def test_bad_spec_stops_start_up(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = tmp_path / "claims.yaml"
+    path.write_text("claim: permissions\nrelations: [project#viewer]\n")
+    monkeypatch.setenv("PERMSVC_CLAIMS_SPEC", str(path))
+    with pytest.raises(ClaimSpecError, match="restricted claim names"):
+        create_app(make_settings())
+
+
+@pytest.fixture
+async def locked(monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("PERMSVC_CLAIMS_SPEC", str(SPEC))
+    app = create_app(make_settings(auth_method="preshared", api_keys=("root-key",)))
+    async with AsyncTestClient(app) as client:
+        client.permsvc = app  # type: ignore[attr-defined]
+        yield client
+
+
+async def _store_with_key(client: AsyncTestClient[Any], scope: str, *, bound: bool = False) -> tuple[str, str, Any]:
+    auth = {"Authorization": "Bearer root-key"}
+    created = await client.post("/stores", json={"name": "claims-keys"}, headers=auth)
+    store_id = created.json()["id"]
+    await client.post(f"/stores/{store_id}/authorization-models", json=MODEL, headers=auth)
+    keys = client.permsvc.state.deps.datastore.inner  # type: ignore[attr-defined]
+    key = await CreateApiKeyCommand(keys=keys).execute(scope, store_id=store_id if bound else None, name="action")
+    return store_id, key.key, keys
+
+
+async def test_claims_api_key_accepted(locked: AsyncTestClient[Any]) -> None:
+    store_id, key, _ = await _store_with_key(locked, "claims")
+    response = await _claims(locked, {"user_id": "auth0|1", "store_id": store_id}, Authorization=f"Bearer {key}")
+    assert response.status_code == 200, response.text
+
+
+async def test_preshared_key_accepted(locked: AsyncTestClient[Any]) -> None:
+    store_id, _, _ = await _store_with_key(locked, "claims")
+    response = await _claims(locked, {"user_id": "auth0|1", "store_id": store_id}, Authorization="Bearer root-key")
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    ("header", "status", "fragment"),
+    [
+        pytest.param(None, 401, "missing bearer token", id="no_header"),
+        pytest.param("Basic abc", 401, "Bearer", id="other_scheme"),
+        pytest.param("Bearer wrong", 401, "neither an API key", id="unknown_value"),
+        pytest.param("Bearer psk_aaaaaaaaaa_" + "a" * 32, 401, "not known", id="unknown_api_key"),
+        pytest.param("Bearer psk_bad", 401, "not a permsvc API key", id="malformed_api_key"),
+        pytest.param("Bearer a.b.c", 401, "PERMSVC_OIDC_ISSUER", id="jwt_without_oidc"),
+    ],
+)
+async def test_rejected_callers(locked: AsyncTestClient[Any], header: str | None, status: int, fragment: str) -> None:
+    headers = {"Authorization": header} if header else {}
+    response = await _claims(locked, {"user_id": "auth0|1", "store_id": "01HZZZZZZZZZZZZZZZZZZZZZZZ"}, **headers)
+    assert response.status_code == status, response.text
+    assert fragment in response.json()["message"]
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_key_scope_binding_and_revocation(locked: AsyncTestClient[Any]) -> None:
+    store_id, check_key, _ = await _store_with_key(locked, "check")
+    response = await _claims(locked, {"user_id": "u", "store_id": store_id}, Authorization=f"Bearer {check_key}")
+    assert response.status_code == 403 and "has scope 'check'" in response.json()["message"]
+
+    other_store, bound_key, keys = await _store_with_key(locked, "claims", bound=True)
+    response = await _claims(locked, {"user_id": "u", "store_id": store_id}, Authorization=f"Bearer {bound_key}")
+    assert response.status_code == 403 and "bound to another store" in response.json()["message"]
+    response = await _claims(locked, {"user_id": "u", "store_id": other_store}, Authorization=f"Bearer {bound_key}")
+    assert response.status_code == 200
+
+    await RevokeApiKeyCommand(keys=keys).execute(bound_key.split("_")[1])
+    response = await _claims(locked, {"user_id": "u", "store_id": other_store}, Authorization=f"Bearer {bound_key}")
+    assert response.status_code == 401 and "revoked" in response.json()["message"]
