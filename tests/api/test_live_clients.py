@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -357,3 +358,59 @@ def test_readme_curl_session_runs_verbatim(tmp_path: Path) -> None:
         )
     assert done.returncode == 0, done.stderr + done.stdout
     assert done.stdout.strip().splitlines()[-1] == '{"allowed":true,"resolution":""}'
+
+
+def test_fga_cli_command_tour(server: LiveServer, tmp_path: Path) -> None:
+    """Every fga CLI command that talks to the server, as a user would chain them."""
+
+    def fga(*args: str) -> dict[str, Any]:
+        done = _fga(server, *args, cwd=tmp_path)
+        assert done.returncode == 0, (args, done.stderr, done.stdout)
+        return json.loads(done.stdout) if done.stdout.strip() else {}
+
+    (tmp_path / "model.fga").write_text(MODEL_DSL)
+    created = fga("store", "create", "--name", "cli-tour", "--model", str(tmp_path / "model.fga"))
+    store = created["store"]["id"]
+    model_id = created["model"]["authorization_model_id"]
+    assert fga("store", "get", "--store-id", store)["name"] == "cli-tour"
+    assert store in {s["id"] for s in fga("store", "list")["stores"]}
+
+    assert fga("model", "get", "--store-id", store, "--field", "id", "--format", "json")["id"] == model_id
+    assert [m["id"] for m in fga("model", "list", "--store-id", store)["authorization_models"]] == [model_id]
+    newer = fga("model", "write", "--store-id", store, "--file", str(tmp_path / "model.fga"))["authorization_model_id"]
+    assert fga("model", "get", "--store-id", store, "--field", "id", "--format", "json")["id"] == newer
+
+    fga("tuple", "write", "--store-id", store, "user:anne", "owner", "document:a")
+    (tmp_path / "tuples.yaml").write_text(
+        "- user: user:bob\n  relation: member\n  object: group:eng\n"
+        "- user: group:eng#member\n  relation: viewer\n  object: document:a\n"
+    )
+    fga("tuple", "write", "--store-id", store, "--file", str(tmp_path / "tuples.yaml"))
+    fga("tuple", "write", "--store-id", store, "user:carol", "viewer", "document:a",
+        "--condition-name", "non_expired", "--condition-context", '{"expires":"2030-01-01T00:00:00Z"}')
+    assert len(fga("tuple", "read", "--store-id", store)["tuples"]) == 4
+    changes = fga("tuple", "changes", "--store-id", store, "--type", "document")
+    assert len(changes["changes"]) == 3
+
+    assert fga("query", "check", "--store-id", store, "user:bob", "viewer", "document:a")["allowed"] is True
+    assert fga("query", "check", "--store-id", store, "user:carol", "viewer", "document:a",
+               "--context", '{"now":"2029-01-01T00:00:00Z"}')["allowed"] is True
+    assert fga("query", "check", "--store-id", store, "user:dave", "viewer", "document:a",
+               "--contextual-tuple", "user:dave member group:eng", "--consistency", "HIGHER_CONSISTENCY")["allowed"] is True
+    assert fga("query", "list-objects", "--store-id", store, "user:bob", "viewer", "document")["objects"] == ["document:a"]
+    relations = fga("query", "list-relations", "--store-id", store, "user:anne", "document:a")["relations"]
+    assert set(relations) == {"owner", "editor", "viewer"}
+    users = fga("query", "list-users", "--store-id", store, "--object", "document:a", "--relation", "viewer",
+                "--user-filter", "group#member", "--context", '{"now":"2029-01-01T00:00:00Z"}')["users"]
+    assert users == [{"userset": {"type": "group", "id": "eng", "relation": "member"}}]
+    tree = fga("query", "expand", "--store-id", store, "viewer", "document:a")
+    assert tree["tree"]["root"]["name"] == "document:a#viewer"
+
+    fga("tuple", "delete", "--store-id", store, "user:anne", "owner", "document:a")
+    assert fga("query", "check", "--store-id", store, "user:anne", "owner", "document:a")["allowed"] is False
+    exported = _fga(server, "store", "export", "--store-id", store, "--output-file", str(tmp_path / "export.yaml"),
+                    cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    assert "user:bob" in (tmp_path / "export.yaml").read_text()
+    fga("store", "delete", "--store-id", store, "--force")
+    assert _fga(server, "store", "get", "--store-id", store, cwd=tmp_path).returncode != 0
