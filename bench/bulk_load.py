@@ -58,6 +58,18 @@ def make_tuples(n: int) -> list[TupleKey]:
     return out[:n]
 
 
+def _server_cpu(pids: list[int]) -> float | None:
+    """CPU seconds used so far by the server processes ``pids`` (same machine only), else ``None``."""
+    total = 0.0
+    try:
+        for pid in pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+    return total
+
+
 async def _verify(datastore: Any, store_id: str, tuples: list[TupleKey]) -> dict[str, float]:
     sample = tuples[len(tuples) // 2]
     started = time.perf_counter()
@@ -82,15 +94,15 @@ async def run_sqlite(tuples: list[TupleKey]) -> dict[str, Any]:
         datastore = await SqliteDatastore.open(folder / "permsvc.db")
         try:
             store_id = (await datastore.create_store("bench")).id
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             result = await datastore.bulk_write(store_id, tuples)
-            load_s = time.perf_counter() - started
+            load_s, cpu_s = time.perf_counter() - started, time.process_time() - cpu
             assert result.changed == len(tuples)
             checks = await _verify(datastore, store_id, tuples)
         finally:
             await datastore.aclose()
         size = sum(p.stat().st_size for p in folder.iterdir())
-        return {"backend": "sqlite", "load_s": round(load_s, 2), "db_bytes": size, **checks}
+        return {"backend": "sqlite", "load_s": round(load_s, 2), "cpu_s": round(cpu_s, 2), "db_bytes": size, **checks}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -104,9 +116,14 @@ async def run_postgres(tuples: list[TupleKey], admin_url: str) -> dict[str, Any]
         datastore = await PostgresDatastore.open(url)
         try:
             store_id = (await datastore.create_store("bench")).id
-            started = time.perf_counter()
+            backends = [r[0] for r in await datastore.pool.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", name)]
+            server_cpu = _server_cpu(backends)
+            started, cpu = time.perf_counter(), time.process_time()
             result = await datastore.bulk_write(store_id, tuples)
-            load_s = time.perf_counter() - started
+            load_s, cpu_s = time.perf_counter() - started, time.process_time() - cpu
+            if server_cpu is not None:
+                after = _server_cpu(backends)
+                cpu_s += (after or 0.0) - server_cpu
             assert result.changed == len(tuples)
             started = time.perf_counter()
             async with datastore.pool.acquire() as conn:
@@ -117,7 +134,7 @@ async def run_postgres(tuples: list[TupleKey], admin_url: str) -> dict[str, Any]
             checks = await _verify(datastore, store_id, tuples)
         finally:
             await datastore.aclose()
-        return {"backend": "postgres", "load_s": round(load_s, 2), "analyze_s": round(analyze_s, 2), "db_bytes": size, **checks}
+        return {"backend": "postgres", "load_s": round(load_s, 2), "cpu_s": round(cpu_s, 2), "analyze_s": round(analyze_s, 2), "db_bytes": size, **checks}
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
@@ -134,6 +151,7 @@ async def main() -> int:
     )
     args = parser.parse_args()
 
+    load_before = f"{os.getloadavg()[0]:.2f}"
     started = time.perf_counter()
     tuples = make_tuples(args.tuples)
     generate_s = time.perf_counter() - started
@@ -149,10 +167,14 @@ async def main() -> int:
         row["tuples_per_s"] = round(args.tuples / row["load_s"])
 
     print(f"bulk_write of {args.tuples:,} tuples (generated in {generate_s:.2f} s, not timed)")
-    print(f"{'backend':<10} {'load s':>8} {'tuples/s':>10} {'db MB':>8} {'point ms':>9} {'reverse ms':>11}")
+    print(f"load average before: {load_before}; after: {os.getloadavg()[0]:.2f} (on {os.cpu_count()} CPUs)")
+    print(
+        f"{'backend':<10} {'load s':>8} {'cpu s':>7} {'tuples/s':>10} {'db MB':>8} {'point ms':>9} {'reverse ms':>11}"
+    )
     for row in rows:
         print(
-            f"{row['backend']:<10} {row['load_s']:>8.2f} {row['tuples_per_s']:>10,} {row['db_bytes'] / 1e6:>8.0f} "
+            f"{row['backend']:<10} {row['load_s']:>8.2f} {row['cpu_s']:>7.2f} {row['tuples_per_s']:>10,} "
+            f"{row['db_bytes'] / 1e6:>8.0f} "
             f"{row['point_lookup_ms']:>9.3f} {row['reverse_lookup_ms']:>11.3f}"
         )
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -164,6 +186,8 @@ async def main() -> int:
                 "benchmark": "bulk_load",
                 "tuples": args.tuples,
                 "generated_s": round(generate_s, 2),
+                "load_average_before": float(load_before),
+                "load_average_after": round(os.getloadavg()[0], 2),
                 "machine": {"python": sys.version.split()[0], "platform": platform.platform(), "cpus": os.cpu_count()},
                 "results": rows,
             },

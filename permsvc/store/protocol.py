@@ -224,6 +224,11 @@ class BulkTupleWriter(Protocol):
         in the input) raises ``TupleConditionConflictError``. Raises ``StoreNotFoundError`` for a
         missing or deleted store. On any error nothing is applied. ``changed`` counts inserted
         tuples.
+
+        The imported tuples are stored (and appear in the Read API and the changelog) in key
+        order: object type, object id, relation, then the user's type, id and relation, each
+        compared by code point. Key order lets the SQL backends append to their indexes instead
+        of inserting at random places, which is most of the cost of a large import.
         """
         ...
 

@@ -39,6 +39,7 @@ from permsvc.store.rows import (
     encode_model,
     exists_message,
     missing_message,
+    to_columns,
 )
 from permsvc.store.tokens import decode_page_token, encode_page_token
 
@@ -269,7 +270,7 @@ class MemoryDatastore(MemoryKeysAuditMixin):
             return WriteResult(revision=data.revision, changed=0)
         data.revision += 1
         now = _now()
-        for key in pending.values():
+        for key in sorted(pending.values(), key=to_columns):
             data.add(key, now)
             data.changelog.append(TupleChange(key=key, operation="write", timestamp=now, revision=data.revision))
         return WriteResult(revision=data.revision, changed=len(pending))

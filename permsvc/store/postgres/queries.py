@@ -158,28 +158,52 @@ CHANGES_SINCE = (
 # -- bulk import: COPY into a session temp table, then one INSERT ... ON CONFLICT ------------------
 
 BULK_CREATE_STAGING = (
-    "CREATE TEMP TABLE bulk_staging (ord bigint, object_type text, object_id text, relation text, user_type text, "
-    "user_id text, user_relation text, condition_name text, condition_context jsonb) ON COMMIT DROP"
+    'CREATE TEMP TABLE bulk_staging (ord bigint, object_type text COLLATE "C", object_id text COLLATE "C", '
+    'relation text COLLATE "C", user_type text COLLATE "C", user_id text COLLATE "C", user_relation text COLLATE "C", '
+    "condition_name text, condition_context jsonb) ON COMMIT DROP"
 )
 BULK_STAGING_COLUMNS = (
     "ord", "object_type", "object_id", "relation", "user_type", "user_id", "user_relation", "condition_name",
     "condition_context",
 )
-# Rows go in primary-key order (so the key index is written sequentially) but are numbered in input
-# order ($4 + ord); the first of several equal keys in the input wins.
-BULK_INSERT = (
+# Rows go in key order (the primary key's), numbered in that order from $4 + 1, so the key and seq
+# indexes are appended to; the first of several equal keys in the input wins.
+_BULK_INSERT_HEAD = (
     "WITH ins AS (INSERT INTO tuples (store_id, object_type, object_id, relation, user_type, user_id, user_relation, "
     "condition_name, condition_context, revision, inserted_at, seq) "
     "SELECT $1, object_type, object_id, relation, user_type, user_id, user_relation, condition_name, "
-    "condition_context, $2, $3, $4 + ord FROM bulk_staging "
-    "ORDER BY object_type, object_id, relation, user_type, user_id, user_relation, ord ON CONFLICT DO NOTHING "
-    "RETURNING seq, object_type, object_id, relation, user_type, user_id, user_relation, condition_name, "
+    "condition_context, $2, $3, $4 + row_number() OVER (ORDER BY object_type, object_id, relation, user_type, "
+    "user_id, user_relation, ord) FROM bulk_staging "
+    "ORDER BY object_type, object_id, relation, user_type, user_id, user_relation, ord"
+)
+_BULK_INSERT_TAIL = (
+    " RETURNING seq, object_type, object_id, relation, user_type, user_id, user_relation, condition_name, "
     "condition_context) "
     "INSERT INTO changelog (store_id, revision, seq, operation, object_type, object_id, relation, user_type, "
     "user_id, user_relation, condition_name, condition_context, committed_at) "
     "SELECT $1, $2, row_number() OVER (ORDER BY seq), 'write', object_type, object_id, relation, user_type, "
     "user_id, user_relation, condition_name, condition_context, $3 FROM ins"
 )
+BULK_INSERT = _BULK_INSERT_HEAD + " ON CONFLICT DO NOTHING" + _BULK_INSERT_TAIL
+# The fast path, for imports without any duplicate (the common case: loading a new store): no
+# per-row conflict probe, and the changelog is read straight from the staging table.
+BULK_INSERT_NEW = (
+    "INSERT INTO tuples (store_id, object_type, object_id, relation, user_type, user_id, user_relation, "
+    "condition_name, condition_context, revision, inserted_at, seq) "
+    "SELECT $1, object_type, object_id, relation, user_type, user_id, user_relation, condition_name, "
+    "condition_context, $2, $3, $4 + row_number() OVER (ORDER BY object_type, object_id, relation, user_type, "
+    "user_id, user_relation, ord) FROM bulk_staging "
+    "ORDER BY object_type, object_id, relation, user_type, user_id, user_relation, ord"
+)
+BULK_LOG_NEW = (
+    "INSERT INTO changelog (store_id, revision, seq, operation, object_type, object_id, relation, user_type, "
+    "user_id, user_relation, condition_name, condition_context, committed_at) "
+    "SELECT $1, $2, row_number() OVER (ORDER BY object_type, object_id, relation, user_type, user_id, user_relation, "
+    "ord), 'write', object_type, object_id, relation, user_type, user_id, user_relation, condition_name, "
+    "condition_context, $3 FROM bulk_staging"
+)
+# Sorting a large import in memory instead of in temporary files; transaction-scoped.
+BULK_WORK_MEM = "SET LOCAL work_mem = '256MB'"
 _STAGING_JOIN = (
     "JOIN tuples t ON t.store_id = $1 AND t.object_type = s.object_type AND t.object_id = s.object_id "
     "AND t.relation = s.relation AND t.user_type = s.user_type AND t.user_id = s.user_id "

@@ -343,7 +343,14 @@ class PostgresDatastore(PostgresKeysAuditMixin):
             # Staged before taking the lock, so a slow producer does not hold up other writers.
             revision, last_seq = await self._lock_revision(conn, store_id)
             now = _now()
-            status = await conn.execute(q.BULK_INSERT, store_id, revision + 1, now, last_seq)
+            await conn.execute(q.BULK_WORK_MEM)
+            try:
+                async with conn.transaction():
+                    status = await conn.execute(q.BULK_INSERT_NEW, store_id, revision + 1, now, last_seq)
+                    await conn.execute(q.BULK_LOG_NEW, store_id, revision + 1, now)
+            except asyncpg.UniqueViolationError:
+                # A duplicate (stored, or twice in the input): redo with per-row conflict handling.
+                status = await conn.execute(q.BULK_INSERT, store_id, revision + 1, now, last_seq)
             inserted = int(status.rsplit(" ", 1)[-1])
             if inserted < staged:
                 if on_duplicate == "error":
