@@ -89,23 +89,53 @@ def drive_tuples(n: int) -> list[TupleKey]:
     out = _Distinct()
     for g in range(GROUPS):
         for _ in range(20):
-            out.append(TupleKey(object=f"group:g{g}", relation="member", user=f"user:auth0|{rng.randrange(USERS)}"))
+            out.append(
+                TupleKey(
+                    object=f"group:g{g}",
+                    relation="member",
+                    user=f"user:auth0|{rng.randrange(USERS)}",
+                )
+            )
     for f in range(FOLDERS):
         if f >= 100:
-            out.append(TupleKey(object=f"folder:f{f}", relation="parent", user=f"folder:f{f // 10}"))
-        out.append(TupleKey(object=f"folder:f{f}", relation="owner", user=f"user:auth0|{rng.randrange(USERS)}"))
+            out.append(
+                TupleKey(object=f"folder:f{f}", relation="parent", user=f"folder:f{f // 10}")
+            )
+        out.append(
+            TupleKey(
+                object=f"folder:f{f}", relation="owner", user=f"user:auth0|{rng.randrange(USERS)}"
+            )
+        )
         if f % 3 == 0:
-            out.append(TupleKey(object=f"folder:f{f}", relation="viewer", user=f"group:g{rng.randrange(GROUPS)}#member"))
+            out.append(
+                TupleKey(
+                    object=f"folder:f{f}",
+                    relation="viewer",
+                    user=f"group:g{rng.randrange(GROUPS)}#member",
+                )
+            )
     i = 0
     while len(out) < n:
         doc = f"doc:{i}"
-        out.append(TupleKey(object=doc, relation="parent", user=f"folder:f{rng.randrange(FOLDERS)}"))
-        out.append(TupleKey(object=doc, relation="owner", user=f"user:auth0|{rng.randrange(USERS)}"))
-        out.append(TupleKey(object=doc, relation="viewer", user=f"user:auth0|{rng.randrange(USERS)}"))
+        out.append(
+            TupleKey(object=doc, relation="parent", user=f"folder:f{rng.randrange(FOLDERS)}")
+        )
+        out.append(
+            TupleKey(object=doc, relation="owner", user=f"user:auth0|{rng.randrange(USERS)}")
+        )
+        out.append(
+            TupleKey(object=doc, relation="viewer", user=f"user:auth0|{rng.randrange(USERS)}")
+        )
         if i % 2 == 0:
-            out.append(TupleKey(object=doc, relation="viewer", user=f"group:g{rng.randrange(GROUPS)}#member"))
+            out.append(
+                TupleKey(
+                    object=doc, relation="viewer", user=f"group:g{rng.randrange(GROUPS)}#member"
+                )
+            )
         if i % 4 == 0:
-            out.append(TupleKey(object=doc, relation="editor", user=f"user:auth0|{rng.randrange(USERS)}"))
+            out.append(
+                TupleKey(object=doc, relation="editor", user=f"user:auth0|{rng.randrange(USERS)}")
+            )
         if i % 1000 == 0:
             out.append(TupleKey(object=doc, relation="viewer", user="user:*"))
         i += 1
@@ -138,14 +168,22 @@ def bytes_per_tuple(tuples: list[TupleKey]) -> float:
     return retained / index.count
 
 
-async def checks_per_second(indexed: IndexedDatastore, store_id: str, tuples: list[TupleKey], n: int) -> dict[str, Any]:
+async def checks_per_second(
+    indexed: IndexedDatastore, store_id: str, tuples: list[TupleKey], n: int
+) -> dict[str, Any]:
     """``n`` sequential checks on the index reader (half from stored viewer grants, half random)."""
     rng = random.Random(11)
-    docs = [t for t in tuples if t.object.startswith("doc:") and t.relation == "viewer" and t.user.startswith("user:a")]
+    docs = [
+        t
+        for t in tuples
+        if t.object.startswith("doc:") and t.relation == "viewer" and t.user.startswith("user:a")
+    ]
     max_doc = max(int(t.object[4:]) for t in docs)
     picks = [docs[rng.randrange(len(docs))] for _ in range(n)]
     queries = [
-        (picks[k].object, picks[k].user) if k % 2 else (f"doc:{rng.randrange(max_doc)}", f"user:auth0|{rng.randrange(USERS)}")
+        (picks[k].object, picks[k].user)
+        if k % 2
+        else (f"doc:{rng.randrange(max_doc)}", f"user:auth0|{rng.randrange(USERS)}")
         for k in range(n)
     ]
     typesystem = TypeSystem.new(parse_dsl(MODEL))
@@ -155,13 +193,27 @@ async def checks_per_second(indexed: IndexedDatastore, store_id: str, tuples: li
     allowed = 0
     started, cpu = time.perf_counter(), time.process_time()
     for obj, user in queries:
-        ctx = new_context(store_id=store_id, typesystem=typesystem, reader=reader, limits=limits, context=None, user=user)
+        ctx = new_context(
+            store_id=store_id,
+            typesystem=typesystem,
+            reader=reader,
+            limits=limits,
+            context=None,
+            user=user,
+        )
         allowed += (await checker.check(ctx, obj, "viewer")).allowed
     elapsed, cpu_s = time.perf_counter() - started, time.process_time() - cpu
-    return {"checks": n, "checks_per_s": round(n / elapsed), "checks_per_cpu_s": round(n / cpu_s), "allowed": allowed}
+    return {
+        "checks": n,
+        "checks_per_s": round(n / elapsed),
+        "checks_per_cpu_s": round(n / cpu_s),
+        "allowed": allowed,
+    }
 
 
-async def measure(datastore: Any, tuples: list[TupleKey], checks: int, listen_url: str | None) -> dict[str, Any]:
+async def measure(
+    datastore: Any, tuples: list[TupleKey], checks: int, listen_url: str | None
+) -> dict[str, Any]:
     store_id = (await datastore.create_store("bench")).id
     await datastore.bulk_write(store_id, tuples)
     gc.collect()
@@ -172,8 +224,15 @@ async def measure(datastore: Any, tuples: list[TupleKey], checks: int, listen_ur
     try:
         assert indexed.mode(store_id) == "index", indexed.mode(store_id)
         index = indexed.index_of(store_id)
-        assert index is not None and index.count == len(tuples), (index and index.count, len(tuples))
-        row = {"build_s": round(build_s, 2), "build_cpu_s": round(build_cpu_s, 2), "indexed": index.count}
+        assert index is not None and index.count == len(tuples), (
+            index and index.count,
+            len(tuples),
+        )
+        row = {
+            "build_s": round(build_s, 2),
+            "build_cpu_s": round(build_cpu_s, 2),
+            "indexed": index.count,
+        }
         if checks:
             row.update(await checks_per_second(indexed, store_id, tuples, checks))
         return row
@@ -210,13 +269,19 @@ async def run_postgres(tuples: list[TupleKey], checks: int, admin_url: str) -> d
 
 
 async def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tuples", type=int, default=1_000_000)
     parser.add_argument("--backends", default="sqlite,postgres")
-    parser.add_argument("--checks", type=int, default=20_000, help="checks to time on the index (0: none)")
+    parser.add_argument(
+        "--checks", type=int, default=20_000, help="checks to time on the index (0: none)"
+    )
     parser.add_argument(
         "--postgres-url",
-        default=os.environ.get("PERMSVC_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+        default=os.environ.get(
+            "PERMSVC_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
+        ),
         help="a database on the server to use (a fresh one is created next to it and dropped)",
     )
     args = parser.parse_args()
@@ -233,9 +298,15 @@ async def main() -> int:
         else:
             parser.error(f"unknown backend {backend}")
 
-    print(f"index of {args.tuples:,} Drive-like tuples: {per_tuple:.1f} bytes per tuple (tracemalloc, retained)")
-    print(f"load average before: {load_before}; after: {os.getloadavg()[0]:.2f} (on {os.cpu_count()} CPUs)")
-    print(f"{'backend':<10} {'build s':>8} {'cpu s':>7} {'checks/s':>10} {'per cpu s':>10} {'allowed':>8}")
+    print(
+        f"index of {args.tuples:,} Drive-like tuples: {per_tuple:.1f} bytes per tuple (tracemalloc, retained)"
+    )
+    print(
+        f"load average before: {load_before}; after: {os.getloadavg()[0]:.2f} (on {os.cpu_count()} CPUs)"
+    )
+    print(
+        f"{'backend':<10} {'build s':>8} {'cpu s':>7} {'checks/s':>10} {'per cpu s':>10} {'allowed':>8}"
+    )
     for row in rows:
         print(
             f"{row['backend']:<10} {row['build_s']:>8.2f} {row['build_cpu_s']:>7.2f} "
@@ -252,7 +323,11 @@ async def main() -> int:
                 "bytes_per_tuple": round(per_tuple, 1),
                 "load_average_before": load_before,
                 "load_average_after": round(os.getloadavg()[0], 2),
-                "machine": {"python": sys.version.split()[0], "platform": platform.platform(), "cpus": os.cpu_count()},
+                "machine": {
+                    "python": sys.version.split()[0],
+                    "platform": platform.platform(),
+                    "cpus": os.cpu_count(),
+                },
                 "results": rows,
             },
             indent=2,

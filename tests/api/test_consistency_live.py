@@ -33,14 +33,21 @@ _MODEL = {
         {
             "type": "group",
             "relations": {"member": {"this": {}}},
-            "metadata": {"relations": {"member": {"directly_related_user_types": [{"type": "user"}]}}},
+            "metadata": {
+                "relations": {"member": {"directly_related_user_types": [{"type": "user"}]}}
+            },
         },
         {
             "type": "doc",
             "relations": {"viewer": {"this": {}}},
             "metadata": {
                 "relations": {
-                    "viewer": {"directly_related_user_types": [{"type": "user"}, {"type": "group", "relation": "member"}]}
+                    "viewer": {
+                        "directly_related_user_types": [
+                            {"type": "user"},
+                            {"type": "group", "relation": "member"},
+                        ]
+                    }
                 }
             },
         },
@@ -54,8 +61,14 @@ _MAX_REQUESTS_FOR_BOTH = 400
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> Iterator[LiveServer]:  # noqa: F811
-    env = {"PERMSVC_DATABASE_URL": postgres_url, "PERMSVC_ACCESS_LOG": "false", "PERMSVC_INDEX": "true"}
-    with live_server(Path(tmp_path_factory.mktemp("consistency")), "--workers", str(_WORKERS), env=env) as live:
+    env = {
+        "PERMSVC_DATABASE_URL": postgres_url,
+        "PERMSVC_ACCESS_LOG": "false",
+        "PERMSVC_INDEX": "true",
+    }
+    with live_server(
+        Path(tmp_path_factory.mktemp("consistency")), "--workers", str(_WORKERS), env=env
+    ) as live:
         yield live
 
 
@@ -65,7 +78,13 @@ def _post(server: LiveServer, path: str, body: dict[str, Any]) -> httpx.Response
     return response
 
 
-def _write(server: LiveServer, store: str, *, writes: list[dict[str, str]] = (), deletes: list[dict[str, str]] = ()) -> str:  # type: ignore[assignment]
+def _write(
+    server: LiveServer,
+    store: str,
+    *,
+    writes: list[dict[str, str]] = (),
+    deletes: list[dict[str, str]] = (),
+) -> str:  # type: ignore[assignment]
     body: dict[str, Any] = {}
     if writes:
         body["writes"] = {"tuple_keys": list(writes)}
@@ -81,7 +100,11 @@ def _check(server: LiveServer, store: str, user: str, token: str = "") -> tuple[
     if token:
         body["consistency_token"] = token
     response = _post(server, f"/stores/{store}/check", body)
-    return bool(response.json()["allowed"]), response.headers["X-Permsvc-Worker"], int(response.headers["X-Permsvc-Revision"])
+    return (
+        bool(response.json()["allowed"]),
+        response.headers["X-Permsvc-Worker"],
+        int(response.headers["X-Permsvc-Revision"]),
+    )
 
 
 def _store(server: LiveServer) -> str:
@@ -93,7 +116,11 @@ def _store(server: LiveServer) -> str:
 def _workers_seen(server: LiveServer) -> set[str]:
     seen: set[str] = set()
     for _ in range(_MAX_REQUESTS_FOR_BOTH):
-        seen.add(httpx.get(server.url + "/healthz", headers={"Connection": "close"}).headers["X-Permsvc-Worker"])
+        seen.add(
+            httpx.get(server.url + "/healthz", headers={"Connection": "close"}).headers[
+                "X-Permsvc-Worker"
+            ]
+        )
         if len(seen) == _WORKERS:
             break
     return seen
@@ -103,10 +130,16 @@ def test_both_workers_answer(server: LiveServer) -> None:
     assert len(_workers_seen(server)) == _WORKERS, "requests on new connections reach every worker"
 
 
-def test_new_enemy_revoke_then_check_with_its_token_is_denied_on_every_worker(server: LiveServer) -> None:
+def test_new_enemy_revoke_then_check_with_its_token_is_denied_on_every_worker(
+    server: LiveServer,
+) -> None:
     store = _store(server)
     member = {"object": "group:eng", "relation": "member", "user": "user:anne"}
-    _write(server, store, writes=[{"object": "doc:1", "relation": "viewer", "user": "group:eng#member"}])
+    _write(
+        server,
+        store,
+        writes=[{"object": "doc:1", "relation": "viewer", "user": "group:eng#member"}],
+    )
     answered: dict[bool, set[str]] = {True: set(), False: set()}
     for _ in range(_ROUNDS):
         grant = _write(server, store, writes=[member])
@@ -117,7 +150,9 @@ def test_new_enemy_revoke_then_check_with_its_token_is_denied_on_every_worker(se
         revoke = _write(server, store, deletes=[member])
         for _ in range(_CHECKS_PER_ROUND):
             allowed, worker, _revision = _check(server, store, "user:anne", revoke)
-            assert not allowed, f"new enemy: worker {worker} answered allowed after the revoke its token names"
+            assert not allowed, (
+                f"new enemy: worker {worker} answered allowed after the revoke its token names"
+            )
             answered[False].add(worker)
     extra = 0
     while len(answered[False]) < _WORKERS and extra < _MAX_REQUESTS_FOR_BOTH:
@@ -134,7 +169,9 @@ def _client_per_worker(server: LiveServer) -> dict[str, httpx.Client]:
     pinned: dict[str, httpx.Client] = {}
     spare: list[httpx.Client] = []
     for _ in range(64):
-        client = httpx.Client(base_url=server.url, limits=httpx.Limits(max_connections=1), timeout=10)
+        client = httpx.Client(
+            base_url=server.url, limits=httpx.Limits(max_connections=1), timeout=10
+        )
         worker = client.get("/healthz").headers["X-Permsvc-Worker"]
         if worker in pinned:
             spare.append(client)
@@ -157,7 +194,9 @@ def test_grant_becomes_visible_on_every_worker_without_a_token(server: LiveServe
         for i in range(20):
             writer, reader = workers[i % 2], workers[(i + 1) % 2]
             user = f"user:visible-{i}"
-            body = {"writes": {"tuple_keys": [{"object": "doc:1", "relation": "viewer", "user": user}]}}
+            body = {
+                "writes": {"tuple_keys": [{"object": "doc:1", "relation": "viewer", "user": user}]}
+            }
             response = clients[writer].post(f"/stores/{store}/write", json=body)
             assert response.status_code == 200, response.text
             written = time.perf_counter()
@@ -170,7 +209,9 @@ def test_grant_becomes_visible_on_every_worker_without_a_token(server: LiveServe
                 if response.json()["allowed"]:
                     delays.append(time.perf_counter() - written)
                     break
-                assert time.perf_counter() - written < 10, f"grant {i} never became visible on worker {reader}"
+                assert time.perf_counter() - written < 10, (
+                    f"grant {i} never became visible on worker {reader}"
+                )
     finally:
         for client in clients.values():
             client.close()

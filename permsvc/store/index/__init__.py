@@ -30,7 +30,11 @@ async def index_datastore(
     """Wrap ``datastore`` (opened from ``database_url``) in a started :class:`IndexedDatastore`:
     it LISTENs when the URL is PostgreSQL's, polls otherwise, and has indexed every live store
     when this returns (unless ``build`` is false). On failure ``datastore`` is left open."""
-    listen = database_url if database_url and database_url.startswith(("postgres://", "postgresql://")) else None
+    listen = (
+        database_url
+        if database_url and database_url.startswith(("postgres://", "postgresql://"))
+        else None
+    )
     indexed = IndexedDatastore(datastore, memory_budget=memory_budget, listen_url=listen)  # type: ignore[arg-type]
     try:
         await indexed.start(build=build)

@@ -14,7 +14,9 @@ if TYPE_CHECKING:
 __all__ = ("reader_for",)
 
 
-async def reader_for(reader: TupleReader, store_id: str, consistency: Consistency) -> tuple[TupleReader, Revision]:
+async def reader_for(
+    reader: TupleReader, store_id: str, consistency: Consistency
+) -> tuple[TupleReader, Revision]:
     """The reader a request on ``store_id`` evaluates through and the revision it answers at.
 
     Over an :class:`IndexedDatastore` see :meth:`IndexedDatastore.reader_for`. Any other reader
@@ -27,7 +29,9 @@ async def reader_for(reader: TupleReader, store_id: str, consistency: Consistenc
     """
     if isinstance(reader, IndexedDatastore):
         return await reader.reader_for(store_id, consistency)
-    required = decode_token(consistency.token, store_id=store_id).revision if consistency.token else 0
+    required = (
+        decode_token(consistency.token, store_id=store_id).revision if consistency.token else 0
+    )
     head = await reader.head_revision(store_id)
     if head < required:
         raise InvalidConsistencyTokenError(

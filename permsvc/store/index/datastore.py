@@ -109,7 +109,11 @@ class IndexedDatastore:
         """Mixed: stores outside the budget are read from the database (see :meth:`reader_for`)."""
         self._budget = memory_budget
         self._wait_s = wait_s
-        self._poll_s = poll_s if poll_s is not None else (DEFAULT_INDEX_SAFETY_POLL_S if listen_url else DEFAULT_INDEX_POLL_S)
+        self._poll_s = (
+            poll_s
+            if poll_s is not None
+            else (DEFAULT_INDEX_SAFETY_POLL_S if listen_url else DEFAULT_INDEX_POLL_S)
+        )
         self._bytes_per_tuple = bytes_per_tuple
         self._indexes: dict[str, TupleIndex] = {}
         self._building: dict[str, asyncio.Task[None]] = {}
@@ -120,9 +124,11 @@ class IndexedDatastore:
         self._follower: asyncio.Task[None] | None = None
         self._listener: PostgresChangeListener | None = None
         if listen_url:
-            from permsvc.store.index.listener import PostgresChangeListener  # noqa: PLC0415 - asyncpg only when used
+            from permsvc.store.index.listener import PostgresChangeListener
 
-            self._listener = PostgresChangeListener(listen_url, on_change=self._notified, on_reconnect=self._reconnected)
+            self._listener = PostgresChangeListener(
+                listen_url, on_change=self._notified, on_reconnect=self._reconnected
+            )
         self._closed = False
         self._inner_closed = False
 
@@ -135,7 +141,9 @@ class IndexedDatastore:
         if build:
             token = ""
             while True:
-                page = await self.inner.list_stores(page_size=_STORES_PAGE, continuation_token=token)
+                page = await self.inner.list_stores(
+                    page_size=_STORES_PAGE, continuation_token=token
+                )
                 for info in page.items:
                     await self._build(info.id)
                 token = page.continuation_token
@@ -188,7 +196,9 @@ class IndexedDatastore:
 
     # -- consistency ----------------------------------------------------------------------------
 
-    async def reader_for(self, store_id: str, consistency: Consistency) -> tuple[TupleReader, Revision]:
+    async def reader_for(
+        self, store_id: str, consistency: Consistency
+    ) -> tuple[TupleReader, Revision]:
         """The reader a request evaluates through, and the revision it answers at.
 
         ``MINIMIZE_LATENCY`` answers from the index as it is. ``HIGHER_CONSISTENCY`` first reads
@@ -218,7 +228,9 @@ class IndexedDatastore:
                 return await self._database_reader(store_id, required)
         return IndexedReader(index, self.inner), index.revision
 
-    async def _database_reader(self, store_id: str, required: Revision) -> tuple[TupleReader, Revision]:
+    async def _database_reader(
+        self, store_id: str, required: Revision
+    ) -> tuple[TupleReader, Revision]:
         head = await self.inner.head_revision(store_id)
         if head < required:
             raise InvalidConsistencyTokenError(
@@ -236,7 +248,12 @@ class IndexedDatastore:
         return lock
 
     def _ensure_building(self, store_id: str) -> None:
-        if self._closed or store_id in self._indexes or store_id in self._building or store_id in self._database_only:
+        if (
+            self._closed
+            or store_id in self._indexes
+            or store_id in self._building
+            or store_id in self._database_only
+        ):
             return
         task = asyncio.create_task(self._build(store_id), name=f"permsvc-index-build-{store_id}")
         self._building[store_id] = task
@@ -264,7 +281,9 @@ class IndexedDatastore:
                         raise _OverBudgetError
 
                 try:
-                    revision = await self.inner.snapshot_tuples(store_id, consume, batch_size=_SNAPSHOT_BATCH)
+                    revision = await self.inner.snapshot_tuples(
+                        store_id, consume, batch_size=_SNAPSHOT_BATCH
+                    )
                 except _OverBudgetError:
                     self._database_only.add(store_id)
                     _log.warning(
@@ -280,8 +299,10 @@ class IndexedDatastore:
             await self._catch_up(store_id)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            _log.exception("indexing store %s failed; it is read from the database until retried", store_id)
+        except Exception:  # noqa: BLE001 - a failed build must not kill its task: the store stays on the database and is rebuilt on next sight
+            _log.exception(
+                "indexing store %s failed; it is read from the database until retried", store_id
+            )
 
     def _enforce_budget(self, store_id: str) -> None:
         if self.indexed_tuples() * self._bytes_per_tuple <= self._budget:
@@ -347,13 +368,19 @@ class IndexedDatastore:
                 try:
                     if not woke:
                         index = self._indexes.get(store_id)
-                        if index is None or await self.inner.head_revision(store_id) <= index.revision:
+                        if (
+                            index is None
+                            or await self.inner.head_revision(store_id) <= index.revision
+                        ):
                             continue
                     await self._catch_up(store_id)
                 except asyncio.CancelledError:
                     raise
-                except Exception:
-                    _log.exception("following the changelog of store %s failed; retrying at the next poll", store_id)
+                except Exception:  # noqa: BLE001 - the follower outlives any one failure (database restart, network): it retries at the next poll
+                    _log.exception(
+                        "following the changelog of store %s failed; retrying at the next poll",
+                        store_id,
+                    )
 
     async def _reach(self, store_id: str, revision: Revision) -> None:
         """After a write: wait (bounded) until this process's index has applied ``revision``."""
@@ -363,25 +390,40 @@ class IndexedDatastore:
         try:
             await asyncio.wait_for(self._catch_up(store_id, revision), self._wait_s)
         except TimeoutError:
-            _log.warning("index of store %s did not reach revision %d within %.2fs", store_id, revision, self._wait_s)
-        except Exception:
-            _log.exception("index of store %s could not apply revision %d; the follower retries", store_id, revision)
+            _log.warning(
+                "index of store %s did not reach revision %d within %.2fs",
+                store_id,
+                revision,
+                self._wait_s,
+            )
+        except Exception:  # noqa: BLE001 - the write is committed: a failed catch-up only delays this index, the follower retries
+            _log.exception(
+                "index of store %s could not apply revision %d; the follower retries",
+                store_id,
+                revision,
+            )
 
     # -- TupleReader: the index when ready, else the database (MINIMIZE_LATENCY) ------------------
 
-    async def read_user_tuple(self, store_id: str, object: str, relation: str, user: str) -> TupleKey | None:
+    async def read_user_tuple(
+        self, store_id: str, object: str, relation: str, user: str
+    ) -> TupleKey | None:
         index = self._indexes.get(store_id)
         if index is None:
             return await self.inner.read_user_tuple(store_id, object, relation, user)
         return index.user_tuple(object, relation, user)
 
-    async def read_userset_tuples(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+    async def read_userset_tuples(
+        self, store_id: str, object: str, relation: str
+    ) -> Sequence[TupleKey]:
         index = self._indexes.get(store_id)
         if index is None:
             return await self.inner.read_userset_tuples(store_id, object, relation)
         return index.userset_tuples(object, relation)
 
-    async def read_object_relation(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+    async def read_object_relation(
+        self, store_id: str, object: str, relation: str
+    ) -> Sequence[TupleKey]:
         index = self._indexes.get(store_id)
         if index is None:
             return await self.inner.read_object_relation(store_id, object, relation)
@@ -397,13 +439,17 @@ class IndexedDatastore:
     ) -> Sequence[TupleKey]:
         index = self._indexes.get(store_id)
         if index is None:
-            return await self.inner.read_starting_with_user(store_id, object_type, relation, users, object_ids)
+            return await self.inner.read_starting_with_user(
+                store_id, object_type, relation, users, object_ids
+            )
         return index.starting_with_user(object_type, relation, users, object_ids)
 
     async def read_page(
         self, store_id: str, filter: ReadFilter, *, page_size: int, continuation_token: str = ""
     ) -> Page[StoredTuple]:
-        return await self.inner.read_page(store_id, filter, page_size=page_size, continuation_token=continuation_token)
+        return await self.inner.read_page(
+            store_id, filter, page_size=page_size, continuation_token=continuation_token
+        )
 
     async def head_revision(self, store_id: str) -> Revision:
         """The database head (the protocol's meaning); see :meth:`reader_for` for the revision a
@@ -422,7 +468,11 @@ class IndexedDatastore:
         on_missing: OnMissing = "error",
     ) -> WriteResult:
         result = await self.inner.write(
-            store_id, deletes=deletes, writes=writes, on_duplicate=on_duplicate, on_missing=on_missing
+            store_id,
+            deletes=deletes,
+            writes=writes,
+            on_duplicate=on_duplicate,
+            on_missing=on_missing,
         )
         await self._reach(store_id, result.revision)
         return result
@@ -462,11 +512,17 @@ class IndexedDatastore:
             continuation_token=continuation_token,
         )
 
-    async def changes_since(self, store_id: str, revision: Revision, *, limit: int) -> Sequence[TupleChange]:
+    async def changes_since(
+        self, store_id: str, revision: Revision, *, limit: int
+    ) -> Sequence[TupleChange]:
         return await self.inner.changes_since(store_id, revision, limit=limit)
 
     async def snapshot_tuples(
-        self, store_id: str, consume: Callable[[Sequence[TupleKey]], None], *, batch_size: int = _SNAPSHOT_BATCH
+        self,
+        store_id: str,
+        consume: Callable[[Sequence[TupleKey]], None],
+        *,
+        batch_size: int = _SNAPSHOT_BATCH,
     ) -> Revision:
         return await self.inner.snapshot_tuples(store_id, consume, batch_size=batch_size)  # type: ignore[attr-defined,no-any-return]
 
@@ -481,15 +537,21 @@ class IndexedDatastore:
     async def get_store(self, store_id: str) -> StoreInfo:
         return await self.inner.get_store(store_id)
 
-    async def list_stores(self, *, page_size: int, continuation_token: str = "", name: str = "") -> Page[StoreInfo]:
-        return await self.inner.list_stores(page_size=page_size, continuation_token=continuation_token, name=name)
+    async def list_stores(
+        self, *, page_size: int, continuation_token: str = "", name: str = ""
+    ) -> Page[StoreInfo]:
+        return await self.inner.list_stores(
+            page_size=page_size, continuation_token=continuation_token, name=name
+        )
 
     async def delete_store(self, store_id: str) -> None:
         await self.inner.delete_store(store_id)
         self._indexes.pop(store_id, None)
         self._database_only.discard(store_id)
 
-    async def write_model(self, store_id: str, model: AuthorizationModel, *, dsl: str = "") -> StoredModel:
+    async def write_model(
+        self, store_id: str, model: AuthorizationModel, *, dsl: str = ""
+    ) -> StoredModel:
         return await self.inner.write_model(store_id, model, dsl=dsl)
 
     async def read_model(self, store_id: str, model_id: str) -> StoredModel:
@@ -498,10 +560,16 @@ class IndexedDatastore:
     async def read_latest_model(self, store_id: str) -> StoredModel | None:
         return await self.inner.read_latest_model(store_id)
 
-    async def list_models(self, store_id: str, *, page_size: int, continuation_token: str = "") -> Page[StoredModel]:
-        return await self.inner.list_models(store_id, page_size=page_size, continuation_token=continuation_token)
+    async def list_models(
+        self, store_id: str, *, page_size: int, continuation_token: str = ""
+    ) -> Page[StoredModel]:
+        return await self.inner.list_models(
+            store_id, page_size=page_size, continuation_token=continuation_token
+        )
 
-    async def write_assertions(self, store_id: str, model_id: str, assertions: Sequence[Assertion]) -> None:
+    async def write_assertions(
+        self, store_id: str, model_id: str, assertions: Sequence[Assertion]
+    ) -> None:
         await self.inner.write_assertions(store_id, model_id, assertions)
 
     async def read_assertions(self, store_id: str, model_id: str) -> list[Assertion]:

@@ -80,7 +80,9 @@ class PostgresChangeListener:
                     break
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
                     delay = _RECONNECT_DELAYS[min(attempt, len(_RECONNECT_DELAYS) - 1)]
-                    _log.warning("index change listener cannot reconnect (%s); retrying in %.2fs", err, delay)
+                    _log.warning(
+                        "index change listener cannot reconnect (%s); retrying in %.2fs", err, delay
+                    )
                     attempt += 1
                     await asyncio.sleep(delay)
             self._on_reconnect()

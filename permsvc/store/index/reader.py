@@ -49,7 +49,9 @@ class IndexedReader:
     def _moved(self) -> IndexSnapshotMovedError:
         return IndexSnapshotMovedError(self._index.store_id, self._revision, self._index.revision)
 
-    async def read_user_tuple(self, store_id: str, object: str, relation: str, user: str) -> TupleKey | None:
+    async def read_user_tuple(
+        self, store_id: str, object: str, relation: str, user: str
+    ) -> TupleKey | None:
         index = self._index
         if store_id == index.store_id:
             if index.revision != self._revision:
@@ -57,7 +59,9 @@ class IndexedReader:
             return index.user_tuple(object, relation, user)
         return await self._database.read_user_tuple(store_id, object, relation, user)
 
-    async def read_userset_tuples(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+    async def read_userset_tuples(
+        self, store_id: str, object: str, relation: str
+    ) -> Sequence[TupleKey]:
         index = self._index
         if store_id == index.store_id:
             if index.revision != self._revision:
@@ -65,7 +69,9 @@ class IndexedReader:
             return index.userset_tuples(object, relation)
         return await self._database.read_userset_tuples(store_id, object, relation)
 
-    async def read_object_relation(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+    async def read_object_relation(
+        self, store_id: str, object: str, relation: str
+    ) -> Sequence[TupleKey]:
         index = self._index
         if store_id == index.store_id:
             if index.revision != self._revision:
@@ -86,7 +92,9 @@ class IndexedReader:
             if index.revision != self._revision:
                 raise self._moved()
             return index.starting_with_user(object_type, relation, users, object_ids)
-        return await self._database.read_starting_with_user(store_id, object_type, relation, users, object_ids)
+        return await self._database.read_starting_with_user(
+            store_id, object_type, relation, users, object_ids
+        )
 
     async def read_page(
         self, store_id: str, filter: ReadFilter, *, page_size: int, continuation_token: str = ""

@@ -184,7 +184,9 @@ class TupleIndex:
         relation = key.relation
         rel = self._relations.get((object_type, relation))
         if rel is None:
-            rel = self._relations[(self._intern(object_type), self._intern(relation))] = _RelationIndex()
+            rel = self._relations[(self._intern(object_type), self._intern(relation))] = (
+                _RelationIndex()
+            )
         object_id = self._intern(object_id)
         user = self._intern(key.user)
         forward = rel.usersets if _is_userset(user) else rel.direct
@@ -228,7 +230,9 @@ class TupleIndex:
 
     # -- reads (the TupleReader shapes) ---------------------------------------------------------
 
-    def _key(self, rel: _RelationIndex, obj: str, object_id: str, relation: str, user: str) -> TupleKey:
+    def _key(
+        self, rel: _RelationIndex, obj: str, object_id: str, relation: str, user: str
+    ) -> TupleKey:
         conditions = rel.conditions
         condition = conditions.get((object_id, user)) if conditions else None
         return TupleKey(object=obj, relation=relation, user=user, condition=condition)
@@ -271,7 +275,11 @@ class TupleIndex:
         return out
 
     def starting_with_user(
-        self, object_type: str, relation: str, users: Sequence[str], object_ids: Sequence[str] | None
+        self,
+        object_type: str,
+        relation: str,
+        users: Sequence[str],
+        object_ids: Sequence[str] | None,
     ) -> list[TupleKey]:
         rel = self._relations.get((object_type, relation))
         if rel is None:
@@ -296,4 +304,3 @@ class TupleIndex:
                     obj = f"{object_type}:{object_id}"
                     for user in _each(users):
                         yield self._key(rel, obj, object_id, relation, user)
-

@@ -43,7 +43,9 @@ _MODEL = {
         {
             "type": "group",
             "relations": {"member": {"this": {}}},
-            "metadata": {"relations": {"member": {"directly_related_user_types": [{"type": "user"}]}}},
+            "metadata": {
+                "relations": {"member": {"directly_related_user_types": [{"type": "user"}]}}
+            },
         },
         {
             "type": "doc",
@@ -92,7 +94,9 @@ async def _all_tuples(datastore: Any, store_id: str) -> list[TupleKey]:
     out: list[TupleKey] = []
     token = ""
     while True:
-        page = await datastore.read_page(store_id, ReadFilter(), page_size=100, continuation_token=token)
+        page = await datastore.read_page(
+            store_id, ReadFilter(), page_size=100, continuation_token=token
+        )
         out.extend(t.key for t in page.items)
         token = page.continuation_token
         if not token:
@@ -102,7 +106,9 @@ async def _all_tuples(datastore: Any, store_id: str) -> list[TupleKey]:
 async def test_start_indexes_every_store_at_its_snapshot_revision(datastore: Any) -> None:
     store = (await datastore.create_store("s")).id
     await datastore.write(store, writes=[_key(f"doc:{i}", f"user:{i % 3}") for i in range(25)])
-    await datastore.write(store, writes=[_key("doc:1", "group:eng#member"), _key("doc:2", "user:*")])
+    await datastore.write(
+        store, writes=[_key("doc:1", "group:eng#member"), _key("doc:2", "user:*")]
+    )
     await datastore.write(store, deletes=[_key("doc:3", "user:0")])
     async with _indexed(datastore) as indexed:
         assert indexed.mode(store) == "index"
@@ -120,13 +126,17 @@ async def test_follows_writes_made_by_another_process(datastore: Any) -> None:
         reader, revision = await reader_for(indexed, store, MINIMIZE_LATENCY)
         assert isinstance(reader, IndexedReader)
         assert revision == result.revision
-        assert await reader.read_user_tuple(store, "doc:1", "viewer", "user:anne") == _key("doc:1", "user:anne")
+        assert await reader.read_user_tuple(store, "doc:1", "viewer", "user:anne") == _key(
+            "doc:1", "user:anne"
+        )
         result = await datastore.write(store, deletes=[_key("doc:1", "user:anne")])
         await _eventually(lambda: indexed.indexed_revision(store) == result.revision)
         assert await indexed.read_user_tuple(store, "doc:1", "viewer", "user:anne") is None
 
 
-async def test_missed_notifications_are_caught_up_by_consistency_and_polling(datastore: Any) -> None:
+async def test_missed_notifications_are_caught_up_by_consistency_and_polling(
+    datastore: Any,
+) -> None:
     store = (await datastore.create_store("s")).id
     async with _indexed(datastore, poll_s=_NEVER, listen=False) as indexed:
         await asyncio.sleep(0)
@@ -163,15 +173,28 @@ async def test_new_enemy_revoke_then_check_with_its_token_is_denied(datastore: A
     async with _indexed(datastore, poll_s=_NEVER, listen=False) as indexed:
         check = CheckQuery(reader=indexed, resolver=ModelResolver(indexed))
         tuple_key = _key("doc:1", "user:anne")
-        granted = await datastore.write(store, writes=[_key("doc:1", "group:eng#member"), _key("group:eng", "user:anne", "member")])
+        granted = await datastore.write(
+            store,
+            writes=[_key("doc:1", "group:eng#member"), _key("group:eng", "user:anne", "member")],
+        )
         params = CheckParams(store_id=store, tuple_key=tuple_key, model_id=stored.id)
-        outcome = await check.execute(msgspec_replace(params, consistency=Consistency(token=encode_token(store, granted.revision))))
+        outcome = await check.execute(
+            msgspec_replace(
+                params, consistency=Consistency(token=encode_token(store, granted.revision))
+            )
+        )
         assert outcome.allowed
         assert outcome.revision == granted.revision
         revoked = await datastore.write(store, deletes=[_key("group:eng", "user:anne", "member")])
         stale = await check.execute(params)
-        assert stale.allowed and stale.revision == granted.revision, "the index has not followed yet"
-        fresh = await check.execute(msgspec_replace(params, consistency=Consistency(token=encode_token(store, revoked.revision))))
+        assert stale.allowed and stale.revision == granted.revision, (
+            "the index has not followed yet"
+        )
+        fresh = await check.execute(
+            msgspec_replace(
+                params, consistency=Consistency(token=encode_token(store, revoked.revision))
+            )
+        )
         assert not fresh.allowed
         assert fresh.revision == revoked.revision
 
@@ -194,18 +217,24 @@ async def test_tokens_of_another_store_or_from_the_future_are_rejected(datastore
             await reader_for(indexed, store, Consistency(token="v1.garbage!"))
 
 
-async def test_store_over_the_memory_budget_is_evaluated_against_the_database(datastore: Any) -> None:
+async def test_store_over_the_memory_budget_is_evaluated_against_the_database(
+    datastore: Any,
+) -> None:
     big = (await datastore.create_store("big")).id
     small = (await datastore.create_store("small")).id
     await datastore.write(big, writes=[_key(f"doc:{i}", "user:anne") for i in range(5)])
     await datastore.write(small, writes=[_key("doc:1", "user:anne")])
     budget = 3 * BYTES_PER_TUPLE
-    async with _indexed(datastore, poll_s=0.01, listen=False, build=False, memory_budget=budget) as indexed:
+    async with _indexed(
+        datastore, poll_s=0.01, listen=False, build=False, memory_budget=budget
+    ) as indexed:
         for store in (big, small):
             reader, revision = await reader_for(indexed, store, MINIMIZE_LATENCY)
             assert reader is datastore
             assert revision == 1
-        await _eventually(lambda: indexed.mode(big) == "database" and indexed.mode(small) == "index")
+        await _eventually(
+            lambda: indexed.mode(big) == "database" and indexed.mode(small) == "index"
+        )
         reader, _ = await reader_for(indexed, big, MINIMIZE_LATENCY)
         assert reader is datastore
         assert await reader.read_user_tuple(big, "doc:4", "viewer", "user:anne") is not None
@@ -229,7 +258,9 @@ async def test_a_request_never_reads_two_revisions(datastore: Any) -> None:
 async def test_restart_rebuilds_at_the_head(datastore: Any) -> None:
     store = (await datastore.create_store("s")).id
     async with _indexed(datastore) as first:
-        await first.write(store, writes=[_key("doc:1", "user:anne"), _key("doc:2", "group:eng#member")])
+        await first.write(
+            store, writes=[_key("doc:1", "user:anne"), _key("doc:2", "group:eng#member")]
+        )
         await first.write(store, deletes=[_key("doc:1", "user:anne")])
         before = sorted(first.index_of(store).tuples(), key=lambda k: k.key)  # type: ignore[union-attr]
     await datastore.write(store, writes=[_key("doc:3", "user:*")])
@@ -261,12 +292,14 @@ async def test_listener_reconnects_and_catches_up_what_it_missed(postgres_url: s
         async with _indexed(database, poll_s=_NEVER, build=False) as indexed:
             await reader_for(indexed, store, MINIMIZE_LATENCY)
             await _eventually(lambda: indexed.mode(store) == "index")
-            listener = indexed._listener  # noqa: SLF001 - the connection is what this test breaks
+            listener = indexed._listener
             assert listener is not None and listener.connected
-            pid = listener._conn.get_server_pid()  # type: ignore[union-attr]  # noqa: SLF001
+            pid = listener._conn.get_server_pid()  # type: ignore[union-attr]
             await database.pool.execute("SELECT pg_terminate_backend($1)", pid)
             missed = await database.write(store, writes=[_key("doc:1", "user:anne")])
-            await _eventually(lambda: indexed.indexed_revision(store) == missed.revision, timeout=10)
+            await _eventually(
+                lambda: indexed.indexed_revision(store) == missed.revision, timeout=10
+            )
             assert listener.connected
             notified = await database.write(store, writes=[_key("doc:2", "user:anne")])
             await _eventually(lambda: indexed.indexed_revision(store) == notified.revision)

@@ -38,9 +38,13 @@ _keys = st.builds(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(operations=st.lists(st.tuples(st.booleans(), _keys), max_size=40))
-async def test_reads_match_the_memory_reference_after_random_changes(operations: list[tuple[bool, TupleKey]]) -> None:
+async def test_reads_match_the_memory_reference_after_random_changes(
+    operations: list[tuple[bool, TupleKey]],
+) -> None:
     memory = MemoryDatastore()
     store = (await memory.create_store("s")).id
     for is_write, key in operations:
@@ -56,17 +60,27 @@ async def test_reads_match_the_memory_reference_after_random_changes(operations:
     expected_all = []
     for obj in _OBJECTS:
         for rel in _RELATIONS:
-            assert _sorted(index.object_relation(obj, rel)) == _sorted(await memory.read_object_relation(store, obj, rel))
-            assert _sorted(index.userset_tuples(obj, rel)) == _sorted(await memory.read_userset_tuples(store, obj, rel))
+            assert _sorted(index.object_relation(obj, rel)) == _sorted(
+                await memory.read_object_relation(store, obj, rel)
+            )
+            assert _sorted(index.userset_tuples(obj, rel)) == _sorted(
+                await memory.read_userset_tuples(store, obj, rel)
+            )
             expected_all.extend(await memory.read_object_relation(store, obj, rel))
             for user in _USERS:
-                assert index.user_tuple(obj, rel, user) == await memory.read_user_tuple(store, obj, rel, user)
+                assert index.user_tuple(obj, rel, user) == await memory.read_user_tuple(
+                    store, obj, rel, user
+                )
     for otype in ("doc", "folder"):
         for rel in _RELATIONS:
             got = index.starting_with_user(otype, rel, list(_USERS), None)
-            assert _sorted(got) == _sorted(await memory.read_starting_with_user(store, otype, rel, list(_USERS)))
+            assert _sorted(got) == _sorted(
+                await memory.read_starting_with_user(store, otype, rel, list(_USERS))
+            )
             got = index.starting_with_user(otype, rel, ["user:anne", "user:*"], ["1", "a"])
-            want = await memory.read_starting_with_user(store, otype, rel, ["user:anne", "user:*"], ["1", "a"])
+            want = await memory.read_starting_with_user(
+                store, otype, rel, ["user:anne", "user:*"], ["1", "a"]
+            )
             assert _sorted(got) == _sorted(want)
     assert _sorted(index.tuples()) == _sorted(expected_all)
     assert index.count == len(expected_all)
@@ -76,11 +90,18 @@ def test_values_grow_from_string_to_tuple_to_set_and_shrink_back() -> None:
     index = TupleIndex("s")
     index.finish_build(0)
     users = [f"user:{i}" for i in range(SMALL + 4)]
-    index.apply([_change(TupleKey(object="doc:1", relation="viewer", user=u), "write", 1) for u in users])
-    rel = index._relations[("doc", "viewer")]  # noqa: SLF001 - the layout is what is tested
+    index.apply(
+        [_change(TupleKey(object="doc:1", relation="viewer", user=u), "write", 1) for u in users]
+    )
+    rel = index._relations[("doc", "viewer")]
     assert isinstance(rel.direct["1"], set)
     assert rel.objects["user:0"] == "1"
-    index.apply([_change(TupleKey(object="doc:1", relation="viewer", user=u), "delete", 2) for u in users[2:]])
+    index.apply(
+        [
+            _change(TupleKey(object="doc:1", relation="viewer", user=u), "delete", 2)
+            for u in users[2:]
+        ]
+    )
     assert sorted(rel.direct["1"]) == sorted(users[:2])
     assert isinstance(rel.direct["1"], tuple)
     index.apply([_change(TupleKey(object="doc:1", relation="viewer", user=users[0]), "delete", 3)])
@@ -104,7 +125,9 @@ def test_condition_is_replaced_and_dropped_with_the_tuple() -> None:
     index = TupleIndex("s")
     index.finish_build(0)
     plain = TupleKey(object="doc:1", relation="viewer", user="user:anne")
-    conditional = TupleKey(object="doc:1", relation="viewer", user="user:anne", condition=_CONDITION)
+    conditional = TupleKey(
+        object="doc:1", relation="viewer", user="user:anne", condition=_CONDITION
+    )
     index.apply([_change(conditional, "write", 1)])
     assert index.user_tuple("doc:1", "viewer", "user:anne") == conditional
     index.apply([_change(conditional, "delete", 2), _change(plain, "write", 2)])
