@@ -22,11 +22,12 @@ Rules, in OpenFGA's order:
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from permsvc.core.errors import PermsvcError
 from permsvc.model.schema import (
-    ComputedUserset,
     Difference,
     Intersection,
     This,
@@ -67,32 +68,44 @@ class TupleValidationError(PermsvcError):
         self.contextual = contextual
 
 
+_OBJECT = re.compile(r"[^\s:#@]+:[^\s#]+")
+"""``type:id``: no whitespace or ``#`` anywhere, no ``@`` in the type (the id may hold ``:``)."""
+_WHITESPACE = re.compile(r"\s")
+_RELATION = re.compile(r"[^\s:#@]+")
+
+
 def _is_valid_object(value: str) -> bool:
-    type_, sep, id_ = value.partition(":")
-    if not sep or not type_ or not id_:
-        return False
-    return not any(c in value for c in "#") and not any(c.isspace() for c in value) and "@" not in type_
+    return _OBJECT.fullmatch(value) is not None
 
 
-def _uses_as_tupleset(rewrite: Rewrite, relation: str) -> bool:
+def _tupleset_names(rewrite: Rewrite) -> set[str]:
     match rewrite:
         case TupleToUserset(tupleset=ts):
-            return ts == relation
+            return {ts}
         case Union(children=children) | Intersection(children=children):
-            return any(_uses_as_tupleset(c, relation) for c in children)
+            return set().union(*(_tupleset_names(c) for c in children))
         case Difference(base=base, subtract=subtract):
-            return _uses_as_tupleset(base, relation) or _uses_as_tupleset(subtract, relation)
-        case This() | ComputedUserset():
-            return False
-    return False
+            return _tupleset_names(base) | _tupleset_names(subtract)
+    return set()
 
 
-def _is_tupleset(ts: TypeSystem, object_type: str, relation: str) -> bool:
-    return any(_uses_as_tupleset(rd.rewrite, relation) for rd in ts.relations_of(object_type).values())
+@lru_cache(maxsize=256)
+def _tuplesets(ts: TypeSystem) -> frozenset[tuple[str, str]]:
+    """``(type, relation)`` of every relation used as the tupleset of some ``x from <relation>``.
+
+    Cached per TypeSystem (immutable, compared by identity): contextual tuples are validated on
+    every request.
+    """
+    return frozenset(
+        (td.name, name)
+        for td in ts.model.type_definitions
+        for rd in td.relations.values()
+        for name in _tupleset_names(rd.rewrite)
+    )
 
 
 def user_problem(ts: TypeSystem, user: str) -> str:
-    if not user or any(c.isspace() for c in user):
+    if not user or _WHITESPACE.search(user):
         return "the 'user' field is malformed"
     obj, sep, urel = user.partition("#")
     if sep and (not urel or "#" in urel):
@@ -116,7 +129,7 @@ def object_relation_problem(ts: TypeSystem, key: TupleKey) -> str:
         return "the 'object' field cannot reference a typed wildcard"
     if not ts.has_type(otype):
         return f"type '{otype}' not found"
-    if not key.relation or any(c in key.relation for c in ":#@") or any(c.isspace() for c in key.relation):
+    if not _RELATION.fullmatch(key.relation):
         return "the 'relation' field is malformed"
     if ts.get_relation(otype, key.relation) is None:
         return f"relation '{otype}#{key.relation}' not found"
@@ -131,7 +144,7 @@ def _restriction_problem(ts: TypeSystem, key: TupleKey) -> str:
     utype, _, uid = uobj.partition(":")
     wildcard = uid == "*" and not sep
     rd = ts.relation(otype, relation)
-    if _is_tupleset(ts, otype, relation):
+    if (otype, relation) in _tuplesets(ts):
         if not isinstance(rd.rewrite, This):
             return f"unexpected rewrite encountered with tupleset relation '{otype}#{relation}'"
         if wildcard:
