@@ -1,6 +1,7 @@
 """``POST /v1/claims``: the permission summary a post-login Action puts into a token.
 
-The handler authenticates the machine caller (:mod:`permsvc.api.claims.guard`), picks the store
+The handler authenticates the machine caller (:mod:`permsvc.api.claims.guard`, on the /v1
+credentials of :mod:`permsvc.api.admin.credentials`), picks the store
 (the body's ``store_id``, else ``PERMSVC_STORE``) and the spec (the store's own, else
 ``PERMSVC_CLAIMS_SPEC``), and runs :class:`~permsvc.commands.claims.ClaimSummaryQuery`. The
 summary is embedded in the response exactly as encoded, so it is byte-identical to what was
@@ -21,10 +22,10 @@ from litestar.params import RawBody
 
 from permsvc.api.authzen.convert import decode_request
 from permsvc.api.claims.config import ClaimsSettings
-from permsvc.api.claims.guard import MachineCaller, authenticate_machine
+from permsvc.api.admin.credentials import resolve_store
+from permsvc.api.claims.guard import authenticate_claims_caller
 from permsvc.api.claims.schemas import ClaimsRequest, ClaimsResponse
 from permsvc.api.errors import ApiError
-from permsvc.api.openfga.convert import check_store_id
 from permsvc.claims.errors import ClaimSpecModelError
 from permsvc.commands.claims import ClaimSummaryParams, ClaimSummaryQuery
 
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 __all__ = ("build_router",)
 
 _TAGS = ["Claim feed"]
-CLAIMS_KEY_SCOPES = ("claims", "admin")
 
 
 class _Services:
@@ -51,16 +51,6 @@ def _services(request: Request[Any, Any, Any]) -> _Services:
     if services is None:
         services = state["claims_services"] = _Services(state.deps, request.route_handler.opt["claims_settings"])
     return services
-
-
-def _store_for(request: Request[Any, Any, Any], body: ClaimsRequest, caller: MachineCaller) -> str:
-    store_id = body.store_id or request.app.state.deps.settings.store
-    if not store_id:
-        raise ApiError("validation_error", "no store: pass 'store_id' or start permsvc with PERMSVC_STORE")
-    check_store_id(store_id, "ClaimsRequest")
-    if caller.store_id is not None and caller.store_id != store_id:
-        raise ApiError("forbidden", f"API key '{caller.name}' is bound to another store than {store_id}")
-    return store_id
 
 
 async def _spec_for(services: _Services, store_id: str) -> ClaimSpec:
@@ -85,11 +75,11 @@ async def claim_feed(request: Request[Any, Any, Any], body: RawBody) -> ClaimsRe
     """Answer ``{user_id, audience?, client_id?, store_id?}`` with
     ``{"claims": {"<claim name>": <summary>}, "revision": n, "truncated": bool}``."""
     services = _services(request)
-    caller = await authenticate_machine(request, key_scopes=CLAIMS_KEY_SCOPES, token_scope=services.settings.client_scope)
+    principal = await authenticate_claims_caller(request, token_scope=services.settings.client_scope)
     req = decode_request(body, request.headers.get("content-type"), ClaimsRequest)
     if not req.user_id.strip():
         raise ApiError("validation_error", "invalid ClaimsRequest.user_id: must not be empty")
-    store_id = _store_for(request, req, caller)
+    store_id = resolve_store(request, principal, req.store_id)
     spec = await _spec_for(services, store_id)
     try:
         summary = await services.summary.execute(

@@ -11,6 +11,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from permsvc.api.app import create_app
+from permsvc.commands.keys import CreateApiKeyCommand
 from permsvc.model.compile import parse_dsl
 from permsvc.model.json import model_to_json
 from tests.api.conftest import make_settings
@@ -43,10 +44,20 @@ def spec_path() -> Path:
     return SPEC
 
 
+async def claims_key(app: Any, scope: str = "claims", *, store_id: str | None = None) -> str:
+    """A new API key in the app's datastore (behind the in-memory index wrapper)."""
+    created = await CreateApiKeyCommand(keys=app.state.deps.datastore.inner).execute(scope, store_id=store_id, name="test")
+    return created.key
+
+
 @pytest.fixture
 async def client(monkeypatch: pytest.MonkeyPatch, spec_path: Path) -> AsyncIterator[AsyncTestClient[Any]]:
+    """A client whose requests carry a ``claims`` API key (the OpenFGA routes run without auth)."""
     monkeypatch.setenv("PERMSVC_CLAIMS_SPEC", str(spec_path))
-    async with AsyncTestClient(create_app(make_settings())) as test_client:
+    app = create_app(make_settings())
+    async with AsyncTestClient(app) as test_client:
+        test_client.headers["Authorization"] = f"Bearer {await claims_key(app)}"
+        test_client.permsvc = app  # type: ignore[attr-defined]
         yield test_client
 
 

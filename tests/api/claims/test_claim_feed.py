@@ -12,8 +12,8 @@ from litestar.testing import AsyncTestClient
 from permsvc.api.app import create_app
 from permsvc.claims.errors import ClaimSpecError
 from permsvc.claims.read import read_claim
-from permsvc.commands.keys import CreateApiKeyCommand, RevokeApiKeyCommand
-from tests.api.claims.conftest import CLAIM, MODEL, SPEC, new_store, write
+from permsvc.commands.keys import RevokeApiKeyCommand
+from tests.api.claims.conftest import CLAIM, claims_key, new_store, write
 from tests.api.conftest import make_settings
 
 GRANTS = (
@@ -118,9 +118,11 @@ async def test_store_without_model(client: AsyncTestClient[Any]) -> None:
 
 async def test_no_spec_configured(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PERMSVC_CLAIMS_SPEC", raising=False)
-    async with AsyncTestClient(create_app(make_settings())) as client:
+    app = create_app(make_settings())
+    async with AsyncTestClient(app) as client:
         store_id = await new_store(client)
-        response = await _claims(client, {"user_id": "auth0|1", "store_id": store_id})
+        key = await claims_key(app)
+        response = await _claims(client, {"user_id": "auth0|1", "store_id": store_id}, Authorization=f"Bearer {key}")
     assert response.status_code == 409 and "PERMSVC_CLAIMS_SPEC" in response.json()["message"]
 
 
@@ -132,67 +134,41 @@ def test_bad_spec_stops_start_up(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
         create_app(make_settings())
 
 
-@pytest.fixture
-async def locked(monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("PERMSVC_CLAIMS_SPEC", str(SPEC))
-    app = create_app(make_settings(auth_method="preshared", api_keys=("root-key",)))
-    async with AsyncTestClient(app) as client:
-        client.permsvc = app  # type: ignore[attr-defined]
-        yield client
+async def test_key_scope_store_limit_and_revocation(client: AsyncTestClient[Any], store_id: str) -> None:
+    app = client.permsvc  # type: ignore[attr-defined]
+    body = {"user_id": "u", "store_id": store_id}
+    check_key = await claims_key(app, "check")
+    response = await _claims(client, body, Authorization=f"Bearer {check_key}")
+    assert response.status_code == 403 and "has scope 'check'" in response.json()["message"]
 
+    assert (await _claims(client, body, Authorization=f"Bearer {await claims_key(app, 'admin')}")).status_code == 200
 
-async def _store_with_key(client: AsyncTestClient[Any], scope: str, *, bound: bool = False) -> tuple[str, str, Any]:
-    auth = {"Authorization": "Bearer root-key"}
-    created = await client.post("/stores", json={"name": "claims-keys"}, headers=auth)
-    store_id = created.json()["id"]
-    await client.post(f"/stores/{store_id}/authorization-models", json=MODEL, headers=auth)
-    keys = client.permsvc.state.deps.datastore.inner  # type: ignore[attr-defined]
-    key = await CreateApiKeyCommand(keys=keys).execute(scope, store_id=store_id if bound else None, name="action")
-    return store_id, key.key, keys
+    other_store = await new_store(client)
+    limited = await claims_key(app, store_id=other_store)
+    response = await _claims(client, body, Authorization=f"Bearer {limited}")
+    assert response.status_code == 403 and f"limited to store {other_store}" in response.json()["message"]
+    response = await _claims(client, {**body, "store_id": other_store}, Authorization=f"Bearer {limited}")
+    assert response.status_code == 200
 
-
-async def test_claims_api_key_accepted(locked: AsyncTestClient[Any]) -> None:
-    store_id, key, _ = await _store_with_key(locked, "claims")
-    response = await _claims(locked, {"user_id": "auth0|1", "store_id": store_id}, Authorization=f"Bearer {key}")
-    assert response.status_code == 200, response.text
-
-
-async def test_preshared_key_accepted(locked: AsyncTestClient[Any]) -> None:
-    store_id, _, _ = await _store_with_key(locked, "claims")
-    response = await _claims(locked, {"user_id": "auth0|1", "store_id": store_id}, Authorization="Bearer root-key")
-    assert response.status_code == 200, response.text
+    await RevokeApiKeyCommand(keys=app.state.deps.datastore.inner).execute(limited.split("_")[1])
+    response = await _claims(client, {**body, "store_id": other_store}, Authorization=f"Bearer {limited}")
+    assert response.status_code == 401 and "revoked" in response.json()["message"]
 
 
 @pytest.mark.parametrize(
     ("header", "status", "fragment"),
     [
-        pytest.param(None, 401, "missing bearer token", id="no_header"),
-        pytest.param("Basic abc", 401, "Bearer", id="other_scheme"),
-        pytest.param("Bearer wrong", 401, "neither an API key", id="unknown_value"),
+        pytest.param(None, 401, "no bearer token", id="no_header"),
+        pytest.param("Basic abc", 401, "Basic", id="other_scheme"),
         pytest.param("Bearer psk_aaaaaaaaaa_" + "a" * 32, 401, "not known", id="unknown_api_key"),
         pytest.param("Bearer psk_bad", 401, "not a permsvc API key", id="malformed_api_key"),
-        pytest.param("Bearer a.b.c", 401, "PERMSVC_OIDC_ISSUER", id="jwt_without_oidc"),
+        pytest.param("Bearer a.b.c", 401, "does not accept access tokens", id="token_without_oidc"),
     ],
 )
-async def test_rejected_callers(locked: AsyncTestClient[Any], header: str | None, status: int, fragment: str) -> None:
+async def test_rejected_callers(client: AsyncTestClient[Any], header: str | None, status: int, fragment: str) -> None:
+    del client.headers["Authorization"]
     headers = {"Authorization": header} if header else {}
-    response = await _claims(locked, {"user_id": "auth0|1", "store_id": "01HZZZZZZZZZZZZZZZZZZZZZZZ"}, **headers)
+    response = await _claims(client, {"user_id": "auth0|1", "store_id": "01HZZZZZZZZZZZZZZZZZZZZZZZ"}, **headers)
     assert response.status_code == status, response.text
     assert fragment in response.json()["message"]
     assert response.headers["www-authenticate"].startswith("Bearer")
-
-
-async def test_key_scope_binding_and_revocation(locked: AsyncTestClient[Any]) -> None:
-    store_id, check_key, _ = await _store_with_key(locked, "check")
-    response = await _claims(locked, {"user_id": "u", "store_id": store_id}, Authorization=f"Bearer {check_key}")
-    assert response.status_code == 403 and "has scope 'check'" in response.json()["message"]
-
-    other_store, bound_key, keys = await _store_with_key(locked, "claims", bound=True)
-    response = await _claims(locked, {"user_id": "u", "store_id": store_id}, Authorization=f"Bearer {bound_key}")
-    assert response.status_code == 403 and "bound to another store" in response.json()["message"]
-    response = await _claims(locked, {"user_id": "u", "store_id": other_store}, Authorization=f"Bearer {bound_key}")
-    assert response.status_code == 200
-
-    await RevokeApiKeyCommand(keys=keys).execute(bound_key.split("_")[1])
-    response = await _claims(locked, {"user_id": "u", "store_id": other_store}, Authorization=f"Bearer {bound_key}")
-    assert response.status_code == 401 and "revoked" in response.json()["message"]
