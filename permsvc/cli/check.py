@@ -1,0 +1,125 @@
+"""``permsvc check``: ask the configured database a Check (or every relation) from the shell.
+
+::
+
+    permsvc check document:readme#viewer@user:anne          # allowed / not allowed
+    permsvc check document:readme viewer user:anne          # the same, as three words
+    permsvc check document:readme user:anne                 # every relation anne has on it
+    permsvc check document:1#viewer@user:anne --context '{"current_time": "2025-03-02T09:00:00Z"}' \\
+        --contextual group:eng#member@user:anne
+
+The database is chosen like ``permsvc serve`` chooses it (``--database-url`` /
+``PERMSVC_DATABASE_URL``, else the SQLite file in ``--data-dir`` / ``PERMSVC_DATA_DIR``); the
+store is ``--store`` or ``PERMSVC_STORE``; the model is the store's latest unless ``--model-id``.
+Exit status: 0 when allowed (or when at least one relation is listed), 1 when not (or on an
+error, printed as one line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from permsvc.commands.check import CheckParams, CheckQuery
+from permsvc.commands.errors import InvalidInputError
+from permsvc.commands.list_relations import ListRelationsParams, ListRelationsQuery
+from permsvc.commands.models import ModelResolver
+from permsvc.core.refs import TupleKey, parse_tuple
+from permsvc.store.factory import default_data_dir, open_datastore
+
+__all__ = ("register",)
+
+
+def _query(words: list[str]) -> tuple[str, str, str]:
+    """``(object, relation, user)`` from ``o#r@u``, ``o r u`` or ``o u`` (relation ``""``)."""
+    if len(words) == 1:
+        key = parse_tuple(words[0])
+        return key.object, key.relation, key.user
+    if len(words) == 2:
+        return words[0], "", words[1]
+    if len(words) == 3:
+        return words[0], words[1], words[2]
+    raise InvalidInputError("expected OBJECT#RELATION@USER, OBJECT RELATION USER, or OBJECT USER")
+
+
+def _context(text: str | None) -> dict[str, Any] | None:
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InvalidInputError(f"--context is not JSON: {err.msg}") from err
+    if not isinstance(value, dict):
+        raise InvalidInputError("--context must be a JSON object")
+    return value
+
+
+async def _run_async(args: argparse.Namespace) -> int:
+    obj, relation, user = _query(args.query)
+    store_id = args.store or os.environ.get("PERMSVC_STORE", "")
+    if not store_id:
+        raise InvalidInputError("name the store with --store or PERMSVC_STORE")
+    context = _context(args.context)
+    contextual = tuple(parse_tuple(t) for t in args.contextual or ())
+    url = args.database_url or os.environ.get("PERMSVC_DATABASE_URL") or None
+    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
+    datastore = await open_datastore(url, data_dir=data_dir, migrate=False)
+    try:
+        resolver = ModelResolver(datastore)
+        if relation:
+            outcome = await CheckQuery(reader=datastore, resolver=resolver).execute(
+                CheckParams(
+                    store_id=store_id,
+                    tuple_key=TupleKey(object=obj, relation=relation, user=user),
+                    model_id=args.model_id or "",
+                    contextual_tuples=contextual,
+                    context=context,
+                )
+            )
+            verdict = "allowed" if outcome.allowed else "not allowed"
+            note = " (a cycle was met)" if outcome.cycle_detected else ""
+            print(f"{obj}#{relation}@{user}: {verdict}{note}  [model {outcome.model_id}, revision {outcome.revision}]")
+            return 0 if outcome.allowed else 1
+        listed = await ListRelationsQuery(reader=datastore, resolver=resolver).execute(
+            ListRelationsParams(
+                store_id=store_id,
+                object=obj,
+                user=user,
+                model_id=args.model_id or "",
+                contextual_tuples=contextual,
+                context=context,
+            )
+        )
+        shown = ", ".join(listed.relations) if listed.relations else "no relation"
+        print(f"{user} on {obj}: {shown}  [model {listed.model_id}, revision {listed.revision}]")
+        return 0 if listed.relations else 1
+    finally:
+        await datastore.aclose()
+
+
+def _run(args: argparse.Namespace) -> int:
+    return asyncio.run(_run_async(args))
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "check",
+        help="check a relation (or list a user's relations on an object) in the configured database",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("query", nargs="+", metavar="QUERY",
+                        help="OBJECT#RELATION@USER, OBJECT RELATION USER, or OBJECT USER (every relation)")
+    parser.add_argument("--store", help="store id (PERMSVC_STORE)")
+    parser.add_argument("--model-id", help="authorization model id (default: the store's latest)")
+    parser.add_argument("--context", help="condition context, a JSON object")
+    parser.add_argument("--contextual", action="append", metavar="TUPLE",
+                        help="a contextual tuple OBJECT#RELATION@USER (repeatable)")
+    parser.add_argument("--database-url",
+                        help="postgresql://... or sqlite:///file.db (PERMSVC_DATABASE_URL; default SQLite in the data dir)")
+    parser.add_argument("--data-dir", help="directory of the embedded database (PERMSVC_DATA_DIR, default ./.permsvc)")
+    parser.set_defaults(func=_run)

@@ -1,0 +1,59 @@
+"""``permsvc check`` against an embedded SQLite database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from permsvc.cli.main import main
+from permsvc.core.refs import parse_tuple
+from permsvc.model.compile import load_model_file
+from permsvc.store.factory import open_datastore
+from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> tuple[Path, str]:
+    datastore = await open_datastore(None, data_dir=tmp_path)
+    try:
+        info = await datastore.create_store("cli")
+        await datastore.write_model(info.id, load_model_file(REPO_ROOT / "schema" / "example.fga"))
+        await datastore.write(info.id, writes=[
+            parse_tuple("document:1#owner@user:anne"), parse_tuple("group:eng#member@user:bob"),
+        ])
+    finally:
+        await datastore.aclose()
+    return tmp_path, info.id
+
+
+def _check(capsys: pytest.CaptureFixture[str], store: tuple[Path, str], *args: str) -> tuple[int, str, str]:
+    data_dir, store_id = store
+    code = main(["check", *args, "--store", store_id, "--data-dir", str(data_dir)])
+    out, err = capsys.readouterr()
+    return code, out.strip(), err.strip()
+
+
+def test_allowed_and_not_allowed(capsys: pytest.CaptureFixture[str], store: tuple[Path, str]) -> None:
+    code, out, _ = _check(capsys, store, "document:1#viewer@user:anne")
+    assert code == 0
+    assert out.startswith("document:1#viewer@user:anne: allowed  [model ")
+    code, out, _ = _check(capsys, store, "document:1", "viewer", "user:bob")
+    assert code == 1
+    assert out.startswith("document:1#viewer@user:bob: not allowed")
+
+
+def test_contextual_tuples_and_relation_listing(capsys: pytest.CaptureFixture[str], store: tuple[Path, str]) -> None:
+    code, _, _ = _check(capsys, store, "document:1#viewer@user:bob", "--contextual", "document:1#viewer@group:eng#member")
+    assert code == 0
+    code, out, _ = _check(capsys, store, "document:1", "user:anne")
+    assert code == 0
+    assert out.startswith("user:anne on document:1: owner, editor, viewer, can_share, can_view  [model ")
+
+
+def test_errors_are_one_line(capsys: pytest.CaptureFixture[str], store: tuple[Path, str]) -> None:
+    code, _, err = _check(capsys, store, "document:1#nope@user:anne")
+    assert code == 1
+    assert err == "permsvc: error: invalid check tuple 'document:1#nope@user:anne': relation 'document#nope' not found"
