@@ -8,8 +8,8 @@ general-purpose lexer in three ways that follow OpenFGA's grammar (``OpenFGALexe
 - ``but not`` (one space) is a single operator token; ``but`` or ``not`` alone are names.
 - ``{`` opens a condition body, which is not tokenised: everything up to the first ``}`` outside a
   string literal or ``//`` comment becomes one ``CEL`` token, trimmed the way OpenFGA trims it
-  (leading blanks dropped; a trailing run of blanks dropped when it contains a line break;
-  spaces at the end of inner lines dropped; ``//`` comments removed).
+  (leading blanks dropped; spaces ending a line dropped; final line breaks dropped; ``//``
+  comments removed).
 
 Line breaks are significant (they end declarations), so they are tokens; runs of blank and
 comment-only lines collapse into one ``NEWLINE``.
@@ -43,6 +43,9 @@ class Token(msgspec.Struct, frozen=True):
     line: int
     column: int
     space_before: bool = False
+    tab_before: bool = False
+    """For a line end: code on the line is followed by blanks that include a tab (or form feed).
+    OpenFGA rejects those after a type name, a relation definition and a condition's '}'."""
 
     def describe(self) -> str:
         """How an error message names this token."""
@@ -75,12 +78,10 @@ _SPACES_BEFORE_BREAK = re.compile(r" +\n")
 
 def _trim_expression(raw: str) -> str:
     body = raw.lstrip(" \t\f\r\n")
-    stripped = body.rstrip(" \t\f\n")
-    if "\n" in body[len(stripped):]:
-        # OpenFGA keeps the '\r' of a final CRLF: only blanks and '\n' go.
-        body = stripped
-    # OpenFGA drops spaces (not tabs) that end a line inside the expression, before comments go.
-    return _remove_comments(_SPACES_BEFORE_BREAK.sub("\n", body))
+    # As OpenFGA reads a body: spaces (not tabs) that end a line go, then the final line breaks
+    # (but not a '\r', nor blanks after the last break), then '//' comments.
+    body = _SPACES_BEFORE_BREAK.sub("\n", body).rstrip("\n")
+    return _remove_comments(body)
 
 
 def _remove_comments(body: str) -> str:
@@ -135,19 +136,27 @@ class _Lexer:
     def col(self, i: int) -> int:
         return i - self.line_start + 1
 
-    def newline(self, at: int) -> None:
+    def newline(self, at: int, trailing_tab: int | None) -> None:
         if self.tokens and self.tokens[-1].kind is not Kind.NEWLINE:
-            self.tokens.append(Token(Kind.NEWLINE, "\n", self.line, self.col(at)))
+            self.tokens.append(self.line_end(Kind.NEWLINE, "\n", at, trailing_tab))
         self.line += 1
         self.line_start = at + 1
+
+    def line_end(self, kind: Kind, text: str, at: int, trailing_tab: int | None) -> Token:
+        """A NEWLINE or EOF token; ``trailing_tab`` is where a tabbed blank run after code starts."""
+        if trailing_tab is not None and self.tokens and self.tokens[-1].line == self.line:
+            return Token(kind, text, self.line, self.col(trailing_tab), True, True)
+        return Token(kind, text, self.line, self.col(at))
 
     def run(self) -> None:
         text, n = self.text, len(self.text)
         tokens = self.tokens
         space = True
         tabbed = False
+        trailing_tab: int | None = None
         i = 0
         while i < n:
+            before_tab, trailing_tab = trailing_tab, None
             m = _TOKEN.match(text, i)
             if m is None:
                 self.issues.append(ModelIssue(message=f"unexpected character {text[i]!r}", line=self.line,
@@ -159,8 +168,9 @@ class _Lexer:
             if kind == "blank":
                 space = True
                 tabbed = "\t" in m.group() or "\f" in m.group()
+                trailing_tab = i if tabbed else None
             elif kind == "nl":
-                self.newline(end - 1)
+                self.newline(end - 1, before_tab)
                 space = True
             elif kind == "name":
                 word = m.group()
@@ -189,7 +199,7 @@ class _Lexer:
                     if c == "{":
                         end = self.condition_body(end)
             i = end
-        tokens.append(Token(Kind.EOF, "", self.line, self.col(n)))
+        tokens.append(self.line_end(Kind.EOF, "", n, trailing_tab))
 
     def condition_body(self, start: int) -> int:
         """Emit the ``CEL`` token of the body starting at ``start``; returns the index of its ``}``."""

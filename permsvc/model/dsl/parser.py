@@ -148,10 +148,12 @@ class _Parser:
             self.fail(tok, f"unexpected blank before '{char}' {context}")
         return tok
 
-    def expect_line_end(self, after: str) -> None:
+    def expect_line_end(self, after: str, *, no_trailing_tab: bool = False) -> None:
         tok = self.peek()
         if tok.kind not in (Kind.NEWLINE, Kind.EOF):
             self.fail(tok, f"unexpected {tok.describe()} after {after}; expected the end of the line")
+        if no_trailing_tab and tok.tab_before:
+            self.fail(tok, f"unexpected tab after {after}: only spaces may end this line")
 
     def skip_line(self) -> None:
         while self.peek().kind not in (Kind.NEWLINE, Kind.EOF):
@@ -268,7 +270,7 @@ class _Parser:
                 self.fail(self.peek(), f"expected 'type' after 'extend', found {self.peek().describe()}")
             self.advance()
         name = self.expect_name("a type name")
-        self.expect_line_end("the type name")
+        self.expect_line_end("the type name", no_trailing_tab=True)
         relations: list[RelationDecl] = []
         if self.peek().kind is Kind.NEWLINE and self.is_word(self.peek(1), "relations"):
             self.advance()
@@ -305,7 +307,7 @@ class _Parser:
         name = self.expect_name("a relation name")
         self.expect_punct(":", f"after the relation name '{name.text}' (write 'define {name.text}: ...')")
         expr = self.rel_def(allow_direct=True, depth=0)
-        self.expect_line_end(f"the definition of '{name.text}'")
+        self.expect_line_end(f"the definition of '{name.text}'", no_trailing_tab=True)
         return RelationDecl(name=name, expr=expr, pos=self.pos(define))
 
     # -- relation expressions ---------------------------------------------------------------
@@ -455,7 +457,7 @@ class _Parser:
             self.fail(body, f"expected the condition expression of '{name.text}'")
         self.advance()
         self.expect_punct("}", f"to close the body of condition '{name.text}'")
-        self.expect_line_end(f"the body of condition '{name.text}'")
+        self.expect_line_end(f"the body of condition '{name.text}'", no_trailing_tab=True)
         return ConditionDecl(name=name, params=tuple(params), expression=body.text, pos=self.pos(kw))
 
     def param(self) -> Param:
