@@ -48,7 +48,12 @@ def make_tuples(n: int) -> list[TupleKey]:
         out.append(TupleKey(object=doc, relation="viewer", user=f"group:g{i % 1_000}#member"))
         out.append(TupleKey(object=doc, relation="parent", user=f"folder:f{i % 10_000}"))
         out.append(
-            TupleKey(object=doc, relation="commenter", user=f"user:auth0|{(i * 13) % 50_000}", condition=during)
+            TupleKey(
+                object=doc,
+                relation="commenter",
+                user=f"user:auth0|{(i * 13) % 50_000}",
+                condition=during,
+            )
             if i % 10 == 0
             else TupleKey(object=f"folder:f{i % 10_000}", relation="viewer", user=f"user:auth0|{i}")
         )
@@ -80,7 +85,9 @@ async def _verify(datastore: Any, store_id: str, tuples: list[TupleKey]) -> dict
     reverse = await datastore.read_starting_with_user(store_id, "doc", "viewer", ["user:auth0|42"])
     reverse_ms = (time.perf_counter() - started) * 1000
     assert reverse
-    page = await datastore.read_page(store_id, ReadFilter(object_type="doc", object_id="12345"), page_size=10)
+    page = await datastore.read_page(
+        store_id, ReadFilter(object_type="doc", object_id="12345"), page_size=10
+    )
     assert page.items
     assert await datastore.head_revision(store_id) == 1, "one revision holds the whole import"
     changes = await datastore.read_changes(store_id, object_type="folder", page_size=10)
@@ -102,7 +109,13 @@ async def run_sqlite(tuples: list[TupleKey]) -> dict[str, Any]:
         finally:
             await datastore.aclose()
         size = sum(p.stat().st_size for p in folder.iterdir())
-        return {"backend": "sqlite", "load_s": round(load_s, 2), "cpu_s": round(cpu_s, 2), "db_bytes": size, **checks}
+        return {
+            "backend": "sqlite",
+            "load_s": round(load_s, 2),
+            "cpu_s": round(cpu_s, 2),
+            "db_bytes": size,
+            **checks,
+        }
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -116,7 +129,12 @@ async def run_postgres(tuples: list[TupleKey], admin_url: str) -> dict[str, Any]
         datastore = await PostgresDatastore.open(url)
         try:
             store_id = (await datastore.create_store("bench")).id
-            backends = [r[0] for r in await datastore.pool.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", name)]
+            backends = [
+                r[0]
+                for r in await datastore.pool.fetch(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = $1", name
+                )
+            ]
             server_cpu = _server_cpu(backends)
             started, cpu = time.perf_counter(), time.process_time()
             result = await datastore.bulk_write(store_id, tuples)
@@ -134,19 +152,30 @@ async def run_postgres(tuples: list[TupleKey], admin_url: str) -> dict[str, Any]
             checks = await _verify(datastore, store_id, tuples)
         finally:
             await datastore.aclose()
-        return {"backend": "postgres", "load_s": round(load_s, 2), "cpu_s": round(cpu_s, 2), "analyze_s": round(analyze_s, 2), "db_bytes": size, **checks}
+        return {
+            "backend": "postgres",
+            "load_s": round(load_s, 2),
+            "cpu_s": round(cpu_s, 2),
+            "analyze_s": round(analyze_s, 2),
+            "db_bytes": size,
+            **checks,
+        }
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
 
 
 async def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tuples", type=int, default=1_000_000)
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument(
         "--postgres-url",
-        default=os.environ.get("PERMSVC_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+        default=os.environ.get(
+            "PERMSVC_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
+        ),
         help="a database on the server to use (a fresh one is created next to it and dropped)",
     )
     args = parser.parse_args()
@@ -167,7 +196,9 @@ async def main() -> int:
         row["tuples_per_s"] = round(args.tuples / row["load_s"])
 
     print(f"bulk_write of {args.tuples:,} tuples (generated in {generate_s:.2f} s, not timed)")
-    print(f"load average before: {load_before}; after: {os.getloadavg()[0]:.2f} (on {os.cpu_count()} CPUs)")
+    print(
+        f"load average before: {load_before}; after: {os.getloadavg()[0]:.2f} (on {os.cpu_count()} CPUs)"
+    )
     print(
         f"{'backend':<10} {'load s':>8} {'cpu s':>7} {'tuples/s':>10} {'db MB':>8} {'point ms':>9} {'reverse ms':>11}"
     )
@@ -188,7 +219,11 @@ async def main() -> int:
                 "generated_s": round(generate_s, 2),
                 "load_average_before": float(load_before),
                 "load_average_after": round(os.getloadavg()[0], 2),
-                "machine": {"python": sys.version.split()[0], "platform": platform.platform(), "cpus": os.cpu_count()},
+                "machine": {
+                    "python": sys.version.split()[0],
+                    "platform": platform.platform(),
+                    "cpus": os.cpu_count(),
+                },
                 "results": rows,
             },
             indent=2,

@@ -54,7 +54,9 @@ async def sqlite_backend(**_: Any) -> AsyncIterator[SqliteDatastore]:
 
 @contextlib.asynccontextmanager
 async def postgres_backend(**_: Any) -> AsyncIterator[PostgresDatastore]:
-    store = await PostgresDatastore.open(session_database_url(), migrate=False, min_size=1, max_size=8)
+    store = await PostgresDatastore.open(
+        session_database_url(), migrate=False, min_size=1, max_size=8
+    )
     try:
         yield store
     finally:

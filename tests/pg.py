@@ -93,7 +93,9 @@ def _free_port() -> int:
 
 def _start_private_server() -> str:
     """Start a throwaway server from the installed binaries; returns its admin URL."""
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+    candidates = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4])
+    )
     initdb = candidates[-1] if candidates else shutil.which("initdb")
     if initdb is None:
         raise RuntimeError("no PostgreSQL binaries (initdb) installed")
@@ -105,20 +107,45 @@ def _start_private_server() -> str:
         prefix = ["runuser", "-u", "postgres", "--"]
     data, port = root / "data", _free_port()
     subprocess.run(
-        [*prefix, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"],
+        [
+            *prefix,
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ],
         check=True,
         capture_output=True,
     )
     options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
     subprocess.run(
-        [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-o", options, "-w", "start"],
+        [
+            *prefix,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(root / "log"),
+            "-o",
+            options,
+            "-w",
+            "start",
+        ],
         check=True,
         capture_output=True,
     )
 
     def stop() -> None:
         subprocess.run(
-            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True
+            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+            check=False,
         )
         shutil.rmtree(root, ignore_errors=True)
 
@@ -139,7 +166,11 @@ def _admin_url() -> str:
     try:
         return _start_private_server()
     except (RuntimeError, OSError, subprocess.CalledProcessError) as err:
-        detail = err.stderr.decode(errors="replace").strip() if isinstance(err, subprocess.CalledProcessError) else err
+        detail = (
+            err.stderr.decode(errors="replace").strip()
+            if isinstance(err, subprocess.CalledProcessError)
+            else err
+        )
         raise RuntimeError(
             f"no PostgreSQL at {DEFAULT_TEST_SERVER_URL} ({reason}) and no private server could be started ({detail})"
         ) from err

@@ -25,7 +25,9 @@ def _run(args: argparse.Namespace) -> int:
     report = asyncio.run(migrate_database(url, data_dir=data_dir))
     if report.applied:
         versions = ", ".join(f"{v:04d}" for v in report.applied)
-        print(f"{report.backend} {report.target}: applied {versions}; schema version {report.version}")
+        print(
+            f"{report.backend} {report.target}: applied {versions}; schema version {report.version}"
+        )
     else:
         print(f"{report.backend} {report.target}: schema version {report.version} is current")
     return 0
@@ -39,7 +41,11 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--database-url", help="postgresql://... or sqlite:///file.db (PERMSVC_DATABASE_URL; default SQLite in the data dir)"
+        "--database-url",
+        help="postgresql://... or sqlite:///file.db (PERMSVC_DATABASE_URL; default SQLite in the data dir)",
     )
-    parser.add_argument("--data-dir", help="directory of the embedded database (PERMSVC_DATA_DIR, default ./.permsvc)")
+    parser.add_argument(
+        "--data-dir",
+        help="directory of the embedded database (PERMSVC_DATA_DIR, default ./.permsvc)",
+    )
     parser.set_defaults(func=_run)

@@ -64,7 +64,9 @@ def sqlite_path(url: str | None, *, data_dir: Path) -> Path | None:
     return None
 
 
-async def open_datastore(url: str | None, *, data_dir: Path | None = None, migrate: bool = True) -> Datastore:
+async def open_datastore(
+    url: str | None, *, data_dir: Path | None = None, migrate: bool = True
+) -> Datastore:
     """Open the datastore ``url`` names (see the module table), applying pending migrations unless
     ``migrate`` is false (then an outdated schema raises ``StorageUnavailableError``).
 
@@ -128,16 +130,22 @@ async def migrate_database(url: str | None, *, data_dir: Path | None = None) -> 
             applied = migrate(conn)
             version, _ = schema_versions(conn)
         except sqlite3.Error as err:
-            raise StorageUnavailableError(f"cannot migrate the SQLite database {path}: {err}") from err
+            raise StorageUnavailableError(
+                f"cannot migrate the SQLite database {path}: {err}"
+            ) from err
         finally:
             conn.close()
-        return MigrationReport(backend="sqlite", target=str(path), applied=tuple(applied), version=version)
+        return MigrationReport(
+            backend="sqlite", target=str(path), applied=tuple(applied), version=version
+        )
     assert url is not None
     if url.startswith(("postgres://", "postgresql://")):
         from permsvc.store.postgres.migrate import migrate_url
 
         applied, version = await migrate_url(url)
-        return MigrationReport(backend="postgres", target=_redact(url), applied=tuple(applied), version=version)
+        return MigrationReport(
+            backend="postgres", target=_redact(url), applied=tuple(applied), version=version
+        )
     if url == "memory:":
         return MigrationReport(backend="memory", target="memory:", applied=(), version=0)
     await open_datastore(url, data_dir=data_dir, migrate=False)

@@ -48,7 +48,9 @@ def load_migrations(backend: str) -> list[Migration]:
         version = int(match.group(1))
         if version in found:
             raise MigrationError(f"two {backend} migrations share version {version}")
-        found[version] = Migration(version=version, name=match.group(2), sql=entry.read_text(encoding="utf-8"))
+        found[version] = Migration(
+            version=version, name=match.group(2), sql=entry.read_text(encoding="utf-8")
+        )
     return [found[v] for v in sorted(found)]
 
 

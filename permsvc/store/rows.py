@@ -10,6 +10,7 @@ reverse index (user -> objects) be plain b-tree prefixes.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -36,6 +37,7 @@ __all__ = (
     "encode_model",
     "exists_message",
     "from_micros",
+    "identity_key",
     "key_from_columns",
     "missing_message",
     "split_filter_user",
@@ -122,7 +124,17 @@ def key_from_columns(
         if condition_name is None
         else TupleCondition(name=condition_name, context=decode_context(condition_context))
     )
-    return TupleKey(object=f"{object_type}:{object_id}", relation=relation, user=user, condition=condition)
+    return TupleKey(
+        object=f"{object_type}:{object_id}", relation=relation, user=user, condition=condition
+    )
+
+
+def identity_key(columns: Sequence[str]) -> TupleKey:
+    """The tuple named by the six identity columns (no condition), e.g. for an error message."""
+    object_type, object_id, relation, user_type, user_id, user_relation = columns[:6]
+    return key_from_columns(
+        object_type, object_id, relation, user_type, user_id, user_relation, None, None
+    )
 
 
 def encode_model(model: AuthorizationModel) -> str:
@@ -162,9 +174,10 @@ def changes_token(object_type: str, revision: Revision, seq: int) -> str:
 def decode_changes_token(token: str, object_type: str) -> tuple[Revision, int]:
     payload = decode_page_token(token, kind="changes")
     if payload.get("t", "") != object_type:
-        raise InvalidContinuationTokenError("continuation token was generated for a different object type")
+        raise InvalidContinuationTokenError(
+            "continuation token was generated for a different object type"
+        )
     revision, seq = payload.get("r"), payload.get("q")
     if not isinstance(revision, int) or not isinstance(seq, int):
         raise InvalidContinuationTokenError()
     return revision, seq
-

@@ -9,7 +9,11 @@ import pytest
 from permsvc.core.refs import parse_tuple
 from permsvc.core.ulid import is_ulid, new_ulid
 from permsvc.model.json import model_from_json
-from permsvc.store.errors import InvalidContinuationTokenError, ModelNotFoundError, StoreNotFoundError
+from permsvc.store.errors import (
+    InvalidContinuationTokenError,
+    ModelNotFoundError,
+    StoreNotFoundError,
+)
 from permsvc.store.protocol import Assertion, Datastore, ReadFilter
 
 MODEL_JSON = {
@@ -19,34 +23,49 @@ MODEL_JSON = {
         {
             "type": "group",
             "relations": {"member": {"this": {}}},
-            "metadata": {"relations": {"member": {"directly_related_user_types": [{"type": "user"}]}}},
+            "metadata": {
+                "relations": {"member": {"directly_related_user_types": [{"type": "user"}]}}
+            },
         },
         {
             "type": "document",
             "relations": {
                 "parent": {"this": {}},
                 "owner": {"this": {}},
-                "editor": {"union": {"child": [{"this": {}}, {"computedUserset": {"relation": "owner"}}]}},
+                "editor": {
+                    "union": {"child": [{"this": {}}, {"computedUserset": {"relation": "owner"}}]}
+                },
                 "viewer": {
                     "difference": {
                         "base": {
                             "union": {
                                 "child": [
                                     {"this": {}},
-                                    {"tupleToUserset": {"tupleset": {"relation": "parent"}, "computedUserset": {"relation": "viewer"}}},
+                                    {
+                                        "tupleToUserset": {
+                                            "tupleset": {"relation": "parent"},
+                                            "computedUserset": {"relation": "viewer"},
+                                        }
+                                    },
                                 ]
                             }
                         },
                         "subtract": {"computedUserset": {"relation": "blocked"}},
                     }
                 },
-                "blocked": {"intersection": {"child": [{"this": {}}, {"computedUserset": {"relation": "owner"}}]}},
+                "blocked": {
+                    "intersection": {
+                        "child": [{"this": {}}, {"computedUserset": {"relation": "owner"}}]
+                    }
+                },
             },
             "metadata": {
                 "relations": {
                     "parent": {"directly_related_user_types": [{"type": "document"}]},
                     "owner": {"directly_related_user_types": [{"type": "user"}]},
-                    "editor": {"directly_related_user_types": [{"type": "user", "condition": "in_hours"}]},
+                    "editor": {
+                        "directly_related_user_types": [{"type": "user", "condition": "in_hours"}]
+                    },
                     "viewer": {
                         "directly_related_user_types": [
                             {"type": "user"},
@@ -125,7 +144,9 @@ async def test_list_stores_paginates_by_id_and_filters_by_name(datastore: Datast
 
 async def test_list_stores_rejects_foreign_tokens(datastore: Datastore) -> None:
     store = await datastore.create_store("x")
-    await datastore.write(store.id, writes=[parse_tuple(f"doc:{i}#viewer@user:a") for i in range(3)])
+    await datastore.write(
+        store.id, writes=[parse_tuple(f"doc:{i}#viewer@user:a") for i in range(3)]
+    )
     read_token = (await datastore.read_page(store.id, ReadFilter(), page_size=1)).continuation_token
     assert read_token
     for bad in (read_token, "not-a-token", "e30"):

@@ -25,7 +25,10 @@ def t(value: str, condition: str = "", context: dict | None = None) -> TupleKey:
     if not condition:
         return key
     return TupleKey(
-        object=key.object, relation=key.relation, user=key.user, condition=TupleCondition(name=condition, context=context)
+        object=key.object,
+        relation=key.relation,
+        user=key.user,
+        condition=TupleCondition(name=condition, context=context),
     )
 
 
@@ -33,7 +36,9 @@ async def _everything(datastore: Datastore, store_id: str) -> list[TupleKey]:
     out: list[TupleKey] = []
     token = ""
     while True:
-        page = await datastore.read_page(store_id, ReadFilter(), page_size=100, continuation_token=token)
+        page = await datastore.read_page(
+            store_id, ReadFilter(), page_size=100, continuation_token=token
+        )
         out.extend(s.key for s in page.items)
         token = page.continuation_token
         if not token:
@@ -41,7 +46,10 @@ async def _everything(datastore: Datastore, store_id: str) -> list[TupleKey]:
 
 
 async def _changes(datastore: Datastore, store_id: str) -> list[tuple[int, str, TupleKey]]:
-    return [(c.revision, c.operation, c.key) for c in await datastore.changes_since(store_id, 0, limit=100_000)]
+    return [
+        (c.revision, c.operation, c.key)
+        for c in await datastore.changes_since(store_id, 0, limit=100_000)
+    ]
 
 
 def test_every_backend_is_a_bulk_writer(datastore: Datastore) -> None:
@@ -51,13 +59,17 @@ def test_every_backend_is_a_bulk_writer(datastore: Datastore) -> None:
 async def test_bulk_write_is_one_revision(datastore: Datastore) -> None:
     store = await datastore.create_store("b")
     await datastore.write(store.id, writes=[t("doc:0#viewer@user:0")])
-    keys = [t(f"doc:{i}#viewer@user:{i % 7}") for i in range(1500)] + [t("doc:c#viewer@user:c", "cond", {"a": [1]})]
+    keys = [t(f"doc:{i}#viewer@user:{i % 7}") for i in range(1500)] + [
+        t("doc:c#viewer@user:c", "cond", {"a": [1]})
+    ]
     result = await datastore.bulk_write(store.id, keys)
     assert (result.revision, result.changed) == (2, len(keys) - 1)
     assert await datastore.head_revision(store.id) == 2
     imported = sorted(keys[1:], key=to_columns)
     assert imported != keys[1:], "the input is not already in key order"
-    assert await _everything(datastore, store.id) == [keys[0], *imported], "an import is stored in key order"
+    assert await _everything(datastore, store.id) == [keys[0], *imported], (
+        "an import is stored in key order"
+    )
     changes = await _changes(datastore, store.id)
     assert changes == [(1, "write", keys[0])] + [(2, "write", k) for k in imported]
     users = await datastore.read_starting_with_user(store.id, "doc", "viewer", ["user:3"])
@@ -73,7 +85,9 @@ async def test_bulk_write_accepts_async_iterables(datastore: Datastore) -> None:
 
     result = await datastore.bulk_write(store.id, produce())
     assert (result.revision, result.changed) == (1, 25_000)
-    page = await datastore.read_page(store.id, ReadFilter(object_type="doc", object_id="24999"), page_size=5)
+    page = await datastore.read_page(
+        store.id, ReadFilter(object_type="doc", object_id="24999"), page_size=5
+    )
     assert [s.key for s in page.items] == [t("doc:24999#viewer@user:x")]
 
 
@@ -82,7 +96,11 @@ async def test_bulk_write_duplicates(datastore: Datastore) -> None:
     await datastore.write(store.id, writes=[t("doc:1#viewer@user:a", "c", {"x": 1})])
     result = await datastore.bulk_write(
         store.id,
-        [t("doc:1#viewer@user:a", "c", {"x": 1}), t("doc:2#viewer@user:a"), t("doc:2#viewer@user:a")],
+        [
+            t("doc:1#viewer@user:a", "c", {"x": 1}),
+            t("doc:2#viewer@user:a"),
+            t("doc:2#viewer@user:a"),
+        ],
         on_duplicate="ignore",
     )
     assert (result.revision, result.changed) == (2, 1)
@@ -95,11 +113,21 @@ async def test_bulk_write_duplicates(datastore: Datastore) -> None:
 @pytest.mark.parametrize(
     ("batch", "error"),
     [
-        pytest.param([t("doc:9#viewer@user:z"), t("doc:1#viewer@user:a", "c", {"x": 1})], InvalidWriteInputError, id="stored_error_mode"),
-        pytest.param([t("doc:9#viewer@user:z"), t("doc:1#viewer@user:a")], InvalidWriteInputError, id="stored_other_condition_error_mode"),
+        pytest.param(
+            [t("doc:9#viewer@user:z"), t("doc:1#viewer@user:a", "c", {"x": 1})],
+            InvalidWriteInputError,
+            id="stored_error_mode",
+        ),
+        pytest.param(
+            [t("doc:9#viewer@user:z"), t("doc:1#viewer@user:a")],
+            InvalidWriteInputError,
+            id="stored_other_condition_error_mode",
+        ),
     ],
 )
-async def test_bulk_write_error_mode_applies_nothing(datastore: Datastore, batch: list[TupleKey], error: type) -> None:
+async def test_bulk_write_error_mode_applies_nothing(
+    datastore: Datastore, batch: list[TupleKey], error: type
+) -> None:
     store = await datastore.create_store("b")
     await datastore.write(store.id, writes=[t("doc:1#viewer@user:a", "c", {"x": 1})])
     with pytest.raises(error) as info:
@@ -112,12 +140,19 @@ async def test_bulk_write_error_mode_applies_nothing(datastore: Datastore, batch
 @pytest.mark.parametrize(
     "batch",
     [
-        pytest.param([t("doc:9#viewer@user:z"), t("doc:1#viewer@user:a", "c", {"x": 2})], id="stored_other_context"),
-        pytest.param([t("doc:9#viewer@user:z"), t("doc:1#viewer@user:a")], id="stored_without_condition"),
+        pytest.param(
+            [t("doc:9#viewer@user:z"), t("doc:1#viewer@user:a", "c", {"x": 2})],
+            id="stored_other_context",
+        ),
+        pytest.param(
+            [t("doc:9#viewer@user:z"), t("doc:1#viewer@user:a")], id="stored_without_condition"
+        ),
         pytest.param([t("doc:8#viewer@user:y"), t("doc:8#viewer@user:y", "c")], id="within_input"),
     ],
 )
-async def test_bulk_write_condition_conflicts_apply_nothing(datastore: Datastore, batch: list[TupleKey]) -> None:
+async def test_bulk_write_condition_conflicts_apply_nothing(
+    datastore: Datastore, batch: list[TupleKey]
+) -> None:
     store = await datastore.create_store("b")
     await datastore.write(store.id, writes=[t("doc:1#viewer@user:a", "c", {"x": 1})])
     with pytest.raises(TupleConditionConflictError):
@@ -136,9 +171,26 @@ async def test_bulk_write_needs_a_live_store(datastore: Datastore) -> None:
 @pytest.mark.parametrize(
     ("f", "survivors"),
     [
-        pytest.param(ReadFilter(user="user:anne"), ["doc:1#editor@user:bob", "folder:1#viewer@group:x#member"], id="one_user"),
-        pytest.param(ReadFilter(object_type="doc"), ["folder:1#viewer@user:anne", "folder:1#viewer@group:x#member"], id="one_type"),
-        pytest.param(ReadFilter(object_type="doc", object_id="1", relation="viewer"), ["doc:1#editor@user:bob", "doc:2#viewer@user:anne", "folder:1#viewer@user:anne", "folder:1#viewer@group:x#member"], id="object_relation"),
+        pytest.param(
+            ReadFilter(user="user:anne"),
+            ["doc:1#editor@user:bob", "folder:1#viewer@group:x#member"],
+            id="one_user",
+        ),
+        pytest.param(
+            ReadFilter(object_type="doc"),
+            ["folder:1#viewer@user:anne", "folder:1#viewer@group:x#member"],
+            id="one_type",
+        ),
+        pytest.param(
+            ReadFilter(object_type="doc", object_id="1", relation="viewer"),
+            [
+                "doc:1#editor@user:bob",
+                "doc:2#viewer@user:anne",
+                "folder:1#viewer@user:anne",
+                "folder:1#viewer@group:x#member",
+            ],
+            id="object_relation",
+        ),
         pytest.param(ReadFilter(), [], id="everything"),
     ],
 )
@@ -156,7 +208,9 @@ async def test_bulk_delete(datastore: Datastore, f: ReadFilter, survivors: list[
     assert (result.revision, result.changed) == (2, len(initial) - len(survivors))
     assert sorted(map(str, await _everything(datastore, store.id))) == sorted(survivors)
     deleted = [str(k) for rev, op, k in await _changes(datastore, store.id) if rev == 2]
-    assert deleted == [v for v in initial if v not in survivors], "deletions are logged in write order"
+    assert deleted == [v for v in initial if v not in survivors], (
+        "deletions are logged in write order"
+    )
     again = await datastore.bulk_delete(store.id, f)
     assert (again.revision, again.changed) == (2, 0)
 
@@ -168,14 +222,24 @@ async def test_random_operations_match_the_memory_reference(datastore: Datastore
     reference = MemoryDatastore()
     ref_store = (await reference.create_store("ref")).id
     store = (await datastore.create_store("sut")).id
-    conditions = [None, TupleCondition(name="c"), TupleCondition(name="c", context={"x": 1}), TupleCondition(name="d", context={})]
+    conditions = [
+        None,
+        TupleCondition(name="c"),
+        TupleCondition(name="c", context={"x": 1}),
+        TupleCondition(name="d", context={}),
+    ]
 
     def key() -> TupleKey:
         base = parse_tuple(
             f"{rng.choice(['doc', 'folder'])}:{rng.randrange(6)}#{rng.choice(['viewer', 'owner'])}@"
             + rng.choice(["user:a", "user:b", "user:*", "group:g#member"])
         )
-        return TupleKey(object=base.object, relation=base.relation, user=base.user, condition=rng.choice(conditions))
+        return TupleKey(
+            object=base.object,
+            relation=base.relation,
+            user=base.user,
+            condition=rng.choice(conditions),
+        )
 
     async def both(name: str, *args: object, **kwargs: object) -> None:
         outcomes = []
@@ -191,7 +255,11 @@ async def test_random_operations_match_the_memory_reference(datastore: Datastore
         op = rng.random()
         if op < 0.7:
             writes = list({k.key: k for k in (key() for _ in range(rng.randrange(0, 4)))}.values())
-            deletes = [k for k in {k.key: k for k in (key() for _ in range(rng.randrange(0, 3)))}.values() if k.key not in {w.key for w in writes}]
+            deletes = [
+                k
+                for k in {k.key: k for k in (key() for _ in range(rng.randrange(0, 3)))}.values()
+                if k.key not in {w.key for w in writes}
+            ]
             await both(
                 "write",
                 deletes=deletes,
@@ -200,9 +268,18 @@ async def test_random_operations_match_the_memory_reference(datastore: Datastore
                 on_missing=rng.choice(["error", "ignore"]),
             )
         elif op < 0.85:
-            await both("bulk_write", [key() for _ in range(rng.randrange(0, 8))], on_duplicate=rng.choice(["error", "ignore"]))
+            await both(
+                "bulk_write",
+                [key() for _ in range(rng.randrange(0, 8))],
+                on_duplicate=rng.choice(["error", "ignore"]),
+            )
         else:
-            await both("bulk_delete", rng.choice([ReadFilter(user="user:a"), ReadFilter(object_type="folder", object_id="1")]))
+            await both(
+                "bulk_delete",
+                rng.choice(
+                    [ReadFilter(user="user:a"), ReadFilter(object_type="folder", object_id="1")]
+                ),
+            )
         assert await reference.head_revision(ref_store) == await datastore.head_revision(store)
     assert await _everything(reference, ref_store) == await _everything(datastore, store)
     assert await _changes(reference, ref_store) == await _changes(datastore, store)

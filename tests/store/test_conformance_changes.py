@@ -16,12 +16,16 @@ from permsvc.store.protocol import Datastore, TupleChange
 async def _populate(datastore: Datastore) -> str:
     """Five revisions mixing two object types; returns the store id."""
     store = await datastore.create_store("c")
-    await datastore.write(store.id, writes=[parse_tuple("doc:1#viewer@user:a"), parse_tuple("folder:1#viewer@user:a")])
+    await datastore.write(
+        store.id, writes=[parse_tuple("doc:1#viewer@user:a"), parse_tuple("folder:1#viewer@user:a")]
+    )
     await datastore.write(store.id, writes=[parse_tuple("doc:2#viewer@user:b")])
     await datastore.write(store.id, deletes=[parse_tuple("doc:1#viewer@user:a")])
     await datastore.write(store.id, writes=[parse_tuple("folder:2#viewer@user:c")])
     await datastore.write(
-        store.id, deletes=[parse_tuple("folder:1#viewer@user:a")], writes=[parse_tuple("doc:3#viewer@user:d")]
+        store.id,
+        deletes=[parse_tuple("folder:1#viewer@user:a")],
+        writes=[parse_tuple("doc:3#viewer@user:d")],
     )
     return store.id
 
@@ -41,7 +45,9 @@ EXPECTED = [
 ]
 
 
-async def _follow(datastore: Datastore, store_id: str, object_type: str, page_size: int) -> tuple[list, str]:
+async def _follow(
+    datastore: Datastore, store_id: str, object_type: str, page_size: int
+) -> tuple[list, str]:
     changes: list[TupleChange] = []
     token = ""
     for _ in range(100):
@@ -49,7 +55,9 @@ async def _follow(datastore: Datastore, store_id: str, object_type: str, page_si
             store_id, object_type=object_type, page_size=page_size, continuation_token=token
         )
         if not page.items:
-            assert page.continuation_token == token, "an exhausted feed returns the token it was given"
+            assert page.continuation_token == token, (
+                "an exhausted feed returns the token it was given"
+            )
             return changes, token
         assert len(page.items) <= page_size
         changes.extend(page.items)
@@ -58,7 +66,10 @@ async def _follow(datastore: Datastore, store_id: str, object_type: str, page_si
     raise AssertionError("the changelog never ended")
 
 
-@pytest.mark.parametrize("page_size", [pytest.param(1, id="page_1"), pytest.param(3, id="page_3"), pytest.param(50, id="page_50")])
+@pytest.mark.parametrize(
+    "page_size",
+    [pytest.param(1, id="page_1"), pytest.param(3, id="page_3"), pytest.param(50, id="page_50")],
+)
 async def test_changes_in_commit_order(datastore: Datastore, page_size: int) -> None:
     store_id = await _populate(datastore)
     changes, token = await _follow(datastore, store_id, "", page_size)
@@ -77,7 +88,9 @@ async def test_type_filter_and_token_type_binding(datastore: Datastore) -> None:
     changes, token = await _follow(datastore, store_id, "folder", 1)
     assert _summary(changes) == [c for c in EXPECTED if c[2].startswith("folder:")]
     with pytest.raises(InvalidContinuationTokenError):
-        await datastore.read_changes(store_id, object_type="doc", page_size=10, continuation_token=token)
+        await datastore.read_changes(
+            store_id, object_type="doc", page_size=10, continuation_token=token
+        )
     with pytest.raises(InvalidContinuationTokenError):
         await datastore.read_changes(store_id, page_size=10, continuation_token=token)
     none, token = await _follow(datastore, store_id, "nothing", 10)
@@ -100,16 +113,27 @@ async def test_start_time(datastore: Datastore) -> None:
     await asyncio.sleep(0.01)
     middle = dt.datetime.now(dt.UTC)
     await asyncio.sleep(0.01)
-    await datastore.write(store.id, writes=[parse_tuple("doc:2#viewer@user:b"), parse_tuple("folder:2#viewer@user:b")])
+    await datastore.write(
+        store.id, writes=[parse_tuple("doc:2#viewer@user:b"), parse_tuple("folder:2#viewer@user:b")]
+    )
     page = await datastore.read_changes(store.id, start_time=middle, page_size=1)
     assert _summary(page.items) == [(2, "write", "doc:2#viewer@user:b")]
     rest = await datastore.read_changes(
-        store.id, start_time=dt.datetime(2000, 1, 1, tzinfo=dt.UTC), page_size=10, continuation_token=page.continuation_token
+        store.id,
+        start_time=dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
+        page_size=10,
+        continuation_token=page.continuation_token,
     )
-    assert _summary(rest.items) == [(2, "write", "folder:2#viewer@user:b")], "the token wins over start_time"
-    typed = await datastore.read_changes(store.id, object_type="folder", start_time=middle, page_size=10)
+    assert _summary(rest.items) == [(2, "write", "folder:2#viewer@user:b")], (
+        "the token wins over start_time"
+    )
+    typed = await datastore.read_changes(
+        store.id, object_type="folder", start_time=middle, page_size=10
+    )
     assert _summary(typed.items) == [(2, "write", "folder:2#viewer@user:b")]
-    late = await datastore.read_changes(store.id, start_time=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5), page_size=10)
+    late = await datastore.read_changes(
+        store.id, start_time=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5), page_size=10
+    )
     assert (late.items, late.continuation_token) == ([], "")
 
 
@@ -125,7 +149,9 @@ async def test_start_time(datastore: Datastore) -> None:
         pytest.param(5, 10, [], id="caught_up"),
     ],
 )
-async def test_changes_since(datastore: Datastore, after: int, limit: int, expected_revisions: list[int]) -> None:
+async def test_changes_since(
+    datastore: Datastore, after: int, limit: int, expected_revisions: list[int]
+) -> None:
     store_id = await _populate(datastore)
     changes = await datastore.changes_since(store_id, after, limit=limit)
     assert [c.revision for c in changes] == expected_revisions

@@ -20,7 +20,10 @@ def t(value: str, condition: str = "", context: dict | None = None) -> TupleKey:
     if not condition:
         return key
     return TupleKey(
-        object=key.object, relation=key.relation, user=key.user, condition=TupleCondition(name=condition, context=context)
+        object=key.object,
+        relation=key.relation,
+        user=key.user,
+        condition=TupleCondition(name=condition, context=context),
     )
 
 
@@ -28,7 +31,9 @@ async def _all(datastore: Datastore, store_id: str, f: ReadFilter | None = None)
     out: list[TupleKey] = []
     token = ""
     while True:
-        page = await datastore.read_page(store_id, f or ReadFilter(), page_size=3, continuation_token=token)
+        page = await datastore.read_page(
+            store_id, f or ReadFilter(), page_size=3, continuation_token=token
+        )
         out.extend(s.key for s in page.items)
         token = page.continuation_token
         if not token:
@@ -38,13 +43,20 @@ async def _all(datastore: Datastore, store_id: str, f: ReadFilter | None = None)
 async def test_write_assigns_consecutive_revisions(datastore: Datastore) -> None:
     store = await datastore.create_store("w")
     assert await datastore.head_revision(store.id) == 0
-    first = await datastore.write(store.id, writes=[t("doc:1#viewer@user:anne"), t("doc:1#viewer@user:bob")])
+    first = await datastore.write(
+        store.id, writes=[t("doc:1#viewer@user:anne"), t("doc:1#viewer@user:bob")]
+    )
     assert (first.revision, first.changed) == (1, 2)
-    second = await datastore.write(store.id, deletes=[t("doc:1#viewer@user:bob")], writes=[t("doc:2#viewer@user:bob")])
+    second = await datastore.write(
+        store.id, deletes=[t("doc:1#viewer@user:bob")], writes=[t("doc:2#viewer@user:bob")]
+    )
     assert (second.revision, second.changed) == (2, 2)
     assert await datastore.head_revision(store.id) == 2
     assert await datastore.head_revision(new_ulid()) == 0
-    assert await _all(datastore, store.id) == [t("doc:1#viewer@user:anne"), t("doc:2#viewer@user:bob")]
+    assert await _all(datastore, store.id) == [
+        t("doc:1#viewer@user:anne"),
+        t("doc:2#viewer@user:bob"),
+    ]
 
 
 async def test_duplicate_write_errors_and_applies_nothing(datastore: Datastore) -> None:
@@ -52,7 +64,9 @@ async def test_duplicate_write_errors_and_applies_nothing(datastore: Datastore) 
     await datastore.write(store.id, writes=[t("doc:1#owner@user:anne")])
     with pytest.raises(InvalidWriteInputError) as info:
         await datastore.write(
-            store.id, writes=[t("doc:9#owner@user:zed"), t("doc:1#owner@user:anne")], on_duplicate="error"
+            store.id,
+            writes=[t("doc:9#owner@user:zed"), t("doc:1#owner@user:anne")],
+            on_duplicate="error",
         )
     assert str(info.value) == (
         "cannot write a tuple which already exists: user: 'user:anne', relation: 'owner', object: 'doc:1': "
@@ -67,7 +81,9 @@ async def test_missing_delete_errors_and_applies_nothing(datastore: Datastore) -
     await datastore.write(store.id, writes=[t("doc:1#owner@user:anne")])
     with pytest.raises(InvalidWriteInputError) as info:
         await datastore.write(
-            store.id, deletes=[t("doc:1#owner@user:anne"), t("doc:1#owner@user:bob")], writes=[t("doc:2#owner@user:c")]
+            store.id,
+            deletes=[t("doc:1#owner@user:anne"), t("doc:1#owner@user:bob")],
+            writes=[t("doc:2#owner@user:c")],
         )
     assert str(info.value).startswith(
         "cannot delete a tuple which does not exist: user: 'user:bob', relation: 'owner', object: 'doc:1'"
@@ -88,7 +104,9 @@ async def test_ignore_options(datastore: Datastore) -> None:
     )
     assert (noop.revision, noop.changed) == (1, 0)
     mixed = await datastore.write(
-        store.id, writes=[t("doc:1#owner@user:anne", "c", {"x": 1}), t("doc:2#owner@user:anne")], on_duplicate="ignore"
+        store.id,
+        writes=[t("doc:1#owner@user:anne", "c", {"x": 1}), t("doc:2#owner@user:anne")],
+        on_duplicate="ignore",
     )
     assert (mixed.revision, mixed.changed) == (2, 1)
     changes = await datastore.read_changes(store.id, page_size=50)
@@ -107,20 +125,28 @@ async def test_ignore_options(datastore: Datastore) -> None:
         pytest.param(t("doc:1#owner@user:anne", "c"), id="context_dropped"),
     ],
 )
-async def test_ignore_with_different_condition_conflicts(datastore: Datastore, other: TupleKey) -> None:
+async def test_ignore_with_different_condition_conflicts(
+    datastore: Datastore, other: TupleKey
+) -> None:
     store = await datastore.create_store("w")
     await datastore.write(store.id, writes=[t("doc:1#owner@user:anne", "c", {"x": 1})])
     with pytest.raises(TupleConditionConflictError):
-        await datastore.write(store.id, writes=[t("doc:2#owner@user:bob"), other], on_duplicate="ignore")
+        await datastore.write(
+            store.id, writes=[t("doc:2#owner@user:bob"), other], on_duplicate="ignore"
+        )
     assert await _all(datastore, store.id) == [t("doc:1#owner@user:anne", "c", {"x": 1})]
     assert await datastore.head_revision(store.id) == 1
 
 
 async def test_context_key_order_is_not_a_conflict(datastore: Datastore) -> None:
     store = await datastore.create_store("w")
-    await datastore.write(store.id, writes=[t("doc:1#owner@user:anne", "c", {"a": 1, "b": {"y": 2, "x": 1}})])
+    await datastore.write(
+        store.id, writes=[t("doc:1#owner@user:anne", "c", {"a": 1, "b": {"y": 2, "x": 1}})]
+    )
     result = await datastore.write(
-        store.id, writes=[t("doc:1#owner@user:anne", "c", {"b": {"x": 1, "y": 2}, "a": 1})], on_duplicate="ignore"
+        store.id,
+        writes=[t("doc:1#owner@user:anne", "c", {"b": {"x": 1, "y": 2}, "a": 1})],
+        on_duplicate="ignore",
     )
     assert result.changed == 0
 
@@ -129,7 +155,9 @@ async def test_deletes_apply_before_writes(datastore: Datastore) -> None:
     store = await datastore.create_store("w")
     await datastore.write(store.id, writes=[t("doc:1#owner@user:anne", "c", {"x": 1})])
     result = await datastore.write(
-        store.id, deletes=[t("doc:1#owner@user:anne")], writes=[t("doc:1#owner@user:anne", "c", {"x": 2})]
+        store.id,
+        deletes=[t("doc:1#owner@user:anne")],
+        writes=[t("doc:1#owner@user:anne", "c", {"x": 2})],
     )
     assert (result.revision, result.changed) == (2, 2)
     assert await _all(datastore, store.id) == [t("doc:1#owner@user:anne", "c", {"x": 2})]
@@ -155,12 +183,21 @@ async def test_conditions_round_trip(datastore: Datastore) -> None:
     keys = [
         t("doc:1#viewer@user:a", "c", None),
         t("doc:1#viewer@user:b", "c", {}),
-        t("doc:1#viewer@user:c", "c", {"n": 1.5, "s": "x", "l": [1, "2"], "m": {"k": True}, "z": None}),
+        t(
+            "doc:1#viewer@user:c",
+            "c",
+            {"n": 1.5, "s": "x", "l": [1, "2"], "m": {"k": True}, "z": None},
+        ),
         t("doc:1#viewer@user:d"),
     ]
     await datastore.write(store.id, writes=keys)
     assert await _all(datastore, store.id) == keys
-    assert sorted(await datastore.read_object_relation(store.id, "doc:1", "viewer"), key=lambda k: k.user) == keys
+    assert (
+        sorted(
+            await datastore.read_object_relation(store.id, "doc:1", "viewer"), key=lambda k: k.user
+        )
+        == keys
+    )
     for key in keys:
         assert await datastore.read_user_tuple(store.id, key.object, key.relation, key.user) == key
 
@@ -192,9 +229,13 @@ async def test_point_and_userset_reads(datastore: Datastore) -> None:
     )
     other = await datastore.create_store("other")
     await datastore.write(other.id, writes=[t("doc:1#viewer@user:bob")])
-    assert await datastore.read_user_tuple(store.id, "doc:1", "viewer", "user:anne") == t("doc:1#viewer@user:anne")
+    assert await datastore.read_user_tuple(store.id, "doc:1", "viewer", "user:anne") == t(
+        "doc:1#viewer@user:anne"
+    )
     assert await datastore.read_user_tuple(store.id, "doc:1", "viewer", "user:bob") is None
-    assert await datastore.read_user_tuple(store.id, "doc:1", "viewer", "user:*") == t("doc:1#viewer@user:*")
+    assert await datastore.read_user_tuple(store.id, "doc:1", "viewer", "user:*") == t(
+        "doc:1#viewer@user:*"
+    )
     assert await datastore.read_user_tuple(store.id, "doc:2", "viewer", "user:*") is None
     assert await datastore.read_user_tuple(new_ulid(), "doc:1", "viewer", "user:anne") is None
     usersets = await datastore.read_userset_tuples(store.id, "doc:1", "viewer")
@@ -226,7 +267,11 @@ async def test_reverse_reads(datastore: Datastore) -> None:
 
     assert await objects(["user:anne"]) == ["doc:1", "doc:2"]
     assert await objects(["user:anne", "user:*"]) == ["doc:1", "doc:2", "doc:3"]
-    assert await objects(["group:eng#member", "user:anne", "user:anne"]) == ["doc:1", "doc:2", "doc:4"]
+    assert await objects(["group:eng#member", "user:anne", "user:anne"]) == [
+        "doc:1",
+        "doc:2",
+        "doc:4",
+    ]
     assert await objects(["user:anne", "user:*"], ["2", "3", "9"]) == ["doc:2", "doc:3"]
     assert await objects(["user:anne"], []) == []
     assert await objects([]) == []
@@ -234,22 +279,54 @@ async def test_reverse_reads(datastore: Datastore) -> None:
 
 
 FILTER_CASES = [
-    pytest.param(ReadFilter(), ["d1v_anne", "d1v_bob", "d2v_anne", "d1e_anne", "f1v_anne", "d3v_eng"], id="everything"),
-    pytest.param(ReadFilter(object_type="doc"), ["d1v_anne", "d1v_bob", "d2v_anne", "d1e_anne", "d3v_eng"], id="type"),
-    pytest.param(ReadFilter(object_type="doc", object_id="1"), ["d1v_anne", "d1v_bob", "d1e_anne"], id="object"),
     pytest.param(
-        ReadFilter(object_type="doc", object_id="1", relation="viewer"), ["d1v_anne", "d1v_bob"], id="object_relation"
-    ),
-    pytest.param(ReadFilter(object_type="doc", user="user:anne"), ["d1v_anne", "d2v_anne", "d1e_anne"], id="type_user"),
-    pytest.param(
-        ReadFilter(object_type="doc", relation="viewer", user="user:anne"), ["d1v_anne", "d2v_anne"], id="type_relation_user"
+        ReadFilter(),
+        ["d1v_anne", "d1v_bob", "d2v_anne", "d1e_anne", "f1v_anne", "d3v_eng"],
+        id="everything",
     ),
     pytest.param(
-        ReadFilter(object_type="doc", object_id="1", relation="viewer", user="user:bob"), ["d1v_bob"], id="exact"
+        ReadFilter(object_type="doc"),
+        ["d1v_anne", "d1v_bob", "d2v_anne", "d1e_anne", "d3v_eng"],
+        id="type",
     ),
-    pytest.param(ReadFilter(object_type="doc", user="group:eng#member"), ["d3v_eng"], id="userset_user"),
-    pytest.param(ReadFilter(relation="viewer"), ["d1v_anne", "d1v_bob", "d2v_anne", "f1v_anne", "d3v_eng"], id="relation_only"),
-    pytest.param(ReadFilter(user="user:anne"), ["d1v_anne", "d2v_anne", "d1e_anne", "f1v_anne"], id="user_only"),
+    pytest.param(
+        ReadFilter(object_type="doc", object_id="1"),
+        ["d1v_anne", "d1v_bob", "d1e_anne"],
+        id="object",
+    ),
+    pytest.param(
+        ReadFilter(object_type="doc", object_id="1", relation="viewer"),
+        ["d1v_anne", "d1v_bob"],
+        id="object_relation",
+    ),
+    pytest.param(
+        ReadFilter(object_type="doc", user="user:anne"),
+        ["d1v_anne", "d2v_anne", "d1e_anne"],
+        id="type_user",
+    ),
+    pytest.param(
+        ReadFilter(object_type="doc", relation="viewer", user="user:anne"),
+        ["d1v_anne", "d2v_anne"],
+        id="type_relation_user",
+    ),
+    pytest.param(
+        ReadFilter(object_type="doc", object_id="1", relation="viewer", user="user:bob"),
+        ["d1v_bob"],
+        id="exact",
+    ),
+    pytest.param(
+        ReadFilter(object_type="doc", user="group:eng#member"), ["d3v_eng"], id="userset_user"
+    ),
+    pytest.param(
+        ReadFilter(relation="viewer"),
+        ["d1v_anne", "d1v_bob", "d2v_anne", "f1v_anne", "d3v_eng"],
+        id="relation_only",
+    ),
+    pytest.param(
+        ReadFilter(user="user:anne"),
+        ["d1v_anne", "d2v_anne", "d1e_anne", "f1v_anne"],
+        id="user_only",
+    ),
     pytest.param(ReadFilter(object_type="nothing"), [], id="no_match"),
 ]
 
@@ -264,10 +341,12 @@ _FIXTURE = {
 
 
 @pytest.mark.parametrize(("f", "expected"), FILTER_CASES)
-async def test_read_filters_in_write_order(datastore: Datastore, f: ReadFilter, expected: list[str]) -> None:
+async def test_read_filters_in_write_order(
+    datastore: Datastore, f: ReadFilter, expected: list[str]
+) -> None:
     store = await datastore.create_store("r")
-    for name in _FIXTURE:
-        await datastore.write(store.id, writes=[t(_FIXTURE[name])])
+    for value in _FIXTURE.values():
+        await datastore.write(store.id, writes=[t(value)])
     other = await datastore.create_store("o")
     await datastore.write(other.id, writes=[t(v) for v in _FIXTURE.values()])
     assert await _all(datastore, store.id, f) == [t(_FIXTURE[n]) for n in expected]
@@ -281,7 +360,9 @@ async def test_read_pagination_is_stable_under_writes(datastore: Datastore) -> N
     token = ""
     step = 0
     while True:
-        page = await datastore.read_page(store.id, ReadFilter(object_type="doc"), page_size=3, continuation_token=token)
+        page = await datastore.read_page(
+            store.id, ReadFilter(object_type="doc"), page_size=3, continuation_token=token
+        )
         seen.extend(s.key for s in page.items)
         assert all(s.timestamp.tzinfo is not None for s in page.items)
         token = page.continuation_token
@@ -293,7 +374,7 @@ async def test_read_pagination_is_stable_under_writes(datastore: Datastore) -> N
             # Rewriting an unseen tuple moves it to the end (it is a new write).
             await datastore.write(store.id, deletes=[t("doc:8#viewer@user:u8")])
             await datastore.write(store.id, writes=[t("doc:8#viewer@user:u8")])
-    assert len(seen) == len(set(k.key for k in seen))
+    assert len(seen) == len({k.key for k in seen})
     assert seen[:8] == original[:8]
     assert seen[8] == original[9]
     assert set(original) <= set(seen)

@@ -34,7 +34,12 @@ WRITER = Path(__file__).with_name("writer_process.py")
 pytestmark = pytest.mark.timeout(180)
 
 
-@pytest.fixture(params=[pytest.param("sqlite", id="sqlite"), pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+    ]
+)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'permsvc.db'}"
@@ -57,22 +62,30 @@ async def assert_consistent(datastore: Datastore, store_id: str, batch: int) -> 
     changes = await datastore.changes_since(store_id, 0, limit=10_000_000)
     revisions = [c.revision for c in changes]
     assert revisions == sorted(revisions)
-    assert sorted(set(revisions)) == list(range(1, head + 1)), "revisions are gap-free up to the head"
+    assert sorted(set(revisions)) == list(range(1, head + 1)), (
+        "revisions are gap-free up to the head"
+    )
     for revision in range(1, head + 1):
         assert revisions.count(revision) == batch, f"revision {revision} is complete"
     stored: set[tuple[str, str, str]] = set()
     token = ""
     while True:
-        page = await datastore.read_page(store_id, ReadFilter(), page_size=1000, continuation_token=token)
+        page = await datastore.read_page(
+            store_id, ReadFilter(), page_size=1000, continuation_token=token
+        )
         stored.update(s.key.key for s in page.items)
         token = page.continuation_token
         if not token:
             break
-    assert stored == {c.key.key for c in changes}, "no tuple without its changelog row, and vice versa"
+    assert stored == {c.key.key for c in changes}, (
+        "no tuple without its changelog row, and vice versa"
+    )
     return head
 
 
-def _spawn_writer(url: str, store_id: str, prefix: str, writes: int, batch: int) -> subprocess.Popen[str]:
+def _spawn_writer(
+    url: str, store_id: str, prefix: str, writes: int, batch: int
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, str(WRITER), url, store_id, prefix, str(writes), str(batch)],
         stdout=subprocess.PIPE,
@@ -82,7 +95,11 @@ def _spawn_writer(url: str, store_id: str, prefix: str, writes: int, batch: int)
 
 
 def _acks(output: str) -> list[tuple[int, int]]:
-    return [(int(parts[1]), int(parts[2])) for line in output.splitlines() if (parts := line.split())[:1] == ["ack"]]
+    return [
+        (int(parts[1]), int(parts[2]))
+        for line in output.splitlines()
+        if (parts := line.split())[:1] == ["ack"]
+    ]
 
 
 async def test_concurrent_writer_tasks_with_a_follower(database_url: str) -> None:
@@ -99,7 +116,10 @@ async def test_concurrent_writer_tasks_with_a_follower(database_url: str) -> Non
         async def writer(n: int) -> None:
             datastore = stores[n % 2]
             for i in range(writes_each):
-                keys = [TupleKey(object=f"doc:{n}-{i}-{j}", relation="viewer", user=f"user:{j}") for j in range(batch)]
+                keys = [
+                    TupleKey(object=f"doc:{n}-{i}-{j}", relation="viewer", user=f"user:{j}")
+                    for j in range(batch)
+                ]
                 started = time.monotonic()
                 result = await datastore.write(store_id, writes=keys)
                 intervals.append((started, time.monotonic(), result.revision))
@@ -109,7 +129,9 @@ async def test_concurrent_writer_tasks_with_a_follower(database_url: str) -> Non
             while True:
                 finished = done.is_set()
                 for change in await second.changes_since(store_id, seen, limit=7):
-                    assert change.revision in (seen, seen + 1), f"saw revision {change.revision} right after {seen}"
+                    assert change.revision in (seen, seen + 1), (
+                        f"saw revision {change.revision} right after {seen}"
+                    )
                     seen = change.revision
                 if finished:
                     return seen
@@ -124,14 +146,19 @@ async def test_concurrent_writer_tasks_with_a_follower(database_url: str) -> Non
         for a_start, a_end, a_rev in intervals:
             for b_start, _, b_rev in intervals:
                 if a_end < b_start:
-                    assert a_rev < b_rev, "a write acknowledged before another began has the lower revision"
+                    assert a_rev < b_rev, (
+                        "a write acknowledged before another began has the lower revision"
+                    )
 
 
 async def test_concurrent_writer_processes(database_url: str) -> None:
     processes, writes_each, batch = 4, 15, 4
     async with opened(database_url) as datastore:
         store_id = (await datastore.create_store("processes")).id
-        procs = [_spawn_writer(database_url, store_id, f"p{n}", writes_each, batch) for n in range(processes)]
+        procs = [
+            _spawn_writer(database_url, store_id, f"p{n}", writes_each, batch)
+            for n in range(processes)
+        ]
         outputs = [await asyncio.to_thread(p.communicate, timeout=120) for p in procs]
         for proc, (_, err) in zip(procs, outputs, strict=True):
             assert proc.returncode == 0, err
@@ -139,7 +166,9 @@ async def test_concurrent_writer_processes(database_url: str) -> None:
         for acks in acked:
             assert len(acks) == writes_each
             assert [r for r, _ in acks] == sorted(r for r, _ in acks)
-        assert sorted(r for acks in acked for r, _ in acks) == list(range(1, processes * writes_each + 1))
+        assert sorted(r for acks in acked for r, _ in acks) == list(
+            range(1, processes * writes_each + 1)
+        )
         assert await assert_consistent(datastore, store_id, batch) == processes * writes_each
 
 
@@ -166,19 +195,29 @@ async def test_killed_writer_loses_nothing_acknowledged(database_url: str) -> No
 
         # The killed session's transaction must not hold the store's write lock.
         probe = await asyncio.wait_for(
-            datastore.write(store_id, writes=[TupleKey(object="doc:probe", relation="viewer", user="user:p")]), 30
+            datastore.write(
+                store_id, writes=[TupleKey(object="doc:probe", relation="viewer", user="user:p")]
+            ),
+            30,
         )
         head = probe.revision - 1
         for revision, i, prefix in acknowledged:
             assert revision <= head
             for j in (0, batch - 1):
                 key = TupleKey(object=f"doc:{prefix}-{i}-{j}", relation="viewer", user=f"user:{j}")
-                assert await datastore.read_user_tuple(store_id, key.object, key.relation, key.user) == key
-        await datastore.write(store_id, deletes=[TupleKey(object="doc:probe", relation="viewer", user="user:p")])
+                assert (
+                    await datastore.read_user_tuple(store_id, key.object, key.relation, key.user)
+                    == key
+                )
+        await datastore.write(
+            store_id, deletes=[TupleKey(object="doc:probe", relation="viewer", user="user:p")]
+        )
         changes = await datastore.changes_since(store_id, head, limit=100)
         assert [c.revision for c in changes] == [head + 1, head + 2]
         tail = await datastore.changes_since(store_id, 0, limit=10_000_000)
-        writes_per_revision = {r: sum(1 for c in tail if c.revision == r) for r in range(1, head + 1)}
+        writes_per_revision = {
+            r: sum(1 for c in tail if c.revision == r) for r in range(1, head + 1)
+        }
         assert set(writes_per_revision.values()) == {batch}, "every committed write is complete"
         stored = await datastore.read_page(store_id, ReadFilter(object_type="doc"), page_size=1)
         assert stored.items
@@ -201,7 +240,13 @@ async def test_concurrent_migrators(tmp_path: Path, database_url: str) -> None:
     try:
         command = [sys.executable, "-m", "permsvc.cli.main", "migrate", "--database-url", url]
         procs = [
-            subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tempfile.gettempdir())
+            subprocess.Popen(  # noqa: ASYNC220 - both must start before either is awaited
+                command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=tempfile.gettempdir(),
+            )
             for _ in range(2)
         ]
         results = [await asyncio.to_thread(p.communicate, timeout=120) for p in procs]

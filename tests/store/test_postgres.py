@@ -49,7 +49,10 @@ def populated() -> tuple[str, str]:
                     ),
                 )
                 for i in range(20):
-                    await datastore.write(store_id, writes=[TupleKey(object=f"doc:x{i}", relation="viewer", user="user:*")])
+                    await datastore.write(
+                        store_id,
+                        writes=[TupleKey(object=f"doc:x{i}", relation="viewer", user="user:*")],
+                    )
             async with datastore.pool.acquire() as conn:
                 await conn.execute("ANALYZE tuples")
                 await conn.execute("ANALYZE changelog")
@@ -65,20 +68,44 @@ def _shapes(store_id: str) -> list[Any]:
     users = (["user", "group"], ["7", "3"], ["", "member"])
     keys = (["doc"], ["7"], ["viewer"], ["user"], ["7"], [""])
     return [
-        pytest.param(q.READ_TUPLE, (store_id, "doc", "7", "viewer", "user", "7", ""), id="check_point_lookup"),
-        pytest.param(q.READ_USERSET_TUPLES, (store_id, "doc", "7", "viewer"), id="forward_usersets"),
-        pytest.param(q.READ_OBJECT_RELATION, (store_id, "doc", "7", "viewer"), id="forward_object_relation"),
-        pytest.param(q.READ_STARTING_WITH_USER, (store_id, "doc", "viewer", *users), id="reverse_users"),
         pytest.param(
-            q.READ_STARTING_WITH_USER_OBJECTS, (store_id, "doc", "viewer", *users, ["7", "507", "9"]), id="reverse_users_objects"
+            q.READ_TUPLE, (store_id, "doc", "7", "viewer", "user", "7", ""), id="check_point_lookup"
+        ),
+        pytest.param(
+            q.READ_USERSET_TUPLES, (store_id, "doc", "7", "viewer"), id="forward_usersets"
+        ),
+        pytest.param(
+            q.READ_OBJECT_RELATION, (store_id, "doc", "7", "viewer"), id="forward_object_relation"
+        ),
+        pytest.param(
+            q.READ_STARTING_WITH_USER, (store_id, "doc", "viewer", *users), id="reverse_users"
+        ),
+        pytest.param(
+            q.READ_STARTING_WITH_USER_OBJECTS,
+            (store_id, "doc", "viewer", *users, ["7", "507", "9"]),
+            id="reverse_users_objects",
         ),
         pytest.param(q.FIND_TUPLES, (store_id, *keys), id="write_existence_check"),
-        pytest.param(q.READ_PAGE_HEAD + " AND object_type = $3 AND object_id = $4 ORDER BY seq LIMIT 51", (store_id, 0, "doc", "7"), id="read_object"),
-        pytest.param(q.READ_PAGE_HEAD + " ORDER BY seq LIMIT 51", (store_id, 0), id="read_everything_first_page"),
+        pytest.param(
+            q.READ_PAGE_HEAD + " AND object_type = $3 AND object_id = $4 ORDER BY seq LIMIT 51",
+            (store_id, 0, "doc", "7"),
+            id="read_object",
+        ),
+        pytest.param(
+            q.READ_PAGE_HEAD + " ORDER BY seq LIMIT 51",
+            (store_id, 0),
+            id="read_everything_first_page",
+        ),
         pytest.param(q.READ_CHANGES_AFTER, (store_id, 3, 0, 50), id="read_changes"),
-        pytest.param(q.READ_CHANGES_AFTER_TYPE, (store_id, 3, 0, 50, "folder"), id="read_changes_type"),
+        pytest.param(
+            q.READ_CHANGES_AFTER_TYPE, (store_id, 3, 0, 50, "folder"), id="read_changes_type"
+        ),
         pytest.param(q.CHANGES_SINCE, (store_id, 1, 99), id="changes_since"),
-        pytest.param(q.FIRST_REVISION_SINCE, (store_id, dt.datetime(2020, 1, 1, tzinfo=dt.UTC)), id="changes_start_time"),
+        pytest.param(
+            q.FIRST_REVISION_SINCE,
+            (store_id, dt.datetime(2020, 1, 1, tzinfo=dt.UTC)),
+            id="changes_start_time",
+        ),
     ]
 
 
@@ -109,7 +136,9 @@ async def test_query_shapes_use_indexes(populated: tuple[str, str], shape: int) 
     print(param.id, scans)
     assert scans, "the plan reads a table"
     for node_type, index, relation in scans:
-        assert node_type in ("Index Scan", "Index Only Scan", "Bitmap Heap Scan"), f"{relation}: {node_type}"
+        assert node_type in ("Index Scan", "Index Only Scan", "Bitmap Heap Scan"), (
+            f"{relation}: {node_type}"
+        )
     bitmap_indexes = {n.get("Index Name") for n in nodes if n["Node Type"] == "Bitmap Index Scan"}
     assert all(index or bitmap_indexes for _, index, _ in scans)
 
@@ -122,11 +151,17 @@ async def test_commit_notifies_followers() -> None:
     try:
         await listener.add_listener("permsvc_changes", lambda *args: received.put_nowait(args[-1]))
         store_id = (await datastore.create_store("notify")).id
-        await datastore.write(store_id, writes=[TupleKey(object="doc:1", relation="viewer", user="user:a")])
+        await datastore.write(
+            store_id, writes=[TupleKey(object="doc:1", relation="viewer", user="user:a")]
+        )
         assert await asyncio.wait_for(received.get(), 5) == f"{store_id}:1"
-        with pytest.raises(Exception):  # noqa: B017, PT011 - any write error; nothing may be notified
-            await datastore.write(store_id, writes=[TupleKey(object="doc:1", relation="viewer", user="user:a")])
-        await datastore.bulk_write(store_id, [TupleKey(object="doc:2", relation="viewer", user="user:a")])
+        with pytest.raises(Exception):  # noqa: B017 - any write error; nothing may be notified
+            await datastore.write(
+                store_id, writes=[TupleKey(object="doc:1", relation="viewer", user="user:a")]
+            )
+        await datastore.bulk_write(
+            store_id, [TupleKey(object="doc:2", relation="viewer", user="user:a")]
+        )
         assert await asyncio.wait_for(received.get(), 5) == f"{store_id}:2"
         assert received.empty()
     finally:
@@ -141,12 +176,18 @@ async def test_models_and_changelog_are_immutable() -> None:
         store_id = (await datastore.create_store("immutable")).id
         model = model_from_json({"schema_version": "1.1", "type_definitions": [{"type": "user"}]})
         stored = await datastore.write_model(store_id, model)
-        await datastore.write(store_id, writes=[TupleKey(object="doc:1", relation="viewer", user="user:a")])
+        await datastore.write(
+            store_id, writes=[TupleKey(object="doc:1", relation="viewer", user="user:a")]
+        )
         async with datastore.pool.acquire() as conn:
             with pytest.raises(asyncpg.RaiseError, match="immutable"):
-                await conn.execute("UPDATE authorization_models SET dsl = 'x' WHERE id = $1", stored.id)
+                await conn.execute(
+                    "UPDATE authorization_models SET dsl = 'x' WHERE id = $1", stored.id
+                )
             with pytest.raises(asyncpg.RaiseError, match="immutable"):
-                await conn.execute("UPDATE changelog SET relation = 'x' WHERE store_id = $1", store_id)
+                await conn.execute(
+                    "UPDATE changelog SET relation = 'x' WHERE store_id = $1", store_id
+                )
             with pytest.raises(asyncpg.CheckViolationError):
                 await conn.execute(
                     "INSERT INTO authorization_models (store_id, id, schema_version, model, created_at) "

@@ -15,13 +15,27 @@ from permsvc.store.sqlite import SqliteDatastore
 from permsvc.store.sqlite import queries as q
 
 SHAPES = [
-    pytest.param(q.READ_TUPLE, ("s", "doc", "7", "viewer", "user", "7", ""), id="check_point_lookup"),
+    pytest.param(
+        q.READ_TUPLE, ("s", "doc", "7", "viewer", "user", "7", ""), id="check_point_lookup"
+    ),
     pytest.param(q.READ_USERSET_TUPLES, ("s", "doc", "7", "viewer"), id="forward_usersets"),
     pytest.param(q.READ_OBJECT_RELATION, ("s", "doc", "7", "viewer"), id="forward_object_relation"),
-    pytest.param(q.READ_STARTING_WITH_USER, ("s", "doc", "viewer", "user", "7", ""), id="reverse_user"),
-    pytest.param(q.READ_STARTING_WITH_USER_OBJECTS, ("s", "doc", "viewer", "user", "7", "", '["7"]'), id="reverse_user_objects"),
-    pytest.param(q.READ_PAGE_HEAD + q.READ_PAGE_OBJECT_TYPE + q.READ_PAGE_OBJECT_ID + q.READ_PAGE_TAIL, ("s", 0, "doc", "7", 51), id="read_object"),
-    pytest.param(q.READ_PAGE_HEAD + q.READ_PAGE_TAIL, ("s", 0, 51), id="read_everything_first_page"),
+    pytest.param(
+        q.READ_STARTING_WITH_USER, ("s", "doc", "viewer", "user", "7", ""), id="reverse_user"
+    ),
+    pytest.param(
+        q.READ_STARTING_WITH_USER_OBJECTS,
+        ("s", "doc", "viewer", "user", "7", "", '["7"]'),
+        id="reverse_user_objects",
+    ),
+    pytest.param(
+        q.READ_PAGE_HEAD + q.READ_PAGE_OBJECT_TYPE + q.READ_PAGE_OBJECT_ID + q.READ_PAGE_TAIL,
+        ("s", 0, "doc", "7", 51),
+        id="read_object",
+    ),
+    pytest.param(
+        q.READ_PAGE_HEAD + q.READ_PAGE_TAIL, ("s", 0, 51), id="read_everything_first_page"
+    ),
     pytest.param(q.READ_CHANGES_AFTER, ("s", 3, 0, 50), id="read_changes"),
     pytest.param(q.READ_CHANGES_AFTER_TYPE, ("s", "doc", 3, 0, 50), id="read_changes_type"),
     pytest.param(q.CHANGES_SINCE, ("s", 1, 9), id="changes_since"),
@@ -73,7 +87,11 @@ def test_query_shapes_use_indexes(database: Path, sql: str, params: tuple[object
         plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
     finally:
         conn.close()
-    table_steps = [p for p in plan if any(f" {t}" in p for t in ("tuples", "changelog", "store_revisions", "revision_log"))]
+    table_steps = [
+        p
+        for p in plan
+        if any(f" {t}" in p for t in ("tuples", "changelog", "store_revisions", "revision_log"))
+    ]
     assert table_steps, plan
     for step in table_steps:
         assert step.startswith("SEARCH") and ("USING" in step), plan
@@ -83,7 +101,10 @@ async def test_bulk_import_does_not_block_the_event_loop(tmp_path: Path) -> None
     datastore = await SqliteDatastore.open(tmp_path / "permsvc.db")
     try:
         store_id = (await datastore.create_store("loop")).id
-        keys = [TupleKey(object=f"doc:{i}", relation="viewer", user=f"user:{i % 100}") for i in range(200_000)]
+        keys = [
+            TupleKey(object=f"doc:{i}", relation="viewer", user=f"user:{i % 100}")
+            for i in range(200_000)
+        ]
         gaps: list[float] = []
         stop = asyncio.Event()
 

@@ -22,7 +22,10 @@ async def main(url: str, store_id: str, prefix: str, writes: int, batch: int) ->
     try:
         i = 0
         while writes == 0 or i < writes:
-            keys = [TupleKey(object=f"doc:{prefix}-{i}-{j}", relation="viewer", user=f"user:{j}") for j in range(batch)]
+            keys = [
+                TupleKey(object=f"doc:{prefix}-{i}-{j}", relation="viewer", user=f"user:{j}")
+                for j in range(batch)
+            ]
             result = await datastore.write(store_id, writes=keys)
             print(f"ack {result.revision} {i}", flush=True)
             i += 1

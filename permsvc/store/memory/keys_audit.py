@@ -115,7 +115,7 @@ class MemoryKeysAuditMixin:
         return entry_id
 
     async def read_audit(
-        self, filter: AuditFilter, *, page_size: int, continuation_token: str = ""  # noqa: A002 - protocol name
+        self, filter: AuditFilter, *, page_size: int, continuation_token: str = ""
     ) -> Page[AuditEntry]:
         before = decode_audit_token(filter, continuation_token)
         log = self._audit_state()

@@ -26,9 +26,9 @@ from permsvc.store.protocol import (
     OnMissing,
     Page,
     ReadFilter,
-    StoreInfo,
     StoredModel,
     StoredTuple,
+    StoreInfo,
     TupleChange,
     WriteResult,
 )
@@ -120,10 +120,18 @@ class MemoryDatastore(MemoryKeysAuditMixin):
     async def get_store(self, store_id: str) -> StoreInfo:
         return self._store(store_id).info
 
-    async def list_stores(self, *, page_size: int, continuation_token: str = "", name: str = "") -> Page[StoreInfo]:
-        after = decode_page_token(continuation_token, kind="stores")["a"] if continuation_token else ""
+    async def list_stores(
+        self, *, page_size: int, continuation_token: str = "", name: str = ""
+    ) -> Page[StoreInfo]:
+        after = (
+            decode_page_token(continuation_token, kind="stores")["a"] if continuation_token else ""
+        )
         live = sorted(
-            (d.info for d in self._stores.values() if d.info.deleted_at is None and (not name or d.info.name == name)),
+            (
+                d.info
+                for d in self._stores.values()
+                if d.info.deleted_at is None and (not name or d.info.name == name)
+            ),
             key=lambda s: s.id,
         )
         items = [s for s in live if s.id > after][:page_size]
@@ -135,17 +143,28 @@ class MemoryDatastore(MemoryKeysAuditMixin):
         if data is not None and data.info.deleted_at is None:
             now = _now()
             data.info = StoreInfo(
-                id=data.info.id, name=data.info.name, created_at=data.info.created_at, updated_at=now, deleted_at=now
+                id=data.info.id,
+                name=data.info.name,
+                created_at=data.info.created_at,
+                updated_at=now,
+                deleted_at=now,
             )
 
     # -- models ---------------------------------------------------------------------------------
 
-    async def write_model(self, store_id: str, model: AuthorizationModel, *, dsl: str = "") -> StoredModel:
+    async def write_model(
+        self, store_id: str, model: AuthorizationModel, *, dsl: str = ""
+    ) -> StoredModel:
         data = self._store(store_id)
         model_id = new_ulid()
         # Round-trip through the storage form (OpenFGA JSON) so this reference returns exactly
         # what the SQL backends return (no DSL source positions).
-        stored = StoredModel(id=model_id, model=decode_model(encode_model(model), model_id), created_at=_now(), dsl=dsl)
+        stored = StoredModel(
+            id=model_id,
+            model=decode_model(encode_model(model), model_id),
+            created_at=_now(),
+            dsl=dsl,
+        )
         data.models[model_id] = stored
         return stored
 
@@ -160,9 +179,15 @@ class MemoryDatastore(MemoryKeysAuditMixin):
         data = self._store(store_id)
         return data.models[max(data.models)] if data.models else None
 
-    async def list_models(self, store_id: str, *, page_size: int, continuation_token: str = "") -> Page[StoredModel]:
+    async def list_models(
+        self, store_id: str, *, page_size: int, continuation_token: str = ""
+    ) -> Page[StoredModel]:
         data = self._store(store_id)
-        before = decode_page_token(continuation_token, kind="models")["b"] if continuation_token else None
+        before = (
+            decode_page_token(continuation_token, kind="models")["b"]
+            if continuation_token
+            else None
+        )
         ids = sorted(data.models, reverse=True)
         if before is not None:
             ids = [i for i in ids if i < before]
@@ -172,7 +197,9 @@ class MemoryDatastore(MemoryKeysAuditMixin):
 
     # -- assertions -----------------------------------------------------------------------------
 
-    async def write_assertions(self, store_id: str, model_id: str, assertions: Sequence[Assertion]) -> None:
+    async def write_assertions(
+        self, store_id: str, model_id: str, assertions: Sequence[Assertion]
+    ) -> None:
         data = self._store(store_id)
         if model_id not in data.models:
             raise ModelNotFoundError(model_id)
@@ -223,10 +250,14 @@ class MemoryDatastore(MemoryKeysAuditMixin):
         now = _now()
         for key in to_delete:
             data.remove(key)
-            data.changelog.append(TupleChange(key=key, operation="delete", timestamp=now, revision=data.revision))
+            data.changelog.append(
+                TupleChange(key=key, operation="delete", timestamp=now, revision=data.revision)
+            )
         for key in to_write:
             data.add(key, now)
-            data.changelog.append(TupleChange(key=key, operation="write", timestamp=now, revision=data.revision))
+            data.changelog.append(
+                TupleChange(key=key, operation="write", timestamp=now, revision=data.revision)
+            )
         return WriteResult(revision=data.revision, changed=len(to_delete) + len(to_write))
 
     # -- tuples: bulk ---------------------------------------------------------------------------
@@ -265,26 +296,34 @@ class MemoryDatastore(MemoryKeysAuditMixin):
         # been deleted meanwhile.
         data = self._store(store_id)
         if any(k in data.rows for k in pending):
-            return await self.bulk_write(store_id, list(pending.values()), on_duplicate=on_duplicate)
+            return await self.bulk_write(
+                store_id, list(pending.values()), on_duplicate=on_duplicate
+            )
         if not pending:
             return WriteResult(revision=data.revision, changed=0)
         data.revision += 1
         now = _now()
         for key in sorted(pending.values(), key=to_columns):
             data.add(key, now)
-            data.changelog.append(TupleChange(key=key, operation="write", timestamp=now, revision=data.revision))
+            data.changelog.append(
+                TupleChange(key=key, operation="write", timestamp=now, revision=data.revision)
+            )
         return WriteResult(revision=data.revision, changed=len(pending))
 
     async def bulk_delete(self, store_id: str, filter: ReadFilter) -> WriteResult:
         data = self._store(store_id)
-        doomed = sorted((r for r in data.rows.values() if _matches(r.key, filter)), key=lambda r: r.seq)
+        doomed = sorted(
+            (r for r in data.rows.values() if _matches(r.key, filter)), key=lambda r: r.seq
+        )
         if not doomed:
             return WriteResult(revision=data.revision, changed=0)
         data.revision += 1
         now = _now()
         for row in doomed:
             data.remove(row.key)
-            data.changelog.append(TupleChange(key=row.key, operation="delete", timestamp=now, revision=data.revision))
+            data.changelog.append(
+                TupleChange(key=row.key, operation="delete", timestamp=now, revision=data.revision)
+            )
         return WriteResult(revision=data.revision, changed=len(doomed))
 
     # -- tuples: read ---------------------------------------------------------------------------
@@ -293,21 +332,27 @@ class MemoryDatastore(MemoryKeysAuditMixin):
         data = self._maybe_store(store_id)
         return data.revision if data else 0
 
-    async def read_user_tuple(self, store_id: str, object: str, relation: str, user: str) -> TupleKey | None:
+    async def read_user_tuple(
+        self, store_id: str, object: str, relation: str, user: str
+    ) -> TupleKey | None:
         data = self._maybe_store(store_id)
         if data is None:
             return None
         users = data.by_object_relation.get((object, relation))
         return users.get(user) if users else None
 
-    async def read_userset_tuples(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+    async def read_userset_tuples(
+        self, store_id: str, object: str, relation: str
+    ) -> Sequence[TupleKey]:
         data = self._maybe_store(store_id)
         users = data.by_object_relation.get((object, relation)) if data else None
         if not users:
             return ()
         return [k for u, k in users.items() if "#" in u or u.endswith(":*")]
 
-    async def read_object_relation(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+    async def read_object_relation(
+        self, store_id: str, object: str, relation: str
+    ) -> Sequence[TupleKey]:
         data = self._maybe_store(store_id)
         users = data.by_object_relation.get((object, relation)) if data else None
         return list(users.values()) if users else ()
@@ -355,7 +400,11 @@ class MemoryDatastore(MemoryKeysAuditMixin):
         return Page([StoredTuple(key=r.key, timestamp=r.timestamp) for r in rows], token)
 
     async def snapshot_tuples(
-        self, store_id: str, consume: Callable[[Sequence[TupleKey]], None], *, batch_size: int = 10_000
+        self,
+        store_id: str,
+        consume: Callable[[Sequence[TupleKey]], None],
+        *,
+        batch_size: int = 10_000,
     ) -> Revision:
         data = self._maybe_store(store_id)
         if data is None:
@@ -386,7 +435,10 @@ class MemoryDatastore(MemoryKeysAuditMixin):
                 )
             start = int(payload["p"])
         elif start_time is not None:
-            start = next((i for i, c in enumerate(data.changelog) if c.timestamp >= start_time), len(data.changelog))
+            start = next(
+                (i for i, c in enumerate(data.changelog) if c.timestamp >= start_time),
+                len(data.changelog),
+            )
         items: list[TupleChange] = []
         last = start
         for i in range(start, len(data.changelog)):
@@ -402,7 +454,9 @@ class MemoryDatastore(MemoryKeysAuditMixin):
             return Page([], continuation_token)
         return Page(items, encode_page_token({"k": "changes", "p": last, "t": object_type}))
 
-    async def changes_since(self, store_id: str, revision: Revision, *, limit: int) -> Sequence[TupleChange]:
+    async def changes_since(
+        self, store_id: str, revision: Revision, *, limit: int
+    ) -> Sequence[TupleChange]:
         data = self._maybe_store(store_id)
         if data is None:
             return ()

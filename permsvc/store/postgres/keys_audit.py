@@ -25,10 +25,10 @@ _KEY_COLUMNS = "id, hashed_secret, scope, store_id, name, created_at, revoked_at
 INSERT_KEY = f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
 GET_KEY = f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id = $1"
 LIST_KEYS = f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"
-LIST_LIVE_KEYS = f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE revoked_at IS NULL ORDER BY created_at, id"
-REVOKE_KEY = (
-    f"UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING {_KEY_COLUMNS}"
+LIST_LIVE_KEYS = (
+    f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE revoked_at IS NULL ORDER BY created_at, id"
 )
+REVOKE_KEY = f"UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING {_KEY_COLUMNS}"
 INSERT_AUDIT = (
     "INSERT INTO audit_log (store_id, at, actor, actor_kind, action, detail, request_id, revision) "
     "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8) RETURNING id"
@@ -138,9 +138,11 @@ class PostgresKeysAuditMixin:
         return int(entry_id)
 
     async def read_audit(
-        self, filter: AuditFilter, *, page_size: int, continuation_token: str = ""  # noqa: A002 - protocol name
+        self, filter: AuditFilter, *, page_size: int, continuation_token: str = ""
     ) -> Page[AuditEntry]:
         before = decode_audit_token(filter, continuation_token)
-        sql, params = _audit_query(filter, _NO_UPPER_BOUND if before is None else before, page_size + 1)
+        sql, params = _audit_query(
+            filter, _NO_UPPER_BOUND if before is None else before, page_size + 1
+        )
         rows = await self._pool.fetch(sql, *params)
         return audit_page(filter, [_entry(r) for r in rows], page_size)

@@ -9,24 +9,31 @@ at all.
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from permsvc.store.errors import StorageUnavailableError
 from permsvc.store.migrations import MigrationError, load_migrations
 from permsvc.store.postgres import queries as q
 
-__all__ = ("migrate", "migrate_url", "schema_versions")
+__all__ = ("Connection", "migrate", "migrate_url", "schema_versions")
+
+Connection: TypeAlias = "asyncpg.Connection | PoolConnectionProxy"
+"""A dedicated connection or one borrowed from the pool."""
 
 
-async def schema_versions(conn: asyncpg.Connection) -> tuple[int, int]:
+async def schema_versions(conn: Connection) -> tuple[int, int]:
     """``(applied, latest)``: the highest applied version (0 for none) and the newest one shipped."""
     latest = max((m.version for m in load_migrations("postgres")), default=0)
     if not await conn.fetchval(q.MIGRATIONS_TABLE_EXISTS):
         return 0, latest
-    return int(await conn.fetchval(q.SCHEMA_VERSION)), latest
+    applied = await conn.fetchval(q.SCHEMA_VERSION)
+    return int(applied or 0), latest
 
 
-async def migrate(conn: asyncpg.Connection) -> list[int]:
+async def migrate(conn: Connection) -> list[int]:
     """Apply pending migrations over ``conn``; returns the versions applied by this call.
 
     Raises:

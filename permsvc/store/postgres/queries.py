@@ -5,9 +5,7 @@ from __future__ import annotations
 
 __all__ = ()
 
-TUPLE_COLUMNS = (
-    "object_type, object_id, relation, user_type, user_id, user_relation, condition_name, condition_context::text"
-)
+TUPLE_COLUMNS = "object_type, object_id, relation, user_type, user_id, user_relation, condition_name, condition_context::text"
 _KEY_ARRAYS = "$2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]"
 _KEY_JOIN = (
     "t.store_id = $1 AND t.object_type = k.object_type AND t.object_id = k.object_id AND t.relation = k.relation "
@@ -27,7 +25,9 @@ LIST_STORES_BY_NAME = (
     "SELECT id, name, created_at, updated_at, deleted_at FROM stores "
     "WHERE deleted_at IS NULL AND name = $3 AND id > $1 ORDER BY id LIMIT $2"
 )
-DELETE_STORE = "UPDATE stores SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL"
+DELETE_STORE = (
+    "UPDATE stores SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL"
+)
 
 # Taken first in every tuple write: the row lock serialises writers of one store until commit.
 LOCK_REVISION = (
@@ -49,9 +49,7 @@ INSERT_MODEL = (
 _MODEL_COLUMNS = "id, model::text, dsl, created_at"
 READ_MODEL = f"SELECT {_MODEL_COLUMNS} FROM authorization_models WHERE store_id = $1 AND id = $2"
 READ_LATEST_MODEL = f"SELECT {_MODEL_COLUMNS} FROM authorization_models WHERE store_id = $1 ORDER BY id DESC LIMIT 1"
-LIST_MODELS = (
-    f"SELECT {_MODEL_COLUMNS} FROM authorization_models WHERE store_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
-)
+LIST_MODELS = f"SELECT {_MODEL_COLUMNS} FROM authorization_models WHERE store_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
 MODEL_EXISTS = "SELECT 1 FROM authorization_models WHERE store_id = $1 AND id = $2"
 
 UPSERT_ASSERTIONS = (
@@ -70,9 +68,7 @@ READ_USERSET_TUPLES = (
     f"SELECT {TUPLE_COLUMNS} FROM tuples WHERE store_id = $1 AND object_type = $2 AND object_id = $3 "
     "AND relation = $4 AND (user_relation <> '' OR user_id = '*')"
 )
-READ_OBJECT_RELATION = (
-    f"SELECT {TUPLE_COLUMNS} FROM tuples WHERE store_id = $1 AND object_type = $2 AND object_id = $3 AND relation = $4"
-)
+READ_OBJECT_RELATION = f"SELECT {TUPLE_COLUMNS} FROM tuples WHERE store_id = $1 AND object_type = $2 AND object_id = $3 AND relation = $4"
 SNAPSHOT_TUPLES = f"SELECT {TUPLE_COLUMNS} FROM tuples WHERE store_id = $1"
 READ_STARTING_WITH_USER = (
     "SELECT t.object_type, t.object_id, t.relation, t.user_type, t.user_id, t.user_relation, t.condition_name, "
@@ -113,7 +109,14 @@ INSERT_CHANGES = (
 
 # -- Read API ---------------------------------------------------------------------------------------
 
-READ_FILTER_COLUMNS = ("object_type", "object_id", "relation", "user_type", "user_id", "user_relation")
+READ_FILTER_COLUMNS = (
+    "object_type",
+    "object_id",
+    "relation",
+    "user_type",
+    "user_id",
+    "user_relation",
+)
 """The only identifiers a Read filter may add predicates on."""
 READ_PAGE_HEAD = (
     "SELECT seq, inserted_at, object_type, object_id, relation, user_type, user_id, user_relation, "
@@ -144,9 +147,7 @@ READ_CHANGES_AFTER_TYPE = (
     f"SELECT {_CHANGE_COLUMNS} FROM changelog WHERE store_id = $1 AND object_type = $5 AND (revision, seq) > ($2, $3) "
     "ORDER BY revision, seq LIMIT $4"
 )
-FIRST_REVISION_SINCE = (
-    "SELECT revision FROM revision_log WHERE store_id = $1 AND committed_at >= $2 ORDER BY committed_at, revision LIMIT 1"
-)
+FIRST_REVISION_SINCE = "SELECT revision FROM revision_log WHERE store_id = $1 AND committed_at >= $2 ORDER BY committed_at, revision LIMIT 1"
 # Everything after revision $2 up to and including the revision of the $3-th change after it, so a
 # revision is never split across calls.
 CHANGES_SINCE = (
@@ -163,7 +164,14 @@ BULK_CREATE_STAGING = (
     "condition_name text, condition_context jsonb) ON COMMIT DROP"
 )
 BULK_STAGING_COLUMNS = (
-    "ord", "object_type", "object_id", "relation", "user_type", "user_id", "user_relation", "condition_name",
+    "ord",
+    "object_type",
+    "object_id",
+    "relation",
+    "user_type",
+    "user_id",
+    "user_relation",
+    "condition_name",
     "condition_context",
 )
 # Rows go in key order (the primary key's), numbered in that order from $4 + 1, so the key and seq

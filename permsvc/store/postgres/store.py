@@ -31,18 +31,18 @@ from permsvc.store.errors import (
     StoreNotFoundError,
 )
 from permsvc.store.postgres import queries as q
-from permsvc.store.postgres.migrate import migrate as apply_migrations
-from permsvc.store.postgres.migrate import schema_versions
 from permsvc.store.postgres.keys_audit import PostgresKeysAuditMixin
+from permsvc.store.postgres.migrate import Connection, schema_versions
+from permsvc.store.postgres.migrate import migrate as apply_migrations
 from permsvc.store.protocol import (
     Assertion,
     OnDuplicate,
     OnMissing,
     Page,
     ReadFilter,
-    StoreInfo,
     StoredModel,
     StoredTuple,
+    StoreInfo,
     TupleChange,
     WriteResult,
 )
@@ -57,6 +57,7 @@ from permsvc.store.rows import (
     encode_context,
     encode_model,
     exists_message,
+    identity_key,
     key_from_columns,
     missing_message,
     split_filter_user,
@@ -76,7 +77,9 @@ def _now() -> dt.datetime:
 
 
 def _store_info(row: asyncpg.Record) -> StoreInfo:
-    return StoreInfo(id=row[0], name=row[1], created_at=row[2], updated_at=row[3], deleted_at=row[4])
+    return StoreInfo(
+        id=row[0], name=row[1], created_at=row[2], updated_at=row[3], deleted_at=row[4]
+    )
 
 
 def _stored_model(row: asyncpg.Record) -> StoredModel:
@@ -105,7 +108,9 @@ def _filter_sql(head: str, f: ReadFilter, first: int) -> tuple[str, list[Any]]:
     if f.relation:
         values["relation"] = f.relation
     if f.user:
-        values.update(zip(("user_type", "user_id", "user_relation"), split_filter_user(f.user), strict=True))
+        values.update(
+            zip(("user_type", "user_id", "user_relation"), split_filter_user(f.user), strict=True)
+        )
     sql = head
     params: list[Any] = []
     for column in q.READ_FILTER_COLUMNS:
@@ -138,7 +143,9 @@ class PostgresDatastore(PostgresKeysAuditMixin):
         current raises :class:`StorageUnavailableError` naming ``permsvc migrate``.
         """
         try:
-            pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, reset=_reset_connection)
+            pool = await asyncpg.create_pool(
+                url, min_size=min_size, max_size=max_size, reset=_reset_connection
+            )
         except (OSError, asyncpg.PostgresError) as err:
             raise StorageUnavailableError(f"cannot connect to PostgreSQL: {err}") from err
         store = cls(pool)
@@ -160,12 +167,12 @@ class PostgresDatastore(PostgresKeysAuditMixin):
     def pool(self) -> asyncpg.Pool:
         return self._pool
 
-    async def _require_store(self, conn: asyncpg.Connection | asyncpg.Pool, store_id: str) -> None:
+    async def _require_store(self, conn: Connection | asyncpg.Pool, store_id: str) -> None:
         if await conn.fetchval(q.LIVE_STORE, store_id) is None:
             raise StoreNotFoundError(store_id)
 
     @staticmethod
-    async def _lock_revision(conn: asyncpg.Connection, store_id: str) -> tuple[Revision, int]:
+    async def _lock_revision(conn: Connection, store_id: str) -> tuple[Revision, int]:
         """Lock the store's revision row until commit; returns ``(revision, last_seq)``."""
         row = await conn.fetchrow(q.LOCK_REVISION, store_id)
         if row is None:
@@ -174,7 +181,7 @@ class PostgresDatastore(PostgresKeysAuditMixin):
 
     @staticmethod
     async def _commit_revision(
-        conn: asyncpg.Connection, store_id: str, revision: Revision, last_seq: int, now: dt.datetime
+        conn: Connection, store_id: str, revision: Revision, last_seq: int, now: dt.datetime
     ) -> None:
         await conn.execute(q.COMMIT_REVISION, store_id, revision, last_seq, now)
         await conn.execute(q.NOTIFY, f"{store_id}:{revision}")
@@ -192,8 +199,12 @@ class PostgresDatastore(PostgresKeysAuditMixin):
             raise StoreNotFoundError(store_id)
         return _store_info(row)
 
-    async def list_stores(self, *, page_size: int, continuation_token: str = "", name: str = "") -> Page[StoreInfo]:
-        after = decode_page_token(continuation_token, kind="stores")["a"] if continuation_token else ""
+    async def list_stores(
+        self, *, page_size: int, continuation_token: str = "", name: str = ""
+    ) -> Page[StoreInfo]:
+        after = (
+            decode_page_token(continuation_token, kind="stores")["a"] if continuation_token else ""
+        )
         if not isinstance(after, str):
             raise InvalidContinuationTokenError()
         if name:
@@ -209,11 +220,15 @@ class PostgresDatastore(PostgresKeysAuditMixin):
 
     # -- models ---------------------------------------------------------------------------------
 
-    async def write_model(self, store_id: str, model: AuthorizationModel, *, dsl: str = "") -> StoredModel:
+    async def write_model(
+        self, store_id: str, model: AuthorizationModel, *, dsl: str = ""
+    ) -> StoredModel:
         model_id, now, raw = new_ulid(), _now(), encode_model(model)
         async with self._pool.acquire() as conn, conn.transaction():
             await self._require_store(conn, store_id)
-            await conn.execute(q.INSERT_MODEL, store_id, model_id, model.schema_version, raw, dsl, now)
+            await conn.execute(
+                q.INSERT_MODEL, store_id, model_id, model.schema_version, raw, dsl, now
+            )
         return StoredModel(id=model_id, model=decode_model(raw, model_id), created_at=now, dsl=dsl)
 
     async def read_model(self, store_id: str, model_id: str) -> StoredModel:
@@ -228,19 +243,27 @@ class PostgresDatastore(PostgresKeysAuditMixin):
         row = await self._pool.fetchrow(q.READ_LATEST_MODEL, store_id)
         return None if row is None else _stored_model(row)
 
-    async def list_models(self, store_id: str, *, page_size: int, continuation_token: str = "") -> Page[StoredModel]:
-        before = decode_page_token(continuation_token, kind="models")["b"] if continuation_token else "~"
+    async def list_models(
+        self, store_id: str, *, page_size: int, continuation_token: str = ""
+    ) -> Page[StoredModel]:
+        before = (
+            decode_page_token(continuation_token, kind="models")["b"] if continuation_token else "~"
+        )
         if not isinstance(before, str):
             raise InvalidContinuationTokenError()
         await self._require_store(self._pool, store_id)
         rows = await self._pool.fetch(q.LIST_MODELS, store_id, before, page_size + 1)
         items = [_stored_model(r) for r in rows[:page_size]]
-        token = encode_page_token({"k": "models", "b": items[-1].id}) if len(rows) > page_size else ""
+        token = (
+            encode_page_token({"k": "models", "b": items[-1].id}) if len(rows) > page_size else ""
+        )
         return Page(items, token)
 
     # -- assertions -----------------------------------------------------------------------------
 
-    async def write_assertions(self, store_id: str, model_id: str, assertions: Sequence[Assertion]) -> None:
+    async def write_assertions(
+        self, store_id: str, model_id: str, assertions: Sequence[Assertion]
+    ) -> None:
         raw = encode_assertions(tuple(assertions))
         async with self._pool.acquire() as conn, conn.transaction():
             await self._require_store(conn, store_id)
@@ -273,24 +296,35 @@ class PostgresDatastore(PostgresKeysAuditMixin):
             to_delete: list[tuple[TupleColumns, TupleKey]] = []
             deleted: set[tuple[str, str, str]] = set()
             if deletes:
-                found = {r[0]: r for r in await conn.fetch(q.FIND_TUPLES, store_id, *_key_arrays(delete_cols))}
+                found = {
+                    r[0]: r
+                    for r in await conn.fetch(q.FIND_TUPLES, store_id, *_key_arrays(delete_cols))
+                }
                 for i, key in enumerate(deletes, start=1):
                     row = found.get(i)
                     if row is None:
                         if on_missing == "error":
                             raise InvalidWriteInputError(missing_message(key))
                         continue
-                    to_delete.append((delete_cols[i - 1], key_from_columns(*delete_cols[i - 1], row[1], row[2])))
+                    to_delete.append(
+                        (delete_cols[i - 1], key_from_columns(*delete_cols[i - 1], row[1], row[2]))
+                    )
                     deleted.add(key.key)
             to_write: list[tuple[TupleColumns, TupleKey]] = []
             if writes:
-                found = {r[0]: r for r in await conn.fetch(q.FIND_TUPLES, store_id, *_key_arrays(write_cols))}
+                found = {
+                    r[0]: r
+                    for r in await conn.fetch(q.FIND_TUPLES, store_id, *_key_arrays(write_cols))
+                }
                 for i, key in enumerate(writes, start=1):
                     row = found.get(i)
                     if row is not None and key.key not in deleted:
                         if on_duplicate == "error":
                             raise InvalidWriteInputError(exists_message(key))
-                        if key_from_columns(*write_cols[i - 1], row[1], row[2]).condition != key.condition:
+                        if (
+                            key_from_columns(*write_cols[i - 1], row[1], row[2]).condition
+                            != key.condition
+                        ):
                             raise condition_conflict(key)
                         continue
                     to_write.append((write_cols[i - 1], key))
@@ -299,7 +333,9 @@ class PostgresDatastore(PostgresKeysAuditMixin):
             revision += 1
             now = _now()
             if to_delete:
-                await conn.execute(q.DELETE_TUPLES, store_id, *_key_arrays([c for c, _ in to_delete]))
+                await conn.execute(
+                    q.DELETE_TUPLES, store_id, *_key_arrays([c for c, _ in to_delete])
+                )
             if to_write:
                 await conn.execute(
                     q.INSERT_TUPLES,
@@ -311,7 +347,9 @@ class PostgresDatastore(PostgresKeysAuditMixin):
                     now,
                     last_seq,
                 )
-            changes = [(c, k, "delete") for c, k in to_delete] + [(c, k, "write") for c, k in to_write]
+            changes = [(c, k, "delete") for c, k in to_delete] + [
+                (c, k, "write") for c, k in to_write
+            ]
             await conn.execute(
                 q.INSERT_CHANGES,
                 store_id,
@@ -338,7 +376,9 @@ class PostgresDatastore(PostgresKeysAuditMixin):
             await conn.execute(q.BULK_CREATE_STAGING)
             staged = 0
             async for chunk in _staging_chunks(tuples):
-                await conn.copy_records_to_table("bulk_staging", records=chunk, columns=q.BULK_STAGING_COLUMNS)
+                await conn.copy_records_to_table(
+                    "bulk_staging", records=chunk, columns=q.BULK_STAGING_COLUMNS
+                )
                 staged += len(chunk)
             # Staged before taking the lock, so a slow producer does not hold up other writers.
             revision, last_seq = await self._lock_revision(conn, store_id)
@@ -346,7 +386,9 @@ class PostgresDatastore(PostgresKeysAuditMixin):
             await conn.execute(q.BULK_WORK_MEM)
             try:
                 async with conn.transaction():
-                    status = await conn.execute(q.BULK_INSERT_NEW, store_id, revision + 1, now, last_seq)
+                    status = await conn.execute(
+                        q.BULK_INSERT_NEW, store_id, revision + 1, now, last_seq
+                    )
                     await conn.execute(q.BULK_LOG_NEW, store_id, revision + 1, now)
             except asyncpg.UniqueViolationError:
                 # A duplicate (stored, or twice in the input): redo with per-row conflict handling.
@@ -356,7 +398,7 @@ class PostgresDatastore(PostgresKeysAuditMixin):
                 if on_duplicate == "error":
                     row = await conn.fetchrow(q.BULK_PREEXISTING, store_id, revision + 1)
                     if row is not None:
-                        raise InvalidWriteInputError(exists_message(key_from_columns(*row, None, None)))
+                        raise InvalidWriteInputError(exists_message(identity_key(row)))
                 row = await conn.fetchrow(q.BULK_CONFLICT, store_id)
                 if row is not None:
                     raise condition_conflict(_key(row))
@@ -370,7 +412,9 @@ class PostgresDatastore(PostgresKeysAuditMixin):
         async with self._pool.acquire() as conn, conn.transaction():
             revision, last_seq = await self._lock_revision(conn, store_id)
             now = _now()
-            status = await conn.execute(sql + q.BULK_DELETE_TAIL, store_id, revision + 1, now, *params)
+            status = await conn.execute(
+                sql + q.BULK_DELETE_TAIL, store_id, revision + 1, now, *params
+            )
             deleted = int(status.rsplit(" ", 1)[-1])
             if deleted == 0:
                 return WriteResult(revision=revision, changed=0)
@@ -383,19 +427,29 @@ class PostgresDatastore(PostgresKeysAuditMixin):
         revision = await self._pool.fetchval(q.HEAD_REVISION, store_id)
         return 0 if revision is None else int(revision)
 
-    async def read_user_tuple(self, store_id: str, object: str, relation: str, user: str) -> TupleKey | None:
+    async def read_user_tuple(
+        self, store_id: str, object: str, relation: str, user: str
+    ) -> TupleKey | None:
         cols = to_columns(TupleKey(object=object, relation=relation, user=user))
         row = await self._pool.fetchrow(q.READ_TUPLE, store_id, *cols)
         return None if row is None else _key(row)
 
-    async def read_userset_tuples(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+    async def read_userset_tuples(
+        self, store_id: str, object: str, relation: str
+    ) -> Sequence[TupleKey]:
         object_type, _, object_id = object.partition(":")
-        rows = await self._pool.fetch(q.READ_USERSET_TUPLES, store_id, object_type, object_id, relation)
+        rows = await self._pool.fetch(
+            q.READ_USERSET_TUPLES, store_id, object_type, object_id, relation
+        )
         return [_key(r) for r in rows]
 
-    async def read_object_relation(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+    async def read_object_relation(
+        self, store_id: str, object: str, relation: str
+    ) -> Sequence[TupleKey]:
         object_type, _, object_id = object.partition(":")
-        rows = await self._pool.fetch(q.READ_OBJECT_RELATION, store_id, object_type, object_id, relation)
+        rows = await self._pool.fetch(
+            q.READ_OBJECT_RELATION, store_id, object_type, object_id, relation
+        )
         return [_key(r) for r in rows]
 
     async def read_starting_with_user(
@@ -411,10 +465,17 @@ class PostgresDatastore(PostgresKeysAuditMixin):
         split = [split_filter_user(u) for u in dict.fromkeys(users)]
         arrays = [list(c) for c in zip(*split, strict=True)]
         if object_ids is None:
-            rows = await self._pool.fetch(q.READ_STARTING_WITH_USER, store_id, object_type, relation, *arrays)
+            rows = await self._pool.fetch(
+                q.READ_STARTING_WITH_USER, store_id, object_type, relation, *arrays
+            )
         else:
             rows = await self._pool.fetch(
-                q.READ_STARTING_WITH_USER_OBJECTS, store_id, object_type, relation, *arrays, list(object_ids)
+                q.READ_STARTING_WITH_USER_OBJECTS,
+                store_id,
+                object_type,
+                relation,
+                *arrays,
+                list(object_ids),
             )
         return [_key(r) for r in rows]
 
@@ -433,12 +494,19 @@ class PostgresDatastore(PostgresKeysAuditMixin):
         return Page([StoredTuple(key=_key(r, 2), timestamp=r[1]) for r in page], token)
 
     async def snapshot_tuples(
-        self, store_id: str, consume: Callable[[Sequence[TupleKey]], None], *, batch_size: int = 10_000
+        self,
+        store_id: str,
+        consume: Callable[[Sequence[TupleKey]], None],
+        *,
+        batch_size: int = 10_000,
     ) -> Revision:
         """A REPEATABLE READ, read-only transaction: the revision and every tuple come from one
         snapshot. Rows are fetched through a server-side cursor ``batch_size`` at a time, so
         client memory stays bounded; the cursor lives only inside this call."""
-        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        async with (
+            self._pool.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
             revision = await conn.fetchval(q.HEAD_REVISION, store_id)
             cursor = await conn.cursor(q.SNAPSHOT_TUPLES, store_id)
             while rows := await cursor.fetch(batch_size):
@@ -456,7 +524,9 @@ class PostgresDatastore(PostgresKeysAuditMixin):
         page_size: int,
         continuation_token: str = "",
     ) -> Page[TupleChange]:
-        position = decode_changes_token(continuation_token, object_type) if continuation_token else None
+        position = (
+            decode_changes_token(continuation_token, object_type) if continuation_token else None
+        )
         await self._require_store(self._pool, store_id)
         if position is None and start_time is not None:
             if start_time.tzinfo is None:
@@ -468,7 +538,9 @@ class PostgresDatastore(PostgresKeysAuditMixin):
                 return Page([], continuation_token)
         revision, seq = position or (0, 0)
         if object_type:
-            rows = await self._pool.fetch(q.READ_CHANGES_AFTER_TYPE, store_id, revision, seq, page_size, object_type)
+            rows = await self._pool.fetch(
+                q.READ_CHANGES_AFTER_TYPE, store_id, revision, seq, page_size, object_type
+            )
         else:
             rows = await self._pool.fetch(q.READ_CHANGES_AFTER, store_id, revision, seq, page_size)
         if not rows:
@@ -476,7 +548,9 @@ class PostgresDatastore(PostgresKeysAuditMixin):
         last = rows[-1]
         return Page([_change(r) for r in rows], changes_token(object_type, last[0], last[1]))
 
-    async def changes_since(self, store_id: str, revision: Revision, *, limit: int) -> Sequence[TupleChange]:
+    async def changes_since(
+        self, store_id: str, revision: Revision, *, limit: int
+    ) -> Sequence[TupleChange]:
         rows = await self._pool.fetch(q.CHANGES_SINCE, store_id, revision, max(limit, 1) - 1)
         return [_change(r) for r in rows]
 

@@ -26,15 +26,15 @@ _KEY_COLUMNS = "id, hashed_secret, scope, store_id, name, created_at, revoked_at
 INSERT_KEY = f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
 GET_KEY = f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id = ?"
 LIST_KEYS = f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"
-LIST_LIVE_KEYS = f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE revoked_at IS NULL ORDER BY created_at, id"
+LIST_LIVE_KEYS = (
+    f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE revoked_at IS NULL ORDER BY created_at, id"
+)
 REVOKE_KEY = "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"
 INSERT_AUDIT = (
     "INSERT INTO audit_log (store_id, at, actor, actor_kind, action, detail, request_id, revision) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
-READ_AUDIT_HEAD = (
-    "SELECT id, store_id, at, actor, actor_kind, action, detail, request_id, revision FROM audit_log WHERE id < ?"
-)
+READ_AUDIT_HEAD = "SELECT id, store_id, at, actor, actor_kind, action, detail, request_id, revision FROM audit_log WHERE id < ?"
 _AUDIT_CONDITIONS = (
     ("store_id", " AND store_id = ?"),
     ("actor", " AND actor = ?"),
@@ -145,14 +145,18 @@ class SqliteKeysAuditMixin:
             entry.request_id,
             entry.revision,
         )
-        result: int = await self._transaction(lambda conn: int(conn.execute(INSERT_AUDIT, values).lastrowid))
+        result: int = await self._transaction(
+            lambda conn: int(conn.execute(INSERT_AUDIT, values).lastrowid)
+        )
         return result
 
     async def read_audit(
-        self, filter: AuditFilter, *, page_size: int, continuation_token: str = ""  # noqa: A002 - protocol name
+        self, filter: AuditFilter, *, page_size: int, continuation_token: str = ""
     ) -> Page[AuditEntry]:
         before = decode_audit_token(filter, continuation_token)
         sql, params = audit_query(filter)
         args = (_NO_UPPER_BOUND if before is None else before, *params, page_size + 1)
-        rows: list[tuple[Any, ...]] = await self._on_reader(lambda conn: conn.execute(sql, args).fetchall())
+        rows: list[tuple[Any, ...]] = await self._on_reader(
+            lambda conn: conn.execute(sql, args).fetchall()
+        )
         return audit_page(filter, [_entry(r) for r in rows], page_size)

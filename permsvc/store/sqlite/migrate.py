@@ -44,7 +44,9 @@ def migrate(conn: sqlite3.Connection) -> list[int]:
     for migration in migrations:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            done = conn.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (migration.version,)).fetchone()
+            done = conn.execute(
+                "SELECT 1 FROM schema_migrations WHERE version = ?", (migration.version,)
+            ).fetchone()
             if done is None:
                 for statement in split_sqlite_script(migration.sql):
                     conn.execute(statement)

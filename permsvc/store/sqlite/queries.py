@@ -22,7 +22,9 @@ LIST_STORES_BY_NAME = (
     "SELECT id, name, created_at, updated_at, deleted_at FROM stores "
     "WHERE deleted_at IS NULL AND name = ? AND id > ? ORDER BY id LIMIT ?"
 )
-DELETE_STORE = "UPDATE stores SET deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL"
+DELETE_STORE = (
+    "UPDATE stores SET deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL"
+)
 LIVE_STORE_REVISION = (
     "SELECT r.revision FROM store_revisions r JOIN stores s ON s.id = r.store_id "
     "WHERE r.store_id = ? AND s.deleted_at IS NULL"
@@ -31,14 +33,12 @@ HEAD_REVISION = "SELECT revision FROM store_revisions WHERE store_id = ?"
 SET_REVISION = "UPDATE store_revisions SET revision = ? WHERE store_id = ?"
 LOG_REVISION = "INSERT INTO revision_log (store_id, revision, committed_at) VALUES (?, ?, ?)"
 
-INSERT_MODEL = (
-    "INSERT INTO authorization_models (store_id, id, schema_version, model, dsl, created_at) VALUES (?, ?, ?, ?, ?, ?)"
+INSERT_MODEL = "INSERT INTO authorization_models (store_id, id, schema_version, model, dsl, created_at) VALUES (?, ?, ?, ?, ?, ?)"
+READ_MODEL = (
+    "SELECT id, model, dsl, created_at FROM authorization_models WHERE store_id = ? AND id = ?"
 )
-READ_MODEL = "SELECT id, model, dsl, created_at FROM authorization_models WHERE store_id = ? AND id = ?"
 READ_LATEST_MODEL = "SELECT id, model, dsl, created_at FROM authorization_models WHERE store_id = ? ORDER BY id DESC LIMIT 1"
-LIST_MODELS = (
-    "SELECT id, model, dsl, created_at FROM authorization_models WHERE store_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
-)
+LIST_MODELS = "SELECT id, model, dsl, created_at FROM authorization_models WHERE store_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
 MODEL_EXISTS = "SELECT 1 FROM authorization_models WHERE store_id = ? AND id = ?"
 
 UPSERT_ASSERTIONS = (
@@ -52,9 +52,7 @@ READ_USERSET_TUPLES = (
     f"SELECT {TUPLE_COLUMNS} FROM tuples WHERE store_id = ? AND object_type = ? AND object_id = ? AND relation = ? "
     "AND (user_relation <> '' OR user_id = '*')"
 )
-READ_OBJECT_RELATION = (
-    f"SELECT {TUPLE_COLUMNS} FROM tuples WHERE store_id = ? AND object_type = ? AND object_id = ? AND relation = ?"
-)
+READ_OBJECT_RELATION = f"SELECT {TUPLE_COLUMNS} FROM tuples WHERE store_id = ? AND object_type = ? AND object_id = ? AND relation = ?"
 SNAPSHOT_TUPLES = f"SELECT {TUPLE_COLUMNS} FROM tuples WHERE store_id = ?"
 # A store holding a large share of the table is read in one sequential table scan: through the
 # index every row costs a random lookup of its condition columns (measured 2.4x the CPU).
@@ -65,7 +63,9 @@ READ_STARTING_WITH_USER = (
     f"SELECT {TUPLE_COLUMNS} FROM tuples WHERE store_id = ? AND object_type = ? AND relation = ? "
     "AND user_type = ? AND user_id = ? AND user_relation = ?"
 )
-READ_STARTING_WITH_USER_OBJECTS = READ_STARTING_WITH_USER + " AND object_id IN (SELECT value FROM json_each(?))"
+READ_STARTING_WITH_USER_OBJECTS = (
+    READ_STARTING_WITH_USER + " AND object_id IN (SELECT value FROM json_each(?))"
+)
 
 INSERT_TUPLE = (
     "INSERT INTO tuples (store_id, object_type, object_id, relation, user_type, user_id, user_relation, "
@@ -79,7 +79,9 @@ INSERT_CHANGE = (
 )
 
 # Read API: constant fragments, one per filter field present.
-READ_PAGE_HEAD = f"SELECT seq, inserted_at, {TUPLE_COLUMNS} FROM tuples WHERE store_id = ? AND seq > ?"
+READ_PAGE_HEAD = (
+    f"SELECT seq, inserted_at, {TUPLE_COLUMNS} FROM tuples WHERE store_id = ? AND seq > ?"
+)
 READ_PAGE_OBJECT_TYPE = " AND object_type = ?"
 READ_PAGE_OBJECT_ID = " AND object_id = ?"
 READ_PAGE_RELATION = " AND relation = ?"
@@ -98,12 +100,8 @@ READ_CHANGES_AFTER_TYPE = (
     f"SELECT {CHANGE_COLUMNS} FROM changelog WHERE store_id = ? AND object_type = ? AND (revision, seq) > (?, ?) "
     "ORDER BY revision, seq LIMIT ?"
 )
-FIRST_REVISION_SINCE = (
-    "SELECT revision FROM revision_log WHERE store_id = ? AND committed_at >= ? ORDER BY committed_at, revision LIMIT 1"
-)
-CHANGES_SINCE_LAST_REVISION = (
-    "SELECT revision FROM changelog WHERE store_id = ? AND revision > ? ORDER BY revision, seq LIMIT 1 OFFSET ?"
-)
+FIRST_REVISION_SINCE = "SELECT revision FROM revision_log WHERE store_id = ? AND committed_at >= ? ORDER BY committed_at, revision LIMIT 1"
+CHANGES_SINCE_LAST_REVISION = "SELECT revision FROM changelog WHERE store_id = ? AND revision > ? ORDER BY revision, seq LIMIT 1 OFFSET ?"
 CHANGES_SINCE = (
     f"SELECT {CHANGE_COLUMNS} FROM changelog WHERE store_id = ? AND revision > ? AND revision <= ? "
     "ORDER BY revision, seq"

@@ -44,16 +44,15 @@ from permsvc.store.errors import (
     StorageUnavailableError,
     StoreNotFoundError,
 )
-from permsvc.store.sqlite.keys_audit import SqliteKeysAuditMixin
 from permsvc.store.protocol import (
     Assertion,
     OnDuplicate,
     OnMissing,
     Page,
     ReadFilter,
-    StoreInfo,
     StoredModel,
     StoredTuple,
+    StoreInfo,
     TupleChange,
     WriteResult,
 )
@@ -69,6 +68,7 @@ from permsvc.store.rows import (
     encode_model,
     exists_message,
     from_micros,
+    identity_key,
     key_from_columns,
     missing_message,
     split_filter_user,
@@ -76,6 +76,7 @@ from permsvc.store.rows import (
     to_micros,
 )
 from permsvc.store.sqlite import queries as q
+from permsvc.store.sqlite.keys_audit import SqliteKeysAuditMixin
 from permsvc.store.sqlite.migrate import migrate as apply_migrations
 from permsvc.store.sqlite.migrate import schema_versions
 from permsvc.store.tokens import decode_page_token, encode_page_token
@@ -99,7 +100,9 @@ def _now_us() -> int:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=_BUSY_TIMEOUT_MS / 1000)
+    conn = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, timeout=_BUSY_TIMEOUT_MS / 1000
+    )
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
@@ -118,18 +121,27 @@ def _store_info(row: tuple[Any, ...]) -> StoreInfo:
 
 
 def _stored_model(row: tuple[Any, ...]) -> StoredModel:
-    return StoredModel(id=row[0], model=decode_model(row[1], row[0]), dsl=row[2], created_at=from_micros(row[3]))
+    return StoredModel(
+        id=row[0], model=decode_model(row[1], row[0]), dsl=row[2], created_at=from_micros(row[3])
+    )
 
 
 def _change(row: tuple[Any, ...]) -> TupleChange:
     return TupleChange(
-        key=key_from_columns(*row[4:12]), operation=row[2], timestamp=from_micros(row[3]), revision=row[0]
+        key=key_from_columns(*row[4:12]),
+        operation=row[2],
+        timestamp=from_micros(row[3]),
+        revision=row[0],
     )
 
 
 def _staged(key: TupleKey) -> _StagedRow:
     condition = key.condition
-    return (*to_columns(key), None if condition is None else condition.name, encode_context(condition))
+    return (
+        *to_columns(key),
+        None if condition is None else condition.name,
+        encode_context(condition),
+    )
 
 
 def _filter_sql(head: str, f: ReadFilter) -> tuple[str, list[Any]]:
@@ -252,7 +264,9 @@ class SqliteDatastore(SqliteKeysAuditMixin):
             return now
 
         now = await self._transaction(run)
-        return StoreInfo(id=store_id, name=name, created_at=from_micros(now), updated_at=from_micros(now))
+        return StoreInfo(
+            id=store_id, name=name, created_at=from_micros(now), updated_at=from_micros(now)
+        )
 
     async def get_store(self, store_id: str) -> StoreInfo:
         row = self._inline.execute(q.GET_STORE, (store_id,)).fetchone()
@@ -260,8 +274,12 @@ class SqliteDatastore(SqliteKeysAuditMixin):
             raise StoreNotFoundError(store_id)
         return _store_info(row)
 
-    async def list_stores(self, *, page_size: int, continuation_token: str = "", name: str = "") -> Page[StoreInfo]:
-        after = decode_page_token(continuation_token, kind="stores")["a"] if continuation_token else ""
+    async def list_stores(
+        self, *, page_size: int, continuation_token: str = "", name: str = ""
+    ) -> Page[StoreInfo]:
+        after = (
+            decode_page_token(continuation_token, kind="stores")["a"] if continuation_token else ""
+        )
         if not isinstance(after, str):
             raise InvalidContinuationTokenError()
 
@@ -284,7 +302,9 @@ class SqliteDatastore(SqliteKeysAuditMixin):
 
     # -- models ---------------------------------------------------------------------------------
 
-    async def write_model(self, store_id: str, model: AuthorizationModel, *, dsl: str = "") -> StoredModel:
+    async def write_model(
+        self, store_id: str, model: AuthorizationModel, *, dsl: str = ""
+    ) -> StoredModel:
         model_id = new_ulid()
         raw = encode_model(model)
 
@@ -295,7 +315,9 @@ class SqliteDatastore(SqliteKeysAuditMixin):
             return now
 
         now = await self._transaction(run)
-        return StoredModel(id=model_id, model=decode_model(raw, model_id), created_at=from_micros(now), dsl=dsl)
+        return StoredModel(
+            id=model_id, model=decode_model(raw, model_id), created_at=from_micros(now), dsl=dsl
+        )
 
     async def read_model(self, store_id: str, model_id: str) -> StoredModel:
         self._require_store(self._inline, store_id)
@@ -309,8 +331,12 @@ class SqliteDatastore(SqliteKeysAuditMixin):
         row = self._inline.execute(q.READ_LATEST_MODEL, (store_id,)).fetchone()
         return None if row is None else _stored_model(row)
 
-    async def list_models(self, store_id: str, *, page_size: int, continuation_token: str = "") -> Page[StoredModel]:
-        before = decode_page_token(continuation_token, kind="models")["b"] if continuation_token else "~"
+    async def list_models(
+        self, store_id: str, *, page_size: int, continuation_token: str = ""
+    ) -> Page[StoredModel]:
+        before = (
+            decode_page_token(continuation_token, kind="models")["b"] if continuation_token else "~"
+        )
         if not isinstance(before, str):
             raise InvalidContinuationTokenError()
 
@@ -320,12 +346,16 @@ class SqliteDatastore(SqliteKeysAuditMixin):
 
         rows = await self._on_reader(run)
         items = [_stored_model(r) for r in rows[:page_size]]
-        token = encode_page_token({"k": "models", "b": items[-1].id}) if len(rows) > page_size else ""
+        token = (
+            encode_page_token({"k": "models", "b": items[-1].id}) if len(rows) > page_size else ""
+        )
         return Page(items, token)
 
     # -- assertions -----------------------------------------------------------------------------
 
-    async def write_assertions(self, store_id: str, model_id: str, assertions: Sequence[Assertion]) -> None:
+    async def write_assertions(
+        self, store_id: str, model_id: str, assertions: Sequence[Assertion]
+    ) -> None:
         raw = encode_assertions(tuple(assertions))
 
         def run(conn: sqlite3.Connection) -> None:
@@ -390,11 +420,13 @@ class SqliteDatastore(SqliteKeysAuditMixin):
                 conn.execute(q.DELETE_TUPLE, (store_id, *cols))
                 changes.append(("delete", *cols, *_condition_columns(stored)))
             conn.executemany(
-                q.INSERT_TUPLE, [(store_id, *cols, *_condition_columns(k), revision, now) for cols, k in to_write]
+                q.INSERT_TUPLE,
+                [(store_id, *cols, *_condition_columns(k), revision, now) for cols, k in to_write],
             )
             changes.extend(("write", *cols, *_condition_columns(k)) for cols, k in to_write)
             conn.executemany(
-                q.INSERT_CHANGE, [(store_id, revision, i, *c, now) for i, c in enumerate(changes, start=1)]
+                q.INSERT_CHANGE,
+                [(store_id, revision, i, *c, now) for i, c in enumerate(changes, start=1)],
             )
             conn.execute(q.SET_REVISION, (revision, store_id))
             conn.execute(q.LOG_REVISION, (store_id, revision, now))
@@ -430,7 +462,7 @@ class SqliteDatastore(SqliteKeysAuditMixin):
                 if on_duplicate == "error":
                     row = conn.execute(q.BULK_PREEXISTING, (store_id, before)).fetchone()
                     if row is not None:
-                        raise InvalidWriteInputError(exists_message(key_from_columns(*row, None, None)))
+                        raise InvalidWriteInputError(exists_message(identity_key(row)))
                 self._check_bulk_conflicts(conn, store_id)
             if inserted == 0:
                 return WriteResult(revision=revision, changed=0)
@@ -475,7 +507,9 @@ class SqliteDatastore(SqliteKeysAuditMixin):
         """Raise for a staged tuple stored (before or by this import) with another condition."""
         for row in conn.execute(q.BULK_CONFLICT_CANDIDATES, (store_id,)):
             staged = key_from_columns(*row[:8])
-            stored = key_from_columns(*row[:6], row[8], row[9])
+            stored = key_from_columns(
+                row[0], row[1], row[2], row[3], row[4], row[5], row[8], row[9]
+            )
             if staged.condition != stored.condition:
                 raise condition_conflict(staged)
 
@@ -492,7 +526,10 @@ class SqliteDatastore(SqliteKeysAuditMixin):
             conn.executemany(q.DELETE_BY_SEQ, [(r[0],) for r in rows])
             conn.executemany(
                 q.INSERT_CHANGE,
-                [(store_id, revision, i, "delete", *r[1:], now) for i, r in enumerate(rows, start=1)],
+                [
+                    (store_id, revision, i, "delete", *r[1:], now)
+                    for i, r in enumerate(rows, start=1)
+                ],
             )
             conn.execute(q.SET_REVISION, (revision, store_id))
             conn.execute(q.LOG_REVISION, (store_id, revision, now))
@@ -506,21 +543,31 @@ class SqliteDatastore(SqliteKeysAuditMixin):
         row = self._inline.execute(q.HEAD_REVISION, (store_id,)).fetchone()
         return 0 if row is None else int(row[0])
 
-    async def read_user_tuple(self, store_id: str, object: str, relation: str, user: str) -> TupleKey | None:
+    async def read_user_tuple(
+        self, store_id: str, object: str, relation: str, user: str
+    ) -> TupleKey | None:
         key = TupleKey(object=object, relation=relation, user=user)
         row = self._inline.execute(q.READ_TUPLE, (store_id, *to_columns(key))).fetchone()
         return None if row is None else key_from_columns(*row)
 
-    async def read_userset_tuples(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+    async def read_userset_tuples(
+        self, store_id: str, object: str, relation: str
+    ) -> Sequence[TupleKey]:
         object_type, _, object_id = object.partition(":")
-        rows = self._inline.execute(q.READ_USERSET_TUPLES, (store_id, object_type, object_id, relation)).fetchall()
+        rows = self._inline.execute(
+            q.READ_USERSET_TUPLES, (store_id, object_type, object_id, relation)
+        ).fetchall()
         return [key_from_columns(*r) for r in rows]
 
-    async def read_object_relation(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+    async def read_object_relation(
+        self, store_id: str, object: str, relation: str
+    ) -> Sequence[TupleKey]:
         object_type, _, object_id = object.partition(":")
 
         def run(conn: sqlite3.Connection) -> list[TupleKey]:
-            rows = conn.execute(q.READ_OBJECT_RELATION, (store_id, object_type, object_id, relation))
+            rows = conn.execute(
+                q.READ_OBJECT_RELATION, (store_id, object_type, object_id, relation)
+            )
             return [key_from_columns(*r) for r in rows]
 
         return await self._on_reader(run)
@@ -538,7 +585,12 @@ class SqliteDatastore(SqliteKeysAuditMixin):
         def run(conn: sqlite3.Connection) -> list[TupleKey]:
             out: list[TupleKey] = []
             for user in dict.fromkeys(users):
-                params: tuple[Any, ...] = (store_id, object_type, relation, *split_filter_user(user))
+                params: tuple[Any, ...] = (
+                    store_id,
+                    object_type,
+                    relation,
+                    *split_filter_user(user),
+                )
                 if wanted is None:
                     rows = conn.execute(q.READ_STARTING_WITH_USER, params)
                 else:
@@ -558,15 +610,24 @@ class SqliteDatastore(SqliteKeysAuditMixin):
 
         def run(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
             self._require_store(conn, store_id)
-            return conn.execute(sql + q.READ_PAGE_TAIL, (store_id, after, *params, page_size + 1)).fetchall()
+            return conn.execute(
+                sql + q.READ_PAGE_TAIL, (store_id, after, *params, page_size + 1)
+            ).fetchall()
 
         rows = await self._on_reader(run)
         page = rows[:page_size]
         token = encode_page_token({"k": "read", "s": page[-1][0]}) if len(rows) > page_size else ""
-        return Page([StoredTuple(key=key_from_columns(*r[2:]), timestamp=from_micros(r[1])) for r in page], token)
+        return Page(
+            [StoredTuple(key=key_from_columns(*r[2:]), timestamp=from_micros(r[1])) for r in page],
+            token,
+        )
 
     async def snapshot_tuples(
-        self, store_id: str, consume: Callable[[Sequence[TupleKey]], None], *, batch_size: int = 10_000
+        self,
+        store_id: str,
+        consume: Callable[[Sequence[TupleKey]], None],
+        *,
+        batch_size: int = 10_000,
     ) -> Revision:
         """One read transaction on the reader thread (WAL: a stable snapshot that never blocks
         writers); ``consume`` runs on that thread."""
@@ -598,21 +659,29 @@ class SqliteDatastore(SqliteKeysAuditMixin):
         page_size: int,
         continuation_token: str = "",
     ) -> Page[TupleChange]:
-        position = decode_changes_token(continuation_token, object_type) if continuation_token else None
+        position = (
+            decode_changes_token(continuation_token, object_type) if continuation_token else None
+        )
 
         def run(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
             self._require_store(conn, store_id)
             start = position
             if start is None and start_time is not None:
-                first = conn.execute(q.FIRST_REVISION_SINCE, (store_id, to_micros(start_time))).fetchone()
+                first = conn.execute(
+                    q.FIRST_REVISION_SINCE, (store_id, to_micros(start_time))
+                ).fetchone()
                 if first is None:
                     return []
                 # Changes are numbered from 1 within a revision, so (first, 0) precedes all of them.
                 start = (first[0], 0)
             revision, seq = start or (0, 0)
             if object_type:
-                return conn.execute(q.READ_CHANGES_AFTER_TYPE, (store_id, object_type, revision, seq, page_size)).fetchall()
-            return conn.execute(q.READ_CHANGES_AFTER, (store_id, revision, seq, page_size)).fetchall()
+                return conn.execute(
+                    q.READ_CHANGES_AFTER_TYPE, (store_id, object_type, revision, seq, page_size)
+                ).fetchall()
+            return conn.execute(
+                q.READ_CHANGES_AFTER, (store_id, revision, seq, page_size)
+            ).fetchall()
 
         rows = await self._on_reader(run)
         if not rows:
@@ -620,9 +689,13 @@ class SqliteDatastore(SqliteKeysAuditMixin):
         last = rows[-1]
         return Page([_change(r) for r in rows], changes_token(object_type, last[0], last[1]))
 
-    async def changes_since(self, store_id: str, revision: Revision, *, limit: int) -> Sequence[TupleChange]:
+    async def changes_since(
+        self, store_id: str, revision: Revision, *, limit: int
+    ) -> Sequence[TupleChange]:
         def run(conn: sqlite3.Connection) -> list[TupleChange]:
-            bound = conn.execute(q.CHANGES_SINCE_LAST_REVISION, (store_id, revision, max(limit, 1) - 1)).fetchone()
+            bound = conn.execute(
+                q.CHANGES_SINCE_LAST_REVISION, (store_id, revision, max(limit, 1) - 1)
+            ).fetchone()
             upper = bound[0] if bound is not None else 2**62
             return [_change(r) for r in conn.execute(q.CHANGES_SINCE, (store_id, revision, upper))]
 
