@@ -49,6 +49,7 @@ from permsvc.commands._paging import collect_page, query_digest
 from permsvc.commands.errors import InvalidInputError
 from permsvc.commands.prepare import prepare
 from permsvc.core.errors import InvariantViolation, PermsvcError
+from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
 from permsvc.engine.list_objects import list_objects
 from permsvc.engine.list_users import list_users
 from permsvc.engine.resolver import CheckResolver, build_check_resolver
@@ -128,6 +129,8 @@ class EvaluationsParams(msgspec.Struct, frozen=True, kw_only=True):
     items: tuple[EvaluationItem, ...]
     semantic: Semantic = "execute_all"
     model_id: str = ""
+    consistency: Consistency = MINIMIZE_LATENCY
+    """The revision the answer must be computed at, at least (see :class:`Consistency`)."""
 
 
 class Decision(msgspec.Struct, frozen=True, kw_only=True):
@@ -219,6 +222,7 @@ class EvaluationsQuery:
             model_id=params.model_id,
             contextual_tuples=(),
             context=None,
+            consistency=params.consistency,
         )
         decisions: list[Decision] = []
         for item in params.items:
@@ -270,6 +274,8 @@ class SearchParams(msgspec.Struct, frozen=True, kw_only=True):
     context: dict[str, Any] | None = None
     page: PageRequest = PageRequest()
     model_id: str = ""
+    consistency: Consistency = MINIMIZE_LATENCY
+    """The revision the answer must be computed at, at least (see :class:`Consistency`)."""
 
 
 class SearchOutcome(msgspec.Struct, frozen=True, kw_only=True):
@@ -356,6 +362,7 @@ class _SearchBase:
             model_id=params.model_id,
             contextual_tuples=(),
             context=None,
+            consistency=params.consistency,
         )
 
     def _context(self, params: SearchParams) -> dict[str, Any] | None:
