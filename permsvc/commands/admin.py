@@ -83,7 +83,7 @@ class ChangeOutcome(msgspec.Struct, frozen=True, kw_only=True):
     model_id: str = ""
 
 
-class TupleLine(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class TupleLine(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
     """One tuple of the import/export format and of the admin tuple lists."""
 
     object: str

@@ -40,7 +40,7 @@ MAX_AUDITED_TUPLES = 100
 """Tuples listed in one audit row; bulk changes list this many and give the total count (the
 changelog at the row's revision holds all of them)."""
 
-_SECRET_KEY = re.compile(r"(secret|token|password|authorization|credential|api_?key$|^key$|bearer)", re.IGNORECASE)
+_SECRET_KEY = re.compile(r"(secret|token|password|^authorization$|credential|api_?key$|^key$|bearer)", re.IGNORECASE)
 _SECRET_VALUE = re.compile(
     r"(eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_.-]*)|(psk_[a-z2-7]{10}_[a-z2-7]{8,})|(^\s*bearer\s+\S+)",
     re.IGNORECASE,

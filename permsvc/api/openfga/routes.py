@@ -21,6 +21,7 @@ from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody
 from litestar.params import FromPath, FromQuery, RawBody
 from litestar.response import Stream
 
+from permsvc.api.admin.audit import record_openfga_write
 from permsvc.api.errors import ERROR_CODES, ApiError, ErrorBody, translate
 from permsvc.api.guards import authenticate_request
 from permsvc.api.openfga import schemas as s
@@ -267,6 +268,7 @@ async def list_stores(
 async def create_store(request: Request[Any, Any, Any], body: RawBody) -> s.CreateStoreResponse:
     req: s.CreateStoreRequest = _decode(body, s.CreateStoreRequest)
     info = await _services(request).create_store.execute(req.name)
+    await record_openfga_write(request, "store_create", info.id, name=info.name)
     return s.CreateStoreResponse(info.id, info.name, info.created_at, info.updated_at)
 
 
@@ -280,6 +282,7 @@ async def get_store(request: Request[Any, Any, Any], store_id: FromPath[str]) ->
 async def delete_store(request: Request[Any, Any, Any], store_id: FromPath[str]) -> None:
     check_store_id(store_id, "DeleteStoreRequest")
     await _services(request).delete_store.execute(store_id)
+    await record_openfga_write(request, "store_delete", store_id)
 
 
 # -- authorization models ------------------------------------------------------------------------
@@ -322,6 +325,7 @@ async def write_authorization_model(
     if not isinstance(model_json, dict):
         raise ApiError("validation_error", "invalid WriteAuthorizationModelRequest: expected a JSON object")
     stored: StoredModel = await _services(request).write_model.execute(store_id, model_json)
+    await record_openfga_write(request, "model_write", store_id, authorization_model_id=stored.id)
     return s.WriteAuthorizationModelResponse(stored.id)
 
 
@@ -360,6 +364,10 @@ async def write(request: Request[Any, Any, Any], store_id: FromPath[str], body: 
             on_missing=req.deletes.on_missing if req.deletes is not None else "",
             authorization_model_id=req.authorization_model_id,
         )
+    )
+    await record_openfga_write(
+        request, "write", store_id, revision=outcome.revision, writes=tuple(tuple_from_wire(k) for k in writes),
+        deletes=tuple(tuple_from_wire(k) for k in deletes), changed=outcome.changed,
     )
     headers = {TOKEN_HEADER: encode_token(store_id, outcome.revision), REVISION_HEADER: str(outcome.revision)}
     if outcome.model_id:
@@ -726,6 +734,9 @@ async def write_assertions(
     req: s.WriteAssertionsRequest = _decode(body, s.WriteAssertionsRequest)
     assertions = [assertion_from_wire(a, i) for i, a in enumerate(req.assertions or [])]
     await _services(request).write_assertions.execute(store_id, authorization_model_id, assertions)
+    await record_openfga_write(
+        request, "assertions_write", store_id, authorization_model_id=authorization_model_id, count=len(assertions)
+    )
 
 
 ROUTES = (

@@ -1,0 +1,91 @@
+"""Nobody reaches an admin endpoint without an admin credential.
+
+Every route of the admin route group (enumerated from the router, so a new route is covered
+automatically) is called with no credential, user tokens, service tokens, non-admin keys, a revoked
+admin key and admin credentials.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from permsvc.api.admin.routes import ROUTES
+from tests.api.admin.v1kit import ADMIN_SCOPE, Issuer, api_key, bearer, state_of
+
+Client = AsyncTestClient[Any]
+
+_PATH_VALUES = {"user": "user:auth0|42", "object": "document:readme", "key_id": "aaaaaaaaaa"}
+
+
+def _routes() -> list[tuple[str, str]]:
+    out = []
+    for handler in ROUTES:
+        for path in handler.paths:
+            for method in sorted(handler.http_methods):
+                concrete = path
+                for name, value in _PATH_VALUES.items():
+                    concrete = concrete.replace(f"{{{name}:str}}", value.replace("|", "%7C"))
+                out.append((method, concrete))
+    return out
+
+
+ROUTE_PARAMS = [pytest.param(m, p, id=f"{m}_{p}") for m, p in _routes()]
+
+
+async def _call(client: Client, method: str, path: str, headers: dict[str, str]) -> Any:
+    kwargs: dict[str, Any] = {"headers": headers}
+    if method in ("POST", "PUT"):
+        kwargs["content"] = b"{}"
+    return await client.request(method, path, **kwargs)
+
+
+def test_every_admin_route_is_enumerated() -> None:
+    assert len(ROUTE_PARAMS) >= 14
+    assert all(p.startswith("/v1/admin/") for _, p in _routes())
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTE_PARAMS)
+async def test_no_credential_is_401(client: Client, method: str, path: str) -> None:
+    response = await _call(client, method, path, {})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Bearer realm="permsvc"'
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTE_PARAMS)
+async def test_non_admin_credentials_are_refused(client: Client, issuer: Issuer, method: str, path: str) -> None:
+    check_key = await api_key(client, "check")
+    claims_key = await api_key(client, "claims")
+    revoked = await api_key(client, "admin")
+    deps = state_of(client).deps
+    await getattr(deps.datastore, "inner", deps.datastore).revoke_api_key(revoked.split("_")[1])
+    refused = {
+        "user_token": (bearer(issuer.user()), 403),
+        "user_token_with_check_scope": (bearer(issuer.user(scope="permsvc:check")), 403),
+        "service_token_with_check_scope": (bearer(issuer.service()), 403),
+        "check_key": (bearer(check_key), 403),
+        "claims_key": (bearer(claims_key), 403),
+        "revoked_admin_key": (bearer(revoked), 401),
+        "expired_admin_token": (bearer(issuer.admin(exp=1)), 401),
+        "garbage": (bearer("xyz"), 401),
+    }
+    for name, (headers, status) in refused.items():
+        response = await _call(client, method, path, headers)
+        assert response.status_code == status, f"{name}: {response.status_code} {response.text}"
+    token_refusal = await _call(client, method, path, bearer(issuer.user()))
+    assert f'scope="{ADMIN_SCOPE}"' in token_refusal.headers["www-authenticate"]
+    key_refusal = await _call(client, method, path, bearer(check_key))
+    assert "admin key" in key_refusal.json()["message"]
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTE_PARAMS)
+async def test_admin_credentials_pass_authentication(client: Client, issuer: Issuer, method: str, path: str) -> None:
+    for headers in (
+        bearer(await api_key(client, "admin")),
+        bearer(issuer.admin()),
+        bearer(issuer.user("auth0|root", scope=f"openid {ADMIN_SCOPE}")),
+    ):
+        response = await _call(client, method, path, headers)
+        assert response.status_code not in (401, 403), response.text
