@@ -39,6 +39,7 @@ GRANTS = [
     ("organization:acme", "admin", f"user:{USER}"),
     ("project:apollo", "organization", "organization:acme"),
     ("project:zeus", "viewer", f"user:{USER}"),
+    ("project:ephemeral", "viewer", f"user:{USER}"),
     ("project:hermes", "viewer", "user:auth0|bob"),
     ("project:alpha", "editor", f"user:{BIG_USER}"),
 ] + [(f"project:bulk-{i:04d}", "viewer", f"user:{BIG_USER}") for i in range(BIG_GRANTS)]

@@ -91,8 +91,16 @@ class OidcProvider:
     """One oidc-provider process; :meth:`restart` swaps its keys on the same port."""
 
     def __init__(
-        self, runtime: Path, tmp: Path, *, port: int | None = None, kid: str = "key-1"
+        self,
+        runtime: Path,
+        tmp: Path,
+        *,
+        port: int | None = None,
+        kid: str = "key-1",
+        extra_env: dict[str, str] | None = None,
     ) -> None:
+        """``extra_env`` adds provider.mjs variables (``CLAIM_FEED_URL``, ``OIDC_API_SCOPES``)."""
+        self.extra_env = dict(extra_env or {})
         self.runtime = runtime
         self.tmp = tmp
         self.port = port or free_port()
@@ -111,6 +119,7 @@ class OidcProvider:
             "OIDC_ISSUER": self.issuer,
             "OIDC_JWKS_FILE": str(jwks_file),
             "OIDC_API_AUDIENCE": API,
+            **self.extra_env,
         }
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
