@@ -1,0 +1,158 @@
+"""``permsvc admin``: API keys from the command line (the first admin key, scoped keys, revocation).
+
+``bootstrap`` creates the first admin key and refuses once any admin key exists; ``create-key``
+creates a key with one scope (``admin``, ``check`` or ``claims``), optionally limited to one store.
+Both print the key once on stdout, and nothing else there, so it can be captured
+(``KEY=$(permsvc admin bootstrap)``); the key's id and scope go to stderr. Only a hash of the
+secret is stored: a lost key cannot be shown again, only revoked and replaced.
+
+The database is chosen as by ``permsvc migrate``: ``--database-url`` / ``PERMSVC_DATABASE_URL``,
+else the SQLite file in ``--data-dir`` / ``PERMSVC_DATA_DIR``. Pending migrations are applied
+first. Key creation and revocation are recorded in the audit log as actor ``cli:<os user>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from permsvc.commands.audit import Actor, AuditRecorder
+from permsvc.commands.keys import API_KEY_SCOPES, CreateApiKeyCommand, ListApiKeysQuery, RevokeApiKeyCommand
+from permsvc.core.errors import PermsvcError
+from permsvc.store.factory import default_data_dir, open_datastore
+from permsvc.store.protocol import ApiKeyRecord, ApiKeyStore, AuditLog
+
+__all__ = ("register",)
+
+T = TypeVar("T")
+
+
+class NoKeyStoreError(PermsvcError):
+    """The configured datastore keeps no API keys."""
+
+
+def _actor() -> Actor:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return Actor(id=f"cli:{user}", kind="cli")
+
+
+def _with_keys(args: argparse.Namespace, work: Callable[[ApiKeyStore, AuditRecorder], Awaitable[T]]) -> T:
+    url = args.database_url or os.environ.get("PERMSVC_DATABASE_URL") or None
+    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
+
+    async def run() -> T:
+        datastore = await open_datastore(url, data_dir=data_dir)
+        try:
+            if not isinstance(datastore, ApiKeyStore):
+                raise NoKeyStoreError("this datastore keeps no API keys")
+            log = datastore if isinstance(datastore, AuditLog) else None
+            return await work(datastore, AuditRecorder(log=log))
+        finally:
+            await datastore.aclose()
+
+    return asyncio.run(run())
+
+
+def _describe(record: ApiKeyRecord) -> str:
+    where = f", store {record.store_id}" if record.store_id else ", any store"
+    name = f" ({record.name})" if record.name else ""
+    revoked = f", revoked {record.revoked_at.isoformat()}" if record.revoked_at else ""
+    return f"{record.id}{name}: scope {record.scope}{where}, created {record.created_at.isoformat()}{revoked}"
+
+
+def _create(args: argparse.Namespace, *, scope: str, bootstrap: bool) -> int:
+    async def work(keys: ApiKeyStore, audit: AuditRecorder) -> str:
+        created = await CreateApiKeyCommand(keys=keys).execute(
+            scope, store_id=getattr(args, "store", None), name=args.name or "", bootstrap=bootstrap
+        )
+        record = created.record
+        await audit.record(
+            actor=_actor(),
+            action="key_create",
+            store_id=record.store_id or "",
+            detail={"key_id": record.id, "scope": record.scope, "store_id": record.store_id, "name": record.name, "bootstrap": bootstrap},
+        )
+        print(f"created API key {_describe(record)}; it is printed once, store it now", file=sys.stderr)
+        return created.key
+
+    print(_with_keys(args, work))
+    return 0
+
+
+def _bootstrap(args: argparse.Namespace) -> int:
+    return _create(args, scope="admin", bootstrap=True)
+
+
+def _create_key(args: argparse.Namespace) -> int:
+    return _create(args, scope=args.scope, bootstrap=False)
+
+
+def _revoke_key(args: argparse.Namespace) -> int:
+    async def work(keys: ApiKeyStore, audit: AuditRecorder) -> ApiKeyRecord:
+        record = await RevokeApiKeyCommand(keys=keys).execute(args.key_id)
+        await audit.record(
+            actor=_actor(), action="key_revoke", store_id=record.store_id or "", detail={"key_id": record.id, "scope": record.scope}
+        )
+        return record
+
+    print(f"revoked {_describe(_with_keys(args, work))}")
+    return 0
+
+
+def _list_keys(args: argparse.Namespace) -> int:
+    async def work(keys: ApiKeyStore, _: AuditRecorder) -> list[ApiKeyRecord]:
+        return await ListApiKeysQuery(keys=keys).execute(include_revoked=args.all)
+
+    records = _with_keys(args, work)
+    for record in records:
+        print(_describe(record))
+    if not records:
+        print("no API keys; create the first admin key with `permsvc admin bootstrap`", file=sys.stderr)
+    return 0
+
+
+def _database_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database-url",
+        help="postgresql://... or sqlite:///file.db (PERMSVC_DATABASE_URL; default SQLite in the data dir)",
+    )
+    parser.add_argument("--data-dir", help="directory of the embedded database (PERMSVC_DATA_DIR, default ./.permsvc)")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "admin", help="API keys: bootstrap, create-key, revoke-key, list-keys", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="admin_command", metavar="ADMIN_COMMAND", required=True)
+
+    bootstrap = commands.add_parser("bootstrap", help="create the first admin API key (printed once on stdout)")
+    bootstrap.add_argument("--name", default="bootstrap", help="a label for the key (default: bootstrap)")
+    _database_options(bootstrap)
+    bootstrap.set_defaults(func=_bootstrap)
+
+    create = commands.add_parser("create-key", help="create a scoped API key (printed once on stdout)")
+    create.add_argument("--scope", required=True, choices=API_KEY_SCOPES, help="admin API, check API, or claim feed")
+    create.add_argument("--store", help="limit the key to this store id")
+    create.add_argument("--name", default="", help="a label for the key")
+    _database_options(create)
+    create.set_defaults(func=_create_key)
+
+    revoke = commands.add_parser("revoke-key", help="revoke an API key by id")
+    revoke.add_argument("key_id", help="the key id (the <id> of psk_<id>_<secret>)")
+    _database_options(revoke)
+    revoke.set_defaults(func=_revoke_key)
+
+    listing = commands.add_parser("list-keys", help="list API keys (ids and scopes, never secrets)")
+    listing.add_argument("--all", action="store_true", help="include revoked keys")
+    _database_options(listing)
+    listing.set_defaults(func=_list_keys)
