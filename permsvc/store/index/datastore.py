@@ -117,6 +117,7 @@ class IndexedDatastore:
         self._bytes_per_tuple = bytes_per_tuple
         self._indexes: dict[str, TupleIndex] = {}
         self._building: dict[str, asyncio.Task[None]] = {}
+        self._catch_ups: dict[str, asyncio.Task[None]] = {}
         self._database_only: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self._dirty: set[str] = set()
@@ -154,7 +155,11 @@ class IndexedDatastore:
     async def stop_following(self) -> None:
         """Stop the follower, the builds and the listener (the database stays open)."""
         self._closed = True
-        tasks = [t for t in (self._follower, *self._building.values()) if t is not None]
+        tasks = [
+            t
+            for t in (self._follower, *self._building.values(), *self._catch_ups.values())
+            if t is not None
+        ]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -221,11 +226,9 @@ class IndexedDatastore:
             self._ensure_building(store_id)
             return await self._database_reader(store_id, required)
         if index.revision < required:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._catch_up(store_id, required), self._wait_s)
-            index = self._indexes.get(store_id)
-            if index is None or index.revision < required:
+            if not await self._await_revision(store_id, required):
                 return await self._database_reader(store_id, required)
+            index = self._indexes[store_id]
         return IndexedReader(index, self.inner), index.revision
 
     async def _database_reader(
@@ -382,25 +385,47 @@ class IndexedDatastore:
                         store_id,
                     )
 
+    def _catching_up(self, store_id: str) -> asyncio.Task[None]:
+        """The store's in-flight catch-up (one at a time: concurrent waiters share it)."""
+        task = self._catch_ups.get(store_id)
+        if task is None or task.done():
+            task = asyncio.create_task(
+                self._catch_up(store_id), name=f"permsvc-index-catch-up-{store_id}"
+            )
+            task.add_done_callback(_log_failure)
+            self._catch_ups[store_id] = task
+        return task
+
+    async def _await_revision(self, store_id: str, revision: Revision) -> bool:
+        """Catch the index of ``store_id`` up to ``revision``, waiting at most ``wait_s``; whether
+        it got there. A timeout only stops the waiting: the catch-up runs on (it is shielded), so
+        a slow changelog read still makes progress for the next request."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._wait_s
+        while True:
+            index = self._indexes.get(store_id)
+            if index is None:
+                return False
+            if index.revision >= revision:
+                return True
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            try:
+                await asyncio.wait_for(asyncio.shield(self._catching_up(store_id)), remaining)
+            except TimeoutError:
+                return False
+            except Exception:  # noqa: BLE001 - logged by the task; the read falls back to the database
+                return False
+
     async def _reach(self, store_id: str, revision: Revision) -> None:
         """After a write: wait (bounded) until this process's index has applied ``revision``."""
-        index = self._indexes.get(store_id)
-        if index is None or index.revision >= revision:
-            return
-        try:
-            await asyncio.wait_for(self._catch_up(store_id, revision), self._wait_s)
-        except TimeoutError:
+        if not await self._await_revision(store_id, revision) and store_id in self._indexes:
             _log.warning(
-                "index of store %s did not reach revision %d within %.2fs",
+                "index of store %s did not reach revision %d within %.2fs; the follower catches up",
                 store_id,
                 revision,
                 self._wait_s,
-            )
-        except Exception:  # noqa: BLE001 - the write is committed: a failed catch-up only delays this index, the follower retries
-            _log.exception(
-                "index of store %s could not apply revision %d; the follower retries",
-                store_id,
-                revision,
             )
 
     # -- TupleReader: the index when ready, else the database (MINIMIZE_LATENCY) ------------------
@@ -577,3 +602,8 @@ class IndexedDatastore:
 
     async def is_ready(self) -> bool:
         return await self.inner.is_ready()
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        _log.error("index catch-up failed; the follower retries", exc_info=task.exception())

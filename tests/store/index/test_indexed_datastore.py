@@ -30,6 +30,7 @@ from permsvc.store.index import (
     IndexSnapshotMovedError,
     reader_for,
 )
+from permsvc.store.memory import MemoryDatastore
 from permsvc.store.postgres import PostgresDatastore
 from permsvc.store.protocol import ReadFilter
 from tests.pg import session_database_url
@@ -305,3 +306,30 @@ async def test_listener_reconnects_and_catches_up_what_it_missed(postgres_url: s
             await _eventually(lambda: indexed.indexed_revision(store) == notified.revision)
     finally:
         await database.aclose()
+
+
+class _SlowChangelog(MemoryDatastore):
+    """A database whose changelog reads take longer than the index may wait."""
+
+    async def changes_since(self, store_id: str, revision: int, *, limit: int) -> Any:
+        await asyncio.sleep(2.0)
+        return await super().changes_since(store_id, revision, limit=limit)
+
+
+async def test_an_index_that_cannot_catch_up_in_time_hands_the_read_to_the_database_and_keeps_going() -> (
+    None
+):
+    database = _SlowChangelog()
+    store = (await database.create_store("s")).id
+    async with _indexed(database, poll_s=_NEVER, listen=False, wait_s=0.05) as indexed:
+        written = await database.write(store, writes=[_key("doc:1", "user:anne")])
+        token = Consistency(token=encode_token(store, written.revision))
+        for consistency in (HIGHER_CONSISTENCY, token):
+            reader, revision = await reader_for(indexed, store, consistency)
+            assert reader is database
+            assert revision == written.revision
+            assert await reader.read_user_tuple(store, "doc:1", "viewer", "user:anne") is not None
+        reader, revision = await reader_for(indexed, store, MINIMIZE_LATENCY)
+        assert isinstance(reader, IndexedReader)
+        assert revision == 0
+        await _eventually(lambda: indexed.indexed_revision(store) == written.revision)
