@@ -18,31 +18,7 @@ from permsvc.store.errors import (
 from permsvc.store.memory import MemoryDatastore
 from permsvc.store.protocol import BulkTupleWriter, Datastore, ReadFilter
 from permsvc.store.rows import to_columns
-
-
-def t(value: str, condition: str = "", context: dict | None = None) -> TupleKey:
-    key = parse_tuple(value)
-    if not condition:
-        return key
-    return TupleKey(
-        object=key.object,
-        relation=key.relation,
-        user=key.user,
-        condition=TupleCondition(name=condition, context=context),
-    )
-
-
-async def _everything(datastore: Datastore, store_id: str) -> list[TupleKey]:
-    out: list[TupleKey] = []
-    token = ""
-    while True:
-        page = await datastore.read_page(
-            store_id, ReadFilter(), page_size=100, continuation_token=token
-        )
-        out.extend(s.key for s in page.items)
-        token = page.continuation_token
-        if not token:
-            return out
+from tests.store.helpers import read_all, t
 
 
 async def _changes(datastore: Datastore, store_id: str) -> list[tuple[int, str, TupleKey]]:
@@ -67,7 +43,7 @@ async def test_bulk_write_is_one_revision(datastore: Datastore) -> None:
     assert await datastore.head_revision(store.id) == 2
     imported = sorted(keys[1:], key=to_columns)
     assert imported != keys[1:], "the input is not already in key order"
-    assert await _everything(datastore, store.id) == [keys[0], *imported], (
+    assert await read_all(datastore, store.id, page_size=100) == [keys[0], *imported], (
         "an import is stored in key order"
     )
     changes = await _changes(datastore, store.id)
@@ -133,7 +109,9 @@ async def test_bulk_write_error_mode_applies_nothing(
     with pytest.raises(error) as info:
         await datastore.bulk_write(store.id, batch, on_duplicate="error")
     assert "user: 'user:a', relation: 'viewer', object: 'doc:1'" in str(info.value)
-    assert await _everything(datastore, store.id) == [t("doc:1#viewer@user:a", "c", {"x": 1})]
+    assert await read_all(datastore, store.id, page_size=100) == [
+        t("doc:1#viewer@user:a", "c", {"x": 1})
+    ]
     assert await datastore.head_revision(store.id) == 1
 
 
@@ -157,7 +135,9 @@ async def test_bulk_write_condition_conflicts_apply_nothing(
     await datastore.write(store.id, writes=[t("doc:1#viewer@user:a", "c", {"x": 1})])
     with pytest.raises(TupleConditionConflictError):
         await datastore.bulk_write(store.id, batch)
-    assert await _everything(datastore, store.id) == [t("doc:1#viewer@user:a", "c", {"x": 1})]
+    assert await read_all(datastore, store.id, page_size=100) == [
+        t("doc:1#viewer@user:a", "c", {"x": 1})
+    ]
     assert await datastore.head_revision(store.id) == 1
 
 
@@ -206,7 +186,7 @@ async def test_bulk_delete(datastore: Datastore, f: ReadFilter, survivors: list[
     await datastore.write(store.id, writes=[t(v) for v in initial])
     result = await datastore.bulk_delete(store.id, f)
     assert (result.revision, result.changed) == (2, len(initial) - len(survivors))
-    assert sorted(map(str, await _everything(datastore, store.id))) == sorted(survivors)
+    assert sorted(map(str, await read_all(datastore, store.id, page_size=100))) == sorted(survivors)
     deleted = [str(k) for rev, op, k in await _changes(datastore, store.id) if rev == 2]
     assert deleted == [v for v in initial if v not in survivors], (
         "deletions are logged in write order"
@@ -281,7 +261,9 @@ async def test_random_operations_match_the_memory_reference(datastore: Datastore
                 ),
             )
         assert await reference.head_revision(ref_store) == await datastore.head_revision(store)
-    assert await _everything(reference, ref_store) == await _everything(datastore, store)
+    assert await read_all(reference, ref_store, page_size=100) == await read_all(
+        datastore, store, page_size=100
+    )
     assert await _changes(reference, ref_store) == await _changes(datastore, store)
     for relation in ("viewer", "owner"):
         for i in range(6):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from permsvc.core.refs import TupleCondition, TupleKey, parse_tuple
+from permsvc.core.refs import TupleCondition, TupleKey
 from permsvc.core.ulid import new_ulid
 from permsvc.store.errors import (
     InvalidContinuationTokenError,
@@ -13,31 +13,7 @@ from permsvc.store.errors import (
     TupleConditionConflictError,
 )
 from permsvc.store.protocol import Datastore, ReadFilter
-
-
-def t(value: str, condition: str = "", context: dict | None = None) -> TupleKey:
-    key = parse_tuple(value)
-    if not condition:
-        return key
-    return TupleKey(
-        object=key.object,
-        relation=key.relation,
-        user=key.user,
-        condition=TupleCondition(name=condition, context=context),
-    )
-
-
-async def _all(datastore: Datastore, store_id: str, f: ReadFilter | None = None) -> list[TupleKey]:
-    out: list[TupleKey] = []
-    token = ""
-    while True:
-        page = await datastore.read_page(
-            store_id, f or ReadFilter(), page_size=3, continuation_token=token
-        )
-        out.extend(s.key for s in page.items)
-        token = page.continuation_token
-        if not token:
-            return out
+from tests.store.helpers import read_all, t
 
 
 async def test_write_assigns_consecutive_revisions(datastore: Datastore) -> None:
@@ -53,7 +29,7 @@ async def test_write_assigns_consecutive_revisions(datastore: Datastore) -> None
     assert (second.revision, second.changed) == (2, 2)
     assert await datastore.head_revision(store.id) == 2
     assert await datastore.head_revision(new_ulid()) == 0
-    assert await _all(datastore, store.id) == [
+    assert await read_all(datastore, store.id) == [
         t("doc:1#viewer@user:anne"),
         t("doc:2#viewer@user:bob"),
     ]
@@ -72,7 +48,7 @@ async def test_duplicate_write_errors_and_applies_nothing(datastore: Datastore) 
         "cannot write a tuple which already exists: user: 'user:anne', relation: 'owner', object: 'doc:1': "
         "tuple to be written already existed or the tuple to be deleted did not exist"
     )
-    assert await _all(datastore, store.id) == [t("doc:1#owner@user:anne")]
+    assert await read_all(datastore, store.id) == [t("doc:1#owner@user:anne")]
     assert await datastore.head_revision(store.id) == 1
 
 
@@ -88,7 +64,7 @@ async def test_missing_delete_errors_and_applies_nothing(datastore: Datastore) -
     assert str(info.value).startswith(
         "cannot delete a tuple which does not exist: user: 'user:bob', relation: 'owner', object: 'doc:1'"
     )
-    assert await _all(datastore, store.id) == [t("doc:1#owner@user:anne")]
+    assert await read_all(datastore, store.id) == [t("doc:1#owner@user:anne")]
     assert await datastore.head_revision(store.id) == 1
 
 
@@ -134,7 +110,7 @@ async def test_ignore_with_different_condition_conflicts(
         await datastore.write(
             store.id, writes=[t("doc:2#owner@user:bob"), other], on_duplicate="ignore"
         )
-    assert await _all(datastore, store.id) == [t("doc:1#owner@user:anne", "c", {"x": 1})]
+    assert await read_all(datastore, store.id) == [t("doc:1#owner@user:anne", "c", {"x": 1})]
     assert await datastore.head_revision(store.id) == 1
 
 
@@ -160,7 +136,7 @@ async def test_deletes_apply_before_writes(datastore: Datastore) -> None:
         writes=[t("doc:1#owner@user:anne", "c", {"x": 2})],
     )
     assert (result.revision, result.changed) == (2, 2)
-    assert await _all(datastore, store.id) == [t("doc:1#owner@user:anne", "c", {"x": 2})]
+    assert await read_all(datastore, store.id) == [t("doc:1#owner@user:anne", "c", {"x": 2})]
     changes = (await datastore.read_changes(store.id, page_size=10)).items
     assert [(c.operation, c.key.condition) for c in changes] == [
         ("write", TupleCondition(name="c", context={"x": 1})),
@@ -191,7 +167,7 @@ async def test_conditions_round_trip(datastore: Datastore) -> None:
         t("doc:1#viewer@user:d"),
     ]
     await datastore.write(store.id, writes=keys)
-    assert await _all(datastore, store.id) == keys
+    assert await read_all(datastore, store.id) == keys
     assert (
         sorted(
             await datastore.read_object_relation(store.id, "doc:1", "viewer"), key=lambda k: k.user
@@ -212,7 +188,7 @@ async def test_unusual_identifiers(datastore: Datastore) -> None:
     await datastore.write(store.id, writes=keys)
     for key in keys:
         assert await datastore.read_user_tuple(store.id, key.object, key.relation, key.user) == key
-    assert await _all(datastore, store.id) == keys
+    assert await read_all(datastore, store.id) == keys
 
 
 async def test_point_and_userset_reads(datastore: Datastore) -> None:
@@ -349,7 +325,7 @@ async def test_read_filters_in_write_order(
         await datastore.write(store.id, writes=[t(value)])
     other = await datastore.create_store("o")
     await datastore.write(other.id, writes=[t(v) for v in _FIXTURE.values()])
-    assert await _all(datastore, store.id, f) == [t(_FIXTURE[n]) for n in expected]
+    assert await read_all(datastore, store.id, f) == [t(_FIXTURE[n]) for n in expected]
 
 
 async def test_read_pagination_is_stable_under_writes(datastore: Datastore) -> None:
