@@ -39,3 +39,20 @@ def rotating_provider(oidc_runtime: Path, tmp_path: Path) -> Iterator[OidcProvid
     provider.start()
     yield provider
     provider.stop()
+
+
+V1_SCOPES = "read:docs write:docs permsvc:admin permsvc:check"
+"""The API scopes of the /v1 provider: permsvc's admin and check scopes among ordinary ones."""
+
+
+@pytest.fixture(scope="session")
+def v1_provider(
+    oidc_runtime: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OidcProvider]:
+    """A session-wide provider that also grants ``permsvc:admin`` and ``permsvc:check``."""
+    provider = OidcProvider(
+        oidc_runtime, tmp_path_factory.mktemp("oidc-v1"), kid="v1-key", extra_env={"OIDC_API_SCOPES": V1_SCOPES}
+    )
+    provider.start()
+    yield provider
+    provider.stop()
