@@ -28,6 +28,7 @@ from permsvc.store.index import (
     IndexedDatastore,
     IndexedReader,
     IndexSnapshotMovedError,
+    TupleIndex,
     reader_for,
 )
 from permsvc.store.memory import MemoryDatastore
@@ -333,3 +334,49 @@ async def test_an_index_that_cannot_catch_up_in_time_hands_the_read_to_the_datab
         assert isinstance(reader, IndexedReader)
         assert revision == 0
         await _eventually(lambda: indexed.indexed_revision(store) == written.revision)
+
+
+async def test_snapshot_is_exactly_the_state_at_its_revision_while_writes_go_on(
+    datastore: Any,
+) -> None:
+    store = (await datastore.create_store("s")).id
+    await datastore.write(store, writes=[_key(f"doc:{i}", "user:anne") for i in range(100)])
+    for start in range(100, 1000, 100):
+        await datastore.write(
+            store, writes=[_key(f"doc:{i}", "user:anne") for i in range(start, start + 100)]
+        )
+    stop = asyncio.Event()
+
+    async def churn() -> None:
+        i = 0
+        while not stop.is_set():
+            await datastore.write(
+                store,
+                deletes=[_key(f"doc:{i}", "user:anne")],
+                writes=[_key(f"doc:{i}", "user:bob")],
+            )
+            i += 1
+            await asyncio.sleep(0)
+
+    writer = asyncio.create_task(churn())
+    snapshot = TupleIndex(store)
+    try:
+        await asyncio.sleep(0.01)
+        revision = await datastore.snapshot_tuples(store, snapshot.add_batch, batch_size=50)
+    finally:
+        stop.set()
+        await writer
+    snapshot.finish_build(revision)
+    replayed = TupleIndex(store)
+    replayed.finish_build(0)
+    changes = [
+        c for c in await datastore.changes_since(store, 0, limit=100_000) if c.revision <= revision
+    ]
+    replayed.apply(changes)
+    assert replayed.revision == revision
+    assert sorted(snapshot.tuples(), key=lambda k: k.key) == sorted(
+        replayed.tuples(), key=lambda k: k.key
+    )
+    assert revision > 10, "the scan started after the churn had written"
+    if not isinstance(datastore, MemoryDatastore):
+        assert await datastore.head_revision(store) > revision, "writes went on while the scan ran"
