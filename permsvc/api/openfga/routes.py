@@ -263,8 +263,14 @@ async def list_stores(
     return s.ListStoresResponse([_store(i) for i in page.items], page.continuation_token)
 
 
-@post("/stores", operation_id="CreateStore",
-    operation_class=_BODY_OPERATIONS[s.CreateStoreRequest], tags=_TAG_STORES, summary="Create a store", status_code=201)
+@post(
+    "/stores",
+    operation_id="CreateStore",
+    operation_class=_BODY_OPERATIONS[s.CreateStoreRequest],
+    tags=_TAG_STORES,
+    summary="Create a store",
+    status_code=201,
+)
 async def create_store(request: Request[Any, Any, Any], body: RawBody) -> s.CreateStoreResponse:
     req: s.CreateStoreRequest = _decode(body, s.CreateStoreRequest)
     info = await _services(request).create_store.execute(req.name)
@@ -347,8 +353,14 @@ async def read_authorization_model(
 # -- tuples ------------------------------------------------------------------------------------
 
 
-@post("/stores/{store_id:str}/write", operation_id="Write",
-    operation_class=_BODY_OPERATIONS[s.WriteRequest], tags=_TAG_TUPLES, summary="Add or delete tuples", status_code=200)
+@post(
+    "/stores/{store_id:str}/write",
+    operation_id="Write",
+    operation_class=_BODY_OPERATIONS[s.WriteRequest],
+    tags=_TAG_TUPLES,
+    summary="Add or delete tuples",
+    status_code=200,
+)
 async def write(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> Response[s.WriteResponse]:
     check_store_id(store_id, "WriteRequest")
     req: s.WriteRequest = _decode(body, s.WriteRequest)
@@ -375,8 +387,14 @@ async def write(request: Request[Any, Any, Any], store_id: FromPath[str], body: 
     return Response(s.WriteResponse(), headers=headers)
 
 
-@post("/stores/{store_id:str}/read", operation_id="Read",
-    operation_class=_BODY_OPERATIONS[s.ReadRequest], tags=_TAG_TUPLES, summary="Get tuples matching a filter", status_code=200)
+@post(
+    "/stores/{store_id:str}/read",
+    operation_id="Read",
+    operation_class=_BODY_OPERATIONS[s.ReadRequest],
+    tags=_TAG_TUPLES,
+    summary="Get tuples matching a filter",
+    status_code=200,
+)
 async def read(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> Response[s.ReadResponse]:
     check_store_id(store_id, "ReadRequest")
     req: s.ReadRequest = _decode(body, s.ReadRequest)
@@ -434,8 +452,14 @@ async def read_changes(
 # -- queries -----------------------------------------------------------------------------------
 
 
-@post("/stores/{store_id:str}/check", operation_id="Check",
-    operation_class=_BODY_OPERATIONS[s.CheckRequest], tags=_TAG_QUERIES, summary="Check whether a user is authorized to access an object", status_code=200)
+@post(
+    "/stores/{store_id:str}/check",
+    operation_id="Check",
+    operation_class=_BODY_OPERATIONS[s.CheckRequest],
+    tags=_TAG_QUERIES,
+    summary="Check whether a user is authorized to access an object",
+    status_code=200,
+)
 async def check(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> Response[s.CheckResponse]:
     check_store_id(store_id, "CheckRequest")
     req: s.CheckRequest = _decode(body, s.CheckRequest)
