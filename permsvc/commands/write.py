@@ -10,7 +10,7 @@ datastore then applies deletes before writes as one new revision.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
@@ -74,7 +74,8 @@ def _describe(key: TupleKey) -> str:
     return f"user: '{key.user}', relation: '{key.relation}', object: '{key.object}'"
 
 
-def _option(name: str, value: str) -> str:
+def _option(name: str, value: str) -> Literal["error", "ignore"]:
+    """OpenFGA's ``on_duplicate`` / ``on_missing``: empty means ``error``."""
     if value in ("", "error"):
         return "error"
     if value == "ignore":
@@ -118,8 +119,8 @@ class WriteCommand:
             params.store_id,
             deletes=params.deletes,
             writes=params.writes,
-            on_duplicate=on_duplicate,  # type: ignore[arg-type] - narrowed by _option
-            on_missing=on_missing,  # type: ignore[arg-type]
+            on_duplicate=on_duplicate,
+            on_missing=on_missing,
         )
         return WriteOutcome(revision=result.revision, changed=result.changed, model_id=model_id)
 
