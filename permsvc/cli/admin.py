@@ -23,7 +23,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from permsvc.commands.audit import Actor, AuditRecorder
-from permsvc.commands.keys import API_KEY_SCOPES, CreateApiKeyCommand, ListApiKeysQuery, RevokeApiKeyCommand
+from permsvc.commands.keys import (
+    API_KEY_SCOPES,
+    CreateApiKeyCommand,
+    ListApiKeysQuery,
+    RevokeApiKeyCommand,
+)
 from permsvc.core.errors import PermsvcError
 from permsvc.store.factory import default_data_dir, open_datastore
 from permsvc.store.protocol import ApiKeyRecord, ApiKeyStore, AuditLog
@@ -45,7 +50,9 @@ def _actor() -> Actor:
     return Actor(id=f"cli:{user}", kind="cli")
 
 
-def _with_keys(args: argparse.Namespace, work: Callable[[ApiKeyStore, AuditRecorder], Awaitable[T]]) -> T:
+def _with_keys(
+    args: argparse.Namespace, work: Callable[[ApiKeyStore, AuditRecorder], Awaitable[T]]
+) -> T:
     url = args.database_url or os.environ.get("PERMSVC_DATABASE_URL") or None
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
 
@@ -79,9 +86,18 @@ def _create(args: argparse.Namespace, *, scope: str, bootstrap: bool) -> int:
             actor=_actor(),
             action="key_create",
             store_id=record.store_id or "",
-            detail={"key_id": record.id, "scope": record.scope, "store_id": record.store_id, "name": record.name, "bootstrap": bootstrap},
+            detail={
+                "key_id": record.id,
+                "scope": record.scope,
+                "store_id": record.store_id,
+                "name": record.name,
+                "bootstrap": bootstrap,
+            },
         )
-        print(f"created API key {_describe(record)}; it is printed once, store it now", file=sys.stderr)
+        print(
+            f"created API key {_describe(record)}; it is printed once, store it now",
+            file=sys.stderr,
+        )
         return created.key
 
     print(_with_keys(args, work))
@@ -100,7 +116,10 @@ def _revoke_key(args: argparse.Namespace) -> int:
     async def work(keys: ApiKeyStore, audit: AuditRecorder) -> ApiKeyRecord:
         record = await RevokeApiKeyCommand(keys=keys).execute(args.key_id)
         await audit.record(
-            actor=_actor(), action="key_revoke", store_id=record.store_id or "", detail={"key_id": record.id, "scope": record.scope}
+            actor=_actor(),
+            action="key_revoke",
+            store_id=record.store_id or "",
+            detail={"key_id": record.id, "scope": record.scope},
         )
         return record
 
@@ -116,7 +135,10 @@ def _list_keys(args: argparse.Namespace) -> int:
     for record in records:
         print(_describe(record))
     if not records:
-        print("no API keys; create the first admin key with `permsvc admin bootstrap`", file=sys.stderr)
+        print(
+            "no API keys; create the first admin key with `permsvc admin bootstrap`",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -125,23 +147,36 @@ def _database_options(parser: argparse.ArgumentParser) -> None:
         "--database-url",
         help="postgresql://... or sqlite:///file.db (PERMSVC_DATABASE_URL; default SQLite in the data dir)",
     )
-    parser.add_argument("--data-dir", help="directory of the embedded database (PERMSVC_DATA_DIR, default ./.permsvc)")
+    parser.add_argument(
+        "--data-dir",
+        help="directory of the embedded database (PERMSVC_DATA_DIR, default ./.permsvc)",
+    )
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "admin", help="API keys: bootstrap, create-key, revoke-key, list-keys", description=__doc__,
+        "admin",
+        help="API keys: bootstrap, create-key, revoke-key, list-keys",
+        description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="admin_command", metavar="ADMIN_COMMAND", required=True)
 
-    bootstrap = commands.add_parser("bootstrap", help="create the first admin API key (printed once on stdout)")
-    bootstrap.add_argument("--name", default="bootstrap", help="a label for the key (default: bootstrap)")
+    bootstrap = commands.add_parser(
+        "bootstrap", help="create the first admin API key (printed once on stdout)"
+    )
+    bootstrap.add_argument(
+        "--name", default="bootstrap", help="a label for the key (default: bootstrap)"
+    )
     _database_options(bootstrap)
     bootstrap.set_defaults(func=_bootstrap)
 
-    create = commands.add_parser("create-key", help="create a scoped API key (printed once on stdout)")
-    create.add_argument("--scope", required=True, choices=API_KEY_SCOPES, help="admin API, check API, or claim feed")
+    create = commands.add_parser(
+        "create-key", help="create a scoped API key (printed once on stdout)"
+    )
+    create.add_argument(
+        "--scope", required=True, choices=API_KEY_SCOPES, help="admin API, check API, or claim feed"
+    )
     create.add_argument("--store", help="limit the key to this store id")
     create.add_argument("--name", default="", help="a label for the key")
     _database_options(create)

@@ -51,6 +51,7 @@ __all__ = (
     "DeleteByFilterCommand",
     "DiffModelQuery",
     "ExportTuplesQuery",
+    "GrantCommand",
     "ImportLineError",
     "ImportOutcome",
     "ImportTuplesCommand",
@@ -58,7 +59,6 @@ __all__ = (
     "ListGrantsQuery",
     "ModelChangeOrphansTuplesError",
     "ModelDiffOutcome",
-    "GrantCommand",
     "RevokeCommand",
     "TupleLine",
     "UploadModelCommand",
@@ -83,7 +83,9 @@ class ChangeOutcome(msgspec.Struct, frozen=True, kw_only=True):
     model_id: str = ""
 
 
-class TupleLine(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
+class TupleLine(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+):
     """One tuple of the import/export format and of the admin tuple lists."""
 
     object: str
@@ -92,11 +94,15 @@ class TupleLine(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     condition: TupleCondition | None = None
 
     def key(self) -> TupleKey:
-        return TupleKey(object=self.object, relation=self.relation, user=self.user, condition=self.condition)
+        return TupleKey(
+            object=self.object, relation=self.relation, user=self.user, condition=self.condition
+        )
 
 
 def tuple_line(key: TupleKey) -> TupleLine:
-    return TupleLine(object=key.object, relation=key.relation, user=key.user, condition=key.condition)
+    return TupleLine(
+        object=key.object, relation=key.relation, user=key.user, condition=key.condition
+    )
 
 
 def _write_problem(ts: TypeSystem, key: TupleKey) -> str:
@@ -128,12 +134,20 @@ class GrantCommand:
     ``InvalidTupleError`` naming the first tuple that does not fit the model,
     ``TupleConditionConflictError`` (409) for a stored tuple with another condition."""
 
-    def __init__(self, *, writer: TupleWriter, resolver: ModelResolver, max_tuples: int = DEFAULT_MAX_ADMIN_TUPLES) -> None:
+    def __init__(
+        self,
+        *,
+        writer: TupleWriter,
+        resolver: ModelResolver,
+        max_tuples: int = DEFAULT_MAX_ADMIN_TUPLES,
+    ) -> None:
         self._writer = writer
         self._resolver = resolver
         self._max = max_tuples
 
-    async def execute(self, store_id: str, tuples: Sequence[TupleKey], *, model_id: str = "") -> ChangeOutcome:
+    async def execute(
+        self, store_id: str, tuples: Sequence[TupleKey], *, model_id: str = ""
+    ) -> ChangeOutcome:
         _check_count(tuples, self._max, "grant")
         ts = await self._resolver.resolve(store_id, model_id)
         for key in tuples:
@@ -150,7 +164,9 @@ def _check_well_formed(key: TupleKey) -> None:
         parse_object(key.object)
         parse_subject(key.user)
     except InvalidRefError as err:
-        raise InvalidTupleError(f"Invalid tuple '{key}'. Reason: {err}", tuple_str=str(key)) from err
+        raise InvalidTupleError(
+            f"Invalid tuple '{key}'. Reason: {err}", tuple_str=str(key)
+        ) from err
 
 
 class RevokeCommand:
@@ -165,19 +181,23 @@ class RevokeCommand:
         _check_count(tuples, self._max, "revoke")
         for key in tuples:
             _check_well_formed(key)
-        keys = [TupleKey(object=k.object, relation=k.relation, user=k.user) for k in _unique(tuples)]
+        keys = [
+            TupleKey(object=k.object, relation=k.relation, user=k.user) for k in _unique(tuples)
+        ]
         result = await self._writer.write(store_id, deletes=keys, on_missing="ignore")
         return ChangeOutcome(revision=result.revision, changed=result.changed)
 
 
-def parse_filter(object: str = "", relation: str = "", user: str = "") -> ReadFilter:  # noqa: A002 - wire name
+def parse_filter(object: str = "", relation: str = "", user: str = "") -> ReadFilter:
     """A tuple filter from its wire fields: ``object`` is ``type:id`` or ``type:`` (every object of
     the type), ``user`` an exact user (``user:anne``, ``group:eng#member``, ``user:*``)."""
     object_type, object_id = "", ""
     if object:
         object_type, sep, object_id = object.partition(":")
         if not sep or not object_type:
-            raise InvalidInputError(f"invalid object filter '{object}': expected 'type:id' or 'type:'")
+            raise InvalidInputError(
+                f"invalid object filter '{object}': expected 'type:id' or 'type:'"
+            )
     if user:
         try:
             parse_subject(user)
@@ -193,11 +213,13 @@ class DeleteByFilterCommand:
     def __init__(self, *, bulk: BulkTupleWriter) -> None:
         self._bulk = bulk
 
-    async def execute(self, store_id: str, flt: ReadFilter, *, everything: bool = False) -> ChangeOutcome:
+    async def execute(
+        self, store_id: str, flt: ReadFilter, *, everything: bool = False
+    ) -> ChangeOutcome:
         if flt == ReadFilter() and not everything:
             raise InvalidInputError(
                 "an empty filter deletes every tuple of the store: name 'object', 'relation' and/or 'user', "
-                "or send \"all\": true to really delete everything"
+                'or send "all": true to really delete everything'
             )
         result = await self._bulk.bulk_delete(store_id, flt)
         return ChangeOutcome(revision=result.revision, changed=result.changed)
@@ -210,10 +232,17 @@ class ListGrantsQuery:
         self._reader = reader
 
     async def execute(
-        self, store_id: str, flt: ReadFilter, *, page_size: int | None = None, continuation_token: str = ""
+        self,
+        store_id: str,
+        flt: ReadFilter,
+        *,
+        page_size: int | None = None,
+        continuation_token: str = "",
     ) -> Page[StoredTuple]:
         size = validate_page("ListGrantsRequest", page_size, continuation_token)
-        return await self._reader.read_page(store_id, flt, page_size=size, continuation_token=continuation_token)
+        return await self._reader.read_page(
+            store_id, flt, page_size=size, continuation_token=continuation_token
+        )
 
 
 class ExportTuplesQuery:
@@ -228,7 +257,9 @@ class ExportTuplesQuery:
     async def execute(self, store_id: str, flt: ReadFilter) -> AsyncIterator[TupleKey]:
         token = ""
         while True:
-            page = await self._reader.read_page(store_id, flt, page_size=self._page_size, continuation_token=token)
+            page = await self._reader.read_page(
+                store_id, flt, page_size=self._page_size, continuation_token=token
+            )
             for row in page.items:
                 yield row.key
             token = page.continuation_token
@@ -273,14 +304,23 @@ class ImportTuplesCommand:
     """Validate a JSON-lines body completely, then store it in one revision (module docstring)."""
 
     def __init__(
-        self, *, bulk: BulkTupleWriter, resolver: ModelResolver, max_errors: int = DEFAULT_MAX_IMPORT_ERRORS
+        self,
+        *,
+        bulk: BulkTupleWriter,
+        resolver: ModelResolver,
+        max_errors: int = DEFAULT_MAX_IMPORT_ERRORS,
     ) -> None:
         self._bulk = bulk
         self._resolver = resolver
         self._max_errors = max_errors
 
     async def execute(
-        self, store_id: str, chunks: AsyncIterable[bytes], *, model_id: str = "", sample_size: int = 100
+        self,
+        store_id: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        model_id: str = "",
+        sample_size: int = 100,
     ) -> ImportOutcome:
         ts = await self._resolver.resolve(store_id, model_id)
         keys: list[TupleKey] = []
@@ -295,7 +335,9 @@ class ImportTuplesCommand:
                 key = _line_decoder.decode(line).key()
                 problem = _write_problem(ts, key)
             except msgspec.DecodeError as err:
-                problem = f"not a tuple: {err} (expected {{\"object\": ..., \"relation\": ..., \"user\": ...}})"
+                problem = (
+                    f'not a tuple: {err} (expected {{"object": ..., "relation": ..., "user": ...}})'
+                )
             except (InvalidRefError, ValueError) as err:
                 problem = str(err)
             if problem:
@@ -311,7 +353,11 @@ class ImportTuplesCommand:
             raise InvalidInputError("the import is empty: send one JSON tuple per line")
         result = await self._bulk.bulk_write(store_id, keys, on_duplicate="ignore")
         return ImportOutcome(
-            revision=result.revision, lines=len(keys), imported=result.changed, model_id=ts.model_id, sample=keys[:sample_size]
+            revision=result.revision,
+            lines=len(keys),
+            imported=result.changed,
+            model_id=ts.model_id,
+            sample=keys[:sample_size],
         )
 
 
@@ -333,7 +379,7 @@ class ModelChangeOrphansTuplesError(CommandError):
         listed = ", ".join(str(k) for k in outcome.orphaned[:3])
         super().__init__(
             f"the new model would orphan {outcome.orphaned_count} stored tuple(s) (e.g. {listed}); revoke them "
-            "first, or upload with \"force\": true to keep them stored but ignored by checks"
+            'first, or upload with "force": true to keep them stored but ignored by checks'
         )
         self.outcome = outcome
 
@@ -359,19 +405,33 @@ class DiffModelQuery:
     """Diff a candidate model (OpenFGA JSON form) against the store's latest or a given model, and
     find the stored tuples it would orphan (every tuple is tested against the candidate)."""
 
-    def __init__(self, *, models: ModelStore, reader: TupleReader, max_listed: int = DEFAULT_MAX_ORPHANS_LISTED) -> None:
+    def __init__(
+        self,
+        *,
+        models: ModelStore,
+        reader: TupleReader,
+        max_listed: int = DEFAULT_MAX_ORPHANS_LISTED,
+    ) -> None:
         self._models = models
         self._reader = reader
         self._max_listed = max_listed
 
-    async def execute(self, store_id: str, candidate: AuthorizationModel, *, base_model_id: str = "") -> ModelDiffOutcome:
+    async def execute(
+        self, store_id: str, candidate: AuthorizationModel, *, base_model_id: str = ""
+    ) -> ModelDiffOutcome:
         base: StoredModel | None
         if base_model_id:
             base = await self._models.read_model(store_id, base_model_id)
         else:
             base = await self._models.read_latest_model(store_id)
         if base is None:
-            return ModelDiffOutcome(base_model_id="", diff=diff_models(AuthorizationModel(), candidate), orphaned=[], orphaned_count=0, tuples_scanned=0)
+            return ModelDiffOutcome(
+                base_model_id="",
+                diff=diff_models(AuthorizationModel(), candidate),
+                orphaned=[],
+                orphaned_count=0,
+                tuples_scanned=0,
+            )
         ts = TypeSystem.new(candidate)
         orphaned: list[TupleKey] = []
         count = scanned = 0

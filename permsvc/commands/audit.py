@@ -40,7 +40,9 @@ MAX_AUDITED_TUPLES = 100
 """Tuples listed in one audit row; bulk changes list this many and give the total count (the
 changelog at the row's revision holds all of them)."""
 
-_SECRET_KEY = re.compile(r"(secret|token|password|^authorization$|credential|api_?key$|^key$|bearer)", re.IGNORECASE)
+_SECRET_KEY = re.compile(
+    r"(secret|token|password|^authorization$|credential|api_?key$|^key$|bearer)", re.IGNORECASE
+)
 _SECRET_VALUE = re.compile(
     r"(eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_.-]*)|(psk_[a-z2-7]{10}_[a-z2-7]{8,})|(^\s*bearer\s+\S+)",
     re.IGNORECASE,
@@ -80,7 +82,9 @@ class AuditRecorder:
     """Appends scrubbed audit rows. With ``log=None`` (a backend without an audit log) it records
     nothing, so commands need not care whether auditing is available."""
 
-    def __init__(self, *, log: AuditLog | None, clock: Callable[[], dt.datetime] | None = None) -> None:
+    def __init__(
+        self, *, log: AuditLog | None, clock: Callable[[], dt.datetime] | None = None
+    ) -> None:
         self._log = log
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
 
@@ -124,4 +128,6 @@ class ReadAuditQuery:
         self, flt: AuditFilter, *, page_size: int | None = None, continuation_token: str = ""
     ) -> Page[AuditEntry]:
         size = validate_page("ReadAuditRequest", page_size, continuation_token)
-        return await self._log.read_audit(flt, page_size=size, continuation_token=continuation_token)
+        return await self._log.read_audit(
+            flt, page_size=size, continuation_token=continuation_token
+        )

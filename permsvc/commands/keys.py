@@ -41,7 +41,9 @@ class ApiKeyNotFoundError(CommandError):
     """No API key has this id."""
 
     def __init__(self, key_id: str) -> None:
-        super().__init__(f"no API key with id '{key_id}' (list them with GET /v1/admin/keys or `permsvc admin list-keys`)")
+        super().__init__(
+            f"no API key with id '{key_id}' (list them with GET /v1/admin/keys or `permsvc admin list-keys`)"
+        )
         self.key_id = key_id
 
 
@@ -58,7 +60,9 @@ class CreatedApiKey(msgspec.Struct, frozen=True, kw_only=True):
 
 def require_scope(scope: str) -> ApiKeyScope:
     if scope not in API_KEY_SCOPES:
-        raise InvalidInputError(f"invalid API key scope '{scope}': use one of {', '.join(API_KEY_SCOPES)}")
+        raise InvalidInputError(
+            f"invalid API key scope '{scope}': use one of {', '.join(API_KEY_SCOPES)}"
+        )
     return scope  # type: ignore[return-value] - checked against the Literal's values
 
 

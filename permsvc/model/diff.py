@@ -94,7 +94,9 @@ def _operand(rewrite: Rewrite) -> str:
     return f"({text})" if isinstance(rewrite, Union | Intersection | Difference) else text
 
 
-def _relation_change(object_type: str, old: RelationDefinition, new: RelationDefinition) -> RelationChange | None:
+def _relation_change(
+    object_type: str, old: RelationDefinition, new: RelationDefinition
+) -> RelationChange | None:
     old_refs = [str(r) for r in old.directly_related]
     new_refs = [str(r) for r in new.directly_related]
     removed = tuple(r for r in old_refs if r not in new_refs)
@@ -129,7 +131,9 @@ def diff_models(old: AuthorizationModel, new: AuthorizationModel) -> ModelDiff:
                 removed_relations.append(f"{name}#{rel}")
             elif (change := _relation_change(name, old_rel, new_rel)) is not None:
                 changed.append(change)
-        added_relations.extend(f"{name}#{rel}" for rel in new_td.relations if rel not in old_td.relations)
+        added_relations.extend(
+            f"{name}#{rel}" for rel in new_td.relations if rel not in old_td.relations
+        )
 
     def condition_shape(model: AuthorizationModel, name: str) -> tuple[str, object]:
         cond = model.conditions[name]
@@ -144,7 +148,9 @@ def diff_models(old: AuthorizationModel, new: AuthorizationModel) -> ModelDiff:
         added_conditions=tuple(n for n in new.conditions if n not in old.conditions),
         removed_conditions=tuple(n for n in old.conditions if n not in new.conditions),
         changed_conditions=tuple(
-            n for n in old.conditions if n in new.conditions and condition_shape(old, n) != condition_shape(new, n)
+            n
+            for n in old.conditions
+            if n in new.conditions and condition_shape(old, n) != condition_shape(new, n)
         ),
         schema_version_changed=old.schema_version != new.schema_version,
     )

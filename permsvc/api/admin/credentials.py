@@ -85,7 +85,9 @@ class V1Security:
     ``PERMSVC_OIDC_ISSUER`` is unset) and the check scope. Built on first use from the
     environment; tests install their own with :meth:`install`."""
 
-    def __init__(self, *, jwt: JwtAuthenticator | None, check_scope: str = DEFAULT_CHECK_SCOPE) -> None:
+    def __init__(
+        self, *, jwt: JwtAuthenticator | None, check_scope: str = DEFAULT_CHECK_SCOPE
+    ) -> None:
         self.jwt = jwt
         self.check_scope = check_scope
 
@@ -94,7 +96,9 @@ class V1Security:
         env = os.environ if environ is None else environ
         oidc = OidcSettings.from_env(env)
         jwt = JwtAuthenticator.from_settings(oidc) if oidc is not None else None
-        return cls(jwt=jwt, check_scope=(env.get("PERMSVC_CHECK_SCOPE") or DEFAULT_CHECK_SCOPE).strip())
+        return cls(
+            jwt=jwt, check_scope=(env.get("PERMSVC_CHECK_SCOPE") or DEFAULT_CHECK_SCOPE).strip()
+        )
 
     @property
     def admin_scope(self) -> str:
@@ -151,7 +155,9 @@ def recorder_of(request: Request[Any, Any, Any]) -> AuditRecorder:
 async def _from_key(request: Request[Any, Any, Any], token: str) -> Principal:
     keys = key_store_of(request.app.state.deps)
     if keys is None:
-        raise TokensNotAcceptedError("this permsvc's datastore keeps no API keys; use an access token")
+        raise TokensNotAcceptedError(
+            "this permsvc's datastore keeps no API keys; use an access token"
+        )
     record = await VerifyApiKeyQuery(keys=keys).execute(token)
     return Principal(
         actor=Actor(id=f"key:{record.id}", kind="api_key"),
@@ -173,10 +179,17 @@ async def _from_token(security: V1Security, token: str) -> Principal:
     if claims.token_type is TokenKind.CLIENT:
         actor = Actor(id=f"client:{claims.client_id or claims.subject}", kind="client_token")
         return Principal(
-            actor=actor, admin=admin, service=admin or security.check_scope in claims.scopes, claims=claims
+            actor=actor,
+            admin=admin,
+            service=admin or security.check_scope in claims.scopes,
+            claims=claims,
         )
     return Principal(
-        actor=Actor(id=claims.subject_ref(), kind="user_token"), subject=claims.subject_ref(), admin=admin, service=admin, claims=claims
+        actor=Actor(id=claims.subject_ref(), kind="user_token"),
+        subject=claims.subject_ref(),
+        admin=admin,
+        service=admin,
+        claims=claims,
     )
 
 
@@ -196,8 +209,12 @@ async def principal_of(request: Request[Any, Any, Any]) -> Principal:
 
 def _refuse(principal: Principal, scope: str, what: str, key_hint: str) -> AuthError:
     if principal.claims is not None:
-        return InsufficientScopeError((scope,), principal.claims.scopes) if scope else ForbiddenError(
-            f"{what} needs a credential this server is not configured to accept"
+        return (
+            InsufficientScopeError((scope,), principal.claims.scopes)
+            if scope
+            else ForbiddenError(
+                f"{what} needs a credential this server is not configured to accept"
+            )
         )
     key = principal.key
     assert key is not None
@@ -208,17 +225,26 @@ async def authenticate_admin(request: Request[Any, Any, Any]) -> None:
     """``before_request`` hook of /v1/admin: an admin API key or a token with the admin scope."""
     principal = await principal_of(request)
     if not principal.admin:
-        raise _refuse(principal, V1Security.of(request).admin_scope, "the admin API", "an admin key")
+        raise _refuse(
+            principal, V1Security.of(request).admin_scope, "the admin API", "an admin key"
+        )
 
 
 async def authenticate_checker(request: Request[Any, Any, Any]) -> None:
     """``before_request`` hook of the /v1 check routes: a user token, or a service credential."""
     principal = await principal_of(request)
     if principal.subject is None and not principal.service:
-        raise _refuse(principal, V1Security.of(request).check_scope, "the check API", "a 'check' or 'admin' key")
+        raise _refuse(
+            principal,
+            V1Security.of(request).check_scope,
+            "the check API",
+            "a 'check' or 'admin' key",
+        )
 
 
-def resolve_store(request: Request[Any, Any, Any], principal: Principal, requested: str | None) -> str:
+def resolve_store(
+    request: Request[Any, Any, Any], principal: Principal, requested: str | None
+) -> str:
     """The store of a /v1 request: ``store_id`` from the request, else ``PERMSVC_STORE``; an API
     key limited to one store may use only that one (403)."""
     settings: Settings = request.app.state.deps.settings

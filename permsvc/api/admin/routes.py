@@ -48,7 +48,7 @@ from permsvc.api.admin.credentials import (
     request_id,
     resolve_store,
 )
-from permsvc.api.errors import ApiError, error_response, ErrorBody
+from permsvc.api.errors import ApiError, ErrorBody, error_response
 from permsvc.api.openfga.convert import check_model_id, decode_body
 from permsvc.commands.admin import (
     DeleteByFilterCommand,
@@ -162,7 +162,9 @@ def _page_size(value: str | None) -> int | None:
     try:
         return int(value)
     except ValueError:
-        raise PageSizeInvalidError("invalid page_size: value must be an integer in range [1, 100]") from None
+        raise PageSizeInvalidError(
+            "invalid page_size: value must be an integer in range [1, 100]"
+        ) from None
 
 
 def _keys_of(services: _Services) -> Any:
@@ -188,7 +190,9 @@ async def _change(request: Request[Any, Any, Any], body: bytes, action: str) -> 
     detail = {**tuples_detail([_line_dict(k) for k in keys]), "changed": outcome.changed}
     if outcome.model_id:
         detail["authorization_model_id"] = outcome.model_id
-    audit_id = await _audit(request, principal, action, store_id=store, detail=detail, revision=outcome.revision)
+    audit_id = await _audit(
+        request, principal, action, store_id=store, detail=detail, revision=outcome.revision
+    )
     return s.ChangeResponse(
         store_id=store,
         changed=outcome.changed,
@@ -198,28 +202,54 @@ async def _change(request: Request[Any, Any, Any], body: bytes, action: str) -> 
     )
 
 
-@post("/v1/admin/grants", operation_id="AdminGrant", tags=_TAGS, status_code=200,
-      summary="Grant: write tuples idempotently, as one revision")
+@post(
+    "/v1/admin/grants",
+    operation_id="AdminGrant",
+    tags=_TAGS,
+    status_code=200,
+    summary="Grant: write tuples idempotently, as one revision",
+)
 async def grant(request: Request[Any, Any, Any], body: RawBody) -> s.ChangeResponse:
     return await _change(request, body, "grant")
 
 
-@post("/v1/admin/revokes", operation_id="AdminRevoke", tags=_TAGS, status_code=200,
-      summary="Revoke: delete tuples idempotently, as one revision")
+@post(
+    "/v1/admin/revokes",
+    operation_id="AdminRevoke",
+    tags=_TAGS,
+    status_code=200,
+    summary="Revoke: delete tuples idempotently, as one revision",
+)
 async def revoke(request: Request[Any, Any, Any], body: RawBody) -> s.ChangeResponse:
     return await _change(request, body, "revoke")
 
 
-@post("/v1/admin/tuples/delete", operation_id="AdminDeleteByFilter", tags=_TAGS, status_code=200,
-      summary="Delete every tuple matching a filter (e.g. everything of a departing user)")
+@post(
+    "/v1/admin/tuples/delete",
+    operation_id="AdminDeleteByFilter",
+    tags=_TAGS,
+    status_code=200,
+    summary="Delete every tuple matching a filter (e.g. everything of a departing user)",
+)
 async def delete_by_filter(request: Request[Any, Any, Any], body: RawBody) -> s.ChangeResponse:
     req: s.DeleteByFilterRequest = _decode(body, s.DeleteByFilterRequest)
     principal = await principal_of(request)
     store = resolve_store(request, principal, req.store_id)
     flt = parse_filter(req.object, req.relation, req.user)
     outcome = await _services(request).delete_by_filter.execute(store, flt, everything=req.all)
-    detail = {"filter": {"object": req.object, "relation": req.relation, "user": req.user}, "all": req.all, "changed": outcome.changed}
-    audit_id = await _audit(request, principal, "delete_by_filter", store_id=store, detail=detail, revision=outcome.revision)
+    detail = {
+        "filter": {"object": req.object, "relation": req.relation, "user": req.user},
+        "all": req.all,
+        "changed": outcome.changed,
+    }
+    audit_id = await _audit(
+        request,
+        principal,
+        "delete_by_filter",
+        store_id=store,
+        detail=detail,
+        revision=outcome.revision,
+    )
     return s.ChangeResponse(
         store_id=store,
         changed=outcome.changed,
@@ -229,9 +259,14 @@ async def delete_by_filter(request: Request[Any, Any, Any], body: RawBody) -> s.
     )
 
 
-@post("/v1/admin/tuples/import", operation_id="AdminImportTuples", tags=_TAGS, status_code=200,
-      summary="Import JSON lines (one tuple per line): validated completely, then applied as one revision",
-      request_max_body_size=MAX_IMPORT_BYTES)
+@post(
+    "/v1/admin/tuples/import",
+    operation_id="AdminImportTuples",
+    tags=_TAGS,
+    status_code=200,
+    summary="Import JSON lines (one tuple per line): validated completely, then applied as one revision",
+    request_max_body_size=MAX_IMPORT_BYTES,
+)
 async def import_tuples(
     request: Request[Any, Any, Any],
     store_id: FromQuery[str | None] = None,
@@ -248,7 +283,9 @@ async def import_tuples(
         "imported": outcome.imported,
         "authorization_model_id": outcome.model_id,
     }
-    audit_id = await _audit(request, principal, "import", store_id=store, detail=detail, revision=outcome.revision)
+    audit_id = await _audit(
+        request, principal, "import", store_id=store, detail=detail, revision=outcome.revision
+    )
     return s.ImportResponse(
         store_id=store,
         lines=outcome.lines,
@@ -260,12 +297,16 @@ async def import_tuples(
     )
 
 
-@get("/v1/admin/tuples/export", operation_id="AdminExportTuples", tags=_TAGS,
-     summary="Export JSON lines of every tuple matching the filter (the import's format)")
+@get(
+    "/v1/admin/tuples/export",
+    operation_id="AdminExportTuples",
+    tags=_TAGS,
+    summary="Export JSON lines of every tuple matching the filter (the import's format)",
+)
 async def export_tuples(
     request: Request[Any, Any, Any],
     store_id: FromQuery[str | None] = None,
-    object: FromQuery[str | None] = None,  # noqa: A002 - wire name
+    object: FromQuery[str | None] = None,
     relation: FromQuery[str | None] = None,
     user: FromQuery[str | None] = None,
 ) -> Stream:
@@ -275,7 +316,10 @@ async def export_tuples(
     services = _services(request)
     await services.datastore.get_store(store)
     await _audit(
-        request, principal, "export", store_id=store,
+        request,
+        principal,
+        "export",
+        store_id=store,
         detail={"filter": {"object": object or "", "relation": relation or "", "user": user or ""}},
     )
 
@@ -289,20 +333,40 @@ async def export_tuples(
 def _stored(row: StoredTuple) -> s.StoredTupleOut:
     key = row.key
     condition = msgspec.to_builtins(key.condition) if key.condition is not None else None
-    return s.StoredTupleOut(object=key.object, relation=key.relation, user=key.user, condition=condition, timestamp=row.timestamp)
+    return s.StoredTupleOut(
+        object=key.object,
+        relation=key.relation,
+        user=key.user,
+        condition=condition,
+        timestamp=row.timestamp,
+    )
 
 
-async def _grants(request: Request[Any, Any, Any], flt: ReadFilter, store_id: str | None, page_size: str | None, token: str | None) -> s.GrantsResponse:
+async def _grants(
+    request: Request[Any, Any, Any],
+    flt: ReadFilter,
+    store_id: str | None,
+    page_size: str | None,
+    token: str | None,
+) -> s.GrantsResponse:
     principal = await principal_of(request)
     store = resolve_store(request, principal, store_id)
     page = await _services(request).list_grants.execute(
         store, flt, page_size=_page_size(page_size), continuation_token=token or ""
     )
-    return s.GrantsResponse(store_id=store, tuples=[_stored(r) for r in page.items], continuation_token=page.continuation_token)
+    return s.GrantsResponse(
+        store_id=store,
+        tuples=[_stored(r) for r in page.items],
+        continuation_token=page.continuation_token,
+    )
 
 
-@get("/v1/admin/users/{user:str}/grants", operation_id="AdminListUserGrants", tags=_TAGS,
-     summary="The tuples naming a user (its direct grants), oldest first")
+@get(
+    "/v1/admin/users/{user:str}/grants",
+    operation_id="AdminListUserGrants",
+    tags=_TAGS,
+    summary="The tuples naming a user (its direct grants), oldest first",
+)
 async def user_grants(
     request: Request[Any, Any, Any],
     user: FromPath[str],
@@ -313,11 +377,15 @@ async def user_grants(
     return await _grants(request, parse_filter(user=user), store_id, page_size, continuation_token)
 
 
-@get("/v1/admin/objects/{object:str}/grants", operation_id="AdminListObjectGrants", tags=_TAGS,
-     summary="The tuples on an object, oldest first")
+@get(
+    "/v1/admin/objects/{object:str}/grants",
+    operation_id="AdminListObjectGrants",
+    tags=_TAGS,
+    summary="The tuples on an object, oldest first",
+)
 async def object_grants(
     request: Request[Any, Any, Any],
-    object: FromPath[str],  # noqa: A002 - wire name
+    object: FromPath[str],
     store_id: FromQuery[str | None] = None,
     relation: FromQuery[str | None] = None,
     page_size: FromQuery[str | None] = None,
@@ -325,7 +393,13 @@ async def object_grants(
 ) -> s.GrantsResponse:
     if ":" not in object or object.endswith(":"):
         raise ApiError("validation_error", f"invalid object '{object}': expected 'type:id'")
-    return await _grants(request, parse_filter(object=object, relation=relation or ""), store_id, page_size, continuation_token)
+    return await _grants(
+        request,
+        parse_filter(object=object, relation=relation or ""),
+        store_id,
+        page_size,
+        continuation_token,
+    )
 
 
 # -- models --------------------------------------------------------------------------------------
@@ -334,7 +408,10 @@ async def object_grants(
 def _candidate(req: s.ModelRequest) -> tuple[AuthorizationModel, dict[str, Any]]:
     """The request's model, compiled and validated (``ModelError`` lists every issue)."""
     if bool(req.dsl) == (req.model is not None):
-        raise ApiError("validation_error", "send the model either as 'dsl' (DSL text) or as 'model' (OpenFGA JSON)")
+        raise ApiError(
+            "validation_error",
+            "send the model either as 'dsl' (DSL text) or as 'model' (OpenFGA JSON)",
+        )
     text = req.dsl if req.dsl else msgspec.json.encode(req.model).decode()
     model = load_model(text, format="dsl" if req.dsl else "json").model
     TypeSystem.validated(model)
@@ -353,41 +430,68 @@ def _diff_out(store: str, outcome: ModelDiffOutcome) -> s.ModelDiffResponse:
     )
 
 
-@post("/v1/admin/models/validate", operation_id="AdminValidateModel", tags=_TAGS, status_code=200,
-      summary="Validate a model (DSL or JSON): every issue, located")
-async def validate_model(request: Request[Any, Any, Any], body: RawBody) -> s.ModelValidationResponse:
+@post(
+    "/v1/admin/models/validate",
+    operation_id="AdminValidateModel",
+    tags=_TAGS,
+    status_code=200,
+    summary="Validate a model (DSL or JSON): every issue, located",
+)
+async def validate_model(
+    request: Request[Any, Any, Any], body: RawBody
+) -> s.ModelValidationResponse:
     req: s.ModelRequest = _decode(body, s.ModelRequest)
     try:
         _, model_json = _candidate(req)
     except ModelError as err:
         issues = [
-            s.IssueOut(message=i.message, line=i.line, column=i.column, object_type=i.object_type, relation=i.relation)
+            s.IssueOut(
+                message=i.message,
+                line=i.line,
+                column=i.column,
+                object_type=i.object_type,
+                relation=i.relation,
+            )
             for i in err.issues
         ]
         return s.ModelValidationResponse(valid=False, issues=issues)
     return s.ModelValidationResponse(valid=True, issues=[], model=model_json)
 
 
-@post("/v1/admin/models/diff", operation_id="AdminDiffModel", tags=_TAGS, status_code=200,
-      summary="Diff a model against the store's current one, and list the stored tuples it would orphan")
+@post(
+    "/v1/admin/models/diff",
+    operation_id="AdminDiffModel",
+    tags=_TAGS,
+    status_code=200,
+    summary="Diff a model against the store's current one, and list the stored tuples it would orphan",
+)
 async def diff_model(request: Request[Any, Any, Any], body: RawBody) -> s.ModelDiffResponse:
     req: s.ModelRequest = _decode(body, s.ModelRequest)
     principal = await principal_of(request)
     store = resolve_store(request, principal, req.store_id)
     check_model_id(req.base_model_id, "DiffModelRequest", field="BaseModelId")
     model, _ = _candidate(req)
-    outcome = await _services(request).diff_model.execute(store, model, base_model_id=req.base_model_id)
+    outcome = await _services(request).diff_model.execute(
+        store, model, base_model_id=req.base_model_id
+    )
     return _diff_out(store, outcome)
 
 
-@post("/v1/admin/models", operation_id="AdminUploadModel", tags=_TAGS, status_code=201,
-      summary="Upload a model; refused when stored tuples would be orphaned, unless 'force'")
+@post(
+    "/v1/admin/models",
+    operation_id="AdminUploadModel",
+    tags=_TAGS,
+    status_code=201,
+    summary="Upload a model; refused when stored tuples would be orphaned, unless 'force'",
+)
 async def upload_model(request: Request[Any, Any, Any], body: RawBody) -> s.ModelUploadResponse:
     req: s.ModelRequest = _decode(body, s.ModelRequest)
     principal = await principal_of(request)
     store = resolve_store(request, principal, req.store_id)
     _, model_json = _candidate(req)
-    stored, outcome = await _services(request).upload_model.execute(store, model_json, force=req.force, dsl=req.dsl)
+    stored, outcome = await _services(request).upload_model.execute(
+        store, model_json, force=req.force, dsl=req.dsl
+    )
     detail = {
         "authorization_model_id": stored.id,
         "base_model_id": outcome.base_model_id,
@@ -396,7 +500,12 @@ async def upload_model(request: Request[Any, Any, Any], body: RawBody) -> s.Mode
         "diff": msgspec.to_builtins(outcome.diff),
     }
     audit_id = await _audit(request, principal, "model_write", store_id=store, detail=detail)
-    return s.ModelUploadResponse(store_id=store, authorization_model_id=stored.id, diff=_diff_out(store, outcome), audit_id=audit_id)
+    return s.ModelUploadResponse(
+        store_id=store,
+        authorization_model_id=stored.id,
+        diff=_diff_out(store, outcome),
+        audit_id=audit_id,
+    )
 
 
 # -- API keys ------------------------------------------------------------------------------------
@@ -404,14 +513,25 @@ async def upload_model(request: Request[Any, Any, Any], body: RawBody) -> s.Mode
 
 def _key_out(record: ApiKeyRecord) -> s.ApiKeyOut:
     return s.ApiKeyOut(
-        id=record.id, scope=record.scope, store_id=record.store_id, name=record.name,
-        created_at=record.created_at, revoked_at=record.revoked_at,
+        id=record.id,
+        scope=record.scope,
+        store_id=record.store_id,
+        name=record.name,
+        created_at=record.created_at,
+        revoked_at=record.revoked_at,
     )
 
 
-@post("/v1/admin/keys", operation_id="AdminCreateKey", tags=_TAGS, status_code=201,
-      summary="Create an API key; its value is returned this once (only a hash is stored)")
-async def create_key(request: Request[Any, Any, Any], body: RawBody) -> Response[s.CreatedKeyResponse]:
+@post(
+    "/v1/admin/keys",
+    operation_id="AdminCreateKey",
+    tags=_TAGS,
+    status_code=201,
+    summary="Create an API key; its value is returned this once (only a hash is stored)",
+)
+async def create_key(
+    request: Request[Any, Any, Any], body: RawBody
+) -> Response[s.CreatedKeyResponse]:
     req: s.CreateKeyRequest = _decode(body, s.CreateKeyRequest)
     principal = await principal_of(request)
     if req.store_id:
@@ -421,8 +541,16 @@ async def create_key(request: Request[Any, Any, Any], body: RawBody) -> Response
     )
     record = created.record
     await _audit(
-        request, principal, "key_create", store_id=record.store_id or "",
-        detail={"key_id": record.id, "scope": record.scope, "store_id": record.store_id, "name": record.name},
+        request,
+        principal,
+        "key_create",
+        store_id=record.store_id or "",
+        detail={
+            "key_id": record.id,
+            "scope": record.scope,
+            "store_id": record.store_id,
+            "name": record.name,
+        },
     )
     return Response(
         s.CreatedKeyResponse(key=created.key, info=_key_out(record)),
@@ -431,18 +559,38 @@ async def create_key(request: Request[Any, Any, Any], body: RawBody) -> Response
     )
 
 
-@get("/v1/admin/keys", operation_id="AdminListKeys", tags=_TAGS, summary="List API keys (ids and scopes, never secrets)")
-async def list_keys(request: Request[Any, Any, Any], include_revoked: FromQuery[bool] = False) -> s.KeysResponse:
-    records = await ListApiKeysQuery(keys=_keys_of(_services(request))).execute(include_revoked=include_revoked)
+@get(
+    "/v1/admin/keys",
+    operation_id="AdminListKeys",
+    tags=_TAGS,
+    summary="List API keys (ids and scopes, never secrets)",
+)
+async def list_keys(
+    request: Request[Any, Any, Any], include_revoked: FromQuery[bool] = False
+) -> s.KeysResponse:
+    records = await ListApiKeysQuery(keys=_keys_of(_services(request))).execute(
+        include_revoked=include_revoked
+    )
     return s.KeysResponse(keys=[_key_out(r) for r in records])
 
 
-@delete("/v1/admin/keys/{key_id:str}", operation_id="AdminRevokeKey", tags=_TAGS, status_code=200,
-        summary="Revoke an API key (idempotent)")
+@delete(
+    "/v1/admin/keys/{key_id:str}",
+    operation_id="AdminRevokeKey",
+    tags=_TAGS,
+    status_code=200,
+    summary="Revoke an API key (idempotent)",
+)
 async def revoke_key(request: Request[Any, Any, Any], key_id: FromPath[str]) -> s.ApiKeyOut:
     principal = await principal_of(request)
     record = await RevokeApiKeyCommand(keys=_keys_of(_services(request))).execute(key_id)
-    await _audit(request, principal, "key_revoke", store_id=record.store_id or "", detail={"key_id": record.id, "scope": record.scope})
+    await _audit(
+        request,
+        principal,
+        "key_revoke",
+        store_id=record.store_id or "",
+        detail={"key_id": record.id, "scope": record.scope},
+    )
     return _key_out(record)
 
 
@@ -453,20 +601,35 @@ def _time(value: str | None, name: str) -> dt.datetime | None:
     if not value:
         return None
     try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise ApiError("validation_error", f"invalid '{name}': expected an RFC 3339 time such as 2026-01-31T12:00:00Z") from None
+        raise ApiError(
+            "validation_error",
+            f"invalid '{name}': expected an RFC 3339 time such as 2026-01-31T12:00:00Z",
+        ) from None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
 
 
 def _entry_out(entry: AuditEntry) -> s.AuditEntryOut:
     return s.AuditEntryOut(
-        id=entry.id, store_id=entry.store_id, at=entry.at, actor=entry.actor, actor_kind=entry.actor_kind,
-        action=entry.action, detail=entry.detail, request_id=entry.request_id, revision=entry.revision,
+        id=entry.id,
+        store_id=entry.store_id,
+        at=entry.at,
+        actor=entry.actor,
+        actor_kind=entry.actor_kind,
+        action=entry.action,
+        detail=entry.detail,
+        request_id=entry.request_id,
+        revision=entry.revision,
     )
 
 
-@get("/v1/admin/audit", operation_id="AdminReadAudit", tags=_TAGS, summary="The audit log, newest first")
+@get(
+    "/v1/admin/audit",
+    operation_id="AdminReadAudit",
+    tags=_TAGS,
+    summary="The audit log, newest first",
+)
 async def read_audit(
     request: Request[Any, Any, Any],
     store_id: FromQuery[str | None] = None,
@@ -484,11 +647,18 @@ async def read_audit(
     if principal.store_id is not None:
         store_id = resolve_store(request, principal, store_id)
     flt = AuditFilter(
-        store_id=store_id or "", actor=actor or "", action=action or "",
-        since=_time(since, "since"), until=_time(until, "until"),
+        store_id=store_id or "",
+        actor=actor or "",
+        action=action or "",
+        since=_time(since, "since"),
+        until=_time(until, "until"),
     )
-    page = await services.audit.execute(flt, page_size=_page_size(page_size), continuation_token=continuation_token or "")
-    return s.AuditResponse(entries=[_entry_out(e) for e in page.items], continuation_token=page.continuation_token)
+    page = await services.audit.execute(
+        flt, page_size=_page_size(page_size), continuation_token=continuation_token or ""
+    )
+    return s.AuditResponse(
+        entries=[_entry_out(e) for e in page.items], continuation_token=page.continuation_token
+    )
 
 
 # -- errors of this surface ------------------------------------------------------------------------
@@ -527,8 +697,20 @@ def _key_exists(_: Request[Any, Any, Any], exc: AdminKeyExistsError) -> Response
 
 
 ROUTES = (
-    grant, revoke, delete_by_filter, import_tuples, export_tuples, user_grants, object_grants,
-    validate_model, diff_model, upload_model, create_key, list_keys, revoke_key, read_audit,
+    grant,
+    revoke,
+    delete_by_filter,
+    import_tuples,
+    export_tuples,
+    user_grants,
+    object_grants,
+    validate_model,
+    diff_model,
+    upload_model,
+    create_key,
+    list_keys,
+    revoke_key,
+    read_audit,
 )
 
 

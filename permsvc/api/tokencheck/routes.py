@@ -23,9 +23,19 @@ import msgspec
 from litestar import Request, Router, post
 from litestar.params import RawBody
 
-from permsvc.api.admin.credentials import Principal, authenticate_checker, principal_of, resolve_store
+from permsvc.api.admin.credentials import (
+    Principal,
+    authenticate_checker,
+    principal_of,
+    resolve_store,
+)
 from permsvc.api.errors import ApiError, translate
-from permsvc.api.openfga.convert import check_consistency, check_model_id, contextual_tuples, decode_body
+from permsvc.api.openfga.convert import (
+    check_consistency,
+    check_model_id,
+    contextual_tuples,
+    decode_body,
+)
 from permsvc.api.tokencheck import schemas as s
 from permsvc.auth.errors import ForbiddenError
 from permsvc.commands.batch_check import BatchCheckItem, BatchCheckParams, BatchCheckQuery
@@ -56,9 +66,13 @@ class _Services:
         ds, models, limits = deps.datastore, deps.models, deps.settings.limits
         self.metrics = deps.metrics
         self.check = CheckQuery(reader=ds, resolver=models, limits=limits, checker=deps.checker)
-        self.batch_check = BatchCheckQuery(reader=ds, resolver=models, limits=limits, checker=deps.checker)
+        self.batch_check = BatchCheckQuery(
+            reader=ds, resolver=models, limits=limits, checker=deps.checker
+        )
         self.list_objects = ListObjectsQuery(reader=ds, resolver=models, limits=limits)
-        self.list_relations = ListRelationsQuery(reader=ds, resolver=models, limits=limits, checker=deps.checker)
+        self.list_relations = ListRelationsQuery(
+            reader=ds, resolver=models, limits=limits, checker=deps.checker
+        )
 
 
 def _services(request: Request[Any, Any, Any]) -> _Services:
@@ -120,8 +134,13 @@ def _decode(request: Request[Any, Any, Any], body: bytes, kind: type[Any]) -> An
     return decode_body(_DECODERS[kind], body, kind.__name__)
 
 
-@post("/v1/check", operation_id="TokenCheck", tags=_TAGS, status_code=200,
-      summary="Check: may the token's user (or the named user) have the relation with the object?")
+@post(
+    "/v1/check",
+    operation_id="TokenCheck",
+    tags=_TAGS,
+    status_code=200,
+    summary="Check: may the token's user (or the named user) have the relation with the object?",
+)
 async def check(request: Request[Any, Any, Any], body: RawBody) -> s.CheckResponse:
     req: s.CheckRequest = _decode(request, body, s.CheckRequest)
     asked = await _common(request, req, "CheckRequest")
@@ -138,12 +157,20 @@ async def check(request: Request[Any, Any, Any], body: RawBody) -> s.CheckRespon
     )
     services.metrics.decision("v1", outcome.allowed)
     return s.CheckResponse(
-        allowed=outcome.allowed, object=req.object, relation=req.relation, **_answered(asked, outcome.model_id, outcome.revision)
+        allowed=outcome.allowed,
+        object=req.object,
+        relation=req.relation,
+        **_answered(asked, outcome.model_id, outcome.revision),
     )
 
 
-@post("/v1/check/batch", operation_id="TokenBatchCheck", tags=_TAGS, status_code=200,
-      summary="Batch check: many checks for one user, answered at one revision")
+@post(
+    "/v1/check/batch",
+    operation_id="TokenBatchCheck",
+    tags=_TAGS,
+    status_code=200,
+    summary="Batch check: many checks for one user, answered at one revision",
+)
 async def batch_check(request: Request[Any, Any, Any], body: RawBody) -> s.BatchCheckResponse:
     req: s.BatchCheckRequest = _decode(request, body, s.BatchCheckRequest)
     asked = await _common(request, req, "BatchCheckRequest")
@@ -158,13 +185,20 @@ async def batch_check(request: Request[Any, Any, Any], body: RawBody) -> s.Batch
             tuple_key=TupleKey(object=item.object, relation=item.relation, user=asked.user),
             contextual_tuples=contextual_tuples(item.contextual_tuples)
             + contextual_tuples(req.contextual_tuples),
-            context={**(req.context or {}), **(item.context or {})} if (req.context or item.context) else None,
+            context={**(req.context or {}), **(item.context or {})}
+            if (req.context or item.context)
+            else None,
         )
         for i, item in enumerate(req.checks)
     )
     services = _services(request)
     outcome = await services.batch_check.execute(
-        BatchCheckParams(store_id=asked.store_id, items=items, model_id=req.authorization_model_id, consistency=asked.consistency)
+        BatchCheckParams(
+            store_id=asked.store_id,
+            items=items,
+            model_id=req.authorization_model_id,
+            consistency=asked.consistency,
+        )
     )
     results = []
     for item in items:
@@ -184,11 +218,18 @@ async def batch_check(request: Request[Any, Any, Any], body: RawBody) -> s.Batch
                 error=error,
             )
         )
-    return s.BatchCheckResponse(results=results, **_answered(asked, outcome.model_id, outcome.revision))
+    return s.BatchCheckResponse(
+        results=results, **_answered(asked, outcome.model_id, outcome.revision)
+    )
 
 
-@post("/v1/objects", operation_id="TokenListObjects", tags=_TAGS, status_code=200,
-      summary="List objects: the objects of a type the user has the relation with (paged)")
+@post(
+    "/v1/objects",
+    operation_id="TokenListObjects",
+    tags=_TAGS,
+    status_code=200,
+    summary="List objects: the objects of a type the user has the relation with (paged)",
+)
 async def list_objects(request: Request[Any, Any, Any], body: RawBody) -> s.ListObjectsResponse:
     req: s.ListObjectsRequest = _decode(request, body, s.ListObjectsRequest)
     asked = await _common(request, req, "ListObjectsRequest")
@@ -215,8 +256,13 @@ async def list_objects(request: Request[Any, Any, Any], body: RawBody) -> s.List
     )
 
 
-@post("/v1/relations", operation_id="TokenListRelations", tags=_TAGS, status_code=200,
-      summary="List relations: every relation the user has on one object")
+@post(
+    "/v1/relations",
+    operation_id="TokenListRelations",
+    tags=_TAGS,
+    status_code=200,
+    summary="List relations: every relation the user has on one object",
+)
 async def list_relations(request: Request[Any, Any, Any], body: RawBody) -> s.ListRelationsResponse:
     req: s.ListRelationsRequest = _decode(request, body, s.ListRelationsRequest)
     asked = await _common(request, req, "ListRelationsRequest")
@@ -233,7 +279,9 @@ async def list_relations(request: Request[Any, Any, Any], body: RawBody) -> s.Li
         )
     )
     return s.ListRelationsResponse(
-        object=req.object, relations=outcome.relations, **_answered(asked, outcome.model_id, outcome.revision)
+        object=req.object,
+        relations=outcome.relations,
+        **_answered(asked, outcome.model_id, outcome.revision),
     )
 
 

@@ -174,3 +174,12 @@ async def test_import_then_export_round_trip(client: Client, admin: dict[str, st
 async def test_export_of_a_missing_store_is_404_before_streaming(client: Client, admin: dict[str, str]) -> None:
     response = await client.get("/v1/admin/tuples/export", params={"store_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV"}, headers=admin)
     assert response.status_code == 404
+
+
+async def test_import_larger_than_the_request_body_limit(client: Client, admin: dict[str, str]) -> None:
+    store, _ = await seed_store(client)
+    body = "".join(f'{{"object":"document:d{i}","relation":"viewer","user":"user:someone-with-a-long-id-{i}"}}\n' for i in range(20_000))
+    assert len(body) > 1024 * 1024
+    response = await client.post("/v1/admin/tuples/import", params={"store_id": store}, content=body.encode(), headers=admin)
+    assert response.status_code == 200, response.text
+    assert response.json()["imported"] == 20_000 and response.json()["revision"] == 1
