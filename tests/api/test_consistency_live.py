@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from permsvc.core.revision import decode_token
 from tests.api.live import LiveServer, live_server
 from tests.pg import postgres_url  # noqa: F401 - fixture
 
@@ -95,10 +96,14 @@ def _write(
     return token
 
 
-def _check(server: LiveServer, store: str, user: str, token: str = "") -> tuple[bool, str, int]:
+def _check(
+    server: LiveServer, store: str, user: str, token: str = "", consistency: str = ""
+) -> tuple[bool, str, int]:
     body: dict[str, Any] = {"tuple_key": {"object": "doc:1", "relation": "viewer", "user": user}}
     if token:
         body["consistency_token"] = token
+    if consistency:
+        body["consistency"] = consistency
     response = _post(server, f"/stores/{store}/check", body)
     return (
         bool(response.json()["allowed"]),
@@ -161,6 +166,30 @@ def test_new_enemy_revoke_then_check_with_its_token_is_denied_on_every_worker(
         answered[False].add(worker)
         extra += 1
     assert len(answered[False]) == _WORKERS, f"denials came from {answered[False]} only"
+
+
+def test_higher_consistency_sees_every_committed_revoke_on_every_worker(server: LiveServer) -> None:
+    store = _store(server)
+    member = {"object": "group:eng", "relation": "member", "user": "user:bea"}
+    _write(
+        server,
+        store,
+        writes=[{"object": "doc:1", "relation": "viewer", "user": "group:eng#member"}],
+    )
+    workers: set[str] = set()
+    for _ in range(_ROUNDS):
+        _write(server, store, writes=[member])
+        revoke = decode_token(_write(server, store, deletes=[member])).revision
+        for _ in range(_CHECKS_PER_ROUND // 2):
+            allowed, worker, revision = _check(
+                server, store, "user:bea", consistency="HIGHER_CONSISTENCY"
+            )
+            assert not allowed, (
+                f"worker {worker} answered allowed at revision {revision} after revoke {revoke}"
+            )
+            assert revision >= revoke
+            workers.add(worker)
+    assert len(workers) == _WORKERS, f"answers came from {workers} only"
 
 
 def _client_per_worker(server: LiveServer) -> dict[str, httpx.Client]:
