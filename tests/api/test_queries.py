@@ -292,3 +292,19 @@ async def test_token_from_the_future_is_rejected(client: AsyncTestClient[Any], s
     )
     assert response.status_code == 400 and response.json()["code"] == "validation_error"
     assert "revision 99" in response.json()["message"]
+
+
+async def test_streamed_list_objects_reports_a_late_error_as_a_final_line() -> None:
+    from permsvc.api.openfga.routes import _ndjson
+    from permsvc.engine.errors import ConditionMissingParametersError
+
+    async def objects() -> Any:
+        yield "document:2"
+        raise ConditionMissingParametersError("small", "document:3#viewer@user:anne", ("x",))
+
+    stream = objects()
+    first = await anext(stream)
+    lines = [json.loads(chunk) async for chunk in _ndjson(first, stream)]
+    assert lines[0] == {"result": {"object": "document:2"}}
+    assert lines[1]["error"]["code"] == 2000 and "small" in lines[1]["error"]["message"]
+    assert lines[1]["error"]["details"] == []
