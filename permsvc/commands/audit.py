@@ -23,7 +23,15 @@ from typing import Any
 import msgspec
 
 from permsvc.commands.read import validate_page
-from permsvc.store.protocol import AuditEntry, AuditFilter, AuditLog, Page
+from permsvc.core.refs import TupleKey
+from permsvc.store.protocol import (
+    AuditEntry,
+    AuditFilter,
+    AuditLog,
+    ChangelogReader,
+    Page,
+    TupleOperation,
+)
 
 __all__ = (
     "MAX_AUDITED_TUPLES",
@@ -31,6 +39,8 @@ __all__ = (
     "Actor",
     "AuditRecorder",
     "ReadAuditQuery",
+    "TraceTupleQuery",
+    "TupleTrace",
     "scrub",
     "tuples_detail",
 )
@@ -131,3 +141,48 @@ class ReadAuditQuery:
         return await self._log.read_audit(
             flt, page_size=size, continuation_token=continuation_token
         )
+
+
+class TupleTrace(msgspec.Struct, frozen=True, kw_only=True):
+    """One change of a tuple and the audit rows of the revision that made it."""
+
+    operation: TupleOperation
+    revision: int
+    timestamp: dt.datetime
+    audit: list[AuditEntry]
+
+
+class TraceTupleQuery:
+    """Who granted or revoked a tuple, and when: every change of the tuple in the store's
+    changelog, each with the audit rows of its revision (oldest change first).
+
+    Scans the store's whole changelog (``chunk`` changes per read): an investigation tool, not a
+    hot path."""
+
+    def __init__(self, *, changelog: ChangelogReader, log: AuditLog, chunk: int = 10_000) -> None:
+        self._changelog = changelog
+        self._log = log
+        self._chunk = chunk
+
+    async def execute(self, store_id: str, key: TupleKey) -> list[TupleTrace]:
+        wanted = key.key
+        after = 0
+        traces: list[TupleTrace] = []
+        while True:
+            changes = await self._changelog.changes_since(store_id, after, limit=self._chunk)
+            if not changes:
+                return traces
+            for change in changes:
+                if change.key.key == wanted:
+                    rows = await self._log.read_audit(
+                        AuditFilter(store_id=store_id, revision=change.revision), page_size=10
+                    )
+                    traces.append(
+                        TupleTrace(
+                            operation=change.operation,
+                            revision=change.revision,
+                            timestamp=change.timestamp,
+                            audit=rows.items,
+                        )
+                    )
+            after = changes[-1].revision

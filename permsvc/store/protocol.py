@@ -38,6 +38,8 @@ __all__ = (
     "AuditEntry",
     "AuditFilter",
     "AuditLog",
+    "ClaimSpecStore",
+    "StoredClaimSpec",
     "BulkTupleWriter",
     "ChangelogReader",
     "Datastore",
@@ -379,6 +381,8 @@ class AuditFilter(msgspec.Struct, frozen=True, kw_only=True):
     action: str = ""
     since: dt.datetime | None = None
     until: dt.datetime | None = None
+    revision: int | None = None
+    """Only rows of the change that produced this store revision."""
 
 
 @runtime_checkable
@@ -416,4 +420,30 @@ class AuditLog(Protocol):
     ) -> Page[AuditEntry]:
         """Entries matching ``filter``, newest first (id descending), keyset-paginated. A token
         from another filter raises ``InvalidContinuationTokenError``."""
+        ...
+
+
+class StoredClaimSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """A store's own claim spec (schema v3), kept as the validated spec's JSON document."""
+
+    store_id: str
+    document: str
+    """JSON text of ``ClaimSpec.to_document()``; validated before it is stored."""
+    updated_at: dt.datetime
+
+
+@runtime_checkable
+class ClaimSpecStore(Protocol):
+    """Per-store claim specs of the claim feed (one per store, replaced whole)."""
+
+    async def put_claim_spec(self, store_id: str, document: str) -> StoredClaimSpec:
+        """Store or replace the store's spec and return it. The caller checks the store exists."""
+        ...
+
+    async def get_claim_spec(self, store_id: str) -> StoredClaimSpec | None:
+        """The store's spec, or ``None`` when it has none."""
+        ...
+
+    async def delete_claim_spec(self, store_id: str) -> bool:
+        """Remove the store's spec; whether there was one."""
         ...

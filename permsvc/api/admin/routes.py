@@ -18,6 +18,7 @@ POST   /v1/admin/keys                      create an API key (its value is in th
 GET    /v1/admin/keys                      list keys (never their secrets)
 DELETE /v1/admin/keys/{key_id}             revoke a key
 GET    /v1/admin/audit                     the audit log, newest first, filtered and paged
+GET    /v1/admin/audit/trace               one tuple's changes, each with who made it
 =========================================  ==============================================================
 
 Every change is recorded in the audit log (who, what, when, request id, resulting revision).
@@ -65,7 +66,7 @@ from permsvc.commands.admin import (
     parse_filter,
     tuple_line,
 )
-from permsvc.commands.audit import ReadAuditQuery, tuples_detail
+from permsvc.commands.audit import ReadAuditQuery, TraceTupleQuery, tuples_detail
 from permsvc.commands.keys import (
     AdminKeyExistsError,
     ApiKeyNotFoundError,
@@ -119,6 +120,7 @@ class _Services:
         log = audit_log_of(deps)
         self.keys = keys
         self.audit = ReadAuditQuery(log=log) if log is not None else None
+        self.trace = TraceTupleQuery(changelog=ds, log=log) if log is not None else None
 
 
 def _services(request: Request[Any, Any, Any]) -> _Services:
@@ -661,6 +663,41 @@ async def read_audit(
     )
 
 
+@get(
+    "/v1/admin/audit/trace",
+    operation_id="AdminTraceTuple",
+    tags=_TAGS,
+    summary="Who granted and revoked a tuple: its changes, each with the audit rows of its revision",
+)
+async def trace_tuple(
+    request: Request[Any, Any, Any],
+    object: FromQuery[str],
+    relation: FromQuery[str],
+    user: FromQuery[str],
+    store_id: FromQuery[str | None] = None,
+) -> s.TraceResponse:
+    principal = await principal_of(request)
+    services = _services(request)
+    if services.trace is None:
+        raise ApiError("unavailable", "this datastore keeps no audit log", status=501)
+    store = resolve_store(request, principal, store_id)
+    key = TupleKey(object=object, relation=relation, user=user)
+    traces = await services.trace.execute(store, key)
+    return s.TraceResponse(
+        store_id=store,
+        tuple=tuple_line(key),
+        changes=[
+            s.TraceOut(
+                operation=t.operation,
+                revision=t.revision,
+                timestamp=t.timestamp,
+                audit=[_entry_out(e) for e in t.audit],
+            )
+            for t in traces
+        ],
+    )
+
+
 # -- errors of this surface ------------------------------------------------------------------------
 
 
@@ -711,6 +748,7 @@ ROUTES = (
     list_keys,
     revoke_key,
     read_audit,
+    trace_tuple,
 )
 
 

@@ -27,6 +27,8 @@ __all__ = (
     "ModelUploadResponse",
     "ModelValidationResponse",
     "StoredTupleOut",
+    "TraceOut",
+    "TraceResponse",
     "TuplesRequest",
 )
 
@@ -185,3 +187,17 @@ class AuditEntryOut(msgspec.Struct, frozen=True, kw_only=True):
 class AuditResponse(msgspec.Struct, frozen=True, kw_only=True):
     entries: list[AuditEntryOut]
     continuation_token: str = ""
+
+
+class TraceOut(msgspec.Struct, frozen=True, kw_only=True):
+    operation: str
+    """``write`` or ``delete``."""
+    revision: int
+    timestamp: dt.datetime
+    audit: list[AuditEntryOut]
+
+
+class TraceResponse(msgspec.Struct, frozen=True, kw_only=True):
+    store_id: str
+    tuple: TupleLine
+    changes: list[TraceOut]

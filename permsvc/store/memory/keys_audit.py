@@ -63,6 +63,7 @@ def matches_audit_filter(flt: AuditFilter, entry: AuditEntry) -> bool:
         and (not flt.action or entry.action == flt.action)
         and (flt.since is None or entry.at >= flt.since)
         and (flt.until is None or entry.at <= flt.until)
+        and (flt.revision is None or entry.revision == flt.revision)
     )
 
 

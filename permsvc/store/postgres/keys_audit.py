@@ -43,6 +43,7 @@ _AUDIT_CONDITIONS = (
     ("action", " AND action = $"),
     ("since", " AND at >= $"),
     ("until", " AND at <= $"),
+    ("revision", " AND revision = $"),
 )
 _NO_UPPER_BOUND = 2**63 - 1
 
@@ -80,7 +81,7 @@ def _audit_query(flt: AuditFilter, before: int, limit: int) -> tuple[str, list[A
     sql, params = READ_AUDIT_HEAD, [before]
     for field, fragment in _AUDIT_CONDITIONS:
         value = getattr(flt, field)
-        if value:
+        if value is not None and value != "":
             params.append(value)
             sql += f"{fragment}{len(params)}"
     params.append(limit)

@@ -41,6 +41,7 @@ _AUDIT_CONDITIONS = (
     ("action", " AND action = ?"),
     ("since", " AND at >= ?"),
     ("until", " AND at <= ?"),
+    ("revision", " AND revision = ?"),
 )
 READ_AUDIT_TAIL = " ORDER BY id DESC LIMIT ?"
 _NO_UPPER_BOUND = 2**63 - 1
@@ -79,7 +80,7 @@ def audit_query(flt: AuditFilter) -> tuple[str, list[Any]]:
     sql, params = READ_AUDIT_HEAD, []
     for field, fragment in _AUDIT_CONDITIONS:
         value = getattr(flt, field)
-        if value:
+        if value is not None and value != "":
             sql += fragment
             params.append(to_micros(value) if field in ("since", "until") else value)
     return sql + READ_AUDIT_TAIL, params

@@ -151,3 +151,19 @@ async def test_audit_never_holds_secrets_or_tokens(client: Client, issuer: Issue
         assert secret not in dump
     assert "[redacted]" in dump
     assert "key_create" in dump and created.json()["info"]["id"] in dump and "client:admin-client" in dump
+
+
+async def test_every_grant_and_revoke_of_a_tuple_is_traced_to_its_actor(client: Client, issuer: Issuer, admin: dict[str, str]) -> None:
+    store, _ = await seed_store(client)
+    target = {"object": "document:t", "relation": "viewer", "user": "user:traced"}
+    bulk = [{"object": f"document:{i}", "relation": "viewer", "user": "user:other"} for i in range(150)]
+    await client.post("/v1/admin/grants", json={"store_id": store, "tuples": [*bulk, target]}, headers=admin)
+    await client.post("/v1/admin/revokes", json={"store_id": store, "tuples": [target]}, headers=bearer(issuer.admin()))
+    await client.post(f"/stores/{store}/write", json={"writes": {"tuple_keys": [target]}})
+    response = await client.get("/v1/admin/audit/trace", params={"store_id": store, **target}, headers=admin)
+    assert response.status_code == 200, response.text
+    changes = response.json()["changes"]
+    assert [(c["operation"], c["revision"]) for c in changes] == [("write", 1), ("delete", 2), ("write", 3)]
+    actors = [[a["actor"] for a in c["audit"]] for c in changes]
+    assert actors[0][0].startswith("key:") and actors[1] == ["client:admin-client"] and actors[2] == ["anonymous"]
+    assert target not in changes[0]["audit"][0]["detail"]["tuples"], "beyond the 100 listed, the revision links them"

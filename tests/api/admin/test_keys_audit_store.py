@@ -92,5 +92,7 @@ async def test_audit_append_filter_and_paginate(backend: Any) -> None:
     assert [e.revision for e in by_actor.items] == [4, 2]
     window = AuditFilter(store_id=store, since=base + dt.timedelta(seconds=1), until=base + dt.timedelta(seconds=2))
     assert [e.request_id for e in (await backend.read_audit(window, page_size=10)).items] == ["req-2", "req-1"]
+    by_revision = await backend.read_audit(AuditFilter(store_id=store, revision=3), page_size=10)
+    assert [e.request_id for e in by_revision.items] == ["req-2"]
     with pytest.raises(InvalidContinuationTokenError):
         await backend.read_audit(AuditFilter(store_id=store, action="revoke"), page_size=2, continuation_token=first.continuation_token)
