@@ -1,4 +1,5 @@
-"""ClaimSummaryQuery: the permission summary of one user for a token (the claim feed).
+"""ClaimSummaryQuery: the permission summary of one user for a token (the claim feed); the
+per-store claim-spec commands (put, get, delete) and :class:`ClaimSpecResolver`.
 
 One ListObjects per summarised ``type#relation``, all against the same model and at revisions no
 older than the first one's, which is the revision the summary is stamped with: every write up to
@@ -9,19 +10,30 @@ budget's worth of objects.
 
 from __future__ import annotations
 
+import json
+
 import msgspec
 
 from permsvc.claims.errors import ClaimSpecModelError
-from permsvc.claims.spec import ClaimSpec, ClaimVariant, split_relation_key
+from permsvc.claims.spec import ClaimSpec, ClaimVariant, parse_claim_spec, split_relation_key
 from permsvc.claims.summarize import EncodedSummary, breadth_levels, encode_summary
 from permsvc.commands.list_objects import ListObjectsParams, ListObjectsQuery
 from permsvc.commands.models import ModelResolver
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency, encode_token
 from permsvc.model.typesystem import TypeSystem
 from permsvc.settings import EngineLimits
-from permsvc.store.protocol import TupleReader
+from permsvc.commands.errors import LatestModelNotFoundError
+from permsvc.store.protocol import ClaimSpecStore, StoreAdmin, StoredClaimSpec, TupleReader
 
-__all__ = ("ClaimSummaryParams", "ClaimSummaryQuery", "check_spec_against_model")
+__all__ = (
+    "ClaimSpecResolver",
+    "ClaimSummaryParams",
+    "ClaimSummaryQuery",
+    "DeleteClaimSpecCommand",
+    "GetClaimSpecQuery",
+    "PutClaimSpecCommand",
+    "check_spec_against_model",
+)
 
 
 class ClaimSummaryParams(msgspec.Struct, frozen=True, kw_only=True):
@@ -106,3 +118,69 @@ class ClaimSummaryQuery:
             objects[key] = ids
         levels = breadth_levels(typesystem, variant.relations)
         return encode_summary(variant, revision or 0, objects, levels)
+
+
+class PutClaimSpecCommand:
+    """Validate a spec against the store's latest model (when it has one) and store it.
+
+    Errors: ``NotFoundError`` for an unknown store, :class:`ClaimSpecModelError` when a variant
+    names relations the model lacks. A store without a model accepts any valid spec; it is
+    checked again whenever a summary is computed.
+    """
+
+    def __init__(self, *, stores: StoreAdmin, specs: ClaimSpecStore, resolver: ModelResolver) -> None:
+        self._stores = stores
+        self._specs = specs
+        self._resolver = resolver
+
+    async def execute(self, store_id: str, spec: ClaimSpec) -> StoredClaimSpec:
+        await self._stores.get_store(store_id)
+        try:
+            typesystem = await self._resolver.resolve(store_id)
+        except LatestModelNotFoundError:
+            typesystem = None
+        if typesystem is not None:
+            for audience in (None, *spec.audiences):
+                check_spec_against_model(spec.variant_for(audience), typesystem)
+        document = json.dumps(spec.to_document(), separators=(",", ":"), ensure_ascii=False)
+        return await self._specs.put_claim_spec(store_id, document)
+
+
+class GetClaimSpecQuery:
+    def __init__(self, *, specs: ClaimSpecStore) -> None:
+        self._specs = specs
+
+    async def execute(self, store_id: str) -> StoredClaimSpec | None:
+        return await self._specs.get_claim_spec(store_id)
+
+
+class DeleteClaimSpecCommand:
+    def __init__(self, *, specs: ClaimSpecStore) -> None:
+        self._specs = specs
+
+    async def execute(self, store_id: str) -> bool:
+        return await self._specs.delete_claim_spec(store_id)
+
+
+class ClaimSpecResolver:
+    """The spec a store's summaries use: its own (from the :class:`ClaimSpecStore`), else the
+    server's default. Parsed specs are cached by document text, so a stored spec is read (one
+    primary-key lookup) but parsed once."""
+
+    def __init__(self, *, specs: ClaimSpecStore | None, default: ClaimSpec | None) -> None:
+        self._specs = specs
+        self.default = default
+        self._parsed: dict[str, ClaimSpec] = {}
+
+    async def resolve(self, store_id: str) -> ClaimSpec | None:
+        stored = await self._specs.get_claim_spec(store_id) if self._specs is not None else None
+        if stored is None:
+            return self.default
+        spec = self._parsed.get(stored.document)
+        if spec is None:
+            if len(self._parsed) > 256:
+                self._parsed.clear()
+            spec = self._parsed[stored.document] = parse_claim_spec(
+                json.loads(stored.document), source=f"the claim spec of store {store_id}"
+            )
+        return spec

@@ -1,4 +1,5 @@
-"""``POST /v1/claims``: the permission summary a post-login Action puts into a token.
+"""``POST /v1/claims``: the permission summary a post-login Action puts into a token; and the
+per-store claim spec, ``PUT|GET|DELETE /v1/admin/stores/{store_id}/claims-spec`` (admin only).
 
 The handler authenticates the machine caller (:mod:`permsvc.api.claims.guard`, on the /v1
 credentials of :mod:`permsvc.api.admin.credentials`), picks the store
@@ -10,6 +11,12 @@ measured against the budget.
 Errors use the body of every other surface, ``{"code", "message"}``: 400 for a malformed request,
 401/403 for the caller, 409 when no spec is configured or the spec names relations the store's
 model lacks (the Action then omits the claim or denies the login, as configured).
+
+A spec is uploaded as a JSON object (``Content-Type: application/json``) or as YAML text
+(``application/yaml``), validated (restricted claim names, namespaces, budgets) and checked
+against the store's latest model before it is stored; a bad one is refused with 400 naming every
+problem. The admin routes use the admin API's hook (:func:`~permsvc.api.admin.credentials.authenticate_admin`)
+and record ``claims_spec.put`` / ``claims_spec.delete`` in the audit log.
 """
 
 from __future__ import annotations
@@ -17,17 +24,27 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from litestar import Request, Router, post
-from litestar.params import RawBody
+from litestar import Request, Router, delete, get, post, put
+from litestar.params import FromPath, RawBody
 
 from permsvc.api.authzen.convert import decode_request
 from permsvc.api.claims.config import ClaimsSettings
-from permsvc.api.admin.credentials import resolve_store
+from permsvc.api.admin.credentials import authenticate_admin, principal_of, recorder_of, request_id, resolve_store
 from permsvc.api.claims.guard import authenticate_claims_caller
-from permsvc.api.claims.schemas import ClaimsRequest, ClaimsResponse
+from permsvc.api.claims.schemas import ClaimSpecDeleted, ClaimSpecResponse, ClaimsRequest, ClaimsResponse
 from permsvc.api.errors import ApiError
+from permsvc.api.openfga.convert import check_store_id
 from permsvc.claims.errors import ClaimSpecModelError
-from permsvc.commands.claims import ClaimSummaryParams, ClaimSummaryQuery
+from permsvc.claims.spec import parse_claim_text
+from permsvc.commands.claims import (
+    ClaimSpecResolver,
+    ClaimSummaryParams,
+    ClaimSummaryQuery,
+    DeleteClaimSpecCommand,
+    GetClaimSpecQuery,
+    PutClaimSpecCommand,
+)
+from permsvc.store.protocol import ClaimSpecStore
 
 if TYPE_CHECKING:
     from permsvc.api.deps import Deps
@@ -39,10 +56,27 @@ __all__ = ("build_router",)
 _TAGS = ["Claim feed"]
 
 
+def _spec_store(datastore: object) -> ClaimSpecStore | None:
+    """The datastore's claim-spec store (looking through the in-memory index wrapper)."""
+    for candidate in (datastore, getattr(datastore, "inner", None)):
+        if isinstance(candidate, ClaimSpecStore):
+            return candidate
+    return None
+
+
 class _Services:
     def __init__(self, deps: Deps, settings: ClaimsSettings) -> None:
         self.settings = settings
         self.summary = ClaimSummaryQuery(reader=deps.datastore, resolver=deps.models, limits=deps.settings.limits)
+        self.spec_store = _spec_store(deps.datastore)
+        self.specs = ClaimSpecResolver(specs=self.spec_store, default=settings.spec)
+        self.models = deps.models
+        self.stores = deps.datastore
+
+    def require_spec_store(self) -> ClaimSpecStore:
+        if self.spec_store is None:
+            raise ApiError("validation_error", "this permsvc's datastore cannot keep per-store claim specs", status=409)
+        return self.spec_store
 
 
 def _services(request: Request[Any, Any, Any]) -> _Services:
@@ -54,11 +88,12 @@ def _services(request: Request[Any, Any, Any]) -> _Services:
 
 
 async def _spec_for(services: _Services, store_id: str) -> ClaimSpec:
-    spec = services.settings.spec
+    spec = await services.specs.resolve(store_id)
     if spec is None:
         raise ApiError(
             "validation_error",
-            f"no claim spec for store {store_id}: start permsvc with PERMSVC_CLAIMS_SPEC=<file>",
+            f"no claim spec for store {store_id}: upload one with PUT /v1/admin/stores/{store_id}/claims-spec "
+            "or start permsvc with PERMSVC_CLAIMS_SPEC=<file>",
             status=409,
         )
     return spec
@@ -92,7 +127,91 @@ async def claim_feed(request: Request[Any, Any, Any], body: RawBody) -> ClaimsRe
     )
 
 
+def _decode_spec(body: bytes, content_type: str | None) -> ClaimSpec:
+    media = (content_type or "application/json").split(";", 1)[0].strip().lower()
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ApiError("validation_error", "the claim spec must be UTF-8 text") from err
+    if media in ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"):
+        return parse_claim_text(text, source="the request body")
+    if media != "application/json" and not media.endswith("+json"):
+        raise ApiError("validation_error", f"send the spec as application/json or application/yaml, not '{media}'")
+    return parse_claim_text(text, source="the request body", json_only=True)
+
+
+def _spec_response(services: _Services, store_id: str, stored: Any) -> ClaimSpecResponse:
+    default = services.settings.spec
+    return ClaimSpecResponse(
+        store_id=store_id,
+        spec=msgspec.Raw(stored.document.encode()) if stored is not None else None,
+        updated_at=stored.updated_at if stored is not None else None,
+        default=msgspec.Raw(msgspec.json.encode(default.to_document())) if default is not None else None,
+    )
+
+
+@put(
+    "/stores/{store_id:str}/claims-spec",
+    operation_id="PutClaimSpec",
+    tags=_TAGS,
+    summary="Set the store's claim spec (JSON or YAML)",
+    status_code=200,
+)
+async def put_claim_spec(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> ClaimSpecResponse:
+    check_store_id(store_id, "PutClaimSpecRequest")
+    services = _services(request)
+    spec = _decode_spec(body, request.headers.get("content-type"))
+    command = PutClaimSpecCommand(stores=services.stores, specs=services.require_spec_store(), resolver=services.models)
+    try:
+        stored = await command.execute(store_id, spec)
+    except ClaimSpecModelError as err:
+        raise ApiError("validation_error", err.detail) from err
+    principal = await principal_of(request)
+    await recorder_of(request).record(
+        actor=principal.actor,
+        action="claims_spec.put",
+        store_id=store_id,
+        detail={"claim": spec.claim, "relations": list(spec.all_relations()), "audiences": sorted(spec.audiences)},
+        request_id=request_id(request),
+    )
+    return _spec_response(services, store_id, stored)
+
+
+@get("/stores/{store_id:str}/claims-spec", operation_id="GetClaimSpec", tags=_TAGS, summary="The store's claim spec")
+async def get_claim_spec(request: Request[Any, Any, Any], store_id: FromPath[str]) -> ClaimSpecResponse:
+    """``spec`` is the store's own spec (``null`` when it has none); ``default`` the server's
+    ``PERMSVC_CLAIMS_SPEC``, used when ``spec`` is ``null``."""
+    check_store_id(store_id, "GetClaimSpecRequest")
+    services = _services(request)
+    stored = await GetClaimSpecQuery(specs=services.require_spec_store()).execute(store_id)
+    return _spec_response(services, store_id, stored)
+
+
+@delete(
+    "/stores/{store_id:str}/claims-spec",
+    operation_id="DeleteClaimSpec",
+    tags=_TAGS,
+    summary="Remove the store's claim spec (the server default applies again)",
+    status_code=200,
+)
+async def delete_claim_spec(request: Request[Any, Any, Any], store_id: FromPath[str]) -> ClaimSpecDeleted:
+    check_store_id(store_id, "DeleteClaimSpecRequest")
+    services = _services(request)
+    deleted = await DeleteClaimSpecCommand(specs=services.require_spec_store()).execute(store_id)
+    if deleted:
+        principal = await principal_of(request)
+        await recorder_of(request).record(
+            actor=principal.actor, action="claims_spec.delete", store_id=store_id, request_id=request_id(request)
+        )
+    return ClaimSpecDeleted(store_id=store_id, deleted=deleted)
+
+
 def build_router(settings: Settings) -> Router:
     """The claim-feed route group. Loads ``PERMSVC_CLAIMS_SPEC`` now, so a bad spec stops start-up."""
     claims_settings = ClaimsSettings.from_env()
-    return Router(path="/", route_handlers=[claim_feed], opt={"claims_settings": claims_settings})
+    admin = Router(
+        path="/v1/admin",
+        route_handlers=[put_claim_spec, get_claim_spec, delete_claim_spec],
+        before_request=authenticate_admin,
+    )
+    return Router(path="/", route_handlers=[claim_feed, admin], opt={"claims_settings": claims_settings})

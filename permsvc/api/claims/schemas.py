@@ -6,9 +6,11 @@ field (``userId``) silently ignored would summarise the wrong user or audience.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import msgspec
 
-__all__ = ("ClaimsRequest", "ClaimsResponse")
+__all__ = ("ClaimSpecDeleted", "ClaimSpecResponse", "ClaimsRequest", "ClaimsResponse")
 
 
 class ClaimsRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -27,3 +29,17 @@ class ClaimsResponse(msgspec.Struct, frozen=True, kw_only=True):
     claims: dict[str, msgspec.Raw]
     revision: int
     truncated: bool
+
+
+class ClaimSpecResponse(msgspec.Struct, frozen=True, kw_only=True):
+    """A store's claim spec (``null`` when it has none) and the server default it falls back to."""
+
+    store_id: str
+    spec: msgspec.Raw | None
+    updated_at: dt.datetime | None
+    default: msgspec.Raw | None
+
+
+class ClaimSpecDeleted(msgspec.Struct, frozen=True, kw_only=True):
+    store_id: str
+    deleted: bool

@@ -19,6 +19,7 @@ from permsvc.store.errors import (
     ModelNotFoundError,
     StoreNotFoundError,
 )
+from permsvc.store.memory.claim_specs import MemoryClaimSpecMixin
 from permsvc.store.memory.keys_audit import MemoryKeysAuditMixin
 from permsvc.store.protocol import (
     Assertion,
@@ -91,7 +92,7 @@ class _StoreData:
             del self.by_user[(otype, key.relation, key.user)]
 
 
-class MemoryDatastore(MemoryKeysAuditMixin):
+class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin):
     """In-memory :class:`~permsvc.store.protocol.Datastore`."""
 
     inline_reads = True

@@ -31,6 +31,7 @@ from permsvc.store.errors import (
     StoreNotFoundError,
 )
 from permsvc.store.postgres import queries as q
+from permsvc.store.postgres.claim_specs import PostgresClaimSpecMixin
 from permsvc.store.postgres.keys_audit import PostgresKeysAuditMixin
 from permsvc.store.postgres.migrate import Connection, schema_versions
 from permsvc.store.postgres.migrate import migrate as apply_migrations
@@ -120,7 +121,7 @@ def _filter_sql(head: str, f: ReadFilter, first: int) -> tuple[str, list[Any]]:
     return sql, params
 
 
-class PostgresDatastore(PostgresKeysAuditMixin):
+class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
     """A :class:`~permsvc.store.protocol.Datastore` and
     :class:`~permsvc.store.protocol.BulkTupleWriter` over a PostgreSQL database. Build with
     :meth:`open`."""

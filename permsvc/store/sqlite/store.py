@@ -77,6 +77,7 @@ from permsvc.store.rows import (
     to_micros,
 )
 from permsvc.store.sqlite import queries as q
+from permsvc.store.sqlite.claim_specs import SqliteClaimSpecMixin
 from permsvc.store.sqlite.keys_audit import SqliteKeysAuditMixin
 from permsvc.store.sqlite.migrate import migrate as apply_migrations
 from permsvc.store.sqlite.migrate import schema_versions
@@ -162,7 +163,7 @@ def _filter_sql(head: str, f: ReadFilter) -> tuple[str, list[Any]]:
     return sql, params
 
 
-class SqliteDatastore(SqliteKeysAuditMixin):
+class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin):
     """A :class:`~permsvc.store.protocol.Datastore` and
     :class:`~permsvc.store.protocol.BulkTupleWriter` over one SQLite file. Build with :meth:`open`."""
 

@@ -1,0 +1,1 @@
+../../permsvc/store/postgres/migrations/0003_claim_specs.sql

@@ -1,0 +1,1 @@
+../../permsvc/store/sqlite/migrations/0003_claim_specs.sql

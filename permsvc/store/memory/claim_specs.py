@@ -1,0 +1,33 @@
+"""Per-store claim specs in process memory: the reference the SQL backends must match."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from permsvc.store.protocol import StoredClaimSpec
+
+__all__ = ("MemoryClaimSpecMixin",)
+
+
+class MemoryClaimSpecMixin:
+    """:class:`~permsvc.store.protocol.ClaimSpecStore` in memory; state is created on first use."""
+
+    _claim_specs: dict[str, StoredClaimSpec]
+
+    def _claim_spec_state(self) -> dict[str, StoredClaimSpec]:
+        try:
+            return self._claim_specs
+        except AttributeError:
+            self._claim_specs = {}
+            return self._claim_specs
+
+    async def put_claim_spec(self, store_id: str, document: str) -> StoredClaimSpec:
+        stored = StoredClaimSpec(store_id=store_id, document=document, updated_at=dt.datetime.now(dt.UTC))
+        self._claim_spec_state()[store_id] = stored
+        return stored
+
+    async def get_claim_spec(self, store_id: str) -> StoredClaimSpec | None:
+        return self._claim_spec_state().get(store_id)
+
+    async def delete_claim_spec(self, store_id: str) -> bool:
+        return self._claim_spec_state().pop(store_id, None) is not None
