@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from permsvc.store.index.consistency import reader_for
 from permsvc.store.index.datastore import BYTES_PER_TUPLE, IndexedDatastore, IndexMode
-from permsvc.store.index.errors import IndexSnapshotMovedError
 from permsvc.store.index.reader import IndexedReader
 from permsvc.store.index.tuple_index import TupleIndex
 
 __all__ = (
     "BYTES_PER_TUPLE",
     "IndexMode",
-    "IndexSnapshotMovedError",
     "IndexedDatastore",
     "IndexedReader",
     "TupleIndex",

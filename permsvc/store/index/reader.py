@@ -1,18 +1,18 @@
 """IndexedReader: one request's :class:`~permsvc.store.protocol.TupleReader` over a TupleIndex.
 
 Snapshot semantics without copies. The follower applies a changelog batch in one synchronous call
-(:meth:`TupleIndex.apply`), and every read here completes without suspending, so an evaluation that
-awaits only these reads runs from its first read to its last without the event loop running
-anything else: it sees exactly one revision, the one the reader was opened at. The reader checks
-that on every read and raises :class:`IndexSnapshotMovedError` rather than answer from two
-revisions, should a caller ever suspend mid-evaluation.
+(:meth:`TupleIndex.apply`), and every read here completes without suspending. A check awaits
+nothing but these reads (the engine evaluates branches inline when ``inline_reads`` is set), so
+from its first read to its last the event loop runs nothing else: a check sees exactly one
+revision, never half of a write. That revision is the one the reader was opened at, which the
+request reports, unless the request itself suspends between checks: a streamed listing sends each
+result before confirming the next, and its later checks then see later revisions (each still
+whole), so everything it returns holds at the reported revision or later.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-
-from permsvc.store.index.errors import IndexSnapshotMovedError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -26,7 +26,7 @@ __all__ = ("IndexedReader",)
 
 
 class IndexedReader:
-    """Reads ``index`` at the revision it had when this reader was opened.
+    """Reads ``index`` for one request, opened at the index's current revision.
 
     ``database`` serves what the index does not hold: the Read API (``read_page``: it needs write
     timestamps and the stored order) and any other store.
@@ -43,19 +43,15 @@ class IndexedReader:
 
     @property
     def revision(self) -> Revision:
-        """The revision every answer of this reader is computed at."""
+        """The revision the reader was opened at: every check it serves without suspending in
+        between sees exactly this revision."""
         return self._revision
-
-    def _moved(self) -> IndexSnapshotMovedError:
-        return IndexSnapshotMovedError(self._index.store_id, self._revision, self._index.revision)
 
     async def read_user_tuple(
         self, store_id: str, object: str, relation: str, user: str
     ) -> TupleKey | None:
         index = self._index
         if store_id == index.store_id:
-            if index.revision != self._revision:
-                raise self._moved()
             return index.user_tuple(object, relation, user)
         return await self._database.read_user_tuple(store_id, object, relation, user)
 
@@ -64,8 +60,6 @@ class IndexedReader:
     ) -> Sequence[TupleKey]:
         index = self._index
         if store_id == index.store_id:
-            if index.revision != self._revision:
-                raise self._moved()
             return index.userset_tuples(object, relation)
         return await self._database.read_userset_tuples(store_id, object, relation)
 
@@ -74,8 +68,6 @@ class IndexedReader:
     ) -> Sequence[TupleKey]:
         index = self._index
         if store_id == index.store_id:
-            if index.revision != self._revision:
-                raise self._moved()
             return index.object_relation(object, relation)
         return await self._database.read_object_relation(store_id, object, relation)
 
@@ -89,8 +81,6 @@ class IndexedReader:
     ) -> Sequence[TupleKey]:
         index = self._index
         if store_id == index.store_id:
-            if index.revision != self._revision:
-                raise self._moved()
             return index.starting_with_user(object_type, relation, users, object_ids)
         return await self._database.read_starting_with_user(
             store_id, object_type, relation, users, object_ids

@@ -27,7 +27,6 @@ from permsvc.store.index import (
     BYTES_PER_TUPLE,
     IndexedDatastore,
     IndexedReader,
-    IndexSnapshotMovedError,
     TupleIndex,
     reader_for,
 )
@@ -246,15 +245,68 @@ async def test_store_over_the_memory_budget_is_evaluated_against_the_database(
         assert reader is datastore
 
 
-async def test_a_request_never_reads_two_revisions(datastore: Any) -> None:
-    store = (await datastore.create_store("s")).id
-    async with _indexed(datastore, poll_s=_NEVER, listen=False) as indexed:
-        reader, revision = await reader_for(indexed, store, MINIMIZE_LATENCY)
-        assert await reader.read_user_tuple(store, "doc:1", "viewer", "user:anne") is None
-        await indexed.write(store, writes=[_key("doc:1", "user:anne")])
-        with pytest.raises(IndexSnapshotMovedError, match="from revision 0 to 1"):
-            await reader.read_user_tuple(store, "doc:1", "viewer", "user:anne")
-        assert await reader.head_revision(store) == revision == 0
+_BOTH_MODEL = {
+    "schema_version": "1.1",
+    "type_definitions": [
+        {"type": "user"},
+        {
+            "type": "doc",
+            "relations": {
+                "a": {"this": {}},
+                "b": {"this": {}},
+                "viewer": {
+                    "intersection": {
+                        "child": [
+                            {"computedUserset": {"relation": "a"}},
+                            {"computedUserset": {"relation": "b"}},
+                        ]
+                    }
+                },
+            },
+            "metadata": {
+                "relations": {
+                    "a": {"directly_related_user_types": [{"type": "user"}]},
+                    "b": {"directly_related_user_types": [{"type": "user"}]},
+                }
+            },
+        },
+    ],
+}
+
+
+async def test_a_check_never_sees_half_of_a_write() -> None:
+    """Every write moves ``user:u`` from ``a`` to ``b`` or back in one revision, so ``a and b``
+    holds at no revision; a check that read ``a`` before a batch landed and ``b`` after it would
+    answer allowed. Checks run concurrently with the writes and a follower polling every 0.5 ms."""
+    database = MemoryDatastore()
+    store = (await database.create_store("s")).id
+    model = await database.write_model(store, model_from_json(_BOTH_MODEL))
+    on_a, on_b = _key("doc:1", "user:u", "a"), _key("doc:1", "user:u", "b")
+    await database.write(store, writes=[on_a])
+    async with _indexed(database, poll_s=0.0005, listen=False) as indexed:
+        check = CheckQuery(reader=indexed, resolver=ModelResolver(indexed))
+        params = CheckParams(store_id=store, tuple_key=_key("doc:1", "user:u"), model_id=model.id)
+        done = asyncio.Event()
+
+        async def toggle() -> None:
+            for n in range(300):
+                old, new = (on_a, on_b) if n % 2 == 0 else (on_b, on_a)
+                await database.write(store, deletes=[old], writes=[new])
+                await asyncio.sleep(0.0002)
+            done.set()
+
+        async def checks() -> set[int]:
+            seen: set[int] = set()
+            while not done.is_set():
+                outcome = await check.execute(params)
+                assert not outcome.allowed, f"a check mixed two revisions around {outcome.revision}"
+                seen.add(outcome.revision)
+                await asyncio.sleep(0)
+            return seen
+
+        results = await asyncio.gather(toggle(), *(checks() for _ in range(4)))
+        revisions = set().union(*results[1:])
+        assert len(revisions) > 10, "checks ran at many revisions while the index followed"
 
 
 async def test_restart_rebuilds_at_the_head(datastore: Any) -> None:
