@@ -308,3 +308,20 @@ async def test_streamed_list_objects_reports_a_late_error_as_a_final_line() -> N
     assert lines[0] == {"result": {"object": "document:2"}}
     assert lines[1]["error"]["code"] == 2000 and "small" in lines[1]["error"]["message"]
     assert lines[1]["error"]["details"] == []
+
+
+async def test_streamed_list_objects_fault_mid_stream_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from permsvc.api.openfga.routes import _ndjson
+
+    async def objects() -> Any:
+        yield "document:2"
+        raise RuntimeError("bug")
+
+    stream = objects()
+    first = await anext(stream)
+    with caplog.at_level(logging.ERROR, logger="permsvc.api"):
+        lines = [json.loads(chunk) async for chunk in _ndjson(first, stream, "req-9")]
+    assert lines[1] == {"error": {"code": 4000, "message": "Internal Server Error", "details": []}}
+    assert caplog.records[-1].fields == {"request_id": "req-9"}  # type: ignore[attr-defined]

@@ -11,6 +11,7 @@ gets OpenFGA's ``validation_error`` wording and costs one decode. Headers on res
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from litestar.response import Stream
 from permsvc.api.admin.audit import record_openfga_write
 from permsvc.api.errors import ERROR_CODES, ApiError, ErrorBody, translate
 from permsvc.api.guards import authenticate_request
+from permsvc.api.ops import request_id_of
 from permsvc.api.openfga import schemas as s
 from permsvc.api.openfga.convert import (
     assertion_from_wire,
@@ -52,7 +54,6 @@ from permsvc.commands.read import PageSizeInvalidError, ReadParams, ReadQuery
 from permsvc.commands.read_changes import ReadChangesParams, ReadChangesQuery
 from permsvc.commands.stores import CreateStoreCommand, DeleteStoreCommand, GetStoreQuery, ListStoresQuery
 from permsvc.commands.write import WriteCommand, WriteParams
-from permsvc.core.errors import PermsvcError
 from permsvc.core.refs import TupleKey
 from permsvc.core.revision import encode_token
 
@@ -147,6 +148,7 @@ _MODEL_BODY = _documented_body(
 
 _model_json_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
 _line_encoder = msgspec.json.Encoder()
+_log = logging.getLogger("permsvc.api")
 
 
 class _Services:
@@ -637,7 +639,7 @@ async def streamed_list_objects(request: Request[Any, Any, Any], store_id: FromP
     # starts (unknown relation, bad user, ...) is an ordinary 4xx response, not a stream line.
     first = await _first(objects)
     return Stream(
-        _ndjson(first, objects),
+        _ndjson(first, objects, request_id_of(request.scope)),
         media_type="application/x-ndjson",
         headers={MODEL_ID_HEADER: typesystem.model_id},
     )
@@ -653,16 +655,21 @@ async def _first(objects: AsyncIterator[str]) -> Any:
         return _END
 
 
-async def _ndjson(first: Any, objects: AsyncIterator[str]) -> AsyncIterator[bytes]:
+async def _ndjson(first: Any, objects: AsyncIterator[str], request_id: str = "") -> AsyncIterator[bytes]:
+    """The NDJSON body. An error after the first line can no longer change the status, so it
+    becomes grpc-gateway's final ``{"error":{"code","message","details"}}`` line; a fault is
+    also logged with the request id, like any other 500."""
     if first is _END:
         return
     yield _line_encoder.encode(s.StreamedListObjectsResult(s.StreamedListObjectsResponse(first))) + b"\n"
     try:
         async for obj in objects:
             yield _line_encoder.encode(s.StreamedListObjectsResult(s.StreamedListObjectsResponse(obj))) + b"\n"
-    except PermsvcError as err:
-        # grpc-gateway's convention for an error after the stream started: one error line.
+    except Exception as err:  # noqa: BLE001 - every failure must end the stream with an error line
         _, body, _ = translate(err)
+        if body.code == "internal_error":
+            _log.error("StreamedListObjects failed mid-stream", exc_info=err,
+                       extra={"fields": {"request_id": request_id}})
         line = {"error": {"code": ERROR_CODES.get(body.code, 4000), "message": body.message, "details": []}}
         yield _line_encoder.encode(line) + b"\n"
 
