@@ -70,6 +70,7 @@ _NAME_CHAR = re.compile(r"[A-Za-z0-9_\-]")
 _BLANK = " \t\f"
 _LINE_END = re.compile(r"[\r\n]")
 _BODY_STOP = re.compile(r"[}\"']|//")
+_CEL_TEXT = re.compile(r"(?:==|!=|<=|>=|&&|\|\||[A-Za-z0-9_ \t\f\r\n#:,<>!\[\]{}().?+*/%-])+")
 _BREAKS = re.compile(r"\r\n|\r|\n")
 
 
@@ -105,7 +106,15 @@ def _remove_comments(body: str) -> str:
 
 
 def _skip_string(text: str, i: int) -> int:
-    """Index just past the string literal starting at ``text[i]`` (a quote), or of the text end."""
+    """Index just past the string literal starting at ``text[i]`` (a quote)."""
+    return _scan_string(text, i)[0]
+
+
+def _scan_string(text: str, i: int) -> tuple[int, bool]:
+    """(index just past the string literal starting at ``text[i]``, whether it was closed).
+
+    An unclosed literal ends at its line break (or the end of the text for ``\"\"\"``).
+    """
     quote = text[i]
     triple = text.startswith(quote * 3, i)
     delim = quote * 3 if triple else quote
@@ -116,12 +125,12 @@ def _skip_string(text: str, i: int) -> int:
         if c == "\\":
             j += 2
             continue
-        if not triple and c == "\n":
-            return j
+        if not triple and c in "\r\n":
+            return j, False
         if text.startswith(delim, j):
-            return j + len(delim)
+            return j + len(delim), True
         j += 1
-    return n
+    return n, False
 
 
 class _Lexer:
@@ -207,6 +216,7 @@ class _Lexer:
         j = start
         while True:
             m = _BODY_STOP.search(text, j)
+            self.check_expression_text(j, m.start() if m else n)
             if m is None:
                 j = n
                 break
@@ -218,7 +228,10 @@ class _Lexer:
                 nl = text.find("\n", j)
                 j = n if nl < 0 else nl
             else:
-                j = _skip_string(text, j)
+                end, closed = _scan_string(text, j)
+                if not closed:
+                    self.body_issue(j, "unterminated string literal in a condition expression")
+                j = end
         line, column = self.line, self.col(start)
         self.tokens.append(Token(Kind.CEL, _trim_expression(text[start:j]), line, column))
         breaks = list(_BREAKS.finditer(text, start, j))
@@ -238,6 +251,26 @@ class _Lexer:
                 )
             )
         return j
+
+    def check_expression_text(self, start: int, end: int) -> None:
+        """Report the first character outside string literals that no CEL token can start with
+        (a lone '=', '&' or '|', '@', '$', ';', non-ASCII, ...): OpenFGA's lexer rejects those."""
+        i = start
+        while i < end:
+            m = _CEL_TEXT.match(self.text, i, end)
+            if m is None:
+                c = self.text[i]
+                hint = {"=": ": write '==' to compare", "&": ": write '&&'", "|": ": write '||'"}.get(c, "")
+                self.body_issue(i, f"unexpected character {c!r} in a condition expression{hint}")
+                return
+            i = m.end()
+
+    def body_issue(self, at: int, message: str) -> None:
+        """An issue at text index ``at`` inside a condition body (lines are counted from the body's
+        start, which may be on an earlier line than the lexer's current one)."""
+        before = self.text.rfind("\n", 0, at)
+        line = self.text.count("\n", 0, at) + 1
+        self.issues.append(ModelIssue(message=message, line=line, column=at - before, file=self.file, rule="syntax"))
 
 
 def tokenize(text: str, file: str = "") -> tuple[list[Token], list[ModelIssue]]:
