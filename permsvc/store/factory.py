@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from permsvc.store.errors import StorageUnavailableError, StoreError
+from permsvc.store.errors import StoreError
 
 if TYPE_CHECKING:
     from permsvc.store.protocol import Datastore
@@ -119,22 +119,9 @@ async def migrate_database(url: str | None, *, data_dir: Path | None = None) -> 
     data_dir = default_data_dir() if data_dir is None else data_dir
     path = sqlite_path(url, data_dir=data_dir)
     if path is not None:
-        import sqlite3
+        from permsvc.store.sqlite.migrate import migrate_path
 
-        from permsvc.store.sqlite.migrate import migrate, schema_versions
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, isolation_level=None, timeout=30)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            applied = migrate(conn)
-            version, _ = schema_versions(conn)
-        except sqlite3.Error as err:
-            raise StorageUnavailableError(
-                f"cannot migrate the SQLite database {path}: {err}"
-            ) from err
-        finally:
-            conn.close()
+        applied, version = migrate_path(path)
         return MigrationReport(
             backend="sqlite", target=str(path), applied=tuple(applied), version=version
         )

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from pathlib import Path
 
+from permsvc.store.errors import StorageUnavailableError
 from permsvc.store.migrations import MigrationError, load_migrations, split_sqlite_script
 
-__all__ = ("migrate", "schema_versions")
+__all__ = ("migrate", "migrate_path", "schema_versions")
 
 _CREATE_TABLE = (
     "CREATE TABLE IF NOT EXISTS schema_migrations "
@@ -66,3 +68,20 @@ def migrate(conn: sqlite3.Connection) -> list[int]:
             f"the database schema is at version {applied}, newer than this permsvc knows ({latest}): upgrade permsvc"
         )
     return applied_here
+
+
+def migrate_path(path: Path) -> tuple[list[int], int]:
+    """Open (creating) the file at ``path``, migrate, close; returns ``(versions applied here,
+    current version)``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            applied = migrate(conn)
+            version, _ = schema_versions(conn)
+        finally:
+            conn.close()
+    except sqlite3.Error as err:
+        raise StorageUnavailableError(f"cannot migrate the SQLite database {path}: {err}") from err
+    return applied, version
