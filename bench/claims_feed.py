@@ -62,7 +62,12 @@ ROOT_KEY = "bench-root-key"
 SPEC: dict[str, Any] = {
     "claim": CLAIM,
     "relations": ["organization#admin", "project#editor", "project#viewer"],
-    "audiences": {WIDE_AUDIENCE: {"relations": ["organization#admin", "project#editor", "project#viewer"], "budget_bytes": 8192}},
+    "audiences": {
+        WIDE_AUDIENCE: {
+            "relations": ["organization#admin", "project#editor", "project#viewer"],
+            "budget_bytes": 8192,
+        }
+    },
 }
 
 
@@ -71,13 +76,19 @@ def _grants(background_users: int) -> list[tuple[str, str, str]]:
     grants: list[tuple[str, str, str]] = []
     for org in range(20):
         grants.append((f"organization:org-{org:03d}", "admin", user))
-        grants += [(f"project:o{org:03d}-p{p}", "organization", f"organization:org-{org:03d}") for p in range(5)]
+        grants += [
+            (f"project:o{org:03d}-p{p}", "organization", f"organization:org-{org:03d}")
+            for p in range(5)
+        ]
     grants += [(f"project:ed-{i:04d}", "editor", user) for i in range(80)]
     grants += [(f"project:vw-{i:04d}", "viewer", user) for i in range(200)]
     for u in range(background_users):
         other = f"user:auth0|bg{u:05d}"
         grants += [(f"project:vw-{(u * 7 + k) % 400:04d}", "viewer", other) for k in range(3)]
-        grants += [(f"project:ed-{(u * 3) % 80:04d}", "editor", other), (f"organization:org-{u % 20:03d}", "member", other)]
+        grants += [
+            (f"project:ed-{(u * 3) % 80:04d}", "editor", other),
+            (f"organization:org-{u % 20:03d}", "member", other),
+        ]
     return grants
 
 
@@ -93,8 +104,13 @@ def _percentiles(samples_ms: list[float]) -> dict[str, float]:
     def pick(q: float) -> float:
         return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
 
-    return {"p50_ms": pick(0.50), "p90_ms": pick(0.90), "p99_ms": pick(0.99), "max_ms": round(ordered[-1], 3),
-            "mean_ms": round(statistics.fmean(ordered), 3)}
+    return {
+        "p50_ms": pick(0.50),
+        "p90_ms": pick(0.90),
+        "p99_ms": pick(0.99),
+        "max_ms": round(ordered[-1], 3),
+        "mean_ms": round(statistics.fmean(ordered), 3),
+    }
 
 
 async def _create_key(data_dir: Path) -> str:
@@ -108,12 +124,28 @@ async def _create_key(data_dir: Path) -> str:
 def _start_server(tmp: Path, spec_path: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERMSVC_")}
-    env.update({"PERMSVC_DATA_DIR": str(tmp / "data"), "PERMSVC_CLAIMS_SPEC": str(spec_path),
-                "PERMSVC_API_KEYS": ROOT_KEY, "PERMSVC_ACCESS_LOG": "false"})
+    env.update(
+        {
+            "PERMSVC_DATA_DIR": str(tmp / "data"),
+            "PERMSVC_CLAIMS_SPEC": str(spec_path),
+            "PERMSVC_API_KEYS": ROOT_KEY,
+            "PERMSVC_ACCESS_LOG": "false",
+        }
+    )
     log = (tmp / "server.log").open("wb")
     process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("permsvc")), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+        [
+            str(Path(sys.executable).with_name("permsvc")),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -134,15 +166,23 @@ def _load(url: str, grants: list[tuple[str, str, str]]) -> str:
         model = model_to_json(parse_dsl((ROOT / "schema" / "claims.fga").read_text()))
         client.post(f"/stores/{store_id}/authorization-models", json=model).raise_for_status()
         for start in range(0, len(grants), 100):
-            keys = [{"object": o, "relation": r, "user": u} for o, r, u in grants[start : start + 100]]
-            client.post(f"/stores/{store_id}/write", json={"writes": {"tuple_keys": keys}}).raise_for_status()
+            keys = [
+                {"object": o, "relation": r, "user": u} for o, r, u in grants[start : start + 100]
+            ]
+            client.post(
+                f"/stores/{store_id}/write", json={"writes": {"tuple_keys": keys}}
+            ).raise_for_status()
     return store_id
 
 
-def _http_runs(url: str, key: str, store_id: str, audience: str | None, runs: int) -> tuple[list[float], dict[str, Any]]:
+def _http_runs(
+    url: str, key: str, store_id: str, audience: str | None, runs: int
+) -> tuple[list[float], dict[str, Any]]:
     body = {"user_id": USER, "store_id": store_id, "audience": audience, "client_id": "bench"}
     samples: list[float] = []
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+    with httpx.Client(
+        base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+    ) as client:
         for i in range(runs + 20):
             started = time.perf_counter()
             response = client.post("/v1/claims", json=body)
@@ -153,7 +193,9 @@ def _http_runs(url: str, key: str, store_id: str, audience: str | None, runs: in
     answer = response.json()
     summary = answer["claims"][CLAIM]
     shape = {
-        "summary_bytes": len(json.dumps(summary, separators=(",", ":"), ensure_ascii=False).encode()),
+        "summary_bytes": len(
+            json.dumps(summary, separators=(",", ":"), ensure_ascii=False).encode()
+        ),
         "truncated": answer["truncated"],
         "kept": {k: len(v) for k, v in summary["p"].items()},
         "dropped": summary.get("d", []),
@@ -161,7 +203,9 @@ def _http_runs(url: str, key: str, store_id: str, audience: str | None, runs: in
     return samples, shape
 
 
-async def _command_runs(data_dir: Path, store_id: str, spec: ClaimSpec, audience: str | None, runs: int) -> list[float]:
+async def _command_runs(
+    data_dir: Path, store_id: str, spec: ClaimSpec, audience: str | None, runs: int
+) -> list[float]:
     database = await open_datastore(None, data_dir=data_dir, migrate=False)
     datastore = await index_datastore(database, database_url=None, memory_budget=2 * 1024**3)
     try:
@@ -204,19 +248,41 @@ def main() -> int:
             samples = asyncio.run(_command_runs(tmp / "data", store_id, spec, audience, args.runs))
             rows.append({"spec": name, "path": "command", **_percentiles(samples)})
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"claim feed, user with 300 direct grants ({len(grants)} tuples in the store), {args.runs} runs each; "
-          f"{os.cpu_count()} CPUs, load average {load}")
+    print(
+        f"claim feed, user with 300 direct grants ({len(grants)} tuples in the store), {args.runs} runs each; "
+        f"{os.cpu_count()} CPUs, load average {load}"
+    )
     print(f"{'spec':8} {'path':8} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8}  summary")
     for row in rows:
-        shape = f"{row['summary_bytes']} B, truncated={row['truncated']}, kept={row['kept']}, dropped={row['dropped']}" if "kept" in row else ""
-        print(f"{row['spec']:8} {row['path']:8} {row['p50_ms']:8.2f} {row['p90_ms']:8.2f} {row['p99_ms']:8.2f} {row['max_ms']:8.2f}  {shape}")
+        shape = (
+            f"{row['summary_bytes']} B, truncated={row['truncated']}, kept={row['kept']}, dropped={row['dropped']}"
+            if "kept" in row
+            else ""
+        )
+        print(
+            f"{row['spec']:8} {row['path']:8} {row['p50_ms']:8.2f} {row['p90_ms']:8.2f} {row['p99_ms']:8.2f} {row['max_ms']:8.2f}  {shape}"
+        )
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     out = RESULTS / f"claims_feed-{stamp}.json"
-    out.write_text(json.dumps({
-        "benchmark": "claims_feed", "at": stamp, "python": platform.python_version(), "machine": platform.machine(),
-        "cpus": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()], "runs": args.runs, "tuples": len(grants), "direct_grants_of_user": 300, "results": rows,
-    }, indent=2) + "\n")
+    out.write_text(
+        json.dumps(
+            {
+                "benchmark": "claims_feed",
+                "at": stamp,
+                "python": platform.python_version(),
+                "machine": platform.machine(),
+                "cpus": os.cpu_count(),
+                "load_average": [round(x, 2) for x in os.getloadavg()],
+                "runs": args.runs,
+                "tuples": len(grants),
+                "direct_grants_of_user": 300,
+                "results": rows,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"wrote {out.relative_to(ROOT)}")
     return 0
 

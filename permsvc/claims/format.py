@@ -36,9 +36,16 @@ FORMAT_VERSION = 1
 _encoder = msgspec.json.Encoder(order="sorted")
 
 
-def encode_document(revision: int, entries: Mapping[str, Sequence[str]], dropped: Sequence[str]) -> bytes:
+def encode_document(
+    revision: int, entries: Mapping[str, Sequence[str]], dropped: Sequence[str]
+) -> bytes:
     """The canonical encoding; ``entries`` lists must already be sorted."""
-    doc: dict[str, object] = {"v": FORMAT_VERSION, "rev": revision, "p": dict(entries), "o": bool(dropped)}
+    doc: dict[str, object] = {
+        "v": FORMAT_VERSION,
+        "rev": revision,
+        "p": dict(entries),
+        "o": bool(dropped),
+    }
     if dropped:
         doc["d"] = sorted(dropped)
     return _encoder.encode(doc)

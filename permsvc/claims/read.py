@@ -62,7 +62,7 @@ class ClaimView(msgspec.Struct, frozen=True, kw_only=True):
         """Whether ``has`` can answer for this type and relation (without the check API)."""
         return self.usable and not self.stale and f"{object_type}#{relation}" in self.entries
 
-    def has(self, relation: str, object: str) -> bool | None:  # noqa: A002 - OpenFGA's field name
+    def has(self, relation: str, object: str) -> bool | None:
         """Whether the user has ``relation`` on ``object`` (``"project:apollo"``): ``True``/``False``
         from the summary, or ``None`` when only the check API can tell (see the module docstring)."""
         object_type, sep, object_id = object.partition(":")
@@ -120,17 +120,23 @@ def read_claim(
     overflow = value.get("o")
     dropped = _str_list(value.get("d", []))
     if not isinstance(raw_entries, Mapping) or not isinstance(overflow, bool) or dropped is None:
-        return _unusable("the summary is malformed ('p', 'o' or 'd')", version=version, revision=revision)
+        return _unusable(
+            "the summary is malformed ('p', 'o' or 'd')", version=version, revision=revision
+        )
     entries: dict[str, frozenset[str]] = {}
     for key, ids in raw_entries.items():
         parsed = _str_list(ids)
         if not isinstance(key, str) or "#" not in key or parsed is None:
-            return _unusable(f"the summary entry {key!r} is malformed", version=version, revision=revision)
+            return _unusable(
+                f"the summary entry {key!r} is malformed", version=version, revision=revision
+            )
         entries[key] = parsed
     stale = min_revision is not None and revision < min_revision
     return ClaimView(
         usable=True,
-        reason=f"summary at revision {revision} is older than the required {min_revision}" if stale else "",
+        reason=f"summary at revision {revision} is older than the required {min_revision}"
+        if stale
+        else "",
         version=version,
         revision=revision,
         stale=stale,

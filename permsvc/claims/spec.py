@@ -66,11 +66,68 @@ MIN_BUDGET_BYTES = 128
 MAX_BUDGET_BYTES = 8192
 
 RESTRICTED_CLAIM_NAMES = frozenset(
-    """acr act active amr at_hash ath attest aud auth_time authorization_details azp c_hash client_id
-    cnf cty dest entitlements events exp groups gty htm htu iat internalService iss jcard jku jti jwe
-    jwk kid may_act mky nbf nonce object_id org_id org_name orig origid permissions roles rph s_hash
-    sid sip_callid sip_cseq_num sip_date sip_from_tag sip_via_branch sub sub_jwk toe txn typ uuid vot
-    vtm x5t#S256""".split()
+    [
+        "acr",
+        "act",
+        "active",
+        "amr",
+        "at_hash",
+        "ath",
+        "attest",
+        "aud",
+        "auth_time",
+        "authorization_details",
+        "azp",
+        "c_hash",
+        "client_id",
+        "cnf",
+        "cty",
+        "dest",
+        "entitlements",
+        "events",
+        "exp",
+        "groups",
+        "gty",
+        "htm",
+        "htu",
+        "iat",
+        "internalService",
+        "iss",
+        "jcard",
+        "jku",
+        "jti",
+        "jwe",
+        "jwk",
+        "kid",
+        "may_act",
+        "mky",
+        "nbf",
+        "nonce",
+        "object_id",
+        "org_id",
+        "org_name",
+        "orig",
+        "origid",
+        "permissions",
+        "roles",
+        "rph",
+        "s_hash",
+        "sid",
+        "sip_callid",
+        "sip_cseq_num",
+        "sip_date",
+        "sip_from_tag",
+        "sip_via_branch",
+        "sub",
+        "sub_jwk",
+        "toe",
+        "txn",
+        "typ",
+        "uuid",
+        "vot",
+        "vtm",
+        "x5t#S256",
+    ]
 )
 """Auth0's restricted claim names: setting one is silently ignored."""
 
@@ -82,7 +139,9 @@ _LARGEST_REVISION = 2**63 - 1
 
 _NAME = re.compile(r"^[^:#@*\s]{1,254}$")
 _MAX_CLAIM_NAME = 255
-_TOP_FIELDS = frozenset({"version", "claim", "subject_type", "budget_bytes", "relations", "audiences"})
+_TOP_FIELDS = frozenset(
+    {"version", "claim", "subject_type", "budget_bytes", "relations", "audiences"}
+)
 _VARIANT_FIELDS = frozenset({"claim", "budget_bytes", "relations"})
 
 
@@ -111,7 +170,10 @@ class ClaimSpec(msgspec.Struct, frozen=True, kw_only=True):
         if audience and audience in self.audiences:
             return self.audiences[audience]
         return ClaimVariant(
-            claim=self.claim, relations=self.relations, budget_bytes=self.budget_bytes, subject_type=self.subject_type
+            claim=self.claim,
+            relations=self.relations,
+            budget_bytes=self.budget_bytes,
+            subject_type=self.subject_type,
         )
 
     def all_relations(self) -> tuple[str, ...]:
@@ -132,7 +194,11 @@ class ClaimSpec(msgspec.Struct, frozen=True, kw_only=True):
         }
         if self.audiences:
             doc["audiences"] = {
-                aud: {"claim": v.claim, "budget_bytes": v.budget_bytes, "relations": list(v.relations)}
+                aud: {
+                    "claim": v.claim,
+                    "budget_bytes": v.budget_bytes,
+                    "relations": list(v.relations),
+                }
                 for aud, v in self.audiences.items()
             }
         return doc
@@ -152,9 +218,13 @@ def claim_name_problem(name: str) -> str | None:
             f"namespaced name such as 'https://permsvc.example.com/{name}'"
         )
     if name.lower().startswith("urn:auth0"):
-        return "the 'urn:auth0' namespace is reserved by Auth0; use an https URL on a domain you own"
+        return (
+            "the 'urn:auth0' namespace is reserved by Auth0; use an https URL on a domain you own"
+        )
     if len(name) > _MAX_CLAIM_NAME:
-        return f"the claim name is {len(name)} characters long; keep it to {_MAX_CLAIM_NAME} or fewer"
+        return (
+            f"the claim name is {len(name)} characters long; keep it to {_MAX_CLAIM_NAME} or fewer"
+        )
     parts = urlsplit(name)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return (
@@ -183,7 +253,9 @@ def _budget(value: object, path: str, problems: _Problems) -> int | None:
         problems.add(path, f"must be an integer number of bytes, got {value!r}")
         return None
     if not MIN_BUDGET_BYTES <= value <= MAX_BUDGET_BYTES:
-        problems.add(path, f"must be between {MIN_BUDGET_BYTES} and {MAX_BUDGET_BYTES} bytes, got {value}")
+        problems.add(
+            path, f"must be between {MIN_BUDGET_BYTES} and {MAX_BUDGET_BYTES} bytes, got {value}"
+        )
         return None
     return value
 
@@ -201,7 +273,9 @@ def _claim(value: object, path: str, problems: _Problems) -> str | None:
 
 def _relations(value: object, path: str, problems: _Problems) -> tuple[str, ...] | None:
     if not isinstance(value, list) or not value:
-        problems.add(path, "must be a non-empty list of 'type#relation' strings, e.g. [project#viewer]")
+        problems.add(
+            path, "must be a non-empty list of 'type#relation' strings, e.g. [project#viewer]"
+        )
         return None
     keys: list[str] = []
     seen: set[str] = set()
@@ -222,7 +296,9 @@ def _relations(value: object, path: str, problems: _Problems) -> tuple[str, ...]
     return tuple(keys)
 
 
-def _check_envelope(relations: tuple[str, ...], budget: int, path: str, problems: _Problems) -> None:
+def _check_envelope(
+    relations: tuple[str, ...], budget: int, path: str, problems: _Problems
+) -> None:
     """The budget must hold the summary with every relation left out (the overflow marker and
     the list of what is missing), or an overflowing summary could not be encoded at all."""
     size = len(encode_document(_LARGEST_REVISION, {}, relations))
@@ -234,7 +310,9 @@ def _check_envelope(relations: tuple[str, ...], budget: int, path: str, problems
         )
 
 
-def _unknown(doc: Mapping[str, Any], allowed: frozenset[str], path: str, problems: _Problems) -> None:
+def _unknown(
+    doc: Mapping[str, Any], allowed: frozenset[str], path: str, problems: _Problems
+) -> None:
     for name in doc:
         if name not in allowed:
             where = f"{path}.{name}" if path else str(name)
@@ -249,11 +327,15 @@ def parse_claim_spec(doc: object, *, source: str = "") -> ClaimSpec:
     """
     problems = _Problems()
     if not isinstance(doc, Mapping):
-        raise ClaimSpecError([("", "a claim spec must be a mapping (YAML/JSON object)")], source=source)
+        raise ClaimSpecError(
+            [("", "a claim spec must be a mapping (YAML/JSON object)")], source=source
+        )
     _unknown(doc, _TOP_FIELDS, "", problems)
     version = doc.get("version", 1)
     if version != 1:
-        problems.add("version", f"unsupported spec version {version!r}: this permsvc reads version 1")
+        problems.add(
+            "version", f"unsupported spec version {version!r}: this permsvc reads version 1"
+        )
     subject_type = doc.get("subject_type", "user")
     if not isinstance(subject_type, str) or not _NAME.match(subject_type):
         problems.add("subject_type", f"must be a type name such as 'user', got {subject_type!r}")
@@ -275,23 +357,36 @@ def parse_claim_spec(doc: object, *, source: str = "") -> ClaimSpec:
             problems.add(path, "an audience must be a non-empty string (the API identifier)")
             continue
         if not isinstance(raw, Mapping):
-            problems.add(path, "must be a mapping with 'relations' (and optionally 'claim', 'budget_bytes')")
+            problems.add(
+                path, "must be a mapping with 'relations' (and optionally 'claim', 'budget_bytes')"
+            )
             continue
         _unknown(raw, _VARIANT_FIELDS, path, problems)
         v_claim = _claim(raw["claim"], f"{path}.claim", problems) if "claim" in raw else claim
-        v_budget = _budget(raw["budget_bytes"], f"{path}.budget_bytes", problems) if "budget_bytes" in raw else budget
+        v_budget = (
+            _budget(raw["budget_bytes"], f"{path}.budget_bytes", problems)
+            if "budget_bytes" in raw
+            else budget
+        )
         v_relations = _relations(raw.get("relations"), f"{path}.relations", problems)
         if v_budget and v_relations:
             _check_envelope(v_relations, v_budget, f"{path}.budget_bytes", problems)
         if v_claim and v_budget and v_relations and isinstance(subject_type, str):
             variants[audience] = ClaimVariant(
-                claim=v_claim, relations=v_relations, budget_bytes=v_budget, subject_type=subject_type
+                claim=v_claim,
+                relations=v_relations,
+                budget_bytes=v_budget,
+                subject_type=subject_type,
             )
     if problems.items:
         raise ClaimSpecError(problems.items, source=source)
-    assert claim is not None and budget is not None and relations is not None  # noqa: S101 - no problems
+    assert claim is not None and budget is not None and relations is not None
     return ClaimSpec(
-        claim=claim, relations=relations, budget_bytes=budget, subject_type=subject_type, audiences=variants
+        claim=claim,
+        relations=relations,
+        budget_bytes=budget,
+        subject_type=subject_type,
+        audiences=variants,
     )
 
 
@@ -305,7 +400,9 @@ def load_claim_spec(path: str | Path) -> ClaimSpec:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
-        raise ClaimSpecError([("", f"cannot read the file: {err.strerror or err}")], source=str(path)) from err
+        raise ClaimSpecError(
+            [("", f"cannot read the file: {err.strerror or err}")], source=str(path)
+        ) from err
     return parse_claim_text(text, source=str(path), json_only=path.suffix.lower() == ".json")
 
 
@@ -315,7 +412,7 @@ def parse_claim_text(text: str, *, source: str = "", json_only: bool = False) ->
         if json_only:
             doc = json.loads(text)
         else:
-            import yaml  # noqa: PLC0415 - only spec files need it; the request path never does
+            import yaml
 
             doc = yaml.safe_load(text)
     except ValueError as err:
@@ -323,5 +420,7 @@ def parse_claim_text(text: str, *, source: str = "", json_only: bool = False) ->
     except Exception as err:  # yaml.YAMLError; yaml is imported lazily
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise ClaimSpecError([("", f"not valid YAML{where}: {getattr(err, 'problem', None) or err}")], source=source) from err
+        raise ClaimSpecError(
+            [("", f"not valid YAML{where}: {getattr(err, 'problem', None) or err}")], source=source
+        ) from err
     return parse_claim_spec(doc, source=source)

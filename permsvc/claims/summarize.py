@@ -77,7 +77,10 @@ def breadth_levels(typesystem: TypeSystem, keys: Sequence[str]) -> dict[str, int
         object_type, relation = split_relation_key(key)
         included = _included(typesystem, object_type, relation)
         levels[key] = sum(
-            1 for other in keys if other != key and split_relation_key(other)[0] == object_type
+            1
+            for other in keys
+            if other != key
+            and split_relation_key(other)[0] == object_type
             and split_relation_key(other)[1] in included
         )
     return levels
@@ -105,7 +108,10 @@ def encode_summary(
     while remaining:
         key = remaining.pop(0)
         candidate = {**kept, key: lists[key]}
-        if len(encode_document(revision, candidate, [*pending, *remaining])) <= variant.budget_bytes:
+        if (
+            len(encode_document(revision, candidate, [*pending, *remaining]))
+            <= variant.budget_bytes
+        ):
             kept = candidate
         else:
             pending.append(key)

@@ -17,12 +17,12 @@ import msgspec
 from permsvc.claims.errors import ClaimSpecModelError
 from permsvc.claims.spec import ClaimSpec, ClaimVariant, parse_claim_spec, split_relation_key
 from permsvc.claims.summarize import EncodedSummary, breadth_levels, encode_summary
+from permsvc.commands.errors import LatestModelNotFoundError
 from permsvc.commands.list_objects import ListObjectsParams, ListObjectsQuery
 from permsvc.commands.models import ModelResolver
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency, encode_token
 from permsvc.model.typesystem import TypeSystem
 from permsvc.settings import EngineLimits
-from permsvc.commands.errors import LatestModelNotFoundError
 from permsvc.store.protocol import ClaimSpecStore, StoreAdmin, StoredClaimSpec, TupleReader
 
 __all__ = (
@@ -49,14 +49,21 @@ def check_spec_against_model(variant: ClaimVariant, typesystem: TypeSystem) -> N
     """Raise :class:`ClaimSpecModelError` naming every key the model does not define."""
     missing: list[tuple[str, str]] = []
     if not typesystem.has_type(variant.subject_type):
-        missing.append((variant.subject_type, f"subject type {variant.subject_type!r} is not a type of the model"))
+        missing.append(
+            (
+                variant.subject_type,
+                f"subject type {variant.subject_type!r} is not a type of the model",
+            )
+        )
     for key in variant.relations:
         object_type, relation = split_relation_key(key)
         if not typesystem.has_type(object_type):
             missing.append((key, f"type {object_type!r} is not defined"))
         elif typesystem.get_relation(object_type, relation) is None:
             defined = ", ".join(sorted(typesystem.relations_of(object_type))) or "none"
-            missing.append((key, f"type {object_type!r} has no relation {relation!r} (it has: {defined})"))
+            missing.append(
+                (key, f"type {object_type!r} has no relation {relation!r} (it has: {defined})")
+            )
     if missing:
         raise ClaimSpecModelError(missing, model_id=typesystem.model_id)
 
@@ -128,7 +135,9 @@ class PutClaimSpecCommand:
     checked again whenever a summary is computed.
     """
 
-    def __init__(self, *, stores: StoreAdmin, specs: ClaimSpecStore, resolver: ModelResolver) -> None:
+    def __init__(
+        self, *, stores: StoreAdmin, specs: ClaimSpecStore, resolver: ModelResolver
+    ) -> None:
         self._stores = stores
         self._specs = specs
         self._resolver = resolver

@@ -27,7 +27,9 @@ __all__ = ("CLAIMS_KEY_SCOPES", "authenticate_claims_caller")
 CLAIMS_KEY_SCOPES = ("claims", "admin")
 
 
-async def authenticate_claims_caller(request: Request[Any, Any, Any], *, token_scope: str) -> Principal:
+async def authenticate_claims_caller(
+    request: Request[Any, Any, Any], *, token_scope: str
+) -> Principal:
     """The request's principal when it may use the claim feed; otherwise an ``AuthError`` (401/403)."""
     principal = await principal_of(request)
     if principal.key is not None:

@@ -27,11 +27,22 @@ import msgspec
 from litestar import Request, Router, delete, get, post, put
 from litestar.params import FromPath, RawBody
 
+from permsvc.api.admin.credentials import (
+    authenticate_admin,
+    principal_of,
+    recorder_of,
+    request_id,
+    resolve_store,
+)
 from permsvc.api.authzen.convert import decode_request
 from permsvc.api.claims.config import ClaimsSettings
-from permsvc.api.admin.credentials import authenticate_admin, principal_of, recorder_of, request_id, resolve_store
 from permsvc.api.claims.guard import authenticate_claims_caller
-from permsvc.api.claims.schemas import ClaimSpecDeleted, ClaimSpecResponse, ClaimsRequest, ClaimsResponse
+from permsvc.api.claims.schemas import (
+    ClaimSpecDeleted,
+    ClaimSpecResponse,
+    ClaimsRequest,
+    ClaimsResponse,
+)
 from permsvc.api.errors import ApiError
 from permsvc.api.openfga.convert import check_store_id
 from permsvc.claims.errors import ClaimSpecModelError
@@ -67,7 +78,9 @@ def _spec_store(datastore: object) -> ClaimSpecStore | None:
 class _Services:
     def __init__(self, deps: Deps, settings: ClaimsSettings) -> None:
         self.settings = settings
-        self.summary = ClaimSummaryQuery(reader=deps.datastore, resolver=deps.models, limits=deps.settings.limits)
+        self.summary = ClaimSummaryQuery(
+            reader=deps.datastore, resolver=deps.models, limits=deps.settings.limits
+        )
         self.spec_store = _spec_store(deps.datastore)
         self.specs = ClaimSpecResolver(specs=self.spec_store, default=settings.spec)
         self.models = deps.models
@@ -75,7 +88,11 @@ class _Services:
 
     def require_spec_store(self) -> ClaimSpecStore:
         if self.spec_store is None:
-            raise ApiError("validation_error", "this permsvc's datastore cannot keep per-store claim specs", status=409)
+            raise ApiError(
+                "validation_error",
+                "this permsvc's datastore cannot keep per-store claim specs",
+                status=409,
+            )
         return self.spec_store
 
 
@@ -83,7 +100,9 @@ def _services(request: Request[Any, Any, Any]) -> _Services:
     state = request.app.state
     services = state.get("claims_services")
     if services is None:
-        services = state["claims_services"] = _Services(state.deps, request.route_handler.opt["claims_settings"])
+        services = state["claims_services"] = _Services(
+            state.deps, request.route_handler.opt["claims_settings"]
+        )
     return services
 
 
@@ -110,7 +129,9 @@ async def claim_feed(request: Request[Any, Any, Any], body: RawBody) -> ClaimsRe
     """Answer ``{user_id, audience?, client_id?, store_id?}`` with
     ``{"claims": {"<claim name>": <summary>}, "revision": n, "truncated": bool}``."""
     services = _services(request)
-    principal = await authenticate_claims_caller(request, token_scope=services.settings.client_scope)
+    principal = await authenticate_claims_caller(
+        request, token_scope=services.settings.client_scope
+    )
     req = decode_request(body, request.headers.get("content-type"), ClaimsRequest)
     if not req.user_id.strip():
         raise ApiError("validation_error", "invalid ClaimsRequest.user_id: must not be empty")
@@ -118,12 +139,16 @@ async def claim_feed(request: Request[Any, Any, Any], body: RawBody) -> ClaimsRe
     spec = await _spec_for(services, store_id)
     try:
         summary = await services.summary.execute(
-            ClaimSummaryParams(store_id=store_id, user_id=req.user_id, spec=spec, audience=req.audience)
+            ClaimSummaryParams(
+                store_id=store_id, user_id=req.user_id, spec=spec, audience=req.audience
+            )
         )
     except ClaimSpecModelError as err:
         raise ApiError("validation_error", err.detail, status=409) from err
     return ClaimsResponse(
-        claims={summary.claim: msgspec.Raw(summary.value)}, revision=summary.revision, truncated=summary.truncated
+        claims={summary.claim: msgspec.Raw(summary.value)},
+        revision=summary.revision,
+        truncated=summary.truncated,
     )
 
 
@@ -136,7 +161,10 @@ def _decode_spec(body: bytes, content_type: str | None) -> ClaimSpec:
     if media in ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"):
         return parse_claim_text(text, source="the request body")
     if media != "application/json" and not media.endswith("+json"):
-        raise ApiError("validation_error", f"send the spec as application/json or application/yaml, not '{media}'")
+        raise ApiError(
+            "validation_error",
+            f"send the spec as application/json or application/yaml, not '{media}'",
+        )
     return parse_claim_text(text, source="the request body", json_only=True)
 
 
@@ -146,7 +174,9 @@ def _spec_response(services: _Services, store_id: str, stored: Any) -> ClaimSpec
         store_id=store_id,
         spec=msgspec.Raw(stored.document.encode()) if stored is not None else None,
         updated_at=stored.updated_at if stored is not None else None,
-        default=msgspec.Raw(msgspec.json.encode(default.to_document())) if default is not None else None,
+        default=msgspec.Raw(msgspec.json.encode(default.to_document()))
+        if default is not None
+        else None,
     )
 
 
@@ -157,11 +187,15 @@ def _spec_response(services: _Services, store_id: str, stored: Any) -> ClaimSpec
     summary="Set the store's claim spec (JSON or YAML)",
     status_code=200,
 )
-async def put_claim_spec(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> ClaimSpecResponse:
+async def put_claim_spec(
+    request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody
+) -> ClaimSpecResponse:
     check_store_id(store_id, "PutClaimSpecRequest")
     services = _services(request)
     spec = _decode_spec(body, request.headers.get("content-type"))
-    command = PutClaimSpecCommand(stores=services.stores, specs=services.require_spec_store(), resolver=services.models)
+    command = PutClaimSpecCommand(
+        stores=services.stores, specs=services.require_spec_store(), resolver=services.models
+    )
     try:
         stored = await command.execute(store_id, spec)
     except ClaimSpecModelError as err:
@@ -171,14 +205,25 @@ async def put_claim_spec(request: Request[Any, Any, Any], store_id: FromPath[str
         actor=principal.actor,
         action="claims_spec.put",
         store_id=store_id,
-        detail={"claim": spec.claim, "relations": list(spec.all_relations()), "audiences": sorted(spec.audiences)},
+        detail={
+            "claim": spec.claim,
+            "relations": list(spec.all_relations()),
+            "audiences": sorted(spec.audiences),
+        },
         request_id=request_id(request),
     )
     return _spec_response(services, store_id, stored)
 
 
-@get("/stores/{store_id:str}/claims-spec", operation_id="GetClaimSpec", tags=_TAGS, summary="The store's claim spec")
-async def get_claim_spec(request: Request[Any, Any, Any], store_id: FromPath[str]) -> ClaimSpecResponse:
+@get(
+    "/stores/{store_id:str}/claims-spec",
+    operation_id="GetClaimSpec",
+    tags=_TAGS,
+    summary="The store's claim spec",
+)
+async def get_claim_spec(
+    request: Request[Any, Any, Any], store_id: FromPath[str]
+) -> ClaimSpecResponse:
     """``spec`` is the store's own spec (``null`` when it has none); ``default`` the server's
     ``PERMSVC_CLAIMS_SPEC``, used when ``spec`` is ``null``."""
     check_store_id(store_id, "GetClaimSpecRequest")
@@ -194,14 +239,19 @@ async def get_claim_spec(request: Request[Any, Any, Any], store_id: FromPath[str
     summary="Remove the store's claim spec (the server default applies again)",
     status_code=200,
 )
-async def delete_claim_spec(request: Request[Any, Any, Any], store_id: FromPath[str]) -> ClaimSpecDeleted:
+async def delete_claim_spec(
+    request: Request[Any, Any, Any], store_id: FromPath[str]
+) -> ClaimSpecDeleted:
     check_store_id(store_id, "DeleteClaimSpecRequest")
     services = _services(request)
     deleted = await DeleteClaimSpecCommand(specs=services.require_spec_store()).execute(store_id)
     if deleted:
         principal = await principal_of(request)
         await recorder_of(request).record(
-            actor=principal.actor, action="claims_spec.delete", store_id=store_id, request_id=request_id(request)
+            actor=principal.actor,
+            action="claims_spec.delete",
+            store_id=store_id,
+            request_id=request_id(request),
         )
     return ClaimSpecDeleted(store_id=store_id, deleted=deleted)
 
@@ -214,4 +264,6 @@ def build_router(settings: Settings) -> Router:
         route_handlers=[put_claim_spec, get_claim_spec, delete_claim_spec],
         before_request=authenticate_admin,
     )
-    return Router(path="/", route_handlers=[claim_feed, admin], opt={"claims_settings": claims_settings})
+    return Router(
+        path="/", route_handlers=[claim_feed, admin], opt={"claims_settings": claims_settings}
+    )

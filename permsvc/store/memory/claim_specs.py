@@ -22,7 +22,9 @@ class MemoryClaimSpecMixin:
             return self._claim_specs
 
     async def put_claim_spec(self, store_id: str, document: str) -> StoredClaimSpec:
-        stored = StoredClaimSpec(store_id=store_id, document=document, updated_at=dt.datetime.now(dt.UTC))
+        stored = StoredClaimSpec(
+            store_id=store_id, document=document, updated_at=dt.datetime.now(dt.UTC)
+        )
         self._claim_spec_state()[store_id] = stored
         return stored
 

@@ -23,7 +23,9 @@ DELETE_SPEC = "DELETE FROM claim_specs WHERE store_id = $1 RETURNING store_id"
 
 
 def _spec(row: Mapping[str, Any]) -> StoredClaimSpec:
-    return StoredClaimSpec(store_id=row["store_id"], document=row["document"], updated_at=row["updated_at"])
+    return StoredClaimSpec(
+        store_id=row["store_id"], document=row["document"], updated_at=row["updated_at"]
+    )
 
 
 class PostgresClaimSpecMixin:

@@ -51,5 +51,7 @@ class SqliteClaimSpecMixin:
         return result
 
     async def delete_claim_spec(self, store_id: str) -> bool:
-        result: bool = await self._transaction(lambda conn: conn.execute(DELETE_SPEC, (store_id,)).rowcount > 0)
+        result: bool = await self._transaction(
+            lambda conn: conn.execute(DELETE_SPEC, (store_id,)).rowcount > 0
+        )
         return result

@@ -22,10 +22,14 @@ SPEC = REPO_ROOT / "schema" / "claims.yaml"
 MODEL = model_to_json(parse_dsl((REPO_ROOT / "schema" / "claims.fga").read_text()))
 
 
-async def write(client: AsyncTestClient[Any], store_id: str, *tuples: tuple[str, str, str]) -> dict[str, Any]:
+async def write(
+    client: AsyncTestClient[Any], store_id: str, *tuples: tuple[str, str, str]
+) -> dict[str, Any]:
     for start in range(0, len(tuples), 100):
         keys = [{"object": o, "relation": r, "user": u} for o, r, u in tuples[start : start + 100]]
-        response = await client.post(f"/stores/{store_id}/write", json={"writes": {"tuple_keys": keys}})
+        response = await client.post(
+            f"/stores/{store_id}/write", json={"writes": {"tuple_keys": keys}}
+        )
         assert response.status_code == 200, response.text
     return response.json()
 
@@ -46,12 +50,16 @@ def spec_path() -> Path:
 
 async def claims_key(app: Any, scope: str = "claims", *, store_id: str | None = None) -> str:
     """A new API key in the app's datastore (behind the in-memory index wrapper)."""
-    created = await CreateApiKeyCommand(keys=app.state.deps.datastore.inner).execute(scope, store_id=store_id, name="test")
+    created = await CreateApiKeyCommand(keys=app.state.deps.datastore.inner).execute(
+        scope, store_id=store_id, name="test"
+    )
     return created.key
 
 
 @pytest.fixture
-async def client(monkeypatch: pytest.MonkeyPatch, spec_path: Path) -> AsyncIterator[AsyncTestClient[Any]]:
+async def client(
+    monkeypatch: pytest.MonkeyPatch, spec_path: Path
+) -> AsyncIterator[AsyncTestClient[Any]]:
     """A client whose requests carry a ``claims`` API key (the OpenFGA routes run without auth)."""
     monkeypatch.setenv("PERMSVC_CLAIMS_SPEC", str(spec_path))
     app = create_app(make_settings())

@@ -82,7 +82,11 @@ def feed_server(tmp: Path, *, env: dict[str, str] | None = None) -> Iterator[Fee
         response = feed.root("POST", f"/stores/{feed.store_id}/authorization-models", json=MODEL)
         assert response.status_code == 201, response.text
         for start in range(0, len(GRANTS), 100):
-            keys = [{"object": o, "relation": r, "user": u} for o, r, u in GRANTS[start : start + 100]]
-            response = feed.root("POST", f"/stores/{feed.store_id}/write", json={"writes": {"tuple_keys": keys}})
+            keys = [
+                {"object": o, "relation": r, "user": u} for o, r, u in GRANTS[start : start + 100]
+            ]
+            response = feed.root(
+                "POST", f"/stores/{feed.store_id}/write", json={"writes": {"tuple_keys": keys}}
+            )
             assert response.status_code == 200, response.text
         yield feed

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,9 @@ async def _claims(client: AsyncTestClient[Any], body: dict[str, Any], **headers:
 async def test_summary_of_the_permission_graph(client: AsyncTestClient[Any], store_id: str) -> None:
     for grant in GRANTS:
         await write(client, store_id, grant)
-    response = await _claims(client, {"user_id": "auth0|1", "store_id": store_id, "client_id": "spa"})
+    response = await _claims(
+        client, {"user_id": "auth0|1", "store_id": store_id, "client_id": "spa"}
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body == {
@@ -53,32 +54,55 @@ async def test_summary_of_the_permission_graph(client: AsyncTestClient[Any], sto
         "truncated": False,
     }
     raw = response.content
-    assert b'"https://permsvc.example.com/perms":{"o":false,"p":{"organization#admin":["acme"]' in raw
+    assert (
+        b'"https://permsvc.example.com/perms":{"o":false,"p":{"organization#admin":["acme"]' in raw
+    )
     again = await _claims(client, {"user_id": "auth0|1", "store_id": store_id})
     assert again.content == raw
     view = read_claim(body["claims"], claim_name=CLAIM, min_revision=6)
-    assert view.complete and view.has("editor", "project:hermes") and view.has("editor", "project:zeus") is False
+    assert (
+        view.complete
+        and view.has("editor", "project:hermes")
+        and view.has("editor", "project:zeus") is False
+    )
 
 
-async def test_user_without_grants_gets_empty_lists(client: AsyncTestClient[Any], store_id: str) -> None:
+async def test_user_without_grants_gets_empty_lists(
+    client: AsyncTestClient[Any], store_id: str
+) -> None:
     await write(client, store_id, *GRANTS)
     response = await _claims(client, {"user_id": "google-oauth2|99", "store_id": store_id})
     summary = response.json()["claims"][CLAIM]
-    assert summary["p"] == {"organization#admin": [], "project#editor": [], "project#viewer": ["public"]}
+    assert summary["p"] == {
+        "organization#admin": [],
+        "project#editor": [],
+        "project#viewer": ["public"],
+    }
 
 
 async def test_audience_variant(client: AsyncTestClient[Any], store_id: str) -> None:
     await write(client, store_id, *GRANTS)
-    response = await _claims(client, {"user_id": "auth0|1", "store_id": store_id, "audience": "https://billing.example.com"})
+    response = await _claims(
+        client,
+        {"user_id": "auth0|1", "store_id": store_id, "audience": "https://billing.example.com"},
+    )
     assert response.json()["claims"][CLAIM]["p"] == {"organization#admin": ["acme"]}
 
 
-async def test_revoke_moves_revision_and_content(client: AsyncTestClient[Any], store_id: str) -> None:
+async def test_revoke_moves_revision_and_content(
+    client: AsyncTestClient[Any], store_id: str
+) -> None:
     await write(client, store_id, *GRANTS)
     before = (await _claims(client, {"user_id": "auth0|1", "store_id": store_id})).json()
     response = await client.post(
         f"/stores/{store_id}/write",
-        json={"deletes": {"tuple_keys": [{"object": "project:zeus", "relation": "viewer", "user": "user:auth0|1"}]}},
+        json={
+            "deletes": {
+                "tuple_keys": [
+                    {"object": "project:zeus", "relation": "viewer", "user": "user:auth0|1"}
+                ]
+            }
+        },
     )
     assert response.status_code == 200, response.text
     after = (await _claims(client, {"user_id": "auth0|1", "store_id": store_id})).json()
@@ -93,13 +117,21 @@ async def test_revoke_moves_revision_and_content(client: AsyncTestClient[Any], s
     ("body", "fragment"),
     [
         pytest.param({"user_id": "auth0|1"}, "no store", id="no_store"),
-        pytest.param({"user_id": " ", "store_id": "01HZZZZZZZZZZZZZZZZZZZZZZZ"}, "must not be empty", id="empty_user"),
-        pytest.param({"userId": "auth0|1"}, "Object contains unknown field `userId`", id="unknown_field"),
+        pytest.param(
+            {"user_id": " ", "store_id": "01HZZZZZZZZZZZZZZZZZZZZZZZ"},
+            "must not be empty",
+            id="empty_user",
+        ),
+        pytest.param(
+            {"userId": "auth0|1"}, "Object contains unknown field `userId`", id="unknown_field"
+        ),
         pytest.param({"user_id": "auth0|1", "store_id": "nope"}, "StoreId", id="bad_store_id"),
         pytest.param({"user_id": "a b", "store_id": None}, "no store", id="store_null"),
     ],
 )
-async def test_bad_requests(client: AsyncTestClient[Any], body: dict[str, Any], fragment: str) -> None:
+async def test_bad_requests(
+    client: AsyncTestClient[Any], body: dict[str, Any], fragment: str
+) -> None:
     response = await _claims(client, body)
     assert response.status_code == 400
     assert response.json()["code"] == "validation_error" and fragment in response.json()["message"]
@@ -113,7 +145,10 @@ async def test_invalid_user_id(client: AsyncTestClient[Any], store_id: str) -> N
 async def test_store_without_model(client: AsyncTestClient[Any]) -> None:
     created = await client.post("/stores", json={"name": "empty"})
     response = await _claims(client, {"user_id": "auth0|1", "store_id": created.json()["id"]})
-    assert response.status_code == 400 and response.json()["code"] == "latest_authorization_model_not_found"
+    assert (
+        response.status_code == 400
+        and response.json()["code"] == "latest_authorization_model_not_found"
+    )
 
 
 async def test_no_spec_configured(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -122,7 +157,9 @@ async def test_no_spec_configured(monkeypatch: pytest.MonkeyPatch) -> None:
     async with AsyncTestClient(app) as client:
         store_id = await new_store(client)
         key = await claims_key(app)
-        response = await _claims(client, {"user_id": "auth0|1", "store_id": store_id}, Authorization=f"Bearer {key}")
+        response = await _claims(
+            client, {"user_id": "auth0|1", "store_id": store_id}, Authorization=f"Bearer {key}"
+        )
     assert response.status_code == 409 and "PERMSVC_CLAIMS_SPEC" in response.json()["message"]
 
 
@@ -134,24 +171,35 @@ def test_bad_spec_stops_start_up(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
         create_app(make_settings())
 
 
-async def test_key_scope_store_limit_and_revocation(client: AsyncTestClient[Any], store_id: str) -> None:
+async def test_key_scope_store_limit_and_revocation(
+    client: AsyncTestClient[Any], store_id: str
+) -> None:
     app = client.permsvc  # type: ignore[attr-defined]
     body = {"user_id": "u", "store_id": store_id}
     check_key = await claims_key(app, "check")
     response = await _claims(client, body, Authorization=f"Bearer {check_key}")
     assert response.status_code == 403 and "has scope 'check'" in response.json()["message"]
 
-    assert (await _claims(client, body, Authorization=f"Bearer {await claims_key(app, 'admin')}")).status_code == 200
+    assert (
+        await _claims(client, body, Authorization=f"Bearer {await claims_key(app, 'admin')}")
+    ).status_code == 200
 
     other_store = await new_store(client)
     limited = await claims_key(app, store_id=other_store)
     response = await _claims(client, body, Authorization=f"Bearer {limited}")
-    assert response.status_code == 403 and f"limited to store {other_store}" in response.json()["message"]
-    response = await _claims(client, {**body, "store_id": other_store}, Authorization=f"Bearer {limited}")
+    assert (
+        response.status_code == 403
+        and f"limited to store {other_store}" in response.json()["message"]
+    )
+    response = await _claims(
+        client, {**body, "store_id": other_store}, Authorization=f"Bearer {limited}"
+    )
     assert response.status_code == 200
 
     await RevokeApiKeyCommand(keys=app.state.deps.datastore.inner).execute(limited.split("_")[1])
-    response = await _claims(client, {**body, "store_id": other_store}, Authorization=f"Bearer {limited}")
+    response = await _claims(
+        client, {**body, "store_id": other_store}, Authorization=f"Bearer {limited}"
+    )
     assert response.status_code == 401 and "revoked" in response.json()["message"]
 
 
@@ -165,10 +213,14 @@ async def test_key_scope_store_limit_and_revocation(client: AsyncTestClient[Any]
         pytest.param("Bearer a.b.c", 401, "does not accept access tokens", id="token_without_oidc"),
     ],
 )
-async def test_rejected_callers(client: AsyncTestClient[Any], header: str | None, status: int, fragment: str) -> None:
+async def test_rejected_callers(
+    client: AsyncTestClient[Any], header: str | None, status: int, fragment: str
+) -> None:
     del client.headers["Authorization"]
     headers = {"Authorization": header} if header else {}
-    response = await _claims(client, {"user_id": "auth0|1", "store_id": "01HZZZZZZZZZZZZZZZZZZZZZZZ"}, **headers)
+    response = await _claims(
+        client, {"user_id": "auth0|1", "store_id": "01HZZZZZZZZZZZZZZZZZZZZZZZ"}, **headers
+    )
     assert response.status_code == status, response.text
     assert fragment in response.json()["message"]
     assert response.headers["www-authenticate"].startswith("Bearer")

@@ -28,9 +28,14 @@ def spec_path(tmp_path: Path) -> Path:
     return path
 
 
-async def test_overflow_drops_least_specific_and_says_so(client: AsyncTestClient[Any], store_id: str) -> None:
+async def test_overflow_drops_least_specific_and_says_so(
+    client: AsyncTestClient[Any], store_id: str
+) -> None:
     grants = [(f"project:project-{i:03d}", "viewer", "user:auth0|7") for i in range(300)]
-    grants += [("project:alpha", "editor", "user:auth0|7"), ("organization:acme", "admin", "user:auth0|7")]
+    grants += [
+        ("project:alpha", "editor", "user:auth0|7"),
+        ("organization:acme", "admin", "user:auth0|7"),
+    ]
     await write(client, store_id, *grants)
     response = await _claims(client, {"user_id": "auth0|7", "store_id": store_id})
     body = response.json()
@@ -44,9 +49,16 @@ async def test_overflow_drops_least_specific_and_says_so(client: AsyncTestClient
     assert view.has("viewer", "project:project-001") is None
 
 
-async def test_spec_relations_missing_from_model(client: AsyncTestClient[Any], store_id: str) -> None:
-    response = await _claims(client, {"user_id": "auth0|1", "store_id": store_id, "audience": "https://api.example.com"})
+async def test_spec_relations_missing_from_model(
+    client: AsyncTestClient[Any], store_id: str
+) -> None:
+    response = await _claims(
+        client, {"user_id": "auth0|1", "store_id": store_id, "audience": "https://api.example.com"}
+    )
     assert response.status_code == 409
     message = response.json()["message"]
-    assert "project#ghost: type 'project' has no relation 'ghost' (it has: editor, organization, owner, viewer)" in message
+    assert (
+        "project#ghost: type 'project' has no relation 'ghost' (it has: editor, organization, owner, viewer)"
+        in message
+    )
     assert "nothing#viewer: type 'nothing' is not defined" in message

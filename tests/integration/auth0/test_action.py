@@ -53,6 +53,17 @@ def test_action_under_node_against_live_permsvc(tmp_path: Path) -> None:
             check=False,
         )
     report = result.stdout + result.stderr
-    counts = {name: int(n) for name, n in re.findall(r"^# (tests|pass|fail|skipped|cancelled) (\d+)$", report, re.M)}
+    counts = {
+        name: int(n)
+        for name, n in re.findall(
+            r"^# (tests|pass|fail|skipped|cancelled) (\d+)$", report, re.MULTILINE
+        )
+    }
     assert result.returncode == 0, report[-6000:]
-    assert counts == {"tests": EXPECTED_TESTS, "pass": EXPECTED_TESTS, "fail": 0, "skipped": 0, "cancelled": 0}, report[-6000:]
+    assert counts == {
+        "tests": EXPECTED_TESTS,
+        "pass": EXPECTED_TESTS,
+        "fail": 0,
+        "skipped": 0,
+        "cancelled": 0,
+    }, report[-6000:]

@@ -39,15 +39,22 @@ class _Adapter(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _Adapter
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         asked = json.loads(self.rfile.read(int(self.headers["content-length"])))
         self.server.calls.append(asked)
         claims: dict[str, Any] = {}
-        if asked["sub"] != asked["client_id"]:  # user tokens only; client tokens are another trigger
+        if (
+            asked["sub"] != asked["client_id"]
+        ):  # user tokens only; client tokens are another trigger
             audience = asked["aud"] if isinstance(asked["aud"], str) else asked["aud"][0]
             response = httpx.post(
                 self.server.feed_url + "/v1/claims",
-                json={"user_id": asked["sub"], "audience": audience, "client_id": asked["client_id"], "store_id": self.server.store_id},
+                json={
+                    "user_id": asked["sub"],
+                    "audience": audience,
+                    "client_id": asked["client_id"],
+                    "store_id": self.server.store_id,
+                },
                 headers={"Authorization": f"Bearer {self.server.service_token}"},
                 timeout=5,
             )
@@ -101,7 +108,9 @@ def world(oidc_runtime: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 async def _verify(world: _World, token: str) -> Any:
-    authenticator = JwtAuthenticator.from_settings(OidcSettings(issuer=world.provider.issuer, audiences=(API,)))
+    authenticator = JwtAuthenticator.from_settings(
+        OidcSettings(issuer=world.provider.issuer, audiences=(API,))
+    )
     try:
         return await authenticator.authenticate(token)
     finally:
@@ -123,12 +132,12 @@ async def test_token_carries_summary_and_backend_falls_back_to_check(world: _Wor
 
     # A finer question than the summary: owner is not summarised -> ask /v1/check with the token.
     assert view.has("owner", "project:apollo") is None
-    response = httpx.post(
-        world.feed.url + "/v1/check",
-        json={"relation": "owner", "object": "project:apollo", "store_id": world.feed.store_id},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=10,
-    )
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.post(
+            world.feed.url + "/v1/check",
+            json={"relation": "owner", "object": "project:apollo", "store_id": world.feed.store_id},
+            headers={"Authorization": f"Bearer {token}"},
+        )
     assert response.status_code == 200, response.text
     answer = response.json()
     assert (answer["user"], answer["allowed"]) == (f"user:{USER}", False)
@@ -141,12 +150,16 @@ async def test_overflowing_user_gets_marker_and_check_answers(world: _World) -> 
     assert view.usable and view.overflow and "project#viewer" in view.dropped
     assert view.has("editor", "project:alpha") is True
     assert view.has("viewer", "project:bulk-0123") is None
-    response = httpx.post(
-        world.feed.url + "/v1/check",
-        json={"relation": "viewer", "object": "project:bulk-0123", "store_id": world.feed.store_id},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=10,
-    )
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.post(
+            world.feed.url + "/v1/check",
+            json={
+                "relation": "viewer",
+                "object": "project:bulk-0123",
+                "store_id": world.feed.store_id,
+            },
+            headers={"Authorization": f"Bearer {token}"},
+        )
     assert response.json()["allowed"] is True
 
 
@@ -157,21 +170,38 @@ async def test_summary_is_stale_after_a_revoke(world: _World) -> None:
     response = world.feed.root(
         "POST",
         f"/stores/{world.feed.store_id}/write",
-        json={"deletes": {"tuple_keys": [{"object": "project:ephemeral", "relation": "viewer", "user": f"user:{USER}"}]}},
+        json={
+            "deletes": {
+                "tuple_keys": [
+                    {"object": "project:ephemeral", "relation": "viewer", "user": f"user:{USER}"}
+                ]
+            }
+        },
     )
     assert response.status_code == 200, response.text
     revoked_at = view.revision + 1  # nothing else writes: the revoke got the next revision
     stale = read_claim(payload, claim_name=CLAIM, min_revision=revoked_at)
     assert stale.stale and stale.has("viewer", "project:ephemeral") is None
-    fresh = read_claim((await _verify(world, world.provider.user_token(USER))).raw, claim_name=CLAIM, min_revision=revoked_at)
+    fresh = read_claim(
+        (await _verify(world, world.provider.user_token(USER))).raw,
+        claim_name=CLAIM,
+        min_revision=revoked_at,
+    )
     assert not fresh.stale and fresh.has("viewer", "project:ephemeral") is False
 
 
 def test_feed_refuses_user_tokens_and_unscoped_clients(world: _World) -> None:
     body = {"user_id": USER, "store_id": world.feed.store_id}
     user_token = world.provider.user_token(USER)
-    response = httpx.post(world.feed.url + "/v1/claims", json=body, headers={"Authorization": f"Bearer {user_token}"})
-    assert response.status_code == 403 and "user's access token cannot fetch claims" in response.json()["message"]
+    response = httpx.post(
+        world.feed.url + "/v1/claims", json=body, headers={"Authorization": f"Bearer {user_token}"}
+    )
+    assert (
+        response.status_code == 403
+        and "user's access token cannot fetch claims" in response.json()["message"]
+    )
     unscoped = world.provider.client_credentials(scope="read:docs")
-    response = httpx.post(world.feed.url + "/v1/claims", json=body, headers={"Authorization": f"Bearer {unscoped}"})
+    response = httpx.post(
+        world.feed.url + "/v1/claims", json=body, headers={"Authorization": f"Bearer {unscoped}"}
+    )
     assert response.status_code == 403 and CLAIMS_SCOPE in response.headers["www-authenticate"]

@@ -9,7 +9,13 @@ import pytest
 from permsvc.claims.read import read_claim
 
 CLAIM = "https://permsvc.example.com/perms"
-SUMMARY = {"v": 1, "rev": 10, "p": {"project#viewer": ["a", "b"], "organization#admin": []}, "o": True, "d": ["project#editor"]}
+SUMMARY = {
+    "v": 1,
+    "rev": 10,
+    "p": {"project#viewer": ["a", "b"], "organization#admin": []},
+    "o": True,
+    "d": ["project#editor"],
+}
 
 
 def _view(value: Any = SUMMARY, **kwargs: Any) -> Any:
@@ -37,7 +43,11 @@ def test_complete_summary() -> None:
 
 @pytest.mark.parametrize(
     ("min_revision", "stale"),
-    [pytest.param(9, False, id="newer"), pytest.param(10, False, id="equal"), pytest.param(11, True, id="older")],
+    [
+        pytest.param(9, False, id="newer"),
+        pytest.param(10, False, id="equal"),
+        pytest.param(11, True, id="older"),
+    ],
 )
 def test_min_revision(min_revision: int, stale: bool) -> None:
     view = _view(min_revision=min_revision)
@@ -59,7 +69,9 @@ def test_min_revision(min_revision: int, stale: bool) -> None:
         pytest.param({**SUMMARY, "o": 1}, "malformed", id="overflow_int"),
         pytest.param({**SUMMARY, "d": "x"}, "malformed", id="dropped_string"),
         pytest.param({**SUMMARY, "p": {"viewer": ["a"]}}, "entry 'viewer'", id="key_without_type"),
-        pytest.param({**SUMMARY, "p": {"project#viewer": [1]}}, "entry 'project#viewer'", id="non_string_id"),
+        pytest.param(
+            {**SUMMARY, "p": {"project#viewer": [1]}}, "entry 'project#viewer'", id="non_string_id"
+        ),
     ],
 )
 def test_unusable_claims_answer_none(value: Any, reason: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,11 @@ def test_example_spec_loads() -> None:
     assert spec.relations == ("organization#admin", "project#editor", "project#viewer")
     assert spec.budget_bytes == DEFAULT_BUDGET_BYTES
     billing = spec.variant_for("https://billing.example.com")
-    assert (billing.relations, billing.budget_bytes, billing.claim) == (("organization#admin",), 512, CLAIM)
+    assert (billing.relations, billing.budget_bytes, billing.claim) == (
+        ("organization#admin",),
+        512,
+        CLAIM,
+    )
     assert spec.variant_for("https://other.example.com").relations == spec.relations
     assert spec.variant_for(None).relations == spec.relations
 
@@ -43,7 +48,9 @@ def test_example_spec_loads() -> None:
         pytest.param("groups", "restricted claim names", id="groups_restricted"),
         pytest.param("authorization_details", "restricted claim names", id="rar_restricted"),
         pytest.param("x5t#S256", "restricted claim names", id="x5t_restricted"),
-        pytest.param("https://tenant.auth0.com/perms", "Auth0 domain (auth0.com)", id="auth0_subdomain"),
+        pytest.param(
+            "https://tenant.auth0.com/perms", "Auth0 domain (auth0.com)", id="auth0_subdomain"
+        ),
         pytest.param("https://auth0.com/perms", "Auth0 domain (auth0.com)", id="auth0_apex"),
         pytest.param("https://x.webtask.io/p", "webtask.io", id="webtask_io"),
         pytest.param("http://webtask.run/p", "webtask.run", id="webtask_run"),
@@ -78,17 +85,49 @@ def test_claim_name_accepted(name: str) -> None:
     ("doc", "path", "fragment"),
     [
         pytest.param(_spec(relations=[]), "relations", "non-empty list", id="no_relations"),
-        pytest.param(_spec(relations=["project"]), "relations[0]", "is not 'type#relation'", id="missing_hash"),
-        pytest.param(_spec(relations=["project#"]), "relations[0]", "is not 'type#relation'", id="empty_relation"),
-        pytest.param(_spec(relations=["project#viewer", "project#viewer"]), "relations[1]", "listed twice", id="duplicate"),
-        pytest.param(_spec(relations=[3]), "relations[0]", "must be a 'type#relation' string", id="not_string"),
-        pytest.param(_spec(budget_bytes=64), "budget_bytes", "between 128 and 8192", id="budget_small"),
-        pytest.param(_spec(budget_bytes=100_000), "budget_bytes", "between 128 and 8192", id="budget_large"),
-        pytest.param(_spec(budget_bytes="2k"), "budget_bytes", "integer number of bytes", id="budget_string"),
-        pytest.param(_spec(version=2), "version", "unsupported spec version 2", id="future_version"),
+        pytest.param(
+            _spec(relations=["project"]),
+            "relations[0]",
+            "is not 'type#relation'",
+            id="missing_hash",
+        ),
+        pytest.param(
+            _spec(relations=["project#"]),
+            "relations[0]",
+            "is not 'type#relation'",
+            id="empty_relation",
+        ),
+        pytest.param(
+            _spec(relations=["project#viewer", "project#viewer"]),
+            "relations[1]",
+            "listed twice",
+            id="duplicate",
+        ),
+        pytest.param(
+            _spec(relations=[3]),
+            "relations[0]",
+            "must be a 'type#relation' string",
+            id="not_string",
+        ),
+        pytest.param(
+            _spec(budget_bytes=64), "budget_bytes", "between 128 and 8192", id="budget_small"
+        ),
+        pytest.param(
+            _spec(budget_bytes=100_000), "budget_bytes", "between 128 and 8192", id="budget_large"
+        ),
+        pytest.param(
+            _spec(budget_bytes="2k"), "budget_bytes", "integer number of bytes", id="budget_string"
+        ),
+        pytest.param(
+            _spec(version=2), "version", "unsupported spec version 2", id="future_version"
+        ),
         pytest.param(_spec(extra=1), "extra", "unknown field", id="unknown_field"),
-        pytest.param(_spec(subject_type="user:x"), "subject_type", "type name", id="bad_subject_type"),
-        pytest.param(_spec(audiences=["x"]), "audiences", "mapping from API identifier", id="audiences_list"),
+        pytest.param(
+            _spec(subject_type="user:x"), "subject_type", "type name", id="bad_subject_type"
+        ),
+        pytest.param(
+            _spec(audiences=["x"]), "audiences", "mapping from API identifier", id="audiences_list"
+        ),
         pytest.param(
             _spec(audiences={"https://api": {"relations": ["a#b"], "claim": "roles"}}),
             "audiences.https://api.claim",
@@ -135,7 +174,7 @@ def test_yaml_syntax_error_has_position(tmp_path: Path) -> None:
 
 def test_json_file_and_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "claims.json"
-    path.write_text('{"claim": "%s", "relations": ["doc#viewer"], "budget_bytes": 1024}' % CLAIM)
+    path.write_text(json.dumps({"claim": CLAIM, "relations": ["doc#viewer"], "budget_bytes": 1024}))
     assert load_claim_spec(path).budget_bytes == 1024
     with pytest.raises(ClaimSpecError, match="cannot read the file"):
         load_claim_spec(tmp_path / "absent.yaml")

@@ -35,29 +35,48 @@ def test_breadth_levels_follow_structural_inclusion() -> None:
     # inclusion only counts relations that are summarised too
     assert breadth_levels(TS, ("project#viewer",)) == {"project#viewer": 0}
     # organization#member includes admin, across the same type only
-    assert breadth_levels(TS, ("organization#member", "organization#admin", "project#owner"))["organization#member"] == 1
+    assert (
+        breadth_levels(TS, ("organization#member", "organization#admin", "project#owner"))[
+            "organization#member"
+        ]
+        == 1
+    )
 
 
 def test_encoding_is_canonical_and_compact() -> None:
-    objects = {"organization#admin": ["acme"], "project#owner": [], "project#editor": ["b", "a"], "project#viewer": ["c", "a", "b", "a"]}
+    objects = {
+        "organization#admin": ["acme"],
+        "project#owner": [],
+        "project#editor": ["b", "a"],
+        "project#viewer": ["c", "a", "b", "a"],
+    }
     summary = encode_summary(_variant(), 7, objects, breadth_levels(TS, KEYS))
     assert summary.value == (
         b'{"o":false,"p":{"organization#admin":["acme"],"project#editor":["a","b"],'
         b'"project#owner":[],"project#viewer":["a","b","c"]},"rev":7,"v":1}'
     )
-    assert (summary.claim, summary.revision, summary.truncated, summary.dropped) == (CLAIM, 7, False, ())
+    assert (summary.claim, summary.revision, summary.truncated, summary.dropped) == (
+        CLAIM,
+        7,
+        False,
+        (),
+    )
 
 
 @given(
     st.dictionaries(
         st.sampled_from(KEYS),
-        st.lists(st.text(alphabet="abcdefghij0123456789-_|é", min_size=1, max_size=24), max_size=60),
+        st.lists(
+            st.text(alphabet="abcdefghij0123456789-_|é", min_size=1, max_size=24), max_size=60
+        ),
     ),
     st.integers(min_value=0, max_value=2**40),
     st.sampled_from([256, 512, 1024, 2048]),
     st.randoms(use_true_random=False),
 )
-def test_budget_and_determinism(raw: dict[str, list[str]], revision: int, budget: int, rnd: object) -> None:
+def test_budget_and_determinism(
+    raw: dict[str, list[str]], revision: int, budget: int, rnd: object
+) -> None:
     objects = {key: raw.get(key, []) for key in KEYS}
     shuffled = {key: sorted(ids, key=lambda _: rnd.random()) for key, ids in objects.items()}  # type: ignore[attr-defined]
     levels = breadth_levels(TS, KEYS)
@@ -74,7 +93,9 @@ def test_budget_and_determinism(raw: dict[str, list[str]], revision: int, budget
     for key in KEYS:
         object_type, relation = key.split("#")
         for object_id in objects[key]:
-            assert view.has(relation, f"{object_type}:{object_id}") is (None if key in doc.get("d", []) else True)
+            assert view.has(relation, f"{object_type}:{object_id}") is (
+                None if key in doc.get("d", []) else True
+            )
 
 
 def test_least_specific_entries_are_dropped_first() -> None:
@@ -103,28 +124,50 @@ def test_broader_relation_dropped_before_longer_specific_list() -> None:
 def test_more_objects_dropped_first_among_equals_then_spec_order() -> None:
     keys = ("organization#admin", "project#owner")
     levels = breadth_levels(TS, keys)
-    big = {"organization#admin": [f"org-{i:03d}" for i in range(20)], "project#owner": [f"p{i}" for i in range(5)]}
+    big = {
+        "organization#admin": [f"org-{i:03d}" for i in range(20)],
+        "project#owner": [f"p{i}" for i in range(5)],
+    }
     assert encode_summary(_variant(200, keys), 1, big, levels).dropped == ("organization#admin",)
-    same = {"organization#admin": [f"o{i:03d}" for i in range(20)], "project#owner": [f"p{i:03d}" for i in range(20)]}
+    same = {
+        "organization#admin": [f"o{i:03d}" for i in range(20)],
+        "project#owner": [f"p{i:03d}" for i in range(20)],
+    }
     assert encode_summary(_variant(300, keys), 1, same, levels).dropped == ("project#owner",)
 
 
 def test_entry_too_long_to_list_is_dropped_and_others_kept() -> None:
-    objects = {"organization#admin": ["acme"], "project#owner": None, "project#editor": ["x"], "project#viewer": ["x"]}
+    objects = {
+        "organization#admin": ["acme"],
+        "project#owner": None,
+        "project#editor": ["x"],
+        "project#viewer": ["x"],
+    }
     summary = encode_summary(_variant(), 5, objects, breadth_levels(TS, KEYS))
     assert summary.dropped == ("project#owner",)
-    assert set(json.loads(summary.value)["p"]) == {"organization#admin", "project#editor", "project#viewer"}
+    assert set(json.loads(summary.value)["p"]) == {
+        "organization#admin",
+        "project#editor",
+        "project#viewer",
+    }
 
 
 def test_nothing_fits_still_encodes_overflow_within_budget() -> None:
     objects = {key: [f"object-{i:04d}" for i in range(50)] for key in KEYS}
     summary = encode_summary(_variant(160), 2**63 - 1, objects, breadth_levels(TS, KEYS))
     assert len(summary.value) <= 160
-    assert json.loads(summary.value) == {"v": 1, "rev": 2**63 - 1, "p": {}, "o": True, "d": sorted(KEYS)}
+    assert json.loads(summary.value) == {
+        "v": 1,
+        "rev": 2**63 - 1,
+        "p": {},
+        "o": True,
+        "d": sorted(KEYS),
+    }
 
 
 @pytest.mark.parametrize(
-    "object_id", [pytest.param("ünï" * 20, id="non_ascii"), pytest.param('q"uote' * 12, id="escaped_quote")]
+    "object_id",
+    [pytest.param("ünï" * 20, id="non_ascii"), pytest.param('q"uote' * 12, id="escaped_quote")],
 )
 def test_budget_counts_encoded_bytes_not_characters(object_id: str) -> None:
     keys = ("project#owner",)
