@@ -13,8 +13,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from permsvc.model.compile import LoadedModel, read_model_file
 from permsvc.model.dsl.printer import print_dsl
@@ -29,7 +32,12 @@ __all__ = ("register",)
 
 
 def _print_issues(issues: tuple[ModelIssue, ...], file: str) -> None:
+    """One line per issue. Issues in the module files of an fga.mod name them as written in its
+    ``contents`` (relative to it); they are shown relative to where the command was run."""
+    base = os.path.dirname(file) if file.endswith(".mod") else ""
     for issue in issues:
+        if base and issue.file and issue.file != file and not os.path.isabs(issue.file):
+            issue = msgspec.structs.replace(issue, file=os.path.join(base, issue.file))
         print(issue.format(file), file=sys.stderr)
 
 

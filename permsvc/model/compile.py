@@ -29,7 +29,7 @@ from typing import Any
 
 import msgspec
 
-from permsvc.model.dsl.ast import Computed, Direct, DslFile, FromParent, Operation, RelationExpr
+from permsvc.model.dsl.ast import Computed, Direct, DslFile, FromParent, Operation, RelationDecl, RelationExpr
 from permsvc.model.dsl.parser import parse
 from permsvc.model.dsl.printer import print_dsl
 from permsvc.model.errors import DslSyntaxError, ModelError, ModelIssue, ModelJsonError
@@ -131,7 +131,8 @@ class _Compiler:
                 return Union(kids) if op == "union" else Intersection(kids)
         raise TypeError(f"not a relation expression: {expr!r}")
 
-    def relations(self, type_name: str, decls: Any, module: str = "", file: str = "") -> dict[str, RelationDefinition]:
+    def relations(self, type_name: str, decls: tuple[RelationDecl, ...], module: str = "",
+                  file: str = "") -> dict[str, RelationDefinition]:
         out: dict[str, RelationDefinition] = {}
         for decl in decls:
             refs: list[RelationReference] = []
@@ -351,10 +352,24 @@ def compile_modular(files: Mapping[str, str]) -> LoadedModel:
                 continue
             conditions[name] = cond
     for path, tree in trees:
+        extended: set[str] = set()
         for td in tree.types:
             if not td.extend:
                 continue
+            if td.name.text in extended:
+                issues.append(ModelIssue(message=f"'{td.name.text}' is already extended in this file: put all its new "
+                                         f"relations in one 'extend type {td.name.text}' block",
+                                         line=td.name.pos.line, column=td.name.pos.column, file=path,
+                                         rule="duplicate-extension"))
+                continue
+            extended.add(td.name.text)
             base = types.get(td.name.text)
+            if base is not None and base.source_file == path:
+                issues.append(ModelIssue(message=f"type {td.name.text} is defined in this file, so it cannot be "
+                                         "extended here: add the relations to its definition",
+                                         line=td.name.pos.line, column=td.name.pos.column, file=path,
+                                         rule="undefined-type"))
+                continue
             if base is None:
                 issues.append(ModelIssue(message=f"extended type {td.name.text} does not exist: no module defines "
                                          f"'type {td.name.text}'", line=td.name.pos.line, column=td.name.pos.column,
@@ -447,11 +462,12 @@ def _detect_format(path: Path) -> str:
     return "dsl"
 
 
-def load_model(text: str, *, file: str = "", format: str = "auto") -> LoadedModel:  # noqa: A002
-    """A model from one source text: ``format`` is ``dsl``, ``json`` or ``auto`` (JSON if it starts with ``{``)."""
-    if format == "auto":
-        format = "json" if text.lstrip().startswith("{") else "dsl"  # noqa: A001
-    if format == "json":
+def load_model(text: str, *, file: str = "", source_format: str = "auto") -> LoadedModel:
+    """A model from one source text: ``source_format`` is ``dsl``, ``json`` or ``auto`` (JSON when
+    the text starts with ``{``)."""
+    if source_format == "auto":
+        source_format = "json" if text.lstrip().startswith("{") else "dsl"
+    if source_format == "json":
         return LoadedModel(model=json_source_to_model(text, file), format="json")
     return compile_dsl(text, file)
 
@@ -495,7 +511,7 @@ def read_model_file(path: str | os.PathLike[str]) -> LoadedModel:
             raise ModelError(issues)
         _check_size(total, shown)
         return compile_modular(files)
-    return load_model(text, file=shown, format=kind)
+    return load_model(text, file=shown, source_format=kind)
 
 
 # -- transforms ------------------------------------------------------------------------------

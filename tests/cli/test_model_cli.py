@@ -87,12 +87,18 @@ def test_validate_modular_model(capsys: pytest.CaptureFixture[str]) -> None:
 def test_validate_modular_errors_name_the_module_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     (tmp_path / "fga.mod").write_text("schema: '1.2'\ncontents:\n  - a.fga\n  - b.fga\n")
     (tmp_path / "a.fga").write_text("module a\n\ntype user\n")
-    (tmp_path / "b.fga").write_text("module b\n\ntype user\n\nextend type team\n  relations\n    define x: [user]\n")
+    (tmp_path / "b.fga").write_text(
+        "module b\n\ntype user\n\nextend type team\n  relations\n    define x: [user]\n"
+        "\ntype org\n\nextend type org\n  relations\n    define y: [user]\n"
+    )
     code, _out, err = _run(capsys, "model", "validate", str(tmp_path / "fga.mod"))
     assert code == 1
+    b = tmp_path / "b.fga"
     assert err.splitlines() == [
-        "b.fga:3:6: duplicate type definition user (already defined in a.fga)",
-        "b.fga:5:13: extended type team does not exist: no module defines 'type team'",
+        f"{b}:3:6: duplicate type definition user (already defined in a.fga)",
+        f"{b}:5:13: extended type team does not exist: no module defines 'type team'",
+        f"{b}:11:13: type org is defined in this file, so it cannot be extended here: add the relations to its "
+        "definition",
     ]
 
 

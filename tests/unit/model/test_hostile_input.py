@@ -134,7 +134,7 @@ def test_large_hostile_sources_finish_within_a_second(text: str) -> None:
 
 
 def test_deeply_nested_json() -> None:
-    result, elapsed = _timed(lambda: load_model("[" * 100_000, format="json"))
+    result, elapsed = _timed(lambda: load_model("[" * 100_000, source_format="json"))
     assert isinstance(result, ModelJsonError)
     assert elapsed < 1
 
@@ -145,4 +145,4 @@ def test_json_rewrite_nesting_is_bounded() -> None:
         rewrite = {"union": {"child": [rewrite]}}
     model = {"schema_version": "1.1", "type_definitions": [{"type": "doc", "relations": {"a": rewrite}}]}
     with pytest.raises(ModelJsonError, match="nested deeper"):
-        load_model(json.dumps(model), format="json")
+        load_model(json.dumps(model), source_format="json")
