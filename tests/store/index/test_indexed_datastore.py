@@ -398,22 +398,23 @@ async def test_snapshot_is_exactly_the_state_at_its_revision_while_writes_go_on(
             store, writes=[_key(f"doc:{i}", "user:anne") for i in range(start, start + 100)]
         )
     stop = asyncio.Event()
+    churned = [0]
 
     async def churn() -> None:
-        i = 0
         while not stop.is_set():
+            i = churned[0]
             await datastore.write(
                 store,
                 deletes=[_key(f"doc:{i}", "user:anne")],
                 writes=[_key(f"doc:{i}", "user:bob")],
             )
-            i += 1
+            churned[0] += 1
             await asyncio.sleep(0)
 
     writer = asyncio.create_task(churn())
     snapshot = TupleIndex(store)
     try:
-        await asyncio.sleep(0.01)
+        await _eventually(lambda: churned[0] >= 3)
         revision = await datastore.snapshot_tuples(store, snapshot.add_batch, batch_size=50)
     finally:
         stop.set()
@@ -429,6 +430,6 @@ async def test_snapshot_is_exactly_the_state_at_its_revision_while_writes_go_on(
     assert sorted(snapshot.tuples(), key=lambda k: k.key) == sorted(
         replayed.tuples(), key=lambda k: k.key
     )
-    assert revision > 10, "the scan started after the churn had written"
+    assert revision >= 13, "the scan started after the churn had written"
     if not isinstance(datastore, MemoryDatastore):
         assert await datastore.head_revision(store) > revision, "writes went on while the scan ran"

@@ -154,3 +154,29 @@ def test_snapshot_batch_and_changelog_build_the_same_index(user: str) -> None:
     followed.apply([_change(k, "write", 1) for k in keys])
     assert _sorted(built.tuples()) == _sorted(followed.tuples()) == _sorted(keys)
     assert built.count == followed.count == 4
+
+
+@settings(max_examples=150, deadline=None)
+@given(keys=st.lists(_keys, max_size=60, unique_by=lambda k: k.key))
+def test_building_from_a_snapshot_equals_applying_the_same_writes(keys: list[TupleKey]) -> None:
+    built = TupleIndex("s")
+    built.add_batch(keys[: len(keys) // 2])
+    built.add_batch(keys[len(keys) // 2 :])
+    built.finish_build(1)
+    followed = TupleIndex("s")
+    followed.finish_build(0)
+    followed.apply([_change(k, "write", 1) for k in keys])
+    assert _sorted(built.tuples()) == _sorted(followed.tuples()) == _sorted(keys)
+    assert built.count == followed.count == len(keys)
+    for obj in _OBJECTS:
+        for rel in _RELATIONS:
+            assert _sorted(built.object_relation(obj, rel)) == _sorted(
+                followed.object_relation(obj, rel)
+            )
+            for user in _USERS:
+                assert built.user_tuple(obj, rel, user) == followed.user_tuple(obj, rel, user)
+    for otype in ("doc", "folder"):
+        for rel in _RELATIONS:
+            assert _sorted(built.starting_with_user(otype, rel, list(_USERS), None)) == _sorted(
+                followed.starting_with_user(otype, rel, list(_USERS), None)
+            )
