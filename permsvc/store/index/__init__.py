@@ -6,10 +6,15 @@ See :mod:`permsvc.store.index.datastore` for how it is built, kept current and b
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from permsvc.store.index.consistency import reader_for
 from permsvc.store.index.datastore import BYTES_PER_TUPLE, IndexedDatastore, IndexMode
 from permsvc.store.index.reader import IndexedReader
 from permsvc.store.index.tuple_index import TupleIndex
+
+if TYPE_CHECKING:
+    from permsvc.store.protocol import Datastore
 
 __all__ = (
     "BYTES_PER_TUPLE",
@@ -23,7 +28,7 @@ __all__ = (
 
 
 async def index_datastore(
-    datastore: object, *, database_url: str | None, memory_budget: int, build: bool = True
+    datastore: Datastore, *, database_url: str | None, memory_budget: int, build: bool = True
 ) -> IndexedDatastore:
     """Wrap ``datastore`` (opened from ``database_url``) in a started :class:`IndexedDatastore`:
     it LISTENs when the URL is PostgreSQL's, polls otherwise, and has indexed every live store
@@ -33,7 +38,7 @@ async def index_datastore(
         if database_url and database_url.startswith(("postgres://", "postgresql://"))
         else None
     )
-    indexed = IndexedDatastore(datastore, memory_budget=memory_budget, listen_url=listen)  # type: ignore[arg-type]
+    indexed = IndexedDatastore(datastore, memory_budget=memory_budget, listen_url=listen)
     try:
         await indexed.start(build=build)
     except BaseException:

@@ -138,7 +138,16 @@ class IndexedDatastore:
     async def start(self, *, build: bool = True) -> None:
         """LISTEN (PostgreSQL), index every live store (unless ``build`` is false), then follow."""
         if self._listener is not None:
-            await self._listener.start()
+            try:
+                await self._listener.start()
+            except Exception as err:  # noqa: BLE001 - any failure to LISTEN leaves polling, which suffices
+                _log.warning(
+                    "cannot LISTEN for changes (%s): the index polls every %.3fs instead",
+                    err,
+                    DEFAULT_INDEX_POLL_S,
+                )
+                self._listener = None
+                self._poll_s = min(self._poll_s, DEFAULT_INDEX_POLL_S)
         if build:
             token = ""
             while True:

@@ -433,3 +433,15 @@ async def test_snapshot_is_exactly_the_state_at_its_revision_while_writes_go_on(
     assert revision >= 13, "the scan started after the churn had written"
     if not isinstance(datastore, MemoryDatastore):
         assert await datastore.head_revision(store) > revision, "writes went on while the scan ran"
+
+
+async def test_without_notifications_the_index_falls_back_to_polling() -> None:
+    database = MemoryDatastore()
+    store = (await database.create_store("s")).id
+    indexed = IndexedDatastore(database, listen_url="postgresql://nobody@127.0.0.1:1/none")
+    await indexed.start()
+    try:
+        written = await database.write(store, writes=[_key("doc:1", "user:anne")])
+        await _eventually(lambda: indexed.indexed_revision(store) == written.revision)
+    finally:
+        await indexed.stop_following()
