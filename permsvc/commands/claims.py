@@ -3,9 +3,10 @@ per-store claim-spec commands (put, get, delete) and :class:`ClaimSpecResolver`.
 
 One ListObjects per summarised ``type#relation``, all against the same model and at revisions no
 older than the first one's, which is the revision the summary is stamped with: every write up to
-it is reflected (later ones may be, too). A listing stops as soon as its ids alone pass the byte
-budget -- such an entry could never be kept -- so a user with a huge grant costs no more than the
-budget's worth of objects.
+it is reflected (later ones may be, too). Each listing asks for one page of at most
+``budget // 4 + 1`` objects and stops once its ids alone pass the byte budget -- such an entry
+could never be kept -- so a user with a huge grant costs no more than the budget's worth of
+objects.
 """
 
 from __future__ import annotations
@@ -92,6 +93,9 @@ class ClaimSummaryQuery:
         consistency = params.consistency
         revision: int | None = None
         objects: dict[str, list[str] | None] = {}
+        # n ids encode to at least 4n - 1 bytes ('"a",' each), so a page of budget // 4 + 1 ids
+        # that is full can never fit: one page per relation is all the work a summary needs.
+        page_size = min(variant.budget_bytes // 4 + 1, self._limits.list_max_results)
         for key in variant.relations:
             object_type, relation = split_relation_key(key)
             ids: list[str] | None = []
@@ -106,6 +110,7 @@ class ClaimSummaryQuery:
                         user=user,
                         model_id=typesystem.model_id,
                         consistency=consistency,
+                        page_size=page_size,
                         continuation_token=token,
                     )
                 )
