@@ -66,13 +66,13 @@ async def test_listing_stops_once_past_the_budget() -> None:
     store_id = await _store(ds, *grants)
     seen: list[int | None] = []
     query = ClaimSummaryQuery(reader=ds, resolver=ModelResolver(ds))
-    original = query._list_objects.execute  # noqa: SLF001 - observing the page sizes asked for
+    original = query._list_objects.execute
 
     async def spy(params):  # type: ignore[no-untyped-def]
         seen.append(params.page_size)
         return await original(params)
 
-    query._list_objects.execute = spy  # type: ignore[method-assign]  # noqa: SLF001
+    query._list_objects.execute = spy  # type: ignore[method-assign]
     spec = _spec(256, ("project#owner", "project#viewer"))
     summary = await query.execute(
         ClaimSummaryParams(store_id=store_id, user_id="auth0|1", spec=spec)
