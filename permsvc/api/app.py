@@ -23,15 +23,23 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 
 from permsvc import __version__
-from permsvc.api.deps import Deps
-from permsvc.api.errors import exception_handlers
-from permsvc.api.guards import build_authenticator
 from permsvc.api.admin.routes import build_router as admin_router
 from permsvc.api.authzen.routes import build_router as authzen_router
 from permsvc.api.claims.routes import build_router as claims_router
+from permsvc.api.deps import Deps
+from permsvc.api.errors import exception_handlers
+from permsvc.api.guards import build_authenticator
 from permsvc.api.openfga.routes import build_router as openfga_router
+from permsvc.api.ops import (
+    AccessLog,
+    Metrics,
+    ObservedApp,
+    healthz,
+    metrics_endpoint,
+    openapi_json,
+    readyz,
+)
 from permsvc.api.tokencheck.routes import build_router as tokencheck_router
-from permsvc.api.ops import AccessLog, Metrics, ObservedApp, healthz, metrics_endpoint, openapi_json, readyz
 from permsvc.commands.models import ModelResolver
 from permsvc.engine.resolver import build_check_resolver
 from permsvc.settings import Settings

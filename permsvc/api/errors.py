@@ -35,7 +35,11 @@ from permsvc.auth.errors import AuthError, KeySetUnavailableError, MissingBearer
 from permsvc.core.errors import InvariantViolation, PermsvcError
 from permsvc.core.revision import InvalidConsistencyTokenError
 from permsvc.engine.errors import openfga_code
-from permsvc.store.errors import StorageUnavailableError, TupleConditionConflictError, WriteConflictError
+from permsvc.store.errors import (
+    StorageUnavailableError,
+    TupleConditionConflictError,
+    WriteConflictError,
+)
 
 if TYPE_CHECKING:
     from litestar import Request

@@ -70,6 +70,7 @@ def test_configuration_errors_are_one_line(tmp_path: Path, args: list[str], mess
         capture_output=True,
         text=True,
         timeout=60,
+        check=False,
         env={"PERMSVC_DATA_DIR": str(tmp_path), "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"},
     )
     assert done.returncode == 1

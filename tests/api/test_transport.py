@@ -240,7 +240,11 @@ def test_status_for_code_follows_openfga(code: str, status: int) -> None:
 
 def test_engine_budget_errors_are_not_500() -> None:
     from permsvc.api.errors import translate
-    from permsvc.engine.errors import DeadlineExceededError, DispatchLimitExceededError, ResolutionDepthExceededError
+    from permsvc.engine.errors import (
+        DeadlineExceededError,
+        DispatchLimitExceededError,
+        ResolutionDepthExceededError,
+    )
 
     assert translate(DeadlineExceededError(3.0))[0] == 504
     assert translate(DispatchLimitExceededError(10))[0] == 422

@@ -25,7 +25,6 @@ from litestar.response import Stream
 from permsvc.api.admin.audit import record_openfga_write
 from permsvc.api.errors import ERROR_CODES, ApiError, ErrorBody, translate
 from permsvc.api.guards import authenticate_request
-from permsvc.api.ops import request_id_of
 from permsvc.api.openfga import schemas as s
 from permsvc.api.openfga.convert import (
     assertion_from_wire,
@@ -39,6 +38,7 @@ from permsvc.api.openfga.convert import (
     require_pattern,
     tuple_from_wire,
 )
+from permsvc.api.ops import request_id_of
 from permsvc.commands.assertions import ReadAssertionsQuery, WriteAssertionsCommand
 from permsvc.commands.batch_check import BatchCheckItem, BatchCheckParams, BatchCheckQuery
 from permsvc.commands.check import CheckParams, CheckQuery
@@ -52,7 +52,12 @@ from permsvc.commands.models import (
 )
 from permsvc.commands.read import PageSizeInvalidError, ReadParams, ReadQuery
 from permsvc.commands.read_changes import ReadChangesParams, ReadChangesQuery
-from permsvc.commands.stores import CreateStoreCommand, DeleteStoreCommand, GetStoreQuery, ListStoresQuery
+from permsvc.commands.stores import (
+    CreateStoreCommand,
+    DeleteStoreCommand,
+    GetStoreQuery,
+    ListStoresQuery,
+)
 from permsvc.commands.write import WriteCommand, WriteParams
 from permsvc.core.refs import TupleKey
 from permsvc.core.revision import encode_token
