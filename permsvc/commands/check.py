@@ -69,7 +69,7 @@ class CheckQuery:
         self._reader = reader
         self._resolver = resolver
         self._limits = limits
-        self._checker = checker or build_check_resolver()
+        self._checker = checker if checker is not None else build_check_resolver()
 
     async def execute(self, params: CheckParams) -> CheckOutcome:
         prepared = await prepare(

@@ -60,7 +60,7 @@ class ListRelationsQuery:
         self._reader = reader
         self._resolver = resolver
         self._limits = limits
-        self._checker = checker or build_check_resolver()
+        self._checker = checker if checker is not None else build_check_resolver()
 
     async def execute(self, params: ListRelationsParams) -> ListRelationsOutcome:
         prepared = await prepare(

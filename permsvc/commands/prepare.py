@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from permsvc.commands.errors import InvalidContextError, InvalidInputError
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
+from permsvc.engine.request import request_digest
 from permsvc.engine.resolver import new_context
 from permsvc.model.tuple_validation import user_problem, validate_tuple
 from permsvc.store.index import reader_for
@@ -28,13 +29,17 @@ __all__ = ("Prepared", "prepare", "require_user")
 class Prepared:
     """A resolved model plus the request's reader stack and revision."""
 
-    __slots__ = ("reader", "revision", "store_id", "typesystem")
+    __slots__ = ("digest", "reader", "revision", "store_id", "typesystem")
 
-    def __init__(self, store_id: str, typesystem: TypeSystem, reader: TupleReader, revision: int) -> None:
+    def __init__(
+        self, store_id: str, typesystem: TypeSystem, reader: TupleReader, revision: int, digest: str = ""
+    ) -> None:
         self.store_id = store_id
         self.typesystem = typesystem
         self.reader = reader
         self.revision = revision
+        self.digest = digest
+        """:func:`~permsvc.engine.request.request_digest` of the contextual tuples and context."""
 
     @property
     def model_id(self) -> str:
@@ -51,6 +56,8 @@ class Prepared:
             context=context,
             user=user,
             deadline_s=deadline_s,
+            revision=self.revision,
+            digest=self.digest,
         )
 
 
@@ -80,7 +87,13 @@ async def prepare(
     for key in contextual_tuples:
         validate_tuple(typesystem, key, contextual=True)
     reader, revision = await reader_for(reader, store_id, consistency)
-    return Prepared(store_id, typesystem, wrap_for_request(reader, store_id, contextual_tuples), revision)
+    return Prepared(
+        store_id,
+        typesystem,
+        wrap_for_request(reader, store_id, contextual_tuples),
+        revision,
+        request_digest(contextual_tuples, context),
+    )
 
 
 def require_user(typesystem: TypeSystem, user: str) -> None:

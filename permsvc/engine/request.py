@@ -97,12 +97,14 @@ class ResolveContext:
     __slots__ = (
         "budget",
         "context",
+        "digest",
         "in_flight",
         "inline",
         "limits",
         "memo",
         "plan",
         "reader",
+        "revision",
         "store_id",
         "user",
         "user_keys",
@@ -120,8 +122,14 @@ class ResolveContext:
         budget: ResolveBudget,
         context: dict[str, Any] | None,
         user: str = "",
+        revision: int | None = None,
+        digest: str = "",
     ) -> None:
         self.store_id = store_id
+        self.revision = revision
+        """The store revision the request reads at; ``None`` when unknown (nothing is cached then)."""
+        self.digest = digest
+        """:func:`request_digest` of the request's contextual tuples and condition context."""
         self.plan = plan
         self.reader = reader
         self.limits = limits
@@ -149,6 +157,18 @@ class ResolveContext:
         self.user_wildcard = self.user_keys[1] if len(self.user_keys) == 2 else ""
         self.user_userset = user if "#" in user else ""
 
+    def request(self, object_: str, relation: str) -> ResolveRequest:
+        """The :class:`ResolveRequest` of ``object_#relation@user`` in this context (a cache key)."""
+        return ResolveRequest(
+            store_id=self.store_id,
+            model_id=self.plan.typesystem.model_id,
+            revision=self.revision if self.revision is not None else -1,
+            object=object_,
+            relation=relation,
+            user=self.user,
+            digest=self.digest,
+        )
+
     def for_user(self, user: str) -> ResolveContext:
         """A context sharing this request's reader, plan and budget, checking another user."""
         other = ResolveContext(
@@ -158,6 +178,8 @@ class ResolveContext:
             limits=self.limits,
             budget=self.budget,
             context=self.context,
+            revision=self.revision,
+            digest=self.digest,
         )
         other.set_user(user)
         return other

@@ -1,14 +1,17 @@
 """The check-resolver chain and its one entry point, :func:`resolve_check`.
 
-``build_check_resolver()`` is called once at start-up by the composition root. Today the chain is
-the :class:`~permsvc.engine.local.LocalChecker` alone; caching and throttling stages wrap it with
-the same :class:`CheckResolver` interface when they are added.
+``build_check_resolver()`` is called once at start-up by the composition root: a
+:class:`~permsvc.engine.cached.CachedCheckResolver` in front of the
+:class:`~permsvc.engine.local.LocalChecker`, both with the :class:`CheckResolver` interface.
+Within one request the local checker memoises sub-problems itself; the cache keeps whole answers
+across requests, keyed by everything that decides them (revision included).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+from permsvc.engine.cached import DEFAULT_CHECK_CACHE_SIZE, CachedCheckResolver
 from permsvc.engine.local import LocalChecker
 from permsvc.engine.plan import plan_for
 from permsvc.engine.request import ResolveBudget, ResolveContext
@@ -30,9 +33,13 @@ class CheckResolver(Protocol):
     async def check(self, ctx: ResolveContext, object_: str, relation: str) -> ResolveResult: ...
 
 
-def build_check_resolver() -> CheckResolver:
-    """The head of the resolver chain (shared by every request; stateless)."""
-    return LocalChecker()
+def build_check_resolver(*, cache_size: int = DEFAULT_CHECK_CACHE_SIZE) -> CheckResolver:
+    """The head of the resolver chain, shared by every request: a :class:`CachedCheckResolver`
+    (``cache_size`` answers; 0 turns caching off) in front of the :class:`LocalChecker`."""
+    local = LocalChecker()
+    if cache_size <= 0:
+        return local
+    return CachedCheckResolver(local, max_entries=cache_size)
 
 
 def new_context(
@@ -44,8 +51,15 @@ def new_context(
     context: dict[str, Any] | None,
     user: str = "",
     deadline_s: float | None = None,
+    revision: int | None = None,
+    digest: str = "",
 ) -> ResolveContext:
-    """A fresh per-request context with its own budget (dispatch allowance and deadline)."""
+    """A fresh per-request context with its own budget (dispatch allowance and deadline).
+
+    ``revision`` (the store revision the reader answers at) and ``digest`` (of the contextual
+    tuples and condition context) make results cacheable across requests; without a revision
+    nothing is cached.
+    """
     budget = ResolveBudget(
         max_dispatches=limits.max_dispatches,
         deadline_s=limits.check_deadline_s if deadline_s is None else deadline_s,
@@ -58,4 +72,6 @@ def new_context(
         budget=budget,
         context=context,
         user=user,
+        revision=revision,
+        digest=digest,
     )
