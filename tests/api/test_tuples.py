@@ -196,7 +196,7 @@ async def test_read_filters_and_pages(client: AsyncTestClient[Any], store_id: st
         f"/stores/{store_id}/read", json={"tuple_key": {"object": "document:2", "relation": "owner"}}
     )
     assert [t["key"]["user"] for t in by_object.json()["tuples"]] == ["user:bob"]
-    page = (await client.post(f"/stores/{store_id}/read", json={"page_size": 2, "continuation_token": ""})).json()
+    page = (await client.post(f"/stores/{store_id}/read", json={"page_size": "2", "continuation_token": ""})).json()
     assert len(page["tuples"]) == 2 and page["continuation_token"]
     rest = (await client.post(f"/stores/{store_id}/read", json={"continuation_token": page["continuation_token"]})).json()
     assert len(rest["tuples"]) == 1 and rest["continuation_token"] == ""
@@ -208,7 +208,8 @@ async def test_read_filters_and_pages(client: AsyncTestClient[Any], store_id: st
         pytest.param({"tuple_key": {"object": "document:"}}, "validation_error", id="type_only_without_user"),
         pytest.param({"tuple_key": {"relation": "viewer"}}, "validation_error", id="no_object_type"),
         pytest.param({"page_size": 101}, "page_size_invalid", id="page_size_too_big"),
-        pytest.param({"page_size": "10"}, "validation_error", id="page_size_string"),
+        pytest.param({"page_size": "ten"}, "page_size_invalid", id="page_size_not_a_number"),
+        pytest.param({"page_size": 1.5}, "validation_error", id="page_size_float"),
         pytest.param({"continuation_token": "bogus"}, "invalid_continuation_token", id="bad_token"),
         pytest.param({"consistency": "SOMETIMES"}, "validation_error", id="bad_consistency"),
         pytest.param({"consistency_token": "v1.bogus"}, "validation_error", id="bad_consistency_token"),

@@ -190,9 +190,13 @@ def _services(request: Request[Any, Any, Any]) -> _Services:
     return services
 
 
-def _page_size(value: str | None, request: str) -> int | None:
+def _page_size(value: int | str | None, request: str) -> int | None:
+    """A page size from a query parameter or a body field (protojson takes 32-bit integers as
+    numbers or strings; an empty string is unset)."""
     if value is None or value == "":
         return None
+    if isinstance(value, int):
+        return value
     try:
         return int(value)
     except ValueError:
@@ -415,7 +419,7 @@ async def read(request: Request[Any, Any, Any], store_id: FromPath[str], body: R
             object=tk.object,
             relation=tk.relation,
             user=tk.user,
-            page_size=req.page_size,
+            page_size=_page_size(req.page_size, "ReadRequest"),
             continuation_token=req.continuation_token,
             consistency=consistency,
         )
@@ -591,7 +595,7 @@ def _list_objects_params(store_id: FromPath[str], req: s.ListObjectsRequest, req
         model_id=req.authorization_model_id,
         contextual_tuples=contextual_tuples(req.contextual_tuples),
         context=req.context,
-        page_size=req.page_size,
+        page_size=_page_size(req.page_size, request_name),
         continuation_token=req.continuation_token,
         consistency=consistency,
     )

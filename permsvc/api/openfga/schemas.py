@@ -1,6 +1,7 @@
 """OpenFGA wire Structs (openfga/api openfga_service.proto), field names exactly as on the wire.
 
-Decoding follows OpenFGA's gateway (protojson with ``DiscardUnknown``): unknown fields are ignored
+Decoding follows OpenFGA's gateway (protojson with ``DiscardUnknown``): unknown fields are ignored,
+32-bit integers may come as JSON numbers or strings (``"page_size":"25"``),
 and every field may be absent or ``null`` (``"contextual_tuples":{"tuple_keys":null}``,
 ``"authorization_model_id":""`` - both sent by the fga CLI). Required fields are therefore
 declared with zero-value defaults and checked by :mod:`permsvc.api.openfga.validation`, which
@@ -197,7 +198,7 @@ class ReadRequestTupleKey(_In, frozen=True):
 
 class ReadRequest(_In, frozen=True):
     tuple_key: ReadRequestTupleKey | None = None
-    page_size: int | None = None
+    page_size: int | str | None = None
     continuation_token: str = ""
     consistency: Consistency = None
     consistency_token: str = ""
@@ -300,7 +301,7 @@ class ListObjectsRequest(_In, frozen=True):
     context: dict[str, Any] | None = None
     consistency: Consistency = None
     consistency_token: str = ""
-    page_size: int | None = None
+    page_size: int | str | None = None
     continuation_token: str = ""
 
 
