@@ -37,6 +37,7 @@ from permsvc.api.openfga.convert import (
     decode_body,
 )
 from permsvc.api.tokencheck import schemas as s
+from permsvc.auth.config import OidcSettings
 from permsvc.auth.errors import ForbiddenError
 from permsvc.commands.batch_check import BatchCheckItem, BatchCheckParams, BatchCheckQuery
 from permsvc.commands.check import CheckParams, CheckQuery
@@ -290,5 +291,9 @@ ROUTES = (check, batch_check, list_objects, list_relations)
 
 def build_router(settings: Settings) -> Router:
     """The /v1 check routes, behind user tokens and service credentials (not the preshared keys
-    of the OpenFGA surface)."""
+    of the OpenFGA surface).
+
+    The ``PERMSVC_OIDC_*`` settings are read here once so that a misconfiguration stops the
+    server at start-up (``OidcConfigError``) instead of failing every request later."""
+    OidcSettings.from_env()
     return Router(path="/", route_handlers=list(ROUTES), before_request=authenticate_checker)
