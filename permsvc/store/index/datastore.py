@@ -16,7 +16,8 @@ backend and forwards everything to it explicitly, except:
   applied their revision, so a writer reads its own writes here without a token.
 - **Memory budget**: an index whose tuple count times ``bytes_per_tuple`` would take the process
   over ``memory_budget`` is not built (or is dropped when it grows past it); that store is then
-  evaluated against the database, whose readers batch their lookups (one query per hop).
+  evaluated against the database (where the engine evaluates a node's branches concurrently).
+  Builds that run at the same time each check the budget against the indexes already published.
 - **Consistency** (:meth:`reader_for`): a request gets a reader and the revision it answers at.
 
 Thread-safety: use from one event loop. Only SQLite's snapshot scan runs ``consume`` on its reader
@@ -331,17 +332,16 @@ class IndexedDatastore:
 
     # -- following ------------------------------------------------------------------------------
 
-    async def _catch_up(self, store_id: str, target: Revision | None = None) -> None:
-        """Apply the changelog of ``store_id`` until ``target`` (``None``: until nothing is left).
+    async def _catch_up(self, store_id: str) -> None:
+        """Apply the changelog of ``store_id`` until nothing is left.
 
         Serialised per store by its lock; each batch is applied in one synchronous call."""
-        index = self._indexes.get(store_id)
-        if index is None or (target is not None and index.revision >= target):
+        if store_id not in self._indexes:
             return
         async with self._lock(store_id):
             while True:
                 index = self._indexes.get(store_id)
-                if index is None or (target is not None and index.revision >= target):
+                if index is None:
                     return
                 changes: Sequence[TupleChange] = await self.inner.changes_since(
                     store_id, index.revision, limit=_CHANGES_BATCH
