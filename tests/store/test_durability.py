@@ -84,10 +84,10 @@ async def assert_consistent(datastore: Datastore, store_id: str, batch: int) -> 
 
 
 def _spawn_writer(
-    url: str, store_id: str, prefix: str, writes: int, batch: int
+    url: str, store_id: str, prefix: str, writes: int, batch: int, *extra: str
 ) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, str(WRITER), url, store_id, prefix, str(writes), str(batch)],
+        [sys.executable, str(WRITER), url, store_id, prefix, str(writes), str(batch), *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -221,6 +221,33 @@ async def test_killed_writer_loses_nothing_acknowledged(database_url: str) -> No
         assert set(writes_per_revision.values()) == {batch}, "every committed write is complete"
         stored = await datastore.read_page(store_id, ReadFilter(object_type="doc"), page_size=1)
         assert stored.items
+
+
+async def test_writer_killed_just_before_commit_leaves_nothing(database_url: str) -> None:
+    """Deterministic variant: the writer is killed after writing every row of its transaction
+    (tuples, changelog, revision) and just before COMMIT."""
+    batch = 50
+    async with opened(database_url) as datastore:
+        store_id = (await datastore.create_store("killed-before-commit")).id
+        proc = _spawn_writer(database_url, store_id, "h", 3, batch, "--hang")
+        assert proc.stdout is not None
+        lines: list[str] = []
+        while not lines or not lines[-1].startswith("inside"):
+            line = await asyncio.to_thread(proc.stdout.readline)
+            assert line, proc.stderr.read() if proc.stderr else "writer exited"
+            lines.append(line.strip())
+        assert lines == ["ack 1 0", "ack 2 1", "ack 3 2", "inside 4"]
+        os.kill(proc.pid, signal.SIGKILL)
+        await asyncio.to_thread(proc.communicate, timeout=30)
+
+        assert await datastore.head_revision(store_id) == 3
+        assert await assert_consistent(datastore, store_id, batch) == 3
+        hung = TupleKey(object="doc:h-3-0", relation="viewer", user="user:0")
+        assert (
+            await datastore.read_user_tuple(store_id, hung.object, hung.relation, hung.user) is None
+        )
+        after = await asyncio.wait_for(datastore.write(store_id, writes=[hung]), 30)
+        assert after.revision == 4, "the killed transaction released the store's write lock"
 
 
 async def test_concurrent_migrators(tmp_path: Path, database_url: str) -> None:
