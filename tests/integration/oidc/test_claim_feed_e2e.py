@@ -146,6 +146,7 @@ async def test_token_carries_summary_and_backend_falls_back_to_check(world: _Wor
 
 async def test_overflowing_user_gets_marker_and_check_answers(world: _World) -> None:
     token = world.provider.user_token(BIG_USER)
+    assert len(token) < 2048  # 300 grants, yet the header stays far below proxy and Node limits
     view = read_claim((await _verify(world, token)).raw, claim_name=CLAIM)
     assert view.usable and view.overflow and "project#viewer" in view.dropped
     assert view.has("editor", "project:alpha") is True
