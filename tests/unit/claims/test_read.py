@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from permsvc.claims.read import read_claim
 
@@ -80,3 +82,34 @@ def test_unusable_claims_answer_none(value: Any, reason: str) -> None:
     assert not view.usable and reason in view.reason
     assert view.has("viewer", "project:a") is None
     assert not view.complete
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(
+    st.one_of(
+        _json,
+        st.fixed_dictionaries(
+            {
+                "v": _json | st.just(1),
+                "rev": _json | st.integers(0, 99),
+                "p": _json,
+                "o": _json | st.booleans(),
+            },
+            optional={"d": _json},
+        ),
+    )
+)
+def test_never_raises_and_unusable_means_unknown(value: Any) -> None:
+    view = read_claim({CLAIM: value}, claim_name=CLAIM, min_revision=5)
+    answer = view.has("viewer", "project:a")
+    assert answer in (True, False, None)
+    if not view.usable or view.stale:
+        assert answer is None
