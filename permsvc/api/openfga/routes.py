@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import msgspec
 from litestar import Request, Response, Router, delete, get, post, put
@@ -60,7 +60,7 @@ from permsvc.commands.stores import (
 )
 from permsvc.commands.write import WriteCommand, WriteParams
 from permsvc.core.refs import TupleKey
-from permsvc.core.revision import encode_token
+from permsvc.core.revision import Consistency, encode_token
 
 if TYPE_CHECKING:
     from permsvc.api.deps import Deps
@@ -78,6 +78,14 @@ _TAG_MODELS = ["Authorization Models"]
 _TAG_TUPLES = ["Relationship Tuples"]
 _TAG_QUERIES = ["Relationship Queries"]
 _TAG_ASSERTIONS = ["Assertions"]
+
+class _QueryRequest(Protocol):
+    authorization_model_id: str
+    consistency: s.WireConsistency
+    consistency_token: str
+
+
+Q = TypeVar("Q", bound=_QueryRequest)
 
 _DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
     kind: msgspec.json.Decoder(kind)
@@ -98,6 +106,16 @@ _DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
 
 def _decode(body: bytes, kind: type[Any]) -> Any:
     return decode_body(_DECODERS[kind], body, kind.__name__)
+
+
+def _decode_query(store_id: str, body: bytes, kind: type[Q], name: str = "") -> tuple[Q, Consistency]:
+    """What every query starts with: the store id, the body, the model id and the consistency,
+    with errors naming ``name`` (default: the request type's name) as OpenFGA's validator does."""
+    name = name or kind.__name__
+    check_store_id(store_id, name)
+    req = decode_body(_DECODERS[kind], body, name)
+    check_model_id(req.authorization_model_id, name)
+    return req, check_consistency(req.consistency, req.consistency_token, name)
 
 
 def _inline_schema(kind: type[Any]) -> dict[str, Any]:
@@ -472,10 +490,7 @@ async def read_changes(
     status_code=200,
 )
 async def check(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> Response[s.CheckResponse]:
-    check_store_id(store_id, "CheckRequest")
-    req: s.CheckRequest = _decode(body, s.CheckRequest)
-    check_model_id(req.authorization_model_id, "CheckRequest")
-    consistency = check_consistency(req.consistency, req.consistency_token, "CheckRequest")
+    req, consistency = _decode_query(store_id, body, s.CheckRequest)
     services = _services(request)
     outcome = await services.check.execute(
         CheckParams(
@@ -504,10 +519,7 @@ _MAX_BATCH = 50
     status_code=200,
 )
 async def batch_check(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> Response[s.BatchCheckResponse]:
-    check_store_id(store_id, "BatchCheckRequest")
-    req: s.BatchCheckRequest = _decode(body, s.BatchCheckRequest)
-    check_model_id(req.authorization_model_id, "BatchCheckRequest")
-    consistency = check_consistency(req.consistency, req.consistency_token, "BatchCheckRequest")
+    req, consistency = _decode_query(store_id, body, s.BatchCheckRequest)
     checks = req.checks or []
     if not checks:
         raise ApiError("validation_error", "invalid BatchCheckRequest.Checks: value must contain at least 1 item(s)")
@@ -559,10 +571,7 @@ def _check_error(status: int, err: ErrorBody) -> s.CheckError:
     status_code=200,
 )
 async def expand(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> Response[s.ExpandResponse]:
-    check_store_id(store_id, "ExpandRequest")
-    req: s.ExpandRequest = _decode(body, s.ExpandRequest)
-    check_model_id(req.authorization_model_id, "ExpandRequest")
-    consistency = check_consistency(req.consistency, req.consistency_token, "ExpandRequest")
+    req, consistency = _decode_query(store_id, body, s.ExpandRequest)
     if req.tuple_key is None:
         raise ApiError("validation_error", "invalid ExpandRequest.TupleKey: value is required")
     require_pattern(req.tuple_key.relation, r"^[^:#@\s]{1,50}$", "ExpandRequestTupleKey.Relation")
@@ -580,9 +589,8 @@ async def expand(request: Request[Any, Any, Any], store_id: FromPath[str], body:
     return Response(s.ExpandResponse(outcome.tree), headers=_model_headers(outcome.model_id, outcome.revision))
 
 
-def _list_objects_params(store_id: FromPath[str], req: s.ListObjectsRequest, request_name: str) -> ListObjectsParams:
-    check_model_id(req.authorization_model_id, request_name)
-    consistency = check_consistency(req.consistency, req.consistency_token, request_name)
+def _list_objects_params(store_id: str, body: bytes, request_name: str) -> ListObjectsParams:
+    req, consistency = _decode_query(store_id, body, s.ListObjectsRequest, request_name)
     require_pattern(req.type, r"^[^:#@\s]{1,254}$", f"{request_name}.Type", code="type_invalid_pattern")
     require_pattern(req.relation, r"^[^:#@\s]{1,50}$", f"{request_name}.Relation")
     if not 1 <= len(req.user.encode()) <= 512:
@@ -618,9 +626,7 @@ class _ListObjectsPage(msgspec.Struct, frozen=True):
     status_code=200,
 )
 async def list_objects(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> Response[_ListObjectsPage]:
-    check_store_id(store_id, "ListObjectsRequest")
-    req: s.ListObjectsRequest = _decode(body, s.ListObjectsRequest)
-    params = _list_objects_params(store_id, req, "ListObjectsRequest")
+    params = _list_objects_params(store_id, body, "ListObjectsRequest")
     outcome = await _services(request).list_objects.execute(params)
     return Response(
         _ListObjectsPage(outcome.objects, outcome.continuation_token),
@@ -637,9 +643,7 @@ async def list_objects(request: Request[Any, Any, Any], store_id: FromPath[str],
     status_code=200,
 )
 async def streamed_list_objects(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> Stream:
-    check_store_id(store_id, "StreamedListObjectsRequest")
-    req: s.ListObjectsRequest = _decode(body, s.ListObjectsRequest)
-    params = _list_objects_params(store_id, req, "StreamedListObjectsRequest")
+    params = _list_objects_params(store_id, body, "StreamedListObjectsRequest")
     services = _services(request)
     typesystem = await services.models.resolve(store_id, params.model_id)
     params = msgspec.structs.replace(params, model_id=typesystem.model_id)
@@ -692,10 +696,7 @@ async def _ndjson(first: Any, objects: AsyncIterator[str], request_id: str = "")
     status_code=200,
 )
 async def list_users(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> Response[s.ListUsersResponse]:
-    check_store_id(store_id, "ListUsersRequest")
-    req: s.ListUsersRequest = _decode(body, s.ListUsersRequest)
-    check_model_id(req.authorization_model_id, "ListUsersRequest")
-    consistency = check_consistency(req.consistency, req.consistency_token, "ListUsersRequest")
+    req, consistency = _decode_query(store_id, body, s.ListUsersRequest)
     if req.object is None:
         raise ApiError("validation_error", "invalid ListUsersRequest.Object: value is required")
     require_pattern(req.object.type, r"^[^:#@\s]{1,254}$", "Object.Type", code="type_invalid_pattern")

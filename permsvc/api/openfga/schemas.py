@@ -66,6 +66,7 @@ __all__ = (
     "User",
     "UserTypeFilter",
     "UsersetUser",
+    "WireConsistency",
     "WriteAssertionsRequest",
     "WriteAuthorizationModelResponse",
     "WriteRequest",
@@ -74,7 +75,7 @@ __all__ = (
     "WriteResponse",
 )
 
-Consistency = str | int | None
+WireConsistency = str | int | None
 """``ConsistencyPreference`` by name (``HIGHER_CONSISTENCY``) or number (200)."""
 
 
@@ -200,7 +201,7 @@ class ReadRequest(_In, frozen=True):
     tuple_key: ReadRequestTupleKey | None = None
     page_size: int | str | None = None
     continuation_token: str = ""
-    consistency: Consistency = None
+    consistency: WireConsistency = None
     consistency_token: str = ""
 
 
@@ -229,7 +230,7 @@ class CheckRequest(_In, frozen=True):
     authorization_model_id: str = ""
     trace: bool = False
     context: dict[str, Any] | None = None
-    consistency: Consistency = None
+    consistency: WireConsistency = None
     consistency_token: str = ""
 
 
@@ -249,7 +250,7 @@ class BatchCheckRequest(_In, frozen=True):
     checks: list[BatchCheckItem] | None = None
     authorization_model_id: str = ""
     context: dict[str, Any] | None = None
-    consistency: Consistency = None
+    consistency: WireConsistency = None
     consistency_token: str = ""
 
 
@@ -281,7 +282,7 @@ class ExpandRequest(_In, frozen=True):
     tuple_key: ExpandRequestTupleKey | None = None
     authorization_model_id: str = ""
     contextual_tuples: ContextualTupleKeys | None = None
-    consistency: Consistency = None
+    consistency: WireConsistency = None
     consistency_token: str = ""
 
 
@@ -299,7 +300,7 @@ class ListObjectsRequest(_In, frozen=True):
     user: str = ""
     contextual_tuples: ContextualTupleKeys | None = None
     context: dict[str, Any] | None = None
-    consistency: Consistency = None
+    consistency: WireConsistency = None
     consistency_token: str = ""
     page_size: int | str | None = None
     continuation_token: str = ""
@@ -336,7 +337,7 @@ class ListUsersRequest(_In, frozen=True):
     user_filters: list[UserTypeFilter] | None = None
     contextual_tuples: list[TupleKeyIn] | ContextualTupleKeys | None = None
     context: dict[str, Any] | None = None
-    consistency: Consistency = None
+    consistency: WireConsistency = None
     consistency_token: str = ""
 
 
