@@ -28,6 +28,7 @@ Semantics (OpenFGA's, pinned by the conformance suites):
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import TYPE_CHECKING
 
 from permsvc.engine.errors import EngineError, ResolutionDepthExceededError
@@ -43,12 +44,14 @@ from permsvc.model.schema import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Iterable
+
     from permsvc.core.refs import TupleKey
     from permsvc.engine.plan import RelationPlan
     from permsvc.engine.request import ResolveContext
     from permsvc.model.schema import Rewrite
 
-__all__ = ("CYCLE", "FALSE", "TRUE", "LocalChecker")
+__all__ = ("CYCLE", "FALSE", "TRUE", "LocalChecker", "first_true")
 
 FALSE = 0
 TRUE = 1
@@ -166,23 +169,7 @@ class LocalChecker:
         self, ctx: ResolveContext, rp: RelationPlan, children: tuple[Rewrite, ...], obj: str, depth: int,
         path: frozenset[str],
     ) -> int:
-        error: EngineError | None = None
-        out = FALSE
-        for child in children:
-            try:
-                r = await self.rewrite(ctx, rp, child, obj, depth, path)
-            except EngineError as err:
-                if not err.branch_scoped:
-                    raise
-                error = error or err
-                continue
-            if r == TRUE:
-                return TRUE
-            if r == CYCLE:
-                out = CYCLE
-        if error is not None:
-            raise error
-        return out
+        return await first_true(self.rewrite(ctx, rp, child, obj, depth, path) for child in children)
 
     async def intersection(
         self, ctx: ResolveContext, rp: RelationPlan, children: tuple[Rewrite, ...], obj: str, depth: int,
@@ -310,24 +297,9 @@ class LocalChecker:
         With in-memory reads (``ctx.inline``) the hops run one after the other; otherwise they run
         concurrently (see :meth:`any_hop_concurrently`).
         """
-        if not ctx.inline and len(hops) > 1:
+        if not ctx.inline and len(hops) > 1 and ctx.in_flight < ctx.limits.max_concurrent_dispatches:
             return await self.any_hop_concurrently(ctx, hops, depth, path, error)
-        out = FALSE
-        for hop in hops:
-            try:
-                r = await self.hop(ctx, hop, depth, path)
-            except EngineError as err:
-                if not err.branch_scoped:
-                    raise
-                error = error or err
-                continue
-            if r == TRUE:
-                return TRUE
-            if r == CYCLE:
-                out = CYCLE
-        if error is not None:
-            raise error
-        return out
+        return await first_true((self.hop(ctx, hop, depth, path) for hop in hops), error)
 
     async def hop(self, ctx: ResolveContext, hop: tuple[TupleKey, RelationPlan, str], depth: int,
                   path: frozenset[str]) -> int:
@@ -347,13 +319,11 @@ class LocalChecker:
         """The union of :meth:`any_hop` with hops evaluated as concurrent tasks, for readers whose
         reads wait on a database. The first ``TRUE`` cancels the rest.
 
-        At most ``max_concurrent_dispatches`` tasks exist per request; beyond that a hop is
-        evaluated in the current task instead of waiting for a slot, so a parent holding a slot
-        can never deadlock waiting for children that need one.
+        At most ``max_concurrent_dispatches`` tasks exist per request; hops beyond the free slots
+        are evaluated in the current task instead of waiting for a slot, so a parent holding a
+        slot can never deadlock waiting for children that need one.
         """
-        limit = ctx.limits.max_concurrent_dispatches
-        tasks: list[asyncio.Task[int]] = []
-        out = FALSE
+        free = ctx.limits.max_concurrent_dispatches - ctx.in_flight
 
         async def spawned(hop: tuple[TupleKey, RelationPlan, str]) -> int:
             try:
@@ -361,41 +331,39 @@ class LocalChecker:
             finally:
                 ctx.in_flight -= 1
 
+        ctx.in_flight += min(free, len(hops))
+        tasks = [asyncio.ensure_future(spawned(hop)) for hop in hops[:free]]
+        inline = (self.hop(ctx, hop, depth, path) for hop in hops[free:])
         try:
-            for hop in hops:
-                if ctx.in_flight < limit:
-                    ctx.in_flight += 1
-                    tasks.append(asyncio.ensure_future(spawned(hop)))
-                    continue
-                try:
-                    r = await self.hop(ctx, hop, depth, path)
-                except EngineError as err:
-                    if not err.branch_scoped:
-                        raise
-                    error = error or err
-                    continue
-                if r == TRUE:
-                    return TRUE
-                if r == CYCLE:
-                    out = CYCLE
-            for next_done in asyncio.as_completed(tasks):
-                try:
-                    r = await next_done
-                except EngineError as err:
-                    if not err.branch_scoped:
-                        raise
-                    error = error or err
-                    continue
-                if r == TRUE:
-                    return TRUE
-                if r == CYCLE:
-                    out = CYCLE
+            return await first_true(itertools.chain(inline, asyncio.as_completed(tasks)), error)
         finally:
             pending = [t for t in tasks if not t.done()]
             for t in pending:
                 t.cancel()
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
-        if error is not None:
-            raise error
-        return out
+
+
+async def first_true(results: Iterable[Awaitable[int]], error: EngineError | None = None) -> int:
+    """A union's reducer: await ``results`` in order, stopping at the first ``TRUE``.
+
+    ``results`` is consumed lazily, so branches after the deciding one are never started. Without
+    a ``TRUE``, a remembered branch error (``error``, or the first one met) is raised; otherwise
+    the answer is ``CYCLE`` if any branch met a cycle, else ``FALSE``.
+    """
+    out = FALSE
+    for pending in results:
+        try:
+            r = await pending
+        except EngineError as err:
+            if not err.branch_scoped:
+                raise
+            error = error or err
+            continue
+        if r == TRUE:
+            return TRUE
+        if r == CYCLE:
+            out = CYCLE
+    if error is not None:
+        raise error
+    return out
