@@ -77,7 +77,7 @@ from permsvc.commands.keys import (
 from permsvc.commands.read import PageSizeInvalidError
 from permsvc.core.refs import TupleKey
 from permsvc.core.revision import encode_token
-from permsvc.model.compile import load_model
+from permsvc.model.compile import compile_dsl, json_source_to_model
 from permsvc.model.errors import ModelError
 from permsvc.model.json import model_to_json
 from permsvc.model.typesystem import TypeSystem
@@ -414,8 +414,10 @@ def _candidate(req: s.ModelRequest) -> tuple[AuthorizationModel, dict[str, Any]]
             "validation_error",
             "send the model either as 'dsl' (DSL text) or as 'model' (OpenFGA JSON)",
         )
-    text = req.dsl if req.dsl else msgspec.json.encode(req.model).decode()
-    model = load_model(text, format="dsl" if req.dsl else "json").model
+    if req.dsl:
+        model = compile_dsl(req.dsl).model
+    else:
+        model = json_source_to_model(msgspec.json.encode(req.model).decode())
     TypeSystem.validated(model)
     return model, model_to_json(model)
 
