@@ -6,7 +6,8 @@ older than the first one's, which is the revision the summary is stamped with: e
 it is reflected (later ones may be, too). Each listing asks for one page of at most
 ``budget // 4 + 1`` objects and stops once its ids alone pass the byte budget -- such an entry
 could never be kept -- so a user with a huge grant costs no more than the budget's worth of
-objects.
+objects. A relation the engine cannot list without request context (a conditional grant whose
+parameters come with the request) or within its limits is left out like an oversized one.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from permsvc.commands.errors import LatestModelNotFoundError
 from permsvc.commands.list_objects import ListObjectsParams, ListObjectsQuery
 from permsvc.commands.models import ModelResolver
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency, encode_token
+from permsvc.engine.errors import EngineError
 from permsvc.model.typesystem import TypeSystem
 from permsvc.settings import EngineLimits
 from permsvc.store.protocol import ClaimSpecStore, StoreAdmin, StoredClaimSpec, TupleReader
@@ -89,47 +91,73 @@ class ClaimSummaryQuery:
         variant = params.spec.variant_for(params.audience)
         typesystem = await self._resolver.resolve(params.store_id)
         check_spec_against_model(variant, typesystem)
-        user = f"{variant.subject_type}:{params.user_id}"
+        listing = _Listing(
+            store_id=params.store_id,
+            model_id=typesystem.model_id,
+            user=f"{variant.subject_type}:{params.user_id}",
+            budget=variant.budget_bytes,
+            # n ids encode to at least 4n - 1 bytes ('"a",' each), so a full page of
+            # budget // 4 + 1 ids can never fit: one page per relation is all a summary needs.
+            page_size=min(variant.budget_bytes // 4 + 1, self._limits.list_max_results),
+        )
         consistency = params.consistency
         revision: int | None = None
         objects: dict[str, list[str] | None] = {}
-        # n ids encode to at least 4n - 1 bytes ('"a",' each), so a page of budget // 4 + 1 ids
-        # that is full can never fit: one page per relation is all the work a summary needs.
-        page_size = min(variant.budget_bytes // 4 + 1, self._limits.list_max_results)
         for key in variant.relations:
-            object_type, relation = split_relation_key(key)
-            ids: list[str] | None = []
-            size = 0
-            token = ""
+            objects[key], listed_at = await self._list(listing, key, consistency)
+            if revision is None and listed_at is not None:
+                revision = listed_at
+                consistency = Consistency(token=encode_token(params.store_id, revision))
+        levels = breadth_levels(typesystem, variant.relations)
+        return encode_summary(variant, revision or 0, objects, levels)
+
+    async def _list(
+        self, listing: _Listing, key: str, consistency: Consistency
+    ) -> tuple[list[str] | None, int | None]:
+        """The ids of ``key``'s objects (``None``: more than the budget holds, or not listable)
+        and the revision of the first page."""
+        object_type, relation = split_relation_key(key)
+        prefix = len(object_type) + 1
+        ids: list[str] = []
+        size = 0
+        token = ""
+        revision: int | None = None
+        try:
             while True:
                 page = await self._list_objects.execute(
                     ListObjectsParams(
-                        store_id=params.store_id,
+                        store_id=listing.store_id,
                         type=object_type,
                         relation=relation,
-                        user=user,
-                        model_id=typesystem.model_id,
+                        user=listing.user,
+                        model_id=listing.model_id,
                         consistency=consistency,
-                        page_size=page_size,
+                        page_size=listing.page_size,
                         continuation_token=token,
                     )
                 )
-                if revision is None:
-                    revision = page.revision
-                    consistency = Consistency(token=encode_token(params.store_id, revision))
-                prefix = len(object_type) + 1
+                revision = page.revision if revision is None else revision
                 for obj in page.objects:
                     ids.append(obj[prefix:])
                     size += len(obj) - prefix + 3  # quotes and comma
-                if size > variant.budget_bytes:
-                    ids = None
-                    break
+                if size > listing.budget:
+                    return None, revision
                 token = page.continuation_token
                 if not token:
-                    break
-            objects[key] = ids
-        levels = breadth_levels(typesystem, variant.relations)
-        return encode_summary(variant, revision or 0, objects, levels)
+                    return ids, revision
+        except EngineError:
+            # A grant whose condition needs request context, or a relation too complex to list
+            # within the engine's limits: the summary cannot decide it, so it is left out (and
+            # named in "d") for the check API, which has the context.
+            return None, revision
+
+
+class _Listing(msgspec.Struct, frozen=True, kw_only=True):
+    store_id: str
+    model_id: str
+    user: str
+    budget: int
+    page_size: int
 
 
 class PutClaimSpecCommand:

@@ -16,10 +16,12 @@ from permsvc.commands.claims import (
 )
 from permsvc.commands.errors import LatestModelNotFoundError
 from permsvc.commands.models import ModelResolver
-from permsvc.core.refs import TupleKey
+from permsvc.core.refs import TupleCondition, TupleKey
 from permsvc.model.compile import parse_dsl
+from permsvc.model.json import model_from_json
 from permsvc.settings import EngineLimits
 from permsvc.store.memory import MemoryDatastore
+from tests.api.conftest import MODEL as API_MODEL
 from tests.conftest import REPO_ROOT
 
 CLAIM = "https://permsvc.example.com/perms"
@@ -111,3 +113,35 @@ async def test_put_validates_against_model_only_when_there_is_one() -> None:
     query = ClaimSummaryQuery(reader=ds, resolver=ModelResolver(ds))
     with pytest.raises(LatestModelNotFoundError):
         await query.execute(ClaimSummaryParams(store_id=empty, user_id="x", spec=bad))
+
+
+@pytest.mark.parametrize(
+    ("context", "expected"),
+    [
+        pytest.param(None, None, id="context_needed_from_the_request_dropped"),
+        pytest.param({"x": 3}, ["b"], id="context_stored_with_the_grant_kept"),
+        pytest.param({"x": 30}, [], id="stored_context_false_kept_empty"),
+    ],
+)
+async def test_conditional_grants(
+    context: dict[str, int] | None, expected: list[str] | None
+) -> None:
+    ds = MemoryDatastore()
+    store_id = (await ds.create_store("conditions")).id
+    await ds.write_model(store_id, model_from_json(API_MODEL))
+    condition = TupleCondition(name="small", context=context)
+    await ds.write(
+        store_id,
+        writes=[
+            TupleKey(object="document:b", relation="limited", user="user:1", condition=condition)
+        ],
+    )
+    spec = parse_claim_spec({"claim": CLAIM, "relations": ["document#limited"]})
+    summary = await ClaimSummaryQuery(reader=ds, resolver=ModelResolver(ds)).execute(
+        ClaimSummaryParams(store_id=store_id, user_id="1", spec=spec)
+    )
+    doc = json.loads(summary.value)
+    if expected is None:
+        assert doc["d"] == ["document#limited"] and doc["o"] is True and doc["p"] == {}
+    else:
+        assert doc["p"] == {"document#limited": expected} and doc["o"] is False
