@@ -15,8 +15,8 @@ least specific entries are the ones left out. "Specific" is a total order:
 2. **Fewer objects first**: a shorter list is a narrower grant, and costs fewer bytes.
 3. **Spec order**: earlier in the spec's ``relations`` first.
 
-An entry that alone would not fit (its listing was stopped once it passed the budget) is always
-dropped. Every dropped key is named in ``d`` and ``o`` is set, so an API knows to call the check
+An entry that alone would not fit (its listing was stopped once it passed the budget), or that
+could not be listed without request context, is always dropped. Every dropped key is named in ``d`` and ``o`` is set, so an API knows to call the check
 API for those relations (see :mod:`permsvc.claims.format`).
 """
 
@@ -93,7 +93,7 @@ def encode_summary(
     levels: Mapping[str, int],
 ) -> EncodedSummary:
     """Encode ``objects`` (key -> object ids of that type, or ``None`` when the list was too long
-    to fit the budget alone) for ``variant``, dropping the least specific entries if needed.
+    to fit the budget alone or could not be computed) for ``variant``, dropping the least specific entries if needed.
 
     ``objects`` must have an entry for every key of the variant; ids need not be sorted.
     """
