@@ -92,16 +92,16 @@ async def test_list_deadline_before_any_result_is_an_error(make_env: Any) -> Non
 
 
 class _SlowReader(TupleReaderProxy):
-    """Point lookups take 5 ms, so a listing outlives a short deadline part-way."""
+    """Point lookups take 20 ms, so a listing outlives a short deadline part-way."""
 
     async def read_user_tuple(self, store_id: str, object: str, relation: str, user: str) -> Any:
-        time.sleep(0.005)  # noqa: ASYNC251 - a read that holds the loop, as a slow in-process index would
+        time.sleep(0.02)  # noqa: ASYNC251 - a read that holds the loop, as a slow in-process index would
         return await super().read_user_tuple(store_id, object, relation, user)
 
 
 async def test_list_deadline_returns_a_partial_page_and_a_token_that_continues(make_env: Any) -> None:
     env = await make_env(DRIVE, [f"document:{i:03d}#viewer@user:anne" for i in range(40)])
-    limits = msgspec.structs.replace(env.limits, list_deadline_s=0.05)
+    limits = msgspec.structs.replace(env.limits, list_deadline_s=0.2)
     query = ListObjectsQuery(reader=_SlowReader(env.datastore), resolver=env.resolver, limits=limits)
     params = ListObjectsParams(store_id=env.store_id, type="document", relation="viewer", user="user:anne")
     seen: list[str] = []
