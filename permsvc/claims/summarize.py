@@ -93,7 +93,8 @@ def encode_summary(
     levels: Mapping[str, int],
 ) -> EncodedSummary:
     """Encode ``objects`` (key -> object ids of that type, or ``None`` when the list was too long
-    to fit the budget alone or could not be computed) for ``variant``, dropping the least specific entries if needed.
+    to fit the budget alone or could not be computed) for ``variant``, dropping the least specific
+    entries if needed.
 
     ``objects`` must have an entry for every key of the variant; ids need not be sorted.
     """
