@@ -1,5 +1,6 @@
-"""Consistency across worker processes: ``permsvc serve --workers 2`` on PostgreSQL, each worker with
-its own in-memory index following the changelog.
+"""Consistency across worker processes: ``permsvc serve --workers 2`` on PostgreSQL (workers woken
+by NOTIFY) and on SQLite (workers polling), each worker with its own in-memory index following the
+changelog.
 
 - The "new enemy" case: revoke, then check with the revoke's consistency token: denied, on every
   worker, every time (also right after the grant it undoes, so a stale index would answer allowed).
@@ -25,7 +26,7 @@ from permsvc.core.revision import decode_token
 from tests.api.live import LiveServer, live_server
 from tests.pg import postgres_url  # noqa: F401 - fixture
 
-pytestmark = [pytest.mark.timeout(300), pytest.mark.postgres]
+pytestmark = pytest.mark.timeout(300)
 
 _MODEL = {
     "schema_version": "1.1",
@@ -60,16 +61,23 @@ _CHECKS_PER_ROUND = 24
 _MAX_REQUESTS_FOR_BOTH = 400
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> Iterator[LiveServer]:  # noqa: F811
-    env = {
-        "PERMSVC_DATABASE_URL": postgres_url,
-        "PERMSVC_ACCESS_LOG": "false",
-        "PERMSVC_INDEX": "true",
-    }
-    with live_server(
-        Path(tmp_path_factory.mktemp("consistency")), "--workers", str(_WORKERS), env=env
-    ) as live:
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+        pytest.param("sqlite", id="sqlite"),
+    ],
+)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    folder = Path(tmp_path_factory.mktemp(f"consistency-{request.param}"))
+    env = {"PERMSVC_ACCESS_LOG": "false", "PERMSVC_INDEX": "true"}
+    if request.param == "postgres":
+        env["PERMSVC_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+    else:
+        env["PERMSVC_DATABASE_URL"] = f"sqlite:///{folder / 'permsvc.db'}"
+    with live_server(folder, "--workers", str(_WORKERS), env=env) as live:
         yield live
 
 
@@ -213,7 +221,9 @@ def _client_per_worker(server: LiveServer) -> dict[str, httpx.Client]:
     return pinned
 
 
-def test_grant_becomes_visible_on_every_worker_without_a_token(server: LiveServer) -> None:
+def test_grant_becomes_visible_on_every_worker_without_a_token(
+    server: LiveServer, request: pytest.FixtureRequest
+) -> None:
     store = _store(server)
     clients = _client_per_worker(server)
     assert len(clients) == _WORKERS
@@ -248,6 +258,6 @@ def test_grant_becomes_visible_on_every_worker_without_a_token(server: LiveServe
     p50 = statistics.median(delays) * 1000
     p99 = delays[min(len(delays) - 1, round(0.99 * (len(delays) - 1)))] * 1000
     print(
-        f"\nMINIMIZE_LATENCY visibility on the other worker: p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
+        f"\nMINIMIZE_LATENCY visibility on the other worker ({request.node.callspec.params['server']}): p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
         f"max {delays[-1] * 1000:.1f} ms (n={len(delays)}; includes the check round trips)"
     )
