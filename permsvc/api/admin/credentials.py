@@ -61,6 +61,7 @@ __all__ = (
     "audit_log_of",
     "authenticate_admin",
     "authenticate_checker",
+    "close_v1_security",
     "key_store_of",
     "principal_of",
     "recorder_of",
@@ -115,6 +116,14 @@ class V1Security:
             security = cls.from_env()
             state[_STATE_KEY] = security
         return security
+
+
+async def close_v1_security(app: Any) -> None:
+    """Close the JWKS client of the app's /v1 security, if one was built (an ``on_shutdown`` hook
+    for the composition root)."""
+    security = app.state.get(_STATE_KEY)
+    if security is not None and security.jwt is not None:
+        await security.jwt.aclose()
 
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):

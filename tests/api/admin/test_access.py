@@ -55,7 +55,9 @@ async def test_no_credential_is_401(client: Client, method: str, path: str) -> N
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTE_PARAMS)
-async def test_non_admin_credentials_are_refused(client: Client, issuer: Issuer, method: str, path: str) -> None:
+async def test_non_admin_credentials_are_refused(
+    client: Client, issuer: Issuer, method: str, path: str
+) -> None:
     check_key = await api_key(client, "check")
     claims_key = await api_key(client, "claims")
     revoked = await api_key(client, "admin")
@@ -81,7 +83,9 @@ async def test_non_admin_credentials_are_refused(client: Client, issuer: Issuer,
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTE_PARAMS)
-async def test_admin_credentials_pass_authentication(client: Client, issuer: Issuer, method: str, path: str) -> None:
+async def test_admin_credentials_pass_authentication(
+    client: Client, issuer: Issuer, method: str, path: str
+) -> None:
     for headers in (
         bearer(await api_key(client, "admin")),
         bearer(issuer.admin()),

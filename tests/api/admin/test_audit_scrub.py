@@ -15,16 +15,32 @@ JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        pytest.param({"client_secret": "s3cr3t"}, {"client_secret": REDACTED}, id="secret_key_name"),
-        pytest.param({"Authorization": "Bearer abc"}, {"Authorization": REDACTED}, id="authorization_header"),
+        pytest.param(
+            {"client_secret": "s3cr3t"}, {"client_secret": REDACTED}, id="secret_key_name"
+        ),
+        pytest.param(
+            {"Authorization": "Bearer abc"}, {"Authorization": REDACTED}, id="authorization_header"
+        ),
         pytest.param({"access_token": "abc"}, {"access_token": REDACTED}, id="token_key_name"),
         pytest.param({"password": "pw"}, {"password": REDACTED}, id="password"),
         pytest.param({"note": JWT}, {"note": REDACTED}, id="jwt_value"),
         pytest.param({"note": f"Bearer {JWT}"}, {"note": REDACTED}, id="bearer_value"),
-        pytest.param({"list": [{"deep": {"token": 1}}]}, {"list": [{"deep": {"token": REDACTED}}]}, id="nested"),
         pytest.param(
-            {"key_id": "abcdefghij", "authorization_model_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "user": "user:auth0|42"},
-            {"key_id": "abcdefghij", "authorization_model_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "user": "user:auth0|42"},
+            {"list": [{"deep": {"token": 1}}]},
+            {"list": [{"deep": {"token": REDACTED}}]},
+            id="nested",
+        ),
+        pytest.param(
+            {
+                "key_id": "abcdefghij",
+                "authorization_model_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+                "user": "user:auth0|42",
+            },
+            {
+                "key_id": "abcdefghij",
+                "authorization_model_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+                "user": "user:auth0|42",
+            },
             id="ordinary_values_kept",
         ),
     ],
@@ -35,7 +51,10 @@ def test_scrub(value: Any, expected: Any) -> None:
 
 def test_api_keys_are_redacted_wherever_they_appear() -> None:
     key = str(generate_api_key())
-    assert scrub({"tuples": [{"user": f"user:{key}"}], "label": key}) == {"tuples": [{"user": REDACTED}], "label": REDACTED}
+    assert scrub({"tuples": [{"user": f"user:{key}"}], "label": key}) == {
+        "tuples": [{"user": REDACTED}],
+        "label": REDACTED,
+    }
 
 
 def test_tuples_detail_lists_at_most_100() -> None:

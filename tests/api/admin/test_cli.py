@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+
 import pytest
 from litestar.testing import AsyncTestClient
 
@@ -21,7 +22,9 @@ async def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str
     return code, out, err
 
 
-async def test_bootstrap_create_list_revoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_bootstrap_create_list_revoke(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = ["--data-dir", str(tmp_path)]
     code, out, err = await _run(capsys, "admin", "bootstrap", *db)
     assert code == 0 and out.startswith("psk_") and out.count("\n") == 1
@@ -32,7 +35,18 @@ async def test_bootstrap_create_list_revoke(tmp_path: Path, capsys: pytest.Captu
     code, out, err = await _run(capsys, "admin", "bootstrap", *db)
     assert code == 1 and out == "" and "exists already" in err
 
-    code, out, _ = await _run(capsys, "admin", "create-key", "--scope", "check", "--store", "01ARZ3NDEKTSV4RRFFQ69G5FAV", "--name", "api", *db)
+    code, out, _ = await _run(
+        capsys,
+        "admin",
+        "create-key",
+        "--scope",
+        "check",
+        "--store",
+        "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+        "--name",
+        "api",
+        *db,
+    )
     check_key = out.strip()
     assert code == 0 and check_key.startswith("psk_")
 
@@ -44,7 +58,11 @@ async def test_bootstrap_create_list_revoke(tmp_path: Path, capsys: pytest.Captu
     async with AsyncTestClient(create_app(settings)) as client:
         listed = await client.get("/v1/admin/keys", headers=bearer(admin_key))
         assert listed.status_code == 200 and len(listed.json()["keys"]) == 2
-        audit = (await client.get("/v1/admin/audit", params={"action": "key_create"}, headers=bearer(admin_key))).json()
+        audit = (
+            await client.get(
+                "/v1/admin/audit", params={"action": "key_create"}, headers=bearer(admin_key)
+            )
+        ).json()
         assert {e["actor_kind"] for e in audit["entries"]} == {"cli"}
         assert all(e["actor"].startswith("cli:") for e in audit["entries"])
         forbidden = await client.get("/v1/admin/keys", headers=bearer(check_key))
@@ -60,13 +78,15 @@ async def test_bootstrap_create_list_revoke(tmp_path: Path, capsys: pytest.Captu
         assert refused.status_code == 401 and "revoked" in refused.json()["message"]
 
     code, out, _ = await _run(capsys, "admin", "bootstrap", *db)
-    assert code == 0 and out.startswith("psk_"), "after every admin key is revoked, bootstrap works again"
+    assert code == 0 and out.startswith("psk_"), (
+        "after every admin key is revoked, bootstrap works again"
+    )
 
 
-def test_create_key_rejects_an_unknown_scope(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_create_key_rejects_an_unknown_scope(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as caught:
         main(["admin", "create-key", "--scope", "root", "--data-dir", str(tmp_path)])
     assert caught.value.code == 2
     assert "invalid choice: 'root'" in capsys.readouterr().err
-
-

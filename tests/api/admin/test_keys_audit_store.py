@@ -38,9 +38,15 @@ async def test_backend_implements_both_protocols(backend: Any) -> None:
 async def test_api_key_create_get_list_revoke(backend: Any) -> None:
     suffix = _now().strftime("%H%M%S%f")
     created = _now()
-    admin = ApiKeyRecord(id=f"a{suffix}", hashed_secret="sha256$00", scope="admin", name="ops", created_at=created)
+    admin = ApiKeyRecord(
+        id=f"a{suffix}", hashed_secret="sha256$00", scope="admin", name="ops", created_at=created
+    )
     check = ApiKeyRecord(
-        id=f"c{suffix}", hashed_secret="sha256$11", scope="check", store_id="01STORE", created_at=created + dt.timedelta(seconds=1)
+        id=f"c{suffix}",
+        hashed_secret="sha256$11",
+        scope="check",
+        store_id="01STORE",
+        created_at=created + dt.timedelta(seconds=1),
     )
     await backend.create_api_key(admin)
     await backend.create_api_key(check)
@@ -71,7 +77,10 @@ async def test_audit_append_filter_and_paginate(backend: Any) -> None:
             actor="key:abc" if i % 2 else "user:auth0|42",
             actor_kind="api_key" if i % 2 else "user_token",
             action="grant",
-            detail={"count": i, "tuples": [{"object": "doc:1", "relation": "viewer", "user": "user:x"}]},
+            detail={
+                "count": i,
+                "tuples": [{"object": "doc:1", "relation": "viewer", "user": "user:x"}],
+            },
             request_id=f"req-{i}",
             revision=i + 1,
         )
@@ -90,9 +99,18 @@ async def test_audit_append_filter_and_paginate(backend: Any) -> None:
 
     by_actor = await backend.read_audit(AuditFilter(store_id=store, actor="key:abc"), page_size=10)
     assert [e.revision for e in by_actor.items] == [4, 2]
-    window = AuditFilter(store_id=store, since=base + dt.timedelta(seconds=1), until=base + dt.timedelta(seconds=2))
-    assert [e.request_id for e in (await backend.read_audit(window, page_size=10)).items] == ["req-2", "req-1"]
+    window = AuditFilter(
+        store_id=store, since=base + dt.timedelta(seconds=1), until=base + dt.timedelta(seconds=2)
+    )
+    assert [e.request_id for e in (await backend.read_audit(window, page_size=10)).items] == [
+        "req-2",
+        "req-1",
+    ]
     by_revision = await backend.read_audit(AuditFilter(store_id=store, revision=3), page_size=10)
     assert [e.request_id for e in by_revision.items] == ["req-2"]
     with pytest.raises(InvalidContinuationTokenError):
-        await backend.read_audit(AuditFilter(store_id=store, action="revoke"), page_size=2, continuation_token=first.continuation_token)
+        await backend.read_audit(
+            AuditFilter(store_id=store, action="revoke"),
+            page_size=2,
+            continuation_token=first.continuation_token,
+        )

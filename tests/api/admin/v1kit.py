@@ -35,7 +35,14 @@ class Issuer:
         jwk.update({"kid": "k1", "alg": "RS256", "use": "sig"})
         self.jwks = {"keys": [jwk]}
 
-    def token(self, sub: str = "auth0|42", *, scope: str = "read:docs", client: bool = False, **claims: Any) -> str:
+    def token(
+        self,
+        sub: str = "auth0|42",
+        *,
+        scope: str = "read:docs",
+        client: bool = False,
+        **claims: Any,
+    ) -> str:
         now = int(time.time())
         payload: dict[str, Any] = {
             "iss": ISSUER,
@@ -65,7 +72,9 @@ class Issuer:
         return self.token("admin-client", scope=ADMIN_SCOPE, client=True, **claims)
 
     def authenticator(self) -> JwtAuthenticator:
-        return JwtAuthenticator(OidcSettings(issuer=ISSUER, audiences=(AUDIENCE,)), StaticKeyProvider(self.jwks))
+        return JwtAuthenticator(
+            OidcSettings(issuer=ISSUER, audiences=(AUDIENCE,)), StaticKeyProvider(self.jwks)
+        )
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -75,7 +84,9 @@ def bearer(token: str) -> dict[str, str]:
 async def v1_client(issuer: Issuer | None, **settings: Any) -> AsyncIterator[AsyncTestClient[Any]]:
     app = create_app(make_settings(**settings))
     async with AsyncTestClient(app) as client:
-        V1Security(jwt=issuer.authenticator() if issuer else None, check_scope=CHECK_SCOPE).install(app)
+        V1Security(jwt=issuer.authenticator() if issuer else None, check_scope=CHECK_SCOPE).install(
+            app
+        )
         client.permsvc_app = app  # type: ignore[attr-defined]
         yield client
 
@@ -85,7 +96,9 @@ def state_of(client: AsyncTestClient[Any]) -> Any:
     return client.permsvc_app.state  # type: ignore[attr-defined]
 
 
-async def seed_store(client: AsyncTestClient[Any], *tuples: tuple[str, str, str]) -> tuple[str, str]:
+async def seed_store(
+    client: AsyncTestClient[Any], *tuples: tuple[str, str, str]
+) -> tuple[str, str]:
     """A new store with the shared test model and ``tuples``; returns (store id, model id)."""
     response = await client.post("/stores", json={"name": "v1-store"})
     store = str(response.json()["id"])
@@ -93,7 +106,9 @@ async def seed_store(client: AsyncTestClient[Any], *tuples: tuple[str, str, str]
     model = str(response.json()["authorization_model_id"])
     if tuples:
         keys = [{"object": o, "relation": r, "user": u} for o, r, u in tuples]
-        response = await client.post(f"/stores/{store}/write", json={"writes": {"tuple_keys": keys}})
+        response = await client.post(
+            f"/stores/{store}/write", json={"writes": {"tuple_keys": keys}}
+        )
         assert response.status_code == 200, response.text
     return store, model
 

@@ -25,47 +25,73 @@ def _store(client: Client) -> str:
         pytest.param("auth0|42", "viewer", "document:design", True, id="through_group_userset"),
         pytest.param("auth0|42", "viewer", "document:public", True, id="wildcard"),
         pytest.param("auth0|42", "owner", "document:plan", False, id="someone_elses_document"),
-        pytest.param("google-oauth2|1234", "viewer", "document:plan", True, id="owner_implies_viewer"),
+        pytest.param(
+            "google-oauth2|1234", "viewer", "document:plan", True, id="owner_implies_viewer"
+        ),
     ],
 )
 async def test_user_token_checks_its_own_user(
     client: Client, issuer: Issuer, sub: str, relation: str, obj: str, allowed: bool
 ) -> None:
-    response = await client.post("/v1/check", json={"relation": relation, "object": obj}, headers=bearer(issuer.user(sub)))
+    response = await client.post(
+        "/v1/check", json={"relation": relation, "object": obj}, headers=bearer(issuer.user(sub))
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["allowed"] is allowed
     assert body["user"] == f"user:{sub}"
     assert body["store_id"] == _store(client)
     assert body["revision"] >= 1
-    assert decode_token(body["consistency_token"], store_id=_store(client)).revision == body["revision"]
+    assert (
+        decode_token(body["consistency_token"], store_id=_store(client)).revision
+        == body["revision"]
+    )
     assert body["authorization_model_id"]
 
 
-async def test_user_token_may_name_itself_but_not_another_user(client: Client, issuer: Issuer) -> None:
+async def test_user_token_may_name_itself_but_not_another_user(
+    client: Client, issuer: Issuer
+) -> None:
     headers = bearer(issuer.user("auth0|42"))
-    own = await client.post("/v1/check", json={"relation": "viewer", "object": "document:readme", "user": "user:auth0|42"}, headers=headers)
+    own = await client.post(
+        "/v1/check",
+        json={"relation": "viewer", "object": "document:readme", "user": "user:auth0|42"},
+        headers=headers,
+    )
     assert own.status_code == 200 and own.json()["allowed"] is True
     other = await client.post(
-        "/v1/check", json={"relation": "viewer", "object": "document:plan", "user": "user:google-oauth2|1234"}, headers=headers
+        "/v1/check",
+        json={"relation": "viewer", "object": "document:plan", "user": "user:google-oauth2|1234"},
+        headers=headers,
     )
     assert other.status_code == 403
     assert other.json()["code"] == "forbidden"
     assert "user:auth0|42" in other.json()["message"] and "Omit 'user'" in other.json()["message"]
 
 
-async def test_service_token_with_check_scope_names_the_user(client: Client, issuer: Issuer) -> None:
+async def test_service_token_with_check_scope_names_the_user(
+    client: Client, issuer: Issuer
+) -> None:
     headers = bearer(issuer.service())
     response = await client.post(
-        "/v1/check", json={"relation": "viewer", "object": "document:plan", "user": "user:google-oauth2|1234"}, headers=headers
+        "/v1/check",
+        json={"relation": "viewer", "object": "document:plan", "user": "user:google-oauth2|1234"},
+        headers=headers,
     )
     assert response.status_code == 200 and response.json()["allowed"] is True
-    missing = await client.post("/v1/check", json={"relation": "viewer", "object": "document:plan"}, headers=headers)
+    missing = await client.post(
+        "/v1/check", json={"relation": "viewer", "object": "document:plan"}, headers=headers
+    )
     assert missing.status_code == 400
-    assert "'user' is required" in missing.json()["message"] and "client:svc-client" in missing.json()["message"]
+    assert (
+        "'user' is required" in missing.json()["message"]
+        and "client:svc-client" in missing.json()["message"]
+    )
 
 
-async def test_service_token_without_check_scope_is_insufficient_scope(client: Client, issuer: Issuer) -> None:
+async def test_service_token_without_check_scope_is_insufficient_scope(
+    client: Client, issuer: Issuer
+) -> None:
     response = await client.post(
         "/v1/check",
         json={"relation": "viewer", "object": "document:plan", "user": "user:x"},
@@ -87,7 +113,9 @@ async def test_service_token_without_check_scope_is_insufficient_scope(client: C
 async def test_api_keys_by_scope(client: Client, scope: str, status: int) -> None:
     headers = bearer(await api_key(client, scope))
     response = await client.post(
-        "/v1/check", json={"relation": "viewer", "object": "document:readme", "user": "user:auth0|42"}, headers=headers
+        "/v1/check",
+        json={"relation": "viewer", "object": "document:readme", "user": "user:auth0|42"},
+        headers=headers,
     )
     assert response.status_code == status, response.text
     if status == 403:
@@ -107,7 +135,9 @@ async def test_store_limited_key_cannot_use_another_store(client: Client) -> Non
 async def test_store_id_in_body_overrides_default(client: Client, issuer: Issuer) -> None:
     other, _ = await seed_store(client, ("document:x", "viewer", "user:auth0|42"))
     response = await client.post(
-        "/v1/check", json={"relation": "viewer", "object": "document:x", "store_id": other}, headers=bearer(issuer.user())
+        "/v1/check",
+        json={"relation": "viewer", "object": "document:x", "store_id": other},
+        headers=bearer(issuer.user()),
     )
     assert response.status_code == 200
     assert response.json()["allowed"] is True and response.json()["store_id"] == other
@@ -119,7 +149,12 @@ async def test_contextual_tuples_and_context(client: Client, issuer: Issuer) -> 
         "relation": "limited",
         "object": "document:readme",
         "contextual_tuples": [
-            {"object": "document:readme", "relation": "limited", "user": "user:auth0|7", "condition": {"name": "small"}}
+            {
+                "object": "document:readme",
+                "relation": "limited",
+                "user": "user:auth0|7",
+                "condition": {"name": "small"},
+            }
         ],
     }
     yes = await client.post("/v1/check", json={**body, "context": {"x": 3}}, headers=headers)
@@ -131,18 +166,30 @@ async def test_consistency_token_from_a_write_is_honoured(client: Client, issuer
     store = _store(client)
     write = await client.post(
         f"/stores/{store}/write",
-        json={"writes": {"tuple_keys": [{"object": "document:new", "relation": "viewer", "user": "user:auth0|42"}]}},
+        json={
+            "writes": {
+                "tuple_keys": [
+                    {"object": "document:new", "relation": "viewer", "user": "user:auth0|42"}
+                ]
+            }
+        },
     )
     token = write.headers["x-permsvc-consistency-token"]
     response = await client.post(
-        "/v1/check", json={"relation": "viewer", "object": "document:new", "consistency_token": token}, headers=bearer(issuer.user())
+        "/v1/check",
+        json={"relation": "viewer", "object": "document:new", "consistency_token": token},
+        headers=bearer(issuer.user()),
     )
     assert response.json()["allowed"] is True
     assert response.json()["revision"] >= decode_token(token).revision
 
 
 async def test_unknown_fields_are_refused(client: Client, issuer: Issuer) -> None:
-    response = await client.post("/v1/check", json={"relation": "viewer", "objct": "document:readme"}, headers=bearer(issuer.user()))
+    response = await client.post(
+        "/v1/check",
+        json={"relation": "viewer", "objct": "document:readme"},
+        headers=bearer(issuer.user()),
+    )
     assert response.status_code == 400
     assert "objct" in response.json()["message"] or "object" in response.json()["message"]
 
@@ -151,9 +198,16 @@ async def test_no_default_store_says_how_to_choose_one(issuer: Issuer) -> None:
     from tests.api.admin.v1kit import v1_client
 
     async for plain in v1_client(issuer):
-        response = await plain.post("/v1/check", json={"relation": "viewer", "object": "document:x"}, headers=bearer(issuer.user()))
+        response = await plain.post(
+            "/v1/check",
+            json={"relation": "viewer", "object": "document:x"},
+            headers=bearer(issuer.user()),
+        )
         assert response.status_code == 400
-        assert "store_id" in response.json()["message"] and "PERMSVC_STORE" in response.json()["message"]
+        assert (
+            "store_id" in response.json()["message"]
+            and "PERMSVC_STORE" in response.json()["message"]
+        )
 
 
 async def test_batch_check_answers_at_one_revision(client: Client, issuer: Issuer) -> None:
@@ -173,25 +227,38 @@ async def test_batch_check_answers_at_one_revision(client: Client, issuer: Issue
     results = {r["correlation_id"]: r for r in body["results"]}
     assert results["a"]["allowed"] is True
     assert results["1"]["allowed"] is False and "error" not in results["1"]
-    assert results["bad"]["allowed"] is False and results["bad"]["error"]["code"] in ("validation_error", "relation_not_found")
+    assert results["bad"]["allowed"] is False and results["bad"]["error"]["code"] in (
+        "validation_error",
+        "relation_not_found",
+    )
     assert body["revision"] >= 1 and body["user"] == "user:auth0|42"
 
 
 async def test_batch_check_needs_one_to_fifty_items(client: Client, issuer: Issuer) -> None:
-    response = await client.post("/v1/check/batch", json={"checks": []}, headers=bearer(issuer.user()))
+    response = await client.post(
+        "/v1/check/batch", json={"checks": []}, headers=bearer(issuer.user())
+    )
     assert response.status_code == 400 and "'checks'" in response.json()["message"]
 
 
 async def test_list_objects_pages(client: Client, issuer: Issuer) -> None:
     headers = bearer(issuer.user())
-    first = await client.post("/v1/objects", json={"type": "document", "relation": "viewer", "page_size": 2}, headers=headers)
+    first = await client.post(
+        "/v1/objects",
+        json={"type": "document", "relation": "viewer", "page_size": 2},
+        headers=headers,
+    )
     assert first.status_code == 200, first.text
     body = first.json()
     seen = list(body["objects"])
     assert body["revision"] >= 1 and body["continuation_token"]
     rest = await client.post(
         "/v1/objects",
-        json={"type": "document", "relation": "viewer", "continuation_token": body["continuation_token"]},
+        json={
+            "type": "document",
+            "relation": "viewer",
+            "continuation_token": body["continuation_token"],
+        },
         headers=headers,
     )
     seen += rest.json()["objects"]
@@ -199,10 +266,16 @@ async def test_list_objects_pages(client: Client, issuer: Issuer) -> None:
 
 
 async def test_list_relations_on_one_object(client: Client, issuer: Issuer) -> None:
-    response = await client.post("/v1/relations", json={"object": "document:plan"}, headers=bearer(issuer.user("google-oauth2|1234")))
+    response = await client.post(
+        "/v1/relations",
+        json={"object": "document:plan"},
+        headers=bearer(issuer.user("google-oauth2|1234")),
+    )
     assert response.status_code == 200, response.text
     assert response.json()["relations"] == ["owner", "viewer"]
     chosen = await client.post(
-        "/v1/relations", json={"object": "document:plan", "relations": ["viewer"]}, headers=bearer(issuer.user("auth0|42"))
+        "/v1/relations",
+        json={"object": "document:plan", "relations": ["viewer"]},
+        headers=bearer(issuer.user("auth0|42")),
     )
     assert chosen.json()["relations"] == []

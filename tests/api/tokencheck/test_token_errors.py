@@ -47,7 +47,9 @@ def _foreign_key(issuer: Issuer) -> str:
 
 def _unknown_kid(issuer: Issuer) -> str:
     payload = jwt.decode(issuer.user(), options={"verify_signature": False})
-    return jwt.encode(payload, issuer.key, algorithm="RS256", headers={"kid": "rotated-away", "typ": "JWT"})
+    return jwt.encode(
+        payload, issuer.key, algorithm="RS256", headers={"kid": "rotated-away", "typ": "JWT"}
+    )
 
 
 TokenCase = Callable[[Issuer], str]
@@ -55,7 +57,9 @@ TokenCase = Callable[[Issuer], str]
 CASES: list[Any] = [
     pytest.param(lambda i: i.user(exp=int(time.time()) - 3600), "expired", id="expired"),
     pytest.param(lambda i: i.user(aud="https://other-api"), AUDIENCE, id="wrong_audience"),
-    pytest.param(lambda i: i.user(iss=ISSUER.rstrip("/")), "slash", id="issuer_without_trailing_slash"),
+    pytest.param(
+        lambda i: i.user(iss=ISSUER.rstrip("/")), "slash", id="issuer_without_trailing_slash"
+    ),
     pytest.param(lambda i: i.user(iss="https://evil.example.com/"), "issuer", id="foreign_issuer"),
     pytest.param(lambda i: _jwe(), "audience", id="auth0_jwe_without_audience"),
     pytest.param(_unsigned, "none", id="alg_none"),
@@ -73,7 +77,9 @@ async def client(issuer: Issuer) -> Any:
 
 
 @pytest.mark.parametrize(("build", "hint"), CASES)
-async def test_bad_token_is_401_invalid_token_with_a_fix(client: Client, issuer: Issuer, build: TokenCase, hint: str) -> None:
+async def test_bad_token_is_401_invalid_token_with_a_fix(
+    client: Client, issuer: Issuer, build: TokenCase, hint: str
+) -> None:
     response = await client.post("/v1/check", json=BODY, headers=bearer(build(issuer)))
     assert response.status_code == 401, response.text
     challenge = response.headers["www-authenticate"]
@@ -93,7 +99,9 @@ async def test_bad_token_is_401_invalid_token_with_a_fix(client: Client, issuer:
         pytest.param("Bearer Bearer abc", 400, "sent twice", id="bearer_twice"),
     ],
 )
-async def test_malformed_authorization_header(client: Client, header: str | None, status: int, fragment: str) -> None:
+async def test_malformed_authorization_header(
+    client: Client, header: str | None, status: int, fragment: str
+) -> None:
     headers = {"Authorization": header} if header is not None else {}
     response = await client.post("/v1/check", json=BODY, headers=headers)
     assert response.status_code == status
@@ -110,14 +118,19 @@ async def test_tokens_not_configured_says_which_settings(issuer: Issuer) -> None
     async for plain in v1_client(None, store="01ARZ3NDEKTSV4RRFFQ69G5FAV"):
         response = await plain.post("/v1/check", json=BODY, headers=bearer(issuer.user()))
         assert response.status_code == 401
-        assert "PERMSVC_OIDC_ISSUER" in response.json()["message"] and "API key" in response.json()["message"]
+        assert (
+            "PERMSVC_OIDC_ISSUER" in response.json()["message"]
+            and "API key" in response.json()["message"]
+        )
 
 
 async def test_unknown_and_revoked_api_keys(client: Client) -> None:
     key = await api_key(client, "check")
     key_id = key.split("_")[1]
     wrong_secret = key[:-4] + ("aaaa" if not key.endswith("aaaa") else "bbbb")
-    response = await client.post("/v1/check", json={**BODY, "user": "user:a"}, headers=bearer(wrong_secret))
+    response = await client.post(
+        "/v1/check", json={**BODY, "user": "user:a"}, headers=bearer(wrong_secret)
+    )
     assert response.status_code == 401 and key_id in response.json()["message"]
     assert wrong_secret not in response.text and key not in response.text
 
@@ -130,4 +143,7 @@ async def test_unknown_and_revoked_api_keys(client: Client) -> None:
 async def test_malformed_api_key_is_named_without_echoing_it(client: Client) -> None:
     response = await client.post("/v1/check", json=BODY, headers=bearer("psk_short_secret"))
     assert response.status_code == 401
-    assert "psk_<id>_<secret>" in response.json()["message"] and "psk_short_secret" not in response.text
+    assert (
+        "psk_<id>_<secret>" in response.json()["message"]
+        and "psk_short_secret" not in response.text
+    )

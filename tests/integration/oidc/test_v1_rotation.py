@@ -46,12 +46,18 @@ async def test_rotation_through_the_check_api(rotating_provider: OidcProvider) -
     provider = rotating_provider
     clock = Clock()
     keys = JwksKeyProvider(issuer=provider.issuer, cooldown_s=30, cache_ttl_s=600, clock=clock)
-    jwt = JwtAuthenticator(OidcSettings(issuer=provider.issuer, audiences=(API,)), keys, cache_size=0)
+    jwt = JwtAuthenticator(
+        OidcSettings(issuer=provider.issuer, audiences=(API,)), keys, cache_size=0
+    )
     app = create_app(make_settings())
     try:
         async with AsyncTestClient(app) as client:
             V1Security(jwt=jwt).install(app)
-            store, _ = await seed_store(client, ("document:readme", "viewer", "user:auth0|42"), ("document:readme", "viewer", "user:auth0|43"))
+            store, _ = await seed_store(
+                client,
+                ("document:readme", "viewer", "user:auth0|42"),
+                ("document:readme", "viewer", "user:auth0|43"),
+            )
 
             token_a = provider.user_token("auth0|42")
             assert (await _check(client, store, token_a)).json()["allowed"] is True
@@ -72,7 +78,9 @@ async def test_rotation_through_the_check_api(rotating_provider: OidcProvider) -
 
             provider.restart("rot-c")
             token_c = provider.user_token("auth0|42")
-            assert (await _check(client, store, token_c)).status_code == 401, "within the cooldown: no refetch"
+            assert (await _check(client, store, token_c)).status_code == 401, (
+                "within the cooldown: no refetch"
+            )
             assert keys.fetch_count == 2
             clock.now += 31
             assert (await _check(client, store, token_c)).json()["allowed"] is True
@@ -81,7 +89,9 @@ async def test_rotation_through_the_check_api(rotating_provider: OidcProvider) -
             provider.stop()
             clock.now += 601
             still = await _check(client, store, token_c)
-            assert still.status_code == 200 and still.json()["allowed"] is True, "the last good key set is kept"
+            assert still.status_code == 200 and still.json()["allowed"] is True, (
+                "the last good key set is kept"
+            )
     finally:
         await jwt.aclose()
 
@@ -89,7 +99,9 @@ async def test_rotation_through_the_check_api(rotating_provider: OidcProvider) -
 async def test_unreachable_issuer_is_503_not_a_token_error(rotating_provider: OidcProvider) -> None:
     token = rotating_provider.user_token("auth0|42")
     rotating_provider.stop()
-    jwt = JwtAuthenticator.from_settings(OidcSettings(issuer=rotating_provider.issuer, audiences=(API,)))
+    jwt = JwtAuthenticator.from_settings(
+        OidcSettings(issuer=rotating_provider.issuer, audiences=(API,))
+    )
     app = create_app(make_settings())
     try:
         async with AsyncTestClient(app) as client:
@@ -97,7 +109,9 @@ async def test_unreachable_issuer_is_503_not_a_token_error(rotating_provider: Oi
             store, _ = await seed_store(client)
             response = await _check(client, store, token)
             assert response.status_code == 503
-            assert response.json()["code"] == "unavailable" and "retry" in response.json()["message"]
+            assert (
+                response.json()["code"] == "unavailable" and "retry" in response.json()["message"]
+            )
             assert "www-authenticate" not in response.headers
     finally:
         await jwt.aclose()
