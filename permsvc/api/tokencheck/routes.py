@@ -234,8 +234,11 @@ async def batch_check(request: Request[Any, Any, Any], body: RawBody) -> s.Batch
 async def list_objects(request: Request[Any, Any, Any], body: RawBody) -> s.ListObjectsResponse:
     req: s.ListObjectsRequest = _decode(request, body, s.ListObjectsRequest)
     asked = await _common(request, req, "ListObjectsRequest")
-    if req.page_size is not None and req.page_size < 1:
-        raise ApiError("validation_error", f"'page_size' must be at least 1, got {req.page_size}")
+    largest = request.app.state.deps.settings.limits.list_max_results
+    if req.page_size is not None and not 1 <= req.page_size <= largest:
+        raise ApiError(
+            "validation_error", f"'page_size' must be 1 to {largest}, got {req.page_size}"
+        )
     outcome = await _services(request).list_objects.execute(
         ListObjectsParams(
             store_id=asked.store_id,

@@ -279,3 +279,12 @@ async def test_list_relations_on_one_object(client: Client, issuer: Issuer) -> N
         headers=bearer(issuer.user("auth0|42")),
     )
     assert chosen.json()["relations"] == []
+
+
+async def test_list_objects_page_size_is_bounded(client: Client, issuer: Issuer) -> None:
+    body = {"type": "document", "relation": "viewer", "page_size": 10**6}
+    response = await client.post("/v1/objects", json=body, headers=bearer(issuer.user()))
+    assert (
+        response.status_code == 400
+        and "'page_size' must be 1 to 1000" in response.json()["message"]
+    )
