@@ -18,11 +18,19 @@ line breaks (``NL``) end declarations, other blanks only separate tokens::
     condition   = "condition" NAME "(" param ("," param)* ")" "{" CEL "}"
     param       = NAME ":" (SCALAR | ("map" | "list") "<" SCALAR ">")
 
-Consequences kept from OpenFGA: ``or``/``and``/``but not`` do not mix without parentheses,
-``but not`` does not chain, ``[...]`` may only open a definition (or a parenthesised group that
-opens it), and parentheses survive as nested operations. Keywords (``define``, ``relations``,
-``condition``, ``and``, ``or``, ``from``, ``with``, ``in``, ``true``, ``false``, ``null``) are not
-valid names; ``type``, ``model``, ``schema`` and the like are.
+Consequences kept from OpenFGA (each checked against its ``fga`` binary):
+
+- ``or``/``and``/``but not`` do not mix without parentheses, ``but not`` does not chain, and an
+  operator needs a blank on each side; ``[...]`` may only open a definition (or a parenthesised
+  group that opens it); parentheses survive as nested operations;
+- no blanks inside ``user:*``, ``group#member`` or ``map<string>``; a condition's parameter
+  list stays on one line; type definitions come before conditions;
+- only spaces, not tabs, may end the line of a type name, a definition or a condition's ``}``,
+  or separate code from a trailing comment;
+- keywords (``define``, ``relations``, ``condition``, ``and``, ``or``, ``from``, ``with``, ``in``,
+  ``true``, ``false``, ``null``) are not names, but ``type``, ``model``, ``schema`` and the like
+  are; type and relation names may contain ``.`` and ``/`` between word characters, condition,
+  parameter and module names may not.
 
 Deliberate deviations: the scalar parameter type ``any`` is accepted (OpenFGA's printer emits it
 for ``TYPE_NAME_ANY`` but its parser rejects it, so its own output would not round-trip);
@@ -252,7 +260,7 @@ class _Parser:
             return ver.text, ""
         if self.is_word(tok, "module"):
             self.advance()
-            name = self.expect_name("a module name")
+            name = self.expect_name("a module name", simple=True)
             self.expect_line_end("the module name")
             return "", name.text
         self.fail(tok, f"a model must start with 'model' followed by 'schema 1.1' on the next line "

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from permsvc.model.compile import parse_dsl
 from permsvc.model.errors import ModelError
 from permsvc.model.json import model_to_json
+from permsvc.model.validation import validate_model
 
 pytestmark = pytest.mark.fga
 
@@ -164,3 +165,28 @@ def mutated_model(draw: st.DrawFn) -> str:
 @given(mutated_model())
 def test_mutated_models_are_accepted_or_rejected_like_fga(text: str) -> None:
     assert _ours_json(text) == _fga_json(text)
+
+
+def _fga_valid(text: str) -> bool:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.fga"
+        path.write_text(text)
+        out = subprocess.run([FGA, "model", "validate", "--file", str(path)], capture_output=True, text=True,
+                             timeout=60, check=False)
+    lines = out.stdout.strip().splitlines()
+    return bool(lines) and bool(json.loads(lines[0]).get("is_valid"))
+
+
+def _ours_valid(text: str) -> bool:
+    try:
+        validate_model(parse_dsl(text))
+    except ModelError:
+        return False
+    return True
+
+
+@settings(max_examples=int(os.environ.get("PERMSVC_FUZZ_EXAMPLES", "60")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(model())
+def test_random_models_are_valid_or_invalid_like_fga(text: str) -> None:
+    assert _ours_valid(text) == _fga_valid(text)
