@@ -121,7 +121,7 @@ async def list_objects(
         ctx.budget = ResolveBudget(max_dispatches=shared.max_dispatches, deadline_s=shared.deadline_s)
         ctx.budget.deadline = shared.deadline
         try:
-            result = await checker.relation(ctx, rp, obj, 0, frozenset((f"{obj}#{relation}",)))
+            result = await checker.bounded(ctx, rp, obj)
         finally:
             ctx.budget = shared
         if result == TRUE:

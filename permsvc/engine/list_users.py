@@ -124,7 +124,6 @@ async def list_users(
     otype = object_.partition(":")[0]
     rp = ctx.plan.relations[(otype, relation)]
     shared = ctx.budget
-    path = frozenset((f"{object_}#{relation}",))
     for user in candidates:
         if user <= after:
             continue
@@ -132,5 +131,5 @@ async def list_users(
         sub = ctx.for_user(user)
         sub.budget = ResolveBudget(max_dispatches=shared.max_dispatches, deadline_s=shared.deadline_s)
         sub.budget.deadline = shared.deadline
-        if await checker.relation(sub, rp, object_, 0, path) == TRUE:
+        if await checker.bounded(sub, rp, object_) == TRUE:
             yield user

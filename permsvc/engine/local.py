@@ -31,7 +31,7 @@ import asyncio
 import itertools
 from typing import TYPE_CHECKING
 
-from permsvc.engine.errors import EngineError, ResolutionDepthExceededError
+from permsvc.engine.errors import DeadlineExceededError, EngineError, ResolutionDepthExceededError
 from permsvc.engine.plan import LEAF_COMPUTED, LEAF_DIRECT
 from permsvc.engine.request import ResolveResult
 from permsvc.model.schema import (
@@ -57,8 +57,6 @@ FALSE = 0
 TRUE = 1
 CYCLE = 2
 
-_EMPTY_PATH: frozenset[str] = frozenset()
-
 
 class LocalChecker:
     """The rewrite evaluator at the end of the resolver chain. Stateless; safe to share."""
@@ -69,8 +67,25 @@ class LocalChecker:
         """Resolve ``object_#relation@ctx.user`` (object and relation must exist in the model)."""
         otype = object_.partition(":")[0]
         rp = ctx.plan.relations[(otype, relation)]
-        result = await self.relation(ctx, rp, object_, 0, frozenset((f"{object_}#{relation}",)))
+        result = await self.bounded(ctx, rp, object_)
         return ResolveResult(allowed=result == TRUE, cycle_detected=result == CYCLE)
+
+    async def bounded(self, ctx: ResolveContext, rp: RelationPlan, obj: str) -> int:
+        """Evaluate ``obj#rp.relation`` from the top, within the request's deadline.
+
+        In-memory evaluation never suspends, so the budget checks the deadline as dispatches are
+        spent; a reader that waits on a database could hang in one read, so there the whole
+        evaluation also runs under ``asyncio.timeout_at`` (the budget's deadline is on the event
+        loop's monotonic clock).
+        """
+        path = frozenset((f"{obj}#{rp.relation}",))
+        if ctx.inline:
+            return await self.relation(ctx, rp, obj, 0, path)
+        try:
+            async with asyncio.timeout_at(ctx.budget.deadline):
+                return await self.relation(ctx, rp, obj, 0, path)
+        except TimeoutError:
+            raise DeadlineExceededError(ctx.budget.deadline_s) from None
 
     async def relation(self, ctx: ResolveContext, rp: RelationPlan, obj: str, depth: int, path: frozenset[str]) -> int:
         """Evaluate ``obj#rp.relation`` in place (a computed userset: same depth, same path).

@@ -11,6 +11,7 @@ import pytest
 
 from permsvc.commands.check import CheckParams, CheckQuery
 from permsvc.core.refs import TupleKey, parse_tuple
+from permsvc.engine.errors import DeadlineExceededError
 from permsvc.settings import EngineLimits
 from permsvc.store.wrappers.proxy import TupleReaderProxy
 
@@ -102,3 +103,20 @@ async def test_first_true_cancels_the_other_branches(make_env: Any) -> None:
     outcome = await query.execute(CheckParams(store_id=env.store_id, tuple_key=parse_tuple("document:1#viewer@user:anne")))
     assert outcome.allowed
     assert len(asyncio.all_tasks()) == before
+
+
+class _HangingReader(_WaitingReader):
+    """A database read that never comes back."""
+
+    async def read_user_tuple(self, store_id: str, object: str, relation: str, user: str) -> Any:
+        await asyncio.sleep(3600)
+        return None
+
+
+async def test_a_hanging_database_read_ends_at_the_deadline(make_env: Any) -> None:
+    env = await make_env(MODEL, ["document:1#viewer@user:anne"])
+    query = CheckQuery(
+        reader=_HangingReader(env.datastore), resolver=env.resolver, limits=EngineLimits(check_deadline_s=0.1)
+    )
+    with pytest.raises(DeadlineExceededError):
+        await query.execute(CheckParams(store_id=env.store_id, tuple_key=parse_tuple("document:1#viewer@user:anne")))
