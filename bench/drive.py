@@ -40,6 +40,7 @@ __all__ = (
     "ProbeUser",
     "SampledCheck",
     "build_dataset",
+    "distinct_checks",
     "drive_tuples",
 )
 
@@ -391,6 +392,20 @@ def _probe_users(oracle: Oracle, rng: random.Random, scale: float) -> list[Probe
         used.add(user)
         probes.append(ProbeUser(user=user, target=target, accessible=count))
     return probes
+
+
+def distinct_checks(oracle: Oracle, count: int, *, label: str = "load") -> list[SampledCheck]:
+    """``count`` more checks of the same mix, all different (a load that never repeats a request,
+    so answer caches cannot stand in for evaluation)."""
+    rng = random.Random(f"permsvc-drive-{label}")
+    out: list[SampledCheck] = []
+    seen: set[tuple[str, str, str]] = set()
+    while len(out) < count:
+        for c in _sample_checks(oracle, rng, count - len(out) + 16):
+            if (c.object, c.relation, c.user) not in seen and len(out) < count:
+                seen.add((c.object, c.relation, c.user))
+                out.append(c)
+    return out
 
 
 def drive_tuples(count: int, *, seed: int = 8) -> list[TupleKey]:

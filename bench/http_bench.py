@@ -42,7 +42,7 @@ from permsvc.model.compile import parse_dsl
 from permsvc.store.postgres import PostgresDatastore
 
 if TYPE_CHECKING:
-    from bench.drive import DriveDataset
+    from bench.drive import DriveDataset, SampledCheck
 
 __all__ = ("DEFAULT_ADMIN_URL", "LiveServer", "live_server", "measure_http")
 
@@ -157,19 +157,16 @@ async def _serving(dataset: DriveDataset, url: str, workers: int, ready_timeout_
         Path(log.name).unlink(missing_ok=True)
 
 
-def _lua_script(server: LiveServer, dataset: DriveDataset, folder: Path) -> Path:
-    bodies = [
-        json.dumps(
-            {
-                "tuple_key": {"user": c.user, "relation": c.relation, "object": c.object},
-                "authorization_model_id": server.model_id,
-            },
-            separators=(",", ":"),
-        )
-        for c in dataset.checks
+def _bodies(server: LiveServer, checks: list[SampledCheck]) -> list[dict[str, Any]]:
+    return [
+        {"tuple_key": {"user": c.user, "relation": c.relation, "object": c.object}, "authorization_model_id": server.model_id}
+        for c in checks
     ]
+
+
+def _lua_script(bodies: list[dict[str, Any]], path: Path) -> Path:
     lua = ["bodies = {"]
-    lua += [f"  [{i + 1}] = {json.dumps(body)}," for i, body in enumerate(bodies)]
+    lua += [f"  [{i + 1}] = {json.dumps(json.dumps(body, separators=(',', ':')))}," for i, body in enumerate(bodies)]
     lua += [
         "}",
         f"n = {len(bodies)}",
@@ -183,7 +180,6 @@ def _lua_script(server: LiveServer, dataset: DriveDataset, folder: Path) -> Path
         "  return wrk.format(nil, nil, nil, body)",
         "end",
     ]
-    path = folder / "checks.lua"
     path.write_text("\n".join(lua) + "\n")
     return path
 
@@ -251,33 +247,34 @@ async def _verify(server: LiveServer, dataset: DriveDataset) -> tuple[int, int]:
     return wrong, errors
 
 
-async def measure_http(server: LiveServer, dataset: DriveDataset, *, duration_s: float = 5.0) -> dict[str, Any]:
-    """Checks/s and p50/p99 at 1, 16 and 64 in flight for check and ``/healthz``, plus decisions."""
+async def measure_http(
+    server: LiveServer, dataset: DriveDataset, load: list[SampledCheck], *, duration_s: float = 5.0
+) -> dict[str, Any]:
+    """Checks/s and p50/p99 at 1, 16 and 64 in flight for check and ``/healthz``, plus decisions.
+
+    ``load`` is split in one slice per concurrency level, all different checks, so no request is
+    answered from the server's answer cache unless a run sends more requests than its slice
+    holds (``requests`` vs ``distinct_bodies`` in each row says whether it did)."""
     use_wrk = shutil.which("wrk") is not None
     folder = Path(tempfile.mkdtemp(prefix="permsvc-bench-http-"))
+    size = max(len(load) // len(_CONCURRENCY), 1)
     try:
         check_url = f"{server.base_url}/stores/{server.store_id}/check"
         health_url = f"{server.base_url}/healthz"
-        if use_wrk:
-            script = _lua_script(server, dataset, folder)
-            run = lambda url, c, s: _wrk(url, c, duration_s, s)
-        else:
-            script = folder / "bodies.json"
-            script.write_text(
-                json.dumps(
-                    [
-                        {"tuple_key": {"user": c.user, "relation": c.relation, "object": c.object},
-                         "authorization_model_id": server.model_id}
-                        for c in dataset.checks
-                    ]
-                )
-            )
-            run = lambda url, c, s: _loadgen(url, c, duration_s, s)
         rows: list[dict[str, Any]] = []
-        for connections in _CONCURRENCY:
-            for endpoint, url, body in (("check", check_url, script), ("healthz", health_url, None)):
-                row = await asyncio.to_thread(run, url, connections, body)
-                rows.append({"endpoint": endpoint, "in_flight": connections, **row})
+        for n, connections in enumerate(_CONCURRENCY):
+            bodies = _bodies(server, load[n * size : (n + 1) * size] or dataset.checks)
+            if use_wrk:
+                script = _lua_script(bodies, folder / f"checks-{connections}.lua")
+                check_row = await asyncio.to_thread(_wrk, check_url, connections, duration_s, script)
+                health_row = await asyncio.to_thread(_wrk, health_url, connections, duration_s, None)
+            else:
+                script = folder / f"bodies-{connections}.json"
+                script.write_text(json.dumps(bodies))
+                check_row = await asyncio.to_thread(_loadgen, check_url, connections, duration_s, script)
+                health_row = await asyncio.to_thread(_loadgen, health_url, connections, duration_s, None)
+            rows.append({"endpoint": "check", "in_flight": connections, "distinct_bodies": len(bodies), **check_row})
+            rows.append({"endpoint": "healthz", "in_flight": connections, **health_row})
         mismatches, errors = await _verify(server, dataset)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
