@@ -5,8 +5,12 @@ Two phases, as OpenFGA's reverse expansion + ``RequiresFurtherEvalStatus`` in
 
 1. *reverse expansion* walks from the user through the model's reverse edges
    (:class:`~permsvc.engine.graph.ReverseGraph`), reading tuples by user, and collects every
-   object of the requested type that could be related (a superset: intersections, exclusions and
-   conditions are not decided here);
+   object of the requested type that could be related (a superset: intersections and exclusions
+   are not decided here). Only edges into relations the requested relation depends on
+   (:meth:`~permsvc.engine.graph.ReverseGraph.relevant`) are followed, as OpenFGA drives its
+   reverse expansion from the target relation's edges: the conditions of tuples met on those
+   edges are evaluated (a condition missing parameters fails the listing, as in OpenFGA), the
+   conditions of tuples that cannot contribute are never looked at;
 2. every candidate is *confirmed by Check*, in a deterministic (sorted) order.
 
 The result is therefore exactly ``{o | Check(o) is True}`` over the objects the expansion can
@@ -39,6 +43,7 @@ async def expand_candidates(ctx: ResolveContext, object_type: str, relation: str
     """
     plan = ctx.plan
     graph = plan.graph
+    relevant = graph.relevant(object_type, relation)
     reader = ctx.reader
     store_id = ctx.store_id
     budget = ctx.budget
@@ -78,6 +83,8 @@ async def expand_candidates(ctx: ResolveContext, object_type: str, relation: str
             stype, _, sid = sobj.partition(":")
             key = f"{stype}#{srel}" if ssep else (f"{stype}:*" if sid == "*" else stype)
             for otype, rel in graph.direct.get(key, ()):
+                if (otype, rel) not in relevant:
+                    continue
                 for tk in await reader.read_starting_with_user(store_id, otype, rel, [subject]):
                     if plan.fits(tk) and condition_counts(plan, tk, ctx):
                         add_node(tk.object, rel)
@@ -91,8 +98,11 @@ async def expand_candidates(ctx: ResolveContext, object_type: str, relation: str
                 found.add(obj)
             add_subject(f"{obj}#{rel}")
             for other in graph.computed.get((otype, rel), ()):
-                add_node(obj, other)
+                if (otype, other) in relevant:
+                    add_node(obj, other)
             for ttype, trel, tupleset in graph.ttu.get((otype, rel), ()):
+                if (ttype, trel) not in relevant:
+                    continue
                 for tk in await reader.read_starting_with_user(store_id, ttype, tupleset, [obj]):
                     if plan.fits(tk) and condition_counts(plan, tk, ctx):
                         add_node(tk.object, trel)
