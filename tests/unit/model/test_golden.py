@@ -15,9 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
 
+from dsl_strategies import model as dsl_model
 from permsvc.model.compile import dsl_to_json, json_to_dsl, load_model_file, parse_dsl
 from permsvc.model.dsl.printer import print_dsl
+from permsvc.model.errors import ModelError
 from permsvc.model.json import model_to_json
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden"
@@ -130,3 +133,24 @@ def test_expression_with_trailing_blanks_round_trips() -> None:
     model = parse_dsl(dsl)
     assert model.conditions["c"].expression == "x < 1 "
     assert print_dsl(model) == dsl
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(dsl_model())
+def test_round_trip_property(text: str) -> None:
+    try:
+        model = parse_dsl(text)
+    except ModelError:
+        assume(False)
+        return
+    printed = print_dsl(model)
+    again = parse_dsl(printed)
+    assert json_to_dsl(_normalise(model_to_json(model))) == printed
+    if any(re.search(r" +\n", c.expression) for c in model.conditions.values()):
+        # see test_round_trip_dsl_json_dsl_json_is_stable: one more step converges
+        printed = print_dsl(again)
+        again = parse_dsl(printed)
+        assert print_dsl(again) == printed
+    else:
+        assert model_to_json(again) == model_to_json(model)
+        assert print_dsl(again) == printed
