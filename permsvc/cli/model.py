@@ -32,13 +32,17 @@ __all__ = ("register",)
 
 
 def _print_issues(issues: tuple[ModelIssue, ...], file: str) -> None:
-    """One line per issue. Issues in the module files of an fga.mod name them as written in its
-    ``contents`` (relative to it); they are shown relative to where the command was run."""
+    """Print one line per issue.
+
+    Issues in the module files of an fga.mod name them as written in its ``contents`` (relative
+    to it); they are shown relative to where the command was run.
+    """
     base = os.path.dirname(file) if file.endswith(".mod") else ""
     for issue in issues:
+        shown = issue
         if base and issue.file and issue.file != file and not os.path.isabs(issue.file):
-            issue = msgspec.structs.replace(issue, file=os.path.join(base, issue.file))
-        print(issue.format(file), file=sys.stderr)
+            shown = msgspec.structs.replace(issue, file=os.path.join(base, issue.file))
+        print(shown.format(file), file=sys.stderr)
 
 
 def _load(file: str) -> LoadedModel | None:

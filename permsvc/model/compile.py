@@ -29,7 +29,15 @@ from typing import Any
 
 import msgspec
 
-from permsvc.model.dsl.ast import Computed, Direct, DslFile, FromParent, Operation, RelationDecl, RelationExpr
+from permsvc.model.dsl.ast import (
+    Computed,
+    Direct,
+    DslFile,
+    FromParent,
+    Operation,
+    RelationDecl,
+    RelationExpr,
+)
 from permsvc.model.dsl.parser import parse
 from permsvc.model.dsl.printer import print_dsl
 from permsvc.model.errors import DslSyntaxError, ModelError, ModelIssue, ModelJsonError
@@ -463,8 +471,10 @@ def _detect_format(path: Path) -> str:
 
 
 def load_model(text: str, *, file: str = "", source_format: str = "auto") -> LoadedModel:
-    """A model from one source text: ``source_format`` is ``dsl``, ``json`` or ``auto`` (JSON when
-    the text starts with ``{``)."""
+    """Compile a model from one source text.
+
+    ``source_format`` is ``dsl``, ``json`` or ``auto`` (JSON when the text starts with ``{``).
+    """
     if source_format == "auto":
         source_format = "json" if text.lstrip().startswith("{") else "dsl"
     if source_format == "json":

@@ -46,7 +46,13 @@ from permsvc.model.schema import (
 )
 
 if TYPE_CHECKING:
-    from permsvc.model.schema import AuthorizationModel, RelationDefinition, Rewrite, SourcePos, TypeDefinition
+    from permsvc.model.schema import (
+        AuthorizationModel,
+        RelationDefinition,
+        Rewrite,
+        SourcePos,
+        TypeDefinition,
+    )
 
 __all__ = (
     "MAX_CONDITIONS",
@@ -77,7 +83,7 @@ _BREAKS_REACHABILITY = frozenset({"undefined-relation", "undefined-type", "dupli
 Locations = Mapping[tuple[str, ...], "SourcePos"]
 
 
-class _TooComplex(Exception):
+class _AnalysisBudgetError(Exception):
     """The reachability analysis exceeded its step budget."""
 
 
@@ -331,9 +337,9 @@ class _Validator:
                 key = ("relation", td.name, name)
                 try:
                     if self.steps > _MAX_ANALYSIS_STEPS:
-                        raise _TooComplex
+                        raise _AnalysisBudgetError
                     has, loop = self.entrypoints(rels, td.name, name, rd.rewrite, {})
-                except (_TooComplex, RecursionError):
+                except (_AnalysisBudgetError, RecursionError):
                     # Too deep or too branching for the faithful port of OpenFGA's walk: decide
                     # with the equivalent least fixpoint instead, which is linear in the model.
                     if fixpoint is None:
@@ -354,9 +360,11 @@ class _Validator:
                              relation=name)
 
     def relations_reaching_a_cycle(self) -> set[tuple[str, str]]:
-        """Relations from which computed-relation references (``define a: b``, also inside
-        ``or``/``and``/``but not``) lead into a cycle: OpenFGA's ``HasCycle``, computed for all
-        relations at once by peeling off those whose references all end."""
+        """Find the relations whose computed references lead into a cycle (OpenFGA's ``HasCycle``).
+
+        A computed reference is ``define a: b``, also inside ``or``/``and``/``but not``. All
+        relations are decided at once, by peeling off those whose references all end.
+        """
         out: set[tuple[str, str]] = set()
         for t, td in self.types.items():
             edges = {name: {c for c in _computed_targets(rd.rewrite) if c in td.relations}
@@ -379,7 +387,7 @@ class _Validator:
     def tick(self) -> None:
         self.steps += 1
         if self.steps > _MAX_ANALYSIS_STEPS:
-            raise _TooComplex
+            raise _AnalysisBudgetError
 
     def entrypoints(self, rels: dict[str, dict[str, RelationDefinition]], t: str, rel: str, rw: Rewrite,
                     visited: dict[str, dict[str, bool]]) -> tuple[bool, bool]:
@@ -537,10 +545,12 @@ def _computed_targets(rw: Rewrite) -> list[str]:
 
 
 def _entrypoint_fixpoint(rels: Mapping[str, Mapping[str, RelationDefinition]]) -> dict[tuple[str, str], bool]:
-    """Which relations have an entrypoint: the least fixpoint of the rules OpenFGA's walk applies
-    (direct plain type or wildcard; a userset, computed relation or ``from`` target that has one;
-    any child of ``or``, every child of ``and`` and ``but not``), by a worklist over the relations
-    each definition reads."""
+    """Decide which relations have an entrypoint, as a least fixpoint.
+
+    The rules are those OpenFGA's walk applies: a direct plain type or wildcard; a userset,
+    computed relation or ``from`` target that has one; any child of ``or``, every child of ``and``
+    and ``but not``. A worklist over the relations each definition reads keeps it linear.
+    """
     has: dict[tuple[str, str], bool] = {(t, r): False for t, rs in rels.items() for r in rs}
     readers: dict[tuple[str, str], list[tuple[str, str]]] = {key: [] for key in has}
 

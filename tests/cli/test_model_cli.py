@@ -97,8 +97,8 @@ def test_validate_modular_errors_name_the_module_file(capsys: pytest.CaptureFixt
     assert err.splitlines() == [
         f"{b}:3:6: duplicate type definition user (already defined in a.fga)",
         f"{b}:5:13: extended type team does not exist: no module defines 'type team'",
-        f"{b}:11:13: type org is defined in this file, so it cannot be extended here: add the relations to its "
-        "definition",
+        (f"{b}:11:13: type org is defined in this file, so it cannot be extended here: add the relations to its "
+         "definition"),
     ]
 
 

@@ -18,7 +18,7 @@ comment-only lines collapse into one ``NEWLINE``.
 from __future__ import annotations
 
 import re
-from enum import Enum
+from enum import StrEnum
 
 import msgspec
 
@@ -27,7 +27,7 @@ from permsvc.model.errors import ModelIssue
 __all__ = ("Kind", "Token", "tokenize")
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     NAME = "name"
     NUMBER = "number"
     PUNCT = "punct"
@@ -253,8 +253,10 @@ class _Lexer:
         return j
 
     def check_expression_text(self, start: int, end: int) -> None:
-        """Report the first character outside string literals that no CEL token can start with
-        (a lone '=', '&' or '|', '@', '$', ';', non-ASCII, ...): OpenFGA's lexer rejects those."""
+        """Report the first character outside string literals that starts no CEL token.
+
+        A lone '=', '&' or '|', '@', '$', ';', non-ASCII, ...: OpenFGA's lexer rejects those.
+        """
         i = start
         while i < end:
             m = _CEL_TEXT.match(self.text, i, end)
@@ -266,8 +268,11 @@ class _Lexer:
             i = m.end()
 
     def body_issue(self, at: int, message: str) -> None:
-        """An issue at text index ``at`` inside a condition body (lines are counted from the body's
-        start, which may be on an earlier line than the lexer's current one)."""
+        """Record an issue at text index ``at`` inside a condition body.
+
+        Its line is counted from the text, as the body may start on an earlier line than the
+        lexer's current one.
+        """
         before = self.text.rfind("\n", 0, at)
         line = self.text.count("\n", 0, at) + 1
         self.issues.append(ModelIssue(message=message, line=line, column=at - before, file=self.file, rule="syntax"))

@@ -75,11 +75,11 @@ _RESERVED = frozenset({"define", "relations", "condition", "and", "or", "from", 
 _OPERATORS = {"or": "union", "and": "intersection", "but not": "difference"}
 
 
-class _Abort(Exception):
+class _AbortDeclarationError(Exception):
     """Unwinds to the enclosing declaration after an error has been recorded."""
 
 
-class _TooMany(Exception):
+class _TooManyIssuesError(Exception):
     """Stops parsing after :data:`MAX_ISSUES` errors."""
 
 
@@ -108,11 +108,11 @@ class _Parser:
     def report(self, tok: Token, message: str) -> None:
         self.issues.append(ModelIssue(message=message, line=tok.line, column=tok.column, file=self.file, rule="syntax"))
         if len(self.issues) >= MAX_ISSUES:
-            raise _TooMany
+            raise _TooManyIssuesError
 
     def fail(self, tok: Token, message: str) -> NoReturn:
         self.report(tok, message)
-        raise _Abort
+        raise _AbortDeclarationError
 
     def is_word(self, tok: Token, word: str) -> bool:
         return tok.kind is Kind.NAME and tok.text == word
@@ -202,7 +202,7 @@ class _Parser:
         schema_version, module = "", ""
         try:
             schema_version, module = self.header()
-        except _Abort:
+        except _AbortDeclarationError:
             self.skip_line()
         self.module = bool(module)
         types: list[TypeDecl] = []
@@ -227,7 +227,7 @@ class _Parser:
                     self.fail(tok, f"'{tok.text}' may appear only once, at the top of the file")
                 else:
                     self.fail(tok, f"expected 'type' or 'condition', found {tok.describe()}")
-            except _Abort:
+            except _AbortDeclarationError:
                 if in_condition:
                     self.skip_condition()
                 else:
@@ -285,7 +285,7 @@ class _Parser:
             relations_tok = self.advance()
             try:
                 self.expect_line_end("'relations'")
-            except _Abort:
+            except _AbortDeclarationError:
                 self.skip_line()
             if not (self.peek().kind is Kind.NEWLINE and self.is_word(self.peek(1), "define")):
                 self.report(relations_tok, f"'relations' of type '{name.text}' must be followed by at least one "
@@ -295,7 +295,7 @@ class _Parser:
                 self.advance()
                 try:
                     decl = self.relation_decl()
-                except _Abort:
+                except _AbortDeclarationError:
                     self.skip_line()
                     continue
                 if decl.name.text in seen:
@@ -308,7 +308,7 @@ class _Parser:
     def report_at(self, pos: SourcePos, message: str) -> None:
         self.issues.append(ModelIssue(message=message, line=pos.line, column=pos.column, file=self.file, rule="syntax"))
         if len(self.issues) >= MAX_ISSUES:
-            raise _TooMany
+            raise _TooManyIssuesError
 
     def relation_decl(self) -> RelationDecl:
         define = self.advance()
@@ -503,7 +503,7 @@ def parse(text: str, file: str = "") -> DslFile:
     parser = _Parser(tokens, issues, file)
     try:
         result = parser.parse_file()
-    except _TooMany:
+    except _TooManyIssuesError:
         result = None
     if issues or result is None:
         raise DslSyntaxError(sorted(issues, key=lambda i: (i.line, i.column)))

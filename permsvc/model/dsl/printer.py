@@ -23,7 +23,13 @@ from permsvc.model.schema import (
 )
 
 if TYPE_CHECKING:
-    from permsvc.model.schema import AuthorizationModel, Condition, ConditionParam, RelationReference, Rewrite
+    from permsvc.model.schema import (
+        AuthorizationModel,
+        Condition,
+        ConditionParam,
+        RelationReference,
+        Rewrite,
+    )
 
 __all__ = ("print_dsl", "print_rewrite")
 
@@ -76,8 +82,11 @@ def _condition(c: Condition) -> list[str]:
 
 
 def print_dsl(model: AuthorizationModel) -> str:
-    """The model as DSL text (ending in a newline). JSON -> DSL -> JSON gives back the same model,
-    except that ``[...]`` moves to the front of an ``or``/``and``."""
+    """Print the model as DSL text, ending in a newline.
+
+    JSON -> DSL -> JSON gives back the same model, except that ``[...]`` moves to the front of an
+    ``or``/``and``.
+    """
     lines = ["model", f"  schema {model.schema_version}"]
     for td in model.type_definitions:
         lines.append("")

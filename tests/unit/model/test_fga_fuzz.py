@@ -15,9 +15,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from dsl_strategies import model, mutated_model
 from hypothesis import HealthCheck, given, settings
 
-from dsl_strategies import model, mutated_model
 from permsvc.model.compile import parse_dsl
 from permsvc.model.errors import ModelError
 from permsvc.model.json import model_to_json

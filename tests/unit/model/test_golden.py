@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dsl_strategies import model as dsl_model
 from hypothesis import HealthCheck, assume, given, settings
 
-from dsl_strategies import model as dsl_model
 from permsvc.model.compile import dsl_to_json, json_to_dsl, load_model_file, parse_dsl
 from permsvc.model.dsl.printer import print_dsl
 from permsvc.model.errors import ModelError

@@ -10,7 +10,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from permsvc.model.compile import MAX_MODEL_BYTES, compile_dsl, load_model, load_model_file, read_model_file
+from permsvc.model.compile import (
+    MAX_MODEL_BYTES,
+    compile_dsl,
+    load_model,
+    load_model_file,
+    read_model_file,
+)
 from permsvc.model.dsl.parser import MAX_NESTING
 from permsvc.model.dsl.printer import print_dsl
 from permsvc.model.errors import DslSyntaxError, ModelError, ModelJsonError

@@ -11,7 +11,13 @@ from permsvc.model.compile import compile_dsl, parse_dsl
 from permsvc.model.errors import ModelValidationError
 from permsvc.model.json import model_from_json, model_to_json
 from permsvc.model.typesystem import TypeSystem
-from permsvc.model.validation import MAX_TYPES, _entrypoint_fixpoint, _Validator, collect_issues, validate_model
+from permsvc.model.validation import (
+    MAX_TYPES,
+    _entrypoint_fixpoint,
+    _Validator,
+    collect_issues,
+    validate_model,
+)
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden"
 CASES = yaml.safe_load((GOLDEN / "semantic_errors.yaml").read_text())
