@@ -29,6 +29,7 @@ from permsvc.api.claims.routes import build_router as claims_router
 from permsvc.api.deps import Deps
 from permsvc.api.errors import exception_handlers
 from permsvc.api.guards import build_authenticator
+from permsvc.api.openfga.fastpath import CheckFastPath
 from permsvc.api.openfga.routes import build_router as openfga_router
 from permsvc.api.ops import (
     AccessLog,
@@ -123,7 +124,8 @@ def create_app(settings: Settings | None = None) -> ObservedApp:
         debug=False,
     )
     access_log = AccessLog() if settings.access_log and settings.log_level in ("debug", "info") else None
-    return ObservedApp(litestar, metrics=metrics, access_log=access_log)
+    fast_check = CheckFastPath(litestar, max_body_bytes=settings.max_body_bytes)
+    return ObservedApp(litestar, metrics=metrics, access_log=access_log, fast_routes=(fast_check,))
 
 
 def asgi_app_from_env() -> Any:

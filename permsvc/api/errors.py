@@ -50,6 +50,7 @@ __all__ = (
     "ErrorBody",
     "error_response",
     "exception_handlers",
+    "render_error",
     "status_for_code",
     "translate",
 )
@@ -251,20 +252,27 @@ def error_response(status: int, body: ErrorBody, headers: dict[str, str] | None 
     return Response(_encode(body), status_code=status, media_type="application/json", headers=headers)
 
 
-def _handle(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+def render_error(exc: BaseException, *, state: Any, scope: Any) -> tuple[int, bytes, dict[str, str]]:
+    """(status, JSON body, headers) of the error response for ``exc``; counts it in the metrics
+    and logs a server fault with the request id. Every error path of every route goes through here."""
     status, body, headers = translate(exc)
-    deps = request.app.state.get("deps")
+    deps = state.get("deps")
     if deps is not None:
         deps.metrics.error(body.code)
     if status >= 500 and body.code == "internal_error":
         _log.error(
             "unhandled error on %s %s",
-            request.method,
-            request.scope.get("path", ""),
+            scope.get("method", ""),
+            scope.get("path", ""),
             exc_info=exc,
-            extra={"fields": {"request_id": request_id_of(request.scope)}},
+            extra={"fields": {"request_id": request_id_of(scope)}},
         )
-    return error_response(status, body, headers)
+    return status, _encode(body), headers
+
+
+def _handle(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    status, payload, headers = render_error(exc, state=request.app.state, scope=request.scope)
+    return Response(payload, status_code=status, media_type="application/json", headers=headers)
 
 
 def exception_handlers() -> dict[type[Exception], Any]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 from litestar import Request, Response, get
@@ -34,7 +34,7 @@ from prometheus_client import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, MutableMapping
+    from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 
     Scope = MutableMapping[str, Any]
     Message = MutableMapping[str, Any]
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = (
     "REQUEST_ID_HEADER",
     "AccessLog",
+    "FastRoute",
     "JsonFormatter",
     "Metrics",
     "ObservedApp",
@@ -149,14 +150,33 @@ def _worker_id() -> bytes:
     return str(os.getpid()).encode("ascii")
 
 
+class FastRoute(Protocol):
+    """A route served as plain ASGI, ahead of the framework (see :mod:`permsvc.api.openfga.fastpath`)."""
+
+    def match(self, scope: Scope) -> Any:
+        """Anything but ``None`` claims the request and is passed to ``__call__``."""
+        ...
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, match: Any) -> None: ...
+
+
 class ObservedApp:
     """Plain-ASGI wrapper adding request ids, the worker id (``X-Permsvc-Worker``), access logs and
-    request metrics to every response."""
+    request metrics to every response. ``fast_routes`` are offered each request first; the
+    wrapped application serves the rest."""
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, access_log: AccessLog | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: Metrics,
+        access_log: AccessLog | None = None,
+        fast_routes: Sequence[FastRoute] = (),
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.access_log = access_log
+        self.fast_routes = tuple(fast_routes)
 
     def __getattr__(self, name: str) -> Any:
         # Test clients and servers reach through to the wrapped Litestar app (state, debug, ...).
@@ -180,7 +200,13 @@ class ObservedApp:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            for route in self.fast_routes:
+                match = route.match(scope)
+                if match is not None:
+                    await route(scope, receive, send_with_id, match)
+                    break
+            else:
+                await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - start
             route = scope.get("path_template") or "unmatched"

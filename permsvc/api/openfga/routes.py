@@ -67,7 +67,7 @@ if TYPE_CHECKING:
     from permsvc.store.protocol import StoredModel, StoredTuple, StoreInfo
     from permsvc.store.protocol import TupleChange as DomainChange
 
-__all__ = ("MODEL_ID_HEADER", "REVISION_HEADER", "TOKEN_HEADER", "build_router")
+__all__ = ("MODEL_ID_HEADER", "REVISION_HEADER", "TOKEN_HEADER", "build_router", "run_check", "services_of")
 
 MODEL_ID_HEADER = "Openfga-Authorization-Model-Id"
 TOKEN_HEADER = "X-Permsvc-Consistency-Token"
@@ -201,7 +201,11 @@ class _Services:
 
 
 def _services(request: Request[Any, Any, Any]) -> _Services:
-    state = request.app.state
+    return services_of(request.app.state)
+
+
+def services_of(state: Any) -> _Services:
+    """The surface's commands for an app's state (built on first use)."""
     services = state.get("openfga_services")
     if services is None:
         services = state["openfga_services"] = _Services(state.deps)
@@ -490,8 +494,14 @@ async def read_changes(
     status_code=200,
 )
 async def check(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> Response[s.CheckResponse]:
+    response, headers = await run_check(services_of(request.app.state), store_id, body)
+    return Response(response, headers=headers)
+
+
+async def run_check(services: _Services, store_id: str, body: bytes) -> tuple[s.CheckResponse, dict[str, str]]:
+    """Check from the raw body to the wire response and its headers: shared by the route above
+    and the plain-ASGI fast path (:mod:`permsvc.api.openfga.fastpath`), so both answer alike."""
     req, consistency = _decode_query(store_id, body, s.CheckRequest)
-    services = _services(request)
     outcome = await services.check.execute(
         CheckParams(
             store_id=store_id,
@@ -503,7 +513,7 @@ async def check(request: Request[Any, Any, Any], store_id: FromPath[str], body: 
         )
     )
     services.metrics.decision("check", outcome.allowed)
-    return Response(s.CheckResponse(outcome.allowed), headers=_model_headers(outcome.model_id, outcome.revision))
+    return s.CheckResponse(outcome.allowed), _model_headers(outcome.model_id, outcome.revision)
 
 
 _CORRELATION_ID = r"^[\w\d-]{1,36}$"
