@@ -21,6 +21,7 @@ from permsvc.model.compile import json_to_dsl, load_model_file, parse_dsl, read_
 from permsvc.model.errors import ModelError
 from permsvc.model.json import model_to_json
 from permsvc.model.validation import model_proto_size, validate_model
+from tests.conftest import SHARED_DIR
 
 pytestmark = pytest.mark.fga
 
@@ -152,3 +153,23 @@ def test_valid_cases_agree_with_fga(case: dict, tmp_path: Path) -> None:
     assert _ours_valid(path)
     out = _fga("transform", "--file", str(path))
     assert _plain(model_to_json(load_model_file(path))) == _plain(json.loads(out.stdout))
+
+
+def _conformance_models() -> list[Any]:
+    params = []
+    for suite in ("consolidated_1_1_tests.yaml", "abac_tests.yaml"):
+        path = SHARED_DIR / "conformance" / suite
+        if not path.is_file():
+            continue
+        for test in yaml.safe_load(path.read_text())["tests"]:
+            for i, stage in enumerate(test["stages"]):
+                params.append(pytest.param(stage["model"], id=f"{test['name']}_{i}"))
+    return params
+
+
+@pytest.mark.parametrize("dsl", _conformance_models())
+def test_openfga_conformance_models_agree_with_fga(dsl: str, tmp_path: Path) -> None:
+    path = _write_case(tmp_path, dsl)
+    out = _fga("transform", "--file", str(path))
+    assert _plain(model_to_json(load_model_file(path))) == _plain(json.loads(out.stdout))
+    assert _ours_valid(path) == _fga_valid(path)

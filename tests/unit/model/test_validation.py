@@ -18,6 +18,7 @@ from permsvc.model.validation import (
     collect_issues,
     validate_model,
 )
+from tests.conftest import SHARED_DIR
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden"
 CASES = yaml.safe_load((GOLDEN / "semantic_errors.yaml").read_text())
@@ -118,3 +119,21 @@ def test_fixpoint_fallback_agrees_with_openfga_walk(dsl: str) -> None:
     for td in model.type_definitions:
         for name, rd in td.relations.items():
             assert validator.entrypoints(rels, td.name, name, rd.rewrite, {})[0] == fixpoint[(td.name, name)]
+
+
+_SUITES = [SHARED_DIR / "conformance" / name for name in ("consolidated_1_1_tests.yaml", "abac_tests.yaml")]
+
+
+@pytest.mark.parametrize(
+    "dsl",
+    [
+        pytest.param(stage["model"], id=f"{test['name']}_{i}")
+        for suite in _SUITES
+        if suite.is_file()
+        for test in yaml.safe_load(suite.read_text())["tests"]
+        for i, stage in enumerate(test["stages"])
+    ],
+)
+def test_openfga_conformance_models_are_valid(dsl: str) -> None:
+    loaded = compile_dsl(dsl)
+    validate_model(loaded.model, locations=loaded.locations)
