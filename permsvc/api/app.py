@@ -23,6 +23,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 
 from permsvc import __version__
+from permsvc.api.admin.credentials import close_v1_security
 from permsvc.api.admin.routes import build_router as admin_router
 from permsvc.api.authzen.routes import build_router as authzen_router
 from permsvc.api.claims.routes import build_router as claims_router
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None) -> ObservedApp:
     litestar = Litestar(
         route_handlers=[healthz, readyz, metrics_endpoint, openapi_json, *(group(settings) for group in ROUTE_GROUPS)],
         lifespan=[_lifespan(settings, metrics)],
+        on_shutdown=[close_v1_security],
         exception_handlers=exception_handlers(),
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
