@@ -119,7 +119,7 @@ class _Validator:
             where = (rd.pos if rd else None) or (self.types[object_type].pos if object_type in self.types else None)
         if where is None:
             subject = f"{object_type}#{relation}" if relation else object_type
-            if subject:
+            if subject and f"'{subject}'" not in message:
                 message = f"{subject}: {message}"
             self.issues.append(ModelIssue(message=message, object_type=object_type, relation=relation, rule=rule))
             return

@@ -146,6 +146,14 @@ def test_fga_rejects_our_semantic_error_cases(case: dict, tmp_path: Path) -> Non
     assert _fga_valid(path) == bool(case.get("server_api_only"))
 
 
+@pytest.mark.parametrize("case", [pytest.param(c, id=c["name"]) for c in SEMANTIC_CASES])
+def test_fga_rejects_our_semantic_error_cases_in_json(case: dict, tmp_path: Path) -> None:
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(model_to_json(parse_dsl(case["dsl"]))))
+    assert not _ours_valid(path)
+    assert _fga_valid(path) == bool(case.get("server_api_only"))
+
+
 @pytest.mark.parametrize("case", [pytest.param(c, id=c["name"]) for c in VALID_CASES])
 def test_valid_cases_agree_with_fga(case: dict, tmp_path: Path) -> None:
     path = _write_case(tmp_path, case["dsl"])

@@ -45,7 +45,8 @@ def test_same_errors_from_json_name_the_relation(case: dict) -> None:
     assert all(i.line == 0 and i.message for i in issues)
     for issue in issues:
         if issue.relation:
-            assert issue.message.startswith(f"{issue.object_type}#{issue.relation}: ")
+            subject = f"{issue.object_type}#{issue.relation}"
+            assert issue.message.startswith(f"{subject}: ") or f"'{subject}'" in issue.message
 
 
 @pytest.mark.parametrize(
@@ -74,8 +75,9 @@ def test_json_only_rules() -> None:
                              "parameters": {"x": {"type_name": "TYPE_NAME_MAP"}}}},
     })
     messages = [i.message for i in collect_issues(model)]
-    assert any("doc#a: 'doc#a' is directly assignable but lists no types" in m for m in messages)
-    assert any("doc#b: 'doc#b' lists directly related types" in m for m in messages)
+    assert "'doc#a' is directly assignable but lists no types: add at least one type restriction " \
+        "(directly_related_user_types)" in messages
+    assert any(m.startswith("'doc#b' lists directly related types") for m in messages)
     assert any("condition key 'k' does not match condition name 'other'" in m for m in messages)
     assert any("'map' needs exactly one element type" in m for m in messages)
 
