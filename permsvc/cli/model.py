@@ -63,9 +63,13 @@ def _validate(args: argparse.Namespace) -> int:
         _print_issues(err.issues, args.file)
         return 1
     model = loaded.model
-    print(f"{args.file}: valid (schema {model.schema_version}, {len(model.type_definitions)} types, "
-          f"{len(model.conditions)} conditions)")
+    print(f"{args.file}: valid (schema {model.schema_version}, {_count(len(model.type_definitions), 'type')}, "
+          f"{_count(len(model.conditions), 'condition')})")
     return 0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _transform(args: argparse.Namespace) -> int:
