@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import re
+import resource
 import secrets
 import shutil
 import signal
@@ -29,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -184,6 +186,40 @@ def _lua_script(bodies: list[dict[str, Any]], path: Path) -> Path:
     return path
 
 
+def _group_cpu_s(pgid: int) -> float:
+    """CPU seconds used so far by the live processes of process group ``pgid`` (the server)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry.name)) != pgid:
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def _accounted(server: LiveServer, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``run()`` (one load-generator run) with the CPU it cost the server and the generator, per
+    request: on a shared machine the figure that load from other jobs distorts least."""
+    server_before, children_before = _group_cpu_s(server.pid), _children_cpu_s()
+    row = await asyncio.to_thread(run)
+    server_s, generator_s = _group_cpu_s(server.pid) - server_before, _children_cpu_s() - children_before
+    requests = max(int(row.get("requests", 0)), 1)
+    row["server_cpu_us_per_request"] = round(server_s / requests * 1e6, 1)
+    row["generator_cpu_us_per_request"] = round(generator_s / requests * 1e6, 1)
+    return row
+
+
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
@@ -266,13 +302,13 @@ async def measure_http(
             bodies = _bodies(server, load[n * size : (n + 1) * size] or dataset.checks)
             if use_wrk:
                 script = _lua_script(bodies, folder / f"checks-{connections}.lua")
-                check_row = await asyncio.to_thread(_wrk, check_url, connections, duration_s, script)
-                health_row = await asyncio.to_thread(_wrk, health_url, connections, duration_s, None)
+                tool = _wrk
             else:
                 script = folder / f"bodies-{connections}.json"
                 script.write_text(json.dumps(bodies))
-                check_row = await asyncio.to_thread(_loadgen, check_url, connections, duration_s, script)
-                health_row = await asyncio.to_thread(_loadgen, health_url, connections, duration_s, None)
+                tool = _loadgen
+            check_row = await _accounted(server, functools.partial(tool, check_url, connections, duration_s, script))
+            health_row = await _accounted(server, functools.partial(tool, health_url, connections, duration_s, None))
             rows.append({"endpoint": "check", "in_flight": connections, "distinct_bodies": len(bodies), **check_row})
             rows.append({"endpoint": "healthz", "in_flight": connections, **health_row})
         mismatches, errors = await _verify(server, dataset)

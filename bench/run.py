@@ -30,6 +30,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -60,6 +61,7 @@ TARGETS = {
     "http_vs_spicedb_postgres": 20.0,
     "http_vs_spicedb_memdb_small": 20.0,
     "http_vs_healthz": 0.60,
+    "http_vs_healthz_by_cpu": 0.60,
     "http_p99_64_ms": 10.0,
     "visibility_p99_ms": 50.0,
     "index_build_1m_s": 10.0,
@@ -194,6 +196,13 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
         "http_checks_per_s": best_check,
         "http_healthz_per_s": best_health,
         "http_vs_healthz": _ratio(best_check, best_health),
+        "http_vs_healthz_by_cpu": _ratio(
+            runs.get(("healthz", 64), {}).get("server_cpu_us_per_request"),
+            runs.get(("check", 64), {}).get("server_cpu_us_per_request"),
+        ),
+        "http_checks_per_server_cpu_s": round(1e6 / check_64["server_cpu_us_per_request"])
+        if check_64.get("server_cpu_us_per_request")
+        else None,
         "http_vs_spicedb_postgres": _ratio(best_check, POSTGRES_REFERENCE["checks_per_s_16_64_in_flight"]),
         "http_vs_spicedb_memdb_small": _ratio(best_check, memdb),
         "http_p99_64_ms": check_64.get("p99_ms"),
@@ -387,10 +396,11 @@ def render(result: dict[str, Any]) -> str:
         add(f"permsvc over HTTP ({s['workers']} workers, PostgreSQL, {h['load_generator']}, {h['duration_s']} s per run; "
             f"bulk load {s['bulk_load_s']} s, start-up incl. index {s['startup_s']} s)")
         add(f"  {'endpoint':<9} {'in flight':>9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'requests':>9} "
-            f"{'distinct':>9}")
+            f"{'distinct':>9} {'server CPU us/req':>18} {'loadgen CPU us/req':>19}")
         for r in h["runs"]:
             add(f"  {r['endpoint']:<9} {r['in_flight']:>9} {r['requests_per_s']:>9,} {_fmt(r.get('p50_ms'), '8.2f')} "
-                f"{_fmt(r.get('p99_ms'), '8.2f')} {r['non_2xx']:>7} {r['requests']:>9,} {_fmt(r.get('distinct_bodies'), '9,')}")
+                f"{_fmt(r.get('p99_ms'), '8.2f')} {r['non_2xx']:>7} {r['requests']:>9,} {_fmt(r.get('distinct_bodies'), '9,')} "
+                f"{_fmt(r.get('server_cpu_us_per_request'), '18,.1f')} {_fmt(r.get('generator_cpu_us_per_request'), '19,.1f')}")
     if not skipped("visibility"):
         v = result["visibility"]
         add(f"visibility on every worker (MINIMIZE_LATENCY, {v['rounds']} grants): after ack p50 "
@@ -448,6 +458,98 @@ def render(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _pick(result: dict[str, Any], *path: Any) -> Any:
+    node: Any = result
+    for key in path:
+        if isinstance(node, dict):
+            node = node.get(key)
+        elif isinstance(node, list) and isinstance(key, int) and -len(node) <= key < len(node):
+            node = node[key]
+        else:
+            return None
+    return node
+
+
+def _http_run(result: dict[str, Any], endpoint: str, in_flight: int, field: str) -> Any:
+    for row in _pick(result, "http", "runs") or []:
+        if row["endpoint"] == endpoint and row["in_flight"] == in_flight:
+            return row.get(field)
+    return None
+
+
+_COMPARE_ROWS: list[tuple[str, Any]] = [
+    ("engine checks/s (wall, one core)", lambda r: _pick(r, "engine", "engine", "checks_per_s")),
+    ("engine checks per CPU second", lambda r: _pick(r, "engine", "engine", "checks_per_cpu_s")),
+    ("engine p50 / p99 ms", lambda r: (_pick(r, "engine", "engine", "p50_ms"), _pick(r, "engine", "engine", "p99_ms"))),
+    ("CheckQuery per CPU s, evaluated / cached", lambda r: (
+        _pick(r, "engine", "command", "checks_per_cpu_s"), _pick(r, "engine", "command_cached", "checks_per_cpu_s"))),
+    ("ListObjects ~10 / ~700 / ~7,000 docs, ms", lambda r: tuple(
+        _pick(r, "engine", "list_objects", i, "median_ms") for i in range(3))),
+    ("HTTP check req/s at 1 / 16 / 64 in flight", lambda r: tuple(
+        _http_run(r, "check", c, "requests_per_s") for c in (1, 16, 64))),
+    ("HTTP check p50 ms at 1 / 16 / 64", lambda r: tuple(_http_run(r, "check", c, "p50_ms") for c in (1, 16, 64))),
+    ("HTTP check p99 ms at 1 / 16 / 64", lambda r: tuple(_http_run(r, "check", c, "p99_ms") for c in (1, 16, 64))),
+    ("HTTP /healthz req/s at 1 / 16 / 64", lambda r: tuple(
+        _http_run(r, "healthz", c, "requests_per_s") for c in (1, 16, 64))),
+    ("HTTP check / healthz (best of each)", lambda r: _pick(r, "summary", "figures", "http_vs_healthz")),
+    ("server CPU us per request, check / healthz (64 in flight)", lambda r: (
+        _http_run(r, "check", 64, "server_cpu_us_per_request"), _http_run(r, "healthz", 64, "server_cpu_us_per_request"))),
+    ("HTTP check / healthz by server CPU per request", lambda r: _pick(
+        r, "summary", "figures", "http_vs_healthz_by_cpu")),
+    ("SpiceDB memdb (10%) checks/s sequential / 16 threads", lambda r: (
+        _pick(r, "spicedb", "sequential", "checks_per_s"), _pick(r, "spicedb", "concurrent", "checks_per_s"))),
+    ("HTTP check / SpiceDB memdb (10%)", lambda r: _pick(r, "summary", "figures", "http_vs_spicedb_memdb_small")),
+    ("HTTP check / SpiceDB PostgreSQL (reference 240/s)", lambda r: _pick(
+        r, "summary", "figures", "http_vs_spicedb_postgres")),
+    ("ListObjects at 10%: permsvc ~10 / ~70 / ~700 ms", lambda r: tuple(
+        _pick(r, "engine_small", "list_objects", i, "median_ms") for i in range(3))),
+    ("LookupResources at 10%: SpiceDB memdb ms", lambda r: tuple(
+        _pick(r, "spicedb", "lookup_resources", i, "median_ms") for i in range(3))),
+    ("OpenFGA (fga model test, 1%) ms per check", lambda r: _pick(r, "fga", "per_check_ms")),
+    ("visible on every worker, after ack, p50 / p99 ms", lambda r: (
+        _pick(r, "visibility", "minimize_latency_after_ack", "p50_ms"),
+        _pick(r, "visibility", "minimize_latency_after_ack", "p99_ms"))),
+    ("visible on every worker, from write start, p50 / p99 ms", lambda r: (
+        _pick(r, "visibility", "minimize_latency_from_write_start", "p50_ms"),
+        _pick(r, "visibility", "minimize_latency_from_write_start", "p99_ms"))),
+    ("with the token: not visible at once", lambda r: _pick(r, "visibility", "token_check", "not_allowed_on_first_try")),
+    ("1M tuples: bulk load s (PostgreSQL)", lambda r: _pick(r, "million", "bulk_load_s")),
+    ("1M tuples: index start-up s", lambda r: _pick(r, "million", "index_build_s")),
+    ("1M tuples: bytes per tuple", lambda r: _pick(r, "million", "bytes_per_tuple")),
+    ("mismatches with the oracle (all engines)", lambda r: sum(
+        v for k, v in (r.get("correctness") or {}).items() if k != "reference" and isinstance(v, int))),
+    ("load average (1 min) start / end", lambda r: (
+        _pick(r, "load_average_start", 0), _pick(r, "load_average_end", 0))),
+]
+
+
+def compare(results: list[dict[str, Any]]) -> str:
+    """A Markdown table of several runs side by side with the median of each figure."""
+
+    def median(values: list[Any]) -> Any:
+        if any(v is None for v in values):
+            return None
+        if isinstance(values[0], tuple):
+            return tuple(median([v[i] for v in values]) for i in range(len(values[0])))
+        return round(statistics.median(values), 2)
+
+    def cell(value: Any) -> str:
+        if isinstance(value, tuple):
+            return " / ".join(cell(v) for v in value)
+        if value is None:
+            return "-"
+        if isinstance(value, float):
+            value = round(value) if value >= 100 or value.is_integer() else round(value, 2)
+        return f"{value:,}" if isinstance(value, (int, float)) else str(value)
+
+    head = "| figure | " + " | ".join(f"run {i + 1}" for i in range(len(results))) + " | median |"
+    lines = [head, "|---" * (len(results) + 2) + "|"]
+    for label, get in _COMPARE_ROWS:
+        values = [get(r) for r in results]
+        lines.append(f"| {label} | " + " | ".join(cell(v) for v in values) + f" | {cell(median(values))} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -460,7 +562,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-million", action="store_true", help="no 1M-tuple bulk load / index start-up")
     parser.add_argument("--postgres-url", default=DEFAULT_ADMIN_URL, help="a database on the server (fresh ones are created next to it)")
     parser.add_argument("--output", type=Path, help="JSON file (default bench/results/<UTC timestamp>.json)")
+    parser.add_argument(
+        "--compare", type=Path, nargs="+", metavar="JSON", help="print earlier runs side by side with medians; run nothing"
+    )
     args = parser.parse_args(argv)
+    if args.compare:
+        print(compare([json.loads(path.read_text()) for path in args.compare]))
+        return 0
     result = asyncio.run(run(args))
     print(render(result))
     out = args.output or RESULTS / f"{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
