@@ -18,8 +18,10 @@ Semantics (OpenFGA's, pinned by the conformance suites):
   false with the cycle flag, never to an error.
 - Stored tuples that no longer fit the model are skipped; conditional tuples count only when their
   condition holds (a condition missing parameters is a branch error).
-- Branches are evaluated inline and sequentially with short-circuiting: with in-memory reads an
-  asyncio task per branch costs more than the branch. Readers that wait on a database (those
+- A reader with synchronous reads for the store (``ctx.sync``) has the whole check evaluated by
+  :class:`~permsvc.engine.sync.SyncChecker`, the same semantics as plain function calls.
+- Otherwise branches are evaluated inline and sequentially with short-circuiting: with in-memory
+  reads an asyncio task per branch costs more than the branch. Readers that wait on a database (those
   that do not advertise ``inline_reads = True``) get the fan-out over userset and
   tuple-to-userset tuples evaluated concurrently instead, bounded per request. A branch error is
   re-raised only when no other branch decides the result; budget errors end the request at once.
@@ -33,7 +35,8 @@ from typing import TYPE_CHECKING
 
 from permsvc.engine.errors import DeadlineExceededError, EngineError, ResolutionDepthExceededError
 from permsvc.engine.plan import LEAF_COMPUTED, LEAF_DIRECT
-from permsvc.engine.request import ResolveResult
+from permsvc.engine.request import CYCLE, FALSE, TRUE, ResolveResult
+from permsvc.engine.sync import SyncChecker
 from permsvc.model.schema import (
     ComputedUserset,
     Difference,
@@ -53,9 +56,7 @@ if TYPE_CHECKING:
 
 __all__ = ("CYCLE", "FALSE", "TRUE", "LocalChecker", "first_true")
 
-FALSE = 0
-TRUE = 1
-CYCLE = 2
+_SYNC = SyncChecker()
 
 
 class LocalChecker:
@@ -76,8 +77,10 @@ class LocalChecker:
         In-memory evaluation never suspends, so the budget checks the deadline as dispatches are
         spent; a reader that waits on a database could hang in one read, so there the whole
         evaluation also runs under ``asyncio.timeout_at`` (the budget's deadline is on the event
-        loop's monotonic clock).
+        loop's monotonic clock). With synchronous reads it runs on the :class:`SyncChecker`.
         """
+        if ctx.sync:
+            return _SYNC.top(ctx, rp, obj)
         path = frozenset((f"{obj}#{rp.relation}",))
         if ctx.inline:
             return await self.relation(ctx, rp, obj, 0, path)

@@ -8,7 +8,12 @@ immutable) and answers, in O(1):
   relation reaches its own userset: ``group:x#member`` is a member of ``group:x``). A branch
   whose relation cannot reach the queried user's key is pruned before any read;
 - whether a stored tuple still fits the model (:meth:`ModelPlan.fits`), so tuples written under an
-  older model are ignored rather than crash a check;
+  older model are ignored rather than crash a check; the synchronous checker reads the same
+  facts precomputed per relation (:attr:`RelationPlan.fit_conditions`,
+  :attr:`RelationPlan.userset_targets`, :class:`TtuPlan`), without re-deriving a tuple's key;
+- a relation whose rewrite is a union reaching other relations of the same object only through
+  computed usersets, flattened (:attr:`RelationPlan.flat`): ``viewer: [user] or editor`` with
+  ``editor: [user] or owner`` is evaluated as one union of three direct relations;
 - the compiled form of each condition, compiled on first use.
 """
 
@@ -32,7 +37,17 @@ if TYPE_CHECKING:
     from permsvc.model.schema import RelationDefinition, Rewrite
     from permsvc.model.typesystem import TypeSystem
 
-__all__ = ("LEAF_COMPUTED", "LEAF_DIRECT", "LEAF_TTU", "ModelPlan", "RelationPlan", "plan_for", "user_keys")
+__all__ = (
+    "LEAF_COMPUTED",
+    "LEAF_DIRECT",
+    "LEAF_TTU",
+    "FlatUnion",
+    "ModelPlan",
+    "RelationPlan",
+    "TtuPlan",
+    "plan_for",
+    "user_keys",
+)
 
 LEAF_DIRECT = 0
 LEAF_COMPUTED = 1
@@ -64,12 +79,44 @@ def tuple_user_key(user: str) -> str:
     return utype
 
 
+_NO_CONDITIONS: frozenset[str] = frozenset()
+
+
+class TtuPlan:
+    """One ``computed from tupleset`` leaf: for each parent type a tupleset tuple may name, the
+    relation to dispatch to on the parent and the condition names a tupleset tuple with that
+    parent type may carry (``""`` for none) and still fit the model."""
+
+    __slots__ = ("targets", "tupleset")
+
+    def __init__(self, tupleset: str, targets: dict[str, tuple[RelationPlan, frozenset[str]]]) -> None:
+        self.tupleset = tupleset
+        self.targets = targets
+
+
+class FlatUnion:
+    """A relation's rewrite as one union over the same object: the relations whose direct
+    tuples grant (``direct``), the tuple-to-userset leaves (``ttus``) and the computed relations
+    that are not flat themselves (``others``, evaluated as nodes of their own)."""
+
+    __slots__ = ("direct", "others", "ttus")
+
+    def __init__(
+        self, direct: tuple[RelationPlan, ...], ttus: tuple[TtuPlan, ...], others: tuple[RelationPlan, ...]
+    ) -> None:
+        self.direct = direct
+        self.ttus = ttus
+        self.others = others
+
+
 class RelationPlan:
     """Precomputed facts about one relation, used on every evaluation of it."""
 
     __slots__ = (
         "definition",
         "direct_keys",
+        "fit_conditions",
+        "flat",
         "key",
         "leaves",
         "object_type",
@@ -78,6 +125,7 @@ class RelationPlan:
         "rewrite",
         "tupleset_types",
         "userset_refs",
+        "userset_targets",
         "wildcard_types",
     )
 
@@ -112,6 +160,13 @@ class RelationPlan:
         """The rewrite as a flat union of leaves, when it is one (the common shape ``[..] or a or b from
         c``): ``(LEAF_DIRECT, None)``, ``(LEAF_COMPUTED, RelationPlan | None)``, ``(LEAF_TTU,
         TupleToUserset)``. ``None`` for rewrites with intersections or exclusions."""
+        self.fit_conditions: dict[str, frozenset[str]] = {}
+        """Restriction key -> condition names (``""``: none) a tuple of this relation with a user of
+        that key may carry and still fit the model."""
+        self.userset_targets: dict[tuple[str, str], tuple[RelationPlan, frozenset[str]]] = {}
+        """``(type, relation)`` of an admitted userset -> its relation plan and fitting conditions."""
+        self.flat: FlatUnion | None = None
+        """The rewrite flattened (see :class:`FlatUnion`); ``None`` unless it is a union of leaves."""
 
     def reaches(self, keys: tuple[str, ...]) -> bool:
         reach = self.reach
@@ -124,7 +179,7 @@ class RelationPlan:
 class ModelPlan:
     """The evaluation plan of one model. Immutable after construction except the condition cache."""
 
-    __slots__ = ("_compiled", "_fits", "_graph", "relations", "typesystem")
+    __slots__ = ("_compiled", "_fits", "_graph", "_ttus", "relations", "typesystem")
 
     def __init__(self, typesystem: TypeSystem) -> None:
         self.typesystem = typesystem
@@ -147,9 +202,67 @@ class ModelPlan:
         self._fits = frozenset(fits)
         self._compiled: dict[str, Any] = {}
         self._graph: Any = None
+        self._ttus: dict[tuple[str, str, str, str], TtuPlan] = {}
         self._compute_reach()
+        by_key: dict[tuple[str, str, str], set[str]] = {}
+        for otype, name, key, cond in fits:
+            by_key.setdefault((otype, name, key), set()).add(cond)
+        for (otype, name, key), conds in by_key.items():
+            self.relations[(otype, name)].fit_conditions[key] = frozenset(conds)
         for rp in self.relations.values():
             rp.leaves = self._leaves(rp)
+            for ut, ur in rp.userset_refs:
+                target = self.relations.get((ut, ur))
+                if target is not None:
+                    rp.userset_targets[(ut, ur)] = (
+                        target, rp.fit_conditions.get(f"{ut}#{ur}", _NO_CONDITIONS)
+                    )
+        for rp in self.relations.values():
+            rp.flat = self._flatten(rp)
+
+    def _flatten(self, rp: RelationPlan) -> FlatUnion | None:
+        if rp.leaves is None:
+            return None
+        direct: list[RelationPlan] = []
+        ttus: list[TtuPlan] = []
+        others: list[RelationPlan] = []
+        seen: set[tuple[str, str]] = set()
+
+        def walk(current: RelationPlan) -> None:
+            seen.add(current.key)
+            for kind, arg in current.leaves or ():
+                if kind == LEAF_DIRECT:
+                    direct.append(current)
+                elif kind == LEAF_TTU:
+                    ttus.append(self.ttu_plan(current, arg))
+                elif arg is None or arg.key in seen:
+                    continue
+                elif arg.leaves is None:
+                    seen.add(arg.key)
+                    others.append(arg)
+                else:
+                    walk(arg)
+
+        walk(rp)
+        return FlatUnion(tuple(direct), tuple(ttus), tuple(others))
+
+    def ttu_plan(self, rp: RelationPlan, rewrite: TupleToUserset) -> TtuPlan:
+        """The :class:`TtuPlan` of ``rewrite`` (a leaf of ``rp``), built once."""
+        cache_key = (rp.object_type, rp.relation, rewrite.tupleset, rewrite.computed_relation)
+        found = self._ttus.get(cache_key)
+        if found is None:
+            found = self._ttus[cache_key] = self._ttu_plan(rp, rewrite)
+        return found
+
+    def _ttu_plan(self, rp: RelationPlan, rewrite: TupleToUserset) -> TtuPlan:
+        targets: dict[str, tuple[RelationPlan, frozenset[str]]] = {}
+        tupleset = self.relations.get((rp.object_type, rewrite.tupleset))
+        if tupleset is not None:
+            for parent in tupleset.tupleset_types:
+                target = self.relations.get((parent, rewrite.computed_relation))
+                if target is not None:
+                    targets[parent] = (target, tupleset.fit_conditions.get(parent, _NO_CONDITIONS))
+        return TtuPlan(rewrite.tupleset, targets)
 
     def _leaves(self, rp: RelationPlan) -> tuple[tuple[int, Any], ...] | None:
         children = rp.rewrite.children if isinstance(rp.rewrite, Union) else (rp.rewrite,)

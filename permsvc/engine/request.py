@@ -23,7 +23,22 @@ if TYPE_CHECKING:
     from permsvc.settings import EngineLimits
     from permsvc.store.protocol import TupleReader
 
-__all__ = ("ResolveBudget", "ResolveContext", "ResolveRequest", "ResolveResult", "request_digest")
+__all__ = (
+    "CYCLE",
+    "FALSE",
+    "TRUE",
+    "ResolveBudget",
+    "ResolveContext",
+    "ResolveRequest",
+    "ResolveResult",
+    "request_digest",
+)
+
+FALSE = 0
+TRUE = 1
+CYCLE = 2
+"""A node's result on the hot path: small ints rather than :class:`ResolveResult` (``CYCLE`` is
+false with the cycle flag)."""
 
 
 class ResolveRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -106,6 +121,7 @@ class ResolveContext:
         "reader",
         "revision",
         "store_id",
+        "sync",
         "user",
         "user_keys",
         "user_userset",
@@ -137,6 +153,10 @@ class ResolveContext:
         self.context = context
         self.inline = bool(getattr(reader, "inline_reads", False))
         """Reads are served from memory and never wait: evaluate branches inline (no tasks)."""
+        sync_reads = getattr(reader, "sync_reads", None)
+        self.sync = sync_reads is not None and bool(sync_reads(store_id))
+        """The reader answers this store with plain calls (``SyncTupleReader``): checks run on the
+        :class:`~permsvc.engine.sync.SyncChecker`, without a coroutine per hop."""
         self.in_flight = 0
         """Concurrent dispatch tasks of this request (non-inline readers only)."""
         self.memo: dict[str, int] = {}

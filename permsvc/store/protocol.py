@@ -52,6 +52,7 @@ __all__ = (
     "StoreInfo",
     "StoredModel",
     "StoredTuple",
+    "SyncTupleReader",
     "TupleChange",
     "TupleOperation",
     "TupleReader",
@@ -176,6 +177,38 @@ class TupleReader(Protocol):
 
     async def head_revision(self, store_id: str) -> Revision:
         """The store's latest committed revision (0 for a store never written)."""
+        ...
+
+
+@runtime_checkable
+class SyncTupleReader(Protocol):
+    """Optional: the engine's tuple reads as plain calls, for readers that hold tuples in memory.
+
+    A reader offering these lets a whole Check run as ordinary function calls, without a
+    coroutine per read (the in-memory index answers a read faster than a coroutine is created
+    and awaited). Readers that wait on a database do not implement it; the engine then uses
+    :class:`TupleReader`'s coroutines.
+
+    Contract: :meth:`sync_reads` says, per store, whether the ``*_sync`` methods answer for it
+    (an index-backed reader answers only for its indexed store). When it does, each ``*_sync``
+    method returns exactly what its :class:`TupleReader` counterpart would return at that moment,
+    never blocks, never suspends and never touches the event loop.
+    """
+
+    def sync_reads(self, store_id: str) -> bool:
+        """Whether the ``*_sync`` methods below answer for ``store_id``."""
+        ...
+
+    def read_user_tuple_sync(self, store_id: str, object: str, relation: str, user: str) -> TupleKey | None:
+        """As :meth:`TupleReader.read_user_tuple`."""
+        ...
+
+    def read_userset_tuples_sync(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+        """As :meth:`TupleReader.read_userset_tuples`."""
+        ...
+
+    def read_object_relation_sync(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+        """As :meth:`TupleReader.read_object_relation`."""
         ...
 
 

@@ -71,6 +71,25 @@ class IndexedReader:
             return index.object_relation(object, relation)
         return await self._database.read_object_relation(store_id, object, relation)
 
+    def sync_reads(self, store_id: str) -> bool:
+        """The synchronous reads answer for the indexed store only (others are in the database)."""
+        return store_id == self._index.store_id
+
+    def read_user_tuple_sync(
+        self, store_id: str, object: str, relation: str, user: str
+    ) -> TupleKey | None:
+        return self._index.user_tuple(object, relation, user)
+
+    def read_userset_tuples_sync(
+        self, store_id: str, object: str, relation: str
+    ) -> Sequence[TupleKey]:
+        return self._index.userset_tuples(object, relation)
+
+    def read_object_relation_sync(
+        self, store_id: str, object: str, relation: str
+    ) -> Sequence[TupleKey]:
+        return self._index.object_relation(object, relation)
+
     async def read_starting_with_user(
         self,
         store_id: str,

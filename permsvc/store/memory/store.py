@@ -336,25 +336,46 @@ class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin):
     async def read_user_tuple(
         self, store_id: str, object: str, relation: str, user: str
     ) -> TupleKey | None:
-        data = self._maybe_store(store_id)
+        return self.read_user_tuple_sync(store_id, object, relation, user)
+
+    async def read_userset_tuples(
+        self, store_id: str, object: str, relation: str
+    ) -> Sequence[TupleKey]:
+        return self.read_userset_tuples_sync(store_id, object, relation)
+
+    async def read_object_relation(
+        self, store_id: str, object: str, relation: str
+    ) -> Sequence[TupleKey]:
+        return self.read_object_relation_sync(store_id, object, relation)
+
+    # -- tuples: synchronous reads (SyncTupleReader) --------------------------------------------
+
+    def sync_reads(self, store_id: str) -> bool:
+        """Every store is in memory: the synchronous reads answer for all of them."""
+        return True
+
+    def read_user_tuple_sync(
+        self, store_id: str, object: str, relation: str, user: str
+    ) -> TupleKey | None:
+        data = self._stores.get(store_id)
         if data is None:
             return None
         users = data.by_object_relation.get((object, relation))
         return users.get(user) if users else None
 
-    async def read_userset_tuples(
+    def read_userset_tuples_sync(
         self, store_id: str, object: str, relation: str
     ) -> Sequence[TupleKey]:
-        data = self._maybe_store(store_id)
+        data = self._stores.get(store_id)
         users = data.by_object_relation.get((object, relation)) if data else None
         if not users:
             return ()
         return [k for u, k in users.items() if "#" in u or u.endswith(":*")]
 
-    async def read_object_relation(
+    def read_object_relation_sync(
         self, store_id: str, object: str, relation: str
     ) -> Sequence[TupleKey]:
-        data = self._maybe_store(store_id)
+        data = self._stores.get(store_id)
         users = data.by_object_relation.get((object, relation)) if data else None
         return list(users.values()) if users else ()
 

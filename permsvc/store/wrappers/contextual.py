@@ -3,7 +3,9 @@
 Like OpenFGA's ``combinedtuplereader.go``: for the store the request is about, every tuple read
 sees the contextual tuples first, then the stored ones. A contextual tuple with the same
 ``object#relation@user`` as a stored one replaces it (its condition is the one that counts), and
-duplicate contextual tuples count once. Reads for other stores pass through untouched.
+duplicate contextual tuples count once. Reads for other stores pass through untouched. Over a
+reader with synchronous reads (:class:`~permsvc.store.protocol.SyncTupleReader`) the overlay
+offers them too, so a check with contextual tuples keeps the engine's synchronous path.
 ``read_page`` (the Read API) is not affected: contextual tuples are never "stored".
 """
 
@@ -54,8 +56,7 @@ class ContextualTupleReader(TupleReaderProxy):
         own.extend(k for k in stored if k.key not in seen)
         return own
 
-    async def read_userset_tuples(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
-        stored = await self.inner.read_userset_tuples(store_id, object, relation)
+    def _usersets(self, store_id: str, object: str, relation: str, stored: Sequence[TupleKey]) -> Sequence[TupleKey]:
         if store_id != self.store_id:
             return stored
         users = self._by_object_relation.get((object, relation))
@@ -63,12 +64,41 @@ class ContextualTupleReader(TupleReaderProxy):
             return stored
         return self._merge((k for u, k in users.items() if "#" in u or u.endswith(":*")), stored)
 
-    async def read_object_relation(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
-        stored = await self.inner.read_object_relation(store_id, object, relation)
+    def _object_relation(
+        self, store_id: str, object: str, relation: str, stored: Sequence[TupleKey]
+    ) -> Sequence[TupleKey]:
         if store_id != self.store_id:
             return stored
         users = self._by_object_relation.get((object, relation))
         return self._merge(users.values(), stored) if users else stored
+
+    async def read_userset_tuples(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+        stored = await self.inner.read_userset_tuples(store_id, object, relation)
+        return self._usersets(store_id, object, relation, stored)
+
+    async def read_object_relation(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+        stored = await self.inner.read_object_relation(store_id, object, relation)
+        return self._object_relation(store_id, object, relation, stored)
+
+    def sync_reads(self, store_id: str) -> bool:
+        """The overlay is in memory: synchronous when the inner reader is (``SyncTupleReader``)."""
+        inner = getattr(self.inner, "sync_reads", None)
+        return inner is not None and bool(inner(store_id))
+
+    def read_user_tuple_sync(self, store_id: str, object: str, relation: str, user: str) -> TupleKey | None:
+        if store_id == self.store_id:
+            found = self._by_key.get((object, relation, user))
+            if found is not None:
+                return found
+        return self.inner.read_user_tuple_sync(store_id, object, relation, user)  # type: ignore[attr-defined]
+
+    def read_userset_tuples_sync(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+        stored = self.inner.read_userset_tuples_sync(store_id, object, relation)  # type: ignore[attr-defined]
+        return self._usersets(store_id, object, relation, stored)
+
+    def read_object_relation_sync(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+        stored = self.inner.read_object_relation_sync(store_id, object, relation)  # type: ignore[attr-defined]
+        return self._object_relation(store_id, object, relation, stored)
 
     async def read_starting_with_user(
         self,
