@@ -29,10 +29,18 @@ __all__ = ("Prepared", "prepare", "require_user")
 class Prepared:
     """A resolved model plus the request's reader stack and revision."""
 
-    __slots__ = ("digest", "reader", "revision", "store_id", "typesystem")
+    __slots__ = ("_condition_context", "_contextual_tuples", "digest", "reader", "revision", "store_id", "typesystem")
 
     def __init__(
-        self, store_id: str, typesystem: TypeSystem, reader: TupleReader, revision: int, digest: str = ""
+        self,
+        store_id: str,
+        typesystem: TypeSystem,
+        reader: TupleReader,
+        revision: int,
+        digest: str = "",
+        *,
+        contextual_tuples: Sequence[TupleKey] = (),
+        condition_context: dict[str, Any] | None = None,
     ) -> None:
         self.store_id = store_id
         self.typesystem = typesystem
@@ -40,6 +48,8 @@ class Prepared:
         self.revision = revision
         self.digest = digest
         """:func:`~permsvc.engine.request.request_digest` of the contextual tuples and context."""
+        self._contextual_tuples = contextual_tuples
+        self._condition_context = condition_context
 
     @property
     def model_id(self) -> str:
@@ -48,6 +58,8 @@ class Prepared:
     def context(
         self, limits: EngineLimits, context: dict[str, Any] | None, *, user: str = "", deadline_s: float | None = None
     ) -> ResolveContext:
+        """A per-check context. Its cache digest covers ``context``: callers such as AuthZEN
+        evaluate several checks, each with its own condition context, on one prepared request."""
         return new_context(
             store_id=self.store_id,
             typesystem=self.typesystem,
@@ -57,7 +69,9 @@ class Prepared:
             user=user,
             deadline_s=deadline_s,
             revision=self.revision,
-            digest=self.digest,
+            digest=self.digest
+            if context is self._condition_context
+            else request_digest(self._contextual_tuples, context),
         )
 
 
@@ -93,6 +107,8 @@ async def prepare(
         wrap_for_request(reader, store_id, contextual_tuples),
         revision,
         request_digest(contextual_tuples, context),
+        contextual_tuples=contextual_tuples,
+        condition_context=context,
     )
 
 

@@ -200,6 +200,36 @@ def test_higher_consistency_sees_every_committed_revoke_on_every_worker(server: 
     assert len(workers) == _WORKERS, f"answers came from {workers} only"
 
 
+def test_authzen_evaluation_with_the_revoke_token_is_denied_on_every_worker(
+    server: LiveServer,
+) -> None:
+    store = _store(server)
+    grant = {"object": "doc:1", "relation": "viewer", "user": "user:cleo"}
+    body = {
+        "subject": {"type": "user", "id": "cleo"},
+        "action": {"name": "viewer"},
+        "resource": {"type": "doc", "id": "1"},
+    }
+    workers: set[str] = set()
+    for _ in range(_ROUNDS // 2):
+        _write(server, store, writes=[grant])
+        token = _write(server, store, deletes=[grant])
+        revoked = decode_token(token).revision
+        for _ in range(_CHECKS_PER_ROUND // 2):
+            response = httpx.post(
+                f"{server.url}/stores/{store}/access/v1/evaluation",
+                json=body,
+                headers={"Connection": "close", "X-Permsvc-Consistency-Token": token},
+                timeout=10,
+            )
+            assert response.status_code == 200, response.text
+            worker = response.headers["X-Permsvc-Worker"]
+            assert response.json()["decision"] is False, f"new enemy on worker {worker} (AuthZEN)"
+            assert int(response.headers["X-Permsvc-Revision"]) >= revoked
+            workers.add(worker)
+    assert len(workers) == _WORKERS, f"answers came from {workers} only"
+
+
 def _client_per_worker(server: LiveServer) -> dict[str, httpx.Client]:
     """One keep-alive connection pinned to each worker (found by opening connections until every
     worker has answered one), so a poll samples the worker it means to, every few milliseconds."""

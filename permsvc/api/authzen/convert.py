@@ -14,7 +14,7 @@ import msgspec
 
 from permsvc.api.authzen import schemas as s
 from permsvc.api.errors import ApiError, translate
-from permsvc.api.openfga.convert import check_model_id, check_store_id
+from permsvc.api.openfga.convert import check_consistency, check_model_id, check_store_id
 from permsvc.commands.authzen import (
     AccessRequest,
     Decision,
@@ -28,15 +28,20 @@ from permsvc.commands.authzen import (
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from permsvc.core.revision import Consistency
     from permsvc.settings import Settings
 
 __all__ = (
+    "CONSISTENCY_HEADER",
+    "CONSISTENCY_TOKEN_HEADER",
     "MODEL_ID_HEADER",
+    "REVISION_HEADER",
     "SEMANTICS",
     "access_request",
     "decision_out",
     "decode_request",
     "evaluation_items",
+    "request_consistency",
     "request_ids",
     "require_action",
     "require_entity",
@@ -48,6 +53,10 @@ T = TypeVar("T")
 
 MODEL_ID_HEADER = "Openfga-Authorization-Model-Id"
 """Pins the model of a request, as on OpenFGA's AuthZEN endpoints; absent: the latest model."""
+CONSISTENCY_HEADER = "X-Permsvc-Consistency"
+CONSISTENCY_TOKEN_HEADER = "X-Permsvc-Consistency-Token"
+REVISION_HEADER = "X-Permsvc-Revision"
+"""On every answer: the store revision it was computed at."""
 
 SEMANTICS: tuple[Semantic, ...] = ("execute_all", "deny_on_first_deny", "permit_on_first_permit")
 
@@ -94,6 +103,17 @@ def request_ids(settings: Settings, store_id: str | None, headers: Mapping[str, 
     model_id = headers.get(MODEL_ID_HEADER.lower(), "")
     check_model_id(model_id, "AuthZEN request", field=MODEL_ID_HEADER)
     return store_id, model_id
+
+
+def request_consistency(headers: Mapping[str, str]) -> Consistency:
+    """The request's consistency, from headers (AuthZEN's wire format has no such field):
+    ``X-Permsvc-Consistency`` (``MINIMIZE_LATENCY``, the default, or ``HIGHER_CONSISTENCY``) and
+    ``X-Permsvc-Consistency-Token`` (a write's token: answered at its revision or later)."""
+    return check_consistency(
+        headers.get(CONSISTENCY_HEADER.lower()) or None,
+        headers.get(CONSISTENCY_TOKEN_HEADER.lower(), ""),
+        "AuthZEN request",
+    )
 
 
 def require_entity(entity: s.EntityIn | None, name: str, *, with_id: bool = True) -> Entity:

@@ -29,10 +29,12 @@ from litestar.params import FromPath, RawBody
 from permsvc.api.authzen import schemas as s
 from permsvc.api.authzen.convert import (
     MODEL_ID_HEADER,
+    REVISION_HEADER,
     access_request,
     decision_out,
     decode_request,
     evaluation_items,
+    request_consistency,
     request_ids,
     search_params,
     semantic,
@@ -106,15 +108,17 @@ def _operation_id(name: str) -> Callable[[Any, Any, list[Any]], str]:
 
 async def _evaluate(
     request: Request[Any, Any, Any], store_id: str | None, items: tuple[EvaluationItem, ...], sem: Semantic = "execute_all"
-) -> tuple[list[s.DecisionOut], str]:
+) -> tuple[list[s.DecisionOut], dict[str, str]]:
     services = _services(request)
     store, model_id = request_ids(services.settings, store_id, request.headers)
+    consistency = request_consistency(request.headers)
     outcome = await services.evaluations.execute(
-        EvaluationsParams(store_id=store, items=items, semantic=sem, model_id=model_id)
+        EvaluationsParams(store_id=store, items=items, semantic=sem, model_id=model_id, consistency=consistency)
     )
     for decision in outcome.decisions:
         services.metrics.decision("authzen", decision.allowed)
-    return [decision_out(d) for d in outcome.decisions], outcome.model_id
+    headers = {MODEL_ID_HEADER: outcome.model_id, REVISION_HEADER: str(outcome.revision)}
+    return [decision_out(d) for d in outcome.decisions], headers
 
 
 @post(
@@ -127,8 +131,8 @@ async def _evaluate(
 )
 async def evaluation(request: Request[Any, Any, Any], body: RawBody, store_id: FromPath[str | None] = None) -> Response[s.DecisionOut]:
     req = decode_request(body, request.headers.get("content-type"), s.EvaluationRequest)
-    decisions, model_id = await _evaluate(request, store_id, (EvaluationItem(request=access_request(req)),))
-    return Response(decisions[0], headers={MODEL_ID_HEADER: model_id})
+    decisions, headers = await _evaluate(request, store_id, (EvaluationItem(request=access_request(req)),))
+    return Response(decisions[0], headers=headers)
 
 
 @post(
@@ -148,10 +152,10 @@ async def evaluations(
         # No items: the single Access Evaluation of the top-level fields, answered in its own
         # shape (the spec's backwards-compatible behaviour; certification c-3-4-2/3).
         single = s.EvaluationRequest(subject=req.subject, action=req.action, resource=req.resource, context=req.context)
-        decisions, model_id = await _evaluate(request, store_id, (EvaluationItem(request=access_request(single)),))
-        return Response(decisions[0], headers={MODEL_ID_HEADER: model_id})
-    decisions, model_id = await _evaluate(request, store_id, evaluation_items(req), sem)
-    return Response(s.EvaluationsResponse(evaluations=decisions), headers={MODEL_ID_HEADER: model_id})
+        decisions, headers = await _evaluate(request, store_id, (EvaluationItem(request=access_request(single)),))
+        return Response(decisions[0], headers=headers)
+    decisions, headers = await _evaluate(request, store_id, evaluation_items(req), sem)
+    return Response(s.EvaluationsResponse(evaluations=decisions), headers=headers)
 
 
 def _page(outcome: SearchOutcome) -> s.PageOut:
@@ -168,13 +172,14 @@ def _search(request: Request[Any, Any, Any], body: bytes, store_id: str | None, 
     params = search_params(req, searched)
     services = _services(request)
     store, model_id = request_ids(services.settings, store_id, request.headers)
-    return services, msgspec.structs.replace(params, store_id=store, model_id=model_id)
+    consistency = request_consistency(request.headers)
+    return services, msgspec.structs.replace(params, store_id=store, model_id=model_id, consistency=consistency)
 
 
 def _entities(outcome: SearchOutcome) -> Response[s.SearchResponse]:
     return Response(
         s.SearchResponse(page=_page(outcome), results=[_entity(r) for r in outcome.results]),
-        headers={MODEL_ID_HEADER: outcome.model_id},
+        headers={MODEL_ID_HEADER: outcome.model_id, REVISION_HEADER: str(outcome.revision)},
     )
 
 
@@ -219,7 +224,7 @@ async def search_action(
     outcome = await services.actions.execute(params)
     return Response(
         s.ActionSearchResponse(page=_page(outcome), results=[s.ActionOut(r) for r in outcome.results]),
-        headers={MODEL_ID_HEADER: outcome.model_id},
+        headers={MODEL_ID_HEADER: outcome.model_id, REVISION_HEADER: str(outcome.revision)},
     )
 
 
