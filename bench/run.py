@@ -100,8 +100,20 @@ def _pip_version(name: str) -> str:
         return ""
 
 
+def _git() -> dict[str, Any]:
+    """The commit measured and the files of ``permsvc/`` that differ from it (a shared working
+    tree changes under a benchmark; this says what code ran)."""
+    head = _version(["git", "-C", str(_REPO), "rev-parse", "--short", "HEAD"])
+    status = subprocess.run(
+        ["git", "-C", str(_REPO), "status", "--short", "--", "permsvc"],
+        capture_output=True, text=True, timeout=30, check=False,
+    )
+    return {"head": head, "uncommitted_in_permsvc": status.stdout.split("\n")[:-1] if status.returncode == 0 else []}
+
+
 async def _environment(admin_url: str) -> dict[str, Any]:
     return {
+        "git": _git(),
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
         "python": sys.version.split()[0],
