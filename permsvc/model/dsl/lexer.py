@@ -60,11 +60,13 @@ class Token(msgspec.Struct, frozen=True):
 
 
 _TOKEN = re.compile(
-    r"(?P<blank>[ \t\f]+)"
-    r"|(?P<nl>\r\n|\r|\n)"
+    r"(?P<lead>[ \t\f]*)"
+    r"(?:(?P<nl>\r\n|\r|\n)"
     r"|(?P<name>[A-Za-z_](?:[A-Za-z0-9_\-]|[./](?=[A-Za-z0-9_]))*)"
     r"|(?P<number>[0-9]+(?:\.[0-9]+)*)"
     r"|(?P<punct>[:,\[\](){}#*<>])"
+    r"|(?P<end>\Z)"
+    r"|(?P<bad>.))"
 )
 _NAME_CHAR = re.compile(r"[A-Za-z0-9_\-]")
 _BLANK = " \t\f"
@@ -160,55 +162,51 @@ class _Lexer:
     def run(self) -> None:
         text, n = self.text, len(self.text)
         tokens = self.tokens
-        space = True
-        tabbed = False
-        trailing_tab: int | None = None
+        after_break = True
         i = 0
-        while i < n:
-            before_tab, trailing_tab = trailing_tab, None
+        while True:
             m = _TOKEN.match(text, i)
-            if m is None:
-                self.issues.append(ModelIssue(message=f"unexpected character {text[i]!r}", line=self.line,
-                                              column=i - self.line_start + 1, file=self.file, rule="syntax"))
-                i += 1
-                space = False
-                continue
+            assert m is not None  # every position matches: 'bad' takes any other character
             kind, end = m.lastgroup, m.end()
-            if kind == "blank":
-                space = True
-                tabbed = "\t" in m.group() or "\f" in m.group()
-                trailing_tab = i if tabbed else None
-            elif kind == "nl":
-                self.newline(end - 1, before_tab)
-                space = True
+            lead_end = m.end("lead")
+            space = after_break or lead_end > i
+            tabbed = "\t" in text[i:lead_end] or "\f" in text[i:lead_end]
+            column = lead_end - self.line_start + 1
+            after_break = False
+            if kind == "nl":
+                self.newline(end - 1, i if tabbed else None)
+                after_break = True
             elif kind == "name":
-                word = m.group()
+                word = m.group("name")
                 if word == "but" and text.startswith(" not", end) and not _NAME_CHAR.match(text, end + 4):
-                    tokens.append(Token(Kind.BUT_NOT, "but not", self.line, i - self.line_start + 1, space))
+                    tokens.append(Token(Kind.BUT_NOT, "but not", self.line, column, space))
                     end += 4
                 else:
-                    tokens.append(Token(Kind.NAME, word, self.line, i - self.line_start + 1, space))
-                space = False
+                    tokens.append(Token(Kind.NAME, word, self.line, column, space))
             elif kind == "number":
-                tokens.append(Token(Kind.NUMBER, m.group(), self.line, i - self.line_start + 1, space))
-                space = False
-            else:
-                c = text[i]
+                tokens.append(Token(Kind.NUMBER, m.group("number"), self.line, column, space))
+            elif kind == "punct":
+                c = text[lead_end]
                 if c == "#" and space:
-                    line_end = _LINE_END.search(text, i)
+                    line_end = _LINE_END.search(text, end)
                     end = line_end.start() if line_end else n
                     if tabbed and tokens and tokens[-1].kind is not Kind.NEWLINE and tokens[-1].line == self.line:
                         self.issues.append(ModelIssue(
                             message="a comment after code must be separated from it by spaces, not tabs",
-                            line=self.line, column=i - self.line_start + 1, file=self.file, rule="syntax",
+                            line=self.line, column=column, file=self.file, rule="syntax",
                         ))
+                    after_break = True  # what follows a comment is a line break (or the end)
                 else:
-                    tokens.append(Token(Kind.PUNCT, c, self.line, i - self.line_start + 1, space))
-                    space = False
+                    tokens.append(Token(Kind.PUNCT, c, self.line, column, space))
                     if c == "{":
                         end = self.condition_body(end)
+            elif kind == "bad":
+                self.issues.append(ModelIssue(message=f"unexpected character {text[lead_end]!r}", line=self.line,
+                                              column=column, file=self.file, rule="syntax"))
+            else:
+                tokens.append(self.line_end(Kind.EOF, "", n, i if tabbed else None))
+                return
             i = end
-        tokens.append(self.line_end(Kind.EOF, "", n, trailing_tab))
 
     def condition_body(self, start: int) -> int:
         """Emit the ``CEL`` token of the body starting at ``start``; returns the index of its ``}``."""

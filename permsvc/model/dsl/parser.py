@@ -85,7 +85,9 @@ class _TooManyIssuesError(Exception):
 
 class _Parser:
     def __init__(self, tokens: list[Token], issues: list[ModelIssue], file: str) -> None:
-        self.tokens = tokens
+        # Extra EOF tokens let peek(1) look past the end without a bounds check; advance() never
+        # moves past the first EOF.
+        self.tokens = [*tokens, tokens[-1], tokens[-1]]
         self.k = 0
         self.issues = issues
         self.file = file
@@ -95,9 +97,7 @@ class _Parser:
         return SourcePos(tok.line, tok.column, self.file)
 
     def peek(self, ahead: int = 0) -> Token:
-        if not ahead:
-            return self.tokens[self.k]
-        return self.tokens[min(self.k + ahead, len(self.tokens) - 1)]
+        return self.tokens[self.k + ahead]
 
     def advance(self) -> Token:
         tok = self.tokens[self.k]

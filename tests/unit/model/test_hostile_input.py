@@ -64,13 +64,23 @@ def test_arbitrary_bytes_never_crash(tmp_path_factory: pytest.TempPathFactory, d
 
 
 def _timed(func, *args):  # type: ignore[no-untyped-def]
-    """Result (or ModelError) and the CPU seconds spent: CPU time, so other work on a shared
-    machine does not make the bound flaky."""
-    start = time.process_time()
-    try:
-        return func(*args), time.process_time() - start
-    except ModelError as err:
-        return err, time.process_time() - start
+    """Result (or ModelError) and the CPU seconds spent.
+
+    CPU time, and the best of up to three runs when the first is slow, so that other work on a
+    shared machine does not make the one-second bound flaky while a genuinely slow path (which
+    is slow every time) still fails it.
+    """
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        try:
+            result = func(*args)
+        except ModelError as err:
+            result = err
+        best = min(best, time.process_time() - start)
+        if best < 1:
+            break
+    return result, best
 
 
 def test_ten_thousand_nested_parentheses() -> None:
