@@ -97,9 +97,14 @@ class TtuPlan:
 class FlatUnion:
     """A relation's rewrite as one union over the same object: the relations whose direct
     tuples grant (``direct``), the tuple-to-userset leaves (``ttus``) and the computed relations
-    that are not flat themselves (``others``, evaluated as nodes of their own)."""
+    that are not flat themselves (``others``, evaluated as nodes of their own).
 
-    __slots__ = ("direct", "others", "ttus")
+    ``lookups[user_key]`` lists, for a restriction key (``user``, ``user:*``, ``group#member``),
+    the direct relations admitting it with the conditions such a tuple may carry: the point
+    lookups a check for a user of that key makes. ``usersets`` are the direct relations
+    admitting usersets."""
+
+    __slots__ = ("direct", "lookups", "others", "ttus", "usersets")
 
     def __init__(
         self, direct: tuple[RelationPlan, ...], ttus: tuple[TtuPlan, ...], others: tuple[RelationPlan, ...]
@@ -107,6 +112,12 @@ class FlatUnion:
         self.direct = direct
         self.ttus = ttus
         self.others = others
+        lookups: dict[str, list[tuple[str, frozenset[str]]]] = {}
+        for rp in direct:
+            for user_key, conditions in rp.fit_conditions.items():
+                lookups.setdefault(user_key, []).append((rp.relation, conditions))
+        self.lookups: dict[str, tuple[tuple[str, frozenset[str]], ...]] = {k: tuple(v) for k, v in lookups.items()}
+        self.usersets = tuple(rp for rp in direct if rp.userset_targets)
 
 
 class RelationPlan:

@@ -118,6 +118,9 @@ class ResolveContext:
         "limits",
         "memo",
         "plan",
+        "read_object_relation_sync",
+        "read_user_sync",
+        "read_usersets_sync",
         "reader",
         "revision",
         "store_id",
@@ -157,6 +160,10 @@ class ResolveContext:
         self.sync = sync_reads is not None and bool(sync_reads(store_id))
         """The reader answers this store with plain calls (``SyncTupleReader``): checks run on the
         :class:`~permsvc.engine.sync.SyncChecker`, without a coroutine per hop."""
+        if self.sync:
+            self.read_user_sync = reader.read_user_tuple_sync  # type: ignore[attr-defined]
+            self.read_usersets_sync = reader.read_userset_tuples_sync  # type: ignore[attr-defined]
+            self.read_object_relation_sync = reader.read_object_relation_sync  # type: ignore[attr-defined]
         self.in_flight = 0
         """Concurrent dispatch tasks of this request (non-inline readers only)."""
         self.memo: dict[str, int] = {}

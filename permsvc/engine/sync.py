@@ -111,43 +111,41 @@ class SyncChecker:
 
     def flat_union(self, ctx: ResolveContext, flat: FlatUnion, obj: str, depth: int, path: set[str]) -> int:
         """The union of a :class:`FlatUnion` (the user is an object or a typed wildcard)."""
-        plan = ctx.plan
         store_id = ctx.store_id
-        read_user = ctx.reader.read_user_tuple_sync  # type: ignore[attr-defined]
-        user = ctx.user
-        user_key = ctx.user_keys[0]
-        wildcard = ctx.user_wildcard
+        read_user = ctx.read_user_sync
         error: EngineError | None = None
-        for rp in flat.direct:
-            conditions = rp.fit_conditions.get(user_key)
-            if conditions is not None:
-                key = read_user(store_id, obj, rp.relation, user)
+        lookups = flat.lookups.get(ctx.user_keys[0])
+        if lookups:
+            user = ctx.user
+            for relation, conditions in lookups:
+                key = read_user(store_id, obj, relation, user)
                 if key is not None and _fits(key, conditions):
                     try:
-                        if key.condition is None or plan.condition_holds(key, ctx.context):
+                        if key.condition is None or ctx.plan.condition_holds(key, ctx.context):
                             return TRUE
                     except EngineError as err:
                         error = error or err
-            if wildcard:
-                conditions = rp.fit_conditions.get(wildcard)
-                if conditions is not None:
-                    key = read_user(store_id, obj, rp.relation, wildcard)
+        wildcard = ctx.user_wildcard
+        if wildcard:
+            lookups = flat.lookups.get(wildcard)
+            if lookups:
+                for relation, conditions in lookups:
+                    key = read_user(store_id, obj, relation, wildcard)
                     if key is not None and _fits(key, conditions):
                         try:
-                            if key.condition is None or plan.condition_holds(key, ctx.context):
+                            if key.condition is None or ctx.plan.condition_holds(key, ctx.context):
                                 return TRUE
                         except EngineError as err:
                             error = error or err
         out = FALSE
-        for rp in flat.direct:
-            if rp.userset_targets:
-                hops = self.userset_hops(ctx, rp, obj)
-                if hops:
-                    r, error = self.any_hop(ctx, hops, depth, path, error)
-                    if r == TRUE:
-                        return TRUE
-                    if r == CYCLE:
-                        out = CYCLE
+        for rp in flat.usersets:
+            hops = self.userset_hops(ctx, rp, obj)
+            if hops:
+                r, error = self.any_hop(ctx, hops, depth, path, error)
+                if r == TRUE:
+                    return TRUE
+                if r == CYCLE:
+                    out = CYCLE
         for ttu in flat.ttus:
             hops = self.ttu_hops(ctx, ttu, obj)
             if hops:
@@ -178,7 +176,7 @@ class SyncChecker:
         targets = rp.userset_targets
         me = ctx.user
         hops: list[_Hop] = []
-        for key in ctx.reader.read_userset_tuples_sync(ctx.store_id, obj, rp.relation):  # type: ignore[attr-defined]
+        for key in ctx.read_usersets_sync(ctx.store_id, obj, rp.relation):
             user = key.user
             uobj, sep, urel = user.partition("#")
             if not sep or user == me:
@@ -196,7 +194,7 @@ class SyncChecker:
         user_keys = ctx.user_keys
         targets = ttu.targets
         hops: list[_Hop] = []
-        for key in ctx.reader.read_object_relation_sync(ctx.store_id, obj, ttu.tupleset):  # type: ignore[attr-defined]
+        for key in ctx.read_object_relation_sync(ctx.store_id, obj, ttu.tupleset):
             parent = key.user
             if "#" in parent:
                 continue
@@ -328,7 +326,7 @@ class SyncChecker:
     def direct(self, ctx: ResolveContext, rp: RelationPlan, obj: str, depth: int, path: set[str]) -> int:
         """The direct leaf of one relation: the user's tuple, the typed wildcard's, the usersets."""
         plan = ctx.plan
-        read_user = ctx.reader.read_user_tuple_sync  # type: ignore[attr-defined]
+        read_user = ctx.read_user_sync
         error: EngineError | None = None
         for user, user_key in ((ctx.user, ctx.user_keys[0]), (ctx.user_wildcard, ctx.user_wildcard)):
             if not user:
