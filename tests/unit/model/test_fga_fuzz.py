@@ -36,7 +36,12 @@ def _fga_json(text: str) -> object | None:
         path.write_text(text)
         out = subprocess.run([FGA, "model", "transform", "--file", str(path)], capture_output=True, text=True,
                              timeout=60, check=False)
-    return json.loads(out.stdout) if out.returncode == 0 else None
+    if out.returncode != 0:
+        return None
+    data = json.loads(out.stdout)
+    if data.get("type_definitions") is None:  # fga prints an empty list as Go's nil slice: null
+        data["type_definitions"] = []
+    return data
 
 
 def _ours_json(text: str) -> object | None:
