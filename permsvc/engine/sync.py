@@ -95,8 +95,12 @@ class SyncChecker:
         if node == ctx.user_userset:
             return TRUE
         path.add(node)
+        flat = rp.flat
         try:
-            result = self.node(ctx, rp, obj, depth, path)
+            if flat is not None and not ctx.user_userset:
+                result = self.flat_union(ctx, flat, obj, depth, path)
+            else:
+                result = self.rewrite(ctx, rp, rp.rewrite, obj, depth, path)
         finally:
             path.discard(node)
         if result != CYCLE:
@@ -185,7 +189,8 @@ class SyncChecker:
             if found is None:
                 continue
             target, conditions = found
-            if target.reaches(user_keys) and _fits(key, conditions):
+            cond = key.condition
+            if (cond.name if cond is not None else "") in conditions and target.reaches(user_keys):
                 hops.append((key, target, uobj))
         return hops
 
@@ -205,7 +210,8 @@ class SyncChecker:
             if found is None:
                 continue
             target, conditions = found
-            if target.reaches(user_keys) and _fits(key, conditions):
+            cond = key.condition
+            if (cond.name if cond is not None else "") in conditions and target.reaches(user_keys):
                 hops.append((key, target, parent))
         return hops
 
