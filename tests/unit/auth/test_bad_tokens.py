@@ -58,6 +58,15 @@ def _tampered(keys: Keys, make: TokenFactory) -> str:
 
 
 NOW = int(time.time())
+"""Now, as the battery's time claims see it: refreshed before every test (the case builders read it
+when they run), so ``nbf = NOW + 600`` is still in the future however long the suite has run."""
+
+
+@pytest.fixture(autouse=True)
+def _refresh_now() -> None:
+    global NOW  # noqa: PLW0603 - the case table's lambdas read the module's current value
+    NOW = int(time.time())
+
 STRICT = {"strict": True}
 
 # (id, builder, expected reason, description substring, settings overrides)
