@@ -3,7 +3,8 @@
 Random data (nested and cyclic groups, folder chains, wildcards, conditional grants) over a model
 with every rewrite shape; every ``object#relation@user`` of the fixture, objects and usersets as
 users, with and without the condition's parameter, is checked through the memory store (which
-offers synchronous reads: ``SyncChecker``) and through a proxy with coroutine reads only
+offers synchronous reads: ``SyncChecker``), through the in-memory index built over it (the
+``IndexedReader``'s synchronous reads) and through a proxy with coroutine reads only
 (``LocalChecker``). The answer, the cycle flag and the error class must be the same.
 """
 
@@ -20,6 +21,7 @@ from permsvc.core.errors import PermsvcError
 from permsvc.core.refs import TupleCondition, TupleKey
 from permsvc.engine.resolver import build_check_resolver
 from permsvc.model.compile import parse_dsl
+from permsvc.store.index import IndexedDatastore
 from permsvc.store.memory import MemoryDatastore
 from permsvc.store.wrappers.proxy import TupleReaderProxy
 
@@ -119,21 +121,29 @@ async def test_sync_and_async_checkers_agree(seed: int) -> None:
     resolver = ModelResolver(datastore)
     sync = CheckQuery(reader=datastore, resolver=resolver, checker=build_check_resolver(cache_size=0))
     coro = CheckQuery(reader=TupleReaderProxy(datastore), resolver=resolver, checker=build_check_resolver(cache_size=0))
-    users = USERS + ["user:*"] + [f"{g}#member" for g in GROUPS] + [f"{f}#viewer" for f in FOLDERS[:2]]
-    compared = errors = allowed = 0
-    for objects in (GROUPS, FOLDERS, DOCUMENTS):
-        for obj in objects:
-            for relation in RELATIONS[obj.partition(":")[0]]:
-                for user in users:
-                    for context in (None, {"x": 1}):
-                        params = CheckParams(
-                            store_id=store_id,
-                            tuple_key=TupleKey(object=obj, relation=relation, user=user),
-                            context=context,
-                        )
-                        a, b = await _outcome(sync, params), await _outcome(coro, params)
-                        assert a == b, (params.tuple_key, context)
-                        compared += 1
-                        errors += a[0] == "error"
-                        allowed += a[0] is True
+    indexed = IndexedDatastore(datastore)
+    await indexed.start()
+    via_index = CheckQuery(reader=indexed, resolver=resolver, checker=build_check_resolver(cache_size=0))
+    try:
+        assert indexed.mode(store_id) == "index"
+        users = USERS + ["user:*"] + [f"{g}#member" for g in GROUPS] + [f"{f}#viewer" for f in FOLDERS[:2]]
+        compared = errors = allowed = 0
+        for objects in (GROUPS, FOLDERS, DOCUMENTS):
+            for obj in objects:
+                for relation in RELATIONS[obj.partition(":")[0]]:
+                    for user in users:
+                        for context in (None, {"x": 1}):
+                            params = CheckParams(
+                                store_id=store_id,
+                                tuple_key=TupleKey(object=obj, relation=relation, user=user),
+                                context=context,
+                            )
+                            a, b = await _outcome(sync, params), await _outcome(coro, params)
+                            assert a == b, (params.tuple_key, context)
+                            assert await _outcome(via_index, params) == a, (params.tuple_key, context)
+                            compared += 1
+                            errors += a[0] == "error"
+                            allowed += a[0] is True
+    finally:
+        await indexed.aclose()
     assert errors and allowed and compared - errors - allowed, (compared, errors, allowed)
