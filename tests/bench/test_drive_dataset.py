@@ -93,7 +93,8 @@ def test_quick_run_writes_every_section(tmp_path: Path) -> None:
         "permsvc_http": 0,
         "permsvc_http_errors": 0,
     }
-    assert set(result["summary"]["met"]) >= {"engine_checks_per_s", "http_vs_healthz", "visibility_p99_ms"}
+    assert set(result["summary"]["met"]) >= {"engine_checks_per_cpu_s", "http_vs_healthz", "visibility_p99_ms"}
+    assert all("server_cpu_us_per_request" in row for row in result["http"]["runs"])
     for key in ("environment", "load_average_start", "load_average_end", "dataset"):
         assert result[key]
     assert "targets:" in done.stdout
