@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from permsvc.commands.audit import audit_kwargs, tuples_detail, with_detail
 from permsvc.commands.errors import CommandError, InvalidInputError, InvalidTupleError
 from permsvc.commands.models import ModelResolver, WriteAuthorizationModelCommand
 from permsvc.commands.read import validate_page
@@ -32,6 +33,7 @@ from permsvc.model.schema import AuthorizationModel
 from permsvc.model.tuple_validation import invalid_tuple_message, tuple_fits_model, tuple_problem
 from permsvc.model.typesystem import TypeSystem
 from permsvc.store.protocol import (
+    AuditRecord,
     BulkTupleWriter,
     ModelStore,
     Page,
@@ -81,6 +83,10 @@ class ChangeOutcome(msgspec.Struct, frozen=True, kw_only=True):
     revision: Revision
     changed: int
     model_id: str = ""
+    audit: AuditRecord | None = None
+    """The audit row as given to the writer (with what the command added to its detail)."""
+    audit_id: int | None = None
+    """The row's id when the write's own transaction appended it."""
 
 
 class TupleLine(
@@ -103,6 +109,10 @@ def tuple_line(key: TupleKey) -> TupleLine:
     return TupleLine(
         object=key.object, relation=key.relation, user=key.user, condition=key.condition
     )
+
+
+def _line_dict(key: TupleKey) -> dict[str, Any]:
+    return msgspec.to_builtins(tuple_line(key))  # type: ignore[no-any-return]
 
 
 def _write_problem(ts: TypeSystem, key: TupleKey) -> str:
@@ -146,15 +156,33 @@ class GrantCommand:
         self._max = max_tuples
 
     async def execute(
-        self, store_id: str, tuples: Sequence[TupleKey], *, model_id: str = ""
+        self,
+        store_id: str,
+        tuples: Sequence[TupleKey],
+        *,
+        model_id: str = "",
+        audit: AuditRecord | None = None,
     ) -> ChangeOutcome:
+        """Write the tuples; ``audit`` (completed with the model id) commits with them."""
         _check_count(tuples, self._max, "grant")
         ts = await self._resolver.resolve(store_id, model_id)
         for key in tuples:
             if problem := _write_problem(ts, key):
                 raise InvalidTupleError(invalid_tuple_message(key, problem), tuple_str=str(key))
-        result = await self._writer.write(store_id, writes=_unique(tuples), on_duplicate="ignore")
-        return ChangeOutcome(revision=result.revision, changed=result.changed, model_id=ts.model_id)
+        audit = with_detail(audit, authorization_model_id=ts.model_id) if ts.model_id else audit
+        result = await self._writer.write(
+            store_id,
+            writes=_unique(tuples),
+            on_duplicate="ignore",
+            **audit_kwargs(self._writer, audit),
+        )
+        return ChangeOutcome(
+            revision=result.revision,
+            changed=result.changed,
+            model_id=ts.model_id,
+            audit=audit,
+            audit_id=result.audit_id,
+        )
 
 
 def _check_well_formed(key: TupleKey) -> None:
@@ -177,15 +205,22 @@ class RevokeCommand:
         self._writer = writer
         self._max = max_tuples
 
-    async def execute(self, store_id: str, tuples: Sequence[TupleKey]) -> ChangeOutcome:
+    async def execute(
+        self, store_id: str, tuples: Sequence[TupleKey], *, audit: AuditRecord | None = None
+    ) -> ChangeOutcome:
+        """Delete the tuples; ``audit`` commits with them."""
         _check_count(tuples, self._max, "revoke")
         for key in tuples:
             _check_well_formed(key)
         keys = [
             TupleKey(object=k.object, relation=k.relation, user=k.user) for k in _unique(tuples)
         ]
-        result = await self._writer.write(store_id, deletes=keys, on_missing="ignore")
-        return ChangeOutcome(revision=result.revision, changed=result.changed)
+        result = await self._writer.write(
+            store_id, deletes=keys, on_missing="ignore", **audit_kwargs(self._writer, audit)
+        )
+        return ChangeOutcome(
+            revision=result.revision, changed=result.changed, audit=audit, audit_id=result.audit_id
+        )
 
 
 def parse_filter(object: str = "", relation: str = "", user: str = "") -> ReadFilter:
@@ -214,15 +249,23 @@ class DeleteByFilterCommand:
         self._bulk = bulk
 
     async def execute(
-        self, store_id: str, flt: ReadFilter, *, everything: bool = False
+        self,
+        store_id: str,
+        flt: ReadFilter,
+        *,
+        everything: bool = False,
+        audit: AuditRecord | None = None,
     ) -> ChangeOutcome:
+        """Delete the matching tuples; ``audit`` commits with them."""
         if flt == ReadFilter() and not everything:
             raise InvalidInputError(
                 "an empty filter deletes every tuple of the store: name 'object', 'relation' and/or 'user', "
                 'or send "all": true to really delete everything'
             )
-        result = await self._bulk.bulk_delete(store_id, flt)
-        return ChangeOutcome(revision=result.revision, changed=result.changed)
+        result = await self._bulk.bulk_delete(store_id, flt, **audit_kwargs(self._bulk, audit))
+        return ChangeOutcome(
+            revision=result.revision, changed=result.changed, audit=audit, audit_id=result.audit_id
+        )
 
 
 class ListGrantsQuery:
@@ -294,7 +337,11 @@ class ImportOutcome(msgspec.Struct, frozen=True, kw_only=True):
     """Tuples newly stored (repeats and tuples already stored are skipped)."""
     model_id: str
     sample: list[TupleKey] = msgspec.field(default_factory=list)
-    """The first tuples of the import, for the audit row."""
+    """The first tuples of the import."""
+    audit: AuditRecord | None = None
+    """The audit row as given to the writer (its detail lists ``sample`` and the model id)."""
+    audit_id: int | None = None
+    """The row's id when the import's own transaction appended it."""
 
 
 _line_decoder = msgspec.json.Decoder(TupleLine)
@@ -321,7 +368,10 @@ class ImportTuplesCommand:
         *,
         model_id: str = "",
         sample_size: int = 100,
+        audit: AuditRecord | None = None,
     ) -> ImportOutcome:
+        """Validate and store the lines. ``audit`` (its ``count_key`` should be ``imported``) is
+        completed with the sample, the line count and the model id and committed with the import."""
         ts = await self._resolver.resolve(store_id, model_id)
         keys: list[TupleKey] = []
         errors: list[ImportLineError] = []
@@ -351,13 +401,23 @@ class ImportTuplesCommand:
             raise ImportValidationError(errors, failed, number)
         if not keys:
             raise InvalidInputError("the import is empty: send one JSON tuple per line")
-        result = await self._bulk.bulk_write(store_id, keys, on_duplicate="ignore")
+        sample = keys[:sample_size]
+        audit = with_detail(
+            audit,
+            **tuples_detail([_line_dict(k) for k in sample], len(keys)),
+            authorization_model_id=ts.model_id,
+        )
+        result = await self._bulk.bulk_write(
+            store_id, keys, on_duplicate="ignore", **audit_kwargs(self._bulk, audit)
+        )
         return ImportOutcome(
             revision=result.revision,
             lines=len(keys),
             imported=result.changed,
             model_id=ts.model_id,
-            sample=keys[:sample_size],
+            sample=sample,
+            audit=audit,
+            audit_id=result.audit_id,
         )
 
 

@@ -7,10 +7,15 @@ caller passed: values under secret-sounding keys and strings that look like a JW
 permsvc API key are replaced by ``"[redacted]"``. Actors are named by identifiers that are safe to
 show: ``user:<sub>``, ``client:<client_id>``, ``key:<key id>`` (the public half of a key).
 
-Rows are appended after the change they describe has committed, and name the revision it
-produced: a tuple is traced to who wrote it through its changelog revision (ReadChanges) and the
-audit row with that revision. Should the append itself fail, the request fails (500) although
-the change stands; the error is logged with the request id.
+A tuple write's row is committed in the same transaction as the change and names the revision
+it produced (``audit=`` of the store's writers, see :class:`~permsvc.store.protocol.AuditRecord`):
+a change never exists without the row saying who made it, and a tuple is traced to who wrote it
+through its changelog revision (ReadChanges) and the audit row with that revision. A write that
+changes nothing is audited too (``changed`` 0, the unchanged revision). Only a writer that does
+not take ``audit=`` (no ``audited_writes``, e.g. a wrapper that does not pass the row on) has
+its row appended after the commit, as are the rows of store, model, assertion and key changes:
+should such an append fail, the request fails (500) although the change stands; the error is
+logged with the request id.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from permsvc.store.protocol import (
     AuditEntry,
     AuditFilter,
     AuditLog,
+    AuditRecord,
     ChangelogReader,
     Page,
     TupleOperation,
@@ -41,8 +47,10 @@ __all__ = (
     "ReadAuditQuery",
     "TraceTupleQuery",
     "TupleTrace",
+    "audit_kwargs",
     "scrub",
     "tuples_detail",
+    "with_detail",
 )
 
 REDACTED = "[redacted]"
@@ -88,6 +96,21 @@ def tuples_detail(tuples: list[dict[str, Any]], total: int | None = None) -> dic
     return {"count": count, "tuples": shown, "truncated": count > len(shown)}
 
 
+def audit_kwargs(writer: object, audit: AuditRecord | None) -> dict[str, AuditRecord]:
+    """``{"audit": audit}`` for a writer that appends the row in its own transaction
+    (``audited_writes``), else ``{}`` (the row is then appended by :meth:`AuditRecorder.settle`)."""
+    if audit is None or not getattr(writer, "audited_writes", False):
+        return {}
+    return {"audit": audit}
+
+
+def with_detail(audit: AuditRecord | None, **extra: Any) -> AuditRecord | None:
+    """``audit`` with ``extra`` (scrubbed) added to its detail: what only the command knows."""
+    if audit is None:
+        return None
+    return msgspec.structs.replace(audit, detail={**audit.detail, **scrub(extra)})
+
+
 class AuditRecorder:
     """Appends scrubbed audit rows. With ``log=None`` (a backend without an audit log) it records
     nothing, so commands need not care whether auditing is available."""
@@ -113,19 +136,52 @@ class AuditRecorder:
         revision: int | None = None,
     ) -> int | None:
         """Append one row; returns its id (``None`` when auditing is off)."""
+        draft = self.draft(
+            actor=actor, action=action, detail=detail, request_id=request_id, count_key=""
+        )
+        if draft is None or self._log is None:
+            return None
+        return await self._log.append_audit(draft.entry(store_id, revision=revision))
+
+    def draft(
+        self,
+        *,
+        actor: Actor,
+        action: str,
+        detail: dict[str, Any] | None = None,
+        request_id: str = "",
+        count_key: str = "changed",
+    ) -> AuditRecord | None:
+        """The scrubbed row of a tuple write, to pass as the writer's ``audit=``; ``None`` when
+        auditing is off."""
         if self._log is None:
             return None
-        entry = AuditEntry(
-            store_id=store_id,
+        return AuditRecord(
             at=self._clock(),
             actor=scrub(actor.id),
             actor_kind=actor.kind,
             action=action,
             detail=scrub(detail or {}),
             request_id=scrub(request_id),
-            revision=revision,
+            count_key=count_key,
         )
-        return await self._log.append_audit(entry)
+
+    async def settle(
+        self,
+        audit: AuditRecord | None,
+        store_id: str,
+        *,
+        revision: int,
+        changed: int,
+        audit_id: int | None,
+    ) -> int | None:
+        """The id of a committed tuple write's row: ``audit_id`` when the write's transaction
+        appended it, else (a writer without ``audited_writes``) the id of the row appended now."""
+        if audit_id is not None or audit is None or self._log is None:
+            return audit_id
+        return await self._log.append_audit(
+            audit.entry(store_id, revision=revision, changed=changed)
+        )
 
 
 class ReadAuditQuery:

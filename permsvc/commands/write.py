@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
+from permsvc.commands.audit import audit_kwargs
 from permsvc.commands.errors import CommandError, InvalidInputError, InvalidTupleError
 from permsvc.core.refs import InvalidRefError, TupleKey, parse_object, parse_subject
 from permsvc.core.revision import Revision
 from permsvc.model.tuple_validation import validate_tuple
 from permsvc.settings import DEFAULT_MAX_TUPLES_PER_WRITE
-from permsvc.store.protocol import TupleWriter
+from permsvc.store.protocol import AuditRecord, TupleWriter
 
 if TYPE_CHECKING:
     from permsvc.commands.models import ModelResolver
@@ -68,6 +69,8 @@ class WriteOutcome(msgspec.Struct, frozen=True, kw_only=True):
     revision: Revision
     changed: int
     model_id: str = ""
+    audit_id: int | None = None
+    """The audit row's id when the write's own transaction appended it."""
 
 
 def _describe(key: TupleKey) -> str:
@@ -93,7 +96,8 @@ class WriteCommand:
         self._resolver = resolver
         self._max_tuples = max_tuples
 
-    async def execute(self, params: WriteParams) -> WriteOutcome:
+    async def execute(self, params: WriteParams, *, audit: AuditRecord | None = None) -> WriteOutcome:
+        """Validate and apply the write; ``audit`` commits with it (see ``AuditRecord``)."""
         if not params.writes and not params.deletes:
             raise InvalidWriteRequestError("Invalid input. Make sure you provide at least one write or delete")
         on_duplicate = _option("on_duplicate", params.on_duplicate)
@@ -121,8 +125,11 @@ class WriteCommand:
             writes=params.writes,
             on_duplicate=on_duplicate,
             on_missing=on_missing,
+            **audit_kwargs(self._writer, audit),
         )
-        return WriteOutcome(revision=result.revision, changed=result.changed, model_id=model_id)
+        return WriteOutcome(
+            revision=result.revision, changed=result.changed, model_id=model_id, audit_id=result.audit_id
+        )
 
 
 def _check_delete(key: TupleKey) -> None:

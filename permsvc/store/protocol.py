@@ -38,6 +38,7 @@ __all__ = (
     "AuditEntry",
     "AuditFilter",
     "AuditLog",
+    "AuditRecord",
     "ClaimSpecStore",
     "StoredClaimSpec",
     "BulkTupleWriter",
@@ -110,6 +111,49 @@ class WriteResult(msgspec.Struct, frozen=True, kw_only=True):
 
     revision: Revision
     changed: int = 0
+    audit_id: int | None = None
+    """The id of the audit row appended in the write's own transaction (``audit=`` given)."""
+
+
+class AuditRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """The audit row of a tuple write, passed as ``audit=`` to :meth:`TupleWriter.write`,
+    :meth:`BulkTupleWriter.bulk_write` or :meth:`BulkTupleWriter.bulk_delete`.
+
+    The backend appends it **in the write's own transaction**, so a change exists only together
+    with the row that says who made it: if the append fails, the change is rolled back and the
+    revision is not advanced. The row is completed by :meth:`entry` with what only the commit
+    knows: the revision (the new head, or the unchanged head when nothing changed) and the
+    number of tuples changed under ``count_key``. A write that changes nothing still appends its
+    row (``count_key`` 0): the attempt is an auditable action of its own.
+
+    ``detail`` must already be scrubbed of secrets (:func:`permsvc.commands.audit.scrub`).
+    A writer that takes ``audit=`` says so with the class attribute ``audited_writes = True``;
+    callers (:mod:`permsvc.commands.audit`) append the row after the commit for a writer without
+    it (a wrapper that does not pass the row on).
+    """
+
+    at: dt.datetime
+    actor: str
+    actor_kind: str
+    action: str
+    detail: dict[str, Any] = msgspec.field(default_factory=dict)
+    request_id: str = ""
+    count_key: str = "changed"
+
+    def entry(self, store_id: str, *, revision: Revision | None, changed: int = 0) -> AuditEntry:
+        """The row to append for a change of ``store_id`` that committed ``revision`` (an empty
+        ``count_key`` adds no count: rows of changes that are not tuple writes)."""
+        detail = {**self.detail, self.count_key: changed} if self.count_key else self.detail
+        return AuditEntry(
+            store_id=store_id,
+            at=self.at,
+            actor=self.actor,
+            actor_kind=self.actor_kind,
+            action=self.action,
+            detail=detail,
+            request_id=self.request_id,
+            revision=revision,
+        )
 
 
 class StoreInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -222,6 +266,7 @@ class TupleWriter(Protocol):
         writes: Sequence[TupleKey] = (),
         on_duplicate: OnDuplicate = "error",
         on_missing: OnMissing = "error",
+        audit: AuditRecord | None = None,
     ) -> WriteResult:
         """Apply deletes then writes atomically, as one new revision, in commit order.
 
@@ -231,6 +276,10 @@ class TupleWriter(Protocol):
         messages, and ``TupleConditionConflictError`` when ``on_duplicate="ignore"`` meets the same
         tuple with a different condition. On any error nothing is applied. Every applied
         operation is appended to the changelog at the new revision.
+
+        With ``audit``, its row (:meth:`AuditRecord.entry`) is appended in the same transaction,
+        also when nothing changed, and ``WriteResult.audit_id`` is its id; should the append
+        fail, nothing is applied.
         """
         ...
 
@@ -241,7 +290,8 @@ class BulkTupleWriter(Protocol):
 
     Each call is one transaction and, when it changes anything, exactly one new revision; every
     applied operation is appended to the changelog at that revision (so followers see a bulk
-    import like any other write, all at once).
+    import like any other write, all at once). ``audit`` behaves as in :meth:`TupleWriter.write`:
+    its row is appended in the same transaction, even when nothing changed.
     """
 
     async def bulk_write(
@@ -250,6 +300,7 @@ class BulkTupleWriter(Protocol):
         tuples: Iterable[TupleKey] | AsyncIterable[TupleKey],
         *,
         on_duplicate: OnDuplicate = "ignore",
+        audit: AuditRecord | None = None,
     ) -> WriteResult:
         """Insert ``tuples`` (consumed once, in order) into ``store_id``.
 
@@ -267,7 +318,9 @@ class BulkTupleWriter(Protocol):
         """
         ...
 
-    async def bulk_delete(self, store_id: str, filter: ReadFilter) -> WriteResult:
+    async def bulk_delete(
+        self, store_id: str, filter: ReadFilter, *, audit: AuditRecord | None = None
+    ) -> WriteResult:
         """Delete every tuple matching ``filter`` (the Read API's filter; an empty filter deletes
         all tuples of the store). Raises ``StoreNotFoundError`` for a missing or deleted store.
         ``changed`` counts deleted tuples; deleting nothing creates no revision."""

@@ -1,5 +1,7 @@
-"""Audit rows for the OpenFGA API's writes (store create/delete, Write, model and assertion
-writes), called by those routes after their change has committed.
+"""Audit rows for the OpenFGA API's writes: a Write's row is drafted before the write and
+committed with it (:func:`draft_openfga_write`, :func:`settle_openfga_write`); the rows of store
+create/delete and model and assertion writes are appended after their change has committed
+(:func:`record_openfga_write`).
 
 The OpenFGA surface authenticates with the preshared keys of ``PERMSVC_AUTH_METHOD``; its actor
 is ``preshared:<n>`` (the 1-based position of the matching key in ``PERMSVC_API_KEYS``, never
@@ -23,8 +25,9 @@ if TYPE_CHECKING:
 
     from permsvc.core.refs import TupleKey
     from permsvc.settings import Settings
+    from permsvc.store.protocol import AuditRecord
 
-__all__ = ("openfga_actor", "record_openfga_write")
+__all__ = ("draft_openfga_write", "openfga_actor", "record_openfga_write", "settle_openfga_write")
 
 _ANONYMOUS = Actor(id="anonymous", kind="anonymous")
 
@@ -49,22 +52,48 @@ def _lines(keys: Sequence[TupleKey]) -> dict[str, Any]:
     return tuples_detail([msgspec.to_builtins(tuple_line(k)) for k in keys])
 
 
+def draft_openfga_write(
+    request: Request[Any, Any, Any], *, writes: Sequence[TupleKey], deletes: Sequence[TupleKey]
+) -> AuditRecord | None:
+    """The row of one OpenFGA Write, to commit with it (``changed`` is added by the store)."""
+    detail: dict[str, Any] = {"api": "openfga"}
+    if writes:
+        detail["writes"] = _lines(writes)
+    if deletes:
+        detail["deletes"] = _lines(deletes)
+    return recorder_of(request).draft(
+        actor=openfga_actor(request),
+        action="write",
+        detail=detail,
+        request_id=request_id(request),
+    )
+
+
+async def settle_openfga_write(
+    request: Request[Any, Any, Any],
+    audit: AuditRecord | None,
+    store_id: str,
+    *,
+    revision: int,
+    changed: int,
+    audit_id: int | None,
+) -> None:
+    """Append the Write's row after the commit when its writer could not commit it with the write."""
+    await recorder_of(request).settle(
+        audit, store_id, revision=revision, changed=changed, audit_id=audit_id
+    )
+
+
 async def record_openfga_write(
     request: Request[Any, Any, Any],
     action: str,
     store_id: str,
     *,
     revision: int | None = None,
-    writes: Sequence[TupleKey] = (),
-    deletes: Sequence[TupleKey] = (),
     **detail: Any,
 ) -> None:
-    """Append the audit row of one OpenFGA write (``action``: ``store_create``, ``store_delete``,
-    ``write``, ``model_write``, ``assertions_write``)."""
-    if writes:
-        detail["writes"] = _lines(writes)
-    if deletes:
-        detail["deletes"] = _lines(deletes)
+    """Append the audit row of one OpenFGA store, model or assertion change after its commit
+    (``action``: ``store_create``, ``store_delete``, ``model_write``, ``assertions_write``)."""
     await recorder_of(request).record(
         actor=openfga_actor(request),
         action=action,

@@ -52,6 +52,7 @@ from permsvc.api.admin.credentials import (
 from permsvc.api.errors import ApiError, ErrorBody, error_response
 from permsvc.api.openfga.convert import check_model_id, decode_body
 from permsvc.commands.admin import (
+    ChangeOutcome,
     DeleteByFilterCommand,
     DiffModelQuery,
     ExportTuplesQuery,
@@ -66,7 +67,7 @@ from permsvc.commands.admin import (
     parse_filter,
     tuple_line,
 )
-from permsvc.commands.audit import ReadAuditQuery, TraceTupleQuery, tuples_detail
+from permsvc.commands.audit import AuditRecorder, ReadAuditQuery, TraceTupleQuery, tuples_detail
 from permsvc.commands.keys import (
     AdminKeyExistsError,
     ApiKeyNotFoundError,
@@ -184,23 +185,36 @@ async def _change(request: Request[Any, Any, Any], body: bytes, action: str) -> 
     store = resolve_store(request, principal, req.store_id)
     keys = [line.key() for line in req.tuples]
     services = _services(request)
+    recorder = recorder_of(request)
+    audit = recorder.draft(
+        actor=principal.actor,
+        action=action,
+        detail=tuples_detail([_line_dict(k) for k in keys]),
+        request_id=request_id(request),
+    )
     if action == "grant":
         check_model_id(req.authorization_model_id, "GrantRequest")
-        outcome = await services.grant.execute(store, keys, model_id=req.authorization_model_id)
+        outcome = await services.grant.execute(
+            store, keys, model_id=req.authorization_model_id, audit=audit
+        )
     else:
-        outcome = await services.revoke.execute(store, keys)
-    detail = {**tuples_detail([_line_dict(k) for k in keys]), "changed": outcome.changed}
-    if outcome.model_id:
-        detail["authorization_model_id"] = outcome.model_id
-    audit_id = await _audit(
-        request, principal, action, store_id=store, detail=detail, revision=outcome.revision
-    )
+        outcome = await services.revoke.execute(store, keys, audit=audit)
     return s.ChangeResponse(
         store_id=store,
         changed=outcome.changed,
         revision=outcome.revision,
         consistency_token=encode_token(store, outcome.revision),
-        audit_id=audit_id,
+        audit_id=await _settle(recorder, store, outcome),
+    )
+
+
+async def _settle(recorder: AuditRecorder, store: str, outcome: ChangeOutcome) -> int | None:
+    return await recorder.settle(
+        outcome.audit,
+        store,
+        revision=outcome.revision,
+        changed=outcome.changed,
+        audit_id=outcome.audit_id,
     )
 
 
@@ -238,26 +252,25 @@ async def delete_by_filter(request: Request[Any, Any, Any], body: RawBody) -> s.
     principal = await principal_of(request)
     store = resolve_store(request, principal, req.store_id)
     flt = parse_filter(req.object, req.relation, req.user)
-    outcome = await _services(request).delete_by_filter.execute(store, flt, everything=req.all)
-    detail = {
-        "filter": {"object": req.object, "relation": req.relation, "user": req.user},
-        "all": req.all,
-        "changed": outcome.changed,
-    }
-    audit_id = await _audit(
-        request,
-        principal,
-        "delete_by_filter",
-        store_id=store,
-        detail=detail,
-        revision=outcome.revision,
+    recorder = recorder_of(request)
+    audit = recorder.draft(
+        actor=principal.actor,
+        action="delete_by_filter",
+        detail={
+            "filter": {"object": req.object, "relation": req.relation, "user": req.user},
+            "all": req.all,
+        },
+        request_id=request_id(request),
+    )
+    outcome = await _services(request).delete_by_filter.execute(
+        store, flt, everything=req.all, audit=audit
     )
     return s.ChangeResponse(
         store_id=store,
         changed=outcome.changed,
         revision=outcome.revision,
         consistency_token=encode_token(store, outcome.revision),
-        audit_id=audit_id,
+        audit_id=await _settle(recorder, store, outcome),
     )
 
 
@@ -277,16 +290,22 @@ async def import_tuples(
     principal = await principal_of(request)
     store = resolve_store(request, principal, store_id)
     check_model_id(authorization_model_id or "", "ImportRequest")
-    outcome = await _services(request).import_tuples.execute(
-        store, request.stream(), model_id=authorization_model_id or ""
+    recorder = recorder_of(request)
+    audit = recorder.draft(
+        actor=principal.actor,
+        action="import",
+        request_id=request_id(request),
+        count_key="imported",
     )
-    detail = {
-        **tuples_detail([_line_dict(k) for k in outcome.sample], outcome.lines),
-        "imported": outcome.imported,
-        "authorization_model_id": outcome.model_id,
-    }
-    audit_id = await _audit(
-        request, principal, "import", store_id=store, detail=detail, revision=outcome.revision
+    outcome = await _services(request).import_tuples.execute(
+        store, request.stream(), model_id=authorization_model_id or "", audit=audit
+    )
+    audit_id = await recorder.settle(
+        outcome.audit,
+        store,
+        revision=outcome.revision,
+        changed=outcome.imported,
+        audit_id=outcome.audit_id,
     )
     return s.ImportResponse(
         store_id=store,

@@ -22,7 +22,7 @@ from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody
 from litestar.params import FromPath, FromQuery, RawBody
 from litestar.response import Stream
 
-from permsvc.api.admin.audit import record_openfga_write
+from permsvc.api.admin.audit import draft_openfga_write, record_openfga_write, settle_openfga_write
 from permsvc.api.errors import ERROR_CODES, ApiError, ErrorBody, translate
 from permsvc.api.guards import authenticate_request
 from permsvc.api.openfga import schemas as s
@@ -400,19 +400,22 @@ async def write(request: Request[Any, Any, Any], store_id: FromPath[str], body: 
     check_model_id(req.authorization_model_id, "WriteRequest")
     writes = (req.writes.tuple_keys or []) if req.writes is not None else []
     deletes = (req.deletes.tuple_keys or []) if req.deletes is not None else []
+    write_keys = tuple(tuple_from_wire(k) for k in writes)
+    delete_keys = tuple(tuple_from_wire(k) for k in deletes)
+    audit = draft_openfga_write(request, writes=write_keys, deletes=delete_keys)
     outcome = await _services(request).write.execute(
         WriteParams(
             store_id=store_id,
-            writes=tuple(tuple_from_wire(k) for k in writes),
-            deletes=tuple(_without_condition(tuple_from_wire(k)) for k in deletes),
+            writes=write_keys,
+            deletes=tuple(_without_condition(k) for k in delete_keys),
             on_duplicate=req.writes.on_duplicate if req.writes is not None else "",
             on_missing=req.deletes.on_missing if req.deletes is not None else "",
             authorization_model_id=req.authorization_model_id,
-        )
+        ),
+        audit=audit,
     )
-    await record_openfga_write(
-        request, "write", store_id, revision=outcome.revision, writes=tuple(tuple_from_wire(k) for k in writes),
-        deletes=tuple(tuple_from_wire(k) for k in deletes), changed=outcome.changed,
+    await settle_openfga_write(
+        request, audit, store_id, revision=outcome.revision, changed=outcome.changed, audit_id=outcome.audit_id
     )
     headers = {TOKEN_HEADER: encode_token(store_id, outcome.revision), REVISION_HEADER: str(outcome.revision)}
     if outcome.model_id:

@@ -13,7 +13,7 @@ import hashlib
 import msgspec
 
 from permsvc.store.errors import CollisionError, InvalidContinuationTokenError
-from permsvc.store.protocol import ApiKeyRecord, AuditEntry, AuditFilter, Page
+from permsvc.store.protocol import ApiKeyRecord, AuditEntry, AuditFilter, AuditRecord, Page
 from permsvc.store.tokens import decode_page_token, encode_page_token
 
 __all__ = (
@@ -110,10 +110,22 @@ class MemoryKeysAuditMixin:
         return record
 
     async def append_audit(self, entry: AuditEntry) -> int:
+        return self._append_audit_row(entry)
+
+    def _append_audit_row(self, entry: AuditEntry) -> int:
         log = self._audit_state()
         entry_id = len(log) + 1
         log.append(msgspec.structs.replace(entry, id=entry_id))
         return entry_id
+
+    def _audit_write(
+        self, store_id: str, audit: AuditRecord | None, revision: int, changed: int
+    ) -> int | None:
+        """Append the row of a tuple write about to commit ``revision``, before the write
+        applies anything (no await between the two), so a failing append leaves no change."""
+        if audit is None:
+            return None
+        return self._append_audit_row(audit.entry(store_id, revision=revision, changed=changed))
 
     async def read_audit(
         self, filter: AuditFilter, *, page_size: int, continuation_token: str = ""

@@ -23,6 +23,7 @@ from permsvc.store.memory.claim_specs import MemoryClaimSpecMixin
 from permsvc.store.memory.keys_audit import MemoryKeysAuditMixin
 from permsvc.store.protocol import (
     Assertion,
+    AuditRecord,
     OnDuplicate,
     OnMissing,
     Page,
@@ -97,6 +98,9 @@ class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin):
 
     inline_reads = True
     """Tuple reads never wait, so the engine evaluates branches inline rather than as tasks."""
+
+    audited_writes = True
+    """Tuple writes take ``audit=`` and append the row with the change (see ``AuditRecord``)."""
 
     def __init__(self) -> None:
         self._stores: dict[str, _StoreData] = {}
@@ -222,6 +226,7 @@ class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin):
         writes: Sequence[TupleKey] = (),
         on_duplicate: OnDuplicate = "error",
         on_missing: OnMissing = "error",
+        audit: AuditRecord | None = None,
     ) -> WriteResult:
         data = self._store(store_id)
         # Plan first, apply after: on any error nothing changes.
@@ -246,7 +251,12 @@ class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin):
                 continue
             to_write.append(key)
         if not to_delete and not to_write:
-            return WriteResult(revision=data.revision, changed=0)
+            return WriteResult(
+                revision=data.revision,
+                audit_id=self._audit_write(store_id, audit, data.revision, 0),
+            )
+        changed = len(to_delete) + len(to_write)
+        audit_id = self._audit_write(store_id, audit, data.revision + 1, changed)
         data.revision += 1
         now = _now()
         for key in to_delete:
@@ -259,7 +269,7 @@ class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin):
             data.changelog.append(
                 TupleChange(key=key, operation="write", timestamp=now, revision=data.revision)
             )
-        return WriteResult(revision=data.revision, changed=len(to_delete) + len(to_write))
+        return WriteResult(revision=data.revision, changed=changed, audit_id=audit_id)
 
     # -- tuples: bulk ---------------------------------------------------------------------------
 
@@ -269,6 +279,7 @@ class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin):
         tuples: Iterable[TupleKey] | AsyncIterable[TupleKey],
         *,
         on_duplicate: OnDuplicate = "ignore",
+        audit: AuditRecord | None = None,
     ) -> WriteResult:
         data = self._store(store_id)
         pending: dict[tuple[str, str, str], TupleKey] = {}
@@ -298,10 +309,14 @@ class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin):
         data = self._store(store_id)
         if any(k in data.rows for k in pending):
             return await self.bulk_write(
-                store_id, list(pending.values()), on_duplicate=on_duplicate
+                store_id, list(pending.values()), on_duplicate=on_duplicate, audit=audit
             )
         if not pending:
-            return WriteResult(revision=data.revision, changed=0)
+            return WriteResult(
+                revision=data.revision,
+                audit_id=self._audit_write(store_id, audit, data.revision, 0),
+            )
+        audit_id = self._audit_write(store_id, audit, data.revision + 1, len(pending))
         data.revision += 1
         now = _now()
         for key in sorted(pending.values(), key=to_columns):
@@ -309,15 +324,21 @@ class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin):
             data.changelog.append(
                 TupleChange(key=key, operation="write", timestamp=now, revision=data.revision)
             )
-        return WriteResult(revision=data.revision, changed=len(pending))
+        return WriteResult(revision=data.revision, changed=len(pending), audit_id=audit_id)
 
-    async def bulk_delete(self, store_id: str, filter: ReadFilter) -> WriteResult:
+    async def bulk_delete(
+        self, store_id: str, filter: ReadFilter, *, audit: AuditRecord | None = None
+    ) -> WriteResult:
         data = self._store(store_id)
         doomed = sorted(
             (r for r in data.rows.values() if _matches(r.key, filter)), key=lambda r: r.seq
         )
         if not doomed:
-            return WriteResult(revision=data.revision, changed=0)
+            return WriteResult(
+                revision=data.revision,
+                audit_id=self._audit_write(store_id, audit, data.revision, 0),
+            )
+        audit_id = self._audit_write(store_id, audit, data.revision + 1, len(doomed))
         data.revision += 1
         now = _now()
         for row in doomed:
@@ -325,7 +346,7 @@ class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin):
             data.changelog.append(
                 TupleChange(key=row.key, operation="delete", timestamp=now, revision=data.revision)
             )
-        return WriteResult(revision=data.revision, changed=len(doomed))
+        return WriteResult(revision=data.revision, changed=len(doomed), audit_id=audit_id)
 
     # -- tuples: read ---------------------------------------------------------------------------
 

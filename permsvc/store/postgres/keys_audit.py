@@ -14,12 +14,12 @@ import msgspec
 
 from permsvc.store.errors import CollisionError
 from permsvc.store.memory.keys_audit import audit_page, decode_audit_token
-from permsvc.store.protocol import ApiKeyRecord, AuditEntry, AuditFilter, Page
+from permsvc.store.protocol import ApiKeyRecord, AuditEntry, AuditFilter, AuditRecord, Page
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ("PostgresKeysAuditMixin",)
+__all__ = ("PostgresKeysAuditMixin", "insert_audit_row")
 
 _KEY_COLUMNS = "id, hashed_secret, scope, store_id, name, created_at, revoked_at"
 INSERT_KEY = f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
@@ -92,6 +92,30 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
+async def _insert_audit(conn: asyncpg.Connection | asyncpg.Pool, entry: AuditEntry) -> int:
+    entry_id = await conn.fetchval(
+        INSERT_AUDIT,
+        entry.store_id,
+        _aware(entry.at),
+        entry.actor,
+        entry.actor_kind,
+        entry.action,
+        msgspec.json.encode(entry.detail).decode(),
+        entry.request_id,
+        entry.revision,
+    )
+    return int(entry_id)
+
+
+async def insert_audit_row(
+    conn: asyncpg.Connection, store_id: str, audit: AuditRecord | None, revision: int, changed: int
+) -> int | None:
+    """Insert the row of a tuple write inside that write's open transaction; its id."""
+    if audit is None:
+        return None
+    return await _insert_audit(conn, audit.entry(store_id, revision=revision, changed=changed))
+
+
 class PostgresKeysAuditMixin:
     """:class:`~permsvc.store.protocol.ApiKeyStore` and :class:`~permsvc.store.protocol.AuditLog`."""
 
@@ -125,18 +149,7 @@ class PostgresKeysAuditMixin:
         return None if row is None else _record(row)
 
     async def append_audit(self, entry: AuditEntry) -> int:
-        entry_id = await self._pool.fetchval(
-            INSERT_AUDIT,
-            entry.store_id,
-            _aware(entry.at),
-            entry.actor,
-            entry.actor_kind,
-            entry.action,
-            msgspec.json.encode(entry.detail).decode(),
-            entry.request_id,
-            entry.revision,
-        )
-        return int(entry_id)
+        return await _insert_audit(self._pool, entry)
 
     async def read_audit(
         self, filter: AuditFilter, *, page_size: int, continuation_token: str = ""

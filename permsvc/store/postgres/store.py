@@ -32,11 +32,12 @@ from permsvc.store.errors import (
 )
 from permsvc.store.postgres import queries as q
 from permsvc.store.postgres.claim_specs import PostgresClaimSpecMixin
-from permsvc.store.postgres.keys_audit import PostgresKeysAuditMixin
+from permsvc.store.postgres.keys_audit import PostgresKeysAuditMixin, insert_audit_row
 from permsvc.store.postgres.migrate import Connection, schema_versions
 from permsvc.store.postgres.migrate import migrate as apply_migrations
 from permsvc.store.protocol import (
     Assertion,
+    AuditRecord,
     OnDuplicate,
     OnMissing,
     Page,
@@ -125,6 +126,9 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
     """A :class:`~permsvc.store.protocol.Datastore` and
     :class:`~permsvc.store.protocol.BulkTupleWriter` over a PostgreSQL database. Build with
     :meth:`open`."""
+
+    audited_writes = True
+    """Tuple writes take ``audit=`` and insert the row in their own transaction."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -289,6 +293,7 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
         writes: Sequence[TupleKey] = (),
         on_duplicate: OnDuplicate = "error",
         on_missing: OnMissing = "error",
+        audit: AuditRecord | None = None,
     ) -> WriteResult:
         delete_cols = [to_columns(k) for k in deletes]
         write_cols = [to_columns(k) for k in writes]
@@ -330,7 +335,8 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
                         continue
                     to_write.append((write_cols[i - 1], key))
             if not to_delete and not to_write:
-                return WriteResult(revision=revision, changed=0)
+                audit_id = await insert_audit_row(conn, store_id, audit, revision, 0)
+                return WriteResult(revision=revision, audit_id=audit_id)
             revision += 1
             now = _now()
             if to_delete:
@@ -361,8 +367,9 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
                 revision,
                 now,
             )
+            audit_id = await insert_audit_row(conn, store_id, audit, revision, len(changes))
             await self._commit_revision(conn, store_id, revision, last_seq + len(to_write), now)
-        return WriteResult(revision=revision, changed=len(changes))
+        return WriteResult(revision=revision, changed=len(changes), audit_id=audit_id)
 
     # -- tuples: bulk ---------------------------------------------------------------------------
 
@@ -372,6 +379,7 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
         tuples: Iterable[TupleKey] | AsyncIterable[TupleKey],
         *,
         on_duplicate: OnDuplicate = "ignore",
+        audit: AuditRecord | None = None,
     ) -> WriteResult:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(q.BULK_CREATE_STAGING)
@@ -404,11 +412,15 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
                 if row is not None:
                     raise condition_conflict(_key(row))
             if inserted == 0:
-                return WriteResult(revision=revision, changed=0)
+                audit_id = await insert_audit_row(conn, store_id, audit, revision, 0)
+                return WriteResult(revision=revision, audit_id=audit_id)
+            audit_id = await insert_audit_row(conn, store_id, audit, revision + 1, inserted)
             await self._commit_revision(conn, store_id, revision + 1, last_seq + staged, now)
-        return WriteResult(revision=revision + 1, changed=inserted)
+        return WriteResult(revision=revision + 1, changed=inserted, audit_id=audit_id)
 
-    async def bulk_delete(self, store_id: str, filter: ReadFilter) -> WriteResult:
+    async def bulk_delete(
+        self, store_id: str, filter: ReadFilter, *, audit: AuditRecord | None = None
+    ) -> WriteResult:
         sql, params = _filter_sql(q.BULK_DELETE_HEAD, filter, first=4)
         async with self._pool.acquire() as conn, conn.transaction():
             revision, last_seq = await self._lock_revision(conn, store_id)
@@ -418,9 +430,11 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
             )
             deleted = int(status.rsplit(" ", 1)[-1])
             if deleted == 0:
-                return WriteResult(revision=revision, changed=0)
+                audit_id = await insert_audit_row(conn, store_id, audit, revision, 0)
+                return WriteResult(revision=revision, audit_id=audit_id)
+            audit_id = await insert_audit_row(conn, store_id, audit, revision + 1, deleted)
             await self._commit_revision(conn, store_id, revision + 1, last_seq, now)
-        return WriteResult(revision=revision + 1, changed=deleted)
+        return WriteResult(revision=revision + 1, changed=deleted, audit_id=audit_id)
 
     # -- tuples: read ---------------------------------------------------------------------------
 

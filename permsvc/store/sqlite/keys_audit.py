@@ -15,10 +15,10 @@ import msgspec
 
 from permsvc.store.errors import CollisionError
 from permsvc.store.memory.keys_audit import audit_page, decode_audit_token
-from permsvc.store.protocol import ApiKeyRecord, AuditEntry, AuditFilter, Page
+from permsvc.store.protocol import ApiKeyRecord, AuditEntry, AuditFilter, AuditRecord, Page
 from permsvc.store.rows import from_micros, to_micros
 
-__all__ = ("SqliteKeysAuditMixin",)
+__all__ = ("SqliteKeysAuditMixin", "insert_audit_row")
 
 T = TypeVar("T")
 
@@ -73,6 +73,29 @@ def _entry(row: tuple[Any, ...]) -> AuditEntry:
         request_id=row[7],
         revision=row[8],
     )
+
+
+def _audit_values(entry: AuditEntry) -> tuple[Any, ...]:
+    return (
+        entry.store_id,
+        to_micros(entry.at),
+        entry.actor,
+        entry.actor_kind,
+        entry.action,
+        msgspec.json.encode(entry.detail).decode(),
+        entry.request_id,
+        entry.revision,
+    )
+
+
+def insert_audit_row(
+    conn: sqlite3.Connection, store_id: str, audit: AuditRecord | None, revision: int, changed: int
+) -> int | None:
+    """Insert the row of a tuple write inside that write's open transaction; its id."""
+    if audit is None:
+        return None
+    entry = audit.entry(store_id, revision=revision, changed=changed)
+    return int(conn.execute(INSERT_AUDIT, _audit_values(entry)).lastrowid or 0)
 
 
 def audit_query(flt: AuditFilter) -> tuple[str, list[Any]]:
@@ -136,16 +159,7 @@ class SqliteKeysAuditMixin:
         return result
 
     async def append_audit(self, entry: AuditEntry) -> int:
-        values = (
-            entry.store_id,
-            to_micros(entry.at),
-            entry.actor,
-            entry.actor_kind,
-            entry.action,
-            msgspec.json.encode(entry.detail).decode(),
-            entry.request_id,
-            entry.revision,
-        )
+        values = _audit_values(entry)
         result: int = await self._transaction(
             lambda conn: int(conn.execute(INSERT_AUDIT, values).lastrowid)
         )

@@ -47,6 +47,7 @@ from permsvc.store.errors import (
 )
 from permsvc.store.protocol import (
     Assertion,
+    AuditRecord,
     OnDuplicate,
     OnMissing,
     Page,
@@ -78,7 +79,7 @@ from permsvc.store.rows import (
 )
 from permsvc.store.sqlite import queries as q
 from permsvc.store.sqlite.claim_specs import SqliteClaimSpecMixin
-from permsvc.store.sqlite.keys_audit import SqliteKeysAuditMixin
+from permsvc.store.sqlite.keys_audit import SqliteKeysAuditMixin, insert_audit_row
 from permsvc.store.sqlite.migrate import migrate as apply_migrations
 from permsvc.store.sqlite.migrate import schema_versions
 from permsvc.store.tokens import decode_page_token, encode_page_token
@@ -166,6 +167,9 @@ def _filter_sql(head: str, f: ReadFilter) -> tuple[str, list[Any]]:
 class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin):
     """A :class:`~permsvc.store.protocol.Datastore` and
     :class:`~permsvc.store.protocol.BulkTupleWriter` over one SQLite file. Build with :meth:`open`."""
+
+    audited_writes = True
+    """Tuple writes take ``audit=`` and insert the row in their own transaction."""
 
     def __init__(self, path: Path) -> None:
         self._path = path
@@ -385,6 +389,7 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin):
         writes: Sequence[TupleKey] = (),
         on_duplicate: OnDuplicate = "error",
         on_missing: OnMissing = "error",
+        audit: AuditRecord | None = None,
     ) -> WriteResult:
         deletes, writes = tuple(deletes), tuple(writes)
 
@@ -414,7 +419,8 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin):
                         continue
                 to_write.append((cols, key))
             if not to_delete and not to_write:
-                return WriteResult(revision=revision, changed=0)
+                audit_id = insert_audit_row(conn, store_id, audit, revision, 0)
+                return WriteResult(revision=revision, audit_id=audit_id)
             revision += 1
             now = _now_us()
             changes: list[tuple[Any, ...]] = []
@@ -432,7 +438,8 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin):
             )
             conn.execute(q.SET_REVISION, (revision, store_id))
             conn.execute(q.LOG_REVISION, (store_id, revision, now))
-            return WriteResult(revision=revision, changed=len(changes))
+            audit_id = insert_audit_row(conn, store_id, audit, revision, len(changes))
+            return WriteResult(revision=revision, changed=len(changes), audit_id=audit_id)
 
         return await self._transaction(run)
 
@@ -444,6 +451,7 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin):
         tuples: Iterable[TupleKey] | AsyncIterable[TupleKey],
         *,
         on_duplicate: OnDuplicate = "ignore",
+        audit: AuditRecord | None = None,
     ) -> WriteResult:
         def stage(conn: sqlite3.Connection, rows: Iterable[_StagedRow]) -> None:
             conn.executemany(q.BULK_STAGE, rows)
@@ -467,11 +475,13 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin):
                         raise InvalidWriteInputError(exists_message(identity_key(row)))
                 self._check_bulk_conflicts(conn, store_id)
             if inserted == 0:
-                return WriteResult(revision=revision, changed=0)
+                audit_id = insert_audit_row(conn, store_id, audit, revision, 0)
+                return WriteResult(revision=revision, audit_id=audit_id)
             conn.execute(q.BULK_LOG, (before, before))
             conn.execute(q.SET_REVISION, (revision + 1, store_id))
             conn.execute(q.LOG_REVISION, (store_id, revision + 1, now))
-            return WriteResult(revision=revision + 1, changed=inserted)
+            audit_id = insert_audit_row(conn, store_id, audit, revision + 1, inserted)
+            return WriteResult(revision=revision + 1, changed=inserted, audit_id=audit_id)
 
         def rollback(conn: sqlite3.Connection) -> None:
             if conn.in_transaction:
@@ -515,14 +525,17 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin):
             if staged.condition != stored.condition:
                 raise condition_conflict(staged)
 
-    async def bulk_delete(self, store_id: str, filter: ReadFilter) -> WriteResult:
+    async def bulk_delete(
+        self, store_id: str, filter: ReadFilter, *, audit: AuditRecord | None = None
+    ) -> WriteResult:
         sql, params = _filter_sql(q.BULK_DELETE_HEAD, filter)
 
         def run(conn: sqlite3.Connection) -> WriteResult:
             revision = self._live_revision(conn, store_id)
             rows = conn.execute(sql + q.BULK_DELETE_TAIL, (store_id, 0, *params)).fetchall()
             if not rows:
-                return WriteResult(revision=revision, changed=0)
+                audit_id = insert_audit_row(conn, store_id, audit, revision, 0)
+                return WriteResult(revision=revision, audit_id=audit_id)
             revision += 1
             now = _now_us()
             conn.executemany(q.DELETE_BY_SEQ, [(r[0],) for r in rows])
@@ -535,7 +548,8 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin):
             )
             conn.execute(q.SET_REVISION, (revision, store_id))
             conn.execute(q.LOG_REVISION, (store_id, revision, now))
-            return WriteResult(revision=revision, changed=len(rows))
+            audit_id = insert_audit_row(conn, store_id, audit, revision, len(rows))
+            return WriteResult(revision=revision, changed=len(rows), audit_id=audit_id)
 
         return await self._transaction(run)
 
