@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from permsvc.store.index.listener import PostgresChangeListener
     from permsvc.store.protocol import (
         Assertion,
+        AuditRecord,
         Datastore,
         OnDuplicate,
         OnMissing,
@@ -492,6 +493,12 @@ class IndexedDatastore:
 
     # -- writes: the database, then this process's index ---------------------------------------
 
+    @property
+    def audited_writes(self) -> bool:
+        """Tuple writes commit their audit row in the same transaction exactly when the database
+        behind the index does (the audit record is handed through unchanged)."""
+        return bool(getattr(self.inner, "audited_writes", False))
+
     async def write(
         self,
         store_id: str,
@@ -500,6 +507,7 @@ class IndexedDatastore:
         writes: Sequence[TupleKey] = (),
         on_duplicate: OnDuplicate = "error",
         on_missing: OnMissing = "error",
+        audit: AuditRecord | None = None,
     ) -> WriteResult:
         result = await self.inner.write(
             store_id,
@@ -507,6 +515,7 @@ class IndexedDatastore:
             writes=writes,
             on_duplicate=on_duplicate,
             on_missing=on_missing,
+            **_audit_kwargs(audit),
         )
         await self._reach(store_id, result.revision)
         return result
@@ -517,13 +526,18 @@ class IndexedDatastore:
         tuples: Iterable[TupleKey] | AsyncIterable[TupleKey],
         *,
         on_duplicate: OnDuplicate = "ignore",
+        audit: AuditRecord | None = None,
     ) -> WriteResult:
-        result = await self.inner.bulk_write(store_id, tuples, on_duplicate=on_duplicate)  # type: ignore[attr-defined]
+        result = await self.inner.bulk_write(  # type: ignore[attr-defined]
+            store_id, tuples, on_duplicate=on_duplicate, **_audit_kwargs(audit)
+        )
         await self._reach(store_id, result.revision)
         return result  # type: ignore[no-any-return]
 
-    async def bulk_delete(self, store_id: str, filter: ReadFilter) -> WriteResult:
-        result = await self.inner.bulk_delete(store_id, filter)  # type: ignore[attr-defined]
+    async def bulk_delete(
+        self, store_id: str, filter: ReadFilter, *, audit: AuditRecord | None = None
+    ) -> WriteResult:
+        result = await self.inner.bulk_delete(store_id, filter, **_audit_kwargs(audit))  # type: ignore[attr-defined]
         await self._reach(store_id, result.revision)
         return result  # type: ignore[no-any-return]
 
@@ -616,3 +630,9 @@ class IndexedDatastore:
 def _log_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         _log.error("index catch-up failed; the follower retries", exc_info=task.exception())
+
+
+def _audit_kwargs(audit: AuditRecord | None) -> dict[str, AuditRecord]:
+    """``audit=`` for the database's write call, omitted when there is no record (so a backend
+    without audited writes is called exactly as before)."""
+    return {} if audit is None else {"audit": audit}

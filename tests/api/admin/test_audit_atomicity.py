@@ -1,10 +1,9 @@
 """Through the APIs: a tuple change whose audit row cannot be stored is not applied, and a
 committed change's row names its revision and request.
 
-Run with and without the in-memory index. Behind the index (the default deployment) the rows are
-appended after the commit until :class:`~permsvc.store.index.IndexedDatastore` passes ``audit=``
-on to its database and declares ``audited_writes``: that case is a strict xfail, so it fails the
-day the index forwards the row and this mark must go.
+Run with and without the in-memory index: behind the index (the default deployment),
+:class:`~permsvc.store.index.IndexedDatastore` hands ``audit=`` on to its database, so the row
+commits with the change there too.
 
 Also the fallback for a writer that does not take ``audit=`` (a wrapper not passing it on): the
 row is then appended right after the commit, with the same content.
@@ -32,16 +31,10 @@ Client = AsyncTestClient[Any]
 _TUPLE = {"object": "document:d1", "relation": "viewer", "user": "user:anne"}
 
 
-_NOT_FORWARDED = pytest.mark.xfail(
-    strict=True,
-    reason="IndexedDatastore does not pass audit= on yet: the row is appended after the commit",
-)
-
-
 @pytest.fixture(
     params=[
         pytest.param(False, id="direct"),
-        pytest.param(True, id="behind_the_index", marks=_NOT_FORWARDED),
+        pytest.param(True, id="behind_the_index"),
     ]
 )
 async def indexed_client(request: pytest.FixtureRequest, issuer: Issuer) -> AsyncIterator[Client]:
