@@ -58,7 +58,11 @@ __all__ = (
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_KEY = "permsvc.request_id"
-_MAX_REQUEST_ID = 128
+_MAX_REQUEST_ID = 1024
+"""Longest ``X-Request-ID`` echoed back; a longer one is replaced by a generated id."""
+_SAFE_ID_BYTES = frozenset(range(0x20, 0x7F)) | {0x09}
+"""Visible ASCII, space and tab: what can be sent back in a header unchanged (AuthZEN requires
+the echoed id to be the caller's, byte for byte)."""
 
 _encode = msgspec.json.Encoder().encode
 
@@ -73,10 +77,8 @@ def request_id_of(scope: MutableMapping[str, Any]) -> str:
 def _incoming_request_id(headers: list[tuple[bytes, bytes]]) -> str:
     for name, value in headers:
         if name == b"x-request-id":
-            if 0 < len(value) <= _MAX_REQUEST_ID and value.isascii():
-                text = value.decode("ascii")
-                if text.isprintable() and " " not in text:
-                    return text
+            if 0 < len(value) <= _MAX_REQUEST_ID and _SAFE_ID_BYTES.issuperset(value):
+                return value.decode("ascii")
             return ""
     return ""
 

@@ -62,8 +62,14 @@ async def test_request_id_is_echoed_or_generated(client: AsyncTestClient[Any]) -
     assert echoed.headers["x-request-id"] == "trace-123"
     generated = await client.get("/healthz")
     assert _HEX_ID.match(generated.headers["x-request-id"])
-    unsafe = await client.get("/healthz", headers={"X-Request-ID": "x" * 200})
+    spaced = await client.get("/healthz", headers={"X-Request-ID": "trace 42\twith | odd; chars"})
+    assert spaced.headers["x-request-id"] == "trace 42\twith | odd; chars"
+    long_id = "x" * 1024
+    assert (await client.get("/healthz", headers={"X-Request-ID": long_id})).headers["x-request-id"] == long_id
+    unsafe = await client.get("/healthz", headers={"X-Request-ID": "x" * 1025})
     assert _HEX_ID.match(unsafe.headers["x-request-id"])
+    non_ascii = await client.get("/healthz", headers={"X-Request-ID": "caf\u00e9".encode()})
+    assert _HEX_ID.match(non_ascii.headers["x-request-id"])
     for response in (await client.get("/nope"), await client.post("/stores", content=b"{")):
         assert _HEX_ID.match(response.headers["x-request-id"])
 
