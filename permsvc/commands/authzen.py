@@ -209,7 +209,7 @@ class EvaluationsQuery:
         self._reader = reader
         self._resolver = resolver
         self._limits = limits
-        self._checker = checker or build_check_resolver()
+        self._checker = checker if checker is not None else build_check_resolver()
         self._max_items = max_items
 
     async def execute(self, params: EvaluationsParams) -> EvaluationsOutcome:
@@ -426,7 +426,7 @@ class ActionSearchQuery(_SearchBase):
         allowlist: Sequence[str] = (),
     ) -> None:
         super().__init__(reader=reader, resolver=resolver, limits=limits)
-        self._checker = checker or build_check_resolver()
+        self._checker = checker if checker is not None else build_check_resolver()
         self._allowlist = tuple(allowlist)
 
     async def execute(self, params: SearchParams) -> SearchOutcome:
