@@ -5,9 +5,12 @@ are computed from those, which relations reach them through ``X from tupleset``.
 reverse expansion (driven from the target relation's edges towards the user type), the walk only
 follows edges into relations the target relation depends on (:meth:`ReverseGraph.relevant`): a
 tuple of an unrelated relation is never read, so its condition is never evaluated and cannot
-fail the listing. The walk over-approximates (an intersection or exclusion is walked like a union, conditions are not
-evaluated): every candidate it finds is then confirmed by Check, which keeps ListObjects exactly
-consistent with Check.
+fail the listing. The walk over-approximates: an intersection or exclusion is walked like a union.
+Each edge therefore carries a *definite* flag, as OpenFGA's reverse expansion marks results that
+"require further evaluation": an edge from a leaf reached from the relation's root through unions
+only is definite (the child holding implies the parent holds), a leaf under an intersection or on
+the base side of an exclusion is not. Candidates reached only through indefinite edges are
+confirmed by Check, which keeps ListObjects exactly consistent with Check.
 """
 
 from __future__ import annotations
@@ -30,26 +33,39 @@ if TYPE_CHECKING:
 __all__ = ("ReverseGraph",)
 
 
-def _granting(rewrite: Rewrite) -> list[Rewrite]:
-    """Leaves of a rewrite that can grant membership (the subtracted side of ``but not`` cannot)."""
+def _granting(rewrite: Rewrite, definite: bool = True) -> list[tuple[Rewrite, bool]]:
+    """Leaves of a rewrite that can grant membership (the subtracted side of ``but not`` cannot),
+    each with whether it grants on its own: ``True`` only when every operator between the root
+    and the leaf is a union."""
     match rewrite:
-        case Union(children=children) | Intersection(children=children):
-            return [leaf for child in children for leaf in _granting(child)]
+        case Union(children=children):
+            return [leaf for child in children for leaf in _granting(child, definite)]
+        case Intersection(children=children):
+            return [leaf for child in children for leaf in _granting(child, False)]
         case Difference(base=base):
-            return _granting(base)
+            return _granting(base, False)
         case This() | ComputedUserset() | TupleToUserset():
-            return [rewrite]
+            return [(rewrite, definite)]
     return []
+
+
+def _merge(edges: dict[tuple[str, ...], bool], edge: tuple[str, ...], definite: bool) -> None:
+    edges[edge] = edges.get(edge, False) or definite
 
 
 class ReverseGraph:
     """Reverse edges of one model.
 
-    - ``direct[user_key]``: relations ``(type, relation)`` whose direct restrictions admit
-      ``user_key`` (``user``, ``user:*``, ``group#member``);
-    - ``computed[(type, relation)]``: relations of the same type computed from it;
-    - ``ttu[(parent_type, relation)]``: ``(type, relation, tupleset)`` with ``relation from
-      tupleset`` where the tupleset can hold objects of ``parent_type``.
+    - ``direct[user_key]``: ``(type, relation, definite)`` for the relations whose direct
+      restrictions admit ``user_key`` (``user``, ``user:*``, ``group#member``);
+    - ``computed[(type, relation)]``: ``(relation, definite)`` for the relations of the same type
+      computed from it;
+    - ``ttu[(parent_type, relation)]``: ``(type, relation, tupleset, definite)`` with ``relation
+      from tupleset`` where the tupleset can hold objects of ``parent_type``.
+
+    ``definite`` is true when the edge's leaf is joined to its relation's root by unions only, so
+    that the source holding (through a tuple that fits and whose condition holds) implies the
+    target holds. An edge that occurs both ways (``a or (a and b)``) is definite.
     """
 
     __slots__ = ("_plan", "_relevant", "computed", "direct", "ttu")
@@ -57,22 +73,32 @@ class ReverseGraph:
     def __init__(self, plan: ModelPlan) -> None:
         self._plan = plan
         self._relevant: dict[tuple[str, str], frozenset[tuple[str, str]]] = {}
-        self.direct: dict[str, list[tuple[str, str]]] = {}
-        self.computed: dict[tuple[str, str], list[str]] = {}
-        self.ttu: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+        direct: dict[str, dict[tuple[str, ...], bool]] = {}
+        computed: dict[tuple[str, str], dict[tuple[str, ...], bool]] = {}
+        ttu: dict[tuple[str, str], dict[tuple[str, ...], bool]] = {}
         for (otype, relation), rp in plan.relations.items():
-            for key in rp.direct_keys:
-                self.direct.setdefault(key, []).append((otype, relation))
-            for leaf in _granting(rp.rewrite):
+            for leaf, definite in _granting(rp.rewrite):
                 match leaf:
+                    case This():
+                        for key in rp.direct_keys:
+                            _merge(direct.setdefault(key, {}), (otype, relation), definite)
                     case ComputedUserset(relation=source):
-                        self.computed.setdefault((otype, source), []).append(relation)
+                        _merge(computed.setdefault((otype, source), {}), (relation,), definite)
                     case TupleToUserset(tupleset=ts, computed_relation=cr):
                         tsp = plan.relations.get((otype, ts))
                         if tsp is None:
                             continue
                         for parent in tsp.tupleset_types:
-                            self.ttu.setdefault((parent, cr), []).append((otype, relation, ts))
+                            _merge(ttu.setdefault((parent, cr), {}), (otype, relation, ts), definite)
+        self.direct: dict[str, list[tuple[str, str, bool]]] = {
+            key: [(t, r, d) for (t, r), d in edges.items()] for key, edges in direct.items()
+        }
+        self.computed: dict[tuple[str, str], list[tuple[str, bool]]] = {
+            key: [(r, d) for (r,), d in edges.items()] for key, edges in computed.items()
+        }
+        self.ttu: dict[tuple[str, str], list[tuple[str, str, str, bool]]] = {
+            key: [(t, r, ts, d) for (t, r, ts), d in edges.items()] for key, edges in ttu.items()
+        }
 
     def relevant(self, object_type: str, relation: str) -> frozenset[tuple[str, str]]:
         """The relations ``object_type#relation`` can be granted through, itself included.
@@ -94,7 +120,7 @@ class ReverseGraph:
             if rp is None:
                 continue
             nexts: list[tuple[str, str]] = []
-            for leaf in _granting(rp.rewrite):
+            for leaf, _ in _granting(rp.rewrite):
                 match leaf:
                     case This():
                         nexts.extend(rp.userset_refs)

@@ -10,8 +10,10 @@ Two phases, as OpenFGA's reverse expansion + ``RequiresFurtherEvalStatus`` in
    (:meth:`~permsvc.engine.graph.ReverseGraph.relevant`) are followed, as OpenFGA drives its
    reverse expansion from the target relation's edges: the conditions of tuples met on those
    edges are evaluated (a condition missing parameters fails the listing, as in OpenFGA), the
-   conditions of tuples that cannot contribute are never looked at;
-2. every candidate is *confirmed by Check*, in a deterministic (sorted) order.
+   conditions of tuples that cannot contribute are never looked at. Each candidate is marked
+   *definite* when a path of unions, computed usersets, tuple-to-usersets and tuples whose
+   conditions held reaches it (no intersection or exclusion on the way);
+2. every other candidate is *confirmed by Check*, in a deterministic (sorted) order.
 
 The result is therefore exactly ``{o | Check(o) is True}`` over the objects the expansion can
 find, which is every object that has tuples (an object without any tuple has no relation). The
@@ -35,11 +37,25 @@ if TYPE_CHECKING:
 __all__ = ("expand_candidates", "list_objects")
 
 
-async def expand_candidates(ctx: ResolveContext, object_type: str, relation: str) -> list[str]:
-    """Objects of ``object_type`` that may have ``relation`` with ``ctx.user``, sorted.
+async def expand_candidates(ctx: ResolveContext, object_type: str, relation: str) -> list[tuple[str, bool]]:
+    """Objects of ``object_type`` that may have ``relation`` with ``ctx.user``, sorted, each with
+    whether it is *definite*.
 
-    Bounded by the request's deadline (checked every few hundred nodes), not by the dispatch
-    allowance: the walk visits each node once, so its work is linear in the tuples it reads.
+    A candidate is definite when a path from the user reaches it through definite edges only
+    (see :class:`~permsvc.engine.graph.ReverseGraph`), every tuple on the path fitting the model
+    and its condition, if any, evaluated true with the request's context, and the path's
+    dispatches (userset and tuple-to-userset hops) staying below the resolution depth limit: Check
+    is then certain to answer true, so, as OpenFGA's reverse expansion does, the object is a result
+    without further evaluation. A candidate found only deeper is left to Check, which reports the
+    depth error as before. A userset user's own node (``group:eng#member`` when listing for
+    ``group:eng#member``) starts indefinite; the tuples naming that userset are definite.
+
+    A node's *level* is the fewest dispatches on a definite path to it; ``cap`` (one below the
+    depth limit, the margin keeping clear of the limit's boundary) stands for "indefinite". Each
+    node is expanded again only when a path with fewer dispatches reaches it (at most once
+    per depth level, in practice once or twice). Bounded by the request's deadline (checked every
+    few hundred nodes), not by the dispatch allowance: the walk's work is linear in the tuples it
+    reads.
     """
     plan = ctx.plan
     graph = plan.graph
@@ -47,87 +63,99 @@ async def expand_candidates(ctx: ResolveContext, object_type: str, relation: str
     reader = ctx.reader
     store_id = ctx.store_id
     budget = ctx.budget
-    found: set[str] = set()
+    cap = max(ctx.limits.max_resolution_depth - 1, 0)
+    found: dict[str, int] = {}
     steps = 0
-    seen_nodes: set[str] = set()
-    seen_subjects: set[str] = set()
-    subjects: deque[str] = deque()
-    nodes: deque[tuple[str, str]] = deque()
+    seen_nodes: dict[str, int] = {}
+    seen_subjects: dict[str, int] = {}
+    subjects: deque[tuple[str, int]] = deque()
+    nodes: deque[tuple[str, str, int]] = deque()
 
-    def add_node(obj: str, rel: str) -> None:
+    def add_node(obj: str, rel: str, level: int) -> None:
         node = f"{obj}#{rel}"
-        if node not in seen_nodes:
-            seen_nodes.add(node)
-            nodes.append((obj, rel))
+        level = min(level, cap)
+        if level < seen_nodes.get(node, cap + 1):
+            seen_nodes[node] = level
+            nodes.append((obj, rel, level))
 
-    def add_subject(subject: str) -> None:
-        if subject not in seen_subjects:
-            seen_subjects.add(subject)
-            subjects.append(subject)
+    def add_subject(subject: str, level: int) -> None:
+        if level < seen_subjects.get(subject, cap + 1):
+            seen_subjects[subject] = level
+            subjects.append((subject, level))
 
     user = ctx.user
     uobj, sep, urel = user.partition("#")
+    add_subject(user, 0)
     if sep:
-        add_node(uobj, urel)
-    else:
-        add_subject(user)
-        if ctx.user_wildcard:
-            add_subject(ctx.user_wildcard)
+        add_node(uobj, urel, cap)
+    elif ctx.user_wildcard:
+        add_subject(ctx.user_wildcard, 0)
     while subjects or nodes:
         while subjects:
-            subject = subjects.popleft()
+            subject, level = subjects.popleft()
+            if level > seen_subjects[subject]:
+                continue
             steps += 1
             if not steps & 255:
                 budget.check_deadline()
             sobj, ssep, srel = subject.partition("#")
             stype, _, sid = sobj.partition(":")
             key = f"{stype}#{srel}" if ssep else (f"{stype}:*" if sid == "*" else stype)
-            for otype, rel in graph.direct.get(key, ()):
+            hop = level + 1 if ssep else level
+            for otype, rel, definite in graph.direct.get(key, ()):
                 if (otype, rel) not in relevant:
                     continue
                 for tk in await reader.read_starting_with_user(store_id, otype, rel, [subject]):
                     if plan.fits(tk) and condition_counts(plan, tk, ctx):
-                        add_node(tk.object, rel)
+                        add_node(tk.object, rel, hop if definite else cap)
         while nodes:
-            obj, rel = nodes.popleft()
+            obj, rel, level = nodes.popleft()
+            node = f"{obj}#{rel}"
+            if level > seen_nodes[node]:
+                continue
             steps += 1
             if not steps & 255:
                 budget.check_deadline()
             otype = obj.partition(":")[0]
             if otype == object_type and rel == relation:
-                found.add(obj)
-            add_subject(f"{obj}#{rel}")
-            for other in graph.computed.get((otype, rel), ()):
+                found[obj] = min(level, found.get(obj, cap))
+            add_subject(node, level)
+            for other, definite in graph.computed.get((otype, rel), ()):
                 if (otype, other) in relevant:
-                    add_node(obj, other)
-            for ttype, trel, tupleset in graph.ttu.get((otype, rel), ()):
+                    add_node(obj, other, level if definite else cap)
+            for ttype, trel, tupleset, definite in graph.ttu.get((otype, rel), ()):
                 if (ttype, trel) not in relevant:
                     continue
                 for tk in await reader.read_starting_with_user(store_id, ttype, tupleset, [obj]):
                     if plan.fits(tk) and condition_counts(plan, tk, ctx):
-                        add_node(tk.object, trel)
+                        add_node(tk.object, trel, level + 1 if definite else cap)
             if subjects:
                 break
-    return sorted(found)
+    return [(obj, level < cap) for obj, level in sorted(found.items())]
 
 
 async def list_objects(
-    ctx: ResolveContext, object_type: str, relation: str, *, after: str = ""
+    ctx: ResolveContext, object_type: str, relation: str, *, after: str = "", confirm_all: bool = False
 ) -> AsyncIterator[str]:
     """Objects (``type:id``) with ``relation`` to ``ctx.user``, in sorted order, strictly after ``after``.
 
-    Each candidate is confirmed by its own Check with a fresh dispatch allowance and the request's
-    remaining deadline. Branch errors of a candidate (a condition missing parameters, the depth
-    limit) end the listing with that error, as OpenFGA's ListObjects does.
+    Definite candidates (see :func:`expand_candidates`) are results as they are; the others are
+    confirmed by their own Check with a fresh dispatch allowance and the request's remaining
+    deadline. ``confirm_all`` checks every candidate (the reference the shortcut is tested
+    against). Branch errors of a candidate (a condition missing parameters, the depth limit) end
+    the listing with that error, as OpenFGA's ListObjects does.
     """
     checker = LocalChecker()
     candidates = await expand_candidates(ctx, object_type, relation)
     rp = ctx.plan.relations[(object_type, relation)]
     shared = ctx.budget
-    for obj in candidates:
+    for obj, definite in candidates:
         if obj <= after:
             continue
         shared.check_deadline()
+        if definite and not confirm_all:
+            yield obj
+            continue
         ctx.budget = ResolveBudget(max_dispatches=shared.max_dispatches, deadline_s=shared.deadline_s)
         ctx.budget.deadline = shared.deadline
         try:

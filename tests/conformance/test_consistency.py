@@ -15,6 +15,7 @@ from permsvc.commands.check import CheckParams, CheckQuery
 from permsvc.commands.list_objects import ListObjectsParams, ListObjectsQuery
 from permsvc.commands.list_users import ListUsersParams, ListUsersQuery, UserFilter
 from permsvc.commands.models import ModelResolver
+from permsvc.core.errors import PermsvcError
 from permsvc.core.refs import TupleKey
 from permsvc.model.compile import parse_dsl
 from permsvc.store.memory import MemoryDatastore
@@ -134,3 +135,77 @@ async def test_list_queries_equal_check_over_every_object(seed: int, mode: str) 
                     ))).users
                     expected = sorted([u for u in candidates if await allowed(obj, relation, u)])
                     assert sorted(listed) == expected, (obj, relation, flt)
+
+
+def _union_only_model(rng: random.Random) -> str:
+    """A random model built from unions only (direct grants, usersets, computed usersets,
+    tuple-to-usersets), the shape whose ListObjects candidates are all definite."""
+    lines = [
+        "model", "  schema 1.1", "type user", "type group", "  relations",
+        "    define member: [user, user:*, group#member]",
+    ]
+    for type_ in ("folder", "document"):
+        lines += [f"type {type_}", "  relations", "    define parent: [folder]"]
+        for i, relation in enumerate(("a", "b", "c")):
+            direct = [r for r in ("user", "user:*", "group#member") if rng.random() < 0.5]
+            if i == 0 and not direct:
+                direct = ["user"]
+            leaves = [f"[{', '.join(direct)}]"] if direct else []
+            leaves += [earlier for earlier in ("a", "b")[:i] if rng.random() < 0.5]
+            leaves += [f"{r} from parent" for r in ("a", "b", "c") if rng.random() < 0.35]
+            if not leaves:
+                leaves = ["[user]"]
+            lines.append(f"    define {relation}: {' or '.join(leaves)}")
+    return "\n".join(lines) + "\n"
+
+
+def _union_only_tuples(rng: random.Random) -> list[TupleKey]:
+    out: dict[tuple[str, str, str], TupleKey] = {}
+    for _ in range(40):
+        g, h = rng.sample(GROUPS, 2)
+        out[(g, "member", h)] = TupleKey(object=g, relation="member", user=rng.choice([rng.choice(USERS), f"{h}#member"]))
+        f, p = rng.sample(range(len(FOLDERS)), 2)
+        child = rng.choice([FOLDERS[max(f, p)], rng.choice(DOCUMENTS)])
+        out[(child, "parent", "")] = TupleKey(object=child, relation="parent", user=FOLDERS[min(f, p)])
+        obj = rng.choice([*FOLDERS, *DOCUMENTS])
+        user = rng.choice([*USERS, f"{rng.choice(GROUPS)}#member", "user:*"])
+        out[(obj, "grant", user)] = TupleKey(object=obj, relation=rng.choice("abc"), user=user)
+    return list(out.values())
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("seed", [pytest.param(s, id=f"seed_{s}") for s in range(8)])
+async def test_list_objects_equals_check_on_random_union_only_models(seed: int) -> None:
+    """Every candidate of a union-only model is reported without a confirming Check, so this is
+    the oracle for that shortcut: the listing is exactly the objects Check allows."""
+    rng = random.Random(f"union-only-{seed}")
+    dsl = _union_only_model(rng)
+    model = parse_dsl(dsl)
+    datastore = MemoryDatastore()
+    store = await datastore.create_store("consistency-union-only")
+    await datastore.write_model(store.id, model)
+    fitting = []
+    for key in _union_only_tuples(rng):
+        try:
+            await datastore.write(store.id, writes=[key])
+        except PermsvcError:
+            continue
+        fitting.append(key)
+    assert fitting, dsl
+    resolver = ModelResolver(datastore)
+    check = CheckQuery(reader=datastore, resolver=resolver)
+    list_objects = ListObjectsQuery(reader=datastore, resolver=resolver)
+    objects = {"document": DOCUMENTS, "folder": FOLDERS}
+    for type_, candidates in objects.items():
+        for relation in ("a", "b", "c"):
+            for user in [*USERS, "user:*", *(f"{g}#member" for g in GROUPS)]:
+                listed = (await list_objects.execute(ListObjectsParams(
+                    store_id=store.id, type=type_, relation=relation, user=user,
+                ))).objects
+                expected = [
+                    o for o in candidates
+                    if (await check.execute(CheckParams(
+                        store_id=store.id, tuple_key=TupleKey(object=o, relation=relation, user=user),
+                    ))).allowed
+                ]
+                assert listed == expected, (dsl, type_, relation, user)
