@@ -47,7 +47,7 @@ import msgspec
 
 from permsvc.commands._paging import collect_page, query_digest
 from permsvc.commands.errors import InvalidInputError
-from permsvc.commands.prepare import prepare
+from permsvc.commands.prepare import CheckingQuery, EngineQuery, prepare
 from permsvc.core.errors import InvariantViolation, PermsvcError
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
 from permsvc.engine.list_objects import list_objects
@@ -189,7 +189,7 @@ def _is_fault(err: PermsvcError) -> bool:
     return isinstance(err, InvariantViolation | StorageUnavailableError)
 
 
-class EvaluationsQuery:
+class EvaluationsQuery(CheckingQuery):
     """Access Evaluation and Access Evaluations: every item against one resolved model and revision.
 
     ``execute_all`` evaluates every item; ``deny_on_first_deny`` stops after the first denial
@@ -206,10 +206,7 @@ class EvaluationsQuery:
         checker: CheckResolver | None = None,
         max_items: int = DEFAULT_MAX_BATCH_CHECK_ITEMS,
     ) -> None:
-        self._reader = reader
-        self._resolver = resolver
-        self._limits = limits
-        self._checker = checker if checker is not None else build_check_resolver()
+        super().__init__(reader=reader, resolver=resolver, limits=limits, checker=checker)
         self._max_items = max_items
 
     async def execute(self, params: EvaluationsParams) -> EvaluationsOutcome:
@@ -342,18 +339,7 @@ class _Paging:
         return page, encode_page_token(payload)
 
 
-class _SearchBase:
-    def __init__(
-        self,
-        *,
-        reader: TupleReader,
-        resolver: ModelResolver,
-        limits: EngineLimits = EngineLimits(),  # noqa: B008 - frozen struct
-    ) -> None:
-        self._reader = reader
-        self._resolver = resolver
-        self._limits = limits
-
+class _SearchBase(EngineQuery):
     async def _prepare(self, params: SearchParams) -> Prepared:
         return await prepare(
             reader=self._reader,
@@ -426,6 +412,8 @@ class ActionSearchQuery(_SearchBase):
         allowlist: Sequence[str] = (),
     ) -> None:
         super().__init__(reader=reader, resolver=resolver, limits=limits)
+        # Action search runs one Check per action, so it holds a checker (CheckingQuery's job)
+        # while sharing the search paging of _SearchBase.
         self._checker = checker if checker is not None else build_check_resolver()
         self._allowlist = tuple(allowlist)
 

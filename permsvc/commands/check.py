@@ -7,15 +7,11 @@ from typing import Any
 import msgspec
 
 from permsvc.commands.errors import InvalidInputError
-from permsvc.commands.models import ModelResolver
-from permsvc.commands.prepare import prepare, require_user
+from permsvc.commands.prepare import CheckingQuery, prepare, require_user
 from permsvc.core.refs import TupleKey
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
-from permsvc.engine.resolver import CheckResolver, build_check_resolver
 from permsvc.model.tuple_validation import object_relation_problem
 from permsvc.model.typesystem import TypeSystem
-from permsvc.settings import EngineLimits
-from permsvc.store.protocol import TupleReader
 
 __all__ = ("CheckOutcome", "CheckParams", "CheckQuery", "validate_check_tuple")
 
@@ -52,24 +48,11 @@ def validate_check_tuple(typesystem: TypeSystem, key: TupleKey) -> None:
     require_user(typesystem, key.user)
 
 
-class CheckQuery:
+class CheckQuery(CheckingQuery):
     """One Check. Errors: ``InvalidInputError`` (2000) for a malformed or unknown tuple key,
     ``TupleValidationError`` (2027) for a contextual tuple that does not fit the model, the engine's
     ``ResolutionDepthExceededError`` (2002), ``ConditionMissingParametersError`` (2000) and the
     budget errors, plus model resolution errors (``ModelNotFoundError`` ...)."""
-
-    def __init__(
-        self,
-        *,
-        reader: TupleReader,
-        resolver: ModelResolver,
-        limits: EngineLimits = EngineLimits(),  # noqa: B008 - frozen struct
-        checker: CheckResolver | None = None,
-    ) -> None:
-        self._reader = reader
-        self._resolver = resolver
-        self._limits = limits
-        self._checker = checker if checker is not None else build_check_resolver()
 
     async def execute(self, params: CheckParams) -> CheckOutcome:
         prepared = await prepare(

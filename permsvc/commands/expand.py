@@ -7,13 +7,10 @@ from typing import Any
 import msgspec
 
 from permsvc.commands.errors import InvalidInputError
-from permsvc.commands.models import ModelResolver
-from permsvc.commands.prepare import prepare
+from permsvc.commands.prepare import EngineQuery, prepare
 from permsvc.core.refs import TupleKey
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
 from permsvc.engine.expand import expand
-from permsvc.settings import EngineLimits
-from permsvc.store.protocol import TupleReader
 
 __all__ = ("ExpandOutcome", "ExpandParams", "ExpandQuery")
 
@@ -36,20 +33,9 @@ class ExpandOutcome(msgspec.Struct, frozen=True, kw_only=True):
     tree: dict[str, Any]
 
 
-class ExpandQuery:
+class ExpandQuery(EngineQuery):
     """Errors: ``InvalidInputError`` (2000) for a malformed object, ``TypeNotFoundError`` (2021),
     ``RelationNotFoundError`` (2022), ``TupleValidationError`` (2027) for a contextual tuple."""
-
-    def __init__(
-        self,
-        *,
-        reader: TupleReader,
-        resolver: ModelResolver,
-        limits: EngineLimits = EngineLimits(),  # noqa: B008 - frozen struct
-    ) -> None:
-        self._reader = reader
-        self._resolver = resolver
-        self._limits = limits
 
     async def execute(self, params: ExpandParams) -> ExpandOutcome:
         prepared = await prepare(

@@ -8,14 +8,11 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from permsvc.commands._paging import collect_page, decode_after, query_digest
-from permsvc.commands.models import ModelResolver
-from permsvc.commands.prepare import prepare, require_user
+from permsvc.commands.prepare import EngineQuery, prepare, require_user
 from permsvc.core.refs import TupleKey
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
 from permsvc.engine.list_objects import list_objects
 from permsvc.engine.request import request_digest
-from permsvc.settings import EngineLimits
-from permsvc.store.protocol import TupleReader
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -52,22 +49,11 @@ class ListObjectsOutcome(msgspec.Struct, frozen=True, kw_only=True):
     limit_reached: bool = False
 
 
-class ListObjectsQuery:
+class ListObjectsQuery(EngineQuery):
     """Errors: ``TypeNotFoundError`` (2021) / ``RelationNotFoundError`` (2022) for the requested
     type and relation, ``InvalidInputError`` (2000) for an unusable user, ``InvalidTupleError``
     (2027) for a contextual tuple, ``InvalidContinuationTokenError`` (2007), and the engine errors
     of the Check that confirms each object."""
-
-    def __init__(
-        self,
-        *,
-        reader: TupleReader,
-        resolver: ModelResolver,
-        limits: EngineLimits = EngineLimits(),  # noqa: B008 - frozen struct
-    ) -> None:
-        self._reader = reader
-        self._resolver = resolver
-        self._limits = limits
 
     async def _start(self, params: ListObjectsParams) -> tuple[Any, Any]:
         def validate(ts: TypeSystem) -> None:

@@ -11,13 +11,9 @@ from typing import Any
 import msgspec
 
 from permsvc.commands.errors import InvalidInputError
-from permsvc.commands.models import ModelResolver
-from permsvc.commands.prepare import prepare, require_user
+from permsvc.commands.prepare import CheckingQuery, prepare, require_user
 from permsvc.core.refs import TupleKey
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
-from permsvc.engine.resolver import CheckResolver, build_check_resolver
-from permsvc.settings import EngineLimits
-from permsvc.store.protocol import TupleReader
 
 __all__ = ("ListRelationsOutcome", "ListRelationsParams", "ListRelationsQuery")
 
@@ -44,23 +40,10 @@ class ListRelationsOutcome(msgspec.Struct, frozen=True, kw_only=True):
     relations: list[str]
 
 
-class ListRelationsQuery:
+class ListRelationsQuery(CheckingQuery):
     """Errors as Check's, plus ``TypeNotFoundError`` / ``RelationNotFoundError`` for the object's
     type and the requested relations. A relation whose check fails with a branch error (a
     condition missing parameters) fails the query: a partial answer would read as "no"."""
-
-    def __init__(
-        self,
-        *,
-        reader: TupleReader,
-        resolver: ModelResolver,
-        limits: EngineLimits = EngineLimits(),  # noqa: B008 - frozen struct
-        checker: CheckResolver | None = None,
-    ) -> None:
-        self._reader = reader
-        self._resolver = resolver
-        self._limits = limits
-        self._checker = checker if checker is not None else build_check_resolver()
 
     async def execute(self, params: ListRelationsParams) -> ListRelationsOutcome:
         prepared = await prepare(

@@ -8,15 +8,12 @@ import msgspec
 
 from permsvc.commands._paging import collect_page, decode_after, query_digest
 from permsvc.commands.errors import InvalidInputError
-from permsvc.commands.models import ModelResolver
-from permsvc.commands.prepare import prepare
+from permsvc.commands.prepare import EngineQuery, prepare
 from permsvc.core.refs import TupleKey
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
 from permsvc.engine.list_users import list_users
 from permsvc.engine.request import request_digest
 from permsvc.model.typesystem import TypeNotFoundError, TypeSystem
-from permsvc.settings import EngineLimits
-from permsvc.store.protocol import TupleReader
 
 __all__ = ("ListUsersOutcome", "ListUsersParams", "ListUsersQuery", "UserFilter")
 
@@ -52,22 +49,11 @@ class ListUsersOutcome(msgspec.Struct, frozen=True, kw_only=True):
     limit_reached: bool = False
 
 
-class ListUsersQuery:
+class ListUsersQuery(EngineQuery):
     """Errors: ``TypeNotFoundError`` (2021) / ``RelationNotFoundError`` (2022) for the object's
     type and relation and for a filter's type and relation, ``InvalidInputError`` (2000) unless
     exactly one filter is given, ``TupleValidationError`` (2027) for a contextual tuple, and the
     engine errors of the Check that confirms each user."""
-
-    def __init__(
-        self,
-        *,
-        reader: TupleReader,
-        resolver: ModelResolver,
-        limits: EngineLimits = EngineLimits(),  # noqa: B008 - frozen struct
-    ) -> None:
-        self._reader = reader
-        self._resolver = resolver
-        self._limits = limits
 
     async def execute(self, params: ListUsersParams) -> ListUsersOutcome:
         if len(params.user_filters) != 1:

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 from permsvc.commands.errors import InvalidContextError, InvalidInputError
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
 from permsvc.engine.request import request_digest
-from permsvc.engine.resolver import new_context
+from permsvc.engine.resolver import build_check_resolver, new_context
 from permsvc.model.tuple_validation import user_problem, validate_tuple
+from permsvc.settings import EngineLimits
 from permsvc.store.index import reader_for
 from permsvc.store.wrappers import wrap_for_request
 
@@ -19,11 +20,11 @@ if TYPE_CHECKING:
     from permsvc.commands.models import ModelResolver
     from permsvc.core.refs import TupleKey
     from permsvc.engine.request import ResolveContext
+    from permsvc.engine.resolver import CheckResolver
     from permsvc.model.typesystem import TypeSystem
-    from permsvc.settings import EngineLimits
     from permsvc.store.protocol import TupleReader
 
-__all__ = ("Prepared", "prepare", "require_user")
+__all__ = ("CheckingQuery", "EngineQuery", "Prepared", "prepare", "require_user")
 
 
 class Prepared:
@@ -118,3 +119,34 @@ def require_user(typesystem: TypeSystem, user: str) -> None:
     if problem:
         raise InvalidInputError(f"invalid 'user' field '{user}': {problem}")
 
+
+class EngineQuery:
+    """Base of the queries the engine answers: each is built with the tuple reader, the model
+    resolver and the per-request work bounds, and starts with :func:`prepare`."""
+
+    def __init__(
+        self,
+        *,
+        reader: TupleReader,
+        resolver: ModelResolver,
+        limits: EngineLimits = EngineLimits(),  # noqa: B008 - frozen struct
+    ) -> None:
+        self._reader = reader
+        self._resolver = resolver
+        self._limits = limits
+
+
+class CheckingQuery(EngineQuery):
+    """An engine query that runs Checks: it also holds the check-resolver chain, shared when the
+    composition root passes one (its answer cache), else a new chain of its own."""
+
+    def __init__(
+        self,
+        *,
+        reader: TupleReader,
+        resolver: ModelResolver,
+        limits: EngineLimits = EngineLimits(),  # noqa: B008 - frozen struct
+        checker: CheckResolver | None = None,
+    ) -> None:
+        super().__init__(reader=reader, resolver=resolver, limits=limits)
+        self._checker = checker if checker is not None else build_check_resolver()
