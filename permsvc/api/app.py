@@ -13,6 +13,7 @@ returns its routes with its own guards. Adding a surface is one line there.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -30,6 +31,7 @@ from permsvc.api.claims.routes import build_router as claims_router
 from permsvc.api.deps import Deps
 from permsvc.api.errors import exception_handlers
 from permsvc.api.guards import build_authenticator
+from permsvc.api.heap import RefreezeSlowCollections, freeze_survivors
 from permsvc.api.openfga.fastpath import CheckFastPath
 from permsvc.api.openfga.routes import build_router as openfga_router
 from permsvc.api.ops import (
@@ -65,7 +67,9 @@ ROUTE_GROUPS: list[RouteGroup] = [
 """The API surfaces, each behind its own guards. Health, metrics and docs are always mounted."""
 
 
-def _lifespan(settings: Settings, metrics: Metrics) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
+def _lifespan(
+    settings: Settings, metrics: Metrics, *, freeze_heap: bool
+) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         database = await open_datastore(
@@ -89,12 +93,29 @@ def _lifespan(settings: Settings, metrics: Metrics) -> Callable[[Litestar], cont
                 authenticator=build_authenticator(settings),
                 metrics=metrics,
             )
-            _log.info("permsvc %s ready (database: %s)", __version__, _describe_database(settings))
-            yield
+            async with _frozen_heap(enabled=freeze_heap):
+                _log.info("permsvc %s ready (database: %s)", __version__, _describe_database(settings))
+                yield
         finally:
             await datastore.aclose()
 
     return lifespan
+
+
+@contextlib.asynccontextmanager
+async def _frozen_heap(*, enabled: bool) -> AsyncIterator[None]:
+    """Keep the index out of the cyclic collector's work while serving (:mod:`permsvc.api.heap`)."""
+    if not enabled:
+        yield
+        return
+    freeze_survivors()
+    refreeze = RefreezeSlowCollections()
+    refreeze.install()
+    try:
+        yield
+    finally:
+        refreeze.uninstall()
+        gc.unfreeze()
 
 
 def _describe_database(settings: Settings) -> str:
@@ -105,13 +126,17 @@ def _describe_database(settings: Settings) -> str:
     return f"{scheme}://{rest.rpartition('@')[2]}" if rest else url  # never log credentials
 
 
-def create_app(settings: Settings | None = None) -> ObservedApp:
-    """The permsvc ASGI application for ``settings`` (default: from ``PERMSVC_*``)."""
+def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -> ObservedApp:
+    """The permsvc ASGI application for ``settings`` (default: from ``PERMSVC_*``).
+
+    ``freeze_heap``: once started (the index built), take the heap out of the cyclic garbage
+    collector's reach (:mod:`permsvc.api.heap`); servers want it, tests that start many apps in
+    one process do not."""
     settings = settings or Settings.from_env()
     metrics = Metrics()
     litestar = Litestar(
         route_handlers=[healthz, readyz, metrics_endpoint, openapi_json, *(group(settings) for group in ROUTE_GROUPS)],
-        lifespan=[_lifespan(settings, metrics)],
+        lifespan=[_lifespan(settings, metrics, freeze_heap=freeze_heap)],
         on_shutdown=[close_v1_security],
         exception_handlers=exception_handlers(),
         request_max_body_size=settings.max_body_bytes,
@@ -132,4 +157,4 @@ def create_app(settings: Settings | None = None) -> ObservedApp:
 
 def asgi_app_from_env() -> Any:
     """Factory for ASGI servers (``uvicorn --factory permsvc.api.app:asgi_app_from_env``)."""
-    return create_app(Settings.from_env())
+    return create_app(Settings.from_env(), freeze_heap=True)
