@@ -101,6 +101,8 @@ async def _migrate(settings: Settings) -> None:
 def run(args: argparse.Namespace) -> int:
     import uvicorn  # noqa: PLC0415 - keep `permsvc --help` fast
 
+    from permsvc.cli.http_protocol import CoalescingHttpToolsProtocol  # noqa: PLC0415 - imports uvicorn
+
     overrides = {name: getattr(args, name, None) for name in _OPTIONS}
     settings = Settings.from_env(**overrides)
     if settings.database_url != "memory:":
@@ -115,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         port=settings.port,
         workers=settings.workers,
         loop="uvloop",
-        http="httptools",
+        http=CoalescingHttpToolsProtocol,
         lifespan="on",
         access_log=False,
         log_config=log_config(settings.log_level),

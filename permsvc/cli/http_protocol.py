@@ -1,0 +1,108 @@
+"""The HTTP/1.1 protocol ``permsvc serve`` gives uvicorn: httptools, one ``write`` per response.
+
+uvicorn writes a response's status line and headers when the application sends
+``http.response.start`` and the body when it sends ``http.response.body``, and uvloop hands each
+write to the kernel at once. Every small response (a check answer is about 200 bytes) therefore
+cost two ``write`` system calls and two TCP segments, and on loopback those two calls took about
+as much CPU as evaluating the check (py-spy, ``permsvc serve --workers 2`` under wrk).
+
+:class:`CoalescingHttpToolsProtocol` is uvicorn's httptools protocol with its transport wrapped in
+a :class:`CoalescingTransport`, which holds the writes of one event-loop step and sends them as one:
+when the response is complete (the protocol flushes at once), or at the latest when the step ends
+(a ``call_soon`` backstop, for streamed bodies and ``100 Continue``). Bytes go out in the order
+they were written and never later than the end of the step that wrote them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+__all__ = ("CoalescingHttpToolsProtocol", "CoalescingTransport")
+
+
+class CoalescingTransport(asyncio.Transport):
+    """Forwards to ``transport``; writes made in one event-loop step reach it as one write."""
+
+    __slots__ = ("_loop", "_pending", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] | None = None
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._pending is None:
+            self._pending = [bytes(data)]
+            self._loop.call_soon(self.flush)
+        else:
+            self._pending.append(bytes(data))
+
+    def writelines(self, list_of_data: Any) -> None:
+        for data in list_of_data:
+            self.write(data)
+
+    def flush(self) -> None:
+        """Send what this step has written (nothing if it has been sent already)."""
+        pending, self._pending = self._pending, None
+        if pending and not self._transport.is_closing():  # closed under us: nowhere to deliver
+            self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def abort(self) -> None:
+        self._pending = None
+        self._transport.abort()
+
+    def write_eof(self) -> None:
+        self.flush()
+        self._transport.write_eof()
+
+    def can_write_eof(self) -> bool:
+        return self._transport.can_write_eof()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._transport.get_extra_info(name, default)
+
+    def pause_reading(self) -> None:
+        self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._transport.resume_reading()
+
+    def is_reading(self) -> bool:
+        return self._transport.is_reading()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        self._transport.set_write_buffer_limits(high, low)
+
+    def get_write_buffer_size(self) -> int:
+        return self._transport.get_write_buffer_size() + sum(map(len, self._pending or ()))
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return self._transport.get_write_buffer_limits()
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._transport.set_protocol(protocol)
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._transport.get_protocol()
+
+
+class CoalescingHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol writing each response with one system call."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(CoalescingTransport(transport, self.loop))
+
+    def on_response_complete(self) -> None:
+        self.transport.flush()  # type: ignore[attr-defined]
+        super().on_response_complete()

@@ -1,0 +1,164 @@
+"""``permsvc serve``'s HTTP protocol: each response reaches the socket in one write, bytes in order."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from uvicorn.config import Config
+from uvicorn.server import ServerState
+
+from permsvc.cli.http_protocol import CoalescingHttpToolsProtocol, CoalescingTransport
+
+
+class _Socket(asyncio.Transport):
+    """A transport recording each write as the kernel would see it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.closing = False
+        self.events: list[str] = []
+
+    def write(self, data: Any) -> None:
+        assert not self.closing, "written after close"
+        self.writes.append(bytes(data))
+
+    def close(self) -> None:
+        self.closing = True
+        self.events.append("close")
+
+    def abort(self) -> None:
+        self.closing = True
+        self.events.append("abort")
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 5000), "sockname": ("127.0.0.1", 8080)}.get(name, default)
+
+    def pause_reading(self) -> None:
+        self.events.append("pause_reading")
+
+    def resume_reading(self) -> None:
+        self.events.append("resume_reading")
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+async def _step() -> None:
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+
+
+async def test_writes_of_one_step_reach_the_socket_as_one() -> None:
+    sock = _Socket()
+    transport = CoalescingTransport(sock, asyncio.get_running_loop())
+    transport.write(b"head ")
+    transport.writelines([bytearray(b"bo"), memoryview(b"dy")])
+    assert sock.writes == []
+    assert transport.get_write_buffer_size() == len(b"head body")
+    await _step()
+    assert sock.writes == [b"head body"]
+    transport.write(b"next")
+    transport.flush()
+    transport.flush()
+    await _step()
+    assert sock.writes == [b"head body", b"next"]
+
+
+async def test_close_sends_what_is_pending_first_and_abort_drops_it() -> None:
+    sock = _Socket()
+    transport = CoalescingTransport(sock, asyncio.get_running_loop())
+    transport.write(b"last words")
+    transport.close()
+    await _step()
+    assert sock.writes == [b"last words"] and sock.events == ["close"]
+
+    sock = _Socket()
+    transport = CoalescingTransport(sock, asyncio.get_running_loop())
+    transport.write(b"never sent")
+    transport.abort()
+    await _step()
+    assert sock.writes == [] and sock.events == ["abort"]
+
+
+async def test_a_connection_closed_underneath_drops_the_pending_bytes() -> None:
+    sock = _Socket()
+    transport = CoalescingTransport(sock, asyncio.get_running_loop())
+    transport.write(b"too late")
+    sock.closing = True  # the peer went away before the step ended
+    await _step()
+    assert sock.writes == [] and transport.is_closing()
+
+
+async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    assert scope["type"] == "http"
+    body = b'{"allowed":true}' if scope["path"] != "/stream" else b"part"
+    await receive()
+    if scope["path"] == "/stream":
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": body, "more_body": True})
+        await asyncio.sleep(0.01)  # the first part must not wait for the rest
+        await send({"type": "http.response.body", "body": body})
+        return
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _protocol() -> tuple[CoalescingHttpToolsProtocol, _Socket]:
+    config = Config(app=_app, http=CoalescingHttpToolsProtocol, lifespan="off", log_config=None, server_header=False)
+    protocol = CoalescingHttpToolsProtocol(config, ServerState(), app_state={}, _loop=asyncio.get_running_loop())
+    sock = _Socket()
+    protocol.connection_made(sock)
+    return protocol, sock
+
+
+async def _settle(protocol: CoalescingHttpToolsProtocol) -> None:
+    for _ in range(50):
+        await asyncio.sleep(0.005)
+        if not protocol.server_state.tasks:
+            break
+
+
+async def test_each_response_is_one_write_and_pipelined_ones_stay_in_order() -> None:
+    protocol, sock = _protocol()
+    request = b"POST /stores/s/check HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}"
+    protocol.data_received(request + request)  # two pipelined requests
+    await _settle(protocol)
+    assert len(sock.writes) == 2
+    for write in sock.writes:
+        assert write.startswith(b"HTTP/1.1 200 OK\r\n") and write.endswith(b'\r\n\r\n{"allowed":true}')
+        assert b"content-length: 16\r\n" in write
+    protocol.connection_lost(None)
+
+
+async def test_a_streamed_body_goes_out_part_by_part() -> None:
+    protocol, sock = _protocol()
+    protocol.data_received(b"GET /stream HTTP/1.1\r\nhost: x\r\n\r\n")
+    await asyncio.sleep(0.005)
+    assert len(sock.writes) == 1 and sock.writes[0].endswith(b"\r\n\r\n4\r\npart\r\n"), sock.writes
+    await _settle(protocol)
+    assert b"".join(sock.writes).endswith(b"4\r\npart\r\n0\r\n\r\n")
+    protocol.connection_lost(None)
+
+
+async def test_connection_close_sends_the_response_before_closing() -> None:
+    protocol, sock = _protocol()
+    protocol.data_received(b"POST /x HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 0\r\n\r\n")
+    await _settle(protocol)
+    assert len(sock.writes) == 1 and sock.writes[0].endswith(b'{"allowed":true}') and "close" in sock.events
+    protocol.connection_lost(None)
+
+
+@pytest.mark.parametrize("name", ["pause_reading", "resume_reading"])
+async def test_flow_control_reaches_the_socket(name: str) -> None:
+    sock = _Socket()
+    transport = CoalescingTransport(sock, asyncio.get_running_loop())
+    getattr(transport, name)()
+    assert sock.events == [name]
+    assert transport.get_extra_info("peername") == ("127.0.0.1", 5000)
