@@ -16,6 +16,7 @@ With several worker processes, metrics are aggregated by prometheus_client's mul
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import time
@@ -72,6 +73,47 @@ _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 def request_id_of(scope: MutableMapping[str, Any]) -> str:
     """The id of the request being served (set by :class:`ObservedApp`; ``""`` outside it)."""
     return str(scope.get(_REQUEST_ID_KEY, ""))
+
+
+_WORKER_HEADER = b"x-permsvc-worker"
+"""Response header naming the serving process (its pid): with ``--workers N`` it tells which
+process, with its own in-memory index, answered."""
+
+
+class _RequestIds:
+    """Generated request ids: 32 hex digits, a random per-process prefix and a counter.
+
+    As unique as 16 random bytes per request for anything a log or an audit row needs (the
+    prefix is drawn anew in every process, including one forked later), without a ``getrandom``
+    call per request."""
+
+    __slots__ = ("_counter", "_prefix")
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._prefix = os.urandom(8).hex()
+        self._counter = itertools.count()
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter) & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+class _Process:
+    """Per-process constants, renewed in a forked child: its response header and its id prefix."""
+
+    worker_header: tuple[bytes, bytes]
+    request_ids = _RequestIds()
+
+    @classmethod
+    def renew(cls) -> None:
+        cls.worker_header = (_WORKER_HEADER, str(os.getpid()).encode("ascii"))
+        cls.request_ids.reset()
+
+
+_Process.renew()
+os.register_at_fork(after_in_child=_Process.renew)
 
 
 def _incoming_request_id(headers: list[tuple[bytes, bytes]]) -> str:
@@ -143,15 +185,6 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-_WORKER_HEADER = b"x-permsvc-worker"
-"""Response header naming the serving process (its pid): with ``--workers N`` it tells which
-process, with its own in-memory index, answered."""
-
-
-def _worker_id() -> bytes:
-    return str(os.getpid()).encode("ascii")
-
-
 class FastRoute(Protocol):
     """A route served as plain ASGI, ahead of the framework (see :mod:`permsvc.api.openfga.fastpath`)."""
 
@@ -189,16 +222,17 @@ class ObservedApp:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        request_id = _incoming_request_id(scope.get("headers", [])) or os.urandom(16).hex()
+        request_id = _incoming_request_id(scope.get("headers", [])) or _Process.request_ids.next()
         scope[_REQUEST_ID_KEY] = request_id
         header = (b"x-request-id", request_id.encode("ascii"))
+        worker = _Process.worker_header
         status = 500
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), header, (_WORKER_HEADER, _worker_id())]
+                message["headers"] = [*message.get("headers", ()), header, worker]
             await send(message)
 
         try:
