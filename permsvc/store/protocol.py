@@ -44,7 +44,11 @@ __all__ = (
     "BulkTupleWriter",
     "ChangelogReader",
     "Datastore",
+    "MAX_KEYS_PER_READ",
+    "ManyKeys",
+    "ManyReads",
     "ModelStore",
+    "MultiKeyTupleReader",
     "OnDuplicate",
     "OnMissing",
     "Page",
@@ -221,6 +225,49 @@ class TupleReader(Protocol):
 
     async def head_revision(self, store_id: str) -> Revision:
         """The store's latest committed revision (0 for a store never written)."""
+        ...
+
+
+MAX_KEYS_PER_READ = 1_000
+"""The most keys (of all three kinds together) one :meth:`MultiKeyTupleReader.read_many` call is
+given: its SQL stays bounded."""
+
+
+class ManyKeys(msgspec.Struct, frozen=True, kw_only=True):
+    """The keys of one :meth:`MultiKeyTupleReader.read_many`: ``(object, relation, user)`` point
+    lookups, and ``(object, relation)`` pairs whose userset tuples / all tuples are read."""
+
+    users: Sequence[tuple[str, str, str]] = ()
+    usersets: Sequence[tuple[str, str]] = ()
+    object_relations: Sequence[tuple[str, str]] = ()
+
+
+class ManyReads(msgspec.Struct, frozen=True, kw_only=True):
+    """The answer of :meth:`MultiKeyTupleReader.read_many`: the tuples found for each kind of key,
+    in no particular order (the caller groups them by ``(key.object, key.relation)`` and, for
+    ``users``, ``key.user``)."""
+
+    users: Sequence[TupleKey] = ()
+    usersets: Sequence[TupleKey] = ()
+    object_relations: Sequence[TupleKey] = ()
+
+
+@runtime_checkable
+class MultiKeyTupleReader(Protocol):
+    """Optional: the engine's forward reads for many keys at once, in one statement.
+
+    A reader that waits on a database offers it so the reads a request issues together (a node's
+    branches, the fan-out of a hop) cost one round trip instead of one per key: see
+    :class:`~permsvc.store.wrappers.batching.BatchingTupleReader`.
+    """
+
+    async def read_many(self, store_id: str, keys: ManyKeys) -> ManyReads:
+        """In one statement: :meth:`TupleReader.read_user_tuple` for each ``(object, relation,
+        user)`` of ``keys.users`` (the ``None`` left out), :meth:`TupleReader.read_userset_tuples`
+        for each ``(object, relation)`` of ``keys.usersets`` and
+        :meth:`TupleReader.read_object_relation` for each of ``keys.object_relations``. At most
+        :data:`MAX_KEYS_PER_READ` keys in all, no key twice in a list. Consistency is that of the
+        single-key reads."""
         ...
 
 

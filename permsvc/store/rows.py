@@ -10,7 +10,7 @@ reverse index (user -> objects) be plain b-tree prefixes.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import msgspec
@@ -20,7 +20,7 @@ from permsvc.core.revision import Revision
 from permsvc.model.json import model_from_json, model_to_json
 from permsvc.model.schema import AuthorizationModel
 from permsvc.store.errors import InvalidContinuationTokenError, TupleConditionConflictError
-from permsvc.store.protocol import Assertion
+from permsvc.store.protocol import Assertion, ManyKeys, ManyReads
 from permsvc.store.tokens import decode_page_token, encode_page_token
 
 __all__ = (
@@ -39,7 +39,9 @@ __all__ = (
     "from_micros",
     "identity_key",
     "key_from_columns",
+    "many_reads",
     "missing_message",
+    "read_many_params",
     "split_filter_user",
     "to_columns",
     "to_micros",
@@ -127,6 +129,26 @@ def key_from_columns(
     return TupleKey(
         object=f"{object_type}:{object_id}", relation=relation, user=user, condition=condition
     )
+
+
+def read_many_params(keys: ManyKeys) -> tuple[str, str, str]:
+    """The keys of :meth:`~permsvc.store.protocol.MultiKeyTupleReader.read_many` as the three JSON
+    arrays the SQL backends' ``READ_MANY`` takes: ``users`` as identity columns (as
+    :func:`to_columns`), the others as ``[object_type, object_id, relation]``."""
+    encode = msgspec.json.encode
+    return (
+        encode([to_columns(TupleKey(object=o, relation=r, user=u)) for o, r, u in keys.users]).decode(),
+        encode([(*o.partition(":")[::2], r) for o, r in keys.usersets]).decode(),
+        encode([(*o.partition(":")[::2], r) for o, r in keys.object_relations]).decode(),
+    )
+
+
+def many_reads(rows: Iterable[Sequence[Any]]) -> ManyReads:
+    """``READ_MANY`` rows (which read, then the tuple columns) as :class:`ManyReads`."""
+    found: tuple[list[TupleKey], ...] = ([], [], [])
+    for row in rows:
+        found[row[0]].append(key_from_columns(*row[1:9]))
+    return ManyReads(users=found[0], usersets=found[1], object_relations=found[2])
 
 
 def identity_key(columns: Sequence[str]) -> TupleKey:

@@ -24,6 +24,8 @@ from permsvc.store.memory.keys_audit import MemoryKeysAuditMixin
 from permsvc.store.protocol import (
     Assertion,
     AuditRecord,
+    ManyKeys,
+    ManyReads,
     OnDuplicate,
     OnMissing,
     Page,
@@ -368,6 +370,18 @@ class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin):
         self, store_id: str, object: str, relation: str
     ) -> Sequence[TupleKey]:
         return self.read_object_relation_sync(store_id, object, relation)
+
+    # -- tuples: several keys at once (MultiKeyTupleReader; in memory nothing is saved) ---------
+
+    async def read_many(self, store_id: str, keys: ManyKeys) -> ManyReads:
+        found = (self.read_user_tuple_sync(store_id, o, r, u) for o, r, u in keys.users)
+        return ManyReads(
+            users=[key for key in found if key is not None],
+            usersets=[k for o, r in keys.usersets for k in self.read_userset_tuples_sync(store_id, o, r)],
+            object_relations=[
+                k for o, r in keys.object_relations for k in self.read_object_relation_sync(store_id, o, r)
+            ],
+        )
 
     # -- tuples: synchronous reads (SyncTupleReader) --------------------------------------------
 

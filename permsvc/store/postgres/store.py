@@ -38,6 +38,8 @@ from permsvc.store.postgres.migrate import migrate as apply_migrations
 from permsvc.store.protocol import (
     Assertion,
     AuditRecord,
+    ManyKeys,
+    ManyReads,
     OnDuplicate,
     OnMissing,
     Page,
@@ -61,7 +63,9 @@ from permsvc.store.rows import (
     exists_message,
     identity_key,
     key_from_columns,
+    many_reads,
     missing_message,
+    read_many_params,
     split_filter_user,
     to_columns,
 )
@@ -466,6 +470,9 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
             q.READ_OBJECT_RELATION, store_id, object_type, object_id, relation
         )
         return [_key(r) for r in rows]
+
+    async def read_many(self, store_id: str, keys: ManyKeys) -> ManyReads:
+        return many_reads(await self._pool.fetch(q.READ_MANY, store_id, *read_many_params(keys)))
 
     async def read_starting_with_user(
         self,

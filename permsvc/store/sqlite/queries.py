@@ -59,6 +59,25 @@ SNAPSHOT_TUPLES = f"SELECT {TUPLE_COLUMNS} FROM tuples WHERE store_id = ?"
 SNAPSHOT_TUPLES_SCAN = f"SELECT {TUPLE_COLUMNS} FROM tuples NOT INDEXED WHERE store_id = ?"
 STORE_TUPLE_COUNT = "SELECT count(*) FROM tuples WHERE store_id = ?"
 TABLE_TUPLE_ESTIMATE = "SELECT COALESCE(max(seq), 0) - COALESCE(min(seq), 0) + 1 FROM tuples"
+# MultiKeyTupleReader.read_many: the three forward reads for many keys (JSON arrays of key arrays,
+# <= MAX_KEYS_PER_READ keys in all) in one statement; the first column says which read a row
+# answers. CROSS JOIN keeps each key list the outer loop: one index lookup per key.
+_T_COLUMNS = (
+    "t.object_type, t.object_id, t.relation, t.user_type, t.user_id, t.user_relation, t.condition_name, "
+    "t.condition_context"
+)
+_OBJECT_RELATION_MATCH = (
+    "CROSS JOIN tuples t WHERE t.store_id = ?1 AND t.object_type = json_extract(k.value, '$[0]') "
+    "AND t.object_id = json_extract(k.value, '$[1]') AND t.relation = json_extract(k.value, '$[2]')"
+)
+READ_MANY = (
+    f"SELECT 0, {_T_COLUMNS} FROM json_each(?2) AS k {_OBJECT_RELATION_MATCH} "
+    "AND t.user_type = json_extract(k.value, '$[3]') AND t.user_id = json_extract(k.value, '$[4]') "
+    "AND t.user_relation = json_extract(k.value, '$[5]') "
+    f"UNION ALL SELECT 1, {_T_COLUMNS} FROM json_each(?3) AS k {_OBJECT_RELATION_MATCH} "
+    "AND (t.user_relation <> '' OR t.user_id = '*') "
+    f"UNION ALL SELECT 2, {_T_COLUMNS} FROM json_each(?4) AS k {_OBJECT_RELATION_MATCH}"
+)
 READ_STARTING_WITH_USER = (
     f"SELECT {TUPLE_COLUMNS} FROM tuples WHERE store_id = ? AND object_type = ? AND relation = ? "
     "AND user_type = ? AND user_id = ? AND user_relation = ?"

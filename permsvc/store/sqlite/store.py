@@ -48,6 +48,8 @@ from permsvc.store.errors import (
 from permsvc.store.protocol import (
     Assertion,
     AuditRecord,
+    ManyKeys,
+    ManyReads,
     OnDuplicate,
     OnMissing,
     Page,
@@ -72,7 +74,9 @@ from permsvc.store.rows import (
     from_micros,
     identity_key,
     key_from_columns,
+    many_reads,
     missing_message,
+    read_many_params,
     split_filter_user,
     to_columns,
     to_micros,
@@ -587,6 +591,11 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin):
             return [key_from_columns(*r) for r in rows]
 
         return await self._on_reader(run)
+
+    async def read_many(self, store_id: str, keys: ManyKeys) -> ManyReads:
+        """On the reader thread like :meth:`read_object_relation` (one statement, any size)."""
+        params = (store_id, *read_many_params(keys))
+        return await self._on_reader(lambda conn: many_reads(conn.execute(q.READ_MANY, params)))
 
     async def read_starting_with_user(
         self,
