@@ -22,16 +22,19 @@ Semantics (OpenFGA's, pinned by the conformance suites):
   :class:`~permsvc.engine.sync.SyncChecker`, the same semantics as plain function calls.
 - Otherwise branches are evaluated inline and sequentially with short-circuiting: with in-memory
   reads an asyncio task per branch costs more than the branch. Readers that wait on a database (those
-  that do not advertise ``inline_reads = True``) get the fan-out over userset and
-  tuple-to-userset tuples evaluated concurrently instead, bounded per request. A branch error is
-  re-raised only when no other branch decides the result; budget errors end the request at once.
+  that do not advertise ``inline_reads = True``) get a flat union's branches and the fan-out over
+  userset and tuple-to-userset tuples evaluated concurrently instead, at most
+  ``max_concurrent_dispatches`` tasks per request: the reads of one round are then issued together,
+  and the request's batching reader (:mod:`permsvc.store.wrappers.batching`) sends them as one
+  query. Branches evaluated alongside the deciding one may spend dispatches it would not have. A
+  branch error is re-raised only when no other branch decides the result; budget errors end the
+  request at once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from permsvc.engine.errors import DeadlineExceededError, EngineError, ResolutionDepthExceededError
 from permsvc.engine.plan import LEAF_COMPUTED, LEAF_DIRECT
@@ -47,7 +50,7 @@ from permsvc.model.schema import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Iterable
+    from collections.abc import Awaitable, Callable, Coroutine, Iterable
 
     from permsvc.core.refs import TupleKey
     from permsvc.engine.plan import RelationPlan
@@ -137,6 +140,10 @@ class LocalChecker:
         leaves = rp.leaves
         if leaves is None:
             return await self.rewrite(ctx, rp, rp.rewrite, obj, depth, path)
+        if not ctx.inline:
+            branches = self.branches(ctx, rp, leaves, obj, depth, path)
+            if len(branches) > 1 and ctx.in_flight + len(branches) <= ctx.limits.max_concurrent_dispatches:
+                return await self.any_branch(ctx, branches)
         error: EngineError | None = None
         out = FALSE
         for kind, arg in leaves:
@@ -236,12 +243,26 @@ class LocalChecker:
         return TRUE
 
     async def direct(self, ctx: ResolveContext, rp: RelationPlan, obj: str, depth: int, path: frozenset[str]) -> int:
+        """The relation's directly related users: the point lookups, then the userset tuples."""
+        error: EngineError | None = None
+        try:
+            if await self.direct_users(ctx, rp, obj) == TRUE:
+                return TRUE
+        except EngineError as err:
+            error = err
+        if rp.userset_refs:
+            return await self.direct_usersets(ctx, rp, obj, depth, path, error)
+        if error is not None:
+            raise error
+        return FALSE
+
+    async def direct_users(self, ctx: ResolveContext, rp: RelationPlan, obj: str) -> int:
+        """The point lookups of a direct relation: the user's own tuple, then its type's wildcard."""
         plan = ctx.plan
         reader = ctx.reader
         error: EngineError | None = None
         keys = rp.direct_keys
-        user_key = ctx.user_keys[0]
-        if user_key in keys:
+        if ctx.user_keys[0] in keys:
             key = await reader.read_user_tuple(ctx.store_id, obj, rp.relation, ctx.user)
             if key is not None and plan.fits(key):
                 try:
@@ -258,20 +279,30 @@ class LocalChecker:
                         return TRUE
                 except EngineError as err:
                     error = error or err
-        if rp.userset_refs:
-            user_keys = ctx.user_keys
-            relations = plan.relations
-            hops: list[tuple[TupleKey, RelationPlan, str]] = []
-            for key in await reader.read_userset_tuples(ctx.store_id, obj, rp.relation):
-                user = key.user
-                uobj, sep, urel = user.partition("#")
-                if not sep or user == ctx.user:
-                    continue
-                target = relations.get((uobj.partition(":")[0], urel))
-                if target is not None and target.reaches(user_keys) and plan.fits(key):
-                    hops.append((key, target, uobj))
-            if hops:
-                return await self.any_hop(ctx, hops, depth, path, error)
+        if error is not None:
+            raise error
+        return FALSE
+
+    async def direct_usersets(
+        self, ctx: ResolveContext, rp: RelationPlan, obj: str, depth: int, path: frozenset[str],
+        error: EngineError | None,
+    ) -> int:
+        """The userset tuples of a direct relation (``group:eng#member``): a dispatch each.
+        ``error`` is a branch error already met by the caller."""
+        plan = ctx.plan
+        user_keys = ctx.user_keys
+        relations = plan.relations
+        hops: list[tuple[TupleKey, RelationPlan, str]] = []
+        for key in await ctx.reader.read_userset_tuples(ctx.store_id, obj, rp.relation):
+            user = key.user
+            uobj, sep, urel = user.partition("#")
+            if not sep or user == ctx.user:
+                continue
+            target = relations.get((uobj.partition(":")[0], urel))
+            if target is not None and target.reaches(user_keys) and plan.fits(key):
+                hops.append((key, target, uobj))
+        if hops:
+            return await self.any_hop(ctx, hops, depth, path, error)
         if error is not None:
             raise error
         return FALSE
@@ -300,6 +331,76 @@ class LocalChecker:
         if not hops:
             return FALSE
         return await self.any_hop(ctx, hops, depth, path, None)
+
+    def branches(
+        self, ctx: ResolveContext, rp: RelationPlan, leaves: tuple[tuple[int, Any], ...], obj: str, depth: int,
+        path: frozenset[str],
+    ) -> list[tuple[Callable[..., Coroutine[Any, Any, int]], tuple[Any, ...]]]:
+        """The branches of a flat union that can matter for this user, in leaf order, as
+        ``(method, args)``: a direct leaf is two (its point lookups and its userset tuples), so all
+        of a node's first reads are issued together."""
+        out: list[tuple[Callable[..., Coroutine[Any, Any, int]], tuple[Any, ...]]] = []
+        for kind, arg in leaves:
+            if kind == LEAF_DIRECT:
+                keys = rp.direct_keys
+                if ctx.user_keys[0] in keys or (ctx.user_wildcard and ctx.user_wildcard in keys):
+                    out.append((self.direct_users, (ctx, rp, obj)))
+                if rp.userset_refs:
+                    out.append((self.direct_usersets, (ctx, rp, obj, depth, path, None)))
+            elif kind == LEAF_COMPUTED:
+                if arg is not None and arg.reaches(ctx.user_keys):
+                    out.append((self.relation, (ctx, arg, obj, depth, path)))
+            else:
+                out.append((self.tuple_to_userset, (ctx, rp, arg, obj, depth, path)))
+        return out
+
+    async def any_branch(
+        self, ctx: ResolveContext, branches: list[tuple[Callable[..., Coroutine[Any, Any, int]], tuple[Any, ...]]]
+    ) -> int:
+        """A union's branches as concurrent tasks, for readers whose reads wait on a database: a
+        node's reads of one round go out together (one query per kind with a batching reader),
+        instead of one branch after the other.
+
+        The first ``TRUE`` decides and cancels the rest; a budget error ends the request at once.
+        Otherwise the answer is what the sequential union gives: ``CYCLE`` if a branch met a cycle,
+        else the first branch error in leaf order, else ``FALSE``. The tasks count against
+        ``max_concurrent_dispatches`` until the union is decided.
+        """
+        ctx.in_flight += len(branches)
+        tasks = [asyncio.ensure_future(method(*args)) for method, args in branches]
+        try:
+            pending: set[asyncio.Future[int]] = set(tasks)
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    if task.cancelled():
+                        continue
+                    err = task.exception()
+                    if err is None:
+                        if task.result() == TRUE:
+                            return TRUE
+                    elif not isinstance(err, EngineError) or not err.branch_scoped:
+                        raise err
+            out = FALSE
+            error: BaseException | None = None
+            for task in tasks:
+                if task.cancelled():
+                    continue
+                err = task.exception()
+                if err is not None:
+                    error = error or err
+                elif task.result() == CYCLE:
+                    out = CYCLE
+            if error is not None:
+                raise error
+            return out
+        finally:
+            ctx.in_flight -= len(branches)
+            unfinished = [t for t in tasks if not t.done()]
+            for t in unfinished:
+                t.cancel()
+            if unfinished:
+                await asyncio.gather(*unfinished, return_exceptions=True)
 
     async def any_hop(
         self,
@@ -337,23 +438,25 @@ class LocalChecker:
         """The union of :meth:`any_hop` with hops evaluated as concurrent tasks, for readers whose
         reads wait on a database. The first ``TRUE`` cancels the rest.
 
-        At most ``max_concurrent_dispatches`` tasks exist per request; hops beyond the free slots
-        are evaluated in the current task instead of waiting for a slot, so a parent holding a
-        slot can never deadlock waiting for children that need one.
+        At most ``max_concurrent_dispatches`` tasks exist per request: the free slots become
+        workers that take the hops one after the other from a shared queue, so the workers issue
+        their reads of each round together (a batching reader sends them as one query; see
+        :class:`~permsvc.store.wrappers.batching.BatchingTupleReader`). A hop that finds no free
+        slot for its own fan-out evaluates it in place, so a worker never waits for a slot.
         """
-        free = ctx.limits.max_concurrent_dispatches - ctx.in_flight
+        queue = iter(hops)
+        workers = min(ctx.limits.max_concurrent_dispatches - ctx.in_flight, len(hops))
 
-        async def spawned(hop: tuple[TupleKey, RelationPlan, str]) -> int:
+        async def worker() -> int:
             try:
-                return await self.hop(ctx, hop, depth, path)
+                return await first_true(self.hop(ctx, hop, depth, path) for hop in queue)
             finally:
                 ctx.in_flight -= 1
 
-        ctx.in_flight += min(free, len(hops))
-        tasks = [asyncio.ensure_future(spawned(hop)) for hop in hops[:free]]
-        inline = (self.hop(ctx, hop, depth, path) for hop in hops[free:])
+        ctx.in_flight += workers
+        tasks = [asyncio.ensure_future(worker()) for _ in range(workers)]
         try:
-            return await first_true(itertools.chain(inline, asyncio.as_completed(tasks)), error)
+            return await first_true(asyncio.as_completed(tasks), error)
         finally:
             pending = [t for t in tasks if not t.done()]
             for t in pending:

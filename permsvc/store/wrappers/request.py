@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from permsvc.store.protocol import MultiKeyTupleReader
+from permsvc.store.wrappers.batching import BatchingTupleReader
 from permsvc.store.wrappers.contextual import ContextualTupleReader
 
 if TYPE_CHECKING:
@@ -16,7 +18,11 @@ __all__ = ("wrap_for_request",)
 
 
 def wrap_for_request(reader: TupleReader, store_id: str, contextual_tuples: Sequence[TupleKey] = ()) -> TupleReader:
-    """The reader one request evaluates through: the contextual-tuple overlay when there are any."""
+    """The reader one request evaluates through: over a database (a reader without in-memory reads
+    that can read many keys at once) the request's concurrent reads are batched
+    (:class:`BatchingTupleReader`), and the contextual-tuple overlay goes on top when there are any."""
+    if not getattr(reader, "inline_reads", False) and isinstance(reader, MultiKeyTupleReader):
+        reader = BatchingTupleReader(reader)
     if not contextual_tuples:
         return reader
     return ContextualTupleReader(reader, store_id, contextual_tuples)

@@ -1,12 +1,15 @@
 """A small harness: a memory store holding one DSL model and some tuples, and the query commands.
 
-Every test using ``make_env`` runs twice: reading through the memory store itself (it offers
-synchronous reads, so checks run on the engine's ``SyncChecker``) and through a plain
-:class:`TupleReaderProxy` (coroutine reads only: the ``LocalChecker``'s inline async path).
+Every test using ``make_env`` runs three times: reading through the memory store itself (it offers
+synchronous reads, so checks run on the engine's ``SyncChecker``), through a plain
+:class:`TupleReaderProxy` (coroutine reads only: the ``LocalChecker``'s inline async path) and
+through a :class:`DatabaseLikeReader` (reads that wait, as a database's do: concurrent branches and
+fan-out, reads batched per request by ``BatchingTupleReader``).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import Any
 
@@ -28,6 +31,32 @@ from permsvc.store.protocol import TupleReader
 from permsvc.store.wrappers.proxy import TupleReaderProxy
 
 pytestmark = pytest.mark.timeout(30)
+
+
+class DatabaseLikeReader(TupleReaderProxy):
+    """The memory store presented as a database: no in-memory reads (``inline_reads`` false), every
+    read suspends once, and the multi-key reads a batching reader uses (``MultiKeyTupleReader``)."""
+
+    def __init__(self, inner: MemoryDatastore) -> None:
+        super().__init__(inner)
+        self.inline_reads = False
+        self.memory = inner
+
+    async def read_user_tuple(self, store_id: str, object: str, relation: str, user: str) -> Any:
+        await asyncio.sleep(0)
+        return await self.memory.read_user_tuple(store_id, object, relation, user)
+
+    async def read_userset_tuples(self, store_id: str, object: str, relation: str) -> Any:
+        await asyncio.sleep(0)
+        return await self.memory.read_userset_tuples(store_id, object, relation)
+
+    async def read_object_relation(self, store_id: str, object: str, relation: str) -> Any:
+        await asyncio.sleep(0)
+        return await self.memory.read_object_relation(store_id, object, relation)
+
+    async def read_many(self, store_id: str, keys: Any) -> Any:
+        await asyncio.sleep(0)
+        return await self.memory.read_many(store_id, keys)
 
 
 class Env:
@@ -91,13 +120,20 @@ class Env:
         return out.users
 
 
-@pytest.fixture(params=[pytest.param("sync", id="sync_reads"), pytest.param("async", id="async_reads")])
+@pytest.fixture(
+    params=[
+        pytest.param("sync", id="sync_reads"),
+        pytest.param("async", id="async_reads"),
+        pytest.param("database", id="database_reads"),
+    ]
+)
 def make_env(request: pytest.FixtureRequest) -> Any:
     async def make(dsl: str, tuples: Iterable[str] = (), **limits: Any) -> Env:
         datastore = MemoryDatastore()
         store = await datastore.create_store("engine-test")
         await datastore.write_model(store.id, parse_dsl(dsl))
-        reader: TupleReader = datastore if request.param == "sync" else TupleReaderProxy(datastore)
+        readers = {"sync": datastore, "async": TupleReaderProxy(datastore), "database": DatabaseLikeReader(datastore)}
+        reader: TupleReader = readers[request.param]
         env = Env(datastore, store.id, EngineLimits(**limits), reader)
         await env.write(tuples)
         return env

@@ -1,0 +1,109 @@
+"""Checks evaluated against a real database issue a number of queries bounded by the hops of the
+check, not by its fan-out: a request's concurrent reads go out together (``BatchingTupleReader``
+over the backend's ``MultiKeyTupleReader`` reads). Counted per read call (one statement each on
+SQLite and PostgreSQL) and, on PostgreSQL, per statement sent through the pool."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import pytest
+
+from bench.db_reads import CountingPool
+from bench.drive import DSL as MODEL
+from permsvc.commands.check import CheckParams, CheckQuery
+from permsvc.commands.models import ModelResolver
+from permsvc.core.refs import parse_tuple
+from permsvc.engine.resolver import build_check_resolver
+from permsvc.model.compile import parse_dsl
+from permsvc.store.postgres import PostgresDatastore
+from permsvc.store.wrappers.proxy import TupleReaderProxy
+from tests.pg import session_database_url
+
+_GROUPS = 50
+
+
+class CountingReader(TupleReaderProxy):
+    """Counts the engine's read calls (single- and multi-key: one statement each on SQL backends)."""
+
+    def __init__(self, inner: Any, *, multi_key: bool = True) -> None:
+        super().__init__(inner)
+        self.reads = 0
+        self.widest = 0
+        if multi_key:
+            self.read_many = self._read_many
+
+    async def _read_many(self, store_id: str, keys: Any) -> Any:
+        self.reads += 1
+        self.widest = max(self.widest, len(keys.users) + len(keys.usersets) + len(keys.object_relations))
+        return await self.inner.read_many(store_id, keys)  # type: ignore[attr-defined]
+
+    async def read_user_tuple(self, *args: Any) -> Any:
+        self.reads += 1
+        return await super().read_user_tuple(*args)
+
+    async def read_userset_tuples(self, *args: Any) -> Any:
+        self.reads += 1
+        return await super().read_userset_tuples(*args)
+
+    async def read_object_relation(self, *args: Any) -> Any:
+        self.reads += 1
+        return await super().read_object_relation(*args)
+
+
+async def _seed(datastore: Any) -> tuple[str, str]:
+    store = await datastore.create_store("fan-out")
+    model = await datastore.write_model(store.id, parse_dsl(MODEL))
+    tuples = [f"document:1#viewer@group:g{i}#member" for i in range(_GROUPS)]
+    tuples += [f"group:g{i}#member@user:u{i}" for i in range(_GROUPS)]
+    tuples += ["group:g49#member@group:inner#member", "group:inner#member@user:anne"]
+    tuples += ["document:1#parent@folder:f1", "folder:f1#parent@folder:f0", "folder:f0#viewer@user:zoe"]
+    await datastore.write(store.id, writes=[parse_tuple(t) for t in tuples])
+    return store.id, model.id
+
+
+async def _check(reader: Any, datastore: Any, store_id: str, model_id: str, tuple_str: str) -> bool:
+    query = CheckQuery(reader=reader, resolver=ModelResolver(datastore), checker=build_check_resolver(cache_size=0))
+    outcome = await query.execute(CheckParams(store_id=store_id, model_id=model_id, tuple_key=parse_tuple(tuple_str)))
+    return outcome.allowed
+
+
+_CASES = [
+    ("document:1#viewer@user:nobody", False),
+    ("document:1#viewer@user:anne", True),
+    ("document:1#viewer@user:u17", True),
+    ("document:1#viewer@user:zoe", True),
+]
+
+
+@pytest.mark.parametrize(("tuple_str", "allowed"), _CASES)
+async def test_a_fan_out_of_fifty_groups_costs_queries_per_hop(datastore: Any, tuple_str: str, allowed: bool) -> None:
+    if getattr(datastore, "inline_reads", False):
+        pytest.skip("in-memory reads are not batched")
+    store_id, model_id = await _seed(datastore)
+    batched, unbatched = CountingReader(datastore), CountingReader(datastore, multi_key=False)
+    assert await _check(batched, datastore, store_id, model_id, tuple_str) is allowed
+    assert await _check(unbatched, datastore, store_id, model_id, tuple_str) is allowed
+    # hops: document -> 50 groups -> inner group; document -> f1 -> f0. A few reads per hop
+    # (one per read kind per round), never one per group.
+    assert batched.reads <= 16, batched.reads
+    assert 1 < batched.widest <= _GROUPS + 1
+    if not allowed:
+        assert unbatched.reads >= _GROUPS, unbatched.reads
+
+
+@pytest.mark.postgres
+async def test_statements_sent_to_postgresql_are_bounded_by_hops() -> None:
+    pool = await asyncpg.create_pool(session_database_url(), min_size=1, max_size=8)
+    counting = CountingPool(pool)
+    datastore = PostgresDatastore(counting)  # type: ignore[arg-type]
+    try:
+        store_id, model_id = await _seed(datastore)
+        await ModelResolver(datastore).resolve(store_id, model_id)
+        before = counting.statements
+        assert await _check(datastore, datastore, store_id, model_id, "document:1#viewer@user:nobody") is False
+        sent = counting.statements - before
+        assert 2 < sent <= 20, sent
+    finally:
+        await datastore.aclose()
