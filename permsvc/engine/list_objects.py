@@ -15,6 +15,10 @@ Two phases, as OpenFGA's reverse expansion + ``RequiresFurtherEvalStatus`` in
    conditions held reaches it (no intersection or exclusion on the way);
 2. every other candidate is *confirmed by Check*, in a deterministic (sorted) order.
 
+The expansion advances in waves: all subjects queued are read together (one reverse read per edge
+for every subject of a type), then all nodes (one per tuple-to-userset edge for every object of a
+relation), so over a database a listing costs a few statements per level, not one per subject.
+
 The result is therefore exactly ``{o | Check(o) is True}`` over the objects the expansion can
 find, which is every object that has tuples (an object without any tuple has no relation). The
 sorted order is what makes pagination by "last object returned" exact.
@@ -28,11 +32,14 @@ from typing import TYPE_CHECKING
 from permsvc.engine.list_users import condition_counts
 from permsvc.engine.local import TRUE, LocalChecker
 from permsvc.engine.request import ResolveBudget
+from permsvc.store.protocol import MAX_KEYS_PER_READ
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from permsvc.core.refs import TupleKey
     from permsvc.engine.request import ResolveContext
+    from permsvc.store.protocol import TupleReader
 
 __all__ = ("expand_candidates", "list_objects")
 
@@ -83,6 +90,12 @@ async def expand_candidates(ctx: ResolveContext, object_type: str, relation: str
             seen_subjects[subject] = level
             subjects.append((subject, level))
 
+    def ticked() -> None:
+        nonlocal steps
+        steps += 1
+        if not steps & 255:
+            budget.check_deadline()
+
     user = ctx.user
     uobj, sep, urel = user.partition("#")
     add_subject(user, 0)
@@ -91,31 +104,32 @@ async def expand_candidates(ctx: ResolveContext, object_type: str, relation: str
     elif ctx.user_wildcard:
         add_subject(ctx.user_wildcard, 0)
     while subjects or nodes:
+        # A wave of subjects: one reverse read per edge for all subjects of a type, not per subject.
+        by_key: dict[str, dict[str, int]] = {}
         while subjects:
             subject, level = subjects.popleft()
             if level > seen_subjects[subject]:
                 continue
-            steps += 1
-            if not steps & 255:
-                budget.check_deadline()
+            ticked()
             sobj, ssep, srel = subject.partition("#")
             stype, _, sid = sobj.partition(":")
             key = f"{stype}#{srel}" if ssep else (f"{stype}:*" if sid == "*" else stype)
-            hop = level + 1 if ssep else level
+            by_key.setdefault(key, {})[subject] = level + 1 if ssep else level
+        for key, hops in by_key.items():
             for otype, rel, definite in graph.direct.get(key, ()):
                 if (otype, rel) not in relevant:
                     continue
-                for tk in await reader.read_starting_with_user(store_id, otype, rel, [subject]):
+                for tk in await _read_by_users(reader, store_id, otype, rel, hops):
                     if plan.fits(tk) and condition_counts(plan, tk, ctx):
-                        add_node(tk.object, rel, hop if definite else cap)
+                        add_node(tk.object, rel, hops[tk.user] if definite else cap)
+        # A wave of nodes: one reverse read per tuple-to-userset edge for all objects of a relation.
+        parents: dict[tuple[str, str], dict[str, int]] = {}
         while nodes:
             obj, rel, level = nodes.popleft()
             node = f"{obj}#{rel}"
             if level > seen_nodes[node]:
                 continue
-            steps += 1
-            if not steps & 255:
-                budget.check_deadline()
+            ticked()
             otype = obj.partition(":")[0]
             if otype == object_type and rel == relation:
                 found[obj] = min(level, found.get(obj, cap))
@@ -123,15 +137,29 @@ async def expand_candidates(ctx: ResolveContext, object_type: str, relation: str
             for other, definite in graph.computed.get((otype, rel), ()):
                 if (otype, other) in relevant:
                     add_node(obj, other, level if definite else cap)
-            for ttype, trel, tupleset, definite in graph.ttu.get((otype, rel), ()):
+            if graph.ttu.get((otype, rel)):
+                parents.setdefault((otype, rel), {})[obj] = level
+        for (otype, rel), levels in parents.items():
+            for ttype, trel, tupleset, definite in graph.ttu[(otype, rel)]:
                 if (ttype, trel) not in relevant:
                     continue
-                for tk in await reader.read_starting_with_user(store_id, ttype, tupleset, [obj]):
+                for tk in await _read_by_users(reader, store_id, ttype, tupleset, levels):
                     if plan.fits(tk) and condition_counts(plan, tk, ctx):
-                        add_node(tk.object, trel, level + 1 if definite else cap)
-            if subjects:
-                break
+                        add_node(tk.object, trel, levels[tk.user] + 1 if definite else cap)
     return [(obj, level < cap) for obj, level in sorted(found.items())]
+
+
+async def _read_by_users(
+    reader: TupleReader, store_id: str, object_type: str, relation: str, users: dict[str, int]
+) -> list[TupleKey]:
+    """``object_type:*#relation@u`` for every ``u`` of ``users``: one reverse read per
+    ``MAX_KEYS_PER_READ`` users (the statement stays bounded)."""
+    names = list(users)
+    out: list[TupleKey] = []
+    for start in range(0, len(names), MAX_KEYS_PER_READ):
+        chunk = names[start : start + MAX_KEYS_PER_READ]
+        out.extend(await reader.read_starting_with_user(store_id, object_type, relation, chunk))
+    return out
 
 
 async def list_objects(

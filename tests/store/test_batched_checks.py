@@ -13,11 +13,17 @@ import pytest
 from bench.db_reads import CountingPool
 from bench.drive import DSL as MODEL
 from permsvc.commands.check import CheckParams, CheckQuery
+from permsvc.commands.list_objects import ListObjectsParams, ListObjectsQuery
+from permsvc.commands.list_users import ListUsersParams, ListUsersQuery, UserFilter
 from permsvc.commands.models import ModelResolver
 from permsvc.core.refs import parse_tuple
-from permsvc.engine.resolver import build_check_resolver
+from permsvc.engine.list_users import expand_user_candidates
+from permsvc.engine.resolver import build_check_resolver, new_context
 from permsvc.model.compile import parse_dsl
+from permsvc.model.typesystem import TypeSystem
+from permsvc.settings import EngineLimits
 from permsvc.store.postgres import PostgresDatastore
+from permsvc.store.wrappers import wrap_for_request
 from permsvc.store.wrappers.proxy import TupleReaderProxy
 from tests.pg import session_database_url
 
@@ -38,6 +44,10 @@ class CountingReader(TupleReaderProxy):
         self.reads += 1
         self.widest = max(self.widest, len(keys.users) + len(keys.usersets) + len(keys.object_relations))
         return await self.inner.read_many(store_id, keys)  # type: ignore[attr-defined]
+
+    async def read_starting_with_user(self, *args: Any) -> Any:
+        self.reads += 1
+        return await super().read_starting_with_user(*args)
 
     async def read_user_tuple(self, *args: Any) -> Any:
         self.reads += 1
@@ -91,6 +101,55 @@ async def test_a_fan_out_of_fifty_groups_costs_queries_per_hop(datastore: Any, t
     assert 1 < batched.widest <= _GROUPS + 1
     if not allowed:
         assert unbatched.reads >= _GROUPS, unbatched.reads
+
+
+async def test_list_objects_reads_each_wave_of_subjects_together(datastore: Any) -> None:
+    """anne is in 50 groups, each the viewer of its own document: the expansion reads the 50
+    group usersets' documents together, not group by group."""
+    store = await datastore.create_store("wide-listing")
+    model = await datastore.write_model(store.id, parse_dsl(MODEL))
+    tuples = [f"group:g{i}#member@user:anne" for i in range(_GROUPS)]
+    tuples += [f"document:{i}#viewer@group:g{i}#member" for i in range(_GROUPS)]
+    await datastore.write(store.id, writes=[parse_tuple(t) for t in tuples])
+    counting = CountingReader(datastore)
+    query = ListObjectsQuery(reader=counting, resolver=ModelResolver(datastore))
+    params = ListObjectsParams(store_id=store.id, model_id=model.id, type="document", relation="viewer", user="user:anne")
+    listed = [obj async for obj in query.stream(params)]
+    assert sorted(listed) == sorted(f"document:{i}" for i in range(_GROUPS))
+    assert counting.reads <= 12, counting.reads
+
+
+async def test_list_users_expansion_reads_each_wave_together(datastore: Any) -> None:
+    if getattr(datastore, "inline_reads", False):
+        pytest.skip("in-memory reads are not batched")
+    store_id, _ = await _seed(datastore)
+    counting = CountingReader(datastore)
+    ctx = new_context(
+        store_id=store_id,
+        typesystem=TypeSystem.new(parse_dsl(MODEL)),
+        reader=wrap_for_request(counting, store_id),
+        limits=EngineLimits(),
+        context=None,
+    )
+    users = await expand_user_candidates(ctx, "document:1", "viewer", "user")
+    assert set(users) == {f"user:u{i}" for i in range(_GROUPS)} | {"user:anne", "user:zoe"}
+    # waves: document:1 -> its groups, editor, owner and folder:f1 -> group:inner, folder:f0 -> ...
+    assert counting.reads <= 8, counting.reads
+
+
+async def test_list_users_confirms_candidates_together(datastore: Any) -> None:
+    if getattr(datastore, "inline_reads", False):
+        pytest.skip("in-memory reads are not batched")
+    store_id, model_id = await _seed(datastore)
+    counting = CountingReader(datastore)
+    query = ListUsersQuery(reader=counting, resolver=ModelResolver(datastore))
+    params = ListUsersParams(
+        store_id=store_id, model_id=model_id, object="document:1", relation="viewer", user_filters=(UserFilter(type="user"),)
+    )
+    listed = (await query.execute(params)).users
+    assert sorted(listed) == sorted({f"user:u{i}" for i in range(_GROUPS)} | {"user:anne", "user:zoe"})
+    # 52 candidates, each confirmed by a Check of a few rounds: 8 Checks share each round's statement.
+    assert counting.reads <= 80, counting.reads
 
 
 @pytest.mark.postgres
