@@ -80,6 +80,7 @@ def tuple_user_key(user: str) -> str:
 
 
 _NO_CONDITIONS: frozenset[str] = frozenset()
+_UNCONDITIONAL: frozenset[str] = frozenset(("",))
 
 
 class TtuPlan:
@@ -126,6 +127,7 @@ class RelationPlan:
     __slots__ = (
         "definition",
         "direct_keys",
+        "expansion_group",
         "fit_conditions",
         "flat",
         "key",
@@ -178,6 +180,10 @@ class RelationPlan:
         """``(type, relation)`` of an admitted userset -> its relation plan and fitting conditions."""
         self.flat: FlatUnion | None = None
         """The rewrite flattened (see :class:`FlatUnion`); ``None`` unless it is a union of leaves."""
+        self.expansion_group: tuple[tuple[str, str], ...] = ()
+        """For an expandable relation (see :mod:`permsvc.engine.expansion`), the relations its
+        nodes' expansions are computed from (itself and every relation its usersets lead to),
+        sorted; empty otherwise."""
 
     def reaches(self, keys: tuple[str, ...]) -> bool:
         reach = self.reach
@@ -190,7 +196,7 @@ class RelationPlan:
 class ModelPlan:
     """The evaluation plan of one model. Immutable after construction except the condition cache."""
 
-    __slots__ = ("_compiled", "_fits", "_graph", "_ttus", "relations", "typesystem")
+    __slots__ = ("_compiled", "_fits", "_graph", "_ttus", "expansions", "relations", "typesystem")
 
     def __init__(self, typesystem: TypeSystem) -> None:
         self.typesystem = typesystem
@@ -230,6 +236,37 @@ class ModelPlan:
                     )
         for rp in self.relations.values():
             rp.flat = self._flatten(rp)
+        self._mark_expandable()
+        self.expansions: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
+        """Per store and expansion group, the :class:`~permsvc.engine.expansion.ExpansionTable`
+        of the relations' current versions (replaced when they change)."""
+
+    def _mark_expandable(self) -> None:
+        """Relations whose nodes a check may answer by expansion: only direct tuples, no
+        conditions admitted, and usersets leading only to such relations again."""
+        candidates = {
+            key
+            for key, rp in self.relations.items()
+            if type(rp.rewrite) is This
+            and rp.fit_conditions
+            and all(conds == _UNCONDITIONAL for conds in rp.fit_conditions.values())
+        }
+        changed = True
+        while changed:
+            changed = False
+            for key in list(candidates):
+                if any(target.key not in candidates for target, _ in self.relations[key].userset_targets.values()):
+                    candidates.discard(key)
+                    changed = True
+        for key in candidates:
+            group: set[tuple[str, str]] = set()
+            todo = [key]
+            while todo:
+                current = todo.pop()
+                if current not in group:
+                    group.add(current)
+                    todo.extend(target.key for target, _ in self.relations[current].userset_targets.values())
+            self.relations[key].expansion_group = tuple(sorted(group))
 
     def _flatten(self, rp: RelationPlan) -> FlatUnion | None:
         if rp.leaves is None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from permsvc.engine.errors import DeadlineExceededError, DispatchLimitExceededError
+from permsvc.engine.plan import user_keys
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -100,6 +101,11 @@ class ResolveBudget:
             raise DeadlineExceededError(self.deadline_s)
 
 
+_USER_KEYS: dict[str, tuple[str, ...]] = {}
+""":func:`~permsvc.engine.plan.user_keys` of recent users (a pure function of the string)."""
+_USER_KEYS_SIZE = 16_384
+
+
 class ResolveContext:
     """What one request's resolution reads through: passed explicitly, never via contextvars.
 
@@ -113,6 +119,7 @@ class ResolveContext:
         "budget",
         "context",
         "digest",
+        "expansion_tables",
         "in_flight",
         "inline",
         "limits",
@@ -122,6 +129,7 @@ class ResolveContext:
         "read_user_sync",
         "read_usersets_sync",
         "reader",
+        "relation_version",
         "revision",
         "store_id",
         "sync",
@@ -164,25 +172,36 @@ class ResolveContext:
             self.read_user_sync = reader.read_user_tuple_sync  # type: ignore[attr-defined]
             self.read_usersets_sync = reader.read_userset_tuples_sync  # type: ignore[attr-defined]
             self.read_object_relation_sync = reader.read_object_relation_sync  # type: ignore[attr-defined]
+        self.relation_version = getattr(reader, "relation_version_sync", None) if self.sync else None
+        """The reader's ``relation_version_sync(store_id, object_type, relation)``, when it offers
+        versions (the in-memory index): userset expansions (:mod:`permsvc.engine.expansion`) are
+        used only then, and only while ``user`` is an object or a typed wildcard."""
+        self.expansion_tables: dict[tuple[tuple[str, str], ...], Any] = {}
+        """This request's expansion tables by expansion group (resolved once per request)."""
         self.in_flight = 0
         """Concurrent dispatch tasks of this request (non-inline readers only)."""
-        self.memo: dict[str, int] = {}
-        """Per-request results of ``object#relation`` nodes for ``user`` (see ``LocalChecker.evaluate``)."""
-        self.user = ""
-        self.user_keys: tuple[str, ...] = ()
-        self.user_wildcard = ""
-        self.user_userset = ""
         if user:
             self.set_user(user)
+        else:
+            self.memo: dict[str, int] = {}
+            """Per-request results of ``object#relation`` nodes for ``user`` (see ``LocalChecker.evaluate``)."""
+            self.user = ""
+            self.user_keys: tuple[str, ...] = ()
+            self.user_wildcard = ""
+            self.user_userset = ""
 
     def set_user(self, user: str) -> None:
-        from permsvc.engine.plan import user_keys
-
         self.memo = {}
         self.user = user
-        self.user_keys = user_keys(user)
-        self.user_wildcard = self.user_keys[1] if len(self.user_keys) == 2 else ""
+        keys = _USER_KEYS.get(user)
+        if keys is None:
+            if len(_USER_KEYS) >= _USER_KEYS_SIZE:
+                _USER_KEYS.clear()
+            keys = _USER_KEYS[user] = user_keys(user)
+        self.user_keys = keys
+        self.user_wildcard = keys[1] if len(keys) == 2 else ""
         self.user_userset = user if "#" in user else ""
+
 
     def request(self, object_: str, relation: str) -> ResolveRequest:
         """The :class:`ResolveRequest` of ``object_#relation@user`` in this context (a cache key)."""

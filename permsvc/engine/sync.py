@@ -20,7 +20,10 @@ to a branch that decides; budget errors end the request). Two things differ only
   leaves. A union's answer does not depend on the order of its branches (``TRUE`` if any branch
   is, else a branch error if any, else ``CYCLE`` if any, else ``FALSE``). When the user is a
   userset the rewrite is evaluated leaf by leaf instead, so that each computed relation on the
-  way is compared with the user (``document:1#editor`` is an ``editor`` of ``document:1``).
+  way is compared with the user (``document:1#editor`` is an ``editor`` of ``document:1``);
+- a dispatch into a node of an expandable relation (groups: ``member: [user, group#member]``) is
+  answered by membership in the node's expansion where that is exact, over readers that offer
+  relation versions (see :mod:`permsvc.engine.expansion`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from permsvc.engine.errors import EngineError, ResolutionDepthExceededError
+from permsvc.engine.expansion import expansion
 from permsvc.engine.request import CYCLE, FALSE, TRUE
 from permsvc.model.schema import (
     ComputedUserset,
@@ -88,6 +92,15 @@ class SyncChecker:
             return known
         if node in path:
             return CYCLE
+        if rp.expansion_group and ctx.relation_version is not None and not ctx.user_userset:
+            entry = expansion(ctx, rp, obj, node)
+            if entry is not None and depth + 1 + entry[1] < ctx.limits.max_resolution_depth:
+                ctx.budget.spend()
+                members = entry[0]
+                wildcard = ctx.user_wildcard
+                result = TRUE if ctx.user in members or (wildcard and wildcard in members) else FALSE
+                memo[node] = result
+                return result
         depth += 1
         if depth >= ctx.limits.max_resolution_depth:
             raise ResolutionDepthExceededError(ctx.limits.max_resolution_depth)

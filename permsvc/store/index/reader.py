@@ -32,7 +32,16 @@ class IndexedReader:
     timestamps and the stored order) and any other store.
     """
 
-    __slots__ = ("_database", "_index", "_revision", "inline_reads")
+    __slots__ = (
+        "_database",
+        "_index",
+        "_revision",
+        "count_object_relation_sync",
+        "inline_reads",
+        "read_object_relation_sync",
+        "read_user_tuple_sync",
+        "read_userset_tuples_sync",
+    )
 
     def __init__(self, index: TupleIndex, database: TupleReader) -> None:
         self._index = index
@@ -40,6 +49,14 @@ class IndexedReader:
         self._revision = index.revision
         self.inline_reads = True
         """Reads never suspend: the engine evaluates branches inline."""
+        # The synchronous reads (SyncTupleReader) are the index's own methods: they answer only
+        # for the indexed store (``sync_reads``), so there is nothing to route.
+        self.read_user_tuple_sync = index.read_user_tuple_sync
+        self.read_userset_tuples_sync = index.read_userset_tuples_sync
+        self.read_object_relation_sync = index.read_object_relation_sync
+        self.count_object_relation_sync = index.count_object_relation_sync
+        """How many tuples ``read_object_relation_sync`` would return (bounds the engine's
+        userset expansions before they read)."""
 
     @property
     def revision(self) -> Revision:
@@ -75,20 +92,10 @@ class IndexedReader:
         """The synchronous reads answer for the indexed store only (others are in the database)."""
         return store_id == self._index.store_id
 
-    def read_user_tuple_sync(
-        self, store_id: str, object: str, relation: str, user: str
-    ) -> TupleKey | None:
-        return self._index.user_tuple(object, relation, user)
-
-    def read_userset_tuples_sync(
-        self, store_id: str, object: str, relation: str
-    ) -> Sequence[TupleKey]:
-        return self._index.userset_tuples(object, relation)
-
-    def read_object_relation_sync(
-        self, store_id: str, object: str, relation: str
-    ) -> Sequence[TupleKey]:
-        return self._index.object_relation(object, relation)
+    def relation_version_sync(self, store_id: str, object_type: str, relation: str) -> int:
+        """:meth:`TupleIndex.relation_version` (the engine keeps userset expansions per version;
+        a reader offering it offers ``count_object_relation_sync`` too)."""
+        return self._index.relation_version(object_type, relation)
 
     async def read_starting_with_user(
         self,

@@ -21,6 +21,9 @@ respect to the event loop: a reader that does not await between two reads sees o
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Union
 
@@ -31,7 +34,7 @@ if TYPE_CHECKING:
     from permsvc.core.revision import Revision
     from permsvc.store.protocol import TupleChange
 
-__all__ = ("SMALL", "TupleIndex")
+__all__ = ("SMALL", "TupleIndex", "gc_paused")
 
 SMALL = 16
 """Largest value kept as a tuple; larger ones become sets (membership stays O(1))."""
@@ -72,6 +75,33 @@ def _removed(values: _Values, value: str) -> _Values | None:
     return values
 
 
+_gc_pauses = [0, False]
+"""Builds running with the cyclic collector paused, and whether it was enabled before the first."""
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a snapshot is built (nestable; builds of several
+    stores may overlap). A build allocates millions of containers that all survive: every
+    collection meanwhile re-examines them for nothing (measured: ~8% of a 1M-tuple build).
+    Reference counting still frees everything else; the collector runs again afterwards."""
+    if _gc_pauses[0] == 0:
+        _gc_pauses[1] = gc.isenabled()
+        gc.disable()
+    _gc_pauses[0] += 1
+    try:
+        yield
+    finally:
+        _gc_pauses[0] -= 1
+        if _gc_pauses[0] == 0 and _gc_pauses[1]:
+            gc.enable()
+
+
+_versions = itertools.count(1)
+"""Relation versions, unique in the process (across indexes and rebuilds), so a version names
+one state of one relation's tuples."""
+
+
 def _contains(values: _Values, value: str) -> bool:
     return values == value if type(values) is str else value in values
 
@@ -85,9 +115,11 @@ def _is_userset(user: str) -> bool:
 
 
 class _RelationIndex:
-    __slots__ = ("conditions", "direct", "objects", "usersets")
+    __slots__ = ("conditions", "direct", "objects", "usersets", "version")
 
     def __init__(self) -> None:
+        self.version = next(_versions)
+        """Changes with every change to the relation's tuples (see :meth:`TupleIndex.relation_version`)."""
         self.direct: dict[str, _Values] = {}
         self.usersets: dict[str, _Values] = {}
         self.objects: dict[str, _Values] = {}
@@ -156,6 +188,8 @@ class TupleIndex:
                 objects[user] = _added(ids, object_id)
             added += 1
         self.count += added
+        for rel in relations.values():
+            rel.version = next(_versions)
 
     def finish_build(self, revision: Revision) -> None:
         """The snapshot is complete at ``revision``: drop the build-time string table."""
@@ -194,6 +228,7 @@ class TupleIndex:
             rel = self._relations[(self._intern(object_type), self._intern(relation))] = (
                 _RelationIndex()
             )
+        rel.version = next(_versions)
         object_id = self._intern(object_id)
         user = self._intern(key.user)
         forward = rel.usersets if _is_userset(user) else rel.direct
@@ -214,6 +249,7 @@ class TupleIndex:
         rel = self._relations.get((object_type, key.relation))
         if rel is None:
             return
+        rel.version = next(_versions)
         user = key.user
         forward = rel.usersets if _is_userset(user) else rel.direct
         before = forward.get(object_id)
@@ -237,6 +273,13 @@ class TupleIndex:
 
     # -- reads (the TupleReader shapes) ---------------------------------------------------------
 
+    def relation_version(self, object_type: str, relation: str) -> int:
+        """A number that changes whenever a tuple of ``object_type#relation`` is added, removed or
+        rewritten, unique in the process (0: the index has never held one): a cache computed from
+        these tuples is current while the version is the one it was computed at."""
+        rel = self._relations.get((object_type, relation))
+        return 0 if rel is None else rel.version
+
     def _key(
         self, rel: _RelationIndex, obj: str, object_id: str, relation: str, user: str
     ) -> TupleKey:
@@ -245,6 +288,19 @@ class TupleIndex:
         return TupleKey(object=obj, relation=relation, user=user, condition=condition)
 
     def user_tuple(self, obj: str, relation: str, user: str) -> TupleKey | None:
+        return self.read_user_tuple_sync(self.store_id, obj, relation, user)
+
+    def userset_tuples(self, obj: str, relation: str) -> list[TupleKey]:
+        return self.read_userset_tuples_sync(self.store_id, obj, relation)
+
+    def object_relation(self, obj: str, relation: str) -> list[TupleKey]:
+        return self.read_object_relation_sync(self.store_id, obj, relation)
+
+    # The three reads of a check, with :class:`~permsvc.store.protocol.SyncTupleReader`'s
+    # signatures so that the IndexedReader hands them to the engine as they are (a call less per
+    # read). ``store_id`` is not consulted: the reader routes only the indexed store here.
+
+    def read_user_tuple_sync(self, store_id: str, obj: str, relation: str, user: str) -> TupleKey | None:
         """The hottest read of a check: helpers inlined."""
         object_type, _, object_id = obj.partition(":")
         rel = self._relations.get((object_type, relation))
@@ -259,7 +315,7 @@ class TupleIndex:
         condition = conditions.get((object_id, user)) if conditions else None
         return TupleKey(object=obj, relation=relation, user=user, condition=condition)
 
-    def userset_tuples(self, obj: str, relation: str) -> list[TupleKey]:
+    def read_userset_tuples_sync(self, store_id: str, obj: str, relation: str) -> list[TupleKey]:
         object_type, _, object_id = obj.partition(":")
         rel = self._relations.get((object_type, relation))
         if rel is None:
@@ -267,16 +323,36 @@ class TupleIndex:
         users = rel.usersets.get(object_id)
         if users is None:
             return []
-        return [self._key(rel, obj, object_id, relation, u) for u in _each(users)]
+        conditions = rel.conditions
+        if type(users) is str:
+            condition = conditions.get((object_id, users)) if conditions else None
+            return [TupleKey(object=obj, relation=relation, user=users, condition=condition)]
+        return [self._key(rel, obj, object_id, relation, u) for u in users]
 
-    def object_relation(self, obj: str, relation: str) -> list[TupleKey]:
+    def count_object_relation_sync(self, store_id: str, obj: str, relation: str) -> int:
+        """How many tuples :meth:`read_object_relation_sync` would return, without building them."""
+        object_type, _, object_id = obj.partition(":")
+        rel = self._relations.get((object_type, relation))
+        if rel is None:
+            return 0
+        count = 0
+        for forward in (rel.direct, rel.usersets):
+            users = forward.get(object_id)
+            if users is not None:
+                count += 1 if type(users) is str else len(users)
+        return count
+
+    def read_object_relation_sync(self, store_id: str, obj: str, relation: str) -> list[TupleKey]:
         object_type, _, object_id = obj.partition(":")
         rel = self._relations.get((object_type, relation))
         if rel is None:
             return []
+        direct = rel.direct.get(object_id)
+        usersets = rel.usersets.get(object_id)
+        if usersets is None and type(direct) is str and not rel.conditions:
+            return [TupleKey(object=obj, relation=relation, user=direct)]  # one parent: the common case
         out: list[TupleKey] = []
-        for forward in (rel.direct, rel.usersets):
-            users = forward.get(object_id)
+        for users in (direct, usersets):
             if users is not None:
                 out.extend(self._key(rel, obj, object_id, relation, u) for u in _each(users))
         return out

@@ -4,13 +4,14 @@ any sequence of writes and deletes, compact values, idempotent catch-up."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from permsvc.core.refs import TupleCondition, TupleKey
-from permsvc.store.index.tuple_index import SMALL, TupleIndex
+from permsvc.store.index.tuple_index import SMALL, TupleIndex, gc_paused
 from permsvc.store.memory import MemoryDatastore
 from permsvc.store.protocol import TupleChange
 
@@ -180,3 +181,41 @@ def test_building_from_a_snapshot_equals_applying_the_same_writes(keys: list[Tup
             assert _sorted(built.starting_with_user(otype, rel, list(_USERS), None)) == _sorted(
                 followed.starting_with_user(otype, rel, list(_USERS), None)
             )
+
+
+def test_relation_versions_change_with_every_change_and_are_unique() -> None:
+    first, second = TupleIndex("s"), TupleIndex("s")
+    assert first.relation_version("doc", "viewer") == 0
+    grant = TupleKey(object="doc:1", relation="viewer", user="user:anne")
+    first.add_batch([grant])
+    second.add_batch([grant])
+    first.finish_build(1)
+    second.finish_build(1)
+    seen = {first.relation_version("doc", "viewer"), second.relation_version("doc", "viewer")}
+    assert len(seen) == 2 and 0 not in seen
+    untouched = first.relation_version("doc", "viewer")
+    first.apply([_change(TupleKey(object="doc:1", relation="parent", user="folder:a"), "write", 2)])
+    assert first.relation_version("doc", "viewer") == untouched
+    for revision, operation in ((3, "write"), (4, "delete")):
+        before = first.relation_version("doc", "viewer")
+        key = TupleKey(object="doc:2", relation="viewer", user="group:eng#member")
+        first.apply([_change(key, operation, revision)])
+        assert first.relation_version("doc", "viewer") not in seen | {before}
+        seen.add(first.relation_version("doc", "viewer"))
+
+
+def test_gc_paused_nests_and_restores_the_collector() -> None:
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # a collector that was off stays off
+    finally:
+        gc.enable()
