@@ -39,7 +39,7 @@ from permsvc.settings import (
     DEFAULT_INDEX_WAIT_S,
 )
 from permsvc.store.index.reader import IndexedReader
-from permsvc.store.index.tuple_index import TupleIndex
+from permsvc.store.index.tuple_index import TupleIndex, gc_paused
 from permsvc.store.protocol import TupleSnapshotReader
 
 if TYPE_CHECKING:
@@ -295,9 +295,10 @@ class IndexedDatastore:
                         raise _OverBudgetError
 
                 try:
-                    revision = await self.inner.snapshot_tuples(
-                        store_id, consume, batch_size=_SNAPSHOT_BATCH
-                    )
+                    with gc_paused():
+                        revision = await self.inner.snapshot_tuples(
+                            store_id, consume, batch_size=_SNAPSHOT_BATCH
+                        )
                 except _OverBudgetError:
                     self._database_only.add(store_id)
                     _log.warning(
