@@ -78,7 +78,7 @@ class BatchCheckQuery:
             if item.correlation_id in seen:
                 raise InvalidInputError(f"duplicate correlation_id '{item.correlation_id}' in batch check")
             seen.add(item.correlation_id)
-        typesystem = await self._resolver.resolve(params.store_id, params.model_id)
+        typesystem = await self._resolver.resolve(params.store_id, params.model_id, params.consistency)
         _, revision = await reader_for(self._reader, params.store_id, params.consistency)
         at_least = Consistency(token=encode_token(params.store_id, revision))
         done: dict[ResolveRequest, BatchCheckItemResult] = {}

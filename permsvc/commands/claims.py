@@ -89,7 +89,7 @@ class ClaimSummaryQuery:
 
     async def execute(self, params: ClaimSummaryParams) -> EncodedSummary:
         variant = params.spec.variant_for(params.audience)
-        typesystem = await self._resolver.resolve(params.store_id)
+        typesystem = await self._resolver.resolve(params.store_id, consistency=params.consistency)
         check_spec_against_model(variant, typesystem)
         listing = _Listing(
             store_id=params.store_id,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -10,11 +12,13 @@ import msgspec
 from permsvc.commands.errors import CommandError, LatestModelNotFoundError
 from permsvc.commands.read import validate_page
 from permsvc.commands.write import ExceededEntityLimitError
+from permsvc.core.revision import Consistency, Revision, decode_token
 from permsvc.core.ulid import is_ulid
 from permsvc.model.json import model_from_json
 from permsvc.model.typesystem import TypeSystem
 from permsvc.settings import DEFAULT_MAX_MODEL_BYTES, DEFAULT_MAX_TYPES_PER_MODEL
 from permsvc.store.errors import ModelNotFoundError
+from permsvc.store.index import IndexedDatastore
 from permsvc.store.protocol import ModelStore, Page, StoredModel
 
 __all__ = (
@@ -33,41 +37,136 @@ SUPPORTED_SCHEMA_VERSIONS = ("1.1", "1.2")
 _DEFAULT_CACHE_SIZE = 256
 
 
+class _StoreEntry:
+    """What the resolver last read of one store: its latest model and when the store was live."""
+
+    __slots__ = ("covers", "latest", "latest_at", "latest_stamp", "live_at", "live_stamp")
+
+    def __init__(self) -> None:
+        self.latest: TypeSystem | None = None
+        self.latest_stamp: tuple[int, int] = (-1, -1)
+        self.latest_at = 0.0
+        self.covers: Revision = 0
+        """Every model written before this tuple revision committed is in ``latest`` or older."""
+        self.live_stamp: tuple[int, int] = (-1, -1)
+        self.live_at = 0.0
+
+
 class ModelResolver:
     """Resolves ``authorization_model_id`` (empty -> the store's latest) to a :class:`TypeSystem`.
 
-    Models are immutable, so a resolved TypeSystem is cached by ``(store_id, model_id)`` forever
-    (LRU-bounded). "Latest" is never cached: a newly written model takes effect at once.
+    Models are immutable, so a resolved TypeSystem is kept by ``(store_id, model_id)`` (LRU-bounded)
+    and never parsed twice. Over an :class:`~permsvc.store.index.IndexedDatastore` the store's
+    *latest* model is cached too, as its :class:`~permsvc.store.index.model_versions.ModelVersions`
+    allows (a model written or the store deleted, here or notified from another process, or an
+    entry older than the follower's polling interval: read again), honouring the consistency:
+
+    - ``MINIMIZE_LATENCY``: the cached latest, as fresh as this process's tuple index;
+    - a token of revision ``r``: the cached latest if it holds every model written before ``r``;
+    - ``HIGHER_CONSISTENCY`` or no consistency (``None``: writes, admin): the database's latest.
+
+    Store liveness is confirmed the same way: a deleted store stops answering from the cache.
+    Over any other datastore the latest model is read from the database on every call.
     """
 
-    def __init__(self, models: ModelStore, *, cache_size: int = _DEFAULT_CACHE_SIZE) -> None:
+    def __init__(
+        self,
+        models: ModelStore,
+        *,
+        cache_size: int = _DEFAULT_CACHE_SIZE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._models = models
+        self._versions = models.model_versions if isinstance(models, IndexedDatastore) else None
         self._cache: OrderedDict[tuple[str, str], TypeSystem] = OrderedDict()
+        self._stores: OrderedDict[str, _StoreEntry] = OrderedDict()
         self._cache_size = cache_size
+        self._clock = clock
 
-    async def resolve(self, store_id: str, model_id: str = "") -> TypeSystem:
-        """Raises ``LatestModelNotFoundError`` (no model at all) or ``ModelNotFoundError``."""
+    async def resolve(
+        self, store_id: str, model_id: str = "", consistency: Consistency | None = None
+    ) -> TypeSystem:
+        """Raises ``LatestModelNotFoundError`` (no model at all), ``ModelNotFoundError``,
+        ``StoreNotFoundError`` or ``InvalidConsistencyTokenError`` (a token of another store)."""
         if model_id:
-            if not is_ulid(model_id):
-                raise ModelNotFoundError(model_id)
-            cached = self._cache.get((store_id, model_id))
-            if cached is not None:
-                self._cache.move_to_end((store_id, model_id))
-                return cached
-            stored = await self._models.read_model(store_id, model_id)
+            return await self._by_id(store_id, model_id)
+        versions = self._versions
+        if versions is None:
+            return await self._read_latest(store_id)
+        entry = self._stores.get(store_id)
+        required: Revision | None = None
+        if consistency is not None and consistency.level != "HIGHER_CONSISTENCY":
+            required = decode_token(consistency.token, store_id=store_id).revision if consistency.token else 0
+            if (
+                entry is not None
+                and entry.latest is not None
+                and entry.latest_stamp == versions.stamp(store_id)
+                and self._clock() - entry.latest_at < versions.max_age_s
+                and required <= max(entry.covers, versions.notified_revision(store_id))
+            ):
+                return entry.latest
+        # Stamp and covered revision are taken before the reads they vouch for.
+        stamp, life, at = versions.stamp(store_id), versions.life_stamp(store_id), self._clock()
+        covers = versions.notified_revision(store_id)
+        if required is not None and required > covers:
+            covers = max(covers, await self._models.head_revision(store_id))  # type: ignore[attr-defined]
+        typesystem = await self._read_latest(store_id)
+        entry = self._entry(store_id)
+        entry.latest, entry.latest_stamp, entry.latest_at, entry.covers = typesystem, stamp, at, covers
+        entry.live_stamp, entry.live_at = life, at
+        return typesystem
+
+    async def _by_id(self, store_id: str, model_id: str) -> TypeSystem:
+        if not is_ulid(model_id):
+            raise ModelNotFoundError(model_id)
+        cached = self._cache.get((store_id, model_id))
+        if cached is not None and self._live(store_id):
+            self._cache.move_to_end((store_id, model_id))
+            return cached
+        versions = self._versions
+        life, at = (versions.life_stamp(store_id), self._clock()) if versions is not None else ((-1, -1), 0.0)
+        stored = await self._models.read_model(store_id, model_id)  # also: the store is live
+        if versions is not None:
+            entry = self._entry(store_id)
+            entry.live_stamp, entry.live_at = life, at
+        return self._remember(store_id, stored)
+
+    def _live(self, store_id: str) -> bool:
+        """Whether the store is known to be live (always, where deletions cannot be heard of)."""
+        versions = self._versions
+        if versions is None:
+            return True
+        entry = self._stores.get(store_id)
+        return (
+            entry is not None
+            and entry.live_stamp == versions.life_stamp(store_id)
+            and self._clock() - entry.live_at < versions.max_age_s
+        )
+
+    async def _read_latest(self, store_id: str) -> TypeSystem:
+        latest = await self._models.read_latest_model(store_id)
+        if latest is None:
+            raise LatestModelNotFoundError(store_id)
+        return self._remember(store_id, latest)
+
+    def _remember(self, store_id: str, stored: StoredModel) -> TypeSystem:
+        key = (store_id, stored.id)
+        typesystem = self._cache.get(key)
+        if typesystem is None:
+            typesystem = self._cache[key] = TypeSystem.new(stored.model)
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return typesystem
+
+    def _entry(self, store_id: str) -> _StoreEntry:
+        entry = self._stores.get(store_id)
+        if entry is None:
+            entry = self._stores[store_id] = _StoreEntry()
+            if len(self._stores) > self._cache_size:
+                self._stores.popitem(last=False)
         else:
-            latest = await self._models.read_latest_model(store_id)
-            if latest is None:
-                raise LatestModelNotFoundError(store_id)
-            cached = self._cache.get((store_id, latest.id))
-            if cached is not None:
-                return cached
-            stored = latest
-        ts = TypeSystem.new(stored.model)
-        self._cache[(store_id, stored.id)] = ts
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return ts
+            self._stores.move_to_end(store_id)
+        return entry
 
 
 class InvalidAuthorizationModelError(CommandError):

@@ -87,7 +87,8 @@ async def prepare(
     validate: Callable[[TypeSystem], None] | None = None,
     consistency: Consistency = MINIMIZE_LATENCY,
 ) -> Prepared:
-    """Resolve the model, run the query's own ``validate`` on it, then validate the contextual
+    """Resolve the model (the store's latest as fresh as ``consistency`` asks, see
+    :class:`~permsvc.commands.models.ModelResolver`), run the query's own ``validate`` on it, then validate the contextual
     tuples (``TupleValidationError``, OpenFGA 2027): OpenFGA reports a bad query before a bad
     contextual tuple.
 
@@ -96,7 +97,7 @@ async def prepare(
     exactly the revision reported."""
     if context is not None and not isinstance(context, dict):
         raise InvalidContextError("the condition context must be a JSON object")
-    typesystem = await resolver.resolve(store_id, model_id)
+    typesystem = await resolver.resolve(store_id, model_id, consistency)
     if validate is not None:
         validate(typesystem)
     for key in contextual_tuples:

@@ -19,6 +19,9 @@ backend and forwards everything to it explicitly, except:
   evaluated against the database (where the engine evaluates a node's branches concurrently).
   Builds that run at the same time each check the budget against the indexes already published.
 - **Consistency** (:meth:`reader_for`): a request gets a reader and the revision it answers at.
+- **Models**: :attr:`model_versions` records model writes and store deletions (made here, or
+  notified) for the model resolver's latest-model cache; a store deleted elsewhere also drops its
+  index here.
 
 Thread-safety: use from one event loop. Only SQLite's snapshot scan runs ``consume`` on its reader
 thread, and it fills an index no other code can see until the scan has finished.
@@ -38,6 +41,7 @@ from permsvc.settings import (
     DEFAULT_INDEX_SAFETY_POLL_S,
     DEFAULT_INDEX_WAIT_S,
 )
+from permsvc.store.index.model_versions import ModelVersions
 from permsvc.store.index.reader import IndexedReader
 from permsvc.store.index.tuple_index import TupleIndex, gc_paused
 from permsvc.store.protocol import TupleSnapshotReader
@@ -117,6 +121,8 @@ class IndexedDatastore:
             else (DEFAULT_INDEX_SAFETY_POLL_S if listen_url else DEFAULT_INDEX_POLL_S)
         )
         self._bytes_per_tuple = bytes_per_tuple
+        self.model_versions = ModelVersions(max_age_s=self._poll_s)
+        """Model changes this process knows of (:class:`~.model_versions.ModelVersions`)."""
         self._indexes: dict[str, TupleIndex] = {}
         self._building: dict[str, asyncio.Task[None]] = {}
         self._catch_ups: dict[str, asyncio.Task[None]] = {}
@@ -130,7 +136,10 @@ class IndexedDatastore:
             from permsvc.store.index.listener import PostgresChangeListener
 
             self._listener = PostgresChangeListener(
-                listen_url, on_change=self._notified, on_reconnect=self._reconnected
+                listen_url,
+                on_change=self._notified,
+                on_reconnect=self._reconnected,
+                on_models=self._models_notified,
             )
         self._closed = False
         self._inner_closed = False
@@ -150,6 +159,7 @@ class IndexedDatastore:
                 )
                 self._listener = None
                 self._poll_s = min(self._poll_s, DEFAULT_INDEX_POLL_S)
+                self.model_versions.max_age_s = self._poll_s
         if build:
             token = ""
             while True:
@@ -354,6 +364,7 @@ class IndexedDatastore:
                 self._enforce_budget(store_id)
 
     def _notified(self, store_id: str, revision: Revision) -> None:
+        self.model_versions.tuples_notified(store_id, revision)
         index = self._indexes.get(store_id)
         if index is None:
             self._ensure_building(store_id)
@@ -363,11 +374,20 @@ class IndexedDatastore:
             self._wake.set()
 
     def _reconnected(self) -> None:
+        self.model_versions.lost_track()
         self._dirty.update(self._indexes)
         self._wake.set()
 
+    def _models_notified(self, store_id: str, deleted: bool) -> None:
+        if deleted:
+            self._forget(store_id)
+        else:
+            self.model_versions.model_written(store_id)
+
     async def _follow(self) -> None:
-        while True:
+        # Not ``while True``: Python 3.11's wait_for swallows a cancellation that arrives as the
+        # wake event is set, and stop_following would then wait for the next poll.
+        while not self._closed:
             woke = True
             try:
                 await asyncio.wait_for(self._wake.wait(), self._poll_s)
@@ -595,13 +615,20 @@ class IndexedDatastore:
 
     async def delete_store(self, store_id: str) -> None:
         await self.inner.delete_store(store_id)
+        self._forget(store_id)
+
+    def _forget(self, store_id: str) -> None:
+        """A deleted store: no index, no cached models."""
+        self.model_versions.store_deleted(store_id)
         self._indexes.pop(store_id, None)
         self._database_only.discard(store_id)
 
     async def write_model(
         self, store_id: str, model: AuthorizationModel, *, dsl: str = ""
     ) -> StoredModel:
-        return await self.inner.write_model(store_id, model, dsl=dsl)
+        stored = await self.inner.write_model(store_id, model, dsl=dsl)
+        self.model_versions.model_written(store_id)
+        return stored
 
     async def read_model(self, store_id: str, model_id: str) -> StoredModel:
         return await self.inner.read_model(store_id, model_id)

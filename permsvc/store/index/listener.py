@@ -5,6 +5,10 @@ The PostgreSQL backend ends every committed tuple write with ``pg_notify('permsv
 revision order, so a lost notification (connection drop, server restart) delays a change until the
 next poll but never loses it. After a reconnect ``on_reconnect`` asks for a full catch-up.
 
+Model writes and store deletions notify ``permsvc_models`` (``'<store_id>:model'`` /
+``'<store_id>:deleted'``) in their transaction, so one session receives both channels in commit
+order; ``on_models`` hears them (see :mod:`.model_versions`).
+
 The connection is a plain ``asyncpg.connect`` outside the datastore's pool (a LISTENing session
 must not be handed to other requests).
 """
@@ -18,16 +22,18 @@ from collections.abc import Callable
 
 import asyncpg
 
-__all__ = ("CHANNEL", "PostgresChangeListener")
+__all__ = ("CHANNEL", "MODELS_CHANNEL", "PostgresChangeListener")
 
 CHANNEL = "permsvc_changes"
+MODELS_CHANNEL = "permsvc_models"
 _RECONNECT_DELAYS = (0.05, 0.2, 1.0, 2.0, 5.0)
 
 _log = logging.getLogger("permsvc.index")
 
 
 class PostgresChangeListener:
-    """Calls ``on_change(store_id, revision)`` for every notification, on the event loop."""
+    """Calls ``on_change(store_id, revision)`` for every notification, on the event loop, and
+    ``on_models(store_id, deleted)`` for every model-channel one."""
 
     def __init__(
         self,
@@ -35,9 +41,11 @@ class PostgresChangeListener:
         *,
         on_change: Callable[[str, int], None],
         on_reconnect: Callable[[], None],
+        on_models: Callable[[str, bool], None] | None = None,
     ) -> None:
         self._url = url
         self._on_change = on_change
+        self._on_models = on_models
         self._on_reconnect = on_reconnect
         self._conn: asyncpg.Connection | None = None
         self._lost = asyncio.Event()
@@ -55,6 +63,8 @@ class PostgresChangeListener:
     async def _connect(self) -> None:
         conn = await asyncpg.connect(self._url)
         await conn.add_listener(CHANNEL, self._notified)
+        if self._on_models is not None:
+            await conn.add_listener(MODELS_CHANNEL, self._models_notified)
         conn.add_termination_listener(lambda _conn: self._lost.set())
         self._lost.clear()
         self._conn = conn
@@ -65,6 +75,13 @@ class PostgresChangeListener:
             self._on_change(store_id, int(revision))
         except ValueError:
             _log.warning("ignoring malformed %s notification %r", CHANNEL, payload)
+
+    def _models_notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        store_id, _, event = payload.rpartition(":")
+        if self._on_models is None or event not in ("model", "deleted"):
+            _log.warning("ignoring malformed %s notification %r", MODELS_CHANNEL, payload)
+            return
+        self._on_models(store_id, event == "deleted")
 
     async def _supervise(self) -> None:
         while True:

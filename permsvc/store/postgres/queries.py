@@ -25,8 +25,11 @@ LIST_STORES_BY_NAME = (
     "SELECT id, name, created_at, updated_at, deleted_at FROM stores "
     "WHERE deleted_at IS NULL AND name = $3 AND id > $1 ORDER BY id LIMIT $2"
 )
+# Model writes and store deletions notify 'permsvc_models' in their statement (so in commit order
+# with the tuple notifications): processes drop the latest model they cached (store/index/model_versions.py).
 DELETE_STORE = (
-    "UPDATE stores SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL"
+    "WITH d AS (UPDATE stores SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL "
+    "RETURNING id) SELECT pg_notify('permsvc_models', id || ':deleted') FROM d"
 )
 
 # Taken first in every tuple write: the row lock serialises writers of one store until commit.
@@ -43,8 +46,9 @@ COMMIT_REVISION = (
 NOTIFY = "SELECT pg_notify('permsvc_changes', $1)"
 
 INSERT_MODEL = (
-    "INSERT INTO authorization_models (store_id, id, schema_version, model, dsl, created_at) "
-    "VALUES ($1, $2, $3, $4::jsonb, $5, $6)"
+    "WITH m AS (INSERT INTO authorization_models (store_id, id, schema_version, model, dsl, created_at) "
+    "VALUES ($1, $2, $3, $4::jsonb, $5, $6) RETURNING store_id) "
+    "SELECT pg_notify('permsvc_models', store_id || ':model') FROM m"
 )
 _MODEL_COLUMNS = "id, model::text, dsl, created_at"
 READ_MODEL = f"SELECT {_MODEL_COLUMNS} FROM authorization_models WHERE store_id = $1 AND id = $2"
