@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -15,9 +17,12 @@ from permsvc.store.errors import (
     StoreNotFoundError,
     TupleConditionConflictError,
 )
+from permsvc.store.index import IndexedDatastore
 from permsvc.store.memory import MemoryDatastore
+from permsvc.store.postgres import PostgresDatastore
 from permsvc.store.protocol import BulkTupleWriter, Datastore, ReadFilter
 from permsvc.store.rows import to_columns
+from tests.pg import session_database_url
 from tests.store.helpers import read_all, t
 
 
@@ -84,6 +89,82 @@ async def test_bulk_write_duplicates(datastore: Datastore) -> None:
     assert (nothing.revision, nothing.changed) == (2, 0)
     empty = await datastore.bulk_write(store.id, [])
     assert (empty.revision, empty.changed) == (2, 0)
+
+
+async def _read_changes_pages(datastore: Datastore, store_id: str, page_size: int) -> list[TupleKey]:
+    out: list[TupleKey] = []
+    token = ""
+    while True:
+        page = await datastore.read_changes(
+            store_id, page_size=page_size, continuation_token=token
+        )
+        if not page.items:
+            return out
+        out.extend(c.key for c in page.items)
+        token = page.continuation_token
+
+
+async def test_bulk_write_changelog_lists_exactly_the_inserted_tuples(datastore: Datastore) -> None:
+    """With duplicates (stored before, repeated in the input) the import's changelog holds the
+    inserted tuples only, once each, in key order; ReadChanges pages through all of them."""
+    store = await datastore.create_store("b")
+    stored = t("doc:5#viewer@user:a")
+    await datastore.write(store.id, writes=[stored])
+    batch = [t(f"doc:{i}#viewer@user:{i % 3}") for i in range(40, 0, -1)]
+    batch += [stored, t("doc:7#viewer@user:1"), t("group:g#member@user:z", "c", {"b": 1, "a": 2})]
+    result = await datastore.bulk_write(store.id, batch)
+    inserted = sorted({k.key: k for k in batch if k != stored}.values(), key=to_columns)
+    assert (result.revision, result.changed) == (2, len(inserted))
+    assert await _changes(datastore, store.id) == [(1, "write", stored)] + [
+        (2, "write", k) for k in inserted
+    ]
+    assert await _read_changes_pages(datastore, store.id, page_size=7) == [stored, *inserted]
+    changes = await datastore.read_changes(store.id, object_type="group", page_size=10)
+    assert [c.key for c in changes.items] == [inserted[-1]]
+
+
+async def test_rejected_bulk_write_leaves_no_changelog(datastore: Datastore) -> None:
+    store = await datastore.create_store("b")
+    await datastore.write(store.id, writes=[t("doc:1#viewer@user:a")])
+    with pytest.raises(TupleConditionConflictError):
+        await datastore.bulk_write(
+            store.id, [t(f"doc:{i}#viewer@user:b") for i in range(2, 300)] + [t("doc:1#viewer@user:a", "c")]
+        )
+    assert await _changes(datastore, store.id) == [(1, "write", t("doc:1#viewer@user:a"))]
+    assert await read_all(datastore, store.id, page_size=100) == [t("doc:1#viewer@user:a")]
+    after = await datastore.bulk_write(store.id, [t("doc:2#viewer@user:b")])
+    assert (after.revision, after.changed) == (2, 1)
+    assert await _changes(datastore, store.id) == [
+        (1, "write", t("doc:1#viewer@user:a")),
+        (2, "write", t("doc:2#viewer@user:b")),
+    ]
+
+
+async def test_an_index_following_the_store_catches_up_with_a_bulk_load(
+    datastore: Datastore,
+) -> None:
+    """Another process's index (an IndexedDatastore over the same database, built before the
+    import) follows the import's changelog to every imported tuple."""
+    store = await datastore.create_store("b")
+    await datastore.write(store.id, writes=[t("doc:0#viewer@user:0")])
+    listen_url = session_database_url() if isinstance(datastore, PostgresDatastore) else None
+    follower = IndexedDatastore(datastore, poll_s=0.02, listen_url=listen_url)
+    await follower.start()
+    try:
+        assert follower.indexed_revision(store.id) == 1
+        keys = [t(f"doc:{i}#viewer@user:{i % 11}") for i in range(3000, 0, -1)]
+        result = await datastore.bulk_write(store.id, keys)
+        deadline = time.monotonic() + 10
+        while follower.indexed_revision(store.id) != result.revision:
+            assert time.monotonic() < deadline, "the index did not catch up"
+            await asyncio.sleep(0.01)
+        index = follower.index_of(store.id)
+        assert index is not None
+        assert sorted(index.tuples(), key=to_columns) == sorted(
+            [t("doc:0#viewer@user:0"), *keys], key=to_columns
+        )
+    finally:
+        await follower.stop_following()
 
 
 @pytest.mark.parametrize(

@@ -200,26 +200,9 @@ BULK_STAGING_COLUMNS = (
     "condition_context",
 )
 # Rows go in key order (the primary key's), numbered in that order from $4 + 1, so the key and seq
-# indexes are appended to; the first of several equal keys in the input wins.
-_BULK_INSERT_HEAD = (
-    "WITH ins AS (INSERT INTO tuples (store_id, object_type, object_id, relation, user_type, user_id, user_relation, "
-    "condition_name, condition_context, revision, inserted_at, seq) "
-    "SELECT $1, object_type, object_id, relation, user_type, user_id, user_relation, condition_name, "
-    "condition_context, $2, $3, $4 + row_number() OVER (ORDER BY object_type, object_id, relation, user_type, "
-    "user_id, user_relation, ord) FROM bulk_staging "
-    "ORDER BY object_type, object_id, relation, user_type, user_id, user_relation, ord"
-)
-_BULK_INSERT_TAIL = (
-    " RETURNING seq, object_type, object_id, relation, user_type, user_id, user_relation, condition_name, "
-    "condition_context) "
-    "INSERT INTO changelog (store_id, revision, seq, operation, object_type, object_id, relation, user_type, "
-    "user_id, user_relation, condition_name, condition_context, committed_at) "
-    "SELECT $1, $2, row_number() OVER (ORDER BY seq), 'write', object_type, object_id, relation, user_type, "
-    "user_id, user_relation, condition_name, condition_context, $3 FROM ins"
-)
-BULK_INSERT = _BULK_INSERT_HEAD + " ON CONFLICT DO NOTHING" + _BULK_INSERT_TAIL
-# The fast path, for imports without any duplicate (the common case: loading a new store): no
-# per-row conflict probe, and the changelog is read straight from the staging table.
+# indexes are appended to; the first of several equal keys in the input wins. Without ON CONFLICT
+# (the fast path, for imports without any duplicate: the common case of loading a new store) no
+# row pays for a conflict probe; BULK_INSERT is the redo after a unique violation.
 BULK_INSERT_NEW = (
     "INSERT INTO tuples (store_id, object_type, object_id, relation, user_type, user_id, user_relation, "
     "condition_name, condition_context, revision, inserted_at, seq) "
@@ -228,12 +211,16 @@ BULK_INSERT_NEW = (
     "user_id, user_relation, ord) FROM bulk_staging "
     "ORDER BY object_type, object_id, relation, user_type, user_id, user_relation, ord"
 )
-BULK_LOG_NEW = (
+BULK_INSERT = BULK_INSERT_NEW + " ON CONFLICT DO NOTHING"
+# The changelog of an import: the rows it inserted (seq > $4, the store's last seq before it, found
+# through tuples_store_seq), numbered in seq order. They come back in seq order already, which makes
+# that sort cheap: the staged rows are sorted once, not again by key for the changelog (that second
+# sort cost 2.6 server CPU s per 1M tuples).
+BULK_LOG = (
     "INSERT INTO changelog (store_id, revision, seq, operation, object_type, object_id, relation, user_type, "
     "user_id, user_relation, condition_name, condition_context, committed_at) "
-    "SELECT $1, $2, row_number() OVER (ORDER BY object_type, object_id, relation, user_type, user_id, user_relation, "
-    "ord), 'write', object_type, object_id, relation, user_type, user_id, user_relation, condition_name, "
-    "condition_context, $3 FROM bulk_staging"
+    "SELECT $1, $2, row_number() OVER (ORDER BY seq), 'write', object_type, object_id, relation, user_type, "
+    "user_id, user_relation, condition_name, condition_context, $3 FROM tuples WHERE store_id = $1 AND seq > $4"
 )
 # Sorting a large import in memory instead of in temporary files; transaction-scoped.
 BULK_WORK_MEM = "SET LOCAL work_mem = '256MB'"

@@ -14,6 +14,7 @@ and see every write acknowledged before they started.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from typing import Any
 
@@ -402,7 +403,6 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
                     status = await conn.execute(
                         q.BULK_INSERT_NEW, store_id, revision + 1, now, last_seq
                     )
-                    await conn.execute(q.BULK_LOG_NEW, store_id, revision + 1, now)
             except asyncpg.UniqueViolationError:
                 # A duplicate (stored, or twice in the input): redo with per-row conflict handling.
                 status = await conn.execute(q.BULK_INSERT, store_id, revision + 1, now, last_seq)
@@ -418,6 +418,7 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
             if inserted == 0:
                 audit_id = await insert_audit_row(conn, store_id, audit, revision, 0)
                 return WriteResult(revision=revision, audit_id=audit_id)
+            await conn.execute(q.BULK_LOG, store_id, revision + 1, now, last_seq)
             audit_id = await insert_audit_row(conn, store_id, audit, revision + 1, inserted)
             await self._commit_revision(conn, store_id, revision + 1, last_seq + staged, now)
         return WriteResult(revision=revision + 1, changed=inserted, audit_id=audit_id)
@@ -602,20 +603,31 @@ async def _reset_connection(conn: asyncpg.Connection) -> None:
 async def _staging_chunks(
     tuples: Iterable[TupleKey] | AsyncIterable[TupleKey],
 ) -> AsyncIterator[list[tuple[Any, ...]]]:
-    """Rows for ``bulk_staging`` (input position first), in chunks that bound client memory."""
+    """Rows for ``bulk_staging`` (input position first), in chunks that bound client memory.
+
+    A list or tuple (held in memory by the caller anyway) is staged in key order, each row still
+    numbered by its input position (errors name the first offending tuple of the input). The
+    server's sort then gets presorted input: measured on 300k tuples, two runs each, 0.9-1.4
+    server CPU s less for 0.4-0.6 client CPU s more."""
+    if isinstance(tuples, Sequence):
+        rows = [(i, *_staging_columns(key)) for i, key in enumerate(tuples, start=1)]
+        rows.sort(key=_KEY_ORDER)
+        for start in range(0, len(rows), _BULK_CHUNK):
+            yield rows[start : start + _BULK_CHUNK]
+        return
     chunk: list[tuple[Any, ...]] = []
     ordinal = 0
     if isinstance(tuples, AsyncIterable):
         async for key in tuples:
             ordinal += 1
-            chunk.append(_staging_row(ordinal, key))
+            chunk.append((ordinal, *_staging_columns(key)))
             if len(chunk) >= _BULK_CHUNK:
                 yield chunk
                 chunk = []
     else:
         for key in tuples:
             ordinal += 1
-            chunk.append(_staging_row(ordinal, key))
+            chunk.append((ordinal, *_staging_columns(key)))
             if len(chunk) >= _BULK_CHUNK:
                 yield chunk
                 chunk = []
@@ -623,10 +635,13 @@ async def _staging_chunks(
         yield chunk
 
 
-def _staging_row(ordinal: int, key: TupleKey) -> tuple[Any, ...]:
+_KEY_ORDER = operator.itemgetter(1, 2, 3, 4, 5, 6)
+"""The identity columns of a staged row: the key order of ``BulkTupleWriter.bulk_write``."""
+
+
+def _staging_columns(key: TupleKey) -> tuple[Any, ...]:
     condition = key.condition
     return (
-        ordinal,
         *to_columns(key),
         None if condition is None else condition.name,
         encode_context(condition),
