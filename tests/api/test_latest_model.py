@@ -9,7 +9,8 @@ from typing import Any
 
 from litestar.testing import AsyncTestClient
 
-from tests.api.conftest import MODEL, write_tuples
+from permsvc.api.app import create_app
+from tests.api.conftest import MODEL, make_settings, write_tuples
 
 
 def _owners_only() -> dict[str, Any]:
@@ -56,3 +57,34 @@ async def test_a_deleted_store_no_longer_answers(client: AsyncTestClient[Any], s
         response = await _check(client, store_id, **extra)
         assert response.status_code == 404, response.text
         assert response.json()["code"] == "store_id_not_found"
+
+
+
+async def test_streamed_list_objects_without_a_model_id_uses_the_cached_latest_model() -> None:
+    app = create_app(make_settings())
+    async with AsyncTestClient(app) as client:
+        created = await client.post("/stores", json={"name": "streamed"})
+        assert created.status_code == 201, created.text
+        store_id = created.json()["id"]
+        model_id = (await client.post(f"/stores/{store_id}/authorization-models", json=MODEL)).json()[
+            "authorization_model_id"
+        ]
+        await write_tuples(client, store_id, ("document:1", "viewer", "user:anne"))
+        inner = getattr(app.state.deps.datastore, "inner", None)
+        assert inner is not None, "the API fixtures serve through the in-memory index"
+        reads = 0
+        read_latest_model = inner.read_latest_model
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            nonlocal reads
+            reads += 1
+            return await read_latest_model(*args, **kwargs)
+
+        inner.read_latest_model = counted
+        body = {"type": "document", "relation": "viewer", "user": "user:anne"}
+        for _ in range(3):
+            response = await client.post(f"/stores/{store_id}/streamed-list-objects", json=body)
+            assert response.status_code == 200, response.text
+            assert response.headers["openfga-authorization-model-id"] == model_id
+            assert '"object":"document:1"' in response.text
+        assert reads <= 1, f"{reads} latest-model reads for three MINIMIZE_LATENCY streams"

@@ -658,7 +658,7 @@ async def list_objects(request: Request[Any, Any, Any], store_id: FromPath[str],
 async def streamed_list_objects(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> Stream:
     params = _list_objects_params(store_id, body, "StreamedListObjectsRequest")
     services = _services(request)
-    typesystem = await services.models.resolve(store_id, params.model_id)
+    typesystem = await services.models.resolve(store_id, params.model_id, params.consistency)
     params = msgspec.structs.replace(params, model_id=typesystem.model_id)
     objects = services.list_objects.stream(params)
     # Pull the first object before answering, so that every error raised before evaluation
