@@ -5,6 +5,7 @@ SQLite and PostgreSQL) and, on PostgreSQL, per statement sent through the pool."
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -25,9 +26,24 @@ from permsvc.settings import EngineLimits
 from permsvc.store.postgres import PostgresDatastore
 from permsvc.store.wrappers import wrap_for_request
 from permsvc.store.wrappers.proxy import TupleReaderProxy
+from tests.backends import BACKENDS, POSTGRES_BACKENDS
 from tests.pg import session_database_url
 
 _GROUPS = 50
+
+_DATABASES = [
+    pytest.param(name, id=name, marks=[pytest.mark.postgres] if name in POSTGRES_BACKENDS else [])
+    for name in BACKENDS
+    if name != "memory"
+]
+
+
+@pytest.fixture(params=_DATABASES)
+async def datastore(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    """The database backends only: in-memory reads are synchronous and never batched."""
+    async with BACKENDS[request.param]() as store:
+        assert not getattr(store, "inline_reads", False)
+        yield store
 
 
 class CountingReader(TupleReaderProxy):
@@ -89,8 +105,6 @@ _CASES = [
 
 @pytest.mark.parametrize(("tuple_str", "allowed"), _CASES)
 async def test_a_fan_out_of_fifty_groups_costs_queries_per_hop(datastore: Any, tuple_str: str, allowed: bool) -> None:
-    if getattr(datastore, "inline_reads", False):
-        pytest.skip("in-memory reads are not batched")
     store_id, model_id = await _seed(datastore)
     batched, unbatched = CountingReader(datastore), CountingReader(datastore, multi_key=False)
     assert await _check(batched, datastore, store_id, model_id, tuple_str) is allowed
@@ -120,8 +134,6 @@ async def test_list_objects_reads_each_wave_of_subjects_together(datastore: Any)
 
 
 async def test_list_users_expansion_reads_each_wave_together(datastore: Any) -> None:
-    if getattr(datastore, "inline_reads", False):
-        pytest.skip("in-memory reads are not batched")
     store_id, _ = await _seed(datastore)
     counting = CountingReader(datastore)
     ctx = new_context(
@@ -138,8 +150,6 @@ async def test_list_users_expansion_reads_each_wave_together(datastore: Any) -> 
 
 
 async def test_list_users_confirms_candidates_together(datastore: Any) -> None:
-    if getattr(datastore, "inline_reads", False):
-        pytest.skip("in-memory reads are not batched")
     store_id, model_id = await _seed(datastore)
     counting = CountingReader(datastore)
     query = ListUsersQuery(reader=counting, resolver=ModelResolver(datastore))
