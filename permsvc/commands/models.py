@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -67,6 +68,11 @@ class ModelResolver:
 
     Store liveness is confirmed the same way: a deleted store stops answering from the cache.
     Over any other datastore the latest model is read from the database on every call.
+
+    Revalidation is single-flight: when an entry ages out while many requests are in flight, the
+    ones that find the same stamps share one database read instead of each issuing their own (a
+    burst of up to one read per in-flight request, once per polling interval, was the p99 at 64
+    in flight). ``HIGHER_CONSISTENCY`` and token reads never join a read started before them.
     """
 
     def __init__(
@@ -82,6 +88,7 @@ class ModelResolver:
         self._stores: OrderedDict[str, _StoreEntry] = OrderedDict()
         self._cache_size = cache_size
         self._clock = clock
+        self._flights: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
 
     async def resolve(
         self, store_id: str, model_id: str = "", consistency: Consistency | None = None
@@ -105,6 +112,14 @@ class ModelResolver:
                 and required <= max(entry.covers, versions.notified_revision(store_id))
             ):
                 return entry.latest
+        if required == 0:
+            key = ("latest", store_id, versions.stamp(store_id), versions.life_stamp(store_id))
+            return await self._shared(key, lambda: self._refresh_latest(store_id, required))
+        return await self._refresh_latest(store_id, required)
+
+    async def _refresh_latest(self, store_id: str, required: Revision | None) -> TypeSystem:
+        versions = self._versions
+        assert versions is not None
         # Stamp and covered revision are taken before the reads they vouch for.
         stamp, life, at = versions.stamp(store_id), versions.life_stamp(store_id), self._clock()
         covers = versions.notified_revision(store_id)
@@ -116,6 +131,22 @@ class ModelResolver:
         entry.live_stamp, entry.live_at = life, at
         return typesystem
 
+    async def _shared(self, key: tuple[Any, ...], read: Callable[[], Awaitable[Any]]) -> Any:
+        """``read()``, or the result of the identical read already in flight (keyed by the stamps
+        the read vouches for, so nobody joins a read older than what this process has heard of).
+        A waiter's cancellation does not cancel the shared read."""
+        flight = self._flights.get(key)
+        if flight is None:
+            flight = self._flights[key] = asyncio.ensure_future(read())
+            flight.add_done_callback(lambda done: self._landed(key, done))
+        return await asyncio.shield(flight)
+
+    def _landed(self, key: tuple[Any, ...], flight: asyncio.Future[Any]) -> None:
+        if self._flights.get(key) is flight:
+            del self._flights[key]
+        if not flight.cancelled():
+            flight.exception()  # retrieved: every waiter may have been cancelled meanwhile
+
     async def _by_id(self, store_id: str, model_id: str) -> TypeSystem:
         if not is_ulid(model_id):
             raise ModelNotFoundError(model_id)
@@ -124,11 +155,18 @@ class ModelResolver:
             self._cache.move_to_end((store_id, model_id))
             return cached
         versions = self._versions
-        life, at = (versions.life_stamp(store_id), self._clock()) if versions is not None else ((-1, -1), 0.0)
+        if versions is None:
+            return self._remember(store_id, await self._models.read_model(store_id, model_id))
+        key = ("model", store_id, model_id, versions.life_stamp(store_id))
+        return await self._shared(key, lambda: self._read_model(store_id, model_id))
+
+    async def _read_model(self, store_id: str, model_id: str) -> TypeSystem:
+        versions = self._versions
+        assert versions is not None
+        life, at = versions.life_stamp(store_id), self._clock()
         stored = await self._models.read_model(store_id, model_id)  # also: the store is live
-        if versions is not None:
-            entry = self._entry(store_id)
-            entry.live_stamp, entry.live_at = life, at
+        entry = self._entry(store_id)
+        entry.live_stamp, entry.live_at = life, at
         return self._remember(store_id, stored)
 
     def _live(self, store_id: str) -> bool:

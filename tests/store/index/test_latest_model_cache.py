@@ -325,3 +325,66 @@ async def test_a_repeated_check_without_model_id_sends_no_query(postgres_url: st
             assert not pool.calls, f"the database was asked: {dict(pool.calls)}"
     finally:
         await database.aclose()
+
+
+def _gate_reads(datastore: Any, gate: asyncio.Event) -> Counter[str]:
+    """Count the model reads reaching ``datastore`` and hold each until ``gate`` is set."""
+    calls: Counter[str] = Counter()
+    for name in ("read_latest_model", "read_model"):
+        method = getattr(datastore, name)
+
+        async def gated(*args: Any, _name: str = name, _method: Any = method, **kwargs: Any) -> Any:
+            calls[_name] += 1
+            await gate.wait()
+            return await _method(*args, **kwargs)
+
+        setattr(datastore, name, gated)
+    return calls
+
+
+async def test_aged_entries_are_revalidated_by_one_read_for_all_requests_in_flight() -> None:
+    database = MemoryDatastore()
+    store = (await database.create_store("s")).id
+    first = await database.write_model(store, _model("a"))
+    async with _indexed(database) as indexed:
+        clock = _Clock()
+        resolver = ModelResolver(indexed, clock=clock)
+        await resolver.resolve(store, consistency=MINIMIZE_LATENCY)
+        clock.now += 3600.0  # every entry older than the polling interval
+        gate = asyncio.Event()
+        calls = _gate_reads(database, gate)
+        waiting = [asyncio.ensure_future(resolver.resolve(store, first.id)) for _ in range(20)]
+        waiting += [asyncio.ensure_future(resolver.resolve(store, consistency=MINIMIZE_LATENCY)) for _ in range(20)]
+        await asyncio.sleep(0.01)
+        waiting[0].cancel()  # one caller gives up: the shared read goes on for the others
+        gate.set()
+        results = await asyncio.gather(*waiting[1:])
+        assert {ts.model_id for ts in results} == {first.id}
+        assert calls == {"read_model": 1, "read_latest_model": 1}
+        # HIGHER_CONSISTENCY never joins a read in flight: each asks the database itself.
+        gate.clear()
+        strong = [asyncio.ensure_future(resolver.resolve(store, consistency=HIGHER_CONSISTENCY)) for _ in range(3)]
+        await asyncio.sleep(0.01)
+        gate.set()
+        await asyncio.gather(*strong)
+        assert calls["read_latest_model"] == 4
+
+
+async def test_a_failed_shared_read_fails_every_request_that_joined_it() -> None:
+    database = MemoryDatastore()
+    store = (await database.create_store("s")).id
+    first = await database.write_model(store, _model("a"))
+    async with _indexed(database) as indexed:
+        clock = _Clock()
+        resolver = ModelResolver(indexed, clock=clock)
+        await resolver.resolve(store, first.id)
+        clock.now += 3600.0
+        gate = asyncio.Event()
+        calls = _gate_reads(database, gate)
+        await database.delete_store(store)  # behind the index's back: only the read can tell
+        waiting = [asyncio.ensure_future(resolver.resolve(store, first.id)) for _ in range(5)]
+        await asyncio.sleep(0.01)
+        gate.set()
+        outcomes = await asyncio.gather(*waiting, return_exceptions=True)
+        assert all(isinstance(o, StoreNotFoundError) for o in outcomes), outcomes
+        assert calls["read_model"] == 1
