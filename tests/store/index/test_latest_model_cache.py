@@ -342,24 +342,31 @@ def _gate_reads(datastore: Any, gate: asyncio.Event) -> Counter[str]:
     return calls
 
 
-async def test_aged_entries_are_revalidated_by_one_read_for_all_requests_in_flight() -> None:
+@contextlib.asynccontextmanager
+async def _aged_resolver(*, by_id: bool) -> AsyncIterator[tuple[MemoryDatastore, str, str, ModelResolver]]:
+    """A resolver whose entries for a fresh store (one model, resolved once) have all aged out."""
     database = MemoryDatastore()
     store = (await database.create_store("s")).id
     first = await database.write_model(store, _model("a"))
     async with _indexed(database) as indexed:
         clock = _Clock()
         resolver = ModelResolver(indexed, clock=clock)
-        await resolver.resolve(store, consistency=MINIMIZE_LATENCY)
+        await (resolver.resolve(store, first.id) if by_id else resolver.resolve(store, consistency=MINIMIZE_LATENCY))
         clock.now += 3600.0  # every entry older than the polling interval
+        yield database, store, first.id, resolver
+
+
+async def test_aged_entries_are_revalidated_by_one_read_for_all_requests_in_flight() -> None:
+    async with _aged_resolver(by_id=False) as (database, store, first_id, resolver):
         gate = asyncio.Event()
         calls = _gate_reads(database, gate)
-        waiting = [asyncio.ensure_future(resolver.resolve(store, first.id)) for _ in range(20)]
+        waiting = [asyncio.ensure_future(resolver.resolve(store, first_id)) for _ in range(20)]
         waiting += [asyncio.ensure_future(resolver.resolve(store, consistency=MINIMIZE_LATENCY)) for _ in range(20)]
         await asyncio.sleep(0.01)
         waiting[0].cancel()  # one caller gives up: the shared read goes on for the others
         gate.set()
         results = await asyncio.gather(*waiting[1:])
-        assert {ts.model_id for ts in results} == {first.id}
+        assert {ts.model_id for ts in results} == {first_id}
         assert calls == {"read_model": 1, "read_latest_model": 1}
         # HIGHER_CONSISTENCY never joins a read in flight: each asks the database itself.
         gate.clear()
@@ -371,18 +378,11 @@ async def test_aged_entries_are_revalidated_by_one_read_for_all_requests_in_flig
 
 
 async def test_a_failed_shared_read_fails_every_request_that_joined_it() -> None:
-    database = MemoryDatastore()
-    store = (await database.create_store("s")).id
-    first = await database.write_model(store, _model("a"))
-    async with _indexed(database) as indexed:
-        clock = _Clock()
-        resolver = ModelResolver(indexed, clock=clock)
-        await resolver.resolve(store, first.id)
-        clock.now += 3600.0
+    async with _aged_resolver(by_id=True) as (database, store, first_id, resolver):
         gate = asyncio.Event()
         calls = _gate_reads(database, gate)
         await database.delete_store(store)  # behind the index's back: only the read can tell
-        waiting = [asyncio.ensure_future(resolver.resolve(store, first.id)) for _ in range(5)]
+        waiting = [asyncio.ensure_future(resolver.resolve(store, first_id)) for _ in range(5)]
         await asyncio.sleep(0.01)
         gate.set()
         outcomes = await asyncio.gather(*waiting, return_exceptions=True)
