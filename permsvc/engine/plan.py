@@ -103,9 +103,24 @@ class FlatUnion:
     ``lookups[user_key]`` lists, for a restriction key (``user``, ``user:*``, ``group#member``),
     the direct relations admitting it with the conditions such a tuple may carry: the point
     lookups a check for a user of that key makes. ``usersets`` are the direct relations
-    admitting usersets."""
+    admitting usersets.
 
-    __slots__ = ("direct", "lookups", "others", "ttus", "usersets")
+    The same facts keyed for reads of several relations at once: ``lookup_relations[user_key]``
+    (those relations, in order, each once), ``lookup_conditions[user_key][relation]`` (the
+    conditions a tuple of that relation with such a user may carry), ``userset_relations`` and
+    ``userset_targets_of[relation]`` (that relation's :attr:`RelationPlan.userset_targets`)."""
+
+    __slots__ = (
+        "direct",
+        "lookup_conditions",
+        "lookup_relations",
+        "lookups",
+        "others",
+        "ttus",
+        "userset_relations",
+        "userset_targets_of",
+        "usersets",
+    )
 
     def __init__(
         self, direct: tuple[RelationPlan, ...], ttus: tuple[TtuPlan, ...], others: tuple[RelationPlan, ...]
@@ -119,6 +134,14 @@ class FlatUnion:
                 lookups.setdefault(user_key, []).append((rp.relation, conditions))
         self.lookups: dict[str, tuple[tuple[str, frozenset[str]], ...]] = {k: tuple(v) for k, v in lookups.items()}
         self.usersets = tuple(rp for rp in direct if rp.userset_targets)
+        self.lookup_conditions: dict[str, dict[str, frozenset[str]]] = {}
+        for user_key, pairs in self.lookups.items():
+            by_relation = self.lookup_conditions[user_key] = {}
+            for relation, conditions in pairs:
+                by_relation[relation] = by_relation.get(relation, _NO_CONDITIONS) | conditions
+        self.lookup_relations = {k: tuple(v) for k, v in self.lookup_conditions.items()}
+        self.userset_targets_of = {rp.relation: rp.userset_targets for rp in self.usersets}
+        self.userset_relations = tuple(self.userset_targets_of)
 
 
 class RelationPlan:

@@ -101,6 +101,25 @@ class ResolveBudget:
             raise DeadlineExceededError(self.deadline_s)
 
 
+def _user_tuples_via(read_user: Any) -> Any:
+    """``read_users_sync`` from a reader's single ``read_user_tuple_sync``."""
+
+    def read_users(store_id: str, obj: str, relations: tuple[str, ...], user: str) -> list[TupleKey]:
+        found = (read_user(store_id, obj, relation, user) for relation in relations)
+        return [key for key in found if key is not None]
+
+    return read_users
+
+
+def _usersets_via(read_usersets: Any) -> Any:
+    """``read_usersets_of_sync`` from a reader's single ``read_userset_tuples_sync``."""
+
+    def read_usersets_of(store_id: str, obj: str, relations: tuple[str, ...]) -> list[TupleKey]:
+        return [key for relation in relations for key in read_usersets(store_id, obj, relation)]
+
+    return read_usersets_of
+
+
 _USER_KEYS: dict[str, tuple[str, ...]] = {}
 """:func:`~permsvc.engine.plan.user_keys` of recent users (a pure function of the string)."""
 _USER_KEYS_SIZE = 16_384
@@ -127,6 +146,8 @@ class ResolveContext:
         "plan",
         "read_object_relation_sync",
         "read_user_sync",
+        "read_users_sync",
+        "read_usersets_of_sync",
         "read_usersets_sync",
         "reader",
         "relation_version",
@@ -135,6 +156,7 @@ class ResolveContext:
         "sync",
         "user",
         "user_keys",
+        "user_lookups",
         "user_userset",
         "user_wildcard",
     )
@@ -172,6 +194,18 @@ class ResolveContext:
             self.read_user_sync = reader.read_user_tuple_sync  # type: ignore[attr-defined]
             self.read_usersets_sync = reader.read_userset_tuples_sync  # type: ignore[attr-defined]
             self.read_object_relation_sync = reader.read_object_relation_sync  # type: ignore[attr-defined]
+            self.read_users_sync = getattr(reader, "read_user_tuples_sync", None) or _user_tuples_via(
+                self.read_user_sync
+            )
+            """``(store_id, object, relations, user)``: the user's tuple on each of ``relations`` of
+            ``object`` that has one, in that order (a flattened union's point lookups in one call);
+            the reader's own ``read_user_tuples_sync`` when it offers one, else its single reads."""
+            self.read_usersets_of_sync = getattr(reader, "read_userset_tuples_of_sync", None) or _usersets_via(
+                self.read_usersets_sync
+            )
+            """``(store_id, object, relations)``: the userset tuples of each of ``relations`` of
+            ``object``, concatenated in that order (the reader's ``read_userset_tuples_of_sync``
+            when it offers one, else its single reads)."""
         self.relation_version = getattr(reader, "relation_version_sync", None) if self.sync else None
         """The reader's ``relation_version_sync(store_id, object_type, relation)``, when it offers
         versions (the in-memory index): userset expansions (:mod:`permsvc.engine.expansion`) are
@@ -189,6 +223,9 @@ class ResolveContext:
             self.user_keys: tuple[str, ...] = ()
             self.user_wildcard = ""
             self.user_userset = ""
+            self.user_lookups: tuple[tuple[str, str], ...] = ()
+            """``(user, restriction key)`` of the point lookups a check makes: the user, then its
+            typed wildcard if it has one."""
 
     def set_user(self, user: str) -> None:
         self.memo = {}
@@ -201,6 +238,8 @@ class ResolveContext:
         self.user_keys = keys
         self.user_wildcard = keys[1] if len(keys) == 2 else ""
         self.user_userset = user if "#" in user else ""
+        wildcard = self.user_wildcard
+        self.user_lookups = ((user, keys[0]), (wildcard, wildcard)) if wildcard else ((user, keys[0]),)
 
 
     def request(self, object_: str, relation: str) -> ResolveRequest:

@@ -16,9 +16,10 @@ to a branch that decides; budget errors end the request). Two things differ only
   is sequential, so it holds exactly the nodes of the current branch, as the async path's
   per-branch frozensets do, without a new set per dispatch;
 - a relation with a :class:`~permsvc.engine.plan.FlatUnion` is evaluated as that one union: the
-  point lookups of every direct relation first, then their usersets, then the tuple-to-userset
-  leaves. A union's answer does not depend on the order of its branches (``TRUE`` if any branch
-  is, else a branch error if any, else ``CYCLE`` if any, else ``FALSE``). When the user is a
+  point lookups of every direct relation first (one read per user), then their usersets (one
+  read), then the tuple-to-userset leaves, dispatched in that order once all are read. A
+  union's answer does not depend on the order of its branches (``TRUE`` if any branch is, else
+  a branch error if any, else ``CYCLE`` if any, else ``FALSE``). When the user is a
   userset the rewrite is evaluated leaf by leaf instead, so that each computed relation on the
   way is compared with the user (``document:1#editor`` is an ``editor`` of ``document:1``);
 - a dispatch into a node of an expandable relation (groups: ``member: [user, group#member]``) is
@@ -43,6 +44,8 @@ from permsvc.model.schema import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from permsvc.core.refs import TupleKey
     from permsvc.engine.plan import FlatUnion, RelationPlan, TtuPlan
     from permsvc.engine.request import ResolveContext
@@ -105,12 +108,13 @@ class SyncChecker:
         if depth >= ctx.limits.max_resolution_depth:
             raise ResolutionDepthExceededError(ctx.limits.max_resolution_depth)
         ctx.budget.spend()
-        if node == ctx.user_userset:
+        userset = ctx.user_userset
+        if userset and node == userset:
             return TRUE
         path.add(node)
         flat = rp.flat
         try:
-            if flat is not None and not ctx.user_userset:
+            if flat is not None and not userset:
                 result = self.flat_union(ctx, flat, obj, depth, path)
             else:
                 result = self.rewrite(ctx, rp, rp.rewrite, obj, depth, path)
@@ -127,50 +131,36 @@ class SyncChecker:
         return self.rewrite(ctx, rp, rp.rewrite, obj, depth, path)
 
     def flat_union(self, ctx: ResolveContext, flat: FlatUnion, obj: str, depth: int, path: set[str]) -> int:
-        """The union of a :class:`FlatUnion` (the user is an object or a typed wildcard)."""
+        """The union of a :class:`FlatUnion` (the user is an object or a typed wildcard): the
+        point lookups of its direct relations in one read per user, their usersets in one read."""
         store_id = ctx.store_id
-        read_user = ctx.read_user_sync
         error: EngineError | None = None
-        lookups = flat.lookups.get(ctx.user_keys[0])
-        if lookups:
-            user = ctx.user
-            for relation, conditions in lookups:
-                key = read_user(store_id, obj, relation, user)
-                if key is not None and _fits(key, conditions):
+        for user, user_key in ctx.user_lookups:
+            relations = flat.lookup_relations.get(user_key)
+            if not relations:
+                continue
+            conditions_of = flat.lookup_conditions[user_key]
+            for key in ctx.read_users_sync(store_id, obj, relations, user):
+                if _fits(key, conditions_of[key.relation]):
                     try:
                         if key.condition is None or ctx.plan.condition_holds(key, ctx.context):
                             return TRUE
                     except EngineError as err:
                         error = error or err
-        wildcard = ctx.user_wildcard
-        if wildcard:
-            lookups = flat.lookups.get(wildcard)
-            if lookups:
-                for relation, conditions in lookups:
-                    key = read_user(store_id, obj, relation, wildcard)
-                    if key is not None and _fits(key, conditions):
-                        try:
-                            if key.condition is None or ctx.plan.condition_holds(key, ctx.context):
-                                return TRUE
-                        except EngineError as err:
-                            error = error or err
-        out = FALSE
-        for rp in flat.usersets:
-            hops = self.userset_hops(ctx, rp, obj)
-            if hops:
-                r, error = self.any_hop(ctx, hops, depth, path, error)
-                if r == TRUE:
-                    return TRUE
-                if r == CYCLE:
-                    out = CYCLE
+        hops: list[_Hop] = []
+        if flat.userset_relations:
+            keys = ctx.read_usersets_of_sync(store_id, obj, flat.userset_relations)
+            if keys:
+                hops = self.fitting_usersets(ctx, flat.userset_targets_of, keys)
         for ttu in flat.ttus:
-            hops = self.ttu_hops(ctx, ttu, obj)
-            if hops:
-                r, error = self.any_hop(ctx, hops, depth, path, error)
-                if r == TRUE:
-                    return TRUE
-                if r == CYCLE:
-                    out = CYCLE
+            parents = self.ttu_hops(ctx, ttu, obj)
+            if parents:
+                hops.extend(parents)
+        out = FALSE
+        if hops:
+            out, error = self.any_hop(ctx, hops, depth, path, error)
+            if out == TRUE:
+                return TRUE
         for rp in flat.others:
             try:
                 r = self.relation(ctx, rp, obj, depth, path)
@@ -189,16 +179,26 @@ class SyncChecker:
 
     def userset_hops(self, ctx: ResolveContext, rp: RelationPlan, obj: str) -> list[_Hop]:
         """Userset tuples on ``obj#rp.relation`` that fit the model and can reach the user."""
+        keys = ctx.read_usersets_sync(ctx.store_id, obj, rp.relation)
+        if not keys:
+            return []
+        return self.fitting_usersets(ctx, {rp.relation: rp.userset_targets}, keys)
+
+    def fitting_usersets(
+        self, ctx: ResolveContext, targets_of: dict[str, dict[tuple[str, str], tuple[RelationPlan, frozenset[str]]]],
+        keys: Sequence[TupleKey],
+    ) -> list[_Hop]:
+        """The hops of userset tuples ``keys`` (of the relations in ``targets_of``: their
+        :attr:`RelationPlan.userset_targets`) that fit the model and can reach the user."""
         user_keys = ctx.user_keys
-        targets = rp.userset_targets
         me = ctx.user
         hops: list[_Hop] = []
-        for key in ctx.read_usersets_sync(ctx.store_id, obj, rp.relation):
+        for key in keys:
             user = key.user
             uobj, sep, urel = user.partition("#")
             if not sep or user == me:
                 continue
-            found = targets.get((uobj.partition(":")[0], urel))
+            found = targets_of[key.relation].get((uobj.partition(":")[0], urel))
             if found is None:
                 continue
             target, conditions = found

@@ -40,6 +40,8 @@ class IndexedReader:
         "inline_reads",
         "read_object_relation_sync",
         "read_user_tuple_sync",
+        "read_user_tuples_sync",
+        "read_userset_tuples_of_sync",
         "read_userset_tuples_sync",
     )
 
@@ -54,6 +56,9 @@ class IndexedReader:
         self.read_user_tuple_sync = index.read_user_tuple_sync
         self.read_userset_tuples_sync = index.read_userset_tuples_sync
         self.read_object_relation_sync = index.read_object_relation_sync
+        self.read_user_tuples_sync = index.read_user_tuples_sync
+        self.read_userset_tuples_of_sync = index.read_userset_tuples_of_sync
+        """Several relations of one object per call (see ``ResolveContext.read_users_sync``)."""
         self.count_object_relation_sync = index.count_object_relation_sync
         """How many tuples ``read_object_relation_sync`` would return (bounds the engine's
         userset expansions before they read)."""

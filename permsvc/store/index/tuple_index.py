@@ -97,6 +97,9 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+_GROUPS_SIZE = 4_096
+"""Relation groups (:meth:`TupleIndex.read_user_tuples_sync`) kept per index at most."""
+
 _versions = itertools.count(1)
 """Relation versions, unique in the process (across indexes and rebuilds), so a version names
 one state of one relation's tuples."""
@@ -115,9 +118,10 @@ def _is_userset(user: str) -> bool:
 
 
 class _RelationIndex:
-    __slots__ = ("conditions", "direct", "objects", "usersets", "version")
+    __slots__ = ("conditions", "direct", "objects", "relation", "usersets", "version")
 
-    def __init__(self) -> None:
+    def __init__(self, relation: str) -> None:
+        self.relation = relation
         self.version = next(_versions)
         """Changes with every change to the relation's tuples (see :meth:`TupleIndex.relation_version`)."""
         self.direct: dict[str, _Values] = {}
@@ -133,7 +137,7 @@ class TupleIndex:
     table), then keep current with :meth:`apply`.
     """
 
-    __slots__ = ("_relations", "_strings", "count", "revision", "store_id")
+    __slots__ = ("_groups", "_relations", "_strings", "count", "revision", "store_id")
 
     def __init__(self, store_id: str, revision: Revision = 0) -> None:
         self.store_id = store_id
@@ -141,6 +145,9 @@ class TupleIndex:
         self.count = 0
         """Number of tuples held."""
         self._relations: dict[tuple[str, str], _RelationIndex] = {}
+        self._groups: dict[tuple[str, tuple[str, ...]], tuple[_RelationIndex, ...]] = {}
+        """``(object_type, relations)`` -> the held ones of those relations, in order: the reads
+        of several relations at once look them up once (emptied when a relation is added)."""
         self._strings: dict[str, str] | None = {}
 
     # -- building and following -----------------------------------------------------------------
@@ -225,9 +232,9 @@ class TupleIndex:
         relation = key.relation
         rel = self._relations.get((object_type, relation))
         if rel is None:
-            rel = self._relations[(self._intern(object_type), self._intern(relation))] = (
-                _RelationIndex()
-            )
+            relation = self._intern(relation)
+            rel = self._relations[(self._intern(object_type), relation)] = _RelationIndex(relation)
+            self._groups.clear()
         rel.version = next(_versions)
         object_id = self._intern(object_id)
         user = self._intern(key.user)
@@ -314,6 +321,61 @@ class TupleIndex:
         conditions = rel.conditions
         condition = conditions.get((object_id, user)) if conditions else None
         return TupleKey(object=obj, relation=relation, user=user, condition=condition)
+
+    # Reads of several relations of one object at once (optional, see
+    # :attr:`~permsvc.engine.request.ResolveContext.read_users_sync`): a flattened union asks for
+    # the user's tuple on each of its direct relations and for their usersets, one call each.
+
+    def _group(self, object_type: str, relations: tuple[str, ...]) -> tuple[_RelationIndex, ...]:
+        index = self._relations
+        group = tuple(rel for rel in (index.get((object_type, r)) for r in relations) if rel is not None)
+        if len(self._groups) >= _GROUPS_SIZE:
+            self._groups.clear()
+        self._groups[(object_type, relations)] = group
+        return group
+
+    def read_user_tuples_sync(
+        self, store_id: str, obj: str, relations: tuple[str, ...], user: str
+    ) -> Sequence[TupleKey]:
+        """``read_user_tuple_sync`` for each of ``relations`` (in that order), the found ones."""
+        object_type, _, object_id = obj.partition(":")
+        group = self._groups.get((object_type, relations))
+        if group is None:
+            group = self._group(object_type, relations)
+        userset = "#" in user or user.endswith(":*")
+        found: list[TupleKey] | None = None
+        for rel in group:
+            users = (rel.usersets if userset else rel.direct).get(object_id)
+            if users is None or (users != user if type(users) is str else user not in users):
+                continue
+            conditions = rel.conditions
+            condition = conditions.get((object_id, user)) if conditions else None
+            key = TupleKey(object=obj, relation=rel.relation, user=user, condition=condition)
+            if found is None:
+                found = [key]
+            else:
+                found.append(key)
+        return () if found is None else found
+
+    def read_userset_tuples_of_sync(self, store_id: str, obj: str, relations: tuple[str, ...]) -> Sequence[TupleKey]:
+        """``read_userset_tuples_sync`` of each of ``relations``, concatenated in that order."""
+        object_type, _, object_id = obj.partition(":")
+        group = self._groups.get((object_type, relations))
+        if group is None:
+            group = self._group(object_type, relations)
+        found: list[TupleKey] | None = None
+        for rel in group:
+            users = rel.usersets.get(object_id)
+            if users is None:
+                continue
+            if found is None:
+                found = []
+            conditions = rel.conditions
+            relation = rel.relation
+            for user in (users,) if type(users) is str else users:
+                condition = conditions.get((object_id, user)) if conditions else None
+                found.append(TupleKey(object=obj, relation=relation, user=user, condition=condition))
+        return () if found is None else found
 
     def read_userset_tuples_sync(self, store_id: str, obj: str, relation: str) -> list[TupleKey]:
         object_type, _, object_id = obj.partition(":")

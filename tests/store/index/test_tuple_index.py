@@ -68,6 +68,16 @@ async def test_reads_match_the_memory_reference_after_random_changes(
                 await memory.read_userset_tuples(store, obj, rel)
             )
             expected_all.extend(await memory.read_object_relation(store, obj, rel))
+        for relations in (_RELATIONS, _RELATIONS[::-1], ("viewer", "never", "parent"), ("never",)):
+            assert list(index.read_userset_tuples_of_sync(store, obj, relations)) == [
+                key for rel in relations for key in index.userset_tuples(obj, rel)
+            ]
+            for user in _USERS:
+                found = (index.user_tuple(obj, rel, user) for rel in relations)
+                assert list(index.read_user_tuples_sync(store, obj, relations, user)) == [
+                    key for key in found if key is not None
+                ]
+        for rel in _RELATIONS:
             for user in _USERS:
                 assert index.user_tuple(obj, rel, user) == await memory.read_user_tuple(
                     store, obj, rel, user
@@ -219,3 +229,26 @@ def test_gc_paused_nests_and_restores_the_collector() -> None:
         assert not gc.isenabled()  # a collector that was off stays off
     finally:
         gc.enable()
+
+
+def test_reads_of_several_relations_see_a_relation_added_after_them() -> None:
+    """The relation groups those reads keep are dropped when the index gains a relation."""
+    index = TupleIndex("s")
+    index.add_batch([TupleKey(object="doc:1", relation="viewer", user="group:eng#member")])
+    index.finish_build(1)
+    relations = ("editor", "viewer")
+    assert index.read_user_tuples_sync("s", "doc:1", relations, "user:anne") == ()
+    assert [k.relation for k in index.read_userset_tuples_of_sync("s", "doc:1", relations)] == ["viewer"]
+    index.apply(
+        [
+            _change(TupleKey(object="doc:1", relation="editor", user="user:anne"), "write", 2),
+            _change(TupleKey(object="doc:1", relation="editor", user="group:ops#member"), "write", 3),
+        ]
+    )
+    assert index.read_user_tuples_sync("s", "doc:1", relations, "user:anne") == [
+        TupleKey(object="doc:1", relation="editor", user="user:anne")
+    ]
+    assert [k.user for k in index.read_userset_tuples_of_sync("s", "doc:1", relations)] == [
+        "group:ops#member",
+        "group:eng#member",
+    ]

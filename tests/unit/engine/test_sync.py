@@ -147,3 +147,24 @@ async def test_sync_and_async_checkers_agree(seed: int) -> None:
     finally:
         await indexed.aclose()
     assert errors and allowed and compared - errors - allowed, (compared, errors, allowed)
+
+
+def test_a_flattened_union_reads_each_direct_relation_once_per_user_key() -> None:
+    """The keys of the several-relation reads: each relation once per user key, in order, with
+    every condition any of its restrictions admits; usersets by relation."""
+    from permsvc.engine.plan import plan_for
+    from permsvc.model.typesystem import TypeSystem
+
+    plan = plan_for(TypeSystem.new(parse_dsl(MODEL)))
+    flat = plan.relations[("document", "can_limited")].flat
+    assert flat is not None
+    assert flat.lookup_relations["user"] == ("limited", "viewer", "editor", "owner")
+    assert flat.lookup_conditions["user"]["limited"] == frozenset({"cond"})
+    assert flat.lookup_conditions["user"]["viewer"] == frozenset({""})
+    assert flat.lookup_relations["user:*"] == ("viewer",)
+    assert flat.userset_relations == ("limited", "viewer", "editor")
+    assert set(flat.userset_targets_of["limited"]) == {("group", "member")}
+    assert set(flat.userset_targets_of["editor"]) == {("group", "active")}
+    member = plan.relations[("group", "member")].flat
+    assert member is not None
+    assert member.lookup_conditions["user"] == {"member": frozenset({"", "cond"})}
