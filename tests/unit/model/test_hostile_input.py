@@ -63,11 +63,18 @@ def test_arbitrary_bytes_never_crash(tmp_path_factory: pytest.TempPathFactory, d
         assert err.issues
 
 
+_CPU_BOUND_S = 5.0
+"""CPU seconds any hostile input may take. The largest inputs here take ~0.5 s on the development
+machine, which is a shared VM whose speed swings up to 2x between runs (a 1 s bound failed CI on
+that); anything super-linear in these 100-256 KiB inputs takes minutes, so 5 s still tells a
+blow-up from a slow machine."""
+
+
 def _timed(func, *args):  # type: ignore[no-untyped-def]
     """Result (or ModelError) and the CPU seconds spent.
 
     CPU time, and the best of up to three runs when the first is slow, so that other work on a
-    shared machine does not make the one-second bound flaky while a genuinely slow path (which
+    shared machine does not make the bound flaky while a genuinely slow path (which
     is slow every time) still fails it.
     """
     best = float("inf")
@@ -89,7 +96,7 @@ def test_ten_thousand_nested_parentheses() -> None:
     assert isinstance(result, DslSyntaxError)
     assert f"nested deeper than {MAX_NESTING}" in str(result)
     assert result.issues[0].line == 6
-    assert elapsed < 1
+    assert elapsed < _CPU_BOUND_S
 
 
 def test_nesting_at_the_limit_is_accepted() -> None:
@@ -104,7 +111,7 @@ def test_one_mebibyte_file_is_refused_before_reading(tmp_path: Path) -> None:
     result, elapsed = _timed(load_model_file, path)
     assert isinstance(result, ModelError)
     assert f"the limit is {MAX_MODEL_BYTES} bytes" in str(result)
-    assert elapsed < 1
+    assert elapsed < _CPU_BOUND_S
 
 
 def test_random_binary_file(tmp_path: Path) -> None:
@@ -113,7 +120,7 @@ def test_random_binary_file(tmp_path: Path) -> None:
     result, elapsed = _timed(load_model_file, path)
     assert isinstance(result, ModelError)
     assert "not UTF-8 text" in str(result) or "NUL byte" in str(result)
-    assert elapsed < 1
+    assert elapsed < _CPU_BOUND_S
 
 
 def test_nul_byte_is_located(tmp_path: Path) -> None:
@@ -137,7 +144,7 @@ def test_nul_byte_is_located(tmp_path: Path) -> None:
         pytest.param("model\n  schema 1.1\ntype user\ncondition c(x: int) {" + '"' * 200_000, id="unterminated_strings"),
     ],
 )
-def test_large_hostile_sources_finish_within_a_second(text: str) -> None:
+def test_large_hostile_sources_finish_within_the_cpu_bound(text: str) -> None:
     assert len(text.encode()) <= MAX_MODEL_BYTES
 
     def run() -> object:
@@ -146,13 +153,13 @@ def test_large_hostile_sources_finish_within_a_second(text: str) -> None:
 
     result, elapsed = _timed(run)
     assert isinstance(result, (list, ModelError))
-    assert elapsed < 1
+    assert elapsed < _CPU_BOUND_S
 
 
 def test_deeply_nested_json() -> None:
     result, elapsed = _timed(lambda: load_model("[" * 100_000, source_format="json"))
     assert isinstance(result, ModelJsonError)
-    assert elapsed < 1
+    assert elapsed < _CPU_BOUND_S
 
 
 def test_json_rewrite_nesting_is_bounded() -> None:
