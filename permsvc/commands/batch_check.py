@@ -13,6 +13,7 @@ import msgspec
 from permsvc.commands.check import CheckParams, CheckQuery
 from permsvc.commands.errors import InvalidInputError
 from permsvc.commands.models import ModelResolver
+from permsvc.commands.prepare import EngineQuery
 from permsvc.core.errors import PermsvcError
 from permsvc.core.refs import TupleKey
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency, encode_token
@@ -54,7 +55,7 @@ class BatchCheckOutcome(msgspec.Struct, frozen=True, kw_only=True):
     results: dict[str, BatchCheckItemResult]
 
 
-class BatchCheckQuery:
+class BatchCheckQuery(EngineQuery):
     """Runs each distinct check once against one resolved model. Raises only for request-level
     problems: duplicate/empty correlation ids (``InvalidInputError``) and model resolution errors."""
 
@@ -66,8 +67,7 @@ class BatchCheckQuery:
         limits: EngineLimits = EngineLimits(),  # noqa: B008 - frozen struct
         checker: CheckResolver | None = None,
     ) -> None:
-        self._resolver = resolver
-        self._reader = reader
+        super().__init__(reader=reader, resolver=resolver, limits=limits)
         self._check = CheckQuery(reader=reader, resolver=resolver, limits=limits, checker=checker)
 
     async def execute(self, params: BatchCheckParams) -> BatchCheckOutcome:

@@ -22,6 +22,7 @@ from permsvc.claims.summarize import EncodedSummary, breadth_levels, encode_summ
 from permsvc.commands.errors import LatestModelNotFoundError
 from permsvc.commands.list_objects import ListObjectsParams, ListObjectsQuery
 from permsvc.commands.models import ModelResolver
+from permsvc.commands.prepare import EngineQuery
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency, encode_token
 from permsvc.engine.errors import EngineError
 from permsvc.model.typesystem import TypeSystem
@@ -71,7 +72,7 @@ def check_spec_against_model(variant: ClaimVariant, typesystem: TypeSystem) -> N
         raise ClaimSpecModelError(missing, model_id=typesystem.model_id)
 
 
-class ClaimSummaryQuery:
+class ClaimSummaryQuery(EngineQuery):
     """Errors: :class:`ClaimSpecModelError` when the spec does not fit the store's latest model,
     ``LatestModelNotFoundError`` when the store has none, ``InvalidInputError`` for an unusable
     user id, and the errors of ListObjects."""
@@ -83,8 +84,7 @@ class ClaimSummaryQuery:
         resolver: ModelResolver,
         limits: EngineLimits = EngineLimits(),  # noqa: B008 - frozen struct
     ) -> None:
-        self._resolver = resolver
-        self._limits = limits
+        super().__init__(reader=reader, resolver=resolver, limits=limits)
         self._list_objects = ListObjectsQuery(reader=reader, resolver=resolver, limits=limits)
 
     async def execute(self, params: ClaimSummaryParams) -> EncodedSummary:
