@@ -25,7 +25,9 @@ def _refuse_sibling_shared(event: str, args: tuple[object, ...]) -> None:
     if isinstance(target, (str, bytes, os.PathLike)):
         path = os.path.abspath(os.fsdecode(target))
         if path == _REFUSED[:-1] or path.startswith(_REFUSED):
-            raise RuntimeError(f"a test read {path}, outside the repository: vendor the data under tests/")
+            raise RuntimeError(
+                f"a test read {path}, outside the repository: vendor the data under tests/"
+            )
 
 
 sys.addaudithook(_refuse_sibling_shared)

@@ -67,9 +67,12 @@ def test_the_docs_have_sessions() -> None:
 
 
 @pytest.mark.skipif(
-    shutil.which("curl") is None and os.environ.get("CI") != "true", reason="needs curl (apt-get install curl)"
+    shutil.which("curl") is None and os.environ.get("CI") != "true",
+    reason="needs curl (apt-get install curl)",
 )
-@pytest.mark.parametrize(("page", "name", "script"), [pytest.param(*s, id=s[1]) for s in sessions()])
+@pytest.mark.parametrize(
+    ("page", "name", "script"), [pytest.param(*s, id=s[1]) for s in sessions()]
+)
 def test_session_runs_verbatim(page: str, name: str, script: str, tmp_path: Path) -> None:
     work = tmp_path / "permsvc"
     work.mkdir()
@@ -79,7 +82,13 @@ def test_session_runs_verbatim(page: str, name: str, script: str, tmp_path: Path
     env = {"PATH": f"{venv_bin}:/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
     with live_server(tmp_path / "server", env={"PERMSVC_DATA_DIR": str(work / ".permsvc")}) as live:
         done = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", script.replace("localhost:8080", live.url.removeprefix("http://"))],
+            [
+                "bash",
+                "-euo",
+                "pipefail",
+                "-c",
+                script.replace("localhost:8080", live.url.removeprefix("http://")),
+            ],
             capture_output=True,
             text=True,
             timeout=120,
@@ -113,4 +122,3 @@ def test_expected_lines_match_with_ellipsis_only(expected: str, actual: str, ok:
 def test_expected_output_lines_are_the_marked_comments() -> None:
     script = '# session: x\ncurl x\n# {"a":1}\n# plain comment\n# > text out\n#> no\n'
     assert expected_output(script) == ['{"a":1}', "text out"]
-

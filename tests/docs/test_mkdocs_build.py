@@ -14,13 +14,25 @@ import pytest
 from tests.conftest import REPO_ROOT
 
 README = REPO_ROOT / "README.md"
-TEST_COMMAND = "python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' && .venv/bin/python -m pytest"
+TEST_COMMAND = (
+    "python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' && .venv/bin/python -m pytest"
+)
 
 
 @pytest.mark.timeout(120)
 def test_mkdocs_build_strict_passes(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", str(REPO_ROOT / "mkdocs.yml"), "--site-dir", str(tmp_path / "site")],
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "--config-file",
+            str(REPO_ROOT / "mkdocs.yml"),
+            "--site-dir",
+            str(tmp_path / "site"),
+        ],
         capture_output=True,
         text=True,
         timeout=110,
@@ -50,4 +62,6 @@ def test_readme_test_command_is_what_ci_runs() -> None:
     readme = README.read_text(encoding="utf-8")
     ci = (REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert f"```sh\n{TEST_COMMAND}\n```" in readme
-    assert [line for line in ci.splitlines() if line.startswith("python3 -m venv")] == [TEST_COMMAND]
+    assert [line for line in ci.splitlines() if line.startswith("python3 -m venv")] == [
+        TEST_COMMAND
+    ]

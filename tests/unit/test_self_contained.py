@@ -36,7 +36,9 @@ def _sources() -> list[Path]:
     """Every module under SCANNED but this one, whose strings are the scan's own probes (the
     run-time guard of tests/conftest.py still covers it)."""
     here = Path(__file__).resolve()
-    return sorted(p for top in SCANNED for p in (REPO_ROOT / top).rglob("*.py") if p.resolve() != here)
+    return sorted(
+        p for top in SCANNED for p in (REPO_ROOT / top).rglob("*.py") if p.resolve() != here
+    )
 
 
 def _docstrings(nodes: list[ast.AST]) -> set[int]:
@@ -46,7 +48,11 @@ def _docstrings(nodes: list[ast.AST]) -> set[int]:
         body = getattr(node, "body", None)
         if isinstance(body, list):
             for stmt in body:
-                if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str):
+                if (
+                    isinstance(stmt, ast.Expr)
+                    and isinstance(stmt.value, ast.Constant)
+                    and isinstance(stmt.value.value, str)
+                ):
                     out.add(id(stmt.value))
     return out
 
@@ -79,14 +85,18 @@ class _Climb:
             case ast.Attribute(value=inner, attr="parent"):
                 base = self.depth(inner)
                 return None if base is None else base - 1
-            case ast.Subscript(value=ast.Attribute(value=inner, attr="parents"), slice=ast.Constant(value=int(n))):
+            case ast.Subscript(
+                value=ast.Attribute(value=inner, attr="parents"), slice=ast.Constant(value=int(n))
+            ):
                 base = self.depth(inner)
                 return None if base is None else base - (n + 1)
             case ast.BinOp(op=ast.Div(), left=left, right=ast.Constant(value=str(segment))):
                 base = self.depth(left)
                 if base is None or base < 0:
                     return base  # once outside, a path stays outside: ROOT.parent / "x" is not ROOT
-                return base + sum(-1 if part == ".." else 1 for part in Path(segment).parts if part != ".")
+                return base + sum(
+                    -1 if part == ".." else 1 for part in Path(segment).parts if part != "."
+                )
         return None
 
 
@@ -94,7 +104,9 @@ def _allowed_lines(text: str) -> set[int]:
     return {n for n, line in enumerate(text.splitlines(), 1) if ALLOW in line}
 
 
-def _module_bindings(rel: Path, nodes: list[ast.AST], imported: dict[str, int]) -> tuple[dict[str, int], list[tuple[int, str]]]:
+def _module_bindings(
+    rel: Path, nodes: list[ast.AST], imported: dict[str, int]
+) -> tuple[dict[str, int], list[tuple[int, str]]]:
     """Names bound in a module to directories (with their depth), and the places where a path
     expression climbs above the repository root."""
     climb = _Climb(rel, imported)
@@ -113,7 +125,9 @@ def _module_bindings(rel: Path, nodes: list[ast.AST], imported: dict[str, int]) 
                 text = ast.unparse(node)
                 if len(text) < len(climbs.get(node.lineno, text + " ")):
                     climbs[node.lineno] = text
-    return climb.names, [(line, f"{text} climbs above the repository root") for line, text in climbs.items()]
+    return climb.names, [
+        (line, f"{text} climbs above the repository root") for line, text in climbs.items()
+    ]
 
 
 def _imported_dirs(nodes: list[ast.AST], cache: dict[Path, dict[str, int]]) -> dict[str, int]:
@@ -129,7 +143,9 @@ def _imported_dirs(nodes: list[ast.AST], cache: dict[Path, dict[str, int]]) -> d
                 cache[source] = {}  # breaks import cycles
                 source_nodes = list(ast.walk(ast.parse(source.read_text(encoding="utf-8"))))
                 rel = source.relative_to(REPO_ROOT)
-                cache[source] = _module_bindings(rel, source_nodes, _imported_dirs(source_nodes, cache))[0]
+                cache[source] = _module_bindings(
+                    rel, source_nodes, _imported_dirs(source_nodes, cache)
+                )[0]
             for alias in node.names:
                 if alias.name in cache[source]:
                     out[alias.asname or alias.name] = cache[source][alias.name]
@@ -158,7 +174,9 @@ def test_no_source_reaches_outside_the_repository() -> None:
     findings = [
         finding
         for path in _sources()
-        for finding in _findings(path.relative_to(REPO_ROOT), path.read_text(encoding="utf-8"), cache)
+        for finding in _findings(
+            path.relative_to(REPO_ROOT), path.read_text(encoding="utf-8"), cache
+        )
     ]
     assert findings == [], "vendor the data under tests/ instead:\n" + "\n".join(findings)
 
@@ -166,20 +184,64 @@ def test_no_source_reaches_outside_the_repository() -> None:
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
-        pytest.param('DATA = "../shared/conformance/x.yaml"\n', ["'..' path segment", "'shared' directory"], id="dotdot_string"),
-        pytest.param('import os\nP = os.path.join(os.getcwd(), "..", "x")\n', ["'..' path segment"], id="dotdot_segment"),
-        pytest.param("from pathlib import Path\nROOT = Path(__file__).resolve().parents[3]\nX = ROOT.parent / 'x'\n", ["climbs above"], id="parent_of_root"),
-        pytest.param("from pathlib import Path\nX = Path(__file__).parent.parent.parent.parent.parent\n", ["climbs above"], id="parent_chain"),
-        pytest.param("from pathlib import Path\nX = Path(__file__).resolve().parents[4]\n", ["climbs above"], id="parents_index"),
-        pytest.param("from tests.conftest import REPO_ROOT\nX = REPO_ROOT.parent / 'data'\n", ["climbs above"], id="imported_root"),
-        pytest.param("from tests.conftest import SIBLING_SHARED\nX = SIBLING_SHARED / 'conformance'\n", ["climbs above"], id="imported_outside_name"),
-        pytest.param("from tests.conftest import REPO_ROOT\nX = REPO_ROOT / 'tests' / '../..'\n", ["'..' path segment", "climbs above"], id="dotdot_join"),
+        pytest.param(
+            'DATA = "../shared/conformance/x.yaml"\n',
+            ["'..' path segment", "'shared' directory"],
+            id="dotdot_string",
+        ),
+        pytest.param(
+            'import os\nP = os.path.join(os.getcwd(), "..", "x")\n',
+            ["'..' path segment"],
+            id="dotdot_segment",
+        ),
+        pytest.param(
+            "from pathlib import Path\nROOT = Path(__file__).resolve().parents[3]\nX = ROOT.parent / 'x'\n",
+            ["climbs above"],
+            id="parent_of_root",
+        ),
+        pytest.param(
+            "from pathlib import Path\nX = Path(__file__).parent.parent.parent.parent.parent\n",
+            ["climbs above"],
+            id="parent_chain",
+        ),
+        pytest.param(
+            "from pathlib import Path\nX = Path(__file__).resolve().parents[4]\n",
+            ["climbs above"],
+            id="parents_index",
+        ),
+        pytest.param(
+            "from tests.conftest import REPO_ROOT\nX = REPO_ROOT.parent / 'data'\n",
+            ["climbs above"],
+            id="imported_root",
+        ),
+        pytest.param(
+            "from tests.conftest import SIBLING_SHARED\nX = SIBLING_SHARED / 'conformance'\n",
+            ["climbs above"],
+            id="imported_outside_name",
+        ),
+        pytest.param(
+            "from tests.conftest import REPO_ROOT\nX = REPO_ROOT / 'tests' / '../..'\n",
+            ["'..' path segment", "climbs above"],
+            id="dotdot_join",
+        ),
         pytest.param('X = f"{ROOT}/../data"\n', ["'..' path segment"], id="dotdot_in_fstring"),
         pytest.param('X = f"{header}..{iv}.{ciphertext}"\n', [], id="jwe_fstring_passes"),
         pytest.param('X = f"use postgresql://..., not {url}"\n', [], id="ellipsis_passes"),
-        pytest.param('"""Reads nothing from ../shared: prose only."""\nX = "preshared"\n', [], id="prose_and_words_pass"),
-        pytest.param("from pathlib import Path\nX = Path(__file__).resolve().parents[3] / 'golden'\n", [], id="inside_passes"),
-        pytest.param(f"from tests.conftest import REPO_ROOT\nX = REPO_ROOT.parent  {ALLOW}\n", [], id="marked_guard_passes"),
+        pytest.param(
+            '"""Reads nothing from ../shared: prose only."""\nX = "preshared"\n',
+            [],
+            id="prose_and_words_pass",
+        ),
+        pytest.param(
+            "from pathlib import Path\nX = Path(__file__).resolve().parents[3] / 'golden'\n",
+            [],
+            id="inside_passes",
+        ),
+        pytest.param(
+            f"from tests.conftest import REPO_ROOT\nX = REPO_ROOT.parent  {ALLOW}\n",
+            [],
+            id="marked_guard_passes",
+        ),
     ],
 )
 def test_the_scan_finds_what_leaves_the_repository(source: str, expected: list[str]) -> None:
