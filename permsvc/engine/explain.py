@@ -127,12 +127,15 @@ class Denial(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     ``condition_false`` / ``condition_error`` (``condition`` tells with which parameters),
     ``excluded`` (``excluded_by`` is a witness of the ``but not`` branch), ``side_failed`` (an
     intersection side: ``children[0]``), ``cycle``, ``depth_limit``, ``unknown_relation``.
-    ``pruned`` counts the nodes under this one left out of the answer."""
+    ``pruned`` counts the nodes under this one left out of the answer. ``settled``: the node
+    ``object#relation`` as a whole does not grant the user, a fact at this revision whatever the
+    path (no cycle and no error below it); otherwise the node is one branch of its parent."""
 
     kind: str
     reason: str
     object: str = ""
     relation: str = ""
+    settled: bool = False
     detail: str = ""
     tuple: TupleKey | None = None
     condition: ConditionResult | None = None
@@ -246,17 +249,21 @@ class Explainer:
         """Wrap a rewrite's failed branches into the node's own denial."""
         if inner.value == TRUE:
             return inner
+        settled = inner.value == FALSE and inner.error is None
         if len(inner.denials) == 1 and inner.denials[0].object == obj and inner.denials[0].kind == "direct":
-            denial = msgspec.structs.replace(inner.denials[0], kind="relation", relation=rp.relation)
+            denial = msgspec.structs.replace(inner.denials[0], kind="relation", relation=rp.relation, settled=settled)
         else:
             reason = "cycle" if inner.value == CYCLE and inner.error is None else "no_branch"
-            denial = Denial(kind="relation", reason=reason, object=obj, relation=rp.relation, children=inner.denials)
+            denial = Denial(
+                kind="relation", reason=reason, object=obj, relation=rp.relation, children=inner.denials,
+                settled=settled,
+            )
         return _Outcome(inner.value, denials=(denial,), error=inner.error)
 
     def _unreachable(self, rp: RelationPlan, obj: str) -> Denial:
         want = " or ".join(self.ctx.user_keys)
         return Denial(
-            kind="relation", reason="cannot_reach", object=obj, relation=rp.relation,
+            kind="relation", reason="cannot_reach", object=obj, relation=rp.relation, settled=True,
             detail=f"no path in the model leads from {rp.object_type}#{rp.relation} to a user of kind {want}",
         )
 
@@ -408,7 +415,7 @@ class Explainer:
                 condition=cond, detail=f"condition {cond.name} is false",
             ),))
         tail = (Step(kind="condition", condition=cond),) if cond is not None else ()
-        return _Outcome(TRUE, [(self._tuple_step(key), *steps, *tail)])
+        return _Outcome(TRUE, [(self._tuple_step(key), *tail, *steps)])
 
     async def direct(self, rp: RelationPlan, obj: str, depth: int, path: frozenset[str]) -> _Outcome:
         """The relation's directly related users: the point lookups, then the userset tuples."""

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.backends import BACKENDS, POSTGRES_BACKENDS
-from tests.conformance.summary import COUNTS
+from tests.conformance.summary import COUNTS, EXPLAIN_COUNTS
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -24,6 +24,13 @@ async def datastore(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if EXPLAIN_COUNTS:
+        terminalreporter.section("Explanations verified")
+        for backend, (w, steps, d, settled, refused) in sorted(EXPLAIN_COUNTS.items()):
+            terminalreporter.write_line(
+                f"{backend:<8} witnesses {w} ({steps} steps)  denials {d} (+{settled} settled nodes) "
+                f"agree with Check  refused by both {refused}"
+            )
     if not COUNTS:
         return
     terminalreporter.section("OpenFGA conformance")
