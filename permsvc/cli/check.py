@@ -5,6 +5,7 @@
     permsvc check document:readme#viewer@user:anne          # allowed / not allowed
     permsvc check document:readme viewer user:anne          # the same, as three words
     permsvc check document:readme user:anne                 # every relation anne has on it
+    permsvc check document:readme#viewer@user:anne --explain  # why: the proof, as a tree
     permsvc check document:1#viewer@user:anne --context '{"current_time": "2025-03-02T09:00:00Z"}' \\
         --contextual group:eng#member@user:anne
 
@@ -12,7 +13,8 @@ The database is chosen like ``permsvc serve`` chooses it (``--database-url`` /
 ``PERMSVC_DATABASE_URL``, else the SQLite file in ``--data-dir`` / ``PERMSVC_DATA_DIR``); the
 store is ``--store`` or ``PERMSVC_STORE``; the model is the store's latest unless ``--model-id``.
 Exit status: 0 when allowed (or when at least one relation is listed), 1 when not (or on an
-error, printed as one line).
+error, printed as one line). ``--explain`` prints the decision's proof under the verdict: the
+shortest witness (``--all-paths``: up to ``--limit`` witnesses) or the branches that failed.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from typing import Any
 
 from permsvc.commands.check import CheckParams, CheckQuery
 from permsvc.commands.errors import InvalidInputError
+from permsvc.commands.explain import ExplainParams, ExplainQuery
 from permsvc.commands.list_relations import ListRelationsParams, ListRelationsQuery
 from permsvc.commands.models import ModelResolver
 from permsvc.core.refs import TupleKey, parse_tuple
+from permsvc.engine.explain import render
 from permsvc.store.factory import default_data_dir, open_datastore
 
 __all__ = ("register",)
@@ -70,6 +74,26 @@ async def _run_async(args: argparse.Namespace) -> int:
     datastore = await open_datastore(url, data_dir=data_dir, migrate=False)
     try:
         resolver = ModelResolver(datastore)
+        if args.explain and not relation:
+            raise InvalidInputError("--explain needs a relation: OBJECT#RELATION@USER")
+        if args.explain:
+            explained = await ExplainQuery(reader=datastore, resolver=resolver).execute(
+                ExplainParams(
+                    store_id=store_id,
+                    tuple_key=TupleKey(object=obj, relation=relation, user=user),
+                    model_id=args.model_id or "",
+                    contextual_tuples=contextual,
+                    context=context,
+                    all_paths=args.all_paths,
+                    limit=args.limit,
+                )
+            )
+            e = explained.explanation
+            verdict = "allowed" if e.allowed else "not allowed"
+            print(f"{obj}#{relation}@{user}: {verdict}  [model {explained.model_id}, revision {explained.revision}]")
+            for line in render(e):
+                print(line)
+            return 0 if e.allowed else 1
         if relation:
             outcome = await CheckQuery(reader=datastore, resolver=resolver).execute(
                 CheckParams(
@@ -119,6 +143,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--context", help="condition context, a JSON object")
     parser.add_argument("--contextual", action="append", metavar="TUPLE",
                         help="a contextual tuple OBJECT#RELATION@USER (repeatable)")
+    parser.add_argument("--explain", action="store_true",
+                        help="print why: the shortest witness, or the branches that failed, as a tree")
+    parser.add_argument("--all-paths", action="store_true", help="with --explain: every witness up to --limit")
+    parser.add_argument("--limit", type=int, help="with --explain --all-paths: the most witnesses (1-100, default 10)")
     parser.add_argument("--database-url",
                         help="postgresql://... or sqlite:///file.db (PERMSVC_DATABASE_URL; default SQLite in the data dir)")
     parser.add_argument("--data-dir", help="directory of the embedded database (PERMSVC_DATA_DIR, default ./.permsvc)")
