@@ -21,7 +21,6 @@ from typing import Any
 
 from litestar import Litestar, Router
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 
 from permsvc import __version__
 from permsvc.api.admin.credentials import close_v1_security
@@ -29,6 +28,7 @@ from permsvc.api.admin.routes import build_router as admin_router
 from permsvc.api.authzen.routes import build_router as authzen_router
 from permsvc.api.claims.routes import build_router as claims_router
 from permsvc.api.deps import Deps
+from permsvc.api.docs_ui import docs_assets_router, docs_render_plugin
 from permsvc.api.errors import exception_handlers
 from permsvc.api.guards import build_authenticator
 from permsvc.api.heap import RefreezeSlowCollections, freeze_survivors
@@ -135,7 +135,10 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
     settings = settings or Settings.from_env()
     metrics = Metrics()
     litestar = Litestar(
-        route_handlers=[healthz, readyz, metrics_endpoint, openapi_json, *(group(settings) for group in ROUTE_GROUPS)],
+        route_handlers=[
+            healthz, readyz, metrics_endpoint, openapi_json, docs_assets_router(),
+            *(group(settings) for group in ROUTE_GROUPS),
+        ],
         lifespan=[_lifespan(settings, metrics, freeze_heap=freeze_heap)],
         on_shutdown=[close_v1_security],
         exception_handlers=exception_handlers(),
@@ -145,7 +148,7 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
             version=__version__,
             description="OpenFGA-compatible fine-grained authorization service.",
             path="/docs",
-            render_plugins=[ScalarRenderPlugin(path="/")],
+            render_plugins=[docs_render_plugin()],
         ),
         logging_config=None,
         debug=False,

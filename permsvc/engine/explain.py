@@ -89,7 +89,7 @@ class Step(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
     - ``relation``: the start, ``object#relation``;
     - ``computed``: the relation ``from_relation`` of ``object`` includes ``relation`` (``viewer: editor``);
-    - ``tuple`` / ``contextual_tuple``: a tuple read on the way (``tuple``; a stored one with the
+    - ``tuple`` / ``contextual_tuple``: a tuple read on the way (``tuple_key``; a stored one with the
       ``revision`` it was read at);
     - ``wildcard``: the tuple's ``type:*`` user grants ``user``;
     - ``condition``: the preceding tuple's condition held (``condition``);
@@ -109,7 +109,7 @@ class Step(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     from_relation: str = ""
     tupleset: str = ""
     user: str = ""
-    tuple: TupleKey | None = None
+    tuple_key: TupleKey | None = None
     revision: int | None = None
     condition: ConditionResult | None = None
     sides: tuple[tuple[Step, ...], ...] = ()
@@ -137,7 +137,7 @@ class Denial(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     relation: str = ""
     settled: bool = False
     detail: str = ""
-    tuple: TupleKey | None = None
+    tuple_key: TupleKey | None = None
     condition: ConditionResult | None = None
     excluded_by: tuple[Step, ...] = ()
     children: tuple[Denial, ...] = ()
@@ -382,8 +382,8 @@ class Explainer:
 
     def _tuple_step(self, key: TupleKey) -> Step:
         if key.key in self.contextual:
-            return Step(kind="contextual_tuple", tuple=key)
-        return Step(kind="tuple", tuple=key, revision=self.ctx.revision)
+            return Step(kind="contextual_tuple", tuple_key=key)
+        return Step(kind="tuple", tuple_key=key, revision=self.ctx.revision)
 
     def _condition(self, key: TupleKey) -> tuple[ConditionResult | None, EngineError | None]:
         """Evaluate ``key``'s condition as Check does; ``(None, None)`` for an unconditional tuple."""
@@ -406,12 +406,12 @@ class Explainer:
         cond, err = self._condition(key)
         if err is not None:
             return _Outcome(FALSE, denials=(Denial(
-                kind="direct", reason="condition_error", object=key.object, relation=key.relation, tuple=key,
+                kind="direct", reason="condition_error", object=key.object, relation=key.relation, tuple_key=key,
                 condition=cond, detail=str(err),
             ),), error=err)
         if cond is not None and not cond.result:
             return _Outcome(FALSE, denials=(Denial(
-                kind="direct", reason="condition_false", object=key.object, relation=key.relation, tuple=key,
+                kind="direct", reason="condition_false", object=key.object, relation=key.relation, tuple_key=key,
                 condition=cond, detail=f"condition {cond.name} is false",
             ),))
         tail = (Step(kind="condition", condition=cond),) if cond is not None else ()
@@ -439,7 +439,7 @@ class Explainer:
                 ),)))
             elif not plan.fits(key):
                 outcomes.append(_Outcome(FALSE, denials=(Denial(
-                    kind="direct", reason="stale_tuple", object=obj, relation=rp.relation, tuple=key,
+                    kind="direct", reason="stale_tuple", object=obj, relation=rp.relation, tuple_key=key,
                     detail="the tuple no longer fits the model and is ignored",
                 ),)))
             else:
@@ -517,7 +517,7 @@ class Explainer:
         if err is not None or (cond is not None and not cond.result):
             return _Outcome(FALSE, denials=(Denial(
                 kind=kind, reason="condition_error" if err is not None else "condition_false", object=obj,
-                relation=target.relation, tuple=key, condition=cond,
+                relation=target.relation, tuple_key=key, condition=cond,
                 detail=str(err) if err is not None else f"condition {cond.name} is false",  # type: ignore[union-attr]
             ),), error=err)
         inner = await self.dispatch(target, obj, depth, path)
@@ -531,7 +531,7 @@ class Explainer:
                 head.append(Step(kind="userset", object=obj, relation=target.relation))
             return _Outcome(TRUE, [(*head, *c) for c in inner.chains])
         denials = tuple(
-            msgspec.structs.replace(d, kind=kind, tuple=key) if d.object == obj and d.relation == target.relation else d
+            msgspec.structs.replace(d, kind=kind, tuple_key=key) if d.object == obj and d.relation == target.relation else d
             for d in inner.denials
         )
         return _Outcome(inner.value, denials=denials, error=inner.error)
@@ -626,9 +626,9 @@ def step_text(step: Step) -> str:
         case "computed":
             return f"{step.relation} (included in {step.from_relation} of {step.object})"
         case "tuple":
-            return f"tuple {_tuple_text(step.tuple)} (stored, revision {step.revision})"
+            return f"tuple {_tuple_text(step.tuple_key)} (stored, revision {step.revision})"
         case "contextual_tuple":
-            return f"tuple {_tuple_text(step.tuple)} (contextual)"
+            return f"tuple {_tuple_text(step.tuple_key)} (contextual)"
         case "wildcard":
             return f"wildcard: {step.user} matches"
         case "condition":
@@ -650,8 +650,8 @@ def denial_text(d: Denial) -> str:
     """One denial node as a line of text."""
     where = f"{d.object}#{d.relation}" if d.object else d.kind
     text = f"{where}: {d.reason.replace('_', ' ')}"
-    if d.tuple is not None and d.reason not in ("no_tuple",):
-        text += f" [{_tuple_text(d.tuple)}]"
+    if d.tuple_key is not None and d.reason not in ("no_tuple",):
+        text += f" [{_tuple_text(d.tuple_key)}]"
     if d.condition is not None:
         text += f" — {_condition_text(d.condition)}"
     elif d.detail:

@@ -91,7 +91,7 @@ class Verifier:
         return _nodes(rp.rewrite)
 
     async def _tuple_exists(self, step: Step, revision: int) -> None:
-        key = step.tuple
+        key = step.tuple_key
         assert key is not None, "a tuple step without its tuple"
         if step.kind == "contextual_tuple":
             sent = self.contextual.get(key.key)
@@ -146,7 +146,7 @@ class Verifier:
                 i += 1
                 continue
             assert step.kind in ("tuple", "contextual_tuple"), f"{where}: unexpected step {step.kind}"
-            key = step.tuple
+            key = step.tuple_key
             assert key is not None and key.object == obj, f"{where}: the tuple is on another object"
             await self._tuple_exists(step, revision)
             assert self.plan.fits(key), f"{key}: does not fit the model"

@@ -27,7 +27,7 @@ async def test_user_token_gets_a_witness_for_its_own_user(client: Client, issuer
     assert "userset" in kinds and kinds.count("tuple") >= 2
     stored = [step for step in witness if step["kind"] == "tuple"]
     assert all(step["revision"] == body["revision"] for step in stored)
-    assert stored[-1]["tuple"]["user"] == "user:auth0|42"
+    assert stored[-1]["tuple_key"]["user"] == "user:auth0|42"
     assert "denial" not in body
 
 
