@@ -60,6 +60,7 @@ __all__ = (
     "explain",
     "prune",
     "render",
+    "short_form",
     "witness_size",
 )
 
@@ -698,3 +699,36 @@ def render(explanation: Explanation) -> list[str]:
         if explanation.denial is not None:
             tree(explanation.denial, "  ")
     return lines
+
+
+def short_form(explanation: Explanation, *, max_chars: int = 400) -> str:
+    """One line for a person reading a log or an AuthZEN ``reason_admin``: the shortest
+    witness's tuples and hops (``via``), or the first failed branches, cut at ``max_chars``."""
+    if explanation.allowed and explanation.witnesses:
+        parts: list[str] = []
+        for step in explanation.witnesses[0]:
+            if step.kind in ("tuple", "contextual_tuple"):
+                mark = " (contextual)" if step.kind == "contextual_tuple" else ""
+                parts.append(f"{_tuple_text(step.tuple_key)}{mark}")
+            elif step.kind == "computed":
+                parts.append(f"{step.relation} implies {step.from_relation}")
+            elif step.kind == "wildcard":
+                parts.append(f"wildcard matches {step.user}")
+            elif step.kind == "condition" and step.condition is not None:
+                parts.append(_condition_text(step.condition))
+            elif step.kind in ("intersection", "exclusion", "self"):
+                parts.append(step_text(step))
+        text = "allowed via " + "; ".join(parts)
+    elif explanation.error is not None:
+        text = f"error: {explanation.error}"
+    else:
+        reasons: list[str] = []
+        d = explanation.denial
+        frontier = list(d.children) if d is not None and d.children else ([d] if d is not None else [])
+        for child in frontier[:3]:
+            reasons.append(denial_text(child))
+        more = len(frontier) - 3 + (d.pruned if d is not None else 0)
+        text = "denied: " + ("; ".join(reasons) or "no branch grants")
+        if more > 0:
+            text += f"; and {more} more"
+    return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
