@@ -625,7 +625,7 @@ def step_text(step: Step) -> str:
         case "relation":
             return f"{step.object}#{step.relation}"
         case "computed":
-            return f"{step.relation} (included in {step.from_relation} of {step.object})"
+            return f"{step.object}#{step.relation} (computed relation, named in {step.from_relation})"
         case "tuple":
             return f"tuple {_tuple_text(step.tuple_key)} (stored, revision {step.revision})"
         case "contextual_tuple":
@@ -647,12 +647,21 @@ def step_text(step: Step) -> str:
     return step.kind
 
 
+_REASONS = {
+    "no_branch": "no branch grants",
+    "cannot_reach": "cannot reach this user",
+    "not_admitted": "does not admit this user directly",
+    "stale_tuple": "tuple ignored",
+    "side_failed": "an intersection side fails",
+}
+
+
 def denial_text(d: Denial) -> str:
     """One denial node as a line of text."""
     where = f"{d.object}#{d.relation}" if d.object else d.kind
-    text = f"{where}: {d.reason.replace('_', ' ')}"
+    text = f"{where}: {_REASONS.get(d.reason, d.reason.replace('_', ' '))}"
     if d.tuple_key is not None and d.reason not in ("no_tuple",):
-        text += f" [{_tuple_text(d.tuple_key)}]"
+        text += f" (via {_tuple_text(d.tuple_key)})"
     if d.condition is not None:
         text += f" — {_condition_text(d.condition)}"
     elif d.detail:
