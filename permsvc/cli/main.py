@@ -3,7 +3,8 @@
 Each command group lives in its own module under ``permsvc/cli/`` and exposes
 ``register(subparsers)``, which adds its sub-parser(s) and sets ``func`` (a callable taking the
 parsed ``argparse.Namespace`` and returning an exit code). User errors are printed to stderr as
-one line (no traceback) and exit with status 1; usage errors exit with status 2.
+one line (no traceback) and exit with status 1; usage errors exit with status 2. The remote
+commands (:mod:`permsvc.cli.remote`) map failures to their own documented statuses (docs/cli.md).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ _COMMAND_MODULES = (
     "permsvc.cli.check",
     "permsvc.cli.token",
     "permsvc.cli.admin",
+    "permsvc.cli.remote",
     "permsvc.cli.bench",
 )
 
