@@ -361,11 +361,11 @@ def _write_words(remote: Remote, args: argparse.Namespace, store: str, tuples: l
     if args.model_id:
         body["authorization_model_id"] = args.model_id
     remote.request("POST", f"/stores/{_seg(store)}/write", body=body)
-    verb = "deleted" if delete else "written"
     t = tuples[0]
     if args.json:
-        emit_json({verb: tuples})
+        emit_json({("deleted" if delete else "written"): tuples})
     else:
+        verb = "deleted" if delete else "wrote"
         print(f"{verb} {t['user']} {t['relation']} {t['object']}", file=sys.stderr)
     return EXIT_OK
 
