@@ -71,7 +71,8 @@ _permsvc() {{
     done
     local candidates="${{words_of[${{path:-.}}]}}"
     COMPREPLY=($(compgen -W "$candidates" -- "$cur"))
-    if [[ "$cur" != -* && -n "$path" ]]; then
+    # A command without subcommands (its candidates are options only) may take file arguments.
+    if [[ "$cur" != -* && -n "$path" && "$candidates" == -* ]]; then
         COMPREPLY+=($(compgen -f -- "$cur"))
     fi
 }}
@@ -100,7 +101,7 @@ _permsvc() {{
   local -a candidates
   candidates=(${{=words_of[${{cmdpath:-.}}]}})
   compadd -- $candidates
-  [[ -n "$cmdpath" && "${{words[CURRENT]}}" != -* ]] && _files
+  [[ -n "$cmdpath" && "${{words[CURRENT]}}" != -* && "${{words_of[$cmdpath]}}" == -* ]] && _files
   return 0
 }}
 compdef _permsvc permsvc
