@@ -161,19 +161,8 @@ def _run(args: argparse.Namespace) -> int:
     if remote:
         from permsvc.cli.remote.commands import remote_check
 
-        args.contextual_tuple = [" ".join(_fga_words(t)) for t in args.contextual or ()]
         return remote_check(args, list(args.query))
     return asyncio.run(_run_async(args))
-
-
-def _fga_words(text: str) -> list[str]:
-    """``OBJECT#RELATION@USER`` or ``USER RELATION OBJECT`` as ``[user, relation, object]``."""
-    words = text.split()
-    if len(words) == 3:
-        return words
-    left, _, user = text.rpartition("@")
-    obj, _, relation = left.partition("#")
-    return [user, relation, obj]
 
 
 def register(subparsers: Any) -> None:

@@ -107,12 +107,19 @@ def _json_arg(text: str | None, name: str) -> dict[str, Any] | None:
 
 
 def _contextual(items: list[str] | None) -> list[dict[str, str]]:
-    """``--contextual-tuple "USER RELATION OBJECT"`` values as OpenFGA tuple keys."""
+    """``--contextual`` values, ``USER RELATION OBJECT`` or ``OBJECT#RELATION@USER``, as OpenFGA
+    tuple keys."""
     out = []
     for item in items or ():
         words = item.split()
-        if len(words) != 3:
-            raise UsageError(f"--contextual-tuple {item!r}: expected 'USER RELATION OBJECT'")
+        if len(words) == 1 and "#" in item and "@" in item:
+            left, _, user = item.rpartition("@")
+            obj, _, relation = left.partition("#")
+            words = [user, relation, obj]
+        if len(words) != 3 or not all(words):
+            raise UsageError(
+                f"--contextual {item!r}: expected 'USER RELATION OBJECT' or OBJECT#RELATION@USER"
+            )
         out.append({"user": words[0], "relation": words[1], "object": words[2]})
     return out
 
@@ -535,7 +542,7 @@ def _tuple_export(remote: Remote, args: argparse.Namespace) -> int:
 
 def _query_extras(args: argparse.Namespace) -> dict[str, Any]:
     extras: dict[str, Any] = {}
-    contextual = _contextual(args.contextual_tuple)
+    contextual = _contextual(args.contextual)
     if contextual:
         extras["contextual_tuples"] = {"tuple_keys": contextual}
     context = _json_arg(args.context, "--context")
@@ -742,8 +749,9 @@ def _command(sub: Any, name: str, help_text: str, handler: Handler, *, store: bo
 def _query_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-id", help="authorization model id (default: the store's latest)")
     parser.add_argument("--context", help="condition context, a JSON object")
-    parser.add_argument("--contextual-tuple", action="append", metavar="'USER RELATION OBJECT'",
-                        help="a contextual tuple (repeatable)")
+    parser.add_argument("--contextual", "--contextual-tuple", action="append", dest="contextual",
+                        metavar="'USER RELATION OBJECT'",
+                        help="a contextual tuple, or OBJECT#RELATION@USER (repeatable)")
 
 
 def _tuple_args(parser: argparse.ArgumentParser, *, condition: bool) -> None:
