@@ -31,10 +31,9 @@ import argparse
 import asyncio
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
-
-import sys
 
 from permsvc.core.errors import PermsvcError
 

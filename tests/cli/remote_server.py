@@ -40,7 +40,12 @@ def run_permsvc(
     child = {k: v for k, v in os.environ.items() if not k.startswith("PERMSVC_")}
     child.update(env or {})
     return subprocess.run(
-        [str(PERMSVC), *args], capture_output=True, text=True, env=child, timeout=timeout, check=False
+        [str(PERMSVC), *args],
+        capture_output=True,
+        text=True,
+        env=child,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -58,4 +63,6 @@ def remote_server(request: pytest.FixtureRequest, folder: Path) -> Iterator[Remo
     assert made.returncode == 0, made.stderr
     env = {"PERMSVC_DATABASE_URL": database, "PERMSVC_ACCESS_LOG": "false"}
     with live_server(folder, env=env) as live:
-        yield RemoteServer(live=live, url=live.url, admin_key=made.stdout.strip(), database=database)
+        yield RemoteServer(
+            live=live, url=live.url, admin_key=made.stdout.strip(), database=database
+        )

@@ -40,10 +40,33 @@ def _run(*argv: str) -> str:
 
 def test_table_covers_every_command() -> None:
     table = command_table(build_parser())
-    for path in ("store create", "store list", "store get", "store delete", "model write", "model get",
-                 "model list", "model diff", "model validate", "tuple write", "tuple delete", "tuple read",
-                 "tuple import", "tuple export", "check", "list-objects", "list-users", "claims preview",
-                 "key create", "key list", "key revoke", "audit list", "completion", "serve", "migrate"):
+    for path in (
+        "store create",
+        "store list",
+        "store get",
+        "store delete",
+        "model write",
+        "model get",
+        "model list",
+        "model diff",
+        "model validate",
+        "tuple write",
+        "tuple delete",
+        "tuple read",
+        "tuple import",
+        "tuple export",
+        "check",
+        "list-objects",
+        "list-users",
+        "claims preview",
+        "key create",
+        "key list",
+        "key revoke",
+        "audit list",
+        "completion",
+        "serve",
+        "migrate",
+    ):
         assert path in table, path
     assert "--resume-from" in table["tuple import"][1]
     assert "--url" in table["check"][1] and "--database-url" in table["check"][1]
@@ -59,13 +82,19 @@ def test_table_covers_every_command() -> None:
         (["permsvc", "model", "w"], ["write"]),
     ],
 )
-def test_bash(typed: list[str], expected: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bash(
+    typed: list[str], expected: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bash = _shell("bash")
     script = _script("bash", tmp_path, capsys)
     _run(bash, "-n", str(script))
     words = " ".join(f"'{w}'" for w in typed)
-    out = _run(bash, "-c", f"source '{script}'; COMP_WORDS=({words}); COMP_CWORD={len(typed) - 1}; "
-                           "_permsvc; printf '%s\\n' \"${COMPREPLY[@]}\"; complete -p permsvc")
+    out = _run(
+        bash,
+        "-c",
+        f"source '{script}'; COMP_WORDS=({words}); COMP_CWORD={len(typed) - 1}; "
+        "_permsvc; printf '%s\\n' \"${COMPREPLY[@]}\"; complete -p permsvc",
+    )
     lines = out.splitlines()
     assert lines[:-1] == expected
     assert lines[-1] == "complete -o default -F _permsvc permsvc"
@@ -76,10 +105,14 @@ def test_zsh(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     script = _script("zsh", tmp_path, capsys)
     _run(zsh, "-n", str(script))
     # compadd/_files/compdef stand-ins record what the completion function offers.
-    out = _run(zsh, "-c", "compdef() { print compdef $@ }; compadd() { shift; print -l -- $@ }; _files() { print FILES };"
-                          f"source '{script}'; words=(permsvc tuple imp); CURRENT=3; _permsvc;"
-                          "print -r -- SEP; words=(permsvc tuple import --re); CURRENT=4; _permsvc;"
-                          "print -r -- SEP; words=(permsvc tuple import t); CURRENT=4; _permsvc")
+    out = _run(
+        zsh,
+        "-c",
+        "compdef() { print compdef $@ }; compadd() { shift; print -l -- $@ }; _files() { print FILES };"
+        f"source '{script}'; words=(permsvc tuple imp); CURRENT=3; _permsvc;"
+        "print -r -- SEP; words=(permsvc tuple import --re); CURRENT=4; _permsvc;"
+        "print -r -- SEP; words=(permsvc tuple import t); CURRENT=4; _permsvc",
+    )
     first, second, third = out.split("SEP\n")
     assert first.splitlines()[0] == "compdef _permsvc permsvc"
     assert {"import", "export", "read", "write", "delete"} <= set(first.splitlines())
@@ -92,7 +125,11 @@ def test_fish(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     fish = _shell("fish")
     script = _script("fish", tmp_path, capsys)
     _run(fish, "-n", str(script))
-    out = _run(fish, "-c", f"source '{script}'; complete -C 'permsvc tuple imp'; echo ---;"
-                           "complete -C 'permsvc tuple import --res'; echo ---; complete -C 'permsvc sto'")
+    out = _run(
+        fish,
+        "-c",
+        f"source '{script}'; complete -C 'permsvc tuple imp'; echo ---;"
+        "complete -C 'permsvc tuple import --res'; echo ---; complete -C 'permsvc sto'",
+    )
     offered = [part.split() for part in out.split("---\n")]
     assert offered == [["import"], ["--resume-from"], ["store"]]

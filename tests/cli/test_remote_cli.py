@@ -45,7 +45,9 @@ NARROWER = MODEL.split("\ncondition")[0].replace(", group#member, user with in_h
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RemoteServer]:
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RemoteServer]:
     with remote_server(request, tmp_path_factory.mktemp(f"remote-cli-{request.param}")) as live:
         yield live
 
@@ -71,7 +73,9 @@ class Cli:
         out, err = self.capsys.readouterr()
         return code, out, err
 
-    def __call__(self, *args: str, store: bool = True, key: str | None = None) -> tuple[int, str, str]:
+    def __call__(
+        self, *args: str, store: bool = True, key: str | None = None
+    ) -> tuple[int, str, str]:
         extra = ["--url", self.server.url, "--api-key", key or self.server.admin_key]
         if store and self.store:
             extra += ["--store", self.store]
@@ -105,7 +109,9 @@ def _keys(tuples: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
 # -- stores --------------------------------------------------------------------------------------
 
 
-def test_store_create_list_get_delete(server: RemoteServer, capsys: pytest.CaptureFixture[str]) -> None:
+def test_store_create_list_get_delete(
+    server: RemoteServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     c = Cli(server, capsys)
     code, out, err = c("store", "create", "alpha", store=False)
     assert code == 0 and "created store" in err
@@ -173,7 +179,10 @@ def test_model_write_get_list_diff(cli: Cli, tmp_path: Path) -> None:
     assert len(cli.json("model", "list")["authorization_models"]) == 2
     forced = cli.json("model", "write", str(narrower), "--force")
     assert forced["diff"]["orphaned_count"] == 1
-    assert cli.json("model", "list")["authorization_models"][0]["id"] == forced["authorization_model_id"]
+    assert (
+        cli.json("model", "list")["authorization_models"][0]["id"]
+        == forced["authorization_model_id"]
+    )
 
     bad = tmp_path / "bad.fga"
     bad.write_text("model\n  schema 1.1\ntype document\n  relations\n    define viewer: [nobody]\n")
@@ -193,14 +202,25 @@ def test_tuple_write_read_delete_and_queries(cli: Cli) -> None:
     assert code == 0 and err.strip() == "wrote user:anne owner document:1"
     cli.ok("tuple", "write", "user:bob", "member", "group:eng")
     cli.ok("tuple", "write", "group:eng#member", "viewer", "document:2")
-    written = cli.json("tuple", "write", "user:carl", "viewer", "document:3",
-                       "--condition", "in_hours", "--condition-context", '{"hour": 3}')
+    written = cli.json(
+        "tuple",
+        "write",
+        "user:carl",
+        "viewer",
+        "document:3",
+        "--condition",
+        "in_hours",
+        "--condition-context",
+        '{"hour": 3}',
+    )
     assert written["written"][0]["condition"] == {"name": "in_hours", "context": {"hour": 3}}
 
     table = cli.ok("tuple", "read").splitlines()
     assert table[0].split() == ["USER", "RELATION", "OBJECT", "CONDITION", "TIMESTAMP"]
     assert len(table) == 5
-    assert any(line.split()[:4] == ["user:carl", "viewer", "document:3", "in_hours"] for line in table)
+    assert any(
+        line.split()[:4] == ["user:carl", "viewer", "document:3", "in_hours"] for line in table
+    )
     read = cli.json("tuple", "read", "--object", "document:1")["tuples"]
     assert [t["key"]["user"] for t in read] == ["user:anne"]
     assert len(cli.json("tuple", "read", "--limit", "2")["tuples"]) == 2
@@ -215,19 +235,33 @@ def test_tuple_write_read_delete_and_queries(cli: Cli) -> None:
     assert code == 1 and json.loads(out)["allowed"] is False
     assert cli("check", "user:carl", "viewer", "document:3")[0] == 1
     assert cli("check", "user:carl", "viewer", "document:3", "--context", '{"hour": 10}')[0] == 1
-    assert cli("check", "user:dan", "viewer", "document:2",
-               "--contextual", "group:eng#member@user:dan")[0] == 0
+    assert (
+        cli(
+            "check", "user:dan", "viewer", "document:2", "--contextual", "group:eng#member@user:dan"
+        )[0]
+        == 0
+    )
 
     assert cli.ok("list-objects", "user:bob", "viewer", "document").split() == ["document:2"]
-    assert cli.json("list-objects", "user:anne", "viewer", "document") == {"objects": ["document:1"]}
+    assert cli.json("list-objects", "user:anne", "viewer", "document") == {
+        "objects": ["document:1"]
+    }
     code, out, err = cli("list-objects", "user:zed", "viewer", "document")
     assert code == 0 and out == "" and "no document object" in err
-    assert cli.ok("list-objects", "user:dan", "viewer", "document",
-                  "--contextual-tuple", "user:dan member group:eng").split() == ["document:2"]
-    assert cli.ok("list-users", "document:2", "viewer", "--user-filter", "user").split() == ["user:bob"]
-    assert cli.ok("list-users", "document:2", "viewer", "--user-filter", "group#member").split() == [
-        "group:eng#member"
+    assert cli.ok(
+        "list-objects",
+        "user:dan",
+        "viewer",
+        "document",
+        "--contextual-tuple",
+        "user:dan member group:eng",
+    ).split() == ["document:2"]
+    assert cli.ok("list-users", "document:2", "viewer", "--user-filter", "user").split() == [
+        "user:bob"
     ]
+    assert cli.ok(
+        "list-users", "document:2", "viewer", "--user-filter", "group#member"
+    ).split() == ["group:eng#member"]
     users = cli.json("list-users", "document:1", "viewer", "--user-filter", "user")["users"]
     assert users == [{"object": {"type": "user", "id": "anne"}}]
 
@@ -248,8 +282,12 @@ def test_import_every_format_and_export_every_format(cli: Cli, tmp_path: Path) -
     tuples = [
         {"user": "user:anne", "relation": "owner", "object": "document:1"},
         {"user": "group:eng#member", "relation": "viewer", "object": "document:2"},
-        {"user": "user:carl", "relation": "viewer", "object": "document:3",
-         "condition": {"name": "in_hours", "context": {"hour": 10}}},
+        {
+            "user": "user:carl",
+            "relation": "viewer",
+            "object": "document:3",
+            "condition": {"name": "in_hours", "context": {"hour": 10}},
+        },
         {"user": "user:bob", "relation": "member", "object": "group:eng"},
     ]
     files = {
@@ -302,7 +340,10 @@ def test_import_every_format_and_export_every_format(cli: Cli, tmp_path: Path) -
 
 
 def test_import_errors_name_the_record_and_the_checkpoint(cli: Cli, tmp_path: Path) -> None:
-    lines = [json.dumps({"user": f"user:u{i}", "relation": "owner", "object": f"document:{i}"}) for i in range(7)]
+    lines = [
+        json.dumps({"user": f"user:u{i}", "relation": "owner", "object": f"document:{i}"})
+        for i in range(7)
+    ]
     lines[5] = json.dumps({"user": "user:u5", "relation": "nope", "object": "document:5"})
     path = tmp_path / "bad.jsonl"
     path.write_text("\n".join(lines) + "\n")
@@ -313,7 +354,9 @@ def test_import_errors_name_the_record_and_the_checkpoint(cli: Cli, tmp_path: Pa
     assert len(cli.json("tuple", "read")["tuples"]) == 4
 
     malformed = tmp_path / "malformed.jsonl"
-    malformed.write_text('{"user": "user:a", "relation": "owner", "object": "document:a"}\n{"user": 1}\n')
+    malformed.write_text(
+        '{"user": "user:a", "relation": "owner", "object": "document:a"}\n{"user": 1}\n'
+    )
     code, _, err = cli("tuple", "import", str(malformed), "--no-progress")
     assert code == 2 and "record 2 (line 2)" in err
     wrong_header = tmp_path / "wrong.csv"
@@ -326,16 +369,23 @@ def test_import_errors_name_the_record_and_the_checkpoint(cli: Cli, tmp_path: Pa
 
 def test_progress_line_shows_rate_eta_and_checkpoint(cli: Cli, tmp_path: Path) -> None:
     path = tmp_path / "p.jsonl"
-    path.write_text("".join(
-        json.dumps({"user": f"user:u{i}", "relation": "owner", "object": f"document:{i}"}) + "\n"
-        for i in range(50)
-    ))
+    path.write_text(
+        "".join(
+            json.dumps({"user": f"user:u{i}", "relation": "owner", "object": f"document:{i}"})
+            + "\n"
+            for i in range(50)
+        )
+    )
     code, _, err = cli("tuple", "import", str(path), "--batch-size", "10")
     assert code == 0, err
     progress = [line for line in err.splitlines() if line.startswith("import: ")]
     assert progress[0].startswith("import: 0/50 tuples (0%)")
     assert progress[-1].startswith("import: 50/50 tuples (100%)")
-    assert "tuples/s" in progress[-1] and "ETA 0:00" in progress[-1] and "checkpoint 50" in progress[-1]
+    assert (
+        "tuples/s" in progress[-1]
+        and "ETA 0:00" in progress[-1]
+        and "checkpoint 50" in progress[-1]
+    )
     assert err.splitlines()[-1].startswith("imported 50 tuples (50 new) from ")
 
 
@@ -358,7 +408,9 @@ def test_claims_preview(cli: Cli) -> None:
     assert name == "https://example.com/perms"
     assert json.loads(value)["p"] == {"document#viewer": ["9"]}
     answer = cli.json("claims", "preview", "auth0|7")
-    assert answer["truncated"] is False and answer["claims"][name]["p"] == {"document#viewer": ["9"]}
+    assert answer["truncated"] is False and answer["claims"][name]["p"] == {
+        "document#viewer": ["9"]
+    }
 
 
 def test_keys_and_audit(cli: Cli) -> None:
@@ -419,13 +471,17 @@ def test_environment_configures_the_server(cli: Cli, monkeypatch: pytest.MonkeyP
 def test_exit_statuses(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     code, _, err = cli.raw("store", "list")
     assert code == 2 and "PERMSVC_URL" in err
-    code, _, err = cli.raw("tuple", "read", "--url", cli.server.url, "--api-key", cli.server.admin_key)
+    code, _, err = cli.raw(
+        "tuple", "read", "--url", cli.server.url, "--api-key", cli.server.admin_key
+    )
     assert code == 2 and "PERMSVC_STORE" in err
     code, _, err = cli("key", "list", store=False, key="psk_nosuchkey0_secret")
     assert code == 3 and "401" in err and "PERMSVC_API_KEY" in err
     code, _, err = cli.raw("key", "list", "--url", cli.server.url)
     assert code == 3
-    code, _, err = cli.raw("store", "list", "--url", f"http://127.0.0.1:{free_port()}", "--timeout", "2")
+    code, _, err = cli.raw(
+        "store", "list", "--url", f"http://127.0.0.1:{free_port()}", "--timeout", "2"
+    )
     assert code == 5 and "cannot reach permsvc" in err
     code, _, err = cli.raw("store", "list", "--url", "ftp://example.com")
     assert code == 2
@@ -435,10 +491,20 @@ def test_exit_statuses(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert code == 2
 
     # local or remote, never both
-    code, _, err = cli("check", "user:anne", "viewer", "document:1", "--database-url", cli.server.database)
+    code, _, err = cli(
+        "check", "user:anne", "viewer", "document:1", "--database-url", cli.server.database
+    )
     assert code == 2 and "not both" in err
-    code, _, err = cli.raw("check", "document:1#viewer@user:anne", "--store", cli.store, "--api-key", "k",
-                           "--data-dir", str(tmp_path))
+    code, _, err = cli.raw(
+        "check",
+        "document:1#viewer@user:anne",
+        "--store",
+        cli.store,
+        "--api-key",
+        "k",
+        "--data-dir",
+        str(tmp_path),
+    )
     assert code == 2 and "--api-key is for a server" in err
     monkeypatch.setenv("PERMSVC_URL", cli.server.url)
     monkeypatch.setenv("PERMSVC_DATABASE_URL", cli.server.database)
@@ -446,9 +512,16 @@ def test_exit_statuses(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert code == 2 and "both PERMSVC_URL and PERMSVC_DATABASE_URL" in err
     # an explicit option decides
     monkeypatch.setenv("PERMSVC_API_KEY", cli.server.admin_key)
-    code, _, err = cli.raw("check", "user:anne", "viewer", "document:1", "--store", cli.store,
-                           "--url", cli.server.url)
+    code, _, err = cli.raw(
+        "check", "user:anne", "viewer", "document:1", "--store", cli.store, "--url", cli.server.url
+    )
     assert code == 1, err
-    code, out, err = cli.raw("check", "document:1#viewer@user:anne", "--store", cli.store,
-                             "--database-url", cli.server.database)
+    code, out, err = cli.raw(
+        "check",
+        "document:1#viewer@user:anne",
+        "--store",
+        cli.store,
+        "--database-url",
+        cli.server.database,
+    )
     assert code == 1 and "not allowed" in out, err

@@ -35,7 +35,11 @@ def _remote(handler: object) -> Remote:
 def test_status_to_exit(status: int, body: object, exit_code: int) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         assert request.headers["authorization"] == "Bearer psk_k_s"
-        return httpx.Response(status, json=body) if body is not None else httpx.Response(status, text="oops")
+        return (
+            httpx.Response(status, json=body)
+            if body is not None
+            else httpx.Response(status, text="oops")
+        )
 
     with pytest.raises(RemoteError) as caught, _remote(handler) as remote:
         remote.request("GET", "/stores")
@@ -50,11 +54,15 @@ def test_idempotent_requests_retry_unavailability_only() -> None:
     def flaky(request: httpx.Request) -> httpx.Response:
         calls.append(request.content.decode())
         if len(calls) < 3:
-            return httpx.Response(503, json={"code": "unavailable", "message": "down"}, headers={"Retry-After": "1"})
+            return httpx.Response(
+                503, json={"code": "unavailable", "message": "down"}, headers={"Retry-After": "1"}
+            )
         return httpx.Response(200, json={"imported": 1})
 
     with _remote(flaky) as remote:
-        assert remote.request_retrying("POST", "/x", body={"a": 1}, sleep=waits.append) == {"imported": 1}
+        assert remote.request_retrying("POST", "/x", body={"a": 1}, sleep=waits.append) == {
+            "imported": 1
+        }
     assert calls == ['{"a":1}'] * 3 and waits == [0.5, 1.0]
 
     calls.clear()
@@ -72,7 +80,10 @@ def test_idempotent_requests_retry_unavailability_only() -> None:
 
     with pytest.raises(RemoteError) as caught, _remote(down) as remote:
         remote.request_retrying("GET", "/x", attempts=2, sleep=lambda _: None)
-    assert caught.value.exit_code == 5 and "cannot reach permsvc at http://permsvc.test" in caught.value.message
+    assert (
+        caught.value.exit_code == 5
+        and "cannot reach permsvc at http://permsvc.test" in caught.value.message
+    )
 
 
 def test_fga_csv_round_trip(tmp_path: Path) -> None:
@@ -86,7 +97,12 @@ def test_fga_csv_round_trip(tmp_path: Path) -> None:
     records = list(TupleFile(str(path)).records())
     assert records == [
         {"object": "doc:1", "relation": "viewer", "user": "user:anne"},
-        {"object": "doc:2", "relation": "editor", "user": "group:eng#member", "condition": {"name": "c", "context": {"k": "v"}}},
+        {
+            "object": "doc:2",
+            "relation": "editor",
+            "user": "group:eng#member",
+            "condition": {"name": "c", "context": {"k": "v"}},
+        },
         {"object": "doc:3", "relation": "viewer", "user": "user:*"},
     ]
     assert TupleFile(str(path)).count() == 3
@@ -99,10 +115,19 @@ def test_fga_csv_round_trip(tmp_path: Path) -> None:
 
 def test_json_shapes(tmp_path: Path) -> None:
     path = tmp_path / "t.json"
-    path.write_text(json.dumps({"tuples": [
-        {"key": {"user": "user:a", "relation": "viewer", "object": "doc:1"}, "timestamp": "x"},
-        {"tuple_key": {"user": "user:b", "relation": "viewer", "object": "doc:1"}},
-    ]}))
+    path.write_text(
+        json.dumps(
+            {
+                "tuples": [
+                    {
+                        "key": {"user": "user:a", "relation": "viewer", "object": "doc:1"},
+                        "timestamp": "x",
+                    },
+                    {"tuple_key": {"user": "user:b", "relation": "viewer", "object": "doc:1"}},
+                ]
+            }
+        )
+    )
     assert [r["user"] for r in TupleFile(str(path)).records()] == ["user:a", "user:b"]
     with pytest.raises(UsageError, match="--format"):
         TupleFile(str(tmp_path / "t.txt"))

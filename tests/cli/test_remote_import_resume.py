@@ -28,7 +28,9 @@ MODEL = "model\n  schema 1.1\ntype user\ntype document\n  relations\n    define 
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RemoteServer]:
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RemoteServer]:
     with remote_server(request, tmp_path_factory.mktemp(f"import-{request.param}")) as live:
         yield live
 
@@ -37,7 +39,8 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 def source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, set[str]]:
     path = tmp_path_factory.mktemp("tuples") / "tuples.jsonl"
     tuples = [
-        {"user": f"user:u{i % 5000}", "relation": "viewer", "object": f"document:d{i}"} for i in range(TUPLES)
+        {"user": f"user:u{i % 5000}", "relation": "viewer", "object": f"document:d{i}"}
+        for i in range(TUPLES)
     ]
     path.write_text("".join(json.dumps(t) + "\n" for t in tuples))
     return path, {json.dumps(t, sort_keys=True) for t in tuples}
@@ -67,7 +70,10 @@ def _start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     child.update(env)
     return subprocess.Popen(
         [str(PERMSVC), "tuple", "import", *args, "--batch-size", str(BATCH)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child,
     )
 
 
@@ -111,15 +117,27 @@ def test_sigint_then_resume_from_the_printed_checkpoint(
     before = len(_stored(env, tmp_path))
     assert done <= before <= done + BATCH
 
-    resumed = run_permsvc("tuple", "import", str(path), "--resume-from", str(done), "--json",
-                          "--batch-size", str(BATCH), env=env, timeout=540)
+    resumed = run_permsvc(
+        "tuple",
+        "import",
+        str(path),
+        "--resume-from",
+        str(done),
+        "--json",
+        "--batch-size",
+        str(BATCH),
+        env=env,
+        timeout=540,
+    )
     assert resumed.returncode == 0, resumed.stderr
     summary = json.loads(resumed.stdout)
     assert summary["resumed_from"] == done
     assert summary["sent"] == TUPLES - done
     assert summary["records"] == TUPLES
     assert summary["stored"] == TUPLES - before
-    print(f"\nresumed import of {summary['sent']} tuples: {summary['tuples_per_second']:.0f} tuples/s")
+    print(
+        f"\nresumed import of {summary['sent']} tuples: {summary['tuples_per_second']:.0f} tuples/s"
+    )
     _assert_complete(env, tmp_path, expected)
 
 
@@ -131,7 +149,10 @@ def test_killed_then_resumed_from_the_checkpoint_file(
     checkpoint = tmp_path / "import.checkpoint"
     process = _start(env, str(path), "--checkpoint-file", str(checkpoint), "--no-progress")
     deadline = time.monotonic() + 120
-    while not checkpoint.exists() or json.loads(checkpoint.read_text() or "{}").get("done", 0) < 4 * BATCH:
+    while (
+        not checkpoint.exists()
+        or json.loads(checkpoint.read_text() or "{}").get("done", 0) < 4 * BATCH
+    ):
         assert process.poll() is None, process.stderr.read() if process.stderr else ""
         assert time.monotonic() < deadline
         time.sleep(0.05)
@@ -143,14 +164,28 @@ def test_killed_then_resumed_from_the_checkpoint_file(
     before = len(_stored(env, tmp_path))
     assert done <= before <= done + BATCH
 
-    resumed = run_permsvc("tuple", "import", str(path), "--checkpoint-file", str(checkpoint),
-                          "--batch-size", str(BATCH), "--no-progress", env=env, timeout=540)
+    resumed = run_permsvc(
+        "tuple",
+        "import",
+        str(path),
+        "--checkpoint-file",
+        str(checkpoint),
+        "--batch-size",
+        str(BATCH),
+        "--no-progress",
+        env=env,
+        timeout=540,
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert f"resumed at record {done}" in resumed.stderr
     assert not checkpoint.exists()
     _assert_complete(env, tmp_path, expected)
 
     # A checkpoint of another file is refused rather than applied to this one.
-    checkpoint.write_text(json.dumps({"file": "/elsewhere.jsonl", "size": 1, "format": "jsonl", "done": 5}))
-    refused = run_permsvc("tuple", "import", str(path), "--checkpoint-file", str(checkpoint), env=env)
+    checkpoint.write_text(
+        json.dumps({"file": "/elsewhere.jsonl", "size": 1, "format": "jsonl", "done": 5})
+    )
+    refused = run_permsvc(
+        "tuple", "import", str(path), "--checkpoint-file", str(checkpoint), env=env
+    )
     assert refused.returncode == 2 and "another input" in refused.stderr

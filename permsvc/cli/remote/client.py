@@ -12,7 +12,7 @@ import json
 import os
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -134,7 +134,7 @@ class Remote:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> Remote:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_: object) -> None:

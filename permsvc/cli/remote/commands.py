@@ -23,7 +23,6 @@ from permsvc.cli.remote.client import (
     EXIT_DENIED,
     EXIT_INTERRUPTED,
     EXIT_OK,
-    EXIT_REJECTED,
     Remote,
     RemoteError,
     UsageError,
@@ -49,10 +48,18 @@ Handler = Callable[[Remote, argparse.Namespace], int]
 
 def add_remote_options(parser: argparse.ArgumentParser, *, store: bool = True) -> None:
     group = parser.add_argument_group("server")
-    group.add_argument("--url", help="permsvc base URL, e.g. https://authz.example.com (PERMSVC_URL)")
-    group.add_argument("--api-key", help="credential sent as 'Authorization: Bearer ...' (PERMSVC_API_KEY)")
-    group.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
-                       help=f"seconds to wait for each answer (default {DEFAULT_TIMEOUT_S:g})")
+    group.add_argument(
+        "--url", help="permsvc base URL, e.g. https://authz.example.com (PERMSVC_URL)"
+    )
+    group.add_argument(
+        "--api-key", help="credential sent as 'Authorization: Bearer ...' (PERMSVC_API_KEY)"
+    )
+    group.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        help=f"seconds to wait for each answer (default {DEFAULT_TIMEOUT_S:g})",
+    )
     group.add_argument("--json", action="store_true", help="print the result as JSON (for scripts)")
     if store:
         group.add_argument("--store", help="store id (PERMSVC_STORE)")
@@ -62,7 +69,9 @@ def _open_remote(args: argparse.Namespace) -> Remote:
     url = setting(getattr(args, "url", None), "PERMSVC_URL")
     if not url:
         raise UsageError("no server: pass --url URL or set PERMSVC_URL")
-    return Remote(url, setting(getattr(args, "api_key", None), "PERMSVC_API_KEY"), timeout=args.timeout)
+    return Remote(
+        url, setting(getattr(args, "api_key", None), "PERMSVC_API_KEY"), timeout=args.timeout
+    )
 
 
 def _fail(err: RemoteError) -> int:
@@ -124,9 +133,7 @@ def _contextual(items: list[str] | None) -> list[dict[str, str]]:
     return out
 
 
-def _pages(
-    fetch: Callable[[str], dict[str, Any]], key: str, limit: int | None = None
-) -> Iterator[Any]:
+def _pages(fetch: Callable[[str], Any], key: str, limit: int | None = None) -> Iterator[Any]:
     """Every item of a paged listing (``continuation_token``), up to ``limit``."""
     token = ""
     seen = 0
@@ -162,7 +169,9 @@ def _store_create(remote: Remote, args: argparse.Namespace) -> int:
 def _store_list(remote: Remote, args: argparse.Namespace) -> int:
     stores = list(
         _pages(
-            lambda t: remote.request("GET", "/stores", params={"page_size": 100, "continuation_token": t}),
+            lambda t: remote.request(
+                "GET", "/stores", params={"page_size": 100, "continuation_token": t}
+            ),
             "stores",
             args.limit,
         )
@@ -170,7 +179,9 @@ def _store_list(remote: Remote, args: argparse.Namespace) -> int:
     if args.json:
         emit_json({"stores": stores})
     else:
-        print_table(("id", "name", "created", "updated"), [_store_row(s) for s in stores], empty="no stores")
+        print_table(
+            ("id", "name", "created", "updated"), [_store_row(s) for s in stores], empty="no stores"
+        )
     return EXIT_OK
 
 
@@ -273,13 +284,18 @@ def _model_write(remote: Remote, args: argparse.Namespace) -> int:
                 emit_json(err.body)
             else:
                 _print_diff(err.body)
-            err.message += " (review with `permsvc model diff`, then pass --force to write it anyway)"
+            err.message += (
+                " (review with `permsvc model diff`, then pass --force to write it anyway)"
+            )
         raise
     if args.json:
         emit_json(answer)
     else:
         print(answer["authorization_model_id"])
-        print(f"wrote model {answer['authorization_model_id']} to store {answer['store_id']}", file=sys.stderr)
+        print(
+            f"wrote model {answer['authorization_model_id']} to store {answer['store_id']}",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
@@ -312,8 +328,13 @@ def _model_list(remote: Remote, args: argparse.Namespace) -> int:
         emit_json({"authorization_models": models})
     else:
         rows = [
-            [m.get("id"), ulid_time(m.get("id", "")), m.get("schema_version"),
-             len(m.get("type_definitions") or ()), len(m.get("conditions") or {})]
+            [
+                m.get("id"),
+                ulid_time(m.get("id", "")),
+                m.get("schema_version"),
+                len(m.get("type_definitions") or ()),
+                len(m.get("conditions") or {}),
+            ]
             for m in models
         ]
         print_table(("id", "created", "schema", "types", "conditions"), rows, empty="no models")
@@ -356,11 +377,25 @@ def _one_or_file(args: argparse.Namespace) -> list[dict[str, Any]] | TupleFile:
         return TupleFile(args.file, args.format)
     if not all(words):
         raise UsageError("expected USER RELATION OBJECT (or --file FILE)")
-    return [tuple_from_words(args.user, args.relation, args.object,
-                             getattr(args, "condition", None), getattr(args, "condition_context", None))]
+    return [
+        tuple_from_words(
+            args.user,
+            args.relation,
+            args.object,
+            getattr(args, "condition", None),
+            getattr(args, "condition_context", None),
+        )
+    ]
 
 
-def _write_words(remote: Remote, args: argparse.Namespace, store: str, tuples: list[dict[str, Any]], *, delete: bool) -> int:
+def _write_words(
+    remote: Remote,
+    args: argparse.Namespace,
+    store: str,
+    tuples: list[dict[str, Any]],
+    *,
+    delete: bool,
+) -> int:
     """One OpenFGA Write of the command line's tuple (``writes`` or ``deletes``)."""
     if delete:
         tuples = [{k: t[k] for k in ("object", "relation", "user")} for t in tuples]
@@ -416,14 +451,19 @@ def _tuple_delete(remote: Remote, args: argparse.Namespace) -> int:
 
 def _tuple_read(remote: Remote, args: argparse.Namespace) -> int:
     store = _store(args)
-    key = {k: v for k, v in (("user", args.user), ("relation", args.relation), ("object", args.object)) if v}
+    key = {
+        k: v
+        for k, v in (("user", args.user), ("relation", args.relation), ("object", args.object))
+        if v
+    }
     body: dict[str, Any] = {"page_size": 100}
     if key:
         body["tuple_key"] = key
 
-    def fetch(token: str) -> dict[str, Any]:
+    def fetch(token: str) -> Any:
         return remote.request(
-            "POST", f"/stores/{_seg(store)}/read",
+            "POST",
+            f"/stores/{_seg(store)}/read",
             body={**body, **({"continuation_token": token} if token else {})},
         )
 
@@ -497,7 +537,12 @@ def _tuple_export(remote: Remote, args: argparse.Namespace) -> int:
         raise UsageError(f"cannot export as {fmt!r}: use --format {', '.join(FORMATS)}")
     lines = remote.stream_lines(
         "/v1/admin/tuples/export",
-        params={"store_id": store, "object": args.object, "relation": args.relation, "user": args.user},
+        params={
+            "store_id": store,
+            "object": args.object,
+            "relation": args.relation,
+            "user": args.user,
+        },
     )
     out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout  # noqa: SIM115
     count = 0
@@ -521,8 +566,10 @@ def _tuple_export(remote: Remote, args: argparse.Namespace) -> int:
         else:
             for line in lines:
                 t = json.loads(line)
-                out.write(f"- user: {json.dumps(t['user'])}\n  relation: {json.dumps(t['relation'])}\n"
-                          f"  object: {json.dumps(t['object'])}\n")
+                out.write(
+                    f"- user: {json.dumps(t['user'])}\n  relation: {json.dumps(t['relation'])}\n"
+                    f"  object: {json.dumps(t['object'])}\n"
+                )
                 if t.get("condition"):
                     out.write(f"  condition: {json.dumps(t['condition'])}\n")
                 count += 1
@@ -533,7 +580,9 @@ def _tuple_export(remote: Remote, args: argparse.Namespace) -> int:
             out.close()
         else:
             out.flush()
-    print(f"exported {count} tuples" + (f" to {args.output}" if args.output else ""), file=sys.stderr)
+    print(
+        f"exported {count} tuples" + (f" to {args.output}" if args.output else ""), file=sys.stderr
+    )
     return EXIT_OK
 
 
@@ -567,7 +616,10 @@ def remote_check(args: argparse.Namespace, words: list[str]) -> int:
                 "a remote check takes USER RELATION OBJECT (the fga order) or OBJECT#RELATION@USER"
             )
         store = _store(args)
-        body = {"tuple_key": {"user": user, "relation": relation, "object": obj}, **_query_extras(args)}
+        body = {
+            "tuple_key": {"user": user, "relation": relation, "object": obj},
+            **_query_extras(args),
+        }
         answer = remote.request("POST", f"/stores/{_seg(store)}/check", body=body)
         allowed = bool(answer.get("allowed"))
         if args.json:
@@ -590,7 +642,9 @@ def _list_objects(remote: Remote, args: argparse.Namespace) -> int:
         for obj in objects:
             print(obj)
         if not objects:
-            print(f"no {args.type} object on which {args.user} has {args.relation}", file=sys.stderr)
+            print(
+                f"no {args.type} object on which {args.user} has {args.relation}", file=sys.stderr
+            )
     return EXIT_OK
 
 
@@ -656,8 +710,14 @@ def _claims_preview(remote: Remote, args: argparse.Namespace) -> int:
 
 
 def _key_row(k: dict[str, Any]) -> list[Any]:
-    return [k.get("id"), k.get("scope") or ",".join(k.get("roles") or ()), k.get("store_id") or "any",
-            k.get("name"), k.get("created_at"), k.get("revoked_at") or ""]
+    return [
+        k.get("id"),
+        k.get("scope") or ",".join(k.get("roles") or ()),
+        k.get("store_id") or "any",
+        k.get("name"),
+        k.get("created_at"),
+        k.get("revoked_at") or "",
+    ]
 
 
 _KEY_HEADERS = ("id", "scope", "store", "name", "created", "revoked")
@@ -673,17 +733,24 @@ def _key_create(remote: Remote, args: argparse.Namespace) -> int:
     else:
         print(answer["key"])
         info = answer.get("info") or {}
-        print(f"created API key {info.get('id')} (scope {info.get('scope')}, store "
-              f"{info.get('store_id') or 'any'}); it is printed once, store it now", file=sys.stderr)
+        print(
+            f"created API key {info.get('id')} (scope {info.get('scope')}, store "
+            f"{info.get('store_id') or 'any'}); it is printed once, store it now",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
 def _key_list(remote: Remote, args: argparse.Namespace) -> int:
-    answer = remote.request("GET", "/v1/admin/keys", params={"include_revoked": "true" if args.all else None})
+    answer = remote.request(
+        "GET", "/v1/admin/keys", params={"include_revoked": "true" if args.all else None}
+    )
     if args.json:
         emit_json(answer)
     else:
-        print_table(_KEY_HEADERS, [_key_row(k) for k in answer.get("keys") or ()], empty="no API keys")
+        print_table(
+            _KEY_HEADERS, [_key_row(k) for k in answer.get("keys") or ()], empty="no API keys"
+        )
     return EXIT_OK
 
 
@@ -692,7 +759,10 @@ def _key_revoke(remote: Remote, args: argparse.Namespace) -> int:
     if args.json:
         emit_json(answer)
     else:
-        print(f"revoked API key {answer.get('id')} (revoked at {answer.get('revoked_at')})", file=sys.stderr)
+        print(
+            f"revoked API key {answer.get('id')} (revoked at {answer.get('revoked_at')})",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
@@ -706,8 +776,10 @@ def _audit_list(remote: Remote, args: argparse.Namespace) -> int:
         "page_size": min(args.limit, 100),
     }
 
-    def fetch(token: str) -> dict[str, Any]:
-        return remote.request("GET", "/v1/admin/audit", params={**params, "continuation_token": token})
+    def fetch(token: str) -> Any:
+        return remote.request(
+            "GET", "/v1/admin/audit", params={**params, "continuation_token": token}
+        )
 
     entries = list(_pages(fetch, "entries", args.limit))
     if args.json:
@@ -718,9 +790,22 @@ def _audit_list(remote: Remote, args: argparse.Namespace) -> int:
         detail = json.dumps(e.get("detail") or {}, separators=(",", ":"), ensure_ascii=False)
         if len(detail) > 80 and not args.wide:
             detail = detail[:77] + "..."
-        rows.append([e.get("id"), e.get("at"), e.get("actor"), e.get("action"), e.get("store_id") or "",
-                     e.get("revision") if e.get("revision") is not None else "", detail])
-    print_table(("id", "at", "actor", "action", "store", "revision", "detail"), rows, empty="no audit entries")
+        rows.append(
+            [
+                e.get("id"),
+                e.get("at"),
+                e.get("actor"),
+                e.get("action"),
+                e.get("store_id") or "",
+                e.get("revision") if e.get("revision") is not None else "",
+                detail,
+            ]
+        )
+    print_table(
+        ("id", "at", "actor", "action", "store", "revision", "detail"),
+        rows,
+        empty="no audit entries",
+    )
     return EXIT_OK
 
 
@@ -739,8 +824,10 @@ def _group(subparsers: Any, name: str, help_text: str, description: str) -> Any:
     return sub
 
 
-def _command(sub: Any, name: str, help_text: str, handler: Handler, *, store: bool = True) -> argparse.ArgumentParser:
-    parser = sub.add_parser(name, help=help_text, description=help_text)
+def _command(
+    sub: Any, name: str, help_text: str, handler: Handler, *, store: bool = True
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)
     add_remote_options(parser, store=store)
     parser.set_defaults(func=run_remote(handler))
     return parser
@@ -749,9 +836,14 @@ def _command(sub: Any, name: str, help_text: str, handler: Handler, *, store: bo
 def _query_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-id", help="authorization model id (default: the store's latest)")
     parser.add_argument("--context", help="condition context, a JSON object")
-    parser.add_argument("--contextual", "--contextual-tuple", action="append", dest="contextual",
-                        metavar="'USER RELATION OBJECT'",
-                        help="a contextual tuple, or OBJECT#RELATION@USER (repeatable)")
+    parser.add_argument(
+        "--contextual",
+        "--contextual-tuple",
+        action="append",
+        dest="contextual",
+        metavar="'USER RELATION OBJECT'",
+        help="a contextual tuple, or OBJECT#RELATION@USER (repeatable)",
+    )
 
 
 def _tuple_args(parser: argparse.ArgumentParser, *, condition: bool) -> None:
@@ -759,7 +851,9 @@ def _tuple_args(parser: argparse.ArgumentParser, *, condition: bool) -> None:
     parser.add_argument("relation", nargs="?", metavar="RELATION")
     parser.add_argument("object", nargs="?", metavar="OBJECT")
     parser.add_argument("--file", help="a tuple file instead (JSON lines, JSON, YAML or CSV)")
-    parser.add_argument("--format", choices=FORMATS, help="the file's format (default: from its extension)")
+    parser.add_argument(
+        "--format", choices=FORMATS, help="the file's format (default: from its extension)"
+    )
     parser.add_argument("--model-id", help="authorization model id to validate against")
     if condition:
         parser.add_argument("--condition", help="condition name")
@@ -767,12 +861,23 @@ def _tuple_args(parser: argparse.ArgumentParser, *, condition: bool) -> None:
 
 
 def _import_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--batch-size", type=int, default=5000,
-                        help="tuples per request, each stored as one revision (default 5000)")
-    parser.add_argument("--resume-from", type=int, metavar="N",
-                        help="skip the first N records (the checkpoint printed by an interrupted import)")
-    parser.add_argument("--checkpoint-file", metavar="PATH",
-                        help="record progress here after every batch and resume from it when it exists")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=5000,
+        help="tuples per request, each stored as one revision (default 5000)",
+    )
+    parser.add_argument(
+        "--resume-from",
+        type=int,
+        metavar="N",
+        help="skip the first N records (the checkpoint printed by an interrupted import)",
+    )
+    parser.add_argument(
+        "--checkpoint-file",
+        metavar="PATH",
+        help="record progress here after every batch and resume from it when it exists",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
 
 
@@ -780,11 +885,16 @@ def add_model_commands(sub: Any) -> None:
     """``model write|get|list|diff`` in the ``model`` group of :mod:`permsvc.cli.model`."""
     write = _command(sub, "write", "upload a model (DSL or JSON) to a remote store", _model_write)
     write.add_argument("file", metavar="FILE", help="model file: .fga DSL or .json ('-': stdin)")
-    write.add_argument("--force", action="store_true",
-                       help="write it even when stored tuples would no longer fit it")
+    write.add_argument(
+        "--force",
+        action="store_true",
+        help="write it even when stored tuples would no longer fit it",
+    )
     get = _command(sub, "get", "print a remote store's model (default: the latest)", _model_get)
     get.add_argument("model_id", nargs="?", metavar="MODEL_ID")
-    get.add_argument("--format", choices=("dsl", "json"), default="dsl", help="output form (default dsl)")
+    get.add_argument(
+        "--format", choices=("dsl", "json"), default="dsl", help="output form (default dsl)"
+    )
     listing = _command(sub, "list", "list a remote store's models, newest first", _model_list)
     listing.add_argument("--limit", type=int, help="at most this many")
     diff = _command(sub, "diff", "compare a model file with a remote store's model", _model_diff)
@@ -794,19 +904,33 @@ def add_model_commands(sub: Any) -> None:
 
 def register(subparsers: Any) -> None:
     """The remote command groups (``check`` and ``model`` live in their local modules)."""
-    stores = _group(subparsers, "store", "stores on a permsvc server: create, list, get, delete",
-                    "Manage the stores of a running permsvc (--url / PERMSVC_URL).")
-    create = _command(stores, "create", "create a store (prints its id)", _store_create, store=False)
+    stores = _group(
+        subparsers,
+        "store",
+        "stores on a permsvc server: create, list, get, delete",
+        "Manage the stores of a running permsvc (--url / PERMSVC_URL).",
+    )
+    create = _command(
+        stores, "create", "create a store (prints its id)", _store_create, store=False
+    )
     create.add_argument("name", metavar="NAME")
     listing = _command(stores, "list", "list stores", _store_list, store=False)
     listing.add_argument("--limit", type=int, help="at most this many")
     get = _command(stores, "get", "show a store", _store_get)
-    get.add_argument("store_id", nargs="?", metavar="STORE_ID", help="default: --store / PERMSVC_STORE")
-    delete = _command(stores, "delete", "delete a store and everything in it", _store_delete, store=False)
+    get.add_argument(
+        "store_id", nargs="?", metavar="STORE_ID", help="default: --store / PERMSVC_STORE"
+    )
+    delete = _command(
+        stores, "delete", "delete a store and everything in it", _store_delete, store=False
+    )
     delete.add_argument("store_id", metavar="STORE_ID")
 
-    tuples = _group(subparsers, "tuple", "tuples on a permsvc server: write, delete, read, import, export",
-                    "Write, delete, read, import and export the tuples of a remote store.")
+    tuples = _group(
+        subparsers,
+        "tuple",
+        "tuples on a permsvc server: write, delete, read, import, export",
+        "Write, delete, read, import and export the tuples of a remote store.",
+    )
     write = _command(tuples, "write", "write a tuple (or a file of them: see import)", _tuple_write)
     _tuple_args(write, condition=True)
     _import_options(write)
@@ -817,19 +941,29 @@ def register(subparsers: Any) -> None:
     read.add_argument("--relation")
     read.add_argument("--object", help="TYPE:ID, or TYPE: with --user")
     read.add_argument("--limit", type=int, help="at most this many")
-    imp = _command(tuples, "import", "import a tuple file in batches, with progress, resumable", _tuple_import)
-    imp.add_argument("file", metavar="FILE", help="JSON lines, JSON, YAML or CSV ('-': JSON lines on stdin)")
-    imp.add_argument("--format", choices=FORMATS, help="the file's format (default: from its extension)")
+    imp = _command(
+        tuples, "import", "import a tuple file in batches, with progress, resumable", _tuple_import
+    )
+    imp.add_argument(
+        "file", metavar="FILE", help="JSON lines, JSON, YAML or CSV ('-': JSON lines on stdin)"
+    )
+    imp.add_argument(
+        "--format", choices=FORMATS, help="the file's format (default: from its extension)"
+    )
     imp.add_argument("--model-id", help="authorization model id to validate against")
     _import_options(imp)
     export = _command(tuples, "export", "stream every tuple matching a filter", _tuple_export)
     export.add_argument("--output", "-o", metavar="FILE", help="write here (default stdout)")
-    export.add_argument("--format", choices=FORMATS, help="default: from --output's extension, else jsonl")
+    export.add_argument(
+        "--format", choices=FORMATS, help="default: from --output's extension, else jsonl"
+    )
     export.add_argument("--user")
     export.add_argument("--relation")
     export.add_argument("--object")
 
-    objects = _command(subparsers, "list-objects", "objects of a type on which USER has RELATION", _list_objects)
+    objects = _command(
+        subparsers, "list-objects", "objects of a type on which USER has RELATION", _list_objects
+    )
     objects.add_argument("user", metavar="USER")
     objects.add_argument("relation", metavar="RELATION")
     objects.add_argument("type", metavar="TYPE")
@@ -838,19 +972,38 @@ def register(subparsers: Any) -> None:
     users = _command(subparsers, "list-users", "users that have RELATION on OBJECT", _list_users)
     users.add_argument("object", metavar="OBJECT")
     users.add_argument("relation", metavar="RELATION")
-    users.add_argument("--user-filter", action="append", required=True, metavar="TYPE[#RELATION]",
-                       help="the kind of user to list, e.g. user or group#member (repeatable)")
+    users.add_argument(
+        "--user-filter",
+        action="append",
+        required=True,
+        metavar="TYPE[#RELATION]",
+        help="the kind of user to list, e.g. user or group#member (repeatable)",
+    )
     _query_options(users)
 
-    claims = _group(subparsers, "claims", "claim feed: preview a user's permission claim",
-                    "What the post-login claim feed would put into USER's token.")
-    preview = _command(claims, "preview", "the claim USER's next token would carry", _claims_preview)
-    preview.add_argument("user", metavar="USER", help="the identity provider's user id, e.g. auth0|123")
+    claims = _group(
+        subparsers,
+        "claims",
+        "claim feed: preview a user's permission claim",
+        "What the post-login claim feed would put into USER's token.",
+    )
+    preview = _command(
+        claims, "preview", "the claim USER's next token would carry", _claims_preview
+    )
+    preview.add_argument(
+        "user", metavar="USER", help="the identity provider's user id, e.g. auth0|123"
+    )
     preview.add_argument("--audience", help="the API the token is for")
 
-    keys = _group(subparsers, "key", "API keys on a permsvc server: create, list, revoke",
-                  "API keys of a running permsvc (needs an admin credential).")
-    kcreate = _command(keys, "create", "create an API key (printed once on stdout)", _key_create, store=False)
+    keys = _group(
+        subparsers,
+        "key",
+        "API keys on a permsvc server: create, list, revoke",
+        "API keys of a running permsvc (needs an admin credential).",
+    )
+    kcreate = _command(
+        keys, "create", "create an API key (printed once on stdout)", _key_create, store=False
+    )
     kcreate.add_argument("--scope", required=True, help="admin, check or claims")
     kcreate.add_argument("--store", help="limit the key to this store id")
     kcreate.add_argument("--name", default="", help="a label for the key")
@@ -859,8 +1012,12 @@ def register(subparsers: Any) -> None:
     krevoke = _command(keys, "revoke", "revoke an API key", _key_revoke, store=False)
     krevoke.add_argument("key_id", metavar="KEY_ID")
 
-    audit = _group(subparsers, "audit", "the audit log of a permsvc server",
-                   "Read the audit log of a running permsvc, newest first.")
+    audit = _group(
+        subparsers,
+        "audit",
+        "the audit log of a permsvc server",
+        "Read the audit log of a running permsvc, newest first.",
+    )
     alist = _command(audit, "list", "audit entries, newest first", _audit_list)
     alist.add_argument("--actor")
     alist.add_argument("--action")

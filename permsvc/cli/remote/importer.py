@@ -177,7 +177,7 @@ def _batches(
     batch: list[bytes] = []
     first = skip
     index = 0
-    for index, record in enumerate(records):  # noqa: B007 - index read after the loop
+    for index, record in enumerate(records):
         if index < skip:
             continue
         batch.append(json.dumps(record, separators=(",", ":")).encode())
@@ -211,7 +211,9 @@ def run_import(
         raise UsageError("--resume-from must be 0 or more")
     total = source.count()
     if total is not None and resume_from > total:
-        raise UsageError(f"--resume-from {resume_from} is past the end of {source.path} ({total} records)")
+        raise UsageError(
+            f"--resume-from {resume_from} is past the end of {source.path} ({total} records)"
+        )
     result = ImportResult()
     result.resumed_from = resume_from
     bar = Progress(total, resume_from, enabled=progress)

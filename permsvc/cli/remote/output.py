@@ -28,7 +28,9 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, empty:
         for i, cell in enumerate(row):
             widths[i] = max(widths[i], len(cell))
     out = sys.stdout
-    out.write("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip() + "\n")
+    out.write(
+        "  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip() + "\n"
+    )
     for row in cells:
         out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
 

@@ -92,7 +92,7 @@ def _clean(raw: Any, where: str) -> dict[str, Any]:
     condition = raw.get("condition")
     if condition not in (None, {}):
         if not isinstance(condition, dict) or not isinstance(condition.get("name"), str):
-            raise UsageError(f"{where}: 'condition' must be {{\"name\": ..., \"context\": {{...}}}}")
+            raise UsageError(f'{where}: \'condition\' must be {{"name": ..., "context": {{...}}}}')
         cond: dict[str, Any] = {"name": condition["name"]}
         if condition.get("context") is not None:
             if not isinstance(condition["context"], dict):
@@ -177,7 +177,7 @@ class TupleFile:
     def _open(self) -> IO[str]:
         if self.path == "-":
             return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline="")
-        return open(self.path, encoding="utf-8", newline="")  # noqa: SIM115 - closed by callers
+        return open(self.path, encoding="utf-8", newline="")
 
     def _load(self) -> list[Any]:
         if self._loaded is None:
@@ -239,7 +239,9 @@ class TupleFile:
                     raise UsageError(f"{self.path}: CSV header misses {', '.join(missing)}")
                 reader.fieldnames = header
                 for number, row in enumerate(reader, start=1):
-                    yield _from_csv_row(row, f"{self.path}: record {number} (line {reader.line_num})")
+                    yield _from_csv_row(
+                        row, f"{self.path}: record {number} (line {reader.line_num})"
+                    )
                 return
             number = 0
             for line_no, line in enumerate(handle, start=1):
