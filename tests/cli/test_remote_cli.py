@@ -4,6 +4,7 @@ are real HTTP to the server process); the environment is cleared of ``PERMSVC_*`
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -525,3 +526,25 @@ def test_exit_statuses(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         cli.server.database,
     )
     assert code == 1 and "not allowed" in out, err
+
+
+def test_import_from_stdin_and_resume_bounds(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = "".join(
+        json.dumps({"user": f"user:u{i}", "relation": "owner", "object": f"document:{i}"}) + "\n"
+        for i in range(3)
+    )
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(lines.encode())))
+    code, _, err = cli("tuple", "import", "-", "--resume-from", "1")
+    assert code == 0, err
+    assert "import: 3 tuples  " in err  # no total on stdin: no share, no ETA
+    assert "resumed at record 1" in err
+    assert {t["key"]["user"] for t in cli.json("tuple", "read")["tuples"]} == {"user:u1", "user:u2"}
+
+    path = tmp_path / "three.jsonl"
+    path.write_text(lines)
+    code, _, err = cli("tuple", "import", str(path), "--resume-from", "4")
+    assert code == 2 and "past the end" in err
+    code, _, err = cli("tuple", "import", str(path), "--batch-size", "0")
+    assert code == 2 and "--batch-size" in err

@@ -3,6 +3,7 @@ retries of idempotent requests, the fga CSV format, and that no server code is i
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import httpx
 import pytest
 
 from permsvc.cli.remote.client import Remote, RemoteError, UsageError
+from permsvc.cli.remote.importer import Progress
 from permsvc.cli.remote.tuples_io import TupleFile, csv_row
 
 
@@ -142,3 +144,25 @@ def test_remote_commands_import_no_server_code() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = iter([100.0, 100.0, 104.0, 104.0, 104.0])
+    monkeypatch.setattr("permsvc.cli.remote.importer.time.monotonic", lambda: next(clock))
+    screen = _Terminal()
+    bar = Progress(1000, 200, stream=screen)
+    bar.update(200, force=True)
+    bar.update(600, force=True)
+    bar.finish()
+    frames = screen.getvalue().split("\r\x1b[2K")
+    assert frames[1].startswith("[####....................] 200/1,000 tuples (20%)  0 tuples/s")
+    # 400 tuples in 4 s since the start at 200: 100/s, 400 left: ETA 0:04
+    assert (
+        frames[2]
+        == "[##############..........] 600/1,000 tuples (60%)  100 tuples/s  ETA 0:04  checkpoint 600\n"
+    )

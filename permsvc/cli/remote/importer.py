@@ -101,8 +101,10 @@ class Progress:
             if self.tty:
                 width = 24
                 filled = int(share * width)
-                parts.append("[" + "#" * filled + "." * (width - filled) + "]")
-            parts.append(f"{done:,}/{self.total:,} tuples ({share:.0%})")
+                bar = "[" + "#" * filled + "." * (width - filled) + "] "
+            else:
+                bar = ""
+            parts.append(f"{bar}{done:,}/{self.total:,} tuples ({share:.0%})")
         else:
             parts.append(f"{done:,} tuples")
         parts.append(f"{rate:,.0f} tuples/s")
