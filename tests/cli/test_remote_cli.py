@@ -192,7 +192,7 @@ def test_model_write_get_list_diff(cli: Cli, tmp_path: Path) -> None:
     code, _, err = cli("model", "write", str(tmp_path / "missing.fga"))
     assert code == 2 and "missing.fga" in err
     code, _, err = cli("model", "get", "01ARZ3NDEKTSV4RRFFQ69G5FAV")
-    assert code in (4, 6), err
+    assert code == 4 and "authorization_model_not_found" in err
 
 
 # -- tuples and queries --------------------------------------------------------------------------

@@ -166,3 +166,22 @@ def test_progress_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
         frames[2]
         == "[##############..........] 600/1,000 tuples (60%)  100 tuples/s  ETA 0:04  checkpoint 600\n"
     )
+
+
+def test_database_commands_refuse_to_guess_a_database_when_a_server_is_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from permsvc.cli.main import main
+
+    for name in ("PERMSVC_DATABASE_URL", "PERMSVC_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PERMSVC_URL", "https://authz.example.com")
+    for argv in (["admin", "list-keys"], ["admin", "create-key", "--scope", "check"], ["migrate"]):
+        assert main(argv) == 2
+        assert "PERMSVC_URL is set" in capsys.readouterr().err
+    assert not (tmp_path / ".permsvc").exists()
+    # Naming the database settles it.
+    assert main(["admin", "list-keys", "--data-dir", str(tmp_path / "db")]) == 0
+    monkeypatch.setenv("PERMSVC_DATA_DIR", str(tmp_path / "db"))
+    assert main(["admin", "list-keys"]) == 0
