@@ -415,6 +415,10 @@ def test_claims_preview(cli: Cli) -> None:
 
 
 def test_keys_and_audit(cli: Cli) -> None:
+    code, _, err = cli("key", "create", store=False)
+    assert code == 2 and "--roles" in err
+    code, _, err = cli("key", "create", "--roles", "check", "--scope", "check", store=False)
+    assert code == 2
     code, out, err = cli("key", "create", "--scope", "check", "--name", "reader", store=False)
     assert code == 0 and "printed once" in err
     check_key = out.strip()
@@ -426,7 +430,7 @@ def test_keys_and_audit(cli: Cli) -> None:
     listed = cli.json("key", "list", store=False)["keys"]
     assert {key_id, created["info"]["id"]} <= {k["id"] for k in listed}
     table = cli.ok("key", "list", store=False).splitlines()
-    assert table[0].split() == ["ID", "SCOPE", "STORE", "NAME", "CREATED", "REVOKED"]
+    assert table[0].split() == ["ID", "ROLES", "STORE", "NAME", "CREATED", "REVOKED"]
     assert any(line.split()[:4] == [key_id, "check", "any", "reader"] for line in table)
 
     # a check key may not use the admin API: exit 3

@@ -712,7 +712,7 @@ def _claims_preview(remote: Remote, args: argparse.Namespace) -> int:
 def _key_row(k: dict[str, Any]) -> list[Any]:
     return [
         k.get("id"),
-        k.get("scope") or ",".join(k.get("roles") or ()),
+        ",".join(k["roles"]) if k.get("roles") else k.get("scope"),
         k.get("store_id") or "any",
         k.get("name"),
         k.get("created_at"),
@@ -720,11 +720,19 @@ def _key_row(k: dict[str, Any]) -> list[Any]:
     ]
 
 
-_KEY_HEADERS = ("id", "scope", "store", "name", "created", "revoked")
+_KEY_HEADERS = ("id", "roles", "store", "name", "created", "revoked")
 
 
 def _key_create(remote: Remote, args: argparse.Namespace) -> int:
-    body: dict[str, Any] = {"scope": args.scope, "name": args.name or ""}
+    if bool(args.roles) == bool(args.scope):
+        raise UsageError(
+            "give the key's roles with --roles (e.g. --roles check or --roles read,claims)"
+        )
+    body: dict[str, Any] = {"name": args.name or ""}
+    if args.roles:
+        body["roles"] = [r.strip() for r in args.roles.split(",") if r.strip()]
+    else:
+        body["scope"] = args.scope
     if args.store:
         body["store_id"] = args.store
     answer = remote.request("POST", "/v1/admin/keys", body=body)
@@ -733,8 +741,9 @@ def _key_create(remote: Remote, args: argparse.Namespace) -> int:
     else:
         print(answer["key"])
         info = answer.get("info") or {}
+        roles = ",".join(info["roles"]) if info.get("roles") else info.get("scope")
         print(
-            f"created API key {info.get('id')} (scope {info.get('scope')}, store "
+            f"created API key {info.get('id')} (roles {roles}, store "
             f"{info.get('store_id') or 'any'}); it is printed once, store it now",
             file=sys.stderr,
         )
@@ -1004,7 +1013,13 @@ def register(subparsers: Any) -> None:
     kcreate = _command(
         keys, "create", "create an API key (printed once on stdout)", _key_create, store=False
     )
-    kcreate.add_argument("--scope", required=True, help="admin, check or claims")
+    kcreate.add_argument(
+        "--roles",
+        help="comma-separated roles: check, read, write, admin, claims (servers with roles)",
+    )
+    kcreate.add_argument(
+        "--scope", help="one role, as servers before roles take it: admin, check or claims"
+    )
     kcreate.add_argument("--store", help="limit the key to this store id")
     kcreate.add_argument("--name", default="", help="a label for the key")
     klist = _command(keys, "list", "list API keys (never their secrets)", _key_list, store=False)
