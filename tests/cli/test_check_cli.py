@@ -81,3 +81,9 @@ def test_explain_prints_the_proof_as_a_tree(capsys: pytest.CaptureFixture[str], 
 def test_explain_needs_a_relation(capsys: pytest.CaptureFixture[str], store: tuple[Path, str]) -> None:
     code, _, err = _check(capsys, store, "document:1", "user:anne", "--explain")
     assert code == 1 and "--explain needs a relation" in err
+
+
+def test_explain_is_not_sent_to_a_server(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["check", "document:1#viewer@user:anne", "--explain", "--url", "http://127.0.0.1:9"])
+    _, err = capsys.readouterr()
+    assert code == 2 and "--explain" in err and "/v1/explain" in err
