@@ -575,9 +575,15 @@ def prune(denial: Denial, max_nodes: int = DEFAULT_MAX_DENIAL_NODES) -> tuple[De
     node; ``cannot_reach`` branches listed last): ``(tree, nodes left out)``. Each node that lost
     children counts them, with their subtrees, in its own ``pruned``."""
     budget = [max(1, max_nodes) - 1]
+    sizes: dict[int, int] = {}
 
     def size(d: Denial) -> int:
-        return 1 + d.pruned + sum(size(c) for c in d.children)
+        # Memoised nodes are shared by every path that reached them: count each subtree once per
+        # object, not once per path (a chain of shared diamonds would otherwise be exponential).
+        known = sizes.get(id(d))
+        if known is None:
+            known = sizes[id(d)] = 1 + d.pruned + sum(size(c) for c in d.children)
+        return known
 
     def cut(d: Denial) -> Denial:
         kids = sorted(d.children, key=lambda c: c.reason == "cannot_reach")
