@@ -425,7 +425,7 @@ class Explainer:
         reader = ctx.reader
         outcomes: list[_Outcome] = []
         keys = rp.direct_keys
-        lookups = []
+        lookups: list[tuple[str, tuple[Step, ...]]] = []
         if ctx.user_keys[0] in keys:
             lookups.append((ctx.user, ()))
         wildcard = ctx.user_wildcard
