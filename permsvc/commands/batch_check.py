@@ -20,7 +20,7 @@ from permsvc.core.revision import MINIMIZE_LATENCY, Consistency, encode_token
 from permsvc.engine.request import ResolveRequest, request_digest
 from permsvc.engine.resolver import CheckResolver
 from permsvc.settings import EngineLimits
-from permsvc.store.index import reader_for
+from permsvc.store.consistency import reader_for
 from permsvc.store.protocol import TupleReader
 
 __all__ = ("BatchCheckItem", "BatchCheckItemResult", "BatchCheckOutcome", "BatchCheckParams", "BatchCheckQuery")

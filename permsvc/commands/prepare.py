@@ -11,7 +11,7 @@ from permsvc.engine.request import request_digest
 from permsvc.engine.resolver import build_check_resolver, new_context
 from permsvc.model.tuple_validation import user_problem, validate_tuple
 from permsvc.settings import EngineLimits
-from permsvc.store.index import reader_for
+from permsvc.store.consistency import reader_for
 from permsvc.store.wrappers import wrap_for_request
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ async def prepare(
     tuples (``TupleValidationError``, OpenFGA 2027): OpenFGA reports a bad query before a bad
     contextual tuple.
 
-    The reader and revision come from :func:`~permsvc.store.index.reader_for` (``consistency``),
+    The reader and revision come from :func:`~permsvc.store.consistency.reader_for` (``consistency``),
     last: nothing suspends between it and the evaluation, so an in-memory reader answers at
     exactly the revision reported."""
     if context is not None and not isinstance(context, dict):

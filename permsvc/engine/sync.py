@@ -95,7 +95,7 @@ class SyncChecker:
             return known
         if node in path:
             return CYCLE
-        if rp.expansion_group and ctx.relation_version is not None and not ctx.user_userset:
+        if rp.expansion_group and ctx.versions is not None and not ctx.user_userset:
             entry = expansion(ctx, rp, obj, node)
             if entry is not None and depth + 1 + entry[1] < ctx.limits.max_resolution_depth:
                 ctx.budget.spend()

@@ -1,14 +1,14 @@
 """The in-memory index: per-process replicas of each store's tuples that follow the changelog.
 
 See :mod:`permsvc.store.index.datastore` for how it is built, kept current and bounded, and
-:func:`reader_for` for how a request's consistency picks the reader and revision it answers at.
+:func:`~permsvc.store.consistency.reader_for` for how a request's consistency picks the reader and revision it answers at.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from permsvc.store.index.consistency import reader_for
+from permsvc.store.consistency import reader_for
 from permsvc.store.index.datastore import BYTES_PER_TUPLE, IndexedDatastore, IndexMode
 from permsvc.store.index.reader import IndexedReader
 from permsvc.store.index.tuple_index import TupleIndex

@@ -1,12 +1,16 @@
 """TupleReaderProxy: forwards every :class:`~permsvc.store.protocol.TupleReader` method explicitly.
 
 Decorators subclass it and override only what they change (no ``__getattr__`` forwarding: type
-checkers cannot see through it).
+checkers cannot see through it). It is a :class:`~permsvc.store.protocol.Wrapper`: capabilities it
+does not offer itself are found below it with :func:`~permsvc.store.protocol.unwrap` (except how
+tuples are read: a decorator changes that, so it offers those capabilities itself or not at all).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from permsvc.store.protocol import inline_reads
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -23,8 +27,11 @@ class TupleReaderProxy:
 
     def __init__(self, inner: TupleReader) -> None:
         self.inner = inner
-        self.inline_reads: bool = bool(getattr(inner, "inline_reads", False))
+        self.inline_reads: bool = inline_reads(inner)
         """Whether reads are served from memory (the engine then evaluates branches inline)."""
+
+    def unwrap(self) -> TupleReader:
+        return self.inner
 
     async def read_user_tuple(self, store_id: str, object: str, relation: str, user: str) -> TupleKey | None:
         return await self.inner.read_user_tuple(store_id, object, relation, user)
