@@ -13,9 +13,9 @@ from permsvc.core.refs import TupleKey, split_object
 from permsvc.core.revision import Revision
 from permsvc.core.ulid import new_ulid
 from permsvc.model.schema import AuthorizationModel
+from permsvc.store.common.write_plan import BulkWritePlan, plan_write
 from permsvc.store.errors import (
     InvalidContinuationTokenError,
-    InvalidWriteInputError,
     ModelNotFoundError,
     StoreNotFoundError,
 )
@@ -36,15 +36,7 @@ from permsvc.store.protocol import (
     TupleChange,
     WriteResult,
 )
-from permsvc.store.rows import (
-    condition_conflict,
-    decode_model,
-    describe_tuple,
-    encode_model,
-    exists_message,
-    missing_message,
-    to_columns,
-)
+from permsvc.store.rows import decode_model, describe_tuple, encode_model, to_columns
 from permsvc.store.tokens import decode_page_token, encode_page_token
 
 __all__ = ("MemoryDatastore", "describe_tuple")
@@ -74,6 +66,11 @@ class _StoreData:
         self.seq = 0
         self.models: dict[str, StoredModel] = {}
         self.assertions: dict[str, list[Assertion]] = {}
+
+    def stored(self, key: TupleKey) -> TupleKey | None:
+        """The stored tuple with ``key``'s identity (its stored condition), or ``None``."""
+        row = self.rows.get(key.key)
+        return None if row is None else row.key
 
     def add(self, key: TupleKey, now: dt.datetime) -> None:
         self.seq += 1
@@ -232,26 +229,9 @@ class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin):
     ) -> WriteResult:
         data = self._store(store_id)
         # Plan first, apply after: on any error nothing changes.
-        to_delete: list[TupleKey] = []
-        deleted: set[tuple[str, str, str]] = set()
-        for key in deletes:
-            row = data.rows.get(key.key)
-            if row is None:
-                if on_missing == "error":
-                    raise InvalidWriteInputError(missing_message(key))
-                continue
-            to_delete.append(row.key)
-            deleted.add(key.key)
-        to_write: list[TupleKey] = []
-        for key in writes:
-            row = data.rows.get(key.key)
-            if row is not None and key.key not in deleted:
-                if on_duplicate == "error":
-                    raise InvalidWriteInputError(exists_message(key))
-                if row.key.condition != key.condition:
-                    raise condition_conflict(key)
-                continue
-            to_write.append(key)
+        to_delete, to_write = plan_write(
+            deletes, writes, data.stored, on_duplicate=on_duplicate, on_missing=on_missing
+        )
         if not to_delete and not to_write:
             return WriteResult(
                 revision=data.revision,
@@ -284,28 +264,13 @@ class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin):
         audit: AuditRecord | None = None,
     ) -> WriteResult:
         data = self._store(store_id)
-        pending: dict[tuple[str, str, str], TupleKey] = {}
-
-        def plan(key: TupleKey) -> None:
-            row = data.rows.get(key.key)
-            if row is not None:
-                if on_duplicate == "error":
-                    raise InvalidWriteInputError(exists_message(key))
-                if row.key.condition != key.condition:
-                    raise condition_conflict(key)
-                return
-            seen = pending.get(key.key)
-            if seen is None:
-                pending[key.key] = key
-            elif seen.condition != key.condition:
-                raise condition_conflict(key)
-
+        plan = BulkWritePlan(data.stored, on_duplicate)
         if isinstance(tuples, AsyncIterable):
             async for key in tuples:
-                plan(key)
+                plan.add(key)
         else:
-            for key in tuples:
-                plan(key)
+            plan.extend(tuples)
+        pending = plan.pending
         # The input may have been produced by other coroutines: re-resolve the store, it may have
         # been deleted meanwhile.
         data = self._store(store_id)

@@ -24,6 +24,7 @@ from permsvc.core.refs import TupleKey
 from permsvc.core.revision import Revision
 from permsvc.core.ulid import new_ulid
 from permsvc.model.schema import AuthorizationModel
+from permsvc.store.common.write_plan import plan_write
 from permsvc.store.errors import (
     InvalidContinuationTokenError,
     InvalidWriteInputError,
@@ -65,7 +66,6 @@ from permsvc.store.rows import (
     identity_key,
     key_from_columns,
     many_reads,
-    missing_message,
     read_many_params,
     split_filter_user,
     to_columns,
@@ -103,6 +103,15 @@ def _change(row: asyncpg.Record) -> TupleChange:
 
 def _key_arrays(columns: Sequence[TupleColumns]) -> list[list[str]]:
     return [list(c) for c in zip(*columns, strict=True)] if columns else [[] for _ in range(6)]
+
+
+def _tuple_arrays(keys: Sequence[TupleKey]) -> list[list[Any]]:
+    """The key columns of ``keys`` as arrays, then their condition names and contexts."""
+    return [
+        *_key_arrays([to_columns(k) for k in keys]),
+        [None if k.condition is None else k.condition.name for k in keys],
+        [encode_context(k.condition) for k in keys],
+    ]
 
 
 def _filter_sql(head: str, f: ReadFilter, first: int) -> tuple[str, list[Any]]:
@@ -188,6 +197,19 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
         if row is None:
             raise StoreNotFoundError(store_id)
         return int(row[0]), int(row[1])
+
+    @staticmethod
+    async def _find_tuples(
+        conn: Connection, store_id: str, keys: Sequence[TupleKey]
+    ) -> dict[tuple[str, str, str], TupleKey]:
+        """The stored tuples among ``keys`` (with their stored condition), by identity."""
+        if not keys:
+            return {}
+        columns = [to_columns(k) for k in keys]
+        rows = await conn.fetch(q.FIND_TUPLES, store_id, *_key_arrays(columns))
+        return {
+            keys[r[0] - 1].key: key_from_columns(*columns[r[0] - 1], r[1], r[2]) for r in rows
+        }
 
     @staticmethod
     async def _commit_revision(
@@ -300,45 +322,14 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
         on_missing: OnMissing = "error",
         audit: AuditRecord | None = None,
     ) -> WriteResult:
-        delete_cols = [to_columns(k) for k in deletes]
-        write_cols = [to_columns(k) for k in writes]
         async with self._pool.acquire() as conn, conn.transaction():
             revision, last_seq = await self._lock_revision(conn, store_id)
-            to_delete: list[tuple[TupleColumns, TupleKey]] = []
-            deleted: set[tuple[str, str, str]] = set()
-            if deletes:
-                found = {
-                    r[0]: r
-                    for r in await conn.fetch(q.FIND_TUPLES, store_id, *_key_arrays(delete_cols))
-                }
-                for i, key in enumerate(deletes, start=1):
-                    row = found.get(i)
-                    if row is None:
-                        if on_missing == "error":
-                            raise InvalidWriteInputError(missing_message(key))
-                        continue
-                    to_delete.append(
-                        (delete_cols[i - 1], key_from_columns(*delete_cols[i - 1], row[1], row[2]))
-                    )
-                    deleted.add(key.key)
-            to_write: list[tuple[TupleColumns, TupleKey]] = []
-            if writes:
-                found = {
-                    r[0]: r
-                    for r in await conn.fetch(q.FIND_TUPLES, store_id, *_key_arrays(write_cols))
-                }
-                for i, key in enumerate(writes, start=1):
-                    row = found.get(i)
-                    if row is not None and key.key not in deleted:
-                        if on_duplicate == "error":
-                            raise InvalidWriteInputError(exists_message(key))
-                        if (
-                            key_from_columns(*write_cols[i - 1], row[1], row[2]).condition
-                            != key.condition
-                        ):
-                            raise condition_conflict(key)
-                        continue
-                    to_write.append((write_cols[i - 1], key))
+            found: dict[tuple[str, str, str], TupleKey] = {}
+            for keys in (deletes, writes):
+                found.update(await self._find_tuples(conn, store_id, keys))
+            to_delete, to_write = plan_write(
+                deletes, writes, lambda k: found.get(k.key), on_duplicate=on_duplicate, on_missing=on_missing
+            )
             if not to_delete and not to_write:
                 audit_id = await insert_audit_row(conn, store_id, audit, revision, 0)
                 return WriteResult(revision=revision, audit_id=audit_id)
@@ -346,29 +337,23 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
             now = _now()
             if to_delete:
                 await conn.execute(
-                    q.DELETE_TUPLES, store_id, *_key_arrays([c for c, _ in to_delete])
+                    q.DELETE_TUPLES, store_id, *_key_arrays([to_columns(k) for k in to_delete])
                 )
             if to_write:
                 await conn.execute(
                     q.INSERT_TUPLES,
                     store_id,
-                    *_key_arrays([c for c, _ in to_write]),
-                    [None if k.condition is None else k.condition.name for _, k in to_write],
-                    [encode_context(k.condition) for _, k in to_write],
+                    *_tuple_arrays(to_write),
                     revision,
                     now,
                     last_seq,
                 )
-            changes = [(c, k, "delete") for c, k in to_delete] + [
-                (c, k, "write") for c, k in to_write
-            ]
+            changes = to_delete + to_write
             await conn.execute(
                 q.INSERT_CHANGES,
                 store_id,
-                *_key_arrays([c for c, _, _ in changes]),
-                [None if k.condition is None else k.condition.name for _, k, _ in changes],
-                [encode_context(k.condition) for _, k, _ in changes],
-                [op for _, _, op in changes],
+                *_tuple_arrays(changes),
+                ["delete"] * len(to_delete) + ["write"] * len(to_write),
                 revision,
                 now,
             )

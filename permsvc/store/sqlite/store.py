@@ -38,6 +38,7 @@ from permsvc.core.refs import TupleKey
 from permsvc.core.revision import Revision
 from permsvc.core.ulid import new_ulid
 from permsvc.model.schema import AuthorizationModel
+from permsvc.store.common.write_plan import check_condition_conflict, plan_write
 from permsvc.store.errors import (
     InvalidContinuationTokenError,
     InvalidWriteInputError,
@@ -61,9 +62,7 @@ from permsvc.store.protocol import (
     WriteResult,
 )
 from permsvc.store.rows import (
-    TupleColumns,
     changes_token,
-    condition_conflict,
     decode_assertions,
     decode_changes_token,
     decode_model,
@@ -75,7 +74,6 @@ from permsvc.store.rows import (
     identity_key,
     key_from_columns,
     many_reads,
-    missing_message,
     read_many_params,
     split_filter_user,
     to_columns,
@@ -399,43 +397,30 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin):
 
         def run(conn: sqlite3.Connection) -> WriteResult:
             revision = self._live_revision(conn, store_id)
-            to_delete: list[tuple[TupleColumns, TupleKey]] = []
-            deleted: set[tuple[str, str, str]] = set()
-            for key in deletes:
-                cols = to_columns(key)
-                row = conn.execute(q.READ_TUPLE, (store_id, *cols)).fetchone()
-                if row is None:
-                    if on_missing == "error":
-                        raise InvalidWriteInputError(missing_message(key))
-                    continue
-                to_delete.append((cols, key_from_columns(*row)))
-                deleted.add(key.key)
-            to_write: list[tuple[TupleColumns, TupleKey]] = []
-            for key in writes:
-                cols = to_columns(key)
-                if key.key not in deleted:
-                    row = conn.execute(q.READ_TUPLE, (store_id, *cols)).fetchone()
-                    if row is not None:
-                        if on_duplicate == "error":
-                            raise InvalidWriteInputError(exists_message(key))
-                        if key_from_columns(*row).condition != key.condition:
-                            raise condition_conflict(key)
-                        continue
-                to_write.append((cols, key))
+
+            def stored(key: TupleKey) -> TupleKey | None:
+                row = conn.execute(q.READ_TUPLE, (store_id, *to_columns(key))).fetchone()
+                return None if row is None else key_from_columns(*row)
+
+            to_delete, to_write = plan_write(
+                deletes, writes, stored, on_duplicate=on_duplicate, on_missing=on_missing
+            )
             if not to_delete and not to_write:
                 audit_id = insert_audit_row(conn, store_id, audit, revision, 0)
                 return WriteResult(revision=revision, audit_id=audit_id)
             revision += 1
             now = _now_us()
             changes: list[tuple[Any, ...]] = []
-            for cols, stored in to_delete:
+            for key in to_delete:
+                cols = to_columns(key)
                 conn.execute(q.DELETE_TUPLE, (store_id, *cols))
-                changes.append(("delete", *cols, *_condition_columns(stored)))
+                changes.append(("delete", *cols, *_condition_columns(key)))
+            written = [(to_columns(k), k) for k in to_write]
             conn.executemany(
                 q.INSERT_TUPLE,
-                [(store_id, *cols, *_condition_columns(k), revision, now) for cols, k in to_write],
+                [(store_id, *cols, *_condition_columns(k), revision, now) for cols, k in written],
             )
-            changes.extend(("write", *cols, *_condition_columns(k)) for cols, k in to_write)
+            changes.extend(("write", *cols, *_condition_columns(k)) for cols, k in written)
             conn.executemany(
                 q.INSERT_CHANGE,
                 [(store_id, revision, i, *c, now) for i, c in enumerate(changes, start=1)],
@@ -522,12 +507,10 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin):
     def _check_bulk_conflicts(conn: sqlite3.Connection, store_id: str) -> None:
         """Raise for a staged tuple stored (before or by this import) with another condition."""
         for row in conn.execute(q.BULK_CONFLICT_CANDIDATES, (store_id,)):
-            staged = key_from_columns(*row[:8])
             stored = key_from_columns(
                 row[0], row[1], row[2], row[3], row[4], row[5], row[8], row[9]
             )
-            if staged.condition != stored.condition:
-                raise condition_conflict(staged)
+            check_condition_conflict(key_from_columns(*row[:8]), stored)
 
     async def bulk_delete(
         self, store_id: str, filter: ReadFilter, *, audit: AuditRecord | None = None
