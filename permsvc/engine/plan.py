@@ -162,6 +162,7 @@ class RelationPlan:
         "tupleset_types",
         "userset_refs",
         "userset_targets",
+        "userset_targets_of",
         "wildcard_types",
     )
 
@@ -201,6 +202,8 @@ class RelationPlan:
         that key may carry and still fit the model."""
         self.userset_targets: dict[tuple[str, str], tuple[RelationPlan, frozenset[str]]] = {}
         """``(type, relation)`` of an admitted userset -> its relation plan and fitting conditions."""
+        self.userset_targets_of = {self.relation: self.userset_targets}
+        """``userset_targets`` by this relation (the shape :func:`~permsvc.engine.reduce.userset_hops` takes)."""
         self.flat: FlatUnion | None = None
         """The rewrite flattened (see :class:`FlatUnion`); ``None`` unless it is a union of leaves."""
         self.expansion_group: tuple[tuple[str, str], ...] = ()

@@ -16,10 +16,10 @@ import msgspec
 from permsvc.engine.errors import DeadlineExceededError, DispatchLimitExceededError
 from permsvc.engine.plan import user_keys
 from permsvc.store.protocol import (
+    InlineReads,
     ManyRelationsSyncReader,
     RelationVersions,
     SyncTupleReader,
-    inline_reads,
     unwrap,
 )
 
@@ -127,25 +127,22 @@ def _usersets_via(read_usersets: Any) -> Any:
     return read_usersets_of
 
 
-_READ_PATHS: dict[type, tuple[bool, bool, bool]] = {}
+_READ_PATHS: dict[type, tuple[bool, bool, bool, bool]] = {}
 
 
 def _read_path(reader: TupleReader) -> tuple[bool, bool, bool, bool]:
-    """``(inline, sync, many relations, versions)``: what ``reader`` offers of
-    :class:`~permsvc.store.protocol.InlineReads`, ``SyncTupleReader``, ``ManyRelationsSyncReader``
-    and ``RelationVersions``. These are the reading layer's own (:func:`~permsvc.store.protocol.unwrap`
-    returns the reader or nothing), so they are looked up once per class; ``inline_reads`` is read
-    from the instance."""
-    kind = type(reader)
-    known = _READ_PATHS.get(kind)
-    if known is None:
-        sync = unwrap(reader, SyncTupleReader) is reader
-        known = _READ_PATHS[kind] = (
-            sync,
-            sync and unwrap(reader, ManyRelationsSyncReader) is reader,
-            sync and unwrap(reader, RelationVersions) is reader,
-        )
-    return (inline_reads(reader), *known)
+    """Whether ``reader`` offers :class:`~permsvc.store.protocol.InlineReads`,
+    ``SyncTupleReader``, ``ManyRelationsSyncReader`` and ``RelationVersions``. These are the
+    reading layer's own (:func:`~permsvc.store.protocol.unwrap` returns the reader or nothing), so
+    they are looked up once per class."""
+    sync = unwrap(reader, SyncTupleReader) is reader
+    known = _READ_PATHS[type(reader)] = (
+        unwrap(reader, InlineReads) is reader,
+        sync,
+        sync and unwrap(reader, ManyRelationsSyncReader) is reader,
+        sync and unwrap(reader, RelationVersions) is reader,
+    )
+    return known
 
 
 _USER_KEYS: dict[str, tuple[str, ...]] = {}
@@ -212,8 +209,9 @@ class ResolveContext:
         self.limits = limits
         self.budget = budget
         self.context = context
-        self.inline, sync, many, versions = _read_path(reader)
-        """``inline``: reads are served from memory and never wait: evaluate branches inline (no tasks)."""
+        inline, sync, many, versions = _READ_PATHS.get(type(reader)) or _read_path(reader)
+        self.inline = inline and reader.inline_reads  # type: ignore[attr-defined]
+        """Reads are served from memory and never wait: evaluate branches inline (no tasks)."""
         self.sync = sync and reader.sync_reads(store_id)  # type: ignore[attr-defined]
         """The reader answers this store with plain calls (``SyncTupleReader``): checks run on the
         :class:`~permsvc.engine.sync.SyncChecker`, without a coroutine per hop."""
