@@ -5,14 +5,11 @@ SQLite and PostgreSQL) and, on PostgreSQL, per statement sent through the pool."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
 
-from bench.db_reads import CountingPool
-from bench.drive import DSL as MODEL
 from permsvc.commands.check import CheckParams, CheckQuery
 from permsvc.commands.list_objects import ListObjectsParams, ListObjectsQuery
 from permsvc.commands.list_users import ListUsersParams, ListUsersQuery, UserFilter
@@ -27,24 +24,18 @@ from permsvc.store.postgres import PostgresDatastore
 from permsvc.store.protocol import inline_reads
 from permsvc.store.wrappers import wrap_for_request
 from permsvc.store.wrappers.proxy import TupleReaderProxy
-from tests.backends import BACKENDS, POSTGRES_BACKENDS
+from tests.models import DRIVE as MODEL
 from tests.pg import session_database_url
+from tests.store.helpers import CountingPool
 
 _GROUPS = 50
 
-_DATABASES = [
-    pytest.param(name, id=name, marks=[pytest.mark.postgres] if name in POSTGRES_BACKENDS else [])
-    for name in BACKENDS
-    if name != "memory"
-]
+pytestmark = pytest.mark.backends("sqlite", "postgres")
+"""The database backends only: in-memory reads are synchronous and never batched."""
 
 
-@pytest.fixture(params=_DATABASES)
-async def datastore(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
-    """The database backends only: in-memory reads are synchronous and never batched."""
-    async with BACKENDS[request.param]() as store:
-        assert not inline_reads(store)
-        yield store
+def test_the_database_backends_do_not_read_inline(datastore: Any) -> None:
+    assert not inline_reads(datastore)
 
 
 class SingleKeyCountingReader(TupleReaderProxy):
