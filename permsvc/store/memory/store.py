@@ -13,6 +13,7 @@ from permsvc.core.refs import TupleKey, split_object
 from permsvc.core.revision import Revision
 from permsvc.core.ulid import new_ulid
 from permsvc.model.schema import AuthorizationModel
+from permsvc.store.common.paging import models_before, models_page, stores_after, stores_page
 from permsvc.store.common.write_plan import BulkWritePlan, plan_write
 from permsvc.store.errors import (
     InvalidContinuationTokenError,
@@ -127,9 +128,7 @@ class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin):
     async def list_stores(
         self, *, page_size: int, continuation_token: str = "", name: str = ""
     ) -> Page[StoreInfo]:
-        after = (
-            decode_page_token(continuation_token, kind="stores")["a"] if continuation_token else ""
-        )
+        after = stores_after(continuation_token)
         live = sorted(
             (
                 d.info
@@ -138,9 +137,7 @@ class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin):
             ),
             key=lambda s: s.id,
         )
-        items = [s for s in live if s.id > after][:page_size]
-        more = len(items) == page_size and any(s.id > items[-1].id for s in live)
-        return Page(items, encode_page_token({"k": "stores", "a": items[-1].id}) if more else "")
+        return stores_page([s for s in live if s.id > after][: page_size + 1], page_size)
 
     async def delete_store(self, store_id: str) -> None:
         data = self._stores.get(store_id)
@@ -186,18 +183,10 @@ class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin):
     async def list_models(
         self, store_id: str, *, page_size: int, continuation_token: str = ""
     ) -> Page[StoredModel]:
+        before = models_before(continuation_token)
         data = self._store(store_id)
-        before = (
-            decode_page_token(continuation_token, kind="models")["b"]
-            if continuation_token
-            else None
-        )
-        ids = sorted(data.models, reverse=True)
-        if before is not None:
-            ids = [i for i in ids if i < before]
-        chosen = ids[:page_size]
-        token = encode_page_token({"k": "models", "b": chosen[-1]}) if len(ids) > page_size else ""
-        return Page([data.models[i] for i in chosen], token)
+        ids = [i for i in sorted(data.models, reverse=True) if i < before][: page_size + 1]
+        return models_page([data.models[i] for i in ids], page_size)
 
     # -- assertions -----------------------------------------------------------------------------
 

@@ -24,6 +24,13 @@ from permsvc.core.refs import TupleKey
 from permsvc.core.revision import Revision
 from permsvc.core.ulid import new_ulid
 from permsvc.model.schema import AuthorizationModel
+from permsvc.store.common.paging import (
+    changes_page,
+    models_before,
+    models_page,
+    stores_after,
+    stores_page,
+)
 from permsvc.store.common.write_plan import plan_write
 from permsvc.store.errors import (
     InvalidContinuationTokenError,
@@ -54,7 +61,6 @@ from permsvc.store.protocol import (
 )
 from permsvc.store.rows import (
     TupleColumns,
-    changes_token,
     condition_conflict,
     decode_assertions,
     decode_changes_token,
@@ -234,18 +240,12 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
     async def list_stores(
         self, *, page_size: int, continuation_token: str = "", name: str = ""
     ) -> Page[StoreInfo]:
-        after = (
-            decode_page_token(continuation_token, kind="stores")["a"] if continuation_token else ""
-        )
-        if not isinstance(after, str):
-            raise InvalidContinuationTokenError()
+        after = stores_after(continuation_token)
         if name:
             rows = await self._pool.fetch(q.LIST_STORES_BY_NAME, after, page_size + 1, name)
         else:
             rows = await self._pool.fetch(q.LIST_STORES, after, page_size + 1)
-        items = [_store_info(r) for r in rows[:page_size]]
-        more = len(rows) > page_size
-        return Page(items, encode_page_token({"k": "stores", "a": items[-1].id}) if more else "")
+        return stores_page([_store_info(r) for r in rows], page_size)
 
     async def delete_store(self, store_id: str) -> None:
         await self._pool.execute(q.DELETE_STORE, store_id, _now())
@@ -278,18 +278,10 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
     async def list_models(
         self, store_id: str, *, page_size: int, continuation_token: str = ""
     ) -> Page[StoredModel]:
-        before = (
-            decode_page_token(continuation_token, kind="models")["b"] if continuation_token else "~"
-        )
-        if not isinstance(before, str):
-            raise InvalidContinuationTokenError()
+        before = models_before(continuation_token)
         await self._require_store(self._pool, store_id)
         rows = await self._pool.fetch(q.LIST_MODELS, store_id, before, page_size + 1)
-        items = [_stored_model(r) for r in rows[:page_size]]
-        token = (
-            encode_page_token({"k": "models", "b": items[-1].id}) if len(rows) > page_size else ""
-        )
-        return Page(items, token)
+        return models_page([_stored_model(r) for r in rows], page_size)
 
     # -- assertions -----------------------------------------------------------------------------
 
@@ -551,10 +543,7 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
             )
         else:
             rows = await self._pool.fetch(q.READ_CHANGES_AFTER, store_id, revision, seq, page_size)
-        if not rows:
-            return Page([], continuation_token)
-        last = rows[-1]
-        return Page([_change(r) for r in rows], changes_token(object_type, last[0], last[1]))
+        return changes_page(rows, continuation_token, object_type, _change)
 
     async def changes_since(
         self, store_id: str, revision: Revision, *, limit: int

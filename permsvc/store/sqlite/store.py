@@ -38,6 +38,13 @@ from permsvc.core.refs import TupleKey
 from permsvc.core.revision import Revision
 from permsvc.core.ulid import new_ulid
 from permsvc.model.schema import AuthorizationModel
+from permsvc.store.common.paging import (
+    changes_page,
+    models_before,
+    models_page,
+    stores_after,
+    stores_page,
+)
 from permsvc.store.common.write_plan import check_condition_conflict, plan_write
 from permsvc.store.errors import (
     InvalidContinuationTokenError,
@@ -62,7 +69,6 @@ from permsvc.store.protocol import (
     WriteResult,
 )
 from permsvc.store.rows import (
-    changes_token,
     decode_assertions,
     decode_changes_token,
     decode_model,
@@ -285,11 +291,7 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin):
     async def list_stores(
         self, *, page_size: int, continuation_token: str = "", name: str = ""
     ) -> Page[StoreInfo]:
-        after = (
-            decode_page_token(continuation_token, kind="stores")["a"] if continuation_token else ""
-        )
-        if not isinstance(after, str):
-            raise InvalidContinuationTokenError()
+        after = stores_after(continuation_token)
 
         def run(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
             if name:
@@ -297,9 +299,7 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin):
             return conn.execute(q.LIST_STORES, (after, page_size + 1)).fetchall()
 
         rows = await self._on_reader(run)
-        items = [_store_info(r) for r in rows[:page_size]]
-        more = len(rows) > page_size
-        return Page(items, encode_page_token({"k": "stores", "a": items[-1].id}) if more else "")
+        return stores_page([_store_info(r) for r in rows], page_size)
 
     async def delete_store(self, store_id: str) -> None:
         def run(conn: sqlite3.Connection) -> None:
@@ -342,22 +342,14 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin):
     async def list_models(
         self, store_id: str, *, page_size: int, continuation_token: str = ""
     ) -> Page[StoredModel]:
-        before = (
-            decode_page_token(continuation_token, kind="models")["b"] if continuation_token else "~"
-        )
-        if not isinstance(before, str):
-            raise InvalidContinuationTokenError()
+        before = models_before(continuation_token)
 
         def run(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
             self._require_store(conn, store_id)
             return conn.execute(q.LIST_MODELS, (store_id, before, page_size + 1)).fetchall()
 
         rows = await self._on_reader(run)
-        items = [_stored_model(r) for r in rows[:page_size]]
-        token = (
-            encode_page_token({"k": "models", "b": items[-1].id}) if len(rows) > page_size else ""
-        )
-        return Page(items, token)
+        return models_page([_stored_model(r) for r in rows], page_size)
 
     # -- assertions -----------------------------------------------------------------------------
 
@@ -692,10 +684,7 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin):
             ).fetchall()
 
         rows = await self._on_reader(run)
-        if not rows:
-            return Page([], continuation_token)
-        last = rows[-1]
-        return Page([_change(r) for r in rows], changes_token(object_type, last[0], last[1]))
+        return changes_page(rows, continuation_token, object_type, _change)
 
     async def changes_since(
         self, store_id: str, revision: Revision, *, limit: int
