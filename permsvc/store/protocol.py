@@ -73,6 +73,7 @@ __all__ = (
     "StoreAdmin",
     "StoreInfo",
     "StoredModel",
+    "StartingWithUser",
     "StoredTuple",
     "SyncTupleReader",
     "TupleChange",
@@ -208,6 +209,18 @@ class Assertion(msgspec.Struct, frozen=True, kw_only=True):
     context: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
+class StartingWithUser(msgspec.Struct, frozen=True, kw_only=True):
+    """Filter of :meth:`TupleReader.read_starting_with_user` (OpenFGA's
+    ``ReadStartingWithUserFilter``): the tuples ``object_type:*#relation@u`` for each ``u`` in
+    ``users`` (user strings matched exactly: pass ``user:*`` explicitly to include wildcard
+    tuples), restricted to objects whose id is in ``object_ids`` unless that is ``None``."""
+
+    object_type: str
+    relation: str
+    users: Sequence[str]
+    object_ids: Sequence[str] | None = None
+
+
 @runtime_checkable
 class TupleReader(Protocol):
     """What the engine reads. Implementations must be safe for concurrent use by many requests."""
@@ -226,17 +239,8 @@ class TupleReader(Protocol):
         """Every tuple on ``object#relation`` (any user)."""
         ...
 
-    async def read_starting_with_user(
-        self,
-        store_id: str,
-        object_type: str,
-        relation: str,
-        users: Sequence[str],
-        object_ids: Sequence[str] | None = None,
-    ) -> Sequence[TupleKey]:
-        """Reverse lookup: tuples ``object_type:*#relation@u`` for each ``u`` in ``users``
-        (user strings matched exactly: pass ``user:*`` explicitly to include wildcard tuples),
-        optionally restricted to objects whose id is in ``object_ids``."""
+    async def read_starting_with_user(self, store_id: str, filter: StartingWithUser) -> Sequence[TupleKey]:
+        """Reverse lookup: the tuples ``filter`` names (:class:`StartingWithUser`)."""
         ...
 
     async def read_page(

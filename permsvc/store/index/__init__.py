@@ -1,7 +1,8 @@
 """The in-memory index: per-process replicas of each store's tuples that follow the changelog.
 
 See :mod:`permsvc.store.index.datastore` for how it is built, kept current and bounded, and
-:func:`~permsvc.store.consistency.reader_for` for how a request's consistency picks the reader and revision it answers at.
+:func:`~permsvc.store.consistency.reader_for` for how a request's consistency picks the reader
+and revision it answers at.
 """
 
 from __future__ import annotations

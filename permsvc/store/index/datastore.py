@@ -62,6 +62,7 @@ if TYPE_CHECKING:
         OnMissing,
         Page,
         ReadFilter,
+        StartingWithUser,
         StoredModel,
         StoredTuple,
         StoreInfo,
@@ -488,20 +489,11 @@ class IndexedDatastore:
             return await self.inner.read_object_relation(store_id, object, relation)
         return index.object_relation(object, relation)
 
-    async def read_starting_with_user(
-        self,
-        store_id: str,
-        object_type: str,
-        relation: str,
-        users: Sequence[str],
-        object_ids: Sequence[str] | None = None,
-    ) -> Sequence[TupleKey]:
+    async def read_starting_with_user(self, store_id: str, filter: StartingWithUser) -> Sequence[TupleKey]:
         index = self._indexes.get(store_id)
         if index is None:
-            return await self.inner.read_starting_with_user(
-                store_id, object_type, relation, users, object_ids
-            )
-        return index.starting_with_user(object_type, relation, users, object_ids)
+            return await self.inner.read_starting_with_user(store_id, filter)
+        return index.starting_with_user(filter)
 
     async def read_page(
         self, store_id: str, filter: ReadFilter, *, page_size: int, continuation_token: str = ""

@@ -14,6 +14,7 @@ from permsvc.core.revision import Revision
 from permsvc.core.ulid import new_ulid
 from permsvc.model.schema import AuthorizationModel
 from permsvc.store.common.paging import models_before, models_page, stores_after, stores_page
+from permsvc.store.common.reverse import starting_with_user
 from permsvc.store.common.write_plan import BulkWritePlan, plan_write
 from permsvc.store.errors import (
     InvalidContinuationTokenError,
@@ -32,6 +33,7 @@ from permsvc.store.protocol import (
     Page,
     ReadFilter,
     StoredModel,
+    StartingWithUser,
     StoredTuple,
     StoreInfo,
     TupleChange,
@@ -368,28 +370,9 @@ class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin):
         users = data.by_object_relation.get((object, relation)) if data else None
         return list(users.values()) if users else ()
 
-    async def read_starting_with_user(
-        self,
-        store_id: str,
-        object_type: str,
-        relation: str,
-        users: Sequence[str],
-        object_ids: Sequence[str] | None = None,
-    ) -> Sequence[TupleKey]:
+    async def read_starting_with_user(self, store_id: str, filter: StartingWithUser) -> Sequence[TupleKey]:
         data = self._maybe_store(store_id)
-        if data is None:
-            return ()
-        wanted = set(object_ids) if object_ids is not None else None
-        out: list[TupleKey] = []
-        for user in dict.fromkeys(users):
-            objects = data.by_user.get((object_type, relation, user))
-            if not objects:
-                continue
-            if wanted is None:
-                out.extend(objects.values())
-            else:
-                out.extend(k for oid, k in objects.items() if oid in wanted)
-        return out
+        return () if data is None else starting_with_user(data.by_user, filter)
 
     async def read_page(
         self, store_id: str, filter: ReadFilter, *, page_size: int, continuation_token: str = ""

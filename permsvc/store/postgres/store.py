@@ -54,6 +54,7 @@ from permsvc.store.protocol import (
     Page,
     ReadFilter,
     StoredModel,
+    StartingWithUser,
     StoredTuple,
     StoreInfo,
     TupleChange,
@@ -452,31 +453,15 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
     async def read_many(self, store_id: str, keys: ManyKeys) -> ManyReads:
         return many_reads(await self._pool.fetch(q.READ_MANY, store_id, *read_many_params(keys)))
 
-    async def read_starting_with_user(
-        self,
-        store_id: str,
-        object_type: str,
-        relation: str,
-        users: Sequence[str],
-        object_ids: Sequence[str] | None = None,
-    ) -> Sequence[TupleKey]:
-        if not users:
+    async def read_starting_with_user(self, store_id: str, filter: StartingWithUser) -> Sequence[TupleKey]:
+        if not filter.users:
             return []
-        split = [split_filter_user(u) for u in dict.fromkeys(users)]
-        arrays = [list(c) for c in zip(*split, strict=True)]
-        if object_ids is None:
-            rows = await self._pool.fetch(
-                q.READ_STARTING_WITH_USER, store_id, object_type, relation, *arrays
-            )
+        split = [split_filter_user(u) for u in dict.fromkeys(filter.users)]
+        args = [store_id, filter.object_type, filter.relation, *(list(c) for c in zip(*split, strict=True))]
+        if filter.object_ids is None:
+            rows = await self._pool.fetch(q.READ_STARTING_WITH_USER, *args)
         else:
-            rows = await self._pool.fetch(
-                q.READ_STARTING_WITH_USER_OBJECTS,
-                store_id,
-                object_type,
-                relation,
-                *arrays,
-                list(object_ids),
-            )
+            rows = await self._pool.fetch(q.READ_STARTING_WITH_USER_OBJECTS, *args, list(filter.object_ids))
         return [_key(r) for r in rows]
 
     async def read_page(

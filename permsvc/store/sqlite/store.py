@@ -63,6 +63,7 @@ from permsvc.store.protocol import (
     Page,
     ReadFilter,
     StoredModel,
+    StartingWithUser,
     StoredTuple,
     StoreInfo,
     TupleChange,
@@ -572,25 +573,14 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin):
         params = (store_id, *read_many_params(keys))
         return await self._on_reader(lambda conn: many_reads(conn.execute(q.READ_MANY, params)))
 
-    async def read_starting_with_user(
-        self,
-        store_id: str,
-        object_type: str,
-        relation: str,
-        users: Sequence[str],
-        object_ids: Sequence[str] | None = None,
-    ) -> Sequence[TupleKey]:
-        wanted = None if object_ids is None else msgspec.json.encode(list(object_ids)).decode()
+    async def read_starting_with_user(self, store_id: str, filter: StartingWithUser) -> Sequence[TupleKey]:
+        ids = filter.object_ids
+        wanted = None if ids is None else msgspec.json.encode(list(ids)).decode()
 
         def run(conn: sqlite3.Connection) -> list[TupleKey]:
             out: list[TupleKey] = []
-            for user in dict.fromkeys(users):
-                params: tuple[Any, ...] = (
-                    store_id,
-                    object_type,
-                    relation,
-                    *split_filter_user(user),
-                )
+            for user in dict.fromkeys(filter.users):
+                params = (store_id, filter.object_type, filter.relation, *split_filter_user(user))
                 if wanted is None:
                     rows = conn.execute(q.READ_STARTING_WITH_USER, params)
                 else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from permsvc.store.common.reverse import starting_with_user
 from permsvc.store.protocol import SyncTupleReader, unwrap
 from permsvc.store.wrappers.proxy import TupleReaderProxy
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from permsvc.core.refs import TupleKey
-    from permsvc.store.protocol import TupleReader
+    from permsvc.store.protocol import StartingWithUser, TupleReader
 
 __all__ = ("ContextualTupleReader",)
 
@@ -101,21 +102,8 @@ class ContextualTupleReader(TupleReaderProxy):
         stored = self._sync.read_object_relation_sync(store_id, object, relation)  # type: ignore[union-attr]  # as above
         return self._object_relation(store_id, object, relation, stored)
 
-    async def read_starting_with_user(
-        self,
-        store_id: str,
-        object_type: str,
-        relation: str,
-        users: Sequence[str],
-        object_ids: Sequence[str] | None = None,
-    ) -> Sequence[TupleKey]:
-        stored = await self.inner.read_starting_with_user(store_id, object_type, relation, users, object_ids)
+    async def read_starting_with_user(self, store_id: str, filter: StartingWithUser) -> Sequence[TupleKey]:
+        stored = await self.inner.read_starting_with_user(store_id, filter)
         if store_id != self.store_id:
             return stored
-        wanted = set(object_ids) if object_ids is not None else None
-        own: list[TupleKey] = []
-        for user in dict.fromkeys(users):
-            objects = self._by_user.get((object_type, relation, user))
-            if objects:
-                own.extend(k for oid, k in objects.items() if wanted is None or oid in wanted)
-        return self._merge(own, stored)
+        return self._merge(starting_with_user(self._by_user, filter), stored)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from permsvc.core.refs import TupleKey
     from permsvc.core.revision import Revision
-    from permsvc.store.protocol import Page, ReadFilter, StoredTuple, TupleReader
+    from permsvc.store.protocol import Page, ReadFilter, StartingWithUser, StoredTuple, TupleReader
 
 __all__ = ("TupleReaderProxy",)
 
@@ -42,15 +42,8 @@ class TupleReaderProxy:
     async def read_object_relation(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
         return await self.inner.read_object_relation(store_id, object, relation)
 
-    async def read_starting_with_user(
-        self,
-        store_id: str,
-        object_type: str,
-        relation: str,
-        users: Sequence[str],
-        object_ids: Sequence[str] | None = None,
-    ) -> Sequence[TupleKey]:
-        return await self.inner.read_starting_with_user(store_id, object_type, relation, users, object_ids)
+    async def read_starting_with_user(self, store_id: str, filter: StartingWithUser) -> Sequence[TupleKey]:
+        return await self.inner.read_starting_with_user(store_id, filter)
 
     async def read_page(
         self, store_id: str, filter: ReadFilter, *, page_size: int, continuation_token: str = ""
