@@ -62,8 +62,6 @@ async def expand_user_candidates(
     Bounded by the request's deadline; each node is visited once.
     """
     plan = ctx.plan
-    reader = ctx.reader
-    store_id = ctx.store_id
     budget = ctx.budget
     found: set[str] = set()
     seen: set[str] = {f"{object_}#{relation}"}
@@ -91,7 +89,7 @@ async def expand_user_candidates(
             if filter_relation and otype == filter_type and rel == filter_relation:
                 found.add(f"{obj}#{rel}")
             wave.append((obj, rel, rp))
-        reads: list[tuple[str, str, This | TupleToUserset]] = []
+        reads: list[tuple[str, str, schema.This | schema.TupleToUserset]] = []
         for obj, rel, rp in wave:
             for leaf in _leaves(rp.rewrite):
                 match leaf:

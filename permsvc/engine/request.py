@@ -133,14 +133,14 @@ _READ_PATHS: dict[type, tuple[bool, bool, bool, bool]] = {}
 def _read_path(reader: TupleReader) -> tuple[bool, bool, bool, bool]:
     """Whether ``reader`` offers :class:`~permsvc.store.protocol.InlineReads`,
     ``SyncTupleReader``, ``ManyRelationsSyncReader`` and ``RelationVersions``. These are the
-    reading layer's own (:func:`~permsvc.store.protocol.unwrap` returns the reader or nothing), so
-    they are looked up once per class."""
-    sync = unwrap(reader, SyncTupleReader) is reader
+    reading layer's own (for a reader, :func:`~permsvc.store.protocol.unwrap` returns the reader
+    itself or nothing), so they are looked up once per class."""
+    sync = unwrap(reader, SyncTupleReader) is not None
     known = _READ_PATHS[type(reader)] = (
-        unwrap(reader, InlineReads) is reader,
+        unwrap(reader, InlineReads) is not None,
         sync,
-        sync and unwrap(reader, ManyRelationsSyncReader) is reader,
-        sync and unwrap(reader, RelationVersions) is reader,
+        sync and unwrap(reader, ManyRelationsSyncReader) is not None,
+        sync and unwrap(reader, RelationVersions) is not None,
     )
     return known
 

@@ -17,8 +17,8 @@ URL                                             backend
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import msgspec

@@ -6,7 +6,7 @@ than asked means another page follows) and hands them here.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from permsvc.store.errors import InvalidContinuationTokenError
 from permsvc.store.protocol import Page
@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from permsvc.store.protocol import StoredModel, StoreInfo, TupleChange
+
+R = TypeVar("R", bound="Sequence[Any]")
 
 __all__ = ("changes_page", "models_before", "models_page", "stores_after", "stores_page")
 
@@ -55,10 +57,10 @@ def models_page(rows: Sequence[StoredModel], page_size: int) -> Page[StoredModel
 
 
 def changes_page(
-    rows: Sequence[Sequence[Any]],
+    rows: Sequence[R],
     continuation_token: str,
     object_type: str,
-    change: Callable[[Sequence[Any]], TupleChange],
+    change: Callable[[R], TupleChange],
 ) -> Page[TupleChange]:
     """A ReadChanges page of the SQL backends from ``rows`` (``revision, seq, ...`` in commit
     order): without rows, the caller's token again (a client polls with it); else a token after

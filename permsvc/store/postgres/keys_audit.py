@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 import msgspec
 
-from permsvc.store.errors import CollisionError
 from permsvc.store.common.audit_paging import audit_filter_terms, audit_page, decode_audit_token
+from permsvc.store.errors import CollisionError
 from permsvc.store.protocol import ApiKeyRecord, AuditEntry, AuditFilter, AuditRecord, Page
 
 if TYPE_CHECKING:

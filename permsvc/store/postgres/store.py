@@ -53,8 +53,8 @@ from permsvc.store.protocol import (
     OnMissing,
     Page,
     ReadFilter,
-    StoredModel,
     StartingWithUser,
+    StoredModel,
     StoredTuple,
     StoreInfo,
     TupleChange,
@@ -214,9 +214,11 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
             return {}
         columns = [to_columns(k) for k in keys]
         rows = await conn.fetch(q.FIND_TUPLES, store_id, *_key_arrays(columns))
-        return {
-            keys[r[0] - 1].key: key_from_columns(*columns[r[0] - 1], r[1], r[2]) for r in rows
-        }
+        found: dict[tuple[str, str, str], TupleKey] = {}
+        for ordinal, *condition in rows:
+            i = ordinal - 1
+            found[keys[i].key] = key_from_columns(*columns[i], *condition)
+        return found
 
     @staticmethod
     async def _commit_revision(

@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from permsvc.store.errors import CollisionError
 from permsvc.store.common.audit_paging import audit_filter_terms, audit_page, decode_audit_token
+from permsvc.store.errors import CollisionError
 from permsvc.store.protocol import ApiKeyRecord, AuditEntry, AuditFilter, AuditRecord, Page
 from permsvc.store.rows import from_micros, to_micros
 

@@ -13,6 +13,7 @@ from permsvc.store.index import IndexedDatastore
 from tests.conformance.runner import run_test
 from tests.store.index.test_conformance_indexed import _cases
 
+
 class _Recording(IndexedDatastore):
     """Remembers the stores it created (the PostgreSQL test database is shared by the session)."""
 
