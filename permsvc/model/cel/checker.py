@@ -46,6 +46,7 @@ __all__ = (
     "format_type",
     "list_of",
     "map_of",
+    "qualified_name",
 )
 
 CelType = tuple  # ("int",) | ("list", CelType) | ("map", CelType, CelType) | ("$A",)
@@ -115,6 +116,8 @@ TYPE_IDENTIFIERS: dict[str, CelType] = {
     "map": map_of(DYN, DYN),
     "null_type": NULL,
     "type": TYPE,
+    "google.protobuf.Timestamp": TIMESTAMP,
+    "google.protobuf.Duration": DURATION,
 }
 """Identifiers that name types (``type(x) == int``) when no variable of that name is declared."""
 
@@ -191,6 +194,9 @@ for _getter in _DURATION_GETTERS:
 
 
 _DYNAMIC = (DYN, ANY)
+_NULLABLE = (TIMESTAMP, DURATION, IPADDRESS)
+"""Types cel-go implements as messages, which ``null`` is assignable to and from: ``d != null``
+type-checks for a duration ``d`` (OpenFGA's sample store has one such condition per type)."""
 
 
 def _is_param(t: CelType) -> bool:
@@ -199,6 +205,10 @@ def _is_param(t: CelType) -> bool:
 
 def _assign(param: CelType, arg: CelType, subst: dict[str, CelType]) -> bool:
     """Whether ``arg`` may be passed where ``param`` is expected, binding type parameters."""
+    if param == _FRESH or param == arg:
+        return True
+    if (arg == NULL and param in _NULLABLE) or (param == NULL and arg in _NULLABLE):
+        return True
     if _is_param(param):
         bound = subst.get(param[0])
         if bound is None:
@@ -230,11 +240,60 @@ def _substitute(t: CelType, subst: dict[str, CelType]) -> CelType:
     return (t[0], *(_substitute(p, subst) for p in t[1:]))
 
 
+_FRESH: CelType = ("$?",)
+"""The element type of an empty list or map literal: a type variable the literal's neighbours may
+bind (``[[], [1]]`` is ``list(list(int))``); what is left unbound reads as ``dyn``."""
+
+
+def _most_general(a: CelType, b: CelType) -> CelType | None:
+    """cel-go's ``joinTypes`` of two literal elements: the more general of two assignable types
+    (a free element type takes the other's), or None when neither is assignable to the other."""
+    if a == b or b == _FRESH:
+        return a
+    if a == _FRESH or (a == NULL and b in _NULLABLE):
+        return b
+    if b == NULL and a in _NULLABLE:
+        return a
+    if a in _DYNAMIC:
+        return a
+    if b in _DYNAMIC:
+        return b
+    if a[0] != b[0] or len(a) != len(b) or len(a) == 1:
+        return None
+    parts = [_most_general(x, y) for x, y in zip(a[1:], b[1:], strict=True)]
+    if any(p is None for p in parts):
+        return None
+    return (a[0], *parts)
+
+
 def _join(types: list[CelType]) -> CelType:
-    first = types[0]
-    if all(t == first for t in types):
-        return first
-    return DYN
+    joined = types[0]
+    for t in types[1:]:
+        general = _most_general(joined, t)
+        if general is None:
+            return DYN
+        joined = general
+    return joined
+
+
+def _bind_fresh(t: CelType) -> CelType:
+    if t == _FRESH:
+        return DYN
+    if len(t) == 1:
+        return t
+    return (t[0], *(_bind_fresh(p) for p in t[1:]))
+
+
+def qualified_name(expr: Expr) -> str | None:
+    """``a.b.c`` as the dotted name it spells, or None when it is not a plain selection chain."""
+    parts = []
+    while isinstance(expr, Select) and not expr.test_only:
+        parts.append(expr.field)
+        expr = expr.operand
+    if not isinstance(expr, Ident):
+        return None
+    parts.append(expr.name)
+    return ".".join(reversed(parts))
 
 
 def check(expr: Expr, variables: Mapping[str, CelType]) -> CelType:
@@ -244,7 +303,7 @@ def check(expr: Expr, variables: Mapping[str, CelType]) -> CelType:
         CelTypeError: an undeclared reference, a call with no matching overload, a field selection
             on a type without fields, or a comprehension over a non-iterable.
     """
-    return _Checker(variables).visit(expr, {})
+    return _bind_fresh(_Checker(variables).visit(expr, {}))
 
 
 class _Checker:
@@ -274,6 +333,9 @@ class _Checker:
                     f"undeclared reference to '{name}' (in container '')", expr.offset
                 )
             case Select(operand=operand, test_only=test_only):
+                name = None if test_only else qualified_name(expr)
+                if name in TYPE_IDENTIFIERS and not self._declared(name.split(".", 1)[0], scope):
+                    return ("type", TYPE_IDENTIFIERS[name])
                 operand_type = self.visit(operand, scope)
                 if operand_type in _DYNAMIC or _is_param(operand_type):
                     return BOOL if test_only else DYN
@@ -285,11 +347,11 @@ class _Checker:
                 )
             case ListLit(elements=elements):
                 if not elements:
-                    return list_of(DYN)
+                    return list_of(_FRESH)
                 return list_of(_join([self.visit(e, scope) for e in elements]))
             case MapLit(entries=entries):
                 if not entries:
-                    return map_of(DYN, DYN)
+                    return map_of(_FRESH, _FRESH)
                 keys = [self.visit(k, scope) for k, _ in entries]
                 for key_type, (key, _) in zip(keys, entries, strict=True):
                     if key_type not in (INT, UINT, BOOL, STRING, DYN):
@@ -303,6 +365,9 @@ class _Checker:
             case Call():
                 return self._call(expr, scope)
         raise CelTypeError(f"unsupported expression node {type(expr).__name__}", 0)
+
+    def _declared(self, name: str, scope: dict[str, CelType]) -> bool:
+        return name in scope or name in self.variables
 
     def _comprehension(self, expr: Comprehension, scope: dict[str, CelType]) -> CelType:
         range_type = self.visit(expr.iter_range, scope)

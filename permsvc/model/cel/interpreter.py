@@ -26,7 +26,7 @@ from typing import Any
 
 import msgspec
 
-from permsvc.model.cel.checker import TYPE_IDENTIFIERS
+from permsvc.model.cel.checker import TYPE_IDENTIFIERS, qualified_name
 from permsvc.model.cel.parser import (
     Call,
     Comprehension,
@@ -57,6 +57,7 @@ REGEX_STRING_LENGTH_COST_FACTOR = 0.25
 _CONVERSIONS = frozenset(
     {"int", "uint", "double", "string", "bytes", "bool", "timestamp", "duration", "dyn", "type"}
 )
+_UNDECLARED = "@undeclared"
 _TYPE_NAMES = {"list": "list", "map": "map", "null_type": "null_type", "type": "type"}
 
 
@@ -203,8 +204,16 @@ def plan(expr: Expr, variables: frozenset[str] = frozenset()) -> Program:
 def _bind_type_identifiers(expr: Expr, bound: frozenset[str]) -> Expr:
     """Replace identifiers that name types (and are not variables in scope) by type constants."""
     match expr:
-        case Ident(name=name) if name in TYPE_IDENTIFIERS and name not in bound:
-            return Const("type", TypeValue(_TYPE_NAMES.get(name, name)), expr.offset)
+        case Ident(name=name) if name not in bound:
+            if name in TYPE_IDENTIFIERS:
+                return Const("type", TypeValue(_TYPE_NAMES.get(name, name)), expr.offset)
+            # Only an unchecked expression gets here (the checker refuses undeclared names).
+            return Call(_UNDECLARED, (Const("string", name),), None, expr.offset)
+        case Select(operand=operand, test_only=False) if (
+            (name := qualified_name(expr)) in TYPE_IDENTIFIERS
+            and name.split(".", 1)[0] not in bound
+        ):
+            return Const("type", TypeValue(name), expr.offset)
         case Select(operand=operand):
             return msgspec.structs.replace(expr, operand=_bind_type_identifiers(operand, bound))
         case Call(args=args, target=target):
@@ -357,7 +366,17 @@ def _plan_call(expr: Call) -> tuple[Node, Any]:
     planned = [_plan(a) for a in arg_exprs]
     impl = FUNCTIONS.get(function)
     if impl is None:
-        raise CelEvalError(f"no such function: {function}")
+        # Unreachable from a checked expression; cel-go makes it an error value at runtime.
+        message = (
+            f"undeclared reference to '{expr.args[0].value}'"  # type: ignore[union-attr]
+            if function == _UNDECLARED
+            else f"no such overload: {function}"
+        )
+
+        def unbound(frame: Frame) -> Any:
+            raise CelEvalError(message)
+
+        return unbound, _NOT_CONST
     if function in _CONVERSIONS and len(planned) == 1 and planned[0][1] is not _NOT_CONST:
         value = impl(planned[0][1])
         return _const_node(value), value

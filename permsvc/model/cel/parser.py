@@ -383,7 +383,13 @@ class _Parser:
                     raise CelSyntaxError(
                         f"mismatched input '{name.text}' expecting IDENTIFIER", name.offset
                     )
-                if name.text == "in" or name.text in _RESERVED:
+                # cel-go's grammar lexes these as their own tokens; the other reserved words
+                # (``as``, ``while``, ...) are plain identifiers after a dot.
+                if name.text in ("true", "false", "null"):
+                    raise CelSyntaxError(
+                        f"mismatched input '{name.text}' expecting IDENTIFIER", name.offset
+                    )
+                if name.text == "in":
                     raise CelSyntaxError(
                         f"no viable alternative at input '.{name.text}'", name.offset
                     )

@@ -82,6 +82,8 @@ def cel_equals(a: Any, b: Any) -> bool:
     """CEL runtime equality: numeric values compare across int/uint/double; other types must match."""
     ta, tb = type(a), type(b)
     if ta in _NUMBER_TYPES and tb in _NUMBER_TYPES:
+        if ta is not tb and (ta is float or tb is float):
+            return float(a) == float(b)  # cel-go compares an int with a double as doubles
         return bool(a == b)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return len(a) == len(b) and all(cel_equals(x, y) for x, y in zip(a, b, strict=True))
@@ -121,6 +123,8 @@ def _compare(name: str, a: Any, b: Any) -> int | None:
     if ta in _NUMBER_TYPES and tb in _NUMBER_TYPES:
         if (ta is float and math.isnan(a)) or (tb is float and math.isnan(b)):
             return None
+        if ta is not tb and (ta is float or tb is float):
+            a, b = float(a), float(b)  # cel-go: an int beside a double compares as a double
         return (a > b) - (a < b)
     if ta is not tb or ta not in (bool, str, bytes, Timestamp, Duration):
         raise _no_overload(name, a, b)
@@ -346,7 +350,7 @@ def _to_int(value: Any) -> int:
     if t is UInt:
         return _int(int(value))
     if t is float:
-        if math.isnan(value) or not -(2.0**63) <= value < 2.0**63:
+        if math.isnan(value) or not -(2.0**63) < value < 2.0**63:  # cel-go: MinInt64 excluded
             raise CelEvalError("integer overflow")
         return int(value)
     if t is str:
