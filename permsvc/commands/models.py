@@ -10,11 +10,12 @@ from typing import Any
 
 import msgspec
 
-from permsvc.commands.errors import CommandError, LatestModelNotFoundError
+from permsvc.commands.errors import CommandError, InvalidInputError, LatestModelNotFoundError
 from permsvc.commands.read import validate_page
 from permsvc.commands.write import ExceededEntityLimitError
 from permsvc.core.revision import Consistency, Revision, decode_token
 from permsvc.core.ulid import is_ulid
+from permsvc.model.conditions import MAX_EXPRESSION_BYTES
 from permsvc.model.json import model_from_json
 from permsvc.model.typesystem import TypeSystem
 from permsvc.settings import DEFAULT_MAX_MODEL_BYTES, DEFAULT_MAX_TYPES_PER_MODEL
@@ -257,11 +258,35 @@ class WriteAuthorizationModelCommand:
             raise InvalidAuthorizationModelError(
                 "invalid WriteAuthorizationModelRequest.TypeDefinitions: value must contain at least 1 item(s)"
             )
+        _validate_conditions_request(model_json.get("conditions"))
         model = model_from_json(model_json)
         if model.schema_version not in SUPPORTED_SCHEMA_VERSIONS:
             raise UnsupportedSchemaVersionError(model.schema_version)
         TypeSystem.validated(model)
         return await self._models.write_model(store_id, model, dsl=dsl)
+
+
+_MAX_CONDITIONS_PER_REQUEST = 25
+
+
+def _validate_conditions_request(conditions: Any) -> None:
+    """OpenFGA's request validation rules on conditions, which run before the model is looked at
+    (so they are ``validation_error``, not ``invalid_authorization_model``), worded as its
+    generated validators word them."""
+    if not isinstance(conditions, dict):
+        return
+    prefix = "invalid WriteAuthorizationModelRequest.Conditions"
+    if len(conditions) > _MAX_CONDITIONS_PER_REQUEST:
+        raise InvalidInputError(
+            f"{prefix}: value must contain no more than {_MAX_CONDITIONS_PER_REQUEST} pair(s)"
+        )
+    for name, condition in conditions.items():
+        expression = condition.get("expression") if isinstance(condition, dict) else None
+        if isinstance(expression, str) and len(expression.encode("utf-8")) > MAX_EXPRESSION_BYTES:
+            raise InvalidInputError(
+                f"{prefix}[{name}]: embedded message failed validation | caused by: invalid "
+                f"Condition.Expression: value length must be at most {MAX_EXPRESSION_BYTES} bytes"
+            )
 
 
 class ReadAuthorizationModelQuery:

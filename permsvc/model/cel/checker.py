@@ -65,6 +65,9 @@ DYN: CelType = ("dyn",)
 ANY: CelType = ("google.protobuf.Any",)
 """OpenFGA's ``any`` parameter type (cel-go ``cel.AnyType``): checked like ``dyn``, named apart."""
 TYPE: CelType = ("type",)
+ERROR: CelType = ("*error*",)
+"""The type of a sub-expression that did not check: assignable to anything, so one mistake is
+reported once, not again by every call around it (cel-go's error type)."""
 _A: CelType = ("$A",)
 _B: CelType = ("$B",)
 
@@ -78,12 +81,15 @@ def map_of(key: CelType, value: CelType) -> CelType:
 
 
 class CelTypeError(Exception):
-    """The expression does not type-check. ``offset`` is the 0-based offset of the culprit."""
+    """The expression does not type-check. ``offset`` is the 0-based offset of the culprit;
+    ``issues`` lists every problem as ``(offset, message)`` in source order (cel-go reports them
+    all, sorted by position), the first being ``offset`` and ``message``."""
 
-    def __init__(self, message: str, offset: int) -> None:
+    def __init__(self, message: str, offset: int, issues: list[tuple[int, str]] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.offset = offset
+        self.issues = issues or [(offset, message)]
 
 
 def format_type(t: CelType, *, any_name: str = "any") -> str:
@@ -185,7 +191,8 @@ OVERLOADS: dict[tuple[str, bool], list[tuple[tuple[CelType, ...], CelType]]] = {
     ("ipaddress", False): [((STRING,), IPADDRESS)],
     ("in_cidr", True): [((IPADDRESS, STRING), BOOL)],
 }
-for _op in ("_<_", "_<=_", "_>_", "_>=_"):
+_ORDERINGS = ("_<_", "_<=_", "_>_", "_>=_")
+for _op in _ORDERINGS:
     OVERLOADS[(_op, False)] = [((t, t), BOOL) for t in _COMPARABLE]
 for _getter in _TIME_GETTERS:
     OVERLOADS[(_getter, True)] = [((TIMESTAMP,), INT), ((TIMESTAMP, STRING), INT)]
@@ -205,13 +212,13 @@ def _is_param(t: CelType) -> bool:
 
 def _assign(param: CelType, arg: CelType, subst: dict[str, CelType]) -> bool:
     """Whether ``arg`` may be passed where ``param`` is expected, binding type parameters."""
-    if param == _FRESH or param == arg:
+    if param == _FRESH or param == arg or arg == ERROR or param == ERROR:
         return True
     if (arg == NULL and param in _NULLABLE) or (param == NULL and arg in _NULLABLE):
         return True
     if _is_param(param):
         bound = subst.get(param[0])
-        if bound is None:
+        if bound is None or bound == _FRESH:  # a free element type takes the concrete one
             subst[param[0]] = arg
             return True
         if _assign(bound, arg, subst):
@@ -232,6 +239,8 @@ def _assign(param: CelType, arg: CelType, subst: dict[str, CelType]) -> bool:
 
 
 def _substitute(t: CelType, subst: dict[str, CelType]) -> CelType:
+    if t == _FRESH:
+        return t
     if _is_param(t):
         bound = subst.get(t[0])
         return DYN if bound is None else _substitute(bound, subst)
@@ -303,12 +312,26 @@ def check(expr: Expr, variables: Mapping[str, CelType]) -> CelType:
         CelTypeError: an undeclared reference, a call with no matching overload, a field selection
             on a type without fields, or a comprehension over a non-iterable.
     """
-    return _bind_fresh(_Checker(variables).visit(expr, {}))
+    checker = _Checker(variables)
+    result = checker.visit(expr, {})
+    if checker.issues:
+        issues = sorted(checker.issues, key=lambda issue: issue[0])  # stable: same offset in visit order
+        raise CelTypeError(issues[0][1], issues[0][0], issues)
+    return _bind_fresh(result)
 
 
 class _Checker:
     def __init__(self, variables: Mapping[str, CelType]) -> None:
         self.variables = variables
+        self.issues: list[tuple[int, str]] = []
+        self.cross_numeric = False
+        """cel-go quirk, reproduced because OpenFGA has it: once a comprehension's loop has been
+        entered, ``<``, ``<=``, ``>`` and ``>=`` accept an int, uint and double mix for the rest of
+        the check (``[1].all(v, v < 1.5)`` compiles, ``1 < 1.5`` alone does not)."""
+
+    def error(self, message: str, offset: int) -> CelType:
+        self.issues.append((offset, message))
+        return ERROR
 
     def visit(self, expr: Expr, scope: dict[str, CelType]) -> CelType:
         match expr:
@@ -329,7 +352,7 @@ class _Checker:
                     return self.variables[name]
                 if name in TYPE_IDENTIFIERS:
                     return ("type", TYPE_IDENTIFIERS[name])
-                raise CelTypeError(
+                return self.error(
                     f"undeclared reference to '{name}' (in container '')", expr.offset
                 )
             case Select(operand=operand, test_only=test_only):
@@ -337,11 +360,11 @@ class _Checker:
                 if name in TYPE_IDENTIFIERS and not self._declared(name.split(".", 1)[0], scope):
                     return ("type", TYPE_IDENTIFIERS[name])
                 operand_type = self.visit(operand, scope)
-                if operand_type in _DYNAMIC or _is_param(operand_type):
+                if operand_type in _DYNAMIC or _is_param(operand_type) or operand_type == ERROR:
                     return BOOL if test_only else DYN
                 if operand_type[0] == "map":
                     return BOOL if test_only else operand_type[2]
-                raise CelTypeError(
+                return self.error(
                     f"type '{format_type(operand_type)}' does not support field selection",
                     expr.offset,
                 )
@@ -354,10 +377,8 @@ class _Checker:
                     return map_of(_FRESH, _FRESH)
                 keys = [self.visit(k, scope) for k, _ in entries]
                 for key_type, (key, _) in zip(keys, entries, strict=True):
-                    if key_type not in (INT, UINT, BOOL, STRING, DYN):
-                        raise CelTypeError(
-                            f"unsupported map key type: {format_type(key_type)}", key.offset
-                        )
+                    if key_type not in (INT, UINT, BOOL, STRING, DYN, ERROR):
+                        self.error(f"unsupported map key type: {format_type(key_type)}", key.offset)
                 values = [self.visit(v, scope) for _, v in entries]
                 return map_of(_join(keys), _join(values))
             case Comprehension():
@@ -373,19 +394,20 @@ class _Checker:
         range_type = self.visit(expr.iter_range, scope)
         if range_type[0] == "list" or range_type[0] == "map":
             var_type = range_type[1]
-        elif range_type == DYN:  # not ANY: cel-go refuses to range over google.protobuf.Any
-            var_type = DYN
+        elif range_type in (DYN, ERROR):  # not ANY: cel-go refuses to range over Any
+            var_type = range_type
         else:
-            raise CelTypeError(
+            var_type = self.error(
                 f"expression of type '{format_type(range_type)}' cannot be range of a "
                 "comprehension (must be list, map, or dynamic)",
                 expr.iter_range.offset,
             )
+        self.cross_numeric = True
         inner = {**scope, expr.var: var_type}
         if expr.macro in ("all", "exists"):
             body_type = self.visit(expr.body, inner)
             if not self._is_boolish(body_type):
-                raise CelTypeError(
+                self.error(
                     f"expected type 'bool' but found '{format_type(body_type)}'", expr.body.offset
                 )
             return BOOL
@@ -400,26 +422,40 @@ class _Checker:
             predicate_type = self.visit(predicate, inner)
             if not self._is_boolish(predicate_type):
                 shown = ", ".join(format_type(t) for t in (predicate_type, step, step))
-                raise CelTypeError(
+                self.error(
                     f"found no matching overload for '_?_:_' applied to '({shown})'", expr.offset
                 )
         return BOOL if expr.macro == "exists_one" else step
 
     @staticmethod
     def _is_boolish(t: CelType) -> bool:
-        return t == BOOL or t in _DYNAMIC or _is_param(t)
+        return t == BOOL or t in _DYNAMIC or _is_param(t) or t == ERROR
 
     def _call(self, expr: Call, scope: dict[str, CelType]) -> CelType:
+        if expr.function in ("_&&_", "_||_"):
+            # cel-go checks each operand against bool rather than resolving an overload.
+            for arg in expr.args:
+                arg_type = self.visit(arg, scope)
+                if not self._is_boolish(arg_type):
+                    self.error(
+                        f"expected type 'bool' but found '{format_type(arg_type)}'",
+                        arg.offset,
+                    )
+            return BOOL
         is_member = expr.target is not None
         overloads = OVERLOADS.get((expr.function, is_member))
-        arg_types = [self.visit(a, scope) for a in expr.args]
-        if is_member:
-            assert expr.target is not None
-            target_type = self.visit(expr.target, scope)
-            arg_types.insert(0, target_type)
+        arg_types = [] if expr.target is None else [self.visit(expr.target, scope)]
+        arg_types.extend(self.visit(a, scope) for a in expr.args)
+        if (
+            self.cross_numeric
+            and expr.function in _ORDERINGS
+            and arg_types[0] in _NUMERIC
+            and arg_types[1] in _NUMERIC
+        ):
+            return BOOL
         if overloads is None:
             if OVERLOADS.get((expr.function, not is_member)) is None:
-                raise CelTypeError(
+                return self.error(
                     f"undeclared reference to '{expr.function}' (in container '')", expr.offset
                 )
             overloads = []
@@ -439,7 +475,7 @@ class _Checker:
                 )
             else:
                 shown = "(" + ", ".join(format_type(t) for t in arg_types) + ")"
-            raise CelTypeError(
+            return self.error(
                 f"found no matching overload for '{expr.function}' applied to '{shown}'",
                 expr.offset,
             )

@@ -137,7 +137,7 @@ def _or(left: Any, right: Any) -> Any:
         return left
     if isinstance(right, CelEvalError):
         return right
-    return CelEvalError(f"no such overload: _||_({type_name(left)}, {type_name(right)})")
+    return CelEvalError("no such overload")
 
 
 def _and(left: Any, right: Any) -> Any:
@@ -151,7 +151,7 @@ def _and(left: Any, right: Any) -> Any:
         return left
     if isinstance(right, CelEvalError):
         return right
-    return CelEvalError(f"no such overload: _&&_({type_name(left)}, {type_name(right)})")
+    return CelEvalError("no such overload")
 
 
 def _size(value: Any) -> int:
@@ -319,11 +319,8 @@ def _plan_list(elements: tuple[Expr, ...]) -> tuple[Node, Any]:
     nodes = [n for n, _ in planned]
 
     def make_list(frame: Frame) -> Any:
-        values = [n(frame) for n in nodes]
-        _charge(frame, LIST_CREATE_BASE_COST)
-        if any(v is UNKNOWN for v in values):
-            return UNKNOWN
-        return tuple(values)
+        values = _elements(nodes, frame, LIST_CREATE_BASE_COST)
+        return values if values is UNKNOWN else tuple(values)
 
     return make_list, _NOT_CONST
 
@@ -334,14 +331,32 @@ def _plan_map(entries: tuple[tuple[Expr, Expr], ...]) -> tuple[Node, Any]:
         return _const_node(_build_map([(kc, vc) for (_, kc), (_, vc) in planned])), _NOT_CONST
     nodes = [(kn, vn) for (kn, _), (vn, _) in planned]
 
+    flat_nodes = [n for pair in nodes for n in pair]
+
     def make_map(frame: Frame) -> Any:
-        pairs = [(kn(frame), vn(frame)) for kn, vn in nodes]
-        _charge(frame, MAP_CREATE_BASE_COST)
-        if any(k is UNKNOWN or v is UNKNOWN for k, v in pairs):
+        flat = _elements(flat_nodes, frame, MAP_CREATE_BASE_COST)
+        if flat is UNKNOWN:
             return UNKNOWN
-        return _build_map(pairs)
+        return _build_map(list(zip(flat[::2], flat[1::2], strict=True)))
 
     return make_map, _NOT_CONST
+
+
+def _elements(nodes: list[Node], frame: Frame, create_cost: int) -> Any:
+    """The values of an aggregate literal's elements, or UNKNOWN. As measured against OpenFGA:
+    the first error stops the evaluation (later elements are not evaluated), an unknown does
+    not (a later error still wins), and the creation is charged either way."""
+    values = []
+    unknown = False
+    try:
+        for node in nodes:
+            value = node(frame)
+            if value is UNKNOWN:
+                unknown = True
+            values.append(value)
+    finally:
+        _charge(frame, create_cost)
+    return UNKNOWN if unknown else values
 
 
 def _build_map(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
@@ -370,7 +385,7 @@ def _plan_call(expr: Call) -> tuple[Node, Any]:
         message = (
             f"undeclared reference to '{expr.args[0].value}'"  # type: ignore[union-attr]
             if function == _UNDECLARED
-            else f"no such overload: {function}"
+            else "no such overload"
         )
 
         def unbound(frame: Frame) -> Any:
@@ -386,15 +401,18 @@ def _plan_call(expr: Call) -> tuple[Node, Any]:
             return membership
     nodes = tuple(n for n, _ in planned)
 
-    # cel-go evaluates every argument before it looks for an unknown or error one, and charges a
-    # call that fails as one that succeeds.
+    # As measured against OpenFGA: arguments are evaluated left to right and the first error stops
+    # the call (later arguments are not evaluated) and is its result, even beside an unknown
+    # argument (``x + [][1]`` fails without ``x``); a call that passes an error on is not
+    # charged. A call with an unknown argument is charged as usual and is unknown.
     if len(nodes) == 1:
         (only,) = nodes
 
         def call1(frame: Frame) -> Any:
-            arg = _outcome(only, frame)
-            if arg is UNKNOWN or type(arg) is CelEvalError:
-                return _bad_argument(frame, (arg,))
+            arg = only(frame)
+            if arg is UNKNOWN:
+                _charge(frame, 1)
+                return UNKNOWN
             try:
                 result = impl(arg)
             finally:
@@ -407,10 +425,11 @@ def _plan_call(expr: Call) -> tuple[Node, Any]:
         first, second = nodes
 
         def call2(frame: Frame) -> Any:
-            a = _outcome(first, frame)
-            b = _outcome(second, frame)
-            if a is UNKNOWN or b is UNKNOWN or type(a) is CelEvalError or type(b) is CelEvalError:
-                return _bad_argument(frame, (a, b))
+            a = first(frame)
+            b = second(frame)
+            if a is UNKNOWN or b is UNKNOWN:
+                _charge(frame, 1)
+                return UNKNOWN
             try:
                 result = impl(a, b)
             finally:
@@ -420,9 +439,10 @@ def _plan_call(expr: Call) -> tuple[Node, Any]:
         return call2, _NOT_CONST
 
     def call(frame: Frame) -> Any:
-        args = tuple(_outcome(n, frame) for n in nodes)
-        if any(a is UNKNOWN or type(a) is CelEvalError for a in args):
-            return _bad_argument(frame, args)
+        args = tuple(n(frame) for n in nodes)
+        if any(a is UNKNOWN for a in args):
+            _charge(frame, 1)
+            return UNKNOWN
         try:
             result = impl(*args)
         finally:
@@ -430,18 +450,6 @@ def _plan_call(expr: Call) -> tuple[Node, Any]:
         return result
 
     return call, _NOT_CONST
-
-
-def _bad_argument(frame: Frame, args: tuple[Any, ...]) -> Any:
-    # Measured against OpenFGA: a call that fails is charged, a call that merely passes on an
-    # argument's error is not; a call with an unknown argument is charged as usual.
-    for arg in args:
-        if arg is UNKNOWN:
-            _charge(frame, 1)
-            return UNKNOWN
-        if type(arg) is CelEvalError:
-            raise arg
-    raise AssertionError("unreachable: no unknown or error argument")
 
 
 def _membership_key(value: Any) -> tuple[str, Any] | None:
@@ -553,7 +561,7 @@ def _plan_ternary(expr: Call) -> Node:
             return falsy(frame)
         if c is UNKNOWN:
             return UNKNOWN
-        raise CelEvalError(f"no such overload: _?_:_({type_name(c)}, ...)")
+        raise CelEvalError("no such overload")
 
     return ternary
 
@@ -590,7 +598,10 @@ class _Binding:
 
 def _plan_comprehension(expr: Comprehension) -> Node:
     iter_range, _ = _plan(expr.iter_range)
-    body, _ = _plan(expr.body)
+    body, body_const = _plan(expr.body)
+    # map's step is ``__result__ + [t]``: with a constant t, cel-go folds ``[t]`` and does not
+    # charge a list creation per element.
+    const_body = body_const is not _NOT_CONST
     predicate = _plan(expr.predicate)[0] if expr.predicate is not None else None
     var = expr.var
     macro = expr.macro
@@ -606,7 +617,9 @@ def _plan_comprehension(expr: Comprehension) -> Node:
                 return _fold_logical(frame, items, binding, body, macro == "all")
             if macro == "exists_one":
                 return _fold_exists_one(frame, items, binding, body)
-            return _fold_collect(frame, items, binding, body, predicate, macro == "filter")
+            return _fold_collect(
+                frame, items, binding, body, predicate, macro == "filter", const_body
+            )
         finally:
             binding.restore()
 
@@ -632,21 +645,27 @@ def _fold_logical(frame: Frame, items: Any, binding: _Binding, body: Node, is_al
 
 
 def _fold_exists_one(frame: Frame, items: Any, binding: _Binding, body: Node) -> Any:
-    # step: p ? __result__ + 1 : __result__ (ident + add = 2 when p); result: __result__ == 1
+    # step: p ? __result__ + 1 : __result__ (ident + add = 2 when p); result: __result__ == 1.
+    # The loop never stops early: an error in p becomes the accumulator (the last one wins, as
+    # the step's conditional replaces it), and later steps carry it.
     count: Any = 0
     for item in items:
         binding.set(item)
-        matched = body(frame)
+        matched = _outcome(body, frame)
         if matched is True:
-            _charge(frame, SELECT_AND_IDENT_COST + 1)
-            if count is not UNKNOWN:
+            failed = type(count) is CelEvalError
+            _charge(frame, SELECT_AND_IDENT_COST + (0 if failed else 1))
+            if type(count) is int:
                 count += 1
         elif matched is False:
             pass  # the false branch is the bare accumulator: free (see _plan_branch)
-        elif matched is UNKNOWN:
-            count = UNKNOWN
+        elif matched is UNKNOWN or type(matched) is CelEvalError:
+            count = matched
         else:
-            raise CelEvalError(f"no such overload: _?_:_({type_name(matched)}, ...)")
+            count = CelEvalError("no such overload")
+    if type(count) is CelEvalError:
+        _charge(frame, SELECT_AND_IDENT_COST)
+        raise count
     _charge(frame, SELECT_AND_IDENT_COST + 1)
     return UNKNOWN if count is UNKNOWN else count == 1
 
@@ -658,29 +677,40 @@ def _fold_collect(
     body: Node,
     predicate: Node | None,
     is_filter: bool,
+    const_body: bool,
 ) -> Any:
-    # map:    step __result__ + [t]            (ident + list literal + add = 12, plus t)
+    # map:    step __result__ + [t]                   (ident + list literal + add = 12, plus t;
+    #                                                  [t] folded when t is constant: 2)
     # filter: step p ? __result__ + [x] : __result__ (13 when p, else free)
+    # An error in p replaces the accumulator (the conditional yields it); an error in t is kept
+    # from then on (``error + [t]`` is the left error); neither stops the loop.
     collected: Any = []
     if is_filter:
         predicate, body = body, _plan_ident(binding.name)
+    list_cost = 0 if const_body and not is_filter else LIST_CREATE_BASE_COST
     for item in items:
         binding.set(item)
         if predicate is not None:
-            keep = predicate(frame)
-            if keep is UNKNOWN:
-                collected = UNKNOWN
+            keep = _outcome(predicate, frame)
+            if keep is UNKNOWN or type(keep) is CelEvalError:
+                collected = keep
                 continue
             if keep is not True and keep is not False:
-                raise CelEvalError(f"no such overload: _?_:_({type_name(keep)}, ...)")
+                collected = CelEvalError("no such overload")
+                continue
             if not keep:
                 continue  # the false branch is the bare accumulator: free (see _plan_branch)
         _charge(frame, SELECT_AND_IDENT_COST)
-        value = body(frame)
-        _charge(frame, LIST_CREATE_BASE_COST + 1)
-        if value is UNKNOWN or collected is UNKNOWN:
-            collected = UNKNOWN
+        value = _outcome(body, frame)
+        failed = type(collected) is CelEvalError or type(value) is CelEvalError
+        _charge(frame, list_cost + (0 if failed else 1))
+        if type(collected) is CelEvalError:
             continue
-        collected.append(value)
+        if type(value) is CelEvalError or value is UNKNOWN:
+            collected = value
+        elif collected is not UNKNOWN:
+            collected.append(value)
     _charge(frame, SELECT_AND_IDENT_COST)
+    if type(collected) is CelEvalError:
+        raise collected
     return collected if collected is UNKNOWN else tuple(collected)

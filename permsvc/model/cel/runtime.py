@@ -30,6 +30,8 @@ from permsvc.model.cel.values import (
     civil_from_unix_seconds,
     format_go_duration,
     format_rfc3339,
+    go_parse_addr_error,
+    go_quote,
     parse_go_duration,
     parse_rfc3339_with_offset,
     type_name,
@@ -41,8 +43,9 @@ _NUMBER_TYPES = (int, UInt, float)
 
 
 def _no_overload(name: str, *args: Any) -> CelEvalError:
-    shown = ", ".join(type_name(a) for a in args)
-    return CelEvalError(f"no such overload: {name}({shown})")
+    """cel-go's runtime error for arguments no overload takes (only reachable through ``dyn``):
+    its text names neither the function nor the types."""
+    return CelEvalError("no such overload")
 
 
 def _int(value: int) -> int:
@@ -63,13 +66,13 @@ def _timestamp(nanos: int, offset: int = 0) -> Timestamp:
         <= nanos
         < (MAX_TIMESTAMP_SECONDS + 1) * NANOS_PER_SECOND
     ):
-        raise CelEvalError("timestamp out of range")
+        raise CelEvalError("timestamp overflow")
     return Timestamp(nanos, offset)
 
 
 def _duration(nanos: int) -> Duration:
     if not INT64_MIN <= nanos <= INT64_MAX:
-        raise CelEvalError("duration out of range")
+        raise CelEvalError("integer overflow")
     return Duration(nanos)
 
 
@@ -485,7 +488,7 @@ def _to_timestamp(value: Any) -> Timestamp:
         try:
             return _timestamp(*parse_rfc3339_with_offset(value))
         except ValueError:
-            raise CelEvalError(f'invalid RFC 3339 timestamp "{value}"') from None
+            raise CelEvalError(f"invalid RFC 3339 timestamp {go_quote(value)}") from None
     if t is int:
         return _timestamp(value * NANOS_PER_SECOND)
     raise _no_overload("timestamp", value)
@@ -511,7 +514,7 @@ def _to_ipaddress(value: Any) -> IPAddress:
     try:
         return IPAddress.parse(value)
     except ValueError:
-        raise CelEvalError(f'ParseAddr("{value}"): unable to parse IP') from None
+        raise CelEvalError(go_parse_addr_error(value)) from None
 
 
 def _in_cidr(ip: Any, cidr: Any) -> bool:
@@ -524,7 +527,7 @@ def _in_cidr(ip: Any, cidr: Any) -> bool:
 
 def _local_seconds(ts: Timestamp, tz: str | None) -> int:
     seconds = ts.nanos // NANOS_PER_SECOND
-    if tz is None:
+    if not tz:  # None: UTC; "": Go's time.LoadLocation("") is UTC too
         return seconds
     if tz and tz[0] in "+-" and len(tz) == 6 and tz[3] == ":" and (tz[1:3] + tz[4:]).isdigit():
         offset = int(tz[1:3]) * 3600 + int(tz[4:]) * 60
@@ -534,11 +537,11 @@ def _local_seconds(ts: Timestamp, tz: str | None) -> int:
     try:
         zone = ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise CelEvalError(f"unknown time zone {tz!r}") from None
-    try:
-        offset_delta = datetime.fromtimestamp(seconds, UTC).astimezone(zone).utcoffset()
-    except (OverflowError, ValueError, OSError):
-        raise CelEvalError("timestamp out of range for time zone conversion") from None
+        raise CelEvalError(f"unknown time zone {tz}") from None
+    # Python's datetime stops at years 1 and 9999 in local time too; a day inside the range has
+    # the same offset there (no zone changes its rules at the ends of the calendar).
+    probe = min(max(seconds, MIN_TIMESTAMP_SECONDS + 86400), MAX_TIMESTAMP_SECONDS - 86400)
+    offset_delta = datetime.fromtimestamp(probe, UTC).astimezone(zone).utcoffset()
     return seconds + int(offset_delta.total_seconds()) if offset_delta is not None else seconds
 
 
@@ -559,6 +562,7 @@ def _time_getter(name: str) -> Callable[..., int]:
         if type(value) is not Timestamp or (tz is not None and type(tz) is not str):
             raise _no_overload(name, value, *(() if tz is None else (tz,)))
         if name == "getMilliseconds":
+            _local_seconds(value, tz)  # an unknown time zone is an error here too, as in cel-go
             return (value.nanos % NANOS_PER_SECOND) // 1_000_000
         year, month, day, hour, minute, second, dow, yday = civil_from_unix_seconds(
             _local_seconds(value, tz)
