@@ -1,20 +1,37 @@
 """Static type checking of a CEL syntax tree against declared variables.
 
-Follows cel-go's checker as OpenFGA configures it: the standard library declarations (no
-cross-type numeric comparisons or equality: ``x < 1.5`` with ``x: int`` does not compile), plus
-OpenFGA's ``ipaddress(string)`` and ``IPAddress.in_cidr(string)``. ``dyn`` (OpenFGA's ``any``)
-is assignable to and from every type. Messages use cel-go's wording, e.g.
+Follows cel-go's checker as OpenFGA configures it: the signatures of the function library
+(:mod:`permsvc.model.cel.runtime`: cel-go's standard declarations, with no cross-type numeric
+comparisons or equality, so ``x < 1.5`` with ``x: int`` does not compile, plus OpenFGA's
+``ipaddress(string)`` and ``IPAddress.in_cidr(string)``). ``dyn`` (OpenFGA's ``any``) is assignable
+to and from every type. Every error is reported, sorted by position, in cel-go's wording, e.g.
 ``found no matching overload for '_<_' applied to '(int, double)'`` and
-``undeclared reference to 'y' (in container '')``.
-
-Types are tuples: ``("int",)``, ``("list", elem)``, ``("map", key, value)``; a name starting with
-``$`` is a type parameter of an overload.
+``undeclared reference to 'y' (in container '')``. Types: :mod:`permsvc.model.cel.types`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from permsvc.model.cel.runtime import LIBRARY
+from permsvc.model.cel.types import (
+    ANY,
+    BOOL,
+    BYTES,
+    DOUBLE,
+    DURATION,
+    DYN,
+    INT,
+    IPADDRESS,
+    NULL,
+    STRING,
+    TIMESTAMP,
+    TYPE,
+    UINT,
+    CelType,
+    list_of,
+    map_of,
+)
 from permsvc.model.cel.parser import (
     Call,
     Comprehension,
@@ -49,36 +66,9 @@ __all__ = (
     "qualified_name",
 )
 
-CelType = tuple  # ("int",) | ("list", CelType) | ("map", CelType, CelType) | ("$A",)
-
-BOOL: CelType = ("bool",)
-INT: CelType = ("int",)
-UINT: CelType = ("uint",)
-DOUBLE: CelType = ("double",)
-STRING: CelType = ("string",)
-BYTES: CelType = ("bytes",)
-NULL: CelType = ("null",)
-TIMESTAMP: CelType = ("timestamp",)
-DURATION: CelType = ("duration",)
-IPADDRESS: CelType = ("IPAddress",)
-DYN: CelType = ("dyn",)
-ANY: CelType = ("google.protobuf.Any",)
-"""OpenFGA's ``any`` parameter type (cel-go ``cel.AnyType``): checked like ``dyn``, named apart."""
-TYPE: CelType = ("type",)
 ERROR: CelType = ("*error*",)
 """The type of a sub-expression that did not check: assignable to anything, so one mistake is
 reported once, not again by every call around it (cel-go's error type)."""
-_A: CelType = ("$A",)
-_B: CelType = ("$B",)
-
-
-def list_of(elem: CelType) -> CelType:
-    return ("list", elem)
-
-
-def map_of(key: CelType, value: CelType) -> CelType:
-    return ("map", key, value)
-
 
 class CelTypeError(Exception):
     """The expression does not type-check. ``offset`` is the 0-based offset of the culprit;
@@ -127,77 +117,18 @@ TYPE_IDENTIFIERS: dict[str, CelType] = {
 }
 """Identifiers that name types (``type(x) == int``) when no variable of that name is declared."""
 
-# (function, is_member) -> overloads of (argument types, result type). A member call's receiver
-# is the first argument.
 _NUMERIC = (INT, UINT, DOUBLE)
-_COMPARABLE = (BOOL, INT, UINT, DOUBLE, STRING, BYTES, TIMESTAMP, DURATION)
-_TIME_GETTERS = (
-    "getFullYear", "getMonth", "getDayOfYear", "getDayOfMonth", "getDate", "getDayOfWeek",
-    "getHours", "getMinutes", "getSeconds", "getMilliseconds",
-)  # fmt: skip
-_DURATION_GETTERS = ("getHours", "getMinutes", "getSeconds", "getMilliseconds")
-
-OVERLOADS: dict[tuple[str, bool], list[tuple[tuple[CelType, ...], CelType]]] = {
-    ("!_", False): [((BOOL,), BOOL)],
-    ("-_", False): [((INT,), INT), ((DOUBLE,), DOUBLE)],
-    ("_&&_", False): [((BOOL, BOOL), BOOL)],
-    ("_||_", False): [((BOOL, BOOL), BOOL)],
-    ("_?_:_", False): [((BOOL, _A, _A), _A)],
-    ("_==_", False): [((_A, _A), BOOL)],
-    ("_!=_", False): [((_A, _A), BOOL)],
-    ("_+_", False): [
-        *(((t, t), t) for t in (INT, UINT, DOUBLE, STRING, BYTES)),
-        ((list_of(_A), list_of(_A)), list_of(_A)),
-        ((TIMESTAMP, DURATION), TIMESTAMP),
-        ((DURATION, TIMESTAMP), TIMESTAMP),
-        ((DURATION, DURATION), DURATION),
-    ],
-    ("_-_", False): [
-        *(((t, t), t) for t in _NUMERIC),
-        ((TIMESTAMP, TIMESTAMP), DURATION),
-        ((TIMESTAMP, DURATION), TIMESTAMP),
-        ((DURATION, DURATION), DURATION),
-    ],
-    ("_*_", False): [((t, t), t) for t in _NUMERIC],
-    ("_/_", False): [((t, t), t) for t in _NUMERIC],
-    ("_%_", False): [((t, t), t) for t in (INT, UINT)],
-    ("_[_]", False): [
-        ((list_of(_A), INT), _A),
-        ((map_of(_A, _B), _A), _B),
-    ],
-    ("@in", False): [
-        ((_A, list_of(_A)), BOOL),
-        ((_A, map_of(_A, _B)), BOOL),
-    ],
-    ("size", False): [((t,), INT) for t in (STRING, BYTES, list_of(_A), map_of(_A, _B))],
-    ("size", True): [((t,), INT) for t in (STRING, BYTES, list_of(_A), map_of(_A, _B))],
-    ("contains", True): [((STRING, STRING), BOOL)],
-    ("startsWith", True): [((STRING, STRING), BOOL)],
-    ("endsWith", True): [((STRING, STRING), BOOL)],
-    ("matches", True): [((STRING, STRING), BOOL)],
-    ("matches", False): [((STRING, STRING), BOOL)],
-    ("int", False): [((t,), INT) for t in (INT, UINT, DOUBLE, STRING, TIMESTAMP)],
-    ("uint", False): [((t,), UINT) for t in (INT, UINT, DOUBLE, STRING)],
-    ("double", False): [((t,), DOUBLE) for t in (INT, UINT, DOUBLE, STRING)],
-    ("string", False): [
-        ((t,), STRING) for t in (INT, UINT, DOUBLE, STRING, BYTES, BOOL, TIMESTAMP, DURATION)
-    ],
-    ("bytes", False): [((t,), BYTES) for t in (STRING, BYTES)],
-    ("bool", False): [((t,), BOOL) for t in (BOOL, STRING)],
-    ("timestamp", False): [((t,), TIMESTAMP) for t in (STRING, TIMESTAMP, INT)],
-    ("duration", False): [((t,), DURATION) for t in (STRING, DURATION)],
-    ("dyn", False): [((_A,), DYN)],
-    ("type", False): [((_A,), ("type", _A))],
-    ("ipaddress", False): [((STRING,), IPADDRESS)],
-    ("in_cidr", True): [((IPADDRESS, STRING), BOOL)],
-}
 _ORDERINGS = ("_<_", "_<=_", "_>_", "_>=_")
-for _op in _ORDERINGS:
-    OVERLOADS[(_op, False)] = [((t, t), BOOL) for t in _COMPARABLE]
-for _getter in _TIME_GETTERS:
-    OVERLOADS[(_getter, True)] = [((TIMESTAMP,), INT), ((TIMESTAMP, STRING), INT)]
-for _getter in _DURATION_GETTERS:
-    OVERLOADS[(_getter, True)].append(((DURATION,), INT))
+
+def _overloads(function: str, member: bool) -> list[tuple[tuple[CelType, ...], CelType]] | None:
+    """The (argument types, result type) of ``function``'s global or member overloads, from the
+    function library (:mod:`permsvc.model.cel.runtime`); None when it has none of that kind. A
+    member call's receiver is the first argument."""
+    entry = LIBRARY.get(function)
+    if entry is None:
+        return None
+    found = [(o.args, o.result) for o in entry.overloads if o.member == member]
+    return found or None
 
 
 _DYNAMIC = (DYN, ANY)
@@ -443,7 +374,7 @@ class _Checker:
                     )
             return BOOL
         is_member = expr.target is not None
-        overloads = OVERLOADS.get((expr.function, is_member))
+        overloads = _overloads(expr.function, is_member)
         arg_types = [] if expr.target is None else [self.visit(expr.target, scope)]
         arg_types.extend(self.visit(a, scope) for a in expr.args)
         if (
@@ -454,7 +385,7 @@ class _Checker:
         ):
             return BOOL
         if overloads is None:
-            if OVERLOADS.get((expr.function, not is_member)) is None:
+            if _overloads(expr.function, not is_member) is None:
                 return self.error(
                     f"undeclared reference to '{expr.function}' (in container '')", expr.offset
                 )

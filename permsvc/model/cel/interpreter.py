@@ -20,7 +20,6 @@ Semantics that matter to OpenFGA and are reproduced here:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -37,7 +36,7 @@ from permsvc.model.cel.parser import (
     MapLit,
     Select,
 )
-from permsvc.model.cel.runtime import FUNCTIONS, map_get
+from permsvc.model.cel.runtime import LIBRARY, map_get
 from permsvc.model.cel.values import CelEvalError, TypeValue, UInt, type_name
 
 __all__ = (
@@ -51,12 +50,7 @@ __all__ = (
 SELECT_AND_IDENT_COST = 1
 LIST_CREATE_BASE_COST = 10
 MAP_CREATE_BASE_COST = 30
-STRING_TRAVERSAL_COST_FACTOR = 0.1
-REGEX_STRING_LENGTH_COST_FACTOR = 0.25
 
-_CONVERSIONS = frozenset(
-    {"int", "uint", "double", "string", "bytes", "bool", "timestamp", "duration", "dyn", "type"}
-)
 _UNDECLARED = "@undeclared"
 _TYPE_NAMES = {"list": "list", "map": "map", "null_type": "null_type", "type": "type"}
 
@@ -152,41 +146,6 @@ def _and(left: Any, right: Any) -> Any:
     if isinstance(right, CelEvalError):
         return right
     return CelEvalError("no such overload")
-
-
-def _size(value: Any) -> int:
-    if isinstance(value, (str, bytes, list, tuple, dict)):
-        return len(value)
-    return 1
-
-
-def _traversal(n: int) -> int:
-    return math.ceil(n * STRING_TRAVERSAL_COST_FACTOR)
-
-
-def _call_cost(function: str, args: tuple[Any, ...]) -> int:
-    """cel-go ``CostTracker.costCall`` for the standard overloads."""
-    if function in ("startsWith", "endsWith"):
-        # Measured against OpenFGA: the cost follows the prefix/suffix, not the receiver.
-        return _traversal(_size(args[1]))
-    if function == "@in":
-        return len(args[1]) if isinstance(args[1], (list, tuple)) else 1
-    if function in ("_==_", "_!=_"):
-        return _traversal(min(_size(args[0]), _size(args[1])))
-    if function in ("_<_", "_<=_", "_>_", "_>=_") and type(args[0]) in (str, bytes):
-        return _traversal(min(_size(args[0]), _size(args[1])))
-    if function == "_+_" and type(args[0]) in (str, bytes):
-        return _traversal(_size(args[0]) + _size(args[1]))
-    if function == "matches":
-        str_cost = math.ceil((1.0 + _size(args[0])) * STRING_TRAVERSAL_COST_FACTOR)
-        return str_cost * math.ceil(_size(args[1]) * REGEX_STRING_LENGTH_COST_FACTOR)
-    if function == "contains":
-        return _traversal(_size(args[0])) * _traversal(_size(args[1]))
-    if (function == "string" and type(args[0]) is bytes) or (
-        function == "bytes" and type(args[0]) is str
-    ):
-        return _traversal(_size(args[0]))
-    return 1
 
 
 def plan(expr: Expr, variables: frozenset[str] = frozenset()) -> Program:
@@ -379,8 +338,8 @@ def _plan_call(expr: Call) -> tuple[Node, Any]:
         return _plan_ternary(expr), _NOT_CONST
     arg_exprs = expr.args if expr.target is None else (expr.target, *expr.args)
     planned = [_plan(a) for a in arg_exprs]
-    impl = FUNCTIONS.get(function)
-    if impl is None:
+    entry = LIBRARY.get(function)
+    if entry is None or entry.impl is None:
         # Unreachable from a checked expression; cel-go makes it an error value at runtime.
         message = (
             f"undeclared reference to '{expr.args[0].value}'"  # type: ignore[union-attr]
@@ -392,7 +351,8 @@ def _plan_call(expr: Call) -> tuple[Node, Any]:
             raise CelEvalError(message)
 
         return unbound, _NOT_CONST
-    if function in _CONVERSIONS and len(planned) == 1 and planned[0][1] is not _NOT_CONST:
+    impl, cost = entry.impl, entry.cost
+    if entry.foldable and len(planned) == 1 and planned[0][1] is not _NOT_CONST:
         value = impl(planned[0][1])
         return _const_node(value), value
     if function == "@in" and planned[1][1] is not _NOT_CONST:
@@ -416,7 +376,7 @@ def _plan_call(expr: Call) -> tuple[Node, Any]:
             try:
                 result = impl(arg)
             finally:
-                _charge(frame, _call_cost(function, (arg,)))
+                _charge(frame, cost((arg,)))
             return result
 
         return call1, _NOT_CONST
@@ -433,7 +393,7 @@ def _plan_call(expr: Call) -> tuple[Node, Any]:
             try:
                 result = impl(a, b)
             finally:
-                _charge(frame, _call_cost(function, (a, b)))
+                _charge(frame, cost((a, b)))
             return result
 
         return call2, _NOT_CONST
@@ -446,7 +406,7 @@ def _plan_call(expr: Call) -> tuple[Node, Any]:
         try:
             result = impl(*args)
         finally:
-            _charge(frame, _call_cost(function, args))
+            _charge(frame, cost(args))
         return result
 
     return call, _NOT_CONST
@@ -535,7 +495,8 @@ def _plan_free_attribute(expr: Expr) -> Node | None:
     if operand is None:
         return None
     is_select = isinstance(expr, Select)
-    index = FUNCTIONS["_[_]"]
+    index = LIBRARY["_[_]"].impl
+    assert index is not None
 
     def attribute(frame: Frame) -> Any:
         value = operand(frame)

@@ -4,6 +4,10 @@ Each function takes already-evaluated arguments and returns a value or raises
 :class:`~permsvc.model.cel.values.CelEvalError`. Semantics follow cel-go: 64-bit integer
 overflow, division and modulus by zero are errors; integer division truncates toward zero;
 heterogeneous numeric equality compares values; regular expressions are RE2.
+
+The end of the module is the function library: one :func:`~permsvc.model.cel.library.define`
+entry per function gives its signatures (what the checker accepts), its implementation here and
+its run-time cost. To add a function, write it here and define it there; nothing else changes.
 """
 
 from __future__ import annotations
@@ -14,6 +18,34 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from permsvc.model.cel.library import (
+    LIBRARY,
+    concat_cost,
+    contains_cost,
+    conversion_cost,
+    define,
+    equality_cost,
+    membership_cost,
+    ordering_cost,
+    regex_cost,
+    suffix_cost,
+)
+from permsvc.model.cel.types import (
+    A,
+    B,
+    BOOL,
+    BYTES,
+    DOUBLE,
+    DURATION,
+    DYN,
+    INT,
+    IPADDRESS,
+    STRING,
+    TIMESTAMP,
+    UINT,
+    list_of,
+    map_of,
+)
 from permsvc.model.cel.values import (
     INT64_MAX,
     INT64_MIN,
@@ -37,7 +69,7 @@ from permsvc.model.cel.values import (
     type_name,
 )
 
-__all__ = ("FUNCTIONS", "cel_equals", "compile_regex", "format_go_float", "map_get", "size_of")
+__all__ = ("LIBRARY", "cel_equals", "compile_regex", "format_go_float", "map_get", "size_of")
 
 _NUMBER_TYPES = (int, UInt, float)
 
@@ -582,44 +614,103 @@ def _time_getter(name: str) -> Callable[..., int]:
     return getter
 
 
-_TIME_GETTERS = (
-    "getFullYear", "getMonth", "getDayOfYear", "getDayOfMonth", "getDate",
-    "getDayOfWeek", "getHours", "getMinutes", "getSeconds", "getMilliseconds",
-)  # fmt: skip
+# ---------------------------------------------------------------------------------------------
+# The library: one entry per function (signatures as the checker sees them, implementation, cost)
 
-FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "!_": _not,
-    "-_": _negate,
-    "_==_": lambda a, b: cel_equals(a, b),
-    "_!=_": lambda a, b: not cel_equals(a, b),
-    "_<_": _less,
-    "_<=_": _less_eq,
-    "_>_": _greater,
-    "_>=_": _greater_eq,
-    "_+_": _add,
-    "_-_": _subtract,
-    "_*_": _multiply,
-    "_/_": _divide,
-    "_%_": _modulo,
-    "_[_]": _index,
-    "@in": _in,
-    "size": size_of,
-    "contains": _str_method("contains", lambda s, sub: sub in s),
-    "startsWith": _str_method("startsWith", str.startswith),
-    "endsWith": _str_method("endsWith", str.endswith),
-    "matches": _matches,
-    "int": _to_int,
-    "uint": _to_uint,
-    "double": _to_double,
-    "string": _to_string,
-    "bytes": _to_bytes,
-    "bool": _to_bool,
-    "timestamp": _to_timestamp,
-    "duration": _to_duration,
-    "dyn": lambda value: value,
-    "type": lambda value: TypeValue(type_name(value)),
-    "ipaddress": _to_ipaddress,
-    "in_cidr": _in_cidr,
-    **{name: _time_getter(name) for name in _TIME_GETTERS},
-}
-"""Function/operator name (as in the syntax tree) -> implementation over evaluated arguments."""
+_NUMERIC = (INT, UINT, DOUBLE)
+_COMPARABLE = (BOOL, INT, UINT, DOUBLE, STRING, BYTES, TIMESTAMP, DURATION)
+_SIZED = (STRING, BYTES, list_of(A), map_of(A, B))
+
+define("!_", [((BOOL,), BOOL)])(_not)
+define("-_", [((INT,), INT), ((DOUBLE,), DOUBLE)])(_negate)
+# Evaluated lazily by the interpreter (short-circuit, error absorption): no implementation.
+define("_&&_", [((BOOL, BOOL), BOOL)])(None)
+define("_||_", [((BOOL, BOOL), BOOL)])(None)
+define("_?_:_", [((BOOL, A, A), A)])(None)
+define("_==_", [((A, A), BOOL)], cost=equality_cost)(cel_equals)
+define("_!=_", [((A, A), BOOL)], cost=equality_cost)(lambda a, b: not cel_equals(a, b))
+define("_<_", [((t, t), BOOL) for t in _COMPARABLE], cost=ordering_cost)(_less)
+define("_<=_", [((t, t), BOOL) for t in _COMPARABLE], cost=ordering_cost)(_less_eq)
+define("_>_", [((t, t), BOOL) for t in _COMPARABLE], cost=ordering_cost)(_greater)
+define("_>=_", [((t, t), BOOL) for t in _COMPARABLE], cost=ordering_cost)(_greater_eq)
+define(
+    "_+_",
+    [
+        *(((t, t), t) for t in (INT, UINT, DOUBLE, STRING, BYTES)),
+        ((list_of(A), list_of(A)), list_of(A)),
+        ((TIMESTAMP, DURATION), TIMESTAMP),
+        ((DURATION, TIMESTAMP), TIMESTAMP),
+        ((DURATION, DURATION), DURATION),
+    ],
+    cost=concat_cost,
+)(_add)
+define(
+    "_-_",
+    [
+        *(((t, t), t) for t in _NUMERIC),
+        ((TIMESTAMP, TIMESTAMP), DURATION),
+        ((TIMESTAMP, DURATION), TIMESTAMP),
+        ((DURATION, DURATION), DURATION),
+    ],
+)(_subtract)
+define("_*_", [((t, t), t) for t in _NUMERIC])(_multiply)
+define("_/_", [((t, t), t) for t in _NUMERIC])(_divide)
+define("_%_", [((t, t), t) for t in (INT, UINT)])(_modulo)
+define("_[_]", [((list_of(A), INT), A), ((map_of(A, B), A), B)])(_index)
+define(
+    "@in", [((A, list_of(A)), BOOL), ((A, map_of(A, B)), BOOL)], cost=membership_cost
+)(_in)
+define("size", [((t,), INT) for t in _SIZED], member=[((t,), INT) for t in _SIZED])(size_of)
+define("contains", member=[((STRING, STRING), BOOL)], cost=contains_cost)(
+    _str_method("contains", lambda s, sub: sub in s)
+)
+define("startsWith", member=[((STRING, STRING), BOOL)], cost=suffix_cost)(
+    _str_method("startsWith", str.startswith)
+)
+define("endsWith", member=[((STRING, STRING), BOOL)], cost=suffix_cost)(
+    _str_method("endsWith", str.endswith)
+)
+define(
+    "matches",
+    [((STRING, STRING), BOOL)],
+    member=[((STRING, STRING), BOOL)],
+    cost=regex_cost,
+)(_matches)
+define("int", [((t,), INT) for t in (INT, UINT, DOUBLE, STRING, TIMESTAMP)], foldable=True)(
+    _to_int
+)
+define("uint", [((t,), UINT) for t in (INT, UINT, DOUBLE, STRING)], foldable=True)(_to_uint)
+define("double", [((t,), DOUBLE) for t in (INT, UINT, DOUBLE, STRING)], foldable=True)(
+    _to_double
+)
+define(
+    "string",
+    [((t,), STRING) for t in (INT, UINT, DOUBLE, STRING, BYTES, BOOL, TIMESTAMP, DURATION)],
+    cost=conversion_cost(bytes),
+    foldable=True,
+)(_to_string)
+define(
+    "bytes", [((t,), BYTES) for t in (STRING, BYTES)], cost=conversion_cost(str), foldable=True
+)(_to_bytes)
+define("bool", [((t,), BOOL) for t in (BOOL, STRING)], foldable=True)(_to_bool)
+define("timestamp", [((t,), TIMESTAMP) for t in (STRING, TIMESTAMP, INT)], foldable=True)(
+    _to_timestamp
+)
+define("duration", [((t,), DURATION) for t in (STRING, DURATION)], foldable=True)(_to_duration)
+define("dyn", [((A,), DYN)], foldable=True)(lambda value: value)
+define("type", [((A,), ("type", A))], foldable=True)(lambda value: TypeValue(type_name(value)))
+define("ipaddress", [((STRING,), IPADDRESS)])(_to_ipaddress)
+define("in_cidr", member=[((IPADDRESS, STRING), BOOL)])(_in_cidr)
+for _getter in (
+    "getFullYear", "getMonth", "getDayOfYear", "getDayOfMonth", "getDate", "getDayOfWeek",
+    "getHours", "getMinutes", "getSeconds", "getMilliseconds",
+):  # fmt: skip
+    _on_durations = _getter in ("getHours", "getMinutes", "getSeconds", "getMilliseconds")
+    define(
+        _getter,
+        member=[
+            ((TIMESTAMP,), INT),
+            ((TIMESTAMP, STRING), INT),
+            *([((DURATION,), INT)] if _on_durations else []),
+        ],
+    )(_time_getter(_getter))
