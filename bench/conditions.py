@@ -91,10 +91,7 @@ WORKLOADS: dict[str, tuple[str, dict[str, str], list[tuple[dict[str, Any], dict[
     "map": (
         'attrs["tier"] == "gold" && attrs.exists(k, k == "beta")',
         {"attrs": "map<string>"},
-        [
-            ({}, {"attrs": {"tier": t, "beta": "1"}})
-            for t in ("gold", "silver")
-        ],
+        [({}, {"attrs": {"tier": t, "beta": "1"}}) for t in ("gold", "silver")],
     ),
 }
 

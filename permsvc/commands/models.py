@@ -104,7 +104,11 @@ class ModelResolver:
         entry = self._stores.get(store_id)
         required: Revision | None = None
         if consistency is not None and consistency.level != "HIGHER_CONSISTENCY":
-            required = decode_token(consistency.token, store_id=store_id).revision if consistency.token else 0
+            required = (
+                decode_token(consistency.token, store_id=store_id).revision
+                if consistency.token
+                else 0
+            )
             if (
                 entry is not None
                 and entry.latest is not None
@@ -128,11 +132,18 @@ class ModelResolver:
             covers = max(covers, await self._models.head_revision(store_id))  # type: ignore[attr-defined]
         typesystem = await self._read_latest(store_id)
         entry = self._entry(store_id)
-        entry.latest, entry.latest_stamp, entry.latest_at, entry.covers = typesystem, stamp, at, covers
+        entry.latest, entry.latest_stamp, entry.latest_at, entry.covers = (
+            typesystem,
+            stamp,
+            at,
+            covers,
+        )
         entry.live_stamp, entry.live_at = life, at
         return typesystem
 
-    async def _shared(self, key: tuple[Any, ...], read: Callable[[], Awaitable[TypeSystem]]) -> TypeSystem:
+    async def _shared(
+        self, key: tuple[Any, ...], read: Callable[[], Awaitable[TypeSystem]]
+    ) -> TypeSystem:
         """``read()``, or the result of the identical read already in flight (keyed by the stamps
         the read vouches for, so nobody joins a read older than what this process has heard of).
         A waiter's cancellation does not cancel the shared read."""
@@ -244,7 +255,9 @@ class WriteAuthorizationModelCommand:
         self._max_types = max_types
         self._max_bytes = max_bytes
 
-    async def execute(self, store_id: str, model_json: dict[str, Any], *, dsl: str = "") -> StoredModel:
+    async def execute(
+        self, store_id: str, model_json: dict[str, Any], *, dsl: str = ""
+    ) -> StoredModel:
         types = model_json.get("type_definitions")
         if isinstance(types, list) and len(types) > self._max_types:
             raise ExceededEntityLimitError(
@@ -253,7 +266,9 @@ class WriteAuthorizationModelCommand:
             )
         size = len(msgspec.json.encode(model_json))
         if size > self._max_bytes:
-            raise ExceededEntityLimitError(f"model exceeds size limit: {size} bytes vs {self._max_bytes} bytes")
+            raise ExceededEntityLimitError(
+                f"model exceeds size limit: {size} bytes vs {self._max_bytes} bytes"
+            )
         if not types:
             raise InvalidAuthorizationModelError(
                 "invalid WriteAuthorizationModelRequest.TypeDefinitions: value must contain at least 1 item(s)"
@@ -311,4 +326,6 @@ class ListAuthorizationModelsQuery:
         self, store_id: str, *, page_size: int | None = None, continuation_token: str = ""
     ) -> Page[StoredModel]:
         size = validate_page("ReadAuthorizationModelsRequest", page_size, continuation_token)
-        return await self._models.list_models(store_id, page_size=size, continuation_token=continuation_token)
+        return await self._models.list_models(
+            store_id, page_size=size, continuation_token=continuation_token
+        )

@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -429,7 +429,7 @@ def _convert_ipaddress(value: Any) -> IPAddress:
             f"expected an ipaddress string, but found: {_go_type(value)} '{_go_value(value)}'"
         )
     try:
-        return _cached_ipaddress(value)
+        return cast(IPAddress, _cached_ipaddress(value))
     except ValueError:
         raise _ConversionError(f"expected a well-formed IP address, but found: '{value}'") from None
 

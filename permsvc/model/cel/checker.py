@@ -13,6 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from permsvc.model.cel.parser import (
+    Call,
+    Comprehension,
+    Const,
+    Expr,
+    Ident,
+    ListLit,
+    MapLit,
+    Select,
+)
 from permsvc.model.cel.runtime import LIBRARY
 from permsvc.model.cel.types import (
     ANY,
@@ -31,16 +41,6 @@ from permsvc.model.cel.types import (
     CelType,
     list_of,
     map_of,
-)
-from permsvc.model.cel.parser import (
-    Call,
-    Comprehension,
-    Const,
-    Expr,
-    Ident,
-    ListLit,
-    MapLit,
-    Select,
 )
 
 __all__ = (
@@ -70,12 +70,15 @@ ERROR: CelType = ("*error*",)
 """The type of a sub-expression that did not check: assignable to anything, so one mistake is
 reported once, not again by every call around it (cel-go's error type)."""
 
+
 class CelTypeError(Exception):
     """The expression does not type-check. ``offset`` is the 0-based offset of the culprit;
     ``issues`` lists every problem as ``(offset, message)`` in source order (cel-go reports them
     all, sorted by position), the first being ``offset`` and ``message``."""
 
-    def __init__(self, message: str, offset: int, issues: list[tuple[int, str]] | None = None) -> None:
+    def __init__(
+        self, message: str, offset: int, issues: list[tuple[int, str]] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.offset = offset
@@ -98,7 +101,7 @@ def format_type(t: CelType, *, any_name: str = "any") -> str:
         return f"type({format_type(t[1])})"
     if t[0].startswith("$"):
         return "dyn"
-    return t[0]
+    return str(t[0])
 
 
 TYPE_IDENTIFIERS: dict[str, CelType] = {
@@ -120,6 +123,7 @@ TYPE_IDENTIFIERS: dict[str, CelType] = {
 _NUMERIC = (INT, UINT, DOUBLE)
 _ORDERINGS = ("_<_", "_<=_", "_>_", "_>=_")
 
+
 def _overloads(function: str, member: bool) -> list[tuple[tuple[CelType, ...], CelType]] | None:
     """The (argument types, result type) of ``function``'s global or member overloads, from the
     function library (:mod:`permsvc.model.cel.runtime`); None when it has none of that kind. A
@@ -138,7 +142,7 @@ type-checks for a duration ``d`` (OpenFGA's sample store has one such condition 
 
 
 def _is_param(t: CelType) -> bool:
-    return t[0].startswith("$")
+    return str(t[0]).startswith("$")
 
 
 def _assign(param: CelType, arg: CelType, subst: dict[str, CelType]) -> bool:
@@ -246,7 +250,9 @@ def check(expr: Expr, variables: Mapping[str, CelType]) -> CelType:
     checker = _Checker(variables)
     result = checker.visit(expr, {})
     if checker.issues:
-        issues = sorted(checker.issues, key=lambda issue: issue[0])  # stable: same offset in visit order
+        issues = sorted(
+            checker.issues, key=lambda issue: issue[0]
+        )  # stable: same offset in visit order
         raise CelTypeError(issues[0][1], issues[0][0], issues)
     return _bind_fresh(result)
 
@@ -287,9 +293,11 @@ class _Checker:
                     f"undeclared reference to '{name}' (in container '')", expr.offset
                 )
             case Select(operand=operand, test_only=test_only):
-                name = None if test_only else qualified_name(expr)
-                if name in TYPE_IDENTIFIERS and not self._declared(name.split(".", 1)[0], scope):
-                    return ("type", TYPE_IDENTIFIERS[name])
+                qualified = None if test_only else qualified_name(expr)
+                if qualified in TYPE_IDENTIFIERS and not self._declared(
+                    qualified.split(".", 1)[0], scope
+                ):
+                    return ("type", TYPE_IDENTIFIERS[qualified])
                 operand_type = self.visit(operand, scope)
                 if operand_type in _DYNAMIC or _is_param(operand_type) or operand_type == ERROR:
                     return BOOL if test_only else DYN
@@ -343,6 +351,7 @@ class _Checker:
                 )
             return BOOL
         # exists_one, filter and map expand to `predicate ? step : __result__`.
+        predicate: Expr | None
         if expr.macro == "exists_one":
             predicate, step = expr.body, INT
         elif expr.macro == "filter":

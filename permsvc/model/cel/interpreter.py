@@ -168,11 +168,12 @@ def _bind_type_identifiers(expr: Expr, bound: frozenset[str]) -> Expr:
                 return Const("type", TypeValue(_TYPE_NAMES.get(name, name)), expr.offset)
             # Only an unchecked expression gets here (the checker refuses undeclared names).
             return Call(_UNDECLARED, (Const("string", name),), None, expr.offset)
-        case Select(operand=operand, test_only=False) if (
-            (name := qualified_name(expr)) in TYPE_IDENTIFIERS
-            and name.split(".", 1)[0] not in bound
+        case Select(test_only=False) if (
+            (qualified := qualified_name(expr)) is not None
+            and qualified in TYPE_IDENTIFIERS
+            and qualified.split(".", 1)[0] not in bound
         ):
-            return Const("type", TypeValue(name), expr.offset)
+            return Const("type", TypeValue(qualified), expr.offset)
         case Select(operand=operand):
             return msgspec.structs.replace(expr, operand=_bind_type_identifiers(operand, bound))
         case Call(args=args, target=target):
@@ -487,9 +488,10 @@ def _plan_free_attribute(expr: Expr) -> Node | None:
         and expr.target is None
         and isinstance(expr.args[1], Const)
     ):
-        operand, key = _plan_free_attribute(expr.args[0]), expr.args[1].value
+        index_key: Any = expr.args[1].value
         if expr.args[1].kind == "uint":
-            key = UInt(key)
+            index_key = UInt(index_key)
+        operand, key = _plan_free_attribute(expr.args[0]), index_key
     else:
         return None
     if operand is None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from permsvc.model.cel.library import (
@@ -31,8 +31,6 @@ from permsvc.model.cel.library import (
     suffix_cost,
 )
 from permsvc.model.cel.types import (
-    A,
-    B,
     BOOL,
     BYTES,
     DOUBLE,
@@ -43,6 +41,8 @@ from permsvc.model.cel.types import (
     STRING,
     TIMESTAMP,
     UINT,
+    A,
+    B,
     list_of,
     map_of,
 )
@@ -160,12 +160,12 @@ def _compare(name: str, a: Any, b: Any) -> int | None:
             return None
         if ta is not tb and (ta is float or tb is float):
             a, b = float(a), float(b)  # cel-go: an int beside a double compares as a double
-        return (a > b) - (a < b)
+        return int((a > b) - (a < b))
     if ta is not tb or ta not in (bool, str, bytes, Timestamp, Duration):
         raise _no_overload(name, a, b)
     if ta is Timestamp or ta is Duration:
         a, b = a.nanos, b.nanos
-    return (a > b) - (a < b)
+    return int((a > b) - (a < b))
 
 
 def _less(a: Any, b: Any) -> bool:
@@ -381,7 +381,7 @@ def _parse_go_int(text: str, *, unsigned: bool) -> int:
 def _to_int(value: Any) -> int:
     t = type(value)
     if t is int:
-        return value
+        return int(value)
     if t is UInt:
         return _int(int(value))
     if t is float:
@@ -391,14 +391,14 @@ def _to_int(value: Any) -> int:
     if t is str:
         return _int(_parse_go_int(value, unsigned=False))
     if t is Timestamp:
-        return value.nanos // NANOS_PER_SECOND
+        return int(value.nanos // NANOS_PER_SECOND)
     raise _no_overload("int", value)
 
 
 def _to_uint(value: Any) -> UInt:
     t = type(value)
     if t is UInt:
-        return value
+        return cast(UInt, value)
     if t is int:
         if value < 0:
             raise CelEvalError("unsigned integer overflow")
@@ -415,7 +415,7 @@ def _to_uint(value: Any) -> UInt:
 def _to_double(value: Any) -> float:
     t = type(value)
     if t is float:
-        return value
+        return cast(float, value)
     if t is int or t is UInt:
         return float(value)
     if t is str:
@@ -469,7 +469,7 @@ def _shortest_digits(text: str) -> tuple[str, int]:
 def _to_string(value: Any) -> str:
     t = type(value)
     if t is str:
-        return value
+        return cast(str, value)
     if t is bool:
         return "true" if value else "false"
     if t is int or t is UInt:
@@ -478,7 +478,7 @@ def _to_string(value: Any) -> str:
         return format_go_float(value)
     if t is bytes:
         try:
-            return value.decode("utf-8")
+            return str(value.decode("utf-8"))
         except UnicodeDecodeError:
             raise CelEvalError("invalid UTF-8 in bytes, cannot convert to string") from None
     if t is Timestamp:
@@ -515,7 +515,7 @@ def _to_bool(value: Any) -> bool:
 def _to_timestamp(value: Any) -> Timestamp:
     t = type(value)
     if t is Timestamp:
-        return value
+        return cast(Timestamp, value)
     if t is str:
         try:
             return _timestamp(*parse_rfc3339_with_offset(value))
@@ -529,7 +529,7 @@ def _to_timestamp(value: Any) -> Timestamp:
 def _to_duration(value: Any) -> Duration:
     t = type(value)
     if t is Duration:
-        return value
+        return cast(Duration, value)
     if t is str:
         try:
             return Duration(parse_go_duration(value))
@@ -657,9 +657,7 @@ define("_*_", [((t, t), t) for t in _NUMERIC])(_multiply)
 define("_/_", [((t, t), t) for t in _NUMERIC])(_divide)
 define("_%_", [((t, t), t) for t in (INT, UINT)])(_modulo)
 define("_[_]", [((list_of(A), INT), A), ((map_of(A, B), A), B)])(_index)
-define(
-    "@in", [((A, list_of(A)), BOOL), ((A, map_of(A, B)), BOOL)], cost=membership_cost
-)(_in)
+define("@in", [((A, list_of(A)), BOOL), ((A, map_of(A, B)), BOOL)], cost=membership_cost)(_in)
 define("size", [((t,), INT) for t in _SIZED], member=[((t,), INT) for t in _SIZED])(size_of)
 define("contains", member=[((STRING, STRING), BOOL)], cost=contains_cost)(
     _str_method("contains", lambda s, sub: sub in s)
@@ -676,22 +674,18 @@ define(
     member=[((STRING, STRING), BOOL)],
     cost=regex_cost,
 )(_matches)
-define("int", [((t,), INT) for t in (INT, UINT, DOUBLE, STRING, TIMESTAMP)], foldable=True)(
-    _to_int
-)
+define("int", [((t,), INT) for t in (INT, UINT, DOUBLE, STRING, TIMESTAMP)], foldable=True)(_to_int)
 define("uint", [((t,), UINT) for t in (INT, UINT, DOUBLE, STRING)], foldable=True)(_to_uint)
-define("double", [((t,), DOUBLE) for t in (INT, UINT, DOUBLE, STRING)], foldable=True)(
-    _to_double
-)
+define("double", [((t,), DOUBLE) for t in (INT, UINT, DOUBLE, STRING)], foldable=True)(_to_double)
 define(
     "string",
     [((t,), STRING) for t in (INT, UINT, DOUBLE, STRING, BYTES, BOOL, TIMESTAMP, DURATION)],
     cost=conversion_cost(bytes),
     foldable=True,
 )(_to_string)
-define(
-    "bytes", [((t,), BYTES) for t in (STRING, BYTES)], cost=conversion_cost(str), foldable=True
-)(_to_bytes)
+define("bytes", [((t,), BYTES) for t in (STRING, BYTES)], cost=conversion_cost(str), foldable=True)(
+    _to_bytes
+)
 define("bool", [((t,), BOOL) for t in (BOOL, STRING)], foldable=True)(_to_bool)
 define("timestamp", [((t,), TIMESTAMP) for t in (STRING, TIMESTAMP, INT)], foldable=True)(
     _to_timestamp

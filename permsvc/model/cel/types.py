@@ -6,10 +6,10 @@ Types are tuples: ``("int",)``, ``("list", elem)``, ``("map", key, value)``; a n
 
 from __future__ import annotations
 
+from typing import Any, TypeAlias
+
 __all__ = (
-    "A",
     "ANY",
-    "B",
     "BOOL",
     "BYTES",
     "DOUBLE",
@@ -22,12 +22,15 @@ __all__ = (
     "TIMESTAMP",
     "TYPE",
     "UINT",
+    "A",
+    "B",
     "CelType",
     "list_of",
     "map_of",
 )
 
-CelType = tuple  # ("int",) | ("list", CelType) | ("map", CelType, CelType) | ("$A",)
+CelType: TypeAlias = tuple[Any, ...]
+"""``("int",)`` | ``("list", CelType)`` | ``("map", CelType, CelType)`` | ``("$A",)``."""
 
 BOOL: CelType = ("bool",)
 INT: CelType = ("int",)

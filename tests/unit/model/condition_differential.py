@@ -462,8 +462,7 @@ class Generator:
 def _converts(t: str, value: Any) -> bool:
     """Whether a scalar context value converts to ``t`` (some listed values are edge cases that
     OpenFGA refuses, such as ``1e20`` for an int)."""
-    from permsvc.model.conditions import compile_condition
-    from permsvc.model.conditions import ConditionEvaluationError
+    from permsvc.model.conditions import ConditionEvaluationError, compile_condition
     from permsvc.model.schema import Condition, ConditionParam
 
     compiled = compile_condition(
@@ -484,7 +483,10 @@ def _converts(t: str, value: Any) -> bool:
 def _param_json(t: str) -> dict[str, Any]:
     if "<" in t:
         outer, _, rest = t.partition("<")
-        return {"type_name": f"TYPE_NAME_{outer.upper()}", "generic_types": [_param_json(rest[:-1])]}
+        return {
+            "type_name": f"TYPE_NAME_{outer.upper()}",
+            "generic_types": [_param_json(rest[:-1])],
+        }
     return {"type_name": f"TYPE_NAME_{t.upper()}"}
 
 
@@ -589,7 +591,9 @@ def _fga_group(fga: str, specs: list[Spec], single: bool) -> dict[int, Verdict]:
                 batch = batches[names.index(Path(refused.group(1)).name)]
                 culprit = next((s for s in batch if s.name == named), batch[0])
                 if len(batch) > 1 and named is None:
-                    raise AssertionError(f"fga refused a batch without naming a condition:\n{output}")
+                    raise AssertionError(
+                        f"fga refused a batch without naming a condition:\n{output}"
+                    )
                 for case in culprit.cases:
                     verdicts[case.id] = Verdict("refused", code, message)
                 pending.remove(culprit)
@@ -616,7 +620,9 @@ def _fga_group(fga: str, specs: list[Spec], single: bool) -> dict[int, Verdict]:
     return verdicts
 
 
-def run_openfga(fga: str, specs: list[Spec], accepted: set[int], *, workers: int = 2) -> dict[int, Verdict]:
+def run_openfga(
+    fga: str, specs: list[Spec], accepted: set[int], *, workers: int = 2
+) -> dict[int, Verdict]:
     """Case id -> OpenFGA's verdict. ``accepted``: spec ids permsvc accepts (batched together;
     the others each run alone, since a refused model stops an invocation)."""
     batched = [s for s in specs if s.id in accepted]
@@ -724,9 +730,7 @@ class Difference(msgspec.Struct, frozen=True, kw_only=True):
     applies: Callable[[Spec, Case, Verdict, Verdict], bool]
 
 
-_EMPTY_LITERAL_ELEMENT = re.compile(
-    r"(\[\]|\{\})\)*\s*(\[|\.(map|filter|all|exists|exists_one)\()"
-)
+_EMPTY_LITERAL_ELEMENT = re.compile(r"(\[\]|\{\})\)*\s*(\[|\.(map|filter|all|exists|exists_one)\()")
 
 _MACRO_CALL = r"\)*\.(?:all|exists|exists_one|map|filter)\("
 
@@ -748,10 +752,10 @@ KNOWN_DIFFERENCES: tuple[Difference, ...] = (
             "does not exist at run time, so a model permsvc accepts and OpenFGA refuses never "
             "turns a denial into an allow."
         ),
-        applies=lambda spec, case, ours, theirs: bool(
-            _EMPTY_LITERAL_ELEMENT.search(spec.expression)
-        )
-        and ({ours.kind, theirs.kind} <= {"refused", "error"} or theirs.kind == "refused"),
+        applies=lambda spec, case, ours, theirs: (
+            bool(_EMPTY_LITERAL_ELEMENT.search(spec.expression))
+            and ({ours.kind, theirs.kind} <= {"refused", "error"} or theirs.kind == "refused")
+        ),
     ),
     Difference(
         id="cost-after-error",
@@ -761,11 +765,13 @@ KNOWN_DIFFERENCES: tuple[Difference, ...] = (
             "reproduced step for step: one engine may pass the cost limit where the other "
             "reports the original error. The check fails either way, with validation_error."
         ),
-        applies=lambda spec, case, ours, theirs: ours.kind == theirs.kind == "error"
-        and ours.code == theirs.code
-        and "actual cost limit exceeded" in (ours.message + theirs.message)
-        and "failed to evaluate condition expression" in ours.message
-        and "failed to evaluate condition expression" in theirs.message,
+        applies=lambda spec, case, ours, theirs: (
+            ours.kind == theirs.kind == "error"
+            and ours.code == theirs.code
+            and "actual cost limit exceeded" in (ours.message + theirs.message)
+            and "failed to evaluate condition expression" in ours.message
+            and "failed to evaluate condition expression" in theirs.message
+        ),
     ),
     Difference(
         id="map-iteration-order",
@@ -774,11 +780,13 @@ KNOWN_DIFFERENCES: tuple[Difference, ...] = (
             "permsvc visits them in the order the context gave them. When several keys fail, "
             "the two may report different keys' errors. The check fails either way."
         ),
-        applies=lambda spec, case, ours, theirs: ours.kind == theirs.kind == "error"
-        and ours.code == theirs.code
-        and _iterates_map(spec)
-        and "failed to evaluate condition expression" in ours.message
-        and "failed to evaluate condition expression" in theirs.message,
+        applies=lambda spec, case, ours, theirs: (
+            ours.kind == theirs.kind == "error"
+            and ours.code == theirs.code
+            and _iterates_map(spec)
+            and "failed to evaluate condition expression" in ours.message
+            and "failed to evaluate condition expression" in theirs.message
+        ),
     ),
 )
 """The table of deliberate differences (docs/conditions.md lists the same ids and reasons)."""

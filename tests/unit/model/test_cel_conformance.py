@@ -71,8 +71,10 @@ EXPECTED: dict[str, tuple[int, int]] = {
 CEL_GO_VALUES: dict[str, tuple[Any, str]] = {
     "timestamps/duration_converters/get_milliseconds": (
         123321,
-        "cel-go's duration.getMilliseconds() is the whole duration in milliseconds, not the "
-        "millisecond part",
+        (
+            "cel-go's duration.getMilliseconds() is the whole duration in milliseconds, not the "
+            "millisecond part"
+        ),
     ),
 }
 
@@ -189,8 +191,7 @@ def _value(v: Message) -> Any:
         return tuple(_value(x) for x in v["list_value"][0].get("values", []))
     if "map_value" in v:
         return {
-            _value(e["key"][0]): _value(e["value"][0])
-            for e in v["map_value"][0].get("entries", [])
+            _value(e["key"][0]): _value(e["value"][0]) for e in v["map_value"][0].get("entries", [])
         }
     if "type_value" in v:
         return TypeValue(v["type_value"][0].decode())
@@ -237,8 +238,7 @@ def _same(expected: Any, actual: Any) -> bool:
 def run(test: SimpleTest, cel_go_value: Any = None) -> None:
     """Run one applicable test; fails with what differs."""
     declared = {
-        decl["name"][0].decode(): _decl_type(decl["ident"][0]["type"][0])
-        for decl in test.type_env
+        decl["name"][0].decode(): _decl_type(decl["ident"][0]["type"][0]) for decl in test.type_env
     }
     tree = parse(test.expr)
     deduced = None if test.disable_check else check(tree, declared)
