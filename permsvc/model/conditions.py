@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any
 
 import msgspec
 
@@ -429,7 +429,8 @@ def _convert_ipaddress(value: Any) -> IPAddress:
             f"expected an ipaddress string, but found: {_go_type(value)} '{_go_value(value)}'"
         )
     try:
-        return cast(IPAddress, _cached_ipaddress(value))
+        parsed: IPAddress = _cached_ipaddress(value)
+        return parsed
     except ValueError:
         raise _ConversionError(f"expected a well-formed IP address, but found: '{value}'") from None
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from permsvc.model.cel.library import (
@@ -160,12 +160,14 @@ def _compare(name: str, a: Any, b: Any) -> int | None:
             return None
         if ta is not tb and (ta is float or tb is float):
             a, b = float(a), float(b)  # cel-go: an int beside a double compares as a double
-        return int((a > b) - (a < b))
+        order: int = (a > b) - (a < b)
+        return order
     if ta is not tb or ta not in (bool, str, bytes, Timestamp, Duration):
         raise _no_overload(name, a, b)
     if ta is Timestamp or ta is Duration:
         a, b = a.nanos, b.nanos
-    return int((a > b) - (a < b))
+    order = (a > b) - (a < b)
+    return order
 
 
 def _less(a: Any, b: Any) -> bool:
@@ -398,7 +400,8 @@ def _to_int(value: Any) -> int:
 def _to_uint(value: Any) -> UInt:
     t = type(value)
     if t is UInt:
-        return cast(UInt, value)
+        same: UInt = value  # the type test above narrows it
+        return same
     if t is int:
         if value < 0:
             raise CelEvalError("unsigned integer overflow")
@@ -415,7 +418,8 @@ def _to_uint(value: Any) -> UInt:
 def _to_double(value: Any) -> float:
     t = type(value)
     if t is float:
-        return cast(float, value)
+        same: float = value  # the type test above narrows it
+        return same
     if t is int or t is UInt:
         return float(value)
     if t is str:
@@ -469,7 +473,8 @@ def _shortest_digits(text: str) -> tuple[str, int]:
 def _to_string(value: Any) -> str:
     t = type(value)
     if t is str:
-        return cast(str, value)
+        same: str = value  # the type test above narrows it
+        return same
     if t is bool:
         return "true" if value else "false"
     if t is int or t is UInt:
@@ -515,7 +520,8 @@ def _to_bool(value: Any) -> bool:
 def _to_timestamp(value: Any) -> Timestamp:
     t = type(value)
     if t is Timestamp:
-        return cast(Timestamp, value)
+        same: Timestamp = value  # the type test above narrows it
+        return same
     if t is str:
         try:
             return _timestamp(*parse_rfc3339_with_offset(value))
@@ -529,7 +535,8 @@ def _to_timestamp(value: Any) -> Timestamp:
 def _to_duration(value: Any) -> Duration:
     t = type(value)
     if t is Duration:
-        return cast(Duration, value)
+        same: Duration = value  # the type test above narrows it
+        return same
     if t is str:
         try:
             return Duration(parse_go_duration(value))
