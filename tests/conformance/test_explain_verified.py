@@ -29,6 +29,9 @@ from tests.conformance.runner import MODES, _tuple, load_suite
 from tests.conformance.summary import EXPLAIN_COUNTS
 from tests.conftest import OPENFGA_SUITES
 
+pytestmark = pytest.mark.backends("memory", "sqlite", "postgres")
+"""The database backends (as the conformance suites run on)."""
+
 SUITES = {
     "consolidated": OPENFGA_SUITES / "consolidated_1_1_tests.yaml",
     "abac": OPENFGA_SUITES / "abac_tests.yaml",
@@ -89,9 +92,9 @@ async def _verify(
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize(("test", "mode"), _cases())
 async def test_explanations_of_the_conformance_suites(
-    datastore: Any, test: dict[str, Any], mode: str, request: Any
+    datastore: Any, backend_name: str, test: dict[str, Any], mode: str
 ) -> None:
-    backend = request.node.callspec.params["datastore"]
+    backend = backend_name
     store = await datastore.create_store(test["name"])
     written: list[TupleKey] = []
     for stage in test["stages"]:
@@ -183,8 +186,8 @@ def _random_tuples(rng: random.Random) -> list[TupleKey]:
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("seed", [pytest.param(s, id=f"seed_{s}") for s in range(3)])
-async def test_explanations_of_random_data(datastore: Any, seed: int, request: Any) -> None:
-    backend = request.node.callspec.params["datastore"]
+async def test_explanations_of_random_data(datastore: Any, backend_name: str, seed: int) -> None:
+    backend = backend_name
     rng = random.Random(seed)
     store = await datastore.create_store(f"explain-{seed}")
     stored = await datastore.write_model(store.id, parse_dsl(RANDOM_MODEL))
