@@ -90,6 +90,7 @@ async def _common(
     request: Request[Any, Any, Any], req: Any, name: str, *, tuples: int | None = None, context: bool | None = None
 ) -> _Asked:
     principal = principal_of(request)
+    store = resolve_store(request, principal, req.store_id)
     user = await subject_of_request(
         request.app.state.deps.security,
         principal,
@@ -98,7 +99,6 @@ async def _common(
         contextual_tuples=count_tuples(req.contextual_tuples) if tuples is None else tuples,
         context=bool(req.context) if context is None else context,
     )
-    store = resolve_store(request, principal, req.store_id)
     check_model_id(req.authorization_model_id, name)
     consistency = check_consistency(req.consistency, req.consistency_token, name)
     return _Asked(principal=principal, user=user, store_id=store, consistency=consistency)
