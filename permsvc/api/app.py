@@ -91,15 +91,17 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _jwt(settings: Settings, token_keys: KeyProvider | None) -> JwtAuthenticator | None:
+def _jwt(settings: Settings, token_keys: KeyProvider | JwtAuthenticator | None) -> JwtAuthenticator | None:
     if settings.oidc is None:
         return None
+    if isinstance(token_keys, JwtAuthenticator):
+        return token_keys
     if token_keys is not None:
         return JwtAuthenticator(settings.oidc, token_keys)
     return JwtAuthenticator.from_settings(settings.oidc)
 
 
-async def _open_security(settings: Settings, datastore: Datastore, token_keys: KeyProvider | None) -> Security:
+async def _open_security(settings: Settings, datastore: Datastore, token_keys: KeyProvider | JwtAuthenticator | None) -> Security:
     """The app's security, refusing to serve an open (credential-less) API beyond loopback."""
     security = Security(settings, keys=key_store_in(datastore), jwt=_jwt(settings, token_keys))
     if not security.closed and await security.keys_exist():
@@ -131,7 +133,7 @@ async def _open_security(settings: Settings, datastore: Datastore, token_keys: K
 
 
 def _lifespan(
-    settings: Settings, metrics: Metrics, *, freeze_heap: bool, token_keys: KeyProvider | None
+    settings: Settings, metrics: Metrics, *, freeze_heap: bool, token_keys: KeyProvider | JwtAuthenticator | None
 ) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -204,14 +206,14 @@ def _describe_database(settings: Settings) -> str:
 
 
 def create_app(
-    settings: Settings | None = None, *, freeze_heap: bool = False, token_keys: KeyProvider | None = None
+    settings: Settings | None = None, *, freeze_heap: bool = False, token_keys: KeyProvider | JwtAuthenticator | None = None
 ) -> ObservedApp:
     """The permsvc ASGI application for ``settings`` (default: from ``PERMSVC_*``).
 
     ``freeze_heap``: once started (the index built), take the heap out of the cyclic garbage
     collector's reach (:mod:`permsvc.api.heap`); servers want it, tests that start many apps in
     one process do not. ``token_keys``: where access tokens' signing keys come from instead of
-    the issuer's JWKS (tests and embedders; needs ``settings.oidc``)."""
+    the issuer's JWKS, or a whole authenticator (tests and embedders; needs ``settings.oidc``)."""
     settings = settings or Settings.from_env()
     metrics = Metrics()
     litestar = Litestar(

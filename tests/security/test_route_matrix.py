@@ -78,3 +78,14 @@ def test_the_table_says_what_the_contract_says() -> None:
             assert store == "path", key
     assert stores["POST /stores"] == "unlimited"
     assert {k for k, v in stores.items() if v == "default"} == {k for k in stores if k.startswith("POST /access/v1/")}
+
+
+def test_the_documented_table_is_the_table() -> None:
+    from tests.conftest import REPO_ROOT
+
+    page = (REPO_ROOT / "docs" / "security.md").read_text()
+    for key, rule in ROUTE_RULES.items():
+        row = f"| `{key}` | {rule.role or 'public'} | {rule.store}"
+        assert row in page, f"docs/security.md lacks the row {row!r}"
+    documented = [line for line in page.splitlines() if line.startswith(("| `GET ", "| `POST ", "| `PUT ", "| `DELETE ", "| `PATCH "))]
+    assert len(documented) == len(ROUTE_RULES)

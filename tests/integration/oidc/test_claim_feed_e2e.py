@@ -203,7 +203,7 @@ def test_feed_refuses_user_tokens_and_unscoped_clients(world: _World) -> None:
     )
     assert (
         response.status_code == 403
-        and "user's access token cannot fetch claims" in response.json()["message"]
+        and "is an end user's" in response.json()["message"]
     )
     unscoped = world.provider.client_credentials(scope="read:docs")
     response = httpx.post(
