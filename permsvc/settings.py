@@ -158,7 +158,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     migrate: bool = True
     """Apply pending schema migrations at start-up (``PERMSVC_MIGRATE``)."""
     auth_method: AuthMethod = "none"
-    """``none`` (local development) or ``preshared`` (``Authorization: Bearer <key>``; ``PERMSVC_AUTH_METHOD``)."""
+    """Kept for compatibility (``PERMSVC_AUTH_METHOD``): ``preshared`` insists on ``api_keys``. Whether
+    callers must authenticate is decided by the credentials themselves (docs/security.md): any
+    bootstrap key, OIDC issuer or API key in the database closes the door."""
     api_keys: tuple[str, ...] = ()
     """Accepted preshared keys, comma-separated in ``PERMSVC_API_KEYS``."""
     store: str = ""

@@ -73,6 +73,15 @@ class Security:
         self.jwt = jwt
         self._clock = clock
         self._bootstrap = tuple(key.encode() for key in settings.api_keys)
+        self._bootstrap_principals = tuple(
+            Principal(
+                kind="bootstrap_key",
+                actor=Actor(id=f"preshared:{position}", kind="preshared_key"),
+                roles=expand_roles(("admin",)),
+                store_id=settings.api_keys_store or None,
+            )
+            for position in range(1, len(self._bootstrap) + 1)
+        )
         self._scope_roles = {
             settings.admin_scope: "admin",
             settings.write_scope: "write",
@@ -150,12 +159,7 @@ class Security:
                 if hmac.compare_digest(key, presented):
                     matched = position
             if matched:
-                return Principal(
-                    kind="bootstrap_key",
-                    actor=Actor(id=f"preshared:{matched}", kind="preshared_key"),
-                    roles=expand_roles(("admin",)),
-                    store_id=self.settings.api_keys_store or None,
-                )
+                return self._bootstrap_principals[matched - 1]
         if token.startswith(f"{API_KEY_PREFIX}_"):
             return await self._from_key(token)
         if self.jwt is not None:
