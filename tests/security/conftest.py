@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.pg import postgres_url  # noqa: F401 - re-exported fixture
 from tests.security.kit import BACKENDS, World, database_param, open_world
 
 

@@ -64,9 +64,13 @@ def expected(credential: Credential, rule: Rule) -> int | None:
 
 
 def database_param(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database of the test's own: the keys these tests create would close the anonymous door
+    of every other test's server on a shared one."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'permsvc.db'}"
-    return str(request.getfixturevalue("postgres_url"))
+    from tests.pg import fresh_database_url
+
+    return fresh_database_url()
 
 
 BACKENDS = [

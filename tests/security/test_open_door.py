@@ -33,10 +33,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty database of the test's own: whether any API key exists is the point here."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'permsvc.db'}"
-    from tests import pg
+    from tests.pg import fresh_database_url
 
-    pg.session_database_url()  # skips (fails under CI=true) without a server
-    return pg._create_session_database()  # noqa: SLF001 - a fresh database per test, dropped at exit
+    return fresh_database_url()
 
 
 def _settings(database_url: str, **overrides: Any) -> Any:

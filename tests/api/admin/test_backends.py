@@ -15,7 +15,7 @@ from permsvc.api.app import create_app
 from permsvc.cli.main import main
 from tests.api.admin.v1kit import ROOT_KEY, Issuer, bearer, seed_store
 from tests.api.conftest import make_settings
-from tests.pg import postgres_url  # noqa: F401 - re-exported fixture
+from tests.pg import fresh_database_url
 
 
 @pytest.fixture(
@@ -27,7 +27,9 @@ from tests.pg import postgres_url  # noqa: F401 - re-exported fixture
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'permsvc.db'}"
-    return str(request.getfixturevalue("postgres_url"))
+    # A database of its own: the API key created here would close the anonymous door of the
+    # servers other tests run on the shared one.
+    return fresh_database_url()
 
 
 async def _cli_key(database_url: str) -> str:

@@ -11,7 +11,8 @@ import pytest
 from permsvc.store.errors import CollisionError, InvalidContinuationTokenError
 from permsvc.store.protocol import ApiKeyRecord, ApiKeyStore, AuditEntry, AuditFilter, AuditLog
 from tests.backends import BACKENDS, POSTGRES_BACKENDS
-from tests.pg import postgres_url  # noqa: F401 - re-exported fixture
+from permsvc.store.postgres import PostgresDatastore
+from tests.pg import fresh_database_url
 
 _PARAMS = [
     pytest.param(name, id=name, marks=[pytest.mark.postgres] if name in POSTGRES_BACKENDS else [])
@@ -22,6 +23,15 @@ _PARAMS = [
 
 @pytest.fixture(params=_PARAMS)
 async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    if request.param == "postgres":
+        # A database of its own: the API keys created here would close the anonymous door of the
+        # servers other tests run on the shared one.
+        store = await PostgresDatastore.open(fresh_database_url(), migrate=False, min_size=1, max_size=4)
+        try:
+            yield store
+        finally:
+            await store.aclose()
+        return
     async with BACKENDS[request.param]() as store:
         yield store
 
