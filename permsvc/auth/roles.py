@@ -12,13 +12,22 @@ from typing import Literal
 
 from permsvc.core.errors import PermsvcError
 
-__all__ = ("ROLES", "ROLE_INCLUDES", "InvalidRolesError", "Role", "canonical_roles", "expand_roles", "parse_roles")
+__all__ = (
+    "ROLES",
+    "ROLE_INCLUDES",
+    "InvalidRolesError",
+    "Role",
+    "canonical_roles",
+    "expand_roles",
+    "parse_roles",
+)
 
 
 class InvalidRolesError(PermsvcError):
     """A role list names no role or an unknown one (400 ``validation_error``)."""
 
     openfga_name = "validation_error"
+
 
 Role = Literal["check", "read", "write", "admin", "claims"]
 
@@ -55,7 +64,11 @@ def parse_roles(value: str | Iterable[str]) -> tuple[str, ...]:
     Raises:
         InvalidRolesError: empty, or a name that is not a role.
     """
-    names = value.replace(",", " ").split() if isinstance(value, str) else [str(v).strip() for v in value]
+    names = (
+        value.replace(",", " ").split()
+        if isinstance(value, str)
+        else [str(v).strip() for v in value]
+    )
     unknown = [n for n in names if n not in ROLE_INCLUDES]
     if unknown or not names:
         raise InvalidRolesError(

@@ -105,8 +105,8 @@ def log_config(level: str) -> dict[str, Any]:
 
 async def _migrate(settings: Settings) -> bool:
     """Open the database once (applying migrations); whether it holds any API key."""
-    from permsvc.api.security.door import key_store_in  # noqa: PLC0415 - only the supervisor needs it
-    from permsvc.store.factory import open_datastore  # noqa: PLC0415
+    from permsvc.api.security.door import key_store_in
+    from permsvc.store.factory import open_datastore
 
     datastore = await open_datastore(
         settings.database_url or None, data_dir=Path(settings.data_dir), migrate=settings.migrate
@@ -120,7 +120,7 @@ async def _migrate(settings: Settings) -> bool:
 
 def _refuse_open_network(settings: Settings, keys_exist: bool) -> str | None:
     """Why this server must not start (an open API on a non-loopback address), or ``None``."""
-    from permsvc.api.app import is_loopback  # noqa: PLC0415 - imports the whole API
+    from permsvc.api.app import is_loopback
 
     if settings.credentials_configured or keys_exist or is_loopback(settings.host) or settings.insecure_no_auth:
         return None
@@ -132,9 +132,9 @@ def _refuse_open_network(settings: Settings, keys_exist: bool) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn  # noqa: PLC0415 - keep `permsvc --help` fast
+    import uvicorn
 
-    from permsvc.cli.http_protocol import CoalescingHttpToolsProtocol  # noqa: PLC0415 - imports uvicorn
+    from permsvc.cli.http_protocol import CoalescingHttpToolsProtocol
 
     overrides = {name: getattr(args, name, None) for name in _OPTIONS}
     settings = Settings.from_env(**overrides)

@@ -95,9 +95,13 @@ class World:
 
     async def new_store(self, name: str) -> tuple[str, str]:
         store = (await self.client.post("/stores", json={"name": name}, headers=ROOT)).json()["id"]
-        model = await self.client.post(f"/stores/{store}/authorization-models", json=MODEL, headers=ROOT)
+        model = await self.client.post(
+            f"/stores/{store}/authorization-models", json=MODEL, headers=ROOT
+        )
         assert model.status_code == 201, model.text
-        write = await self.client.post(f"/stores/{store}/write", json={"writes": {"tuple_keys": [TUPLE]}}, headers=ROOT)
+        write = await self.client.post(
+            f"/stores/{store}/write", json={"writes": {"tuple_keys": [TUPLE]}}, headers=ROOT
+        )
         assert write.status_code == 200, write.text
         return str(store), str(model.json()["authorization_model_id"])
 
@@ -128,9 +132,13 @@ class World:
             Credential(name="anonymous", headers={}, outcome="401"),
             Credential(name="garbage", headers=bearer("not-a-credential"), outcome="401"),
             Credential(name="revoked_admin_key", headers=bearer(revoked), outcome="401"),
-            Credential(name="expired_admin_token", headers=bearer(issuer.admin(exp=1)), outcome="401"),
+            Credential(
+                name="expired_admin_token", headers=bearer(issuer.admin(exp=1)), outcome="401"
+            ),
             Credential(name="bootstrap_key", headers=ROOT, roles=expand_roles(["admin"])),
-            Credential(name="end_user_token", headers=bearer(issuer.user("auth0|42")), end_user=True),
+            Credential(
+                name="end_user_token", headers=bearer(issuer.user("auth0|42")), end_user=True
+            ),
             Credential(
                 name="end_user_sub_ending_in_at_clients_with_admin_scope",
                 headers=bearer(issuer.user("mallory@clients", scope="permsvc:admin")),
@@ -142,7 +150,13 @@ class World:
             ),
         ]
         for role in ("check", "read", "write", "admin", "claims"):
-            creds.append(Credential(name=f"{role}_key", headers=bearer(await self.key(role)), roles=expand_roles([role])))
+            creds.append(
+                Credential(
+                    name=f"{role}_key",
+                    headers=bearer(await self.key(role)),
+                    roles=expand_roles([role]),
+                )
+            )
             creds.append(
                 Credential(
                     name=f"machine_token_{role}_scope",
@@ -187,24 +201,48 @@ def _json(body: Any) -> dict[str, Any]:
 _SAMPLE_BODIES: dict[str, Any] = {
     "POST /stores": lambda w: _json({"name": "matrix-store"}),
     "POST /stores/{store_id}/authorization-models": lambda w: _json(MODEL),
-    "POST /stores/{store_id}/write": lambda w: _json({"writes": {"tuple_keys": [TUPLE]}, "authorization_model_id": w.model_a}),
+    "POST /stores/{store_id}/write": lambda w: _json(
+        {"writes": {"tuple_keys": [TUPLE]}, "authorization_model_id": w.model_a}
+    ),
     "POST /stores/{store_id}/read": lambda w: _json({}),
     "POST /stores/{store_id}/check": lambda w: _json({"tuple_key": TUPLE}),
-    "POST /stores/{store_id}/batch-check": lambda w: _json({"checks": [{"tuple_key": TUPLE, "correlation_id": "1"}]}),
-    "POST /stores/{store_id}/expand": lambda w: _json({"tuple_key": {"object": "document:readme", "relation": "viewer"}}),
-    "POST /stores/{store_id}/list-objects": lambda w: _json({"type": "document", "relation": "viewer", "user": "user:anne"}),
-    "POST /stores/{store_id}/streamed-list-objects": lambda w: _json({"type": "document", "relation": "viewer", "user": "user:anne"}),
-    "POST /stores/{store_id}/list-users": lambda w: _json(
-        {"object": {"type": "document", "id": "readme"}, "relation": "viewer", "user_filters": [{"type": "user"}]}
+    "POST /stores/{store_id}/batch-check": lambda w: _json(
+        {"checks": [{"tuple_key": TUPLE, "correlation_id": "1"}]}
     ),
-    "PUT /stores/{store_id}/assertions/{authorization_model_id}": lambda w: _json({"assertions": []}),
-    "POST /v1/check": lambda w: _json({"relation": "viewer", "object": "document:readme", "store_id": w.store_a}),
-    "POST /v1/check/batch": lambda w: _json({"checks": [{"relation": "viewer", "object": "document:readme"}], "store_id": w.store_a}),
-    "POST /v1/objects": lambda w: _json({"type": "document", "relation": "viewer", "store_id": w.store_a}),
+    "POST /stores/{store_id}/expand": lambda w: _json(
+        {"tuple_key": {"object": "document:readme", "relation": "viewer"}}
+    ),
+    "POST /stores/{store_id}/list-objects": lambda w: _json(
+        {"type": "document", "relation": "viewer", "user": "user:anne"}
+    ),
+    "POST /stores/{store_id}/streamed-list-objects": lambda w: _json(
+        {"type": "document", "relation": "viewer", "user": "user:anne"}
+    ),
+    "POST /stores/{store_id}/list-users": lambda w: _json(
+        {
+            "object": {"type": "document", "id": "readme"},
+            "relation": "viewer",
+            "user_filters": [{"type": "user"}],
+        }
+    ),
+    "PUT /stores/{store_id}/assertions/{authorization_model_id}": lambda w: _json(
+        {"assertions": []}
+    ),
+    "POST /v1/check": lambda w: _json(
+        {"relation": "viewer", "object": "document:readme", "store_id": w.store_a}
+    ),
+    "POST /v1/check/batch": lambda w: _json(
+        {"checks": [{"relation": "viewer", "object": "document:readme"}], "store_id": w.store_a}
+    ),
+    "POST /v1/objects": lambda w: _json(
+        {"type": "document", "relation": "viewer", "store_id": w.store_a}
+    ),
     "POST /v1/relations": lambda w: _json({"object": "document:readme", "store_id": w.store_a}),
     "POST /v1/claims": lambda w: _json({"user_id": "anne", "store_id": w.store_a}),
     "POST /v1/admin/grants": lambda w: _json({"store_id": w.store_a, "tuples": [TUPLE]}),
-    "POST /v1/admin/revokes": lambda w: _json({"store_id": w.store_a, "tuples": [{**TUPLE, "user": "user:nobody"}]}),
+    "POST /v1/admin/revokes": lambda w: _json(
+        {"store_id": w.store_a, "tuples": [{**TUPLE, "user": "user:nobody"}]}
+    ),
     "POST /v1/admin/tuples/delete": lambda w: _json({"store_id": w.store_a, "user": "user:nobody"}),
     "POST /v1/admin/tuples/import": lambda w: {
         "params": {"store_id": w.store_a},
@@ -226,8 +264,12 @@ for _path in ("evaluation", "search/resource", "search/action"):
         _SAMPLE_BODIES[f"POST {_prefix}/{_path}"] = lambda w: _json(EVALUATION)
     _SAMPLE_BODIES[f"POST /stores/{{store_id}}/access/v1/{_path}"] = lambda w: _json(EVALUATION)
 for _prefix in ("/access/v1", "/stores/{store_id}/access/v1"):
-    _SAMPLE_BODIES[f"POST {_prefix}/evaluations"] = lambda w: _json({**EVALUATION, "evaluations": [{}]})
-    _SAMPLE_BODIES[f"POST {_prefix}/search/subject"] = lambda w: _json({**EVALUATION, "subject": {"type": "user"}})
+    _SAMPLE_BODIES[f"POST {_prefix}/evaluations"] = lambda w: _json(
+        {**EVALUATION, "evaluations": [{}]}
+    )
+    _SAMPLE_BODIES[f"POST {_prefix}/search/subject"] = lambda w: _json(
+        {**EVALUATION, "subject": {"type": "user"}}
+    )
 
 SAMPLED = frozenset(_SAMPLE_BODIES) | {k for k in ROUTE_RULES if k.startswith(("GET ", "DELETE "))}
 """Routes with a sample request (bodiless GET/DELETE need none)."""

@@ -24,7 +24,9 @@ async def test_every_store_scoped_route_refuses_another_store(world: World) -> N
         for credential in limited:
             response = await call(world, method, path, credential)
             tried += 1
-            assert response.status_code == 403, f"{method} {path} as {credential.name}: {response.text}"
+            assert response.status_code == 403, (
+                f"{method} {path} as {credential.name}: {response.text}"
+            )
             assert response.json()["code"] == "forbidden"
     assert tried >= 2 * 45
 
@@ -34,10 +36,25 @@ async def test_a_limited_key_works_on_its_own_store(world: World) -> None:
     b = world.store_b
     for method, url, body in [
         ("GET", f"/stores/{b}", None),
-        ("POST", f"/stores/{b}/check", {"tuple_key": {"object": "document:readme", "relation": "viewer", "user": "user:anne"}}),
-        ("POST", "/v1/admin/grants", {"store_id": b, "tuples": [{"object": "document:x", "relation": "viewer", "user": "user:b"}]}),
+        (
+            "POST",
+            f"/stores/{b}/check",
+            {"tuple_key": {"object": "document:readme", "relation": "viewer", "user": "user:anne"}},
+        ),
+        (
+            "POST",
+            "/v1/admin/grants",
+            {
+                "store_id": b,
+                "tuples": [{"object": "document:x", "relation": "viewer", "user": "user:b"}],
+            },
+        ),
         ("GET", f"/v1/admin/stores/{b}/claims-spec", None),
-        ("POST", "/v1/check", {"store_id": b, "relation": "viewer", "object": "document:readme", "user": "user:anne"}),
+        (
+            "POST",
+            "/v1/check",
+            {"store_id": b, "relation": "viewer", "object": "document:readme", "user": "user:anne"},
+        ),
     ]:
         response = await world.client.request(method, url, json=body, headers=key)
         assert response.status_code == 200, (url, response.text)
@@ -58,13 +75,19 @@ async def test_key_management_stays_in_the_limited_store(world: World) -> None:
     assert own.status_code == 201 and own.json()["info"]["store_id"] == b
     assert (await _create_key(world, limited, roles=["check"], store_id=a)).status_code == 403
     # and carry at most its own roles
-    assert (await _create_key(world, limited_check, roles=["check"])).status_code == 403  # no admin role at all
+    assert (
+        await _create_key(world, limited_check, roles=["check"])
+    ).status_code == 403  # no admin role at all
     narrow = bearer((await _create_key(world, limited, roles=["write"])).json()["key"])
     assert (await _create_key(world, narrow, roles=["admin"])).status_code == 403
     # global and other-store keys are invisible and cannot be revoked
     global_key = (await _create_key(world, ROOT, roles=["admin"])).json()["info"]["id"]
     other = (await _create_key(world, ROOT, roles=["check"], store_id=a)).json()["info"]["id"]
-    listed = (await world.client.get("/v1/admin/keys", params={"include_revoked": "true"}, headers=limited)).json()["keys"]
+    listed = (
+        await world.client.get(
+            "/v1/admin/keys", params={"include_revoked": "true"}, headers=limited
+        )
+    ).json()["keys"]
     assert {k["store_id"] for k in listed} == {b}
     assert global_key not in {k["id"] for k in listed} and other not in {k["id"] for k in listed}
     for key_id in (global_key, other):
@@ -81,12 +104,16 @@ async def test_audit_shows_the_limited_store_only(world: World) -> None:
     limited = bearer(await world.key("admin", b))
     await _create_key(world, limited, roles=["check"])
     await _create_key(world, ROOT, roles=["check"])
-    rows = (await world.client.get("/v1/admin/audit", params={"page_size": "100"}, headers=limited)).json()["entries"]
+    rows = (
+        await world.client.get("/v1/admin/audit", params={"page_size": "100"}, headers=limited)
+    ).json()["entries"]
     assert rows and {r["store_id"] for r in rows} == {b}
     assert "key_create" in {r["action"] for r in rows}
     refused = await world.client.get("/v1/admin/audit", params={"store_id": a}, headers=limited)
     assert refused.status_code == 403
-    everything = (await world.client.get("/v1/admin/audit", params={"page_size": "100"}, headers=ROOT)).json()["entries"]
+    everything = (
+        await world.client.get("/v1/admin/audit", params={"page_size": "100"}, headers=ROOT)
+    ).json()["entries"]
     assert {a, b} <= {r["store_id"] for r in everything}
 
 
@@ -100,7 +127,9 @@ async def test_a_limited_bootstrap_key(database_url: str) -> None:
     async for world in open_world(database_url):
         a, b = world.store_a, world.store_b
     # The bootstrap keys can be limited too (PERMSVC_API_KEYS_STORE).
-    settings = make_settings(database_url=database_url, index=False, api_keys=("limited-root",), api_keys_store=b)
+    settings = make_settings(
+        database_url=database_url, index=False, api_keys=("limited-root",), api_keys_store=b
+    )
     async with AsyncTestClient(create_app(settings)) as client:
         key = bearer("limited-root")
         assert (await client.get(f"/stores/{a}", headers=key)).status_code == 403

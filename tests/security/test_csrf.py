@@ -27,11 +27,20 @@ CROSS_SITE = (
     "application/x-ndjson-but-not",
     " text/plain ; x=y",
 )
-JSON_SHAPES = ("application/json", "application/json; charset=utf-8", "Application/JSON", "application/merge-patch+json")
+JSON_SHAPES = (
+    "application/json",
+    "application/json; charset=utf-8",
+    "Application/JSON",
+    "application/merge-patch+json",
+)
 
 
 def _body_routes(world: World) -> list[tuple[str, str]]:
-    return [(m, p) for m, p in world.route_table() if m in BODY_METHODS and ROUTE_RULES[rule_key(m, p)].role]
+    return [
+        (m, p)
+        for m, p in world.route_table()
+        if m in BODY_METHODS and ROUTE_RULES[rule_key(m, p)].role
+    ]
 
 
 async def test_cross_site_body_types_are_refused_everywhere(world: World) -> None:
@@ -40,7 +49,9 @@ async def test_cross_site_body_types_are_refused_everywhere(world: World) -> Non
         url, _ = world.sample(method, path)
         for media in CROSS_SITE:
             for headers in (ROOT, {}):
-                response = await world.client.request(method, url, content=b'{"a":1}', headers={**headers, "Content-Type": media})
+                response = await world.client.request(
+                    method, url, content=b'{"a":1}', headers={**headers, "Content-Type": media}
+                )
                 tried += 1
                 assert response.status_code == 415, (method, path, media, response.text)
                 assert response.json()["code"] == "invalid_request"
@@ -53,7 +64,9 @@ async def test_json_and_no_content_type_pass_the_door(world: World) -> None:
         for media in (*JSON_SHAPES, None):
             headers = dict(ROOT) if media is None else {**ROOT, "Content-Type": media}
             content = b"{}" if "import" not in path else b""
-            response = await world.client.request(method, url, content=content, params=kwargs.get("params"), headers=headers)
+            response = await world.client.request(
+                method, url, content=content, params=kwargs.get("params"), headers=headers
+            )
             assert response.status_code not in (401, 403, 415), (method, path, media, response.text)
 
 
@@ -70,12 +83,20 @@ async def test_json_and_no_content_type_pass_the_door(world: World) -> None:
         ("POST /v1/admin/tuples/import", "application/yaml", False),
     ],
 )
-async def test_documented_types_only_on_their_routes(world: World, path_key: str, media: str, accepted: bool) -> None:
+async def test_documented_types_only_on_their_routes(
+    world: World, path_key: str, media: str, accepted: bool
+) -> None:
     method, path = path_key.split(" ", 1)
     url, kwargs = world.sample(method, path)
     kwargs.pop("headers", None)
     kwargs.pop("json", None)
-    response = await world.client.request(method, url, content=b"{}\n", headers={**ROOT, "Content-Type": media}, params=kwargs.get("params"))
+    response = await world.client.request(
+        method,
+        url,
+        content=b"{}\n",
+        headers={**ROOT, "Content-Type": media},
+        params=kwargs.get("params"),
+    )
     assert (response.status_code != 415) is accepted, response.text
 
 

@@ -39,7 +39,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def _settings(database_url: str, **overrides: Any) -> Any:
-    return make_settings(**{"database_url": database_url, "index": False, "open_recheck_s": 0.2, **overrides})
+    return make_settings(
+        **{"database_url": database_url, "index": False, "open_recheck_s": 0.2, **overrides}
+    )
 
 
 async def _anonymous(client: AsyncTestClient[Any]) -> int:
@@ -49,7 +51,9 @@ async def _anonymous(client: AsyncTestClient[Any]) -> int:
 def _cli_key(database_url: str) -> str:
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
-        assert main(["admin", "create-key", "--roles", "check", "--database-url", database_url]) == 0
+        assert (
+            main(["admin", "create-key", "--roles", "check", "--database-url", database_url]) == 0
+        )
     return out.getvalue().strip()
 
 
@@ -59,7 +63,9 @@ async def test_a_key_from_another_process_closes_the_door(database_url: str) -> 
         key = await asyncio.to_thread(_cli_key, database_url)
         await asyncio.sleep(0.3)
         assert await _anonymous(client) == 401
-        assert (await client.post("/v1/check", json={"relation": "r", "object": "d:1"})).status_code == 401
+        assert (
+            await client.post("/v1/check", json={"relation": "r", "object": "d:1"})
+        ).status_code == 401
         assert (await client.get("/stores", headers=bearer(key))).status_code == 403  # a check key
         await asyncio.sleep(0.3)
         assert await _anonymous(client) == 401, "the door never reopens"
@@ -86,11 +92,15 @@ async def test_a_key_in_the_database_keeps_it_closed_from_the_start(database_url
 
 
 @pytest.mark.parametrize("configured", ["bootstrap", "oidc"])
-async def test_configured_credentials_close_every_surface(database_url: str, configured: str) -> None:
+async def test_configured_credentials_close_every_surface(
+    database_url: str, configured: str
+) -> None:
     from tests.api.admin.v1kit import Issuer
 
     issuer = Issuer()
-    extra: dict[str, Any] = {"api_keys": ("k-123",)} if configured == "bootstrap" else {"oidc": issuer.settings()}
+    extra: dict[str, Any] = (
+        {"api_keys": ("k-123",)} if configured == "bootstrap" else {"oidc": issuer.settings()}
+    )
     app = create_app(_settings(database_url, **extra), token_keys=issuer.keys())
     async with AsyncTestClient(app) as client:
         for method, path in [
@@ -109,19 +119,33 @@ async def test_configured_credentials_close_every_surface(database_url: str, con
 
 @pytest.mark.parametrize(
     ("host", "loopback"),
-    [("127.0.0.1", True), ("127.5.5.5", True), ("::1", True), ("[::1]", True), ("localhost", True),
-     ("0.0.0.0", False), ("::", False), ("192.168.1.5", False), ("permsvc.example", False), ("", False)],
+    [
+        ("127.0.0.1", True),
+        ("127.5.5.5", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.5", False),
+        ("permsvc.example", False),
+        ("", False),
+    ],
 )
 def test_loopback_addresses(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
 
 
 async def test_an_open_app_refuses_a_network_address(database_url: str) -> None:
-    with pytest.raises(BaseException) as caught:  # noqa: PT011 - the test client wraps it in a group
+    with pytest.raises(BaseException) as caught:
         async with AsyncTestClient(create_app(_settings(database_url, host="0.0.0.0"))):
             pass
-    assert any(isinstance(e, SettingsError) and "insecure-no-auth" in str(e) for e in _leaves(caught.value))
-    async with AsyncTestClient(create_app(_settings(database_url, host="0.0.0.0", insecure_no_auth=True))) as client:
+    assert any(
+        isinstance(e, SettingsError) and "insecure-no-auth" in str(e) for e in _leaves(caught.value)
+    )
+    async with AsyncTestClient(
+        create_app(_settings(database_url, host="0.0.0.0", insecure_no_auth=True))
+    ) as client:
         assert await _anonymous(client) == 200
     await asyncio.to_thread(_cli_key, database_url)
     async with AsyncTestClient(create_app(_settings(database_url, host="0.0.0.0"))) as client:
@@ -136,7 +160,16 @@ def _leaves(exc: BaseException) -> list[BaseException]:
 
 def test_serve_refuses_an_open_network_bind(tmp_path: Path) -> None:
     done = subprocess.run(
-        [str(PERMSVC), "serve", "--host", "0.0.0.0", "--port", str(free_port()), "--data-dir", str(tmp_path / "d")],
+        [
+            str(PERMSVC),
+            "serve",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(free_port()),
+            "--data-dir",
+            str(tmp_path / "d"),
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -144,7 +177,10 @@ def test_serve_refuses_an_open_network_bind(tmp_path: Path) -> None:
         env={"PATH": "/usr/bin:/bin"},
     )
     assert done.returncode == 2, done.stdout + done.stderr
-    assert "refusing to serve 0.0.0.0 without credentials" in done.stderr and "--insecure-no-auth" in done.stderr
+    assert (
+        "refusing to serve 0.0.0.0 without credentials" in done.stderr
+        and "--insecure-no-auth" in done.stderr
+    )
 
 
 def test_serve_says_it_is_open(tmp_path: Path) -> None:

@@ -16,7 +16,9 @@ from tests.security.kit import SAMPLED, World, call, expected
 def test_every_route_of_the_app_has_a_rule_and_a_sample(world: World) -> None:
     routes = {rule_key(m, p) for m, p in world.route_table()}
     assert routes - set(ROUTE_RULES) == set(), "routes without a row in the permission table"
-    assert set(ROUTE_RULES) - routes == set(), "rows of the permission table for routes that do not exist"
+    assert set(ROUTE_RULES) - routes == set(), (
+        "rows of the permission table for routes that do not exist"
+    )
     assert routes - SAMPLED == set(), "routes without a sample request in tests/security/kit.py"
 
 
@@ -31,9 +33,15 @@ async def test_route_by_credential_matrix(world: World) -> None:
             got = response.status_code
             cells += 1
             if (want is None and got in (401, 403)) or (want is not None and got != want):
-                wrong.append(f"{method} {path} as {credential.name}: {got} (table: {want or 'admitted'}) {response.text[:160]}")
+                wrong.append(
+                    f"{method} {path} as {credential.name}: {got} (table: {want or 'admitted'}) {response.text[:160]}"
+                )
             if got == 401:
-                assert response.headers["www-authenticate"].startswith("Bearer"), (method, path, credential.name)
+                assert response.headers["www-authenticate"].startswith("Bearer"), (
+                    method,
+                    path,
+                    credential.name,
+                )
             assert got < 500, f"{method} {path} as {credential.name}: {got} {response.text[:300]}"
     assert not wrong, f"{len(wrong)} of {cells} cells disagree with the table:\n" + "\n".join(wrong)
     assert cells >= 60 * len(world.credentials)
@@ -43,7 +51,9 @@ def _contract_role(key: str) -> tuple[str | None, bool]:
     """(role, end user allowed) of a route by the security contract's words, written independently
     of the permission table so that an edit to the table that breaks the contract fails here."""
     method, path = key.split(" ", 1)
-    if path in ("/healthz", "/readyz", "/metrics", "/openapi.json") or path.startswith(("/docs", "/.well-known/")):
+    if path in ("/healthz", "/readyz", "/metrics", "/openapi.json") or path.startswith(
+        ("/docs", "/.well-known/")
+    ):
         return None, False
     if path in ("/v1/check", "/v1/check/batch", "/v1/objects", "/v1/relations"):
         return "check", True
@@ -52,7 +62,14 @@ def _contract_role(key: str) -> tuple[str | None, bool]:
     if path.startswith("/v1/admin/"):
         return "admin", False
     tail = path.rsplit("/", 1)[-1]
-    if "/access/v1/" in path or tail in ("check", "batch-check", "expand", "list-objects", "streamed-list-objects", "list-users"):
+    if "/access/v1/" in path or tail in (
+        "check",
+        "batch-check",
+        "expand",
+        "list-objects",
+        "streamed-list-objects",
+        "list-users",
+    ):
         return "check", False
     if path in ("/stores", "/stores/{store_id}") and method in ("POST", "DELETE"):
         return "admin", False
@@ -77,7 +94,9 @@ def test_the_table_says_what_the_contract_says() -> None:
         if "{store_id}" in key and ROUTE_RULES[key].role is not None:
             assert store == "path", key
     assert stores["POST /stores"] == "unlimited"
-    assert {k for k, v in stores.items() if v == "default"} == {k for k in stores if k.startswith("POST /access/v1/")}
+    assert {k for k, v in stores.items() if v == "default"} == {
+        k for k in stores if k.startswith("POST /access/v1/")
+    }
 
 
 def test_the_documented_table_is_the_table() -> None:
@@ -87,5 +106,9 @@ def test_the_documented_table_is_the_table() -> None:
     for key, rule in ROUTE_RULES.items():
         row = f"| `{key}` | {rule.role or 'public'} | {rule.store}"
         assert row in page, f"docs/security.md lacks the row {row!r}"
-    documented = [line for line in page.splitlines() if line.startswith(("| `GET ", "| `POST ", "| `PUT ", "| `DELETE ", "| `PATCH "))]
+    documented = [
+        line
+        for line in page.splitlines()
+        if line.startswith(("| `GET ", "| `POST ", "| `PUT ", "| `DELETE ", "| `PATCH "))
+    ]
     assert len(documented) == len(ROUTE_RULES)

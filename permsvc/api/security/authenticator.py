@@ -47,7 +47,9 @@ if TYPE_CHECKING:
 
 __all__ = ("ANONYMOUS", "Security", "UnknownCredentialError")
 
-ANONYMOUS = Principal(kind="anonymous", actor=Actor(id="anonymous", kind="anonymous"), roles=expand_roles(ROLES))
+ANONYMOUS = Principal(
+    kind="anonymous", actor=Actor(id="anonymous", kind="anonymous"), roles=expand_roles(ROLES)
+)
 """The caller of an open server (no credential configured anywhere): every role, loopback only."""
 
 
@@ -166,7 +168,11 @@ class Security:
             return self.from_claims(await self.jwt.authenticate(token))
         raise UnknownCredentialError(
             "the bearer credential is neither a bootstrap key nor an API key (psk_...) of this server"
-            + ("" if self.jwt is not None else " and this server accepts no access tokens (PERMSVC_OIDC_ISSUER is not set)")
+            + (
+                ""
+                if self.jwt is not None
+                else " and this server accepts no access tokens (PERMSVC_OIDC_ISSUER is not set)"
+            )
         )
 
     async def _from_key(self, token: str) -> Principal:
@@ -220,7 +226,9 @@ class Security:
         except AuthError as err:
             if err.status_code >= 500:
                 raise
-            raise ApiError("invalid_request", f"subject_token is not acceptable: {err.detail}", status=400) from err
+            raise ApiError(
+                "invalid_request", f"subject_token is not acceptable: {err.detail}", status=400
+            ) from err
         if self.is_machine(claims):
             raise ApiError(
                 "invalid_request",

@@ -116,7 +116,9 @@ async def admit(
         elif rule.store == "default" and path_store is None:
             store_allowed(principal, security.settings.store)
         elif rule.store == "unlimited":
-            raise ForbiddenError(f"{principal.describe()} is limited to store {principal.store_id}; this route is not")
+            raise ForbiddenError(
+                f"{principal.describe()} is limited to store {principal.store_id}; this route is not"
+            )
     return principal
 
 
@@ -128,23 +130,25 @@ async def front_door(request: Request[Any, Any, Any]) -> None:
     if method == "OPTIONS":
         return
     state = request.app.state
-    rule: Rule = state[RULES_KEY][(method, scope["path_template"])]  # type: ignore[typeddict-item]
+    rule: Rule = state[RULES_KEY][(method, scope["path_template"])]
     headers = request.headers
     params = scope["path_params"]
     principal = await admit(state.deps.security, rule, method, headers.get, params.get("store_id"))
     if principal is not None:
-        scope[PRINCIPAL_KEY] = principal  # type: ignore[literal-required]
+        scope[PRINCIPAL_KEY] = principal  # type: ignore[literal-required]  # our own key in the ASGI scope
 
 
 def principal_of(request: Request[Any, Any, Any]) -> Principal:
     """The caller the front door admitted for this request."""
-    principal = request.scope.get(PRINCIPAL_KEY)  # type: ignore[typeddict-item]
-    if principal is None:
-        raise RuntimeError("principal_of called on a route the front door did not authenticate")
-    return principal  # type: ignore[no-any-return]
+    principal = request.scope.get(PRINCIPAL_KEY)
+    if isinstance(principal, Principal):
+        return principal
+    raise RuntimeError("principal_of called on a route the front door did not authenticate")
 
 
-def resolve_store(request: Request[Any, Any, Any], principal: Principal, requested: str | None) -> str:
+def resolve_store(
+    request: Request[Any, Any, Any], principal: Principal, requested: str | None
+) -> str:
     """The store of a request that names it in its body or query: ``requested``, else the default
     store (``PERMSVC_STORE``); a credential limited to one store may use only that one (403)."""
     store = requested or request.app.state.deps.settings.store

@@ -35,7 +35,15 @@ from typing import Literal
 
 import msgspec
 
-__all__ = ("PUBLIC", "ROUTE_RULES", "Rule", "StoreSource", "UnlistedRouteError", "rule_key", "rules_for_routes")
+__all__ = (
+    "PUBLIC",
+    "ROUTE_RULES",
+    "Rule",
+    "StoreSource",
+    "UnlistedRouteError",
+    "rule_key",
+    "rules_for_routes",
+)
 
 StoreSource = Literal["path", "default", "request", "scoped", "unlimited", "none"]
 
@@ -160,6 +168,7 @@ def rules_for_routes(routes: Iterable[tuple[str, str]]) -> dict[tuple[str, str],
             found[(method, path)] = rule
     if missing:
         raise UnlistedRouteError(
-            "routes without a row in permsvc.api.security.table.ROUTE_RULES: " + ", ".join(sorted(missing))
+            "routes without a row in permsvc.api.security.table.ROUTE_RULES: "
+            + ", ".join(sorted(missing))
         )
     return found
