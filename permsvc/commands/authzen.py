@@ -56,7 +56,7 @@ from permsvc.engine.resolver import CheckResolver, build_check_resolver
 from permsvc.model.schema import Difference, Intersection, TupleToUserset, Union
 from permsvc.model.typesystem import TypeNotFoundError
 from permsvc.settings import DEFAULT_MAX_BATCH_CHECK_ITEMS, EngineLimits
-from permsvc.store.errors import InvalidContinuationTokenError, StorageUnavailableError
+from permsvc.store.errors import DatabaseFault, InvalidContinuationTokenError
 from permsvc.store.tokens import decode_page_token, encode_page_token
 
 if TYPE_CHECKING:
@@ -186,7 +186,7 @@ def _check_ids(subject: Entity | None, resource: Entity | None) -> None:
 
 
 def _is_fault(err: PermsvcError) -> bool:
-    return isinstance(err, InvariantViolation | StorageUnavailableError)
+    return isinstance(err, InvariantViolation | DatabaseFault)
 
 
 class EvaluationsQuery(CheckingQuery):

@@ -20,6 +20,7 @@ from permsvc.core.revision import MINIMIZE_LATENCY, Consistency, encode_token
 from permsvc.engine.request import ResolveRequest, request_digest
 from permsvc.engine.resolver import CheckResolver
 from permsvc.settings import EngineLimits
+from permsvc.store.errors import DatabaseFault
 from permsvc.store.index import reader_for
 from permsvc.store.protocol import TupleReader
 
@@ -108,6 +109,8 @@ class BatchCheckQuery(EngineQuery):
                     )
                     result = BatchCheckItemResult(allowed=outcome.allowed, cycle_detected=outcome.cycle_detected)
                 except PermsvcError as err:
+                    if isinstance(err, DatabaseFault):
+                        raise  # the database, not this item, failed: the whole request is a 503
                     result = BatchCheckItemResult(allowed=False, error=err)
                 done[key] = result
             results[item.correlation_id] = result
