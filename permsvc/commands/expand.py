@@ -8,7 +8,7 @@ import msgspec
 
 from permsvc.commands.errors import InvalidInputError
 from permsvc.commands.prepare import EngineQuery, prepare
-from permsvc.core.refs import TupleKey
+from permsvc.core.refs import TupleKey, reject_control_characters
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
 from permsvc.engine.expand import expand
 
@@ -47,6 +47,7 @@ class ExpandQuery(EngineQuery):
             contextual_tuples=params.contextual_tuples,
             context=None,
         )
+        reject_control_characters("object", params.object)
         otype, sep, oid = params.object.partition(":")
         if not sep or not otype or not oid or "#" in params.object:
             raise InvalidInputError(f"invalid object '{params.object}': expected 'type:id'")
