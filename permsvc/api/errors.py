@@ -70,6 +70,7 @@ ERROR_CODES: dict[str, int] = {
     "unauthenticated": 1500,
     "forbidden": 1600,
     "validation_error": 2000,
+    "invalid_request": 2000,  # RFC 6750: a malformed Authorization header (not an OpenFGA name)
     "authorization_model_not_found": 2001,
     "authorization_model_resolution_too_complex": 2002,
     "invalid_write_input": 2003,
@@ -221,13 +222,13 @@ def _translate_auth(exc: AuthError) -> tuple[int, ErrorBody, dict[str, str]]:
     status = exc.status_code
     if isinstance(exc, KeySetUnavailableError):
         _log.warning("token keys unavailable: %s", exc.detail)
-        return 503, ErrorBody("unavailable", "the token issuer's signing keys cannot be loaded; retry later"), {"Retry-After": "5"}
+        return 503, ErrorBody("unavailable", exc.public_message), {"Retry-After": "5"}
     if isinstance(exc, MissingBearerTokenError):
         code = "bearer_token_missing"
     elif status == 403:
         code = "forbidden"
     elif status == 400:
-        code = "validation_error"
+        code = exc.error_code if exc.error_code in ERROR_CODES else "validation_error"
     elif status >= 500:
         return 500, ErrorBody("internal_error", _INTERNAL_MESSAGE), {}
     else:
