@@ -21,15 +21,15 @@ import argparse
 import asyncio
 import json
 import os
-from pathlib import Path
 from typing import Any
 
+from permsvc.cli.database import add_database_options, database_of
 from permsvc.commands.check import CheckParams, CheckQuery
 from permsvc.commands.errors import InvalidInputError
 from permsvc.commands.list_relations import ListRelationsParams, ListRelationsQuery
 from permsvc.commands.models import ModelResolver
 from permsvc.core.refs import TupleKey, parse_tuple
-from permsvc.store.factory import default_data_dir, open_datastore
+from permsvc.store.factory import open_datastore
 
 __all__ = ("register",)
 
@@ -65,9 +65,8 @@ async def _run_async(args: argparse.Namespace) -> int:
         raise InvalidInputError("name the store with --store or PERMSVC_STORE")
     context = _context(args.context)
     contextual = tuple(parse_tuple(t) for t in args.contextual or ())
-    url = args.database_url or os.environ.get("PERMSVC_DATABASE_URL") or None
-    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
-    datastore = await open_datastore(url, data_dir=data_dir, migrate=False)
+    database = database_of(args)
+    datastore = await open_datastore(database.url, data_dir=database.data_dir, migrate=False)
     try:
         resolver = ModelResolver(datastore)
         if relation:
@@ -119,7 +118,5 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--context", help="condition context, a JSON object")
     parser.add_argument("--contextual", action="append", metavar="TUPLE",
                         help="a contextual tuple OBJECT#RELATION@USER (repeatable)")
-    parser.add_argument("--database-url",
-                        help="postgresql://... or sqlite:///file.db (PERMSVC_DATABASE_URL; default SQLite in the data dir)")
-    parser.add_argument("--data-dir", help="directory of the embedded database (PERMSVC_DATA_DIR, default ./.permsvc)")
+    add_database_options(parser)
     parser.set_defaults(func=_run)

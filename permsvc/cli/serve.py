@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from permsvc.cli.database import add_database_options
 from permsvc.settings import Settings
 
 __all__ = ("log_config", "register", "run")
@@ -35,11 +36,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--host", help="interface to bind (PERMSVC_HOST, default 127.0.0.1)")
     p.add_argument("--port", type=int, help="TCP port (PERMSVC_PORT, default 8080)")
     p.add_argument("--workers", type=int, help="server processes (PERMSVC_WORKERS, default 1)")
-    p.add_argument(
-        "--database-url",
-        help="postgresql://..., sqlite:///file.db or memory: (PERMSVC_DATABASE_URL; default SQLite in the data dir)",
-    )
-    p.add_argument("--data-dir", help="directory of the embedded database (PERMSVC_DATA_DIR, default ./.permsvc)")
+    add_database_options(p)
     p.add_argument(
         "--no-migrate",
         dest="migrate",

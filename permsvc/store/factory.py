@@ -30,6 +30,7 @@ __all__ = (
     "InvalidDatabaseUrlError",
     "MigrationReport",
     "default_data_dir",
+    "describe_database",
     "migrate_database",
     "open_datastore",
     "sqlite_path",
@@ -139,11 +140,22 @@ async def migrate_database(url: str | None, *, data_dir: Path | None = None) -> 
     raise AssertionError("unreachable: open_datastore rejects unknown URLs")
 
 
+def describe_database(url: str | None, *, data_dir: Path | None = None) -> str:
+    """The database ``url`` names, for people and logs: the SQLite file as an absolute
+    ``sqlite:///`` URL, a PostgreSQL URL without its password, or ``memory:``."""
+    data_dir = default_data_dir() if data_dir is None else data_dir
+    path = sqlite_path(url, data_dir=data_dir)
+    if path is not None:
+        return f"sqlite:///{path.resolve()}"
+    assert url is not None
+    return _redact(url)
+
+
 def _redact(url: str) -> str:
     from urllib.parse import urlsplit, urlunsplit
 
     parts = urlsplit(url)
     if parts.password is None:
         return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    netloc = parts.netloc.replace(f":{parts.password}@", "@", 1)
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
