@@ -85,7 +85,9 @@ def authorization_header(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
     found: bytes | None = None
     for name, value in headers:
         if name.lower() == b"authorization":
-            if found is not None:
+            if found is not None or b"," in value:
+                # A comma joins several header values into one (RFC 9110 §5.3), as proxies and
+                # clients do with repeated headers; no credential contains one.
                 raise InvalidRequestError(
                     "the request has more than one Authorization header; send exactly one "
                     "'Authorization: Bearer <credential>'"

@@ -7,7 +7,7 @@ import json
 import socket
 
 import pytest
-from tokenkit import AUDIENCE, ISSUER, TokenFactory, b64, claims
+from tests.unit.auth.tokenkit import AUDIENCE, ISSUER, TokenFactory, b64, claims
 
 from permsvc.cli.main import main
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from jwt import PyJWK
-from tokenkit import AUDIENCE, ISSUER, Keys, TokenFactory, claims, settings
+from tests.unit.auth.tokenkit import AUDIENCE, ISSUER, Keys, TokenFactory, claims, settings
 
 from permsvc.auth.claims import TokenKind
 from permsvc.auth.errors import (
