@@ -23,7 +23,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from permsvc.cli.database import add_database_options, database_of
-
 from permsvc.commands.audit import Actor, AuditRecorder
 from permsvc.commands.keys import (
     API_KEY_SCOPES,

@@ -72,10 +72,10 @@ def _context(text: str | None) -> dict[str, Any] | None:
 
 async def _run_async(args: argparse.Namespace) -> int:
     # Imported here: a remote check (--url) must not load the engine and the store.
+    from permsvc.cli.database import database_of
     from permsvc.commands.check import CheckParams, CheckQuery
     from permsvc.commands.list_relations import ListRelationsParams, ListRelationsQuery
     from permsvc.commands.models import ModelResolver
-    from permsvc.cli.database import database_of
     from permsvc.core.refs import TupleKey, parse_tuple
     from permsvc.store.factory import open_datastore
 

@@ -38,7 +38,7 @@ class Database(msgspec.Struct, frozen=True, kw_only=True):
 
     def describe(self) -> str:
         """``postgresql://user@host:5432/db`` (no password), ``sqlite:///path`` or ``memory:``."""
-        from permsvc.store.factory import describe_database  # noqa: PLC0415 - keeps --help light
+        from permsvc.store.factory import describe_database  # keeps --help light
 
         return describe_database(self.url, data_dir=self.data_dir)
 
@@ -61,7 +61,7 @@ def add_database_options(parser: argparse.ArgumentParser) -> None:
 
 def database_of(args: argparse.Namespace) -> Database:
     """The database the options (then the environment, then the default) name."""
-    from permsvc.store.factory import sqlite_path  # noqa: PLC0415 - keeps --help light
+    from permsvc.store.factory import sqlite_path  # keeps --help light
 
     settings = Settings.from_env(
         database_url=getattr(args, "database_url", None), data_dir=getattr(args, "data_dir", None)

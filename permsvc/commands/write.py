@@ -16,7 +16,13 @@ import msgspec
 
 from permsvc.commands.audit import audit_kwargs
 from permsvc.commands.errors import CommandError, InvalidInputError, InvalidTupleError
-from permsvc.core.refs import InvalidRefError, TupleKey, check_tuple_text, parse_object, parse_subject
+from permsvc.core.refs import (
+    InvalidRefError,
+    TupleKey,
+    check_tuple_text,
+    parse_object,
+    parse_subject,
+)
 from permsvc.core.revision import Revision
 from permsvc.model.tuple_validation import validate_tuple
 from permsvc.settings import DEFAULT_MAX_TUPLES_PER_WRITE

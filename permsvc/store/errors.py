@@ -12,13 +12,13 @@ __all__ = (
     "DatabaseFault",
     "InvalidContinuationTokenError",
     "InvalidWriteInputError",
+    "ModelNotFoundError",
     "NotFoundError",
+    "StorageUnavailableError",
     "StoreError",
     "StoreNotFoundError",
-    "ModelNotFoundError",
     "TupleConditionConflictError",
     "WriteConflictError",
-    "StorageUnavailableError",
     "database_fault_of",
 )
 
@@ -80,7 +80,7 @@ DEFAULT_RETRY_AFTER_S = 1
 """``Retry-After`` of a 503 caused by a database fault: the pool reconnects on the next request."""
 
 
-class DatabaseFault(abc.ABC):  # noqa: B024 - a pure marker: membership is by registration
+class DatabaseFault(abc.ABC):
     """The class of exceptions that mean "the database could not serve this request": the server
     is down, restarting or unreachable, a connection was lost, refused or timed out, the driver's
     pool or protocol failed, the server ran out of resources or cancelled the statement.
@@ -108,7 +108,7 @@ def database_fault_of(exc: BaseException) -> BaseException | None:
     if isinstance(exc, DatabaseFault):
         return exc
     if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:  # type: ignore[union-attr]
+        for inner in exc.exceptions:
             if (found := database_fault_of(inner)) is not None:
                 return found
     return None

@@ -45,11 +45,15 @@ def issuer() -> Issuer:
 
 @pytest.fixture
 async def client(issuer: Issuer) -> AsyncIterator[AsyncTestClient[Any]]:
-    async for c in v1_client(issuer, auth_method="preshared", api_keys=("preshared-secret-0123456789",)):
+    async for c in v1_client(
+        issuer, auth_method="preshared", api_keys=("preshared-secret-0123456789",)
+    ):
         yield c
 
 
-async def _audit(client: AsyncTestClient[Any], headers: dict[str, str], store: str = "") -> list[dict[str, Any]]:
+async def _audit(
+    client: AsyncTestClient[Any], headers: dict[str, str], store: str = ""
+) -> list[dict[str, Any]]:
     params = {"page_size": "100", **({"store_id": store} if store else {})}
     response = await client.get("/v1/admin/audit", params=params, headers=headers)
     assert response.status_code == 200, response.text
@@ -103,7 +107,9 @@ async def test_ids_that_look_like_secrets_are_recorded_exactly(
 async def _store(client: AsyncTestClient[Any]) -> tuple[str, str]:
     response = await client.post("/stores", json={"name": "audit-truth"}, headers=_preshared())
     store = str(response.json()["id"])
-    response = await client.post(f"/stores/{store}/authorization-models", json=MODEL, headers=_preshared())
+    response = await client.post(
+        f"/stores/{store}/authorization-models", json=MODEL, headers=_preshared()
+    )
     assert response.status_code == 201, response.text
     return store, str(response.json()["authorization_model_id"])
 
@@ -117,7 +123,9 @@ async def test_no_secret_reaches_the_audit_log_or_any_log(
     store, _ = await _store(client)
     bodies: list[str] = []
 
-    created = await client.post("/v1/admin/keys", json={"scope": "admin", "name": "ops"}, headers=admin)
+    created = await client.post(
+        "/v1/admin/keys", json={"scope": "admin", "name": "ops"}, headers=admin
+    )
     assert created.status_code == 201, created.text
     key = created.json()["key"]
     key_id = created.json()["info"]["id"]
@@ -141,7 +149,10 @@ async def test_no_secret_reaches_the_audit_log_or_any_log(
     ):
         response = await client.post(
             "/v1/admin/grants",
-            json={"store_id": store, "tuples": [{"object": "document:a", "relation": "viewer", "user": "user:a"}]},
+            json={
+                "store_id": store,
+                "tuples": [{"object": "document:a", "relation": "viewer", "user": "user:a"}],
+            },
             headers=headers,
         )
         bodies.append(response.text + json.dumps(dict(response.headers)))
@@ -154,11 +165,17 @@ async def test_no_secret_reaches_the_audit_log_or_any_log(
     assert response.status_code == 401 and key_id in response.text
     response = await client.post(
         f"/stores/{store}/write",
-        json={"writes": {"tuple_keys": [{"object": "document:p", "relation": "viewer", "user": "user:p"}]}},
+        json={
+            "writes": {
+                "tuple_keys": [{"object": "document:p", "relation": "viewer", "user": "user:p"}]
+            }
+        },
         headers=_preshared(),
     )
     assert response.status_code == 200, response.text
-    response = await client.post(f"/stores/{store}/write", json={}, headers=bearer("preshared-wrong"))
+    response = await client.post(
+        f"/stores/{store}/write", json={}, headers=bearer("preshared-wrong")
+    )
     bodies.append(response.text + json.dumps(dict(response.headers)))
 
     rows = json.dumps(await _audit(client, admin))

@@ -45,13 +45,13 @@ def _with_password(url: str, password: str) -> str:
 
 def _subparser(parser: argparse.ArgumentParser, *path: str) -> argparse.ArgumentParser:
     for name in path:
-        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))  # noqa: SLF001
+        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
         parser = action.choices[name]
     return parser
 
 
 def _option(parser: argparse.ArgumentParser, flag: str) -> argparse.Action:
-    return next(a for a in parser._actions if flag in a.option_strings)  # noqa: SLF001
+    return next(a for a in parser._actions if flag in a.option_strings)
 
 
 DATABASE_COMMANDS = [("serve",), ("migrate",), ("check",), *(("admin", c) for c in ADMIN_COMMANDS)]
@@ -59,17 +59,28 @@ DATABASE_COMMANDS = [("serve",), ("migrate",), ("check",), *(("admin", c) for c 
 
 @pytest.mark.parametrize("command", DATABASE_COMMANDS, ids=["_".join(c) for c in DATABASE_COMMANDS])
 @pytest.mark.parametrize("flag", ["--database-url", "--data-dir"])
-def test_every_database_command_shares_one_option_definition(command: tuple[str, ...], flag: str) -> None:
+def test_every_database_command_shares_one_option_definition(
+    command: tuple[str, ...], flag: str
+) -> None:
     parser = build_parser()
     serve = _option(_subparser(parser, "serve"), flag)
     mine = _option(_subparser(parser, *command), flag)
-    assert (mine.dest, mine.help, mine.default, mine.type) == (serve.dest, serve.help, serve.default, serve.type)
+    assert (mine.dest, mine.help, mine.default, mine.type) == (
+        serve.dest,
+        serve.help,
+        serve.default,
+        serve.type,
+    )
 
 
 @pytest.mark.parametrize("command", sorted(ADMIN_COMMANDS))
 @pytest.mark.parametrize("how", ["option", "environment"])
 def test_admin_commands_say_which_sqlite_database(
-    command: str, how: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    command: str,
+    how: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
     url = f"sqlite:///{tmp_path}/named.db"
@@ -86,7 +97,10 @@ def test_admin_commands_say_which_sqlite_database(
 
 @pytest.mark.parametrize("command", sorted(ADMIN_COMMANDS))
 def test_the_default_database_is_named_with_a_warning(
-    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    command: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("PERMSVC_DATABASE_URL", raising=False)
@@ -100,7 +114,15 @@ def test_the_option_wins_over_the_environment_as_for_serve(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PERMSVC_DATABASE_URL", f"sqlite:///{tmp_path}/env.db")
-    code, _, err = _run(capsys, "admin", "create-key", "--scope", "check", "--database-url", f"sqlite:///{tmp_path}/opt.db")
+    code, _, err = _run(
+        capsys,
+        "admin",
+        "create-key",
+        "--scope",
+        "check",
+        "--database-url",
+        f"sqlite:///{tmp_path}/opt.db",
+    )
     assert code == 0 and f"{tmp_path}/opt.db" in err and "env.db" not in err
     assert (tmp_path / "opt.db").exists() and not (tmp_path / "env.db").exists()
 
@@ -142,7 +164,9 @@ def test_a_key_created_for_a_postgres_server_lands_in_postgres(
 
 
 def test_admin_refuses_memory_which_keeps_nothing(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = _run(capsys, "admin", "create-key", "--scope", "check", "--database-url", "memory:")
+    code, out, err = _run(
+        capsys, "admin", "create-key", "--scope", "check", "--database-url", "memory:"
+    )
     assert code == 1 and out == "" and "keeps nothing" in err
 
 

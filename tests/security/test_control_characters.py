@@ -61,7 +61,11 @@ def _poisoned_keys(c: str) -> dict[str, dict[str, Any]]:
         "user_type": {"object": "document:1", "relation": "viewer", "user": f"us{c}er:anne"},
         "user_id": {"object": "document:1", "relation": "viewer", "user": f"user:an{c}ne"},
         "user_id_leading": {"object": "document:1", "relation": "viewer", "user": f"user:{c}anne"},
-        "userset_relation": {"object": "document:1", "relation": "viewer", "user": f"group:eng#mem{c}ber"},
+        "userset_relation": {
+            "object": "document:1",
+            "relation": "viewer",
+            "user": f"group:eng#mem{c}ber",
+        },
         "condition_name": {
             "object": "document:1",
             "relation": "limited",
@@ -78,9 +82,15 @@ Surface = Callable[[str, str, dict[str, Any]], Request | None]
 
 
 SURFACES: dict[str, Surface] = {
-    "openfga_write": lambda s, m, k: ("POST", f"/stores/{s}/write", {"writes": {"tuple_keys": [k]}}),
+    "openfga_write": lambda s, m, k: (
+        "POST",
+        f"/stores/{s}/write",
+        {"writes": {"tuple_keys": [k]}},
+    ),
     "openfga_delete": lambda s, m, k: (
-        None if "condition" in k else ("POST", f"/stores/{s}/write", {"deletes": {"tuple_keys": [k]}})
+        None
+        if "condition" in k
+        else ("POST", f"/stores/{s}/write", {"deletes": {"tuple_keys": [k]}})
     ),
     "openfga_read": lambda s, m, k: (
         None if "condition" in k else ("POST", f"/stores/{s}/read", {"tuple_key": k})
@@ -99,7 +109,11 @@ SURFACES: dict[str, Surface] = {
     "openfga_batch_check": lambda s, m, k: (
         None
         if "condition" in k
-        else ("POST", f"/stores/{s}/batch-check", {"checks": [{"tuple_key": k, "correlation_id": "c1"}]})
+        else (
+            "POST",
+            f"/stores/{s}/batch-check",
+            {"checks": [{"tuple_key": k, "correlation_id": "c1"}]},
+        )
     ),
     "openfga_list_objects_user": lambda s, m, k: (
         None
@@ -113,12 +127,21 @@ SURFACES: dict[str, Surface] = {
     "openfga_list_objects_contextual_tuple": lambda s, m, k: (
         "POST",
         f"/stores/{s}/list-objects",
-        {"type": "document", "relation": "viewer", "user": "user:zed", "contextual_tuples": {"tuple_keys": [k]}},
+        {
+            "type": "document",
+            "relation": "viewer",
+            "user": "user:zed",
+            "contextual_tuples": {"tuple_keys": [k]},
+        },
     ),
     "openfga_expand": lambda s, m, k: (
         None
         if k["object"] == "document:1"
-        else ("POST", f"/stores/{s}/expand", {"tuple_key": {"object": k["object"], "relation": "viewer"}})
+        else (
+            "POST",
+            f"/stores/{s}/expand",
+            {"tuple_key": {"object": k["object"], "relation": "viewer"}},
+        )
     ),
     "openfga_list_users_object": lambda s, m, k: (
         None
@@ -127,7 +150,10 @@ SURFACES: dict[str, Surface] = {
             "POST",
             f"/stores/{s}/list-users",
             {
-                "object": {"type": k["object"].partition(":")[0], "id": k["object"].partition(":")[2]},
+                "object": {
+                    "type": k["object"].partition(":")[0],
+                    "id": k["object"].partition(":")[2],
+                },
                 "relation": "viewer",
                 "user_filters": [{"type": "user"}],
             },
@@ -136,12 +162,20 @@ SURFACES: dict[str, Surface] = {
     "openfga_assertions": lambda s, m, k: (
         None
         if "condition" in k
-        else ("PUT", f"/stores/{s}/assertions/{m}", {"assertions": [{"tuple_key": k, "expectation": True}]})
+        else (
+            "PUT",
+            f"/stores/{s}/assertions/{m}",
+            {"assertions": [{"tuple_key": k, "expectation": True}]},
+        )
     ),
     "openfga_read_changes_type": lambda s, m, k: (
         None
         if k["object"].partition(":")[0] == "document" or not k["object"].startswith("docu")
-        else ("GET", f"/stores/{s}/changes?type={urllib.parse.quote(k['object'].partition(':')[0])}", None)
+        else (
+            "GET",
+            f"/stores/{s}/changes?type={urllib.parse.quote(k['object'].partition(':')[0])}",
+            None,
+        )
     ),
     "admin_grant": lambda s, m, k: ("POST", "/v1/admin/grants", {"store_id": s, "tuples": [k]}),
     "admin_revoke": lambda s, m, k: (
@@ -194,7 +228,10 @@ SURFACES: dict[str, Surface] = {
             f"/stores/{s}/access/v1/evaluation",
             {
                 "subject": {"type": k["user"].partition(":")[0], "id": k["user"].partition(":")[2]},
-                "resource": {"type": k["object"].partition(":")[0], "id": k["object"].partition(":")[2]},
+                "resource": {
+                    "type": k["object"].partition(":")[0],
+                    "id": k["object"].partition(":")[2],
+                },
                 "action": {"name": k["relation"]},
             },
         )
@@ -211,7 +248,9 @@ BACKENDS = [
 
 
 @pytest.fixture(params=BACKENDS)
-async def client(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncTestClient[Any]]:
+async def client(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[AsyncTestClient[Any]]:
     backend, index = request.param
     url = {
         "memory": "memory:",
@@ -240,7 +279,10 @@ async def _send(client: AsyncTestClient[Any], request: Request, headers: dict[st
     if body is None:
         return await client.request(method, path, headers=headers)
     return await client.request(
-        method, path, content=msgspec.json.encode(body), headers={**headers, "Content-Type": "application/json"}
+        method,
+        path,
+        content=msgspec.json.encode(body),
+        headers={**headers, "Content-Type": "application/json"},
     )
 
 
@@ -251,7 +293,9 @@ async def _stored(client: AsyncTestClient[Any], store: str, headers: dict[str, s
 
 
 @pytest.mark.parametrize("surface", sorted(SURFACES))
-async def test_every_poisoned_field_is_a_validation_error(client: AsyncTestClient[Any], surface: str) -> None:
+async def test_every_poisoned_field_is_a_validation_error(
+    client: AsyncTestClient[Any], surface: str
+) -> None:
     headers = _admin()
     store, model = await seed_store(client, ("document:1", "viewer", "user:anne"))
     before = await _stored(client, store, headers)
@@ -264,13 +308,23 @@ async def test_every_poisoned_field_is_a_validation_error(client: AsyncTestClien
                 continue
             tried += 1
             response = await _send(client, request, headers)
-            body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+            body = (
+                response.json()
+                if response.headers.get("content-type", "").startswith("application/json")
+                else {}
+            )
             if response.status_code != 400 or body.get("code") != "validation_error":
-                wrong.append(f"{field} U+{ord(c):04X}: {response.status_code} {response.text[:160]}")
+                wrong.append(
+                    f"{field} U+{ord(c):04X}: {response.status_code} {response.text[:160]}"
+                )
             elif "control character" not in body.get("message", ""):
-                wrong.append(f"{field} U+{ord(c):04X}: message does not say why: {body['message'][:160]}")
+                wrong.append(
+                    f"{field} U+{ord(c):04X}: message does not say why: {body['message'][:160]}"
+                )
     assert tried >= len(CHARS), f"{surface} tried only {tried} variants"
-    assert not wrong, f"{len(wrong)} of {tried} variants not refused as validation_error:\n" + "\n".join(wrong)
+    assert not wrong, (
+        f"{len(wrong)} of {tried} variants not refused as validation_error:\n" + "\n".join(wrong)
+    )
     assert await _stored(client, store, headers) == before, "a refused request changed the store"
 
 
@@ -287,10 +341,15 @@ async def test_neighbouring_characters_stay_valid_and_round_trip(
     assert response.status_code == 200, response.text
     response = await client.post(f"/stores/{store}/check", json={"tuple_key": key})
     assert response.status_code == 200 and response.json()["allowed"] is True, response.text
-    assert key in [{k: t[k] for k in ("object", "relation", "user")} for t in await _stored(client, store, headers)]
+    assert key in [
+        {k: t[k] for k in ("object", "relation", "user")}
+        for t in await _stored(client, store, headers)
+    ]
 
 
-async def test_export_of_one_backend_imports_into_another(client: AsyncTestClient[Any], tmp_path: Path) -> None:
+async def test_export_of_one_backend_imports_into_another(
+    client: AsyncTestClient[Any], tmp_path: Path
+) -> None:
     """What any backend exports, a fresh SQLite and the memory backend import unchanged (the refused
     class is the only thing no backend could store)."""
     headers = _admin()
@@ -303,7 +362,13 @@ async def test_export_of_one_backend_imports_into_another(client: AsyncTestClien
     for c in CHARS:
         await client.post(
             f"/stores/{store}/write",
-            json={"writes": {"tuple_keys": [{"object": f"document:{c}", "relation": "viewer", "user": "user:anne"}]}},
+            json={
+                "writes": {
+                    "tuple_keys": [
+                        {"object": f"document:{c}", "relation": "viewer", "user": "user:anne"}
+                    ]
+                }
+            },
         )
     exported = await _stored(client, store, headers)
     lines = "".join(
@@ -334,7 +399,9 @@ MODEL_NAMES = [
 
 @pytest.mark.parametrize("where", MODEL_NAMES)
 @pytest.mark.parametrize("c", CONTROL)
-def test_model_names_refuse_control_characters(where: Callable[[str], tuple[str, str]], c: str) -> None:
+def test_model_names_refuse_control_characters(
+    where: Callable[[str], tuple[str, str]], c: str
+) -> None:
     """Types, relations and conditions named with a control character cannot enter a model, so no
     tuple can ever need one."""
     kind, name = where(c)
@@ -349,12 +416,21 @@ def test_model_names_refuse_control_characters(where: Callable[[str], tuple[str,
     else:
         model["conditions"][name] = {**model["conditions"].pop("small"), "name": name}
         doc = model["type_definitions"][2]
-        doc["metadata"]["relations"]["limited"]["directly_related_user_types"][0]["condition"] = name
+        doc["metadata"]["relations"]["limited"]["directly_related_user_types"][0]["condition"] = (
+            name
+        )
     with pytest.raises(Exception, match="control characters"):
         validate_model(model_from_json(model))
 
 
-@pytest.mark.parametrize("c", [*CONTROL, pytest.param("\ud800", id="lone_surrogate_high"), pytest.param("\udfff", id="lone_surrogate_low")])
+@pytest.mark.parametrize(
+    "c",
+    [
+        *CONTROL,
+        pytest.param("\ud800", id="lone_surrogate_high"),
+        pytest.param("\udfff", id="lone_surrogate_low"),
+    ],
+)
 @pytest.mark.parametrize("field", ["object", "relation", "user"])
 def test_the_one_rule_names_field_position_and_codepoint(c: str, field: str) -> None:
     values = {"object": "document:1", "relation": "viewer", "user": "user:anne"}

@@ -50,25 +50,49 @@ FAULTS: list[Any] = [
     pytest.param(lambda: BrokenPipeError(32, "Broken pipe"), id="broken_pipe"),
     pytest.param(lambda: TimeoutError(), id="timeout"),
     pytest.param(lambda: OSError(113, "No route to host"), id="no_route"),
-    pytest.param(lambda: pg.ConnectionDoesNotExistError("connection was closed in the middle of operation"), id="pg_lost"),
-    pytest.param(lambda: pg.ConnectionFailureError("connection failure"), id="pg_connection_failure"),
+    pytest.param(
+        lambda: pg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
+        id="pg_lost",
+    ),
+    pytest.param(
+        lambda: pg.ConnectionFailureError("connection failure"), id="pg_connection_failure"
+    ),
     pytest.param(lambda: asyncpg.InterfaceError("pool is closing"), id="pg_pool_closing"),
-    pytest.param(lambda: pg.CannotConnectNowError("the database system is starting up"), id="pg_starting_up"),
-    pytest.param(lambda: pg.AdminShutdownError("terminating connection due to administrator command"), id="pg_admin_shutdown"),
+    pytest.param(
+        lambda: pg.CannotConnectNowError("the database system is starting up"), id="pg_starting_up"
+    ),
+    pytest.param(
+        lambda: pg.AdminShutdownError("terminating connection due to administrator command"),
+        id="pg_admin_shutdown",
+    ),
     pytest.param(lambda: pg.CrashShutdownError("crash shutdown"), id="pg_crash_shutdown"),
-    pytest.param(lambda: pg.QueryCanceledError("canceling statement due to statement timeout"), id="pg_statement_timeout"),
-    pytest.param(lambda: pg.TooManyConnectionsError("too many clients already"), id="pg_too_many_connections"),
+    pytest.param(
+        lambda: pg.QueryCanceledError("canceling statement due to statement timeout"),
+        id="pg_statement_timeout",
+    ),
+    pytest.param(
+        lambda: pg.TooManyConnectionsError("too many clients already"), id="pg_too_many_connections"
+    ),
     pytest.param(lambda: pg.DiskFullError("could not extend file"), id="pg_disk_full"),
     pytest.param(lambda: pg.PostgresIOError("could not read block"), id="pg_io_error"),
     pytest.param(lambda: pg.InternalServerError("internal error"), id="pg_internal"),
     pytest.param(lambda: pg.ProtocolError("unexpected message"), id="pg_protocol"),
     pytest.param(lambda: sqlite3.OperationalError("database is locked"), id="sqlite_locked"),
     pytest.param(lambda: sqlite3.OperationalError("disk I/O error"), id="sqlite_io"),
-    pytest.param(lambda: sqlite3.OperationalError("unable to open database file"), id="sqlite_cannot_open"),
-    pytest.param(lambda: sqlite3.DatabaseError("database disk image is malformed"), id="sqlite_corrupt"),
+    pytest.param(
+        lambda: sqlite3.OperationalError("unable to open database file"), id="sqlite_cannot_open"
+    ),
+    pytest.param(
+        lambda: sqlite3.DatabaseError("database disk image is malformed"), id="sqlite_corrupt"
+    ),
     pytest.param(lambda: sqlite3.InterfaceError("connection closed"), id="sqlite_closed"),
-    pytest.param(lambda: StorageUnavailableError("cannot connect to PostgreSQL"), id="typed_store_error"),
-    pytest.param(lambda: ExceptionGroup("reads", [ValueError("x"), ConnectionResetError(104, "reset")]), id="in_a_task_group"),
+    pytest.param(
+        lambda: StorageUnavailableError("cannot connect to PostgreSQL"), id="typed_store_error"
+    ),
+    pytest.param(
+        lambda: ExceptionGroup("reads", [ValueError("x"), ConnectionResetError(104, "reset")]),
+        id="in_a_task_group",
+    ),
 ]
 
 BUGS: list[Any] = [
@@ -93,46 +117,213 @@ def _requests(store: str, model: str) -> dict[tuple[str, str], Request]:
         ("POST", "/stores"): ("POST", "/stores", {"name": "faulty-store"}),
         ("GET", "/stores/{store_id:str}"): ("GET", f"/stores/{store}", None),
         ("DELETE", "/stores/{store_id:str}"): ("DELETE", f"/stores/{store}", None),
-        ("GET", "/stores/{store_id:str}/authorization-models"): ("GET", f"/stores/{store}/authorization-models", None),
-        ("POST", "/stores/{store_id:str}/authorization-models"): ("POST", f"/stores/{store}/authorization-models", MODEL),
-        ("GET", "/stores/{store_id:str}/authorization-models/{id:str}"): ("GET", f"/stores/{store}/authorization-models/{model}", None),
-        ("POST", "/stores/{store_id:str}/write"): ("POST", f"/stores/{store}/write", {"writes": {"tuple_keys": [tk]}}),
-        ("POST", "/stores/{store_id:str}/read"): ("POST", f"/stores/{store}/read", {"tuple_key": tk}),
+        ("GET", "/stores/{store_id:str}/authorization-models"): (
+            "GET",
+            f"/stores/{store}/authorization-models",
+            None,
+        ),
+        ("POST", "/stores/{store_id:str}/authorization-models"): (
+            "POST",
+            f"/stores/{store}/authorization-models",
+            MODEL,
+        ),
+        ("GET", "/stores/{store_id:str}/authorization-models/{id:str}"): (
+            "GET",
+            f"/stores/{store}/authorization-models/{model}",
+            None,
+        ),
+        ("POST", "/stores/{store_id:str}/write"): (
+            "POST",
+            f"/stores/{store}/write",
+            {"writes": {"tuple_keys": [tk]}},
+        ),
+        ("POST", "/stores/{store_id:str}/read"): (
+            "POST",
+            f"/stores/{store}/read",
+            {"tuple_key": tk},
+        ),
         ("GET", "/stores/{store_id:str}/changes"): ("GET", f"/stores/{store}/changes", None),
-        ("POST", "/stores/{store_id:str}/check"): ("POST", f"/stores/{store}/check", {"tuple_key": tk}),
-        ("POST", "/stores/{store_id:str}/batch-check"): ("POST", f"/stores/{store}/batch-check", {"checks": [{"tuple_key": tk, "correlation_id": "a"}]}),
-        ("POST", "/stores/{store_id:str}/expand"): ("POST", f"/stores/{store}/expand", {"tuple_key": {"object": "document:1", "relation": "viewer"}}),
-        ("POST", "/stores/{store_id:str}/list-objects"): ("POST", f"/stores/{store}/list-objects", {"type": "document", "relation": "viewer", "user": "user:anne"}),
-        ("POST", "/stores/{store_id:str}/streamed-list-objects"): ("POST", f"/stores/{store}/streamed-list-objects", {"type": "document", "relation": "viewer", "user": "user:anne"}),
-        ("POST", "/stores/{store_id:str}/list-users"): ("POST", f"/stores/{store}/list-users", {"object": {"type": "document", "id": "1"}, "relation": "viewer", "user_filters": [{"type": "user"}]}),
-        ("GET", "/stores/{store_id:str}/assertions/{authorization_model_id:str}"): ("GET", f"/stores/{store}/assertions/{model}", None),
-        ("PUT", "/stores/{store_id:str}/assertions/{authorization_model_id:str}"): ("PUT", f"/stores/{store}/assertions/{model}", {"assertions": [{"tuple_key": tk, "expectation": True}]}),
+        ("POST", "/stores/{store_id:str}/check"): (
+            "POST",
+            f"/stores/{store}/check",
+            {"tuple_key": tk},
+        ),
+        ("POST", "/stores/{store_id:str}/batch-check"): (
+            "POST",
+            f"/stores/{store}/batch-check",
+            {"checks": [{"tuple_key": tk, "correlation_id": "a"}]},
+        ),
+        ("POST", "/stores/{store_id:str}/expand"): (
+            "POST",
+            f"/stores/{store}/expand",
+            {"tuple_key": {"object": "document:1", "relation": "viewer"}},
+        ),
+        ("POST", "/stores/{store_id:str}/list-objects"): (
+            "POST",
+            f"/stores/{store}/list-objects",
+            {"type": "document", "relation": "viewer", "user": "user:anne"},
+        ),
+        ("POST", "/stores/{store_id:str}/streamed-list-objects"): (
+            "POST",
+            f"/stores/{store}/streamed-list-objects",
+            {"type": "document", "relation": "viewer", "user": "user:anne"},
+        ),
+        ("POST", "/stores/{store_id:str}/list-users"): (
+            "POST",
+            f"/stores/{store}/list-users",
+            {
+                "object": {"type": "document", "id": "1"},
+                "relation": "viewer",
+                "user_filters": [{"type": "user"}],
+            },
+        ),
+        ("GET", "/stores/{store_id:str}/assertions/{authorization_model_id:str}"): (
+            "GET",
+            f"/stores/{store}/assertions/{model}",
+            None,
+        ),
+        ("PUT", "/stores/{store_id:str}/assertions/{authorization_model_id:str}"): (
+            "PUT",
+            f"/stores/{store}/assertions/{model}",
+            {"assertions": [{"tuple_key": tk, "expectation": True}]},
+        ),
         ("POST", "/v1/check"): ("POST", "/v1/check", {"store_id": store, **tk}),
-        ("POST", "/v1/check/batch"): ("POST", "/v1/check/batch", {"store_id": store, "user": "user:anne", "checks": [{"object": "document:1", "relation": "viewer"}]}),
-        ("POST", "/v1/objects"): ("POST", "/v1/objects", {"store_id": store, "user": "user:anne", "type": "document", "relation": "viewer"}),
-        ("POST", "/v1/relations"): ("POST", "/v1/relations", {"store_id": store, "user": "user:anne", "object": "document:1"}),
-        ("POST", "/v1/admin/grants"): ("POST", "/v1/admin/grants", {"store_id": store, "tuples": [tk]}),
-        ("POST", "/v1/admin/revokes"): ("POST", "/v1/admin/revokes", {"store_id": store, "tuples": [tk]}),
-        ("POST", "/v1/admin/tuples/delete"): ("POST", "/v1/admin/tuples/delete", {"store_id": store, "user": "user:anne"}),
-        ("POST", "/v1/admin/tuples/import"): ("POST", f"/v1/admin/tuples/import?store_id={store}", line),
-        ("GET", "/v1/admin/tuples/export"): ("GET", f"/v1/admin/tuples/export?store_id={store}", None),
-        ("GET", "/v1/admin/users/{user:str}/grants"): ("GET", f"/v1/admin/users/user:anne/grants?store_id={store}", None),
-        ("GET", "/v1/admin/objects/{object:str}/grants"): ("GET", f"/v1/admin/objects/document:1/grants?store_id={store}", None),
-        ("POST", "/v1/admin/models"): ("POST", "/v1/admin/models", {"store_id": store, "model": MODEL}),
-        ("POST", "/v1/admin/models/diff"): ("POST", "/v1/admin/models/diff", {"store_id": store, "model": MODEL}),
+        ("POST", "/v1/check/batch"): (
+            "POST",
+            "/v1/check/batch",
+            {
+                "store_id": store,
+                "user": "user:anne",
+                "checks": [{"object": "document:1", "relation": "viewer"}],
+            },
+        ),
+        ("POST", "/v1/objects"): (
+            "POST",
+            "/v1/objects",
+            {"store_id": store, "user": "user:anne", "type": "document", "relation": "viewer"},
+        ),
+        ("POST", "/v1/relations"): (
+            "POST",
+            "/v1/relations",
+            {"store_id": store, "user": "user:anne", "object": "document:1"},
+        ),
+        ("POST", "/v1/admin/grants"): (
+            "POST",
+            "/v1/admin/grants",
+            {"store_id": store, "tuples": [tk]},
+        ),
+        ("POST", "/v1/admin/revokes"): (
+            "POST",
+            "/v1/admin/revokes",
+            {"store_id": store, "tuples": [tk]},
+        ),
+        ("POST", "/v1/admin/tuples/delete"): (
+            "POST",
+            "/v1/admin/tuples/delete",
+            {"store_id": store, "user": "user:anne"},
+        ),
+        ("POST", "/v1/admin/tuples/import"): (
+            "POST",
+            f"/v1/admin/tuples/import?store_id={store}",
+            line,
+        ),
+        ("GET", "/v1/admin/tuples/export"): (
+            "GET",
+            f"/v1/admin/tuples/export?store_id={store}",
+            None,
+        ),
+        ("GET", "/v1/admin/users/{user:str}/grants"): (
+            "GET",
+            f"/v1/admin/users/user:anne/grants?store_id={store}",
+            None,
+        ),
+        ("GET", "/v1/admin/objects/{object:str}/grants"): (
+            "GET",
+            f"/v1/admin/objects/document:1/grants?store_id={store}",
+            None,
+        ),
+        ("POST", "/v1/admin/models"): (
+            "POST",
+            "/v1/admin/models",
+            {"store_id": store, "model": MODEL},
+        ),
+        ("POST", "/v1/admin/models/diff"): (
+            "POST",
+            "/v1/admin/models/diff",
+            {"store_id": store, "model": MODEL},
+        ),
         ("POST", "/v1/admin/keys"): ("POST", "/v1/admin/keys", {"scope": "check"}),
-        ("GET", "/v1/admin/stores/{store_id:str}/claims-spec"): ("GET", f"/v1/admin/stores/{store}/claims-spec", None),
-        ("PUT", "/v1/admin/stores/{store_id:str}/claims-spec"): ("PUT", f"/v1/admin/stores/{store}/claims-spec", {"claim": "https://permsvc.example/p", "relations": ["document#viewer"]}),
-        ("DELETE", "/v1/admin/stores/{store_id:str}/claims-spec"): ("DELETE", f"/v1/admin/stores/{store}/claims-spec", None),
+        ("GET", "/v1/admin/stores/{store_id:str}/claims-spec"): (
+            "GET",
+            f"/v1/admin/stores/{store}/claims-spec",
+            None,
+        ),
+        ("PUT", "/v1/admin/stores/{store_id:str}/claims-spec"): (
+            "PUT",
+            f"/v1/admin/stores/{store}/claims-spec",
+            {"claim": "https://permsvc.example/p", "relations": ["document#viewer"]},
+        ),
+        ("DELETE", "/v1/admin/stores/{store_id:str}/claims-spec"): (
+            "DELETE",
+            f"/v1/admin/stores/{store}/claims-spec",
+            None,
+        ),
         ("GET", "/v1/admin/keys"): ("GET", "/v1/admin/keys", None),
         ("DELETE", "/v1/admin/keys/{key_id:str}"): ("DELETE", "/v1/admin/keys/abcdefghij", None),
         ("GET", "/v1/admin/audit"): ("GET", f"/v1/admin/audit?store_id={store}", None),
-        ("GET", "/v1/admin/audit/trace"): ("GET", f"/v1/admin/audit/trace?store_id={store}&object=document:1&relation=viewer&user=user:anne", None),
-        ("POST", "/stores/{store_id:str}/access/v1/evaluation"): ("POST", f"/stores/{store}/access/v1/evaluation", {"subject": {"type": "user", "id": "anne"}, "resource": {"type": "document", "id": "1"}, "action": {"name": "viewer"}}),
-        ("POST", "/stores/{store_id:str}/access/v1/evaluations"): ("POST", f"/stores/{store}/access/v1/evaluations", {"evaluations": [{"subject": {"type": "user", "id": "anne"}, "resource": {"type": "document", "id": "1"}, "action": {"name": "viewer"}}]}),
-        ("POST", "/stores/{store_id:str}/access/v1/search/subject"): ("POST", f"/stores/{store}/access/v1/search/subject", {"subject": {"type": "user"}, "resource": {"type": "document", "id": "1"}, "action": {"name": "viewer"}}),
-        ("POST", "/stores/{store_id:str}/access/v1/search/resource"): ("POST", f"/stores/{store}/access/v1/search/resource", {"subject": {"type": "user", "id": "anne"}, "resource": {"type": "document"}, "action": {"name": "viewer"}}),
-        ("POST", "/stores/{store_id:str}/access/v1/search/action"): ("POST", f"/stores/{store}/access/v1/search/action", {"subject": {"type": "user", "id": "anne"}, "resource": {"type": "document", "id": "1"}}),
+        ("GET", "/v1/admin/audit/trace"): (
+            "GET",
+            f"/v1/admin/audit/trace?store_id={store}&object=document:1&relation=viewer&user=user:anne",
+            None,
+        ),
+        ("POST", "/stores/{store_id:str}/access/v1/evaluation"): (
+            "POST",
+            f"/stores/{store}/access/v1/evaluation",
+            {
+                "subject": {"type": "user", "id": "anne"},
+                "resource": {"type": "document", "id": "1"},
+                "action": {"name": "viewer"},
+            },
+        ),
+        ("POST", "/stores/{store_id:str}/access/v1/evaluations"): (
+            "POST",
+            f"/stores/{store}/access/v1/evaluations",
+            {
+                "evaluations": [
+                    {
+                        "subject": {"type": "user", "id": "anne"},
+                        "resource": {"type": "document", "id": "1"},
+                        "action": {"name": "viewer"},
+                    }
+                ]
+            },
+        ),
+        ("POST", "/stores/{store_id:str}/access/v1/search/subject"): (
+            "POST",
+            f"/stores/{store}/access/v1/search/subject",
+            {
+                "subject": {"type": "user"},
+                "resource": {"type": "document", "id": "1"},
+                "action": {"name": "viewer"},
+            },
+        ),
+        ("POST", "/stores/{store_id:str}/access/v1/search/resource"): (
+            "POST",
+            f"/stores/{store}/access/v1/search/resource",
+            {
+                "subject": {"type": "user", "id": "anne"},
+                "resource": {"type": "document"},
+                "action": {"name": "viewer"},
+            },
+        ),
+        ("POST", "/stores/{store_id:str}/access/v1/search/action"): (
+            "POST",
+            f"/stores/{store}/access/v1/search/action",
+            {
+                "subject": {"type": "user", "id": "anne"},
+                "resource": {"type": "document", "id": "1"},
+            },
+        ),
     }
 
 
@@ -164,7 +355,9 @@ def _exempt(path: str) -> bool:
 
 
 @pytest.fixture
-async def faulty() -> AsyncIterator[tuple[AsyncTestClient[Any], str, str, Callable[[Callable[[], BaseException] | None], None]]]:
+async def faulty() -> AsyncIterator[
+    tuple[AsyncTestClient[Any], str, str, Callable[[Callable[[], BaseException] | None], None]]
+]:
     """The app on a memory datastore whose every coroutine method can be made to raise."""
     from permsvc.api.admin.credentials import V1Security
 
@@ -173,7 +366,9 @@ async def faulty() -> AsyncIterator[tuple[AsyncTestClient[Any], str, str, Callab
         client.permsvc_app = app  # type: ignore[attr-defined]
         V1Security(jwt=_ISSUER.authenticator(), check_scope="permsvc:check").install(app)
         store = (await client.post("/stores", json={"name": "faults"})).json()["id"]
-        model = (await client.post(f"/stores/{store}/authorization-models", json=MODEL)).json()["authorization_model_id"]
+        model = (await client.post(f"/stores/{store}/authorization-models", json=MODEL)).json()[
+            "authorization_model_id"
+        ]
         datastore = app.state.deps.datastore
         originals: dict[str, Any] = {}
         for name in dir(type(datastore)):
@@ -187,7 +382,9 @@ async def faulty() -> AsyncIterator[tuple[AsyncTestClient[Any], str, str, Callab
                     setattr(datastore, name, original)
                 else:
 
-                    async def broken(*_: Any, _fault: Callable[[], BaseException] = fault, **__: Any) -> Any:
+                    async def broken(
+                        *_: Any, _fault: Callable[[], BaseException] = fault, **__: Any
+                    ) -> Any:
                         raise _fault()
 
                     setattr(datastore, name, broken)
@@ -204,7 +401,9 @@ async def _send(client: AsyncTestClient[Any], request: Request) -> Any:
     method, path, body = request
     headers = {**bearer(_ISSUER.admin())}
     if isinstance(body, bytes):
-        return await client.request(method, path, content=body, headers={**headers, "Content-Type": "application/x-ndjson"})
+        return await client.request(
+            method, path, content=body, headers={**headers, "Content-Type": "application/x-ndjson"}
+        )
     if body is None:
         return await client.request(method, path, headers=headers)
     return await client.request(method, path, json=body, headers=headers)
@@ -221,13 +420,18 @@ async def test_every_route_is_in_the_fault_table(faulty: Any) -> None:
 
 
 @pytest.mark.parametrize("fault", FAULTS)
-async def test_every_route_answers_503_with_retry_after(faulty: Any, fault: Callable[[], BaseException]) -> None:
+async def test_every_route_answers_503_with_retry_after(
+    faulty: Any, fault: Callable[[], BaseException]
+) -> None:
     client, store, model, inject = faulty
     inject(fault)
     wrong = []
     for route, request in _requests(store, model).items():
         response = await _send(client, request)
-        if route == ("POST", "/stores/{store_id:str}/streamed-list-objects") and response.status_code == 200:
+        if (
+            route == ("POST", "/stores/{store_id:str}/streamed-list-objects")
+            and response.status_code == 200
+        ):
             assert '"code":4010' in response.text or response.status_code == 503, response.text
             continue
         if response.status_code != 503 or response.headers.get("retry-after") != "1":
@@ -238,17 +442,27 @@ async def test_every_route_answers_503_with_retry_after(faulty: Any, fault: Call
 
 
 @pytest.mark.parametrize("bug", BUGS)
-async def test_a_bug_is_not_disguised_as_an_outage(faulty: Any, bug: Callable[[], BaseException]) -> None:
+async def test_a_bug_is_not_disguised_as_an_outage(
+    faulty: Any, bug: Callable[[], BaseException]
+) -> None:
     client, store, model, inject = faulty
     inject(bug)
-    response = await _send(client, _requests(store, model)[("POST", "/stores/{store_id:str}/write")])
-    assert response.status_code == 500 and response.json()["code"] == "internal_error", response.text
+    response = await _send(
+        client, _requests(store, model)[("POST", "/stores/{store_id:str}/write")]
+    )
+    assert response.status_code == 500 and response.json()["code"] == "internal_error", (
+        response.text
+    )
     assert "retry-after" not in response.headers
 
 
 async def test_the_503_body_never_carries_the_driver_message(faulty: Any) -> None:
     client, store, model, inject = faulty
-    inject(lambda: pg.CannotConnectNowError('password authentication failed for user "permsvc" at db.internal:5432'))
+    inject(
+        lambda: pg.CannotConnectNowError(
+            'password authentication failed for user "permsvc" at db.internal:5432'
+        )
+    )
     response = await _send(client, _requests(store, model)[("POST", "/stores/{store_id:str}/read")])
     assert response.status_code == 503
     assert "db.internal" not in response.text and "permsvc" not in response.json()["message"]
@@ -310,7 +524,13 @@ class _Load:
                 try:
                     response = http.post(
                         f"/stores/{self.store}/write",
-                        json={"writes": {"tuple_keys": [{"object": key[0], "relation": key[1], "user": key[2]}]}},
+                        json={
+                            "writes": {
+                                "tuple_keys": [
+                                    {"object": key[0], "relation": key[1], "user": key[2]}
+                                ]
+                            }
+                        },
                     )
                 except httpx.HTTPError as err:
                     status = f"client:{type(err).__name__}"
@@ -338,18 +558,38 @@ class _Load:
             thread.join(timeout=30)
 
 
-async def _stored_state(url: str, store: str) -> tuple[set[tuple[str, str, str]], list[int], list[tuple[int, int]], int]:
+async def _stored_state(
+    url: str, store: str
+) -> tuple[set[tuple[str, str, str]], list[int], list[tuple[int, int]], int]:
     conn = await asyncpg.connect(url)
     try:
         tuples = {
-            (f"{r['object_type']}:{r['object_id']}", r["relation"], f"{r['user_type']}:{r['user_id']}")
+            (
+                f"{r['object_type']}:{r['object_id']}",
+                r["relation"],
+                f"{r['user_type']}:{r['user_id']}",
+            )
             for r in await conn.fetch(
-                "SELECT object_type, object_id, relation, user_type, user_id FROM tuples WHERE store_id = $1", store
+                "SELECT object_type, object_id, relation, user_type, user_id FROM tuples WHERE store_id = $1",
+                store,
             )
         }
-        revisions = [r[0] for r in await conn.fetch("SELECT revision FROM revision_log WHERE store_id = $1 ORDER BY revision", store)]
-        changes = [(r[0], r[1]) for r in await conn.fetch("SELECT revision, seq FROM changelog WHERE store_id = $1 ORDER BY revision, seq", store)]
-        writes = await conn.fetchval("SELECT count(*) FROM changelog WHERE store_id = $1 AND operation = 'write'", store)
+        revisions = [
+            r[0]
+            for r in await conn.fetch(
+                "SELECT revision FROM revision_log WHERE store_id = $1 ORDER BY revision", store
+            )
+        ]
+        changes = [
+            (r[0], r[1])
+            for r in await conn.fetch(
+                "SELECT revision, seq FROM changelog WHERE store_id = $1 ORDER BY revision, seq",
+                store,
+            )
+        ]
+        writes = await conn.fetchval(
+            "SELECT count(*) FROM changelog WHERE store_id = $1 AND operation = 'write'", store
+        )
         return tuples, revisions, changes, int(writes)
     finally:
         await conn.close()
@@ -359,7 +599,10 @@ async def _stored_state(url: str, store: str) -> tuple[set[tuple[str, str, str]]
 @pytest.mark.timeout(240)
 def test_kill_postgres_under_write_load(cluster: PrivateCluster, tmp_path: Path) -> None:
     env = {"PERMSVC_DATABASE_URL": cluster.url, "PERMSVC_AUTH_METHOD": "none"}
-    with live_server(tmp_path, env=env) as server, httpx.Client(base_url=server.url, timeout=10) as http:
+    with (
+        live_server(tmp_path, env=env) as server,
+        httpx.Client(base_url=server.url, timeout=10) as http,
+    ):
         store = http.post("/stores", json={"name": "kill"}).json()["id"]
         assert http.post(f"/stores/{store}/authorization-models", json=MODEL).status_code == 201
         load = _Load(server.url, store, writers=4)
@@ -415,7 +658,9 @@ def test_kill_postgres_under_write_load(cluster: PrivateCluster, tmp_path: Path)
     assert {r for r, _ in changes} <= set(revisions), "a change without its revision"
     for revision in {r for r, _ in changes}:
         seqs = [s for r, s in changes if r == revision]
-        assert seqs == list(range(len(seqs))) or seqs == list(range(1, len(seqs) + 1)), f"seq gap at {revision}"
+        assert seqs == list(range(len(seqs))) or seqs == list(range(1, len(seqs) + 1)), (
+            f"seq gap at {revision}"
+        )
     assert writes == len(tuples), "the changelog and the tuples disagree"
     assert caught_up is not None, f"the index did not catch up after the restart ({figures})"
     if os.environ.get("PERMSVC_REPORT_FIGURES"):

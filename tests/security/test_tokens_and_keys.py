@@ -27,7 +27,6 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
-import jwt
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -38,7 +37,12 @@ from permsvc.api.admin.credentials import V1Security
 from permsvc.api.app import create_app
 from permsvc.api.guards import PresharedKeyAuthenticator
 from permsvc.auth.config import OidcSettings
-from permsvc.auth.errors import InvalidTokenError, KeySetUnavailableError, KeysNotRefreshedError
+from permsvc.auth.errors import (
+    InvalidApiKeyError,
+    InvalidTokenError,
+    KeySetUnavailableError,
+    KeysNotRefreshedError,
+)
 from permsvc.auth.jwks import JwksKeyProvider, StaticKeyProvider
 from permsvc.auth.jwt import JwtAuthenticator
 from permsvc.auth.keys import ApiKey, hash_api_key
@@ -47,7 +51,16 @@ from permsvc.commands.keys import CreateApiKeyCommand, VerifyApiKeyQuery
 from permsvc.store.memory import MemoryDatastore
 from tests.api.conftest import MODEL, make_settings
 from tests.unit.auth.test_bad_tokens import CASES as UNIT_CASES
-from tests.unit.auth.tokenkit import AUDIENCE, ISSUER, Keys, TokenFactory, b64, claims, compact, public_jwk
+from tests.unit.auth.tokenkit import (
+    AUDIENCE,
+    ISSUER,
+    Keys,
+    TokenFactory,
+    b64,
+    claims,
+    compact,
+    public_jwk,
+)
 
 KEYS = Keys()
 MAKE = TokenFactory(KEYS)
@@ -56,12 +69,12 @@ CHECK_SCOPE = "permsvc:check"
 
 def _raw(header: str, payload: str, signature: bytes = b"x" * 64) -> str:
     """A token from raw JSON text (to forge what a JSON library would never emit)."""
-    enc = lambda text: base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()  # noqa: E731
+    enc = lambda text: base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
     return f"{enc(header)}.{enc(payload)}.{b64(signature)}"
 
 
 def _signed_raw(header: str, payload: str, key: Any) -> str:
-    enc = lambda text: base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()  # noqa: E731
+    enc = lambda text: base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
     signing_input = f"{enc(header)}.{enc(payload)}"
     from cryptography.hazmat.primitives.asymmetric import padding
 
@@ -96,6 +109,11 @@ def _self_signed_cert(key: Any) -> str:
 _NOT_UTF8 = bytes([0xFF, 0xFE, 0x7B])
 
 
+def _flip(token: str) -> str:
+    """One character of the signature changed (a flipped bit, still valid base64url)."""
+    return token[:-3] + ("A" if token[-3] != "A" else "B") + token[-2:]
+
+
 def _now() -> int:
     return int(time.time())
 
@@ -118,7 +136,9 @@ NEW_KINDS: list[tuple[str, Callable[[Keys, TokenFactory], str], dict[str, Any]]]
     ("iss_case_variant", lambda k, m: m(claims(iss=ISSUER.upper())), {}),
     (
         "iss_as_list",
-        lambda k, m: _signed_raw('{"alg":"RS256","kid":"k1"}', json.dumps(claims(iss=[ISSUER])), k.k1),
+        lambda k, m: _signed_raw(
+            '{"alg":"RS256","kid":"k1"}', json.dumps(claims(iss=[ISSUER])), k.k1
+        ),
         {},
     ),
     ("aud_number", lambda k, m: m(claims(aud=42)), {}),
@@ -131,11 +151,23 @@ NEW_KINDS: list[tuple[str, Callable[[Keys, TokenFactory], str], dict[str, Any]]]
     ("jwe_five_segments_of_garbage", lambda k, m: ".".join(b64(f"p{i}") for i in range(5)), {}),
     ("four_segments_appended", lambda k, m: m() + ".extra", {}),
     ("signature_of_another_token", _splice, {}),
-    ("signature_bit_flipped", lambda k, m: (lambda t: t[:-3] + ("A" if t[-3] != "A" else "B") + t[-2:])(m()), {}),
+    ("signature_bit_flipped", lambda k, m: _flip(m()), {}),
     ("signature_base64_padding", lambda k, m: m() + "==", {}),
-    ("x5c_self_signed_certificate", lambda k, m: m(key=k.attacker, x5c=[_self_signed_cert(k.attacker)]), {}),
-    ("jwk_embedded_with_real_kid", lambda k, m: m(key=k.attacker, jwk=public_jwk(k.attacker, "k1", "RS256")), {}),
-    ("jku_with_real_kid", lambda k, m: m(key=k.attacker, jku="https://attacker.example/jwks.json"), {}),
+    (
+        "x5c_self_signed_certificate",
+        lambda k, m: m(key=k.attacker, x5c=[_self_signed_cert(k.attacker)]),
+        {},
+    ),
+    (
+        "jwk_embedded_with_real_kid",
+        lambda k, m: m(key=k.attacker, jwk=public_jwk(k.attacker, "k1", "RS256")),
+        {},
+    ),
+    (
+        "jku_with_real_kid",
+        lambda k, m: m(key=k.attacker, jku="https://attacker.example/jwks.json"),
+        {},
+    ),
     (
         "duplicated_sub_claim",
         lambda k, m: _signed_raw(
@@ -170,12 +202,32 @@ NEW_KINDS: list[tuple[str, Callable[[Keys, TokenFactory], str], dict[str, Any]]]
     ("huge_claim", lambda k, m: m(claims(pad="x" * 20_000)), {}),
     ("huge_header", lambda k, m: m(pad="x" * 20_000), {}),
     ("header_json_array", lambda k, m: f"{b64([1, 2])}.{b64(claims())}.{b64(b'x' * 64)}", {}),
-    ("header_with_nan", lambda k, m: _raw('{"alg":"RS256","kid":"k1","x":NaN}', json.dumps(claims())), {}),
-    ("payload_utf8_invalid", lambda k, m: ".".join([b64({"alg": "RS256", "kid": "k1"}), b64(_NOT_UTF8), b64(b"x" * 64)]), {}),
-    ("alg_lowercase_rs256", lambda k, m: compact({"alg": "rs256", "kid": "k1"}, claims(), b"x" * 256), {}),
-    ("alg_trailing_space", lambda k, m: compact({"alg": "RS256 ", "kid": "k1"}, claims(), b"x" * 256), {}),
-    ("alg_eddsa_not_allowed", lambda k, m: compact({"alg": "EdDSA", "kid": "k1"}, claims(), b"x" * 64), {}),
-    ("alg_none_with_trailing_dot_only", lambda k, m: compact({"alg": "none"}, claims()) , {}),
+    (
+        "header_with_nan",
+        lambda k, m: _raw('{"alg":"RS256","kid":"k1","x":NaN}', json.dumps(claims())),
+        {},
+    ),
+    (
+        "payload_utf8_invalid",
+        lambda k, m: ".".join([b64({"alg": "RS256", "kid": "k1"}), b64(_NOT_UTF8), b64(b"x" * 64)]),
+        {},
+    ),
+    (
+        "alg_lowercase_rs256",
+        lambda k, m: compact({"alg": "rs256", "kid": "k1"}, claims(), b"x" * 256),
+        {},
+    ),
+    (
+        "alg_trailing_space",
+        lambda k, m: compact({"alg": "RS256 ", "kid": "k1"}, claims(), b"x" * 256),
+        {},
+    ),
+    (
+        "alg_eddsa_not_allowed",
+        lambda k, m: compact({"alg": "EdDSA", "kid": "k1"}, claims(), b"x" * 64),
+        {},
+    ),
+    ("alg_none_with_trailing_dot_only", lambda k, m: compact({"alg": "none"}, claims()), {}),
     ("token_with_nul", lambda k, m: m().replace(".", "\x00.", 1), {}),
     ("empty_token", lambda k, m: "", {}),
     ("only_dots", lambda k, m: "..", {}),
@@ -195,7 +247,11 @@ def test_the_battery_has_at_least_40_distinct_kinds() -> None:
 
 
 def _settings(**overrides: Any) -> OidcSettings:
-    values: dict[str, Any] = {"issuer": ISSUER, "audiences": (AUDIENCE,), "algorithms": ("RS256", "PS256")}
+    values: dict[str, Any] = {
+        "issuer": ISSUER,
+        "audiences": (AUDIENCE,),
+        "algorithms": ("RS256", "PS256"),
+    }
     values.update(overrides)
     return OidcSettings(**values)
 
@@ -204,7 +260,9 @@ def _authenticator(**overrides: Any) -> JwtAuthenticator:
     return JwtAuthenticator(_settings(**overrides), StaticKeyProvider(KEYS.jwks()))
 
 
-@pytest.mark.parametrize(("build", "overrides"), [pytest.param(b, o, id=i) for i, b, o in ALL_KINDS])
+@pytest.mark.parametrize(
+    ("build", "overrides"), [pytest.param(b, o, id=i) for i, b, o in ALL_KINDS]
+)
 async def test_forged_token_is_refused_by_the_authenticator(
     build: Callable[[Keys, TokenFactory], str], overrides: dict[str, Any]
 ) -> None:
@@ -265,11 +323,29 @@ async def test_no_forged_token_passes_the_front_door(app_client: AsyncTestClient
 
 
 HEADER_FORGERIES: list[Any] = [
-    pytest.param(lambda t: [("Authorization", f"Bearer {t}"), ("Authorization", f"Bearer {t}")], 400, id="two_headers_same_token"),
-    pytest.param(lambda t: [("Authorization", f"Bearer {t}"), ("Authorization", "Bearer forged")], 400, id="two_headers_good_first"),
-    pytest.param(lambda t: [("Authorization", "Bearer forged"), ("Authorization", f"Bearer {t}")], 400, id="two_headers_good_last"),
-    pytest.param(lambda t: [("Authorization", f"Bearer {t}"), ("authorization", f"Bearer {t}")], 400, id="two_headers_case_variant"),
-    pytest.param(lambda t: [("Authorization", f"Bearer {t}, Bearer {t}")], 400, id="comma_joined_credentials"),
+    pytest.param(
+        lambda t: [("Authorization", f"Bearer {t}"), ("Authorization", f"Bearer {t}")],
+        400,
+        id="two_headers_same_token",
+    ),
+    pytest.param(
+        lambda t: [("Authorization", f"Bearer {t}"), ("Authorization", "Bearer forged")],
+        400,
+        id="two_headers_good_first",
+    ),
+    pytest.param(
+        lambda t: [("Authorization", "Bearer forged"), ("Authorization", f"Bearer {t}")],
+        400,
+        id="two_headers_good_last",
+    ),
+    pytest.param(
+        lambda t: [("Authorization", f"Bearer {t}"), ("authorization", f"Bearer {t}")],
+        400,
+        id="two_headers_case_variant",
+    ),
+    pytest.param(
+        lambda t: [("Authorization", f"Bearer {t}, Bearer {t}")], 400, id="comma_joined_credentials"
+    ),
     pytest.param(lambda t: [("Authorization", f"Bearer Bearer {t}")], 400, id="bearer_twice"),
     pytest.param(lambda t: [("Authorization", f"Bearer {t} extra")], 400, id="trailing_word"),
     pytest.param(lambda t: [("Authorization", "Bearer")], 400, id="bearer_without_token"),
@@ -302,8 +378,20 @@ async def test_two_authorization_headers_are_invalid_request_on_every_surface() 
         store = (await client.post("/stores", json={"name": "two"}, headers=[good])).json()["id"]
         for method, path, body in (
             ("GET", "/stores", None),
-            ("POST", f"/stores/{store}/check", {"tuple_key": {"object": "document:1", "relation": "viewer", "user": "user:a"}}),
-            ("POST", f"/stores/{store}/access/v1/evaluation", {"subject": {"type": "user", "id": "a"}, "resource": {"type": "document", "id": "1"}, "action": {"name": "viewer"}}),
+            (
+                "POST",
+                f"/stores/{store}/check",
+                {"tuple_key": {"object": "document:1", "relation": "viewer", "user": "user:a"}},
+            ),
+            (
+                "POST",
+                f"/stores/{store}/access/v1/evaluation",
+                {
+                    "subject": {"type": "user", "id": "a"},
+                    "resource": {"type": "document", "id": "1"},
+                    "action": {"name": "viewer"},
+                },
+            ),
             ("GET", "/v1/admin/keys", None),
         ):
             response = await client.request(method, path, json=body, headers=[good, good])
@@ -349,7 +437,9 @@ def _worker(idp: _Idp, clock: _Clock) -> JwtAuthenticator:
 
 
 @pytest.fixture
-async def two_workers() -> AsyncIterator[tuple[_Idp, list[tuple[AsyncTestClient[Any], _Clock, JwtAuthenticator]]]]:
+async def two_workers() -> AsyncIterator[
+    tuple[_Idp, list[tuple[AsyncTestClient[Any], _Clock, JwtAuthenticator]]]
+]:
     idp = _Idp()
     workers = []
     clients = []
@@ -375,7 +465,11 @@ async def two_workers() -> AsyncIterator[tuple[_Idp, list[tuple[AsyncTestClient[
 
 
 def _signed_by_k2() -> str:
-    return MAKE(claims(sub="svc@clients", azp="svc", gty="client-credentials", scope=CHECK_SCOPE), key=KEYS.k2, kid="k2")
+    return MAKE(
+        claims(sub="svc@clients", azp="svc", gty="client-credentials", scope=CHECK_SCOPE),
+        key=KEYS.k2,
+        kid="k2",
+    )
 
 
 async def _status(client: AsyncTestClient[Any], token: str) -> int:
@@ -394,7 +488,9 @@ async def test_a_dropped_kid_refuses_its_cached_tokens_in_every_worker(two_worke
     (first, first_clock, _), (second, second_clock, _) = workers
     first_clock.now += 601  # worker 1 refetches now; worker 2 later, on its own schedule
     assert await _status(first, token) == 401
-    assert await _status(second, token) == 200, "worker 2 has not refetched: its key set still has k2"
+    assert await _status(second, token) == 200, (
+        "worker 2 has not refetched: its key set still has k2"
+    )
     second_clock.now += 601
     assert await _status(second, token) == 401
     for _ in range(3):  # and from then on, on every worker, cached or not
@@ -417,7 +513,7 @@ async def test_a_kid_reused_for_another_key_refuses_the_cached_token(two_workers
 
 
 async def test_the_cache_serves_a_token_while_its_key_stays(two_workers: Any) -> None:
-    idp, workers = two_workers
+    _, workers = two_workers
     token = _signed_by_k2()
     client, clock, authenticator = workers[0]
     assert await _status(client, token) == 200
@@ -427,16 +523,27 @@ async def test_the_cache_serves_a_token_while_its_key_stays(two_workers: Any) ->
     assert authenticator.cache_hits == before + 2  # both requests of the front door, no re-verify
 
 
-async def test_unknown_kid_while_the_jwks_is_down_says_the_keys_could_not_be_refreshed(two_workers: Any) -> None:
+async def test_unknown_kid_while_the_jwks_is_down_says_the_keys_could_not_be_refreshed(
+    two_workers: Any,
+) -> None:
     idp, workers = two_workers
     client, clock, authenticator = workers[0]
     assert await _status(client, _signed_by_k2()) == 200  # keys loaded once
     idp.down = True
     clock.now += 31
-    token = MAKE(claims(sub="svc@clients", azp="svc", gty="client-credentials", scope=CHECK_SCOPE), key=KEYS.attacker, kid="k3-new")
+    token = MAKE(
+        claims(sub="svc@clients", azp="svc", gty="client-credentials", scope=CHECK_SCOPE),
+        key=KEYS.attacker,
+        kid="k3-new",
+    )
     response = await client.post(
         "/v1/check",
-        json={"store_id": client.store_id, "object": "document:1", "relation": "viewer", "user": "user:a"},
+        json={
+            "store_id": client.store_id,
+            "object": "document:1",
+            "relation": "viewer",
+            "user": "user:a",
+        },
         headers={"Authorization": f"Bearer {token}"},
     )
     assert response.status_code == 503, response.text
@@ -470,7 +577,9 @@ async def test_api_keys_are_stored_hashed() -> None:
 
 
 @pytest.mark.parametrize("presented", ["right", "wrong_secret", "unknown_id"])
-async def test_api_keys_are_compared_in_constant_time(presented: str, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_api_keys_are_compared_in_constant_time(
+    presented: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every path (match, mismatch, unknown id) hashes and compares with hmac.compare_digest, so
     timing tells an unknown id from a wrong secret no better than chance."""
     store = MemoryDatastore()
@@ -489,10 +598,11 @@ async def test_api_keys_are_compared_in_constant_time(presented: str, monkeypatc
         return real(a, b)
 
     monkeypatch.setattr("permsvc.auth.keys.hmac.compare_digest", spy)
-    try:
+    if presented == "right":
         await VerifyApiKeyQuery(keys=store).execute(value)
-    except Exception:  # noqa: BLE001 - refusals are expected for two of the three
-        pass
+    else:
+        with pytest.raises(InvalidApiKeyError):
+            await VerifyApiKeyQuery(keys=store).execute(value)
     assert len(calls) == 1 and len(calls[0][0]) == len(calls[0][1])
 
 
@@ -536,6 +646,8 @@ def test_token_explain_reads_a_pasted_header_value(
 
 
 def test_token_explain_names_a_doubled_bearer_prefix(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["token", "explain", f"Bearer Bearer {MAKE()}", "--issuer", ISSUER, "--audience", AUDIENCE])
+    code = main(
+        ["token", "explain", f"Bearer Bearer {MAKE()}", "--issuer", ISSUER, "--audience", AUDIENCE]
+    )
     out = capsys.readouterr().out
     assert code == 1 and "sent twice" in out
