@@ -39,6 +39,7 @@ from tests.api.admin.v1kit import Issuer, bearer
 from tests.api.conftest import MODEL, make_settings
 from tests.api.live import live_server
 from tests.pg import PrivateCluster
+from tests.security.apps import accept_tokens
 
 # Each backend registers its driver's fault classes when it is loaded (a driver error can only
 # come from a loaded backend); the app under test runs on the memory backend, so load both here.
@@ -359,12 +360,10 @@ async def faulty() -> AsyncIterator[
     tuple[AsyncTestClient[Any], str, str, Callable[[Callable[[], BaseException] | None], None]]
 ]:
     """The app on a memory datastore whose every coroutine method can be made to raise."""
-    from permsvc.api.admin.credentials import V1Security
-
     app = create_app(make_settings(index=False))
     async with AsyncTestClient(app) as client:
         client.permsvc_app = app  # type: ignore[attr-defined]
-        V1Security(jwt=_ISSUER.authenticator(), check_scope="permsvc:check").install(app)
+        accept_tokens(app, _ISSUER.authenticator())
         store = (await client.post("/stores", json={"name": "faults"})).json()["id"]
         model = (await client.post(f"/stores/{store}/authorization-models", json=MODEL)).json()[
             "authorization_model_id"

@@ -33,7 +33,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 from litestar.testing import AsyncTestClient
 
-from permsvc.api.admin.credentials import V1Security
 from permsvc.api.app import create_app
 from permsvc.api.guards import PresharedKeyAuthenticator
 from permsvc.auth.config import OidcSettings
@@ -50,6 +49,7 @@ from permsvc.cli.main import main
 from permsvc.commands.keys import CreateApiKeyCommand, VerifyApiKeyQuery
 from permsvc.store.memory import MemoryDatastore
 from tests.api.conftest import MODEL, make_settings
+from tests.security.apps import CHECK_SCOPE, accept_tokens
 from tests.unit.auth.test_bad_tokens import CASES as UNIT_CASES
 from tests.unit.auth.tokenkit import (
     AUDIENCE,
@@ -64,7 +64,6 @@ from tests.unit.auth.tokenkit import (
 
 KEYS = Keys()
 MAKE = TokenFactory(KEYS)
-CHECK_SCOPE = "permsvc:check"
 
 
 def _raw(header: str, payload: str, signature: bytes = b"x" * 64) -> str:
@@ -283,7 +282,7 @@ async def app_client() -> AsyncIterator[AsyncTestClient[Any]]:
 
 
 def _install(client: AsyncTestClient[Any], authenticator: JwtAuthenticator) -> None:
-    V1Security(jwt=authenticator, check_scope=CHECK_SCOPE).install(client.permsvc_app)  # type: ignore[attr-defined]
+    accept_tokens(client.permsvc_app, authenticator)  # type: ignore[attr-defined]
 
 
 async def _front_door(client: AsyncTestClient[Any], headers: list[tuple[str, Any]]) -> list[int]:
