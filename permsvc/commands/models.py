@@ -19,8 +19,7 @@ from permsvc.model.json import model_from_json
 from permsvc.model.typesystem import TypeSystem
 from permsvc.settings import DEFAULT_MAX_MODEL_BYTES, DEFAULT_MAX_TYPES_PER_MODEL
 from permsvc.store.errors import ModelNotFoundError
-from permsvc.store.index import IndexedDatastore
-from permsvc.store.protocol import ModelStore, Page, StoredModel
+from permsvc.store.protocol import ModelChangeFeed, ModelStore, Page, StoredModel, unwrap
 
 __all__ = (
     "SUPPORTED_SCHEMA_VERSIONS",
@@ -57,9 +56,8 @@ class ModelResolver:
     """Resolves ``authorization_model_id`` (empty -> the store's latest) to a :class:`TypeSystem`.
 
     Models are immutable, so a resolved TypeSystem is kept by ``(store_id, model_id)`` (LRU-bounded)
-    and never parsed twice. Over an :class:`~permsvc.store.index.IndexedDatastore` the store's
-    *latest* model is cached too, as its :class:`~permsvc.store.index.model_versions.ModelVersions`
-    allows (a model written or the store deleted, here or notified from another process, or an
+    and never parsed twice. Over a :class:`~permsvc.store.protocol.ModelChangeFeed` (the in-memory
+    index) the store's *latest* model is cached too, as its ``model_versions`` allow (a model written or the store deleted, here or notified from another process, or an
     entry older than the follower's polling interval: read again), honouring the consistency:
 
     - ``MINIMIZE_LATENCY``: the cached latest, as fresh as this process's tuple index;
@@ -83,7 +81,8 @@ class ModelResolver:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._models = models
-        self._versions = models.model_versions if isinstance(models, IndexedDatastore) else None
+        feed = unwrap(models, ModelChangeFeed)
+        self._versions = feed.model_versions if feed is not None else None
         self._cache: OrderedDict[tuple[str, str], TypeSystem] = OrderedDict()
         self._stores: OrderedDict[str, _StoreEntry] = OrderedDict()
         self._cache_size = cache_size
