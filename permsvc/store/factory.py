@@ -62,8 +62,8 @@ def sqlite_path(url: str | None, *, data_dir: Path) -> Path | None:
     """The SQLite file ``url`` designates, or ``None`` when it designates another backend."""
     if not url:
         return data_dir / DEFAULT_SQLITE_FILE
-    if url.startswith("sqlite://"):
-        rest = url[len("sqlite://") :]
+    if url.startswith("sqlite:"):
+        rest = url[len("sqlite://") :] if url.startswith("sqlite://") else ""
         if not rest.startswith("/") or len(rest) < 2:
             raise InvalidDatabaseUrlError(
                 f"invalid SQLite URL '{url}': use sqlite:///relative/file.db or sqlite:////absolute/file.db"
