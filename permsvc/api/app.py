@@ -73,13 +73,19 @@ def _lifespan(
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         database = await open_datastore(
-            settings.database_url or None, data_dir=Path(settings.data_dir), migrate=settings.migrate
+            settings.database_url or None,
+            data_dir=Path(settings.data_dir),
+            migrate=settings.migrate,
+            statement_cache_size=settings.database_statement_cache_size,
         )
         try:
             datastore: Datastore = database
             if settings.index:
                 datastore = await index_datastore(
-                    database, database_url=settings.database_url or None, memory_budget=settings.index_memory_budget
+                    database,
+                    database_url=settings.database_url or None,
+                    listen_url=settings.listen_database_url or None,
+                    memory_budget=settings.index_memory_budget,
                 )
         except BaseException:
             await database.aclose()

@@ -93,7 +93,10 @@ async def _migrate(settings: Settings) -> None:
     from permsvc.store.factory import open_datastore  # noqa: PLC0415 - only the supervisor needs it
 
     datastore = await open_datastore(
-        settings.database_url or None, data_dir=Path(settings.data_dir), migrate=settings.migrate
+        settings.database_url or None,
+        data_dir=Path(settings.data_dir),
+        migrate=settings.migrate,
+        statement_cache_size=settings.database_statement_cache_size,
     )
     await datastore.aclose()
 

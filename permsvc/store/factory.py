@@ -30,6 +30,7 @@ __all__ = (
     "InvalidDatabaseUrlError",
     "MigrationReport",
     "default_data_dir",
+    "default_statement_cache_size",
     "migrate_database",
     "open_datastore",
     "sqlite_path",
@@ -64,11 +65,37 @@ def sqlite_path(url: str | None, *, data_dir: Path) -> Path | None:
     return None
 
 
+def default_statement_cache_size() -> int:
+    """``PERMSVC_DATABASE_STATEMENT_CACHE_SIZE`` if set (0 behind a transaction-pooling
+    PgBouncer), else asyncpg's default."""
+    from permsvc.settings import DEFAULT_STATEMENT_CACHE_SIZE
+
+    raw = os.environ.get("PERMSVC_DATABASE_STATEMENT_CACHE_SIZE", "").strip()
+    if not raw:
+        return DEFAULT_STATEMENT_CACHE_SIZE
+    try:
+        size = int(raw)
+    except ValueError:
+        size = -1
+    if size < 0:
+        raise InvalidDatabaseUrlError(
+            f"PERMSVC_DATABASE_STATEMENT_CACHE_SIZE must be a whole number >= 0, got {raw!r}"
+        )
+    return size
+
+
 async def open_datastore(
-    url: str | None, *, data_dir: Path | None = None, migrate: bool = True
+    url: str | None,
+    *,
+    data_dir: Path | None = None,
+    migrate: bool = True,
+    statement_cache_size: int | None = None,
 ) -> Datastore:
     """Open the datastore ``url`` names (see the module table), applying pending migrations unless
     ``migrate`` is false (then an outdated schema raises ``StorageUnavailableError``).
+
+    ``statement_cache_size`` (PostgreSQL; default :func:`default_statement_cache_size`): prepared
+    statements kept per connection, 0 behind a transaction-pooling PgBouncer.
 
     The caller owns the result and must ``await datastore.aclose()``.
 
@@ -86,7 +113,10 @@ async def open_datastore(
     if url.startswith(("postgres://", "postgresql://")):
         from permsvc.store.postgres import PostgresDatastore
 
-        return await PostgresDatastore.open(url, migrate=migrate)
+        cache = (
+            default_statement_cache_size() if statement_cache_size is None else statement_cache_size
+        )
+        return await PostgresDatastore.open(url, migrate=migrate, statement_cache_size=cache)
     if url == "memory:":
         from permsvc.store.memory import MemoryDatastore
 

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
+import os
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import asyncpg
 
@@ -72,9 +74,10 @@ from permsvc.store.rows import (
 )
 from permsvc.store.tokens import decode_page_token, encode_page_token
 
-__all__ = ("PostgresDatastore",)
+__all__ = ("DEFAULT_STATEMENT_CACHE_SIZE", "PostgresDatastore", "connect_options")
 
 _BULK_CHUNK = 50_000
+DEFAULT_STATEMENT_CACHE_SIZE = 100
 DEFAULT_POOL_MIN_SIZE = 1
 DEFAULT_POOL_MAX_SIZE = 10
 
@@ -146,15 +149,30 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
         migrate: bool = True,
         min_size: int = DEFAULT_POOL_MIN_SIZE,
         max_size: int = DEFAULT_POOL_MAX_SIZE,
+        statement_cache_size: int = DEFAULT_STATEMENT_CACHE_SIZE,
     ) -> PostgresDatastore:
         """Connect a pool to ``url`` (``postgres://`` or ``postgresql://``).
+
+        ``url`` may name several hosts (``postgresql://h1:5432,h2:5432/db``); a connection goes to
+        the first that answers and matches ``target_session_attrs``, which defaults to
+        ``read-write`` for such a URL (see :func:`connect_options`). A pooled connection whose
+        server died is replaced on its next use, so after a failover the pool reaches the promoted
+        primary by itself; requests in between fail with connection errors (503).
+
+        ``statement_cache_size`` 0 keeps no named prepared statement across transactions (for
+        a transaction-pooling PgBouncer that cannot track them).
 
         With ``migrate`` pending migrations are applied first; without it, a schema that is not
         current raises :class:`StorageUnavailableError` naming ``permsvc migrate``.
         """
         try:
             pool = await asyncpg.create_pool(
-                url, min_size=min_size, max_size=max_size, reset=_reset_connection
+                url,
+                min_size=min_size,
+                max_size=max_size,
+                reset=_reset_connection,
+                statement_cache_size=statement_cache_size,
+                **connect_options(url),
             )
         except (OSError, asyncpg.PostgresError) as err:
             raise StorageUnavailableError(f"cannot connect to PostgreSQL: {err}") from err
@@ -163,7 +181,8 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
             async with pool.acquire() as conn:
                 if migrate:
                     await apply_migrations(conn)
-                applied, latest = await schema_versions(conn)
+                async with conn.transaction():
+                    applied, latest = await schema_versions(conn)
             if applied != latest:
                 raise StorageUnavailableError(
                     f"the PostgreSQL schema is at version {applied}, this permsvc needs {latest}: run `permsvc migrate`"
@@ -589,6 +608,26 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
 
     async def aclose(self) -> None:
         await self._pool.close()
+
+
+def connect_options(url: str, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """asyncpg keyword arguments that ``url`` does not set itself.
+
+    A URL naming several hosts is a failover list: unless the URL (or ``PGTARGETSESSIONATTRS``)
+    says otherwise, connect only to the one that accepts writes (``target_session_attrs=
+    read-write``), never to a standby, which would fail every write, and which cannot LISTEN.
+    """
+    env = os.environ if environ is None else environ
+    parts = urlsplit(url)
+    hosts = parts.netloc.rpartition("@")[2]
+    query = {k.lower() for k, _ in parse_qsl(parts.query)}
+    if (
+        "," in hosts
+        and "target_session_attrs" not in query
+        and not env.get("PGTARGETSESSIONATTRS")
+    ):
+        return {"target_session_attrs": "read-write"}
+    return {}
 
 
 async def _reset_connection(conn: asyncpg.Connection) -> None:
