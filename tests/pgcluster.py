@@ -1,4 +1,5 @@
-"""Private PostgreSQL clusters for failover tests: a primary and a synchronous hot standby.
+"""Private PostgreSQL clusters for failover tests: a primary and a synchronous hot standby, and a
+PgBouncer in front of a node.
 
 Never touches the machine's own server: every node is a fresh ``initdb`` in a temporary
 directory, on a free loopback port, with its Unix socket in that directory. As root the binaries
@@ -24,10 +25,24 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ("PgCluster", "PgNode", "pg_bindir")
+__all__ = ("VIEWER_MODEL", "PgCluster", "PgNode", "pg_bindir", "private_cluster", "require_cluster_tools")
+
+VIEWER_MODEL = {
+    "schema_version": "1.1",
+    "type_definitions": [
+        {"type": "user"},
+        {
+            "type": "doc",
+            "relations": {"viewer": {"this": {}}},
+            "metadata": {"relations": {"viewer": {"directly_related_user_types": [{"type": "user"}]}}},
+        },
+    ],
+}
+"""The model the cluster tests write: ``doc#viewer`` of ``user``s."""
 
 
 def pg_bindir() -> Path | None:
@@ -39,6 +54,38 @@ def pg_bindir() -> Path | None:
         return Path(candidates[-1]).parent
     found = shutil.which("initdb")
     return Path(found).parent if found else None
+
+
+def require_cluster_tools(*, pgbouncer: bool = False) -> None:
+    """Skip the calling test when PostgreSQL's binaries (or ``pgbouncer``) are missing; under
+    ``CI=true`` fail instead (``.ci/run`` installs them)."""
+    import pwd
+
+    import pytest
+
+    missing = []
+    if pg_bindir() is None:
+        missing.append("PostgreSQL binaries (initdb, pg_basebackup)")
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            missing.append("the postgres user")
+    if pgbouncer and not (shutil.which("pgbouncer") or Path("/usr/sbin/pgbouncer").exists()):
+        missing.append("pgbouncer")
+    if not missing:
+        return
+    reason = f"{' and '.join(missing)} not installed"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: this test must run)", pytrace=False)
+    pytest.skip(reason)
+
+
+def private_cluster(*, pgbouncer: bool = False) -> Iterator[PgCluster]:
+    """Fixture body: a :class:`PgCluster` (after :func:`require_cluster_tools`), closed after."""
+    require_cluster_tools(pgbouncer=pgbouncer)
+    with PgCluster() as built:
+        yield built
 
 
 def free_port() -> int:
@@ -136,6 +183,47 @@ class PgCluster:
             time.sleep(0.1)
         return node
 
+    def start_pgbouncer(self, node: PgNode, *, pool_size: int = 2) -> str:
+        """Debian's ``pgbouncer`` in transaction-pooling mode in front of ``node``, on a free
+        port, with its own ini and userlist here (run as ``postgres``: it refuses root); returns
+        its URL. Stopped by :meth:`close`."""
+        binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+        if not Path(binary).exists():
+            raise RuntimeError("pgbouncer is not installed")
+        port = free_port()
+        folder = self.root / "pgbouncer"
+        folder.mkdir()
+        (folder / "userlist.txt").write_text('"postgres" ""\n')
+        (folder / "pgbouncer.ini").write_text(
+            "[databases]\n"
+            f"postgres = host=127.0.0.1 port={node.port} dbname=postgres\n"
+            "[pgbouncer]\n"
+            f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
+            f"auth_type = trust\nauth_file = {folder / 'userlist.txt'}\n"
+            f"pool_mode = transaction\ndefault_pool_size = {pool_size}\nmax_client_conn = 200\n"
+            f"logfile = {folder / 'pgbouncer.log'}\npidfile = {folder / 'pgbouncer.pid'}\n"
+            "ignore_startup_parameters = extra_float_digits\n"
+        )
+        if self._prefix:
+            shutil.chown(folder, user="postgres", group="postgres")
+            for child in folder.iterdir():
+                shutil.chown(child, user="postgres", group="postgres")
+        self._run(binary, "-d", str(folder / "pgbouncer.ini"))
+        self._pgbouncer_pid = folder / "pgbouncer.pid"
+        deadline = time.monotonic() + 10
+        while True:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("pgbouncer did not listen within 10 s")
+            time.sleep(0.05)
+        return f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+    def pgbouncer_log(self) -> str:
+        log = self.root / "pgbouncer" / "pgbouncer.log"
+        return log.read_text(errors="replace") if log.exists() else ""
+
     # -- failing over ---------------------------------------------------------------------------
 
     def kill(self, node: PgNode) -> None:
@@ -157,6 +245,12 @@ class PgCluster:
         self._run(self._bin("pg_ctl"), "-D", str(node.data), "-w", "-t", "60", "promote")
 
     def close(self) -> None:
+        pidfile = getattr(self, "_pgbouncer_pid", None)
+        if pidfile is not None and pidfile.exists():
+            try:
+                os.kill(int(pidfile.read_text().strip()), signal.SIGTERM)
+            except (ValueError, ProcessLookupError):
+                pass
         for node in list(self.nodes):
             subprocess.run(
                 [*self._prefix, self._bin("pg_ctl"), "-D", str(node.data), "-m", "immediate", "stop"],

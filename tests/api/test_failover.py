@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
 import time
 from collections import Counter
@@ -33,21 +32,10 @@ import httpx
 import pytest
 
 from tests.api.live import LiveServer, live_server
-from tests.pgcluster import PgCluster, pg_bindir
+from tests.pgcluster import VIEWER_MODEL, PgCluster, private_cluster
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(300)]
 
-_MODEL = {
-    "schema_version": "1.1",
-    "type_definitions": [
-        {"type": "user"},
-        {
-            "type": "doc",
-            "relations": {"viewer": {"this": {}}},
-            "metadata": {"relations": {"viewer": {"directly_related_user_types": [{"type": "user"}]}}},
-        },
-    ],
-}
 _BEFORE_KILL_S = 2.0
 _KILL_TO_PROMOTE_S = 1.0
 _WRITES_AFTER_FAILOVER = 30
@@ -57,23 +45,7 @@ _CHECKERS_PER_SERVER = 2
 
 @pytest.fixture
 def cluster() -> Iterator[PgCluster]:
-    if pg_bindir() is None or (os.geteuid() == 0 and not _has_postgres_user()):
-        reason = "PostgreSQL binaries (initdb, pg_basebackup) are not installed"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason} (CI=true: the failover test must run)", pytrace=False)
-        pytest.skip(reason)
-    with PgCluster() as built:
-        yield built
-
-
-def _has_postgres_user() -> bool:
-    import pwd
-
-    try:
-        pwd.getpwnam("postgres")
-    except KeyError:
-        return False
-    return True
+    yield from private_cluster()
 
 
 class _Load:
@@ -179,7 +151,7 @@ def test_failover_to_a_promoted_standby_loses_no_acknowledged_write(
         ]
         store = httpx.post(servers[0].url + "/stores", json={"name": "failover"}, timeout=10).json()["id"]
         model = httpx.post(
-            servers[0].url + f"/stores/{store}/authorization-models", json=_MODEL, timeout=10
+            servers[0].url + f"/stores/{store}/authorization-models", json=VIEWER_MODEL, timeout=10
         )
         assert model.status_code == 201, model.text
         figures = asyncio.run(_run_load(cluster, primary, standby, servers, store))
