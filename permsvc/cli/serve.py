@@ -101,6 +101,16 @@ async def _migrate(settings: Settings) -> None:
     await datastore.aclose()
 
 
+def _check_tracing() -> None:
+    """Fail before any worker starts when the ``OTEL_*`` variables ask for traces that cannot be
+    exported (packages missing, unknown exporter): each worker would refuse to start anyway."""
+    from permsvc.api.tracing import tracing_from_env  # noqa: PLC0415 - imports nothing when tracing is off
+
+    tracing = tracing_from_env()
+    if tracing is not None:
+        tracing.shutdown()
+
+
 def run(args: argparse.Namespace) -> int:
     import uvicorn  # noqa: PLC0415 - keep `permsvc --help` fast
 
@@ -108,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
 
     overrides = {name: getattr(args, name, None) for name in _OPTIONS}
     settings = Settings.from_env(**overrides)
+    _check_tracing()
     if settings.database_url != "memory:":
         asyncio.run(_migrate(settings))
     _export(settings)
