@@ -15,7 +15,10 @@ backend and forwards everything to it explicitly, except:
 - **Failover**: when the listener LISTENs again (the database restarted, or a standby was
   promoted), every index catches up from its own revision: nothing committed meanwhile is missed.
   A database whose head is *behind* an index (a standby that had not replayed every commit) is
-  not the history the index followed: that index is rebuilt from a new snapshot.
+  not the history the index followed: that index is rebuilt from a new snapshot. Revision
+  numbers alone cannot tell an asynchronous standby that has already taken writes *past* the
+  index's revision before the listener is back: run synchronous replication (a commit is then
+  acknowledged only once a standby has it, so no promoted standby is behind any index).
 - **Writes** go to the database and then wait (at most ``wait_s``) until this process's index has
   applied their revision, so a writer reads its own writes here without a token.
 - **Memory budget**: an index whose tuple count times ``bytes_per_tuple`` would take the process
