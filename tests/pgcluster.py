@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 __all__ = ("VIEWER_MODEL", "PgCluster", "PgNode", "pg_bindir", "private_cluster", "require_cluster_tools")
 
@@ -260,7 +261,7 @@ class PgCluster:
         self.nodes.clear()
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def __enter__(self) -> PgCluster:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_exc: object) -> None:

@@ -24,6 +24,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 
 from permsvc import __version__
+from permsvc.api import ops
 from permsvc.api.admin.credentials import close_v1_security
 from permsvc.api.admin.routes import build_router as admin_router
 from permsvc.api.authzen.routes import build_router as authzen_router
@@ -43,7 +44,6 @@ from permsvc.api.ops import (
     openapi_json,
     readyz,
 )
-from permsvc.api import ops
 from permsvc.api.tokencheck.routes import build_router as tokencheck_router
 from permsvc.api.tracing import TracedCheckResolver, TracedDatastore, Tracing, tracing_from_env
 from permsvc.commands.models import ModelResolver
@@ -75,9 +75,11 @@ def _lifespan(
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         try:
-            async with _traced(tracing):
-                async with _serving(app, settings, metrics, freeze_heap=freeze_heap, tracing=tracing):
-                    yield
+            async with (
+                _traced(tracing),
+                _serving(app, settings, metrics, freeze_heap=freeze_heap, tracing=tracing),
+            ):
+                yield
         finally:
             if tracing is not None:
                 tracing.shutdown()

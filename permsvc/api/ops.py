@@ -35,7 +35,7 @@ from prometheus_client import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+    from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 
     from permsvc.api.tracing import Tracing
 
@@ -43,7 +43,8 @@ if TYPE_CHECKING:
     Message = MutableMapping[str, Any]
     Receive = Callable[[], Awaitable[Message]]
     Send = Callable[[Message], Awaitable[None]]
-    ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+    # Any ASGI callable: Litestar types its scopes as TypedDicts, which a MutableMapping is not.
+    ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 
 __all__ = (
     "REQUEST_ID_HEADER",
@@ -76,7 +77,7 @@ _encode = msgspec.json.Encoder().encode
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
-def request_id_of(scope: MutableMapping[str, Any]) -> str:
+def request_id_of(scope: Mapping[str, Any]) -> str:
     """The id of the request being served (set by :class:`ObservedApp`; ``""`` outside it)."""
     return str(scope.get(_REQUEST_ID_KEY, ""))
 
@@ -186,7 +187,7 @@ class Metrics:
         """The Prometheus text format; every worker's series when running multi-process."""
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # prometheus_client leaves its __init__ unannotated
             return generate_latest(registry)
         return generate_latest(self.registry)
 
@@ -198,7 +199,7 @@ class FastRoute(Protocol):
         """Anything but ``None`` claims the request and is passed to ``__call__``."""
         ...
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send, match: Any) -> None: ...
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, match: Any, /) -> None: ...
 
 
 class ObservedApp:
@@ -261,13 +262,13 @@ class ObservedApp:
                 await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - start
-            route = scope.get("path_template") or "unmatched"
+            template: str = scope.get("path_template") or "unmatched"
             method = scope.get("method", "")
-            self.metrics.observe_request(route, method, status, elapsed)
+            self.metrics.observe_request(template, method, status, elapsed)
             trace: dict[str, str] = {}
             if span is not None:
                 assert self.tracing is not None
-                self.tracing.finish_server_span(span, method=method, route=route, status=status, request_id=request_id)
+                self.tracing.finish_server_span(span, method=method, route=template, status=status, request_id=request_id)
                 ids = self.tracing.current_ids()
                 if ids is not None:
                     trace = {"trace_id": ids[0], "span_id": ids[1]}
@@ -276,7 +277,7 @@ class ObservedApp:
                     request_id=request_id,
                     method=method,
                     path=scope.get("path", ""),
-                    route=route,
+                    route=template,
                     status=status,
                     duration_ms=round(elapsed * 1000, 3),
                     client=(scope.get("client") or ("", 0))[0],

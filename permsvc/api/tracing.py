@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from permsvc.engine.request import ResolveContext, ResolveResult
     from permsvc.engine.resolver import CheckResolver
 
-__all__ = ("Tracing", "TracedCheckResolver", "TracedDatastore", "tracing_from_env", "tracing_requested")
+__all__ = ("TracedCheckResolver", "TracedDatastore", "Tracing", "tracing_from_env", "tracing_requested")
 
 _INSTALL_HINT = "install the tracing packages: pip install 'permsvc[otel]'"
 
@@ -111,9 +111,11 @@ def _otlp_exporter(env: Mapping[str, str]) -> Any:
     ).strip()
     try:
         if protocol == "grpc":
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # type: ignore[import-not-found,unused-ignore]
+                OTLPSpanExporter,
+            )
         elif protocol == "http/protobuf":
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # type: ignore[assignment]
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         else:
             raise SettingsError(f"OTEL_EXPORTER_OTLP_PROTOCOL: unsupported protocol {protocol!r} (use http/protobuf or grpc)")
     except ImportError as err:

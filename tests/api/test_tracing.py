@@ -9,7 +9,7 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +18,17 @@ from litestar.testing import AsyncTestClient
 
 pytest.importorskip("opentelemetry.sdk", reason="the otel extra is not installed")
 
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
-from opentelemetry.trace import SpanKind, StatusCode  # noqa: E402
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
 
-from permsvc.api import ops  # noqa: E402
-from permsvc.api.app import create_app  # noqa: E402
-from permsvc.api.tracing import Tracing, tracing_from_env, tracing_requested  # noqa: E402
-from permsvc.settings import SettingsError  # noqa: E402
-from tests.api.conftest import MODEL, make_settings  # noqa: E402
-from tests.conftest import REPO_ROOT  # noqa: E402
+from permsvc.api import ops
+from permsvc.api.app import create_app
+from permsvc.api.tracing import Tracing, tracing_from_env, tracing_requested
+from permsvc.settings import SettingsError
+from tests.api.conftest import MODEL, make_settings
+from tests.conftest import REPO_ROOT
 
 _TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 _PARENT_ID = "00f067aa0ba902b7"
@@ -145,6 +145,7 @@ async def test_log_lines_carry_the_trace_id(
     access = json.loads(os.read(access_fd, 65536).decode().strip().splitlines()[-1])
     (span,) = exporter.get_finished_spans()
     assert access["trace_id"] == _TRACE_ID
+    assert access["route"] == "/healthz"
     assert access["span_id"] == f"{span.context.span_id:016x}"
     formatter = ops.JsonFormatter()
     record = logging.LogRecord("permsvc.test", logging.WARNING, __file__, 1, "inside", None, None)
@@ -220,5 +221,5 @@ print("served")
 """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "PERMSVC_"))}
     env.update({"PERMSVC_DATABASE_URL": "memory:", "PERMSVC_ACCESS_LOG": "false"})
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=60)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=60, check=False)
     assert done.returncode == 0 and "served" in done.stdout, done.stderr[-3000:]
