@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 import asyncpg
 
-from permsvc.store.postgres.store import connect_options
+from permsvc.store.postgres.connect import connect_options
 
 __all__ = ("CHANNEL", "MODELS_CHANNEL", "PostgresChangeListener")
 

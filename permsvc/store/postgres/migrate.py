@@ -19,6 +19,7 @@ from asyncpg.pool import PoolConnectionProxy
 from permsvc.store.errors import StorageUnavailableError
 from permsvc.store.migrations import MigrationError, load_migrations
 from permsvc.store.postgres import queries as q
+from permsvc.store.postgres.connect import connect_options
 
 __all__ = ("Connection", "migrate", "migrate_url", "schema_versions")
 
@@ -65,9 +66,9 @@ async def migrate_url(url: str) -> tuple[list[int], int]:
     """Connect to ``url``, migrate, disconnect; returns ``(versions applied here, current version)``.
 
     No prepared statement outlives its transaction (the statement cache is off), so ``url`` may
-    go through a transaction-pooling PgBouncer."""
+    go through a transaction-pooling PgBouncer; a multi-host URL migrates the primary."""
     try:
-        conn = await asyncpg.connect(url, statement_cache_size=0)
+        conn = await asyncpg.connect(url, statement_cache_size=0, **connect_options(url))
     except (OSError, asyncpg.PostgresError) as err:
         raise StorageUnavailableError(f"cannot connect to PostgreSQL: {err}") from err
     try:

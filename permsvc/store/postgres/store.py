@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
-import os
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import asyncpg
 
@@ -35,6 +33,7 @@ from permsvc.store.errors import (
 )
 from permsvc.store.postgres import queries as q
 from permsvc.store.postgres.claim_specs import PostgresClaimSpecMixin
+from permsvc.store.postgres.connect import connect_options
 from permsvc.store.postgres.keys_audit import PostgresKeysAuditMixin, insert_audit_row
 from permsvc.store.postgres.migrate import Connection, schema_versions
 from permsvc.store.postgres.migrate import migrate as apply_migrations
@@ -74,7 +73,7 @@ from permsvc.store.rows import (
 )
 from permsvc.store.tokens import decode_page_token, encode_page_token
 
-__all__ = ("DEFAULT_STATEMENT_CACHE_SIZE", "PostgresDatastore", "connect_options")
+__all__ = ("DEFAULT_STATEMENT_CACHE_SIZE", "PostgresDatastore")
 
 _BULK_CHUNK = 50_000
 DEFAULT_STATEMENT_CACHE_SIZE = 100
@@ -608,26 +607,6 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
 
     async def aclose(self) -> None:
         await self._pool.close()
-
-
-def connect_options(url: str, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """asyncpg keyword arguments that ``url`` does not set itself.
-
-    A URL naming several hosts is a failover list: unless the URL (or ``PGTARGETSESSIONATTRS``)
-    says otherwise, connect only to the one that accepts writes (``target_session_attrs=
-    read-write``), never to a standby, which would fail every write, and which cannot LISTEN.
-    """
-    env = os.environ if environ is None else environ
-    parts = urlsplit(url)
-    hosts = parts.netloc.rpartition("@")[2]
-    query = {k.lower() for k, _ in parse_qsl(parts.query)}
-    if (
-        "," in hosts
-        and "target_session_attrs" not in query
-        and not env.get("PGTARGETSESSIONATTRS")
-    ):
-        return {"target_session_attrs": "read-write"}
-    return {}
 
 
 async def _reset_connection(conn: asyncpg.Connection) -> None:

@@ -15,7 +15,7 @@ from permsvc.core.refs import TupleKey
 from permsvc.store.index import IndexedDatastore
 from permsvc.store.index.listener import PostgresChangeListener
 from permsvc.store.memory import MemoryDatastore
-from permsvc.store.postgres.store import connect_options
+from permsvc.store.postgres.connect import connect_options
 
 
 @pytest.mark.parametrize(
