@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-pytest.importorskip("opentelemetry.sdk", reason="the otel extra is not installed")
+if os.environ.get("CI", "").lower() != "true":  # under CI the test extra must have installed it
+    pytest.importorskip("opentelemetry.sdk", reason="the otel extra is not installed")
 
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
