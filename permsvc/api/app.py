@@ -45,7 +45,7 @@ from permsvc.api.ops import (
     readyz,
 )
 from permsvc.api.tokencheck.routes import build_router as tokencheck_router
-from permsvc.api.tracing import TracedCheckResolver, TracedDatastore, Tracing, tracing_from_env
+from permsvc.api.tracing import TracedCheckResolver, Tracing, traced_datastore, tracing_from_env
 from permsvc.commands.models import ModelResolver
 from permsvc.engine.resolver import build_check_resolver
 from permsvc.settings import Settings
@@ -112,7 +112,7 @@ async def _serving(
         statement_cache_size=settings.database_statement_cache_size,
     )
     if tracing is not None:
-        database = TracedDatastore(database, tracing, system=_database_system(settings))
+        database = traced_datastore(database, tracing, system=_database_system(settings))
     try:
         datastore: Datastore = database
         if settings.index:

@@ -42,7 +42,14 @@ if TYPE_CHECKING:
     from permsvc.engine.request import ResolveContext, ResolveResult
     from permsvc.engine.resolver import CheckResolver
 
-__all__ = ("TracedCheckResolver", "TracedDatastore", "Tracing", "tracing_from_env", "tracing_requested")
+__all__ = (
+    "TracedCheckResolver",
+    "TracedDatastore",
+    "Tracing",
+    "traced_datastore",
+    "tracing_from_env",
+    "tracing_requested",
+)
 
 _INSTALL_HINT = "install the tracing packages: pip install 'permsvc[otel]'"
 
@@ -205,12 +212,27 @@ class TracedCheckResolver:
             return result
 
 
+_TRACED_CLASSES: dict[type, type[TracedDatastore]] = {}
+
+
+def traced_datastore(inner: Any, tracing: Tracing, *, system: str) -> TracedDatastore:
+    """``inner`` behind a :class:`TracedDatastore` of a class made for ``type(inner)``: the store
+    layer decides which capabilities an object offers once per class (``implements``), and a
+    traced SQLite store and a traced memory store must not share that answer."""
+    cls = _TRACED_CLASSES.get(type(inner))
+    if cls is None:
+        cls = _TRACED_CLASSES[type(inner)] = type(f"Traced{type(inner).__name__}", (TracedDatastore,), {})
+    return cls(inner, tracing, system=system)
+
+
 class TracedDatastore:
     """A datastore whose every database call (each coroutine method) runs in a ``CLIENT`` span.
+    Build with :func:`traced_datastore`.
 
     Forwarding is by ``__getattr__`` on purpose: it must trace whatever the backend offers (the
-    optional capabilities the index and the admin API probe with ``isinstance``/``getattr``, such
-    as ``snapshot_tuples`` or ``bulk_write``), and a method it does not know stays reachable."""
+    optional capabilities the index and the admin API look up with ``unwrap``, such as
+    ``snapshot_tuples``, ``bulk_write``, the key and audit stores), and a method it does not know
+    stays reachable. It is a ``Wrapper`` too (:meth:`unwrap`)."""
 
     def __init__(self, inner: Any, tracing: Tracing, *, system: str) -> None:
         self.inner = inner
@@ -218,6 +240,9 @@ class TracedDatastore:
         self._client = tracing._trace.SpanKind.CLIENT
         self._current = tracing._trace.get_current_span
         self._system = system
+
+    def unwrap(self) -> object:
+        return self.inner
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self.inner, name)
