@@ -224,3 +224,22 @@ print("served")
     env.update({"PERMSVC_DATABASE_URL": "memory:", "PERMSVC_ACCESS_LOG": "false"})
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=60, check=False)
     assert done.returncode == 0 and "served" in done.stdout, done.stderr[-3000:]
+
+
+async def test_a_traced_backend_offers_exactly_its_backends_capabilities(tmp_path: Path) -> None:
+    """Capabilities are decided once per class: a traced memory store and a traced SQLite store
+    in one process must not share the answer."""
+    from permsvc.api.tracing import traced_datastore
+    from permsvc.store.memory import MemoryDatastore
+    from permsvc.store.protocol import InlineReads, TupleSnapshotReader, implements, unwrap
+    from permsvc.store.sqlite import SqliteDatastore
+
+    tracing = Tracing(TracerProvider())
+    memory = traced_datastore(MemoryDatastore(), tracing, system="memory")
+    sqlite = traced_datastore(await SqliteDatastore.open(tmp_path / "x.db"), tracing, system="sqlite")
+    try:
+        assert implements(memory, InlineReads) and not implements(sqlite, InlineReads)
+        assert unwrap(sqlite, TupleSnapshotReader) is sqlite  # its snapshot reads are traced
+        assert type(memory) is not type(sqlite)
+    finally:
+        await sqlite.aclose()
