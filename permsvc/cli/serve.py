@@ -90,9 +90,22 @@ async def _migrate(settings: Settings) -> None:
     from permsvc.store.factory import open_datastore  # noqa: PLC0415 - only the supervisor needs it
 
     datastore = await open_datastore(
-        settings.database_url or None, data_dir=Path(settings.data_dir), migrate=settings.migrate
+        settings.database_url or None,
+        data_dir=Path(settings.data_dir),
+        migrate=settings.migrate,
+        statement_cache_size=settings.database_statement_cache_size,
     )
     await datastore.aclose()
+
+
+def _check_tracing() -> None:
+    """Fail before any worker starts when the ``OTEL_*`` variables ask for traces that cannot be
+    exported (packages missing, unknown exporter): each worker would refuse to start anyway."""
+    from permsvc.api.tracing import tracing_from_env  # noqa: PLC0415 - imports nothing when tracing is off
+
+    tracing = tracing_from_env()
+    if tracing is not None:
+        tracing.shutdown()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -102,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
 
     overrides = {name: getattr(args, name, None) for name in _OPTIONS}
     settings = Settings.from_env(**overrides)
+    _check_tracing()
     if settings.database_url != "memory:":
         asyncio.run(_migrate(settings))
     _export(settings)
