@@ -26,6 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from permsvc.cli.database import add_database_options
 from permsvc.settings import Settings
 
 __all__ = ("log_config", "register", "run")
@@ -41,11 +42,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--host", help="interface to bind (PERMSVC_HOST, default 127.0.0.1)")
     p.add_argument("--port", type=int, help="TCP port (PERMSVC_PORT, default 8080)")
     p.add_argument("--workers", type=int, help="server processes (PERMSVC_WORKERS, default 1)")
-    p.add_argument(
-        "--database-url",
-        help="postgresql://..., sqlite:///file.db or memory: (PERMSVC_DATABASE_URL; default SQLite in the data dir)",
-    )
-    p.add_argument("--data-dir", help="directory of the embedded database (PERMSVC_DATA_DIR, default ./.permsvc)")
+    add_database_options(p)
     p.add_argument(
         "--no-migrate",
         dest="migrate",
@@ -109,7 +106,10 @@ async def _migrate(settings: Settings) -> bool:
     from permsvc.store.factory import open_datastore
 
     datastore = await open_datastore(
-        settings.database_url or None, data_dir=Path(settings.data_dir), migrate=settings.migrate
+        settings.database_url or None,
+        data_dir=Path(settings.data_dir),
+        migrate=settings.migrate,
+        statement_cache_size=settings.database_statement_cache_size,
     )
     try:
         keys = key_store_in(datastore)
@@ -131,6 +131,16 @@ def _refuse_open_network(settings: Settings, keys_exist: bool) -> str | None:
     )
 
 
+def _check_tracing() -> None:
+    """Fail before any worker starts when the ``OTEL_*`` variables ask for traces that cannot be
+    exported (packages missing, unknown exporter): each worker would refuse to start anyway."""
+    from permsvc.api.tracing import tracing_from_env  # noqa: PLC0415 - imports nothing when tracing is off
+
+    tracing = tracing_from_env()
+    if tracing is not None:
+        tracing.shutdown()
+
+
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -138,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
 
     overrides = {name: getattr(args, name, None) for name in _OPTIONS}
     settings = Settings.from_env(**overrides)
+    _check_tracing()
     keys_exist = asyncio.run(_migrate(settings)) if settings.database_url != "memory:" else False
     refusal = _refuse_open_network(settings, keys_exist)
     if refusal is not None:

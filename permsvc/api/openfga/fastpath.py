@@ -59,9 +59,7 @@ class CheckFastPath:
         state = self._app.state
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         try:
-            await admit(
-                state.deps.security, _RULE, "POST", lambda name: _header(headers, name.encode("latin-1")), store_id
-            )
+            await admit(state.deps.security, _RULE, "POST", headers, store_id)
             body = await _read_body(headers, receive, self._max_body)
             response, extra = await run_check(services_of(state), store_id, body)
             status, payload = 200, _encode(response)

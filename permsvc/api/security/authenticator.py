@@ -34,7 +34,7 @@ from permsvc.api.security.principal import Principal
 from permsvc.auth.claims import TokenKind, token_kind_of
 from permsvc.auth.errors import AuthError, MissingBearerTokenError
 from permsvc.auth.jwt import extract_bearer_token
-from permsvc.auth.keys import API_KEY_PREFIX
+from permsvc.auth.keys import API_KEY_PREFIX, secret_digest
 from permsvc.auth.roles import ROLES, expand_roles
 from permsvc.commands.audit import Actor
 from permsvc.commands.keys import VerifyApiKeyQuery
@@ -74,7 +74,9 @@ class Security:
         self.keys = keys
         self.jwt = jwt
         self._clock = clock
-        self._bootstrap = tuple(key.encode() for key in settings.api_keys)
+        self._bootstrap = tuple(secret_digest(key) for key in settings.api_keys)
+        """Only the SHA-256 of each configured key is kept; digests are compared in constant time
+        against every one, so timing reveals neither which key nearly matched nor their lengths."""
         self._bootstrap_principals = tuple(
             Principal(
                 kind="bootstrap_key",
@@ -155,7 +157,7 @@ class Security:
             )
         token = extract_bearer_token(authorization)
         if self._bootstrap:
-            presented = token.encode("utf-8", "surrogatepass")
+            presented = secret_digest(token)
             matched = 0
             for position, key in enumerate(self._bootstrap, start=1):
                 if hmac.compare_digest(key, presented):

@@ -17,7 +17,7 @@ route. In order:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from permsvc.api.errors import ApiError
@@ -25,7 +25,7 @@ from permsvc.api.openfga.convert import check_store_id
 from permsvc.api.ops import request_id_of
 from permsvc.api.security.principal import Principal
 from permsvc.api.security.table import Rule
-from permsvc.auth.errors import AuthError, ForbiddenError, InsufficientScopeError
+from permsvc.auth.errors import AuthError, ForbiddenError, InsufficientScopeError, InvalidRequestError
 from permsvc.commands.audit import AuditRecorder
 from permsvc.store.protocol import ApiKeyStore, AuditLog
 
@@ -39,6 +39,7 @@ __all__ = (
     "BODY_METHODS",
     "admit",
     "audit_log_of",
+    "authorization_header",
     "check_media_type",
     "front_door",
     "key_store_in",
@@ -53,6 +54,37 @@ __all__ = (
 PRINCIPAL_KEY = "permsvc.principal"
 RULES_KEY = "route_rules"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def authorization_header(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The value of the request's one ``Authorization`` header (raw ASGI headers; ``None`` when
+    there is none). Every surface reads the credential through this function.
+
+    Raises:
+        InvalidRequestError: more than one ``Authorization`` header (400 ``invalid_request``).
+            Frameworks and proxies disagree on which of several they use (the first, the last,
+            all joined by a comma), so a request could be authenticated with one credential and
+            attributed to another; it is refused rather than guessed.
+    """
+    found: bytes | None = None
+    for name, value in headers:
+        if name.lower() == b"authorization":
+            if found is not None or b"," in value:
+                # A comma joins several header values into one (RFC 9110 §5.3), as proxies and
+                # clients do with repeated headers; no credential contains one.
+                raise InvalidRequestError(
+                    "the request has more than one Authorization header; send exactly one "
+                    "'Authorization: Bearer <credential>'"
+                )
+            found = value
+    return None if found is None else found.decode("latin-1")
+
+
+def _content_type(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    for name, value in headers:
+        if name.lower() == b"content-type":
+            return value.decode("latin-1")
+    return None
 
 
 def check_media_type(content_type: str | None, rule: Rule) -> None:
@@ -93,18 +125,18 @@ async def admit(
     security: Security,
     rule: Rule,
     method: str,
-    header: Callable[[str], str | None],
+    headers: Iterable[tuple[bytes, bytes]],
     path_store: str | None,
 ) -> Principal | None:
     """Check one request against its rule; the principal, or ``None`` for a public route.
 
-    ``header(name)`` reads a request header (lower-case name); ``path_store`` is the
-    ``{store_id}`` path parameter, if the route has one."""
+    ``headers``: the raw ASGI headers; ``path_store``: the ``{store_id}`` path parameter, if the
+    route has one."""
     if rule.role is None:
         return None
     if method in BODY_METHODS:
-        check_media_type(header("content-type"), rule)
-    principal = await security.authenticate(header("authorization"))
+        check_media_type(_content_type(headers), rule)
+    principal = await security.authenticate(authorization_header(headers))
     if principal.end_user:
         if not rule.end_user:
             raise _role_refused(security, principal, rule)
@@ -131,9 +163,8 @@ async def front_door(request: Request[Any, Any, Any]) -> None:
         return
     state = request.app.state
     rule: Rule = state[RULES_KEY][(method, scope["path_template"])]
-    headers = request.headers
     params = scope["path_params"]
-    principal = await admit(state.deps.security, rule, method, headers.get, params.get("store_id"))
+    principal = await admit(state.deps.security, rule, method, scope["headers"], params.get("store_id"))
     if principal is not None:
         scope[PRINCIPAL_KEY] = principal  # type: ignore[literal-required]  # our own key in the ASGI scope
 

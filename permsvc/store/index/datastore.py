@@ -12,6 +12,13 @@ backend and forwards everything to it explicitly, except:
   synchronous call. Polling is the fallback: every ``poll_s`` the follower compares each index
   with the database head (SQLite has no notifications, so this is its only path; with PostgreSQL
   it is the safety net for lost notifications).
+- **Failover**: when the listener LISTENs again (the database restarted, or a standby was
+  promoted), every index catches up from its own revision: nothing committed meanwhile is missed.
+  A database whose head is *behind* an index (a standby that had not replayed every commit) is
+  not the history the index followed: that index is rebuilt from a new snapshot. Revision
+  numbers alone cannot tell an asynchronous standby that has already taken writes *past* the
+  index's revision before the listener is back: run synchronous replication (a commit is then
+  acknowledged only once a standby has it, so no promoted standby is behind any index).
 - **Writes** go to the database and then wait (at most ``wait_s``) until this process's index has
   applied their revision, so a writer reads its own writes here without a token.
 - **Memory budget**: an index whose tuple count times ``bytes_per_tuple`` would take the process
@@ -34,17 +41,18 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Literal
 
-from permsvc.core.revision import Consistency, InvalidConsistencyTokenError, Revision, decode_token
+from permsvc.core.revision import Consistency, Revision, decode_token
 from permsvc.settings import (
     DEFAULT_INDEX_MEMORY_BUDGET,
     DEFAULT_INDEX_POLL_S,
     DEFAULT_INDEX_SAFETY_POLL_S,
     DEFAULT_INDEX_WAIT_S,
 )
+from permsvc.store.consistency import database_reader
 from permsvc.store.index.model_versions import ModelVersions
 from permsvc.store.index.reader import IndexedReader
 from permsvc.store.index.tuple_index import TupleIndex, gc_paused
-from permsvc.store.protocol import TupleSnapshotReader
+from permsvc.store.protocol import TupleSnapshotReader, unwrap
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -61,6 +69,7 @@ if TYPE_CHECKING:
         OnMissing,
         Page,
         ReadFilter,
+        StartingWithUser,
         StoredModel,
         StoredTuple,
         StoreInfo,
@@ -129,6 +138,7 @@ class IndexedDatastore:
         self._database_only: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self._dirty: set[str] = set()
+        self._verify: set[str] = set()
         self._wake = asyncio.Event()
         self._follower: asyncio.Task[None] | None = None
         self._listener: PostgresChangeListener | None = None
@@ -197,6 +207,13 @@ class IndexedDatastore:
         await self.stop_following()
         await self.inner.aclose()
 
+    def unwrap(self) -> Datastore:
+        """The database (:class:`~permsvc.store.protocol.Wrapper`): API keys, the audit log, claim
+        specs and whether writes are audited are the database's. Tuple writes hand ``audit=``
+        through unchanged, so they commit their audit row in the same transaction exactly when
+        the database's do."""
+        return self.inner
+
     # -- introspection --------------------------------------------------------------------------
 
     def mode(self, store_id: str) -> IndexMode:
@@ -255,13 +272,7 @@ class IndexedDatastore:
     async def _database_reader(
         self, store_id: str, required: Revision
     ) -> tuple[TupleReader, Revision]:
-        head = await self.inner.head_revision(store_id)
-        if head < required:
-            raise InvalidConsistencyTokenError(
-                f"the consistency token names revision {required} of store {store_id}, whose latest revision "
-                f"is {head}: use a token returned by a write to this store"
-            )
-        return self.inner, head
+        return await database_reader(self.inner, store_id, required)
 
     # -- building -------------------------------------------------------------------------------
 
@@ -289,7 +300,8 @@ class IndexedDatastore:
 
     async def _build(self, store_id: str) -> None:
         """Snapshot ``store_id`` into a new index, publish it, then catch it up."""
-        if not isinstance(self.inner, TupleSnapshotReader):
+        snapshots = unwrap(self.inner, TupleSnapshotReader)
+        if snapshots is None:
             self._database_only.add(store_id)
             return
         try:
@@ -306,7 +318,7 @@ class IndexedDatastore:
 
                 try:
                     with gc_paused():
-                        revision = await self.inner.snapshot_tuples(
+                        revision = await snapshots.snapshot_tuples(
                             store_id, consume, batch_size=_SNAPSHOT_BATCH
                         )
                 except _OverBudgetError:
@@ -374,9 +386,26 @@ class IndexedDatastore:
             self._wake.set()
 
     def _reconnected(self) -> None:
+        """The listener LISTENs again (after a restart or a failover): everything it may have
+        missed is caught up, each index first checked against its database's head."""
         self.model_versions.lost_track()
         self._dirty.update(self._indexes)
+        self._verify.update(self._indexes)
         self._wake.set()
+
+    def _reindex(self, store_id: str, head: Revision) -> None:
+        """The database's head is behind the index: it is not the database the index followed
+        (a failover to a standby that had not replayed every commit, a restore from a backup).
+        Revisions are about to be reused for other changes, so the index is rebuilt from a new
+        snapshot instead of being caught up; until then the store is read from the database."""
+        index = self._indexes.pop(store_id, None)
+        _log.warning(
+            "store %s is at revision %d in the database, behind its index (%s): rebuilding the index",
+            store_id,
+            head,
+            None if index is None else index.revision,
+        )
+        self._ensure_building(store_id)
 
     def _models_notified(self, store_id: str, deleted: bool) -> None:
         if deleted:
@@ -398,14 +427,18 @@ class IndexedDatastore:
                 stores, self._dirty = self._dirty, set()
             else:
                 stores = set(self._indexes)
+            verify, self._verify = self._verify, set()
             for store_id in stores:
                 try:
-                    if not woke:
+                    if not woke or store_id in verify:
                         index = self._indexes.get(store_id)
-                        if (
-                            index is None
-                            or await self.inner.head_revision(store_id) <= index.revision
-                        ):
+                        if index is None:
+                            continue
+                        head = await self.inner.head_revision(store_id)
+                        if head < index.revision:
+                            self._reindex(store_id, head)
+                            continue
+                        if head == index.revision:
                             continue
                     await self._catch_up(store_id)
                 except asyncio.CancelledError:
@@ -485,20 +518,11 @@ class IndexedDatastore:
             return await self.inner.read_object_relation(store_id, object, relation)
         return index.object_relation(object, relation)
 
-    async def read_starting_with_user(
-        self,
-        store_id: str,
-        object_type: str,
-        relation: str,
-        users: Sequence[str],
-        object_ids: Sequence[str] | None = None,
-    ) -> Sequence[TupleKey]:
+    async def read_starting_with_user(self, store_id: str, filter: StartingWithUser) -> Sequence[TupleKey]:
         index = self._indexes.get(store_id)
         if index is None:
-            return await self.inner.read_starting_with_user(
-                store_id, object_type, relation, users, object_ids
-            )
-        return index.starting_with_user(object_type, relation, users, object_ids)
+            return await self.inner.read_starting_with_user(store_id, filter)
+        return index.starting_with_user(filter)
 
     async def read_page(
         self, store_id: str, filter: ReadFilter, *, page_size: int, continuation_token: str = ""
@@ -513,12 +537,6 @@ class IndexedDatastore:
         return await self.inner.head_revision(store_id)
 
     # -- writes: the database, then this process's index ---------------------------------------
-
-    @property
-    def audited_writes(self) -> bool:
-        """Tuple writes commit their audit row in the same transaction exactly when the database
-        behind the index does (the audit record is handed through unchanged)."""
-        return bool(getattr(self.inner, "audited_writes", False))
 
     async def write(
         self,
@@ -597,7 +615,7 @@ class IndexedDatastore:
 
     async def create_store(self, name: str) -> StoreInfo:
         info = await self.inner.create_store(name)
-        if not self._closed and isinstance(self.inner, TupleSnapshotReader):
+        if not self._closed and unwrap(self.inner, TupleSnapshotReader) is not None:
             index = TupleIndex(info.id)
             index.finish_build(0)
             self._indexes[info.id] = index

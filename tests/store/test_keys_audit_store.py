@@ -3,37 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from permsvc.store.errors import CollisionError, InvalidContinuationTokenError
-from permsvc.store.protocol import ApiKeyRecord, ApiKeyStore, AuditEntry, AuditFilter, AuditLog
-from tests.backends import BACKENDS, POSTGRES_BACKENDS
-from permsvc.store.postgres import PostgresDatastore
-from tests.pg import fresh_database_url
-
-_PARAMS = [
-    pytest.param(name, id=name, marks=[pytest.mark.postgres] if name in POSTGRES_BACKENDS else [])
-    for name in ("memory", "sqlite", "postgres")
-    if name in BACKENDS
-]
+from permsvc.store.protocol import (
+    ApiKeyRecord,
+    ApiKeyStore,
+    AuditEntry,
+    AuditFilter,
+    AuditLog,
+    unwrap,
+)
 
 
-@pytest.fixture(params=_PARAMS)
-async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
-    if request.param == "postgres":
-        # A database of its own: the API keys created here would close the anonymous door of the
-        # servers other tests run on the shared one.
-        store = await PostgresDatastore.open(fresh_database_url(), migrate=False, min_size=1, max_size=4)
-        try:
-            yield store
-        finally:
-            await store.aclose()
-        return
-    async with BACKENDS[request.param]() as store:
-        yield store
+@pytest.fixture
+def backend(datastore: Any) -> Any:
+    """The layer of the backend that keeps them (the in-memory index hands out its database's)."""
+    layer = unwrap(datastore, ApiKeyStore)
+    assert layer is not None
+    return layer
 
 
 def _now() -> dt.datetime:
