@@ -467,7 +467,8 @@ async def two_workers() -> AsyncIterator[
 
 def _signed_by_k2() -> str:
     return MAKE(
-        claims(sub="svc@clients", azp="svc", gty="client-credentials", scope=CHECK_SCOPE),
+        # the read role: the probe names its user directly (the check role alone passes subject_token)
+        claims(sub="svc@clients", azp="svc", gty="client-credentials", scope=f"{CHECK_SCOPE} permsvc:read"),
         key=KEYS.k2,
         kid="k2",
     )
