@@ -25,7 +25,12 @@ from permsvc.api.openfga.convert import check_store_id
 from permsvc.api.ops import request_id_of
 from permsvc.api.security.principal import Principal
 from permsvc.api.security.table import Rule
-from permsvc.auth.errors import AuthError, ForbiddenError, InsufficientScopeError, InvalidRequestError
+from permsvc.auth.errors import (
+    AuthError,
+    ForbiddenError,
+    InsufficientScopeError,
+    InvalidRequestError,
+)
 from permsvc.commands.audit import AuditRecorder
 from permsvc.store.protocol import ApiKeyStore, AuditLog
 
@@ -164,7 +169,9 @@ async def front_door(request: Request[Any, Any, Any]) -> None:
     state = request.app.state
     rule: Rule = state[RULES_KEY][(method, scope["path_template"])]
     params = scope["path_params"]
-    principal = await admit(state.deps.security, rule, method, scope["headers"], params.get("store_id"))
+    principal = await admit(
+        state.deps.security, rule, method, scope["headers"], params.get("store_id")
+    )
     if principal is not None:
         scope[PRINCIPAL_KEY] = principal  # type: ignore[literal-required]  # our own key in the ASGI scope
 
