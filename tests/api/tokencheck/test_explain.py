@@ -54,8 +54,10 @@ async def test_user_token_cannot_explain_another_user(client: Client, issuer: Is
     assert response.status_code == 403 and response.json()["code"] == "forbidden"
 
 
-@pytest.mark.parametrize(("scope", "status"), [("check", 200), ("admin", 200), ("claims", 403)])
-async def test_service_keys_name_any_user(client: Client, scope: str, status: int) -> None:
+@pytest.mark.parametrize(
+    ("scope", "status"), [("check", 403), ("read", 200), ("admin", 200), ("claims", 403)]
+)
+async def test_read_and_admin_keys_name_any_user(client: Client, scope: str, status: int) -> None:
     response = await client.post(
         "/v1/explain",
         json={"relation": "viewer", "object": "document:plan", "user": "user:google-oauth2|1234"},
@@ -102,7 +104,7 @@ async def test_contextual_tuples_are_marked(client: Client, issuer: Issuer) -> N
                 {"object": "document:new", "relation": "viewer", "user": "user:carl"}
             ],
         },
-        headers=bearer(await api_key(client, "check")),
+        headers=bearer(await api_key(client, "read")),
     )
     assert response.status_code == 200, response.text
     witness = response.json()["witnesses"][0]
