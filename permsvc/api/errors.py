@@ -42,6 +42,8 @@ from permsvc.store.errors import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from litestar import Request
 
 __all__ = (
@@ -275,6 +277,6 @@ def _handle(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     return Response(payload, status_code=status, media_type="application/json", headers=headers)
 
 
-def exception_handlers() -> dict[type[Exception], Any]:
+def exception_handlers() -> dict[int | type[Exception], Callable[[Request[Any, Any, Any], Any], Response[Any]]]:
     """The app-level handler map: one handler for everything, driven by the table above."""
     return {Exception: _handle}

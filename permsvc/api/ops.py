@@ -35,13 +35,14 @@ from prometheus_client import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+    from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 
     Scope = MutableMapping[str, Any]
     Message = MutableMapping[str, Any]
     Receive = Callable[[], Awaitable[Message]]
     Send = Callable[[Message], Awaitable[None]]
-    ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+    # Any ASGI callable: Litestar types its scopes as TypedDicts, which a MutableMapping is not.
+    ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 
 __all__ = (
     "REQUEST_ID_HEADER",
@@ -70,7 +71,7 @@ _encode = msgspec.json.Encoder().encode
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
-def request_id_of(scope: MutableMapping[str, Any]) -> str:
+def request_id_of(scope: Mapping[str, Any]) -> str:
     """The id of the request being served (set by :class:`ObservedApp`; ``""`` outside it)."""
     return str(scope.get(_REQUEST_ID_KEY, ""))
 
@@ -180,7 +181,7 @@ class Metrics:
         """The Prometheus text format; every worker's series when running multi-process."""
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # prometheus_client leaves its __init__ unannotated
             return generate_latest(registry)
         return generate_latest(self.registry)
 
@@ -192,7 +193,7 @@ class FastRoute(Protocol):
         """Anything but ``None`` claims the request and is passed to ``__call__``."""
         ...
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send, match: Any) -> None: ...
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, match: Any, /) -> None: ...
 
 
 class ObservedApp:
@@ -245,9 +246,9 @@ class ObservedApp:
                 await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - start
-            route = scope.get("path_template") or "unmatched"
+            template: str = scope.get("path_template") or "unmatched"
             method = scope.get("method", "")
-            self.metrics.observe_request(route, method, status, elapsed)
+            self.metrics.observe_request(template, method, status, elapsed)
             if self.access_log is not None:
                 self.access_log.emit(
                     request_id=request_id,

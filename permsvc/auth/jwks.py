@@ -117,7 +117,7 @@ class KeySet:
         if not isinstance(members, list):
             raise KeySetUnavailableError(f"{source} is not a JWK Set (no 'keys' array)")
         keys: list[_Jwk] = []
-        for item in cast("list[Any]", members):
+        for item in members:
             if not isinstance(item, dict):
                 continue
             member = cast("dict[str, Any]", item)

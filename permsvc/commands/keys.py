@@ -63,7 +63,7 @@ def require_scope(scope: str) -> ApiKeyScope:
         raise InvalidInputError(
             f"invalid API key scope '{scope}': use one of {', '.join(API_KEY_SCOPES)}"
         )
-    return scope  # type: ignore[return-value] - checked against the Literal's values
+    return scope  # type: ignore[return-value]  # checked against the Literal's values
 
 
 class CreateApiKeyCommand:

@@ -131,7 +131,7 @@ class ModelResolver:
         entry.live_stamp, entry.live_at = life, at
         return typesystem
 
-    async def _shared(self, key: tuple[Any, ...], read: Callable[[], Awaitable[Any]]) -> Any:
+    async def _shared(self, key: tuple[Any, ...], read: Callable[[], Awaitable[TypeSystem]]) -> TypeSystem:
         """``read()``, or the result of the identical read already in flight (keyed by the stamps
         the read vouches for, so nobody joins a read older than what this process has heard of).
         A waiter's cancellation does not cancel the shared read."""

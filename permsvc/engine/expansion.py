@@ -144,9 +144,9 @@ def _expand(
                 if child != _TOO_DEEP:
                     table.nodes[node] = child
                 return child
-            members |= child[0]  # type: ignore[index]
-            if child[1] >= height:  # type: ignore[index]
-                height = child[1] + 1  # type: ignore[index]
+            members |= child[0]
+            if child[1] >= height:
+                height = child[1] + 1
     finally:
         stack.discard(node)
     if table.members + len(members) > MAX_EXPANSION_MEMBERS:

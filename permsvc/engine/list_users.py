@@ -98,7 +98,7 @@ async def expand_user_candidates(
             if filter_relation and otype == filter_type and rel == filter_relation:
                 found.add(f"{obj}#{rel}")
             wave.append((obj, rel, rp))
-        reads: list[tuple[str, str, Rewrite]] = []
+        reads: list[tuple[str, str, This | TupleToUserset]] = []
         for obj, rel, rp in wave:
             for leaf in _leaves(rp.rewrite):
                 match leaf:
@@ -121,7 +121,7 @@ async def expand_user_candidates(
                     elif utype == filter_type and not filter_relation:
                         found.add(user)
                 continue
-            cr = leaf.computed_relation  # type: ignore[attr-defined]
+            cr = leaf.computed_relation
             for tk in tuples:
                 parent = tk.user
                 if "#" in parent or parent.endswith(":*") or not plan.fits(tk):
@@ -133,7 +133,7 @@ async def expand_user_candidates(
     return sorted(found)
 
 
-async def _read_all(ctx: ResolveContext, reads: list[tuple[str, str, Rewrite]]) -> list[Sequence[TupleKey]]:
+async def _read_all(ctx: ResolveContext, reads: Sequence[tuple[str, str, Rewrite]]) -> list[Sequence[TupleKey]]:
     """``read_object_relation`` of every ``(object, relation)`` of ``reads``, in order: one after
     the other from memory, else issued together (a batching reader sends each
     ``MAX_KEYS_PER_READ`` of them as one statement)."""

@@ -188,7 +188,7 @@ class _Validator:
             case This():
                 return
             case ComputedUserset(relation=target):
-                key = ("computed", t, rel, target)
+                key: tuple[str, ...] = ("computed", t, rel, target)
                 if target == rel:
                     self.add(f"'{t}#{rel}' cannot be defined as just itself: a relation that only refers to "
                              "itself can never be satisfied (invalid userset rewrite)", rule="invalid-rewrite",

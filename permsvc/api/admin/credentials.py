@@ -204,9 +204,9 @@ async def _from_token(security: V1Security, token: str) -> Principal:
 
 async def principal_of(request: Request[Any, Any, Any]) -> Principal:
     """Authenticate the request's credential (once per request; the result is kept in its scope)."""
-    cached = request.scope.get(_PRINCIPAL_KEY)  # type: ignore[typeddict-item]
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
+    cached = request.scope.get(_PRINCIPAL_KEY)
+    if isinstance(cached, Principal):
+        return cached
     token = extract_bearer_token(request.headers.get("authorization"))
     if token.startswith(f"{API_KEY_PREFIX}_"):
         principal = await _from_key(request, token)

@@ -33,7 +33,7 @@ __all__ = (
 )
 
 
-class _In(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class _In(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
     pass
 
 

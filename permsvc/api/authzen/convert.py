@@ -80,7 +80,8 @@ def decode_request(body: bytes, content_type: str | None, kind: type[T]) -> T:
     if decoder is None:
         decoder = _decoders[kind] = msgspec.json.Decoder(kind)
     try:
-        return decoder.decode(body)
+        decoded: T = decoder.decode(body)
+        return decoded
     except msgspec.ValidationError as err:
         raise _invalid(f"invalid request: {err}") from err
     except msgspec.DecodeError as err:

@@ -80,9 +80,12 @@ _TAG_QUERIES = ["Relationship Queries"]
 _TAG_ASSERTIONS = ["Assertions"]
 
 class _QueryRequest(Protocol):
-    authorization_model_id: str
-    consistency: s.WireConsistency
-    consistency_token: str
+    @property
+    def authorization_model_id(self) -> str: ...
+    @property
+    def consistency(self) -> s.WireConsistency: ...
+    @property
+    def consistency_token(self) -> str: ...
 
 
 Q = TypeVar("Q", bound=_QueryRequest)
@@ -206,7 +209,7 @@ def _services(request: Request[Any, Any, Any]) -> _Services:
 
 def services_of(state: Any) -> _Services:
     """The surface's commands for an app's state (built on first use)."""
-    services = state.get("openfga_services")
+    services: _Services | None = state.get("openfga_services")
     if services is None:
         services = state["openfga_services"] = _Services(state.deps)
     return services

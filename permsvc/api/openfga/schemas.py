@@ -79,7 +79,7 @@ WireConsistency = str | int | None
 """``ConsistencyPreference`` by name (``HIGHER_CONSISTENCY``) or number (200)."""
 
 
-class _In(msgspec.Struct, kw_only=True):
+class _In(msgspec.Struct, kw_only=True, frozen=True):
     """Base of request Structs: unknown fields are ignored, as by OpenFGA's gateway."""
 
 

@@ -32,7 +32,7 @@ __all__ = (
 Consistency = str | int | None
 
 
-class _Query(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class _Query(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
     """Fields every /v1 query accepts."""
 
     user: str | None = None
@@ -53,7 +53,7 @@ class CheckRequest(_Query, frozen=True):
     object: str
 
 
-class _Answered(msgspec.Struct, kw_only=True):
+class _Answered(msgspec.Struct, kw_only=True, frozen=True):
     user: str
     store_id: str
     authorization_model_id: str

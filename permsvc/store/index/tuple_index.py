@@ -52,7 +52,7 @@ def _added(values: _Values | None, value: str) -> _Values:
         if value in values:
             return values
         if len(values) < SMALL:
-            return (*values, value)  # type: ignore[misc]
+            return (*values, value)
         grown = set(values)
         grown.add(value)
         return grown
@@ -110,7 +110,7 @@ def _contains(values: _Values, value: str) -> bool:
 
 
 def _each(values: _Values) -> Iterable[str]:
-    return (values,) if type(values) is str else values  # type: ignore[return-value]
+    return (values,) if type(values) is str else values
 
 
 def _is_userset(user: str) -> bool:
