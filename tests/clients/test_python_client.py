@@ -9,7 +9,6 @@ import json
 import httpx
 import pytest
 from fake import SERVICE_KEY, FakePermsvc
-
 from permsvc_client import (
     AsyncPermsvc,
     Check,
@@ -204,10 +203,12 @@ def test_this_services_credential_refused_is_a_credential_error(fake: FakePermsv
 def test_bad_questions_and_missing_stores(fake: FakePermsvc) -> None:
     err = _expect(fake, InvalidRequestError, relation="nope")
     assert err.code == "relation_not_found" and "authorization model" in str(err)
-    with Permsvc("http://permsvc.test", credential=SERVICE_KEY,
-                 transport=httpx.MockTransport(lambda r: httpx.Response(404, json={"code": "store_id_not_found", "message": "store 01X not found"}))) as c:
-        with pytest.raises(NotFoundError, match="PERMSVC_STORE"):
-            c.check("can_read", "document:a", subject_token="t")
+    missing = httpx.MockTransport(
+        lambda r: httpx.Response(404, json={"code": "store_id_not_found", "message": "store 01X not found"})
+    )
+    with Permsvc("http://permsvc.test", credential=SERVICE_KEY, transport=missing) as c, \
+         pytest.raises(NotFoundError, match="PERMSVC_STORE"):
+        c.check("can_read", "document:a", subject_token="t")
 
 
 @pytest.mark.parametrize(("mode", "words", "retry_after"), [

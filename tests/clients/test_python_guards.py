@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 import pytest
 from fake import JWE_MESSAGE, SERVICE_KEY, FakePermsvc
-
 from permsvc_client import AsyncPermsvc, Permsvc
 
 CLAIM = "https://permsvc.example.com/perms"
@@ -33,7 +32,6 @@ def async_client(fake: FakePermsvc) -> AsyncPermsvc:
 def fastapi_app(fake: FakePermsvc, **guard_kw: Any) -> Any:
     from fastapi import Depends, FastAPI
     from fastapi.testclient import TestClient
-
     from permsvc_client.fastapi import Decision, Guards
 
     permsvc = Guards(async_client(fake), **guard_kw)
@@ -120,13 +118,12 @@ def test_fastapi_summary_in_the_token_answers_first(fake: FakePermsvc) -> None:
 
 
 def test_starlette_enforce_in_an_endpoint(fake: FakePermsvc) -> None:
+    from permsvc_client.starlette import Guards
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse
     from starlette.routing import Route
     from starlette.testclient import TestClient
-
-    from permsvc_client.starlette import Guards
 
     permsvc = Guards(async_client(fake))
 
@@ -147,7 +144,6 @@ def test_starlette_enforce_in_an_endpoint(fake: FakePermsvc) -> None:
 @pytest.fixture
 def flask_http(fake: FakePermsvc) -> Iterator[Any]:
     from flask import Flask, g
-
     from permsvc_client.flask import Guards
 
     client = Permsvc("http://permsvc.test", credential=SERVICE_KEY, transport=httpx.MockTransport(fake))
@@ -195,7 +191,6 @@ def test_flask_decorator(fake: FakePermsvc, flask_http: Any) -> None:
 def litestar_http(fake: FakePermsvc, obj: Callable[..., Any] | str = "document:{doc_id}") -> Any:
     from litestar import Litestar, Request, get
     from litestar.testing import TestClient
-
     from permsvc_client.litestar import Guards
 
     permsvc = Guards(async_client(fake))

@@ -102,7 +102,7 @@ class Requirement:
         return self.object.format_map({k: str(v) for k, v in params.items()})
 
     @staticmethod
-    def _checked(value: object) -> str:
+    def _checked(value: Any) -> str:
         if not isinstance(value, str) or ":" not in value:
             raise TypeError(f"the object callable must return 'type:id', got {value!r}")
         return value

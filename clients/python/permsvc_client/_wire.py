@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx
 
@@ -54,13 +54,13 @@ class Settings:
 
 
 @dataclass(frozen=True, slots=True)
-class Call:
+class Call(Generic[T]):
     """One HTTP request to make and how to read its answer."""
 
     path: str
     body: dict[str, Any]
     headers: dict[str, str]
-    parse: Callable[[Any], Any]
+    parse: Callable[[Any], T]
     subject_in_body: bool
     """The user's token travels as ``subject_token`` (else it is the bearer credential, if any)."""
     user_token_as_bearer: bool
@@ -75,7 +75,7 @@ def query(
     settings: Settings,
     path: str,
     body: dict[str, Any],
-    parse: Callable[[Any], Any],
+    parse: Callable[[Any], T],
     *,
     subject_token: str | None,
     user: str | None,
@@ -84,7 +84,7 @@ def query(
     contextual_tuples: Iterable[Mapping[str, Any]] | None = None,
     consistency_token: str | None = None,
     authorization_model_id: str | None = None,
-) -> Call:
+) -> Call[T]:
     """A /v1 query (check, batch, objects, relations) about the user of ``subject_token`` or ``user``.
 
     With a service credential the user's token goes in the body as ``subject_token``; without one,
@@ -141,7 +141,9 @@ def query(
     )
 
 
-def admin(settings: Settings, path: str, body: dict[str, Any], parse: Callable[[Any], Any], store_id: str | None) -> Call:
+def admin(
+    settings: Settings, path: str, body: dict[str, Any], parse: Callable[[Any], T], store_id: str | None
+) -> Call[T]:
     """A call made with the service's own credential only (claims, grants, revokes)."""
     credential = settings.credential_value()
     if credential is None:
@@ -162,7 +164,7 @@ def _headers(bearer: str | None) -> dict[str, str]:
     return headers
 
 
-def encode(call: Call) -> bytes:
+def encode(call: Call[Any]) -> bytes:
     return json.dumps(call.body, separators=(",", ":")).encode()
 
 
@@ -290,7 +292,7 @@ def _about_subject_token(code: str, message: str, challenge: str) -> bool:
     return "subject_token" in text or "subject token" in text
 
 
-def error_for(call: Call, response: httpx.Response) -> PermsvcError:
+def error_for(call: Call[Any], response: httpx.Response) -> PermsvcError:
     """The typed error for a non-2xx answer to ``call``."""
     status = response.status_code
     code, message = _body(response)
@@ -350,7 +352,7 @@ def _invalid_hint(code: str, message: str) -> str:
     return "fix the request as the message says"
 
 
-def transport_error(call: Call, exc: httpx.HTTPError, base_url: str) -> UnavailableError:
+def transport_error(call: Call[Any], exc: httpx.HTTPError, base_url: str) -> UnavailableError:
     if isinstance(exc, httpx.TimeoutException):
         return UnavailableError(
             f"permsvc at {base_url} did not answer POST {call.path} in time ({type(exc).__name__})",
@@ -362,7 +364,7 @@ def transport_error(call: Call, exc: httpx.HTTPError, base_url: str) -> Unavaila
     )
 
 
-def decode(call: Call, response: httpx.Response) -> Any:
+def decode(call: Call[T], response: httpx.Response) -> T:
     if not 200 <= response.status_code < 300:
         raise error_for(call, response)
     try:

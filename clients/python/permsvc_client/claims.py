@@ -76,10 +76,6 @@ def _str_set(value: object) -> frozenset[str] | None:
     return frozenset(value)
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def read_claim(
     token_claims: Mapping[str, Any], *, claim_name: str, min_revision: int | None = None
 ) -> ClaimView:
@@ -97,7 +93,7 @@ def read_claim(
     if not isinstance(value, Mapping):
         return _unusable(f"the {claim_name!r} claim is not an object")
     version = value.get("v")
-    if not _is_int(version):
+    if not isinstance(version, int) or isinstance(version, bool):
         return _unusable("the summary has no integer format version 'v'")
     if version not in SUPPORTED_VERSIONS:
         return _unusable(
@@ -106,7 +102,7 @@ def read_claim(
             version=version,
         )
     revision = value.get("rev")
-    if not _is_int(revision) or revision < 0:
+    if not isinstance(revision, int) or isinstance(revision, bool) or revision < 0:
         return _unusable("the summary has no revision 'rev'", version=version)
     raw_entries = value.get("p")
     overflow = value.get("o")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -32,6 +32,8 @@ from permsvc_client.results import (
 )
 
 __all__ = ("DEFAULT_TIMEOUT", "AsyncPermsvc", "Permsvc")
+
+T = TypeVar("T")
 
 DEFAULT_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
 
@@ -71,12 +73,12 @@ class _Calls:
     def store_id(self) -> str | None:
         return self._settings.store_id
 
-    def _check_call(self, relation: str, object: str, kw: dict[str, Any]) -> w.Call:
+    def _check_call(self, relation: str, object: str, kw: dict[str, Any]) -> w.Call[CheckResult]:
         w._require_text("relation", relation)
         w._require_text("object", object)
         return w.query(self._settings, "/v1/check", {"relation": relation, "object": object}, w.parse_check, **kw)
 
-    def _batch_calls(self, checks: Iterable[Check | tuple[str, str]], kw: dict[str, Any]) -> list[w.Call]:
+    def _batch_calls(self, checks: Iterable[Check | tuple[str, str]], kw: dict[str, Any]) -> list[w.Call[BatchCheckResult]]:
         return [
             w.query(self._settings, "/v1/check/batch", {"checks": [c.to_json() for c in part]}, w.parse_batch, **kw)
             for part in w.batches(checks)
@@ -84,7 +86,7 @@ class _Calls:
 
     def _objects_call(
         self, type: str, relation: str, page_size: int | None, continuation_token: str, kw: dict[str, Any]
-    ) -> w.Call:
+    ) -> w.Call[ObjectsPage]:
         w._require_text("type", type)
         w._require_text("relation", relation)
         body: dict[str, Any] = {"type": type, "relation": relation}
@@ -94,7 +96,7 @@ class _Calls:
             body["continuation_token"] = continuation_token
         return w.query(self._settings, "/v1/objects", body, w.parse_objects, **kw)
 
-    def _relations_call(self, object: str, relations: Iterable[str] | None, kw: dict[str, Any]) -> w.Call:
+    def _relations_call(self, object: str, relations: Iterable[str] | None, kw: dict[str, Any]) -> w.Call[RelationsResult]:
         w._require_text("object", object)
         body: dict[str, Any] = {"object": object}
         if relations is not None:
@@ -103,7 +105,7 @@ class _Calls:
 
     def _claims_call(
         self, user_id: str, audience: str | None, client_id: str | None, store_id: str | None
-    ) -> w.Call:
+    ) -> w.Call[ClaimsResult]:
         w._require_text("user_id", user_id)
         body: dict[str, Any] = {"user_id": user_id}
         if audience:
@@ -112,13 +114,13 @@ class _Calls:
             body["client_id"] = client_id
         return w.admin(self._settings, "/v1/claims", body, w.parse_claims, store_id)
 
-    def _change_call(self, path: str, tuples: Iterable[Mapping[str, Any]], store_id: str | None) -> w.Call:
+    def _change_call(self, path: str, tuples: Iterable[Mapping[str, Any]], store_id: str | None) -> w.Call[TupleChange]:
         rows = [dict(t) for t in tuples]
         if not rows:
             raise ValueError("name at least one tuple: {'object': ..., 'relation': ..., 'user': ...}")
         return w.admin(self._settings, path, {"tuples": rows}, w.parse_change, store_id)
 
-    def _delete_call(self, object: str, relation: str, user: str, store_id: str | None) -> w.Call:
+    def _delete_call(self, object: str, relation: str, user: str, store_id: str | None) -> w.Call[TupleChange]:
         if not (object or relation or user):
             raise ValueError("delete_tuples needs a filter: object=, relation= and/or user=")
         body = {k: v for k, v in {"object": object, "relation": relation, "user": user}.items() if v}
@@ -211,7 +213,7 @@ class Permsvc(_Calls):
     def close(self) -> None:
         self._http.close()
 
-    def _send(self, call: w.Call) -> Any:
+    def _send(self, call: w.Call[T]) -> T:
         try:
             response = self._http.post(call.path, content=w.encode(call), headers=call.headers)
         except httpx.HTTPError as exc:
@@ -386,7 +388,7 @@ class AsyncPermsvc(_Calls):
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def _send(self, call: w.Call) -> Any:
+    async def _send(self, call: w.Call[T]) -> T:
         try:
             response = await self._http.post(call.path, content=w.encode(call), headers=call.headers)
         except httpx.HTTPError as exc:

@@ -5,12 +5,10 @@ a service key with the user's token as ``subject_token``."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from clientworld import ALICE, BOB, CAROL, CLAIM_NAME, ClientWorld, client_world
 from oidckit import JWE_RESOURCE, OidcProvider
-
 from permsvc_client import (
     AsyncPermsvc,
     Check,
@@ -20,6 +18,7 @@ from permsvc_client import (
     UnavailableError,
     read_claim,
 )
+
 from tests.api.live import free_port
 
 pytestmark = pytest.mark.timeout(300)
@@ -127,7 +126,6 @@ def test_refused_credentials_and_a_dead_server(world: ClientWorld) -> None:
         dead.check("can_read", "document:budget", subject_token="x")
 
 
-def test_a_user_token_cannot_name_another_user(world: ClientWorld, tmp_path: Path) -> None:
-    with Permsvc(world.url, store_id=world.store) as client:
-        with pytest.raises(ValueError, match="service credential"):
-            client.check("can_read", "document:budget", user=f"user:{BOB}")
+def test_a_user_token_cannot_name_another_user(world: ClientWorld) -> None:
+    with Permsvc(world.url, store_id=world.store) as client, pytest.raises(ValueError, match="service credential"):
+        client.check("can_read", "document:budget", user=f"user:{BOB}")
