@@ -143,9 +143,23 @@ const parsers = {
   }),
 };
 
-function aboutSubjectToken(code, message, challenge) {
-  const text = `${code} ${message} ${challenge}`.toLowerCase();
-  return text.includes('subject_token') || text.includes('subject token');
+// Words of permsvc's subject_token refusals that are this deployment's problem, not the user's.
+const NOT_THE_USERS_FAULT = ['accepts no access tokens', 'not both', 'is empty'];
+
+// permsvc refused the user's token passed as subject_token (400 or 401, naming it).
+function subjectTokenRefused(call, status, message, challenge) {
+  if (!call.subjectInBody || (status !== 400 && status !== 401)) return false;
+  const text = `${message} ${challenge}`.toLowerCase();
+  const about = text.includes('subject_token') || text.includes('subject token');
+  return about && !NOT_THE_USERS_FAULT.some((words) => text.includes(words));
+}
+
+// permsvc's diagnosis as the API's caller should read it: about their token, not a field they never saw.
+function usersView(message) {
+  for (const prefix of ['subject_token is not acceptable: ', 'subject_token: ']) {
+    if (message.startsWith(prefix)) return message.slice(prefix.length);
+  }
+  return message;
 }
 
 function retryAfter(headers) {
@@ -168,11 +182,15 @@ async function errorFor(call, response) {
   const wwwAuthenticate = response.headers.get('www-authenticate') ?? '';
   const where = `permsvc answered ${status} to POST ${call.path}`;
   const base = { status, code, wwwAuthenticate };
+  if ((status === 401 && call.userTokenAsBearer) || subjectTokenRefused(call, status, message, wwwAuthenticate)) {
+    return new TokenRejectedError(usersView(message) || 'the access token was refused',
+      { ...base, hint: 'the user must send a valid access token for this API' });
+  }
+  if (message.includes('accepts no access tokens')) {
+    return new CredentialError(`${where}: ${message}`,
+      { ...base, hint: "configure permsvc to validate your identity provider's tokens (PERMSVC_OIDC_ISSUER, PERMSVC_OIDC_AUDIENCE)" });
+  }
   if (status === 401) {
-    if (call.userTokenAsBearer || (call.subjectInBody && aboutSubjectToken(code, message, wwwAuthenticate))) {
-      return new TokenRejectedError(message || 'the access token was refused',
-        { ...base, hint: 'the user must send a valid access token for this API' });
-    }
     return new CredentialError(`${where}: this service's credential was refused: ${message}`,
       { ...base, hint: 'check PERMSVC_API_KEY (a psk_... key that is not revoked) or the client-credentials token' });
   }

@@ -11,7 +11,7 @@ import httpx
 
 SERVICE_KEY = "psk_service_secret"
 JWE_MESSAGE = (
-    "subject_token: the token is encrypted (a 5-segment JWE, alg 'dir', enc 'A256GCM'), not a signed JWT "
+    "subject_token is not acceptable: the token is encrypted (a 5-segment JWE, alg 'dir', enc 'A256GCM'), not a signed JWT "
     "access token: request the token with audience=https://my-api"
 )
 
@@ -54,7 +54,10 @@ class FakePermsvc:
             if "subject_token" in body:
                 token = body["subject_token"]
                 if token == "jwe-token":
-                    return self._error(401, "unauthenticated", JWE_MESSAGE, **{"WWW-Authenticate": 'Bearer realm="permsvc", error="invalid_token"'})
+                    return self._error(400, "invalid_request", JWE_MESSAGE)
+                if token == "no-oidc":
+                    return self._error(400, "invalid_request", "subject_token cannot be verified: this permsvc "
+                                       "accepts no access tokens (PERMSVC_OIDC_ISSUER is not set)")
                 if token not in self.users:
                     return self._error(401, "unauthenticated", "subject_token: the token's signature does not verify")
                 return self.users[token]
@@ -62,7 +65,7 @@ class FakePermsvc:
                 return str(body["user"])
             return self._error(400, "validation_error", "name the user: 'user' is required")
         if bearer == "jwe-token":
-            return self._error(401, "unauthenticated", JWE_MESSAGE.removeprefix("subject_token: "))
+            return self._error(401, "unauthenticated", JWE_MESSAGE.removeprefix("subject_token is not acceptable: "))
         if bearer in self.users:
             return self.users[bearer]
         return self._error(401, "unauthenticated", "API key 'nope' is unknown or revoked",

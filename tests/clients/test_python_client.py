@@ -188,7 +188,8 @@ def _expect(fake: FakePermsvc, kind: type[Exception], *, credential: str | None 
 
 def test_the_users_token_refused_is_a_token_error_carrying_the_diagnosis(fake: FakePermsvc) -> None:
     via_service = _expect(fake, TokenRejectedError, token="jwe-token")
-    assert "audience=https://my-api" in str(via_service) and via_service.status == 401
+    assert "audience=https://my-api" in str(via_service) and via_service.status == 400
+    assert via_service.message.startswith("the token is encrypted")  # not about a field the caller never saw
     direct = _expect(fake, TokenRejectedError, credential=None, token="jwe-token")
     assert "JWE" in direct.message
 
@@ -196,6 +197,10 @@ def test_the_users_token_refused_is_a_token_error_carrying_the_diagnosis(fake: F
 def test_this_services_credential_refused_is_a_credential_error(fake: FakePermsvc) -> None:
     err = _expect(fake, CredentialError, credential="psk_nope")
     assert "this service's credential was refused" in str(err) and "PERMSVC_API_KEY" in str(err)
+    unconfigured = _expect(fake, CredentialError, token="no-oidc")
+    assert unconfigured.status == 400 and "PERMSVC_OIDC_ISSUER" in unconfigured.hint
+    # a token permsvc does not know (401 naming subject_token) is still the user's problem
+    assert _expect(fake, TokenRejectedError, token="forged").status == 401
     fake.mode = "forbidden"
     assert "limited to store" in str(_expect(fake, CredentialError))
 

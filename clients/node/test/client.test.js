@@ -29,7 +29,9 @@ function fakePermsvc(allowed = new Set(['user:alice|can_read|document:a', 'user:
     const bearer = init.headers.authorization.replace('Bearer ', '');
     let user;
     if (bearer === KEY) {
-      if (body.subject_token === 'jwe-token') return json(401, { code: 'unauthenticated', message: 'subject_token: the token is encrypted (JWE): request the token with audience=https://my-api' });
+      if (body.subject_token === 'jwe-token') return json(400, { code: 'invalid_request', message: 'subject_token is not acceptable: the token is encrypted (JWE): request the token with audience=https://my-api' });
+      if (body.subject_token === 'no-oidc') return json(400, { code: 'invalid_request', message: 'subject_token cannot be verified: this permsvc accepts no access tokens (PERMSVC_OIDC_ISSUER is not set)' });
+      if (body.subject_token === 'forged') return json(401, { code: 'unauthenticated', message: "subject_token: the token's signature does not verify" });
       user = users[body.subject_token] ?? body.user;
     } else if (users[bearer]) {
       user = users[bearer];
@@ -143,7 +145,10 @@ test('every failure has its error class', async () => {
   const fake = fakePermsvc();
   const service = createClient({ url: 'http://permsvc.test', credential: KEY, fetch: fake.fetch });
   const ask = (extra = {}, client = service) => client.check({ relation: 'can_read', object: 'document:a', subjectToken: 'alice-token', ...extra });
-  await assert.rejects(ask({ subjectToken: 'jwe-token' }), (e) => e instanceof TokenRejectedError && /audience=https:\/\/my-api/.test(e.detail));
+  await assert.rejects(ask({ subjectToken: 'jwe-token' }), (e) => e instanceof TokenRejectedError && e.status === 400
+    && e.detail.startsWith('the token is encrypted') && /audience=https:\/\/my-api/.test(e.detail));
+  await assert.rejects(ask({ subjectToken: 'forged' }), (e) => e instanceof TokenRejectedError && e.status === 401);
+  await assert.rejects(ask({ subjectToken: 'no-oidc' }), (e) => e instanceof CredentialError && /PERMSVC_OIDC_ISSUER/.test(e.hint));
   await assert.rejects(ask({ subjectToken: 'jwe-token' }, createClient({ url: 'http://permsvc.test', fetch: fake.fetch })), TokenRejectedError);
   await assert.rejects(ask({}, createClient({ url: 'http://permsvc.test', credential: 'psk_nope', fetch: fake.fetch })),
     (e) => e instanceof CredentialError && /PERMSVC_API_KEY/.test(e.message));

@@ -287,9 +287,26 @@ def _body(response: httpx.Response) -> tuple[str, str]:
     return "", response.text[:300]
 
 
-def _about_subject_token(code: str, message: str, challenge: str) -> bool:
-    text = f"{code} {message} {challenge}".lower()
-    return "subject_token" in text or "subject token" in text
+_NOT_THE_USERS_FAULT = ("accepts no access tokens", "not both", "is empty")
+"""Words of permsvc's subject_token refusals that are this deployment's problem, not the user's."""
+
+
+def _subject_token_refused(call: Call[Any], status: int, message: str, challenge: str) -> bool:
+    """permsvc refused the user's token passed as ``subject_token`` (400 or 401, naming it)."""
+    if not call.subject_in_body or status not in (400, 401):
+        return False
+    text = f"{message} {challenge}".lower()
+    about = "subject_token" in text or "subject token" in text
+    return about and not any(words in text for words in _NOT_THE_USERS_FAULT)
+
+
+def _users_view(message: str) -> str:
+    """permsvc's diagnosis as the API's caller should read it: about *their* token, not about the
+    ``subject_token`` field they never saw."""
+    for prefix in ("subject_token is not acceptable: ", "subject_token: "):
+        if message.startswith(prefix):
+            return message[len(prefix):]
+    return message
 
 
 def error_for(call: Call[Any], response: httpx.Response) -> PermsvcError:
@@ -298,15 +315,22 @@ def error_for(call: Call[Any], response: httpx.Response) -> PermsvcError:
     code, message = _body(response)
     challenge = response.headers.get("www-authenticate", "")
     where = f"permsvc answered {status} to POST {call.path}"
+    if (status == 401 and call.user_token_as_bearer) or _subject_token_refused(call, status, message, challenge):
+        return TokenRejectedError(
+            _users_view(message) or "the access token was refused",
+            status=status,
+            code=code,
+            hint="the user must send a valid access token for this API",
+            www_authenticate=challenge,
+        )
+    if "accepts no access tokens" in message:
+        return CredentialError(
+            f"{where}: {message}",
+            status=status,
+            code=code,
+            hint="configure permsvc to validate your identity provider's tokens (PERMSVC_OIDC_ISSUER, PERMSVC_OIDC_AUDIENCE)",
+        )
     if status == 401:
-        if call.user_token_as_bearer or (call.subject_in_body and _about_subject_token(code, message, challenge)):
-            return TokenRejectedError(
-                message or "the access token was refused",
-                status=status,
-                code=code,
-                hint="the user must send a valid access token for this API",
-                www_authenticate=challenge,
-            )
         return CredentialError(
             f"{where}: this service's credential was refused: {message}",
             status=status,
