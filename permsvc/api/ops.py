@@ -254,7 +254,7 @@ class ObservedApp:
                     request_id=request_id,
                     method=method,
                     path=scope.get("path", ""),
-                    route=route,
+                    route=template,
                     status=status,
                     duration_ms=round(elapsed * 1000, 3),
                     client=(scope.get("client") or ("", 0))[0],
