@@ -180,7 +180,6 @@ export declare function explainToken(token: string | null | undefined, options?:
 export interface PermsvcRequest extends IncomingMessage {
   auth?: { token?: string; payload?: Record<string, unknown> };
   permsvc?: { results: Array<Partial<CheckResult> & { allowed: boolean }>; subjectToken: string };
-  [key: string]: unknown;
 }
 
 export type ObjectSpec<Req> = string | ((req: Req) => string | Promise<string>);
@@ -205,8 +204,7 @@ export declare function requirePermission<Req extends PermsvcRequest = any>(
   options: RequirePermissionOptions<Req>,
 ): Middleware<Req>;
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export declare function explainTokenErrors<Req extends PermsvcRequest = any>(options?: {
+export declare function explainTokenErrors(options?: {
   audience?: string;
   realm?: string;
-}): ErrorMiddleware<Req>;
+}): ErrorMiddleware<IncomingMessage>;

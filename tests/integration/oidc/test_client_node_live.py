@@ -73,3 +73,16 @@ def test_node_client_against_live_permsvc(world: ClientWorld) -> None:
     }
     skipped = 0 if world.subject_token_supported else LIVE_NEEDING_SUBJECT_TOKEN
     _expect(_run_node(node, ["test/live.test.js"], env), LIVE_TESTS, skipped)
+
+
+def test_node_client_type_declarations() -> None:
+    """index.d.ts type-checks (tsc --strict) the way the docs and examples use the client,
+    including with Express's own types, and refuses the misuses marked @ts-expect-error."""
+    node = node_or_skip()
+    npm_install(NODE_CLIENT)
+    tsc = NODE_CLIENT / "node_modules" / "typescript" / "bin" / "tsc"
+    result = subprocess.run(
+        [node, str(tsc), "-p", "test/tsconfig.json"],
+        cwd=NODE_CLIENT, capture_output=True, text=True, timeout=240, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
