@@ -157,11 +157,12 @@ def admin(
     return Call(path, out, _headers(credential), parse, False, False)
 
 
+STATIC_HEADERS = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": USER_AGENT}
+"""Sent with every request (set once on the client's connection pool)."""
+
+
 def _headers(bearer: str | None) -> dict[str, str]:
-    headers = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": USER_AGENT}
-    if bearer is not None:
-        headers["Authorization"] = f"Bearer {bearer}"
-    return headers
+    return {"Authorization": f"Bearer {bearer}"} if bearer is not None else {}
 
 
 def encode(call: Call[Any]) -> bytes:

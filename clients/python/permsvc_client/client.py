@@ -195,6 +195,7 @@ class Permsvc(_Calls):
         super().__init__(base_url, credential, store_id)
         self._http = httpx.Client(
             base_url=self._settings.base_url,
+            headers=w.STATIC_HEADERS,
             timeout=timeout,
             transport=transport or httpx.HTTPTransport(retries=1),
         )
@@ -370,6 +371,7 @@ class AsyncPermsvc(_Calls):
         super().__init__(base_url, credential, store_id)
         self._http = httpx.AsyncClient(
             base_url=self._settings.base_url,
+            headers=w.STATIC_HEADERS,
             timeout=timeout,
             transport=transport or httpx.AsyncHTTPTransport(retries=1),
         )

@@ -1,0 +1,221 @@
+"""What the clients add to one permission check: permsvc-client against a bare HTTP call.
+
+    .venv/bin/python bench/clients_overhead.py [--checks 2000] [--rounds 5]
+
+Starts ``permsvc serve`` (SQLite, in-memory index) on loopback with the examples' documents
+model and one grant, then times sequential ``POST /v1/check`` calls, each asking the same allowed
+question with an admin API key naming the user:
+
+- **python bare**: ``httpx.Client.post`` with the JSON body and headers written by hand, one
+  keep-alive connection, ``response.json()["allowed"]``;
+- **python client**: ``permsvc_client.Permsvc.check`` (request building, validation, typed
+  result, error mapping) over its own keep-alive connection;
+- **python async bare / async client**: the same with ``httpx.AsyncClient`` / ``AsyncPermsvc``;
+- **node bare / node client**: ``fetch`` with the body and headers by hand, and the Node
+  client's ``check`` (``clients/node``), both in one Node process.
+
+Bare and client calls alternate in rounds (``--rounds`` x ``--checks`` each) so drift in the
+machine's load hits both alike. The overhead is the difference of the per-call medians; the
+server's own time is in both. Prints a table and writes JSON to
+``bench/results/clients_overhead-<utc timestamp>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+sys.path.insert(0, str(ROOT / "clients" / "python"))
+
+from permsvc_client import AsyncPermsvc, Permsvc  # noqa: E402
+
+PERMSVC = Path(sys.executable).with_name("permsvc")
+QUESTION = {"relation": "can_read", "object": "document:roadmap", "user": "user:alice"}
+
+NODE_BENCH = r"""
+import { createClient } from './index.js';
+const [url, key, store, checks, rounds] = process.argv.slice(2);
+const body = JSON.stringify({ relation: 'can_read', object: 'document:roadmap', user: 'user:alice', store_id: store });
+const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
+const client = createClient({ url, credential: key, storeId: store });
+async function bare() {
+  const r = await fetch(`${url}/v1/check`, { method: 'POST', headers, body });
+  if (!(await r.json()).allowed) throw new Error('denied');
+}
+async function viaClient() {
+  if (!(await client.check({ relation: 'can_read', object: 'document:roadmap', user: 'user:alice' })).allowed) throw new Error('denied');
+}
+const times = { bare: [], client: [] };
+for (let i = 0; i < 200; i++) { await bare(); await viaClient(); }
+for (let r = 0; r < Number(rounds); r++) {
+  for (const [name, fn] of [['bare', bare], ['client', viaClient]]) {
+    for (let i = 0; i < Number(checks); i++) {
+      const t = process.hrtime.bigint();
+      await fn();
+      times[name].push(Number(process.hrtime.bigint() - t) / 1e3);
+    }
+  }
+}
+console.log(JSON.stringify(times));
+"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _summary(micros: list[float]) -> dict[str, float]:
+    q = statistics.quantiles(micros, n=100)
+    return {"n": len(micros), "p50_us": statistics.median(micros), "p90_us": q[89], "p99_us": q[98]}
+
+
+def _time(fn: Callable[[], None], n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t = time.perf_counter_ns()
+        fn()
+        out.append((time.perf_counter_ns() - t) / 1e3)
+    return out
+
+
+async def _atime(fn: Callable[[], Any], n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t = time.perf_counter_ns()
+        await fn()
+        out.append((time.perf_counter_ns() - t) / 1e3)
+    return out
+
+
+def _python(url: str, key: str, store: str, checks: int, rounds: int) -> dict[str, list[float]]:
+    body = {**QUESTION, "store_id": store}
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    times: dict[str, list[float]] = {"python bare": [], "python client": []}
+    with httpx.Client(base_url=url, timeout=5) as http, Permsvc(url, credential=key, store_id=store) as client:
+        def bare() -> None:
+            assert http.post("/v1/check", content=json.dumps(body), headers=headers).json()["allowed"]
+
+        def via_client() -> None:
+            assert client.check("can_read", "document:roadmap", user="user:alice").allowed
+
+        _time(bare, 200), _time(via_client, 200)
+        for _ in range(rounds):
+            times["python bare"] += _time(bare, checks)
+            times["python client"] += _time(via_client, checks)
+    return times
+
+
+async def _python_async(url: str, key: str, store: str, checks: int, rounds: int) -> dict[str, list[float]]:
+    body = {**QUESTION, "store_id": store}
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    times: dict[str, list[float]] = {"python async bare": [], "python async client": []}
+    async with httpx.AsyncClient(base_url=url, timeout=5) as http, AsyncPermsvc(url, credential=key, store_id=store) as client:
+        async def bare() -> None:
+            assert (await http.post("/v1/check", content=json.dumps(body), headers=headers)).json()["allowed"]
+
+        async def via_client() -> None:
+            assert (await client.check("can_read", "document:roadmap", user="user:alice")).allowed
+
+        await _atime(bare, 200), await _atime(via_client, 200)
+        for _ in range(rounds):
+            times["python async bare"] += await _atime(bare, checks)
+            times["python async client"] += await _atime(via_client, checks)
+    return times
+
+
+def _node(url: str, key: str, store: str, checks: int, rounds: int) -> dict[str, list[float]]:
+    node = shutil.which("node")
+    if node is None:
+        return {}
+    script = ROOT / "clients" / "node" / ".bench-overhead.mjs"
+    script.write_text(NODE_BENCH)
+    try:
+        out = subprocess.run([node, str(script), url, key, store, str(checks), str(rounds)],
+                             capture_output=True, text=True, timeout=1800, check=True)
+    finally:
+        script.unlink()
+    times = json.loads(out.stdout)
+    return {"node bare": times["bare"], "node client": times["client"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checks", type=int, default=2000, help="checks per kind per round")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "data"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PERMSVC_")}
+        env["PERMSVC_DATA_DIR"] = str(data)
+        key = subprocess.run([str(PERMSVC), "admin", "bootstrap"], env=env, capture_output=True, text=True,
+                             check=True).stdout.strip().splitlines()[-1]
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen([str(PERMSVC), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(300):
+                try:
+                    if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            admin = {"Authorization": f"Bearer {key}"}
+            store = httpx.post(url + "/stores", json={"name": "bench"}, headers=admin, timeout=10).json()["id"]
+            dsl = (ROOT / "examples" / "documents.fga").read_text()
+            httpx.post(url + "/v1/admin/models", json={"store_id": store, "dsl": dsl}, headers=admin, timeout=10).raise_for_status()
+            httpx.post(url + "/v1/admin/grants", headers=admin, timeout=10, json={
+                "store_id": store, "tuples": [{"object": "document:roadmap", "relation": "owner", "user": "user:alice"}],
+            }).raise_for_status()
+            times = _python(url, key, store, args.checks, args.rounds)
+            times.update(asyncio.run(_python_async(url, key, store, args.checks, args.rounds)))
+            times.update(_node(url, key, store, args.checks, args.rounds))
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=20)
+
+    rows = {name: _summary(values) for name, values in times.items()}
+    overhead = {
+        lang: rows[f"{lang} client"]["p50_us"] - rows[f"{lang} bare"]["p50_us"]
+        for lang in ("python", "python async", "node") if f"{lang} client" in rows
+    }
+    print(f"{'path':<22} {'n':>7} {'p50 us':>9} {'p90 us':>9} {'p99 us':>9}")
+    for name, row in rows.items():
+        print(f"{name:<22} {row['n']:>7} {row['p50_us']:>9.1f} {row['p90_us']:>9.1f} {row['p99_us']:>9.1f}")
+    for lang, us in overhead.items():
+        print(f"client overhead per check, {lang}: {us:+.1f} us (p50 client - p50 bare)")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    result = {
+        "bench": "clients_overhead", "utc": stamp, "checks": args.checks, "rounds": args.rounds,
+        "rows": rows, "overhead_p50_us": overhead, "loadavg": os.getloadavg(),
+        "python": platform.python_version(), "httpx": httpx.__version__,
+    }
+    (RESULTS / f"clients_overhead-{stamp}.json").write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
