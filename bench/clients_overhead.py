@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 sys.path.insert(0, str(ROOT / "clients" / "python"))
 
-from permsvc_client import AsyncPermsvc, Permsvc  # noqa: E402
+from permsvc_client import AsyncPermsvc, Permsvc
 
 PERMSVC = Path(sys.executable).with_name("permsvc")
 QUESTION = {"relation": "can_read", "object": "document:roadmap", "user": "user:alice"}

@@ -11,10 +11,9 @@ import os
 from typing import Literal
 
 from fastapi import Depends, FastAPI, HTTPException
-from pydantic import BaseModel
-
 from permsvc_client import AsyncPermsvc
 from permsvc_client.fastapi import Guards
+from pydantic import BaseModel
 
 DOCUMENTS = {
     "roadmap": {"id": "roadmap", "title": "Roadmap 2027", "body": "Ship the clients."},
