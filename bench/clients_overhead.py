@@ -15,8 +15,10 @@ question with an admin API key naming the user:
   client's ``check`` (``clients/node``), both in one Node process.
 
 Bare and client calls alternate in rounds (``--rounds`` x ``--checks`` each) so drift in the
-machine's load hits both alike. The overhead is the difference of the per-call medians; the
-server's own time is in both. Prints a table and writes JSON to
+machine's load hits both alike. Two overheads are reported: the difference of the per-call wall
+medians (the server's time is in both, so on a loaded machine its noise dominates), and the
+difference of the calling process's CPU time per call (``process_time`` / ``process.cpuUsage``:
+what the client itself costs, independent of the server's latency). Prints a table and writes JSON to
 ``bench/results/clients_overhead-<utc timestamp>.json``.
 """
 
@@ -64,17 +66,21 @@ async function viaClient() {
   if (!(await client.check({ relation: 'can_read', object: 'document:roadmap', user: 'user:alice' })).allowed) throw new Error('denied');
 }
 const times = { bare: [], client: [] };
+const cpu = { bare: 0, client: 0 };
 for (let i = 0; i < 200; i++) { await bare(); await viaClient(); }
 for (let r = 0; r < Number(rounds); r++) {
   for (const [name, fn] of [['bare', bare], ['client', viaClient]]) {
+    const before = process.cpuUsage();
     for (let i = 0; i < Number(checks); i++) {
       const t = process.hrtime.bigint();
       await fn();
       times[name].push(Number(process.hrtime.bigint() - t) / 1e3);
     }
+    const used = process.cpuUsage(before);
+    cpu[name] += used.user + used.system;
   }
 }
-console.log(JSON.stringify(times));
+console.log(JSON.stringify({ times, cpu }));
 """
 
 
@@ -91,21 +97,31 @@ def _summary(micros: list[float]) -> dict[str, float]:
     return {"n": len(micros), "p50_us": statistics.median(micros), "p90_us": q[89], "p99_us": q[98]}
 
 
-def _time(fn: Callable[[], None], n: int) -> list[float]:
+CPU: dict[str, float] = {}
+"""Microseconds of this process's CPU time spent per call, by kind (the calling side's cost)."""
+
+
+def _time(fn: Callable[[], None], n: int, kind: str = "") -> list[float]:
     out = []
+    cpu = time.process_time_ns()
     for _ in range(n):
         t = time.perf_counter_ns()
         fn()
         out.append((time.perf_counter_ns() - t) / 1e3)
+    if kind:
+        CPU[kind] = CPU.get(kind, 0.0) + (time.process_time_ns() - cpu) / 1e3
     return out
 
 
-async def _atime(fn: Callable[[], Any], n: int) -> list[float]:
+async def _atime(fn: Callable[[], Any], n: int, kind: str = "") -> list[float]:
     out = []
+    cpu = time.process_time_ns()
     for _ in range(n):
         t = time.perf_counter_ns()
         await fn()
         out.append((time.perf_counter_ns() - t) / 1e3)
+    if kind:
+        CPU[kind] = CPU.get(kind, 0.0) + (time.process_time_ns() - cpu) / 1e3
     return out
 
 
@@ -122,8 +138,8 @@ def _python(url: str, key: str, store: str, checks: int, rounds: int) -> dict[st
 
         _time(bare, 200), _time(via_client, 200)
         for _ in range(rounds):
-            times["python bare"] += _time(bare, checks)
-            times["python client"] += _time(via_client, checks)
+            times["python bare"] += _time(bare, checks, "python bare")
+            times["python client"] += _time(via_client, checks, "python client")
     return times
 
 
@@ -140,8 +156,8 @@ async def _python_async(url: str, key: str, store: str, checks: int, rounds: int
 
         await _atime(bare, 200), await _atime(via_client, 200)
         for _ in range(rounds):
-            times["python async bare"] += await _atime(bare, checks)
-            times["python async client"] += await _atime(via_client, checks)
+            times["python async bare"] += await _atime(bare, checks, "python async bare")
+            times["python async client"] += await _atime(via_client, checks, "python async client")
     return times
 
 
@@ -156,8 +172,9 @@ def _node(url: str, key: str, store: str, checks: int, rounds: int) -> dict[str,
                              capture_output=True, text=True, timeout=1800, check=True)
     finally:
         script.unlink()
-    times = json.loads(out.stdout)
-    return {"node bare": times["bare"], "node client": times["client"]}
+    result = json.loads(out.stdout)
+    CPU["node bare"], CPU["node client"] = result["cpu"]["bare"], result["cpu"]["client"]
+    return {"node bare": result["times"]["bare"], "node client": result["times"]["client"]}
 
 
 def main() -> None:
@@ -197,21 +214,24 @@ def main() -> None:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=20)
 
-    rows = {name: _summary(values) for name, values in times.items()}
-    overhead = {
-        lang: rows[f"{lang} client"]["p50_us"] - rows[f"{lang} bare"]["p50_us"]
-        for lang in ("python", "python async", "node") if f"{lang} client" in rows
+    rows = {name: {**_summary(values), "cpu_us_per_call": CPU[name] / len(values)} for name, values in times.items()}
+    langs = [lang for lang in ("python", "python async", "node") if f"{lang} client" in rows]
+    overhead = {lang: rows[f"{lang} client"]["p50_us"] - rows[f"{lang} bare"]["p50_us"] for lang in langs}
+    cpu_overhead = {
+        lang: rows[f"{lang} client"]["cpu_us_per_call"] - rows[f"{lang} bare"]["cpu_us_per_call"] for lang in langs
     }
-    print(f"{'path':<22} {'n':>7} {'p50 us':>9} {'p90 us':>9} {'p99 us':>9}")
+    print(f"{'path':<22} {'n':>7} {'p50 us':>9} {'p90 us':>9} {'p99 us':>9} {'cpu us/call':>12}")
     for name, row in rows.items():
-        print(f"{name:<22} {row['n']:>7} {row['p50_us']:>9.1f} {row['p90_us']:>9.1f} {row['p99_us']:>9.1f}")
-    for lang, us in overhead.items():
-        print(f"client overhead per check, {lang}: {us:+.1f} us (p50 client - p50 bare)")
+        print(f"{name:<22} {row['n']:>7} {row['p50_us']:>9.1f} {row['p90_us']:>9.1f} {row['p99_us']:>9.1f}"
+              f" {row['cpu_us_per_call']:>12.1f}")
+    for lang in langs:
+        print(f"client overhead per check, {lang}: p50 {overhead[lang]:+.1f} us wall, "
+              f"{cpu_overhead[lang]:+.1f} us CPU of the calling process")
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     result = {
         "bench": "clients_overhead", "utc": stamp, "checks": args.checks, "rounds": args.rounds,
-        "rows": rows, "overhead_p50_us": overhead, "loadavg": os.getloadavg(),
+        "rows": rows, "overhead_p50_us": overhead, "overhead_cpu_us": cpu_overhead, "loadavg": os.getloadavg(),
         "python": platform.python_version(), "httpx": httpx.__version__,
     }
     (RESULTS / f"clients_overhead-{stamp}.json").write_text(json.dumps(result, indent=2))
