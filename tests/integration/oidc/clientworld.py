@@ -81,11 +81,15 @@ def client_world(provider: OidcProvider, data: Path) -> Iterator[ClientWorld]:
         "PERMSVC_ADMIN_SCOPE": "permsvc:admin",
         "PERMSVC_CHECK_SCOPE": "permsvc:check",
         "PERMSVC_CLAIMS_SPEC": str(spec),
+        # oidc-provider's client-credentials tokens carry no Auth0 'gty': name the machine client
+        "PERMSVC_MACHINE_CLIENT_IDS": "m2m-client",
     }
     with live_server(data, env=env) as server:
-        store = httpx.post(server.url + "/stores", json={"name": "clients"}, timeout=10).json()["id"]
         admin = {"Authorization": f"Bearer {provider.client_credentials(scope='permsvc:admin')}"}
         with httpx.Client(base_url=server.url, headers=admin, timeout=15) as http:
+            created = http.post("/stores", json={"name": "clients"})
+            assert created.status_code == 201, created.text
+            store = created.json()["id"]
             model = http.post("/v1/admin/models", json={"store_id": store, "dsl": MODEL_DSL})
             assert model.status_code == 201, model.text
             grants = http.post("/v1/admin/grants", json={"store_id": store, "tuples": GRANTS})
