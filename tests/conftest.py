@@ -1,12 +1,36 @@
-"""Shared test configuration."""
+"""Shared test configuration, and the guard that keeps the suite inside the repository."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DIR = REPO_ROOT.parent / "shared"
+OPENFGA_SUITES = REPO_ROOT / "tests" / "conformance" / "openfga"
+"""OpenFGA's conformance suites, vendored unchanged (origin and license in its README.md)."""
+
+SIBLING_SHARED = REPO_ROOT.parent / "shared"  # outside-repo: the guard
+"""A folder that may lie beside a checkout (CI lays one there). Tests must never read it: data
+they need is vendored under tests/. ``tests/unit/test_self_contained.py`` also scans the sources."""
+
+_REFUSED = os.path.join(str(SIBLING_SHARED), "")  # outside-repo: the guard
+_WATCHED = frozenset({"open", "os.listdir", "os.scandir", "os.chdir"})
+
+
+def _refuse_sibling_shared(event: str, args: tuple[object, ...]) -> None:
+    if event not in _WATCHED or not args:
+        return
+    target = args[0]
+    if isinstance(target, (str, bytes, os.PathLike)):
+        path = os.path.abspath(os.fsdecode(target))
+        if path == _REFUSED[:-1] or path.startswith(_REFUSED):
+            raise RuntimeError(
+                f"a test read {path}, outside the repository: vendor the data under tests/"
+            )
+
+
+sys.addaudithook(_refuse_sibling_shared)
 
 CLIENT_PYTHON = REPO_ROOT / "clients" / "python"
 """The Python client's own distribution (``permsvc_client``), importable in the tests without

@@ -1,4 +1,4 @@
-"""Runs OpenFGA's conformance test files (``../shared/conformance/*.yaml``) against permsvc.
+"""Runs OpenFGA's conformance test files (vendored in ``tests/conformance/openfga/``) against permsvc.
 
 One test = one store; its stages run in order against that store, each writing a new model (tuples
 from earlier stages stay and are ignored when they no longer fit). Two modes, as OpenFGA's own

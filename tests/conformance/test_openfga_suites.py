@@ -13,11 +13,11 @@ import pytest
 
 from tests.conformance.runner import MODES, load_suite, run_test
 from tests.conformance.summary import COUNTS
-from tests.conftest import SHARED_DIR
+from tests.conftest import OPENFGA_SUITES
 
 SUITES = {
-    "consolidated": SHARED_DIR / "conformance" / "consolidated_1_1_tests.yaml",
-    "abac": SHARED_DIR / "conformance" / "abac_tests.yaml",
+    "consolidated": OPENFGA_SUITES / "consolidated_1_1_tests.yaml",
+    "abac": OPENFGA_SUITES / "abac_tests.yaml",
 }
 
 SKIPPED: dict[tuple[str, str], str] = {}

@@ -1,12 +1,11 @@
 """A hand-written AuthZEN PEP client (:mod:`tests.api.authzen.client`) against a live
 ``permsvc serve`` process on a free loopback port: discovery for the default-store PDP and for a
-store-scoped PDP, then every endpoint through the URLs the metadata names."""
+store-scoped PDP, then every endpoint through the URLs the metadata names. (The AuthZEN session of
+``docs/authzen.md`` runs in ``tests/docs/test_doc_sessions.py``.)"""
 
 from __future__ import annotations
 
-import re
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ import pytest
 from tests.api.authzen.client import AuthzenClient, AuthzenError
 from tests.api.authzen.conftest import Seeded
 from tests.api.live import LiveServer, live_server
-from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -134,26 +132,3 @@ def test_raw_garbage_never_500s(live: tuple[LiveServer, str], http: httpx.Client
             assert response.status_code == 400, (path, content, response.text)
             assert response.headers["x-request-id"] == "g-1"
 
-
-def _readme_session() -> str:
-    section = (REPO_ROOT / "README.md").read_text().split("## AuthZEN 1.0 API", 1)[1].split("\n## ", 1)[0]
-    blocks = [b for b in re.findall(r"```sh\n(.*?)```", section, re.DOTALL) if b.startswith("# AuthZEN session")]
-    assert len(blocks) == 1, "the AuthZEN section has exactly one '# AuthZEN session' block"
-    return blocks[0]
-
-
-@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
-def test_readme_session_runs_verbatim(live: tuple[LiveServer, str]) -> None:
-    server, _ = live
-    script = _readme_session()
-    expected = [line[2:] for line in script.splitlines() if line.startswith("# {")]
-    done = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script.replace("localhost:8080", server.url.removeprefix("http://"))],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={"PATH": "/usr/bin:/bin"},
-    )
-    assert done.returncode == 0, done.stderr + done.stdout
-    assert done.stdout.strip().splitlines() == expected

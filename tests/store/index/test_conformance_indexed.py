@@ -11,11 +11,11 @@ import pytest
 from permsvc.store.index import IndexedDatastore
 from permsvc.store.memory import MemoryDatastore
 from tests.conformance.runner import load_suite, run_test
-from tests.conftest import SHARED_DIR
+from tests.conftest import OPENFGA_SUITES
 
 _SUITES = {
-    "consolidated": SHARED_DIR / "conformance" / "consolidated_1_1_tests.yaml",
-    "abac": SHARED_DIR / "conformance" / "abac_tests.yaml",
+    "consolidated": OPENFGA_SUITES / "consolidated_1_1_tests.yaml",
+    "abac": OPENFGA_SUITES / "abac_tests.yaml",
 }
 
 

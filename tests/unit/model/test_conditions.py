@@ -36,9 +36,9 @@ from permsvc.model.conditions import (
     validate_condition_params,
 )
 from permsvc.model.schema import Condition, ConditionParam
-from tests.conftest import SHARED_DIR
+from tests.conftest import OPENFGA_SUITES
 
-ABAC_SUITE = SHARED_DIR / "conformance" / "abac_tests.yaml"
+ABAC_SUITE = OPENFGA_SUITES / "abac_tests.yaml"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "conditions"
 
 

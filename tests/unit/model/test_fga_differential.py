@@ -21,7 +21,7 @@ from permsvc.model.compile import json_to_dsl, load_model_file, parse_dsl, read_
 from permsvc.model.errors import ModelError
 from permsvc.model.json import model_to_json
 from permsvc.model.validation import model_proto_size, validate_model
-from tests.conftest import SHARED_DIR
+from tests.conftest import OPENFGA_SUITES
 
 pytestmark = pytest.mark.fga
 
@@ -166,10 +166,7 @@ def test_valid_cases_agree_with_fga(case: dict, tmp_path: Path) -> None:
 def _conformance_models() -> list[Any]:
     params = []
     for suite in ("consolidated_1_1_tests.yaml", "abac_tests.yaml"):
-        path = SHARED_DIR / "conformance" / suite
-        if not path.is_file():
-            continue
-        for test in yaml.safe_load(path.read_text())["tests"]:
+        for test in yaml.safe_load((OPENFGA_SUITES / suite).read_text())["tests"]:
             for i, stage in enumerate(test["stages"]):
                 params.append(pytest.param(stage["model"], id=f"{test['name']}_{i}"))
     return params

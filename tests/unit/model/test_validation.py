@@ -18,7 +18,7 @@ from permsvc.model.validation import (
     collect_issues,
     validate_model,
 )
-from tests.conftest import SHARED_DIR
+from tests.conftest import OPENFGA_SUITES
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden"
 CASES = yaml.safe_load((GOLDEN / "semantic_errors.yaml").read_text())
@@ -123,7 +123,7 @@ def test_fixpoint_fallback_agrees_with_openfga_walk(dsl: str) -> None:
             assert validator.entrypoints(rels, td.name, name, rd.rewrite, {})[0] == fixpoint[(td.name, name)]
 
 
-_SUITES = [SHARED_DIR / "conformance" / name for name in ("consolidated_1_1_tests.yaml", "abac_tests.yaml")]
+_SUITES = [OPENFGA_SUITES / name for name in ("consolidated_1_1_tests.yaml", "abac_tests.yaml")]
 
 
 @pytest.mark.parametrize(
