@@ -18,7 +18,9 @@ Bare and client calls alternate in rounds (``--rounds`` x ``--checks`` each) so 
 machine's load hits both alike. Two overheads are reported: the difference of the per-call wall
 medians (the server's time is in both, so on a loaded machine its noise dominates), and the
 difference of the calling process's CPU time per call (``process_time`` / ``process.cpuUsage``:
-what the client itself costs, independent of the server's latency). Prints a table and writes JSON to
+what the client itself costs, independent of the server's latency). Last, both sides run against an
+in-process fake permsvc (``httpx.MockTransport``, a fake ``fetch``): no server and no socket, so
+the CPU time per call is the calling code's alone. Prints a table and writes JSON to
 ``bench/results/clients_overhead-<utc timestamp>.json``.
 """
 
@@ -80,7 +82,24 @@ for (let r = 0; r < Number(rounds); r++) {
     cpu[name] += used.user + used.system;
   }
 }
-console.log(JSON.stringify({ times, cpu }));
+// In-process: a fake fetch answering at once (no server, no socket): only the calling code's cost.
+const answer = JSON.stringify({ user: 'user:alice', store_id: 's', authorization_model_id: 'm', revision: 1, consistency_token: 't', allowed: true, object: 'document:roadmap', relation: 'can_read' });
+const fakeFetch = async () => new Response(answer, { status: 200, headers: { 'content-type': 'application/json' } });
+const fakeClient = createClient({ url: 'http://permsvc', credential: key, storeId: 's', fetch: fakeFetch });
+const inProcess = {};
+const calls = Number(checks) * 5;
+for (let pass = 0; pass < 2; pass++) {
+  for (const [name, fn] of [
+    ['bare', async () => { const r = await fakeFetch('http://permsvc/v1/check', { method: 'POST', headers, body }); if (!(await r.json()).allowed) throw new Error('denied'); }],
+    ['client', async () => { if (!(await fakeClient.check({ relation: 'can_read', object: 'document:roadmap', user: 'user:alice' })).allowed) throw new Error('denied'); }],
+  ]) {
+    const before = process.cpuUsage();
+    for (let i = 0; i < calls; i++) await fn();
+    const used = process.cpuUsage(before);
+    inProcess[name] = (used.user + used.system) / calls;
+  }
+}
+console.log(JSON.stringify({ times, cpu, inProcess }));
 """
 
 
@@ -98,6 +117,8 @@ def _summary(micros: list[float]) -> dict[str, float]:
 
 
 CPU: dict[str, float] = {}
+IN_PROCESS: dict[str, float] = {}
+"""CPU microseconds per call against an in-process fake permsvc, by kind."""
 """Microseconds of this process's CPU time spent per call, by kind (the calling side's cost)."""
 
 
@@ -161,6 +182,32 @@ async def _python_async(url: str, key: str, store: str, checks: int, rounds: int
     return times
 
 
+ANSWER = {"user": "user:alice", "store_id": "s", "authorization_model_id": "m", "revision": 1,
+          "consistency_token": "t", "allowed": True, "object": "document:roadmap", "relation": "can_read"}
+
+
+def _python_in_process(calls: int) -> dict[str, float]:
+    """CPU microseconds per call with permsvc answered by an in-process fake (httpx.MockTransport):
+    no server, no socket, so only what the calling code does is measured."""
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=ANSWER))
+    body = json.dumps({**QUESTION, "store_id": "s"})
+    headers = {"Authorization": "Bearer k", "Content-Type": "application/json"}
+    out: dict[str, float] = {}
+    with httpx.Client(base_url="http://permsvc", transport=transport) as http, \
+         Permsvc("http://permsvc", credential="k", store_id="s", transport=transport) as client:
+        kinds = {
+            "python bare": lambda: http.post("/v1/check", content=body, headers=headers).json()["allowed"],
+            "python client": lambda: client.check("can_read", "document:roadmap", user="user:alice").allowed,
+        }
+        for _ in range(2):  # warm-up pass, then the measured one
+            for name, fn in kinds.items():
+                cpu = time.process_time_ns()
+                for _ in range(calls):
+                    fn()
+                out[name] = (time.process_time_ns() - cpu) / 1e3 / calls
+    return out
+
+
 def _node(url: str, key: str, store: str, checks: int, rounds: int) -> dict[str, list[float]]:
     node = shutil.which("node")
     if node is None:
@@ -174,6 +221,7 @@ def _node(url: str, key: str, store: str, checks: int, rounds: int) -> dict[str,
         script.unlink()
     result = json.loads(out.stdout)
     CPU["node bare"], CPU["node client"] = result["cpu"]["bare"], result["cpu"]["client"]
+    IN_PROCESS["node bare"], IN_PROCESS["node client"] = result["inProcess"]["bare"], result["inProcess"]["client"]
     return {"node bare": result["times"]["bare"], "node client": result["times"]["client"]}
 
 
@@ -213,6 +261,7 @@ def main() -> None:
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=20)
+    IN_PROCESS.update(_python_in_process(args.checks * 5))
 
     rows = {name: {**_summary(values), "cpu_us_per_call": CPU[name] / len(values)} for name, values in times.items()}
     langs = [lang for lang in ("python", "python async", "node") if f"{lang} client" in rows]
@@ -224,14 +273,22 @@ def main() -> None:
     for name, row in rows.items():
         print(f"{name:<22} {row['n']:>7} {row['p50_us']:>9.1f} {row['p90_us']:>9.1f} {row['p99_us']:>9.1f}"
               f" {row['cpu_us_per_call']:>12.1f}")
+    in_process = {
+        lang: IN_PROCESS[f"{lang} client"] - IN_PROCESS[f"{lang} bare"]
+        for lang in ("python", "node") if f"{lang} client" in IN_PROCESS
+    }
     for lang in langs:
         print(f"client overhead per check, {lang}: p50 {overhead[lang]:+.1f} us wall, "
               f"{cpu_overhead[lang]:+.1f} us CPU of the calling process")
+    for lang, us in in_process.items():
+        print(f"in-process (fake permsvc, no socket), {lang}: bare {IN_PROCESS[f'{lang} bare']:.1f} us, "
+              f"client {IN_PROCESS[f'{lang} client']:.1f} us CPU per call: overhead {us:+.1f} us")
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     result = {
         "bench": "clients_overhead", "utc": stamp, "checks": args.checks, "rounds": args.rounds,
-        "rows": rows, "overhead_p50_us": overhead, "overhead_cpu_us": cpu_overhead, "loadavg": os.getloadavg(),
+        "rows": rows, "overhead_p50_us": overhead, "overhead_cpu_us": cpu_overhead,
+        "in_process_cpu_us": IN_PROCESS, "in_process_overhead_us": in_process, "loadavg": os.getloadavg(),
         "python": platform.python_version(), "httpx": httpx.__version__,
     }
     (RESULTS / f"clients_overhead-{stamp}.json").write_text(json.dumps(result, indent=2))
