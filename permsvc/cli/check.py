@@ -13,6 +13,16 @@ The database is chosen like ``permsvc serve`` chooses it (``--database-url`` /
 store is ``--store`` or ``PERMSVC_STORE``; the model is the store's latest unless ``--model-id``.
 Exit status: 0 when allowed (or when at least one relation is listed), 1 when not (or on an
 error, printed as one line).
+
+With ``--url`` / ``PERMSVC_URL`` the check is asked of a running server instead, in the ``fga``
+order (``--api-key`` / ``PERMSVC_API_KEY`` is sent as the bearer credential)::
+
+    permsvc check user:anne viewer document:readme --url https://authz.example.com
+
+Exit status then: 0 allowed, 1 denied, 2 usage, 3 credential refused, 4 not found, 5 server
+unavailable, 6 request refused (docs/cli.md). Naming both a server and a database
+(``--url`` with ``--database-url`` or ``--data-dir``, or both environment variables without
+either option) is refused as ambiguous.
 """
 
 from __future__ import annotations
@@ -21,21 +31,23 @@ import argparse
 import asyncio
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
-from permsvc.commands.check import CheckParams, CheckQuery
-from permsvc.commands.errors import InvalidInputError
-from permsvc.commands.list_relations import ListRelationsParams, ListRelationsQuery
-from permsvc.commands.models import ModelResolver
-from permsvc.core.refs import TupleKey, parse_tuple
-from permsvc.store.factory import default_data_dir, open_datastore
+from permsvc.core.errors import PermsvcError
 
 __all__ = ("register",)
 
 
+class _InvalidInput(PermsvcError):
+    """A malformed local check (exit 1, as every local error)."""
+
+
 def _query(words: list[str]) -> tuple[str, str, str]:
     """``(object, relation, user)`` from ``o#r@u``, ``o r u`` or ``o u`` (relation ``""``)."""
+    from permsvc.core.refs import parse_tuple
+
     if len(words) == 1:
         key = parse_tuple(words[0])
         return key.object, key.relation, key.user
@@ -43,7 +55,7 @@ def _query(words: list[str]) -> tuple[str, str, str]:
         return words[0], "", words[1]
     if len(words) == 3:
         return words[0], words[1], words[2]
-    raise InvalidInputError("expected OBJECT#RELATION@USER, OBJECT RELATION USER, or OBJECT USER")
+    raise _InvalidInput("expected OBJECT#RELATION@USER, OBJECT RELATION USER, or OBJECT USER")
 
 
 def _context(text: str | None) -> dict[str, Any] | None:
@@ -52,17 +64,24 @@ def _context(text: str | None) -> dict[str, Any] | None:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as err:
-        raise InvalidInputError(f"--context is not JSON: {err.msg}") from err
+        raise _InvalidInput(f"--context is not JSON: {err.msg}") from err
     if not isinstance(value, dict):
-        raise InvalidInputError("--context must be a JSON object")
+        raise _InvalidInput("--context must be a JSON object")
     return value
 
 
 async def _run_async(args: argparse.Namespace) -> int:
+    # Imported here: a remote check (--url) must not load the engine and the store.
+    from permsvc.commands.check import CheckParams, CheckQuery
+    from permsvc.commands.list_relations import ListRelationsParams, ListRelationsQuery
+    from permsvc.commands.models import ModelResolver
+    from permsvc.core.refs import TupleKey, parse_tuple
+    from permsvc.store.factory import default_data_dir, open_datastore
+
     obj, relation, user = _query(args.query)
     store_id = args.store or os.environ.get("PERMSVC_STORE", "")
     if not store_id:
-        raise InvalidInputError("name the store with --store or PERMSVC_STORE")
+        raise _InvalidInput("name the store with --store or PERMSVC_STORE")
     context = _context(args.context)
     contextual = tuple(parse_tuple(t) for t in args.contextual or ())
     url = args.database_url or os.environ.get("PERMSVC_DATABASE_URL") or None
@@ -101,7 +120,47 @@ async def _run_async(args: argparse.Namespace) -> int:
         await datastore.aclose()
 
 
+def _remote_wanted(args: argparse.Namespace) -> bool:
+    """Whether to ask a server (``--url`` / ``PERMSVC_URL``) or the database; ambiguity is a
+    usage error. An option beats the other side's environment variable."""
+    local_opt = bool(args.database_url or args.data_dir)
+    if args.url and local_opt:
+        raise _Usage("give either --url (a server) or --database-url/--data-dir (a database), not both")
+    if args.url:
+        return True
+    if local_opt:
+        if args.api_key:
+            raise _Usage("--api-key is for a server: add --url, or drop it for a database check")
+        return False
+    env_url = os.environ.get("PERMSVC_URL", "").strip()
+    env_db = os.environ.get("PERMSVC_DATABASE_URL", "").strip()
+    if env_url and env_db:
+        raise _Usage(
+            "both PERMSVC_URL and PERMSVC_DATABASE_URL are set: choose with --url or --database-url"
+        )
+    if env_url:
+        return True
+    if args.api_key:
+        raise _Usage("--api-key is for a server: add --url URL (or set PERMSVC_URL)")
+    if args.json:
+        raise _Usage("--json is for a server check: add --url URL (or set PERMSVC_URL)")
+    return False
+
+
+class _Usage(Exception):
+    pass
+
+
 def _run(args: argparse.Namespace) -> int:
+    try:
+        remote = _remote_wanted(args)
+    except _Usage as err:
+        print(f"permsvc: error: {err}", file=sys.stderr)
+        return 2
+    if remote:
+        from permsvc.cli.remote.commands import remote_check
+
+        return remote_check(args, list(args.query))
     return asyncio.run(_run_async(args))
 
 
@@ -113,13 +172,20 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("query", nargs="+", metavar="QUERY",
-                        help="OBJECT#RELATION@USER, OBJECT RELATION USER, or OBJECT USER (every relation)")
+                        help="OBJECT#RELATION@USER, OBJECT RELATION USER, or OBJECT USER (every relation); "
+                             "with --url: USER RELATION OBJECT or OBJECT#RELATION@USER")
     parser.add_argument("--store", help="store id (PERMSVC_STORE)")
     parser.add_argument("--model-id", help="authorization model id (default: the store's latest)")
     parser.add_argument("--context", help="condition context, a JSON object")
     parser.add_argument("--contextual", action="append", metavar="TUPLE",
-                        help="a contextual tuple OBJECT#RELATION@USER (repeatable)")
+                        help="a contextual tuple OBJECT#RELATION@USER (repeatable; with --url also "
+                             "'USER RELATION OBJECT')")
     parser.add_argument("--database-url",
                         help="postgresql://... or sqlite:///file.db (PERMSVC_DATABASE_URL; default SQLite in the data dir)")
     parser.add_argument("--data-dir", help="directory of the embedded database (PERMSVC_DATA_DIR, default ./.permsvc)")
+    server = parser.add_argument_group("server (instead of the database)")
+    server.add_argument("--url", help="ask this permsvc server, e.g. https://authz.example.com (PERMSVC_URL)")
+    server.add_argument("--api-key", help="credential sent as 'Authorization: Bearer ...' (PERMSVC_API_KEY)")
+    server.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the answer (default 30)")
+    server.add_argument("--json", action="store_true", help="print the server's answer as JSON")
     parser.set_defaults(func=_run)

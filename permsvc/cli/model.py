@@ -126,3 +126,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             raise
     else:
         model_test.register(sub)
+
+    from permsvc.cli.remote.commands import add_model_commands
+
+    add_model_commands(sub)
