@@ -13,7 +13,6 @@ import {
 
 const env = process.env;
 const live = Boolean(env.PERMSVC_TEST_URL);
-const subjectTokenReason = env.PERMSVC_TEST_SUBJECT_TOKEN === '1' ? false : "this permsvc does not accept 'subject_token' yet (issue 12's security contract)";
 const skipAll = live ? false : 'no live permsvc (run through tests/integration/oidc/test_client_node_live.py)';
 const CLAIM = 'https://permsvc.example.com/perms';
 
@@ -62,7 +61,7 @@ test('check, batchCheck, listObjects, listRelations with the user token as beare
   await queries(client(undefined));
 });
 
-test('the same with a service key and the user token as subject_token', { skip: skipAll || subjectTokenReason }, async () => {
+test('the same with a service key and the user token as subject_token', { skip: skipAll }, async () => {
   await queries(client(env.PERMSVC_TEST_CHECK_KEY));
 });
 
@@ -133,7 +132,7 @@ test('Express: auth() then requirePermission, user token as bearer', { skip: ski
   await throughExpress(client(undefined));
 });
 
-test('Express: auth() then requirePermission, service key + subject_token', { skip: skipAll || subjectTokenReason }, async () => {
+test('Express: auth() then requirePermission, service key + subject_token', { skip: skipAll }, async () => {
   await throughExpress(client(env.PERMSVC_TEST_CHECK_KEY));
 });
 

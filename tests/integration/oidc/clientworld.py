@@ -3,7 +3,7 @@ grants, API keys of each role, a claim spec, and real tokens from the test OpenI
 
 Users: ``alice`` owns ``roadmap``, ``bob`` owns ``budget``, everyone may read ``handbook``.
 Also: npm installs for the Node client and the Express example (``node_modules`` is gitignored;
-no lock file is written), and whether the server takes ``subject_token`` yet.
+no lock file is written).
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ class ClientWorld:
     check_key: str
     admin_key: str
     claims_key: str
-    subject_token_supported: bool
 
     @property
     def url(self) -> str:
@@ -51,23 +50,6 @@ class ClientWorld:
     def token(self, subject: str) -> str:
         return self.provider.user_token(subject)
 
-    def need_subject_token(self) -> None:
-        """Skip (with the reason) while the server does not take ``subject_token`` (issue 12)."""
-        if not self.subject_token_supported:
-            pytest.skip("this permsvc does not accept 'subject_token' yet (issue 12's security contract)")
-
-
-def _probe_subject_token(url: str, key: str, store: str, token: str) -> bool:
-    response = httpx.post(
-        f"{url}/v1/check",
-        json={"relation": "can_read", "object": "document:handbook", "store_id": store, "subject_token": token},
-        headers={"Authorization": f"Bearer {key}"},
-        timeout=15,
-    )
-    if response.status_code == 200:
-        return True
-    assert response.status_code == 400 and "subject_token" in response.text, response.text
-    return False
 
 
 @contextlib.contextmanager
@@ -99,8 +81,7 @@ def client_world(provider: OidcProvider, data: Path) -> Iterator[ClientWorld]:
                 created = http.post("/v1/admin/keys", json={"scope": scope, "store_id": store, "name": f"clients-{scope}"})
                 assert created.status_code == 201, created.text
                 keys[scope] = created.json()["key"]
-        supported = _probe_subject_token(server.url, keys["check"], store, provider.user_token(ALICE))
-        yield ClientWorld(server, provider, store, keys["check"], keys["admin"], keys["claims"], supported)
+        yield ClientWorld(server, provider, store, keys["check"], keys["admin"], keys["claims"])
 
 
 def node_or_skip() -> str:

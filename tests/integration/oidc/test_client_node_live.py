@@ -21,7 +21,6 @@ from tests.conftest import REPO_ROOT
 NODE_CLIENT = REPO_ROOT / "clients" / "node"
 UNIT_TESTS = 13
 LIVE_TESTS = 7
-LIVE_NEEDING_SUBJECT_TOKEN = 2
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -66,13 +65,11 @@ def test_node_client_against_live_permsvc(world: ClientWorld) -> None:
         "PERMSVC_TEST_STORE": world.store,
         "PERMSVC_TEST_CHECK_KEY": world.check_key,
         "PERMSVC_TEST_CLAIMS_KEY": world.claims_key,
-        "PERMSVC_TEST_SUBJECT_TOKEN": "1" if world.subject_token_supported else "0",
         "OIDC_TEST_ISSUER": world.provider.issuer,
         "OIDC_TEST_AUDIENCE": API,
         "OIDC_TEST_JWE_RESOURCE": JWE_RESOURCE,
     }
-    skipped = 0 if world.subject_token_supported else LIVE_NEEDING_SUBJECT_TOKEN
-    _expect(_run_node(node, ["test/live.test.js"], env), LIVE_TESTS, skipped)
+    _expect(_run_node(node, ["test/live.test.js"], env), LIVE_TESTS, 0)
 
 
 def test_node_client_type_declarations() -> None:

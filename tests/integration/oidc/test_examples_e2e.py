@@ -4,8 +4,7 @@ denied, share then allowed, revoke then denied, delete, and a token requested wi
 whose JWE diagnosis reaches the API's caller.
 
 Each runs in two modes: without a service key (the user's token is permsvc's bearer credential)
-and with one (the user's token travels as ``subject_token``, issue 12's contract; skipped with the
-reason while the server does not take it).
+and with one (role ``check``: the user's token travels as ``subject_token``).
 """
 
 from __future__ import annotations
@@ -69,8 +68,6 @@ def mode(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def api(example: str, mode: str, world: ClientWorld, tmp_path: Path) -> Iterator[str]:
-    if mode == "service-key":
-        world.need_subject_token()
     env = {
         "PATH": os.environ.get("PATH", ""),
         "PERMSVC_URL": world.url,
