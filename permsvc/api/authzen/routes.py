@@ -28,6 +28,7 @@ from litestar.params import FromPath, RawBody
 
 from permsvc.api.authzen import schemas as s
 from permsvc.api.authzen.convert import (
+    EXPLAIN_HEADER,
     MODEL_ID_HEADER,
     REVISION_HEADER,
     access_request,
@@ -40,7 +41,9 @@ from permsvc.api.authzen.convert import (
     semantic,
     wants_explanation,
 )
+from permsvc.api.errors import ApiError
 from permsvc.api.openfga.convert import check_store_id
+from permsvc.api.security.door import principal_of
 from permsvc.commands.authzen import (
     ActionSearchQuery,
     EvaluationItem,
@@ -115,7 +118,7 @@ async def _evaluate(
     outcome = await services.evaluations.execute(
         EvaluationsParams(
             store_id=store, items=items, semantic=sem, model_id=model_id, consistency=consistency,
-            explain=wants_explanation(request.headers),
+            explain=_explanation_allowed(request),
         )
     )
     for decision in outcome.decisions:
@@ -123,6 +126,21 @@ async def _evaluate(
     headers = {MODEL_ID_HEADER: outcome.model_id, REVISION_HEADER: str(outcome.revision)}
     return [decision_out(d) for d in outcome.decisions], headers
 
+
+
+def _explanation_allowed(request: Request[Any, Any, Any]) -> bool:
+    """Whether decisions carry ``reason_admin``: asked for by the header, and only for callers with
+    the ``read`` role, since an explanation names the tuples behind a decision (the ``check`` role
+    answers yes/no only)."""
+    if not wants_explanation(request.headers):
+        return False
+    if "read" not in principal_of(request).roles:
+        raise ApiError(
+            "forbidden",
+            f"{EXPLAIN_HEADER}: true reveals the tuples behind each decision and needs the 'read' role",
+            status=403,
+        )
+    return True
 
 @post(
     _paths("/evaluation"),

@@ -45,3 +45,27 @@ async def test_a_bad_flag_is_a_400(client: AsyncTestClient[Any], base: str) -> N
         f"{base}/evaluation", json=_req("user:bob", "can_read", "document:readme"), headers={"X-Permsvc-Explain": "yes"}
     )
     assert response.status_code == 400 and "X-Permsvc-Explain" in response.json()["message"]
+
+
+async def test_reason_admin_needs_the_read_role(client: AsyncTestClient[Any], base: str) -> None:
+    """An explanation names the tuples behind a decision: a ``check``-role caller gets its yes/no
+    but a 403 when it asks for reasons; ``read`` and above get them."""
+    keys: dict[str, dict[str, str]] = {}
+    for role in ("admin", "check", "read"):  # the first key closes the open door: the admin's makes the rest
+        created = await client.post(
+            "/v1/admin/keys", json={"roles": [role], "name": f"reason-{role}"}, headers=keys.get("admin", {})
+        )
+        assert created.status_code == 201, created.text
+        keys[role] = {"Authorization": f"Bearer {created.json()['key']}"}
+    body = _req("user:bob", "can_read", "document:readme")
+    plain = await client.post(f"{base}/evaluation", json=body, headers=keys["check"])
+    assert plain.status_code == 200 and plain.json() == {"decision": True}
+    asked = await client.post(f"{base}/evaluation", json=body, headers={**keys["check"], "X-Permsvc-Explain": "true"})
+    assert asked.status_code == 403, asked.text
+    assert asked.json()["code"] == "forbidden" and "'read' role" in asked.json()["message"]
+    batch = {"evaluations": [body]}
+    refused = await client.post(f"{base}/evaluations", json=batch, headers={**keys["check"], "X-Permsvc-Explain": "true"})
+    assert refused.status_code == 403, refused.text
+    allowed = await client.post(f"{base}/evaluation", json=body, headers={**keys["read"], "X-Permsvc-Explain": "true"})
+    assert allowed.status_code == 200, allowed.text
+    assert allowed.json()["context"]["reason_admin"]["en"].startswith("allowed via ")
