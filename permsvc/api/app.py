@@ -28,6 +28,7 @@ from permsvc.api.admin.credentials import close_v1_security
 from permsvc.api.admin.routes import build_router as admin_router
 from permsvc.api.authzen.routes import build_router as authzen_router
 from permsvc.api.claims.routes import build_router as claims_router
+from permsvc.api.console.routes import build_router as console_router
 from permsvc.api.deps import Deps
 from permsvc.api.errors import exception_handlers
 from permsvc.api.guards import build_authenticator
@@ -63,6 +64,7 @@ ROUTE_GROUPS: list[RouteGroup] = [
     claims_router,
     tokencheck_router,
     admin_router,
+    console_router,
 ]
 """The API surfaces, each behind its own guards. Health, metrics and docs are always mounted."""
 
