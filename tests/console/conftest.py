@@ -1,9 +1,4 @@
-"""A live ``permsvc serve`` with a demo store, and Debian's Chromium driven by Playwright.
-
-No browser is downloaded: the tests launch ``/usr/bin/chromium`` (``apt-get install chromium``;
-``.ci/run`` installs it). Without it, or without the ``playwright`` package, the tests skip with a
-one-line reason, except under ``CI=true``, where they fail.
-"""
+"""A live ``permsvc serve`` with a demo store, and the browser (:mod:`tests.console.browser`)."""
 
 from __future__ import annotations
 
@@ -12,26 +7,13 @@ import os
 import subprocess
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.api.live import PERMSVC, LiveServer, live_server
 from tests.conftest import REPO_ROOT
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = REPO_ROOT / "tests" / "artifacts" / "console"
-"""Screenshots of each page (git-ignored; CI keeps them as artifacts)."""
+from tests.console.browser import chromium
 
 MODEL_V1 = """\
 model
@@ -84,12 +66,6 @@ CLAIM_SPEC = {
     "relations": ["document#viewer"],
     "budget_bytes": 1024,
 }
-
-
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI=true: the browser tests must run, not skip)", pytrace=False)
-    pytest.skip(reason)
 
 
 class Console:
@@ -147,15 +123,5 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        _skip_or_fail("Chromium is not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _skip_or_fail("the playwright package is not installed (pip install -e '.[test]')")
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
+    with chromium() as instance:
+        yield instance

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.console.conftest import ARTIFACTS, Console
+from tests.console.browser import ARTIFACTS
+from tests.console.conftest import Console
 
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}

@@ -680,6 +680,13 @@ window.addEventListener("hashchange", route);
   try {
     await start();
   } catch (err) {
+    const cred = credential();
+    if (cred && cred.kind === "oidc" && err instanceof ApiError) {
+      // Signed in, but permsvc gives this token no role here (an end user's own token may only
+      // ask about itself): say who signed in and why nothing can be shown.
+      setCredential(null);
+      return loginPage(new Error(`signed in as ${cred.label} (scopes: ${cred.scopes.join(" ") || "none"}), but permsvc refused this token: ${err.message}`));
+    }
     loginPage(err);
   }
 })();
