@@ -128,6 +128,16 @@ def test_model_graph_dsl_and_diff(session: Session) -> None:
         in page.locator("pre.dsl").inner_text()
     )
     session.shot("model")
+    # Time to first paint of the console, logged in: a fresh load of the model page.
+    page.reload()
+    page.locator("svg.graph").wait_for()
+    timing = page.evaluate(
+        "() => ({fcp: performance.getEntriesByName('first-contentful-paint')[0]?.startTime,"
+        " graph: performance.now()})"
+    )
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "model-paint.json").write_text(json.dumps(timing, indent=2))
+    assert timing["fcp"] is not None and timing["fcp"] < 5000, timing
     page.get_by_role("link", name="diff with previous").first.click()
     diff = page.locator("pre.diff")
     diff.wait_for()
@@ -240,7 +250,14 @@ def test_grant_then_why_allowed_then_revoke_and_audit(session: Session) -> None:
     page.wait_for_function(
         "() => document.querySelector('table.data caption')?.textContent.startsWith('0 tuple(s)')"
     )
+    revoked = page.locator("#change-result").get_by_role("link").inner_text().rpartition(" ")[2]
+    assert int(revoked) > int(audit_id)
     assert _why(session, "user:bob", "viewer", "document:readme").startswith("Denied")
+    if explained:
+        tried = page.locator("ul.denial").first.inner_text()
+        assert "no tuple group:eng#member@user:bob" in tried, tried
+        assert "tried" in page.locator('[data-node="group#member"]').get_attribute("class")
+    session.shot("why-denied-after-revoke")
 
     audit_link_hash = f"#/audit?id={audit_id}"
     session.go(audit_link_hash)
@@ -250,6 +267,7 @@ def test_grant_then_why_allowed_then_revoke_and_audit(session: Session) -> None:
     assert "grant" in marked.inner_text() and "user:bob" in marked.inner_text()
     actions = page.locator("#audit-table tbody tr td:nth-child(4)").all_inner_texts()
     assert actions[:2] == ["revoke", "grant"], actions
+    assert "user:bob" in page.locator(f"#audit-{revoked}").inner_text()
     session.shot("audit")
 
 

@@ -3,7 +3,7 @@ import { ApiError, credential, del, get, post, setCredential } from "./api.js";
 import { finishOidc, loginWithKey, startOidc } from "./auth.js";
 import { lineDiff } from "./diff.js";
 import { modelToDsl } from "./dsl.js";
-import { drawGraph, witnessPath } from "./graph.js";
+import { deniedNodes, drawGraph, witnessPath } from "./graph.js";
 
 const STORE = "permsvc.console.store";
 const main = document.getElementById("main");
@@ -208,6 +208,12 @@ async function tuplesPage(params, render) {
   }, field("Object", fObject), field("Relation", fRelation), field("User", fUser), field("Condition", fCondition), h("button", { type: "submit" }, "Filter"));
   const result = h("div", { "aria-live": "polite" });
   const parts = [filter];
+  const last = JSON.parse(sessionStorage.getItem("permsvc.console.last") || "null");
+  sessionStorage.removeItem("permsvc.console.last");
+  if (last && last.verb === "Revoked") {
+    parts.push(h("p", { class: "ok", id: "change-result" }, `Revoked at revision ${last.revision}. `,
+      last.audit_id ? h("a", { href: `#/audit?id=${last.audit_id}` }, `Audit row ${last.audit_id}`) : ""));
+  }
   if (state.admin) parts.push(grantForm());
   parts.push(result);
   render("Tuples", ...parts);
@@ -456,7 +462,7 @@ async function whyPage(params, render) {
       const verdict = h("p", { class: `verdict ${e.allowed ? "allowed" : "denied"}`, id: "verdict" }, e.allowed ? "Allowed" : "Denied", h("span", { class: "small muted" }, ` at revision ${e.revision}`));
       const parts = [verdict];
       if (e.error) parts.push(errorBox(new Error(`${e.error.code}: ${e.error.message}`)));
-      parts.push(h("div", { class: "graph-box" }, drawGraph(model, e.allowed ? witnessPath(steps) : undefined)));
+      parts.push(h("div", { class: "graph-box" }, drawGraph(model, e.allowed ? witnessPath(steps) : deniedNodes(e.denial))));
       if (e.allowed) parts.push(h("h3", {}, "The path"), stepList(steps));
       else if (e.denial) parts.push(h("h3", {}, "What was tried"), denialTree(e.denial), e.pruned ? h("p", { class: "muted" }, `${e.pruned} more branch(es) pruned`) : "");
       out.replaceChildren(...parts);

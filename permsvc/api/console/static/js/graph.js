@@ -137,7 +137,7 @@ export function drawGraph(model, highlight) {
     defs.append(marker);
   }
   svg.append(defs);
-  const hot = highlight || { nodes: new Set(), edges: new Set() };
+  const hot = { nodes: new Set(), edges: new Set(), tried: new Set(), ...(highlight || {}) };
   const edgeLayer = el("g");
   graph.edges.forEach((e) => {
     const a = pos.get(e.from);
@@ -177,7 +177,8 @@ export function drawGraph(model, highlight) {
   const nodeLayer = el("g");
   graph.nodes.forEach((n) => {
     const p = pos.get(n.id);
-    const g = el("g", { class: `node ${n.kind}${hot.nodes.has(n.id) ? " hot" : ""}`, "data-node": n.id });
+    const mark = hot.nodes.has(n.id) ? " hot" : hot.tried.has(n.id) ? " tried" : "";
+    const g = el("g", { class: `node ${n.kind}${mark}`, "data-node": n.id });
     g.append(el("rect", { x: p.x, y: p.y, width: p.w, height: p.h, rx: n.kind === "type" ? 4 : 14 }));
     const t = el("text", { x: p.x + p.w / 2, y: p.y + p.h / 2 + 4, "text-anchor": "middle" });
     if (n.kind === "type") t.textContent = n.label;
@@ -230,4 +231,15 @@ export function witnessPath(steps) {
   };
   walk(steps || []);
   return { nodes, edges };
+}
+
+// The relations a denial tree (the `denial` of /v1/explain) tried, to mark on the graph.
+export function deniedNodes(denial) {
+  const tried = new Set();
+  const walk = (d) => {
+    if (d.object && d.relation) tried.add(relNode(d.object, d.relation));
+    (d.children || []).forEach(walk);
+  };
+  if (denial) walk(denial);
+  return { tried };
 }
