@@ -99,6 +99,17 @@ def test_login_page_is_keyboard_usable_and_measures_first_paint(session: Session
         "() => [...document.querySelectorAll('input, select')].filter(e => e.labels.length === 0).map(e => e.id)"
     )
     assert labelled == []
+    # The keyboard reaches everything: the skip link first, then the pages; Enter follows a link.
+    page.locator("svg.graph").wait_for()  # the first page drawn (it takes the focus to <main>)
+    page.focus(".brand a")
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"
+    for _ in range(3):
+        page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.getAttribute('href')") == "#/tuples"
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelector('main h2')?.textContent === 'Tuples'")
+    assert page.evaluate("document.activeElement.id") == "main"
 
 
 def test_model_graph_dsl_and_diff(session: Session) -> None:
