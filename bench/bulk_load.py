@@ -31,7 +31,7 @@ import asyncpg
 
 from permsvc.core.refs import TupleCondition, TupleKey
 from permsvc.store.postgres import PostgresDatastore
-from permsvc.store.protocol import ReadFilter
+from permsvc.store.protocol import ReadFilter, StartingWithUser
 from permsvc.store.sqlite import SqliteDatastore
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -82,7 +82,9 @@ async def _verify(datastore: Any, store_id: str, tuples: list[TupleKey]) -> dict
     lookup_ms = (time.perf_counter() - started) * 1000
     assert found == sample, (found, sample)
     started = time.perf_counter()
-    reverse = await datastore.read_starting_with_user(store_id, "doc", "viewer", ["user:auth0|42"])
+    reverse = await datastore.read_starting_with_user(
+        store_id, StartingWithUser(object_type="doc", relation="viewer", users=["user:auth0|42"])
+    )
     reverse_ms = (time.perf_counter() - started) * 1000
     assert reverse
     page = await datastore.read_page(

@@ -41,39 +41,9 @@ from permsvc.engine.resolver import build_check_resolver
 from permsvc.model.compile import parse_dsl
 from permsvc.store.index import IndexedDatastore
 from permsvc.store.postgres import PostgresDatastore
+from tests.store.helpers import CountingPool
 
-__all__ = ("CountingPool", "run")
-
-
-class CountingPool:
-    """An asyncpg pool that counts the statements sent through ``fetch``/``fetchrow``/``fetchval``/
-    ``execute`` (the engine's reads; transactions on acquired connections are not counted)."""
-
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.inner = pool
-        self.statements = 0
-
-    async def fetch(self, *args: Any, **kwargs: Any) -> Any:
-        self.statements += 1
-        return await self.inner.fetch(*args, **kwargs)
-
-    async def fetchrow(self, *args: Any, **kwargs: Any) -> Any:
-        self.statements += 1
-        return await self.inner.fetchrow(*args, **kwargs)
-
-    async def fetchval(self, *args: Any, **kwargs: Any) -> Any:
-        self.statements += 1
-        return await self.inner.fetchval(*args, **kwargs)
-
-    async def execute(self, *args: Any, **kwargs: Any) -> Any:
-        self.statements += 1
-        return await self.inner.execute(*args, **kwargs)
-
-    def acquire(self, *args: Any, **kwargs: Any) -> Any:
-        return self.inner.acquire(*args, **kwargs)
-
-    async def close(self) -> None:
-        await self.inner.close()
+__all__ = ("run",)
 
 
 async def _measure(url: str, scale: float, checks: int, list_objects: bool) -> dict[str, Any]:

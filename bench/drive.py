@@ -25,6 +25,7 @@ import math
 import random
 from collections import defaultdict
 from collections.abc import Iterator
+from pathlib import Path
 
 import msgspec
 
@@ -44,30 +45,7 @@ __all__ = (
     "drive_tuples",
 )
 
-DSL = """\
-model
-  schema 1.1
-
-type user
-
-type group
-  relations
-    define member: [user, group#member]
-
-type folder
-  relations
-    define parent: [folder]
-    define owner: [user]
-    define editor: [user, group#member] or owner
-    define viewer: [user, group#member] or editor or viewer from parent
-
-type document
-  relations
-    define parent: [folder]
-    define owner: [user]
-    define editor: [user, group#member] or owner
-    define viewer: [user, group#member] or editor or viewer from parent
-"""
+DSL = (Path(__file__).resolve().parents[1] / "schema" / "bench-drive.fga").read_text()
 """The OpenFGA model (DSL) every permsvc and fga measurement uses."""
 
 SPICEDB_SCHEMA = """\

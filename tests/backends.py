@@ -10,9 +10,12 @@ Each entry maps a backend name to an async context-manager factory yielding a fr
   shared by the whole session, so "empty" means: no store exists that the test did not create
   (tests address stores only by the ids they created). Skips where no PostgreSQL is available,
   fails instead under ``CI=true``.
+- ``indexed``: the in-memory index (:class:`~permsvc.store.index.IndexedDatastore`, started, as a
+  server worker runs it) over a new memory store: tuple reads are served by its replicas.
 
 ``POSTGRES_BACKENDS`` names the entries that need a PostgreSQL server; mark their params with
-``pytest.mark.postgres``.
+``pytest.mark.postgres``. The ``datastore`` fixture (``tests/conftest.py``) runs a test once per
+backend; ``@pytest.mark.backends("sqlite", "postgres")`` narrows it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+from permsvc.store.index import IndexedDatastore
 from permsvc.store.memory import MemoryDatastore
 from permsvc.store.postgres import PostgresDatastore
 from permsvc.store.sqlite import SqliteDatastore
@@ -63,10 +67,21 @@ async def postgres_backend(**_: Any) -> AsyncIterator[PostgresDatastore]:
         await store.aclose()
 
 
+@contextlib.asynccontextmanager
+async def indexed_backend(**_: Any) -> AsyncIterator[IndexedDatastore]:
+    store = IndexedDatastore(MemoryDatastore())
+    await store.start()
+    try:
+        yield store
+    finally:
+        await store.aclose()
+
+
 BACKENDS: dict[str, Callable[..., contextlib.AbstractAsyncContextManager[Any]]] = {
     "memory": memory_backend,
     "sqlite": sqlite_backend,
     "postgres": postgres_backend,
+    "indexed": indexed_backend,
 }
 
 POSTGRES_BACKENDS = frozenset({"postgres"})

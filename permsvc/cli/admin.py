@@ -31,7 +31,7 @@ from permsvc.commands.keys import (
 )
 from permsvc.core.errors import PermsvcError
 from permsvc.store.factory import default_data_dir, open_datastore
-from permsvc.store.protocol import ApiKeyRecord, ApiKeyStore, AuditLog
+from permsvc.store.protocol import ApiKeyRecord, ApiKeyStore, AuditLog, unwrap
 
 __all__ = ("register",)
 
@@ -59,10 +59,10 @@ def _with_keys(
     async def run() -> T:
         datastore = await open_datastore(url, data_dir=data_dir)
         try:
-            if not isinstance(datastore, ApiKeyStore):
+            keys = unwrap(datastore, ApiKeyStore)
+            if keys is None:
                 raise NoKeyStoreError("this datastore keeps no API keys")
-            log = datastore if isinstance(datastore, AuditLog) else None
-            return await work(datastore, AuditRecorder(log=log))
+            return await work(keys, AuditRecorder(log=unwrap(datastore, AuditLog)))
         finally:
             await datastore.aclose()
 

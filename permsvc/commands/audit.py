@@ -12,7 +12,8 @@ it produced (``audit=`` of the store's writers, see :class:`~permsvc.store.proto
 a change never exists without the row saying who made it, and a tuple is traced to who wrote it
 through its changelog revision (ReadChanges) and the audit row with that revision. A write that
 changes nothing is audited too (``changed`` 0, the unchanged revision). Only a writer that does
-not take ``audit=`` (no ``audited_writes``, e.g. a wrapper that does not pass the row on) has
+not take ``audit=`` (not :class:`~permsvc.store.protocol.AuditedWrites` through
+:func:`~permsvc.store.protocol.unwrap`, e.g. a wrapper that does not pass the row on) has
 its row appended after the commit, as are the rows of store, model, assertion and key changes:
 should such an append fail, the request fails (500) although the change stands; the error is
 logged with the request id.
@@ -30,6 +31,7 @@ import msgspec
 from permsvc.commands.read import validate_page
 from permsvc.core.refs import TupleKey
 from permsvc.store.protocol import (
+    AuditedWrites,
     AuditEntry,
     AuditFilter,
     AuditLog,
@@ -37,6 +39,7 @@ from permsvc.store.protocol import (
     ChangelogReader,
     Page,
     TupleOperation,
+    unwrap,
 )
 
 __all__ = (
@@ -98,8 +101,8 @@ def tuples_detail(tuples: list[dict[str, Any]], total: int | None = None) -> dic
 
 def audit_kwargs(writer: object, audit: AuditRecord | None) -> dict[str, AuditRecord]:
     """``{"audit": audit}`` for a writer that appends the row in its own transaction
-    (``audited_writes``), else ``{}`` (the row is then appended by :meth:`AuditRecorder.settle`)."""
-    if audit is None or not getattr(writer, "audited_writes", False):
+    (:class:`~permsvc.store.protocol.AuditedWrites`), else ``{}`` (the row is then appended by :meth:`AuditRecorder.settle`)."""
+    if audit is None or unwrap(writer, AuditedWrites) is None:
         return {}
     return {"audit": audit}
 

@@ -47,7 +47,7 @@ import msgspec
 
 from permsvc.commands._paging import collect_page, query_digest
 from permsvc.commands.errors import InvalidInputError
-from permsvc.commands.prepare import CheckingQuery, EngineQuery, prepare
+from permsvc.commands.prepare import CheckingQuery, EngineQuery
 from permsvc.core.errors import InvariantViolation, PermsvcError
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
 from permsvc.engine.list_objects import list_objects
@@ -212,15 +212,7 @@ class EvaluationsQuery(CheckingQuery):
     async def execute(self, params: EvaluationsParams) -> EvaluationsOutcome:
         if len(params.items) > self._max_items:
             raise TooManyEvaluationsError(len(params.items), self._max_items)
-        prepared = await prepare(
-            reader=self._reader,
-            resolver=self._resolver,
-            store_id=params.store_id,
-            model_id=params.model_id,
-            contextual_tuples=(),
-            context=None,
-            consistency=params.consistency,
-        )
+        prepared = await self._prepare(params)
         decisions: list[Decision] = []
         for item in params.items:
             decision = await self._decide(prepared, item)
@@ -340,17 +332,6 @@ class _Paging:
 
 
 class _SearchBase(EngineQuery):
-    async def _prepare(self, params: SearchParams) -> Prepared:
-        return await prepare(
-            reader=self._reader,
-            resolver=self._resolver,
-            store_id=params.store_id,
-            model_id=params.model_id,
-            contextual_tuples=(),
-            context=None,
-            consistency=params.consistency,
-        )
-
     def _context(self, params: SearchParams) -> dict[str, Any] | None:
         return merged_context(params.subject, params.resource, params.action_properties, params.context)
 

@@ -6,22 +6,19 @@ contextual tuples and context) are evaluated once and their result shared.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import msgspec
 
 from permsvc.commands.check import CheckParams, CheckQuery
 from permsvc.commands.errors import InvalidInputError
-from permsvc.commands.models import ModelResolver
-from permsvc.commands.prepare import EngineQuery
+from permsvc.commands.prepare import CheckingQuery
 from permsvc.core.errors import PermsvcError
 from permsvc.core.refs import TupleKey
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency, encode_token
 from permsvc.engine.request import ResolveRequest, request_digest
-from permsvc.engine.resolver import CheckResolver
-from permsvc.settings import EngineLimits
-from permsvc.store.index import reader_for
-from permsvc.store.protocol import TupleReader
+from permsvc.store.consistency import reader_for
 
 __all__ = ("BatchCheckItem", "BatchCheckItemResult", "BatchCheckOutcome", "BatchCheckParams", "BatchCheckQuery")
 
@@ -55,20 +52,14 @@ class BatchCheckOutcome(msgspec.Struct, frozen=True, kw_only=True):
     results: dict[str, BatchCheckItemResult]
 
 
-class BatchCheckQuery(EngineQuery):
+class BatchCheckQuery(CheckingQuery):
     """Runs each distinct check once against one resolved model. Raises only for request-level
     problems: duplicate/empty correlation ids (``InvalidInputError``) and model resolution errors."""
 
-    def __init__(
-        self,
-        *,
-        reader: TupleReader,
-        resolver: ModelResolver,
-        limits: EngineLimits = EngineLimits(),  # noqa: B008 - frozen struct
-        checker: CheckResolver | None = None,
-    ) -> None:
-        super().__init__(reader=reader, resolver=resolver, limits=limits)
-        self._check = CheckQuery(reader=reader, resolver=resolver, limits=limits, checker=checker)
+    @functools.cached_property
+    def _check(self) -> CheckQuery:
+        """The Check each distinct item runs, on this query's checker chain."""
+        return CheckQuery(reader=self._reader, resolver=self._resolver, limits=self._limits, checker=self._checker)
 
     async def execute(self, params: BatchCheckParams) -> BatchCheckOutcome:
         seen: set[str] = set()

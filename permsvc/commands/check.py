@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 
 from permsvc.commands.errors import InvalidInputError
-from permsvc.commands.prepare import CheckingQuery, prepare, require_user
+from permsvc.commands.prepare import CheckingQuery, require_user
 from permsvc.core.refs import TupleKey
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
 from permsvc.model.tuple_validation import object_relation_problem
@@ -55,12 +55,8 @@ class CheckQuery(CheckingQuery):
     budget errors, plus model resolution errors (``ModelNotFoundError`` ...)."""
 
     async def execute(self, params: CheckParams) -> CheckOutcome:
-        prepared = await prepare(
-            reader=self._reader,
-            resolver=self._resolver,
-            store_id=params.store_id,
-            consistency=params.consistency,
-            model_id=params.model_id,
+        prepared = await self._prepare(
+            params,
             contextual_tuples=params.contextual_tuples,
             context=params.context,
             validate=lambda ts: validate_check_tuple(ts, params.tuple_key),

@@ -12,6 +12,7 @@ parameters come with the request) or within its limits is left out like an overs
 
 from __future__ import annotations
 
+import functools
 import json
 
 import msgspec
@@ -26,8 +27,7 @@ from permsvc.commands.prepare import EngineQuery
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency, encode_token
 from permsvc.engine.errors import EngineError
 from permsvc.model.typesystem import TypeSystem
-from permsvc.settings import EngineLimits
-from permsvc.store.protocol import ClaimSpecStore, StoreAdmin, StoredClaimSpec, TupleReader
+from permsvc.store.protocol import ClaimSpecStore, StoreAdmin, StoredClaimSpec
 
 __all__ = (
     "ClaimSpecResolver",
@@ -77,15 +77,10 @@ class ClaimSummaryQuery(EngineQuery):
     ``LatestModelNotFoundError`` when the store has none, ``InvalidInputError`` for an unusable
     user id, and the errors of ListObjects."""
 
-    def __init__(
-        self,
-        *,
-        reader: TupleReader,
-        resolver: ModelResolver,
-        limits: EngineLimits = EngineLimits(),  # noqa: B008 - frozen struct
-    ) -> None:
-        super().__init__(reader=reader, resolver=resolver, limits=limits)
-        self._list_objects = ListObjectsQuery(reader=reader, resolver=resolver, limits=limits)
+    @functools.cached_property
+    def _list_objects(self) -> ListObjectsQuery:
+        """The listings a summary is made of, through this query's reader and bounds."""
+        return ListObjectsQuery(reader=self._reader, resolver=self._resolver, limits=self._limits)
 
     async def execute(self, params: ClaimSummaryParams) -> EncodedSummary:
         variant = params.spec.variant_for(params.audience)

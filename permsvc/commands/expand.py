@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 
 from permsvc.commands.errors import InvalidInputError
-from permsvc.commands.prepare import EngineQuery, prepare
+from permsvc.commands.prepare import EngineQuery
 from permsvc.core.refs import TupleKey
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
 from permsvc.engine.expand import expand
@@ -38,15 +38,7 @@ class ExpandQuery(EngineQuery):
     ``RelationNotFoundError`` (2022), ``TupleValidationError`` (2027) for a contextual tuple."""
 
     async def execute(self, params: ExpandParams) -> ExpandOutcome:
-        prepared = await prepare(
-            reader=self._reader,
-            resolver=self._resolver,
-            store_id=params.store_id,
-            consistency=params.consistency,
-            model_id=params.model_id,
-            contextual_tuples=params.contextual_tuples,
-            context=None,
-        )
+        prepared = await self._prepare(params, contextual_tuples=params.contextual_tuples)
         otype, sep, oid = params.object.partition(":")
         if not sep or not otype or not oid or "#" in params.object:
             raise InvalidInputError(f"invalid object '{params.object}': expected 'type:id'")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from permsvc.commands._paging import collect_page, decode_after, query_digest
-from permsvc.commands.prepare import EngineQuery, prepare, require_user
+from permsvc.commands.prepare import EngineQuery, require_user
 from permsvc.core.refs import TupleKey
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
 from permsvc.engine.list_objects import list_objects
@@ -60,12 +60,8 @@ class ListObjectsQuery(EngineQuery):
             ts.relation(params.type, params.relation)
             require_user(ts, params.user)
 
-        prepared = await prepare(
-            reader=self._reader,
-            resolver=self._resolver,
-            store_id=params.store_id,
-            consistency=params.consistency,
-            model_id=params.model_id,
+        prepared = await self._prepare(
+            params,
             contextual_tuples=params.contextual_tuples,
             context=params.context,
             validate=validate,

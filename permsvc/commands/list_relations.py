@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 
 from permsvc.commands.errors import InvalidInputError
-from permsvc.commands.prepare import CheckingQuery, prepare, require_user
+from permsvc.commands.prepare import CheckingQuery, require_user
 from permsvc.core.refs import TupleKey
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
 
@@ -46,12 +46,8 @@ class ListRelationsQuery(CheckingQuery):
     condition missing parameters) fails the query: a partial answer would read as "no"."""
 
     async def execute(self, params: ListRelationsParams) -> ListRelationsOutcome:
-        prepared = await prepare(
-            reader=self._reader,
-            resolver=self._resolver,
-            store_id=params.store_id,
-            consistency=params.consistency,
-            model_id=params.model_id,
+        prepared = await self._prepare(
+            params,
             contextual_tuples=params.contextual_tuples,
             context=params.context,
         )

@@ -8,7 +8,7 @@ import msgspec
 
 from permsvc.commands._paging import collect_page, decode_after, query_digest
 from permsvc.commands.errors import InvalidInputError
-from permsvc.commands.prepare import EngineQuery, prepare
+from permsvc.commands.prepare import EngineQuery
 from permsvc.core.refs import TupleKey
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
 from permsvc.engine.list_users import list_users
@@ -70,12 +70,8 @@ class ListUsersQuery(EngineQuery):
             if flt.relation:
                 ts.relation(flt.type, flt.relation)
 
-        prepared = await prepare(
-            reader=self._reader,
-            resolver=self._resolver,
-            store_id=params.store_id,
-            consistency=params.consistency,
-            model_id=params.model_id,
+        prepared = await self._prepare(
+            params,
             contextual_tuples=params.contextual_tuples,
             context=params.context,
             validate=validate,

@@ -10,17 +10,17 @@ from typing import Any
 
 import msgspec
 
-from permsvc.commands.errors import CommandError, LatestModelNotFoundError
+from permsvc.commands.errors import CommandError, InvalidInputError, LatestModelNotFoundError
 from permsvc.commands.read import validate_page
 from permsvc.commands.write import ExceededEntityLimitError
 from permsvc.core.revision import Consistency, Revision, decode_token
 from permsvc.core.ulid import is_ulid
+from permsvc.model.conditions import MAX_EXPRESSION_BYTES
 from permsvc.model.json import model_from_json
 from permsvc.model.typesystem import TypeSystem
 from permsvc.settings import DEFAULT_MAX_MODEL_BYTES, DEFAULT_MAX_TYPES_PER_MODEL
 from permsvc.store.errors import ModelNotFoundError
-from permsvc.store.index import IndexedDatastore
-from permsvc.store.protocol import ModelStore, Page, StoredModel
+from permsvc.store.protocol import ModelChangeFeed, ModelStore, Page, StoredModel, unwrap
 
 __all__ = (
     "SUPPORTED_SCHEMA_VERSIONS",
@@ -57,9 +57,8 @@ class ModelResolver:
     """Resolves ``authorization_model_id`` (empty -> the store's latest) to a :class:`TypeSystem`.
 
     Models are immutable, so a resolved TypeSystem is kept by ``(store_id, model_id)`` (LRU-bounded)
-    and never parsed twice. Over an :class:`~permsvc.store.index.IndexedDatastore` the store's
-    *latest* model is cached too, as its :class:`~permsvc.store.index.model_versions.ModelVersions`
-    allows (a model written or the store deleted, here or notified from another process, or an
+    and never parsed twice. Over a :class:`~permsvc.store.protocol.ModelChangeFeed` (the in-memory
+    index) the store's *latest* model is cached too, as its ``model_versions`` allow (a model written or the store deleted, here or notified from another process, or an
     entry older than the follower's polling interval: read again), honouring the consistency:
 
     - ``MINIMIZE_LATENCY``: the cached latest, as fresh as this process's tuple index;
@@ -83,7 +82,8 @@ class ModelResolver:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._models = models
-        self._versions = models.model_versions if isinstance(models, IndexedDatastore) else None
+        feed = unwrap(models, ModelChangeFeed)
+        self._versions = feed.model_versions if feed is not None else None
         self._cache: OrderedDict[tuple[str, str], TypeSystem] = OrderedDict()
         self._stores: OrderedDict[str, _StoreEntry] = OrderedDict()
         self._cache_size = cache_size
@@ -103,7 +103,11 @@ class ModelResolver:
         entry = self._stores.get(store_id)
         required: Revision | None = None
         if consistency is not None and consistency.level != "HIGHER_CONSISTENCY":
-            required = decode_token(consistency.token, store_id=store_id).revision if consistency.token else 0
+            required = (
+                decode_token(consistency.token, store_id=store_id).revision
+                if consistency.token
+                else 0
+            )
             if (
                 entry is not None
                 and entry.latest is not None
@@ -127,11 +131,18 @@ class ModelResolver:
             covers = max(covers, await self._models.head_revision(store_id))  # type: ignore[attr-defined]
         typesystem = await self._read_latest(store_id)
         entry = self._entry(store_id)
-        entry.latest, entry.latest_stamp, entry.latest_at, entry.covers = typesystem, stamp, at, covers
+        entry.latest, entry.latest_stamp, entry.latest_at, entry.covers = (
+            typesystem,
+            stamp,
+            at,
+            covers,
+        )
         entry.live_stamp, entry.live_at = life, at
         return typesystem
 
-    async def _shared(self, key: tuple[Any, ...], read: Callable[[], Awaitable[TypeSystem]]) -> TypeSystem:
+    async def _shared(
+        self, key: tuple[Any, ...], read: Callable[[], Awaitable[TypeSystem]]
+    ) -> TypeSystem:
         """``read()``, or the result of the identical read already in flight (keyed by the stamps
         the read vouches for, so nobody joins a read older than what this process has heard of).
         A waiter's cancellation does not cancel the shared read."""
@@ -243,7 +254,9 @@ class WriteAuthorizationModelCommand:
         self._max_types = max_types
         self._max_bytes = max_bytes
 
-    async def execute(self, store_id: str, model_json: dict[str, Any], *, dsl: str = "") -> StoredModel:
+    async def execute(
+        self, store_id: str, model_json: dict[str, Any], *, dsl: str = ""
+    ) -> StoredModel:
         types = model_json.get("type_definitions")
         if isinstance(types, list) and len(types) > self._max_types:
             raise ExceededEntityLimitError(
@@ -252,16 +265,42 @@ class WriteAuthorizationModelCommand:
             )
         size = len(msgspec.json.encode(model_json))
         if size > self._max_bytes:
-            raise ExceededEntityLimitError(f"model exceeds size limit: {size} bytes vs {self._max_bytes} bytes")
+            raise ExceededEntityLimitError(
+                f"model exceeds size limit: {size} bytes vs {self._max_bytes} bytes"
+            )
         if not types:
             raise InvalidAuthorizationModelError(
                 "invalid WriteAuthorizationModelRequest.TypeDefinitions: value must contain at least 1 item(s)"
             )
+        _validate_conditions_request(model_json.get("conditions"))
         model = model_from_json(model_json)
         if model.schema_version not in SUPPORTED_SCHEMA_VERSIONS:
             raise UnsupportedSchemaVersionError(model.schema_version)
         TypeSystem.validated(model)
         return await self._models.write_model(store_id, model, dsl=dsl)
+
+
+_MAX_CONDITIONS_PER_REQUEST = 25
+
+
+def _validate_conditions_request(conditions: Any) -> None:
+    """OpenFGA's request validation rules on conditions, which run before the model is looked at
+    (so they are ``validation_error``, not ``invalid_authorization_model``), worded as its
+    generated validators word them."""
+    if not isinstance(conditions, dict):
+        return
+    prefix = "invalid WriteAuthorizationModelRequest.Conditions"
+    if len(conditions) > _MAX_CONDITIONS_PER_REQUEST:
+        raise InvalidInputError(
+            f"{prefix}: value must contain no more than {_MAX_CONDITIONS_PER_REQUEST} pair(s)"
+        )
+    for name, condition in conditions.items():
+        expression = condition.get("expression") if isinstance(condition, dict) else None
+        if isinstance(expression, str) and len(expression.encode("utf-8")) > MAX_EXPRESSION_BYTES:
+            raise InvalidInputError(
+                f"{prefix}[{name}]: embedded message failed validation | caused by: invalid "
+                f"Condition.Expression: value length must be at most {MAX_EXPRESSION_BYTES} bytes"
+            )
 
 
 class ReadAuthorizationModelQuery:
@@ -286,4 +325,6 @@ class ListAuthorizationModelsQuery:
         self, store_id: str, *, page_size: int | None = None, continuation_token: str = ""
     ) -> Page[StoredModel]:
         size = validate_page("ReadAuthorizationModelsRequest", page_size, continuation_token)
-        return await self._models.list_models(store_id, page_size=size, continuation_token=continuation_token)
+        return await self._models.list_models(
+            store_id, page_size=size, continuation_token=continuation_token
+        )

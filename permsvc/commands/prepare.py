@@ -3,7 +3,7 @@ tuples, compose the per-request reader, and note the revision the answer is comp
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from permsvc.commands.errors import InvalidContextError, InvalidInputError
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
@@ -11,7 +11,7 @@ from permsvc.engine.request import request_digest
 from permsvc.engine.resolver import build_check_resolver, new_context
 from permsvc.model.tuple_validation import user_problem, validate_tuple
 from permsvc.settings import EngineLimits
-from permsvc.store.index import reader_for
+from permsvc.store.consistency import reader_for
 from permsvc.store.wrappers import wrap_for_request
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from permsvc.model.typesystem import TypeSystem
     from permsvc.store.protocol import TupleReader
 
-__all__ = ("CheckingQuery", "EngineQuery", "Prepared", "prepare", "require_user")
+__all__ = ("CheckingQuery", "EngineQuery", "Prepared", "QueryParams", "prepare", "require_user")
 
 
 class Prepared:
@@ -92,7 +92,7 @@ async def prepare(
     tuples (``TupleValidationError``, OpenFGA 2027): OpenFGA reports a bad query before a bad
     contextual tuple.
 
-    The reader and revision come from :func:`~permsvc.store.index.reader_for` (``consistency``),
+    The reader and revision come from :func:`~permsvc.store.consistency.reader_for` (``consistency``),
     last: nothing suspends between it and the evaluation, so an in-memory reader answers at
     exactly the revision reported."""
     if context is not None and not isinstance(context, dict):
@@ -121,9 +121,22 @@ def require_user(typesystem: TypeSystem, user: str) -> None:
         raise InvalidInputError(f"invalid 'user' field '{user}': {problem}")
 
 
+class QueryParams(Protocol):
+    """What every engine query's parameters name: the store, the model and the consistency."""
+
+    @property
+    def store_id(self) -> str: ...
+
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def consistency(self) -> Consistency: ...
+
+
 class EngineQuery:
     """Base of the queries the engine answers: each is built with the tuple reader, the model
-    resolver and the per-request work bounds, and starts with :func:`prepare`."""
+    resolver and the per-request work bounds, and starts with :meth:`_prepare`."""
 
     def __init__(
         self,
@@ -135,6 +148,27 @@ class EngineQuery:
         self._reader = reader
         self._resolver = resolver
         self._limits = limits
+
+    async def _prepare(
+        self,
+        params: QueryParams,
+        *,
+        contextual_tuples: Sequence[TupleKey] = (),
+        context: dict[str, Any] | None = None,
+        validate: Callable[[TypeSystem], None] | None = None,
+    ) -> Prepared:
+        """:func:`prepare` for ``params`` through this query's reader and model resolver, with the
+        request's contextual tuples and condition ``context`` and the query's own ``validate``."""
+        return await prepare(
+            reader=self._reader,
+            resolver=self._resolver,
+            store_id=params.store_id,
+            consistency=params.consistency,
+            model_id=params.model_id,
+            contextual_tuples=contextual_tuples,
+            context=context,
+            validate=validate,
+        )
 
 
 class CheckingQuery(EngineQuery):

@@ -10,7 +10,7 @@ import msgspec
 from permsvc.commands.errors import InvalidInputError
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency, Revision
 from permsvc.settings import DEFAULT_MAX_PAGE_SIZE, DEFAULT_READ_PAGE_SIZE
-from permsvc.store.index import reader_for
+from permsvc.store.consistency import reader_for
 from permsvc.store.protocol import Page, ReadFilter, StoredTuple, TupleReader
 
 __all__ = (

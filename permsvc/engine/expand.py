@@ -12,14 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from permsvc.model.schema import (
-    ComputedUserset,
-    Difference,
-    Intersection,
-    This,
-    TupleToUserset,
-    Union,
-)
+from permsvc.model import schema
 
 if TYPE_CHECKING:
     from permsvc.engine.request import ResolveContext
@@ -39,13 +32,13 @@ async def _node(ctx: ResolveContext, obj: str, relation: str, rewrite: Rewrite) 
     name = f"{obj}#{relation}"
     plan = ctx.plan
     match rewrite:
-        case This():
+        case schema.This():
             tuples = await ctx.reader.read_object_relation(ctx.store_id, obj, relation)
             users = [t.user for t in tuples if plan.fits(t)]
             return {"name": name, "leaf": {"users": {"users": users}}}
-        case ComputedUserset(relation=other):
+        case schema.ComputedUserset(relation=other):
             return {"name": name, "leaf": {"computed": {"userset": f"{obj}#{other}"}}}
-        case TupleToUserset(tupleset=ts, computed_relation=cr):
+        case schema.TupleToUserset(tupleset=ts, computed_relation=cr):
             computed = []
             for t in await ctx.reader.read_object_relation(ctx.store_id, obj, ts):
                 parent = t.user
@@ -54,11 +47,11 @@ async def _node(ctx: ResolveContext, obj: str, relation: str, rewrite: Rewrite) 
                 if (parent.partition(":")[0], cr) in plan.relations:
                     computed.append({"userset": f"{parent}#{cr}"})
             return {"name": name, "leaf": {"tupleToUserset": {"tupleset": f"{obj}#{ts}", "computed": computed}}}
-        case Union(children=children):
+        case schema.Union(children=children):
             return {"name": name, "union": {"nodes": [await _node(ctx, obj, relation, c) for c in children]}}
-        case Intersection(children=children):
+        case schema.Intersection(children=children):
             return {"name": name, "intersection": {"nodes": [await _node(ctx, obj, relation, c) for c in children]}}
-        case Difference(base=base, subtract=subtract):
+        case schema.Difference(base=base, subtract=subtract):
             return {
                 "name": name,
                 "difference": {

@@ -80,8 +80,8 @@ def table_for(ctx: ResolveContext, rp: RelationPlan) -> ExpansionTable:
     versions, else a new one (resolved once per request and group)."""
     group = rp.expansion_group
     tables = ctx.expansion_tables
-    version = ctx.relation_version
-    token = tuple(version(ctx.store_id, otype, rel) for otype, rel in group)  # type: ignore[misc]
+    version = ctx.versions.relation_version_sync  # type: ignore[union-attr]  # set: expansions run only over versions
+    token = tuple(version(ctx.store_id, otype, rel) for otype, rel in group)
     shared = ctx.plan.expansions
     key = (ctx.store_id, group)
     table = shared.get(key)
@@ -109,7 +109,7 @@ def _expand(
     ``work[0]`` the tuples this expansion may still read."""
     if len(stack) >= ctx.limits.max_resolution_depth:
         return _TOO_DEEP
-    work[0] -= ctx.reader.count_object_relation_sync(ctx.store_id, obj, rp.relation)  # type: ignore[attr-defined]
+    work[0] -= ctx.versions.count_object_relation_sync(ctx.store_id, obj, rp.relation)  # type: ignore[union-attr]  # as in table_for
     if work[0] < 0:
         table.nodes[node] = _TOO_BIG
         return _TOO_BIG

@@ -17,14 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from permsvc.model.schema import (
-    ComputedUserset,
-    Difference,
-    Intersection,
-    This,
-    TupleToUserset,
-    Union,
-)
+from permsvc.model import schema
 
 if TYPE_CHECKING:
     from permsvc.engine.plan import ModelPlan
@@ -38,13 +31,13 @@ def _granting(rewrite: Rewrite, definite: bool = True) -> list[tuple[Rewrite, bo
     each with whether it grants on its own: ``True`` only when every operator between the root
     and the leaf is a union."""
     match rewrite:
-        case Union(children=children):
+        case schema.Union(children=children):
             return [leaf for child in children for leaf in _granting(child, definite)]
-        case Intersection(children=children):
+        case schema.Intersection(children=children):
             return [leaf for child in children for leaf in _granting(child, False)]
-        case Difference(base=base):
+        case schema.Difference(base=base):
             return _granting(base, False)
-        case This() | ComputedUserset() | TupleToUserset():
+        case schema.This() | schema.ComputedUserset() | schema.TupleToUserset():
             return [(rewrite, definite)]
     return []
 
@@ -79,12 +72,12 @@ class ReverseGraph:
         for (otype, relation), rp in plan.relations.items():
             for leaf, definite in _granting(rp.rewrite):
                 match leaf:
-                    case This():
+                    case schema.This():
                         for key in rp.direct_keys:
                             _merge(direct.setdefault(key, {}), (otype, relation), definite)
-                    case ComputedUserset(relation=source):
+                    case schema.ComputedUserset(relation=source):
                         _merge(computed.setdefault((otype, source), {}), (relation,), definite)
-                    case TupleToUserset(tupleset=ts, computed_relation=cr):
+                    case schema.TupleToUserset(tupleset=ts, computed_relation=cr):
                         tsp = plan.relations.get((otype, ts))
                         if tsp is None:
                             continue
@@ -122,11 +115,11 @@ class ReverseGraph:
             nexts: list[tuple[str, str]] = []
             for leaf, _ in _granting(rp.rewrite):
                 match leaf:
-                    case This():
+                    case schema.This():
                         nexts.extend(rp.userset_refs)
-                    case ComputedUserset(relation=source):
+                    case schema.ComputedUserset(relation=source):
                         nexts.append((otype, source))
-                    case TupleToUserset(tupleset=ts, computed_relation=cr):
+                    case schema.TupleToUserset(tupleset=ts, computed_relation=cr):
                         tsp = relations.get((otype, ts))
                         if tsp is not None:
                             nexts.extend((parent, cr) for parent in tsp.tupleset_types)

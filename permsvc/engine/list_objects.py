@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from permsvc.engine.list_users import condition_counts
 from permsvc.engine.local import TRUE, LocalChecker
 from permsvc.engine.request import ResolveBudget
-from permsvc.store.protocol import MAX_KEYS_PER_READ
+from permsvc.store.protocol import MAX_KEYS_PER_READ, StartingWithUser
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -158,7 +158,8 @@ async def _read_by_users(
     out: list[TupleKey] = []
     for start in range(0, len(names), MAX_KEYS_PER_READ):
         chunk = names[start : start + MAX_KEYS_PER_READ]
-        out.extend(await reader.read_starting_with_user(store_id, object_type, relation, chunk))
+        lookup = StartingWithUser(object_type=object_type, relation=relation, users=chunk)
+        out.extend(await reader.read_starting_with_user(store_id, lookup))
     return out
 
 

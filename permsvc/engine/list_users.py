@@ -21,14 +21,7 @@ from typing import TYPE_CHECKING
 
 from permsvc.engine.local import TRUE, LocalChecker
 from permsvc.engine.request import ResolveBudget
-from permsvc.model.schema import (
-    ComputedUserset,
-    Difference,
-    Intersection,
-    This,
-    TupleToUserset,
-    Union,
-)
+from permsvc.model import schema
 from permsvc.store.protocol import MAX_KEYS_PER_READ
 
 if TYPE_CHECKING:
@@ -54,9 +47,9 @@ def condition_counts(plan: ModelPlan, key: TupleKey, ctx: ResolveContext) -> boo
 
 def _leaves(rewrite: Rewrite) -> list[Rewrite]:
     match rewrite:
-        case Union(children=children) | Intersection(children=children):
+        case schema.Union(children=children) | schema.Intersection(children=children):
             return [leaf for child in children for leaf in _leaves(child)]
-        case Difference(base=base):
+        case schema.Difference(base=base):
             return _leaves(base)
     return [rewrite]
 
@@ -69,8 +62,6 @@ async def expand_user_candidates(
     Bounded by the request's deadline; each node is visited once.
     """
     plan = ctx.plan
-    reader = ctx.reader
-    store_id = ctx.store_id
     budget = ctx.budget
     found: set[str] = set()
     seen: set[str] = {f"{object_}#{relation}"}
@@ -98,18 +89,18 @@ async def expand_user_candidates(
             if filter_relation and otype == filter_type and rel == filter_relation:
                 found.add(f"{obj}#{rel}")
             wave.append((obj, rel, rp))
-        reads: list[tuple[str, str, This | TupleToUserset]] = []
+        reads: list[tuple[str, str, schema.This | schema.TupleToUserset]] = []
         for obj, rel, rp in wave:
             for leaf in _leaves(rp.rewrite):
                 match leaf:
-                    case This():
+                    case schema.This():
                         reads.append((obj, rel, leaf))
-                    case ComputedUserset(relation=other):
+                    case schema.ComputedUserset(relation=other):
                         add(obj, other)
-                    case TupleToUserset(tupleset=ts):
+                    case schema.TupleToUserset(tupleset=ts):
                         reads.append((obj, ts, leaf))
         for (obj, _, leaf), tuples in zip(reads, await _read_all(ctx, reads), strict=True):
-            if isinstance(leaf, This):
+            if isinstance(leaf, schema.This):
                 for tk in tuples:
                     if not plan.fits(tk) or not condition_counts(plan, tk, ctx):
                         continue

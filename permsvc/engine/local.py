@@ -38,24 +38,26 @@ from typing import TYPE_CHECKING, Any
 
 from permsvc.engine.errors import DeadlineExceededError, EngineError, ResolutionDepthExceededError
 from permsvc.engine.plan import LEAF_COMPUTED, LEAF_DIRECT
+from permsvc.engine.reduce import (
+    difference_end,
+    grants,
+    intersection_end,
+    keep_error,
+    ttu_hops,
+    union_end,
+    userset_hops,
+)
 from permsvc.engine.request import CYCLE, FALSE, TRUE, ResolveResult
 from permsvc.engine.sync import SyncChecker
-from permsvc.model.schema import (
-    ComputedUserset,
-    Difference,
-    Intersection,
-    This,
-    TupleToUserset,
-    Union,
-)
+from permsvc.model import schema
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine, Iterable
 
-    from permsvc.core.refs import TupleKey
     from permsvc.engine.plan import RelationPlan
+    from permsvc.engine.reduce import Hop
     from permsvc.engine.request import ResolveContext
-    from permsvc.model.schema import Rewrite
+    from permsvc.model.schema import Rewrite, TupleToUserset
 
 __all__ = ("CYCLE", "FALSE", "TRUE", "LocalChecker", "first_true")
 
@@ -155,36 +157,32 @@ class LocalChecker:
                 else:
                     r = await self.tuple_to_userset(ctx, rp, arg, obj, depth, path)
             except EngineError as err:
-                if not err.branch_scoped:
-                    raise
-                error = error or err
+                error = keep_error(err, error)
                 continue
             if r == TRUE:
                 return TRUE
             if r == CYCLE:
                 out = CYCLE
-        if error is not None:
-            raise error
-        return out
+        return union_end(out, error)
 
     async def rewrite(
         self, ctx: ResolveContext, rp: RelationPlan, rewrite: Rewrite, obj: str, depth: int, path: frozenset[str]
     ) -> int:
         kind = type(rewrite)
-        if kind is This:
+        if kind is schema.This:
             return await self.direct(ctx, rp, obj, depth, path)
-        if kind is Union:
+        if kind is schema.Union:
             return await self.union(ctx, rp, rewrite.children, obj, depth, path)  # type: ignore[union-attr]
-        if kind is ComputedUserset:
+        if kind is schema.ComputedUserset:
             target = ctx.plan.relations.get((rp.object_type, rewrite.relation))  # type: ignore[union-attr]
             if target is None:
                 return FALSE
             return await self.relation(ctx, target, obj, depth, path)
-        if kind is TupleToUserset:
+        if kind is schema.TupleToUserset:
             return await self.tuple_to_userset(ctx, rp, rewrite, obj, depth, path)  # type: ignore[arg-type]
-        if kind is Intersection:
+        if kind is schema.Intersection:
             return await self.intersection(ctx, rp, rewrite.children, obj, depth, path)  # type: ignore[union-attr]
-        if kind is Difference:
+        if kind is schema.Difference:
             return await self.difference(
                 ctx, rp, rewrite.base, rewrite.subtract, obj, depth, path  # type: ignore[union-attr]
             )
@@ -205,15 +203,11 @@ class LocalChecker:
             try:
                 r = await self.rewrite(ctx, rp, child, obj, depth, path)
             except EngineError as err:
-                if not err.branch_scoped:
-                    raise
-                error = error or err
+                error = keep_error(err, error)
                 continue
             if r != TRUE:
                 return r
-        if error is not None:
-            raise error
-        return TRUE
+        return intersection_end(error)
 
     async def difference(
         self, ctx: ResolveContext, rp: RelationPlan, base: Rewrite, subtract: Rewrite, obj: str, depth: int,
@@ -223,24 +217,14 @@ class LocalChecker:
         try:
             b = await self.rewrite(ctx, rp, base, obj, depth, path)
         except EngineError as err:
-            if not err.branch_scoped:
-                raise
-            base_error, b = err, TRUE
+            base_error, b = keep_error(err, None), TRUE
         if b != TRUE:
             return b
         try:
             s = await self.rewrite(ctx, rp, subtract, obj, depth, path)
         except EngineError as err:
-            if not err.branch_scoped:
-                raise
-            raise (base_error or err) from None
-        if s == TRUE:
-            return FALSE
-        if s == CYCLE:
-            return CYCLE
-        if base_error is not None:
-            raise base_error
-        return TRUE
+            raise keep_error(err, base_error) from None
+        return difference_end(s, base_error)
 
     async def direct(self, ctx: ResolveContext, rp: RelationPlan, obj: str, depth: int, path: frozenset[str]) -> int:
         """The relation's directly related users: the point lookups, then the userset tuples."""
@@ -249,39 +233,26 @@ class LocalChecker:
             if await self.direct_users(ctx, rp, obj) == TRUE:
                 return TRUE
         except EngineError as err:
-            error = err
-        if rp.userset_refs:
+            error = keep_error(err, None)
+        if rp.userset_targets:
             return await self.direct_usersets(ctx, rp, obj, depth, path, error)
-        if error is not None:
-            raise error
-        return FALSE
+        return union_end(FALSE, error)
 
     async def direct_users(self, ctx: ResolveContext, rp: RelationPlan, obj: str) -> int:
         """The point lookups of a direct relation: the user's own tuple, then its type's wildcard."""
-        plan = ctx.plan
-        reader = ctx.reader
+        read_user = ctx.reader.read_user_tuple
         error: EngineError | None = None
-        keys = rp.direct_keys
-        if ctx.user_keys[0] in keys:
-            key = await reader.read_user_tuple(ctx.store_id, obj, rp.relation, ctx.user)
-            if key is not None and plan.fits(key):
-                try:
-                    if plan.condition_holds(key, ctx.context):
-                        return TRUE
-                except EngineError as err:
-                    error = err
-        wildcard = ctx.user_wildcard
-        if wildcard and wildcard in keys:
-            key = await reader.read_user_tuple(ctx.store_id, obj, rp.relation, wildcard)
-            if key is not None and plan.fits(key):
-                try:
-                    if plan.condition_holds(key, ctx.context):
-                        return TRUE
-                except EngineError as err:
-                    error = error or err
-        if error is not None:
-            raise error
-        return FALSE
+        for user, user_key in ctx.user_lookups:
+            conditions = rp.fit_conditions.get(user_key)
+            if conditions is None:
+                continue
+            key = await read_user(ctx.store_id, obj, rp.relation, user)
+            try:
+                if key is not None and grants(ctx, key, conditions):
+                    return TRUE
+            except EngineError as err:
+                error = keep_error(err, error)
+        return union_end(FALSE, error)
 
     async def direct_usersets(
         self, ctx: ResolveContext, rp: RelationPlan, obj: str, depth: int, path: frozenset[str],
@@ -289,45 +260,20 @@ class LocalChecker:
     ) -> int:
         """The userset tuples of a direct relation (``group:eng#member``): a dispatch each.
         ``error`` is a branch error already met by the caller."""
-        plan = ctx.plan
-        user_keys = ctx.user_keys
-        relations = plan.relations
-        hops: list[tuple[TupleKey, RelationPlan, str]] = []
-        for key in await ctx.reader.read_userset_tuples(ctx.store_id, obj, rp.relation):
-            user = key.user
-            uobj, sep, urel = user.partition("#")
-            if not sep or user == ctx.user:
-                continue
-            target = relations.get((uobj.partition(":")[0], urel))
-            if target is not None and target.reaches(user_keys) and plan.fits(key):
-                hops.append((key, target, uobj))
+        keys = await ctx.reader.read_userset_tuples(ctx.store_id, obj, rp.relation)
+        hops = userset_hops(ctx, rp.userset_targets_of, keys) if keys else None
         if hops:
             return await self.any_hop(ctx, hops, depth, path, error)
-        if error is not None:
-            raise error
-        return FALSE
+        return union_end(FALSE, error)
 
     async def tuple_to_userset(
         self, ctx: ResolveContext, rp: RelationPlan, rewrite: TupleToUserset, obj: str, depth: int,
         path: frozenset[str],
     ) -> int:
-        plan = ctx.plan
-        tupleset = plan.relations.get((rp.object_type, rewrite.tupleset))
-        if tupleset is None:
+        ttu = ctx.plan.ttu_plan(rp, rewrite)
+        if not ttu.targets:
             return FALSE
-        user_keys = ctx.user_keys
-        computed = rewrite.computed_relation
-        hops: list[tuple[TupleKey, RelationPlan, str]] = []
-        for key in await ctx.reader.read_object_relation(ctx.store_id, obj, rewrite.tupleset):
-            parent = key.user
-            if "#" in parent:
-                continue
-            ptype, _, pid = parent.partition(":")
-            if pid == "*":
-                continue
-            target = plan.relations.get((ptype, computed))
-            if target is not None and target.reaches(user_keys) and plan.fits(key):
-                hops.append((key, target, parent))
+        hops = ttu_hops(ctx, ttu, await ctx.reader.read_object_relation(ctx.store_id, obj, ttu.tupleset))
         if not hops:
             return FALSE
         return await self.any_hop(ctx, hops, depth, path, None)
@@ -342,10 +288,9 @@ class LocalChecker:
         out: list[tuple[Callable[..., Coroutine[Any, Any, int]], tuple[Any, ...]]] = []
         for kind, arg in leaves:
             if kind == LEAF_DIRECT:
-                keys = rp.direct_keys
-                if ctx.user_keys[0] in keys or (ctx.user_wildcard and ctx.user_wildcard in keys):
+                if any(user_key in rp.fit_conditions for _, user_key in ctx.user_lookups):
                     out.append((self.direct_users, (ctx, rp, obj)))
-                if rp.userset_refs:
+                if rp.userset_targets:
                     out.append((self.direct_usersets, (ctx, rp, obj, depth, path, None)))
             elif kind == LEAF_COMPUTED:
                 if arg is not None and arg.reaches(ctx.user_keys):
@@ -362,9 +307,9 @@ class LocalChecker:
         instead of one branch after the other.
 
         The first ``TRUE`` decides and cancels the rest; a budget error ends the request at once.
-        Otherwise the answer is what the sequential union gives: ``CYCLE`` if a branch met a cycle,
-        else the first branch error in leaf order, else ``FALSE``. The tasks count against
-        ``max_concurrent_dispatches`` until the union is decided.
+        Otherwise the answer is what the sequential union gives (:func:`~permsvc.engine.reduce.union_end`):
+        the first branch error in leaf order, else ``CYCLE`` if a branch met a cycle, else ``FALSE``.
+        The tasks count against ``max_concurrent_dispatches`` until the union is decided.
         """
         ctx.in_flight += len(branches)
         tasks = [asyncio.ensure_future(method(*args)) for method, args in branches]
@@ -382,18 +327,16 @@ class LocalChecker:
                     elif not isinstance(err, EngineError) or not err.branch_scoped:
                         raise err
             out = FALSE
-            error: BaseException | None = None
+            error: EngineError | None = None
             for task in tasks:
                 if task.cancelled():
                     continue
                 err = task.exception()
                 if err is not None:
-                    error = error or err
+                    error = keep_error(err, error)  # type: ignore[arg-type]  # only branch errors are left
                 elif task.result() == CYCLE:
                     out = CYCLE
-            if error is not None:
-                raise error
-            return out
+            return union_end(out, error)
         finally:
             ctx.in_flight -= len(branches)
             unfinished = [t for t in tasks if not t.done()]
@@ -405,7 +348,7 @@ class LocalChecker:
     async def any_hop(
         self,
         ctx: ResolveContext,
-        hops: list[tuple[TupleKey, RelationPlan, str]],
+        hops: list[Hop],
         depth: int,
         path: frozenset[str],
         error: EngineError | None,
@@ -420,7 +363,7 @@ class LocalChecker:
             return await self.any_hop_concurrently(ctx, hops, depth, path, error)
         return await first_true((self.hop(ctx, hop, depth, path) for hop in hops), error)
 
-    async def hop(self, ctx: ResolveContext, hop: tuple[TupleKey, RelationPlan, str], depth: int,
+    async def hop(self, ctx: ResolveContext, hop: Hop, depth: int,
                   path: frozenset[str]) -> int:
         key, target, obj = hop
         if key.condition is not None and not ctx.plan.condition_holds(key, ctx.context):
@@ -430,7 +373,7 @@ class LocalChecker:
     async def any_hop_concurrently(
         self,
         ctx: ResolveContext,
-        hops: list[tuple[TupleKey, RelationPlan, str]],
+        hops: list[Hop],
         depth: int,
         path: frozenset[str],
         error: EngineError | None,
@@ -477,14 +420,10 @@ async def first_true(results: Iterable[Awaitable[int]], error: EngineError | Non
         try:
             r = await pending
         except EngineError as err:
-            if not err.branch_scoped:
-                raise
-            error = error or err
+            error = keep_error(err, error)
             continue
         if r == TRUE:
             return TRUE
         if r == CYCLE:
             out = CYCLE
-    if error is not None:
-        raise error
-    return out
+    return union_end(out, error)

@@ -23,14 +23,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from permsvc.engine.errors import ConditionEvaluationFailedError, ConditionMissingParametersError
-from permsvc.model.schema import (
-    ComputedUserset,
-    Difference,
-    Intersection,
-    This,
-    TupleToUserset,
-    Union,
-)
+from permsvc.model import schema
 
 if TYPE_CHECKING:
     from permsvc.core.refs import TupleKey
@@ -162,6 +155,7 @@ class RelationPlan:
         "tupleset_types",
         "userset_refs",
         "userset_targets",
+        "userset_targets_of",
         "wildcard_types",
     )
 
@@ -195,12 +189,14 @@ class RelationPlan:
         self.leaves: tuple[tuple[int, Any], ...] | None = None
         """The rewrite as a flat union of leaves, when it is one (the common shape ``[..] or a or b from
         c``): ``(LEAF_DIRECT, None)``, ``(LEAF_COMPUTED, RelationPlan | None)``, ``(LEAF_TTU,
-        TupleToUserset)``. ``None`` for rewrites with intersections or exclusions."""
+        schema.TupleToUserset)``. ``None`` for rewrites with intersections or exclusions."""
         self.fit_conditions: dict[str, frozenset[str]] = {}
         """Restriction key -> condition names (``""``: none) a tuple of this relation with a user of
         that key may carry and still fit the model."""
         self.userset_targets: dict[tuple[str, str], tuple[RelationPlan, frozenset[str]]] = {}
         """``(type, relation)`` of an admitted userset -> its relation plan and fitting conditions."""
+        self.userset_targets_of = {self.relation: self.userset_targets}
+        """``userset_targets`` by this relation (the shape :func:`~permsvc.engine.reduce.userset_hops` takes)."""
         self.flat: FlatUnion | None = None
         """The rewrite flattened (see :class:`FlatUnion`); ``None`` unless it is a union of leaves."""
         self.expansion_group: tuple[tuple[str, str], ...] = ()
@@ -270,7 +266,7 @@ class ModelPlan:
         candidates = {
             key
             for key, rp in self.relations.items()
-            if type(rp.rewrite) is This
+            if type(rp.rewrite) is schema.This
             and rp.fit_conditions
             and all(conds == _UNCONDITIONAL for conds in rp.fit_conditions.values())
         }
@@ -317,7 +313,7 @@ class ModelPlan:
         walk(rp)
         return FlatUnion(tuple(direct), tuple(ttus), tuple(others))
 
-    def ttu_plan(self, rp: RelationPlan, rewrite: TupleToUserset) -> TtuPlan:
+    def ttu_plan(self, rp: RelationPlan, rewrite: schema.TupleToUserset) -> TtuPlan:
         """The :class:`TtuPlan` of ``rewrite`` (a leaf of ``rp``), built once."""
         cache_key = (rp.object_type, rp.relation, rewrite.tupleset, rewrite.computed_relation)
         found = self._ttus.get(cache_key)
@@ -325,7 +321,7 @@ class ModelPlan:
             found = self._ttus[cache_key] = self._ttu_plan(rp, rewrite)
         return found
 
-    def _ttu_plan(self, rp: RelationPlan, rewrite: TupleToUserset) -> TtuPlan:
+    def _ttu_plan(self, rp: RelationPlan, rewrite: schema.TupleToUserset) -> TtuPlan:
         targets: dict[str, tuple[RelationPlan, frozenset[str]]] = {}
         tupleset = self.relations.get((rp.object_type, rewrite.tupleset))
         if tupleset is not None:
@@ -336,15 +332,15 @@ class ModelPlan:
         return TtuPlan(rewrite.tupleset, targets)
 
     def _leaves(self, rp: RelationPlan) -> tuple[tuple[int, Any], ...] | None:
-        children = rp.rewrite.children if isinstance(rp.rewrite, Union) else (rp.rewrite,)
+        children = rp.rewrite.children if isinstance(rp.rewrite, schema.Union) else (rp.rewrite,)
         out: list[tuple[int, Any]] = []
         for child in children:
             match child:
-                case This():
+                case schema.This():
                     out.append((LEAF_DIRECT, None))
-                case ComputedUserset(relation=rel):
+                case schema.ComputedUserset(relation=rel):
                     out.append((LEAF_COMPUTED, self.relations.get((rp.object_type, rel))))
-                case TupleToUserset():
+                case schema.TupleToUserset():
                     out.append((LEAF_TTU, child))
                 case _:
                     return None
@@ -367,26 +363,26 @@ class ModelPlan:
         self, object_type: str, rewrite: Rewrite, rp: RelationPlan, reach: dict[tuple[str, str], set[str]]
     ) -> set[str]:
         match rewrite:
-            case This():
+            case schema.This():
                 out = set(rp.direct_keys)
                 for ut, ur in rp.userset_refs:
                     out |= reach.get((ut, ur), set())
                 return out
-            case ComputedUserset(relation=rel):
+            case schema.ComputedUserset(relation=rel):
                 return set(reach.get((object_type, rel), ()))
-            case TupleToUserset(tupleset=ts, computed_relation=cr):
+            case schema.TupleToUserset(tupleset=ts, computed_relation=cr):
                 out = set()
                 tsp = self.relations.get((object_type, ts))
                 if tsp is not None:
                     for parent in tsp.tupleset_types:
                         out |= reach.get((parent, cr), set())
                 return out
-            case Union(children=children) | Intersection(children=children):
+            case schema.Union(children=children) | schema.Intersection(children=children):
                 out = set()
                 for child in children:
                     out |= self._reach_of(object_type, child, rp, reach)
                 return out
-            case Difference(base=base):
+            case schema.Difference(base=base):
                 return self._reach_of(object_type, base, rp, reach)
         return set()
 

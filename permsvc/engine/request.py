@@ -15,6 +15,13 @@ import msgspec
 
 from permsvc.engine.errors import DeadlineExceededError, DispatchLimitExceededError
 from permsvc.engine.plan import user_keys
+from permsvc.store.protocol import (
+    InlineReads,
+    ManyRelationsSyncReader,
+    RelationVersions,
+    SyncTupleReader,
+    unwrap,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -120,6 +127,24 @@ def _usersets_via(read_usersets: Any) -> Any:
     return read_usersets_of
 
 
+_READ_PATHS: dict[type, tuple[bool, bool, bool, bool]] = {}
+
+
+def _read_path(reader: TupleReader) -> tuple[bool, bool, bool, bool]:
+    """Whether ``reader`` offers :class:`~permsvc.store.protocol.InlineReads`,
+    ``SyncTupleReader``, ``ManyRelationsSyncReader`` and ``RelationVersions``. These are the
+    reading layer's own (for a reader, :func:`~permsvc.store.protocol.unwrap` returns the reader
+    itself or nothing), so they are looked up once per class."""
+    sync = unwrap(reader, SyncTupleReader) is not None
+    known = _READ_PATHS[type(reader)] = (
+        unwrap(reader, InlineReads) is not None,
+        sync,
+        sync and unwrap(reader, ManyRelationsSyncReader) is not None,
+        sync and unwrap(reader, RelationVersions) is not None,
+    )
+    return known
+
+
 _USER_KEYS: dict[str, tuple[str, ...]] = {}
 """:func:`~permsvc.engine.plan.user_keys` of recent users (a pure function of the string)."""
 _USER_KEYS_SIZE = 16_384
@@ -150,7 +175,6 @@ class ResolveContext:
         "read_usersets_of_sync",
         "read_usersets_sync",
         "reader",
-        "relation_version",
         "revision",
         "store_id",
         "sync",
@@ -159,6 +183,7 @@ class ResolveContext:
         "user_lookups",
         "user_userset",
         "user_wildcard",
+        "versions",
     )
 
     def __init__(
@@ -184,32 +209,32 @@ class ResolveContext:
         self.limits = limits
         self.budget = budget
         self.context = context
-        self.inline = bool(getattr(reader, "inline_reads", False))
+        inline, sync, many, versions = _READ_PATHS.get(type(reader)) or _read_path(reader)
+        self.inline = inline and reader.inline_reads  # type: ignore[attr-defined]
         """Reads are served from memory and never wait: evaluate branches inline (no tasks)."""
-        sync_reads = getattr(reader, "sync_reads", None)
-        self.sync = sync_reads is not None and bool(sync_reads(store_id))
+        self.sync = sync and reader.sync_reads(store_id)  # type: ignore[attr-defined]
         """The reader answers this store with plain calls (``SyncTupleReader``): checks run on the
         :class:`~permsvc.engine.sync.SyncChecker`, without a coroutine per hop."""
         if self.sync:
             self.read_user_sync = reader.read_user_tuple_sync  # type: ignore[attr-defined]
             self.read_usersets_sync = reader.read_userset_tuples_sync  # type: ignore[attr-defined]
             self.read_object_relation_sync = reader.read_object_relation_sync  # type: ignore[attr-defined]
-            self.read_users_sync = getattr(reader, "read_user_tuples_sync", None) or _user_tuples_via(
-                self.read_user_sync
-            )
-            """``(store_id, object, relations, user)``: the user's tuple on each of ``relations`` of
-            ``object`` that has one, in that order (a flattened union's point lookups in one call);
-            the reader's own ``read_user_tuples_sync`` when it offers one, else its single reads."""
-            self.read_usersets_of_sync = getattr(reader, "read_userset_tuples_of_sync", None) or _usersets_via(
-                self.read_usersets_sync
-            )
-            """``(store_id, object, relations)``: the userset tuples of each of ``relations`` of
-            ``object``, concatenated in that order (the reader's ``read_userset_tuples_of_sync``
-            when it offers one, else its single reads)."""
-        self.relation_version = getattr(reader, "relation_version_sync", None) if self.sync else None
-        """The reader's ``relation_version_sync(store_id, object_type, relation)``, when it offers
-        versions (the in-memory index): userset expansions (:mod:`permsvc.engine.expansion`) are
-        used only then, and only while ``user`` is an object or a typed wildcard."""
+            if many:
+                self.read_users_sync = reader.read_user_tuples_sync  # type: ignore[attr-defined]
+                """``(store_id, object, relations, user)``: the user's tuple on each of ``relations``
+                of ``object`` that has one, in that order (a flattened union's point lookups in one
+                call; :class:`~permsvc.store.protocol.ManyRelationsSyncReader`, else the single reads)."""
+                self.read_usersets_of_sync = reader.read_userset_tuples_of_sync  # type: ignore[attr-defined]
+                """``(store_id, object, relations)``: the userset tuples of each of ``relations`` of
+                ``object``, concatenated in that order."""
+            else:
+                self.read_users_sync = _user_tuples_via(self.read_user_sync)
+                self.read_usersets_of_sync = _usersets_via(self.read_usersets_sync)
+        self.versions: RelationVersions | None = reader if versions and self.sync else None  # type: ignore[assignment]
+        """The reader when it offers relation versions (the in-memory index,
+        :class:`~permsvc.store.protocol.RelationVersions`): userset expansions
+        (:mod:`permsvc.engine.expansion`) are used only then, and only while ``user`` is an object or
+        a typed wildcard."""
         self.expansion_tables: dict[tuple[tuple[str, str], ...], Any] = {}
         """This request's expansion tables by expansion group (resolved once per request)."""
         self.in_flight = 0

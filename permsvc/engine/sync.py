@@ -10,7 +10,9 @@ The semantics are :class:`~permsvc.engine.local.LocalChecker`'s, hop for hop (th
 suites run through both: the memory backend here, SQLite and PostgreSQL there):
 dispatches, depth, the path and cycles, memoised ``object#relation`` results, the userset user
 related to itself, stale tuples skipped, conditions, and error precedence (a branch error loses
-to a branch that decides; budget errors end the request). Two things differ only in cost:
+to a branch that decides; budget errors end the request). What the two decide along the way (hop
+selection, how results and errors combine) is :mod:`permsvc.engine.reduce`, shared by both. Three
+things differ only in cost:
 
 - the path is one mutable set, a node added before its sub-problem and removed after: evaluation
   is sequential, so it holds exactly the nodes of the current branch, as the async path's
@@ -33,32 +35,25 @@ from typing import TYPE_CHECKING
 
 from permsvc.engine.errors import EngineError, ResolutionDepthExceededError
 from permsvc.engine.expansion import expansion
-from permsvc.engine.request import CYCLE, FALSE, TRUE
-from permsvc.model.schema import (
-    ComputedUserset,
-    Difference,
-    Intersection,
-    This,
-    TupleToUserset,
-    Union,
+from permsvc.engine.reduce import (
+    difference_end,
+    grants,
+    intersection_end,
+    keep_error,
+    ttu_hops,
+    union_end,
+    userset_hops,
 )
+from permsvc.engine.request import CYCLE, FALSE, TRUE
+from permsvc.model import schema
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    from permsvc.core.refs import TupleKey
-    from permsvc.engine.plan import FlatUnion, RelationPlan, TtuPlan
+    from permsvc.engine.plan import FlatUnion, RelationPlan
+    from permsvc.engine.reduce import Hop
     from permsvc.engine.request import ResolveContext
-    from permsvc.model.schema import Rewrite
+    from permsvc.model.schema import Rewrite, TupleToUserset
 
 __all__ = ("SyncChecker",)
-
-_Hop = tuple["TupleKey", "RelationPlan", str]
-
-
-def _fits(key: TupleKey, conditions: frozenset[str]) -> bool:
-    cond = key.condition
-    return (cond.name if cond is not None else "") in conditions
 
 
 class SyncChecker:
@@ -95,7 +90,7 @@ class SyncChecker:
             return known
         if node in path:
             return CYCLE
-        if rp.expansion_group and ctx.relation_version is not None and not ctx.user_userset:
+        if rp.expansion_group and ctx.versions is not None and not ctx.user_userset:
             entry = expansion(ctx, rp, obj, node)
             if entry is not None and depth + 1 + entry[1] < ctx.limits.max_resolution_depth:
                 ctx.budget.spend()
@@ -141,21 +136,21 @@ class SyncChecker:
                 continue
             conditions_of = flat.lookup_conditions[user_key]
             for key in ctx.read_users_sync(store_id, obj, relations, user):
-                if _fits(key, conditions_of[key.relation]):
-                    try:
-                        if key.condition is None or ctx.plan.condition_holds(key, ctx.context):
-                            return TRUE
-                    except EngineError as err:
-                        error = error or err
-        hops: list[_Hop] = []
+                try:
+                    if grants(ctx, key, conditions_of[key.relation]):
+                        return TRUE
+                except EngineError as err:
+                    error = keep_error(err, error)
+        hops: list[Hop] = []
         if flat.userset_relations:
             keys = ctx.read_usersets_of_sync(store_id, obj, flat.userset_relations)
             if keys:
-                hops = self.fitting_usersets(ctx, flat.userset_targets_of, keys)
+                hops = userset_hops(ctx, flat.userset_targets_of, keys)
+        read = ctx.read_object_relation_sync
         for ttu in flat.ttus:
-            parents = self.ttu_hops(ctx, ttu, obj)
-            if parents:
-                hops.extend(parents)
+            keys = read(store_id, obj, ttu.tupleset)
+            if keys:
+                hops.extend(ttu_hops(ctx, ttu, keys))
         out = FALSE
         if hops:
             out, error = self.any_hop(ctx, hops, depth, path, error)
@@ -165,71 +160,23 @@ class SyncChecker:
             try:
                 r = self.relation(ctx, rp, obj, depth, path)
             except EngineError as err:
-                if not err.branch_scoped:
-                    raise
-                error = error or err
+                error = keep_error(err, error)
                 continue
             if r == TRUE:
                 return TRUE
             if r == CYCLE:
                 out = CYCLE
-        if error is not None:
-            raise error
-        return out
+        return union_end(out, error)
 
-    def userset_hops(self, ctx: ResolveContext, rp: RelationPlan, obj: str) -> list[_Hop]:
+    def userset_hops(self, ctx: ResolveContext, rp: RelationPlan, obj: str) -> list[Hop]:
         """Userset tuples on ``obj#rp.relation`` that fit the model and can reach the user."""
         keys = ctx.read_usersets_sync(ctx.store_id, obj, rp.relation)
         if not keys:
             return []
-        return self.fitting_usersets(ctx, {rp.relation: rp.userset_targets}, keys)
-
-    def fitting_usersets(
-        self, ctx: ResolveContext, targets_of: dict[str, dict[tuple[str, str], tuple[RelationPlan, frozenset[str]]]],
-        keys: Sequence[TupleKey],
-    ) -> list[_Hop]:
-        """The hops of userset tuples ``keys`` (of the relations in ``targets_of``: their
-        :attr:`RelationPlan.userset_targets`) that fit the model and can reach the user."""
-        user_keys = ctx.user_keys
-        me = ctx.user
-        hops: list[_Hop] = []
-        for key in keys:
-            user = key.user
-            uobj, sep, urel = user.partition("#")
-            if not sep or user == me:
-                continue
-            found = targets_of[key.relation].get((uobj.partition(":")[0], urel))
-            if found is None:
-                continue
-            target, conditions = found
-            cond = key.condition
-            if (cond.name if cond is not None else "") in conditions and target.reaches(user_keys):
-                hops.append((key, target, uobj))
-        return hops
-
-    def ttu_hops(self, ctx: ResolveContext, ttu: TtuPlan, obj: str) -> list[_Hop]:
-        """Parents named by ``obj#ttu.tupleset`` whose relation can reach the user."""
-        user_keys = ctx.user_keys
-        targets = ttu.targets
-        hops: list[_Hop] = []
-        for key in ctx.read_object_relation_sync(ctx.store_id, obj, ttu.tupleset):
-            parent = key.user
-            if "#" in parent:
-                continue
-            ptype, _, pid = parent.partition(":")
-            if pid == "*":
-                continue
-            found = targets.get(ptype)
-            if found is None:
-                continue
-            target, conditions = found
-            cond = key.condition
-            if (cond.name if cond is not None else "") in conditions and target.reaches(user_keys):
-                hops.append((key, target, parent))
-        return hops
+        return userset_hops(ctx, rp.userset_targets_of, keys)
 
     def any_hop(
-        self, ctx: ResolveContext, hops: list[_Hop], depth: int, path: set[str], error: EngineError | None
+        self, ctx: ResolveContext, hops: list[Hop], depth: int, path: set[str], error: EngineError | None
     ) -> tuple[int, EngineError | None]:
         """Union over ``hops``: ``(result, first branch error)``; stops at the first ``TRUE``.
         The caller decides whether the remembered error is raised."""
@@ -241,9 +188,7 @@ class SyncChecker:
                     continue
                 r = self.dispatch(ctx, target, obj, depth, path)
             except EngineError as err:
-                if not err.branch_scoped:
-                    raise
-                error = error or err
+                error = keep_error(err, error)
                 continue
             if r == TRUE:
                 return TRUE, error
@@ -255,20 +200,20 @@ class SyncChecker:
         self, ctx: ResolveContext, rp: RelationPlan, rewrite: Rewrite, obj: str, depth: int, path: set[str]
     ) -> int:
         kind = type(rewrite)
-        if kind is This:
+        if kind is schema.This:
             return self.direct(ctx, rp, obj, depth, path)
-        if kind is Union:
+        if kind is schema.Union:
             return self.union(ctx, rp, rewrite.children, obj, depth, path)  # type: ignore[union-attr]
-        if kind is ComputedUserset:
+        if kind is schema.ComputedUserset:
             target = ctx.plan.relations.get((rp.object_type, rewrite.relation))  # type: ignore[union-attr]
             if target is None:
                 return FALSE
             return self.relation(ctx, target, obj, depth, path)
-        if kind is TupleToUserset:
+        if kind is schema.TupleToUserset:
             return self.tuple_to_userset(ctx, rp, rewrite, obj, depth, path)  # type: ignore[arg-type]
-        if kind is Intersection:
+        if kind is schema.Intersection:
             return self.intersection(ctx, rp, rewrite.children, obj, depth, path)  # type: ignore[union-attr]
-        if kind is Difference:
+        if kind is schema.Difference:
             return self.difference(
                 ctx, rp, rewrite.base, rewrite.subtract, obj, depth, path  # type: ignore[union-attr]
             )
@@ -284,17 +229,13 @@ class SyncChecker:
             try:
                 r = self.rewrite(ctx, rp, child, obj, depth, path)
             except EngineError as err:
-                if not err.branch_scoped:
-                    raise
-                error = error or err
+                error = keep_error(err, error)
                 continue
             if r == TRUE:
                 return TRUE
             if r == CYCLE:
                 out = CYCLE
-        if error is not None:
-            raise error
-        return out
+        return union_end(out, error)
 
     def intersection(
         self, ctx: ResolveContext, rp: RelationPlan, children: tuple[Rewrite, ...], obj: str, depth: int,
@@ -305,15 +246,11 @@ class SyncChecker:
             try:
                 r = self.rewrite(ctx, rp, child, obj, depth, path)
             except EngineError as err:
-                if not err.branch_scoped:
-                    raise
-                error = error or err
+                error = keep_error(err, error)
                 continue
             if r != TRUE:
                 return r
-        if error is not None:
-            raise error
-        return TRUE
+        return intersection_end(error)
 
     def difference(
         self, ctx: ResolveContext, rp: RelationPlan, base: Rewrite, subtract: Rewrite, obj: str, depth: int,
@@ -323,61 +260,42 @@ class SyncChecker:
         try:
             b = self.rewrite(ctx, rp, base, obj, depth, path)
         except EngineError as err:
-            if not err.branch_scoped:
-                raise
-            base_error, b = err, TRUE
+            base_error, b = keep_error(err, None), TRUE
         if b != TRUE:
             return b
         try:
             s = self.rewrite(ctx, rp, subtract, obj, depth, path)
         except EngineError as err:
-            if not err.branch_scoped:
-                raise
-            raise (base_error or err) from None
-        if s == TRUE:
-            return FALSE
-        if s == CYCLE:
-            return CYCLE
-        if base_error is not None:
-            raise base_error
-        return TRUE
+            raise keep_error(err, base_error) from None
+        return difference_end(s, base_error)
 
     def direct(self, ctx: ResolveContext, rp: RelationPlan, obj: str, depth: int, path: set[str]) -> int:
         """The direct leaf of one relation: the user's tuple, the typed wildcard's, the usersets."""
-        plan = ctx.plan
         read_user = ctx.read_user_sync
         error: EngineError | None = None
-        for user, user_key in ((ctx.user, ctx.user_keys[0]), (ctx.user_wildcard, ctx.user_wildcard)):
-            if not user:
-                continue
+        for user, user_key in ctx.user_lookups:
             conditions = rp.fit_conditions.get(user_key)
             if conditions is None:
                 continue
             key = read_user(ctx.store_id, obj, rp.relation, user)
-            if key is not None and _fits(key, conditions):
-                try:
-                    if key.condition is None or plan.condition_holds(key, ctx.context):
-                        return TRUE
-                except EngineError as err:
-                    error = error or err
+            try:
+                if key is not None and grants(ctx, key, conditions):
+                    return TRUE
+            except EngineError as err:
+                error = keep_error(err, error)
         if rp.userset_targets:
             hops = self.userset_hops(ctx, rp, obj)
             if hops:
                 r, error = self.any_hop(ctx, hops, depth, path, error)
-                if r == TRUE or error is None:
-                    return r
-        if error is not None:
-            raise error
-        return FALSE
+                return TRUE if r == TRUE else union_end(r, error)
+        return union_end(FALSE, error)
 
     def tuple_to_userset(
         self, ctx: ResolveContext, rp: RelationPlan, rewrite: TupleToUserset, obj: str, depth: int, path: set[str]
     ) -> int:
         ttu = ctx.plan.ttu_plan(rp, rewrite)
-        hops = self.ttu_hops(ctx, ttu, obj)
+        hops = ttu_hops(ctx, ttu, ctx.read_object_relation_sync(ctx.store_id, obj, ttu.tupleset))
         if not hops:
             return FALSE
         r, error = self.any_hop(ctx, hops, depth, path, None)
-        if r == TRUE or error is None:
-            return r
-        raise error
+        return TRUE if r == TRUE else union_end(r, error)

@@ -429,7 +429,8 @@ def _convert_ipaddress(value: Any) -> IPAddress:
             f"expected an ipaddress string, but found: {_go_type(value)} '{_go_value(value)}'"
         )
     try:
-        return _cached_ipaddress(value)
+        parsed: IPAddress = _cached_ipaddress(value)
+        return parsed
     except ValueError:
         raise _ConversionError(f"expected a well-formed IP address, but found: '{value}'") from None
 
@@ -571,8 +572,8 @@ class CompiledCondition:
         except CostLimitExceededError as exc:
             raise self._eval_error(str(exc)) from None
         except CelEvalError as exc:
-            if missing:
-                return ConditionResult(False, missing)
+            # An error that does not depend on a missing parameter (those make the value
+            # unknown instead) is the answer even when parameters are missing, as in OpenFGA.
             raise self._eval_error(str(exc)) from None
         if value is UNKNOWN:
             return ConditionResult(False, missing)
@@ -640,10 +641,15 @@ def _compile_cached(
     try:
         tree = parse(expression)
         output = check(tree, {p: t.cel_type for p, t in param_types.items()})
-    except (CelSyntaxError, CelTypeError) as exc:
+    except CelSyntaxError as exc:
         raise ConditionCompileError(
             name, [prefix + _format_cel_error(name, expression, exc.offset, exc.message)]
         ) from None
+    except CelTypeError as exc:
+        shown = "\n".join(
+            _format_cel_error(name, expression, offset, message) for offset, message in exc.issues
+        )
+        raise ConditionCompileError(name, [prefix + shown]) from None
     try:
         program = plan(tree, frozenset(param_types))
     except CelEvalError as exc:

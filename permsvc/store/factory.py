@@ -1,5 +1,8 @@
 """Builds the configured datastore from a URL: the one place that maps configuration to a backend.
 
+A backend is one entry of :data:`BACKENDS` (URL scheme -> how to open and migrate it): adding one
+is adding its package under ``store/`` and its entry here.
+
 ==============================================  =========================================================
 URL                                             backend
 ==============================================  =========================================================
@@ -14,6 +17,7 @@ URL                                             backend
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,10 +29,13 @@ if TYPE_CHECKING:
     from permsvc.store.protocol import Datastore
 
 __all__ = (
+    "BACKENDS",
     "DEFAULT_DATA_DIR",
     "DEFAULT_SQLITE_FILE",
+    "Backend",
     "InvalidDatabaseUrlError",
     "MigrationReport",
+    "backend_for",
     "default_data_dir",
     "migrate_database",
     "open_datastore",
@@ -64,6 +71,86 @@ def sqlite_path(url: str | None, *, data_dir: Path) -> Path | None:
     return None
 
 
+class Backend(msgspec.Struct, frozen=True, kw_only=True):
+    """One storage backend as the factory knows it: how to open it and how to migrate it."""
+
+    name: str
+    """``"postgres"``, ``"sqlite"`` or ``"memory"`` (:attr:`MigrationReport.backend`)."""
+    open: Callable[[str, Path, bool], Awaitable[Datastore]]
+    """``(url, data_dir, migrate)``: the opened datastore."""
+    migrate: Callable[[str, Path], Awaitable[MigrationReport]]
+    """``(url, data_dir)``: apply pending migrations."""
+
+
+async def _open_sqlite(url: str, data_dir: Path, migrate: bool) -> Datastore:
+    from permsvc.store.sqlite import SqliteDatastore
+
+    return await SqliteDatastore.open(_sqlite_file(url, data_dir), migrate=migrate)
+
+
+async def _migrate_sqlite(url: str, data_dir: Path) -> MigrationReport:
+    from permsvc.store.sqlite.migrate import migrate_path
+
+    path = _sqlite_file(url, data_dir)
+    applied, version = migrate_path(path)
+    return MigrationReport(backend="sqlite", target=str(path), applied=tuple(applied), version=version)
+
+
+async def _open_postgres(url: str, data_dir: Path, migrate: bool) -> Datastore:
+    from permsvc.store.postgres import PostgresDatastore
+
+    return await PostgresDatastore.open(url, migrate=migrate)
+
+
+async def _migrate_postgres(url: str, data_dir: Path) -> MigrationReport:
+    from permsvc.store.postgres.migrate import migrate_url
+
+    applied, version = await migrate_url(url)
+    return MigrationReport(
+        backend="postgres", target=_redact(url), applied=tuple(applied), version=version
+    )
+
+
+async def _open_memory(url: str, data_dir: Path, migrate: bool) -> Datastore:
+    from permsvc.store.memory import MemoryDatastore
+
+    _memory_url(url)
+    return MemoryDatastore()
+
+
+async def _migrate_memory(url: str, data_dir: Path) -> MigrationReport:
+    _memory_url(url)
+    return MigrationReport(backend="memory", target="memory:", applied=(), version=0)
+
+
+_POSTGRES = Backend(name="postgres", open=_open_postgres, migrate=_migrate_postgres)
+
+BACKENDS: dict[str, Backend] = {
+    "sqlite": Backend(name="sqlite", open=_open_sqlite, migrate=_migrate_sqlite),
+    "postgres": _POSTGRES,
+    "postgresql": _POSTGRES,
+    "memory": Backend(name="memory", open=_open_memory, migrate=_migrate_memory),
+}
+"""The backends by URL scheme: the one place a backend is registered (see the module table)."""
+
+
+def backend_for(url: str | None) -> tuple[Backend, str]:
+    """The backend ``url`` names and the URL to hand it (``None``/``""``: the default SQLite file).
+
+    Raises:
+        InvalidDatabaseUrlError: unsupported URL scheme.
+    """
+    if not url:
+        return BACKENDS["sqlite"], ""
+    scheme = url.split(":", 1)[0]
+    backend = BACKENDS.get(scheme)
+    if backend is None:
+        raise InvalidDatabaseUrlError(
+            f"unsupported database URL scheme '{scheme}': use postgresql://..., sqlite:///path or memory:"
+        )
+    return backend, url
+
+
 async def open_datastore(
     url: str | None, *, data_dir: Path | None = None, migrate: bool = True
 ) -> Datastore:
@@ -76,25 +163,8 @@ async def open_datastore(
         InvalidDatabaseUrlError: unsupported URL scheme.
         StorageUnavailableError: the database cannot be reached or its schema is not current.
     """
-    data_dir = default_data_dir() if data_dir is None else data_dir
-    path = sqlite_path(url, data_dir=data_dir)
-    if path is not None:
-        from permsvc.store.sqlite import SqliteDatastore
-
-        return await SqliteDatastore.open(path, migrate=migrate)
-    assert url is not None
-    if url.startswith(("postgres://", "postgresql://")):
-        from permsvc.store.postgres import PostgresDatastore
-
-        return await PostgresDatastore.open(url, migrate=migrate)
-    if url == "memory:":
-        from permsvc.store.memory import MemoryDatastore
-
-        return MemoryDatastore()
-    scheme = url.split(":", 1)[0] if ":" in url else url
-    raise InvalidDatabaseUrlError(
-        f"unsupported database URL scheme '{scheme}': use postgresql://..., sqlite:///path or memory:"
-    )
+    backend, url = backend_for(url)
+    return await backend.open(url, default_data_dir() if data_dir is None else data_dir, migrate)
 
 
 class MigrationReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -116,27 +186,19 @@ async def migrate_database(url: str | None, *, data_dir: Path | None = None) -> 
     Safe to run concurrently with other migrators and with ``permsvc serve`` start-ups: each
     migration is applied once (see the backends' ``migrate`` modules).
     """
-    data_dir = default_data_dir() if data_dir is None else data_dir
+    backend, url = backend_for(url)
+    return await backend.migrate(url, default_data_dir() if data_dir is None else data_dir)
+
+
+def _sqlite_file(url: str, data_dir: Path) -> Path:
     path = sqlite_path(url, data_dir=data_dir)
-    if path is not None:
-        from permsvc.store.sqlite.migrate import migrate_path
+    assert path is not None  # the registry hands this backend only "" and sqlite: URLs
+    return path
 
-        applied, version = migrate_path(path)
-        return MigrationReport(
-            backend="sqlite", target=str(path), applied=tuple(applied), version=version
-        )
-    assert url is not None
-    if url.startswith(("postgres://", "postgresql://")):
-        from permsvc.store.postgres.migrate import migrate_url
 
-        applied, version = await migrate_url(url)
-        return MigrationReport(
-            backend="postgres", target=_redact(url), applied=tuple(applied), version=version
-        )
-    if url == "memory:":
-        return MigrationReport(backend="memory", target="memory:", applied=(), version=0)
-    await open_datastore(url, data_dir=data_dir, migrate=False)
-    raise AssertionError("unreachable: open_datastore rejects unknown URLs")
+def _memory_url(url: str) -> None:
+    if url != "memory:":
+        raise InvalidDatabaseUrlError(f"invalid memory URL '{url}': use memory:")
 
 
 def _redact(url: str) -> str:

@@ -15,13 +15,20 @@ General contracts:
 - Returned sequences are fully materialised; nothing needs closing.
 - Tuples are returned as :class:`~permsvc.core.refs.TupleKey` with their condition (name + the
   persisted context) when they have one.
+
+Optional capabilities are protocols too (:class:`SyncTupleReader`, :class:`MultiKeyTupleReader`,
+:class:`ConsistentReads`, :class:`ApiKeyStore`, ...). A layer over another one (the in-memory index
+over its database, a request's reader decorators) is a :class:`Wrapper`: it says what it wraps,
+and :func:`unwrap` finds a capability on the first layer of the chain that offers it (SpiceDB's
+``datastore.UnwrapAs``). The engine, the commands and the API look capabilities up only with
+:func:`unwrap`, so a new wrapper cannot hide one by forgetting to forward it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterable, Callable, Iterable, Sequence
-from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 import msgspec
 
@@ -29,7 +36,11 @@ from permsvc.core.refs import TupleKey
 from permsvc.core.revision import Revision
 from permsvc.model.schema import AuthorizationModel
 
+if TYPE_CHECKING:
+    from permsvc.core.revision import Consistency
+
 __all__ = (
+    "MAX_KEYS_PER_READ",
     "ApiKeyRecord",
     "ApiKeyScope",
     "ApiKeyStore",
@@ -39,22 +50,29 @@ __all__ = (
     "AuditFilter",
     "AuditLog",
     "AuditRecord",
-    "ClaimSpecStore",
-    "StoredClaimSpec",
+    "AuditedWrites",
     "BulkTupleWriter",
     "ChangelogReader",
+    "ClaimSpecStore",
+    "ConsistentReads",
     "Datastore",
-    "MAX_KEYS_PER_READ",
+    "InlineReads",
     "ManyKeys",
     "ManyReads",
+    "ManyRelationsSyncReader",
+    "ModelChangeFeed",
     "ModelStore",
+    "ModelVersionsView",
     "MultiKeyTupleReader",
     "OnDuplicate",
     "OnMissing",
     "Page",
     "ReadFilter",
+    "RelationVersions",
+    "StartingWithUser",
     "StoreAdmin",
     "StoreInfo",
+    "StoredClaimSpec",
     "StoredModel",
     "StoredTuple",
     "SyncTupleReader",
@@ -63,10 +81,15 @@ __all__ = (
     "TupleReader",
     "TupleSnapshotReader",
     "TupleWriter",
+    "Wrapper",
     "WriteResult",
+    "implements",
+    "inline_reads",
+    "unwrap",
 )
 
 T = TypeVar("T")
+C = TypeVar("C")
 
 OnDuplicate = Literal["error", "ignore"]
 OnMissing = Literal["error", "ignore"]
@@ -131,9 +154,9 @@ class AuditRecord(msgspec.Struct, frozen=True, kw_only=True):
     row (``count_key`` 0): the attempt is an auditable action of its own.
 
     ``detail`` must already be scrubbed of secrets (:func:`permsvc.commands.audit.scrub`).
-    A writer that takes ``audit=`` says so with the class attribute ``audited_writes = True``;
-    callers (:mod:`permsvc.commands.audit`) append the row after the commit for a writer without
-    it (a wrapper that does not pass the row on).
+    A writer that takes ``audit=`` says so by being :class:`AuditedWrites`; callers
+    (:mod:`permsvc.commands.audit`) append the row after the commit for a writer without it (a
+    wrapper that does not pass the row on).
     """
 
     at: dt.datetime
@@ -186,6 +209,18 @@ class Assertion(msgspec.Struct, frozen=True, kw_only=True):
     context: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
+class StartingWithUser(msgspec.Struct, frozen=True, kw_only=True):
+    """Filter of :meth:`TupleReader.read_starting_with_user` (OpenFGA's
+    ``ReadStartingWithUserFilter``): the tuples ``object_type:*#relation@u`` for each ``u`` in
+    ``users`` (user strings matched exactly: pass ``user:*`` explicitly to include wildcard
+    tuples), restricted to objects whose id is in ``object_ids`` unless that is ``None``."""
+
+    object_type: str
+    relation: str
+    users: Sequence[str]
+    object_ids: Sequence[str] | None = None
+
+
 @runtime_checkable
 class TupleReader(Protocol):
     """What the engine reads. Implementations must be safe for concurrent use by many requests."""
@@ -204,17 +239,8 @@ class TupleReader(Protocol):
         """Every tuple on ``object#relation`` (any user)."""
         ...
 
-    async def read_starting_with_user(
-        self,
-        store_id: str,
-        object_type: str,
-        relation: str,
-        users: Sequence[str],
-        object_ids: Sequence[str] | None = None,
-    ) -> Sequence[TupleKey]:
-        """Reverse lookup: tuples ``object_type:*#relation@u`` for each ``u`` in ``users``
-        (user strings matched exactly: pass ``user:*`` explicitly to include wildcard tuples),
-        optionally restricted to objects whose id is in ``object_ids``."""
+    async def read_starting_with_user(self, store_id: str, filter: StartingWithUser) -> Sequence[TupleKey]:
+        """Reverse lookup: the tuples ``filter`` names (:class:`StartingWithUser`)."""
         ...
 
     async def read_page(
@@ -301,6 +327,88 @@ class SyncTupleReader(Protocol):
     def read_object_relation_sync(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
         """As :meth:`TupleReader.read_object_relation`."""
         ...
+
+
+@runtime_checkable
+class ManyRelationsSyncReader(Protocol):
+    """Optional, with :class:`SyncTupleReader`: the reads of several relations of one object in
+    one call (a flattened union's point lookups and usersets). A reader without it is read one
+    relation at a time; the answers are the same."""
+
+    def read_user_tuples_sync(
+        self, store_id: str, object: str, relations: tuple[str, ...], user: str
+    ) -> Sequence[TupleKey]:
+        """The tuple ``object#r@user`` for each ``r`` of ``relations`` that has one, in that order."""
+        ...
+
+    def read_userset_tuples_of_sync(
+        self, store_id: str, object: str, relations: tuple[str, ...]
+    ) -> Sequence[TupleKey]:
+        """:meth:`SyncTupleReader.read_userset_tuples_sync` of each of ``relations``, in that order."""
+        ...
+
+
+@runtime_checkable
+class RelationVersions(Protocol):
+    """Optional, with :class:`SyncTupleReader`: a version per ``(object type, relation)`` that
+    changes with every change to its tuples, so the engine may keep userset expansions
+    (:mod:`permsvc.engine.expansion`) for as long as the versions they were built at hold."""
+
+    def relation_version_sync(self, store_id: str, object_type: str, relation: str) -> int: ...
+
+    def count_object_relation_sync(self, store_id: str, object: str, relation: str) -> int:
+        """How many tuples :meth:`SyncTupleReader.read_object_relation_sync` would return."""
+        ...
+
+
+@runtime_checkable
+class InlineReads(Protocol):
+    """Optional: ``inline_reads`` is true when every tuple read is served from memory and never
+    waits; the engine then evaluates branches inline instead of as concurrent tasks."""
+
+    inline_reads: bool
+
+
+@runtime_checkable
+class ConsistentReads(Protocol):
+    """Optional: a datastore that picks the reader a request evaluates through (the in-memory
+    index: its replica when it is at the required revision, else the database)."""
+
+    async def reader_for(
+        self, store_id: str, consistency: Consistency
+    ) -> tuple[TupleReader, Revision]:
+        """The reader and the revision it answers at (see
+        :func:`permsvc.store.consistency.reader_for`)."""
+        ...
+
+
+@runtime_checkable
+class ModelVersionsView(Protocol):
+    """What a model cache reads of a :class:`ModelChangeFeed`'s record of model changes."""
+
+    max_age_s: float
+
+    def stamp(self, store_id: str) -> tuple[int, int]: ...
+
+    def life_stamp(self, store_id: str) -> tuple[int, int]: ...
+
+    def notified_revision(self, store_id: str) -> Revision: ...
+
+
+@runtime_checkable
+class ModelChangeFeed(Protocol):
+    """Optional: a datastore that hears of model writes and store deletions (made in this process
+    or notified), so the latest model of a store may be cached between them."""
+
+    model_versions: ModelVersionsView
+
+
+@runtime_checkable
+class AuditedWrites(Protocol):
+    """Optional: tuple writes take ``audit=`` and append the row in their own transaction (see
+    :class:`AuditRecord`). The attribute is ``True``."""
+
+    audited_writes: bool
 
 
 @runtime_checkable
@@ -580,3 +688,57 @@ class ClaimSpecStore(Protocol):
     async def delete_claim_spec(self, store_id: str) -> bool:
         """Remove the store's spec; whether there was one."""
         ...
+
+
+@runtime_checkable
+class Wrapper(Protocol):
+    """A layer over another one that forwards to it what it does not do itself (the in-memory
+    index over its database, a request's reader decorators over the store's reader)."""
+
+    def unwrap(self) -> object:
+        """The layer this one wraps."""
+        ...
+
+
+_READ_PATH: frozenset[type] = frozenset(
+    {InlineReads, SyncTupleReader, ManyRelationsSyncReader, RelationVersions, MultiKeyTupleReader}
+)
+"""Capabilities of how tuples are read: only ever the reading layer's own (see :func:`unwrap`)."""
+
+_IMPLEMENTS: dict[tuple[type, type], bool] = {}
+_MAX_LAYERS = 16
+
+
+def implements(obj: object, capability: type) -> bool:
+    """Whether ``obj`` offers ``capability`` (a runtime-checkable protocol), decided once per class:
+    every instance of a class offers the same capabilities (attributes set in ``__init__`` too)."""
+    key = (type(obj), capability)
+    known = _IMPLEMENTS.get(key)
+    if known is None:
+        known = _IMPLEMENTS[key] = isinstance(obj, capability)
+    return known
+
+
+def unwrap(obj: object, capability: type[C]) -> C | None:
+    """The first layer of ``obj``'s chain (``obj``, then what each :class:`Wrapper` wraps) that
+    offers ``capability``, or ``None`` when none does.
+
+    A read-path capability (:class:`SyncTupleReader`, :class:`ManyRelationsSyncReader`,
+    :class:`RelationVersions`, :class:`InlineReads`, :class:`MultiKeyTupleReader`) is never taken
+    from below a layer that reads tuples itself: reading the inner layer directly would bypass what
+    the outer one does to its reads (contextual tuples, the index's replica, batching).
+    """
+    read_path = capability in _READ_PATH
+    for _ in range(_MAX_LAYERS):
+        if implements(obj, capability):
+            return obj  # type: ignore[return-value]
+        if not implements(obj, Wrapper) or (read_path and implements(obj, TupleReader)):
+            return None
+        obj = obj.unwrap()  # type: ignore[attr-defined]
+    raise RecursionError(f"more than {_MAX_LAYERS} wrapped layers: a wrapper wraps itself")
+
+
+def inline_reads(reader: object) -> bool:
+    """Whether ``reader`` serves every tuple read from memory (:class:`InlineReads`)."""
+    layer = unwrap(reader, InlineReads)
+    return layer is not None and bool(layer.inline_reads)

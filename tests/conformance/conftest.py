@@ -1,26 +1,11 @@
-"""Conformance suite fixtures and the pass-count summary printed at the end of the session."""
+"""The conformance suites' pass-count summary printed at the end of the session (their
+``datastore`` is the one of ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import pytest
-
-from tests.backends import BACKENDS, POSTGRES_BACKENDS
 from tests.conformance.summary import COUNTS
-
-if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
-@pytest.fixture(
-    params=[
-        pytest.param(name, marks=[pytest.mark.postgres] if name in POSTGRES_BACKENDS else [], id=name)
-        for name in BACKENDS
-    ]
-)
-async def datastore(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
-    async with BACKENDS[request.param]() as store:
-        yield store
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

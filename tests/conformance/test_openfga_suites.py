@@ -20,6 +20,9 @@ SUITES = {
     "abac": OPENFGA_SUITES / "abac_tests.yaml",
 }
 
+pytestmark = pytest.mark.backends("memory", "sqlite", "postgres")
+"""The database backends; the in-memory index runs these suites in tests/store/index/."""
+
 SKIPPED: dict[tuple[str, str], str] = {}
 """(test name, mode) -> reason. Empty: every case runs in both modes (see the README section)."""
 
@@ -39,8 +42,10 @@ def _cases() -> list[Any]:
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize(("suite", "test", "mode"), _cases())
-async def test_conformance(datastore: Any, suite: str, test: dict[str, Any], mode: str, request: Any) -> None:
-    backend = request.node.callspec.params["datastore"]
+async def test_conformance(
+    datastore: Any, backend_name: str, suite: str, test: dict[str, Any], mode: str
+) -> None:
+    backend = backend_name
     results = await run_test(datastore, test, mode)
     failed = [r for r in results if not r.passed]
     counts = COUNTS[(suite, mode, backend)]

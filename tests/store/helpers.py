@@ -7,7 +7,7 @@ from typing import Any
 from permsvc.core.refs import TupleCondition, TupleKey, parse_tuple
 from permsvc.store.protocol import Datastore, ReadFilter
 
-__all__ = ("read_all", "t")
+__all__ = ("CountingPool", "read_all", "t")
 
 
 def t(value: str, condition: str = "", context: dict[str, Any] | None = None) -> TupleKey:
@@ -37,3 +37,34 @@ async def read_all(
         token = page.continuation_token
         if not token:
             return out
+
+
+class CountingPool:
+    """An asyncpg pool that counts the statements sent through ``fetch``/``fetchrow``/``fetchval``/
+    ``execute`` (the engine's reads; transactions on acquired connections are not counted)."""
+
+    def __init__(self, pool: Any) -> None:
+        self.inner = pool
+        self.statements = 0
+
+    async def fetch(self, *args: Any, **kwargs: Any) -> Any:
+        self.statements += 1
+        return await self.inner.fetch(*args, **kwargs)
+
+    async def fetchrow(self, *args: Any, **kwargs: Any) -> Any:
+        self.statements += 1
+        return await self.inner.fetchrow(*args, **kwargs)
+
+    async def fetchval(self, *args: Any, **kwargs: Any) -> Any:
+        self.statements += 1
+        return await self.inner.fetchval(*args, **kwargs)
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        self.statements += 1
+        return await self.inner.execute(*args, **kwargs)
+
+    def acquire(self, *args: Any, **kwargs: Any) -> Any:
+        return self.inner.acquire(*args, **kwargs)
+
+    async def close(self) -> None:
+        await self.inner.close()

@@ -20,6 +20,10 @@ from permsvc.store.protocol import AuditFilter, AuditRecord, Datastore, ReadFilt
 from permsvc.store.sqlite import SqliteDatastore
 from tests.store.helpers import t
 
+pytestmark = pytest.mark.backends("memory", "sqlite", "postgres")
+"""The backends that append audit rows themselves (their internals are rejected here); the
+index hands ``audit=`` through to its database (tests/store/test_capabilities.py)."""
+
 _AT = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
 
 Operation = Callable[[Any, str, AuditRecord], Awaitable[WriteResult]]

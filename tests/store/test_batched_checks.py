@@ -5,14 +5,11 @@ SQLite and PostgreSQL) and, on PostgreSQL, per statement sent through the pool."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
 
-from bench.db_reads import CountingPool
-from bench.drive import DSL as MODEL
 from permsvc.commands.check import CheckParams, CheckQuery
 from permsvc.commands.list_objects import ListObjectsParams, ListObjectsQuery
 from permsvc.commands.list_users import ListUsersParams, ListUsersQuery, UserFilter
@@ -24,42 +21,31 @@ from permsvc.model.compile import parse_dsl
 from permsvc.model.typesystem import TypeSystem
 from permsvc.settings import EngineLimits
 from permsvc.store.postgres import PostgresDatastore
+from permsvc.store.protocol import inline_reads
 from permsvc.store.wrappers import wrap_for_request
 from permsvc.store.wrappers.proxy import TupleReaderProxy
-from tests.backends import BACKENDS, POSTGRES_BACKENDS
+from tests.models import DRIVE as MODEL
 from tests.pg import session_database_url
+from tests.store.helpers import CountingPool
 
 _GROUPS = 50
 
-_DATABASES = [
-    pytest.param(name, id=name, marks=[pytest.mark.postgres] if name in POSTGRES_BACKENDS else [])
-    for name in BACKENDS
-    if name != "memory"
-]
+pytestmark = pytest.mark.backends("sqlite", "postgres")
+"""The database backends only: in-memory reads are synchronous and never batched."""
 
 
-@pytest.fixture(params=_DATABASES)
-async def datastore(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
-    """The database backends only: in-memory reads are synchronous and never batched."""
-    async with BACKENDS[request.param]() as store:
-        assert not getattr(store, "inline_reads", False)
-        yield store
+def test_the_database_backends_do_not_read_inline(datastore: Any) -> None:
+    assert not inline_reads(datastore)
 
 
-class CountingReader(TupleReaderProxy):
-    """Counts the engine's read calls (single- and multi-key: one statement each on SQL backends)."""
+class SingleKeyCountingReader(TupleReaderProxy):
+    """Counts the engine's single-key read calls (one statement each on SQL backends); it cannot
+    read many keys at once, so nothing is batched over it."""
 
-    def __init__(self, inner: Any, *, multi_key: bool = True) -> None:
+    def __init__(self, inner: Any) -> None:
         super().__init__(inner)
         self.reads = 0
         self.widest = 0
-        if multi_key:
-            self.read_many = self._read_many
-
-    async def _read_many(self, store_id: str, keys: Any) -> Any:
-        self.reads += 1
-        self.widest = max(self.widest, len(keys.users) + len(keys.usersets) + len(keys.object_relations))
-        return await self.inner.read_many(store_id, keys)  # type: ignore[attr-defined]
 
     async def read_starting_with_user(self, *args: Any) -> Any:
         self.reads += 1
@@ -76,6 +62,16 @@ class CountingReader(TupleReaderProxy):
     async def read_object_relation(self, *args: Any) -> Any:
         self.reads += 1
         return await super().read_object_relation(*args)
+
+
+class CountingReader(SingleKeyCountingReader):
+    """Counts the multi-key reads too (``MultiKeyTupleReader``): a request's reads over it are
+    batched. Capabilities are the class's, so the two kinds are two classes."""
+
+    async def read_many(self, store_id: str, keys: Any) -> Any:
+        self.reads += 1
+        self.widest = max(self.widest, len(keys.users) + len(keys.usersets) + len(keys.object_relations))
+        return await self.inner.read_many(store_id, keys)  # type: ignore[attr-defined]
 
 
 async def _seed(datastore: Any) -> tuple[str, str]:
@@ -106,7 +102,7 @@ _CASES = [
 @pytest.mark.parametrize(("tuple_str", "allowed"), _CASES)
 async def test_a_fan_out_of_fifty_groups_costs_queries_per_hop(datastore: Any, tuple_str: str, allowed: bool) -> None:
     store_id, model_id = await _seed(datastore)
-    batched, unbatched = CountingReader(datastore), CountingReader(datastore, multi_key=False)
+    batched, unbatched = CountingReader(datastore), SingleKeyCountingReader(datastore)
     assert await _check(batched, datastore, store_id, model_id, tuple_str) is allowed
     assert await _check(unbatched, datastore, store_id, model_id, tuple_str) is allowed
     # hops: document -> 50 groups -> inner group; document -> f1 -> f0. A few reads per hop

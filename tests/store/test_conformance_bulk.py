@@ -20,7 +20,7 @@ from permsvc.store.errors import (
 from permsvc.store.index import IndexedDatastore
 from permsvc.store.memory import MemoryDatastore
 from permsvc.store.postgres import PostgresDatastore
-from permsvc.store.protocol import BulkTupleWriter, Datastore, ReadFilter
+from permsvc.store.protocol import BulkTupleWriter, Datastore, ReadFilter, StartingWithUser
 from permsvc.store.rows import to_columns
 from tests.pg import session_database_url
 from tests.store.helpers import read_all, t
@@ -53,7 +53,9 @@ async def test_bulk_write_is_one_revision(datastore: Datastore) -> None:
     )
     changes = await _changes(datastore, store.id)
     assert changes == [(1, "write", keys[0])] + [(2, "write", k) for k in imported]
-    users = await datastore.read_starting_with_user(store.id, "doc", "viewer", ["user:3"])
+    users = await datastore.read_starting_with_user(
+        store.id, StartingWithUser(object_type="doc", relation="viewer", users=["user:3"])
+    )
     assert {k.object for k in users} == {f"doc:{i}" for i in range(1500) if i % 7 == 3}
 
 

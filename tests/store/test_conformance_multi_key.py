@@ -6,10 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from permsvc.core.refs import TupleKey
 from permsvc.core.ulid import new_ulid
 from permsvc.store.protocol import ManyKeys, MultiKeyTupleReader
 from tests.store.helpers import t
+
+pytestmark = pytest.mark.backends("memory", "sqlite", "postgres")
+"""The backends that read many keys at once (``MultiKeyTupleReader``); the index does not."""
 
 _TUPLES = [
     t("doc:1#viewer@user:anne"),

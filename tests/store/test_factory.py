@@ -1,4 +1,5 @@
-"""open_datastore / migrate_database URL handling and the ``permsvc migrate`` command."""
+"""open_datastore / migrate_database URL handling and the backend registry (``permsvc migrate``:
+tests/cli/test_migrate_cli.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from permsvc.cli.main import main
 from permsvc.store.errors import StorageUnavailableError
-from permsvc.store.factory import InvalidDatabaseUrlError, migrate_database, open_datastore
+from permsvc.store.factory import (
+    BACKENDS,
+    InvalidDatabaseUrlError,
+    backend_for,
+    migrate_database,
+    open_datastore,
+)
 from permsvc.store.memory import MemoryDatastore
 from permsvc.store.migrations import load_migrations
 from permsvc.store.postgres import PostgresDatastore
@@ -95,24 +101,16 @@ async def test_unreachable_postgres() -> None:
         await open_datastore("postgresql://postgres@127.0.0.1:1/x")
 
 
-def test_migrate_command(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("PERMSVC_DATABASE_URL", raising=False)
-    monkeypatch.delenv("PERMSVC_DATA_DIR", raising=False)
-    applied = ", ".join(f"{v:04d}" for v in VERSIONS)
-    assert main(["migrate"]) == 0
-    assert (
-        f"sqlite .permsvc/permsvc.db: applied {applied}; schema version {VERSIONS[-1]}"
-        in capsys.readouterr().out
-    )
-    assert main(["migrate"]) == 0
-    assert f"schema version {VERSIONS[-1]} is current" in capsys.readouterr().out
-    assert main(["migrate", "--data-dir", "elsewhere"]) == 0
-    assert (tmp_path / "elsewhere" / "permsvc.db").exists()
-    monkeypatch.setenv("PERMSVC_DATABASE_URL", "sqlite:///env.db")
-    assert main(["migrate"]) == 0
-    assert (tmp_path / "env.db").exists()
-    assert main(["migrate", "--database-url", "mysql://x"]) == 1
-    assert "unsupported database URL scheme 'mysql'" in capsys.readouterr().err
+def test_every_scheme_names_a_registered_backend() -> None:
+    assert {scheme: backend.name for scheme, backend in BACKENDS.items()} == {
+        "sqlite": "sqlite",
+        "postgres": "postgres",
+        "postgresql": "postgres",
+        "memory": "memory",
+    }
+    assert backend_for(None)[0].name == backend_for("")[0].name == "sqlite"
+
+
+async def test_a_memory_url_with_more_is_refused() -> None:
+    with pytest.raises(InvalidDatabaseUrlError, match="use memory:"):
+        await open_datastore("memory:other", data_dir=Path("."))

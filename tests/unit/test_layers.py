@@ -15,7 +15,7 @@ _FORBIDDEN: dict[str, tuple[str, ...]] = {
     "model": ("store", "engine", "commands", "auth", "claims", "api", "cli"),
     "store": ("engine", "commands", "auth", "claims", "api", "cli"),
     "engine": ("commands", "auth", "claims", "api", "cli", "store.memory", "store.sqlite", "store.postgres", "store.index"),
-    "commands": ("api", "cli", "store.memory", "store.sqlite", "store.postgres"),
+    "commands": ("api", "cli", "store.memory", "store.sqlite", "store.postgres", "store.index"),
     "auth": ("model", "store", "engine", "commands", "api", "cli", "claims"),
 }
 
@@ -72,3 +72,17 @@ def test_third_party_library_confined(library: str) -> None:
         if _within(name, library) and not any(_within(module, a) for a in allowed)
     ]
     assert not violations, "\n".join(violations)
+
+
+def test_tests_do_not_import_the_benchmarks() -> None:
+    """The benchmarks test themselves (bench/test_bench.py); the test suite needs nothing from them."""
+    tests = Path(__file__).resolve().parents[1]
+    importers = []
+    for path in sorted(tests.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            if any(n == "bench" or n.startswith("bench.") for n in names):
+                importers.append(str(path.relative_to(tests)))
+    assert not importers

@@ -45,7 +45,7 @@ from permsvc.auth.jwt import JwtAuthenticator, extract_bearer_token
 from permsvc.auth.keys import API_KEY_PREFIX
 from permsvc.commands.audit import Actor, AuditRecorder
 from permsvc.commands.keys import VerifyApiKeyQuery
-from permsvc.store.protocol import ApiKeyRecord, ApiKeyStore, AuditLog
+from permsvc.store.protocol import ApiKeyRecord, ApiKeyStore, AuditLog, unwrap
 
 if TYPE_CHECKING:
     from litestar import Request
@@ -143,18 +143,12 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def key_store_of(deps: Deps) -> ApiKeyStore | None:
-    """The datastore's API-key store (looking through the in-memory index wrapper)."""
-    for candidate in (deps.datastore, getattr(deps.datastore, "inner", None)):
-        if isinstance(candidate, ApiKeyStore):
-            return candidate
-    return None
+    """The datastore's API-key store (a layer of it: :func:`~permsvc.store.protocol.unwrap`)."""
+    return unwrap(deps.datastore, ApiKeyStore)
 
 
 def audit_log_of(deps: Deps) -> AuditLog | None:
-    for candidate in (deps.datastore, getattr(deps.datastore, "inner", None)):
-        if isinstance(candidate, AuditLog):
-            return candidate
-    return None
+    return unwrap(deps.datastore, AuditLog)
 
 
 def recorder_of(request: Request[Any, Any, Any]) -> AuditRecorder:

@@ -55,7 +55,7 @@ from permsvc.commands.claims import (
     GetClaimSpecQuery,
     PutClaimSpecCommand,
 )
-from permsvc.store.protocol import ClaimSpecStore
+from permsvc.store.protocol import ClaimSpecStore, unwrap
 
 if TYPE_CHECKING:
     from permsvc.api.deps import Deps
@@ -68,11 +68,8 @@ _TAGS = ["Claim feed"]
 
 
 def _spec_store(datastore: object) -> ClaimSpecStore | None:
-    """The datastore's claim-spec store (looking through the in-memory index wrapper)."""
-    for candidate in (datastore, getattr(datastore, "inner", None)):
-        if isinstance(candidate, ClaimSpecStore):
-            return candidate
-    return None
+    """The datastore's claim-spec store (a layer of it: :func:`~permsvc.store.protocol.unwrap`)."""
+    return unwrap(datastore, ClaimSpecStore)
 
 
 class _Services:

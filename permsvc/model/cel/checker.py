@@ -1,14 +1,12 @@
 """Static type checking of a CEL syntax tree against declared variables.
 
-Follows cel-go's checker as OpenFGA configures it: the standard library declarations (no
-cross-type numeric comparisons or equality: ``x < 1.5`` with ``x: int`` does not compile), plus
-OpenFGA's ``ipaddress(string)`` and ``IPAddress.in_cidr(string)``. ``dyn`` (OpenFGA's ``any``)
-is assignable to and from every type. Messages use cel-go's wording, e.g.
+Follows cel-go's checker as OpenFGA configures it: the signatures of the function library
+(:mod:`permsvc.model.cel.runtime`: cel-go's standard declarations, with no cross-type numeric
+comparisons or equality, so ``x < 1.5`` with ``x: int`` does not compile, plus OpenFGA's
+``ipaddress(string)`` and ``IPAddress.in_cidr(string)``). ``dyn`` (OpenFGA's ``any``) is assignable
+to and from every type. Every error is reported, sorted by position, in cel-go's wording, e.g.
 ``found no matching overload for '_<_' applied to '(int, double)'`` and
-``undeclared reference to 'y' (in container '')``.
-
-Types are tuples: ``("int",)``, ``("list", elem)``, ``("map", key, value)``; a name starting with
-``$`` is a type parameter of an overload.
+``undeclared reference to 'y' (in container '')``. Types: :mod:`permsvc.model.cel.types`.
 """
 
 from __future__ import annotations
@@ -24,6 +22,25 @@ from permsvc.model.cel.parser import (
     ListLit,
     MapLit,
     Select,
+)
+from permsvc.model.cel.runtime import LIBRARY
+from permsvc.model.cel.types import (
+    ANY,
+    BOOL,
+    BYTES,
+    DOUBLE,
+    DURATION,
+    DYN,
+    INT,
+    IPADDRESS,
+    NULL,
+    STRING,
+    TIMESTAMP,
+    TYPE,
+    UINT,
+    CelType,
+    list_of,
+    map_of,
 )
 
 __all__ = (
@@ -46,43 +63,26 @@ __all__ = (
     "format_type",
     "list_of",
     "map_of",
+    "qualified_name",
 )
 
-CelType = tuple  # ("int",) | ("list", CelType) | ("map", CelType, CelType) | ("$A",)
-
-BOOL: CelType = ("bool",)
-INT: CelType = ("int",)
-UINT: CelType = ("uint",)
-DOUBLE: CelType = ("double",)
-STRING: CelType = ("string",)
-BYTES: CelType = ("bytes",)
-NULL: CelType = ("null",)
-TIMESTAMP: CelType = ("timestamp",)
-DURATION: CelType = ("duration",)
-IPADDRESS: CelType = ("IPAddress",)
-DYN: CelType = ("dyn",)
-ANY: CelType = ("google.protobuf.Any",)
-"""OpenFGA's ``any`` parameter type (cel-go ``cel.AnyType``): checked like ``dyn``, named apart."""
-TYPE: CelType = ("type",)
-_A: CelType = ("$A",)
-_B: CelType = ("$B",)
-
-
-def list_of(elem: CelType) -> CelType:
-    return ("list", elem)
-
-
-def map_of(key: CelType, value: CelType) -> CelType:
-    return ("map", key, value)
+ERROR: CelType = ("*error*",)
+"""The type of a sub-expression that did not check: assignable to anything, so one mistake is
+reported once, not again by every call around it (cel-go's error type)."""
 
 
 class CelTypeError(Exception):
-    """The expression does not type-check. ``offset`` is the 0-based offset of the culprit."""
+    """The expression does not type-check. ``offset`` is the 0-based offset of the culprit;
+    ``issues`` lists every problem as ``(offset, message)`` in source order (cel-go reports them
+    all, sorted by position), the first being ``offset`` and ``message``."""
 
-    def __init__(self, message: str, offset: int) -> None:
+    def __init__(
+        self, message: str, offset: int, issues: list[tuple[int, str]] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.offset = offset
+        self.issues = issues or [(offset, message)]
 
 
 def format_type(t: CelType, *, any_name: str = "any") -> str:
@@ -101,7 +101,7 @@ def format_type(t: CelType, *, any_name: str = "any") -> str:
         return f"type({format_type(t[1])})"
     if t[0].startswith("$"):
         return "dyn"
-    return t[0]
+    return str(t[0])
 
 
 TYPE_IDENTIFIERS: dict[str, CelType] = {
@@ -115,93 +115,45 @@ TYPE_IDENTIFIERS: dict[str, CelType] = {
     "map": map_of(DYN, DYN),
     "null_type": NULL,
     "type": TYPE,
+    "google.protobuf.Timestamp": TIMESTAMP,
+    "google.protobuf.Duration": DURATION,
 }
 """Identifiers that name types (``type(x) == int``) when no variable of that name is declared."""
 
-# (function, is_member) -> overloads of (argument types, result type). A member call's receiver
-# is the first argument.
 _NUMERIC = (INT, UINT, DOUBLE)
-_COMPARABLE = (BOOL, INT, UINT, DOUBLE, STRING, BYTES, TIMESTAMP, DURATION)
-_TIME_GETTERS = (
-    "getFullYear", "getMonth", "getDayOfYear", "getDayOfMonth", "getDate", "getDayOfWeek",
-    "getHours", "getMinutes", "getSeconds", "getMilliseconds",
-)  # fmt: skip
-_DURATION_GETTERS = ("getHours", "getMinutes", "getSeconds", "getMilliseconds")
+_ORDERINGS = ("_<_", "_<=_", "_>_", "_>=_")
 
-OVERLOADS: dict[tuple[str, bool], list[tuple[tuple[CelType, ...], CelType]]] = {
-    ("!_", False): [((BOOL,), BOOL)],
-    ("-_", False): [((INT,), INT), ((DOUBLE,), DOUBLE)],
-    ("_&&_", False): [((BOOL, BOOL), BOOL)],
-    ("_||_", False): [((BOOL, BOOL), BOOL)],
-    ("_?_:_", False): [((BOOL, _A, _A), _A)],
-    ("_==_", False): [((_A, _A), BOOL)],
-    ("_!=_", False): [((_A, _A), BOOL)],
-    ("_+_", False): [
-        *(((t, t), t) for t in (INT, UINT, DOUBLE, STRING, BYTES)),
-        ((list_of(_A), list_of(_A)), list_of(_A)),
-        ((TIMESTAMP, DURATION), TIMESTAMP),
-        ((DURATION, TIMESTAMP), TIMESTAMP),
-        ((DURATION, DURATION), DURATION),
-    ],
-    ("_-_", False): [
-        *(((t, t), t) for t in _NUMERIC),
-        ((TIMESTAMP, TIMESTAMP), DURATION),
-        ((TIMESTAMP, DURATION), TIMESTAMP),
-        ((DURATION, DURATION), DURATION),
-    ],
-    ("_*_", False): [((t, t), t) for t in _NUMERIC],
-    ("_/_", False): [((t, t), t) for t in _NUMERIC],
-    ("_%_", False): [((t, t), t) for t in (INT, UINT)],
-    ("_[_]", False): [
-        ((list_of(_A), INT), _A),
-        ((map_of(_A, _B), _A), _B),
-    ],
-    ("@in", False): [
-        ((_A, list_of(_A)), BOOL),
-        ((_A, map_of(_A, _B)), BOOL),
-    ],
-    ("size", False): [((t,), INT) for t in (STRING, BYTES, list_of(_A), map_of(_A, _B))],
-    ("size", True): [((t,), INT) for t in (STRING, BYTES, list_of(_A), map_of(_A, _B))],
-    ("contains", True): [((STRING, STRING), BOOL)],
-    ("startsWith", True): [((STRING, STRING), BOOL)],
-    ("endsWith", True): [((STRING, STRING), BOOL)],
-    ("matches", True): [((STRING, STRING), BOOL)],
-    ("matches", False): [((STRING, STRING), BOOL)],
-    ("int", False): [((t,), INT) for t in (INT, UINT, DOUBLE, STRING, TIMESTAMP)],
-    ("uint", False): [((t,), UINT) for t in (INT, UINT, DOUBLE, STRING)],
-    ("double", False): [((t,), DOUBLE) for t in (INT, UINT, DOUBLE, STRING)],
-    ("string", False): [
-        ((t,), STRING) for t in (INT, UINT, DOUBLE, STRING, BYTES, BOOL, TIMESTAMP, DURATION)
-    ],
-    ("bytes", False): [((t,), BYTES) for t in (STRING, BYTES)],
-    ("bool", False): [((t,), BOOL) for t in (BOOL, STRING)],
-    ("timestamp", False): [((t,), TIMESTAMP) for t in (STRING, TIMESTAMP, INT)],
-    ("duration", False): [((t,), DURATION) for t in (STRING, DURATION)],
-    ("dyn", False): [((_A,), DYN)],
-    ("type", False): [((_A,), ("type", _A))],
-    ("ipaddress", False): [((STRING,), IPADDRESS)],
-    ("in_cidr", True): [((IPADDRESS, STRING), BOOL)],
-}
-for _op in ("_<_", "_<=_", "_>_", "_>=_"):
-    OVERLOADS[(_op, False)] = [((t, t), BOOL) for t in _COMPARABLE]
-for _getter in _TIME_GETTERS:
-    OVERLOADS[(_getter, True)] = [((TIMESTAMP,), INT), ((TIMESTAMP, STRING), INT)]
-for _getter in _DURATION_GETTERS:
-    OVERLOADS[(_getter, True)].append(((DURATION,), INT))
+
+def _overloads(function: str, member: bool) -> list[tuple[tuple[CelType, ...], CelType]] | None:
+    """The (argument types, result type) of ``function``'s global or member overloads, from the
+    function library (:mod:`permsvc.model.cel.runtime`); None when it has none of that kind. A
+    member call's receiver is the first argument."""
+    entry = LIBRARY.get(function)
+    if entry is None:
+        return None
+    found = [(o.args, o.result) for o in entry.overloads if o.member == member]
+    return found or None
 
 
 _DYNAMIC = (DYN, ANY)
+_NULLABLE = (TIMESTAMP, DURATION, IPADDRESS)
+"""Types cel-go implements as messages, which ``null`` is assignable to and from: ``d != null``
+type-checks for a duration ``d`` (OpenFGA's sample store has one such condition per type)."""
 
 
 def _is_param(t: CelType) -> bool:
-    return t[0].startswith("$")
+    return str(t[0]).startswith("$")
 
 
 def _assign(param: CelType, arg: CelType, subst: dict[str, CelType]) -> bool:
     """Whether ``arg`` may be passed where ``param`` is expected, binding type parameters."""
+    if param == _FRESH or param == arg or arg == ERROR or param == ERROR:
+        return True
+    if (arg == NULL and param in _NULLABLE) or (param == NULL and arg in _NULLABLE):
+        return True
     if _is_param(param):
         bound = subst.get(param[0])
-        if bound is None:
+        if bound is None or bound == _FRESH:  # a free element type takes the concrete one
             subst[param[0]] = arg
             return True
         if _assign(bound, arg, subst):
@@ -222,6 +174,8 @@ def _assign(param: CelType, arg: CelType, subst: dict[str, CelType]) -> bool:
 
 
 def _substitute(t: CelType, subst: dict[str, CelType]) -> CelType:
+    if t == _FRESH:
+        return t
     if _is_param(t):
         bound = subst.get(t[0])
         return DYN if bound is None else _substitute(bound, subst)
@@ -230,11 +184,60 @@ def _substitute(t: CelType, subst: dict[str, CelType]) -> CelType:
     return (t[0], *(_substitute(p, subst) for p in t[1:]))
 
 
+_FRESH: CelType = ("$?",)
+"""The element type of an empty list or map literal: a type variable the literal's neighbours may
+bind (``[[], [1]]`` is ``list(list(int))``); what is left unbound reads as ``dyn``."""
+
+
+def _most_general(a: CelType, b: CelType) -> CelType | None:
+    """cel-go's ``joinTypes`` of two literal elements: the more general of two assignable types
+    (a free element type takes the other's), or None when neither is assignable to the other."""
+    if a == b or b == _FRESH:
+        return a
+    if a == _FRESH or (a == NULL and b in _NULLABLE):
+        return b
+    if b == NULL and a in _NULLABLE:
+        return a
+    if a in _DYNAMIC:
+        return a
+    if b in _DYNAMIC:
+        return b
+    if a[0] != b[0] or len(a) != len(b) or len(a) == 1:
+        return None
+    parts = [_most_general(x, y) for x, y in zip(a[1:], b[1:], strict=True)]
+    if any(p is None for p in parts):
+        return None
+    return (a[0], *parts)
+
+
 def _join(types: list[CelType]) -> CelType:
-    first = types[0]
-    if all(t == first for t in types):
-        return first
-    return DYN
+    joined = types[0]
+    for t in types[1:]:
+        general = _most_general(joined, t)
+        if general is None:
+            return DYN
+        joined = general
+    return joined
+
+
+def _bind_fresh(t: CelType) -> CelType:
+    if t == _FRESH:
+        return DYN
+    if len(t) == 1:
+        return t
+    return (t[0], *(_bind_fresh(p) for p in t[1:]))
+
+
+def qualified_name(expr: Expr) -> str | None:
+    """``a.b.c`` as the dotted name it spells, or None when it is not a plain selection chain."""
+    parts = []
+    while isinstance(expr, Select) and not expr.test_only:
+        parts.append(expr.field)
+        expr = expr.operand
+    if not isinstance(expr, Ident):
+        return None
+    parts.append(expr.name)
+    return ".".join(reversed(parts))
 
 
 def check(expr: Expr, variables: Mapping[str, CelType]) -> CelType:
@@ -244,12 +247,28 @@ def check(expr: Expr, variables: Mapping[str, CelType]) -> CelType:
         CelTypeError: an undeclared reference, a call with no matching overload, a field selection
             on a type without fields, or a comprehension over a non-iterable.
     """
-    return _Checker(variables).visit(expr, {})
+    checker = _Checker(variables)
+    result = checker.visit(expr, {})
+    if checker.issues:
+        issues = sorted(
+            checker.issues, key=lambda issue: issue[0]
+        )  # stable: same offset in visit order
+        raise CelTypeError(issues[0][1], issues[0][0], issues)
+    return _bind_fresh(result)
 
 
 class _Checker:
     def __init__(self, variables: Mapping[str, CelType]) -> None:
         self.variables = variables
+        self.issues: list[tuple[int, str]] = []
+        self.cross_numeric = False
+        """cel-go quirk, reproduced because OpenFGA has it: once a comprehension's loop has been
+        entered, ``<``, ``<=``, ``>`` and ``>=`` accept an int, uint and double mix for the rest of
+        the check (``[1].all(v, v < 1.5)`` compiles, ``1 < 1.5`` alone does not)."""
+
+    def error(self, message: str, offset: int) -> CelType:
+        self.issues.append((offset, message))
+        return ERROR
 
     def visit(self, expr: Expr, scope: dict[str, CelType]) -> CelType:
         match expr:
@@ -270,32 +289,35 @@ class _Checker:
                     return self.variables[name]
                 if name in TYPE_IDENTIFIERS:
                     return ("type", TYPE_IDENTIFIERS[name])
-                raise CelTypeError(
+                return self.error(
                     f"undeclared reference to '{name}' (in container '')", expr.offset
                 )
             case Select(operand=operand, test_only=test_only):
+                qualified = None if test_only else qualified_name(expr)
+                if qualified in TYPE_IDENTIFIERS and not self._declared(
+                    qualified.split(".", 1)[0], scope
+                ):
+                    return ("type", TYPE_IDENTIFIERS[qualified])
                 operand_type = self.visit(operand, scope)
-                if operand_type in _DYNAMIC or _is_param(operand_type):
+                if operand_type in _DYNAMIC or _is_param(operand_type) or operand_type == ERROR:
                     return BOOL if test_only else DYN
                 if operand_type[0] == "map":
                     return BOOL if test_only else operand_type[2]
-                raise CelTypeError(
+                return self.error(
                     f"type '{format_type(operand_type)}' does not support field selection",
                     expr.offset,
                 )
             case ListLit(elements=elements):
                 if not elements:
-                    return list_of(DYN)
+                    return list_of(_FRESH)
                 return list_of(_join([self.visit(e, scope) for e in elements]))
             case MapLit(entries=entries):
                 if not entries:
-                    return map_of(DYN, DYN)
+                    return map_of(_FRESH, _FRESH)
                 keys = [self.visit(k, scope) for k, _ in entries]
                 for key_type, (key, _) in zip(keys, entries, strict=True):
-                    if key_type not in (INT, UINT, BOOL, STRING, DYN):
-                        raise CelTypeError(
-                            f"unsupported map key type: {format_type(key_type)}", key.offset
-                        )
+                    if key_type not in (INT, UINT, BOOL, STRING, DYN, ERROR):
+                        self.error(f"unsupported map key type: {format_type(key_type)}", key.offset)
                 values = [self.visit(v, scope) for _, v in entries]
                 return map_of(_join(keys), _join(values))
             case Comprehension():
@@ -304,27 +326,32 @@ class _Checker:
                 return self._call(expr, scope)
         raise CelTypeError(f"unsupported expression node {type(expr).__name__}", 0)
 
+    def _declared(self, name: str, scope: dict[str, CelType]) -> bool:
+        return name in scope or name in self.variables
+
     def _comprehension(self, expr: Comprehension, scope: dict[str, CelType]) -> CelType:
         range_type = self.visit(expr.iter_range, scope)
         if range_type[0] == "list" or range_type[0] == "map":
             var_type = range_type[1]
-        elif range_type == DYN:  # not ANY: cel-go refuses to range over google.protobuf.Any
-            var_type = DYN
+        elif range_type in (DYN, ERROR):  # not ANY: cel-go refuses to range over Any
+            var_type = range_type
         else:
-            raise CelTypeError(
+            var_type = self.error(
                 f"expression of type '{format_type(range_type)}' cannot be range of a "
                 "comprehension (must be list, map, or dynamic)",
                 expr.iter_range.offset,
             )
+        self.cross_numeric = True
         inner = {**scope, expr.var: var_type}
         if expr.macro in ("all", "exists"):
             body_type = self.visit(expr.body, inner)
             if not self._is_boolish(body_type):
-                raise CelTypeError(
+                self.error(
                     f"expected type 'bool' but found '{format_type(body_type)}'", expr.body.offset
                 )
             return BOOL
         # exists_one, filter and map expand to `predicate ? step : __result__`.
+        predicate: Expr | None
         if expr.macro == "exists_one":
             predicate, step = expr.body, INT
         elif expr.macro == "filter":
@@ -335,26 +362,40 @@ class _Checker:
             predicate_type = self.visit(predicate, inner)
             if not self._is_boolish(predicate_type):
                 shown = ", ".join(format_type(t) for t in (predicate_type, step, step))
-                raise CelTypeError(
+                self.error(
                     f"found no matching overload for '_?_:_' applied to '({shown})'", expr.offset
                 )
         return BOOL if expr.macro == "exists_one" else step
 
     @staticmethod
     def _is_boolish(t: CelType) -> bool:
-        return t == BOOL or t in _DYNAMIC or _is_param(t)
+        return t == BOOL or t in _DYNAMIC or _is_param(t) or t == ERROR
 
     def _call(self, expr: Call, scope: dict[str, CelType]) -> CelType:
+        if expr.function in ("_&&_", "_||_"):
+            # cel-go checks each operand against bool rather than resolving an overload.
+            for arg in expr.args:
+                arg_type = self.visit(arg, scope)
+                if not self._is_boolish(arg_type):
+                    self.error(
+                        f"expected type 'bool' but found '{format_type(arg_type)}'",
+                        arg.offset,
+                    )
+            return BOOL
         is_member = expr.target is not None
-        overloads = OVERLOADS.get((expr.function, is_member))
-        arg_types = [self.visit(a, scope) for a in expr.args]
-        if is_member:
-            assert expr.target is not None
-            target_type = self.visit(expr.target, scope)
-            arg_types.insert(0, target_type)
+        overloads = _overloads(expr.function, is_member)
+        arg_types = [] if expr.target is None else [self.visit(expr.target, scope)]
+        arg_types.extend(self.visit(a, scope) for a in expr.args)
+        if (
+            self.cross_numeric
+            and expr.function in _ORDERINGS
+            and arg_types[0] in _NUMERIC
+            and arg_types[1] in _NUMERIC
+        ):
+            return BOOL
         if overloads is None:
-            if OVERLOADS.get((expr.function, not is_member)) is None:
-                raise CelTypeError(
+            if _overloads(expr.function, not is_member) is None:
+                return self.error(
                     f"undeclared reference to '{expr.function}' (in container '')", expr.offset
                 )
             overloads = []
@@ -374,7 +415,7 @@ class _Checker:
                 )
             else:
                 shown = "(" + ", ".join(format_type(t) for t in arg_types) + ")"
-            raise CelTypeError(
+            return self.error(
                 f"found no matching overload for '{expr.function}' applied to '{shown}'",
                 expr.offset,
             )

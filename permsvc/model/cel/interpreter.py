@@ -20,13 +20,12 @@ Semantics that matter to OpenFGA and are reproduced here:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
-from permsvc.model.cel.checker import TYPE_IDENTIFIERS
+from permsvc.model.cel.checker import TYPE_IDENTIFIERS, qualified_name
 from permsvc.model.cel.parser import (
     Call,
     Comprehension,
@@ -37,7 +36,7 @@ from permsvc.model.cel.parser import (
     MapLit,
     Select,
 )
-from permsvc.model.cel.runtime import FUNCTIONS, map_get
+from permsvc.model.cel.runtime import LIBRARY, map_get
 from permsvc.model.cel.values import CelEvalError, TypeValue, UInt, type_name
 
 __all__ = (
@@ -51,12 +50,8 @@ __all__ = (
 SELECT_AND_IDENT_COST = 1
 LIST_CREATE_BASE_COST = 10
 MAP_CREATE_BASE_COST = 30
-STRING_TRAVERSAL_COST_FACTOR = 0.1
-REGEX_STRING_LENGTH_COST_FACTOR = 0.25
 
-_CONVERSIONS = frozenset(
-    {"int", "uint", "double", "string", "bytes", "bool", "timestamp", "duration", "dyn", "type"}
-)
+_UNDECLARED = "@undeclared"
 _TYPE_NAMES = {"list": "list", "map": "map", "null_type": "null_type", "type": "type"}
 
 
@@ -136,7 +131,7 @@ def _or(left: Any, right: Any) -> Any:
         return left
     if isinstance(right, CelEvalError):
         return right
-    return CelEvalError(f"no such overload: _||_({type_name(left)}, {type_name(right)})")
+    return CelEvalError("no such overload")
 
 
 def _and(left: Any, right: Any) -> Any:
@@ -150,42 +145,7 @@ def _and(left: Any, right: Any) -> Any:
         return left
     if isinstance(right, CelEvalError):
         return right
-    return CelEvalError(f"no such overload: _&&_({type_name(left)}, {type_name(right)})")
-
-
-def _size(value: Any) -> int:
-    if isinstance(value, (str, bytes, list, tuple, dict)):
-        return len(value)
-    return 1
-
-
-def _traversal(n: int) -> int:
-    return math.ceil(n * STRING_TRAVERSAL_COST_FACTOR)
-
-
-def _call_cost(function: str, args: tuple[Any, ...]) -> int:
-    """cel-go ``CostTracker.costCall`` for the standard overloads."""
-    if function in ("startsWith", "endsWith"):
-        # Measured against OpenFGA: the cost follows the prefix/suffix, not the receiver.
-        return _traversal(_size(args[1]))
-    if function == "@in":
-        return len(args[1]) if isinstance(args[1], (list, tuple)) else 1
-    if function in ("_==_", "_!=_"):
-        return _traversal(min(_size(args[0]), _size(args[1])))
-    if function in ("_<_", "_<=_", "_>_", "_>=_") and type(args[0]) in (str, bytes):
-        return _traversal(min(_size(args[0]), _size(args[1])))
-    if function == "_+_" and type(args[0]) in (str, bytes):
-        return _traversal(_size(args[0]) + _size(args[1]))
-    if function == "matches":
-        str_cost = math.ceil((1.0 + _size(args[0])) * STRING_TRAVERSAL_COST_FACTOR)
-        return str_cost * math.ceil(_size(args[1]) * REGEX_STRING_LENGTH_COST_FACTOR)
-    if function == "contains":
-        return _traversal(_size(args[0])) * _traversal(_size(args[1]))
-    if (function == "string" and type(args[0]) is bytes) or (
-        function == "bytes" and type(args[0]) is str
-    ):
-        return _traversal(_size(args[0]))
-    return 1
+    return CelEvalError("no such overload")
 
 
 def plan(expr: Expr, variables: frozenset[str] = frozenset()) -> Program:
@@ -203,8 +163,17 @@ def plan(expr: Expr, variables: frozenset[str] = frozenset()) -> Program:
 def _bind_type_identifiers(expr: Expr, bound: frozenset[str]) -> Expr:
     """Replace identifiers that name types (and are not variables in scope) by type constants."""
     match expr:
-        case Ident(name=name) if name in TYPE_IDENTIFIERS and name not in bound:
-            return Const("type", TypeValue(_TYPE_NAMES.get(name, name)), expr.offset)
+        case Ident(name=name) if name not in bound:
+            if name in TYPE_IDENTIFIERS:
+                return Const("type", TypeValue(_TYPE_NAMES.get(name, name)), expr.offset)
+            # Only an unchecked expression gets here (the checker refuses undeclared names).
+            return Call(_UNDECLARED, (Const("string", name),), None, expr.offset)
+        case Select(test_only=False) if (
+            (qualified := qualified_name(expr)) is not None
+            and qualified in TYPE_IDENTIFIERS
+            and qualified.split(".", 1)[0] not in bound
+        ):
+            return Const("type", TypeValue(qualified), expr.offset)
         case Select(operand=operand):
             return msgspec.structs.replace(expr, operand=_bind_type_identifiers(operand, bound))
         case Call(args=args, target=target):
@@ -270,15 +239,52 @@ def _plan_ident(name: str) -> Node:
     return ident
 
 
+def _computed_operand_cost(operand: Expr) -> int:
+    """Measured against OpenFGA: selecting, or indexing with a constant, into a computed value (a
+    literal, a call: ``[p][0]``, ``{"k": p}.k``) costs 1 more than into a variable or a selection
+    chain from one (cel-go evaluates the former as a relative attribute, charged once more).
+    Indexing with a computed key (``[p][i]``) is a plain call."""
+    if isinstance(operand, (Ident, Select)):
+        return 0
+    if isinstance(operand, Call) and operand.function == "_[_]" and operand.target is None:
+        return 0
+    return 1
+
+
+def _plan_computed_index(planned: list[tuple[Node, Any]], *, const_key: bool) -> tuple[Node, Any]:
+    """``operand[key]`` on a computed operand (see :func:`_computed_operand_cost`): 2 with a
+    constant key; with a computed key 2 when it succeeds and 1 when it fails, as measured."""
+    (container_node, _), (key_node, _) = planned
+    index = LIBRARY["_[_]"].impl
+    assert index is not None
+
+    def computed_index(frame: Frame) -> Any:
+        container = container_node(frame)
+        key = key_node(frame)
+        if container is UNKNOWN or key is UNKNOWN:
+            _charge(frame, 1)
+            return UNKNOWN
+        try:
+            result = index(container, key)
+        except CelEvalError:
+            _charge(frame, 2 if const_key else 1)
+            raise
+        _charge(frame, 2)
+        return result
+
+    return computed_index, _NOT_CONST
+
+
 def _plan_select(expr: Select) -> Node:
     operand, _ = _plan(expr.operand)
     field = expr.field
+    select_cost = 1 + _computed_operand_cost(expr.operand)
 
     if expr.test_only:
 
         def has(frame: Frame) -> Any:
             value = operand(frame)
-            _charge(frame, 1)
+            _charge(frame, select_cost)
             if value is UNKNOWN:
                 return UNKNOWN
             if isinstance(value, dict):
@@ -289,7 +295,7 @@ def _plan_select(expr: Select) -> Node:
 
     def select(frame: Frame) -> Any:
         value = operand(frame)
-        _charge(frame, 1)
+        _charge(frame, select_cost)
         if value is UNKNOWN:
             return UNKNOWN
         if isinstance(value, dict):
@@ -310,11 +316,8 @@ def _plan_list(elements: tuple[Expr, ...]) -> tuple[Node, Any]:
     nodes = [n for n, _ in planned]
 
     def make_list(frame: Frame) -> Any:
-        values = [n(frame) for n in nodes]
-        _charge(frame, LIST_CREATE_BASE_COST)
-        if any(v is UNKNOWN for v in values):
-            return UNKNOWN
-        return tuple(values)
+        values = _elements(nodes, frame, LIST_CREATE_BASE_COST)
+        return values if values is UNKNOWN else tuple(values)
 
     return make_list, _NOT_CONST
 
@@ -325,14 +328,32 @@ def _plan_map(entries: tuple[tuple[Expr, Expr], ...]) -> tuple[Node, Any]:
         return _const_node(_build_map([(kc, vc) for (_, kc), (_, vc) in planned])), _NOT_CONST
     nodes = [(kn, vn) for (kn, _), (vn, _) in planned]
 
+    flat_nodes = [n for pair in nodes for n in pair]
+
     def make_map(frame: Frame) -> Any:
-        pairs = [(kn(frame), vn(frame)) for kn, vn in nodes]
-        _charge(frame, MAP_CREATE_BASE_COST)
-        if any(k is UNKNOWN or v is UNKNOWN for k, v in pairs):
+        flat = _elements(flat_nodes, frame, MAP_CREATE_BASE_COST)
+        if flat is UNKNOWN:
             return UNKNOWN
-        return _build_map(pairs)
+        return _build_map(list(zip(flat[::2], flat[1::2], strict=True)))
 
     return make_map, _NOT_CONST
+
+
+def _elements(nodes: list[Node], frame: Frame, create_cost: int) -> Any:
+    """The values of an aggregate literal's elements, or UNKNOWN. As measured against OpenFGA:
+    the first error stops the evaluation (later elements are not evaluated), an unknown does
+    not (a later error still wins), and the creation is charged either way."""
+    values = []
+    unknown = False
+    try:
+        for node in nodes:
+            value = node(frame)
+            if value is UNKNOWN:
+                unknown = True
+            values.append(value)
+    finally:
+        _charge(frame, create_cost)
+    return UNKNOWN if unknown else values
 
 
 def _build_map(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
@@ -355,10 +376,23 @@ def _plan_call(expr: Call) -> tuple[Node, Any]:
         return _plan_ternary(expr), _NOT_CONST
     arg_exprs = expr.args if expr.target is None else (expr.target, *expr.args)
     planned = [_plan(a) for a in arg_exprs]
-    impl = FUNCTIONS.get(function)
-    if impl is None:
-        raise CelEvalError(f"no such function: {function}")
-    if function in _CONVERSIONS and len(planned) == 1 and planned[0][1] is not _NOT_CONST:
+    entry = LIBRARY.get(function)
+    if entry is None or entry.impl is None:
+        # Unreachable from a checked expression; cel-go makes it an error value at runtime.
+        message = (
+            f"undeclared reference to '{expr.args[0].value}'"  # type: ignore[union-attr]
+            if function == _UNDECLARED
+            else "no such overload"
+        )
+
+        def unbound(frame: Frame) -> Any:
+            raise CelEvalError(message)
+
+        return unbound, _NOT_CONST
+    impl, cost = entry.impl, entry.cost
+    if function == "_[_]" and _computed_operand_cost(arg_exprs[0]):
+        return _plan_computed_index(planned, const_key=isinstance(arg_exprs[1], Const))
+    if entry.foldable and len(planned) == 1 and planned[0][1] is not _NOT_CONST:
         value = impl(planned[0][1])
         return _const_node(value), value
     if function == "@in" and planned[1][1] is not _NOT_CONST:
@@ -367,19 +401,22 @@ def _plan_call(expr: Call) -> tuple[Node, Any]:
             return membership
     nodes = tuple(n for n, _ in planned)
 
-    # cel-go evaluates every argument before it looks for an unknown or error one, and charges a
-    # call that fails as one that succeeds.
+    # As measured against OpenFGA: arguments are evaluated left to right and the first error stops
+    # the call (later arguments are not evaluated) and is its result, even beside an unknown
+    # argument (``x + [][1]`` fails without ``x``); a call that passes an error on is not
+    # charged. A call with an unknown argument is charged as usual and is unknown.
     if len(nodes) == 1:
         (only,) = nodes
 
         def call1(frame: Frame) -> Any:
-            arg = _outcome(only, frame)
-            if arg is UNKNOWN or type(arg) is CelEvalError:
-                return _bad_argument(frame, (arg,))
+            arg = only(frame)
+            if arg is UNKNOWN:
+                _charge(frame, 1)
+                return UNKNOWN
             try:
                 result = impl(arg)
             finally:
-                _charge(frame, _call_cost(function, (arg,)))
+                _charge(frame, cost((arg,)))
             return result
 
         return call1, _NOT_CONST
@@ -388,41 +425,31 @@ def _plan_call(expr: Call) -> tuple[Node, Any]:
         first, second = nodes
 
         def call2(frame: Frame) -> Any:
-            a = _outcome(first, frame)
-            b = _outcome(second, frame)
-            if a is UNKNOWN or b is UNKNOWN or type(a) is CelEvalError or type(b) is CelEvalError:
-                return _bad_argument(frame, (a, b))
+            a = first(frame)
+            b = second(frame)
+            if a is UNKNOWN or b is UNKNOWN:
+                _charge(frame, 1)
+                return UNKNOWN
             try:
                 result = impl(a, b)
             finally:
-                _charge(frame, _call_cost(function, (a, b)))
+                _charge(frame, cost((a, b)))
             return result
 
         return call2, _NOT_CONST
 
     def call(frame: Frame) -> Any:
-        args = tuple(_outcome(n, frame) for n in nodes)
-        if any(a is UNKNOWN or type(a) is CelEvalError for a in args):
-            return _bad_argument(frame, args)
+        args = tuple(n(frame) for n in nodes)
+        if any(a is UNKNOWN for a in args):
+            _charge(frame, 1)
+            return UNKNOWN
         try:
             result = impl(*args)
         finally:
-            _charge(frame, _call_cost(function, args))
+            _charge(frame, cost(args))
         return result
 
     return call, _NOT_CONST
-
-
-def _bad_argument(frame: Frame, args: tuple[Any, ...]) -> Any:
-    # Measured against OpenFGA: a call that fails is charged, a call that merely passes on an
-    # argument's error is not; a call with an unknown argument is charged as usual.
-    for arg in args:
-        if arg is UNKNOWN:
-            _charge(frame, 1)
-            return UNKNOWN
-        if type(arg) is CelEvalError:
-            raise arg
-    raise AssertionError("unreachable: no unknown or error argument")
 
 
 def _membership_key(value: Any) -> tuple[str, Any] | None:
@@ -500,15 +527,17 @@ def _plan_free_attribute(expr: Expr) -> Node | None:
         and expr.target is None
         and isinstance(expr.args[1], Const)
     ):
-        operand, key = _plan_free_attribute(expr.args[0]), expr.args[1].value
+        index_key: Any = expr.args[1].value
         if expr.args[1].kind == "uint":
-            key = UInt(key)
+            index_key = UInt(index_key)
+        operand, key = _plan_free_attribute(expr.args[0]), index_key
     else:
         return None
     if operand is None:
         return None
     is_select = isinstance(expr, Select)
-    index = FUNCTIONS["_[_]"]
+    index = LIBRARY["_[_]"].impl
+    assert index is not None
 
     def attribute(frame: Frame) -> Any:
         value = operand(frame)
@@ -534,7 +563,7 @@ def _plan_ternary(expr: Call) -> Node:
             return falsy(frame)
         if c is UNKNOWN:
             return UNKNOWN
-        raise CelEvalError(f"no such overload: _?_:_({type_name(c)}, ...)")
+        raise CelEvalError("no such overload")
 
     return ternary
 
@@ -571,7 +600,10 @@ class _Binding:
 
 def _plan_comprehension(expr: Comprehension) -> Node:
     iter_range, _ = _plan(expr.iter_range)
-    body, _ = _plan(expr.body)
+    body, body_const = _plan(expr.body)
+    # map's step is ``__result__ + [t]``: with a constant t, cel-go folds ``[t]`` and does not
+    # charge a list creation per element.
+    const_body = body_const is not _NOT_CONST
     predicate = _plan(expr.predicate)[0] if expr.predicate is not None else None
     var = expr.var
     macro = expr.macro
@@ -587,7 +619,9 @@ def _plan_comprehension(expr: Comprehension) -> Node:
                 return _fold_logical(frame, items, binding, body, macro == "all")
             if macro == "exists_one":
                 return _fold_exists_one(frame, items, binding, body)
-            return _fold_collect(frame, items, binding, body, predicate, macro == "filter")
+            return _fold_collect(
+                frame, items, binding, body, predicate, macro == "filter", const_body
+            )
         finally:
             binding.restore()
 
@@ -613,21 +647,27 @@ def _fold_logical(frame: Frame, items: Any, binding: _Binding, body: Node, is_al
 
 
 def _fold_exists_one(frame: Frame, items: Any, binding: _Binding, body: Node) -> Any:
-    # step: p ? __result__ + 1 : __result__ (ident + add = 2 when p); result: __result__ == 1
+    # step: p ? __result__ + 1 : __result__ (ident + add = 2 when p); result: __result__ == 1.
+    # The loop never stops early: an error in p becomes the accumulator (the last one wins, as
+    # the step's conditional replaces it), and later steps carry it.
     count: Any = 0
     for item in items:
         binding.set(item)
-        matched = body(frame)
+        matched = _outcome(body, frame)
         if matched is True:
-            _charge(frame, SELECT_AND_IDENT_COST + 1)
-            if count is not UNKNOWN:
+            failed = type(count) is CelEvalError
+            _charge(frame, SELECT_AND_IDENT_COST + (0 if failed else 1))
+            if type(count) is int:
                 count += 1
         elif matched is False:
             pass  # the false branch is the bare accumulator: free (see _plan_branch)
-        elif matched is UNKNOWN:
-            count = UNKNOWN
+        elif matched is UNKNOWN or type(matched) is CelEvalError:
+            count = matched
         else:
-            raise CelEvalError(f"no such overload: _?_:_({type_name(matched)}, ...)")
+            count = CelEvalError("no such overload")
+    if type(count) is CelEvalError:
+        _charge(frame, SELECT_AND_IDENT_COST)
+        raise count
     _charge(frame, SELECT_AND_IDENT_COST + 1)
     return UNKNOWN if count is UNKNOWN else count == 1
 
@@ -639,29 +679,40 @@ def _fold_collect(
     body: Node,
     predicate: Node | None,
     is_filter: bool,
+    const_body: bool,
 ) -> Any:
-    # map:    step __result__ + [t]            (ident + list literal + add = 12, plus t)
+    # map:    step __result__ + [t]                   (ident + list literal + add = 12, plus t;
+    #                                                  [t] folded when t is constant: 2)
     # filter: step p ? __result__ + [x] : __result__ (13 when p, else free)
+    # An error in p replaces the accumulator (the conditional yields it); an error in t is kept
+    # from then on (``error + [t]`` is the left error); neither stops the loop.
     collected: Any = []
     if is_filter:
         predicate, body = body, _plan_ident(binding.name)
+    list_cost = 0 if const_body and not is_filter else LIST_CREATE_BASE_COST
     for item in items:
         binding.set(item)
         if predicate is not None:
-            keep = predicate(frame)
-            if keep is UNKNOWN:
-                collected = UNKNOWN
+            keep = _outcome(predicate, frame)
+            if keep is UNKNOWN or type(keep) is CelEvalError:
+                collected = keep
                 continue
             if keep is not True and keep is not False:
-                raise CelEvalError(f"no such overload: _?_:_({type_name(keep)}, ...)")
+                collected = CelEvalError("no such overload")
+                continue
             if not keep:
                 continue  # the false branch is the bare accumulator: free (see _plan_branch)
         _charge(frame, SELECT_AND_IDENT_COST)
-        value = body(frame)
-        _charge(frame, LIST_CREATE_BASE_COST + 1)
-        if value is UNKNOWN or collected is UNKNOWN:
-            collected = UNKNOWN
+        value = _outcome(body, frame)
+        failed = type(collected) is CelEvalError or type(value) is CelEvalError
+        _charge(frame, list_cost + (0 if failed else 1))
+        if type(collected) is CelEvalError:
             continue
-        collected.append(value)
+        if type(value) is CelEvalError or value is UNKNOWN:
+            collected = value
+        elif collected is not UNKNOWN:
+            collected.append(value)
     _charge(frame, SELECT_AND_IDENT_COST)
+    if type(collected) is CelEvalError:
+        raise collected
     return collected if collected is UNKNOWN else tuple(collected)

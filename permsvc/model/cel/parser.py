@@ -347,7 +347,7 @@ class _Parser:
             ops: list[_Tok] = []
             while self.at_op("!"):
                 ops.append(self.next())
-            operand = self.member()
+            operand: Expr = self.member()
             for op in reversed(ops):
                 operand = Call("!_", (operand,), offset=op.offset)
             return operand
@@ -359,7 +359,7 @@ class _Parser:
             if nxt.kind == "number" and not self._number_followed_by_member():
                 # '-9223372036854775808' is a literal, not the negation of an overflowing one.
                 self.next()
-                operand: Expr = self._number(nxt, negative=True)
+                operand = self._number(nxt, negative=True)
                 ops.pop()
             else:
                 operand = self.member()
@@ -383,7 +383,13 @@ class _Parser:
                     raise CelSyntaxError(
                         f"mismatched input '{name.text}' expecting IDENTIFIER", name.offset
                     )
-                if name.text == "in" or name.text in _RESERVED:
+                # cel-go's grammar lexes these as their own tokens; the other reserved words
+                # (``as``, ``while``, ...) are plain identifiers after a dot.
+                if name.text in ("true", "false", "null"):
+                    raise CelSyntaxError(
+                        f"mismatched input '{name.text}' expecting IDENTIFIER", name.offset
+                    )
+                if name.text == "in":
                     raise CelSyntaxError(
                         f"no viable alternative at input '.{name.text}'", name.offset
                     )

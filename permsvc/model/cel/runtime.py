@@ -4,6 +4,10 @@ Each function takes already-evaluated arguments and returns a value or raises
 :class:`~permsvc.model.cel.values.CelEvalError`. Semantics follow cel-go: 64-bit integer
 overflow, division and modulus by zero are errors; integer division truncates toward zero;
 heterogeneous numeric equality compares values; regular expressions are RE2.
+
+The end of the module is the function library: one :func:`~permsvc.model.cel.library.define`
+entry per function gives its signatures (what the checker accepts), its implementation here and
+its run-time cost. To add a function, write it here and define it there; nothing else changes.
 """
 
 from __future__ import annotations
@@ -14,6 +18,34 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from permsvc.model.cel.library import (
+    LIBRARY,
+    concat_cost,
+    contains_cost,
+    conversion_cost,
+    define,
+    equality_cost,
+    membership_cost,
+    ordering_cost,
+    regex_cost,
+    suffix_cost,
+)
+from permsvc.model.cel.types import (
+    BOOL,
+    BYTES,
+    DOUBLE,
+    DURATION,
+    DYN,
+    INT,
+    IPADDRESS,
+    STRING,
+    TIMESTAMP,
+    UINT,
+    A,
+    B,
+    list_of,
+    map_of,
+)
 from permsvc.model.cel.values import (
     INT64_MAX,
     INT64_MIN,
@@ -30,19 +62,22 @@ from permsvc.model.cel.values import (
     civil_from_unix_seconds,
     format_go_duration,
     format_rfc3339,
+    go_parse_addr_error,
+    go_quote,
     parse_go_duration,
     parse_rfc3339_with_offset,
     type_name,
 )
 
-__all__ = ("FUNCTIONS", "cel_equals", "compile_regex", "format_go_float", "map_get", "size_of")
+__all__ = ("LIBRARY", "cel_equals", "compile_regex", "format_go_float", "map_get", "size_of")
 
 _NUMBER_TYPES = (int, UInt, float)
 
 
 def _no_overload(name: str, *args: Any) -> CelEvalError:
-    shown = ", ".join(type_name(a) for a in args)
-    return CelEvalError(f"no such overload: {name}({shown})")
+    """cel-go's runtime error for arguments no overload takes (only reachable through ``dyn``):
+    its text names neither the function nor the types."""
+    return CelEvalError("no such overload")
 
 
 def _int(value: int) -> int:
@@ -63,13 +98,13 @@ def _timestamp(nanos: int, offset: int = 0) -> Timestamp:
         <= nanos
         < (MAX_TIMESTAMP_SECONDS + 1) * NANOS_PER_SECOND
     ):
-        raise CelEvalError("timestamp out of range")
+        raise CelEvalError("timestamp overflow")
     return Timestamp(nanos, offset)
 
 
 def _duration(nanos: int) -> Duration:
     if not INT64_MIN <= nanos <= INT64_MAX:
-        raise CelEvalError("duration out of range")
+        raise CelEvalError("integer overflow")
     return Duration(nanos)
 
 
@@ -82,6 +117,8 @@ def cel_equals(a: Any, b: Any) -> bool:
     """CEL runtime equality: numeric values compare across int/uint/double; other types must match."""
     ta, tb = type(a), type(b)
     if ta in _NUMBER_TYPES and tb in _NUMBER_TYPES:
+        if ta is not tb and (ta is float or tb is float):
+            return float(a) == float(b)  # cel-go compares an int with a double as doubles
         return bool(a == b)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return len(a) == len(b) and all(cel_equals(x, y) for x, y in zip(a, b, strict=True))
@@ -121,12 +158,16 @@ def _compare(name: str, a: Any, b: Any) -> int | None:
     if ta in _NUMBER_TYPES and tb in _NUMBER_TYPES:
         if (ta is float and math.isnan(a)) or (tb is float and math.isnan(b)):
             return None
-        return (a > b) - (a < b)
+        if ta is not tb and (ta is float or tb is float):
+            a, b = float(a), float(b)  # cel-go: an int beside a double compares as a double
+        order: int = (a > b) - (a < b)
+        return order
     if ta is not tb or ta not in (bool, str, bytes, Timestamp, Duration):
         raise _no_overload(name, a, b)
     if ta is Timestamp or ta is Duration:
         a, b = a.nanos, b.nanos
-    return (a > b) - (a < b)
+    order = (a > b) - (a < b)
+    return order
 
 
 def _less(a: Any, b: Any) -> bool:
@@ -342,24 +383,25 @@ def _parse_go_int(text: str, *, unsigned: bool) -> int:
 def _to_int(value: Any) -> int:
     t = type(value)
     if t is int:
-        return value
+        return int(value)
     if t is UInt:
         return _int(int(value))
     if t is float:
-        if math.isnan(value) or not -(2.0**63) <= value < 2.0**63:
+        if math.isnan(value) or not -(2.0**63) < value < 2.0**63:  # cel-go: MinInt64 excluded
             raise CelEvalError("integer overflow")
         return int(value)
     if t is str:
         return _int(_parse_go_int(value, unsigned=False))
     if t is Timestamp:
-        return value.nanos // NANOS_PER_SECOND
+        return int(value.nanos // NANOS_PER_SECOND)
     raise _no_overload("int", value)
 
 
 def _to_uint(value: Any) -> UInt:
     t = type(value)
     if t is UInt:
-        return value
+        same: UInt = value  # the type test above narrows it
+        return same
     if t is int:
         if value < 0:
             raise CelEvalError("unsigned integer overflow")
@@ -376,7 +418,8 @@ def _to_uint(value: Any) -> UInt:
 def _to_double(value: Any) -> float:
     t = type(value)
     if t is float:
-        return value
+        same: float = value  # the type test above narrows it
+        return same
     if t is int or t is UInt:
         return float(value)
     if t is str:
@@ -430,7 +473,8 @@ def _shortest_digits(text: str) -> tuple[str, int]:
 def _to_string(value: Any) -> str:
     t = type(value)
     if t is str:
-        return value
+        same: str = value  # the type test above narrows it
+        return same
     if t is bool:
         return "true" if value else "false"
     if t is int or t is UInt:
@@ -439,7 +483,7 @@ def _to_string(value: Any) -> str:
         return format_go_float(value)
     if t is bytes:
         try:
-            return value.decode("utf-8")
+            return str(value.decode("utf-8"))
         except UnicodeDecodeError:
             raise CelEvalError("invalid UTF-8 in bytes, cannot convert to string") from None
     if t is Timestamp:
@@ -476,12 +520,13 @@ def _to_bool(value: Any) -> bool:
 def _to_timestamp(value: Any) -> Timestamp:
     t = type(value)
     if t is Timestamp:
-        return value
+        same: Timestamp = value  # the type test above narrows it
+        return same
     if t is str:
         try:
             return _timestamp(*parse_rfc3339_with_offset(value))
         except ValueError:
-            raise CelEvalError(f'invalid RFC 3339 timestamp "{value}"') from None
+            raise CelEvalError(f"invalid RFC 3339 timestamp {go_quote(value)}") from None
     if t is int:
         return _timestamp(value * NANOS_PER_SECOND)
     raise _no_overload("timestamp", value)
@@ -490,7 +535,8 @@ def _to_timestamp(value: Any) -> Timestamp:
 def _to_duration(value: Any) -> Duration:
     t = type(value)
     if t is Duration:
-        return value
+        same: Duration = value  # the type test above narrows it
+        return same
     if t is str:
         try:
             return Duration(parse_go_duration(value))
@@ -507,7 +553,7 @@ def _to_ipaddress(value: Any) -> IPAddress:
     try:
         return IPAddress.parse(value)
     except ValueError:
-        raise CelEvalError(f'ParseAddr("{value}"): unable to parse IP') from None
+        raise CelEvalError(go_parse_addr_error(value)) from None
 
 
 def _in_cidr(ip: Any, cidr: Any) -> bool:
@@ -520,7 +566,7 @@ def _in_cidr(ip: Any, cidr: Any) -> bool:
 
 def _local_seconds(ts: Timestamp, tz: str | None) -> int:
     seconds = ts.nanos // NANOS_PER_SECOND
-    if tz is None:
+    if not tz:  # None: UTC; "": Go's time.LoadLocation("") is UTC too
         return seconds
     if tz and tz[0] in "+-" and len(tz) == 6 and tz[3] == ":" and (tz[1:3] + tz[4:]).isdigit():
         offset = int(tz[1:3]) * 3600 + int(tz[4:]) * 60
@@ -530,11 +576,11 @@ def _local_seconds(ts: Timestamp, tz: str | None) -> int:
     try:
         zone = ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise CelEvalError(f"unknown time zone {tz!r}") from None
-    try:
-        offset_delta = datetime.fromtimestamp(seconds, UTC).astimezone(zone).utcoffset()
-    except (OverflowError, ValueError, OSError):
-        raise CelEvalError("timestamp out of range for time zone conversion") from None
+        raise CelEvalError(f"unknown time zone {tz}") from None
+    # Python's datetime stops at years 1 and 9999 in local time too; a day inside the range has
+    # the same offset there (no zone changes its rules at the ends of the calendar).
+    probe = min(max(seconds, MIN_TIMESTAMP_SECONDS + 86400), MAX_TIMESTAMP_SECONDS - 86400)
+    offset_delta = datetime.fromtimestamp(probe, UTC).astimezone(zone).utcoffset()
     return seconds + int(offset_delta.total_seconds()) if offset_delta is not None else seconds
 
 
@@ -555,6 +601,7 @@ def _time_getter(name: str) -> Callable[..., int]:
         if type(value) is not Timestamp or (tz is not None and type(tz) is not str):
             raise _no_overload(name, value, *(() if tz is None else (tz,)))
         if name == "getMilliseconds":
+            _local_seconds(value, tz)  # an unknown time zone is an error here too, as in cel-go
             return (value.nanos % NANOS_PER_SECOND) // 1_000_000
         year, month, day, hour, minute, second, dow, yday = civil_from_unix_seconds(
             _local_seconds(value, tz)
@@ -574,44 +621,97 @@ def _time_getter(name: str) -> Callable[..., int]:
     return getter
 
 
-_TIME_GETTERS = (
-    "getFullYear", "getMonth", "getDayOfYear", "getDayOfMonth", "getDate",
-    "getDayOfWeek", "getHours", "getMinutes", "getSeconds", "getMilliseconds",
-)  # fmt: skip
+# ---------------------------------------------------------------------------------------------
+# The library: one entry per function (signatures as the checker sees them, implementation, cost)
 
-FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "!_": _not,
-    "-_": _negate,
-    "_==_": lambda a, b: cel_equals(a, b),
-    "_!=_": lambda a, b: not cel_equals(a, b),
-    "_<_": _less,
-    "_<=_": _less_eq,
-    "_>_": _greater,
-    "_>=_": _greater_eq,
-    "_+_": _add,
-    "_-_": _subtract,
-    "_*_": _multiply,
-    "_/_": _divide,
-    "_%_": _modulo,
-    "_[_]": _index,
-    "@in": _in,
-    "size": size_of,
-    "contains": _str_method("contains", lambda s, sub: sub in s),
-    "startsWith": _str_method("startsWith", str.startswith),
-    "endsWith": _str_method("endsWith", str.endswith),
-    "matches": _matches,
-    "int": _to_int,
-    "uint": _to_uint,
-    "double": _to_double,
-    "string": _to_string,
-    "bytes": _to_bytes,
-    "bool": _to_bool,
-    "timestamp": _to_timestamp,
-    "duration": _to_duration,
-    "dyn": lambda value: value,
-    "type": lambda value: TypeValue(type_name(value)),
-    "ipaddress": _to_ipaddress,
-    "in_cidr": _in_cidr,
-    **{name: _time_getter(name) for name in _TIME_GETTERS},
-}
-"""Function/operator name (as in the syntax tree) -> implementation over evaluated arguments."""
+_NUMERIC = (INT, UINT, DOUBLE)
+_COMPARABLE = (BOOL, INT, UINT, DOUBLE, STRING, BYTES, TIMESTAMP, DURATION)
+_SIZED = (STRING, BYTES, list_of(A), map_of(A, B))
+
+define("!_", [((BOOL,), BOOL)])(_not)
+define("-_", [((INT,), INT), ((DOUBLE,), DOUBLE)])(_negate)
+# Evaluated lazily by the interpreter (short-circuit, error absorption): no implementation.
+define("_&&_", [((BOOL, BOOL), BOOL)])(None)
+define("_||_", [((BOOL, BOOL), BOOL)])(None)
+define("_?_:_", [((BOOL, A, A), A)])(None)
+define("_==_", [((A, A), BOOL)], cost=equality_cost)(cel_equals)
+define("_!=_", [((A, A), BOOL)], cost=equality_cost)(lambda a, b: not cel_equals(a, b))
+define("_<_", [((t, t), BOOL) for t in _COMPARABLE], cost=ordering_cost)(_less)
+define("_<=_", [((t, t), BOOL) for t in _COMPARABLE], cost=ordering_cost)(_less_eq)
+define("_>_", [((t, t), BOOL) for t in _COMPARABLE], cost=ordering_cost)(_greater)
+define("_>=_", [((t, t), BOOL) for t in _COMPARABLE], cost=ordering_cost)(_greater_eq)
+define(
+    "_+_",
+    [
+        *(((t, t), t) for t in (INT, UINT, DOUBLE, STRING, BYTES)),
+        ((list_of(A), list_of(A)), list_of(A)),
+        ((TIMESTAMP, DURATION), TIMESTAMP),
+        ((DURATION, TIMESTAMP), TIMESTAMP),
+        ((DURATION, DURATION), DURATION),
+    ],
+    cost=concat_cost,
+)(_add)
+define(
+    "_-_",
+    [
+        *(((t, t), t) for t in _NUMERIC),
+        ((TIMESTAMP, TIMESTAMP), DURATION),
+        ((TIMESTAMP, DURATION), TIMESTAMP),
+        ((DURATION, DURATION), DURATION),
+    ],
+)(_subtract)
+define("_*_", [((t, t), t) for t in _NUMERIC])(_multiply)
+define("_/_", [((t, t), t) for t in _NUMERIC])(_divide)
+define("_%_", [((t, t), t) for t in (INT, UINT)])(_modulo)
+define("_[_]", [((list_of(A), INT), A), ((map_of(A, B), A), B)])(_index)
+define("@in", [((A, list_of(A)), BOOL), ((A, map_of(A, B)), BOOL)], cost=membership_cost)(_in)
+define("size", [((t,), INT) for t in _SIZED], member=[((t,), INT) for t in _SIZED])(size_of)
+define("contains", member=[((STRING, STRING), BOOL)], cost=contains_cost)(
+    _str_method("contains", lambda s, sub: sub in s)
+)
+define("startsWith", member=[((STRING, STRING), BOOL)], cost=suffix_cost)(
+    _str_method("startsWith", str.startswith)
+)
+define("endsWith", member=[((STRING, STRING), BOOL)], cost=suffix_cost)(
+    _str_method("endsWith", str.endswith)
+)
+define(
+    "matches",
+    [((STRING, STRING), BOOL)],
+    member=[((STRING, STRING), BOOL)],
+    cost=regex_cost,
+)(_matches)
+define("int", [((t,), INT) for t in (INT, UINT, DOUBLE, STRING, TIMESTAMP)], foldable=True)(_to_int)
+define("uint", [((t,), UINT) for t in (INT, UINT, DOUBLE, STRING)], foldable=True)(_to_uint)
+define("double", [((t,), DOUBLE) for t in (INT, UINT, DOUBLE, STRING)], foldable=True)(_to_double)
+define(
+    "string",
+    [((t,), STRING) for t in (INT, UINT, DOUBLE, STRING, BYTES, BOOL, TIMESTAMP, DURATION)],
+    cost=conversion_cost(bytes),
+    foldable=True,
+)(_to_string)
+define("bytes", [((t,), BYTES) for t in (STRING, BYTES)], cost=conversion_cost(str), foldable=True)(
+    _to_bytes
+)
+define("bool", [((t,), BOOL) for t in (BOOL, STRING)], foldable=True)(_to_bool)
+define("timestamp", [((t,), TIMESTAMP) for t in (STRING, TIMESTAMP, INT)], foldable=True)(
+    _to_timestamp
+)
+define("duration", [((t,), DURATION) for t in (STRING, DURATION)], foldable=True)(_to_duration)
+define("dyn", [((A,), DYN)], foldable=True)(lambda value: value)
+define("type", [((A,), ("type", A))], foldable=True)(lambda value: TypeValue(type_name(value)))
+define("ipaddress", [((STRING,), IPADDRESS)])(_to_ipaddress)
+define("in_cidr", member=[((IPADDRESS, STRING), BOOL)])(_in_cidr)
+for _getter in (
+    "getFullYear", "getMonth", "getDayOfYear", "getDayOfMonth", "getDate", "getDayOfWeek",
+    "getHours", "getMinutes", "getSeconds", "getMilliseconds",
+):  # fmt: skip
+    _on_durations = _getter in ("getHours", "getMinutes", "getSeconds", "getMilliseconds")
+    define(
+        _getter,
+        member=[
+            ((TIMESTAMP,), INT),
+            ((TIMESTAMP, STRING), INT),
+            *([((DURATION,), INT)] if _on_durations else []),
+        ],
+    )(_time_getter(_getter))

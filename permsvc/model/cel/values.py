@@ -395,3 +395,132 @@ def type_name(value: Any) -> str:
     if isinstance(value, TypeValue):
         return "type"
     return type(value).__name__
+
+
+def go_quote(text: str) -> str:
+    """Go's ``strconv.Quote``: double quotes, C escapes, non-printable characters as ``\\u``."""
+    out = ['"']
+    for ch in text:
+        code = ord(ch)
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ch in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[ch])
+        elif ch.isprintable():
+            out.append(ch)
+        elif code < 0x80:
+            out.append(f"\\x{code:02x}")
+        elif code < 0x10000:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    out.append('"')
+    return "".join(out)
+
+
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+               "\v": "\\v"}  # fmt: skip
+
+
+def go_parse_addr_error(text: str) -> str:
+    """The error Go's ``netip.ParseAddr`` gives for ``text`` (which OpenFGA's ``ipaddress()``
+    reports verbatim), for a string :meth:`IPAddress.parse` refused."""
+    msg, at = _go_addr_problem(text.encode("utf-8"))
+    shown = f"ParseAddr({go_quote(text)}): {msg}"
+    if at:
+        shown += f" (at {go_quote(at.decode('utf-8', 'replace'))})"
+    return shown
+
+
+def _go_addr_problem(s: bytes) -> tuple[str, bytes]:
+    for byte in s:
+        if byte == ord("."):
+            return _go_ipv4_problem(s)
+        if byte == ord(":"):
+            return _go_ipv6_problem(s)
+        if byte == ord("%"):
+            return "missing IPv6 address", b""
+    return "unable to parse IP", b""
+
+
+def _go_ipv4_problem(s: bytes) -> tuple[str, bytes]:
+    val = pos = dig_len = 0
+    for i, c in enumerate(s):
+        if 0x30 <= c <= 0x39:
+            if dig_len == 1 and val == 0:
+                return "IPv4 field has octet with leading zero", b""
+            val = val * 10 + c - 0x30
+            dig_len += 1
+            if val > 255:
+                return "IPv4 field has value >255", b""
+        elif c == ord("."):
+            if i == 0 or i == len(s) - 1 or s[i - 1] == ord("."):
+                return "IPv4 field must have at least one digit", s[i:]
+            if pos == 3:
+                return "IPv4 address too long", b""
+            pos += 1
+            val = dig_len = 0
+        else:
+            return "unexpected character", s[i:]
+    if pos < 3:
+        return "IPv4 address too short", b""
+    return "unable to parse IP", b""
+
+
+def _go_ipv6_problem(s: bytes) -> tuple[str, bytes]:
+    zone_at = s.find(b"%")
+    if zone_at != -1:
+        if zone_at == len(s) - 1:
+            return "zone must be a non-empty string", b""
+        s = s[:zone_at]
+    ellipsis = -1
+    if s[:2] == b"::":
+        ellipsis = 0
+        s = s[2:]
+        if not s:
+            return "unable to parse IP", b""
+    i = 0
+    while i < 16:
+        off = 0
+        acc = 0
+        while off < len(s):
+            c = chr(s[off])
+            if c not in "0123456789abcdefABCDEF":
+                break
+            acc = (acc << 4) + int(c, 16)
+            if off > 3:
+                return "each group must have 4 or less digits", s
+            if acc > 0xFFFF:
+                return "IPv6 field has value >=2^16", s
+            off += 1
+        if off == 0:
+            return "each colon-separated field must have at least one digit", s
+        if off < len(s) and s[off] == ord("."):
+            if ellipsis < 0 and i != 12:
+                return "embedded IPv4 address must replace the final 2 fields of the address", s
+            if i + 4 > 16:
+                return "too many hex fields to fit an embedded IPv4 at the end of the address", s
+            return _go_ipv4_problem(s)  # Go reports the embedded address's own problem
+        i += 2
+        s = s[off:]
+        if not s:
+            break
+        if s[0] != ord(":"):
+            return "unexpected character, want colon", s
+        if len(s) == 1:
+            return "colon must be followed by more characters", s
+        s = s[1:]
+        if s[0] == ord(":"):
+            if ellipsis >= 0:
+                return "multiple :: in address", s
+            ellipsis = i
+            s = s[1:]
+            if not s:
+                break
+    if s:
+        return "trailing garbage after address", s
+    if i < 16 and ellipsis < 0:
+        return "address string too short", b""
+    if i >= 16 and ellipsis >= 0:
+        return "the :: must expand to at least one field of zeros", b""
+    return "unable to parse IP", b""

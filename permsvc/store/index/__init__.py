@@ -1,14 +1,16 @@
 """The in-memory index: per-process replicas of each store's tuples that follow the changelog.
 
 See :mod:`permsvc.store.index.datastore` for how it is built, kept current and bounded, and
-:func:`reader_for` for how a request's consistency picks the reader and revision it answers at.
+:func:`~permsvc.store.consistency.reader_for` for how a request's consistency picks the reader
+and revision it answers at.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from permsvc.store.index.consistency import reader_for
+from permsvc.store.consistency import reader_for
+from permsvc.store.factory import backend_for
 from permsvc.store.index.datastore import BYTES_PER_TUPLE, IndexedDatastore, IndexMode
 from permsvc.store.index.reader import IndexedReader
 from permsvc.store.index.tuple_index import TupleIndex
@@ -33,11 +35,7 @@ async def index_datastore(
     """Wrap ``datastore`` (opened from ``database_url``) in a started :class:`IndexedDatastore`:
     it LISTENs when the URL is PostgreSQL's, polls otherwise, and has indexed every live store
     when this returns (unless ``build`` is false). On failure ``datastore`` is left open."""
-    listen = (
-        database_url
-        if database_url and database_url.startswith(("postgres://", "postgresql://"))
-        else None
-    )
+    listen = database_url if backend_for(database_url)[0].name == "postgres" else None
     indexed = IndexedDatastore(datastore, memory_budget=memory_budget, listen_url=listen)
     try:
         await indexed.start(build=build)

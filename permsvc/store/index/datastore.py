@@ -34,17 +34,18 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Literal
 
-from permsvc.core.revision import Consistency, InvalidConsistencyTokenError, Revision, decode_token
+from permsvc.core.revision import Consistency, Revision, decode_token
 from permsvc.settings import (
     DEFAULT_INDEX_MEMORY_BUDGET,
     DEFAULT_INDEX_POLL_S,
     DEFAULT_INDEX_SAFETY_POLL_S,
     DEFAULT_INDEX_WAIT_S,
 )
+from permsvc.store.consistency import database_reader
 from permsvc.store.index.model_versions import ModelVersions
 from permsvc.store.index.reader import IndexedReader
 from permsvc.store.index.tuple_index import TupleIndex, gc_paused
-from permsvc.store.protocol import TupleSnapshotReader
+from permsvc.store.protocol import TupleSnapshotReader, unwrap
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
         OnMissing,
         Page,
         ReadFilter,
+        StartingWithUser,
         StoredModel,
         StoredTuple,
         StoreInfo,
@@ -197,6 +199,13 @@ class IndexedDatastore:
         await self.stop_following()
         await self.inner.aclose()
 
+    def unwrap(self) -> Datastore:
+        """The database (:class:`~permsvc.store.protocol.Wrapper`): API keys, the audit log, claim
+        specs and whether writes are audited are the database's. Tuple writes hand ``audit=``
+        through unchanged, so they commit their audit row in the same transaction exactly when
+        the database's do."""
+        return self.inner
+
     # -- introspection --------------------------------------------------------------------------
 
     def mode(self, store_id: str) -> IndexMode:
@@ -255,13 +264,7 @@ class IndexedDatastore:
     async def _database_reader(
         self, store_id: str, required: Revision
     ) -> tuple[TupleReader, Revision]:
-        head = await self.inner.head_revision(store_id)
-        if head < required:
-            raise InvalidConsistencyTokenError(
-                f"the consistency token names revision {required} of store {store_id}, whose latest revision "
-                f"is {head}: use a token returned by a write to this store"
-            )
-        return self.inner, head
+        return await database_reader(self.inner, store_id, required)
 
     # -- building -------------------------------------------------------------------------------
 
@@ -289,7 +292,8 @@ class IndexedDatastore:
 
     async def _build(self, store_id: str) -> None:
         """Snapshot ``store_id`` into a new index, publish it, then catch it up."""
-        if not isinstance(self.inner, TupleSnapshotReader):
+        snapshots = unwrap(self.inner, TupleSnapshotReader)
+        if snapshots is None:
             self._database_only.add(store_id)
             return
         try:
@@ -306,7 +310,7 @@ class IndexedDatastore:
 
                 try:
                     with gc_paused():
-                        revision = await self.inner.snapshot_tuples(
+                        revision = await snapshots.snapshot_tuples(
                             store_id, consume, batch_size=_SNAPSHOT_BATCH
                         )
                 except _OverBudgetError:
@@ -485,20 +489,11 @@ class IndexedDatastore:
             return await self.inner.read_object_relation(store_id, object, relation)
         return index.object_relation(object, relation)
 
-    async def read_starting_with_user(
-        self,
-        store_id: str,
-        object_type: str,
-        relation: str,
-        users: Sequence[str],
-        object_ids: Sequence[str] | None = None,
-    ) -> Sequence[TupleKey]:
+    async def read_starting_with_user(self, store_id: str, filter: StartingWithUser) -> Sequence[TupleKey]:
         index = self._indexes.get(store_id)
         if index is None:
-            return await self.inner.read_starting_with_user(
-                store_id, object_type, relation, users, object_ids
-            )
-        return index.starting_with_user(object_type, relation, users, object_ids)
+            return await self.inner.read_starting_with_user(store_id, filter)
+        return index.starting_with_user(filter)
 
     async def read_page(
         self, store_id: str, filter: ReadFilter, *, page_size: int, continuation_token: str = ""
@@ -513,12 +508,6 @@ class IndexedDatastore:
         return await self.inner.head_revision(store_id)
 
     # -- writes: the database, then this process's index ---------------------------------------
-
-    @property
-    def audited_writes(self) -> bool:
-        """Tuple writes commit their audit row in the same transaction exactly when the database
-        behind the index does (the audit record is handed through unchanged)."""
-        return bool(getattr(self.inner, "audited_writes", False))
 
     async def write(
         self,
@@ -597,7 +586,7 @@ class IndexedDatastore:
 
     async def create_store(self, name: str) -> StoreInfo:
         info = await self.inner.create_store(name)
-        if not self._closed and isinstance(self.inner, TupleSnapshotReader):
+        if not self._closed and unwrap(self.inner, TupleSnapshotReader) is not None:
             index = TupleIndex(info.id)
             index.finish_build(0)
             self._indexes[info.id] = index

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from permsvc.core.refs import TupleKey
     from permsvc.core.revision import Revision
     from permsvc.store.index.tuple_index import TupleIndex
-    from permsvc.store.protocol import Page, ReadFilter, StoredTuple, TupleReader
+    from permsvc.store.protocol import Page, ReadFilter, StartingWithUser, StoredTuple, TupleReader
 
 __all__ = ("IndexedReader",)
 
@@ -102,20 +102,11 @@ class IndexedReader:
         a reader offering it offers ``count_object_relation_sync`` too)."""
         return self._index.relation_version(object_type, relation)
 
-    async def read_starting_with_user(
-        self,
-        store_id: str,
-        object_type: str,
-        relation: str,
-        users: Sequence[str],
-        object_ids: Sequence[str] | None = None,
-    ) -> Sequence[TupleKey]:
+    async def read_starting_with_user(self, store_id: str, filter: StartingWithUser) -> Sequence[TupleKey]:
         index = self._index
         if store_id == index.store_id:
-            return index.starting_with_user(object_type, relation, users, object_ids)
-        return await self._database.read_starting_with_user(
-            store_id, object_type, relation, users, object_ids
-        )
+            return index.starting_with_user(filter)
+        return await self._database.read_starting_with_user(store_id, filter)
 
     async def read_page(
         self, store_id: str, filter: ReadFilter, *, page_size: int, continuation_token: str = ""

@@ -32,7 +32,7 @@ from permsvc.core.refs import TupleKey
 if TYPE_CHECKING:
     from permsvc.core.refs import TupleCondition
     from permsvc.core.revision import Revision
-    from permsvc.store.protocol import TupleChange
+    from permsvc.store.protocol import StartingWithUser, TupleChange
 
 __all__ = ("SMALL", "TupleIndex", "gc_paused")
 
@@ -419,20 +419,16 @@ class TupleIndex:
                 out.extend(self._key(rel, obj, object_id, relation, u) for u in _each(users))
         return out
 
-    def starting_with_user(
-        self,
-        object_type: str,
-        relation: str,
-        users: Sequence[str],
-        object_ids: Sequence[str] | None,
-    ) -> list[TupleKey]:
-        rel = self._relations.get((object_type, relation))
+    def starting_with_user(self, filter: StartingWithUser) -> list[TupleKey]:
+        """:meth:`~permsvc.store.protocol.TupleReader.read_starting_with_user` of this store."""
+        relation = filter.relation
+        rel = self._relations.get((filter.object_type, relation))
         if rel is None:
             return []
-        wanted = None if object_ids is None else set(object_ids)
+        wanted = None if filter.object_ids is None else set(filter.object_ids)
         out: list[TupleKey] = []
-        prefix = object_type + ":"
-        for user in dict.fromkeys(users):
+        prefix = filter.object_type + ":"
+        for user in dict.fromkeys(filter.users):
             ids = rel.objects.get(user)
             if ids is None:
                 continue

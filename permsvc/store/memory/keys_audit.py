@@ -1,71 +1,20 @@
 """API keys and the audit log in process memory: the reference the SQL backends must match.
 
-:class:`MemoryKeysAuditMixin` is inherited by :class:`~permsvc.store.memory.MemoryDatastore`.
-The audit continuation-token helpers live here too and are shared by the SQL backends, so every
-backend produces and accepts the same tokens.
+:class:`MemoryKeysAuditMixin` is inherited by :class:`~permsvc.store.memory.MemoryDatastore`; its
+paging is :mod:`permsvc.store.common.audit_paging`, as every backend's.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 
 import msgspec
 
-from permsvc.store.errors import CollisionError, InvalidContinuationTokenError
+from permsvc.store.common.audit_paging import audit_page, decode_audit_token, matches_audit_filter
+from permsvc.store.errors import CollisionError
 from permsvc.store.protocol import ApiKeyRecord, AuditEntry, AuditFilter, AuditRecord, Page
-from permsvc.store.tokens import decode_page_token, encode_page_token
 
-__all__ = (
-    "MemoryKeysAuditMixin",
-    "audit_filter_digest",
-    "audit_page",
-    "decode_audit_token",
-    "encode_audit_token",
-    "matches_audit_filter",
-)
-
-_TOKEN_KIND = "audit"
-
-
-def audit_filter_digest(flt: AuditFilter) -> str:
-    """A short digest of a filter: a token is only valid with the filter it was made for."""
-    return hashlib.sha256(msgspec.json.encode(flt)).hexdigest()[:16]
-
-
-def encode_audit_token(flt: AuditFilter, last_id: int) -> str:
-    return encode_page_token({"k": _TOKEN_KIND, "f": audit_filter_digest(flt), "before": last_id})
-
-
-def decode_audit_token(flt: AuditFilter, token: str) -> int | None:
-    """The id the next page starts below, or ``None`` for the first page."""
-    if not token:
-        return None
-    payload = decode_page_token(token, kind=_TOKEN_KIND)
-    before = payload.get("before")
-    if payload.get("f") != audit_filter_digest(flt) or not isinstance(before, int) or before < 1:
-        raise InvalidContinuationTokenError()
-    return before
-
-
-def audit_page(flt: AuditFilter, entries: list[AuditEntry], page_size: int) -> Page[AuditEntry]:
-    """A page from up to ``page_size + 1`` entries read newest first (one more means "more follow")."""
-    if len(entries) > page_size:
-        items = entries[:page_size]
-        return Page(items=items, continuation_token=encode_audit_token(flt, items[-1].id))
-    return Page(items=entries)
-
-
-def matches_audit_filter(flt: AuditFilter, entry: AuditEntry) -> bool:
-    return (
-        (not flt.store_id or entry.store_id == flt.store_id)
-        and (not flt.actor or entry.actor == flt.actor)
-        and (not flt.action or entry.action == flt.action)
-        and (flt.since is None or entry.at >= flt.since)
-        and (flt.until is None or entry.at <= flt.until)
-        and (flt.revision is None or entry.revision == flt.revision)
-    )
-
+__all__ = ("MemoryKeysAuditMixin",)
 
 class MemoryKeysAuditMixin:
     """:class:`~permsvc.store.protocol.ApiKeyStore` and :class:`~permsvc.store.protocol.AuditLog`

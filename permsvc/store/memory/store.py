@@ -13,9 +13,11 @@ from permsvc.core.refs import TupleKey, split_object
 from permsvc.core.revision import Revision
 from permsvc.core.ulid import new_ulid
 from permsvc.model.schema import AuthorizationModel
+from permsvc.store.common.paging import models_before, models_page, stores_after, stores_page
+from permsvc.store.common.reverse import starting_with_user
+from permsvc.store.common.write_plan import BulkWritePlan, plan_write
 from permsvc.store.errors import (
     InvalidContinuationTokenError,
-    InvalidWriteInputError,
     ModelNotFoundError,
     StoreNotFoundError,
 )
@@ -30,21 +32,14 @@ from permsvc.store.protocol import (
     OnMissing,
     Page,
     ReadFilter,
+    StartingWithUser,
     StoredModel,
     StoredTuple,
     StoreInfo,
     TupleChange,
     WriteResult,
 )
-from permsvc.store.rows import (
-    condition_conflict,
-    decode_model,
-    describe_tuple,
-    encode_model,
-    exists_message,
-    missing_message,
-    to_columns,
-)
+from permsvc.store.rows import decode_model, describe_tuple, encode_model, to_columns
 from permsvc.store.tokens import decode_page_token, encode_page_token
 
 __all__ = ("MemoryDatastore", "describe_tuple")
@@ -74,6 +69,11 @@ class _StoreData:
         self.seq = 0
         self.models: dict[str, StoredModel] = {}
         self.assertions: dict[str, list[Assertion]] = {}
+
+    def stored(self, key: TupleKey) -> TupleKey | None:
+        """The stored tuple with ``key``'s identity (its stored condition), or ``None``."""
+        row = self.rows.get(key.key)
+        return None if row is None else row.key
 
     def add(self, key: TupleKey, now: dt.datetime) -> None:
         self.seq += 1
@@ -130,9 +130,7 @@ class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin):
     async def list_stores(
         self, *, page_size: int, continuation_token: str = "", name: str = ""
     ) -> Page[StoreInfo]:
-        after = (
-            decode_page_token(continuation_token, kind="stores")["a"] if continuation_token else ""
-        )
+        after = stores_after(continuation_token)
         live = sorted(
             (
                 d.info
@@ -141,9 +139,7 @@ class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin):
             ),
             key=lambda s: s.id,
         )
-        items = [s for s in live if s.id > after][:page_size]
-        more = len(items) == page_size and any(s.id > items[-1].id for s in live)
-        return Page(items, encode_page_token({"k": "stores", "a": items[-1].id}) if more else "")
+        return stores_page([s for s in live if s.id > after][: page_size + 1], page_size)
 
     async def delete_store(self, store_id: str) -> None:
         data = self._stores.get(store_id)
@@ -189,18 +185,10 @@ class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin):
     async def list_models(
         self, store_id: str, *, page_size: int, continuation_token: str = ""
     ) -> Page[StoredModel]:
+        before = models_before(continuation_token)
         data = self._store(store_id)
-        before = (
-            decode_page_token(continuation_token, kind="models")["b"]
-            if continuation_token
-            else None
-        )
-        ids = sorted(data.models, reverse=True)
-        if before is not None:
-            ids = [i for i in ids if i < before]
-        chosen = ids[:page_size]
-        token = encode_page_token({"k": "models", "b": chosen[-1]}) if len(ids) > page_size else ""
-        return Page([data.models[i] for i in chosen], token)
+        ids = [i for i in sorted(data.models, reverse=True) if i < before][: page_size + 1]
+        return models_page([data.models[i] for i in ids], page_size)
 
     # -- assertions -----------------------------------------------------------------------------
 
@@ -232,26 +220,9 @@ class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin):
     ) -> WriteResult:
         data = self._store(store_id)
         # Plan first, apply after: on any error nothing changes.
-        to_delete: list[TupleKey] = []
-        deleted: set[tuple[str, str, str]] = set()
-        for key in deletes:
-            row = data.rows.get(key.key)
-            if row is None:
-                if on_missing == "error":
-                    raise InvalidWriteInputError(missing_message(key))
-                continue
-            to_delete.append(row.key)
-            deleted.add(key.key)
-        to_write: list[TupleKey] = []
-        for key in writes:
-            row = data.rows.get(key.key)
-            if row is not None and key.key not in deleted:
-                if on_duplicate == "error":
-                    raise InvalidWriteInputError(exists_message(key))
-                if row.key.condition != key.condition:
-                    raise condition_conflict(key)
-                continue
-            to_write.append(key)
+        to_delete, to_write = plan_write(
+            deletes, writes, data.stored, on_duplicate=on_duplicate, on_missing=on_missing
+        )
         if not to_delete and not to_write:
             return WriteResult(
                 revision=data.revision,
@@ -284,28 +255,13 @@ class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin):
         audit: AuditRecord | None = None,
     ) -> WriteResult:
         data = self._store(store_id)
-        pending: dict[tuple[str, str, str], TupleKey] = {}
-
-        def plan(key: TupleKey) -> None:
-            row = data.rows.get(key.key)
-            if row is not None:
-                if on_duplicate == "error":
-                    raise InvalidWriteInputError(exists_message(key))
-                if row.key.condition != key.condition:
-                    raise condition_conflict(key)
-                return
-            seen = pending.get(key.key)
-            if seen is None:
-                pending[key.key] = key
-            elif seen.condition != key.condition:
-                raise condition_conflict(key)
-
+        plan = BulkWritePlan(data.stored, on_duplicate)
         if isinstance(tuples, AsyncIterable):
             async for key in tuples:
-                plan(key)
+                plan.add(key)
         else:
-            for key in tuples:
-                plan(key)
+            plan.extend(tuples)
+        pending = plan.pending
         # The input may have been produced by other coroutines: re-resolve the store, it may have
         # been deleted meanwhile.
         data = self._store(store_id)
@@ -414,28 +370,9 @@ class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin):
         users = data.by_object_relation.get((object, relation)) if data else None
         return list(users.values()) if users else ()
 
-    async def read_starting_with_user(
-        self,
-        store_id: str,
-        object_type: str,
-        relation: str,
-        users: Sequence[str],
-        object_ids: Sequence[str] | None = None,
-    ) -> Sequence[TupleKey]:
+    async def read_starting_with_user(self, store_id: str, filter: StartingWithUser) -> Sequence[TupleKey]:
         data = self._maybe_store(store_id)
-        if data is None:
-            return ()
-        wanted = set(object_ids) if object_ids is not None else None
-        out: list[TupleKey] = []
-        for user in dict.fromkeys(users):
-            objects = data.by_user.get((object_type, relation, user))
-            if not objects:
-                continue
-            if wanted is None:
-                out.extend(objects.values())
-            else:
-                out.extend(k for oid, k in objects.items() if oid in wanted)
-        return out
+        return () if data is None else starting_with_user(data.by_user, filter)
 
     async def read_page(
         self, store_id: str, filter: ReadFilter, *, page_size: int, continuation_token: str = ""

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 import msgspec
 
+from permsvc.store.common.audit_paging import audit_filter_terms, audit_page, decode_audit_token
 from permsvc.store.errors import CollisionError
-from permsvc.store.memory.keys_audit import audit_page, decode_audit_token
 from permsvc.store.protocol import ApiKeyRecord, AuditEntry, AuditFilter, AuditRecord, Page
 
 if TYPE_CHECKING:
@@ -37,14 +37,14 @@ READ_AUDIT_HEAD = (
     "SELECT id, store_id, at, actor, actor_kind, action, detail::text, request_id, revision "
     "FROM audit_log WHERE id < $1"
 )
-_AUDIT_CONDITIONS = (
-    ("store_id", " AND store_id = $"),
-    ("actor", " AND actor = $"),
-    ("action", " AND action = $"),
-    ("since", " AND at >= $"),
-    ("until", " AND at <= $"),
-    ("revision", " AND revision = $"),
-)
+_AUDIT_CONDITIONS = {
+    "store_id": " AND store_id = $",
+    "actor": " AND actor = $",
+    "action": " AND action = $",
+    "since": " AND at >= $",
+    "until": " AND at <= $",
+    "revision": " AND revision = $",
+}
 _NO_UPPER_BOUND = 2**63 - 1
 
 _detail_decoder = msgspec.json.Decoder(dict[str, Any])
@@ -79,11 +79,9 @@ def _entry(row: Mapping[str, Any]) -> AuditEntry:
 def _audit_query(flt: AuditFilter, before: int, limit: int) -> tuple[str, list[Any]]:
     """Fixed SQL fragments with numbered placeholders; values only as parameters."""
     sql, params = READ_AUDIT_HEAD, [before]
-    for field, fragment in _AUDIT_CONDITIONS:
-        value = getattr(flt, field)
-        if value is not None and value != "":
-            params.append(value)
-            sql += f"{fragment}{len(params)}"
+    for field, value in audit_filter_terms(flt):
+        params.append(value)
+        sql += f"{_AUDIT_CONDITIONS[field]}{len(params)}"
     params.append(limit)
     return f"{sql} ORDER BY id DESC LIMIT ${len(params)}", params
 

@@ -24,6 +24,14 @@ from permsvc.core.refs import TupleKey
 from permsvc.core.revision import Revision
 from permsvc.core.ulid import new_ulid
 from permsvc.model.schema import AuthorizationModel
+from permsvc.store.common.paging import (
+    changes_page,
+    models_before,
+    models_page,
+    stores_after,
+    stores_page,
+)
+from permsvc.store.common.write_plan import plan_write
 from permsvc.store.errors import (
     InvalidContinuationTokenError,
     InvalidWriteInputError,
@@ -45,6 +53,7 @@ from permsvc.store.protocol import (
     OnMissing,
     Page,
     ReadFilter,
+    StartingWithUser,
     StoredModel,
     StoredTuple,
     StoreInfo,
@@ -53,7 +62,6 @@ from permsvc.store.protocol import (
 )
 from permsvc.store.rows import (
     TupleColumns,
-    changes_token,
     condition_conflict,
     decode_assertions,
     decode_changes_token,
@@ -65,7 +73,6 @@ from permsvc.store.rows import (
     identity_key,
     key_from_columns,
     many_reads,
-    missing_message,
     read_many_params,
     split_filter_user,
     to_columns,
@@ -103,6 +110,15 @@ def _change(row: asyncpg.Record) -> TupleChange:
 
 def _key_arrays(columns: Sequence[TupleColumns]) -> list[list[str]]:
     return [list(c) for c in zip(*columns, strict=True)] if columns else [[] for _ in range(6)]
+
+
+def _tuple_arrays(keys: Sequence[TupleKey]) -> list[list[Any]]:
+    """The key columns of ``keys`` as arrays, then their condition names and contexts."""
+    return [
+        *_key_arrays([to_columns(k) for k in keys]),
+        [None if k.condition is None else k.condition.name for k in keys],
+        [encode_context(k.condition) for k in keys],
+    ]
 
 
 def _filter_sql(head: str, f: ReadFilter, first: int) -> tuple[str, list[Any]]:
@@ -190,6 +206,21 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
         return int(row[0]), int(row[1])
 
     @staticmethod
+    async def _find_tuples(
+        conn: Connection, store_id: str, keys: Sequence[TupleKey]
+    ) -> dict[tuple[str, str, str], TupleKey]:
+        """The stored tuples among ``keys`` (with their stored condition), by identity."""
+        if not keys:
+            return {}
+        columns = [to_columns(k) for k in keys]
+        rows = await conn.fetch(q.FIND_TUPLES, store_id, *_key_arrays(columns))
+        found: dict[tuple[str, str, str], TupleKey] = {}
+        for ordinal, *condition in rows:
+            i = ordinal - 1
+            found[keys[i].key] = key_from_columns(*columns[i], *condition)
+        return found
+
+    @staticmethod
     async def _commit_revision(
         conn: Connection, store_id: str, revision: Revision, last_seq: int, now: dt.datetime
     ) -> None:
@@ -212,18 +243,12 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
     async def list_stores(
         self, *, page_size: int, continuation_token: str = "", name: str = ""
     ) -> Page[StoreInfo]:
-        after = (
-            decode_page_token(continuation_token, kind="stores")["a"] if continuation_token else ""
-        )
-        if not isinstance(after, str):
-            raise InvalidContinuationTokenError()
+        after = stores_after(continuation_token)
         if name:
             rows = await self._pool.fetch(q.LIST_STORES_BY_NAME, after, page_size + 1, name)
         else:
             rows = await self._pool.fetch(q.LIST_STORES, after, page_size + 1)
-        items = [_store_info(r) for r in rows[:page_size]]
-        more = len(rows) > page_size
-        return Page(items, encode_page_token({"k": "stores", "a": items[-1].id}) if more else "")
+        return stores_page([_store_info(r) for r in rows], page_size)
 
     async def delete_store(self, store_id: str) -> None:
         await self._pool.execute(q.DELETE_STORE, store_id, _now())
@@ -256,18 +281,10 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
     async def list_models(
         self, store_id: str, *, page_size: int, continuation_token: str = ""
     ) -> Page[StoredModel]:
-        before = (
-            decode_page_token(continuation_token, kind="models")["b"] if continuation_token else "~"
-        )
-        if not isinstance(before, str):
-            raise InvalidContinuationTokenError()
+        before = models_before(continuation_token)
         await self._require_store(self._pool, store_id)
         rows = await self._pool.fetch(q.LIST_MODELS, store_id, before, page_size + 1)
-        items = [_stored_model(r) for r in rows[:page_size]]
-        token = (
-            encode_page_token({"k": "models", "b": items[-1].id}) if len(rows) > page_size else ""
-        )
-        return Page(items, token)
+        return models_page([_stored_model(r) for r in rows], page_size)
 
     # -- assertions -----------------------------------------------------------------------------
 
@@ -300,45 +317,14 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
         on_missing: OnMissing = "error",
         audit: AuditRecord | None = None,
     ) -> WriteResult:
-        delete_cols = [to_columns(k) for k in deletes]
-        write_cols = [to_columns(k) for k in writes]
         async with self._pool.acquire() as conn, conn.transaction():
             revision, last_seq = await self._lock_revision(conn, store_id)
-            to_delete: list[tuple[TupleColumns, TupleKey]] = []
-            deleted: set[tuple[str, str, str]] = set()
-            if deletes:
-                found = {
-                    r[0]: r
-                    for r in await conn.fetch(q.FIND_TUPLES, store_id, *_key_arrays(delete_cols))
-                }
-                for i, key in enumerate(deletes, start=1):
-                    row = found.get(i)
-                    if row is None:
-                        if on_missing == "error":
-                            raise InvalidWriteInputError(missing_message(key))
-                        continue
-                    to_delete.append(
-                        (delete_cols[i - 1], key_from_columns(*delete_cols[i - 1], row[1], row[2]))
-                    )
-                    deleted.add(key.key)
-            to_write: list[tuple[TupleColumns, TupleKey]] = []
-            if writes:
-                found = {
-                    r[0]: r
-                    for r in await conn.fetch(q.FIND_TUPLES, store_id, *_key_arrays(write_cols))
-                }
-                for i, key in enumerate(writes, start=1):
-                    row = found.get(i)
-                    if row is not None and key.key not in deleted:
-                        if on_duplicate == "error":
-                            raise InvalidWriteInputError(exists_message(key))
-                        if (
-                            key_from_columns(*write_cols[i - 1], row[1], row[2]).condition
-                            != key.condition
-                        ):
-                            raise condition_conflict(key)
-                        continue
-                    to_write.append((write_cols[i - 1], key))
+            found: dict[tuple[str, str, str], TupleKey] = {}
+            for keys in (deletes, writes):
+                found.update(await self._find_tuples(conn, store_id, keys))
+            to_delete, to_write = plan_write(
+                deletes, writes, lambda k: found.get(k.key), on_duplicate=on_duplicate, on_missing=on_missing
+            )
             if not to_delete and not to_write:
                 audit_id = await insert_audit_row(conn, store_id, audit, revision, 0)
                 return WriteResult(revision=revision, audit_id=audit_id)
@@ -346,29 +332,23 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
             now = _now()
             if to_delete:
                 await conn.execute(
-                    q.DELETE_TUPLES, store_id, *_key_arrays([c for c, _ in to_delete])
+                    q.DELETE_TUPLES, store_id, *_key_arrays([to_columns(k) for k in to_delete])
                 )
             if to_write:
                 await conn.execute(
                     q.INSERT_TUPLES,
                     store_id,
-                    *_key_arrays([c for c, _ in to_write]),
-                    [None if k.condition is None else k.condition.name for _, k in to_write],
-                    [encode_context(k.condition) for _, k in to_write],
+                    *_tuple_arrays(to_write),
                     revision,
                     now,
                     last_seq,
                 )
-            changes = [(c, k, "delete") for c, k in to_delete] + [
-                (c, k, "write") for c, k in to_write
-            ]
+            changes = to_delete + to_write
             await conn.execute(
                 q.INSERT_CHANGES,
                 store_id,
-                *_key_arrays([c for c, _, _ in changes]),
-                [None if k.condition is None else k.condition.name for _, k, _ in changes],
-                [encode_context(k.condition) for _, k, _ in changes],
-                [op for _, _, op in changes],
+                *_tuple_arrays(changes),
+                ["delete"] * len(to_delete) + ["write"] * len(to_write),
                 revision,
                 now,
             )
@@ -475,31 +455,15 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
     async def read_many(self, store_id: str, keys: ManyKeys) -> ManyReads:
         return many_reads(await self._pool.fetch(q.READ_MANY, store_id, *read_many_params(keys)))
 
-    async def read_starting_with_user(
-        self,
-        store_id: str,
-        object_type: str,
-        relation: str,
-        users: Sequence[str],
-        object_ids: Sequence[str] | None = None,
-    ) -> Sequence[TupleKey]:
-        if not users:
+    async def read_starting_with_user(self, store_id: str, filter: StartingWithUser) -> Sequence[TupleKey]:
+        if not filter.users:
             return []
-        split = [split_filter_user(u) for u in dict.fromkeys(users)]
-        arrays = [list(c) for c in zip(*split, strict=True)]
-        if object_ids is None:
-            rows = await self._pool.fetch(
-                q.READ_STARTING_WITH_USER, store_id, object_type, relation, *arrays
-            )
+        split = [split_filter_user(u) for u in dict.fromkeys(filter.users)]
+        args = [store_id, filter.object_type, filter.relation, *(list(c) for c in zip(*split, strict=True))]
+        if filter.object_ids is None:
+            rows = await self._pool.fetch(q.READ_STARTING_WITH_USER, *args)
         else:
-            rows = await self._pool.fetch(
-                q.READ_STARTING_WITH_USER_OBJECTS,
-                store_id,
-                object_type,
-                relation,
-                *arrays,
-                list(object_ids),
-            )
+            rows = await self._pool.fetch(q.READ_STARTING_WITH_USER_OBJECTS, *args, list(filter.object_ids))
         return [_key(r) for r in rows]
 
     async def read_page(
@@ -566,10 +530,7 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
             )
         else:
             rows = await self._pool.fetch(q.READ_CHANGES_AFTER, store_id, revision, seq, page_size)
-        if not rows:
-            return Page([], continuation_token)
-        last = rows[-1]
-        return Page([_change(r) for r in rows], changes_token(object_type, last[0], last[1]))
+        return changes_page(rows, continuation_token, object_type, _change)
 
     async def changes_since(
         self, store_id: str, revision: Revision, *, limit: int

@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from permsvc.store.common.audit_paging import audit_filter_terms, audit_page, decode_audit_token
 from permsvc.store.errors import CollisionError
-from permsvc.store.memory.keys_audit import audit_page, decode_audit_token
 from permsvc.store.protocol import ApiKeyRecord, AuditEntry, AuditFilter, AuditRecord, Page
 from permsvc.store.rows import from_micros, to_micros
 
@@ -35,14 +35,14 @@ INSERT_AUDIT = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 READ_AUDIT_HEAD = "SELECT id, store_id, at, actor, actor_kind, action, detail, request_id, revision FROM audit_log WHERE id < ?"
-_AUDIT_CONDITIONS = (
-    ("store_id", " AND store_id = ?"),
-    ("actor", " AND actor = ?"),
-    ("action", " AND action = ?"),
-    ("since", " AND at >= ?"),
-    ("until", " AND at <= ?"),
-    ("revision", " AND revision = ?"),
-)
+_AUDIT_CONDITIONS = {
+    "store_id": " AND store_id = ?",
+    "actor": " AND actor = ?",
+    "action": " AND action = ?",
+    "since": " AND at >= ?",
+    "until": " AND at <= ?",
+    "revision": " AND revision = ?",
+}
 READ_AUDIT_TAIL = " ORDER BY id DESC LIMIT ?"
 _NO_UPPER_BOUND = 2**63 - 1
 
@@ -101,11 +101,9 @@ def insert_audit_row(
 def audit_query(flt: AuditFilter) -> tuple[str, list[Any]]:
     """The filtered audit query: fixed SQL fragments, values only as parameters."""
     sql, params = READ_AUDIT_HEAD, []
-    for field, fragment in _AUDIT_CONDITIONS:
-        value = getattr(flt, field)
-        if value is not None and value != "":
-            sql += fragment
-            params.append(to_micros(value) if field in ("since", "until") else value)
+    for field, value in audit_filter_terms(flt):
+        sql += _AUDIT_CONDITIONS[field]
+        params.append(to_micros(value) if field in ("since", "until") else value)
     return sql + READ_AUDIT_TAIL, params
 
 

@@ -38,6 +38,14 @@ from permsvc.core.refs import TupleKey
 from permsvc.core.revision import Revision
 from permsvc.core.ulid import new_ulid
 from permsvc.model.schema import AuthorizationModel
+from permsvc.store.common.paging import (
+    changes_page,
+    models_before,
+    models_page,
+    stores_after,
+    stores_page,
+)
+from permsvc.store.common.write_plan import check_condition_conflict, plan_write
 from permsvc.store.errors import (
     InvalidContinuationTokenError,
     InvalidWriteInputError,
@@ -54,6 +62,7 @@ from permsvc.store.protocol import (
     OnMissing,
     Page,
     ReadFilter,
+    StartingWithUser,
     StoredModel,
     StoredTuple,
     StoreInfo,
@@ -61,9 +70,6 @@ from permsvc.store.protocol import (
     WriteResult,
 )
 from permsvc.store.rows import (
-    TupleColumns,
-    changes_token,
-    condition_conflict,
     decode_assertions,
     decode_changes_token,
     decode_model,
@@ -75,7 +81,6 @@ from permsvc.store.rows import (
     identity_key,
     key_from_columns,
     many_reads,
-    missing_message,
     read_many_params,
     split_filter_user,
     to_columns,
@@ -287,11 +292,7 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin):
     async def list_stores(
         self, *, page_size: int, continuation_token: str = "", name: str = ""
     ) -> Page[StoreInfo]:
-        after = (
-            decode_page_token(continuation_token, kind="stores")["a"] if continuation_token else ""
-        )
-        if not isinstance(after, str):
-            raise InvalidContinuationTokenError()
+        after = stores_after(continuation_token)
 
         def run(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
             if name:
@@ -299,9 +300,7 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin):
             return conn.execute(q.LIST_STORES, (after, page_size + 1)).fetchall()
 
         rows = await self._on_reader(run)
-        items = [_store_info(r) for r in rows[:page_size]]
-        more = len(rows) > page_size
-        return Page(items, encode_page_token({"k": "stores", "a": items[-1].id}) if more else "")
+        return stores_page([_store_info(r) for r in rows], page_size)
 
     async def delete_store(self, store_id: str) -> None:
         def run(conn: sqlite3.Connection) -> None:
@@ -344,22 +343,14 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin):
     async def list_models(
         self, store_id: str, *, page_size: int, continuation_token: str = ""
     ) -> Page[StoredModel]:
-        before = (
-            decode_page_token(continuation_token, kind="models")["b"] if continuation_token else "~"
-        )
-        if not isinstance(before, str):
-            raise InvalidContinuationTokenError()
+        before = models_before(continuation_token)
 
         def run(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
             self._require_store(conn, store_id)
             return conn.execute(q.LIST_MODELS, (store_id, before, page_size + 1)).fetchall()
 
         rows = await self._on_reader(run)
-        items = [_stored_model(r) for r in rows[:page_size]]
-        token = (
-            encode_page_token({"k": "models", "b": items[-1].id}) if len(rows) > page_size else ""
-        )
-        return Page(items, token)
+        return models_page([_stored_model(r) for r in rows], page_size)
 
     # -- assertions -----------------------------------------------------------------------------
 
@@ -399,43 +390,30 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin):
 
         def run(conn: sqlite3.Connection) -> WriteResult:
             revision = self._live_revision(conn, store_id)
-            to_delete: list[tuple[TupleColumns, TupleKey]] = []
-            deleted: set[tuple[str, str, str]] = set()
-            for key in deletes:
-                cols = to_columns(key)
-                row = conn.execute(q.READ_TUPLE, (store_id, *cols)).fetchone()
-                if row is None:
-                    if on_missing == "error":
-                        raise InvalidWriteInputError(missing_message(key))
-                    continue
-                to_delete.append((cols, key_from_columns(*row)))
-                deleted.add(key.key)
-            to_write: list[tuple[TupleColumns, TupleKey]] = []
-            for key in writes:
-                cols = to_columns(key)
-                if key.key not in deleted:
-                    row = conn.execute(q.READ_TUPLE, (store_id, *cols)).fetchone()
-                    if row is not None:
-                        if on_duplicate == "error":
-                            raise InvalidWriteInputError(exists_message(key))
-                        if key_from_columns(*row).condition != key.condition:
-                            raise condition_conflict(key)
-                        continue
-                to_write.append((cols, key))
+
+            def stored(key: TupleKey) -> TupleKey | None:
+                row = conn.execute(q.READ_TUPLE, (store_id, *to_columns(key))).fetchone()
+                return None if row is None else key_from_columns(*row)
+
+            to_delete, to_write = plan_write(
+                deletes, writes, stored, on_duplicate=on_duplicate, on_missing=on_missing
+            )
             if not to_delete and not to_write:
                 audit_id = insert_audit_row(conn, store_id, audit, revision, 0)
                 return WriteResult(revision=revision, audit_id=audit_id)
             revision += 1
             now = _now_us()
             changes: list[tuple[Any, ...]] = []
-            for cols, stored in to_delete:
+            for key in to_delete:
+                cols = to_columns(key)
                 conn.execute(q.DELETE_TUPLE, (store_id, *cols))
-                changes.append(("delete", *cols, *_condition_columns(stored)))
+                changes.append(("delete", *cols, *_condition_columns(key)))
+            written = [(to_columns(k), k) for k in to_write]
             conn.executemany(
                 q.INSERT_TUPLE,
-                [(store_id, *cols, *_condition_columns(k), revision, now) for cols, k in to_write],
+                [(store_id, *cols, *_condition_columns(k), revision, now) for cols, k in written],
             )
-            changes.extend(("write", *cols, *_condition_columns(k)) for cols, k in to_write)
+            changes.extend(("write", *cols, *_condition_columns(k)) for cols, k in written)
             conn.executemany(
                 q.INSERT_CHANGE,
                 [(store_id, revision, i, *c, now) for i, c in enumerate(changes, start=1)],
@@ -522,12 +500,10 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin):
     def _check_bulk_conflicts(conn: sqlite3.Connection, store_id: str) -> None:
         """Raise for a staged tuple stored (before or by this import) with another condition."""
         for row in conn.execute(q.BULK_CONFLICT_CANDIDATES, (store_id,)):
-            staged = key_from_columns(*row[:8])
             stored = key_from_columns(
                 row[0], row[1], row[2], row[3], row[4], row[5], row[8], row[9]
             )
-            if staged.condition != stored.condition:
-                raise condition_conflict(staged)
+            check_condition_conflict(key_from_columns(*row[:8]), stored)
 
     async def bulk_delete(
         self, store_id: str, filter: ReadFilter, *, audit: AuditRecord | None = None
@@ -597,25 +573,14 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin):
         params = (store_id, *read_many_params(keys))
         return await self._on_reader(lambda conn: many_reads(conn.execute(q.READ_MANY, params)))
 
-    async def read_starting_with_user(
-        self,
-        store_id: str,
-        object_type: str,
-        relation: str,
-        users: Sequence[str],
-        object_ids: Sequence[str] | None = None,
-    ) -> Sequence[TupleKey]:
-        wanted = None if object_ids is None else msgspec.json.encode(list(object_ids)).decode()
+    async def read_starting_with_user(self, store_id: str, filter: StartingWithUser) -> Sequence[TupleKey]:
+        ids = filter.object_ids
+        wanted = None if ids is None else msgspec.json.encode(list(ids)).decode()
 
         def run(conn: sqlite3.Connection) -> list[TupleKey]:
             out: list[TupleKey] = []
-            for user in dict.fromkeys(users):
-                params: tuple[Any, ...] = (
-                    store_id,
-                    object_type,
-                    relation,
-                    *split_filter_user(user),
-                )
+            for user in dict.fromkeys(filter.users):
+                params = (store_id, filter.object_type, filter.relation, *split_filter_user(user))
                 if wanted is None:
                     rows = conn.execute(q.READ_STARTING_WITH_USER, params)
                 else:
@@ -709,10 +674,7 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin):
             ).fetchall()
 
         rows = await self._on_reader(run)
-        if not rows:
-            return Page([], continuation_token)
-        last = rows[-1]
-        return Page([_change(r) for r in rows], changes_token(object_type, last[0], last[1]))
+        return changes_page(rows, continuation_token, object_type, _change)
 
     async def changes_since(
         self, store_id: str, revision: Revision, *, limit: int

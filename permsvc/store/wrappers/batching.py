@@ -24,14 +24,14 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from permsvc.store.protocol import MAX_KEYS_PER_READ, ManyKeys
+from permsvc.store.protocol import MAX_KEYS_PER_READ, ManyKeys, MultiKeyTupleReader, unwrap
 from permsvc.store.wrappers.proxy import TupleReaderProxy
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from permsvc.core.refs import TupleKey
-    from permsvc.store.protocol import MultiKeyTupleReader, TupleReader
+    from permsvc.store.protocol import TupleReader
 
 __all__ = ("BatchingTupleReader",)
 
@@ -48,7 +48,10 @@ class BatchingTupleReader(TupleReaderProxy):
 
     def __init__(self, inner: TupleReader) -> None:
         super().__init__(inner)
-        self._many: MultiKeyTupleReader = inner  # type: ignore[assignment]
+        many = unwrap(inner, MultiKeyTupleReader)
+        if many is None:
+            raise TypeError(f"{type(inner).__name__} cannot read many keys at once (MultiKeyTupleReader)")
+        self._many = many
         self._parked: tuple[Parked, Parked, Parked] = ({}, {}, {})
         self._arrived = 0
         self._seen = 0

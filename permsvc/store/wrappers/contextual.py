@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from permsvc.store.common.reverse import starting_with_user
+from permsvc.store.protocol import SyncTupleReader, unwrap
 from permsvc.store.wrappers.proxy import TupleReaderProxy
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from permsvc.core.refs import TupleKey
-    from permsvc.store.protocol import TupleReader
+    from permsvc.store.protocol import StartingWithUser, TupleReader
 
 __all__ = ("ContextualTupleReader",)
 
@@ -30,6 +32,7 @@ class ContextualTupleReader(TupleReaderProxy):
     def __init__(self, inner: TupleReader, store_id: str, tuples: Iterable[TupleKey]) -> None:
         super().__init__(inner)
         self.store_id = store_id
+        self._sync = unwrap(inner, SyncTupleReader)
         self._by_key: dict[tuple[str, str, str], TupleKey] = {}
         self._by_object_relation: dict[tuple[str, str], dict[str, TupleKey]] = {}
         self._by_user: dict[tuple[str, str, str], dict[str, TupleKey]] = {}
@@ -82,39 +85,25 @@ class ContextualTupleReader(TupleReaderProxy):
 
     def sync_reads(self, store_id: str) -> bool:
         """The overlay is in memory: synchronous when the inner reader is (``SyncTupleReader``)."""
-        inner = getattr(self.inner, "sync_reads", None)
-        return inner is not None and bool(inner(store_id))
+        return self._sync is not None and self._sync.sync_reads(store_id)
 
     def read_user_tuple_sync(self, store_id: str, object: str, relation: str, user: str) -> TupleKey | None:
         if store_id == self.store_id:
             found = self._by_key.get((object, relation, user))
             if found is not None:
                 return found
-        return self.inner.read_user_tuple_sync(store_id, object, relation, user)  # type: ignore[attr-defined]
+        return self._sync.read_user_tuple_sync(store_id, object, relation, user)  # type: ignore[union-attr]  # only called when sync_reads
 
     def read_userset_tuples_sync(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
-        stored = self.inner.read_userset_tuples_sync(store_id, object, relation)  # type: ignore[attr-defined]
+        stored = self._sync.read_userset_tuples_sync(store_id, object, relation)  # type: ignore[union-attr]  # as above
         return self._usersets(store_id, object, relation, stored)
 
     def read_object_relation_sync(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
-        stored = self.inner.read_object_relation_sync(store_id, object, relation)  # type: ignore[attr-defined]
+        stored = self._sync.read_object_relation_sync(store_id, object, relation)  # type: ignore[union-attr]  # as above
         return self._object_relation(store_id, object, relation, stored)
 
-    async def read_starting_with_user(
-        self,
-        store_id: str,
-        object_type: str,
-        relation: str,
-        users: Sequence[str],
-        object_ids: Sequence[str] | None = None,
-    ) -> Sequence[TupleKey]:
-        stored = await self.inner.read_starting_with_user(store_id, object_type, relation, users, object_ids)
+    async def read_starting_with_user(self, store_id: str, filter: StartingWithUser) -> Sequence[TupleKey]:
+        stored = await self.inner.read_starting_with_user(store_id, filter)
         if store_id != self.store_id:
             return stored
-        wanted = set(object_ids) if object_ids is not None else None
-        own: list[TupleKey] = []
-        for user in dict.fromkeys(users):
-            objects = self._by_user.get((object_type, relation, user))
-            if objects:
-                own.extend(k for oid, k in objects.items() if wanted is None or oid in wanted)
-        return self._merge(own, stored)
+        return self._merge(starting_with_user(self._by_user, filter), stored)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from permsvc.store.protocol import MultiKeyTupleReader
+from permsvc.store.protocol import MultiKeyTupleReader, inline_reads, unwrap
 from permsvc.store.wrappers.batching import BatchingTupleReader
 from permsvc.store.wrappers.contextual import ContextualTupleReader
 
@@ -21,7 +21,7 @@ def wrap_for_request(reader: TupleReader, store_id: str, contextual_tuples: Sequ
     """The reader one request evaluates through: over a database (a reader without in-memory reads
     that can read many keys at once) the request's concurrent reads are batched
     (:class:`BatchingTupleReader`), and the contextual-tuple overlay goes on top when there are any."""
-    if not getattr(reader, "inline_reads", False) and isinstance(reader, MultiKeyTupleReader):
+    if not inline_reads(reader) and unwrap(reader, MultiKeyTupleReader) is not None:
         reader = BatchingTupleReader(reader)
     if not contextual_tuples:
         return reader

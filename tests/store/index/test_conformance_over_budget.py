@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from permsvc.store.index import IndexedDatastore
-from tests.backends import BACKENDS
 from tests.conformance.runner import run_test
 from tests.store.index.test_conformance_indexed import _cases
+
 
 class _Recording(IndexedDatastore):
     """Remembers the stores it created (the PostgreSQL test database is shared by the session)."""
@@ -27,16 +27,11 @@ class _Recording(IndexedDatastore):
         return info
 
 
-@pytest.fixture(params=[pytest.param("sqlite", id="sqlite"), pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)])
-async def database(request: pytest.FixtureRequest) -> Any:
-    async with BACKENDS[request.param]() as store:
-        yield store
-
-
+@pytest.mark.backends("sqlite", "postgres")
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("test", _cases())
-async def test_conformance_served_from_the_database(database: Any, test: dict[str, Any]) -> None:
-    served = _Recording(database, memory_budget=0, poll_s=3600)
+async def test_conformance_served_from_the_database(datastore: Any, test: dict[str, Any]) -> None:
+    served = _Recording(datastore, memory_budget=0, poll_s=3600)
     await served.start(build=False)
     try:
         results = await run_test(served, test, "stored")

@@ -35,6 +35,9 @@ from permsvc.store.postgres import PostgresDatastore
 from permsvc.store.protocol import ReadFilter
 from tests.pg import session_database_url
 
+pytestmark = pytest.mark.backends("memory", "sqlite", "postgres")
+"""The databases an index is built over (each test wraps its own ``IndexedDatastore``)."""
+
 _NEVER = 3600.0
 
 _MODEL = {

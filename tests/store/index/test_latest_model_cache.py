@@ -26,6 +26,9 @@ from permsvc.store.memory import MemoryDatastore
 from permsvc.store.postgres import PostgresDatastore
 from tests.pg import session_database_url
 
+pytestmark = pytest.mark.backends("memory", "sqlite", "postgres")
+"""The databases an index is built over (each test wraps its own ``IndexedDatastore``)."""
+
 _NEVER = 3600.0
 _COUNTED = ("read_latest_model", "read_model", "head_revision")
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from permsvc.core.refs import TupleCondition, TupleKey
 from permsvc.store.index.tuple_index import SMALL, TupleIndex, gc_paused
 from permsvc.store.memory import MemoryDatastore
-from permsvc.store.protocol import TupleChange
+from permsvc.store.protocol import StartingWithUser, TupleChange
 
 _NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 _OBJECTS = ("doc:1", "doc:2", "folder:a")
@@ -84,15 +84,14 @@ async def test_reads_match_the_memory_reference_after_random_changes(
                 )
     for otype in ("doc", "folder"):
         for rel in _RELATIONS:
-            got = index.starting_with_user(otype, rel, list(_USERS), None)
-            assert _sorted(got) == _sorted(
-                await memory.read_starting_with_user(store, otype, rel, list(_USERS))
+            everyone = StartingWithUser(object_type=otype, relation=rel, users=list(_USERS))
+            got = index.starting_with_user(everyone)
+            assert _sorted(got) == _sorted(await memory.read_starting_with_user(store, everyone))
+            some = StartingWithUser(
+                object_type=otype, relation=rel, users=["user:anne", "user:*"], object_ids=["1", "a"]
             )
-            got = index.starting_with_user(otype, rel, ["user:anne", "user:*"], ["1", "a"])
-            want = await memory.read_starting_with_user(
-                store, otype, rel, ["user:anne", "user:*"], ["1", "a"]
-            )
-            assert _sorted(got) == _sorted(want)
+            got = index.starting_with_user(some)
+            assert _sorted(got) == _sorted(await memory.read_starting_with_user(store, some))
     assert _sorted(index.tuples()) == _sorted(expected_all)
     assert index.count == len(expected_all)
 
@@ -188,8 +187,9 @@ def test_building_from_a_snapshot_equals_applying_the_same_writes(keys: list[Tup
                 assert built.user_tuple(obj, rel, user) == followed.user_tuple(obj, rel, user)
     for otype in ("doc", "folder"):
         for rel in _RELATIONS:
-            assert _sorted(built.starting_with_user(otype, rel, list(_USERS), None)) == _sorted(
-                followed.starting_with_user(otype, rel, list(_USERS), None)
+            everyone = StartingWithUser(object_type=otype, relation=rel, users=list(_USERS))
+            assert _sorted(built.starting_with_user(everyone)) == _sorted(
+                followed.starting_with_user(everyone)
             )
 
 

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from permsvc.store.protocol import ClaimSpecStore
-from tests.backends import BACKENDS, POSTGRES_BACKENDS
-from tests.pg import postgres_url  # noqa: F401 - re-exported fixture
-
-_PARAMS = [
-    pytest.param(name, id=name, marks=[pytest.mark.postgres] if name in POSTGRES_BACKENDS else [])
-    for name in ("memory", "sqlite", "postgres")
-    if name in BACKENDS
-]
+from permsvc.store.protocol import ClaimSpecStore, unwrap
 
 
-@pytest.fixture(params=_PARAMS)
-async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
-    async with BACKENDS[request.param]() as store:
-        yield store
+@pytest.fixture
+def backend(datastore: Any) -> Any:
+    """The layer of the backend that keeps them (the in-memory index hands out its database's)."""
+    layer = unwrap(datastore, ClaimSpecStore)
+    assert layer is not None
+    return layer
 
 
 async def test_put_get_replace_delete(backend: Any) -> None:

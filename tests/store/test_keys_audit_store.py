@@ -3,27 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from permsvc.store.errors import CollisionError, InvalidContinuationTokenError
-from permsvc.store.protocol import ApiKeyRecord, ApiKeyStore, AuditEntry, AuditFilter, AuditLog
-from tests.backends import BACKENDS, POSTGRES_BACKENDS
-from tests.pg import postgres_url  # noqa: F401 - re-exported fixture
+from permsvc.store.protocol import (
+    ApiKeyRecord,
+    ApiKeyStore,
+    AuditEntry,
+    AuditFilter,
+    AuditLog,
+    unwrap,
+)
 
-_PARAMS = [
-    pytest.param(name, id=name, marks=[pytest.mark.postgres] if name in POSTGRES_BACKENDS else [])
-    for name in ("memory", "sqlite", "postgres")
-    if name in BACKENDS
-]
 
-
-@pytest.fixture(params=_PARAMS)
-async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
-    async with BACKENDS[request.param]() as store:
-        yield store
+@pytest.fixture
+def backend(datastore: Any) -> Any:
+    """The layer of the backend that keeps them (the in-memory index hands out its database's)."""
+    layer = unwrap(datastore, ApiKeyStore)
+    assert layer is not None
+    return layer
 
 
 def _now() -> dt.datetime:

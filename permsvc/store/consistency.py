@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from permsvc.core.revision import InvalidConsistencyTokenError, decode_token
-from permsvc.store.index.datastore import IndexedDatastore
+from permsvc.store.protocol import ConsistentReads, unwrap
 
 if TYPE_CHECKING:
     from permsvc.core.revision import Consistency, Revision
     from permsvc.store.protocol import TupleReader
 
-__all__ = ("reader_for",)
+__all__ = ("database_reader", "reader_for")
 
 
 async def reader_for(
@@ -19,19 +19,29 @@ async def reader_for(
 ) -> tuple[TupleReader, Revision]:
     """The reader a request on ``store_id`` evaluates through and the revision it answers at.
 
-    Over an :class:`IndexedDatastore` see :meth:`IndexedDatastore.reader_for`. Any other reader
-    reads the database, which is at its head: every level is met at once, and the revision
-    reported is the head read just before evaluating (a lower bound of what the reads see).
+    A datastore that picks its readers (:class:`~permsvc.store.protocol.ConsistentReads`: the
+    in-memory index, see :meth:`IndexedDatastore.reader_for
+    <permsvc.store.index.datastore.IndexedDatastore.reader_for>`) is asked. Any other reader reads
+    the database, which is at its head: every level is met at once, and the revision reported is
+    the head read just before evaluating (a lower bound of what the reads see).
 
     Raises:
         InvalidConsistencyTokenError: malformed token, a token of another store, or one naming a
             revision the store has not reached.
     """
-    if isinstance(reader, IndexedDatastore):
-        return await reader.reader_for(store_id, consistency)
+    picker = unwrap(reader, ConsistentReads)
+    if picker is not None:
+        return await picker.reader_for(store_id, consistency)
     required = (
         decode_token(consistency.token, store_id=store_id).revision if consistency.token else 0
     )
+    return await database_reader(reader, store_id, required)
+
+
+async def database_reader(
+    reader: TupleReader, store_id: str, required: Revision
+) -> tuple[TupleReader, Revision]:
+    """``reader`` (a database) and its head, which must be at least ``required``."""
     head = await reader.head_revision(store_id)
     if head < required:
         raise InvalidConsistencyTokenError(

@@ -7,9 +7,9 @@ import json
 import socket
 
 import pytest
-from tokenkit import AUDIENCE, ISSUER, TokenFactory, b64, claims
 
 from permsvc.cli.main import main
+from tests.unit.auth.tokenkit import AUDIENCE, ISSUER, TokenFactory, b64, claims
 
 JWE = f"{b64({'alg': 'dir', 'enc': 'A256GCM', 'iss': ISSUER})}..{b64(b'123456789012')}.{b64(b'c')}.{b64(b't')}"
 

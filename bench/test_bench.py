@@ -1,5 +1,6 @@
-"""The benchmark's dataset and its one command: deterministic data, a valid model, engine
-decisions equal to the oracle's, and a quick end-to-end run producing every JSON section."""
+"""The benchmark's own tests, beside it (nothing under tests/ imports bench/): its dataset and
+its one command. Deterministic data, a valid model, engine decisions equal to the oracle's, and a
+quick end-to-end run producing every JSON section."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from permsvc.model.compile import parse_dsl
 from permsvc.model.typesystem import TypeSystem
 from tests.pg import session_database_url
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 TINY = 0.01
 
 

@@ -1,0 +1,1 @@
+"""What every backend does the same way, written once: write planning and audit paging."""
