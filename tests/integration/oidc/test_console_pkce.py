@@ -100,7 +100,11 @@ def _login(browser: Any, url: str, provider: OidcProvider) -> None:
         if page.locator("#nav").is_visible()
         else page.get_by_role("alert").inner_text()
     )
-    assert USER in shown, shown
+    assert USER in shown, (shown, page.locator("body").inner_text())
+    if not page.locator("#nav").is_visible():
+        # permsvc's refusal of the token is the one expected network error.
+        assert "refused this token" in shown
+        errors = [e for e in errors if "status of 403" not in e]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "oidc-login.png"), full_page=True)
     (ARTIFACTS / "oidc-login.json").write_text(json.dumps({"shown": shown}))

@@ -645,7 +645,7 @@ async function start() {
     sessionStorage.setItem(STORE, sel.value);
     route();
   };
-  state.admin = cred.kind === "key" ? await probeAdmin() : (cred.scopes || []).some((s) => s.endsWith(":admin") || s === "admin");
+  state.admin = await probeAdmin();
   for (const a of document.querySelectorAll("[data-admin]")) a.hidden = !state.admin;
   document.getElementById("whoami").textContent = `${cred.label}${state.admin ? " · admin" : ""}`;
   document.getElementById("nav").hidden = false;
@@ -653,7 +653,8 @@ async function start() {
   await route();
 }
 
-// Whether this key may use the admin API: one list of keys, which only admins may read.
+// Whether this credential may use the admin API (permsvc decides a token's roles, not the
+// console): one list of keys, which only the admin role may read.
 async function probeAdmin() {
   try {
     await get("/v1/admin/keys");
