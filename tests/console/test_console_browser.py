@@ -315,8 +315,13 @@ def test_phone_width_is_readable(browser: Any, console: Console, view: str) -> N
         s.go(f"#/{view}")
         page.locator("main h2").wait_for()
         page.wait_for_load_state("networkidle")
-        overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 1, f"{view}: the page is {overflow}px wider than the phone"
+        overflow = page.evaluate("() => document.documentElement.scrollWidth") - PHONE["width"]
+        wide = page.evaluate(
+            "w => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > w + 1)"
+            ".map(e => e.tagName + '.' + e.className + '#' + e.id).slice(0, 8)",
+            PHONE["width"],
+        )
+        assert overflow <= 1, f"{view}: the page is {overflow}px wider than the phone: {wide}"
         s.shot(f"phone-{view}")
         assert s.errors == [], s.errors
     finally:
