@@ -326,3 +326,21 @@ def test_phone_width_is_readable(browser: Any, console: Console, view: str) -> N
         assert s.errors == [], s.errors
     finally:
         context.close()
+
+
+def test_why_draws_an_exclusion(session: Session) -> None:
+    session.login()
+    page = session.page
+    assert _why(session, "user:anne", "can_read", "document:readme").startswith("Allowed")
+    explained = page.evaluate(
+        "() => fetch('/openapi.json').then(r => r.json()).then(s => '/v1/explain' in s.paths)"
+    )
+    if explained:
+        steps = page.locator("ol.steps").first.inner_text()
+        assert "document:readme#can_read: the excluded branch failed" in steps, steps
+        assert "no tuple document:readme#blocked@user:anne" in steps, steps
+        assert "group:eng#member@user:anne" in steps, steps
+        assert "hot" in page.locator('[data-node="document#can_read"]').get_attribute("class")
+    else:
+        assert "does not explain decisions yet" in page.locator("#why-result").inner_text()
+    session.shot("why-exclusion")

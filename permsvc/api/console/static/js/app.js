@@ -375,7 +375,8 @@ function stepText(s) {
 
 function stepList(steps) {
   return h("ol", { class: "steps" }, steps.map((s) => h("li", { class: `step ${s.kind}` }, stepText(s),
-    s.sides && s.sides.length ? s.sides.map((side) => stepList(side)) : "")));
+    s.sides && s.sides.length ? s.sides.map((side) => stepList(side)) : "",
+    s.excluded ? denialTree(s.excluded) : "")));
 }
 
 function denialTree(d) {
