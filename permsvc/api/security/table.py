@@ -74,6 +74,10 @@ ROUTE_RULES: dict[str, Rule] = {
     "GET /docs": PUBLIC,
     "GET /docs/{path}": PUBLIC,
     "GET /docs/openapi.json": PUBLIC,
+    # -- the web console: static files; its data calls carry the signed-in user's credential ----
+    "GET /console": PUBLIC,
+    "GET /console/assets/{path}": PUBLIC,
+    "GET /console/config.json": PUBLIC,
     # -- OpenFGA API ------------------------------------------------------------------------------
     "GET /stores": Rule("read", "scoped"),
     "POST /stores": Rule("admin", "unlimited"),
