@@ -208,6 +208,11 @@ def _requests(store: str, model: str) -> dict[tuple[str, str], Request]:
             "/v1/relations",
             {"store_id": store, "user": "user:anne", "object": "document:1"},
         ),
+        ("POST", "/v1/explain"): (
+            "POST",
+            "/v1/explain",
+            {"store_id": store, "user": "user:anne", "object": "document:1", "relation": "viewer"},
+        ),
         ("POST", "/v1/admin/grants"): (
             "POST",
             "/v1/admin/grants",

@@ -38,6 +38,7 @@ from permsvc.api.authzen.convert import (
     request_ids,
     search_params,
     semantic,
+    wants_explanation,
 )
 from permsvc.api.openfga.convert import check_store_id
 from permsvc.commands.authzen import (
@@ -112,7 +113,10 @@ async def _evaluate(
     store, model_id = request_ids(services.settings, store_id, request.headers)
     consistency = request_consistency(request.headers)
     outcome = await services.evaluations.execute(
-        EvaluationsParams(store_id=store, items=items, semantic=sem, model_id=model_id, consistency=consistency)
+        EvaluationsParams(
+            store_id=store, items=items, semantic=sem, model_id=model_id, consistency=consistency,
+            explain=wants_explanation(request.headers),
+        )
     )
     for decision in outcome.decisions:
         services.metrics.decision("authzen", decision.allowed)
