@@ -34,6 +34,7 @@ from permsvc.api import ops
 from permsvc.api.admin.routes import build_router as admin_router
 from permsvc.api.authzen.routes import build_router as authzen_router
 from permsvc.api.claims.routes import build_router as claims_router
+from permsvc.api.console.routes import build_router as console_router
 from permsvc.api.deps import Deps
 from permsvc.api.docs_ui import docs_assets_router, docs_render_plugin
 from permsvc.api.errors import exception_handlers
@@ -77,6 +78,7 @@ ROUTE_GROUPS: list[RouteGroup] = [
     claims_router,
     tokencheck_router,
     admin_router,
+    console_router,
 ]
 """The API surfaces. Health, metrics and docs are always mounted."""
 

@@ -339,6 +339,8 @@ EXEMPT = {
     "/metrics": "process metrics, no database",
     "/openapi.json": "the OpenAPI document",
     "/docs": "the API reference pages",
+    "/console": "the web console's static files, no database",
+    "/docs-assets": "the API reference UI's packaged files, no database",
     "/.well-known/authzen-configuration": "AuthZEN metadata, no database",
     "/access/v1": "AuthZEN default-store paths: the handlers of the store-scoped paths, tested there",
     "/v1/admin/models/validate": "validates a model without storing or reading anything",

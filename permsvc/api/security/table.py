@@ -77,6 +77,10 @@ ROUTE_RULES: dict[str, Rule] = {
     "GET /docs/oauth2-redirect.html": PUBLIC,
     "GET /docs-assets/{file_path}": PUBLIC,
     "HEAD /docs-assets/{file_path}": PUBLIC,
+    # -- the web console: static files; its data calls carry the signed-in user's credential ----
+    "GET /console": PUBLIC,
+    "GET /console/assets/{path}": PUBLIC,
+    "GET /console/config.json": PUBLIC,
     # -- OpenFGA API ------------------------------------------------------------------------------
     "GET /stores": Rule("read", "scoped"),
     "POST /stores": Rule("admin", "unlimited"),
