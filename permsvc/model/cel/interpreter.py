@@ -120,25 +120,14 @@ def _finish(outcome: Any) -> Any:
     return outcome
 
 
-def _or(left: Any, right: Any) -> Any:
-    if left is True or right is True:
-        return True
-    if left is False and right is False:
-        return False
-    if left is UNKNOWN or right is UNKNOWN:
-        return UNKNOWN
-    if isinstance(left, CelEvalError):
+def _logical(left: Any, right: Any, decisive: bool) -> Any:
+    """``left || right`` (``decisive`` is ``True``) or ``left && right`` (``False``), commutative
+    as in CEL: the decisive value on either side wins over anything on the other; then unknown
+    wins over an error, then the first error; otherwise an operand was not a boolean."""
+    if left is decisive or right is decisive:
+        return decisive
+    if type(left) is bool and type(right) is bool:
         return left
-    if isinstance(right, CelEvalError):
-        return right
-    return CelEvalError("no such overload")
-
-
-def _and(left: Any, right: Any) -> Any:
-    if left is False or right is False:
-        return False
-    if left is True and right is True:
-        return True
     if left is UNKNOWN or right is UNKNOWN:
         return UNKNOWN
     if isinstance(left, CelEvalError):
@@ -494,7 +483,7 @@ def _plan_logical(expr: Call) -> Node:
             lhs = _outcome(left, frame)
             if lhs is True:
                 return True
-            return _finish(_or(lhs, _outcome(right, frame)))
+            return _finish(_logical(lhs, _outcome(right, frame), True))
 
         return or_
 
@@ -502,7 +491,7 @@ def _plan_logical(expr: Call) -> Node:
         lhs = _outcome(left, frame)
         if lhs is False:
             return False
-        return _finish(_and(lhs, _outcome(right, frame)))
+        return _finish(_logical(lhs, _outcome(right, frame), False))
 
     return and_
 
@@ -641,7 +630,7 @@ def _fold_logical(frame: Frame, items: Any, binding: _Binding, body: Node, is_al
         binding.set(item)
         _charge(frame, SELECT_AND_IDENT_COST)
         step = _outcome(body, frame)
-        result = _and(result, step) if is_all else _or(result, step)
+        result = _logical(result, step, not is_all)
     _charge(frame, SELECT_AND_IDENT_COST)
     return _finish(result)
 
