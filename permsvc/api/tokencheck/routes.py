@@ -8,11 +8,13 @@ POST /v1/check        may the user ``relation`` the ``object``?                 
 POST /v1/check/batch  many such questions at one revision                             BatchCheckQuery
 POST /v1/objects      which objects of ``type`` may the user ``relation``? (paged)    ListObjectsQuery
 POST /v1/relations    which relations does the user have on ``object``?               ListRelationsQuery
+POST /v1/explain      why may (or may not) the user ``relation`` the ``object``?      ExplainQuery
 ====================  =============================================================  ==============
 
-The user is ``<PERMSVC_SUBJECT_TYPE>:<sub claim>`` of the token (``user:auth0|42``); a trusted
-service (see :mod:`permsvc.api.admin.credentials`) names it in ``user`` instead. A user token that
-names another user is refused (403). Every answer names the revision it was computed at.
+An end user's own token asks about ``<PERMSVC_SUBJECT_TYPE>:<sub claim>`` (``user:auth0|42``); a
+service passes its user's token as ``subject_token`` (or, with the ``read`` role, names ``user``).
+Who may ask what is decided in :mod:`permsvc.api.security.subjects`. Every answer names the
+revision it was computed at.
 """
 
 from __future__ import annotations
@@ -23,12 +25,6 @@ import msgspec
 from litestar import Request, Router, post
 from litestar.params import RawBody
 
-from permsvc.api.admin.credentials import (
-    Principal,
-    authenticate_checker,
-    principal_of,
-    resolve_store,
-)
 from permsvc.api.errors import ApiError, translate
 from permsvc.api.openfga.convert import (
     check_consistency,
@@ -36,11 +32,12 @@ from permsvc.api.openfga.convert import (
     contextual_tuples,
     decode_body,
 )
+from permsvc.api.security import Principal, principal_of, resolve_store
+from permsvc.api.security.subjects import count_tuples, subject_of_request
 from permsvc.api.tokencheck import schemas as s
-from permsvc.auth.config import OidcSettings
-from permsvc.auth.errors import ForbiddenError
 from permsvc.commands.batch_check import BatchCheckItem, BatchCheckParams, BatchCheckQuery
 from permsvc.commands.check import CheckParams, CheckQuery
+from permsvc.commands.explain import ExplainParams, ExplainQuery
 from permsvc.commands.list_objects import ListObjectsParams, ListObjectsQuery
 from permsvc.commands.list_relations import ListRelationsParams, ListRelationsQuery
 from permsvc.core.refs import TupleKey
@@ -58,7 +55,9 @@ _STATE_KEY = "tokencheck_services"
 
 _DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
     kind: msgspec.json.Decoder(kind)
-    for kind in (s.CheckRequest, s.BatchCheckRequest, s.ListObjectsRequest, s.ListRelationsRequest)
+    for kind in (
+        s.CheckRequest, s.BatchCheckRequest, s.ListObjectsRequest, s.ListRelationsRequest, s.ExplainRequest
+    )
 }
 
 
@@ -71,6 +70,7 @@ class _Services:
             reader=ds, resolver=models, limits=limits, checker=deps.checker
         )
         self.list_objects = ListObjectsQuery(reader=ds, resolver=models, limits=limits)
+        self.explain = ExplainQuery(reader=ds, resolver=models, limits=limits)
         self.list_relations = ListRelationsQuery(
             reader=ds, resolver=models, limits=limits, checker=deps.checker
         )
@@ -84,27 +84,6 @@ def _services(request: Request[Any, Any, Any]) -> _Services:
     return services
 
 
-def _user(principal: Principal, requested: str | None) -> str:
-    """The user a request asks about (see the module docstring)."""
-    if principal.subject is not None and not principal.service:
-        if requested and requested != principal.subject:
-            raise ForbiddenError(
-                f"this access token is {principal.subject}'s; it cannot ask about {requested}. Omit 'user' (the "
-                "token's user is used), or call with a service credential (a client-credentials token with the "
-                "check scope, or an API key with scope 'check')"
-            )
-        return principal.subject
-    if requested:
-        return requested
-    if principal.subject is not None:
-        return principal.subject
-    raise ApiError(
-        "validation_error",
-        f"name the user: 'user' is required when calling as {principal.actor.id}, which speaks for a service, "
-        "not for a user (only a user's own access token implies its user)",
-    )
-
-
 class _Asked(msgspec.Struct, frozen=True, kw_only=True):
     principal: Principal
     user: str
@@ -112,10 +91,19 @@ class _Asked(msgspec.Struct, frozen=True, kw_only=True):
     consistency: Consistency
 
 
-async def _common(request: Request[Any, Any, Any], req: Any, name: str) -> _Asked:
-    principal = await principal_of(request)
-    user = _user(principal, req.user)
+async def _common(
+    request: Request[Any, Any, Any], req: Any, name: str, *, tuples: int | None = None, context: bool | None = None
+) -> _Asked:
+    principal = principal_of(request)
     store = resolve_store(request, principal, req.store_id)
+    user = await subject_of_request(
+        request.app.state.deps.security,
+        principal,
+        user=req.user,
+        subject_token=req.subject_token,
+        contextual_tuples=count_tuples(req.contextual_tuples) if tuples is None else tuples,
+        context=bool(req.context) if context is None else context,
+    )
     check_model_id(req.authorization_model_id, name)
     consistency = check_consistency(req.consistency, req.consistency_token, name)
     return _Asked(principal=principal, user=user, store_id=store, consistency=consistency)
@@ -174,12 +162,18 @@ async def check(request: Request[Any, Any, Any], body: RawBody) -> s.CheckRespon
 )
 async def batch_check(request: Request[Any, Any, Any], body: RawBody) -> s.BatchCheckResponse:
     req: s.BatchCheckRequest = _decode(request, body, s.BatchCheckRequest)
-    asked = await _common(request, req, "BatchCheckRequest")
     if not req.checks or len(req.checks) > DEFAULT_MAX_BATCH_CHECK_ITEMS:
         raise ApiError(
             "validation_error",
             f"'checks' must hold 1 to {DEFAULT_MAX_BATCH_CHECK_ITEMS} items, got {len(req.checks)}",
         )
+    asked = await _common(
+        request,
+        req,
+        "BatchCheckRequest",
+        tuples=count_tuples(req.contextual_tuples) + sum(count_tuples(i.contextual_tuples) for i in req.checks),
+        context=bool(req.context) or any(i.context for i in req.checks),
+    )
     items = tuple(
         BatchCheckItem(
             correlation_id=item.correlation_id or str(i),
@@ -289,14 +283,51 @@ async def list_relations(request: Request[Any, Any, Any], body: RawBody) -> s.Li
     )
 
 
-ROUTES = (check, batch_check, list_objects, list_relations)
+@post(
+    "/v1/explain",
+    operation_id="TokenExplain",
+    tags=_TAGS,
+    status_code=200,
+    summary="Explain: the check's decision with its proof (witnesses, or the branches that failed)",
+)
+async def explain(request: Request[Any, Any, Any], body: RawBody) -> s.ExplainResponse:
+    req: s.ExplainRequest = _decode(request, body, s.ExplainRequest)
+    asked = await _common(request, req, "ExplainRequest")
+    outcome = await _services(request).explain.execute(
+        ExplainParams(
+            store_id=asked.store_id,
+            tuple_key=TupleKey(object=req.object, relation=req.relation, user=asked.user),
+            model_id=req.authorization_model_id,
+            contextual_tuples=contextual_tuples(req.contextual_tuples),
+            context=req.context,
+            consistency=asked.consistency,
+            all_paths=req.all_paths,
+            limit=req.limit,
+            max_denial_nodes=req.max_denial_nodes,
+        )
+    )
+    e = outcome.explanation
+    error = None
+    if e.error is not None:
+        _, body_out, _ = translate(e.error)
+        error = s.ExplainError(body_out.code, body_out.message)
+    return s.ExplainResponse(
+        allowed=e.allowed,
+        object=req.object,
+        relation=req.relation,
+        cycle_detected=e.cycle_detected,
+        shortest=e.shortest,
+        witnesses=[list(w) for w in e.witnesses],
+        denial=e.denial,
+        pruned=e.pruned,
+        error=error,
+        **_answered(asked, outcome.model_id, outcome.revision),
+    )
+
+
+ROUTES = (check, batch_check, list_objects, list_relations, explain)
 
 
 def build_router(settings: Settings) -> Router:
-    """The /v1 check routes, behind user tokens and service credentials (not the preshared keys
-    of the OpenFGA surface).
-
-    The ``PERMSVC_OIDC_*`` settings are read here once so that a misconfiguration stops the
-    server at start-up (``OidcConfigError``) instead of failing every request later."""
-    OidcSettings.from_env()
-    return Router(path="/", route_handlers=list(ROUTES), before_request=authenticate_checker)
+    """The /v1 check routes (admitted by the front door of :mod:`permsvc.api.security`)."""
+    return Router(path="/", route_handlers=list(ROUTES))
