@@ -477,23 +477,15 @@ def _plan_set_membership(element: tuple[Node, Any], container: Any) -> tuple[Nod
 def _plan_logical(expr: Call) -> Node:
     left, _ = _plan(expr.args[0])
     right, _ = _plan(expr.args[1])
-    if expr.function == "_||_":
+    decisive = expr.function == "_||_"  # True decides ||, False decides &&
 
-        def or_(frame: Frame) -> Any:
-            lhs = _outcome(left, frame)
-            if lhs is True:
-                return True
-            return _finish(_logical(lhs, _outcome(right, frame), True))
-
-        return or_
-
-    def and_(frame: Frame) -> Any:
+    def logical(frame: Frame) -> Any:
         lhs = _outcome(left, frame)
-        if lhs is False:
-            return False
-        return _finish(_logical(lhs, _outcome(right, frame), False))
+        if lhs is decisive:
+            return decisive
+        return _finish(_logical(lhs, _outcome(right, frame), decisive))
 
-    return and_
+    return logical
 
 
 def _plan_branch(expr: Expr) -> Node:
