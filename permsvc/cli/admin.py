@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from permsvc.cli.database import add_database_options, database_of
+from permsvc.cli.subcommand import add_command
 from permsvc.commands.audit import Actor, AuditRecorder
 from permsvc.commands.keys import (
     API_KEY_SCOPES,
@@ -153,11 +154,8 @@ def _list_keys(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "admin",
-        help="API keys: bootstrap, create-key, revoke-key, list-keys",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = add_command(
+        subparsers, "admin", help="API keys: bootstrap, create-key, revoke-key, list-keys", doc=__doc__
     )
     commands = parser.add_subparsers(dest="admin_command", metavar="ADMIN_COMMAND", required=True)
 

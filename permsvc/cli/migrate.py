@@ -13,6 +13,7 @@ import asyncio
 from typing import Any
 
 from permsvc.cli.database import add_database_options, database_of
+from permsvc.cli.subcommand import add_command
 from permsvc.store.factory import migrate_database
 
 __all__ = ("register",)
@@ -32,11 +33,6 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "migrate",
-        help="apply pending database migrations",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = add_command(subparsers, "migrate", help="apply pending database migrations", doc=__doc__)
     add_database_options(parser)
     parser.set_defaults(func=_run)

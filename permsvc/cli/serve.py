@@ -27,18 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from permsvc.cli.database import add_database_options
+from permsvc.cli.subcommand import add_command
 from permsvc.settings import Settings
 
 __all__ = ("log_config", "register", "run")
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "serve",
-        help="run the OpenFGA-compatible HTTP API",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "serve", help="run the OpenFGA-compatible HTTP API", doc=__doc__)
     p.add_argument("--host", help="interface to bind (PERMSVC_HOST, default 127.0.0.1)")
     p.add_argument("--port", type=int, help="TCP port (PERMSVC_PORT, default 8080)")
     p.add_argument("--workers", type=int, help="server processes (PERMSVC_WORKERS, default 1)")

@@ -22,6 +22,7 @@ from permsvc.auth.diagnose import Diagnosis, explain, explain_and_verify
 from permsvc.auth.errors import OidcConfigError
 from permsvc.auth.findings import Severity
 from permsvc.auth.jwks import JwksKeyProvider
+from permsvc.cli.subcommand import add_command
 
 __all__ = ("register",)
 
@@ -31,11 +32,11 @@ _MARK = {Severity.ERROR: "ERROR", Severity.WARNING: "WARN ", Severity.INFO: "inf
 def register(subparsers: Any) -> None:
     token = subparsers.add_parser("token", help="inspect bearer access tokens")
     token_sub = token.add_subparsers(dest="token_command", metavar="SUBCOMMAND", required=True)
-    p = token_sub.add_parser(
+    p = add_command(
+        token_sub,
         "explain",
         help="decode a token and say what is wrong with it and how to fix it",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        doc=__doc__,
     )
     p.add_argument("token", metavar="TOKEN", help="the access token, or '-' to read it from stdin")
     p.add_argument("--issuer", help="expected issuer (default: PERMSVC_OIDC_ISSUER)")

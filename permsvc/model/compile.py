@@ -319,6 +319,12 @@ def compile_modular(files: Mapping[str, str]) -> LoadedModel:
             ``extend type`` of a type no module defines, or an extension redefining a relation.
     """
     issues: list[ModelIssue] = []
+
+    def report(path: str, pos: SourcePos | None, rule: str, message: str) -> None:
+        """A problem in module file ``path`` at ``pos`` (none: the file's start)."""
+        pos = pos or SourcePos(0, 0, path)
+        issues.append(ModelIssue(message=message, line=pos.line, column=pos.column, file=path, rule=rule))
+
     locations: SourceMap = {}
     c = _Compiler(locations)
     trees: list[tuple[str, DslFile]] = []
@@ -330,9 +336,8 @@ def compile_modular(files: Mapping[str, str]) -> LoadedModel:
             issues.extend(err.issues)
             continue
         if not tree.module:
-            issues.append(ModelIssue(message=f"{path} is listed in fga.mod but is not a module file: "
-                                     "it must start with 'module <name>'",
-                                     line=tree.pos.line, column=tree.pos.column, file=path, rule="syntax"))
+            report(path, tree.pos, "syntax", f"{path} is listed in fga.mod but is not a module file: "
+                   "it must start with 'module <name>'")
             continue
         trees.append((path, tree))
     types: dict[str, TypeDefinition] = {}
@@ -342,9 +347,8 @@ def compile_modular(files: Mapping[str, str]) -> LoadedModel:
             if td.extend:
                 continue
             if td.name.text in types:
-                issues.append(ModelIssue(message=f"duplicate type definition {td.name.text} (already defined in "
-                                         f"{types[td.name.text].source_file})",
-                                         line=td.name.pos.line, column=td.name.pos.column, file=path, rule="duplicate-type"))
+                report(path, td.name.pos, "duplicate-type", f"duplicate type definition {td.name.text} (already defined in "
+                       f"{types[td.name.text].source_file})")
                 continue
             locations.setdefault(("type", td.name.text), td.name.pos)
             types[td.name.text] = TypeDefinition(
@@ -353,10 +357,8 @@ def compile_modular(files: Mapping[str, str]) -> LoadedModel:
             )
         for name, cond in c.conditions(tree, tree.module, path).items():
             if name in conditions:
-                pos = cond.pos or SourcePos(0, 0, path)
-                issues.append(ModelIssue(message=f"duplicate condition {name} (already defined in "
-                                         f"{conditions[name].source_file})",
-                                         line=pos.line, column=pos.column, file=path, rule="duplicate-condition"))
+                report(path, cond.pos, "duplicate-condition", f"duplicate condition {name} (already defined in "
+                       f"{conditions[name].source_file})")
                 continue
             conditions[name] = cond
     for path, tree in trees:
@@ -365,32 +367,25 @@ def compile_modular(files: Mapping[str, str]) -> LoadedModel:
             if not td.extend:
                 continue
             if td.name.text in extended:
-                issues.append(ModelIssue(message=f"'{td.name.text}' is already extended in this file: put all its new "
-                                         f"relations in one 'extend type {td.name.text}' block",
-                                         line=td.name.pos.line, column=td.name.pos.column, file=path,
-                                         rule="duplicate-extension"))
+                report(path, td.name.pos, "duplicate-extension", f"'{td.name.text}' is already extended in this file: put all its new "
+                       f"relations in one 'extend type {td.name.text}' block")
                 continue
             extended.add(td.name.text)
             base = types.get(td.name.text)
             if base is not None and base.source_file == path:
-                issues.append(ModelIssue(message=f"type {td.name.text} is defined in this file, so it cannot be "
-                                         "extended here: add the relations to its definition",
-                                         line=td.name.pos.line, column=td.name.pos.column, file=path,
-                                         rule="undefined-type"))
+                report(path, td.name.pos, "undefined-type", f"type {td.name.text} is defined in this file, so it cannot be "
+                       "extended here: add the relations to its definition")
                 continue
             if base is None:
-                issues.append(ModelIssue(message=f"extended type {td.name.text} does not exist: no module defines "
-                                         f"'type {td.name.text}'", line=td.name.pos.line, column=td.name.pos.column,
-                                         file=path, rule="undefined-type"))
+                report(path, td.name.pos, "undefined-type", f"extended type {td.name.text} does not exist: "
+                       f"no module defines 'type {td.name.text}'")
                 continue
             added = c.relations(td.name.text, td.relations, tree.module, path)
             merged = dict(base.relations)
             for name, rd in added.items():
                 if name in merged:
-                    pos = rd.pos or SourcePos(0, 0, path)
-                    issues.append(ModelIssue(message=f"relation {name} already exists on type {td.name.text} "
-                                             f"(defined in {merged[name].source_file or base.source_file})",
-                                             line=pos.line, column=pos.column, file=path, rule="duplicate-relation"))
+                    report(path, rd.pos, "duplicate-relation", f"relation {name} already exists on type {td.name.text} "
+                           f"(defined in {merged[name].source_file or base.source_file})")
                     continue
                 merged[name] = rd
             types[td.name.text] = msgspec.structs.replace(base, relations=merged)

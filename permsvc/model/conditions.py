@@ -42,7 +42,10 @@ from typing import Any
 import msgspec
 
 from permsvc.core.errors import PermsvcError
-from permsvc.model.cel.checker import (
+from permsvc.model.cel.checker import CelTypeError, check, format_type
+from permsvc.model.cel.interpreter import UNKNOWN, CostLimitExceededError, Program, plan
+from permsvc.model.cel.parser import CelSyntaxError, parse
+from permsvc.model.cel.types import (
     ANY,
     BOOL,
     DOUBLE,
@@ -53,14 +56,9 @@ from permsvc.model.cel.checker import (
     TIMESTAMP,
     UINT,
     CelType,
-    CelTypeError,
-    check,
-    format_type,
     list_of,
     map_of,
 )
-from permsvc.model.cel.interpreter import UNKNOWN, CostLimitExceededError, Program, plan
-from permsvc.model.cel.parser import CelSyntaxError, parse
 from permsvc.model.cel.values import (
     INT64_MAX,
     INT64_MIN,

@@ -16,6 +16,8 @@ import argparse
 import sys
 from typing import Any
 
+from permsvc.cli.subcommand import add_command
+
 __all__ = ("command_table", "register", "script")
 
 SHELLS = ("bash", "zsh", "fish")
@@ -148,11 +150,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "completion",
         help="print a shell completion script (bash, zsh or fish)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        doc=__doc__,
     )
     parser.add_argument("shell", choices=SHELLS)
     parser.set_defaults(func=_run)

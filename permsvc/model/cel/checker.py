@@ -43,28 +43,7 @@ from permsvc.model.cel.types import (
     map_of,
 )
 
-__all__ = (
-    "ANY",
-    "BOOL",
-    "BYTES",
-    "DOUBLE",
-    "DURATION",
-    "DYN",
-    "INT",
-    "IPADDRESS",
-    "NULL",
-    "STRING",
-    "TIMESTAMP",
-    "TYPE_IDENTIFIERS",
-    "UINT",
-    "CelType",
-    "CelTypeError",
-    "check",
-    "format_type",
-    "list_of",
-    "map_of",
-    "qualified_name",
-)
+__all__ = ("TYPE_IDENTIFIERS", "CelTypeError", "check", "format_type", "qualified_name")
 
 ERROR: CelType = ("*error*",)
 """The type of a sub-expression that did not check: assignable to anything, so one mistake is
@@ -104,13 +83,21 @@ def format_type(t: CelType, *, any_name: str = "any") -> str:
     return str(t[0])
 
 
-TYPE_IDENTIFIERS: dict[str, CelType] = {
+_SCALARS: dict[str, CelType] = {
     "bool": BOOL,
     "int": INT,
     "uint": UINT,
     "double": DOUBLE,
     "string": STRING,
     "bytes": BYTES,
+}
+"""The scalar types, each by the name both a literal's kind and a type identifier use."""
+
+CONST_TYPES: dict[str, CelType] = {**_SCALARS, "null": NULL}
+"""The type of each kind of literal (:attr:`Const.kind`)."""
+
+TYPE_IDENTIFIERS: dict[str, CelType] = {
+    **_SCALARS,
     "list": list_of(DYN),
     "map": map_of(DYN, DYN),
     "null_type": NULL,
@@ -273,15 +260,7 @@ class _Checker:
     def visit(self, expr: Expr, scope: dict[str, CelType]) -> CelType:
         match expr:
             case Const(kind=kind):
-                return {
-                    "null": NULL,
-                    "bool": BOOL,
-                    "int": INT,
-                    "uint": UINT,
-                    "double": DOUBLE,
-                    "string": STRING,
-                    "bytes": BYTES,
-                }[kind]
+                return CONST_TYPES[kind]
             case Ident(name=name):
                 if name in scope:
                     return scope[name]

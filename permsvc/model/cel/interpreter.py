@@ -120,25 +120,14 @@ def _finish(outcome: Any) -> Any:
     return outcome
 
 
-def _or(left: Any, right: Any) -> Any:
-    if left is True or right is True:
-        return True
-    if left is False and right is False:
-        return False
-    if left is UNKNOWN or right is UNKNOWN:
-        return UNKNOWN
-    if isinstance(left, CelEvalError):
+def _logical(left: Any, right: Any, decisive: bool) -> Any:
+    """``left || right`` (``decisive`` is ``True``) or ``left && right`` (``False``), commutative
+    as in CEL: the decisive value on either side wins over anything on the other; then unknown
+    wins over an error, then the first error; otherwise an operand was not a boolean."""
+    if left is decisive or right is decisive:
+        return decisive
+    if type(left) is bool and type(right) is bool:
         return left
-    if isinstance(right, CelEvalError):
-        return right
-    return CelEvalError("no such overload")
-
-
-def _and(left: Any, right: Any) -> Any:
-    if left is False or right is False:
-        return False
-    if left is True and right is True:
-        return True
     if left is UNKNOWN or right is UNKNOWN:
         return UNKNOWN
     if isinstance(left, CelEvalError):
@@ -488,23 +477,15 @@ def _plan_set_membership(element: tuple[Node, Any], container: Any) -> tuple[Nod
 def _plan_logical(expr: Call) -> Node:
     left, _ = _plan(expr.args[0])
     right, _ = _plan(expr.args[1])
-    if expr.function == "_||_":
+    decisive = expr.function == "_||_"  # True decides ||, False decides &&
 
-        def or_(frame: Frame) -> Any:
-            lhs = _outcome(left, frame)
-            if lhs is True:
-                return True
-            return _finish(_or(lhs, _outcome(right, frame)))
-
-        return or_
-
-    def and_(frame: Frame) -> Any:
+    def logical(frame: Frame) -> Any:
         lhs = _outcome(left, frame)
-        if lhs is False:
-            return False
-        return _finish(_and(lhs, _outcome(right, frame)))
+        if lhs is decisive:
+            return decisive
+        return _finish(_logical(lhs, _outcome(right, frame), decisive))
 
-    return and_
+    return logical
 
 
 def _plan_branch(expr: Expr) -> Node:
@@ -641,7 +622,7 @@ def _fold_logical(frame: Frame, items: Any, binding: _Binding, body: Node, is_al
         binding.set(item)
         _charge(frame, SELECT_AND_IDENT_COST)
         step = _outcome(body, frame)
-        result = _and(result, step) if is_all else _or(result, step)
+        result = _logical(result, step, not is_all)
     _charge(frame, SELECT_AND_IDENT_COST)
     return _finish(result)
 

@@ -1,4 +1,5 @@
-"""Audit-log paging shared by every backend, so each produces and accepts the same tokens.
+"""Audit-log code shared by every backend: the column values of a new row, and paging, so each
+backend produces and accepts the same tokens.
 
 A page is read newest first (id descending) from below the id its continuation token names; a
 token is valid only with the filter it was made for (its digest is in the token).
@@ -18,6 +19,7 @@ from permsvc.store.tokens import decode_page_token, encode_page_token
 __all__ = (
     "audit_filter_digest",
     "audit_filter_terms",
+    "audit_insert_values",
     "audit_page",
     "decode_audit_token",
     "encode_audit_token",
@@ -26,6 +28,22 @@ __all__ = (
 
 _TOKEN_KIND = "audit"
 _FIELDS = ("store_id", "actor", "action", "since", "until", "revision")
+
+
+def audit_insert_values(entry: AuditEntry, at: Any) -> tuple[Any, ...]:
+    """The parameters of the SQL backends' ``INSERT INTO audit_log (store_id, at, actor,
+    actor_kind, action, detail, request_id, revision)``, with ``at`` as the backend stores the
+    entry's time and ``detail`` as JSON text."""
+    return (
+        entry.store_id,
+        at,
+        entry.actor,
+        entry.actor_kind,
+        entry.action,
+        msgspec.json.encode(entry.detail).decode(),
+        entry.request_id,
+        entry.revision,
+    )
 
 
 def audit_filter_digest(flt: AuditFilter) -> str:

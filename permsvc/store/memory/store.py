@@ -223,21 +223,35 @@ class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin):
         to_delete, to_write = plan_write(
             deletes, writes, data.stored, on_duplicate=on_duplicate, on_missing=on_missing
         )
-        if not to_delete and not to_write:
+        return self._commit(store_id, data, audit, deletes=to_delete, writes=to_write)
+
+    def _commit(
+        self,
+        store_id: str,
+        data: _StoreData,
+        audit: AuditRecord | None,
+        *,
+        deletes: Sequence[TupleKey] = (),
+        writes: Sequence[TupleKey] = (),
+    ) -> WriteResult:
+        """Apply planned ``deletes`` then ``writes`` as one new revision, its audit row appended
+        first; with nothing to change, the revision stays and the audit row names it. Runs
+        without awaiting, so the write is atomic."""
+        changed = len(deletes) + len(writes)
+        if not changed:
             return WriteResult(
                 revision=data.revision,
                 audit_id=self._audit_write(store_id, audit, data.revision, 0),
             )
-        changed = len(to_delete) + len(to_write)
         audit_id = self._audit_write(store_id, audit, data.revision + 1, changed)
         data.revision += 1
         now = _now()
-        for key in to_delete:
+        for key in deletes:
             data.remove(key)
             data.changelog.append(
                 TupleChange(key=key, operation="delete", timestamp=now, revision=data.revision)
             )
-        for key in to_write:
+        for key in writes:
             data.add(key, now)
             data.changelog.append(
                 TupleChange(key=key, operation="write", timestamp=now, revision=data.revision)
@@ -269,20 +283,7 @@ class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin):
             return await self.bulk_write(
                 store_id, list(pending.values()), on_duplicate=on_duplicate, audit=audit
             )
-        if not pending:
-            return WriteResult(
-                revision=data.revision,
-                audit_id=self._audit_write(store_id, audit, data.revision, 0),
-            )
-        audit_id = self._audit_write(store_id, audit, data.revision + 1, len(pending))
-        data.revision += 1
-        now = _now()
-        for key in sorted(pending.values(), key=to_columns):
-            data.add(key, now)
-            data.changelog.append(
-                TupleChange(key=key, operation="write", timestamp=now, revision=data.revision)
-            )
-        return WriteResult(revision=data.revision, changed=len(pending), audit_id=audit_id)
+        return self._commit(store_id, data, audit, writes=sorted(pending.values(), key=to_columns))
 
     async def bulk_delete(
         self, store_id: str, filter: ReadFilter, *, audit: AuditRecord | None = None
@@ -291,20 +292,7 @@ class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin):
         doomed = sorted(
             (r for r in data.rows.values() if _matches(r.key, filter)), key=lambda r: r.seq
         )
-        if not doomed:
-            return WriteResult(
-                revision=data.revision,
-                audit_id=self._audit_write(store_id, audit, data.revision, 0),
-            )
-        audit_id = self._audit_write(store_id, audit, data.revision + 1, len(doomed))
-        data.revision += 1
-        now = _now()
-        for row in doomed:
-            data.remove(row.key)
-            data.changelog.append(
-                TupleChange(key=row.key, operation="delete", timestamp=now, revision=data.revision)
-            )
-        return WriteResult(revision=data.revision, changed=len(doomed), audit_id=audit_id)
+        return self._commit(store_id, data, audit, deletes=[row.key for row in doomed])
 
     # -- tuples: read ---------------------------------------------------------------------------
 

@@ -12,7 +12,12 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 import msgspec
 
-from permsvc.store.common.audit_paging import audit_filter_terms, audit_page, decode_audit_token
+from permsvc.store.common.audit_paging import (
+    audit_filter_terms,
+    audit_insert_values,
+    audit_page,
+    decode_audit_token,
+)
 from permsvc.store.errors import CollisionError
 from permsvc.store.protocol import ApiKeyRecord, AuditEntry, AuditFilter, AuditRecord, Page
 
@@ -91,17 +96,7 @@ def _aware(value: dt.datetime) -> dt.datetime:
 
 
 async def _insert_audit(conn: asyncpg.Connection | asyncpg.Pool, entry: AuditEntry) -> int:
-    entry_id = await conn.fetchval(
-        INSERT_AUDIT,
-        entry.store_id,
-        _aware(entry.at),
-        entry.actor,
-        entry.actor_kind,
-        entry.action,
-        msgspec.json.encode(entry.detail).decode(),
-        entry.request_id,
-        entry.revision,
-    )
+    entry_id = await conn.fetchval(INSERT_AUDIT, *audit_insert_values(entry, _aware(entry.at)))
     return int(entry_id)
 
 

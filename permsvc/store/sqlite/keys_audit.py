@@ -13,7 +13,12 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from permsvc.store.common.audit_paging import audit_filter_terms, audit_page, decode_audit_token
+from permsvc.store.common.audit_paging import (
+    audit_filter_terms,
+    audit_insert_values,
+    audit_page,
+    decode_audit_token,
+)
 from permsvc.store.errors import CollisionError
 from permsvc.store.protocol import ApiKeyRecord, AuditEntry, AuditFilter, AuditRecord, Page
 from permsvc.store.rows import from_micros, to_micros
@@ -76,16 +81,7 @@ def _entry(row: tuple[Any, ...]) -> AuditEntry:
 
 
 def _audit_values(entry: AuditEntry) -> tuple[Any, ...]:
-    return (
-        entry.store_id,
-        to_micros(entry.at),
-        entry.actor,
-        entry.actor_kind,
-        entry.action,
-        msgspec.json.encode(entry.detail).decode(),
-        entry.request_id,
-        entry.revision,
-    )
+    return audit_insert_values(entry, to_micros(entry.at))
 
 
 def insert_audit_row(

@@ -22,7 +22,11 @@ from typing import Any
 
 import pytest
 
-from permsvc.model.cel.checker import (
+from permsvc.model.cel.checker import CelTypeError, check
+from permsvc.model.cel.interpreter import plan
+from permsvc.model.cel.parser import CelSyntaxError, parse
+from permsvc.model.cel.runtime import cel_equals
+from permsvc.model.cel.types import (
     BOOL,
     BYTES,
     DOUBLE,
@@ -34,14 +38,9 @@ from permsvc.model.cel.checker import (
     TIMESTAMP,
     UINT,
     CelType,
-    CelTypeError,
-    check,
     list_of,
     map_of,
 )
-from permsvc.model.cel.interpreter import plan
-from permsvc.model.cel.parser import CelSyntaxError, parse
-from permsvc.model.cel.runtime import cel_equals
 from permsvc.model.cel.values import CelEvalError, Duration, Timestamp, TypeValue, UInt
 from tests.unit.model.cel_spec import Message, SimpleTest, load_file
 
