@@ -21,7 +21,7 @@ from typing import Any
 
 import msgspec
 
-from permsvc.commands.audit import audit_kwargs, tuples_detail, with_detail
+from permsvc.commands.audit import audit_for, tuples_detail, with_detail
 from permsvc.commands.errors import CommandError, InvalidInputError, InvalidTupleError
 from permsvc.commands.models import ModelResolver, WriteAuthorizationModelCommand
 from permsvc.commands.read import validate_page
@@ -183,7 +183,7 @@ class GrantCommand:
             store_id,
             writes=_unique(tuples),
             on_duplicate="ignore",
-            **audit_kwargs(self._writer, audit),
+            audit=audit_for(self._writer, audit),
         )
         return ChangeOutcome(
             revision=result.revision,
@@ -226,7 +226,7 @@ class RevokeCommand:
             TupleKey(object=k.object, relation=k.relation, user=k.user) for k in _unique(tuples)
         ]
         result = await self._writer.write(
-            store_id, deletes=keys, on_missing="ignore", **audit_kwargs(self._writer, audit)
+            store_id, deletes=keys, on_missing="ignore", audit=audit_for(self._writer, audit)
         )
         return ChangeOutcome(
             revision=result.revision, changed=result.changed, audit=audit, audit_id=result.audit_id
@@ -275,7 +275,7 @@ class DeleteByFilterCommand:
                 "an empty filter deletes every tuple of the store: name 'object', 'relation' and/or 'user', "
                 'or send "all": true to really delete everything'
             )
-        result = await self._bulk.bulk_delete(store_id, flt, **audit_kwargs(self._bulk, audit))
+        result = await self._bulk.bulk_delete(store_id, flt, audit=audit_for(self._bulk, audit))
         return ChangeOutcome(
             revision=result.revision, changed=result.changed, audit=audit, audit_id=result.audit_id
         )
@@ -426,7 +426,7 @@ class ImportTuplesCommand:
             authorization_model_id=ts.model_id,
         )
         result = await self._bulk.bulk_write(
-            store_id, keys, on_duplicate="ignore", **audit_kwargs(self._bulk, audit)
+            store_id, keys, on_duplicate="ignore", audit=audit_for(self._bulk, audit)
         )
         return ImportOutcome(
             revision=result.revision,

@@ -51,7 +51,7 @@ __all__ = (
     "ReadAuditQuery",
     "TraceTupleQuery",
     "TupleTrace",
-    "audit_kwargs",
+    "audit_for",
     "tuples_detail",
     "with_detail",
 )
@@ -76,12 +76,13 @@ def tuples_detail(tuples: list[dict[str, Any]], total: int | None = None) -> dic
     return {"count": count, "tuples": shown, "truncated": count > len(shown)}
 
 
-def audit_kwargs(writer: object, audit: AuditRecord | None) -> dict[str, AuditRecord]:
-    """``{"audit": audit}`` for a writer that appends the row in its own transaction
-    (:class:`~permsvc.store.protocol.AuditedWrites`), else ``{}`` (the row is then appended by :meth:`AuditRecorder.settle`)."""
+def audit_for(writer: object, audit: AuditRecord | None) -> AuditRecord | None:
+    """``audit`` for a writer that appends the row in its own transaction
+    (:class:`~permsvc.store.protocol.AuditedWrites`), else ``None`` (the row is then appended by
+    :meth:`AuditRecorder.settle`)."""
     if audit is None or unwrap(writer, AuditedWrites) is None:
-        return {}
-    return {"audit": audit}
+        return None
+    return audit
 
 
 def with_detail(audit: AuditRecord | None, **extra: Any) -> AuditRecord | None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
-from permsvc.commands.audit import audit_kwargs
+from permsvc.commands.audit import audit_for
 from permsvc.commands.errors import CommandError, InvalidInputError, InvalidTupleError
 from permsvc.core.refs import (
     InvalidRefError,
@@ -131,7 +131,7 @@ class WriteCommand:
             writes=params.writes,
             on_duplicate=on_duplicate,
             on_missing=on_missing,
-            **audit_kwargs(self._writer, audit),
+            audit=audit_for(self._writer, audit),
         )
         return WriteOutcome(
             revision=result.revision, changed=result.changed, model_id=model_id, audit_id=result.audit_id
