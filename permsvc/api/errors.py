@@ -247,7 +247,18 @@ def _http_detail(exc: HTTPException) -> str:
     return exc.detail
 
 
-_encode = msgspec.json.Encoder().encode
+_encode_struct = msgspec.json.Encoder().encode
+
+
+def _encode(body: ErrorBody) -> bytes:
+    """The JSON of an error body. A message quoting the client's input may hold text that is no
+    Unicode (a lone surrogate decoded from a ``\\ud800`` escape); it is spelled as that escape
+    rather than failing the error response itself."""
+    try:
+        return _encode_struct(body)
+    except UnicodeEncodeError:
+        safe = body.message.encode("utf-8", "backslashreplace").decode("utf-8")
+        return _encode_struct(ErrorBody(body.code, safe))
 
 
 def error_response(status: int, body: ErrorBody, headers: dict[str, str] | None = None) -> Response[bytes]:

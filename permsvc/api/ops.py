@@ -237,6 +237,9 @@ class ObservedApp:
             await send(message)
 
         try:
+            if _holds_nul(scope):
+                await _refuse_nul(send_with_id)
+                return
             for route in self.fast_routes:
                 match = route.match(scope)
                 if match is not None:
@@ -259,6 +262,32 @@ class ObservedApp:
                     duration_ms=round(elapsed * 1000, 3),
                     client=(scope.get("client") or ("", 0))[0],
                 )
+
+
+_NUL_REFUSAL = msgspec.json.encode(
+    {
+        "code": "validation_error",
+        "message": "the path or query string holds a NUL character (%00), which no identifier, type, "
+        "token or parameter may contain",
+    }
+)
+
+
+def _holds_nul(scope: Scope) -> bool:
+    """Whether the request's path or query string carries a NUL (``%00``). No identifier may hold
+    one and PostgreSQL text cannot store one, so it is refused before any route sees it."""
+    return "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b"")
+
+
+async def _refuse_nul(send: Send) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 400,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(_NUL_REFUSAL)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": _NUL_REFUSAL})
 
 
 class AccessLog:
