@@ -103,6 +103,9 @@ DEFAULT_INDEX_POLL_S = 0.02
 DEFAULT_INDEX_SAFETY_POLL_S = 1.0
 """Polling interval of the index behind PostgreSQL notifications (the safety net for lost ones)."""
 
+DEFAULT_STATEMENT_CACHE_SIZE = 100
+"""asyncpg's own default: prepared statements cached per PostgreSQL connection."""
+
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_MAX_ASSERTIONS = 100
 DEFAULT_READ_PAGE_SIZE = 50
@@ -132,6 +135,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Server processes (``PERMSVC_WORKERS``); each runs its own event loop."""
     database_url: str = ""
     """``postgresql://...`` or ``sqlite:///path``; empty = SQLite in ``data_dir`` (``PERMSVC_DATABASE_URL``)."""
+    listen_database_url: str = ""
+    """Where the index LISTENs for changes (``PERMSVC_LISTEN_DATABASE_URL``): a direct
+    PostgreSQL connection when ``database_url`` goes through a transaction-pooling PgBouncer,
+    which cannot carry LISTEN. Empty: ``database_url``."""
+    database_statement_cache_size: int = DEFAULT_STATEMENT_CACHE_SIZE
+    """Prepared statements cached per PostgreSQL connection
+    (``PERMSVC_DATABASE_STATEMENT_CACHE_SIZE``); 0 behind a transaction-pooling PgBouncer older
+    than 1.21 (or without ``max_prepared_statements``), which cannot keep a named prepared statement."""
     data_dir: str = DEFAULT_DATA_DIR
     """Directory of the embedded database (``PERMSVC_DATA_DIR``)."""
     migrate: bool = True
@@ -169,6 +180,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError(f"port must be between 1 and 65535, got {self.port}")
         if self.workers < 1:
             raise SettingsError(f"workers must be at least 1, got {self.workers}")
+        if self.database_statement_cache_size < 0:
+            raise SettingsError(
+                f"database_statement_cache_size must be at least 0, got {self.database_statement_cache_size}"
+            )
+        if self.listen_database_url and not self.listen_database_url.startswith(("postgres://", "postgresql://")):
+            raise SettingsError("listen_database_url must be a postgresql:// URL")
         if self.max_body_bytes < 1024:
             raise SettingsError(f"max_body_bytes must be at least 1024, got {self.max_body_bytes}")
         if self.auth_method == "preshared" and not self.api_keys:
@@ -213,6 +230,8 @@ _ENV_FIELDS = (
     "port",
     "workers",
     "database_url",
+    "listen_database_url",
+    "database_statement_cache_size",
     "data_dir",
     "migrate",
     "auth_method",

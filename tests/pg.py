@@ -38,7 +38,7 @@ import pytest
 
 from permsvc.store.postgres import PostgresDatastore
 
-__all__ = ("DEFAULT_TEST_SERVER_URL", "postgres_url", "session_database_url")
+__all__ = ("DEFAULT_TEST_SERVER_URL", "PrivateCluster", "postgres_url", "session_database_url")
 
 T = TypeVar("T")
 
@@ -91,66 +91,73 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start_private_server() -> str:
-    """Start a throwaway server from the installed binaries; returns its admin URL."""
-    candidates = sorted(
-        glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4])
-    )
-    initdb = candidates[-1] if candidates else shutil.which("initdb")
-    if initdb is None:
-        raise RuntimeError("no PostgreSQL binaries (initdb) installed")
-    bindir = Path(initdb).parent
-    root = Path(tempfile.mkdtemp(prefix="permsvc-pg-"))
-    prefix: list[str] = []
-    if os.geteuid() == 0:
-        shutil.chown(root, user="postgres", group="postgres")
-        prefix = ["runuser", "-u", "postgres", "--"]
-    data, port = root / "data", _free_port()
-    subprocess.run(
-        [
-            *prefix,
-            str(bindir / "initdb"),
-            "-D",
-            str(data),
-            "-A",
-            "trust",
-            "-U",
-            "postgres",
-            "-E",
-            "UTF8",
-            "--no-sync",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run(
-        [
-            *prefix,
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-l",
-            str(root / "log"),
-            "-o",
-            options,
-            "-w",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
+class PrivateCluster:
+    """A throwaway PostgreSQL cluster of this process: its own ``initdb`` data directory in a
+    temporary directory and a free loopback port, run as the ``postgres`` user when we are root
+    (``initdb`` refuses root). Never the machine's server: tests may stop and restart it at will.
+    """
 
-    def stop() -> None:
-        subprocess.run(
-            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            capture_output=True,
-            check=False,
+    def __init__(self) -> None:
+        candidates = sorted(
+            glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4])
         )
-        shutil.rmtree(root, ignore_errors=True)
+        initdb = candidates[-1] if candidates else shutil.which("initdb")
+        if initdb is None:
+            raise RuntimeError("no PostgreSQL binaries (initdb) installed")
+        self._bindir = Path(initdb).parent
+        self.root = Path(tempfile.mkdtemp(prefix="permsvc-pg-"))
+        self._prefix: list[str] = []
+        if os.geteuid() == 0:
+            shutil.chown(self.root, user="postgres", group="postgres")
+            self._prefix = ["runuser", "-u", "postgres", "--"]
+        self.data, self.port = self.root / "data", _free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        """The admin URL (database ``postgres``, trust auth)."""
+        subprocess.run(
+            [
+                *self._prefix,
+                str(self._bindir / "initdb"),
+                "-D",
+                str(self.data),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+        )
 
-    atexit.register(stop)
-    return f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    def _ctl(self, *args: str, check: bool = True) -> None:
+        subprocess.run(
+            [*self._prefix, str(self._bindir / "pg_ctl"), "-D", str(self.data), *args],
+            check=check,
+            capture_output=True,
+        )
+
+    def start(self) -> None:
+        """Start (or restart) the server on its port; returns once it accepts connections."""
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._ctl("-l", str(self.root / "log"), "-o", options, "-w", "start")
+
+    def kill(self) -> None:
+        """Stop the server at once (``-m immediate``: no checkpoint, clients are cut off)."""
+        self._ctl("-m", "immediate", "-w", "stop", check=False)
+
+    def destroy(self) -> None:
+        self.kill()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _start_private_server() -> str:
+    """Start a throwaway server for the session; returns its admin URL."""
+    cluster = PrivateCluster()
+    cluster.start()
+    atexit.register(cluster.destroy)
+    return cluster.url
 
 
 def _admin_url() -> str:

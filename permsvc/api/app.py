@@ -24,6 +24,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 
 from permsvc import __version__
+from permsvc.api import ops
 from permsvc.api.admin.credentials import close_v1_security
 from permsvc.api.admin.routes import build_router as admin_router
 from permsvc.api.authzen.routes import build_router as authzen_router
@@ -44,6 +45,7 @@ from permsvc.api.ops import (
     readyz,
 )
 from permsvc.api.tokencheck.routes import build_router as tokencheck_router
+from permsvc.api.tracing import TracedCheckResolver, Tracing, traced_datastore, tracing_from_env
 from permsvc.commands.models import ModelResolver
 from permsvc.engine.resolver import build_check_resolver
 from permsvc.settings import Settings
@@ -68,38 +70,84 @@ ROUTE_GROUPS: list[RouteGroup] = [
 
 
 def _lifespan(
-    settings: Settings, metrics: Metrics, *, freeze_heap: bool
+    settings: Settings, metrics: Metrics, *, freeze_heap: bool, tracing: Tracing | None
 ) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        database = await open_datastore(
-            settings.database_url or None, data_dir=Path(settings.data_dir), migrate=settings.migrate
-        )
         try:
-            datastore: Datastore = database
-            if settings.index:
-                datastore = await index_datastore(
-                    database, database_url=settings.database_url or None, memory_budget=settings.index_memory_budget
-                )
-        except BaseException:
-            await database.aclose()
-            raise
-        try:
-            app.state.deps = Deps(
-                settings=settings,
-                datastore=datastore,
-                models=ModelResolver(datastore),
-                checker=build_check_resolver(),
-                authenticator=build_authenticator(settings),
-                metrics=metrics,
-            )
-            async with _frozen_heap(enabled=freeze_heap):
-                _log.info("permsvc %s ready (database: %s)", __version__, _describe_database(settings))
+            async with (
+                _traced(tracing),
+                _serving(app, settings, metrics, freeze_heap=freeze_heap, tracing=tracing),
+            ):
                 yield
         finally:
-            await datastore.aclose()
+            if tracing is not None:
+                tracing.shutdown()
 
     return lifespan
+
+
+@contextlib.asynccontextmanager
+async def _traced(tracing: Tracing | None) -> AsyncIterator[None]:
+    """Log lines carry the current span's ids while tracing is on."""
+    if tracing is None:
+        yield
+        return
+    ops.TRACE_IDS = tracing.current_ids
+    try:
+        yield
+    finally:
+        ops.TRACE_IDS = None
+
+
+@contextlib.asynccontextmanager
+async def _serving(
+    app: Litestar, settings: Settings, metrics: Metrics, *, freeze_heap: bool, tracing: Tracing | None
+) -> AsyncIterator[None]:
+    """Open the database (traced when tracing is on), index it, build the shared dependencies."""
+    database: Datastore = await open_datastore(
+        settings.database_url or None,
+        data_dir=Path(settings.data_dir),
+        migrate=settings.migrate,
+        statement_cache_size=settings.database_statement_cache_size,
+    )
+    if tracing is not None:
+        database = traced_datastore(database, tracing, system=_database_system(settings))
+    try:
+        datastore: Datastore = database
+        if settings.index:
+            datastore = await index_datastore(
+                database,
+                database_url=settings.database_url or None,
+                listen_url=settings.listen_database_url or None,
+                memory_budget=settings.index_memory_budget,
+            )
+    except BaseException:
+        await database.aclose()
+        raise
+    try:
+        checker = build_check_resolver()
+        app.state.deps = Deps(
+            settings=settings,
+            datastore=datastore,
+            models=ModelResolver(datastore),
+            checker=checker if tracing is None else TracedCheckResolver(checker, tracing),
+            authenticator=build_authenticator(settings),
+            metrics=metrics,
+        )
+        async with _frozen_heap(enabled=freeze_heap):
+            _log.info("permsvc %s ready (database: %s)", __version__, _describe_database(settings))
+            yield
+    finally:
+        await datastore.aclose()
+
+
+def _database_system(settings: Settings) -> str:
+    """The OpenTelemetry ``db.system`` of the configured database."""
+    url = settings.database_url
+    if url.startswith(("postgres://", "postgresql://")):
+        return "postgresql"
+    return "other_sql" if url == "memory:" else "sqlite"
 
 
 @contextlib.asynccontextmanager
@@ -126,8 +174,13 @@ def _describe_database(settings: Settings) -> str:
     return f"{scheme}://{rest.rpartition('@')[2]}" if rest else url  # never log credentials
 
 
-def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -> ObservedApp:
+def create_app(
+    settings: Settings | None = None, *, freeze_heap: bool = False, tracing: Tracing | None = None
+) -> ObservedApp:
     """The permsvc ASGI application for ``settings`` (default: from ``PERMSVC_*``).
+
+    ``tracing``: OpenTelemetry spans of every request (:mod:`permsvc.api.tracing`); ``None``
+    traces nothing. :func:`asgi_app_from_env` builds it from the ``OTEL_*`` variables.
 
     ``freeze_heap``: once started (the index built), take the heap out of the cyclic garbage
     collector's reach (:mod:`permsvc.api.heap`); servers want it, tests that start many apps in
@@ -136,7 +189,7 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
     metrics = Metrics()
     litestar = Litestar(
         route_handlers=[healthz, readyz, metrics_endpoint, openapi_json, *(group(settings) for group in ROUTE_GROUPS)],
-        lifespan=[_lifespan(settings, metrics, freeze_heap=freeze_heap)],
+        lifespan=[_lifespan(settings, metrics, freeze_heap=freeze_heap, tracing=tracing)],
         on_shutdown=[close_v1_security],
         exception_handlers=exception_handlers(),
         request_max_body_size=settings.max_body_bytes,
@@ -152,9 +205,11 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
     )
     access_log = AccessLog() if settings.access_log and settings.log_level in ("debug", "info") else None
     fast_check = CheckFastPath(litestar, max_body_bytes=settings.max_body_bytes)
-    return ObservedApp(litestar, metrics=metrics, access_log=access_log, fast_routes=(fast_check,))
+    return ObservedApp(
+        litestar, metrics=metrics, access_log=access_log, fast_routes=(fast_check,), tracing=tracing
+    )
 
 
 def asgi_app_from_env() -> Any:
     """Factory for ASGI servers (``uvicorn --factory permsvc.api.app:asgi_app_from_env``)."""
-    return create_app(Settings.from_env(), freeze_heap=True)
+    return create_app(Settings.from_env(), freeze_heap=True, tracing=tracing_from_env())

@@ -12,6 +12,11 @@ type table (:func:`permsvc.engine.errors.openfga_code`); this module adds what o
 statuses, ``Aborted``, transport errors. Each exception is translated exactly once, here.
 Anything without a code is a server fault: the client gets a generic ``internal_error`` and the
 cause is logged with the request id.
+
+A database fault (:class:`~permsvc.store.errors.DatabaseFault`: the database is down, restarting,
+unreachable, a connection was lost or timed out; whichever backend and driver raised it, also
+inside an exception group) is ``503 unavailable`` with ``Retry-After``, on every route: the
+request may be retried as is, and the pool reconnects by itself when the database is back.
 """
 
 from __future__ import annotations
@@ -36,9 +41,10 @@ from permsvc.core.errors import InvariantViolation, PermsvcError
 from permsvc.core.revision import InvalidConsistencyTokenError
 from permsvc.engine.errors import openfga_code
 from permsvc.store.errors import (
-    StorageUnavailableError,
+    DEFAULT_RETRY_AFTER_S,
     TupleConditionConflictError,
     WriteConflictError,
+    database_fault_of,
 )
 
 if TYPE_CHECKING:
@@ -66,6 +72,7 @@ ERROR_CODES: dict[str, int] = {
     "unauthenticated": 1500,
     "forbidden": 1600,
     "validation_error": 2000,
+    "invalid_request": 2000,  # RFC 6750: a malformed Authorization header (not an OpenFGA name)
     "authorization_model_not_found": 2001,
     "authorization_model_resolution_too_complex": 2002,
     "invalid_write_input": 2003,
@@ -158,6 +165,17 @@ class ErrorBody(msgspec.Struct, frozen=True):
 
 _INTERNAL_MESSAGE = "Internal Server Error"
 
+_UNAVAILABLE_STATUS = 503
+_RETRY_AFTER = {"Retry-After": str(DEFAULT_RETRY_AFTER_S)}
+
+
+def _unavailable_body(fault: BaseException) -> ErrorBody:
+    """The 503 body: a permsvc error's own (public) message, else a generic one. A driver's message
+    can name hosts, users or SQL, so it is logged (``render_error``), never sent."""
+    if isinstance(fault, PermsvcError) and fault.detail:
+        return ErrorBody("unavailable", fault.detail)
+    return ErrorBody("unavailable", "the database is unavailable; retry later")
+
 _ABORTED_ERRORS = (TupleConditionConflictError, WriteConflictError)
 
 _API_ONLY_CODES: dict[type[PermsvcError], str] = {
@@ -187,8 +205,8 @@ def translate(exc: BaseException) -> tuple[int, ErrorBody, dict[str, str]]:
         return exc.status, ErrorBody(exc.code, exc.detail), exc.headers
     if isinstance(exc, AuthError):
         return _translate_auth(exc)
-    if isinstance(exc, StorageUnavailableError):
-        return 503, ErrorBody("unavailable", exc.detail or "service unavailable"), {"Retry-After": "1"}
+    if (fault := database_fault_of(exc)) is not None:
+        return _UNAVAILABLE_STATUS, _unavailable_body(fault), _RETRY_AFTER
     if isinstance(exc, PermsvcError) and not isinstance(exc, InvariantViolation):
         code = _code_of(exc)
         if code != "internal_error":
@@ -206,13 +224,13 @@ def _translate_auth(exc: AuthError) -> tuple[int, ErrorBody, dict[str, str]]:
     status = exc.status_code
     if isinstance(exc, KeySetUnavailableError):
         _log.warning("token keys unavailable: %s", exc.detail)
-        return 503, ErrorBody("unavailable", "the token issuer's signing keys cannot be loaded; retry later"), {"Retry-After": "5"}
+        return 503, ErrorBody("unavailable", exc.public_message), {"Retry-After": "5"}
     if isinstance(exc, MissingBearerTokenError):
         code = "bearer_token_missing"
     elif status == 403:
         code = "forbidden"
     elif status == 400:
-        code = "validation_error"
+        code = exc.error_code if exc.error_code in ERROR_CODES else "validation_error"
     elif status >= 500:
         return 500, ErrorBody("internal_error", _INTERNAL_MESSAGE), {}
     else:
@@ -272,7 +290,18 @@ def render_error(exc: BaseException, *, state: Any, scope: Any) -> tuple[int, by
     deps = state.get("deps")
     if deps is not None:
         deps.metrics.error(body.code)
-    if status >= 500 and body.code == "internal_error":
+    if status == _UNAVAILABLE_STATUS and body.code == "unavailable":
+        fault = database_fault_of(exc)
+        if fault is not None:
+            _log.warning(
+                "database unavailable on %s %s: %s: %s",
+                scope.get("method", ""),
+                scope.get("path", ""),
+                type(fault).__name__,
+                fault,
+                extra={"fields": {"request_id": request_id_of(scope)}},
+            )
+    elif status >= 500 and body.code == "internal_error":
         _log.error(
             "unhandled error on %s %s",
             scope.get("method", ""),

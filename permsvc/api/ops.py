@@ -37,6 +37,8 @@ from prometheus_client import (
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 
+    from permsvc.api.tracing import Tracing
+
     Scope = MutableMapping[str, Any]
     Message = MutableMapping[str, Any]
     Receive = Callable[[], Awaitable[Message]]
@@ -59,6 +61,10 @@ __all__ = (
 )
 
 REQUEST_ID_HEADER = "X-Request-ID"
+TRACE_IDS: Callable[[], tuple[str, str] | None] | None = None
+"""Set while tracing is on (:meth:`permsvc.api.tracing.Tracing.current_ids`): every log line
+written inside a span then carries its ``trace_id`` and ``span_id``."""
+
 _REQUEST_ID_KEY = "permsvc.request_id"
 _MAX_REQUEST_ID = 1024
 """Longest ``X-Request-ID`` echoed back; a longer one is replaced by a generated id."""
@@ -197,8 +203,8 @@ class FastRoute(Protocol):
 
 
 class ObservedApp:
-    """Plain-ASGI wrapper adding request ids, the worker id (``X-Permsvc-Worker``), access logs and
-    request metrics to every response. ``fast_routes`` are offered each request first; the
+    """Plain-ASGI wrapper adding request ids, the worker id (``X-Permsvc-Worker``), access logs,
+    request metrics and (when tracing is on) the request's server span to every response. ``fast_routes`` are offered each request first; the
     wrapped application serves the rest."""
 
     def __init__(
@@ -208,11 +214,14 @@ class ObservedApp:
         metrics: Metrics,
         access_log: AccessLog | None = None,
         fast_routes: Sequence[FastRoute] = (),
+        tracing: Tracing | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.access_log = access_log
         self.fast_routes = tuple(fast_routes)
+        self.tracing = tracing
+        """OpenTelemetry (:mod:`permsvc.api.tracing`); ``None``, the default, costs one test."""
 
     def __getattr__(self, name: str) -> Any:
         # Test clients and servers reach through to the wrapped Litestar app (state, debug, ...).
@@ -222,6 +231,13 @@ class ObservedApp:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if self.tracing is not None:
+            with self.tracing.server_span(scope) as span:
+                await self._serve(scope, receive, send, span)
+            return
+        await self._serve(scope, receive, send, None)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, span: Any) -> None:
         start = time.perf_counter()
         request_id = _incoming_request_id(scope.get("headers", [])) or _Process.request_ids.next()
         scope[_REQUEST_ID_KEY] = request_id
@@ -252,6 +268,13 @@ class ObservedApp:
             template: str = scope.get("path_template") or "unmatched"
             method = scope.get("method", "")
             self.metrics.observe_request(template, method, status, elapsed)
+            trace: dict[str, str] = {}
+            if span is not None:
+                assert self.tracing is not None
+                self.tracing.finish_server_span(span, method=method, route=template, status=status, request_id=request_id)
+                ids = self.tracing.current_ids()
+                if ids is not None:
+                    trace = {"trace_id": ids[0], "span_id": ids[1]}
             if self.access_log is not None:
                 self.access_log.emit(
                     request_id=request_id,
@@ -261,6 +284,7 @@ class ObservedApp:
                     status=status,
                     duration_ms=round(elapsed * 1000, 3),
                     client=(scope.get("client") or ("", 0))[0],
+                    **trace,
                 )
 
 
@@ -335,6 +359,10 @@ class JsonFormatter(logging.Formatter):
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
             out.update(fields)
+        if TRACE_IDS is not None:
+            ids = TRACE_IDS()
+            if ids is not None:
+                out["trace_id"], out["span_id"] = ids
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
         return _encode(out).decode()

@@ -53,7 +53,9 @@ __all__ = (
 
 R = TokenErrorReason
 
-_SEGMENT = re.compile(r"^[A-Za-z0-9_-]*={0,2}$")
+_SEGMENT = re.compile(r"^[A-Za-z0-9_-]*$")
+"""base64url without padding, as JWS compact serialization requires (RFC 7515 §2): a padded
+segment is another spelling of the same bytes, refused so that a token has one form only."""
 _KEY_URL_HEADERS = ("jku", "x5u", "jwk", "x5c")
 _ID_TOKEN_ONLY_CLAIMS = ("nonce", "at_hash", "c_hash", "s_hash")
 _ACCESS_TOKEN_CLAIMS = ("scope", "scp", "permissions", "client_id")

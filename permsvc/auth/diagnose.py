@@ -4,6 +4,10 @@
 every finding instead of stopping at the first, and needs no network: it is what
 ``permsvc token explain`` prints. :func:`explain_and_verify` adds the signature check against the
 issuer's keys (the one step that needs the JWKS).
+
+Both take what a person pastes: the bare token, or a header value as copied from a browser's
+network tab or a curl command (``Bearer eyJ...``, ``Authorization: Bearer eyJ...``, quoted or
+not); :func:`unwrap_pasted` finds the token inside and the diagnosis says so.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from permsvc.auth.findings import Finding, Severity
 from permsvc.auth.jwks import KeyProvider
 from permsvc.auth.jwt import verify_signature
 
-__all__ = ("Diagnosis", "explain", "explain_and_verify")
+__all__ = ("Diagnosis", "explain", "explain_and_verify", "unwrap_pasted")
+
+_QUOTES = ("\"", "'")
 
 
 class Diagnosis(msgspec.Struct, frozen=True, kw_only=True):
@@ -50,15 +56,52 @@ def _policy(settings: OidcSettings | TokenPolicy | None) -> TokenPolicy:
     return settings
 
 
+def unwrap_pasted(value: str) -> tuple[str, str]:
+    """The token in a pasted value and what was taken off around it (``""`` when nothing was).
+
+    Takes off surrounding whitespace and quotes, an ``Authorization:`` header name and one
+    ``Bearer`` scheme word (any case, any whitespace after it). Whatever remains is the token as
+    sent: ``Bearer Bearer eyJ...`` leaves ``Bearer eyJ...``, which the checks name as the prefix
+    sent twice, as the server would.
+    """
+    text = value.strip()
+    removed: list[str] = []
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in _QUOTES:
+        text = text[1:-1].strip()
+        removed.append("quotes")
+    name, sep, rest = text.partition(":")
+    if sep and name.strip().lower() == "authorization":
+        text = rest.strip()
+        removed.append("'Authorization:'")
+    parts = text.split(None, 1)
+    if len(parts) == 2 and parts[0].lower() == "bearer":
+        text = parts[1].strip()
+        removed.append(f"'{parts[0]}'")
+    return text, " and ".join(removed)
+
+
 def _diagnose(
-    token: str, policy: TokenPolicy, now: float
-) -> tuple[DecodedToken | None, list[Finding], list[Finding]]:
-    """The decoded token (``None`` if undecodable), the header findings and the claim findings."""
+    value: str, policy: TokenPolicy, now: float
+) -> tuple[DecodedToken | None, list[Finding], list[Finding], str]:
+    """The decoded token (``None`` if undecodable), the header findings, the claim findings, and
+    the token itself (see :func:`unwrap_pasted`)."""
+    token, removed = unwrap_pasted(value)
+    notes = (
+        [
+            Finding(
+                severity=Severity.INFO,
+                code="pasted",
+                what=f"read the token from a pasted header value ({removed} taken off)",
+            )
+        ]
+        if removed
+        else []
+    )
     try:
         decoded = decode_token(token, max_bytes=policy.max_token_bytes)
     except InvalidTokenError as err:
-        return None, [err.finding], []
-    return decoded, check_header(decoded, policy), check_claims(decoded, policy, now)
+        return None, [*notes, err.finding], [], token
+    return decoded, [*notes, *check_header(decoded, policy)], check_claims(decoded, policy, now), token
 
 
 def _diagnosis(decoded: DecodedToken | None, findings: list[Finding], signature: str) -> Diagnosis:
@@ -76,8 +119,9 @@ def _diagnosis(decoded: DecodedToken | None, findings: list[Finding], signature:
 def explain(
     token: str, settings: OidcSettings | TokenPolicy | None = None, *, now: float | None = None
 ) -> Diagnosis:
-    """Diagnose ``token`` offline. Without settings, ``iss`` and ``aud`` are reported, not checked."""
-    decoded, header, claims = _diagnose(
+    """Diagnose ``token`` (or a pasted header value) offline. Without settings, ``iss`` and
+    ``aud`` are reported, not checked."""
+    decoded, header, claims, _ = _diagnose(
         token, _policy(settings), time.time() if now is None else now
     )
     return _diagnosis(decoded, header + claims, "not_checked")
@@ -92,7 +136,7 @@ async def explain_and_verify(
     the answer says both "expired" and whether the token is genuine.
     """
     policy = _policy(settings)
-    decoded, header, claims = _diagnose(token, policy, time.time() if now is None else now)
+    decoded, header, claims, token = _diagnose(token, policy, time.time() if now is None else now)
     findings = header + claims
     if decoded is None or any(f.is_error for f in header):
         return _diagnosis(decoded, findings, "not_checked")

@@ -33,6 +33,7 @@ __all__ = (
     "InvalidRequestError",
     "InvalidTokenError",
     "KeySetUnavailableError",
+    "KeysNotRefreshedError",
     "MissingBearerTokenError",
     "OidcConfigError",
     "bearer_challenge",
@@ -179,9 +180,31 @@ class KeySetUnavailableError(AuthError):
     """
 
     status_code: ClassVar[int] = 503
+    public_message: str = "the token issuer's signing keys cannot be loaded; retry later"
+    """What the client is told; ``detail`` (which may name internal URLs) is only logged."""
 
     def www_authenticate(self, realm: str = DEFAULT_REALM) -> str | None:
         return None
+
+
+class KeysNotRefreshedError(KeySetUnavailableError):
+    """A token names a signing key (``kid``) that the cached key set lacks, and the issuer's keys
+    could not be refetched (the JWKS request failed, now or within the refetch cooldown).
+
+    Not "get a fresh token": the token may well be valid (the issuer rotated its keys while its
+    JWKS is unreachable), so the answer is 503, saying the keys could not be refreshed.
+    """
+
+    def __init__(self, kid: str | None, source: str, reason: str) -> None:
+        super().__init__(
+            f"the token's signing key (kid '{kid}') is not among the cached keys of {source}, and "
+            f"they could not be refreshed: {reason}"
+        )
+        self.kid = kid
+        self.public_message = (
+            f"the token's signing key (kid '{_header_safe(str(kid))[:64]}') is not among the issuer's "
+            "cached keys and the issuer's keys could not be refreshed; the token may be valid: retry later"
+        )
 
 
 class InvalidApiKeyError(AuthError):

@@ -21,6 +21,7 @@ HMAC secret, and private members are stripped.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import time
@@ -30,6 +31,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import msgspec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from jwt import PyJWK
 from jwt.exceptions import PyJWTError
 
@@ -39,7 +41,7 @@ from permsvc.auth.config import (
     DEFAULT_JWKS_COOLDOWN_S,
     OidcSettings,
 )
-from permsvc.auth.errors import InvalidTokenError, KeySetUnavailableError
+from permsvc.auth.errors import InvalidTokenError, KeySetUnavailableError, KeysNotRefreshedError
 from permsvc.auth.findings import TokenErrorReason, clip
 
 __all__ = (
@@ -48,6 +50,7 @@ __all__ = (
     "KeyProvider",
     "KeySet",
     "StaticKeyProvider",
+    "key_fingerprint",
 )
 
 DEFAULT_MAX_JWKS_BYTES = 256 * 1024
@@ -75,6 +78,15 @@ class KeyProvider(Protocol):
             KeySetUnavailableError: no key set could be loaded at all.
         """
         ...
+
+
+def key_fingerprint(key: PyJWK) -> bytes:
+    """What identifies a verification key whatever its ``kid``: the SHA-256 of its public key
+    (DER SubjectPublicKeyInfo). Two JWKs with the same ``kid`` but other key material differ."""
+    public = key.key
+    public = public.public_key() if hasattr(public, "public_key") else public
+    der = public.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).digest()
 
 
 def _compatible(jwk: Mapping[str, Any], alg: str) -> bool:
@@ -272,11 +284,16 @@ class JwksKeyProvider:
             await self._client.aclose()
 
     async def get_key(self, kid: str | None, alg: str) -> PyJWK:
+        """See :class:`KeyProvider`; also raises :class:`KeysNotRefreshedError` (503) for an
+        unknown ``kid`` while the JWKS cannot be fetched (the last attempt failed): the token may
+        be signed with a key the issuer published since."""
         keys = await self.key_set()
         if keys.has_kid(kid):
             return keys.select(kid, alg)
         await self._refresh()
         latest = self._keys if self._keys is not None else keys
+        if not latest.has_kid(kid) and self.last_error is not None:
+            raise KeysNotRefreshedError(kid, latest.source, self.last_error)
         return latest.select(kid, alg)
 
     async def key_set(self) -> KeySet:

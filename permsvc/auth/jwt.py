@@ -2,7 +2,8 @@
 
 The pipeline, cheapest and most explanatory first:
 
-1. the verified-token cache (a token seen and accepted before, still unexpired);
+1. the verified-token cache (a token seen and accepted before, still unexpired, *and its signing
+   key still published*: see :class:`_VerifiedTokenCache`);
 2. structure (:func:`~permsvc.auth.checks.decode_token`): size, segments, base64url, JSON, JWE;
 3. header and claims (:mod:`permsvc.auth.checks`) on the unverified token, so that doomed
    tokens are explained precisely and never cause a JWKS request;
@@ -44,7 +45,7 @@ from permsvc.auth.errors import (
     MissingBearerTokenError,
 )
 from permsvc.auth.findings import TokenErrorReason
-from permsvc.auth.jwks import JwksKeyProvider, KeyProvider
+from permsvc.auth.jwks import JwksKeyProvider, KeyProvider, key_fingerprint
 
 __all__ = (
     "DEFAULT_VERIFIED_CACHE_SIZE",
@@ -134,32 +135,65 @@ def verify_signature(
         ) from None
 
 
-class _VerifiedTokenCache:
-    """Accepted tokens by SHA-256, each valid until its ``exp``; least recently used evicted first.
+class _Verified:
+    """A cache entry: the claims of a verified token and the key that verified it."""
 
-    A hit skips key lookup and signature work for a token that is byte-for-byte one we verified.
-    Entries expire at ``exp`` exactly (not ``exp`` + leeway), so the cache never accepts what a
-    fresh validation would refuse.
+    __slots__ = ("alg", "claims", "fingerprint", "key", "kid")
+
+    def __init__(self, claims: AuthClaims, kid: str | None, alg: str, key: PyJWK) -> None:
+        self.claims = claims
+        self.kid = kid
+        self.alg = alg
+        self.key = key
+        self.fingerprint = key_fingerprint(key)
+
+
+class _VerifiedTokenCache:
+    """Accepted tokens by SHA-256, each valid until its ``exp`` and only while the key that
+    verified it is still the issuer's; least recently used evicted first.
+
+    An entry remembers the token's ``kid`` and the fingerprint of the key that verified it. A hit
+    first asks the key provider for that ``kid`` again (a dictionary lookup in the current key
+    set, which the provider refreshes on its TTL): when the issuer no longer publishes the key, or
+    publishes another key under the same ``kid``, the entry is dropped and the token validated
+    afresh, which refuses it. So an entry dies with its key, in every process: each worker's cache
+    consults that worker's own key set, and each worker refuses the token from its first refetch
+    that lacks the key (at the latest one JWKS TTL after the issuer dropped it), exactly as it
+    refuses tokens it never saw. Entries also expire at ``exp`` exactly (not ``exp`` + leeway): the
+    cache never accepts what a fresh validation would refuse.
     """
 
     def __init__(self, max_entries: int) -> None:
         self._max = max_entries
-        self._entries: OrderedDict[bytes, AuthClaims] = OrderedDict()
+        self._entries: OrderedDict[bytes, _Verified] = OrderedDict()
+        self.hits = 0
+        """Tokens accepted from the cache, without signature work (for metrics and tests)."""
 
-    def get(self, digest: bytes, now: float) -> AuthClaims | None:
-        claims = self._entries.get(digest)
-        if claims is None:
+    async def get(self, digest: bytes, now: float, keys: KeyProvider) -> AuthClaims | None:
+        entry = self._entries.get(digest)
+        if entry is None:
             return None
-        if now >= claims.expires_at:
+        if now >= entry.claims.expires_at:
             del self._entries[digest]
             return None
+        try:
+            key = await keys.get_key(entry.kid, entry.alg)
+        except InvalidTokenError:
+            self._entries.pop(digest, None)
+            return None
+        if key is not entry.key:
+            if key_fingerprint(key) != entry.fingerprint:
+                self._entries.pop(digest, None)
+                return None
+            entry.key = key  # the same key from a refetched key set
         self._entries.move_to_end(digest)
-        return claims
+        self.hits += 1
+        return entry.claims
 
-    def put(self, digest: bytes, claims: AuthClaims) -> None:
+    def put(self, digest: bytes, entry: _Verified) -> None:
         if self._max <= 0:
             return
-        self._entries[digest] = claims
+        self._entries[digest] = entry
         self._entries.move_to_end(digest)
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
@@ -218,18 +252,24 @@ class JwtAuthenticator:
         digest = None
         if len(token) <= policy.max_token_bytes:
             digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
-            if (hit := self._cache.get(digest, now)) is not None:
+            if (hit := await self._cache.get(digest, now, self.keys)) is not None:
                 return hit
         decoded = decode_token(token, max_bytes=policy.max_token_bytes)
         raise_first_error(check_header(decoded, policy))
         raise_first_error(check_claims(decoded, policy, now))
         alg: str = decoded.header["alg"]
-        key = await self.keys.get_key(decoded.header.get("kid"), alg)
+        kid: str | None = decoded.header.get("kid")
+        key = await self.keys.get_key(kid, alg)
         payload = verify_signature(token, key, issuer=policy.issuer, audiences=policy.audiences)
         claims = self._claims(payload)
         if digest is not None:
-            self._cache.put(digest, claims)
+            self._cache.put(digest, _Verified(claims, kid, alg, key))
         return claims
+
+    @property
+    def cache_hits(self) -> int:
+        """Tokens accepted from the verified-token cache so far."""
+        return self._cache.hits
 
     def require_admin(self, claims: AuthClaims) -> None:
         """Raise :class:`InsufficientScopeError` unless the token grants the admin scope."""

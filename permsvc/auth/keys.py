@@ -23,7 +23,9 @@ __all__ = (
     "ApiKey",
     "generate_api_key",
     "hash_api_key",
+    "key_id_of",
     "parse_api_key",
+    "secret_digest",
     "verify_api_key",
 )
 
@@ -51,6 +53,13 @@ class ApiKey(msgspec.Struct, frozen=True, kw_only=True):
         return f"ApiKey(key_id={self.key_id!r}, secret=<hidden>)"
 
 
+def secret_digest(value: str) -> bytes:
+    """SHA-256 of a configured secret (a ``PERMSVC_API_KEYS`` entry, or a presented credential to
+    compare with one). Configured keys are kept only in this form, and comparing digests with
+    :func:`hmac.compare_digest` takes the same time whatever the lengths of the two secrets."""
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest()
+
+
 def generate_api_key() -> ApiKey:
     """A new random key; show ``str(key)`` to its owner once and store :func:`hash_api_key`."""
     return ApiKey(
@@ -70,6 +79,16 @@ def parse_api_key(value: str) -> ApiKey:
             f"not a permsvc API key: expected '{API_KEY_PREFIX}_<id>_<secret>'"
         )
     return ApiKey(key_id=match.group(1), secret=match.group(2))
+
+
+def key_id_of(value: str) -> str:
+    """The key id a value names: ``value`` itself, or the ``<id>`` of a whole (or cut-off)
+    ``psk_<id>_<secret>`` pasted where an id was asked for, so the secret part is never used,
+    stored or echoed."""
+    value = value.strip()
+    if value.startswith(f"{API_KEY_PREFIX}_"):
+        return value[len(API_KEY_PREFIX) + 1 :].partition("_")[0]
+    return value
 
 
 def hash_api_key(key: ApiKey, *, scheme: str = "sha256") -> str:

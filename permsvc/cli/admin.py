@@ -6,8 +6,10 @@ Both print the key once on stdout, and nothing else there, so it can be captured
 (``KEY=$(permsvc admin bootstrap)``); the key's id and scope go to stderr. Only a hash of the
 secret is stored: a lost key cannot be shown again, only revoked and replaced.
 
-The database is chosen as by ``permsvc migrate``: ``--database-url`` / ``PERMSVC_DATABASE_URL``,
-else the SQLite file in ``--data-dir`` / ``PERMSVC_DATA_DIR``. Pending migrations are applied
+The database is chosen exactly as ``permsvc serve`` chooses it (:mod:`permsvc.cli.database`:
+``--database-url`` / ``PERMSVC_DATABASE_URL``, else the SQLite file in ``--data-dir`` /
+``PERMSVC_DATA_DIR``), and every command says on stderr which database it used (the URL without
+its password), warning when that is the default SQLite file. Pending migrations are applied
 first. Key creation and revocation are recorded in the audit log as actor ``cli:<os user>``.
 """
 
@@ -16,12 +18,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import os
 import sys
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
+from permsvc.cli.database import add_database_options, database_of
 from permsvc.commands.audit import Actor, AuditRecorder
 from permsvc.commands.keys import (
     API_KEY_SCOPES,
@@ -30,7 +31,7 @@ from permsvc.commands.keys import (
     RevokeApiKeyCommand,
 )
 from permsvc.core.errors import PermsvcError
-from permsvc.store.factory import default_data_dir, open_datastore
+from permsvc.store.factory import open_datastore
 from permsvc.store.protocol import ApiKeyRecord, ApiKeyStore, AuditLog, unwrap
 
 __all__ = ("register",)
@@ -39,7 +40,7 @@ T = TypeVar("T")
 
 
 class NoKeyStoreError(PermsvcError):
-    """The configured datastore keeps no API keys."""
+    """The configured datastore keeps no API keys, or keeps them only for this process."""
 
 
 def _actor() -> Actor:
@@ -53,11 +54,15 @@ def _actor() -> Actor:
 def _with_keys(
     args: argparse.Namespace, work: Callable[[ApiKeyStore, AuditRecorder], Awaitable[T]]
 ) -> T:
-    url = args.database_url or os.environ.get("PERMSVC_DATABASE_URL") or None
-    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
+    database = database_of(args)
+    if database.url == "memory:":
+        raise NoKeyStoreError(
+            "memory: keeps nothing after this command; name the server's database with "
+            "--database-url or PERMSVC_DATABASE_URL"
+        )
 
     async def run() -> T:
-        datastore = await open_datastore(url, data_dir=data_dir)
+        datastore = await open_datastore(database.url, data_dir=database.data_dir)
         try:
             keys = unwrap(datastore, ApiKeyStore)
             if keys is None:
@@ -66,6 +71,7 @@ def _with_keys(
         finally:
             await datastore.aclose()
 
+    print(database.wrote_to(), file=sys.stderr)
     return asyncio.run(run())
 
 
@@ -142,17 +148,6 @@ def _list_keys(args: argparse.Namespace) -> int:
     return 0
 
 
-def _database_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--database-url",
-        help="postgresql://... or sqlite:///file.db (PERMSVC_DATABASE_URL; default SQLite in the data dir)",
-    )
-    parser.add_argument(
-        "--data-dir",
-        help="directory of the embedded database (PERMSVC_DATA_DIR, default ./.permsvc)",
-    )
-
-
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "admin",
@@ -168,7 +163,7 @@ def register(subparsers: Any) -> None:
     bootstrap.add_argument(
         "--name", default="bootstrap", help="a label for the key (default: bootstrap)"
     )
-    _database_options(bootstrap)
+    add_database_options(bootstrap)
     bootstrap.set_defaults(func=_bootstrap)
 
     create = commands.add_parser(
@@ -179,15 +174,15 @@ def register(subparsers: Any) -> None:
     )
     create.add_argument("--store", help="limit the key to this store id")
     create.add_argument("--name", default="", help="a label for the key")
-    _database_options(create)
+    add_database_options(create)
     create.set_defaults(func=_create_key)
 
     revoke = commands.add_parser("revoke-key", help="revoke an API key by id")
     revoke.add_argument("key_id", help="the key id (the <id> of psk_<id>_<secret>)")
-    _database_options(revoke)
+    add_database_options(revoke)
     revoke.set_defaults(func=_revoke_key)
 
     listing = commands.add_parser("list-keys", help="list API keys (ids and scopes, never secrets)")
     listing.add_argument("--all", action="store_true", help="include revoked keys")
-    _database_options(listing)
+    add_database_options(listing)
     listing.set_defaults(func=_list_keys)

@@ -32,9 +32,9 @@ import asyncio
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
+from permsvc.cli.database import add_database_options
 from permsvc.core.errors import PermsvcError
 
 __all__ = ("register",)
@@ -72,11 +72,12 @@ def _context(text: str | None) -> dict[str, Any] | None:
 
 async def _run_async(args: argparse.Namespace) -> int:
     # Imported here: a remote check (--url) must not load the engine and the store.
+    from permsvc.cli.database import database_of
     from permsvc.commands.check import CheckParams, CheckQuery
     from permsvc.commands.list_relations import ListRelationsParams, ListRelationsQuery
     from permsvc.commands.models import ModelResolver
     from permsvc.core.refs import TupleKey, parse_tuple
-    from permsvc.store.factory import default_data_dir, open_datastore
+    from permsvc.store.factory import open_datastore
 
     obj, relation, user = _query(args.query)
     store_id = args.store or os.environ.get("PERMSVC_STORE", "")
@@ -84,9 +85,8 @@ async def _run_async(args: argparse.Namespace) -> int:
         raise _InvalidInput("name the store with --store or PERMSVC_STORE")
     context = _context(args.context)
     contextual = tuple(parse_tuple(t) for t in args.contextual or ())
-    url = args.database_url or os.environ.get("PERMSVC_DATABASE_URL") or None
-    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
-    datastore = await open_datastore(url, data_dir=data_dir, migrate=False)
+    database = database_of(args)
+    datastore = await open_datastore(database.url, data_dir=database.data_dir, migrate=False)
     try:
         resolver = ModelResolver(datastore)
         if relation:
@@ -180,9 +180,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--contextual", action="append", metavar="TUPLE",
                         help="a contextual tuple OBJECT#RELATION@USER (repeatable; with --url also "
                              "'USER RELATION OBJECT')")
-    parser.add_argument("--database-url",
-                        help="postgresql://... or sqlite:///file.db (PERMSVC_DATABASE_URL; default SQLite in the data dir)")
-    parser.add_argument("--data-dir", help="directory of the embedded database (PERMSVC_DATA_DIR, default ./.permsvc)")
+    add_database_options(parser)
     server = parser.add_argument_group("server (instead of the database)")
     server.add_argument("--url", help="ask this permsvc server, e.g. https://authz.example.com (PERMSVC_URL)")
     server.add_argument("--api-key", help="credential sent as 'Authorization: Bearer ...' (PERMSVC_API_KEY)")

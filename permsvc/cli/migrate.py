@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-from pathlib import Path
 from typing import Any
 
-from permsvc.store.factory import default_data_dir, migrate_database
+from permsvc.cli.database import add_database_options, database_of
+from permsvc.store.factory import migrate_database
 
 __all__ = ("register",)
 
 
 def _run(args: argparse.Namespace) -> int:
-    url = args.database_url or os.environ.get("PERMSVC_DATABASE_URL") or None
-    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
-    report = asyncio.run(migrate_database(url, data_dir=data_dir))
+    database = database_of(args)
+    report = asyncio.run(migrate_database(database.url, data_dir=database.data_dir))
     if report.applied:
         versions = ", ".join(f"{v:04d}" for v in report.applied)
         print(
@@ -40,12 +38,5 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--database-url",
-        help="postgresql://... or sqlite:///file.db (PERMSVC_DATABASE_URL; default SQLite in the data dir)",
-    )
-    parser.add_argument(
-        "--data-dir",
-        help="directory of the embedded database (PERMSVC_DATA_DIR, default ./.permsvc)",
-    )
+    add_database_options(parser)
     parser.set_defaults(func=_run)

@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from permsvc.cli.database import add_database_options
 from permsvc.settings import Settings
 
 __all__ = ("log_config", "register", "run")
@@ -35,11 +36,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--host", help="interface to bind (PERMSVC_HOST, default 127.0.0.1)")
     p.add_argument("--port", type=int, help="TCP port (PERMSVC_PORT, default 8080)")
     p.add_argument("--workers", type=int, help="server processes (PERMSVC_WORKERS, default 1)")
-    p.add_argument(
-        "--database-url",
-        help="postgresql://..., sqlite:///file.db or memory: (PERMSVC_DATABASE_URL; default SQLite in the data dir)",
-    )
-    p.add_argument("--data-dir", help="directory of the embedded database (PERMSVC_DATA_DIR, default ./.permsvc)")
+    add_database_options(p)
     p.add_argument(
         "--no-migrate",
         dest="migrate",
@@ -93,9 +90,22 @@ async def _migrate(settings: Settings) -> None:
     from permsvc.store.factory import open_datastore  # noqa: PLC0415 - only the supervisor needs it
 
     datastore = await open_datastore(
-        settings.database_url or None, data_dir=Path(settings.data_dir), migrate=settings.migrate
+        settings.database_url or None,
+        data_dir=Path(settings.data_dir),
+        migrate=settings.migrate,
+        statement_cache_size=settings.database_statement_cache_size,
     )
     await datastore.aclose()
+
+
+def _check_tracing() -> None:
+    """Fail before any worker starts when the ``OTEL_*`` variables ask for traces that cannot be
+    exported (packages missing, unknown exporter): each worker would refuse to start anyway."""
+    from permsvc.api.tracing import tracing_from_env  # noqa: PLC0415 - imports nothing when tracing is off
+
+    tracing = tracing_from_env()
+    if tracing is not None:
+        tracing.shutdown()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -105,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
 
     overrides = {name: getattr(args, name, None) for name in _OPTIONS}
     settings = Settings.from_env(**overrides)
+    _check_tracing()
     if settings.database_url != "memory:":
         asyncio.run(_migrate(settings))
     _export(settings)

@@ -25,7 +25,16 @@ from permsvc.commands.audit import audit_kwargs, tuples_detail, with_detail
 from permsvc.commands.errors import CommandError, InvalidInputError, InvalidTupleError
 from permsvc.commands.models import ModelResolver, WriteAuthorizationModelCommand
 from permsvc.commands.read import validate_page
-from permsvc.core.refs import InvalidRefError, TupleCondition, TupleKey, parse_object, parse_subject
+from permsvc.core.refs import (
+    ControlCharacterError,
+    InvalidRefError,
+    TupleCondition,
+    TupleKey,
+    check_tuple_text,
+    parse_object,
+    parse_subject,
+    reject_control_characters,
+)
 from permsvc.core.revision import Revision
 from permsvc.model.diff import ModelDiff, diff_models
 from permsvc.model.json import model_from_json
@@ -186,6 +195,7 @@ class GrantCommand:
 
 
 def _check_well_formed(key: TupleKey) -> None:
+    check_tuple_text(key)
     try:
         if not key.relation:
             raise InvalidRefError("the 'relation' field is empty")
@@ -226,6 +236,9 @@ class RevokeCommand:
 def parse_filter(object: str = "", relation: str = "", user: str = "") -> ReadFilter:
     """A tuple filter from its wire fields: ``object`` is ``type:id`` or ``type:`` (every object of
     the type), ``user`` an exact user (``user:anne``, ``group:eng#member``, ``user:*``)."""
+    reject_control_characters("object", object)
+    reject_control_characters("relation", relation)
+    reject_control_characters("user", user)
     object_type, object_id = "", ""
     if object:
         object_type, sep, object_id = object.partition(":")
@@ -383,7 +396,12 @@ class ImportTuplesCommand:
                 continue
             try:
                 key = _line_decoder.decode(line).key()
+                # A control character refuses the whole import at once (400 validation_error, as on
+                # every write path), not as one of the line errors that model mismatches are.
+                check_tuple_text(key, f"import line {number}: TupleKey")
                 problem = _write_problem(ts, key)
+            except ControlCharacterError:
+                raise
             except msgspec.DecodeError as err:
                 problem = (
                     f'not a tuple: {err} (expected {{"object": ..., "relation": ..., "user": ...}})'

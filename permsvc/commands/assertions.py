@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from permsvc.commands.errors import InvalidInputError
-from permsvc.core.refs import InvalidRefError, parse_object, parse_subject
+from permsvc.core.refs import InvalidRefError, check_tuple_text, parse_object, parse_subject
 from permsvc.model.tuple_validation import validate_tuple
 from permsvc.model.typesystem import RelationNotFoundError, TypeNotFoundError
 from permsvc.settings import DEFAULT_MAX_ASSERTIONS
@@ -70,6 +70,7 @@ class WriteAssertionsCommand:
 
 def _check_assertion_tuple(ts: TypeSystem, assertion: Assertion) -> None:
     key = assertion.tuple_key
+    check_tuple_text(key, "AssertionTupleKey")
     try:
         obj = parse_object(key.object)
         parse_subject(key.user)

@@ -1,11 +1,14 @@
 """The audit trail: recording who changed what (``AuditRecorder``) and reading it back
 (``ReadAuditQuery``).
 
-What an audit row never holds: tokens, API-key secrets, ``Authorization`` values or anything
-shaped like them. :func:`scrub` enforces it on every detail before it is stored, whatever the
-caller passed: values under secret-sounding keys and strings that look like a JWT/JWE or a
-permsvc API key are replaced by ``"[redacted]"``. Actors are named by identifiers that are safe to
-show: ``user:<sub>``, ``client:<client_id>``, ``key:<key id>`` (the public half of a key).
+An audit row tells the truth: it records the values of the change exactly as they were written
+(a tuple id that happens to look like a token is a tuple id, and is kept as such). Secrets never
+reach it because no caller passes one: rows name credentials only by identifiers that are safe to
+show (actors ``user:<sub>``, ``client:<client_id>``, ``key:<key id>``, ``preshared:<n>``; key
+changes by ``key_id``), never a token, a key's secret or an ``Authorization`` value. There is no
+pattern-based redaction: it would rewrite legitimate data and still miss a secret in another
+shape; what keeps secrets out is that the code never hands them over
+(``tests/security/test_audit_truth.py`` checks every path with real secrets).
 
 A tuple write's row is committed in the same transaction as the change and names the revision
 it produced (``audit=`` of the store's writers, see :class:`~permsvc.store.protocol.AuditRecord`):
@@ -22,7 +25,6 @@ logged with the request id.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -44,31 +46,19 @@ from permsvc.store.protocol import (
 
 __all__ = (
     "MAX_AUDITED_TUPLES",
-    "REDACTED",
     "Actor",
     "AuditRecorder",
     "ReadAuditQuery",
     "TraceTupleQuery",
     "TupleTrace",
     "audit_kwargs",
-    "scrub",
     "tuples_detail",
     "with_detail",
 )
 
-REDACTED = "[redacted]"
 MAX_AUDITED_TUPLES = 100
 """Tuples listed in one audit row; bulk changes list this many and give the total count (the
 changelog at the row's revision holds all of them)."""
-
-_SECRET_KEY = re.compile(
-    r"(secret|token|password|^authorization$|credential|api_?key$|^key$|bearer)", re.IGNORECASE
-)
-_SECRET_VALUE = re.compile(
-    r"(eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_.-]*)|(psk_[a-z2-7]{10}_[a-z2-7]{8,})|(^\s*bearer\s+\S+)",
-    re.IGNORECASE,
-)
-_SAFE_KEYS = frozenset({"key_id", "consistency_token_revision"})
 
 
 class Actor(msgspec.Struct, frozen=True, kw_only=True):
@@ -77,19 +67,6 @@ class Actor(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     kind: str
     """``user_token``, ``client_token``, ``api_key``, ``preshared_key``, ``cli`` or ``anonymous``."""
-
-
-def scrub(value: Any, *, key: str = "") -> Any:
-    """``value`` with every secret-looking part replaced by :data:`REDACTED` (see the module docstring)."""
-    if key and key not in _SAFE_KEYS and _SECRET_KEY.search(key):
-        return REDACTED
-    if isinstance(value, dict):
-        return {str(k): scrub(v, key=str(k)) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [scrub(v) for v in value]
-    if isinstance(value, str) and _SECRET_VALUE.search(value):
-        return REDACTED
-    return value
 
 
 def tuples_detail(tuples: list[dict[str, Any]], total: int | None = None) -> dict[str, Any]:
@@ -108,14 +85,14 @@ def audit_kwargs(writer: object, audit: AuditRecord | None) -> dict[str, AuditRe
 
 
 def with_detail(audit: AuditRecord | None, **extra: Any) -> AuditRecord | None:
-    """``audit`` with ``extra`` (scrubbed) added to its detail: what only the command knows."""
+    """``audit`` with ``extra`` added to its detail: what only the command knows."""
     if audit is None:
         return None
-    return msgspec.structs.replace(audit, detail={**audit.detail, **scrub(extra)})
+    return msgspec.structs.replace(audit, detail={**audit.detail, **extra})
 
 
 class AuditRecorder:
-    """Appends scrubbed audit rows. With ``log=None`` (a backend without an audit log) it records
+    """Appends audit rows. With ``log=None`` (a backend without an audit log) it records
     nothing, so commands need not care whether auditing is available."""
 
     def __init__(
@@ -155,17 +132,17 @@ class AuditRecorder:
         request_id: str = "",
         count_key: str = "changed",
     ) -> AuditRecord | None:
-        """The scrubbed row of a tuple write, to pass as the writer's ``audit=``; ``None`` when
+        """The row of a tuple write, to pass as the writer's ``audit=``; ``None`` when
         auditing is off."""
         if self._log is None:
             return None
         return AuditRecord(
             at=self._clock(),
-            actor=scrub(actor.id),
+            actor=actor.id,
             actor_kind=actor.kind,
             action=action,
-            detail=scrub(detail or {}),
-            request_id=scrub(request_id),
+            detail=detail or {},
+            request_id=request_id,
             count_key=count_key,
         )
 

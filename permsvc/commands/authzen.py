@@ -49,6 +49,7 @@ from permsvc.commands._paging import collect_page, query_digest
 from permsvc.commands.errors import InvalidInputError
 from permsvc.commands.prepare import CheckingQuery, EngineQuery
 from permsvc.core.errors import InvariantViolation, PermsvcError
+from permsvc.core.refs import reject_control_characters
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
 from permsvc.engine.list_objects import list_objects
 from permsvc.engine.list_users import list_users
@@ -56,7 +57,7 @@ from permsvc.engine.resolver import CheckResolver, build_check_resolver
 from permsvc.model.schema import Difference, Intersection, TupleToUserset, Union
 from permsvc.model.typesystem import TypeNotFoundError
 from permsvc.settings import DEFAULT_MAX_BATCH_CHECK_ITEMS, EngineLimits
-from permsvc.store.errors import InvalidContinuationTokenError, StorageUnavailableError
+from permsvc.store.errors import DatabaseFault, InvalidContinuationTokenError
 from permsvc.store.tokens import decode_page_token, encode_page_token
 
 if TYPE_CHECKING:
@@ -173,7 +174,12 @@ def merged_context(
 
 
 def _check_ids(subject: Entity | None, resource: Entity | None) -> None:
-    """Refuse the ids the tuple form cannot express (see the module docstring)."""
+    """Refuse the ids the tuple form cannot express (see the module docstring), and control
+    characters in any of them (``ControlCharacterError``)."""
+    for name, entity in (("subject", subject), ("resource", resource)):
+        if entity is not None:
+            reject_control_characters(f"{name}.type", entity.type)
+            reject_control_characters(f"{name}.id", entity.id)
     if subject is not None and "#" in subject.id:
         raise InvalidInputError(
             f"subject.id '{subject.id}' contains '#': in the tuple form '{subject.ref}' would name a userset"
@@ -186,7 +192,7 @@ def _check_ids(subject: Entity | None, resource: Entity | None) -> None:
 
 
 def _is_fault(err: PermsvcError) -> bool:
-    return isinstance(err, InvariantViolation | StorageUnavailableError)
+    return isinstance(err, InvariantViolation | DatabaseFault)
 
 
 class EvaluationsQuery(CheckingQuery):

@@ -19,6 +19,7 @@ from permsvc.core.refs import TupleKey
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency, encode_token
 from permsvc.engine.request import ResolveRequest, request_digest
 from permsvc.store.consistency import reader_for
+from permsvc.store.errors import DatabaseFault
 
 __all__ = ("BatchCheckItem", "BatchCheckItemResult", "BatchCheckOutcome", "BatchCheckParams", "BatchCheckQuery")
 
@@ -99,6 +100,8 @@ class BatchCheckQuery(CheckingQuery):
                     )
                     result = BatchCheckItemResult(allowed=outcome.allowed, cycle_detected=outcome.cycle_detected)
                 except PermsvcError as err:
+                    if isinstance(err, DatabaseFault):
+                        raise  # the database, not this item, failed: the whole request is a 503
                     result = BatchCheckItemResult(allowed=False, error=err)
                 done[key] = result
             results[item.correlation_id] = result

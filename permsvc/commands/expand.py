@@ -8,7 +8,7 @@ import msgspec
 
 from permsvc.commands.errors import InvalidInputError
 from permsvc.commands.prepare import EngineQuery
-from permsvc.core.refs import TupleKey
+from permsvc.core.refs import TupleKey, reject_control_characters
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
 from permsvc.engine.expand import expand
 
@@ -39,6 +39,7 @@ class ExpandQuery(EngineQuery):
 
     async def execute(self, params: ExpandParams) -> ExpandOutcome:
         prepared = await self._prepare(params, contextual_tuples=params.contextual_tuples)
+        reject_control_characters("object", params.object)
         otype, sep, oid = params.object.partition(":")
         if not sep or not otype or not oid or "#" in params.object:
             raise InvalidInputError(f"invalid object '{params.object}': expected 'type:id'")

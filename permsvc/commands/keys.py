@@ -13,7 +13,14 @@ from typing import get_args
 import msgspec
 
 from permsvc.auth.errors import InvalidApiKeyError
-from permsvc.auth.keys import ApiKey, generate_api_key, hash_api_key, parse_api_key, verify_api_key
+from permsvc.auth.keys import (
+    ApiKey,
+    generate_api_key,
+    hash_api_key,
+    key_id_of,
+    parse_api_key,
+    verify_api_key,
+)
 from permsvc.commands.errors import CommandError, InvalidInputError
 from permsvc.store.errors import CollisionError
 from permsvc.store.protocol import ApiKeyRecord, ApiKeyScope, ApiKeyStore
@@ -116,12 +123,15 @@ class ListApiKeysQuery:
 
 
 class RevokeApiKeyCommand:
-    """Revoke a key (idempotent). Raises ``ApiKeyNotFoundError``."""
+    """Revoke a key (idempotent). Raises ``ApiKeyNotFoundError``. Given a whole key
+    (``psk_<id>_<secret>``, e.g. a leaked one pasted as is), revokes its id: the secret part is
+    never looked up, stored or echoed."""
 
     def __init__(self, *, keys: ApiKeyStore) -> None:
         self._keys = keys
 
     async def execute(self, key_id: str) -> ApiKeyRecord:
+        key_id = key_id_of(key_id)
         record = await self._keys.revoke_api_key(key_id)
         if record is None:
             raise ApiKeyNotFoundError(key_id)

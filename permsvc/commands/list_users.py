@@ -9,7 +9,7 @@ import msgspec
 from permsvc.commands._paging import collect_page, decode_after, query_digest
 from permsvc.commands.errors import InvalidInputError
 from permsvc.commands.prepare import EngineQuery
-from permsvc.core.refs import TupleKey
+from permsvc.core.refs import TupleKey, reject_control_characters
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
 from permsvc.engine.list_users import list_users
 from permsvc.engine.request import request_digest
@@ -61,6 +61,7 @@ class ListUsersQuery(EngineQuery):
         flt = params.user_filters[0]
 
         def validate(ts: TypeSystem) -> None:
+            reject_control_characters("object", params.object)
             otype, sep, oid = params.object.partition(":")
             if not sep or not otype or not oid or "#" in params.object:
                 raise InvalidInputError(f"invalid object '{params.object}': expected 'type:id'")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import msgspec
 
 from permsvc.commands.errors import InvalidInputError
+from permsvc.core.refs import reject_control_characters
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency, Revision
 from permsvc.settings import DEFAULT_MAX_PAGE_SIZE, DEFAULT_READ_PAGE_SIZE
 from permsvc.store.consistency import reader_for
@@ -101,6 +102,9 @@ class ReadQuery:
 def read_filter(params: ReadParams) -> ReadFilter:
     """OpenFGA's filter rules: with any field set, the object type is required and the object id
     and the user cannot both be empty."""
+    reject_control_characters("TupleKey.object", params.object)
+    reject_control_characters("TupleKey.relation", params.relation)
+    reject_control_characters("TupleKey.user", params.user)
     if not (params.object or params.relation or params.user):
         return ReadFilter()
     object_type, sep, object_id = params.object.partition(":")

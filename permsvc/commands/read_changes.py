@@ -8,6 +8,7 @@ import msgspec
 
 from permsvc.commands.errors import InvalidInputError
 from permsvc.commands.read import validate_page
+from permsvc.core.refs import reject_control_characters
 from permsvc.store.protocol import ChangelogReader, Page, TupleChange
 
 __all__ = ("InvalidStartTimeError", "ReadChangesParams", "ReadChangesQuery")
@@ -39,6 +40,7 @@ class ReadChangesQuery:
 
     async def execute(self, params: ReadChangesParams) -> Page[TupleChange]:
         size = validate_page("ReadChangesRequest", params.page_size, params.continuation_token)
+        reject_control_characters("ReadChangesRequest.type", params.object_type)
         if params.start_time is not None and params.start_time > dt.datetime.now(dt.UTC):
             raise InvalidStartTimeError("start_time cannot be in the future")
         return await self._changelog.read_changes(

@@ -16,7 +16,13 @@ import msgspec
 
 from permsvc.commands.audit import audit_kwargs
 from permsvc.commands.errors import CommandError, InvalidInputError, InvalidTupleError
-from permsvc.core.refs import InvalidRefError, TupleKey, parse_object, parse_subject
+from permsvc.core.refs import (
+    InvalidRefError,
+    TupleKey,
+    check_tuple_text,
+    parse_object,
+    parse_subject,
+)
 from permsvc.core.revision import Revision
 from permsvc.model.tuple_validation import validate_tuple
 from permsvc.settings import DEFAULT_MAX_TUPLES_PER_WRITE
@@ -133,6 +139,7 @@ class WriteCommand:
 
 
 def _check_delete(key: TupleKey) -> None:
+    check_tuple_text(key)
     try:
         if not key.relation:
             raise InvalidRefError("the 'relation' field is malformed")

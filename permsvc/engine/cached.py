@@ -42,6 +42,10 @@ class CachedCheckResolver:
         """Answers currently cached. (Not ``__len__``: an empty cache must not be falsy.)"""
         return len(self._entries)
 
+    def contains(self, ctx: ResolveContext, object_: str, relation: str) -> bool:
+        """Whether :meth:`check` would answer ``object_#relation`` in ``ctx`` from the cache."""
+        return ctx.revision is not None and ctx.request(object_, relation) in self._entries
+
     async def check(self, ctx: ResolveContext, object_: str, relation: str) -> ResolveResult:
         if ctx.revision is None:
             return await self._inner.check(ctx, object_, relation)

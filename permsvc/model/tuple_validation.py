@@ -6,6 +6,9 @@
 ``Invalid tuple '<object>#<relation>@<user>'. Reason: <reason>``. :func:`tuple_fits_model` is the
 read-time predicate: tuples written under an older model that no longer fit are ignored.
 
+Before any rule: no name may hold a control character (:func:`~permsvc.core.refs.check_tuple_text`,
+``ControlCharacterError``, ``400 validation_error``), for every caller of this module alike.
+
 Rules, in OpenFGA's order:
 
 1. the user is ``type:id``, ``type:id#relation`` or ``type:*``; its type exists; a userset's
@@ -27,6 +30,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from permsvc.core.errors import PermsvcError
+from permsvc.core.refs import check_tuple_text, reject_control_characters
 from permsvc.model.schema import (
     Difference,
     Intersection,
@@ -105,6 +109,7 @@ def _tuplesets(ts: TypeSystem) -> frozenset[tuple[str, str]]:
 
 
 def user_problem(ts: TypeSystem, user: str) -> str:
+    reject_control_characters("user", user)
     if not user or _WHITESPACE.search(user):
         return "the 'user' field is malformed"
     obj, sep, urel = user.partition("#")
@@ -122,6 +127,8 @@ def user_problem(ts: TypeSystem, user: str) -> str:
 
 
 def object_relation_problem(ts: TypeSystem, key: TupleKey) -> str:
+    reject_control_characters("object", key.object)
+    reject_control_characters("relation", key.relation)
     if not _is_valid_object(key.object):
         return "invalid 'object' field format"
     otype, _, oid = key.object.partition(":")
@@ -185,7 +192,13 @@ def _restriction_problem(ts: TypeSystem, key: TupleKey) -> str:
 
 
 def tuple_problem(ts: TypeSystem, key: TupleKey) -> str:
-    """Why a tuple cannot be written under the model (``""`` when it can)."""
+    """Why a tuple cannot be written under the model (``""`` when it can).
+
+    Raises:
+        ControlCharacterError: a name holds a control character (not a model mismatch: no model
+            can make it writable).
+    """
+    check_tuple_text(key)
     return user_problem(ts, key.user) or object_relation_problem(ts, key) or _restriction_problem(ts, key)
 
 

@@ -34,6 +34,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from permsvc.core.errors import PermsvcError
+from permsvc.core.refs import CONTROL_CHARACTERS
 from permsvc.model.errors import ModelError, ModelIssue, ModelValidationError
 from permsvc.model.schema import (
     CONDITION_TYPE_NAMES,
@@ -73,8 +74,10 @@ MAX_EXPRESSION_BYTES = 512
 MAX_MODEL_BYTES = 256 * 1024
 _MAX_ANALYSIS_STEPS = 50_000
 
-_TYPE_NAME = re.compile(r"[^:#@\s]{1,254}")
-_SHORT_NAME = re.compile(r"[^:#@\s]{1,50}")
+_TYPE_NAME = re.compile(rf"[^:#@\s{CONTROL_CHARACTERS}]{{1,254}}")
+_SHORT_NAME = re.compile(rf"[^:#@\s{CONTROL_CHARACTERS}]{{1,50}}")
+"""Type, relation, condition and parameter names: OpenFGA's patterns, and no control characters
+(:data:`~permsvc.core.refs.CONTROL_CHARACTERS`)."""
 _RESERVED = ("self", "this")
 _CONTAINERS = ("TYPE_NAME_MAP", "TYPE_NAME_LIST")
 _KNOWN_PARAM_TYPES = frozenset(CONDITION_TYPE_NAMES.values())
@@ -166,7 +169,7 @@ class _Validator:
                          rule="reserved-name", key=key, object_type=td.name)
             elif not _TYPE_NAME.fullmatch(td.name):
                 self.add(f"type name '{_short(td.name)}' is invalid: it must be 1 to 254 characters without "
-                         "':', '#', '@' or whitespace", rule="invalid-name", key=key, object_type=td.name)
+                         "':', '#', '@', whitespace or control characters", rule="invalid-name", key=key, object_type=td.name)
             for rel in td.relations:
                 rkey = ("relation", td.name, rel)
                 if rel in _RESERVED:
@@ -174,7 +177,7 @@ class _Validator:
                              rule="reserved-name", key=rkey, object_type=td.name, relation=rel)
                 elif not _SHORT_NAME.fullmatch(rel):
                     self.add(f"relation name '{_short(rel)}' of type '{td.name}' is invalid: it must be 1 to 50 "
-                             "characters without ':', '#', '@' or whitespace", rule="invalid-name", key=rkey,
+                             "characters without ':', '#', '@', whitespace or control characters", rule="invalid-name", key=rkey,
                              object_type=td.name, relation=rel)
 
     # -- relations -------------------------------------------------------------------------
@@ -280,7 +283,7 @@ class _Validator:
                 ok = False
             if not _SHORT_NAME.fullmatch(key):
                 self.add(f"condition name '{_short(key)}' is invalid: it must be 1 to 50 characters without ':', "
-                         "'#', '@' or whitespace", rule="invalid-name", key=ckey, pos=cond.pos)
+                         "'#', '@', whitespace or control characters", rule="invalid-name", key=ckey, pos=cond.pos)
                 ok = False
             if len(cond.parameters) > MAX_PARAMETERS:
                 self.add(f"condition '{key}' has {len(cond.parameters)} parameters; OpenFGA allows at most "

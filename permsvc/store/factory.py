@@ -37,6 +37,8 @@ __all__ = (
     "MigrationReport",
     "backend_for",
     "default_data_dir",
+    "default_statement_cache_size",
+    "describe_database",
     "migrate_database",
     "open_datastore",
     "sqlite_path",
@@ -61,14 +63,33 @@ def sqlite_path(url: str | None, *, data_dir: Path) -> Path | None:
     """The SQLite file ``url`` designates, or ``None`` when it designates another backend."""
     if not url:
         return data_dir / DEFAULT_SQLITE_FILE
-    if url.startswith("sqlite://"):
-        rest = url[len("sqlite://") :]
+    if url.startswith("sqlite:"):
+        rest = url[len("sqlite://") :] if url.startswith("sqlite://") else ""
         if not rest.startswith("/") or len(rest) < 2:
             raise InvalidDatabaseUrlError(
                 f"invalid SQLite URL '{url}': use sqlite:///relative/file.db or sqlite:////absolute/file.db"
             )
         return Path(rest[1:])
     return None
+
+
+def default_statement_cache_size() -> int:
+    """``PERMSVC_DATABASE_STATEMENT_CACHE_SIZE`` if set (0 behind a transaction-pooling
+    PgBouncer), else asyncpg's default."""
+    from permsvc.settings import DEFAULT_STATEMENT_CACHE_SIZE
+
+    raw = os.environ.get("PERMSVC_DATABASE_STATEMENT_CACHE_SIZE", "").strip()
+    if not raw:
+        return DEFAULT_STATEMENT_CACHE_SIZE
+    try:
+        size = int(raw)
+    except ValueError:
+        size = -1
+    if size < 0:
+        raise InvalidDatabaseUrlError(
+            f"PERMSVC_DATABASE_STATEMENT_CACHE_SIZE must be a whole number >= 0, got {raw!r}"
+        )
+    return size
 
 
 class Backend(msgspec.Struct, frozen=True, kw_only=True):
@@ -96,10 +117,14 @@ async def _migrate_sqlite(url: str, data_dir: Path) -> MigrationReport:
     return MigrationReport(backend="sqlite", target=str(path), applied=tuple(applied), version=version)
 
 
-async def _open_postgres(url: str, data_dir: Path, migrate: bool) -> Datastore:
+async def _open_postgres(
+    url: str, data_dir: Path | None = None, migrate: bool = True, *, statement_cache_size: int | None = None
+) -> Datastore:
+    """``statement_cache_size`` None: :func:`default_statement_cache_size` (the environment)."""
     from permsvc.store.postgres import PostgresDatastore
 
-    return await PostgresDatastore.open(url, migrate=migrate)
+    cache = default_statement_cache_size() if statement_cache_size is None else statement_cache_size
+    return await PostgresDatastore.open(url, migrate=migrate, statement_cache_size=cache)
 
 
 async def _migrate_postgres(url: str, data_dir: Path) -> MigrationReport:
@@ -152,10 +177,17 @@ def backend_for(url: str | None) -> tuple[Backend, str]:
 
 
 async def open_datastore(
-    url: str | None, *, data_dir: Path | None = None, migrate: bool = True
+    url: str | None,
+    *,
+    data_dir: Path | None = None,
+    migrate: bool = True,
+    statement_cache_size: int | None = None,
 ) -> Datastore:
     """Open the datastore ``url`` names (see the module table), applying pending migrations unless
     ``migrate`` is false (then an outdated schema raises ``StorageUnavailableError``).
+
+    ``statement_cache_size`` (PostgreSQL; default :func:`default_statement_cache_size`): prepared
+    statements kept per connection, 0 behind a transaction-pooling PgBouncer.
 
     The caller owns the result and must ``await datastore.aclose()``.
 
@@ -164,6 +196,8 @@ async def open_datastore(
         StorageUnavailableError: the database cannot be reached or its schema is not current.
     """
     backend, url = backend_for(url)
+    if backend.name == "postgres" and statement_cache_size is not None:
+        return await _open_postgres(url, migrate=migrate, statement_cache_size=statement_cache_size)
     return await backend.open(url, default_data_dir() if data_dir is None else data_dir, migrate)
 
 
@@ -201,11 +235,22 @@ def _memory_url(url: str) -> None:
         raise InvalidDatabaseUrlError(f"invalid memory URL '{url}': use memory:")
 
 
+def describe_database(url: str | None, *, data_dir: Path | None = None) -> str:
+    """The database ``url`` names, for people and logs: the SQLite file as an absolute
+    ``sqlite:///`` URL, a PostgreSQL URL without its password, or ``memory:``."""
+    data_dir = default_data_dir() if data_dir is None else data_dir
+    path = sqlite_path(url, data_dir=data_dir)
+    if path is not None:
+        return f"sqlite:///{path.resolve()}"
+    assert url is not None
+    return _redact(url)
+
+
 def _redact(url: str) -> str:
     from urllib.parse import urlsplit, urlunsplit
 
     parts = urlsplit(url)
     if parts.password is None:
         return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    netloc = parts.netloc.replace(f":{parts.password}@", "@", 1)
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

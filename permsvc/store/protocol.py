@@ -153,7 +153,8 @@ class AuditRecord(msgspec.Struct, frozen=True, kw_only=True):
     number of tuples changed under ``count_key``. A write that changes nothing still appends its
     row (``count_key`` 0): the attempt is an auditable action of its own.
 
-    ``detail`` must already be scrubbed of secrets (:func:`permsvc.commands.audit.scrub`).
+    ``detail`` holds the change's values exactly as written; callers never put secrets in it
+    (see :mod:`permsvc.commands.audit`).
     A writer that takes ``audit=`` says so by being :class:`AuditedWrites`; callers
     (:mod:`permsvc.commands.audit`) append the row after the commit for a writer without it (a
     wrapper that does not pass the row on).

@@ -25,6 +25,7 @@ _CONFINED: dict[str, tuple[str, ...]] = {
     "asyncpg": ("store.postgres", "store.index", "store.factory"),
     "jwt": ("auth",),
     "uvicorn": ("cli", "api"),
+    "opentelemetry": ("api.tracing",),
 }
 
 

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from permsvc.api.admin.credentials import recorder_of, request_id
+from permsvc.api.guards import authorization_header
+from permsvc.auth.keys import secret_digest
 from permsvc.commands.admin import tuple_line
 from permsvc.commands.audit import Actor, tuples_detail
 
@@ -37,13 +39,13 @@ def openfga_actor(request: Request[Any, Any, Any]) -> Actor:
     settings: Settings = request.app.state.deps.settings
     if settings.auth_method != "preshared":
         return _ANONYMOUS
-    scheme, _, token = (request.headers.get("authorization") or "").strip().partition(" ")
+    scheme, _, token = (authorization_header(request.scope["headers"]) or "").strip().partition(" ")
     if scheme.lower() != "bearer":
         return _ANONYMOUS
-    presented = token.strip().encode()
+    presented = secret_digest(token.strip())
     position = 0
     for index, key in enumerate(settings.api_keys, start=1):
-        if hmac.compare_digest(key.encode(), presented) and not position:
+        if hmac.compare_digest(secret_digest(key), presented) and not position:
             position = index
     return Actor(id=f"preshared:{position}", kind="preshared_key") if position else _ANONYMOUS
 

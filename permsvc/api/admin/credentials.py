@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import msgspec
 
 from permsvc.api.errors import ApiError
+from permsvc.api.guards import authorization_header
 from permsvc.api.openfga.convert import check_store_id
 from permsvc.api.ops import request_id_of
 from permsvc.auth.claims import AuthClaims, TokenKind
@@ -201,7 +202,7 @@ async def principal_of(request: Request[Any, Any, Any]) -> Principal:
     cached = request.scope.get(_PRINCIPAL_KEY)
     if isinstance(cached, Principal):
         return cached
-    token = extract_bearer_token(request.headers.get("authorization"))
+    token = extract_bearer_token(authorization_header(request.scope["headers"]))
     if token.startswith(f"{API_KEY_PREFIX}_"):
         principal = await _from_key(request, token)
     else:

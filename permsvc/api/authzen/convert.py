@@ -24,6 +24,7 @@ from permsvc.commands.authzen import (
     SearchParams,
     Semantic,
 )
+from permsvc.core.refs import ControlCharacterError, reject_control_characters
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -123,14 +124,14 @@ def require_entity(entity: s.EntityIn | None, name: str, *, with_id: bool = True
         raise _invalid(f"{name} is required")
     if not entity.type:
         raise _invalid(f"{name}.type is required (a non-empty string)")
-    if any(c in entity.type for c in ":#\x00") or any(c.isspace() for c in entity.type):
-        raise _invalid(f"{name}.type '{entity.type}' may not contain ':', '#', NUL or whitespace")
+    reject_control_characters(f"{name}.type", entity.type)
+    if any(c in entity.type for c in ":#") or any(c.isspace() for c in entity.type):
+        raise _invalid(f"{name}.type '{entity.type}' may not contain ':', '#' or whitespace")
     if not with_id:
         return Entity(type=entity.type, properties=entity.properties)
     if not entity.id:
         raise _invalid(f"{name}.id is required (a non-empty string)")
-    if "\x00" in entity.id:
-        raise _invalid(f"{name}.id may not contain NUL (U+0000), which the tuple store cannot hold")
+    reject_control_characters(f"{name}.id", entity.id)
     return Entity(type=entity.type, id=entity.id, properties=entity.properties)
 
 
@@ -139,8 +140,9 @@ def require_action(action: s.ActionIn | None) -> s.ActionIn:
         raise _invalid("action is required")
     if not action.name:
         raise _invalid("action.name is required (a non-empty string)")
-    if any(c in action.name for c in ":#@\x00") or any(c.isspace() for c in action.name):
-        raise _invalid(f"action.name '{action.name}' may not contain ':', '#', '@', NUL or whitespace")
+    reject_control_characters("action.name", action.name)
+    if any(c in action.name for c in ":#@") or any(c.isspace() for c in action.name):
+        raise _invalid(f"action.name '{action.name}' may not contain ':', '#', '@' or whitespace")
     return action
 
 
@@ -175,7 +177,7 @@ def evaluation_items(req: s.EvaluationsRequest) -> tuple[EvaluationItem, ...]:
         )
         try:
             items.append(EvaluationItem(request=access_request(merged)))
-        except ApiError as err:
+        except (ApiError, ControlCharacterError) as err:
             items.append(EvaluationItem(error=_invalid(f"invalid evaluations[{index}]: {err.detail}")))
     return tuple(items)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import msgspec
 
 from permsvc.api.errors import ApiError
-from permsvc.core.refs import TupleCondition, TupleKey
+from permsvc.core.refs import TupleCondition, TupleKey, reject_control_characters
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
 from permsvc.model.json import model_to_json
 from permsvc.store.protocol import Assertion
@@ -79,7 +79,10 @@ def decode_body(decoder: msgspec.json.Decoder[T], body: bytes, request: str) -> 
 
 
 def require_pattern(value: str, pattern: str, field: str, *, code: str = "validation_error") -> None:
-    """``value`` must match ``pattern`` (OpenFGA's validate rule for ``field``)."""
+    """``value`` must match ``pattern`` (OpenFGA's validate rule for ``field``). A control
+    character is refused first, as such (``ControlCharacterError``, ``validation_error``): the
+    patterns would refuse only the whitespace ones, and only with a vague message."""
+    reject_control_characters(field, value)
     compiled = _PATTERNS.get(pattern)
     if compiled is None:
         compiled = _PATTERNS[pattern] = re.compile(pattern)
@@ -123,7 +126,8 @@ _OBJECT = r"^[^\s]{2,256}$"
 
 
 def check_tuple_fields(user: str, relation: str, obj: str, message: str) -> None:
-    """The CheckRequestTupleKey rules (also TupleKey and AssertionTupleKey)."""
+    """The CheckRequestTupleKey rules (also TupleKey and AssertionTupleKey). Control characters
+    are named as such first (see :func:`require_pattern`)."""
     require_pattern(user, _USER, f"{message}.User")
     require_pattern(relation, _RELATION, f"{message}.Relation")
     require_pattern(obj, _OBJECT, f"{message}.Object")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from permsvc.api.errors import ApiError, render_error
+from permsvc.api.guards import authorization_header
 from permsvc.api.openfga.routes import run_check, services_of
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ class CheckFastPath:
         state = self._app.state
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         try:
-            state.deps.authenticator.authenticate(_header(headers, b"authorization"))
+            state.deps.authenticator.authenticate(authorization_header(headers))
             body = await _read_body(headers, receive, self._max_body)
             response, extra = await run_check(services_of(state), store_id, body)
             status, payload = 200, _encode(response)

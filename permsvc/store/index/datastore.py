@@ -12,6 +12,13 @@ backend and forwards everything to it explicitly, except:
   synchronous call. Polling is the fallback: every ``poll_s`` the follower compares each index
   with the database head (SQLite has no notifications, so this is its only path; with PostgreSQL
   it is the safety net for lost notifications).
+- **Failover**: when the listener LISTENs again (the database restarted, or a standby was
+  promoted), every index catches up from its own revision: nothing committed meanwhile is missed.
+  A database whose head is *behind* an index (a standby that had not replayed every commit) is
+  not the history the index followed: that index is rebuilt from a new snapshot. Revision
+  numbers alone cannot tell an asynchronous standby that has already taken writes *past* the
+  index's revision before the listener is back: run synchronous replication (a commit is then
+  acknowledged only once a standby has it, so no promoted standby is behind any index).
 - **Writes** go to the database and then wait (at most ``wait_s``) until this process's index has
   applied their revision, so a writer reads its own writes here without a token.
 - **Memory budget**: an index whose tuple count times ``bytes_per_tuple`` would take the process
@@ -131,6 +138,7 @@ class IndexedDatastore:
         self._database_only: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self._dirty: set[str] = set()
+        self._verify: set[str] = set()
         self._wake = asyncio.Event()
         self._follower: asyncio.Task[None] | None = None
         self._listener: PostgresChangeListener | None = None
@@ -378,9 +386,26 @@ class IndexedDatastore:
             self._wake.set()
 
     def _reconnected(self) -> None:
+        """The listener LISTENs again (after a restart or a failover): everything it may have
+        missed is caught up, each index first checked against its database's head."""
         self.model_versions.lost_track()
         self._dirty.update(self._indexes)
+        self._verify.update(self._indexes)
         self._wake.set()
+
+    def _reindex(self, store_id: str, head: Revision) -> None:
+        """The database's head is behind the index: it is not the database the index followed
+        (a failover to a standby that had not replayed every commit, a restore from a backup).
+        Revisions are about to be reused for other changes, so the index is rebuilt from a new
+        snapshot instead of being caught up; until then the store is read from the database."""
+        index = self._indexes.pop(store_id, None)
+        _log.warning(
+            "store %s is at revision %d in the database, behind its index (%s): rebuilding the index",
+            store_id,
+            head,
+            None if index is None else index.revision,
+        )
+        self._ensure_building(store_id)
 
     def _models_notified(self, store_id: str, deleted: bool) -> None:
         if deleted:
@@ -402,14 +427,18 @@ class IndexedDatastore:
                 stores, self._dirty = self._dirty, set()
             else:
                 stores = set(self._indexes)
+            verify, self._verify = self._verify, set()
             for store_id in stores:
                 try:
-                    if not woke:
+                    if not woke or store_id in verify:
                         index = self._indexes.get(store_id)
-                        if (
-                            index is None
-                            or await self.inner.head_revision(store_id) <= index.revision
-                        ):
+                        if index is None:
+                            continue
+                        head = await self.inner.head_revision(store_id)
+                        if head < index.revision:
+                            self._reindex(store_id, head)
+                            continue
+                        if head == index.revision:
                             continue
                     await self._catch_up(store_id)
                 except asyncio.CancelledError:

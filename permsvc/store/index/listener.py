@@ -5,6 +5,12 @@ The PostgreSQL backend ends every committed tuple write with ``pg_notify('permsv
 revision order, so a lost notification (connection drop, server restart) delays a change until the
 next poll but never loses it. After a reconnect ``on_reconnect`` asks for a full catch-up.
 
+Failover: the URL may name several hosts (``postgresql://h1,h2/db``); the connection then goes to
+the one that accepts writes (a standby cannot LISTEN, and would never see a notification). When
+the primary dies the connection's termination wakes the supervisor, which retries (every
+``_RECONNECT_DELAYS``, at most 1 s apart, so a promoted standby is found within about a second)
+until some host accepts, LISTENs there again and asks for the catch-up.
+
 Model writes and store deletions notify ``permsvc_models`` (``'<store_id>:model'`` /
 ``'<store_id>:deleted'``) in their transaction, so one session receives both channels in commit
 order; ``on_models`` hears them (see :mod:`.model_versions`).
@@ -22,11 +28,13 @@ from collections.abc import Callable
 
 import asyncpg
 
+from permsvc.store.postgres.connect import connect_options
+
 __all__ = ("CHANNEL", "MODELS_CHANNEL", "PostgresChangeListener")
 
 CHANNEL = "permsvc_changes"
 MODELS_CHANNEL = "permsvc_models"
-_RECONNECT_DELAYS = (0.05, 0.2, 1.0, 2.0, 5.0)
+_RECONNECT_DELAYS = (0.05, 0.1, 0.2, 0.5, 1.0)
 
 _log = logging.getLogger("permsvc.index")
 
@@ -61,10 +69,14 @@ class PostgresChangeListener:
         return self._conn is not None and not self._conn.is_closed()
 
     async def _connect(self) -> None:
-        conn = await asyncpg.connect(self._url)
-        await conn.add_listener(CHANNEL, self._notified)
-        if self._on_models is not None:
-            await conn.add_listener(MODELS_CHANNEL, self._models_notified)
+        conn = await asyncpg.connect(self._url, **connect_options(self._url))
+        try:
+            await conn.add_listener(CHANNEL, self._notified)
+            if self._on_models is not None:
+                await conn.add_listener(MODELS_CHANNEL, self._models_notified)
+        except BaseException:
+            conn.terminate()
+            raise
         conn.add_termination_listener(lambda _conn: self._lost.set())
         self._lost.clear()
         self._conn = conn
@@ -95,13 +107,16 @@ class PostgresChangeListener:
                 try:
                     await self._connect()
                     break
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+                except asyncio.CancelledError:
+                    raise
+                except Exception as err:  # noqa: BLE001 - refused, timed out, only standbys left (TargetServerAttributeNotMatched), auth: all retried
                     delay = _RECONNECT_DELAYS[min(attempt, len(_RECONNECT_DELAYS) - 1)]
                     _log.warning(
                         "index change listener cannot reconnect (%s); retrying in %.2fs", err, delay
                     )
                     attempt += 1
                     await asyncio.sleep(delay)
+            _log.warning("index change listener LISTENs again after %d failed attempts; catching up", attempt)
             self._on_reconnect()
 
     async def aclose(self) -> None:

@@ -1,10 +1,12 @@
 """Applies the PostgreSQL migrations (``permsvc/store/postgres/migrations/*.sql``).
 
-The whole run holds a session-level ``pg_advisory_lock`` on a fixed key, so of several processes
-starting together (replicas running ``permsvc serve``, or ``permsvc migrate`` twice) one applies
-the pending migrations and the others wait, then find nothing left to do. Each migration runs in
-its own transaction together with its ``schema_migrations`` row: it is applied entirely or not
-at all.
+The whole run is one transaction holding a transaction-level advisory lock on a fixed key
+(``pg_advisory_xact_lock``), so of several processes starting together (replicas running
+``permsvc serve``, or ``permsvc migrate`` twice) one applies the pending migrations and the others
+wait, then find nothing left to do. Every migration commits together with its
+``schema_migrations`` row, and the run is applied entirely or not at all. Nothing outlives the
+transaction (no session-level lock), so migrating works through a transaction-pooling PgBouncer,
+which may hand each transaction of one client connection to a different server connection.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from asyncpg.pool import PoolConnectionProxy
 from permsvc.store.errors import StorageUnavailableError
 from permsvc.store.migrations import MigrationError, load_migrations
 from permsvc.store.postgres import queries as q
+from permsvc.store.postgres.connect import connect_options
 
 __all__ = ("Connection", "migrate", "migrate_url", "schema_versions")
 
@@ -40,21 +43,18 @@ async def migrate(conn: Connection) -> list[int]:
         MigrationError: the database was migrated by a newer permsvc.
     """
     migrations = load_migrations("postgres")
-    await conn.execute("SELECT pg_advisory_lock($1)", q.MIGRATION_LOCK_KEY)
-    try:
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", q.MIGRATION_LOCK_KEY)
         await conn.execute(q.CREATE_MIGRATIONS_TABLE)
         done = {r[0] for r in await conn.fetch(q.APPLIED_VERSIONS)}
         applied_here: list[int] = []
         for migration in migrations:
             if migration.version in done:
                 continue
-            async with conn.transaction():
-                await conn.execute(migration.sql)
-                await conn.execute(q.RECORD_MIGRATION, migration.version, migration.name)
+            await conn.execute(migration.sql)
+            await conn.execute(q.RECORD_MIGRATION, migration.version, migration.name)
             applied_here.append(migration.version)
         applied, latest = await schema_versions(conn)
-    finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", q.MIGRATION_LOCK_KEY)
     if applied > latest:
         raise MigrationError(
             f"the database schema is at version {applied}, newer than this permsvc knows ({latest}): upgrade permsvc"
@@ -63,14 +63,18 @@ async def migrate(conn: Connection) -> list[int]:
 
 
 async def migrate_url(url: str) -> tuple[list[int], int]:
-    """Connect to ``url``, migrate, disconnect; returns ``(versions applied here, current version)``."""
+    """Connect to ``url``, migrate, disconnect; returns ``(versions applied here, current version)``.
+
+    No prepared statement outlives its transaction (the statement cache is off), so ``url`` may
+    go through a transaction-pooling PgBouncer; a multi-host URL migrates the primary."""
     try:
-        conn = await asyncpg.connect(url)
+        conn = await asyncpg.connect(url, statement_cache_size=0, **connect_options(url))
     except (OSError, asyncpg.PostgresError) as err:
         raise StorageUnavailableError(f"cannot connect to PostgreSQL: {err}") from err
     try:
         applied = await migrate(conn)
-        version, _ = await schema_versions(conn)
+        async with conn.transaction():
+            version, _ = await schema_versions(conn)
     finally:
         await conn.close()
     return applied, version

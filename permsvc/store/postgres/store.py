@@ -41,6 +41,7 @@ from permsvc.store.errors import (
 )
 from permsvc.store.postgres import queries as q
 from permsvc.store.postgres.claim_specs import PostgresClaimSpecMixin
+from permsvc.store.postgres.connect import connect_options
 from permsvc.store.postgres.keys_audit import PostgresKeysAuditMixin, insert_audit_row
 from permsvc.store.postgres.migrate import Connection, schema_versions
 from permsvc.store.postgres.migrate import migrate as apply_migrations
@@ -79,9 +80,10 @@ from permsvc.store.rows import (
 )
 from permsvc.store.tokens import decode_page_token, encode_page_token
 
-__all__ = ("PostgresDatastore",)
+__all__ = ("DEFAULT_STATEMENT_CACHE_SIZE", "PostgresDatastore")
 
 _BULK_CHUNK = 50_000
+DEFAULT_STATEMENT_CACHE_SIZE = 100
 DEFAULT_POOL_MIN_SIZE = 1
 DEFAULT_POOL_MAX_SIZE = 10
 
@@ -162,15 +164,30 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
         migrate: bool = True,
         min_size: int = DEFAULT_POOL_MIN_SIZE,
         max_size: int = DEFAULT_POOL_MAX_SIZE,
+        statement_cache_size: int = DEFAULT_STATEMENT_CACHE_SIZE,
     ) -> PostgresDatastore:
         """Connect a pool to ``url`` (``postgres://`` or ``postgresql://``).
+
+        ``url`` may name several hosts (``postgresql://h1:5432,h2:5432/db``); a connection goes to
+        the first that answers and matches ``target_session_attrs``, which defaults to
+        ``read-write`` for such a URL (see :func:`connect_options`). A pooled connection whose
+        server died is replaced on its next use, so after a failover the pool reaches the promoted
+        primary by itself; requests in between fail with connection errors (503).
+
+        ``statement_cache_size`` 0 keeps no named prepared statement across transactions (for
+        a transaction-pooling PgBouncer that cannot track them).
 
         With ``migrate`` pending migrations are applied first; without it, a schema that is not
         current raises :class:`StorageUnavailableError` naming ``permsvc migrate``.
         """
         try:
             pool = await asyncpg.create_pool(
-                url, min_size=min_size, max_size=max_size, reset=_reset_connection
+                url,
+                min_size=min_size,
+                max_size=max_size,
+                reset=_reset_connection,
+                statement_cache_size=statement_cache_size,
+                **connect_options(url),
             )
         except (OSError, asyncpg.PostgresError) as err:
             raise StorageUnavailableError(f"cannot connect to PostgreSQL: {err}") from err
@@ -179,7 +196,8 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
             async with pool.acquire() as conn:
                 if migrate:
                     await apply_migrations(conn)
-                applied, latest = await schema_versions(conn)
+                async with conn.transaction():
+                    applied, latest = await schema_versions(conn)
             if applied != latest:
                 raise StorageUnavailableError(
                     f"the PostgreSQL schema is at version {applied}, this permsvc needs {latest}: run `permsvc migrate`"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from tokenkit import Keys, TokenFactory, settings
+from tests.unit.auth.tokenkit import Keys, TokenFactory, settings
 
 from permsvc.auth.jwks import StaticKeyProvider
 from permsvc.auth.jwt import JwtAuthenticator

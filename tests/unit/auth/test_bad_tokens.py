@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from tokenkit import (
+from tests.unit.auth.tokenkit import (
     AUDIENCE,
     ISSUER,
     Keys,

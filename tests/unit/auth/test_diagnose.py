@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from tokenkit import AUDIENCE, ISSUER, Keys, TokenFactory, b64, claims, settings
+from tests.unit.auth.tokenkit import AUDIENCE, ISSUER, Keys, TokenFactory, b64, claims, settings
 
 from permsvc.auth.checks import TokenPolicy
 from permsvc.auth.diagnose import explain, explain_and_verify

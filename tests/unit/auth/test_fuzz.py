@@ -7,7 +7,7 @@ import string
 
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
-from tokenkit import Keys, TokenFactory, b64, claims, settings
+from tests.unit.auth.tokenkit import Keys, TokenFactory, b64, claims, settings
 
 from permsvc.auth.diagnose import explain
 from permsvc.auth.errors import AuthError, InvalidTokenError

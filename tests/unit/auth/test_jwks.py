@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tokenkit import Keys, TokenFactory, claims, public_jwk, settings
+from tests.unit.auth.tokenkit import Keys, TokenFactory, claims, public_jwk, settings
 
 from permsvc.auth.errors import InvalidTokenError, KeySetUnavailableError
 from permsvc.auth.findings import TokenErrorReason

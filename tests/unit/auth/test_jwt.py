@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from jwt import PyJWK
-from tokenkit import AUDIENCE, ISSUER, Keys, TokenFactory, claims, settings
+from tests.unit.auth.tokenkit import AUDIENCE, ISSUER, Keys, TokenFactory, claims, settings
 
 from permsvc.auth.claims import TokenKind
 from permsvc.auth.errors import (
@@ -174,7 +174,8 @@ async def test_verified_tokens_are_cached_until_exp(keys: Keys, make_token: Toke
     token = make_token(claims(exp=int(clock[0]) + 60))
     first = await authenticator.authenticate(token)
     assert await authenticator.authenticate(token) is first
-    assert provider.calls == 1
+    assert authenticator.cache_hits == 1
+    assert provider.calls == 2  # a hit still confirms its key is published (no signature work)
     clock[0] += 61
     with pytest.raises(InvalidTokenError) as caught:
         await authenticator.authenticate(token)
@@ -190,6 +191,7 @@ async def test_verified_cache_is_bounded(keys: Keys, make_token: TokenFactory) -
         await authenticator.authenticate(token)
     await authenticator.authenticate(tokens[0])
     assert provider.calls == 4
+    assert authenticator.cache_hits == 0  # tokens[0] was evicted and verified again
 
 
 async def test_rejected_tokens_are_not_cached(keys: Keys, make_token: TokenFactory) -> None:
@@ -200,6 +202,7 @@ async def test_rejected_tokens_are_not_cached(keys: Keys, make_token: TokenFacto
         with pytest.raises(InvalidTokenError):
             await authenticator.authenticate(token)
     assert provider.calls == 2
+    assert authenticator.cache_hits == 0
 
 
 @pytest.mark.parametrize(
