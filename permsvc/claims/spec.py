@@ -423,10 +423,10 @@ def parse_claim_text(text: str, *, source: str = "", json_only: bool = False) ->
         raise ClaimSpecError(
             [("", f"not valid YAML{where}: {getattr(err, 'problem', None) or err}")], source=source
         ) from err
-    if (where := _lone_surrogate(doc, "")) is not None:
+    if (bad := _lone_surrogate(doc, "")) is not None:
         # JSON's and YAML's escapes can spell half of a UTF-16 pair, which is no Unicode text:
         # no datastore, log line or response can carry it
-        raise ClaimSpecError([(where, "not valid Unicode: a lone surrogate escape (\\ud800-\\udfff)")], source=source)
+        raise ClaimSpecError([(bad, "not valid Unicode: a lone surrogate escape (\\ud800-\\udfff)")], source=source)
     return parse_claim_spec(doc, source=source)
 
 

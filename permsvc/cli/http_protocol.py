@@ -26,7 +26,6 @@ from typing import Any
 
 import httptools
 import msgspec
-
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 __all__ = ("CoalescingHttpToolsProtocol", "CoalescingTransport", "malformed_request_response")

@@ -28,8 +28,8 @@ from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
 
 from permsvc.api.app import create_app
-from permsvc.commands.keys import CreateApiKeyCommand
 from permsvc.api.errors import ERROR_CODES, ApiError, render_error
+from permsvc.commands.keys import CreateApiKeyCommand
 from tests.api.conftest import MODEL, make_settings
 from tests.api.live import live_server
 
