@@ -360,3 +360,30 @@ def test_a_request_the_http_parser_refuses_gets_the_json_error_body(tmp_path: An
     decoded = json.loads(body)
     assert decoded["code"] == "validation_error"
     assert decoded["message"].startswith("the request is not valid HTTP/1.1"), decoded
+
+
+async def test_a_client_leaving_before_its_body_ends_is_no_server_fault() -> None:
+    """The body announced 100 bytes; the client sends 2 and disconnects: a 400, not a 500."""
+    app = create_app(make_settings(auth_method="preshared", api_keys=(KEY,)))
+    sent: list[dict[str, Any]] = []
+    events = iter([{"type": "http.request", "body": b"{}", "more_body": True}, {"type": "http.disconnect"}])
+
+    async def receive() -> dict[str, Any]:
+        return next(events)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": "/stores", "raw_path": b"/stores", "query_string": b"", "root_path": "",
+        "headers": [(b"host", b"x"), (b"content-type", b"application/json"), (b"content-length", b"100"),
+                    (b"authorization", f"Bearer {KEY}".encode())],
+        "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {},
+    }
+    async with AsyncTestClient(app):  # runs the lifespan (the app's dependencies)
+        await app(scope, receive, send)  # type: ignore[arg-type]
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    assert start["status"] == 400, (start, body)
+    assert json.loads(body)["code"] == "validation_error"
