@@ -12,20 +12,11 @@ from typing import Any, Literal
 
 import msgspec
 
+from permsvc.auth.config import OidcSettings
 from permsvc.core.errors import PermsvcError
 
 __all__ = (
     "DEFAULT_CHECK_DEADLINE_S",
-    "DEFAULT_LIST_DEADLINE_S",
-    "DEFAULT_LIST_MAX_RESULTS",
-    "DEFAULT_MAX_CONCURRENT_DISPATCHES",
-    "DEFAULT_MAX_CONTEXTUAL_TUPLES",
-    "DEFAULT_MAX_DISPATCHES",
-    "DEFAULT_MAX_RESOLUTION_DEPTH",
-    "DEFAULT_MAX_TUPLES_PER_WRITE",
-    "DEFAULT_MAX_BATCH_CHECK_ITEMS",
-    "DEFAULT_MAX_MODEL_BYTES",
-    "DEFAULT_MAX_TYPES_PER_MODEL",
     "DEFAULT_DATA_DIR",
     "DEFAULT_GRACEFUL_SHUTDOWN_S",
     "DEFAULT_HOST",
@@ -33,11 +24,24 @@ __all__ = (
     "DEFAULT_INDEX_POLL_S",
     "DEFAULT_INDEX_SAFETY_POLL_S",
     "DEFAULT_INDEX_WAIT_S",
+    "DEFAULT_LIST_DEADLINE_S",
+    "DEFAULT_LIST_MAX_RESULTS",
     "DEFAULT_MAX_ASSERTIONS",
+    "DEFAULT_MAX_BATCH_CHECK_ITEMS",
     "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_CONCURRENT_DISPATCHES",
+    "DEFAULT_MAX_CONTEXTUAL_TUPLES",
+    "DEFAULT_MAX_DISPATCHES",
+    "DEFAULT_MAX_MODEL_BYTES",
     "DEFAULT_MAX_PAGE_SIZE",
+    "DEFAULT_MAX_RESOLUTION_DEPTH",
+    "DEFAULT_MAX_TUPLES_PER_WRITE",
+    "DEFAULT_MAX_TYPES_PER_MODEL",
+    "DEFAULT_OPEN_RECHECK_S",
     "DEFAULT_PORT",
     "DEFAULT_READ_PAGE_SIZE",
+    "DEFAULT_SCOPES",
+    "MACHINE_TOKEN_RULES",
     "AuthMethod",
     "EngineLimits",
     "LogLevel",
@@ -112,6 +116,23 @@ DEFAULT_READ_PAGE_SIZE = 50
 DEFAULT_MAX_PAGE_SIZE = 100
 DEFAULT_GRACEFUL_SHUTDOWN_S = 10.0
 
+DEFAULT_OPEN_RECHECK_S = 1.0
+"""How long a server without configured credentials trusts "no API key exists" before it asks the
+database again: a key created by another worker or process closes the door within this time."""
+
+DEFAULT_SCOPES = {
+    "admin": "permsvc:admin",
+    "write": "permsvc:write",
+    "read": "permsvc:read",
+    "check": "permsvc:check",
+    "claims": "permsvc:claims",
+}
+"""The OAuth scope (or Auth0 RBAC permission) of a machine token that grants each role."""
+
+MACHINE_TOKEN_RULES = ("gty", "auth0-clients")
+"""Rules that make an access token a machine (client-credentials) token; see
+:func:`permsvc.auth.claims.token_kind_of`."""
+
 AuthMethod = Literal["none", "preshared"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 
@@ -148,7 +169,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     migrate: bool = True
     """Apply pending schema migrations at start-up (``PERMSVC_MIGRATE``)."""
     auth_method: AuthMethod = "none"
-    """``none`` (local development) or ``preshared`` (``Authorization: Bearer <key>``; ``PERMSVC_AUTH_METHOD``)."""
+    """Kept for compatibility (``PERMSVC_AUTH_METHOD``): ``preshared`` insists on ``api_keys``. Whether
+    callers must authenticate is decided by the credentials themselves (docs/security.md): any
+    bootstrap key, OIDC issuer or API key in the database closes the door."""
     api_keys: tuple[str, ...] = ()
     """Accepted preshared keys, comma-separated in ``PERMSVC_API_KEYS``."""
     store: str = ""
@@ -174,6 +197,47 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     index_memory_budget: int = DEFAULT_INDEX_MEMORY_BUDGET
     """Bytes the indexes of one process may take (``PERMSVC_INDEX_MEMORY_BUDGET``)."""
     limits: EngineLimits = msgspec.field(default_factory=EngineLimits)
+    oidc: OidcSettings | None = None
+    """How access tokens are validated (``PERMSVC_OIDC_*``, see :mod:`permsvc.auth.config`);
+    ``None``: access tokens are not accepted."""
+    api_keys_store: str = ""
+    """The one store the bootstrap keys of ``PERMSVC_API_KEYS`` are limited to (``PERMSVC_API_KEYS_STORE``);
+    empty: no limit."""
+    admin_scope: str = DEFAULT_SCOPES["admin"]
+    """Scope of a machine token granting the ``admin`` role (``PERMSVC_ADMIN_SCOPE``)."""
+    write_scope: str = DEFAULT_SCOPES["write"]
+    """Scope granting the ``write`` role (``PERMSVC_WRITE_SCOPE``)."""
+    read_scope: str = DEFAULT_SCOPES["read"]
+    """Scope granting the ``read`` role (``PERMSVC_READ_SCOPE``)."""
+    check_scope: str = DEFAULT_SCOPES["check"]
+    """Scope granting the ``check`` role (``PERMSVC_CHECK_SCOPE``)."""
+    claims_scope: str = DEFAULT_SCOPES["claims"]
+    """Scope granting the ``claims`` role, the claim feed (``PERMSVC_CLAIMS_SCOPE``)."""
+    machine_token_rules: tuple[str, ...] = ("gty", "auth0-clients")
+    """Which access tokens are machine (client-credentials) tokens, comma-separated in
+    ``PERMSVC_MACHINE_TOKEN_RULES``: ``gty`` (``gty`` is ``client-credentials``, Auth0),
+    ``auth0-clients`` (``sub`` is the token's own ``azp``/``client_id`` + ``@clients``, Auth0).
+    Every other token is an end user's, unless ``machine_client_ids`` names its application."""
+    machine_client_ids: tuple[str, ...] = ()
+    """Applications whose own tokens (``sub`` equal to their ``client_id``, RFC 9068) are machine
+    tokens, comma-separated in ``PERMSVC_MACHINE_CLIENT_IDS``; list only client-credentials-only
+    applications."""
+    end_user_context: bool = False
+    """Whether an end user's own access token may send ``context`` (condition parameters) to the
+    /v1 check routes (``PERMSVC_END_USER_CONTEXT``)."""
+    cors_origins: tuple[str, ...] = ()
+    """Origins allowed to call from a browser, comma-separated in ``PERMSVC_CORS_ORIGINS``; empty: CORS off."""
+    insecure_no_auth: bool = False
+    """Serve without any credential on a non-loopback address (``--insecure-no-auth``)."""
+    open_recheck_s: float = DEFAULT_OPEN_RECHECK_S
+    """See :data:`DEFAULT_OPEN_RECHECK_S` (``PERMSVC_OPEN_RECHECK_S``)."""
+    claims_spec: str = ""
+    """Path of the claim spec used by stores without their own (``PERMSVC_CLAIMS_SPEC``)."""
+
+    @property
+    def credentials_configured(self) -> bool:
+        """Whether a credential is configured outside the database (bootstrap keys or OIDC)."""
+        return bool(self.api_keys) or self.oidc is not None
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -196,6 +260,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             not self.public_url.startswith(("http://", "https://")) or any(c in self.public_url for c in "?#")
         ):
             raise SettingsError(f"public_url must be an http(s) URL without query or fragment, got {self.public_url!r}")
+        unknown = sorted(set(self.machine_token_rules) - set(MACHINE_TOKEN_RULES))
+        if unknown:
+            raise SettingsError(
+                f"PERMSVC_MACHINE_TOKEN_RULES may name {', '.join(MACHINE_TOKEN_RULES)}, not {', '.join(unknown)}"
+            )
+        scopes = [self.admin_scope, self.write_scope, self.read_scope, self.check_scope, self.claims_scope]
+        if any(not scope.strip() or " " in scope for scope in scopes) or len(set(scopes)) != len(scopes):
+            raise SettingsError("the role scopes (PERMSVC_*_SCOPE) must be five distinct non-empty words")
+        if any(origin == "*" for origin in self.cors_origins):
+            raise SettingsError("PERMSVC_CORS_ORIGINS must list origins; '*' would let any web page call permsvc")
+        if self.open_recheck_s < 0:
+            raise SettingsError("open_recheck_s must not be negative")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -213,10 +289,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         raw.update({k: v for k, v in overrides.items() if v is not None})
         if "api_keys" in raw and isinstance(raw["api_keys"], str):
             raw["api_keys"] = tuple(k.strip() for k in raw["api_keys"].split(",") if k.strip())
-        if isinstance(raw.get("authzen_actions"), str):
-            raw["authzen_actions"] = tuple(p.strip() for p in raw["authzen_actions"].split(",") if p.strip())
+        for name in _LIST_FIELDS:
+            if isinstance(raw.get(name), str):
+                raw[name] = tuple(p.strip() for p in raw[name].split(",") if p.strip())
         if raw.get("api_keys") and "auth_method" not in raw:
             raw["auth_method"] = "preshared"
+        try:
+            oidc = OidcSettings.from_env(env)
+        except PermsvcError as err:
+            raise SettingsError(str(err)) from err
+        if oidc is not None and "oidc" not in raw:
+            raw["oidc"] = msgspec.to_builtins(oidc)
         try:
             return msgspec.convert(raw, cls, strict=False)
         except msgspec.ValidationError as err:
@@ -245,4 +328,19 @@ _ENV_FIELDS = (
     "index_memory_budget",
     "public_url",
     "authzen_actions",
+    "api_keys_store",
+    "admin_scope",
+    "write_scope",
+    "read_scope",
+    "check_scope",
+    "claims_scope",
+    "machine_token_rules",
+    "machine_client_ids",
+    "end_user_context",
+    "cors_origins",
+    "insecure_no_auth",
+    "open_recheck_s",
+    "claims_spec",
 )
+
+_LIST_FIELDS = ("authzen_actions", "machine_token_rules", "machine_client_ids", "cors_origins")

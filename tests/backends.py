@@ -57,9 +57,11 @@ async def sqlite_backend(**_: Any) -> AsyncIterator[SqliteDatastore]:
 
 
 @contextlib.asynccontextmanager
-async def postgres_backend(**_: Any) -> AsyncIterator[PostgresDatastore]:
+async def postgres_backend(*, database_url: str = "", **_: Any) -> AsyncIterator[PostgresDatastore]:
+    """``database_url``: a database of the caller's own (e.g. :func:`tests.pg.fresh_database_url`)
+    instead of the session's shared one."""
     store = await PostgresDatastore.open(
-        session_database_url(), migrate=False, min_size=1, max_size=8
+        database_url or session_database_url(), migrate=False, min_size=1, max_size=8
     )
     try:
         yield store

@@ -45,6 +45,11 @@ def _refuse_sibling_shared(event: str, args: tuple[object, ...]) -> None:
 
 sys.addaudithook(_refuse_sibling_shared)
 
+CLIENT_PYTHON = REPO_ROOT / "clients" / "python"
+"""The Python client's own distribution (``permsvc_client``), importable in the tests without
+installing it: it has no dependency the server's test environment lacks."""
+if str(CLIENT_PYTHON) not in sys.path:
+    sys.path.insert(0, str(CLIENT_PYTHON))
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend_name" not in metafunc.fixturenames:

@@ -231,6 +231,14 @@ def session_database_url() -> str:
     return _state["url"]
 
 
+def fresh_database_url() -> str:
+    """A new, migrated database of the caller's own (dropped at exit), for tests whose subject is
+    what the whole database holds (e.g. whether any API key exists: one closes the anonymous door
+    of every server on that database). Skips like :func:`session_database_url`."""
+    session_database_url()
+    return _create_session_database()
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     """Session fixture: the URL of a fresh, migrated PostgreSQL database for this test run."""

@@ -4,34 +4,39 @@ This is the one module of ``api/`` that knows concrete backends and the engine's
 Its lifespan opens the datastore (running migrations unless disabled), wraps it in the
 per-process in-memory index (unless ``PERMSVC_INDEX=false``), builds the shared
 dependencies (:class:`~permsvc.api.deps.Deps`: model resolver, check resolver chain,
-authenticator, metrics) on ``app.state.deps``, and closes everything in reverse order on exit.
+security, metrics) on ``app.state.deps``, and closes everything in reverse order on exit.
+Everything comes from the :class:`Settings` given to :func:`create_app`; nothing reads the
+environment after that.
 
-Route groups are listed in :data:`ROUTE_GROUPS`: each is a function ``(settings) -> Router`` that
-returns its routes with its own guards. Adding a surface is one line there.
+Route groups are listed in :data:`ROUTE_GROUPS`: each is a function ``(settings) -> Router``.
+Adding a surface is one line there plus its rows in the permission table
+(:mod:`permsvc.api.security.table`): every request passes the one front door
+(:func:`permsvc.api.security.front_door`), and the app refuses to build while a route has no row.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import ipaddress
 import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litestar import Litestar, Router
+from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.routes import HTTPRoute
 
 from permsvc import __version__
 from permsvc.api import ops
-from permsvc.api.admin.credentials import close_v1_security
 from permsvc.api.admin.routes import build_router as admin_router
 from permsvc.api.authzen.routes import build_router as authzen_router
 from permsvc.api.claims.routes import build_router as claims_router
 from permsvc.api.deps import Deps
 from permsvc.api.errors import exception_handlers
-from permsvc.api.guards import build_authenticator
 from permsvc.api.heap import RefreezeSlowCollections, freeze_survivors
 from permsvc.api.openfga.fastpath import CheckFastPath
 from permsvc.api.openfga.routes import build_router as openfga_router
@@ -44,16 +49,23 @@ from permsvc.api.ops import (
     openapi_json,
     readyz,
 )
+from permsvc.api.security import Security, front_door, rules_for_routes
+from permsvc.api.security.door import RULES_KEY, key_store_in
 from permsvc.api.tokencheck.routes import build_router as tokencheck_router
 from permsvc.api.tracing import TracedCheckResolver, Tracing, traced_datastore, tracing_from_env
 from permsvc.commands.models import ModelResolver
+from permsvc.auth.jwt import JwtAuthenticator
 from permsvc.engine.resolver import build_check_resolver
-from permsvc.settings import Settings
+from permsvc.settings import Settings, SettingsError
 from permsvc.store.factory import open_datastore
 from permsvc.store.index import index_datastore
 from permsvc.store.protocol import Datastore
 
-__all__ = ("ROUTE_GROUPS", "RouteGroup", "asgi_app_from_env", "create_app")
+if TYPE_CHECKING:
+    from permsvc.auth.jwks import KeyProvider
+
+
+__all__ = ("ROUTE_GROUPS", "RouteGroup", "asgi_app_from_env", "create_app", "is_loopback")
 
 _log = logging.getLogger("permsvc.api")
 
@@ -66,18 +78,78 @@ ROUTE_GROUPS: list[RouteGroup] = [
     tokencheck_router,
     admin_router,
 ]
-"""The API surfaces, each behind its own guards. Health, metrics and docs are always mounted."""
+"""The API surfaces. Health, metrics and docs are always mounted."""
+
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` serves this machine only (``127.0.0.0/8``, ``::1``, ``localhost``)."""
+    name = host.strip().strip("[]").lower()
+    if name in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _jwt(settings: Settings, token_keys: KeyProvider | JwtAuthenticator | None) -> JwtAuthenticator | None:
+    if settings.oidc is None:
+        return None
+    if isinstance(token_keys, JwtAuthenticator):
+        return token_keys
+    if token_keys is not None:
+        return JwtAuthenticator(settings.oidc, token_keys)
+    return JwtAuthenticator.from_settings(settings.oidc)
+
+
+async def _open_security(settings: Settings, datastore: Datastore, token_keys: KeyProvider | JwtAuthenticator | None) -> Security:
+    """The app's security, refusing to serve an open (credential-less) API beyond loopback."""
+    security = Security(settings, keys=key_store_in(datastore), jwt=_jwt(settings, token_keys))
+    if not security.closed and await security.keys_exist():
+        security.close()
+    if security.closed:
+        _log.info("authentication required on every API route (%s)", security.describe())
+    elif is_loopback(settings.host):
+        _log.warning(
+            "OPEN: no credential is configured (no PERMSVC_API_KEYS, no PERMSVC_OIDC_ISSUER, no API key in the "
+            "database): every caller on this machine is admin; listening on loopback %s only. Creating an API "
+            "key closes the door.",
+            settings.host,
+        )
+    elif settings.insecure_no_auth:
+        _log.warning(
+            "OPEN AND INSECURE: no credential is configured and --insecure-no-auth serves %s: anyone who can "
+            "reach this address is admin",
+            settings.host,
+        )
+    else:
+        if security.jwt is not None:
+            await security.jwt.aclose()
+        raise SettingsError(
+            f"refusing to serve {settings.host} without credentials: anyone reaching it would be admin. Set "
+            "PERMSVC_API_KEYS or PERMSVC_OIDC_ISSUER/PERMSVC_OIDC_AUDIENCE, create an API key "
+            "(permsvc admin bootstrap), bind 127.0.0.1, or pass --insecure-no-auth"
+        )
+    return security
+
 
 
 def _lifespan(
-    settings: Settings, metrics: Metrics, *, freeze_heap: bool, tracing: Tracing | None
+    settings: Settings,
+    metrics: Metrics,
+    *,
+    freeze_heap: bool,
+    tracing: Tracing | None,
+    token_keys: KeyProvider | JwtAuthenticator | None,
 ) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         try:
             async with (
                 _traced(tracing),
-                _serving(app, settings, metrics, freeze_heap=freeze_heap, tracing=tracing),
+                _serving(app, settings, metrics, freeze_heap=freeze_heap, tracing=tracing, token_keys=token_keys),
             ):
                 yield
         finally:
@@ -102,9 +174,16 @@ async def _traced(tracing: Tracing | None) -> AsyncIterator[None]:
 
 @contextlib.asynccontextmanager
 async def _serving(
-    app: Litestar, settings: Settings, metrics: Metrics, *, freeze_heap: bool, tracing: Tracing | None
+    app: Litestar,
+    settings: Settings,
+    metrics: Metrics,
+    *,
+    freeze_heap: bool,
+    tracing: Tracing | None,
+    token_keys: KeyProvider | JwtAuthenticator | None,
 ) -> AsyncIterator[None]:
-    """Open the database (traced when tracing is on), index it, build the shared dependencies."""
+    """Open the database (traced when tracing is on), index it, build the shared dependencies
+    (the security layer included: it refuses an open API beyond loopback)."""
     database: Datastore = await open_datastore(
         settings.database_url or None,
         data_dir=Path(settings.data_dir),
@@ -126,20 +205,34 @@ async def _serving(
         await database.aclose()
         raise
     try:
+        security = await _open_security(settings, datastore, token_keys)
+    except BaseException:
+        await datastore.aclose()
+        raise
+    try:
         checker = build_check_resolver()
         app.state.deps = Deps(
             settings=settings,
             datastore=datastore,
             models=ModelResolver(datastore),
             checker=checker if tracing is None else TracedCheckResolver(checker, tracing),
-            authenticator=build_authenticator(settings),
+            security=security,
             metrics=metrics,
         )
         async with _frozen_heap(enabled=freeze_heap):
-            _log.info("permsvc %s ready (database: %s)", __version__, _describe_database(settings))
+            _log.info(
+                "permsvc %s ready (database: %s; %s)",
+                __version__,
+                _describe_database(settings),
+                f"authentication required: {security.describe()}" if security.closed else "OPEN: no credential configured",
+            )
             yield
     finally:
-        await datastore.aclose()
+        try:
+            if security.jwt is not None:
+                await security.jwt.aclose()
+        finally:
+            await datastore.aclose()
 
 
 def _database_system(settings: Settings) -> str:
@@ -175,7 +268,11 @@ def _describe_database(settings: Settings) -> str:
 
 
 def create_app(
-    settings: Settings | None = None, *, freeze_heap: bool = False, tracing: Tracing | None = None
+    settings: Settings | None = None,
+    *,
+    freeze_heap: bool = False,
+    tracing: Tracing | None = None,
+    token_keys: KeyProvider | JwtAuthenticator | None = None,
 ) -> ObservedApp:
     """The permsvc ASGI application for ``settings`` (default: from ``PERMSVC_*``).
 
@@ -184,13 +281,17 @@ def create_app(
 
     ``freeze_heap``: once started (the index built), take the heap out of the cyclic garbage
     collector's reach (:mod:`permsvc.api.heap`); servers want it, tests that start many apps in
-    one process do not."""
+    one process do not. ``token_keys``: where access tokens' signing keys come from instead of
+    the issuer's JWKS, or a whole authenticator (tests and embedders; needs ``settings.oidc``)."""
     settings = settings or Settings.from_env()
     metrics = Metrics()
     litestar = Litestar(
         route_handlers=[healthz, readyz, metrics_endpoint, openapi_json, *(group(settings) for group in ROUTE_GROUPS)],
-        lifespan=[_lifespan(settings, metrics, freeze_heap=freeze_heap, tracing=tracing)],
-        on_shutdown=[close_v1_security],
+        lifespan=[_lifespan(settings, metrics, freeze_heap=freeze_heap, tracing=tracing, token_keys=token_keys)],
+        before_request=front_door,
+        cors_config=CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=False)
+        if settings.cors_origins
+        else None,
         exception_handlers=exception_handlers(),
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
@@ -202,6 +303,9 @@ def create_app(
         ),
         logging_config=None,
         debug=False,
+    )
+    litestar.state[RULES_KEY] = rules_for_routes(
+        (method, route.path_format) for route in litestar.routes if isinstance(route, HTTPRoute) for method in route.methods
     )
     access_log = AccessLog() if settings.access_log and settings.log_level in ("debug", "info") else None
     fast_check = CheckFastPath(litestar, max_body_bytes=settings.max_body_bytes)

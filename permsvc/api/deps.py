@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from permsvc.api.guards import Authenticator
     from permsvc.api.ops import Metrics
+    from permsvc.api.security import Security
     from permsvc.commands.models import ModelResolver
     from permsvc.engine.resolver import CheckResolver
     from permsvc.settings import Settings
@@ -22,7 +22,7 @@ class Deps:
     never per request.
     """
 
-    __slots__ = ("authenticator", "checker", "datastore", "metrics", "models", "settings")
+    __slots__ = ("checker", "datastore", "metrics", "models", "security", "settings")
 
     def __init__(
         self,
@@ -31,12 +31,12 @@ class Deps:
         datastore: Datastore,
         models: ModelResolver,
         checker: CheckResolver,
-        authenticator: Authenticator,
+        security: Security,
         metrics: Metrics,
     ) -> None:
         self.settings = settings
         self.datastore = datastore
         self.models = models
         self.checker = checker
-        self.authenticator = authenticator
+        self.security = security
         self.metrics = metrics

@@ -230,7 +230,7 @@ def _translate_auth(exc: AuthError) -> tuple[int, ErrorBody, dict[str, str]]:
         _log.warning("token keys unavailable: %s", exc.detail)
         return 503, ErrorBody("unavailable", exc.public_message), {"Retry-After": "5"}
     if isinstance(exc, MissingBearerTokenError):
-        code = "bearer_token_missing"
+        code = "unauthenticated"  # the security contract's one 401 code (OpenFGA says bearer_token_missing)
     elif status == 403:
         code = "forbidden"
     elif status == 400:

@@ -1,15 +1,23 @@
 """The identity a verified access token carries (cf. openfga ``pkg/authclaims``).
 
-Token kind heuristics (:class:`TokenKind`). An access token is a *client* token (issued by the
-client-credentials grant, acting for a machine, not a person) when any of these holds:
+Token kinds (:class:`TokenKind`). An access token is a *client* (machine) token, issued by the
+client-credentials grant to act for a machine rather than a person, when one of the enabled
+rules holds (``rules``, ``PERMSVC_MACHINE_TOKEN_RULES``):
 
-- ``gty == "client-credentials"``: Auth0's default token profile marks the grant this way;
-- ``sub == client_id``: RFC 9068 §2.2 says ``sub`` is the client's id for client-credentials
-  tokens (oidc-provider and Auth0's RFC 9068 profile do this);
-- ``sub`` ends with ``@clients``: Auth0 M2M subjects are ``<client_id>@clients``.
+- ``gty``: ``gty == "client-credentials"``, Auth0's default token profile marks the grant this way;
+- ``auth0-clients``: ``sub`` is the token's own ``azp``/``client_id`` followed by ``@clients``,
+  Auth0's machine-to-machine subject;
+- ``client_ids`` (``PERMSVC_MACHINE_CLIENT_IDS``): the token's ``client_id``/``azp`` is one of the
+  listed applications and ``sub`` is that id (RFC 9068 §2.2's client-credentials profile, as
+  oidc-provider and Auth0's RFC 9068 profile issue it) or that id + ``@clients``. List only
+  applications that may use the client-credentials grant alone: ``sub == client_id`` by itself is
+  no proof, since an identity provider that lets people pick their user name lets one pick an
+  application's id.
 
-Everything else is a *user* token. The subject is mapped the same way for both kinds
-(``<subject_type>:<sub>``); callers that treat machines differently look at :attr:`AuthClaims.token_type`.
+None of these can be met by a person choosing their own ``sub``: a ``sub`` that merely *ends* in
+``@clients`` is a user's. Everything else is a *user* token. The subject is mapped the same way
+for both kinds (``<subject_type>:<sub>``); callers that treat machines differently look at
+:attr:`AuthClaims.token_type`.
 """
 
 from __future__ import annotations
@@ -23,7 +31,9 @@ import msgspec
 
 from permsvc.auth.errors import InsufficientScopeError
 
-__all__ = ("AuthClaims", "TokenKind", "client_id_of", "scopes_of", "token_kind_of")
+__all__ = ("DEFAULT_MACHINE_TOKEN_RULES", "AuthClaims", "TokenKind", "client_id_of", "scopes_of", "token_kind_of")
+
+DEFAULT_MACHINE_TOKEN_RULES = ("gty", "auth0-clients")
 
 
 class TokenKind(StrEnum):
@@ -91,11 +101,19 @@ def client_id_of(payload: Mapping[str, Any]) -> str | None:
     return None
 
 
-def token_kind_of(payload: Mapping[str, Any]) -> TokenKind:
-    """Apply the heuristics of the module docstring."""
+def token_kind_of(
+    payload: Mapping[str, Any],
+    rules: tuple[str, ...] = DEFAULT_MACHINE_TOKEN_RULES,
+    client_ids: tuple[str, ...] = (),
+) -> TokenKind:
+    """Apply the enabled ``rules`` and the ``client_ids`` rule of the module docstring."""
+    if "gty" in rules and payload.get("gty") == "client-credentials":
+        return TokenKind.CLIENT
     sub = payload.get("sub")
-    if payload.get("gty") == "client-credentials":
-        return TokenKind.CLIENT
-    if isinstance(sub, str) and (sub == client_id_of(payload) or sub.endswith("@clients")):
-        return TokenKind.CLIENT
+    client = client_id_of(payload)
+    if isinstance(sub, str) and client is not None:
+        if "auth0-clients" in rules and sub == f"{client}@clients":
+            return TokenKind.CLIENT
+        if client in client_ids and sub in (client, f"{client}@clients"):
+            return TokenKind.CLIENT
     return TokenKind.USER

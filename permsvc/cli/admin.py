@@ -1,7 +1,8 @@
 """``permsvc admin``: API keys from the command line (the first admin key, scoped keys, revocation).
 
 ``bootstrap`` creates the first admin key and refuses once any admin key exists; ``create-key``
-creates a key with one scope (``admin``, ``check`` or ``claims``), optionally limited to one store.
+creates a key with roles (``--roles check,read``; ``check``, ``read``, ``write``, ``admin``,
+``claims``; ``--scope`` names one), optionally limited to one store.
 Both print the key once on stdout, and nothing else there, so it can be captured
 (``KEY=$(permsvc admin bootstrap)``); the key's id and scope go to stderr. Only a hash of the
 secret is stored: a lost key cannot be shown again, only revoked and replaced.
@@ -79,7 +80,7 @@ def _describe(record: ApiKeyRecord) -> str:
     where = f", store {record.store_id}" if record.store_id else ", any store"
     name = f" ({record.name})" if record.name else ""
     revoked = f", revoked {record.revoked_at.isoformat()}" if record.revoked_at else ""
-    return f"{record.id}{name}: scope {record.scope}{where}, created {record.created_at.isoformat()}{revoked}"
+    return f"{record.id}{name}: roles {','.join(record.roles)}{where}, created {record.created_at.isoformat()}{revoked}"
 
 
 def _create(args: argparse.Namespace, *, scope: str, bootstrap: bool) -> int:
@@ -94,7 +95,7 @@ def _create(args: argparse.Namespace, *, scope: str, bootstrap: bool) -> int:
             store_id=record.store_id or "",
             detail={
                 "key_id": record.id,
-                "scope": record.scope,
+                "roles": list(record.roles),
                 "store_id": record.store_id,
                 "name": record.name,
                 "bootstrap": bootstrap,
@@ -115,7 +116,10 @@ def _bootstrap(args: argparse.Namespace) -> int:
 
 
 def _create_key(args: argparse.Namespace) -> int:
-    return _create(args, scope=args.scope, bootstrap=False)
+    if bool(args.roles) == bool(args.scope):
+        print("permsvc admin create-key: give the key's roles with --roles (e.g. --roles check)", file=sys.stderr)
+        return 2
+    return _create(args, scope=args.roles or args.scope, bootstrap=False)
 
 
 def _revoke_key(args: argparse.Namespace) -> int:
@@ -125,7 +129,7 @@ def _revoke_key(args: argparse.Namespace) -> int:
             actor=_actor(),
             action="key_revoke",
             store_id=record.store_id or "",
-            detail={"key_id": record.id, "scope": record.scope},
+            detail={"key_id": record.id, "roles": list(record.roles)},
         )
         return record
 
@@ -170,8 +174,9 @@ def register(subparsers: Any) -> None:
         "create-key", help="create a scoped API key (printed once on stdout)"
     )
     create.add_argument(
-        "--scope", required=True, choices=API_KEY_SCOPES, help="admin API, check API, or claim feed"
+        "--roles", help=f"comma-separated roles: {', '.join(API_KEY_SCOPES)} (see docs/security.md)"
     )
+    create.add_argument("--scope", choices=API_KEY_SCOPES, help="one role (before --roles existed)")
     create.add_argument("--store", help="limit the key to this store id")
     create.add_argument("--name", default="", help="a label for the key")
     add_database_options(create)

@@ -9,6 +9,11 @@ Before any worker starts, the supervisor validates the settings, opens the datab
 applies pending migrations (so N workers never race to migrate, and a bad database URL fails
 fast with one clear line). SIGTERM / SIGINT stop accepting connections, let in-flight requests
 finish for up to ``--graceful-shutdown`` seconds, then close the datastore.
+
+Secure by default: with no credential configured (no PERMSVC_API_KEYS, no PERMSVC_OIDC_ISSUER,
+no API key in the database) the server is open, every caller is admin, and it serves a loopback
+address only (its start-up line says OPEN); binding any other address then refuses to start
+unless --insecure-no-auth is given. Creating an API key closes the door.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -46,6 +52,13 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--auth-method", choices=("none", "preshared"), help="caller authentication (PERMSVC_AUTH_METHOD)")
     p.add_argument("--api-keys", help="comma-separated preshared keys (PERMSVC_API_KEYS; prefer the variable)")
+    p.add_argument(
+        "--insecure-no-auth",
+        dest="insecure_no_auth",
+        action="store_const",
+        const=True,
+        help="serve a non-loopback address even though no credential is configured (anyone reaching it is admin)",
+    )
     p.add_argument("--max-body-bytes", type=int, help="largest request body (PERMSVC_MAX_BODY_BYTES, default 1 MiB)")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), help="PERMSVC_LOG_LEVEL")
     p.add_argument(
@@ -66,6 +79,7 @@ _OPTIONS = (
     "max_body_bytes",
     "log_level",
     "graceful_shutdown_s",
+    "insecure_no_auth",
 )
 
 
@@ -86,8 +100,10 @@ def log_config(level: str) -> dict[str, Any]:
     }
 
 
-async def _migrate(settings: Settings) -> None:
-    from permsvc.store.factory import open_datastore  # noqa: PLC0415 - only the supervisor needs it
+async def _migrate(settings: Settings) -> bool:
+    """Open the database once (applying migrations); whether it holds any API key."""
+    from permsvc.api.security.door import key_store_in
+    from permsvc.store.factory import open_datastore
 
     datastore = await open_datastore(
         settings.database_url or None,
@@ -95,7 +111,24 @@ async def _migrate(settings: Settings) -> None:
         migrate=settings.migrate,
         statement_cache_size=settings.database_statement_cache_size,
     )
-    await datastore.aclose()
+    try:
+        keys = key_store_in(datastore)
+        return keys is not None and bool(await keys.list_api_keys(include_revoked=True))
+    finally:
+        await datastore.aclose()
+
+
+def _refuse_open_network(settings: Settings, keys_exist: bool) -> str | None:
+    """Why this server must not start (an open API on a non-loopback address), or ``None``."""
+    from permsvc.api.app import is_loopback
+
+    if settings.credentials_configured or keys_exist or is_loopback(settings.host) or settings.insecure_no_auth:
+        return None
+    return (
+        f"permsvc serve: refusing to serve {settings.host} without credentials: anyone reaching it would be admin. "
+        "Set PERMSVC_API_KEYS or PERMSVC_OIDC_ISSUER/PERMSVC_OIDC_AUDIENCE, create an API key "
+        "(permsvc admin bootstrap), bind 127.0.0.1, or pass --insecure-no-auth"
+    )
 
 
 def _check_tracing() -> None:
@@ -109,15 +142,18 @@ def _check_tracing() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn  # noqa: PLC0415 - keep `permsvc --help` fast
+    import uvicorn
 
-    from permsvc.cli.http_protocol import CoalescingHttpToolsProtocol  # noqa: PLC0415 - imports uvicorn
+    from permsvc.cli.http_protocol import CoalescingHttpToolsProtocol
 
     overrides = {name: getattr(args, name, None) for name in _OPTIONS}
     settings = Settings.from_env(**overrides)
     _check_tracing()
-    if settings.database_url != "memory:":
-        asyncio.run(_migrate(settings))
+    keys_exist = asyncio.run(_migrate(settings)) if settings.database_url != "memory:" else False
+    refusal = _refuse_open_network(settings, keys_exist)
+    if refusal is not None:
+        print(refusal, file=sys.stderr)
+        return 2
     _export(settings)
     if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="permsvc-metrics-")
@@ -155,6 +191,7 @@ def _export(settings: Settings) -> None:
         "max_body_bytes": str(settings.max_body_bytes),
         "log_level": settings.log_level,
         "graceful_shutdown_s": str(settings.graceful_shutdown_s),
+        "insecure_no_auth": str(settings.insecure_no_auth).lower(),
     }
     for name, value in env.items():
         os.environ[f"PERMSVC_{name.upper()}"] = value

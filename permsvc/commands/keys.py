@@ -1,14 +1,15 @@
 """API-key management: create (the secret is returned once), list, revoke, verify.
 
 Keys have the form of :mod:`permsvc.auth.keys` (``psk_<id>_<secret>``); only a hash of the
-secret is stored, and verification compares in constant time. A key has one scope (``admin``,
-``check`` or ``claims``) and optionally one store it is limited to.
+secret is stored, and verification compares in constant time. A key has roles (``check``,
+``read``, ``write``, ``admin``, ``claims``; see :mod:`permsvc.auth.roles`), kept space-separated
+in the record's ``scope``, and optionally one store it is limited to.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import get_args
+from collections.abc import Iterable
 
 import msgspec
 
@@ -21,9 +22,10 @@ from permsvc.auth.keys import (
     parse_api_key,
     verify_api_key,
 )
+from permsvc.auth.roles import ROLES, InvalidRolesError, parse_roles
 from permsvc.commands.errors import CommandError, InvalidInputError
 from permsvc.store.errors import CollisionError
-from permsvc.store.protocol import ApiKeyRecord, ApiKeyScope, ApiKeyStore
+from permsvc.store.protocol import ApiKeyRecord, ApiKeyStore
 
 __all__ = (
     "API_KEY_SCOPES",
@@ -37,7 +39,8 @@ __all__ = (
     "require_scope",
 )
 
-API_KEY_SCOPES: tuple[str, ...] = get_args(ApiKeyScope)
+API_KEY_SCOPES: tuple[str, ...] = ROLES
+"""The roles a key may carry (the name predates roles)."""
 _MAX_NAME = 200
 _ATTEMPTS = 3
 # Verifying against this when a key id is unknown keeps the unknown-id path as slow as a mismatch.
@@ -65,12 +68,12 @@ class CreatedApiKey(msgspec.Struct, frozen=True, kw_only=True):
     key: str
 
 
-def require_scope(scope: str) -> ApiKeyScope:
-    if scope not in API_KEY_SCOPES:
-        raise InvalidInputError(
-            f"invalid API key scope '{scope}': use one of {', '.join(API_KEY_SCOPES)}"
-        )
-    return scope  # type: ignore[return-value]  # checked against the Literal's values
+def require_scope(roles: str | Iterable[str]) -> str:
+    """The canonical role string of ``roles`` (a list, or space/comma-separated), or ``InvalidInputError``."""
+    try:
+        return " ".join(parse_roles(roles))
+    except InvalidRolesError as err:
+        raise InvalidInputError(err.detail) from err
 
 
 class CreateApiKeyCommand:
@@ -81,15 +84,15 @@ class CreateApiKeyCommand:
         self._keys = keys
 
     async def execute(
-        self, scope: str, *, store_id: str | None = None, name: str = "", bootstrap: bool = False
+        self, roles: str | Iterable[str], *, store_id: str | None = None, name: str = "", bootstrap: bool = False
     ) -> CreatedApiKey:
-        checked = require_scope(scope)
+        checked = require_scope(roles)
         if len(name) > _MAX_NAME:
             raise InvalidInputError(f"an API key name is at most {_MAX_NAME} characters")
         if bootstrap:
             if checked != "admin":
                 raise InvalidInputError("bootstrap creates an admin key")
-            if any(k.scope == "admin" for k in await self._keys.list_api_keys()):
+            if any("admin" in k.roles for k in await self._keys.list_api_keys()):
                 raise AdminKeyExistsError(
                     "an admin API key exists already; create more with `permsvc admin create-key --scope admin` "
                     "or POST /v1/admin/keys, or revoke the existing ones first"

@@ -576,8 +576,10 @@ class Datastore(TupleReader, TupleWriter, ChangelogReader, StoreAdmin, ModelStor
     async def aclose(self) -> None: ...
 
 
-ApiKeyScope = Literal["admin", "check", "claims"]
-"""What an API key may do: the admin API, the token-subject check API, or the claim feed."""
+ApiKeyScope = str
+"""What an API key may do: its roles, space-separated (``admin``, ``check``, ``read claims``...;
+see :mod:`permsvc.auth.roles`). Keys created before roles existed hold one of ``admin``,
+``check``, ``claims``, which are roles too."""
 
 
 class ApiKeyRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -587,11 +589,16 @@ class ApiKeyRecord(msgspec.Struct, frozen=True, kw_only=True):
     """The public key id (the ``<id>`` of ``psk_<id>_<secret>``); names the key in logs and audit rows."""
     hashed_secret: str
     scope: ApiKeyScope
+    """The key's roles, space-separated (column ``scope``); :attr:`roles` splits them."""
     store_id: str | None = None
     """The one store the key may act on; ``None``: any store."""
     name: str = ""
     created_at: dt.datetime
     revoked_at: dt.datetime | None = None
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return tuple(self.scope.split())
 
 
 class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):

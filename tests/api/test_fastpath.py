@@ -119,7 +119,7 @@ async def test_fast_path_authenticates() -> None:
         store = (await client.post("/stores", json={"name": "auth"}, headers={"Authorization": "Bearer right-key"})).json()
         missing, framework = await _both(client, store["id"], json=_check())
         _same(missing, framework)
-        assert missing.status_code == 401 and missing.json()["code"] == "bearer_token_missing"
+        assert missing.status_code == 401 and missing.json()["code"] == "unauthenticated"
         wrong = await client.post(f"/stores/{store['id']}/check", json=_check(), headers={"Authorization": "Bearer no"})
         assert wrong.status_code == 401 and "invalid_token" in wrong.headers["www-authenticate"]
         allowed = await client.post(

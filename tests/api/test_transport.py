@@ -169,7 +169,10 @@ class TestPresharedKeys:
     async def test_missing_key_is_401_with_challenge(self, secured: AsyncTestClient[Any]) -> None:
         response = await secured.get("/stores")
         assert response.status_code == 401
-        assert response.json() == {"code": "bearer_token_missing", "message": "missing bearer token"}
+        assert response.json() == {
+            "code": "unauthenticated",
+            "message": "no credential: send 'Authorization: Bearer <API key or access token>'",
+        }
         assert response.headers["www-authenticate"].startswith("Bearer")
 
     async def test_wrong_key_is_401(self, secured: AsyncTestClient[Any]) -> None:

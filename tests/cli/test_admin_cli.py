@@ -51,7 +51,7 @@ async def test_bootstrap_create_list_revoke(
     assert code == 0 and check_key.startswith("psk_")
 
     code, out, _ = await _run(capsys, "admin", "list-keys", *db)
-    assert code == 0 and key_id in out and "scope check, store 01ARZ3NDEKTSV4RRFFQ69G5FAV" in out
+    assert code == 0 and key_id in out and "roles check, store 01ARZ3NDEKTSV4RRFFQ69G5FAV" in out
     assert admin_key not in out and check_key not in out
 
     settings = make_settings(database_url=f"sqlite:///{tmp_path / 'permsvc.db'}")

@@ -41,7 +41,10 @@ def test_two_workers_serve_and_share_metrics(tmp_path: Path) -> None:
 def test_sigterm_shuts_down_gracefully(tmp_path: Path) -> None:
     with live_server(tmp_path) as server:
         request = urllib.request.Request(
-            server.url + "/stores", data=json.dumps({"name": "before-stop"}).encode(), method="POST"
+            server.url + "/stores",
+            data=json.dumps({"name": "before-stop"}).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=5) as response:
             assert response.status == 201

@@ -26,7 +26,7 @@ from permsvc.core.refs import ControlCharacterError, TupleKey, check_tuple_text
 from permsvc.model.json import model_from_json
 from permsvc.model.typesystem import TypeSystem
 from permsvc.model.validation import validate_model
-from tests.api.admin.v1kit import Issuer, bearer, seed_store, v1_client
+from tests.api.admin.v1kit import ROOT, Issuer, bearer, seed_store, v1_client
 from tests.api.conftest import MODEL
 from tests.pg import session_database_url
 
@@ -337,9 +337,9 @@ async def test_neighbouring_characters_stay_valid_and_round_trip(
     headers = _admin()
     store, _ = await seed_store(client)
     key = {"object": f"document:a{accepted}b", "relation": "viewer", "user": f"user:x{accepted}y"}
-    response = await client.post(f"/stores/{store}/write", json={"writes": {"tuple_keys": [key]}})
+    response = await client.post(f"/stores/{store}/write", json={"writes": {"tuple_keys": [key]}}, headers=ROOT)
     assert response.status_code == 200, response.text
-    response = await client.post(f"/stores/{store}/check", json={"tuple_key": key})
+    response = await client.post(f"/stores/{store}/check", json={"tuple_key": key}, headers=ROOT)
     assert response.status_code == 200 and response.json()["allowed"] is True, response.text
     assert key in [
         {k: t[k] for k in ("object", "relation", "user")}
@@ -369,6 +369,7 @@ async def test_export_of_one_backend_imports_into_another(
                     ]
                 }
             },
+            headers=ROOT,
         )
     exported = await _stored(client, store, headers)
     lines = "".join(

@@ -363,11 +363,11 @@ async def faulty() -> AsyncIterator[
     app = create_app(make_settings(index=False))
     async with AsyncTestClient(app) as client:
         client.permsvc_app = app  # type: ignore[attr-defined]
-        accept_tokens(app, _ISSUER.authenticator())
         store = (await client.post("/stores", json={"name": "faults"})).json()["id"]
         model = (await client.post(f"/stores/{store}/authorization-models", json=MODEL)).json()[
             "authorization_model_id"
         ]
+        accept_tokens(app, _ISSUER.authenticator())  # after seeding: tokens close the open door
         datastore = app.state.deps.datastore
         originals: dict[str, Any] = {}
         for name in dir(type(datastore)):

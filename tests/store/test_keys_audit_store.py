@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -16,6 +17,24 @@ from permsvc.store.protocol import (
     AuditLog,
     unwrap,
 )
+from tests.backends import BACKENDS
+from tests.pg import fresh_database_url
+
+_OWN_DATABASE: list[str] = []
+
+
+@pytest.fixture
+async def datastore(backend_name: str) -> AsyncIterator[Any]:
+    """As the suite's fixture, but PostgreSQL on a database of this module's own: an API key in
+    the session's shared database would close the anonymous door of every open-mode server that
+    later tests start on it."""
+    options: dict[str, Any] = {}
+    if backend_name == "postgres":
+        if not _OWN_DATABASE:
+            _OWN_DATABASE.append(fresh_database_url())
+        options["database_url"] = _OWN_DATABASE[0]
+    async with BACKENDS[backend_name](**options) as store:
+        yield store
 
 
 @pytest.fixture

@@ -3,51 +3,34 @@ committed with it (:func:`draft_openfga_write`, :func:`settle_openfga_write`); t
 create/delete and model and assertion writes are appended after their change has committed
 (:func:`record_openfga_write`).
 
-The OpenFGA surface authenticates with the preshared keys of ``PERMSVC_AUTH_METHOD``; its actor
-is ``preshared:<n>`` (the 1-based position of the matching key in ``PERMSVC_API_KEYS``, never
-the key), or ``anonymous`` where authentication is off.
+The actor is the principal the front door admitted (:mod:`permsvc.api.security`): ``key:<id>``,
+``preshared:<n>`` (the 1-based position of the matching key in ``PERMSVC_API_KEYS``, never the
+key), ``client:<id>``, or ``anonymous`` on an open server.
 """
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from permsvc.api.admin.credentials import recorder_of, request_id
-from permsvc.api.guards import authorization_header
-from permsvc.auth.keys import secret_digest
+from permsvc.api.security import principal_of, recorder_of, request_id
 from permsvc.commands.admin import tuple_line
-from permsvc.commands.audit import Actor, tuples_detail
+from permsvc.commands.audit import tuples_detail
 
 if TYPE_CHECKING:
     from litestar import Request
 
+    from permsvc.commands.audit import Actor
     from permsvc.core.refs import TupleKey
-    from permsvc.settings import Settings
     from permsvc.store.protocol import AuditRecord
 
 __all__ = ("draft_openfga_write", "openfga_actor", "record_openfga_write", "settle_openfga_write")
 
-_ANONYMOUS = Actor(id="anonymous", kind="anonymous")
-
-
 def openfga_actor(request: Request[Any, Any, Any]) -> Actor:
     """Who is calling the OpenFGA API (see the module docstring)."""
-    settings: Settings = request.app.state.deps.settings
-    if settings.auth_method != "preshared":
-        return _ANONYMOUS
-    scheme, _, token = (authorization_header(request.scope["headers"]) or "").strip().partition(" ")
-    if scheme.lower() != "bearer":
-        return _ANONYMOUS
-    presented = secret_digest(token.strip())
-    position = 0
-    for index, key in enumerate(settings.api_keys, start=1):
-        if hmac.compare_digest(secret_digest(key), presented) and not position:
-            position = index
-    return Actor(id=f"preshared:{position}", kind="preshared_key") if position else _ANONYMOUS
+    return principal_of(request).actor
 
 
 def _lines(keys: Sequence[TupleKey]) -> dict[str, Any]:

@@ -1,5 +1,7 @@
-"""The admin API, ``/v1/admin/...``: only for admin credentials (an API key with scope ``admin``,
-or an access token carrying ``PERMSVC_ADMIN_SCOPE``; see :mod:`permsvc.api.admin.credentials`).
+"""The admin API, ``/v1/admin/...``: only for the ``admin`` role (an API key or bootstrap key, or a
+machine token carrying ``PERMSVC_ADMIN_SCOPE``; see :mod:`permsvc.api.security`). A credential
+limited to one store acts on that store only: it creates keys limited to its store with at most
+its own roles, and lists, revokes and audits only its store's keys and rows.
 
 =========================================  ==============================================================
 route                                      what
@@ -39,18 +41,19 @@ from litestar.params import FromPath, FromQuery, RawBody
 from litestar.response import Stream
 
 from permsvc.api.admin import schemas as s
-from permsvc.api.admin.credentials import (
+from permsvc.api.errors import ApiError, ErrorBody, error_response
+from permsvc.api.openfga.convert import check_model_id, decode_body
+from permsvc.api.security import (
     Principal,
     audit_log_of,
-    authenticate_admin,
     key_store_of,
     principal_of,
     recorder_of,
     request_id,
     resolve_store,
 )
-from permsvc.api.errors import ApiError, ErrorBody, error_response
-from permsvc.api.openfga.convert import check_model_id, decode_body
+from permsvc.auth.errors import ForbiddenError
+from permsvc.auth.roles import expand_roles
 from permsvc.commands.admin import (
     ChangeOutcome,
     DeleteByFilterCommand,
@@ -74,6 +77,7 @@ from permsvc.commands.keys import (
     CreateApiKeyCommand,
     ListApiKeysQuery,
     RevokeApiKeyCommand,
+    require_scope,
 )
 from permsvc.commands.read import PageSizeInvalidError
 from permsvc.core.refs import TupleKey
@@ -181,7 +185,7 @@ def _keys_of(services: _Services) -> Any:
 
 async def _change(request: Request[Any, Any, Any], body: bytes, action: str) -> s.ChangeResponse:
     req: s.TuplesRequest = _decode(body, s.TuplesRequest)
-    principal = await principal_of(request)
+    principal = principal_of(request)
     store = resolve_store(request, principal, req.store_id)
     keys = [line.key() for line in req.tuples]
     services = _services(request)
@@ -249,7 +253,7 @@ async def revoke(request: Request[Any, Any, Any], body: RawBody) -> s.ChangeResp
 )
 async def delete_by_filter(request: Request[Any, Any, Any], body: RawBody) -> s.ChangeResponse:
     req: s.DeleteByFilterRequest = _decode(body, s.DeleteByFilterRequest)
-    principal = await principal_of(request)
+    principal = principal_of(request)
     store = resolve_store(request, principal, req.store_id)
     flt = parse_filter(req.object, req.relation, req.user)
     recorder = recorder_of(request)
@@ -287,7 +291,7 @@ async def import_tuples(
     store_id: FromQuery[str | None] = None,
     authorization_model_id: FromQuery[str | None] = None,
 ) -> s.ImportResponse:
-    principal = await principal_of(request)
+    principal = principal_of(request)
     store = resolve_store(request, principal, store_id)
     check_model_id(authorization_model_id or "", "ImportRequest")
     recorder = recorder_of(request)
@@ -331,7 +335,7 @@ async def export_tuples(
     relation: FromQuery[str | None] = None,
     user: FromQuery[str | None] = None,
 ) -> Stream:
-    principal = await principal_of(request)
+    principal = principal_of(request)
     store = resolve_store(request, principal, store_id)
     flt = parse_filter(object or "", relation or "", user or "")
     services = _services(request)
@@ -370,7 +374,7 @@ async def _grants(
     page_size: str | None,
     token: str | None,
 ) -> s.GrantsResponse:
-    principal = await principal_of(request)
+    principal = principal_of(request)
     store = resolve_store(request, principal, store_id)
     page = await _services(request).list_grants.execute(
         store, flt, page_size=_page_size(page_size), continuation_token=token or ""
@@ -490,7 +494,7 @@ async def validate_model(
 )
 async def diff_model(request: Request[Any, Any, Any], body: RawBody) -> s.ModelDiffResponse:
     req: s.ModelRequest = _decode(body, s.ModelRequest)
-    principal = await principal_of(request)
+    principal = principal_of(request)
     store = resolve_store(request, principal, req.store_id)
     check_model_id(req.base_model_id, "DiffModelRequest", field="BaseModelId")
     model, _ = _candidate(req)
@@ -509,7 +513,7 @@ async def diff_model(request: Request[Any, Any, Any], body: RawBody) -> s.ModelD
 )
 async def upload_model(request: Request[Any, Any, Any], body: RawBody) -> s.ModelUploadResponse:
     req: s.ModelRequest = _decode(body, s.ModelRequest)
-    principal = await principal_of(request)
+    principal = principal_of(request)
     store = resolve_store(request, principal, req.store_id)
     _, model_json = _candidate(req)
     stored, outcome = await _services(request).upload_model.execute(
@@ -537,6 +541,7 @@ async def upload_model(request: Request[Any, Any, Any], body: RawBody) -> s.Mode
 def _key_out(record: ApiKeyRecord) -> s.ApiKeyOut:
     return s.ApiKeyOut(
         id=record.id,
+        roles=list(record.roles),
         scope=record.scope,
         store_id=record.store_id,
         name=record.name,
@@ -556,12 +561,26 @@ async def create_key(
     request: Request[Any, Any, Any], body: RawBody
 ) -> Response[s.CreatedKeyResponse]:
     req: s.CreateKeyRequest = _decode(body, s.CreateKeyRequest)
-    principal = await principal_of(request)
-    if req.store_id:
-        resolve_store(request, principal, req.store_id)
-    created = await CreateApiKeyCommand(keys=_keys_of(_services(request))).execute(
-        req.scope, store_id=req.store_id, name=req.name
-    )
+    principal = principal_of(request)
+    if (req.roles is None) == (req.scope is None):
+        raise ApiError("validation_error", "send the key's roles as 'roles', a list such as [\"check\"]")
+    roles = req.roles if req.roles is not None else req.scope
+    store_id = req.store_id or None
+    if principal.store_id is not None:
+        if store_id is None:
+            store_id = principal.store_id  # a store-limited admin mints keys for its own store only
+        resolve_store(request, principal, store_id)
+    elif store_id is not None:
+        resolve_store(request, principal, store_id)
+    command = CreateApiKeyCommand(keys=_keys_of(_services(request)))
+    checked = require_scope(roles or [])
+    beyond = expand_roles(checked.split()) - principal.roles
+    if beyond:
+        raise ForbiddenError(
+            f"{principal.describe()} cannot create a key with roles it lacks ({', '.join(sorted(beyond))})"
+        )
+    created = await command.execute(checked, store_id=store_id, name=req.name)
+    request.app.state.deps.security.close()
     record = created.record
     await _audit(
         request,
@@ -570,7 +589,7 @@ async def create_key(
         store_id=record.store_id or "",
         detail={
             "key_id": record.id,
-            "scope": record.scope,
+            "roles": list(record.roles),
             "store_id": record.store_id,
             "name": record.name,
         },
@@ -591,9 +610,12 @@ async def create_key(
 async def list_keys(
     request: Request[Any, Any, Any], include_revoked: FromQuery[bool] = False
 ) -> s.KeysResponse:
+    principal = principal_of(request)
     records = await ListApiKeysQuery(keys=_keys_of(_services(request))).execute(
         include_revoked=include_revoked
     )
+    if principal.store_id is not None:
+        records = [r for r in records if r.store_id == principal.store_id]
     return s.KeysResponse(keys=[_key_out(r) for r in records])
 
 
@@ -605,14 +627,20 @@ async def list_keys(
     summary="Revoke an API key (idempotent)",
 )
 async def revoke_key(request: Request[Any, Any, Any], key_id: FromPath[str]) -> s.ApiKeyOut:
-    principal = await principal_of(request)
-    record = await RevokeApiKeyCommand(keys=_keys_of(_services(request))).execute(key_id)
+    principal = principal_of(request)
+    keys = _keys_of(_services(request))
+    if principal.store_id is not None:
+        existing = await keys.get_api_key(key_id)
+        if existing is None or existing.store_id != principal.store_id:
+            # Another store's key (or a global one) is invisible to a store-limited admin.
+            raise ApiKeyNotFoundError(key_id[:64])
+    record = await RevokeApiKeyCommand(keys=keys).execute(key_id)
     await _audit(
         request,
         principal,
         "key_revoke",
         store_id=record.store_id or "",
-        detail={"key_id": record.id, "scope": record.scope},
+        detail={"key_id": record.id, "roles": list(record.roles)},
     )
     return _key_out(record)
 
@@ -663,12 +691,12 @@ async def read_audit(
     page_size: FromQuery[str | None] = None,
     continuation_token: FromQuery[str | None] = None,
 ) -> s.AuditResponse:
-    principal = await principal_of(request)
+    principal = principal_of(request)
     services = _services(request)
     if services.audit is None:
         raise ApiError("unavailable", "this datastore keeps no audit log", status=501)
     if principal.store_id is not None:
-        store_id = resolve_store(request, principal, store_id)
+        store_id = resolve_store(request, principal, store_id or principal.store_id)
     flt = AuditFilter(
         store_id=store_id or "",
         actor=actor or "",
@@ -697,7 +725,7 @@ async def trace_tuple(
     user: FromQuery[str],
     store_id: FromQuery[str | None] = None,
 ) -> s.TraceResponse:
-    principal = await principal_of(request)
+    principal = principal_of(request)
     services = _services(request)
     if services.trace is None:
         raise ApiError("unavailable", "this datastore keeps no audit log", status=501)
@@ -774,11 +802,10 @@ ROUTES = (
 
 
 def build_router(settings: Settings) -> Router:
-    """The admin route group: every route behind :func:`authenticate_admin`."""
+    """The admin route group (admitted by the front door of :mod:`permsvc.api.security`)."""
     return Router(
         path="/",
         route_handlers=list(ROUTES),
-        before_request=authenticate_admin,
         exception_handlers={
             ImportValidationError: _import_failed,
             ModelChangeOrphansTuplesError: _orphans,

@@ -148,14 +148,19 @@ class ModelUploadResponse(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class CreateKeyRequest(_In, frozen=True):
-    scope: str
+    roles: list[str] | None = None
+    """The key's roles: ``check``, ``read``, ``write``, ``admin``, ``claims`` (see docs/security.md)."""
+    scope: str | None = None
+    """Before roles: one role name. Send ``roles`` instead."""
     store_id: str | None = None
     name: str = ""
 
 
 class ApiKeyOut(msgspec.Struct, frozen=True, kw_only=True):
     id: str
+    roles: list[str]
     scope: str
+    """The roles, space-separated (the field predates roles)."""
     store_id: str | None
     name: str
     created_at: dt.datetime

@@ -39,7 +39,6 @@ from permsvc.api.authzen.convert import (
     search_params,
     semantic,
 )
-from permsvc.api.guards import authenticate
 from permsvc.api.openfga.convert import check_store_id
 from permsvc.commands.authzen import (
     ActionSearchQuery,
@@ -127,7 +126,6 @@ async def _evaluate(
     tags=_TAGS,
     summary="Access Evaluation: may the subject perform the action on the resource?",
     status_code=200,
-    guards=[authenticate],
 )
 async def evaluation(request: Request[Any, Any, Any], body: RawBody, store_id: FromPath[str | None] = None) -> Response[s.DecisionOut]:
     req = decode_request(body, request.headers.get("content-type"), s.EvaluationRequest)
@@ -141,7 +139,6 @@ async def evaluation(request: Request[Any, Any, Any], body: RawBody, store_id: F
     tags=_TAGS,
     summary="Access Evaluations: many evaluations with shared defaults, in request order",
     status_code=200,
-    guards=[authenticate],
 )
 async def evaluations(
     request: Request[Any, Any, Any], body: RawBody, store_id: FromPath[str | None] = None
@@ -189,7 +186,6 @@ def _entities(outcome: SearchOutcome) -> Response[s.SearchResponse]:
     tags=_TAGS,
     summary="Subject Search: the subjects of a type that may perform the action on the resource",
     status_code=200,
-    guards=[authenticate],
 )
 async def search_subject(request: Request[Any, Any, Any], body: RawBody, store_id: FromPath[str | None] = None) -> Response[s.SearchResponse]:
     services, params = _search(request, body, store_id, "subject")
@@ -202,7 +198,6 @@ async def search_subject(request: Request[Any, Any, Any], body: RawBody, store_i
     tags=_TAGS,
     summary="Resource Search: the resources of a type on which the subject may perform the action",
     status_code=200,
-    guards=[authenticate],
 )
 async def search_resource(request: Request[Any, Any, Any], body: RawBody, store_id: FromPath[str | None] = None) -> Response[s.SearchResponse]:
     services, params = _search(request, body, store_id, "resource")
@@ -215,7 +210,6 @@ async def search_resource(request: Request[Any, Any, Any], body: RawBody, store_
     tags=_TAGS,
     summary="Action Search: the actions the subject may perform on the resource",
     status_code=200,
-    guards=[authenticate],
 )
 async def search_action(
     request: Request[Any, Any, Any], body: RawBody, store_id: FromPath[str | None] = None

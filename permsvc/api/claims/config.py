@@ -1,10 +1,10 @@
-"""Claim-feed settings, loaded from ``PERMSVC_CLAIMS_*`` environment variables.
+"""Claim-feed settings, from the app's :class:`~permsvc.settings.Settings` (``PERMSVC_CLAIMS_*``).
 
 =========================  ==========================================================  ================
 Variable                   Meaning                                                     Default
 =========================  ==========================================================  ================
 PERMSVC_CLAIMS_SPEC        path of the claim spec used by stores without their own     (none)
-PERMSVC_CLAIMS_SCOPE       scope a client-credentials token needs to call the feed     permsvc:claims
+PERMSVC_CLAIMS_SCOPE       scope granting a machine token the ``claims`` role          permsvc:claims
 =========================  ==========================================================  ================
 
 The spec file is loaded when the app is built, so a bad spec (a restricted claim name, an Auth0
@@ -14,12 +14,14 @@ producing tokens that silently lack the claim.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from permsvc.claims.spec import ClaimSpec, load_claim_spec
+
+if TYPE_CHECKING:
+    from permsvc.settings import Settings
 
 __all__ = ("DEFAULT_CLAIMS_SCOPE", "ClaimsSettings")
 
@@ -33,9 +35,7 @@ class ClaimsSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Scope (or Auth0 permission) a client-credentials token must carry (``PERMSVC_CLAIMS_SCOPE``)."""
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ClaimsSettings:
+    def from_settings(cls, settings: Settings) -> ClaimsSettings:
         """Raises ``ClaimSpecError`` when the spec file is unreadable or invalid."""
-        env = os.environ if environ is None else environ
-        path = env.get("PERMSVC_CLAIMS_SPEC", "").strip()
-        scope = env.get("PERMSVC_CLAIMS_SCOPE", "").strip() or DEFAULT_CLAIMS_SCOPE
-        return cls(spec=load_claim_spec(path) if path else None, client_scope=scope)
+        path = settings.claims_spec.strip()
+        return cls(spec=load_claim_spec(path) if path else None, client_scope=settings.claims_scope)

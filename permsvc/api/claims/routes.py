@@ -1,8 +1,8 @@
 """``POST /v1/claims``: the permission summary a post-login Action puts into a token; and the
 per-store claim spec, ``PUT|GET|DELETE /v1/admin/stores/{store_id}/claims-spec`` (admin only).
 
-The handler authenticates the machine caller (:mod:`permsvc.api.claims.guard`, on the /v1
-credentials of :mod:`permsvc.api.admin.credentials`), picks the store
+The front door (:mod:`permsvc.api.security`) admits only the ``claims`` role (a ``claims`` or
+``admin`` key, or a machine token with ``PERMSVC_CLAIMS_SCOPE``); the handler picks the store
 (the body's ``store_id``, else ``PERMSVC_STORE``) and the spec (the store's own, else
 ``PERMSVC_CLAIMS_SPEC``), and runs :class:`~permsvc.commands.claims.ClaimSummaryQuery`. The
 summary is embedded in the response exactly as encoded, so it is byte-identical to what was
@@ -15,8 +15,7 @@ model lacks (the Action then omits the claim or denies the login, as configured)
 A spec is uploaded as a JSON object (``Content-Type: application/json``) or as YAML text
 (``application/yaml``), validated (restricted claim names, namespaces, budgets) and checked
 against the store's latest model before it is stored; a bad one is refused with 400 naming every
-problem. The admin routes use the admin API's hook (:func:`~permsvc.api.admin.credentials.authenticate_admin`)
-and record ``claims_spec.put`` / ``claims_spec.delete`` in the audit log.
+problem. The admin routes need the ``admin`` role and the store of their path, and record ``claims_spec.put`` / ``claims_spec.delete`` in the audit log.
 """
 
 from __future__ import annotations
@@ -27,16 +26,8 @@ import msgspec
 from litestar import Request, Router, delete, get, post, put
 from litestar.params import FromPath, RawBody
 
-from permsvc.api.admin.credentials import (
-    authenticate_admin,
-    principal_of,
-    recorder_of,
-    request_id,
-    resolve_store,
-)
 from permsvc.api.authzen.convert import decode_request
 from permsvc.api.claims.config import ClaimsSettings
-from permsvc.api.claims.guard import authenticate_claims_caller
 from permsvc.api.claims.schemas import (
     ClaimSpecDeleted,
     ClaimSpecResponse,
@@ -45,6 +36,7 @@ from permsvc.api.claims.schemas import (
 )
 from permsvc.api.errors import ApiError
 from permsvc.api.openfga.convert import check_store_id
+from permsvc.api.security import principal_of, recorder_of, request_id, resolve_store
 from permsvc.claims.errors import ClaimSpecModelError
 from permsvc.claims.spec import parse_claim_text
 from permsvc.commands.claims import (
@@ -126,9 +118,7 @@ async def claim_feed(request: Request[Any, Any, Any], body: RawBody) -> ClaimsRe
     """Answer ``{user_id, audience?, client_id?, store_id?}`` with
     ``{"claims": {"<claim name>": <summary>}, "revision": n, "truncated": bool}``."""
     services = _services(request)
-    principal = await authenticate_claims_caller(
-        request, token_scope=services.settings.client_scope
-    )
+    principal = principal_of(request)
     req = decode_request(body, request.headers.get("content-type"), ClaimsRequest)
     if not req.user_id.strip():
         raise ApiError("validation_error", "invalid ClaimsRequest.user_id: must not be empty")
@@ -197,7 +187,7 @@ async def put_claim_spec(
         stored = await command.execute(store_id, spec)
     except ClaimSpecModelError as err:
         raise ApiError("validation_error", err.detail) from err
-    principal = await principal_of(request)
+    principal = principal_of(request)
     await recorder_of(request).record(
         actor=principal.actor,
         action="claims_spec.put",
@@ -243,7 +233,7 @@ async def delete_claim_spec(
     services = _services(request)
     deleted = await DeleteClaimSpecCommand(specs=services.require_spec_store()).execute(store_id)
     if deleted:
-        principal = await principal_of(request)
+        principal = principal_of(request)
         await recorder_of(request).record(
             actor=principal.actor,
             action="claims_spec.delete",
@@ -255,12 +245,8 @@ async def delete_claim_spec(
 
 def build_router(settings: Settings) -> Router:
     """The claim-feed route group. Loads ``PERMSVC_CLAIMS_SPEC`` now, so a bad spec stops start-up."""
-    claims_settings = ClaimsSettings.from_env()
-    admin = Router(
-        path="/v1/admin",
-        route_handlers=[put_claim_spec, get_claim_spec, delete_claim_spec],
-        before_request=authenticate_admin,
-    )
+    claims_settings = ClaimsSettings.from_settings(settings)
+    admin = Router(path="/v1/admin", route_handlers=[put_claim_spec, get_claim_spec, delete_claim_spec])
     return Router(
         path="/", route_handlers=[claim_feed, admin], opt={"claims_settings": claims_settings}
     )

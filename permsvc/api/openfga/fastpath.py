@@ -3,8 +3,8 @@
 Litestar's per-request machinery (routing, signature model, kwargs, response objects) costs
 about as much as a check answered from the in-memory index, so :class:`ObservedApp
 <permsvc.api.ops.ObservedApp>` hands exactly this route to :class:`CheckFastPath` instead. It
-does what the framework route does, with the same code: the caller's authentication
-(:meth:`Authenticator.authenticate`), the body-size limit, :func:`run_check` (shared with the
+does what the framework route does, with the same code: the front door's :func:`admit
+<permsvc.api.security.door.admit>` under the route's own row of the permission table, the body-size limit, :func:`run_check` (shared with the
 Litestar route, which stays for the OpenAPI document and for paths the matcher declines) and
 :func:`render_error` for every failure. Responses are byte-identical to the framework route's.
 """
@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from permsvc.api.errors import ApiError, render_error
-from permsvc.api.guards import authorization_header
 from permsvc.api.openfga.routes import run_check, services_of
+from permsvc.api.security.door import admit
+from permsvc.api.security.table import ROUTE_RULES
 
 if TYPE_CHECKING:
     from litestar import Litestar
@@ -33,6 +34,7 @@ _PREFIX = "/stores/"
 _SUFFIX = "/check"
 _JSON = (b"content-type", b"application/json")
 _encode = msgspec.json.Encoder().encode
+_RULE = ROUTE_RULES[f"POST {CHECK_TEMPLATE}"]
 
 
 class CheckFastPath:
@@ -57,7 +59,7 @@ class CheckFastPath:
         state = self._app.state
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         try:
-            state.deps.authenticator.authenticate(authorization_header(headers))
+            await admit(state.deps.security, _RULE, "POST", headers, store_id)
             body = await _read_body(headers, receive, self._max_body)
             response, extra = await run_check(services_of(state), store_id, body)
             status, payload = 200, _encode(response)

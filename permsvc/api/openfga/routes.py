@@ -24,7 +24,6 @@ from litestar.response import Stream
 
 from permsvc.api.admin.audit import draft_openfga_write, record_openfga_write, settle_openfga_write
 from permsvc.api.errors import ERROR_CODES, ApiError, ErrorBody, translate
-from permsvc.api.guards import authenticate_request
 from permsvc.api.openfga import schemas as s
 from permsvc.api.openfga.convert import (
     assertion_from_wire,
@@ -39,6 +38,7 @@ from permsvc.api.openfga.convert import (
     tuple_from_wire,
 )
 from permsvc.api.ops import request_id_of
+from permsvc.api.security import principal_of
 from permsvc.commands.assertions import ReadAssertionsQuery, WriteAssertionsCommand
 from permsvc.commands.batch_check import BatchCheckItem, BatchCheckParams, BatchCheckQuery
 from permsvc.commands.check import CheckParams, CheckQuery
@@ -61,6 +61,7 @@ from permsvc.commands.stores import (
 from permsvc.commands.write import WriteCommand, WriteParams
 from permsvc.core.refs import TupleKey
 from permsvc.core.revision import Consistency, encode_token
+from permsvc.store.errors import StoreNotFoundError
 
 if TYPE_CHECKING:
     from permsvc.api.deps import Deps
@@ -291,6 +292,14 @@ async def list_stores(
     continuation_token: FromQuery[str | None] = None,
     name: FromQuery[str | None] = None,
 ) -> s.ListStoresResponse:
+    limit = principal_of(request).store_id
+    if limit is not None:
+        # A credential limited to one store sees that store only.
+        try:
+            info = await request.app.state.deps.datastore.get_store(limit)
+        except StoreNotFoundError:
+            return s.ListStoresResponse([], "")
+        return s.ListStoresResponse([_store(info)] if not name or name == info.name else [], "")
     page = await _services(request).list_stores.execute(
         page_size=_page_size(page_size, "ListStoresRequest"),
         continuation_token=continuation_token or "",
@@ -819,5 +828,5 @@ ROUTES = (
 
 
 def build_router(settings: Any) -> Router:
-    """The OpenFGA route group, behind the configured caller authentication."""
-    return Router(path="/", route_handlers=list(ROUTES), before_request=authenticate_request)
+    """The OpenFGA route group (admitted by the front door of :mod:`permsvc.api.security`)."""
+    return Router(path="/", route_handlers=list(ROUTES))

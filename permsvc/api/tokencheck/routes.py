@@ -10,9 +10,10 @@ POST /v1/objects      which objects of ``type`` may the user ``relation``? (page
 POST /v1/relations    which relations does the user have on ``object``?               ListRelationsQuery
 ====================  =============================================================  ==============
 
-The user is ``<PERMSVC_SUBJECT_TYPE>:<sub claim>`` of the token (``user:auth0|42``); a trusted
-service (see :mod:`permsvc.api.admin.credentials`) names it in ``user`` instead. A user token that
-names another user is refused (403). Every answer names the revision it was computed at.
+An end user's own token asks about ``<PERMSVC_SUBJECT_TYPE>:<sub claim>`` (``user:auth0|42``); a
+service passes its user's token as ``subject_token`` (or, with the ``read`` role, names ``user``).
+Who may ask what is decided in :mod:`permsvc.api.security.subjects`. Every answer names the
+revision it was computed at.
 """
 
 from __future__ import annotations
@@ -23,12 +24,6 @@ import msgspec
 from litestar import Request, Router, post
 from litestar.params import RawBody
 
-from permsvc.api.admin.credentials import (
-    Principal,
-    authenticate_checker,
-    principal_of,
-    resolve_store,
-)
 from permsvc.api.errors import ApiError, translate
 from permsvc.api.openfga.convert import (
     check_consistency,
@@ -36,9 +31,9 @@ from permsvc.api.openfga.convert import (
     contextual_tuples,
     decode_body,
 )
+from permsvc.api.security import Principal, principal_of, resolve_store
+from permsvc.api.security.subjects import count_tuples, subject_of_request
 from permsvc.api.tokencheck import schemas as s
-from permsvc.auth.config import OidcSettings
-from permsvc.auth.errors import ForbiddenError
 from permsvc.commands.batch_check import BatchCheckItem, BatchCheckParams, BatchCheckQuery
 from permsvc.commands.check import CheckParams, CheckQuery
 from permsvc.commands.list_objects import ListObjectsParams, ListObjectsQuery
@@ -84,27 +79,6 @@ def _services(request: Request[Any, Any, Any]) -> _Services:
     return services
 
 
-def _user(principal: Principal, requested: str | None) -> str:
-    """The user a request asks about (see the module docstring)."""
-    if principal.subject is not None and not principal.service:
-        if requested and requested != principal.subject:
-            raise ForbiddenError(
-                f"this access token is {principal.subject}'s; it cannot ask about {requested}. Omit 'user' (the "
-                "token's user is used), or call with a service credential (a client-credentials token with the "
-                "check scope, or an API key with scope 'check')"
-            )
-        return principal.subject
-    if requested:
-        return requested
-    if principal.subject is not None:
-        return principal.subject
-    raise ApiError(
-        "validation_error",
-        f"name the user: 'user' is required when calling as {principal.actor.id}, which speaks for a service, "
-        "not for a user (only a user's own access token implies its user)",
-    )
-
-
 class _Asked(msgspec.Struct, frozen=True, kw_only=True):
     principal: Principal
     user: str
@@ -112,10 +86,19 @@ class _Asked(msgspec.Struct, frozen=True, kw_only=True):
     consistency: Consistency
 
 
-async def _common(request: Request[Any, Any, Any], req: Any, name: str) -> _Asked:
-    principal = await principal_of(request)
-    user = _user(principal, req.user)
+async def _common(
+    request: Request[Any, Any, Any], req: Any, name: str, *, tuples: int | None = None, context: bool | None = None
+) -> _Asked:
+    principal = principal_of(request)
     store = resolve_store(request, principal, req.store_id)
+    user = await subject_of_request(
+        request.app.state.deps.security,
+        principal,
+        user=req.user,
+        subject_token=req.subject_token,
+        contextual_tuples=count_tuples(req.contextual_tuples) if tuples is None else tuples,
+        context=bool(req.context) if context is None else context,
+    )
     check_model_id(req.authorization_model_id, name)
     consistency = check_consistency(req.consistency, req.consistency_token, name)
     return _Asked(principal=principal, user=user, store_id=store, consistency=consistency)
@@ -174,12 +157,18 @@ async def check(request: Request[Any, Any, Any], body: RawBody) -> s.CheckRespon
 )
 async def batch_check(request: Request[Any, Any, Any], body: RawBody) -> s.BatchCheckResponse:
     req: s.BatchCheckRequest = _decode(request, body, s.BatchCheckRequest)
-    asked = await _common(request, req, "BatchCheckRequest")
     if not req.checks or len(req.checks) > DEFAULT_MAX_BATCH_CHECK_ITEMS:
         raise ApiError(
             "validation_error",
             f"'checks' must hold 1 to {DEFAULT_MAX_BATCH_CHECK_ITEMS} items, got {len(req.checks)}",
         )
+    asked = await _common(
+        request,
+        req,
+        "BatchCheckRequest",
+        tuples=count_tuples(req.contextual_tuples) + sum(count_tuples(i.contextual_tuples) for i in req.checks),
+        context=bool(req.context) or any(i.context for i in req.checks),
+    )
     items = tuple(
         BatchCheckItem(
             correlation_id=item.correlation_id or str(i),
@@ -293,10 +282,5 @@ ROUTES = (check, batch_check, list_objects, list_relations)
 
 
 def build_router(settings: Settings) -> Router:
-    """The /v1 check routes, behind user tokens and service credentials (not the preshared keys
-    of the OpenFGA surface).
-
-    The ``PERMSVC_OIDC_*`` settings are read here once so that a misconfiguration stops the
-    server at start-up (``OidcConfigError``) instead of failing every request later."""
-    OidcSettings.from_env()
-    return Router(path="/", route_handlers=list(ROUTES), before_request=authenticate_checker)
+    """The /v1 check routes (admitted by the front door of :mod:`permsvc.api.security`)."""
+    return Router(path="/", route_handlers=list(ROUTES))

@@ -36,8 +36,11 @@ class _Query(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=Tr
     """Fields every /v1 query accepts."""
 
     user: str | None = None
-    """The user to ask about. Omit it with a user's token (the token's user is used); a service
-    credential must name it."""
+    """The user to ask about, named directly: only a service credential with the ``read`` role
+    may (an end user's own token may name only itself)."""
+    subject_token: str | None = None
+    """The end user's access token, passed by a service calling on the user's behalf (RFC 8693's
+    term): permsvc validates it and asks about its user. Not with ``user``."""
     store_id: str | None = None
     """The store; default: ``PERMSVC_STORE``."""
     authorization_model_id: str = ""

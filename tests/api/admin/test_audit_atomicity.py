@@ -24,7 +24,7 @@ from permsvc.core.refs import parse_tuple
 from permsvc.model.json import model_from_json
 from permsvc.store.memory import MemoryDatastore
 from permsvc.store.protocol import AuditFilter, WriteResult
-from tests.api.admin.v1kit import Issuer, api_key, bearer, seed_store, state_of, v1_client
+from tests.api.admin.v1kit import ROOT, Issuer, api_key, bearer, seed_store, state_of, v1_client
 
 Client = AsyncTestClient[Any]
 
@@ -57,7 +57,7 @@ def _refuse_audit_rows(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def _stored(client: Client, store: str) -> list[dict[str, Any]]:
-    page = (await client.post(f"/stores/{store}/read", json={"tuple_key": _TUPLE})).json()
+    page = (await client.post(f"/stores/{store}/read", json={"tuple_key": _TUPLE}, headers=ROOT)).json()
     return list(page["tuples"])
 
 

@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 from litestar.testing import AsyncTestClient
 
-from permsvc.api.admin.credentials import V1Security, close_v1_security
 from permsvc.api.app import create_app
 from permsvc.cli.main import main
-from tests.api.admin.v1kit import Issuer, bearer, seed_store
+from tests.api.admin.v1kit import ROOT_KEY, Issuer, bearer, seed_store
 from tests.api.conftest import make_settings
-from tests.pg import postgres_url  # noqa: F401 - re-exported fixture
+from tests.pg import fresh_database_url
 
 
 @pytest.fixture(
@@ -28,7 +27,9 @@ from tests.pg import postgres_url  # noqa: F401 - re-exported fixture
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'permsvc.db'}"
-    return str(request.getfixturevalue("postgres_url"))
+    # A database of its own: the API key created here would close the anonymous door of the
+    # servers other tests run on the shared one.
+    return fresh_database_url()
 
 
 async def _cli_key(database_url: str) -> str:
@@ -45,10 +46,9 @@ async def _cli_key(database_url: str) -> str:
 
 async def test_admin_flow_survives_a_restart(database_url: str) -> None:
     issuer = Issuer()
-    settings = make_settings(database_url=database_url, index=True)
-    app = create_app(settings)
+    settings = make_settings(database_url=database_url, index=True, api_keys=(ROOT_KEY,), oidc=issuer.settings())
+    app = create_app(settings, token_keys=issuer.keys())
     async with AsyncTestClient(app) as client:
-        V1Security(jwt=issuer.authenticator()).install(app)
         admin = bearer(await _cli_key(database_url))
         store, _ = await seed_store(client)
         granted = await client.post(
@@ -83,9 +83,8 @@ async def test_admin_flow_survives_a_restart(database_url: str) -> None:
             headers=bearer(issuer.user()),
         )
         assert check.json()["allowed"] is True
-        await close_v1_security(app)
 
-    async with AsyncTestClient(create_app(settings)) as client:
+    async with AsyncTestClient(create_app(settings, token_keys=issuer.keys())) as client:
         audit = (
             await client.get("/v1/admin/audit", params={"store_id": store}, headers=admin)
         ).json()["entries"]

@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar.testing import AsyncTestClient
 
-from tests.api.admin.v1kit import Issuer, bearer, seed_store
+from tests.api.admin.v1kit import ROOT, Issuer, bearer, seed_store
 
 Client = AsyncTestClient[Any]
 
@@ -31,7 +31,7 @@ async def _count(client: Client, store: str) -> int:
         body: dict[str, Any] = {"page_size": 100}
         if token:
             body["continuation_token"] = token
-        page = (await client.post(f"/stores/{store}/read", json=body)).json()
+        page = (await client.post(f"/stores/{store}/read", json=body, headers=ROOT)).json()
         total += len(page["tuples"])
         token = page["continuation_token"]
         if not token:

@@ -8,7 +8,7 @@ from typing import Any
 from litestar.testing import AsyncTestClient
 
 from permsvc.auth.keys import parse_api_key
-from tests.api.admin.v1kit import Issuer, bearer, seed_store, state_of, v1_client
+from tests.api.admin.v1kit import ROOT, Issuer, bearer, seed_store, state_of, v1_client
 
 Client = AsyncTestClient[Any]
 
@@ -17,14 +17,15 @@ async def test_key_lifecycle(client: Client, admin: dict[str, str]) -> None:
     store, _ = await seed_store(client, ("document:a", "viewer", "user:x"))
     created = await client.post(
         "/v1/admin/keys",
-        json={"scope": "check", "store_id": store, "name": "billing-api"},
+        json={"roles": ["read"], "store_id": store, "name": "billing-api"},
         headers=admin,
     )
     assert created.status_code == 201, created.text
     assert created.headers["cache-control"] == "no-store"
     key = created.json()["key"]
     info = created.json()["info"]
-    assert info["scope"] == "check" and info["store_id"] == store and info["name"] == "billing-api"
+    assert info["roles"] == ["read"] and info["scope"] == "read"
+    assert info["store_id"] == store and info["name"] == "billing-api"
     assert parse_api_key(key).key_id == info["id"]
 
     datastore = state_of(client).deps.datastore
@@ -66,7 +67,11 @@ async def test_key_lifecycle(client: Client, admin: dict[str, str]) -> None:
 
 async def test_key_errors(client: Client, admin: dict[str, str]) -> None:
     bad_scope = await client.post("/v1/admin/keys", json={"scope": "root"}, headers=admin)
-    assert bad_scope.status_code == 400 and "admin, check, claims" in bad_scope.json()["message"]
+    assert bad_scope.status_code == 400 and "check, read, write, admin, claims" in bad_scope.json()["message"]
+    both = await client.post("/v1/admin/keys", json={"scope": "check", "roles": ["check"]}, headers=admin)
+    assert both.status_code == 400 and "'roles'" in both.json()["message"]
+    legacy = await client.post("/v1/admin/keys", json={"scope": "check"}, headers=admin)
+    assert legacy.status_code == 201 and legacy.json()["info"]["roles"] == ["check"]
     missing = await client.delete("/v1/admin/keys/zzzzzzzzzz", headers=admin)
     assert missing.status_code == 404 and missing.json()["code"] == "api_key_not_found"
 
@@ -297,7 +302,7 @@ async def test_every_grant_and_revoke_of_a_tuple_is_traced_to_its_actor(
         json={"store_id": store, "tuples": [target]},
         headers=bearer(issuer.admin()),
     )
-    await client.post(f"/stores/{store}/write", json={"writes": {"tuple_keys": [target]}})
+    await client.post(f"/stores/{store}/write", json={"writes": {"tuple_keys": [target]}}, headers=ROOT)
     response = await client.get(
         "/v1/admin/audit/trace", params={"store_id": store, **target}, headers=admin
     )
@@ -312,7 +317,7 @@ async def test_every_grant_and_revoke_of_a_tuple_is_traced_to_its_actor(
     assert (
         actors[0][0].startswith("key:")
         and actors[1] == ["client:admin-client"]
-        and actors[2] == ["anonymous"]
+        and actors[2] == ["preshared:1"]
     )
     assert target not in changes[0]["audit"][0]["detail"]["tuples"], (
         "beyond the 100 listed, the revision links them"

@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar.testing import AsyncTestClient
 
-from tests.api.admin.v1kit import seed_store
+from tests.api.admin.v1kit import ROOT, seed_store
 
 Client = AsyncTestClient[Any]
 
@@ -99,7 +99,7 @@ async def test_upload_refuses_orphans_unless_forced(client: Client, admin: dict[
         {"object": "document:a", "relation": "viewer", "user": "user:*"}
     ]
     assert '"force": true' in body["message"]
-    latest = await client.get(f"/stores/{store}/authorization-models", params={"page_size": "1"})
+    latest = await client.get(f"/stores/{store}/authorization-models", params={"page_size": "1"}, headers=ROOT)
     assert latest.json()["authorization_models"][0]["id"] == model
 
     forced = await client.post(
@@ -108,7 +108,7 @@ async def test_upload_refuses_orphans_unless_forced(client: Client, admin: dict[
     assert forced.status_code == 201, forced.text
     new_id = forced.json()["authorization_model_id"]
     assert forced.json()["diff"]["orphaned_count"] == 1
-    latest = await client.get(f"/stores/{store}/authorization-models", params={"page_size": "1"})
+    latest = await client.get(f"/stores/{store}/authorization-models", params={"page_size": "1"}, headers=ROOT)
     assert latest.json()["authorization_models"][0]["id"] == new_id
     audit = (
         await client.get(
@@ -128,7 +128,7 @@ async def test_upload_without_orphans_and_into_an_empty_store(
         "/v1/admin/models", json={"store_id": store, "dsl": DSL_V2}, headers=admin
     )
     assert response.status_code == 201 and response.json()["diff"]["orphaned_count"] == 0
-    empty = (await client.post("/stores", json={"name": "empty-store"})).json()["id"]
+    empty = (await client.post("/stores", json={"name": "empty-store"}, headers=ROOT)).json()["id"]
     first = await client.post(
         "/v1/admin/models", json={"store_id": empty, "dsl": DSL_V2}, headers=admin
     )

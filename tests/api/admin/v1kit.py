@@ -1,5 +1,5 @@
-"""Shared by the /v1 tests: a local token issuer (no network), the app with /v1 security
-installed, and helpers to seed a store and create API keys."""
+"""Shared by the /v1 tests: a local token issuer (no network), the app configured to accept its
+tokens (and a bootstrap key, :data:`ROOT_KEY`), and helpers to seed a store and create API keys."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from litestar.testing import AsyncTestClient
 
-from permsvc.api.admin.credentials import V1Security
 from permsvc.api.app import create_app
 from permsvc.auth.config import OidcSettings
 from permsvc.auth.jwks import StaticKeyProvider
@@ -24,6 +23,8 @@ ISSUER = "https://tenant.example.auth0.com/"
 AUDIENCE = "https://permsvc.example.com"
 ADMIN_SCOPE = "permsvc:admin"
 CHECK_SCOPE = "permsvc:check"
+ROOT_KEY = "root-bootstrap-key-for-tests"
+"""The bootstrap key (``PERMSVC_API_KEYS``) of :func:`v1_client` apps: role admin, any store."""
 
 
 class Issuer:
@@ -72,21 +73,29 @@ class Issuer:
         return self.token("admin-client", scope=ADMIN_SCOPE, client=True, **claims)
 
     def authenticator(self) -> JwtAuthenticator:
-        return JwtAuthenticator(
-            OidcSettings(issuer=ISSUER, audiences=(AUDIENCE,)), StaticKeyProvider(self.jwks)
-        )
+        return JwtAuthenticator(self.settings(), self.keys())
+
+    def settings(self) -> OidcSettings:
+        return OidcSettings(issuer=ISSUER, audiences=(AUDIENCE,))
+
+    def keys(self) -> StaticKeyProvider:
+        return StaticKeyProvider(self.jwks)
 
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+ROOT = bearer(ROOT_KEY)
+
+
 async def v1_client(issuer: Issuer | None, **settings: Any) -> AsyncIterator[AsyncTestClient[Any]]:
-    app = create_app(make_settings(**settings))
+    """The app accepting ``issuer``'s tokens (none when ``None``) and the bootstrap key :data:`ROOT_KEY`."""
+    values: dict[str, Any] = {"api_keys": (ROOT_KEY,), "check_scope": CHECK_SCOPE}
+    if issuer is not None:
+        values["oidc"] = issuer.settings()
+    app = create_app(make_settings(**{**values, **settings}), token_keys=issuer.keys() if issuer else None)
     async with AsyncTestClient(app) as client:
-        V1Security(jwt=issuer.authenticator() if issuer else None, check_scope=CHECK_SCOPE).install(
-            app
-        )
         client.permsvc_app = app  # type: ignore[attr-defined]
         yield client
 
@@ -100,14 +109,14 @@ async def seed_store(
     client: AsyncTestClient[Any], *tuples: tuple[str, str, str]
 ) -> tuple[str, str]:
     """A new store with the shared test model and ``tuples``; returns (store id, model id)."""
-    response = await client.post("/stores", json={"name": "v1-store"})
+    response = await client.post("/stores", json={"name": "v1-store"}, headers=ROOT)
     store = str(response.json()["id"])
-    response = await client.post(f"/stores/{store}/authorization-models", json=MODEL)
+    response = await client.post(f"/stores/{store}/authorization-models", json=MODEL, headers=ROOT)
     model = str(response.json()["authorization_model_id"])
     if tuples:
         keys = [{"object": o, "relation": r, "user": u} for o, r, u in tuples]
         response = await client.post(
-            f"/stores/{store}/write", json={"writes": {"tuple_keys": keys}}
+            f"/stores/{store}/write", json={"writes": {"tuple_keys": keys}}, headers=ROOT
         )
         assert response.status_code == 200, response.text
     return store, model

@@ -12,6 +12,7 @@ from permsvc.api.app import create_app
 from permsvc.claims.errors import ClaimSpecError
 from permsvc.claims.read import read_claim
 from permsvc.commands.keys import RevokeApiKeyCommand
+from tests.api.admin.v1kit import ROOT, ROOT_KEY
 from tests.api.claims.conftest import CLAIM, claims_key, new_store, write
 from tests.api.conftest import make_settings
 
@@ -103,6 +104,7 @@ async def test_revoke_moves_revision_and_content(
                 ]
             }
         },
+        headers=ROOT,
     )
     assert response.status_code == 200, response.text
     after = (await _claims(client, {"user_id": "auth0|1", "store_id": store_id})).json()
@@ -143,7 +145,7 @@ async def test_invalid_user_id(client: AsyncTestClient[Any], store_id: str) -> N
 
 
 async def test_store_without_model(client: AsyncTestClient[Any]) -> None:
-    created = await client.post("/stores", json={"name": "empty"})
+    created = await client.post("/stores", json={"name": "empty"}, headers=ROOT)
     response = await _claims(client, {"user_id": "auth0|1", "store_id": created.json()["id"]})
     assert (
         response.status_code == 400
@@ -151,9 +153,8 @@ async def test_store_without_model(client: AsyncTestClient[Any]) -> None:
     )
 
 
-async def test_no_spec_configured(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("PERMSVC_CLAIMS_SPEC", raising=False)
-    app = create_app(make_settings())
+async def test_no_spec_configured() -> None:
+    app = create_app(make_settings(api_keys=(ROOT_KEY,)))
     async with AsyncTestClient(app) as client:
         store_id = await new_store(client)
         key = await claims_key(app)
@@ -163,12 +164,11 @@ async def test_no_spec_configured(monkeypatch: pytest.MonkeyPatch) -> None:
     assert response.status_code == 409 and "PERMSVC_CLAIMS_SPEC" in response.json()["message"]
 
 
-def test_bad_spec_stops_start_up(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_bad_spec_stops_start_up(tmp_path: Path) -> None:
     path = tmp_path / "claims.yaml"
     path.write_text("claim: permissions\nrelations: [project#viewer]\n")
-    monkeypatch.setenv("PERMSVC_CLAIMS_SPEC", str(path))
     with pytest.raises(ClaimSpecError, match="restricted claim names"):
-        create_app(make_settings())
+        create_app(make_settings(claims_spec=str(path)))
 
 
 async def test_key_scope_store_limit_and_revocation(
@@ -178,7 +178,7 @@ async def test_key_scope_store_limit_and_revocation(
     body = {"user_id": "u", "store_id": store_id}
     check_key = await claims_key(app, "check")
     response = await _claims(client, body, Authorization=f"Bearer {check_key}")
-    assert response.status_code == 403 and "has scope 'check'" in response.json()["message"]
+    assert response.status_code == 403 and "lacks the 'claims' role" in response.json()["message"]
 
     assert (
         await _claims(client, body, Authorization=f"Bearer {await claims_key(app, 'admin')}")
@@ -206,11 +206,11 @@ async def test_key_scope_store_limit_and_revocation(
 @pytest.mark.parametrize(
     ("header", "status", "fragment"),
     [
-        pytest.param(None, 401, "no bearer token", id="no_header"),
+        pytest.param(None, 401, "no credential", id="no_header"),
         pytest.param("Basic abc", 401, "Basic", id="other_scheme"),
         pytest.param("Bearer psk_aaaaaaaaaa_" + "a" * 32, 401, "not known", id="unknown_api_key"),
         pytest.param("Bearer psk_bad", 401, "not a permsvc API key", id="malformed_api_key"),
-        pytest.param("Bearer a.b.c", 401, "does not accept access tokens", id="token_without_oidc"),
+        pytest.param("Bearer a.b.c", 401, "accepts no access tokens", id="token_without_oidc"),
     ],
 )
 async def test_rejected_callers(

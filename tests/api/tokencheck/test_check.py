@@ -9,7 +9,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from permsvc.core.revision import decode_token
-from tests.api.admin.v1kit import Issuer, api_key, bearer, seed_store, state_of
+from tests.api.admin.v1kit import ROOT, Issuer, api_key, bearer, seed_store, state_of
 
 Client = AsyncTestClient[Any]
 
@@ -69,24 +69,24 @@ async def test_user_token_may_name_itself_but_not_another_user(
     assert "user:auth0|42" in other.json()["message"] and "Omit 'user'" in other.json()["message"]
 
 
-async def test_service_token_with_check_scope_names_the_user(
+async def test_service_token_with_check_scope_passes_the_users_token(
     client: Client, issuer: Issuer
 ) -> None:
     headers = bearer(issuer.service())
+    body = {"relation": "viewer", "object": "document:plan"}
     response = await client.post(
-        "/v1/check",
-        json={"relation": "viewer", "object": "document:plan", "user": "user:google-oauth2|1234"},
-        headers=headers,
+        "/v1/check", json={**body, "subject_token": issuer.user("google-oauth2|1234")}, headers=headers
     )
     assert response.status_code == 200 and response.json()["allowed"] is True
-    missing = await client.post(
-        "/v1/check", json={"relation": "viewer", "object": "document:plan"}, headers=headers
-    )
+    assert response.json()["user"] == "user:google-oauth2|1234"
+    named = await client.post("/v1/check", json={**body, "user": "user:google-oauth2|1234"}, headers=headers)
+    assert named.status_code == 403 and "'read' role" in named.json()["message"]
+    reader = bearer(issuer.service(scope="permsvc:read"))
+    named = await client.post("/v1/check", json={**body, "user": "user:google-oauth2|1234"}, headers=reader)
+    assert named.status_code == 200 and named.json()["allowed"] is True
+    missing = await client.post("/v1/check", json=body, headers=headers)
     assert missing.status_code == 400
-    assert (
-        "'user' is required" in missing.json()["message"]
-        and "client:svc-client" in missing.json()["message"]
-    )
+    assert "subject_token" in missing.json()["message"] and "client:svc-client" in missing.json()["message"]
 
 
 async def test_service_token_without_check_scope_is_insufficient_scope(
@@ -105,12 +105,13 @@ async def test_service_token_without_check_scope_is_insufficient_scope(
 @pytest.mark.parametrize(
     ("scope", "status"),
     [
-        pytest.param("check", 200, id="check_key"),
+        pytest.param("check", 403, id="check_key_names_no_user"),
+        pytest.param("read", 200, id="read_key"),
         pytest.param("admin", 200, id="admin_key"),
         pytest.param("claims", 403, id="claims_key_refused"),
     ],
 )
-async def test_api_keys_by_scope(client: Client, scope: str, status: int) -> None:
+async def test_api_keys_by_role(client: Client, scope: str, status: int) -> None:
     headers = bearer(await api_key(client, scope))
     response = await client.post(
         "/v1/check",
@@ -118,13 +119,15 @@ async def test_api_keys_by_scope(client: Client, scope: str, status: int) -> Non
         headers=headers,
     )
     assert response.status_code == status, response.text
-    if status == 403:
-        assert "scope 'claims'" in response.json()["message"]
+    if scope == "claims":
+        assert "lacks the 'check' role" in response.json()["message"]
+    elif scope == "check":
+        assert "needs the 'read' role" in response.json()["message"]
 
 
 async def test_store_limited_key_cannot_use_another_store(client: Client) -> None:
     other, _ = await seed_store(client, ("document:x", "viewer", "user:a"))
-    headers = bearer(await api_key(client, "check", store_id=_store(client)))
+    headers = bearer(await api_key(client, "read", store_id=_store(client)))
     body = {"relation": "viewer", "object": "document:x", "user": "user:a", "store_id": other}
     response = await client.post("/v1/check", json=body, headers=headers)
     assert response.status_code == 403 and "limited to store" in response.json()["message"]
@@ -143,9 +146,10 @@ async def test_store_id_in_body_overrides_default(client: Client, issuer: Issuer
     assert response.json()["allowed"] is True and response.json()["store_id"] == other
 
 
-async def test_contextual_tuples_and_context(client: Client, issuer: Issuer) -> None:
-    headers = bearer(issuer.user("auth0|7"))
+async def test_contextual_tuples_and_context_from_a_service(client: Client, issuer: Issuer) -> None:
+    headers = bearer(issuer.service())
     body: dict[str, Any] = {
+        "subject_token": issuer.user("auth0|7"),
         "relation": "limited",
         "object": "document:readme",
         "contextual_tuples": [
@@ -160,6 +164,9 @@ async def test_contextual_tuples_and_context(client: Client, issuer: Issuer) -> 
     yes = await client.post("/v1/check", json={**body, "context": {"x": 3}}, headers=headers)
     no = await client.post("/v1/check", json={**body, "context": {"x": 30}}, headers=headers)
     assert yes.json()["allowed"] is True and no.json()["allowed"] is False
+    del body["subject_token"]
+    own = await client.post("/v1/check", json={**body, "context": {"x": 3}}, headers=bearer(issuer.user("auth0|7")))
+    assert own.status_code == 403 and "contextual_tuples" in own.json()["message"]
 
 
 async def test_consistency_token_from_a_write_is_honoured(client: Client, issuer: Issuer) -> None:
@@ -173,6 +180,7 @@ async def test_consistency_token_from_a_write_is_honoured(client: Client, issuer
                 ]
             }
         },
+        headers=ROOT,
     )
     token = write.headers["x-permsvc-consistency-token"]
     response = await client.post(

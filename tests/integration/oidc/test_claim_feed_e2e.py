@@ -92,7 +92,11 @@ def world(oidc_runtime: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
             "OIDC_API_SCOPES": f"read:docs {CLAIMS_SCOPE} {CHECK_SCOPE}",
         },
     )
-    env = {"PERMSVC_OIDC_ISSUER": provider.issuer, "PERMSVC_OIDC_AUDIENCE": API}
+    env = {
+        "PERMSVC_OIDC_ISSUER": provider.issuer,
+        "PERMSVC_OIDC_AUDIENCE": API,
+        "PERMSVC_MACHINE_CLIENT_IDS": "m2m-client",  # RFC 9068 client-credentials tokens (sub == client_id)
+    }
     try:
         with feed_server(tmp, env=env) as feed:
             provider.start()
@@ -199,7 +203,7 @@ def test_feed_refuses_user_tokens_and_unscoped_clients(world: _World) -> None:
     )
     assert (
         response.status_code == 403
-        and "user's access token cannot fetch claims" in response.json()["message"]
+        and "is an end user's" in response.json()["message"]
     )
     unscoped = world.provider.client_credentials(scope="read:docs")
     response = httpx.post(

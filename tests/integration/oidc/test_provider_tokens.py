@@ -11,7 +11,7 @@ import time
 import pytest
 from oidckit import API, JWE_RESOURCE, OidcProvider
 
-from permsvc.auth.claims import TokenKind
+from permsvc.auth.claims import TokenKind, token_kind_of
 from permsvc.auth.config import OidcSettings
 from permsvc.auth.diagnose import explain
 from permsvc.auth.errors import InvalidTokenError
@@ -42,7 +42,10 @@ async def test_client_credentials_token_is_accepted(oidc_provider: OidcProvider)
     finally:
         await authenticator.aclose()
     assert claims.subject == "m2m-client" and claims.client_id == "m2m-client"
-    assert claims.token_type is TokenKind.CLIENT
+    # RFC 9068's client-credentials profile (sub == client_id, no gty) is a machine token only for
+    # listed applications: a user may be able to pick an application's id as their sub.
+    assert claims.token_type is TokenKind.USER
+    assert token_kind_of(claims.raw, client_ids=("m2m-client",)) is TokenKind.CLIENT
     assert claims.scopes == frozenset({"read:docs", "write:docs"})
     assert claims.issuer == oidc_provider.issuer and claims.audience == (API,)
     assert claims.token_id

@@ -22,6 +22,7 @@ from tests.api.live import LiveServer, live_server
 pytestmark = pytest.mark.timeout(600)
 
 USER = "auth0|64b1f00d"
+ROOT_KEY = "v1-live-bootstrap-key"
 OTHER = "google-oauth2|1234"
 
 
@@ -49,12 +50,15 @@ def world(v1_provider: OidcProvider, tmp_path_factory: pytest.TempPathFactory) -
         "PERMSVC_OIDC_STRICT": "true",
         "PERMSVC_ADMIN_SCOPE": "permsvc:admin",
         "PERMSVC_CHECK_SCOPE": "permsvc:check",
+        # oidc-provider's client-credentials tokens are RFC 9068's: sub == client_id, no gty
+        "PERMSVC_MACHINE_CLIENT_IDS": "m2m-client",
+        "PERMSVC_API_KEYS": ROOT_KEY,
     }
     data: Path = tmp_path_factory.mktemp("v1-live")
     with live_server(data, env=env) as server:
-        store = httpx.post(server.url + "/stores", json={"name": "v1-live"}, timeout=10).json()[
-            "id"
-        ]
+        store = httpx.post(
+            server.url + "/stores", json={"name": "v1-live"}, timeout=10, headers={"Authorization": f"Bearer {ROOT_KEY}"}
+        ).json()["id"]
         w = World(server, v1_provider, store)
         try:
             yield w
@@ -140,27 +144,37 @@ def test_service_tokens_by_scope(world: World) -> None:
         "relation": "owner",
         "object": "document:plan",
         "store_id": world.store,
-        "user": f"user:{OTHER}",
+        "subject_token": world.provider.user_token(OTHER),
     }
     service = world.provider.client_credentials(scope="permsvc:check")
-    assert world.post("/v1/check", service, body).json()["allowed"] is True
-    unnamed = world.post("/v1/check", service, {k: v for k, v in body.items() if k != "user"})
-    assert unnamed.status_code == 400 and "'user' is required" in unnamed.json()["message"]
+    answer = world.post("/v1/check", service, body).json()
+    assert answer["allowed"] is True and answer["user"] == f"user:{OTHER}"
+    unnamed = world.post("/v1/check", service, {k: v for k, v in body.items() if k != "subject_token"})
+    assert unnamed.status_code == 400 and "subject_token" in unnamed.json()["message"]
+    named = world.post("/v1/check", service, {**unnamed_body(body), "user": f"user:{OTHER}"})
+    assert named.status_code == 403 and "'read' role" in named.json()["message"]
+    posing = world.post("/v1/check", world.provider.user_token("m2m-client"), unnamed_body(body))
+    assert posing.status_code == 200 and posing.json()["user"] == "user:m2m-client", "a user named like the client is a user"
     plain = world.post("/v1/check", world.provider.client_credentials(scope="read:docs"), body)
     assert plain.status_code == 403
     assert 'error="insufficient_scope", error_description=' in plain.headers["www-authenticate"]
     assert 'scope="permsvc:check"' in plain.headers["www-authenticate"]
 
 
+def unnamed_body(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k != "subject_token"}
+
+
 def test_admin_routes_refuse_every_non_admin_token(world: World) -> None:
     for token in (
         world.provider.user_token(USER),
-        world.provider.user_token(USER, scope="permsvc:check"),
+        world.provider.user_token(USER, scope="permsvc:admin"),  # an end user is never admin
         world.provider.client_credentials(scope="permsvc:check read:docs"),
     ):
         response = world.get("/v1/admin/keys", token)
         assert response.status_code == 403, response.text
-        assert 'scope="permsvc:admin"' in response.headers["www-authenticate"]
+    machine = world.get("/v1/admin/keys", world.provider.client_credentials(scope="permsvc:check"))
+    assert 'scope="permsvc:admin"' in machine.headers["www-authenticate"]
     assert world.http.get("/v1/admin/keys").status_code == 401
     assert (
         world.get(
@@ -173,7 +187,7 @@ def test_admin_routes_refuse_every_non_admin_token(world: World) -> None:
 def test_admin_token_creates_a_check_key_that_works_until_revoked(world: World) -> None:
     admin = world.provider.client_credentials(scope="permsvc:admin")
     created = world.post(
-        "/v1/admin/keys", admin, {"scope": "check", "store_id": world.store, "name": "live"}
+        "/v1/admin/keys", admin, {"roles": ["read"], "store_id": world.store, "name": "live"}
     )
     assert created.status_code == 201
     key, key_id = created.json()["key"], created.json()["info"]["id"]

@@ -15,12 +15,11 @@ import pytest
 from litestar.testing import AsyncTestClient
 from oidckit import API, OidcProvider
 
-from permsvc.api.admin.credentials import V1Security
 from permsvc.api.app import create_app
 from permsvc.auth.config import OidcSettings
 from permsvc.auth.jwks import JwksKeyProvider
 from permsvc.auth.jwt import JwtAuthenticator
-from tests.api.admin.v1kit import seed_store
+from tests.api.admin.v1kit import ROOT_KEY, seed_store
 from tests.api.conftest import make_settings
 
 pytestmark = pytest.mark.timeout(600)
@@ -49,10 +48,9 @@ async def test_rotation_through_the_check_api(rotating_provider: OidcProvider) -
     jwt = JwtAuthenticator(
         OidcSettings(issuer=provider.issuer, audiences=(API,)), keys, cache_size=0
     )
-    app = create_app(make_settings())
+    app = create_app(make_settings(oidc=jwt.settings, api_keys=(ROOT_KEY,)), token_keys=jwt)
     try:
         async with AsyncTestClient(app) as client:
-            V1Security(jwt=jwt).install(app)
             store, _ = await seed_store(
                 client,
                 ("document:readme", "viewer", "user:auth0|42"),
@@ -102,10 +100,9 @@ async def test_unreachable_issuer_is_503_not_a_token_error(rotating_provider: Oi
     jwt = JwtAuthenticator.from_settings(
         OidcSettings(issuer=rotating_provider.issuer, audiences=(API,))
     )
-    app = create_app(make_settings())
+    app = create_app(make_settings(oidc=jwt.settings, api_keys=(ROOT_KEY,)), token_keys=jwt)
     try:
         async with AsyncTestClient(app) as client:
-            V1Security(jwt=jwt).install(app)
             store, _ = await seed_store(client)
             response = await _check(client, store, token)
             assert response.status_code == 503

@@ -62,9 +62,21 @@ async def test_auth0_user_token_is_accepted(
         ),
         pytest.param(
             claims(sub="m2m", client_id="m2m", azp=None),
-            TokenKind.CLIENT,
+            TokenKind.USER,
             "m2m",
-            id="rfc9068_sub_equals_client_id",
+            id="rfc9068_sub_equals_client_id_alone_is_a_user",
+        ),
+        pytest.param(
+            claims(sub="evil@clients", azp="spa-client"),
+            TokenKind.USER,
+            "spa-client",
+            id="sub_merely_ending_in_at_clients_is_a_user",
+        ),
+        pytest.param(
+            claims(sub="spa-client@clients", azp="other"),
+            TokenKind.USER,
+            "other",
+            id="at_clients_of_another_application_is_a_user",
         ),
         pytest.param(
             claims(sub="google-oauth2|1234", client_id="web"),
@@ -83,6 +95,16 @@ async def test_token_kind_heuristics(
 ) -> None:
     result = await authenticator.authenticate(make_token(payload))
     assert (result.token_type, result.client_id) == (kind, client_id)
+
+
+def test_listed_machine_clients_may_use_rfc9068_subjects() -> None:
+    from permsvc.auth.claims import token_kind_of
+
+    payload = {"sub": "m2m", "client_id": "m2m"}
+    assert token_kind_of(payload) is TokenKind.USER
+    assert token_kind_of(payload, client_ids=("m2m",)) is TokenKind.CLIENT
+    assert token_kind_of({"sub": "m2m", "client_id": "web"}, client_ids=("m2m",)) is TokenKind.USER
+    assert token_kind_of({"sub": "x", "gty": "client-credentials"}, rules=()) is TokenKind.USER
 
 
 async def test_permissions_array_merges_into_scopes(

@@ -1,0 +1,1 @@
+../../permsvc/store/postgres/migrations/0004_key_roles.sql

@@ -1,0 +1,1 @@
+../../permsvc/store/sqlite/migrations/0004_key_roles.sql
