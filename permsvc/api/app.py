@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.routes import HTTPRoute
 
 from permsvc import __version__
@@ -35,7 +34,9 @@ from permsvc.api import ops
 from permsvc.api.admin.routes import build_router as admin_router
 from permsvc.api.authzen.routes import build_router as authzen_router
 from permsvc.api.claims.routes import build_router as claims_router
+from permsvc.api.console.routes import build_router as console_router
 from permsvc.api.deps import Deps
+from permsvc.api.docs_ui import docs_assets_router, docs_render_plugin
 from permsvc.api.errors import exception_handlers
 from permsvc.api.heap import RefreezeSlowCollections, freeze_survivors
 from permsvc.api.openfga.fastpath import CheckFastPath
@@ -77,6 +78,7 @@ ROUTE_GROUPS: list[RouteGroup] = [
     claims_router,
     tokencheck_router,
     admin_router,
+    console_router,
 ]
 """The API surfaces. Health, metrics and docs are always mounted."""
 
@@ -286,7 +288,10 @@ def create_app(
     settings = settings or Settings.from_env()
     metrics = Metrics()
     litestar = Litestar(
-        route_handlers=[healthz, readyz, metrics_endpoint, openapi_json, *(group(settings) for group in ROUTE_GROUPS)],
+        route_handlers=[
+            healthz, readyz, metrics_endpoint, openapi_json, docs_assets_router(),
+            *(group(settings) for group in ROUTE_GROUPS),
+        ],
         lifespan=[_lifespan(settings, metrics, freeze_heap=freeze_heap, tracing=tracing, token_keys=token_keys)],
         before_request=front_door,
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=False)
@@ -299,7 +304,7 @@ def create_app(
             version=__version__,
             description="OpenFGA-compatible fine-grained authorization service.",
             path="/docs",
-            render_plugins=[ScalarRenderPlugin(path="/")],
+            render_plugins=[docs_render_plugin()],
         ),
         logging_config=None,
         debug=False,

@@ -5,6 +5,7 @@
     permsvc check document:readme#viewer@user:anne          # allowed / not allowed
     permsvc check document:readme viewer user:anne          # the same, as three words
     permsvc check document:readme user:anne                 # every relation anne has on it
+    permsvc check document:readme#viewer@user:anne --explain  # why: the proof, as a tree
     permsvc check document:1#viewer@user:anne --context '{"current_time": "2025-03-02T09:00:00Z"}' \\
         --contextual group:eng#member@user:anne
 
@@ -12,7 +13,9 @@ The database is chosen like ``permsvc serve`` chooses it (``--database-url`` /
 ``PERMSVC_DATABASE_URL``, else the SQLite file in ``--data-dir`` / ``PERMSVC_DATA_DIR``); the
 store is ``--store`` or ``PERMSVC_STORE``; the model is the store's latest unless ``--model-id``.
 Exit status: 0 when allowed (or when at least one relation is listed), 1 when not (or on an
-error, printed as one line).
+error, printed as one line). ``--explain`` prints the decision's proof under the verdict: the
+shortest witness (``--all-paths``: up to ``--limit`` witnesses) or the branches that failed
+(a database check only).
 
 With ``--url`` / ``PERMSVC_URL`` the check is asked of a running server instead, in the ``fga``
 order (``--api-key`` / ``PERMSVC_API_KEY`` is sent as the bearer credential)::
@@ -74,12 +77,16 @@ async def _run_async(args: argparse.Namespace) -> int:
     # Imported here: a remote check (--url) must not load the engine and the store.
     from permsvc.cli.database import database_of
     from permsvc.commands.check import CheckParams, CheckQuery
+    from permsvc.commands.explain import ExplainParams, ExplainQuery
     from permsvc.commands.list_relations import ListRelationsParams, ListRelationsQuery
     from permsvc.commands.models import ModelResolver
     from permsvc.core.refs import TupleKey, parse_tuple
+    from permsvc.engine.explain import render
     from permsvc.store.factory import open_datastore
 
     obj, relation, user = _query(args.query)
+    if args.explain and not relation:
+        raise _InvalidInput("--explain needs a relation: OBJECT#RELATION@USER")
     store_id = args.store or os.environ.get("PERMSVC_STORE", "")
     if not store_id:
         raise _InvalidInput("name the store with --store or PERMSVC_STORE")
@@ -89,6 +96,24 @@ async def _run_async(args: argparse.Namespace) -> int:
     datastore = await open_datastore(database.url, data_dir=database.data_dir, migrate=False)
     try:
         resolver = ModelResolver(datastore)
+        if args.explain:
+            explained = await ExplainQuery(reader=datastore, resolver=resolver).execute(
+                ExplainParams(
+                    store_id=store_id,
+                    tuple_key=TupleKey(object=obj, relation=relation, user=user),
+                    model_id=args.model_id or "",
+                    contextual_tuples=contextual,
+                    context=context,
+                    all_paths=args.all_paths,
+                    limit=args.limit,
+                )
+            )
+            e = explained.explanation
+            verdict = "allowed" if e.allowed else "not allowed"
+            print(f"{obj}#{relation}@{user}: {verdict}  [model {explained.model_id}, revision {explained.revision}]")
+            for line in render(e):
+                print(line)
+            return 0 if e.allowed else 1
         if relation:
             outcome = await CheckQuery(reader=datastore, resolver=resolver).execute(
                 CheckParams(
@@ -158,6 +183,9 @@ def _run(args: argparse.Namespace) -> int:
         print(f"permsvc: error: {err}", file=sys.stderr)
         return 2
     if remote:
+        if args.explain:
+            print("permsvc: error: --explain asks the database; with --url, POST /v1/explain", file=sys.stderr)
+            return 2
         from permsvc.cli.remote.commands import remote_check
 
         return remote_check(args, list(args.query))
@@ -180,6 +208,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--contextual", action="append", metavar="TUPLE",
                         help="a contextual tuple OBJECT#RELATION@USER (repeatable; with --url also "
                              "'USER RELATION OBJECT')")
+    parser.add_argument("--explain", action="store_true",
+                        help="print why: the shortest witness, or the branches that failed, as a tree")
+    parser.add_argument("--all-paths", action="store_true", help="with --explain: every witness up to --limit")
+    parser.add_argument("--limit", type=int, help="with --explain --all-paths: the most witnesses (1-100, default 10)")
     add_database_options(parser)
     server = parser.add_argument_group("server (instead of the database)")
     server.add_argument("--url", help="ask this permsvc server, e.g. https://authz.example.com (PERMSVC_URL)")

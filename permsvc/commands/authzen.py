@@ -51,6 +51,8 @@ from permsvc.commands.prepare import CheckingQuery, EngineQuery
 from permsvc.core.errors import InvariantViolation, PermsvcError
 from permsvc.core.refs import reject_control_characters
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
+from permsvc.engine.explain import explain as explain_decision
+from permsvc.engine.explain import short_form
 from permsvc.engine.list_objects import list_objects
 from permsvc.engine.list_users import list_users
 from permsvc.engine.resolver import CheckResolver, build_check_resolver
@@ -132,13 +134,17 @@ class EvaluationsParams(msgspec.Struct, frozen=True, kw_only=True):
     model_id: str = ""
     consistency: Consistency = MINIMIZE_LATENCY
     """The revision the answer must be computed at, at least (see :class:`Consistency`)."""
+    explain: bool = False
+    """Also explain each decision (:func:`permsvc.engine.explain.short_form` in ``Decision.reason``)."""
 
 
 class Decision(msgspec.Struct, frozen=True, kw_only=True):
-    """``error`` is set (and ``allowed`` False) when the evaluation could not be carried out."""
+    """``error`` is set (and ``allowed`` False) when the evaluation could not be carried out.
+    ``reason`` is the short form of the decision's explanation, when it was asked for."""
 
     allowed: bool
     error: PermsvcError | None = None
+    reason: str = ""
 
 
 class EvaluationsOutcome(msgspec.Struct, frozen=True, kw_only=True):
@@ -221,7 +227,7 @@ class EvaluationsQuery(CheckingQuery):
         prepared = await self._prepare(params)
         decisions: list[Decision] = []
         for item in params.items:
-            decision = await self._decide(prepared, item)
+            decision = await self._decide(prepared, item, explain=params.explain)
             decisions.append(decision)
             if params.semantic == "deny_on_first_deny" and not decision.allowed:
                 break
@@ -229,7 +235,7 @@ class EvaluationsQuery(CheckingQuery):
                 break
         return EvaluationsOutcome(model_id=prepared.model_id, revision=prepared.revision, decisions=decisions)
 
-    async def _decide(self, prepared: Prepared, item: EvaluationItem) -> Decision:
+    async def _decide(self, prepared: Prepared, item: EvaluationItem, *, explain: bool = False) -> Decision:
         if item.request is None:
             return Decision(allowed=False, error=item.error or InvalidInputError("the evaluation is missing"))
         req = item.request
@@ -242,11 +248,15 @@ class EvaluationsQuery(CheckingQuery):
             context = merged_context(req.subject, req.resource, req.action_properties, req.context)
             ctx = prepared.context(self._limits, context, user=req.subject.ref)
             result = await self._checker.check(ctx, req.resource.ref, req.action)
+            reason = ""
+            if explain:
+                why = prepared.context(self._limits, context, user=req.subject.ref)
+                reason = short_form(await explain_decision(why, req.resource.ref, req.action))
         except PermsvcError as err:
             if _is_fault(err):
                 raise
             return Decision(allowed=False, error=err)
-        return Decision(allowed=result.allowed)
+        return Decision(allowed=result.allowed, reason=reason)
 
 
 class PageRequest(msgspec.Struct, frozen=True, kw_only=True):

@@ -72,4 +72,4 @@ def test_the_server_factory_freezes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(app_module, "create_app", lambda settings, **kw: seen.update(kw))
     monkeypatch.setenv("PERMSVC_DATABASE_URL", "memory:")
     app_module.asgi_app_from_env()
-    assert seen == {"freeze_heap": True}
+    assert seen["freeze_heap"] is True

@@ -57,3 +57,33 @@ def test_errors_are_one_line(capsys: pytest.CaptureFixture[str], store: tuple[Pa
     code, _, err = _check(capsys, store, "document:1#nope@user:anne")
     assert code == 1
     assert err == "permsvc: error: invalid check tuple 'document:1#nope@user:anne': relation 'document#nope' not found"
+
+
+def test_explain_prints_the_proof_as_a_tree(capsys: pytest.CaptureFixture[str], store: tuple[Path, str]) -> None:
+    code, out, _ = _check(capsys, store, "document:1#viewer@user:anne", "--explain")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("document:1#viewer@user:anne: allowed  [model ")
+    assert lines[1].startswith("✓ allowed — witness 1")
+    assert lines[2].strip() == "document:1#viewer"
+    assert any("tuple document:1#owner@user:anne (stored, revision" in line for line in lines)
+    code, out, _ = _check(
+        capsys, store, "document:1#viewer@user:bob", "--explain",
+        "--contextual", "document:1#viewer@group:eng#member",
+    )
+    assert code == 0
+    assert "(contextual)" in out and "members of group:eng#member" in out
+    code, out, _ = _check(capsys, store, "document:1#viewer@user:bob", "--explain")
+    assert code == 1
+    assert "✗ denied" in out and "✗ document:1#viewer" in out
+
+
+def test_explain_needs_a_relation(capsys: pytest.CaptureFixture[str], store: tuple[Path, str]) -> None:
+    code, _, err = _check(capsys, store, "document:1", "user:anne", "--explain")
+    assert code == 1 and "--explain needs a relation" in err
+
+
+def test_explain_is_not_sent_to_a_server(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["check", "document:1#viewer@user:anne", "--explain", "--url", "http://127.0.0.1:9"])
+    _, err = capsys.readouterr()
+    assert code == 2 and "--explain" in err and "/v1/explain" in err

@@ -5,10 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conformance.summary import COUNTS
+from tests.conformance.summary import COUNTS, EXPLAIN_COUNTS
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if EXPLAIN_COUNTS:
+        terminalreporter.section("Explanations verified")
+        for backend, (w, steps, d, settled, refused) in sorted(EXPLAIN_COUNTS.items()):
+            terminalreporter.write_line(
+                f"{backend:<8} witnesses {w} ({steps} steps)  denials {d} (+{settled} settled nodes) "
+                f"agree with Check  refused by both {refused}"
+            )
     if not COUNTS:
         return
     terminalreporter.section("OpenFGA conformance")

@@ -186,6 +186,7 @@ class World:
             "object": "document:readme",
             "key_id": "aaaaaaaaaa",
             "path": "openapi.yaml",
+            "file_path": "swagger-ui.css",
         }
         key = rule_key(method, path)
         if key == "DELETE /stores/{store_id}":
@@ -238,6 +239,9 @@ _SAMPLE_BODIES: dict[str, Any] = {
         {"type": "document", "relation": "viewer", "store_id": w.store_a}
     ),
     "POST /v1/relations": lambda w: _json({"object": "document:readme", "store_id": w.store_a}),
+    "POST /v1/explain": lambda w: _json(
+        {"relation": "viewer", "object": "document:readme", "store_id": w.store_a}
+    ),
     "POST /v1/claims": lambda w: _json({"user_id": "anne", "store_id": w.store_a}),
     "POST /v1/admin/grants": lambda w: _json({"store_id": w.store_a, "tuples": [TUPLE]}),
     "POST /v1/admin/revokes": lambda w: _json(
@@ -270,6 +274,8 @@ for _prefix in ("/access/v1", "/stores/{store_id}/access/v1"):
     _SAMPLE_BODIES[f"POST {_prefix}/search/subject"] = lambda w: _json(
         {**EVALUATION, "subject": {"type": "user"}}
     )
+
+_SAMPLE_BODIES["HEAD /docs-assets/{file_path}"] = lambda w: {}  # the /docs UI's files: no body
 
 SAMPLED = frozenset(_SAMPLE_BODIES) | {k for k in ROUTE_RULES if k.startswith(("GET ", "DELETE "))}
 """Routes with a sample request (bodiless GET/DELETE need none)."""

@@ -208,6 +208,11 @@ def _requests(store: str, model: str) -> dict[tuple[str, str], Request]:
             "/v1/relations",
             {"store_id": store, "user": "user:anne", "object": "document:1"},
         ),
+        ("POST", "/v1/explain"): (
+            "POST",
+            "/v1/explain",
+            {"store_id": store, "user": "user:anne", "object": "document:1", "relation": "viewer"},
+        ),
         ("POST", "/v1/admin/grants"): (
             "POST",
             "/v1/admin/grants",
@@ -334,6 +339,8 @@ EXEMPT = {
     "/metrics": "process metrics, no database",
     "/openapi.json": "the OpenAPI document",
     "/docs": "the API reference pages",
+    "/console": "the web console's static files, no database",
+    "/docs-assets": "the API reference UI's packaged files, no database",
     "/.well-known/authzen-configuration": "AuthZEN metadata, no database",
     "/access/v1": "AuthZEN default-store paths: the handlers of the store-scoped paths, tested there",
     "/v1/admin/models/validate": "validates a model without storing or reading anything",

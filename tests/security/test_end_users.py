@@ -20,6 +20,7 @@ ROUTES = {
     "/v1/check/batch": {"checks": [{"relation": "viewer", "object": "document:secret"}]},
     "/v1/objects": {"type": "document", "relation": "viewer"},
     "/v1/relations": {"object": "document:secret"},
+    "/v1/explain": {"relation": "viewer", "object": "document:secret"},
 }
 GRANT_MYSELF = [{"object": "document:secret", "relation": "viewer", "user": "user:*"}]
 

@@ -58,6 +58,9 @@ CONSISTENCY_HEADER = "X-Permsvc-Consistency"
 CONSISTENCY_TOKEN_HEADER = "X-Permsvc-Consistency-Token"
 REVISION_HEADER = "X-Permsvc-Revision"
 """On every answer: the store revision it was computed at."""
+EXPLAIN_HEADER = "X-Permsvc-Explain"
+"""``true``: each decision also carries ``context.reason_admin`` (``{"en": <why, in one line>}``).
+A header rather than a body field: the request's ``context`` is the condition context."""
 
 SEMANTICS: tuple[Semantic, ...] = ("execute_all", "deny_on_first_deny", "permit_on_first_permit")
 
@@ -215,6 +218,18 @@ def search_params(req: s.SearchRequest, searched: str) -> SearchParams:
     )
 
 
+def wants_explanation(headers: Mapping[str, str]) -> bool:
+    """Whether the request asks for ``reason_admin`` (:data:`EXPLAIN_HEADER`); any value but
+    ``true`` / ``false`` (case-insensitive) is a 400."""
+    value = headers.get(EXPLAIN_HEADER)
+    if value is None:
+        return False
+    lowered = value.strip().lower()
+    if lowered not in ("true", "false"):
+        raise ApiError("validation_error", f"{EXPLAIN_HEADER} must be 'true' or 'false', got {value!r}")
+    return lowered == "true"
+
+
 def decision_out(decision: Decision) -> s.DecisionOut:
     """The wire decision; an item error goes into ``context.error`` (fail closed).
 
@@ -222,6 +237,8 @@ def decision_out(decision: Decision) -> s.DecisionOut:
     than dressing an outage up as a denial.
     """
     if decision.error is None:
+        if decision.reason:
+            return s.DecisionOut(decision=decision.allowed, context={"reason_admin": {"en": decision.reason}})
         return s.DecisionOut(decision=decision.allowed)
     status, body, _ = translate(decision.error)
     if status >= 500 and body.code in ("internal_error", "unavailable"):

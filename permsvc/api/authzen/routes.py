@@ -28,6 +28,7 @@ from litestar.params import FromPath, RawBody
 
 from permsvc.api.authzen import schemas as s
 from permsvc.api.authzen.convert import (
+    EXPLAIN_HEADER,
     MODEL_ID_HEADER,
     REVISION_HEADER,
     access_request,
@@ -38,8 +39,11 @@ from permsvc.api.authzen.convert import (
     request_ids,
     search_params,
     semantic,
+    wants_explanation,
 )
+from permsvc.api.errors import ApiError
 from permsvc.api.openfga.convert import check_store_id
+from permsvc.api.security.door import principal_of
 from permsvc.commands.authzen import (
     ActionSearchQuery,
     EvaluationItem,
@@ -112,13 +116,31 @@ async def _evaluate(
     store, model_id = request_ids(services.settings, store_id, request.headers)
     consistency = request_consistency(request.headers)
     outcome = await services.evaluations.execute(
-        EvaluationsParams(store_id=store, items=items, semantic=sem, model_id=model_id, consistency=consistency)
+        EvaluationsParams(
+            store_id=store, items=items, semantic=sem, model_id=model_id, consistency=consistency,
+            explain=_explanation_allowed(request),
+        )
     )
     for decision in outcome.decisions:
         services.metrics.decision("authzen", decision.allowed)
     headers = {MODEL_ID_HEADER: outcome.model_id, REVISION_HEADER: str(outcome.revision)}
     return [decision_out(d) for d in outcome.decisions], headers
 
+
+
+def _explanation_allowed(request: Request[Any, Any, Any]) -> bool:
+    """Whether decisions carry ``reason_admin``: asked for by the header, and only for callers with
+    the ``read`` role, since an explanation names the tuples behind a decision (the ``check`` role
+    answers yes/no only)."""
+    if not wants_explanation(request.headers):
+        return False
+    if "read" not in principal_of(request).roles:
+        raise ApiError(
+            "forbidden",
+            f"{EXPLAIN_HEADER}: true reveals the tuples behind each decision and needs the 'read' role",
+            status=403,
+        )
+    return True
 
 @post(
     _paths("/evaluation"),

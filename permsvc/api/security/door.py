@@ -112,8 +112,8 @@ def _role_refused(security: Security, principal: Principal, rule: Rule) -> AuthE
         return InsufficientScopeError((security.scope_of(rule.role),), principal.claims.scopes)
     if principal.end_user:
         return ForbiddenError(
-            f"{principal.describe()} is an end user's: it may only ask /v1/check, /v1/check/batch, /v1/objects "
-            "and /v1/relations about its own user; a service calls with its own API key or client-credentials token"
+            f"{principal.describe()} is an end user's: it may only ask /v1/check, /v1/check/batch, /v1/objects, "
+            "/v1/relations and /v1/explain about its own user; a service calls with its own API key or client-credentials token"
         )
     return ForbiddenError(f"{principal.describe()} lacks the '{rule.role}' role this route needs")
 

@@ -74,6 +74,13 @@ ROUTE_RULES: dict[str, Rule] = {
     "GET /docs": PUBLIC,
     "GET /docs/{path}": PUBLIC,
     "GET /docs/openapi.json": PUBLIC,
+    "GET /docs/oauth2-redirect.html": PUBLIC,
+    "GET /docs-assets/{file_path}": PUBLIC,
+    "HEAD /docs-assets/{file_path}": PUBLIC,
+    # -- the web console: static files; its data calls carry the signed-in user's credential ----
+    "GET /console": PUBLIC,
+    "GET /console/assets/{path}": PUBLIC,
+    "GET /console/config.json": PUBLIC,
     # -- OpenFGA API ------------------------------------------------------------------------------
     "GET /stores": Rule("read", "scoped"),
     "POST /stores": Rule("admin", "unlimited"),
@@ -112,6 +119,7 @@ ROUTE_RULES: dict[str, Rule] = {
     "POST /v1/check/batch": _check("request", end_user=True),
     "POST /v1/objects": _check("request", end_user=True),
     "POST /v1/relations": _check("request", end_user=True),
+    "POST /v1/explain": _check("request", end_user=True),
     # -- /v1/claims: the post-login Action's feed -------------------------------------------------
     "POST /v1/claims": Rule("claims", "request"),
     # -- /v1/admin --------------------------------------------------------------------------------

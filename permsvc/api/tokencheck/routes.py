@@ -8,6 +8,7 @@ POST /v1/check        may the user ``relation`` the ``object``?                 
 POST /v1/check/batch  many such questions at one revision                             BatchCheckQuery
 POST /v1/objects      which objects of ``type`` may the user ``relation``? (paged)    ListObjectsQuery
 POST /v1/relations    which relations does the user have on ``object``?               ListRelationsQuery
+POST /v1/explain      why may (or may not) the user ``relation`` the ``object``?      ExplainQuery
 ====================  =============================================================  ==============
 
 An end user's own token asks about ``<PERMSVC_SUBJECT_TYPE>:<sub claim>`` (``user:auth0|42``); a
@@ -36,6 +37,7 @@ from permsvc.api.security.subjects import count_tuples, subject_of_request
 from permsvc.api.tokencheck import schemas as s
 from permsvc.commands.batch_check import BatchCheckItem, BatchCheckParams, BatchCheckQuery
 from permsvc.commands.check import CheckParams, CheckQuery
+from permsvc.commands.explain import ExplainParams, ExplainQuery
 from permsvc.commands.list_objects import ListObjectsParams, ListObjectsQuery
 from permsvc.commands.list_relations import ListRelationsParams, ListRelationsQuery
 from permsvc.core.refs import TupleKey
@@ -53,7 +55,9 @@ _STATE_KEY = "tokencheck_services"
 
 _DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
     kind: msgspec.json.Decoder(kind)
-    for kind in (s.CheckRequest, s.BatchCheckRequest, s.ListObjectsRequest, s.ListRelationsRequest)
+    for kind in (
+        s.CheckRequest, s.BatchCheckRequest, s.ListObjectsRequest, s.ListRelationsRequest, s.ExplainRequest
+    )
 }
 
 
@@ -66,6 +70,7 @@ class _Services:
             reader=ds, resolver=models, limits=limits, checker=deps.checker
         )
         self.list_objects = ListObjectsQuery(reader=ds, resolver=models, limits=limits)
+        self.explain = ExplainQuery(reader=ds, resolver=models, limits=limits)
         self.list_relations = ListRelationsQuery(
             reader=ds, resolver=models, limits=limits, checker=deps.checker
         )
@@ -278,7 +283,49 @@ async def list_relations(request: Request[Any, Any, Any], body: RawBody) -> s.Li
     )
 
 
-ROUTES = (check, batch_check, list_objects, list_relations)
+@post(
+    "/v1/explain",
+    operation_id="TokenExplain",
+    tags=_TAGS,
+    status_code=200,
+    summary="Explain: the check's decision with its proof (witnesses, or the branches that failed)",
+)
+async def explain(request: Request[Any, Any, Any], body: RawBody) -> s.ExplainResponse:
+    req: s.ExplainRequest = _decode(request, body, s.ExplainRequest)
+    asked = await _common(request, req, "ExplainRequest")
+    outcome = await _services(request).explain.execute(
+        ExplainParams(
+            store_id=asked.store_id,
+            tuple_key=TupleKey(object=req.object, relation=req.relation, user=asked.user),
+            model_id=req.authorization_model_id,
+            contextual_tuples=contextual_tuples(req.contextual_tuples),
+            context=req.context,
+            consistency=asked.consistency,
+            all_paths=req.all_paths,
+            limit=req.limit,
+            max_denial_nodes=req.max_denial_nodes,
+        )
+    )
+    e = outcome.explanation
+    error = None
+    if e.error is not None:
+        _, body_out, _ = translate(e.error)
+        error = s.ExplainError(body_out.code, body_out.message)
+    return s.ExplainResponse(
+        allowed=e.allowed,
+        object=req.object,
+        relation=req.relation,
+        cycle_detected=e.cycle_detected,
+        shortest=e.shortest,
+        witnesses=[list(w) for w in e.witnesses],
+        denial=e.denial,
+        pruned=e.pruned,
+        error=error,
+        **_answered(asked, outcome.model_id, outcome.revision),
+    )
+
+
+ROUTES = (check, batch_check, list_objects, list_relations, explain)
 
 
 def build_router(settings: Settings) -> Router:

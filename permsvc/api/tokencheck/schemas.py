@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 from permsvc.api.openfga.schemas import ContextualTupleKeys, TupleKeyIn
+from permsvc.engine.explain import Denial, Step
 
 __all__ = (
     "BatchCheckItemIn",
@@ -22,6 +23,9 @@ __all__ = (
     "BatchCheckResponse",
     "CheckRequest",
     "CheckResponse",
+    "ExplainError",
+    "ExplainRequest",
+    "ExplainResponse",
     "ItemError",
     "ListObjectsRequest",
     "ListObjectsResponse",
@@ -68,6 +72,40 @@ class CheckResponse(_Answered, frozen=True):
     allowed: bool
     object: str
     relation: str
+
+
+class ExplainRequest(CheckRequest, frozen=True):
+    """A check request plus what to explain."""
+
+    all_paths: bool = False
+    """List every witness up to ``limit`` (shortest first) instead of one shortest witness."""
+    limit: int | None = None
+    """With ``all_paths``: the most witnesses to list, 1 to 100 (default 10)."""
+    max_denial_nodes: int = 60
+    """The most nodes of a denial tree to show (1 to 1000); the rest are counted in ``pruned``."""
+
+
+class ExplainError(msgspec.Struct, frozen=True):
+    """The error Check answers this request with (``code`` as in the API's error bodies)."""
+
+    code: str
+    message: str
+
+
+class ExplainResponse(_Answered, frozen=True, omit_defaults=True):
+    """The decision and its proof: ``witnesses`` (allowed; steps typed as in
+    :class:`permsvc.engine.explain.Step`) or ``denial`` (the tree of failed branches, ``pruned``
+    nodes left out). ``error`` is set when Check would answer with that error instead."""
+
+    allowed: bool
+    object: str
+    relation: str
+    cycle_detected: bool = False
+    shortest: bool = True
+    witnesses: list[list[Step]] = msgspec.field(default_factory=list)
+    denial: Denial | None = None
+    pruned: int = 0
+    error: ExplainError | None = None
 
 
 class BatchCheckItemIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

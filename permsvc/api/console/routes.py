@@ -1,0 +1,152 @@
+"""``/console``: the web console's static files, public like ``/docs``.
+
+=====================================  =======================================================
+route                                  what
+=====================================  =======================================================
+GET /console                           the console page (``index.html``)
+GET /console/assets/{path}             its CSS and ES modules (package data, nothing fetched)
+GET /console/config.json               how to log in: the OIDC issuer and the console's client
+=====================================  =======================================================
+
+Every asset is read from the package once, when the router is built, and served from memory with
+an ``ETag``; a path that is not one of those files is a 404, so nothing outside the folder can be
+named. The page holds no data: each data call goes through the existing APIs with the signed-in
+user's credential (``Authorization: Bearer``), so the console adds no privilege of its own.
+
+``PERMSVC_CONSOLE_CLIENT_ID`` names the console's public OIDC client (authorization code + PKCE,
+no secret); with it and ``PERMSVC_OIDC_ISSUER`` set, the login page offers "Sign in with the
+identity provider". ``PERMSVC_CONSOLE_SCOPES`` (space-separated) are asked for in addition to
+``openid``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import msgspec
+from litestar import Request, Response, Router, get
+from litestar.params import FromPath
+
+from permsvc.api.errors import ApiError
+
+if TYPE_CHECKING:
+    from permsvc.settings import Settings
+
+__all__ = ("ConsoleConfig", "build_router", "load_assets")
+
+_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+
+
+class Asset(msgspec.Struct, frozen=True):
+    body: bytes
+    media_type: str
+    etag: str
+
+
+class ConsoleConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """What the login page needs to know; nothing secret."""
+
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_audience: str = ""
+    oidc_scopes: str = ""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ConsoleConfig:
+        env = os.environ if environ is None else environ
+        client_id = env.get("PERMSVC_CONSOLE_CLIENT_ID", "").strip()
+        issuer = env.get("PERMSVC_OIDC_ISSUER", "").strip()
+        if not client_id or not issuer:
+            return cls()
+        audience = env.get("PERMSVC_OIDC_AUDIENCE", "").split(",")[0].strip()
+        scopes = " ".join(env.get("PERMSVC_CONSOLE_SCOPES", "").split())
+        return cls(
+            oidc_issuer=issuer, oidc_client_id=client_id, oidc_audience=audience, oidc_scopes=scopes
+        )
+
+
+def load_assets() -> dict[str, Asset]:
+    """Every file of the console's ``static`` folder, by its path inside it."""
+    assets: dict[str, Asset] = {}
+    root = resources.files("permsvc.api.console").joinpath("static")
+
+    def walk(folder: Any, prefix: str) -> None:
+        for entry in folder.iterdir():
+            name = prefix + entry.name
+            if entry.is_dir():
+                walk(entry, name + "/")
+                continue
+            suffix = "." + entry.name.rpartition(".")[2]
+            if suffix not in _TYPES:
+                continue
+            body = entry.read_bytes()
+            etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+            assets[name] = Asset(body, _TYPES[suffix], etag)
+
+    walk(root, "")
+    return assets
+
+
+def _csp(config: ConsoleConfig) -> str:
+    connect = "'self'"
+    if config.oidc_issuer:
+        parts = urlsplit(config.oidc_issuer)
+        connect += f" {parts.scheme}://{parts.netloc}"
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src {connect}; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    )
+
+
+def build_router(settings: Settings) -> Router:
+    """The console's routes; public: they serve files, and the files carry no data."""
+    assets = load_assets()
+    config = ConsoleConfig.from_env()
+    config_body = msgspec.json.encode(config)
+    headers = {
+        "Content-Security-Policy": _csp(config),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
+
+    def serve(request: Request[Any, Any, Any], name: str) -> Response[bytes]:
+        asset = assets.get(name)
+        if asset is None:
+            raise ApiError("undefined_endpoint", f"no console asset named '{name}'", status=404)
+        common = {**headers, "ETag": asset.etag, "Cache-Control": "no-cache"}
+        if request.headers.get("if-none-match") == asset.etag:
+            return Response(b"", status_code=304, headers=common)
+        return Response(asset.body, media_type=asset.media_type, headers=common)
+
+    @get(["/console", "/console/"], include_in_schema=False, opt={"console": True})
+    async def console_page(request: Request[Any, Any, Any]) -> Response[bytes]:
+        return serve(request, "index.html")
+
+    @get("/console/assets/{path:path}", include_in_schema=False, opt={"console": True})
+    async def console_asset(
+        request: Request[Any, Any, Any], path: FromPath[str]
+    ) -> Response[bytes]:
+        name = path.lstrip("/")
+        if name == "index.html":
+            raise ApiError("undefined_endpoint", "no console asset named 'index.html'", status=404)
+        return serve(request, name)
+
+    @get("/console/config.json", include_in_schema=False, opt={"console": True})
+    async def console_config() -> Response[bytes]:
+        return Response(
+            config_body,
+            media_type="application/json",
+            headers={**headers, "Cache-Control": "no-cache"},
+        )
+
+    return Router(path="/", route_handlers=[console_page, console_asset, console_config])

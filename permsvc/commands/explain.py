@@ -1,0 +1,86 @@
+"""ExplainQuery: Check's decision with its proof (see :mod:`permsvc.engine.explain`).
+
+Prepared exactly as :class:`~permsvc.commands.check.CheckQuery` (the same model resolution,
+validation, contextual tuples, consistency and revision), then evaluated by the separate
+:func:`~permsvc.engine.explain.explain`, never by the check path or its answer cache.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from permsvc.commands.check import validate_check_tuple
+from permsvc.commands.errors import InvalidInputError
+from permsvc.commands.prepare import EngineQuery, prepare
+from permsvc.core.refs import TupleKey
+from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
+from permsvc.engine.explain import DEFAULT_MAX_DENIAL_NODES, MAX_WITNESSES, Explanation, explain
+
+__all__ = ("ExplainOutcome", "ExplainParams", "ExplainQuery")
+
+
+class ExplainParams(msgspec.Struct, frozen=True, kw_only=True):
+    """A Check request plus what to explain: ``all_paths`` lists up to ``limit`` witnesses
+    (default 10) instead of one shortest; ``max_denial_nodes`` bounds a denial tree."""
+
+    store_id: str
+    tuple_key: TupleKey
+    model_id: str = ""
+    contextual_tuples: tuple[TupleKey, ...] = ()
+    context: dict[str, Any] | None = None
+    consistency: Consistency = MINIMIZE_LATENCY
+    all_paths: bool = False
+    limit: int | None = None
+    max_denial_nodes: int = DEFAULT_MAX_DENIAL_NODES
+
+
+class ExplainOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """The explanation, with the model and store revision it was decided at."""
+
+    explanation: Explanation
+    model_id: str
+    revision: int
+
+
+def witness_limit(all_paths: bool, limit: int | None) -> int:
+    """The number of witnesses asked for; ``InvalidInputError`` for a limit out of range."""
+    if limit is not None and not 1 <= limit <= MAX_WITNESSES:
+        raise InvalidInputError(f"'limit' must be 1 to {MAX_WITNESSES}, got {limit}")
+    if not all_paths:
+        if limit not in (None, 1):
+            raise InvalidInputError("'limit' above 1 needs 'all_paths': true")
+        return 1
+    return limit if limit is not None else 10
+
+
+class ExplainQuery(EngineQuery):
+    """One explanation. Errors are CheckQuery's, except that an error Check would answer with
+    (a condition missing parameters, the depth limit) is reported inside the explanation
+    (``Explanation.error``) with the tree that shows where it arose; budget errors stay errors."""
+
+    async def execute(self, params: ExplainParams) -> ExplainOutcome:
+        limit = witness_limit(params.all_paths, params.limit)
+        if not 1 <= params.max_denial_nodes <= 1000:
+            raise InvalidInputError(f"'max_denial_nodes' must be 1 to 1000, got {params.max_denial_nodes}")
+        prepared = await prepare(
+            reader=self._reader,
+            resolver=self._resolver,
+            store_id=params.store_id,
+            consistency=params.consistency,
+            model_id=params.model_id,
+            contextual_tuples=params.contextual_tuples,
+            context=params.context,
+            validate=lambda ts: validate_check_tuple(ts, params.tuple_key),
+        )
+        ctx = prepared.context(self._limits, params.context, user=params.tuple_key.user)
+        explanation = await explain(
+            ctx,
+            params.tuple_key.object,
+            params.tuple_key.relation,
+            contextual=frozenset(k.key for k in params.contextual_tuples),
+            limit=limit,
+            max_denial_nodes=params.max_denial_nodes,
+        )
+        return ExplainOutcome(explanation=explanation, model_id=prepared.model_id, revision=prepared.revision)
