@@ -28,6 +28,7 @@ import msgspec
 from litestar import Response
 from litestar.exceptions import (
     HTTPException,
+    InternalServerException,
     MethodNotAllowedException,
     NotAuthorizedException,
     NotFoundException,
@@ -165,6 +166,9 @@ class ErrorBody(msgspec.Struct, frozen=True):
 
 _INTERNAL_MESSAGE = "Internal Server Error"
 
+_CLIENT_GONE = "client disconnected prematurely"
+"""The detail of the exception Litestar raises when the client disconnects mid-body."""
+
 _UNAVAILABLE_STATUS = 503
 _RETRY_AFTER = {"Retry-After": str(DEFAULT_RETRY_AFTER_S)}
 
@@ -253,6 +257,10 @@ def _translate_http(exc: HTTPException) -> tuple[int, ErrorBody, dict[str, str]]
         return 403, ErrorBody("forbidden", exc.detail or "forbidden"), headers
     if 400 <= exc.status_code < 500:
         return exc.status_code, ErrorBody("validation_error", _http_detail(exc)), headers
+    if isinstance(exc, InternalServerException) and exc.detail == _CLIENT_GONE:
+        # Litestar's report of an ``http.disconnect`` while reading the body: the client sent less
+        # than it announced and left. Not a server fault (no 5xx in metrics, no error log line).
+        return 400, ErrorBody("validation_error", "the request body ended before its announced length"), {}
     return 500, ErrorBody("internal_error", _INTERNAL_MESSAGE), {}
 
 
@@ -265,7 +273,18 @@ def _http_detail(exc: HTTPException) -> str:
     return exc.detail
 
 
-_encode = msgspec.json.Encoder().encode
+_encode_struct = msgspec.json.Encoder().encode
+
+
+def _encode(body: ErrorBody) -> bytes:
+    """The JSON of an error body. A message quoting the client's input may hold text that is no
+    Unicode (a lone surrogate decoded from a ``\\ud800`` escape); it is spelled as that escape
+    rather than failing the error response itself."""
+    try:
+        return _encode_struct(body)
+    except UnicodeEncodeError:
+        safe = body.message.encode("utf-8", "backslashreplace").decode("utf-8")
+        return _encode_struct(ErrorBody(body.code, safe))
 
 
 def error_response(status: int, body: ErrorBody, headers: dict[str, str] | None = None) -> Response[bytes]:

@@ -20,6 +20,7 @@ import itertools
 import logging
 import os
 import time
+import urllib.parse
 from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
@@ -253,6 +254,9 @@ class ObservedApp:
             await send(message)
 
         try:
+            if _holds_nul(scope):
+                await _refuse_nul(scope, send_with_id)
+                return
             for route in self.fast_routes:
                 match = route.match(scope)
                 if match is not None:
@@ -283,6 +287,37 @@ class ObservedApp:
                     client=(scope.get("client") or ("", 0))[0],
                     **trace,
                 )
+
+
+def _holds_nul(scope: Scope) -> bool:
+    """Whether the request's path or query string carries a NUL (``%00``). No identifier may hold
+    one and PostgreSQL text cannot store one, so it is refused before any route sees it."""
+    return "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b"")
+
+
+def _nul_message(scope: Scope) -> str:
+    """Where the NUL is: the path, or the first query parameter (name or value) holding it."""
+    why = "holds a control character (U+0000, NUL), which no identifier, type, token or parameter may contain"
+    if "\x00" in scope.get("path", ""):
+        return f"the path {why}"
+    query = scope.get("query_string", b"").decode("utf-8", "replace")
+    for name, value in urllib.parse.parse_qsl(query, keep_blank_values=True):
+        if "\x00" in name or "\x00" in value:
+            shown = name.replace("\x00", "\\u0000")[:100]
+            return f"the query parameter '{shown}' {why}"
+    return f"the query string {why}"
+
+
+async def _refuse_nul(scope: Scope, send: Send) -> None:
+    body = msgspec.json.encode({"code": "validation_error", "message": _nul_message(scope)})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 400,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 class AccessLog:
@@ -358,7 +393,7 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[Any]:
     datastore = request.app.state.deps.datastore
     try:
         ready = await datastore.is_ready()
-    except Exception:  # noqa: BLE001 - any failure to answer means "not ready"; logged below
+    except Exception:
         logging.getLogger("permsvc.api").warning("readiness check failed", exc_info=True)
         ready = False
     if ready:

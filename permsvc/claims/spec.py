@@ -423,4 +423,29 @@ def parse_claim_text(text: str, *, source: str = "", json_only: bool = False) ->
         raise ClaimSpecError(
             [("", f"not valid YAML{where}: {getattr(err, 'problem', None) or err}")], source=source
         ) from err
+    if (bad := _lone_surrogate(doc, "")) is not None:
+        # JSON's and YAML's escapes can spell half of a UTF-16 pair, which is no Unicode text:
+        # no datastore, log line or response can carry it
+        raise ClaimSpecError([(bad, "not valid Unicode: a lone surrogate escape (\\ud800-\\udfff)")], source=source)
     return parse_claim_spec(doc, source=source)
+
+
+def _lone_surrogate(value: object, path: str) -> str | None:
+    """The path of the first string (key or value) of a decoded document that is not valid Unicode."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "(document)"
+        return None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if (found := _lone_surrogate(key, where) or _lone_surrogate(item, where)) is not None:
+                return found.encode("utf-8", "backslashreplace").decode("utf-8")
+        return None
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if (found := _lone_surrogate(item, f"{path}[{index}]")) is not None:
+                return found
+    return None

@@ -11,16 +11,24 @@ a :class:`CoalescingTransport`, which holds the writes of one event-loop step an
 when the response is complete (the protocol flushes at once), or at the latest when the step ends
 (a ``call_soon`` backstop, for streamed bodies and ``100 Continue``). Bytes go out in the order
 they were written and never later than the end of the step that wrote them.
+
+A request the HTTP parser cannot read (a control character in a header value, a broken request
+line) never reaches the application; uvicorn answers it with a plain-text 400. The protocol answers
+it with the API's JSON error body instead (``validation_error`` and the parser's reason), so every
+error a client can get from ``permsvc serve`` has the same shape.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
+import httptools
+import msgspec
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ("CoalescingHttpToolsProtocol", "CoalescingTransport")
+__all__ = ("CoalescingHttpToolsProtocol", "CoalescingTransport", "malformed_request_response")
 
 
 class CoalescingTransport(asyncio.Transport):
@@ -106,3 +114,19 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     def on_response_complete(self) -> None:
         self.transport.flush()  # type: ignore[attr-defined]
         super().on_response_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        """The parser's refusal as the API's error body (uvicorn sends plain text), then close."""
+        self.transport.write(malformed_request_response(msg, sys.exc_info()[1], self.server_state.default_headers))
+        self.transport.close()
+
+
+def malformed_request_response(msg: str, cause: BaseException | None, default_headers: list[tuple[bytes, bytes]]) -> bytes:
+    """A complete ``400`` response (``Connection: close``) for a request the parser refused."""
+    reason = str(cause).strip() if isinstance(cause, httptools.HttpParserError) and str(cause).strip() else ""
+    message = f"the request is not valid HTTP/1.1: {reason}" if reason else f"the request is not valid HTTP/1.1 ({msg})"
+    body = msgspec.json.encode({"code": "validation_error", "message": message})
+    head = [b"HTTP/1.1 400 Bad Request\r\n"]
+    head.extend(name + b": " + value + b"\r\n" for name, value in default_headers)
+    head.append(b"content-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % len(body))
+    return b"".join(head) + body
