@@ -44,9 +44,13 @@ async def _main(scale: float, passes: int) -> None:
     try:
         query = CheckQuery(reader=indexed, resolver=ModelResolver(indexed))
         for c in dataset.checks:
-            await query.execute(CheckParams(
-                store_id=store_id, model_id=model_id, tuple_key=TupleKey(object=c.object, relation=c.relation, user=c.user)
-            ))
+            await query.execute(
+                CheckParams(
+                    store_id=store_id,
+                    model_id=model_id,
+                    tuple_key=TupleKey(object=c.object, relation=c.relation, user=c.user),
+                )
+            )
         stored = await indexed.read_model(store_id, model_id)
         typesystem = TypeSystem.new(stored.model)
         checker = build_check_resolver(cache_size=0)
@@ -59,7 +63,12 @@ async def _main(scale: float, passes: int) -> None:
 
         def one(c: Any) -> int:
             ctx = new_context(
-                store_id=store_id, typesystem=typesystem, reader=reader, limits=limits, context=None, user=c.user
+                store_id=store_id,
+                typesystem=typesystem,
+                reader=reader,
+                limits=limits,
+                context=None,
+                user=c.user,
             )
             # The memory index never suspends: the coroutine finishes on its first step.
             coro = checker.check(ctx, c.object, c.relation)
@@ -76,13 +85,17 @@ async def _main(scale: float, passes: int) -> None:
         n = passes * len(dataset.checks)
         if n:
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            print(f"{n} checks ({allowed} allowed): {wall / n * 1e6:.1f} us wall, {cpu / n * 1e6:.1f} us CPU per check")
+            print(
+                f"{n} checks ({allowed} allowed): {wall / n * 1e6:.1f} us wall, {cpu / n * 1e6:.1f} us CPU per check"
+            )
     finally:
         await indexed.aclose()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--scale", type=float, default=0.01)
     parser.add_argument("--passes", type=int, default=3)
     args = parser.parse_args()

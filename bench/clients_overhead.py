@@ -150,9 +150,15 @@ def _python(url: str, key: str, store: str, checks: int, rounds: int) -> dict[st
     body = {**QUESTION, "store_id": store}
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     times: dict[str, list[float]] = {"python bare": [], "python client": []}
-    with httpx.Client(base_url=url, timeout=5) as http, Permsvc(url, credential=key, store_id=store) as client:
+    with (
+        httpx.Client(base_url=url, timeout=5) as http,
+        Permsvc(url, credential=key, store_id=store) as client,
+    ):
+
         def bare() -> None:
-            assert http.post("/v1/check", content=json.dumps(body), headers=headers).json()["allowed"]
+            assert http.post("/v1/check", content=json.dumps(body), headers=headers).json()[
+                "allowed"
+            ]
 
         def via_client() -> None:
             assert client.check("can_read", "document:roadmap", user="user:alice").allowed
@@ -164,13 +170,21 @@ def _python(url: str, key: str, store: str, checks: int, rounds: int) -> dict[st
     return times
 
 
-async def _python_async(url: str, key: str, store: str, checks: int, rounds: int) -> dict[str, list[float]]:
+async def _python_async(
+    url: str, key: str, store: str, checks: int, rounds: int
+) -> dict[str, list[float]]:
     body = {**QUESTION, "store_id": store}
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     times: dict[str, list[float]] = {"python async bare": [], "python async client": []}
-    async with httpx.AsyncClient(base_url=url, timeout=5) as http, AsyncPermsvc(url, credential=key, store_id=store) as client:
+    async with (
+        httpx.AsyncClient(base_url=url, timeout=5) as http,
+        AsyncPermsvc(url, credential=key, store_id=store) as client,
+    ):
+
         async def bare() -> None:
-            assert (await http.post("/v1/check", content=json.dumps(body), headers=headers)).json()["allowed"]
+            assert (await http.post("/v1/check", content=json.dumps(body), headers=headers)).json()[
+                "allowed"
+            ]
 
         async def via_client() -> None:
             assert (await client.check("can_read", "document:roadmap", user="user:alice")).allowed
@@ -182,8 +196,16 @@ async def _python_async(url: str, key: str, store: str, checks: int, rounds: int
     return times
 
 
-ANSWER = {"user": "user:alice", "store_id": "s", "authorization_model_id": "m", "revision": 1,
-          "consistency_token": "t", "allowed": True, "object": "document:roadmap", "relation": "can_read"}
+ANSWER = {
+    "user": "user:alice",
+    "store_id": "s",
+    "authorization_model_id": "m",
+    "revision": 1,
+    "consistency_token": "t",
+    "allowed": True,
+    "object": "document:roadmap",
+    "relation": "can_read",
+}
 
 
 def _python_in_process(calls: int) -> dict[str, float]:
@@ -193,11 +215,17 @@ def _python_in_process(calls: int) -> dict[str, float]:
     body = json.dumps({**QUESTION, "store_id": "s"})
     headers = {"Authorization": "Bearer k", "Content-Type": "application/json"}
     out: dict[str, float] = {}
-    with httpx.Client(base_url="http://permsvc", transport=transport) as http, \
-         Permsvc("http://permsvc", credential="k", store_id="s", transport=transport) as client:
+    with (
+        httpx.Client(base_url="http://permsvc", transport=transport) as http,
+        Permsvc("http://permsvc", credential="k", store_id="s", transport=transport) as client,
+    ):
         kinds = {
-            "python bare": lambda: http.post("/v1/check", content=body, headers=headers).json()["allowed"],
-            "python client": lambda: client.check("can_read", "document:roadmap", user="user:alice").allowed,
+            "python bare": lambda: http.post("/v1/check", content=body, headers=headers).json()[
+                "allowed"
+            ],
+            "python client": lambda: (
+                client.check("can_read", "document:roadmap", user="user:alice").allowed
+            ),
         }
         for _ in range(2):  # warm-up pass, then the measured one
             for name, fn in kinds.items():
@@ -215,13 +243,21 @@ def _node(url: str, key: str, store: str, checks: int, rounds: int) -> dict[str,
     script = ROOT / "clients" / "node" / ".bench-overhead.mjs"
     script.write_text(NODE_BENCH)
     try:
-        out = subprocess.run([node, str(script), url, key, store, str(checks), str(rounds)],
-                             capture_output=True, text=True, timeout=1800, check=True)
+        out = subprocess.run(
+            [node, str(script), url, key, store, str(checks), str(rounds)],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            check=True,
+        )
     finally:
         script.unlink()
     result = json.loads(out.stdout)
     CPU["node bare"], CPU["node client"] = result["cpu"]["bare"], result["cpu"]["client"]
-    IN_PROCESS["node bare"], IN_PROCESS["node client"] = result["inProcess"]["bare"], result["inProcess"]["client"]
+    IN_PROCESS["node bare"], IN_PROCESS["node client"] = (
+        result["inProcess"]["bare"],
+        result["inProcess"]["client"],
+    )
     return {"node bare": result["times"]["bare"], "node client": result["times"]["client"]}
 
 
@@ -235,12 +271,25 @@ def main() -> None:
         data = Path(tmp) / "data"
         env = {k: v for k, v in os.environ.items() if not k.startswith("PERMSVC_")}
         env["PERMSVC_DATA_DIR"] = str(data)
-        key = subprocess.run([str(PERMSVC), "admin", "bootstrap"], env=env, capture_output=True, text=True,
-                             check=True).stdout.strip().splitlines()[-1]
+        key = (
+            subprocess.run(
+                [str(PERMSVC), "admin", "bootstrap"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen([str(PERMSVC), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [str(PERMSVC), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             for _ in range(300):
                 try:
@@ -249,12 +298,27 @@ def main() -> None:
                 except httpx.HTTPError:
                     time.sleep(0.1)
             admin = {"Authorization": f"Bearer {key}"}
-            store = httpx.post(url + "/stores", json={"name": "bench"}, headers=admin, timeout=10).json()["id"]
+            store = httpx.post(
+                url + "/stores", json={"name": "bench"}, headers=admin, timeout=10
+            ).json()["id"]
             dsl = (ROOT / "examples" / "documents.fga").read_text()
-            httpx.post(url + "/v1/admin/models", json={"store_id": store, "dsl": dsl}, headers=admin, timeout=10).raise_for_status()
-            httpx.post(url + "/v1/admin/grants", headers=admin, timeout=10, json={
-                "store_id": store, "tuples": [{"object": "document:roadmap", "relation": "owner", "user": "user:alice"}],
-            }).raise_for_status()
+            httpx.post(
+                url + "/v1/admin/models",
+                json={"store_id": store, "dsl": dsl},
+                headers=admin,
+                timeout=10,
+            ).raise_for_status()
+            httpx.post(
+                url + "/v1/admin/grants",
+                headers=admin,
+                timeout=10,
+                json={
+                    "store_id": store,
+                    "tuples": [
+                        {"object": "document:roadmap", "relation": "owner", "user": "user:alice"}
+                    ],
+                },
+            ).raise_for_status()
             times = _python(url, key, store, args.checks, args.rounds)
             times.update(asyncio.run(_python_async(url, key, store, args.checks, args.rounds)))
             times.update(_node(url, key, store, args.checks, args.rounds))
@@ -263,33 +327,54 @@ def main() -> None:
             server.wait(timeout=20)
     IN_PROCESS.update(_python_in_process(args.checks * 5))
 
-    rows = {name: {**_summary(values), "cpu_us_per_call": CPU[name] / len(values)} for name, values in times.items()}
+    rows = {
+        name: {**_summary(values), "cpu_us_per_call": CPU[name] / len(values)}
+        for name, values in times.items()
+    }
     langs = [lang for lang in ("python", "python async", "node") if f"{lang} client" in rows]
-    overhead = {lang: rows[f"{lang} client"]["p50_us"] - rows[f"{lang} bare"]["p50_us"] for lang in langs}
+    overhead = {
+        lang: rows[f"{lang} client"]["p50_us"] - rows[f"{lang} bare"]["p50_us"] for lang in langs
+    }
     cpu_overhead = {
-        lang: rows[f"{lang} client"]["cpu_us_per_call"] - rows[f"{lang} bare"]["cpu_us_per_call"] for lang in langs
+        lang: rows[f"{lang} client"]["cpu_us_per_call"] - rows[f"{lang} bare"]["cpu_us_per_call"]
+        for lang in langs
     }
     print(f"{'path':<22} {'n':>7} {'p50 us':>9} {'p90 us':>9} {'p99 us':>9} {'cpu us/call':>12}")
     for name, row in rows.items():
-        print(f"{name:<22} {row['n']:>7} {row['p50_us']:>9.1f} {row['p90_us']:>9.1f} {row['p99_us']:>9.1f}"
-              f" {row['cpu_us_per_call']:>12.1f}")
+        print(
+            f"{name:<22} {row['n']:>7} {row['p50_us']:>9.1f} {row['p90_us']:>9.1f} {row['p99_us']:>9.1f}"
+            f" {row['cpu_us_per_call']:>12.1f}"
+        )
     in_process = {
         lang: IN_PROCESS[f"{lang} client"] - IN_PROCESS[f"{lang} bare"]
-        for lang in ("python", "node") if f"{lang} client" in IN_PROCESS
+        for lang in ("python", "node")
+        if f"{lang} client" in IN_PROCESS
     }
     for lang in langs:
-        print(f"client overhead per check, {lang}: p50 {overhead[lang]:+.1f} us wall, "
-              f"{cpu_overhead[lang]:+.1f} us CPU of the calling process")
+        print(
+            f"client overhead per check, {lang}: p50 {overhead[lang]:+.1f} us wall, "
+            f"{cpu_overhead[lang]:+.1f} us CPU of the calling process"
+        )
     for lang, us in in_process.items():
-        print(f"in-process (fake permsvc, no socket), {lang}: bare {IN_PROCESS[f'{lang} bare']:.1f} us, "
-              f"client {IN_PROCESS[f'{lang} client']:.1f} us CPU per call: overhead {us:+.1f} us")
+        print(
+            f"in-process (fake permsvc, no socket), {lang}: bare {IN_PROCESS[f'{lang} bare']:.1f} us, "
+            f"client {IN_PROCESS[f'{lang} client']:.1f} us CPU per call: overhead {us:+.1f} us"
+        )
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     result = {
-        "bench": "clients_overhead", "utc": stamp, "checks": args.checks, "rounds": args.rounds,
-        "rows": rows, "overhead_p50_us": overhead, "overhead_cpu_us": cpu_overhead,
-        "in_process_cpu_us": IN_PROCESS, "in_process_overhead_us": in_process, "loadavg": os.getloadavg(),
-        "python": platform.python_version(), "httpx": httpx.__version__,
+        "bench": "clients_overhead",
+        "utc": stamp,
+        "checks": args.checks,
+        "rounds": args.rounds,
+        "rows": rows,
+        "overhead_p50_us": overhead,
+        "overhead_cpu_us": cpu_overhead,
+        "in_process_cpu_us": IN_PROCESS,
+        "in_process_overhead_us": in_process,
+        "loadavg": os.getloadavg(),
+        "python": platform.python_version(),
+        "httpx": httpx.__version__,
     }
     (RESULTS / f"clients_overhead-{stamp}.json").write_text(json.dumps(result, indent=2))
 

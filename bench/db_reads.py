@@ -62,7 +62,11 @@ async def _measure(url: str, scale: float, checks: int, list_objects: bool) -> d
     served = IndexedDatastore(database, memory_budget=0)
     await served.start()
     try:
-        query = CheckQuery(reader=served, resolver=ModelResolver(served), checker=build_check_resolver(cache_size=0))
+        query = CheckQuery(
+            reader=served,
+            resolver=ModelResolver(served),
+            checker=build_check_resolver(cache_size=0),
+        )
         sample = [dataset.checks[k % len(dataset.checks)] for k in range(checks)]
         params = [
             CheckParams(
@@ -74,7 +78,9 @@ async def _measure(url: str, scale: float, checks: int, list_objects: bool) -> d
         ]
         await query.execute(params[0])  # model resolved and cached, as on a warm server
         if served.mode(store_id) != "database":
-            raise RuntimeError(f"the store is not served from the database (mode {served.mode(store_id)})")
+            raise RuntimeError(
+                f"the store is not served from the database (mode {served.mode(store_id)})"
+            )
         per_check: list[int] = []
         samples: list[int] = []
         mismatches = 0
@@ -88,7 +94,11 @@ async def _measure(url: str, scale: float, checks: int, list_objects: bool) -> d
             per_check.append(pool.statements - before)
             mismatches += allowed != c.expected
         wall, cpu_s = time.perf_counter() - started, time.process_time() - cpu
-        listings = await _list_objects(served, pool, store_id, model_id, dataset, oracle) if list_objects else []
+        listings = (
+            await _list_objects(served, pool, store_id, model_id, dataset, oracle)
+            if list_objects
+            else []
+        )
     finally:
         await served.aclose()
     mismatches += sum(row["mismatches"] for row in listings)
@@ -109,13 +119,24 @@ async def _measure(url: str, scale: float, checks: int, list_objects: bool) -> d
 
 
 async def _list_objects(
-    served: IndexedDatastore, pool: CountingPool, store_id: str, model_id: str, dataset: Any, oracle: Any
+    served: IndexedDatastore,
+    pool: CountingPool,
+    store_id: str,
+    model_id: str,
+    dataset: Any,
+    oracle: Any,
 ) -> list[dict[str, Any]]:
     """StreamedListObjects(document, viewer) of each probe user, every result: ms, CPU ms, statements."""
     query = ListObjectsQuery(reader=served, resolver=ModelResolver(served))
     rows = []
     for probe in dataset.probes:
-        params = ListObjectsParams(store_id=store_id, model_id=model_id, type="document", relation="viewer", user=probe.user)
+        params = ListObjectsParams(
+            store_id=store_id,
+            model_id=model_id,
+            type="document",
+            relation="viewer",
+            user=probe.user,
+        )
         before, started, cpu = pool.statements, time.perf_counter(), time.process_time()
         found = [obj async for obj in query.stream(params)]
         rows.append(
@@ -131,7 +152,9 @@ async def _list_objects(
     return rows
 
 
-async def run(admin_url: str, scale: float, checks: int, *, list_objects: bool = True) -> dict[str, Any]:
+async def run(
+    admin_url: str, scale: float, checks: int, *, list_objects: bool = True
+) -> dict[str, Any]:
     """Create a fresh database next to ``admin_url``, measure, drop it."""
     name = f"permsvc_bench_{secrets.token_hex(4)}"
     admin = await asyncpg.connect(admin_url)
@@ -145,19 +168,25 @@ async def run(admin_url: str, scale: float, checks: int, *, list_objects: bool =
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m bench.db_reads", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m bench.db_reads",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--checks", type=int, default=500)
     parser.add_argument(
         "--postgres-url",
-        default=os.environ.get("PERMSVC_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+        default=os.environ.get(
+            "PERMSVC_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
+        ),
     )
     parser.add_argument("--skip-list-objects", action="store_true", help="checks only")
     parser.add_argument("--output", default="", help="also write the result as JSON here")
     args = parser.parse_args(argv)
     load = round(os.getloadavg()[0], 2)
-    result = asyncio.run(run(args.postgres_url, args.scale, args.checks, list_objects=not args.skip_list_objects))
+    result = asyncio.run(
+        run(args.postgres_url, args.scale, args.checks, list_objects=not args.skip_list_objects)
+    )
     result["load_before"] = load
     text = json.dumps(result, indent=2)
     print(text)

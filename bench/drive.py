@@ -108,7 +108,12 @@ class DriveShape(msgspec.Struct, frozen=True, kw_only=True):
         def n(base: int) -> int:
             return max(round(base * scale), 1)
 
-        return cls(users=n(_BASE_USERS), groups=n(_BASE_GROUPS), folders=n(_BASE_FOLDERS), documents=n(_BASE_DOCUMENTS))
+        return cls(
+            users=n(_BASE_USERS),
+            groups=n(_BASE_GROUPS),
+            folders=n(_BASE_FOLDERS),
+            documents=n(_BASE_DOCUMENTS),
+        )
 
 
 class SampledCheck(msgspec.Struct, frozen=True, kw_only=True):
@@ -329,7 +334,11 @@ def _sample_checks(oracle: Oracle, rng: random.Random, n: int) -> list[SampledCh
     docs, folders = oracle.documents, oracle.folders
     while len(checks) < n:
         roll = rng.random()
-        relation, pool = ("editor", docs) if roll < 0.1 else (("viewer", folders) if roll < 0.2 else ("viewer", docs))
+        relation, pool = (
+            ("editor", docs)
+            if roll < 0.1
+            else (("viewer", folders) if roll < 0.2 else ("viewer", docs))
+        )
         obj = rng.choice(pool)
         if len(checks) % 2 == 0:
             via = rng.choice(list(oracle.chain(obj))) if relation == "viewer" else obj
@@ -349,7 +358,9 @@ def _sample_checks(oracle: Oracle, rng: random.Random, n: int) -> list[SampledCh
             if oracle.check(user, relation, obj):
                 continue
         if oracle.check(user, relation, obj) != expected:
-            raise AssertionError(f"sampled check {obj}#{relation}@{user} is not {expected} by the oracle")
+            raise AssertionError(
+                f"sampled check {obj}#{relation}@{user} is not {expected} by the oracle"
+            )
         checks.append(SampledCheck(object=obj, relation=relation, user=user, expected=expected))
     return checks
 
@@ -357,7 +368,11 @@ def _sample_checks(oracle: Oracle, rng: random.Random, n: int) -> list[SampledCh
 def _probe_users(oracle: Oracle, rng: random.Random, scale: float) -> list[ProbeUser]:
     """For each target, the candidate user whose accessible-document count is closest to it
     (in ratio), among a seeded sample of users."""
-    candidates = oracle.users if len(oracle.users) <= _PROBE_CANDIDATES else rng.sample(oracle.users, _PROBE_CANDIDATES)
+    candidates = (
+        oracle.users
+        if len(oracle.users) <= _PROBE_CANDIDATES
+        else rng.sample(oracle.users, _PROBE_CANDIDATES)
+    )
     counts = [(user, len(oracle.viewable_documents(user))) for user in sorted(candidates)]
     probes: list[ProbeUser] = []
     used: set[str] = set()
@@ -391,18 +406,24 @@ def drive_tuples(count: int, *, seed: int = 8) -> list[TupleKey]:
     (about 2.8x for a million): the same generator, without checks or oracle."""
     scale = count / _TUPLES_AT_SCALE_1 * 1.02
     while True:
-        tuples = _generate_tuples(DriveShape.at(scale), random.Random(f"permsvc-drive-tuples-{seed}-{scale}"))
+        tuples = _generate_tuples(
+            DriveShape.at(scale), random.Random(f"permsvc-drive-tuples-{seed}-{scale}")
+        )
         if len(tuples) >= count:
             return tuples[:count]
         scale *= 1.05
 
 
-def build_dataset(scale: float = 1.0, *, seed: int = 8, checks: int = 2_000) -> tuple[DriveDataset, Oracle]:
+def build_dataset(
+    scale: float = 1.0, *, seed: int = 8, checks: int = 2_000
+) -> tuple[DriveDataset, Oracle]:
     """The dataset at ``scale`` (1.0: ~360k tuples) with ``checks`` sampled checks, and its oracle."""
     shape = DriveShape.at(scale)
     tuples = _generate_tuples(shape, random.Random(f"permsvc-drive-tuples-{seed}-{scale}"))
     oracle = Oracle(tuples)
     sampled = _sample_checks(oracle, random.Random(f"permsvc-drive-checks-{seed}-{scale}"), checks)
     probes = _probe_users(oracle, random.Random(f"permsvc-drive-probes-{seed}-{scale}"), scale)
-    dataset = DriveDataset(scale=scale, seed=seed, shape=shape, tuples=tuples, checks=sampled, probes=probes)
+    dataset = DriveDataset(
+        scale=scale, seed=seed, shape=shape, tuples=tuples, checks=sampled, probes=probes
+    )
     return dataset, oracle

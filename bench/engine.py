@@ -87,7 +87,11 @@ async def _timed(
         samples.append(clock() - t0)
         mismatches += allowed != checks[i].expected
     wall, cpu_s = time.perf_counter() - started, time.process_time() - cpu
-    row: dict[str, Any] = {"checks": total, "checks_per_s": round(total / wall), "checks_per_cpu_s": round(total / cpu_s)}
+    row: dict[str, Any] = {
+        "checks": total,
+        "checks_per_s": round(total / wall),
+        "checks_per_cpu_s": round(total / cpu_s),
+    }
     row.update(latency_summary(samples))
     return row, mismatches
 
@@ -103,7 +107,14 @@ async def _engine_checks(
 
     async def decide(i: int) -> bool:
         c = checks[i]
-        ctx = new_context(store_id=store_id, typesystem=typesystem, reader=reader, limits=limits, context=None, user=c.user)
+        ctx = new_context(
+            store_id=store_id,
+            typesystem=typesystem,
+            reader=reader,
+            limits=limits,
+            context=None,
+            user=c.user,
+        )
         return (await checker.check(ctx, c.object, c.relation)).allowed
 
     return await _timed(decide, dataset, total)
@@ -116,7 +127,11 @@ async def _command_checks(
     cold (every answer evaluated) and again (every answer from the chain's answer cache)."""
     query = CheckQuery(reader=indexed, resolver=ModelResolver(indexed))
     params = [
-        CheckParams(store_id=store_id, model_id=model_id, tuple_key=TupleKey(object=c.object, relation=c.relation, user=c.user))
+        CheckParams(
+            store_id=store_id,
+            model_id=model_id,
+            tuple_key=TupleKey(object=c.object, relation=c.relation, user=c.user),
+        )
         for c in dataset.checks
     ]
 
@@ -129,14 +144,25 @@ async def _command_checks(
 
 
 async def _list_objects(
-    indexed: IndexedDatastore, store_id: str, model_id: str, dataset: DriveDataset, oracle: Oracle, repeats: int
+    indexed: IndexedDatastore,
+    store_id: str,
+    model_id: str,
+    dataset: DriveDataset,
+    oracle: Oracle,
+    repeats: int,
 ) -> tuple[list[dict[str, Any]], int]:
     """StreamedListObjects(document, viewer) for each probe user: every result, not one page."""
     query = ListObjectsQuery(reader=indexed, resolver=ModelResolver(indexed))
     rows: list[dict[str, Any]] = []
     mismatches = 0
     for probe in dataset.probes:
-        params = ListObjectsParams(store_id=store_id, model_id=model_id, type="document", relation="viewer", user=probe.user)
+        params = ListObjectsParams(
+            store_id=store_id,
+            model_id=model_id,
+            type="document",
+            relation="viewer",
+            user=probe.user,
+        )
         expected = oracle.viewable_documents(probe.user)
         times: list[float] = []
         found: list[str] = []
@@ -170,7 +196,9 @@ async def run_engine(
     try:
         engine, engine_wrong = await _engine_checks(indexed, store_id, dataset, checks)
         command, warm, command_wrong = await _command_checks(indexed, store_id, model_id, dataset)
-        lists, list_wrong = await _list_objects(indexed, store_id, model_id, dataset, oracle, list_repeats)
+        lists, list_wrong = await _list_objects(
+            indexed, store_id, model_id, dataset, oracle, list_repeats
+        )
     finally:
         await indexed.aclose()
     return {
@@ -180,5 +208,9 @@ async def run_engine(
         "command": command,
         "command_cached": warm,
         "list_objects": lists,
-        "mismatches": {"engine": engine_wrong, "command": command_wrong, "list_objects": list_wrong},
+        "mismatches": {
+            "engine": engine_wrong,
+            "command": command_wrong,
+            "list_objects": list_wrong,
+        },
     }

@@ -48,11 +48,15 @@ def _store_file(folder: Path, name: str, dataset: DriveDataset, checks: list[Sam
     document = {
         "name": f"drive-{name}",
         "model_file": "model.fga",
-        "tuples": [{"user": t.user, "relation": t.relation, "object": t.object} for t in dataset.tuples],
+        "tuples": [
+            {"user": t.user, "relation": t.relation, "object": t.object} for t in dataset.tuples
+        ],
         "tests": [
             {
                 "name": "sampled",
-                "check": [{"user": u, "object": o, "assertions": a} for (u, o), a in grouped.items()],
+                "check": [
+                    {"user": u, "object": o, "assertions": a} for (u, o), a in grouped.items()
+                ],
             }
         ],
     }
@@ -64,12 +68,18 @@ def _store_file(folder: Path, name: str, dataset: DriveDataset, checks: list[Sam
 def _run(fga: str, path: Path) -> tuple[float, int, int]:
     started = time.perf_counter()
     done = subprocess.run(
-        [fga, "model", "test", "--tests", str(path)], capture_output=True, text=True, timeout=1800, check=False
+        [fga, "model", "test", "--tests", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
     )
     elapsed = time.perf_counter() - started
     summary = _SUMMARY.search(done.stdout + done.stderr)
     if summary is None:
-        raise RuntimeError(f"fga model test printed no check summary (exit {done.returncode}):\n{done.stderr[-2000:]}")
+        raise RuntimeError(
+            f"fga model test printed no check summary (exit {done.returncode}):\n{done.stderr[-2000:]}"
+        )
     return elapsed, int(summary.group(1)), int(summary.group(2))
 
 

@@ -48,7 +48,9 @@ if TYPE_CHECKING:
 
 __all__ = ("DEFAULT_ADMIN_URL", "LiveServer", "live_server", "measure_http")
 
-DEFAULT_ADMIN_URL = os.environ.get("PERMSVC_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+DEFAULT_ADMIN_URL = os.environ.get(
+    "PERMSVC_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 """A database on the PostgreSQL server to use; fresh databases are created next to it."""
 
 _READY = re.compile(r"permsvc \S+ ready")
@@ -110,15 +112,24 @@ async def fresh_database(admin_url: str) -> AsyncIterator[str]:
 
 @contextlib.asynccontextmanager
 async def live_server(
-    dataset: DriveDataset, *, admin_url: str = DEFAULT_ADMIN_URL, workers: int = 2, ready_timeout_s: float = 300.0
+    dataset: DriveDataset,
+    *,
+    admin_url: str = DEFAULT_ADMIN_URL,
+    workers: int = 2,
+    ready_timeout_s: float = 300.0,
 ) -> AsyncIterator[LiveServer]:
     """A ``permsvc serve --workers N`` on a fresh PostgreSQL database holding ``dataset``."""
-    async with fresh_database(admin_url) as url, _serving(dataset, url, workers, ready_timeout_s) as server:
+    async with (
+        fresh_database(admin_url) as url,
+        _serving(dataset, url, workers, ready_timeout_s) as server,
+    ):
         yield server
 
 
 @contextlib.asynccontextmanager
-async def _serving(dataset: DriveDataset, url: str, workers: int, ready_timeout_s: float) -> AsyncIterator[LiveServer]:
+async def _serving(
+    dataset: DriveDataset, url: str, workers: int, ready_timeout_s: float
+) -> AsyncIterator[LiveServer]:
     log = tempfile.NamedTemporaryFile(prefix="permsvc-bench-serve-", suffix=".log", delete=False)  # noqa: SIM115
     proc: subprocess.Popen[bytes] | None = None
     try:
@@ -127,9 +138,25 @@ async def _serving(dataset: DriveDataset, url: str, workers: int, ready_timeout_
         env = {**os.environ, "PERMSVC_ACCESS_LOG": "false", "PERMSVC_LOG_LEVEL": "info"}
         started = time.perf_counter()
         proc = subprocess.Popen(  # noqa: ASYNC220 - our own CLI; Popen returns at once
-            [sys.executable, "-m", "permsvc", "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--workers", str(workers), "--database-url", url],
-            cwd=_REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "permsvc",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--database-url",
+                url,
+            ],
+            cwd=_REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = started + ready_timeout_s
         while True:
@@ -137,15 +164,24 @@ async def _serving(dataset: DriveDataset, url: str, workers: int, ready_timeout_
             if len(_READY.findall(text)) >= workers:
                 break
             if proc.poll() is not None or time.perf_counter() > deadline:
-                raise RuntimeError(f"permsvc serve did not become ready; its log ({log.name}):\n{text[-3000:]}")
+                raise RuntimeError(
+                    f"permsvc serve did not become ready; its log ({log.name}):\n{text[-3000:]}"
+                )
             await asyncio.sleep(0.05)
         startup_s = time.perf_counter() - started
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base, timeout=10) as client:
             (await client.get("/healthz")).raise_for_status()
         yield LiveServer(
-            base_url=base, store_id=store_id, model_id=model_id, database_url=url, workers=workers, pid=proc.pid,
-            bulk_load_s=round(load_s, 2), analyze_s=round(analyze_s, 2), startup_s=round(startup_s, 2),
+            base_url=base,
+            store_id=store_id,
+            model_id=model_id,
+            database_url=url,
+            workers=workers,
+            pid=proc.pid,
+            bulk_load_s=round(load_s, 2),
+            analyze_s=round(analyze_s, 2),
+            startup_s=round(startup_s, 2),
         )
     finally:
         if proc is not None and proc.poll() is None:
@@ -161,14 +197,20 @@ async def _serving(dataset: DriveDataset, url: str, workers: int, ready_timeout_
 
 def _bodies(server: LiveServer, checks: list[SampledCheck]) -> list[dict[str, Any]]:
     return [
-        {"tuple_key": {"user": c.user, "relation": c.relation, "object": c.object}, "authorization_model_id": server.model_id}
+        {
+            "tuple_key": {"user": c.user, "relation": c.relation, "object": c.object},
+            "authorization_model_id": server.model_id,
+        }
         for c in checks
     ]
 
 
 def _lua_script(bodies: list[dict[str, Any]], path: Path) -> Path:
     lua = ["bodies = {"]
-    lua += [f"  [{i + 1}] = {json.dumps(json.dumps(body, separators=(',', ':')))}," for i, body in enumerate(bodies)]
+    lua += [
+        f"  [{i + 1}] = {json.dumps(json.dumps(body, separators=(',', ':')))},"
+        for i, body in enumerate(bodies)
+    ]
     lua += [
         "}",
         f"n = {len(bodies)}",
@@ -213,7 +255,10 @@ async def _accounted(server: LiveServer, run: Callable[[], dict[str, Any]]) -> d
     request: on a shared machine the figure that load from other jobs distorts least."""
     server_before, children_before = _group_cpu_s(server.pid), _children_cpu_s()
     row = await asyncio.to_thread(run)
-    server_s, generator_s = _group_cpu_s(server.pid) - server_before, _children_cpu_s() - children_before
+    server_s, generator_s = (
+        _group_cpu_s(server.pid) - server_before,
+        _children_cpu_s() - children_before,
+    )
     requests = max(int(row.get("requests", 0)), 1)
     row["server_cpu_us_per_request"] = round(server_s / requests * 1e6, 1)
     row["generator_cpu_us_per_request"] = round(generator_s / requests * 1e6, 1)
@@ -249,18 +294,41 @@ def _parse_wrk(text: str) -> dict[str, Any]:
 
 def _wrk(url: str, connections: int, duration_s: float, script: Path | None) -> dict[str, Any]:
     threads = 1 if connections < 2 else 2
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(int(duration_s), 1)}s", "--timeout", "5s", "--latency"]
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(int(duration_s), 1)}s",
+        "--timeout",
+        "5s",
+        "--latency",
+    ]
     if script is not None:
         cmd += ["-s", str(script)]
-    done = subprocess.run([*cmd, url], capture_output=True, text=True, timeout=duration_s + 60, check=True)
+    done = subprocess.run(
+        [*cmd, url], capture_output=True, text=True, timeout=duration_s + 60, check=True
+    )
     return _parse_wrk(done.stdout)
 
 
-def _loadgen(url: str, connections: int, duration_s: float, bodies_file: Path | None) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "bench.http_bench", url, "--connections", str(connections), "--duration", str(duration_s)]
+def _loadgen(
+    url: str, connections: int, duration_s: float, bodies_file: Path | None
+) -> dict[str, Any]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.http_bench",
+        url,
+        "--connections",
+        str(connections),
+        "--duration",
+        str(duration_s),
+    ]
     if bodies_file is not None:
         cmd += ["--bodies", str(bodies_file)]
-    done = subprocess.run(cmd, cwd=_REPO, capture_output=True, text=True, timeout=duration_s + 120, check=True)
+    done = subprocess.run(
+        cmd, cwd=_REPO, capture_output=True, text=True, timeout=duration_s + 120, check=True
+    )
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
@@ -307,9 +375,20 @@ async def measure_http(
                 script = folder / f"bodies-{connections}.json"
                 script.write_text(json.dumps(bodies))
                 tool = _loadgen
-            check_row = await _accounted(server, functools.partial(tool, check_url, connections, duration_s, script))
-            health_row = await _accounted(server, functools.partial(tool, health_url, connections, duration_s, None))
-            rows.append({"endpoint": "check", "in_flight": connections, "distinct_bodies": len(bodies), **check_row})
+            check_row = await _accounted(
+                server, functools.partial(tool, check_url, connections, duration_s, script)
+            )
+            health_row = await _accounted(
+                server, functools.partial(tool, health_url, connections, duration_s, None)
+            )
+            rows.append(
+                {
+                    "endpoint": "check",
+                    "in_flight": connections,
+                    "distinct_bodies": len(bodies),
+                    **check_row,
+                }
+            )
             rows.append({"endpoint": "healthz", "in_flight": connections, **health_row})
         mismatches, errors = await _verify(server, dataset)
     finally:
@@ -325,7 +404,9 @@ async def measure_http(
     }
 
 
-async def _generate_load(url: str, connections: int, duration_s: float, bodies: list[Any] | None) -> dict[str, Any]:
+async def _generate_load(
+    url: str, connections: int, duration_s: float, bodies: list[Any] | None
+) -> dict[str, Any]:
     """``connections`` tasks each sending requests back to back for ``duration_s``."""
     samples: list[int] = []
     failures = 0
@@ -353,7 +434,9 @@ async def _generate_load(url: str, connections: int, duration_s: float, bodies: 
     return {
         "requests_per_s": round(len(ordered) / elapsed),
         "p50_ms": round(ordered[len(ordered) // 2] / 1e6, 3) if ordered else 0.0,
-        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] / 1e6, 3) if ordered else 0.0,
+        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] / 1e6, 3)
+        if ordered
+        else 0.0,
         "requests": len(ordered),
         "non_2xx": failures,
         "socket_errors": "",
@@ -371,7 +454,9 @@ def main() -> int:
     parser.add_argument("--bodies", type=Path, help="JSON list of POST bodies (GET without)")
     args = parser.parse_args()
     bodies = json.loads(args.bodies.read_text()) if args.bodies else None
-    print(json.dumps(asyncio.run(_generate_load(args.url, args.connections, args.duration, bodies))))
+    print(
+        json.dumps(asyncio.run(_generate_load(args.url, args.connections, args.duration, bodies)))
+    )
     return 0
 
 

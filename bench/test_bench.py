@@ -31,7 +31,9 @@ def test_same_scale_and_seed_give_the_same_dataset() -> None:
 
 
 def test_full_scale_shape_matches_the_issue() -> None:
-    assert DriveShape.at(1.0) == DriveShape(users=10_000, groups=1_000, folders=5_000, documents=100_000)
+    assert DriveShape.at(1.0) == DriveShape(
+        users=10_000, groups=1_000, folders=5_000, documents=100_000
+    )
 
 
 def test_million_tuples_prefix_is_exact_and_distinct() -> None:
@@ -67,7 +69,9 @@ async def test_engine_decisions_and_listings_agree_with_the_oracle() -> None:
     dataset, oracle = build_dataset(TINY, checks=300)
     result = await run_engine(dataset, oracle, checks=600, list_repeats=1)
     assert result["mismatches"] == {"engine": 0, "command": 0, "list_objects": 0}
-    assert [row["results"] for row in result["list_objects"]] == [p.accessible for p in dataset.probes]
+    assert [row["results"] for row in result["list_objects"]] == [
+        p.accessible for p in dataset.probes
+    ]
 
 
 @pytest.mark.timeout(600)
@@ -75,18 +79,39 @@ def test_quick_run_writes_every_section(tmp_path: Path) -> None:
     admin_url = session_database_url()
     out = tmp_path / "result.json"
     done = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--scale", str(TINY), "--quick", "--skip-spicedb", "--skip-fga",
-         "--postgres-url", admin_url, "--output", str(out)],
-        cwd=REPO, capture_output=True, text=True, timeout=580, check=False,
+        [
+            sys.executable,
+            "-m",
+            "bench.run",
+            "--scale",
+            str(TINY),
+            "--quick",
+            "--skip-spicedb",
+            "--skip-fga",
+            "--postgres-url",
+            admin_url,
+            "--output",
+            str(out),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=580,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(out.read_text())
     for section in ("engine", "engine_small", "http", "visibility", "million"):
-        assert "error" not in result[section] and "skipped" not in result[section], (section, result[section])
+        assert "error" not in result[section] and "skipped" not in result[section], (
+            section,
+            result[section],
+        )
     assert result["spicedb"]["skipped"] == "--skip-spicedb"
     assert "reference" in result["spicedb"]["postgres"]
     assert result["fga"] == {"skipped": "--skip-fga"}
-    assert {k: v for k, v in result["correctness"].items() if k != "reference" and v is not None} == {
+    assert {
+        k: v for k, v in result["correctness"].items() if k != "reference" and v is not None
+    } == {
         "permsvc_engine": 0,
         "permsvc_command": 0,
         "permsvc_list_objects": 0,
@@ -94,7 +119,11 @@ def test_quick_run_writes_every_section(tmp_path: Path) -> None:
         "permsvc_http": 0,
         "permsvc_http_errors": 0,
     }
-    assert set(result["summary"]["met"]) >= {"engine_checks_per_cpu_s", "http_vs_healthz", "visibility_p99_ms"}
+    assert set(result["summary"]["met"]) >= {
+        "engine_checks_per_cpu_s",
+        "http_vs_healthz",
+        "visibility_p99_ms",
+    }
     assert all("server_cpu_us_per_request" in row for row in result["http"]["runs"])
     for key in ("environment", "load_average_start", "load_average_end", "dataset"):
         assert result[key]

@@ -40,14 +40,21 @@ _MODEL = {
         {
             "type": "group",
             "relations": {"member": {"this": {}}},
-            "metadata": {"relations": {"member": {"directly_related_user_types": [{"type": "user"}]}}},
+            "metadata": {
+                "relations": {"member": {"directly_related_user_types": [{"type": "user"}]}}
+            },
         },
         {
             "type": "doc",
             "relations": {"viewer": {"this": {}}},
             "metadata": {
                 "relations": {
-                    "viewer": {"directly_related_user_types": [{"type": "user"}, {"type": "group", "relation": "member"}]}
+                    "viewer": {
+                        "directly_related_user_types": [
+                            {"type": "user"},
+                            {"type": "group", "relation": "member"},
+                        ]
+                    }
                 }
             },
         },
@@ -73,7 +80,9 @@ async def _drive(checks: int) -> None:
             {"object": "doc:1", "relation": "viewer", "user": "group:eng#member"},
         ]
         await client.post(f"/stores/{store}/write", json={"writes": {"tuple_keys": keys}})
-        body = json.dumps({"tuple_key": {"object": "doc:1", "relation": "viewer", "user": "user:anne"}}).encode()
+        body = json.dumps(
+            {"tuple_key": {"object": "doc:1", "relation": "viewer", "user": "user:anne"}}
+        ).encode()
         scope: dict[str, Any] = {
             "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
             "scheme": "http", "path": f"/stores/{store}/check", "raw_path": f"/stores/{store}/check".encode(),
@@ -122,9 +131,13 @@ def _per_check(tree: Path, checks: int, runs: int) -> list[float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--baseline", type=Path, help="a tree of the code without the tracing change")
+    parser.add_argument(
+        "--baseline", type=Path, help="a tree of the code without the tracing change"
+    )
     parser.add_argument("--checks", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
@@ -142,7 +155,9 @@ def main() -> None:
     for name, tree in trees:
         figures = _per_check(tree, args.checks, args.runs)
         medians[name] = statistics.median(figures)
-        print(f"{name:10} {tree}: {', '.join(f'{f:,.0f}' for f in figures)} instructions per check (median {medians[name]:,.0f})")
+        print(
+            f"{name:10} {tree}: {', '.join(f'{f:,.0f}' for f in figures)} instructions per check (median {medians[name]:,.0f})"
+        )
     if len(medians) == 2:
         delta = medians["this tree"] / medians["baseline"] - 1
         print(f"tracing off vs baseline: {delta * 100:+.2f}% instructions per check")

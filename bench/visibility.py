@@ -50,7 +50,9 @@ class _Connection:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         return cls(reader, writer)
 
-    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, str], Any]:
+    async def request(
+        self, method: str, path: str, body: Any = None
+    ) -> tuple[int, dict[str, str], Any]:
         payload = b"" if body is None else json.dumps(body).encode()
         head = (
             f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
@@ -79,7 +81,10 @@ def _server_socket_inode(server_port: int, client_port: int) -> int | None:
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
         local, remote, inode = fields[1], fields[2], int(fields[9])
-        if int(local.split(":")[1], 16) == server_port and int(remote.split(":")[1], 16) == client_port:
+        if (
+            int(local.split(":")[1], 16) == server_port
+            and int(remote.split(":")[1], 16) == client_port
+        ):
             return inode
     return None
 
@@ -118,13 +123,17 @@ async def _connections_per_worker(server: LiveServer, port: int) -> dict[int, _C
                 found[worker] = conn
             if len(found) >= server.workers:
                 return found
-        raise RuntimeError(f"could not reach {server.workers} distinct workers in 64 connections (got {len(found)})")
+        raise RuntimeError(
+            f"could not reach {server.workers} distinct workers in 64 connections (got {len(found)})"
+        )
     finally:
         for conn in spare:
             conn.close()
 
 
-async def measure_visibility(server: LiveServer, dataset: DriveDataset, *, rounds: int = 40) -> dict[str, Any]:
+async def measure_visibility(
+    server: LiveServer, dataset: DriveDataset, *, rounds: int = 40
+) -> dict[str, Any]:
     """p50/p99 of write -> allowed on every worker (MINIMIZE_LATENCY) and the token's immediacy."""
     port = int(server.base_url.rsplit(":", 1)[1])
     conns = await _connections_per_worker(server, port)
@@ -132,14 +141,18 @@ async def measure_visibility(server: LiveServer, dataset: DriveDataset, *, round
     write_path = f"/stores/{server.store_id}/write"
     check_path = f"/stores/{server.store_id}/check"
     stamp = time.strftime("%H%M%S")
-    docs = [c.object for c in dataset.checks if c.object.startswith("document:")] or [dataset.tuples[-1].object]
+    docs = [c.object for c in dataset.checks if c.object.startswith("document:")] or [
+        dataset.tuples[-1].object
+    ]
 
     def grant(user: str, obj: str) -> dict[str, Any]:
         return {"user": user, "relation": "viewer", "object": obj}
 
     async def write(conn: _Connection, key: dict[str, Any]) -> str:
         status, headers, body = await conn.request(
-            "POST", write_path, {"writes": {"tuple_keys": [key]}, "authorization_model_id": server.model_id}
+            "POST",
+            write_path,
+            {"writes": {"tuple_keys": [key]}, "authorization_model_id": server.model_id},
         )
         if status != 200:
             raise RuntimeError(f"write {key} failed: {status} {body}")

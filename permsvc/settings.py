@@ -248,28 +248,47 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError(
                 f"database_statement_cache_size must be at least 0, got {self.database_statement_cache_size}"
             )
-        if self.listen_database_url and not self.listen_database_url.startswith(("postgres://", "postgresql://")):
+        if self.listen_database_url and not self.listen_database_url.startswith(
+            ("postgres://", "postgresql://")
+        ):
             raise SettingsError("listen_database_url must be a postgresql:// URL")
         if self.max_body_bytes < 1024:
             raise SettingsError(f"max_body_bytes must be at least 1024, got {self.max_body_bytes}")
         if self.auth_method == "preshared" and not self.api_keys:
-            raise SettingsError("auth_method 'preshared' needs at least one key in PERMSVC_API_KEYS")
+            raise SettingsError(
+                "auth_method 'preshared' needs at least one key in PERMSVC_API_KEYS"
+            )
         if any(not key.strip() for key in self.api_keys):
             raise SettingsError("PERMSVC_API_KEYS contains an empty key")
         if self.public_url and (
-            not self.public_url.startswith(("http://", "https://")) or any(c in self.public_url for c in "?#")
+            not self.public_url.startswith(("http://", "https://"))
+            or any(c in self.public_url for c in "?#")
         ):
-            raise SettingsError(f"public_url must be an http(s) URL without query or fragment, got {self.public_url!r}")
+            raise SettingsError(
+                f"public_url must be an http(s) URL without query or fragment, got {self.public_url!r}"
+            )
         unknown = sorted(set(self.machine_token_rules) - set(MACHINE_TOKEN_RULES))
         if unknown:
             raise SettingsError(
                 f"PERMSVC_MACHINE_TOKEN_RULES may name {', '.join(MACHINE_TOKEN_RULES)}, not {', '.join(unknown)}"
             )
-        scopes = [self.admin_scope, self.write_scope, self.read_scope, self.check_scope, self.claims_scope]
-        if any(not scope.strip() or " " in scope for scope in scopes) or len(set(scopes)) != len(scopes):
-            raise SettingsError("the role scopes (PERMSVC_*_SCOPE) must be five distinct non-empty words")
+        scopes = [
+            self.admin_scope,
+            self.write_scope,
+            self.read_scope,
+            self.check_scope,
+            self.claims_scope,
+        ]
+        if any(not scope.strip() or " " in scope for scope in scopes) or len(set(scopes)) != len(
+            scopes
+        ):
+            raise SettingsError(
+                "the role scopes (PERMSVC_*_SCOPE) must be five distinct non-empty words"
+            )
         if any(origin == "*" for origin in self.cors_origins):
-            raise SettingsError("PERMSVC_CORS_ORIGINS must list origins; '*' would let any web page call permsvc")
+            raise SettingsError(
+                "PERMSVC_CORS_ORIGINS must list origins; '*' would let any web page call permsvc"
+            )
         if self.open_recheck_s < 0:
             raise SettingsError("open_recheck_s must not be negative")
 
@@ -303,7 +322,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         try:
             return msgspec.convert(raw, cls, strict=False)
         except msgspec.ValidationError as err:
-            field = str(err).rpartition("$.")[2].split(".")[0].strip("`") if "$." in str(err) else ""
+            field = (
+                str(err).rpartition("$.")[2].split(".")[0].strip("`") if "$." in str(err) else ""
+            )
             hint = f" (PERMSVC_{field.upper()})" if field else ""
             raise SettingsError(f"invalid setting{hint}: {err}") from err
 

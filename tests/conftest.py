@@ -51,6 +51,7 @@ installing it: it has no dependency the server's test environment lacks."""
 if str(CLIENT_PYTHON) not in sys.path:
     sys.path.insert(0, str(CLIENT_PYTHON))
 
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend_name" not in metafunc.fixturenames:
         return
@@ -59,7 +60,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize(
         "backend_name",
         [
-            pytest.param(name, id=name, marks=[pytest.mark.postgres] if name in POSTGRES_BACKENDS else [])
+            pytest.param(
+                name, id=name, marks=[pytest.mark.postgres] if name in POSTGRES_BACKENDS else []
+            )
             for name in names
         ],
     )

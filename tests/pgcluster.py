@@ -30,7 +30,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
-__all__ = ("VIEWER_MODEL", "PgCluster", "PgNode", "pg_bindir", "private_cluster", "require_cluster_tools")
+__all__ = (
+    "VIEWER_MODEL",
+    "PgCluster",
+    "PgNode",
+    "pg_bindir",
+    "private_cluster",
+    "require_cluster_tools",
+)
 
 VIEWER_MODEL = {
     "schema_version": "1.1",
@@ -39,7 +46,9 @@ VIEWER_MODEL = {
         {
             "type": "doc",
             "relations": {"viewer": {"this": {}}},
-            "metadata": {"relations": {"viewer": {"directly_related_user_types": [{"type": "user"}]}}},
+            "metadata": {
+                "relations": {"viewer": {"directly_related_user_types": [{"type": "user"}]}}
+            },
         },
     ],
 }
@@ -178,7 +187,10 @@ class PgCluster:
         self.psql(primary, "ALTER SYSTEM SET synchronous_standby_names = '*'")
         self.psql(primary, "SELECT pg_reload_conf()")
         deadline = time.monotonic() + 60
-        while self.psql(primary, "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'") != "1":
+        while (
+            self.psql(primary, "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'")
+            != "1"
+        ):
             if time.monotonic() > deadline:
                 raise RuntimeError("the standby did not become synchronous within 60 s")
             time.sleep(0.1)
@@ -254,7 +266,15 @@ class PgCluster:
                 pass
         for node in list(self.nodes):
             subprocess.run(
-                [*self._prefix, self._bin("pg_ctl"), "-D", str(node.data), "-m", "immediate", "stop"],
+                [
+                    *self._prefix,
+                    self._bin("pg_ctl"),
+                    "-D",
+                    str(node.data),
+                    "-m",
+                    "immediate",
+                    "stop",
+                ],
                 capture_output=True,
                 check=False,
             )

@@ -21,7 +21,9 @@ DOCUMENTS = {
     "handbook": {"id": "handbook", "title": "Employee handbook", "body": "Be kind."},
 }
 
-permsvc = Guards(AsyncPermsvc.from_env())  # PERMSVC_URL, PERMSVC_API_KEY (check role), PERMSVC_STORE
+permsvc = Guards(
+    AsyncPermsvc.from_env()
+)  # PERMSVC_URL, PERMSVC_API_KEY (check role), PERMSVC_STORE
 admin = AsyncPermsvc.from_env(credential=os.environ.get("PERMSVC_ADMIN_KEY"))  # grants and revokes
 
 app = FastAPI(title="documents")
@@ -43,28 +45,42 @@ async def list_documents(token: str = Depends(permsvc.token)) -> list[dict[str, 
     return [DOCUMENTS[o.split(":", 1)[1]] for o in readable if o.split(":", 1)[1] in DOCUMENTS]
 
 
-@app.get("/documents/{doc_id}", dependencies=[Depends(permsvc.require("can_read", "document:{doc_id}"))])
+@app.get(
+    "/documents/{doc_id}", dependencies=[Depends(permsvc.require("can_read", "document:{doc_id}"))]
+)
 async def read_document(doc_id: str) -> dict[str, str]:
     if doc_id not in DOCUMENTS:
         raise HTTPException(404, "no such document")
     return DOCUMENTS[doc_id]
 
 
-@app.post("/documents/{doc_id}/share", dependencies=[Depends(permsvc.require("can_share", "document:{doc_id}"))])
+@app.post(
+    "/documents/{doc_id}/share",
+    dependencies=[Depends(permsvc.require("can_share", "document:{doc_id}"))],
+)
 async def share_document(doc_id: str, share: Share) -> dict[str, object]:
     with permsvc.errors():
         change = await admin.grant([_tuple(doc_id, share.relation, share.user)])
     return {"shared_with": share.user, "relation": share.relation, "revision": change.revision}
 
 
-@app.delete("/documents/{doc_id}/share/{user}", dependencies=[Depends(permsvc.require("can_share", "document:{doc_id}"))])
+@app.delete(
+    "/documents/{doc_id}/share/{user}",
+    dependencies=[Depends(permsvc.require("can_share", "document:{doc_id}"))],
+)
 async def unshare_document(doc_id: str, user: str) -> dict[str, object]:
     with permsvc.errors():
-        change = await admin.revoke([_tuple(doc_id, "viewer", user), _tuple(doc_id, "editor", user)])
+        change = await admin.revoke(
+            [_tuple(doc_id, "viewer", user), _tuple(doc_id, "editor", user)]
+        )
     return {"unshared": user, "revision": change.revision}
 
 
-@app.delete("/documents/{doc_id}", status_code=204, dependencies=[Depends(permsvc.require("can_delete", "document:{doc_id}"))])
+@app.delete(
+    "/documents/{doc_id}",
+    status_code=204,
+    dependencies=[Depends(permsvc.require("can_delete", "document:{doc_id}"))],
+)
 async def delete_document(doc_id: str) -> None:
     DOCUMENTS.pop(doc_id, None)
     with permsvc.errors():

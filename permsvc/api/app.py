@@ -54,8 +54,8 @@ from permsvc.api.security import Security, front_door, rules_for_routes
 from permsvc.api.security.door import RULES_KEY, key_store_in
 from permsvc.api.tokencheck.routes import build_router as tokencheck_router
 from permsvc.api.tracing import TracedCheckResolver, Tracing, traced_datastore, tracing_from_env
-from permsvc.commands.models import ModelResolver
 from permsvc.auth.jwt import JwtAuthenticator
+from permsvc.commands.models import ModelResolver
 from permsvc.engine.resolver import build_check_resolver
 from permsvc.settings import Settings, SettingsError
 from permsvc.store.factory import open_datastore
@@ -96,7 +96,9 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _jwt(settings: Settings, token_keys: KeyProvider | JwtAuthenticator | None) -> JwtAuthenticator | None:
+def _jwt(
+    settings: Settings, token_keys: KeyProvider | JwtAuthenticator | None
+) -> JwtAuthenticator | None:
     if settings.oidc is None:
         return None
     if isinstance(token_keys, JwtAuthenticator):
@@ -106,7 +108,9 @@ def _jwt(settings: Settings, token_keys: KeyProvider | JwtAuthenticator | None) 
     return JwtAuthenticator.from_settings(settings.oidc)
 
 
-async def _open_security(settings: Settings, datastore: Datastore, token_keys: KeyProvider | JwtAuthenticator | None) -> Security:
+async def _open_security(
+    settings: Settings, datastore: Datastore, token_keys: KeyProvider | JwtAuthenticator | None
+) -> Security:
     """The app's security, refusing to serve an open (credential-less) API beyond loopback."""
     security = Security(settings, keys=key_store_in(datastore), jwt=_jwt(settings, token_keys))
     if not security.closed and await security.keys_exist():
@@ -137,7 +141,6 @@ async def _open_security(settings: Settings, datastore: Datastore, token_keys: K
     return security
 
 
-
 def _lifespan(
     settings: Settings,
     metrics: Metrics,
@@ -151,7 +154,14 @@ def _lifespan(
         try:
             async with (
                 _traced(tracing),
-                _serving(app, settings, metrics, freeze_heap=freeze_heap, tracing=tracing, token_keys=token_keys),
+                _serving(
+                    app,
+                    settings,
+                    metrics,
+                    freeze_heap=freeze_heap,
+                    tracing=tracing,
+                    token_keys=token_keys,
+                ),
             ):
                 yield
         finally:
@@ -226,7 +236,9 @@ async def _serving(
                 "permsvc %s ready (database: %s; %s)",
                 __version__,
                 _describe_database(settings),
-                f"authentication required: {security.describe()}" if security.closed else "OPEN: no credential configured",
+                f"authentication required: {security.describe()}"
+                if security.closed
+                else "OPEN: no credential configured",
             )
             yield
     finally:
@@ -289,10 +301,18 @@ def create_app(
     metrics = Metrics()
     litestar = Litestar(
         route_handlers=[
-            healthz, readyz, metrics_endpoint, openapi_json, docs_assets_router(),
+            healthz,
+            readyz,
+            metrics_endpoint,
+            openapi_json,
+            docs_assets_router(),
             *(group(settings) for group in ROUTE_GROUPS),
         ],
-        lifespan=[_lifespan(settings, metrics, freeze_heap=freeze_heap, tracing=tracing, token_keys=token_keys)],
+        lifespan=[
+            _lifespan(
+                settings, metrics, freeze_heap=freeze_heap, tracing=tracing, token_keys=token_keys
+            )
+        ],
         before_request=front_door,
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=False)
         if settings.cors_origins
@@ -310,9 +330,14 @@ def create_app(
         debug=False,
     )
     litestar.state[RULES_KEY] = rules_for_routes(
-        (method, route.path_format) for route in litestar.routes if isinstance(route, HTTPRoute) for method in route.methods
+        (method, route.path_format)
+        for route in litestar.routes
+        if isinstance(route, HTTPRoute)
+        for method in route.methods
     )
-    access_log = AccessLog() if settings.access_log and settings.log_level in ("debug", "info") else None
+    access_log = (
+        AccessLog() if settings.access_log and settings.log_level in ("debug", "info") else None
+    )
     fast_check = CheckFastPath(litestar, max_body_bytes=settings.max_body_bytes)
     return ObservedApp(
         litestar, metrics=metrics, access_log=access_log, fast_routes=(fast_check,), tracing=tracing

@@ -18,7 +18,12 @@ __all__ = ("ASSETS", "ASSETS_PATH", "docs_assets_router", "docs_render_plugin")
 ASSETS_PATH = "/docs-assets"
 """Where the UI's files are served (beside ``/docs``, not under it: ``/docs/*`` is the OpenAPI router's)."""
 
-ASSETS = ("swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.css", "favicon-32x32.png")
+ASSETS = (
+    "swagger-ui-bundle.js",
+    "swagger-ui-standalone-preset.js",
+    "swagger-ui.css",
+    "favicon-32x32.png",
+)
 """The files the ``/docs`` page loads."""
 
 

@@ -149,7 +149,12 @@ class ApiError(PermsvcError):
     """
 
     def __init__(
-        self, code: str, message: str, *, status: int | None = None, headers: dict[str, str] | None = None
+        self,
+        code: str,
+        message: str,
+        *,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -179,6 +184,7 @@ def _unavailable_body(fault: BaseException) -> ErrorBody:
     if isinstance(fault, PermsvcError) and fault.detail:
         return ErrorBody("unavailable", fault.detail)
     return ErrorBody("unavailable", "the database is unavailable; retry later")
+
 
 _ABORTED_ERRORS = (TupleConditionConflictError, WriteConflictError)
 
@@ -260,7 +266,11 @@ def _translate_http(exc: HTTPException) -> tuple[int, ErrorBody, dict[str, str]]
     if isinstance(exc, InternalServerException) and exc.detail == _CLIENT_GONE:
         # Litestar's report of an ``http.disconnect`` while reading the body: the client sent less
         # than it announced and left. Not a server fault (no 5xx in metrics, no error log line).
-        return 400, ErrorBody("validation_error", "the request body ended before its announced length"), {}
+        return (
+            400,
+            ErrorBody("validation_error", "the request body ended before its announced length"),
+            {},
+        )
     return 500, ErrorBody("internal_error", _INTERNAL_MESSAGE), {}
 
 
@@ -287,11 +297,17 @@ def _encode(body: ErrorBody) -> bytes:
         return _encode_struct(ErrorBody(body.code, safe))
 
 
-def error_response(status: int, body: ErrorBody, headers: dict[str, str] | None = None) -> Response[bytes]:
-    return Response(_encode(body), status_code=status, media_type="application/json", headers=headers)
+def error_response(
+    status: int, body: ErrorBody, headers: dict[str, str] | None = None
+) -> Response[bytes]:
+    return Response(
+        _encode(body), status_code=status, media_type="application/json", headers=headers
+    )
 
 
-def render_error(exc: BaseException, *, state: Any, scope: Any) -> tuple[int, bytes, dict[str, str]]:
+def render_error(
+    exc: BaseException, *, state: Any, scope: Any
+) -> tuple[int, bytes, dict[str, str]]:
     """(status, JSON body, headers) of the error response for ``exc``; counts it in the metrics
     and logs a server fault with the request id. Every error path of every route goes through here."""
     status, body, headers = translate(exc)
@@ -325,6 +341,8 @@ def _handle(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     return Response(payload, status_code=status, media_type="application/json", headers=headers)
 
 
-def exception_handlers() -> dict[int | type[Exception], Callable[[Request[Any, Any, Any], Any], Response[Any]]]:
+def exception_handlers() -> dict[
+    int | type[Exception], Callable[[Request[Any, Any, Any], Any], Response[Any]]
+]:
     """The app-level handler map: one handler for everything, driven by the table above."""
     return {Exception: _handle}

@@ -49,7 +49,7 @@ class RefreezeSlowCollections:
         self._started = 0.0
 
     def __call__(self, phase: str, info: dict[str, Any]) -> None:
-        if info["generation"] != 2:  # noqa: PLR2004 - the oldest generation: a full collection
+        if info["generation"] != 2:
             return
         if phase == "start":
             self._started = time.thread_time()

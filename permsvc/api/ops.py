@@ -75,7 +75,22 @@ the echoed id to be the caller's, byte for byte)."""
 
 _encode = msgspec.json.Encoder().encode
 
-_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_LATENCY_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
 
 
 def request_id_of(scope: Mapping[str, Any]) -> str:
@@ -170,7 +185,10 @@ class Metrics:
         key = (route, method, status)
         children = self._request_children.get(key)
         if children is None:
-            children = (self.requests.labels(route, method, str(status)), self.latency.labels(route, method))
+            children = (
+                self.requests.labels(route, method, str(status)),
+                self.latency.labels(route, method),
+            )
             self._request_children[key] = children
         children[0].inc()
         children[1].observe(seconds)
@@ -178,7 +196,9 @@ class Metrics:
     def decision(self, api: str, allowed: bool) -> None:
         child = self._decision_children.get((api, allowed))
         if child is None:
-            child = self._decision_children[(api, allowed)] = self.decisions.labels(api, "true" if allowed else "false")
+            child = self._decision_children[(api, allowed)] = self.decisions.labels(
+                api, "true" if allowed else "false"
+            )
         child.inc()
 
     def error(self, code: str) -> None:
@@ -272,7 +292,9 @@ class ObservedApp:
             trace: dict[str, str] = {}
             if span is not None:
                 assert self.tracing is not None
-                self.tracing.finish_server_span(span, method=method, route=template, status=status, request_id=request_id)
+                self.tracing.finish_server_span(
+                    span, method=method, route=template, status=status, request_id=request_id
+                )
                 ids = self.tracing.current_ids()
                 if ids is not None:
                     trace = {"trace_id": ids[0], "span_id": ids[1]}
@@ -314,7 +336,10 @@ async def _refuse_nul(scope: Scope, send: Send) -> None:
         {
             "type": "http.response.start",
             "status": 400,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})
@@ -343,8 +368,13 @@ class AccessLog:
         if second != self._second:
             self._second = second
             self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        line = {"ts": f"{self._prefix}.{int((now - second) * 1000):03d}Z", "level": "info",
-                "logger": "permsvc.access", "msg": "request", **fields}
+        line = {
+            "ts": f"{self._prefix}.{int((now - second) * 1000):03d}Z",
+            "level": "info",
+            "logger": "permsvc.access",
+            "msg": "request",
+            **fields,
+        }
         try:
             os.write(self._fd, _encode(line) + b"\n")
         except OSError:
@@ -357,7 +387,8 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -378,7 +409,12 @@ class HealthStatus(msgspec.Struct, frozen=True):
     status: str
 
 
-@get("/healthz", operation_id="Healthz", tags=["Operations"], summary="Liveness: the process serves requests")
+@get(
+    "/healthz",
+    operation_id="Healthz",
+    tags=["Operations"],
+    summary="Liveness: the process serves requests",
+)
 async def healthz() -> HealthStatus:
     return HealthStatus("SERVING")
 
@@ -399,12 +435,21 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[Any]:
     if ready:
         return Response(HealthStatus("READY"), status_code=HTTP_200_OK)
     return Response(
-        {"code": "unavailable", "message": "the database is unreachable or its migrations are not applied"},
+        {
+            "code": "unavailable",
+            "message": "the database is unreachable or its migrations are not applied",
+        },
         status_code=503,
     )
 
 
-@get("/metrics", operation_id="Metrics", tags=["Operations"], summary="Prometheus metrics", media_type=CONTENT_TYPE_LATEST)
+@get(
+    "/metrics",
+    operation_id="Metrics",
+    tags=["Operations"],
+    summary="Prometheus metrics",
+    media_type=CONTENT_TYPE_LATEST,
+)
 async def metrics_endpoint(request: Request[Any, Any, Any]) -> Response[bytes]:
     metrics: Metrics = request.app.state.deps.metrics
     return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -59,10 +59,14 @@ def tracing_requested(environ: Mapping[str, str] | None = None) -> bool:
     env = os.environ if environ is None else environ
     if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return False
-    exporters = [e.strip().lower() for e in env.get("OTEL_TRACES_EXPORTER", "").split(",") if e.strip()]
+    exporters = [
+        e.strip().lower() for e in env.get("OTEL_TRACES_EXPORTER", "").split(",") if e.strip()
+    ]
     if exporters:
         return any(e != "none" for e in exporters)
-    return bool(env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+    return bool(
+        env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    )
 
 
 def tracing_from_env(environ: Mapping[str, str] | None = None) -> Tracing | None:
@@ -81,9 +85,13 @@ def tracing_from_env(environ: Mapping[str, str] | None = None) -> Tracing | None
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
     except ImportError as err:
-        raise SettingsError(f"OTEL_* variables ask for traces but {err.name} is missing: {_INSTALL_HINT}") from err
+        raise SettingsError(
+            f"OTEL_* variables ask for traces but {err.name} is missing: {_INSTALL_HINT}"
+        ) from err
     exporters: list[Any] = []
-    for name in [e.strip().lower() for e in env.get("OTEL_TRACES_EXPORTER", "otlp").split(",") if e.strip()]:
+    for name in [
+        e.strip().lower() for e in env.get("OTEL_TRACES_EXPORTER", "otlp").split(",") if e.strip()
+    ]:
         if name == "none":
             continue
         if name == "console":
@@ -91,7 +99,9 @@ def tracing_from_env(environ: Mapping[str, str] | None = None) -> Tracing | None
         elif name == "otlp":
             exporters.append(_otlp_exporter(env))
         else:
-            raise SettingsError(f"OTEL_TRACES_EXPORTER: unknown exporter {name!r} (use otlp, console or none)")
+            raise SettingsError(
+                f"OTEL_TRACES_EXPORTER: unknown exporter {name!r} (use otlp, console or none)"
+            )
     provider = TracerProvider(resource=Resource.create(_resource_attributes(env)))
     for exporter in exporters:
         provider.add_span_processor(BatchSpanProcessor(exporter))
@@ -108,13 +118,17 @@ def _resource_attributes(env: Mapping[str, str]) -> dict[str, str]:
         key, sep, value = item.partition("=")
         if sep and key.strip():
             attributes[key.strip()] = unquote(value.strip())
-    attributes["service.name"] = env.get("OTEL_SERVICE_NAME", "").strip() or attributes.get("service.name", "permsvc")
+    attributes["service.name"] = env.get("OTEL_SERVICE_NAME", "").strip() or attributes.get(
+        "service.name", "permsvc"
+    )
     return attributes
 
 
 def _otlp_exporter(env: Mapping[str, str]) -> Any:
     protocol = (
-        env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf"
+        env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or "http/protobuf"
     ).strip()
     try:
         if protocol == "grpc":
@@ -124,10 +138,18 @@ def _otlp_exporter(env: Mapping[str, str]) -> Any:
         elif protocol == "http/protobuf":
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         else:
-            raise SettingsError(f"OTEL_EXPORTER_OTLP_PROTOCOL: unsupported protocol {protocol!r} (use http/protobuf or grpc)")
+            raise SettingsError(
+                f"OTEL_EXPORTER_OTLP_PROTOCOL: unsupported protocol {protocol!r} (use http/protobuf or grpc)"
+            )
     except ImportError as err:
-        extra = " (grpc: pip install opentelemetry-exporter-otlp-proto-grpc)" if protocol == "grpc" else ""
-        raise SettingsError(f"the OTLP {protocol} exporter is missing: {_INSTALL_HINT}{extra}") from err
+        extra = (
+            " (grpc: pip install opentelemetry-exporter-otlp-proto-grpc)"
+            if protocol == "grpc"
+            else ""
+        )
+        raise SettingsError(
+            f"the OTLP {protocol} exporter is missing: {_INSTALL_HINT}{extra}"
+        ) from err
     return OTLPSpanExporter()
 
 
@@ -161,7 +183,9 @@ class Tracing:
             set_status_on_exception=False,
         )
 
-    def finish_server_span(self, span: Any, *, method: str, route: str, status: int, request_id: str) -> None:
+    def finish_server_span(
+        self, span: Any, *, method: str, route: str, status: int, request_id: str
+    ) -> None:
         """Name the span by its route template once routing has found it (a request no route
         matched keeps the bare method, as the HTTP conventions ask)."""
         if route != "unmatched":
@@ -204,7 +228,9 @@ class TracedCheckResolver:
                 span.set_attribute("permsvc.revision", ctx.revision)
             span.set_attribute("permsvc.check.tuple", f"{object_}#{relation}@{ctx.user}")
             if self._cached is not None:
-                span.set_attribute("permsvc.check.cache_hit", bool(self._cached(ctx, object_, relation)))
+                span.set_attribute(
+                    "permsvc.check.cache_hit", bool(self._cached(ctx, object_, relation))
+                )
             before = ctx.budget.dispatches
             result = await self._inner.check(ctx, object_, relation)
             span.set_attribute("permsvc.check.dispatches", ctx.budget.dispatches - before)
@@ -221,7 +247,9 @@ def traced_datastore(inner: Any, tracing: Tracing, *, system: str) -> TracedData
     traced SQLite store and a traced memory store must not share that answer."""
     cls = _TRACED_CLASSES.get(type(inner))
     if cls is None:
-        cls = _TRACED_CLASSES[type(inner)] = type(f"Traced{type(inner).__name__}", (TracedDatastore,), {})
+        cls = _TRACED_CLASSES[type(inner)] = type(
+            f"Traced{type(inner).__name__}", (TracedDatastore,), {}
+        )
     return cls(inner, tracing, system=system)
 
 
@@ -266,10 +294,14 @@ class TracedDatastore:
                 # outside a request (the index's follower, start-up): no root span per poll
                 return await method(*args, **kwargs)
             attributes: dict[str, Any] = {"db.system": system, "db.operation.name": name}
-            store_id = args[0] if by_store and args else kwargs.get("store_id") if by_store else None
+            store_id = (
+                args[0] if by_store and args else kwargs.get("store_id") if by_store else None
+            )
             if isinstance(store_id, str):
                 attributes["permsvc.store_id"] = store_id
-            with tracer.start_as_current_span(f"permsvc.db {name}", kind=kind, attributes=attributes) as span:
+            with tracer.start_as_current_span(
+                f"permsvc.db {name}", kind=kind, attributes=attributes
+            ) as span:
                 result = await method(*args, **kwargs)
                 revision = getattr(result, "revision", None)
                 if isinstance(revision, int):

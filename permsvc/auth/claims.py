@@ -31,7 +31,14 @@ import msgspec
 
 from permsvc.auth.errors import InsufficientScopeError
 
-__all__ = ("DEFAULT_MACHINE_TOKEN_RULES", "AuthClaims", "TokenKind", "client_id_of", "scopes_of", "token_kind_of")
+__all__ = (
+    "DEFAULT_MACHINE_TOKEN_RULES",
+    "AuthClaims",
+    "TokenKind",
+    "client_id_of",
+    "scopes_of",
+    "token_kind_of",
+)
 
 DEFAULT_MACHINE_TOKEN_RULES = ("gty", "auth0-clients")
 

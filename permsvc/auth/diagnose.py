@@ -26,7 +26,7 @@ from permsvc.auth.jwt import verify_signature
 
 __all__ = ("Diagnosis", "explain", "explain_and_verify", "unwrap_pasted")
 
-_QUOTES = ("\"", "'")
+_QUOTES = ('"', "'")
 
 
 class Diagnosis(msgspec.Struct, frozen=True, kw_only=True):
@@ -101,7 +101,12 @@ def _diagnose(
         decoded = decode_token(token, max_bytes=policy.max_token_bytes)
     except InvalidTokenError as err:
         return None, [*notes, err.finding], [], token
-    return decoded, [*notes, *check_header(decoded, policy)], check_claims(decoded, policy, now), token
+    return (
+        decoded,
+        [*notes, *check_header(decoded, policy)],
+        check_claims(decoded, policy, now),
+        token,
+    )
 
 
 def _diagnosis(decoded: DecodedToken | None, findings: list[Finding], signature: str) -> Diagnosis:

@@ -426,7 +426,9 @@ def parse_claim_text(text: str, *, source: str = "", json_only: bool = False) ->
     if (bad := _lone_surrogate(doc, "")) is not None:
         # JSON's and YAML's escapes can spell half of a UTF-16 pair, which is no Unicode text:
         # no datastore, log line or response can carry it
-        raise ClaimSpecError([(bad, "not valid Unicode: a lone surrogate escape (\\ud800-\\udfff)")], source=source)
+        raise ClaimSpecError(
+            [(bad, "not valid Unicode: a lone surrogate escape (\\ud800-\\udfff)")], source=source
+        )
     return parse_claim_spec(doc, source=source)
 
 

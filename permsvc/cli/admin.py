@@ -118,7 +118,10 @@ def _bootstrap(args: argparse.Namespace) -> int:
 
 def _create_key(args: argparse.Namespace) -> int:
     if bool(args.roles) == bool(args.scope):
-        print("permsvc admin create-key: give the key's roles with --roles (e.g. --roles check)", file=sys.stderr)
+        print(
+            "permsvc admin create-key: give the key's roles with --roles (e.g. --roles check)",
+            file=sys.stderr,
+        )
         return 2
     return _create(args, scope=args.roles or args.scope, bootstrap=False)
 
@@ -155,7 +158,10 @@ def _list_keys(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     parser = add_command(
-        subparsers, "admin", help="API keys: bootstrap, create-key, revoke-key, list-keys", doc=__doc__
+        subparsers,
+        "admin",
+        help="API keys: bootstrap, create-key, revoke-key, list-keys",
+        doc=__doc__,
     )
     commands = parser.add_subparsers(dest="admin_command", metavar="ADMIN_COMMAND", required=True)
 

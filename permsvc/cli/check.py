@@ -110,7 +110,9 @@ async def _run_async(args: argparse.Namespace) -> int:
             )
             e = explained.explanation
             verdict = "allowed" if e.allowed else "not allowed"
-            print(f"{obj}#{relation}@{user}: {verdict}  [model {explained.model_id}, revision {explained.revision}]")
+            print(
+                f"{obj}#{relation}@{user}: {verdict}  [model {explained.model_id}, revision {explained.revision}]"
+            )
             for line in render(e):
                 print(line)
             return 0 if e.allowed else 1
@@ -126,7 +128,9 @@ async def _run_async(args: argparse.Namespace) -> int:
             )
             verdict = "allowed" if outcome.allowed else "not allowed"
             note = " (a cycle was met)" if outcome.cycle_detected else ""
-            print(f"{obj}#{relation}@{user}: {verdict}{note}  [model {outcome.model_id}, revision {outcome.revision}]")
+            print(
+                f"{obj}#{relation}@{user}: {verdict}{note}  [model {outcome.model_id}, revision {outcome.revision}]"
+            )
             return 0 if outcome.allowed else 1
         listed = await ListRelationsQuery(reader=datastore, resolver=resolver).execute(
             ListRelationsParams(
@@ -150,7 +154,9 @@ def _remote_wanted(args: argparse.Namespace) -> bool:
     usage error. An option beats the other side's environment variable."""
     local_opt = bool(args.database_url or args.data_dir)
     if args.url and local_opt:
-        raise _Usage("give either --url (a server) or --database-url/--data-dir (a database), not both")
+        raise _Usage(
+            "give either --url (a server) or --database-url/--data-dir (a database), not both"
+        )
     if args.url:
         return True
     if local_opt:
@@ -184,7 +190,10 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     if remote:
         if args.explain:
-            print("permsvc: error: --explain asks the database; with --url, POST /v1/explain", file=sys.stderr)
+            print(
+                "permsvc: error: --explain asks the database; with --url, POST /v1/explain",
+                file=sys.stderr,
+            )
             return 2
         from permsvc.cli.remote.commands import remote_check
 
@@ -199,23 +208,46 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("query", nargs="+", metavar="QUERY",
-                        help="OBJECT#RELATION@USER, OBJECT RELATION USER, or OBJECT USER (every relation); "
-                             "with --url: USER RELATION OBJECT or OBJECT#RELATION@USER")
+    parser.add_argument(
+        "query",
+        nargs="+",
+        metavar="QUERY",
+        help="OBJECT#RELATION@USER, OBJECT RELATION USER, or OBJECT USER (every relation); "
+        "with --url: USER RELATION OBJECT or OBJECT#RELATION@USER",
+    )
     parser.add_argument("--store", help="store id (PERMSVC_STORE)")
     parser.add_argument("--model-id", help="authorization model id (default: the store's latest)")
     parser.add_argument("--context", help="condition context, a JSON object")
-    parser.add_argument("--contextual", action="append", metavar="TUPLE",
-                        help="a contextual tuple OBJECT#RELATION@USER (repeatable; with --url also "
-                             "'USER RELATION OBJECT')")
-    parser.add_argument("--explain", action="store_true",
-                        help="print why: the shortest witness, or the branches that failed, as a tree")
-    parser.add_argument("--all-paths", action="store_true", help="with --explain: every witness up to --limit")
-    parser.add_argument("--limit", type=int, help="with --explain --all-paths: the most witnesses (1-100, default 10)")
+    parser.add_argument(
+        "--contextual",
+        action="append",
+        metavar="TUPLE",
+        help="a contextual tuple OBJECT#RELATION@USER (repeatable; with --url also "
+        "'USER RELATION OBJECT')",
+    )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="print why: the shortest witness, or the branches that failed, as a tree",
+    )
+    parser.add_argument(
+        "--all-paths", action="store_true", help="with --explain: every witness up to --limit"
+    )
+    parser.add_argument(
+        "--limit",
+        type=int,
+        help="with --explain --all-paths: the most witnesses (1-100, default 10)",
+    )
     add_database_options(parser)
     server = parser.add_argument_group("server (instead of the database)")
-    server.add_argument("--url", help="ask this permsvc server, e.g. https://authz.example.com (PERMSVC_URL)")
-    server.add_argument("--api-key", help="credential sent as 'Authorization: Bearer ...' (PERMSVC_API_KEY)")
-    server.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the answer (default 30)")
+    server.add_argument(
+        "--url", help="ask this permsvc server, e.g. https://authz.example.com (PERMSVC_URL)"
+    )
+    server.add_argument(
+        "--api-key", help="credential sent as 'Authorization: Bearer ...' (PERMSVC_API_KEY)"
+    )
+    server.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds to wait for the answer (default 30)"
+    )
     server.add_argument("--json", action="store_true", help="print the server's answer as JSON")
     parser.set_defaults(func=_run)

@@ -117,16 +117,31 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:
         """The parser's refusal as the API's error body (uvicorn sends plain text), then close."""
-        self.transport.write(malformed_request_response(msg, sys.exc_info()[1], self.server_state.default_headers))
+        self.transport.write(
+            malformed_request_response(msg, sys.exc_info()[1], self.server_state.default_headers)
+        )
         self.transport.close()
 
 
-def malformed_request_response(msg: str, cause: BaseException | None, default_headers: list[tuple[bytes, bytes]]) -> bytes:
+def malformed_request_response(
+    msg: str, cause: BaseException | None, default_headers: list[tuple[bytes, bytes]]
+) -> bytes:
     """A complete ``400`` response (``Connection: close``) for a request the parser refused."""
-    reason = str(cause).strip() if isinstance(cause, httptools.HttpParserError) and str(cause).strip() else ""
-    message = f"the request is not valid HTTP/1.1: {reason}" if reason else f"the request is not valid HTTP/1.1 ({msg})"
+    reason = (
+        str(cause).strip()
+        if isinstance(cause, httptools.HttpParserError) and str(cause).strip()
+        else ""
+    )
+    message = (
+        f"the request is not valid HTTP/1.1: {reason}"
+        if reason
+        else f"the request is not valid HTTP/1.1 ({msg})"
+    )
     body = msgspec.json.encode({"code": "validation_error", "message": message})
     head = [b"HTTP/1.1 400 Bad Request\r\n"]
     head.extend(name + b": " + value + b"\r\n" for name, value in default_headers)
-    head.append(b"content-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % len(body))
+    head.append(
+        b"content-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n"
+        % len(body)
+    )
     return b"".join(head) + body

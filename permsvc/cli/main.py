@@ -66,7 +66,10 @@ def _database_guess(args: argparse.Namespace) -> str:
         return ""
     if args.database_url or getattr(args, "data_dir", None):
         return ""
-    if os.environ.get("PERMSVC_DATABASE_URL", "").strip() or os.environ.get("PERMSVC_DATA_DIR", "").strip():
+    if (
+        os.environ.get("PERMSVC_DATABASE_URL", "").strip()
+        or os.environ.get("PERMSVC_DATA_DIR", "").strip()
+    ):
         return ""
     return (
         f"PERMSVC_URL is set, but `permsvc {args.command}` works on a database, not a server, and "

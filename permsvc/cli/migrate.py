@@ -33,6 +33,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any) -> None:
-    parser = add_command(subparsers, "migrate", help="apply pending database migrations", doc=__doc__)
+    parser = add_command(
+        subparsers, "migrate", help="apply pending database migrations", doc=__doc__
+    )
     add_database_options(parser)
     parser.set_defaults(func=_run)

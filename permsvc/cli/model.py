@@ -63,8 +63,10 @@ def _validate(args: argparse.Namespace) -> int:
         _print_issues(err.issues, args.file)
         return 1
     model = loaded.model
-    print(f"{args.file}: valid (schema {model.schema_version}, {_count(len(model.type_definitions), 'type')}, "
-          f"{_count(len(model.conditions), 'condition')})")
+    print(
+        f"{args.file}: valid (schema {model.schema_version}, {_count(len(model.type_definitions), 'type')}, "
+        f"{_count(len(model.conditions), 'condition')})"
+    )
     return 0
 
 
@@ -78,7 +80,10 @@ def _transform(args: argparse.Namespace) -> int:
         return 1
     target = args.to or ("dsl" if loaded.format == "json" else "json")
     if target == "json":
-        sys.stdout.write(json.dumps(model_to_json(loaded.model), indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+        sys.stdout.write(
+            json.dumps(model_to_json(loaded.model), indent=2, sort_keys=True, ensure_ascii=False)
+            + "\n"
+        )
     else:
         sys.stdout.write(print_dsl(loaded.model))
     return 0
@@ -103,7 +108,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "validate",
         help="check a model against OpenFGA's rules",
         description="Check a model (.fga, .json or fga.mod) against OpenFGA's syntax and semantic rules. "
-                    "Exit 0 when valid; otherwise print FILE:LINE:COL: message lines to stderr and exit 1.",
+        "Exit 0 when valid; otherwise print FILE:LINE:COL: message lines to stderr and exit 1.",
     )
     validate.add_argument("file", metavar="FILE", help="model file: .fga, .json or fga.mod")
     validate.set_defaults(func=_validate)
@@ -112,11 +117,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "transform",
         help="convert a model between DSL and JSON",
         description="Print a model in OpenFGA's JSON form (indented, sorted keys) or in canonical DSL. "
-                    "Checks syntax only, like `fga model transform`; use `model validate` for the full rules.",
+        "Checks syntax only, like `fga model transform`; use `model validate` for the full rules.",
     )
     transform.add_argument("file", metavar="FILE", help="model file: .fga, .json or fga.mod")
-    transform.add_argument("--to", choices=("json", "dsl"),
-                           help="output form (default: JSON for DSL and fga.mod input, DSL for JSON input)")
+    transform.add_argument(
+        "--to",
+        choices=("json", "dsl"),
+        help="output form (default: JSON for DSL and fga.mod input, DSL for JSON input)",
+    )
     transform.set_defaults(func=_transform)
 
     try:

@@ -149,18 +149,31 @@ def _tuple(raw: Any, where: str) -> TupleKey:
             raise StoreFileError(f"{where}: a tuple condition needs a name")
         condition = TupleCondition(name=str(cond["name"]), context=cond.get("context") or None)
     return TupleKey(
-        object=str(raw["object"]), relation=str(raw["relation"]), user=str(raw["user"]), condition=condition
+        object=str(raw["object"]),
+        relation=str(raw["relation"]),
+        user=str(raw["user"]),
+        condition=condition,
     )
 
 
 def _csv_tuples(text: str, where: str) -> list[dict[str, Any]]:
     reader = csv.DictReader(io.StringIO(text))
-    known = {"user_type", "user_id", "user_relation", "relation", "object_type", "object_id",
-             "condition_name", "condition_context"}
+    known = {
+        "user_type",
+        "user_id",
+        "user_relation",
+        "relation",
+        "object_type",
+        "object_id",
+        "condition_name",
+        "condition_context",
+    }
     headers = [h.strip() for h in reader.fieldnames or ()]
     unknown = [h for h in headers if h not in known]
     if unknown:
-        raise StoreFileError(f"{where}: invalid CSV header {unknown[0]!r}; valid headers are {', '.join(sorted(known))}")
+        raise StoreFileError(
+            f"{where}: invalid CSV header {unknown[0]!r}; valid headers are {', '.join(sorted(known))}"
+        )
     for required in ("user_type", "user_id", "relation", "object_type", "object_id"):
         if required not in headers:
             raise StoreFileError(f"{where}: missing required CSV header {required!r}")
@@ -171,14 +184,21 @@ def _csv_tuples(text: str, where: str) -> list[dict[str, Any]]:
         if row.get("user_relation"):
             user += f"#{row['user_relation']}"
         item: dict[str, Any] = {
-            "user": user, "relation": row["relation"], "object": f"{row['object_type']}:{row['object_id']}"
+            "user": user,
+            "relation": row["relation"],
+            "object": f"{row['object_type']}:{row['object_id']}",
         }
         if row.get("condition_name"):
             context = row.get("condition_context") or ""
             try:
-                item["condition"] = {"name": row["condition_name"], "context": json.loads(context) if context else None}
+                item["condition"] = {
+                    "name": row["condition_name"],
+                    "context": json.loads(context) if context else None,
+                }
             except json.JSONDecodeError as err:
-                raise StoreFileError(f"{where}:{n}: condition_context is not JSON: {err.msg}") from err
+                raise StoreFileError(
+                    f"{where}:{n}: condition_context is not JSON: {err.msg}"
+                ) from err
         out.append(item)
     return out
 
@@ -198,7 +218,9 @@ def _read_tuple_file(path: Path) -> list[TupleKey]:
         elif suffix == ".csv":
             raw = _csv_tuples(text, where)
         else:
-            raise StoreFileError(f"{where}: unsupported tuple file format {suffix!r} (use yaml, json, jsonl or csv)")
+            raise StoreFileError(
+                f"{where}: unsupported tuple file format {suffix!r} (use yaml, json, jsonl or csv)"
+            )
     except (yaml.YAMLError, json.JSONDecodeError) as err:
         raise StoreFileError(f"{where}: not valid {suffix.lstrip('.')}: {err}") from err
     if not isinstance(raw, list) or not raw:
@@ -207,7 +229,9 @@ def _read_tuple_file(path: Path) -> list[TupleKey]:
 
 
 def _tuples_of(section: dict[str, Any], base: Path, where: str) -> list[TupleKey]:
-    tuples = [_tuple(t, f"{where} tuple {i + 1}") for i, t in enumerate(section.get("tuples") or ())]
+    tuples = [
+        _tuple(t, f"{where} tuple {i + 1}") for i, t in enumerate(section.get("tuples") or ())
+    ]
     files = list(section.get("tuple_files") or ())
     if section.get("tuple_file"):
         files.insert(0, section["tuple_file"])
@@ -289,7 +313,9 @@ async def _setup(store_file: StoreFile, test: TestCase) -> tuple[MemoryDatastore
     seen: set[tuple[str, str, str]] = set()
     for key in tuples:
         if key.key in seen:
-            raise StoreFileError(f"duplicate tuple {key}: it is both in the global tuples and in the test's")
+            raise StoreFileError(
+                f"duplicate tuple {key}: it is both in the global tuples and in the test's"
+            )
         seen.add(key.key)
         validate_tuple(ts, key)
     if tuples:
@@ -302,10 +328,20 @@ async def _run_test(store_file: StoreFile, test: TestCase) -> list[AssertionOutc
     resolver = ModelResolver(datastore)
     out: list[AssertionOutcome] = []
 
-    def outcome(kind: str, request: dict[str, Any], expected: Any, got: Any = None, error: str = "") -> None:
-        out.append(AssertionOutcome(
-            file=store_file.path, test=test.name, kind=kind, request=request, expected=expected, got=got, error=error
-        ))
+    def outcome(
+        kind: str, request: dict[str, Any], expected: Any, got: Any = None, error: str = ""
+    ) -> None:
+        out.append(
+            AssertionOutcome(
+                file=store_file.path,
+                test=test.name,
+                kind=kind,
+                request=request,
+                expected=expected,
+                got=got,
+                error=error,
+            )
+        )
 
     check = CheckQuery(reader=datastore, resolver=resolver)
     for entry in test.check:
@@ -313,13 +349,22 @@ async def _run_test(store_file: StoreFile, test: TestCase) -> list[AssertionOutc
         for user in _listed(entry, "user", "users"):
             for obj in _listed(entry, "object", "objects"):
                 for relation, expected in (entry.get("assertions") or {}).items():
-                    request = {"user": user, "relation": relation, "object": obj, "context": context}
+                    request = {
+                        "user": user,
+                        "relation": relation,
+                        "object": obj,
+                        "context": context,
+                    }
                     try:
-                        got = (await check.execute(CheckParams(
-                            store_id=store_id,
-                            tuple_key=TupleKey(object=obj, relation=relation, user=user),
-                            context=context,
-                        ))).allowed
+                        got = (
+                            await check.execute(
+                                CheckParams(
+                                    store_id=store_id,
+                                    tuple_key=TupleKey(object=obj, relation=relation, user=user),
+                                    context=context,
+                                )
+                            )
+                        ).allowed
                     except PermsvcError as err:
                         outcome("check", request, bool(expected), error=str(err))
                     else:
@@ -328,13 +373,26 @@ async def _run_test(store_file: StoreFile, test: TestCase) -> list[AssertionOutc
     for entry in test.list_objects:
         context = entry.get("context") or None
         for relation, expected in (entry.get("assertions") or {}).items():
-            request = {"user": str(entry.get("user", "")), "relation": relation, "type": str(entry.get("type", "")),
-                       "context": context}
+            request = {
+                "user": str(entry.get("user", "")),
+                "relation": relation,
+                "type": str(entry.get("type", "")),
+                "context": context,
+            }
             want = sorted(set(expected or ()))
             try:
-                objects = [o async for o in list_objects.stream(ListObjectsParams(
-                    store_id=store_id, type=request["type"], relation=relation, user=request["user"], context=context
-                ))]
+                objects = [
+                    o
+                    async for o in list_objects.stream(
+                        ListObjectsParams(
+                            store_id=store_id,
+                            type=request["type"],
+                            relation=relation,
+                            user=request["user"],
+                            context=context,
+                        )
+                    )
+                ]
             except PermsvcError as err:
                 outcome("list_objects", request, want, error=str(err))
             else:
@@ -348,15 +406,25 @@ async def _run_test(store_file: StoreFile, test: TestCase) -> list[AssertionOutc
         )
         for relation, expected in (entry.get("assertions") or {}).items():
             request = {
-                "object": str(entry.get("object", "")), "relation": relation, "context": context,
-                "user_filter": [f"{f.type}#{f.relation}" if f.relation else f.type for f in filters],
+                "object": str(entry.get("object", "")),
+                "relation": relation,
+                "context": context,
+                "user_filter": [
+                    f"{f.type}#{f.relation}" if f.relation else f.type for f in filters
+                ],
             }
             want = sorted(set((expected or {}).get("users") or ()))
             try:
-                users = await _all_users(list_users, ListUsersParams(
-                    store_id=store_id, object=request["object"], relation=relation, user_filters=filters,
-                    context=context,
-                ))
+                users = await _all_users(
+                    list_users,
+                    ListUsersParams(
+                        store_id=store_id,
+                        object=request["object"],
+                        relation=relation,
+                        user_filters=filters,
+                        context=context,
+                    ),
+                )
             except PermsvcError as err:
                 outcome("list_users", request, want, error=str(err))
             else:
@@ -375,7 +443,9 @@ async def _all_users(query: ListUsersQuery, params: ListUsersParams) -> list[str
             return sorted(set(users))
 
 
-async def run_store_file(store_file: StoreFile) -> list[tuple[TestCase, list[AssertionOutcome], str]]:
+async def run_store_file(
+    store_file: StoreFile,
+) -> list[tuple[TestCase, list[AssertionOutcome], str]]:
     """Run every test of a loaded file: ``(test, assertion outcomes, setup error)`` per test."""
     results = []
     for test in store_file.tests:
@@ -400,7 +470,9 @@ class _Style:
 def _files(patterns: list[str]) -> list[str]:
     found: list[str] = []
     for pattern in patterns:
-        matches = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else [pattern]
+        matches = (
+            sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else [pattern]
+        )
         found.extend(m for m in matches if m not in found)
     return found
 
@@ -435,10 +507,18 @@ def _test(args: argparse.Namespace) -> int:
             if error:
                 broken += 1
             for o in outcomes:
-                records.append({
-                    "file": o.file, "test": o.test, "kind": o.kind, "request": o.request, "expected": o.expected,
-                    "got": o.got, "error": o.error or None, "passed": o.passed,
-                })
+                records.append(
+                    {
+                        "file": o.file,
+                        "test": o.test,
+                        "kind": o.kind,
+                        "request": o.request,
+                        "expected": o.expected,
+                        "got": o.got,
+                        "error": o.error or None,
+                        "passed": o.passed,
+                    }
+                )
             if error:
                 records.append({"file": file, "test": test.name, "error": error})
             if args.json:
@@ -446,7 +526,9 @@ def _test(args: argparse.Namespace) -> int:
             if error:
                 print(f"  {style('ERROR', '1;31')} {test.name}: {error}")
             elif bad:
-                print(f"  {style('FAIL', '1;31')}  {test.name}  ({ok} of {len(outcomes)} assertions passed)")
+                print(
+                    f"  {style('FAIL', '1;31')}  {test.name}  ({ok} of {len(outcomes)} assertions passed)"
+                )
             else:
                 print(f"  {style('PASS', '1;32')}  {test.name}  ({len(outcomes)} assertions)")
             for o in outcomes:
@@ -456,8 +538,12 @@ def _test(args: argparse.Namespace) -> int:
     if broken:
         summary += f", {broken} could not run"
     if args.json:
-        json.dump({"results": records, "passed": passed, "failed": failed, "errors": broken},
-                  sys.stdout, indent=2, default=str)
+        json.dump(
+            {"results": records, "passed": passed, "failed": failed, "errors": broken},
+            sys.stdout,
+            indent=2,
+            default=str,
+        )
         sys.stdout.write("\n")
     else:
         print()
@@ -471,10 +557,17 @@ def register(model_subparsers: argparse._SubParsersAction[argparse.ArgumentParse
         "test",
         help="run store test files (*.fga.yaml) like `fga model test`",
         description="Run OpenFGA store test files: each test gets a fresh in-memory store with the model, the "
-                    "global tuples and its own tuples, then its check / list_objects / list_users assertions run. "
-                    "Prints one line per failing assertion and 'N passed, M failed'; exits 1 if anything failed.",
+        "global tuples and its own tuples, then its check / list_objects / list_users assertions run. "
+        "Prints one line per failing assertion and 'N passed, M failed'; exits 1 if anything failed.",
     )
-    parser.add_argument("--tests", action="append", required=True, metavar="GLOB",
-                        help="store test file(s), e.g. 'tests/**/*.fga.yaml' (quote globs; repeatable)")
-    parser.add_argument("--json", action="store_true", help="print every assertion's result as JSON")
+    parser.add_argument(
+        "--tests",
+        action="append",
+        required=True,
+        metavar="GLOB",
+        help="store test file(s), e.g. 'tests/**/*.fga.yaml' (quote globs; repeatable)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print every assertion's result as JSON"
+    )
     parser.set_defaults(func=_test)

@@ -46,8 +46,14 @@ def register(subparsers: Any) -> None:
         const=False,
         help="do not apply pending migrations at start-up (PERMSVC_MIGRATE=false)",
     )
-    p.add_argument("--auth-method", choices=("none", "preshared"), help="caller authentication (PERMSVC_AUTH_METHOD)")
-    p.add_argument("--api-keys", help="comma-separated preshared keys (PERMSVC_API_KEYS; prefer the variable)")
+    p.add_argument(
+        "--auth-method",
+        choices=("none", "preshared"),
+        help="caller authentication (PERMSVC_AUTH_METHOD)",
+    )
+    p.add_argument(
+        "--api-keys", help="comma-separated preshared keys (PERMSVC_API_KEYS; prefer the variable)"
+    )
     p.add_argument(
         "--insecure-no-auth",
         dest="insecure_no_auth",
@@ -55,10 +61,19 @@ def register(subparsers: Any) -> None:
         const=True,
         help="serve a non-loopback address even though no credential is configured (anyone reaching it is admin)",
     )
-    p.add_argument("--max-body-bytes", type=int, help="largest request body (PERMSVC_MAX_BODY_BYTES, default 1 MiB)")
-    p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), help="PERMSVC_LOG_LEVEL")
     p.add_argument(
-        "--graceful-shutdown", dest="graceful_shutdown_s", type=float, help="seconds in-flight requests may finish"
+        "--max-body-bytes",
+        type=int,
+        help="largest request body (PERMSVC_MAX_BODY_BYTES, default 1 MiB)",
+    )
+    p.add_argument(
+        "--log-level", choices=("debug", "info", "warning", "error"), help="PERMSVC_LOG_LEVEL"
+    )
+    p.add_argument(
+        "--graceful-shutdown",
+        dest="graceful_shutdown_s",
+        type=float,
+        help="seconds in-flight requests may finish",
     )
     p.set_defaults(func=run)
 
@@ -118,7 +133,12 @@ def _refuse_open_network(settings: Settings, keys_exist: bool) -> str | None:
     """Why this server must not start (an open API on a non-loopback address), or ``None``."""
     from permsvc.api.app import is_loopback
 
-    if settings.credentials_configured or keys_exist or is_loopback(settings.host) or settings.insecure_no_auth:
+    if (
+        settings.credentials_configured
+        or keys_exist
+        or is_loopback(settings.host)
+        or settings.insecure_no_auth
+    ):
         return None
     return (
         f"permsvc serve: refusing to serve {settings.host} without credentials: anyone reaching it would be admin. "
@@ -130,7 +150,7 @@ def _refuse_open_network(settings: Settings, keys_exist: bool) -> str | None:
 def _check_tracing() -> None:
     """Fail before any worker starts when the ``OTEL_*`` variables ask for traces that cannot be
     exported (packages missing, unknown exporter): each worker would refuse to start anyway."""
-    from permsvc.api.tracing import tracing_from_env  # noqa: PLC0415 - imports nothing when tracing is off
+    from permsvc.api.tracing import tracing_from_env
 
     tracing = tracing_from_env()
     if tracing is not None:

@@ -35,7 +35,9 @@ def decode_after(token: str, kind: str, digest: str) -> str:
     payload = decode_page_token(token, kind=kind)
     after = payload.get("a")
     if payload.get("h") != digest or not isinstance(after, str):
-        raise InvalidContinuationTokenError("the continuation token was issued for a different query")
+        raise InvalidContinuationTokenError(
+            "the continuation token was issued for a different query"
+        )
     return after
 
 

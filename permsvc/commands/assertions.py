@@ -42,7 +42,11 @@ class WriteAssertionsCommand:
     """
 
     def __init__(
-        self, *, assertions: AssertionStore, resolver: ModelResolver, max_assertions: int = DEFAULT_MAX_ASSERTIONS
+        self,
+        *,
+        assertions: AssertionStore,
+        resolver: ModelResolver,
+        max_assertions: int = DEFAULT_MAX_ASSERTIONS,
     ) -> None:
         self._assertions = assertions
         self._resolver = resolver

@@ -159,19 +159,28 @@ class TooManyEvaluationsError(InvalidInputError):
     """A batch holds more evaluations than one request may carry."""
 
     def __init__(self, count: int, limit: int) -> None:
-        super().__init__(f"evaluations: at most {limit} items per request, got {count}; split the batch")
+        super().__init__(
+            f"evaluations: at most {limit} items per request, got {count}; split the batch"
+        )
         self.count = count
         self.limit = limit
 
 
 def merged_context(
-    subject: Entity, resource: Entity, action_properties: dict[str, Any] | None, context: dict[str, Any] | None
+    subject: Entity,
+    resource: Entity,
+    action_properties: dict[str, Any] | None,
+    context: dict[str, Any] | None,
 ) -> dict[str, Any] | None:
     """The condition context of a request: properties as ``subject_K`` / ``resource_K`` /
     ``action_K`` (condition parameter names cannot contain ``.``), then the request's ``context``,
     which wins (OpenFGA's ``mergePropertiesToContext`` precedence)."""
     merged: dict[str, Any] = {}
-    for prefix, props in (("subject_", subject.properties), ("resource_", resource.properties), ("action_", action_properties)):
+    for prefix, props in (
+        ("subject_", subject.properties),
+        ("resource_", resource.properties),
+        ("action_", action_properties),
+    ):
         for key, value in (props or {}).items():
             merged[prefix + key] = value
     if context:
@@ -192,9 +201,13 @@ def _check_ids(subject: Entity | None, resource: Entity | None) -> None:
         )
     if resource is not None:
         if "#" in resource.id:
-            raise InvalidInputError(f"resource.id '{resource.id}' contains '#', which an object id cannot hold")
+            raise InvalidInputError(
+                f"resource.id '{resource.id}' contains '#', which an object id cannot hold"
+            )
         if resource.id == "*":
-            raise InvalidInputError("resource.id '*' is not allowed: a wildcard is only valid as a subject id")
+            raise InvalidInputError(
+                "resource.id '*' is not allowed: a wildcard is only valid as a subject id"
+            )
 
 
 def _is_fault(err: PermsvcError) -> bool:
@@ -233,11 +246,17 @@ class EvaluationsQuery(CheckingQuery):
                 break
             if params.semantic == "permit_on_first_permit" and decision.allowed:
                 break
-        return EvaluationsOutcome(model_id=prepared.model_id, revision=prepared.revision, decisions=decisions)
+        return EvaluationsOutcome(
+            model_id=prepared.model_id, revision=prepared.revision, decisions=decisions
+        )
 
-    async def _decide(self, prepared: Prepared, item: EvaluationItem, *, explain: bool = False) -> Decision:
+    async def _decide(
+        self, prepared: Prepared, item: EvaluationItem, *, explain: bool = False
+    ) -> Decision:
         if item.request is None:
-            return Decision(allowed=False, error=item.error or InvalidInputError("the evaluation is missing"))
+            return Decision(
+                allowed=False, error=item.error or InvalidInputError("the evaluation is missing")
+            )
         req = item.request
         try:
             ts = prepared.typesystem
@@ -318,17 +337,23 @@ class _Paging:
             params.resource.type,
             params.resource.id if kind != "resource" else "",
             params.action,
-            merged_context(params.subject, params.resource, params.action_properties, params.context),
+            merged_context(
+                params.subject, params.resource, params.action_properties, params.context
+            ),
         )
         limit = page.limit
         self.cursor = ""
         if page.token:
             payload = decode_page_token(page.token, kind=_TOKEN_KIND)
             issued_limit, after = payload.get("l"), payload.get("a")
-            if not isinstance(after, str) or not (issued_limit is None or isinstance(issued_limit, int)):
+            if not isinstance(after, str) or not (
+                issued_limit is None or isinstance(issued_limit, int)
+            ):
                 raise InvalidContinuationTokenError()
             if payload.get("s") != kind or payload.get("h") != self.digest:
-                raise InvalidContinuationTokenError("the page token was issued for a different search")
+                raise InvalidContinuationTokenError(
+                    "the page token was issued for a different search"
+                )
             if limit is not None and limit != issued_limit:
                 raise InvalidContinuationTokenError(
                     f"page.limit {limit} differs from the limit {issued_limit} the token was issued for"
@@ -340,16 +365,26 @@ class _Paging:
 
     async def collect(self, items: AsyncIterator[str]) -> tuple[list[str], str]:
         """One page and its ``next_token`` (``""`` when the page is the last one)."""
-        page, more, _ = await collect_page(items, page_size=self.size, kind=self.kind, digest=self.digest, after=self.cursor)
+        page, more, _ = await collect_page(
+            items, page_size=self.size, kind=self.kind, digest=self.digest, after=self.cursor
+        )
         if not more:
             return page, ""
-        payload = {"k": _TOKEN_KIND, "s": self.kind, "a": page[-1], "h": self.digest, "l": self.limit}
+        payload = {
+            "k": _TOKEN_KIND,
+            "s": self.kind,
+            "a": page[-1],
+            "h": self.digest,
+            "l": self.limit,
+        }
         return page, encode_page_token(payload)
 
 
 class _SearchBase(EngineQuery):
     def _context(self, params: SearchParams) -> dict[str, Any] | None:
-        return merged_context(params.subject, params.resource, params.action_properties, params.context)
+        return merged_context(
+            params.subject, params.resource, params.action_properties, params.context
+        )
 
 
 def _known(ts: TypeSystem, params: SearchParams) -> bool:
@@ -370,10 +405,19 @@ class SubjectSearchQuery(_SearchBase):
         prepared = await self._prepare(params)
         if not _known(prepared.typesystem, params):
             return SearchOutcome(results=[], model_id=prepared.model_id, revision=prepared.revision)
-        ctx = prepared.context(self._limits, self._context(params), deadline_s=self._limits.list_deadline_s)
-        users = list_users(ctx, params.resource.ref, params.action, params.subject.type, after=paging.cursor)
+        ctx = prepared.context(
+            self._limits, self._context(params), deadline_s=self._limits.list_deadline_s
+        )
+        users = list_users(
+            ctx, params.resource.ref, params.action, params.subject.type, after=paging.cursor
+        )
         results, token = await paging.collect(users)
-        return SearchOutcome(results=results, next_token=token, model_id=prepared.model_id, revision=prepared.revision)
+        return SearchOutcome(
+            results=results,
+            next_token=token,
+            model_id=prepared.model_id,
+            revision=prepared.revision,
+        )
 
 
 class ResourceSearchQuery(_SearchBase):
@@ -387,11 +431,19 @@ class ResourceSearchQuery(_SearchBase):
         if not _known(prepared.typesystem, params):
             return SearchOutcome(results=[], model_id=prepared.model_id, revision=prepared.revision)
         ctx = prepared.context(
-            self._limits, self._context(params), user=params.subject.ref, deadline_s=self._limits.list_deadline_s
+            self._limits,
+            self._context(params),
+            user=params.subject.ref,
+            deadline_s=self._limits.list_deadline_s,
         )
         objects = list_objects(ctx, params.resource.type, params.action, after=paging.cursor)
         results, token = await paging.collect(objects)
-        return SearchOutcome(results=results, next_token=token, model_id=prepared.model_id, revision=prepared.revision)
+        return SearchOutcome(
+            results=results,
+            next_token=token,
+            model_id=prepared.model_id,
+            revision=prepared.revision,
+        )
 
 
 class ActionSearchQuery(_SearchBase):
@@ -421,11 +473,20 @@ class ActionSearchQuery(_SearchBase):
         if not _known(prepared.typesystem, params):
             return SearchOutcome(results=[], model_id=prepared.model_id, revision=prepared.revision)
         results, token = await paging.collect(self._allowed(prepared, params, paging.cursor))
-        return SearchOutcome(results=results, next_token=token, model_id=prepared.model_id, revision=prepared.revision)
+        return SearchOutcome(
+            results=results,
+            next_token=token,
+            model_id=prepared.model_id,
+            revision=prepared.revision,
+        )
 
-    async def _allowed(self, prepared: Prepared, params: SearchParams, after: str) -> AsyncIterator[str]:
+    async def _allowed(
+        self, prepared: Prepared, params: SearchParams, after: str
+    ) -> AsyncIterator[str]:
         context = self._context(params)
-        for relation in sorted(action_relations(prepared.typesystem, params.resource.type, self._allowlist)):
+        for relation in sorted(
+            action_relations(prepared.typesystem, params.resource.type, self._allowlist)
+        ):
             if relation <= after:
                 continue
             ctx = prepared.context(self._limits, context, user=params.subject.ref)
@@ -447,7 +508,9 @@ def action_relations(ts: TypeSystem, object_type: str, allowlist: Sequence[str] 
         return [
             name
             for name in relations
-            if any(fnmatchcase(name, p) or fnmatchcase(f"{object_type}#{name}", p) for p in allowlist)
+            if any(
+                fnmatchcase(name, p) or fnmatchcase(f"{object_type}#{name}", p) for p in allowlist
+            )
         ]
     permissions = [name for name, rd in relations.items() if not rd.directly_related]
     if permissions:

@@ -21,7 +21,13 @@ from permsvc.engine.request import ResolveRequest, request_digest
 from permsvc.store.consistency import reader_for
 from permsvc.store.errors import DatabaseFault
 
-__all__ = ("BatchCheckItem", "BatchCheckItemResult", "BatchCheckOutcome", "BatchCheckParams", "BatchCheckQuery")
+__all__ = (
+    "BatchCheckItem",
+    "BatchCheckItemResult",
+    "BatchCheckOutcome",
+    "BatchCheckParams",
+    "BatchCheckQuery",
+)
 
 
 class BatchCheckItem(msgspec.Struct, frozen=True, kw_only=True):
@@ -60,7 +66,9 @@ class BatchCheckQuery(CheckingQuery):
     @functools.cached_property
     def _check(self) -> CheckQuery:
         """The Check each distinct item runs, on this query's checker chain."""
-        return CheckQuery(reader=self._reader, resolver=self._resolver, limits=self._limits, checker=self._checker)
+        return CheckQuery(
+            reader=self._reader, resolver=self._resolver, limits=self._limits, checker=self._checker
+        )
 
     async def execute(self, params: BatchCheckParams) -> BatchCheckOutcome:
         seen: set[str] = set()
@@ -68,9 +76,13 @@ class BatchCheckQuery(CheckingQuery):
             if not item.correlation_id:
                 raise InvalidInputError("every batch check item needs a correlation_id")
             if item.correlation_id in seen:
-                raise InvalidInputError(f"duplicate correlation_id '{item.correlation_id}' in batch check")
+                raise InvalidInputError(
+                    f"duplicate correlation_id '{item.correlation_id}' in batch check"
+                )
             seen.add(item.correlation_id)
-        typesystem = await self._resolver.resolve(params.store_id, params.model_id, params.consistency)
+        typesystem = await self._resolver.resolve(
+            params.store_id, params.model_id, params.consistency
+        )
         _, revision = await reader_for(self._reader, params.store_id, params.consistency)
         at_least = Consistency(token=encode_token(params.store_id, revision))
         done: dict[ResolveRequest, BatchCheckItemResult] = {}
@@ -98,7 +110,9 @@ class BatchCheckQuery(CheckingQuery):
                             consistency=at_least,
                         )
                     )
-                    result = BatchCheckItemResult(allowed=outcome.allowed, cycle_detected=outcome.cycle_detected)
+                    result = BatchCheckItemResult(
+                        allowed=outcome.allowed, cycle_detected=outcome.cycle_detected
+                    )
                 except PermsvcError as err:
                     if isinstance(err, DatabaseFault):
                         raise  # the database, not this item, failed: the whole request is a 503

@@ -44,7 +44,9 @@ def validate_check_tuple(typesystem: TypeSystem, key: TupleKey) -> None:
     """OpenFGA's ``ValidateUserObjectRelation``: every failure is a ``validation_error`` (2000)."""
     problem = object_relation_problem(typesystem, key)
     if problem:
-        raise InvalidInputError(f"invalid check tuple '{key.object}#{key.relation}@{key.user}': {problem}")
+        raise InvalidInputError(
+            f"invalid check tuple '{key.object}#{key.relation}@{key.user}': {problem}"
+        )
     require_user(typesystem, key.user)
 
 

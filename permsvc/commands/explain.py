@@ -63,7 +63,9 @@ class ExplainQuery(EngineQuery):
     async def execute(self, params: ExplainParams) -> ExplainOutcome:
         limit = witness_limit(params.all_paths, params.limit)
         if not 1 <= params.max_denial_nodes <= 1000:
-            raise InvalidInputError(f"'max_denial_nodes' must be 1 to 1000, got {params.max_denial_nodes}")
+            raise InvalidInputError(
+                f"'max_denial_nodes' must be 1 to 1000, got {params.max_denial_nodes}"
+            )
         prepared = await prepare(
             reader=self._reader,
             resolver=self._resolver,
@@ -83,4 +85,6 @@ class ExplainQuery(EngineQuery):
             limit=limit,
             max_denial_nodes=params.max_denial_nodes,
         )
-        return ExplainOutcome(explanation=explanation, model_id=prepared.model_id, revision=prepared.revision)
+        return ExplainOutcome(
+            explanation=explanation, model_id=prepared.model_id, revision=prepared.revision
+        )

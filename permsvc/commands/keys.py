@@ -84,7 +84,12 @@ class CreateApiKeyCommand:
         self._keys = keys
 
     async def execute(
-        self, roles: str | Iterable[str], *, store_id: str | None = None, name: str = "", bootstrap: bool = False
+        self,
+        roles: str | Iterable[str],
+        *,
+        store_id: str | None = None,
+        name: str = "",
+        bootstrap: bool = False,
     ) -> CreatedApiKey:
         checked = require_scope(roles)
         if len(name) > _MAX_NAME:

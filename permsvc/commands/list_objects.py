@@ -66,12 +66,19 @@ class ListObjectsQuery(EngineQuery):
             context=params.context,
             validate=validate,
         )
-        ctx = prepared.context(self._limits, params.context, user=params.user, deadline_s=self._limits.list_deadline_s)
+        ctx = prepared.context(
+            self._limits, params.context, user=params.user, deadline_s=self._limits.list_deadline_s
+        )
         return prepared, ctx
 
     def _digest(self, params: ListObjectsParams, model_id: str) -> str:
         return query_digest(
-            "lo", params.store_id, model_id, params.type, params.relation, params.user,
+            "lo",
+            params.store_id,
+            model_id,
+            params.type,
+            params.relation,
+            params.user,
             request_digest(params.contextual_tuples, params.context),
         )
 
@@ -98,6 +105,8 @@ class ListObjectsQuery(EngineQuery):
         """Every object, as it is confirmed (StreamedListObjects); validation errors are raised
         before the first item, evaluation errors end the stream."""
         prepared, ctx = await self._start(params)
-        after = decode_after(params.continuation_token, "lo", self._digest(params, prepared.model_id))
+        after = decode_after(
+            params.continuation_token, "lo", self._digest(params, prepared.model_id)
+        )
         async for obj in list_objects(ctx, params.type, params.relation, after=after):
             yield obj

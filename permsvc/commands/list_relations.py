@@ -66,4 +66,6 @@ class ListRelationsQuery(CheckingQuery):
             result = await self._checker.check(ctx, params.object, rel)
             if result.allowed:
                 allowed.append(rel)
-        return ListRelationsOutcome(model_id=prepared.model_id, revision=prepared.revision, relations=allowed)
+        return ListRelationsOutcome(
+            model_id=prepared.model_id, revision=prepared.revision, relations=allowed
+        )

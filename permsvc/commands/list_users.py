@@ -77,9 +77,17 @@ class ListUsersQuery(EngineQuery):
             context=params.context,
             validate=validate,
         )
-        ctx = prepared.context(self._limits, params.context, deadline_s=self._limits.list_deadline_s)
+        ctx = prepared.context(
+            self._limits, params.context, deadline_s=self._limits.list_deadline_s
+        )
         digest = query_digest(
-            "lu", params.store_id, prepared.model_id, params.object, params.relation, flt.type, flt.relation,
+            "lu",
+            params.store_id,
+            prepared.model_id,
+            params.object,
+            params.relation,
+            flt.type,
+            flt.relation,
             request_digest(params.contextual_tuples, params.context),
         )
         after = decode_after(params.continuation_token, "lu", digest)

@@ -30,7 +30,15 @@ __all__ = ("CheckingQuery", "EngineQuery", "Prepared", "QueryParams", "prepare",
 class Prepared:
     """A resolved model plus the request's reader stack and revision."""
 
-    __slots__ = ("_condition_context", "_contextual_tuples", "digest", "reader", "revision", "store_id", "typesystem")
+    __slots__ = (
+        "_condition_context",
+        "_contextual_tuples",
+        "digest",
+        "reader",
+        "revision",
+        "store_id",
+        "typesystem",
+    )
 
     def __init__(
         self,
@@ -57,7 +65,12 @@ class Prepared:
         return self.typesystem.model_id
 
     def context(
-        self, limits: EngineLimits, context: dict[str, Any] | None, *, user: str = "", deadline_s: float | None = None
+        self,
+        limits: EngineLimits,
+        context: dict[str, Any] | None,
+        *,
+        user: str = "",
+        deadline_s: float | None = None,
     ) -> ResolveContext:
         """A per-check context. Its cache digest covers ``context``: callers such as AuthZEN
         evaluate several checks, each with its own condition context, on one prepared request."""

@@ -110,4 +110,6 @@ def read_filter(params: ReadParams) -> ReadFilter:
     object_type, sep, object_id = params.object.partition(":")
     if not sep or not object_type or (not object_id and not params.user):
         raise InvalidInputError(_FILTER_RULE)
-    return ReadFilter(object_type=object_type, object_id=object_id, relation=params.relation, user=params.user)
+    return ReadFilter(
+        object_type=object_type, object_id=object_id, relation=params.relation, user=params.user
+    )

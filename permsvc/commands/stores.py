@@ -52,9 +52,13 @@ class ListStoresQuery:
     def __init__(self, *, stores: StoreAdmin) -> None:
         self._stores = stores
 
-    async def execute(self, *, page_size: int | None = None, continuation_token: str = "", name: str = "") -> Page[StoreInfo]:
+    async def execute(
+        self, *, page_size: int | None = None, continuation_token: str = "", name: str = ""
+    ) -> Page[StoreInfo]:
         size = validate_page("ListStoresRequest", page_size, continuation_token)
-        return await self._stores.list_stores(page_size=size, continuation_token=continuation_token, name=name)
+        return await self._stores.list_stores(
+            page_size=size, continuation_token=continuation_token, name=name
+        )
 
 
 class DeleteStoreCommand:

@@ -96,16 +96,24 @@ class WriteCommand:
     """Validate and apply one OpenFGA Write."""
 
     def __init__(
-        self, *, writer: TupleWriter, resolver: ModelResolver, max_tuples: int = DEFAULT_MAX_TUPLES_PER_WRITE
+        self,
+        *,
+        writer: TupleWriter,
+        resolver: ModelResolver,
+        max_tuples: int = DEFAULT_MAX_TUPLES_PER_WRITE,
     ) -> None:
         self._writer = writer
         self._resolver = resolver
         self._max_tuples = max_tuples
 
-    async def execute(self, params: WriteParams, *, audit: AuditRecord | None = None) -> WriteOutcome:
+    async def execute(
+        self, params: WriteParams, *, audit: AuditRecord | None = None
+    ) -> WriteOutcome:
         """Validate and apply the write; ``audit`` commits with it (see ``AuditRecord``)."""
         if not params.writes and not params.deletes:
-            raise InvalidWriteRequestError("Invalid input. Make sure you provide at least one write or delete")
+            raise InvalidWriteRequestError(
+                "Invalid input. Make sure you provide at least one write or delete"
+            )
         on_duplicate = _option("on_duplicate", params.on_duplicate)
         on_missing = _option("on_missing", params.on_missing)
         if len(params.writes) + len(params.deletes) > self._max_tuples:
@@ -119,7 +127,8 @@ class WriteCommand:
             for key in params.writes:
                 if key.user == f"{key.object}#{key.relation}":
                     raise InvalidTupleError(
-                        f"Invalid tuple '{key}'. Reason: cannot write a tuple that is implicit", tuple_str=str(key)
+                        f"Invalid tuple '{key}'. Reason: cannot write a tuple that is implicit",
+                        tuple_str=str(key),
                     )
                 validate_tuple(ts, key)
         for key in params.deletes:
@@ -134,7 +143,10 @@ class WriteCommand:
             audit=audit_for(self._writer, audit),
         )
         return WriteOutcome(
-            revision=result.revision, changed=result.changed, model_id=model_id, audit_id=result.audit_id
+            revision=result.revision,
+            changed=result.changed,
+            model_id=model_id,
+            audit_id=result.audit_id,
         )
 
 
@@ -146,7 +158,9 @@ def _check_delete(key: TupleKey) -> None:
         parse_object(key.object)
         parse_subject(key.user)
     except InvalidRefError as err:
-        raise InvalidTupleError(f"Invalid tuple '{key}'. Reason: {err}", tuple_str=str(key)) from err
+        raise InvalidTupleError(
+            f"Invalid tuple '{key}'. Reason: {err}", tuple_str=str(key)
+        ) from err
 
 
 def _reject_duplicates(writes: Sequence[TupleKey], deletes: Sequence[TupleKey]) -> None:

@@ -27,5 +27,5 @@ class PermsvcError(Exception):
         return self.detail
 
 
-class InvariantViolation(PermsvcError):  # noqa: N818 - a bug, not a user error
+class InvariantViolation(PermsvcError):
     """A broken internal invariant: a bug in permsvc. Maps to HTTP 500 and is logged with a stack."""

@@ -32,7 +32,7 @@ def _encode(value: int, length: int) -> str:
 
 def new_ulid(now_ms: int | None = None) -> str:
     """A new ULID string (26 chars, Crockford base32, monotonic within a process)."""
-    global _last_ms, _last_rand  # noqa: PLW0603 - process-wide monotonic state
+    global _last_ms, _last_rand
     ms = int(time.time() * 1000) if now_ms is None else now_ms
     with _lock:
         if ms <= _last_ms:

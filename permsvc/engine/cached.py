@@ -30,7 +30,9 @@ class CachedCheckResolver:
 
     __slots__ = ("_entries", "_inner", "_max_entries", "hits", "misses")
 
-    def __init__(self, inner: CheckResolver, *, max_entries: int = DEFAULT_CHECK_CACHE_SIZE) -> None:
+    def __init__(
+        self, inner: CheckResolver, *, max_entries: int = DEFAULT_CHECK_CACHE_SIZE
+    ) -> None:
         self._inner = inner
         self._max_entries = max_entries
         self._entries: OrderedDict[ResolveRequest, ResolveResult] = OrderedDict()

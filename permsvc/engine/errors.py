@@ -80,8 +80,11 @@ class ConditionEvaluationFailedError(EngineError):
     openfga_name = "validation_error"
 
     def __init__(self, condition: str, tuple_str: str, reason: str) -> None:
-        super().__init__(reason if reason.startswith("failed to evaluate") else
-                         f"failed to evaluate relationship condition: '{condition}' on tuple '{tuple_str}' - {reason}")
+        super().__init__(
+            reason
+            if reason.startswith("failed to evaluate")
+            else f"failed to evaluate relationship condition: '{condition}' on tuple '{tuple_str}' - {reason}"
+        )
         self.condition = condition
         self.tuple_str = tuple_str
         self.reason = reason
@@ -126,7 +129,10 @@ OPENFGA_CODES: dict[str, tuple[int, str]] = {
     "permsvc.store.errors.ModelNotFoundError": (2001, "authorization_model_not_found"),
     "permsvc.store.errors.InvalidContinuationTokenError": (2007, "invalid_continuation_token"),
     "permsvc.store.errors.InvalidWriteInputError": (2017, "write_failed_due_to_invalid_input"),
-    "permsvc.commands.errors.LatestModelNotFoundError": (2020, "latest_authorization_model_not_found"),
+    "permsvc.commands.errors.LatestModelNotFoundError": (
+        2020,
+        "latest_authorization_model_not_found",
+    ),
     "permsvc.model.typesystem.TypeNotFoundError": (2021, "type_not_found"),
     "permsvc.model.typesystem.RelationNotFoundError": (2022, "relation_not_found"),
     "permsvc.commands.errors.InvalidTupleError": (2027, "invalid_tuple"),

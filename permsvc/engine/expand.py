@@ -46,11 +46,20 @@ async def _node(ctx: ResolveContext, obj: str, relation: str, rewrite: Rewrite) 
                     continue
                 if (parent.partition(":")[0], cr) in plan.relations:
                     computed.append({"userset": f"{parent}#{cr}"})
-            return {"name": name, "leaf": {"tupleToUserset": {"tupleset": f"{obj}#{ts}", "computed": computed}}}
+            return {
+                "name": name,
+                "leaf": {"tupleToUserset": {"tupleset": f"{obj}#{ts}", "computed": computed}},
+            }
         case schema.Union(children=children):
-            return {"name": name, "union": {"nodes": [await _node(ctx, obj, relation, c) for c in children]}}
+            return {
+                "name": name,
+                "union": {"nodes": [await _node(ctx, obj, relation, c) for c in children]},
+            }
         case schema.Intersection(children=children):
-            return {"name": name, "intersection": {"nodes": [await _node(ctx, obj, relation, c) for c in children]}}
+            return {
+                "name": name,
+                "intersection": {"nodes": [await _node(ctx, obj, relation, c) for c in children]},
+            }
         case schema.Difference(base=base, subtract=subtract):
             return {
                 "name": name,

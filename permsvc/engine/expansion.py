@@ -38,7 +38,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Set
+    from collections.abc import Callable
+    from collections.abc import Set as AbstractSet
 
     from permsvc.engine.plan import RelationPlan
     from permsvc.engine.request import ResolveContext
@@ -52,7 +53,7 @@ kept and the checker evaluates it."""
 MAX_EXPANSION_TUPLES = 20_000
 """Tuples one expansion reads at most; a node needing more is left to the checker."""
 
-Entry = tuple["Set[str]", int]
+Entry = tuple["AbstractSet[str]", int]
 """A node's expansion: its members (plain users and typed wildcards) and its height."""
 
 _CYCLIC = 0
@@ -103,7 +104,13 @@ def expansion(ctx: ResolveContext, rp: RelationPlan, obj: str, node: str) -> Ent
 
 
 def _expand(
-    ctx: ResolveContext, table: ExpansionTable, rp: RelationPlan, obj: str, node: str, stack: set[str], work: list[int]
+    ctx: ResolveContext,
+    table: ExpansionTable,
+    rp: RelationPlan,
+    obj: str,
+    node: str,
+    stack: set[str],
+    work: list[int],
 ) -> Entry | int:
     """Depth-first expansion; ``stack`` holds the nodes being expanded (a cycle leads back to one),
     ``work[0]`` the tuples this expansion may still read."""

@@ -168,7 +168,10 @@ class _Outcome:
     __slots__ = ("chains", "denials", "error", "value")
 
     def __init__(
-        self, value: int, chains: list[Chain] | None = None, denials: tuple[Denial, ...] = (),
+        self,
+        value: int,
+        chains: list[Chain] | None = None,
+        denials: tuple[Denial, ...] = (),
         error: EngineError | None = None,
     ) -> None:
         self.value = value
@@ -190,7 +193,11 @@ class Explainer:
     """Evaluates one request's explanation (one instance per explanation: it holds the memo)."""
 
     def __init__(
-        self, ctx: ResolveContext, *, contextual: frozenset[tuple[str, str, str]] = frozenset(), limit: int = 1,
+        self,
+        ctx: ResolveContext,
+        *,
+        contextual: frozenset[tuple[str, str, str]] = frozenset(),
+        limit: int = 1,
         exhaustive: bool = True,
     ) -> None:
         self.ctx = ctx
@@ -204,7 +211,9 @@ class Explainer:
     async def top(self, rp: RelationPlan, obj: str) -> _Outcome:
         return await self.relation(rp, obj, 0, frozenset((f"{obj}#{rp.relation}",)))
 
-    async def relation(self, rp: RelationPlan, obj: str, depth: int, path: frozenset[str]) -> _Outcome:
+    async def relation(
+        self, rp: RelationPlan, obj: str, depth: int, path: frozenset[str]
+    ) -> _Outcome:
         """``obj#rp.relation`` in place (LocalChecker.relation): same depth, same path."""
         ctx = self.ctx
         if not rp.reaches(ctx.user_keys):
@@ -214,13 +223,17 @@ class Explainer:
         if known is not None:
             return known
         if node == ctx.user_userset:
-            return _Outcome(TRUE, [(Step(kind="self", object=obj, relation=rp.relation, user=ctx.user),)])
+            return _Outcome(
+                TRUE, [(Step(kind="self", object=obj, relation=rp.relation, user=ctx.user),)]
+            )
         out = self._node(rp, obj, await self.rewrite(rp, rp.rewrite, obj, depth, path))
         if out.value != CYCLE and out.error is None:
             self.memo[node] = out
         return out
 
-    async def dispatch(self, rp: RelationPlan, obj: str, depth: int, path: frozenset[str]) -> _Outcome:
+    async def dispatch(
+        self, rp: RelationPlan, obj: str, depth: int, path: frozenset[str]
+    ) -> _Outcome:
         """A sub-problem on another node (LocalChecker.dispatch): one level deeper, on the path."""
         ctx = self.ctx
         node = f"{obj}#{rp.relation}"
@@ -228,19 +241,39 @@ class Explainer:
         if known is not None:
             return known
         if node in path:
-            return _Outcome(CYCLE, denials=(Denial(
-                kind="relation", reason="cycle", object=obj, relation=rp.relation,
-                detail=f"{node} is already being evaluated on this path",
-            ),))
+            return _Outcome(
+                CYCLE,
+                denials=(
+                    Denial(
+                        kind="relation",
+                        reason="cycle",
+                        object=obj,
+                        relation=rp.relation,
+                        detail=f"{node} is already being evaluated on this path",
+                    ),
+                ),
+            )
         depth += 1
         if depth >= ctx.limits.max_resolution_depth:
             err = ResolutionDepthExceededError(ctx.limits.max_resolution_depth)
-            return _Outcome(FALSE, denials=(Denial(
-                kind="relation", reason="depth_limit", object=obj, relation=rp.relation, detail=str(err),
-            ),), error=err)
+            return _Outcome(
+                FALSE,
+                denials=(
+                    Denial(
+                        kind="relation",
+                        reason="depth_limit",
+                        object=obj,
+                        relation=rp.relation,
+                        detail=str(err),
+                    ),
+                ),
+                error=err,
+            )
         ctx.budget.spend()
         if node == ctx.user_userset:
-            return _Outcome(TRUE, [(Step(kind="self", object=obj, relation=rp.relation, user=ctx.user),)])
+            return _Outcome(
+                TRUE, [(Step(kind="self", object=obj, relation=rp.relation, user=ctx.user),)]
+            )
         out = self._node(rp, obj, await self.rewrite(rp, rp.rewrite, obj, depth, path | {node}))
         if out.value != CYCLE and out.error is None:
             self.memo[node] = out
@@ -251,12 +284,22 @@ class Explainer:
         if inner.value == TRUE:
             return inner
         settled = inner.value == FALSE and inner.error is None
-        if len(inner.denials) == 1 and inner.denials[0].object == obj and inner.denials[0].kind == "direct":
-            denial = msgspec.structs.replace(inner.denials[0], kind="relation", relation=rp.relation, settled=settled)
+        if (
+            len(inner.denials) == 1
+            and inner.denials[0].object == obj
+            and inner.denials[0].kind == "direct"
+        ):
+            denial = msgspec.structs.replace(
+                inner.denials[0], kind="relation", relation=rp.relation, settled=settled
+            )
         else:
             reason = "cycle" if inner.value == CYCLE and inner.error is None else "no_branch"
             denial = Denial(
-                kind="relation", reason=reason, object=obj, relation=rp.relation, children=inner.denials,
+                kind="relation",
+                reason=reason,
+                object=obj,
+                relation=rp.relation,
+                children=inner.denials,
                 settled=settled,
             )
         return _Outcome(inner.value, denials=(denial,), error=inner.error)
@@ -264,33 +307,51 @@ class Explainer:
     def _unreachable(self, rp: RelationPlan, obj: str) -> Denial:
         want = " or ".join(self.ctx.user_keys)
         return Denial(
-            kind="relation", reason="cannot_reach", object=obj, relation=rp.relation, settled=True,
+            kind="relation",
+            reason="cannot_reach",
+            object=obj,
+            relation=rp.relation,
+            settled=True,
             detail=f"no path in the model leads from {rp.object_type}#{rp.relation} to a user of kind {want}",
         )
 
     # -- rewrites ------------------------------------------------------------------------------
 
-    async def rewrite(self, rp: RelationPlan, rewrite: Rewrite, obj: str, depth: int, path: frozenset[str]) -> _Outcome:
+    async def rewrite(
+        self, rp: RelationPlan, rewrite: Rewrite, obj: str, depth: int, path: frozenset[str]
+    ) -> _Outcome:
         kind = type(rewrite)
         if kind is This:
             return await self.direct(rp, obj, depth, path)
         if kind is Union:
-            return self.any([await self.rewrite(rp, c, obj, depth, path) for c in rewrite.children]  # type: ignore[union-attr]
-                            if self.exhaustive else await self._first(rp, rewrite.children, obj, depth, path))  # type: ignore[union-attr]
+            return self.any(
+                [await self.rewrite(rp, c, obj, depth, path) for c in rewrite.children]  # type: ignore[union-attr]
+                if self.exhaustive
+                else await self._first(rp, rewrite.children, obj, depth, path)  # type: ignore[union-attr]
+            )
         if kind is ComputedUserset:
             name = rewrite.relation  # type: ignore[union-attr]
             target = self.ctx.plan.relations.get((rp.object_type, name))
             if target is None:
-                return _Outcome(FALSE, denials=(Denial(
-                    kind="computed", reason="unknown_relation", object=obj, relation=name,
-                    detail=f"type {rp.object_type} has no relation {name}",
-                ),))
+                return _Outcome(
+                    FALSE,
+                    denials=(
+                        Denial(
+                            kind="computed",
+                            reason="unknown_relation",
+                            object=obj,
+                            relation=name,
+                            detail=f"type {rp.object_type} has no relation {name}",
+                        ),
+                    ),
+                )
             inner = await self.relation(target, obj, depth, path)
             if inner.value == TRUE:
                 step = Step(kind="computed", object=obj, relation=name, from_relation=rp.relation)
                 return _Outcome(TRUE, [(step, *c) for c in inner.chains])
             return _Outcome(
-                inner.value, denials=tuple(msgspec.structs.replace(d, kind="computed") for d in inner.denials),
+                inner.value,
+                denials=tuple(msgspec.structs.replace(d, kind="computed") for d in inner.denials),
                 error=inner.error,
             )
         if kind is TupleToUserset:
@@ -301,8 +362,14 @@ class Explainer:
             return await self.difference(rp, rewrite, obj, depth, path)  # type: ignore[arg-type]
         return _Outcome(FALSE)
 
-    async def _first(self, rp: RelationPlan, children: tuple[Rewrite, ...], obj: str, depth: int,
-                     path: frozenset[str]) -> list[_Outcome]:
+    async def _first(
+        self,
+        rp: RelationPlan,
+        children: tuple[Rewrite, ...],
+        obj: str,
+        depth: int,
+        path: frozenset[str],
+    ) -> list[_Outcome]:
         """Check's order: children until the first that grants."""
         out = []
         for child in children:
@@ -323,8 +390,14 @@ class Explainer:
         value = CYCLE if any(o.value == CYCLE for o in outcomes) else FALSE
         return _Outcome(value, denials=tuple(d for o in outcomes for d in o.denials), error=error)
 
-    async def intersection(self, rp: RelationPlan, children: tuple[Rewrite, ...], obj: str, depth: int,
-                           path: frozenset[str]) -> _Outcome:
+    async def intersection(
+        self,
+        rp: RelationPlan,
+        children: tuple[Rewrite, ...],
+        obj: str,
+        depth: int,
+        path: frozenset[str],
+    ) -> _Outcome:
         """Sides in order until one fails (LocalChecker.intersection): a side's branch error is
         remembered and the rest evaluated; a side that is not TRUE decides."""
         sides: list[Chain] = []
@@ -337,21 +410,43 @@ class Explainer:
                 errored.extend(r.denials)
                 continue
             if r.value != TRUE:
-                return _Outcome(r.value, denials=(Denial(
-                    kind="intersection", reason="side_failed", object=obj, relation=rp.relation,
-                    detail=f"side {n + 1} of {len(children)} of the intersection does not hold",
-                    children=r.denials,
-                ),))
+                return _Outcome(
+                    r.value,
+                    denials=(
+                        Denial(
+                            kind="intersection",
+                            reason="side_failed",
+                            object=obj,
+                            relation=rp.relation,
+                            detail=f"side {n + 1} of {len(children)} of the intersection does not hold",
+                            children=r.denials,
+                        ),
+                    ),
+                )
             sides.append(r.chains[0])
         if error is not None:
-            return _Outcome(FALSE, denials=(Denial(
-                kind="intersection", reason="side_failed", object=obj, relation=rp.relation,
-                detail="a side of the intersection failed with an error", children=tuple(errored),
-            ),), error=error)
-        return _Outcome(TRUE, [(Step(kind="intersection", object=obj, relation=rp.relation, sides=tuple(sides)),)])
+            return _Outcome(
+                FALSE,
+                denials=(
+                    Denial(
+                        kind="intersection",
+                        reason="side_failed",
+                        object=obj,
+                        relation=rp.relation,
+                        detail="a side of the intersection failed with an error",
+                        children=tuple(errored),
+                    ),
+                ),
+                error=error,
+            )
+        return _Outcome(
+            TRUE,
+            [(Step(kind="intersection", object=obj, relation=rp.relation, sides=tuple(sides)),)],
+        )
 
-    async def difference(self, rp: RelationPlan, rewrite: Difference, obj: str, depth: int,
-                         path: frozenset[str]) -> _Outcome:
+    async def difference(
+        self, rp: RelationPlan, rewrite: Difference, obj: str, depth: int, path: frozenset[str]
+    ) -> _Outcome:
         """``base but not subtract`` (LocalChecker.difference, errors included)."""
         b = await self.rewrite(rp, rewrite.base, obj, depth, path)
         if b.error is None and b.value != TRUE:
@@ -361,20 +456,42 @@ class Explainer:
             error = b.error or s.error
             return _Outcome(FALSE, denials=(*b.denials, *s.denials), error=error)
         if s.value == TRUE:
-            return _Outcome(FALSE, denials=(Denial(
-                kind="exclusion", reason="excluded", object=obj, relation=rp.relation,
-                detail="the user is in the 'but not' branch", excluded_by=s.chains[0],
-            ),))
+            return _Outcome(
+                FALSE,
+                denials=(
+                    Denial(
+                        kind="exclusion",
+                        reason="excluded",
+                        object=obj,
+                        relation=rp.relation,
+                        detail="the user is in the 'but not' branch",
+                        excluded_by=s.chains[0],
+                    ),
+                ),
+            )
         if s.value == CYCLE:
-            return _Outcome(CYCLE, denials=(Denial(
-                kind="exclusion", reason="cycle", object=obj, relation=rp.relation,
-                detail="the 'but not' branch met a cycle", children=s.denials,
-            ),))
+            return _Outcome(
+                CYCLE,
+                denials=(
+                    Denial(
+                        kind="exclusion",
+                        reason="cycle",
+                        object=obj,
+                        relation=rp.relation,
+                        detail="the 'but not' branch met a cycle",
+                        children=s.denials,
+                    ),
+                ),
+            )
         if b.error is not None:
             return b
         excluded = Denial(
-            kind="exclusion", reason="no_branch", object=obj, relation=rp.relation,
-            detail="the 'but not' branch does not hold", children=s.denials,
+            kind="exclusion",
+            reason="no_branch",
+            object=obj,
+            relation=rp.relation,
+            detail="the 'but not' branch does not hold",
+            children=s.denials,
         )
         step = Step(kind="exclusion", object=obj, relation=rp.relation, excluded=excluded)
         return _Outcome(TRUE, [(step, *c) for c in b.chains])
@@ -394,31 +511,62 @@ class Explainer:
         ctx = self.ctx
         definition = ctx.plan.typesystem.condition(cond.name)
         merged = _conditions.merge_context(cond.context, ctx.context)
-        params = {k: merged[k] for k in (definition.parameters if definition is not None else ()) if k in merged}
+        params = {
+            k: merged[k]
+            for k in (definition.parameters if definition is not None else ())
+            if k in merged
+        }
         expression = definition.expression if definition is not None else ""
         try:
             held = ctx.plan.condition_holds(key, ctx.context)
         except EngineError as err:
-            return ConditionResult(name=cond.name, expression=expression, parameters=params, error=str(err)), err
-        return ConditionResult(name=cond.name, expression=expression, parameters=params, result=held), None
+            return ConditionResult(
+                name=cond.name, expression=expression, parameters=params, error=str(err)
+            ), err
+        return ConditionResult(
+            name=cond.name, expression=expression, parameters=params, result=held
+        ), None
 
     def _granted(self, key: TupleKey, steps: tuple[Step, ...]) -> _Outcome:
         """A point-lookup tuple that names the user (``steps`` after the tuple: the wildcard match)."""
         cond, err = self._condition(key)
         if err is not None:
-            return _Outcome(FALSE, denials=(Denial(
-                kind="direct", reason="condition_error", object=key.object, relation=key.relation, tuple_key=key,
-                condition=cond, detail=str(err),
-            ),), error=err)
+            return _Outcome(
+                FALSE,
+                denials=(
+                    Denial(
+                        kind="direct",
+                        reason="condition_error",
+                        object=key.object,
+                        relation=key.relation,
+                        tuple_key=key,
+                        condition=cond,
+                        detail=str(err),
+                    ),
+                ),
+                error=err,
+            )
         if cond is not None and not cond.result:
-            return _Outcome(FALSE, denials=(Denial(
-                kind="direct", reason="condition_false", object=key.object, relation=key.relation, tuple_key=key,
-                condition=cond, detail=f"condition {cond.name} is false",
-            ),))
+            return _Outcome(
+                FALSE,
+                denials=(
+                    Denial(
+                        kind="direct",
+                        reason="condition_false",
+                        object=key.object,
+                        relation=key.relation,
+                        tuple_key=key,
+                        condition=cond,
+                        detail=f"condition {cond.name} is false",
+                    ),
+                ),
+            )
         tail = (Step(kind="condition", condition=cond),) if cond is not None else ()
         return _Outcome(TRUE, [(self._tuple_step(key), *tail, *steps)])
 
-    async def direct(self, rp: RelationPlan, obj: str, depth: int, path: frozenset[str]) -> _Outcome:
+    async def direct(
+        self, rp: RelationPlan, obj: str, depth: int, path: frozenset[str]
+    ) -> _Outcome:
         """The relation's directly related users: the point lookups, then the userset tuples."""
         ctx = self.ctx
         plan = ctx.plan
@@ -434,15 +582,36 @@ class Explainer:
         for user, steps in lookups:
             key = await reader.read_user_tuple(ctx.store_id, obj, rp.relation, user)
             if key is None:
-                outcomes.append(_Outcome(FALSE, denials=(Denial(
-                    kind="direct", reason="no_tuple", object=obj, relation=rp.relation,
-                    detail=f"no tuple {obj}#{rp.relation}@{user}",
-                ),)))
+                outcomes.append(
+                    _Outcome(
+                        FALSE,
+                        denials=(
+                            Denial(
+                                kind="direct",
+                                reason="no_tuple",
+                                object=obj,
+                                relation=rp.relation,
+                                detail=f"no tuple {obj}#{rp.relation}@{user}",
+                            ),
+                        ),
+                    )
+                )
             elif not plan.fits(key):
-                outcomes.append(_Outcome(FALSE, denials=(Denial(
-                    kind="direct", reason="stale_tuple", object=obj, relation=rp.relation, tuple_key=key,
-                    detail="the tuple no longer fits the model and is ignored",
-                ),)))
+                outcomes.append(
+                    _Outcome(
+                        FALSE,
+                        denials=(
+                            Denial(
+                                kind="direct",
+                                reason="stale_tuple",
+                                object=obj,
+                                relation=rp.relation,
+                                tuple_key=key,
+                                detail="the tuple no longer fits the model and is ignored",
+                            ),
+                        ),
+                    )
+                )
             else:
                 outcomes.append(self._granted(key, steps))
             if outcomes[-1].value == TRUE and not self.exhaustive:
@@ -450,13 +619,23 @@ class Explainer:
         if rp.userset_refs:
             outcomes.append(await self.usersets(rp, obj, depth, path))
         if not outcomes:
-            return _Outcome(FALSE, denials=(Denial(
-                kind="direct", reason="not_admitted", object=obj, relation=rp.relation,
-                detail=f"{rp.object_type}#{rp.relation} admits no {' or '.join(ctx.user_keys)} directly",
-            ),))
+            return _Outcome(
+                FALSE,
+                denials=(
+                    Denial(
+                        kind="direct",
+                        reason="not_admitted",
+                        object=obj,
+                        relation=rp.relation,
+                        detail=f"{rp.object_type}#{rp.relation} admits no {' or '.join(ctx.user_keys)} directly",
+                    ),
+                ),
+            )
         return self.any(outcomes)
 
-    async def usersets(self, rp: RelationPlan, obj: str, depth: int, path: frozenset[str]) -> _Outcome:
+    async def usersets(
+        self, rp: RelationPlan, obj: str, depth: int, path: frozenset[str]
+    ) -> _Outcome:
         ctx = self.ctx
         plan = ctx.plan
         hops: list[_Outcome] = []
@@ -472,23 +651,40 @@ class Explainer:
             if hops[-1].value == TRUE and not self.exhaustive:
                 break
         if not hops:
-            return _Outcome(FALSE, denials=(Denial(
-                kind="userset", reason="no_tuple", object=obj, relation=rp.relation,
-                detail=f"no userset tuple on {obj}#{rp.relation} leads to a user of this kind",
-            ),))
+            return _Outcome(
+                FALSE,
+                denials=(
+                    Denial(
+                        kind="userset",
+                        reason="no_tuple",
+                        object=obj,
+                        relation=rp.relation,
+                        detail=f"no userset tuple on {obj}#{rp.relation} leads to a user of this kind",
+                    ),
+                ),
+            )
         return self.any(hops)
 
-    async def tuple_to_userset(self, rp: RelationPlan, rewrite: TupleToUserset, obj: str, depth: int,
-                               path: frozenset[str]) -> _Outcome:
+    async def tuple_to_userset(
+        self, rp: RelationPlan, rewrite: TupleToUserset, obj: str, depth: int, path: frozenset[str]
+    ) -> _Outcome:
         ctx = self.ctx
         plan = ctx.plan
         tupleset = plan.relations.get((rp.object_type, rewrite.tupleset))
         computed = rewrite.computed_relation
         if tupleset is None:
-            return _Outcome(FALSE, denials=(Denial(
-                kind="from", reason="unknown_relation", object=obj, relation=rewrite.tupleset,
-                detail=f"type {rp.object_type} has no relation {rewrite.tupleset}",
-            ),))
+            return _Outcome(
+                FALSE,
+                denials=(
+                    Denial(
+                        kind="from",
+                        reason="unknown_relation",
+                        object=obj,
+                        relation=rewrite.tupleset,
+                        detail=f"type {rp.object_type} has no relation {rewrite.tupleset}",
+                    ),
+                ),
+            )
         hops: list[_Outcome] = []
         for key in await ctx.reader.read_object_relation(ctx.store_id, obj, rewrite.tupleset):
             parent = key.user
@@ -504,43 +700,77 @@ class Explainer:
             if hops[-1].value == TRUE and not self.exhaustive:
                 break
         if not hops:
-            return _Outcome(FALSE, denials=(Denial(
-                kind="from", reason="no_tuple", object=obj, relation=rewrite.tupleset,
-                detail=f"'{computed} from {rewrite.tupleset}': no tuple on {obj}#{rewrite.tupleset} names a parent "
-                f"whose {computed} can lead to this user",
-            ),))
+            return _Outcome(
+                FALSE,
+                denials=(
+                    Denial(
+                        kind="from",
+                        reason="no_tuple",
+                        object=obj,
+                        relation=rewrite.tupleset,
+                        detail=f"'{computed} from {rewrite.tupleset}': no tuple on {obj}#{rewrite.tupleset} names a parent "
+                        f"whose {computed} can lead to this user",
+                    ),
+                ),
+            )
         return self.any(hops)
 
-    async def _hop(self, key: TupleKey, target: RelationPlan, obj: str, kind: str, depth: int,
-                   path: frozenset[str]) -> _Outcome:
+    async def _hop(
+        self,
+        key: TupleKey,
+        target: RelationPlan,
+        obj: str,
+        kind: str,
+        depth: int,
+        path: frozenset[str],
+    ) -> _Outcome:
         """A userset or tuple-to-userset hop through ``key`` into ``obj#target.relation``."""
         cond, err = self._condition(key)
         if err is not None or (cond is not None and not cond.result):
-            return _Outcome(FALSE, denials=(Denial(
-                kind=kind, reason="condition_error" if err is not None else "condition_false", object=obj,
-                relation=target.relation, tuple_key=key, condition=cond,
-                detail=str(err) if err is not None else f"condition {cond.name} is false",  # type: ignore[union-attr]
-            ),), error=err)
+            return _Outcome(
+                FALSE,
+                denials=(
+                    Denial(
+                        kind=kind,
+                        reason="condition_error" if err is not None else "condition_false",
+                        object=obj,
+                        relation=target.relation,
+                        tuple_key=key,
+                        condition=cond,
+                        detail=str(err) if err is not None else f"condition {cond.name} is false",  # type: ignore[union-attr]
+                    ),
+                ),
+                error=err,
+            )
         inner = await self.dispatch(target, obj, depth, path)
         if inner.value == TRUE:
             head: list[Step] = [self._tuple_step(key)]
             if cond is not None:
                 head.append(Step(kind="condition", condition=cond))
             if kind == "from":
-                head.append(Step(kind="from", object=obj, relation=target.relation, tupleset=key.relation))
+                head.append(
+                    Step(kind="from", object=obj, relation=target.relation, tupleset=key.relation)
+                )
             else:
                 head.append(Step(kind="userset", object=obj, relation=target.relation))
             return _Outcome(TRUE, [(*head, *c) for c in inner.chains])
         denials = tuple(
-            msgspec.structs.replace(d, kind=kind, tuple_key=key) if d.object == obj and d.relation == target.relation else d
+            msgspec.structs.replace(d, kind=kind, tuple_key=key)
+            if d.object == obj and d.relation == target.relation
+            else d
             for d in inner.denials
         )
         return _Outcome(inner.value, denials=denials, error=inner.error)
 
 
 async def explain(
-    ctx: ResolveContext, object_: str, relation: str, *, contextual: frozenset[tuple[str, str, str]] = frozenset(),
-    limit: int = 1, max_denial_nodes: int = DEFAULT_MAX_DENIAL_NODES,
+    ctx: ResolveContext,
+    object_: str,
+    relation: str,
+    *,
+    contextual: frozenset[tuple[str, str, str]] = frozenset(),
+    limit: int = 1,
+    max_denial_nodes: int = DEFAULT_MAX_DENIAL_NODES,
 ) -> Explanation:
     """Explain ``object_#relation@ctx.user`` (object and relation must exist in the model).
 
@@ -555,17 +785,26 @@ async def explain(
     try:
         out = await Explainer(ctx, contextual=contextual, limit=limit).top(rp, obj=object_)
     except BudgetExceededError:
-        ctx.budget = ResolveBudget(max_dispatches=ctx.budget.max_dispatches, deadline_s=ctx.budget.deadline_s)
-        out = await Explainer(ctx, contextual=contextual, limit=limit, exhaustive=False).top(rp, obj=object_)
+        ctx.budget = ResolveBudget(
+            max_dispatches=ctx.budget.max_dispatches, deadline_s=ctx.budget.deadline_s
+        )
+        out = await Explainer(ctx, contextual=contextual, limit=limit, exhaustive=False).top(
+            rp, obj=object_
+        )
         shortest = False
     if out.value == TRUE:
         start = Step(kind="relation", object=object_, relation=relation)
         return Explanation(
-            allowed=True, witnesses=tuple((start, *c) for c in out.chains), shortest=shortest,
+            allowed=True,
+            witnesses=tuple((start, *c) for c in out.chains),
+            shortest=shortest,
         )
     denial, pruned = prune(out.denials[0], max_denial_nodes) if out.denials else (None, 0)
     return Explanation(
-        allowed=False, cycle_detected=out.value == CYCLE and out.error is None, denial=denial, pruned=pruned,
+        allowed=False,
+        cycle_detected=out.value == CYCLE and out.error is None,
+        denial=denial,
+        pruned=pruned,
         error=out.error,
     )
 
@@ -620,7 +859,9 @@ def _tuple_text(key: TupleKey | None) -> str:
 
 
 def _condition_text(cond: ConditionResult) -> str:
-    params = ", ".join(f"{k}={msgspec.json.encode(v).decode()}" for k, v in sorted(cond.parameters.items()))
+    params = ", ".join(
+        f"{k}={msgspec.json.encode(v).decode()}" for k, v in sorted(cond.parameters.items())
+    )
     verdict = f"error: {cond.error}" if cond.error else ("true" if cond.result else "false")
     return f"condition {cond.name}({params}) -> {verdict}"
 
@@ -631,7 +872,9 @@ def step_text(step: Step) -> str:
         case "relation":
             return f"{step.object}#{step.relation}"
         case "computed":
-            return f"{step.object}#{step.relation} (computed relation, named in {step.from_relation})"
+            return (
+                f"{step.object}#{step.relation} (computed relation, named in {step.from_relation})"
+            )
         case "tuple":
             return f"tuple {_tuple_text(step.tuple_key)} (stored, revision {step.revision})"
         case "contextual_tuple":
@@ -739,7 +982,9 @@ def short_form(explanation: Explanation, *, max_chars: int = 400) -> str:
     else:
         reasons: list[str] = []
         d = explanation.denial
-        frontier = list(d.children) if d is not None and d.children else ([d] if d is not None else [])
+        frontier = (
+            list(d.children) if d is not None and d.children else ([d] if d is not None else [])
+        )
         for child in frontier[:3]:
             reasons.append(denial_text(child))
         more = len(frontier) - 3 + (d.pruned if d is not None else 0)

@@ -82,7 +82,9 @@ class ReverseGraph:
                         if tsp is None:
                             continue
                         for parent in tsp.tupleset_types:
-                            _merge(ttu.setdefault((parent, cr), {}), (otype, relation, ts), definite)
+                            _merge(
+                                ttu.setdefault((parent, cr), {}), (otype, relation, ts), definite
+                            )
         self.direct: dict[str, list[tuple[str, str, bool]]] = {
             key: [(t, r, d) for (t, r), d in edges.items()] for key, edges in direct.items()
         }

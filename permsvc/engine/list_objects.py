@@ -44,7 +44,9 @@ if TYPE_CHECKING:
 __all__ = ("expand_candidates", "list_objects")
 
 
-async def expand_candidates(ctx: ResolveContext, object_type: str, relation: str) -> list[tuple[str, bool]]:
+async def expand_candidates(
+    ctx: ResolveContext, object_type: str, relation: str
+) -> list[tuple[str, bool]]:
     """Objects of ``object_type`` that may have ``relation`` with ``ctx.user``, sorted, each with
     whether it is *definite*.
 
@@ -164,7 +166,12 @@ async def _read_by_users(
 
 
 async def list_objects(
-    ctx: ResolveContext, object_type: str, relation: str, *, after: str = "", confirm_all: bool = False
+    ctx: ResolveContext,
+    object_type: str,
+    relation: str,
+    *,
+    after: str = "",
+    confirm_all: bool = False,
 ) -> AsyncIterator[str]:
     """Objects (``type:id``) with ``relation`` to ``ctx.user``, in sorted order, strictly after ``after``.
 
@@ -185,7 +192,9 @@ async def list_objects(
         if definite and not confirm_all:
             yield obj
             continue
-        ctx.budget = ResolveBudget(max_dispatches=shared.max_dispatches, deadline_s=shared.deadline_s)
+        ctx.budget = ResolveBudget(
+            max_dispatches=shared.max_dispatches, deadline_s=shared.deadline_s
+        )
         ctx.budget.deadline = shared.deadline
         try:
             result = await checker.bounded(ctx, rp, obj)

@@ -124,7 +124,9 @@ async def expand_user_candidates(
     return sorted(found)
 
 
-async def _read_all(ctx: ResolveContext, reads: Sequence[tuple[str, str, Rewrite]]) -> list[Sequence[TupleKey]]:
+async def _read_all(
+    ctx: ResolveContext, reads: Sequence[tuple[str, str, Rewrite]]
+) -> list[Sequence[TupleKey]]:
     """``read_object_relation`` of every ``(object, relation)`` of ``reads``, in order: one after
     the other from memory, else issued together (a batching reader sends each
     ``MAX_KEYS_PER_READ`` of them as one statement)."""
@@ -134,12 +136,21 @@ async def _read_all(ctx: ResolveContext, reads: Sequence[tuple[str, str, Rewrite
     out: list[Sequence[TupleKey]] = []
     for start in range(0, len(reads), MAX_KEYS_PER_READ):
         chunk = reads[start : start + MAX_KEYS_PER_READ]
-        out.extend(await asyncio.gather(*(reader.read_object_relation(store_id, obj, rel) for obj, rel, _ in chunk)))
+        out.extend(
+            await asyncio.gather(
+                *(reader.read_object_relation(store_id, obj, rel) for obj, rel, _ in chunk)
+            )
+        )
     return out
 
 
 async def list_users(
-    ctx: ResolveContext, object_: str, relation: str, filter_type: str, filter_relation: str = "", *,
+    ctx: ResolveContext,
+    object_: str,
+    relation: str,
+    filter_type: str,
+    filter_relation: str = "",
+    *,
     after: str = "",
 ) -> AsyncIterator[str]:
     """Users related to ``object_#relation``, in sorted order, strictly after ``after``; each
@@ -157,7 +168,9 @@ async def list_users(
 
     async def confirm(user: str) -> bool:
         sub = ctx.for_user(user)
-        sub.budget = ResolveBudget(max_dispatches=shared.max_dispatches, deadline_s=shared.deadline_s)
+        sub.budget = ResolveBudget(
+            max_dispatches=shared.max_dispatches, deadline_s=shared.deadline_s
+        )
         sub.budget.deadline = shared.deadline
         return await checker.bounded(sub, rp, object_) == TRUE
 

@@ -95,7 +95,9 @@ class LocalChecker:
         except TimeoutError:
             raise DeadlineExceededError(ctx.budget.deadline_s) from None
 
-    async def relation(self, ctx: ResolveContext, rp: RelationPlan, obj: str, depth: int, path: frozenset[str]) -> int:
+    async def relation(
+        self, ctx: ResolveContext, rp: RelationPlan, obj: str, depth: int, path: frozenset[str]
+    ) -> int:
         """Evaluate ``obj#rp.relation`` in place (a computed userset: same depth, same path).
 
         Results are memoised per request: the user is fixed for a request, so a node's
@@ -117,7 +119,9 @@ class LocalChecker:
             ctx.memo[node] = result
         return result
 
-    async def dispatch(self, ctx: ResolveContext, rp: RelationPlan, obj: str, depth: int, path: frozenset[str]) -> int:
+    async def dispatch(
+        self, ctx: ResolveContext, rp: RelationPlan, obj: str, depth: int, path: frozenset[str]
+    ) -> int:
         """Resolve a sub-problem on another node: one level deeper, with the node on the path."""
         node = f"{obj}#{rp.relation}"
         known = ctx.memo.get(node)
@@ -136,7 +140,9 @@ class LocalChecker:
             ctx.memo[node] = result
         return result
 
-    async def node(self, ctx: ResolveContext, rp: RelationPlan, obj: str, depth: int, path: frozenset[str]) -> int:
+    async def node(
+        self, ctx: ResolveContext, rp: RelationPlan, obj: str, depth: int, path: frozenset[str]
+    ) -> int:
         """Evaluate a relation's rewrite; a flat union of leaves (the common shape) is evaluated
         here directly, saving two coroutine layers per relation on the hot path."""
         leaves = rp.leaves
@@ -144,7 +150,10 @@ class LocalChecker:
             return await self.rewrite(ctx, rp, rp.rewrite, obj, depth, path)
         if not ctx.inline:
             branches = self.branches(ctx, rp, leaves, obj, depth, path)
-            if len(branches) > 1 and ctx.in_flight + len(branches) <= ctx.limits.max_concurrent_dispatches:
+            if (
+                len(branches) > 1
+                and ctx.in_flight + len(branches) <= ctx.limits.max_concurrent_dispatches
+            ):
                 return await self.any_branch(ctx, branches)
         error: EngineError | None = None
         out = FALSE
@@ -153,7 +162,11 @@ class LocalChecker:
                 if kind == LEAF_DIRECT:
                     r = await self.direct(ctx, rp, obj, depth, path)
                 elif kind == LEAF_COMPUTED:
-                    r = await self.relation(ctx, arg, obj, depth, path) if arg is not None else FALSE
+                    r = (
+                        await self.relation(ctx, arg, obj, depth, path)
+                        if arg is not None
+                        else FALSE
+                    )
                 else:
                     r = await self.tuple_to_userset(ctx, rp, arg, obj, depth, path)
             except EngineError as err:
@@ -166,7 +179,13 @@ class LocalChecker:
         return union_end(out, error)
 
     async def rewrite(
-        self, ctx: ResolveContext, rp: RelationPlan, rewrite: Rewrite, obj: str, depth: int, path: frozenset[str]
+        self,
+        ctx: ResolveContext,
+        rp: RelationPlan,
+        rewrite: Rewrite,
+        obj: str,
+        depth: int,
+        path: frozenset[str],
     ) -> int:
         kind = type(rewrite)
         if kind is schema.This:
@@ -184,18 +203,36 @@ class LocalChecker:
             return await self.intersection(ctx, rp, rewrite.children, obj, depth, path)  # type: ignore[union-attr]
         if kind is schema.Difference:
             return await self.difference(
-                ctx, rp, rewrite.base, rewrite.subtract, obj, depth, path  # type: ignore[union-attr]
+                ctx,
+                rp,
+                rewrite.base,  # type: ignore[union-attr]
+                rewrite.subtract,  # type: ignore[union-attr]
+                obj,
+                depth,
+                path,
             )
         return FALSE
 
     async def union(
-        self, ctx: ResolveContext, rp: RelationPlan, children: tuple[Rewrite, ...], obj: str, depth: int,
+        self,
+        ctx: ResolveContext,
+        rp: RelationPlan,
+        children: tuple[Rewrite, ...],
+        obj: str,
+        depth: int,
         path: frozenset[str],
     ) -> int:
-        return await first_true(self.rewrite(ctx, rp, child, obj, depth, path) for child in children)
+        return await first_true(
+            self.rewrite(ctx, rp, child, obj, depth, path) for child in children
+        )
 
     async def intersection(
-        self, ctx: ResolveContext, rp: RelationPlan, children: tuple[Rewrite, ...], obj: str, depth: int,
+        self,
+        ctx: ResolveContext,
+        rp: RelationPlan,
+        children: tuple[Rewrite, ...],
+        obj: str,
+        depth: int,
         path: frozenset[str],
     ) -> int:
         error: EngineError | None = None
@@ -210,7 +247,13 @@ class LocalChecker:
         return intersection_end(error)
 
     async def difference(
-        self, ctx: ResolveContext, rp: RelationPlan, base: Rewrite, subtract: Rewrite, obj: str, depth: int,
+        self,
+        ctx: ResolveContext,
+        rp: RelationPlan,
+        base: Rewrite,
+        subtract: Rewrite,
+        obj: str,
+        depth: int,
         path: frozenset[str],
     ) -> int:
         base_error: EngineError | None = None
@@ -226,7 +269,9 @@ class LocalChecker:
             raise keep_error(err, base_error) from None
         return difference_end(s, base_error)
 
-    async def direct(self, ctx: ResolveContext, rp: RelationPlan, obj: str, depth: int, path: frozenset[str]) -> int:
+    async def direct(
+        self, ctx: ResolveContext, rp: RelationPlan, obj: str, depth: int, path: frozenset[str]
+    ) -> int:
         """The relation's directly related users: the point lookups, then the userset tuples."""
         error: EngineError | None = None
         try:
@@ -255,7 +300,12 @@ class LocalChecker:
         return union_end(FALSE, error)
 
     async def direct_usersets(
-        self, ctx: ResolveContext, rp: RelationPlan, obj: str, depth: int, path: frozenset[str],
+        self,
+        ctx: ResolveContext,
+        rp: RelationPlan,
+        obj: str,
+        depth: int,
+        path: frozenset[str],
         error: EngineError | None,
     ) -> int:
         """The userset tuples of a direct relation (``group:eng#member``): a dispatch each.
@@ -267,19 +317,31 @@ class LocalChecker:
         return union_end(FALSE, error)
 
     async def tuple_to_userset(
-        self, ctx: ResolveContext, rp: RelationPlan, rewrite: TupleToUserset, obj: str, depth: int,
+        self,
+        ctx: ResolveContext,
+        rp: RelationPlan,
+        rewrite: TupleToUserset,
+        obj: str,
+        depth: int,
         path: frozenset[str],
     ) -> int:
         ttu = ctx.plan.ttu_plan(rp, rewrite)
         if not ttu.targets:
             return FALSE
-        hops = ttu_hops(ctx, ttu, await ctx.reader.read_object_relation(ctx.store_id, obj, ttu.tupleset))
+        hops = ttu_hops(
+            ctx, ttu, await ctx.reader.read_object_relation(ctx.store_id, obj, ttu.tupleset)
+        )
         if not hops:
             return FALSE
         return await self.any_hop(ctx, hops, depth, path, None)
 
     def branches(
-        self, ctx: ResolveContext, rp: RelationPlan, leaves: tuple[tuple[int, Any], ...], obj: str, depth: int,
+        self,
+        ctx: ResolveContext,
+        rp: RelationPlan,
+        leaves: tuple[tuple[int, Any], ...],
+        obj: str,
+        depth: int,
         path: frozenset[str],
     ) -> list[tuple[Callable[..., Coroutine[Any, Any, int]], tuple[Any, ...]]]:
         """The branches of a flat union that can matter for this user, in leaf order, as
@@ -300,7 +362,9 @@ class LocalChecker:
         return out
 
     async def any_branch(
-        self, ctx: ResolveContext, branches: list[tuple[Callable[..., Coroutine[Any, Any, int]], tuple[Any, ...]]]
+        self,
+        ctx: ResolveContext,
+        branches: list[tuple[Callable[..., Coroutine[Any, Any, int]], tuple[Any, ...]]],
     ) -> int:
         """A union's branches as concurrent tasks, for readers whose reads wait on a database: a
         node's reads of one round go out together (one query per kind with a batching reader),
@@ -359,12 +423,15 @@ class LocalChecker:
         With in-memory reads (``ctx.inline``) the hops run one after the other; otherwise they run
         concurrently (see :meth:`any_hop_concurrently`).
         """
-        if not ctx.inline and len(hops) > 1 and ctx.in_flight < ctx.limits.max_concurrent_dispatches:
+        if (
+            not ctx.inline
+            and len(hops) > 1
+            and ctx.in_flight < ctx.limits.max_concurrent_dispatches
+        ):
             return await self.any_hop_concurrently(ctx, hops, depth, path, error)
         return await first_true((self.hop(ctx, hop, depth, path) for hop in hops), error)
 
-    async def hop(self, ctx: ResolveContext, hop: Hop, depth: int,
-                  path: frozenset[str]) -> int:
+    async def hop(self, ctx: ResolveContext, hop: Hop, depth: int, path: frozenset[str]) -> int:
         key, target, obj = hop
         if key.condition is not None and not ctx.plan.condition_holds(key, ctx.context):
             return FALSE

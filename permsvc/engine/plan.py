@@ -83,7 +83,9 @@ class TtuPlan:
 
     __slots__ = ("targets", "tupleset")
 
-    def __init__(self, tupleset: str, targets: dict[str, tuple[RelationPlan, frozenset[str]]]) -> None:
+    def __init__(
+        self, tupleset: str, targets: dict[str, tuple[RelationPlan, frozenset[str]]]
+    ) -> None:
         self.tupleset = tupleset
         self.targets = targets
 
@@ -116,7 +118,10 @@ class FlatUnion:
     )
 
     def __init__(
-        self, direct: tuple[RelationPlan, ...], ttus: tuple[TtuPlan, ...], others: tuple[RelationPlan, ...]
+        self,
+        direct: tuple[RelationPlan, ...],
+        ttus: tuple[TtuPlan, ...],
+        others: tuple[RelationPlan, ...],
     ) -> None:
         self.direct = direct
         self.ttus = ttus
@@ -125,7 +130,9 @@ class FlatUnion:
         for rp in direct:
             for user_key, conditions in rp.fit_conditions.items():
                 lookups.setdefault(user_key, []).append((rp.relation, conditions))
-        self.lookups: dict[str, tuple[tuple[str, frozenset[str]], ...]] = {k: tuple(v) for k, v in lookups.items()}
+        self.lookups: dict[str, tuple[tuple[str, frozenset[str]], ...]] = {
+            k: tuple(v) for k, v in lookups.items()
+        }
         self.usersets = tuple(rp for rp in direct if rp.userset_targets)
         self.lookup_conditions: dict[str, dict[str, frozenset[str]]] = {}
         for user_key, pairs in self.lookups.items():
@@ -251,7 +258,8 @@ class ModelPlan:
                 target = self.relations.get((ut, ur))
                 if target is not None:
                     rp.userset_targets[(ut, ur)] = (
-                        target, rp.fit_conditions.get(f"{ut}#{ur}", _NO_CONDITIONS)
+                        target,
+                        rp.fit_conditions.get(f"{ut}#{ur}", _NO_CONDITIONS),
                     )
         for rp in self.relations.values():
             rp.flat = self._flatten(rp)
@@ -274,7 +282,10 @@ class ModelPlan:
         while changed:
             changed = False
             for key in list(candidates):
-                if any(target.key not in candidates for target, _ in self.relations[key].userset_targets.values()):
+                if any(
+                    target.key not in candidates
+                    for target, _ in self.relations[key].userset_targets.values()
+                ):
                     candidates.discard(key)
                     changed = True
         for key in candidates:
@@ -284,7 +295,9 @@ class ModelPlan:
                 current = todo.pop()
                 if current not in group:
                     group.add(current)
-                    todo.extend(target.key for target, _ in self.relations[current].userset_targets.values())
+                    todo.extend(
+                        target.key for target, _ in self.relations[current].userset_targets.values()
+                    )
             self.relations[key].expansion_group = tuple(sorted(group))
 
     def _flatten(self, rp: RelationPlan) -> FlatUnion | None:
@@ -360,7 +373,11 @@ class ModelPlan:
             rp.reach = frozenset(reach[key])
 
     def _reach_of(
-        self, object_type: str, rewrite: Rewrite, rp: RelationPlan, reach: dict[tuple[str, str], set[str]]
+        self,
+        object_type: str,
+        rewrite: Rewrite,
+        rp: RelationPlan,
+        reach: dict[tuple[str, str], set[str]],
     ) -> set[str]:
         match rewrite:
             case schema.This():
@@ -424,7 +441,9 @@ class ModelPlan:
         if compiled is None:
             definition = self.typesystem.condition(cond.name)
             if definition is None:
-                raise ConditionEvaluationFailedError(cond.name, str(key), "condition is not defined in the model")
+                raise ConditionEvaluationFailedError(
+                    cond.name, str(key), "condition is not defined in the model"
+                )
             try:
                 compiled = _conditions.compile_condition(definition)
             except (_conditions.ConditionEvaluationError, _conditions.ConditionCompileError) as err:
@@ -436,7 +455,9 @@ class ModelPlan:
         except _conditions.ConditionEvaluationError as err:
             raise ConditionEvaluationFailedError(cond.name, str(key), str(err)) from err
         if result.missing_parameters:
-            raise ConditionMissingParametersError(cond.name, str(key), tuple(result.missing_parameters))
+            raise ConditionMissingParametersError(
+                cond.name, str(key), tuple(result.missing_parameters)
+            )
         return bool(result.allowed)
 
 

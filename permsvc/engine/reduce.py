@@ -57,7 +57,9 @@ def fits(key: TupleKey, conditions: frozenset[str]) -> bool:
 def grants(ctx: ResolveContext, key: TupleKey, conditions: frozenset[str]) -> bool:
     """Whether the user's own tuple ``key`` (a point lookup) grants: it fits the model and its
     condition, if any, holds. Raises the condition's branch error."""
-    return fits(key, conditions) and (key.condition is None or ctx.plan.condition_holds(key, ctx.context))
+    return fits(key, conditions) and (
+        key.condition is None or ctx.plan.condition_holds(key, ctx.context)
+    )
 
 
 def userset_hops(

@@ -111,7 +111,9 @@ class ResolveBudget:
 def _user_tuples_via(read_user: Any) -> Any:
     """``read_users_sync`` from a reader's single ``read_user_tuple_sync``."""
 
-    def read_users(store_id: str, obj: str, relations: tuple[str, ...], user: str) -> list[TupleKey]:
+    def read_users(
+        store_id: str, obj: str, relations: tuple[str, ...], user: str
+    ) -> list[TupleKey]:
         found = (read_user(store_id, obj, relation, user) for relation in relations)
         return [key for key in found if key is not None]
 
@@ -264,8 +266,9 @@ class ResolveContext:
         self.user_wildcard = keys[1] if len(keys) == 2 else ""
         self.user_userset = user if "#" in user else ""
         wildcard = self.user_wildcard
-        self.user_lookups = ((user, keys[0]), (wildcard, wildcard)) if wildcard else ((user, keys[0]),)
-
+        self.user_lookups = (
+            ((user, keys[0]), (wildcard, wildcard)) if wildcard else ((user, keys[0]),)
+        )
 
     def request(self, object_: str, relation: str) -> ResolveRequest:
         """The :class:`ResolveRequest` of ``object_#relation@user`` in this context (a cache key)."""

@@ -65,7 +65,9 @@ class SyncChecker:
         """Evaluate ``obj#rp.relation`` from the top (depth 0, the node alone on the path)."""
         return self.relation(ctx, rp, obj, 0, {f"{obj}#{rp.relation}"})
 
-    def relation(self, ctx: ResolveContext, rp: RelationPlan, obj: str, depth: int, path: set[str]) -> int:
+    def relation(
+        self, ctx: ResolveContext, rp: RelationPlan, obj: str, depth: int, path: set[str]
+    ) -> int:
         """A computed userset: same object, same depth, same path; memoised per request."""
         if not rp.reaches(ctx.user_keys):
             return FALSE
@@ -81,7 +83,9 @@ class SyncChecker:
             memo[node] = result
         return result
 
-    def dispatch(self, ctx: ResolveContext, rp: RelationPlan, obj: str, depth: int, path: set[str]) -> int:
+    def dispatch(
+        self, ctx: ResolveContext, rp: RelationPlan, obj: str, depth: int, path: set[str]
+    ) -> int:
         """A sub-problem on another node: one level deeper, with the node on the path."""
         node = f"{obj}#{rp.relation}"
         memo = ctx.memo
@@ -96,7 +100,9 @@ class SyncChecker:
                 ctx.budget.spend()
                 members = entry[0]
                 wildcard = ctx.user_wildcard
-                result = TRUE if ctx.user in members or (wildcard and wildcard in members) else FALSE
+                result = (
+                    TRUE if ctx.user in members or (wildcard and wildcard in members) else FALSE
+                )
                 memo[node] = result
                 return result
         depth += 1
@@ -119,13 +125,17 @@ class SyncChecker:
             memo[node] = result
         return result
 
-    def node(self, ctx: ResolveContext, rp: RelationPlan, obj: str, depth: int, path: set[str]) -> int:
+    def node(
+        self, ctx: ResolveContext, rp: RelationPlan, obj: str, depth: int, path: set[str]
+    ) -> int:
         flat = rp.flat
         if flat is not None and not ctx.user_userset:
             return self.flat_union(ctx, flat, obj, depth, path)
         return self.rewrite(ctx, rp, rp.rewrite, obj, depth, path)
 
-    def flat_union(self, ctx: ResolveContext, flat: FlatUnion, obj: str, depth: int, path: set[str]) -> int:
+    def flat_union(
+        self, ctx: ResolveContext, flat: FlatUnion, obj: str, depth: int, path: set[str]
+    ) -> int:
         """The union of a :class:`FlatUnion` (the user is an object or a typed wildcard): the
         point lookups of its direct relations in one read per user, their usersets in one read."""
         store_id = ctx.store_id
@@ -176,7 +186,12 @@ class SyncChecker:
         return userset_hops(ctx, rp.userset_targets_of, keys)
 
     def any_hop(
-        self, ctx: ResolveContext, hops: list[Hop], depth: int, path: set[str], error: EngineError | None
+        self,
+        ctx: ResolveContext,
+        hops: list[Hop],
+        depth: int,
+        path: set[str],
+        error: EngineError | None,
     ) -> tuple[int, EngineError | None]:
         """Union over ``hops``: ``(result, first branch error)``; stops at the first ``TRUE``.
         The caller decides whether the remembered error is raised."""
@@ -197,7 +212,13 @@ class SyncChecker:
         return out, error
 
     def rewrite(
-        self, ctx: ResolveContext, rp: RelationPlan, rewrite: Rewrite, obj: str, depth: int, path: set[str]
+        self,
+        ctx: ResolveContext,
+        rp: RelationPlan,
+        rewrite: Rewrite,
+        obj: str,
+        depth: int,
+        path: set[str],
     ) -> int:
         kind = type(rewrite)
         if kind is schema.This:
@@ -215,12 +236,23 @@ class SyncChecker:
             return self.intersection(ctx, rp, rewrite.children, obj, depth, path)  # type: ignore[union-attr]
         if kind is schema.Difference:
             return self.difference(
-                ctx, rp, rewrite.base, rewrite.subtract, obj, depth, path  # type: ignore[union-attr]
+                ctx,
+                rp,
+                rewrite.base,  # type: ignore[union-attr]
+                rewrite.subtract,  # type: ignore[union-attr]
+                obj,
+                depth,
+                path,
             )
         return FALSE
 
     def union(
-        self, ctx: ResolveContext, rp: RelationPlan, children: tuple[Rewrite, ...], obj: str, depth: int,
+        self,
+        ctx: ResolveContext,
+        rp: RelationPlan,
+        children: tuple[Rewrite, ...],
+        obj: str,
+        depth: int,
         path: set[str],
     ) -> int:
         error: EngineError | None = None
@@ -238,7 +270,12 @@ class SyncChecker:
         return union_end(out, error)
 
     def intersection(
-        self, ctx: ResolveContext, rp: RelationPlan, children: tuple[Rewrite, ...], obj: str, depth: int,
+        self,
+        ctx: ResolveContext,
+        rp: RelationPlan,
+        children: tuple[Rewrite, ...],
+        obj: str,
+        depth: int,
         path: set[str],
     ) -> int:
         error: EngineError | None = None
@@ -253,7 +290,13 @@ class SyncChecker:
         return intersection_end(error)
 
     def difference(
-        self, ctx: ResolveContext, rp: RelationPlan, base: Rewrite, subtract: Rewrite, obj: str, depth: int,
+        self,
+        ctx: ResolveContext,
+        rp: RelationPlan,
+        base: Rewrite,
+        subtract: Rewrite,
+        obj: str,
+        depth: int,
         path: set[str],
     ) -> int:
         base_error: EngineError | None = None
@@ -269,7 +312,9 @@ class SyncChecker:
             raise keep_error(err, base_error) from None
         return difference_end(s, base_error)
 
-    def direct(self, ctx: ResolveContext, rp: RelationPlan, obj: str, depth: int, path: set[str]) -> int:
+    def direct(
+        self, ctx: ResolveContext, rp: RelationPlan, obj: str, depth: int, path: set[str]
+    ) -> int:
         """The direct leaf of one relation: the user's tuple, the typed wildcard's, the usersets."""
         read_user = ctx.read_user_sync
         error: EngineError | None = None
@@ -291,7 +336,13 @@ class SyncChecker:
         return union_end(FALSE, error)
 
     def tuple_to_userset(
-        self, ctx: ResolveContext, rp: RelationPlan, rewrite: TupleToUserset, obj: str, depth: int, path: set[str]
+        self,
+        ctx: ResolveContext,
+        rp: RelationPlan,
+        rewrite: TupleToUserset,
+        obj: str,
+        depth: int,
+        path: set[str],
     ) -> int:
         ttu = ctx.plan.ttu_plan(rp, rewrite)
         hops = ttu_hops(ctx, ttu, ctx.read_object_relation_sync(ctx.store_id, obj, ttu.tupleset))

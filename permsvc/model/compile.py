@@ -108,7 +108,9 @@ class _Compiler:
     def note(self, key: tuple[str, ...], pos: SourcePos) -> None:
         self.locations.setdefault(key, pos)
 
-    def rewrite(self, expr: RelationExpr, type_name: str, rel: str, refs: list[RelationReference]) -> Rewrite:
+    def rewrite(
+        self, expr: RelationExpr, type_name: str, rel: str, refs: list[RelationReference]
+    ) -> Rewrite:
         match expr:
             case Direct(restrictions=restrictions):
                 for r in restrictions:
@@ -121,7 +123,9 @@ class _Compiler:
                     refs.append(ref)
                     self.note(("restriction", type_name, rel, str(ref)), r.pos)
                     if r.condition:
-                        self.note(("restriction_condition", type_name, rel, str(ref)), r.condition.pos)
+                        self.note(
+                            ("restriction_condition", type_name, rel, str(ref)), r.condition.pos
+                        )
                 return This()
             case Computed(relation=target):
                 self.note(("computed", type_name, rel, target.text), target.pos)
@@ -132,15 +136,17 @@ class _Compiler:
                 return TupleToUserset(tupleset.text, target.text)
             case Operation(op="difference", children=(base, subtract)):
                 return Difference(
-                    self.rewrite(base, type_name, rel, refs), self.rewrite(subtract, type_name, rel, refs)
+                    self.rewrite(base, type_name, rel, refs),
+                    self.rewrite(subtract, type_name, rel, refs),
                 )
             case Operation(op=op, children=children):
                 kids = tuple(self.rewrite(c, type_name, rel, refs) for c in children)
                 return Union(kids) if op == "union" else Intersection(kids)
         raise TypeError(f"not a relation expression: {expr!r}")
 
-    def relations(self, type_name: str, decls: tuple[RelationDecl, ...], module: str = "",
-                  file: str = "") -> dict[str, RelationDefinition]:
+    def relations(
+        self, type_name: str, decls: tuple[RelationDecl, ...], module: str = "", file: str = ""
+    ) -> dict[str, RelationDefinition]:
         out: dict[str, RelationDefinition] = {}
         for decl in decls:
             refs: list[RelationReference] = []
@@ -163,10 +169,20 @@ class _Compiler:
             params: dict[str, ConditionParam] = {}
             for p in c.params:
                 self.note(("param", c.name.text, p.name.text), p.name.pos)
-                generics = (ConditionParam(type_name=CONDITION_TYPE_NAMES[p.generic]),) if p.generic else ()
-                params[p.name.text] = ConditionParam(type_name=CONDITION_TYPE_NAMES[p.type_name], generic_types=generics)
+                generics = (
+                    (ConditionParam(type_name=CONDITION_TYPE_NAMES[p.generic]),)
+                    if p.generic
+                    else ()
+                )
+                params[p.name.text] = ConditionParam(
+                    type_name=CONDITION_TYPE_NAMES[p.type_name], generic_types=generics
+                )
             out[c.name.text] = Condition(
-                name=c.name.text, expression=c.expression, parameters=params, module=module, source_file=file,
+                name=c.name.text,
+                expression=c.expression,
+                parameters=params,
+                module=module,
+                source_file=file,
                 pos=c.name.pos,
             )
         return out
@@ -182,19 +198,35 @@ def compile_dsl(text: str, file: str = "") -> LoadedModel:
     _check_size(len(text.encode("utf-8", "surrogatepass")), file)
     tree = parse(text, file)
     if tree.module:
-        raise DslSyntaxError([ModelIssue(
-            message=f"'module {tree.module}' is a module file of a modular model; it has no schema version "
+        raise DslSyntaxError(
+            [
+                ModelIssue(
+                    message=f"'module {tree.module}' is a module file of a modular model; it has no schema version "
                     "of its own: validate or transform the fga.mod that lists it",
-            line=tree.pos.line, column=tree.pos.column, file=file, rule="syntax",
-        )])
+                    line=tree.pos.line,
+                    column=tree.pos.column,
+                    file=file,
+                    rule="syntax",
+                )
+            ]
+        )
     locations: SourceMap = {("schema",): tree.pos}
     c = _Compiler(locations)
     types = []
     for td in tree.types:
         locations.setdefault(("type", td.name.text), td.name.pos)
-        types.append(TypeDefinition(name=td.name.text, relations=c.relations(td.name.text, td.relations), pos=td.name.pos))
-    model = AuthorizationModel(schema_version=tree.schema_version, type_definitions=tuple(types),
-                               conditions=c.conditions(tree))
+        types.append(
+            TypeDefinition(
+                name=td.name.text,
+                relations=c.relations(td.name.text, td.relations),
+                pos=td.name.pos,
+            )
+        )
+    model = AuthorizationModel(
+        schema_version=tree.schema_version,
+        type_definitions=tuple(types),
+        conditions=c.conditions(tree),
+    )
     return LoadedModel(model=model, locations=locations, format="dsl")
 
 
@@ -251,13 +283,24 @@ def parse_mod_file(text: str, file: str = "fga.mod") -> tuple[str, list[str]]:
             continue
         if stripped.startswith("- ") or stripped == "-":
             if current_list is None:
-                issues.append(ModelIssue(message="list item outside of 'contents'", line=n, column=1, file=file))
+                issues.append(
+                    ModelIssue(
+                        message="list item outside of 'contents'", line=n, column=1, file=file
+                    )
+                )
                 continue
             current_list.append((_mod_scalar(stripped[1:]), n, len(line) - len(stripped) + 3))
             continue
         m = _MOD_LINE.match(stripped)
         if not m or line != stripped:
-            issues.append(ModelIssue(message=f"cannot read this line of {file}: {stripped[:40]!r}", line=n, column=1, file=file))
+            issues.append(
+                ModelIssue(
+                    message=f"cannot read this line of {file}: {stripped[:40]!r}",
+                    line=n,
+                    column=1,
+                    file=file,
+                )
+            )
             current_list = None
             continue
         key, value = m.group("key"), m.group("value").strip()
@@ -267,7 +310,7 @@ def parse_mod_file(text: str, file: str = "fga.mod") -> tuple[str, list[str]]:
             current_list = []
             fields[key] = current_list
         elif value.startswith("["):
-            inner = value[1:value.rfind("]")] if "]" in value else value[1:]
+            inner = value[1 : value.rfind("]")] if "]" in value else value[1:]
             col = line.index("[") + 2
             fields[key] = [(_mod_scalar(x), n, col) for x in inner.split(",") if x.strip()]
         else:
@@ -276,36 +319,83 @@ def parse_mod_file(text: str, file: str = "fga.mod") -> tuple[str, list[str]]:
     if schema is None:
         issues.append(ModelIssue(message="missing schema field: add schema: '1.2'", file=file))
     elif not isinstance(schema, str):
-        issues.append(ModelIssue(message=f"unexpected schema type, expected string got {_describe(schema)}",
-                                 line=lines["schema"], column=1, file=file))
+        issues.append(
+            ModelIssue(
+                message=f"unexpected schema type, expected string got {_describe(schema)}",
+                line=lines["schema"],
+                column=1,
+                file=file,
+            )
+        )
     elif schema != "1.2":
-        issues.append(ModelIssue(message=f"unsupported schema version {schema!r}, fga.mod is only supported in version '1.2'",
-                                 line=lines["schema"], column=1, file=file))
+        issues.append(
+            ModelIssue(
+                message=f"unsupported schema version {schema!r}, fga.mod is only supported in version '1.2'",
+                line=lines["schema"],
+                column=1,
+                file=file,
+            )
+        )
     module = fields.get("module", "")
     if not isinstance(module, str):
-        issues.append(ModelIssue(message=f"unexpected module type, expected string got {_describe(module)}",
-                                 line=lines["module"], column=1, file=file))
+        issues.append(
+            ModelIssue(
+                message=f"unexpected module type, expected string got {_describe(module)}",
+                line=lines["module"],
+                column=1,
+                file=file,
+            )
+        )
         module = ""
     contents = fields.get("contents")
     paths: list[str] = []
     if contents is None:
-        issues.append(ModelIssue(message="missing contents field: list the module files, e.g. contents: [core.fga]", file=file))
+        issues.append(
+            ModelIssue(
+                message="missing contents field: list the module files, e.g. contents: [core.fga]",
+                file=file,
+            )
+        )
     elif not isinstance(contents, list):
-        issues.append(ModelIssue(message=f"unexpected contents type, expected list of strings got {_describe(contents)}",
-                                 line=lines["contents"], column=1, file=file))
+        issues.append(
+            ModelIssue(
+                message=f"unexpected contents type, expected list of strings got {_describe(contents)}",
+                line=lines["contents"],
+                column=1,
+                file=file,
+            )
+        )
     else:
         for value, n, col in contents:
             if not isinstance(value, str):
-                issues.append(ModelIssue(message=f"unexpected contents item type, expected string got {_describe(value)}",
-                                         line=n, column=col, file=file))
+                issues.append(
+                    ModelIssue(
+                        message=f"unexpected contents item type, expected string got {_describe(value)}",
+                        line=n,
+                        column=col,
+                        file=file,
+                    )
+                )
             elif not value.endswith(".fga"):
-                issues.append(ModelIssue(message=f"contents items should use fga file extension, got {value}",
-                                         line=n, column=col, file=file))
+                issues.append(
+                    ModelIssue(
+                        message=f"contents items should use fga file extension, got {value}",
+                        line=n,
+                        column=col,
+                        file=file,
+                    )
+                )
             else:
                 paths.append(value)
         if not contents:
-            issues.append(ModelIssue(message="contents is empty: list at least one module file",
-                                     line=lines["contents"], column=1, file=file))
+            issues.append(
+                ModelIssue(
+                    message="contents is empty: list at least one module file",
+                    line=lines["contents"],
+                    column=1,
+                    file=file,
+                )
+            )
     if issues:
         raise ModelError(issues)
     return module, paths
@@ -323,7 +413,9 @@ def compile_modular(files: Mapping[str, str]) -> LoadedModel:
     def report(path: str, pos: SourcePos | None, rule: str, message: str) -> None:
         """A problem in module file ``path`` at ``pos`` (none: the file's start)."""
         pos = pos or SourcePos(0, 0, path)
-        issues.append(ModelIssue(message=message, line=pos.line, column=pos.column, file=path, rule=rule))
+        issues.append(
+            ModelIssue(message=message, line=pos.line, column=pos.column, file=path, rule=rule)
+        )
 
     locations: SourceMap = {}
     c = _Compiler(locations)
@@ -336,8 +428,13 @@ def compile_modular(files: Mapping[str, str]) -> LoadedModel:
             issues.extend(err.issues)
             continue
         if not tree.module:
-            report(path, tree.pos, "syntax", f"{path} is listed in fga.mod but is not a module file: "
-                   "it must start with 'module <name>'")
+            report(
+                path,
+                tree.pos,
+                "syntax",
+                f"{path} is listed in fga.mod but is not a module file: "
+                "it must start with 'module <name>'",
+            )
             continue
         trees.append((path, tree))
     types: dict[str, TypeDefinition] = {}
@@ -347,18 +444,31 @@ def compile_modular(files: Mapping[str, str]) -> LoadedModel:
             if td.extend:
                 continue
             if td.name.text in types:
-                report(path, td.name.pos, "duplicate-type", f"duplicate type definition {td.name.text} (already defined in "
-                       f"{types[td.name.text].source_file})")
+                report(
+                    path,
+                    td.name.pos,
+                    "duplicate-type",
+                    f"duplicate type definition {td.name.text} (already defined in "
+                    f"{types[td.name.text].source_file})",
+                )
                 continue
             locations.setdefault(("type", td.name.text), td.name.pos)
             types[td.name.text] = TypeDefinition(
-                name=td.name.text, relations=c.relations(td.name.text, td.relations), module=tree.module,
-                source_file=path, pos=td.name.pos,
+                name=td.name.text,
+                relations=c.relations(td.name.text, td.relations),
+                module=tree.module,
+                source_file=path,
+                pos=td.name.pos,
             )
         for name, cond in c.conditions(tree, tree.module, path).items():
             if name in conditions:
-                report(path, cond.pos, "duplicate-condition", f"duplicate condition {name} (already defined in "
-                       f"{conditions[name].source_file})")
+                report(
+                    path,
+                    cond.pos,
+                    "duplicate-condition",
+                    f"duplicate condition {name} (already defined in "
+                    f"{conditions[name].source_file})",
+                )
                 continue
             conditions[name] = cond
     for path, tree in trees:
@@ -367,31 +477,53 @@ def compile_modular(files: Mapping[str, str]) -> LoadedModel:
             if not td.extend:
                 continue
             if td.name.text in extended:
-                report(path, td.name.pos, "duplicate-extension", f"'{td.name.text}' is already extended in this file: put all its new "
-                       f"relations in one 'extend type {td.name.text}' block")
+                report(
+                    path,
+                    td.name.pos,
+                    "duplicate-extension",
+                    f"'{td.name.text}' is already extended in this file: put all its new "
+                    f"relations in one 'extend type {td.name.text}' block",
+                )
                 continue
             extended.add(td.name.text)
             base = types.get(td.name.text)
             if base is not None and base.source_file == path:
-                report(path, td.name.pos, "undefined-type", f"type {td.name.text} is defined in this file, so it cannot be "
-                       "extended here: add the relations to its definition")
+                report(
+                    path,
+                    td.name.pos,
+                    "undefined-type",
+                    f"type {td.name.text} is defined in this file, so it cannot be "
+                    "extended here: add the relations to its definition",
+                )
                 continue
             if base is None:
-                report(path, td.name.pos, "undefined-type", f"extended type {td.name.text} does not exist: "
-                       f"no module defines 'type {td.name.text}'")
+                report(
+                    path,
+                    td.name.pos,
+                    "undefined-type",
+                    f"extended type {td.name.text} does not exist: "
+                    f"no module defines 'type {td.name.text}'",
+                )
                 continue
             added = c.relations(td.name.text, td.relations, tree.module, path)
             merged = dict(base.relations)
             for name, rd in added.items():
                 if name in merged:
-                    report(path, rd.pos, "duplicate-relation", f"relation {name} already exists on type {td.name.text} "
-                           f"(defined in {merged[name].source_file or base.source_file})")
+                    report(
+                        path,
+                        rd.pos,
+                        "duplicate-relation",
+                        f"relation {name} already exists on type {td.name.text} "
+                        f"(defined in {merged[name].source_file or base.source_file})",
+                    )
                     continue
                 merged[name] = rd
             types[td.name.text] = msgspec.structs.replace(base, relations=merged)
     if issues:
         raise DslSyntaxError(issues)
-    model = AuthorizationModel(schema_version="1.2", type_definitions=tuple(types.values()), conditions=conditions)
+    model = AuthorizationModel(
+        schema_version="1.2", type_definitions=tuple(types.values()), conditions=conditions
+    )
     return LoadedModel(model=model, locations=locations, format="modular")
 
 
@@ -400,10 +532,15 @@ def compile_modular(files: Mapping[str, str]) -> LoadedModel:
 
 def _check_size(size: int, file: str) -> None:
     if size > MAX_MODEL_BYTES:
-        raise ModelError([ModelIssue(
-            message=f"model source is {size} bytes; the limit is {MAX_MODEL_BYTES} bytes (256 KiB)",
-            file=file, rule="limit",
-        )])
+        raise ModelError(
+            [
+                ModelIssue(
+                    message=f"model source is {size} bytes; the limit is {MAX_MODEL_BYTES} bytes (256 KiB)",
+                    file=file,
+                    rule="limit",
+                )
+            ]
+        )
 
 
 def _read_text(path: Path, shown: str) -> str:
@@ -415,7 +552,9 @@ def _read_text(path: Path, shown: str) -> str:
         with path.open("rb") as fh:
             data = fh.read(MAX_MODEL_BYTES + 1)
     except OSError as err:
-        raise ModelError([ModelIssue(message=f"cannot read file: {err.strerror or err}", file=shown)]) from err
+        raise ModelError(
+            [ModelIssue(message=f"cannot read file: {err.strerror or err}", file=shown)]
+        ) from err
     _check_size(len(data), shown)
     return decode_source(data, shown)
 
@@ -428,16 +567,32 @@ def decode_source(data: bytes, file: str = "") -> str:
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
-        raise ModelError([ModelIssue(
-            message=f"not UTF-8 text: byte 0x{data[err.start]:02x} cannot start a UTF-8 character "
+        raise ModelError(
+            [
+                ModelIssue(
+                    message=f"not UTF-8 text: byte 0x{data[err.start]:02x} cannot start a UTF-8 character "
                     "(is this a binary file?)",
-            line=line, column=column, file=file, rule="encoding",
-        )]) from err
+                    line=line,
+                    column=column,
+                    file=file,
+                    rule="encoding",
+                )
+            ]
+        ) from err
     if nul >= 0:
         line = data.count(b"\n", 0, nul) + 1
         column = nul - (data.rfind(b"\n", 0, nul) + 1) + 1
-        raise ModelError([ModelIssue(message="the file contains a NUL byte: is this a binary file?",
-                                     line=line, column=column, file=file, rule="encoding")])
+        raise ModelError(
+            [
+                ModelIssue(
+                    message="the file contains a NUL byte: is this a binary file?",
+                    line=line,
+                    column=column,
+                    file=file,
+                    rule="encoding",
+                )
+            ]
+        )
     return text
 
 
@@ -447,14 +602,27 @@ def json_source_to_model(text: str, file: str = "") -> AuthorizationModel:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
-        raise ModelJsonError([ModelIssue(message=f"invalid JSON: {err.msg}", line=err.lineno, column=err.colno,
-                                         file=file, rule="syntax")]) from err
+        raise ModelJsonError(
+            [
+                ModelIssue(
+                    message=f"invalid JSON: {err.msg}",
+                    line=err.lineno,
+                    column=err.colno,
+                    file=file,
+                    rule="syntax",
+                )
+            ]
+        ) from err
     except RecursionError as err:
-        raise ModelJsonError([ModelIssue(message="invalid JSON: nested too deeply", file=file, rule="syntax")]) from err
+        raise ModelJsonError(
+            [ModelIssue(message="invalid JSON: nested too deeply", file=file, rule="syntax")]
+        ) from err
     try:
         return model_from_json(data)
     except ModelJsonError as err:
-        raise ModelJsonError([msgspec.structs.replace(i, file=i.file or file) for i in err.issues]) from err
+        raise ModelJsonError(
+            [msgspec.structs.replace(i, file=i.file or file) for i in err.issues]
+        ) from err
 
 
 def _detect_format(path: Path) -> str:

@@ -66,8 +66,11 @@ class _Reader:
         node = self.obj(value, where)
         keys = [k for k, v in node.items() if v is not None]
         if len(keys) != 1:
-            self.fail(where, "a relation rewrite needs exactly one of this, computedUserset, "
-                      f"tupleToUserset, union, intersection, difference (got {sorted(keys) or 'none'})")
+            self.fail(
+                where,
+                "a relation rewrite needs exactly one of this, computedUserset, "
+                f"tupleToUserset, union, intersection, difference (got {sorted(keys) or 'none'})",
+            )
             return This()
         key = keys[0]
         body = node[key]
@@ -80,7 +83,10 @@ class _Reader:
             case "tupleToUserset" | "tuple_to_userset":
                 t = self.obj(body, f"{where}.{key}")
                 ts = self.obj(t.get("tupleset"), f"{where}.{key}.tupleset")
-                cu = self.obj(t.get("computedUserset", t.get("computed_userset")), f"{where}.{key}.computedUserset")
+                cu = self.obj(
+                    t.get("computedUserset", t.get("computed_userset")),
+                    f"{where}.{key}.computedUserset",
+                )
                 return TupleToUserset(
                     self.string(ts.get("relation"), f"{where}.{key}.tupleset.relation"),
                     self.string(cu.get("relation"), f"{where}.{key}.computedUserset.relation"),
@@ -92,7 +98,8 @@ class _Reader:
                     self.fail(f"{where}.{key}.child", "expected a non-empty list")
                     return This()
                 children = tuple(
-                    self.rewrite(c, f"{where}.{key}.child[{i}]", depth + 1) for i, c in enumerate(child)
+                    self.rewrite(c, f"{where}.{key}.child[{i}]", depth + 1)
+                    for i, c in enumerate(child)
                 )
                 return Union(children) if key == "union" else Intersection(children)
             case "difference":
@@ -122,9 +129,20 @@ class _Reader:
         p = self.obj(value, where)
         type_name = p.get("type_name")
         if isinstance(type_name, int):  # enums may come by number
-            names = ["TYPE_NAME_UNSPECIFIED", "TYPE_NAME_ANY", "TYPE_NAME_BOOL", "TYPE_NAME_STRING",
-                     "TYPE_NAME_INT", "TYPE_NAME_UINT", "TYPE_NAME_DOUBLE", "TYPE_NAME_DURATION",
-                     "TYPE_NAME_TIMESTAMP", "TYPE_NAME_MAP", "TYPE_NAME_LIST", "TYPE_NAME_IPADDRESS"]
+            names = [
+                "TYPE_NAME_UNSPECIFIED",
+                "TYPE_NAME_ANY",
+                "TYPE_NAME_BOOL",
+                "TYPE_NAME_STRING",
+                "TYPE_NAME_INT",
+                "TYPE_NAME_UINT",
+                "TYPE_NAME_DOUBLE",
+                "TYPE_NAME_DURATION",
+                "TYPE_NAME_TIMESTAMP",
+                "TYPE_NAME_MAP",
+                "TYPE_NAME_LIST",
+                "TYPE_NAME_IPADDRESS",
+            ]
             type_name = names[type_name] if 0 <= type_name < len(names) else str(type_name)
         generics = p.get("generic_types") or []
         if not isinstance(generics, list) or depth > 10:
@@ -132,7 +150,10 @@ class _Reader:
             generics = []
         return ConditionParam(
             type_name=self.string(type_name, f"{where}.type_name"),
-            generic_types=tuple(self.param(g, f"{where}.generic_types[{i}]", depth + 1) for i, g in enumerate(generics)),
+            generic_types=tuple(
+                self.param(g, f"{where}.generic_types[{i}]", depth + 1)
+                for i, g in enumerate(generics)
+            ),
         )
 
 
@@ -182,13 +203,17 @@ def model_from_json(data: Any, *, model_id: str = "") -> AuthorizationModel:
                 name=rel_name,
                 rewrite=r.rewrite(rw, rwhere),
                 directly_related=tuple(
-                    r.reference(x, f"{where}.metadata.relations.{rel_name}.directly_related_user_types[{j}]")
+                    r.reference(
+                        x, f"{where}.metadata.relations.{rel_name}.directly_related_user_types[{j}]"
+                    )
                     for j, x in enumerate(raw_refs)
                 ),
                 module=rmodule,
                 source_file=rfile,
             )
-        types.append(TypeDefinition(name=name, relations=relations, module=module, source_file=file))
+        types.append(
+            TypeDefinition(name=name, relations=relations, module=module, source_file=file)
+        )
     conditions: dict[str, Condition] = {}
     for key, raw in r.obj(root.get("conditions"), "conditions").items():
         where = f"conditions.{key}"
@@ -205,7 +230,10 @@ def model_from_json(data: Any, *, model_id: str = "") -> AuthorizationModel:
     if r.issues:
         raise ModelJsonError(r.issues)
     return AuthorizationModel(
-        schema_version=schema_version, type_definitions=tuple(types), conditions=conditions, id=model_id
+        schema_version=schema_version,
+        type_definitions=tuple(types),
+        conditions=conditions,
+        id=model_id,
     )
 
 
@@ -216,7 +244,12 @@ def rewrite_to_json(rw: Rewrite) -> dict[str, Any]:
         case ComputedUserset(relation=rel):
             return {"computedUserset": {"relation": rel}}
         case TupleToUserset(tupleset=ts, computed_relation=cr):
-            return {"tupleToUserset": {"computedUserset": {"relation": cr}, "tupleset": {"relation": ts}}}
+            return {
+                "tupleToUserset": {
+                    "computedUserset": {"relation": cr},
+                    "tupleset": {"relation": ts},
+                }
+            }
         case Union(children=ch):
             return {"union": {"child": [rewrite_to_json(c) for c in ch]}}
         case Intersection(children=ch):
@@ -267,12 +300,16 @@ def model_to_json(model: AuthorizationModel, *, include_id: bool = False) -> dic
         out: dict[str, Any] = {"type": td.name}
         meta = _with_source({}, td.module, td.source_file)
         if td.relations:
-            out["relations"] = {name: rewrite_to_json(rd.rewrite) for name, rd in td.relations.items()}
+            out["relations"] = {
+                name: rewrite_to_json(rd.rewrite) for name, rd in td.relations.items()
+            }
             rel_meta: dict[str, Any] = {}
             for name, rd in td.relations.items():
                 m: dict[str, Any] = {}
                 if rd.directly_related:
-                    m["directly_related_user_types"] = [_reference_to_json(x) for x in rd.directly_related]
+                    m["directly_related_user_types"] = [
+                        _reference_to_json(x) for x in rd.directly_related
+                    ]
                 rel_meta[name] = _with_source(m, rd.module, rd.source_file)
             meta["relations"] = rel_meta
         if meta:

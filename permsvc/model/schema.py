@@ -22,6 +22,7 @@ from typing import TypeAlias
 import msgspec
 
 __all__ = (
+    "CONDITION_TYPE_NAMES",
     "AuthorizationModel",
     "ComputedUserset",
     "Condition",
@@ -31,12 +32,11 @@ __all__ = (
     "RelationDefinition",
     "RelationReference",
     "Rewrite",
+    "SourcePos",
     "This",
     "TupleToUserset",
     "TypeDefinition",
     "Union",
-    "SourcePos",
-    "CONDITION_TYPE_NAMES",
 )
 
 CONDITION_TYPE_NAMES: dict[str, str] = {

@@ -65,7 +65,9 @@ class TupleValidationError(PermsvcError):
     openfga_code = 2027
     openfga_name = "invalid_tuple"
 
-    def __init__(self, detail: str, *, tuple_str: str, reason: str, contextual: bool = False) -> None:
+    def __init__(
+        self, detail: str, *, tuple_str: str, reason: str, contextual: bool = False
+    ) -> None:
         super().__init__(detail)
         self.tuple_str = tuple_str
         self.reason = reason
@@ -116,8 +118,10 @@ def user_problem(ts: TypeSystem, user: str) -> str:
     if sep and (not urel or "#" in urel):
         return "the 'user' field is malformed"
     if not _is_valid_object(obj):
-        return ("the 'user' field must be an object (e.g. document:1) or an 'object#relation' or a typed "
-                "wildcard (e.g. group:*)")
+        return (
+            "the 'user' field must be an object (e.g. document:1) or an 'object#relation' or a typed "
+            "wildcard (e.g. group:*)"
+        )
     utype = obj.partition(":")[0]
     if not ts.has_type(utype):
         return f"type '{utype}' not found"
@@ -199,7 +203,11 @@ def tuple_problem(ts: TypeSystem, key: TupleKey) -> str:
             can make it writable).
     """
     check_tuple_text(key)
-    return user_problem(ts, key.user) or object_relation_problem(ts, key) or _restriction_problem(ts, key)
+    return (
+        user_problem(ts, key.user)
+        or object_relation_problem(ts, key)
+        or _restriction_problem(ts, key)
+    )
 
 
 def invalid_tuple_message(key: TupleKey, reason: str) -> str:

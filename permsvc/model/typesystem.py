@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING
 from permsvc.core.errors import PermsvcError
 
 if TYPE_CHECKING:
-    from permsvc.model.schema import AuthorizationModel, Condition, RelationDefinition, RelationReference, Rewrite
+    from permsvc.model.schema import (
+        AuthorizationModel,
+        Condition,
+        RelationDefinition,
+        RelationReference,
+        Rewrite,
+    )
 
 __all__ = ("RelationNotFoundError", "TypeNotFoundError", "TypeSystem")
 
@@ -43,7 +49,9 @@ class TypeSystem:
         self.model = model
         self._types = {td.name: td for td in model.type_definitions}
         self._relations: dict[tuple[str, str], RelationDefinition] = {
-            (td.name, name): rd for td in model.type_definitions for name, rd in td.relations.items()
+            (td.name, name): rd
+            for td in model.type_definitions
+            for name, rd in td.relations.items()
         }
 
     @classmethod
@@ -52,7 +60,7 @@ class TypeSystem:
 
     @classmethod
     def validated(cls, model: AuthorizationModel) -> TypeSystem:
-        from permsvc.model.validation import validate_model  # noqa: PLC0415 - validation imports us
+        from permsvc.model.validation import validate_model
 
         validate_model(model)
         return cls(model)

@@ -112,37 +112,73 @@ class _Validator:
 
     # -- reporting -------------------------------------------------------------------------
 
-    def add(self, message: str, *, rule: str, key: tuple[str, ...] = (), object_type: str = "",
-            relation: str = "", pos: SourcePos | None = None) -> None:
+    def add(
+        self,
+        message: str,
+        *,
+        rule: str,
+        key: tuple[str, ...] = (),
+        object_type: str = "",
+        relation: str = "",
+        pos: SourcePos | None = None,
+    ) -> None:
         where = self.locations.get(key) if key else None
         if where is None:
             where = pos
         if where is None and object_type:
-            rd = self.types[object_type].relations.get(relation) if relation and object_type in self.types else None
-            where = (rd.pos if rd else None) or (self.types[object_type].pos if object_type in self.types else None)
+            rd = (
+                self.types[object_type].relations.get(relation)
+                if relation and object_type in self.types
+                else None
+            )
+            where = (rd.pos if rd else None) or (
+                self.types[object_type].pos if object_type in self.types else None
+            )
         if where is None:
             subject = f"{object_type}#{relation}" if relation else object_type
             if subject and f"'{subject}'" not in message:
                 message = f"{subject}: {message}"
-            self.issues.append(ModelIssue(message=message, object_type=object_type, relation=relation, rule=rule))
+            self.issues.append(
+                ModelIssue(message=message, object_type=object_type, relation=relation, rule=rule)
+            )
             return
-        self.issues.append(ModelIssue(message=message, line=where.line, column=where.column, file=where.file,
-                                      object_type=object_type, relation=relation, rule=rule))
+        self.issues.append(
+            ModelIssue(
+                message=message,
+                line=where.line,
+                column=where.column,
+                file=where.file,
+                object_type=object_type,
+                relation=relation,
+                rule=rule,
+            )
+        )
 
     # -- model-wide rules ------------------------------------------------------------------
 
     def run(self) -> list[ModelIssue]:
         m = self.model
         if m.schema_version not in SUPPORTED_SCHEMA_VERSIONS:
-            self.add(f"unsupported schema version '{m.schema_version}': write 'schema 1.1' "
-                     "(modular models use 1.2)", rule="invalid-schema", key=("schema",))
+            self.add(
+                f"unsupported schema version '{m.schema_version}': write 'schema 1.1' "
+                "(modular models use 1.2)",
+                rule="invalid-schema",
+                key=("schema",),
+            )
         if len(m.type_definitions) > MAX_TYPES:
-            self.add(f"the model defines {len(m.type_definitions)} types; OpenFGA allows at most {MAX_TYPES}",
-                     rule="limit", key=("schema",))
+            self.add(
+                f"the model defines {len(m.type_definitions)} types; OpenFGA allows at most {MAX_TYPES}",
+                rule="limit",
+                key=("schema",),
+            )
         size = model_proto_size(m)
         if size > MAX_MODEL_BYTES:
-            self.add(f"the model is {size} bytes in OpenFGA's binary (protobuf) form; OpenFGA allows at most "
-                     f"{MAX_MODEL_BYTES} (256 KiB)", rule="limit", key=("schema",))
+            self.add(
+                f"the model is {size} bytes in OpenFGA's binary (protobuf) form; OpenFGA allows at most "
+                f"{MAX_MODEL_BYTES} (256 KiB)",
+                rule="limit",
+                key=("schema",),
+            )
         self.names()
         for td in m.type_definitions:
             if self.types[td.name] is not td:
@@ -160,25 +196,48 @@ class _Validator:
         for td in self.model.type_definitions:
             key = ("type", td.name)
             if td.name in seen:
-                self.add(f"type '{td.name}' is defined more than once; each type may be defined only once",
-                         rule="duplicate-type", pos=td.pos, object_type=td.name)
+                self.add(
+                    f"type '{td.name}' is defined more than once; each type may be defined only once",
+                    rule="duplicate-type",
+                    pos=td.pos,
+                    object_type=td.name,
+                )
                 continue
             seen.add(td.name)
             if td.name in _RESERVED:
-                self.add(f"a type cannot be named '{td.name}': 'self' and 'this' are reserved",
-                         rule="reserved-name", key=key, object_type=td.name)
+                self.add(
+                    f"a type cannot be named '{td.name}': 'self' and 'this' are reserved",
+                    rule="reserved-name",
+                    key=key,
+                    object_type=td.name,
+                )
             elif not _TYPE_NAME.fullmatch(td.name):
-                self.add(f"type name '{_short(td.name)}' is invalid: it must be 1 to 254 characters without "
-                         "':', '#', '@', whitespace or control characters", rule="invalid-name", key=key, object_type=td.name)
+                self.add(
+                    f"type name '{_short(td.name)}' is invalid: it must be 1 to 254 characters without "
+                    "':', '#', '@', whitespace or control characters",
+                    rule="invalid-name",
+                    key=key,
+                    object_type=td.name,
+                )
             for rel in td.relations:
                 rkey = ("relation", td.name, rel)
                 if rel in _RESERVED:
-                    self.add(f"a relation cannot be named '{rel}': 'self' and 'this' are reserved",
-                             rule="reserved-name", key=rkey, object_type=td.name, relation=rel)
+                    self.add(
+                        f"a relation cannot be named '{rel}': 'self' and 'this' are reserved",
+                        rule="reserved-name",
+                        key=rkey,
+                        object_type=td.name,
+                        relation=rel,
+                    )
                 elif not _SHORT_NAME.fullmatch(rel):
-                    self.add(f"relation name '{_short(rel)}' of type '{td.name}' is invalid: it must be 1 to 50 "
-                             "characters without ':', '#', '@', whitespace or control characters", rule="invalid-name", key=rkey,
-                             object_type=td.name, relation=rel)
+                    self.add(
+                        f"relation name '{_short(rel)}' of type '{td.name}' is invalid: it must be 1 to 50 "
+                        "characters without ':', '#', '@', whitespace or control characters",
+                        rule="invalid-name",
+                        key=rkey,
+                        object_type=td.name,
+                        relation=rel,
+                    )
 
     # -- relations -------------------------------------------------------------------------
 
@@ -193,30 +252,56 @@ class _Validator:
             case ComputedUserset(relation=target):
                 key: tuple[str, ...] = ("computed", t, rel, target)
                 if target == rel:
-                    self.add(f"'{t}#{rel}' cannot be defined as just itself: a relation that only refers to "
-                             "itself can never be satisfied (invalid userset rewrite)", rule="invalid-rewrite",
-                             key=key, object_type=t, relation=rel)
+                    self.add(
+                        f"'{t}#{rel}' cannot be defined as just itself: a relation that only refers to "
+                        "itself can never be satisfied (invalid userset rewrite)",
+                        rule="invalid-rewrite",
+                        key=key,
+                        object_type=t,
+                        relation=rel,
+                    )
                 elif self.relation_of(t, target) is None:
-                    self.add(f"relation '{target}' is not defined on type '{t}' (used in the definition of "
-                             f"'{rel}')", rule="undefined-relation", key=key, object_type=t, relation=rel)
+                    self.add(
+                        f"relation '{target}' is not defined on type '{t}' (used in the definition of "
+                        f"'{rel}')",
+                        rule="undefined-relation",
+                        key=key,
+                        object_type=t,
+                        relation=rel,
+                    )
             case TupleToUserset(tupleset=ts, computed_relation=target):
                 key = ("ttu", t, rel, ts, target)
                 ts_def = self.relation_of(t, ts)
                 if ts_def is None:
-                    self.add(f"'{target} from {ts}': '{ts}' is not a relation of type '{t}'",
-                             rule="undefined-relation", key=("tupleset", t, rel, ts), object_type=t, relation=rel)
+                    self.add(
+                        f"'{target} from {ts}': '{ts}' is not a relation of type '{t}'",
+                        rule="undefined-relation",
+                        key=("tupleset", t, rel, ts),
+                        object_type=t,
+                        relation=rel,
+                    )
                     return
                 if not isinstance(ts_def.rewrite, This):
-                    self.add(f"'{target} from {ts}': '{t}#{ts}' is used after 'from', so it must be defined only "
-                             f"by direct type restrictions (e.g. 'define {ts}: [folder]'), with no 'or'/'and'/"
-                             "'but not' or computed relations", rule="tupleset-not-direct",
-                             key=("tupleset", t, rel, ts), object_type=t, relation=rel)
+                    self.add(
+                        f"'{target} from {ts}': '{t}#{ts}' is used after 'from', so it must be defined only "
+                        f"by direct type restrictions (e.g. 'define {ts}: [folder]'), with no 'or'/'and'/"
+                        "'but not' or computed relations",
+                        rule="tupleset-not-direct",
+                        key=("tupleset", t, rel, ts),
+                        object_type=t,
+                        relation=rel,
+                    )
                     return
                 if not any(self.relation_of(r.type, target) for r in ts_def.directly_related):
                     listed = ", ".join(sorted({r.type for r in ts_def.directly_related})) or "none"
-                    self.add(f"'{target} from {ts}': none of the types that '{t}#{ts}' can hold ({listed}) "
-                             f"defines a relation '{target}'", rule="undefined-relation", key=key,
-                             object_type=t, relation=rel)
+                    self.add(
+                        f"'{target} from {ts}': none of the types that '{t}#{ts}' can hold ({listed}) "
+                        f"defines a relation '{target}'",
+                        rule="undefined-relation",
+                        key=key,
+                        object_type=t,
+                        relation=rel,
+                    )
             case Union(children=children) | Intersection(children=children):
                 for child in children:
                     self.rewrite(t, rel, child, rd)
@@ -231,13 +316,21 @@ class _Validator:
     def restrictions(self, t: str, rel: str, rd: RelationDefinition) -> None:
         assignable = _contains_this(rd.rewrite)
         if assignable and not rd.directly_related:
-            self.add(f"'{t}#{rel}' is directly assignable but lists no types: add at least one type "
-                     "restriction (directly_related_user_types)", rule="assignable-without-types",
-                     object_type=t, relation=rel)
+            self.add(
+                f"'{t}#{rel}' is directly assignable but lists no types: add at least one type "
+                "restriction (directly_related_user_types)",
+                rule="assignable-without-types",
+                object_type=t,
+                relation=rel,
+            )
         if not assignable and rd.directly_related:
-            self.add(f"'{t}#{rel}' lists directly related types but its rewrite has no direct assignment "
-                     "('this'): remove the types or add 'this'", rule="types-without-assignable",
-                     object_type=t, relation=rel)
+            self.add(
+                f"'{t}#{rel}' lists directly related types but its rewrite has no direct assignment "
+                "('this'): remove the types or add 'this'",
+                rule="types-without-assignable",
+                object_type=t,
+                relation=rel,
+            )
         tupleset = None
         seen: set[str] = set()
         for ref in rd.directly_related:
@@ -247,67 +340,121 @@ class _Validator:
                 continue
             seen.add(text)
             if ref.type not in self.types:
-                self.add(f"type '{ref.type}' in the type restrictions of '{t}#{rel}' is not defined in the model",
-                         rule="undefined-type", key=key, object_type=t, relation=rel)
+                self.add(
+                    f"type '{ref.type}' in the type restrictions of '{t}#{rel}' is not defined in the model",
+                    rule="undefined-type",
+                    key=key,
+                    object_type=t,
+                    relation=rel,
+                )
                 continue
             if ref.relation or ref.wildcard:
                 if tupleset is None:
                     tupleset = self.is_tupleset(t, rel)
                 if tupleset:
-                    self.add(f"'{t}#{rel}' is used after 'from', so its type restrictions may only name plain "
-                             f"types such as '{ref.type}', not '{text}'",
-                             rule="invalid-tupleset-restriction", key=key, object_type=t, relation=rel)
+                    self.add(
+                        f"'{t}#{rel}' is used after 'from', so its type restrictions may only name plain "
+                        f"types such as '{ref.type}', not '{text}'",
+                        rule="invalid-tupleset-restriction",
+                        key=key,
+                        object_type=t,
+                        relation=rel,
+                    )
                 if ref.relation and self.relation_of(ref.type, ref.relation) is None:
-                    self.add(f"'{ref.type}#{ref.relation}' in the type restrictions of '{t}#{rel}': type "
-                             f"'{ref.type}' has no relation '{ref.relation}'", rule="undefined-relation", key=key,
-                             object_type=t, relation=rel)
+                    self.add(
+                        f"'{ref.type}#{ref.relation}' in the type restrictions of '{t}#{rel}': type "
+                        f"'{ref.type}' has no relation '{ref.relation}'",
+                        rule="undefined-relation",
+                        key=key,
+                        object_type=t,
+                        relation=rel,
+                    )
             if ref.condition and ref.condition not in self.model.conditions:
-                self.add(f"condition '{ref.condition}' used in '{text}' on '{t}#{rel}' is not defined in the model",
-                         rule="undefined-condition", key=("restriction_condition", t, rel, text),
-                         object_type=t, relation=rel)
+                self.add(
+                    f"condition '{ref.condition}' used in '{text}' on '{t}#{rel}' is not defined in the model",
+                    rule="undefined-condition",
+                    key=("restriction_condition", t, rel, text),
+                    object_type=t,
+                    relation=rel,
+                )
 
     # -- conditions ------------------------------------------------------------------------
 
     def conditions(self) -> None:
         conds = self.model.conditions
         if len(conds) > MAX_CONDITIONS:
-            self.add(f"the model defines {len(conds)} conditions; OpenFGA allows at most {MAX_CONDITIONS}",
-                     rule="limit", key=("schema",))
+            self.add(
+                f"the model defines {len(conds)} conditions; OpenFGA allows at most {MAX_CONDITIONS}",
+                rule="limit",
+                key=("schema",),
+            )
         compiler = _condition_compiler()
         for key, cond in conds.items():
             ckey = ("condition", key)
             ok = True
             if key != cond.name:
-                self.add(f"condition key '{key}' does not match condition name '{cond.name}'",
-                         rule="condition-name-mismatch", key=ckey, pos=cond.pos)
+                self.add(
+                    f"condition key '{key}' does not match condition name '{cond.name}'",
+                    rule="condition-name-mismatch",
+                    key=ckey,
+                    pos=cond.pos,
+                )
                 ok = False
             if not _SHORT_NAME.fullmatch(key):
-                self.add(f"condition name '{_short(key)}' is invalid: it must be 1 to 50 characters without ':', "
-                         "'#', '@', whitespace or control characters", rule="invalid-name", key=ckey, pos=cond.pos)
+                self.add(
+                    f"condition name '{_short(key)}' is invalid: it must be 1 to 50 characters without ':', "
+                    "'#', '@', whitespace or control characters",
+                    rule="invalid-name",
+                    key=ckey,
+                    pos=cond.pos,
+                )
                 ok = False
             if len(cond.parameters) > MAX_PARAMETERS:
-                self.add(f"condition '{key}' has {len(cond.parameters)} parameters; OpenFGA allows at most "
-                         f"{MAX_PARAMETERS}", rule="limit", key=ckey, pos=cond.pos)
+                self.add(
+                    f"condition '{key}' has {len(cond.parameters)} parameters; OpenFGA allows at most "
+                    f"{MAX_PARAMETERS}",
+                    rule="limit",
+                    key=ckey,
+                    pos=cond.pos,
+                )
             if len(cond.expression.encode()) > MAX_EXPRESSION_BYTES:
-                self.add(f"the expression of condition '{key}' is {len(cond.expression.encode())} bytes; OpenFGA "
-                         f"allows at most {MAX_EXPRESSION_BYTES}", rule="limit", key=ckey, pos=cond.pos)
+                self.add(
+                    f"the expression of condition '{key}' is {len(cond.expression.encode())} bytes; OpenFGA "
+                    f"allows at most {MAX_EXPRESSION_BYTES}",
+                    rule="limit",
+                    key=ckey,
+                    pos=cond.pos,
+                )
             for pname, param in cond.parameters.items():
                 pkey = ("param", key, pname)
                 if not _SHORT_NAME.fullmatch(pname):
-                    self.add(f"parameter name '{_short(pname)}' of condition '{key}' is invalid", rule="invalid-name",
-                             key=pkey, pos=cond.pos)
+                    self.add(
+                        f"parameter name '{_short(pname)}' of condition '{key}' is invalid",
+                        rule="invalid-name",
+                        key=pkey,
+                        pos=cond.pos,
+                    )
                     ok = False
                 problem = _param_problem(param.type_name, param.generic_types)
                 if problem:
-                    self.add(f"parameter '{pname}' of condition '{key}': {problem}", rule="invalid-parameter-type",
-                             key=pkey, pos=cond.pos)
+                    self.add(
+                        f"parameter '{pname}' of condition '{key}': {problem}",
+                        rule="invalid-parameter-type",
+                        key=pkey,
+                        pos=cond.pos,
+                    )
                     ok = False
             if not ok:
                 continue
             if compiler is not None:
                 self.compile_condition(compiler, key, cond)
             elif not cond.expression.strip():
-                self.add(f"condition '{key}' has an empty expression", rule="condition", key=ckey, pos=cond.pos)
+                self.add(
+                    f"condition '{key}' has an empty expression",
+                    rule="condition",
+                    key=ckey,
+                    pos=cond.pos,
+                )
 
     def compile_condition(self, compiler: Callable[[Any], Any], key: str, cond: Any) -> None:
         try:
@@ -350,17 +497,32 @@ class _Validator:
                     has, loop = fixpoint[(td.name, name)], False
                 if not has:
                     if loop:
-                        self.add(f"'{td.name}#{name}' is impossible to satisfy: its definition loops back to "
-                                 "itself before reaching any directly assignable type (potential loop)",
-                                 rule="no-entrypoint", key=key, object_type=td.name, relation=name)
+                        self.add(
+                            f"'{td.name}#{name}' is impossible to satisfy: its definition loops back to "
+                            "itself before reaching any directly assignable type (potential loop)",
+                            rule="no-entrypoint",
+                            key=key,
+                            object_type=td.name,
+                            relation=name,
+                        )
                     else:
-                        self.add(f"'{td.name}#{name}' is impossible to satisfy: no path from it reaches a "
-                                 "directly assignable type such as [user] (no entrypoint)",
-                                 rule="no-entrypoint", key=key, object_type=td.name, relation=name)
+                        self.add(
+                            f"'{td.name}#{name}' is impossible to satisfy: no path from it reaches a "
+                            "directly assignable type such as [user] (no entrypoint)",
+                            rule="no-entrypoint",
+                            key=key,
+                            object_type=td.name,
+                            relation=name,
+                        )
                 elif (td.name, name) in cyclic:
-                    self.add(f"'{td.name}#{name}' is part of a cycle of computed relations; an authorization "
-                             "model cannot contain a cycle", rule="cycle", key=key, object_type=td.name,
-                             relation=name)
+                    self.add(
+                        f"'{td.name}#{name}' is part of a cycle of computed relations; an authorization "
+                        "model cannot contain a cycle",
+                        rule="cycle",
+                        key=key,
+                        object_type=td.name,
+                        relation=name,
+                    )
 
     def relations_reaching_a_cycle(self) -> set[tuple[str, str]]:
         """Find the relations whose computed references lead into a cycle (OpenFGA's ``HasCycle``).
@@ -370,8 +532,10 @@ class _Validator:
         """
         out: set[tuple[str, str]] = set()
         for t, td in self.types.items():
-            edges = {name: {c for c in _computed_targets(rd.rewrite) if c in td.relations}
-                     for name, rd in td.relations.items()}
+            edges = {
+                name: {c for c in _computed_targets(rd.rewrite) if c in td.relations}
+                for name, rd in td.relations.items()
+            }
             pending = {name: len(targets) for name, targets in edges.items()}
             referrers: dict[str, list[str]] = {name: [] for name in edges}
             for name, targets in edges.items():
@@ -392,8 +556,14 @@ class _Validator:
         if self.steps > _MAX_ANALYSIS_STEPS:
             raise _AnalysisBudgetError
 
-    def entrypoints(self, rels: dict[str, dict[str, RelationDefinition]], t: str, rel: str, rw: Rewrite,
-                    visited: dict[str, dict[str, bool]]) -> tuple[bool, bool]:
+    def entrypoints(
+        self,
+        rels: dict[str, dict[str, RelationDefinition]],
+        t: str,
+        rel: str,
+        rw: Rewrite,
+        visited: dict[str, dict[str, bool]],
+    ) -> tuple[bool, bool]:
         """OpenFGA's ``hasEntrypoints``: (has an entrypoint, failed because of a loop).
 
         ``visited`` is copied shallowly on entry, exactly as the Go code's ``maps.Clone``: the
@@ -461,9 +631,18 @@ class _Validator:
 
 
 _PROTO_TYPE_NAMES = (
-    "TYPE_NAME_UNSPECIFIED", "TYPE_NAME_ANY", "TYPE_NAME_BOOL", "TYPE_NAME_STRING", "TYPE_NAME_INT",
-    "TYPE_NAME_UINT", "TYPE_NAME_DOUBLE", "TYPE_NAME_DURATION", "TYPE_NAME_TIMESTAMP", "TYPE_NAME_MAP",
-    "TYPE_NAME_LIST", "TYPE_NAME_IPADDRESS",
+    "TYPE_NAME_UNSPECIFIED",
+    "TYPE_NAME_ANY",
+    "TYPE_NAME_BOOL",
+    "TYPE_NAME_STRING",
+    "TYPE_NAME_INT",
+    "TYPE_NAME_UINT",
+    "TYPE_NAME_DOUBLE",
+    "TYPE_NAME_DURATION",
+    "TYPE_NAME_TIMESTAMP",
+    "TYPE_NAME_MAP",
+    "TYPE_NAME_LIST",
+    "TYPE_NAME_IPADDRESS",
 )
 
 
@@ -505,7 +684,9 @@ def _source_size(module: str, file: str) -> int:
 
 def _param_size(param: Any) -> int:
     number = _PROTO_TYPE_NAMES.index(param.type_name) if param.type_name in _PROTO_TYPE_NAMES else 0
-    return (1 + _varint_len(number) if number else 0) + sum(_field(_param_size(g)) for g in param.generic_types)
+    return (1 + _varint_len(number) if number else 0) + sum(
+        _field(_param_size(g)) for g in param.generic_types
+    )
 
 
 def model_proto_size(model: AuthorizationModel) -> int:
@@ -520,7 +701,12 @@ def model_proto_size(model: AuthorizationModel) -> int:
         for name, rd in td.relations.items():
             body += _field(_string(name) + _field(_userset_size(rd.rewrite)))
             refs = sum(
-                _field(_string(r.type) + _string(r.relation) + (_field(0) if r.wildcard else 0) + _string(r.condition))
+                _field(
+                    _string(r.type)
+                    + _string(r.relation)
+                    + (_field(0) if r.wildcard else 0)
+                    + _string(r.condition)
+                )
                 for r in rd.directly_related
             )
             meta += _field(_string(name) + _field(refs + _source_size(rd.module, rd.source_file)))
@@ -529,9 +715,14 @@ def model_proto_size(model: AuthorizationModel) -> int:
         size += _field(body)
     for key, cond in model.conditions.items():
         body = _string(cond.name) + _string(cond.expression)
-        body += sum(_field(_string(name) + _field(_param_size(p))) for name, p in cond.parameters.items())
+        body += sum(
+            _field(_string(name) + _field(_param_size(p))) for name, p in cond.parameters.items()
+        )
         if cond.module or cond.source_file:
-            body += _field(_string(cond.module) + (_field(_string(cond.source_file)) if cond.source_file else 0))
+            body += _field(
+                _string(cond.module)
+                + (_field(_string(cond.source_file)) if cond.source_file else 0)
+            )
         size += _field(_string(key) + _field(body))
     return size
 
@@ -547,7 +738,9 @@ def _computed_targets(rw: Rewrite) -> list[str]:
     return []
 
 
-def _entrypoint_fixpoint(rels: Mapping[str, Mapping[str, RelationDefinition]]) -> dict[tuple[str, str], bool]:
+def _entrypoint_fixpoint(
+    rels: Mapping[str, Mapping[str, RelationDefinition]],
+) -> dict[tuple[str, str], bool]:
     """Decide which relations have an entrypoint, as a least fixpoint.
 
     The rules are those OpenFGA's walk applies: a direct plain type or wildcard; a userset,
@@ -560,7 +753,11 @@ def _entrypoint_fixpoint(rels: Mapping[str, Mapping[str, RelationDefinition]]) -
     def reads(t: str, rd: RelationDefinition, rw: Rewrite) -> list[tuple[str, str]]:
         match rw:
             case This():
-                return [(r.type, r.relation) for r in rd.directly_related if r.relation and not r.wildcard]
+                return [
+                    (r.type, r.relation)
+                    for r in rd.directly_related
+                    if r.relation and not r.wildcard
+                ]
             case ComputedUserset(relation=target):
                 return [(t, target)]
             case TupleToUserset(tupleset=ts, computed_relation=target):
@@ -574,8 +771,10 @@ def _entrypoint_fixpoint(rels: Mapping[str, Mapping[str, RelationDefinition]]) -
     def holds(t: str, rd: RelationDefinition, rw: Rewrite) -> bool:
         match rw:
             case This():
-                return any(not r.relation or r.wildcard or has.get((r.type, r.relation), False)
-                           for r in rd.directly_related)
+                return any(
+                    not r.relation or r.wildcard or has.get((r.type, r.relation), False)
+                    for r in rd.directly_related
+                )
             case ComputedUserset(relation=target):
                 return has.get((t, target), False)
             case TupleToUserset(tupleset=ts, computed_relation=target):
@@ -633,8 +832,9 @@ def _uses_tupleset(rw: Rewrite, rel: str) -> bool:
 
 def _param_problem(type_name: str, generics: tuple[Any, ...]) -> str:
     if type_name not in _KNOWN_PARAM_TYPES:
-        return (f"unknown type '{type_name}'; expected one of "
-                f"{', '.join(sorted(_KNOWN_PARAM_TYPES))}")
+        return (
+            f"unknown type '{type_name}'; expected one of {', '.join(sorted(_KNOWN_PARAM_TYPES))}"
+        )
     if type_name in _CONTAINERS:
         if len(generics) != 1:
             word = "map" if type_name == "TYPE_NAME_MAP" else "list"
@@ -646,7 +846,9 @@ def _param_problem(type_name: str, generics: tuple[Any, ...]) -> str:
     return ""
 
 
-def collect_issues(model: AuthorizationModel, locations: Locations | None = None) -> list[ModelIssue]:
+def collect_issues(
+    model: AuthorizationModel, locations: Locations | None = None
+) -> list[ModelIssue]:
     """Every semantic problem of ``model`` (empty when valid), in source order where located."""
     issues = _Validator(model, locations or {}).run()
     return sorted(issues, key=lambda i: (i.file, i.line, i.column) if i.line else ("", 0, 0))

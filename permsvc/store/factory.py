@@ -114,11 +114,17 @@ async def _migrate_sqlite(url: str, data_dir: Path) -> MigrationReport:
 
     path = _sqlite_file(url, data_dir)
     applied, version = migrate_path(path)
-    return MigrationReport(backend="sqlite", target=str(path), applied=tuple(applied), version=version)
+    return MigrationReport(
+        backend="sqlite", target=str(path), applied=tuple(applied), version=version
+    )
 
 
 async def _open_postgres(
-    url: str, data_dir: Path | None = None, migrate: bool = True, *, statement_cache_size: int | None = None
+    url: str,
+    data_dir: Path | None = None,
+    migrate: bool = True,
+    *,
+    statement_cache_size: int | None = None,
 ) -> Datastore:
     """``statement_cache_size`` None: :func:`default_statement_cache_size` (the environment)."""
     from permsvc.store.postgres import PostgresDatastore

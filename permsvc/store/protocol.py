@@ -226,21 +226,29 @@ class StartingWithUser(msgspec.Struct, frozen=True, kw_only=True):
 class TupleReader(Protocol):
     """What the engine reads. Implementations must be safe for concurrent use by many requests."""
 
-    async def read_user_tuple(self, store_id: str, object: str, relation: str, user: str) -> TupleKey | None:
+    async def read_user_tuple(
+        self, store_id: str, object: str, relation: str, user: str
+    ) -> TupleKey | None:
         """The tuple ``object#relation@user`` if stored, else ``None``. ``user`` is matched exactly
         (a wildcard ``user:*`` matches only the wildcard tuple)."""
         ...
 
-    async def read_userset_tuples(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+    async def read_userset_tuples(
+        self, store_id: str, object: str, relation: str
+    ) -> Sequence[TupleKey]:
         """Tuples on ``object#relation`` whose user is a userset (``group:x#member``) or a wildcard
         (``user:*``) — everything a direct-relation check must expand beyond the point lookup."""
         ...
 
-    async def read_object_relation(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+    async def read_object_relation(
+        self, store_id: str, object: str, relation: str
+    ) -> Sequence[TupleKey]:
         """Every tuple on ``object#relation`` (any user)."""
         ...
 
-    async def read_starting_with_user(self, store_id: str, filter: StartingWithUser) -> Sequence[TupleKey]:
+    async def read_starting_with_user(
+        self, store_id: str, filter: StartingWithUser
+    ) -> Sequence[TupleKey]:
         """Reverse lookup: the tuples ``filter`` names (:class:`StartingWithUser`)."""
         ...
 
@@ -317,15 +325,21 @@ class SyncTupleReader(Protocol):
         """Whether the ``*_sync`` methods below answer for ``store_id``."""
         ...
 
-    def read_user_tuple_sync(self, store_id: str, object: str, relation: str, user: str) -> TupleKey | None:
+    def read_user_tuple_sync(
+        self, store_id: str, object: str, relation: str, user: str
+    ) -> TupleKey | None:
         """As :meth:`TupleReader.read_user_tuple`."""
         ...
 
-    def read_userset_tuples_sync(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+    def read_userset_tuples_sync(
+        self, store_id: str, object: str, relation: str
+    ) -> Sequence[TupleKey]:
         """As :meth:`TupleReader.read_userset_tuples`."""
         ...
 
-    def read_object_relation_sync(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+    def read_object_relation_sync(
+        self, store_id: str, object: str, relation: str
+    ) -> Sequence[TupleKey]:
         """As :meth:`TupleReader.read_object_relation`."""
         ...
 
@@ -500,7 +514,9 @@ class ChangelogReader(Protocol):
         type raises ``InvalidContinuationTokenError``. A token wins over ``start_time``."""
         ...
 
-    async def changes_since(self, store_id: str, revision: Revision, *, limit: int) -> Sequence[TupleChange]:
+    async def changes_since(
+        self, store_id: str, revision: Revision, *, limit: int
+    ) -> Sequence[TupleChange]:
         """Changes with revision > ``revision`` in revision order (for followers such as the index);
         at most ``limit`` rows, never splitting one revision's changes across calls."""
         ...
@@ -512,7 +528,11 @@ class TupleSnapshotReader(Protocol):
     starting point of a follower (the in-memory index), which then applies ``changes_since``."""
 
     async def snapshot_tuples(
-        self, store_id: str, consume: Callable[[Sequence[TupleKey]], None], *, batch_size: int = 10_000
+        self,
+        store_id: str,
+        consume: Callable[[Sequence[TupleKey]], None],
+        *,
+        batch_size: int = 10_000,
     ) -> Revision:
         """Call ``consume`` with the store's tuples, ``batch_size`` at a time (no order), and return
         the revision they are exactly the state of (read in one transaction: no write is half
@@ -530,7 +550,9 @@ class StoreAdmin(Protocol):
         """Raises ``StoreNotFoundError`` for a missing or deleted store."""
         ...
 
-    async def list_stores(self, *, page_size: int, continuation_token: str = "", name: str = "") -> Page[StoreInfo]:
+    async def list_stores(
+        self, *, page_size: int, continuation_token: str = "", name: str = ""
+    ) -> Page[StoreInfo]:
         """Live stores ordered by id; ``name`` filters by exact name."""
         ...
 
@@ -541,7 +563,9 @@ class StoreAdmin(Protocol):
 
 @runtime_checkable
 class ModelStore(Protocol):
-    async def write_model(self, store_id: str, model: AuthorizationModel, *, dsl: str = "") -> StoredModel:
+    async def write_model(
+        self, store_id: str, model: AuthorizationModel, *, dsl: str = ""
+    ) -> StoredModel:
         """Store a new immutable model under a new ULID and return it."""
         ...
 
@@ -551,14 +575,18 @@ class ModelStore(Protocol):
 
     async def read_latest_model(self, store_id: str) -> StoredModel | None: ...
 
-    async def list_models(self, store_id: str, *, page_size: int, continuation_token: str = "") -> Page[StoredModel]:
+    async def list_models(
+        self, store_id: str, *, page_size: int, continuation_token: str = ""
+    ) -> Page[StoredModel]:
         """Newest first (ULID descending), as the OpenFGA SDK's read_latest relies on."""
         ...
 
 
 @runtime_checkable
 class AssertionStore(Protocol):
-    async def write_assertions(self, store_id: str, model_id: str, assertions: Sequence[Assertion]) -> None:
+    async def write_assertions(
+        self, store_id: str, model_id: str, assertions: Sequence[Assertion]
+    ) -> None:
         """Replace the assertions of a model."""
         ...
 
@@ -566,7 +594,9 @@ class AssertionStore(Protocol):
 
 
 @runtime_checkable
-class Datastore(TupleReader, TupleWriter, ChangelogReader, StoreAdmin, ModelStore, AssertionStore, Protocol):
+class Datastore(
+    TupleReader, TupleWriter, ChangelogReader, StoreAdmin, ModelStore, AssertionStore, Protocol
+):
     """A complete backend."""
 
     async def is_ready(self) -> bool:

@@ -137,7 +137,9 @@ def read_many_params(keys: ManyKeys) -> tuple[str, str, str]:
     :func:`to_columns`), the others as ``[object_type, object_id, relation]``."""
     encode = msgspec.json.encode
     return (
-        encode([to_columns(TupleKey(object=o, relation=r, user=u)) for o, r, u in keys.users]).decode(),
+        encode(
+            [to_columns(TupleKey(object=o, relation=r, user=u)) for o, r, u in keys.users]
+        ).decode(),
         encode([(*o.partition(":")[::2], r) for o, r in keys.usersets]).decode(),
         encode([(*o.partition(":")[::2], r) for o, r in keys.object_relations]).decode(),
     )

@@ -16,13 +16,20 @@ MODEL: dict[str, Any] = {
     "schema_version": "1.1",
     "type_definitions": [
         {"type": "user"},
-        {"type": "group", "relations": {"member": {"this": {}}},
-         "metadata": {"relations": {"member": {"directly_related_user_types": [{"type": "user"}]}}}},
+        {
+            "type": "group",
+            "relations": {"member": {"this": {}}},
+            "metadata": {
+                "relations": {"member": {"directly_related_user_types": [{"type": "user"}]}}
+            },
+        },
         {
             "type": "document",
             "relations": {
                 "owner": {"this": {}},
-                "viewer": {"union": {"child": [{"this": {}}, {"computedUserset": {"relation": "owner"}}]}},
+                "viewer": {
+                    "union": {"child": [{"this": {}}, {"computedUserset": {"relation": "owner"}}]}
+                },
                 "limited": {"this": {}},
             },
             "metadata": {
@@ -35,7 +42,9 @@ MODEL: dict[str, Any] = {
                             {"type": "group", "relation": "member"},
                         ]
                     },
-                    "limited": {"directly_related_user_types": [{"type": "user", "condition": "small"}]},
+                    "limited": {
+                        "directly_related_user_types": [{"type": "user", "condition": "small"}]
+                    },
                 }
             },
         },
@@ -74,7 +83,9 @@ async def model_id(client: AsyncTestClient[Any], store_id: str) -> str:
     return str(response.json()["authorization_model_id"])
 
 
-async def write_tuples(client: AsyncTestClient[Any], store_id: str, *tuples: tuple[str, str, str]) -> None:
+async def write_tuples(
+    client: AsyncTestClient[Any], store_id: str, *tuples: tuple[str, str, str]
+) -> None:
     keys = [{"object": o, "relation": r, "user": u} for o, r, u in tuples]
     response = await client.post(f"/stores/{store_id}/write", json={"writes": {"tuple_keys": keys}})
     assert response.status_code == 200, response.text

@@ -37,7 +37,9 @@ class LiveServer:
 
 
 @contextlib.contextmanager
-def live_server(data_dir: Path, *args: str, env: dict[str, str] | None = None, startup_s: float = 30.0) -> Iterator[LiveServer]:
+def live_server(
+    data_dir: Path, *args: str, env: dict[str, str] | None = None, startup_s: float = 30.0
+) -> Iterator[LiveServer]:
     """Start ``permsvc serve`` on a free loopback port with its data in ``data_dir``; stop it with
     SIGTERM (graceful shutdown) on exit, failing loudly if it does not stop."""
     port = free_port()
@@ -58,7 +60,9 @@ def live_server(data_dir: Path, *args: str, env: dict[str, str] | None = None, s
         deadline = time.monotonic() + startup_s
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"permsvc serve exited with {process.returncode}:\n{server.output()}")
+                raise RuntimeError(
+                    f"permsvc serve exited with {process.returncode}:\n{server.output()}"
+                )
             try:
                 with urllib.request.urlopen(server.url + "/readyz", timeout=1) as response:
                     if response.status == 200:

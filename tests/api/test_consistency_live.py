@@ -201,8 +201,12 @@ def test_higher_consistency_sees_every_committed_revoke_on_every_worker(server: 
     # answer still asserted) until each worker has answered once.
     extra = 0
     while len(workers) < _WORKERS and extra < _MAX_REQUESTS_FOR_BOTH:
-        allowed, worker, revision = _check(server, store, "user:bea", consistency="HIGHER_CONSISTENCY")
-        assert not allowed and revision >= revoke, f"worker {worker} answered allowed after revoke {revoke}"
+        allowed, worker, revision = _check(
+            server, store, "user:bea", consistency="HIGHER_CONSISTENCY"
+        )
+        assert not allowed and revision >= revoke, (
+            f"worker {worker} answered allowed after revoke {revoke}"
+        )
         workers.add(worker)
         extra += 1
     assert len(workers) == _WORKERS, f"answers came from {workers} only"

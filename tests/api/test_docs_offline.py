@@ -53,7 +53,9 @@ async def test_docs_page_names_no_other_host_and_its_assets_are_served() -> None
         assert b"SwaggerUIBundle" in bundle.content
         missing = await client.get(f"{ASSETS_PATH}/nope.js")
         assert missing.status_code == 404
-        escape = await client.get(f"{ASSETS_PATH}/%2e%2e/%2e%2e/%2e%2e/etc/passwd")  # an encoded climb out
+        escape = await client.get(
+            f"{ASSETS_PATH}/%2e%2e/%2e%2e/%2e%2e/etc/passwd"
+        )  # an encoded climb out
         assert escape.status_code == 404
 
 

@@ -68,7 +68,13 @@ class _Load:
         while not self.stop.is_set():
             n = self._next
             self._next += 1
-            body = {"writes": {"tuple_keys": [{"object": f"doc:{n}", "relation": "viewer", "user": f"user:{n}"}]}}
+            body = {
+                "writes": {
+                    "tuple_keys": [
+                        {"object": f"doc:{n}", "relation": "viewer", "user": f"user:{n}"}
+                    ]
+                }
+            }
             self.sent_time[n] = time.monotonic()
             status, response = await self._post(client, server, f"/stores/{self.store}/write", body)
             self.statuses[("write", status)] += 1
@@ -110,7 +116,9 @@ class _Load:
             self.unexpected.append(f"{server.url}{path}: {type(err).__name__} {err}")
             return -1, None
         if response.status_code not in (200, 503):
-            self.unexpected.append(f"{server.url}{path}: {response.status_code} {response.text[:300]}")
+            self.unexpected.append(
+                f"{server.url}{path}: {response.status_code} {response.text[:300]}"
+            )
         elif response.status_code == 503 and not response.headers.get("Retry-After"):
             self.unexpected.append(f"{server.url}{path}: 503 without Retry-After")
         return response.status_code, response
@@ -119,14 +127,20 @@ class _Load:
 async def _db_state(url: str, store: str) -> tuple[set[str], list[int], int]:
     conn = await asyncpg.connect(url)
     try:
-        objects = {r[0] for r in await conn.fetch("SELECT object_id FROM tuples WHERE store_id = $1", store)}
+        objects = {
+            r[0]
+            for r in await conn.fetch("SELECT object_id FROM tuples WHERE store_id = $1", store)
+        }
         revisions = [
             r[0]
             for r in await conn.fetch(
-                "SELECT DISTINCT revision FROM changelog WHERE store_id = $1 ORDER BY revision", store
+                "SELECT DISTINCT revision FROM changelog WHERE store_id = $1 ORDER BY revision",
+                store,
             )
         ]
-        head = await conn.fetchval("SELECT revision FROM store_revisions WHERE store_id = $1", store)
+        head = await conn.fetchval(
+            "SELECT revision FROM store_revisions WHERE store_id = $1", store
+        )
         in_recovery = await conn.fetchval("SELECT pg_is_in_recovery()")
         assert in_recovery is False, "the promoted standby accepts writes"
     finally:
@@ -149,7 +163,9 @@ def test_failover_to_a_promoted_standby_loses_no_acknowledged_write(
             stack.enter_context(live_server(tmp_path / f"worker-{i}", "--workers", "1", env=env))
             for i in range(2)
         ]
-        store = httpx.post(servers[0].url + "/stores", json={"name": "failover"}, timeout=10).json()["id"]
+        store = httpx.post(
+            servers[0].url + "/stores", json={"name": "failover"}, timeout=10
+        ).json()["id"]
         model = httpx.post(
             servers[0].url + f"/stores/{store}/authorization-models", json=VIEWER_MODEL, timeout=10
         )
@@ -174,7 +190,13 @@ def test_failover_to_a_promoted_standby_loses_no_acknowledged_write(
                 answers = [
                     httpx.post(
                         server.url + f"/stores/{store}/check",
-                        json={"tuple_key": {"object": f"doc:{n}", "relation": "viewer", "user": f"user:{n}"}},
+                        json={
+                            "tuple_key": {
+                                "object": f"doc:{n}",
+                                "relation": "viewer",
+                                "user": f"user:{n}",
+                            }
+                        },
                         timeout=10,
                     ).json()["allowed"]
                     for n in after
@@ -218,7 +240,9 @@ async def _run_load(
             promoted_at = time.monotonic()
             await asyncio.to_thread(cluster.promote, standby)
             deadline = killed_at + _RECOVERY_BUDGET_S
-            while sum(1 for n in load.acked if load.sent_time[n] > kill_done) < _WRITES_AFTER_FAILOVER:
+            while (
+                sum(1 for n in load.acked if load.sent_time[n] > kill_done) < _WRITES_AFTER_FAILOVER
+            ):
                 assert time.monotonic() < deadline, (
                     f"writes did not recover within {_RECOVERY_BUDGET_S} s: {dict(load.statuses)}, "
                     f"{load.unexpected[:5]}"
@@ -247,12 +271,16 @@ async def _notification_delay(servers: list[LiveServer], store: str) -> float:
     async with httpx.AsyncClient() as client:
         key = {"object": "doc:after", "relation": "viewer", "user": "user:after"}
         written = await client.post(
-            servers[0].url + f"/stores/{store}/write", json={"writes": {"tuple_keys": [key]}}, timeout=10
+            servers[0].url + f"/stores/{store}/write",
+            json={"writes": {"tuple_keys": [key]}},
+            timeout=10,
         )
         assert written.status_code == 200, written.text
         start = time.monotonic()
         while True:
-            answer = await client.post(servers[1].url + f"/stores/{store}/check", json={"tuple_key": key}, timeout=10)
+            answer = await client.post(
+                servers[1].url + f"/stores/{store}/check", json={"tuple_key": key}, timeout=10
+            )
             if answer.json()["allowed"]:
                 return time.monotonic() - start
             assert time.monotonic() - start < 10, "the second process never saw the write"

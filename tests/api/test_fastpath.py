@@ -13,10 +13,17 @@ from permsvc.core.revision import encode_token
 from tests.api.conftest import make_settings, write_tuples
 
 MISSING = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
-_COMPARED_HEADERS = ("content-type", "openfga-authorization-model-id", "x-permsvc-revision", "www-authenticate")
+_COMPARED_HEADERS = (
+    "content-type",
+    "openfga-authorization-model-id",
+    "x-permsvc-revision",
+    "www-authenticate",
+)
 
 
-def _check(user: str = "user:anne", relation: str = "viewer", obj: str = "document:1", **extra: Any) -> dict[str, Any]:
+def _check(
+    user: str = "user:anne", relation: str = "viewer", obj: str = "document:1", **extra: Any
+) -> dict[str, Any]:
     return {"tuple_key": {"user": user, "relation": relation, "object": obj}, **extra}
 
 
@@ -45,41 +52,69 @@ async def seeded(client: AsyncTestClient[Any], store_id: str, model_id: str) -> 
     [
         pytest.param(_check(), id="allowed"),
         pytest.param(_check(user="user:bob"), id="denied"),
-        pytest.param(_check(consistency="HIGHER_CONSISTENCY", authorization_model_id=""), id="cli_shape"),
+        pytest.param(
+            _check(consistency="HIGHER_CONSISTENCY", authorization_model_id=""), id="cli_shape"
+        ),
         pytest.param(_check(relation="nope"), id="unknown_relation"),
         pytest.param(_check(user="anne"), id="malformed_user"),
         pytest.param({}, id="no_tuple_key"),
         pytest.param(_check(authorization_model_id=MISSING), id="unknown_model"),
         pytest.param(_check(consistency="SOMETIMES"), id="bad_consistency"),
         pytest.param(_check(consistency_token="v1.garbage"), id="bad_token"),
-        pytest.param(_check(contextual_tuples={"tuple_keys": [{"user": "user:x", "relation": "nope",
-                                                               "object": "document:1"}]}), id="bad_contextual"),
+        pytest.param(
+            _check(
+                contextual_tuples={
+                    "tuple_keys": [{"user": "user:x", "relation": "nope", "object": "document:1"}]
+                }
+            ),
+            id="bad_contextual",
+        ),
     ],
 )
-async def test_fast_path_matches_framework_route(client: AsyncTestClient[Any], seeded: str, body: Any) -> None:
+async def test_fast_path_matches_framework_route(
+    client: AsyncTestClient[Any], seeded: str, body: Any
+) -> None:
     _same(*await _both(client, seeded, json=body))
 
 
-@pytest.mark.parametrize("content", [b"{", b"[]", b"", b'{"tuple_key": 1}'], ids=["truncated", "array", "empty", "wrong_type"])
-async def test_fast_path_matches_on_malformed_bodies(client: AsyncTestClient[Any], seeded: str, content: bytes) -> None:
+@pytest.mark.parametrize(
+    "content",
+    [b"{", b"[]", b"", b'{"tuple_key": 1}'],
+    ids=["truncated", "array", "empty", "wrong_type"],
+)
+async def test_fast_path_matches_on_malformed_bodies(
+    client: AsyncTestClient[Any], seeded: str, content: bytes
+) -> None:
     _same(*await _both(client, seeded, content=content))
 
 
-@pytest.mark.parametrize("store", [MISSING, "not-a-store"], ids=["unknown_store", "malformed_store"])
+@pytest.mark.parametrize(
+    "store", [MISSING, "not-a-store"], ids=["unknown_store", "malformed_store"]
+)
 async def test_fast_path_matches_on_bad_stores(client: AsyncTestClient[Any], store: str) -> None:
     _same(*await _both(client, store, json=_check()))
 
 
-async def test_fast_path_reads_own_writes_with_a_token(client: AsyncTestClient[Any], store_id: str, model_id: str) -> None:
+async def test_fast_path_reads_own_writes_with_a_token(
+    client: AsyncTestClient[Any], store_id: str, model_id: str
+) -> None:
     written = await client.post(
         f"/stores/{store_id}/write",
-        json={"writes": {"tuple_keys": [{"user": "user:zed", "relation": "owner", "object": "document:5"}]}},
+        json={
+            "writes": {
+                "tuple_keys": [{"user": "user:zed", "relation": "owner", "object": "document:5"}]
+            }
+        },
     )
     token = written.headers["x-permsvc-consistency-token"]
-    response = await client.post(f"/stores/{store_id}/check", json=_check("user:zed", obj="document:5",
-                                                                            consistency_token=token))
+    response = await client.post(
+        f"/stores/{store_id}/check",
+        json=_check("user:zed", obj="document:5", consistency_token=token),
+    )
     assert response.json() == {"allowed": True, "resolution": ""}
-    ahead = await client.post(f"/stores/{store_id}/check", json=_check(consistency_token=encode_token(store_id, 50)))
+    ahead = await client.post(
+        f"/stores/{store_id}/check", json=_check(consistency_token=encode_token(store_id, 50))
+    )
     assert ahead.status_code == 400 and ahead.json()["code"] == "validation_error"
 
 
@@ -89,7 +124,6 @@ async def test_fast_path_body_limit() -> None:
         big = b'{"context":{"pad":"' + b"x" * 4096 + b'"}}'
         declared = await client.post(f"/stores/{store}/check", content=big)
         assert declared.status_code == 413 and declared.json()["code"] == "resource_exhausted"
-
 
 
 async def test_fast_path_body_limit_without_content_length() -> None:
@@ -105,7 +139,12 @@ async def test_fast_path_body_limit_without_content_length() -> None:
         await _read_body([], receive, 2048)
     assert refused.value.status == 413
 
-    parts = iter([{"type": "http.request", "body": b"{}", "more_body": True}, {"type": "http.request", "body": b""}])
+    parts = iter(
+        [
+            {"type": "http.request", "body": b"{}", "more_body": True},
+            {"type": "http.request", "body": b""},
+        ]
+    )
 
     async def receive_small() -> Any:
         return next(parts)
@@ -116,16 +155,27 @@ async def test_fast_path_body_limit_without_content_length() -> None:
 async def test_fast_path_authenticates() -> None:
     settings = make_settings(auth_method="preshared", api_keys=("right-key",))
     async with AsyncTestClient(create_app(settings)) as client:
-        store = (await client.post("/stores", json={"name": "auth"}, headers={"Authorization": "Bearer right-key"})).json()
+        store = (
+            await client.post(
+                "/stores", json={"name": "auth"}, headers={"Authorization": "Bearer right-key"}
+            )
+        ).json()
         missing, framework = await _both(client, store["id"], json=_check())
         _same(missing, framework)
         assert missing.status_code == 401 and missing.json()["code"] == "unauthenticated"
-        wrong = await client.post(f"/stores/{store['id']}/check", json=_check(), headers={"Authorization": "Bearer no"})
+        wrong = await client.post(
+            f"/stores/{store['id']}/check", json=_check(), headers={"Authorization": "Bearer no"}
+        )
         assert wrong.status_code == 401 and "invalid_token" in wrong.headers["www-authenticate"]
         allowed = await client.post(
-            f"/stores/{store['id']}/check", json=_check(), headers={"Authorization": "Bearer right-key"}
+            f"/stores/{store['id']}/check",
+            json=_check(),
+            headers={"Authorization": "Bearer right-key"},
         )
-        assert allowed.status_code == 400 and allowed.json()["code"] == "latest_authorization_model_not_found"
+        assert (
+            allowed.status_code == 400
+            and allowed.json()["code"] == "latest_authorization_model_not_found"
+        )
 
 
 async def test_fast_path_fault_is_generic_500_logged(caplog: pytest.LogCaptureFixture) -> None:
@@ -142,13 +192,17 @@ async def test_fast_path_fault_is_generic_500_logged(caplog: pytest.LogCaptureFi
         services = services_of(app.state)
         services.check._resolver = _Broken()  # fault injection into the command's model resolver
         with caplog.at_level(logging.ERROR, logger="permsvc.api"):
-            response = await client.post(f"/stores/{store}/check", json=_check(), headers={"X-Request-ID": "f-1"})
+            response = await client.post(
+                f"/stores/{store}/check", json=_check(), headers={"X-Request-ID": "f-1"}
+            )
     assert response.status_code == 500
     assert response.json() == {"code": "internal_error", "message": "Internal Server Error"}
     assert response.headers["x-request-id"] == "f-1"
     assert caplog.records[-1].fields == {"request_id": "f-1"}  # type: ignore[attr-defined]
 
 
-async def test_other_methods_and_paths_go_to_the_framework(client: AsyncTestClient[Any], store_id: str) -> None:
+async def test_other_methods_and_paths_go_to_the_framework(
+    client: AsyncTestClient[Any], store_id: str
+) -> None:
     assert (await client.get(f"/stores/{store_id}/check")).status_code == 405
     assert (await client.post(f"/stores/{store_id}/x/check", json=_check())).status_code == 404

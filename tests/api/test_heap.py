@@ -32,7 +32,10 @@ def test_freeze_survivors_takes_the_live_heap_out_of_collections() -> None:
 
 @pytest.mark.parametrize(
     ("threshold_s", "refreezes"),
-    [pytest.param(0.0, 1, id="slow_collection_refreezes"), pytest.param(3600.0, 0, id="fast_collection_does_not")],
+    [
+        pytest.param(0.0, 1, id="slow_collection_refreezes"),
+        pytest.param(3600.0, 0, id="fast_collection_does_not"),
+    ],
 )
 def test_refreeze_after_a_slow_full_collection(threshold_s: float, refreezes: int) -> None:
     refreeze = RefreezeSlowCollections(threshold_s=threshold_s)

@@ -100,7 +100,13 @@ async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     body = b'{"allowed":true}' if scope["path"] != "/stream" else b"part"
     await receive()
     if scope["path"] == "/stream":
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/plain")],
+            }
+        )
         await send({"type": "http.response.body", "body": body, "more_body": True})
         await asyncio.sleep(0.01)  # the first part must not wait for the rest
         await send({"type": "http.response.body", "body": body})
@@ -111,8 +117,16 @@ async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 def _protocol() -> tuple[CoalescingHttpToolsProtocol, _Socket]:
-    config = Config(app=_app, http=CoalescingHttpToolsProtocol, lifespan="off", log_config=None, server_header=False)
-    protocol = CoalescingHttpToolsProtocol(config, ServerState(), app_state={}, _loop=asyncio.get_running_loop())
+    config = Config(
+        app=_app,
+        http=CoalescingHttpToolsProtocol,
+        lifespan="off",
+        log_config=None,
+        server_header=False,
+    )
+    protocol = CoalescingHttpToolsProtocol(
+        config, ServerState(), app_state={}, _loop=asyncio.get_running_loop()
+    )
     sock = _Socket()
     protocol.connection_made(sock)
     return protocol, sock
@@ -132,7 +146,9 @@ async def test_each_response_is_one_write_and_pipelined_ones_stay_in_order() -> 
     await _settle(protocol)
     assert len(sock.writes) == 2
     for write in sock.writes:
-        assert write.startswith(b"HTTP/1.1 200 OK\r\n") and write.endswith(b'\r\n\r\n{"allowed":true}')
+        assert write.startswith(b"HTTP/1.1 200 OK\r\n") and write.endswith(
+            b'\r\n\r\n{"allowed":true}'
+        )
         assert b"content-length: 16\r\n" in write
     protocol.connection_lost(None)
 
@@ -149,9 +165,15 @@ async def test_a_streamed_body_goes_out_part_by_part() -> None:
 
 async def test_connection_close_sends_the_response_before_closing() -> None:
     protocol, sock = _protocol()
-    protocol.data_received(b"POST /x HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 0\r\n\r\n")
+    protocol.data_received(
+        b"POST /x HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"
+    )
     await _settle(protocol)
-    assert len(sock.writes) == 1 and sock.writes[0].endswith(b'{"allowed":true}') and "close" in sock.events
+    assert (
+        len(sock.writes) == 1
+        and sock.writes[0].endswith(b'{"allowed":true}')
+        and "close" in sock.events
+    )
     protocol.connection_lost(None)
 
 

@@ -23,12 +23,19 @@ def _owners_only() -> dict[str, Any]:
 
 
 async def _check(client: AsyncTestClient[Any], store_id: str, **extra: Any) -> Any:
-    body = {"tuple_key": {"object": "document:1", "relation": "viewer", "user": "user:anne"}, **extra}
+    body = {
+        "tuple_key": {"object": "document:1", "relation": "viewer", "user": "user:anne"},
+        **extra,
+    }
     return await client.post(f"/stores/{store_id}/check", json=body)
 
 
 async def _evaluate(client: AsyncTestClient[Any], store_id: str) -> Any:
-    body = {"subject": {"type": "user", "id": "anne"}, "action": {"name": "viewer"}, "resource": {"type": "document", "id": "1"}}
+    body = {
+        "subject": {"type": "user", "id": "anne"},
+        "action": {"name": "viewer"},
+        "resource": {"type": "document", "id": "1"},
+    }
     return await client.post(f"/stores/{store_id}/access/v1/evaluation", json=body)
 
 
@@ -43,21 +50,26 @@ async def test_a_new_model_takes_effect_for_requests_without_a_model_id(
     assert response.status_code == 201, response.text
     assert (await _check(client, store_id)).json()["allowed"] is False
     assert (await _evaluate(client, store_id)).json() == {"decision": False}
-    assert (await _check(client, store_id, authorization_model_id=model_id)).json()["allowed"] is True
+    assert (await _check(client, store_id, authorization_model_id=model_id)).json()[
+        "allowed"
+    ] is True
     for consistency in ("MINIMIZE_LATENCY", "HIGHER_CONSISTENCY"):
         assert (await _check(client, store_id, consistency=consistency)).json()["allowed"] is False
 
 
-async def test_a_deleted_store_no_longer_answers(client: AsyncTestClient[Any], store_id: str, model_id: str) -> None:
+async def test_a_deleted_store_no_longer_answers(
+    client: AsyncTestClient[Any], store_id: str, model_id: str
+) -> None:
     await write_tuples(client, store_id, ("document:1", "viewer", "user:anne"))
     assert (await _check(client, store_id)).json()["allowed"] is True
-    assert (await _check(client, store_id, authorization_model_id=model_id)).json()["allowed"] is True
+    assert (await _check(client, store_id, authorization_model_id=model_id)).json()[
+        "allowed"
+    ] is True
     assert (await client.delete(f"/stores/{store_id}")).status_code == 204
     for extra in ({}, {"authorization_model_id": model_id}):
         response = await _check(client, store_id, **extra)
         assert response.status_code == 404, response.text
         assert response.json()["code"] == "store_id_not_found"
-
 
 
 async def test_streamed_list_objects_without_a_model_id_uses_the_cached_latest_model() -> None:
@@ -66,9 +78,9 @@ async def test_streamed_list_objects_without_a_model_id_uses_the_cached_latest_m
         created = await client.post("/stores", json={"name": "streamed"})
         assert created.status_code == 201, created.text
         store_id = created.json()["id"]
-        model_id = (await client.post(f"/stores/{store_id}/authorization-models", json=MODEL)).json()[
-            "authorization_model_id"
-        ]
+        model_id = (
+            await client.post(f"/stores/{store_id}/authorization-models", json=MODEL)
+        ).json()["authorization_model_id"]
         await write_tuples(client, store_id, ("document:1", "viewer", "user:anne"))
         inner = getattr(app.state.deps.datastore, "inner", None)
         assert inner is not None, "the API fixtures serve through the in-memory index"

@@ -102,13 +102,20 @@ async def test_python_sdk_full_flow(server: LiveServer) -> None:
         fga.set_authorization_model_id(model.authorization_model_id)
         latest = await fga.read_latest_authorization_model()
         assert latest.authorization_model.id == model.authorization_model_id
-        assert [t.type for t in latest.authorization_model.type_definitions] == ["user", "group", "folder", "document"]
+        assert [t.type for t in latest.authorization_model.type_definitions] == [
+            "user",
+            "group",
+            "folder",
+            "document",
+        ]
 
         await fga.write(
             ClientWriteRequest(
                 writes=[
                     ClientTuple(user="user:anne", relation="owner", object="document:roadmap"),
-                    ClientTuple(user="group:eng#member", relation="viewer", object="document:roadmap"),
+                    ClientTuple(
+                        user="group:eng#member", relation="viewer", object="document:roadmap"
+                    ),
                     ClientTuple(user="user:bob", relation="member", object="group:eng"),
                     ClientTuple(user="folder:plans", relation="parent", object="document:budget"),
                     ClientTuple(user="user:carol", relation="viewer", object="folder:plans"),
@@ -117,23 +124,48 @@ async def test_python_sdk_full_flow(server: LiveServer) -> None:
             )
         )
 
-        check = await fga.check(ClientCheckRequest(user="user:bob", relation="viewer", object="document:roadmap"))
+        check = await fga.check(
+            ClientCheckRequest(user="user:bob", relation="viewer", object="document:roadmap")
+        )
         assert check.allowed is True
-        check = await fga.check(ClientCheckRequest(user="user:carol", relation="viewer", object="document:roadmap"))
+        check = await fga.check(
+            ClientCheckRequest(user="user:carol", relation="viewer", object="document:roadmap")
+        )
         assert check.allowed is False
 
         batch = await fga.batch_check(
             ClientBatchCheckRequest(
                 checks=[
-                    ClientBatchCheckItem(user="user:anne", relation="editor", object="document:roadmap", correlation_id="a"),
-                    ClientBatchCheckItem(user="user:carol", relation="viewer", object="document:budget", correlation_id="b"),
-                    ClientBatchCheckItem(user="user:bob", relation="owner", object="document:roadmap", correlation_id="c"),
+                    ClientBatchCheckItem(
+                        user="user:anne",
+                        relation="editor",
+                        object="document:roadmap",
+                        correlation_id="a",
+                    ),
+                    ClientBatchCheckItem(
+                        user="user:carol",
+                        relation="viewer",
+                        object="document:budget",
+                        correlation_id="b",
+                    ),
+                    ClientBatchCheckItem(
+                        user="user:bob",
+                        relation="owner",
+                        object="document:roadmap",
+                        correlation_id="c",
+                    ),
                 ]
             )
         )
-        assert {r.correlation_id: r.allowed for r in batch.result} == {"a": True, "b": True, "c": False}
+        assert {r.correlation_id: r.allowed for r in batch.result} == {
+            "a": True,
+            "b": True,
+            "c": False,
+        }
 
-        listed = await fga.list_objects(ClientListObjectsRequest(user="user:anne", relation="viewer", type="document"))
+        listed = await fga.list_objects(
+            ClientListObjectsRequest(user="user:anne", relation="viewer", type="document")
+        )
         assert sorted(listed.objects) == ["document:public", "document:roadmap"]
 
         streamed = [
@@ -159,7 +191,9 @@ async def test_python_sdk_full_flow(server: LiveServer) -> None:
                 user_filters=[UserTypeFilter(type="group", relation="member")],
             )
         )
-        assert [(u.userset.type, u.userset.id, u.userset.relation) for u in groups.users] == [("group", "eng", "member")]
+        assert [(u.userset.type, u.userset.id, u.userset.relation) for u in groups.users] == [
+            ("group", "eng", "member")
+        ]
         public = await fga.list_users(
             ClientListUsersRequest(
                 object=FgaObject(type="document", id="public"),
@@ -177,13 +211,22 @@ async def test_python_sdk_full_flow(server: LiveServer) -> None:
         changes = await fga.read_changes(ClientReadChangesRequest(type="document"))
         assert [c.operation for c in changes.changes] == ["TUPLE_OPERATION_WRITE"] * 4
 
-        expanded = await fga.expand(ClientExpandRequest(relation="viewer", object="document:roadmap"))
+        expanded = await fga.expand(
+            ClientExpandRequest(relation="viewer", object="document:roadmap")
+        )
         assert expanded.tree.root.name == "document:roadmap#viewer"
 
         await fga.write_assertions(
             [
-                ClientAssertion(user="user:bob", relation="viewer", object="document:roadmap", expectation=True),
-                ClientAssertion(user="user:carol", relation="owner", object="document:roadmap", expectation=False),
+                ClientAssertion(
+                    user="user:bob", relation="viewer", object="document:roadmap", expectation=True
+                ),
+                ClientAssertion(
+                    user="user:carol",
+                    relation="owner",
+                    object="document:roadmap",
+                    expectation=False,
+                ),
             ]
         )
         assertions = await fga.read_assertions()
@@ -193,24 +236,41 @@ async def test_python_sdk_full_flow(server: LiveServer) -> None:
         ]
 
         relations = await fga.list_relations(
-            ClientListRelationsRequest(user="user:anne", relations=["owner", "editor", "viewer"], object="document:roadmap")
+            ClientListRelationsRequest(
+                user="user:anne", relations=["owner", "editor", "viewer"], object="document:roadmap"
+            )
         )
         assert sorted(relations) == ["editor", "owner", "viewer"]
         models = await fga.read_authorization_models()
         assert [m.id for m in models.authorization_models] == [model.authorization_model_id]
 
-        again = ClientWriteRequest(writes=[ClientTuple(user="user:anne", relation="owner", object="document:roadmap")])
-        await fga.write(again, {"conflict": ConflictOptions(on_duplicate_writes=ClientWriteRequestOnDuplicateWrites.IGNORE)})
+        again = ClientWriteRequest(
+            writes=[ClientTuple(user="user:anne", relation="owner", object="document:roadmap")]
+        )
+        await fga.write(
+            again,
+            {
+                "conflict": ConflictOptions(
+                    on_duplicate_writes=ClientWriteRequestOnDuplicateWrites.IGNORE
+                )
+            },
+        )
         with pytest.raises(ValidationException) as duplicate:
             await fga.write(again)
         assert duplicate.value.code == "write_failed_due_to_invalid_input"
         assert duplicate.value.error_message.startswith("cannot write a tuple which already exists")
         with pytest.raises(ValidationException) as unknown:
-            await fga.check(ClientCheckRequest(user="user:anne", relation="nope", object="document:roadmap"))
+            await fga.check(
+                ClientCheckRequest(user="user:anne", relation="nope", object="document:roadmap")
+            )
         assert unknown.value.code == "validation_error"
 
-        await fga.delete_tuples([ClientTuple(user="user:bob", relation="member", object="group:eng")])
-        check = await fga.check(ClientCheckRequest(user="user:bob", relation="viewer", object="document:roadmap"))
+        await fga.delete_tuples(
+            [ClientTuple(user="user:bob", relation="member", object="group:eng")]
+        )
+        check = await fga.check(
+            ClientCheckRequest(user="user:bob", relation="viewer", object="document:roadmap")
+        )
         assert check.allowed is False
 
         await fga.delete_store()
@@ -222,7 +282,9 @@ async def test_sdk_and_cli_with_preshared_key(tmp_path: Path) -> None:
     from openfga_sdk.exceptions import UnauthorizedException
 
     with live_server(tmp_path, env={"PERMSVC_API_KEYS": "key-one,key-two"}) as live:
-        creds = Credentials(method="api_token", configuration=CredentialConfiguration(api_token="key-two"))
+        creds = Credentials(
+            method="api_token", configuration=CredentialConfiguration(api_token="key-two")
+        )
         async with OpenFgaClient(ClientConfiguration(api_url=live.url, credentials=creds)) as fga:
             store = await fga.create_store(CreateStoreRequest(name="with-key"))
             assert store.id
@@ -326,11 +388,23 @@ def test_fga_cli_store_import_and_model_test(server: LiveServer, tmp_path: Path)
     assert listed.returncode == 0, listed.stderr
     assert len(json.loads(listed.stdout)["tuples"]) == 4
 
-    tested = _fga(server, "model", "test", "--tests", str(store_file), "--store-id", store_id, cwd=tmp_path)
+    tested = _fga(
+        server, "model", "test", "--tests", str(store_file), "--store-id", store_id, cwd=tmp_path
+    )
     assert tested.returncode == 0, tested.stderr + tested.stdout
     assert "FAILING" not in tested.stdout + tested.stderr
 
-    checked = _fga(server, "query", "check", "--store-id", store_id, "user:bob", "viewer", "document:roadmap", cwd=tmp_path)
+    checked = _fga(
+        server,
+        "query",
+        "check",
+        "--store-id",
+        store_id,
+        "user:bob",
+        "viewer",
+        "document:roadmap",
+        cwd=tmp_path,
+    )
     assert checked.returncode == 0, checked.stderr
     assert json.loads(checked.stdout)["allowed"] is True
 
@@ -377,10 +451,19 @@ def test_fga_cli_command_tour(server: LiveServer, tmp_path: Path) -> None:
     assert fga("store", "get", "--store-id", store)["name"] == "cli-tour"
     assert store in {s["id"] for s in fga("store", "list")["stores"]}
 
-    assert fga("model", "get", "--store-id", store, "--field", "id", "--format", "json")["id"] == model_id
-    assert [m["id"] for m in fga("model", "list", "--store-id", store)["authorization_models"]] == [model_id]
-    newer = fga("model", "write", "--store-id", store, "--file", str(tmp_path / "model.fga"))["authorization_model_id"]
-    assert fga("model", "get", "--store-id", store, "--field", "id", "--format", "json")["id"] == newer
+    assert (
+        fga("model", "get", "--store-id", store, "--field", "id", "--format", "json")["id"]
+        == model_id
+    )
+    assert [m["id"] for m in fga("model", "list", "--store-id", store)["authorization_models"]] == [
+        model_id
+    ]
+    newer = fga("model", "write", "--store-id", store, "--file", str(tmp_path / "model.fga"))[
+        "authorization_model_id"
+    ]
+    assert (
+        fga("model", "get", "--store-id", store, "--field", "id", "--format", "json")["id"] == newer
+    )
 
     fga("tuple", "write", "--store-id", store, "user:anne", "owner", "document:a")
     (tmp_path / "tuples.yaml").write_text(
@@ -388,30 +471,97 @@ def test_fga_cli_command_tour(server: LiveServer, tmp_path: Path) -> None:
         "- user: group:eng#member\n  relation: viewer\n  object: document:a\n"
     )
     fga("tuple", "write", "--store-id", store, "--file", str(tmp_path / "tuples.yaml"))
-    fga("tuple", "write", "--store-id", store, "user:carol", "viewer", "document:a",
-        "--condition-name", "non_expired", "--condition-context", '{"expires":"2030-01-01T00:00:00Z"}')
+    fga(
+        "tuple",
+        "write",
+        "--store-id",
+        store,
+        "user:carol",
+        "viewer",
+        "document:a",
+        "--condition-name",
+        "non_expired",
+        "--condition-context",
+        '{"expires":"2030-01-01T00:00:00Z"}',
+    )
     assert len(fga("tuple", "read", "--store-id", store)["tuples"]) == 4
     changes = fga("tuple", "changes", "--store-id", store, "--type", "document")
     assert len(changes["changes"]) == 3
 
-    assert fga("query", "check", "--store-id", store, "user:bob", "viewer", "document:a")["allowed"] is True
-    assert fga("query", "check", "--store-id", store, "user:carol", "viewer", "document:a",
-               "--context", '{"now":"2029-01-01T00:00:00Z"}')["allowed"] is True
-    assert fga("query", "check", "--store-id", store, "user:dave", "viewer", "document:a",
-               "--contextual-tuple", "user:dave member group:eng", "--consistency", "HIGHER_CONSISTENCY")["allowed"] is True
-    assert fga("query", "list-objects", "--store-id", store, "user:bob", "viewer", "document")["objects"] == ["document:a"]
-    relations = fga("query", "list-relations", "--store-id", store, "user:anne", "document:a")["relations"]
+    assert (
+        fga("query", "check", "--store-id", store, "user:bob", "viewer", "document:a")["allowed"]
+        is True
+    )
+    assert (
+        fga(
+            "query",
+            "check",
+            "--store-id",
+            store,
+            "user:carol",
+            "viewer",
+            "document:a",
+            "--context",
+            '{"now":"2029-01-01T00:00:00Z"}',
+        )["allowed"]
+        is True
+    )
+    assert (
+        fga(
+            "query",
+            "check",
+            "--store-id",
+            store,
+            "user:dave",
+            "viewer",
+            "document:a",
+            "--contextual-tuple",
+            "user:dave member group:eng",
+            "--consistency",
+            "HIGHER_CONSISTENCY",
+        )["allowed"]
+        is True
+    )
+    assert fga("query", "list-objects", "--store-id", store, "user:bob", "viewer", "document")[
+        "objects"
+    ] == ["document:a"]
+    relations = fga("query", "list-relations", "--store-id", store, "user:anne", "document:a")[
+        "relations"
+    ]
     assert set(relations) == {"owner", "editor", "viewer"}
-    users = fga("query", "list-users", "--store-id", store, "--object", "document:a", "--relation", "viewer",
-                "--user-filter", "group#member", "--context", '{"now":"2029-01-01T00:00:00Z"}')["users"]
+    users = fga(
+        "query",
+        "list-users",
+        "--store-id",
+        store,
+        "--object",
+        "document:a",
+        "--relation",
+        "viewer",
+        "--user-filter",
+        "group#member",
+        "--context",
+        '{"now":"2029-01-01T00:00:00Z"}',
+    )["users"]
     assert users == [{"userset": {"type": "group", "id": "eng", "relation": "member"}}]
     tree = fga("query", "expand", "--store-id", store, "viewer", "document:a")
     assert tree["tree"]["root"]["name"] == "document:a#viewer"
 
     fga("tuple", "delete", "--store-id", store, "user:anne", "owner", "document:a")
-    assert fga("query", "check", "--store-id", store, "user:anne", "owner", "document:a")["allowed"] is False
-    exported = _fga(server, "store", "export", "--store-id", store, "--output-file", str(tmp_path / "export.yaml"),
-                    cwd=tmp_path)
+    assert (
+        fga("query", "check", "--store-id", store, "user:anne", "owner", "document:a")["allowed"]
+        is False
+    )
+    exported = _fga(
+        server,
+        "store",
+        "export",
+        "--store-id",
+        store,
+        "--output-file",
+        str(tmp_path / "export.yaml"),
+        cwd=tmp_path,
+    )
     assert exported.returncode == 0, exported.stderr
     assert "user:bob" in (tmp_path / "export.yaml").read_text()
     fga("store", "delete", "--store-id", store, "--force")

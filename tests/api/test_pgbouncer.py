@@ -39,12 +39,16 @@ def cluster() -> Iterator[PgCluster]:
     yield from private_cluster(pgbouncer=True)
 
 
-async def _client_load(client: httpx.AsyncClient, server: LiveServer, store: str, client_no: int) -> list[str]:
+async def _client_load(
+    client: httpx.AsyncClient, server: LiveServer, store: str, client_no: int
+) -> list[str]:
     """Writes, then for each: a check with its token, a denied check, a read; problems found."""
     problems: list[str] = []
     for i in range(_WRITES_PER_CLIENT):
         key = {"object": f"doc:{client_no}-{i}", "relation": "viewer", "user": f"user:{client_no}"}
-        written = await client.post(f"{server.url}/stores/{store}/write", json={"writes": {"tuple_keys": [key]}})
+        written = await client.post(
+            f"{server.url}/stores/{store}/write", json={"writes": {"tuple_keys": [key]}}
+        )
         if written.status_code != 200:
             problems.append(f"write {key}: {written.status_code} {written.text[:200]}")
             continue
@@ -56,7 +60,9 @@ async def _client_load(client: httpx.AsyncClient, server: LiveServer, store: str
             )
             if check.status_code != 200 or check.json()["allowed"] is not expected:
                 problems.append(f"check {key} {user}: {check.status_code} {check.text[:200]}")
-        read = await client.post(f"{server.url}/stores/{store}/read", json={"tuple_key": {"object": key["object"]}})
+        read = await client.post(
+            f"{server.url}/stores/{store}/read", json={"tuple_key": {"object": key["object"]}}
+        )
         if read.status_code != 200 or len(read.json()["tuples"]) != 1:
             problems.append(f"read {key}: {read.status_code} {read.text[:200]}")
     return problems
@@ -68,12 +74,21 @@ async def _load(servers: list[LiveServer], store: str) -> list[str]:
             *(_client_load(client, servers[n % 2], store, n) for n in range(_CLIENTS))
         )
         problems = [p for found in results for p in found]
-        changes = await client.get(f"{servers[1].url}/stores/{store}/changes", params={"page_size": 100})
-        if changes.status_code != 200 or len(changes.json()["changes"]) != min(100, _CLIENTS * _WRITES_PER_CLIENT):
+        changes = await client.get(
+            f"{servers[1].url}/stores/{store}/changes", params={"page_size": 100}
+        )
+        if changes.status_code != 200 or len(changes.json()["changes"]) != min(
+            100, _CLIENTS * _WRITES_PER_CLIENT
+        ):
             problems.append(f"changes: {changes.status_code} {changes.text[:200]}")
         listed = await client.post(
             f"{servers[0].url}/stores/{store}/list-objects",
-            json={"type": "doc", "relation": "viewer", "user": "user:3", "consistency": "HIGHER_CONSISTENCY"},
+            json={
+                "type": "doc",
+                "relation": "viewer",
+                "user": "user:3",
+                "consistency": "HIGHER_CONSISTENCY",
+            },
         )
         if listed.status_code != 200 or len(listed.json()["objects"]) != _WRITES_PER_CLIENT:
             problems.append(f"list-objects: {listed.status_code} {listed.text[:200]}")
@@ -86,10 +101,14 @@ def _visibility_delays(servers: list[LiveServer], store: str, rounds: int = 5) -
     with httpx.Client(timeout=10) as client:
         for i in range(rounds):
             key = {"object": f"doc:seen-{i}", "relation": "viewer", "user": "user:seen"}
-            written = client.post(f"{servers[0].url}/stores/{store}/write", json={"writes": {"tuple_keys": [key]}})
+            written = client.post(
+                f"{servers[0].url}/stores/{store}/write", json={"writes": {"tuple_keys": [key]}}
+            )
             assert written.status_code == 200, written.text
             start = time.monotonic()
-            while not client.post(f"{servers[1].url}/stores/{store}/check", json={"tuple_key": key}).json()["allowed"]:
+            while not client.post(
+                f"{servers[1].url}/stores/{store}/check", json={"tuple_key": key}
+            ).json()["allowed"]:
                 assert time.monotonic() - start < 10, "the second process never saw the write"
                 time.sleep(0.002)
             delays.append(time.monotonic() - start)
@@ -99,12 +118,16 @@ def _visibility_delays(servers: list[LiveServer], store: str, rounds: int = 5) -
 async def _listeners(url: str) -> list[Any]:
     conn = await asyncpg.connect(url)
     try:
-        return list(await conn.fetch("SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN %'"))
+        return list(
+            await conn.fetch("SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN %'")
+        )
     finally:
         await conn.close()
 
 
-def test_serving_through_pgbouncer_in_transaction_pooling_mode(cluster: PgCluster, tmp_path: Path) -> None:
+def test_serving_through_pgbouncer_in_transaction_pooling_mode(
+    cluster: PgCluster, tmp_path: Path
+) -> None:
     node = cluster.start_primary()
     bouncer = cluster.start_pgbouncer(node, pool_size=2)
     env = {
@@ -118,8 +141,12 @@ def test_serving_through_pgbouncer_in_transaction_pooling_mode(cluster: PgCluste
             stack.enter_context(live_server(tmp_path / f"worker-{i}", "--workers", "1", env=env))
             for i in range(2)
         ]
-        store = httpx.post(servers[0].url + "/stores", json={"name": "bouncer"}, timeout=10).json()["id"]
-        model = httpx.post(servers[0].url + f"/stores/{store}/authorization-models", json=VIEWER_MODEL, timeout=10)
+        store = httpx.post(servers[0].url + "/stores", json={"name": "bouncer"}, timeout=10).json()[
+            "id"
+        ]
+        model = httpx.post(
+            servers[0].url + f"/stores/{store}/authorization-models", json=VIEWER_MODEL, timeout=10
+        )
         assert model.status_code == 201, model.text
 
         problems = asyncio.run(_load(servers, store))
@@ -131,4 +158,6 @@ def test_serving_through_pgbouncer_in_transaction_pooling_mode(cluster: PgCluste
         assert len(asyncio.run(_listeners(node.url))) == 2
     log = cluster.pgbouncer_log()
     assert "prepared statement" not in log, log[-2000:]
-    print(f"\npgbouncer: {_CLIENTS * _WRITES_PER_CLIENT} writes; visibility on the other process {[round(d * 1000) for d in delays]} ms")
+    print(
+        f"\npgbouncer: {_CLIENTS * _WRITES_PER_CLIENT} writes; visibility on the other process {[round(d * 1000) for d in delays]} ms"
+    )

@@ -14,7 +14,9 @@ from permsvc.api import ops
 _HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-async def test_generated_ids_are_distinct_and_the_worker_is_this_process(client: AsyncTestClient[Any]) -> None:
+async def test_generated_ids_are_distinct_and_the_worker_is_this_process(
+    client: AsyncTestClient[Any],
+) -> None:
     responses = [await client.get("/healthz") for _ in range(50)]
     ids = [r.headers["x-request-id"] for r in responses]
     assert len(set(ids)) == len(ids) and all(_HEX_ID.match(i) for i in ids)

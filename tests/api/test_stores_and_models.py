@@ -31,14 +31,21 @@ async def test_create_store_is_201_with_ulid_and_timestamps(client: AsyncTestCli
         pytest.param({}, id="name_missing"),
     ],
 )
-async def test_create_store_rejects_invalid_names(client: AsyncTestClient[Any], body: dict[str, Any]) -> None:
+async def test_create_store_rejects_invalid_names(
+    client: AsyncTestClient[Any], body: dict[str, Any]
+) -> None:
     response = await client.post("/stores", json=body)
     assert response.status_code == 400
     assert response.json()["code"] == "validation_error"
-    assert "invalid CreateStoreRequest.Name: value does not match regex pattern" in response.json()["message"]
+    assert (
+        "invalid CreateStoreRequest.Name: value does not match regex pattern"
+        in response.json()["message"]
+    )
 
 
-async def test_get_store_includes_deleted_at_null(client: AsyncTestClient[Any], store_id: str) -> None:
+async def test_get_store_includes_deleted_at_null(
+    client: AsyncTestClient[Any], store_id: str
+) -> None:
     response = await client.get(f"/stores/{store_id}")
     assert response.status_code == 200
     assert response.json()["deleted_at"] is None and response.json()["id"] == store_id
@@ -58,14 +65,18 @@ async def test_invalid_store_id_is_400(client: AsyncTestClient[Any]) -> None:
 
 
 async def test_list_stores_pages_and_accepts_empty_parameters(client: AsyncTestClient[Any]) -> None:
-    ids = [(await client.post("/stores", json={"name": f"store-{i}"})).json()["id"] for i in range(3)]
+    ids = [
+        (await client.post("/stores", json={"name": f"store-{i}"})).json()["id"] for i in range(3)
+    ]
     response = await client.get("/stores?continuation_token=&page_size=")
     assert response.status_code == 200
     assert [s["id"] for s in response.json()["stores"]] == ids
     assert response.json()["continuation_token"] == ""
     first = (await client.get("/stores", params={"page_size": 2})).json()
     assert len(first["stores"]) == 2 and first["continuation_token"]
-    rest = (await client.get("/stores", params={"continuation_token": first["continuation_token"]})).json()
+    rest = (
+        await client.get("/stores", params={"continuation_token": first["continuation_token"]})
+    ).json()
     assert [s["id"] for s in rest["stores"]] == ids[2:]
     named = (await client.get("/stores", params={"name": "store-1"})).json()
     assert [s["id"] for s in named["stores"]] == [ids[1]]
@@ -84,14 +95,18 @@ async def test_list_stores_rejects_garbage_token(client: AsyncTestClient[Any]) -
     assert response.json()["code"] == "invalid_continuation_token"
 
 
-async def test_delete_store_is_204_even_when_missing(client: AsyncTestClient[Any], store_id: str) -> None:
+async def test_delete_store_is_204_even_when_missing(
+    client: AsyncTestClient[Any], store_id: str
+) -> None:
     response = await client.delete(f"/stores/{store_id}")
     assert response.status_code == 204 and response.content == b""
     assert (await client.get(f"/stores/{store_id}")).status_code == 404
     assert (await client.delete(f"/stores/{MISSING_STORE}")).status_code == 204
 
 
-async def test_write_and_read_model(client: AsyncTestClient[Any], store_id: str, model_id: str) -> None:
+async def test_write_and_read_model(
+    client: AsyncTestClient[Any], store_id: str, model_id: str
+) -> None:
     assert is_ulid(model_id)
     response = await client.get(f"/stores/{store_id}/authorization-models/{model_id}")
     assert response.status_code == 200
@@ -102,21 +117,30 @@ async def test_write_and_read_model(client: AsyncTestClient[Any], store_id: str,
     assert model["conditions"]["small"]["expression"] == "x < 10"
 
 
-async def test_models_are_listed_newest_first(client: AsyncTestClient[Any], store_id: str, model_id: str) -> None:
-    newer = (await client.post(f"/stores/{store_id}/authorization-models", json=MODEL)).json()["authorization_model_id"]
-    latest = (await client.get(f"/stores/{store_id}/authorization-models", params={"page_size": 1})).json()
+async def test_models_are_listed_newest_first(
+    client: AsyncTestClient[Any], store_id: str, model_id: str
+) -> None:
+    newer = (await client.post(f"/stores/{store_id}/authorization-models", json=MODEL)).json()[
+        "authorization_model_id"
+    ]
+    latest = (
+        await client.get(f"/stores/{store_id}/authorization-models", params={"page_size": 1})
+    ).json()
     assert [m["id"] for m in latest["authorization_models"]] == [newer]
     assert latest["continuation_token"]
     rest = (
         await client.get(
-            f"/stores/{store_id}/authorization-models", params={"continuation_token": latest["continuation_token"]}
+            f"/stores/{store_id}/authorization-models",
+            params={"continuation_token": latest["continuation_token"]},
         )
     ).json()
     assert [m["id"] for m in rest["authorization_models"]] == [model_id]
     assert rest["continuation_token"] == ""
 
 
-async def test_unknown_model_is_400_authorization_model_not_found(client: AsyncTestClient[Any], store_id: str) -> None:
+async def test_unknown_model_is_400_authorization_model_not_found(
+    client: AsyncTestClient[Any], store_id: str
+) -> None:
     response = await client.get(f"/stores/{store_id}/authorization-models/{MISSING_STORE}")
     assert response.status_code == 400
     assert response.json() == {
@@ -129,18 +153,38 @@ async def test_unknown_model_is_400_authorization_model_not_found(client: AsyncT
     ("model", "code"),
     [
         pytest.param(
-            {"schema_version": "1.1", "type_definitions": [
-                {"type": "document", "relations": {"viewer": {"computedUserset": {"relation": "editor"}}}}]},
+            {
+                "schema_version": "1.1",
+                "type_definitions": [
+                    {
+                        "type": "document",
+                        "relations": {"viewer": {"computedUserset": {"relation": "editor"}}},
+                    }
+                ],
+            },
             "invalid_authorization_model",
             id="undefined_relation",
         ),
-        pytest.param({"schema_version": "1.1", "type_definitions": []}, "invalid_authorization_model", id="no_types"),
-        pytest.param({"schema_version": "1.0", "type_definitions": [{"type": "user"}]}, "invalid_authorization_model",
-                     id="unsupported_schema"),
-        pytest.param({"schema_version": "1.1", "type_definitions": "user"}, "invalid_authorization_model",
-                     id="types_not_a_list"),
-        pytest.param({"schema_version": "1.1", "type_definitions": [{"type": f"t{i}"} for i in range(101)]},
-                     "exceeded_entity_limit", id="too_many_types"),
+        pytest.param(
+            {"schema_version": "1.1", "type_definitions": []},
+            "invalid_authorization_model",
+            id="no_types",
+        ),
+        pytest.param(
+            {"schema_version": "1.0", "type_definitions": [{"type": "user"}]},
+            "invalid_authorization_model",
+            id="unsupported_schema",
+        ),
+        pytest.param(
+            {"schema_version": "1.1", "type_definitions": "user"},
+            "invalid_authorization_model",
+            id="types_not_a_list",
+        ),
+        pytest.param(
+            {"schema_version": "1.1", "type_definitions": [{"type": f"t{i}"} for i in range(101)]},
+            "exceeded_entity_limit",
+            id="too_many_types",
+        ),
     ],
 )
 async def test_invalid_models_are_rejected(
@@ -151,15 +195,25 @@ async def test_invalid_models_are_rejected(
     assert response.json()["code"] == code
 
 
-async def test_oversized_model_is_exceeded_entity_limit(client: AsyncTestClient[Any], store_id: str) -> None:
+async def test_oversized_model_is_exceeded_entity_limit(
+    client: AsyncTestClient[Any], store_id: str
+) -> None:
     types = [{"type": "user"}] + [
-        {"type": f"type_{i:04d}", "relations": {f"relation_{j}": {"this": {}} for j in range(30)},
-         "metadata": {"relations": {f"relation_{j}": {"directly_related_user_types": [{"type": "user"}]}
-                                    for j in range(30)}}}
+        {
+            "type": f"type_{i:04d}",
+            "relations": {f"relation_{j}": {"this": {}} for j in range(30)},
+            "metadata": {
+                "relations": {
+                    f"relation_{j}": {"directly_related_user_types": [{"type": "user"}]}
+                    for j in range(30)
+                }
+            },
+        }
         for i in range(99)
     ]
     response = await client.post(
-        f"/stores/{store_id}/authorization-models", json={"schema_version": "1.1", "type_definitions": types}
+        f"/stores/{store_id}/authorization-models",
+        json={"schema_version": "1.1", "type_definitions": types},
     )
     assert response.status_code == 400
     assert response.json()["code"] == "exceeded_entity_limit"

@@ -42,13 +42,18 @@ def exporter() -> InMemorySpanExporter:
 
 
 @pytest.fixture
-async def traced(tmp_path: Path, exporter: InMemorySpanExporter) -> AsyncIterator[tuple[AsyncTestClient[Any], Tracing, int]]:
+async def traced(
+    tmp_path: Path, exporter: InMemorySpanExporter
+) -> AsyncIterator[tuple[AsyncTestClient[Any], Tracing, int]]:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracing = Tracing(provider)
     read_end, write_end = os.pipe()
     os.set_blocking(read_end, False)
-    app = create_app(make_settings(database_url=f"sqlite:///{tmp_path / 'permsvc.db'}", access_log=True), tracing=tracing)
+    app = create_app(
+        make_settings(database_url=f"sqlite:///{tmp_path / 'permsvc.db'}", access_log=True),
+        tracing=tracing,
+    )
     app.access_log = ops.AccessLog(write_end)
     async with AsyncTestClient(app) as client:
         yield client, tracing, read_end
@@ -62,13 +67,19 @@ def _by_name(spans: tuple[ReadableSpan, ...], name: str) -> list[ReadableSpan]:
 
 async def _store_with_tuple(client: AsyncTestClient[Any]) -> str:
     store = (await client.post("/stores", json={"name": "traced"})).json()["id"]
-    assert (await client.post(f"/stores/{store}/authorization-models", json=MODEL)).status_code == 201
+    assert (
+        await client.post(f"/stores/{store}/authorization-models", json=MODEL)
+    ).status_code == 201
     written = await client.post(
         f"/stores/{store}/write",
-        json={"writes": {"tuple_keys": [
-            {"object": "group:eng", "relation": "member", "user": "user:anne"},
-            {"object": "document:1", "relation": "viewer", "user": "group:eng#member"},
-        ]}},
+        json={
+            "writes": {
+                "tuple_keys": [
+                    {"object": "group:eng", "relation": "member", "user": "user:anne"},
+                    {"object": "document:1", "relation": "viewer", "user": "group:eng#member"},
+                ]
+            }
+        },
     )
     assert written.status_code == 200, written.text
     return str(store)
@@ -82,7 +93,9 @@ async def test_a_check_is_a_server_span_continuing_the_callers_trace_with_an_eng
     exporter.clear()
     body = {"tuple_key": {"object": "document:1", "relation": "viewer", "user": "user:anne"}}
     for _ in range(2):
-        answer = await client.post(f"/stores/{store}/check", json=body, headers={"traceparent": _TRACEPARENT})
+        answer = await client.post(
+            f"/stores/{store}/check", json=body, headers={"traceparent": _TRACEPARENT}
+        )
         assert answer.json()["allowed"] is True
     spans = exporter.get_finished_spans()
     servers = _by_name(spans, "POST /stores/{store_id}/check")
@@ -120,7 +133,10 @@ async def test_database_calls_are_client_spans_under_their_request(
     assert writes[0].attributes["permsvc.store_id"] == store
     assert writes[0].attributes["permsvc.revision"] == 1
     exporter.clear()
-    body = {"tuple_key": {"object": "document:1", "relation": "viewer", "user": "user:bob"}, "consistency": "HIGHER_CONSISTENCY"}
+    body = {
+        "tuple_key": {"object": "document:1", "relation": "viewer", "user": "user:bob"},
+        "consistency": "HIGHER_CONSISTENCY",
+    }
     assert (await client.post(f"/stores/{store}/check", json=body)).json()["allowed"] is False
     heads = _by_name(exporter.get_finished_spans(), "permsvc.db head_revision")
     server = _by_name(exporter.get_finished_spans(), "POST /stores/{store_id}/check")[0]
@@ -165,7 +181,13 @@ async def test_log_lines_carry_the_trace_id(
         ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, True),
         ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4318/v1/traces"}, True),
         ({"OTEL_TRACES_EXPORTER": "otlp"}, True),
-        ({"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, False),
+        (
+            {
+                "OTEL_TRACES_EXPORTER": "none",
+                "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318",
+            },
+            False,
+        ),
         ({"OTEL_SDK_DISABLED": "true", "OTEL_TRACES_EXPORTER": "otlp"}, False),
     ],
 )
@@ -185,7 +207,9 @@ def test_the_otlp_exporter_and_resource_come_from_the_standard_variables() -> No
     try:
         assert built.provider.resource.attributes["service.name"] == "authz-eu"
         processors = built.provider._active_span_processor._span_processors
-        assert [type(p._batch_processor._exporter).__name__ for p in processors] == ["OTLPSpanExporter"]
+        assert [type(p._batch_processor._exporter).__name__ for p in processors] == [
+            "OTLPSpanExporter"
+        ]
     finally:
         built.shutdown()
 
@@ -194,7 +218,10 @@ def test_the_otlp_exporter_and_resource_come_from_the_standard_variables() -> No
     ("env", "message"),
     [
         ({"OTEL_TRACES_EXPORTER": "zipkin"}, "unknown exporter 'zipkin'"),
-        ({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}, "unsupported protocol"),
+        (
+            {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"},
+            "unsupported protocol",
+        ),
     ],
 )
 def test_a_bad_tracing_setting_is_refused(env: dict[str, str], message: str) -> None:
@@ -202,7 +229,9 @@ def test_a_bad_tracing_setting_is_refused(env: dict[str, str], message: str) -> 
         tracing_from_env(env)
 
 
-def test_asking_for_traces_without_the_packages_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_asking_for_traces_without_the_packages_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setitem(sys.modules, "opentelemetry.sdk.trace", None)
     with pytest.raises(SettingsError, match=r"permsvc\[otel\]"):
         tracing_from_env({"OTEL_TRACES_EXPORTER": "otlp"})
@@ -222,7 +251,15 @@ print("served")
 """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "PERMSVC_"))}
     env.update({"PERMSVC_DATABASE_URL": "memory:", "PERMSVC_ACCESS_LOG": "false"})
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO_ROOT,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0 and "served" in done.stdout, done.stderr[-3000:]
 
 
@@ -236,7 +273,9 @@ async def test_a_traced_backend_offers_exactly_its_backends_capabilities(tmp_pat
 
     tracing = Tracing(TracerProvider())
     memory = traced_datastore(MemoryDatastore(), tracing, system="memory")
-    sqlite = traced_datastore(await SqliteDatastore.open(tmp_path / "x.db"), tracing, system="sqlite")
+    sqlite = traced_datastore(
+        await SqliteDatastore.open(tmp_path / "x.db"), tracing, system="sqlite"
+    )
     try:
         assert implements(memory, InlineReads) and not implements(sqlite, InlineReads)
         assert unwrap(sqlite, TupleSnapshotReader) is sqlite  # its snapshot reads are traced

@@ -39,10 +39,14 @@ async def test_wrong_method_is_json_405(client: AsyncTestClient[Any], store_id: 
         pytest.param(b"null", id="null"),
         pytest.param(b"\xff\xfe", id="not_utf8"),
         pytest.param(b'{"tuple_key": "user:anne"}', id="wrong_type"),
-        pytest.param(b'{"context":' + b'{"a":' * 20000 + b"1" + b"}" * 20001, id="nested_too_deeply"),
+        pytest.param(
+            b'{"context":' + b'{"a":' * 20000 + b"1" + b"}" * 20001, id="nested_too_deeply"
+        ),
     ],
 )
-async def test_bad_json_is_400_validation_error(client: AsyncTestClient[Any], store_id: str, body: bytes) -> None:
+async def test_bad_json_is_400_validation_error(
+    client: AsyncTestClient[Any], store_id: str, body: bytes
+) -> None:
     response = await client.post(f"/stores/{store_id}/check", content=body)
     assert response.status_code == 400
     assert response.json()["code"] == "validation_error"
@@ -65,7 +69,9 @@ async def test_request_id_is_echoed_or_generated(client: AsyncTestClient[Any]) -
     spaced = await client.get("/healthz", headers={"X-Request-ID": "trace 42\twith | odd; chars"})
     assert spaced.headers["x-request-id"] == "trace 42\twith | odd; chars"
     long_id = "x" * 1024
-    assert (await client.get("/healthz", headers={"X-Request-ID": long_id})).headers["x-request-id"] == long_id
+    assert (await client.get("/healthz", headers={"X-Request-ID": long_id})).headers[
+        "x-request-id"
+    ] == long_id
     unsafe = await client.get("/healthz", headers={"X-Request-ID": "x" * 1025})
     assert _HEX_ID.match(unsafe.headers["x-request-id"])
     non_ascii = await client.get("/healthz", headers={"X-Request-ID": "caf\u00e9".encode()})
@@ -90,7 +96,9 @@ class _BrokenDatastore:
         return False
 
 
-async def test_server_fault_is_generic_500_logged_with_request_id(caplog: pytest.LogCaptureFixture) -> None:
+async def test_server_fault_is_generic_500_logged_with_request_id(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     app = create_app(make_settings())
     async with AsyncTestClient(app) as client:
         deps = app.state.deps
@@ -113,25 +121,53 @@ async def test_health_and_readiness(client: AsyncTestClient[Any]) -> None:
     assert ready.status_code == 200 and ready.json() == {"status": "READY"}
 
 
-async def test_metrics_count_requests_decisions_and_errors(client: AsyncTestClient[Any], store_id: str, model_id: str) -> None:
+async def test_metrics_count_requests_decisions_and_errors(
+    client: AsyncTestClient[Any], store_id: str, model_id: str
+) -> None:
     await write_tuples(client, store_id, ("document:1", "viewer", "user:anne"))
     check = {"tuple_key": {"user": "user:anne", "relation": "viewer", "object": "document:1"}}
     await client.post(f"/stores/{store_id}/check", json=check)
     await client.get(f"/stores/{MISSING}")
     text = (await client.get("/metrics")).text
-    assert 'permsvc_http_requests_total{method="POST",route="/stores/{store_id}/check",status="200"} 1.0' in text
-    assert 'permsvc_http_request_duration_seconds_bucket{le="0.5",method="POST",route="/stores/{store_id}/check"}' in text
+    assert (
+        'permsvc_http_requests_total{method="POST",route="/stores/{store_id}/check",status="200"} 1.0'
+        in text
+    )
+    assert (
+        'permsvc_http_request_duration_seconds_bucket{le="0.5",method="POST",route="/stores/{store_id}/check"}'
+        in text
+    )
     assert 'permsvc_decisions_total{allowed="true",api="check"} 1.0' in text
     assert 'permsvc_errors_total{code="store_id_not_found"} 1.0' in text
 
 
 async def test_openapi_document_lists_every_openfga_operation(client: AsyncTestClient[Any]) -> None:
     doc = (await client.get("/openapi.json")).json()
-    operations = {op["operationId"] for path in doc["paths"].values() for op in path.values() if "operationId" in op}
+    operations = {
+        op["operationId"]
+        for path in doc["paths"].values()
+        for op in path.values()
+        if "operationId" in op
+    }
     assert operations >= {
-        "ListStores", "CreateStore", "GetStore", "DeleteStore", "ReadAuthorizationModels", "WriteAuthorizationModel",
-        "ReadAuthorizationModel", "Write", "Read", "ReadChanges", "Check", "BatchCheck", "Expand", "ListObjects",
-        "StreamedListObjects", "ListUsers", "ReadAssertions", "WriteAssertions",
+        "ListStores",
+        "CreateStore",
+        "GetStore",
+        "DeleteStore",
+        "ReadAuthorizationModels",
+        "WriteAuthorizationModel",
+        "ReadAuthorizationModel",
+        "Write",
+        "Read",
+        "ReadChanges",
+        "Check",
+        "BatchCheck",
+        "Expand",
+        "ListObjects",
+        "StreamedListObjects",
+        "ListUsers",
+        "ReadAssertions",
+        "WriteAssertions",
     }
     docs = await client.get("/docs")
     assert docs.status_code == 200 and "html" in docs.headers["content-type"]
@@ -141,11 +177,23 @@ async def test_access_log_is_one_json_line_per_request(capfd: pytest.CaptureFixt
     async with AsyncTestClient(create_app(make_settings(access_log=True))) as client:
         await client.get("/healthz", headers={"X-Request-ID": "log-me"})
         await client.get("/nope")
-    lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
+    lines = [
+        json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")
+    ]
     access = [line for line in lines if line.get("logger") == "permsvc.access"]
-    assert [(a["request_id"], a["route"], a["status"]) for a in access[:1]] == [("log-me", "/healthz", 200)]
-    assert access[1]["route"] == "unmatched" and access[1]["status"] == 404 and _HEX_ID.match(access[1]["request_id"])
-    assert access[0]["level"] == "info" and access[0]["msg"] == "request" and access[0]["ts"].endswith("Z")
+    assert [(a["request_id"], a["route"], a["status"]) for a in access[:1]] == [
+        ("log-me", "/healthz", 200)
+    ]
+    assert (
+        access[1]["route"] == "unmatched"
+        and access[1]["status"] == 404
+        and _HEX_ID.match(access[1]["request_id"])
+    )
+    assert (
+        access[0]["level"] == "info"
+        and access[0]["msg"] == "request"
+        and access[0]["ts"].endswith("Z")
+    )
     assert access[0]["method"] == "GET" and access[0]["duration_ms"] >= 0
 
 
@@ -182,7 +230,9 @@ class TestPresharedKeys:
         assert 'error="invalid_token"' in response.headers["www-authenticate"]
 
     @pytest.mark.parametrize("key", ["first-key", "second-key"])
-    async def test_any_configured_key_is_accepted(self, secured: AsyncTestClient[Any], key: str) -> None:
+    async def test_any_configured_key_is_accepted(
+        self, secured: AsyncTestClient[Any], key: str
+    ) -> None:
         response = await secured.get("/stores", headers={"Authorization": f"Bearer {key}"})
         assert response.status_code == 200
 
@@ -197,25 +247,54 @@ class TestPresharedKeys:
 _STORE_SCOPED = [
     ("GET", "/stores/{s}", None),
     ("GET", "/stores/{s}/authorization-models", None),
-    ("POST", "/stores/{s}/authorization-models", {"schema_version": "1.1", "type_definitions": [{"type": "user"}]}),
+    (
+        "POST",
+        "/stores/{s}/authorization-models",
+        {"schema_version": "1.1", "type_definitions": [{"type": "user"}]},
+    ),
     ("GET", "/stores/{s}/authorization-models/01ARZ3NDEKTSV4RRFFQ69G5FAW", None),
-    ("POST", "/stores/{s}/write", {"writes": {"tuple_keys": [{"user": "user:a", "relation": "r", "object": "d:1"}]}}),
+    (
+        "POST",
+        "/stores/{s}/write",
+        {"writes": {"tuple_keys": [{"user": "user:a", "relation": "r", "object": "d:1"}]}},
+    ),
     ("POST", "/stores/{s}/read", {}),
     ("GET", "/stores/{s}/changes", None),
-    ("POST", "/stores/{s}/check", {"tuple_key": {"user": "user:a", "relation": "r", "object": "d:1"}}),
-    ("POST", "/stores/{s}/batch-check", {"checks": [{"tuple_key": {"user": "user:a", "relation": "r", "object": "d:1"},
-                                                    "correlation_id": "x"}]}),
+    (
+        "POST",
+        "/stores/{s}/check",
+        {"tuple_key": {"user": "user:a", "relation": "r", "object": "d:1"}},
+    ),
+    (
+        "POST",
+        "/stores/{s}/batch-check",
+        {
+            "checks": [
+                {
+                    "tuple_key": {"user": "user:a", "relation": "r", "object": "d:1"},
+                    "correlation_id": "x",
+                }
+            ]
+        },
+    ),
     ("POST", "/stores/{s}/expand", {"tuple_key": {"relation": "r", "object": "d:1"}}),
     ("POST", "/stores/{s}/list-objects", {"type": "d", "relation": "r", "user": "user:a"}),
     ("POST", "/stores/{s}/streamed-list-objects", {"type": "d", "relation": "r", "user": "user:a"}),
-    ("POST", "/stores/{s}/list-users", {"object": {"type": "d", "id": "1"}, "relation": "r",
-                                        "user_filters": [{"type": "user"}]}),
+    (
+        "POST",
+        "/stores/{s}/list-users",
+        {"object": {"type": "d", "id": "1"}, "relation": "r", "user_filters": [{"type": "user"}]},
+    ),
     ("GET", "/stores/{s}/assertions/01ARZ3NDEKTSV4RRFFQ69G5FAW", None),
     ("PUT", "/stores/{s}/assertions/01ARZ3NDEKTSV4RRFFQ69G5FAW", {"assertions": []}),
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "body"), _STORE_SCOPED, ids=[f"{m}_{p[10:] or 'store'}" for m, p, _ in _STORE_SCOPED])
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    _STORE_SCOPED,
+    ids=[f"{m}_{p[10:] or 'store'}" for m, p, _ in _STORE_SCOPED],
+)
 async def test_every_store_route_answers_unknown_and_malformed_store_ids(
     client: AsyncTestClient[Any], method: str, path: str, body: Any
 ) -> None:
@@ -224,7 +303,9 @@ async def test_every_store_route_answers_unknown_and_malformed_store_ids(
     assert missing.json() == {"code": "store_id_not_found", "message": "Store ID not found"}
     malformed = await client.request(method, path.format(s="not-a-store-id"), json=body)
     assert malformed.status_code == 400, malformed.text
-    assert malformed.json()["code"] == "validation_error" and "StoreId" in malformed.json()["message"]
+    assert (
+        malformed.json()["code"] == "validation_error" and "StoreId" in malformed.json()["message"]
+    )
 
 
 @pytest.mark.parametrize(

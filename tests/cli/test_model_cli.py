@@ -41,8 +41,12 @@ def test_validate_valid_model(capsys: pytest.CaptureFixture[str], model_file) ->
     assert err == ""
 
 
-def test_validate_reports_every_syntax_error_located(capsys: pytest.CaptureFixture[str], model_file) -> None:  # type: ignore[no-untyped-def]
-    path = model_file("model\n  schema 1.1\ntype user\ntype doc\n  relations\n    define a: [user] or\n    define b [user]\n")
+def test_validate_reports_every_syntax_error_located(
+    capsys: pytest.CaptureFixture[str], model_file
+) -> None:  # type: ignore[no-untyped-def]
+    path = model_file(
+        "model\n  schema 1.1\ntype user\ntype doc\n  relations\n    define a: [user] or\n    define b [user]\n"
+    )
     code, out, err = _run(capsys, "model", "validate", str(path))
     assert code == 1
     assert out == ""
@@ -52,8 +56,12 @@ def test_validate_reports_every_syntax_error_located(capsys: pytest.CaptureFixtu
     ]
 
 
-def test_validate_reports_semantic_errors_located(capsys: pytest.CaptureFixture[str], model_file) -> None:  # type: ignore[no-untyped-def]
-    path = model_file("model\n  schema 1.1\ntype user\ntype doc\n  relations\n    define a: [user, team]\n    define b: c\n")
+def test_validate_reports_semantic_errors_located(
+    capsys: pytest.CaptureFixture[str], model_file
+) -> None:  # type: ignore[no-untyped-def]
+    path = model_file(
+        "model\n  schema 1.1\ntype user\ntype doc\n  relations\n    define a: [user, team]\n    define b: c\n"
+    )
     code, _out, err = _run(capsys, "model", "validate", str(path))
     assert code == 1
     lines = err.splitlines()
@@ -62,13 +70,22 @@ def test_validate_reports_semantic_errors_located(capsys: pytest.CaptureFixture[
     assert len(lines) == 2
 
 
-def test_validate_json_names_type_and_relation(capsys: pytest.CaptureFixture[str], model_file) -> None:  # type: ignore[no-untyped-def]
-    data = {"schema_version": "1.1", "type_definitions": [
-        {"type": "doc", "relations": {"a": {"computedUserset": {"relation": "zz"}}}}]}
+def test_validate_json_names_type_and_relation(
+    capsys: pytest.CaptureFixture[str], model_file
+) -> None:  # type: ignore[no-untyped-def]
+    data = {
+        "schema_version": "1.1",
+        "type_definitions": [
+            {"type": "doc", "relations": {"a": {"computedUserset": {"relation": "zz"}}}}
+        ],
+    }
     path = model_file(json.dumps(data), "model.json")
     code, _out, err = _run(capsys, "model", "validate", str(path))
     assert code == 1
-    assert err.strip() == f"{path}: doc#a: relation 'zz' is not defined on type 'doc' (used in the definition of 'a')"
+    assert (
+        err.strip()
+        == f"{path}: doc#a: relation 'zz' is not defined on type 'doc' (used in the definition of 'a')"
+    )
 
 
 def test_validate_malformed_json_is_located(capsys: pytest.CaptureFixture[str], model_file) -> None:  # type: ignore[no-untyped-def]
@@ -79,12 +96,16 @@ def test_validate_malformed_json_is_located(capsys: pytest.CaptureFixture[str], 
 
 
 def test_validate_modular_model(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _err = _run(capsys, "model", "validate", str(REPO / "schema" / "modular" / "fga.mod"))
+    code, out, _err = _run(
+        capsys, "model", "validate", str(REPO / "schema" / "modular" / "fga.mod")
+    )
     assert code == 0
     assert "schema 1.2" in out
 
 
-def test_validate_modular_errors_name_the_module_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_validate_modular_errors_name_the_module_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     (tmp_path / "fga.mod").write_text("schema: '1.2'\ncontents:\n  - a.fga\n  - b.fga\n")
     (tmp_path / "a.fga").write_text("module a\n\ntype user\n")
     (tmp_path / "b.fga").write_text(
@@ -97,8 +118,10 @@ def test_validate_modular_errors_name_the_module_file(capsys: pytest.CaptureFixt
     assert err.splitlines() == [
         f"{b}:3:6: duplicate type definition user (already defined in a.fga)",
         f"{b}:5:13: extended type team does not exist: no module defines 'type team'",
-        (f"{b}:11:13: type org is defined in this file, so it cannot be extended here: add the relations to its "
-         "definition"),
+        (
+            f"{b}:11:13: type org is defined in this file, so it cannot be extended here: add the relations to its "
+            "definition"
+        ),
     ]
 
 
@@ -114,11 +137,19 @@ def test_fga_mod_problems_are_reported(capsys: pytest.CaptureFixture[str], tmp_p
     ("content", "fragment"),
     [
         pytest.param(bytes(range(256)), "not UTF-8 text", id="binary"),
-        pytest.param(b"model\n  schema 1.1\n" + b"#" * (300 * 1024), "the limit is 262144 bytes", id="too_large"),
+        pytest.param(
+            b"model\n  schema 1.1\n" + b"#" * (300 * 1024),
+            "the limit is 262144 bytes",
+            id="too_large",
+        ),
     ],
 )
-def test_hostile_files_give_one_clear_line(capsys: pytest.CaptureFixture[str], model_file, content: bytes,  # type: ignore[no-untyped-def]
-                                           fragment: str) -> None:
+def test_hostile_files_give_one_clear_line(
+    capsys: pytest.CaptureFixture[str],
+    model_file,
+    content: bytes,  # type: ignore[no-untyped-def]
+    fragment: str,
+) -> None:
     path = model_file(content)
     code, _out, err = _run(capsys, "model", "validate", str(path))
     assert code == 1
@@ -156,10 +187,14 @@ def test_transform_modular_to_json_carries_modules(capsys: pytest.CaptureFixture
     source = GOLDEN / "modular" / "extend_types" / "fga.mod"
     code, out, _err = _run(capsys, "model", "transform", str(source))
     assert code == 0
-    assert json.loads(out) == json.loads((GOLDEN / "modular" / "extend_types" / "expected.json").read_text())
+    assert json.loads(out) == json.loads(
+        (GOLDEN / "modular" / "extend_types" / "expected.json").read_text()
+    )
 
 
-def test_transform_does_not_apply_semantic_rules(capsys: pytest.CaptureFixture[str], model_file) -> None:  # type: ignore[no-untyped-def]
+def test_transform_does_not_apply_semantic_rules(
+    capsys: pytest.CaptureFixture[str], model_file
+) -> None:  # type: ignore[no-untyped-def]
     path = model_file("model\n  schema 1.1\ntype doc\n  relations\n    define a: b\n")
     code, out, _err = _run(capsys, "model", "transform", str(path), "--to", "dsl")
     assert code == 0
@@ -176,8 +211,11 @@ def test_transform_syntax_error(capsys: pytest.CaptureFixture[str], model_file) 
 
 @pytest.mark.parametrize(
     "argv",
-    [pytest.param(["model", "--help"], id="model"), pytest.param(["model", "validate", "--help"], id="validate"),
-     pytest.param(["model", "transform", "--help"], id="transform")],
+    [
+        pytest.param(["model", "--help"], id="model"),
+        pytest.param(["model", "validate", "--help"], id="validate"),
+        pytest.param(["model", "transform", "--help"], id="transform"),
+    ],
 )
 def test_help(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
     with pytest.raises(SystemExit) as info:
@@ -192,7 +230,9 @@ def test_model_without_subcommand_prints_usage(capsys: pytest.CaptureFixture[str
     assert "validate" in err and "transform" in err
 
 
-def test_unknown_target_format_is_a_usage_error(capsys: pytest.CaptureFixture[str], model_file) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_target_format_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], model_file
+) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(SystemExit) as info:
         main(["model", "transform", str(model_file(VALID_DSL)), "--to", "yaml"])
     assert info.value.code == 2
@@ -202,8 +242,17 @@ def test_unknown_target_format_is_a_usage_error(capsys: pytest.CaptureFixture[st
 def test_python_dash_m_entry_point(tmp_path: Path) -> None:
     path = tmp_path / "bad.fga"
     path.write_text("model\n  schema 1.1\ntype user\ntype doc\n  relations\n    define a: nope\n")
-    done = subprocess.run([sys.executable, "-m", "permsvc", "model", "validate", str(path)],
-                          capture_output=True, text=True, timeout=60, cwd=REPO, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "permsvc", "model", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        check=False,
+    )
     assert done.returncode == 1
     assert done.stdout == ""
-    assert done.stderr == f"{path}:6:15: relation 'nope' is not defined on type 'doc' (used in the definition of 'a')\n"
+    assert (
+        done.stderr
+        == f"{path}:6:15: relation 'nope' is not defined on type 'doc' (used in the definition of 'a')\n"
+    )

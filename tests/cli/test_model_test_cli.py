@@ -16,7 +16,9 @@ from tests.conftest import REPO_ROOT
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "store_tests"
 FAILING = REPO_ROOT / "tests" / "fixtures" / "store_tests_failing" / "wrong.fga.yaml"
-STORE_FILES = sorted(FIXTURES.glob("**/*.fga.yaml")) + sorted((REPO_ROOT / "schema").glob("*.fga.yaml"))
+STORE_FILES = sorted(FIXTURES.glob("**/*.fga.yaml")) + sorted(
+    (REPO_ROOT / "schema").glob("*.fga.yaml")
+)
 FGA = REPO_ROOT / ".venv" / "bin" / "fga"
 
 pytestmark = pytest.mark.timeout(60)
@@ -28,7 +30,9 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
     return code, out, err
 
 
-@pytest.mark.parametrize("path", [pytest.param(p, id=p.stem.removesuffix(".fga")) for p in STORE_FILES])
+@pytest.mark.parametrize(
+    "path", [pytest.param(p, id=p.stem.removesuffix(".fga")) for p in STORE_FILES]
+)
 def test_example_store_files_pass(capsys: pytest.CaptureFixture[str], path: Path) -> None:
     code, out, _ = _run(capsys, "--tests", str(path))
     assert code == 0, out
@@ -44,7 +48,9 @@ def test_glob_runs_every_matching_file(capsys: pytest.CaptureFixture[str]) -> No
         assert str(path) in out
 
 
-def test_failures_name_the_query_and_show_expected_and_got(capsys: pytest.CaptureFixture[str]) -> None:
+def test_failures_name_the_query_and_show_expected_and_got(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     code, out, _ = _run(capsys, "--tests", str(FAILING))
     assert code == 1
     lines = out.strip().splitlines()
@@ -84,16 +90,22 @@ def test_json_output_lists_every_assertion(capsys: pytest.CaptureFixture[str]) -
     assert "missing context parameters" in report["results"][2]["error"]
 
 
-def test_unreadable_file_is_reported_and_fails(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_unreadable_file_is_reported_and_fails(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     bad = tmp_path / "bad.fga.yaml"
-    bad.write_text("model: |\n  model\n    schema 1.1\n  type user\ntuple_file: ./missing.csv\ntests: []\n")
+    bad.write_text(
+        "model: |\n  model\n    schema 1.1\n  type user\ntuple_file: ./missing.csv\ntests: []\n"
+    )
     code, out, _ = _run(capsys, "--tests", str(bad))
     assert code == 1
     assert "cannot read tuple file" in out
     assert out.strip().splitlines()[-1] == "0 passed, 0 failed, 1 could not run"
 
 
-def test_tuple_that_does_not_fit_the_model_fails_the_test(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_tuple_that_does_not_fit_the_model_fails_the_test(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     bad = tmp_path / "bad.fga.yaml"
     bad.write_text(
         "model: |\n  model\n    schema 1.1\n  type user\n  type doc\n    relations\n      define viewer: [user]\n"
@@ -102,7 +114,10 @@ def test_tuple_that_does_not_fit_the_model_fails_the_test(capsys: pytest.Capture
     )
     code, out, _ = _run(capsys, "--tests", str(bad))
     assert code == 1
-    assert "Invalid tuple 'doc:2#viewer@doc:1'. Reason: type 'doc' is not an allowed type restriction" in out
+    assert (
+        "Invalid tuple 'doc:2#viewer@doc:1'. Reason: type 'doc' is not an allowed type restriction"
+        in out
+    )
 
 
 def test_no_matching_file_is_an_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -114,25 +129,47 @@ def test_no_matching_file_is_an_error(capsys: pytest.CaptureFixture[str], tmp_pa
 def _fga_results(path: Path) -> dict[tuple[Any, ...], Any]:
     proc = subprocess.run(
         [str(FGA), "model", "test", "--tests", str(path), "--verbose"],
-        capture_output=True, text=True, cwd=path.parent, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        cwd=path.parent,
+        timeout=60,
+        check=False,
     )
     tests, _ = json.JSONDecoder().raw_decode(proc.stdout)
     out: dict[tuple[Any, ...], Any] = {}
     for test in tests:
         for r in test.get("check_results") or ():
             q = r["request"]
-            out[(test["name"], "check", q["user"], q["relation"], q["object"], json.dumps(q.get("context")))] = (
-                r["got"] if r["error"] is None else "error"
-            )
+            out[
+                (
+                    test["name"],
+                    "check",
+                    q["user"],
+                    q["relation"],
+                    q["object"],
+                    json.dumps(q.get("context")),
+                )
+            ] = r["got"] if r["error"] is None else "error"
         for r in test.get("list_objects_results") or ():
             q = r["request"]
             got = sorted(r["got"]) if r["error"] is None else "error"
-            out[(test["name"], "list_objects", q["user"], q["relation"], q["type"], json.dumps(q.get("context")))] = got
+            out[
+                (
+                    test["name"],
+                    "list_objects",
+                    q["user"],
+                    q["relation"],
+                    q["type"],
+                    json.dumps(q.get("context")),
+                )
+            ] = got
         for r in test.get("list_users_results") or ():
             q = r["request"]
             obj = f"{q['object']['type']}:{q['object']['id']}"
             got = sorted((r["got"] or {}).get("users") or ()) if r["error"] is None else "error"
-            out[(test["name"], "list_users", obj, q["relation"], json.dumps(q.get("context")))] = got
+            out[(test["name"], "list_users", obj, q["relation"], json.dumps(q.get("context")))] = (
+                got
+            )
     return out
 
 
@@ -154,7 +191,9 @@ def _our_results(capsys: pytest.CaptureFixture[str], path: Path) -> dict[tuple[A
 
 
 @pytest.mark.fga
-@pytest.mark.skipif(not FGA.exists() and not shutil.which("fga"), reason="OpenFGA's fga binary is not installed")
+@pytest.mark.skipif(
+    not FGA.exists() and not shutil.which("fga"), reason="OpenFGA's fga binary is not installed"
+)
 @pytest.mark.parametrize(
     "path",
     [pytest.param(p, id=p.stem.removesuffix(".fga")) for p in [*STORE_FILES, FAILING]],

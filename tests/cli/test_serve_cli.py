@@ -63,8 +63,14 @@ def test_sigterm_shuts_down_gracefully(tmp_path: Path) -> None:
     ("args", "message"),
     [
         pytest.param(["--port", "70000"], "port must be between 1 and 65535", id="bad_port"),
-        pytest.param(["--database-url", "mysql://db"], "unsupported database URL scheme 'mysql'", id="bad_database"),
-        pytest.param(["--auth-method", "preshared"], "needs at least one key", id="preshared_without_keys"),
+        pytest.param(
+            ["--database-url", "mysql://db"],
+            "unsupported database URL scheme 'mysql'",
+            id="bad_database",
+        ),
+        pytest.param(
+            ["--auth-method", "preshared"], "needs at least one key", id="preshared_without_keys"
+        ),
     ],
 )
 def test_configuration_errors_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
@@ -74,7 +80,10 @@ def test_configuration_errors_are_one_line(tmp_path: Path, args: list[str], mess
         text=True,
         timeout=60,
         check=False,
-        env={"PERMSVC_DATA_DIR": str(tmp_path), "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"},
+        env={
+            "PERMSVC_DATA_DIR": str(tmp_path),
+            "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
+        },
     )
     assert done.returncode == 1
     assert done.stderr.startswith("permsvc: error:") and message in done.stderr

@@ -30,7 +30,9 @@ def answered(user: str, revision: int = 7) -> dict[str, Any]:
 class FakePermsvc:
     allowed: set[tuple[str, str, str]] = field(default_factory=set)
     """(user, relation, object) triples that are allowed."""
-    users: dict[str, str] = field(default_factory=lambda: {"alice-token": "user:alice", "bob-token": "user:bob"})
+    users: dict[str, str] = field(
+        default_factory=lambda: {"alice-token": "user:alice", "bob-token": "user:bob"}
+    )
     """access token -> user."""
     requests: list[httpx.Request] = field(default_factory=list)
     mode: str = "ok"
@@ -56,20 +58,36 @@ class FakePermsvc:
                 if token == "jwe-token":
                     return self._error(400, "invalid_request", JWE_MESSAGE)
                 if token == "no-oidc":
-                    return self._error(400, "invalid_request", "subject_token cannot be verified: this permsvc "
-                                       "accepts no access tokens (PERMSVC_OIDC_ISSUER is not set)")
+                    return self._error(
+                        400,
+                        "invalid_request",
+                        "subject_token cannot be verified: this permsvc "
+                        "accepts no access tokens (PERMSVC_OIDC_ISSUER is not set)",
+                    )
                 if token not in self.users:
-                    return self._error(401, "unauthenticated", "subject_token: the token's signature does not verify")
+                    return self._error(
+                        401,
+                        "unauthenticated",
+                        "subject_token: the token's signature does not verify",
+                    )
                 return self.users[token]
             if "user" in body:
                 return str(body["user"])
             return self._error(400, "validation_error", "name the user: 'user' is required")
         if bearer == "jwe-token":
-            return self._error(401, "unauthenticated", JWE_MESSAGE.removeprefix("subject_token is not acceptable: "))
+            return self._error(
+                401,
+                "unauthenticated",
+                JWE_MESSAGE.removeprefix("subject_token is not acceptable: "),
+            )
         if bearer in self.users:
             return self.users[bearer]
-        return self._error(401, "unauthenticated", "API key 'nope' is unknown or revoked",
-                           **{"WWW-Authenticate": 'Bearer realm="permsvc", error="invalid_token"'})
+        return self._error(
+            401,
+            "unauthenticated",
+            "API key 'nope' is unknown or revoked",
+            **{"WWW-Authenticate": 'Bearer realm="permsvc", error="invalid_token"'},
+        )
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -100,7 +118,15 @@ class FakePermsvc:
             if body["relation"] == "nope":
                 return self._error(400, "relation_not_found", "relation 'document#nope' not found")
             ok = (user, body["relation"], body["object"]) in self.allowed
-            return httpx.Response(200, json={**answered(user), "allowed": ok, "object": body["object"], "relation": body["relation"]})
+            return httpx.Response(
+                200,
+                json={
+                    **answered(user),
+                    "allowed": ok,
+                    "object": body["object"],
+                    "relation": body["relation"],
+                },
+            )
         if path == "/v1/check/batch":
             results = []
             for i, item in enumerate(body["checks"]):
@@ -112,27 +138,55 @@ class FakePermsvc:
                 }
                 if item["relation"] == "nope":
                     out["allowed"] = False
-                    out["error"] = {"code": "relation_not_found", "message": "relation 'document#nope' not found"}
+                    out["error"] = {
+                        "code": "relation_not_found",
+                        "message": "relation 'document#nope' not found",
+                    }
                 results.append(out)
-            return httpx.Response(200, json={**answered(user, revision=5 + len(self.requests)), "results": results})
+            return httpx.Response(
+                200, json={**answered(user, revision=5 + len(self.requests)), "results": results}
+            )
         if path == "/v1/objects":
-            mine = [o for (u, r, o) in sorted(self.allowed) if u == user and r == body["relation"] and o.startswith(body["type"] + ":")]
+            mine = [
+                o
+                for (u, r, o) in sorted(self.allowed)
+                if u == user and r == body["relation"] and o.startswith(body["type"] + ":")
+            ]
             start = int(body.get("continuation_token") or 0)
             page = mine[start : start + self.page_size]
             nxt = str(start + self.page_size) if start + self.page_size < len(mine) else ""
-            return httpx.Response(200, json={**answered(user), "objects": page, "continuation_token": nxt})
+            return httpx.Response(
+                200, json={**answered(user), "objects": page, "continuation_token": nxt}
+            )
         if path == "/v1/relations":
             rels = sorted({r for (u, r, o) in self.allowed if u == user and o == body["object"]})
-            return httpx.Response(200, json={**answered(user), "object": body["object"], "relations": rels})
+            return httpx.Response(
+                200, json={**answered(user), "object": body["object"], "relations": rels}
+            )
         return self._error(404, "undefined_endpoint", "Not Found")
 
     def _admin(self, path: str, body: dict[str, Any]) -> httpx.Response:
         if path == "/v1/claims":
             claim = {"o": False, "p": {"document#can_read": ["a"]}, "rev": 3, "v": 1}
-            return httpx.Response(200, json={"claims": {"https://permsvc.example.com/perms": claim}, "revision": 3, "truncated": False})
+            return httpx.Response(
+                200,
+                json={
+                    "claims": {"https://permsvc.example.com/perms": claim},
+                    "revision": 3,
+                    "truncated": False,
+                },
+            )
         if path in ("/v1/admin/grants", "/v1/admin/revokes"):
             for t in body["tuples"]:
                 key = (t["user"], t["relation"], t["object"])
                 (self.allowed.add if path.endswith("grants") else self.allowed.discard)(key)
-            return httpx.Response(200, json={"store_id": "01STORE", "changed": len(body["tuples"]), "revision": 9, "consistency_token": "v1.tok9"})
+            return httpx.Response(
+                200,
+                json={
+                    "store_id": "01STORE",
+                    "changed": len(body["tuples"]),
+                    "revision": 9,
+                    "consistency_token": "v1.tok9",
+                },
+            )
         return self._error(404, "undefined_endpoint", "Not Found")

@@ -25,8 +25,14 @@ CLAIM = "https://permsvc.example.com/perms"
 
 @pytest.fixture
 def fake() -> FakePermsvc:
-    return FakePermsvc(allowed={("user:alice", "can_read", "document:a"), ("user:alice", "can_read", "document:b"),
-                                ("user:alice", "can_read", "document:c"), ("user:alice", "owner", "document:a")})
+    return FakePermsvc(
+        allowed={
+            ("user:alice", "can_read", "document:a"),
+            ("user:alice", "can_read", "document:b"),
+            ("user:alice", "can_read", "document:c"),
+            ("user:alice", "owner", "document:a"),
+        }
+    )
 
 
 def client(fake: FakePermsvc, **kw: object) -> Permsvc:
@@ -43,7 +49,10 @@ def test_service_credential_forwards_the_users_token_as_subject_token(fake: Fake
     assert request.headers["authorization"] == f"Bearer {SERVICE_KEY}"
     assert request.headers["content-type"] == "application/json"
     assert json.loads(request.content) == {
-        "relation": "can_read", "object": "document:a", "store_id": "01STORE", "subject_token": "alice-token",
+        "relation": "can_read",
+        "object": "document:a",
+        "store_id": "01STORE",
+        "subject_token": "alice-token",
     }
 
 
@@ -57,10 +66,23 @@ def test_without_a_credential_the_users_token_is_the_bearer(fake: FakePermsvc) -
 
 def test_named_user_and_per_call_options(fake: FakePermsvc) -> None:
     with client(fake) as c:
-        c.check("can_read", "document:a", user="user:alice", store_id="01OTHER", consistency_token="v1.x",
-                context={"ip": "10.0.0.1"}, contextual_tuples=[{"user": "user:alice", "relation": "viewer", "object": "document:q"}])
+        c.check(
+            "can_read",
+            "document:a",
+            user="user:alice",
+            store_id="01OTHER",
+            consistency_token="v1.x",
+            context={"ip": "10.0.0.1"},
+            contextual_tuples=[
+                {"user": "user:alice", "relation": "viewer", "object": "document:q"}
+            ],
+        )
     body = fake.bodies()[0]
-    assert body["user"] == "user:alice" and body["store_id"] == "01OTHER" and body["consistency_token"] == "v1.x"
+    assert (
+        body["user"] == "user:alice"
+        and body["store_id"] == "01OTHER"
+        and body["consistency_token"] == "v1.x"
+    )
     assert body["context"] == {"ip": "10.0.0.1"} and len(body["contextual_tuples"]) == 1
 
 
@@ -110,16 +132,22 @@ def test_batch_check_splits_at_fifty_and_keeps_order(fake: FakePermsvc) -> None:
 
 def test_filter_allowed_is_one_batch(fake: FakePermsvc) -> None:
     with client(fake) as c:
-        kept = c.filter_allowed("can_read", ["document:c", "document:x", "document:a"], subject_token="alice-token")
+        kept = c.filter_allowed(
+            "can_read", ["document:c", "document:x", "document:a"], subject_token="alice-token"
+        )
         assert c.filter_allowed("can_read", [], subject_token="alice-token") == []
     assert kept == ["document:c", "document:a"] and fake.paths() == ["/v1/check/batch"]
 
 
 def test_batch_item_errors_are_typed(fake: FakePermsvc) -> None:
     with client(fake) as c:
-        result = c.batch_check([Check("nope", "document:a"), Check("can_read", "document:a", correlation_id="x")],
-                               subject_token="alice-token")
-    assert result.results[0].error is not None and result.results[0].error.code == "relation_not_found"
+        result = c.batch_check(
+            [Check("nope", "document:a"), Check("can_read", "document:a", correlation_id="x")],
+            subject_token="alice-token",
+        )
+    assert (
+        result.results[0].error is not None and result.results[0].error.code == "relation_not_found"
+    )
     assert result.results[1].correlation_id == "x" and result.allowed() == [False, True]
     with pytest.raises(ValueError, match="at least one"):
         client(fake).batch_check([], subject_token="alice-token")
@@ -130,7 +158,9 @@ def test_list_objects_pages_and_iterates(fake: FakePermsvc) -> None:
         page = c.list_objects("document", "can_read", subject_token="alice-token", page_size=2)
         assert page.objects == ["document:a", "document:b"] and page.continuation_token == "2"
         assert list(c.iter_objects("document", "can_read", subject_token="alice-token")) == [
-            "document:a", "document:b", "document:c",
+            "document:a",
+            "document:b",
+            "document:c",
         ]
         relations = c.list_relations("document:a", subject_token="alice-token")
     assert relations.relations == ["can_read", "owner"]
@@ -146,16 +176,27 @@ def test_claims_grants_and_revokes_use_the_service_credential(fake: FakePermsvc)
         assert not c.check("can_read", "document:a", subject_token="bob-token").allowed
     assert claims.claims[CLAIM]["rev"] == 3 and not claims.truncated
     assert (change.changed, change.consistency_token) == (1, "v1.tok9")
-    assert fake.bodies()[0] == {"user_id": "auth0|alice", "audience": "https://my-api", "store_id": "01STORE"}
+    assert fake.bodies()[0] == {
+        "user_id": "auth0|alice",
+        "audience": "https://my-api",
+        "store_id": "01STORE",
+    }
     with client(fake, credential=None) as c, pytest.raises(ValueError, match="service credential"):
         c.grant([{"user": "user:bob", "relation": "can_read", "object": "document:a"}])
 
 
 def test_read_claim_answers_locally_when_the_summary_covers_it(fake: FakePermsvc) -> None:
-    claims = {"sub": "alice", CLAIM: {"v": 1, "rev": 9, "o": False, "p": {"document#can_read": ["a"]}}}
+    claims = {
+        "sub": "alice",
+        CLAIM: {"v": 1, "rev": 9, "o": False, "p": {"document#can_read": ["a"]}},
+    }
     with client(fake) as c:
-        yes = c.read_claim(claims, "can_read", "document:a", claim_name=CLAIM, subject_token="alice-token")
-        no = c.read_claim(claims, "can_read", "document:b", claim_name=CLAIM, subject_token="alice-token")
+        yes = c.read_claim(
+            claims, "can_read", "document:a", claim_name=CLAIM, subject_token="alice-token"
+        )
+        no = c.read_claim(
+            claims, "can_read", "document:b", claim_name=CLAIM, subject_token="alice-token"
+        )
     assert (yes.allowed, yes.source, yes.revision) == (True, "claim", 9)
     assert (no.allowed, no.source) == (False, "claim")
     assert fake.requests == []
@@ -167,20 +208,37 @@ def test_read_claim_answers_locally_when_the_summary_covers_it(fake: FakePermsvc
         ({"sub": "alice"}, "missing"),
         ({CLAIM: {"v": 1, "rev": 2, "o": False, "p": {"document#can_read": []}}}, "stale"),
         ({CLAIM: {"v": 1, "rev": 9, "o": True, "d": ["document#can_read"], "p": {}}}, "overflowed"),
-        ({CLAIM: {"v": 2, "rev": 9, "o": False, "p": {"document#can_read": []}}}, "unknown version"),
+        (
+            {CLAIM: {"v": 2, "rev": 9, "o": False, "p": {"document#can_read": []}}},
+            "unknown version",
+        ),
         ({CLAIM: {"v": 1, "rev": 9, "o": False, "p": {"document#can_read": "a"}}}, "malformed"),
     ],
 )
-def test_read_claim_falls_back_to_check(fake: FakePermsvc, claims: dict[str, object], why: str) -> None:
+def test_read_claim_falls_back_to_check(
+    fake: FakePermsvc, claims: dict[str, object], why: str
+) -> None:
     with client(fake) as c:
-        result = c.read_claim(claims, "can_read", "document:b", claim_name=CLAIM, subject_token="alice-token",
-                              min_revision=5)
+        result = c.read_claim(
+            claims,
+            "can_read",
+            "document:b",
+            claim_name=CLAIM,
+            subject_token="alice-token",
+            min_revision=5,
+        )
     assert (result.allowed, result.source) == (True, "check"), why
     assert fake.paths() == ["/v1/check"]
 
 
-def _expect(fake: FakePermsvc, kind: type[Exception], *, credential: str | None = SERVICE_KEY,
-            token: str = "alice-token", relation: str = "can_read") -> Exception:
+def _expect(
+    fake: FakePermsvc,
+    kind: type[Exception],
+    *,
+    credential: str | None = SERVICE_KEY,
+    token: str = "alice-token",
+    relation: str = "can_read",
+) -> Exception:
     with client(fake, credential=credential) as c, pytest.raises(kind) as info:
         c.check(relation, "document:a", subject_token=token)
     return info.value
@@ -189,7 +247,9 @@ def _expect(fake: FakePermsvc, kind: type[Exception], *, credential: str | None 
 def test_the_users_token_refused_is_a_token_error_carrying_the_diagnosis(fake: FakePermsvc) -> None:
     via_service = _expect(fake, TokenRejectedError, token="jwe-token")
     assert "audience=https://my-api" in str(via_service) and via_service.status == 400
-    assert via_service.message.startswith("the token is encrypted")  # not about a field the caller never saw
+    assert via_service.message.startswith(
+        "the token is encrypted"
+    )  # not about a field the caller never saw
     direct = _expect(fake, TokenRejectedError, credential=None, token="jwe-token")
     assert "JWE" in direct.message
 
@@ -209,18 +269,30 @@ def test_bad_questions_and_missing_stores(fake: FakePermsvc) -> None:
     err = _expect(fake, InvalidRequestError, relation="nope")
     assert err.code == "relation_not_found" and "authorization model" in str(err)
     missing = httpx.MockTransport(
-        lambda r: httpx.Response(404, json={"code": "store_id_not_found", "message": "store 01X not found"})
+        lambda r: httpx.Response(
+            404, json={"code": "store_id_not_found", "message": "store 01X not found"}
+        )
     )
-    with Permsvc("http://permsvc.test", credential=SERVICE_KEY, transport=missing) as c, \
-         pytest.raises(NotFoundError, match="PERMSVC_STORE"):
+    with (
+        Permsvc("http://permsvc.test", credential=SERVICE_KEY, transport=missing) as c,
+        pytest.raises(NotFoundError, match="PERMSVC_STORE"),
+    ):
         c.check("can_read", "document:a", subject_token="t")
 
 
-@pytest.mark.parametrize(("mode", "words", "retry_after"), [
-    ("down", "unreachable", None), ("slow", "did not answer", None), ("503", "database unavailable", 3.0),
-    ("500", "Internal", None), ("garbage", "unreadable body", None),
-])
-def test_permsvc_failing_is_unavailable(fake: FakePermsvc, mode: str, words: str, retry_after: float | None) -> None:
+@pytest.mark.parametrize(
+    ("mode", "words", "retry_after"),
+    [
+        ("down", "unreachable", None),
+        ("slow", "did not answer", None),
+        ("503", "database unavailable", 3.0),
+        ("500", "Internal", None),
+        ("garbage", "unreadable body", None),
+    ],
+)
+def test_permsvc_failing_is_unavailable(
+    fake: FakePermsvc, mode: str, words: str, retry_after: float | None
+) -> None:
     fake.mode = mode
     err = _expect(fake, UnavailableError)
     assert words in str(err) and err.retry_after == retry_after
@@ -240,18 +312,39 @@ def test_base_url_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def test_async_client_speaks_the_same_protocol(fake: FakePermsvc) -> None:
-    async with AsyncPermsvc("http://permsvc.test", credential=SERVICE_KEY, transport=httpx.MockTransport(fake)) as c:
+    async with AsyncPermsvc(
+        "http://permsvc.test", credential=SERVICE_KEY, transport=httpx.MockTransport(fake)
+    ) as c:
         assert (await c.check("can_read", "document:a", subject_token="alice-token")).allowed
-        batch = await c.batch_check([("can_read", "document:a"), ("owner", "document:b")], subject_token="alice-token")
+        batch = await c.batch_check(
+            [("can_read", "document:a"), ("owner", "document:b")], subject_token="alice-token"
+        )
         assert batch.allowed() == [True, False]
-        assert await c.filter_allowed("can_read", ["document:x", "document:b"], subject_token="alice-token") == ["document:b"]
-        assert await c.all_objects("document", "can_read", subject_token="alice-token") == ["document:a", "document:b", "document:c"]
-        assert (await c.list_relations("document:a", subject_token="alice-token")).relations == ["can_read", "owner"]
+        assert await c.filter_allowed(
+            "can_read", ["document:x", "document:b"], subject_token="alice-token"
+        ) == ["document:b"]
+        assert await c.all_objects("document", "can_read", subject_token="alice-token") == [
+            "document:a",
+            "document:b",
+            "document:c",
+        ]
+        assert (await c.list_relations("document:a", subject_token="alice-token")).relations == [
+            "can_read",
+            "owner",
+        ]
         claims = {CLAIM: {"v": 1, "rev": 9, "o": False, "p": {"document#owner": ["a"]}}}
-        assert (await c.read_claim(claims, "owner", "document:a", claim_name=CLAIM, subject_token="alice-token")).source == "claim"
+        assert (
+            await c.read_claim(
+                claims, "owner", "document:a", claim_name=CLAIM, subject_token="alice-token"
+            )
+        ).source == "claim"
         assert (await c.claims("auth0|alice")).revision == 3
-        assert (await c.grant([{"user": "user:bob", "relation": "owner", "object": "document:z"}])).changed == 1
-        assert (await c.revoke([{"user": "user:bob", "relation": "owner", "object": "document:z"}])).changed == 1
+        assert (
+            await c.grant([{"user": "user:bob", "relation": "owner", "object": "document:z"}])
+        ).changed == 1
+        assert (
+            await c.revoke([{"user": "user:bob", "relation": "owner", "object": "document:z"}])
+        ).changed == 1
         fake.mode = "down"
         with pytest.raises(UnavailableError):
             await c.check("can_read", "document:a", subject_token="alice-token")

@@ -13,7 +13,17 @@ import pytest
 
 from tests.conftest import CLIENT_PYTHON
 
-SERVER_ONLY = ["permsvc", "litestar", "asyncpg", "msgspec", "uvicorn", "jwt", "yaml", "re2", "prometheus_client"]
+SERVER_ONLY = [
+    "permsvc",
+    "litestar",
+    "asyncpg",
+    "msgspec",
+    "uvicorn",
+    "jwt",
+    "yaml",
+    "re2",
+    "prometheus_client",
+]
 
 
 @pytest.mark.timeout(300)
@@ -22,8 +32,19 @@ def test_client_installs_in_a_fresh_venv_without_the_servers_dependencies(tmp_pa
     venv.EnvBuilder(with_pip=True, clear=True).create(env_dir)
     python = env_dir / "bin" / "python"
     install = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(CLIENT_PYTHON)],
-        capture_output=True, text=True, timeout=240, check=False,
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            str(CLIENT_PYTHON),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
     )
     assert install.returncode == 0, install.stdout + install.stderr
     probe = (
@@ -34,11 +55,19 @@ def test_client_installs_in_a_fresh_venv_without_the_servers_dependencies(tmp_pa
         " 'requires': requires('permsvc-client'), 'file': permsvc_client.__file__,"
         " 'client': permsvc_client.Permsvc('http://127.0.0.1:9').base_url}))\n"
     )
-    out = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, timeout=60, check=False,
-                         cwd=tmp_path)
+    out = subprocess.run(
+        [str(python), "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     facts = json.loads(out.stdout)
-    assert facts["present"] == [], f"server-side modules installed with the client: {facts['present']}"
+    assert facts["present"] == [], (
+        f"server-side modules installed with the client: {facts['present']}"
+    )
     assert [r for r in facts["requires"] if "extra ==" not in r] == ["httpx>=0.27"]
     assert str(env_dir) in facts["file"] and facts["client"] == "http://127.0.0.1:9"
     assert sys.prefix != str(env_dir)

@@ -18,12 +18,19 @@ ALICE = {"Authorization": "Bearer alice-token"}
 
 @pytest.fixture
 def fake() -> FakePermsvc:
-    return FakePermsvc(allowed={("user:alice", "can_read", "document:a"), ("user:alice", "can_read", "folder:f"),
-                                ("user:bob", "can_read", "document:b")})
+    return FakePermsvc(
+        allowed={
+            ("user:alice", "can_read", "document:a"),
+            ("user:alice", "can_read", "folder:f"),
+            ("user:bob", "can_read", "document:b"),
+        }
+    )
 
 
 def async_client(fake: FakePermsvc) -> AsyncPermsvc:
-    return AsyncPermsvc("http://permsvc.test", credential=SERVICE_KEY, transport=httpx.MockTransport(fake))
+    return AsyncPermsvc(
+        "http://permsvc.test", credential=SERVICE_KEY, transport=httpx.MockTransport(fake)
+    )
 
 
 # ---------------------------------------------------------------- FastAPI
@@ -38,18 +45,26 @@ def fastapi_app(fake: FakePermsvc, **guard_kw: Any) -> Any:
     app = FastAPI()
 
     @app.get("/documents/{doc_id}")
-    async def read(doc_id: str, ok: Decision = Depends(permsvc.require("can_read", "document:{doc_id}"))) -> dict[str, Any]:
+    async def read(
+        doc_id: str, ok: Decision = Depends(permsvc.require("can_read", "document:{doc_id}"))
+    ) -> dict[str, Any]:
         return {"doc": doc_id, "revision": ok.revision, "sources": [r.source for r in ok.results]}
 
     @app.get("/folders/{folder}/documents/{doc_id}")
     async def nested(
         doc_id: str,
-        ok: Decision = Depends(permsvc.require("can_read", "document:{doc_id}", ("can_read", "folder:{folder}"))),
+        ok: Decision = Depends(
+            permsvc.require("can_read", "document:{doc_id}", ("can_read", "folder:{folder}"))
+        ),
     ) -> dict[str, Any]:
         return {"doc": doc_id, "checks": len(ok.results)}
 
     @app.get("/by-query")
-    async def by_query(ok: Decision = Depends(permsvc.require("can_read", lambda r: f"document:{r.query_params['d']}"))) -> dict[str, str]:
+    async def by_query(
+        ok: Decision = Depends(
+            permsvc.require("can_read", lambda r: f"document:{r.query_params['d']}")
+        ),
+    ) -> dict[str, str]:
         return {"ok": "yes"}
 
     @app.get("/typo/{doc_id}", dependencies=[Depends(permsvc.require("can_read", "document:{id}"))])
@@ -74,17 +89,24 @@ def test_fastapi_allows_denies_and_explains(fake: FakePermsvc) -> None:
     assert denied.status_code == 403 and "can_read on document:b" in denied.json()["detail"]
 
     missing = http.get("/documents/a")
-    assert missing.status_code == 401 and missing.headers["www-authenticate"] == 'Bearer realm="api"'
+    assert (
+        missing.status_code == 401 and missing.headers["www-authenticate"] == 'Bearer realm="api"'
+    )
     basic = http.get("/documents/a", headers={"Authorization": "Basic YTpi"})
     assert basic.status_code == 401 and "Bearer <access token>" in basic.json()["detail"]
 
     jwe = http.get("/documents/a", headers={"Authorization": "Bearer jwe-token"})
     assert jwe.status_code == 401 and "audience=https://my-api" in jwe.json()["detail"]
-    assert 'error="invalid_token"' in jwe.headers["www-authenticate"] and "JWE" in jwe.headers["www-authenticate"]
+    assert (
+        'error="invalid_token"' in jwe.headers["www-authenticate"]
+        and "JWE" in jwe.headers["www-authenticate"]
+    )
 
     assert http.get("/by-query?d=a", headers=ALICE).status_code == 200
     assert http.get("/mine", headers=ALICE).json() == ["document:a"]
-    assert http.get("/typo/a", headers=ALICE).status_code == 500  # a template naming no path parameter is a bug
+    assert (
+        http.get("/typo/a", headers=ALICE).status_code == 500
+    )  # a template naming no path parameter is a bug
 
 
 def test_fastapi_batches_the_checks_of_one_request(fake: FakePermsvc) -> None:
@@ -104,7 +126,15 @@ def test_fastapi_fails_closed(fake: FakePermsvc, mode: str) -> None:
 
 
 def test_fastapi_summary_in_the_token_answers_first(fake: FakePermsvc) -> None:
-    claims = {CLAIM: {"v": 1, "rev": 4, "o": True, "d": ["folder#can_read"], "p": {"document#can_read": ["a"]}}}
+    claims = {
+        CLAIM: {
+            "v": 1,
+            "rev": 4,
+            "o": True,
+            "d": ["folder#can_read"],
+            "p": {"document#can_read": ["a"]},
+        }
+    }
     http = fastapi_app(fake, claim_name=CLAIM, token_claims=lambda request: claims)
     assert http.get("/documents/a", headers=ALICE).json()["sources"] == ["claim"]
     assert fake.requests == []
@@ -146,7 +176,9 @@ def flask_http(fake: FakePermsvc) -> Iterator[Any]:
     from flask import Flask, g
     from permsvc_client.flask import Guards
 
-    client = Permsvc("http://permsvc.test", credential=SERVICE_KEY, transport=httpx.MockTransport(fake))
+    client = Permsvc(
+        "http://permsvc.test", credential=SERVICE_KEY, transport=httpx.MockTransport(fake)
+    )
     permsvc = Guards(client)
     app = Flask(__name__)
 
@@ -173,10 +205,15 @@ def test_flask_decorator(fake: FakePermsvc, flask_http: Any) -> None:
     denied = flask_http.get("/documents/b", headers=ALICE)
     assert denied.status_code == 403 and denied.get_json()["code"] == "forbidden"
     missing = flask_http.get("/documents/a")
-    assert missing.status_code == 401 and missing.headers["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert (
+        missing.status_code == 401 and missing.headers["WWW-Authenticate"] == 'Bearer realm="api"'
+    )
     jwe = flask_http.get("/documents/a", headers={"Authorization": "Bearer jwe-token"})
     assert jwe.status_code == 401
-    assert jwe.get_json() == {"code": "invalid_token", "message": JWE_MESSAGE.removeprefix("subject_token is not acceptable: ")}
+    assert jwe.get_json() == {
+        "code": "invalid_token",
+        "message": JWE_MESSAGE.removeprefix("subject_token is not acceptable: "),
+    }
     fake.requests.clear()
     assert flask_http.get("/folders/f/documents/a", headers=ALICE).get_json() == {"checks": 2}
     assert fake.paths() == ["/v1/check/batch"]
@@ -200,8 +237,10 @@ def litestar_http(fake: FakePermsvc, obj: Callable[..., Any] | str = "document:{
     async def read(doc_id: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
         return {"doc": doc_id, "checks": len(request.state.permsvc.results)}
 
-    @get("/folders/{folder:str}/documents/{doc_id:str}",
-         guards=[permsvc.require("can_read", "document:{doc_id}", ("can_read", "folder:{folder}"))])
+    @get(
+        "/folders/{folder:str}/documents/{doc_id:str}",
+        guards=[permsvc.require("can_read", "document:{doc_id}", ("can_read", "folder:{folder}"))],
+    )
     async def nested(folder: str, doc_id: str) -> dict[str, str]:
         return {"doc": doc_id}
 
@@ -213,7 +252,10 @@ def test_litestar_guard(fake: FakePermsvc) -> None:
         assert http.get("/documents/a", headers=ALICE).json() == {"doc": "a", "checks": 1}
         assert http.get("/documents/b", headers=ALICE).status_code == 403
         missing = http.get("/documents/a")
-        assert missing.status_code == 401 and missing.headers["www-authenticate"] == 'Bearer realm="api"'
+        assert (
+            missing.status_code == 401
+            and missing.headers["www-authenticate"] == 'Bearer realm="api"'
+        )
         jwe = http.get("/documents/a", headers={"Authorization": "Bearer jwe-token"})
         assert jwe.status_code == 401 and "audience=https://my-api" in jwe.json()["detail"]
         fake.requests.clear()

@@ -56,8 +56,13 @@ class Verifier:
     """Verifies the explanations of one stage (one store, model, request inputs)."""
 
     def __init__(
-        self, datastore: Any, check: CheckQuery, store_id: str, typesystem: TypeSystem,
-        contextual: tuple[TupleKey, ...], context: dict[str, Any] | None,
+        self,
+        datastore: Any,
+        check: CheckQuery,
+        store_id: str,
+        typesystem: TypeSystem,
+        contextual: tuple[TupleKey, ...],
+        context: dict[str, Any] | None,
     ) -> None:
         self.ds = datastore
         self.check = check
@@ -76,10 +81,15 @@ class Verifier:
         from permsvc.core.refs import TupleKey
 
         try:
-            out = await self.check.execute(CheckParams(
-                store_id=self.store_id, tuple_key=TupleKey(object=obj, relation=relation, user=user),
-                model_id=self.ts.model_id, contextual_tuples=self.contextual_tuples, context=self.context,
-            ))
+            out = await self.check.execute(
+                CheckParams(
+                    store_id=self.store_id,
+                    tuple_key=TupleKey(object=obj, relation=relation, user=user),
+                    model_id=self.ts.model_id,
+                    contextual_tuples=self.contextual_tuples,
+                    context=self.context,
+                )
+            )
         except PermsvcError as err:
             return openfga_code(err)[0]
         return out.allowed
@@ -95,23 +105,35 @@ class Verifier:
         assert key is not None, "a tuple step without its tuple"
         if step.kind == "contextual_tuple":
             sent = self.contextual.get(key.key)
-            assert sent is not None and sent.condition == key.condition, f"{key}: not a contextual tuple of the request"
+            assert sent is not None and sent.condition == key.condition, (
+                f"{key}: not a contextual tuple of the request"
+            )
             return
-        assert step.revision == revision, f"{key}: read at revision {step.revision}, decision at {revision}"
+        assert step.revision == revision, (
+            f"{key}: read at revision {step.revision}, decision at {revision}"
+        )
         head = await self.ds.head_revision(self.store_id)
-        assert int(getattr(head, "value", head)) == revision, f"the store moved past revision {revision}"
+        assert int(getattr(head, "value", head)) == revision, (
+            f"the store moved past revision {revision}"
+        )
         found = await self.ds.read_user_tuple(self.store_id, key.object, key.relation, key.user)
         assert found is not None, f"{key}: not in the store at revision {revision}"
         assert found.condition == key.condition, f"{key}: the stored tuple has another condition"
         assert key.key not in self.contextual, f"{key}: a contextual tuple reported as stored"
 
-    async def witness(self, chain: tuple[Step, ...], user: str, revision: int, obj: str, relation: str) -> None:
+    async def witness(
+        self, chain: tuple[Step, ...], user: str, revision: int, obj: str, relation: str
+    ) -> None:
         first = chain[0]
-        assert first.kind == "relation" and (first.object, first.relation) == (obj, relation), "wrong start"
+        assert first.kind == "relation" and (first.object, first.relation) == (obj, relation), (
+            "wrong start"
+        )
         self.witnesses += 1
         await self._walk(chain[1:], user, revision, obj, relation)
 
-    async def _walk(self, steps: tuple[Step, ...], user: str, revision: int, obj: str, relation: str) -> None:
+    async def _walk(
+        self, steps: tuple[Step, ...], user: str, revision: int, obj: str, relation: str
+    ) -> None:
         i = 0
         n = len(steps)
         while i < n:
@@ -120,18 +142,24 @@ class Verifier:
             rewrite = self._rewrite(obj, relation)
             where = f"{obj}#{relation}"
             if step.kind == "computed":
-                assert step.object == obj and step.from_relation == relation, f"{where}: computed step elsewhere"
-                assert any(isinstance(r, ComputedUserset) and r.relation == step.relation for r in rewrite), (
-                    f"{where} does not include {step.relation}"
+                assert step.object == obj and step.from_relation == relation, (
+                    f"{where}: computed step elsewhere"
                 )
+                assert any(
+                    isinstance(r, ComputedUserset) and r.relation == step.relation for r in rewrite
+                ), f"{where} does not include {step.relation}"
                 relation = step.relation
                 i += 1
                 continue
             if step.kind == "self":
-                assert f"{obj}#{relation}" == user and i == n - 1, f"{where}: 'self' but the user is {user}"
+                assert f"{obj}#{relation}" == user and i == n - 1, (
+                    f"{where}: 'self' but the user is {user}"
+                )
                 return
             if step.kind == "intersection":
-                assert any(isinstance(r, Intersection) for r in rewrite), f"{where}: no intersection"
+                assert any(isinstance(r, Intersection) for r in rewrite), (
+                    f"{where}: no intersection"
+                )
                 assert step.sides and i == n - 1
                 for side in step.sides:
                     await self._walk(side, user, revision, obj, relation)
@@ -145,7 +173,9 @@ class Verifier:
                     await self._settled(step.excluded, user)
                 i += 1
                 continue
-            assert step.kind in ("tuple", "contextual_tuple"), f"{where}: unexpected step {step.kind}"
+            assert step.kind in ("tuple", "contextual_tuple"), (
+                f"{where}: unexpected step {step.kind}"
+            )
             key = step.tuple_key
             assert key is not None and key.object == obj, f"{where}: the tuple is on another object"
             await self._tuple_exists(step, revision)
@@ -153,8 +183,14 @@ class Verifier:
             i += 1
             if i < n and steps[i].kind == "condition":
                 cond = steps[i].condition
-                assert cond is not None and key.condition is not None and cond.name == key.condition.name
-                assert cond.result and self.plan.condition_holds(key, self.context), f"{key}: condition false"
+                assert (
+                    cond is not None
+                    and key.condition is not None
+                    and cond.name == key.condition.name
+                )
+                assert cond.result and self.plan.condition_holds(key, self.context), (
+                    f"{key}: condition false"
+                )
                 self.steps += 1
                 i += 1
             elif key.condition is not None:
@@ -169,7 +205,12 @@ class Verifier:
                 self.steps += 1
                 if nxt.kind == "wildcard":
                     utype = user.partition(":")[0]
-                    assert "#" not in user and key.user == f"{utype}:*" and nxt.user == user and i == n - 1
+                    assert (
+                        "#" not in user
+                        and key.user == f"{utype}:*"
+                        and nxt.user == user
+                        and i == n - 1
+                    )
                     return
                 assert nxt.kind == "userset" and f"{nxt.object}#{nxt.relation}" == key.user, (
                     f"{key}: expected the hop into {key.user}"
@@ -177,12 +218,16 @@ class Verifier:
                 obj, relation = nxt.object, nxt.relation
             else:
                 nxt = steps[i] if i < n else None
-                assert nxt is not None and nxt.kind == "from", f"{key}: a tupleset tuple without its hop"
+                assert nxt is not None and nxt.kind == "from", (
+                    f"{key}: a tupleset tuple without its hop"
+                )
                 self.steps += 1
                 assert nxt.object == key.user and nxt.tupleset == key.relation
                 assert any(
-                    isinstance(r, TupleToUserset) and r.tupleset == key.relation
-                    and r.computed_relation == nxt.relation for r in rewrite
+                    isinstance(r, TupleToUserset)
+                    and r.tupleset == key.relation
+                    and r.computed_relation == nxt.relation
+                    for r in rewrite
                 ), f"{where} has no '{nxt.relation} from {key.relation}'"
                 obj, relation = nxt.object, nxt.relation
             i += 1
@@ -192,10 +237,14 @@ class Verifier:
         """A ``but not`` branch that a witness says failed: false by Check, leaf by leaf."""
         match subtract:
             case ComputedUserset(relation=rel):
-                assert await self._check(obj, rel, user) is False, f"{obj}#{rel}: excluding branch holds"
+                assert await self._check(obj, rel, user) is False, (
+                    f"{obj}#{rel}: excluding branch holds"
+                )
             case TupleToUserset(tupleset=ts, computed_relation=cr):
                 keys = list(await self.ds.read_object_relation(self.store_id, obj, ts))
-                keys += [k for k in self.contextual.values() if k.object == obj and k.relation == ts]
+                keys += [
+                    k for k in self.contextual.values() if k.object == obj and k.relation == ts
+                ]
                 for key in keys:
                     if "#" not in key.user and not key.user.endswith(":*") and self.plan.fits(key):
                         ptype = key.user.partition(":")[0]
@@ -212,7 +261,9 @@ class Verifier:
         """Check agrees with the denial, and every settled node of its tree is false by Check."""
         got = await self._check(obj, relation, user)
         if explanation.error is not None:
-            assert got == openfga_code(explanation.error)[0], f"Check gave {got}, explain {explanation.error}"
+            assert got == openfga_code(explanation.error)[0], (
+                f"Check gave {got}, explain {explanation.error}"
+            )
         else:
             assert got is False, f"explain denied {obj}#{relation}@{user} but Check gave {got}"
         self.denials += 1
@@ -222,7 +273,9 @@ class Verifier:
     async def _settled(self, d: Denial, user: str) -> None:
         if d.settled:
             got = await self._check(d.object, d.relation, user)
-            assert got is False, f"denial node {d.object}#{d.relation} ({d.reason}) but Check gives {got}"
+            assert got is False, (
+                f"denial node {d.object}#{d.relation} ({d.reason}) but Check gives {got}"
+            )
             self.settled += 1
         for child in d.children:
             await self._settled(child, user)

@@ -102,10 +102,17 @@ class _Stage:
             own.extend(self.tuples)
         return tuple(own)
 
-    async def checks_true(self, key: TupleKey, ctx_tuples: tuple[TupleKey, ...], context: Any) -> str:
+    async def checks_true(
+        self, key: TupleKey, ctx_tuples: tuple[TupleKey, ...], context: Any
+    ) -> str:
         try:
             outcome = await self.check.execute(
-                CheckParams(store_id=self.store_id, tuple_key=key, contextual_tuples=ctx_tuples, context=context)
+                CheckParams(
+                    store_id=self.store_id,
+                    tuple_key=key,
+                    contextual_tuples=ctx_tuples,
+                    context=context,
+                )
             )
         except PermsvcError as err:
             return f"consistency: Check({key}) raised {_code(err)} {err}"
@@ -148,13 +155,18 @@ class _Stage:
             return (await self.list_objects.execute(params)).objects
 
         return await self._compare_list(
-            a, f"ListObjects({req['type']}#{req['relation']}@{req['user']})", call,
+            a,
+            f"ListObjects({req['type']}#{req['relation']}@{req['user']})",
+            call,
             lambda obj: TupleKey(object=obj, relation=req["relation"], user=req["user"]),
         )
 
     async def run_list_users(self, a: dict[str, Any]) -> str:
         req = a["request"]
-        filters = tuple(UserFilter(type=f.partition("#")[0], relation=f.partition("#")[2]) for f in req["filters"])
+        filters = tuple(
+            UserFilter(type=f.partition("#")[0], relation=f.partition("#")[2])
+            for f in req["filters"]
+        )
         params = ListUsersParams(
             store_id=self.store_id,
             object=req["object"],
@@ -168,7 +180,9 @@ class _Stage:
             return (await self.list_users.execute(params)).users
 
         return await self._compare_list(
-            a, f"ListUsers({req['object']}#{req['relation']}, filter {','.join(req['filters'])})", call,
+            a,
+            f"ListUsers({req['object']}#{req['relation']}, filter {','.join(req['filters'])})",
+            call,
             lambda user: TupleKey(object=req["object"], relation=req["relation"], user=user),
         )
 
@@ -192,7 +206,9 @@ class _Stage:
         if set(got) != expected or len(got) != len(set(got)):
             return f"{what}: expected {_describe(expected)}, got {_describe(got)}"
         for item in got:
-            problem = await self.checks_true(check_key(item), self.contextual_tuples(a), a.get("context"))
+            problem = await self.checks_true(
+                check_key(item), self.contextual_tuples(a), a.get("context")
+            )
             if problem:
                 return f"{what}: {problem}"
         return ""
@@ -205,7 +221,9 @@ def _expected(a: dict[str, Any]) -> str:
     return _describe(exp) if isinstance(exp, list) else str(bool(exp))
 
 
-async def run_test(datastore: Any, test: dict[str, Any], mode: str, *, seed: int = 0) -> list[AssertionResult]:
+async def run_test(
+    datastore: Any, test: dict[str, Any], mode: str, *, seed: int = 0
+) -> list[AssertionResult]:
     """Run every stage of one test in one fresh store; one result per assertion.
 
     Tuple order is shuffled with a seeded RNG, as OpenFGA's runner shuffles its input.

@@ -103,10 +103,13 @@ async def test_list_queries_equal_check_over_every_object(seed: int, mode: str) 
     list_users = ListUsersQuery(reader=datastore, resolver=resolver)
 
     async def allowed(obj: str, relation: str, user: str) -> bool:
-        outcome = await check.execute(CheckParams(
-            store_id=store.id, tuple_key=TupleKey(object=obj, relation=relation, user=user),
-            contextual_tuples=contextual,
-        ))
+        outcome = await check.execute(
+            CheckParams(
+                store_id=store.id,
+                tuple_key=TupleKey(object=obj, relation=relation, user=user),
+                contextual_tuples=contextual,
+            )
+        )
         return outcome.allowed
 
     relations = {
@@ -119,9 +122,17 @@ async def test_list_queries_equal_check_over_every_object(seed: int, mode: str) 
     for type_, rels in relations.items():
         for relation in rels:
             for user in subjects:
-                listed = (await list_objects.execute(ListObjectsParams(
-                    store_id=store.id, type=type_, relation=relation, user=user, contextual_tuples=contextual,
-                ))).objects
+                listed = (
+                    await list_objects.execute(
+                        ListObjectsParams(
+                            store_id=store.id,
+                            type=type_,
+                            relation=relation,
+                            user=user,
+                            contextual_tuples=contextual,
+                        )
+                    )
+                ).objects
                 expected = [o for o in objects[type_] if await allowed(o, relation, user)]
                 assert sorted(listed) == expected, (type_, relation, user)
             for obj in objects[type_]:
@@ -129,10 +140,17 @@ async def test_list_queries_equal_check_over_every_object(seed: int, mode: str) 
                     (UserFilter(type="user"), [*USERS, "user:*"]),
                     (UserFilter(type="group", relation="member"), [f"{g}#member" for g in GROUPS]),
                 ):
-                    listed = (await list_users.execute(ListUsersParams(
-                        store_id=store.id, object=obj, relation=relation, user_filters=(flt,),
-                        contextual_tuples=contextual,
-                    ))).users
+                    listed = (
+                        await list_users.execute(
+                            ListUsersParams(
+                                store_id=store.id,
+                                object=obj,
+                                relation=relation,
+                                user_filters=(flt,),
+                                contextual_tuples=contextual,
+                            )
+                        )
+                    ).users
                     expected = sorted([u for u in candidates if await allowed(obj, relation, u)])
                     assert sorted(listed) == expected, (obj, relation, flt)
 
@@ -141,7 +159,11 @@ def _union_only_model(rng: random.Random) -> str:
     """A random model built from unions only (direct grants, usersets, computed usersets,
     tuple-to-usersets), the shape whose ListObjects candidates are all definite."""
     lines = [
-        "model", "  schema 1.1", "type user", "type group", "  relations",
+        "model",
+        "  schema 1.1",
+        "type user",
+        "type group",
+        "  relations",
         "    define member: [user, user:*, group#member]",
     ]
     for type_ in ("folder", "document"):
@@ -163,10 +185,14 @@ def _union_only_tuples(rng: random.Random) -> list[TupleKey]:
     out: dict[tuple[str, str, str], TupleKey] = {}
     for _ in range(40):
         g, h = rng.sample(GROUPS, 2)
-        out[(g, "member", h)] = TupleKey(object=g, relation="member", user=rng.choice([rng.choice(USERS), f"{h}#member"]))
+        out[(g, "member", h)] = TupleKey(
+            object=g, relation="member", user=rng.choice([rng.choice(USERS), f"{h}#member"])
+        )
         f, p = rng.sample(range(len(FOLDERS)), 2)
         child = rng.choice([FOLDERS[max(f, p)], rng.choice(DOCUMENTS)])
-        out[(child, "parent", "")] = TupleKey(object=child, relation="parent", user=FOLDERS[min(f, p)])
+        out[(child, "parent", "")] = TupleKey(
+            object=child, relation="parent", user=FOLDERS[min(f, p)]
+        )
         obj = rng.choice([*FOLDERS, *DOCUMENTS])
         user = rng.choice([*USERS, f"{rng.choice(GROUPS)}#member", "user:*"])
         out[(obj, "grant", user)] = TupleKey(object=obj, relation=rng.choice("abc"), user=user)
@@ -199,13 +225,26 @@ async def test_list_objects_equals_check_on_random_union_only_models(seed: int) 
     for type_, candidates in objects.items():
         for relation in ("a", "b", "c"):
             for user in [*USERS, "user:*", *(f"{g}#member" for g in GROUPS)]:
-                listed = (await list_objects.execute(ListObjectsParams(
-                    store_id=store.id, type=type_, relation=relation, user=user,
-                ))).objects
+                listed = (
+                    await list_objects.execute(
+                        ListObjectsParams(
+                            store_id=store.id,
+                            type=type_,
+                            relation=relation,
+                            user=user,
+                        )
+                    )
+                ).objects
                 expected = [
-                    o for o in candidates
-                    if (await check.execute(CheckParams(
-                        store_id=store.id, tuple_key=TupleKey(object=o, relation=relation, user=user),
-                    ))).allowed
+                    o
+                    for o in candidates
+                    if (
+                        await check.execute(
+                            CheckParams(
+                                store_id=store.id,
+                                tuple_key=TupleKey(object=o, relation=relation, user=user),
+                            )
+                        )
+                    ).allowed
                 ]
                 assert listed == expected, (dsl, type_, relation, user)

@@ -48,25 +48,45 @@ def _cases() -> list[Any]:
 
 
 async def _verify(
-    datastore: Any, backend: str, store_id: str, ts: TypeSystem, key: TupleKey,
-    contextual: tuple[TupleKey, ...], context: Any,
+    datastore: Any,
+    backend: str,
+    store_id: str,
+    ts: TypeSystem,
+    key: TupleKey,
+    contextual: tuple[TupleKey, ...],
+    context: Any,
 ) -> str:
     resolver = ModelResolver(datastore)
     explain = ExplainQuery(reader=datastore, resolver=resolver)
     check = CheckQuery(reader=datastore, resolver=resolver)
     try:
-        out = await explain.execute(ExplainParams(
-            store_id=store_id, tuple_key=key, model_id=ts.model_id, contextual_tuples=contextual,
-            context=context, all_paths=True, limit=5,
-        ))
+        out = await explain.execute(
+            ExplainParams(
+                store_id=store_id,
+                tuple_key=key,
+                model_id=ts.model_id,
+                contextual_tuples=contextual,
+                context=context,
+                all_paths=True,
+                limit=5,
+            )
+        )
     except PermsvcError as err:
         # Explain refuses what Check refuses (bad input, budget errors): the same error.
         try:
-            await check.execute(CheckParams(
-                store_id=store_id, tuple_key=key, model_id=ts.model_id, contextual_tuples=contextual, context=context,
-            ))
+            await check.execute(
+                CheckParams(
+                    store_id=store_id,
+                    tuple_key=key,
+                    model_id=ts.model_id,
+                    contextual_tuples=contextual,
+                    context=context,
+                )
+            )
         except PermsvcError as check_err:
-            assert type(check_err) is type(err), f"{key}: explain raised {err!r}, Check {check_err!r}"
+            assert type(check_err) is type(err), (
+                f"{key}: explain raised {err!r}, Check {check_err!r}"
+            )
             EXPLAIN_COUNTS[backend][4] += 1
             return "refused"
         raise AssertionError(f"{key}: explain raised {err!r}, Check answered") from err
@@ -78,7 +98,9 @@ async def _verify(
         sizes = [witness_size(w) for w in e.witnesses]
         for witness in e.witnesses:
             await verifier.witness(witness, key.user, out.revision, key.object, key.relation)
-        assert await verifier._check(key.object, key.relation, key.user) is True, f"{key}: Check disagrees"
+        assert await verifier._check(key.object, key.relation, key.user) is True, (
+            f"{key}: Check disagrees"
+        )
         assert sizes == sorted(sizes), f"{key}: witnesses not shortest first: {sizes}"
         counts[0] += len(e.witnesses)
         counts[1] += verifier.steps
@@ -112,7 +134,15 @@ async def test_explanations_of_the_conformance_suites(
             contextual = [_tuple(t) for t in a.get("contextualTuples") or ()]
             if mode == "contextual":
                 contextual.extend(fitting)
-            await _verify(datastore, backend, store.id, ts, _tuple(a["tuple"]), tuple(contextual), a.get("context"))
+            await _verify(
+                datastore,
+                backend,
+                store.id,
+                ts,
+                _tuple(a["tuple"]),
+                tuple(contextual),
+                a.get("context"),
+            )
 
 
 RANDOM_MODEL = """
@@ -159,7 +189,9 @@ def _random_tuples(rng: random.Random) -> list[TupleKey]:
     out: dict[tuple[str, str, str], TupleKey] = {}
 
     def add(obj: str, rel: str, user: str, condition: TupleCondition | None = None) -> None:
-        out.setdefault((obj, rel, user), TupleKey(object=obj, relation=rel, user=user, condition=condition))
+        out.setdefault(
+            (obj, rel, user), TupleKey(object=obj, relation=rel, user=user, condition=condition)
+        )
 
     for _ in range(10):
         g, h = rng.choice(GROUPS), rng.choice(GROUPS)
@@ -202,7 +234,13 @@ async def test_explanations_of_random_data(datastore: Any, backend_name: str, se
             for user in USERS[:4] + ["group:g0#member"]:
                 for context in (None, {"x": 3}, {"x": 30}):
                     got = await _verify(
-                        datastore, backend, store.id, ts, TupleKey(object=obj, relation=relation, user=user), (), context,
+                        datastore,
+                        backend,
+                        store.id,
+                        ts,
+                        TupleKey(object=obj, relation=relation, user=user),
+                        (),
+                        context,
                     )
                     seen[got] = seen.get(got, 0) + 1
     assert seen["allowed"] and seen["denied"], seen

@@ -36,7 +36,11 @@ def _cases() -> list[Any]:
                 reason = SKIPPED.get((test["name"], mode))
                 if reason:
                     marks.append(pytest.mark.skip(reason=reason))
-                out.append(pytest.param(suite, test, mode, id=f"{suite}-{test['name']}-{mode}", marks=marks))
+                out.append(
+                    pytest.param(
+                        suite, test, mode, id=f"{suite}-{test['name']}-{mode}", marks=marks
+                    )
+                )
     return out
 
 

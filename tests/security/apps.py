@@ -22,5 +22,7 @@ def accept_tokens(app: Any, authenticator: JwtAuthenticator) -> None:
     ``CHECK_SCOPE`` grants the check role."""
     state = getattr(app, "app", app).state
     deps = state.deps
-    deps.settings = msgspec.structs.replace(deps.settings, oidc=authenticator.settings, check_scope=CHECK_SCOPE)
+    deps.settings = msgspec.structs.replace(
+        deps.settings, oidc=authenticator.settings, check_scope=CHECK_SCOPE
+    )
     deps.security = Security(deps.settings, keys=key_store_in(deps.datastore), jwt=authenticator)

@@ -337,7 +337,9 @@ async def test_neighbouring_characters_stay_valid_and_round_trip(
     headers = _admin()
     store, _ = await seed_store(client)
     key = {"object": f"document:a{accepted}b", "relation": "viewer", "user": f"user:x{accepted}y"}
-    response = await client.post(f"/stores/{store}/write", json={"writes": {"tuple_keys": [key]}}, headers=ROOT)
+    response = await client.post(
+        f"/stores/{store}/write", json={"writes": {"tuple_keys": [key]}}, headers=ROOT
+    )
     assert response.status_code == 200, response.text
     response = await client.post(f"/stores/{store}/check", json={"tuple_key": key}, headers=ROOT)
     assert response.status_code == 200 and response.json()["allowed"] is True, response.text

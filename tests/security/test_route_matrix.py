@@ -109,6 +109,8 @@ def test_the_documented_table_is_the_table() -> None:
     documented = [
         line
         for line in page.splitlines()
-        if line.startswith(("| `GET ", "| `HEAD ", "| `POST ", "| `PUT ", "| `DELETE ", "| `PATCH "))
+        if line.startswith(
+            ("| `GET ", "| `HEAD ", "| `POST ", "| `PUT ", "| `DELETE ", "| `PATCH ")
+        )
     ]
     assert len(documented) == len(ROUTE_RULES)

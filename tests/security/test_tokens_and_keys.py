@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import asyncio
-
 import base64
 import datetime as dt
 import hashlib
@@ -121,7 +120,11 @@ def _now() -> int:
 
 # (id, builder, settings overrides) - kinds the unit battery does not have.
 NEW_KINDS: list[tuple[str, Callable[[Keys, TokenFactory], str], dict[str, Any]]] = [
-    ("kid_path_traversal", lambda k, m: m(key=k.attacker, kid="/".join(["." * 2] * 4) + "/dev/null"), {}),
+    (
+        "kid_path_traversal",
+        lambda k, m: m(key=k.attacker, kid="/".join(["." * 2] * 4) + "/dev/null"),
+        {},
+    ),
     ("kid_sql_injection", lambda k, m: m(key=k.attacker, kid="' OR '1'='1"), {}),
     ("kid_url", lambda k, m: m(key=k.attacker, kid="https://attacker.example/jwks.json"), {}),
     ("kid_empty_string", lambda k, m: m(key=k.attacker, kid=""), {}),
@@ -468,7 +471,12 @@ async def two_workers() -> AsyncIterator[
 def _signed_by_k2() -> str:
     return MAKE(
         # the read role: the probe names its user directly (the check role alone passes subject_token)
-        claims(sub="svc@clients", azp="svc", gty="client-credentials", scope=f"{CHECK_SCOPE} permsvc:read"),
+        claims(
+            sub="svc@clients",
+            azp="svc",
+            gty="client-credentials",
+            scope=f"{CHECK_SCOPE} permsvc:read",
+        ),
         key=KEYS.k2,
         kid="k2",
     )
@@ -611,7 +619,7 @@ async def test_api_keys_are_compared_in_constant_time(
 def test_configured_preshared_keys_are_kept_only_as_digests() -> None:
     configured = "preshared-0123456789-abcdef"
     security = Security(make_settings(api_keys=(configured,)), keys=None, jwt=None)
-    state = repr(vars(security)) + repr(security._bootstrap)  # noqa: SLF001 - what it keeps
+    state = repr(vars(security)) + repr(security._bootstrap)
     assert configured not in state.replace(repr(security.settings), "")
     assert asyncio.run(security.authenticate(f"Bearer {configured}")).kind == "bootstrap_key"
 

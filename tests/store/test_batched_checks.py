@@ -70,7 +70,9 @@ class CountingReader(SingleKeyCountingReader):
 
     async def read_many(self, store_id: str, keys: Any) -> Any:
         self.reads += 1
-        self.widest = max(self.widest, len(keys.users) + len(keys.usersets) + len(keys.object_relations))
+        self.widest = max(
+            self.widest, len(keys.users) + len(keys.usersets) + len(keys.object_relations)
+        )
         return await self.inner.read_many(store_id, keys)  # type: ignore[attr-defined]
 
 
@@ -80,14 +82,22 @@ async def _seed(datastore: Any) -> tuple[str, str]:
     tuples = [f"document:1#viewer@group:g{i}#member" for i in range(_GROUPS)]
     tuples += [f"group:g{i}#member@user:u{i}" for i in range(_GROUPS)]
     tuples += ["group:g49#member@group:inner#member", "group:inner#member@user:anne"]
-    tuples += ["document:1#parent@folder:f1", "folder:f1#parent@folder:f0", "folder:f0#viewer@user:zoe"]
+    tuples += [
+        "document:1#parent@folder:f1",
+        "folder:f1#parent@folder:f0",
+        "folder:f0#viewer@user:zoe",
+    ]
     await datastore.write(store.id, writes=[parse_tuple(t) for t in tuples])
     return store.id, model.id
 
 
 async def _check(reader: Any, datastore: Any, store_id: str, model_id: str, tuple_str: str) -> bool:
-    query = CheckQuery(reader=reader, resolver=ModelResolver(datastore), checker=build_check_resolver(cache_size=0))
-    outcome = await query.execute(CheckParams(store_id=store_id, model_id=model_id, tuple_key=parse_tuple(tuple_str)))
+    query = CheckQuery(
+        reader=reader, resolver=ModelResolver(datastore), checker=build_check_resolver(cache_size=0)
+    )
+    outcome = await query.execute(
+        CheckParams(store_id=store_id, model_id=model_id, tuple_key=parse_tuple(tuple_str))
+    )
     return outcome.allowed
 
 
@@ -100,7 +110,9 @@ _CASES = [
 
 
 @pytest.mark.parametrize(("tuple_str", "allowed"), _CASES)
-async def test_a_fan_out_of_fifty_groups_costs_queries_per_hop(datastore: Any, tuple_str: str, allowed: bool) -> None:
+async def test_a_fan_out_of_fifty_groups_costs_queries_per_hop(
+    datastore: Any, tuple_str: str, allowed: bool
+) -> None:
     store_id, model_id = await _seed(datastore)
     batched, unbatched = CountingReader(datastore), SingleKeyCountingReader(datastore)
     assert await _check(batched, datastore, store_id, model_id, tuple_str) is allowed
@@ -123,7 +135,9 @@ async def test_list_objects_reads_each_wave_of_subjects_together(datastore: Any)
     await datastore.write(store.id, writes=[parse_tuple(t) for t in tuples])
     counting = CountingReader(datastore)
     query = ListObjectsQuery(reader=counting, resolver=ModelResolver(datastore))
-    params = ListObjectsParams(store_id=store.id, model_id=model.id, type="document", relation="viewer", user="user:anne")
+    params = ListObjectsParams(
+        store_id=store.id, model_id=model.id, type="document", relation="viewer", user="user:anne"
+    )
     listed = [obj async for obj in query.stream(params)]
     assert sorted(listed) == sorted(f"document:{i}" for i in range(_GROUPS))
     assert counting.reads <= 12, counting.reads
@@ -150,10 +164,16 @@ async def test_list_users_confirms_candidates_together(datastore: Any) -> None:
     counting = CountingReader(datastore)
     query = ListUsersQuery(reader=counting, resolver=ModelResolver(datastore))
     params = ListUsersParams(
-        store_id=store_id, model_id=model_id, object="document:1", relation="viewer", user_filters=(UserFilter(type="user"),)
+        store_id=store_id,
+        model_id=model_id,
+        object="document:1",
+        relation="viewer",
+        user_filters=(UserFilter(type="user"),),
     )
     listed = (await query.execute(params)).users
-    assert sorted(listed) == sorted({f"user:u{i}" for i in range(_GROUPS)} | {"user:anne", "user:zoe"})
+    assert sorted(listed) == sorted(
+        {f"user:u{i}" for i in range(_GROUPS)} | {"user:anne", "user:zoe"}
+    )
     # 52 candidates, each confirmed by a Check of a few rounds: 8 Checks share each round's statement.
     assert counting.reads <= 80, counting.reads
 
@@ -167,7 +187,10 @@ async def test_statements_sent_to_postgresql_are_bounded_by_hops() -> None:
         store_id, model_id = await _seed(datastore)
         await ModelResolver(datastore).resolve(store_id, model_id)
         before = counting.statements
-        assert await _check(datastore, datastore, store_id, model_id, "document:1#viewer@user:nobody") is False
+        assert (
+            await _check(datastore, datastore, store_id, model_id, "document:1#viewer@user:nobody")
+            is False
+        )
         sent = counting.statements - before
         assert 2 < sent <= 20, sent
     finally:

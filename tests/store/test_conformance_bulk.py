@@ -93,13 +93,13 @@ async def test_bulk_write_duplicates(datastore: Datastore) -> None:
     assert (empty.revision, empty.changed) == (2, 0)
 
 
-async def _read_changes_pages(datastore: Datastore, store_id: str, page_size: int) -> list[TupleKey]:
+async def _read_changes_pages(
+    datastore: Datastore, store_id: str, page_size: int
+) -> list[TupleKey]:
     out: list[TupleKey] = []
     token = ""
     while True:
-        page = await datastore.read_changes(
-            store_id, page_size=page_size, continuation_token=token
-        )
+        page = await datastore.read_changes(store_id, page_size=page_size, continuation_token=token)
         if not page.items:
             return out
         out.extend(c.key for c in page.items)
@@ -130,7 +130,8 @@ async def test_rejected_bulk_write_leaves_no_changelog(datastore: Datastore) -> 
     await datastore.write(store.id, writes=[t("doc:1#viewer@user:a")])
     with pytest.raises(TupleConditionConflictError):
         await datastore.bulk_write(
-            store.id, [t(f"doc:{i}#viewer@user:b") for i in range(2, 300)] + [t("doc:1#viewer@user:a", "c")]
+            store.id,
+            [t(f"doc:{i}#viewer@user:b") for i in range(2, 300)] + [t("doc:1#viewer@user:a", "c")],
         )
     assert await _changes(datastore, store.id) == [(1, "write", t("doc:1#viewer@user:a"))]
     assert await read_all(datastore, store.id, page_size=100) == [t("doc:1#viewer@user:a")]

@@ -61,16 +61,27 @@ async def test_read_many_equals_the_single_key_reads(datastore: Any) -> None:
     store = await datastore.create_store("multi")
     other = await datastore.create_store("other")
     await datastore.write(store.id, writes=_TUPLES)
-    await datastore.write(other.id, writes=[t("doc:1#viewer@user:bob"), t("doc:3#viewer@user:anne")])
+    await datastore.write(
+        other.id, writes=[t("doc:1#viewer@user:bob"), t("doc:3#viewer@user:anne")]
+    )
 
     expected_users = [await datastore.read_user_tuple(store.id, *k) for k in _USER_KEYS]
-    expected_usersets = [row for pair in _PAIRS for row in await datastore.read_userset_tuples(store.id, *pair)]
-    expected_objects = [row for pair in _PAIRS for row in await datastore.read_object_relation(store.id, *pair)]
-    got = await datastore.read_many(store.id, ManyKeys(users=_USER_KEYS, usersets=_PAIRS, object_relations=_PAIRS))
+    expected_usersets = [
+        row for pair in _PAIRS for row in await datastore.read_userset_tuples(store.id, *pair)
+    ]
+    expected_objects = [
+        row for pair in _PAIRS for row in await datastore.read_object_relation(store.id, *pair)
+    ]
+    got = await datastore.read_many(
+        store.id, ManyKeys(users=_USER_KEYS, usersets=_PAIRS, object_relations=_PAIRS)
+    )
     assert _sorted(got.users) == _sorted(k for k in expected_users if k is not None)
     assert len(got.users) == 7
     assert _sorted(got.usersets) == _sorted(expected_usersets) and len(got.usersets) == 4
-    assert _sorted(got.object_relations) == _sorted(expected_objects) and len(got.object_relations) == 10
+    assert (
+        _sorted(got.object_relations) == _sorted(expected_objects)
+        and len(got.object_relations) == 10
+    )
 
     one_kind = await datastore.read_many(store.id, ManyKeys(object_relations=[("doc:1", "viewer")]))
     assert (list(one_kind.users), list(one_kind.usersets)) == ([], [])
@@ -81,17 +92,26 @@ async def test_read_many_equals_the_single_key_reads(datastore: Any) -> None:
 async def test_read_many_of_nothing(datastore: Any) -> None:
     store = await datastore.create_store("empty")
     nothing = await datastore.read_many(store.id, ManyKeys())
-    assert (list(nothing.users), list(nothing.usersets), list(nothing.object_relations)) == ([], [], [])
+    assert (list(nothing.users), list(nothing.usersets), list(nothing.object_relations)) == (
+        [],
+        [],
+        [],
+    )
     missing = await datastore.read_many(
-        new_ulid(), ManyKeys(users=[("doc:1", "viewer", "user:anne")], object_relations=[("doc:1", "viewer")])
+        new_ulid(),
+        ManyKeys(users=[("doc:1", "viewer", "user:anne")], object_relations=[("doc:1", "viewer")]),
     )
     assert (list(missing.users), list(missing.object_relations)) == ([], [])
 
 
 async def test_a_thousand_keys_in_one_call(datastore: Any) -> None:
     store = await datastore.create_store("wide")
-    await datastore.write(store.id, writes=[t(f"doc:{i}#viewer@group:g{i}#member") for i in range(0, 1000, 3)])
-    found = await datastore.read_many(store.id, ManyKeys(usersets=[(f"doc:{i}", "viewer") for i in range(600)]))
+    await datastore.write(
+        store.id, writes=[t(f"doc:{i}#viewer@group:g{i}#member") for i in range(0, 1000, 3)]
+    )
+    found = await datastore.read_many(
+        store.id, ManyKeys(usersets=[(f"doc:{i}", "viewer") for i in range(600)])
+    )
     assert len(found.usersets) == 200
     found = await datastore.read_many(
         store.id,

@@ -238,7 +238,10 @@ async def test_reverse_reads(datastore: Datastore) -> None:
 
     async def objects(users: list[str], object_ids: list[str] | None = None) -> list[str]:
         keys = await datastore.read_starting_with_user(
-            store.id, StartingWithUser(object_type="doc", relation="viewer", users=users, object_ids=object_ids)
+            store.id,
+            StartingWithUser(
+                object_type="doc", relation="viewer", users=users, object_ids=object_ids
+            ),
         )
         assert all(k.relation == "viewer" and k.object.startswith("doc:") for k in keys)
         return sorted(k.object for k in keys)

@@ -29,7 +29,9 @@ def test_compose_configures_permsvc_against_its_postgres() -> None:
     settings = Settings.from_env(resolved)
     assert settings.database_url == expected_url
     assert settings.workers == 2
-    assert settings.auth_method == "preshared" and settings.api_keys == ("a-key-from-the-environment",)
+    assert settings.auth_method == "preshared" and settings.api_keys == (
+        "a-key-from-the-environment",
+    )
 
 
 def test_compose_requires_the_keys_from_the_environment() -> None:
@@ -49,7 +51,11 @@ def test_compose_checks_readiness_and_runs_read_only_on_loopback() -> None:
 def _stages() -> list[list[str]]:
     """The Dockerfile's instructions (continuation lines joined), one list per stage."""
     text = re.sub(r"\\\n\s*", " ", (ROOT / "Dockerfile").read_text())
-    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    lines = [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     stages: list[list[str]] = []
     for line in lines:
         if line.upper().startswith("FROM "):
@@ -78,6 +84,8 @@ def test_the_final_stage_has_no_build_tools_and_runs_unprivileged() -> None:
     (user,) = [line for line in final if line.startswith("USER ")]
     uid = user.split()[1].split(":")[0]
     assert uid.isdigit() and int(uid) >= 1000, "numeric non-root user (runAsNonRoot can verify it)"
-    assert final.index(user) > max(i for i, line in enumerate(final) if line.startswith(("RUN", "COPY")))
+    assert final.index(user) > max(
+        i for i, line in enumerate(final) if line.startswith(("RUN", "COPY"))
+    )
     assert 'ENTRYPOINT ["permsvc"]' in final
     assert 'CMD ["serve", "--host", "0.0.0.0", "--port", "8080"]' in final

@@ -16,7 +16,9 @@ from permsvc.settings import _ENV_FIELDS
 if os.environ.get("CI", "").lower() == "true":  # under CI the test extra must have installed it
     import kubernetes_validate
 else:
-    kubernetes_validate = pytest.importorskip("kubernetes_validate", reason="the test extra is not installed")
+    kubernetes_validate = pytest.importorskip(
+        "kubernetes_validate", reason="the test extra is not installed"
+    )
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy" / "kubernetes"
@@ -53,7 +55,9 @@ def test_the_schemas_are_a_current_kubernetes() -> None:
     assert tuple(int(p) for p in version.split(".")[:2]) >= _MINIMUM_VERSION, version
 
 
-@pytest.mark.parametrize("kind", sorted(k for k, m in MANIFESTS.items() if m["apiVersion"] not in _CRDS))
+@pytest.mark.parametrize(
+    "kind", sorted(k for k, m in MANIFESTS.items() if m["apiVersion"] not in _CRDS)
+)
 def test_each_manifest_validates(kind: str) -> None:
     """(The ServiceMonitor, a custom resource, is checked by test_the_service_monitor_scrapes_the_service.)"""
     manifest = MANIFESTS[kind]
@@ -88,7 +92,11 @@ def test_the_deployment_runs_locked_down() -> None:
     # the one writable place (metrics of several workers, a SQLite data dir) is an emptyDir
     assert [m["mountPath"] for m in container["volumeMounts"]] == ["/tmp"]
     resources = container["resources"]
-    assert resources["requests"]["cpu"] and resources["requests"]["memory"] and resources["limits"]["memory"]
+    assert (
+        resources["requests"]["cpu"]
+        and resources["requests"]["memory"]
+        and resources["limits"]["memory"]
+    )
 
 
 def test_the_image_user_matches_the_pod_user() -> None:
@@ -118,7 +126,9 @@ def test_probes_shutdown_and_memory_fit_permsvc() -> None:
     pre_stop = int(container["lifecycle"]["preStop"]["exec"]["command"][-1])
     grace = MANIFESTS["Deployment"]["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
     assert pre_stop + float(env["PERMSVC_GRACEFUL_SHUTDOWN_S"]) < grace
-    assert int(env["PERMSVC_INDEX_MEMORY_BUDGET"]) < _memory_bytes(container["resources"]["limits"]["memory"])
+    assert int(env["PERMSVC_INDEX_MEMORY_BUDGET"]) < _memory_bytes(
+        container["resources"]["limits"]["memory"]
+    )
     assert env["PERMSVC_MIGRATE"] == "false", "the migration Job migrates, not every pod"
 
 
@@ -148,12 +158,18 @@ def test_service_pdb_and_hpa_select_the_deployment() -> None:
     pod_labels = MANIFESTS["Deployment"]["spec"]["template"]["metadata"]["labels"]
     for kind, selector in (
         ("Service", MANIFESTS["Service"]["spec"]["selector"]),
-        ("PodDisruptionBudget", MANIFESTS["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"]),
+        (
+            "PodDisruptionBudget",
+            MANIFESTS["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"],
+        ),
         ("Deployment", MANIFESTS["Deployment"]["spec"]["selector"]["matchLabels"]),
     ):
         assert selector.items() <= pod_labels.items(), kind
     target = MANIFESTS["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"]
-    assert (target["kind"], target["name"]) == ("Deployment", MANIFESTS["Deployment"]["metadata"]["name"])
+    assert (target["kind"], target["name"]) == (
+        "Deployment",
+        MANIFESTS["Deployment"]["metadata"]["name"],
+    )
     hpa = MANIFESTS["HorizontalPodAutoscaler"]["spec"]
     # a drain can always evict one pod: more replicas than the budget keeps
     assert hpa["minReplicas"] > MANIFESTS["PodDisruptionBudget"]["spec"]["minAvailable"]
@@ -167,7 +183,9 @@ def test_the_service_monitor_scrapes_the_service() -> None:
     monitor = MANIFESTS["ServiceMonitor"]
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
     service = MANIFESTS["Service"]
-    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    )
     (endpoint,) = monitor["spec"]["endpoints"]
     assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
     assert endpoint["path"] == "/metrics" == next(iter(metrics_endpoint.paths))

@@ -14,7 +14,17 @@ _FORBIDDEN: dict[str, tuple[str, ...]] = {
     "core": ("model", "store", "engine", "commands", "auth", "claims", "api", "cli"),
     "model": ("store", "engine", "commands", "auth", "claims", "api", "cli"),
     "store": ("engine", "commands", "auth", "claims", "api", "cli"),
-    "engine": ("commands", "auth", "claims", "api", "cli", "store.memory", "store.sqlite", "store.postgres", "store.index"),
+    "engine": (
+        "commands",
+        "auth",
+        "claims",
+        "api",
+        "cli",
+        "store.memory",
+        "store.sqlite",
+        "store.postgres",
+        "store.index",
+    ),
     "commands": ("api", "cli", "store.memory", "store.sqlite", "store.postgres", "store.index"),
     "auth": ("model", "store", "engine", "commands", "api", "cli", "claims"),
 }

@@ -21,7 +21,17 @@ from permsvc_client.errors import (
 )
 from permsvc_client.results import Check, CheckResult
 
-__all__ = ("Decision", "Denied", "GuardsBase", "Requirement", "bearer_token", "decide_async", "decide_sync", "failure", "requirements")
+__all__ = (
+    "Decision",
+    "Denied",
+    "GuardsBase",
+    "Requirement",
+    "bearer_token",
+    "decide_async",
+    "decide_sync",
+    "failure",
+    "requirements",
+)
 
 log = logging.getLogger("permsvc_client")
 
@@ -36,8 +46,14 @@ class GuardsBase(Generic[C, G]):
     """What every framework's ``Guards`` holds: the client, the realm of its challenges, and how to
     read the token's permission summary."""
 
-    def __init__(self, client: C, *, realm: str = "api", claim_name: str | None = None,
-                 token_claims: G | None = None) -> None:
+    def __init__(
+        self,
+        client: C,
+        *,
+        realm: str = "api",
+        claim_name: str | None = None,
+        token_claims: G | None = None,
+    ) -> None:
         """
         Args:
             client: the client (one per app).
@@ -66,9 +82,13 @@ class Requirement:
             raise ValueError(f"relation must be a non-empty string, got {self.relation!r}")
         if isinstance(self.object, str):
             if ":" not in self.object:
-                raise ValueError(f"object {self.object!r} must be 'type:id' (e.g. 'document:{{doc_id}}')")
+                raise ValueError(
+                    f"object {self.object!r} must be 'type:id' (e.g. 'document:{{doc_id}}')"
+                )
         elif not callable(self.object):
-            raise TypeError(f"object must be a 'type:{{param}}' template or a callable, got {self.object!r}")
+            raise TypeError(
+                f"object must be a 'type:{{param}}' template or a callable, got {self.object!r}"
+            )
 
     def template_fields(self) -> list[str]:
         if not isinstance(self.object, str):
@@ -88,7 +108,9 @@ class Requirement:
             return self._format(params)
         value = self.object(request)
         if inspect.isawaitable(value):
-            raise TypeError("an async object callable needs an async framework (FastAPI, Starlette, Litestar)")
+            raise TypeError(
+                "an async object callable needs an async framework (FastAPI, Starlette, Litestar)"
+            )
         return self._checked(value)
 
     def _format(self, params: Mapping[str, Any]) -> str:
@@ -108,19 +130,24 @@ class Requirement:
         return value
 
 
-def requirements(relation: str, object: ObjectSpec, more: Sequence[tuple[str, ObjectSpec]]) -> list[Requirement]:
+def requirements(
+    relation: str, object: ObjectSpec, more: Sequence[tuple[str, ObjectSpec]]
+) -> list[Requirement]:
     return [Requirement(relation, object), *(Requirement(r, o) for r, o in more)]
 
 
 def bearer_token(authorization: str | None) -> str:
     """The token of ``Authorization: Bearer <token>``; :class:`MissingTokenError` otherwise."""
     if not authorization:
-        raise MissingTokenError("this API needs an access token: send 'Authorization: Bearer <token>'", status=401)
+        raise MissingTokenError(
+            "this API needs an access token: send 'Authorization: Bearer <token>'", status=401
+        )
     scheme, _, token = authorization.strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token or " " in token:
         raise MissingTokenError(
-            "the Authorization header must be 'Bearer <access token>' (one token, no other scheme)", status=401
+            "the Authorization header must be 'Bearer <access token>' (one token, no other scheme)",
+            status=401,
         )
     return token
 
@@ -153,18 +180,30 @@ def claim_answers(
         allowed = view.has(relation, obj)
         if allowed is not None:
             out[i] = CheckResult(
-                allowed=allowed, object=obj, relation=relation, user="", store_id="",
-                authorization_model_id="", revision=view.revision or 0, consistency_token="", source="claim",
+                allowed=allowed,
+                object=obj,
+                relation=relation,
+                user="",
+                store_id="",
+                authorization_model_id="",
+                revision=view.revision or 0,
+                consistency_token="",
+                source="claim",
             )
     return out
 
 
-def remote_checks(asked: list[tuple[str, str]], known: dict[int, CheckResult]) -> list[tuple[int, Check]]:
+def remote_checks(
+    asked: list[tuple[str, str]], known: dict[int, CheckResult]
+) -> list[tuple[int, Check]]:
     return [(i, Check(r, o)) for i, (r, o) in enumerate(asked) if i not in known]
 
 
 def combine(
-    asked: list[tuple[str, str]], known: dict[int, CheckResult], remote: list[tuple[int, CheckResult]], token: str
+    asked: list[tuple[str, str]],
+    known: dict[int, CheckResult],
+    remote: list[tuple[int, CheckResult]],
+    token: str,
 ) -> Decision:
     answers = dict(known)
     answers.update(remote)
@@ -197,7 +236,9 @@ def failure(exc: Exception, realm: str = "api") -> Failure:
     if isinstance(exc, Denied):
         return Failure(403, "forbidden", exc.message, {})
     if isinstance(exc, MissingTokenError):
-        return Failure(401, "unauthenticated", exc.message, {"WWW-Authenticate": f'Bearer realm="{realm}"'})
+        return Failure(
+            401, "unauthenticated", exc.message, {"WWW-Authenticate": f'Bearer realm="{realm}"'}
+        )
     if isinstance(exc, TokenRejectedError):
         challenge = f'Bearer realm="{realm}", error="invalid_token", error_description="{_quote(exc.message)}"'
         return Failure(401, "invalid_token", exc.message, {"WWW-Authenticate": challenge})
@@ -206,10 +247,20 @@ def failure(exc: Exception, realm: str = "api") -> Failure:
     if isinstance(exc, UnavailableError):
         log.warning("permsvc unavailable, denying (fail closed): %s", exc)
         retry = exc.retry_after if exc.retry_after is not None else 1
-        return Failure(503, "unavailable", "the permission service is unavailable; retry later", {"Retry-After": str(int(retry))})
+        return Failure(
+            503,
+            "unavailable",
+            "the permission service is unavailable; retry later",
+            {"Retry-After": str(int(retry))},
+        )
     if isinstance(exc, PermsvcError):
         log.error("permsvc refused this service, denying: %s", exc)
-        return Failure(503, "unavailable", "the permission service cannot decide this request; retry later", {"Retry-After": "5"})
+        return Failure(
+            503,
+            "unavailable",
+            "the permission service cannot decide this request; retry later",
+            {"Retry-After": "5"},
+        )
     raise exc
 
 
@@ -219,19 +270,35 @@ def _batch_results(remote: list[tuple[int, Check]], batch: Any) -> list[tuple[in
         if item.error is not None:
             raise InvalidRequestError(
                 f"permsvc could not check {check.relation} on {check.object}: {item.error.message}",
-                status=400, code=item.error.code,
+                status=400,
+                code=item.error.code,
             )
-        out.append((i, CheckResult(
-            allowed=item.allowed, object=item.object, relation=item.relation, user=batch.user,
-            store_id=batch.store_id, authorization_model_id=batch.authorization_model_id,
-            revision=batch.revision, consistency_token=batch.consistency_token,
-        )))
+        out.append(
+            (
+                i,
+                CheckResult(
+                    allowed=item.allowed,
+                    object=item.object,
+                    relation=item.relation,
+                    user=batch.user,
+                    store_id=batch.store_id,
+                    authorization_model_id=batch.authorization_model_id,
+                    revision=batch.revision,
+                    consistency_token=batch.consistency_token,
+                ),
+            )
+        )
     return out
 
 
 async def decide_async(
-    client: Any, reqs: list[Requirement], request: Any, params: Mapping[str, Any], token: str,
-    claims: Mapping[str, Any] | None = None, claim_name: str | None = None,
+    client: Any,
+    reqs: list[Requirement],
+    request: Any,
+    params: Mapping[str, Any],
+    token: str,
+    claims: Mapping[str, Any] | None = None,
+    claim_name: str | None = None,
 ) -> Decision:
     """All of a request's checks in one round trip (none when the token's summary answers)."""
     asked = [(r.relation, await r.resolve_async(request, params)) for r in reqs]
@@ -239,16 +306,23 @@ async def decide_async(
     remote = remote_checks(asked, known)
     got: list[tuple[int, CheckResult]] = []
     if len(remote) == 1:
-        (i, c), = remote
+        ((i, c),) = remote
         got = [(i, await client.check(c.relation, c.object, subject_token=token))]
     elif remote:
-        got = _batch_results(remote, await client.batch_check([c for _, c in remote], subject_token=token))
+        got = _batch_results(
+            remote, await client.batch_check([c for _, c in remote], subject_token=token)
+        )
     return combine(asked, known, got, token)
 
 
 def decide_sync(
-    client: Any, reqs: list[Requirement], request: Any, params: Mapping[str, Any], token: str,
-    claims: Mapping[str, Any] | None = None, claim_name: str | None = None,
+    client: Any,
+    reqs: list[Requirement],
+    request: Any,
+    params: Mapping[str, Any],
+    token: str,
+    claims: Mapping[str, Any] | None = None,
+    claim_name: str | None = None,
 ) -> Decision:
     """:func:`decide_async` for the sync client."""
     asked = [(r.relation, r.resolve(request, params)) for r in reqs]
@@ -256,8 +330,10 @@ def decide_sync(
     remote = remote_checks(asked, known)
     got: list[tuple[int, CheckResult]] = []
     if len(remote) == 1:
-        (i, c), = remote
+        ((i, c),) = remote
         got = [(i, client.check(c.relation, c.object, subject_token=token))]
     elif remote:
-        got = _batch_results(remote, client.batch_check([c for _, c in remote], subject_token=token))
+        got = _batch_results(
+            remote, client.batch_check([c for _, c in remote], subject_token=token)
+        )
     return combine(asked, known, got, token)

@@ -142,7 +142,11 @@ def query(
 
 
 def admin(
-    settings: Settings, path: str, body: dict[str, Any], parse: Callable[[Any], T], store_id: str | None
+    settings: Settings,
+    path: str,
+    body: dict[str, Any],
+    parse: Callable[[Any], T],
+    store_id: str | None,
 ) -> Call[T]:
     """A call made with the service's own credential only (claims, grants, revokes)."""
     credential = settings.credential_value()
@@ -157,7 +161,11 @@ def admin(
     return Call(path, out, _headers(credential), parse, False, False)
 
 
-STATIC_HEADERS = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": USER_AGENT}
+STATIC_HEADERS = {
+    "Content-Type": "application/json",
+    "Accept": "application/json",
+    "User-Agent": USER_AGENT,
+}
 """Sent with every request (set once on the client's connection pool)."""
 
 
@@ -216,11 +224,15 @@ def parse_objects(data: Mapping[str, Any]) -> ObjectsPage:
 
 
 def parse_relations(data: Mapping[str, Any]) -> RelationsResult:
-    return RelationsResult(object=data["object"], relations=list(data["relations"]), **_answered(data))
+    return RelationsResult(
+        object=data["object"], relations=list(data["relations"]), **_answered(data)
+    )
 
 
 def parse_claims(data: Mapping[str, Any]) -> ClaimsResult:
-    return ClaimsResult(claims=dict(data["claims"]), revision=data["revision"], truncated=data["truncated"])
+    return ClaimsResult(
+        claims=dict(data["claims"]), revision=data["revision"], truncated=data["truncated"]
+    )
 
 
 def parse_change(data: Mapping[str, Any]) -> TupleChange:
@@ -245,7 +257,9 @@ def batches(checks: Iterable[Check | tuple[str, str]]) -> list[list[Check]]:
         _require_text("relation", check.relation)
         _require_text("object", check.object)
         if not check.correlation_id:
-            check = Check(check.relation, check.object, str(i), check.context, check.contextual_tuples)
+            check = Check(
+                check.relation, check.object, str(i), check.context, check.contextual_tuples
+            )
         items.append(check)
     if not items:
         raise ValueError("batch_check needs at least one check")
@@ -306,7 +320,7 @@ def _users_view(message: str) -> str:
     ``subject_token`` field they never saw."""
     for prefix in ("subject_token is not acceptable: ", "subject_token: "):
         if message.startswith(prefix):
-            return message[len(prefix):]
+            return message[len(prefix) :]
     return message
 
 
@@ -316,7 +330,9 @@ def error_for(call: Call[Any], response: httpx.Response) -> PermsvcError:
     code, message = _body(response)
     challenge = response.headers.get("www-authenticate", "")
     where = f"permsvc answered {status} to POST {call.path}"
-    if (status == 401 and call.user_token_as_bearer) or _subject_token_refused(call, status, message, challenge):
+    if (status == 401 and call.user_token_as_bearer) or _subject_token_refused(
+        call, status, message, challenge
+    ):
         return TokenRejectedError(
             _users_view(message) or "the access token was refused",
             status=status,
@@ -357,7 +373,12 @@ def error_for(call: Call[Any], response: httpx.Response) -> PermsvcError:
             www_authenticate=challenge,
         )
     if status == 404:
-        return NotFoundError(f"{where}: {message}", status=status, code=code, hint="check the store id (PERMSVC_STORE)")
+        return NotFoundError(
+            f"{where}: {message}",
+            status=status,
+            code=code,
+            hint="check the store id (PERMSVC_STORE)",
+        )
     if status in (408, 425, 429) or status >= 500:
         return UnavailableError(
             f"{where}: {message or 'no usable answer'}",
@@ -366,7 +387,9 @@ def error_for(call: Call[Any], response: httpx.Response) -> PermsvcError:
             retry_after=_retry_after(response),
             hint="retry later; guards deny meanwhile (fail closed)",
         )
-    return InvalidRequestError(f"{where}: {message}", status=status, code=code, hint=_invalid_hint(code, message))
+    return InvalidRequestError(
+        f"{where}: {message}", status=status, code=code, hint=_invalid_hint(code, message)
+    )
 
 
 def _invalid_hint(code: str, message: str) -> str:

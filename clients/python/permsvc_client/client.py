@@ -34,6 +34,8 @@ from permsvc_client.results import (
 __all__ = ("DEFAULT_TIMEOUT", "AsyncPermsvc", "Permsvc")
 
 T = TypeVar("T")
+_Sync = TypeVar("_Sync", bound="Permsvc")
+_Async = TypeVar("_Async", bound="AsyncPermsvc")
 
 DEFAULT_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
 
@@ -76,16 +78,35 @@ class _Calls:
     def _check_call(self, relation: str, object: str, kw: dict[str, Any]) -> w.Call[CheckResult]:
         w._require_text("relation", relation)
         w._require_text("object", object)
-        return w.query(self._settings, "/v1/check", {"relation": relation, "object": object}, w.parse_check, **kw)
+        return w.query(
+            self._settings,
+            "/v1/check",
+            {"relation": relation, "object": object},
+            w.parse_check,
+            **kw,
+        )
 
-    def _batch_calls(self, checks: Iterable[Check | tuple[str, str]], kw: dict[str, Any]) -> list[w.Call[BatchCheckResult]]:
+    def _batch_calls(
+        self, checks: Iterable[Check | tuple[str, str]], kw: dict[str, Any]
+    ) -> list[w.Call[BatchCheckResult]]:
         return [
-            w.query(self._settings, "/v1/check/batch", {"checks": [c.to_json() for c in part]}, w.parse_batch, **kw)
+            w.query(
+                self._settings,
+                "/v1/check/batch",
+                {"checks": [c.to_json() for c in part]},
+                w.parse_batch,
+                **kw,
+            )
             for part in w.batches(checks)
         ]
 
     def _objects_call(
-        self, type: str, relation: str, page_size: int | None, continuation_token: str, kw: dict[str, Any]
+        self,
+        type: str,
+        relation: str,
+        page_size: int | None,
+        continuation_token: str,
+        kw: dict[str, Any],
     ) -> w.Call[ObjectsPage]:
         w._require_text("type", type)
         w._require_text("relation", relation)
@@ -96,7 +117,9 @@ class _Calls:
             body["continuation_token"] = continuation_token
         return w.query(self._settings, "/v1/objects", body, w.parse_objects, **kw)
 
-    def _relations_call(self, object: str, relations: Iterable[str] | None, kw: dict[str, Any]) -> w.Call[RelationsResult]:
+    def _relations_call(
+        self, object: str, relations: Iterable[str] | None, kw: dict[str, Any]
+    ) -> w.Call[RelationsResult]:
         w._require_text("object", object)
         body: dict[str, Any] = {"object": object}
         if relations is not None:
@@ -114,16 +137,24 @@ class _Calls:
             body["client_id"] = client_id
         return w.admin(self._settings, "/v1/claims", body, w.parse_claims, store_id)
 
-    def _change_call(self, path: str, tuples: Iterable[Mapping[str, Any]], store_id: str | None) -> w.Call[TupleChange]:
+    def _change_call(
+        self, path: str, tuples: Iterable[Mapping[str, Any]], store_id: str | None
+    ) -> w.Call[TupleChange]:
         rows = [dict(t) for t in tuples]
         if not rows:
-            raise ValueError("name at least one tuple: {'object': ..., 'relation': ..., 'user': ...}")
+            raise ValueError(
+                "name at least one tuple: {'object': ..., 'relation': ..., 'user': ...}"
+            )
         return w.admin(self._settings, path, {"tuples": rows}, w.parse_change, store_id)
 
-    def _delete_call(self, object: str, relation: str, user: str, store_id: str | None) -> w.Call[TupleChange]:
+    def _delete_call(
+        self, object: str, relation: str, user: str, store_id: str | None
+    ) -> w.Call[TupleChange]:
         if not (object or relation or user):
             raise ValueError("delete_tuples needs a filter: object=, relation= and/or user=")
-        body = {k: v for k, v in {"object": object, "relation": relation, "user": user}.items() if v}
+        body = {
+            k: v for k, v in {"object": object, "relation": relation, "user": user}.items() if v
+        }
         return w.admin(self._settings, "/v1/admin/tuples/delete", body, w.parse_change, store_id)
 
     def _claim_answer(
@@ -205,7 +236,7 @@ class Permsvc(_Calls):
         """From ``PERMSVC_URL``, ``PERMSVC_API_KEY``, ``PERMSVC_STORE``, ``PERMSVC_TIMEOUT``."""
         return cls(**_env_settings(**overrides))
 
-    def __enter__(self) -> Permsvc:
+    def __enter__(self: _Sync) -> _Sync:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -235,7 +266,15 @@ class Permsvc(_Calls):
         authorization_model_id: str | None = None,
     ) -> CheckResult:
         """May the user (of ``subject_token``, or ``user``) ``relation`` the ``object``?"""
-        kw = _query_kw(subject_token, user, store_id, context, contextual_tuples, consistency_token, authorization_model_id)
+        kw = _query_kw(
+            subject_token,
+            user,
+            store_id,
+            context,
+            contextual_tuples,
+            consistency_token,
+            authorization_model_id,
+        )
         return self._send(self._check_call(relation, object, kw))
 
     def batch_check(
@@ -251,20 +290,37 @@ class Permsvc(_Calls):
         authorization_model_id: str | None = None,
     ) -> BatchCheckResult:
         """Many checks for one user; up to 50 per request (more are split, results in order)."""
-        kw = _query_kw(subject_token, user, store_id, context, contextual_tuples, consistency_token, authorization_model_id)
+        kw = _query_kw(
+            subject_token,
+            user,
+            store_id,
+            context,
+            contextual_tuples,
+            consistency_token,
+            authorization_model_id,
+        )
         return w.merge_batches([self._send(call) for call in self._batch_calls(checks, kw)])
 
     def filter_allowed(
-        self, relation: str, objects: Iterable[str], *, subject_token: str | None = None, user: str | None = None,
-        store_id: str | None = None, consistency_token: str | None = None,
+        self,
+        relation: str,
+        objects: Iterable[str],
+        *,
+        subject_token: str | None = None,
+        user: str | None = None,
+        store_id: str | None = None,
+        consistency_token: str | None = None,
     ) -> list[str]:
         """The ``objects`` the user may ``relation``, in order, checked in batches."""
         objs = list(objects)
         if not objs:
             return []
         result = self.batch_check(
-            [Check(relation, o) for o in objs], subject_token=subject_token, user=user,
-            store_id=store_id, consistency_token=consistency_token,
+            [Check(relation, o) for o in objs],
+            subject_token=subject_token,
+            user=user,
+            store_id=store_id,
+            consistency_token=consistency_token,
         )
         return [o for o, ok in zip(objs, result.allowed(), strict=True) if ok]
 
@@ -284,7 +340,15 @@ class Permsvc(_Calls):
         authorization_model_id: str | None = None,
     ) -> ObjectsPage:
         """One page of the objects of ``type`` the user may ``relation``."""
-        kw = _query_kw(subject_token, user, store_id, context, contextual_tuples, consistency_token, authorization_model_id)
+        kw = _query_kw(
+            subject_token,
+            user,
+            store_id,
+            context,
+            contextual_tuples,
+            consistency_token,
+            authorization_model_id,
+        )
         return self._send(self._objects_call(type, relation, page_size, continuation_token, kw))
 
     def iter_objects(self, type: str, relation: str, **kwargs: Any) -> Iterable[str]:
@@ -311,7 +375,15 @@ class Permsvc(_Calls):
         authorization_model_id: str | None = None,
     ) -> RelationsResult:
         """The relations (of ``relations``, default all of the type) the user has on ``object``."""
-        kw = _query_kw(subject_token, user, store_id, context, contextual_tuples, consistency_token, authorization_model_id)
+        kw = _query_kw(
+            subject_token,
+            user,
+            store_id,
+            context,
+            contextual_tuples,
+            consistency_token,
+            authorization_model_id,
+        )
         return self._send(self._relations_call(object, relations, kw))
 
     def read_claim(
@@ -332,19 +404,30 @@ class Permsvc(_Calls):
         local = self._claim_answer(token_claims, relation, object, claim_name, min_revision)
         if local is not None:
             return local
-        return self.check(relation, object, subject_token=subject_token, user=user, store_id=store_id)
+        return self.check(
+            relation, object, subject_token=subject_token, user=user, store_id=store_id
+        )
 
     def claims(
-        self, user_id: str, *, audience: str | None = None, client_id: str | None = None, store_id: str | None = None
+        self,
+        user_id: str,
+        *,
+        audience: str | None = None,
+        client_id: str | None = None,
+        store_id: str | None = None,
     ) -> ClaimsResult:
         """``POST /v1/claims``: the summary a token for ``user_id`` would carry (``claims`` role)."""
         return self._send(self._claims_call(user_id, audience, client_id, store_id))
 
-    def grant(self, tuples: Iterable[Mapping[str, Any]], *, store_id: str | None = None) -> TupleChange:
+    def grant(
+        self, tuples: Iterable[Mapping[str, Any]], *, store_id: str | None = None
+    ) -> TupleChange:
         """``POST /v1/admin/grants`` (``admin`` role): one revision; existing grants are skipped."""
         return self._send(self._change_call("/v1/admin/grants", tuples, store_id))
 
-    def revoke(self, tuples: Iterable[Mapping[str, Any]], *, store_id: str | None = None) -> TupleChange:
+    def revoke(
+        self, tuples: Iterable[Mapping[str, Any]], *, store_id: str | None = None
+    ) -> TupleChange:
         """``POST /v1/admin/revokes`` (``admin`` role): one revision; missing tuples are skipped."""
         return self._send(self._change_call("/v1/admin/revokes", tuples, store_id))
 
@@ -381,7 +464,7 @@ class AsyncPermsvc(_Calls):
         """From ``PERMSVC_URL``, ``PERMSVC_API_KEY``, ``PERMSVC_STORE``, ``PERMSVC_TIMEOUT``."""
         return cls(**_env_settings(**overrides))
 
-    async def __aenter__(self) -> AsyncPermsvc:
+    async def __aenter__(self: _Async) -> _Async:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -392,7 +475,9 @@ class AsyncPermsvc(_Calls):
 
     async def _send(self, call: w.Call[T]) -> T:
         try:
-            response = await self._http.post(call.path, content=w.encode(call), headers=call.headers)
+            response = await self._http.post(
+                call.path, content=w.encode(call), headers=call.headers
+            )
         except httpx.HTTPError as exc:
             raise w.transport_error(call, exc, self.base_url) from exc
         return w.decode(call, response)
@@ -411,7 +496,15 @@ class AsyncPermsvc(_Calls):
         authorization_model_id: str | None = None,
     ) -> CheckResult:
         """See :meth:`Permsvc.check`."""
-        kw = _query_kw(subject_token, user, store_id, context, contextual_tuples, consistency_token, authorization_model_id)
+        kw = _query_kw(
+            subject_token,
+            user,
+            store_id,
+            context,
+            contextual_tuples,
+            consistency_token,
+            authorization_model_id,
+        )
         return await self._send(self._check_call(relation, object, kw))
 
     async def batch_check(
@@ -427,20 +520,37 @@ class AsyncPermsvc(_Calls):
         authorization_model_id: str | None = None,
     ) -> BatchCheckResult:
         """See :meth:`Permsvc.batch_check`."""
-        kw = _query_kw(subject_token, user, store_id, context, contextual_tuples, consistency_token, authorization_model_id)
+        kw = _query_kw(
+            subject_token,
+            user,
+            store_id,
+            context,
+            contextual_tuples,
+            consistency_token,
+            authorization_model_id,
+        )
         return w.merge_batches([await self._send(call) for call in self._batch_calls(checks, kw)])
 
     async def filter_allowed(
-        self, relation: str, objects: Iterable[str], *, subject_token: str | None = None, user: str | None = None,
-        store_id: str | None = None, consistency_token: str | None = None,
+        self,
+        relation: str,
+        objects: Iterable[str],
+        *,
+        subject_token: str | None = None,
+        user: str | None = None,
+        store_id: str | None = None,
+        consistency_token: str | None = None,
     ) -> list[str]:
         """See :meth:`Permsvc.filter_allowed`."""
         objs = list(objects)
         if not objs:
             return []
         result = await self.batch_check(
-            [Check(relation, o) for o in objs], subject_token=subject_token, user=user,
-            store_id=store_id, consistency_token=consistency_token,
+            [Check(relation, o) for o in objs],
+            subject_token=subject_token,
+            user=user,
+            store_id=store_id,
+            consistency_token=consistency_token,
         )
         return [o for o, ok in zip(objs, result.allowed(), strict=True) if ok]
 
@@ -460,8 +570,18 @@ class AsyncPermsvc(_Calls):
         authorization_model_id: str | None = None,
     ) -> ObjectsPage:
         """See :meth:`Permsvc.list_objects`."""
-        kw = _query_kw(subject_token, user, store_id, context, contextual_tuples, consistency_token, authorization_model_id)
-        return await self._send(self._objects_call(type, relation, page_size, continuation_token, kw))
+        kw = _query_kw(
+            subject_token,
+            user,
+            store_id,
+            context,
+            contextual_tuples,
+            consistency_token,
+            authorization_model_id,
+        )
+        return await self._send(
+            self._objects_call(type, relation, page_size, continuation_token, kw)
+        )
 
     async def all_objects(self, type: str, relation: str, **kwargs: Any) -> list[str]:
         """Every such object, following continuation tokens."""
@@ -489,7 +609,15 @@ class AsyncPermsvc(_Calls):
         authorization_model_id: str | None = None,
     ) -> RelationsResult:
         """See :meth:`Permsvc.list_relations`."""
-        kw = _query_kw(subject_token, user, store_id, context, contextual_tuples, consistency_token, authorization_model_id)
+        kw = _query_kw(
+            subject_token,
+            user,
+            store_id,
+            context,
+            contextual_tuples,
+            consistency_token,
+            authorization_model_id,
+        )
         return await self._send(self._relations_call(object, relations, kw))
 
     async def read_claim(
@@ -508,19 +636,30 @@ class AsyncPermsvc(_Calls):
         local = self._claim_answer(token_claims, relation, object, claim_name, min_revision)
         if local is not None:
             return local
-        return await self.check(relation, object, subject_token=subject_token, user=user, store_id=store_id)
+        return await self.check(
+            relation, object, subject_token=subject_token, user=user, store_id=store_id
+        )
 
     async def claims(
-        self, user_id: str, *, audience: str | None = None, client_id: str | None = None, store_id: str | None = None
+        self,
+        user_id: str,
+        *,
+        audience: str | None = None,
+        client_id: str | None = None,
+        store_id: str | None = None,
     ) -> ClaimsResult:
         """See :meth:`Permsvc.claims`."""
         return await self._send(self._claims_call(user_id, audience, client_id, store_id))
 
-    async def grant(self, tuples: Iterable[Mapping[str, Any]], *, store_id: str | None = None) -> TupleChange:
+    async def grant(
+        self, tuples: Iterable[Mapping[str, Any]], *, store_id: str | None = None
+    ) -> TupleChange:
         """See :meth:`Permsvc.grant`."""
         return await self._send(self._change_call("/v1/admin/grants", tuples, store_id))
 
-    async def revoke(self, tuples: Iterable[Mapping[str, Any]], *, store_id: str | None = None) -> TupleChange:
+    async def revoke(
+        self, tuples: Iterable[Mapping[str, Any]], *, store_id: str | None = None
+    ) -> TupleChange:
         """See :meth:`Permsvc.revoke`."""
         return await self._send(self._change_call("/v1/admin/revokes", tuples, store_id))
 

@@ -59,7 +59,9 @@ class Guards(guard.GuardsBase[Permsvc, Callable[[], "Mapping[str, Any] | None"]]
         g.permsvc = decision
         return decision
 
-    def require(self, relation: str, object: ObjectSpec, *more: tuple[str, ObjectSpec]) -> Callable[[F], F]:
+    def require(
+        self, relation: str, object: ObjectSpec, *more: tuple[str, ObjectSpec]
+    ) -> Callable[[F], F]:
         """Decorator: ``@permsvc.require("can_read", "document:{doc_id}")`` under ``@app.get``."""
         reqs = guard.requirements(relation, object, more)
 

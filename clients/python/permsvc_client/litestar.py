@@ -53,17 +53,28 @@ class Guards(g.GuardsBase[AsyncPermsvc, ClaimsGetter]):
         return _EXCEPTIONS[f.status](detail=f.message, headers=f.headers or None)
 
     async def enforce(
-        self, connection: ASGIConnection[Any, Any, Any, Any], relation: str, object: ObjectSpec,
+        self,
+        connection: ASGIConnection[Any, Any, Any, Any],
+        relation: str,
+        object: ObjectSpec,
         *more: tuple[str, ObjectSpec],
     ) -> Decision:
         return await self._enforce(connection, g.requirements(relation, object, more))
 
-    async def _enforce(self, connection: ASGIConnection[Any, Any, Any, Any], reqs: list[g.Requirement]) -> Decision:
+    async def _enforce(
+        self, connection: ASGIConnection[Any, Any, Any, Any], reqs: list[g.Requirement]
+    ) -> Decision:
         try:
             token = g.bearer_token(connection.headers.get("authorization"))
             claims = self.token_claims(connection) if self.token_claims else None
             decision = await g.decide_async(
-                self.client, reqs, connection, connection.path_params, token, claims, self.claim_name
+                self.client,
+                reqs,
+                connection,
+                connection.path_params,
+                token,
+                claims,
+                self.claim_name,
             )
         except PermsvcError as exc:
             raise self._raise(exc) from None
@@ -74,7 +85,9 @@ class Guards(g.GuardsBase[AsyncPermsvc, ClaimsGetter]):
         """A Litestar guard: ``guards=[permsvc.require("can_read", "document:{doc_id}")]``."""
         reqs = g.requirements(relation, object, more)
 
-        async def permsvc_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        async def permsvc_guard(
+            connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+        ) -> None:
             await self._enforce(connection, reqs)
 
         return permsvc_guard

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ("draft_openfga_write", "openfga_actor", "record_openfga_write", "settle_openfga_write")
 
+
 def openfga_actor(request: Request[Any, Any, Any]) -> Actor:
     """Who is calling the OpenFGA API (see the module docstring)."""
     return principal_of(request).actor

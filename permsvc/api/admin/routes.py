@@ -563,7 +563,9 @@ async def create_key(
     req: s.CreateKeyRequest = _decode(body, s.CreateKeyRequest)
     principal = principal_of(request)
     if (req.roles is None) == (req.scope is None):
-        raise ApiError("validation_error", "send the key's roles as 'roles', a list such as [\"check\"]")
+        raise ApiError(
+            "validation_error", "send the key's roles as 'roles', a list such as [\"check\"]"
+        )
     roles = req.roles if req.roles is not None else req.scope
     store_id = req.store_id or None
     if principal.store_id is not None:

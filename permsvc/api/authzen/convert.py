@@ -94,7 +94,9 @@ def decode_request(body: bytes, content_type: str | None, kind: type[T]) -> T:
         raise _invalid("invalid request: the JSON is nested too deeply") from err
 
 
-def request_ids(settings: Settings, store_id: str | None, headers: Mapping[str, str]) -> tuple[str, str]:
+def request_ids(
+    settings: Settings, store_id: str | None, headers: Mapping[str, str]
+) -> tuple[str, str]:
     """``(store_id, model_id)``: the path's store, else the configured default store."""
     if store_id is None:
         store_id = settings.store
@@ -181,7 +183,9 @@ def evaluation_items(req: s.EvaluationsRequest) -> tuple[EvaluationItem, ...]:
         try:
             items.append(EvaluationItem(request=access_request(merged)))
         except (ApiError, ControlCharacterError) as err:
-            items.append(EvaluationItem(error=_invalid(f"invalid evaluations[{index}]: {err.detail}")))
+            items.append(
+                EvaluationItem(error=_invalid(f"invalid evaluations[{index}]: {err.detail}"))
+            )
     return tuple(items)
 
 
@@ -192,7 +196,9 @@ def semantic(options: s.EvaluationsOptions | None) -> Semantic:
     for known in SEMANTICS:
         if value == known:
             return known
-    raise _invalid(f"options.evaluations_semantic must be one of {', '.join(SEMANTICS)}; got '{value}'")
+    raise _invalid(
+        f"options.evaluations_semantic must be one of {', '.join(SEMANTICS)}; got '{value}'"
+    )
 
 
 def _page_request(page: s.PageIn | None) -> PageRequest:
@@ -226,7 +232,9 @@ def wants_explanation(headers: Mapping[str, str]) -> bool:
         return False
     lowered = value.strip().lower()
     if lowered not in ("true", "false"):
-        raise ApiError("validation_error", f"{EXPLAIN_HEADER} must be 'true' or 'false', got {value!r}")
+        raise ApiError(
+            "validation_error", f"{EXPLAIN_HEADER} must be 'true' or 'false', got {value!r}"
+        )
     return lowered == "true"
 
 
@@ -238,11 +246,14 @@ def decision_out(decision: Decision) -> s.DecisionOut:
     """
     if decision.error is None:
         if decision.reason:
-            return s.DecisionOut(decision=decision.allowed, context={"reason_admin": {"en": decision.reason}})
+            return s.DecisionOut(
+                decision=decision.allowed, context={"reason_admin": {"en": decision.reason}}
+            )
         return s.DecisionOut(decision=decision.allowed)
     status, body, _ = translate(decision.error)
     if status >= 500 and body.code in ("internal_error", "unavailable"):
         raise decision.error
     return s.DecisionOut(
-        decision=False, context={"error": {"status": status, "code": body.code, "message": body.message}}
+        decision=False,
+        context={"error": {"status": status, "code": body.code, "message": body.message}},
     )

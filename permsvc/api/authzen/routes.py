@@ -76,11 +76,17 @@ class _Services:
         ds, models, limits = deps.datastore, deps.models, deps.settings.limits
         self.settings = deps.settings
         self.metrics = deps.metrics
-        self.evaluations = EvaluationsQuery(reader=ds, resolver=models, limits=limits, checker=deps.checker)
+        self.evaluations = EvaluationsQuery(
+            reader=ds, resolver=models, limits=limits, checker=deps.checker
+        )
         self.subjects = SubjectSearchQuery(reader=ds, resolver=models, limits=limits)
         self.resources = ResourceSearchQuery(reader=ds, resolver=models, limits=limits)
         self.actions = ActionSearchQuery(
-            reader=ds, resolver=models, limits=limits, checker=deps.checker, allowlist=deps.settings.authzen_actions
+            reader=ds,
+            resolver=models,
+            limits=limits,
+            checker=deps.checker,
+            allowlist=deps.settings.authzen_actions,
         )
 
 
@@ -110,14 +116,21 @@ def _operation_id(name: str) -> Callable[[Any, Any, list[Any]], str]:
 
 
 async def _evaluate(
-    request: Request[Any, Any, Any], store_id: str | None, items: tuple[EvaluationItem, ...], sem: Semantic = "execute_all"
+    request: Request[Any, Any, Any],
+    store_id: str | None,
+    items: tuple[EvaluationItem, ...],
+    sem: Semantic = "execute_all",
 ) -> tuple[list[s.DecisionOut], dict[str, str]]:
     services = _services(request)
     store, model_id = request_ids(services.settings, store_id, request.headers)
     consistency = request_consistency(request.headers)
     outcome = await services.evaluations.execute(
         EvaluationsParams(
-            store_id=store, items=items, semantic=sem, model_id=model_id, consistency=consistency,
+            store_id=store,
+            items=items,
+            semantic=sem,
+            model_id=model_id,
+            consistency=consistency,
             explain=_explanation_allowed(request),
         )
     )
@@ -125,7 +138,6 @@ async def _evaluate(
         services.metrics.decision("authzen", decision.allowed)
     headers = {MODEL_ID_HEADER: outcome.model_id, REVISION_HEADER: str(outcome.revision)}
     return [decision_out(d) for d in outcome.decisions], headers
-
 
 
 def _explanation_allowed(request: Request[Any, Any, Any]) -> bool:
@@ -142,6 +154,7 @@ def _explanation_allowed(request: Request[Any, Any, Any]) -> bool:
         )
     return True
 
+
 @post(
     _paths("/evaluation"),
     operation_id=_operation_id("AccessEvaluation"),
@@ -149,9 +162,13 @@ def _explanation_allowed(request: Request[Any, Any, Any]) -> bool:
     summary="Access Evaluation: may the subject perform the action on the resource?",
     status_code=200,
 )
-async def evaluation(request: Request[Any, Any, Any], body: RawBody, store_id: FromPath[str | None] = None) -> Response[s.DecisionOut]:
+async def evaluation(
+    request: Request[Any, Any, Any], body: RawBody, store_id: FromPath[str | None] = None
+) -> Response[s.DecisionOut]:
     req = decode_request(body, request.headers.get("content-type"), s.EvaluationRequest)
-    decisions, headers = await _evaluate(request, store_id, (EvaluationItem(request=access_request(req)),))
+    decisions, headers = await _evaluate(
+        request, store_id, (EvaluationItem(request=access_request(req)),)
+    )
     return Response(decisions[0], headers=headers)
 
 
@@ -170,8 +187,12 @@ async def evaluations(
     if not req.evaluations:
         # No items: the single Access Evaluation of the top-level fields, answered in its own
         # shape (the spec's backwards-compatible behaviour; certification c-3-4-2/3).
-        single = s.EvaluationRequest(subject=req.subject, action=req.action, resource=req.resource, context=req.context)
-        decisions, headers = await _evaluate(request, store_id, (EvaluationItem(request=access_request(single)),))
+        single = s.EvaluationRequest(
+            subject=req.subject, action=req.action, resource=req.resource, context=req.context
+        )
+        decisions, headers = await _evaluate(
+            request, store_id, (EvaluationItem(request=access_request(single)),)
+        )
         return Response(decisions[0], headers=headers)
     decisions, headers = await _evaluate(request, store_id, evaluation_items(req), sem)
     return Response(s.EvaluationsResponse(evaluations=decisions), headers=headers)
@@ -186,13 +207,17 @@ def _entity(ref: str) -> s.EntityOut:
     return s.EntityOut(type_, id_)
 
 
-def _search(request: Request[Any, Any, Any], body: bytes, store_id: str | None, searched: str) -> tuple[_Services, SearchParams]:
+def _search(
+    request: Request[Any, Any, Any], body: bytes, store_id: str | None, searched: str
+) -> tuple[_Services, SearchParams]:
     req = decode_request(body, request.headers.get("content-type"), s.SearchRequest)
     params = search_params(req, searched)
     services = _services(request)
     store, model_id = request_ids(services.settings, store_id, request.headers)
     consistency = request_consistency(request.headers)
-    return services, msgspec.structs.replace(params, store_id=store, model_id=model_id, consistency=consistency)
+    return services, msgspec.structs.replace(
+        params, store_id=store, model_id=model_id, consistency=consistency
+    )
 
 
 def _entities(outcome: SearchOutcome) -> Response[s.SearchResponse]:
@@ -209,7 +234,9 @@ def _entities(outcome: SearchOutcome) -> Response[s.SearchResponse]:
     summary="Subject Search: the subjects of a type that may perform the action on the resource",
     status_code=200,
 )
-async def search_subject(request: Request[Any, Any, Any], body: RawBody, store_id: FromPath[str | None] = None) -> Response[s.SearchResponse]:
+async def search_subject(
+    request: Request[Any, Any, Any], body: RawBody, store_id: FromPath[str | None] = None
+) -> Response[s.SearchResponse]:
     services, params = _search(request, body, store_id, "subject")
     return _entities(await services.subjects.execute(params))
 
@@ -221,7 +248,9 @@ async def search_subject(request: Request[Any, Any, Any], body: RawBody, store_i
     summary="Resource Search: the resources of a type on which the subject may perform the action",
     status_code=200,
 )
-async def search_resource(request: Request[Any, Any, Any], body: RawBody, store_id: FromPath[str | None] = None) -> Response[s.SearchResponse]:
+async def search_resource(
+    request: Request[Any, Any, Any], body: RawBody, store_id: FromPath[str | None] = None
+) -> Response[s.SearchResponse]:
     services, params = _search(request, body, store_id, "resource")
     return _entities(await services.resources.execute(params))
 
@@ -239,7 +268,9 @@ async def search_action(
     services, params = _search(request, body, store_id, "action")
     outcome = await services.actions.execute(params)
     return Response(
-        s.ActionSearchResponse(page=_page(outcome), results=[s.ActionOut(r) for r in outcome.results]),
+        s.ActionSearchResponse(
+            page=_page(outcome), results=[s.ActionOut(r) for r in outcome.results]
+        ),
         headers={MODEL_ID_HEADER: outcome.model_id, REVISION_HEADER: str(outcome.revision)},
     )
 
@@ -265,7 +296,9 @@ def _server_url(request: Request[Any, Any, Any], settings: Settings) -> str:
     tags=_TAGS,
     summary="AuthZEN PDP metadata: the endpoint URLs of the default store's PDP or of one store's",
 )
-async def configuration(request: Request[Any, Any, Any], store_id: FromPath[str | None] = None) -> Response[s.PdpConfiguration]:
+async def configuration(
+    request: Request[Any, Any, Any], store_id: FromPath[str | None] = None
+) -> Response[s.PdpConfiguration]:
     settings: Settings = request.app.state.deps.settings
     server = _server_url(request, settings)
     if store_id is None:

@@ -246,7 +246,9 @@ async def delete_claim_spec(
 def build_router(settings: Settings) -> Router:
     """The claim-feed route group. Loads ``PERMSVC_CLAIMS_SPEC`` now, so a bad spec stops start-up."""
     claims_settings = ClaimsSettings.from_settings(settings)
-    admin = Router(path="/v1/admin", route_handlers=[put_claim_spec, get_claim_spec, delete_claim_spec])
+    admin = Router(
+        path="/v1/admin", route_handlers=[put_claim_spec, get_claim_spec, delete_claim_spec]
+    )
     return Router(
         path="/", route_handlers=[claim_feed, admin], opt={"claims_settings": claims_settings}
     )

@@ -78,7 +78,9 @@ def decode_body(decoder: msgspec.json.Decoder[T], body: bytes, request: str) -> 
         raise _invalid(f"invalid {request}: the JSON body is nested too deeply") from err
 
 
-def require_pattern(value: str, pattern: str, field: str, *, code: str = "validation_error") -> None:
+def require_pattern(
+    value: str, pattern: str, field: str, *, code: str = "validation_error"
+) -> None:
     """``value`` must match ``pattern`` (OpenFGA's validate rule for ``field``). A control
     character is refused first, as such (``ControlCharacterError``, ``validation_error``): the
     patterns would refuse only the whitespace ones, and only with a vague message."""
@@ -92,13 +94,17 @@ def require_pattern(value: str, pattern: str, field: str, *, code: str = "valida
 
 def check_store_id(store_id: str, request: str) -> None:
     if not _ID.match(store_id):
-        raise _invalid(f'invalid {request}.StoreId: value does not match regex pattern "{ID_PATTERN}"')
+        raise _invalid(
+            f'invalid {request}.StoreId: value does not match regex pattern "{ID_PATTERN}"'
+        )
 
 
 def check_model_id(model_id: str, request: str, *, field: str = "AuthorizationModelId") -> None:
     """An optional model id: empty (the latest model) or a ULID."""
     if model_id and not _ID.match(model_id):
-        raise _invalid(f'invalid {request}.{field}: value does not match regex pattern "{ID_PATTERN}"')
+        raise _invalid(
+            f'invalid {request}.{field}: value does not match regex pattern "{ID_PATTERN}"'
+        )
 
 
 def check_consistency(value: str | int | None, token: str, request: str) -> Consistency:
@@ -111,7 +117,9 @@ def check_consistency(value: str | int | None, token: str, request: str) -> Cons
             f"HIGHER_CONSISTENCY (got {value!r})"
         )
     if len(token) > _MAX_TOKEN:
-        raise _invalid(f"invalid {request}.ConsistencyToken: value length must be at most {_MAX_TOKEN} bytes")
+        raise _invalid(
+            f"invalid {request}.ConsistencyToken: value length must be at most {_MAX_TOKEN} bytes"
+        )
     if name == "HIGHER_CONSISTENCY":
         return Consistency(level="HIGHER_CONSISTENCY", token=token)
     return Consistency(token=token) if token else MINIMIZE_LATENCY
@@ -164,8 +172,10 @@ def contextual_tuples(
 def assertion_from_wire(item: AssertionIn, index: int) -> Assertion:
     tk = item.tuple_key
     if tk is None:
-        raise _invalid(f"invalid WriteAssertionsRequest.Assertions[{index}]: embedded message failed validation "
-                       "| caused by: invalid Assertion.TupleKey: value is required")
+        raise _invalid(
+            f"invalid WriteAssertionsRequest.Assertions[{index}]: embedded message failed validation "
+            "| caused by: invalid Assertion.TupleKey: value is required"
+        )
     check_tuple_fields(tk.user, tk.relation, tk.object, "AssertionTupleKey")
     return Assertion(
         tuple_key=TupleKey(object=tk.object, relation=tk.relation, user=tk.user),
@@ -182,7 +192,9 @@ def parse_start_time(value: str) -> dt.datetime | None:
     try:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError as err:
-        raise _invalid(f"invalid ReadChangesRequest.StartTime: '{value}' is not an RFC 3339 timestamp") from err
+        raise _invalid(
+            f"invalid ReadChangesRequest.StartTime: '{value}' is not an RFC 3339 timestamp"
+        ) from err
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
     return parsed

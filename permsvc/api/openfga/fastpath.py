@@ -66,7 +66,10 @@ class CheckFastPath:
         except Exception as exc:  # noqa: BLE001 - every failure becomes its error response
             status, payload, extra = render_error(exc, state=state, scope=scope)
         out = [_JSON, (b"content-length", str(len(payload)).encode())]
-        out.extend((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in extra.items())
+        out.extend(
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in extra.items()
+        )
         await send({"type": "http.response.start", "status": status, "headers": out})
         await send({"type": "http.response.body", "body": payload})
 

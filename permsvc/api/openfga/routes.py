@@ -68,7 +68,14 @@ if TYPE_CHECKING:
     from permsvc.store.protocol import StoredModel, StoredTuple, StoreInfo
     from permsvc.store.protocol import TupleChange as DomainChange
 
-__all__ = ("MODEL_ID_HEADER", "REVISION_HEADER", "TOKEN_HEADER", "build_router", "run_check", "services_of")
+__all__ = (
+    "MODEL_ID_HEADER",
+    "REVISION_HEADER",
+    "TOKEN_HEADER",
+    "build_router",
+    "run_check",
+    "services_of",
+)
 
 MODEL_ID_HEADER = "Openfga-Authorization-Model-Id"
 TOKEN_HEADER = "X-Permsvc-Consistency-Token"
@@ -79,6 +86,7 @@ _TAG_MODELS = ["Authorization Models"]
 _TAG_TUPLES = ["Relationship Tuples"]
 _TAG_QUERIES = ["Relationship Queries"]
 _TAG_ASSERTIONS = ["Assertions"]
+
 
 class _QueryRequest(Protocol):
     @property
@@ -112,7 +120,9 @@ def _decode(body: bytes, kind: type[Any]) -> Any:
     return decode_body(_DECODERS[kind], body, kind.__name__)
 
 
-def _decode_query(store_id: str, body: bytes, kind: type[Q], name: str = "") -> tuple[Q, Consistency]:
+def _decode_query(
+    store_id: str, body: bytes, kind: type[Q], name: str = ""
+) -> tuple[Q, Consistency]:
     """What every query starts with: the store id, the body, the model id and the consistency,
     with errors naming ``name`` (default: the request type's name) as OpenFGA's validator does."""
     name = name or kind.__name__
@@ -195,7 +205,9 @@ class _Services:
         self.read = ReadQuery(reader=ds)
         self.read_changes = ReadChangesQuery(changelog=ds)
         self.check = CheckQuery(reader=ds, resolver=models, limits=limits, checker=deps.checker)
-        self.batch_check = BatchCheckQuery(reader=ds, resolver=models, limits=limits, checker=deps.checker)
+        self.batch_check = BatchCheckQuery(
+            reader=ds, resolver=models, limits=limits, checker=deps.checker
+        )
         self.expand = ExpandQuery(reader=ds, resolver=models, limits=limits)
         self.list_objects = ListObjectsQuery(reader=ds, resolver=models, limits=limits)
         self.list_users = ListUsersQuery(reader=ds, resolver=models, limits=limits)
@@ -226,7 +238,9 @@ def _page_size(value: int | str | None, request: str) -> int | None:
     try:
         return int(value)
     except ValueError:
-        raise PageSizeInvalidError(f"invalid {request}.PageSize: value must be an integer in range [1, 100]") from None
+        raise PageSizeInvalidError(
+            f"invalid {request}.PageSize: value must be an integer in range [1, 100]"
+        ) from None
 
 
 def _model_headers(model_id: str, revision: int | None = None) -> dict[str, str]:
@@ -246,7 +260,10 @@ def _store(info: StoreInfo) -> s.Store:
 def _tuple_key_out(key: TupleKey) -> s.TupleKeyOut:
     cond = key.condition
     return s.TupleKeyOut(
-        key.user, key.relation, key.object, s.ConditionOut(cond.name, cond.context) if cond is not None else None
+        key.user,
+        key.relation,
+        key.object,
+        s.ConditionOut(cond.name, cond.context) if cond is not None else None,
     )
 
 
@@ -258,7 +275,9 @@ _OPERATIONS = {"write": "TUPLE_OPERATION_WRITE", "delete": "TUPLE_OPERATION_DELE
 
 
 def _change(change: DomainChange) -> s.TupleChange:
-    return s.TupleChange(_tuple_key_out(change.key), _OPERATIONS[change.operation], change.timestamp)
+    return s.TupleChange(
+        _tuple_key_out(change.key), _OPERATIONS[change.operation], change.timestamp
+    )
 
 
 def _user_out(user: str) -> s.User:
@@ -273,13 +292,20 @@ def _user_out(user: str) -> s.User:
 
 def _without_condition(key: TupleKey) -> TupleKey:
     """Deletes identify a tuple by its key; a condition sent with one is ignored (as OpenFGA does)."""
-    return key if key.condition is None else TupleKey(object=key.object, relation=key.relation, user=key.user)
+    return (
+        key
+        if key.condition is None
+        else TupleKey(object=key.object, relation=key.relation, user=key.user)
+    )
 
 
 def _check_key(key: s.CheckRequestTupleKey | None, request: str) -> TupleKey:
     if key is None:
         raise ApiError("validation_error", f"invalid {request}.TupleKey: value is required")
-    return tuple_from_wire(s.TupleKeyIn(user=key.user, relation=key.relation, object=key.object), "CheckRequestTupleKey")
+    return tuple_from_wire(
+        s.TupleKeyIn(user=key.user, relation=key.relation, object=key.object),
+        "CheckRequestTupleKey",
+    )
 
 
 # -- stores ------------------------------------------------------------------------------------
@@ -329,7 +355,9 @@ async def get_store(request: Request[Any, Any, Any], store_id: FromPath[str]) ->
     return _store(await _services(request).get_store.execute(store_id))
 
 
-@delete("/stores/{store_id:str}", operation_id="DeleteStore", tags=_TAG_STORES, summary="Delete a store")
+@delete(
+    "/stores/{store_id:str}", operation_id="DeleteStore", tags=_TAG_STORES, summary="Delete a store"
+)
 async def delete_store(request: Request[Any, Any, Any], store_id: FromPath[str]) -> None:
     check_store_id(store_id, "DeleteStoreRequest")
     await _services(request).delete_store.execute(store_id)
@@ -357,7 +385,9 @@ async def read_authorization_models(
         page_size=_page_size(page_size, "ReadAuthorizationModelsRequest"),
         continuation_token=continuation_token or "",
     )
-    return s.ReadAuthorizationModelsResponse([model_to_wire(m) for m in page.items], page.continuation_token)
+    return s.ReadAuthorizationModelsResponse(
+        [model_to_wire(m) for m in page.items], page.continuation_token
+    )
 
 
 @post(
@@ -374,7 +404,9 @@ async def write_authorization_model(
     check_store_id(store_id, "WriteAuthorizationModelRequest")
     model_json = decode_body(_model_json_decoder, body, "WriteAuthorizationModelRequest")
     if not isinstance(model_json, dict):
-        raise ApiError("validation_error", "invalid WriteAuthorizationModelRequest: expected a JSON object")
+        raise ApiError(
+            "validation_error", "invalid WriteAuthorizationModelRequest: expected a JSON object"
+        )
     stored: StoredModel = await _services(request).write_model.execute(store_id, model_json)
     await record_openfga_write(request, "model_write", store_id, authorization_model_id=stored.id)
     return s.WriteAuthorizationModelResponse(stored.id)
@@ -387,7 +419,7 @@ async def write_authorization_model(
     summary="Return a particular version of an authorization model",
 )
 async def read_authorization_model(
-    request: Request[Any, Any, Any], store_id: FromPath[str], id: FromPath[str]  # noqa: A002 - OpenFGA's path name
+    request: Request[Any, Any, Any], store_id: FromPath[str], id: FromPath[str]
 ) -> s.ReadAuthorizationModelResponse:
     check_store_id(store_id, "ReadAuthorizationModelRequest")
     check_model_id(id, "ReadAuthorizationModelRequest", field="Id")
@@ -406,7 +438,9 @@ async def read_authorization_model(
     summary="Add or delete tuples",
     status_code=200,
 )
-async def write(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> Response[s.WriteResponse]:
+async def write(
+    request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody
+) -> Response[s.WriteResponse]:
     check_store_id(store_id, "WriteRequest")
     req: s.WriteRequest = _decode(body, s.WriteRequest)
     check_model_id(req.authorization_model_id, "WriteRequest")
@@ -427,9 +461,17 @@ async def write(request: Request[Any, Any, Any], store_id: FromPath[str], body: 
         audit=audit,
     )
     await settle_openfga_write(
-        request, audit, store_id, revision=outcome.revision, changed=outcome.changed, audit_id=outcome.audit_id
+        request,
+        audit,
+        store_id,
+        revision=outcome.revision,
+        changed=outcome.changed,
+        audit_id=outcome.audit_id,
     )
-    headers = {TOKEN_HEADER: encode_token(store_id, outcome.revision), REVISION_HEADER: str(outcome.revision)}
+    headers = {
+        TOKEN_HEADER: encode_token(store_id, outcome.revision),
+        REVISION_HEADER: str(outcome.revision),
+    }
     if outcome.model_id:
         headers[MODEL_ID_HEADER] = outcome.model_id
     return Response(s.WriteResponse(), headers=headers)
@@ -443,7 +485,9 @@ async def write(request: Request[Any, Any, Any], store_id: FromPath[str], body: 
     summary="Get tuples matching a filter",
     status_code=200,
 )
-async def read(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> Response[s.ReadResponse]:
+async def read(
+    request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody
+) -> Response[s.ReadResponse]:
     check_store_id(store_id, "ReadRequest")
     req: s.ReadRequest = _decode(body, s.ReadRequest)
     consistency = check_consistency(req.consistency, req.consistency_token, "ReadRequest")
@@ -477,7 +521,7 @@ async def read(request: Request[Any, Any, Any], store_id: FromPath[str], body: R
 async def read_changes(
     request: Request[Any, Any, Any],
     store_id: FromPath[str],
-    type: FromQuery[str | None] = None,  # noqa: A002 - OpenFGA's parameter name
+    type: FromQuery[str | None] = None,
     page_size: FromQuery[str | None] = None,
     continuation_token: FromQuery[str | None] = None,
     start_time: FromQuery[str | None] = None,
@@ -508,12 +552,16 @@ async def read_changes(
     summary="Check whether a user is authorized to access an object",
     status_code=200,
 )
-async def check(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> Response[s.CheckResponse]:
+async def check(
+    request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody
+) -> Response[s.CheckResponse]:
     response, headers = await run_check(services_of(request.app.state), store_id, body)
     return Response(response, headers=headers)
 
 
-async def run_check(services: _Services, store_id: str, body: bytes) -> tuple[s.CheckResponse, dict[str, str]]:
+async def run_check(
+    services: _Services, store_id: str, body: bytes
+) -> tuple[s.CheckResponse, dict[str, str]]:
     """Check from the raw body to the wire response and its headers: shared by the route above
     and the plain-ASGI fast path (:mod:`permsvc.api.openfga.fastpath`), so both answer alike."""
     req, consistency = _decode_query(store_id, body, s.CheckRequest)
@@ -543,11 +591,16 @@ _MAX_BATCH = 50
     summary="Send a list of check operations in a single request",
     status_code=200,
 )
-async def batch_check(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> Response[s.BatchCheckResponse]:
+async def batch_check(
+    request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody
+) -> Response[s.BatchCheckResponse]:
     req, consistency = _decode_query(store_id, body, s.BatchCheckRequest)
     checks = req.checks or []
     if not checks:
-        raise ApiError("validation_error", "invalid BatchCheckRequest.Checks: value must contain at least 1 item(s)")
+        raise ApiError(
+            "validation_error",
+            "invalid BatchCheckRequest.Checks: value must contain at least 1 item(s)",
+        )
     if len(checks) > _MAX_BATCH:
         raise ApiError(
             "validation_error",
@@ -567,7 +620,10 @@ async def batch_check(request: Request[Any, Any, Any], store_id: FromPath[str], 
     services = _services(request)
     outcome = await services.batch_check.execute(
         BatchCheckParams(
-            store_id=store_id, items=tuple(items), model_id=req.authorization_model_id, consistency=consistency
+            store_id=store_id,
+            items=tuple(items),
+            model_id=req.authorization_model_id,
+            consistency=consistency,
         )
     )
     results: dict[str, s.BatchCheckSingleResult] = {}
@@ -578,7 +634,9 @@ async def batch_check(request: Request[Any, Any, Any], store_id: FromPath[str], 
         else:
             status, err, _ = translate(result.error)
             results[cid] = s.BatchCheckSingleResult(error=_check_error(status, err))
-    return Response(s.BatchCheckResponse(results), headers=_model_headers(outcome.model_id, outcome.revision))
+    return Response(
+        s.BatchCheckResponse(results), headers=_model_headers(outcome.model_id, outcome.revision)
+    )
 
 
 def _check_error(status: int, err: ErrorBody) -> s.CheckError:
@@ -595,7 +653,9 @@ def _check_error(status: int, err: ErrorBody) -> s.CheckError:
     summary="Expand all relationships in userset tree format",
     status_code=200,
 )
-async def expand(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> Response[s.ExpandResponse]:
+async def expand(
+    request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody
+) -> Response[s.ExpandResponse]:
     req, consistency = _decode_query(store_id, body, s.ExpandRequest)
     if req.tuple_key is None:
         raise ApiError("validation_error", "invalid ExpandRequest.TupleKey: value is required")
@@ -611,15 +671,22 @@ async def expand(request: Request[Any, Any, Any], store_id: FromPath[str], body:
             consistency=consistency,
         )
     )
-    return Response(s.ExpandResponse(outcome.tree), headers=_model_headers(outcome.model_id, outcome.revision))
+    return Response(
+        s.ExpandResponse(outcome.tree), headers=_model_headers(outcome.model_id, outcome.revision)
+    )
 
 
 def _list_objects_params(store_id: str, body: bytes, request_name: str) -> ListObjectsParams:
     req, consistency = _decode_query(store_id, body, s.ListObjectsRequest, request_name)
-    require_pattern(req.type, r"^[^:#@\s]{1,254}$", f"{request_name}.Type", code="type_invalid_pattern")
+    require_pattern(
+        req.type, r"^[^:#@\s]{1,254}$", f"{request_name}.Type", code="type_invalid_pattern"
+    )
     require_pattern(req.relation, r"^[^:#@\s]{1,50}$", f"{request_name}.Relation")
     if not 1 <= len(req.user.encode()) <= 512:
-        raise ApiError("validation_error", f"invalid {request_name}.User: value length must be between 1 and 512 bytes")
+        raise ApiError(
+            "validation_error",
+            f"invalid {request_name}.User: value length must be between 1 and 512 bytes",
+        )
     return ListObjectsParams(
         store_id=store_id,
         type=req.type,
@@ -650,7 +717,9 @@ class _ListObjectsPage(msgspec.Struct, frozen=True):
     summary="List all objects of the given type that the user has a relation with",
     status_code=200,
 )
-async def list_objects(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> Response[_ListObjectsPage]:
+async def list_objects(
+    request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody
+) -> Response[_ListObjectsPage]:
     params = _list_objects_params(store_id, body, "ListObjectsRequest")
     outcome = await _services(request).list_objects.execute(params)
     return Response(
@@ -667,7 +736,9 @@ async def list_objects(request: Request[Any, Any, Any], store_id: FromPath[str],
     summary="Stream all objects of the given type that the user has a relation with (NDJSON)",
     status_code=200,
 )
-async def streamed_list_objects(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> Stream:
+async def streamed_list_objects(
+    request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody
+) -> Stream:
     params = _list_objects_params(store_id, body, "StreamedListObjectsRequest")
     services = _services(request)
     typesystem = await services.models.resolve(store_id, params.model_id, params.consistency)
@@ -693,22 +764,41 @@ async def _first(objects: AsyncIterator[str]) -> Any:
         return _END
 
 
-async def _ndjson(first: Any, objects: AsyncIterator[str], request_id: str = "") -> AsyncIterator[bytes]:
+async def _ndjson(
+    first: Any, objects: AsyncIterator[str], request_id: str = ""
+) -> AsyncIterator[bytes]:
     """The NDJSON body. An error after the first line can no longer change the status, so it
     becomes grpc-gateway's final ``{"error":{"code","message","details"}}`` line; a fault is
     also logged with the request id, like any other 500."""
     if first is _END:
         return
-    yield _line_encoder.encode(s.StreamedListObjectsResult(s.StreamedListObjectsResponse(first))) + b"\n"
+    yield (
+        _line_encoder.encode(s.StreamedListObjectsResult(s.StreamedListObjectsResponse(first)))
+        + b"\n"
+    )
     try:
         async for obj in objects:
-            yield _line_encoder.encode(s.StreamedListObjectsResult(s.StreamedListObjectsResponse(obj))) + b"\n"
+            yield (
+                _line_encoder.encode(
+                    s.StreamedListObjectsResult(s.StreamedListObjectsResponse(obj))
+                )
+                + b"\n"
+            )
     except Exception as err:  # noqa: BLE001 - every failure must end the stream with an error line
         _, body, _ = translate(err)
         if body.code == "internal_error":
-            _log.error("StreamedListObjects failed mid-stream", exc_info=err,
-                       extra={"fields": {"request_id": request_id}})
-        line = {"error": {"code": ERROR_CODES.get(body.code, 4000), "message": body.message, "details": []}}
+            _log.error(
+                "StreamedListObjects failed mid-stream",
+                exc_info=err,
+                extra={"fields": {"request_id": request_id}},
+            )
+        line = {
+            "error": {
+                "code": ERROR_CODES.get(body.code, 4000),
+                "message": body.message,
+                "details": [],
+            }
+        }
         yield _line_encoder.encode(line) + b"\n"
 
 
@@ -720,11 +810,15 @@ async def _ndjson(first: Any, objects: AsyncIterator[str], request_id: str = "")
     summary="List the users matching the provided filter who have a certain relation to a particular type",
     status_code=200,
 )
-async def list_users(request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody) -> Response[s.ListUsersResponse]:
+async def list_users(
+    request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody
+) -> Response[s.ListUsersResponse]:
     req, consistency = _decode_query(store_id, body, s.ListUsersRequest)
     if req.object is None:
         raise ApiError("validation_error", "invalid ListUsersRequest.Object: value is required")
-    require_pattern(req.object.type, r"^[^:#@\s]{1,254}$", "Object.Type", code="type_invalid_pattern")
+    require_pattern(
+        req.object.type, r"^[^:#@\s]{1,254}$", "Object.Type", code="type_invalid_pattern"
+    )
     require_pattern(req.object.id, r"^[^#:\s]+$", "Object.Id")
     require_pattern(req.relation, r"^[^:#@\s]{1,50}$", "ListUsersRequest.Relation")
     filters = req.user_filters or []
@@ -734,7 +828,9 @@ async def list_users(request: Request[Any, Any, Any], store_id: FromPath[str], b
             "invalid ListUsersRequest.UserFilters: value must contain exactly 1 item(s)",
         )
     for flt in filters:
-        require_pattern(flt.type, r"^[^:#@\s]{1,254}$", "UserTypeFilter.Type", code="type_invalid_pattern")
+        require_pattern(
+            flt.type, r"^[^:#@\s]{1,254}$", "UserTypeFilter.Type", code="type_invalid_pattern"
+        )
         if flt.relation:
             require_pattern(flt.relation, r"^[^:#@\s]{1,50}$", "UserTypeFilter.Relation")
     outcome = await _services(request).list_users.execute(
@@ -793,7 +889,10 @@ async def read_assertions(
     status_code=204,
 )
 async def write_assertions(
-    request: Request[Any, Any, Any], store_id: FromPath[str], authorization_model_id: FromPath[str], body: RawBody
+    request: Request[Any, Any, Any],
+    store_id: FromPath[str],
+    authorization_model_id: FromPath[str],
+    body: RawBody,
 ) -> None:
     check_store_id(store_id, "WriteAssertionsRequest")
     check_model_id(authorization_model_id, "WriteAssertionsRequest")
@@ -801,7 +900,11 @@ async def write_assertions(
     assertions = [assertion_from_wire(a, i) for i, a in enumerate(req.assertions or [])]
     await _services(request).write_assertions.execute(store_id, authorization_model_id, assertions)
     await record_openfga_write(
-        request, "assertions_write", store_id, authorization_model_id=authorization_model_id, count=len(assertions)
+        request,
+        "assertions_write",
+        store_id,
+        authorization_model_id=authorization_model_id,
+        count=len(assertions),
     )
 
 

@@ -56,7 +56,11 @@ _STATE_KEY = "tokencheck_services"
 _DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
     kind: msgspec.json.Decoder(kind)
     for kind in (
-        s.CheckRequest, s.BatchCheckRequest, s.ListObjectsRequest, s.ListRelationsRequest, s.ExplainRequest
+        s.CheckRequest,
+        s.BatchCheckRequest,
+        s.ListObjectsRequest,
+        s.ListRelationsRequest,
+        s.ExplainRequest,
     )
 }
 
@@ -92,7 +96,12 @@ class _Asked(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def _common(
-    request: Request[Any, Any, Any], req: Any, name: str, *, tuples: int | None = None, context: bool | None = None
+    request: Request[Any, Any, Any],
+    req: Any,
+    name: str,
+    *,
+    tuples: int | None = None,
+    context: bool | None = None,
 ) -> _Asked:
     principal = principal_of(request)
     store = resolve_store(request, principal, req.store_id)
@@ -171,7 +180,8 @@ async def batch_check(request: Request[Any, Any, Any], body: RawBody) -> s.Batch
         request,
         req,
         "BatchCheckRequest",
-        tuples=count_tuples(req.contextual_tuples) + sum(count_tuples(i.contextual_tuples) for i in req.checks),
+        tuples=count_tuples(req.contextual_tuples)
+        + sum(count_tuples(i.contextual_tuples) for i in req.checks),
         context=bool(req.context) or any(i.context for i in req.checks),
     )
     items = tuple(

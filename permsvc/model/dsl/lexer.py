@@ -178,7 +178,11 @@ class _Lexer:
                 after_break = True
             elif kind == "name":
                 word = m.group("name")
-                if word == "but" and text.startswith(" not", end) and not _NAME_CHAR.match(text, end + 4):
+                if (
+                    word == "but"
+                    and text.startswith(" not", end)
+                    and not _NAME_CHAR.match(text, end + 4)
+                ):
                     tokens.append(Token(Kind.BUT_NOT, "but not", self.line, column, space))
                     end += 4
                 else:
@@ -190,19 +194,36 @@ class _Lexer:
                 if c == "#" and space:
                     line_end = _LINE_END.search(text, end)
                     end = line_end.start() if line_end else n
-                    if tabbed and tokens and tokens[-1].kind is not Kind.NEWLINE and tokens[-1].line == self.line:
-                        self.issues.append(ModelIssue(
-                            message="a comment after code must be separated from it by spaces, not tabs",
-                            line=self.line, column=column, file=self.file, rule="syntax",
-                        ))
+                    if (
+                        tabbed
+                        and tokens
+                        and tokens[-1].kind is not Kind.NEWLINE
+                        and tokens[-1].line == self.line
+                    ):
+                        self.issues.append(
+                            ModelIssue(
+                                message="a comment after code must be separated from it by spaces, not tabs",
+                                line=self.line,
+                                column=column,
+                                file=self.file,
+                                rule="syntax",
+                            )
+                        )
                     after_break = True  # what follows a comment is a line break (or the end)
                 else:
                     tokens.append(Token(Kind.PUNCT, c, self.line, column, space))
                     if c == "{":
                         end = self.condition_body(end)
             elif kind == "bad":
-                self.issues.append(ModelIssue(message=f"unexpected character {text[lead_end]!r}", line=self.line,
-                                              column=column, file=self.file, rule="syntax"))
+                self.issues.append(
+                    ModelIssue(
+                        message=f"unexpected character {text[lead_end]!r}",
+                        line=self.line,
+                        column=column,
+                        file=self.file,
+                        rule="syntax",
+                    )
+                )
             else:
                 tokens.append(self.line_end(Kind.EOF, "", n, i if tabbed else None))
                 return
@@ -260,7 +281,11 @@ class _Lexer:
             m = _CEL_TEXT.match(self.text, i, end)
             if m is None:
                 c = self.text[i]
-                hint = {"=": ": write '==' to compare", "&": ": write '&&'", "|": ": write '||'"}.get(c, "")
+                hint = {
+                    "=": ": write '==' to compare",
+                    "&": ": write '&&'",
+                    "|": ": write '||'",
+                }.get(c, "")
                 self.body_issue(i, f"unexpected character {c!r} in a condition expression{hint}")
                 return
             i = m.end()
@@ -273,7 +298,11 @@ class _Lexer:
         """
         before = self.text.rfind("\n", 0, at)
         line = self.text.count("\n", 0, at) + 1
-        self.issues.append(ModelIssue(message=message, line=line, column=at - before, file=self.file, rule="syntax"))
+        self.issues.append(
+            ModelIssue(
+                message=message, line=line, column=at - before, file=self.file, rule="syntax"
+            )
+        )
 
 
 def tokenize(text: str, file: str = "") -> tuple[list[Token], list[ModelIssue]]:

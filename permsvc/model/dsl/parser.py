@@ -69,9 +69,21 @@ MAX_NESTING = 50
 MAX_ISSUES = 100
 """Parsing stops after this many syntax errors."""
 
-SCALAR_PARAM_TYPES = ("bool", "string", "int", "uint", "double", "duration", "timestamp", "ipaddress", "any")
+SCALAR_PARAM_TYPES = (
+    "bool",
+    "string",
+    "int",
+    "uint",
+    "double",
+    "duration",
+    "timestamp",
+    "ipaddress",
+    "any",
+)
 _CONTAINER_PARAM_TYPES = ("map", "list")
-_RESERVED = frozenset({"define", "relations", "condition", "and", "or", "from", "with", "in", "true", "false", "null"})
+_RESERVED = frozenset(
+    {"define", "relations", "condition", "and", "or", "from", "with", "in", "true", "false", "null"}
+)
 _OPERATORS = {"or": "union", "and": "intersection", "but not": "difference"}
 
 
@@ -106,7 +118,11 @@ class _Parser:
         return tok
 
     def report(self, tok: Token, message: str) -> None:
-        self.issues.append(ModelIssue(message=message, line=tok.line, column=tok.column, file=self.file, rule="syntax"))
+        self.issues.append(
+            ModelIssue(
+                message=message, line=tok.line, column=tok.column, file=self.file, rule="syntax"
+            )
+        )
         if len(self.issues) >= MAX_ISSUES:
             raise _TooManyIssuesError
 
@@ -144,7 +160,9 @@ class _Parser:
         if tok.text in _RESERVED:
             self.fail(tok, f"'{tok.text}' is a keyword and cannot be used as {what}")
         if simple and ("." in tok.text or "/" in tok.text):
-            self.fail(tok, f"'{tok.text}' is not valid as {what}: use only letters, digits, '_' and '-'")
+            self.fail(
+                tok, f"'{tok.text}' is not valid as {what}: use only letters, digits, '_' and '-'"
+            )
         if glued and tok.space_before:
             self.fail(tok, f"unexpected blank before {what}")
         self.advance()
@@ -159,7 +177,9 @@ class _Parser:
     def expect_line_end(self, after: str, *, no_trailing_tab: bool = False) -> None:
         tok = self.peek()
         if tok.kind not in (Kind.NEWLINE, Kind.EOF):
-            self.fail(tok, f"unexpected {tok.describe()} after {after}; expected the end of the line")
+            self.fail(
+                tok, f"unexpected {tok.describe()} after {after}; expected the end of the line"
+            )
         if no_trailing_tab and tok.tab_before:
             self.fail(tok, f"unexpected tab after {after}: only spaces may end this line")
 
@@ -221,8 +241,11 @@ class _Parser:
                 elif self.is_word(tok, "condition"):
                     conditions.append(self.condition_decl(conditions))
                 elif self.is_word(tok, "define") or self.is_word(tok, "relations"):
-                    self.fail(tok, f"'{tok.text}' must be inside a type: indent it under 'type <name>' "
-                              "and a 'relations' line")
+                    self.fail(
+                        tok,
+                        f"'{tok.text}' must be inside a type: indent it under 'type <name>' "
+                        "and a 'relations' line",
+                    )
                 elif self.is_word(tok, "model") or self.is_word(tok, "module"):
                     self.fail(tok, f"'{tok.text}' may appear only once, at the top of the file")
                 else:
@@ -250,11 +273,16 @@ class _Parser:
             self.advance()
             tok = self.peek()
             if not self.is_word(tok, "schema"):
-                self.fail(tok, f"expected 'schema 1.1' on the line after 'model', found {tok.describe()}")
+                self.fail(
+                    tok, f"expected 'schema 1.1' on the line after 'model', found {tok.describe()}"
+                )
             self.advance()
             ver = self.peek()
             if ver.kind is not Kind.NUMBER or ver.text.count(".") != 1:
-                self.fail(ver, f"expected a schema version such as 1.1 after 'schema', found {ver.describe()}")
+                self.fail(
+                    ver,
+                    f"expected a schema version such as 1.1 after 'schema', found {ver.describe()}",
+                )
             self.advance()
             self.expect_line_end("the schema version")
             return ver.text, ""
@@ -263,8 +291,11 @@ class _Parser:
             name = self.expect_name("a module name", simple=True)
             self.expect_line_end("the module name")
             return "", name.text
-        self.fail(tok, f"a model must start with 'model' followed by 'schema 1.1' on the next line "
-                  f"(or 'module <name>' in a module file), found {tok.describe()}")
+        self.fail(
+            tok,
+            f"a model must start with 'model' followed by 'schema 1.1' on the next line "
+            f"(or 'module <name>' in a module file), found {tok.describe()}",
+        )
 
     # -- types -----------------------------------------------------------------------------
 
@@ -273,9 +304,14 @@ class _Parser:
         extend = first.text == "extend"
         if extend:
             if not self.module:
-                self.fail(first, "'extend type' is only allowed in module files (files that start with 'module')")
+                self.fail(
+                    first,
+                    "'extend type' is only allowed in module files (files that start with 'module')",
+                )
             if not self.is_word(self.peek(), "type"):
-                self.fail(self.peek(), f"expected 'type' after 'extend', found {self.peek().describe()}")
+                self.fail(
+                    self.peek(), f"expected 'type' after 'extend', found {self.peek().describe()}"
+                )
             self.advance()
         name = self.expect_name("a type name")
         self.expect_line_end("the type name", no_trailing_tab=True)
@@ -288,8 +324,11 @@ class _Parser:
             except _AbortDeclarationError:
                 self.skip_line()
             if not (self.peek().kind is Kind.NEWLINE and self.is_word(self.peek(1), "define")):
-                self.report(relations_tok, f"'relations' of type '{name.text}' must be followed by at least one "
-                            "'define <relation>: ...' line")
+                self.report(
+                    relations_tok,
+                    f"'relations' of type '{name.text}' must be followed by at least one "
+                    "'define <relation>: ...' line",
+                )
             seen: dict[str, RelationDecl] = {}
             while self.peek().kind is Kind.NEWLINE and self.is_word(self.peek(1), "define"):
                 self.advance()
@@ -299,21 +338,29 @@ class _Parser:
                     self.skip_line()
                     continue
                 if decl.name.text in seen:
-                    self.report_at(decl.name.pos, f"'{decl.name.text}' is already defined in '{name.text}'")
+                    self.report_at(
+                        decl.name.pos, f"'{decl.name.text}' is already defined in '{name.text}'"
+                    )
                     continue
                 seen[decl.name.text] = decl
                 relations.append(decl)
         return TypeDecl(name=name, relations=tuple(relations), extend=extend, pos=self.pos(first))
 
     def report_at(self, pos: SourcePos, message: str) -> None:
-        self.issues.append(ModelIssue(message=message, line=pos.line, column=pos.column, file=self.file, rule="syntax"))
+        self.issues.append(
+            ModelIssue(
+                message=message, line=pos.line, column=pos.column, file=self.file, rule="syntax"
+            )
+        )
         if len(self.issues) >= MAX_ISSUES:
             raise _TooManyIssuesError
 
     def relation_decl(self) -> RelationDecl:
         define = self.advance()
         name = self.expect_name("a relation name")
-        self.expect_punct(":", f"after the relation name '{name.text}' (write 'define {name.text}: ...')")
+        self.expect_punct(
+            ":", f"after the relation name '{name.text}' (write 'define {name.text}: ...')"
+        )
         expr = self.rel_def(allow_direct=True, depth=0)
         self.expect_line_end(f"the definition of '{name.text}'", no_trailing_tab=True)
         return RelationDecl(name=name, expr=expr, pos=self.pos(define))
@@ -339,8 +386,11 @@ class _Parser:
             if nxt_word is None:
                 break
             if nxt_word != op_word or op_word == "but not":
-                self.fail(nxt, f"'{nxt_word}' cannot follow '{op_word}' without parentheses: group the operands, "
-                          f"e.g. '(a {op_word} b) {nxt_word} c'")
+                self.fail(
+                    nxt,
+                    f"'{nxt_word}' cannot follow '{op_word}' without parentheses: group the operands, "
+                    f"e.g. '(a {op_word} b) {nxt_word} c'",
+                )
         kind: Literal["union", "intersection", "difference"] = op  # type: ignore[assignment]
         return Operation(op=kind, children=tuple(children), pos=self.pos(first_tok))
 
@@ -355,16 +405,20 @@ class _Parser:
         tok = self.peek()
         if self.is_punct(tok, "["):
             if not allow_direct:
-                self.fail(tok, "direct type restrictions '[...]' must come first in a definition, "
-                          "e.g. 'define viewer: [user] or editor'")
+                self.fail(
+                    tok,
+                    "direct type restrictions '[...]' must come first in a definition, "
+                    "e.g. 'define viewer: [user] or editor'",
+                )
             return self.direct()
         if self.is_punct(tok, "("):
             if depth + 1 > MAX_NESTING:
                 self.fail(tok, f"parentheses nested deeper than {MAX_NESTING} levels")
             self.advance()
             inner = self.rel_def(allow_direct=allow_direct, depth=depth + 1)
-            self.expect_punct(")", "to close the '(' opened at "
-                              f"line {tok.line}, column {tok.column}")
+            self.expect_punct(
+                ")", f"to close the '(' opened at line {tok.line}, column {tok.column}"
+            )
             return inner
         if tok.kind is Kind.NAME and tok.text not in _RESERVED:
             self.advance()
@@ -385,7 +439,9 @@ class _Parser:
             tok = self.peek()
             if self.is_punct(tok, "]"):
                 if not restrictions:
-                    self.fail(tok, "empty type restriction '[]': name at least one type, e.g. '[user]'")
+                    self.fail(
+                        tok, "empty type restriction '[]': name at least one type, e.g. '[user]'"
+                    )
                 self.fail(tok, "expected a type after ',', found ']'")
             restrictions.append(self.restriction())
             self.skip_newlines()
@@ -396,7 +452,9 @@ class _Parser:
             if self.is_punct(tok, "]"):
                 self.advance()
                 return Direct(restrictions=tuple(restrictions), pos=self.pos(open_tok))
-            self.fail(tok, f"expected ',' or ']' in the type restriction list, found {tok.describe()}")
+            self.fail(
+                tok, f"expected ',' or ']' in the type restriction list, found {tok.describe()}"
+            )
 
     def restriction(self) -> Restriction:
         start = self.peek()
@@ -407,25 +465,37 @@ class _Parser:
         if self.is_punct(tok, ":"):
             star = self.peek(1)
             if tok.space_before or not self.is_punct(star, "*") or star.space_before:
-                self.fail(star if not tok.space_before else tok,
-                          f"a wildcard is written '{type_name.text}:*', with no blanks")
+                self.fail(
+                    star if not tok.space_before else tok,
+                    f"a wildcard is written '{type_name.text}:*', with no blanks",
+                )
             self.advance()
             self.advance()
             wildcard = True
             if self.is_punct(self.peek(), "#") or self.is_punct(self.peek(), ":"):
-                self.fail(self.peek(), f"a wildcard '{type_name.text}:*' cannot be followed by "
-                          f"'{self.peek().text}': use '{type_name.text}:*' or '{type_name.text}#<relation>'")
+                self.fail(
+                    self.peek(),
+                    f"a wildcard '{type_name.text}:*' cannot be followed by "
+                    f"'{self.peek().text}': use '{type_name.text}:*' or '{type_name.text}#<relation>'",
+                )
         elif self.is_punct(tok, "#"):
             self.advance()
             relation = self.expect_name(f"a relation name after '{type_name.text}#'", glued=True)
             if self.is_punct(self.peek(), ":"):
-                self.fail(self.peek(), f"a userset '{type_name.text}#{relation.text}' cannot also be a wildcard")
+                self.fail(
+                    self.peek(),
+                    f"a userset '{type_name.text}#{relation.text}' cannot also be a wildcard",
+                )
         condition: Name | None = None
         if self.is_word(self.peek(), "with"):
             self.advance()
             condition = self.expect_name("a condition name after 'with'", simple=True)
         return Restriction(
-            type=type_name, relation=relation, wildcard=wildcard, condition=condition, pos=self.pos(start)
+            type=type_name,
+            relation=relation,
+            wildcard=wildcard,
+            condition=condition,
+            pos=self.pos(start),
         )
 
     # -- conditions ------------------------------------------------------------------------
@@ -440,13 +510,17 @@ class _Parser:
         while True:
             tok = self.peek()
             if self.is_punct(tok, ")") and not params:
-                self.fail(tok, f"condition '{name.text}' needs at least one parameter, e.g. '(x: int)'")
+                self.fail(
+                    tok, f"condition '{name.text}' needs at least one parameter, e.g. '(x: int)'"
+                )
             if tok.kind is Kind.NEWLINE:
                 self.fail(tok, "a condition's parameter list must be written on one line")
             param = self.param()
             if any(p.name.text == param.name.text for p in params):
-                self.report_at(param.name.pos,
-                               f"parameter '{param.name.text}' is already defined in the condition '{name.text}'")
+                self.report_at(
+                    param.name.pos,
+                    f"parameter '{param.name.text}' is already defined in the condition '{name.text}'",
+                )
             else:
                 params.append(param)
             tok = self.peek()
@@ -466,11 +540,15 @@ class _Parser:
         self.advance()
         self.expect_punct("}", f"to close the body of condition '{name.text}'")
         self.expect_line_end(f"the body of condition '{name.text}'", no_trailing_tab=True)
-        return ConditionDecl(name=name, params=tuple(params), expression=body.text, pos=self.pos(kw))
+        return ConditionDecl(
+            name=name, params=tuple(params), expression=body.text, pos=self.pos(kw)
+        )
 
     def param(self) -> Param:
         name = self.expect_name("a parameter name", simple=True)
-        self.expect_punct(":", f"after the parameter name '{name.text}' (write '{name.text}: <type>')")
+        self.expect_punct(
+            ":", f"after the parameter name '{name.text}' (write '{name.text}: <type>')"
+        )
         tok = self.peek()
         if tok.kind is not Kind.NAME:
             self.fail(tok, f"expected the type of parameter '{name.text}', found {tok.describe()}")
@@ -478,18 +556,26 @@ class _Parser:
         if tok.text in SCALAR_PARAM_TYPES:
             return Param(name=name, type_name=tok.text, pos=name.pos)
         if tok.text in _CONTAINER_PARAM_TYPES:
-            self.expect_glued_punct("<", f"after '{tok.text}': it needs an element type, e.g. '{tok.text}<string>'")
+            self.expect_glued_punct(
+                "<", f"after '{tok.text}': it needs an element type, e.g. '{tok.text}<string>'"
+            )
             inner = self.peek()
             if inner.kind is not Kind.NAME or inner.text not in SCALAR_PARAM_TYPES:
-                self.fail(inner, f"'{tok.text}<...>' takes one scalar element type "
-                          f"({', '.join(SCALAR_PARAM_TYPES)}), found {inner.describe()}")
+                self.fail(
+                    inner,
+                    f"'{tok.text}<...>' takes one scalar element type "
+                    f"({', '.join(SCALAR_PARAM_TYPES)}), found {inner.describe()}",
+                )
             if inner.space_before:
                 self.fail(inner, f"unexpected blank in '{tok.text}<{inner.text}>'")
             self.advance()
             self.expect_glued_punct(">", f"to close '{tok.text}<{inner.text}'")
             return Param(name=name, type_name=tok.text, generic=inner.text, pos=name.pos)
-        self.fail(tok, f"unknown parameter type '{tok.text}'; expected one of "
-                  f"{', '.join(SCALAR_PARAM_TYPES)}, map<T>, list<T>")
+        self.fail(
+            tok,
+            f"unknown parameter type '{tok.text}'; expected one of "
+            f"{', '.join(SCALAR_PARAM_TYPES)}, map<T>, list<T>",
+        )
 
 
 def parse(text: str, file: str = "") -> DslFile:

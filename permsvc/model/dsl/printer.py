@@ -42,7 +42,9 @@ def _source_comment(module: str, file: str) -> str:
     return f" # module: {module}, file: {file}"
 
 
-def print_rewrite(rw: Rewrite, directly_related: tuple[RelationReference, ...] = (), *, nested: bool = False) -> str:
+def print_rewrite(
+    rw: Rewrite, directly_related: tuple[RelationReference, ...] = (), *, nested: bool = False
+) -> str:
     """One relation definition (the text after ``define name:``)."""
     match rw:
         case This():
@@ -53,11 +55,15 @@ def print_rewrite(rw: Rewrite, directly_related: tuple[RelationReference, ...] =
             return f"{cr} from {ts}"
         case Union(children=children) | Intersection(children=children):
             word = " or " if isinstance(rw, Union) else " and "
-            ordered = [c for c in children if isinstance(c, This)] + [c for c in children if not isinstance(c, This)]
+            ordered = [c for c in children if isinstance(c, This)] + [
+                c for c in children if not isinstance(c, This)
+            ]
             text = word.join(print_rewrite(c, directly_related, nested=True) for c in ordered)
         case Difference(base=base, subtract=subtract):
-            text = (f"{print_rewrite(base, directly_related, nested=True)} but not "
-                    f"{print_rewrite(subtract, directly_related, nested=True)}")
+            text = (
+                f"{print_rewrite(base, directly_related, nested=True)} but not "
+                f"{print_rewrite(subtract, directly_related, nested=True)}"
+            )
         case _:
             raise TypeError(f"not a rewrite: {rw!r}")
     return f"({text})" if nested else text
@@ -97,7 +103,9 @@ def print_dsl(model: AuthorizationModel) -> str:
                 comment = ""
                 if rd.module or rd.source_file:
                     comment = f" # extended by:{_source_comment(rd.module, rd.source_file)[2:]}"
-                lines.append(f"    define {name}: {print_rewrite(rd.rewrite, rd.directly_related)}{comment}")
+                lines.append(
+                    f"    define {name}: {print_rewrite(rd.rewrite, rd.directly_related)}{comment}"
+                )
     for c in model.conditions.values():
         lines.append("")
         lines.extend(_condition(c))

@@ -85,7 +85,9 @@ class BulkWritePlan:
     stored tuple raises ``InvalidWriteInputError``.
     """
 
-    def __init__(self, stored: Callable[[TupleKey], TupleKey | None], on_duplicate: OnDuplicate) -> None:
+    def __init__(
+        self, stored: Callable[[TupleKey], TupleKey | None], on_duplicate: OnDuplicate
+    ) -> None:
         self._stored = stored
         self._on_duplicate = on_duplicate
         self.pending: dict[tuple[str, str, str], TupleKey] = {}

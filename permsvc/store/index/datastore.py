@@ -518,7 +518,9 @@ class IndexedDatastore:
             return await self.inner.read_object_relation(store_id, object, relation)
         return index.object_relation(object, relation)
 
-    async def read_starting_with_user(self, store_id: str, filter: StartingWithUser) -> Sequence[TupleKey]:
+    async def read_starting_with_user(
+        self, store_id: str, filter: StartingWithUser
+    ) -> Sequence[TupleKey]:
         index = self._indexes.get(store_id)
         if index is None:
             return await self.inner.read_starting_with_user(store_id, filter)

@@ -116,7 +116,9 @@ class PostgresChangeListener:
                     )
                     attempt += 1
                     await asyncio.sleep(delay)
-            _log.warning("index change listener LISTENs again after %d failed attempts; catching up", attempt)
+            _log.warning(
+                "index change listener LISTENs again after %d failed attempts; catching up", attempt
+            )
             self._on_reconnect()
 
     async def aclose(self) -> None:

@@ -102,7 +102,9 @@ class IndexedReader:
         a reader offering it offers ``count_object_relation_sync`` too)."""
         return self._index.relation_version(object_type, relation)
 
-    async def read_starting_with_user(self, store_id: str, filter: StartingWithUser) -> Sequence[TupleKey]:
+    async def read_starting_with_user(
+        self, store_id: str, filter: StartingWithUser
+    ) -> Sequence[TupleKey]:
         index = self._index
         if store_id == index.store_id:
             return index.starting_with_user(filter)

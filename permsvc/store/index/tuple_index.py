@@ -307,7 +307,9 @@ class TupleIndex:
     # signatures so that the IndexedReader hands them to the engine as they are (a call less per
     # read). ``store_id`` is not consulted: the reader routes only the indexed store here.
 
-    def read_user_tuple_sync(self, store_id: str, obj: str, relation: str, user: str) -> TupleKey | None:
+    def read_user_tuple_sync(
+        self, store_id: str, obj: str, relation: str, user: str
+    ) -> TupleKey | None:
         """The hottest read of a check: helpers inlined."""
         object_type, _, object_id = obj.partition(":")
         rel = self._relations.get((object_type, relation))
@@ -328,7 +330,9 @@ class TupleIndex:
 
     def _group(self, object_type: str, relations: tuple[str, ...]) -> tuple[_RelationIndex, ...]:
         index = self._relations
-        group = tuple(rel for rel in (index.get((object_type, r)) for r in relations) if rel is not None)
+        group = tuple(
+            rel for rel in (index.get((object_type, r)) for r in relations) if rel is not None
+        )
         if len(self._groups) >= _GROUPS_SIZE:
             self._groups.clear()
         self._groups[(object_type, relations)] = group
@@ -357,7 +361,9 @@ class TupleIndex:
                 found.append(key)
         return () if found is None else found
 
-    def read_userset_tuples_of_sync(self, store_id: str, obj: str, relations: tuple[str, ...]) -> Sequence[TupleKey]:
+    def read_userset_tuples_of_sync(
+        self, store_id: str, obj: str, relations: tuple[str, ...]
+    ) -> Sequence[TupleKey]:
         """``read_userset_tuples_sync`` of each of ``relations``, concatenated in that order."""
         object_type, _, object_id = obj.partition(":")
         group = self._groups.get((object_type, relations))
@@ -374,7 +380,9 @@ class TupleIndex:
             relation = rel.relation
             for user in (users,) if type(users) is str else users:
                 condition = conditions.get((object_id, user)) if conditions else None
-                found.append(TupleKey(object=obj, relation=relation, user=user, condition=condition))
+                found.append(
+                    TupleKey(object=obj, relation=relation, user=user, condition=condition)
+                )
         return () if found is None else found
 
     def read_userset_tuples_sync(self, store_id: str, obj: str, relation: str) -> list[TupleKey]:
@@ -412,7 +420,9 @@ class TupleIndex:
         direct = rel.direct.get(object_id)
         usersets = rel.usersets.get(object_id)
         if usersets is None and type(direct) is str and not rel.conditions:
-            return [TupleKey(object=obj, relation=relation, user=direct)]  # one parent: the common case
+            return [
+                TupleKey(object=obj, relation=relation, user=direct)
+            ]  # one parent: the common case
         out: list[TupleKey] = []
         for users in (direct, usersets):
             if users is not None:

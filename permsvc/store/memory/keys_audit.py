@@ -16,6 +16,7 @@ from permsvc.store.protocol import ApiKeyRecord, AuditEntry, AuditFilter, AuditR
 
 __all__ = ("MemoryKeysAuditMixin",)
 
+
 class MemoryKeysAuditMixin:
     """:class:`~permsvc.store.protocol.ApiKeyStore` and :class:`~permsvc.store.protocol.AuditLog`
     in memory. State is created on first use, so the datastore's constructor needs no change."""

@@ -321,9 +321,13 @@ class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin):
         found = (self.read_user_tuple_sync(store_id, o, r, u) for o, r, u in keys.users)
         return ManyReads(
             users=[key for key in found if key is not None],
-            usersets=[k for o, r in keys.usersets for k in self.read_userset_tuples_sync(store_id, o, r)],
+            usersets=[
+                k for o, r in keys.usersets for k in self.read_userset_tuples_sync(store_id, o, r)
+            ],
             object_relations=[
-                k for o, r in keys.object_relations for k in self.read_object_relation_sync(store_id, o, r)
+                k
+                for o, r in keys.object_relations
+                for k in self.read_object_relation_sync(store_id, o, r)
             ],
         )
 
@@ -358,7 +362,9 @@ class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin):
         users = data.by_object_relation.get((object, relation)) if data else None
         return list(users.values()) if users else ()
 
-    async def read_starting_with_user(self, store_id: str, filter: StartingWithUser) -> Sequence[TupleKey]:
+    async def read_starting_with_user(
+        self, store_id: str, filter: StartingWithUser
+    ) -> Sequence[TupleKey]:
         data = self._maybe_store(store_id)
         return () if data is None else starting_with_user(data.by_user, filter)
 

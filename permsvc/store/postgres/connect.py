@@ -22,10 +22,6 @@ def connect_options(url: str, environ: Mapping[str, str] | None = None) -> dict[
     parts = urlsplit(url)
     hosts = parts.netloc.rpartition("@")[2]
     query = {k.lower() for k, _ in parse_qsl(parts.query)}
-    if (
-        "," in hosts
-        and "target_session_attrs" not in query
-        and not env.get("PGTARGETSESSIONATTRS")
-    ):
+    if "," in hosts and "target_session_attrs" not in query and not env.get("PGTARGETSESSIONATTRS"):
         return {"target_session_attrs": "read-write"}
     return {}

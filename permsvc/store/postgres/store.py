@@ -341,7 +341,11 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
             for keys in (deletes, writes):
                 found.update(await self._find_tuples(conn, store_id, keys))
             to_delete, to_write = plan_write(
-                deletes, writes, lambda k: found.get(k.key), on_duplicate=on_duplicate, on_missing=on_missing
+                deletes,
+                writes,
+                lambda k: found.get(k.key),
+                on_duplicate=on_duplicate,
+                on_missing=on_missing,
             )
             if not to_delete and not to_write:
                 audit_id = await insert_audit_row(conn, store_id, audit, revision, 0)
@@ -473,15 +477,24 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
     async def read_many(self, store_id: str, keys: ManyKeys) -> ManyReads:
         return many_reads(await self._pool.fetch(q.READ_MANY, store_id, *read_many_params(keys)))
 
-    async def read_starting_with_user(self, store_id: str, filter: StartingWithUser) -> Sequence[TupleKey]:
+    async def read_starting_with_user(
+        self, store_id: str, filter: StartingWithUser
+    ) -> Sequence[TupleKey]:
         if not filter.users:
             return []
         split = [split_filter_user(u) for u in dict.fromkeys(filter.users)]
-        args = [store_id, filter.object_type, filter.relation, *(list(c) for c in zip(*split, strict=True))]
+        args = [
+            store_id,
+            filter.object_type,
+            filter.relation,
+            *(list(c) for c in zip(*split, strict=True)),
+        ]
         if filter.object_ids is None:
             rows = await self._pool.fetch(q.READ_STARTING_WITH_USER, *args)
         else:
-            rows = await self._pool.fetch(q.READ_STARTING_WITH_USER_OBJECTS, *args, list(filter.object_ids))
+            rows = await self._pool.fetch(
+                q.READ_STARTING_WITH_USER_OBJECTS, *args, list(filter.object_ids)
+            )
         return [_key(r) for r in rows]
 
     async def read_page(

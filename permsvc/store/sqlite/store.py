@@ -573,7 +573,9 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin):
         params = (store_id, *read_many_params(keys))
         return await self._on_reader(lambda conn: many_reads(conn.execute(q.READ_MANY, params)))
 
-    async def read_starting_with_user(self, store_id: str, filter: StartingWithUser) -> Sequence[TupleKey]:
+    async def read_starting_with_user(
+        self, store_id: str, filter: StartingWithUser
+    ) -> Sequence[TupleKey]:
         ids = filter.object_ids
         wanted = None if ids is None else msgspec.json.encode(list(ids)).decode()
 

@@ -50,7 +50,9 @@ class BatchingTupleReader(TupleReaderProxy):
         super().__init__(inner)
         many = unwrap(inner, MultiKeyTupleReader)
         if many is None:
-            raise TypeError(f"{type(inner).__name__} cannot read many keys at once (MultiKeyTupleReader)")
+            raise TypeError(
+                f"{type(inner).__name__} cannot read many keys at once (MultiKeyTupleReader)"
+            )
         self._many = many
         self._parked: tuple[Parked, Parked, Parked] = ({}, {}, {})
         self._arrived = 0
@@ -61,13 +63,19 @@ class BatchingTupleReader(TupleReaderProxy):
         self.queries = 0
         """Statements sent for the engine's reads (what tests and the benchmark count)."""
 
-    async def read_user_tuple(self, store_id: str, object: str, relation: str, user: str) -> TupleKey | None:
+    async def read_user_tuple(
+        self, store_id: str, object: str, relation: str, user: str
+    ) -> TupleKey | None:
         return await self._park(_USERS, store_id, (object, relation, user))  # type: ignore[no-any-return]
 
-    async def read_userset_tuples(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+    async def read_userset_tuples(
+        self, store_id: str, object: str, relation: str
+    ) -> Sequence[TupleKey]:
         return await self._park(_USERSETS, store_id, (object, relation))  # type: ignore[no-any-return]
 
-    async def read_object_relation(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+    async def read_object_relation(
+        self, store_id: str, object: str, relation: str
+    ) -> Sequence[TupleKey]:
         return await self._park(_OBJECT_RELATIONS, store_id, (object, relation))  # type: ignore[no-any-return]
 
     def _park(self, kind: int, store_id: str, key: tuple[str, ...]) -> asyncio.Future[Any]:
@@ -113,7 +121,9 @@ class BatchingTupleReader(TupleReaderProxy):
                     for key in kind_keys:
                         _settle(batch[kind][(store_id, key)], found[kind].get(key, missing))
 
-    async def _read(self, store_id: str, keys: list[list[tuple[str, ...]]]) -> list[dict[tuple[str, ...], Any]]:
+    async def _read(
+        self, store_id: str, keys: list[list[tuple[str, ...]]]
+    ) -> list[dict[tuple[str, ...], Any]]:
         """One statement for ``keys`` (per kind): the answers by key, keys with nothing found left out."""
         self.queries += 1
         users, usersets, object_relations = keys
@@ -122,7 +132,11 @@ class BatchingTupleReader(TupleReaderProxy):
                 one = await self.inner.read_user_tuple(store_id, *users[0])
                 return [{} if one is None else {users[0]: one}, {}, {}]
             if usersets:
-                return [{}, {usersets[0]: await self.inner.read_userset_tuples(store_id, *usersets[0])}, {}]
+                return [
+                    {},
+                    {usersets[0]: await self.inner.read_userset_tuples(store_id, *usersets[0])},
+                    {},
+                ]
             key = object_relations[0]
             return [{}, {}, {key: await self.inner.read_object_relation(store_id, *key)}]
         wanted = ManyKeys(users=users, usersets=usersets, object_relations=object_relations)  # type: ignore[arg-type]
@@ -147,7 +161,9 @@ def _chunks(keys: list[list[tuple[str, ...]]]) -> list[list[list[tuple[str, ...]
     return out
 
 
-def _settle(futures: list[asyncio.Future[Any]], result: Any = None, *, error: BaseException | None = None) -> None:
+def _settle(
+    futures: list[asyncio.Future[Any]], result: Any = None, *, error: BaseException | None = None
+) -> None:
     for future in futures:
         if future.done():  # its reader was cancelled
             continue

@@ -44,7 +44,9 @@ class ContextualTupleReader(TupleReaderProxy):
             otype, _, oid = key.object.partition(":")
             self._by_user.setdefault((otype, key.relation, key.user), {})[oid] = key
 
-    async def read_user_tuple(self, store_id: str, object: str, relation: str, user: str) -> TupleKey | None:
+    async def read_user_tuple(
+        self, store_id: str, object: str, relation: str, user: str
+    ) -> TupleKey | None:
         if store_id == self.store_id:
             found = self._by_key.get((object, relation, user))
             if found is not None:
@@ -59,7 +61,9 @@ class ContextualTupleReader(TupleReaderProxy):
         own.extend(k for k in stored if k.key not in seen)
         return own
 
-    def _usersets(self, store_id: str, object: str, relation: str, stored: Sequence[TupleKey]) -> Sequence[TupleKey]:
+    def _usersets(
+        self, store_id: str, object: str, relation: str, stored: Sequence[TupleKey]
+    ) -> Sequence[TupleKey]:
         if store_id != self.store_id:
             return stored
         users = self._by_object_relation.get((object, relation))
@@ -75,11 +79,15 @@ class ContextualTupleReader(TupleReaderProxy):
         users = self._by_object_relation.get((object, relation))
         return self._merge(users.values(), stored) if users else stored
 
-    async def read_userset_tuples(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+    async def read_userset_tuples(
+        self, store_id: str, object: str, relation: str
+    ) -> Sequence[TupleKey]:
         stored = await self.inner.read_userset_tuples(store_id, object, relation)
         return self._usersets(store_id, object, relation, stored)
 
-    async def read_object_relation(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+    async def read_object_relation(
+        self, store_id: str, object: str, relation: str
+    ) -> Sequence[TupleKey]:
         stored = await self.inner.read_object_relation(store_id, object, relation)
         return self._object_relation(store_id, object, relation, stored)
 
@@ -87,22 +95,30 @@ class ContextualTupleReader(TupleReaderProxy):
         """The overlay is in memory: synchronous when the inner reader is (``SyncTupleReader``)."""
         return self._sync is not None and self._sync.sync_reads(store_id)
 
-    def read_user_tuple_sync(self, store_id: str, object: str, relation: str, user: str) -> TupleKey | None:
+    def read_user_tuple_sync(
+        self, store_id: str, object: str, relation: str, user: str
+    ) -> TupleKey | None:
         if store_id == self.store_id:
             found = self._by_key.get((object, relation, user))
             if found is not None:
                 return found
         return self._sync.read_user_tuple_sync(store_id, object, relation, user)  # type: ignore[union-attr]  # only called when sync_reads
 
-    def read_userset_tuples_sync(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+    def read_userset_tuples_sync(
+        self, store_id: str, object: str, relation: str
+    ) -> Sequence[TupleKey]:
         stored = self._sync.read_userset_tuples_sync(store_id, object, relation)  # type: ignore[union-attr]  # as above
         return self._usersets(store_id, object, relation, stored)
 
-    def read_object_relation_sync(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+    def read_object_relation_sync(
+        self, store_id: str, object: str, relation: str
+    ) -> Sequence[TupleKey]:
         stored = self._sync.read_object_relation_sync(store_id, object, relation)  # type: ignore[union-attr]  # as above
         return self._object_relation(store_id, object, relation, stored)
 
-    async def read_starting_with_user(self, store_id: str, filter: StartingWithUser) -> Sequence[TupleKey]:
+    async def read_starting_with_user(
+        self, store_id: str, filter: StartingWithUser
+    ) -> Sequence[TupleKey]:
         stored = await self.inner.read_starting_with_user(store_id, filter)
         if store_id != self.store_id:
             return stored

@@ -33,22 +33,32 @@ class TupleReaderProxy:
     def unwrap(self) -> TupleReader:
         return self.inner
 
-    async def read_user_tuple(self, store_id: str, object: str, relation: str, user: str) -> TupleKey | None:
+    async def read_user_tuple(
+        self, store_id: str, object: str, relation: str, user: str
+    ) -> TupleKey | None:
         return await self.inner.read_user_tuple(store_id, object, relation, user)
 
-    async def read_userset_tuples(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+    async def read_userset_tuples(
+        self, store_id: str, object: str, relation: str
+    ) -> Sequence[TupleKey]:
         return await self.inner.read_userset_tuples(store_id, object, relation)
 
-    async def read_object_relation(self, store_id: str, object: str, relation: str) -> Sequence[TupleKey]:
+    async def read_object_relation(
+        self, store_id: str, object: str, relation: str
+    ) -> Sequence[TupleKey]:
         return await self.inner.read_object_relation(store_id, object, relation)
 
-    async def read_starting_with_user(self, store_id: str, filter: StartingWithUser) -> Sequence[TupleKey]:
+    async def read_starting_with_user(
+        self, store_id: str, filter: StartingWithUser
+    ) -> Sequence[TupleKey]:
         return await self.inner.read_starting_with_user(store_id, filter)
 
     async def read_page(
         self, store_id: str, filter: ReadFilter, *, page_size: int, continuation_token: str = ""
     ) -> Page[StoredTuple]:
-        return await self.inner.read_page(store_id, filter, page_size=page_size, continuation_token=continuation_token)
+        return await self.inner.read_page(
+            store_id, filter, page_size=page_size, continuation_token=continuation_token
+        )
 
     async def head_revision(self, store_id: str) -> Revision:
         return await self.inner.head_revision(store_id)

@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 __all__ = ("wrap_for_request",)
 
 
-def wrap_for_request(reader: TupleReader, store_id: str, contextual_tuples: Sequence[TupleKey] = ()) -> TupleReader:
+def wrap_for_request(
+    reader: TupleReader, store_id: str, contextual_tuples: Sequence[TupleKey] = ()
+) -> TupleReader:
     """The reader one request evaluates through: over a database (a reader without in-memory reads
     that can read many keys at once) the request's concurrent reads are batched
     (:class:`BatchingTupleReader`), and the contextual-tuple overlay goes on top when there are any."""

@@ -86,8 +86,14 @@ async def test_non_admin_credentials_are_refused(
     refused = {
         "user_token": (bearer(issuer.user()), 403),
         "user_token_with_check_scope": (bearer(issuer.user(scope="permsvc:check")), 403),
-        "user_token_with_admin_scope": (bearer(issuer.user("auth0|root", scope=f"openid {ADMIN_SCOPE}")), 403),
-        "user_sub_ending_in_at_clients": (bearer(issuer.user("evil@clients", scope=ADMIN_SCOPE)), 403),
+        "user_token_with_admin_scope": (
+            bearer(issuer.user("auth0|root", scope=f"openid {ADMIN_SCOPE}")),
+            403,
+        ),
+        "user_sub_ending_in_at_clients": (
+            bearer(issuer.user("evil@clients", scope=ADMIN_SCOPE)),
+            403,
+        ),
         "service_token_with_check_scope": (bearer(issuer.service()), 403),
         "check_key": (bearer(check_key), 403),
         "claims_key": (bearer(claims_key), 403),

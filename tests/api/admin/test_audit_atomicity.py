@@ -57,7 +57,9 @@ def _refuse_audit_rows(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def _stored(client: Client, store: str) -> list[dict[str, Any]]:
-    page = (await client.post(f"/stores/{store}/read", json={"tuple_key": _TUPLE}, headers=ROOT)).json()
+    page = (
+        await client.post(f"/stores/{store}/read", json={"tuple_key": _TUPLE}, headers=ROOT)
+    ).json()
     return list(page["tuples"])
 
 
@@ -113,7 +115,9 @@ class _Unaudited:
         self.inner = inner
 
     async def write(self, store_id: str, **kwargs: Any) -> WriteResult:
-        assert kwargs.pop("audit", None) is None  # not an AuditedWrites writer: never handed the row
+        assert (
+            kwargs.pop("audit", None) is None
+        )  # not an AuditedWrites writer: never handed the row
         return await self.inner.write(store_id, **kwargs)
 
 

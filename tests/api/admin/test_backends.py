@@ -46,7 +46,9 @@ async def _cli_key(database_url: str) -> str:
 
 async def test_admin_flow_survives_a_restart(database_url: str) -> None:
     issuer = Issuer()
-    settings = make_settings(database_url=database_url, index=True, api_keys=(ROOT_KEY,), oidc=issuer.settings())
+    settings = make_settings(
+        database_url=database_url, index=True, api_keys=(ROOT_KEY,), oidc=issuer.settings()
+    )
     app = create_app(settings, token_keys=issuer.keys())
     async with AsyncTestClient(app) as client:
         admin = bearer(await _cli_key(database_url))

@@ -67,8 +67,13 @@ async def test_key_lifecycle(client: Client, admin: dict[str, str]) -> None:
 
 async def test_key_errors(client: Client, admin: dict[str, str]) -> None:
     bad_scope = await client.post("/v1/admin/keys", json={"scope": "root"}, headers=admin)
-    assert bad_scope.status_code == 400 and "check, read, write, admin, claims" in bad_scope.json()["message"]
-    both = await client.post("/v1/admin/keys", json={"scope": "check", "roles": ["check"]}, headers=admin)
+    assert (
+        bad_scope.status_code == 400
+        and "check, read, write, admin, claims" in bad_scope.json()["message"]
+    )
+    both = await client.post(
+        "/v1/admin/keys", json={"scope": "check", "roles": ["check"]}, headers=admin
+    )
     assert both.status_code == 400 and "'roles'" in both.json()["message"]
     legacy = await client.post("/v1/admin/keys", json={"scope": "check"}, headers=admin)
     assert legacy.status_code == 201 and legacy.json()["info"]["roles"] == ["check"]
@@ -302,7 +307,9 @@ async def test_every_grant_and_revoke_of_a_tuple_is_traced_to_its_actor(
         json={"store_id": store, "tuples": [target]},
         headers=bearer(issuer.admin()),
     )
-    await client.post(f"/stores/{store}/write", json={"writes": {"tuple_keys": [target]}}, headers=ROOT)
+    await client.post(
+        f"/stores/{store}/write", json={"writes": {"tuple_keys": [target]}}, headers=ROOT
+    )
     response = await client.get(
         "/v1/admin/audit/trace", params={"store_id": store, **target}, headers=admin
     )

@@ -99,7 +99,9 @@ async def test_upload_refuses_orphans_unless_forced(client: Client, admin: dict[
         {"object": "document:a", "relation": "viewer", "user": "user:*"}
     ]
     assert '"force": true' in body["message"]
-    latest = await client.get(f"/stores/{store}/authorization-models", params={"page_size": "1"}, headers=ROOT)
+    latest = await client.get(
+        f"/stores/{store}/authorization-models", params={"page_size": "1"}, headers=ROOT
+    )
     assert latest.json()["authorization_models"][0]["id"] == model
 
     forced = await client.post(
@@ -108,7 +110,9 @@ async def test_upload_refuses_orphans_unless_forced(client: Client, admin: dict[
     assert forced.status_code == 201, forced.text
     new_id = forced.json()["authorization_model_id"]
     assert forced.json()["diff"]["orphaned_count"] == 1
-    latest = await client.get(f"/stores/{store}/authorization-models", params={"page_size": "1"}, headers=ROOT)
+    latest = await client.get(
+        f"/stores/{store}/authorization-models", params={"page_size": "1"}, headers=ROOT
+    )
     assert latest.json()["authorization_models"][0]["id"] == new_id
     audit = (
         await client.get(

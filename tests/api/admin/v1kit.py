@@ -94,7 +94,9 @@ async def v1_client(issuer: Issuer | None, **settings: Any) -> AsyncIterator[Asy
     values: dict[str, Any] = {"api_keys": (ROOT_KEY,), "check_scope": CHECK_SCOPE}
     if issuer is not None:
         values["oidc"] = issuer.settings()
-    app = create_app(make_settings(**{**values, **settings}), token_keys=issuer.keys() if issuer else None)
+    app = create_app(
+        make_settings(**{**values, **settings}), token_keys=issuer.keys() if issuer else None
+    )
     async with AsyncTestClient(app) as client:
         client.permsvc_app = app  # type: ignore[attr-defined]
         yield client

@@ -41,10 +41,14 @@ class AuthzenClient:
         self.http = http
         response = http.get(well_known_url(pdp))
         if response.status_code != 200:
-            raise AuthzenError(response.status_code, response.text, response.headers.get("x-request-id", ""))
+            raise AuthzenError(
+                response.status_code, response.text, response.headers.get("x-request-id", "")
+            )
         self.metadata: dict[str, Any] = response.json()
         if self.metadata.get("policy_decision_point") != pdp:
-            raise ValueError(f"metadata is for {self.metadata.get('policy_decision_point')!r}, not {pdp!r}")
+            raise ValueError(
+                f"metadata is for {self.metadata.get('policy_decision_point')!r}, not {pdp!r}"
+            )
         self.last_request_id = ""
 
     def post(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -63,7 +67,11 @@ class AuthzenClient:
         return result
 
     def evaluate(
-        self, subject: dict[str, Any], action: dict[str, Any], resource: dict[str, Any], context: dict[str, Any] | None = None
+        self,
+        subject: dict[str, Any],
+        action: dict[str, Any],
+        resource: dict[str, Any],
+        context: dict[str, Any] | None = None,
     ) -> bool:
         body: dict[str, Any] = {"subject": subject, "action": action, "resource": resource}
         if context is not None:
@@ -81,7 +89,9 @@ class AuthzenClient:
         result: list[dict[str, Any]] = self.post("access_evaluations_endpoint", body)["evaluations"]
         return result
 
-    def _search(self, endpoint: str, body: dict[str, Any], limit: int | None) -> Iterator[dict[str, Any]]:
+    def _search(
+        self, endpoint: str, body: dict[str, Any], limit: int | None
+    ) -> Iterator[dict[str, Any]]:
         page: dict[str, Any] = {} if limit is None else {"limit": limit}
         while True:
             answer = self.post(endpoint, {**body, "page": page} if page else body)
@@ -92,13 +102,23 @@ class AuthzenClient:
             page = {"token": token}
 
     def search_subjects(
-        self, subject_type: str, action: dict[str, Any], resource: dict[str, Any], *, limit: int | None = None
+        self,
+        subject_type: str,
+        action: dict[str, Any],
+        resource: dict[str, Any],
+        *,
+        limit: int | None = None,
     ) -> list[dict[str, Any]]:
         body = {"subject": {"type": subject_type}, "action": action, "resource": resource}
         return list(self._search("search_subject_endpoint", body, limit))
 
     def search_resources(
-        self, subject: dict[str, Any], action: dict[str, Any], resource_type: str, *, limit: int | None = None
+        self,
+        subject: dict[str, Any],
+        action: dict[str, Any],
+        resource_type: str,
+        *,
+        limit: int | None = None,
     ) -> list[dict[str, Any]]:
         body = {"subject": subject, "action": action, "resource": {"type": resource_type}}
         return list(self._search("search_resource_endpoint", body, limit))
@@ -106,4 +126,8 @@ class AuthzenClient:
     def search_actions(
         self, subject: dict[str, Any], resource: dict[str, Any], *, limit: int | None = None
     ) -> list[dict[str, Any]]:
-        return list(self._search("search_action_endpoint", {"subject": subject, "resource": resource}, limit))
+        return list(
+            self._search(
+                "search_action_endpoint", {"subject": subject, "resource": resource}, limit
+            )
+        )

@@ -83,7 +83,11 @@ def model_json() -> dict[str, Any]:
 
 
 def settings_for(seeded: Seeded, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {"database_url": seeded.database_url, "store": seeded.store_id, "access_log": False}
+    values: dict[str, Any] = {
+        "database_url": seeded.database_url,
+        "store": seeded.store_id,
+        "access_log": False,
+    }
     values.update(overrides)
     return Settings(**values)
 
@@ -101,7 +105,9 @@ async def _seed(url: str) -> Seeded:
             if condition:
                 key["condition"] = {"name": condition}
             keys.append(key)
-        written = await admin.post(f"/stores/{store_id}/write", json={"writes": {"tuple_keys": keys}})
+        written = await admin.post(
+            f"/stores/{store_id}/write", json={"writes": {"tuple_keys": keys}}
+        )
         assert written.status_code == 200, written.text
     return Seeded(url, store_id, model.json()["authorization_model_id"])
 

@@ -25,7 +25,9 @@ def _decisions(response: Any) -> list[bool]:
     return [item["decision"] for item in response.json()["evaluations"]]
 
 
-async def test_defaults_are_merged_and_order_is_kept(client: AsyncTestClient[Any], base: str) -> None:
+async def test_defaults_are_merged_and_order_is_kept(
+    client: AsyncTestClient[Any], base: str
+) -> None:
     body = {
         "subject": BOB,
         "resource": README,
@@ -33,7 +35,11 @@ async def test_defaults_are_merged_and_order_is_kept(client: AsyncTestClient[Any
             {"action": _action("can_read")},
             {"action": _action("can_delete")},
             {"action": _action("can_delete"), "subject": ALICE},
-            {"action": _action("can_read"), "subject": {"type": "user", "id": "Alice Smith"}, "resource": PUBLIC},
+            {
+                "action": _action("can_read"),
+                "subject": {"type": "user", "id": "Alice Smith"},
+                "resource": PUBLIC,
+            },
             {"action": _action("can_write"), "subject": {"type": "user", "id": "auth0|42"}},
         ],
     }
@@ -61,7 +67,9 @@ async def test_item_keys_replace_defaults_whole(client: AsyncTestClient[Any], ba
     assert "subject_region" in third["context"]["error"]["message"]
 
 
-async def test_bad_item_is_a_denial_not_a_failed_batch(client: AsyncTestClient[Any], base: str) -> None:
+async def test_bad_item_is_a_denial_not_a_failed_batch(
+    client: AsyncTestClient[Any], base: str
+) -> None:
     body = {
         "action": _action("can_read"),
         "resource": README,
@@ -96,13 +104,42 @@ async def test_bad_item_is_a_denial_not_a_failed_batch(client: AsyncTestClient[A
 @pytest.mark.parametrize(
     ("semantic", "actions", "expected"),
     [
-        pytest.param("execute_all", ["can_read", "can_delete", "can_read"], [True, False, True], id="execute_all"),
-        pytest.param("deny_on_first_deny", ["can_read", "can_delete", "can_read"], [True, False], id="deny_stops_at_deny"),
-        pytest.param("deny_on_first_deny", ["can_read", "can_read"], [True, True], id="deny_all_permitted"),
-        pytest.param("deny_on_first_deny", ["can_fly", "can_read"], [False], id="deny_error_counts_as_deny"),
-        pytest.param("permit_on_first_permit", ["can_delete", "can_read", "can_delete"], [False, True], id="permit_stops_at_permit"),
-        pytest.param("permit_on_first_permit", ["can_delete", "can_write"], [False, False], id="permit_none_permitted"),
-        pytest.param("permit_on_first_permit", ["can_fly", "can_read"], [False, True], id="permit_error_is_skipped"),
+        pytest.param(
+            "execute_all",
+            ["can_read", "can_delete", "can_read"],
+            [True, False, True],
+            id="execute_all",
+        ),
+        pytest.param(
+            "deny_on_first_deny",
+            ["can_read", "can_delete", "can_read"],
+            [True, False],
+            id="deny_stops_at_deny",
+        ),
+        pytest.param(
+            "deny_on_first_deny", ["can_read", "can_read"], [True, True], id="deny_all_permitted"
+        ),
+        pytest.param(
+            "deny_on_first_deny", ["can_fly", "can_read"], [False], id="deny_error_counts_as_deny"
+        ),
+        pytest.param(
+            "permit_on_first_permit",
+            ["can_delete", "can_read", "can_delete"],
+            [False, True],
+            id="permit_stops_at_permit",
+        ),
+        pytest.param(
+            "permit_on_first_permit",
+            ["can_delete", "can_write"],
+            [False, False],
+            id="permit_none_permitted",
+        ),
+        pytest.param(
+            "permit_on_first_permit",
+            ["can_fly", "can_read"],
+            [False, True],
+            id="permit_error_is_skipped",
+        ),
     ],
 )
 async def test_semantics(
@@ -120,15 +157,36 @@ async def test_semantics(
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [
-        pytest.param({"options": {"evaluations_semantic": "first_wins"}, "evaluations": [{}]}, "evaluations_semantic must be one of", id="unknown_semantic"),
-        pytest.param({"options": {"evaluations_semantic": 1}, "evaluations": [{}]}, "$.options.evaluations_semantic", id="semantic_not_a_string"),
-        pytest.param({"options": "fast", "evaluations": [{}]}, "$.options", id="options_not_an_object"),
-        pytest.param({"evaluations": {"a": 1}}, "$.evaluations", id="evaluations_not_an_array"),
-        pytest.param({"subject": {"type": 1}, "evaluations": [{}]}, "$.subject.type", id="ill_typed_default"),
-        pytest.param({"evaluations": []}, "subject is required", id="empty_without_top_level_fields"),
         pytest.param(
-            {"subject": BOB, "action": _action("can_read"), "resource": README, "evaluations": [{}] * (DEFAULT_MAX_BATCH_CHECK_ITEMS + 1)},
-            f"at most {DEFAULT_MAX_BATCH_CHECK_ITEMS}", id="too_many_items"),
+            {"options": {"evaluations_semantic": "first_wins"}, "evaluations": [{}]},
+            "evaluations_semantic must be one of",
+            id="unknown_semantic",
+        ),
+        pytest.param(
+            {"options": {"evaluations_semantic": 1}, "evaluations": [{}]},
+            "$.options.evaluations_semantic",
+            id="semantic_not_a_string",
+        ),
+        pytest.param(
+            {"options": "fast", "evaluations": [{}]}, "$.options", id="options_not_an_object"
+        ),
+        pytest.param({"evaluations": {"a": 1}}, "$.evaluations", id="evaluations_not_an_array"),
+        pytest.param(
+            {"subject": {"type": 1}, "evaluations": [{}]}, "$.subject.type", id="ill_typed_default"
+        ),
+        pytest.param(
+            {"evaluations": []}, "subject is required", id="empty_without_top_level_fields"
+        ),
+        pytest.param(
+            {
+                "subject": BOB,
+                "action": _action("can_read"),
+                "resource": README,
+                "evaluations": [{}] * (DEFAULT_MAX_BATCH_CHECK_ITEMS + 1),
+            },
+            f"at most {DEFAULT_MAX_BATCH_CHECK_ITEMS}",
+            id="too_many_items",
+        ),
     ],
 )
 async def test_malformed_batches_are_400(
@@ -157,5 +215,7 @@ async def test_no_items_is_a_single_evaluation(
 
 async def test_request_id_is_echoed(client: AsyncTestClient[Any], base: str) -> None:
     body = {"subject": BOB, "resource": README, "evaluations": [{"action": _action("can_read")}]}
-    response = await client.post(f"{base}/evaluations", json=body, headers={"X-Request-ID": "batch-7"})
+    response = await client.post(
+        f"{base}/evaluations", json=body, headers={"X-Request-ID": "batch-7"}
+    )
     assert response.headers["x-request-id"] == "batch-7"

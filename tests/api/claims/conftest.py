@@ -40,7 +40,9 @@ async def new_store(client: AsyncTestClient[Any]) -> str:
     response = await client.post("/stores", json={"name": "claims"}, headers=ROOT)
     assert response.status_code == 201, response.text
     store_id = str(response.json()["id"])
-    response = await client.post(f"/stores/{store_id}/authorization-models", json=MODEL, headers=ROOT)
+    response = await client.post(
+        f"/stores/{store_id}/authorization-models", json=MODEL, headers=ROOT
+    )
     assert response.status_code == 201, response.text
     return store_id
 

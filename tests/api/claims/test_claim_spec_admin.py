@@ -130,7 +130,9 @@ async def test_invalid_specs_are_refused(
     assert (await client.get(_path(store_id), headers=admin)).json()["spec"] is None
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+)
 async def test_non_spec_media_types_are_refused(
     client: AsyncTestClient[Any], store_id: str, admin: dict[str, str], content_type: str
 ) -> None:

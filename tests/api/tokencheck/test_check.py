@@ -75,18 +75,27 @@ async def test_service_token_with_check_scope_passes_the_users_token(
     headers = bearer(issuer.service())
     body = {"relation": "viewer", "object": "document:plan"}
     response = await client.post(
-        "/v1/check", json={**body, "subject_token": issuer.user("google-oauth2|1234")}, headers=headers
+        "/v1/check",
+        json={**body, "subject_token": issuer.user("google-oauth2|1234")},
+        headers=headers,
     )
     assert response.status_code == 200 and response.json()["allowed"] is True
     assert response.json()["user"] == "user:google-oauth2|1234"
-    named = await client.post("/v1/check", json={**body, "user": "user:google-oauth2|1234"}, headers=headers)
+    named = await client.post(
+        "/v1/check", json={**body, "user": "user:google-oauth2|1234"}, headers=headers
+    )
     assert named.status_code == 403 and "'read' role" in named.json()["message"]
     reader = bearer(issuer.service(scope="permsvc:read"))
-    named = await client.post("/v1/check", json={**body, "user": "user:google-oauth2|1234"}, headers=reader)
+    named = await client.post(
+        "/v1/check", json={**body, "user": "user:google-oauth2|1234"}, headers=reader
+    )
     assert named.status_code == 200 and named.json()["allowed"] is True
     missing = await client.post("/v1/check", json=body, headers=headers)
     assert missing.status_code == 400
-    assert "subject_token" in missing.json()["message"] and "client:svc-client" in missing.json()["message"]
+    assert (
+        "subject_token" in missing.json()["message"]
+        and "client:svc-client" in missing.json()["message"]
+    )
 
 
 async def test_service_token_without_check_scope_is_insufficient_scope(
@@ -165,7 +174,9 @@ async def test_contextual_tuples_and_context_from_a_service(client: Client, issu
     no = await client.post("/v1/check", json={**body, "context": {"x": 30}}, headers=headers)
     assert yes.json()["allowed"] is True and no.json()["allowed"] is False
     del body["subject_token"]
-    own = await client.post("/v1/check", json={**body, "context": {"x": 3}}, headers=bearer(issuer.user("auth0|7")))
+    own = await client.post(
+        "/v1/check", json={**body, "context": {"x": 3}}, headers=bearer(issuer.user("auth0|7"))
+    )
     assert own.status_code == 403 and "contextual_tuples" in own.json()["message"]
 
 

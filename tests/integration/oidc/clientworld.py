@@ -51,12 +51,13 @@ class ClientWorld:
         return self.provider.user_token(subject)
 
 
-
 @contextlib.contextmanager
 def client_world(provider: OidcProvider, data: Path) -> Iterator[ClientWorld]:
     spec = data / "claims.json"
     data.mkdir(parents=True, exist_ok=True)
-    spec.write_text(json.dumps({"claim": CLAIM_NAME, "relations": ["document#owner", "document#viewer"]}))
+    spec.write_text(
+        json.dumps({"claim": CLAIM_NAME, "relations": ["document#owner", "document#viewer"]})
+    )
     env = {
         "PERMSVC_OIDC_ISSUER": provider.issuer,
         "PERMSVC_OIDC_AUDIENCE": API,
@@ -78,7 +79,10 @@ def client_world(provider: OidcProvider, data: Path) -> Iterator[ClientWorld]:
             assert grants.status_code == 200, grants.text
             keys = {}
             for scope in ("check", "admin", "claims"):
-                created = http.post("/v1/admin/keys", json={"scope": scope, "store_id": store, "name": f"clients-{scope}"})
+                created = http.post(
+                    "/v1/admin/keys",
+                    json={"scope": scope, "store_id": store, "name": f"clients-{scope}"},
+                )
                 assert created.status_code == 201, created.text
                 keys[scope] = created.json()["key"]
         yield ClientWorld(server, provider, store, keys["check"], keys["admin"], keys["claims"])
@@ -89,7 +93,9 @@ def node_or_skip() -> str:
     if node is None or shutil.which("npm") is None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("node and npm are needed (CI=true: the Node client tests must run in CI)")
-        pytest.skip("node and npm are needed for the Node client tests (apt-get install nodejs npm)")
+        pytest.skip(
+            "node and npm are needed for the Node client tests (apt-get install nodejs npm)"
+        )
     return node
 
 
@@ -102,7 +108,13 @@ def npm_install(directory: Path) -> None:
         return
     result = subprocess.run(
         ["npm", "install", "--no-audit", "--no-fund", "--no-package-lock", "--loglevel=error"],
-        cwd=directory, capture_output=True, text=True, timeout=600, check=False,
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
-    assert result.returncode == 0, f"npm install in {directory} failed:\n{result.stdout}\n{result.stderr}"
+    assert result.returncode == 0, (
+        f"npm install in {directory} failed:\n{result.stdout}\n{result.stderr}"
+    )
     stamp.write_text(json.dumps(wanted, sort_keys=True))

@@ -51,7 +51,10 @@ def v1_provider(
 ) -> Iterator[OidcProvider]:
     """A session-wide provider that also grants ``permsvc:admin`` and ``permsvc:check``."""
     provider = OidcProvider(
-        oidc_runtime, tmp_path_factory.mktemp("oidc-v1"), kid="v1-key", extra_env={"OIDC_API_SCOPES": V1_SCOPES}
+        oidc_runtime,
+        tmp_path_factory.mktemp("oidc-v1"),
+        kid="v1-key",
+        extra_env={"OIDC_API_SCOPES": V1_SCOPES},
     )
     provider.start()
     yield provider

@@ -201,10 +201,7 @@ def test_feed_refuses_user_tokens_and_unscoped_clients(world: _World) -> None:
     response = httpx.post(
         world.feed.url + "/v1/claims", json=body, headers={"Authorization": f"Bearer {user_token}"}
     )
-    assert (
-        response.status_code == 403
-        and "is an end user's" in response.json()["message"]
-    )
+    assert response.status_code == 403 and "is an end user's" in response.json()["message"]
     unscoped = world.provider.client_credentials(scope="read:docs")
     response = httpx.post(
         world.feed.url + "/v1/claims", json=body, headers={"Authorization": f"Bearer {unscoped}"}

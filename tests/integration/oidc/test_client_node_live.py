@@ -28,13 +28,19 @@ pytestmark = pytest.mark.timeout(900)
 def _run_node(node: str, files: list[str], env: dict[str, str]) -> dict[str, int]:
     result = subprocess.run(
         [node, "--test", "--test-reporter=tap", *files],
-        cwd=NODE_CLIENT, env={"PATH": os.environ.get("PATH", ""), **env},
-        capture_output=True, text=True, timeout=300, check=False,
+        cwd=NODE_CLIENT,
+        env={"PATH": os.environ.get("PATH", ""), **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     report = result.stdout + result.stderr
     counts = {
         name: int(n)
-        for name, n in re.findall(r"^# (tests|pass|fail|skipped|cancelled) (\d+)$", report, re.MULTILINE)
+        for name, n in re.findall(
+            r"^# (tests|pass|fail|skipped|cancelled) (\d+)$", report, re.MULTILINE
+        )
     }
     assert result.returncode == 0, report[-8000:]
     counts["_report"] = report  # type: ignore[assignment]
@@ -43,7 +49,13 @@ def _run_node(node: str, files: list[str], env: dict[str, str]) -> dict[str, int
 
 def _expect(counts: dict[str, int], tests: int, skipped: int) -> None:
     report = counts.pop("_report")
-    assert counts == {"tests": tests, "pass": tests - skipped, "fail": 0, "skipped": skipped, "cancelled": 0}, str(report)[-8000:]
+    assert counts == {
+        "tests": tests,
+        "pass": tests - skipped,
+        "fail": 0,
+        "skipped": skipped,
+        "cancelled": 0,
+    }, str(report)[-8000:]
 
 
 def test_node_client_unit_tests() -> None:
@@ -52,7 +64,9 @@ def test_node_client_unit_tests() -> None:
 
 
 @pytest.fixture(scope="module")
-def world(v1_provider: OidcProvider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClientWorld]:
+def world(
+    v1_provider: OidcProvider, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ClientWorld]:
     with client_world(v1_provider, tmp_path_factory.mktemp("client-node")) as w:
         yield w
 
@@ -80,6 +94,10 @@ def test_node_client_type_declarations() -> None:
     tsc = NODE_CLIENT / "node_modules" / "typescript" / "bin" / "tsc"
     result = subprocess.run(
         [node, str(tsc), "-p", "test/tsconfig.json"],
-        cwd=NODE_CLIENT, capture_output=True, text=True, timeout=240, check=False,
+        cwd=NODE_CLIENT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr

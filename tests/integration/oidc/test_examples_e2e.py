@@ -35,13 +35,18 @@ def world(v1_provider: OidcProvider, tmp_path: Path) -> Iterator[ClientWorld]:
         yield w
 
 
-def _start(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _start(
+    command: list[str], cwd: Path, env: dict[str, str], log: Path
+) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [*command, *(["--port", str(port)] if "uvicorn" in command else [])],
-            cwd=cwd, env={**env, "PORT": str(port)}, stdout=out, stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env={**env, "PORT": str(port)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -108,7 +113,10 @@ def test_documents_api(api: str, world: ClientWorld, example: str) -> None:
     assert call("GET", "/documents/roadmap", alice).json()["title"] == "Roadmap 2027"
     denied = call("GET", "/documents/roadmap", bob)
     assert denied.status_code == 403, denied.text
-    assert sorted(d["id"] for d in call("GET", "/documents", alice).json()) == ["handbook", "roadmap"]
+    assert sorted(d["id"] for d in call("GET", "/documents", alice).json()) == [
+        "handbook",
+        "roadmap",
+    ]
     assert sorted(d["id"] for d in call("GET", "/documents", bob).json()) == ["budget", "handbook"]
 
     # share, then allowed; a viewer may not share on

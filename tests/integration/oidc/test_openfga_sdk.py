@@ -28,7 +28,9 @@ pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(scope="module")
-def server(v1_provider: OidcProvider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def server(
+    v1_provider: OidcProvider, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     env = {
         "PERMSVC_OIDC_ISSUER": v1_provider.issuer,
         "PERMSVC_OIDC_AUDIENCE": API,
@@ -39,7 +41,9 @@ def server(v1_provider: OidcProvider, tmp_path_factory: pytest.TempPathFactory) 
         yield live
 
 
-def _client(server: LiveServer, provider: OidcProvider, scopes: str, store_id: str | None = None) -> OpenFgaClient:
+def _client(
+    server: LiveServer, provider: OidcProvider, scopes: str, store_id: str | None = None
+) -> OpenFgaClient:
     credentials = Credentials(
         method="client_credentials",
         configuration=CredentialConfiguration(
@@ -50,7 +54,9 @@ def _client(server: LiveServer, provider: OidcProvider, scopes: str, store_id: s
             scopes=scopes,
         ),
     )
-    return OpenFgaClient(ClientConfiguration(api_url=server.url, store_id=store_id, credentials=credentials))
+    return OpenFgaClient(
+        ClientConfiguration(api_url=server.url, store_id=store_id, credentials=credentials)
+    )
 
 
 async def test_sdk_client_credentials(server: LiveServer, v1_provider: OidcProvider) -> None:
@@ -59,16 +65,31 @@ async def test_sdk_client_credentials(server: LiveServer, v1_provider: OidcProvi
         admin.set_store_id(store.id)
         model = await admin.write_authorization_model(MODEL)  # type: ignore[arg-type] - the SDK takes the JSON too
         admin.set_authorization_model_id(model.authorization_model_id)
-        await admin.write(ClientWriteRequest(writes=[ClientTuple(user="user:anne", relation="viewer", object="document:readme")]))
-        answer = await admin.check(ClientCheckRequest(user="user:anne", relation="viewer", object="document:readme"))
+        await admin.write(
+            ClientWriteRequest(
+                writes=[ClientTuple(user="user:anne", relation="viewer", object="document:readme")]
+            )
+        )
+        answer = await admin.check(
+            ClientCheckRequest(user="user:anne", relation="viewer", object="document:readme")
+        )
         assert answer.allowed is True
 
     async with _client(server, v1_provider, "permsvc:check", store.id) as checker:
-        answer = await checker.check(ClientCheckRequest(user="user:anne", relation="viewer", object="document:readme"))
+        answer = await checker.check(
+            ClientCheckRequest(user="user:anne", relation="viewer", object="document:readme")
+        )
         assert answer.allowed is True
         with pytest.raises(ForbiddenException):
-            await checker.write(ClientWriteRequest(writes=[ClientTuple(user="user:bob", relation="viewer", object="document:readme")]))
+            await checker.write(
+                ClientWriteRequest(
+                    writes=[
+                        ClientTuple(user="user:bob", relation="viewer", object="document:readme")
+                    ]
+                )
+            )
 
-    anonymous = httpx.post(f"{server.url}/stores/{store.id}/check", json={"tuple_key": {}}, timeout=10)
+    anonymous = httpx.post(  # noqa: ASYNC210 - one short call after the SDK is done; nothing else runs on this loop
+        f"{server.url}/stores/{store.id}/check", json={"tuple_key": {}}, timeout=10
+    )
     assert anonymous.status_code == 401
-

@@ -57,7 +57,10 @@ def world(v1_provider: OidcProvider, tmp_path_factory: pytest.TempPathFactory) -
     data: Path = tmp_path_factory.mktemp("v1-live")
     with live_server(data, env=env) as server:
         store = httpx.post(
-            server.url + "/stores", json={"name": "v1-live"}, timeout=10, headers={"Authorization": f"Bearer {ROOT_KEY}"}
+            server.url + "/stores",
+            json={"name": "v1-live"},
+            timeout=10,
+            headers={"Authorization": f"Bearer {ROOT_KEY}"},
         ).json()["id"]
         w = World(server, v1_provider, store)
         try:
@@ -149,12 +152,16 @@ def test_service_tokens_by_scope(world: World) -> None:
     service = world.provider.client_credentials(scope="permsvc:check")
     answer = world.post("/v1/check", service, body).json()
     assert answer["allowed"] is True and answer["user"] == f"user:{OTHER}"
-    unnamed = world.post("/v1/check", service, {k: v for k, v in body.items() if k != "subject_token"})
+    unnamed = world.post(
+        "/v1/check", service, {k: v for k, v in body.items() if k != "subject_token"}
+    )
     assert unnamed.status_code == 400 and "subject_token" in unnamed.json()["message"]
     named = world.post("/v1/check", service, {**unnamed_body(body), "user": f"user:{OTHER}"})
     assert named.status_code == 403 and "'read' role" in named.json()["message"]
     posing = world.post("/v1/check", world.provider.user_token("m2m-client"), unnamed_body(body))
-    assert posing.status_code == 200 and posing.json()["user"] == "user:m2m-client", "a user named like the client is a user"
+    assert posing.status_code == 200 and posing.json()["user"] == "user:m2m-client", (
+        "a user named like the client is a user"
+    )
     plain = world.post("/v1/check", world.provider.client_credentials(scope="read:docs"), body)
     assert plain.status_code == 403
     assert 'error="insufficient_scope", error_description=' in plain.headers["www-authenticate"]

@@ -100,6 +100,9 @@ async def test_a_database_behind_the_index_rebuilds_it_instead_of_catching_up() 
         assert index.user_tuple("doc:2", "viewer", "user:anne") is None, "a write the database lost"
         assert index.user_tuple("doc:3", "viewer", "user:anne") is None, "a write the database lost"
         for n in (1, 20, 30, 40):
-            assert index.user_tuple(f"doc:{n}", "viewer", f"user:{'anne' if n == 1 else 'bob'}") is not None
+            assert (
+                index.user_tuple(f"doc:{n}", "viewer", f"user:{'anne' if n == 1 else 'bob'}")
+                is not None
+            )
     finally:
         await indexed.aclose()

@@ -65,7 +65,9 @@ def _count_reads(datastore: Any) -> Counter[str]:
     for name in _COUNTED:
         method = getattr(datastore, name)
 
-        async def counted(*args: Any, _name: str = name, _method: Any = method, **kwargs: Any) -> Any:
+        async def counted(
+            *args: Any, _name: str = name, _method: Any = method, **kwargs: Any
+        ) -> Any:
             calls[_name] += 1
             return await _method(*args, **kwargs)
 
@@ -74,7 +76,9 @@ def _count_reads(datastore: Any) -> Counter[str]:
 
 
 @contextlib.asynccontextmanager
-async def _indexed(datastore: Any, *, listen: bool = False, poll_s: float = _NEVER) -> AsyncIterator[IndexedDatastore]:
+async def _indexed(
+    datastore: Any, *, listen: bool = False, poll_s: float = _NEVER
+) -> AsyncIterator[IndexedDatastore]:
     url = session_database_url() if listen and isinstance(datastore, PostgresDatastore) else None
     indexed = IndexedDatastore(datastore, poll_s=poll_s, listen_url=url)
     await indexed.start()
@@ -112,7 +116,9 @@ async def test_repeated_latest_resolution_reads_the_database_once(datastore: Any
         calls = _count_reads(datastore)
         resolver = ModelResolver(indexed)
         for _ in range(5):
-            assert (await resolver.resolve(store, consistency=MINIMIZE_LATENCY)).model_id == first.id
+            assert (
+                await resolver.resolve(store, consistency=MINIMIZE_LATENCY)
+            ).model_id == first.id
         assert calls["read_latest_model"] == 1
         for _ in range(3):
             await resolver.resolve(store, first.id)
@@ -141,7 +147,9 @@ async def test_a_model_written_elsewhere_by_consistency_level(datastore: Any) ->
         assert (await resolver.resolve(store, consistency=MINIMIZE_LATENCY)).model_id == first.id
         second = await datastore.write_model(store, _model("b"))
         assert (await resolver.resolve(store, consistency=MINIMIZE_LATENCY)).model_id == first.id
-        written = await datastore.write(store, writes=[TupleKey(object="doc:1", relation="viewer", user="user:a")])
+        written = await datastore.write(
+            store, writes=[TupleKey(object="doc:1", relation="viewer", user="user:a")]
+        )
         token = Consistency(token=encode_token(store, written.revision))
         calls = _count_reads(datastore)
         assert (await resolver.resolve(store, consistency=token)).model_id == second.id
@@ -168,7 +176,9 @@ async def test_notifications_invalidate_and_cover_tokens(datastore: Any) -> None
         await resolver.resolve(store, consistency=MINIMIZE_LATENCY)
         second = await datastore.write_model(store, _model("b"))
         indexed._models_notified(store, False)
-        written = await datastore.write(store, writes=[TupleKey(object="doc:1", relation="viewer", user="user:a")])
+        written = await datastore.write(
+            store, writes=[TupleKey(object="doc:1", relation="viewer", user="user:a")]
+        )
         indexed._notified(store, written.revision)
         calls = _count_reads(datastore)
         assert (await resolver.resolve(store, consistency=MINIMIZE_LATENCY)).model_id == second.id
@@ -248,7 +258,9 @@ async def test_without_the_index_the_latest_model_is_read_every_time() -> None:
 
 
 @pytest.mark.postgres
-async def test_a_model_written_by_one_process_reaches_the_other_by_notification(postgres_url: str) -> None:
+async def test_a_model_written_by_one_process_reaches_the_other_by_notification(
+    postgres_url: str,
+) -> None:
     async with _two_processes(postgres_url) as (one, two):
         store = (await one.create_store("s")).id
         first = await one.write_model(store, _model("a"))
@@ -256,12 +268,16 @@ async def test_a_model_written_by_one_process_reaches_the_other_by_notification(
             resolver = ModelResolver(reader)
 
             async def resolves_latest(model_id: str) -> bool:
-                return (await resolver.resolve(store, consistency=MINIMIZE_LATENCY)).model_id == model_id
+                return (
+                    await resolver.resolve(store, consistency=MINIMIZE_LATENCY)
+                ).model_id == model_id
 
             assert await resolves_latest(first.id)
             second = await writer.write_model(store, _model("b"))
             await _until(lambda: resolves_latest(second.id), "the new model")
-            written = await writer.write(store, writes=[TupleKey(object="doc:1", relation="viewer", user="user:a")])
+            written = await writer.write(
+                store, writes=[TupleKey(object="doc:1", relation="viewer", user="user:a")]
+            )
 
             async def notified() -> bool:
                 return reader.model_versions.notified_revision(store) >= written.revision
@@ -270,7 +286,9 @@ async def test_a_model_written_by_one_process_reaches_the_other_by_notification(
             calls = _count_reads(two)
             token = Consistency(token=encode_token(store, written.revision))
             assert (await resolver.resolve(store, consistency=token)).model_id == second.id
-            assert not calls, "the notification of the token's revision vouches for the cached model"
+            assert not calls, (
+                "the notification of the token's revision vouches for the cached model"
+            )
             await writer.delete_store(store)
 
             async def gone() -> bool:
@@ -292,10 +310,16 @@ async def test_higher_consistency_sees_another_process_model_at_once(postgres_ur
         first = await one.write_model(store, _model("a"))
         async with _indexed(one, listen=True) as writer, _indexed(two) as reader:
             resolver = ModelResolver(reader)
-            assert (await resolver.resolve(store, consistency=MINIMIZE_LATENCY)).model_id == first.id
+            assert (
+                await resolver.resolve(store, consistency=MINIMIZE_LATENCY)
+            ).model_id == first.id
             second = await writer.write_model(store, _model("b"))
-            assert (await resolver.resolve(store, consistency=MINIMIZE_LATENCY)).model_id == first.id
-            assert (await resolver.resolve(store, consistency=HIGHER_CONSISTENCY)).model_id == second.id
+            assert (
+                await resolver.resolve(store, consistency=MINIMIZE_LATENCY)
+            ).model_id == first.id
+            assert (
+                await resolver.resolve(store, consistency=HIGHER_CONSISTENCY)
+            ).model_id == second.id
 
 
 class _CountingPool:
@@ -316,10 +340,14 @@ async def test_a_repeated_check_without_model_id_sends_no_query(postgres_url: st
     try:
         store = (await database.create_store("s")).id
         await database.write_model(store, _model("a"))
-        await database.write(store, writes=[TupleKey(object="doc:1", relation="viewer", user="user:a")])
+        await database.write(
+            store, writes=[TupleKey(object="doc:1", relation="viewer", user="user:a")]
+        )
         async with _indexed(database, listen=True) as indexed:
             check = CheckQuery(reader=indexed, resolver=ModelResolver(indexed))
-            params = CheckParams(store_id=store, tuple_key=TupleKey(object="doc:1", relation="viewer", user="user:a"))
+            params = CheckParams(
+                store_id=store, tuple_key=TupleKey(object="doc:1", relation="viewer", user="user:a")
+            )
             assert (await check.execute(params)).allowed
             pool = _CountingPool(database.pool)
             database._pool = pool  # type: ignore[assignment]
@@ -346,7 +374,9 @@ def _gate_reads(datastore: Any, gate: asyncio.Event) -> Counter[str]:
 
 
 @contextlib.asynccontextmanager
-async def _aged_resolver(*, by_id: bool) -> AsyncIterator[tuple[MemoryDatastore, str, str, ModelResolver]]:
+async def _aged_resolver(
+    *, by_id: bool
+) -> AsyncIterator[tuple[MemoryDatastore, str, str, ModelResolver]]:
     """A resolver whose entries for a fresh store (one model, resolved once) have all aged out."""
     database = MemoryDatastore()
     store = (await database.create_store("s")).id
@@ -354,7 +384,11 @@ async def _aged_resolver(*, by_id: bool) -> AsyncIterator[tuple[MemoryDatastore,
     async with _indexed(database) as indexed:
         clock = _Clock()
         resolver = ModelResolver(indexed, clock=clock)
-        await (resolver.resolve(store, first.id) if by_id else resolver.resolve(store, consistency=MINIMIZE_LATENCY))
+        await (
+            resolver.resolve(store, first.id)
+            if by_id
+            else resolver.resolve(store, consistency=MINIMIZE_LATENCY)
+        )
         clock.now += 3600.0  # every entry older than the polling interval
         yield database, store, first.id, resolver
 
@@ -364,7 +398,10 @@ async def test_aged_entries_are_revalidated_by_one_read_for_all_requests_in_flig
         gate = asyncio.Event()
         calls = _gate_reads(database, gate)
         waiting = [asyncio.ensure_future(resolver.resolve(store, first_id)) for _ in range(20)]
-        waiting += [asyncio.ensure_future(resolver.resolve(store, consistency=MINIMIZE_LATENCY)) for _ in range(20)]
+        waiting += [
+            asyncio.ensure_future(resolver.resolve(store, consistency=MINIMIZE_LATENCY))
+            for _ in range(20)
+        ]
         await asyncio.sleep(0.01)
         waiting[0].cancel()  # one caller gives up: the shared read goes on for the others
         gate.set()
@@ -373,7 +410,10 @@ async def test_aged_entries_are_revalidated_by_one_read_for_all_requests_in_flig
         assert calls == {"read_model": 1, "read_latest_model": 1}
         # HIGHER_CONSISTENCY never joins a read in flight: each asks the database itself.
         gate.clear()
-        strong = [asyncio.ensure_future(resolver.resolve(store, consistency=HIGHER_CONSISTENCY)) for _ in range(3)]
+        strong = [
+            asyncio.ensure_future(resolver.resolve(store, consistency=HIGHER_CONSISTENCY))
+            for _ in range(3)
+        ]
         await asyncio.sleep(0.01)
         gate.set()
         await asyncio.gather(*strong)

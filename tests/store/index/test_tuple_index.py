@@ -88,7 +88,10 @@ async def test_reads_match_the_memory_reference_after_random_changes(
             got = index.starting_with_user(everyone)
             assert _sorted(got) == _sorted(await memory.read_starting_with_user(store, everyone))
             some = StartingWithUser(
-                object_type=otype, relation=rel, users=["user:anne", "user:*"], object_ids=["1", "a"]
+                object_type=otype,
+                relation=rel,
+                users=["user:anne", "user:*"],
+                object_ids=["1", "a"],
             )
             got = index.starting_with_user(some)
             assert _sorted(got) == _sorted(await memory.read_starting_with_user(store, some))
@@ -238,11 +241,15 @@ def test_reads_of_several_relations_see_a_relation_added_after_them() -> None:
     index.finish_build(1)
     relations = ("editor", "viewer")
     assert index.read_user_tuples_sync("s", "doc:1", relations, "user:anne") == ()
-    assert [k.relation for k in index.read_userset_tuples_of_sync("s", "doc:1", relations)] == ["viewer"]
+    assert [k.relation for k in index.read_userset_tuples_of_sync("s", "doc:1", relations)] == [
+        "viewer"
+    ]
     index.apply(
         [
             _change(TupleKey(object="doc:1", relation="editor", user="user:anne"), "write", 2),
-            _change(TupleKey(object="doc:1", relation="editor", user="group:ops#member"), "write", 3),
+            _change(
+                TupleKey(object="doc:1", relation="editor", user="group:ops#member"), "write", 3
+            ),
         ]
     )
     assert index.read_user_tuples_sync("s", "doc:1", relations, "user:anne") == [

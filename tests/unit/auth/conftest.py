@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from tests.unit.auth.tokenkit import Keys, TokenFactory, settings
 
 from permsvc.auth.jwks import StaticKeyProvider
 from permsvc.auth.jwt import JwtAuthenticator
+from tests.unit.auth.tokenkit import Keys, TokenFactory, settings
 
 
 @pytest.fixture(scope="session")

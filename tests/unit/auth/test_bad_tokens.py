@@ -15,6 +15,12 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+
+from permsvc.auth.config import OidcSettings
+from permsvc.auth.errors import InvalidTokenError
+from permsvc.auth.findings import TokenErrorReason as R
+from permsvc.auth.jwks import StaticKeyProvider
+from permsvc.auth.jwt import JwtAuthenticator
 from tests.unit.auth.tokenkit import (
     AUDIENCE,
     ISSUER,
@@ -26,12 +32,6 @@ from tests.unit.auth.tokenkit import (
     public_jwk,
     settings,
 )
-
-from permsvc.auth.config import OidcSettings
-from permsvc.auth.errors import InvalidTokenError
-from permsvc.auth.findings import TokenErrorReason as R
-from permsvc.auth.jwks import StaticKeyProvider
-from permsvc.auth.jwt import JwtAuthenticator
 
 Build = Callable[[Keys, TokenFactory], str]
 
@@ -64,8 +64,9 @@ when they run), so ``nbf = NOW + 600`` is still in the future however long the s
 
 @pytest.fixture(autouse=True)
 def _refresh_now() -> None:
-    global NOW  # noqa: PLW0603 - the case table's lambdas read the module's current value
+    global NOW
     NOW = int(time.time())
+
 
 STRICT = {"strict": True}
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from tests.unit.auth.tokenkit import AUDIENCE, ISSUER, Keys, TokenFactory, b64, claims, settings
 
 from permsvc.auth.checks import TokenPolicy
 from permsvc.auth.diagnose import explain, explain_and_verify
 from permsvc.auth.findings import Severity, TokenErrorReason
 from permsvc.auth.jwks import StaticKeyProvider
+from tests.unit.auth.tokenkit import AUDIENCE, ISSUER, Keys, TokenFactory, b64, claims, settings
 
 NOW = 1_800_000_000
 

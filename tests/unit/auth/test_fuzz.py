@@ -6,13 +6,15 @@ import asyncio
 import string
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
-from tests.unit.auth.tokenkit import Keys, TokenFactory, b64, claims, settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from permsvc.auth.diagnose import explain
 from permsvc.auth.errors import AuthError, InvalidTokenError
 from permsvc.auth.jwks import StaticKeyProvider
 from permsvc.auth.jwt import JwtAuthenticator
+from tests.unit.auth.tokenkit import Keys, TokenFactory, b64, claims, settings
 
 B64URL = string.ascii_letters + string.digits + "-_"
 JSON = st.recursive(

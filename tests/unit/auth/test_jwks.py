@@ -8,12 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.unit.auth.tokenkit import Keys, TokenFactory, claims, public_jwk, settings
 
 from permsvc.auth.errors import InvalidTokenError, KeySetUnavailableError
 from permsvc.auth.findings import TokenErrorReason
 from permsvc.auth.jwks import JwksKeyProvider, KeySet, StaticKeyProvider
 from permsvc.auth.jwt import JwtAuthenticator
+from tests.unit.auth.tokenkit import Keys, TokenFactory, claims, public_jwk, settings
 
 ISSUER = "https://idp.example/"
 DISCOVERY = "https://idp.example/.well-known/openid-configuration"

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from jwt import PyJWK
-from tests.unit.auth.tokenkit import AUDIENCE, ISSUER, Keys, TokenFactory, claims, settings
 
 from permsvc.auth.claims import TokenKind
 from permsvc.auth.errors import (
@@ -19,6 +18,7 @@ from permsvc.auth.errors import (
 from permsvc.auth.findings import TokenErrorReason
 from permsvc.auth.jwks import StaticKeyProvider
 from permsvc.auth.jwt import JwtAuthenticator, extract_bearer_token
+from tests.unit.auth.tokenkit import AUDIENCE, ISSUER, Keys, TokenFactory, claims, settings
 
 
 class CountingKeys(StaticKeyProvider):

@@ -33,8 +33,13 @@ MODEL = {
     "schema_version": "1.1",
     "type_definitions": [
         {"type": "user"},
-        {"type": "doc", "relations": {"viewer": {"this": {}}},
-         "metadata": {"relations": {"viewer": {"directly_related_user_types": [{"type": "user"}]}}}},
+        {
+            "type": "doc",
+            "relations": {"viewer": {"this": {}}},
+            "metadata": {
+                "relations": {"viewer": {"directly_related_user_types": [{"type": "user"}]}}
+            },
+        },
     ],
 }
 
@@ -51,12 +56,16 @@ async def env() -> tuple[MemoryDatastore, str, WriteCommand]:
     return ds, store.id, WriteCommand(writer=ds, resolver=ModelResolver(ds))
 
 
-async def test_deletes_apply_before_writes_in_one_revision(env: tuple[MemoryDatastore, str, WriteCommand]) -> None:
+async def test_deletes_apply_before_writes_in_one_revision(
+    env: tuple[MemoryDatastore, str, WriteCommand],
+) -> None:
     ds, store, write = env
     first = await write.execute(WriteParams(store_id=store, writes=(_key("doc:1", "user:a"),)))
     assert first.revision == 1 and first.model_id
     swapped = await write.execute(
-        WriteParams(store_id=store, deletes=(_key("doc:1", "user:a"),), writes=(_key("doc:2", "user:a"),))
+        WriteParams(
+            store_id=store, deletes=(_key("doc:1", "user:a"),), writes=(_key("doc:2", "user:a"),)
+        )
     )
     assert swapped.revision == 2 and swapped.changed == 2
     page = (await ReadQuery(reader=ds).execute(ReadParams(store_id=store))).page
@@ -67,29 +76,55 @@ async def test_deletes_apply_before_writes_in_one_revision(env: tuple[MemoryData
     ("params", "error"),
     [
         pytest.param({}, InvalidWriteRequestError, id="empty"),
-        pytest.param({"writes": tuple(_key(f"doc:{i}", "user:a") for i in range(101))}, ExceededEntityLimitError,
-                     id="too_many"),
-        pytest.param({"writes": (_key("doc:1", "user:a"),), "deletes": (_key("doc:1", "user:a"),)},
-                     DuplicateTupleInRequestError, id="same_tuple_written_and_deleted"),
-        pytest.param({"writes": (_key("doc:1", "user:a"),), "on_duplicate": "sometimes"}, InvalidInputError,
-                     id="bad_on_duplicate"),
-        pytest.param({"deletes": (_key("doc:1", "user:a"),), "on_missing": "never"}, InvalidInputError,
-                     id="bad_on_missing"),
-        pytest.param({"writes": (_key("doc:1", "user:a", "owner"),)}, TupleValidationError, id="unknown_relation"),
-        pytest.param({"writes": (_key("doc:1", "doc:1#viewer"),)}, InvalidTupleError, id="implicit_tuple"),
-        pytest.param({"deletes": (_key("doc", "user:a"),)}, InvalidTupleError, id="malformed_delete"),
+        pytest.param(
+            {"writes": tuple(_key(f"doc:{i}", "user:a") for i in range(101))},
+            ExceededEntityLimitError,
+            id="too_many",
+        ),
+        pytest.param(
+            {"writes": (_key("doc:1", "user:a"),), "deletes": (_key("doc:1", "user:a"),)},
+            DuplicateTupleInRequestError,
+            id="same_tuple_written_and_deleted",
+        ),
+        pytest.param(
+            {"writes": (_key("doc:1", "user:a"),), "on_duplicate": "sometimes"},
+            InvalidInputError,
+            id="bad_on_duplicate",
+        ),
+        pytest.param(
+            {"deletes": (_key("doc:1", "user:a"),), "on_missing": "never"},
+            InvalidInputError,
+            id="bad_on_missing",
+        ),
+        pytest.param(
+            {"writes": (_key("doc:1", "user:a", "owner"),)},
+            TupleValidationError,
+            id="unknown_relation",
+        ),
+        pytest.param(
+            {"writes": (_key("doc:1", "doc:1#viewer"),)}, InvalidTupleError, id="implicit_tuple"
+        ),
+        pytest.param(
+            {"deletes": (_key("doc", "user:a"),)}, InvalidTupleError, id="malformed_delete"
+        ),
     ],
 )
-async def test_write_rejects(env: tuple[MemoryDatastore, str, WriteCommand], params: dict, error: type) -> None:
+async def test_write_rejects(
+    env: tuple[MemoryDatastore, str, WriteCommand], params: dict, error: type
+) -> None:
     _, store, write = env
     with pytest.raises(error):
         await write.execute(WriteParams(store_id=store, **params))
 
 
-async def test_deletes_are_not_checked_against_the_model(env: tuple[MemoryDatastore, str, WriteCommand]) -> None:
+async def test_deletes_are_not_checked_against_the_model(
+    env: tuple[MemoryDatastore, str, WriteCommand],
+) -> None:
     ds, store, write = env
     await ds.write(store, writes=[_key("doc:9", "user:a", "legacy")])
-    outcome = await write.execute(WriteParams(store_id=store, deletes=(_key("doc:9", "user:a", "legacy"),)))
+    outcome = await write.execute(
+        WriteParams(store_id=store, deletes=(_key("doc:9", "user:a", "legacy"),))
+    )
     assert outcome.changed == 1 and outcome.model_id == ""
 
 
@@ -112,7 +147,9 @@ async def test_write_without_any_model() -> None:
         pytest.param({"object": "doc"}, False, id="no_colon"),
     ],
 )
-async def test_read_filter_rules(env: tuple[MemoryDatastore, str, WriteCommand], params: dict, ok: bool) -> None:
+async def test_read_filter_rules(
+    env: tuple[MemoryDatastore, str, WriteCommand], params: dict, ok: bool
+) -> None:
     ds, store, _ = env
     query = ReadQuery(reader=ds)
     if ok:
@@ -129,15 +166,22 @@ def test_page_size_default_and_range(size: int | None, expected: int) -> None:
 
 @pytest.mark.parametrize("size", [0, 101, -3])
 def test_page_size_out_of_range(size: int) -> None:
-    with pytest.raises(PageSizeInvalidError, match=r"invalid ReadRequest.PageSize: value must be inside range \[1, 100\]"):
+    with pytest.raises(
+        PageSizeInvalidError,
+        match=r"invalid ReadRequest.PageSize: value must be inside range \[1, 100\]",
+    ):
         validate_page("ReadRequest", size, "")
 
 
-async def test_read_changes_rejects_future_start_time(env: tuple[MemoryDatastore, str, WriteCommand]) -> None:
+async def test_read_changes_rejects_future_start_time(
+    env: tuple[MemoryDatastore, str, WriteCommand],
+) -> None:
     ds, store, _ = env
     future = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
     with pytest.raises(InvalidStartTimeError):
-        await ReadChangesQuery(changelog=ds).execute(ReadChangesParams(store_id=store, start_time=future))
+        await ReadChangesQuery(changelog=ds).execute(
+            ReadChangesParams(store_id=store, start_time=future)
+        )
 
 
 async def test_store_names_follow_openfga_pattern() -> None:
@@ -155,13 +199,30 @@ async def test_store_names_follow_openfga_pattern() -> None:
 @pytest.mark.parametrize(
     ("model", "error"),
     [
-        pytest.param({"schema_version": "1.1", "type_definitions": []}, InvalidAuthorizationModelError, id="no_types"),
-        pytest.param({"schema_version": "2.0", "type_definitions": [{"type": "user"}]}, UnsupportedSchemaVersionError,
-                     id="schema_2_0"),
-        pytest.param({"type_definitions": [{"type": "doc", "relations": {"v": {"computedUserset": {"relation": "x"}}}}]},
-                     ModelError, id="undefined_relation"),
-        pytest.param({"type_definitions": [{"type": f"t{i}"} for i in range(101)]}, ExceededEntityLimitError,
-                     id="too_many_types"),
+        pytest.param(
+            {"schema_version": "1.1", "type_definitions": []},
+            InvalidAuthorizationModelError,
+            id="no_types",
+        ),
+        pytest.param(
+            {"schema_version": "2.0", "type_definitions": [{"type": "user"}]},
+            UnsupportedSchemaVersionError,
+            id="schema_2_0",
+        ),
+        pytest.param(
+            {
+                "type_definitions": [
+                    {"type": "doc", "relations": {"v": {"computedUserset": {"relation": "x"}}}}
+                ]
+            },
+            ModelError,
+            id="undefined_relation",
+        ),
+        pytest.param(
+            {"type_definitions": [{"type": f"t{i}"} for i in range(101)]},
+            ExceededEntityLimitError,
+            id="too_many_types",
+        ),
     ],
 )
 async def test_write_model_rejects(model: dict, error: type) -> None:

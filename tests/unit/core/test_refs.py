@@ -11,10 +11,22 @@ from permsvc.core.revision import InvalidConsistencyTokenError, decode_token, en
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        pytest.param("document:readme#viewer@user:auth0|42", ("document:readme", "viewer", "user:auth0|42"), id="auth0_subject"),
-        pytest.param("document:1#viewer@group:eng#member", ("document:1", "viewer", "group:eng#member"), id="userset"),
+        pytest.param(
+            "document:readme#viewer@user:auth0|42",
+            ("document:readme", "viewer", "user:auth0|42"),
+            id="auth0_subject",
+        ),
+        pytest.param(
+            "document:1#viewer@group:eng#member",
+            ("document:1", "viewer", "group:eng#member"),
+            id="userset",
+        ),
         pytest.param("document:1#viewer@user:*", ("document:1", "viewer", "user:*"), id="wildcard"),
-        pytest.param("doc:a@b#viewer@user:alice@example.com", ("doc:a@b", "viewer", "user:alice@example.com"), id="at_signs"),
+        pytest.param(
+            "doc:a@b#viewer@user:alice@example.com",
+            ("doc:a@b", "viewer", "user:alice@example.com"),
+            id="at_signs",
+        ),
     ],
 )
 def test_parse_tuple(text: str, expected: tuple[str, str, str]) -> None:
@@ -23,7 +35,9 @@ def test_parse_tuple(text: str, expected: tuple[str, str, str]) -> None:
     assert str(key) == text
 
 
-@pytest.mark.parametrize("text", ["", "document", "document:", ":1", "doc:1#viewer", "doc:1@user:x", "doc:1#viewer@user"])
+@pytest.mark.parametrize(
+    "text", ["", "document", "document:", ":1", "doc:1#viewer", "doc:1@user:x", "doc:1#viewer@user"]
+)
 def test_parse_tuple_rejects(text: str) -> None:
     with pytest.raises(InvalidRefError):
         parse_tuple(text)
@@ -39,7 +53,9 @@ def test_subjects() -> None:
         parse_object("document:1#viewer")
 
 
-_ids = st.text(st.characters(blacklist_characters="#\x00", min_codepoint=32), min_size=1, max_size=20)
+_ids = st.text(
+    st.characters(blacklist_characters="#\x00", min_codepoint=32), min_size=1, max_size=20
+)
 _names = st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True)
 
 

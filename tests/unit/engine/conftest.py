@@ -62,7 +62,9 @@ class DatabaseLikeReader(TupleReaderProxy):
 class Env:
     """One store with a model; helpers that run the query commands against it."""
 
-    def __init__(self, datastore: MemoryDatastore, store_id: str, limits: EngineLimits, reader: TupleReader) -> None:
+    def __init__(
+        self, datastore: MemoryDatastore, store_id: str, limits: EngineLimits, reader: TupleReader
+    ) -> None:
         self.datastore = datastore
         self.reader = reader
         """What the queries read through: the datastore (sync reads) or a proxy (async reads)."""
@@ -71,7 +73,12 @@ class Env:
         self.resolver = ModelResolver(datastore)
 
     def with_limits(self, **changes: Any) -> Env:
-        return Env(self.datastore, self.store_id, msgspec.structs.replace(self.limits, **changes), self.reader)
+        return Env(
+            self.datastore,
+            self.store_id,
+            msgspec.structs.replace(self.limits, **changes),
+            self.reader,
+        )
 
     async def write(self, tuples: Iterable[str | TupleKey]) -> None:
         keys = [parse_tuple(t) if isinstance(t, str) else t for t in tuples]
@@ -89,8 +96,16 @@ class Env:
             "relations": ListRelationsQuery(**kw),
         }
 
-    async def check(self, tuple_str: str, *, contextual: Iterable[str] = (), context: dict[str, Any] | None = None) -> bool:
-        outcome = await CheckQuery(reader=self.reader, resolver=self.resolver, limits=self.limits).execute(
+    async def check(
+        self,
+        tuple_str: str,
+        *,
+        contextual: Iterable[str] = (),
+        context: dict[str, Any] | None = None,
+    ) -> bool:
+        outcome = await CheckQuery(
+            reader=self.reader, resolver=self.resolver, limits=self.limits
+        ).execute(
             CheckParams(
                 store_id=self.store_id,
                 tuple_key=parse_tuple(tuple_str),
@@ -101,14 +116,20 @@ class Env:
         return outcome.allowed
 
     async def objects(self, type_: str, relation: str, user: str, **kw: Any) -> list[str]:
-        out = await ListObjectsQuery(reader=self.reader, resolver=self.resolver, limits=self.limits).execute(
-            ListObjectsParams(store_id=self.store_id, type=type_, relation=relation, user=user, **kw)
+        out = await ListObjectsQuery(
+            reader=self.reader, resolver=self.resolver, limits=self.limits
+        ).execute(
+            ListObjectsParams(
+                store_id=self.store_id, type=type_, relation=relation, user=user, **kw
+            )
         )
         return out.objects
 
     async def users(self, object_: str, relation: str, filter_: str, **kw: Any) -> list[str]:
         ftype, _, frel = filter_.partition("#")
-        out = await ListUsersQuery(reader=self.reader, resolver=self.resolver, limits=self.limits).execute(
+        out = await ListUsersQuery(
+            reader=self.reader, resolver=self.resolver, limits=self.limits
+        ).execute(
             ListUsersParams(
                 store_id=self.store_id,
                 object=object_,
@@ -132,7 +153,11 @@ def make_env(request: pytest.FixtureRequest) -> Any:
         datastore = MemoryDatastore()
         store = await datastore.create_store("engine-test")
         await datastore.write_model(store.id, parse_dsl(dsl))
-        readers = {"sync": datastore, "async": TupleReaderProxy(datastore), "database": DatabaseLikeReader(datastore)}
+        readers = {
+            "sync": datastore,
+            "async": TupleReaderProxy(datastore),
+            "database": DatabaseLikeReader(datastore),
+        }
         reader: TupleReader = readers[request.param]
         env = Env(datastore, store.id, EngineLimits(**limits), reader)
         await env.write(tuples)

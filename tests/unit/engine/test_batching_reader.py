@@ -43,7 +43,11 @@ class _Recording(DatabaseLikeReader):
         return await super().read_userset_tuples(store_id, object, relation)
 
     async def read_many(self, store_id: str, keys: Any) -> Any:
-        sizes = {"users": len(keys.users), "usersets": len(keys.usersets), "object_relations": len(keys.object_relations)}
+        sizes = {
+            "users": len(keys.users),
+            "usersets": len(keys.usersets),
+            "object_relations": len(keys.object_relations),
+        }
         await self._statement(("many", sizes))
         return await super().read_many(store_id, keys)
 
@@ -79,7 +83,14 @@ async def test_concurrent_reads_of_all_kinds_go_out_as_one_statement() -> None:
     )
     assert recording.calls == [("many", {"users": 6, "usersets": 2, "object_relations": 1})]
     assert reader.queries == 1
-    assert [r.user for r in results[:6]] == ["user:u0", "user:u1", "user:u2", "user:u3", "user:u4", "user:u3"]
+    assert [r.user for r in results[:6]] == [
+        "user:u0",
+        "user:u1",
+        "user:u2",
+        "user:u3",
+        "user:u4",
+        "user:u3",
+    ]
     assert results[6] is None
     assert {k.user for k in results[7]} == {"group:eng#member", "user:*"}
     assert list(results[8]) == []
@@ -97,7 +108,9 @@ async def test_reads_beyond_the_key_limit_are_split() -> None:
     n = MAX_KEYS_PER_READ + 500
     _, store_id, recording = await _setup(n)
     reader = BatchingTupleReader(recording)
-    found = await asyncio.gather(*(reader.read_user_tuple(store_id, f"doc:{i}", "viewer", f"user:u{i}") for i in range(n)))
+    found = await asyncio.gather(
+        *(reader.read_user_tuple(store_id, f"doc:{i}", "viewer", f"user:u{i}") for i in range(n))
+    )
     assert all(k is not None for k in found)
     sizes = [call[1]["users"] for call in recording.calls]
     assert sizes == [MAX_KEYS_PER_READ, 500]
@@ -107,7 +120,10 @@ async def test_a_cancelled_read_leaves_the_others_of_its_batch_answered() -> Non
     _, store_id, recording = await _setup(3)
     recording.gate = asyncio.Event()
     reader = BatchingTupleReader(recording)
-    tasks = [asyncio.ensure_future(reader.read_user_tuple(store_id, f"doc:{i}", "viewer", f"user:u{i}")) for i in range(3)]
+    tasks = [
+        asyncio.ensure_future(reader.read_user_tuple(store_id, f"doc:{i}", "viewer", f"user:u{i}"))
+        for i in range(3)
+    ]
     while not recording.calls:
         await asyncio.sleep(0)
     tasks[1].cancel()

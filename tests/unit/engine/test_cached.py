@@ -27,7 +27,9 @@ type document
 
 
 async def _check(query: CheckQuery, store_id: str, text: str, **kw: Any) -> bool:
-    return (await query.execute(CheckParams(store_id=store_id, tuple_key=parse_tuple(text), **kw))).allowed
+    return (
+        await query.execute(CheckParams(store_id=store_id, tuple_key=parse_tuple(text), **kw))
+    ).allowed
 
 
 async def test_hits_at_the_same_revision_and_misses_after_a_write(make_env: Any) -> None:
@@ -47,8 +49,12 @@ async def test_contextual_tuples_and_models_are_part_of_the_key(make_env: Any) -
     cache = CachedCheckResolver(LocalChecker(), max_entries=100)
     query = CheckQuery(reader=env.datastore, resolver=env.resolver, checker=cache)
     assert not await _check(query, env.store_id, "document:1#viewer@user:anne")
-    assert await _check(query, env.store_id, "document:1#viewer@user:anne",
-                        contextual_tuples=(parse_tuple("document:1#viewer@user:anne"),))
+    assert await _check(
+        query,
+        env.store_id,
+        "document:1#viewer@user:anne",
+        contextual_tuples=(parse_tuple("document:1#viewer@user:anne"),),
+    )
     await env.datastore.write_model(env.store_id, parse_dsl(MODEL))
     assert not await _check(query, env.store_id, "document:1#viewer@user:anne")
     assert cache.misses == 3
@@ -71,8 +77,14 @@ async def test_contexts_without_a_revision_bypass_the_cache(make_env: Any) -> No
     assert isinstance(resolver, CachedCheckResolver)
     ts = TypeSystem.new((await env.datastore.read_latest_model(env.store_id)).model)
     for _ in range(2):
-        ctx = new_context(store_id=env.store_id, typesystem=ts, reader=env.datastore, limits=EngineLimits(),
-                          context=None, user="user:anne")
+        ctx = new_context(
+            store_id=env.store_id,
+            typesystem=ts,
+            reader=env.datastore,
+            limits=EngineLimits(),
+            context=None,
+            user="user:anne",
+        )
         assert (await resolver.check(ctx, "document:1", "viewer")).allowed
     assert (resolver.hits, resolver.misses, resolver.size) == (0, 0, 0)
     assert isinstance(build_check_resolver(cache_size=0), LocalChecker)

@@ -46,31 +46,75 @@ type document
 @pytest.mark.parametrize(
     ("tuples", "query", "expected"),
     [
-        pytest.param(["document:1#viewer@user:anne"], "document:1#viewer@user:anne", True, id="direct"),
-        pytest.param(["document:1#viewer@user:anne"], "document:1#viewer@user:bob", False, id="direct_other_user"),
-        pytest.param(["document:1#owner@user:anne"], "document:1#viewer@user:anne", True, id="computed_userset"),
         pytest.param(
-            ["group:a#member@user:anne", "group:b#member@group:a#member", "document:1#viewer@group:b#member"],
-            "document:1#viewer@user:anne", True, id="nested_usersets",
+            ["document:1#viewer@user:anne"], "document:1#viewer@user:anne", True, id="direct"
+        ),
+        pytest.param(
+            ["document:1#viewer@user:anne"],
+            "document:1#viewer@user:bob",
+            False,
+            id="direct_other_user",
+        ),
+        pytest.param(
+            ["document:1#owner@user:anne"],
+            "document:1#viewer@user:anne",
+            True,
+            id="computed_userset",
+        ),
+        pytest.param(
+            [
+                "group:a#member@user:anne",
+                "group:b#member@group:a#member",
+                "document:1#viewer@group:b#member",
+            ],
+            "document:1#viewer@user:anne",
+            True,
+            id="nested_usersets",
         ),
         pytest.param(
             ["folder:r#viewer@user:anne", "folder:s#parent@folder:r", "document:1#parent@folder:s"],
-            "document:1#viewer@user:anne", True, id="tuple_to_userset_two_levels",
+            "document:1#viewer@user:anne",
+            True,
+            id="tuple_to_userset_two_levels",
         ),
-        pytest.param(["document:1#viewer@user:*"], "document:1#viewer@user:zed", True, id="wildcard_grants_everyone"),
-        pytest.param(["document:1#viewer@user:anne"], "document:1#viewer@user:*", False, id="wildcard_query_needs_wildcard_tuple"),
         pytest.param(
-            ["document:1#viewer@user:*", "document:1#blocked@user:bob"], "document:1#can_view@user:bob", False,
+            ["document:1#viewer@user:*"],
+            "document:1#viewer@user:zed",
+            True,
+            id="wildcard_grants_everyone",
+        ),
+        pytest.param(
+            ["document:1#viewer@user:anne"],
+            "document:1#viewer@user:*",
+            False,
+            id="wildcard_query_needs_wildcard_tuple",
+        ),
+        pytest.param(
+            ["document:1#viewer@user:*", "document:1#blocked@user:bob"],
+            "document:1#can_view@user:bob",
+            False,
             id="exclusion",
         ),
-        pytest.param(["document:1#owner@user:anne"], "document:1#can_publish@user:anne", False, id="intersection_false"),
         pytest.param(
-            ["document:1#owner@user:anne", "document:1#approved@user:anne"], "document:1#can_publish@user:anne", True,
+            ["document:1#owner@user:anne"],
+            "document:1#can_publish@user:anne",
+            False,
+            id="intersection_false",
+        ),
+        pytest.param(
+            ["document:1#owner@user:anne", "document:1#approved@user:anne"],
+            "document:1#can_publish@user:anne",
+            True,
             id="intersection_true",
         ),
-        pytest.param([], "document:1#viewer@document:1#viewer", True, id="userset_is_related_to_itself"),
         pytest.param(
-            ["group:a#member@user:anne"], "document:1#viewer@group:a#member", False, id="userset_user_not_granted",
+            [], "document:1#viewer@document:1#viewer", True, id="userset_is_related_to_itself"
+        ),
+        pytest.param(
+            ["group:a#member@user:anne"],
+            "document:1#viewer@group:a#member",
+            False,
+            id="userset_user_not_granted",
         ),
     ],
 )
@@ -89,13 +133,20 @@ async def test_cycle_is_false_with_flag_not_an_error(make_env: Any) -> None:
 
 async def test_cycle_does_not_hide_another_path(make_env: Any) -> None:
     env = await make_env(
-        GROUPS, ["group:a#member@group:b#member", "group:b#member@group:a#member", "group:b#member@user:anne"]
+        GROUPS,
+        [
+            "group:a#member@group:b#member",
+            "group:b#member@group:a#member",
+            "group:b#member@user:anne",
+        ],
     )
     assert await env.check("group:a#member@user:anne")
 
 
 def _chain(n: int) -> list[str]:
-    return [f"group:g{i}#member@group:g{i + 1}#member" for i in range(n)] + [f"group:g{n}#member@user:anne"]
+    return [f"group:g{i}#member@group:g{i + 1}#member" for i in range(n)] + [
+        f"group:g{n}#member@user:anne"
+    ]
 
 
 async def test_depth_limit_is_resolution_too_complex(make_env: Any) -> None:
@@ -120,7 +171,9 @@ async def test_ten_thousand_deep_chain_answers_fast(make_env: Any) -> None:
 
 
 async def test_ten_thousand_deep_folder_chain_lists_within_the_deadline(make_env: Any) -> None:
-    tuples = [f"folder:f{i + 1}#parent@folder:f{i}" for i in range(10_000)] + ["folder:f0#viewer@user:anne"]
+    tuples = [f"folder:f{i + 1}#parent@folder:f{i}" for i in range(10_000)] + [
+        "folder:f0#viewer@user:anne"
+    ]
     env = await make_env(GROUPS, tuples)
     start = time.monotonic()
     with pytest.raises(ResolutionDepthExceededError):
@@ -162,9 +215,16 @@ condition in_hours(hour: int) {
 
 async def test_condition_missing_parameter_is_an_error(make_env: Any) -> None:
     env = await make_env(CONDITIONS)
-    await env.write([
-        TupleKey(object="document:1", relation="editor", user="user:anne", condition=TupleCondition(name="in_hours"))
-    ])
+    await env.write(
+        [
+            TupleKey(
+                object="document:1",
+                relation="editor",
+                user="user:anne",
+                condition=TupleCondition(name="in_hours"),
+            )
+        ]
+    )
     with pytest.raises(ConditionMissingParametersError) as info:
         await env.check("document:1#viewer@user:anne")
     assert openfga_code(info.value)[0] == 2000
@@ -175,32 +235,51 @@ async def test_condition_missing_parameter_is_an_error(make_env: Any) -> None:
 
 async def test_an_error_loses_to_a_deciding_branch(make_env: Any) -> None:
     env = await make_env(CONDITIONS)
-    await env.write([
-        TupleKey(object="document:1", relation="viewer", user="user:anne", condition=TupleCondition(name="in_hours")),
-        TupleKey(object="document:1", relation="editor", user="user:anne"),
-    ])
+    await env.write(
+        [
+            TupleKey(
+                object="document:1",
+                relation="viewer",
+                user="user:anne",
+                condition=TupleCondition(name="in_hours"),
+            ),
+            TupleKey(object="document:1", relation="editor", user="user:anne"),
+        ]
+    )
     assert await env.check("document:1#viewer@user:anne")
 
 
 async def test_persisted_context_wins_over_request_context(make_env: Any) -> None:
     env = await make_env(CONDITIONS)
-    await env.write([TupleKey(
-        object="document:1", relation="editor", user="user:anne",
-        condition=TupleCondition(name="in_hours", context={"hour": 10}),
-    )])
+    await env.write(
+        [
+            TupleKey(
+                object="document:1",
+                relation="editor",
+                user="user:anne",
+                condition=TupleCondition(name="in_hours", context={"hour": 10}),
+            )
+        ]
+    )
     assert await env.check("document:1#viewer@user:anne", context={"hour": 22})
 
 
 async def test_stale_tuples_are_ignored(make_env: Any) -> None:
     env = await make_env(GROUPS, ["document:1#viewer@user:anne", "document:2#viewer@user:*"])
     assert await env.check("document:1#viewer@user:anne")
-    await env.datastore.write_model(env.store_id, parse_dsl(
-        "model\n  schema 1.1\ntype user\ntype employee\ntype document\n  relations\n    define viewer: [employee, user]\n"
-    ))
+    await env.datastore.write_model(
+        env.store_id,
+        parse_dsl(
+            "model\n  schema 1.1\ntype user\ntype employee\ntype document\n  relations\n    define viewer: [employee, user]\n"
+        ),
+    )
     assert await env.check("document:1#viewer@user:anne")
-    await env.datastore.write_model(env.store_id, parse_dsl(
-        "model\n  schema 1.1\ntype user\ntype employee\ntype document\n  relations\n    define viewer: [employee]\n"
-    ))
+    await env.datastore.write_model(
+        env.store_id,
+        parse_dsl(
+            "model\n  schema 1.1\ntype user\ntype employee\ntype document\n  relations\n    define viewer: [employee]\n"
+        ),
+    )
     assert not await env.check("document:1#viewer@user:anne")
     assert not await env.check("document:2#viewer@employee:bob")
     assert await env.objects("document", "viewer", "user:anne") == []
@@ -209,10 +288,18 @@ async def test_stale_tuples_are_ignored(make_env: Any) -> None:
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        pytest.param("document:1#nope@user:anne", "relation 'document#nope' not found", id="unknown_relation"),
+        pytest.param(
+            "document:1#nope@user:anne", "relation 'document#nope' not found", id="unknown_relation"
+        ),
         pytest.param("nope:1#viewer@user:anne", "type 'nope' not found", id="unknown_object_type"),
-        pytest.param("document:1#viewer@robot:anne", "type 'robot' not found", id="unknown_user_type"),
-        pytest.param("document:1#viewer@group:x#nope", "relation 'group#nope' not found", id="unknown_userset_relation"),
+        pytest.param(
+            "document:1#viewer@robot:anne", "type 'robot' not found", id="unknown_user_type"
+        ),
+        pytest.param(
+            "document:1#viewer@group:x#nope",
+            "relation 'group#nope' not found",
+            id="unknown_userset_relation",
+        ),
     ],
 )
 async def test_invalid_check_is_validation_error(make_env: Any, query: str, message: str) -> None:
@@ -225,7 +312,9 @@ async def test_invalid_check_is_validation_error(make_env: Any, query: str, mess
 
 async def test_contextual_tuples_take_part_and_are_validated(make_env: Any) -> None:
     env = await make_env(GROUPS, ["group:a#member@user:anne"])
-    assert await env.check("document:1#viewer@user:anne", contextual=["document:1#viewer@group:a#member"])
+    assert await env.check(
+        "document:1#viewer@user:anne", contextual=["document:1#viewer@group:a#member"]
+    )
     assert not await env.check("document:1#viewer@user:anne")
     with pytest.raises(TupleValidationError) as info:
         await env.check("document:1#viewer@user:anne", contextual=["document:1#viewer@folder:x"])

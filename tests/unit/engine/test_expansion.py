@@ -11,6 +11,7 @@ the index is changed between rounds, so expansions computed earlier must not be 
 
 from __future__ import annotations
 
+import itertools
 import random
 from typing import Any
 
@@ -77,7 +78,9 @@ def _tuples(rng: random.Random) -> list[TupleKey]:
             (d, "guarded_view", f"{rng.choice(GROUPS)}#guarded", None),
             (d, "owner", rng.choice(USERS), None),
         ]
-    rows += [(upper, "member", f"{lower}#member", None) for upper, lower in zip(CHAIN, CHAIN[1:], strict=False)]
+    rows += [
+        (upper, "member", f"{lower}#member", None) for upper, lower in itertools.pairwise(CHAIN)
+    ]
     rows += [
         (CHAIN[-1], "member", "user:u0", None),
         (CHAIN[5], "member", "user:u1", None),
@@ -87,7 +90,9 @@ def _tuples(rng: random.Random) -> list[TupleKey]:
     ]
     unique: dict[tuple[str, str, str], TupleKey] = {}
     for obj, rel, user, condition in rows:
-        unique.setdefault((obj, rel, user), TupleKey(object=obj, relation=rel, user=user, condition=condition))
+        unique.setdefault(
+            (obj, rel, user), TupleKey(object=obj, relation=rel, user=user, condition=condition)
+        )
     return list(unique.values())
 
 
@@ -119,7 +124,13 @@ async def _compare_all(
                     contextual_tuples=contextual,
                 )
                 outcomes = [await _outcome(q, params) for q in queries]
-                assert outcomes[0] == outcomes[1] == outcomes[2], (obj, relation, user, context, outcomes)
+                assert outcomes[0] == outcomes[1] == outcomes[2], (
+                    obj,
+                    relation,
+                    user,
+                    context,
+                    outcomes,
+                )
                 seen[outcomes[0]] = seen.get(outcomes[0], 0) + 1
     return seen
 
@@ -131,10 +142,16 @@ def test_plan_marks_only_pure_unconditional_usersets_expandable() -> None:
     assert groups[("team", "member")] == (("group", "member"), ("team", "member"))
     assert groups[("group", "guarded")] == ()  # admits a conditional user
     assert groups[("document", "viewer")] == ()  # a union
-    assert groups[("document", "blocked")] == (("document", "blocked"), ("group", "member"), ("team", "member"))
+    assert groups[("document", "blocked")] == (
+        ("document", "blocked"),
+        ("group", "member"),
+        ("team", "member"),
+    )
 
 
-@pytest.mark.parametrize("bound", [pytest.param(None, id="default_bound"), pytest.param(3, id="tiny_bound")])
+@pytest.mark.parametrize(
+    "bound", [pytest.param(None, id="default_bound"), pytest.param(3, id="tiny_bound")]
+)
 @pytest.mark.parametrize("seed", [pytest.param(s, id=f"seed_{s}") for s in range(3)])
 async def test_expansions_agree_with_the_checker(
     seed: int, bound: int | None, monkeypatch: pytest.MonkeyPatch
@@ -166,9 +183,15 @@ async def test_expansions_agree_with_the_checker(
             TupleKey(object="group:g1", relation="member", user="group:g0#member"),
             TupleKey(object="team:t0", relation="member", user="user:u5"),
         ]
-        fresh = [k for k in changes if await datastore.read_user_tuple(store_id, k.object, k.relation, k.user) is None]
+        fresh = [
+            k
+            for k in changes
+            if await datastore.read_user_tuple(store_id, k.object, k.relation, k.user) is None
+        ]
         await indexed.write(store_id, writes=fresh)
-        await indexed.write(store_id, deletes=[parse_tuple(f"{CHAIN[10]}#member@{CHAIN[11]}#member")])
+        await indexed.write(
+            store_id, deletes=[parse_tuple(f"{CHAIN[10]}#member@{CHAIN[11]}#member")]
+        )
         seen = await _compare_all(store_id, queries)
         assert seen.get((True, False)) and seen.get((False, False))
 
@@ -201,7 +224,10 @@ async def test_a_cycle_below_a_group_is_reported_as_the_checker_reports_it() -> 
     try:
         queries = _queries(datastore, indexed)
         for tuple_str, expected in (
-            ("document:d#can_view@user:u2", (False, True)),  # blocked: a cycle, so not "not blocked"
+            (
+                "document:d#can_view@user:u2",
+                (False, True),
+            ),  # blocked: a cycle, so not "not blocked"
             ("document:d#can_view@user:u1", (False, False)),
             ("group:a#member@user:u1", (True, False)),
             ("group:a#member@user:u3", (False, True)),

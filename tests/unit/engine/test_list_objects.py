@@ -45,7 +45,9 @@ TUPLES = [
 ]
 
 
-async def test_list_objects_ignores_conditions_on_relations_it_does_not_depend_on(make_env: Any) -> None:
+async def test_list_objects_ignores_conditions_on_relations_it_does_not_depend_on(
+    make_env: Any,
+) -> None:
     env = await make_env(MODEL, TUPLES)
     assert await env.objects("document", "viewer", "user:anne") == ["document:1"]
 
@@ -59,31 +61,48 @@ async def test_list_objects_still_fails_on_a_condition_it_depends_on(make_env: A
     with pytest.raises(ConditionMissingParametersError):
         await env.objects("document", "reader", "user:anne")
     assert await env.objects("document", "reader", "user:anne", context={"x": 1}) == [
-        "document:1", "document:3",
+        "document:1",
+        "document:3",
     ]
 
 
-async def test_list_users_ignores_conditions_on_relations_it_does_not_depend_on(make_env: Any) -> None:
+async def test_list_users_ignores_conditions_on_relations_it_does_not_depend_on(
+    make_env: Any,
+) -> None:
     env = await make_env(MODEL, TUPLES)
     assert await env.users("document:1", "viewer", "user") == ["user:anne"]
     with pytest.raises(ConditionMissingParametersError):
         await env.users("document:2", "limited", "user")
 
 
-async def test_list_relations_fails_when_a_requested_relation_cannot_be_decided(make_env: Any) -> None:
+async def test_list_relations_fails_when_a_requested_relation_cannot_be_decided(
+    make_env: Any,
+) -> None:
     """ListRelations is one Check per relation, as OpenFGA's SDKs emulate it (``list_relations``
     runs a client batch check and raises the first check error): naming only relations that can
     be decided answers; asking for every relation of the type includes ``limited``, whose check
     needs ``x``, so the query fails rather than report ``limited`` as absent."""
     env = await make_env(MODEL, TUPLES)
     query = env.queries()["relations"]
-    out = await query.execute(ListRelationsParams(
-        store_id=env.store_id, object="document:1", user="user:anne", relations=("viewer", "reader"),
-    ))
+    out = await query.execute(
+        ListRelationsParams(
+            store_id=env.store_id,
+            object="document:1",
+            user="user:anne",
+            relations=("viewer", "reader"),
+        )
+    )
     assert out.relations == ["viewer", "reader"]
     with pytest.raises(ConditionMissingParametersError):
-        await query.execute(ListRelationsParams(store_id=env.store_id, object="document:2", user="user:anne"))
-    out = await query.execute(ListRelationsParams(
-        store_id=env.store_id, object="document:2", user="user:anne", context={"x": 1},
-    ))
+        await query.execute(
+            ListRelationsParams(store_id=env.store_id, object="document:2", user="user:anne")
+        )
+    out = await query.execute(
+        ListRelationsParams(
+            store_id=env.store_id,
+            object="document:2",
+            user="user:anne",
+            context={"x": 1},
+        )
+    )
     assert out.relations == ["limited"]

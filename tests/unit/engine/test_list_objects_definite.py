@@ -108,14 +108,18 @@ def test_graph_marks_edges_under_intersection_or_exclusion_indefinite() -> None:
     assert direct[("user", "document", "approved")] is True
 
 
-async def test_union_only_paths_are_listed_without_confirming(make_env: Any, confirmations: list[str]) -> None:
+async def test_union_only_paths_are_listed_without_confirming(
+    make_env: Any, confirmations: list[str]
+) -> None:
     env = await make_env(MODEL, TUPLES)
     listed = await env.objects("document", "viewer", "user:anne", context={"hour": 10})
     assert listed == ["document:1", "document:2", "document:3", "document:4", "document:6"]
     assert confirmations == []
 
 
-@pytest.mark.parametrize("hour", [pytest.param(10, id="condition_true"), pytest.param(20, id="condition_false")])
+@pytest.mark.parametrize(
+    "hour", [pytest.param(10, id="condition_true"), pytest.param(20, id="condition_false")]
+)
 async def test_conditional_tuples_count_only_when_their_condition_held(
     make_env: Any, confirmations: list[str], hour: int
 ) -> None:
@@ -141,7 +145,9 @@ async def test_intersection_and_exclusion_paths_are_confirmed(
     assert len(confirmations) == confirmed
 
 
-async def test_a_userset_users_own_node_is_confirmed(make_env: Any, confirmations: list[str]) -> None:
+async def test_a_userset_users_own_node_is_confirmed(
+    make_env: Any, confirmations: list[str]
+) -> None:
     env = await make_env(MODEL, TUPLES)
     assert await env.objects("group", "member", "group:g1#member") == ["group:g1", "group:g2"]
     assert confirmations == ["group:g1"]
@@ -175,9 +181,13 @@ type folder
 """
 
 
-async def test_candidates_near_the_depth_limit_are_left_to_check(make_env: Any, confirmations: list[str]) -> None:
+async def test_candidates_near_the_depth_limit_are_left_to_check(
+    make_env: Any, confirmations: list[str]
+) -> None:
     """``folder:f{99 - k}`` is ``k`` parent hops below the grant, so the deepest sorts first."""
-    tuples = [f"folder:f{98 - k}#parent@folder:f{99 - k}" for k in range(30)] + ["folder:f99#viewer@user:anne"]
+    tuples = [f"folder:f{98 - k}#parent@folder:f{99 - k}" for k in range(30)] + [
+        "folder:f99#viewer@user:anne"
+    ]
     env = await make_env(DEEP, tuples, max_resolution_depth=25)
     with pytest.raises(ResolutionDepthExceededError):
         await env.objects("folder", "viewer", "user:anne")
@@ -194,13 +204,18 @@ async def test_paging_over_definite_results_keeps_sorted_order(make_env: Any) ->
     pages: list[str] = []
     token = ""
     while True:
-        out = await env.queries()["objects"].execute(ListObjectsParams(
-            store_id=env.store_id, type="document", relation="viewer", user="user:anne",
-            continuation_token=token, page_size=7,
-        ))
+        out = await env.queries()["objects"].execute(
+            ListObjectsParams(
+                store_id=env.store_id,
+                type="document",
+                relation="viewer",
+                user="user:anne",
+                continuation_token=token,
+                page_size=7,
+            )
+        )
         pages.extend(out.objects)
         token = out.continuation_token
         if not token:
             break
     assert pages == [f"document:{i:03d}" for i in range(30)]
-

@@ -43,10 +43,14 @@ type document
 
 
 async def test_list_objects_pages_without_duplicates_or_omissions(make_env: Any) -> None:
-    tuples = [f"document:{i:03d}#viewer@user:anne" for i in range(25)] + ["document:x#viewer@user:bob"]
+    tuples = [f"document:{i:03d}#viewer@user:anne" for i in range(25)] + [
+        "document:x#viewer@user:bob"
+    ]
     env = await make_env(DRIVE, tuples)
     query = env.queries()["objects"]
-    params = ListObjectsParams(store_id=env.store_id, type="document", relation="viewer", user="user:anne", page_size=10)
+    params = ListObjectsParams(
+        store_id=env.store_id, type="document", relation="viewer", user="user:anne", page_size=10
+    )
     seen: list[str] = []
     pages = 0
     while True:
@@ -65,18 +69,27 @@ async def test_continuation_token_is_bound_to_its_query(make_env: Any) -> None:
     env = await make_env(DRIVE, [f"document:{i}#viewer@user:anne" for i in range(5)])
     query = env.queries()["objects"]
     first = await query.execute(
-        ListObjectsParams(store_id=env.store_id, type="document", relation="viewer", user="user:anne", page_size=2)
+        ListObjectsParams(
+            store_id=env.store_id, type="document", relation="viewer", user="user:anne", page_size=2
+        )
     )
     with pytest.raises(InvalidContinuationTokenError):
-        await query.execute(ListObjectsParams(
-            store_id=env.store_id, type="document", relation="viewer", user="user:bob",
-            continuation_token=first.continuation_token,
-        ))
+        await query.execute(
+            ListObjectsParams(
+                store_id=env.store_id,
+                type="document",
+                relation="viewer",
+                user="user:bob",
+                continuation_token=first.continuation_token,
+            )
+        )
 
 
 async def test_list_objects_stream_yields_everything(make_env: Any) -> None:
     env = await make_env(DRIVE, [f"document:{i}#viewer@user:anne" for i in range(1500)])
-    params = ListObjectsParams(store_id=env.store_id, type="document", relation="viewer", user="user:anne")
+    params = ListObjectsParams(
+        store_id=env.store_id, type="document", relation="viewer", user="user:anne"
+    )
     streamed = [o async for o in env.queries()["objects"].stream(params)]
     assert len(streamed) == 1500
     first_page = await env.queries()["objects"].execute(params)
@@ -99,11 +112,17 @@ class _SlowReader(TupleReaderProxy):
         return await super().read_user_tuple(store_id, object, relation, user)
 
 
-async def test_list_deadline_returns_a_partial_page_and_a_token_that_continues(make_env: Any) -> None:
+async def test_list_deadline_returns_a_partial_page_and_a_token_that_continues(
+    make_env: Any,
+) -> None:
     env = await make_env(DRIVE, [f"document:{i:03d}#viewer@user:anne" for i in range(40)])
     limits = msgspec.structs.replace(env.limits, list_deadline_s=0.2)
-    query = ListObjectsQuery(reader=_SlowReader(env.datastore), resolver=env.resolver, limits=limits)
-    params = ListObjectsParams(store_id=env.store_id, type="document", relation="viewer", user="user:anne")
+    query = ListObjectsQuery(
+        reader=_SlowReader(env.datastore), resolver=env.resolver, limits=limits
+    )
+    params = ListObjectsParams(
+        store_id=env.store_id, type="document", relation="viewer", user="user:anne"
+    )
     seen: list[str] = []
     while True:
         page = await query.execute(params)
@@ -117,18 +136,28 @@ async def test_list_deadline_returns_a_partial_page_and_a_token_that_continues(m
 
 
 async def test_list_objects_through_groups_folders_and_exclusion(make_env: Any) -> None:
-    env = await make_env(DRIVE, [
-        "group:eng#member@user:anne",
-        "folder:root#viewer@group:eng#member",
-        "folder:sub#parent@folder:root",
-        "document:a#parent@folder:sub",
-        "document:b#viewer@user:*",
-        "document:c#owner@user:anne",
-        "document:c#blocked@user:anne",
-    ])
-    assert await env.objects("document", "viewer", "user:anne") == ["document:a", "document:b", "document:c"]
+    env = await make_env(
+        DRIVE,
+        [
+            "group:eng#member@user:anne",
+            "folder:root#viewer@group:eng#member",
+            "folder:sub#parent@folder:root",
+            "document:a#parent@folder:sub",
+            "document:b#viewer@user:*",
+            "document:c#owner@user:anne",
+            "document:c#blocked@user:anne",
+        ],
+    )
+    assert await env.objects("document", "viewer", "user:anne") == [
+        "document:a",
+        "document:b",
+        "document:c",
+    ]
     assert await env.objects("document", "can_view", "user:anne") == ["document:a", "document:b"]
-    assert await env.objects("folder", "viewer", "group:eng#member") == ["folder:root", "folder:sub"]
+    assert await env.objects("folder", "viewer", "group:eng#member") == [
+        "folder:root",
+        "folder:sub",
+    ]
 
 
 async def test_list_objects_validation(make_env: Any) -> None:
@@ -142,15 +171,21 @@ async def test_list_objects_validation(make_env: Any) -> None:
 
 
 async def test_list_users_lists_objects_wildcards_and_usersets(make_env: Any) -> None:
-    env = await make_env(DRIVE, [
-        "group:eng#member@user:anne",
-        "group:all#member@group:eng#member",
-        "document:1#viewer@group:all#member",
-        "document:1#viewer@user:*",
-        "document:1#owner@user:carl",
-    ])
+    env = await make_env(
+        DRIVE,
+        [
+            "group:eng#member@user:anne",
+            "group:all#member@group:eng#member",
+            "document:1#viewer@group:all#member",
+            "document:1#viewer@user:*",
+            "document:1#owner@user:carl",
+        ],
+    )
     assert await env.users("document:1", "viewer", "user") == ["user:*", "user:anne", "user:carl"]
-    assert await env.users("document:1", "viewer", "group#member") == ["group:all#member", "group:eng#member"]
+    assert await env.users("document:1", "viewer", "group#member") == [
+        "group:all#member",
+        "group:eng#member",
+    ]
     assert await env.users("document:1", "editor", "user") == ["user:carl"]
 
 
@@ -167,13 +202,18 @@ type document
 """
 
 
-async def test_list_users_does_not_list_a_user_excluded_under_a_wildcard_in_an_intersection(make_env: Any) -> None:
-    env = await make_env(CVE, [
-        "document:1#allowed@user:*",
-        "document:1#blocked@user:bob",
-        "document:1#member@user:bob",
-        "document:1#member@user:anne",
-    ])
+async def test_list_users_does_not_list_a_user_excluded_under_a_wildcard_in_an_intersection(
+    make_env: Any,
+) -> None:
+    env = await make_env(
+        CVE,
+        [
+            "document:1#allowed@user:*",
+            "document:1#blocked@user:bob",
+            "document:1#member@user:bob",
+            "document:1#member@user:anne",
+        ],
+    )
     assert not await env.check("document:1#viewer@user:bob")
     assert await env.users("document:1", "viewer", "user") == ["user:anne"]
 
@@ -185,10 +225,14 @@ async def test_list_users_validation(make_env: Any) -> None:
     with pytest.raises(RelationNotFoundError):
         await env.users("document:1", "viewer", "group#nope")
     with pytest.raises(InvalidInputError):
-        await env.queries()["users"].execute(ListUsersParams(
-            store_id=env.store_id, object="document:1", relation="viewer",
-            user_filters=(UserFilter(type="user"), UserFilter(type="group")),
-        ))
+        await env.queries()["users"].execute(
+            ListUsersParams(
+                store_id=env.store_id,
+                object="document:1",
+                relation="viewer",
+                user_filters=(UserFilter(type="user"), UserFilter(type="group")),
+            )
+        )
 
 
 async def test_batch_check_item_errors_and_deduplication(make_env: Any) -> None:
@@ -199,59 +243,105 @@ async def test_batch_check_item_errors_and_deduplication(make_env: Any) -> None:
         BatchCheckItem(correlation_id="c", tuple_key=parse_tuple("document:1#viewer@user:bob")),
         BatchCheckItem(correlation_id="d", tuple_key=parse_tuple("document:1#nope@user:bob")),
     )
-    outcome = await env.queries()["batch"].execute(BatchCheckParams(store_id=env.store_id, items=items))
-    assert {k: v.allowed for k, v in outcome.results.items()} == {"a": True, "b": True, "c": False, "d": False}
+    outcome = await env.queries()["batch"].execute(
+        BatchCheckParams(store_id=env.store_id, items=items)
+    )
+    assert {k: v.allowed for k, v in outcome.results.items()} == {
+        "a": True,
+        "b": True,
+        "c": False,
+        "d": False,
+    }
     assert outcome.results["a"] is outcome.results["b"]
     assert isinstance(outcome.results["d"].error, InvalidInputError)
     with pytest.raises(InvalidInputError):
-        await env.queries()["batch"].execute(BatchCheckParams(store_id=env.store_id, items=items[:1] * 2))
+        await env.queries()["batch"].execute(
+            BatchCheckParams(store_id=env.store_id, items=items[:1] * 2)
+        )
 
 
 async def test_expand_is_one_level_in_openfga_shape(make_env: Any) -> None:
-    env = await make_env(DRIVE, [
-        "document:1#viewer@user:anne",
-        "document:1#viewer@group:eng#member",
-        "document:1#parent@folder:x",
-        "document:1#blocked@user:bob",
-    ])
+    env = await make_env(
+        DRIVE,
+        [
+            "document:1#viewer@user:anne",
+            "document:1#viewer@group:eng#member",
+            "document:1#parent@folder:x",
+            "document:1#blocked@user:bob",
+        ],
+    )
     out = await env.queries()["expand"].execute(
         ExpandParams(store_id=env.store_id, object="document:1", relation="can_view")
     )
     name = "document:1#can_view"
-    assert out.tree == {"root": {"name": name, "difference": {
-        "base": {"name": name, "leaf": {"computed": {"userset": "document:1#viewer"}}},
-        "subtract": {"name": name, "leaf": {"computed": {"userset": "document:1#blocked"}}},
-    }}}
+    assert out.tree == {
+        "root": {
+            "name": name,
+            "difference": {
+                "base": {"name": name, "leaf": {"computed": {"userset": "document:1#viewer"}}},
+                "subtract": {"name": name, "leaf": {"computed": {"userset": "document:1#blocked"}}},
+            },
+        }
+    }
     out = await env.queries()["expand"].execute(
         ExpandParams(store_id=env.store_id, object="document:1", relation="viewer")
     )
     name = "document:1#viewer"
-    assert out.tree == {"root": {"name": name, "union": {"nodes": [
-        {"name": name, "leaf": {"users": {"users": ["user:anne", "group:eng#member"]}}},
-        {"name": name, "leaf": {"computed": {"userset": "document:1#editor"}}},
-        {"name": name, "leaf": {"tupleToUserset": {
-            "tupleset": "document:1#parent", "computed": [{"userset": "folder:x#viewer"}],
-        }}},
-    ]}}}
+    assert out.tree == {
+        "root": {
+            "name": name,
+            "union": {
+                "nodes": [
+                    {"name": name, "leaf": {"users": {"users": ["user:anne", "group:eng#member"]}}},
+                    {"name": name, "leaf": {"computed": {"userset": "document:1#editor"}}},
+                    {
+                        "name": name,
+                        "leaf": {
+                            "tupleToUserset": {
+                                "tupleset": "document:1#parent",
+                                "computed": [{"userset": "folder:x#viewer"}],
+                            }
+                        },
+                    },
+                ]
+            },
+        }
+    }
 
 
 async def test_list_relations(make_env: Any) -> None:
     env = await make_env(DRIVE, ["document:1#owner@user:anne", "document:1#blocked@user:anne"])
     query = env.queries()["relations"]
-    out = await query.execute(ListRelationsParams(store_id=env.store_id, object="document:1", user="user:anne"))
+    out = await query.execute(
+        ListRelationsParams(store_id=env.store_id, object="document:1", user="user:anne")
+    )
     assert out.relations == ["owner", "editor", "blocked", "viewer"]
-    out = await query.execute(ListRelationsParams(
-        store_id=env.store_id, object="document:1", user="user:anne", relations=("can_view", "viewer"),
-    ))
+    out = await query.execute(
+        ListRelationsParams(
+            store_id=env.store_id,
+            object="document:1",
+            user="user:anne",
+            relations=("can_view", "viewer"),
+        )
+    )
     assert out.relations == ["viewer"]
     with pytest.raises(RelationNotFoundError):
-        await query.execute(ListRelationsParams(
-            store_id=env.store_id, object="document:1", user="user:anne", relations=("nope",),
-        ))
+        await query.execute(
+            ListRelationsParams(
+                store_id=env.store_id,
+                object="document:1",
+                user="user:anne",
+                relations=("nope",),
+            )
+        )
 
 
-async def test_list_walk_is_bounded_by_the_deadline_not_the_dispatch_allowance(make_env: Any) -> None:
-    tuples = ["group:eng#member@user:anne"] + [f"document:{i:03d}#viewer@group:eng#member" for i in range(300)]
+async def test_list_walk_is_bounded_by_the_deadline_not_the_dispatch_allowance(
+    make_env: Any,
+) -> None:
+    tuples = ["group:eng#member@user:anne"] + [
+        f"document:{i:03d}#viewer@group:eng#member" for i in range(300)
+    ]
     env = (await make_env(DRIVE, tuples)).with_limits(max_dispatches=50)
     assert len(await env.objects("document", "viewer", "user:anne")) == 300
     assert await env.users("document:000", "viewer", "user") == ["user:anne"]

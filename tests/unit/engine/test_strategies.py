@@ -81,26 +81,37 @@ async def test_concurrent_strategy_agrees_with_inline(make_env: Any, seed: int) 
     env = await make_env(MODEL, _random_tuples(rng))
     inline = CheckQuery(reader=env.datastore, resolver=env.resolver)
     waiting = CheckQuery(
-        reader=_WaitingReader(env.datastore), resolver=env.resolver, limits=EngineLimits(max_concurrent_dispatches=3)
+        reader=_WaitingReader(env.datastore),
+        resolver=env.resolver,
+        limits=EngineLimits(max_concurrent_dispatches=3),
     )
     before = len(asyncio.all_tasks())
     for obj in [f"document:d{i}" for i in range(6)] + [f"group:g{i}" for i in range(8)]:
         relations = ("viewer", "can_edit") if obj.startswith("document") else ("member", "active")
         for relation in relations:
             for user in (f"user:u{i}" for i in range(6)):
-                params = CheckParams(store_id=env.store_id, tuple_key=TupleKey(object=obj, relation=relation, user=user))
+                params = CheckParams(
+                    store_id=env.store_id,
+                    tuple_key=TupleKey(object=obj, relation=relation, user=user),
+                )
                 a = await inline.execute(params)
                 b = await waiting.execute(params)
-                assert (a.allowed, a.cycle_detected) == (b.allowed, b.cycle_detected), params.tuple_key
+                assert (a.allowed, a.cycle_detected) == (b.allowed, b.cycle_detected), (
+                    params.tuple_key
+                )
     assert len(asyncio.all_tasks()) == before
 
 
 async def test_first_true_cancels_the_other_branches(make_env: Any) -> None:
-    tuples = [f"document:1#viewer@group:g{i}#member" for i in range(20)] + ["group:g0#member@user:anne"]
+    tuples = [f"document:1#viewer@group:g{i}#member" for i in range(20)] + [
+        "group:g0#member@user:anne"
+    ]
     env = await make_env(MODEL, tuples)
     query = CheckQuery(reader=_WaitingReader(env.datastore), resolver=env.resolver)
     before = len(asyncio.all_tasks())
-    outcome = await query.execute(CheckParams(store_id=env.store_id, tuple_key=parse_tuple("document:1#viewer@user:anne")))
+    outcome = await query.execute(
+        CheckParams(store_id=env.store_id, tuple_key=parse_tuple("document:1#viewer@user:anne"))
+    )
     assert outcome.allowed
     assert len(asyncio.all_tasks()) == before
 
@@ -116,7 +127,11 @@ class _HangingReader(_WaitingReader):
 async def test_a_hanging_database_read_ends_at_the_deadline(make_env: Any) -> None:
     env = await make_env(MODEL, ["document:1#viewer@user:anne"])
     query = CheckQuery(
-        reader=_HangingReader(env.datastore), resolver=env.resolver, limits=EngineLimits(check_deadline_s=0.1)
+        reader=_HangingReader(env.datastore),
+        resolver=env.resolver,
+        limits=EngineLimits(check_deadline_s=0.1),
     )
     with pytest.raises(DeadlineExceededError):
-        await query.execute(CheckParams(store_id=env.store_id, tuple_key=parse_tuple("document:1#viewer@user:anne")))
+        await query.execute(
+            CheckParams(store_id=env.store_id, tuple_key=parse_tuple("document:1#viewer@user:anne"))
+        )

@@ -71,7 +71,9 @@ def _tuples(rng: random.Random) -> list[TupleKey]:
     out: dict[tuple[str, str, str], TupleKey] = {}
 
     def add(obj: str, rel: str, user: str, condition: TupleCondition | None = None) -> None:
-        out.setdefault((obj, rel, user), TupleKey(object=obj, relation=rel, user=user, condition=condition))
+        out.setdefault(
+            (obj, rel, user), TupleKey(object=obj, relation=rel, user=user, condition=condition)
+        )
 
     for _ in range(12):
         g, h = rng.choice(GROUPS), rng.choice(GROUPS)
@@ -119,14 +121,27 @@ async def test_sync_and_async_checkers_agree(seed: int) -> None:
     await datastore.write_model(store_id, parse_dsl(MODEL))
     await datastore.write(store_id, writes=_tuples(rng))
     resolver = ModelResolver(datastore)
-    sync = CheckQuery(reader=datastore, resolver=resolver, checker=build_check_resolver(cache_size=0))
-    coro = CheckQuery(reader=TupleReaderProxy(datastore), resolver=resolver, checker=build_check_resolver(cache_size=0))
+    sync = CheckQuery(
+        reader=datastore, resolver=resolver, checker=build_check_resolver(cache_size=0)
+    )
+    coro = CheckQuery(
+        reader=TupleReaderProxy(datastore),
+        resolver=resolver,
+        checker=build_check_resolver(cache_size=0),
+    )
     indexed = IndexedDatastore(datastore)
     await indexed.start()
-    via_index = CheckQuery(reader=indexed, resolver=resolver, checker=build_check_resolver(cache_size=0))
+    via_index = CheckQuery(
+        reader=indexed, resolver=resolver, checker=build_check_resolver(cache_size=0)
+    )
     try:
         assert indexed.mode(store_id) == "index"
-        users = USERS + ["user:*"] + [f"{g}#member" for g in GROUPS] + [f"{f}#viewer" for f in FOLDERS[:2]]
+        users = (
+            USERS
+            + ["user:*"]
+            + [f"{g}#member" for g in GROUPS]
+            + [f"{f}#viewer" for f in FOLDERS[:2]]
+        )
         compared = errors = allowed = 0
         for objects in (GROUPS, FOLDERS, DOCUMENTS):
             for obj in objects:
@@ -140,7 +155,10 @@ async def test_sync_and_async_checkers_agree(seed: int) -> None:
                             )
                             a, b = await _outcome(sync, params), await _outcome(coro, params)
                             assert a == b, (params.tuple_key, context)
-                            assert await _outcome(via_index, params) == a, (params.tuple_key, context)
+                            assert await _outcome(via_index, params) == a, (
+                                params.tuple_key,
+                                context,
+                            )
                             compared += 1
                             errors += a[0] == "error"
                             allowed += a[0] is True

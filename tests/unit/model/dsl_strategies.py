@@ -64,16 +64,28 @@ def expression(draw: st.DrawFn, depth: int = 2, *, allow_direct: bool = True) ->
 
 @st.composite
 def condition(draw: st.DrawFn, cname: str) -> str:
-    params = draw(st.lists(st.sampled_from(["x", "y", "z_1", "p-q"]), min_size=1, max_size=3, unique=True))
+    params = draw(
+        st.lists(st.sampled_from(["x", "y", "z_1", "p-q"]), min_size=1, max_size=3, unique=True)
+    )
     typed = []
     for p in params:
         t = draw(name_of(SCALARS))
         if draw(st.integers(0, 3)) == 0:
             t = f"{draw(name_of(['map', 'list']))}<{t}>"
         typed.append(f"{p}: {t}")
-    body = draw(st.sampled_from([
-        "true", "x == 1", 'x != "}"', "x < 10 &&\n    y > 0", "x // comment }\n  && y", "x  ", "'a' == '''b'''",
-    ]))
+    body = draw(
+        st.sampled_from(
+            [
+                "true",
+                "x == 1",
+                'x != "}"',
+                "x < 10 &&\n    y > 0",
+                "x // comment }\n  && y",
+                "x  ",
+                "'a' == '''b'''",
+            ]
+        )
+    )
     return f"condition {cname}({', '.join(typed)}) {{\n  {body}\n}}\n"
 
 
@@ -95,8 +107,37 @@ def model(draw: st.DrawFn) -> str:
     return text
 
 
-_NOISE = [" ", "\n", "\t", "(", ")", "[", "]", ",", ":", "#", "*", "or ", " and", "but not", "from", "with",
-          "define", "type", "relations", "condition", "{", "}", "<", ">", "x", ".", "-", "1.1", '"']
+_NOISE = [
+    " ",
+    "\n",
+    "\t",
+    "(",
+    ")",
+    "[",
+    "]",
+    ",",
+    ":",
+    "#",
+    "*",
+    "or ",
+    " and",
+    "but not",
+    "from",
+    "with",
+    "define",
+    "type",
+    "relations",
+    "condition",
+    "{",
+    "}",
+    "<",
+    ">",
+    "x",
+    ".",
+    "-",
+    "1.1",
+    '"',
+]
 
 
 @st.composite
@@ -108,7 +149,7 @@ def mutated_model(draw: st.DrawFn) -> str:
             case 0:
                 text = text[:at] + draw(st.sampled_from(_NOISE)) + text[at:]
             case 1:
-                text = text[:at] + text[at + draw(st.integers(1, 4)):]
+                text = text[:at] + text[at + draw(st.integers(1, 4)) :]
             case _:
                 end = min(len(text), at + draw(st.integers(1, 12)))
                 text = text[:at] + text[at:end] + text[at:]

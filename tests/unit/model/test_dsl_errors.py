@@ -10,7 +10,9 @@ import yaml
 from permsvc.model.compile import parse_dsl
 from permsvc.model.errors import DslSyntaxError
 
-CASES = yaml.safe_load((Path(__file__).resolve().parents[2] / "golden" / "dsl_errors.yaml").read_text())
+CASES = yaml.safe_load(
+    (Path(__file__).resolve().parents[2] / "golden" / "dsl_errors.yaml").read_text()
+)
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c["name"]) for c in CASES])

