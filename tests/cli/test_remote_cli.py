@@ -428,6 +428,22 @@ def test_keys_and_audit(cli: Cli) -> None:
     created = cli.json("key", "create", "--scope", "admin", "--store", cli.store, store=False)
     assert created["info"]["store_id"] == cli.store and created["key"].startswith("psk_")
     key_id = check_key.split("_")[1]
+    # roles, as the server takes them: several at once, limited to one store
+    with_roles = cli.json(
+        "key",
+        "create",
+        "--roles",
+        "check,claims",
+        "--store",
+        cli.store,
+        "--name",
+        "feed",
+        store=False,
+    )
+    assert with_roles["info"]["roles"] == ["check", "claims"], with_roles
+    assert with_roles["info"]["store_id"] == cli.store and with_roles["key"].startswith("psk_")
+    code, _, err = cli("key", "list", store=False, key=with_roles["key"])
+    assert code == 3 and "403" in err
 
     listed = cli.json("key", "list", store=False)["keys"]
     assert {key_id, created["info"]["id"]} <= {k["id"] for k in listed}
