@@ -51,6 +51,7 @@ from permsvc.commands.keys import CreateApiKeyCommand, VerifyApiKeyQuery
 from permsvc.store.memory import MemoryDatastore
 from tests.api.conftest import MODEL, make_settings
 from tests.security.apps import CHECK_SCOPE, accept_tokens
+from tests.unit.auth import test_bad_tokens
 from tests.unit.auth.test_bad_tokens import CASES as UNIT_CASES
 from tests.unit.auth.tokenkit import (
     AUDIENCE,
@@ -119,6 +120,14 @@ def _now() -> int:
 
 
 # (id, builder, settings overrides) - kinds the unit battery does not have.
+@pytest.fixture(autouse=True)
+def _refresh_battery_now() -> None:
+    """The unit battery's builders read its ``NOW`` when they run; its own autouse fixture refreshes
+    it only for its own tests. Refreshed here too, so ``nbf = NOW + 600`` is still in the future
+    however long the suite has run before this module."""
+    test_bad_tokens.NOW = int(time.time())
+
+
 NEW_KINDS: list[tuple[str, Callable[[Keys, TokenFactory], str], dict[str, Any]]] = [
     (
         "kid_path_traversal",
