@@ -41,7 +41,17 @@ def migrate(conn: sqlite3.Connection) -> list[int]:
         MigrationError: the database was migrated by a newer permsvc.
     """
     migrations = load_migrations("sqlite")
-    conn.execute(_CREATE_TABLE)
+    # A write transaction from the start (as each migration below): a statement that reads before
+    # it writes, in autocommit, gets "database is locked" at once, without waiting, when another
+    # migrator committed in between (WAL's stale snapshot).
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(_CREATE_TABLE)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
     applied_here: list[int] = []
     for migration in migrations:
         conn.execute("BEGIN IMMEDIATE")
@@ -70,14 +80,35 @@ def migrate(conn: sqlite3.Connection) -> list[int]:
     return applied_here
 
 
+_BUSY_TIMEOUT_S = 30.0
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """``PRAGMA journal_mode=WAL``, waiting for other connections as ``busy_timeout`` does.
+
+    Switching a new file to WAL needs an exclusive lock, and SQLite answers "database is locked"
+    at once, without its busy handler, when two connections race for it (its deadlock
+    avoidance): two processes migrating the same new file would fail instead of taking turns.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT_S
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
+
+
 def migrate_path(path: Path) -> tuple[list[int], int]:
     """Open (creating) the file at ``path``, migrate, close; returns ``(versions applied here,
     current version)``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+        conn = sqlite3.connect(path, isolation_level=None, timeout=_BUSY_TIMEOUT_S)
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(conn)
             applied = migrate(conn)
             version, _ = schema_versions(conn)
         finally:
