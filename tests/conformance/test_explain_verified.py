@@ -28,6 +28,7 @@ from tests.conformance.explain_verify import Verifier
 from tests.conformance.runner import MODES, _tuple, load_suite
 from tests.conformance.summary import EXPLAIN_COUNTS
 from tests.conftest import OPENFGA_SUITES
+from tests.unit.engine.test_sync import COND, MODEL
 
 pytestmark = pytest.mark.backends("memory", "sqlite", "postgres")
 """The database backends (as the conformance suites run on)."""
@@ -145,44 +146,13 @@ async def test_explanations_of_the_conformance_suites(
             )
 
 
-RANDOM_MODEL = """
-model
-  schema 1.1
-type user
-type group
-  relations
-    define member: [user, user:*, group#member, user with cond]
-    define banned: [user]
-    define active: member but not banned
-type folder
-  relations
-    define parent: [folder]
-    define owner: [user]
-    define editor: [user, group#member] or owner
-    define viewer: [user, group#member] or editor or viewer from parent
-type document
-  relations
-    define parent: [folder]
-    define owner: [user]
-    define editor: [user, group#active] or owner
-    define viewer: [user, user:*, group#member] or editor or viewer from parent
-    define approved: [user, group#member]
-    define blocked: [user, group#member]
-    define limited: [user with cond, group#member with cond]
-    define can_publish: editor and approved
-    define can_view: viewer but not blocked
-    define can_limited: limited or viewer
-    define can_audit: (viewer and approved) but not (blocked or owner from parent)
-condition cond(x: int) {
-  x < 10
-}
-"""
+RANDOM_MODEL = MODEL
+"""The engine's sync/async differential model (every rewrite shape), over fewer objects here."""
 
 USERS = [f"user:u{i}" for i in range(6)]
 GROUPS = [f"group:g{i}" for i in range(4)]
 FOLDERS = [f"folder:f{i}" for i in range(4)]
 DOCUMENTS = [f"document:d{i}" for i in range(3)]
-COND = TupleCondition(name="cond")
 
 
 def _random_tuples(rng: random.Random) -> list[TupleKey]:
