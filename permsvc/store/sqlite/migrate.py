@@ -14,7 +14,7 @@ from pathlib import Path
 from permsvc.store.errors import StorageUnavailableError
 from permsvc.store.migrations import MigrationError, load_migrations, split_sqlite_script
 
-__all__ = ("migrate", "migrate_path", "schema_versions")
+__all__ = ("enable_wal", "migrate", "migrate_path", "schema_versions")
 
 _CREATE_TABLE = (
     "CREATE TABLE IF NOT EXISTS schema_migrations "
@@ -83,14 +83,15 @@ def migrate(conn: sqlite3.Connection) -> list[int]:
 _BUSY_TIMEOUT_S = 30.0
 
 
-def _enable_wal(conn: sqlite3.Connection) -> None:
+def enable_wal(conn: sqlite3.Connection, timeout_s: float = _BUSY_TIMEOUT_S) -> None:
     """``PRAGMA journal_mode=WAL``, waiting for other connections as ``busy_timeout`` does.
 
     Switching a new file to WAL needs an exclusive lock, and SQLite answers "database is locked"
     at once, without its busy handler, when two connections race for it (its deadlock
-    avoidance): two processes migrating the same new file would fail instead of taking turns.
+    avoidance): two processes opening or migrating the same new file would fail instead of
+    taking turns. Every SQLite connection permsvc opens goes through here.
     """
-    deadline = time.monotonic() + _BUSY_TIMEOUT_S
+    deadline = time.monotonic() + timeout_s
     while True:
         try:
             conn.execute("PRAGMA journal_mode=WAL")
@@ -108,7 +109,7 @@ def migrate_path(path: Path) -> tuple[list[int], int]:
     try:
         conn = sqlite3.connect(path, isolation_level=None, timeout=_BUSY_TIMEOUT_S)
         try:
-            _enable_wal(conn)
+            enable_wal(conn)
             applied = migrate(conn)
             version, _ = schema_versions(conn)
         finally:

@@ -89,8 +89,8 @@ from permsvc.store.rows import (
 from permsvc.store.sqlite import queries as q
 from permsvc.store.sqlite.claim_specs import SqliteClaimSpecMixin
 from permsvc.store.sqlite.keys_audit import SqliteKeysAuditMixin, insert_audit_row
+from permsvc.store.sqlite.migrate import enable_wal, schema_versions
 from permsvc.store.sqlite.migrate import migrate as apply_migrations
-from permsvc.store.sqlite.migrate import schema_versions
 from permsvc.store.tokens import decode_page_token, encode_page_token
 
 __all__ = ("SqliteDatastore",)
@@ -115,7 +115,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(
         path, isolation_level=None, check_same_thread=False, timeout=_BUSY_TIMEOUT_MS / 1000
     )
-    conn.execute("PRAGMA journal_mode=WAL")
+    enable_wal(conn, _BUSY_TIMEOUT_MS / 1000)
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys=ON")
