@@ -7,6 +7,7 @@ Server settings are loaded from ``PERMSVC_*`` environment variables by :func:`Se
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -40,6 +41,10 @@ __all__ = (
     "DEFAULT_OPEN_RECHECK_S",
     "DEFAULT_PORT",
     "DEFAULT_READ_PAGE_SIZE",
+    "DEFAULT_REPLICA_CONNECT_TIMEOUT_S",
+    "DEFAULT_REPLICA_LAG_INTERVAL_S",
+    "DEFAULT_REPLICA_PROBE_S",
+    "DEFAULT_REPLICA_RETRY_S",
     "DEFAULT_SCOPES",
     "MACHINE_TOKEN_RULES",
     "AuthMethod",
@@ -47,6 +52,7 @@ __all__ = (
     "LogLevel",
     "Settings",
     "SettingsError",
+    "split_database_urls",
 )
 
 DEFAULT_MAX_RESOLUTION_DEPTH = 25
@@ -110,6 +116,19 @@ DEFAULT_INDEX_SAFETY_POLL_S = 1.0
 DEFAULT_STATEMENT_CACHE_SIZE = 100
 """asyncpg's own default: prepared statements cached per PostgreSQL connection."""
 
+DEFAULT_REPLICA_PROBE_S = 0.05
+"""How long the revision a read replica has replayed (of one store) is trusted before the replica
+is asked again; a request needing a later revision meanwhile reads the primary."""
+
+DEFAULT_REPLICA_RETRY_S = 1.0
+"""After a read replica fails (unreachable, erroring), how long its reads go to the primary."""
+
+DEFAULT_REPLICA_LAG_INTERVAL_S = 1.0
+"""How often each read replica's replay lag is measured (``permsvc_database_replica_lag_seconds``)."""
+
+DEFAULT_REPLICA_CONNECT_TIMEOUT_S = 2.0
+"""Connection timeout to a read replica (a dead one must not hold a request for asyncpg's 60 s)."""
+
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_MAX_ASSERTIONS = 100
 DEFAULT_READ_PAGE_SIZE = 50
@@ -160,6 +179,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Where the index LISTENs for changes (``PERMSVC_LISTEN_DATABASE_URL``): a direct
     PostgreSQL connection when ``database_url`` goes through a transaction-pooling PgBouncer,
     which cannot carry LISTEN. Empty: ``database_url``."""
+    read_database_url: tuple[str, ...] = ()
+    """Read replicas (``PERMSVC_READ_DATABASE_URL``): one or more ``postgresql://`` URLs of hot
+    standbys, comma-separated (each may itself name several hosts). Reads that may use a replica
+    go to one that has replayed the revision the request needs, else to the primary
+    (docs/deployment.md, *Read replicas*). Empty: every read goes to ``database_url``."""
     database_statement_cache_size: int = DEFAULT_STATEMENT_CACHE_SIZE
     """Prepared statements cached per PostgreSQL connection
     (``PERMSVC_DATABASE_STATEMENT_CACHE_SIZE``); 0 behind a transaction-pooling PgBouncer older
@@ -252,6 +276,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             ("postgres://", "postgresql://")
         ):
             raise SettingsError("listen_database_url must be a postgresql:// URL")
+        if self.read_database_url and (
+            not self.database_url.startswith(("postgres://", "postgresql://"))
+            or not all(
+                u.startswith(("postgres://", "postgresql://")) for u in self.read_database_url
+            )
+        ):
+            raise SettingsError(
+                "read_database_url (PERMSVC_READ_DATABASE_URL) must list postgresql:// URLs, "
+                "and database_url must be PostgreSQL too"
+            )
         if self.max_body_bytes < 1024:
             raise SettingsError(f"max_body_bytes must be at least 1024, got {self.max_body_bytes}")
         if self.auth_method == "preshared" and not self.api_keys:
@@ -308,6 +342,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         raw.update({k: v for k, v in overrides.items() if v is not None})
         if "api_keys" in raw and isinstance(raw["api_keys"], str):
             raw["api_keys"] = tuple(k.strip() for k in raw["api_keys"].split(",") if k.strip())
+        if isinstance(raw.get("read_database_url"), str):
+            raw["read_database_url"] = split_database_urls(raw["read_database_url"])
         for name in _LIST_FIELDS:
             if isinstance(raw.get(name), str):
                 raw[name] = tuple(p.strip() for p in raw[name].split(",") if p.strip())
@@ -335,6 +371,7 @@ _ENV_FIELDS = (
     "workers",
     "database_url",
     "listen_database_url",
+    "read_database_url",
     "database_statement_cache_size",
     "data_dir",
     "migrate",
@@ -365,3 +402,12 @@ _ENV_FIELDS = (
 )
 
 _LIST_FIELDS = ("authzen_actions", "machine_token_rules", "machine_client_ids", "cors_origins")
+
+
+_NEXT_URL = re.compile(r",\s*(?=postgres(?:ql)?://)")
+
+
+def split_database_urls(value: str) -> tuple[str, ...]:
+    """Comma-separated database URLs; a comma inside a URL (the hosts of a multi-host URL,
+    ``postgresql://h1:5432,h2:5432/db``) does not split it: only one followed by a scheme does."""
+    return tuple(u.strip() for u in _NEXT_URL.split(value) if u.strip())

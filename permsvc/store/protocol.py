@@ -69,6 +69,7 @@ __all__ = (
     "Page",
     "ReadFilter",
     "RelationVersions",
+    "ReplicaReads",
     "StartingWithUser",
     "StoreAdmin",
     "StoreInfo",
@@ -394,6 +395,20 @@ class ConsistentReads(Protocol):
     ) -> tuple[TupleReader, Revision]:
         """The reader and the revision it answers at (see
         :func:`permsvc.store.consistency.reader_for`)."""
+        ...
+
+
+@runtime_checkable
+class ReplicaReads(Protocol):
+    """Optional: a database with read replicas (standbys). The database path of a request asks it
+    for a reader on a replica that has replayed the revision the request needs."""
+
+    async def replica_reader(
+        self, store_id: str, required: Revision, *, latest: bool = False
+    ) -> tuple[TupleReader, Revision] | None:
+        """A reader on a replica that has replayed at least ``required`` of ``store_id`` (and any
+        revision this process knows of), and the revision it answers at; ``None``: read the
+        primary, as ``latest`` (``HIGHER_CONSISTENCY``) always does."""
         ...
 
 

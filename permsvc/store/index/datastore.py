@@ -260,19 +260,15 @@ class IndexedDatastore:
         if consistency.level == "HIGHER_CONSISTENCY":
             required = max(required, await self.inner.head_revision(store_id))
         index = self._indexes.get(store_id)
+        replica = consistency.level != "HIGHER_CONSISTENCY"
         if index is None:
             self._ensure_building(store_id)
-            return await self._database_reader(store_id, required)
+            return await database_reader(self.inner, store_id, required, replica=replica)
         if index.revision < required:
             if not await self._await_revision(store_id, required):
-                return await self._database_reader(store_id, required)
+                return await database_reader(self.inner, store_id, required, replica=replica)
             index = self._indexes[store_id]
         return IndexedReader(index, self.inner), index.revision
-
-    async def _database_reader(
-        self, store_id: str, required: Revision
-    ) -> tuple[TupleReader, Revision]:
-        return await database_reader(self.inner, store_id, required)
 
     # -- building -------------------------------------------------------------------------------
 
