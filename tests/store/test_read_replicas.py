@@ -227,7 +227,7 @@ async def test_a_killed_replica_leaves_every_read_to_the_primary(
     assert len(page.items) == 3
     rows = await db.read_audit(AuditFilter(store_id=store), page_size=10)
     assert rows.items == []
-    db.retry_s = 0.0  # try the dead standby again: refused, read on the primary
+    db.replicas[0].down_until = 0.0  # its retry time is over: refused again, read on the primary
     page = await db.read_page(store, ReadFilter(), page_size=10)
-    assert len(page.items) == 3 and opened.last() == ("primary", "down")
+    assert len(page.items) == 3 and opened.last() == ("primary", "error")
     assert list((await db.measure_lag()).values()) == [None]

@@ -12,8 +12,9 @@ replica. What may go to a replica, and what it must have replayed first:
 - Read pages (the Read API, an export, a list of grants) and ReadChanges pages: the revision this
   process knows of (its writes, the heads and changes it read from the primary: what the index
   has followed), and for ReadChanges the revision of the continuation token.
-- audit queries: the primary's WAL position after this process's last write (the audit rows of
-  model writes and API keys have no store revision), compared with the replica's replay position.
+- audit queries: the primary's WAL position read right after this process's last audit row
+  committed (the audit rows of model writes and API keys have no store revision), compared with
+  the replica's replay position.
 
 "Known" revisions come from the primary only (writes, ``head_revision``, ``changes_since``,
 ``snapshot_tuples``) and from consistency tokens a replica has been seen to have replayed, so they
@@ -239,7 +240,8 @@ class ReplicatedDatastore(PostgresDatastore):
         self.on_lag: Callable[[str, float | None], None] = _ignore
         self._known: dict[str, Revision] = {}
         self._audit_lsn = 0
-        self._audit_dirty = True
+        """The primary's WAL position after this process's last audit row (0: none yet)."""
+        self._audit_dirty = False
         self._next = 0
         self._lag_task: asyncio.Task[None] | None = None
 
@@ -278,10 +280,22 @@ class ReplicatedDatastore(PostgresDatastore):
         if revision > self._known.get(store_id, 0):
             self._known[store_id] = revision
 
-    def _wrote(self, store_id: str, result: WriteResult) -> WriteResult:
+    async def _wrote(
+        self, store_id: str, result: WriteResult, audit: AuditRecord | None
+    ) -> WriteResult:
         self._know(store_id, result.revision)
-        self._audit_dirty = True
+        if audit is not None:
+            await self._audit_appended()
         return result
+
+    async def _audit_appended(self) -> None:
+        """An audit row committed: audit reads need the primary's WAL position as of now (read
+        right away, not at the next audit read: by then unrelated WAL, such as autovacuum's,
+        would hold audit reads on the primary until the replica had that too)."""
+        try:
+            self._audit_lsn = max(self._audit_lsn, int(await self._pool.fetchval(PRIMARY_LSN)))
+        except REPLICA_FAULTS:  # the write is done; the next audit read asks the primary again
+            self._audit_dirty = True
 
     # -- routing --------------------------------------------------------------------------------
 
@@ -295,7 +309,7 @@ class ReplicatedDatastore(PostgresDatastore):
     ) -> Replica | None:
         """A replica that has replayed ``required`` (``position`` asks one), trying each once
         from the next in turn; ``None`` (the primary) when none has."""
-        reason: Plan = "behind"
+        reason: str = "behind"
         count = len(self.replicas)
         start, self._next = self._next, (self._next + 1) % max(count, 1)
         for i in range(count):
@@ -306,7 +320,7 @@ class ReplicatedDatastore(PostgresDatastore):
                     found = await position(replica.db)
                 except REPLICA_FAULTS as err:
                     self._failed(replica, err)
-                    reason = "down"
+                    reason = "error"
                     continue
                 probe = Probe(found, time.monotonic())
                 replica.remember(key, probe)
@@ -490,7 +504,7 @@ class ReplicatedDatastore(PostgresDatastore):
             on_missing=on_missing,
             audit=audit,
         )
-        return self._wrote(store_id, result)
+        return await self._wrote(store_id, result, audit)
 
     async def bulk_write(
         self,
@@ -501,17 +515,17 @@ class ReplicatedDatastore(PostgresDatastore):
         audit: AuditRecord | None = None,
     ) -> WriteResult:
         result = await super().bulk_write(store_id, tuples, on_duplicate=on_duplicate, audit=audit)
-        return self._wrote(store_id, result)
+        return await self._wrote(store_id, result, audit)
 
     async def bulk_delete(
         self, store_id: str, filter: ReadFilter, *, audit: AuditRecord | None = None
     ) -> WriteResult:
         result = await super().bulk_delete(store_id, filter, audit=audit)
-        return self._wrote(store_id, result)
+        return await self._wrote(store_id, result, audit)
 
     async def append_audit(self, entry: AuditEntry) -> int:
         entry_id = await super().append_audit(entry)
-        self._audit_dirty = True
+        await self._audit_appended()
         return entry_id
 
     # -- lag and lifecycle ----------------------------------------------------------------------
