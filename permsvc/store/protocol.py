@@ -411,6 +411,11 @@ class ReplicaReads(Protocol):
         primary, as ``latest`` (``HIGHER_CONSISTENCY``) always does."""
         ...
 
+    def revision_committed(self, store_id: str, revision: Revision) -> None:
+        """``revision`` of ``store_id`` is committed on the primary (a notification the index
+        heard, for stores it does not follow too): later reads need it."""
+        ...
+
 
 @runtime_checkable
 class ModelVersionsView(Protocol):

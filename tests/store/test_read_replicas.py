@@ -21,6 +21,7 @@ from permsvc.core.refs import TupleKey
 from permsvc.core.revision import Consistency, encode_token
 from permsvc.store.consistency import reader_for
 from permsvc.store.factory import open_datastore
+from permsvc.store.index import index_datastore
 from permsvc.store.postgres.replicas import ReplicaReader, ReplicatedDatastore
 from permsvc.store.protocol import AuditEntry, AuditFilter, AuditRecord, ReadFilter
 from tests.pgcluster import PgCluster, PgNode, private_cluster
@@ -137,6 +138,38 @@ async def test_a_lagging_replica_sends_reads_to_the_primary_until_it_has_replaye
     assert opened.last() == ("replica", "caught_up") and len(changes.items) == 1
     rest = await db.read_changes(store, page_size=10, continuation_token=changes.continuation_token)
     assert [c.key for c in rest.items] == [_key(2)]
+
+
+async def test_commits_notified_to_the_index_are_needed_by_later_reads(
+    nodes: Nodes, opened: Opened
+) -> None:
+    """Another process writes to a store this one evaluates against the database (no index
+    follows it): the notification the index's listener hears is enough to keep MINIMIZE_LATENCY
+    reads off a replica that has not replayed that write."""
+    indexed = await index_datastore(
+        opened.datastore, database_url=nodes.primary.url, memory_budget=0
+    )
+    writer = await open_datastore(nodes.primary.url, data_dir=Path("."))
+    try:
+        store = (await indexed.create_store("notified")).id
+        await indexed.write(store, writes=[_key(1)])
+        assert indexed.mode(store) == "database"
+        nodes.replayed()
+        reader, _ = await reader_for(indexed, store, Consistency(token=""))
+        assert isinstance(reader, ReplicaReader)
+        nodes.cluster.pause_replay(nodes.standby)
+        second = await writer.write(store, writes=[_key(2)])
+        for _ in range(500):
+            if opened.datastore.known_revision(store) == second.revision:
+                break
+            await asyncio.sleep(0.01)
+        assert opened.datastore.known_revision(store) == second.revision
+        reader, revision = await reader_for(indexed, store, Consistency(token=""))
+        assert not isinstance(reader, ReplicaReader) and revision == second.revision
+        assert await _objects(reader, store) == {"doc:1", "doc:2"}
+    finally:
+        await writer.aclose()
+        await indexed.stop_following()
 
 
 async def test_higher_consistency_reads_the_primary(nodes: Nodes, opened: Opened) -> None:

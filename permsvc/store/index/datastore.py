@@ -52,7 +52,7 @@ from permsvc.store.consistency import database_reader
 from permsvc.store.index.model_versions import ModelVersions
 from permsvc.store.index.reader import IndexedReader
 from permsvc.store.index.tuple_index import TupleIndex, gc_paused
-from permsvc.store.protocol import TupleSnapshotReader, unwrap
+from permsvc.store.protocol import ReplicaReads, TupleSnapshotReader, unwrap
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -151,6 +151,9 @@ class IndexedDatastore:
                 on_reconnect=self._reconnected,
                 on_models=self._models_notified,
             )
+        self._replicas = unwrap(inner, ReplicaReads)
+        """Read replicas of the database, told of every notified commit (stores read from the
+        database need them as much as indexed ones)."""
         self._closed = False
         self._inner_closed = False
 
@@ -373,6 +376,8 @@ class IndexedDatastore:
 
     def _notified(self, store_id: str, revision: Revision) -> None:
         self.model_versions.tuples_notified(store_id, revision)
+        if self._replicas is not None:
+            self._replicas.revision_committed(store_id, revision)
         index = self._indexes.get(store_id)
         if index is None:
             self._ensure_building(store_id)

@@ -17,8 +17,9 @@ replica. What may go to a replica, and what it must have replayed first:
   the replica's replay position.
 
 "Known" revisions come from the primary only (writes, ``head_revision``, ``changes_since``,
-``snapshot_tuples``) and from consistency tokens a replica has been seen to have replayed, so they
-all exist. A replica's replayed revision of a store is its own ``store_revisions`` row, read in one
+``snapshot_tuples``, and the commits the index's listener is notified of, including those of
+stores it does not index: :meth:`~ReplicatedDatastore.revision_committed`) and from consistency
+tokens a replica has been seen to have replayed, so they all exist. A replica's replayed revision of a store is its own ``store_revisions`` row, read in one
 indexed lookup and trusted for :data:`~permsvc.settings.DEFAULT_REPLICA_PROBE_S`; WAL replay
 applies each commit whole and in commit order, so a replica at revision ``r`` holds every tuple
 and change of ``r`` and before. A replica that has not replayed enough, does not answer, or fails
@@ -276,9 +277,12 @@ class ReplicatedDatastore(PostgresDatastore):
         """The latest revision of ``store_id`` this process has seen on the primary."""
         return self._known.get(store_id, 0)
 
-    def _know(self, store_id: str, revision: Revision) -> None:
+    def revision_committed(self, store_id: str, revision: Revision) -> None:
+        """:class:`~permsvc.store.protocol.ReplicaReads`: a notified commit."""
         if revision > self._known.get(store_id, 0):
             self._known[store_id] = revision
+
+    _know = revision_committed
 
     async def _wrote(
         self, store_id: str, result: WriteResult, audit: AuditRecord | None
