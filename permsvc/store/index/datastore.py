@@ -263,15 +263,23 @@ class IndexedDatastore:
         if consistency.level == "HIGHER_CONSISTENCY":
             required = max(required, await self.inner.head_revision(store_id))
         index = self._indexes.get(store_id)
-        replica = consistency.level != "HIGHER_CONSISTENCY"
         if index is None:
             self._ensure_building(store_id)
-            return await database_reader(self.inner, store_id, required, replica=replica)
+            return await self._database_reader(store_id, required, consistency)
         if index.revision < required:
             if not await self._await_revision(store_id, required):
-                return await database_reader(self.inner, store_id, required, replica=replica)
+                return await self._database_reader(store_id, required, consistency)
             index = self._indexes[store_id]
         return IndexedReader(index, self.inner), index.revision
+
+    async def _database_reader(
+        self, store_id: str, required: Revision, consistency: Consistency
+    ) -> tuple[TupleReader, Revision]:
+        """The database at ``required`` or later: a read replica that has replayed it, unless
+        ``HIGHER_CONSISTENCY`` (see :func:`~permsvc.store.consistency.database_reader`)."""
+        return await database_reader(
+            self.inner, store_id, required, replica=consistency.level != "HIGHER_CONSISTENCY"
+        )
 
     # -- building -------------------------------------------------------------------------------
 
