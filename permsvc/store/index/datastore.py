@@ -250,7 +250,7 @@ class IndexedDatastore:
         ``MINIMIZE_LATENCY`` answers from the index as it is. ``HIGHER_CONSISTENCY`` first reads
         the database head, and a token names a revision; either way the index is caught up to that
         revision, waiting at most ``wait_s``, else the request is evaluated against the database
-        (which is at its head, at least that revision). The returned reader is opened at the
+        (which is at its head, at least that revision; or a read replica that has replayed it). The returned reader is opened at the
         returned revision: nothing suspends between opening it and returning it.
 
         Raises:
