@@ -416,6 +416,11 @@ class ReplicaReads(Protocol):
         heard, for stores it does not follow too): later reads need it."""
         ...
 
+    def store_deleted(self, store_id: str) -> None:
+        """``store_id`` is deleted on the primary (here, or notified): no replica that may not
+        have replayed the deletion may answer for it any more."""
+        ...
+
 
 @runtime_checkable
 class ModelVersionsView(Protocol):

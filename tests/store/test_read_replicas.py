@@ -20,6 +20,7 @@ import pytest
 from permsvc.core.refs import TupleKey
 from permsvc.core.revision import Consistency, encode_token
 from permsvc.store.consistency import reader_for
+from permsvc.store.errors import StoreNotFoundError
 from permsvc.store.factory import open_datastore
 from permsvc.store.index import index_datastore
 from permsvc.store.postgres.replicas import ReplicaReader, ReplicatedDatastore
@@ -167,6 +168,21 @@ async def test_commits_notified_to_the_index_are_needed_by_later_reads(
         reader, revision = await reader_for(indexed, store, Consistency(token=""))
         assert not isinstance(reader, ReplicaReader) and revision == second.revision
         assert await _objects(reader, store) == {"doc:1", "doc:2"}
+        # the other process deletes the store, which the replica (caught up to revision 2)
+        # has not replayed: the notification keeps reads off it
+        nodes.cluster.resume_replay(nodes.standby)
+        nodes.replayed()
+        assert len((await indexed.read_page(store, ReadFilter(), page_size=10)).items) == 2
+        assert opened.last() == ("replica", "caught_up")
+        nodes.cluster.pause_replay(nodes.standby)
+        await writer.delete_store(store)
+        for _ in range(500):
+            if indexed.mode(store) == "absent":
+                break
+            await asyncio.sleep(0.01)
+        with pytest.raises(StoreNotFoundError):
+            await indexed.read_page(store, ReadFilter(), page_size=10)
+        assert opened.last() == ("primary", "behind")
     finally:
         await writer.aclose()
         await indexed.stop_following()
@@ -190,6 +206,22 @@ async def test_a_store_the_replica_has_not_got_is_read_on_the_primary(
     store = (await db.create_store("new")).id
     page = await db.read_page(store, ReadFilter(), page_size=10)
     assert page.items == [] and opened.last() == ("primary", "behind")
+
+
+async def test_a_deleted_store_is_not_read_on_a_replica_that_has_not_replayed_it(
+    nodes: Nodes, opened: Opened
+) -> None:
+    db = opened.datastore
+    store = (await db.create_store("deleted")).id
+    await db.write(store, writes=[_key(1)])
+    nodes.replayed()
+    assert len((await db.read_page(store, ReadFilter(), page_size=10)).items) == 1
+    assert opened.last() == ("replica", "caught_up")
+    nodes.cluster.pause_replay(nodes.standby)
+    await db.delete_store(store)
+    with pytest.raises(StoreNotFoundError):
+        await db.read_page(store, ReadFilter(), page_size=10)
+    assert opened.last() == ("primary", "behind")
 
 
 async def test_audit_reads_wait_for_this_process_writes(nodes: Nodes, opened: Opened) -> None:

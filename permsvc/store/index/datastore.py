@@ -647,8 +647,10 @@ class IndexedDatastore:
         self._forget(store_id)
 
     def _forget(self, store_id: str) -> None:
-        """A deleted store: no index, no cached models."""
+        """A deleted store: no index, no cached models, no read replica answering for it."""
         self.model_versions.store_deleted(store_id)
+        if self._replicas is not None:
+            self._replicas.store_deleted(store_id)
         self._indexes.pop(store_id, None)
         self._database_only.discard(store_id)
 

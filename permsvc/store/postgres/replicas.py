@@ -112,6 +112,8 @@ anyway), a closed pool or connection, the network (``TimeoutError`` and ``Connec
 
 _AUDIT = ""
 """Probe key of the replay position audit reads compare (no store id is empty)."""
+_DELETED = 2**63 - 1
+"""The revision a deleted store's reads need: one no replica reaches."""
 _MAX_PROBES = 10_000
 """Stores whose replayed revision one replica remembers; beyond it the memory starts afresh."""
 
@@ -283,6 +285,15 @@ class ReplicatedDatastore(PostgresDatastore):
             self._known[store_id] = revision
 
     _know = revision_committed
+
+    def store_deleted(self, store_id: str) -> None:
+        """:class:`~permsvc.store.protocol.ReplicaReads`: reads of a deleted store go to the
+        primary, which says it is gone (a replica may not have replayed the deletion)."""
+        self._known[store_id] = _DELETED
+
+    async def delete_store(self, store_id: str) -> None:
+        await super().delete_store(store_id)
+        self.store_deleted(store_id)
 
     async def _wrote(
         self, store_id: str, result: WriteResult, audit: AuditRecord | None
