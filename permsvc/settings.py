@@ -40,6 +40,7 @@ __all__ = (
     "DEFAULT_OPEN_RECHECK_S",
     "DEFAULT_PORT",
     "DEFAULT_READ_PAGE_SIZE",
+    "DEFAULT_REQUEST_READ_TIMEOUT_S",
     "DEFAULT_SCOPES",
     "MACHINE_TOKEN_RULES",
     "AuthMethod",
@@ -115,6 +116,7 @@ DEFAULT_MAX_ASSERTIONS = 100
 DEFAULT_READ_PAGE_SIZE = 50
 DEFAULT_MAX_PAGE_SIZE = 100
 DEFAULT_GRACEFUL_SHUTDOWN_S = 10.0
+DEFAULT_REQUEST_READ_TIMEOUT_S = 15.0
 
 DEFAULT_OPEN_RECHECK_S = 1.0
 """How long a server without configured credentials trusts "no API key exists" before it asks the
@@ -184,6 +186,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """One structured JSON line per request (``PERMSVC_ACCESS_LOG``)."""
     graceful_shutdown_s: float = DEFAULT_GRACEFUL_SHUTDOWN_S
     """How long in-flight requests may finish after SIGTERM (``PERMSVC_GRACEFUL_SHUTDOWN_S``)."""
+    request_read_timeout_s: float = DEFAULT_REQUEST_READ_TIMEOUT_S
+    """``permsvc serve`` only (``PERMSVC_REQUEST_READ_TIMEOUT_S``): a new connection's first
+    request and every request's headers must arrive within this many seconds, and its body may
+    not stall longer than this between two reads; else ``408`` and the connection closes."""
     public_url: str = ""
     """Externally visible base URL, e.g. ``https://authz.example.com`` (``PERMSVC_PUBLIC_URL``):
     the absolute URLs of the AuthZEN discovery documents. Empty: taken from each request (its
@@ -252,6 +258,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             ("postgres://", "postgresql://")
         ):
             raise SettingsError("listen_database_url must be a postgresql:// URL")
+        if not 0 < self.request_read_timeout_s <= 3600:
+            raise SettingsError(
+                f"request_read_timeout_s must be in (0, 3600], got {self.request_read_timeout_s}"
+            )
         if self.max_body_bytes < 1024:
             raise SettingsError(f"max_body_bytes must be at least 1024, got {self.max_body_bytes}")
         if self.auth_method == "preshared" and not self.api_keys:
@@ -345,6 +355,7 @@ _ENV_FIELDS = (
     "log_level",
     "access_log",
     "graceful_shutdown_s",
+    "request_read_timeout_s",
     "index",
     "index_memory_budget",
     "public_url",
