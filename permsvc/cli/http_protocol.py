@@ -136,7 +136,16 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     read_timeout_s: float | None = None
     """Overrides the configured timeout (tests)."""
 
+    max_header_bytes = 64 * 1024
+    """The request line and headers of one request, at most (nginx allows 32 KiB, Node 16 KiB):
+    a larger head gets ``431`` and the connection closes. The HTTP parser buffers a header until
+    it ends, so without this bound one endless header line grew the worker's memory until the
+    read timeout."""
+
     _read_timer: asyncio.TimerHandle | None = None
+    _in_head = True
+    _head_bytes = 0
+    _boundaries = 0  # heads and requests completed on this connection
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CoalescingTransport(transport, self.loop))
@@ -146,11 +155,32 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         self._cancel_read_timer()
         super().connection_lost(exc)
 
+    def data_received(self, data: bytes) -> None:
+        boundaries = self._boundaries
+        super().data_received(data)
+        if self._boundaries != boundaries:
+            # A head or a request ended in this chunk: what follows it is at most one chunk.
+            self._head_bytes = 0
+        elif self._in_head and not self.transport.is_closing():
+            self._head_bytes += len(data)  # the whole chunk is head
+            if self._head_bytes > self.max_header_bytes:
+                self.transport.write(
+                    error_response(
+                        b"431 Request Header Fields Too Large",
+                        "validation_error",
+                        f"the request line and headers exceed {self.max_header_bytes} bytes",
+                        self.server_state.default_headers,
+                    )
+                )
+                self.transport.close()
+
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._arm_read_timer()  # the headers must all arrive within the timeout
 
     def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._boundaries += 1
         super().on_headers_complete()
         self._arm_read_timer()  # now the body: may not stall longer than the timeout
 
@@ -160,6 +190,8 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         self._cancel_read_timer()
+        self._in_head = True  # the next bytes begin the next request's head
+        self._boundaries += 1
         super().on_message_complete()
 
     def on_response_complete(self) -> None:

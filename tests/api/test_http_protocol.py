@@ -288,3 +288,41 @@ def test_permsvc_serve_workers_apply_the_configured_read_timeout(tmp_path: Path)
                 b'"code":"request_timeout","message":"the request did not '
                 b'arrive in time: the connection is closed"}'
             )
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        pytest.param([b"x-pad: " + b"a" * 1000 + b"\r\n"] * 80, id="many_headers"),
+        pytest.param([b"x-pad: "] + [b"a" * 1000] * 80, id="one_endless_header"),
+        pytest.param([b"/" + b"a" * 1000] * 80, id="endless_url"),
+    ],
+)
+async def test_a_head_over_the_limit_gets_431_and_the_connection_closes(head: list[bytes]) -> None:
+    protocol, sock = _protocol()
+    protocol.data_received(
+        b"GET /x HTTP/1.1\r\nhost: x\r\n" if head[0].startswith(b"x-pad") else b"GET "
+    )
+    for chunk in head:
+        if sock.closing:
+            break
+        protocol.data_received(chunk)
+    assert sock.closing, "the connection was left open"
+    assert len(sock.writes) == 1, sock.writes
+    assert sock.writes[0].startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
+    assert sock.writes[0].endswith(
+        b'{"code":"validation_error","message":"the request line and headers exceed 65536 bytes"}'
+    )
+    protocol.connection_lost(None)
+
+
+async def test_large_bodies_and_pipelined_requests_are_not_counted_as_head() -> None:
+    protocol, sock = _protocol()
+    body = b"{" + b" " * 200_000 + b"}"
+    request = b"POST /whole-body HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n\r\n" % len(body)
+    protocol.data_received(request + body + request[:20])  # one chunk: a request and a half
+    protocol.data_received(request[20:] + body)
+    await _settle(protocol)
+    assert [w[:15] for w in sock.writes] == [b"HTTP/1.1 200 OK"] * 2
+    assert not sock.closing
+    protocol.connection_lost(None)
