@@ -297,7 +297,14 @@ for _prefix in ("/access/v1", "/stores/{store_id}/access/v1"):
         {**EVALUATION, "subject": {"type": "user"}}
     )
 
-_SAMPLE_BODIES["HEAD /docs-assets/{file_path}"] = lambda w: {}  # the /docs UI's files: no body
+# The /docs UI's and the console's files: HEAD takes no body.
+for _head in (
+    "/docs-assets/{file_path}",
+    "/console",
+    "/console/assets/{path}",
+    "/console/config.json",
+):
+    _SAMPLE_BODIES[f"HEAD {_head}"] = lambda w: {}
 
 SAMPLED = frozenset(_SAMPLE_BODIES) | {k for k in ROUTE_RULES if k.startswith(("GET ", "DELETE "))}
 """Routes with a sample request (bodiless GET/DELETE need none)."""

@@ -84,8 +84,11 @@ ROUTE_RULES: dict[str, Rule] = {
     "HEAD /docs-assets/{file_path}": PUBLIC,
     # -- the web console: static files; its data calls carry the signed-in user's credential ----
     "GET /console": PUBLIC,
+    "HEAD /console": PUBLIC,
     "GET /console/assets/{path}": PUBLIC,
+    "HEAD /console/assets/{path}": PUBLIC,
     "GET /console/config.json": PUBLIC,
+    "HEAD /console/config.json": PUBLIC,
     # -- OpenFGA API ------------------------------------------------------------------------------
     "GET /stores": Rule("read", "scoped"),
     "POST /stores": Rule("admin", "unlimited"),
