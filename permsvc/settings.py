@@ -231,6 +231,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     end_user_context: bool = False
     """Whether an end user's own access token may send ``context`` (condition parameters) to the
     /v1 check routes (``PERMSVC_END_USER_CONTEXT``)."""
+    console_client_id: str = ""
+    """The web console's public OIDC client (``PERMSVC_CONSOLE_CLIENT_ID``): its login page offers
+    the issuer's authorization-code + PKCE login."""
+    console_scope_roles: bool = False
+    """Whether a user's token issued to the console's client (its ``azp``/``client_id`` is
+    ``console_client_id``) gets the roles its scopes map to, as a machine token does
+    (``PERMSVC_CONSOLE_SCOPE_ROLES``). Turn it on only when the identity provider grants those
+    scopes to the users entitled to them (Auth0: RBAC on the API with "Add Permissions in the
+    Access Token"); off, a console login is an end user's token with no role."""
     cors_origins: tuple[str, ...] = ()
     """Origins allowed to call from a browser, comma-separated in ``PERMSVC_CORS_ORIGINS``; empty: CORS off."""
     insecure_no_auth: bool = False
@@ -301,6 +310,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             )
         if self.open_recheck_s < 0:
             raise SettingsError("open_recheck_s must not be negative")
+        if self.console_scope_roles and not self.console_client_id:
+            raise SettingsError(
+                "PERMSVC_CONSOLE_SCOPE_ROLES needs PERMSVC_CONSOLE_CLIENT_ID (the console's client)"
+            )
+        if self.console_client_id and self.console_client_id in self.machine_client_ids:
+            raise SettingsError(
+                "PERMSVC_CONSOLE_CLIENT_ID names a client of PERMSVC_MACHINE_CLIENT_IDS: the "
+                "console's client logs people in, it is not a client-credentials application"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -369,6 +387,8 @@ _ENV_FIELDS = (
     "machine_token_rules",
     "machine_client_ids",
     "end_user_context",
+    "console_client_id",
+    "console_scope_roles",
     "cors_origins",
     "insecure_no_auth",
     "open_recheck_s",

@@ -145,3 +145,19 @@ def test_every_static_file_is_package_data() -> None:
 def test_assets_are_small() -> None:
     total = sum(len(a.body) for a in load_assets().values())
     assert total < 150_000, f"the console ships {total} bytes"
+
+
+@pytest.mark.parametrize(
+    "path", ["/console", "/console/", "/console/assets/js/app.js", "/console/config.json"]
+)
+async def test_head_answers_what_get_does_without_a_body(locked: Any, path: str) -> None:
+    got = await locked.get(path)
+    head = await locked.head(path)
+    assert (head.status_code, head.content) == (200, b""), head.text
+    for name in ("content-type", "etag", "content-security-policy", "cache-control"):
+        assert head.headers[name] == got.headers[name], name
+    assert head.headers["content-length"] == str(len(got.content))
+    again = await locked.head(path, headers={"If-None-Match": got.headers["etag"]})
+    assert (again.status_code, again.content) == (304, b"")
+    missing = await locked.head("/console/assets/js/nope.js")
+    assert missing.status_code == 404
