@@ -234,6 +234,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     console_client_id: str = ""
     """The web console's public OIDC client (``PERMSVC_CONSOLE_CLIENT_ID``): its login page offers
     the issuer's authorization-code + PKCE login."""
+    console_scopes: str = ""
+    """Scopes the console's login asks for besides ``openid``, space-separated
+    (``PERMSVC_CONSOLE_SCOPES``)."""
     console_scope_roles: bool = False
     """Whether a user's token issued to the console's client (its ``azp``/``client_id`` is
     ``console_client_id``) gets the roles its scopes map to, as a machine token does
@@ -388,6 +391,7 @@ _ENV_FIELDS = (
     "machine_client_ids",
     "end_user_context",
     "console_client_id",
+    "console_scopes",
     "console_scope_roles",
     "cors_origins",
     "insecure_no_auth",

@@ -14,17 +14,15 @@ an ``ETag``; a path that is not one of those files is a 404, so nothing outside 
 named. The page holds no data: each data call goes through the existing APIs with the signed-in
 user's credential (``Authorization: Bearer``), so the console adds no privilege of its own.
 
-``PERMSVC_CONSOLE_CLIENT_ID`` names the console's public OIDC client (authorization code + PKCE,
-no secret); with it and ``PERMSVC_OIDC_ISSUER`` set, the login page offers "Sign in with the
-identity provider". ``PERMSVC_CONSOLE_SCOPES`` (space-separated) are asked for in addition to
-``openid``.
+``Settings.console_client_id`` (``PERMSVC_CONSOLE_CLIENT_ID``) names the console's public OIDC
+client (authorization code + PKCE, no secret); with it and the OIDC issuer configured, the login
+page offers "Sign in with the identity provider". ``Settings.console_scopes``
+(``PERMSVC_CONSOLE_SCOPES``, space-separated) are asked for in addition to ``openid``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-from collections.abc import Mapping
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -63,16 +61,16 @@ class ConsoleConfig(msgspec.Struct, frozen=True, kw_only=True):
     oidc_scopes: str = ""
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ConsoleConfig:
-        env = os.environ if environ is None else environ
-        client_id = env.get("PERMSVC_CONSOLE_CLIENT_ID", "").strip()
-        issuer = env.get("PERMSVC_OIDC_ISSUER", "").strip()
-        if not client_id or not issuer:
+    def from_settings(cls, settings: Settings) -> ConsoleConfig:
+        """The login page's OIDC client: ``console_client_id`` with the OIDC issuer, else none."""
+        oidc = settings.oidc
+        if not settings.console_client_id or oidc is None:
             return cls()
-        audience = env.get("PERMSVC_OIDC_AUDIENCE", "").split(",")[0].strip()
-        scopes = " ".join(env.get("PERMSVC_CONSOLE_SCOPES", "").split())
         return cls(
-            oidc_issuer=issuer, oidc_client_id=client_id, oidc_audience=audience, oidc_scopes=scopes
+            oidc_issuer=oidc.issuer,
+            oidc_client_id=settings.console_client_id,
+            oidc_audience=oidc.audiences[0],
+            oidc_scopes=" ".join(settings.console_scopes.split()),
         )
 
 
@@ -112,7 +110,7 @@ def _csp(config: ConsoleConfig) -> str:
 def build_router(settings: Settings) -> Router:
     """The console's routes; public: they serve files, and the files carry no data."""
     assets = load_assets()
-    config = ConsoleConfig.from_env()
+    config = ConsoleConfig.from_settings(settings)
     config_body = msgspec.json.encode(config)
     headers = {
         "Content-Security-Policy": _csp(config),
