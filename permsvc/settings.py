@@ -45,6 +45,7 @@ __all__ = (
     "DEFAULT_REPLICA_LAG_INTERVAL_S",
     "DEFAULT_REPLICA_PROBE_S",
     "DEFAULT_REPLICA_RETRY_S",
+    "DEFAULT_REQUEST_READ_TIMEOUT_S",
     "DEFAULT_SCOPES",
     "MACHINE_TOKEN_RULES",
     "AuthMethod",
@@ -134,6 +135,7 @@ DEFAULT_MAX_ASSERTIONS = 100
 DEFAULT_READ_PAGE_SIZE = 50
 DEFAULT_MAX_PAGE_SIZE = 100
 DEFAULT_GRACEFUL_SHUTDOWN_S = 10.0
+DEFAULT_REQUEST_READ_TIMEOUT_S = 15.0
 
 DEFAULT_OPEN_RECHECK_S = 1.0
 """How long a server without configured credentials trusts "no API key exists" before it asks the
@@ -208,6 +210,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """One structured JSON line per request (``PERMSVC_ACCESS_LOG``)."""
     graceful_shutdown_s: float = DEFAULT_GRACEFUL_SHUTDOWN_S
     """How long in-flight requests may finish after SIGTERM (``PERMSVC_GRACEFUL_SHUTDOWN_S``)."""
+    request_read_timeout_s: float = DEFAULT_REQUEST_READ_TIMEOUT_S
+    """``permsvc serve`` only (``PERMSVC_REQUEST_READ_TIMEOUT_S``): a new connection's first
+    request and every request's headers must arrive within this many seconds, and its body may
+    not stall longer than this between two reads; else ``408`` and the connection closes."""
     public_url: str = ""
     """Externally visible base URL, e.g. ``https://authz.example.com`` (``PERMSVC_PUBLIC_URL``):
     the absolute URLs of the AuthZEN discovery documents. Empty: taken from each request (its
@@ -249,6 +255,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     end_user_context: bool = False
     """Whether an end user's own access token may send ``context`` (condition parameters) to the
     /v1 check routes (``PERMSVC_END_USER_CONTEXT``)."""
+    console_client_id: str = ""
+    """The web console's public OIDC client (``PERMSVC_CONSOLE_CLIENT_ID``): its login page offers
+    the issuer's authorization-code + PKCE login."""
+    console_scopes: str = ""
+    """Scopes the console's login asks for besides ``openid``, space-separated
+    (``PERMSVC_CONSOLE_SCOPES``)."""
+    console_scope_roles: bool = False
+    """Whether a user's token issued to the console's client (its ``azp``/``client_id`` is
+    ``console_client_id``) gets the roles its scopes map to, as a machine token does
+    (``PERMSVC_CONSOLE_SCOPE_ROLES``). Turn it on only when the identity provider grants those
+    scopes to the users entitled to them (Auth0: RBAC on the API with "Add Permissions in the
+    Access Token"); off, a console login is an end user's token with no role."""
     cors_origins: tuple[str, ...] = ()
     """Origins allowed to call from a browser, comma-separated in ``PERMSVC_CORS_ORIGINS``; empty: CORS off."""
     insecure_no_auth: bool = False
@@ -285,6 +303,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError(
                 "read_database_url (PERMSVC_READ_DATABASE_URL) must list postgresql:// URLs, "
                 "and database_url must be PostgreSQL too"
+            )
+        if not 0 < self.request_read_timeout_s <= 3600:
+            raise SettingsError(
+                f"request_read_timeout_s must be in (0, 3600], got {self.request_read_timeout_s}"
             )
         if self.max_body_bytes < 1024:
             raise SettingsError(f"max_body_bytes must be at least 1024, got {self.max_body_bytes}")
@@ -325,6 +347,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             )
         if self.open_recheck_s < 0:
             raise SettingsError("open_recheck_s must not be negative")
+        if self.console_scope_roles and not self.console_client_id:
+            raise SettingsError(
+                "PERMSVC_CONSOLE_SCOPE_ROLES needs PERMSVC_CONSOLE_CLIENT_ID (the console's client)"
+            )
+        if self.console_client_id and self.console_client_id in self.machine_client_ids:
+            raise SettingsError(
+                "PERMSVC_CONSOLE_CLIENT_ID names a client of PERMSVC_MACHINE_CLIENT_IDS: the "
+                "console's client logs people in, it is not a client-credentials application"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -382,6 +413,7 @@ _ENV_FIELDS = (
     "log_level",
     "access_log",
     "graceful_shutdown_s",
+    "request_read_timeout_s",
     "index",
     "index_memory_budget",
     "public_url",
@@ -395,6 +427,9 @@ _ENV_FIELDS = (
     "machine_token_rules",
     "machine_client_ids",
     "end_user_context",
+    "console_client_id",
+    "console_scopes",
+    "console_scope_roles",
     "cors_origins",
     "insecure_no_auth",
     "open_recheck_s",

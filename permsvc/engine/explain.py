@@ -6,8 +6,8 @@
 conditions, error precedence), but keeps what the checker throws away:
 
 - **allowed**: witnesses. A witness is a chain of typed :class:`Step` s from the object's relation
-  to the user: the stored or contextual tuples on the way (a stored tuple with the revision the
-  decision was read at), each computed relation, each ``x from y`` hop, each userset hop, the
+  to the user: the stored or contextual tuples on the way (a stored tuple with the revision it
+  was written at, filled in by :func:`with_write_revisions`), each computed relation, each ``x from y`` hop, each userset hop, the
   wildcard match and every condition with the parameters it was evaluated with. An
   intersection's step holds one witness per side; an exclusion's step holds the tree showing
   that the excluding branch failed. Branches are evaluated exhaustively (each node once, results
@@ -45,6 +45,8 @@ from permsvc.model.schema import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
     from permsvc.engine.plan import RelationPlan
     from permsvc.engine.request import ResolveContext
     from permsvc.model.schema import Rewrite
@@ -61,6 +63,8 @@ __all__ = (
     "prune",
     "render",
     "short_form",
+    "stored_keys",
+    "with_write_revisions",
     "witness_size",
 )
 
@@ -91,7 +95,8 @@ class Step(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     - ``relation``: the start, ``object#relation``;
     - ``computed``: the relation ``from_relation`` of ``object`` includes ``relation`` (``viewer: editor``);
     - ``tuple`` / ``contextual_tuple``: a tuple read on the way (``tuple_key``; a stored one with the
-      ``revision`` it was read at);
+      ``revision`` of the write that made it live, when the store can tell: see
+      :func:`with_write_revisions`);
     - ``wildcard``: the tuple's ``type:*`` user grants ``user``;
     - ``condition``: the preceding tuple's condition held (``condition``);
     - ``userset``: the preceding tuple's userset user, ``object#relation``, is entered (a dispatch);
@@ -501,7 +506,7 @@ class Explainer:
     def _tuple_step(self, key: TupleKey) -> Step:
         if key.key in self.contextual:
             return Step(kind="contextual_tuple", tuple_key=key)
-        return Step(kind="tuple", tuple_key=key, revision=self.ctx.revision)
+        return Step(kind="tuple", tuple_key=key)
 
     def _condition(self, key: TupleKey) -> tuple[ConditionResult | None, EngineError | None]:
         """Evaluate ``key``'s condition as Check does; ``(None, None)`` for an unconditional tuple."""
@@ -809,6 +814,77 @@ async def explain(
     )
 
 
+def _chains_of(explanation: Explanation) -> Iterator[Chain]:
+    """Every chain of ``explanation``: its witnesses, their intersection sides, and the witnesses
+    an exclusion or a denial tree shows (``excluded_by``)."""
+
+    def in_denial(d: Denial) -> Iterator[Chain]:
+        if d.excluded_by:
+            yield from in_chain(d.excluded_by)
+        for child in d.children:
+            yield from in_denial(child)
+
+    def in_chain(chain: Chain) -> Iterator[Chain]:
+        yield chain
+        for step in chain:
+            for side in step.sides:
+                yield from in_chain(side)
+            if step.excluded is not None:
+                yield from in_denial(step.excluded)
+
+    for witness in explanation.witnesses:
+        yield from in_chain(witness)
+    if explanation.denial is not None:
+        yield from in_denial(explanation.denial)
+
+
+def stored_keys(explanation: Explanation) -> list[TupleKey]:
+    """The stored tuples the steps of ``explanation`` name, each once."""
+    keys: dict[tuple[str, str, str], TupleKey] = {}
+    for chain in _chains_of(explanation):
+        for step in chain:
+            if step.kind == "tuple" and step.tuple_key is not None:
+                keys.setdefault(step.tuple_key.key, step.tuple_key)
+    return list(keys.values())
+
+
+def with_write_revisions(
+    explanation: Explanation, revisions: Mapping[tuple[str, str, str], int]
+) -> Explanation:
+    """``explanation`` with each stored tuple's step carrying the revision it was written at
+    (``revisions``: ``key.key -> revision``, from
+    :class:`~permsvc.store.protocol.TupleWriteRevisions`). A tuple missing from ``revisions``
+    (deleted or written again since the decision) has no revision."""
+
+    def step_of(step: Step) -> Step:
+        changes: dict[str, Any] = {}
+        if step.kind == "tuple" and step.tuple_key is not None:
+            changes["revision"] = revisions.get(step.tuple_key.key)
+        if step.sides:
+            changes["sides"] = tuple(chain_of(side) for side in step.sides)
+        if step.excluded is not None:
+            changes["excluded"] = denial_of(step.excluded)
+        return msgspec.structs.replace(step, **changes) if changes else step
+
+    def chain_of(chain: Chain) -> Chain:
+        return tuple(step_of(step) for step in chain)
+
+    def denial_of(d: Denial) -> Denial:
+        if not d.excluded_by and not d.children:
+            return d
+        return msgspec.structs.replace(
+            d,
+            excluded_by=chain_of(d.excluded_by),
+            children=tuple(denial_of(c) for c in d.children),
+        )
+
+    return msgspec.structs.replace(
+        explanation,
+        witnesses=tuple(chain_of(w) for w in explanation.witnesses),
+        denial=None if explanation.denial is None else denial_of(explanation.denial),
+    )
+
+
 def prune(denial: Denial, max_nodes: int = DEFAULT_MAX_DENIAL_NODES) -> tuple[Denial, int]:
     """``denial`` cut to at most ``max_nodes`` nodes (breadth first; at most 12 children shown per
     node; ``cannot_reach`` branches listed last): ``(tree, nodes left out)``. Each node that lost
@@ -876,7 +952,8 @@ def step_text(step: Step) -> str:
                 f"{step.object}#{step.relation} (computed relation, named in {step.from_relation})"
             )
         case "tuple":
-            return f"tuple {_tuple_text(step.tuple_key)} (stored, revision {step.revision})"
+            written = "" if step.revision is None else f", written at revision {step.revision}"
+            return f"tuple {_tuple_text(step.tuple_key)} (stored{written})"
         case "contextual_tuple":
             return f"tuple {_tuple_text(step.tuple_key)} (contextual)"
         case "wildcard":

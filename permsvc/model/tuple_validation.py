@@ -26,11 +26,17 @@ Rules, in OpenFGA's order:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from permsvc.core.errors import PermsvcError
 from permsvc.core.refs import check_tuple_text, reject_control_characters
+from permsvc.model.conditions import (
+    ConditionCompileError,
+    ConditionEvaluationError,
+    compile_condition,
+)
 from permsvc.model.schema import (
     Difference,
     Intersection,
@@ -41,11 +47,12 @@ from permsvc.model.schema import (
 
 if TYPE_CHECKING:
     from permsvc.core.refs import TupleKey
-    from permsvc.model.schema import Rewrite
+    from permsvc.model.schema import Condition, Rewrite
     from permsvc.model.typesystem import TypeSystem
 
 __all__ = (
     "TupleValidationError",
+    "context_type_problem",
     "invalid_tuple_message",
     "object_relation_problem",
     "tuple_fits_model",
@@ -189,9 +196,29 @@ def _restriction_problem(ts: TypeSystem, key: TupleKey) -> str:
         return "undefined condition"
     if not any(r.type == utype and r.condition == cond.name for r in refs):
         return "invalid condition for type restriction"
+    if cond.context:
+        typed = context_type_problem(definition, cond.context)
+        if typed:
+            return typed
     for name in cond.context or {}:
         if name not in definition.parameters:
             return f"found invalid context parameter: {name}"
+    return ""
+
+
+def context_type_problem(definition: Condition, context: Mapping[str, Any]) -> str:
+    """Why a tuple's persisted context does not convert to its condition's parameter types.
+
+    OpenFGA casts the context to the typed parameters when a tuple is written (and when it is
+    read back), so ``{"x": "ten"}`` for ``x: int`` is an invalid tuple, not an evaluation error
+    on every later check.
+    """
+    try:
+        compile_condition(definition).convert_context(context)
+    except ConditionEvaluationError as exc:
+        return str(exc).removeprefix("failed to evaluate relationship condition: ")
+    except ConditionCompileError:
+        return ""  # a model that does not compile was refused when it was written
     return ""
 
 

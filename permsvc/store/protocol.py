@@ -81,6 +81,7 @@ __all__ = (
     "TupleOperation",
     "TupleReader",
     "TupleSnapshotReader",
+    "TupleWriteRevisions",
     "TupleWriter",
     "Wrapper",
     "WriteResult",
@@ -544,6 +545,21 @@ class ChangelogReader(Protocol):
     ) -> Sequence[TupleChange]:
         """Changes with revision > ``revision`` in revision order (for followers such as the index);
         at most ``limit`` rows, never splitting one revision's changes across calls."""
+        ...
+
+
+@runtime_checkable
+class TupleWriteRevisions(Protocol):
+    """Optional: the revision at which each live tuple was written. Read by explanations only
+    (a witness names the write behind each stored tuple), never on the check path; the database
+    backends answer from their tuple rows, and wrappers (the in-memory index) reach it through
+    :func:`unwrap`."""
+
+    async def tuple_write_revisions(
+        self, store_id: str, keys: Sequence[TupleKey]
+    ) -> dict[tuple[str, str, str], Revision]:
+        """For each of ``keys`` stored now, ``key.key -> `` the revision of the write that made it
+        live (a tuple deleted and written again has the later one); keys not stored are left out."""
         ...
 
 

@@ -68,6 +68,11 @@ READ_TUPLE = (
     f"SELECT {TUPLE_COLUMNS} FROM tuples WHERE store_id = $1 AND object_type = $2 AND object_id = $3 "
     "AND relation = $4 AND user_type = $5 AND user_id = $6 AND user_relation = $7"
 )
+READ_TUPLE_REVISIONS = (
+    "SELECT k.ord, t.revision "
+    f"FROM unnest({_KEY_ARRAYS}) WITH ORDINALITY AS k(object_type, object_id, relation, user_type, user_id, "
+    f"user_relation, ord) JOIN tuples t ON {_KEY_JOIN}"
+)
 READ_USERSET_TUPLES = (
     f"SELECT {TUPLE_COLUMNS} FROM tuples WHERE store_id = $1 AND object_type = $2 AND object_id = $3 "
     "AND relation = $4 AND (user_relation <> '' OR user_id = '*')"

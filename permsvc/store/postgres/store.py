@@ -449,6 +449,14 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
         revision = await self._pool.fetchval(q.HEAD_REVISION, store_id)
         return 0 if revision is None else int(revision)
 
+    async def tuple_write_revisions(
+        self, store_id: str, keys: Sequence[TupleKey]
+    ) -> dict[tuple[str, str, str], Revision]:
+        rows = await self._pool.fetch(
+            q.READ_TUPLE_REVISIONS, store_id, *_key_arrays([to_columns(k) for k in keys])
+        )
+        return {keys[ordinal - 1].key: int(revision) for ordinal, revision in rows}
+
     async def read_user_tuple(
         self, store_id: str, object: str, relation: str, user: str
     ) -> TupleKey | None:

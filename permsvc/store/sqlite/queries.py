@@ -48,6 +48,7 @@ UPSERT_ASSERTIONS = (
 READ_ASSERTIONS = "SELECT assertions FROM assertions WHERE store_id = ? AND model_id = ?"
 
 READ_TUPLE = f"SELECT {TUPLE_COLUMNS} FROM tuples WHERE {KEY_MATCH}"
+READ_TUPLE_REVISION = f"SELECT revision FROM tuples WHERE {KEY_MATCH}"
 READ_USERSET_TUPLES = (
     f"SELECT {TUPLE_COLUMNS} FROM tuples WHERE store_id = ? AND object_type = ? AND object_id = ? AND relation = ? "
     "AND (user_relation <> '' OR user_id = '*')"

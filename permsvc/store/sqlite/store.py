@@ -539,6 +539,18 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin):
         row = self._inline.execute(q.HEAD_REVISION, (store_id,)).fetchone()
         return 0 if row is None else int(row[0])
 
+    async def tuple_write_revisions(
+        self, store_id: str, keys: Sequence[TupleKey]
+    ) -> dict[tuple[str, str, str], Revision]:
+        out: dict[tuple[str, str, str], Revision] = {}
+        for key in keys:
+            row = self._inline.execute(
+                q.READ_TUPLE_REVISION, (store_id, *to_columns(key))
+            ).fetchone()
+            if row is not None:
+                out[key.key] = int(row[0])
+        return out
+
     async def read_user_tuple(
         self, store_id: str, object: str, relation: str, user: str
     ) -> TupleKey | None:
