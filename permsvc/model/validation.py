@@ -38,12 +38,14 @@ from permsvc.core.refs import CONTROL_CHARACTERS
 from permsvc.model.errors import ModelError, ModelIssue, ModelValidationError
 from permsvc.model.schema import (
     CONDITION_TYPE_NAMES,
+    PROTO_TYPE_NAMES,
     ComputedUserset,
     Difference,
     Intersection,
     This,
     TupleToUserset,
     Union,
+    leaves,
 )
 
 if TYPE_CHECKING:
@@ -311,10 +313,14 @@ class _Validator:
 
     def is_tupleset(self, t: str, rel: str) -> bool:
         td = self.types[t]
-        return any(_uses_tupleset(r.rewrite, rel) for r in td.relations.values())
+        return any(
+            isinstance(leaf, TupleToUserset) and leaf.tupleset == rel
+            for r in td.relations.values()
+            for leaf in leaves(r.rewrite)
+        )
 
     def restrictions(self, t: str, rel: str, rd: RelationDefinition) -> None:
-        assignable = _contains_this(rd.rewrite)
+        assignable = any(isinstance(leaf, This) for leaf in leaves(rd.rewrite))
         if assignable and not rd.directly_related:
             self.add(
                 f"'{t}#{rel}' is directly assignable but lists no types: add at least one type "
@@ -533,7 +539,11 @@ class _Validator:
         out: set[tuple[str, str]] = set()
         for t, td in self.types.items():
             edges = {
-                name: {c for c in _computed_targets(rd.rewrite) if c in td.relations}
+                name: {
+                    leaf.relation
+                    for leaf in leaves(rd.rewrite)
+                    if isinstance(leaf, ComputedUserset) and leaf.relation in td.relations
+                }
                 for name, rd in td.relations.items()
             }
             pending = {name: len(targets) for name, targets in edges.items()}
@@ -630,22 +640,6 @@ class _Validator:
         return False, False
 
 
-_PROTO_TYPE_NAMES = (
-    "TYPE_NAME_UNSPECIFIED",
-    "TYPE_NAME_ANY",
-    "TYPE_NAME_BOOL",
-    "TYPE_NAME_STRING",
-    "TYPE_NAME_INT",
-    "TYPE_NAME_UINT",
-    "TYPE_NAME_DOUBLE",
-    "TYPE_NAME_DURATION",
-    "TYPE_NAME_TIMESTAMP",
-    "TYPE_NAME_MAP",
-    "TYPE_NAME_LIST",
-    "TYPE_NAME_IPADDRESS",
-)
-
-
 def _varint_len(n: int) -> int:
     size = 1
     while n >= 0x80:
@@ -683,7 +677,7 @@ def _source_size(module: str, file: str) -> int:
 
 
 def _param_size(param: Any) -> int:
-    number = _PROTO_TYPE_NAMES.index(param.type_name) if param.type_name in _PROTO_TYPE_NAMES else 0
+    number = PROTO_TYPE_NAMES.index(param.type_name) if param.type_name in PROTO_TYPE_NAMES else 0
     return (1 + _varint_len(number) if number else 0) + sum(
         _field(_param_size(g)) for g in param.generic_types
     )
@@ -725,17 +719,6 @@ def model_proto_size(model: AuthorizationModel) -> int:
             )
         size += _field(_string(key) + _field(body))
     return size
-
-
-def _computed_targets(rw: Rewrite) -> list[str]:
-    match rw:
-        case ComputedUserset(relation=target):
-            return [target]
-        case Union(children=children) | Intersection(children=children):
-            return [t for c in children for t in _computed_targets(c)]
-        case Difference(base=base, subtract=subtract):
-            return _computed_targets(base) + _computed_targets(subtract)
-    return []
 
 
 def _entrypoint_fixpoint(
@@ -806,28 +789,6 @@ def _entrypoint_fixpoint(
 
 def _short(name: str) -> str:
     return name if len(name) <= 60 else name[:57] + "..."
-
-
-def _contains_this(rw: Rewrite) -> bool:
-    match rw:
-        case This():
-            return True
-        case Union(children=children) | Intersection(children=children):
-            return any(_contains_this(c) for c in children)
-        case Difference(base=base, subtract=subtract):
-            return _contains_this(base) or _contains_this(subtract)
-    return False
-
-
-def _uses_tupleset(rw: Rewrite, rel: str) -> bool:
-    match rw:
-        case TupleToUserset(tupleset=ts):
-            return ts == rel
-        case Union(children=children) | Intersection(children=children):
-            return any(_uses_tupleset(c, rel) for c in children)
-        case Difference(base=base, subtract=subtract):
-            return _uses_tupleset(base, rel) or _uses_tupleset(subtract, rel)
-    return False
 
 
 def _param_problem(type_name: str, generics: tuple[Any, ...]) -> str:
