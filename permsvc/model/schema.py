@@ -141,13 +141,18 @@ class RelationReference(msgspec.Struct, frozen=True, kw_only=True):
     wildcard: bool = False
     condition: str = ""
 
-    def __str__(self) -> str:
+    @property
+    def user_key(self) -> str:
+        """What a tuple's user must be to match it, without the condition: ``user``,
+        ``group#member`` or ``user:*``."""
         if self.wildcard:
-            base = f"{self.type}:*"
-        elif self.relation:
-            base = f"{self.type}#{self.relation}"
-        else:
-            base = self.type
+            return f"{self.type}:*"
+        if self.relation:
+            return f"{self.type}#{self.relation}"
+        return self.type
+
+    def __str__(self) -> str:
+        base = self.user_key
         return f"{base} with {self.condition}" if self.condition else base
 
 
