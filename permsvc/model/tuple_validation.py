@@ -37,17 +37,11 @@ from permsvc.model.conditions import (
     ConditionEvaluationError,
     compile_condition,
 )
-from permsvc.model.schema import (
-    Difference,
-    Intersection,
-    This,
-    TupleToUserset,
-    Union,
-)
+from permsvc.model.schema import This, TupleToUserset, leaves
 
 if TYPE_CHECKING:
     from permsvc.core.refs import TupleKey
-    from permsvc.model.schema import Condition, Rewrite
+    from permsvc.model.schema import Condition
     from permsvc.model.typesystem import TypeSystem
 
 __all__ = (
@@ -91,17 +85,6 @@ def _is_valid_object(value: str) -> bool:
     return _OBJECT.fullmatch(value) is not None
 
 
-def _tupleset_names(rewrite: Rewrite) -> set[str]:
-    match rewrite:
-        case TupleToUserset(tupleset=ts):
-            return {ts}
-        case Union(children=children) | Intersection(children=children):
-            return set().union(*(_tupleset_names(c) for c in children))
-        case Difference(base=base, subtract=subtract):
-            return _tupleset_names(base) | _tupleset_names(subtract)
-    return set()
-
-
 @lru_cache(maxsize=256)
 def _tuplesets(ts: TypeSystem) -> frozenset[tuple[str, str]]:
     """``(type, relation)`` of every relation used as the tupleset of some ``x from <relation>``.
@@ -110,10 +93,11 @@ def _tuplesets(ts: TypeSystem) -> frozenset[tuple[str, str]]:
     every request.
     """
     return frozenset(
-        (td.name, name)
+        (td.name, leaf.tupleset)
         for td in ts.model.type_definitions
         for rd in td.relations.values()
-        for name in _tupleset_names(rd.rewrite)
+        for leaf in leaves(rd.rewrite)
+        if isinstance(leaf, TupleToUserset)
     )
 
 

@@ -10,6 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from permsvc.model.cel.parser import Call as CelCall
+from permsvc.model.cel.parser import parse as parse_cel
 from permsvc.model.compile import (
     MAX_MODEL_BYTES,
     compile_dsl,
@@ -234,3 +236,10 @@ def test_json_rewrite_nesting_is_bounded() -> None:
     }
     with pytest.raises(ModelJsonError, match="nested deeper"):
         load_model(json.dumps(model), source_format="json")
+
+
+def test_condition_expression_nested_150_deep_parses() -> None:
+    # One recursion level per binary-operator precedence level used to cost a Python frame each:
+    # at the default recursion limit nesting failed from about 110 parentheses on.
+    expr = parse_cel("(" * 150 + "x < 1" + ")" * 150)
+    assert isinstance(expr, CelCall) and expr.function == "_<_"
