@@ -330,9 +330,9 @@ class _Parser:
             while self.at_op("!"):
                 ops.append(self.next())
             operand: Expr = self.member()
-            for op in reversed(ops):
-                operand = Call("!_", (operand,), offset=op.offset)
-            return operand
+            # As cel-go: an even run of '!' is the operand itself, an odd run one negation (so
+            # '!!!!...x' cannot nest the tree as deep as the expression is long).
+            return Call("!_", (operand,), offset=ops[0].offset) if len(ops) % 2 else operand
         if tok.kind == "op" and tok.text == "-":
             ops = []
             while self.at_op("-"):
@@ -345,9 +345,9 @@ class _Parser:
                 ops.pop()
             else:
                 operand = self.member()
-            for op in reversed(ops):
-                operand = Call("-_", (operand,), offset=op.offset)
-            return operand
+            # As cel-go: an even run of '-' is the operand itself (no overflow, no type error for
+            # 'uint'), an odd run one negation.
+            return Call("-_", (operand,), offset=ops[0].offset) if len(ops) % 2 else operand
         return self.member()
 
     def _number_followed_by_member(self) -> bool:
