@@ -136,21 +136,24 @@ CHANGES_SINCE = (
 # rowid range of tuples, read as changes numbered seq - seq_base at the import's revision. The
 # ranges ascend with (revision, first_seq), so the join comes out in change order without a sort.
 _IMPORTED = (
-    "SELECT i.revision, t.seq - i.seq_base, 'write', i.committed_at, t.object_type, t.object_id, t.relation, "
-    "t.user_type, t.user_id, t.user_relation, t.condition_name, t.condition_context "
-    "FROM changelog_imports i JOIN tuples t ON t.seq BETWEEN i.first_seq AND i.last_seq WHERE i.store_id = ?1"
+    "SELECT imports.revision, tuples.seq - imports.seq_base, 'write', imports.committed_at, tuples.object_type, "
+    "tuples.object_id, tuples.relation, tuples.user_type, tuples.user_id, tuples.user_relation, "
+    "tuples.condition_name, tuples.condition_context FROM changelog_imports AS imports "
+    "JOIN tuples ON tuples.seq BETWEEN imports.first_seq AND imports.last_seq WHERE imports.store_id = ?1"
 )
-_IMPORTED_ORDER = " ORDER BY i.revision, i.first_seq, t.seq"
+_IMPORTED_AFTER_POSITION = (
+    " AND imports.revision >= ?2 "
+    "AND tuples.seq > imports.seq_base + CASE WHEN imports.revision = ?2 THEN ?3 ELSE 0 END"
+)
+_IMPORTED_ORDER = " ORDER BY imports.revision, imports.first_seq, tuples.seq"
 # Imported changes after position (?2, ?3), ?4 at most.
-IMPORTED_AFTER = (
-    f"{_IMPORTED} AND i.revision >= ?2 AND t.seq > i.seq_base + CASE WHEN i.revision = ?2 THEN ?3 ELSE 0 END"
-    f"{_IMPORTED_ORDER} LIMIT ?4"
-)
+IMPORTED_AFTER = f"{_IMPORTED}{_IMPORTED_AFTER_POSITION}{_IMPORTED_ORDER} LIMIT ?4"
 IMPORTED_AFTER_TYPE = (
-    f"{_IMPORTED} AND i.object_type = ?5 AND i.revision >= ?2 "
-    f"AND t.seq > i.seq_base + CASE WHEN i.revision = ?2 THEN ?3 ELSE 0 END{_IMPORTED_ORDER} LIMIT ?4"
+    f"{_IMPORTED} AND imports.object_type = ?5{_IMPORTED_AFTER_POSITION}{_IMPORTED_ORDER} LIMIT ?4"
 )
-IMPORTED_BETWEEN = f"{_IMPORTED} AND i.revision > ?2 AND i.revision <= ?3{_IMPORTED_ORDER}"
+IMPORTED_BETWEEN = (
+    f"{_IMPORTED} AND imports.revision > ?2 AND imports.revision <= ?3{_IMPORTED_ORDER}"
+)
 
 BULK_CREATE_STAGING = (
     "CREATE TEMP TABLE IF NOT EXISTS bulk_staging (ord INTEGER PRIMARY KEY, object_type TEXT, object_id TEXT, "
