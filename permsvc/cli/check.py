@@ -82,7 +82,7 @@ async def _run_async(args: argparse.Namespace) -> int:
     from permsvc.commands.models import ModelResolver
     from permsvc.core.refs import TupleKey, parse_tuple
     from permsvc.engine.explain import render
-    from permsvc.store.factory import open_datastore
+    from permsvc.store.factory import open_datastore, sqlite_path
 
     obj, relation, user = _query(args.query)
     if args.explain and not relation:
@@ -93,6 +93,13 @@ async def _run_async(args: argparse.Namespace) -> int:
     context = _context(args.context)
     contextual = tuple(parse_tuple(t) for t in args.contextual or ())
     database = database_of(args)
+    path = sqlite_path(database.url, data_dir=database.data_dir)
+    if path is not None and not path.exists():
+        # A question can only be about data that exists: opening would create an empty file.
+        raise _InvalidInput(
+            f"no database at {path}: run permsvc check where `permsvc serve` keeps its data, "
+            "or name that database with --database-url or --data-dir"
+        )
     datastore = await open_datastore(database.url, data_dir=database.data_dir, migrate=False)
     try:
         resolver = ModelResolver(datastore)

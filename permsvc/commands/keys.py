@@ -99,7 +99,7 @@ class CreateApiKeyCommand:
                 raise InvalidInputError("bootstrap creates an admin key")
             if any("admin" in k.roles for k in await self._keys.list_api_keys()):
                 raise AdminKeyExistsError(
-                    "an admin API key exists already; create more with `permsvc admin create-key --scope admin` "
+                    "an admin API key exists already; create more with `permsvc admin create-key --roles admin` "
                     "or POST /v1/admin/keys, or revoke the existing ones first"
                 )
         for attempt in range(_ATTEMPTS):
