@@ -5,12 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
 from permsvc.commands._paging import collect_page, decode_after, query_digest
-from permsvc.commands.prepare import EngineQuery, require_user
-from permsvc.core.refs import TupleKey
-from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
+from permsvc.commands.prepare import EngineQuery, QueryFields, QueryOutcome, require_user
 from permsvc.engine.list_objects import list_objects
 from permsvc.engine.request import request_digest
 
@@ -22,28 +18,20 @@ if TYPE_CHECKING:
 __all__ = ("ListObjectsOutcome", "ListObjectsParams", "ListObjectsQuery")
 
 
-class ListObjectsParams(msgspec.Struct, frozen=True, kw_only=True):
+class ListObjectsParams(QueryFields, frozen=True, kw_only=True):
     """``page_size`` ``None`` means the configured default (``EngineLimits.list_max_results``)."""
 
-    store_id: str
     type: str
     relation: str
     user: str
-    model_id: str = ""
-    contextual_tuples: tuple[TupleKey, ...] = ()
-    context: dict[str, Any] | None = None
-    consistency: Consistency = MINIMIZE_LATENCY
-    """The revision the answer must be computed at, at least (see :class:`Consistency`)."""
     page_size: int | None = None
     continuation_token: str = ""
 
 
-class ListObjectsOutcome(msgspec.Struct, frozen=True, kw_only=True):
+class ListObjectsOutcome(QueryOutcome, frozen=True, kw_only=True):
     """One page. ``limit_reached`` says more results exist (page full or deadline reached);
     ``continuation_token`` then continues exactly after the last object returned."""
 
-    model_id: str
-    revision: int
     objects: list[str]
     continuation_token: str = ""
     limit_reached: bool = False
@@ -60,16 +48,9 @@ class ListObjectsQuery(EngineQuery):
             ts.relation(params.type, params.relation)
             require_user(ts, params.user)
 
-        prepared = await self._prepare(
-            params,
-            contextual_tuples=params.contextual_tuples,
-            context=params.context,
-            validate=validate,
+        return await self._prepare_query(
+            params, validate, user=params.user, deadline_s=self._limits.list_deadline_s
         )
-        ctx = prepared.context(
-            self._limits, params.context, user=params.user, deadline_s=self._limits.list_deadline_s
-        )
-        return prepared, ctx
 
     def _digest(self, params: ListObjectsParams, model_id: str) -> str:
         return query_digest(

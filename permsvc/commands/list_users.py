@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 
 from permsvc.commands._paging import collect_page, decode_after, query_digest
 from permsvc.commands.errors import InvalidInputError
-from permsvc.commands.prepare import EngineQuery
-from permsvc.core.refs import TupleKey, reject_control_characters
-from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
+from permsvc.commands.prepare import EngineQuery, QueryFields, QueryOutcome
+from permsvc.core.refs import reject_control_characters
 from permsvc.engine.list_users import list_users
 from permsvc.engine.request import request_digest
 from permsvc.model.typesystem import TypeNotFoundError, TypeSystem
@@ -25,25 +22,17 @@ class UserFilter(msgspec.Struct, frozen=True, kw_only=True):
     relation: str = ""
 
 
-class ListUsersParams(msgspec.Struct, frozen=True, kw_only=True):
-    store_id: str
+class ListUsersParams(QueryFields, frozen=True, kw_only=True):
     object: str
     relation: str
     user_filters: tuple[UserFilter, ...]
-    model_id: str = ""
-    contextual_tuples: tuple[TupleKey, ...] = ()
-    context: dict[str, Any] | None = None
-    consistency: Consistency = MINIMIZE_LATENCY
-    """The revision the answer must be computed at, at least (see :class:`Consistency`)."""
     page_size: int | None = None
     continuation_token: str = ""
 
 
-class ListUsersOutcome(msgspec.Struct, frozen=True, kw_only=True):
+class ListUsersOutcome(QueryOutcome, frozen=True, kw_only=True):
     """``users`` in OpenFGA's string forms: ``user:anne``, ``group:eng#member``, ``user:*``."""
 
-    model_id: str
-    revision: int
     users: list[str]
     continuation_token: str = ""
     limit_reached: bool = False
@@ -71,14 +60,8 @@ class ListUsersQuery(EngineQuery):
             if flt.relation:
                 ts.relation(flt.type, flt.relation)
 
-        prepared = await self._prepare(
-            params,
-            contextual_tuples=params.contextual_tuples,
-            context=params.context,
-            validate=validate,
-        )
-        ctx = prepared.context(
-            self._limits, params.context, deadline_s=self._limits.list_deadline_s
+        prepared, ctx = await self._prepare_query(
+            params, validate, deadline_s=self._limits.list_deadline_s
         )
         digest = query_digest(
             "lu",
