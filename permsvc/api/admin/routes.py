@@ -77,6 +77,7 @@ from permsvc.commands.keys import (
     CreateApiKeyCommand,
     ListApiKeysQuery,
     RevokeApiKeyCommand,
+    key_audit_detail,
     require_scope,
 )
 from permsvc.commands.read import PageSizeInvalidError
@@ -589,12 +590,7 @@ async def create_key(
         principal,
         "key_create",
         store_id=record.store_id or "",
-        detail={
-            "key_id": record.id,
-            "roles": list(record.roles),
-            "store_id": record.store_id,
-            "name": record.name,
-        },
+        detail=key_audit_detail(record),
     )
     return Response(
         s.CreatedKeyResponse(key=created.key, info=_key_out(record)),
