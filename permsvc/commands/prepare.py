@@ -3,6 +3,7 @@ tuples, compose the per-request reader, and note the revision the answer is comp
 
 from __future__ import annotations
 
+from dataclasses import KW_ONLY, dataclass
 from typing import TYPE_CHECKING, Any, Protocol, Required, TypedDict, Unpack
 
 import msgspec
@@ -38,38 +39,19 @@ __all__ = (
 )
 
 
+@dataclass(slots=True)
 class Prepared:
     """A resolved model plus the request's reader stack and revision."""
 
-    __slots__ = (
-        "_condition_context",
-        "_contextual_tuples",
-        "digest",
-        "reader",
-        "revision",
-        "store_id",
-        "typesystem",
-    )
-
-    def __init__(
-        self,
-        store_id: str,
-        typesystem: TypeSystem,
-        reader: TupleReader,
-        revision: int,
-        digest: str = "",
-        *,
-        contextual_tuples: Sequence[TupleKey] = (),
-        condition_context: dict[str, Any] | None = None,
-    ) -> None:
-        self.store_id = store_id
-        self.typesystem = typesystem
-        self.reader = reader
-        self.revision = revision
-        self.digest = digest
-        """:func:`~permsvc.engine.request.request_digest` of the contextual tuples and context."""
-        self._contextual_tuples = contextual_tuples
-        self._condition_context = condition_context
+    store_id: str
+    typesystem: TypeSystem
+    reader: TupleReader
+    revision: int
+    digest: str = ""
+    """:func:`~permsvc.engine.request.request_digest` of the contextual tuples and context."""
+    _: KW_ONLY
+    contextual_tuples: Sequence[TupleKey] = ()
+    condition_context: dict[str, Any] | None = None
 
     @property
     def model_id(self) -> str:
@@ -95,8 +77,8 @@ class Prepared:
             deadline_s=deadline_s,
             revision=self.revision,
             digest=self.digest
-            if context is self._condition_context
-            else request_digest(self._contextual_tuples, context),
+            if context is self.condition_context
+            else request_digest(self.contextual_tuples, context),
         )
 
 
