@@ -88,9 +88,10 @@ class _Services:
 
 
 def _services(request: Request[Any, Any, Any]) -> _Services:
-    settings = request.route_handler.opt["claims_settings"]
     return group_services(
-        request.app.state, "claims_services", lambda deps: _Services(deps, settings)
+        request.app.state,
+        "claims_services",
+        lambda deps: _Services(deps, request.route_handler.opt["claims_settings"]),
     )
 
 
