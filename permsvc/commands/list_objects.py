@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from permsvc.commands._paging import collect_page, decode_after, query_digest
-from permsvc.commands.prepare import EngineQuery, QueryFields, QueryOutcome, require_user
+from permsvc.commands._paging import ListFields, ListOutcome, decode_after, list_page, query_digest
+from permsvc.commands.prepare import EngineQuery, require_user
 from permsvc.engine.list_objects import list_objects
 from permsvc.engine.request import request_digest
 
@@ -18,23 +18,16 @@ if TYPE_CHECKING:
 __all__ = ("ListObjectsOutcome", "ListObjectsParams", "ListObjectsQuery")
 
 
-class ListObjectsParams(QueryFields, frozen=True, kw_only=True):
-    """``page_size`` ``None`` means the configured default (``EngineLimits.list_max_results``)."""
-
+class ListObjectsParams(ListFields, frozen=True, kw_only=True):
     type: str
     relation: str
     user: str
-    page_size: int | None = None
-    continuation_token: str = ""
 
 
-class ListObjectsOutcome(QueryOutcome, frozen=True, kw_only=True):
-    """One page. ``limit_reached`` says more results exist (page full or deadline reached);
-    ``continuation_token`` then continues exactly after the last object returned."""
+class ListObjectsOutcome(ListOutcome, frozen=True, kw_only=True):
+    """One page of objects (see :class:`ListOutcome`)."""
 
     objects: list[str]
-    continuation_token: str = ""
-    limit_reached: bool = False
 
 
 class ListObjectsQuery(EngineQuery):
@@ -66,21 +59,15 @@ class ListObjectsQuery(EngineQuery):
     async def execute(self, params: ListObjectsParams) -> ListObjectsOutcome:
         prepared, ctx = await self._start(params)
         digest = self._digest(params, prepared.model_id)
-        after = decode_after(params.continuation_token, "lo", digest)
-        page, token, limited = await collect_page(
-            list_objects(ctx, params.type, params.relation, after=after),
-            page_size=params.page_size or self._limits.list_max_results,
-            kind="lo",
-            digest=digest,
-            after=after,
+        objects, listed = await list_page(
+            prepared,
+            params,
+            self._limits,
+            "lo",
+            digest,
+            lambda after: list_objects(ctx, params.type, params.relation, after=after),
         )
-        return ListObjectsOutcome(
-            model_id=prepared.model_id,
-            revision=prepared.revision,
-            objects=page,
-            continuation_token=token,
-            limit_reached=limited,
-        )
+        return ListObjectsOutcome(objects=objects, **listed)
 
     async def stream(self, params: ListObjectsParams) -> AsyncIterator[str]:
         """Every object, as it is confirmed (StreamedListObjects); validation errors are raised

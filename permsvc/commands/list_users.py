@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import msgspec
 
-from permsvc.commands._paging import collect_page, decode_after, query_digest
+from permsvc.commands._paging import ListFields, ListOutcome, list_page, query_digest
 from permsvc.commands.errors import InvalidInputError
-from permsvc.commands.prepare import EngineQuery, QueryFields, QueryOutcome
+from permsvc.commands.prepare import EngineQuery
 from permsvc.core.refs import reject_control_characters
 from permsvc.engine.list_users import list_users
 from permsvc.engine.request import request_digest
@@ -22,20 +22,17 @@ class UserFilter(msgspec.Struct, frozen=True, kw_only=True):
     relation: str = ""
 
 
-class ListUsersParams(QueryFields, frozen=True, kw_only=True):
+class ListUsersParams(ListFields, frozen=True, kw_only=True):
     object: str
     relation: str
     user_filters: tuple[UserFilter, ...]
-    page_size: int | None = None
-    continuation_token: str = ""
 
 
-class ListUsersOutcome(QueryOutcome, frozen=True, kw_only=True):
-    """``users`` in OpenFGA's string forms: ``user:anne``, ``group:eng#member``, ``user:*``."""
+class ListUsersOutcome(ListOutcome, frozen=True, kw_only=True):
+    """One page of ``users`` in OpenFGA's string forms: ``user:anne``, ``group:eng#member``,
+    ``user:*`` (see :class:`ListOutcome`)."""
 
     users: list[str]
-    continuation_token: str = ""
-    limit_reached: bool = False
 
 
 class ListUsersQuery(EngineQuery):
@@ -73,18 +70,14 @@ class ListUsersQuery(EngineQuery):
             flt.relation,
             request_digest(params.contextual_tuples, params.context),
         )
-        after = decode_after(params.continuation_token, "lu", digest)
-        page, token, limited = await collect_page(
-            list_users(ctx, params.object, params.relation, flt.type, flt.relation, after=after),
-            page_size=params.page_size or self._limits.list_max_results,
-            kind="lu",
-            digest=digest,
-            after=after,
+        users, listed = await list_page(
+            prepared,
+            params,
+            self._limits,
+            "lu",
+            digest,
+            lambda after: list_users(
+                ctx, params.object, params.relation, flt.type, flt.relation, after=after
+            ),
         )
-        return ListUsersOutcome(
-            model_id=prepared.model_id,
-            revision=prepared.revision,
-            users=page,
-            continuation_token=token,
-            limit_reached=limited,
-        )
+        return ListUsersOutcome(users=users, **listed)
