@@ -595,17 +595,7 @@ def _time(value: str | None, name: str) -> dt.datetime | None:
 
 
 def _entry_out(entry: AuditEntry) -> s.AuditEntryOut:
-    return s.AuditEntryOut(
-        id=entry.id,
-        store_id=entry.store_id,
-        at=entry.at,
-        actor=entry.actor,
-        actor_kind=entry.actor_kind,
-        action=entry.action,
-        detail=entry.detail,
-        request_id=entry.request_id,
-        revision=entry.revision,
-    )
+    return msgspec.convert(entry, s.AuditEntryOut, from_attributes=True)
 
 
 @_route("GET", "/v1/admin/audit", "AdminReadAudit")
