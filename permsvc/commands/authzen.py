@@ -235,6 +235,10 @@ class EvaluationsQuery(CheckingQuery):
         self._max_items = max_items
 
     async def execute(self, params: EvaluationsParams) -> EvaluationsOutcome:
+        with self.one_budget():
+            return await self._execute(params)
+
+    async def _execute(self, params: EvaluationsParams) -> EvaluationsOutcome:
         if len(params.items) > self._max_items:
             raise TooManyEvaluationsError(len(params.items), self._max_items)
         prepared = await self._prepare(params)
@@ -467,6 +471,10 @@ class ActionSearchQuery(_SearchBase):
         self._allowlist = tuple(allowlist)
 
     async def execute(self, params: SearchParams) -> SearchOutcome:
+        with self.one_budget():
+            return await self._execute(params)
+
+    async def _execute(self, params: SearchParams) -> SearchOutcome:
         _check_ids(params.subject, params.resource)
         paging = _Paging(params, "action", self._limits.list_max_results)
         prepared = await self._prepare(params)
