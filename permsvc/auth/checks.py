@@ -532,12 +532,15 @@ def check_claims(token: DecodedToken, policy: TokenPolicy, now: float) -> list[F
         or not subject
         or subject == "*"
         or "#" in subject
-        or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in subject)
+        or any(ord(ch) < 0x20 or ord(ch) == 0x7F or ch.isspace() for ch in subject)
     ):
+        # The tuple-user rules (permsvc.model.tuple_validation): a sub holding whitespace would
+        # authenticate and then have every question refused as a malformed user.
         error(
             R.SUBJECT_INVALID,
             f"the token's '{policy.subject_claim}' claim cannot be a subject id "
-            "(it must be a non-empty string without '#' or control characters, and not '*')",
+            "(it must be a non-empty string without '#', whitespace or control characters, "
+            "and not '*')",
         )
     else:
         kind = token_kind_of(payload)

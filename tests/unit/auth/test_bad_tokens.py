@@ -21,6 +21,10 @@ from permsvc.auth.errors import InvalidTokenError
 from permsvc.auth.findings import TokenErrorReason as R
 from permsvc.auth.jwks import StaticKeyProvider
 from permsvc.auth.jwt import JwtAuthenticator
+from permsvc.core.refs import ControlCharacterError
+from permsvc.model.compile import parse_dsl
+from permsvc.model.tuple_validation import user_problem
+from permsvc.model.typesystem import TypeSystem
 from tests.unit.auth.tokenkit import (
     AUDIENCE,
     ISSUER,
@@ -486,3 +490,31 @@ async def test_token_values_are_clipped_in_descriptions(
         await authenticator.authenticate(token)
     assert len(caught.value.description) < 600
     assert "..." in caught.value.description
+
+
+WHITESPACE = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+"""Every character a tuple user may not hold as whitespace (``\\s``, as tuple validation uses)."""
+
+
+def _tuple_refuses(ts: TypeSystem, user: str) -> bool:
+    try:
+        return bool(user_problem(ts, user))
+    except ControlCharacterError:
+        return True
+
+
+async def test_a_sub_that_cannot_be_a_tuple_user_is_refused(
+    keys: Keys, make_token: TokenFactory
+) -> None:
+    """A ``sub`` with any whitespace character maps to a tuple user every route refuses, so the
+    token is refused at authentication (401 ``subject_invalid``), not accepted and then refused
+    by each question with a 400; the token rule and the tuple rule name the same characters."""
+    authenticator = JwtAuthenticator(settings(), StaticKeyProvider(keys.jwks()))
+    ts = TypeSystem.new(parse_dsl("model\n  schema 1.1\ntype user\n"))
+    assert len(WHITESPACE) >= 25
+    for space in WHITESPACE:
+        sub = f"anne{space}x"
+        assert _tuple_refuses(ts, f"user:{sub}"), f"tuple validation accepts {space!r}"
+        with pytest.raises(InvalidTokenError) as caught:
+            await authenticator.authenticate(make_token(claims(sub=sub)))
+        assert caught.value.reason is R.SUBJECT_INVALID, repr(space)
