@@ -129,9 +129,36 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+class _RepeatedName(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _unique_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose member names are unique. RFC 7515 §4 and RFC 7519 §4 let a parser
+    take the last of repeated names, but another party reading the same token (a gateway, the
+    API itself) may take the first: a token then has two readings, such as two subjects, so it
+    is refused."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _RepeatedName(key)
+        out[key] = value
+    return out
+
+
 def _json_object(data: bytes, reason: TokenErrorReason, name: str) -> dict[str, Any]:
     try:
-        value = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+        value = json.loads(
+            data.decode("utf-8"), parse_constant=_reject_constant, object_pairs_hook=_unique_names
+        )
+    except _RepeatedName as repeated:
+        raise _error(
+            reason,
+            f"the token's {name} names '{clip(repeated.name)}' more than once",
+            "issue tokens whose header and claims name each member once",
+        ) from None
     except (UnicodeDecodeError, ValueError):
         value = None
     if not isinstance(value, dict):
@@ -527,12 +554,15 @@ def check_claims(token: DecodedToken, policy: TokenPolicy, now: float) -> list[F
         or not subject
         or subject == "*"
         or "#" in subject
-        or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in subject)
+        or any(ord(ch) < 0x20 or ord(ch) == 0x7F or ch.isspace() for ch in subject)
     ):
+        # The tuple-user rules (permsvc.model.tuple_validation): a sub holding whitespace would
+        # authenticate and then have every question refused as a malformed user.
         error(
             R.SUBJECT_INVALID,
             f"the token's '{policy.subject_claim}' claim cannot be a subject id "
-            "(it must be a non-empty string without '#' or control characters, and not '*')",
+            "(it must be a non-empty string without '#', whitespace or control characters, "
+            "and not '*')",
         )
     else:
         kind = token_kind_of(payload)

@@ -58,6 +58,42 @@ DEFAULT_VERIFIED_CACHE_SIZE = 1024
 """Tokens remembered as verified (by SHA-256), each until its ``exp``."""
 
 
+KNOWN_SCHEMES = frozenset(
+    {
+        "aws4-hmac-sha256",
+        "basic",
+        "concealed",
+        "digest",
+        "dpop",
+        "gnap",
+        "hoba",
+        "mutual",
+        "negotiate",
+        "ntlm",
+        "oauth",
+        "privatetoken",
+        "scram-sha-1",
+        "scram-sha-256",
+        "token",
+        "vapid",
+    }
+)
+"""Authentication schemes an error message may name (IANA's HTTP Authentication Scheme Registry
+and the common ``Token``). Any other first word of a header is not quoted: it is most often the
+credential itself, sent without ``Bearer`` (``Authorization: psk_...``, ``Bearer:psk_...``)."""
+
+
+def _scheme_in_words(scheme: str, rest: str) -> str:
+    """How an error names a header's scheme without ever quoting a credential."""
+    if scheme.lower() in KNOWN_SCHEMES:
+        return f"uses the '{scheme}' scheme"
+    if scheme.lower().startswith("bearer"):
+        return "misspells the 'Bearer' scheme (one space, then the credential)"
+    if not rest.strip():
+        return "holds no scheme (is the 'Bearer ' prefix missing?)"
+    return "uses an unknown scheme"
+
+
 def extract_bearer_token(authorization: str | None) -> str:
     """The token of an ``Authorization: Bearer <token>`` header value (RFC 6750 §2.1).
 
@@ -72,7 +108,7 @@ def extract_bearer_token(authorization: str | None) -> str:
     scheme, _, rest = authorization.strip().partition(" ")
     if scheme.lower() != "bearer":
         raise MissingBearerTokenError(
-            f"the Authorization header uses the {scheme!r} scheme; send 'Authorization: Bearer <access token>'"
+            f"the Authorization header {_scheme_in_words(scheme, rest)}; send 'Authorization: Bearer <access token>'"
         )
     words = rest.split()
     if not words:

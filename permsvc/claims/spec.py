@@ -412,9 +412,9 @@ def parse_claim_text(text: str, *, source: str = "", json_only: bool = False) ->
         if json_only:
             doc = json.loads(text)
         else:
-            import yaml
+            from permsvc.core.yaml_text import load_yaml
 
-            doc = yaml.safe_load(text)
+            doc = load_yaml(text)
     except ValueError as err:
         raise ClaimSpecError([("", f"not valid JSON: {err}")], source=source) from err
     except Exception as err:  # yaml.YAMLError; yaml is imported lazily

@@ -40,6 +40,7 @@ from permsvc.commands.list_users import ListUsersParams, ListUsersQuery, UserFil
 from permsvc.commands.models import ModelResolver
 from permsvc.core.errors import PermsvcError
 from permsvc.core.refs import TupleCondition, TupleKey
+from permsvc.core.yaml_text import load_yaml
 from permsvc.model.compile import load_model, load_model_file
 from permsvc.model.schema import AuthorizationModel
 from permsvc.model.tuple_validation import validate_tuple
@@ -204,7 +205,7 @@ def _read_tuple_file(path: Path) -> list[TupleKey]:
     suffix = path.suffix.lower()
     try:
         if suffix in (".yaml", ".yml", ".json"):
-            raw = yaml.load(text, Loader=_NoTimestampLoader)
+            raw = load_yaml(text, _NoTimestampLoader)
         elif suffix == ".jsonl":
             raw = [json.loads(line) for line in text.splitlines() if line.strip()]
         elif suffix == ".csv":
@@ -247,7 +248,7 @@ def load_store_file(path: str | os.PathLike[str]) -> StoreFile:
     """Read a store test file and everything it refers to (paths are relative to the file)."""
     p = Path(path)
     try:
-        data = yaml.load(p.read_text(encoding="utf-8"), Loader=_NoTimestampLoader)
+        data = load_yaml(p.read_text(encoding="utf-8"), _NoTimestampLoader)
     except OSError as err:
         raise StoreFileError(f"cannot read {p}: {err.strerror}") from err
     except yaml.YAMLError as err:

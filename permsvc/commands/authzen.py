@@ -224,6 +224,10 @@ class EvaluationsQuery(CheckingQuery):
         self._max_items = max_items
 
     async def execute(self, params: EvaluationsParams) -> EvaluationsOutcome:
+        with self.one_budget():
+            return await self._execute(params)
+
+    async def _execute(self, params: EvaluationsParams) -> EvaluationsOutcome:
         if len(params.items) > self._max_items:
             raise TooManyEvaluationsError(len(params.items), self._max_items)
         prepared = await self._prepare(params)
@@ -450,6 +454,10 @@ class ActionSearchQuery(_SearchBase, CheckingQuery):
     def __init__(self, *, allowlist: Sequence[str] = (), **deps: Unpack[CheckingDeps]) -> None:
         super().__init__(**deps)
         self._allowlist = tuple(allowlist)
+
+    async def execute(self, params: SearchParams) -> SearchOutcome:
+        with self.one_budget():  # one Check per action, all within the request's bounds
+            return await super().execute(params)
 
     async def _results(
         self, prepared: Prepared, params: SearchParams, after: str

@@ -69,6 +69,10 @@ class BatchCheckQuery(CheckingQuery):
         )
 
     async def execute(self, params: BatchCheckParams) -> BatchCheckOutcome:
+        with self.one_budget():
+            return await self._execute(params)
+
+    async def _execute(self, params: BatchCheckParams) -> BatchCheckOutcome:
         seen: set[str] = set()
         for item in params.items:
             if not item.correlation_id:

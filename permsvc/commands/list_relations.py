@@ -32,6 +32,10 @@ class ListRelationsQuery(CheckingQuery):
     condition missing parameters) fails the query: a partial answer would read as "no"."""
 
     async def execute(self, params: ListRelationsParams) -> ListRelationsOutcome:
+        with self.one_budget():
+            return await self._execute(params)
+
+    async def _execute(self, params: ListRelationsParams) -> ListRelationsOutcome:
         prepared = await self._prepare(
             params,
             contextual_tuples=params.contextual_tuples,

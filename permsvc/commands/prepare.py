@@ -11,7 +11,7 @@ import msgspec
 from permsvc.commands.errors import InvalidContextError, InvalidInputError
 from permsvc.core.refs import TupleKey
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
-from permsvc.engine.request import request_digest
+from permsvc.engine.request import one_budget, request_digest
 from permsvc.engine.resolver import build_check_resolver, new_context
 from permsvc.model.tuple_validation import user_problem, validate_tuple
 from permsvc.settings import EngineLimits
@@ -20,9 +20,10 @@ from permsvc.store.wrappers import wrap_for_request
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from contextlib import AbstractContextManager
 
     from permsvc.commands.models import ModelResolver
-    from permsvc.engine.request import ResolveContext
+    from permsvc.engine.request import ResolveBudget, ResolveContext
     from permsvc.engine.resolver import CheckResolver
     from permsvc.model.typesystem import TypeSystem
     from permsvc.store.protocol import TupleReader
@@ -152,6 +153,13 @@ class EngineQuery:
         self._reader = reader
         self._resolver = resolver
         self._limits = limits
+
+    def one_budget(self) -> AbstractContextManager[ResolveBudget]:
+        """One deadline and dispatch allowance (the check bounds) for every check this request
+        runs: queries that run several checks (a batch, evaluations, one per relation or action)
+        wrap their work in it, so the request as a whole stays within the bounds."""
+        limits = self._limits
+        return one_budget(max_dispatches=limits.max_dispatches, deadline_s=limits.check_deadline_s)
 
     async def _prepare(
         self,

@@ -63,6 +63,7 @@ __all__ = (
     "Explanation",
     "Step",
     "explain",
+    "only_about",
     "prune",
     "render",
     "short_form",
@@ -772,6 +773,22 @@ def prune(denial: Denial, max_nodes: int = DEFAULT_MAX_DENIAL_NODES) -> tuple[De
     total = size(denial)
     out = cut(denial)
     return out, total - _shown(out)
+
+
+def only_about(denial: Denial, obj: str, user: str) -> Denial:
+    """``denial`` cut to what its ``user`` may learn about itself: the nodes on ``obj`` whose
+    tuple, if they name one, is the user's own. A branch through a userset or a parent (another
+    object's node, or a tuple of another subject) names who else has access, and is left out
+    with its whole subtree, uncounted (a count would tell how many others there are)."""
+
+    def mine(d: Denial) -> bool:
+        return d.object in ("", obj) and (d.tuple_key is None or d.tuple_key.user == user)
+
+    def cut(d: Denial) -> Denial:
+        kept = tuple(cut(c) for c in d.children if mine(c))
+        return msgspec.structs.replace(d, children=kept, pruned=0)
+
+    return cut(denial)
 
 
 def _shown(d: Denial) -> int:

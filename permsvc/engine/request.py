@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -39,6 +42,8 @@ __all__ = (
     "ResolveContext",
     "ResolveRequest",
     "ResolveResult",
+    "one_budget",
+    "request_budget",
     "request_digest",
 )
 
@@ -296,3 +301,31 @@ class ResolveContext:
         )
         other.set_user(user)
         return other
+
+
+_REQUEST_BUDGET: ContextVar[ResolveBudget | None] = ContextVar(
+    "permsvc_request_budget", default=None
+)
+
+
+def request_budget() -> ResolveBudget | None:
+    """The budget shared by every check of the current multi-check request, if one is active."""
+    return _REQUEST_BUDGET.get()
+
+
+@contextmanager
+def one_budget(*, max_dispatches: int, deadline_s: float) -> Iterator[ResolveBudget]:
+    """Make every check context created inside share one budget: a request that runs several
+    checks (a batch, AuthZEN evaluations, the relations of an object) gets one deadline and one
+    dispatch allowance for all of them, not one per item. Without it a 50-item batch could work
+    50 times the per-request bound."""
+    budget = _REQUEST_BUDGET.get()
+    if budget is not None:  # nested: the outer request's budget stays in force
+        yield budget
+        return
+    budget = ResolveBudget(max_dispatches=max_dispatches, deadline_s=deadline_s)
+    token = _REQUEST_BUDGET.set(budget)
+    try:
+        yield budget
+    finally:
+        _REQUEST_BUDGET.reset(token)

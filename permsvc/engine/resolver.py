@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 from permsvc.engine.cached import DEFAULT_CHECK_CACHE_SIZE, CachedCheckResolver
 from permsvc.engine.local import LocalChecker
 from permsvc.engine.plan import plan_for
-from permsvc.engine.request import ResolveBudget, ResolveContext
+from permsvc.engine.request import ResolveBudget, ResolveContext, request_budget
 
 if TYPE_CHECKING:
     from typing import Any
@@ -54,13 +54,15 @@ def new_context(
     revision: int | None = None,
     digest: str = "",
 ) -> ResolveContext:
-    """A fresh per-request context with its own budget (dispatch allowance and deadline).
+    """A fresh per-request context with its own budget (dispatch allowance and deadline), or the
+    budget of the multi-check request it belongs to (:func:`~permsvc.engine.request.one_budget`).
 
     ``revision`` (the store revision the reader answers at) and ``digest`` (of the contextual
     tuples and condition context) make results cacheable across requests; without a revision
     nothing is cached.
     """
-    budget = ResolveBudget(
+    shared = request_budget() if deadline_s is None else None
+    budget = shared or ResolveBudget(
         max_dispatches=limits.max_dispatches,
         deadline_s=limits.check_deadline_s if deadline_s is None else deadline_s,
     )

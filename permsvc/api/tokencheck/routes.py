@@ -48,6 +48,7 @@ from permsvc.commands.list_relations import ListRelationsParams, ListRelationsQu
 from permsvc.commands.prepare import QueryOutcome
 from permsvc.core.refs import TupleKey
 from permsvc.core.revision import Consistency, encode_token
+from permsvc.engine.explain import Denial, only_about
 from permsvc.settings import DEFAULT_MAX_BATCH_CHECK_ITEMS
 
 if TYPE_CHECKING:
@@ -297,11 +298,19 @@ async def explain(request: Request[Any, Any, Any], body: RawBody) -> s.ExplainRe
         cycle_detected=e.cycle_detected,
         shortest=e.shortest,
         witnesses=[list(w) for w in e.witnesses],
-        denial=e.denial,
-        pruned=e.pruned,
+        denial=_shown_to(asked, req.object, e.denial),
+        pruned=0 if asked.principal.end_user else e.pruned,
         error=error,
         **_answered(asked, outcome),
     )
+
+
+def _shown_to(asked: _Asked, obj: str, denial: Denial | None) -> Denial | None:
+    """The denial tree as the caller may see it: an end user's own token learns only the
+    branches about itself (see :func:`permsvc.engine.explain.only_about`)."""
+    if denial is None or not asked.principal.end_user:
+        return denial
+    return only_about(denial, obj, asked.user)
 
 
 @_route("GET", "/v1/whoami", "WhoAmI")

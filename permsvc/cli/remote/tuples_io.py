@@ -187,9 +187,9 @@ class TupleFile:
                 if self.format == "json":
                     data = json.loads(text)
                 else:
-                    import yaml
+                    from permsvc.core.yaml_text import load_yaml
 
-                    data = yaml.safe_load(text)
+                    data = load_yaml(text)
             except (json.JSONDecodeError, ValueError) as err:
                 raise UsageError(f"{self.path}: not valid {self.format.upper()}: {err}") from err
             except Exception as err:  # yaml.YAMLError and its subclasses

@@ -14,13 +14,18 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
 
 from permsvc.auth.config import OidcSettings
 from permsvc.auth.errors import InvalidTokenError
 from permsvc.auth.findings import TokenErrorReason as R
 from permsvc.auth.jwks import StaticKeyProvider
 from permsvc.auth.jwt import JwtAuthenticator
+from permsvc.core.refs import ControlCharacterError
+from permsvc.model.compile import parse_dsl
+from permsvc.model.tuple_validation import user_problem
+from permsvc.model.typesystem import TypeSystem
 from tests.unit.auth.tokenkit import (
     AUDIENCE,
     ISSUER,
@@ -486,3 +491,89 @@ async def test_token_values_are_clipped_in_descriptions(
         await authenticator.authenticate(token)
     assert len(caught.value.description) < 600
     assert "..." in caught.value.description
+
+
+WHITESPACE = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+"""Every character a tuple user may not hold as whitespace (``\\s``, as tuple validation uses)."""
+
+
+def _tuple_refuses(ts: TypeSystem, user: str) -> bool:
+    try:
+        return bool(user_problem(ts, user))
+    except ControlCharacterError:
+        return True
+
+
+async def test_a_sub_that_cannot_be_a_tuple_user_is_refused(
+    keys: Keys, make_token: TokenFactory
+) -> None:
+    """A ``sub`` with any whitespace character maps to a tuple user every route refuses, so the
+    token is refused at authentication (401 ``subject_invalid``), not accepted and then refused
+    by each question with a 400; the token rule and the tuple rule name the same characters."""
+    authenticator = JwtAuthenticator(settings(), StaticKeyProvider(keys.jwks()))
+    ts = TypeSystem.new(parse_dsl("model\n  schema 1.1\ntype user\n"))
+    assert len(WHITESPACE) >= 25
+    for space in WHITESPACE:
+        sub = f"anne{space}x"
+        assert _tuple_refuses(ts, f"user:{sub}"), f"tuple validation accepts {space!r}"
+        with pytest.raises(InvalidTokenError) as caught:
+            await authenticator.authenticate(make_token(claims(sub=sub)))
+        assert caught.value.reason is R.SUBJECT_INVALID, repr(space)
+
+
+HEADER_NAMES = ("alg", "kid", "typ", "crit", "jku", "x5u", "cty")
+CLAIM_NAMES = (
+    *("iss", "sub", "aud", "exp", "nbf", "iat", "jti"),
+    *("azp", "client_id", "scope", "permissions", "gty", "act"),
+)
+
+
+def _signed(keys: Keys, header: str, payload: str) -> str:
+    """A token over exactly these JSON texts (a JSON library would merge repeated names)."""
+    signing_input = f"{b64(header)}.{b64(payload)}"
+    signature = keys.k1.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{signing_input}.{b64(signature)}"
+
+
+def _repeat(document: dict[str, Any], name: str, value: Any) -> str:
+    """``document`` as JSON text naming ``name`` twice: its own value (or ``value``), then ``value``."""
+    rest = {k: v for k, v in document.items() if k != name}
+    first = document.get(name, value)
+    twice = f"{json.dumps(name)}: {json.dumps(first)}, {json.dumps(name)}: {json.dumps(value)}"
+    return json.dumps(rest)[:-1] + f", {twice}}}"
+
+
+async def test_a_name_repeated_in_the_header_or_the_claims_is_refused(keys: Keys) -> None:
+    """A repeated name gives a token two readings (the first for one parser, the last for
+    another: two subjects, two grant types), so every name permsvc reads, and a name inside a
+    nested claim, is refused repeated, whichever value comes second."""
+    authenticator = JwtAuthenticator(settings(), StaticKeyProvider(keys.jwks()))
+    header = {"alg": "RS256", "typ": "JWT", "kid": "k1"}
+    payload = claims(act={"sub": "svc"})
+    tried = 0
+    cases = [
+        (_repeat(header, n, v), json.dumps(payload), R.HEADER_NOT_JSON)
+        for n in HEADER_NAMES
+        for v in ("x", header.get(n, "x"))
+    ]
+    cases += [
+        (json.dumps(header), _repeat(payload, n, v), R.PAYLOAD_NOT_JSON)
+        for n in CLAIM_NAMES
+        for v in ("mallory", payload.get(n, "x"))
+    ]
+    cases.append(
+        (
+            json.dumps(header),
+            json.dumps(payload).replace('"sub": "svc"', '"sub": "svc", "sub": "root"'),
+            R.PAYLOAD_NOT_JSON,
+        )
+    )
+    for header_text, payload_text, reason in cases:
+        with pytest.raises(InvalidTokenError) as caught:
+            await authenticator.authenticate(_signed(keys, header_text, payload_text))
+        assert caught.value.reason is reason, (header_text, payload_text, caught.value.description)
+        assert "more than once" in caught.value.description
+        tried += 1
+    assert tried == 2 * (len(HEADER_NAMES) + len(CLAIM_NAMES)) + 1
+    # The same texts without the repetition verify.
+    assert await authenticator.authenticate(_signed(keys, json.dumps(header), json.dumps(payload)))
