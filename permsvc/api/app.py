@@ -212,6 +212,7 @@ async def _serving(
                 database_url=settings.database_url or None,
                 listen_url=settings.listen_database_url or None,
                 memory_budget=settings.index_memory_budget,
+                snapshots=settings.index_snapshots,
             )
     except BaseException:
         await database.aclose()
