@@ -85,12 +85,9 @@ BYTES_PER_TUPLE = 150
 """Budget estimate per indexed tuple (``bench/index_build.py`` measures 100-130 on a Drive-like set)."""
 
 SNAPSHOT_MIN_TUPLES = 50_000
-"""Stores at least this big get an index snapshot (smaller ones build from tuples in well under a
-second)."""
-
-SNAPSHOT_REFRESH = 0.1
-"""A snapshot is rewritten once the changes applied after it reach this share of the store's
-tuples (at least :data:`SNAPSHOT_MIN_TUPLES`): a starting replica then replays at most that many."""
+"""A starting process writes the snapshot of a store it built from at least this many tuples, or
+whose snapshot it loaded and then replayed at least this many changes on (a smaller store builds
+from its tuples in well under a second)."""
 
 _SNAPSHOT_BATCH = 10_000
 _CHANGES_BATCH = 5_000
@@ -170,8 +167,10 @@ class IndexedDatastore:
         """Per store, the revision of the latest snapshot this process loaded or wrote."""
         self._unsnapshotted: dict[str, int] = {}
         """Per store, changes applied since that snapshot."""
-        self._snapshot_writes: dict[str, asyncio.Task[bool]] = {}
         self._from_snapshot: set[str] = set()
+        self._refused_snapshots: set[str] = set()
+        """Stores whose stored snapshot was refused (corrupt, ahead of the database): replaced
+        even by one at an earlier revision."""
         self._closed = False
         self._inner_closed = False
 
@@ -198,7 +197,7 @@ class IndexedDatastore:
                     page_size=_STORES_PAGE, continuation_token=token
                 )
                 for info in page.items:
-                    await self._build(info.id)
+                    await self._build(info.id, starting=True)
                 token = page.continuation_token
                 if not token:
                     break
@@ -213,7 +212,6 @@ class IndexedDatastore:
                 self._follower,
                 *self._building.values(),
                 *self._catch_ups.values(),
-                *self._snapshot_writes.values(),
             )
             if t is not None
         ]
@@ -328,9 +326,10 @@ class IndexedDatastore:
         used = self.indexed_tuples() * self._bytes_per_tuple
         return max(self._budget - used, 0) // self._bytes_per_tuple
 
-    async def _build(self, store_id: str) -> None:
+    async def _build(self, store_id: str, *, starting: bool = False) -> None:
         """Load the snapshot of ``store_id`` or build its index from its tuples, publish it, then
-        catch it up (and write a snapshot of a big store built from tuples)."""
+        catch it up; when ``starting`` (not yet serving), write a new snapshot if it was missing
+        or stale (:data:`SNAPSHOT_MIN_TUPLES`)."""
         snapshots = unwrap(self.inner, TupleSnapshotReader)
         if snapshots is None:
             self._database_only.add(store_id)
@@ -357,8 +356,12 @@ class IndexedDatastore:
                     index.finish_build(revision)
                 self._indexes[store_id] = index
             await self._catch_up(store_id)
-            if from_tuples and index.count >= self._snapshot_min_tuples:
-                self._write_snapshot_soon(store_id)
+            if starting and (
+                index.count >= self._snapshot_min_tuples
+                if from_tuples
+                else self._unsnapshotted.get(store_id, 0) >= self._snapshot_min_tuples
+            ):
+                await self._refresh_snapshot(store_id)
         except _OverBudgetError:
             self._database_only.add(store_id)
             _log.warning(
@@ -402,6 +405,7 @@ class IndexedDatastore:
                 snapshot.revision,
                 head,
             )
+            self._refused_snapshots.add(store_id)
             return None
         try:
             index = snapshots_format.decode(store_id, snapshot)
@@ -411,47 +415,39 @@ class IndexedDatastore:
                 store_id,
                 err,
             )
+            self._refused_snapshots.add(store_id)
             return None
         self._snapshot_revisions[store_id] = snapshot.revision
         self._unsnapshotted[store_id] = 0
         self._from_snapshot.add(store_id)
         return index
 
-    def _snapshot_due(self, store_id: str, applied: int) -> None:
-        """``applied`` more changes since the last snapshot: rewrite it once they are many."""
-        if self._snapshots is None or store_id not in self._snapshot_revisions:
-            return
-        unsnapshotted = self._unsnapshotted.get(store_id, 0) + applied
-        self._unsnapshotted[store_id] = unsnapshotted
-        index = self._indexes.get(store_id)
-        if index is not None and unsnapshotted >= max(
-            self._snapshot_min_tuples, int(index.count * SNAPSHOT_REFRESH)
-        ):
-            self._write_snapshot_soon(store_id)
+    def _count_unsnapshotted(self, store_id: str, applied: int) -> None:
+        if store_id in self._snapshot_revisions:
+            self._unsnapshotted[store_id] = self._unsnapshotted.get(store_id, 0) + applied
 
-    def _write_snapshot_soon(self, store_id: str) -> None:
-        if self._snapshots is None or self._closed:
-            return
-        task = self._snapshot_writes.get(store_id)
-        if task is not None and not task.done():
-            return
-        task = asyncio.create_task(
-            self.write_snapshot(store_id), name=f"permsvc-index-snapshot-{store_id}"
-        )
-        task.add_done_callback(_log_snapshot_failure)
-        self._snapshot_writes[store_id] = task
+    async def _refresh_snapshot(self, store_id: str) -> None:
+        try:
+            await self.write_snapshot(store_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - a snapshot is an optimisation: the next start builds from tuples or replays more
+            _log.warning("writing the index snapshot of store %s failed", store_id, exc_info=True)
 
     async def write_snapshot(self, store_id: str) -> bool:
         """Write the snapshot of the index of ``store_id`` at its current revision (unless another
         process has meanwhile written a later one); whether it was written.
 
-        The marshalling runs on the event loop in one call (it must see one revision: ~0.4 s per
-        million tuples, during which this process answers nothing); compressing and writing do
-        not hold the loop."""
+        The marshalling runs on the event loop in one call (it must see one revision: 0.4-0.6 s per
+        million tuples, during which this process answers nothing), which is why a serving
+        process never calls this on its own; compressing and writing do not hold the loop."""
         snapshots = self._snapshots
         index = self._indexes.get(store_id)
         if snapshots is None or index is None:
             return False
+        if store_id in self._refused_snapshots:
+            await snapshots.delete_index_snapshot(store_id)
+            self._refused_snapshots.discard(store_id)
         stored = await snapshots.index_snapshot_revision(store_id)
         known = self._snapshot_revisions.get(store_id)
         if stored is not None and stored >= index.revision:
@@ -516,7 +512,7 @@ class IndexedDatastore:
                 applied = index.apply(changes)
                 self._enforce_budget(store_id)
                 if applied:
-                    self._snapshot_due(store_id, applied)
+                    self._count_unsnapshotted(store_id, applied)
 
     def _notified(self, store_id: str, revision: Revision) -> None:
         self.model_versions.tuples_notified(store_id, revision)
@@ -823,14 +819,6 @@ class IndexedDatastore:
 
     async def is_ready(self) -> bool:
         return await self.inner.is_ready()
-
-
-def _log_snapshot_failure(task: asyncio.Task[bool]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        _log.warning(
-            "writing an index snapshot failed; the next one is due after more changes",
-            exc_info=task.exception(),
-        )
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

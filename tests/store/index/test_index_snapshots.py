@@ -78,7 +78,8 @@ def _reads(index: TupleIndex) -> list[Any]:
 @contextlib.asynccontextmanager
 async def _replica(datastore: Any, **kwargs: Any) -> AsyncIterator[IndexedDatastore]:
     """A new process's index over ``datastore`` (polling: no notifications needed)."""
-    indexed = IndexedDatastore(datastore, poll_s=0.01, snapshot_min_tuples=1, **kwargs)
+    kwargs.setdefault("snapshot_min_tuples", 1)
+    indexed = IndexedDatastore(datastore, poll_s=0.01, **kwargs)
     await indexed.start()
     try:
         yield indexed
@@ -245,12 +246,15 @@ async def test_a_corrupt_or_truncated_snapshot_is_ignored_and_the_store_built_fr
             loaded = replica.index_of(store)
             assert loaded is not None and loaded.revision == revision
             assert _sorted(loaded) == await _all_tuples(datastore, store)
+        async with _replica(datastore) as replica:  # the refused one was replaced
+            assert replica.from_snapshot(store)
     # a snapshot ahead of the database (a restored database) is not the same history
     await datastore.delete_index_snapshot(store)
     await datastore.write_index_snapshot(store, snap.encode(_ahead(index, revision + 5)))
     async with _replica(datastore) as replica:
         assert not replica.from_snapshot(store)
         assert replica.indexed_revision(store) == revision
+    assert await datastore.index_snapshot_revision(store) == revision  # replaced
 
 
 def _ahead(index: TupleIndex, revision: int) -> TupleIndex:
@@ -271,30 +275,34 @@ async def test_a_snapshot_over_the_memory_budget_is_not_loaded(datastore: Any) -
         assert not replica.from_snapshot(store)
 
 
-async def test_a_big_store_built_from_tuples_writes_its_snapshot_and_refreshes_it(
+async def test_a_starting_process_writes_a_missing_or_stale_snapshot_a_serving_one_never(
     datastore: Any,
 ) -> None:
     store = (await datastore.create_store("s")).id
     writes = [TupleKey(object=f"doc:{i}", relation="viewer", user="user:a") for i in range(30)]
     await datastore.write(store, writes=writes)
-    indexed = IndexedDatastore(datastore, poll_s=0.01, snapshot_min_tuples=20)
-    await indexed.start()
-    try:
-        await _settled(indexed, store)
+    small = (await datastore.create_store("small")).id
+    await datastore.write(small, writes=writes[:5])
+    async with _replica(datastore, snapshot_min_tuples=20) as serving:
+        # built from 30 tuples (>= 20) while starting: written before it serves; 5 tuples: not
         assert await datastore.index_snapshot_revision(store) == 1
-        for i in range(4):  # 40 changes: past the refresh threshold (20)
+        assert await datastore.index_snapshot_revision(small) is None
+        for i in range(4):  # 40 changes, applied by the serving process: no snapshot written
             more = [
                 TupleKey(object=f"doc:{i}-{j}", relation="viewer", user="user:b") for j in range(10)
             ]
-            await indexed.write(store, writes=more)
-        await _settled(indexed, store)
-        refreshed = await datastore.index_snapshot_revision(store)
-        assert refreshed is not None and refreshed >= 3
-    finally:
-        await indexed.stop_following()
-
-
-async def _settled(indexed: IndexedDatastore, store: str) -> None:
-    task = indexed._snapshot_writes.get(store)  # the background write under test
-    assert task is not None
-    await task
+            await serving.write(store, writes=more)
+        assert serving.indexed_revision(store) == 5
+        assert await datastore.index_snapshot_revision(store) == 1
+    async with _replica(datastore, snapshot_min_tuples=50) as replica:
+        # 40 changes replayed after the snapshot: fewer than 50, the snapshot stays
+        assert replica.from_snapshot(store)
+        assert await datastore.index_snapshot_revision(store) == 1
+    async with _replica(datastore, snapshot_min_tuples=20) as replica:
+        # 40 changes replayed (>= 20): a new snapshot at the head, which the next one loads
+        assert replica.from_snapshot(store)
+        assert await datastore.index_snapshot_revision(store) == 5
+    async with _replica(datastore, snapshot_min_tuples=20) as replica:
+        assert replica.from_snapshot(store)
+        index = replica.index_of(store)
+        assert index is not None and index.count == 70
