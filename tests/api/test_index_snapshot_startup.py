@@ -92,3 +92,16 @@ async def test_a_second_worker_starts_from_the_snapshot_and_answers_like_the_fir
             assert any(answers) and not all(answers)
             assert not await _allowed(second, store_id, "user:u5", "document:3")
             assert await _allowed(second, store_id, "user:u3", "document:11")
+            metrics = _gauges((await second.get("/metrics")).text)
+            assert metrics['permsvc_index_stores{mode="from_snapshot"}'] >= 1
+            assert metrics['permsvc_index_stores{mode="index"}'] >= 1
+            assert metrics["permsvc_index_tuples"] >= len(grants) - len(gone) + 2
+            assert metrics["permsvc_index_memory_budget_bytes"] == settings.index_memory_budget
+
+
+def _gauges(text: str) -> dict[str, float]:
+    return {
+        name: float(value)
+        for name, _, value in (line.rpartition(" ") for line in text.splitlines())
+        if name.startswith("permsvc_index_")
+    }

@@ -41,6 +41,8 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Literal
 
+import msgspec
+
 from permsvc.core.revision import Consistency, Revision, decode_token
 from permsvc.settings import (
     DEFAULT_INDEX_MEMORY_BUDGET,
@@ -79,7 +81,7 @@ if TYPE_CHECKING:
         WriteResult,
     )
 
-__all__ = ("BYTES_PER_TUPLE", "IndexMode", "IndexedDatastore")
+__all__ = ("BYTES_PER_TUPLE", "IndexMode", "IndexStats", "IndexedDatastore")
 
 BYTES_PER_TUPLE = 150
 """Budget estimate per indexed tuple (``bench/index_build.py`` measures 100-130 on a Drive-like set)."""
@@ -94,6 +96,23 @@ _CHANGES_BATCH = 5_000
 _STORES_PAGE = 100
 
 IndexMode = Literal["index", "building", "database", "absent"]
+
+
+class IndexStats(msgspec.Struct, frozen=True, kw_only=True):
+    """What the indexes of this process hold against the memory budget (``/metrics``)."""
+
+    indexed_stores: int
+    """Stores served from memory."""
+    from_snapshot: int
+    """Of those, started from their index snapshot."""
+    building: int
+    database_stores: int
+    """Stores left out of the budget, evaluated against the database."""
+    tuples: int
+    estimated_bytes: int
+    """``tuples`` times the per-tuple estimate the budget is checked with."""
+    budget_bytes: int
+
 
 _log = logging.getLogger("permsvc.index")
 
@@ -254,6 +273,18 @@ class IndexedDatastore:
         """The revision the index of ``store_id`` is at (``None`` when it is not indexed)."""
         index = self._indexes.get(store_id)
         return None if index is None else index.revision
+
+    def stats(self) -> IndexStats:
+        tuples = self.indexed_tuples()
+        return IndexStats(
+            indexed_stores=len(self._indexes),
+            from_snapshot=len(self._from_snapshot.intersection(self._indexes)),
+            building=len(self._building),
+            database_stores=len(self._database_only),
+            tuples=tuples,
+            estimated_bytes=tuples * self._bytes_per_tuple,
+            budget_bytes=self._budget,
+        )
 
     def from_snapshot(self, store_id: str) -> bool:
         """Whether the index of ``store_id`` was started from its snapshot (not from its tuples)."""
