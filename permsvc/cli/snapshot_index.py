@@ -24,6 +24,8 @@ from permsvc.cli.subcommand import add_command
 
 __all__ = ("register",)
 
+_NEVER = 1 << 62
+
 
 async def _snapshot(args: argparse.Namespace) -> int:
     from permsvc.store.factory import open_datastore
@@ -31,11 +33,12 @@ async def _snapshot(args: argparse.Namespace) -> int:
 
     database = database_of(args)
     datastore = await open_datastore(database.url, data_dir=database.data_dir)
+    # Writes no snapshot while starting: this command writes them below, and says so.
     indexed = IndexedDatastore(
-        datastore, memory_budget=args.memory_budget, snapshot_min_tuples=args.min_tuples
+        datastore, memory_budget=args.memory_budget, snapshot_min_tuples=_NEVER
     )
     try:
-        await indexed.start()  # writes the snapshots a starting worker would write
+        await indexed.start()
         await indexed.stop_following()
         token = ""
         while True:
