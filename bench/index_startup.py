@@ -263,6 +263,7 @@ async def _main(args: argparse.Namespace) -> int:
                 ]
                 if traced:
                     row[f"{mode}_traced_bytes_per_tuple"] = traced[0]
+            row["verdicts"] = _verdicts(row)
             out.append(row)
             _print_row(row)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -318,9 +319,30 @@ def _print_row(row: dict[str, Any]) -> None:
     snapshot = row["runs"].get("tuples", [{}])[0].get("snapshot")
     if snapshot:
         print(f"snapshot: {snapshot}")
-    if n == 10_000_000 and "snapshot_startup_s_median" in row:
-        verdict = row["snapshot_startup_s_median"] <= TARGET_STARTUP_10M_S
-        print(f"target: 10M start-up <= {TARGET_STARTUP_10M_S} s: {'met' if verdict else 'MISSED'}")
+    for verdict in _verdicts(row):
+        print(f"target: {verdict}")
+
+
+def _verdicts(row: dict[str, Any]) -> list[str]:
+    """The targets this row measures: a 10M store answering within 15 s of start (wall time; the
+    CPU seconds and the load average say how much a shared machine stretched it), and at most
+    100 bytes per tuple (resident set, either way of starting)."""
+    out = []
+    if row["tuples"] == 10_000_000 and "snapshot_startup_s_median" in row:
+        wall, cpu = row["snapshot_startup_s_median"], row["snapshot_cpu_s_median"]
+        loads = [r["load_average_before"] for r in row["runs"]["snapshot"]]
+        out.append(
+            f"10M start-up <= {TARGET_STARTUP_10M_S} s: {wall} s wall "
+            f"({'met' if wall <= TARGET_STARTUP_10M_S else 'MISSED'}), {cpu} CPU s "
+            f"({'within' if cpu <= TARGET_STARTUP_10M_S else 'beyond'} it), "
+            f"load average {min(loads)}-{max(loads)}"
+        )
+    worst = max(row[f"{mode}_rss_bytes_per_tuple_median"] for mode in row["runs"])
+    out.append(
+        f"<= {TARGET_BYTES_PER_TUPLE:.0f} bytes per tuple: {worst} "
+        f"({'met' if worst <= TARGET_BYTES_PER_TUPLE else 'MISSED'})"
+    )
+    return out
 
 
 def main() -> int:

@@ -91,6 +91,9 @@ SNAPSHOT_MIN_TUPLES = 50_000
 whose snapshot it loaded and then replayed at least this many changes on (a smaller store builds
 from its tuples in well under a second)."""
 
+SERVING_LOAD_MAX_TUPLES = 1_000_000
+"""The biggest snapshot a process loads once it serves (see :meth:`IndexedDatastore._load_snapshot`)."""
+
 _SNAPSHOT_BATCH = 10_000
 _CHANGES_BATCH = 5_000
 _STORES_PAGE = 100
@@ -370,7 +373,7 @@ class IndexedDatastore:
                 if store_id in self._indexes:
                     return
                 allowance = self._tuple_allowance()
-                index = await self._load_snapshot(store_id, allowance)
+                index = await self._load_snapshot(store_id, allowance, starting=starting)
                 from_tuples = index is None
                 if index is None:
                     index = TupleIndex(store_id)
@@ -411,9 +414,14 @@ class IndexedDatastore:
 
     # -- snapshots ------------------------------------------------------------------------------
 
-    async def _load_snapshot(self, store_id: str, allowance: int) -> TupleIndex | None:
+    async def _load_snapshot(
+        self, store_id: str, allowance: int, *, starting: bool
+    ) -> TupleIndex | None:
         """The index of ``store_id`` from its snapshot, or ``None`` (no snapshot, or one that cannot
-        be used: the store is then built from its tuples).
+        be used: the store is then built from its tuples). Loading holds the event loop (about
+        0.5 CPU s per million tuples), so a serving process (not ``starting``) loads only
+        snapshots of up to :data:`SERVING_LOAD_MAX_TUPLES` and builds bigger stores from their
+        tuples, in batches that never hold it for long.
 
         Raises:
             _OverBudgetError: the snapshot holds more than ``allowance`` tuples.
@@ -425,6 +433,8 @@ class IndexedDatastore:
             return None
         if snapshot.tuples > allowance:
             raise _OverBudgetError
+        if not starting and snapshot.tuples > SERVING_LOAD_MAX_TUPLES:
+            return None
         # The changelog after the snapshot's revision must be the one the snapshot was taken
         # from: a database behind it (a restore, a standby that had not replayed it) is not.
         # (The changelog is never truncated, so every change after the revision is still there.)

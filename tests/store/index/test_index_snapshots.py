@@ -5,6 +5,7 @@ ahead of the database is refused and the store is built from its tuples instead.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import random
@@ -15,8 +16,10 @@ import msgspec
 import pytest
 
 from permsvc.core.refs import TupleCondition, TupleKey
+from permsvc.core.revision import MINIMIZE_LATENCY
 from permsvc.store.common import snapshot_chunks
-from permsvc.store.index import BYTES_PER_TUPLE, IndexedDatastore, TupleIndex
+from permsvc.store.index import BYTES_PER_TUPLE, IndexedDatastore, TupleIndex, reader_for
+from permsvc.store.index import datastore as index_datastore
 from permsvc.store.index import snapshot as snap
 from permsvc.store.protocol import IndexSnapshot, StartingWithUser, TupleChange
 from tests.store.index.test_indexed_datastore import _all_tuples
@@ -79,8 +82,9 @@ def _reads(index: TupleIndex) -> list[Any]:
 async def _replica(datastore: Any, **kwargs: Any) -> AsyncIterator[IndexedDatastore]:
     """A new process's index over ``datastore`` (polling: no notifications needed)."""
     kwargs.setdefault("snapshot_min_tuples", 1)
+    build = kwargs.pop("build", True)
     indexed = IndexedDatastore(datastore, poll_s=0.01, **kwargs)
-    await indexed.start()
+    await indexed.start(build=build)
     try:
         yield indexed
     finally:
@@ -306,3 +310,34 @@ async def test_a_starting_process_writes_a_missing_or_stale_snapshot_a_serving_o
         assert replica.from_snapshot(store)
         index = replica.index_of(store)
         assert index is not None and index.count == 70
+
+
+async def test_a_serving_process_loads_only_small_snapshots(
+    datastore: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading holds the event loop: once serving, a big store is built from its tuples."""
+    big = (await datastore.create_store("big")).id
+    small = (await datastore.create_store("small")).id
+    await datastore.write(big, writes=[_plain(i) for i in range(10)])
+    await datastore.write(small, writes=[_plain(i) for i in range(3)])
+    async with _replica(datastore) as first:
+        for store in (big, small):
+            await first.write_snapshot(store)
+    monkeypatch.setattr(index_datastore, "SERVING_LOAD_MAX_TUPLES", 5)
+    async with _replica(datastore) as starting:
+        assert starting.from_snapshot(big) and starting.from_snapshot(small)
+    async with _replica(datastore, build=False) as serving:
+        for store in (big, small):
+            await reader_for(serving, store, MINIMIZE_LATENCY)  # a request: indexed on first sight
+        for _ in range(500):
+            if serving.mode(big) == serving.mode(small) == "index":
+                break
+            await asyncio.sleep(0.01)
+        assert not serving.from_snapshot(big)
+        assert serving.from_snapshot(small)
+        index = serving.index_of(big)
+        assert index is not None and index.count == 10
+
+
+def _plain(i: int) -> TupleKey:
+    return TupleKey(object=f"doc:{i}", relation="viewer", user="user:a")
