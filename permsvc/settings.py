@@ -7,6 +7,7 @@ Server settings are loaded from ``PERMSVC_*`` environment variables by :func:`Se
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -40,6 +41,11 @@ __all__ = (
     "DEFAULT_OPEN_RECHECK_S",
     "DEFAULT_PORT",
     "DEFAULT_READ_PAGE_SIZE",
+    "DEFAULT_REPLICA_CONNECT_TIMEOUT_S",
+    "DEFAULT_REPLICA_LAG_INTERVAL_S",
+    "DEFAULT_REPLICA_PROBE_S",
+    "DEFAULT_REPLICA_RETRY_S",
+    "DEFAULT_REQUEST_READ_TIMEOUT_S",
     "DEFAULT_SCOPES",
     "MACHINE_TOKEN_RULES",
     "AuthMethod",
@@ -47,6 +53,7 @@ __all__ = (
     "LogLevel",
     "Settings",
     "SettingsError",
+    "split_database_urls",
 )
 
 DEFAULT_MAX_RESOLUTION_DEPTH = 25
@@ -110,11 +117,25 @@ DEFAULT_INDEX_SAFETY_POLL_S = 1.0
 DEFAULT_STATEMENT_CACHE_SIZE = 100
 """asyncpg's own default: prepared statements cached per PostgreSQL connection."""
 
+DEFAULT_REPLICA_PROBE_S = 0.05
+"""How long the revision a read replica has replayed (of one store) is trusted before the replica
+is asked again; a request needing a later revision meanwhile reads the primary."""
+
+DEFAULT_REPLICA_RETRY_S = 1.0
+"""After a read replica fails (unreachable, erroring), how long its reads go to the primary."""
+
+DEFAULT_REPLICA_LAG_INTERVAL_S = 1.0
+"""How often each read replica's replay lag is measured (``permsvc_database_replica_lag_seconds``)."""
+
+DEFAULT_REPLICA_CONNECT_TIMEOUT_S = 2.0
+"""Connection timeout to a read replica (a dead one must not hold a request for asyncpg's 60 s)."""
+
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_MAX_ASSERTIONS = 100
 DEFAULT_READ_PAGE_SIZE = 50
 DEFAULT_MAX_PAGE_SIZE = 100
 DEFAULT_GRACEFUL_SHUTDOWN_S = 10.0
+DEFAULT_REQUEST_READ_TIMEOUT_S = 15.0
 
 DEFAULT_OPEN_RECHECK_S = 1.0
 """How long a server without configured credentials trusts "no API key exists" before it asks the
@@ -160,6 +181,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Where the index LISTENs for changes (``PERMSVC_LISTEN_DATABASE_URL``): a direct
     PostgreSQL connection when ``database_url`` goes through a transaction-pooling PgBouncer,
     which cannot carry LISTEN. Empty: ``database_url``."""
+    read_database_url: tuple[str, ...] = ()
+    """Read replicas (``PERMSVC_READ_DATABASE_URL``): one or more ``postgresql://`` URLs of hot
+    standbys, comma-separated (each may itself name several hosts). Reads that may use a replica
+    go to one that has replayed the revision the request needs, else to the primary
+    (docs/deployment.md, *Read replicas*). Empty: every read goes to ``database_url``."""
     database_statement_cache_size: int = DEFAULT_STATEMENT_CACHE_SIZE
     """Prepared statements cached per PostgreSQL connection
     (``PERMSVC_DATABASE_STATEMENT_CACHE_SIZE``); 0 behind a transaction-pooling PgBouncer older
@@ -184,6 +210,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """One structured JSON line per request (``PERMSVC_ACCESS_LOG``)."""
     graceful_shutdown_s: float = DEFAULT_GRACEFUL_SHUTDOWN_S
     """How long in-flight requests may finish after SIGTERM (``PERMSVC_GRACEFUL_SHUTDOWN_S``)."""
+    request_read_timeout_s: float = DEFAULT_REQUEST_READ_TIMEOUT_S
+    """``permsvc serve`` only (``PERMSVC_REQUEST_READ_TIMEOUT_S``): a new connection's first
+    request and every request's headers must arrive within this many seconds, and its body may
+    not stall longer than this between two reads; else ``408`` and the connection closes."""
     public_url: str = ""
     """Externally visible base URL, e.g. ``https://authz.example.com`` (``PERMSVC_PUBLIC_URL``):
     the absolute URLs of the AuthZEN discovery documents. Empty: taken from each request (its
@@ -227,6 +257,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     end_user_context: bool = False
     """Whether an end user's own access token may send ``context`` (condition parameters) to the
     /v1 check routes (``PERMSVC_END_USER_CONTEXT``)."""
+    console_client_id: str = ""
+    """The web console's public OIDC client (``PERMSVC_CONSOLE_CLIENT_ID``): its login page offers
+    the issuer's authorization-code + PKCE login."""
+    console_scopes: str = ""
+    """Scopes the console's login asks for besides ``openid``, space-separated
+    (``PERMSVC_CONSOLE_SCOPES``)."""
+    console_scope_roles: bool = False
+    """Whether a user's token issued to the console's client (its ``azp``/``client_id`` is
+    ``console_client_id``) gets the roles its scopes map to, as a machine token does
+    (``PERMSVC_CONSOLE_SCOPE_ROLES``). Turn it on only when the identity provider grants those
+    scopes to the users entitled to them (Auth0: RBAC on the API with "Add Permissions in the
+    Access Token"); off, a console login is an end user's token with no role."""
     cors_origins: tuple[str, ...] = ()
     """Origins allowed to call from a browser, comma-separated in ``PERMSVC_CORS_ORIGINS``; empty: CORS off."""
     insecure_no_auth: bool = False
@@ -254,6 +296,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             ("postgres://", "postgresql://")
         ):
             raise SettingsError("listen_database_url must be a postgresql:// URL")
+        if self.read_database_url and (
+            not self.database_url.startswith(("postgres://", "postgresql://"))
+            or not all(
+                u.startswith(("postgres://", "postgresql://")) for u in self.read_database_url
+            )
+        ):
+            raise SettingsError(
+                "read_database_url (PERMSVC_READ_DATABASE_URL) must list postgresql:// URLs, "
+                "and database_url must be PostgreSQL too"
+            )
+        if not 0 < self.request_read_timeout_s <= 3600:
+            raise SettingsError(
+                f"request_read_timeout_s must be in (0, 3600], got {self.request_read_timeout_s}"
+            )
         if self.max_body_bytes < 1024:
             raise SettingsError(f"max_body_bytes must be at least 1024, got {self.max_body_bytes}")
         if self.auth_method == "preshared" and not self.api_keys:
@@ -293,6 +349,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             )
         if self.open_recheck_s < 0:
             raise SettingsError("open_recheck_s must not be negative")
+        if self.console_scope_roles and not self.console_client_id:
+            raise SettingsError(
+                "PERMSVC_CONSOLE_SCOPE_ROLES needs PERMSVC_CONSOLE_CLIENT_ID (the console's client)"
+            )
+        if self.console_client_id and self.console_client_id in self.machine_client_ids:
+            raise SettingsError(
+                "PERMSVC_CONSOLE_CLIENT_ID names a client of PERMSVC_MACHINE_CLIENT_IDS: the "
+                "console's client logs people in, it is not a client-credentials application"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -310,6 +375,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         raw.update({k: v for k, v in overrides.items() if v is not None})
         if "api_keys" in raw and isinstance(raw["api_keys"], str):
             raw["api_keys"] = tuple(k.strip() for k in raw["api_keys"].split(",") if k.strip())
+        if isinstance(raw.get("read_database_url"), str):
+            raw["read_database_url"] = split_database_urls(raw["read_database_url"])
         for name in _LIST_FIELDS:
             if isinstance(raw.get(name), str):
                 raw[name] = tuple(p.strip() for p in raw[name].split(",") if p.strip())
@@ -337,6 +404,7 @@ _ENV_FIELDS = (
     "workers",
     "database_url",
     "listen_database_url",
+    "read_database_url",
     "database_statement_cache_size",
     "data_dir",
     "migrate",
@@ -347,6 +415,7 @@ _ENV_FIELDS = (
     "log_level",
     "access_log",
     "graceful_shutdown_s",
+    "request_read_timeout_s",
     "index",
     "index_memory_budget",
     "index_snapshots",
@@ -361,6 +430,9 @@ _ENV_FIELDS = (
     "machine_token_rules",
     "machine_client_ids",
     "end_user_context",
+    "console_client_id",
+    "console_scopes",
+    "console_scope_roles",
     "cors_origins",
     "insecure_no_auth",
     "open_recheck_s",
@@ -368,3 +440,12 @@ _ENV_FIELDS = (
 )
 
 _LIST_FIELDS = ("authzen_actions", "machine_token_rules", "machine_client_ids", "cors_origins")
+
+
+_NEXT_URL = re.compile(r",\s*(?=postgres(?:ql)?://)")
+
+
+def split_database_urls(value: str) -> tuple[str, ...]:
+    """Comma-separated database URLs; a comma inside a URL (the hosts of a multi-host URL,
+    ``postgresql://h1:5432,h2:5432/db``) does not split it: only one followed by a scheme does."""
+    return tuple(u.strip() for u in _NEXT_URL.split(value) if u.strip())

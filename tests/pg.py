@@ -183,7 +183,7 @@ def _admin_url() -> str:
         ) from err
 
 
-def _create_session_database() -> str:
+def _create_session_database(*, migrate: bool = True) -> str:
     admin = _admin_url()
     name = f"permsvc_test_{secrets.token_hex(6)}"
 
@@ -193,8 +193,9 @@ def _create_session_database() -> str:
             await conn.execute(f'CREATE DATABASE "{name}"')
         finally:
             await conn.close()
-        store = await PostgresDatastore.open(_with_database(admin, name), migrate=True)
-        await store.aclose()
+        if migrate:
+            store = await PostgresDatastore.open(_with_database(admin, name), migrate=True)
+            await store.aclose()
 
     async def drop() -> None:
         conn = await asyncpg.connect(admin)
@@ -237,6 +238,13 @@ def fresh_database_url() -> str:
     of every server on that database). Skips like :func:`session_database_url`."""
     session_database_url()
     return _create_session_database()
+
+
+def empty_database_url() -> str:
+    """A new database without any migration applied (dropped at exit), for tests of the
+    migrations themselves. Skips like :func:`session_database_url`."""
+    session_database_url()
+    return _create_session_database(migrate=False)
 
 
 @pytest.fixture(scope="session")

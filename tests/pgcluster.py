@@ -1,5 +1,5 @@
-"""Private PostgreSQL clusters for failover tests: a primary and a synchronous hot standby, and a
-PgBouncer in front of a node.
+"""Private PostgreSQL clusters for failover and read-replica tests: a primary, a synchronous hot
+standby or asynchronous ones (whose replay can be paused), and a PgBouncer in front of a node.
 
 Never touches the machine's own server: every node is a fresh ``initdb`` in a temporary
 directory, on a free loopback port, with its Unix socket in that directory. As root the binaries
@@ -176,14 +176,19 @@ class PgCluster:
         self._start(node)
         return node
 
-    def add_sync_standby(self, primary: PgNode) -> PgNode:
-        """A hot standby streaming from ``primary``, then made synchronous (waits until it is)."""
-        node = PgNode("standby", free_port(), self.root / "standby")
+    def add_standby(self, primary: PgNode, name: str = "standby") -> PgNode:
+        """An asynchronous hot standby streaming from ``primary`` (a read replica)."""
+        node = PgNode(name, free_port(), self.root / name)
         self._run(
             self._bin("pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres",
             "-D", str(node.data), "-R", "-X", "stream", "-c", "fast", "--no-sync",
         )  # fmt: skip
         self._start(node)
+        return node
+
+    def add_sync_standby(self, primary: PgNode) -> PgNode:
+        """A hot standby streaming from ``primary``, then made synchronous (waits until it is)."""
+        node = self.add_standby(primary)
         self.psql(primary, "ALTER SYSTEM SET synchronous_standby_names = '*'")
         self.psql(primary, "SELECT pg_reload_conf()")
         deadline = time.monotonic() + 60
@@ -236,6 +241,22 @@ class PgCluster:
     def pgbouncer_log(self) -> str:
         log = self.root / "pgbouncer" / "pgbouncer.log"
         return log.read_text(errors="replace") if log.exists() else ""
+
+    def pause_replay(self, standby: PgNode) -> None:
+        """Stop ``standby`` applying WAL (it still receives it): it lags deterministically."""
+        self.psql(standby, "SELECT pg_wal_replay_pause()")
+
+    def resume_replay(self, standby: PgNode) -> None:
+        self.psql(standby, "SELECT pg_wal_replay_resume()")
+
+    def wait_replayed(self, primary: PgNode, standby: PgNode, timeout_s: float = 30) -> None:
+        """Until ``standby`` has replayed everything ``primary`` had written when called."""
+        target = self.psql(primary, "SELECT pg_current_wal_lsn()")
+        deadline = time.monotonic() + timeout_s
+        while self.psql(standby, f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn") != "t":
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{standby.name} did not replay {target} within {timeout_s} s")
+            time.sleep(0.02)
 
     # -- failing over ---------------------------------------------------------------------------
 

@@ -61,7 +61,7 @@ from permsvc.engine.resolver import build_check_resolver
 from permsvc.settings import Settings, SettingsError
 from permsvc.store.factory import open_datastore
 from permsvc.store.index import IndexedDatastore, index_datastore
-from permsvc.store.protocol import Datastore
+from permsvc.store.protocol import Datastore, unwrap
 
 if TYPE_CHECKING:
     from permsvc.auth.jwks import KeyProvider
@@ -202,7 +202,10 @@ async def _serving(
         data_dir=Path(settings.data_dir),
         migrate=settings.migrate,
         statement_cache_size=settings.database_statement_cache_size,
+        read_urls=settings.read_database_url,
     )
+    if settings.read_database_url:
+        _observe_replicas(database, metrics)
     if tracing is not None:
         database = traced_datastore(database, tracing, system=_database_system(settings))
     try:
@@ -274,6 +277,16 @@ async def _index_metrics(datastore: Datastore, metrics: Metrics) -> AsyncIterato
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def _observe_replicas(database: Datastore, metrics: Metrics) -> None:
+    """Read replicas report their routing decisions and lag as metrics."""
+    from permsvc.store.postgres.replicas import ReplicatedDatastore
+
+    replicated = unwrap(database, ReplicatedDatastore)
+    if replicated is not None:
+        replicated.on_read = metrics.replica_read
+        replicated.on_lag = metrics.replica_measured
 
 
 def _database_system(settings: Settings) -> str:

@@ -74,6 +74,7 @@ ERROR_CODES: dict[str, int] = {
     "forbidden": 1600,
     "validation_error": 2000,
     "invalid_request": 2000,  # RFC 6750: a malformed Authorization header (not an OpenFGA name)
+    "request_timeout": 2000,  # the client did not send its request in time (408)
     "authorization_model_not_found": 2001,
     "authorization_model_resolution_too_complex": 2002,
     "invalid_write_input": 2003,
@@ -119,10 +120,12 @@ _STATUS_OVERRIDES = {
     _ABORTED: 409,
     "deadline_exceeded": 504,
     "resource_exhausted": 422,
+    "request_timeout": 408,
 }
 """Codes whose status is not their range's: gRPC ``Aborted`` is 409 as OpenFGA's gateway renders
 it; a request that ran out of time is a 504 and one needing more work than any request may do
-is a 422 (the client must narrow it), never a 500, which means a server fault."""
+is a 422 (the client must narrow it), never a 500, which means a server fault. A request whose
+client did not send it in time is a 408 (``permsvc serve``'s HTTP protocol)."""
 
 
 def status_for_code(code: str) -> int:

@@ -206,6 +206,27 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="livemax",
         )
+        self.replica_reads = Counter(
+            "permsvc_database_replica_reads_total",
+            "Reads that may use a read replica, by where they went (replica, primary) and why "
+            "(caught_up; behind, down, error, higher_consistency).",
+            ("target", "reason"),
+            registry=self.registry,
+        )
+        self.replica_lag = Gauge(
+            "permsvc_database_replica_lag_seconds",
+            "Replay lag of each read replica, measured periodically (0: everything received is replayed).",
+            ("replica",),
+            registry=self.registry,
+            multiprocess_mode="livemax",
+        )
+        self.replica_up = Gauge(
+            "permsvc_database_replica_up",
+            "Whether each read replica answered its last lag measurement (1) or not (0).",
+            ("replica",),
+            registry=self.registry,
+            multiprocess_mode="livemin",
+        )
         self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._decision_children: dict[tuple[str, bool], Any] = {}
 
@@ -244,6 +265,14 @@ class Metrics:
         self.index_tuples.set(stats.tuples)
         self.index_bytes.set(stats.estimated_bytes)
         self.index_budget.set(stats.budget_bytes)
+    def replica_read(self, target: str, reason: str) -> None:
+        self.replica_reads.labels(target, reason).inc()
+
+    def replica_measured(self, replica: str, lag_s: float | None) -> None:
+        """A replica's lag (``None``: it did not answer; its last lag stays)."""
+        self.replica_up.labels(replica).set(0 if lag_s is None else 1)
+        if lag_s is not None:
+            self.replica_lag.labels(replica).set(lag_s)
 
     def render(self) -> bytes:
         """The Prometheus text format; every worker's series when running multi-process."""

@@ -481,24 +481,19 @@ def check_claims(token: DecodedToken, policy: TokenPolicy, now: float) -> list[F
         )
     else:
         info("expires", f"expires in {_duration(exp - now)} ({_when(exp)})")
-    nbf = payload.get("nbf")
-    if nbf is not None and not _is_number(nbf):
-        error(R.CLAIM_INVALID, "the token's 'nbf' is not a number")
-    elif nbf is not None and nbf > now + leeway:
-        error(
-            R.NOT_YET_VALID,
-            f"the token is not valid before {_when(nbf)}, {_duration(nbf - now)} from now",
-            "check the clocks: this server's and the identity provider's disagree",
-        )
-    iat = payload.get("iat")
-    if iat is not None and not _is_number(iat):
-        error(R.CLAIM_INVALID, "the token's 'iat' is not a number")
-    elif iat is not None and iat > now + leeway:
-        error(
-            R.ISSUED_IN_FUTURE,
-            f"the token claims to be issued {_duration(iat - now)} in the future ({_when(iat)})",
-            "check the clocks: this server's and the identity provider's disagree",
-        )
+    for claim, reason, too_early in (
+        ("nbf", R.NOT_YET_VALID, "the token is not valid before {when}, {ahead} from now"),
+        ("iat", R.ISSUED_IN_FUTURE, "the token claims to be issued {ahead} in the future ({when})"),
+    ):  # optional times that must not lie in the future
+        value = payload.get(claim)
+        if value is not None and not _is_number(value):
+            error(R.CLAIM_INVALID, f"the token's '{claim}' is not a number")
+        elif value is not None and value > now + leeway:
+            error(
+                reason,
+                too_early.format(when=_when(value), ahead=_duration(value - now)),
+                "check the clocks: this server's and the identity provider's disagree",
+            )
 
     required: dict[str, str] = {"iat": "access tokens must say when they were issued"}
     if policy.strict:

@@ -21,6 +21,7 @@ error a client can get from ``permsvc serve`` has the same shape.
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
 from typing import Any
 
@@ -28,7 +29,12 @@ import httptools
 import msgspec
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ("CoalescingHttpToolsProtocol", "CoalescingTransport", "malformed_request_response")
+__all__ = (
+    "CoalescingHttpToolsProtocol",
+    "CoalescingTransport",
+    "error_response",
+    "malformed_request_response",
+)
 
 
 class CoalescingTransport(asyncio.Transport):
@@ -105,15 +111,119 @@ class CoalescingTransport(asyncio.Transport):
         return self._transport.get_protocol()
 
 
+@functools.cache
+def _configured_read_timeout_s() -> float:
+    """The worker's ``PERMSVC_REQUEST_READ_TIMEOUT_S`` (``permsvc serve`` exports its settings to
+    the workers' environment), read once per process."""
+    from permsvc.settings import Settings
+
+    return Settings.from_env().request_read_timeout_s
+
+
 class CoalescingHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol writing each response with one system call."""
+    """uvicorn's httptools protocol writing each response with one system call, and refusing to
+    wait forever for a request.
+
+    uvicorn bounds only the idle time between requests (keep-alive). A client that opens a
+    connection and sends nothing, trickles its headers, or announces a body and stops sending it
+    held the connection (and, once the headers were in, an application task) for as long as it
+    liked. Here a new connection's first request and every request's headers must arrive within
+    the read timeout, and a body may not stall for longer than it between two reads; then the
+    client gets ``408 request_timeout`` (or, when the application has already answered, just the
+    close).
+    """
+
+    read_timeout_s: float | None = None
+    """Overrides the configured timeout (tests)."""
+
+    max_header_bytes = 64 * 1024
+    """The request line and headers of one request, at most (nginx allows 32 KiB, Node 16 KiB):
+    a larger head gets ``431`` and the connection closes. The HTTP parser buffers a header until
+    it ends, so without this bound one endless header line grew the worker's memory until the
+    read timeout."""
+
+    _read_timer: asyncio.TimerHandle | None = None
+    _in_head = True
+    _head_bytes = 0
+    _boundaries = 0  # heads and requests completed on this connection
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CoalescingTransport(transport, self.loop))
+        self._arm_read_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_read_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        boundaries = self._boundaries
+        super().data_received(data)
+        if self._boundaries != boundaries:
+            # A head or a request ended in this chunk: what follows it is at most one chunk.
+            self._head_bytes = 0
+        elif self._in_head and not self.transport.is_closing():
+            self._head_bytes += len(data)  # the whole chunk is head
+            if self._head_bytes > self.max_header_bytes:
+                self.transport.write(
+                    error_response(
+                        b"431 Request Header Fields Too Large",
+                        "validation_error",
+                        f"the request line and headers exceed {self.max_header_bytes} bytes",
+                        self.server_state.default_headers,
+                    )
+                )
+                self.transport.close()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm_read_timer()  # the headers must all arrive within the timeout
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._boundaries += 1
+        super().on_headers_complete()
+        self._arm_read_timer()  # now the body: may not stall longer than the timeout
+
+    def on_body(self, body: bytes) -> None:
+        super().on_body(body)
+        self._arm_read_timer()
+
+    def on_message_complete(self) -> None:
+        self._cancel_read_timer()
+        self._in_head = True  # the next bytes begin the next request's head
+        self._boundaries += 1
+        super().on_message_complete()
 
     def on_response_complete(self) -> None:
         self.transport.flush()  # type: ignore[attr-defined]
         super().on_response_complete()
+
+    def _arm_read_timer(self) -> None:
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+        timeout = self.read_timeout_s or _configured_read_timeout_s()
+        self._read_timer = self.loop.call_later(timeout, self._read_timed_out)
+
+    def _cancel_read_timer(self) -> None:
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
+
+    def _read_timed_out(self) -> None:
+        self._read_timer = None
+        if self.transport.is_closing():
+            return
+        cycle = self.cycle
+        if cycle is None or not cycle.response_started:
+            self.transport.write(
+                error_response(
+                    b"408 Request Timeout",
+                    "request_timeout",
+                    "the request did not arrive in time: the connection is closed",
+                    self.server_state.default_headers,
+                )
+            )
+        self.transport.close()
 
     def send_400_response(self, msg: str) -> None:
         """The parser's refusal as the API's error body (uvicorn sends plain text), then close."""
@@ -137,8 +247,15 @@ def malformed_request_response(
         if reason
         else f"the request is not valid HTTP/1.1 ({msg})"
     )
-    body = msgspec.json.encode({"code": "validation_error", "message": message})
-    head = [b"HTTP/1.1 400 Bad Request\r\n"]
+    return error_response(b"400 Bad Request", "validation_error", message, default_headers)
+
+
+def error_response(
+    status: bytes, code: str, message: str, default_headers: list[tuple[bytes, bytes]]
+) -> bytes:
+    """A complete JSON error response (the API's error body) that closes the connection."""
+    body = msgspec.json.encode({"code": code, "message": message})
+    head = [b"HTTP/1.1 " + status + b"\r\n"]
     head.extend(name + b": " + value + b"\r\n" for name, value in default_headers)
     head.append(
         b"content-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n"

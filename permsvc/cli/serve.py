@@ -207,6 +207,7 @@ def _export(settings: Settings) -> None:
         "max_body_bytes": str(settings.max_body_bytes),
         "log_level": settings.log_level,
         "graceful_shutdown_s": str(settings.graceful_shutdown_s),
+        "request_read_timeout_s": str(settings.request_read_timeout_s),
         "insecure_no_auth": str(settings.insecure_no_auth).lower(),
     }
     for name, value in env.items():

@@ -16,7 +16,15 @@ from permsvc.commands.errors import InvalidInputError
 from permsvc.commands.prepare import EngineQuery, prepare
 from permsvc.core.refs import TupleKey
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
-from permsvc.engine.explain import DEFAULT_MAX_DENIAL_NODES, MAX_WITNESSES, Explanation, explain
+from permsvc.engine.explain import (
+    DEFAULT_MAX_DENIAL_NODES,
+    MAX_WITNESSES,
+    Explanation,
+    explain,
+    stored_keys,
+    with_write_revisions,
+)
+from permsvc.store.protocol import TupleWriteRevisions, unwrap
 
 __all__ = ("ExplainOutcome", "ExplainParams", "ExplainQuery")
 
@@ -85,6 +93,20 @@ class ExplainQuery(EngineQuery):
             limit=limit,
             max_denial_nodes=params.max_denial_nodes,
         )
+        explanation = await self._write_revisions(params.store_id, explanation, prepared.revision)
         return ExplainOutcome(
             explanation=explanation, model_id=prepared.model_id, revision=prepared.revision
         )
+
+    async def _write_revisions(
+        self, store_id: str, explanation: Explanation, revision: int
+    ) -> Explanation:
+        """Each stored tuple's step with the revision of the write that made it live, read by key
+        for these tuples only (the check path never reads it). A tuple deleted or written again
+        after ``revision`` (the decision's) has none: the write the decision saw is gone."""
+        keys = stored_keys(explanation)
+        store = unwrap(self._reader, TupleWriteRevisions)
+        if not keys or store is None:
+            return explanation
+        found = await store.tuple_write_revisions(store_id, keys)
+        return with_write_revisions(explanation, {k: r for k, r in found.items() if r <= revision})

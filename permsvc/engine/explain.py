@@ -6,8 +6,8 @@
 conditions, error precedence), but keeps what the checker throws away:
 
 - **allowed**: witnesses. A witness is a chain of typed :class:`Step` s from the object's relation
-  to the user: the stored or contextual tuples on the way (a stored tuple with the revision the
-  decision was read at), each computed relation, each ``x from y`` hop, each userset hop, the
+  to the user: the stored or contextual tuples on the way (a stored tuple with the revision it
+  was written at, filled in by :func:`with_write_revisions`), each computed relation, each ``x from y`` hop, each userset hop, the
   wildcard match and every condition with the parameters it was evaluated with. An
   intersection's step holds one witness per side; an exclusion's step holds the tree showing
   that the excluding branch failed. Branches are evaluated exhaustively (each node once, results
@@ -27,12 +27,14 @@ do not import this module. Reads go through the request's async
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from permsvc.core.refs import TupleKey
 from permsvc.engine.errors import BudgetExceededError, EngineError, ResolutionDepthExceededError
+from permsvc.engine.reduce import ttu_hops, userset_hops
 from permsvc.engine.request import CYCLE, FALSE, TRUE, ResolveBudget
 from permsvc.model import conditions as _conditions
 from permsvc.model.schema import (
@@ -45,7 +47,10 @@ from permsvc.model.schema import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
     from permsvc.engine.plan import RelationPlan
+    from permsvc.engine.reduce import Hop
     from permsvc.engine.request import ResolveContext
     from permsvc.model.schema import Rewrite
 
@@ -61,6 +66,8 @@ __all__ = (
     "prune",
     "render",
     "short_form",
+    "stored_keys",
+    "with_write_revisions",
     "witness_size",
 )
 
@@ -91,7 +98,8 @@ class Step(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     - ``relation``: the start, ``object#relation``;
     - ``computed``: the relation ``from_relation`` of ``object`` includes ``relation`` (``viewer: editor``);
     - ``tuple`` / ``contextual_tuple``: a tuple read on the way (``tuple_key``; a stored one with the
-      ``revision`` it was read at);
+      ``revision`` of the write that made it live, when the store can tell: see
+      :func:`with_write_revisions`);
     - ``wildcard``: the tuple's ``type:*`` user grants ``user``;
     - ``condition``: the preceding tuple's condition held (``condition``);
     - ``userset``: the preceding tuple's userset user, ``object#relation``, is entered (a dispatch);
@@ -189,6 +197,25 @@ def _error_reason(err: EngineError) -> str:
     return "depth_limit" if isinstance(err, ResolutionDepthExceededError) else "condition_error"
 
 
+def _denied(
+    kind: str,
+    reason: str,
+    obj: str,
+    relation: str,
+    detail: str,
+    *,
+    value: int = FALSE,
+    error: EngineError | None = None,
+    **fields: Any,
+) -> _Outcome:
+    """A branch that failed with one denial node (``value`` FALSE unless a cycle decided it);
+    ``fields``: the node's other :class:`Denial` fields (``tuple_key``, ``children``, ...)."""
+    denial = Denial(
+        kind=kind, reason=reason, object=obj, relation=relation, detail=detail, **fields
+    )
+    return _Outcome(value, denials=(denial,), error=error)
+
+
 class Explainer:
     """Evaluates one request's explanation (one instance per explanation: it holds the memo)."""
 
@@ -222,14 +249,7 @@ class Explainer:
         known = self.memo.get(node)
         if known is not None:
             return known
-        if node == ctx.user_userset:
-            return _Outcome(
-                TRUE, [(Step(kind="self", object=obj, relation=rp.relation, user=ctx.user),)]
-            )
-        out = self._node(rp, obj, await self.rewrite(rp, rp.rewrite, obj, depth, path))
-        if out.value != CYCLE and out.error is None:
-            self.memo[node] = out
-        return out
+        return await self._evaluate(rp, obj, node, depth, path)
 
     async def dispatch(
         self, rp: RelationPlan, obj: str, depth: int, path: frozenset[str]
@@ -241,40 +261,26 @@ class Explainer:
         if known is not None:
             return known
         if node in path:
-            return _Outcome(
-                CYCLE,
-                denials=(
-                    Denial(
-                        kind="relation",
-                        reason="cycle",
-                        object=obj,
-                        relation=rp.relation,
-                        detail=f"{node} is already being evaluated on this path",
-                    ),
-                ),
-            )
+            detail = f"{node} is already being evaluated on this path"
+            return _denied("relation", "cycle", obj, rp.relation, detail, value=CYCLE)
         depth += 1
         if depth >= ctx.limits.max_resolution_depth:
             err = ResolutionDepthExceededError(ctx.limits.max_resolution_depth)
-            return _Outcome(
-                FALSE,
-                denials=(
-                    Denial(
-                        kind="relation",
-                        reason="depth_limit",
-                        object=obj,
-                        relation=rp.relation,
-                        detail=str(err),
-                    ),
-                ),
-                error=err,
-            )
+            return _denied("relation", "depth_limit", obj, rp.relation, str(err), error=err)
         ctx.budget.spend()
+        return await self._evaluate(rp, obj, node, depth, path | {node})
+
+    async def _evaluate(
+        self, rp: RelationPlan, obj: str, node: str, depth: int, path: frozenset[str]
+    ) -> _Outcome:
+        """The node ``obj#rp.relation`` once entered (not memoised yet): the user's own userset,
+        else its rewrite, remembered unless a cycle or an error decided it."""
+        ctx = self.ctx
         if node == ctx.user_userset:
             return _Outcome(
                 TRUE, [(Step(kind="self", object=obj, relation=rp.relation, user=ctx.user),)]
             )
-        out = self._node(rp, obj, await self.rewrite(rp, rp.rewrite, obj, depth, path | {node}))
+        out = self._node(rp, obj, await self.rewrite(rp, rp.rewrite, obj, depth, path))
         if out.value != CYCLE and out.error is None:
             self.memo[node] = out
         return out
@@ -324,27 +330,18 @@ class Explainer:
         if kind is This:
             return await self.direct(rp, obj, depth, path)
         if kind is Union:
-            return self.any(
-                [await self.rewrite(rp, c, obj, depth, path) for c in rewrite.children]  # type: ignore[union-attr]
-                if self.exhaustive
-                else await self._first(rp, rewrite.children, obj, depth, path)  # type: ignore[union-attr]
-            )
+            outcomes: list[_Outcome] = []
+            for child in rewrite.children:  # type: ignore[union-attr]
+                outcomes.append(await self.rewrite(rp, child, obj, depth, path))
+                if outcomes[-1].value == TRUE and not self.exhaustive:
+                    break  # Check's order: children until the first that grants
+            return self.any(outcomes)
         if kind is ComputedUserset:
             name = rewrite.relation  # type: ignore[union-attr]
             target = self.ctx.plan.relations.get((rp.object_type, name))
             if target is None:
-                return _Outcome(
-                    FALSE,
-                    denials=(
-                        Denial(
-                            kind="computed",
-                            reason="unknown_relation",
-                            object=obj,
-                            relation=name,
-                            detail=f"type {rp.object_type} has no relation {name}",
-                        ),
-                    ),
-                )
+                detail = f"type {rp.object_type} has no relation {name}"
+                return _denied("computed", "unknown_relation", obj, name, detail)
             inner = await self.relation(target, obj, depth, path)
             if inner.value == TRUE:
                 step = Step(kind="computed", object=obj, relation=name, from_relation=rp.relation)
@@ -361,23 +358,6 @@ class Explainer:
         if kind is Difference:
             return await self.difference(rp, rewrite, obj, depth, path)  # type: ignore[arg-type]
         return _Outcome(FALSE)
-
-    async def _first(
-        self,
-        rp: RelationPlan,
-        children: tuple[Rewrite, ...],
-        obj: str,
-        depth: int,
-        path: frozenset[str],
-    ) -> list[_Outcome]:
-        """Check's order: children until the first that grants."""
-        out = []
-        for child in children:
-            r = await self.rewrite(rp, child, obj, depth, path)
-            out.append(r)
-            if r.value == TRUE:
-                break
-        return out
 
     def any(self, outcomes: list[_Outcome]) -> _Outcome:
         """A union: TRUE with every branch's witnesses (the ``limit`` shortest), else the first
@@ -400,6 +380,7 @@ class Explainer:
     ) -> _Outcome:
         """Sides in order until one fails (LocalChecker.intersection): a side's branch error is
         remembered and the rest evaluated; a side that is not TRUE decides."""
+        side_failed = partial(_denied, "intersection", "side_failed", obj, rp.relation)
         sides: list[Chain] = []
         error: EngineError | None = None
         errored: list[Denial] = []
@@ -410,35 +391,12 @@ class Explainer:
                 errored.extend(r.denials)
                 continue
             if r.value != TRUE:
-                return _Outcome(
-                    r.value,
-                    denials=(
-                        Denial(
-                            kind="intersection",
-                            reason="side_failed",
-                            object=obj,
-                            relation=rp.relation,
-                            detail=f"side {n + 1} of {len(children)} of the intersection does not hold",
-                            children=r.denials,
-                        ),
-                    ),
-                )
+                detail = f"side {n + 1} of {len(children)} of the intersection does not hold"
+                return side_failed(detail, value=r.value, children=r.denials)
             sides.append(r.chains[0])
         if error is not None:
-            return _Outcome(
-                FALSE,
-                denials=(
-                    Denial(
-                        kind="intersection",
-                        reason="side_failed",
-                        object=obj,
-                        relation=rp.relation,
-                        detail="a side of the intersection failed with an error",
-                        children=tuple(errored),
-                    ),
-                ),
-                error=error,
-            )
+            detail = "a side of the intersection failed with an error"
+            return side_failed(detail, error=error, children=tuple(errored))
         return _Outcome(
             TRUE,
             [(Step(kind="intersection", object=obj, relation=rp.relation, sides=tuple(sides)),)],
@@ -456,32 +414,14 @@ class Explainer:
             error = b.error or s.error
             return _Outcome(FALSE, denials=(*b.denials, *s.denials), error=error)
         if s.value == TRUE:
-            return _Outcome(
-                FALSE,
-                denials=(
-                    Denial(
-                        kind="exclusion",
-                        reason="excluded",
-                        object=obj,
-                        relation=rp.relation,
-                        detail="the user is in the 'but not' branch",
-                        excluded_by=s.chains[0],
-                    ),
-                ),
+            detail = "the user is in the 'but not' branch"
+            return _denied(
+                "exclusion", "excluded", obj, rp.relation, detail, excluded_by=s.chains[0]
             )
         if s.value == CYCLE:
-            return _Outcome(
-                CYCLE,
-                denials=(
-                    Denial(
-                        kind="exclusion",
-                        reason="cycle",
-                        object=obj,
-                        relation=rp.relation,
-                        detail="the 'but not' branch met a cycle",
-                        children=s.denials,
-                    ),
-                ),
+            detail = "the 'but not' branch met a cycle"
+            return _denied(
+                "exclusion", "cycle", obj, rp.relation, detail, value=CYCLE, children=s.denials
             )
         if b.error is not None:
             return b
@@ -501,7 +441,7 @@ class Explainer:
     def _tuple_step(self, key: TupleKey) -> Step:
         if key.key in self.contextual:
             return Step(kind="contextual_tuple", tuple_key=key)
-        return Step(kind="tuple", tuple_key=key, revision=self.ctx.revision)
+        return Step(kind="tuple", tuple_key=key)
 
     def _condition(self, key: TupleKey) -> tuple[ConditionResult | None, EngineError | None]:
         """Evaluate ``key``'s condition as Check does; ``(None, None)`` for an unconditional tuple."""
@@ -527,40 +467,41 @@ class Explainer:
             name=cond.name, expression=expression, parameters=params, result=held
         ), None
 
+    def _condition_failed(
+        self,
+        key: TupleKey,
+        cond: ConditionResult | None,
+        err: EngineError | None,
+        kind: str,
+        obj: str,
+        relation: str,
+    ) -> _Outcome | None:
+        """The denial of a tuple whose condition failed (``err``) or was false; ``None`` when it
+        held or there is none."""
+        if err is not None:
+            return _denied(
+                kind,
+                "condition_error",
+                obj,
+                relation,
+                str(err),
+                error=err,
+                tuple_key=key,
+                condition=cond,
+            )
+        if cond is not None and not cond.result:
+            detail = f"condition {cond.name} is false"
+            return _denied(
+                kind, "condition_false", obj, relation, detail, tuple_key=key, condition=cond
+            )
+        return None
+
     def _granted(self, key: TupleKey, steps: tuple[Step, ...]) -> _Outcome:
         """A point-lookup tuple that names the user (``steps`` after the tuple: the wildcard match)."""
         cond, err = self._condition(key)
-        if err is not None:
-            return _Outcome(
-                FALSE,
-                denials=(
-                    Denial(
-                        kind="direct",
-                        reason="condition_error",
-                        object=key.object,
-                        relation=key.relation,
-                        tuple_key=key,
-                        condition=cond,
-                        detail=str(err),
-                    ),
-                ),
-                error=err,
-            )
-        if cond is not None and not cond.result:
-            return _Outcome(
-                FALSE,
-                denials=(
-                    Denial(
-                        kind="direct",
-                        reason="condition_false",
-                        object=key.object,
-                        relation=key.relation,
-                        tuple_key=key,
-                        condition=cond,
-                        detail=f"condition {cond.name} is false",
-                    ),
-                ),
-            )
+        failed = self._condition_failed(key, cond, err, "direct", key.object, key.relation)
+        if failed is not None:
+            return failed
         tail = (Step(kind="condition", condition=cond),) if cond is not None else ()
         return _Outcome(TRUE, [(self._tuple_step(key), *tail, *steps)])
 
@@ -582,35 +523,12 @@ class Explainer:
         for user, steps in lookups:
             key = await reader.read_user_tuple(ctx.store_id, obj, rp.relation, user)
             if key is None:
-                outcomes.append(
-                    _Outcome(
-                        FALSE,
-                        denials=(
-                            Denial(
-                                kind="direct",
-                                reason="no_tuple",
-                                object=obj,
-                                relation=rp.relation,
-                                detail=f"no tuple {obj}#{rp.relation}@{user}",
-                            ),
-                        ),
-                    )
-                )
+                detail = f"no tuple {obj}#{rp.relation}@{user}"
+                outcomes.append(_denied("direct", "no_tuple", obj, rp.relation, detail))
             elif not plan.fits(key):
+                detail = "the tuple no longer fits the model and is ignored"
                 outcomes.append(
-                    _Outcome(
-                        FALSE,
-                        denials=(
-                            Denial(
-                                kind="direct",
-                                reason="stale_tuple",
-                                object=obj,
-                                relation=rp.relation,
-                                tuple_key=key,
-                                detail="the tuple no longer fits the model and is ignored",
-                            ),
-                        ),
-                    )
+                    _denied("direct", "stale_tuple", obj, rp.relation, detail, tuple_key=key)
                 )
             else:
                 outcomes.append(self._granted(key, steps))
@@ -619,50 +537,23 @@ class Explainer:
         if rp.userset_refs:
             outcomes.append(await self.usersets(rp, obj, depth, path))
         if not outcomes:
-            return _Outcome(
-                FALSE,
-                denials=(
-                    Denial(
-                        kind="direct",
-                        reason="not_admitted",
-                        object=obj,
-                        relation=rp.relation,
-                        detail=f"{rp.object_type}#{rp.relation} admits no {' or '.join(ctx.user_keys)} directly",
-                    ),
-                ),
+            detail = (
+                f"{rp.object_type}#{rp.relation} admits no {' or '.join(ctx.user_keys)} directly"
             )
+            return _denied("direct", "not_admitted", obj, rp.relation, detail)
         return self.any(outcomes)
 
     async def usersets(
         self, rp: RelationPlan, obj: str, depth: int, path: frozenset[str]
     ) -> _Outcome:
         ctx = self.ctx
-        plan = ctx.plan
-        hops: list[_Outcome] = []
-        for key in await ctx.reader.read_userset_tuples(ctx.store_id, obj, rp.relation):
-            user = key.user
-            uobj, sep, urel = user.partition("#")
-            if not sep or user == ctx.user:
-                continue
-            target = plan.relations.get((uobj.partition(":")[0], urel))
-            if target is None or not target.reaches(ctx.user_keys) or not plan.fits(key):
-                continue
-            hops.append(await self._hop(key, target, uobj, "userset", depth, path))
-            if hops[-1].value == TRUE and not self.exhaustive:
-                break
+        keys = await ctx.reader.read_userset_tuples(ctx.store_id, obj, rp.relation)
+        hops = await self._hops(
+            userset_hops(ctx, rp.userset_targets_of, keys), "userset", depth, path
+        )
         if not hops:
-            return _Outcome(
-                FALSE,
-                denials=(
-                    Denial(
-                        kind="userset",
-                        reason="no_tuple",
-                        object=obj,
-                        relation=rp.relation,
-                        detail=f"no userset tuple on {obj}#{rp.relation} leads to a user of this kind",
-                    ),
-                ),
-            )
+            detail = f"no userset tuple on {obj}#{rp.relation} leads to a user of this kind"
+            return _denied("userset", "no_tuple", obj, rp.relation, detail)
         return self.any(hops)
 
     async def tuple_to_userset(
@@ -670,50 +561,33 @@ class Explainer:
     ) -> _Outcome:
         ctx = self.ctx
         plan = ctx.plan
-        tupleset = plan.relations.get((rp.object_type, rewrite.tupleset))
+        ts = rewrite.tupleset
         computed = rewrite.computed_relation
-        if tupleset is None:
-            return _Outcome(
-                FALSE,
-                denials=(
-                    Denial(
-                        kind="from",
-                        reason="unknown_relation",
-                        object=obj,
-                        relation=rewrite.tupleset,
-                        detail=f"type {rp.object_type} has no relation {rewrite.tupleset}",
-                    ),
-                ),
-            )
-        hops: list[_Outcome] = []
-        for key in await ctx.reader.read_object_relation(ctx.store_id, obj, rewrite.tupleset):
-            parent = key.user
-            if "#" in parent:
-                continue
-            ptype, _, pid = parent.partition(":")
-            if pid == "*":
-                continue
-            target = plan.relations.get((ptype, computed))
-            if target is None or not target.reaches(ctx.user_keys) or not plan.fits(key):
-                continue
-            hops.append(await self._hop(key, target, parent, "from", depth, path))
-            if hops[-1].value == TRUE and not self.exhaustive:
-                break
+        if (rp.object_type, ts) not in plan.relations:
+            detail = f"type {rp.object_type} has no relation {ts}"
+            return _denied("from", "unknown_relation", obj, ts, detail)
+        keys = await ctx.reader.read_object_relation(ctx.store_id, obj, ts)
+        hops = await self._hops(
+            ttu_hops(ctx, plan.ttu_plan(rp, rewrite), keys), "from", depth, path
+        )
         if not hops:
-            return _Outcome(
-                FALSE,
-                denials=(
-                    Denial(
-                        kind="from",
-                        reason="no_tuple",
-                        object=obj,
-                        relation=rewrite.tupleset,
-                        detail=f"'{computed} from {rewrite.tupleset}': no tuple on {obj}#{rewrite.tupleset} names a parent "
-                        f"whose {computed} can lead to this user",
-                    ),
-                ),
+            detail = (
+                f"'{computed} from {ts}': no tuple on {obj}#{ts} names a parent "
+                f"whose {computed} can lead to this user"
             )
+            return _denied("from", "no_tuple", obj, ts, detail)
         return self.any(hops)
+
+    async def _hops(
+        self, hops: list[Hop], kind: str, depth: int, path: frozenset[str]
+    ) -> list[_Outcome]:
+        """Each hop in turn (:meth:`_hop`); Check's order stops at the first that grants."""
+        out: list[_Outcome] = []
+        for key, target, obj in hops:
+            out.append(await self._hop(key, target, obj, kind, depth, path))
+            if out[-1].value == TRUE and not self.exhaustive:
+                break
+        return out
 
     async def _hop(
         self,
@@ -726,22 +600,9 @@ class Explainer:
     ) -> _Outcome:
         """A userset or tuple-to-userset hop through ``key`` into ``obj#target.relation``."""
         cond, err = self._condition(key)
-        if err is not None or (cond is not None and not cond.result):
-            return _Outcome(
-                FALSE,
-                denials=(
-                    Denial(
-                        kind=kind,
-                        reason="condition_error" if err is not None else "condition_false",
-                        object=obj,
-                        relation=target.relation,
-                        tuple_key=key,
-                        condition=cond,
-                        detail=str(err) if err is not None else f"condition {cond.name} is false",  # type: ignore[union-attr]
-                    ),
-                ),
-                error=err,
-            )
+        failed = self._condition_failed(key, cond, err, kind, obj, target.relation)
+        if failed is not None:
+            return failed
         inner = await self.dispatch(target, obj, depth, path)
         if inner.value == TRUE:
             head: list[Step] = [self._tuple_step(key)]
@@ -806,6 +667,77 @@ async def explain(
         denial=denial,
         pruned=pruned,
         error=out.error,
+    )
+
+
+def _chains_of(explanation: Explanation) -> Iterator[Chain]:
+    """Every chain of ``explanation``: its witnesses, their intersection sides, and the witnesses
+    an exclusion or a denial tree shows (``excluded_by``)."""
+
+    def in_denial(d: Denial) -> Iterator[Chain]:
+        if d.excluded_by:
+            yield from in_chain(d.excluded_by)
+        for child in d.children:
+            yield from in_denial(child)
+
+    def in_chain(chain: Chain) -> Iterator[Chain]:
+        yield chain
+        for step in chain:
+            for side in step.sides:
+                yield from in_chain(side)
+            if step.excluded is not None:
+                yield from in_denial(step.excluded)
+
+    for witness in explanation.witnesses:
+        yield from in_chain(witness)
+    if explanation.denial is not None:
+        yield from in_denial(explanation.denial)
+
+
+def stored_keys(explanation: Explanation) -> list[TupleKey]:
+    """The stored tuples the steps of ``explanation`` name, each once."""
+    keys: dict[tuple[str, str, str], TupleKey] = {}
+    for chain in _chains_of(explanation):
+        for step in chain:
+            if step.kind == "tuple" and step.tuple_key is not None:
+                keys.setdefault(step.tuple_key.key, step.tuple_key)
+    return list(keys.values())
+
+
+def with_write_revisions(
+    explanation: Explanation, revisions: Mapping[tuple[str, str, str], int]
+) -> Explanation:
+    """``explanation`` with each stored tuple's step carrying the revision it was written at
+    (``revisions``: ``key.key -> revision``, from
+    :class:`~permsvc.store.protocol.TupleWriteRevisions`). A tuple missing from ``revisions``
+    (deleted or written again since the decision) has no revision."""
+
+    def step_of(step: Step) -> Step:
+        changes: dict[str, Any] = {}
+        if step.kind == "tuple" and step.tuple_key is not None:
+            changes["revision"] = revisions.get(step.tuple_key.key)
+        if step.sides:
+            changes["sides"] = tuple(chain_of(side) for side in step.sides)
+        if step.excluded is not None:
+            changes["excluded"] = denial_of(step.excluded)
+        return msgspec.structs.replace(step, **changes) if changes else step
+
+    def chain_of(chain: Chain) -> Chain:
+        return tuple(step_of(step) for step in chain)
+
+    def denial_of(d: Denial) -> Denial:
+        if not d.excluded_by and not d.children:
+            return d
+        return msgspec.structs.replace(
+            d,
+            excluded_by=chain_of(d.excluded_by),
+            children=tuple(denial_of(c) for c in d.children),
+        )
+
+    return msgspec.structs.replace(
+        explanation,
+        witnesses=tuple(chain_of(w) for w in explanation.witnesses),
+        denial=None if explanation.denial is None else denial_of(explanation.denial),
     )
 
 
@@ -876,7 +808,8 @@ def step_text(step: Step) -> str:
                 f"{step.object}#{step.relation} (computed relation, named in {step.from_relation})"
             )
         case "tuple":
-            return f"tuple {_tuple_text(step.tuple_key)} (stored, revision {step.revision})"
+            written = "" if step.revision is None else f", written at revision {step.revision}"
+            return f"tuple {_tuple_text(step.tuple_key)} (stored{written})"
         case "contextual_tuple":
             return f"tuple {_tuple_text(step.tuple_key)} (contextual)"
         case "wildcard":

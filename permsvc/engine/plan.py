@@ -177,14 +177,12 @@ class RelationPlan:
         usersets: dict[tuple[str, str], None] = {}
         plain: list[str] = []
         for ref in definition.directly_related:
+            keys.add(ref.user_key)
             if ref.wildcard:
-                keys.add(f"{ref.type}:*")
                 wildcards.add(ref.type)
             elif ref.relation:
-                keys.add(f"{ref.type}#{ref.relation}")
                 usersets[(ref.type, ref.relation)] = None
             else:
-                keys.add(ref.type)
                 plain.append(ref.type)
         self.direct_keys = frozenset(keys)
         """Restriction keys a tuple's user may have on this relation (``user``, ``user:*``, ``group#member``)."""
@@ -235,13 +233,7 @@ class ModelPlan:
                 for ref in rd.directly_related:
                     if ref.condition and ref.condition not in model.conditions:
                         continue
-                    if ref.wildcard:
-                        key = f"{ref.type}:*"
-                    elif ref.relation:
-                        key = f"{ref.type}#{ref.relation}"
-                    else:
-                        key = ref.type
-                    fits.add((td.name, name, key, ref.condition))
+                    fits.add((td.name, name, ref.user_key, ref.condition))
         self._fits = frozenset(fits)
         self._compiled: dict[str, Any] = {}
         self._graph: Any = None

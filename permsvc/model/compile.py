@@ -276,6 +276,13 @@ def parse_mod_file(text: str, file: str = "fga.mod") -> tuple[str, list[str]]:
     lines: dict[str, int] = {}
     current_list: list[Any] | None = None
     issues: list[ModelIssue] = []
+
+    def problem(message: str, line: int = 0, column: int = 1) -> None:
+        """A problem at ``line`` and ``column`` of the manifest (line 0: the file as a whole)."""
+        issues.append(
+            ModelIssue(message=message, line=line, column=column if line else 0, file=file)
+        )
+
     for n, raw in enumerate(text.splitlines(), start=1):
         line = raw.rstrip()
         stripped = line.lstrip()
@@ -283,24 +290,13 @@ def parse_mod_file(text: str, file: str = "fga.mod") -> tuple[str, list[str]]:
             continue
         if stripped.startswith("- ") or stripped == "-":
             if current_list is None:
-                issues.append(
-                    ModelIssue(
-                        message="list item outside of 'contents'", line=n, column=1, file=file
-                    )
-                )
+                problem("list item outside of 'contents'", n)
                 continue
             current_list.append((_mod_scalar(stripped[1:]), n, len(line) - len(stripped) + 3))
             continue
         m = _MOD_LINE.match(stripped)
         if not m or line != stripped:
-            issues.append(
-                ModelIssue(
-                    message=f"cannot read this line of {file}: {stripped[:40]!r}",
-                    line=n,
-                    column=1,
-                    file=file,
-                )
-            )
+            problem(f"cannot read this line of {file}: {stripped[:40]!r}", n)
             current_list = None
             continue
         key, value = m.group("key"), m.group("value").strip()
@@ -317,85 +313,39 @@ def parse_mod_file(text: str, file: str = "fga.mod") -> tuple[str, list[str]]:
             fields[key] = _mod_scalar(value)
     schema = fields.get("schema")
     if schema is None:
-        issues.append(ModelIssue(message="missing schema field: add schema: '1.2'", file=file))
+        problem("missing schema field: add schema: '1.2'")
     elif not isinstance(schema, str):
-        issues.append(
-            ModelIssue(
-                message=f"unexpected schema type, expected string got {_describe(schema)}",
-                line=lines["schema"],
-                column=1,
-                file=file,
-            )
-        )
+        problem(f"unexpected schema type, expected string got {_describe(schema)}", lines["schema"])
     elif schema != "1.2":
-        issues.append(
-            ModelIssue(
-                message=f"unsupported schema version {schema!r}, fga.mod is only supported in version '1.2'",
-                line=lines["schema"],
-                column=1,
-                file=file,
-            )
+        problem(
+            f"unsupported schema version {schema!r}, fga.mod is only supported in version '1.2'",
+            lines["schema"],
         )
     module = fields.get("module", "")
     if not isinstance(module, str):
-        issues.append(
-            ModelIssue(
-                message=f"unexpected module type, expected string got {_describe(module)}",
-                line=lines["module"],
-                column=1,
-                file=file,
-            )
-        )
+        problem(f"unexpected module type, expected string got {_describe(module)}", lines["module"])
         module = ""
     contents = fields.get("contents")
     paths: list[str] = []
     if contents is None:
-        issues.append(
-            ModelIssue(
-                message="missing contents field: list the module files, e.g. contents: [core.fga]",
-                file=file,
-            )
-        )
+        problem("missing contents field: list the module files, e.g. contents: [core.fga]")
     elif not isinstance(contents, list):
-        issues.append(
-            ModelIssue(
-                message=f"unexpected contents type, expected list of strings got {_describe(contents)}",
-                line=lines["contents"],
-                column=1,
-                file=file,
-            )
+        problem(
+            f"unexpected contents type, expected list of strings got {_describe(contents)}",
+            lines["contents"],
         )
     else:
         for value, n, col in contents:
             if not isinstance(value, str):
-                issues.append(
-                    ModelIssue(
-                        message=f"unexpected contents item type, expected string got {_describe(value)}",
-                        line=n,
-                        column=col,
-                        file=file,
-                    )
+                problem(
+                    f"unexpected contents item type, expected string got {_describe(value)}", n, col
                 )
             elif not value.endswith(".fga"):
-                issues.append(
-                    ModelIssue(
-                        message=f"contents items should use fga file extension, got {value}",
-                        line=n,
-                        column=col,
-                        file=file,
-                    )
-                )
+                problem(f"contents items should use fga file extension, got {value}", n, col)
             else:
                 paths.append(value)
         if not contents:
-            issues.append(
-                ModelIssue(
-                    message="contents is empty: list at least one module file",
-                    line=lines["contents"],
-                    column=1,
-                    file=file,
-                )
-            )
+            problem("contents is empty: list at least one module file", lines["contents"])
     if issues:
         raise ModelError(issues)
     return module, paths

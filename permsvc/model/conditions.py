@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from fractions import Fraction
@@ -573,6 +574,8 @@ class CompiledCondition:
             # An error that does not depend on a missing parameter (those make the value
             # unknown instead) is the answer even when parameters are missing, as in OpenFGA.
             raise self._eval_error(str(exc)) from None
+        except RecursionError:
+            raise self._eval_error("the expression is nested too deeply to evaluate") from None
         if value is UNKNOWN:
             return ConditionResult(False, missing)
         if type(value) is not bool:
@@ -636,9 +639,15 @@ def _compile_cached(
     if problems:
         raise ConditionCompileError(name, problems)
     prefix = f"failed to compile expression on condition '{name}' - "
+    _ensure_stack_headroom()
     try:
         tree = parse(expression)
         output = check(tree, {p: t.cel_type for p, t in param_types.items()})
+        program = plan(tree, frozenset(param_types))
+    except RecursionError:
+        raise ConditionCompileError(
+            name, [f"{prefix}the expression is nested too deeply to compile"]
+        ) from None
     except CelSyntaxError as exc:
         raise ConditionCompileError(
             name, [prefix + _format_cel_error(name, expression, exc.offset, exc.message)]
@@ -648,8 +657,6 @@ def _compile_cached(
             _format_cel_error(name, expression, offset, message) for offset, message in exc.issues
         )
         raise ConditionCompileError(name, [prefix + shown]) from None
-    try:
-        program = plan(tree, frozenset(param_types))
     except CelEvalError as exc:
         raise ConditionCompileError(
             name, [f"{prefix}condition expression construction: {exc}"]
@@ -660,6 +667,17 @@ def _compile_cached(
             name, [f"{prefix}expected a bool condition expression output, but got '{shown}'"]
         )
     return CompiledCondition(name, expression, param_types, program)
+
+
+_RECURSION_LIMIT = 5000
+"""Python frames the CEL parser, checker, planner and interpreter may need: the parser admits
+250 levels of nesting (cel-go's limit) and an expression of 512 bytes nests at most about as
+deep, at up to five frames a level, plus the caller's own stack (a check deep in a model)."""
+
+
+def _ensure_stack_headroom() -> None:
+    if sys.getrecursionlimit() < _RECURSION_LIMIT:
+        sys.setrecursionlimit(_RECURSION_LIMIT)
 
 
 def _format_cel_error(name: str, expression: str, offset: int, message: str) -> str:

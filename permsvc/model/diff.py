@@ -14,17 +14,8 @@ from __future__ import annotations
 
 import msgspec
 
-from permsvc.model.schema import (
-    AuthorizationModel,
-    ComputedUserset,
-    Difference,
-    Intersection,
-    RelationDefinition,
-    Rewrite,
-    This,
-    TupleToUserset,
-    Union,
-)
+from permsvc.model.dsl.printer import print_rewrite
+from permsvc.model.schema import AuthorizationModel, RelationDefinition, Rewrite
 
 __all__ = ("ModelDiff", "RelationChange", "diff_models", "format_rewrite")
 
@@ -72,26 +63,9 @@ class ModelDiff(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def format_rewrite(rewrite: Rewrite) -> str:
-    """A rewrite in DSL-like notation (``[...] or owner or viewer from parent``)."""
-    match rewrite:
-        case This():
-            return "[...]"
-        case ComputedUserset(relation=relation):
-            return relation
-        case TupleToUserset(tupleset=tupleset, computed_relation=computed):
-            return f"{computed} from {tupleset}"
-        case Union(children=children):
-            return " or ".join(_operand(c) for c in children)
-        case Intersection(children=children):
-            return " and ".join(_operand(c) for c in children)
-        case Difference(base=base, subtract=subtract):
-            return f"{_operand(base)} but not {_operand(subtract)}"
-    raise TypeError(f"not a rewrite: {rewrite!r}")
-
-
-def _operand(rewrite: Rewrite) -> str:
-    text = format_rewrite(rewrite)
-    return f"({text})" if isinstance(rewrite, Union | Intersection | Difference) else text
+    """A rewrite in DSL-like notation (``[...] or owner or viewer from parent``), its operands in
+    the model's order."""
+    return print_rewrite(rewrite, direct="[...]", in_order=True)
 
 
 def _relation_change(

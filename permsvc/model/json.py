@@ -14,6 +14,7 @@ from typing import Any
 
 from permsvc.model.errors import ModelIssue, ModelJsonError
 from permsvc.model.schema import (
+    PROTO_TYPE_NAMES,
     AuthorizationModel,
     ComputedUserset,
     Condition,
@@ -129,21 +130,11 @@ class _Reader:
         p = self.obj(value, where)
         type_name = p.get("type_name")
         if isinstance(type_name, int):  # enums may come by number
-            names = [
-                "TYPE_NAME_UNSPECIFIED",
-                "TYPE_NAME_ANY",
-                "TYPE_NAME_BOOL",
-                "TYPE_NAME_STRING",
-                "TYPE_NAME_INT",
-                "TYPE_NAME_UINT",
-                "TYPE_NAME_DOUBLE",
-                "TYPE_NAME_DURATION",
-                "TYPE_NAME_TIMESTAMP",
-                "TYPE_NAME_MAP",
-                "TYPE_NAME_LIST",
-                "TYPE_NAME_IPADDRESS",
-            ]
-            type_name = names[type_name] if 0 <= type_name < len(names) else str(type_name)
+            type_name = (
+                PROTO_TYPE_NAMES[type_name]
+                if 0 <= type_name < len(PROTO_TYPE_NAMES)
+                else str(type_name)
+            )
         generics = p.get("generic_types") or []
         if not isinstance(generics, list) or depth > 10:
             self.fail(f"{where}.generic_types", "expected a list")

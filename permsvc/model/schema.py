@@ -17,18 +17,21 @@ The direct type restrictions of ``[...]`` are not part of the rewrite: they are 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TypeAlias
 
 import msgspec
 
 __all__ = (
     "CONDITION_TYPE_NAMES",
+    "PROTO_TYPE_NAMES",
     "AuthorizationModel",
     "ComputedUserset",
     "Condition",
     "ConditionParam",
     "Difference",
     "Intersection",
+    "Leaf",
     "RelationDefinition",
     "RelationReference",
     "Rewrite",
@@ -37,6 +40,7 @@ __all__ = (
     "TupleToUserset",
     "TypeDefinition",
     "Union",
+    "leaves",
 )
 
 CONDITION_TYPE_NAMES: dict[str, str] = {
@@ -53,6 +57,22 @@ CONDITION_TYPE_NAMES: dict[str, str] = {
     "ipaddress": "TYPE_NAME_IPADDRESS",
 }
 """DSL parameter type -> OpenFGA ``type_name``."""
+
+PROTO_TYPE_NAMES = (
+    "TYPE_NAME_UNSPECIFIED",
+    "TYPE_NAME_ANY",
+    "TYPE_NAME_BOOL",
+    "TYPE_NAME_STRING",
+    "TYPE_NAME_INT",
+    "TYPE_NAME_UINT",
+    "TYPE_NAME_DOUBLE",
+    "TYPE_NAME_DURATION",
+    "TYPE_NAME_TIMESTAMP",
+    "TYPE_NAME_MAP",
+    "TYPE_NAME_LIST",
+    "TYPE_NAME_IPADDRESS",
+)
+"""OpenFGA's ``TypeName`` protobuf enum: a ``type_name``'s number is its index here."""
 
 
 class SourcePos(msgspec.Struct, frozen=True):
@@ -96,6 +116,21 @@ class Difference(msgspec.Struct, frozen=True, tag="difference"):
 
 
 Rewrite: TypeAlias = "This | ComputedUserset | TupleToUserset | Union | Intersection | Difference"
+Leaf: TypeAlias = "This | ComputedUserset | TupleToUserset"
+
+
+def leaves(rewrite: Rewrite) -> Iterator[Leaf]:
+    """The leaves of ``rewrite``, left to right, under every ``or`` and ``and`` and on both sides
+    of ``but not``."""
+    match rewrite:
+        case Union(children=children) | Intersection(children=children):
+            for child in children:
+                yield from leaves(child)
+        case Difference(base=base, subtract=subtract):
+            yield from leaves(base)
+            yield from leaves(subtract)
+        case _:
+            yield rewrite
 
 
 class RelationReference(msgspec.Struct, frozen=True, kw_only=True):
@@ -106,13 +141,18 @@ class RelationReference(msgspec.Struct, frozen=True, kw_only=True):
     wildcard: bool = False
     condition: str = ""
 
-    def __str__(self) -> str:
+    @property
+    def user_key(self) -> str:
+        """What a tuple's user must be to match it, without the condition: ``user``,
+        ``group#member`` or ``user:*``."""
         if self.wildcard:
-            base = f"{self.type}:*"
-        elif self.relation:
-            base = f"{self.type}#{self.relation}"
-        else:
-            base = self.type
+            return f"{self.type}:*"
+        if self.relation:
+            return f"{self.type}#{self.relation}"
+        return self.type
+
+    def __str__(self) -> str:
+        base = self.user_key
         return f"{base} with {self.condition}" if self.condition else base
 
 

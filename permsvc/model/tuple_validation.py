@@ -26,26 +26,27 @@ Rules, in OpenFGA's order:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from permsvc.core.errors import PermsvcError
 from permsvc.core.refs import check_tuple_text, reject_control_characters
-from permsvc.model.schema import (
-    Difference,
-    Intersection,
-    This,
-    TupleToUserset,
-    Union,
+from permsvc.model.conditions import (
+    ConditionCompileError,
+    ConditionEvaluationError,
+    compile_condition,
 )
+from permsvc.model.schema import This, TupleToUserset, leaves
 
 if TYPE_CHECKING:
     from permsvc.core.refs import TupleKey
-    from permsvc.model.schema import Rewrite
+    from permsvc.model.schema import Condition
     from permsvc.model.typesystem import TypeSystem
 
 __all__ = (
     "TupleValidationError",
+    "context_type_problem",
     "invalid_tuple_message",
     "object_relation_problem",
     "tuple_fits_model",
@@ -84,17 +85,6 @@ def _is_valid_object(value: str) -> bool:
     return _OBJECT.fullmatch(value) is not None
 
 
-def _tupleset_names(rewrite: Rewrite) -> set[str]:
-    match rewrite:
-        case TupleToUserset(tupleset=ts):
-            return {ts}
-        case Union(children=children) | Intersection(children=children):
-            return set().union(*(_tupleset_names(c) for c in children))
-        case Difference(base=base, subtract=subtract):
-            return _tupleset_names(base) | _tupleset_names(subtract)
-    return set()
-
-
 @lru_cache(maxsize=256)
 def _tuplesets(ts: TypeSystem) -> frozenset[tuple[str, str]]:
     """``(type, relation)`` of every relation used as the tupleset of some ``x from <relation>``.
@@ -103,10 +93,11 @@ def _tuplesets(ts: TypeSystem) -> frozenset[tuple[str, str]]:
     every request.
     """
     return frozenset(
-        (td.name, name)
+        (td.name, leaf.tupleset)
         for td in ts.model.type_definitions
         for rd in td.relations.values()
-        for name in _tupleset_names(rd.rewrite)
+        for leaf in leaves(rd.rewrite)
+        if isinstance(leaf, TupleToUserset)
     )
 
 
@@ -189,9 +180,29 @@ def _restriction_problem(ts: TypeSystem, key: TupleKey) -> str:
         return "undefined condition"
     if not any(r.type == utype and r.condition == cond.name for r in refs):
         return "invalid condition for type restriction"
+    if cond.context:
+        typed = context_type_problem(definition, cond.context)
+        if typed:
+            return typed
     for name in cond.context or {}:
         if name not in definition.parameters:
             return f"found invalid context parameter: {name}"
+    return ""
+
+
+def context_type_problem(definition: Condition, context: Mapping[str, Any]) -> str:
+    """Why a tuple's persisted context does not convert to its condition's parameter types.
+
+    OpenFGA casts the context to the typed parameters when a tuple is written (and when it is
+    read back), so ``{"x": "ten"}`` for ``x: int`` is an invalid tuple, not an evaluation error
+    on every later check.
+    """
+    try:
+        compile_condition(definition).convert_context(context)
+    except ConditionEvaluationError as exc:
+        return str(exc).removeprefix("failed to evaluate relationship condition: ")
+    except ConditionCompileError:
+        return ""  # a model that does not compile was refused when it was written
     return ""
 
 

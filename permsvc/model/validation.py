@@ -31,6 +31,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from permsvc.core.errors import PermsvcError
@@ -38,12 +39,14 @@ from permsvc.core.refs import CONTROL_CHARACTERS
 from permsvc.model.errors import ModelError, ModelIssue, ModelValidationError
 from permsvc.model.schema import (
     CONDITION_TYPE_NAMES,
+    PROTO_TYPE_NAMES,
     ComputedUserset,
     Difference,
     Intersection,
     This,
     TupleToUserset,
     Union,
+    leaves,
 )
 
 if TYPE_CHECKING:
@@ -246,61 +249,52 @@ class _Validator:
         return td.relations.get(relation) if td else None
 
     def rewrite(self, t: str, rel: str, rw: Rewrite, rd: RelationDefinition) -> None:
+        add = partial(self.add, object_type=t, relation=rel)
         match rw:
             case This():
                 return
             case ComputedUserset(relation=target):
                 key: tuple[str, ...] = ("computed", t, rel, target)
                 if target == rel:
-                    self.add(
+                    add(
                         f"'{t}#{rel}' cannot be defined as just itself: a relation that only refers to "
                         "itself can never be satisfied (invalid userset rewrite)",
                         rule="invalid-rewrite",
                         key=key,
-                        object_type=t,
-                        relation=rel,
                     )
                 elif self.relation_of(t, target) is None:
-                    self.add(
+                    add(
                         f"relation '{target}' is not defined on type '{t}' (used in the definition of "
                         f"'{rel}')",
                         rule="undefined-relation",
                         key=key,
-                        object_type=t,
-                        relation=rel,
                     )
             case TupleToUserset(tupleset=ts, computed_relation=target):
                 key = ("ttu", t, rel, ts, target)
                 ts_def = self.relation_of(t, ts)
                 if ts_def is None:
-                    self.add(
+                    add(
                         f"'{target} from {ts}': '{ts}' is not a relation of type '{t}'",
                         rule="undefined-relation",
                         key=("tupleset", t, rel, ts),
-                        object_type=t,
-                        relation=rel,
                     )
                     return
                 if not isinstance(ts_def.rewrite, This):
-                    self.add(
+                    add(
                         f"'{target} from {ts}': '{t}#{ts}' is used after 'from', so it must be defined only "
                         f"by direct type restrictions (e.g. 'define {ts}: [folder]'), with no 'or'/'and'/"
                         "'but not' or computed relations",
                         rule="tupleset-not-direct",
                         key=("tupleset", t, rel, ts),
-                        object_type=t,
-                        relation=rel,
                     )
                     return
                 if not any(self.relation_of(r.type, target) for r in ts_def.directly_related):
                     listed = ", ".join(sorted({r.type for r in ts_def.directly_related})) or "none"
-                    self.add(
+                    add(
                         f"'{target} from {ts}': none of the types that '{t}#{ts}' can hold ({listed}) "
                         f"defines a relation '{target}'",
                         rule="undefined-relation",
                         key=key,
-                        object_type=t,
-                        relation=rel,
                     )
             case Union(children=children) | Intersection(children=children):
                 for child in children:
@@ -311,25 +305,26 @@ class _Validator:
 
     def is_tupleset(self, t: str, rel: str) -> bool:
         td = self.types[t]
-        return any(_uses_tupleset(r.rewrite, rel) for r in td.relations.values())
+        return any(
+            isinstance(leaf, TupleToUserset) and leaf.tupleset == rel
+            for r in td.relations.values()
+            for leaf in leaves(r.rewrite)
+        )
 
     def restrictions(self, t: str, rel: str, rd: RelationDefinition) -> None:
-        assignable = _contains_this(rd.rewrite)
+        add = partial(self.add, object_type=t, relation=rel)
+        assignable = any(isinstance(leaf, This) for leaf in leaves(rd.rewrite))
         if assignable and not rd.directly_related:
-            self.add(
+            add(
                 f"'{t}#{rel}' is directly assignable but lists no types: add at least one type "
                 "restriction (directly_related_user_types)",
                 rule="assignable-without-types",
-                object_type=t,
-                relation=rel,
             )
         if not assignable and rd.directly_related:
-            self.add(
+            add(
                 f"'{t}#{rel}' lists directly related types but its rewrite has no direct assignment "
                 "('this'): remove the types or add 'this'",
                 rule="types-without-assignable",
-                object_type=t,
-                relation=rel,
             )
         tupleset = None
         seen: set[str] = set()
@@ -340,42 +335,34 @@ class _Validator:
                 continue
             seen.add(text)
             if ref.type not in self.types:
-                self.add(
+                add(
                     f"type '{ref.type}' in the type restrictions of '{t}#{rel}' is not defined in the model",
                     rule="undefined-type",
                     key=key,
-                    object_type=t,
-                    relation=rel,
                 )
                 continue
             if ref.relation or ref.wildcard:
                 if tupleset is None:
                     tupleset = self.is_tupleset(t, rel)
                 if tupleset:
-                    self.add(
+                    add(
                         f"'{t}#{rel}' is used after 'from', so its type restrictions may only name plain "
                         f"types such as '{ref.type}', not '{text}'",
                         rule="invalid-tupleset-restriction",
                         key=key,
-                        object_type=t,
-                        relation=rel,
                     )
                 if ref.relation and self.relation_of(ref.type, ref.relation) is None:
-                    self.add(
+                    add(
                         f"'{ref.type}#{ref.relation}' in the type restrictions of '{t}#{rel}': type "
                         f"'{ref.type}' has no relation '{ref.relation}'",
                         rule="undefined-relation",
                         key=key,
-                        object_type=t,
-                        relation=rel,
                     )
             if ref.condition and ref.condition not in self.model.conditions:
-                self.add(
+                add(
                     f"condition '{ref.condition}' used in '{text}' on '{t}#{rel}' is not defined in the model",
                     rule="undefined-condition",
                     key=("restriction_condition", t, rel, text),
-                    object_type=t,
-                    relation=rel,
                 )
 
     # -- conditions ------------------------------------------------------------------------
@@ -391,57 +378,52 @@ class _Validator:
         compiler = _condition_compiler()
         for key, cond in conds.items():
             ckey = ("condition", key)
+            add = partial(self.add, pos=cond.pos)
             ok = True
             if key != cond.name:
-                self.add(
+                add(
                     f"condition key '{key}' does not match condition name '{cond.name}'",
                     rule="condition-name-mismatch",
                     key=ckey,
-                    pos=cond.pos,
                 )
                 ok = False
             if not _SHORT_NAME.fullmatch(key):
-                self.add(
+                add(
                     f"condition name '{_short(key)}' is invalid: it must be 1 to 50 characters without ':', "
                     "'#', '@', whitespace or control characters",
                     rule="invalid-name",
                     key=ckey,
-                    pos=cond.pos,
                 )
                 ok = False
             if len(cond.parameters) > MAX_PARAMETERS:
-                self.add(
+                add(
                     f"condition '{key}' has {len(cond.parameters)} parameters; OpenFGA allows at most "
                     f"{MAX_PARAMETERS}",
                     rule="limit",
                     key=ckey,
-                    pos=cond.pos,
                 )
             if len(cond.expression.encode()) > MAX_EXPRESSION_BYTES:
-                self.add(
+                add(
                     f"the expression of condition '{key}' is {len(cond.expression.encode())} bytes; OpenFGA "
                     f"allows at most {MAX_EXPRESSION_BYTES}",
                     rule="limit",
                     key=ckey,
-                    pos=cond.pos,
                 )
             for pname, param in cond.parameters.items():
                 pkey = ("param", key, pname)
                 if not _SHORT_NAME.fullmatch(pname):
-                    self.add(
+                    add(
                         f"parameter name '{_short(pname)}' of condition '{key}' is invalid",
                         rule="invalid-name",
                         key=pkey,
-                        pos=cond.pos,
                     )
                     ok = False
                 problem = _param_problem(param.type_name, param.generic_types)
                 if problem:
-                    self.add(
+                    add(
                         f"parameter '{pname}' of condition '{key}': {problem}",
                         rule="invalid-parameter-type",
                         key=pkey,
-                        pos=cond.pos,
                     )
                     ok = False
             if not ok:
@@ -449,11 +431,10 @@ class _Validator:
             if compiler is not None:
                 self.compile_condition(compiler, key, cond)
             elif not cond.expression.strip():
-                self.add(
+                add(
                     f"condition '{key}' has an empty expression",
                     rule="condition",
                     key=ckey,
-                    pos=cond.pos,
                 )
 
     def compile_condition(self, compiler: Callable[[Any], Any], key: str, cond: Any) -> None:
@@ -495,34 +476,28 @@ class _Validator:
                     if fixpoint is None:
                         fixpoint = _entrypoint_fixpoint(rels)
                     has, loop = fixpoint[(td.name, name)], False
-                if not has:
-                    if loop:
-                        self.add(
-                            f"'{td.name}#{name}' is impossible to satisfy: its definition loops back to "
-                            "itself before reaching any directly assignable type (potential loop)",
-                            rule="no-entrypoint",
-                            key=key,
-                            object_type=td.name,
-                            relation=name,
-                        )
-                    else:
-                        self.add(
-                            f"'{td.name}#{name}' is impossible to satisfy: no path from it reaches a "
-                            "directly assignable type such as [user] (no entrypoint)",
-                            rule="no-entrypoint",
-                            key=key,
-                            object_type=td.name,
-                            relation=name,
-                        )
-                elif (td.name, name) in cyclic:
-                    self.add(
-                        f"'{td.name}#{name}' is part of a cycle of computed relations; an authorization "
-                        "model cannot contain a cycle",
-                        rule="cycle",
-                        key=key,
-                        object_type=td.name,
-                        relation=name,
+                node = f"'{td.name}#{name}'"
+                if not has and loop:
+                    rule = "no-entrypoint"
+                    message = (
+                        f"{node} is impossible to satisfy: its definition loops back to itself "
+                        "before reaching any directly assignable type (potential loop)"
                     )
+                elif not has:
+                    rule = "no-entrypoint"
+                    message = (
+                        f"{node} is impossible to satisfy: no path from it reaches a directly "
+                        "assignable type such as [user] (no entrypoint)"
+                    )
+                elif (td.name, name) in cyclic:
+                    rule = "cycle"
+                    message = (
+                        f"{node} is part of a cycle of computed relations; an authorization model "
+                        "cannot contain a cycle"
+                    )
+                else:
+                    continue
+                self.add(message, rule=rule, key=key, object_type=td.name, relation=name)
 
     def relations_reaching_a_cycle(self) -> set[tuple[str, str]]:
         """Find the relations whose computed references lead into a cycle (OpenFGA's ``HasCycle``).
@@ -533,7 +508,11 @@ class _Validator:
         out: set[tuple[str, str]] = set()
         for t, td in self.types.items():
             edges = {
-                name: {c for c in _computed_targets(rd.rewrite) if c in td.relations}
+                name: {
+                    leaf.relation
+                    for leaf in leaves(rd.rewrite)
+                    if isinstance(leaf, ComputedUserset) and leaf.relation in td.relations
+                }
                 for name, rd in td.relations.items()
             }
             pending = {name: len(targets) for name, targets in edges.items()}
@@ -630,22 +609,6 @@ class _Validator:
         return False, False
 
 
-_PROTO_TYPE_NAMES = (
-    "TYPE_NAME_UNSPECIFIED",
-    "TYPE_NAME_ANY",
-    "TYPE_NAME_BOOL",
-    "TYPE_NAME_STRING",
-    "TYPE_NAME_INT",
-    "TYPE_NAME_UINT",
-    "TYPE_NAME_DOUBLE",
-    "TYPE_NAME_DURATION",
-    "TYPE_NAME_TIMESTAMP",
-    "TYPE_NAME_MAP",
-    "TYPE_NAME_LIST",
-    "TYPE_NAME_IPADDRESS",
-)
-
-
 def _varint_len(n: int) -> int:
     size = 1
     while n >= 0x80:
@@ -683,7 +646,7 @@ def _source_size(module: str, file: str) -> int:
 
 
 def _param_size(param: Any) -> int:
-    number = _PROTO_TYPE_NAMES.index(param.type_name) if param.type_name in _PROTO_TYPE_NAMES else 0
+    number = PROTO_TYPE_NAMES.index(param.type_name) if param.type_name in PROTO_TYPE_NAMES else 0
     return (1 + _varint_len(number) if number else 0) + sum(
         _field(_param_size(g)) for g in param.generic_types
     )
@@ -725,17 +688,6 @@ def model_proto_size(model: AuthorizationModel) -> int:
             )
         size += _field(_string(key) + _field(body))
     return size
-
-
-def _computed_targets(rw: Rewrite) -> list[str]:
-    match rw:
-        case ComputedUserset(relation=target):
-            return [target]
-        case Union(children=children) | Intersection(children=children):
-            return [t for c in children for t in _computed_targets(c)]
-        case Difference(base=base, subtract=subtract):
-            return _computed_targets(base) + _computed_targets(subtract)
-    return []
 
 
 def _entrypoint_fixpoint(
@@ -806,28 +758,6 @@ def _entrypoint_fixpoint(
 
 def _short(name: str) -> str:
     return name if len(name) <= 60 else name[:57] + "..."
-
-
-def _contains_this(rw: Rewrite) -> bool:
-    match rw:
-        case This():
-            return True
-        case Union(children=children) | Intersection(children=children):
-            return any(_contains_this(c) for c in children)
-        case Difference(base=base, subtract=subtract):
-            return _contains_this(base) or _contains_this(subtract)
-    return False
-
-
-def _uses_tupleset(rw: Rewrite, rel: str) -> bool:
-    match rw:
-        case TupleToUserset(tupleset=ts):
-            return ts == rel
-        case Union(children=children) | Intersection(children=children):
-            return any(_uses_tupleset(c, rel) for c in children)
-        case Difference(base=base, subtract=subtract):
-            return _uses_tupleset(base, rel) or _uses_tupleset(subtract, rel)
-    return False
 
 
 def _param_problem(type_name: str, generics: tuple[Any, ...]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from permsvc.core.revision import InvalidConsistencyTokenError, decode_token
-from permsvc.store.protocol import ConsistentReads, unwrap
+from permsvc.store.protocol import ConsistentReads, ReplicaReads, unwrap
 
 if TYPE_CHECKING:
     from permsvc.core.revision import Consistency, Revision
@@ -35,13 +35,24 @@ async def reader_for(
     required = (
         decode_token(consistency.token, store_id=store_id).revision if consistency.token else 0
     )
-    return await database_reader(reader, store_id, required)
+    return await database_reader(
+        reader, store_id, required, replica=consistency.level != "HIGHER_CONSISTENCY"
+    )
 
 
 async def database_reader(
-    reader: TupleReader, store_id: str, required: Revision
+    reader: TupleReader, store_id: str, required: Revision, *, replica: bool = True
 ) -> tuple[TupleReader, Revision]:
-    """``reader`` (a database) and its head, which must be at least ``required``."""
+    """``reader`` (a database) and its head, which must be at least ``required``.
+
+    With ``replica`` (false for ``HIGHER_CONSISTENCY``), a database with read replicas
+    (:class:`~permsvc.store.protocol.ReplicaReads`) may hand out a reader on a replica that has
+    replayed ``required`` instead, answering at that replica's revision."""
+    replicas = unwrap(reader, ReplicaReads)
+    if replicas is not None:
+        found = await replicas.replica_reader(store_id, required, latest=not replica)
+        if found is not None:
+            return found
     head = await reader.head_revision(store_id)
     if head < required:
         raise InvalidConsistencyTokenError(

@@ -17,7 +17,7 @@ URL                                             backend
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -125,11 +125,19 @@ async def _open_postgres(
     migrate: bool = True,
     *,
     statement_cache_size: int | None = None,
+    read_urls: Sequence[str] = (),
 ) -> Datastore:
-    """``statement_cache_size`` None: :func:`default_statement_cache_size` (the environment)."""
+    """``statement_cache_size`` None: :func:`default_statement_cache_size` (the environment);
+    ``read_urls``: read replicas (:mod:`permsvc.store.postgres.replicas`)."""
     from permsvc.store.postgres import PostgresDatastore
 
     cache = default_statement_cache_size() if statement_cache_size is None else statement_cache_size
+    if read_urls:
+        from permsvc.store.postgres.replicas import ReplicatedDatastore
+
+        return await ReplicatedDatastore.open_replicated(
+            url, read_urls, migrate=migrate, statement_cache_size=cache
+        )
     return await PostgresDatastore.open(url, migrate=migrate, statement_cache_size=cache)
 
 
@@ -188,12 +196,14 @@ async def open_datastore(
     data_dir: Path | None = None,
     migrate: bool = True,
     statement_cache_size: int | None = None,
+    read_urls: Sequence[str] = (),
 ) -> Datastore:
     """Open the datastore ``url`` names (see the module table), applying pending migrations unless
     ``migrate`` is false (then an outdated schema raises ``StorageUnavailableError``).
 
     ``statement_cache_size`` (PostgreSQL; default :func:`default_statement_cache_size`): prepared
-    statements kept per connection, 0 behind a transaction-pooling PgBouncer.
+    statements kept per connection, 0 behind a transaction-pooling PgBouncer. ``read_urls``
+    (PostgreSQL only): read replicas, see :mod:`permsvc.store.postgres.replicas`.
 
     The caller owns the result and must ``await datastore.aclose()``.
 
@@ -202,8 +212,12 @@ async def open_datastore(
         StorageUnavailableError: the database cannot be reached or its schema is not current.
     """
     backend, url = backend_for(url)
-    if backend.name == "postgres" and statement_cache_size is not None:
-        return await _open_postgres(url, migrate=migrate, statement_cache_size=statement_cache_size)
+    if read_urls and backend.name != "postgres":
+        raise InvalidDatabaseUrlError("read replicas need a postgresql:// database URL")
+    if backend.name == "postgres" and (statement_cache_size is not None or read_urls):
+        return await _open_postgres(
+            url, migrate=migrate, statement_cache_size=statement_cache_size, read_urls=read_urls
+        )
     return await backend.open(url, default_data_dir() if data_dir is None else data_dir, migrate)
 
 

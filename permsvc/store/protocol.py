@@ -71,6 +71,7 @@ __all__ = (
     "Page",
     "ReadFilter",
     "RelationVersions",
+    "ReplicaReads",
     "StartingWithUser",
     "StoreAdmin",
     "StoreInfo",
@@ -82,6 +83,7 @@ __all__ = (
     "TupleOperation",
     "TupleReader",
     "TupleSnapshotReader",
+    "TupleWriteRevisions",
     "TupleWriter",
     "Wrapper",
     "WriteResult",
@@ -400,6 +402,30 @@ class ConsistentReads(Protocol):
 
 
 @runtime_checkable
+class ReplicaReads(Protocol):
+    """Optional: a database with read replicas (standbys). The database path of a request asks it
+    for a reader on a replica that has replayed the revision the request needs."""
+
+    async def replica_reader(
+        self, store_id: str, required: Revision, *, latest: bool = False
+    ) -> tuple[TupleReader, Revision] | None:
+        """A reader on a replica that has replayed at least ``required`` of ``store_id`` (and any
+        revision this process knows of), and the revision it answers at; ``None``: read the
+        primary, as ``latest`` (``HIGHER_CONSISTENCY``) always does."""
+        ...
+
+    def revision_committed(self, store_id: str, revision: Revision) -> None:
+        """``revision`` of ``store_id`` is committed on the primary (a notification the index
+        heard, for stores it does not follow too): later reads need it."""
+        ...
+
+    def store_deleted(self, store_id: str) -> None:
+        """``store_id`` is deleted on the primary (here, or notified): no replica that may not
+        have replayed the deletion may answer for it any more."""
+        ...
+
+
+@runtime_checkable
 class ModelVersionsView(Protocol):
     """What a model cache reads of a :class:`ModelChangeFeed`'s record of model changes."""
 
@@ -521,6 +547,21 @@ class ChangelogReader(Protocol):
     ) -> Sequence[TupleChange]:
         """Changes with revision > ``revision`` in revision order (for followers such as the index);
         at most ``limit`` rows, never splitting one revision's changes across calls."""
+        ...
+
+
+@runtime_checkable
+class TupleWriteRevisions(Protocol):
+    """Optional: the revision at which each live tuple was written. Read by explanations only
+    (a witness names the write behind each stored tuple), never on the check path; the database
+    backends answer from their tuple rows, and wrappers (the in-memory index) reach it through
+    :func:`unwrap`."""
+
+    async def tuple_write_revisions(
+        self, store_id: str, keys: Sequence[TupleKey]
+    ) -> dict[tuple[str, str, str], Revision]:
+        """For each of ``keys`` stored now, ``key.key -> `` the revision of the write that made it
+        live (a tuple deleted and written again has the later one); keys not stored are left out."""
         ...
 
 

@@ -13,6 +13,7 @@ from litestar.testing import AsyncTestClient
 
 from permsvc.api.app import create_app
 from permsvc.api.console.routes import ConsoleConfig, load_assets
+from permsvc.settings import Settings
 from tests.api.conftest import make_settings
 from tests.conftest import REPO_ROOT
 
@@ -109,7 +110,8 @@ async def test_config_with_an_oidc_client_names_the_issuer_and_allows_it(
     monkeypatch.setenv("PERMSVC_CONSOLE_SCOPES", " permsvc:admin   profile ")
     monkeypatch.setenv("PERMSVC_OIDC_ISSUER", "https://id.example.com/tenant/")
     monkeypatch.setenv("PERMSVC_OIDC_AUDIENCE", "https://api.example.com,https://other")
-    async with AsyncTestClient(create_app(make_settings())) as client:
+    settings = Settings.from_env(database_url="memory:", access_log=False)
+    async with AsyncTestClient(create_app(settings)) as client:
         response = await client.get("/console/config.json")
         assert response.json() == {
             "oidc_issuer": "https://id.example.com/tenant/",
@@ -124,7 +126,28 @@ async def test_config_with_an_oidc_client_names_the_issuer_and_allows_it(
 
 
 def test_a_client_id_without_an_issuer_turns_the_login_off() -> None:
-    assert ConsoleConfig.from_env({"PERMSVC_CONSOLE_CLIENT_ID": "spa"}) == ConsoleConfig()
+    settings = Settings.from_env({"PERMSVC_CONSOLE_CLIENT_ID": "spa"})
+    assert ConsoleConfig.from_settings(settings) == ConsoleConfig()
+
+
+def test_the_console_config_comes_from_the_settings_not_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``create_app(settings)`` is self-contained: the environment after start-up is not read."""
+    monkeypatch.setenv("PERMSVC_CONSOLE_CLIENT_ID", "from-the-environment")
+    monkeypatch.setenv("PERMSVC_OIDC_ISSUER", "https://elsewhere.example.com/")
+    settings = Settings.from_env(
+        {
+            "PERMSVC_CONSOLE_CLIENT_ID": "console-spa",
+            "PERMSVC_OIDC_ISSUER": "https://id.example.com/",
+            "PERMSVC_OIDC_AUDIENCE": "https://api.example.com",
+        }
+    )
+    assert ConsoleConfig.from_settings(settings) == ConsoleConfig(
+        oidc_issuer="https://id.example.com/",
+        oidc_client_id="console-spa",
+        oidc_audience="https://api.example.com",
+    )
 
 
 def test_every_static_file_is_package_data() -> None:
@@ -145,3 +168,19 @@ def test_every_static_file_is_package_data() -> None:
 def test_assets_are_small() -> None:
     total = sum(len(a.body) for a in load_assets().values())
     assert total < 150_000, f"the console ships {total} bytes"
+
+
+@pytest.mark.parametrize(
+    "path", ["/console", "/console/", "/console/assets/js/app.js", "/console/config.json"]
+)
+async def test_head_answers_what_get_does_without_a_body(locked: Any, path: str) -> None:
+    got = await locked.get(path)
+    head = await locked.head(path)
+    assert (head.status_code, head.content) == (200, b""), head.text
+    for name in ("content-type", "etag", "content-security-policy", "cache-control"):
+        assert head.headers[name] == got.headers[name], name
+    assert head.headers["content-length"] == str(len(got.content))
+    again = await locked.head(path, headers={"If-None-Match": got.headers["etag"]})
+    assert (again.status_code, again.content) == (304, b"")
+    missing = await locked.head("/console/assets/js/nope.js")
+    assert missing.status_code == 404

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +12,7 @@ from uvicorn.config import Config
 from uvicorn.server import ServerState
 
 from permsvc.cli.http_protocol import CoalescingHttpToolsProtocol, CoalescingTransport
+from tests.api.live import live_server
 
 
 class _Socket(asyncio.Transport):
@@ -98,7 +101,9 @@ async def test_a_connection_closed_underneath_drops_the_pending_bytes() -> None:
 async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     assert scope["type"] == "http"
     body = b'{"allowed":true}' if scope["path"] != "/stream" else b"part"
-    await receive()
+    message = await receive()
+    while scope["path"] == "/whole-body" and message.get("more_body"):  # as the API reads bodies
+        message = await receive()
     if scope["path"] == "/stream":
         await send(
             {
@@ -116,7 +121,7 @@ async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def _protocol() -> tuple[CoalescingHttpToolsProtocol, _Socket]:
+def _protocol(read_timeout_s: float = 60.0) -> tuple[CoalescingHttpToolsProtocol, _Socket]:
     config = Config(
         app=_app,
         http=CoalescingHttpToolsProtocol,
@@ -127,6 +132,7 @@ def _protocol() -> tuple[CoalescingHttpToolsProtocol, _Socket]:
     protocol = CoalescingHttpToolsProtocol(
         config, ServerState(), app_state={}, _loop=asyncio.get_running_loop()
     )
+    protocol.read_timeout_s = read_timeout_s
     sock = _Socket()
     protocol.connection_made(sock)
     return protocol, sock
@@ -184,3 +190,139 @@ async def test_flow_control_reaches_the_socket(name: str) -> None:
     getattr(transport, name)()
     assert sock.events == [name]
     assert transport.get_extra_info("peername") == ("127.0.0.1", 5000)
+
+
+# -- the read timeout: a client may not hold a connection by sending slowly or not at all -------
+
+_TIMEOUT = 0.2
+_REFUSED = b"HTTP/1.1 408 Request Timeout\r\n"
+
+
+async def _wait_for_close(sock: _Socket, seconds: float = 20 * _TIMEOUT) -> None:
+    for _ in range(int(seconds / 0.01)):
+        if sock.closing:
+            return
+        await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        pytest.param(b"", id="nothing_after_connecting"),
+        pytest.param(b"POST /stores/s/check HTTP/1.1\r\nhost: x\r\ncontent-le", id="headers_stall"),
+        pytest.param(
+            b"POST /whole-body HTTP/1.1\r\nhost: x\r\ncontent-length: 20\r\n\r\n{}",
+            id="body_stalls",
+        ),
+    ],
+)
+async def test_a_request_that_stops_arriving_gets_408_and_the_connection_closes(
+    sent: bytes,
+) -> None:
+    protocol, sock = _protocol(read_timeout_s=_TIMEOUT)
+    if sent:
+        protocol.data_received(sent)
+    await _wait_for_close(sock)
+    assert sock.closing, "the connection was left open"
+    assert len(sock.writes) == 1 and sock.writes[0].startswith(_REFUSED), sock.writes
+    assert sock.writes[0].endswith(
+        b'{"code":"request_timeout","message":"the request did not arrive in time: '
+        b'the connection is closed"}'
+    )
+    assert b"connection: close\r\n" in sock.writes[0]
+    protocol.connection_lost(None)  # the kernel's answer to the close: the application task ends
+    await _settle(protocol)
+
+
+async def test_a_body_that_keeps_arriving_is_not_cut_off() -> None:
+    protocol, sock = _protocol(read_timeout_s=_TIMEOUT)
+    protocol.data_received(b"POST /whole-body HTTP/1.1\r\nhost: x\r\ncontent-length: 8\r\n\r\n")
+    for _ in range(8):  # 8 x 0.6 of the timeout: longer in all than the timeout, never stalled
+        await asyncio.sleep(0.6 * _TIMEOUT)
+        protocol.data_received(b" ")
+    await _settle(protocol)
+    assert len(sock.writes) == 1 and sock.writes[0].startswith(b"HTTP/1.1 200 OK"), sock.writes
+    assert not sock.closing
+    protocol.connection_lost(None)
+
+
+async def test_an_answered_connection_is_left_to_keep_alive() -> None:
+    protocol, sock = _protocol(read_timeout_s=_TIMEOUT)
+    protocol.data_received(
+        b"POST /stores/s/check HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}"
+    )
+    await _settle(protocol)
+    await asyncio.sleep(3 * _TIMEOUT)
+    assert [w[:15] for w in sock.writes] == [b"HTTP/1.1 200 OK"], "a 408 after the answer"
+    protocol.connection_lost(None)
+
+
+async def test_a_stalled_body_after_the_answer_only_closes() -> None:
+    """The application answered before reading the body (a refusal): no second response."""
+    protocol, sock = _protocol(read_timeout_s=_TIMEOUT)
+    protocol.data_received(b"GET /stream HTTP/1.1\r\nhost: x\r\ncontent-length: 50\r\n\r\n{")
+    await asyncio.sleep(0.02)
+    assert sock.writes and sock.writes[0].startswith(b"HTTP/1.1 200 OK")
+    await _wait_for_close(sock)
+    assert sock.closing and not any(w.startswith(_REFUSED) for w in sock.writes)
+    protocol.connection_lost(None)
+    await _settle(protocol)
+
+
+def test_permsvc_serve_workers_apply_the_configured_read_timeout(tmp_path: Path) -> None:
+    """Through a live server: the setting reaches both workers (exported to their environment)."""
+    env = {"PERMSVC_REQUEST_READ_TIMEOUT_S": "1"}
+    with live_server(tmp_path, "--workers", "2", env=env) as live:
+        port = int(live.url.rsplit(":", 1)[1])
+        for _ in range(4):  # new connections: the kernel spreads them over the workers
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+                conn.sendall(
+                    b"POST /stores/01ARZ3NDEKTSV4RRFFQ69G5FAV/check HTTP/1.1\r\nhost: x\r\n"
+                    b"content-type: application/json\r\ncontent-length: 100\r\n\r\n{"
+                )
+                answer = b""
+                while chunk := conn.recv(65536):
+                    answer += chunk
+            assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), answer
+            assert answer.endswith(
+                b'"code":"request_timeout","message":"the request did not '
+                b'arrive in time: the connection is closed"}'
+            )
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        pytest.param([b"x-pad: " + b"a" * 1000 + b"\r\n"] * 80, id="many_headers"),
+        pytest.param([b"x-pad: "] + [b"a" * 1000] * 80, id="one_endless_header"),
+        pytest.param([b"/" + b"a" * 1000] * 80, id="endless_url"),
+    ],
+)
+async def test_a_head_over_the_limit_gets_431_and_the_connection_closes(head: list[bytes]) -> None:
+    protocol, sock = _protocol()
+    protocol.data_received(
+        b"GET /x HTTP/1.1\r\nhost: x\r\n" if head[0].startswith(b"x-pad") else b"GET "
+    )
+    for chunk in head:
+        if sock.closing:
+            break
+        protocol.data_received(chunk)
+    assert sock.closing, "the connection was left open"
+    assert len(sock.writes) == 1, sock.writes
+    assert sock.writes[0].startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
+    assert sock.writes[0].endswith(
+        b'{"code":"validation_error","message":"the request line and headers exceed 65536 bytes"}'
+    )
+    protocol.connection_lost(None)
+
+
+async def test_large_bodies_and_pipelined_requests_are_not_counted_as_head() -> None:
+    protocol, sock = _protocol()
+    body = b"{" + b" " * 200_000 + b"}"
+    request = b"POST /whole-body HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n\r\n" % len(body)
+    protocol.data_received(request + body + request[:20])  # one chunk: a request and a half
+    protocol.data_received(request[20:] + body)
+    await _settle(protocol)
+    assert [w[:15] for w in sock.writes] == [b"HTTP/1.1 200 OK"] * 2
+    assert not sock.closing
+    protocol.connection_lost(None)

@@ -129,6 +129,25 @@ async def test_write_conditional_tuple_and_read_condition(
         ),
         pytest.param(
             {
+                "writes": {
+                    "tuple_keys": [
+                        _key(
+                            "document:1",
+                            "limited",
+                            "user:anne",
+                            condition={"name": "small", "context": {"x": "three"}},
+                        )
+                    ]
+                }
+            },
+            "invalid_tuple",
+            "Invalid tuple 'document:1#limited@user:anne'. Reason: parameter type error on "
+            "condition 'small' - failed to convert context parameter 'x': expected a int64 value, "
+            "but found invalid string value 'three'",
+            id="context_of_wrong_type",
+        ),
+        pytest.param(
+            {
                 "writes": {"tuple_keys": [_key("document:1", "viewer", "user:anne")]},
                 "authorization_model_id": "bad",
             },

@@ -89,7 +89,9 @@ def test_explain_prints_the_proof_as_a_tree(
     assert lines[0].startswith("document:1#viewer@user:anne: allowed  [model ")
     assert lines[1].startswith("✓ allowed — witness 1")
     assert lines[2].strip() == "document:1#viewer"
-    assert any("tuple document:1#owner@user:anne (stored, revision" in line for line in lines)
+    assert any(
+        "tuple document:1#owner@user:anne (stored, written at revision" in line for line in lines
+    )
     code, out, _ = _check(
         capsys,
         store,

@@ -11,10 +11,12 @@ from tests.conformance.summary import COUNTS, EXPLAIN_COUNTS
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if EXPLAIN_COUNTS:
         terminalreporter.section("Explanations verified")
-        for backend, (w, steps, d, settled, refused) in sorted(EXPLAIN_COUNTS.items()):
+        for (corpus, backend), counts in sorted(EXPLAIN_COUNTS.items()):
+            w, steps, d, settled, refused, revisions = counts
             terminalreporter.write_line(
-                f"{backend:<8} witnesses {w} ({steps} steps)  denials {d} (+{settled} settled nodes) "
-                f"agree with Check  refused by both {refused}"
+                f"{corpus:<11} {backend:<8} witnesses {w} ({steps} steps, {revisions} tuple "
+                f"revisions)  denials {d} (+{settled} settled nodes) agree with Check  "
+                f"refused by both {refused}"
             )
     if not COUNTS:
         return

@@ -2,7 +2,8 @@
 
 - An allowed explanation: every witness is walked step by step. Each stored tuple must exist in
   the store, with the same condition, at the revision the decision names (the store's head has
-  not moved); each contextual tuple must be one the request sent; each tuple must fit the model;
+  not moved), and its step must name the revision of the write that is live (the changelog's
+  last change of the tuple: a write, at or before the decision's revision); each contextual tuple must be one the request sent; each tuple must fit the model;
   each rewrite a step uses (direct tuples, a computed relation, ``x from y``, an intersection,
   an exclusion) must be in the rewrite of the relation the walk stands on; each condition must
   hold when evaluated again with the request's context; each chain must end at the user (the
@@ -17,9 +18,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from permsvc.commands.check import CheckParams
+from permsvc.commands.check import CheckParams, CheckQuery
+from permsvc.commands.explain import ExplainParams, ExplainQuery
+from permsvc.commands.models import ModelResolver
 from permsvc.core.errors import PermsvcError
 from permsvc.engine.errors import openfga_code
+from permsvc.engine.explain import witness_size
 from permsvc.engine.plan import plan_for
 from permsvc.model.schema import (
     ComputedUserset,
@@ -31,13 +35,13 @@ from permsvc.model.schema import (
 )
 
 if TYPE_CHECKING:
-    from permsvc.commands.check import CheckQuery
     from permsvc.core.refs import TupleKey
     from permsvc.engine.explain import Denial, Explanation, Step
     from permsvc.model.schema import Rewrite
     from permsvc.model.typesystem import TypeSystem
+    from permsvc.store.protocol import TupleChange
 
-__all__ = ("Verifier",)
+__all__ = ("Verifier", "verify_request")
 
 
 def _nodes(rewrite: Rewrite) -> list[Rewrite]:
@@ -76,6 +80,8 @@ class Verifier:
         self.steps = 0
         self.denials = 0
         self.settled = 0
+        self.revisions = 0
+        self._last_changes: dict[tuple[str, str, str], TupleChange] | None = None
 
     async def _check(self, obj: str, relation: str, user: str) -> bool | int:
         from permsvc.core.refs import TupleKey
@@ -109,9 +115,6 @@ class Verifier:
                 f"{key}: not a contextual tuple of the request"
             )
             return
-        assert step.revision == revision, (
-            f"{key}: read at revision {step.revision}, decision at {revision}"
-        )
         head = await self.ds.head_revision(self.store_id)
         assert int(getattr(head, "value", head)) == revision, (
             f"the store moved past revision {revision}"
@@ -120,6 +123,33 @@ class Verifier:
         assert found is not None, f"{key}: not in the store at revision {revision}"
         assert found.condition == key.condition, f"{key}: the stored tuple has another condition"
         assert key.key not in self.contextual, f"{key}: a contextual tuple reported as stored"
+        # The step's revision is the write that is live now: the changelog writes the tuple (with
+        # its condition) at that revision, at or before the decision's, and nothing changes it after.
+        written = step.revision
+        assert written is not None and 0 < written <= revision, (
+            f"{key}: written at revision {written}, decision at {revision}"
+        )
+        last = (await self._changelog()).get(key.key)
+        assert last is not None and last.operation == "write", f"{key}: no write in the changelog"
+        assert (last.revision, last.key.condition) == (written, key.condition), (
+            f"{key}: the live write is at revision {last.revision}, the step says {written}"
+        )
+        self.revisions += 1
+
+    async def _changelog(self) -> dict[tuple[str, str, str], TupleChange]:
+        """The last change of each tuple of the store, from its whole changelog (read once)."""
+        if self._last_changes is None:
+            last: dict[tuple[str, str, str], TupleChange] = {}
+            after = 0
+            while True:
+                batch = await self.ds.changes_since(self.store_id, after, limit=1000)
+                if not batch:
+                    break
+                for change in batch:
+                    last[change.key.key] = change
+                after = batch[-1].revision
+            self._last_changes = last
+        return self._last_changes
 
     async def witness(
         self, chain: tuple[Step, ...], user: str, revision: int, obj: str, relation: str
@@ -279,3 +309,59 @@ class Verifier:
             self.settled += 1
         for child in d.children:
             await self._settled(child, user)
+
+
+async def verify_request(
+    datastore: Any,
+    counts: list[int],
+    store_id: str,
+    ts: TypeSystem,
+    key: TupleKey,
+    contextual: tuple[TupleKey, ...],
+    context: Any,
+) -> str:
+    """Explain ``key`` (all witnesses, up to 5) and verify the answer: every witness step by step,
+    or the denial against Check; the counts go to ``counts`` (an ``EXPLAIN_COUNTS`` entry). Returns
+    ``allowed``, ``denied`` or ``refused`` (explain and Check refused it alike)."""
+    resolver = ModelResolver(datastore)
+    explain = ExplainQuery(reader=datastore, resolver=resolver)
+    check = CheckQuery(reader=datastore, resolver=resolver)
+    asked: dict[str, Any] = {
+        "store_id": store_id,
+        "tuple_key": key,
+        "model_id": ts.model_id,
+        "contextual_tuples": contextual,
+        "context": context,
+    }
+    try:
+        out = await explain.execute(ExplainParams(**asked, all_paths=True, limit=5))
+    except PermsvcError as err:
+        # Explain refuses what Check refuses (bad input, budget errors): the same error.
+        try:
+            await check.execute(CheckParams(**asked))
+        except PermsvcError as check_err:
+            assert type(check_err) is type(err), (
+                f"{key}: explain raised {err!r}, Check {check_err!r}"
+            )
+            counts[4] += 1
+            return "refused"
+        raise AssertionError(f"{key}: explain raised {err!r}, Check answered") from err
+    verifier = Verifier(datastore, check, store_id, ts, contextual, context)
+    e = out.explanation
+    if e.allowed:
+        assert e.witnesses, f"{key}: allowed without a witness"
+        sizes = [witness_size(w) for w in e.witnesses]
+        for witness in e.witnesses:
+            await verifier.witness(witness, key.user, out.revision, key.object, key.relation)
+        assert await verifier._check(key.object, key.relation, key.user) is True, (
+            f"{key}: Check disagrees"
+        )
+        assert sizes == sorted(sizes), f"{key}: witnesses not shortest first: {sizes}"
+        counts[0] += len(e.witnesses)
+        counts[1] += verifier.steps
+        counts[5] += verifier.revisions
+    else:
+        await verifier.denial(e, key.user, key.object, key.relation)
+        counts[2] += 1
+        counts[3] += verifier.settled
+    return "allowed" if e.allowed else "denied"

@@ -15,16 +15,11 @@ from typing import Any
 
 import pytest
 
-from permsvc.commands.check import CheckParams, CheckQuery
-from permsvc.commands.explain import ExplainParams, ExplainQuery
-from permsvc.commands.models import ModelResolver
-from permsvc.core.errors import PermsvcError
 from permsvc.core.refs import TupleCondition, TupleKey
-from permsvc.engine.explain import witness_size
 from permsvc.model.compile import parse_dsl
 from permsvc.model.tuple_validation import tuple_problem, validate_tuple
 from permsvc.model.typesystem import TypeSystem
-from tests.conformance.explain_verify import Verifier
+from tests.conformance.explain_verify import verify_request
 from tests.conformance.runner import MODES, _tuple, load_suite
 from tests.conformance.summary import EXPLAIN_COUNTS
 from tests.conftest import OPENFGA_SUITES
@@ -48,76 +43,12 @@ def _cases() -> list[Any]:
     ]
 
 
-async def _verify(
-    datastore: Any,
-    backend: str,
-    store_id: str,
-    ts: TypeSystem,
-    key: TupleKey,
-    contextual: tuple[TupleKey, ...],
-    context: Any,
-) -> str:
-    resolver = ModelResolver(datastore)
-    explain = ExplainQuery(reader=datastore, resolver=resolver)
-    check = CheckQuery(reader=datastore, resolver=resolver)
-    try:
-        out = await explain.execute(
-            ExplainParams(
-                store_id=store_id,
-                tuple_key=key,
-                model_id=ts.model_id,
-                contextual_tuples=contextual,
-                context=context,
-                all_paths=True,
-                limit=5,
-            )
-        )
-    except PermsvcError as err:
-        # Explain refuses what Check refuses (bad input, budget errors): the same error.
-        try:
-            await check.execute(
-                CheckParams(
-                    store_id=store_id,
-                    tuple_key=key,
-                    model_id=ts.model_id,
-                    contextual_tuples=contextual,
-                    context=context,
-                )
-            )
-        except PermsvcError as check_err:
-            assert type(check_err) is type(err), (
-                f"{key}: explain raised {err!r}, Check {check_err!r}"
-            )
-            EXPLAIN_COUNTS[backend][4] += 1
-            return "refused"
-        raise AssertionError(f"{key}: explain raised {err!r}, Check answered") from err
-    verifier = Verifier(datastore, check, store_id, ts, contextual, context)
-    e = out.explanation
-    counts = EXPLAIN_COUNTS[backend]
-    if e.allowed:
-        assert e.witnesses, f"{key}: allowed without a witness"
-        sizes = [witness_size(w) for w in e.witnesses]
-        for witness in e.witnesses:
-            await verifier.witness(witness, key.user, out.revision, key.object, key.relation)
-        assert await verifier._check(key.object, key.relation, key.user) is True, (
-            f"{key}: Check disagrees"
-        )
-        assert sizes == sorted(sizes), f"{key}: witnesses not shortest first: {sizes}"
-        counts[0] += len(e.witnesses)
-        counts[1] += verifier.steps
-    else:
-        await verifier.denial(e, key.user, key.object, key.relation)
-        counts[2] += 1
-        counts[3] += verifier.settled
-    return "allowed" if e.allowed else "denied"
-
-
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize(("test", "mode"), _cases())
 async def test_explanations_of_the_conformance_suites(
     datastore: Any, backend_name: str, test: dict[str, Any], mode: str
 ) -> None:
-    backend = backend_name
+    counts = EXPLAIN_COUNTS["conformance", backend_name]
     store = await datastore.create_store(test["name"])
     written: list[TupleKey] = []
     for stage in test["stages"]:
@@ -135,9 +66,9 @@ async def test_explanations_of_the_conformance_suites(
             contextual = [_tuple(t) for t in a.get("contextualTuples") or ()]
             if mode == "contextual":
                 contextual.extend(fitting)
-            await _verify(
+            await verify_request(
                 datastore,
-                backend,
+                counts,
                 store.id,
                 ts,
                 _tuple(a["tuple"]),
@@ -189,13 +120,18 @@ def _random_tuples(rng: random.Random) -> list[TupleKey]:
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("seed", [pytest.param(s, id=f"seed_{s}") for s in range(3)])
 async def test_explanations_of_random_data(datastore: Any, backend_name: str, seed: int) -> None:
-    backend = backend_name
+    counts = EXPLAIN_COUNTS["random", backend_name]
     rng = random.Random(seed)
     store = await datastore.create_store(f"explain-{seed}")
     stored = await datastore.write_model(store.id, parse_dsl(RANDOM_MODEL))
     ts = TypeSystem.new(stored.model)
     tuples = _random_tuples(rng)
-    await datastore.write(store.id, writes=tuples)
+    await datastore.write(store.id, writes=tuples[:20])
+    await datastore.write(store.id, writes=tuples[20:])
+    # Deleted and written again: a witness names the later write.
+    again = rng.sample(tuples, 5)
+    await datastore.write(store.id, deletes=again)
+    await datastore.write(store.id, writes=again)
     seen = {"allowed": 0, "denied": 0}
     for obj in DOCUMENTS + FOLDERS[:2]:
         otype = obj.partition(":")[0]
@@ -203,9 +139,9 @@ async def test_explanations_of_random_data(datastore: Any, backend_name: str, se
         for relation in relations:
             for user in USERS[:4] + ["group:g0#member"]:
                 for context in (None, {"x": 3}, {"x": 30}):
-                    got = await _verify(
+                    got = await verify_request(
                         datastore,
-                        backend,
+                        counts,
                         store.id,
                         ts,
                         TupleKey(object=obj, relation=relation, user=user),

@@ -42,9 +42,9 @@ class Session:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
-    def login(self) -> None:
+    def login(self, key: str = "") -> None:
         self.page.goto(self.console.url + "/console")
-        self.page.get_by_label("API key").fill(self.console.key)
+        self.page.get_by_label("API key").fill(key or self.console.key)
         self.page.get_by_label("API key").press("Enter")
         self.page.locator("#nav").wait_for(state="visible")
         self.page.select_option("#store-select", self.console.store_id)
@@ -344,3 +344,48 @@ def test_why_draws_an_exclusion(session: Session) -> None:
     else:
         assert "does not explain decisions yet" in page.locator("#why-result").inner_text()
     session.shot("why-exclusion")
+
+
+def test_a_read_key_sees_only_its_pages_without_a_console_error(session: Session) -> None:
+    """The console asks GET /v1/whoami for the roles: a read key gets no admin or claims page and
+    the console never calls an API that would refuse it (no 403 in the browser's console)."""
+    page = session.page
+    key = session.console.call("POST", "/v1/admin/keys", {"roles": ["read"], "name": "reader"})
+    session.login(key["key"])
+    assert "read" in page.locator("#whoami").inner_text()
+    visible = page.evaluate(
+        "() => [...document.querySelectorAll('#nav a')].filter(a => !a.hidden)"
+        ".map(a => a.getAttribute('href'))"
+    )
+    assert visible == ["#/models", "#/tuples", "#/why"], visible
+    page.locator("svg.graph").wait_for()
+    session.go("#/tuples")
+    page.locator("table.data").wait_for()
+    assert page.get_by_text("Grant a tuple").count() == 0
+    assert page.locator("button.danger").count() == 0
+    assert _why(session, "user:anne", "viewer", "document:readme").startswith("Allowed")
+    for hidden, role in (("#/keys", "admin"), ("#/audit", "admin"), ("#/claims", "claims")):
+        session.go(hidden)
+        page.wait_for_function(
+            "r => document.querySelector('#needs-role')?.textContent.includes(`'${r}' role`)"
+            " && document.querySelector('main h2')?.textContent === 'Not available'",
+            arg=role,
+        )
+    page.wait_for_load_state("networkidle")
+    session.shot("read-key")
+
+
+def test_a_key_without_the_read_role_is_told_so(session: Session) -> None:
+    page = session.page
+    key = session.console.call("POST", "/v1/admin/keys", {"roles": ["check"], "name": "checker"})
+    page.goto(session.console.url + "/console")
+    page.get_by_label("API key").fill(key["key"])
+    page.get_by_label("API key").press("Enter")
+    page.locator("#no-access").wait_for()
+    text = page.locator("#no-access").inner_text()
+    assert "Roles here: check" in text and "needs the 'read' role" in text, text
+    assert page.locator("#nav").is_hidden() and page.locator("#logout").is_visible()
+    page.wait_for_load_state("networkidle")
+    session.shot("no-access")
+    page.locator("#logout").click()
+    page.get_by_label("API key").wait_for()

@@ -13,7 +13,7 @@ from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
 
 from permsvc.api.app import create_app
-from permsvc.api.security.table import ROUTE_RULES, Rule, rule_key
+from permsvc.api.security.table import AUTHENTICATED, ROUTE_RULES, Rule, rule_key
 from permsvc.auth.roles import expand_roles
 from tests.api.admin.v1kit import CHECK_SCOPE, Issuer, bearer
 from tests.api.conftest import MODEL, make_settings
@@ -35,6 +35,7 @@ EVALUATION = {
 }
 SPEC = {"claim": "https://permsvc.example.com/perms", "relations": ["document#viewer"]}
 MISSING_STORE = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+CONSOLE_CLIENT = "console-spa"
 
 
 class Credential(msgspec.Struct, frozen=True, kw_only=True):
@@ -56,7 +57,7 @@ def expected(credential: Credential, rule: Rule) -> int | None:
         return 401
     if credential.end_user:
         return None if rule.end_user else 403
-    if rule.role not in credential.roles:
+    if rule.role != AUTHENTICATED and rule.role not in credential.roles:
         return 403
     if credential.limited and rule.store in ("path", "request", "default", "unlimited"):
         return 403
@@ -147,6 +148,27 @@ class World:
             Credential(
                 name="machine_token_without_permsvc_scope",
                 headers=bearer(issuer.service(scope="read:docs")),
+            ),
+            # Console logins (PERMSVC_CONSOLE_SCOPE_ROLES is on in this world): roles from scopes
+            # only for the console's own client, and only when every authorized party names it.
+            Credential(
+                name="console_login_read_scope",
+                headers=bearer(issuer.user("auth0|7", scope=SCOPES["read"], azp=CONSOLE_CLIENT)),
+                roles=expand_roles(["read"]),
+            ),
+            Credential(
+                name="console_login_without_permsvc_scope",
+                headers=bearer(issuer.user("auth0|8", scope="read:docs", azp=CONSOLE_CLIENT)),
+                end_user=True,
+            ),
+            Credential(
+                name="console_azp_with_another_client_id_and_admin_scope",
+                headers=bearer(
+                    issuer.user(
+                        "auth0|9", scope=SCOPES["admin"], azp=CONSOLE_CLIENT, client_id="spa-client"
+                    )
+                ),
+                end_user=True,
             ),
         ]
         for role in ("check", "read", "write", "admin", "claims"):
@@ -275,7 +297,14 @@ for _prefix in ("/access/v1", "/stores/{store_id}/access/v1"):
         {**EVALUATION, "subject": {"type": "user"}}
     )
 
-_SAMPLE_BODIES["HEAD /docs-assets/{file_path}"] = lambda w: {}  # the /docs UI's files: no body
+# The /docs UI's and the console's files: HEAD takes no body.
+for _head in (
+    "/docs-assets/{file_path}",
+    "/console",
+    "/console/assets/{path}",
+    "/console/config.json",
+):
+    _SAMPLE_BODIES[f"HEAD {_head}"] = lambda w: {}
 
 SAMPLED = frozenset(_SAMPLE_BODIES) | {k for k in ROUTE_RULES if k.startswith(("GET ", "DELETE "))}
 """Routes with a sample request (bodiless GET/DELETE need none)."""
@@ -288,6 +317,8 @@ async def open_world(database_url: str, **settings: Any) -> AsyncIterator[World]
         "index": False,
         "api_keys": (ROOT_KEY,),
         "oidc": issuer.settings(),
+        "console_client_id": CONSOLE_CLIENT,
+        "console_scope_roles": True,
         **{f"{role}_scope": scope for role, scope in SCOPES.items()},
         **settings,
     }

@@ -345,6 +345,7 @@ EXEMPT = {
     "/access/v1": "AuthZEN default-store paths: the handlers of the store-scoped paths, tested there",
     "/v1/admin/models/validate": "validates a model without storing or reading anything",
     "/v1/claims": "the claim feed: needs a claim spec and a claims credential; same error table",
+    "/v1/whoami": "describes the admitted credential and reads nothing (an API key's own lookup is the front door's, faulted on every other route)",
 }
 
 

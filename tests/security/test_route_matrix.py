@@ -57,6 +57,8 @@ def _contract_role(key: str) -> tuple[str | None, bool]:
         return None, False
     if path in ("/v1/check", "/v1/check/batch", "/v1/objects", "/v1/relations", "/v1/explain"):
         return "check", True
+    if path == "/v1/whoami":
+        return "authenticated", True  # any credential may ask who it is
     if path == "/v1/claims":
         return "claims", False
     if path.startswith("/v1/admin/"):

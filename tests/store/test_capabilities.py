@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from permsvc.core.refs import parse_tuple
 from permsvc.store.index import IndexedDatastore
 from permsvc.store.memory import MemoryDatastore
 from permsvc.store.protocol import (
@@ -15,6 +18,7 @@ from permsvc.store.protocol import (
     ManyRelationsSyncReader,
     RelationVersions,
     SyncTupleReader,
+    TupleWriteRevisions,
     inline_reads,
     unwrap,
 )
@@ -32,7 +36,7 @@ class _Opaque:
 async def test_the_index_hands_out_its_databases_capabilities() -> None:
     memory = MemoryDatastore()
     indexed = IndexedDatastore(memory)
-    for capability in (ApiKeyStore, AuditLog, ClaimSpecStore, AuditedWrites):
+    for capability in (ApiKeyStore, AuditLog, ClaimSpecStore, AuditedWrites, TupleWriteRevisions):
         assert unwrap(indexed, capability) is memory
     assert unwrap(indexed, ConsistentReads) is indexed
 
@@ -64,3 +68,20 @@ async def test_inline_reads_follow_the_reading_layer() -> None:
     assert inline_reads(ContextualTupleReader(memory, "store", ()))
     assert not inline_reads(IndexedDatastore(memory))
     assert not inline_reads(_Opaque(memory))
+
+
+@pytest.mark.backends("memory", "sqlite", "postgres", "indexed")
+async def test_tuple_write_revisions_name_the_live_write(datastore: Any) -> None:
+    """Every backend tells the revision each live tuple was written at (explanations read it)."""
+    store = unwrap(datastore, TupleWriteRevisions)
+    assert store is not None
+    first, second, gone = (parse_tuple(f"doc:{i}#viewer@user:a") for i in range(3))
+    s = (await datastore.create_store("revisions")).id
+    await datastore.write(s, writes=[first, gone])  # 1
+    await datastore.write(s, writes=[second])  # 2
+    await datastore.write(s, deletes=[first, gone])  # 3
+    await datastore.write(s, writes=[first])  # 4: written again
+    found = await store.tuple_write_revisions(s, [first, second, gone])
+    assert found == {first.key: 4, second.key: 2}
+    assert await store.tuple_write_revisions(s, []) == {}
+    assert await store.tuple_write_revisions("01NOSUCHSTORE0000000000000", [first]) == {}

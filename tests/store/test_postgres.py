@@ -179,7 +179,15 @@ async def test_models_and_changelog_are_immutable() -> None:
         await datastore.write(
             store_id, writes=[TupleKey(object="doc:1", relation="viewer", user="user:a")]
         )
+        await datastore.bulk_write(
+            store_id, [TupleKey(object="doc:2", relation="viewer", user="user:a")]
+        )
         async with datastore.pool.acquire() as conn:
+            with pytest.raises(asyncpg.RaiseError, match="immutable"):
+                await conn.execute(
+                    "UPDATE changelog_imports SET last_seq = last_seq + 1 WHERE store_id = $1",
+                    store_id,
+                )
             with pytest.raises(asyncpg.RaiseError, match="immutable"):
                 await conn.execute(
                     "UPDATE authorization_models SET dsl = 'x' WHERE id = $1", stored.id

@@ -87,6 +87,11 @@ def test_keys_alone_turn_preshared_auth_on() -> None:
             id="tiny_body_limit",
         ),
         pytest.param({"PERMSVC_LOG_LEVEL": "loud"}, "PERMSVC_LOG_LEVEL", id="unknown_log_level"),
+        pytest.param(
+            {"PERMSVC_REQUEST_READ_TIMEOUT_S": "0"},
+            r"request_read_timeout_s must be in \(0, 3600\]",
+            id="no_read_timeout",
+        ),
     ],
 )
 def test_invalid_values_are_precise_errors(env: dict[str, str], fragment: str) -> None:

@@ -6,6 +6,7 @@ route                                  what
 GET /console                           the console page (``index.html``)
 GET /console/assets/{path}             its CSS and ES modules (package data, nothing fetched)
 GET /console/config.json               how to log in: the OIDC issuer and the console's client
+HEAD on each of them                   the same headers, no body
 =====================================  =======================================================
 
 Every asset is read from the package once, when the router is built, and served from memory with
@@ -13,23 +14,21 @@ an ``ETag``; a path that is not one of those files is a 404, so nothing outside 
 named. The page holds no data: each data call goes through the existing APIs with the signed-in
 user's credential (``Authorization: Bearer``), so the console adds no privilege of its own.
 
-``PERMSVC_CONSOLE_CLIENT_ID`` names the console's public OIDC client (authorization code + PKCE,
-no secret); with it and ``PERMSVC_OIDC_ISSUER`` set, the login page offers "Sign in with the
-identity provider". ``PERMSVC_CONSOLE_SCOPES`` (space-separated) are asked for in addition to
-``openid``.
+``Settings.console_client_id`` (``PERMSVC_CONSOLE_CLIENT_ID``) names the console's public OIDC
+client (authorization code + PKCE, no secret); with it and the OIDC issuer configured, the login
+page offers "Sign in with the identity provider". ``Settings.console_scopes``
+(``PERMSVC_CONSOLE_SCOPES``, space-separated) are asked for in addition to ``openid``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-from collections.abc import Mapping
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import msgspec
-from litestar import Request, Response, Router, get
+from litestar import Request, Response, Router, get, head
 from litestar.params import FromPath
 
 from permsvc.api.errors import ApiError
@@ -62,16 +61,16 @@ class ConsoleConfig(msgspec.Struct, frozen=True, kw_only=True):
     oidc_scopes: str = ""
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ConsoleConfig:
-        env = os.environ if environ is None else environ
-        client_id = env.get("PERMSVC_CONSOLE_CLIENT_ID", "").strip()
-        issuer = env.get("PERMSVC_OIDC_ISSUER", "").strip()
-        if not client_id or not issuer:
+    def from_settings(cls, settings: Settings) -> ConsoleConfig:
+        """The login page's OIDC client: ``console_client_id`` with the OIDC issuer, else none."""
+        oidc = settings.oidc
+        if not settings.console_client_id or oidc is None:
             return cls()
-        audience = env.get("PERMSVC_OIDC_AUDIENCE", "").split(",")[0].strip()
-        scopes = " ".join(env.get("PERMSVC_CONSOLE_SCOPES", "").split())
         return cls(
-            oidc_issuer=issuer, oidc_client_id=client_id, oidc_audience=audience, oidc_scopes=scopes
+            oidc_issuer=oidc.issuer,
+            oidc_client_id=settings.console_client_id,
+            oidc_audience=oidc.audiences[0],
+            oidc_scopes=" ".join(settings.console_scopes.split()),
         )
 
 
@@ -111,7 +110,7 @@ def _csp(config: ConsoleConfig) -> str:
 def build_router(settings: Settings) -> Router:
     """The console's routes; public: they serve files, and the files carry no data."""
     assets = load_assets()
-    config = ConsoleConfig.from_env()
+    config = ConsoleConfig.from_settings(settings)
     config_body = msgspec.json.encode(config)
     headers = {
         "Content-Security-Policy": _csp(config),
@@ -119,34 +118,79 @@ def build_router(settings: Settings) -> Router:
         "Referrer-Policy": "no-referrer",
     }
 
-    def serve(request: Request[Any, Any, Any], name: str) -> Response[bytes]:
+    config_asset = Asset(
+        config_body, "application/json", '"' + hashlib.sha256(config_body).hexdigest()[:32] + '"'
+    )
+
+    def find(name: str) -> Asset:
         asset = assets.get(name)
         if asset is None:
             raise ApiError("undefined_endpoint", f"no console asset named '{name}'", status=404)
+        return asset
+
+    def serve(request: Request[Any, Any, Any], asset: Asset) -> Response[bytes]:
         common = {**headers, "ETag": asset.etag, "Cache-Control": "no-cache"}
         if request.headers.get("if-none-match") == asset.etag:
             return Response(b"", status_code=304, headers=common)
         return Response(asset.body, media_type=asset.media_type, headers=common)
 
-    @get(["/console", "/console/"], include_in_schema=False, opt={"console": True})
-    async def console_page(request: Request[Any, Any, Any]) -> Response[bytes]:
-        return serve(request, "index.html")
+    def head_of(request: Request[Any, Any, Any], asset: Asset) -> Response[None]:
+        """What GET answers, without the body (a 304 when the ETag matches)."""
+        got = serve(request, asset)
+        return Response(
+            None,
+            status_code=got.status_code,
+            media_type=asset.media_type,
+            headers={**got.headers, "Content-Length": str(len(got.content))},
+        )
 
-    @get("/console/assets/{path:path}", include_in_schema=False, opt={"console": True})
-    async def console_asset(
-        request: Request[Any, Any, Any], path: FromPath[str]
-    ) -> Response[bytes]:
+    def asset_named(path: str) -> Asset:
         name = path.lstrip("/")
         if name == "index.html":
             raise ApiError("undefined_endpoint", "no console asset named 'index.html'", status=404)
-        return serve(request, name)
+        return find(name)
 
-    @get("/console/config.json", include_in_schema=False, opt={"console": True})
-    async def console_config() -> Response[bytes]:
-        return Response(
-            config_body,
-            media_type="application/json",
-            headers={**headers, "Cache-Control": "no-cache"},
-        )
+    page_paths = ["/console", "/console/"]
+    asset_path = "/console/assets/{path:path}"
+    config_path = "/console/config.json"
+    opt = {"console": True}
 
-    return Router(path="/", route_handlers=[console_page, console_asset, console_config])
+    @get(page_paths, include_in_schema=False, opt=opt)
+    async def console_page(request: Request[Any, Any, Any]) -> Response[bytes]:
+        return serve(request, find("index.html"))
+
+    @head(page_paths, include_in_schema=False, opt=opt)
+    async def console_page_head(request: Request[Any, Any, Any]) -> Response[None]:
+        return head_of(request, find("index.html"))
+
+    @get(asset_path, include_in_schema=False, opt=opt)
+    async def console_asset(
+        request: Request[Any, Any, Any], path: FromPath[str]
+    ) -> Response[bytes]:
+        return serve(request, asset_named(path))
+
+    @head(asset_path, include_in_schema=False, opt=opt)
+    async def console_asset_head(
+        request: Request[Any, Any, Any], path: FromPath[str]
+    ) -> Response[None]:
+        return head_of(request, asset_named(path))
+
+    @get(config_path, include_in_schema=False, opt=opt)
+    async def console_config(request: Request[Any, Any, Any]) -> Response[bytes]:
+        return serve(request, config_asset)
+
+    @head(config_path, include_in_schema=False, opt=opt)
+    async def console_config_head(request: Request[Any, Any, Any]) -> Response[None]:
+        return head_of(request, config_asset)
+
+    return Router(
+        path="/",
+        route_handlers=[
+            console_page,
+            console_page_head,
+            console_asset,
+            console_asset_head,
+            console_config,
+            console_config_head,
+        ],
+    )

@@ -11,7 +11,13 @@ Credentials, tried in this order:
   token* (client-credentials, decided by :func:`permsvc.auth.claims.token_kind_of` under
   ``PERMSVC_MACHINE_TOKEN_RULES`` / ``PERMSVC_MACHINE_CLIENT_IDS``) gets the roles its scopes map
   to (``PERMSVC_ADMIN_SCOPE``, ``PERMSVC_WRITE_SCOPE``, ``PERMSVC_READ_SCOPE``,
-  ``PERMSVC_CHECK_SCOPE``, ``PERMSVC_CLAIMS_SCOPE``). Any other token is an *end user's*: no role,
+  ``PERMSVC_CHECK_SCOPE``, ``PERMSVC_CLAIMS_SCOPE``). A *console login*: a user's token issued
+  to the web console's client (``azp``/``client_id`` is ``PERMSVC_CONSOLE_CLIENT_ID``, every one
+  of them present) gets the roles its scopes map to the same way, but only when the operator
+  opted in with ``PERMSVC_CONSOLE_SCOPE_ROLES`` (the identity provider must grant those scopes
+  only to the people entitled to them). It acts for its person (audit rows name ``user:<sub>``)
+  with exactly those roles and no more: no end user's allowances. Any other token, a console
+  login without the opt-in or whose scopes grant no role included, is an *end user's*: no role,
   it may only ask the /v1 check routes about itself.
 
 No ``Authorization`` header is an anonymous caller, admitted only while the server is *open*: no
@@ -194,21 +200,64 @@ class Security:
         kind = token_kind_of(claims.raw, settings.machine_token_rules, settings.machine_client_ids)
         return kind is TokenKind.CLIENT
 
+    def is_console_login(self, claims: AuthClaims) -> bool:
+        """Whether a user's token was issued to the web console's client: its ``azp`` and its
+        ``client_id``, each when present (one at least), are ``PERMSVC_CONSOLE_CLIENT_ID``."""
+        console = self.settings.console_client_id
+        named = [claims.raw.get(claim) for claim in ("azp", "client_id")]
+        present = [value for value in named if value is not None]
+        return bool(console) and bool(present) and all(value == console for value in present)
+
+    def _roles_of_scopes(self, claims: AuthClaims) -> frozenset[str]:
+        return expand_roles(self._scope_roles[s] for s in claims.scopes if s in self._scope_roles)
+
     def from_claims(self, claims: AuthClaims) -> Principal:
         if self.is_machine(claims):
-            granted = [self._scope_roles[s] for s in claims.scopes if s in self._scope_roles]
             return Principal(
                 kind="machine_token",
                 actor=Actor(id=f"client:{claims.client_id or claims.subject}", kind="client_token"),
-                roles=expand_roles(granted),
+                roles=self._roles_of_scopes(claims),
                 claims=claims,
             )
+        if self.settings.console_scope_roles and self.is_console_login(claims):
+            roles = self._roles_of_scopes(claims)
+            if roles:
+                return Principal(
+                    kind="console_token",
+                    actor=Actor(id=claims.subject_ref(), kind="user_token"),
+                    roles=roles,
+                    subject=claims.subject_ref(),
+                    claims=claims,
+                )
         return Principal(
             kind="end_user_token",
             actor=Actor(id=claims.subject_ref(), kind="user_token"),
             subject=claims.subject_ref(),
             claims=claims,
         )
+
+    def note_on(self, principal: Principal) -> str:
+        """What ``principal``'s roles mean, in words (``GET /v1/whoami``; never a secret)."""
+        claims = principal.claims
+        if principal.kind == "console_token":
+            return (
+                "a console login: roles from the token's scopes (PERMSVC_CONSOLE_SCOPE_ROLES is on)"
+            )
+        if principal.kind == "end_user_token" and claims is not None:
+            if self.is_console_login(claims):
+                why = (
+                    "its scopes map to no role"
+                    if self.settings.console_scope_roles
+                    else "this server gives console logins no roles (PERMSVC_CONSOLE_SCOPE_ROLES is off)"
+                )
+                return (
+                    f"a console login with no role: {why}. It may only ask /v1 about its own "
+                    "user; log in with an API key, or ask the operator for roles"
+                )
+            return "an end user's token: it may only ask /v1 about its own user"
+        if principal.kind == "machine_token" and not principal.roles:
+            return "a machine token whose scopes map to no role"
+        return ""
 
     async def subject_of(self, subject_token: str) -> str:
         """The tuple user of an end user's access token passed by a service (``subject_token``).

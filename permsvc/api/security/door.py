@@ -9,7 +9,8 @@ route. In order:
    rule lists; none at all is accepted (some SDKs send none). ``text/plain`` and form types are
    refused (415), so a cross-site form or ``fetch`` without a preflight changes nothing;
 3. the credential becomes a principal (:class:`~permsvc.api.security.authenticator.Security`);
-4. the principal's roles must include the rule's role; an end user's token passes only routes
+4. the principal's roles must include the rule's role (any principal passes a rule whose role is
+   :data:`~permsvc.api.security.table.AUTHENTICATED`); an end user's token passes only routes
    marked ``end_user`` (403 ``forbidden`` otherwise);
 5. the store limit: a store named by the path or the default store is checked here; a store
    named in the body is checked by the handler through :func:`resolve_store`.
@@ -24,7 +25,7 @@ from permsvc.api.errors import ApiError
 from permsvc.api.openfga.convert import check_store_id
 from permsvc.api.ops import request_id_of
 from permsvc.api.security.principal import Principal
-from permsvc.api.security.table import Rule
+from permsvc.api.security.table import AUTHENTICATED, Rule
 from permsvc.auth.errors import (
     AuthError,
     ForbiddenError,
@@ -108,7 +109,12 @@ def check_media_type(content_type: str | None, rule: Rule) -> None:
 
 
 def _role_refused(security: Security, principal: Principal, rule: Rule) -> AuthError:
-    if principal.kind == "machine_token" and principal.claims is not None and rule.role is not None:
+    if (
+        principal.kind in ("machine_token", "console_token")
+        and principal.claims is not None
+        and rule.role is not None
+        and rule.role != AUTHENTICATED
+    ):
         return InsufficientScopeError((security.scope_of(rule.role),), principal.claims.scopes)
     if principal.end_user:
         return ForbiddenError(
@@ -145,7 +151,7 @@ async def admit(
     if principal.end_user:
         if not rule.end_user:
             raise _role_refused(security, principal, rule)
-    elif rule.role not in principal.roles:
+    elif rule.role != AUTHENTICATED and rule.role not in principal.roles:
         raise _role_refused(security, principal, rule)
     if principal.store_id is not None:
         if rule.store == "path" and path_store is not None:

@@ -12,7 +12,9 @@ from permsvc.store.protocol import ApiKeyRecord
 
 __all__ = ("Principal", "PrincipalKind")
 
-PrincipalKind = Literal["anonymous", "bootstrap_key", "api_key", "machine_token", "end_user_token"]
+PrincipalKind = Literal[
+    "anonymous", "bootstrap_key", "api_key", "machine_token", "console_token", "end_user_token"
+]
 
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):
@@ -26,7 +28,7 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     store_id: str | None = None
     """The one store this credential may act on; ``None``: any store."""
     subject: str | None = None
-    """The tuple user an end user's token speaks for (``user:<sub>``)."""
+    """The tuple user an end user's (or a console login's) token speaks for (``user:<sub>``)."""
     claims: AuthClaims | None = None
     key: ApiKeyRecord | None = None
 
@@ -42,6 +44,8 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
             return f"bootstrap key {self.actor.id}"
         if self.kind == "machine_token":
             return f"the machine token of {self.actor.id}"
+        if self.kind == "console_token":
+            return f"the console login of {self.subject}"
         if self.kind == "end_user_token":
             return f"the access token of {self.subject}"
         return "an anonymous caller"

@@ -7,7 +7,8 @@ be forgotten. Nothing else in the code decides who may call what: handlers only 
 store a request names and hand it to :func:`permsvc.api.security.door.resolve_store`.
 
 ``role``: the role a caller needs (roles include each other, see :mod:`permsvc.auth.roles`);
-``None`` marks a public route (health, metrics, documentation, discovery).
+``None`` marks a public route (health, metrics, documentation, discovery); ``authenticated``
+(:data:`AUTHENTICATED`) admits any authenticated caller, whatever its roles (``/v1/whoami``).
 
 ``store`` says where the route's store comes from, so a credential limited to one store is held
 to it:
@@ -36,6 +37,7 @@ from typing import Literal
 import msgspec
 
 __all__ = (
+    "AUTHENTICATED",
     "PUBLIC",
     "ROUTE_RULES",
     "Rule",
@@ -60,6 +62,9 @@ class Rule(msgspec.Struct, frozen=True):
 
 PUBLIC = Rule(None)
 
+AUTHENTICATED = "authenticated"
+"""The ``role`` of a rule that any authenticated caller passes, with or without roles."""
+
 
 def _check(store: StoreSource, *, end_user: bool = False) -> Rule:
     return Rule("check", store, end_user)
@@ -79,8 +84,11 @@ ROUTE_RULES: dict[str, Rule] = {
     "HEAD /docs-assets/{file_path}": PUBLIC,
     # -- the web console: static files; its data calls carry the signed-in user's credential ----
     "GET /console": PUBLIC,
+    "HEAD /console": PUBLIC,
     "GET /console/assets/{path}": PUBLIC,
+    "HEAD /console/assets/{path}": PUBLIC,
     "GET /console/config.json": PUBLIC,
+    "HEAD /console/config.json": PUBLIC,
     # -- OpenFGA API ------------------------------------------------------------------------------
     "GET /stores": Rule("read", "scoped"),
     "POST /stores": Rule("admin", "unlimited"),
@@ -120,6 +128,7 @@ ROUTE_RULES: dict[str, Rule] = {
     "POST /v1/objects": _check("request", end_user=True),
     "POST /v1/relations": _check("request", end_user=True),
     "POST /v1/explain": _check("request", end_user=True),
+    "GET /v1/whoami": Rule(AUTHENTICATED, "none", end_user=True),
     # -- /v1/claims: the post-login Action's feed -------------------------------------------------
     "POST /v1/claims": Rule("claims", "request"),
     # -- /v1/admin --------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ POST /v1/check/batch  many such questions at one revision                       
 POST /v1/objects      which objects of ``type`` may the user ``relation``? (paged)    ListObjectsQuery
 POST /v1/relations    which relations does the user have on ``object``?               ListRelationsQuery
 POST /v1/explain      why may (or may not) the user ``relation`` the ``object``?      ExplainQuery
+GET /v1/whoami        who is calling: its kind, roles, store limit (any credential)  (none)
 ====================  =============================================================  ==============
 
 An end user's own token asks about ``<PERMSVC_SUBJECT_TYPE>:<sub claim>`` (``user:auth0|42``); a
@@ -22,7 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from litestar import Request, Router, post
+from litestar import Request, Router, get, post
 from litestar.params import RawBody
 
 from permsvc.api.errors import ApiError, translate
@@ -35,6 +36,7 @@ from permsvc.api.openfga.convert import (
 from permsvc.api.security import Principal, principal_of, resolve_store
 from permsvc.api.security.subjects import count_tuples, subject_of_request
 from permsvc.api.tokencheck import schemas as s
+from permsvc.auth.roles import ROLES
 from permsvc.commands.batch_check import BatchCheckItem, BatchCheckParams, BatchCheckQuery
 from permsvc.commands.check import CheckParams, CheckQuery
 from permsvc.commands.explain import ExplainParams, ExplainQuery
@@ -335,7 +337,29 @@ async def explain(request: Request[Any, Any, Any], body: RawBody) -> s.ExplainRe
     )
 
 
-ROUTES = (check, batch_check, list_objects, list_relations, explain)
+@get(
+    "/v1/whoami",
+    operation_id="WhoAmI",
+    tags=_TAGS,
+    summary="Who am I: the caller's kind, roles and store limit, as permsvc sees its credential",
+)
+async def whoami(request: Request[Any, Any, Any]) -> s.WhoAmIResponse:
+    principal = principal_of(request)
+    claims = principal.claims
+    deps: Deps = request.app.state.deps
+    return s.WhoAmIResponse(
+        kind=principal.kind,
+        actor=principal.actor.id,
+        roles=[role for role in ROLES if role in principal.roles],
+        store_id=principal.store_id,
+        subject=principal.subject,
+        client_id=None if claims is None else claims.client_id,
+        scopes=[] if claims is None else sorted(claims.scopes),
+        note=deps.security.note_on(principal),
+    )
+
+
+ROUTES = (check, batch_check, list_objects, list_relations, explain, whoami)
 
 
 def build_router(settings: Settings) -> Router:

@@ -108,6 +108,24 @@ class ExplainResponse(_Answered, frozen=True, omit_defaults=True):
     error: ExplainError | None = None
 
 
+class WhoAmIResponse(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """The caller as permsvc sees it; never a secret. ``kind``: ``anonymous``, ``bootstrap_key``,
+    ``api_key``, ``machine_token``, ``console_token`` (a console login with roles from its
+    scopes) or ``end_user_token``; ``actor``: how audit rows name it; ``roles``: every role it
+    holds, included ones too; ``store_id``: the one store it is limited to (absent: any);
+    ``subject``: the user a person's token speaks for; ``client_id`` and ``scopes``: a token's;
+    ``note``: what the roles mean for this caller, in words."""
+
+    kind: str
+    actor: str
+    roles: list[str]
+    store_id: str | None = None
+    subject: str | None = None
+    client_id: str | None = None
+    scopes: list[str] = msgspec.field(default_factory=list)
+    note: str = ""
+
+
 class BatchCheckItemIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     relation: str
     object: str

@@ -132,6 +132,15 @@ _ESCAPES = {
 }  # fmt: skip
 
 _RELOPS = {"<": "_<_", "<=": "_<=_", ">": "_>_", ">=": "_>=_", "==": "_==_", "!=": "_!=_"}
+_BINARY: dict[tuple[str, str], tuple[int, str]] = {
+    ("op", "||"): (1, "_||_"),
+    ("op", "&&"): (2, "_&&_"),
+    **{("op", op): (3, function) for op, function in _RELOPS.items()},
+    ("ident", "in"): (3, "@in"),
+    **{("op", op): (4, f"_{op}_") for op in ("+", "-")},
+    **{("op", op): (5, f"_{op}_") for op in ("*", "/", "%")},
+}
+"""CEL's binary operators by token (kind, text): (precedence, function), loosest first."""
 
 
 class _Tok(msgspec.Struct, frozen=True):
@@ -211,29 +220,30 @@ def _lex_escape(text: str, pos: int, is_bytes: bool) -> tuple[str | int, int]:
     if ch in _ESCAPES:
         return _ESCAPES[ch], pos + 2
     if ch in "xX":
-        digits = text[pos + 2 : pos + 4]
-        if len(digits) != 2 or not all(c in "0123456789abcdefABCDEF" for c in digits):
-            raise CelSyntaxError("invalid \\x escape sequence", pos)
-        code = int(digits, 16)
+        code = _escape_code(text, pos, pos + 2, 2, 16, "\\x")
         return (code if is_bytes else chr(code)), pos + 4
     if ch in "uU":
         if is_bytes:
             raise CelSyntaxError("\\u escapes are not allowed in bytes literals", pos)
         width = 4 if ch == "u" else 8
-        digits = text[pos + 2 : pos + 2 + width]
-        if len(digits) != width or not all(c in "0123456789abcdefABCDEF" for c in digits):
-            raise CelSyntaxError(f"invalid \\{ch} escape sequence", pos)
-        code = int(digits, 16)
+        code = _escape_code(text, pos, pos + 2, width, 16, f"\\{ch}")
         if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
             raise CelSyntaxError(f"invalid unicode code point in \\{ch} escape sequence", pos)
         return chr(code), pos + 2 + width
     if ch in "0123":
-        digits = text[pos + 1 : pos + 4]
-        if len(digits) != 3 or not all(c in "01234567" for c in digits):
-            raise CelSyntaxError("invalid octal escape sequence", pos)
-        code = int(digits, 8)
+        code = _escape_code(text, pos, pos + 1, 3, 8, "octal")
         return (code if is_bytes else chr(code)), pos + 4
     raise CelSyntaxError(f"invalid escape sequence '\\{ch}'", pos)
+
+
+def _escape_code(text: str, pos: int, start: int, width: int, base: int, what: str) -> int:
+    """The code point of the ``width`` digits in ``base`` (16 or 8) at ``start`` of the escape at
+    ``pos``; fewer digits, or one outside the base, is an invalid ``what`` escape."""
+    digits = text[start : start + width]
+    alphabet = "0123456789abcdefABCDEF" if base == 16 else "01234567"
+    if len(digits) != width or not all(c in alphabet for c in digits):
+        raise CelSyntaxError(f"invalid {what} escape sequence", pos)
+    return int(digits, base)
 
 
 def parse(text: str) -> Expr:
@@ -289,10 +299,10 @@ class _Parser:
     def expr(self) -> Expr:
         self._enter(self.peek().offset)
         try:
-            cond = self.conditional_or()
+            cond = self.binary()
             if self.at_op("?"):
                 tok = self.next()
-                truthy = self.conditional_or()
+                truthy = self.binary()
                 self.expect_op(":")
                 falsy = self.expr()
                 return Call("_?_:_", (cond, truthy, falsy), offset=tok.offset)
@@ -300,46 +310,18 @@ class _Parser:
         finally:
             self.depth -= 1
 
-    def conditional_or(self) -> Expr:
-        left = self.conditional_and()
-        while self.at_op("||"):
-            tok = self.next()
-            left = Call("_||_", (left, self.conditional_and()), offset=tok.offset)
-        return left
-
-    def conditional_and(self) -> Expr:
-        left = self.relation()
-        while self.at_op("&&"):
-            tok = self.next()
-            left = Call("_&&_", (left, self.relation()), offset=tok.offset)
-        return left
-
-    def relation(self) -> Expr:
-        left = self.addition()
+    def binary(self, least: int = 1) -> Expr:
+        """The binary operators of :data:`_BINARY` that bind at least as tightly as ``least``, each
+        grouping to the left (``a - b - c`` is ``(a - b) - c``; ``a || b && c`` is ``a || (b && c)``)."""
+        left = self.unary()
         while True:
             tok = self.peek()
-            if tok.kind == "op" and tok.text in _RELOPS:
-                self.next()
-                left = Call(_RELOPS[tok.text], (left, self.addition()), offset=tok.offset)
-            elif tok.kind == "ident" and tok.text == "in":
-                self.next()
-                left = Call("@in", (left, self.addition()), offset=tok.offset)
-            else:
+            found = _BINARY.get((tok.kind, tok.text))
+            if found is None or found[0] < least:
                 return left
-
-    def addition(self) -> Expr:
-        left = self.multiplication()
-        while self.at_op("+") or self.at_op("-"):
-            tok = self.next()
-            left = Call(f"_{tok.text}_", (left, self.multiplication()), offset=tok.offset)
-        return left
-
-    def multiplication(self) -> Expr:
-        left = self.unary()
-        while self.at_op("*") or self.at_op("/") or self.at_op("%"):
-            tok = self.next()
-            left = Call(f"_{tok.text}_", (left, self.unary()), offset=tok.offset)
-        return left
+            self.next()
+            precedence, function = found
+            left = Call(function, (left, self.binary(precedence + 1)), offset=tok.offset)
 
     def unary(self) -> Expr:
         tok = self.peek()
@@ -348,9 +330,9 @@ class _Parser:
             while self.at_op("!"):
                 ops.append(self.next())
             operand: Expr = self.member()
-            for op in reversed(ops):
-                operand = Call("!_", (operand,), offset=op.offset)
-            return operand
+            # As cel-go: an even run of '!' is the operand itself, an odd run one negation (so
+            # '!!!!...x' cannot nest the tree as deep as the expression is long).
+            return Call("!_", (operand,), offset=ops[0].offset) if len(ops) % 2 else operand
         if tok.kind == "op" and tok.text == "-":
             ops = []
             while self.at_op("-"):
@@ -363,9 +345,9 @@ class _Parser:
                 ops.pop()
             else:
                 operand = self.member()
-            for op in reversed(ops):
-                operand = Call("-_", (operand,), offset=op.offset)
-            return operand
+            # As cel-go: an even run of '-' is the operand itself (no overflow, no type error for
+            # 'uint'), an odd run one negation.
+            return Call("-_", (operand,), offset=ops[0].offset) if len(ops) % 2 else operand
         return self.member()
 
     def _number_followed_by_member(self) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -58,24 +59,21 @@ class UInt(int):
         return f"{int(self)}u"
 
 
+# The value classes below are equal (and hash alike) when of the same class with equal compared
+# fields, and never equal to a value of another type.
+
+
+@dataclass(slots=True, unsafe_hash=True, repr=False)
 class Duration:
     """A signed span of time in nanoseconds (CEL ``google.protobuf.Duration``)."""
 
-    __slots__ = ("nanos",)
-
-    def __init__(self, nanos: int) -> None:
-        self.nanos = nanos
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Duration) and other.nanos == self.nanos
-
-    def __hash__(self) -> int:
-        return hash(("duration", self.nanos))
+    nanos: int
 
     def __repr__(self) -> str:
         return f"Duration({format_go_duration(self.nanos)})"
 
 
+@dataclass(slots=True, unsafe_hash=True, repr=False)
 class Timestamp:
     """An instant as nanoseconds since the Unix epoch (CEL ``google.protobuf.Timestamp``).
 
@@ -84,47 +82,28 @@ class Timestamp:
     ordering and the ``get*`` accessors without a time zone argument use the instant (UTC).
     """
 
-    __slots__ = ("nanos", "offset")
-
-    def __init__(self, nanos: int, offset: int = 0) -> None:
-        self.nanos = nanos
-        self.offset = offset
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Timestamp) and other.nanos == self.nanos
-
-    def __hash__(self) -> int:
-        return hash(("timestamp", self.nanos))
+    nanos: int
+    offset: int = field(default=0, compare=False)
 
     def __repr__(self) -> str:
         return f"Timestamp({format_rfc3339(self.nanos, self.offset)})"
 
 
+@dataclass(slots=True, unsafe_hash=True, repr=False)
 class TypeValue:
     """A CEL type as a value (``type(x)``, ``int``, ``string``): compared by name."""
 
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, TypeValue) and other.name == self.name
-
-    def __hash__(self) -> int:
-        return hash(("type", self.name))
+    name: str
 
     def __repr__(self) -> str:
         return self.name
 
 
+@dataclass(slots=True, unsafe_hash=True, repr=False)
 class IPAddress:
     """OpenFGA's ``ipaddress`` condition type (Go ``netip.Addr``, IPv4-mapped IPv6 unmapped)."""
 
-    __slots__ = ("addr",)
-
-    def __init__(self, addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
-        self.addr = addr
+    addr: ipaddress.IPv4Address | ipaddress.IPv6Address
 
     @classmethod
     def parse(cls, text: str) -> IPAddress:
@@ -159,12 +138,6 @@ class IPAddress:
         if addr.version != network.version:
             return False
         return addr in network
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, IPAddress) and other.addr == self.addr
-
-    def __hash__(self) -> int:
-        return hash(("ipaddress", self.addr))
 
     def __str__(self) -> str:
         return str(self.addr)

@@ -118,13 +118,7 @@ class _Parser:
         return tok
 
     def report(self, tok: Token, message: str) -> None:
-        self.issues.append(
-            ModelIssue(
-                message=message, line=tok.line, column=tok.column, file=self.file, rule="syntax"
-            )
-        )
-        if len(self.issues) >= MAX_ISSUES:
-            raise _TooManyIssuesError
+        self.report_at(self.pos(tok), message)
 
     def fail(self, tok: Token, message: str) -> NoReturn:
         self.report(tok, message)

@@ -43,30 +43,46 @@ def _source_comment(module: str, file: str) -> str:
 
 
 def print_rewrite(
-    rw: Rewrite, directly_related: tuple[RelationReference, ...] = (), *, nested: bool = False
+    rw: Rewrite,
+    directly_related: tuple[RelationReference, ...] = (),
+    *,
+    direct: str | None = None,
+    in_order: bool = False,
 ) -> str:
-    """One relation definition (the text after ``define name:``)."""
-    match rw:
-        case This():
-            return "[" + ", ".join(str(r) for r in directly_related) + "]"
-        case ComputedUserset(relation=rel):
-            return rel
-        case TupleToUserset(tupleset=ts, computed_relation=cr):
-            return f"{cr} from {ts}"
-        case Union(children=children) | Intersection(children=children):
-            word = " or " if isinstance(rw, Union) else " and "
-            ordered = [c for c in children if isinstance(c, This)] + [
-                c for c in children if not isinstance(c, This)
-            ]
-            text = word.join(print_rewrite(c, directly_related, nested=True) for c in ordered)
-        case Difference(base=base, subtract=subtract):
-            text = (
-                f"{print_rewrite(base, directly_related, nested=True)} but not "
-                f"{print_rewrite(subtract, directly_related, nested=True)}"
-            )
-        case _:
-            raise TypeError(f"not a rewrite: {rw!r}")
-    return f"({text})" if nested else text
+    """One relation definition (the text after ``define name:``).
+
+    ``direct`` replaces the direct type restriction ``[...]`` built from ``directly_related``;
+    ``in_order`` keeps the operands of ``or``/``and`` in the model's order instead of moving
+    ``[...]`` first (where the grammar wants it).
+    """
+    restriction = (
+        "[" + ", ".join(str(r) for r in directly_related) + "]" if direct is None else direct
+    )
+
+    def text(node: Rewrite, nested: bool) -> str:
+        match node:
+            case This():
+                return restriction
+            case ComputedUserset(relation=rel):
+                return rel
+            case TupleToUserset(tupleset=ts, computed_relation=cr):
+                return f"{cr} from {ts}"
+            case Union(children=children) | Intersection(children=children):
+                word = " or " if isinstance(node, Union) else " and "
+                ordered = (
+                    list(children)
+                    if in_order
+                    else [c for c in children if isinstance(c, This)]
+                    + [c for c in children if not isinstance(c, This)]
+                )
+                out = word.join(text(c, True) for c in ordered)
+            case Difference(base=base, subtract=subtract):
+                out = f"{text(base, True)} but not {text(subtract, True)}"
+            case _:
+                raise TypeError(f"not a rewrite: {node!r}")
+        return f"({out})" if nested else out
+
+    return text(rw, False)
 
 
 def _param_type(p: ConditionParam) -> str:

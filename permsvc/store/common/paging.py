@@ -6,6 +6,9 @@ than asked means another page follows) and hands them here.
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import operator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from permsvc.store.errors import InvalidContinuationTokenError
@@ -14,13 +17,20 @@ from permsvc.store.rows import changes_token
 from permsvc.store.tokens import decode_page_token, encode_page_token
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
     from permsvc.store.protocol import StoredModel, StoreInfo, TupleChange
 
 R = TypeVar("R", bound="Sequence[Any]")
 
-__all__ = ("changes_page", "models_before", "models_page", "stores_after", "stores_page")
+__all__ = (
+    "changes_page",
+    "merge_changes",
+    "models_before",
+    "models_page",
+    "stores_after",
+    "stores_page",
+)
 
 
 def _key(token: str, kind: str, field: str, first: str) -> str:
@@ -69,3 +79,11 @@ def changes_page(
         return Page([], continuation_token)
     last = rows[-1]
     return Page([change(r) for r in rows], changes_token(object_type, last[0], last[1]))
+
+
+def merge_changes(logged: Iterable[R], imported: Iterable[R], limit: int | None = None) -> list[R]:
+    """Changelog rows and imported changes (each ``revision, seq, ...`` in change order) as one list
+    in change order, the first ``limit`` of them: a bulk import's changes are read from the tuples
+    it wrote (``changelog_imports``), interleaved by position with the rows of ``changelog``."""
+    merged = heapq.merge(logged, imported, key=operator.itemgetter(0, 1))
+    return list(merged if limit is None else itertools.islice(merged, limit))

@@ -55,7 +55,12 @@ from permsvc.store.index import snapshot as snapshots_format
 from permsvc.store.index.model_versions import ModelVersions
 from permsvc.store.index.reader import IndexedReader
 from permsvc.store.index.tuple_index import TupleIndex, gc_paused
-from permsvc.store.protocol import IndexSnapshotStore, TupleSnapshotReader, unwrap
+from permsvc.store.protocol import (
+    IndexSnapshotStore,
+    ReplicaReads,
+    TupleSnapshotReader,
+    unwrap,
+)
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -193,6 +198,9 @@ class IndexedDatastore:
         self._refused_snapshots: set[str] = set()
         """Stores whose stored snapshot was refused (corrupt, ahead of the database): replaced
         even by one at an earlier revision."""
+        self._replicas = unwrap(inner, ReplicaReads)
+        """Read replicas of the database, told of every notified commit (stores read from the
+        database need them as much as indexed ones)."""
         self._closed = False
         self._inner_closed = False
 
@@ -309,7 +317,7 @@ class IndexedDatastore:
         ``MINIMIZE_LATENCY`` answers from the index as it is. ``HIGHER_CONSISTENCY`` first reads
         the database head, and a token names a revision; either way the index is caught up to that
         revision, waiting at most ``wait_s``, else the request is evaluated against the database
-        (which is at its head, at least that revision). The returned reader is opened at the
+        (which is at its head, at least that revision; or a read replica that has replayed it). The returned reader is opened at the
         returned revision: nothing suspends between opening it and returning it.
 
         Raises:
@@ -324,17 +332,21 @@ class IndexedDatastore:
         index = self._indexes.get(store_id)
         if index is None:
             self._ensure_building(store_id)
-            return await self._database_reader(store_id, required)
+            return await self._database_reader(store_id, required, consistency)
         if index.revision < required:
             if not await self._await_revision(store_id, required):
-                return await self._database_reader(store_id, required)
+                return await self._database_reader(store_id, required, consistency)
             index = self._indexes[store_id]
         return IndexedReader(index, self.inner), index.revision
 
     async def _database_reader(
-        self, store_id: str, required: Revision
+        self, store_id: str, required: Revision, consistency: Consistency
     ) -> tuple[TupleReader, Revision]:
-        return await database_reader(self.inner, store_id, required)
+        """The database at ``required`` or later: a read replica that has replayed it, unless
+        ``HIGHER_CONSISTENCY`` (see :func:`~permsvc.store.consistency.database_reader`)."""
+        return await database_reader(
+            self.inner, store_id, required, replica=consistency.level != "HIGHER_CONSISTENCY"
+        )
 
     # -- building -------------------------------------------------------------------------------
 
@@ -557,6 +569,8 @@ class IndexedDatastore:
 
     def _notified(self, store_id: str, revision: Revision) -> None:
         self.model_versions.tuples_notified(store_id, revision)
+        if self._replicas is not None:
+            self._replicas.revision_committed(store_id, revision)
         index = self._indexes.get(store_id)
         if index is None:
             self._ensure_building(store_id)
@@ -820,9 +834,12 @@ class IndexedDatastore:
             await self._snapshots.delete_index_snapshot(store_id)
 
     def _forget(self, store_id: str) -> None:
-        """A deleted store: no index, no cached models. Its memory is free again, so the stores
-        left out of the budget are tried again when next seen."""
+        """A deleted store: no index, no cached models, no read replica answering for it. Its
+        memory is free again, so the stores left out of the budget are tried again when next
+        seen."""
         self.model_versions.store_deleted(store_id)
+        if self._replicas is not None:
+            self._replicas.store_deleted(store_id)
         if self._indexes.pop(store_id, None) is not None:
             self._database_only.clear()
         self._database_only.discard(store_id)

@@ -51,12 +51,13 @@ def _now() -> dt.datetime:
 
 
 class _Row:
-    __slots__ = ("key", "seq", "timestamp")
+    __slots__ = ("key", "revision", "seq", "timestamp")
 
-    def __init__(self, key: TupleKey, seq: int, timestamp: dt.datetime) -> None:
+    def __init__(self, key: TupleKey, seq: int, timestamp: dt.datetime, revision: Revision) -> None:
         self.key = key
         self.seq = seq
         self.timestamp = timestamp
+        self.revision = revision
 
 
 class _StoreData:
@@ -78,7 +79,7 @@ class _StoreData:
 
     def add(self, key: TupleKey, now: dt.datetime) -> None:
         self.seq += 1
-        self.rows[key.key] = _Row(key, self.seq, now)
+        self.rows[key.key] = _Row(key, self.seq, now, self.revision)
         self.by_object_relation.setdefault((key.object, key.relation), {})[key.user] = key
         otype, oid = split_object(key.object)
         self.by_user.setdefault((otype, key.relation, key.user), {})[oid] = key
@@ -300,6 +301,13 @@ class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin, MemoryIndexSna
     async def head_revision(self, store_id: str) -> Revision:
         data = self._maybe_store(store_id)
         return data.revision if data else 0
+
+    async def tuple_write_revisions(
+        self, store_id: str, keys: Sequence[TupleKey]
+    ) -> dict[tuple[str, str, str], Revision]:
+        data = self._maybe_store(store_id)
+        rows = data.rows if data else {}
+        return {k.key: row.revision for k in keys if (row := rows.get(k.key)) is not None}
 
     async def read_user_tuple(
         self, store_id: str, object: str, relation: str, user: str

@@ -401,14 +401,18 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin, Postgres
             revision, last_seq = await self._lock_revision(conn, store_id)
             now = _now()
             await conn.execute(q.BULK_WORK_MEM)
+            fast, redo = (
+                (q.BULK_INSERT_SORTED_NEW, q.BULK_INSERT_SORTED)
+                if isinstance(tuples, Sequence)
+                else (q.BULK_INSERT_NEW, q.BULK_INSERT)
+            )
+            args = (store_id, revision + 1, now, last_seq)
             try:
                 async with conn.transaction():
-                    status = await conn.execute(
-                        q.BULK_INSERT_NEW, store_id, revision + 1, now, last_seq
-                    )
+                    status = await conn.execute(fast, *args)
             except asyncpg.UniqueViolationError:
                 # A duplicate (stored, or twice in the input): redo with per-row conflict handling.
-                status = await conn.execute(q.BULK_INSERT, store_id, revision + 1, now, last_seq)
+                status = await conn.execute(redo, *args)
             inserted = int(status.rsplit(" ", 1)[-1])
             if inserted < staged:
                 if on_duplicate == "error":
@@ -449,6 +453,14 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin, Postgres
     async def head_revision(self, store_id: str) -> Revision:
         revision = await self._pool.fetchval(q.HEAD_REVISION, store_id)
         return 0 if revision is None else int(revision)
+
+    async def tuple_write_revisions(
+        self, store_id: str, keys: Sequence[TupleKey]
+    ) -> dict[tuple[str, str, str], Revision]:
+        rows = await self._pool.fetch(
+            q.READ_TUPLE_REVISIONS, store_id, *_key_arrays([to_columns(k) for k in keys])
+        )
+        return {keys[ordinal - 1].key: int(revision) for ordinal, revision in rows}
 
     async def read_user_tuple(
         self, store_id: str, object: str, relation: str, user: str
@@ -596,31 +608,33 @@ async def _reset_connection(conn: asyncpg.Connection) -> None:
 async def _staging_chunks(
     tuples: Iterable[TupleKey] | AsyncIterable[TupleKey],
 ) -> AsyncIterator[list[tuple[Any, ...]]]:
-    """Rows for ``bulk_staging`` (input position first), in chunks that bound client memory.
+    """Rows for ``bulk_staging`` (input position, key-order position, columns), in chunks that
+    bound client memory.
 
-    A list or tuple (held in memory by the caller anyway) is staged in key order, each row still
-    numbered by its input position (errors name the first offending tuple of the input). The
-    server's sort then gets presorted input: measured on 300k tuples, two runs each, 0.9-1.4
-    server CPU s less for 0.4-0.6 client CPU s more."""
+    A list or tuple (held in memory by the caller anyway) is staged in key order, each row
+    numbered by its input position (errors name the first offending tuple of the input) and by
+    its position in key order (``BULK_INSERT_SORTED``: the server does not sort). An iterable is
+    staged as it comes, without a key-order position (``BULK_INSERT``: the server sorts)."""
     if isinstance(tuples, Sequence):
         rows = [(i, *_staging_columns(key)) for i, key in enumerate(tuples, start=1)]
         rows.sort(key=_KEY_ORDER)
         for start in range(0, len(rows), _BULK_CHUNK):
-            yield rows[start : start + _BULK_CHUNK]
+            part = rows[start : start + _BULK_CHUNK]
+            yield [(r[0], pos, *r[1:]) for pos, r in enumerate(part, start=start + 1)]
         return
     chunk: list[tuple[Any, ...]] = []
     ordinal = 0
     if isinstance(tuples, AsyncIterable):
         async for key in tuples:
             ordinal += 1
-            chunk.append((ordinal, *_staging_columns(key)))
+            chunk.append((ordinal, None, *_staging_columns(key)))
             if len(chunk) >= _BULK_CHUNK:
                 yield chunk
                 chunk = []
     else:
         for key in tuples:
             ordinal += 1
-            chunk.append((ordinal, *_staging_columns(key)))
+            chunk.append((ordinal, None, *_staging_columns(key)))
             if len(chunk) >= _BULK_CHUNK:
                 yield chunk
                 chunk = []

@@ -48,6 +48,7 @@ UPSERT_ASSERTIONS = (
 READ_ASSERTIONS = "SELECT assertions FROM assertions WHERE store_id = ? AND model_id = ?"
 
 READ_TUPLE = f"SELECT {TUPLE_COLUMNS} FROM tuples WHERE {KEY_MATCH}"
+READ_TUPLE_REVISION = f"SELECT revision FROM tuples WHERE {KEY_MATCH}"
 READ_USERSET_TUPLES = (
     f"SELECT {TUPLE_COLUMNS} FROM tuples WHERE store_id = ? AND object_type = ? AND object_id = ? AND relation = ? "
     "AND (user_relation <> '' OR user_id = '*')"
@@ -120,10 +121,39 @@ READ_CHANGES_AFTER_TYPE = (
     "ORDER BY revision, seq LIMIT ?"
 )
 FIRST_REVISION_SINCE = "SELECT revision FROM revision_log WHERE store_id = ? AND committed_at >= ? ORDER BY committed_at, revision LIMIT 1"
-CHANGES_SINCE_LAST_REVISION = "SELECT revision FROM changelog WHERE store_id = ? AND revision > ? ORDER BY revision, seq LIMIT 1 OFFSET ?"
+# The revision of the (?3 + 1)-th change after revision ?2 (an import counts its seq ranges' sizes):
+# changes_since reads up to and including it, so a revision is never split across calls.
+CHANGES_SINCE_UPPER = (
+    "SELECT revision FROM (SELECT revision, sum(n) OVER (ORDER BY revision, pos) AS upto FROM ("
+    "SELECT * FROM (SELECT revision, seq AS pos, 1 AS n FROM changelog WHERE store_id = ?1 AND revision > ?2 "
+    "ORDER BY revision, seq LIMIT ?3 + 1) UNION ALL SELECT revision, first_seq - seq_base, last_seq - first_seq + 1 "
+    "FROM changelog_imports WHERE store_id = ?1 AND revision > ?2)) WHERE upto > ?3 ORDER BY revision LIMIT 1"
+)
 CHANGES_SINCE = (
     f"SELECT {CHANGE_COLUMNS} FROM changelog WHERE store_id = ? AND revision > ? AND revision <= ? "
     "ORDER BY revision, seq"
+)
+# An import's changes are its tuples (see migration 0005): each row of `changelog_imports` names a
+# rowid range of tuples, read as changes numbered seq - seq_base at the import's revision. The
+# ranges ascend with (revision, first_seq), so the join comes out in change order without a sort.
+_IMPORTED = (
+    "SELECT imports.revision, tuples.seq - imports.seq_base, 'write', imports.committed_at, tuples.object_type, "
+    "tuples.object_id, tuples.relation, tuples.user_type, tuples.user_id, tuples.user_relation, "
+    "tuples.condition_name, tuples.condition_context FROM changelog_imports AS imports "
+    "JOIN tuples ON tuples.seq BETWEEN imports.first_seq AND imports.last_seq WHERE imports.store_id = ?1"
+)
+_IMPORTED_AFTER_POSITION = (
+    " AND imports.revision >= ?2 "
+    "AND tuples.seq > imports.seq_base + CASE WHEN imports.revision = ?2 THEN ?3 ELSE 0 END"
+)
+_IMPORTED_ORDER = " ORDER BY imports.revision, imports.first_seq, tuples.seq"
+# Imported changes after position (?2, ?3), ?4 at most.
+IMPORTED_AFTER = f"{_IMPORTED}{_IMPORTED_AFTER_POSITION}{_IMPORTED_ORDER} LIMIT ?4"
+IMPORTED_AFTER_TYPE = (
+    f"{_IMPORTED} AND imports.object_type = ?5{_IMPORTED_AFTER_POSITION}{_IMPORTED_ORDER} LIMIT ?4"
+)
+IMPORTED_BETWEEN = (
+    f"{_IMPORTED} AND imports.revision > ?2 AND imports.revision <= ?3{_IMPORTED_ORDER}"
 )
 
 BULK_CREATE_STAGING = (
@@ -164,9 +194,9 @@ BULK_CONFLICT_CANDIDATES = (
     "WHERE t.condition_name IS NOT s.condition_name OR t.condition_context IS NOT s.condition_context "
     "ORDER BY s.ord"
 )
+# The changelog of an import (see _IMPORTED): one row per object type, the rowid range of its
+# tuples (inserted in key order, so each type's rows are consecutive).
 BULK_LOG = (
-    "INSERT INTO changelog (store_id, revision, seq, operation, object_type, object_id, relation, user_type, "
-    "user_id, user_relation, condition_name, condition_context, committed_at) "
-    "SELECT store_id, revision, seq - ?, 'write', object_type, object_id, relation, user_type, user_id, "
-    "user_relation, condition_name, condition_context, inserted_at FROM tuples WHERE seq > ?"
+    "INSERT INTO changelog_imports (store_id, revision, first_seq, last_seq, seq_base, object_type, committed_at) "
+    "SELECT ?1, ?2, min(seq), max(seq), ?3, object_type, ?4 FROM tuples WHERE seq > ?3 GROUP BY object_type"
 )

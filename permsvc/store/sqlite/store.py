@@ -23,11 +23,12 @@ uncommitted transaction is ignored on recovery).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -40,6 +41,7 @@ from permsvc.core.ulid import new_ulid
 from permsvc.model.schema import AuthorizationModel
 from permsvc.store.common.paging import (
     changes_page,
+    merge_changes,
     models_before,
     models_page,
     stores_after,
@@ -460,7 +462,7 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin, SqliteIndexSna
             if inserted == 0:
                 audit_id = insert_audit_row(conn, store_id, audit, revision, 0)
                 return WriteResult(revision=revision, audit_id=audit_id)
-            conn.execute(q.BULK_LOG, (before, before))
+            conn.execute(q.BULK_LOG, (store_id, revision + 1, before, now))
             conn.execute(q.SET_REVISION, (revision + 1, store_id))
             conn.execute(q.LOG_REVISION, (store_id, revision + 1, now))
             audit_id = insert_audit_row(conn, store_id, audit, revision + 1, inserted)
@@ -539,6 +541,18 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin, SqliteIndexSna
     async def head_revision(self, store_id: str) -> Revision:
         row = self._inline.execute(q.HEAD_REVISION, (store_id,)).fetchone()
         return 0 if row is None else int(row[0])
+
+    async def tuple_write_revisions(
+        self, store_id: str, keys: Sequence[TupleKey]
+    ) -> dict[tuple[str, str, str], Revision]:
+        out: dict[tuple[str, str, str], Revision] = {}
+        for key in keys:
+            row = self._inline.execute(
+                q.READ_TUPLE_REVISION, (store_id, *to_columns(key))
+            ).fetchone()
+            if row is not None:
+                out[key.key] = int(row[0])
+        return out
 
     async def read_user_tuple(
         self, store_id: str, object: str, relation: str, user: str
@@ -668,13 +682,22 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin, SqliteIndexSna
                 # Changes are numbered from 1 within a revision, so (first, 0) precedes all of them.
                 start = (first[0], 0)
             revision, seq = start or (0, 0)
-            if object_type:
-                return conn.execute(
-                    q.READ_CHANGES_AFTER_TYPE, (store_id, object_type, revision, seq, page_size)
-                ).fetchall()
-            return conn.execute(
-                q.READ_CHANGES_AFTER, (store_id, revision, seq, page_size)
-            ).fetchall()
+            with _read_transaction(conn):
+                if object_type:
+                    logged = conn.execute(
+                        q.READ_CHANGES_AFTER_TYPE, (store_id, object_type, revision, seq, page_size)
+                    ).fetchall()
+                    imported = conn.execute(
+                        q.IMPORTED_AFTER_TYPE, (store_id, revision, seq, page_size, object_type)
+                    ).fetchall()
+                else:
+                    logged = conn.execute(
+                        q.READ_CHANGES_AFTER, (store_id, revision, seq, page_size)
+                    ).fetchall()
+                    imported = conn.execute(
+                        q.IMPORTED_AFTER, (store_id, revision, seq, page_size)
+                    ).fetchall()
+            return merge_changes(logged, imported, page_size)
 
         rows = await self._on_reader(run)
         return changes_page(rows, continuation_token, object_type, _change)
@@ -683,11 +706,14 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin, SqliteIndexSna
         self, store_id: str, revision: Revision, *, limit: int
     ) -> Sequence[TupleChange]:
         def run(conn: sqlite3.Connection) -> list[TupleChange]:
-            bound = conn.execute(
-                q.CHANGES_SINCE_LAST_REVISION, (store_id, revision, max(limit, 1) - 1)
-            ).fetchone()
-            upper = bound[0] if bound is not None else 2**62
-            return [_change(r) for r in conn.execute(q.CHANGES_SINCE, (store_id, revision, upper))]
+            with _read_transaction(conn):
+                bound = conn.execute(
+                    q.CHANGES_SINCE_UPPER, (store_id, revision, max(limit, 1) - 1)
+                ).fetchone()
+                upper = bound[0] if bound is not None else 2**62
+                logged = conn.execute(q.CHANGES_SINCE, (store_id, revision, upper))
+                imported = conn.execute(q.IMPORTED_BETWEEN, (store_id, revision, upper))
+                return [_change(r) for r in merge_changes(logged, imported)]
 
         return await self._on_reader(run)
 
@@ -711,6 +737,17 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin, SqliteIndexSna
             for conn in self._connections:
                 conn.close()
             self._connections.clear()
+
+
+@contextlib.contextmanager
+def _read_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """One snapshot for several reads (WAL: never blocks the writer): a bulk import's changes are
+    read from ``changelog`` and ``tuples`` together, which a commit in between would tear."""
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("COMMIT")
 
 
 def _condition_columns(key: TupleKey) -> tuple[str | None, str | None]:

@@ -182,6 +182,7 @@ async def test_import_is_all_or_nothing_with_a_line_report(
         '{"object":"document:a","relation":"nope","user":"user:x"}',
         "not json",
         '{"object":"document:b","relation":"viewer","user":"user:y","extra":1}',
+        '{"object":"document:c","relation":"limited","user":"user:z","condition":{"name":"small","context":{"x":2.5}}}',
     ]
     response = await client.post(
         "/v1/admin/tuples/import",
@@ -191,9 +192,10 @@ async def test_import_is_all_or_nothing_with_a_line_report(
     )
     assert response.status_code == 400, response.text
     body = response.json()
-    assert body["code"] == "import_validation_failed" and body["failed"] == 3 and body["lines"] == 5
-    assert [e["line"] for e in body["errors"]] == [3, 4, 5]
+    assert body["code"] == "import_validation_failed" and body["failed"] == 4 and body["lines"] == 6
+    assert [e["line"] for e in body["errors"]] == [3, 4, 5, 6]
     assert "nope" in body["errors"][0]["error"] and "extra" in body["errors"][2]["error"]
+    assert "expected an int value, but found numeric value '2.5'" in body["errors"][3]["error"]
     assert await _count(client, store) == 0
 
 

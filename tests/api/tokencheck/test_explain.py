@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.api.admin.v1kit import Issuer, api_key, bearer, state_of
+from tests.api.admin.v1kit import ROOT, Issuer, api_key, bearer, state_of
 
 Client = AsyncTestClient[Any]
 
@@ -26,7 +26,7 @@ async def test_user_token_gets_a_witness_for_its_own_user(client: Client, issuer
     kinds = [step["kind"] for step in witness]
     assert "userset" in kinds and kinds.count("tuple") >= 2
     stored = [step for step in witness if step["kind"] == "tuple"]
-    assert all(step["revision"] == body["revision"] for step in stored)
+    assert all(step["revision"] == 1 == body["revision"] for step in stored)
     assert stored[-1]["tuple_key"]["user"] == "user:auth0|42"
     assert "denial" not in body
 
@@ -123,3 +123,33 @@ async def test_unknown_fields_and_bad_relations_are_400(client: Client, issuer: 
     )
     assert unknown.status_code == 400, unknown.text
     assert state_of(client)["test_store"]
+
+
+async def test_a_stored_step_names_the_revision_its_tuple_was_written_at(
+    client: Client, issuer: Issuer
+) -> None:
+    """Not the revision the decision was read at: the seed's tuples were written at revision 1;
+    dana's tuple at 2, deleted at 3 and written again at 4 (the live write)."""
+    store = state_of(client)["test_store"]
+    key = {"object": "group:eng", "relation": "member", "user": "user:dana"}
+    for body in ({"writes": {"tuple_keys": [key]}}, {"deletes": {"tuple_keys": [key]}}):
+        response = await client.post(f"/stores/{store}/write", json=body, headers=ROOT)
+        assert response.status_code == 200, response.text
+    response = await client.post(
+        f"/stores/{store}/write", json={"writes": {"tuple_keys": [key]}}, headers=ROOT
+    )
+    assert response.status_code == 200, response.text
+    response = await client.post(
+        "/v1/explain",
+        json={"relation": "viewer", "object": "document:design", "user": "user:dana"},
+        headers=bearer(await api_key(client, "read")),
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["allowed"] is True and body["revision"] == 4
+    stored = {
+        step["tuple_key"]["user"]: step["revision"]
+        for step in body["witnesses"][0]
+        if step["kind"] == "tuple"
+    }
+    assert stored == {"group:eng#member": 1, "user:dana": 4}

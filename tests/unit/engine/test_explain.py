@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -12,7 +13,14 @@ import pytest
 from permsvc.commands.explain import ExplainParams, ExplainQuery
 from permsvc.commands.models import ModelResolver
 from permsvc.core.refs import TupleCondition, TupleKey, parse_tuple
-from permsvc.engine.explain import Denial, prune, render, short_form
+from permsvc.engine.explain import (
+    Denial,
+    prune,
+    render,
+    short_form,
+    stored_keys,
+    with_write_revisions,
+)
 from permsvc.model.compile import parse_dsl
 from permsvc.settings import EngineLimits
 from permsvc.store.memory import MemoryDatastore
@@ -37,12 +45,14 @@ condition small(x: int) {
 """
 
 
-async def _explain(tuples: list[TupleKey], query: str, **params: Any) -> Any:
-    ds = MemoryDatastore()
+async def _explain(
+    tuples: list[TupleKey], query: str, *, ds: MemoryDatastore | None = None, **params: Any
+) -> Any:
+    ds = ds or MemoryDatastore()
     store = await ds.create_store("t")
     await ds.write_model(store.id, parse_dsl(MODEL))
-    if tuples:
-        await ds.write(store.id, writes=tuples)
+    for key in tuples:  # one revision per tuple
+        await ds.write(store.id, writes=[key])
     limits = params.pop("limits", EngineLimits())
     out = await ExplainQuery(reader=ds, resolver=ModelResolver(ds), limits=limits).execute(
         ExplainParams(store_id=store.id, tuple_key=parse_tuple(query), **params)
@@ -73,6 +83,43 @@ async def test_condition_steps_carry_parameters_and_result() -> None:
         missing.explanation.error is not None
         and missing.explanation.denial.reason == "condition_error"
     )
+
+
+async def test_stored_steps_name_the_revision_their_tuple_was_written_at() -> None:
+    tuples = [
+        parse_tuple("document:1#editor@group:x#member"),
+        parse_tuple("document:1#approved@user:a"),
+        parse_tuple("group:x#member@user:a"),
+    ]
+    out = await _explain(tuples, "document:1#publish@user:a")
+    assert out.revision == 3
+    assert sorted(stored_keys(out.explanation), key=str) == sorted(tuples, key=str)
+    side_tuples = [
+        (step.tuple_key, step.revision)
+        for side in out.explanation.witnesses[0][1].sides
+        for step in side
+        if step.kind == "tuple"
+    ]
+    assert sorted(side_tuples, key=lambda t: t[1]) == [(k, i + 1) for i, k in enumerate(tuples)]
+
+
+class _RewrittenSince(MemoryDatastore):
+    """A store whose tuples were all written again after the decision's revision."""
+
+    async def tuple_write_revisions(
+        self, store_id: str, keys: Sequence[TupleKey]
+    ) -> dict[tuple[str, str, str], int]:
+        live = await super().tuple_write_revisions(store_id, keys)
+        return {k: r + 100 for k, r in live.items()}
+
+
+async def test_a_tuple_written_again_since_the_decision_has_no_revision() -> None:
+    tuples = [parse_tuple("document:1#viewer@user:a")]
+    out = await _explain(tuples, "document:1#viewer@user:a", ds=_RewrittenSince())
+    step = out.explanation.witnesses[0][1]
+    assert step.kind == "tuple" and step.revision is None
+    assert any(line.endswith("(stored)") for line in render(out.explanation))
+    assert with_write_revisions(out.explanation, {tuples[0].key: 1}).witnesses[0][1].revision == 1
 
 
 async def test_intersection_side_and_its_witness() -> None:

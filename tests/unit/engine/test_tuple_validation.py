@@ -130,6 +130,26 @@ def test_valid_tuples(key: TupleKey) -> None:
             "found invalid context parameter: port",
             id="unknown_context_parameter",
         ),
+        # A persisted context must convert to the parameter types (OpenFGA casts it on write);
+        # the expected reasons are the ones `fga model test` (OpenFGA's own engine) gives.
+        pytest.param(
+            _key("document:1#temp@user:anne", "in_office", {"ip": "nope"}),
+            "parameter type error on condition 'in_office' - failed to convert context parameter "
+            "'ip': expected a well-formed IP address, but found: 'nope'",
+            id="context_value_does_not_parse",
+        ),
+        pytest.param(
+            _key("document:1#temp@user:anne", "in_office", {"ip": 42}),
+            "parameter type error on condition 'in_office' - failed to convert context parameter "
+            "'ip': expected an ipaddress string, but found: float64 '42'",
+            id="context_value_of_wrong_type",
+        ),
+        pytest.param(
+            _key("document:1#temp@user:anne", "in_office", {"port": 1, "ip": "nope"}),
+            "parameter type error on condition 'in_office' - failed to convert context parameter "
+            "'ip': expected a well-formed IP address, but found: 'nope'",
+            id="type_error_before_unknown_parameter",
+        ),
     ],
 )
 def test_invalid_tuples(key: TupleKey, reason: str) -> None:

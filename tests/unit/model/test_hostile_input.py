@@ -6,10 +6,13 @@ import json
 import time
 from pathlib import Path
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from permsvc.model.cel.parser import Call as CelCall
+from permsvc.model.cel.parser import parse as parse_cel
 from permsvc.model.compile import (
     MAX_MODEL_BYTES,
     compile_dsl,
@@ -17,9 +20,15 @@ from permsvc.model.compile import (
     load_model_file,
     read_model_file,
 )
+from permsvc.model.conditions import (
+    ConditionCompileError,
+    ConditionEvaluationError,
+    compile_condition,
+)
 from permsvc.model.dsl.parser import MAX_NESTING
 from permsvc.model.dsl.printer import print_dsl
 from permsvc.model.errors import DslSyntaxError, ModelError, ModelJsonError
+from permsvc.model.schema import Condition
 from permsvc.model.validation import collect_issues
 
 _TOKENS = [
@@ -234,3 +243,76 @@ def test_json_rewrite_nesting_is_bounded() -> None:
     }
     with pytest.raises(ModelJsonError, match="nested deeper"):
         load_model(json.dumps(model), source_format="json")
+
+
+def test_condition_expression_nested_150_deep_parses() -> None:
+    # One recursion level per binary-operator precedence level used to cost a Python frame each:
+    # at the default recursion limit nesting failed from about 110 parentheses on.
+    expr = parse_cel("(" * 150 + "x < 1" + ")" * 150)
+    assert isinstance(expr, CelCall) and expr.function == "_<_"
+
+
+def _deep(n: int, depth: int) -> int:
+    """Call ``n()`` ``depth`` frames down: a condition evaluated deep in a check's recursion."""
+    return _deep(n, depth - 1) if depth else n()
+
+
+# Every way a 512-byte expression (OpenFGA's limit) can nest, as deep as it goes.
+_DEEP_EXPRESSIONS = {
+    "parentheses": "(" * 250 + "x < 1" + ")" * 250,
+    "parentheses_past_the_limit": "(" * 251 + "x<1" + ")" * 251,
+    "logical_not": "!" * 505 + "true",
+    "negation": "-" * 500 + "x < 1",
+    "binary_chain": "+".join(["x"] * 250) + "<1",
+    "logical_chain": " || ".join(["x < 1"] * 55),
+    "index_chain": "[[[[[[[[1]]]]]]]]" + "[0]" * 160 + " == 1",
+    "call_chain": "x < " + "int(" * 100 + "1" + ")" * 100,
+    "map_nesting": "{1:" * 120 + "true" + "}" * 120 + " != {}",
+    "list_nesting": "x < " + "[" * 240 + "]" * 240 + ".size()",
+    "ternary_chain": "true ? " * 60 + "true" + " : false" * 60,
+}
+
+
+@pytest.mark.parametrize(
+    "expression", list(_DEEP_EXPRESSIONS.values()), ids=list(_DEEP_EXPRESSIONS)
+)
+def test_no_expression_within_the_size_limit_nests_past_what_python_can_walk(
+    expression: str,
+) -> None:
+    """The class behind a 500: a deep expression made the parser, the checker or the interpreter
+    overflow Python's stack. Each one either compiles and evaluates (also from deep inside a
+    check) or is refused with a compile error, never a ``RecursionError``."""
+    condition = msgspec.convert(
+        {
+            "name": "c",
+            "expression": expression,
+            "parameters": {"x": {"type_name": "TYPE_NAME_INT"}},
+        },
+        Condition,
+    )
+    try:
+        compiled = compile_condition(condition)
+    except ConditionCompileError:
+        return
+    try:
+        _deep(lambda: compiled.evaluate({"x": 0}), 400)
+    except ConditionEvaluationError:
+        pass
+
+
+def test_runs_of_unary_operators_nest_as_cel_go_does() -> None:
+    """cel-go makes an even run of '!' or '-' the operand itself and an odd run one call (at the
+    first operator), so '!!!!x' nests no deeper than 'x' and '--u' is a uint."""
+    assert parse_cel("!!!!x") == parse_cel("    x")
+    odd = parse_cel("!!!x")
+    assert isinstance(odd, CelCall) and odd.function == "!_" and odd.offset == 0
+    assert parse_cel("--x") == parse_cel("  x")
+    uint = msgspec.convert(
+        {
+            "name": "c",
+            "expression": "--u == 1u",
+            "parameters": {"u": {"type_name": "TYPE_NAME_UINT"}},
+        },
+        Condition,
+    )
+    assert compile_condition(uint).evaluate({"u": 1}).allowed

@@ -7,7 +7,7 @@ import { deniedNodes, drawGraph, witnessPath } from "./graph.js";
 
 const STORE = "permsvc.console.store";
 const main = document.getElementById("main");
-const state = { config: {}, stores: [], admin: false, explain: null, models: new Map(), gen: 0 };
+const state = { config: {}, stores: [], who: null, roles: new Set(), admin: false, explain: null, models: new Map(), gen: 0 };
 
 // -- small DOM helpers --------------------------------------------------------------------------
 
@@ -502,13 +502,16 @@ async function claimsPage(params, render) {
     if (params.get("audience")) body.audience = params.get("audience");
     const r = await post("/v1/claims", body);
     let budget = 2048;
-    try {
-      const spec = await get(`/v1/admin/stores/${storeId()}/claims-spec`);
-      const doc = spec.spec || spec.default || {};
-      const variant = (doc.audiences || {})[params.get("audience") || ""];
-      budget = (variant && variant.budget_bytes) || doc.budget_bytes || budget;
-    } catch {
-      /* the read of the spec needs the admin role; the default budget is shown */
+    // The read of the spec needs the admin role; without it the default budget is shown.
+    if (state.admin) {
+      try {
+        const spec = await get(`/v1/admin/stores/${storeId()}/claims-spec`);
+        const doc = spec.spec || spec.default || {};
+        const variant = (doc.audiences || {})[params.get("audience") || ""];
+        budget = (variant && variant.budget_bytes) || doc.budget_bytes || budget;
+      } catch {
+        /* no spec of this store's own: the default budget */
+      }
     }
     const [name, value] = Object.entries(r.claims)[0] || ["", null];
     const encoded = JSON.stringify(value);
@@ -610,6 +613,8 @@ async function keysPage(params, render) {
 // -- shell --------------------------------------------------------------------------------------
 
 const ROUTES = { models: modelsPage, tuples: tuplesPage, why: whyPage, claims: claimsPage, audit: auditPage, keys: keysPage };
+// The role a page needs beyond "read" (permsvc decides; the console only avoids asking in vain).
+const NEEDS = { claims: "claims", audit: "admin", keys: "admin" };
 
 async function route() {
   if (!credential()) return loginPage();
@@ -625,6 +630,9 @@ async function route() {
     if (mine === state.gen) page(...args);
   };
   try {
+    if (NEEDS[name] && !state.roles.has(NEEDS[name])) {
+      return render("Not available", h("p", { class: "muted", id: "needs-role" }, `This page needs the '${NEEDS[name]}' role, which ${rolesText()} does not include.`));
+    }
     await ROUTES[name](new URLSearchParams(query || ""), render);
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) {
@@ -635,8 +643,37 @@ async function route() {
   }
 }
 
+function rolesText() {
+  const roles = [...state.roles];
+  return roles.length ? `this credential's roles (${roles.join(", ")})` : "this credential (no role)";
+}
+
+// Signed in, but without the read role the console has nothing to show: say who and why.
+function noAccessPage(cred, who) {
+  state.gen++;
+  document.getElementById("nav").hidden = true;
+  document.getElementById("store-select").hidden = true;
+  document.querySelector('label[for="store-select"]').hidden = true;
+  document.getElementById("who").hidden = false;
+  const roles = (who.roles || []).join(", ") || "none";
+  page("Signed in without access",
+    h("div", { class: "card", id: "no-access", role: "status" },
+      h("p", {}, "Signed in as ", h("code", {}, who.subject || cred.label), `. Roles here: ${roles}.`),
+      h("p", {}, "The console needs the 'read' role to show stores, models and tuples."),
+      who.note ? h("p", { class: "muted" }, who.note) : ""));
+}
+
 async function start() {
   const cred = credential();
+  const who = await get("/v1/whoami");
+  state.who = who;
+  state.roles = new Set(who.roles || []);
+  state.admin = state.roles.has("admin");
+  const label = `${cred.label}${state.admin ? " · admin" : state.roles.size ? ` · ${[...state.roles].join(" ")}` : " · no role"}`;
+  document.getElementById("whoami").textContent = label;
+  if (!state.roles.has("read")) return noAccessPage(cred, who);
+  document.getElementById("store-select").hidden = false;
+  document.querySelector('label[for="store-select"]').hidden = false;
   const stores = (await get("/stores", { page_size: 100 })).stores || [];
   state.stores = stores;
   if (!stores.find((s) => s.id === storeId())) sessionStorage.setItem(STORE, stores.length ? stores[0].id : "");
@@ -646,23 +683,10 @@ async function start() {
     sessionStorage.setItem(STORE, sel.value);
     route();
   };
-  state.admin = await probeAdmin();
-  for (const a of document.querySelectorAll("[data-admin]")) a.hidden = !state.admin;
-  document.getElementById("whoami").textContent = `${cred.label}${state.admin ? " · admin" : ""}`;
+  for (const a of document.querySelectorAll("[data-role]")) a.hidden = !state.roles.has(a.dataset.role);
   document.getElementById("nav").hidden = false;
   document.getElementById("who").hidden = false;
   await route();
-}
-
-// Whether this credential may use the admin API (permsvc decides a token's roles, not the
-// console): one list of keys, which only the admin role may read.
-async function probeAdmin() {
-  try {
-    await get("/v1/admin/keys");
-    return true;
-  } catch (err) {
-    return err instanceof ApiError && err.status === 501;
-  }
 }
 
 document.getElementById("logout").addEventListener("click", () => {

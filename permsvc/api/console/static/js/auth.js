@@ -96,7 +96,7 @@ export function jwtClaims(token) {
 export async function loginWithKey(key) {
   setCredential({ kind: "key", token: key, label: key.startsWith("psk_") ? key.slice(0, 12) + "…" : "API key" });
   try {
-    await get("/stores", { page_size: 1 });
+    await get("/v1/whoami");
   } catch (err) {
     setCredential(null);
     if (err instanceof ApiError && err.status === 401) throw new Error("this API key was not accepted");

@@ -1,0 +1,1 @@
+../../permsvc/store/postgres/migrations/0005_compact_imports.sql

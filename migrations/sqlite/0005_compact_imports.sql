@@ -1,0 +1,1 @@
+../../permsvc/store/sqlite/migrations/0005_compact_imports.sql
