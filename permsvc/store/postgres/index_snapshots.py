@@ -1,4 +1,4 @@
-"""Index snapshots in PostgreSQL (schema v5, ``0005_index_snapshots.sql``): one header row per
+"""Index snapshots in PostgreSQL (schema v6, ``0006_index_snapshots.sql``): one header row per
 store and its bytes in chunks, replaced in one transaction and read in one snapshot."""
 
 from __future__ import annotations

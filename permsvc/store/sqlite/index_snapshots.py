@@ -1,4 +1,4 @@
-"""Index snapshots in SQLite (schema v5, ``0005_index_snapshots.sql``).
+"""Index snapshots in SQLite (schema v6, ``0006_index_snapshots.sql``).
 
 :class:`SqliteIndexSnapshotMixin` is inherited by :class:`~permsvc.store.sqlite.SqliteDatastore`:
 snapshots are replaced on its writer thread (``_transaction``) and read in one read transaction

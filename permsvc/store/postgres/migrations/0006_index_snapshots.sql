@@ -1,4 +1,4 @@
--- permsvc schema v5 (PostgreSQL): the latest in-memory index snapshot of each store
+-- permsvc schema v6 (PostgreSQL): the latest in-memory index snapshot of each store
 -- (permsvc.store.index.snapshot), so a starting replica loads it and catches up from the changelog
 -- after `revision` instead of reading every tuple. `format` names the encoding (readers ignore one
 -- they do not know); the bytes are split into chunks (bytea values are read whole), stored

@@ -1,4 +1,4 @@
--- permsvc schema v5 (SQLite): the latest in-memory index snapshot of each store
+-- permsvc schema v6 (SQLite): the latest in-memory index snapshot of each store
 -- (permsvc.store.index.snapshot), so a starting process loads it and catches up from the changelog
 -- after `revision` instead of reading every tuple. `format` names the encoding (readers ignore one
 -- they do not know); the bytes are split into chunks. created_at is microseconds since the epoch.

@@ -1,1 +1,0 @@
-../../permsvc/store/postgres/migrations/0005_index_snapshots.sql
