@@ -10,7 +10,7 @@
  *
  * Secrets (event.secrets):
  *   PERMSVC_URL         base URL of permsvc, e.g. https://authz.example.com  (required)
- *   PERMSVC_CLAIMS_KEY  an API key with scope "claims" (permsvc admin create-key --scope claims)  (required)
+ *   PERMSVC_CLAIMS_KEY  an API key with the "claims" role (permsvc admin create-key --roles claims)  (required)
  *   PERMSVC_AUDIENCES   comma-separated API identifiers whose tokens get the claim  (required)
  *   PERMSVC_STORE_ID    store to summarise (optional; permsvc's default store otherwise)
  *   PERMSVC_TIMEOUT_MS  how long to wait for permsvc, default 3000, at most 10000

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from permsvc.api.ops import Metrics
     from permsvc.api.security import Security
     from permsvc.commands.models import ModelResolver
@@ -12,9 +15,12 @@ if TYPE_CHECKING:
     from permsvc.settings import Settings
     from permsvc.store.protocol import Datastore
 
-__all__ = ("Deps",)
+__all__ = ("Deps", "group_services")
+
+S = TypeVar("S")
 
 
+@dataclass(kw_only=True, slots=True)
 class Deps:
     """Long-lived, shared, stateless-per-request dependencies of the handlers.
 
@@ -22,21 +28,18 @@ class Deps:
     never per request.
     """
 
-    __slots__ = ("checker", "datastore", "metrics", "models", "security", "settings")
+    settings: Settings
+    datastore: Datastore
+    models: ModelResolver
+    checker: CheckResolver
+    security: Security
+    metrics: Metrics
 
-    def __init__(
-        self,
-        *,
-        settings: Settings,
-        datastore: Datastore,
-        models: ModelResolver,
-        checker: CheckResolver,
-        security: Security,
-        metrics: Metrics,
-    ) -> None:
-        self.settings = settings
-        self.datastore = datastore
-        self.models = models
-        self.checker = checker
-        self.security = security
-        self.metrics = metrics
+
+def group_services(state: Any, key: str, build: Callable[[Deps], S]) -> S:
+    """A route group's commands for an app's ``state``, built from its :class:`Deps` on first use
+    and kept under ``key``."""
+    services: S | None = state.get(key)
+    if services is None:
+        services = state[key] = build(state.deps)
+    return services

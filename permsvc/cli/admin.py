@@ -31,6 +31,7 @@ from permsvc.commands.keys import (
     CreateApiKeyCommand,
     ListApiKeysQuery,
     RevokeApiKeyCommand,
+    key_audit_detail,
 )
 from permsvc.core.errors import PermsvcError
 from permsvc.store.factory import open_datastore
@@ -94,13 +95,7 @@ def _create(args: argparse.Namespace, *, scope: str, bootstrap: bool) -> int:
             actor=_actor(),
             action="key_create",
             store_id=record.store_id or "",
-            detail={
-                "key_id": record.id,
-                "roles": list(record.roles),
-                "store_id": record.store_id,
-                "name": record.name,
-                "bootstrap": bootstrap,
-            },
+            detail=key_audit_detail(record, bootstrap=bootstrap),
         )
         print(
             f"created API key {_describe(record)}; it is printed once, store it now",

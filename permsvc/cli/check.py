@@ -76,13 +76,13 @@ def _context(text: str | None) -> dict[str, Any] | None:
 async def _run_async(args: argparse.Namespace) -> int:
     # Imported here: a remote check (--url) must not load the engine and the store.
     from permsvc.cli.database import database_of
-    from permsvc.commands.check import CheckParams, CheckQuery
+    from permsvc.commands.check import CheckQuery
     from permsvc.commands.explain import ExplainParams, ExplainQuery
     from permsvc.commands.list_relations import ListRelationsParams, ListRelationsQuery
     from permsvc.commands.models import ModelResolver
     from permsvc.core.refs import TupleKey, parse_tuple
     from permsvc.engine.explain import render
-    from permsvc.store.factory import open_datastore
+    from permsvc.store.factory import open_datastore, sqlite_path
 
     obj, relation, user = _query(args.query)
     if args.explain and not relation:
@@ -93,39 +93,38 @@ async def _run_async(args: argparse.Namespace) -> int:
     context = _context(args.context)
     contextual = tuple(parse_tuple(t) for t in args.contextual or ())
     database = database_of(args)
+    path = sqlite_path(database.url, data_dir=database.data_dir)
+    if path is not None and not path.exists():
+        # A question can only be about data that exists: opening would create an empty file.
+        raise _InvalidInput(
+            f"no database at {path}: run permsvc check where `permsvc serve` keeps its data, "
+            "or name that database with --database-url or --data-dir"
+        )
     datastore = await open_datastore(database.url, data_dir=database.data_dir, migrate=False)
     try:
         resolver = ModelResolver(datastore)
-        if args.explain:
-            explained = await ExplainQuery(reader=datastore, resolver=resolver).execute(
-                ExplainParams(
-                    store_id=store_id,
-                    tuple_key=TupleKey(object=obj, relation=relation, user=user),
-                    model_id=args.model_id or "",
-                    contextual_tuples=contextual,
-                    context=context,
-                    all_paths=args.all_paths,
-                    limit=args.limit,
-                )
-            )
-            e = explained.explanation
-            verdict = "allowed" if e.allowed else "not allowed"
-            print(
-                f"{obj}#{relation}@{user}: {verdict}  [model {explained.model_id}, revision {explained.revision}]"
-            )
-            for line in render(e):
-                print(line)
-            return 0 if e.allowed else 1
         if relation:
-            outcome = await CheckQuery(reader=datastore, resolver=resolver).execute(
-                CheckParams(
-                    store_id=store_id,
-                    tuple_key=TupleKey(object=obj, relation=relation, user=user),
-                    model_id=args.model_id or "",
-                    contextual_tuples=contextual,
-                    context=context,
-                )
+            # One request for both: an ExplainParams is a CheckParams plus what to explain.
+            asked = ExplainParams(
+                store_id=store_id,
+                tuple_key=TupleKey(object=obj, relation=relation, user=user),
+                model_id=args.model_id or "",
+                contextual_tuples=contextual,
+                context=context,
+                all_paths=args.all_paths,
+                limit=args.limit,
             )
+            if args.explain:
+                explained = await ExplainQuery(reader=datastore, resolver=resolver).execute(asked)
+                e = explained.explanation
+                verdict = "allowed" if e.allowed else "not allowed"
+                print(
+                    f"{obj}#{relation}@{user}: {verdict}  [model {explained.model_id}, revision {explained.revision}]"
+                )
+                for line in render(e):
+                    print(line)
+                return 0 if e.allowed else 1
+            outcome = await CheckQuery(reader=datastore, resolver=resolver).execute(asked)
             verdict = "allowed" if outcome.allowed else "not allowed"
             note = " (a cycle was met)" if outcome.cycle_detected else ""
             print(

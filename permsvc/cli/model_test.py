@@ -33,6 +33,7 @@ from typing import Any
 import msgspec
 import yaml
 
+from permsvc.cli.remote.tuples_io import CSV_HEADER
 from permsvc.commands.check import CheckParams, CheckQuery
 from permsvc.commands.list_objects import ListObjectsParams, ListObjectsQuery
 from permsvc.commands.list_users import ListUsersParams, ListUsersQuery, UserFilter
@@ -158,16 +159,7 @@ def _tuple(raw: Any, where: str) -> TupleKey:
 
 def _csv_tuples(text: str, where: str) -> list[dict[str, Any]]:
     reader = csv.DictReader(io.StringIO(text))
-    known = {
-        "user_type",
-        "user_id",
-        "user_relation",
-        "relation",
-        "object_type",
-        "object_id",
-        "condition_name",
-        "condition_context",
-    }
+    known = set(CSV_HEADER)
     headers = [h.strip() for h in reader.fieldnames or ()]
     unknown = [h for h in headers if h not in known]
     if unknown:

@@ -49,7 +49,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--auth-method",
         choices=("none", "preshared"),
-        help="caller authentication (PERMSVC_AUTH_METHOD)",
+        help="caller authentication (PERMSVC_AUTH_METHOD; preshared when PERMSVC_API_KEYS is set)",
     )
     p.add_argument(
         "--api-keys", help="comma-separated preshared keys (PERMSVC_API_KEYS; prefer the variable)"
@@ -59,7 +59,7 @@ def register(subparsers: Any) -> None:
         dest="insecure_no_auth",
         action="store_const",
         const=True,
-        help="serve a non-loopback address even though no credential is configured (anyone reaching it is admin)",
+        help="serve a non-loopback address even though no credential is configured (anyone reaching it is admin; PERMSVC_INSECURE_NO_AUTH=true)",
     )
     p.add_argument(
         "--max-body-bytes",
@@ -67,13 +67,15 @@ def register(subparsers: Any) -> None:
         help="largest request body (PERMSVC_MAX_BODY_BYTES, default 1 MiB)",
     )
     p.add_argument(
-        "--log-level", choices=("debug", "info", "warning", "error"), help="PERMSVC_LOG_LEVEL"
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        help="PERMSVC_LOG_LEVEL, default info",
     )
     p.add_argument(
         "--graceful-shutdown",
         dest="graceful_shutdown_s",
         type=float,
-        help="seconds in-flight requests may finish",
+        help="seconds in-flight requests may finish after SIGTERM (PERMSVC_GRACEFUL_SHUTDOWN_S, default 10)",
     )
     p.set_defaults(func=run)
 

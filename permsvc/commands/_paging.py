@@ -9,19 +9,56 @@ repeat or skip an item that is stable across the pages.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import msgspec
 
 from permsvc.commands.errors import InvalidInputError
+from permsvc.commands.prepare import QueryFields, QueryOutcome
 from permsvc.engine.errors import DeadlineExceededError
 from permsvc.store.errors import InvalidContinuationTokenError
 from permsvc.store.tokens import decode_page_token, encode_page_token
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
 
-__all__ = ("collect_page", "decode_after", "query_digest")
+    from permsvc.commands.prepare import Prepared
+    from permsvc.settings import EngineLimits
+
+__all__ = (
+    "ListFields",
+    "ListOutcome",
+    "Listed",
+    "collect_page",
+    "decode_after",
+    "list_page",
+    "query_digest",
+)
+
+
+class ListFields(QueryFields, frozen=True, kw_only=True):
+    """A list query's request: :class:`QueryFields` and the page asked for. ``page_size`` ``None``
+    means the configured default (``EngineLimits.list_max_results``)."""
+
+    page_size: int | None = None
+    continuation_token: str = ""
+
+
+class ListOutcome(QueryOutcome, frozen=True, kw_only=True):
+    """One page. ``limit_reached`` says more results exist (page full or deadline reached);
+    ``continuation_token`` then continues exactly after the last item returned."""
+
+    continuation_token: str = ""
+    limit_reached: bool = False
+
+
+class Listed(TypedDict):
+    """The :class:`ListOutcome` fields of a page, for the outcome that adds the page's items."""
+
+    model_id: str
+    revision: int
+    continuation_token: str
+    limit_reached: bool
 
 
 def query_digest(*parts: Any) -> str:
@@ -65,6 +102,33 @@ async def collect_page(
     finally:
         await _aclose(items)
     return page, "", False
+
+
+async def list_page(
+    prepared: Prepared,
+    params: ListFields,
+    limits: EngineLimits,
+    kind: str,
+    digest: str,
+    listing: Callable[[str], AsyncIterator[str]],
+) -> tuple[list[str], Listed]:
+    """The page ``params`` asks for of ``listing(after)`` (the items after ``after``, the last item
+    of the page its token ended; a token of another query is refused), and its outcome fields."""
+    after = decode_after(params.continuation_token, kind, digest)
+    page, token, limited = await collect_page(
+        listing(after),
+        page_size=params.page_size or limits.list_max_results,
+        kind=kind,
+        digest=digest,
+        after=after,
+    )
+    listed: Listed = {
+        "model_id": prepared.model_id,
+        "revision": prepared.revision,
+        "continuation_token": token,
+        "limit_reached": limited,
+    }
+    return page, listed
 
 
 async def _aclose(items: AsyncIterator[str]) -> None:

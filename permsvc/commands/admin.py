@@ -17,6 +17,7 @@ Beyond OpenFGA's 100 operations per Write:
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -25,13 +26,13 @@ from permsvc.commands.audit import audit_for, tuples_detail, with_detail
 from permsvc.commands.errors import CommandError, InvalidInputError, InvalidTupleError
 from permsvc.commands.models import ModelResolver, WriteAuthorizationModelCommand
 from permsvc.commands.read import validate_page
+from permsvc.commands.write import check_well_formed
 from permsvc.core.refs import (
     ControlCharacterError,
     InvalidRefError,
     TupleCondition,
     TupleKey,
     check_tuple_text,
-    parse_object,
     parse_subject,
     reject_control_characters,
 )
@@ -148,21 +149,15 @@ def _unique(tuples: Sequence[TupleKey]) -> list[TupleKey]:
     return list(seen.values())
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class GrantCommand:
     """Write tuples idempotently. Errors: ``InvalidInputError`` (empty or too many),
     ``InvalidTupleError`` naming the first tuple that does not fit the model,
     ``TupleConditionConflictError`` (409) for a stored tuple with another condition."""
 
-    def __init__(
-        self,
-        *,
-        writer: TupleWriter,
-        resolver: ModelResolver,
-        max_tuples: int = DEFAULT_MAX_ADMIN_TUPLES,
-    ) -> None:
-        self._writer = writer
-        self._resolver = resolver
-        self._max = max_tuples
+    writer: TupleWriter
+    resolver: ModelResolver
+    max_tuples: int = DEFAULT_MAX_ADMIN_TUPLES
 
     async def execute(
         self,
@@ -173,17 +168,17 @@ class GrantCommand:
         audit: AuditRecord | None = None,
     ) -> ChangeOutcome:
         """Write the tuples; ``audit`` (completed with the model id) commits with them."""
-        _check_count(tuples, self._max, "grant")
-        ts = await self._resolver.resolve(store_id, model_id)
+        _check_count(tuples, self.max_tuples, "grant")
+        ts = await self.resolver.resolve(store_id, model_id)
         for key in tuples:
             if problem := _write_problem(ts, key):
                 raise InvalidTupleError(invalid_tuple_message(key, problem), tuple_str=str(key))
         audit = with_detail(audit, authorization_model_id=ts.model_id) if ts.model_id else audit
-        result = await self._writer.write(
+        result = await self.writer.write(
             store_id,
             writes=_unique(tuples),
             on_duplicate="ignore",
-            audit=audit_for(self._writer, audit),
+            audit=audit_for(self.writer, audit),
         )
         return ChangeOutcome(
             revision=result.revision,
@@ -194,39 +189,26 @@ class GrantCommand:
         )
 
 
-def _check_well_formed(key: TupleKey) -> None:
-    check_tuple_text(key)
-    try:
-        if not key.relation:
-            raise InvalidRefError("the 'relation' field is empty")
-        parse_object(key.object)
-        parse_subject(key.user)
-    except InvalidRefError as err:
-        raise InvalidTupleError(
-            f"Invalid tuple '{key}'. Reason: {err}", tuple_str=str(key)
-        ) from err
-
-
+@dataclass(frozen=True, kw_only=True, slots=True)
 class RevokeCommand:
     """Delete tuples idempotently (missing ones are skipped). Tuples are not checked against the
     model, so tuples an older model allowed can still be revoked."""
 
-    def __init__(self, *, writer: TupleWriter, max_tuples: int = DEFAULT_MAX_ADMIN_TUPLES) -> None:
-        self._writer = writer
-        self._max = max_tuples
+    writer: TupleWriter
+    max_tuples: int = DEFAULT_MAX_ADMIN_TUPLES
 
     async def execute(
         self, store_id: str, tuples: Sequence[TupleKey], *, audit: AuditRecord | None = None
     ) -> ChangeOutcome:
         """Delete the tuples; ``audit`` commits with them."""
-        _check_count(tuples, self._max, "revoke")
+        _check_count(tuples, self.max_tuples, "revoke")
         for key in tuples:
-            _check_well_formed(key)
+            check_well_formed(key, empty_relation="empty")
         keys = [
             TupleKey(object=k.object, relation=k.relation, user=k.user) for k in _unique(tuples)
         ]
-        result = await self._writer.write(
-            store_id, deletes=keys, on_missing="ignore", audit=audit_for(self._writer, audit)
+        result = await self.writer.write(
+            store_id, deletes=keys, on_missing="ignore", audit=audit_for(self.writer, audit)
         )
         return ChangeOutcome(
             revision=result.revision, changed=result.changed, audit=audit, audit_id=result.audit_id
@@ -254,12 +236,12 @@ def parse_filter(object: str = "", relation: str = "", user: str = "") -> ReadFi
     return ReadFilter(object_type=object_type, object_id=object_id, relation=relation, user=user)
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class DeleteByFilterCommand:
     """Delete every tuple matching a filter in one revision (e.g. everything of a departing user).
     An empty filter would delete the whole store, so it needs ``everything=True``."""
 
-    def __init__(self, *, bulk: BulkTupleWriter) -> None:
-        self._bulk = bulk
+    bulk: BulkTupleWriter
 
     async def execute(
         self,
@@ -275,17 +257,17 @@ class DeleteByFilterCommand:
                 "an empty filter deletes every tuple of the store: name 'object', 'relation' and/or 'user', "
                 'or send "all": true to really delete everything'
             )
-        result = await self._bulk.bulk_delete(store_id, flt, audit=audit_for(self._bulk, audit))
+        result = await self.bulk.bulk_delete(store_id, flt, audit=audit_for(self.bulk, audit))
         return ChangeOutcome(
             revision=result.revision, changed=result.changed, audit=audit, audit_id=result.audit_id
         )
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ListGrantsQuery:
     """Stored tuples matching a filter (a user's grants, an object's grants), oldest first."""
 
-    def __init__(self, *, reader: TupleReader) -> None:
-        self._reader = reader
+    reader: TupleReader
 
     async def execute(
         self,
@@ -296,25 +278,25 @@ class ListGrantsQuery:
         continuation_token: str = "",
     ) -> Page[StoredTuple]:
         size = validate_page("ListGrantsRequest", page_size, continuation_token)
-        return await self._reader.read_page(
+        return await self.reader.read_page(
             store_id, flt, page_size=size, continuation_token=continuation_token
         )
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ExportTuplesQuery:
     """Every tuple matching a filter, as an async iterator over stable pages (oldest first).
 
     The export is not a snapshot: tuples written while it runs may or may not appear."""
 
-    def __init__(self, *, reader: TupleReader, page_size: int = DEFAULT_EXPORT_PAGE_SIZE) -> None:
-        self._reader = reader
-        self._page_size = page_size
+    reader: TupleReader
+    page_size: int = DEFAULT_EXPORT_PAGE_SIZE
 
     async def execute(self, store_id: str, flt: ReadFilter) -> AsyncIterator[TupleKey]:
         token = ""
         while True:
-            page = await self._reader.read_page(
-                store_id, flt, page_size=self._page_size, continuation_token=token
+            page = await self.reader.read_page(
+                store_id, flt, page_size=self.page_size, continuation_token=token
             )
             for row in page.items:
                 yield row.key
@@ -360,19 +342,13 @@ class ImportOutcome(msgspec.Struct, frozen=True, kw_only=True):
 _line_decoder = msgspec.json.Decoder(TupleLine)
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ImportTuplesCommand:
     """Validate a JSON-lines body completely, then store it in one revision (module docstring)."""
 
-    def __init__(
-        self,
-        *,
-        bulk: BulkTupleWriter,
-        resolver: ModelResolver,
-        max_errors: int = DEFAULT_MAX_IMPORT_ERRORS,
-    ) -> None:
-        self._bulk = bulk
-        self._resolver = resolver
-        self._max_errors = max_errors
+    bulk: BulkTupleWriter
+    resolver: ModelResolver
+    max_errors: int = DEFAULT_MAX_IMPORT_ERRORS
 
     async def execute(
         self,
@@ -385,7 +361,7 @@ class ImportTuplesCommand:
     ) -> ImportOutcome:
         """Validate and store the lines. ``audit`` (its ``count_key`` should be ``imported``) is
         completed with the sample, the line count and the model id and committed with the import."""
-        ts = await self._resolver.resolve(store_id, model_id)
+        ts = await self.resolver.resolve(store_id, model_id)
         keys: list[TupleKey] = []
         errors: list[ImportLineError] = []
         failed = 0
@@ -410,7 +386,7 @@ class ImportTuplesCommand:
                 problem = str(err)
             if problem:
                 failed += 1
-                if len(errors) < self._max_errors:
+                if len(errors) < self.max_errors:
                     errors.append(ImportLineError(line=number, error=problem))
                 continue
             if not failed:
@@ -425,8 +401,8 @@ class ImportTuplesCommand:
             **tuples_detail([_line_dict(k) for k in sample], len(keys)),
             authorization_model_id=ts.model_id,
         )
-        result = await self._bulk.bulk_write(
-            store_id, keys, on_duplicate="ignore", audit=audit_for(self._bulk, audit)
+        result = await self.bulk.bulk_write(
+            store_id, keys, on_duplicate="ignore", audit=audit_for(self.bulk, audit)
         )
         return ImportOutcome(
             revision=result.revision,
@@ -479,29 +455,23 @@ def _model_of(model_json: dict[str, Any]) -> AuthorizationModel:
     return model
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class DiffModelQuery:
     """Diff a candidate model (OpenFGA JSON form) against the store's latest or a given model, and
     find the stored tuples it would orphan (every tuple is tested against the candidate)."""
 
-    def __init__(
-        self,
-        *,
-        models: ModelStore,
-        reader: TupleReader,
-        max_listed: int = DEFAULT_MAX_ORPHANS_LISTED,
-    ) -> None:
-        self._models = models
-        self._reader = reader
-        self._max_listed = max_listed
+    models: ModelStore
+    reader: TupleReader
+    max_listed: int = DEFAULT_MAX_ORPHANS_LISTED
 
     async def execute(
         self, store_id: str, candidate: AuthorizationModel, *, base_model_id: str = ""
     ) -> ModelDiffOutcome:
         base: StoredModel | None
         if base_model_id:
-            base = await self._models.read_model(store_id, base_model_id)
+            base = await self.models.read_model(store_id, base_model_id)
         else:
-            base = await self._models.read_latest_model(store_id)
+            base = await self.models.read_latest_model(store_id)
         if base is None:
             return ModelDiffOutcome(
                 base_model_id="",
@@ -513,11 +483,11 @@ class DiffModelQuery:
         ts = TypeSystem.new(candidate)
         orphaned: list[TupleKey] = []
         count = scanned = 0
-        async for key in ExportTuplesQuery(reader=self._reader).execute(store_id, ReadFilter()):
+        async for key in ExportTuplesQuery(reader=self.reader).execute(store_id, ReadFilter()):
             scanned += 1
             if not tuple_fits_model(ts, key):
                 count += 1
-                if len(orphaned) < self._max_listed:
+                if len(orphaned) < self.max_listed:
                     orphaned.append(key)
         return ModelDiffOutcome(
             base_model_id=base.id,

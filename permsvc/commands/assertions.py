@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from permsvc.commands.errors import InvalidInputError
@@ -34,6 +35,7 @@ class AssertionsTooManyItemsError(InvalidInputError):
     openfga_name = "assertions_too_many_items"
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class WriteAssertionsCommand:
     """Replace the assertions of one model (which must exist in the store).
 
@@ -41,23 +43,16 @@ class WriteAssertionsCommand:
     its contextual tuples must fit the model like written tuples.
     """
 
-    def __init__(
-        self,
-        *,
-        assertions: AssertionStore,
-        resolver: ModelResolver,
-        max_assertions: int = DEFAULT_MAX_ASSERTIONS,
-    ) -> None:
-        self._assertions = assertions
-        self._resolver = resolver
-        self._max = max_assertions
+    assertions: AssertionStore
+    resolver: ModelResolver
+    max_assertions: int = DEFAULT_MAX_ASSERTIONS
 
     async def execute(self, store_id: str, model_id: str, assertions: Sequence[Assertion]) -> None:
-        if len(assertions) > self._max:
+        if len(assertions) > self.max_assertions:
             raise AssertionsTooManyItemsError(
-                f"invalid WriteAssertionsRequest.Assertions: value must contain no more than {self._max} item(s)"
+                f"invalid WriteAssertionsRequest.Assertions: value must contain no more than {self.max_assertions} item(s)"
             )
-        ts = await self._resolver.resolve(store_id, model_id) if model_id else None
+        ts = await self.resolver.resolve(store_id, model_id) if model_id else None
         if ts is None:
             raise InvalidInputError("the authorization_model_id of WriteAssertions is required")
         for assertion in assertions:
@@ -69,7 +64,7 @@ class WriteAssertionsCommand:
                 )
             for key in assertion.contextual_tuples:
                 validate_tuple(ts, key, contextual=True)
-        await self._assertions.write_assertions(store_id, model_id, assertions)
+        await self.assertions.write_assertions(store_id, model_id, assertions)
 
 
 def _check_assertion_tuple(ts: TypeSystem, assertion: Assertion) -> None:
@@ -86,11 +81,11 @@ def _check_assertion_tuple(ts: TypeSystem, assertion: Assertion) -> None:
         raise InvalidInputError(f"invalid assertion '{key}': {err}") from err
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ReadAssertionsQuery:
     """The assertions of one model (empty when none were written); ``ModelNotFoundError`` otherwise."""
 
-    def __init__(self, *, assertions: AssertionStore) -> None:
-        self._assertions = assertions
+    assertions: AssertionStore
 
     async def execute(self, store_id: str, model_id: str) -> list[Assertion]:
-        return await self._assertions.read_assertions(store_id, model_id)
+        return await self.assertions.read_assertions(store_id, model_id)

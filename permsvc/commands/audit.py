@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -165,19 +166,17 @@ class AuditRecorder:
         )
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ReadAuditQuery:
     """Audit rows matching a filter, newest first; page size 1..100 (default 50)."""
 
-    def __init__(self, *, log: AuditLog) -> None:
-        self._log = log
+    log: AuditLog
 
     async def execute(
         self, flt: AuditFilter, *, page_size: int | None = None, continuation_token: str = ""
     ) -> Page[AuditEntry]:
         size = validate_page("ReadAuditRequest", page_size, continuation_token)
-        return await self._log.read_audit(
-            flt, page_size=size, continuation_token=continuation_token
-        )
+        return await self.log.read_audit(flt, page_size=size, continuation_token=continuation_token)
 
 
 class TupleTrace(msgspec.Struct, frozen=True, kw_only=True):
@@ -189,6 +188,7 @@ class TupleTrace(msgspec.Struct, frozen=True, kw_only=True):
     audit: list[AuditEntry]
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class TraceTupleQuery:
     """Who granted or revoked a tuple, and when: every change of the tuple in the store's
     changelog, each with the audit rows of its revision (oldest change first).
@@ -196,22 +196,21 @@ class TraceTupleQuery:
     Scans the store's whole changelog (``chunk`` changes per read): an investigation tool, not a
     hot path."""
 
-    def __init__(self, *, changelog: ChangelogReader, log: AuditLog, chunk: int = 10_000) -> None:
-        self._changelog = changelog
-        self._log = log
-        self._chunk = chunk
+    changelog: ChangelogReader
+    log: AuditLog
+    chunk: int = 10_000
 
     async def execute(self, store_id: str, key: TupleKey) -> list[TupleTrace]:
         wanted = key.key
         after = 0
         traces: list[TupleTrace] = []
         while True:
-            changes = await self._changelog.changes_since(store_id, after, limit=self._chunk)
+            changes = await self.changelog.changes_since(store_id, after, limit=self.chunk)
             if not changes:
                 return traces
             for change in changes:
                 if change.key.key == wanted:
-                    rows = await self._log.read_audit(
+                    rows = await self.log.read_audit(
                         AuditFilter(store_id=store_id, revision=change.revision), page_size=10
                     )
                     traces.append(

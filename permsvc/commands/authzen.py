@@ -41,13 +41,13 @@ database) propagate.
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Unpack
 
 import msgspec
 
 from permsvc.commands._paging import collect_page, query_digest
 from permsvc.commands.errors import InvalidInputError
-from permsvc.commands.prepare import CheckingQuery, EngineQuery
+from permsvc.commands.prepare import CheckingDeps, CheckingQuery, EngineQuery, QueryOutcome
 from permsvc.core.errors import InvariantViolation, PermsvcError
 from permsvc.core.refs import reject_control_characters
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
@@ -55,21 +55,18 @@ from permsvc.engine.explain import explain as explain_decision
 from permsvc.engine.explain import short_form
 from permsvc.engine.list_objects import list_objects
 from permsvc.engine.list_users import list_users
-from permsvc.engine.resolver import CheckResolver, build_check_resolver
 from permsvc.model.schema import Difference, Intersection, TupleToUserset, Union
 from permsvc.model.typesystem import TypeNotFoundError
-from permsvc.settings import DEFAULT_MAX_BATCH_CHECK_ITEMS, EngineLimits
+from permsvc.settings import DEFAULT_MAX_BATCH_CHECK_ITEMS
 from permsvc.store.errors import DatabaseFault, InvalidContinuationTokenError
 from permsvc.store.tokens import decode_page_token, encode_page_token
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
 
-    from permsvc.commands.models import ModelResolver
     from permsvc.commands.prepare import Prepared
     from permsvc.model.schema import Rewrite
     from permsvc.model.typesystem import TypeSystem
-    from permsvc.store.protocol import TupleReader
 
 __all__ = (
     "AccessRequest",
@@ -147,11 +144,9 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     reason: str = ""
 
 
-class EvaluationsOutcome(msgspec.Struct, frozen=True, kw_only=True):
+class EvaluationsOutcome(QueryOutcome, frozen=True, kw_only=True):
     """The decisions in request order; shorter than the request when a semantic stopped early."""
 
-    model_id: str
-    revision: int
     decisions: list[Decision]
 
 
@@ -223,15 +218,9 @@ class EvaluationsQuery(CheckingQuery):
     """
 
     def __init__(
-        self,
-        *,
-        reader: TupleReader,
-        resolver: ModelResolver,
-        limits: EngineLimits = EngineLimits(),  # noqa: B008 - frozen struct
-        checker: CheckResolver | None = None,
-        max_items: int = DEFAULT_MAX_BATCH_CHECK_ITEMS,
+        self, *, max_items: int = DEFAULT_MAX_BATCH_CHECK_ITEMS, **deps: Unpack[CheckingDeps]
     ) -> None:
-        super().__init__(reader=reader, resolver=resolver, limits=limits, checker=checker)
+        super().__init__(**deps)
         self._max_items = max_items
 
     async def execute(self, params: EvaluationsParams) -> EvaluationsOutcome:
@@ -381,10 +370,37 @@ class _Paging:
 
 
 class _SearchBase(EngineQuery):
+    """What the three searches share: the ids checked (all but the searched entity's), the page
+    token read, the model resolved, an empty page when the model does not know the request's
+    types or action, else one page of :meth:`_results` (sorted, strictly after the cursor)."""
+
+    _kind: ClassVar[Literal["subject", "resource", "action"]]
+    """The searched entity: the page tokens' kind, and the entity whose id is not checked."""
+
     def _context(self, params: SearchParams) -> dict[str, Any] | None:
         return merged_context(
             params.subject, params.resource, params.action_properties, params.context
         )
+
+    async def execute(self, params: SearchParams) -> SearchOutcome:
+        _check_ids(
+            params.subject if self._kind != "subject" else None,
+            params.resource if self._kind != "resource" else None,
+        )
+        paging = _Paging(params, self._kind, self._limits.list_max_results)
+        prepared = await self._prepare(params)
+        if not _known(prepared.typesystem, params):
+            return SearchOutcome(results=[], model_id=prepared.model_id, revision=prepared.revision)
+        results, token = await paging.collect(self._results(prepared, params, paging.cursor))
+        return SearchOutcome(
+            results=results,
+            next_token=token,
+            model_id=prepared.model_id,
+            revision=prepared.revision,
+        )
+
+    def _results(self, prepared: Prepared, params: SearchParams, after: str) -> AsyncIterator[str]:
+        raise NotImplementedError
 
 
 def _known(ts: TypeSystem, params: SearchParams) -> bool:
@@ -399,88 +415,43 @@ class SubjectSearchQuery(_SearchBase):
     """Subject Search: the subjects of ``subject.type`` that may perform the action on the resource
     (ListUsers with one type filter; a typed wildcard comes back as id ``*``)."""
 
-    async def execute(self, params: SearchParams) -> SearchOutcome:
-        _check_ids(None, params.resource)
-        paging = _Paging(params, "subject", self._limits.list_max_results)
-        prepared = await self._prepare(params)
-        if not _known(prepared.typesystem, params):
-            return SearchOutcome(results=[], model_id=prepared.model_id, revision=prepared.revision)
+    _kind = "subject"
+
+    def _results(self, prepared: Prepared, params: SearchParams, after: str) -> AsyncIterator[str]:
         ctx = prepared.context(
             self._limits, self._context(params), deadline_s=self._limits.list_deadline_s
         )
-        users = list_users(
-            ctx, params.resource.ref, params.action, params.subject.type, after=paging.cursor
-        )
-        results, token = await paging.collect(users)
-        return SearchOutcome(
-            results=results,
-            next_token=token,
-            model_id=prepared.model_id,
-            revision=prepared.revision,
-        )
+        return list_users(ctx, params.resource.ref, params.action, params.subject.type, after=after)
 
 
 class ResourceSearchQuery(_SearchBase):
     """Resource Search: the resources of ``resource.type`` the subject may perform the action on
     (ListObjects)."""
 
-    async def execute(self, params: SearchParams) -> SearchOutcome:
-        _check_ids(params.subject, None)
-        paging = _Paging(params, "resource", self._limits.list_max_results)
-        prepared = await self._prepare(params)
-        if not _known(prepared.typesystem, params):
-            return SearchOutcome(results=[], model_id=prepared.model_id, revision=prepared.revision)
+    _kind = "resource"
+
+    def _results(self, prepared: Prepared, params: SearchParams, after: str) -> AsyncIterator[str]:
         ctx = prepared.context(
             self._limits,
             self._context(params),
             user=params.subject.ref,
             deadline_s=self._limits.list_deadline_s,
         )
-        objects = list_objects(ctx, params.resource.type, params.action, after=paging.cursor)
-        results, token = await paging.collect(objects)
-        return SearchOutcome(
-            results=results,
-            next_token=token,
-            model_id=prepared.model_id,
-            revision=prepared.revision,
-        )
+        return list_objects(ctx, params.resource.type, params.action, after=after)
 
 
-class ActionSearchQuery(_SearchBase):
+class ActionSearchQuery(_SearchBase, CheckingQuery):
     """Action Search: the actions (:func:`action_relations`) the subject may perform on the
     resource, sorted by name (as OpenFGA sorts them; the page cursor is the last name). Each is one Check; a Check that fails (a condition
     missing parameters) leaves its action out, as a denial would."""
 
-    def __init__(
-        self,
-        *,
-        reader: TupleReader,
-        resolver: ModelResolver,
-        limits: EngineLimits = EngineLimits(),  # noqa: B008 - frozen struct
-        checker: CheckResolver | None = None,
-        allowlist: Sequence[str] = (),
-    ) -> None:
-        super().__init__(reader=reader, resolver=resolver, limits=limits)
-        # Action search runs one Check per action, so it holds a checker (CheckingQuery's job)
-        # while sharing the search paging of _SearchBase.
-        self._checker = checker if checker is not None else build_check_resolver()
+    _kind = "action"
+
+    def __init__(self, *, allowlist: Sequence[str] = (), **deps: Unpack[CheckingDeps]) -> None:
+        super().__init__(**deps)
         self._allowlist = tuple(allowlist)
 
-    async def execute(self, params: SearchParams) -> SearchOutcome:
-        _check_ids(params.subject, params.resource)
-        paging = _Paging(params, "action", self._limits.list_max_results)
-        prepared = await self._prepare(params)
-        if not _known(prepared.typesystem, params):
-            return SearchOutcome(results=[], model_id=prepared.model_id, revision=prepared.revision)
-        results, token = await paging.collect(self._allowed(prepared, params, paging.cursor))
-        return SearchOutcome(
-            results=results,
-            next_token=token,
-            model_id=prepared.model_id,
-            revision=prepared.revision,
-        )
-
-    async def _allowed(
+    async def _results(
         self, prepared: Prepared, params: SearchParams, after: str
     ) -> AsyncIterator[str]:
         context = self._context(params)

@@ -13,7 +13,7 @@ import msgspec
 
 from permsvc.commands.check import CheckParams, CheckQuery
 from permsvc.commands.errors import InvalidInputError
-from permsvc.commands.prepare import CheckingQuery
+from permsvc.commands.prepare import CheckingQuery, QueryOutcome
 from permsvc.core.errors import PermsvcError
 from permsvc.core.refs import TupleKey
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency, encode_token
@@ -53,9 +53,7 @@ class BatchCheckItemResult(msgspec.Struct, frozen=True, kw_only=True):
     cycle_detected: bool = False
 
 
-class BatchCheckOutcome(msgspec.Struct, frozen=True, kw_only=True):
-    model_id: str
-    revision: int
+class BatchCheckOutcome(QueryOutcome, frozen=True, kw_only=True):
     results: dict[str, BatchCheckItemResult]
 
 

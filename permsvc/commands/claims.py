@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+from dataclasses import dataclass
 
 import msgspec
 
@@ -155,6 +156,7 @@ class _Listing(msgspec.Struct, frozen=True, kw_only=True):
     page_size: int
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class PutClaimSpecCommand:
     """Validate a spec against the store's latest model (when it has one) and store it.
 
@@ -163,40 +165,37 @@ class PutClaimSpecCommand:
     checked again whenever a summary is computed.
     """
 
-    def __init__(
-        self, *, stores: StoreAdmin, specs: ClaimSpecStore, resolver: ModelResolver
-    ) -> None:
-        self._stores = stores
-        self._specs = specs
-        self._resolver = resolver
+    stores: StoreAdmin
+    specs: ClaimSpecStore
+    resolver: ModelResolver
 
     async def execute(self, store_id: str, spec: ClaimSpec) -> StoredClaimSpec:
-        await self._stores.get_store(store_id)
+        await self.stores.get_store(store_id)
         try:
-            typesystem = await self._resolver.resolve(store_id)
+            typesystem = await self.resolver.resolve(store_id)
         except LatestModelNotFoundError:
             typesystem = None
         if typesystem is not None:
             for audience in (None, *spec.audiences):
                 check_spec_against_model(spec.variant_for(audience), typesystem)
         document = json.dumps(spec.to_document(), separators=(",", ":"), ensure_ascii=False)
-        return await self._specs.put_claim_spec(store_id, document)
+        return await self.specs.put_claim_spec(store_id, document)
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class GetClaimSpecQuery:
-    def __init__(self, *, specs: ClaimSpecStore) -> None:
-        self._specs = specs
+    specs: ClaimSpecStore
 
     async def execute(self, store_id: str) -> StoredClaimSpec | None:
-        return await self._specs.get_claim_spec(store_id)
+        return await self.specs.get_claim_spec(store_id)
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class DeleteClaimSpecCommand:
-    def __init__(self, *, specs: ClaimSpecStore) -> None:
-        self._specs = specs
+    specs: ClaimSpecStore
 
     async def execute(self, store_id: str) -> bool:
-        return await self._specs.delete_claim_spec(store_id)
+        return await self.specs.delete_claim_spec(store_id)
 
 
 class ClaimSpecResolver:

@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 
 from permsvc.commands.errors import InvalidInputError
-from permsvc.commands.prepare import EngineQuery
+from permsvc.commands.prepare import EngineQuery, QueryOutcome
 from permsvc.core.refs import TupleKey, reject_control_characters
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
 from permsvc.engine.expand import expand
@@ -25,11 +25,9 @@ class ExpandParams(msgspec.Struct, frozen=True, kw_only=True):
     """The revision the answer must be computed at, at least (see :class:`Consistency`)."""
 
 
-class ExpandOutcome(msgspec.Struct, frozen=True, kw_only=True):
+class ExpandOutcome(QueryOutcome, frozen=True, kw_only=True):
     """``tree`` is exactly OpenFGA's ``{"root": Node}`` JSON (see :mod:`permsvc.engine.expand`)."""
 
-    model_id: str
-    revision: int
     tree: dict[str, Any]
 
 

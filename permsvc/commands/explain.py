@@ -7,15 +7,9 @@ validation, contextual tuples, consistency and revision), then evaluated by the 
 
 from __future__ import annotations
 
-from typing import Any
-
-import msgspec
-
-from permsvc.commands.check import validate_check_tuple
+from permsvc.commands.check import CheckParams
 from permsvc.commands.errors import InvalidInputError
-from permsvc.commands.prepare import EngineQuery, prepare
-from permsvc.core.refs import TupleKey
-from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
+from permsvc.commands.prepare import EngineQuery, QueryOutcome
 from permsvc.engine.explain import (
     DEFAULT_MAX_DENIAL_NODES,
     MAX_WITNESSES,
@@ -29,27 +23,19 @@ from permsvc.store.protocol import TupleWriteRevisions, unwrap
 __all__ = ("ExplainOutcome", "ExplainParams", "ExplainQuery")
 
 
-class ExplainParams(msgspec.Struct, frozen=True, kw_only=True):
+class ExplainParams(CheckParams, frozen=True, kw_only=True):
     """A Check request plus what to explain: ``all_paths`` lists up to ``limit`` witnesses
     (default 10) instead of one shortest; ``max_denial_nodes`` bounds a denial tree."""
 
-    store_id: str
-    tuple_key: TupleKey
-    model_id: str = ""
-    contextual_tuples: tuple[TupleKey, ...] = ()
-    context: dict[str, Any] | None = None
-    consistency: Consistency = MINIMIZE_LATENCY
     all_paths: bool = False
     limit: int | None = None
     max_denial_nodes: int = DEFAULT_MAX_DENIAL_NODES
 
 
-class ExplainOutcome(msgspec.Struct, frozen=True, kw_only=True):
+class ExplainOutcome(QueryOutcome, frozen=True, kw_only=True):
     """The explanation, with the model and store revision it was decided at."""
 
     explanation: Explanation
-    model_id: str
-    revision: int
 
 
 def witness_limit(all_paths: bool, limit: int | None) -> int:
@@ -74,17 +60,9 @@ class ExplainQuery(EngineQuery):
             raise InvalidInputError(
                 f"'max_denial_nodes' must be 1 to 1000, got {params.max_denial_nodes}"
             )
-        prepared = await prepare(
-            reader=self._reader,
-            resolver=self._resolver,
-            store_id=params.store_id,
-            consistency=params.consistency,
-            model_id=params.model_id,
-            contextual_tuples=params.contextual_tuples,
-            context=params.context,
-            validate=lambda ts: validate_check_tuple(ts, params.tuple_key),
+        prepared, ctx = await self._prepare_query(
+            params, params.validate, user=params.tuple_key.user
         )
-        ctx = prepared.context(self._limits, params.context, user=params.tuple_key.user)
         explanation = await explain(
             ctx,
             params.tuple_key.object,

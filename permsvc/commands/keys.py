@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 
@@ -36,6 +38,7 @@ __all__ = (
     "ListApiKeysQuery",
     "RevokeApiKeyCommand",
     "VerifyApiKeyQuery",
+    "key_audit_detail",
     "require_scope",
 )
 
@@ -76,12 +79,12 @@ def require_scope(roles: str | Iterable[str]) -> str:
         raise InvalidInputError(err.detail) from err
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class CreateApiKeyCommand:
     """Create a key. ``bootstrap=True`` creates the first admin key only when no live admin key
     exists (``AdminKeyExistsError`` otherwise), so a leaked bootstrap step cannot mint more."""
 
-    def __init__(self, *, keys: ApiKeyStore) -> None:
-        self._keys = keys
+    keys: ApiKeyStore
 
     async def execute(
         self,
@@ -97,9 +100,9 @@ class CreateApiKeyCommand:
         if bootstrap:
             if checked != "admin":
                 raise InvalidInputError("bootstrap creates an admin key")
-            if any("admin" in k.roles for k in await self._keys.list_api_keys()):
+            if any("admin" in k.roles for k in await self.keys.list_api_keys()):
                 raise AdminKeyExistsError(
-                    "an admin API key exists already; create more with `permsvc admin create-key --scope admin` "
+                    "an admin API key exists already; create more with `permsvc admin create-key --roles admin` "
                     "or POST /v1/admin/keys, or revoke the existing ones first"
                 )
         for attempt in range(_ATTEMPTS):
@@ -113,7 +116,7 @@ class CreateApiKeyCommand:
                 created_at=dt.datetime.now(dt.UTC),
             )
             try:
-                await self._keys.create_api_key(record)
+                await self.keys.create_api_key(record)
             except CollisionError:
                 if attempt == _ATTEMPTS - 1:
                     raise
@@ -122,30 +125,31 @@ class CreateApiKeyCommand:
         raise AssertionError("unreachable")
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ListApiKeysQuery:
-    def __init__(self, *, keys: ApiKeyStore) -> None:
-        self._keys = keys
+    keys: ApiKeyStore
 
     async def execute(self, *, include_revoked: bool = False) -> list[ApiKeyRecord]:
-        return await self._keys.list_api_keys(include_revoked=include_revoked)
+        return await self.keys.list_api_keys(include_revoked=include_revoked)
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class RevokeApiKeyCommand:
     """Revoke a key (idempotent). Raises ``ApiKeyNotFoundError``. Given a whole key
     (``psk_<id>_<secret>``, e.g. a leaked one pasted as is), revokes its id: the secret part is
     never looked up, stored or echoed."""
 
-    def __init__(self, *, keys: ApiKeyStore) -> None:
-        self._keys = keys
+    keys: ApiKeyStore
 
     async def execute(self, key_id: str) -> ApiKeyRecord:
         key_id = key_id_of(key_id)
-        record = await self._keys.revoke_api_key(key_id)
+        record = await self.keys.revoke_api_key(key_id)
         if record is None:
             raise ApiKeyNotFoundError(key_id)
         return record
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class VerifyApiKeyQuery:
     """The live record of a presented key, or ``InvalidApiKeyError`` (401).
 
@@ -153,12 +157,11 @@ class VerifyApiKeyQuery:
     revoked key is named as revoked (its id is public, and the owner needs to know to replace it).
     """
 
-    def __init__(self, *, keys: ApiKeyStore) -> None:
-        self._keys = keys
+    keys: ApiKeyStore
 
     async def execute(self, presented: str) -> ApiKeyRecord:
         key = parse_api_key(presented)
-        record = await self._keys.get_api_key(key.key_id)
+        record = await self.keys.get_api_key(key.key_id)
         matched = verify_api_key(key, record.hashed_secret if record is not None else _DUMMY_HASH)
         if record is None or not matched:
             raise InvalidApiKeyError(
@@ -170,3 +173,15 @@ class VerifyApiKeyQuery:
                 f"API key '{key.key_id}' was revoked at {record.revoked_at.isoformat()}; ask an admin for a new key"
             )
         return record
+
+
+def key_audit_detail(record: ApiKeyRecord, **extra: Any) -> dict[str, Any]:
+    """The ``detail`` of a ``key_create`` audit row (the API's and the CLI's alike): the key's id,
+    roles, store limit and name, then ``extra``."""
+    return {
+        "key_id": record.id,
+        "roles": list(record.roles),
+        "store_id": record.store_id,
+        "name": record.name,
+        **extra,
+    }

@@ -5,12 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
-from permsvc.commands._paging import collect_page, decode_after, query_digest
+from permsvc.commands._paging import ListFields, ListOutcome, decode_after, list_page, query_digest
 from permsvc.commands.prepare import EngineQuery, require_user
-from permsvc.core.refs import TupleKey
-from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
 from permsvc.engine.list_objects import list_objects
 from permsvc.engine.request import request_digest
 
@@ -22,31 +18,16 @@ if TYPE_CHECKING:
 __all__ = ("ListObjectsOutcome", "ListObjectsParams", "ListObjectsQuery")
 
 
-class ListObjectsParams(msgspec.Struct, frozen=True, kw_only=True):
-    """``page_size`` ``None`` means the configured default (``EngineLimits.list_max_results``)."""
-
-    store_id: str
+class ListObjectsParams(ListFields, frozen=True, kw_only=True):
     type: str
     relation: str
     user: str
-    model_id: str = ""
-    contextual_tuples: tuple[TupleKey, ...] = ()
-    context: dict[str, Any] | None = None
-    consistency: Consistency = MINIMIZE_LATENCY
-    """The revision the answer must be computed at, at least (see :class:`Consistency`)."""
-    page_size: int | None = None
-    continuation_token: str = ""
 
 
-class ListObjectsOutcome(msgspec.Struct, frozen=True, kw_only=True):
-    """One page. ``limit_reached`` says more results exist (page full or deadline reached);
-    ``continuation_token`` then continues exactly after the last object returned."""
+class ListObjectsOutcome(ListOutcome, frozen=True, kw_only=True):
+    """One page of objects (see :class:`ListOutcome`)."""
 
-    model_id: str
-    revision: int
     objects: list[str]
-    continuation_token: str = ""
-    limit_reached: bool = False
 
 
 class ListObjectsQuery(EngineQuery):
@@ -60,16 +41,9 @@ class ListObjectsQuery(EngineQuery):
             ts.relation(params.type, params.relation)
             require_user(ts, params.user)
 
-        prepared = await self._prepare(
-            params,
-            contextual_tuples=params.contextual_tuples,
-            context=params.context,
-            validate=validate,
+        return await self._prepare_query(
+            params, validate, user=params.user, deadline_s=self._limits.list_deadline_s
         )
-        ctx = prepared.context(
-            self._limits, params.context, user=params.user, deadline_s=self._limits.list_deadline_s
-        )
-        return prepared, ctx
 
     def _digest(self, params: ListObjectsParams, model_id: str) -> str:
         return query_digest(
@@ -85,21 +59,15 @@ class ListObjectsQuery(EngineQuery):
     async def execute(self, params: ListObjectsParams) -> ListObjectsOutcome:
         prepared, ctx = await self._start(params)
         digest = self._digest(params, prepared.model_id)
-        after = decode_after(params.continuation_token, "lo", digest)
-        page, token, limited = await collect_page(
-            list_objects(ctx, params.type, params.relation, after=after),
-            page_size=params.page_size or self._limits.list_max_results,
-            kind="lo",
-            digest=digest,
-            after=after,
+        objects, listed = await list_page(
+            prepared,
+            params,
+            self._limits,
+            "lo",
+            digest,
+            lambda after: list_objects(ctx, params.type, params.relation, after=after),
         )
-        return ListObjectsOutcome(
-            model_id=prepared.model_id,
-            revision=prepared.revision,
-            objects=page,
-            continuation_token=token,
-            limit_reached=limited,
-        )
+        return ListObjectsOutcome(objects=objects, **listed)
 
     async def stream(self, params: ListObjectsParams) -> AsyncIterator[str]:
         """Every object, as it is confirmed (StreamedListObjects); validation errors are raised

@@ -6,37 +6,23 @@ emulate this with one BatchCheck per relation.
 
 from __future__ import annotations
 
-from typing import Any
-
-import msgspec
-
 from permsvc.commands.errors import InvalidInputError
-from permsvc.commands.prepare import CheckingQuery, require_user
-from permsvc.core.refs import TupleKey
-from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
+from permsvc.commands.prepare import CheckingQuery, QueryFields, QueryOutcome, require_user
 
 __all__ = ("ListRelationsOutcome", "ListRelationsParams", "ListRelationsQuery")
 
 
-class ListRelationsParams(msgspec.Struct, frozen=True, kw_only=True):
+class ListRelationsParams(QueryFields, frozen=True, kw_only=True):
     """``relations`` empty means every relation of the object's type."""
 
-    store_id: str
     object: str
     user: str
     relations: tuple[str, ...] = ()
-    model_id: str = ""
-    contextual_tuples: tuple[TupleKey, ...] = ()
-    context: dict[str, Any] | None = None
-    consistency: Consistency = MINIMIZE_LATENCY
-    """The revision the answer must be computed at, at least (see :class:`Consistency`)."""
 
 
-class ListRelationsOutcome(msgspec.Struct, frozen=True, kw_only=True):
+class ListRelationsOutcome(QueryOutcome, frozen=True, kw_only=True):
     """The relations the user has, in the model's definition order."""
 
-    model_id: str
-    revision: int
     relations: list[str]
 
 

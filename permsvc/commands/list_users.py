@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 
-from permsvc.commands._paging import collect_page, decode_after, query_digest
+from permsvc.commands._paging import ListFields, ListOutcome, list_page, query_digest
 from permsvc.commands.errors import InvalidInputError
 from permsvc.commands.prepare import EngineQuery
-from permsvc.core.refs import TupleKey, reject_control_characters
-from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
+from permsvc.core.refs import reject_control_characters
 from permsvc.engine.list_users import list_users
 from permsvc.engine.request import request_digest
 from permsvc.model.typesystem import TypeNotFoundError, TypeSystem
@@ -25,28 +22,17 @@ class UserFilter(msgspec.Struct, frozen=True, kw_only=True):
     relation: str = ""
 
 
-class ListUsersParams(msgspec.Struct, frozen=True, kw_only=True):
-    store_id: str
+class ListUsersParams(ListFields, frozen=True, kw_only=True):
     object: str
     relation: str
     user_filters: tuple[UserFilter, ...]
-    model_id: str = ""
-    contextual_tuples: tuple[TupleKey, ...] = ()
-    context: dict[str, Any] | None = None
-    consistency: Consistency = MINIMIZE_LATENCY
-    """The revision the answer must be computed at, at least (see :class:`Consistency`)."""
-    page_size: int | None = None
-    continuation_token: str = ""
 
 
-class ListUsersOutcome(msgspec.Struct, frozen=True, kw_only=True):
-    """``users`` in OpenFGA's string forms: ``user:anne``, ``group:eng#member``, ``user:*``."""
+class ListUsersOutcome(ListOutcome, frozen=True, kw_only=True):
+    """One page of ``users`` in OpenFGA's string forms: ``user:anne``, ``group:eng#member``,
+    ``user:*`` (see :class:`ListOutcome`)."""
 
-    model_id: str
-    revision: int
     users: list[str]
-    continuation_token: str = ""
-    limit_reached: bool = False
 
 
 class ListUsersQuery(EngineQuery):
@@ -71,14 +57,8 @@ class ListUsersQuery(EngineQuery):
             if flt.relation:
                 ts.relation(flt.type, flt.relation)
 
-        prepared = await self._prepare(
-            params,
-            contextual_tuples=params.contextual_tuples,
-            context=params.context,
-            validate=validate,
-        )
-        ctx = prepared.context(
-            self._limits, params.context, deadline_s=self._limits.list_deadline_s
+        prepared, ctx = await self._prepare_query(
+            params, validate, deadline_s=self._limits.list_deadline_s
         )
         digest = query_digest(
             "lu",
@@ -90,18 +70,14 @@ class ListUsersQuery(EngineQuery):
             flt.relation,
             request_digest(params.contextual_tuples, params.context),
         )
-        after = decode_after(params.continuation_token, "lu", digest)
-        page, token, limited = await collect_page(
-            list_users(ctx, params.object, params.relation, flt.type, flt.relation, after=after),
-            page_size=params.page_size or self._limits.list_max_results,
-            kind="lu",
-            digest=digest,
-            after=after,
+        users, listed = await list_page(
+            prepared,
+            params,
+            self._limits,
+            "lu",
+            digest,
+            lambda after: list_users(
+                ctx, params.object, params.relation, flt.type, flt.relation, after=after
+            ),
         )
-        return ListUsersOutcome(
-            model_id=prepared.model_id,
-            revision=prepared.revision,
-            users=page,
-            continuation_token=token,
-            limit_reached=limited,
-        )
+        return ListUsersOutcome(users=users, **listed)

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -234,6 +235,7 @@ class UnsupportedSchemaVersionError(CommandError):
         self.version = version
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class WriteAuthorizationModelCommand:
     """Validate a model in OpenFGA's JSON form with OpenFGA's rules and store it under a new ULID.
 
@@ -243,30 +245,23 @@ class WriteAuthorizationModelCommand:
     issue listed.
     """
 
-    def __init__(
-        self,
-        *,
-        models: ModelStore,
-        max_types: int = DEFAULT_MAX_TYPES_PER_MODEL,
-        max_bytes: int = DEFAULT_MAX_MODEL_BYTES,
-    ) -> None:
-        self._models = models
-        self._max_types = max_types
-        self._max_bytes = max_bytes
+    models: ModelStore
+    max_types: int = DEFAULT_MAX_TYPES_PER_MODEL
+    max_bytes: int = DEFAULT_MAX_MODEL_BYTES
 
     async def execute(
         self, store_id: str, model_json: dict[str, Any], *, dsl: str = ""
     ) -> StoredModel:
         types = model_json.get("type_definitions")
-        if isinstance(types, list) and len(types) > self._max_types:
+        if isinstance(types, list) and len(types) > self.max_types:
             raise ExceededEntityLimitError(
                 "The number of type definitions in an authorization model exceeds the allowed limit "
-                f"of {self._max_types}"
+                f"of {self.max_types}"
             )
         size = len(msgspec.json.encode(model_json))
-        if size > self._max_bytes:
+        if size > self.max_bytes:
             raise ExceededEntityLimitError(
-                f"model exceeds size limit: {size} bytes vs {self._max_bytes} bytes"
+                f"model exceeds size limit: {size} bytes vs {self.max_bytes} bytes"
             )
         if not types:
             raise InvalidAuthorizationModelError(
@@ -277,7 +272,7 @@ class WriteAuthorizationModelCommand:
         if model.schema_version not in SUPPORTED_SCHEMA_VERSIONS:
             raise UnsupportedSchemaVersionError(model.schema_version)
         TypeSystem.validated(model)
-        return await self._models.write_model(store_id, model, dsl=dsl)
+        return await self.models.write_model(store_id, model, dsl=dsl)
 
 
 _MAX_CONDITIONS_PER_REQUEST = 25
@@ -303,28 +298,28 @@ def _validate_conditions_request(conditions: Any) -> None:
             )
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ReadAuthorizationModelQuery:
     """One stored model by id; ``ModelNotFoundError`` when the store has no such model."""
 
-    def __init__(self, *, models: ModelStore) -> None:
-        self._models = models
+    models: ModelStore
 
     async def execute(self, store_id: str, model_id: str) -> StoredModel:
         if not is_ulid(model_id):
             raise ModelNotFoundError(model_id)
-        return await self._models.read_model(store_id, model_id)
+        return await self.models.read_model(store_id, model_id)
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ListAuthorizationModelsQuery:
     """A store's models, newest first (the SDK's read_latest asks for ``page_size=1``)."""
 
-    def __init__(self, *, models: ModelStore) -> None:
-        self._models = models
+    models: ModelStore
 
     async def execute(
         self, store_id: str, *, page_size: int | None = None, continuation_token: str = ""
     ) -> Page[StoredModel]:
         size = validate_page("ReadAuthorizationModelsRequest", page_size, continuation_token)
-        return await self._models.list_models(
+        return await self.models.list_models(
             store_id, page_size=size, continuation_token=continuation_token
         )

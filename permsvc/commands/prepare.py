@@ -3,9 +3,13 @@ tuples, compose the per-request reader, and note the revision the answer is comp
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import KW_ONLY, dataclass
+from typing import TYPE_CHECKING, Any, Protocol, Required, TypedDict, Unpack
+
+import msgspec
 
 from permsvc.commands.errors import InvalidContextError, InvalidInputError
+from permsvc.core.refs import TupleKey
 from permsvc.core.revision import MINIMIZE_LATENCY, Consistency
 from permsvc.engine.request import request_digest
 from permsvc.engine.resolver import build_check_resolver, new_context
@@ -18,47 +22,36 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from permsvc.commands.models import ModelResolver
-    from permsvc.core.refs import TupleKey
     from permsvc.engine.request import ResolveContext
     from permsvc.engine.resolver import CheckResolver
     from permsvc.model.typesystem import TypeSystem
     from permsvc.store.protocol import TupleReader
 
-__all__ = ("CheckingQuery", "EngineQuery", "Prepared", "QueryParams", "prepare", "require_user")
+__all__ = (
+    "CheckingDeps",
+    "CheckingQuery",
+    "EngineQuery",
+    "Prepared",
+    "QueryFields",
+    "QueryOutcome",
+    "QueryParams",
+    "require_user",
+)
 
 
+@dataclass(slots=True)
 class Prepared:
     """A resolved model plus the request's reader stack and revision."""
 
-    __slots__ = (
-        "_condition_context",
-        "_contextual_tuples",
-        "digest",
-        "reader",
-        "revision",
-        "store_id",
-        "typesystem",
-    )
-
-    def __init__(
-        self,
-        store_id: str,
-        typesystem: TypeSystem,
-        reader: TupleReader,
-        revision: int,
-        digest: str = "",
-        *,
-        contextual_tuples: Sequence[TupleKey] = (),
-        condition_context: dict[str, Any] | None = None,
-    ) -> None:
-        self.store_id = store_id
-        self.typesystem = typesystem
-        self.reader = reader
-        self.revision = revision
-        self.digest = digest
-        """:func:`~permsvc.engine.request.request_digest` of the contextual tuples and context."""
-        self._contextual_tuples = contextual_tuples
-        self._condition_context = condition_context
+    store_id: str
+    typesystem: TypeSystem
+    reader: TupleReader
+    revision: int
+    digest: str = ""
+    """:func:`~permsvc.engine.request.request_digest` of the contextual tuples and context."""
+    _: KW_ONLY
+    contextual_tuples: Sequence[TupleKey] = ()
+    condition_context: dict[str, Any] | None = None
 
     @property
     def model_id(self) -> str:
@@ -84,47 +77,9 @@ class Prepared:
             deadline_s=deadline_s,
             revision=self.revision,
             digest=self.digest
-            if context is self._condition_context
-            else request_digest(self._contextual_tuples, context),
+            if context is self.condition_context
+            else request_digest(self.contextual_tuples, context),
         )
-
-
-async def prepare(
-    *,
-    reader: TupleReader,
-    resolver: ModelResolver,
-    store_id: str,
-    model_id: str,
-    contextual_tuples: Sequence[TupleKey],
-    context: dict[str, Any] | None,
-    validate: Callable[[TypeSystem], None] | None = None,
-    consistency: Consistency = MINIMIZE_LATENCY,
-) -> Prepared:
-    """Resolve the model (the store's latest as fresh as ``consistency`` asks, see
-    :class:`~permsvc.commands.models.ModelResolver`), run the query's own ``validate`` on it, then validate the contextual
-    tuples (``TupleValidationError``, OpenFGA 2027): OpenFGA reports a bad query before a bad
-    contextual tuple.
-
-    The reader and revision come from :func:`~permsvc.store.consistency.reader_for` (``consistency``),
-    last: nothing suspends between it and the evaluation, so an in-memory reader answers at
-    exactly the revision reported."""
-    if context is not None and not isinstance(context, dict):
-        raise InvalidContextError("the condition context must be a JSON object")
-    typesystem = await resolver.resolve(store_id, model_id, consistency)
-    if validate is not None:
-        validate(typesystem)
-    for key in contextual_tuples:
-        validate_tuple(typesystem, key, contextual=True)
-    reader, revision = await reader_for(reader, store_id, consistency)
-    return Prepared(
-        store_id,
-        typesystem,
-        wrap_for_request(reader, store_id, contextual_tuples),
-        revision,
-        request_digest(contextual_tuples, context),
-        contextual_tuples=contextual_tuples,
-        condition_context=context,
-    )
 
 
 def require_user(typesystem: TypeSystem, user: str) -> None:
@@ -147,9 +102,45 @@ class QueryParams(Protocol):
     def consistency(self) -> Consistency: ...
 
 
+class QueryFields(msgspec.Struct, frozen=True, kw_only=True):
+    """The request fields of a query evaluated with contextual tuples and a condition context
+    (Check, Explain, ListObjects, ListUsers, ListRelations); each adds what it asks about.
+    ``model_id`` empty means the store's latest model."""
+
+    store_id: str
+    model_id: str = ""
+    contextual_tuples: tuple[TupleKey, ...] = ()
+    context: dict[str, Any] | None = None
+    consistency: Consistency = MINIMIZE_LATENCY
+    """The revision the answer must be computed at, at least (see :class:`Consistency`)."""
+
+
+class QueryOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """The model and the store revision an engine query's answer was computed at; each outcome
+    adds its answer."""
+
+    model_id: str
+    revision: int
+
+
+class EngineDeps(TypedDict, total=False):
+    """What :class:`EngineQuery` is built with, for subclasses that add settings of their own."""
+
+    reader: Required[TupleReader]
+    resolver: Required[ModelResolver]
+    limits: EngineLimits
+
+
+class CheckingDeps(EngineDeps, total=False):
+    """What :class:`CheckingQuery` is built with."""
+
+    checker: CheckResolver | None
+
+
 class EngineQuery:
     """Base of the queries the engine answers: each is built with the tuple reader, the model
-    resolver and the per-request work bounds, and starts with :meth:`_prepare`."""
+    resolver and the per-request work bounds, and starts with :meth:`_prepare` (or
+    :meth:`_prepare_query`)."""
 
     def __init__(
         self,
@@ -170,31 +161,57 @@ class EngineQuery:
         context: dict[str, Any] | None = None,
         validate: Callable[[TypeSystem], None] | None = None,
     ) -> Prepared:
-        """:func:`prepare` for ``params`` through this query's reader and model resolver, with the
-        request's contextual tuples and condition ``context`` and the query's own ``validate``."""
-        return await prepare(
-            reader=self._reader,
-            resolver=self._resolver,
-            store_id=params.store_id,
-            consistency=params.consistency,
-            model_id=params.model_id,
+        """Resolve ``params``' model (the store's latest as fresh as its consistency asks, see
+        :class:`~permsvc.commands.models.ModelResolver`), run the query's own ``validate`` on it,
+        then validate the contextual tuples (``TupleValidationError``, OpenFGA 2027): OpenFGA
+        reports a bad query before a bad contextual tuple.
+
+        The reader and revision come from :func:`~permsvc.store.consistency.reader_for`, last:
+        nothing suspends between it and the evaluation, so an in-memory reader answers at exactly
+        the revision reported."""
+        if context is not None and not isinstance(context, dict):
+            raise InvalidContextError("the condition context must be a JSON object")
+        store_id, consistency = params.store_id, params.consistency
+        typesystem = await self._resolver.resolve(store_id, params.model_id, consistency)
+        if validate is not None:
+            validate(typesystem)
+        for key in contextual_tuples:
+            validate_tuple(typesystem, key, contextual=True)
+        reader, revision = await reader_for(self._reader, store_id, consistency)
+        return Prepared(
+            store_id,
+            typesystem,
+            wrap_for_request(reader, store_id, contextual_tuples),
+            revision,
+            request_digest(contextual_tuples, context),
             contextual_tuples=contextual_tuples,
-            context=context,
+            condition_context=context,
+        )
+
+    async def _prepare_query(
+        self,
+        params: QueryFields,
+        validate: Callable[[TypeSystem], None] | None = None,
+        *,
+        user: str = "",
+        deadline_s: float | None = None,
+    ) -> tuple[Prepared, ResolveContext]:
+        """:meth:`_prepare` with the request's own contextual tuples and condition context, and
+        the evaluation context for ``user`` (bounded by ``deadline_s``)."""
+        prepared = await self._prepare(
+            params,
+            contextual_tuples=params.contextual_tuples,
+            context=params.context,
             validate=validate,
         )
+        ctx = prepared.context(self._limits, params.context, user=user, deadline_s=deadline_s)
+        return prepared, ctx
 
 
 class CheckingQuery(EngineQuery):
     """An engine query that runs Checks: it also holds the check-resolver chain, shared when the
     composition root passes one (its answer cache), else a new chain of its own."""
 
-    def __init__(
-        self,
-        *,
-        reader: TupleReader,
-        resolver: ModelResolver,
-        limits: EngineLimits = EngineLimits(),  # noqa: B008 - frozen struct
-        checker: CheckResolver | None = None,
-    ) -> None:
-        super().__init__(reader=reader, resolver=resolver, limits=limits)
+    def __init__(self, *, checker: CheckResolver | None = None, **deps: Unpack[EngineDeps]) -> None:
+        super().__init__(**deps)
         self._checker = checker if checker is not None else build_check_resolver()

@@ -5,6 +5,8 @@ Also home of the page-size rule every paginated operation shares.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import msgspec
 
 from permsvc.commands.errors import InvalidInputError
@@ -78,6 +80,7 @@ _FILTER_RULE = (
 )
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ReadQuery:
     """Stored tuples matching a filter, oldest first, paginated.
 
@@ -86,14 +89,13 @@ class ReadQuery:
     here as well, and the revision reported is a lower bound of what the page reflects.
     """
 
-    def __init__(self, *, reader: TupleReader) -> None:
-        self._reader = reader
+    reader: TupleReader
 
     async def execute(self, params: ReadParams) -> ReadOutcome:
         size = validate_page("ReadRequest", params.page_size, params.continuation_token)
         flt = read_filter(params)
-        _, revision = await reader_for(self._reader, params.store_id, params.consistency)
-        page = await self._reader.read_page(
+        _, revision = await reader_for(self.reader, params.store_id, params.consistency)
+        page = await self.reader.read_page(
             params.store_id, flt, page_size=size, continuation_token=params.continuation_token
         )
         return ReadOutcome(page=page, revision=revision)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import msgspec
 
@@ -28,6 +29,7 @@ class ReadChangesParams(msgspec.Struct, frozen=True, kw_only=True):
     start_time: dt.datetime | None = None
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ReadChangesQuery:
     """Changes after a continuation token (or from ``start_time``), optionally of one object type.
 
@@ -35,15 +37,14 @@ class ReadChangesQuery:
     records the type it was made for and is refused with another (the datastore enforces both).
     """
 
-    def __init__(self, *, changelog: ChangelogReader) -> None:
-        self._changelog = changelog
+    changelog: ChangelogReader
 
     async def execute(self, params: ReadChangesParams) -> Page[TupleChange]:
         size = validate_page("ReadChangesRequest", params.page_size, params.continuation_token)
         reject_control_characters("ReadChangesRequest.type", params.object_type)
         if params.start_time is not None and params.start_time > dt.datetime.now(dt.UTC):
             raise InvalidStartTimeError("start_time cannot be in the future")
-        return await self._changelog.read_changes(
+        return await self.changelog.read_changes(
             params.store_id,
             object_type=params.object_type,
             start_time=params.start_time,

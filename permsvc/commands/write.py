@@ -10,6 +10,7 @@ datastore then applies deletes before writes as one new revision.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import msgspec
@@ -38,6 +39,7 @@ __all__ = (
     "WriteCommand",
     "WriteOutcome",
     "WriteParams",
+    "check_well_formed",
 )
 
 
@@ -92,19 +94,13 @@ def _option(name: str, value: str) -> Literal["error", "ignore"]:
     raise InvalidInputError(f"invalid {name} option: {value}")
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class WriteCommand:
     """Validate and apply one OpenFGA Write."""
 
-    def __init__(
-        self,
-        *,
-        writer: TupleWriter,
-        resolver: ModelResolver,
-        max_tuples: int = DEFAULT_MAX_TUPLES_PER_WRITE,
-    ) -> None:
-        self._writer = writer
-        self._resolver = resolver
-        self._max_tuples = max_tuples
+    writer: TupleWriter
+    resolver: ModelResolver
+    max_tuples: int = DEFAULT_MAX_TUPLES_PER_WRITE
 
     async def execute(
         self, params: WriteParams, *, audit: AuditRecord | None = None
@@ -116,13 +112,13 @@ class WriteCommand:
             )
         on_duplicate = _option("on_duplicate", params.on_duplicate)
         on_missing = _option("on_missing", params.on_missing)
-        if len(params.writes) + len(params.deletes) > self._max_tuples:
+        if len(params.writes) + len(params.deletes) > self.max_tuples:
             raise ExceededEntityLimitError(
-                f"The number of write operations exceeds the allowed limit of {self._max_tuples}"
+                f"The number of write operations exceeds the allowed limit of {self.max_tuples}"
             )
         model_id = ""
         if params.writes:
-            ts = await self._resolver.resolve(params.store_id, params.authorization_model_id)
+            ts = await self.resolver.resolve(params.store_id, params.authorization_model_id)
             model_id = ts.model_id
             for key in params.writes:
                 if key.user == f"{key.object}#{key.relation}":
@@ -132,15 +128,15 @@ class WriteCommand:
                     )
                 validate_tuple(ts, key)
         for key in params.deletes:
-            _check_delete(key)
+            check_well_formed(key)
         _reject_duplicates(params.writes, params.deletes)
-        result = await self._writer.write(
+        result = await self.writer.write(
             params.store_id,
             deletes=params.deletes,
             writes=params.writes,
             on_duplicate=on_duplicate,
             on_missing=on_missing,
-            audit=audit_for(self._writer, audit),
+            audit=audit_for(self.writer, audit),
         )
         return WriteOutcome(
             revision=result.revision,
@@ -150,11 +146,13 @@ class WriteCommand:
         )
 
 
-def _check_delete(key: TupleKey) -> None:
+def check_well_formed(key: TupleKey, *, empty_relation: str = "malformed") -> None:
+    """A tuple to delete, checked without the model: its text, a relation, an object and a user
+    that parse (``InvalidTupleError``; an empty relation is reported as ``empty_relation``)."""
     check_tuple_text(key)
     try:
         if not key.relation:
-            raise InvalidRefError("the 'relation' field is malformed")
+            raise InvalidRefError(f"the 'relation' field is {empty_relation}")
         parse_object(key.object)
         parse_subject(key.user)
     except InvalidRefError as err:

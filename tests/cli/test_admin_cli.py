@@ -33,7 +33,7 @@ async def test_bootstrap_create_list_revoke(
     assert key_id in err and "printed once" in err and admin_key not in err
 
     code, out, err = await _run(capsys, "admin", "bootstrap", *db)
-    assert code == 1 and out == "" and "exists already" in err
+    assert code == 1 and out == "" and "exists already" in err and "create-key --roles admin" in err
 
     code, out, _ = await _run(
         capsys,

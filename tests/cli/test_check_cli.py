@@ -107,6 +107,19 @@ def test_explain_prints_the_proof_as_a_tree(
     assert "✗ denied" in out and "✗ document:1#viewer" in out
 
 
+def test_a_missing_database_is_named_not_created(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "not-the-server's"
+    code = main(
+        ["check", "document:1#owner@user:anne", "--store", "x", "--data-dir", str(elsewhere)]
+    )
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"no database at {elsewhere / 'permsvc.db'}" in err and "--data-dir" in err
+    assert not elsewhere.exists(), "a check creates nothing"
+
+
 def test_explain_needs_a_relation(
     capsys: pytest.CaptureFixture[str], store: tuple[Path, str]
 ) -> None:

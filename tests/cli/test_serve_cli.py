@@ -88,3 +88,21 @@ def test_configuration_errors_are_one_line(tmp_path: Path, args: list[str], mess
     assert done.returncode == 1
     assert done.stderr.startswith("permsvc: error:") and message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_every_serve_option_names_its_variable() -> None:
+    """``permsvc serve --help`` is where a newcomer looks: each option says which PERMSVC_*
+    variable sets it (options and variables are the same settings)."""
+    import argparse
+
+    from permsvc.cli.main import build_parser
+    from permsvc.settings import Settings
+
+    subparsers = next(
+        a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)
+    )
+    serve = subparsers.choices["serve"]
+    options = [a for a in serve._actions if a.dest in Settings.__struct_fields__]
+    assert len(options) >= 10
+    for action in options:
+        assert f"PERMSVC_{action.dest.upper()}" in (action.help or ""), action.option_strings

@@ -36,13 +36,15 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from litestar import Request, Response, Router, delete, get, post
+from litestar import Request, Response, Router
 from litestar.params import FromPath, FromQuery, RawBody
 from litestar.response import Stream
 
 from permsvc.api.admin import schemas as s
+from permsvc.api.deps import group_services
 from permsvc.api.errors import ApiError, ErrorBody, error_response
-from permsvc.api.openfga.convert import check_model_id, decode_body
+from permsvc.api.openfga.convert import check_model_id, decode_body, decoders
+from permsvc.api.routing import RouteGroup
 from permsvc.api.security import (
     Principal,
     audit_log_of,
@@ -77,6 +79,7 @@ from permsvc.commands.keys import (
     CreateApiKeyCommand,
     ListApiKeysQuery,
     RevokeApiKeyCommand,
+    key_audit_detail,
     require_scope,
 )
 from permsvc.commands.read import PageSizeInvalidError
@@ -98,14 +101,11 @@ __all__ = ("MAX_IMPORT_BYTES", "ROUTES", "build_router")
 MAX_IMPORT_BYTES = 1024**3
 """Largest JSON-lines import body (the import is held in memory while it is validated)."""
 
-_TAGS = ["Admin"]
+_route = RouteGroup(["Admin"])
 _STATE_KEY = "admin_services"
 _NDJSON = "application/x-ndjson"
 
-_DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
-    kind: msgspec.json.Decoder(kind)
-    for kind in (s.TuplesRequest, s.DeleteByFilterRequest, s.ModelRequest, s.CreateKeyRequest)
-}
+_DECODERS = decoders(s.TuplesRequest, s.DeleteByFilterRequest, s.ModelRequest, s.CreateKeyRequest)
 _line_encoder = msgspec.json.Encoder()
 
 
@@ -129,11 +129,7 @@ class _Services:
 
 
 def _services(request: Request[Any, Any, Any]) -> _Services:
-    state = request.app.state
-    services = state.get(_STATE_KEY)
-    if services is None:
-        services = state[_STATE_KEY] = _Services(state.deps)
-    return services
+    return group_services(request.app.state, _STATE_KEY, _Services)
 
 
 def _decode(body: bytes, kind: type[Any]) -> Any:
@@ -222,36 +218,21 @@ async def _settle(recorder: AuditRecorder, store: str, outcome: ChangeOutcome) -
     )
 
 
-@post(
-    "/v1/admin/grants",
-    operation_id="AdminGrant",
-    tags=_TAGS,
-    status_code=200,
-    summary="Grant: write tuples idempotently, as one revision",
-)
+@_route("POST", "/v1/admin/grants", "AdminGrant")
 async def grant(request: Request[Any, Any, Any], body: RawBody) -> s.ChangeResponse:
+    """Grant: write tuples idempotently, as one revision"""
     return await _change(request, body, "grant")
 
 
-@post(
-    "/v1/admin/revokes",
-    operation_id="AdminRevoke",
-    tags=_TAGS,
-    status_code=200,
-    summary="Revoke: delete tuples idempotently, as one revision",
-)
+@_route("POST", "/v1/admin/revokes", "AdminRevoke")
 async def revoke(request: Request[Any, Any, Any], body: RawBody) -> s.ChangeResponse:
+    """Revoke: delete tuples idempotently, as one revision"""
     return await _change(request, body, "revoke")
 
 
-@post(
-    "/v1/admin/tuples/delete",
-    operation_id="AdminDeleteByFilter",
-    tags=_TAGS,
-    status_code=200,
-    summary="Delete every tuple matching a filter (e.g. everything of a departing user)",
-)
+@_route("POST", "/v1/admin/tuples/delete", "AdminDeleteByFilter")
 async def delete_by_filter(request: Request[Any, Any, Any], body: RawBody) -> s.ChangeResponse:
+    """Delete every tuple matching a filter (e.g. everything of a departing user)"""
     req: s.DeleteByFilterRequest = _decode(body, s.DeleteByFilterRequest)
     principal = principal_of(request)
     store = resolve_store(request, principal, req.store_id)
@@ -278,19 +259,15 @@ async def delete_by_filter(request: Request[Any, Any, Any], body: RawBody) -> s.
     )
 
 
-@post(
-    "/v1/admin/tuples/import",
-    operation_id="AdminImportTuples",
-    tags=_TAGS,
-    status_code=200,
-    summary="Import JSON lines (one tuple per line): validated completely, then applied as one revision",
-    request_max_body_size=MAX_IMPORT_BYTES,
+@_route(
+    "POST", "/v1/admin/tuples/import", "AdminImportTuples", request_max_body_size=MAX_IMPORT_BYTES
 )
 async def import_tuples(
     request: Request[Any, Any, Any],
     store_id: FromQuery[str | None] = None,
     authorization_model_id: FromQuery[str | None] = None,
 ) -> s.ImportResponse:
+    """Import JSON lines (one tuple per line): validated completely, then applied as one revision"""
     principal = principal_of(request)
     store = resolve_store(request, principal, store_id)
     check_model_id(authorization_model_id or "", "ImportRequest")
@@ -322,12 +299,7 @@ async def import_tuples(
     )
 
 
-@get(
-    "/v1/admin/tuples/export",
-    operation_id="AdminExportTuples",
-    tags=_TAGS,
-    summary="Export JSON lines of every tuple matching the filter (the import's format)",
-)
+@_route("GET", "/v1/admin/tuples/export", "AdminExportTuples")
 async def export_tuples(
     request: Request[Any, Any, Any],
     store_id: FromQuery[str | None] = None,
@@ -335,6 +307,7 @@ async def export_tuples(
     relation: FromQuery[str | None] = None,
     user: FromQuery[str | None] = None,
 ) -> Stream:
+    """Export JSON lines of every tuple matching the filter (the import's format)"""
     principal = principal_of(request)
     store = resolve_store(request, principal, store_id)
     flt = parse_filter(object or "", relation or "", user or "")
@@ -386,12 +359,7 @@ async def _grants(
     )
 
 
-@get(
-    "/v1/admin/users/{user:str}/grants",
-    operation_id="AdminListUserGrants",
-    tags=_TAGS,
-    summary="The tuples naming a user (its direct grants), oldest first",
-)
+@_route("GET", "/v1/admin/users/{user:str}/grants", "AdminListUserGrants")
 async def user_grants(
     request: Request[Any, Any, Any],
     user: FromPath[str],
@@ -399,15 +367,11 @@ async def user_grants(
     page_size: FromQuery[str | None] = None,
     continuation_token: FromQuery[str | None] = None,
 ) -> s.GrantsResponse:
+    """The tuples naming a user (its direct grants), oldest first"""
     return await _grants(request, parse_filter(user=user), store_id, page_size, continuation_token)
 
 
-@get(
-    "/v1/admin/objects/{object:str}/grants",
-    operation_id="AdminListObjectGrants",
-    tags=_TAGS,
-    summary="The tuples on an object, oldest first",
-)
+@_route("GET", "/v1/admin/objects/{object:str}/grants", "AdminListObjectGrants")
 async def object_grants(
     request: Request[Any, Any, Any],
     object: FromPath[str],
@@ -416,6 +380,7 @@ async def object_grants(
     page_size: FromQuery[str | None] = None,
     continuation_token: FromQuery[str | None] = None,
 ) -> s.GrantsResponse:
+    """The tuples on an object, oldest first"""
     if ":" not in object or object.endswith(":"):
         raise ApiError("validation_error", f"invalid object '{object}': expected 'type:id'")
     return await _grants(
@@ -457,16 +422,11 @@ def _diff_out(store: str, outcome: ModelDiffOutcome) -> s.ModelDiffResponse:
     )
 
 
-@post(
-    "/v1/admin/models/validate",
-    operation_id="AdminValidateModel",
-    tags=_TAGS,
-    status_code=200,
-    summary="Validate a model (DSL or JSON): every issue, located",
-)
+@_route("POST", "/v1/admin/models/validate", "AdminValidateModel")
 async def validate_model(
     request: Request[Any, Any, Any], body: RawBody
 ) -> s.ModelValidationResponse:
+    """Validate a model (DSL or JSON): every issue, located"""
     req: s.ModelRequest = _decode(body, s.ModelRequest)
     try:
         _, model_json = _candidate(req)
@@ -485,14 +445,9 @@ async def validate_model(
     return s.ModelValidationResponse(valid=True, issues=[], model=model_json)
 
 
-@post(
-    "/v1/admin/models/diff",
-    operation_id="AdminDiffModel",
-    tags=_TAGS,
-    status_code=200,
-    summary="Diff a model against the store's current one, and list the stored tuples it would orphan",
-)
+@_route("POST", "/v1/admin/models/diff", "AdminDiffModel")
 async def diff_model(request: Request[Any, Any, Any], body: RawBody) -> s.ModelDiffResponse:
+    """Diff a model against the store's current one, and list the stored tuples it would orphan"""
     req: s.ModelRequest = _decode(body, s.ModelRequest)
     principal = principal_of(request)
     store = resolve_store(request, principal, req.store_id)
@@ -504,14 +459,9 @@ async def diff_model(request: Request[Any, Any, Any], body: RawBody) -> s.ModelD
     return _diff_out(store, outcome)
 
 
-@post(
-    "/v1/admin/models",
-    operation_id="AdminUploadModel",
-    tags=_TAGS,
-    status_code=201,
-    summary="Upload a model; refused when stored tuples would be orphaned, unless 'force'",
-)
+@_route("POST", "/v1/admin/models", "AdminUploadModel", status_code=201)
 async def upload_model(request: Request[Any, Any, Any], body: RawBody) -> s.ModelUploadResponse:
+    """Upload a model; refused when stored tuples would be orphaned, unless 'force'"""
     req: s.ModelRequest = _decode(body, s.ModelRequest)
     principal = principal_of(request)
     store = resolve_store(request, principal, req.store_id)
@@ -550,16 +500,11 @@ def _key_out(record: ApiKeyRecord) -> s.ApiKeyOut:
     )
 
 
-@post(
-    "/v1/admin/keys",
-    operation_id="AdminCreateKey",
-    tags=_TAGS,
-    status_code=201,
-    summary="Create an API key; its value is returned this once (only a hash is stored)",
-)
+@_route("POST", "/v1/admin/keys", "AdminCreateKey", status_code=201)
 async def create_key(
     request: Request[Any, Any, Any], body: RawBody
 ) -> Response[s.CreatedKeyResponse]:
+    """Create an API key; its value is returned this once (only a hash is stored)"""
     req: s.CreateKeyRequest = _decode(body, s.CreateKeyRequest)
     principal = principal_of(request)
     if (req.roles is None) == (req.scope is None):
@@ -589,12 +534,7 @@ async def create_key(
         principal,
         "key_create",
         store_id=record.store_id or "",
-        detail={
-            "key_id": record.id,
-            "roles": list(record.roles),
-            "store_id": record.store_id,
-            "name": record.name,
-        },
+        detail=key_audit_detail(record),
     )
     return Response(
         s.CreatedKeyResponse(key=created.key, info=_key_out(record)),
@@ -603,15 +543,11 @@ async def create_key(
     )
 
 
-@get(
-    "/v1/admin/keys",
-    operation_id="AdminListKeys",
-    tags=_TAGS,
-    summary="List API keys (ids and scopes, never secrets)",
-)
+@_route("GET", "/v1/admin/keys", "AdminListKeys")
 async def list_keys(
     request: Request[Any, Any, Any], include_revoked: FromQuery[bool] = False
 ) -> s.KeysResponse:
+    """List API keys (ids and scopes, never secrets)"""
     principal = principal_of(request)
     records = await ListApiKeysQuery(keys=_keys_of(_services(request))).execute(
         include_revoked=include_revoked
@@ -621,14 +557,9 @@ async def list_keys(
     return s.KeysResponse(keys=[_key_out(r) for r in records])
 
 
-@delete(
-    "/v1/admin/keys/{key_id:str}",
-    operation_id="AdminRevokeKey",
-    tags=_TAGS,
-    status_code=200,
-    summary="Revoke an API key (idempotent)",
-)
+@_route("DELETE", "/v1/admin/keys/{key_id:str}", "AdminRevokeKey")
 async def revoke_key(request: Request[Any, Any, Any], key_id: FromPath[str]) -> s.ApiKeyOut:
+    """Revoke an API key (idempotent)"""
     principal = principal_of(request)
     keys = _keys_of(_services(request))
     if principal.store_id is not None:
@@ -664,25 +595,10 @@ def _time(value: str | None, name: str) -> dt.datetime | None:
 
 
 def _entry_out(entry: AuditEntry) -> s.AuditEntryOut:
-    return s.AuditEntryOut(
-        id=entry.id,
-        store_id=entry.store_id,
-        at=entry.at,
-        actor=entry.actor,
-        actor_kind=entry.actor_kind,
-        action=entry.action,
-        detail=entry.detail,
-        request_id=entry.request_id,
-        revision=entry.revision,
-    )
+    return msgspec.convert(entry, s.AuditEntryOut, from_attributes=True)
 
 
-@get(
-    "/v1/admin/audit",
-    operation_id="AdminReadAudit",
-    tags=_TAGS,
-    summary="The audit log, newest first",
-)
+@_route("GET", "/v1/admin/audit", "AdminReadAudit")
 async def read_audit(
     request: Request[Any, Any, Any],
     store_id: FromQuery[str | None] = None,
@@ -693,6 +609,7 @@ async def read_audit(
     page_size: FromQuery[str | None] = None,
     continuation_token: FromQuery[str | None] = None,
 ) -> s.AuditResponse:
+    """The audit log, newest first"""
     principal = principal_of(request)
     services = _services(request)
     if services.audit is None:
@@ -714,12 +631,7 @@ async def read_audit(
     )
 
 
-@get(
-    "/v1/admin/audit/trace",
-    operation_id="AdminTraceTuple",
-    tags=_TAGS,
-    summary="Who granted and revoked a tuple: its changes, each with the audit rows of its revision",
-)
+@_route("GET", "/v1/admin/audit/trace", "AdminTraceTuple")
 async def trace_tuple(
     request: Request[Any, Any, Any],
     object: FromQuery[str],
@@ -727,6 +639,7 @@ async def trace_tuple(
     user: FromQuery[str],
     store_id: FromQuery[str | None] = None,
 ) -> s.TraceResponse:
+    """Who granted and revoked a tuple: its changes, each with the audit rows of its revision"""
     principal = principal_of(request)
     services = _services(request)
     if services.trace is None:

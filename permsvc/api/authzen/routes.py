@@ -20,10 +20,11 @@ and reveals nothing about which stores exist.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Response, Router
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, RawBody
 
 from permsvc.api.authzen import schemas as s
@@ -41,8 +42,10 @@ from permsvc.api.authzen.convert import (
     semantic,
     wants_explanation,
 )
+from permsvc.api.deps import group_services
 from permsvc.api.errors import ApiError
 from permsvc.api.openfga.convert import check_store_id
+from permsvc.api.routing import RouteGroup
 from permsvc.api.security.door import principal_of
 from permsvc.commands.authzen import (
     ActionSearchQuery,
@@ -62,7 +65,7 @@ if TYPE_CHECKING:
 
 __all__ = ("build_router",)
 
-_TAGS = ["AuthZEN"]
+_route = RouteGroup(["AuthZEN"])
 _PREFIX = "/access/v1"
 _SCOPED = "/stores/{store_id:str}/access/v1"
 _WELL_KNOWN = "/.well-known/authzen-configuration"
@@ -91,11 +94,7 @@ class _Services:
 
 
 def _services(request: Request[Any, Any, Any]) -> _Services:
-    state = request.app.state
-    services = state.get("authzen_services")
-    if services is None:
-        services = state["authzen_services"] = _Services(state.deps)
-    return services
+    return group_services(request.app.state, "authzen_services", _Services)
 
 
 def _paths(endpoint: str) -> list[str]:
@@ -155,16 +154,11 @@ def _explanation_allowed(request: Request[Any, Any, Any]) -> bool:
     return True
 
 
-@post(
-    _paths("/evaluation"),
-    operation_id=_operation_id("AccessEvaluation"),
-    tags=_TAGS,
-    summary="Access Evaluation: may the subject perform the action on the resource?",
-    status_code=200,
-)
+@_route("POST", _paths("/evaluation"), _operation_id("AccessEvaluation"))
 async def evaluation(
     request: Request[Any, Any, Any], body: RawBody, store_id: FromPath[str | None] = None
 ) -> Response[s.DecisionOut]:
+    """Access Evaluation: may the subject perform the action on the resource?"""
     req = decode_request(body, request.headers.get("content-type"), s.EvaluationRequest)
     decisions, headers = await _evaluate(
         request, store_id, (EvaluationItem(request=access_request(req)),)
@@ -172,16 +166,11 @@ async def evaluation(
     return Response(decisions[0], headers=headers)
 
 
-@post(
-    _paths("/evaluations"),
-    operation_id=_operation_id("AccessEvaluations"),
-    tags=_TAGS,
-    summary="Access Evaluations: many evaluations with shared defaults, in request order",
-    status_code=200,
-)
+@_route("POST", _paths("/evaluations"), _operation_id("AccessEvaluations"))
 async def evaluations(
     request: Request[Any, Any, Any], body: RawBody, store_id: FromPath[str | None] = None
 ) -> Response[s.EvaluationsResponse | s.DecisionOut]:
+    """Access Evaluations: many evaluations with shared defaults, in request order"""
     req = decode_request(body, request.headers.get("content-type"), s.EvaluationsRequest)
     sem = semantic(req.options)
     if not req.evaluations:
@@ -227,44 +216,41 @@ def _entities(outcome: SearchOutcome) -> Response[s.SearchResponse]:
     )
 
 
-@post(
-    _paths("/search/subject"),
-    operation_id=_operation_id("SubjectSearch"),
-    tags=_TAGS,
-    summary="Subject Search: the subjects of a type that may perform the action on the resource",
-    status_code=200,
+def _entity_search(
+    searched: Literal["subject", "resource"], name: str, summary: str
+) -> HTTPRouteHandler:
+    """Subject Search and Resource Search, which differ only in the entity searched: one route
+    each, answering the searched entities."""
+
+    async def search(
+        request: Request[Any, Any, Any], body: RawBody, store_id: FromPath[str | None] = None
+    ) -> Response[s.SearchResponse]:
+        services, params = _search(request, body, store_id, searched)
+        query = services.subjects if searched == "subject" else services.resources
+        return _entities(await query.execute(params))
+
+    search.__name__ = search.__qualname__ = f"search_{searched}"
+    search.__doc__ = summary
+    return _route("POST", _paths(f"/search/{searched}"), _operation_id(name))(search)
+
+
+search_subject = _entity_search(
+    "subject",
+    "SubjectSearch",
+    "Subject Search: the subjects of a type that may perform the action on the resource",
 )
-async def search_subject(
-    request: Request[Any, Any, Any], body: RawBody, store_id: FromPath[str | None] = None
-) -> Response[s.SearchResponse]:
-    services, params = _search(request, body, store_id, "subject")
-    return _entities(await services.subjects.execute(params))
-
-
-@post(
-    _paths("/search/resource"),
-    operation_id=_operation_id("ResourceSearch"),
-    tags=_TAGS,
-    summary="Resource Search: the resources of a type on which the subject may perform the action",
-    status_code=200,
+search_resource = _entity_search(
+    "resource",
+    "ResourceSearch",
+    "Resource Search: the resources of a type on which the subject may perform the action",
 )
-async def search_resource(
-    request: Request[Any, Any, Any], body: RawBody, store_id: FromPath[str | None] = None
-) -> Response[s.SearchResponse]:
-    services, params = _search(request, body, store_id, "resource")
-    return _entities(await services.resources.execute(params))
 
 
-@post(
-    _paths("/search/action"),
-    operation_id=_operation_id("ActionSearch"),
-    tags=_TAGS,
-    summary="Action Search: the actions the subject may perform on the resource",
-    status_code=200,
-)
+@_route("POST", _paths("/search/action"), _operation_id("ActionSearch"))
 async def search_action(
     request: Request[Any, Any, Any], body: RawBody, store_id: FromPath[str | None] = None
 ) -> Response[s.ActionSearchResponse]:
+    """Action Search: the actions the subject may perform on the resource"""
     services, params = _search(request, body, store_id, "action")
     outcome = await services.actions.execute(params)
     return Response(
@@ -290,15 +276,15 @@ def _server_url(request: Request[Any, Any, Any], settings: Settings) -> str:
     return (settings.public_url or str(request.base_url)).rstrip("/")
 
 
-@get(
+@_route(
+    "GET",
     [_WELL_KNOWN, f"{_WELL_KNOWN}/stores/{{store_id:str}}", f"{_WELL_KNOWN}/{{store_id:str}}"],
-    operation_id=_operation_id("AuthZenConfiguration"),
-    tags=_TAGS,
-    summary="AuthZEN PDP metadata: the endpoint URLs of the default store's PDP or of one store's",
+    _operation_id("AuthZenConfiguration"),
 )
 async def configuration(
     request: Request[Any, Any, Any], store_id: FromPath[str | None] = None
 ) -> Response[s.PdpConfiguration]:
+    """AuthZEN PDP metadata: the endpoint URLs of the default store's PDP or of one store's"""
     settings: Settings = request.app.state.deps.settings
     server = _server_url(request, settings)
     if store_id is None:

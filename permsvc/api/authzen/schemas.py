@@ -52,6 +52,7 @@ class ActionIn(msgspec.Struct, frozen=True, kw_only=True):
 class EvaluationRequest(msgspec.Struct, frozen=True, kw_only=True):
     """Access Evaluation; also the shape of one ``evaluations`` item."""
 
+    # Access Evaluations (as its defaults) and the searches start with these fields too.
     subject: EntityIn | None = None
     action: ActionIn | None = None
     resource: EntityIn | None = None
@@ -64,17 +65,13 @@ class EvaluationsOptions(msgspec.Struct, frozen=True, kw_only=True):
     evaluations_semantic: str | None = None
 
 
-class EvaluationsRequest(msgspec.Struct, frozen=True, kw_only=True):
+class EvaluationsRequest(EvaluationRequest, frozen=True, kw_only=True):
     """Access Evaluations: top-level defaults, the items, options.
 
     Items are kept as raw JSON values and converted one by one, so that one malformed item is that
     item's error (200, ``decision: false``) rather than a 400 for the whole batch.
     """
 
-    subject: EntityIn | None = None
-    action: ActionIn | None = None
-    resource: EntityIn | None = None
-    context: dict[str, Any] | None = None
     evaluations: list[Any] | None = None
     options: EvaluationsOptions | None = None
 
@@ -85,13 +82,9 @@ class PageIn(msgspec.Struct, frozen=True, kw_only=True):
     properties: dict[str, Any] | None = None
 
 
-class SearchRequest(msgspec.Struct, frozen=True, kw_only=True):
+class SearchRequest(EvaluationRequest, frozen=True, kw_only=True):
     """Subject, Resource and Action Search (Action Search has no ``action``)."""
 
-    subject: EntityIn | None = None
-    action: ActionIn | None = None
-    resource: EntityIn | None = None
-    context: dict[str, Any] | None = None
     page: PageIn | None = None
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from litestar import Request, Router, delete, get, post, put
+from litestar import Request, Router
 from litestar.params import FromPath, RawBody
 
 from permsvc.api.authzen.convert import decode_request
@@ -34,8 +34,10 @@ from permsvc.api.claims.schemas import (
     ClaimsRequest,
     ClaimsResponse,
 )
+from permsvc.api.deps import group_services
 from permsvc.api.errors import ApiError
 from permsvc.api.openfga.convert import check_store_id
+from permsvc.api.routing import RouteGroup
 from permsvc.api.security import principal_of, recorder_of, request_id, resolve_store
 from permsvc.claims.errors import ClaimSpecModelError
 from permsvc.claims.spec import parse_claim_text
@@ -56,7 +58,7 @@ if TYPE_CHECKING:
 
 __all__ = ("build_router",)
 
-_TAGS = ["Claim feed"]
+_route = RouteGroup(["Claim feed"])
 
 
 def _spec_store(datastore: object) -> ClaimSpecStore | None:
@@ -86,13 +88,11 @@ class _Services:
 
 
 def _services(request: Request[Any, Any, Any]) -> _Services:
-    state = request.app.state
-    services = state.get("claims_services")
-    if services is None:
-        services = state["claims_services"] = _Services(
-            state.deps, request.route_handler.opt["claims_settings"]
-        )
-    return services
+    return group_services(
+        request.app.state,
+        "claims_services",
+        lambda deps: _Services(deps, request.route_handler.opt["claims_settings"]),
+    )
 
 
 async def _spec_for(services: _Services, store_id: str) -> ClaimSpec:
@@ -107,15 +107,11 @@ async def _spec_for(services: _Services, store_id: str) -> ClaimSpec:
     return spec
 
 
-@post(
-    "/v1/claims",
-    operation_id="ClaimFeed",
-    tags=_TAGS,
-    summary="Permission summary for an access token (post-login Action)",
-    status_code=200,
-)
+@_route("POST", "/v1/claims", "ClaimFeed")
 async def claim_feed(request: Request[Any, Any, Any], body: RawBody) -> ClaimsResponse:
-    """Answer ``{user_id, audience?, client_id?, store_id?}`` with
+    """Permission summary for an access token (post-login Action)
+
+    Answer ``{user_id, audience?, client_id?, store_id?}`` with
     ``{"claims": {"<claim name>": <summary>}, "revision": n, "truncated": bool}``."""
     services = _services(request)
     principal = principal_of(request)
@@ -167,16 +163,11 @@ def _spec_response(services: _Services, store_id: str, stored: Any) -> ClaimSpec
     )
 
 
-@put(
-    "/stores/{store_id:str}/claims-spec",
-    operation_id="PutClaimSpec",
-    tags=_TAGS,
-    summary="Set the store's claim spec (JSON or YAML)",
-    status_code=200,
-)
+@_route("PUT", "/stores/{store_id:str}/claims-spec", "PutClaimSpec")
 async def put_claim_spec(
     request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody
 ) -> ClaimSpecResponse:
+    """Set the store's claim spec (JSON or YAML)"""
     check_store_id(store_id, "PutClaimSpecRequest")
     services = _services(request)
     spec = _decode_spec(body, request.headers.get("content-type"))
@@ -202,16 +193,13 @@ async def put_claim_spec(
     return _spec_response(services, store_id, stored)
 
 
-@get(
-    "/stores/{store_id:str}/claims-spec",
-    operation_id="GetClaimSpec",
-    tags=_TAGS,
-    summary="The store's claim spec",
-)
+@_route("GET", "/stores/{store_id:str}/claims-spec", "GetClaimSpec")
 async def get_claim_spec(
     request: Request[Any, Any, Any], store_id: FromPath[str]
 ) -> ClaimSpecResponse:
-    """``spec`` is the store's own spec (``null`` when it has none); ``default`` the server's
+    """The store's claim spec
+
+    ``spec`` is the store's own spec (``null`` when it has none); ``default`` the server's
     ``PERMSVC_CLAIMS_SPEC``, used when ``spec`` is ``null``."""
     check_store_id(store_id, "GetClaimSpecRequest")
     services = _services(request)
@@ -219,16 +207,11 @@ async def get_claim_spec(
     return _spec_response(services, store_id, stored)
 
 
-@delete(
-    "/stores/{store_id:str}/claims-spec",
-    operation_id="DeleteClaimSpec",
-    tags=_TAGS,
-    summary="Remove the store's claim spec (the server default applies again)",
-    status_code=200,
-)
+@_route("DELETE", "/stores/{store_id:str}/claims-spec", "DeleteClaimSpec")
 async def delete_claim_spec(
     request: Request[Any, Any, Any], store_id: FromPath[str]
 ) -> ClaimSpecDeleted:
+    """Remove the store's claim spec (the server default applies again)"""
     check_store_id(store_id, "DeleteClaimSpecRequest")
     services = _services(request)
     deleted = await DeleteClaimSpecCommand(specs=services.require_spec_store()).execute(store_id)

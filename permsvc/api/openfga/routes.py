@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import msgspec
-from litestar import Request, Response, Router, delete, get, post, put
+from litestar import Request, Response, Router
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody
 from litestar.params import FromPath, FromQuery, RawBody
 from litestar.response import Stream
@@ -32,12 +32,14 @@ from permsvc.api.openfga.convert import (
     check_store_id,
     contextual_tuples,
     decode_body,
+    decoders,
     model_to_wire,
     parse_start_time,
     require_pattern,
     tuple_from_wire,
 )
 from permsvc.api.ops import request_id_of
+from permsvc.api.routing import RouteGroup
 from permsvc.api.security import principal_of
 from permsvc.commands.assertions import ReadAssertionsQuery, WriteAssertionsCommand
 from permsvc.commands.batch_check import BatchCheckItem, BatchCheckParams, BatchCheckQuery
@@ -81,11 +83,11 @@ MODEL_ID_HEADER = "Openfga-Authorization-Model-Id"
 TOKEN_HEADER = "X-Permsvc-Consistency-Token"
 REVISION_HEADER = "X-Permsvc-Revision"
 
-_TAG_STORES = ["Stores"]
-_TAG_MODELS = ["Authorization Models"]
-_TAG_TUPLES = ["Relationship Tuples"]
-_TAG_QUERIES = ["Relationship Queries"]
-_TAG_ASSERTIONS = ["Assertions"]
+_stores = RouteGroup(["Stores"])
+_models = RouteGroup(["Authorization Models"])
+_tuples = RouteGroup(["Relationship Tuples"])
+_queries = RouteGroup(["Relationship Queries"])
+_assertions = RouteGroup(["Assertions"])
 
 
 class _QueryRequest(Protocol):
@@ -99,20 +101,17 @@ class _QueryRequest(Protocol):
 
 Q = TypeVar("Q", bound=_QueryRequest)
 
-_DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
-    kind: msgspec.json.Decoder(kind)
-    for kind in (
-        s.CreateStoreRequest,
-        s.WriteRequest,
-        s.ReadRequest,
-        s.CheckRequest,
-        s.BatchCheckRequest,
-        s.ExpandRequest,
-        s.ListObjectsRequest,
-        s.ListUsersRequest,
-        s.WriteAssertionsRequest,
-    )
-}
+_DECODERS = decoders(
+    s.CreateStoreRequest,
+    s.WriteRequest,
+    s.ReadRequest,
+    s.CheckRequest,
+    s.BatchCheckRequest,
+    s.ExpandRequest,
+    s.ListObjectsRequest,
+    s.ListUsersRequest,
+    s.WriteAssertionsRequest,
+)
 """Built once at import (msgspec's advice): a decoder per request type."""
 
 
@@ -311,13 +310,14 @@ def _check_key(key: s.CheckRequestTupleKey | None, request: str) -> TupleKey:
 # -- stores ------------------------------------------------------------------------------------
 
 
-@get("/stores", operation_id="ListStores", tags=_TAG_STORES, summary="List all stores")
+@_stores("GET", "/stores", "ListStores")
 async def list_stores(
     request: Request[Any, Any, Any],
     page_size: FromQuery[str | None] = None,
     continuation_token: FromQuery[str | None] = None,
     name: FromQuery[str | None] = None,
 ) -> s.ListStoresResponse:
+    """List all stores"""
     limit = principal_of(request).store_id
     if limit is not None:
         # A credential limited to one store sees that store only.
@@ -334,31 +334,31 @@ async def list_stores(
     return s.ListStoresResponse([_store(i) for i in page.items], page.continuation_token)
 
 
-@post(
+@_stores(
+    "POST",
     "/stores",
-    operation_id="CreateStore",
-    operation_class=_BODY_OPERATIONS[s.CreateStoreRequest],
-    tags=_TAG_STORES,
-    summary="Create a store",
+    "CreateStore",
     status_code=201,
+    operation_class=_BODY_OPERATIONS[s.CreateStoreRequest],
 )
 async def create_store(request: Request[Any, Any, Any], body: RawBody) -> s.CreateStoreResponse:
+    """Create a store"""
     req: s.CreateStoreRequest = _decode(body, s.CreateStoreRequest)
     info = await _services(request).create_store.execute(req.name)
     await record_openfga_write(request, "store_create", info.id, name=info.name)
     return s.CreateStoreResponse(info.id, info.name, info.created_at, info.updated_at)
 
 
-@get("/stores/{store_id:str}", operation_id="GetStore", tags=_TAG_STORES, summary="Get a store")
+@_stores("GET", "/stores/{store_id:str}", "GetStore")
 async def get_store(request: Request[Any, Any, Any], store_id: FromPath[str]) -> s.Store:
+    """Get a store"""
     check_store_id(store_id, "GetStoreRequest")
     return _store(await _services(request).get_store.execute(store_id))
 
 
-@delete(
-    "/stores/{store_id:str}", operation_id="DeleteStore", tags=_TAG_STORES, summary="Delete a store"
-)
+@_stores("DELETE", "/stores/{store_id:str}", "DeleteStore", status_code=204)
 async def delete_store(request: Request[Any, Any, Any], store_id: FromPath[str]) -> None:
+    """Delete a store"""
     check_store_id(store_id, "DeleteStoreRequest")
     await _services(request).delete_store.execute(store_id)
     await record_openfga_write(request, "store_delete", store_id)
@@ -367,18 +367,14 @@ async def delete_store(request: Request[Any, Any, Any], store_id: FromPath[str])
 # -- authorization models ------------------------------------------------------------------------
 
 
-@get(
-    "/stores/{store_id:str}/authorization-models",
-    operation_id="ReadAuthorizationModels",
-    tags=_TAG_MODELS,
-    summary="Return all the authorization models for a particular store, newest first",
-)
+@_models("GET", "/stores/{store_id:str}/authorization-models", "ReadAuthorizationModels")
 async def read_authorization_models(
     request: Request[Any, Any, Any],
     store_id: FromPath[str],
     page_size: FromQuery[str | None] = None,
     continuation_token: FromQuery[str | None] = None,
 ) -> s.ReadAuthorizationModelsResponse:
+    """Return all the authorization models for a particular store, newest first"""
     check_store_id(store_id, "ReadAuthorizationModelsRequest")
     page = await _services(request).list_models.execute(
         store_id,
@@ -390,17 +386,17 @@ async def read_authorization_models(
     )
 
 
-@post(
+@_models(
+    "POST",
     "/stores/{store_id:str}/authorization-models",
-    operation_id="WriteAuthorizationModel",
-    operation_class=_MODEL_BODY,
-    tags=_TAG_MODELS,
-    summary="Create a new authorization model",
+    "WriteAuthorizationModel",
     status_code=201,
+    operation_class=_MODEL_BODY,
 )
 async def write_authorization_model(
     request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody
 ) -> s.WriteAuthorizationModelResponse:
+    """Create a new authorization model"""
     check_store_id(store_id, "WriteAuthorizationModelRequest")
     model_json = decode_body(_model_json_decoder, body, "WriteAuthorizationModelRequest")
     if not isinstance(model_json, dict):
@@ -412,15 +408,11 @@ async def write_authorization_model(
     return s.WriteAuthorizationModelResponse(stored.id)
 
 
-@get(
-    "/stores/{store_id:str}/authorization-models/{id:str}",
-    operation_id="ReadAuthorizationModel",
-    tags=_TAG_MODELS,
-    summary="Return a particular version of an authorization model",
-)
+@_models("GET", "/stores/{store_id:str}/authorization-models/{id:str}", "ReadAuthorizationModel")
 async def read_authorization_model(
     request: Request[Any, Any, Any], store_id: FromPath[str], id: FromPath[str]
 ) -> s.ReadAuthorizationModelResponse:
+    """Return a particular version of an authorization model"""
     check_store_id(store_id, "ReadAuthorizationModelRequest")
     check_model_id(id, "ReadAuthorizationModelRequest", field="Id")
     stored = await _services(request).read_model.execute(store_id, id)
@@ -430,17 +422,16 @@ async def read_authorization_model(
 # -- tuples ------------------------------------------------------------------------------------
 
 
-@post(
+@_tuples(
+    "POST",
     "/stores/{store_id:str}/write",
-    operation_id="Write",
+    "Write",
     operation_class=_BODY_OPERATIONS[s.WriteRequest],
-    tags=_TAG_TUPLES,
-    summary="Add or delete tuples",
-    status_code=200,
 )
 async def write(
     request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody
 ) -> Response[s.WriteResponse]:
+    """Add or delete tuples"""
     check_store_id(store_id, "WriteRequest")
     req: s.WriteRequest = _decode(body, s.WriteRequest)
     check_model_id(req.authorization_model_id, "WriteRequest")
@@ -477,17 +468,13 @@ async def write(
     return Response(s.WriteResponse(), headers=headers)
 
 
-@post(
-    "/stores/{store_id:str}/read",
-    operation_id="Read",
-    operation_class=_BODY_OPERATIONS[s.ReadRequest],
-    tags=_TAG_TUPLES,
-    summary="Get tuples matching a filter",
-    status_code=200,
+@_tuples(
+    "POST", "/stores/{store_id:str}/read", "Read", operation_class=_BODY_OPERATIONS[s.ReadRequest]
 )
 async def read(
     request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody
 ) -> Response[s.ReadResponse]:
+    """Get tuples matching a filter"""
     check_store_id(store_id, "ReadRequest")
     req: s.ReadRequest = _decode(body, s.ReadRequest)
     consistency = check_consistency(req.consistency, req.consistency_token, "ReadRequest")
@@ -512,12 +499,7 @@ async def read(
     )
 
 
-@get(
-    "/stores/{store_id:str}/changes",
-    operation_id="ReadChanges",
-    tags=_TAG_TUPLES,
-    summary="Return a list of all the tuple changes",
-)
+@_tuples("GET", "/stores/{store_id:str}/changes", "ReadChanges")
 async def read_changes(
     request: Request[Any, Any, Any],
     store_id: FromPath[str],
@@ -526,6 +508,7 @@ async def read_changes(
     continuation_token: FromQuery[str | None] = None,
     start_time: FromQuery[str | None] = None,
 ) -> s.ReadChangesResponse:
+    """Return a list of all the tuple changes"""
     check_store_id(store_id, "ReadChangesRequest")
     if type:
         require_pattern(type, r"^[^:#\s]{1,254}$", "ReadChangesRequest.Type")
@@ -544,17 +527,16 @@ async def read_changes(
 # -- queries -----------------------------------------------------------------------------------
 
 
-@post(
+@_queries(
+    "POST",
     "/stores/{store_id:str}/check",
-    operation_id="Check",
+    "Check",
     operation_class=_BODY_OPERATIONS[s.CheckRequest],
-    tags=_TAG_QUERIES,
-    summary="Check whether a user is authorized to access an object",
-    status_code=200,
 )
 async def check(
     request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody
 ) -> Response[s.CheckResponse]:
+    """Check whether a user is authorized to access an object"""
     response, headers = await run_check(services_of(request.app.state), store_id, body)
     return Response(response, headers=headers)
 
@@ -583,17 +565,16 @@ _CORRELATION_ID = r"^[\w\d-]{1,36}$"
 _MAX_BATCH = 50
 
 
-@post(
+@_queries(
+    "POST",
     "/stores/{store_id:str}/batch-check",
-    operation_id="BatchCheck",
+    "BatchCheck",
     operation_class=_BODY_OPERATIONS[s.BatchCheckRequest],
-    tags=_TAG_QUERIES,
-    summary="Send a list of check operations in a single request",
-    status_code=200,
 )
 async def batch_check(
     request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody
 ) -> Response[s.BatchCheckResponse]:
+    """Send a list of check operations in a single request"""
     req, consistency = _decode_query(store_id, body, s.BatchCheckRequest)
     checks = req.checks or []
     if not checks:
@@ -645,17 +626,16 @@ def _check_error(status: int, err: ErrorBody) -> s.CheckError:
     return s.CheckError(input_error=err.code, message=err.message)
 
 
-@post(
+@_queries(
+    "POST",
     "/stores/{store_id:str}/expand",
-    operation_id="Expand",
+    "Expand",
     operation_class=_BODY_OPERATIONS[s.ExpandRequest],
-    tags=_TAG_QUERIES,
-    summary="Expand all relationships in userset tree format",
-    status_code=200,
 )
 async def expand(
     request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody
 ) -> Response[s.ExpandResponse]:
+    """Expand all relationships in userset tree format"""
     req, consistency = _decode_query(store_id, body, s.ExpandRequest)
     if req.tuple_key is None:
         raise ApiError("validation_error", "invalid ExpandRequest.TupleKey: value is required")
@@ -709,17 +689,16 @@ class _ListObjectsPage(msgspec.Struct, frozen=True):
     continuation_token: str = ""
 
 
-@post(
+@_queries(
+    "POST",
     "/stores/{store_id:str}/list-objects",
-    operation_id="ListObjects",
+    "ListObjects",
     operation_class=_BODY_OPERATIONS[s.ListObjectsRequest],
-    tags=_TAG_QUERIES,
-    summary="List all objects of the given type that the user has a relation with",
-    status_code=200,
 )
 async def list_objects(
     request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody
 ) -> Response[_ListObjectsPage]:
+    """List all objects of the given type that the user has a relation with"""
     params = _list_objects_params(store_id, body, "ListObjectsRequest")
     outcome = await _services(request).list_objects.execute(params)
     return Response(
@@ -728,17 +707,16 @@ async def list_objects(
     )
 
 
-@post(
+@_queries(
+    "POST",
     "/stores/{store_id:str}/streamed-list-objects",
-    operation_id="StreamedListObjects",
+    "StreamedListObjects",
     operation_class=_BODY_OPERATIONS[s.ListObjectsRequest],
-    tags=_TAG_QUERIES,
-    summary="Stream all objects of the given type that the user has a relation with (NDJSON)",
-    status_code=200,
 )
 async def streamed_list_objects(
     request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody
 ) -> Stream:
+    """Stream all objects of the given type that the user has a relation with (NDJSON)"""
     params = _list_objects_params(store_id, body, "StreamedListObjectsRequest")
     services = _services(request)
     typesystem = await services.models.resolve(store_id, params.model_id, params.consistency)
@@ -802,17 +780,16 @@ async def _ndjson(
         yield _line_encoder.encode(line) + b"\n"
 
 
-@post(
+@_queries(
+    "POST",
     "/stores/{store_id:str}/list-users",
-    operation_id="ListUsers",
+    "ListUsers",
     operation_class=_BODY_OPERATIONS[s.ListUsersRequest],
-    tags=_TAG_QUERIES,
-    summary="List the users matching the provided filter who have a certain relation to a particular type",
-    status_code=200,
 )
 async def list_users(
     request: Request[Any, Any, Any], store_id: FromPath[str], body: RawBody
 ) -> Response[s.ListUsersResponse]:
+    """List the users matching the provided filter who have a certain relation to a particular type"""
     req, consistency = _decode_query(store_id, body, s.ListUsersRequest)
     if req.object is None:
         raise ApiError("validation_error", "invalid ListUsersRequest.Object: value is required")
@@ -854,15 +831,13 @@ async def list_users(
 # -- assertions --------------------------------------------------------------------------------
 
 
-@get(
-    "/stores/{store_id:str}/assertions/{authorization_model_id:str}",
-    operation_id="ReadAssertions",
-    tags=_TAG_ASSERTIONS,
-    summary="Read assertions for an authorization model ID",
+@_assertions(
+    "GET", "/stores/{store_id:str}/assertions/{authorization_model_id:str}", "ReadAssertions"
 )
 async def read_assertions(
     request: Request[Any, Any, Any], store_id: FromPath[str], authorization_model_id: FromPath[str]
 ) -> s.ReadAssertionsResponse:
+    """Read assertions for an authorization model ID"""
     check_store_id(store_id, "ReadAssertionsRequest")
     check_model_id(authorization_model_id, "ReadAssertionsRequest")
     assertions = await _services(request).read_assertions.execute(store_id, authorization_model_id)
@@ -880,13 +855,12 @@ async def read_assertions(
     )
 
 
-@put(
+@_assertions(
+    "PUT",
     "/stores/{store_id:str}/assertions/{authorization_model_id:str}",
-    operation_id="WriteAssertions",
-    operation_class=_BODY_OPERATIONS[s.WriteAssertionsRequest],
-    tags=_TAG_ASSERTIONS,
-    summary="Upsert assertions for an authorization model ID",
+    "WriteAssertions",
     status_code=204,
+    operation_class=_BODY_OPERATIONS[s.WriteAssertionsRequest],
 )
 async def write_assertions(
     request: Request[Any, Any, Any],
@@ -894,6 +868,7 @@ async def write_assertions(
     authorization_model_id: FromPath[str],
     body: RawBody,
 ) -> None:
+    """Upsert assertions for an authorization model ID"""
     check_store_id(store_id, "WriteAssertionsRequest")
     check_model_id(authorization_model_id, "WriteAssertionsRequest")
     req: s.WriteAssertionsRequest = _decode(body, s.WriteAssertionsRequest)

@@ -23,16 +23,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from litestar import Request, Router, get, post
+from litestar import Request, Router
 from litestar.params import RawBody
 
+from permsvc.api.deps import group_services
 from permsvc.api.errors import ApiError, translate
 from permsvc.api.openfga.convert import (
     check_consistency,
     check_model_id,
     contextual_tuples,
     decode_body,
+    decoders,
 )
+from permsvc.api.routing import RouteGroup
 from permsvc.api.security import Principal, principal_of, resolve_store
 from permsvc.api.security.subjects import count_tuples, subject_of_request
 from permsvc.api.tokencheck import schemas as s
@@ -42,6 +45,7 @@ from permsvc.commands.check import CheckParams, CheckQuery
 from permsvc.commands.explain import ExplainParams, ExplainQuery
 from permsvc.commands.list_objects import ListObjectsParams, ListObjectsQuery
 from permsvc.commands.list_relations import ListRelationsParams, ListRelationsQuery
+from permsvc.commands.prepare import QueryOutcome
 from permsvc.core.refs import TupleKey
 from permsvc.core.revision import Consistency, encode_token
 from permsvc.settings import DEFAULT_MAX_BATCH_CHECK_ITEMS
@@ -52,19 +56,16 @@ if TYPE_CHECKING:
 
 __all__ = ("ROUTES", "build_router")
 
-_TAGS = ["Token-subject checks"]
+_route = RouteGroup(["Token-subject checks"])
 _STATE_KEY = "tokencheck_services"
 
-_DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
-    kind: msgspec.json.Decoder(kind)
-    for kind in (
-        s.CheckRequest,
-        s.BatchCheckRequest,
-        s.ListObjectsRequest,
-        s.ListRelationsRequest,
-        s.ExplainRequest,
-    )
-}
+_DECODERS = decoders(
+    s.CheckRequest,
+    s.BatchCheckRequest,
+    s.ListObjectsRequest,
+    s.ListRelationsRequest,
+    s.ExplainRequest,
+)
 
 
 class _Services:
@@ -83,11 +84,7 @@ class _Services:
 
 
 def _services(request: Request[Any, Any, Any]) -> _Services:
-    state = request.app.state
-    services = state.get(_STATE_KEY)
-    if services is None:
-        services = state[_STATE_KEY] = _Services(state.deps)
-    return services
+    return group_services(request.app.state, _STATE_KEY, _Services)
 
 
 class _Asked(msgspec.Struct, frozen=True, kw_only=True):
@@ -120,13 +117,26 @@ async def _common(
     return _Asked(principal=principal, user=user, store_id=store, consistency=consistency)
 
 
-def _answered(asked: _Asked, model_id: str, revision: int) -> dict[str, Any]:
+def _fields(asked: _Asked, req: Any) -> dict[str, Any]:
+    """The :class:`~permsvc.commands.prepare.QueryFields` of a request: its store, model,
+    contextual tuples, condition context and consistency."""
+    return {
+        "store_id": asked.store_id,
+        "model_id": req.authorization_model_id,
+        "contextual_tuples": contextual_tuples(req.contextual_tuples),
+        "context": req.context,
+        "consistency": asked.consistency,
+    }
+
+
+def _answered(asked: _Asked, outcome: QueryOutcome) -> dict[str, Any]:
+    """What every answer names: the user, the store, and the model and revision it was computed at."""
     return {
         "user": asked.user,
         "store_id": asked.store_id,
-        "authorization_model_id": model_id,
-        "revision": revision,
-        "consistency_token": encode_token(asked.store_id, revision),
+        "authorization_model_id": outcome.model_id,
+        "revision": outcome.revision,
+        "consistency_token": encode_token(asked.store_id, outcome.revision),
     }
 
 
@@ -134,25 +144,16 @@ def _decode(request: Request[Any, Any, Any], body: bytes, kind: type[Any]) -> An
     return decode_body(_DECODERS[kind], body, kind.__name__)
 
 
-@post(
-    "/v1/check",
-    operation_id="TokenCheck",
-    tags=_TAGS,
-    status_code=200,
-    summary="Check: may the token's user (or the named user) have the relation with the object?",
-)
+@_route("POST", "/v1/check", "TokenCheck")
 async def check(request: Request[Any, Any, Any], body: RawBody) -> s.CheckResponse:
+    """Check: may the token's user (or the named user) have the relation with the object?"""
     req: s.CheckRequest = _decode(request, body, s.CheckRequest)
     asked = await _common(request, req, "CheckRequest")
     services = _services(request)
     outcome = await services.check.execute(
         CheckParams(
-            store_id=asked.store_id,
             tuple_key=TupleKey(object=req.object, relation=req.relation, user=asked.user),
-            model_id=req.authorization_model_id,
-            contextual_tuples=contextual_tuples(req.contextual_tuples),
-            context=req.context,
-            consistency=asked.consistency,
+            **_fields(asked, req),
         )
     )
     services.metrics.decision("v1", outcome.allowed)
@@ -160,18 +161,13 @@ async def check(request: Request[Any, Any, Any], body: RawBody) -> s.CheckRespon
         allowed=outcome.allowed,
         object=req.object,
         relation=req.relation,
-        **_answered(asked, outcome.model_id, outcome.revision),
+        **_answered(asked, outcome),
     )
 
 
-@post(
-    "/v1/check/batch",
-    operation_id="TokenBatchCheck",
-    tags=_TAGS,
-    status_code=200,
-    summary="Batch check: many checks for one user, answered at one revision",
-)
+@_route("POST", "/v1/check/batch", "TokenBatchCheck")
 async def batch_check(request: Request[Any, Any, Any], body: RawBody) -> s.BatchCheckResponse:
+    """Batch check: many checks for one user, answered at one revision"""
     req: s.BatchCheckRequest = _decode(request, body, s.BatchCheckRequest)
     if not req.checks or len(req.checks) > DEFAULT_MAX_BATCH_CHECK_ITEMS:
         raise ApiError(
@@ -225,19 +221,12 @@ async def batch_check(request: Request[Any, Any, Any], body: RawBody) -> s.Batch
                 error=error,
             )
         )
-    return s.BatchCheckResponse(
-        results=results, **_answered(asked, outcome.model_id, outcome.revision)
-    )
+    return s.BatchCheckResponse(results=results, **_answered(asked, outcome))
 
 
-@post(
-    "/v1/objects",
-    operation_id="TokenListObjects",
-    tags=_TAGS,
-    status_code=200,
-    summary="List objects: the objects of a type the user has the relation with (paged)",
-)
+@_route("POST", "/v1/objects", "TokenListObjects")
 async def list_objects(request: Request[Any, Any, Any], body: RawBody) -> s.ListObjectsResponse:
+    """List objects: the objects of a type the user has the relation with (paged)"""
     req: s.ListObjectsRequest = _decode(request, body, s.ListObjectsRequest)
     asked = await _common(request, req, "ListObjectsRequest")
     largest = request.app.state.deps.settings.limits.list_max_results
@@ -247,75 +236,53 @@ async def list_objects(request: Request[Any, Any, Any], body: RawBody) -> s.List
         )
     outcome = await _services(request).list_objects.execute(
         ListObjectsParams(
-            store_id=asked.store_id,
             type=req.type,
             relation=req.relation,
             user=asked.user,
-            model_id=req.authorization_model_id,
-            contextual_tuples=contextual_tuples(req.contextual_tuples),
-            context=req.context,
-            consistency=asked.consistency,
             page_size=req.page_size,
             continuation_token=req.continuation_token,
+            **_fields(asked, req),
         )
     )
     return s.ListObjectsResponse(
         objects=outcome.objects,
         continuation_token=outcome.continuation_token,
-        **_answered(asked, outcome.model_id, outcome.revision),
+        **_answered(asked, outcome),
     )
 
 
-@post(
-    "/v1/relations",
-    operation_id="TokenListRelations",
-    tags=_TAGS,
-    status_code=200,
-    summary="List relations: every relation the user has on one object",
-)
+@_route("POST", "/v1/relations", "TokenListRelations")
 async def list_relations(request: Request[Any, Any, Any], body: RawBody) -> s.ListRelationsResponse:
+    """List relations: every relation the user has on one object"""
     req: s.ListRelationsRequest = _decode(request, body, s.ListRelationsRequest)
     asked = await _common(request, req, "ListRelationsRequest")
     outcome = await _services(request).list_relations.execute(
         ListRelationsParams(
-            store_id=asked.store_id,
             object=req.object,
             user=asked.user,
             relations=tuple(req.relations or ()),
-            model_id=req.authorization_model_id,
-            contextual_tuples=contextual_tuples(req.contextual_tuples),
-            context=req.context,
-            consistency=asked.consistency,
+            **_fields(asked, req),
         )
     )
     return s.ListRelationsResponse(
         object=req.object,
         relations=outcome.relations,
-        **_answered(asked, outcome.model_id, outcome.revision),
+        **_answered(asked, outcome),
     )
 
 
-@post(
-    "/v1/explain",
-    operation_id="TokenExplain",
-    tags=_TAGS,
-    status_code=200,
-    summary="Explain: the check's decision with its proof (witnesses, or the branches that failed)",
-)
+@_route("POST", "/v1/explain", "TokenExplain")
 async def explain(request: Request[Any, Any, Any], body: RawBody) -> s.ExplainResponse:
+    """Explain: the check's decision with its proof (witnesses, or the branches that failed)"""
     req: s.ExplainRequest = _decode(request, body, s.ExplainRequest)
     asked = await _common(request, req, "ExplainRequest")
     outcome = await _services(request).explain.execute(
         ExplainParams(
-            store_id=asked.store_id,
             tuple_key=TupleKey(object=req.object, relation=req.relation, user=asked.user),
-            model_id=req.authorization_model_id,
-            contextual_tuples=contextual_tuples(req.contextual_tuples),
-            context=req.context,
-            consistency=asked.consistency,
             all_paths=req.all_paths,
             limit=req.limit,
             max_denial_nodes=req.max_denial_nodes,
+            **_fields(asked, req),
         )
     )
     e = outcome.explanation
@@ -333,17 +300,13 @@ async def explain(request: Request[Any, Any, Any], body: RawBody) -> s.ExplainRe
         denial=e.denial,
         pruned=e.pruned,
         error=error,
-        **_answered(asked, outcome.model_id, outcome.revision),
+        **_answered(asked, outcome),
     )
 
 
-@get(
-    "/v1/whoami",
-    operation_id="WhoAmI",
-    tags=_TAGS,
-    summary="Who am I: the caller's kind, roles and store limit, as permsvc sees its credential",
-)
+@_route("GET", "/v1/whoami", "WhoAmI")
 async def whoami(request: Request[Any, Any, Any]) -> s.WhoAmIResponse:
+    """Who am I: the caller's kind, roles and store limit, as permsvc sees its credential"""
     principal = principal_of(request)
     claims = principal.claims
     deps: Deps = request.app.state.deps
