@@ -229,7 +229,7 @@ async def measure(
         await loader.aclose()
     gc.collect()
     datastore = await open_datastore()
-    indexed = IndexedDatastore(datastore, listen_url=listen_url)
+    indexed = IndexedDatastore(datastore, listen_url=listen_url, snapshots=False)
     started, cpu = time.perf_counter(), time.process_time()
     await indexed.start()
     build_s, build_cpu_s = time.perf_counter() - started, time.process_time() - cpu

@@ -174,7 +174,7 @@ async def _million(count: int, admin_url: str) -> dict[str, Any]:
             async with datastore.pool.acquire() as conn:
                 await conn.execute("ANALYZE")
             analyze_s = time.perf_counter() - started
-            indexed = IndexedDatastore(datastore, listen_url=url)
+            indexed = IndexedDatastore(datastore, listen_url=url, snapshots=False)
             started, cpu = time.perf_counter(), time.process_time()
             await indexed.start()
             build_s, build_cpu_s = time.perf_counter() - started, time.process_time() - cpu

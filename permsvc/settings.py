@@ -226,6 +226,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Serve checks from a per-process in-memory replica of each store's tuples (``PERMSVC_INDEX``)."""
     index_memory_budget: int = DEFAULT_INDEX_MEMORY_BUDGET
     """Bytes the indexes of one process may take (``PERMSVC_INDEX_MEMORY_BUDGET``)."""
+    index_snapshots: bool = True
+    """Start indexes from, and write, index snapshots in the database (``PERMSVC_INDEX_SNAPSHOTS``)."""
     limits: EngineLimits = msgspec.field(default_factory=EngineLimits)
     oidc: OidcSettings | None = None
     """How access tokens are validated (``PERMSVC_OIDC_*``, see :mod:`permsvc.auth.config`);
@@ -416,6 +418,7 @@ _ENV_FIELDS = (
     "request_read_timeout_s",
     "index",
     "index_memory_budget",
+    "index_snapshots",
     "public_url",
     "authzen_actions",
     "api_keys_store",

@@ -16,6 +16,7 @@ Adding a surface is one line there plus its rows in the permission table
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import ipaddress
@@ -59,7 +60,7 @@ from permsvc.commands.models import ModelResolver
 from permsvc.engine.resolver import build_check_resolver
 from permsvc.settings import Settings, SettingsError
 from permsvc.store.factory import open_datastore
-from permsvc.store.index import index_datastore
+from permsvc.store.index import IndexedDatastore, index_datastore
 from permsvc.store.protocol import Datastore, unwrap
 
 if TYPE_CHECKING:
@@ -215,6 +216,7 @@ async def _serving(
                 database_url=settings.database_url or None,
                 listen_url=settings.listen_database_url or None,
                 memory_budget=settings.index_memory_budget,
+                snapshots=settings.index_snapshots,
             )
     except BaseException:
         await database.aclose()
@@ -234,7 +236,7 @@ async def _serving(
             security=security,
             metrics=metrics,
         )
-        async with _frozen_heap(enabled=freeze_heap):
+        async with _frozen_heap(enabled=freeze_heap), _index_metrics(datastore, metrics):
             _log.info(
                 "permsvc %s ready (database: %s; %s)",
                 __version__,
@@ -250,6 +252,31 @@ async def _serving(
                 await security.jwt.aclose()
         finally:
             await datastore.aclose()
+
+
+_INDEX_METRICS_S = 5.0
+"""How often a worker records its index gauges (each worker its own, for the multi-process view)."""
+
+
+@contextlib.asynccontextmanager
+async def _index_metrics(datastore: Datastore, metrics: Metrics) -> AsyncIterator[None]:
+    """Record the index gauges of this worker every few seconds while serving."""
+    if not isinstance(datastore, IndexedDatastore):
+        yield
+        return
+
+    async def record() -> None:
+        while True:
+            metrics.index(datastore.stats())
+            await asyncio.sleep(_INDEX_METRICS_S)
+
+    task = asyncio.create_task(record(), name="permsvc-index-metrics")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def _observe_replicas(database: Datastore, metrics: Metrics) -> None:

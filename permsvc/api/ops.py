@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 
     from permsvc.api.tracing import Tracing
+    from permsvc.store.index.datastore import IndexStats
 
     Scope = MutableMapping[str, Any]
     Message = MutableMapping[str, Any]
@@ -179,6 +180,32 @@ class Metrics:
             ("code",),
             registry=self.registry,
         )
+        self.index_stores = Gauge(
+            "permsvc_index_stores",
+            "Stores by how this process serves their reads: index (in memory; from_snapshot: of "
+            "those, started from their index snapshot), building, database (beyond the memory budget).",
+            ("mode",),
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.index_tuples = Gauge(
+            "permsvc_index_tuples",
+            "Tuples held by the in-memory indexes.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.index_bytes = Gauge(
+            "permsvc_index_estimated_bytes",
+            "Memory of the in-memory indexes as the budget estimates it (tuples x bytes per tuple).",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.index_budget = Gauge(
+            "permsvc_index_memory_budget_bytes",
+            "PERMSVC_INDEX_MEMORY_BUDGET: what the indexes of one process may take.",
+            registry=self.registry,
+            multiprocess_mode="livemax",
+        )
         self.replica_reads = Counter(
             "permsvc_database_replica_reads_total",
             "Reads that may use a read replica, by where they went (replica, primary) and why "
@@ -226,6 +253,18 @@ class Metrics:
     def error(self, code: str) -> None:
         self.errors.labels(code).inc()
 
+    def index(self, stats: IndexStats) -> None:
+        """Record what this process's indexes hold (called periodically and before rendering)."""
+        for mode, value in (
+            ("index", stats.indexed_stores),
+            ("from_snapshot", stats.from_snapshot),
+            ("building", stats.building),
+            ("database", stats.database_stores),
+        ):
+            self.index_stores.labels(mode).set(value)
+        self.index_tuples.set(stats.tuples)
+        self.index_bytes.set(stats.estimated_bytes)
+        self.index_budget.set(stats.budget_bytes)
     def replica_read(self, target: str, reason: str) -> None:
         self.replica_reads.labels(target, reason).inc()
 
@@ -483,6 +522,9 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[Any]:
 )
 async def metrics_endpoint(request: Request[Any, Any, Any]) -> Response[bytes]:
     metrics: Metrics = request.app.state.deps.metrics
+    stats = getattr(request.app.state.deps.datastore, "stats", None)
+    if stats is not None:
+        metrics.index(stats())
     return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -25,6 +25,7 @@ __all__ = ("main",)
 _COMMAND_MODULES = (
     "permsvc.cli.serve",
     "permsvc.cli.migrate",
+    "permsvc.cli.snapshot_index",
     "permsvc.cli.model",
     "permsvc.cli.tuple",
     "permsvc.cli.check",

@@ -56,6 +56,8 @@ __all__ = (
     "ClaimSpecStore",
     "ConsistentReads",
     "Datastore",
+    "IndexSnapshot",
+    "IndexSnapshotStore",
     "InlineReads",
     "ManyKeys",
     "ManyReads",
@@ -580,6 +582,40 @@ class TupleSnapshotReader(Protocol):
         seen). ``consume`` runs synchronously between fetches, possibly on a worker thread, and
         must not touch the event loop; an exception it raises aborts the scan and propagates.
         A missing store yields no tuples and revision 0."""
+        ...
+
+
+class IndexSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """A store's in-memory index serialised at ``revision`` (see :mod:`permsvc.store.index.snapshot`):
+    ``data`` is opaque to the database, ``format`` names its encoding (a reader ignores formats it
+    does not know) and ``tuples`` how many tuples it holds (for the memory budget, before loading)."""
+
+    revision: Revision
+    format: str
+    tuples: int
+    data: bytes
+
+
+@runtime_checkable
+class IndexSnapshotStore(Protocol):
+    """Keeps the latest index snapshot of each store, so a starting replica can load it and catch
+    up from the changelog after its revision instead of reading every tuple."""
+
+    async def read_index_snapshot(self, store_id: str, format: str) -> IndexSnapshot | None:
+        """The store's snapshot if there is one in ``format``, else ``None``."""
+        ...
+
+    async def index_snapshot_revision(self, store_id: str) -> Revision | None:
+        """The revision of the store's snapshot (any format), without reading it."""
+        ...
+
+    async def write_index_snapshot(self, store_id: str, snapshot: IndexSnapshot) -> bool:
+        """Replace the store's snapshot unless the stored one is at the same or a later revision
+        (concurrent writers: the latest revision wins); whether it was written."""
+        ...
+
+    async def delete_index_snapshot(self, store_id: str) -> None:
+        """Forget the store's snapshot (a deleted store)."""
         ...
 
 

@@ -35,17 +35,21 @@ async def index_datastore(
     database_url: str | None,
     memory_budget: int,
     build: bool = True,
+    snapshots: bool = True,
     listen_url: str | None = None,
 ) -> IndexedDatastore:
     """Wrap ``datastore`` (opened from ``database_url``) in a started :class:`IndexedDatastore`:
     it LISTENs when the URL is PostgreSQL's (on ``listen_url`` when given: a direct connection
     where ``database_url`` goes through a transaction-pooling PgBouncer), polls otherwise, and has
-    indexed every live store when this returns (unless ``build`` is false). On failure
+    indexed every live store when this returns (unless ``build`` is false), from their index
+    snapshots where usable (unless ``snapshots`` is false). On failure
     ``datastore`` is left open."""
     listen = database_url if backend_for(database_url)[0].name == "postgres" else None
     if listen and listen_url:
         listen = listen_url
-    indexed = IndexedDatastore(datastore, memory_budget=memory_budget, listen_url=listen)
+    indexed = IndexedDatastore(
+        datastore, memory_budget=memory_budget, listen_url=listen, snapshots=snapshots
+    )
     try:
         await indexed.start(build=build)
     except BaseException:

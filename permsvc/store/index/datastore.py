@@ -41,6 +41,8 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Literal
 
+import msgspec
+
 from permsvc.core.revision import Consistency, Revision, decode_token
 from permsvc.settings import (
     DEFAULT_INDEX_MEMORY_BUDGET,
@@ -49,10 +51,16 @@ from permsvc.settings import (
     DEFAULT_INDEX_WAIT_S,
 )
 from permsvc.store.consistency import database_reader
+from permsvc.store.index import snapshot as snapshots_format
 from permsvc.store.index.model_versions import ModelVersions
 from permsvc.store.index.reader import IndexedReader
 from permsvc.store.index.tuple_index import TupleIndex, gc_paused
-from permsvc.store.protocol import ReplicaReads, TupleSnapshotReader, unwrap
+from permsvc.store.protocol import (
+    IndexSnapshotStore,
+    ReplicaReads,
+    TupleSnapshotReader,
+    unwrap,
+)
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -78,16 +86,41 @@ if TYPE_CHECKING:
         WriteResult,
     )
 
-__all__ = ("BYTES_PER_TUPLE", "IndexMode", "IndexedDatastore")
+__all__ = ("BYTES_PER_TUPLE", "IndexMode", "IndexStats", "IndexedDatastore")
 
 BYTES_PER_TUPLE = 150
 """Budget estimate per indexed tuple (``bench/index_build.py`` measures 100-130 on a Drive-like set)."""
+
+SNAPSHOT_MIN_TUPLES = 50_000
+"""A starting process writes the snapshot of a store it built from at least this many tuples, or
+whose snapshot it loaded and then replayed at least this many changes on (a smaller store builds
+from its tuples in well under a second)."""
+
+SERVING_LOAD_MAX_TUPLES = 1_000_000
+"""The biggest snapshot a process loads once it serves (see :meth:`IndexedDatastore._load_snapshot`)."""
 
 _SNAPSHOT_BATCH = 10_000
 _CHANGES_BATCH = 5_000
 _STORES_PAGE = 100
 
 IndexMode = Literal["index", "building", "database", "absent"]
+
+
+class IndexStats(msgspec.Struct, frozen=True, kw_only=True):
+    """What the indexes of this process hold against the memory budget (``/metrics``)."""
+
+    indexed_stores: int
+    """Stores served from memory."""
+    from_snapshot: int
+    """Of those, started from their index snapshot."""
+    building: int
+    database_stores: int
+    """Stores left out of the budget, evaluated against the database."""
+    tuples: int
+    estimated_bytes: int
+    """``tuples`` times the per-tuple estimate the budget is checked with."""
+    budget_bytes: int
+
 
 _log = logging.getLogger("permsvc.index")
 
@@ -107,6 +140,8 @@ class IndexedDatastore:
         poll_s: polling interval of the follower.
         listen_url: a PostgreSQL URL to LISTEN on (``None``: poll only).
         bytes_per_tuple: the per-tuple estimate the budget is checked with.
+        snapshots: start stores from their index snapshot in the database when there is a usable
+            one, and write snapshots of stores of at least ``snapshot_min_tuples`` tuples.
     """
 
     def __init__(
@@ -118,6 +153,8 @@ class IndexedDatastore:
         poll_s: float | None = None,
         listen_url: str | None = None,
         bytes_per_tuple: int = BYTES_PER_TUPLE,
+        snapshots: bool = True,
+        snapshot_min_tuples: int = SNAPSHOT_MIN_TUPLES,
     ) -> None:
         self.inner = inner
         self.inline_reads = False
@@ -151,6 +188,16 @@ class IndexedDatastore:
                 on_reconnect=self._reconnected,
                 on_models=self._models_notified,
             )
+        self._snapshots = unwrap(inner, IndexSnapshotStore) if snapshots else None
+        self._snapshot_min_tuples = snapshot_min_tuples
+        self._snapshot_revisions: dict[str, Revision] = {}
+        """Per store, the revision of the latest snapshot this process loaded or wrote."""
+        self._unsnapshotted: dict[str, int] = {}
+        """Per store, changes applied since that snapshot."""
+        self._from_snapshot: set[str] = set()
+        self._refused_snapshots: set[str] = set()
+        """Stores whose stored snapshot was refused (corrupt, ahead of the database): replaced
+        even by one at an earlier revision."""
         self._replicas = unwrap(inner, ReplicaReads)
         """Read replicas of the database, told of every notified commit (stores read from the
         database need them as much as indexed ones)."""
@@ -180,7 +227,7 @@ class IndexedDatastore:
                     page_size=_STORES_PAGE, continuation_token=token
                 )
                 for info in page.items:
-                    await self._build(info.id)
+                    await self._build(info.id, starting=True)
                 token = page.continuation_token
                 if not token:
                     break
@@ -191,7 +238,11 @@ class IndexedDatastore:
         self._closed = True
         tasks = [
             t
-            for t in (self._follower, *self._building.values(), *self._catch_ups.values())
+            for t in (
+                self._follower,
+                *self._building.values(),
+                *self._catch_ups.values(),
+            )
             if t is not None
         ]
         for task in tasks:
@@ -233,6 +284,22 @@ class IndexedDatastore:
         """The revision the index of ``store_id`` is at (``None`` when it is not indexed)."""
         index = self._indexes.get(store_id)
         return None if index is None else index.revision
+
+    def stats(self) -> IndexStats:
+        tuples = self.indexed_tuples()
+        return IndexStats(
+            indexed_stores=len(self._indexes),
+            from_snapshot=len(self._from_snapshot.intersection(self._indexes)),
+            building=len(self._building),
+            database_stores=len(self._database_only),
+            tuples=tuples,
+            estimated_bytes=tuples * self._bytes_per_tuple,
+            budget_bytes=self._budget,
+        )
+
+    def from_snapshot(self, store_id: str) -> bool:
+        """Whether the index of ``store_id`` was started from its snapshot (not from its tuples)."""
+        return store_id in self._from_snapshot
 
     def indexed_tuples(self) -> int:
         return sum(index.count for index in self._indexes.values())
@@ -305,8 +372,10 @@ class IndexedDatastore:
         used = self.indexed_tuples() * self._bytes_per_tuple
         return max(self._budget - used, 0) // self._bytes_per_tuple
 
-    async def _build(self, store_id: str) -> None:
-        """Snapshot ``store_id`` into a new index, publish it, then catch it up."""
+    async def _build(self, store_id: str, *, starting: bool = False) -> None:
+        """Load the snapshot of ``store_id`` or build its index from its tuples, publish it, then
+        catch it up; when ``starting`` (not yet serving), write a new snapshot if it was missing
+        or stale (:data:`SNAPSHOT_MIN_TUPLES`)."""
         snapshots = unwrap(self.inner, TupleSnapshotReader)
         if snapshots is None:
             self._database_only.add(store_id)
@@ -315,38 +384,152 @@ class IndexedDatastore:
             async with self._lock(store_id):
                 if store_id in self._indexes:
                     return
-                index = TupleIndex(store_id)
                 allowance = self._tuple_allowance()
+                index = await self._load_snapshot(store_id, allowance, starting=starting)
+                from_tuples = index is None
+                if index is None:
+                    index = TupleIndex(store_id)
 
-                def consume(batch: Sequence[TupleKey]) -> None:
-                    index.add_batch(batch)
-                    if index.count > allowance:
-                        raise _OverBudgetError
+                    def consume(batch: Sequence[TupleKey]) -> None:
+                        index.add_batch(batch)
+                        if index.count > allowance:
+                            raise _OverBudgetError
 
-                try:
                     with gc_paused():
                         revision = await snapshots.snapshot_tuples(
                             store_id, consume, batch_size=_SNAPSHOT_BATCH
                         )
-                except _OverBudgetError:
-                    self._database_only.add(store_id)
-                    _log.warning(
-                        "store %s has more than %d tuples, beyond the index memory budget of %d bytes: "
-                        "it is evaluated against the database",
-                        store_id,
-                        allowance,
-                        self._budget,
-                    )
-                    return
-                index.finish_build(revision)
+                    index.finish_build(revision)
                 self._indexes[store_id] = index
             await self._catch_up(store_id)
+            if starting and (
+                index.count >= self._snapshot_min_tuples
+                if from_tuples
+                else self._unsnapshotted.get(store_id, 0) >= self._snapshot_min_tuples
+            ):
+                await self._refresh_snapshot(store_id)
+        except _OverBudgetError:
+            self._database_only.add(store_id)
+            _log.warning(
+                "store %s has more than %d tuples, beyond the index memory budget of %d bytes: "
+                "it is evaluated against the database",
+                store_id,
+                allowance,
+                self._budget,
+            )
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - a failed build must not kill its task: the store stays on the database and is rebuilt on next sight
             _log.exception(
                 "indexing store %s failed; it is read from the database until retried", store_id
             )
+
+    # -- snapshots ------------------------------------------------------------------------------
+
+    async def _load_snapshot(
+        self, store_id: str, allowance: int, *, starting: bool
+    ) -> TupleIndex | None:
+        """The index of ``store_id`` from its snapshot, or ``None`` (no snapshot, or one that cannot
+        be used: the store is then built from its tuples). Loading holds the event loop (about
+        0.5 CPU s per million tuples), so a serving process (not ``starting``) loads only
+        snapshots of up to :data:`SERVING_LOAD_MAX_TUPLES` and builds bigger stores from their
+        tuples, in batches that never hold it for long.
+
+        Raises:
+            _OverBudgetError: the snapshot holds more than ``allowance`` tuples.
+        """
+        if self._snapshots is None:
+            return None
+        snapshot = await self._snapshots.read_index_snapshot(store_id, snapshots_format.FORMAT)
+        if snapshot is None:
+            return None
+        if snapshot.tuples > allowance:
+            raise _OverBudgetError
+        if not starting and snapshot.tuples > SERVING_LOAD_MAX_TUPLES:
+            return None
+        # The changelog after the snapshot's revision must be the one the snapshot was taken
+        # from: a database behind it (a restore, a standby that had not replayed it) is not.
+        # (The changelog is never truncated, so every change after the revision is still there.)
+        head = await self.inner.head_revision(store_id)
+        if head < snapshot.revision:
+            _log.warning(
+                "ignoring the index snapshot of store %s: it is at revision %d, the database at %d",
+                store_id,
+                snapshot.revision,
+                head,
+            )
+            self._refused_snapshots.add(store_id)
+            return None
+        try:
+            index = snapshots_format.decode(store_id, snapshot)
+        except snapshots_format.SnapshotError as err:
+            _log.warning(
+                "ignoring the index snapshot of store %s (%s): building from its tuples",
+                store_id,
+                err,
+            )
+            self._refused_snapshots.add(store_id)
+            return None
+        self._snapshot_revisions[store_id] = snapshot.revision
+        self._unsnapshotted[store_id] = 0
+        self._from_snapshot.add(store_id)
+        return index
+
+    def _count_unsnapshotted(self, store_id: str, applied: int) -> None:
+        if store_id in self._snapshot_revisions:
+            self._unsnapshotted[store_id] = self._unsnapshotted.get(store_id, 0) + applied
+
+    async def _refresh_snapshot(self, store_id: str) -> None:
+        try:
+            await self.write_snapshot(store_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - a snapshot is an optimisation: the next start builds from tuples or replays more
+            _log.warning("writing the index snapshot of store %s failed", store_id, exc_info=True)
+
+    async def write_snapshot(self, store_id: str) -> bool:
+        """Write the snapshot of the index of ``store_id`` at its current revision (unless another
+        process has meanwhile written a later one); whether it was written.
+
+        The marshalling runs on the event loop in one call (it must see one revision: 0.4-0.6 s per
+        million tuples, during which this process answers nothing), which is why a serving
+        process never calls this on its own; compressing and writing do not hold the loop."""
+        snapshots = self._snapshots
+        index = self._indexes.get(store_id)
+        if snapshots is None or index is None:
+            return False
+        if store_id in self._refused_snapshots:
+            await snapshots.delete_index_snapshot(store_id)
+            self._refused_snapshots.discard(store_id)
+        stored = await snapshots.index_snapshot_revision(store_id)
+        known = self._snapshot_revisions.get(store_id)
+        if stored is not None and stored >= index.revision:
+            self._snapshot_revisions[store_id] = stored
+            self._unsnapshotted[store_id] = 0
+            return False
+        if stored is not None and known is not None and stored > known:
+            # Another replica refreshed it since: count from there.
+            self._snapshot_revisions[store_id] = stored
+            self._unsnapshotted[store_id] = 0
+            return False
+        index = self._indexes.get(store_id)
+        if index is None:
+            return False
+        frozen = snapshots_format.freeze(index)
+        self._snapshot_revisions[store_id] = frozen.revision
+        self._unsnapshotted[store_id] = 0
+        snapshot = await asyncio.to_thread(snapshots_format.seal, frozen)
+        del frozen
+        written = await snapshots.write_index_snapshot(store_id, snapshot)
+        if written:
+            _log.info(
+                "wrote the index snapshot of store %s at revision %d (%d tuples, %d bytes)",
+                store_id,
+                snapshot.revision,
+                snapshot.tuples,
+                len(snapshot.data),
+            )
+        return written
 
     def _enforce_budget(self, store_id: str) -> None:
         if self.indexed_tuples() * self._bytes_per_tuple <= self._budget:
@@ -379,8 +562,10 @@ class IndexedDatastore:
                 )
                 if not changes or self._indexes.get(store_id) is not index:
                     return
-                index.apply(changes)
+                applied = index.apply(changes)
                 self._enforce_budget(store_id)
+                if applied:
+                    self._count_unsnapshotted(store_id, applied)
 
     def _notified(self, store_id: str, revision: Revision) -> None:
         self.model_versions.tuples_notified(store_id, revision)
@@ -645,14 +830,22 @@ class IndexedDatastore:
     async def delete_store(self, store_id: str) -> None:
         await self.inner.delete_store(store_id)
         self._forget(store_id)
+        if self._snapshots is not None:
+            await self._snapshots.delete_index_snapshot(store_id)
 
     def _forget(self, store_id: str) -> None:
-        """A deleted store: no index, no cached models, no read replica answering for it."""
+        """A deleted store: no index, no cached models, no read replica answering for it. Its
+        memory is free again, so the stores left out of the budget are tried again when next
+        seen."""
         self.model_versions.store_deleted(store_id)
         if self._replicas is not None:
             self._replicas.store_deleted(store_id)
-        self._indexes.pop(store_id, None)
+        if self._indexes.pop(store_id, None) is not None:
+            self._database_only.clear()
         self._database_only.discard(store_id)
+        self._snapshot_revisions.pop(store_id, None)
+        self._unsnapshotted.pop(store_id, None)
+        self._from_snapshot.discard(store_id)
 
     async def write_model(
         self, store_id: str, model: AuthorizationModel, *, dsl: str = ""

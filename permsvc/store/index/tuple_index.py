@@ -34,12 +34,22 @@ if TYPE_CHECKING:
     from permsvc.core.revision import Revision
     from permsvc.store.protocol import StartingWithUser, TupleChange
 
-__all__ = ("SMALL", "TupleIndex", "gc_paused")
+__all__ = ("SMALL", "RelationTables", "TupleIndex", "gc_paused")
 
 SMALL = 16
 """Largest value kept as a tuple; larger ones become sets (membership stays O(1))."""
 
 _Values = Union[str, tuple[str, ...], set[str]]  # noqa: UP007 - a runtime alias
+
+RelationTables = tuple[
+    str,
+    str,
+    dict[str, _Values],
+    dict[str, _Values],
+    dict[str, _Values],
+    "dict[tuple[str, str], TupleCondition] | None",
+]
+"""One relation of an index: object type, relation, direct users, userset users, reverse, conditions."""
 
 
 def _added(values: _Values | None, value: str) -> _Values:
@@ -202,6 +212,31 @@ class TupleIndex:
         """The snapshot is complete at ``revision``: drop the build-time string table."""
         self.revision = revision
         self._strings = None
+
+    def relation_tables(self) -> list[RelationTables]:
+        """The index's contents for :mod:`.snapshot`: per ``(object_type, relation)`` its forward,
+        userset and reverse tables (the live objects, not copies: serialise them before anything
+        is applied) and its conditions. Strings shared between tables stay shared objects."""
+        return [
+            (object_type, relation, rel.direct, rel.usersets, rel.objects, rel.conditions)
+            for (object_type, relation), rel in self._relations.items()
+        ]
+
+    @classmethod
+    def from_tables(
+        cls, store_id: str, revision: Revision, count: int, tables: Iterable[RelationTables]
+    ) -> TupleIndex:
+        """An index holding ``tables`` (as :meth:`relation_tables` returned them, e.g. loaded
+        from a snapshot) at ``revision``; they are adopted, not copied."""
+        index = cls(store_id, revision)
+        index._strings = None
+        index.count = count
+        for object_type, relation, direct, usersets, objects, conditions in tables:
+            rel = _RelationIndex(relation)
+            rel.direct, rel.usersets, rel.objects = direct, usersets, objects
+            rel.conditions = conditions or None
+            index._relations[(object_type, relation)] = rel
+        return index
 
     def apply(self, changes: Sequence[TupleChange]) -> int:
         """Apply changelog entries in revision order; entries at or below :attr:`revision` are

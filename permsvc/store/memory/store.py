@@ -22,6 +22,7 @@ from permsvc.store.errors import (
     StoreNotFoundError,
 )
 from permsvc.store.memory.claim_specs import MemoryClaimSpecMixin
+from permsvc.store.memory.index_snapshots import MemoryIndexSnapshotMixin
 from permsvc.store.memory.keys_audit import MemoryKeysAuditMixin
 from permsvc.store.protocol import (
     Assertion,
@@ -96,7 +97,7 @@ class _StoreData:
             del self.by_user[(otype, key.relation, key.user)]
 
 
-class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin):
+class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin, MemoryIndexSnapshotMixin):
     """In-memory :class:`~permsvc.store.protocol.Datastore`."""
 
     inline_reads = True

@@ -42,6 +42,7 @@ from permsvc.store.errors import (
 from permsvc.store.postgres import queries as q
 from permsvc.store.postgres.claim_specs import PostgresClaimSpecMixin
 from permsvc.store.postgres.connect import connect_options
+from permsvc.store.postgres.index_snapshots import PostgresIndexSnapshotMixin
 from permsvc.store.postgres.keys_audit import PostgresKeysAuditMixin, insert_audit_row
 from permsvc.store.postgres.migrate import Connection, schema_versions
 from permsvc.store.postgres.migrate import migrate as apply_migrations
@@ -145,7 +146,7 @@ def _filter_sql(head: str, f: ReadFilter, first: int) -> tuple[str, list[Any]]:
     return sql, params
 
 
-class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin):
+class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin, PostgresIndexSnapshotMixin):
     """A :class:`~permsvc.store.protocol.Datastore` and
     :class:`~permsvc.store.protocol.BulkTupleWriter` over a PostgreSQL database. Build with
     :meth:`open`."""

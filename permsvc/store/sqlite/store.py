@@ -90,6 +90,7 @@ from permsvc.store.rows import (
 )
 from permsvc.store.sqlite import queries as q
 from permsvc.store.sqlite.claim_specs import SqliteClaimSpecMixin
+from permsvc.store.sqlite.index_snapshots import SqliteIndexSnapshotMixin
 from permsvc.store.sqlite.keys_audit import SqliteKeysAuditMixin, insert_audit_row
 from permsvc.store.sqlite.migrate import enable_wal, schema_versions
 from permsvc.store.sqlite.migrate import migrate as apply_migrations
@@ -175,7 +176,7 @@ def _filter_sql(head: str, f: ReadFilter) -> tuple[str, list[Any]]:
     return sql, params
 
 
-class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin):
+class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin, SqliteIndexSnapshotMixin):
     """A :class:`~permsvc.store.protocol.Datastore` and
     :class:`~permsvc.store.protocol.BulkTupleWriter` over one SQLite file. Build with :meth:`open`."""
 

@@ -1,0 +1,1 @@
+../../permsvc/store/sqlite/migrations/0006_index_snapshots.sql
