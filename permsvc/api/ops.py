@@ -265,6 +265,7 @@ class Metrics:
         self.index_tuples.set(stats.tuples)
         self.index_bytes.set(stats.estimated_bytes)
         self.index_budget.set(stats.budget_bytes)
+
     def replica_read(self, target: str, reason: str) -> None:
         self.replica_reads.labels(target, reason).inc()
 
