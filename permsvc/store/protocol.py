@@ -52,7 +52,9 @@ __all__ = (
     "AuditRecord",
     "AuditedWrites",
     "BulkTupleWriter",
+    "BulkWriteRequest",
     "ChangelogReader",
+    "ChangesQuery",
     "ClaimSpecStore",
     "ConsistentReads",
     "Datastore",
@@ -84,6 +86,7 @@ __all__ = (
     "TupleWriteRevisions",
     "TupleWriter",
     "Wrapper",
+    "WriteRequest",
     "WriteResult",
     "implements",
     "inline_reads",
@@ -444,6 +447,36 @@ class ModelChangeFeed(Protocol):
     model_versions: ModelVersionsView
 
 
+class WriteRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """The arguments of one :meth:`TupleWriter.write` as the backend receives them
+    (:meth:`TupleWriter.apply_write`): the sequences are tuples, whatever the caller passed."""
+
+    deletes: tuple[TupleKey, ...] = ()
+    writes: tuple[TupleKey, ...] = ()
+    on_duplicate: OnDuplicate = "error"
+    on_missing: OnMissing = "error"
+    audit: AuditRecord | None = None
+
+
+class BulkWriteRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """The arguments of one :meth:`BulkTupleWriter.bulk_write` as the backend receives them
+    (:meth:`BulkTupleWriter.apply_bulk_write`)."""
+
+    tuples: Iterable[TupleKey] | AsyncIterable[TupleKey]
+    on_duplicate: OnDuplicate = "ignore"
+    audit: AuditRecord | None = None
+
+
+class ChangesQuery(msgspec.Struct, frozen=True, kw_only=True):
+    """The arguments of one :meth:`ChangelogReader.read_changes` as the backend receives them
+    (:meth:`ChangelogReader.read_changes_page`)."""
+
+    object_type: str = ""
+    start_time: dt.datetime | None = None
+    page_size: int
+    continuation_token: str = ""
+
+
 @runtime_checkable
 class AuditedWrites(Protocol):
     """Optional: tuple writes take ``audit=`` and append the row in their own transaction (see
@@ -454,6 +487,10 @@ class AuditedWrites(Protocol):
 
 @runtime_checkable
 class TupleWriter(Protocol):
+    """Tuple writes. The keyword form :meth:`write` is defined here once: a backend (or wrapper)
+    subclasses this protocol and implements :meth:`apply_write`, which receives the arguments as
+    one :class:`WriteRequest`."""
+
     async def write(
         self,
         store_id: str,
@@ -477,6 +514,17 @@ class TupleWriter(Protocol):
         also when nothing changed, and ``WriteResult.audit_id`` is its id; should the append
         fail, nothing is applied.
         """
+        request = WriteRequest(
+            deletes=tuple(deletes),
+            writes=tuple(writes),
+            on_duplicate=on_duplicate,
+            on_missing=on_missing,
+            audit=audit,
+        )
+        return await self.apply_write(store_id, request)
+
+    async def apply_write(self, store_id: str, request: WriteRequest) -> WriteResult:
+        """:meth:`write` with its arguments as one request: what a backend implements."""
         ...
 
 
@@ -488,6 +536,9 @@ class BulkTupleWriter(Protocol):
     applied operation is appended to the changelog at that revision (so followers see a bulk
     import like any other write, all at once). ``audit`` behaves as in :meth:`TupleWriter.write`:
     its row is appended in the same transaction, even when nothing changed.
+
+    The keyword form :meth:`bulk_write` is defined here once: a backend (or wrapper) subclasses
+    this protocol and implements :meth:`apply_bulk_write`.
     """
 
     async def bulk_write(
@@ -512,6 +563,11 @@ class BulkTupleWriter(Protocol):
         compared by code point. Key order lets the SQL backends append to their indexes instead
         of inserting at random places, which is most of the cost of a large import.
         """
+        request = BulkWriteRequest(tuples=tuples, on_duplicate=on_duplicate, audit=audit)
+        return await self.apply_bulk_write(store_id, request)
+
+    async def apply_bulk_write(self, store_id: str, request: BulkWriteRequest) -> WriteResult:
+        """:meth:`bulk_write` with its arguments as one request: what a backend implements."""
         ...
 
     async def bulk_delete(
@@ -525,6 +581,9 @@ class BulkTupleWriter(Protocol):
 
 @runtime_checkable
 class ChangelogReader(Protocol):
+    """The changelog. The keyword form :meth:`read_changes` is defined here once: a backend (or
+    wrapper) subclasses this protocol and implements :meth:`read_changes_page`."""
+
     async def read_changes(
         self,
         store_id: str,
@@ -538,6 +597,16 @@ class ChangelogReader(Protocol):
         of the last change is returned again (so a client can poll with it); ``""`` only when
         nothing matched at all. The token encodes ``object_type``; presenting it with another
         type raises ``InvalidContinuationTokenError``. A token wins over ``start_time``."""
+        query = ChangesQuery(
+            object_type=object_type,
+            start_time=start_time,
+            page_size=page_size,
+            continuation_token=continuation_token,
+        )
+        return await self.read_changes_page(store_id, query)
+
+    async def read_changes_page(self, store_id: str, query: ChangesQuery) -> Page[TupleChange]:
+        """:meth:`read_changes` with its arguments as one query: what a backend implements."""
         ...
 
     async def changes_since(
@@ -566,7 +635,10 @@ class TupleWriteRevisions(Protocol):
 @runtime_checkable
 class TupleSnapshotReader(Protocol):
     """Streams every tuple of a store together with the revision they are a snapshot of: the
-    starting point of a follower (the in-memory index), which then applies ``changes_since``."""
+    starting point of a follower (the in-memory index), which then applies ``changes_since``.
+
+    The keyword form :meth:`snapshot_tuples` (and its default batch size) is defined here once: a
+    backend subclasses this protocol and implements :meth:`snapshot_batches`."""
 
     async def snapshot_tuples(
         self,
@@ -580,6 +652,12 @@ class TupleSnapshotReader(Protocol):
         seen). ``consume`` runs synchronously between fetches, possibly on a worker thread, and
         must not touch the event loop; an exception it raises aborts the scan and propagates.
         A missing store yields no tuples and revision 0."""
+        return await self.snapshot_batches(store_id, consume, batch_size)
+
+    async def snapshot_batches(
+        self, store_id: str, consume: Callable[[Sequence[TupleKey]], None], batch_size: int
+    ) -> Revision:
+        """:meth:`snapshot_tuples` with the batch size given: what a backend implements."""
         ...
 
 
