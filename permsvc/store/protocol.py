@@ -47,6 +47,7 @@ __all__ = (
     "Assertion",
     "AssertionStore",
     "AuditEntry",
+    "AuditFields",
     "AuditFilter",
     "AuditLog",
     "AuditRecord",
@@ -147,7 +148,21 @@ class WriteResult(msgspec.Struct, frozen=True, kw_only=True):
     """The id of the audit row appended in the write's own transaction (``audit=`` given)."""
 
 
-class AuditRecord(msgspec.Struct, frozen=True, kw_only=True):
+class AuditFields(msgspec.Struct, frozen=True, kw_only=True):
+    """What an audit row says of a change: who made it, when, what, and through which request.
+    Shared by the row to append (:class:`AuditRecord`) and the row appended (:class:`AuditEntry`).
+    """
+
+    at: dt.datetime
+    actor: str
+    """``user:<sub>``, ``client:<client_id>``, ``key:<key id>``, ``preshared:<n>`` or ``anonymous``."""
+    actor_kind: str
+    action: str
+    detail: dict[str, Any] = msgspec.field(default_factory=dict)
+    request_id: str = ""
+
+
+class AuditRecord(AuditFields, frozen=True, kw_only=True):
     """The audit row of a tuple write, passed as ``audit=`` to :meth:`TupleWriter.write`,
     :meth:`BulkTupleWriter.bulk_write` or :meth:`BulkTupleWriter.bulk_delete`.
 
@@ -165,28 +180,15 @@ class AuditRecord(msgspec.Struct, frozen=True, kw_only=True):
     wrapper that does not pass the row on).
     """
 
-    at: dt.datetime
-    actor: str
-    actor_kind: str
-    action: str
-    detail: dict[str, Any] = msgspec.field(default_factory=dict)
-    request_id: str = ""
     count_key: str = "changed"
 
     def entry(self, store_id: str, *, revision: Revision | None, changed: int = 0) -> AuditEntry:
         """The row to append for a change of ``store_id`` that committed ``revision`` (an empty
         ``count_key`` adds no count: rows of changes that are not tuple writes)."""
-        detail = {**self.detail, self.count_key: changed} if self.count_key else self.detail
-        return AuditEntry(
-            store_id=store_id,
-            at=self.at,
-            actor=self.actor,
-            actor_kind=self.actor_kind,
-            action=self.action,
-            detail=detail,
-            request_id=self.request_id,
-            revision=revision,
-        )
+        shared = {name: getattr(self, name) for name in AuditFields.__struct_fields__}
+        if self.count_key:
+            shared["detail"] = {**self.detail, self.count_key: changed}
+        return AuditEntry(**shared, store_id=store_id, revision=revision)
 
 
 class StoreInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -750,7 +752,7 @@ class ApiKeyRecord(msgspec.Struct, frozen=True, kw_only=True):
         return tuple(self.scope.split())
 
 
-class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
+class AuditEntry(AuditFields, frozen=True, kw_only=True):
     """One audited change: who did what, when, through which request, and the revision it produced.
 
     ``detail`` is JSON-serialisable and never holds secrets or tokens (the writer's duty, see
@@ -761,13 +763,6 @@ class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
     id: int = 0
     store_id: str = ""
     """The store changed; ``""`` for actions outside any store (API keys)."""
-    at: dt.datetime
-    actor: str
-    """``user:<sub>``, ``client:<client_id>``, ``key:<key id>``, ``preshared:<n>`` or ``anonymous``."""
-    actor_kind: str
-    action: str
-    detail: dict[str, Any] = msgspec.field(default_factory=dict)
-    request_id: str = ""
     revision: int | None = None
 
 
