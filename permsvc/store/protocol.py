@@ -47,12 +47,15 @@ __all__ = (
     "Assertion",
     "AssertionStore",
     "AuditEntry",
+    "AuditFields",
     "AuditFilter",
     "AuditLog",
     "AuditRecord",
     "AuditedWrites",
     "BulkTupleWriter",
+    "BulkWriteRequest",
     "ChangelogReader",
+    "ChangesQuery",
     "ClaimSpecStore",
     "ConsistentReads",
     "Datastore",
@@ -86,6 +89,7 @@ __all__ = (
     "TupleWriteRevisions",
     "TupleWriter",
     "Wrapper",
+    "WriteRequest",
     "WriteResult",
     "implements",
     "inline_reads",
@@ -146,7 +150,21 @@ class WriteResult(msgspec.Struct, frozen=True, kw_only=True):
     """The id of the audit row appended in the write's own transaction (``audit=`` given)."""
 
 
-class AuditRecord(msgspec.Struct, frozen=True, kw_only=True):
+class AuditFields(msgspec.Struct, frozen=True, kw_only=True):
+    """What an audit row says of a change: who made it, when, what, and through which request.
+    Shared by the row to append (:class:`AuditRecord`) and the row appended (:class:`AuditEntry`).
+    """
+
+    at: dt.datetime
+    actor: str
+    """``user:<sub>``, ``client:<client_id>``, ``key:<key id>``, ``preshared:<n>`` or ``anonymous``."""
+    actor_kind: str
+    action: str
+    detail: dict[str, Any] = msgspec.field(default_factory=dict)
+    request_id: str = ""
+
+
+class AuditRecord(AuditFields, frozen=True, kw_only=True):
     """The audit row of a tuple write, passed as ``audit=`` to :meth:`TupleWriter.write`,
     :meth:`BulkTupleWriter.bulk_write` or :meth:`BulkTupleWriter.bulk_delete`.
 
@@ -164,28 +182,15 @@ class AuditRecord(msgspec.Struct, frozen=True, kw_only=True):
     wrapper that does not pass the row on).
     """
 
-    at: dt.datetime
-    actor: str
-    actor_kind: str
-    action: str
-    detail: dict[str, Any] = msgspec.field(default_factory=dict)
-    request_id: str = ""
     count_key: str = "changed"
 
     def entry(self, store_id: str, *, revision: Revision | None, changed: int = 0) -> AuditEntry:
         """The row to append for a change of ``store_id`` that committed ``revision`` (an empty
         ``count_key`` adds no count: rows of changes that are not tuple writes)."""
-        detail = {**self.detail, self.count_key: changed} if self.count_key else self.detail
-        return AuditEntry(
-            store_id=store_id,
-            at=self.at,
-            actor=self.actor,
-            actor_kind=self.actor_kind,
-            action=self.action,
-            detail=detail,
-            request_id=self.request_id,
-            revision=revision,
-        )
+        shared = {name: getattr(self, name) for name in AuditFields.__struct_fields__}
+        if self.count_key:
+            shared["detail"] = {**self.detail, self.count_key: changed}
+        return AuditEntry(**shared, store_id=store_id, revision=revision)
 
 
 class StoreInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -446,6 +451,36 @@ class ModelChangeFeed(Protocol):
     model_versions: ModelVersionsView
 
 
+class WriteRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """The arguments of one :meth:`TupleWriter.write` as the backend receives them
+    (:meth:`TupleWriter.apply_write`): the sequences are tuples, whatever the caller passed."""
+
+    deletes: tuple[TupleKey, ...] = ()
+    writes: tuple[TupleKey, ...] = ()
+    on_duplicate: OnDuplicate = "error"
+    on_missing: OnMissing = "error"
+    audit: AuditRecord | None = None
+
+
+class BulkWriteRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """The arguments of one :meth:`BulkTupleWriter.bulk_write` as the backend receives them
+    (:meth:`BulkTupleWriter.apply_bulk_write`)."""
+
+    tuples: Iterable[TupleKey] | AsyncIterable[TupleKey]
+    on_duplicate: OnDuplicate = "ignore"
+    audit: AuditRecord | None = None
+
+
+class ChangesQuery(msgspec.Struct, frozen=True, kw_only=True):
+    """The arguments of one :meth:`ChangelogReader.read_changes` as the backend receives them
+    (:meth:`ChangelogReader.read_changes_page`)."""
+
+    object_type: str = ""
+    start_time: dt.datetime | None = None
+    page_size: int
+    continuation_token: str = ""
+
+
 @runtime_checkable
 class AuditedWrites(Protocol):
     """Optional: tuple writes take ``audit=`` and append the row in their own transaction (see
@@ -456,6 +491,10 @@ class AuditedWrites(Protocol):
 
 @runtime_checkable
 class TupleWriter(Protocol):
+    """Tuple writes. The keyword form :meth:`write` is defined here once: a backend (or wrapper)
+    subclasses this protocol and implements :meth:`apply_write`, which receives the arguments as
+    one :class:`WriteRequest`."""
+
     async def write(
         self,
         store_id: str,
@@ -479,6 +518,17 @@ class TupleWriter(Protocol):
         also when nothing changed, and ``WriteResult.audit_id`` is its id; should the append
         fail, nothing is applied.
         """
+        request = WriteRequest(
+            deletes=tuple(deletes),
+            writes=tuple(writes),
+            on_duplicate=on_duplicate,
+            on_missing=on_missing,
+            audit=audit,
+        )
+        return await self.apply_write(store_id, request)
+
+    async def apply_write(self, store_id: str, request: WriteRequest) -> WriteResult:
+        """:meth:`write` with its arguments as one request: what a backend implements."""
         ...
 
 
@@ -490,6 +540,9 @@ class BulkTupleWriter(Protocol):
     applied operation is appended to the changelog at that revision (so followers see a bulk
     import like any other write, all at once). ``audit`` behaves as in :meth:`TupleWriter.write`:
     its row is appended in the same transaction, even when nothing changed.
+
+    The keyword form :meth:`bulk_write` is defined here once: a backend (or wrapper) subclasses
+    this protocol and implements :meth:`apply_bulk_write`.
     """
 
     async def bulk_write(
@@ -514,6 +567,11 @@ class BulkTupleWriter(Protocol):
         compared by code point. Key order lets the SQL backends append to their indexes instead
         of inserting at random places, which is most of the cost of a large import.
         """
+        request = BulkWriteRequest(tuples=tuples, on_duplicate=on_duplicate, audit=audit)
+        return await self.apply_bulk_write(store_id, request)
+
+    async def apply_bulk_write(self, store_id: str, request: BulkWriteRequest) -> WriteResult:
+        """:meth:`bulk_write` with its arguments as one request: what a backend implements."""
         ...
 
     async def bulk_delete(
@@ -527,6 +585,9 @@ class BulkTupleWriter(Protocol):
 
 @runtime_checkable
 class ChangelogReader(Protocol):
+    """The changelog. The keyword form :meth:`read_changes` is defined here once: a backend (or
+    wrapper) subclasses this protocol and implements :meth:`read_changes_page`."""
+
     async def read_changes(
         self,
         store_id: str,
@@ -540,6 +601,16 @@ class ChangelogReader(Protocol):
         of the last change is returned again (so a client can poll with it); ``""`` only when
         nothing matched at all. The token encodes ``object_type``; presenting it with another
         type raises ``InvalidContinuationTokenError``. A token wins over ``start_time``."""
+        query = ChangesQuery(
+            object_type=object_type,
+            start_time=start_time,
+            page_size=page_size,
+            continuation_token=continuation_token,
+        )
+        return await self.read_changes_page(store_id, query)
+
+    async def read_changes_page(self, store_id: str, query: ChangesQuery) -> Page[TupleChange]:
+        """:meth:`read_changes` with its arguments as one query: what a backend implements."""
         ...
 
     async def changes_since(
@@ -568,7 +639,10 @@ class TupleWriteRevisions(Protocol):
 @runtime_checkable
 class TupleSnapshotReader(Protocol):
     """Streams every tuple of a store together with the revision they are a snapshot of: the
-    starting point of a follower (the in-memory index), which then applies ``changes_since``."""
+    starting point of a follower (the in-memory index), which then applies ``changes_since``.
+
+    The keyword form :meth:`snapshot_tuples` (and its default batch size) is defined here once: a
+    backend subclasses this protocol and implements :meth:`snapshot_batches`."""
 
     async def snapshot_tuples(
         self,
@@ -582,6 +656,12 @@ class TupleSnapshotReader(Protocol):
         seen). ``consume`` runs synchronously between fetches, possibly on a worker thread, and
         must not touch the event loop; an exception it raises aborts the scan and propagates.
         A missing store yields no tuples and revision 0."""
+        return await self.snapshot_batches(store_id, consume, batch_size)
+
+    async def snapshot_batches(
+        self, store_id: str, consume: Callable[[Sequence[TupleKey]], None], batch_size: int
+    ) -> Revision:
+        """:meth:`snapshot_tuples` with the batch size given: what a backend implements."""
         ...
 
 
@@ -708,7 +788,7 @@ class ApiKeyRecord(msgspec.Struct, frozen=True, kw_only=True):
         return tuple(self.scope.split())
 
 
-class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
+class AuditEntry(AuditFields, frozen=True, kw_only=True):
     """One audited change: who did what, when, through which request, and the revision it produced.
 
     ``detail`` is JSON-serialisable and never holds secrets or tokens (the writer's duty, see
@@ -719,13 +799,6 @@ class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
     id: int = 0
     store_id: str = ""
     """The store changed; ``""`` for actions outside any store (API keys)."""
-    at: dt.datetime
-    actor: str
-    """``user:<sub>``, ``client:<client_id>``, ``key:<key id>``, ``preshared:<n>`` or ``anonymous``."""
-    actor_kind: str
-    action: str
-    detail: dict[str, Any] = msgspec.field(default_factory=dict)
-    request_id: str = ""
     revision: int | None = None
 
 

@@ -14,10 +14,10 @@ from permsvc.store.errors import InvalidWriteInputError
 from permsvc.store.rows import condition_conflict, exists_message, missing_message
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable
 
     from permsvc.core.refs import TupleKey
-    from permsvc.store.protocol import OnDuplicate, OnMissing
+    from permsvc.store.protocol import OnDuplicate, WriteRequest
 
 __all__ = ("BulkWritePlan", "WritePlan", "check_condition_conflict", "plan_write")
 
@@ -29,14 +29,7 @@ class WritePlan(NamedTuple):
     """The tuples to insert, in request order."""
 
 
-def plan_write(
-    deletes: Sequence[TupleKey],
-    writes: Sequence[TupleKey],
-    stored: Callable[[TupleKey], TupleKey | None],
-    *,
-    on_duplicate: OnDuplicate,
-    on_missing: OnMissing,
-) -> WritePlan:
+def plan_write(request: WriteRequest, stored: Callable[[TupleKey], TupleKey | None]) -> WritePlan:
     """The operations of a :meth:`~permsvc.store.protocol.TupleWriter.write` that change something.
 
     ``stored(key)`` is the stored tuple with ``key``'s identity (``object#relation@user``), or
@@ -48,20 +41,20 @@ def plan_write(
     """
     to_delete: list[TupleKey] = []
     deleted: set[tuple[str, str, str]] = set()
-    for key in deletes:
+    for key in request.deletes:
         found = stored(key)
         if found is None:
-            if on_missing == "error":
+            if request.on_missing == "error":
                 raise InvalidWriteInputError(missing_message(key))
             continue
         to_delete.append(found)
         deleted.add(key.key)
     to_write: list[TupleKey] = []
-    for key in writes:
+    for key in request.writes:
         if key.key not in deleted:
             found = stored(key)
             if found is not None:
-                if on_duplicate == "error":
+                if request.on_duplicate == "error":
                     raise InvalidWriteInputError(exists_message(key))
                 check_condition_conflict(key, found)
                 continue

@@ -56,15 +56,17 @@ from permsvc.store.index.model_versions import ModelVersions
 from permsvc.store.index.reader import IndexedReader
 from permsvc.store.index.tuple_index import TupleIndex, gc_paused
 from permsvc.store.protocol import (
+    BulkTupleWriter,
+    ChangelogReader,
     IndexSnapshotStore,
     ReplicaReads,
     TupleSnapshotReader,
+    TupleWriter,
     unwrap,
 )
 
 if TYPE_CHECKING:
-    import datetime as dt
-    from collections.abc import AsyncIterable, Callable, Iterable, Sequence
+    from collections.abc import Callable, Sequence
 
     from permsvc.core.refs import TupleKey
     from permsvc.model.schema import AuthorizationModel
@@ -72,9 +74,9 @@ if TYPE_CHECKING:
     from permsvc.store.protocol import (
         Assertion,
         AuditRecord,
+        BulkWriteRequest,
+        ChangesQuery,
         Datastore,
-        OnDuplicate,
-        OnMissing,
         Page,
         ReadFilter,
         StartingWithUser,
@@ -83,6 +85,7 @@ if TYPE_CHECKING:
         StoreInfo,
         TupleChange,
         TupleReader,
+        WriteRequest,
         WriteResult,
     )
 
@@ -129,7 +132,7 @@ class _OverBudgetError(Exception):
     """Raised from a snapshot scan to stop it: the store does not fit the memory budget."""
 
 
-class IndexedDatastore:
+class IndexedDatastore(TupleWriter, BulkTupleWriter, ChangelogReader):
     """A :class:`~permsvc.store.protocol.Datastore` serving tuple reads from in-memory indexes.
 
     Args:
@@ -734,37 +737,24 @@ class IndexedDatastore:
 
     # -- writes: the database, then this process's index ---------------------------------------
 
-    async def write(
-        self,
-        store_id: str,
-        *,
-        deletes: Sequence[TupleKey] = (),
-        writes: Sequence[TupleKey] = (),
-        on_duplicate: OnDuplicate = "error",
-        on_missing: OnMissing = "error",
-        audit: AuditRecord | None = None,
-    ) -> WriteResult:
+    async def apply_write(self, store_id: str, request: WriteRequest) -> WriteResult:
         result = await self.inner.write(
             store_id,
-            deletes=deletes,
-            writes=writes,
-            on_duplicate=on_duplicate,
-            on_missing=on_missing,
-            **_audit_kwargs(audit),
+            deletes=request.deletes,
+            writes=request.writes,
+            on_duplicate=request.on_duplicate,
+            on_missing=request.on_missing,
+            **_audit_kwargs(request.audit),
         )
         await self._reach(store_id, result.revision)
         return result
 
-    async def bulk_write(
-        self,
-        store_id: str,
-        tuples: Iterable[TupleKey] | AsyncIterable[TupleKey],
-        *,
-        on_duplicate: OnDuplicate = "ignore",
-        audit: AuditRecord | None = None,
-    ) -> WriteResult:
+    async def apply_bulk_write(self, store_id: str, request: BulkWriteRequest) -> WriteResult:
         result = await self.inner.bulk_write(  # type: ignore[attr-defined]
-            store_id, tuples, on_duplicate=on_duplicate, **_audit_kwargs(audit)
+            store_id,
+            request.tuples,
+            on_duplicate=request.on_duplicate,
+            **_audit_kwargs(request.audit),
         )
         await self._reach(store_id, result.revision)
         return result  # type: ignore[no-any-return]
@@ -778,22 +768,8 @@ class IndexedDatastore:
 
     # -- changelog, stores, models, assertions: the database ----------------------------------
 
-    async def read_changes(
-        self,
-        store_id: str,
-        *,
-        object_type: str = "",
-        start_time: dt.datetime | None = None,
-        page_size: int,
-        continuation_token: str = "",
-    ) -> Page[TupleChange]:
-        return await self.inner.read_changes(
-            store_id,
-            object_type=object_type,
-            start_time=start_time,
-            page_size=page_size,
-            continuation_token=continuation_token,
-        )
+    async def read_changes_page(self, store_id: str, query: ChangesQuery) -> Page[TupleChange]:
+        return await self.inner.read_changes_page(store_id, query)
 
     async def changes_since(
         self, store_id: str, revision: Revision, *, limit: int

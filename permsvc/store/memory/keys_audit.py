@@ -7,6 +7,7 @@ paging is :mod:`permsvc.store.common.audit_paging`, as every backend's.
 from __future__ import annotations
 
 import datetime as dt
+from functools import cached_property
 
 import msgspec
 
@@ -21,38 +22,29 @@ class MemoryKeysAuditMixin:
     """:class:`~permsvc.store.protocol.ApiKeyStore` and :class:`~permsvc.store.protocol.AuditLog`
     in memory. State is created on first use, so the datastore's constructor needs no change."""
 
-    _api_keys: dict[str, ApiKeyRecord]
-    _audit: list[AuditEntry]
-
+    @cached_property
     def _keys_state(self) -> dict[str, ApiKeyRecord]:
-        try:
-            return self._api_keys
-        except AttributeError:
-            self._api_keys = {}
-            return self._api_keys
+        return {}
 
+    @cached_property
     def _audit_state(self) -> list[AuditEntry]:
-        try:
-            return self._audit
-        except AttributeError:
-            self._audit = []
-            return self._audit
+        return []
 
     async def create_api_key(self, record: ApiKeyRecord) -> None:
-        keys = self._keys_state()
+        keys = self._keys_state
         if record.id in keys:
             raise CollisionError(f"an API key with id '{record.id}' exists")
         keys[record.id] = record
 
     async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
-        return self._keys_state().get(key_id)
+        return self._keys_state.get(key_id)
 
     async def list_api_keys(self, *, include_revoked: bool = False) -> list[ApiKeyRecord]:
-        keys = sorted(self._keys_state().values(), key=lambda r: (r.created_at, r.id))
+        keys = sorted(self._keys_state.values(), key=lambda r: (r.created_at, r.id))
         return [k for k in keys if include_revoked or k.revoked_at is None]
 
     async def revoke_api_key(self, key_id: str) -> ApiKeyRecord | None:
-        keys = self._keys_state()
+        keys = self._keys_state
         record = keys.get(key_id)
         if record is None or record.revoked_at is not None:
             return record
@@ -63,7 +55,7 @@ class MemoryKeysAuditMixin:
         return self._append_audit_row(entry)
 
     def _append_audit_row(self, entry: AuditEntry) -> int:
-        log = self._audit_state()
+        log = self._audit_state
         entry_id = len(log) + 1
         log.append(msgspec.structs.replace(entry, id=entry_id))
         return entry_id
@@ -81,7 +73,7 @@ class MemoryKeysAuditMixin:
         self, filter: AuditFilter, *, page_size: int, continuation_token: str = ""
     ) -> Page[AuditEntry]:
         before = decode_audit_token(filter, continuation_token)
-        log = self._audit_state()
+        log = self._audit_state
         start = len(log) if before is None else min(before - 1, len(log))
         items: list[AuditEntry] = []
         for entry in reversed(log[:start]):

@@ -7,7 +7,7 @@ atomic and writes to one store are serialised: commit order is revision order by
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, Callable, Sequence
 
 from permsvc.core.refs import TupleKey, split_object
 from permsvc.core.revision import Revision
@@ -27,10 +27,12 @@ from permsvc.store.memory.keys_audit import MemoryKeysAuditMixin
 from permsvc.store.protocol import (
     Assertion,
     AuditRecord,
+    BulkTupleWriter,
+    BulkWriteRequest,
+    ChangesQuery,
+    Datastore,
     ManyKeys,
     ManyReads,
-    OnDuplicate,
-    OnMissing,
     Page,
     ReadFilter,
     StartingWithUser,
@@ -38,6 +40,8 @@ from permsvc.store.protocol import (
     StoredTuple,
     StoreInfo,
     TupleChange,
+    TupleSnapshotReader,
+    WriteRequest,
     WriteResult,
 )
 from permsvc.store.rows import decode_model, describe_tuple, encode_model, to_columns
@@ -97,7 +101,14 @@ class _StoreData:
             del self.by_user[(otype, key.relation, key.user)]
 
 
-class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin, MemoryIndexSnapshotMixin):
+class MemoryDatastore(
+    MemoryKeysAuditMixin,
+    MemoryClaimSpecMixin,
+    MemoryIndexSnapshotMixin,
+    Datastore,
+    BulkTupleWriter,
+    TupleSnapshotReader,
+):
     """In-memory :class:`~permsvc.store.protocol.Datastore`."""
 
     inline_reads = True
@@ -210,22 +221,11 @@ class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin, MemoryIndexSna
 
     # -- tuples: write --------------------------------------------------------------------------
 
-    async def write(
-        self,
-        store_id: str,
-        *,
-        deletes: Sequence[TupleKey] = (),
-        writes: Sequence[TupleKey] = (),
-        on_duplicate: OnDuplicate = "error",
-        on_missing: OnMissing = "error",
-        audit: AuditRecord | None = None,
-    ) -> WriteResult:
+    async def apply_write(self, store_id: str, request: WriteRequest) -> WriteResult:
         data = self._store(store_id)
         # Plan first, apply after: on any error nothing changes.
-        to_delete, to_write = plan_write(
-            deletes, writes, data.stored, on_duplicate=on_duplicate, on_missing=on_missing
-        )
-        return self._commit(store_id, data, audit, deletes=to_delete, writes=to_write)
+        to_delete, to_write = plan_write(request, data.stored)
+        return self._commit(store_id, data, request.audit, deletes=to_delete, writes=to_write)
 
     def _commit(
         self,
@@ -262,14 +262,8 @@ class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin, MemoryIndexSna
 
     # -- tuples: bulk ---------------------------------------------------------------------------
 
-    async def bulk_write(
-        self,
-        store_id: str,
-        tuples: Iterable[TupleKey] | AsyncIterable[TupleKey],
-        *,
-        on_duplicate: OnDuplicate = "ignore",
-        audit: AuditRecord | None = None,
-    ) -> WriteResult:
+    async def apply_bulk_write(self, store_id: str, request: BulkWriteRequest) -> WriteResult:
+        tuples, on_duplicate, audit = request.tuples, request.on_duplicate, request.audit
         data = self._store(store_id)
         plan = BulkWritePlan(data.stored, on_duplicate)
         if isinstance(tuples, AsyncIterable):
@@ -396,12 +390,8 @@ class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin, MemoryIndexSna
         token = encode_page_token({"k": "read", "s": rows[-1].seq}) if more else ""
         return Page([StoredTuple(key=r.key, timestamp=r.timestamp) for r in rows], token)
 
-    async def snapshot_tuples(
-        self,
-        store_id: str,
-        consume: Callable[[Sequence[TupleKey]], None],
-        *,
-        batch_size: int = 10_000,
+    async def snapshot_batches(
+        self, store_id: str, consume: Callable[[Sequence[TupleKey]], None], batch_size: int
     ) -> Revision:
         data = self._maybe_store(store_id)
         if data is None:
@@ -413,15 +403,9 @@ class MemoryDatastore(MemoryKeysAuditMixin, MemoryClaimSpecMixin, MemoryIndexSna
 
     # -- changelog ------------------------------------------------------------------------------
 
-    async def read_changes(
-        self,
-        store_id: str,
-        *,
-        object_type: str = "",
-        start_time: dt.datetime | None = None,
-        page_size: int,
-        continuation_token: str = "",
-    ) -> Page[TupleChange]:
+    async def read_changes_page(self, store_id: str, query: ChangesQuery) -> Page[TupleChange]:
+        object_type, start_time = query.object_type, query.start_time
+        page_size, continuation_token = query.page_size, query.continuation_token
         data = self._store(store_id)
         start = 0
         if continuation_token:

@@ -56,29 +56,13 @@ _detail_decoder = msgspec.json.Decoder(dict[str, Any])
 
 
 def _record(row: Mapping[str, Any]) -> ApiKeyRecord:
-    return ApiKeyRecord(
-        id=row["id"],
-        hashed_secret=row["hashed_secret"],
-        scope=row["scope"],
-        store_id=row["store_id"],
-        name=row["name"],
-        created_at=row["created_at"],
-        revoked_at=row["revoked_at"],
-    )
+    """A row of ``_KEY_COLUMNS``: its column names are the record's fields."""
+    return ApiKeyRecord(**row)
 
 
 def _entry(row: Mapping[str, Any]) -> AuditEntry:
-    return AuditEntry(
-        id=row["id"],
-        store_id=row["store_id"],
-        at=row["at"],
-        actor=row["actor"],
-        actor_kind=row["actor_kind"],
-        action=row["action"],
-        detail=_detail_decoder.decode(row["detail"]),
-        request_id=row["request_id"],
-        revision=row["revision"],
-    )
+    """A row of ``READ_AUDIT_HEAD``: its column names are the entry's fields (``detail`` as text)."""
+    return AuditEntry(**{**row, "detail": _detail_decoder.decode(row["detail"])})
 
 
 def _audit_query(flt: AuditFilter, before: int, limit: int) -> tuple[str, list[Any]]:

@@ -139,7 +139,7 @@ INSERT_CHANGES = (
 
 # -- Read API ---------------------------------------------------------------------------------------
 
-READ_FILTER_COLUMNS = (
+IDENTITY_COLUMNS = (
     "object_type",
     "object_id",
     "relation",
@@ -147,6 +147,8 @@ READ_FILTER_COLUMNS = (
     "user_id",
     "user_relation",
 )
+"""A tuple's identity columns, in key order."""
+READ_FILTER_COLUMNS = IDENTITY_COLUMNS
 """The only identifiers a Read filter may add predicates on."""
 READ_PAGE_HEAD = (
     "SELECT seq, inserted_at, object_type, object_id, relation, user_type, user_id, user_relation, "
@@ -219,18 +221,7 @@ BULK_CREATE_STAGING = (
     'relation text COLLATE "C", user_type text COLLATE "C", user_id text COLLATE "C", user_relation text COLLATE "C", '
     "condition_name text, condition_context jsonb) ON COMMIT DROP"
 )
-BULK_STAGING_COLUMNS = (
-    "ord",
-    "pos",
-    "object_type",
-    "object_id",
-    "relation",
-    "user_type",
-    "user_id",
-    "user_relation",
-    "condition_name",
-    "condition_context",
-)
+BULK_STAGING_COLUMNS = ("ord", "pos", *IDENTITY_COLUMNS, "condition_name", "condition_context")
 # Rows go in key order (the primary key's), numbered in that order from $4 + 1, so the key and seq
 # indexes are appended to; the first of several equal keys in the input wins. Without ON CONFLICT
 # (the fast path, for imports without any duplicate: the common case of loading a new store) no

@@ -65,24 +65,22 @@ from permsvc.store.postgres.store import (
 from permsvc.store.rows import decode_changes_token
 
 if TYPE_CHECKING:
-    import datetime as dt
-    from collections.abc import AsyncIterable, Iterable
-
     from permsvc.core.refs import TupleKey
     from permsvc.core.revision import Revision
     from permsvc.store.protocol import (
         AuditEntry,
         AuditFilter,
         AuditRecord,
+        BulkWriteRequest,
+        ChangesQuery,
         ManyKeys,
         ManyReads,
-        OnDuplicate,
-        OnMissing,
         Page,
         ReadFilter,
         StartingWithUser,
         StoredTuple,
         TupleChange,
+        WriteRequest,
         WriteResult,
     )
 
@@ -422,32 +420,15 @@ class ReplicatedDatastore(PostgresDatastore):
             ),
         )
 
-    async def read_changes(
-        self,
-        store_id: str,
-        *,
-        object_type: str = "",
-        start_time: dt.datetime | None = None,
-        page_size: int,
-        continuation_token: str = "",
-    ) -> Page[TupleChange]:
+    async def read_changes_page(self, store_id: str, query: ChangesQuery) -> Page[TupleChange]:
         replica = None
         if self.replicas:
             after = 0
-            if continuation_token:
+            if query.continuation_token:
                 with contextlib.suppress(InvalidContinuationTokenError):  # refused below
-                    after = decode_changes_token(continuation_token, object_type)[0]
+                    after = decode_changes_token(query.continuation_token, query.object_type)[0]
             replica = await self._store_revision(store_id, after)
-        return await self.on_replica(
-            replica,
-            lambda db: db.read_changes(
-                store_id,
-                object_type=object_type,
-                start_time=start_time,
-                page_size=page_size,
-                continuation_token=continuation_token,
-            ),
-        )
+        return await self.on_replica(replica, lambda db: db.read_changes_page(store_id, query))
 
     async def read_audit(
         self, filter: AuditFilter, *, page_size: int, continuation_token: str = ""
@@ -490,47 +471,20 @@ class ReplicatedDatastore(PostgresDatastore):
             self._know(store_id, changes[-1].revision)
         return changes
 
-    async def snapshot_tuples(
-        self,
-        store_id: str,
-        consume: Callable[[Sequence[TupleKey]], None],
-        *,
-        batch_size: int = 10_000,
+    async def snapshot_batches(
+        self, store_id: str, consume: Callable[[Sequence[TupleKey]], None], batch_size: int
     ) -> Revision:
-        revision = await super().snapshot_tuples(store_id, consume, batch_size=batch_size)
+        revision = await super().snapshot_batches(store_id, consume, batch_size)
         self._know(store_id, revision)
         return revision
 
-    async def write(
-        self,
-        store_id: str,
-        *,
-        deletes: Sequence[TupleKey] = (),
-        writes: Sequence[TupleKey] = (),
-        on_duplicate: OnDuplicate = "error",
-        on_missing: OnMissing = "error",
-        audit: AuditRecord | None = None,
-    ) -> WriteResult:
-        result = await super().write(
-            store_id,
-            deletes=deletes,
-            writes=writes,
-            on_duplicate=on_duplicate,
-            on_missing=on_missing,
-            audit=audit,
-        )
-        return await self._wrote(store_id, result, audit)
+    async def apply_write(self, store_id: str, request: WriteRequest) -> WriteResult:
+        result = await super().apply_write(store_id, request)
+        return await self._wrote(store_id, result, request.audit)
 
-    async def bulk_write(
-        self,
-        store_id: str,
-        tuples: Iterable[TupleKey] | AsyncIterable[TupleKey],
-        *,
-        on_duplicate: OnDuplicate = "ignore",
-        audit: AuditRecord | None = None,
-    ) -> WriteResult:
-        result = await super().bulk_write(store_id, tuples, on_duplicate=on_duplicate, audit=audit)
-        return await self._wrote(store_id, result, audit)
+    async def apply_bulk_write(self, store_id: str, request: BulkWriteRequest) -> WriteResult:
+        result = await super().apply_bulk_write(store_id, request)
+        return await self._wrote(store_id, result, request.audit)
 
     async def bulk_delete(
         self, store_id: str, filter: ReadFilter, *, audit: AuditRecord | None = None

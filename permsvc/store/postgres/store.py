@@ -49,10 +49,12 @@ from permsvc.store.postgres.migrate import migrate as apply_migrations
 from permsvc.store.protocol import (
     Assertion,
     AuditRecord,
+    BulkTupleWriter,
+    BulkWriteRequest,
+    ChangesQuery,
+    Datastore,
     ManyKeys,
     ManyReads,
-    OnDuplicate,
-    OnMissing,
     Page,
     ReadFilter,
     StartingWithUser,
@@ -60,6 +62,8 @@ from permsvc.store.protocol import (
     StoredTuple,
     StoreInfo,
     TupleChange,
+    TupleSnapshotReader,
+    WriteRequest,
     WriteResult,
 )
 from permsvc.store.rows import (
@@ -146,7 +150,14 @@ def _filter_sql(head: str, f: ReadFilter, first: int) -> tuple[str, list[Any]]:
     return sql, params
 
 
-class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin, PostgresIndexSnapshotMixin):
+class PostgresDatastore(
+    PostgresKeysAuditMixin,
+    PostgresClaimSpecMixin,
+    PostgresIndexSnapshotMixin,
+    Datastore,
+    BulkTupleWriter,
+    TupleSnapshotReader,
+):
     """A :class:`~permsvc.store.protocol.Datastore` and
     :class:`~permsvc.store.protocol.BulkTupleWriter` over a PostgreSQL database. Build with
     :meth:`open`."""
@@ -326,28 +337,14 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin, Postgres
 
     # -- tuples: write --------------------------------------------------------------------------
 
-    async def write(
-        self,
-        store_id: str,
-        *,
-        deletes: Sequence[TupleKey] = (),
-        writes: Sequence[TupleKey] = (),
-        on_duplicate: OnDuplicate = "error",
-        on_missing: OnMissing = "error",
-        audit: AuditRecord | None = None,
-    ) -> WriteResult:
+    async def apply_write(self, store_id: str, request: WriteRequest) -> WriteResult:
+        audit = request.audit
         async with self._pool.acquire() as conn, conn.transaction():
             revision, last_seq = await self._lock_revision(conn, store_id)
             found: dict[tuple[str, str, str], TupleKey] = {}
-            for keys in (deletes, writes):
+            for keys in (request.deletes, request.writes):
                 found.update(await self._find_tuples(conn, store_id, keys))
-            to_delete, to_write = plan_write(
-                deletes,
-                writes,
-                lambda k: found.get(k.key),
-                on_duplicate=on_duplicate,
-                on_missing=on_missing,
-            )
+            to_delete, to_write = plan_write(request, lambda k: found.get(k.key))
             if not to_delete and not to_write:
                 audit_id = await insert_audit_row(conn, store_id, audit, revision, 0)
                 return WriteResult(revision=revision, audit_id=audit_id)
@@ -381,14 +378,8 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin, Postgres
 
     # -- tuples: bulk ---------------------------------------------------------------------------
 
-    async def bulk_write(
-        self,
-        store_id: str,
-        tuples: Iterable[TupleKey] | AsyncIterable[TupleKey],
-        *,
-        on_duplicate: OnDuplicate = "ignore",
-        audit: AuditRecord | None = None,
-    ) -> WriteResult:
+    async def apply_bulk_write(self, store_id: str, request: BulkWriteRequest) -> WriteResult:
+        tuples, on_duplicate, audit = request.tuples, request.on_duplicate, request.audit
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(q.BULK_CREATE_STAGING)
             staged = 0
@@ -524,12 +515,8 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin, Postgres
         token = encode_page_token({"k": "read", "s": page[-1][0]}) if len(rows) > page_size else ""
         return Page([StoredTuple(key=_key(r, 2), timestamp=r[1]) for r in page], token)
 
-    async def snapshot_tuples(
-        self,
-        store_id: str,
-        consume: Callable[[Sequence[TupleKey]], None],
-        *,
-        batch_size: int = 10_000,
+    async def snapshot_batches(
+        self, store_id: str, consume: Callable[[Sequence[TupleKey]], None], batch_size: int
     ) -> Revision:
         """A REPEATABLE READ, read-only transaction: the revision and every tuple come from one
         snapshot. Rows are fetched through a server-side cursor ``batch_size`` at a time, so
@@ -546,15 +533,9 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin, Postgres
 
     # -- changelog ------------------------------------------------------------------------------
 
-    async def read_changes(
-        self,
-        store_id: str,
-        *,
-        object_type: str = "",
-        start_time: dt.datetime | None = None,
-        page_size: int,
-        continuation_token: str = "",
-    ) -> Page[TupleChange]:
+    async def read_changes_page(self, store_id: str, query: ChangesQuery) -> Page[TupleChange]:
+        object_type, continuation_token = query.object_type, query.continuation_token
+        start_time = query.start_time
         position = (
             decode_changes_token(continuation_token, object_type) if continuation_token else None
         )
@@ -570,10 +551,12 @@ class PostgresDatastore(PostgresKeysAuditMixin, PostgresClaimSpecMixin, Postgres
         revision, seq = position or (0, 0)
         if object_type:
             rows = await self._pool.fetch(
-                q.READ_CHANGES_AFTER_TYPE, store_id, revision, seq, page_size, object_type
+                q.READ_CHANGES_AFTER_TYPE, store_id, revision, seq, query.page_size, object_type
             )
         else:
-            rows = await self._pool.fetch(q.READ_CHANGES_AFTER, store_id, revision, seq, page_size)
+            rows = await self._pool.fetch(
+                q.READ_CHANGES_AFTER, store_id, revision, seq, query.page_size
+            )
         return changes_page(rows, continuation_token, object_type, _change)
 
     async def changes_since(

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import sqlite3
 import threading
 import time
@@ -58,10 +57,12 @@ from permsvc.store.errors import (
 from permsvc.store.protocol import (
     Assertion,
     AuditRecord,
+    BulkTupleWriter,
+    BulkWriteRequest,
+    ChangesQuery,
+    Datastore,
     ManyKeys,
     ManyReads,
-    OnDuplicate,
-    OnMissing,
     Page,
     ReadFilter,
     StartingWithUser,
@@ -69,6 +70,8 @@ from permsvc.store.protocol import (
     StoredTuple,
     StoreInfo,
     TupleChange,
+    TupleSnapshotReader,
+    WriteRequest,
     WriteResult,
 )
 from permsvc.store.rows import (
@@ -176,7 +179,14 @@ def _filter_sql(head: str, f: ReadFilter) -> tuple[str, list[Any]]:
     return sql, params
 
 
-class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin, SqliteIndexSnapshotMixin):
+class SqliteDatastore(
+    SqliteKeysAuditMixin,
+    SqliteClaimSpecMixin,
+    SqliteIndexSnapshotMixin,
+    Datastore,
+    BulkTupleWriter,
+    TupleSnapshotReader,
+):
     """A :class:`~permsvc.store.protocol.Datastore` and
     :class:`~permsvc.store.protocol.BulkTupleWriter` over one SQLite file. Build with :meth:`open`."""
 
@@ -379,17 +389,8 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin, SqliteIndexSna
 
     # -- tuples: write --------------------------------------------------------------------------
 
-    async def write(
-        self,
-        store_id: str,
-        *,
-        deletes: Sequence[TupleKey] = (),
-        writes: Sequence[TupleKey] = (),
-        on_duplicate: OnDuplicate = "error",
-        on_missing: OnMissing = "error",
-        audit: AuditRecord | None = None,
-    ) -> WriteResult:
-        deletes, writes = tuple(deletes), tuple(writes)
+    async def apply_write(self, store_id: str, request: WriteRequest) -> WriteResult:
+        audit = request.audit
 
         def run(conn: sqlite3.Connection) -> WriteResult:
             revision = self._live_revision(conn, store_id)
@@ -398,9 +399,7 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin, SqliteIndexSna
                 row = conn.execute(q.READ_TUPLE, (store_id, *to_columns(key))).fetchone()
                 return None if row is None else key_from_columns(*row)
 
-            to_delete, to_write = plan_write(
-                deletes, writes, stored, on_duplicate=on_duplicate, on_missing=on_missing
-            )
+            to_delete, to_write = plan_write(request, stored)
             if not to_delete and not to_write:
                 audit_id = insert_audit_row(conn, store_id, audit, revision, 0)
                 return WriteResult(revision=revision, audit_id=audit_id)
@@ -430,14 +429,9 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin, SqliteIndexSna
 
     # -- tuples: bulk ---------------------------------------------------------------------------
 
-    async def bulk_write(
-        self,
-        store_id: str,
-        tuples: Iterable[TupleKey] | AsyncIterable[TupleKey],
-        *,
-        on_duplicate: OnDuplicate = "ignore",
-        audit: AuditRecord | None = None,
-    ) -> WriteResult:
+    async def apply_bulk_write(self, store_id: str, request: BulkWriteRequest) -> WriteResult:
+        tuples, on_duplicate, audit = request.tuples, request.on_duplicate, request.audit
+
         def stage(conn: sqlite3.Connection, rows: Iterable[_StagedRow]) -> None:
             conn.executemany(q.BULK_STAGE, rows)
 
@@ -629,12 +623,8 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin, SqliteIndexSna
             token,
         )
 
-    async def snapshot_tuples(
-        self,
-        store_id: str,
-        consume: Callable[[Sequence[TupleKey]], None],
-        *,
-        batch_size: int = 10_000,
+    async def snapshot_batches(
+        self, store_id: str, consume: Callable[[Sequence[TupleKey]], None], batch_size: int
     ) -> Revision:
         """One read transaction on the reader thread (WAL: a stable snapshot that never blocks
         writers); ``consume`` runs on that thread."""
@@ -657,15 +647,9 @@ class SqliteDatastore(SqliteKeysAuditMixin, SqliteClaimSpecMixin, SqliteIndexSna
 
     # -- changelog ------------------------------------------------------------------------------
 
-    async def read_changes(
-        self,
-        store_id: str,
-        *,
-        object_type: str = "",
-        start_time: dt.datetime | None = None,
-        page_size: int,
-        continuation_token: str = "",
-    ) -> Page[TupleChange]:
+    async def read_changes_page(self, store_id: str, query: ChangesQuery) -> Page[TupleChange]:
+        object_type, start_time = query.object_type, query.start_time
+        page_size, continuation_token = query.page_size, query.continuation_token
         position = (
             decode_changes_token(continuation_token, object_type) if continuation_token else None
         )
