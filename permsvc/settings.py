@@ -196,6 +196,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Serve checks from a per-process in-memory replica of each store's tuples (``PERMSVC_INDEX``)."""
     index_memory_budget: int = DEFAULT_INDEX_MEMORY_BUDGET
     """Bytes the indexes of one process may take (``PERMSVC_INDEX_MEMORY_BUDGET``)."""
+    write_priority: bool = True
+    """While a write is in progress in a process, admit other requests only a few per event-loop
+    step, so the write's database round trips do not each wait behind every check in flight
+    (``PERMSVC_WRITE_PRIORITY``; :mod:`permsvc.api.priority`)."""
     limits: EngineLimits = msgspec.field(default_factory=EngineLimits)
     oidc: OidcSettings | None = None
     """How access tokens are validated (``PERMSVC_OIDC_*``, see :mod:`permsvc.auth.config`);
@@ -347,6 +351,7 @@ _ENV_FIELDS = (
     "graceful_shutdown_s",
     "index",
     "index_memory_budget",
+    "write_priority",
     "public_url",
     "authzen_actions",
     "api_keys_store",
