@@ -157,9 +157,11 @@ async def spawn_server(
     workers: int = 2,
     ready_timeout_s: float = 300.0,
     env: dict[str, str] | None = None,
+    tree: Path = _REPO,
 ) -> AsyncIterator[LiveServer]:
     """``permsvc serve --workers N`` on the loaded database ``url`` (extra ``env`` for it), once
-    every worker has indexed the store; stopped on exit."""
+    every worker has indexed the store; stopped on exit. ``tree``: the source tree the server runs
+    from (another checkout, e.g. the commit before a change, to compare in the same window)."""
     log = tempfile.NamedTemporaryFile(prefix="permsvc-bench-serve-", suffix=".log", delete=False)  # noqa: SIM115
     proc: subprocess.Popen[bytes] | None = None
     try:
@@ -186,8 +188,8 @@ async def spawn_server(
                 "--database-url",
                 url,
             ],
-            cwd=_REPO,
-            env=env,
+            cwd=tree,
+            env={**env, "PYTHONPATH": str(tree)},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

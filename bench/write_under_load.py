@@ -14,7 +14,9 @@ writer alone (the floor: a write on an idle server). The check load runs in wind
 p50/p99, the writes that started in it (p50/p99/max), errors, the RSS of every server process
 and the load average.
 
-``--compare`` starts two servers on the same database, one with ``PERMSVC_WRITE_PRIORITY=true``
+``--baseline TREE`` adds a server run from another source tree (the commit before a change,
+``git archive <commit> | tar -x -C TREE``), measured in the same rounds. ``--compare`` starts
+two servers on the same database, one with ``PERMSVC_WRITE_PRIORITY=true``
 (the default: while a write is in progress a worker admits only a few checks per event-loop
 step) and one with ``false``, and alternates their mixes ``--rounds`` times, so both are
 measured in the same window of a shared machine. ``--duration`` is the length of each mix phase;
@@ -275,7 +277,12 @@ async def measure_write_under_load(
 
 @contextlib.asynccontextmanager
 async def _servers(
-    url: str, store_id: str, model_id: str, modes: dict[str, dict[str, str]], workers: int
+    url: str,
+    store_id: str,
+    model_id: str,
+    modes: dict[str, dict[str, str]],
+    workers: int,
+    baseline: Path | None,
 ) -> AsyncIterator[dict[str, LiveServer]]:
     async with contextlib.AsyncExitStack() as stack:
         servers = {
@@ -284,6 +291,10 @@ async def _servers(
             )
             for name, env in modes.items()
         }
+        if baseline is not None:
+            servers["baseline"] = await stack.enter_async_context(
+                spawn_server(url, store_id, model_id, workers=workers, tree=baseline)
+            )
         yield servers
 
 
@@ -313,7 +324,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     async with fresh_database(args.postgres_url) as url:
         store_id, model_id, load_s, _ = await load_database(url, dataset)
         result["bulk_load_s"] = round(load_s, 1)
-        async with _servers(url, store_id, model_id, modes, args.workers) as servers:
+        async with _servers(url, store_id, model_id, modes, args.workers, args.baseline) as servers:
             for r in range(args.rounds):
                 for name, server in servers.items():
                     bodies = _bodies(server, load)
@@ -357,10 +368,10 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
             )
         out[name] = row
     names = list(out)
-    if len(names) == 2 and out[names[1]]["mix_write_p99_ms"]:
-        out["write_p99_ratio"] = round(
-            out[names[0]]["mix_write_p99_ms"] / out[names[1]]["mix_write_p99_ms"], 3
-        )
+    for other in names[1:]:
+        if out[other]["mix_write_p99_ms"]:
+            key = "write_p99_ratio" if other == "no_priority" else f"write_p99_ratio_vs_{other}"
+            out[key] = round(out[names[0]]["mix_write_p99_ms"] / out[other]["mix_write_p99_ms"], 3)
     return out
 
 
@@ -378,6 +389,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=float, default=10.0, help="seconds per sample window")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--compare", action="store_true", help="with and without write priority")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="also measure a server run from this source tree (e.g. the commit before the change)",
+    )
     parser.add_argument(
         "--no-phases", dest="phases", action="store_false", help="the mix only (a soak)"
     )
