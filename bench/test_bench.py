@@ -168,6 +168,7 @@ def test_write_under_load_measures_both_servers(tmp_path: Path) -> None:
         assert run["writes_only"]["write"]["writes"] > 0
         sample = run["mix"]["samples"][0]
         assert sample["rss_mb"] and sample["loadavg"]
+        assert sample["server_cpu_us_per_check"] > 0
     summary = result["summary"]
     assert summary["write_priority"]["errors"] == summary["no_priority"]["errors"] == 0
     assert summary["write_p99_ratio"] > 0

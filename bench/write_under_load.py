@@ -49,6 +49,7 @@ from bench.http_bench import (
     DEFAULT_ADMIN_URL,
     LiveServer,
     _bodies,
+    _group_cpu_s,
     _loadgen,
     _lua_script,
     _wrk,
@@ -180,6 +181,7 @@ async def _phase(
     try:
         while (now := time.perf_counter()) < until - 0.5:
             window = min(sample_s, until - now)
+            cpu_before = _group_cpu_s(server.pid)
             if check_load is not None:
                 checks = await asyncio.to_thread(check_load, window)
             else:
@@ -192,7 +194,12 @@ async def _phase(
                 "check_p50_ms": checks.get("p50_ms"),
                 "check_p99_ms": checks.get("p99_ms"),
                 "check_errors": checks.get("non_2xx", 0) + _socket_errors(checks),
+                "server_cpu_s": round(_group_cpu_s(server.pid) - cpu_before, 2),
             }
+            if checks.get("requests"):
+                sample["server_cpu_us_per_check"] = round(
+                    sample["server_cpu_s"] / checks["requests"] * 1e6, 1
+                )
             if writer is not None:
                 w = _write_summary(writer.window(now, end))
                 sample.update({f"write_{k}": v for k, v in w.items() if k != "mean_ms"})
@@ -219,6 +226,10 @@ async def _phase(
         row["check_p50_ms"] = statistics.median(s["check_p50_ms"] or 0.0 for s in samples)
         row["check_p99_ms"] = max((s["check_p99_ms"] or 0.0) for s in samples)
         row["check_errors"] = sum(s["check_errors"] for s in samples)
+        per_check = [
+            s["server_cpu_us_per_check"] for s in samples if "server_cpu_us_per_check" in s
+        ]
+        row["server_cpu_us_per_check"] = statistics.median(per_check) if per_check else None
     if writer is not None:
         row["write"] = _write_summary([ns for _, ns in writer.samples])
         row["write_errors"] = len(writer.errors)
@@ -357,11 +368,17 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "mix_write_max_ms": max(m["write"]["max_ms"] for m in mix),
             "mix_checks_per_s": statistics.median(m["checks_per_s"] for m in mix),
             "mix_check_p99_ms": statistics.median(m["check_p99_ms"] for m in mix),
+            "mix_server_cpu_us_per_check": statistics.median(
+                m["server_cpu_us_per_check"] or 0.0 for m in mix
+            ),
             "errors": sum(m["check_errors"] + m["write_errors"] for m in mix),
         }
         if "checks_only" in mine[0]:
             row["checks_only_per_s"] = statistics.median(
                 r["checks_only"]["checks_per_s"] for r in mine
+            )
+            row["checks_only_server_cpu_us_per_check"] = statistics.median(
+                r["checks_only"]["server_cpu_us_per_check"] or 0.0 for r in mine
             )
             row["writes_only_p99_ms"] = statistics.median(
                 r["writes_only"]["write"]["p99_ms"] for r in mine
