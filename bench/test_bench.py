@@ -181,3 +181,15 @@ def test_memory_slope_is_per_hour_per_process() -> None:
         {"t_s": 3600.0, "rss_mb": {"1": 102.0, "2": 50.0}},
     ]
     assert write_under_load.memory_slope_mb_per_h(samples) == {"1": 2.0, "2": 0.0}
+
+
+def test_p99_drift_is_per_hour_and_skips_missing_figures() -> None:
+    samples = [
+        {"t_s": 0.0, "check_p99_ms": 10.0, "write_p99_ms": 40.0},
+        {"t_s": 1800.0, "check_p99_ms": 10.0, "write_p99_ms": None},
+        {"t_s": 3600.0, "check_p99_ms": 10.0, "write_p99_ms": 46.0},
+    ]
+    assert write_under_load.p99_drift_ms_per_h(samples) == {
+        "check_p99_ms": 0.0,
+        "write_p99_ms": 6.0,
+    }

@@ -60,7 +60,12 @@ from bench.http_bench import (
 )
 from bench.visibility import _Connection
 
-__all__ = ("MODES", "measure_write_under_load", "memory_slope_mb_per_h")
+__all__ = (
+    "MODES",
+    "measure_write_under_load",
+    "memory_slope_mb_per_h",
+    "p99_drift_ms_per_h",
+)
 
 MODES: dict[str, dict[str, str]] = {
     "write_priority": {"PERMSVC_WRITE_PRIORITY": "true"},
@@ -86,20 +91,30 @@ def server_rss_mb(pgid: int) -> dict[str, float]:
     return out
 
 
+def _slope_per_h(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of ``(seconds, value)`` points, per hour."""
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    if len(points) < 2 or len(set(xs)) < 2:
+        return 0.0
+    return round(statistics.linear_regression(xs, ys).slope * 3600, 2)
+
+
 def memory_slope_mb_per_h(samples: list[dict[str, Any]]) -> dict[str, float]:
     """Least-squares slope of each process's RSS over the samples' times, MiB per hour."""
     series: dict[str, list[tuple[float, float]]] = {}
     for sample in samples:
         for pid, rss in sample.get("rss_mb", {}).items():
             series.setdefault(pid, []).append((sample["t_s"], rss))
-    slopes: dict[str, float] = {}
-    for pid, points in series.items():
-        if len(points) < 2:
-            continue
-        xs, ys = [p[0] for p in points], [p[1] for p in points]
-        slope = statistics.linear_regression(xs, ys).slope if len(set(xs)) > 1 else 0.0
-        slopes[pid] = round(slope * 3600, 2)
-    return slopes
+    return {pid: _slope_per_h(points) for pid, points in series.items() if len(points) > 1}
+
+
+def p99_drift_ms_per_h(samples: list[dict[str, Any]]) -> dict[str, float]:
+    """Least-squares slope of the check and write p99 of the samples, ms per hour."""
+    return {
+        key: _slope_per_h([(s["t_s"], s[key]) for s in samples if s.get(key) is not None])
+        for key in ("check_p99_ms", "write_p99_ms")
+        if any(s.get(key) is not None for s in samples)
+    }
 
 
 class _Writer:
@@ -235,6 +250,7 @@ async def _phase(
         row["write_errors"] = len(writer.errors)
         row["write_error_examples"] = writer.errors[:5]
     row["memory_slope_mb_per_h"] = memory_slope_mb_per_h(samples)
+    row["p99_drift_ms_per_h"] = p99_drift_ms_per_h(samples)
     return row
 
 
