@@ -117,18 +117,24 @@ class WritePriority:
 
 
 def write_route_matcher(keys: Iterable[str]) -> Callable[[str, str], bool]:
-    """``(method, path) -> bool`` for the routes ``keys`` (``"POST /stores/{store_id}/write"``)."""
-    patterns: dict[str, list[re.Pattern[str]]] = {}
+    """``(method, path) -> bool`` for the routes ``keys`` (``"POST /stores/{store_id}/write"``):
+    one compiled alternation per method, asked once per request."""
+    templates: dict[str, list[str]] = {}
     for key in keys:
         method, _, template = key.partition(" ")
-        regex = "".join(
-            "[^/]+" if part.startswith("{") else re.escape(part)
-            for part in re.split(r"(\{[^}]+\})", template)
-            if part
+        templates.setdefault(method, []).append(
+            "".join(
+                "[^/]+" if part.startswith("{") else re.escape(part)
+                for part in re.split(r"(\{[^}]+\})", template)
+                if part
+            )
         )
-        patterns.setdefault(method, []).append(re.compile(regex))
+    patterns = {
+        method: re.compile("|".join(f"(?:{t})" for t in ts)) for method, ts in templates.items()
+    }
 
     def is_write(method: str, path: str) -> bool:
-        return any(p.fullmatch(path) for p in patterns.get(method, ()))
+        pattern = patterns.get(method)
+        return pattern is not None and pattern.fullmatch(path) is not None
 
     return is_write
