@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +46,16 @@ from permsvc.store.postgres import PostgresDatastore
 if TYPE_CHECKING:
     from bench.drive import DriveDataset, SampledCheck
 
-__all__ = ("DEFAULT_ADMIN_URL", "LiveServer", "live_server", "measure_http")
+__all__ = (
+    "DEFAULT_ADMIN_URL",
+    "LiveServer",
+    "fresh_database",
+    "group_processes",
+    "live_server",
+    "load_database",
+    "measure_http",
+    "spawn_server",
+)
 
 DEFAULT_ADMIN_URL = os.environ.get(
     "PERMSVC_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -79,7 +88,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def _load_database(url: str, dataset: DriveDataset) -> tuple[str, str, float, float]:
+async def load_database(url: str, dataset: DriveDataset) -> tuple[str, str, float, float]:
     datastore = await PostgresDatastore.open(url)
     try:
         store_id = (await datastore.create_store("bench-drive")).id
@@ -130,12 +139,39 @@ async def live_server(
 async def _serving(
     dataset: DriveDataset, url: str, workers: int, ready_timeout_s: float
 ) -> AsyncIterator[LiveServer]:
+    store_id, model_id, load_s, analyze_s = await load_database(url, dataset)
+    async with spawn_server(
+        url, store_id, model_id, workers=workers, ready_timeout_s=ready_timeout_s
+    ) as server:
+        yield msgspec.structs.replace(
+            server, bulk_load_s=round(load_s, 2), analyze_s=round(analyze_s, 2)
+        )
+
+
+@contextlib.asynccontextmanager
+async def spawn_server(
+    url: str,
+    store_id: str,
+    model_id: str,
+    *,
+    workers: int = 2,
+    ready_timeout_s: float = 300.0,
+    env: dict[str, str] | None = None,
+    tree: Path = _REPO,
+) -> AsyncIterator[LiveServer]:
+    """``permsvc serve --workers N`` on the loaded database ``url`` (extra ``env`` for it), once
+    every worker has indexed the store; stopped on exit. ``tree``: the source tree the server runs
+    from (another checkout, e.g. the commit before a change, to compare in the same window)."""
     log = tempfile.NamedTemporaryFile(prefix="permsvc-bench-serve-", suffix=".log", delete=False)  # noqa: SIM115
     proc: subprocess.Popen[bytes] | None = None
     try:
-        store_id, model_id, load_s, analyze_s = await _load_database(url, dataset)
         port = _free_port()
-        env = {**os.environ, "PERMSVC_ACCESS_LOG": "false", "PERMSVC_LOG_LEVEL": "info"}
+        env = {
+            **os.environ,
+            "PERMSVC_ACCESS_LOG": "false",
+            "PERMSVC_LOG_LEVEL": "info",
+            **(env or {}),
+        }
         started = time.perf_counter()
         proc = subprocess.Popen(  # noqa: ASYNC220 - our own CLI; Popen returns at once
             [
@@ -152,8 +188,8 @@ async def _serving(
                 "--database-url",
                 url,
             ],
-            cwd=_REPO,
-            env=env,
+            cwd=tree,
+            env={**env, "PYTHONPATH": str(tree)},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -179,8 +215,8 @@ async def _serving(
             database_url=url,
             workers=workers,
             pid=proc.pid,
-            bulk_load_s=round(load_s, 2),
-            analyze_s=round(analyze_s, 2),
+            bulk_load_s=0.0,
+            analyze_s=0.0,
             startup_s=round(startup_s, 2),
         )
     finally:
@@ -228,16 +264,24 @@ def _lua_script(bodies: list[dict[str, Any]], path: Path) -> Path:
     return path
 
 
-def _group_cpu_s(pgid: int) -> float:
-    """CPU seconds used so far by the live processes of process group ``pgid`` (the server)."""
-    total = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
+def group_processes(pgid: int) -> Iterator[Path]:
+    """The ``/proc`` directories of the live processes of process group ``pgid`` (the server)."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if os.getpgid(int(entry.name)) != pgid:
-                continue
+            if os.getpgid(int(entry.name)) == pgid:
+                yield entry
+        except OSError:
+            continue
+
+
+def _group_cpu_s(pgid: int) -> float:
+    """CPU seconds used so far by the live processes of process group ``pgid`` (the server)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in group_processes(pgid):
+        try:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / tick
         except (OSError, ValueError, IndexError):

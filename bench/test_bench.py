@@ -12,6 +12,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from bench import write_under_load
 from bench.drive import DSL, DriveShape, build_dataset, drive_tuples
 from bench.engine import run_engine
 from permsvc.model.compile import parse_dsl
@@ -128,3 +129,67 @@ def test_quick_run_writes_every_section(tmp_path: Path) -> None:
     for key in ("environment", "load_average_start", "load_average_end", "dataset"):
         assert result[key]
     assert "targets:" in done.stdout
+
+
+@pytest.mark.timeout(300)
+def test_write_under_load_measures_both_servers(tmp_path: Path) -> None:
+    out = tmp_path / "wul.json"
+    code = write_under_load.main(
+        [
+            "--scale",
+            str(TINY),
+            "--connections",
+            "4",
+            "--writes-per-s",
+            "10",
+            "--duration",
+            "2",
+            "--sample",
+            "1",
+            "--compare",
+            "--distinct",
+            "300",
+            "--postgres-url",
+            session_database_url(),
+            "--output",
+            str(out),
+        ]
+    )
+    assert code == 0
+    result = json.loads(out.read_text())
+    assert [(r["server"], r["round"]) for r in result["runs"]] == [
+        ("write_priority", 1),
+        ("no_priority", 1),
+    ]
+    for run in result["runs"]:
+        assert run["mix"]["write"]["writes"] > 0
+        assert run["mix"]["write_errors"] == run["mix"]["check_errors"] == 0
+        assert run["mix"]["checks_per_s"] > 0
+        assert run["writes_only"]["write"]["writes"] > 0
+        sample = run["mix"]["samples"][0]
+        assert sample["rss_mb"] and sample["loadavg"]
+        assert sample["server_cpu_us_per_check"] > 0
+    summary = result["summary"]
+    assert summary["write_priority"]["errors"] == summary["no_priority"]["errors"] == 0
+    assert summary["write_p99_ratio"] > 0
+
+
+def test_memory_slope_is_per_hour_per_process() -> None:
+    samples = [
+        {"t_s": 0.0, "rss_mb": {"1": 100.0, "2": 50.0}},
+        {"t_s": 1800.0, "rss_mb": {"1": 101.0, "2": 50.0}},
+        {"t_s": 3600.0, "rss_mb": {"1": 102.0, "2": 50.0}},
+    ]
+    assert write_under_load.memory_slope_mb_per_h(samples) == {"1": 2.0, "2": 0.0}
+
+
+def test_p99_drift_is_per_hour_and_skips_missing_figures() -> None:
+    samples = [
+        {"t_s": 0.0, "check_p99_ms": 10.0, "write_p99_ms": 40.0},
+        {"t_s": 1800.0, "check_p99_ms": 10.0, "write_p99_ms": None},
+        {"t_s": 3600.0, "check_p99_ms": 10.0, "write_p99_ms": 46.0},
+    ]
+    assert write_under_load.p99_drift_ms_per_h(samples) == {
+        "check_p99_ms": 0.0,
+        "write_p99_ms": 6.0,
+    }

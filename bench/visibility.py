@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.engine import latency_summary
+from bench.http_bench import group_processes
 
 if TYPE_CHECKING:
     from bench.drive import DriveDataset
@@ -92,12 +93,8 @@ def _server_socket_inode(server_port: int, client_port: int) -> int | None:
 def _owner(pgid: int, inode: int) -> int | None:
     """The process of process group ``pgid`` that has socket ``inode`` open."""
     target = f"socket:[{inode}]"
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for entry in group_processes(pgid):
         try:
-            if os.getpgid(int(entry.name)) != pgid:
-                continue
             for fd in (entry / "fd").iterdir():
                 if os.readlink(fd) == target:
                     return int(entry.name)

@@ -228,6 +228,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Bytes the indexes of one process may take (``PERMSVC_INDEX_MEMORY_BUDGET``)."""
     index_snapshots: bool = True
     """Start indexes from, and write, index snapshots in the database (``PERMSVC_INDEX_SNAPSHOTS``)."""
+    write_priority: bool = True
+    """While a write is in progress in a process, admit other requests only a few per event-loop
+    step, so the write's database round trips do not each wait behind every check in flight
+    (``PERMSVC_WRITE_PRIORITY``; :mod:`permsvc.api.priority`)."""
     limits: EngineLimits = msgspec.field(default_factory=EngineLimits)
     oidc: OidcSettings | None = None
     """How access tokens are validated (``PERMSVC_OIDC_*``, see :mod:`permsvc.auth.config`);
@@ -419,6 +423,7 @@ _ENV_FIELDS = (
     "index",
     "index_memory_budget",
     "index_snapshots",
+    "write_priority",
     "public_url",
     "authzen_actions",
     "api_keys_store",

@@ -51,8 +51,10 @@ from permsvc.api.ops import (
     openapi_json,
     readyz,
 )
+from permsvc.api.priority import WritePriority, write_route_matcher
 from permsvc.api.security import Security, front_door, rules_for_routes
 from permsvc.api.security.door import RULES_KEY, key_store_in
+from permsvc.api.security.table import write_routes
 from permsvc.api.tokencheck.routes import build_router as tokencheck_router
 from permsvc.api.tracing import TracedCheckResolver, Tracing, traced_datastore, tracing_from_env
 from permsvc.auth.jwt import JwtAuthenticator
@@ -380,7 +382,13 @@ def create_app(
     )
     fast_check = CheckFastPath(litestar, max_body_bytes=settings.max_body_bytes)
     return ObservedApp(
-        litestar, metrics=metrics, access_log=access_log, fast_routes=(fast_check,), tracing=tracing
+        litestar,
+        metrics=metrics,
+        access_log=access_log,
+        fast_routes=(fast_check,),
+        tracing=tracing,
+        priority=WritePriority() if settings.write_priority else None,
+        is_write=write_route_matcher(write_routes()),
     )
 
 

@@ -39,6 +39,7 @@ from prometheus_client import (
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 
+    from permsvc.api.priority import WritePriority
     from permsvc.api.tracing import Tracing
     from permsvc.store.index.datastore import IndexStats
 
@@ -307,6 +308,8 @@ class ObservedApp:
         access_log: AccessLog | None = None,
         fast_routes: Sequence[FastRoute] = (),
         tracing: Tracing | None = None,
+        priority: WritePriority | None = None,
+        is_write: Callable[[str, str], bool] | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
@@ -314,6 +317,10 @@ class ObservedApp:
         self.fast_routes = tuple(fast_routes)
         self.tracing = tracing
         """OpenTelemetry (:mod:`permsvc.api.tracing`); ``None``, the default, costs one test."""
+        self.priority = priority if is_write is not None else None
+        """Writes ahead of reads (:mod:`permsvc.api.priority`): requests ``is_write`` picks run
+        marked as writes, every other request is admitted by it first; ``None``: no ordering."""
+        self._is_write = is_write or (lambda _method, _path: False)
 
     def __getattr__(self, name: str) -> Any:
         # Test clients and servers reach through to the wrapped Litestar app (state, debug, ...).
@@ -348,13 +355,15 @@ class ObservedApp:
             if _holds_nul(scope):
                 await _refuse_nul(scope, send_with_id)
                 return
-            for route in self.fast_routes:
-                match = route.match(scope)
-                if match is not None:
-                    await route(scope, receive, send_with_id, match)
-                    break
+            priority = self.priority
+            if priority is None:
+                await self._route(scope, receive, send_with_id)
+            elif self._is_write(scope["method"], scope["path"]):
+                with priority.writing():
+                    await self._route(scope, receive, send_with_id)
             else:
-                await self.app(scope, receive, send_with_id)
+                await priority.admit()
+                await self._route(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - start
             template: str = scope.get("path_template") or "unmatched"
@@ -380,6 +389,14 @@ class ObservedApp:
                     client=(scope.get("client") or ("", 0))[0],
                     **trace,
                 )
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
+        for route in self.fast_routes:
+            match = route.match(scope)
+            if match is not None:
+                await route(scope, receive, send, match)
+                return
+        await self.app(scope, receive, send)
 
 
 def _holds_nul(scope: Scope) -> bool:

@@ -45,6 +45,7 @@ __all__ = (
     "UnlistedRouteError",
     "rule_key",
     "rules_for_routes",
+    "write_routes",
 )
 
 StoreSource = Literal["path", "default", "request", "scoped", "unlimited", "none"]
@@ -158,6 +159,19 @@ _UNTYPED = r"{\1}"
 
 class UnlistedRouteError(RuntimeError):
     """A route of the app has no row in :data:`ROUTE_RULES` (a programming error: add the row)."""
+
+
+_MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def write_routes() -> list[str]:
+    """The rows of routes that change data: a ``write`` or ``admin`` role and a mutating method
+    (what :mod:`permsvc.api.priority` lets ahead of reads)."""
+    return [
+        key
+        for key, rule in ROUTE_RULES.items()
+        if rule.role in ("write", "admin") and key.partition(" ")[0] in _MUTATING
+    ]
 
 
 def rule_key(method: str, path: str) -> str:

@@ -637,7 +637,9 @@ class IndexedDatastore(TupleWriter, BulkTupleWriter, ChangelogReader):
                             continue
                         if head == index.revision:
                             continue
-                    await self._catch_up(store_id)
+                    # The catch-up a write's response may be waiting for (``_reach``): one
+                    # changelog read for both, not one after the other under the store's lock.
+                    await asyncio.shield(self._catching_up(store_id))
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # noqa: BLE001 - the follower outlives any one failure (database restart, network): it retries at the next poll

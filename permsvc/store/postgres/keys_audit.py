@@ -24,7 +24,7 @@ from permsvc.store.protocol import ApiKeyRecord, AuditEntry, AuditFilter, AuditR
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ("PostgresKeysAuditMixin", "insert_audit_row")
+__all__ = ("PostgresKeysAuditMixin", "audit_row_values", "insert_audit_row")
 
 _KEY_COLUMNS = "id, hashed_secret, scope, store_id, name, created_at, revoked_at"
 INSERT_KEY = f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
@@ -84,13 +84,24 @@ async def _insert_audit(conn: asyncpg.Connection | asyncpg.Pool, entry: AuditEnt
     return int(entry_id)
 
 
+def audit_row_values(
+    store_id: str, audit: AuditRecord, revision: int, changed: int
+) -> tuple[Any, ...]:
+    """The ``INSERT_AUDIT`` parameters of the row of a tuple write."""
+    entry = audit.entry(store_id, revision=revision, changed=changed)
+    return audit_insert_values(entry, _aware(entry.at))
+
+
 async def insert_audit_row(
     conn: asyncpg.Connection, store_id: str, audit: AuditRecord | None, revision: int, changed: int
 ) -> int | None:
     """Insert the row of a tuple write inside that write's open transaction; its id."""
     if audit is None:
         return None
-    return await _insert_audit(conn, audit.entry(store_id, revision=revision, changed=changed))
+    entry_id = await conn.fetchval(
+        INSERT_AUDIT, *audit_row_values(store_id, audit, revision, changed)
+    )
+    return int(entry_id)
 
 
 class PostgresKeysAuditMixin:

@@ -40,10 +40,12 @@ LOCK_REVISION = (
 LIVE_STORE = "SELECT 1 FROM stores WHERE id = $1 AND deleted_at IS NULL"
 HEAD_REVISION = "SELECT revision FROM store_revisions WHERE store_id = $1"
 COMMIT_REVISION = (
-    "WITH r AS (UPDATE store_revisions SET revision = $2, last_seq = $3 WHERE store_id = $1) "
-    "INSERT INTO revision_log (store_id, revision, committed_at) VALUES ($1, $2, $4)"
+    "WITH r AS (UPDATE store_revisions SET revision = $2, last_seq = $3 WHERE store_id = $1), "
+    "l AS (INSERT INTO revision_log (store_id, revision, committed_at) VALUES ($1, $2, $4)) "
+    "SELECT pg_notify('permsvc_changes', $5)"
 )
-NOTIFY = "SELECT pg_notify('permsvc_changes', $1)"
+"""Advance the store's revision, log it and notify ``'<store_id>:<revision>'`` (delivered at
+commit): one round trip."""
 
 INSERT_MODEL = (
     "WITH m AS (INSERT INTO authorization_models (store_id, id, schema_version, model, dsl, created_at) "
@@ -136,6 +138,45 @@ INSERT_CHANGES = (
     f"FROM unnest({_KEY_ARRAYS}, $8::text[], $9::text[], $10::text[]) WITH ORDINALITY AS k(object_type, object_id, "
     "relation, user_type, user_id, user_relation, condition_name, condition_context, operation, ord)"
 )
+
+_DELETE_ROWS = (
+    "unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) "
+    "WITH ORDINALITY AS k(object_type, object_id, relation, user_type, user_id, user_relation, condition_name, "
+    "condition_context, ord)"
+)
+_WRITE_ROWS = (
+    "unnest($10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], "
+    "$17::text[]) WITH ORDINALITY AS k(object_type, object_id, relation, user_type, user_id, user_relation, "
+    "condition_name, condition_context, ord)"
+)
+APPLY_WRITE = (
+    f"WITH d AS (DELETE FROM tuples t USING {_DELETE_ROWS} WHERE {_KEY_JOIN}), "
+    "i AS (INSERT INTO tuples (store_id, object_type, object_id, relation, user_type, user_id, user_relation, "
+    "condition_name, condition_context, revision, inserted_at, seq) "
+    "SELECT $1, k.object_type, k.object_id, k.relation, k.user_type, k.user_id, k.user_relation, k.condition_name, "
+    f"k.condition_context::jsonb, $18, $19, $20 + k.ord FROM {_WRITE_ROWS}), "
+    "c AS (INSERT INTO changelog (store_id, revision, seq, operation, object_type, object_id, relation, user_type, "
+    "user_id, user_relation, condition_name, condition_context, committed_at) "
+    "SELECT $1, $18, k.seq, k.operation, k.object_type, k.object_id, k.relation, k.user_type, k.user_id, "
+    "k.user_relation, k.condition_name, k.condition_context::jsonb, $19 FROM ("
+    f"SELECT k.*, 'delete'::text AS operation, k.ord AS seq FROM {_DELETE_ROWS} "
+    f"UNION ALL SELECT k.*, 'write'::text, $21 + k.ord FROM {_WRITE_ROWS}) AS k), "
+    "r AS (UPDATE store_revisions SET revision = $18, last_seq = $22 WHERE store_id = $1), "
+    "l AS (INSERT INTO revision_log (store_id, revision, committed_at) VALUES ($1, $18, $19)) "
+    "SELECT pg_notify('permsvc_changes', $23)"
+)
+"""A whole tuple write once its store's revision is locked and its plan made, in one round trip:
+delete ($2-$9: keys, conditions), insert ($10-$17), the changelog (deletes then writes), the new
+revision ($18 at $19; tuple seq from $20, $21 deletes, new last seq $22), its log and the
+notification ($23). Only when no tuple is both deleted and written: the sub-statements see one
+snapshot and run in no set order, so a delete and an insert of the same tuple would collide."""
+APPLY_WRITE_AUDITED = APPLY_WRITE.replace(
+    " SELECT pg_notify(",
+    ", a AS (INSERT INTO audit_log (store_id, at, actor, actor_kind, action, detail, request_id, revision) "
+    "VALUES ($24, $25, $26, $27, $28, $29::jsonb, $30, $31) RETURNING id) "
+    "SELECT (SELECT id FROM a), pg_notify(",
+)
+""":data:`APPLY_WRITE` appending the write's audit row ($24-$31): returns the row's id."""
 
 # -- Read API ---------------------------------------------------------------------------------------
 

@@ -43,7 +43,11 @@ from permsvc.store.postgres import queries as q
 from permsvc.store.postgres.claim_specs import PostgresClaimSpecMixin
 from permsvc.store.postgres.connect import connect_options
 from permsvc.store.postgres.index_snapshots import PostgresIndexSnapshotMixin
-from permsvc.store.postgres.keys_audit import PostgresKeysAuditMixin, insert_audit_row
+from permsvc.store.postgres.keys_audit import (
+    PostgresKeysAuditMixin,
+    audit_row_values,
+    insert_audit_row,
+)
 from permsvc.store.postgres.migrate import Connection, schema_versions
 from permsvc.store.postgres.migrate import migrate as apply_migrations
 from permsvc.store.protocol import (
@@ -254,8 +258,9 @@ class PostgresDatastore(
     async def _commit_revision(
         conn: Connection, store_id: str, revision: Revision, last_seq: int, now: dt.datetime
     ) -> None:
-        await conn.execute(q.COMMIT_REVISION, store_id, revision, last_seq, now)
-        await conn.execute(q.NOTIFY, f"{store_id}:{revision}")
+        await conn.execute(
+            q.COMMIT_REVISION, store_id, revision, last_seq, now, f"{store_id}:{revision}"
+        )
 
     # -- stores ---------------------------------------------------------------------------------
 
@@ -350,6 +355,13 @@ class PostgresDatastore(
                 return WriteResult(revision=revision, audit_id=audit_id)
             revision += 1
             now = _now()
+            if not {k.key for k in to_delete} & {k.key for k in to_write}:
+                audit_id = await self._apply_in_one_statement(
+                    conn, store_id, to_delete, to_write, revision, last_seq, now, audit
+                )
+                return WriteResult(
+                    revision=revision, changed=len(to_delete) + len(to_write), audit_id=audit_id
+                )
             if to_delete:
                 await conn.execute(
                     q.DELETE_TUPLES, store_id, *_key_arrays([to_columns(k) for k in to_delete])
@@ -375,6 +387,40 @@ class PostgresDatastore(
             audit_id = await insert_audit_row(conn, store_id, audit, revision, len(changes))
             await self._commit_revision(conn, store_id, revision, last_seq + len(to_write), now)
         return WriteResult(revision=revision, changed=len(changes), audit_id=audit_id)
+
+    @staticmethod
+    async def _apply_in_one_statement(
+        conn: Connection,
+        store_id: str,
+        to_delete: list[TupleKey],
+        to_write: list[TupleKey],
+        revision: Revision,
+        last_seq: int,
+        now: dt.datetime,
+        audit: AuditRecord | None,
+    ) -> int | None:
+        """Apply a planned write (no tuple both deleted and written) in one statement: every
+        statement is a round trip, and under load each waits for the process's turn again."""
+        values = [
+            store_id,
+            *_tuple_arrays(to_delete),
+            *_tuple_arrays(to_write),
+            revision,
+            now,
+            last_seq,
+            len(to_delete),
+            last_seq + len(to_write),
+            f"{store_id}:{revision}",
+        ]
+        if audit is None:
+            await conn.execute(q.APPLY_WRITE, *values)
+            return None
+        changed = len(to_delete) + len(to_write)
+        row = await conn.fetchrow(
+            q.APPLY_WRITE_AUDITED, *values, *audit_row_values(store_id, audit, revision, changed)
+        )
+        assert row is not None
+        return int(row[0])
 
     # -- tuples: bulk ---------------------------------------------------------------------------
 
