@@ -38,7 +38,7 @@ def _hang_before_commit() -> None:
         await asyncio.sleep(_HANG_S)
 
     PostgresDatastore._commit_revision = staticmethod(commit_then_hang)  # type: ignore[method-assign]
-    original_apply = PostgresDatastore._apply_write
+    original_apply = PostgresDatastore._apply_in_one_statement
 
     async def apply_then_hang(conn: Any, store_id: str, *args: Any) -> Any:
         """The write path's single statement (tuples, changelog, revision, notification)."""
@@ -47,7 +47,7 @@ def _hang_before_commit() -> None:
         await asyncio.sleep(_HANG_S)
         return result
 
-    PostgresDatastore._apply_write = staticmethod(apply_then_hang)  # type: ignore[method-assign]
+    PostgresDatastore._apply_in_one_statement = staticmethod(apply_then_hang)  # type: ignore[method-assign]
 
     async def transaction_then_hang(
         self: SqliteDatastore, fn: Callable[[sqlite3.Connection], Any]
