@@ -36,6 +36,8 @@ from prometheus_client import (
     multiprocess,
 )
 
+from permsvc.api.priority import PENDING_KEY, finished
+
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 
@@ -359,8 +361,11 @@ class ObservedApp:
             if priority is None:
                 await self._route(scope, receive, send_with_id)
             elif self._is_write(scope["method"], scope["path"]):
-                with priority.writing():
+                scope[PENDING_KEY] = priority  # the front door starts the write (or not)
+                try:
                     await self._route(scope, receive, send_with_id)
+                finally:
+                    finished(scope)
             else:
                 await priority.admit()
                 await self._route(scope, receive, send_with_id)

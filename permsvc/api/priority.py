@@ -8,8 +8,9 @@ lookup, the inserts, ``COMMIT``, the index catch-up), and after each answer its 
 waits for the whole step of checks ahead of it: at 32 checks in flight on two workers that was
 about 8 ms per wait, and a write took 100-300 ms instead of the 5-10 ms it takes alone.
 
-:class:`WritePriority` is one per process (per event loop). A request that writes enters
-:meth:`WritePriority.writing` for its duration; every other request passes :meth:`admit` before
+:class:`WritePriority` is one per process (per event loop). A request on a write route is a
+write in progress from the moment the front door admits it (:func:`admitted_writer`) until it
+ends (:func:`finished`); a refused one never is. Every other request passes :meth:`admit` before
 it is served. With no write in progress ``admit`` returns at once (the cost is one attribute test
 and one non-suspending ``await``). While a write is in progress at most :attr:`per_step` of them
 are admitted per loop step and the rest wait, in arrival order, on a future that a tick of the
@@ -25,9 +26,17 @@ import asyncio
 import contextlib
 import re
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from typing import Any
 
-__all__ = ("DEFAULT_READS_PER_STEP", "WritePriority", "write_route_matcher")
+__all__ = (
+    "DEFAULT_READS_PER_STEP",
+    "PENDING_KEY",
+    "WritePriority",
+    "admitted_writer",
+    "finished",
+    "write_route_matcher",
+)
 
 DEFAULT_READS_PER_STEP = 2
 """Reads admitted per event-loop step while a write is in progress."""
@@ -61,13 +70,19 @@ class WritePriority:
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
         """Mark a write in progress for the duration of the block."""
-        self._writes += 1
+        self.begin_write()
         try:
             yield
         finally:
-            self._writes -= 1
-            if self._writes == 0:
-                self._release(len(self._waiters))
+            self.end_write()
+
+    def begin_write(self) -> None:
+        self._writes += 1
+
+    def end_write(self) -> None:
+        self._writes -= 1
+        if self._writes == 0:
+            self._release(len(self._waiters))
 
     async def admit(self) -> None:
         """Return when this read may run: at once unless a write is in progress."""
@@ -114,6 +129,31 @@ class WritePriority:
                 waiter.set_result(None)
                 woken += 1
         return woken
+
+
+PENDING_KEY = "permsvc.write_priority"
+"""ASGI scope key: the :class:`WritePriority` a request on a write route may enter, once the
+front door has admitted it."""
+
+_WRITING_KEY = "permsvc.writing"
+
+
+def admitted_writer(scope: MutableMapping[str, Any]) -> None:
+    """The front door admitted this request: if it is on a write route, its write is now in
+    progress. Priority goes only to callers allowed to write: a request on a write route that
+    the door refuses (no credential, a wrong one, a read-only key) never slows other requests."""
+    priority = scope.pop(PENDING_KEY, None)
+    if priority is not None:
+        priority.begin_write()
+        scope[_WRITING_KEY] = priority
+
+
+def finished(scope: MutableMapping[str, Any]) -> None:
+    """The request is over: end its write, if :func:`admitted_writer` began one."""
+    scope.pop(PENDING_KEY, None)
+    priority = scope.pop(_WRITING_KEY, None)
+    if priority is not None:
+        priority.end_write()
 
 
 def write_route_matcher(keys: Iterable[str]) -> Callable[[str, str], bool]:

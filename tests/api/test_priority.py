@@ -245,3 +245,37 @@ async def test_a_write_completes_while_checks_keep_every_connection_busy() -> No
     # Checks kept being answered during the write (never starved) but a few per step, so the
     # write's waits were not each queued behind one check per connection.
     assert 0 < len(prioritized) * 4 < len(plain), (len(prioritized), len(plain))
+
+
+async def test_only_a_write_the_front_door_admits_gets_priority(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A request on a write route that the door refuses (no credential, a wrong one) must not
+    slow everyone's checks: only an admitted write is a write in progress."""
+    began: list[str] = []
+    begin = WritePriority.begin_write
+
+    def recording_begin(self: WritePriority) -> None:
+        began.append("write")
+        begin(self)
+
+    monkeypatch.setattr(WritePriority, "begin_write", recording_begin)
+    key = "bootstrap-key-for-the-priority-test"
+    app = create_app(make_settings(api_keys=(key,)))
+    async with AsyncTestClient(app) as client:
+        admin = {"Authorization": f"Bearer {key}"}
+        store = (await client.post("/stores", json={"name": "prio"}, headers=admin)).json()["id"]
+        await client.post(f"/stores/{store}/authorization-models", json=MODEL, headers=admin)
+        grant = {
+            "writes": {
+                "tuple_keys": [{"object": "document:1", "relation": "viewer", "user": "user:a"}]
+            }
+        }
+        began.clear()  # creating the store and the model were admitted writes
+        for headers in ({}, {"Authorization": "Bearer wrong-key-of-the-right-length-xx"}):
+            refused = await client.post(f"/stores/{store}/write", json=grant, headers=headers)
+            assert refused.status_code == 401, refused.text
+        assert began == []
+        admitted = await client.post(f"/stores/{store}/write", json=grant, headers=admin)
+        assert admitted.status_code == 200, admitted.text
+        assert began == ["write"]

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from permsvc.api.errors import ApiError
 from permsvc.api.openfga.convert import check_store_id
 from permsvc.api.ops import request_id_of
+from permsvc.api.priority import admitted_writer
 from permsvc.api.security.principal import Principal
 from permsvc.api.security.table import AUTHENTICATED, Rule
 from permsvc.auth.errors import (
@@ -180,6 +181,7 @@ async def front_door(request: Request[Any, Any, Any]) -> None:
     )
     if principal is not None:
         scope[PRINCIPAL_KEY] = principal  # type: ignore[literal-required]  # our own key in the ASGI scope
+        admitted_writer(scope)  # type: ignore[arg-type]  # a write route's write is now in progress
 
 
 def principal_of(request: Request[Any, Any, Any]) -> Principal:
