@@ -205,6 +205,11 @@ def test_failover_to_a_promoted_standby_loses_no_acknowledged_write(
                     break
                 time.sleep(0.1)
             assert all(answers), f"{server.url} does not answer every post-failover write"
+            # The listener retries its connection every second at most; the answers above may
+            # come first (the write's own catch-up, the safety poll), so give it that long.
+            deadline = time.monotonic() + 10
+            while "LISTENs again" not in server.output() and time.monotonic() < deadline:
+                time.sleep(0.1)
             assert "LISTENs again" in server.output(), server.output()[-3000:]
         wake = asyncio.run(_notification_delay(servers, store))
 
