@@ -162,6 +162,7 @@ def test_tuples_filter_and_pages(session: Session) -> None:
     session.login()
     page = session.page
     session.go("#/tuples")
+    page.locator("#f-object").wait_for()  # the tuples page, not the one before it
     page.get_by_label("Object", exact=True).first.fill("document:")
     page.get_by_label("User", exact=True).first.fill("user:anne")
     page.get_by_label("User", exact=True).first.press("Enter")
@@ -198,6 +199,9 @@ def test_tuples_filter_and_pages(session: Session) -> None:
 def _why(session: Session, user: str, relation: str, object_: str) -> str:
     page = session.page
     session.go("#/why")
+    # The page renders once the model is read: until then the previous page (the tuples page
+    # has a "User" filter too) is still there, and its field would take the user.
+    page.locator("#w-user").wait_for()
     page.get_by_label("User", exact=True).first.fill(user)
     page.locator("#w-relation").select_option(relation)
     page.locator("#w-object").fill(object_)
