@@ -1,6 +1,6 @@
 """A real OpenID Provider for the token tests: panva's oidc-provider on loopback.
 
-The session installs ``oidc-provider@9.13.3`` with npm into ``tests/.oidc-provider`` (gitignored,
+The session installs ``oidc-provider@9.13.3`` with npm into ``.cache/oidc-provider`` (gitignored,
 reused between runs) and starts ``provider.mjs`` (copied from the shared reference setup) on a
 free 127.0.0.1 port with an Auth0-style issuer (trailing slash) and a pinned signing key. Without
 node/npm the tests skip, except under ``CI=true``, where they fail: CI must exercise them.

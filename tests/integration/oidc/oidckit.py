@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 HERE = Path(__file__).resolve().parent
-CACHE = HERE.parent.parent / ".oidc-provider"
+CACHE = HERE.parents[2] / ".cache" / "oidc-provider"  # outside tests/: npm code, not ours
 PACKAGE = "oidc-provider"
 VERSION = "9.13.3"
 API = "https://my-api"
