@@ -162,10 +162,13 @@ def test_tuples_filter_and_pages(session: Session) -> None:
     session.login()
     page = session.page
     session.go("#/tuples")
-    page.locator("#f-object").wait_for()  # the tuples page, not the one before it
+    unfiltered = page.locator("table.data caption")
+    unfiltered.wait_for()  # the tuples page, not the one before it, has rendered its first page
+    first_render = unfiltered.element_handle()
     page.get_by_label("Object", exact=True).first.fill("document:")
     page.get_by_label("User", exact=True).first.fill("user:anne")
     page.get_by_label("User", exact=True).first.press("Enter")
+    first_render.wait_for_element_state("hidden")  # replaced by the filtered page
     caption = page.locator("table.data caption")
     caption.wait_for()
     assert caption.inner_text().startswith("25 tuple(s)")
